@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs, on Debian 12, every package pgpitr needs to build, test and benchmark.
+# Idempotent: only missing packages are installed; apt-get update runs only when needed.
+# Needs root (or passwordless sudo) only when something is actually missing.
+set -euo pipefail
+
+build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev
+            libinih-dev libarchive-dev libcurl4-openssl-dev check)
+run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
+          e2fsprogs)
+bench_pkgs=(pgbackrest)
+want=("${build_pkgs[@]}" "${run_pkgs[@]}")
+[ "${PGPITR_WITH_BENCH:-0}" = 1 ] && want+=("${bench_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# The postgresql-15 package would otherwise create and start a "main" cluster we do not use.
+if [ ! -e /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster = false' /etc/postgresql-common/createcluster.conf; then
+  $SUDO mkdir -p /etc/postgresql-common
+  echo 'create_main_cluster = false' | $SUDO tee -a /etc/postgresql-common/createcluster.conf >/dev/null
+fi
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

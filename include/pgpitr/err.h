@@ -1,0 +1,77 @@
+/*
+ * err.h - the one error type of pgpitr.
+ *
+ * A function that can fail returns int (0 = ok, otherwise the PgpErrCode) and takes
+ * `PgpErr *err` last. On failure it fills err (code, errno, message, file, line) with
+ * PGP_FAIL(); callers may prepend context with pgp_err_context() and return err->code.
+ * `err` may be NULL when the caller does not care about the details.
+ *
+ * The single list PGP_ERR_LIST generates the enum, the stable names (used in JSON
+ * output) and the process exit status for each code.
+ */
+#ifndef PGPITR_ERR_H
+#define PGPITR_ERR_H
+
+#include <stddef.h>
+
+/*       name             exit  meaning */
+#define PGP_ERR_LIST(X)                                                              \
+    X(OK,               0, "ok")                                                     \
+    X(NOT_FOUND,        1, "not found")                                              \
+    X(USAGE,            2, "invalid usage")                                          \
+    X(CONFIG,           3, "invalid configuration")                                  \
+    X(INVALID_NAME,     4, "invalid file name")                                      \
+    X(IO,               5, "i/o error")                                              \
+    X(NO_SPACE,         6, "no space left")                                          \
+    X(CORRUPT,          7, "corrupt data")                                           \
+    X(CONFLICT,         8, "conflicting content")                                    \
+    X(WRONG_CLUSTER,    9, "repository belongs to another cluster")                  \
+    X(CODEC,           10, "compression error")                                      \
+    X(NOMEM,           11, "out of memory")                                          \
+    X(PG,              12, "postgresql error")                                       \
+    X(LOCKED,          13, "locked")                                                 \
+    X(INTERNAL,        70, "internal error")
+
+typedef enum {
+#define PGP_ERR_ENUM(name, exitcode, text) PGP_ERR_##name,
+    PGP_ERR_LIST(PGP_ERR_ENUM)
+#undef PGP_ERR_ENUM
+    PGP_ERR__COUNT
+} PgpErrCode;
+
+#define PGP_ERR_MSG_MAX 1024
+#define PGP_ERR_HINT_MAX 512
+
+typedef struct PgpErr {
+    PgpErrCode code;
+    int sys_errno;              /* errno at the failure, 0 if none */
+    const char *file;
+    int line;
+    char msg[PGP_ERR_MSG_MAX];  /* lowercase, no final period */
+    char hint[PGP_ERR_HINT_MAX];/* optional "what to do", empty if none */
+} PgpErr;
+
+/* Fill err (if not NULL) and return code. Format is printf-like. */
+int pgp_err_set(PgpErr *err, PgpErrCode code, int sys_errno, const char *file, int line,
+                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Fail with a code and message: `return PGP_FAIL(err, PGP_ERR_IO, "cannot open \"%s\"", p);` */
+#define PGP_FAIL(err, code, ...) pgp_err_set((err), (code), 0, __FILE__, __LINE__, __VA_ARGS__)
+/* Same, recording errno and appending ": strerror(errno)" to the message. */
+#define PGP_FAIL_ERRNO(err, code, e, ...) \
+    pgp_err_set((err), (code), (e), __FILE__, __LINE__, __VA_ARGS__)
+/* errno-derived code: ENOSPC/EDQUOT -> NO_SPACE, ENOENT -> NOT_FOUND, ENOMEM -> NOMEM, else IO. */
+PgpErrCode pgp_err_code_from_errno(int e);
+#define PGP_FAIL_SYS(err, e, ...) \
+    pgp_err_set((err), pgp_err_code_from_errno(e), (e), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Prepend "context: " to the message; returns err->code (or PGP_ERR_INTERNAL if err NULL). */
+int pgp_err_context(PgpErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set the hint line (what the operator should do). */
+void pgp_err_hint(PgpErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pgp_err_clear(PgpErr *err);
+
+const char *pgp_err_name(PgpErrCode code);      /* "NOT_FOUND" */
+int pgp_err_exit_status(PgpErrCode code);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * config.c - reads the [global] section of an INI file with libinih into a small key list.
+ * Knows the names of valid keys, nothing about what they mean.
+ */
+#include "pgpitr/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const known_keys[] = {
+    "repo", "compress", "compress-level", "log-level",
+};
+#define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])
+
+struct PgpConfig {
+    char *path;
+    char *values[KNOWN_KEY_COUNT];
+};
+
+typedef struct ParseState {
+    PgpConfig *cfg;
+    PgpErr *err;
+    int failed;
+} ParseState;
+
+static int key_index(const char *key)
+{
+    for (size_t i = 0; i < KNOWN_KEY_COUNT; i++)
+        if (strcmp(known_keys[i], key) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Debian's libinih is built without line numbers in the handler, so messages name the
+ * file and the setting, which is enough to find it. */
+static int on_value(void *user, const char *section, const char *name, const char *value)
+{
+    ParseState *st = user;
+    if (strcmp(section, "global") != 0) {
+        PGP_FAIL(st->err, PGP_ERR_CONFIG, "%s: unknown section \"[%s]\"", st->cfg->path,
+                 section);
+        pgp_err_hint(st->err, "settings belong in the [global] section");
+        st->failed = 1;
+        return 0;
+    }
+    int idx = key_index(name);
+    if (idx < 0) {
+        PGP_FAIL(st->err, PGP_ERR_CONFIG, "%s: unknown setting \"%s\"", st->cfg->path, name);
+        st->failed = 1;
+        return 0;
+    }
+    char *copy = strdup(value);
+    if (copy == NULL) {
+        PGP_FAIL(st->err, PGP_ERR_NOMEM, "out of memory reading \"%s\"", st->cfg->path);
+        st->failed = 1;
+        return 0;
+    }
+    free(st->cfg->values[idx]);
+    st->cfg->values[idx] = copy;
+    return 1;
+}
+
+int config_load(const char *path, bool must_exist, PgpConfig **out, PgpErr *err)
+{
+    *out = NULL;
+    PgpConfig *cfg = calloc(1, sizeof *cfg);
+    if (cfg == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (path == NULL) {
+        *out = cfg;
+        return 0;
+    }
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        int e = errno;
+        if (e == ENOENT && !must_exist) {
+            *out = cfg;
+            return 0;
+        }
+        config_free(cfg);
+        return PGP_FAIL_ERRNO(err, PGP_ERR_CONFIG, e, "cannot read configuration file \"%s\"",
+                              path);
+    }
+    cfg->path = strdup(path);
+    ParseState st = {cfg, err, 0};
+    int rc = cfg->path == NULL ? -2 : ini_parse_file(f, on_value, &st);
+    fclose(f);
+    if (st.failed) {
+        config_free(cfg);
+        return err ? (int)err->code : PGP_ERR_CONFIG;
+    }
+    if (rc != 0) {
+        config_free(cfg);
+        if (rc == -2)
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "%s:%d: syntax error", path, rc);
+    }
+    *out = cfg;
+    return 0;
+}
+
+const char *config_get(const PgpConfig *c, const char *key)
+{
+    int idx = key_index(key);
+    return (c == NULL || idx < 0) ? NULL : c->values[idx];
+}
+
+const char *config_path(const PgpConfig *c) { return c ? c->path : NULL; }
+
+void config_free(PgpConfig *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < KNOWN_KEY_COUNT; i++)
+        free(c->values[i]);
+    free(c->path);
+    free(c);
+}

@@ -1,0 +1,110 @@
+/*
+ * err.c - filling and decorating PgpErr. Owns nothing else: no printing, no exiting
+ * (main.c decides what to print and which status to exit with).
+ */
+#include "pgpitr/err.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const err_names[] = {
+#define PGP_ERR_NAME(name, exitcode, text) #name,
+    PGP_ERR_LIST(PGP_ERR_NAME)
+#undef PGP_ERR_NAME
+};
+
+static const int err_exits[] = {
+#define PGP_ERR_EXIT(name, exitcode, text) exitcode,
+    PGP_ERR_LIST(PGP_ERR_EXIT)
+#undef PGP_ERR_EXIT
+};
+
+int pgp_err_set(PgpErr *err, PgpErrCode code, int sys_errno, const char *file, int line,
+                const char *fmt, ...)
+{
+    if (err == NULL)
+        return code;
+    err->code = code;
+    err->sys_errno = sys_errno;
+    err->file = file;
+    err->line = line;
+    err->hint[0] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    if (sys_errno != 0) {
+        size_t used = strlen(err->msg);
+        /* A short write with errno 0 is reported by callers as ENOSPC already. */
+        snprintf(err->msg + used, sizeof err->msg - used, ": %s", strerror(sys_errno));
+    }
+    return code;
+}
+
+PgpErrCode pgp_err_code_from_errno(int e)
+{
+    switch (e) {
+    case ENOSPC:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+        return PGP_ERR_NO_SPACE;
+    case ENOENT:
+        return PGP_ERR_NOT_FOUND;
+    case ENOMEM:
+        return PGP_ERR_NOMEM;
+    default:
+        return PGP_ERR_IO;
+    }
+}
+
+int pgp_err_context(PgpErr *err, const char *fmt, ...)
+{
+    if (err == NULL)
+        return PGP_ERR_INTERNAL;
+    char prefix[PGP_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    char joined[2 * PGP_ERR_MSG_MAX + 2];
+    int n = snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
+    if (n < 0)
+        return err->code;
+    joined[PGP_ERR_MSG_MAX - 1] = '\0'; /* keep the start: the context and the cause's head */
+    memcpy(err->msg, joined, PGP_ERR_MSG_MAX);
+    return err->code;
+}
+
+void pgp_err_hint(PgpErr *err, const char *fmt, ...)
+{
+    if (err == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->hint, sizeof err->hint, fmt, ap);
+    va_end(ap);
+}
+
+void pgp_err_clear(PgpErr *err)
+{
+    if (err == NULL)
+        return;
+    memset(err, 0, sizeof *err);
+}
+
+const char *pgp_err_name(PgpErrCode code)
+{
+    if ((int)code < 0 || code >= PGP_ERR__COUNT)
+        return "UNKNOWN";
+    return err_names[code];
+}
+
+int pgp_err_exit_status(PgpErrCode code)
+{
+    if ((int)code < 0 || code >= PGP_ERR__COUNT)
+        return 70;
+    return err_exits[code];
+}
