@@ -1,0 +1,241 @@
+/*
+ * storage.c - the generic storage wrapper: owns a driver instance, validates every path
+ * before it reaches a driver, and provides the whole-object helpers (get_all/put_all).
+ * It must not know anything about a particular backend (no paths on disk, no sockets).
+ */
+#include "pgpitr/storage.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct Storage {
+    const StorageDriver *vt;
+    void *drv;
+};
+
+/* Prefix of temporary names: such an object would be invisible to list, so refuse it. */
+#define STORAGE_TMP_PREFIX ".tmp."
+
+Storage *storage_new(const StorageDriver *vt, void *drv)
+{
+    assert(vt != NULL);
+    Storage *s = malloc(sizeof *s);
+    if (s == NULL) {
+        /* We own drv even when we cannot wrap it. */
+        if (vt->free != NULL)
+            vt->free(drv);
+        return NULL;
+    }
+    s->vt = vt;
+    s->drv = drv;
+    return s;
+}
+
+void storage_free(Storage *s)
+{
+    if (s == NULL)
+        return;
+    if (s->vt->free != NULL)
+        s->vt->free(s->drv);
+    free(s);
+}
+
+unsigned storage_features(const Storage *s)
+{
+    return s->vt->features;
+}
+
+const char *storage_driver_name(const Storage *s)
+{
+    return s->vt->name;
+}
+
+bool storage_path_valid(const char *path)
+{
+    if (path == NULL || path[0] == '\0' || path[0] == '/')
+        return false;
+    const char *seg = path;
+    for (;;) {
+        const char *end = strchr(seg, '/');
+        size_t n = end != NULL ? (size_t)(end - seg) : strlen(seg);
+        if (n == 0)                                     /* "a//b" or trailing "/" */
+            return false;
+        if (seg[0] == '.' && (n == 1 || (n == 2 && seg[1] == '.')))
+            return false;
+        if (end == NULL)
+            return true;
+        seg = end + 1;
+    }
+}
+
+static int check_path(const char *path, PgpErr *err)
+{
+    if (!storage_path_valid(path))
+        return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "invalid storage path \"%s\"",
+                        path != NULL ? path : "(null)");
+    return 0;
+}
+
+int storage_stat(Storage *s, const char *path, StorageInfo *out, PgpErr *err)
+{
+    int rc = check_path(path, err);
+    if (rc != 0)
+        return rc;
+    return s->vt->stat(s->drv, path, out, err);
+}
+
+int storage_list(Storage *s, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
+{
+    int rc = check_path(dir, err);
+    if (rc != 0)
+        return rc;
+    return s->vt->list(s->drv, dir, fn, ud, err);
+}
+
+int storage_open_read(Storage *s, const char *path, StorageReader **out, PgpErr *err)
+{
+    *out = NULL;
+    int rc = check_path(path, err);
+    if (rc != 0)
+        return rc;
+    return s->vt->open_read(s->drv, path, out, err);
+}
+
+int storage_open_write(Storage *s, const char *path, unsigned flags, StorageWriter **out,
+                       PgpErr *err)
+{
+    *out = NULL;
+    int rc = check_path(path, err);
+    if (rc != 0)
+        return rc;
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    if (strncmp(base, STORAGE_TMP_PREFIX, strlen(STORAGE_TMP_PREFIX)) == 0)
+        return PGP_FAIL(err, PGP_ERR_INVALID_NAME,
+                        "invalid storage path \"%s\": names starting with \"%s\" are reserved "
+                        "for temporary files", path, STORAGE_TMP_PREFIX);
+    return s->vt->open_write(s->drv, path, flags, out, err);
+}
+
+int storage_remove(Storage *s, const char *path, PgpErr *err)
+{
+    int rc = check_path(path, err);
+    if (rc != 0)
+        return rc;
+    return s->vt->remove(s->drv, path, err);
+}
+
+int storage_read(StorageReader *r, void *buf, size_t len, size_t *got, PgpErr *err)
+{
+    return r->read(r, buf, len, got, err);
+}
+
+void storage_reader_close(StorageReader *r)
+{
+    if (r != NULL)
+        r->close(r);
+}
+
+int storage_write(StorageWriter *w, const void *buf, size_t len, PgpErr *err)
+{
+    return w->write(w, buf, len, err);
+}
+
+int storage_writer_commit(StorageWriter *w, PgpErr *err)
+{
+    if (w == NULL)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "commit of a null storage writer");
+    return w->commit(w, err);
+}
+
+int storage_writer_commit_as(StorageWriter *w, const char *path, PgpErr *err)
+{
+    if (w == NULL)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "commit of a null storage writer");
+    const char *slash = strrchr(path, '/');
+    int rc = storage_path_valid(path)
+                 ? w->set_final_name(w, slash ? slash + 1 : path, path, err)
+                 : PGP_FAIL(err, PGP_ERR_INVALID_NAME, "invalid storage path \"%s\"", path);
+    if (rc != 0) {
+        w->abort(w);
+        return rc;
+    }
+    return w->commit(w, err);
+}
+
+void storage_writer_abort(StorageWriter *w)
+{
+    if (w != NULL)
+        w->abort(w);
+}
+
+int storage_get_all(Storage *s, const char *path, size_t max_len, char **out, size_t *len,
+                    PgpErr *err)
+{
+    *out = NULL;
+    *len = 0;
+    StorageReader *r = NULL;
+    char *buf = NULL;
+    size_t used = 0, cap = 0;
+    /* Read at most max_len + 1 bytes: one byte more than allowed proves "too large". */
+    size_t limit = max_len < SIZE_MAX - 1 ? max_len + 1 : SIZE_MAX - 1;
+    int rc = storage_open_read(s, path, &r, err);
+    if (rc != 0)
+        goto out;
+    for (;;) {
+        if (used == cap) {
+            if (cap >= limit)
+                break;
+            size_t ncap = cap == 0 ? 4096 : cap * 2;
+            if (ncap < cap || ncap > limit)
+                ncap = limit;
+            char *nbuf = realloc(buf, ncap + 1);            /* + 1 for the NUL */
+            if (nbuf == NULL) {
+                rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory reading \"%s\"", path);
+                goto out;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        size_t got = 0;
+        rc = storage_read(r, buf + used, cap - used, &got, err);
+        if (rc != 0)
+            goto out;
+        if (got == 0)
+            break;
+        used += got;
+    }
+    if (used > max_len) {
+        rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "\"%s\" is too large (more than %zu bytes)", path,
+                      max_len);
+        goto out;
+    }
+    if (buf == NULL && (buf = malloc(1)) == NULL) {
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory reading \"%s\"", path);
+        goto out;
+    }
+    buf[used] = '\0';
+    *out = buf;
+    *len = used;
+    buf = NULL;
+out:
+    free(buf);
+    storage_reader_close(r);
+    return rc;
+}
+
+int storage_put_all(Storage *s, const char *path, unsigned flags, const void *buf, size_t len,
+                    PgpErr *err)
+{
+    StorageWriter *w = NULL;
+    int rc = storage_open_write(s, path, flags, &w, err);
+    if (rc != 0)
+        return rc;
+    rc = storage_write(w, buf, len, err);
+    if (rc != 0) {
+        storage_writer_abort(w);
+        return rc;
+    }
+    return storage_writer_commit(w, err);
+}
