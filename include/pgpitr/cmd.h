@@ -1,0 +1,62 @@
+/*
+ * cmd.h - the command table and what every command shares: global options, settings
+ * resolved with precedence (flag > environment > config file), opening the repository.
+ * Each command lives in its own src/cmd/<name>.c and is reached only through its CmdDef.
+ */
+#ifndef PGPITR_CMD_H
+#define PGPITR_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "pgpitr/config.h"
+#include "pgpitr/err.h"
+#include "pgpitr/repo.h"
+#include "pgpitr/storage.h"
+
+typedef struct CmdGlobal {
+    const char *repo;        /* --repo */
+    const char *config;      /* --config */
+    const char *log_level;   /* --log-level */
+} CmdGlobal;
+
+typedef struct CmdDef {
+    const char *name;
+    const char *summary;     /* one line for `pgpitr --help` */
+    const char *usage;       /* full `pgpitr CMD --help` text */
+    int (*run)(const CmdGlobal *g, int argc, char **argv, PgpErr *err);
+    /* When non-zero, every error except PGP_ERR_NOT_FOUND exits with this status
+     * (archive-get: PostgreSQL treats > 125 as fatal and stops recovery). */
+    int failure_exit;
+    /* PGP_ERR_NOT_FOUND is an expected answer, exit 1 without a message. */
+    bool quiet_not_found;
+} CmdDef;
+
+extern const CmdDef cmd_archive_push;
+extern const CmdDef cmd_archive_get;
+
+/* Settings every command resolves the same way. */
+typedef struct CmdSettings {
+    PgpConfig *config;
+    const char *repo_path;   /* points into argv, environment or config; NULL if unset */
+} CmdSettings;
+
+/* Loads the config file (--config > PGPITR_CONFIG > /etc/pgpitr/pgpitr.conf if present),
+ * applies the log level (--log-level > PGPITR_LOG_LEVEL > config) and resolves the
+ * repository path (--repo > PGPITR_REPO > config "repo"). */
+int cmd_settings_load(const CmdGlobal *g, CmdSettings *out, PgpErr *err);
+void cmd_settings_free(CmdSettings *s);
+/* flag (may be NULL) > environment variable env (may be NULL) > config key. */
+const char *cmd_setting(const CmdSettings *s, const char *flag, const char *env, const char *key);
+/* Parses an integer setting within [min, max]; PGP_ERR_CONFIG naming `what` otherwise. */
+int cmd_parse_int(const char *what, const char *text, long min, long max, long *out, PgpErr *err);
+
+/* Opens the repository at s->repo_path (PGP_ERR_CONFIG with a hint if unset). With create,
+ * a missing directory is created; without, it is PGP_ERR_CONFIG. */
+int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err);
+
+/* Usage error for a command: "CMD: message" + hint to run --help. */
+int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * archive_push.c - `pgpitr archive-push PATH`, PostgreSQL's archive_command.
+ * Parses options, resolves settings, opens (or creates) the repository, hands the file to
+ * wal_push_file(). Exit 0 tells PostgreSQL it may recycle the segment, so every failure
+ * path must return non-zero.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgpitr/cmd.h"
+#include "pgpitr/log.h"
+#include "pgpitr/wal_push.h"
+
+static int parse_compression(const CmdSettings *s, const char *codec_flag, const char *level_flag,
+                             WalPushOptions *opt, PgpErr *err)
+{
+    const char *codec = cmd_setting(s, codec_flag, "PGPITR_COMPRESS", "compress");
+    int rc = pipe_codec_parse(codec ? codec : "zstd", &opt->codec, err);
+    if (rc != 0)
+        return rc;
+    int min, max;
+    pipe_codec_level_range(opt->codec, &min, &max);
+    const char *level = cmd_setting(s, level_flag, "PGPITR_COMPRESS_LEVEL", "compress-level");
+    long v = opt->codec == PIPE_CODEC_ZSTD ? 1 : 0; /* zstd 1: the speed archive_command needs */
+    if (level != NULL) {
+        rc = cmd_parse_int("compress-level", level, min, max, &v, err);
+        if (rc != 0)
+            return rc;
+    }
+    opt->level = (int)v;
+    return 0;
+}
+
+static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
+{
+    static const struct option longopts[] = {
+        {"compress", required_argument, NULL, 'c'},
+        {"compress-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *codec_flag = NULL, *level_flag = NULL;
+    int c;
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': codec_flag = optarg; break;
+        case 'l': level_flag = optarg; break;
+        case 'h': fputs(cmd_archive_push.usage, stdout); return 0;
+        default: return cmd_usage_error(err, &cmd_archive_push, "unknown option \"%s\"", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return cmd_usage_error(err, &cmd_archive_push, "expected exactly one file to archive");
+    const char *path = argv[optind];
+
+    CmdSettings s;
+    int rc = cmd_settings_load(g, &s, err);
+    if (rc != 0)
+        return rc;
+    Storage *storage = NULL;
+    Repo *repo = NULL;
+    WalPushOptions opt;
+    rc = parse_compression(&s, codec_flag, level_flag, &opt, err);
+    if (rc == 0)
+        rc = cmd_open_repo(&s, true, &storage, &repo, err);
+    WalPushResult res;
+    if (rc == 0)
+        rc = wal_push_file(repo, path, &opt, &res, err);
+    if (rc == 0 && res.already_archived)
+        log_info("\"%s\" was already archived with the same content (sha256 %s)", path,
+                 res.sha256_hex);
+    else if (rc == 0)
+        log_info("archived \"%s\" (%llu bytes, %llu stored as %s)", path,
+                 (unsigned long long)res.size, (unsigned long long)res.stored_size,
+                 pipe_codec_name(opt.codec));
+    repo_free(repo);
+    storage_free(storage);
+    cmd_settings_free(&s);
+    return rc;
+}
+
+const CmdDef cmd_archive_push = {
+    .name = "archive-push",
+    .summary = "archive one WAL file (PostgreSQL's archive_command)",
+    .usage =
+        "usage: pgpitr [--repo PATH] archive-push [OPTIONS] PATH\n"
+        "\n"
+        "Archives the WAL segment, .partial, .backup or .history file at PATH into the\n"
+        "repository, durably. Exit 0 only when the file is safely stored under its final\n"
+        "name with a verified SHA-256. A file already archived with the same content is\n"
+        "success; with different content it is an error naming both checksums.\n"
+        "\n"
+        "  archive_command = 'pgpitr --repo /var/lib/pgpitr archive-push %p'\n"
+        "\n"
+        "options:\n"
+        "  --compress zstd|lz4|none   codec (default zstd; config: compress)\n"
+        "  --compress-level N         zstd 1..19 (default 1), lz4 0..12 (default 0)\n"
+        "                             (config: compress-level)\n",
+    .run = run,
+};

@@ -1,0 +1,105 @@
+/*
+ * settings.c - option precedence and repository opening shared by every command.
+ * Commands read settings only through here so that the precedence rule is in one place.
+ */
+#include "pgpitr/cmd.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgpitr/log.h"
+
+int cmd_settings_load(const CmdGlobal *g, CmdSettings *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *path = g->config;
+    bool must_exist = true;
+    if (path == NULL)
+        path = getenv("PGPITR_CONFIG");
+    if (path == NULL || path[0] == '\0') {
+        path = PGPITR_DEFAULT_CONFIG;
+        must_exist = false;
+    }
+    int rc = config_load(path, must_exist, &out->config, err);
+    if (rc != 0)
+        return rc;
+    const char *level = cmd_setting(out, g->log_level, "PGPITR_LOG_LEVEL", "log-level");
+    if (level != NULL) {
+        LogLevel lv;
+        rc = log_level_parse(level, &lv, err);
+        if (rc != 0) {
+            cmd_settings_free(out);
+            return rc;
+        }
+        log_set_level(lv);
+    }
+    out->repo_path = cmd_setting(out, g->repo, "PGPITR_REPO", "repo");
+    return 0;
+}
+
+void cmd_settings_free(CmdSettings *s)
+{
+    if (s == NULL)
+        return;
+    config_free(s->config);
+    s->config = NULL;
+}
+
+const char *cmd_setting(const CmdSettings *s, const char *flag, const char *env, const char *key)
+{
+    if (flag != NULL)
+        return flag;
+    const char *v = env ? getenv(env) : NULL;
+    if (v != NULL && v[0] != '\0')
+        return v;
+    return config_get(s->config, key);
+}
+
+int cmd_parse_int(const char *what, const char *text, long min, long max, long *out, PgpErr *err)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "invalid %s \"%s\" (expected %ld..%ld)", what, text,
+                        min, max);
+    *out = v;
+    return 0;
+}
+
+int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err)
+{
+    *storage = NULL;
+    *repo = NULL;
+    if (s->repo_path == NULL || s->repo_path[0] == '\0') {
+        PGP_FAIL(err, PGP_ERR_CONFIG, "no repository configured");
+        pgp_err_hint(err, "give --repo PATH, set PGPITR_REPO, or set repo in %s",
+                     PGPITR_DEFAULT_CONFIG);
+        return PGP_ERR_CONFIG;
+    }
+    int rc = storage_posix_new(s->repo_path, create, storage, err);
+    if (rc != 0)
+        return rc;
+    rc = repo_open(*storage, repo, err);
+    if (rc != 0) {
+        storage_free(*storage);
+        *storage = NULL;
+        return pgp_err_context(err, "cannot open repository \"%s\"", s->repo_path);
+    }
+    return 0;
+}
+
+int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)
+{
+    char msg[PGP_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    PGP_FAIL(err, PGP_ERR_USAGE, "%s: %s", cmd->name, msg);
+    pgp_err_hint(err, "see pgpitr %s --help", cmd->name);
+    return PGP_ERR_USAGE;
+}

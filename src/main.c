@@ -1,0 +1,107 @@
+/*
+ * main.c - argv -> command table; maps error codes to exit status. Nothing else.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pgpitr/cmd.h"
+#include "pgpitr/log.h"
+
+static const CmdDef *const commands[] = {
+    &cmd_archive_push,
+    &cmd_archive_get,
+};
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static void print_help(FILE *out)
+{
+    fputs("usage: pgpitr [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+          "\n"
+          "PostgreSQL WAL archiving and point-in-time recovery.\n"
+          "\n"
+          "global options:\n"
+          "  --repo PATH         repository (env PGPITR_REPO, config: repo)\n"
+          "  --config FILE       configuration file (env PGPITR_CONFIG,\n"
+          "                      default " PGPITR_DEFAULT_CONFIG " if present)\n"
+          "  --log-level LEVEL   error|warn|info|debug (env PGPITR_LOG_LEVEL, default warn)\n"
+          "  --help, --version\n"
+          "\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "  %-14s %s\n", "version", "print the version");
+    fputs("\nRun 'pgpitr COMMAND --help' for a command's options.\n", out);
+}
+
+static int exit_status(const CmdDef *cmd, const PgpErr *err)
+{
+    if (err->code == PGP_ERR_OK)
+        return 0;
+    if (cmd != NULL && cmd->failure_exit != 0 && err->code != PGP_ERR_NOT_FOUND)
+        return cmd->failure_exit;
+    return pgp_err_exit_status(err->code);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"repo", required_argument, NULL, 'r'},
+        {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    CmdGlobal g = {0};
+    PgpErr err;
+    pgp_err_clear(&err);
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r': g.repo = optarg; break;
+        case 'c': g.config = optarg; break;
+        case 'L': g.log_level = optarg; break;
+        case 'h': print_help(stdout); return 0;
+        case 'V': printf("pgpitr %s\n", PGPITR_VERSION); return 0;
+        default:
+            PGP_FAIL(&err, PGP_ERR_USAGE, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+            pgp_err_hint(&err, "see pgpitr --help");
+            log_error_report(&err);
+            return pgp_err_exit_status(err.code);
+        }
+    }
+    if (optind >= argc) {
+        print_help(stderr);
+        return pgp_err_exit_status(PGP_ERR_USAGE);
+    }
+    const char *name = argv[optind];
+    if (strcmp(name, "version") == 0) {
+        printf("pgpitr %s\n", PGPITR_VERSION);
+        return 0;
+    }
+    if (strcmp(name, "help") == 0) {
+        print_help(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        const CmdDef *cmd = commands[i];
+        if (strcmp(cmd->name, name) != 0)
+            continue;
+        /* The command sees its own name as argv[0]. */
+        int rc = cmd->run(&g, argc - optind, argv + optind, &err);
+        if (rc == 0)
+            return 0;
+        if (err.code == PGP_ERR_OK) /* never let a failure exit 0 for lack of a message */
+            PGP_FAIL(&err, PGP_ERR_INTERNAL, "%s failed without an error message", cmd->name);
+        if (err.code != PGP_ERR_OK && !(cmd->quiet_not_found && err.code == PGP_ERR_NOT_FOUND))
+            log_error_report(&err);
+        return exit_status(cmd, &err);
+    }
+    PGP_FAIL(&err, PGP_ERR_USAGE, "unknown command \"%s\"", name);
+    pgp_err_hint(&err, "see pgpitr --help");
+    log_error_report(&err);
+    return pgp_err_exit_status(err.code);
+}
