@@ -11,6 +11,7 @@
 
 #include "pgpitr/config.h"
 #include "pgpitr/err.h"
+#include "pgpitr/pipe.h"
 #include "pgpitr/repo.h"
 #include "pgpitr/storage.h"
 
@@ -34,6 +35,8 @@ typedef struct CmdDef {
 
 extern const CmdDef cmd_archive_push;
 extern const CmdDef cmd_archive_get;
+extern const CmdDef cmd_backup;
+extern const CmdDef cmd_restore;
 
 /* Settings every command resolves the same way. */
 typedef struct CmdSettings {
@@ -54,6 +57,14 @@ int cmd_parse_int(const char *what, const char *text, long min, long max, long *
 /* Opens the repository at s->repo_path (PGP_ERR_CONFIG with a hint if unset). With create,
  * a missing directory is created; without, it is PGP_ERR_CONFIG. */
 int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err);
+
+/* Codec and level from --compress/--compress-level, PGPITR_COMPRESS(_LEVEL), the config
+ * (compress, compress-level); default zstd level 1. */
+int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *level_flag,
+                    PipeCodec *codec, int *level, PgpErr *err);
+
+/* A pipe sink writing into a storage writer (the end of most chains). */
+PipeSink cmd_storage_sink(StorageWriter *w);
 
 /* Usage error for a command: "CMD: message" + hint to run --help. */
 int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)

@@ -2,7 +2,8 @@
  * wal_get.h - fetching one archived WAL file into a destination path: the per-file work
  * behind `archive-get`.
  *
- * Contract: PGP_ERR_NOT_FOUND (and nothing written) when the file is not archived. On success
+ * Contract: PGP_ERR_NOT_FOUND (and nothing written) only when the file is not archived; every
+ * other failure, including a missing destination directory, is another code. On success
  * dest holds exactly the original bytes, verified against the SHA-256 in the object name,
  * published atomically (temp file in dest's directory + rename). On any failure dest is not
  * created or replaced and no temp file is left behind.

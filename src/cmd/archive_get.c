@@ -41,10 +41,12 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     CmdSettings s;
     rc = cmd_settings_load(g, &s, err);
     if (rc != 0)
-        return rc;
+        return rc == PGP_ERR_NOT_FOUND ? (int)(err->code = PGP_ERR_CONFIG) : rc;
     Storage *storage = NULL;
     Repo *repo = NULL;
     rc = cmd_open_repo(&s, false, &storage, &repo, err);
+    if (rc == PGP_ERR_NOT_FOUND) /* a missing repository is a broken setup, not "not archived" */
+        rc = err->code = PGP_ERR_CONFIG;
     WalGetResult res;
     if (rc == 0)
         rc = wal_get_file(repo, name, dest, &res, err);

@@ -12,26 +12,6 @@
 #include "pgpitr/log.h"
 #include "pgpitr/wal_push.h"
 
-static int parse_compression(const CmdSettings *s, const char *codec_flag, const char *level_flag,
-                             WalPushOptions *opt, PgpErr *err)
-{
-    const char *codec = cmd_setting(s, codec_flag, "PGPITR_COMPRESS", "compress");
-    int rc = pipe_codec_parse(codec ? codec : "zstd", &opt->codec, err);
-    if (rc != 0)
-        return rc;
-    int min, max;
-    pipe_codec_level_range(opt->codec, &min, &max);
-    const char *level = cmd_setting(s, level_flag, "PGPITR_COMPRESS_LEVEL", "compress-level");
-    long v = opt->codec == PIPE_CODEC_ZSTD ? 1 : 0; /* zstd 1: the speed archive_command needs */
-    if (level != NULL) {
-        rc = cmd_parse_int("compress-level", level, min, max, &v, err);
-        if (rc != 0)
-            return rc;
-    }
-    opt->level = (int)v;
-    return 0;
-}
-
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
     static const struct option longopts[] = {
@@ -63,7 +43,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     Storage *storage = NULL;
     Repo *repo = NULL;
     WalPushOptions opt;
-    rc = parse_compression(&s, codec_flag, level_flag, &opt, err);
+    rc = cmd_compression(&s, codec_flag, level_flag, &opt.codec, &opt.level, err);
     if (rc == 0)
         rc = cmd_open_repo(&s, true, &storage, &repo, err);
     WalPushResult res;

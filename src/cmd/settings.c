@@ -103,3 +103,39 @@ int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)
     pgp_err_hint(err, "see pgpitr %s --help", cmd->name);
     return PGP_ERR_USAGE;
 }
+
+static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    return storage_write(ud, buf, len, err);
+}
+
+PipeSink cmd_storage_sink(StorageWriter *w)
+{
+    return (PipeSink){storage_sink_write, w};
+}
+
+int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *level_flag,
+                    PipeCodec *codec, int *level, PgpErr *err)
+{
+    const char *name = cmd_setting(s, codec_flag, "PGPITR_COMPRESS", "compress");
+    int rc = pipe_codec_parse(name ? name : "zstd", codec, err);
+    if (rc != 0)
+        return rc;
+    /* A level only makes sense with the codec it was chosen for: when the codec comes from a
+     * stronger source (flag over environment over file) than the level, that level is
+     * ignored and the codec's default applies. */
+    const char *env_codec = getenv("PGPITR_COMPRESS");
+    bool env_has_codec = env_codec != NULL && env_codec[0] != '\0';
+    const char *text = cmd_setting(s, level_flag, "PGPITR_COMPRESS_LEVEL", "compress-level");
+    if (level_flag == NULL && codec_flag != NULL)
+        text = NULL;
+    else if (level_flag == NULL && getenv("PGPITR_COMPRESS_LEVEL") == NULL && env_has_codec)
+        text = NULL;
+    int min, max;
+    pipe_codec_level_range(*codec, &min, &max);
+    long v = *codec == PIPE_CODEC_ZSTD ? 1 : 0; /* zstd 1: the speed archive_command needs */
+    if (text != NULL && (rc = cmd_parse_int("compress-level", text, min, max, &v, err)) != 0)
+        return rc;
+    *level = (int)v;
+    return 0;
+}

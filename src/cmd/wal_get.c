@@ -132,8 +132,13 @@ int wal_get_file(Repo *repo, const char *walname, const char *dest, WalGetResult
     if (rc != 0) {
         if (d.fd >= 0)
             unlink(d.tmp);
-        return pgp_err_context(err, "cannot restore \"%s\" from archived object \"%s\"", walname,
-                               res->object.path);
+        /* NOT_FOUND means "not archived" to the caller (exit 1 for PostgreSQL): a missing
+         * destination directory or an object that vanished while read is a real failure. */
+        if (err != NULL && err->code == PGP_ERR_NOT_FOUND)
+            err->code = PGP_ERR_IO;
+        pgp_err_context(err, "cannot restore \"%s\" from archived object \"%s\"", walname,
+                        res->object.path);
+        return rc == PGP_ERR_NOT_FOUND ? PGP_ERR_IO : rc;
     }
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
 #include "pgpitr/walhdr.h"
 #include "pgpitr/walname.h"
@@ -100,11 +101,6 @@ static int conflict_error(PgpErr *err, const char *base, const char *have, const
     return PGP_ERR_CONFLICT;
 }
 
-static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err)
-{
-    return storage_write(ud, buf, len, err);
-}
-
 /* The filters of one push: compress -> size -> tee(storage, thread(decompress -> compare)). */
 typedef struct PushChain {
     PipeFilter *compress, *size, *tee, *thread, *decompress;
@@ -126,7 +122,7 @@ static int chain_build(PushChain *c, const WalPushOptions *opt, const SourceMap 
                        StorageWriter *w, PgpErr *err)
 {
     memset(c, 0, sizeof *c);
-    PipeSink store = {storage_sink_write, w};
+    PipeSink store = cmd_storage_sink(w);
     int rc = pipe_compare_new(src->data, src->size, &c->compare, err);
     if (rc == 0)
         rc = pipe_decompress_new(opt->codec, pipe_compare_sink(c->compare), &c->decompress, err);
@@ -174,8 +170,12 @@ static int store_new_object(Repo *repo, const char *base, const WalPushOptions *
     PipeHashJob *hash = NULL;
     StorageWriter *w = NULL;
     PushChain chain = {0};
+    /* Opened under the plain WAL name (never a final name: those carry a checksum) and
+     * committed under <name>-<sha256><ext> once the hash is known. */
     char provisional[REPO_PATH_MAX];
-    repo_archive_object_path(base, "pending", opt->codec, provisional);
+    repo_archive_dir(base, provisional);
+    strncat(provisional, "/", sizeof provisional - strlen(provisional) - 1);
+    strncat(provisional, base, sizeof provisional - strlen(provisional) - 1);
 
     int rc = pipe_sha256_async(src->data, src->size, &hash, err);
     if (rc == 0)

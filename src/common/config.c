@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char *const known_keys[] = {
-    "repo", "compress", "compress-level", "log-level",
+    "repo", "compress", "compress-level", "log-level", "pg-conn", "jobs", "archive-timeout",
 };
 #define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])
 

@@ -243,7 +243,8 @@ static int posix_list(void *vd, const char *dirpath, StorageListFn fn, void *ud,
         goto out;
     closedir(dir);
     dir = NULL;
-    qsort(ents, n, sizeof *ents, entry_cmp);
+    if (n > 1)
+        qsort(ents, n, sizeof *ents, entry_cmp);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = fn(ud, ents[i].name, &ents[i].info);
 out:

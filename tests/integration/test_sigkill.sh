@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# archive-push killed with SIGKILL at random moments (including during repository creation):
+# a final name only ever holds a complete, correct object; the next push succeeds; temp files
+# of dead processes are cleaned up by a later push.
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+TRIALS=${PGPITR_SIGKILL_TRIALS:-40}
+REPO="$WORK/repo"
+make_segments "$WORK/segs" 2
+mapfile -t segs < <(find "$WORK/segs" -maxdepth 1 -type f | sort)
+declare -A orig=()
+for s in "${segs[@]}"; do orig[$(basename "$s")]=$s; done
+
+# How long one push takes here, to spread the kills over its whole duration.
+t0=$(date +%s%N)
+pgp_capture --repo "$WORK/timing" archive-push "${segs[0]}"
+assert_rc 0 "timing push"
+push_ms=$((($(date +%s%N) - t0) / 1000000))
+max_delay_ms=$((push_ms + 20 > 60 ? push_ms + 20 : 60))
+log "one push takes ${push_ms} ms; kill delays 0-${max_delay_ms} ms"
+
+ms_to_s() { printf '%d.%03d\n' $(($1 / 1000)) $(($1 % 1000)); }
+
+# verify_repo: every final-name object decodes to the original, through pgpitr and through
+# an independent decoder; repo.json, when present, is complete.
+verify_repo() {
+    local what=$1 o w
+    if [ -e "$REPO/repo.json" ]; then
+        [ -s "$REPO/repo.json" ] || fail "$what: empty repo.json under its final name"
+        grep -q '}' "$REPO/repo.json" || fail "$what: incomplete repo.json: $(cat "$REPO/repo.json")"
+    fi
+    while read -r o; do
+        [ -n "$o" ] || continue
+        w=$(object_walname "$o")
+        [ -n "${orig[$w]:-}" ] || fail "$what: unexpected object $o"
+        case "$o" in
+            *.zst) zstd -q -d -c "$o" 2>/dev/null | cmp -s - "${orig[$w]}" ||
+                       fail "$what: $o under a final name does not decode to $w ($(file_size "$o") bytes)" ;;
+        esac
+        archive_get_cmp "$REPO" "$w" "${orig[$w]}"
+    done < <(repo_objects "$REPO")
+}
+
+killed_during=0 finished=0 tmp_seen=0
+for ((t = 1; t <= TRIALS; t++)); do
+    s=${segs[$((t % ${#segs[@]}))]}
+    name=$(basename "$s")
+    # Every 5th trial starts from an empty repository (kill while repo.json is created);
+    # otherwise remove this segment's objects so that the push has to write one.
+    if [ $((t % 5)) -eq 1 ]; then
+        rm -rf "$REPO"
+    else
+        while read -r o; do
+            [ -n "$o" ] && [ "$(object_walname "$o")" = "$name" ] && rm -f "$o"
+        done < <(repo_objects "$REPO")
+    fi
+    delay_ms=$((RANDOM % (max_delay_ms + 1)))
+    # A simple command (not a function) in the background: $! is the pgpitr process itself
+    # (setpriv and env exec).
+    "${AS_PG[@]}" "$PGPITR" --repo "$REPO" archive-push "$s" >/dev/null 2>>"$WORK/log/pgpitr.log" &
+    pid=$!
+    track_pid "$pid"
+    sleep "$(ms_to_s "$delay_ms")"
+    kill -KILL "$pid" 2>/dev/null || true
+    rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    untrack_pid "$pid"
+    if [ "$rc" -eq 137 ]; then killed_during=$((killed_during + 1)); else finished=$((finished + 1)); fi
+    [ -n "$(repo_tmpfiles "$REPO")" ] && tmp_seen=$((tmp_seen + 1))
+    [ "$rc" -eq 137 ] || [ "$rc" -eq 0 ] || fail "trial $t: push exited $rc before the kill: $(tail -n 2 "$WORK/log/pgpitr.log")"
+
+    verify_repo "trial $t (killed after ${delay_ms} ms, exit $rc)"
+    pgp_capture --repo "$REPO" archive-push "$s"
+    assert_rc 0 "trial $t: push after the kill"
+    assert_file "$(repo_object_path "$REPO" "$name" "$(sha256_of "$s")" .zst)" "trial $t: object after the re-push"
+    verify_repo "trial $t after the re-push"
+done
+log "$TRIALS trials: $killed_during killed mid-push, $finished finished first, temp files seen after $tmp_seen kills"
+assert_gt "$killed_during" $((TRIALS / 4)) "trials in which the kill hit a running push"
+
+# Leave temp files of dead processes behind on purpose, then let a live push clean them up.
+name=$(basename "${segs[0]}")
+tries=0
+while [ -z "$(repo_tmpfiles "$REPO")" ] && [ "$tries" -lt 60 ]; do
+    tries=$((tries + 1))
+    while read -r o; do
+        [ -n "$o" ] && [ "$(object_walname "$o")" = "$name" ] && rm -f "$o"
+    done < <(repo_objects "$REPO")
+    "${AS_PG[@]}" "$PGPITR" --repo "$REPO" archive-push "${segs[0]}" >/dev/null 2>>"$WORK/log/pgpitr.log" &
+    pid=$!
+    track_pid "$pid"
+    sleep "$(ms_to_s $((5 + RANDOM % (push_ms > 5 ? push_ms : 5))))"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    untrack_pid "$pid"
+done
+leftovers=$(repo_tmpfiles "$REPO")
+[ -n "$leftovers" ] || fail "could not leave a temp file behind in $tries kills (pushes too fast to catch?)"
+log "left behind: $leftovers"
+pgp_capture --repo "$REPO" archive-push "${segs[0]}"
+assert_rc 0 "push after dead pushes left temp files"
+pgp_capture --repo "$REPO" archive-push "${segs[1]}"
+assert_rc 0 "push of the other segment"
+remaining=$(repo_tmpfiles "$REPO")
+[ -z "$remaining" ] || fail "temp files of dead processes were not cleaned up: $remaining"
+verify_repo "final"
+log "ok"

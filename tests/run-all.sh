@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# run-all.sh - the README's test command: installs what is missing, builds, runs the unit tests
+# and the integration tests, then both again under ASan/UBSan. Ends with one line
+# "N passed, M failed" summing every unit check and integration test of every stage; exits
+# non-zero if anything failed (a stage that fails without reporting counts as one failure).
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+logs=$(mktemp -d "${TMPDIR:-/tmp}/pgpitr-run-all.XXXXXX")
+trap 'rm -rf "$logs"' EXIT
+
+passed=0 failed=0 skipped=0
+stage_failed=()
+
+# stage NAME CMD...: run CMD, echoing its output and keeping a copy to parse.
+stage() {
+    local name=$1 rc=0
+    shift
+    echo "=== $name: $*"
+    "$@" 2>&1 | tee "$logs/$name.log" || rc=${PIPESTATUS[0]}
+    [ "$rc" -eq 0 ] || stage_failed+=("$name (exit $rc)")
+    return "$rc"
+}
+
+# count_unit LOG RC: Check prints "NN%: Checks: N, Failures: F, Errors: E".
+count_unit() {
+    local line n f e
+    line=$(grep -Eo 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$1" | tail -n 1 || true)
+    if [ -z "$line" ]; then
+        [ "$2" -eq 0 ] || failed=$((failed + 1))
+        return
+    fi
+    n=$(sed -E 's/Checks: ([0-9]+).*/\1/' <<<"$line")
+    f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+    e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+    passed=$((passed + n - f - e))
+    failed=$((failed + f + e))
+    # A runner that reported no failure yet exited non-zero (crash at exit, leak report) failed.
+    if [ "$2" -ne 0 ] && [ $((f + e)) -eq 0 ]; then failed=$((failed + 1)); fi
+}
+
+# count_integration LOG RC: run.sh ends with "integration: N passed, M failed[, K skipped]".
+count_integration() {
+    local line p f s
+    line=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 || true)
+    if [ -z "$line" ]; then
+        [ "$2" -eq 0 ] || failed=$((failed + 1))
+        return
+    fi
+    p=$(sed -E 's/^integration: ([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$line")
+    s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + ${s:-0}))
+    if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+}
+
+rc=0
+stage deps contrib/install-deps.sh || rc=$?
+if [ "$rc" -ne 0 ]; then
+    failed=$((failed + 1))
+fi
+
+rc=0
+stage build make -j"$(nproc)" || rc=$?
+if [ "$rc" -ne 0 ]; then
+    failed=$((failed + 1))
+else
+    rc=0; stage unit make check-unit || rc=$?
+    count_unit "$logs/unit.log" "$rc"
+    rc=0; stage integration make check-integration || rc=$?
+    count_integration "$logs/integration.log" "$rc"
+fi
+
+# ASan/UBSan: the same unit and integration tests against build/asan. `make check-asan` runs
+# the unit tests and then the integration tests; its log holds both summaries.
+rc=0
+stage asan make -j"$(nproc)" check-asan || rc=$?
+if grep -Eq 'Checks: [0-9]+' "$logs/asan.log"; then
+    count_unit "$logs/asan.log" 0
+    if grep -Eq '^integration: ' "$logs/asan.log"; then
+        count_integration "$logs/asan.log" "$rc"
+    elif [ "$rc" -ne 0 ]; then
+        failed=$((failed + 1))   # the ASan unit tests failed, integration never ran
+    fi
+elif [ "$rc" -ne 0 ]; then
+    failed=$((failed + 1))       # the ASan build failed
+fi
+
+echo
+if [ "${#stage_failed[@]}" -gt 0 ]; then
+    echo "failed stages: ${stage_failed[*]}"
+fi
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+if [ "$failed" -ne 0 ] || [ "${#stage_failed[@]}" -gt 0 ]; then
+    exit 1
+fi
+exit 0
