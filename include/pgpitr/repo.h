@@ -6,6 +6,9 @@
  *   repo.json                                   identity, written once (never replaced)
  *   archive/wal/<first 16 chars>/<name>-<sha256><ext>   segments, .partial, .backup files
  *   archive/history/<name>-<sha256><ext>                timeline .history files
+ *   objects/<sha[0:2]>/<sha256><ext>            backup file contents, shared between backups
+ *   backup/<label>/manifest.json                a complete backup (absent: incomplete)
+ *   backup/<label>/backup_manifest<ext>         PostgreSQL's manifest of that backup
  * <sha256> is the lowercase hex SHA-256 of the ORIGINAL (uncompressed) bytes, <ext> the
  * codec's extension (".zst", ".lz4", "" for none). Keeping the checksum in the name lets
  * archive-push answer "already archived with the same content?" with one listing and lets
@@ -65,5 +68,11 @@ typedef struct RepoArchiveObject {
  * whether to print) if none; PGP_ERR_CONFLICT if more than one object claims the name
  * (two different contents: never pick one silently). */
 int repo_archive_find(Repo *r, const char *walname, RepoArchiveObject *out, PgpErr *err);
+
+/* Content-addressed backup file objects: "objects/<sha[0:2]>/<sha256><ext>". One object
+ * per distinct content, shared by every backup that contains it. */
+void repo_object_path(const char *sha256_hex, PipeCodec codec, char out[REPO_PATH_MAX]);
+/* Directory holding backup <label>: "backup/<label>". */
+void repo_backup_dir(const char *label, char out[REPO_PATH_MAX]);
 
 #endif

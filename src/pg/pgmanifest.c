@@ -1,0 +1,492 @@
+/*
+ * pgmanifest.c - parse PostgreSQL's backup_manifest (see pgmanifest.h for the rules).
+ *
+ * Owns: the format knowledge of backup_manifest version 1 and 2 and its checksum rule.
+ * Must not: read files, touch storage, or compute file checksums (callers do that).
+ *
+ * The whole document is parsed with jansson first (syntax, duplicate keys), then the
+ * manifest checksum is checked over the raw bytes, then the fields are interpreted. So a
+ * flipped byte anywhere is reported as a checksum mismatch rather than as whichever field
+ * it happened to break, and a field error means the server itself wrote something odd.
+ */
+#include "pgpitr/pgmanifest.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pgpitr/walname.h"
+
+#define BAD(err, ...) PGP_FAIL((err), PGP_ERR_CORRUPT, "invalid backup manifest: " __VA_ARGS__)
+
+/* Error messages quote at most this many bytes of a path from the file. */
+#define QUOTE_MAX_IN 80
+#define QUOTE_BUF (QUOTE_MAX_IN * 4 + 4)
+
+/* Printable ASCII stays, '"' and '\' are escaped, other bytes become \xNN; long input is cut
+ * with "...": a message stays one bounded line whatever the file contains. */
+static const char *quote(const char *s, char buf[QUOTE_BUF])
+{
+    size_t o = 0, i;
+    for (i = 0; s[i] != '\0' && i < QUOTE_MAX_IN; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)c;
+        } else if (c >= 0x20 && c < 0x7f) {
+            buf[o++] = (char)c;
+        } else {
+            snprintf(buf + o, 5, "\\x%02X", c);
+            o += 4;
+        }
+    }
+    if (s[i] != '\0') {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static const struct {
+    const char *name;
+    size_t hex_len;
+} checksum_types[] = {
+    [PG_MANIFEST_CHECKSUM_NONE] = {"NONE", 0},
+    [PG_MANIFEST_CHECKSUM_CRC32C] = {"CRC32C", 8},
+    [PG_MANIFEST_CHECKSUM_SHA224] = {"SHA224", 56},
+    [PG_MANIFEST_CHECKSUM_SHA256] = {"SHA256", 64},
+    [PG_MANIFEST_CHECKSUM_SHA384] = {"SHA384", 96},
+    [PG_MANIFEST_CHECKSUM_SHA512] = {"SHA512", 128},
+};
+#define N_CHECKSUM_TYPES (sizeof checksum_types / sizeof checksum_types[0])
+
+const char *pg_manifest_checksum_name(PgManifestChecksumType t)
+{
+    return (size_t)t < N_CHECKSUM_TYPES ? checksum_types[t].name : "unknown";
+}
+
+size_t pg_manifest_checksum_hex_len(PgManifestChecksumType t)
+{
+    return (size_t)t < N_CHECKSUM_TYPES ? checksum_types[t].hex_len : 0;
+}
+
+/* PostgreSQL matches algorithm names case-insensitively (pg_checksum_parse_type). */
+static bool checksum_type_parse(const char *s, PgManifestChecksumType *out)
+{
+    for (size_t i = 0; i < N_CHECKSUM_TYPES; i++) {
+        if (strcasecmp(s, checksum_types[i].name) == 0) {
+            *out = (PgManifestChecksumType)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly n hex digits (either case) copied lowercased into out (n + 1 bytes). */
+static bool hex_lower(const char *s, size_t n, char *out)
+{
+    if (strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int d = hex_digit(s[i]);
+        if (d < 0)
+            return false;
+        out[i] = "0123456789abcdef"[d];
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/*
+ * The manifest checksum covers everything before the last line: the file must end with a
+ * newline and have at least two lines, and the hash runs up to and including the newline
+ * before the final one (the rule of PostgreSQL's pg_verifybackup).
+ */
+static int verify_checksum(const char *buf, size_t len, const char *expect_hex, PgpErr *err)
+{
+    if (len == 0 || buf[len - 1] != '\n')
+        return BAD(err, "last line is not terminated by a newline");
+    const char *prev = NULL;
+    for (size_t i = len - 1; i > 0; i--) {
+        if (buf[i - 1] == '\n') {
+            prev = buf + i - 1;
+            break;
+        }
+    }
+    if (prev == NULL)
+        return BAD(err, "expected at least 2 lines");
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (EVP_Digest(buf, (size_t)(prev - buf) + 1, digest, &dlen, EVP_sha256(), NULL) != 1 ||
+        dlen != 32)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "sha-256 of the backup manifest failed");
+    char actual[65];
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(actual + 2 * i, 3, "%02x", digest[i]);
+    if (strcmp(actual, expect_hex) != 0)
+        return BAD(err, "manifest checksum mismatch (file says %s, content has %s)", expect_hex,
+                   actual);
+    return 0;
+}
+
+/* Every key of obj must be one of allowed (NULL-terminated). */
+static int check_keys(json_t *obj, const char *const *allowed, const char *where, PgpErr *err)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] != NULL && !ok; i++)
+            ok = strcmp(key, allowed[i]) == 0;
+        if (!ok) {
+            char q[QUOTE_BUF];
+            return BAD(err, "%s: unexpected field \"%s\"", where, quote(key, q));
+        }
+    }
+    return 0;
+}
+
+/* Optional string field: *out NULL when absent; present but not a string is an error. */
+static int opt_string(json_t *obj, const char *key, const char *where, const char **out,
+                      PgpErr *err)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    if (!json_is_string(v))
+        return BAD(err, "%s: field \"%s\" must be a string", where, key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int req_string(json_t *obj, const char *key, const char *where, const char **out,
+                      PgpErr *err)
+{
+    int rc = opt_string(obj, key, where, out, err);
+    if (rc == 0 && *out == NULL)
+        return BAD(err, "%s: missing field \"%s\"", where, key);
+    return rc;
+}
+
+static int req_uint(json_t *obj, const char *key, const char *where, uint64_t max,
+                    uint64_t *out, PgpErr *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return BAD(err, "%s: missing field \"%s\"", where, key);
+    if (!json_is_integer(v))
+        return BAD(err, "%s: field \"%s\" must be an integer", where, key);
+    json_int_t i = json_integer_value(v);
+    if (i < 0 || (uint64_t)i > max)
+        return BAD(err, "%s: field \"%s\" is out of range (%lld)", where, key, (long long)i);
+    *out = (uint64_t)i;
+    return 0;
+}
+
+/* Relative, non-empty, no "", "." or ".." segment (len counts bytes: catches NULs). */
+static bool path_safe(const char *p, size_t len)
+{
+    if (len == 0 || strlen(p) != len || p[0] == '/')
+        return false;
+    const char *seg = p;
+    for (;;) {
+        const char *slash = strchr(seg, '/');
+        size_t n = slash != NULL ? (size_t)(slash - seg) : strlen(seg);
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return false;
+        if (slash == NULL)
+            return true;
+        seg = slash + 1;
+    }
+}
+
+/* Path or hex Encoded-Path (exactly one) into a malloc'd, validated path. */
+static int file_path(json_t *obj, const char *where, char **out, PgpErr *err)
+{
+    const char *plain = NULL, *enc = NULL;
+    int rc = opt_string(obj, "Path", where, &plain, err);
+    if (rc == 0)
+        rc = opt_string(obj, "Encoded-Path", where, &enc, err);
+    if (rc != 0)
+        return rc;
+    if ((plain == NULL) == (enc == NULL))
+        return BAD(err, "%s: needs exactly one of \"Path\" and \"Encoded-Path\"", where);
+    size_t len = plain != NULL ? strlen(plain) : strlen(enc) / 2;
+    char *p = malloc(len + 1);
+    if (p == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (plain != NULL) {
+        memcpy(p, plain, len + 1);
+    } else {
+        bool ok = strlen(enc) % 2 == 0;
+        for (size_t i = 0; ok && i < len; i++) {
+            int hi = hex_digit(enc[2 * i]), lo = hex_digit(enc[2 * i + 1]);
+            ok = hi >= 0 && lo >= 0;
+            p[i] = (char)(ok ? hi * 16 + lo : 0);
+        }
+        p[len] = '\0';
+        if (!ok) {
+            free(p);
+            return BAD(err, "%s: \"Encoded-Path\" is not hex", where);
+        }
+    }
+    if (!path_safe(p, len)) {
+        char q[QUOTE_BUF];
+        rc = BAD(err, "%s: unsafe path \"%s\" (must be relative, without \"..\")", where,
+                 quote(p, q));
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+static int parse_file_checksum(json_t *obj, const char *where, PgManifestFile *f, PgpErr *err)
+{
+    const char *alg = NULL, *sum = NULL;
+    int rc = opt_string(obj, "Checksum-Algorithm", where, &alg, err);
+    if (rc == 0)
+        rc = opt_string(obj, "Checksum", where, &sum, err);
+    if (rc != 0)
+        return rc;
+    f->checksum_type = PG_MANIFEST_CHECKSUM_NONE;
+    f->checksum[0] = '\0';
+    if (alg == NULL)
+        return sum != NULL ? BAD(err, "%s: \"Checksum\" without \"Checksum-Algorithm\"", where) : 0;
+    char q[QUOTE_BUF];
+    if (!checksum_type_parse(alg, &f->checksum_type))
+        return BAD(err, "%s: unknown checksum algorithm \"%s\"", where, quote(alg, q));
+    size_t want = checksum_types[f->checksum_type].hex_len;
+    if (want == 0)
+        return sum != NULL && sum[0] != '\0'
+                   ? BAD(err, "%s: checksum given for algorithm NONE", where) : 0;
+    if (sum == NULL)
+        return BAD(err, "%s: missing field \"Checksum\"", where);
+    if (!hex_lower(sum, want, f->checksum))
+        return BAD(err, "%s: %s checksum \"%s\" is not %zu hex digits", where,
+                   checksum_types[f->checksum_type].name, quote(sum, q), want);
+    return 0;
+}
+
+static int parse_file(json_t *obj, size_t idx, PgManifestFile *f, PgpErr *err)
+{
+    static const char *const keys[] = {"Path", "Encoded-Path", "Size", "Last-Modified",
+                                       "Checksum-Algorithm", "Checksum", NULL};
+    char where[QUOTE_BUF + 64];
+    snprintf(where, sizeof where, "file %zu", idx);
+    if (!json_is_object(obj))
+        return BAD(err, "%s: not an object", where);
+    int rc = check_keys(obj, keys, where, err);
+    if (rc == 0)
+        rc = file_path(obj, where, &f->path, err);
+    if (rc != 0)
+        return rc;
+    char q[QUOTE_BUF];
+    snprintf(where, sizeof where, "file %zu (\"%s\")", idx, quote(f->path, q));
+    const char *mtime = NULL;
+    rc = req_uint(obj, "Size", where, INT64_MAX, &f->size, err);
+    if (rc == 0)
+        rc = opt_string(obj, "Last-Modified", where, &mtime, err);  /* informational only */
+    if (rc == 0)
+        rc = parse_file_checksum(obj, where, f, err);
+    return rc;
+}
+
+static int parse_lsn(json_t *obj, const char *key, const char *where, uint64_t *out, PgpErr *err)
+{
+    const char *s = NULL;
+    int rc = req_string(obj, key, where, &s, err);
+    if (rc != 0)
+        return rc;
+    if (pg_lsn_parse(s, out, NULL) != 0) {
+        char q[QUOTE_BUF];
+        return BAD(err, "%s: \"%s\" is not an LSN: \"%s\"", where, key, quote(s, q));
+    }
+    return 0;
+}
+
+static int parse_wal_range(json_t *obj, size_t idx, PgManifestWalRange *w, PgpErr *err)
+{
+    static const char *const keys[] = {"Timeline", "Start-LSN", "End-LSN", NULL};
+    char where[64];
+    snprintf(where, sizeof where, "WAL range %zu", idx);
+    if (!json_is_object(obj))
+        return BAD(err, "%s: not an object", where);
+    uint64_t tli = 0;
+    int rc = check_keys(obj, keys, where, err);
+    if (rc == 0)
+        rc = req_uint(obj, "Timeline", where, UINT32_MAX, &tli, err);
+    if (rc == 0 && tli == 0)
+        rc = BAD(err, "%s: timeline 0 is not valid", where);
+    if (rc == 0)
+        rc = parse_lsn(obj, "Start-LSN", where, &w->start_lsn, err);
+    if (rc == 0)
+        rc = parse_lsn(obj, "End-LSN", where, &w->end_lsn, err);
+    if (rc == 0 && w->start_lsn > w->end_lsn)
+        rc = BAD(err, "%s: Start-LSN is after End-LSN", where);
+    w->timeline = (uint32_t)tli;
+    return rc;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+    return strcmp(((const PgManifestFile *)a)->path, ((const PgManifestFile *)b)->path);
+}
+
+static int parse_files(json_t *arr, PgManifest *m, PgpErr *err)
+{
+    if (!json_is_array(arr))
+        return BAD(err, "\"Files\" must be an array");
+    size_t n = json_array_size(arr);
+    m->files = calloc(n > 0 ? n : 1, sizeof *m->files);
+    if (m->files == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int rc = parse_file(json_array_get(arr, i), i, &m->files[i], err);
+        m->n_files = i + 1;   /* so free releases a path set before the failure */
+        if (rc != 0)
+            return rc;
+    }
+    qsort(m->files, n, sizeof *m->files, cmp_file);
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(m->files[i - 1].path, m->files[i].path) == 0) {
+            char q[QUOTE_BUF];
+            return BAD(err, "duplicate path \"%s\"", quote(m->files[i].path, q));
+        }
+    }
+    return 0;
+}
+
+static int parse_wal_ranges(json_t *arr, PgManifest *m, PgpErr *err)
+{
+    if (!json_is_array(arr))
+        return BAD(err, "\"WAL-Ranges\" must be an array");
+    size_t n = json_array_size(arr);
+    m->wal_ranges = calloc(n > 0 ? n : 1, sizeof *m->wal_ranges);
+    if (m->wal_ranges == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int rc = parse_wal_range(json_array_get(arr, i), i, &m->wal_ranges[i], err);
+        if (rc != 0)
+            return rc;
+    }
+    m->n_wal_ranges = n;
+    return 0;
+}
+
+/* Version, optional system identifier, and the checksum field (verified over buf). */
+static int parse_header(json_t *root, const char *buf, size_t len, PgManifest *m, PgpErr *err)
+{
+    static const char *const keys[] = {"PostgreSQL-Backup-Manifest-Version", "System-Identifier",
+                                       "Files", "WAL-Ranges", "Manifest-Checksum", NULL};
+    const char *sum = NULL;
+    int rc = check_keys(root, keys, "top level", err);
+    if (rc == 0)
+        rc = req_string(root, "Manifest-Checksum", "top level", &sum, err);
+    if (rc != 0)
+        return rc;
+    if (!hex_lower(sum, 64, m->manifest_checksum)) {
+        char q[QUOTE_BUF];
+        return BAD(err, "\"Manifest-Checksum\" \"%s\" is not 64 hex digits", quote(sum, q));
+    }
+    rc = verify_checksum(buf, len, m->manifest_checksum, err);
+    uint64_t version = 0;
+    if (rc == 0)
+        rc = req_uint(root, "PostgreSQL-Backup-Manifest-Version", "top level", INT32_MAX,
+                      &version, err);
+    if (rc != 0)
+        return rc;
+    if (version != 1 && version != 2)
+        return BAD(err, "unsupported manifest version %llu (expected 1 or 2)",
+                   (unsigned long long)version);
+    m->version = (int)version;
+    json_t *sysid = json_object_get(root, "System-Identifier");
+    if (version == 1 && sysid != NULL)
+        return BAD(err, "\"System-Identifier\" is not part of manifest version 1");
+    if (version == 2)
+        return req_uint(root, "System-Identifier", "top level", INT64_MAX,
+                        &m->system_identifier, err);
+    return 0;
+}
+
+int pg_manifest_parse(const char *buf, size_t len, PgManifest **out, PgpErr *err)
+{
+    *out = NULL;
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return BAD(err, "not valid json at line %d: %s", jerr.line, jerr.text);
+    int rc = 0;
+    PgManifest *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        rc = BAD(err, "top level is not an object");
+        goto out;
+    }
+    rc = parse_header(root, buf, len, m, err);
+    json_t *files = json_object_get(root, "Files");
+    json_t *wal = json_object_get(root, "WAL-Ranges");
+    if (rc == 0 && files == NULL)
+        rc = BAD(err, "missing field \"Files\"");
+    if (rc == 0 && wal == NULL)
+        rc = BAD(err, "missing field \"WAL-Ranges\"");
+    if (rc == 0)
+        rc = parse_files(files, m, err);
+    if (rc == 0)
+        rc = parse_wal_ranges(wal, m, err);
+out:
+    json_decref(root);
+    if (rc != 0) {
+        pg_manifest_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void pg_manifest_free(PgManifest *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->n_files; i++)
+        free(m->files[i].path);
+    free(m->files);
+    free(m->wal_ranges);
+    free(m);
+}
+
+const PgManifestFile *pg_manifest_find(const PgManifest *m, const char *path)
+{
+    size_t lo = 0, hi = m->n_files;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(path, m->files[mid].path);
+        if (c == 0)
+            return &m->files[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
