@@ -4,9 +4,14 @@
 
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS := libpq libzstd liblz4 libcrypto jansson inih libarchive libcurl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
+# Linked: what archive-push/get need. Headers only: libpq and libarchive are dlopen'ed by
+# soname where they are used (src/pg/libpq_lazy.h, src/cmd/libarchive_lazy.h), because loading
+# them and what they pull in costs ~8 ms per process start, paid once per WAL segment;
+# libcurl (S3) is not called yet. --as-needed drops any library nothing references.
+PKGS := libzstd liblz4 libcrypto jansson inih
+LAZY_PKGS := libpq libarchive libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread -ldl
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -22,7 +27,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 OPT := -O1 -g
 endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(SAN_FLAGS) $(CFLAGS)
-LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
+LDFLAGS_ALL := -Wl,--as-needed $(SAN_FLAGS) $(LDFLAGS)
 
 LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/pipe/*.c src/pg/*.c src/repo/*.c src/cmd/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)

@@ -184,6 +184,9 @@ int pg_conn_open_replication(const char *conninfo, PgConn **out, PgpErr *err)
     const char *val[10];
     int n = 0;
     *out = NULL;
+    int rc = pg_libpq_load(err);
+    if (rc != 0)
+        return rc;
     kw[n] = "fallback_application_name", val[n++] = "pgpitr";
     const char *env_timeout = getenv("PGCONNECT_TIMEOUT");
     if (env_timeout == NULL || *env_timeout == '\0')
@@ -206,7 +209,7 @@ int pg_conn_open_replication(const char *conninfo, PgConn **out, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "cannot connect to PostgreSQL: out of memory");
     }
     if (PQstatus(c->pg) != CONNECTION_OK) {
-        int rc = pgconn_fail(c, NULL, "cannot connect to PostgreSQL", err);
+        rc = pgconn_fail(c, NULL, "cannot connect to PostgreSQL", err);
         pg_conn_close(c);
         return rc;
     }

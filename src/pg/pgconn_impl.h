@@ -2,6 +2,7 @@
  * pgconn_impl.h - private to src/pg: the PgConn struct shared by pgconn.c (connection,
  * IDENTIFY_SYSTEM, SHOW) and basebackup.c (the BASE_BACKUP copy stream), and the helpers
  * that turn libpq results into PgpErr. Nothing outside src/pg includes this file.
+ * libpq is loaded at run time (libpq_lazy.h): its functions are called as usual here.
  */
 #ifndef PGPITR_PG_PGCONN_IMPL_H
 #define PGPITR_PG_PGCONN_IMPL_H
@@ -9,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <libpq-fe.h>
+#include "libpq_lazy.h"
 
 #include "pgpitr/pgconn.h"
 

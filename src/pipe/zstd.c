@@ -1,7 +1,14 @@
 /*
  * zstd.c - zstd compression and decompression filters on the streaming API
  * (ZSTD_compressStream2 / ZSTD_decompressStream). One context per filter, created once and
- * reused for every push; output goes to the next sink in 1 MiB pieces.
+ * reused for every push; output goes to the next sink in pieces of at most 1 MiB.
+ *
+ * The compressor also hands on what it has at the end of a push once that is at least
+ * ZSTD_FLUSH_MIN bytes, instead of waiting for 1 MiB of output: WAL compresses 10-30:1, so a
+ * 16 MiB segment often makes less than 1 MiB, and a consumer on another thread (archive-push
+ * decodes the output as it is produced to verify it) would otherwise get everything only at
+ * finish and run after compression instead of beside it. Nothing is flushed from inside
+ * zstd (no ZSTD_e_flush), so the compressed bytes are the same either way.
  *
  * A compressed object is exactly one zstd frame (with a content checksum). The decompressor
  * rejects anything else: bad bytes (at push), a frame cut short or no frame at all (at
@@ -11,6 +18,9 @@
 
 #include <stdlib.h>
 #include <zstd.h>
+
+/* Smallest piece handed on at the end of a push (see above); bounds the sink calls per byte. */
+#define ZSTD_FLUSH_MIN (32 * 1024)
 
 typedef struct ZstdFilter {
     PipeFilter base;
@@ -44,7 +54,8 @@ static int zstd_compress_run(ZstdFilter *z, ZSTD_inBuffer *in, ZSTD_EndDirective
                             ZSTD_getErrorName(ret));
         z->out_pos = ob.pos;
         bool done = op == ZSTD_e_end ? ret == 0 : in->pos == in->size;
-        if (z->out_pos == z->out_cap || (done && op == ZSTD_e_end)) {
+        if (z->out_pos == z->out_cap ||
+            (done && (op == ZSTD_e_end || z->out_pos >= ZSTD_FLUSH_MIN))) {
             int rc = filter_emit(&z->base, z->out, z->out_pos, err);
             z->out_pos = 0;
             if (rc != 0)
