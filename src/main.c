@@ -11,6 +11,7 @@
 static const CmdDef *const commands[] = {
     &cmd_archive_push,
     &cmd_archive_get,
+    &cmd_backup,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

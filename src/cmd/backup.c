@@ -1,0 +1,552 @@
+/*
+ * backup.c - `pgpitr backup`: a base backup over the replication protocol, stored file by
+ * file as content-addressed objects, with a manifest.
+ *
+ * Order of events, and why:
+ *   lock -> clean what a failed backup left -> connect, IDENTIFY_SYSTEM, check the cluster
+ *   -> BASE_BACKUP -> files to the store pool while the stream is read -> end position
+ *   -> every file checked against PostgreSQL's backup_manifest -> WAL start..stop archived
+ *   -> manifest.json written. Only that last write makes the backup restorable, so a backup
+ *   that fails or is killed at any step is never listed as complete.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libarchive_lazy.h"
+#include "pgpitr/backup_finish.h"
+#include "pgpitr/backup_store.h"
+#include "pgpitr/backup_stream.h"
+#include "pgpitr/cmd.h"
+#include "pgpitr/lockfile.h"
+#include "pgpitr/log.h"
+#include "pgpitr/manifest.h"
+#include "pgpitr/pgconn.h"
+#include "pgpitr/walname.h"
+
+#define POOL_BUDGET (512u << 20)
+
+typedef struct BackupOptions {
+    const char *conninfo;
+    const char *label;
+    bool fast_checkpoint;
+    BackupStoreOptions store;
+    int jobs;
+    uint32_t max_rate_kb;
+    bool json;
+    int archive_timeout;
+} BackupOptions;
+
+typedef struct BackupRun {
+    BackupManifest *m;
+    BackupPool *pool;
+    uint64_t files, reused_files;
+    int64_t total_size;
+    double started, last_progress;
+    bool tty;
+} BackupRun;
+
+static double now_s(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* ---- options ----------------------------------------------------------------------------- */
+
+/* "100M", "512k", "2048" (kB/s) -> kB/s within PostgreSQL's MAX_RATE range. */
+static int parse_rate(const char *text, uint32_t *kb, PgpErr *err)
+{
+    char *end = NULL;
+    double v = strtod(text, &end);
+    double mult = 1;
+    if (end != text && (*end == 'M' || *end == 'm') && end[1] == '\0')
+        mult = 1024;
+    else if (end != text && (*end == 'k' || *end == 'K') && end[1] == '\0')
+        mult = 1;
+    else if (end == text || *end != '\0')
+        v = -1;
+    v *= mult;
+    if (v < 32 || v > 1048576) {
+        PGP_FAIL(err, PGP_ERR_CONFIG, "invalid --max-rate \"%s\"", text);
+        pgp_err_hint(err, "give kB/s from 32 to 1048576, or with a suffix: 512k, 100M");
+        return PGP_ERR_CONFIG;
+    }
+    *kb = (uint32_t)v;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, const CmdSettings *s, BackupOptions *o,
+                         bool *help, PgpErr *err)
+{
+    static const struct option longopts[] = {
+        {"pg-conn", required_argument, NULL, 'd'},   {"label", required_argument, NULL, 'l'},
+        {"checkpoint", required_argument, NULL, 'c'}, {"compress", required_argument, NULL, 'z'},
+        {"compress-level", required_argument, NULL, 'L'}, {"jobs", required_argument, NULL, 'j'},
+        {"max-rate", required_argument, NULL, 'r'},   {"output", required_argument, NULL, 'o'},
+        {"archive-timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *codec = NULL, *level = NULL, *jobs = NULL, *timeout = NULL;
+    memset(o, 0, sizeof *o);
+    o->fast_checkpoint = true;
+    int c, rc = 0;
+    opterr = 0;
+    optind = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o->conninfo = optarg; break;
+        case 'l': o->label = optarg; break;
+        case 'z': codec = optarg; break;
+        case 'L': level = optarg; break;
+        case 'j': jobs = optarg; break;
+        case 't': timeout = optarg; break;
+        case 'r': rc = parse_rate(optarg, &o->max_rate_kb, err); break;
+        case 'h': *help = true; return 0;
+        case 'c':
+            if (strcmp(optarg, "fast") != 0 && strcmp(optarg, "spread") != 0)
+                return cmd_usage_error(err, &cmd_backup, "--checkpoint must be fast or spread");
+            o->fast_checkpoint = strcmp(optarg, "fast") == 0;
+            break;
+        case 'o':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+                return cmd_usage_error(err, &cmd_backup, "--output must be text or json");
+            o->json = strcmp(optarg, "json") == 0;
+            break;
+        default:
+            return cmd_usage_error(err, &cmd_backup, "unknown or incomplete option \"%s\"",
+                                   argv[optind - 1]);
+        }
+    }
+    if (rc != 0)
+        return rc;
+    if (optind != argc)
+        return cmd_usage_error(err, &cmd_backup, "unexpected argument \"%s\"", argv[optind]);
+    if (o->label != NULL && !manifest_label_valid(o->label))
+        return cmd_usage_error(err, &cmd_backup,
+                               "invalid label \"%s\" (letters, digits, '.', '_', '-'; 1-64 chars)",
+                               o->label);
+    o->conninfo = cmd_setting(s, o->conninfo, "PGPITR_PG_CONN", "pg-conn");
+    if ((rc = cmd_compression(s, codec, level, &o->store.codec, &o->store.level, err)) != 0)
+        return rc;
+    long v;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    v = ncpu > 0 ? ncpu : 1;
+    jobs = cmd_setting(s, jobs, "PGPITR_JOBS", "jobs");
+    if (jobs != NULL && (rc = cmd_parse_int("jobs", jobs, 1, 256, &v, err)) != 0)
+        return rc;
+    o->jobs = (int)v;
+    v = 60;
+    timeout = cmd_setting(s, timeout, NULL, "archive-timeout");
+    if (timeout != NULL && (rc = cmd_parse_int("archive-timeout", timeout, 1, 86400, &v, err)) != 0)
+        return rc;
+    o->archive_timeout = (int)v;
+    return 0;
+}
+
+/* ---- the cluster --------------------------------------------------------------------------- */
+
+/* "16MB" / "1GB" / "1048576" -> bytes (SHOW wal_segment_size in replication mode). */
+static int parse_segsize(const char *text, uint32_t *out, PgpErr *err)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (strcmp(end, "MB") == 0)
+        v <<= 20;
+    else if (strcmp(end, "GB") == 0)
+        v <<= 30;
+    else if (strcmp(end, "kB") == 0)
+        v <<= 10;
+    else if (*end != '\0')
+        v = 0;
+    if (!pg_wal_segsize_valid(v))
+        return PGP_FAIL(err, PGP_ERR_PG, "server reports an invalid wal_segment_size \"%s\"", text);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* The server must be able to make an online backup, and be the repository's cluster. */
+static int check_cluster(PgConn *conn, Repo *repo, PgSystem *sys, PgpErr *err)
+{
+    int rc = pg_identify_system(conn, sys, err);
+    char *wal_level = NULL, *segsize = NULL;
+    if (rc == 0)
+        rc = pg_show(conn, "wal_level", &wal_level, err);
+    if (rc == 0 && strcmp(wal_level, "minimal") == 0) {
+        rc = PGP_FAIL(err, PGP_ERR_PG, "the server runs with wal_level = minimal, which cannot "
+                                       "make an online backup");
+        pgp_err_hint(err, "set wal_level = replica (and archive_mode = on) and restart the server");
+    }
+    if (rc == 0)
+        rc = pg_show(conn, "wal_segment_size", &segsize, err);
+    RepoIdentity id = {sys->system_identifier, sys->pg_major, 0};
+    if (rc == 0)
+        rc = parse_segsize(segsize, &id.wal_segsize, err);
+    if (rc == 0)
+        rc = repo_bind(repo, &id, err);
+    free(wal_level);
+    free(segsize);
+    return rc;
+}
+
+/* ---- the stream ---------------------------------------------------------------------------- */
+
+static void show_progress(BackupRun *r, uint64_t done, bool final)
+{
+    double t = now_s();
+    if (!r->tty || (!final && t - r->last_progress < 0.25))
+        return;
+    r->last_progress = t;
+    double el = t - r->started, rate = el > 0 ? (double)done / el : 0;
+    char pct[32] = "";
+    char eta[32] = "";
+    if (r->total_size > 0) {
+        snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * (double)done / (double)r->total_size);
+        if (rate > 0 && (int64_t)done < r->total_size)
+            snprintf(eta, sizeof eta, " ETA %.0fs", ((double)r->total_size - (double)done) / rate);
+    }
+    fprintf(stderr, "\rbackup: %.1f / %.1f MiB%s %.1f MiB/s%s   %s", (double)done / 1048576.0,
+            r->total_size > 0 ? (double)r->total_size / 1048576.0 : 0.0, pct, rate / 1048576.0,
+            eta, final ? "\n" : "");
+}
+
+static void on_progress(void *ud, uint64_t done)
+{
+    show_progress(ud, done, false);
+}
+
+static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *reader, PgpErr *err)
+{
+    BackupRun *r = ud;
+    if (e->type != BACKUP_ENTRY_FILE) {
+        ManifestEntry me = {.path = (char *)e->path, .tablespace = e->tablespace,
+                            .type = e->type == BACKUP_ENTRY_DIR ? MANIFEST_DIR : MANIFEST_SYMLINK,
+                            .mode = e->mode, .mtime = e->mtime,
+                            .link_target = (char *)e->link_target};
+        backup_pool_lock(r->pool);
+        int rc = manifest_add_entry(r->m, &me, err);
+        backup_pool_unlock(r->pool);
+        return rc;
+    }
+    if (e->size > SIZE_MAX / 2)
+        return PGP_FAIL(err, PGP_ERR_PG, "file \"%s\" is too large", e->path);
+    BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
+                         .size = (size_t)e->size};
+    int rc = backup_pool_alloc(r->pool, job.size, &job.data, err);
+    if (rc != 0)
+        return rc;
+    rc = backup_entry_read(reader, job.data, job.size, err);
+    job.path = rc == 0 ? strdup(e->path) : NULL;
+    if (rc == 0 && job.path == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc != 0) {
+        backup_pool_discard(r->pool, job.data, job.size);
+        return rc;
+    }
+    return backup_pool_submit(r->pool, &job, err);
+}
+
+/* Runs on a worker, serialized by the pool. */
+static int on_stored(void *ud, const BackupFileJob *job, const BackupStoreResult *res, PgpErr *err)
+{
+    BackupRun *r = ud;
+    ManifestEntry me = {.path = job->path, .tablespace = job->tablespace, .type = MANIFEST_FILE,
+                        .size = job->size, .mode = job->mode, .mtime = job->mtime,
+                        .object = (char *)res->object, .stored_size = res->stored_size};
+    memcpy(me.sha256, res->sha256_hex, sizeof me.sha256);
+    int rc = manifest_add_entry(r->m, &me, err);
+    if (rc != 0)
+        return rc;
+    r->files++;
+    r->m->size += job->size;
+    r->m->stored_size += res->stored_size;
+    if (res->reused)
+        r->reused_files++;
+    else
+        r->m->new_stored_size += res->stored_size;
+    return 0;
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+static void format_time(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 32, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+static int mark_in_progress(Storage *s, const char *label, PgpErr *err)
+{
+    char path[REPO_PATH_MAX];
+    repo_backup_dir(label, path);
+    StorageInfo info;
+    if (storage_stat(s, path, &info, NULL) == 0) {
+        PGP_FAIL(err, PGP_ERR_CONFLICT, "a backup labelled \"%s\" already exists", label);
+        pgp_err_hint(err, "choose another --label, or omit it to use the start time");
+        return PGP_ERR_CONFLICT;
+    }
+    char text[128];
+    int n = snprintf(text, sizeof text, "{\"pid\": %ld, \"started\": %lld}\n", (long)getpid(),
+                     (long long)time(NULL));
+    strncat(path, "/backup.inprogress", sizeof path - strlen(path) - 1);
+    return storage_put_all(s, path, 0, text, (size_t)n, err);
+}
+
+/* Stores PostgreSQL's backup_manifest beside ours, compressed like the files. */
+static int store_pg_manifest(Storage *s, BackupManifest *m, const BackupStoreOptions *opt,
+                             const char *text, size_t len, PgpErr *err)
+{
+    char path[REPO_PATH_MAX];
+    repo_backup_dir(m->label, path);
+    strncat(path, "/backup_manifest", sizeof path - strlen(path) - 1);
+    strncat(path, pipe_codec_ext(opt->codec), sizeof path - strlen(path) - 1);
+    StorageWriter *w = NULL;
+    PipeFilter *comp = NULL;
+    int rc = storage_open_write(s, path, 0, &w, err);
+    if (rc == 0)
+        rc = pipe_compress_new(opt->codec, opt->level, 0, cmd_storage_sink(w), &comp, err);
+    if (rc == 0)
+        rc = pipe_filter_push(comp, text, len, err);
+    if (rc == 0)
+        rc = pipe_filter_finish(comp, err);
+    pipe_filter_free(comp);
+    if (rc != 0) {
+        storage_writer_abort(w);
+        return rc;
+    }
+    if ((rc = storage_writer_commit(w, err)) != 0)
+        return rc;
+    m->pg_manifest_object = strdup(path);
+    return m->pg_manifest_object ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+}
+
+static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, BackupRun *r,
+                         char **pg_manifest, size_t *pg_manifest_len, PgpErr *err)
+{
+    PgBaseBackupOptions bo = {.label = r->m->label, .fast_checkpoint = o->fast_checkpoint,
+                              .progress = true, .max_rate_kb = o->max_rate_kb};
+    PgBackupStream *bs = NULL;
+    PgBackupStart start;
+    int rc = pg_basebackup_begin(conn, &bo, &bs, &start, err);
+    if (rc != 0)
+        return rc;
+    r->m->start_lsn = start.start_lsn;
+    r->m->timeline = start.timeline;
+    r->total_size = start.total_size;
+    for (size_t i = 0; rc == 0 && i < start.n_tablespaces; i++)
+        rc = manifest_add_tablespace(r->m, start.tablespaces[i].oid, start.tablespaces[i].location,
+                                     err);
+    if (rc == 0)
+        rc = backup_pool_new(repo_storage(repo), &o->store, o->jobs, POOL_BUDGET, on_stored, r,
+                             &r->pool, err);
+    BackupStreamHandler h = {.ud = r, .on_entry = on_entry, .on_progress = on_progress};
+    if (rc == 0)
+        rc = backup_stream_consume(bs, &h, pg_manifest, pg_manifest_len, err);
+    if (rc == 0)
+        rc = backup_pool_finish(r->pool, err);
+    uint32_t end_tli = 0;
+    if (rc == 0)
+        rc = pg_basebackup_finish(bs, &r->m->stop_lsn, &end_tli, err);
+    if (rc == 0 && end_tli != r->m->timeline)
+        rc = PGP_FAIL(err, PGP_ERR_PG, "the server changed timeline during the backup (%u -> %u)",
+                      r->m->timeline, end_tli);
+    show_progress(r, r->m->size, true);
+    backup_pool_free(r->pool);
+    r->pool = NULL;
+    pg_basebackup_free(bs);
+    return rc;
+}
+
+static int finish_backup(Repo *repo, const BackupOptions *o, BackupRun *r, const char *pg_text,
+                         size_t pg_len, PgpErr *err)
+{
+    PgManifest *pg = NULL;
+    Storage *s = repo_storage(repo);
+    int rc = pg_manifest_parse(pg_text, pg_len, &pg, err);
+    if (rc != 0)
+        pgp_err_context(err, "the server's backup_manifest is invalid");
+    if (rc == 0)
+        rc = backup_check_pg_manifest(r->m, pg, err);
+    pg_manifest_free(pg);
+    if (rc == 0)
+        rc = store_pg_manifest(s, r->m, &o->store, pg_text, pg_len, err);
+    if (rc == 0)
+        rc = backup_wait_wal(repo, r->m->timeline, r->m->start_lsn, r->m->stop_lsn,
+                             o->archive_timeout, err);
+    r->m->stop_time = (int64_t)time(NULL);
+    if (rc == 0)
+        rc = manifest_save(s, r->m->label, r->m, err);
+    if (rc == 0) {
+        char marker[REPO_PATH_MAX];
+        repo_backup_dir(r->m->label, marker);
+        strncat(marker, "/backup.inprogress", sizeof marker - strlen(marker) - 1);
+        storage_remove(s, marker, NULL); /* leftover marker is harmless: manifest.json rules */
+    }
+    return rc;
+}
+
+static void print_summary(const BackupOptions *o, const BackupRun *r, double seconds)
+{
+    const BackupManifest *m = r->m;
+    char start[20], stop[20];
+    pg_lsn_format(m->start_lsn, start);
+    pg_lsn_format(m->stop_lsn, stop);
+    double mbps = seconds > 0 ? (double)m->size / 1048576.0 / seconds : 0;
+    if (!o->json) {
+        printf("backup %s complete: %" PRIu64 " files (%" PRIu64 " unchanged), %.1f MiB, stored "
+               "%.1f MiB (%.1f MiB new), %.1f s, %.1f MiB/s, WAL %s - %s on timeline %u\n",
+               m->label, r->files, r->reused_files, (double)m->size / 1048576.0,
+               (double)m->stored_size / 1048576.0, (double)m->new_stored_size / 1048576.0, seconds,
+               mbps, start, stop, m->timeline);
+        return;
+    }
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:s}",
+                          "label", m->label, "start_lsn", start, "stop_lsn", stop, "timeline",
+                          (json_int_t)m->timeline, "files", (json_int_t)r->files, "reused_files",
+                          (json_int_t)r->reused_files, "size", (json_int_t)m->size, "stored_size",
+                          (json_int_t)m->stored_size, "new_stored_size",
+                          (json_int_t)m->new_stored_size, "jobs", (json_int_t)o->jobs, "seconds",
+                          seconds, "mib_per_second", mbps, "compress",
+                          pipe_codec_name(o->store.codec));
+    if (j != NULL) {
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+        json_decref(j);
+    }
+}
+
+static int new_manifest(const BackupOptions *o, const PgSystem *sys, BackupManifest **out,
+                        PgpErr *err)
+{
+    BackupManifest *m = manifest_new();
+    if (m == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    char label[32];
+    m->start_time = (int64_t)time(NULL);
+    format_time(m->start_time, label);
+    m->format = 1;
+    m->label = strdup(o->label ? o->label : label);
+    m->status = strdup("complete");
+    m->compress = strdup(pipe_codec_name(o->store.codec));
+    m->system_identifier = sys->system_identifier;
+    m->pg_version_num = sys->server_version_num;
+    m->pg_major = sys->pg_major;
+    if (m->label == NULL || m->status == NULL || m->compress == NULL) {
+        manifest_free(m);
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
+    *out = m;
+    return 0;
+}
+
+static int lock_path(const CmdSettings *s, char *out, size_t size, PgpErr *err)
+{
+    int n = snprintf(out, size, "%s/locks/backup.lock", s->repo_path);
+    if (n < 0 || (size_t)n >= size)
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "repository path is too long");
+    return 0;
+}
+
+static int run_backup(const CmdSettings *s, const BackupOptions *o, PgpErr *err)
+{
+    Storage *storage = NULL;
+    Repo *repo = NULL;
+    LockFile *lock = NULL;
+    PgConn *conn = NULL;
+    char *pg_text = NULL;
+    size_t pg_len = 0;
+    BackupRun r = {.tty = isatty(STDERR_FILENO) == 1, .started = now_s()};
+    char lockfile[PATH_MAX];
+    int removed_backups = 0, removed_objects = 0;
+    PgSystem sys;
+
+    int rc = cmd_open_repo(s, true, &storage, &repo, err);
+    if (rc == 0)
+        rc = lock_path(s, lockfile, sizeof lockfile, err);
+    if (rc == 0)
+        rc = lockfile_acquire(lockfile, "backup", &lock, err);
+    if (rc == 0)
+        rc = backup_clean_incomplete(repo, &removed_backups, &removed_objects, err);
+    if (rc == 0 && removed_backups > 0)
+        log_warn("removed %d incomplete backup(s) and %d unreferenced object(s)", removed_backups,
+                 removed_objects);
+    /* Before the server takes a checkpoint for us: fail early if the tar reader is missing. */
+    if (rc == 0)
+        rc = cmd_libarchive_load(err);
+    if (rc == 0)
+        rc = pg_conn_open_replication(o->conninfo, &conn, err);
+    if (rc == 0)
+        rc = check_cluster(conn, repo, &sys, err);
+    if (rc == 0)
+        rc = new_manifest(o, &sys, &r.m, err);
+    if (rc == 0)
+        rc = mark_in_progress(storage, r.m->label, err);
+    if (rc == 0)
+        rc = stream_backup(conn, repo, o, &r, &pg_text, &pg_len, err);
+    if (rc == 0)
+        rc = finish_backup(repo, o, &r, pg_text, pg_len, err);
+    if (rc == 0)
+        print_summary(o, &r, now_s() - r.started);
+    else if (r.m != NULL)
+        pgp_err_context(err, "backup \"%s\" failed and is not restorable", r.m->label);
+    free(pg_text);
+    manifest_free(r.m);
+    pg_conn_close(conn);
+    lockfile_release(lock);
+    repo_free(repo);
+    storage_free(storage);
+    return rc;
+}
+
+static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
+{
+    CmdSettings s;
+    int rc = cmd_settings_load(g, &s, err);
+    if (rc != 0)
+        return rc;
+    BackupOptions o;
+    bool help = false;
+    rc = parse_options(argc, argv, &s, &o, &help, err);
+    if (rc == 0 && help)
+        fputs(cmd_backup.usage, stdout);
+    else if (rc == 0)
+        rc = run_backup(&s, &o, err);
+    cmd_settings_free(&s);
+    return rc;
+}
+
+const CmdDef cmd_backup = {
+    .name = "backup",
+    .summary = "take a base backup over the replication protocol",
+    .usage =
+        "usage: pgpitr [--repo PATH] backup [OPTIONS]\n"
+        "\n"
+        "Takes a base backup with BASE_BACKUP over a replication connection and stores\n"
+        "every file as a compressed, content-addressed object (files already in the\n"
+        "repository are referenced, not stored again) with a manifest. Every file is\n"
+        "checked against PostgreSQL's backup_manifest. The backup is complete, and\n"
+        "restorable, only once the WAL from its start to its end is in the archive.\n"
+        "\n"
+        "options:\n"
+        "  --pg-conn CONNINFO      libpq connection string (env PGPITR_PG_CONN, config\n"
+        "                          pg-conn; default: libpq defaults and PG* variables)\n"
+        "  --label TEXT            backup label (default: start time, 20261122T020000Z)\n"
+        "  --checkpoint fast|spread  checkpoint at start (default fast)\n"
+        "  --compress zstd|lz4|none  codec (default zstd)\n"
+        "  --compress-level N      codec level (default zstd 1)\n"
+        "  --jobs N                compression workers (default: number of CPUs)\n"
+        "  --max-rate RATE         server read limit in kB/s, or 512k, 100M\n"
+        "  --archive-timeout S     how long to wait for the backup's WAL (default 60)\n"
+        "  --output text|json      summary format (default text)\n",
+    .run = run,
+};
