@@ -71,6 +71,14 @@ int pgp_err_context(PgpErr *err, const char *fmt, ...) __attribute__((format(pri
 void pgp_err_hint(PgpErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pgp_err_clear(PgpErr *err);
 
+/* Bytes from outside (file names, paths from a manifest) quoted for a message: printable
+ * ASCII stays, '"' and '\\' are backslash-escaped, other bytes become \\xNN, input past
+ * PGP_QUOTE_MAX_IN bytes is cut with "...". Returns buf. Keeps every message one bounded
+ * line whatever arrives. */
+#define PGP_QUOTE_MAX_IN 80
+#define PGP_QUOTE_BUF (PGP_QUOTE_MAX_IN * 4 + 4)
+const char *pgp_quote(const char *s, char buf[PGP_QUOTE_BUF]);
+
 const char *pgp_err_name(PgpErrCode code);      /* "NOT_FOUND" */
 int pgp_err_exit_status(PgpErrCode code);
 

@@ -108,3 +108,26 @@ int pgp_err_exit_status(PgpErrCode code)
         return 70;
     return err_exits[code];
 }
+
+const char *pgp_quote(const char *s, char buf[PGP_QUOTE_BUF])
+{
+    size_t o = 0, i;
+    for (i = 0; s[i] != '\0' && i < PGP_QUOTE_MAX_IN; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)c;
+        } else if (c >= 0x20 && c < 0x7f) {
+            buf[o++] = (char)c;
+        } else {
+            snprintf(buf + o, 5, "\\x%02X", c);
+            o += 4;
+        }
+    }
+    if (s[i] != '\0') {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return buf;
+}

@@ -23,34 +23,6 @@
 
 #define BAD(err, ...) PGP_FAIL((err), PGP_ERR_CORRUPT, "invalid backup manifest: " __VA_ARGS__)
 
-/* Error messages quote at most this many bytes of a path from the file. */
-#define QUOTE_MAX_IN 80
-#define QUOTE_BUF (QUOTE_MAX_IN * 4 + 4)
-
-/* Printable ASCII stays, '"' and '\' are escaped, other bytes become \xNN; long input is cut
- * with "...": a message stays one bounded line whatever the file contains. */
-static const char *quote(const char *s, char buf[QUOTE_BUF])
-{
-    size_t o = 0, i;
-    for (i = 0; s[i] != '\0' && i < QUOTE_MAX_IN; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            buf[o++] = '\\';
-            buf[o++] = (char)c;
-        } else if (c >= 0x20 && c < 0x7f) {
-            buf[o++] = (char)c;
-        } else {
-            snprintf(buf + o, 5, "\\x%02X", c);
-            o += 4;
-        }
-    }
-    if (s[i] != '\0') {
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
-    buf[o] = '\0';
-    return buf;
-}
 
 static const struct {
     const char *name;
@@ -155,8 +127,8 @@ static int check_keys(json_t *obj, const char *const *allowed, const char *where
         for (size_t i = 0; allowed[i] != NULL && !ok; i++)
             ok = strcmp(key, allowed[i]) == 0;
         if (!ok) {
-            char q[QUOTE_BUF];
-            return BAD(err, "%s: unexpected field \"%s\"", where, quote(key, q));
+            char q[PGP_QUOTE_BUF];
+            return BAD(err, "%s: unexpected field \"%s\"", where, pgp_quote(key, q));
         }
     }
     return 0;
@@ -248,9 +220,9 @@ static int file_path(json_t *obj, const char *where, char **out, PgpErr *err)
         }
     }
     if (!path_safe(p, len)) {
-        char q[QUOTE_BUF];
+        char q[PGP_QUOTE_BUF];
         rc = BAD(err, "%s: unsafe path \"%s\" (must be relative, without \"..\")", where,
-                 quote(p, q));
+                 pgp_quote(p, q));
         free(p);
         return rc;
     }
@@ -270,9 +242,9 @@ static int parse_file_checksum(json_t *obj, const char *where, PgManifestFile *f
     f->checksum[0] = '\0';
     if (alg == NULL)
         return sum != NULL ? BAD(err, "%s: \"Checksum\" without \"Checksum-Algorithm\"", where) : 0;
-    char q[QUOTE_BUF];
+    char q[PGP_QUOTE_BUF];
     if (!checksum_type_parse(alg, &f->checksum_type))
-        return BAD(err, "%s: unknown checksum algorithm \"%s\"", where, quote(alg, q));
+        return BAD(err, "%s: unknown checksum algorithm \"%s\"", where, pgp_quote(alg, q));
     size_t want = checksum_types[f->checksum_type].hex_len;
     if (want == 0)
         return sum != NULL && sum[0] != '\0'
@@ -281,7 +253,7 @@ static int parse_file_checksum(json_t *obj, const char *where, PgManifestFile *f
         return BAD(err, "%s: missing field \"Checksum\"", where);
     if (!hex_lower(sum, want, f->checksum))
         return BAD(err, "%s: %s checksum \"%s\" is not %zu hex digits", where,
-                   checksum_types[f->checksum_type].name, quote(sum, q), want);
+                   checksum_types[f->checksum_type].name, pgp_quote(sum, q), want);
     return 0;
 }
 
@@ -289,7 +261,7 @@ static int parse_file(json_t *obj, size_t idx, PgManifestFile *f, PgpErr *err)
 {
     static const char *const keys[] = {"Path", "Encoded-Path", "Size", "Last-Modified",
                                        "Checksum-Algorithm", "Checksum", NULL};
-    char where[QUOTE_BUF + 64];
+    char where[PGP_QUOTE_BUF + 64];
     snprintf(where, sizeof where, "file %zu", idx);
     if (!json_is_object(obj))
         return BAD(err, "%s: not an object", where);
@@ -298,8 +270,8 @@ static int parse_file(json_t *obj, size_t idx, PgManifestFile *f, PgpErr *err)
         rc = file_path(obj, where, &f->path, err);
     if (rc != 0)
         return rc;
-    char q[QUOTE_BUF];
-    snprintf(where, sizeof where, "file %zu (\"%s\")", idx, quote(f->path, q));
+    char q[PGP_QUOTE_BUF];
+    snprintf(where, sizeof where, "file %zu (\"%s\")", idx, pgp_quote(f->path, q));
     const char *mtime = NULL;
     rc = req_uint(obj, "Size", where, INT64_MAX, &f->size, err);
     if (rc == 0)
@@ -316,8 +288,8 @@ static int parse_lsn(json_t *obj, const char *key, const char *where, uint64_t *
     if (rc != 0)
         return rc;
     if (pg_lsn_parse(s, out, NULL) != 0) {
-        char q[QUOTE_BUF];
-        return BAD(err, "%s: \"%s\" is not an LSN: \"%s\"", where, key, quote(s, q));
+        char q[PGP_QUOTE_BUF];
+        return BAD(err, "%s: \"%s\" is not an LSN: \"%s\"", where, key, pgp_quote(s, q));
     }
     return 0;
 }
@@ -367,8 +339,8 @@ static int parse_files(json_t *arr, PgManifest *m, PgpErr *err)
     qsort(m->files, n, sizeof *m->files, cmp_file);
     for (size_t i = 1; i < n; i++) {
         if (strcmp(m->files[i - 1].path, m->files[i].path) == 0) {
-            char q[QUOTE_BUF];
-            return BAD(err, "duplicate path \"%s\"", quote(m->files[i].path, q));
+            char q[PGP_QUOTE_BUF];
+            return BAD(err, "duplicate path \"%s\"", pgp_quote(m->files[i].path, q));
         }
     }
     return 0;
@@ -403,8 +375,8 @@ static int parse_header(json_t *root, const char *buf, size_t len, PgManifest *m
     if (rc != 0)
         return rc;
     if (!hex_lower(sum, 64, m->manifest_checksum)) {
-        char q[QUOTE_BUF];
-        return BAD(err, "\"Manifest-Checksum\" \"%s\" is not 64 hex digits", quote(sum, q));
+        char q[PGP_QUOTE_BUF];
+        return BAD(err, "\"Manifest-Checksum\" \"%s\" is not 64 hex digits", pgp_quote(sum, q));
     }
     rc = verify_checksum(buf, len, m->manifest_checksum, err);
     uint64_t version = 0;

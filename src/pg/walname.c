@@ -18,46 +18,11 @@
 #define SUFFIX_BACKUP ".backup"
 #define SUFFIX_HISTORY ".history"
 
-/* How many bytes of a bad name an error message quotes; the rest becomes "...". */
-#define QUOTE_MAX_IN 80
-/* Worst case: every byte becomes \xNN, plus "..." and NUL. */
-#define QUOTE_BUF (QUOTE_MAX_IN * 4 + 4)
-
-/*
- * Copy `s` into `buf` for quoting inside an error message: printable ASCII stays, '"' and
- * '\' are backslash-escaped, everything else becomes \xNN, and long input is cut with
- * "...". The message thus stays on one line and bounded whatever bytes arrive (names come
- * from PostgreSQL's %f, from the command line and from repository listings).
- */
-static const char *quote_name(const char *s, char buf[QUOTE_BUF])
-{
-    size_t o = 0;
-    size_t i;
-    for (i = 0; s[i] != '\0' && i < QUOTE_MAX_IN; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            buf[o++] = '\\';
-            buf[o++] = (char)c;
-        } else if (c >= 0x20 && c < 0x7f) {
-            buf[o++] = (char)c;
-        } else {
-            snprintf(buf + o, 5, "\\x%02X", c);
-            o += 4;
-        }
-    }
-    if (s[i] != '\0') {
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
 static int fail_name(const char *name, const char *why, PgpErr *err)
 {
-    char q[QUOTE_BUF];
+    char q[PGP_QUOTE_BUF];
     int rc = PGP_FAIL(err, PGP_ERR_INVALID_NAME, "invalid WAL file name \"%s\": %s",
-                      quote_name(name, q), why);
+                      pgp_quote(name, q), why);
     pgp_err_hint(err, "expected TTTTTTTTXXXXXXXXYYYYYYYY (24 uppercase hex digits), "
                       "optionally followed by \".partial\" or \".OOOOOOOO.backup\", "
                       "or TTTTTTTT.history");
@@ -251,9 +216,9 @@ int pg_lsn_parse(const char *s, uint64_t *lsn, PgpErr *err)
         }
     }
     if (a == 0 || b == 0) {
-        char q[QUOTE_BUF];
+        char q[PGP_QUOTE_BUF];
         int rc = PGP_FAIL(err, PGP_ERR_USAGE, "invalid LSN \"%s\"",
-                          quote_name(s != NULL ? s : "", q));
+                          pgp_quote(s != NULL ? s : "", q));
         pgp_err_hint(err, "an LSN is written X/X with 1 to 8 hex digits on each side, "
                           "for example 0/16B3748");
         return rc;

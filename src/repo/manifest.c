@@ -27,28 +27,10 @@
             return try_rc_;                                                                \
     } while (0)
 
-#define QUOTE_MAX_IN 80
-#define QUOTE_BUF (QUOTE_MAX_IN * 4 + 4)
-#define WHERE_MAX (QUOTE_BUF + 64)
+#define WHERE_MAX (PGP_QUOTE_BUF + 64)
 #define TIME_MAX INT64_C(253402300799)  /* 9999-12-31T23:59:59Z */
 
 static const char *const type_names[] = {"file", "dir", "symlink"};
-
-/* Printable ASCII stays, '"' and '\' are escaped, other bytes become \xNN, long input is
- * cut with "...": messages stay one bounded line whatever the manifest holds. */
-static const char *quote(const char *s, char buf[QUOTE_BUF])
-{
-    size_t o = 0, i;
-    for (i = 0; s[i] != '\0' && i < QUOTE_MAX_IN; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            buf[o++] = (char)c;
-        else
-            o += (size_t)snprintf(buf + o, 5, "\\x%02X", c);
-    }
-    strcpy(buf + o, s[i] != '\0' ? "..." : "");
-    return buf;
-}
 
 /* ---- memory ------------------------------------------------------------------------- */
 
@@ -144,8 +126,8 @@ static const ManifestTablespace *find_tablespace(const BackupManifest *m, uint32
 
 static void entry_where(const ManifestEntry *e, size_t i, char where[WHERE_MAX])
 {
-    char q[QUOTE_BUF];
-    snprintf(where, WHERE_MAX, "entry %zu (\"%s\")", i, e->path ? quote(e->path, q) : "");
+    char q[PGP_QUOTE_BUF];
+    snprintf(where, WHERE_MAX, "entry %zu (\"%s\")", i, e->path ? pgp_quote(e->path, q) : "");
 }
 
 static int validate_entry(const BackupManifest *m, const ManifestEntry *e, size_t i, PgpErr *err)
@@ -198,9 +180,9 @@ static int check_duplicates(const BackupManifest *m, PgpErr *err)
     size_t i = 1;
     while (i < m->n_entries && cmp_entry_ptr(&v[i - 1], &v[i]) != 0)
         i++;
-    char q[QUOTE_BUF];
+    char q[PGP_QUOTE_BUF];
     int rc = i >= m->n_entries ? 0 : BAD(err, "duplicate entry \"%s\" in tablespace %" PRIu32,
-                                        quote(v[i]->path, q), v[i]->tablespace);
+                                        pgp_quote(v[i]->path, q), v[i]->tablespace);
     free(v);
     return rc;
 }
@@ -222,12 +204,12 @@ static int validate_tablespaces(const BackupManifest *m, PgpErr *err)
 static int validate_header(const BackupManifest *m, PgpErr *err)
 {
     PipeCodec codec;
-    char q[QUOTE_BUF];
+    char q[PGP_QUOTE_BUF];
     if (m->format != MANIFEST_FORMAT)
         return BAD(err, "format %d is not supported (expected %d)", m->format, MANIFEST_FORMAT);
     if (!manifest_label_valid(m->label))
         return BAD(err, "\"label\" \"%s\" is not a valid backup label",
-                   m->label != NULL ? quote(m->label, q) : "");
+                   m->label != NULL ? pgp_quote(m->label, q) : "");
     size_t sl = m->status != NULL ? strlen(m->status) : 0;
     if (sl == 0 || sl > 32 || strspn(m->status, "abcdefghijklmnopqrstuvwxyz_-") != sl)
         return BAD(err, "\"status\" must be 1 to 32 characters of [a-z_-]");
@@ -244,7 +226,7 @@ static int validate_header(const BackupManifest *m, PgpErr *err)
         return BAD(err, "\"start_time\" and \"stop_time\" must lie in years 1970 to 9999");
     if (m->compress == NULL || pipe_codec_parse(m->compress, &codec, NULL) != 0)
         return BAD(err, "\"compress\" \"%s\" is not a known codec",
-                   m->compress != NULL ? quote(m->compress, q) : "");
+                   m->compress != NULL ? pgp_quote(m->compress, q) : "");
     if (m->pg_manifest_object != NULL && !storage_path_valid(m->pg_manifest_object))
         return BAD(err, "\"pg_manifest_object\" is not a valid repository path");
     if (m->size > INT64_MAX || m->stored_size > INT64_MAX || m->new_stored_size > INT64_MAX)
@@ -529,8 +511,8 @@ static int check_keys(json_t *o, const char *const *allowed, const char *where,
         while (allowed[i] != NULL && strcmp(allowed[i], key) != 0)
             i++;
         if (allowed[i] == NULL) {
-            char q[QUOTE_BUF];
-            return BAD(err, "%s: unexpected field \"%s\" for %s", where, quote(key, q), what);
+            char q[PGP_QUOTE_BUF];
+            return BAD(err, "%s: unexpected field \"%s\" for %s", where, pgp_quote(key, q), what);
         }
     }
     return 0;
@@ -654,7 +636,7 @@ static int parse_entry(json_t *o, size_t i, ManifestEntry *e, PgpErr *err)
         {"path", "path_hex", "tablespace", "type", "mode", "mtime", "link_target",
          "link_target_hex", NULL},
     };
-    char where[WHERE_MAX], what[16], q[QUOTE_BUF];
+    char where[WHERE_MAX], what[16], q[PGP_QUOTE_BUF];
     const char *type;
     int64_t v = 0;
     snprintf(where, sizeof where, "entry %zu", i);
@@ -667,7 +649,7 @@ static int parse_entry(json_t *o, size_t i, ManifestEntry *e, PgpErr *err)
     while (t < 3 && strcmp(type, type_names[t]) != 0)
         t++;
     if (t == 3)
-        return BAD(err, "%s: unknown type \"%s\"", where, quote(type, q));
+        return BAD(err, "%s: unknown type \"%s\"", where, pgp_quote(type, q));
     e->type = (ManifestEntryType)t;
     snprintf(what, sizeof what, "a %s", type_names[t]);
     TRY(check_keys(o, keys[t], where, what, err));
@@ -737,9 +719,9 @@ void manifest_path(const char *label, char out[REPO_PATH_MAX])
 
 static int bad_label(const char *label, PgpErr *err)
 {
-    char q[QUOTE_BUF];
+    char q[PGP_QUOTE_BUF];
     int rc = PGP_FAIL(err, PGP_ERR_INVALID_NAME, "invalid backup label \"%s\"",
-                      label != NULL ? quote(label, q) : "");
+                      label != NULL ? pgp_quote(label, q) : "");
     pgp_err_hint(err, "labels are 1 to %d characters of [A-Za-z0-9._-], not starting with '.'",
                  MANIFEST_LABEL_MAX);
     return rc;
@@ -788,9 +770,9 @@ int manifest_load(Storage *s, const char *label, BackupManifest **out, PgpErr *e
         return rc;
     }
     if (strcmp(m->label, label) != 0) {
-        char q[QUOTE_BUF];
+        char q[PGP_QUOTE_BUF];
         rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "\"%s\" is the manifest of backup \"%s\"", path,
-                      quote(m->label, q));
+                      pgp_quote(m->label, q));
         manifest_free(m);
         return rc;
     }
