@@ -96,7 +96,7 @@ int pg_copymsg_parse(const uint8_t *buf, size_t len, PgCopyMsg *out, PgpErr *err
 
 typedef struct PgBackupStream PgBackupStream;
 
-/* Sends BASE_BACKUP (LABEL, PROGRESS, CHECKPOINT, WAIT true, WAL false, MANIFEST 'yes',
+/* Sends BASE_BACKUP (LABEL, PROGRESS, CHECKPOINT, WAIT false, WAL false, MANIFEST 'yes',
  * MANIFEST_CHECKSUMS 'SHA256', TABLESPACE_MAP, TARGET 'client' -- which selects the
  * typed single-COPY stream --, MAX_RATE) and reads the start position and tablespace
  * list. Servers older than 15 are refused (PGP_ERR_PG). start->tablespaces is owned by

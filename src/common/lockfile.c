@@ -53,9 +53,13 @@ int lockfile_acquire(const char *path, const char *what, LockFile **out, PgpErr 
     char host[HOST_NAME_MAX + 1] = "unknown";
     gethostname(host, sizeof host);
     host[sizeof host - 1] = '\0';
+    char since[32] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm) != NULL)
+        strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S UTC", &tm);
     char line[512];
-    int len = snprintf(line, sizeof line, "pid %ld on %s since %lld\n", (long)getpid(), host,
-                       (long long)time(NULL));
+    int len = snprintf(line, sizeof line, "pid %ld on %s since %s\n", (long)getpid(), host, since);
     /* Best effort: the information is for humans, the flock is the lock. */
     if (ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)len, 0) < 0)
         (void)0;

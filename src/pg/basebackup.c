@@ -81,9 +81,12 @@ static void build_command(const PgBaseBackupOptions *opt, char *cmd, size_t size
     if (opt->max_rate_kb != 0)
         snprintf(rate, sizeof rate, ", MAX_RATE %u", opt->max_rate_kb);
     /* TARGET 'client' selects the single-COPY "copystream" format with typed messages;
-     * without it a PostgreSQL 15 server falls back to one COPY per tablespace. */
+     * without it a PostgreSQL 15 server falls back to one COPY per tablespace.
+     * WAIT false: the server still switches WAL at the end of the backup, but does not poll
+     * the archive (once a second) before answering; pgpitr waits for the WAL itself, in its
+     * own repository, which is the check that matters. */
     snprintf(cmd, size,
-             "BASE_BACKUP ( LABEL '%s'%s, CHECKPOINT '%s', WAIT true, WAL false, "
+             "BASE_BACKUP ( LABEL '%s'%s, CHECKPOINT '%s', WAIT false, WAL false, "
              "MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA256', TABLESPACE_MAP, "
              "TARGET 'client'%s )",
              label, opt->progress ? ", PROGRESS" : "",
