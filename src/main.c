@@ -12,6 +12,7 @@ static const CmdDef *const commands[] = {
     &cmd_archive_push,
     &cmd_archive_get,
     &cmd_backup,
+    &cmd_restore,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

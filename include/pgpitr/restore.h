@@ -1,0 +1,99 @@
+/*
+ * restore.h - restoring a backup to a recovery target, as one call: what `pgpitr restore`
+ * runs after parsing its options, and what `pgpitr drill` runs into its throwaway directory.
+ *
+ * restore_run() chooses the backup (or takes the one asked for) and says why, validates
+ * BEFORE writing anything that the target is reachable (backup intact, WAL from the backup's
+ * start to the target present with no gap along the timeline path given by the archived
+ * .history files, target after the backup's end), restores the files (verified, parallel),
+ * and writes recovery.signal plus the recovery settings. The caller then starts PostgreSQL.
+ */
+#ifndef PGPITR_RESTORE_H
+#define PGPITR_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pgpitr/cmd.h"
+#include "pgpitr/err.h"
+
+typedef enum {
+    RESTORE_TARGET_LATEST = 0,   /* replay all archived WAL (the default) */
+    RESTORE_TARGET_IMMEDIATE,    /* stop at the backup's consistency point */
+    RESTORE_TARGET_TIME,
+    RESTORE_TARGET_LSN,
+    RESTORE_TARGET_XID,
+    RESTORE_TARGET_NAME,
+} RestoreTargetKind;
+
+typedef struct RestoreTargetSpec {
+    RestoreTargetKind kind;
+    int64_t time_us;             /* TIME: microseconds since the epoch, UTC */
+    const char *time_text;       /* TIME: as given (ISO 8601 with offset) */
+    uint64_t lsn;                /* LSN */
+    const char *xid;             /* XID: decimal text */
+    const char *name;            /* NAME: restore point */
+    bool exclusive;              /* --target-exclusive */
+    const char *timeline;        /* "latest" (default), "current" or a decimal timeline id;
+                                    NULL is "latest", but "current" for IMMEDIATE (nothing
+                                    after the backup's end is replayed) */
+    const char *action;          /* "promote" (default), "pause", "shutdown" */
+} RestoreTargetSpec;
+
+typedef struct RestoreTablespaceMap {
+    const char *name;            /* tablespace oid (decimal). Backups record no tablespace
+                                    names: a name is refused (PGP_ERR_USAGE, the HINT lists
+                                    the backup's oids and locations) */
+    const char *dir;
+} RestoreTablespaceMap;
+
+typedef struct RestoreRequest {
+    const char *pgdata;
+    const char *label;           /* NULL: choose */
+    RestoreTargetSpec target;
+    int jobs;
+    bool delta;                  /* rewrite only files whose checksum differs */
+    const RestoreTablespaceMap *ts_map;
+    size_t n_ts_map;
+    /* For drills: settings appended after the recovery settings (port, sockets, archive_mode
+     * = off, ...), each a full "name = value" line. NULL-terminated; NULL for none. */
+    const char *const *extra_settings;
+    bool quiet;                  /* no progress line, no chosen-backup line on stdout */
+} RestoreRequest;
+
+typedef struct RestoreReport {
+    char label[80];
+    char why[256];               /* why this backup was chosen */
+    uint64_t backup_start_lsn, backup_stop_lsn;
+    int64_t backup_start_time, backup_stop_time;
+    uint32_t backup_timeline;
+    uint64_t backup_size, backup_stored_size;
+    uint64_t files, bytes;       /* restored (delta: rewritten) */
+    double seconds;              /* restoring files */
+    uint32_t target_timeline;    /* the timeline recovery will follow (0 if unknown) */
+    int pg_major;                /* of the backup: which binaries must run it */
+    /* added with PITR (restore_plan.h has the details): */
+    char timeline_path[160];     /* target timeline's history: "1 -> 2 at 0/3000158" */
+    uint64_t wal_segments;       /* archived segments validated from the backup's start */
+    uint64_t latest_lsn;         /* end of the contiguous archived WAL (a segment boundary) */
+    int64_t latest_time;         /* archive time of its last segment, unix s (approximate) */
+    uint64_t files_kept;         /* --delta: files kept because size and SHA-256 matched */
+    uint64_t removed;            /* --delta: entries removed that the backup does not have */
+} RestoreReport;
+
+/* See the header comment. settings gives the repository (and the pgpitr binary path used in
+ * restore_command is this process's own). The request is checked first (PGP_ERR_USAGE for an
+ * inconsistent target, a bad label, xid, name, timeline, action or tablespace map). Backup
+ * selection, validation and their errors: restore_plan.h. recovery_target_timeline is written
+ * as the resolved number (the timeline that was validated), never as 'latest'. On a failure
+ * after writing started everything created is removed, except with delta (the directory is
+ * left without global/pg_control; running the same delta restore again finishes it). */
+int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,
+                PgpErr *err);
+
+/* "2026-11-22T03:15:07.25+01:00", "2026-11-22 03:15:07Z": ISO 8601 with a 'Z' or numeric
+ * offset. A time without an offset is refused (PGP_ERR_USAGE with a HINT): the server's
+ * time zone is not ours to guess. */
+int restore_parse_time(const char *text, int64_t *time_us, PgpErr *err);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * restore_conf.h - the text restore writes for PostgreSQL's recovery (the lines appended to
+ * postgresql.auto.conf) and the time and target formatting restore prints and writes.
+ * Pure text work: no I/O. restore_parse_time (restore.h) lives beside these in restore_conf.c.
+ */
+#ifndef PGPITR_RESTORE_CONF_H
+#define PGPITR_RESTORE_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/err.h"
+#include "pgpitr/restore.h"
+
+#define RESTORE_TIME_TEXT_MAX 40
+
+typedef struct RestoreRecoveryConf {
+    const char *bin;                    /* pgpitr binary for restore_command */
+    const char *repo;                   /* repository path for restore_command */
+    const char *label;                  /* backup label, for the comment line */
+    const RestoreTargetSpec *target;    /* kind, value, exclusive, action */
+    uint32_t timeline;                  /* recovery_target_timeline; 0: not written */
+    const char *const *extra;           /* NULL-terminated lines appended last; NULL: none */
+} RestoreRecoveryConf;
+
+/*
+ * The recovery settings, malloc'd in *out:
+ *   # added by pgpitr restore of backup <label>
+ *   restore_command = '<bin> --repo <repo> archive-get %f "%p"'
+ *   recovery_target_time = '2026-11-22 03:15:07.25+00'   (UTC, always with "+00"), or
+ *   recovery_target_lsn = 'X/X' | recovery_target_xid = 'N' | recovery_target_name = '...' |
+ *   recovery_target = 'immediate'       (nothing for LATEST)
+ *   recovery_target_inclusive = off     (only with exclusive, for time, LSN and xid)
+ *   recovery_target_timeline = 'N'      (when timeline != 0)
+ *   recovery_target_action = 'promote'  (target->action or promote; not for LATEST, where
+ *                                        PostgreSQL promotes at the end of the WAL anyway)
+ *   <extra lines, each followed by a newline>
+ * Paths are quoted for /bin/sh when they hold anything outside [A-Za-z0-9/._+,:=@-] (single
+ * quotes, ' written '\''), '%' in them is doubled, and every value is quoted for the
+ * configuration file (' and \ doubled). PGP_ERR_USAGE for an extra line or a target name
+ * holding a newline, an action other than promote|pause|shutdown; NOMEM.
+ */
+int restore_recovery_conf_text(const RestoreRecoveryConf *c, char **out, PgpErr *err);
+
+/* "2026-11-22 03:15:07+00", "2026-11-22 03:15:07.25+00": UTC, fraction only when non-zero.
+ * Times before 1970 or after 9999 are printed as the raw number of microseconds. */
+void restore_format_time(int64_t time_us, char out[RESTORE_TIME_TEXT_MAX]);
+
+/* "time 2026-11-22 03:15:07+00", "LSN 0/5000028", "xid 1234", "restore point \"n\"",
+ * "immediate (the backup's consistency point)", "latest (the end of the archived WAL)". */
+void restore_target_describe(const RestoreTargetSpec *t, char *out, size_t size);
+
+#endif

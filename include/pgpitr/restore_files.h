@@ -1,0 +1,196 @@
+/*
+ * restore_files.h - the per-file work of `pgpitr restore` (one manifest file entry from its
+ * repository object into a path, verified) and the pool of worker threads that runs it, the
+ * target directory helpers (checks, creation, sync, cleanup), and the helpers unit tests
+ * need: backup selection (implemented in restore.c) and the recovery settings text.
+ *
+ * Nothing here decides where a file goes or which backup to restore from beyond what the
+ * caller passes in; the orchestration (target checks, directories, symlinks, ordering,
+ * pg_control last, cleanup) is restore.c's.
+ */
+#ifndef PGPITR_RESTORE_FILES_H
+#define PGPITR_RESTORE_FILES_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/err.h"
+#include "pgpitr/manifest.h"
+#include "pgpitr/storage.h"
+
+typedef struct RestoreFileOptions {
+    bool sync;                          /* fsync the file before returning */
+    atomic_uint_fast64_t *bytes_done;   /* optional: incremented as bytes are written */
+} RestoreFileOptions;
+
+typedef struct RestoreFileResult {
+    uint64_t size;                      /* bytes written to dest */
+    uint64_t stored_size;               /* bytes read from the object */
+} RestoreFileResult;
+
+/*
+ * Restores the MANIFEST_FILE entry e into dest, a full path whose directory exists and which
+ * must not exist (created with O_EXCL, so nothing is ever overwritten or written through a
+ * symlink). The object e->object streams through decompression (codec from its extension:
+ * ".zst", ".lz4" or none) and SHA-256 into dest. More bytes than e->size stop the stream at
+ * once; after the last byte the size and the SHA-256 must equal e->size and e->sha256, else
+ * PGP_ERR_CORRUPT naming dest and both values. A missing object is PGP_ERR_CORRUPT too (the
+ * repository is damaged: "not found" would read as a normal answer).
+ * On success dest has mode e->mode & 07777, mtime (and atime) e->mtime, and is fsynced if
+ * opt->sync (the directory entry is the caller's to sync). On any failure dest is removed:
+ * nothing is left at the path. Every error message starts with the dest and object paths.
+ * Thread-safe for distinct dest paths (the storage driver's reads are).
+ */
+int restore_file(Storage *s, const ManifestEntry *e, const char *dest,
+                 const RestoreFileOptions *opt, RestoreFileResult *res, PgpErr *err);
+
+/* Decompresses the object at `object` (codec from its extension) into dest byte for byte, with
+ * no checksum to compare (PostgreSQL's backup_manifest: it carries its own). Same creation,
+ * sync and removal-on-failure rules as restore_file; mode 0600. */
+int restore_object_plain(Storage *s, const char *object, const char *dest, bool sync,
+                         uint64_t *size, PgpErr *err);
+
+typedef struct RestoreJob {
+    const ManifestEntry *entry;         /* a MANIFEST_FILE entry (not owned) */
+    const char *dest;                   /* full target path (not owned) */
+} RestoreJob;
+
+/* Progress, called on the thread that called restore_pool_run. */
+typedef void (*RestoreProgressFn)(void *ud, uint64_t files_done, uint64_t bytes_done);
+
+typedef struct RestorePoolOptions {
+    int workers;                        /* threads; <= 0 means 1, never more than jobs */
+    bool sync;                          /* passed to restore_file */
+    RestoreProgressFn progress;         /* optional, about every interval_ms and at the end */
+    void *progress_ud;
+    unsigned interval_ms;               /* 0 means 1000 */
+    const volatile sig_atomic_t *cancel;/* optional: when it becomes non-zero the pool stops
+                                           like on an error (PGP_ERR_IO "interrupted") */
+    bool delta;                         /* run restore_file_delta instead of restore_file */
+} RestorePoolOptions;
+
+typedef struct RestorePoolResult {
+    uint64_t files;                     /* files done completely (delta: kept or rewritten) */
+    uint64_t bytes;                     /* bytes written (including a failed file's) */
+    uint64_t kept, kept_bytes;          /* delta: files whose content already matched */
+} RestorePoolResult;
+
+/*
+ * --delta's per-file work: when dest is a regular file of e->size bytes whose SHA-256 is
+ * e->sha256, it is kept (mode and mtime set as restore_file would, fsynced if opt->sync) and
+ * *kept is true; its size is added to opt->bytes_done as progress, and res->size is 0.
+ * Otherwise whatever non-directory is at dest is unlinked and e restored with restore_file.
+ * A directory at dest is an error (the caller clears type mismatches first).
+ */
+int restore_file_delta(Storage *s, const ManifestEntry *e, const char *dest,
+                       const RestoreFileOptions *opt, RestoreFileResult *res, bool *kept,
+                       PgpErr *err);
+
+/*
+ * Runs restore_file (restore_file_delta with opt->delta) for jobs[0..n) on opt->workers threads; each takes the next index from a
+ * shared counter, so jobs start in array order (callers put big files first). The first
+ * failure stops the pool: no job starts after it, running jobs finish their file (completed,
+ * or removed on their own failure), and that first error is returned. res is filled either
+ * way.
+ */
+int restore_pool_run(Storage *s, const RestoreJob *jobs, size_t n, const RestorePoolOptions *opt,
+                     RestorePoolResult *res, PgpErr *err);
+
+/* ---- the target: data directory and tablespace locations ------------------------------ */
+
+typedef struct RestoreTablespaceTarget {
+    uint32_t oid;
+    char *path;                         /* absolute location, no trailing '/' */
+} RestoreTablespaceTarget;
+
+typedef struct RestoreCreated {
+    char *path;
+    bool remove_self;                   /* created by the restore: remove it whole; else it
+                                           existed empty: remove only what is inside */
+} RestoreCreated;
+
+typedef struct RestoreTarget {
+    char *pgdata;                       /* absolute, no trailing '/' */
+    bool allow_existing;                /* --delta: existing, non-empty data directory and
+                                           tablespace locations are restored over */
+    RestoreTablespaceTarget *ts;        /* one per manifest tablespace, same order */
+    size_t n_ts;
+    RestoreCreated *created;            /* what restore_target_cleanup removes */
+    size_t n_created;
+    char **sync;                        /* directories created or filled: fsynced by */
+    size_t n_sync, cap_sync;            /* restore_target_sync */
+} RestoreTarget;
+
+/* pgdata made absolute (against the working directory), tablespace locations from m. */
+int restore_target_init(RestoreTarget *t, const char *pgdata, const BackupManifest *m,
+                        PgpErr *err);
+void restore_target_free(RestoreTarget *t);
+/*
+ * Refuses, before anything is written: a data directory holding a postmaster.pid whose
+ * process is alive (PGP_ERR_LOCKED), a data directory or tablespace location that exists and
+ * is not an empty directory (PGP_ERR_USAGE naming an entry found in it; with allow_existing
+ * only one that is not a directory), and tablespace locations that overlap the data
+ * directory or each other (PGP_ERR_USAGE).
+ */
+int restore_target_check(const RestoreTarget *t, PgpErr *err);
+/* Creates the data directory and the tablespace locations (with missing parents, mode 0700;
+ * an existing empty one with group/other write or any other access gets 0700) and
+ * pgdata/pg_tblspc/<oid> -> location for each tablespace. Records what it made for cleanup. */
+int restore_target_create(RestoreTarget *t, PgpErr *err);
+/* mkdir -p (mode 0700) of path / of the directory of file; new directories are recorded
+ * for restore_target_sync. An existing directory is fine; anything else there is an error. */
+int restore_target_mkdir(RestoreTarget *t, const char *path, PgpErr *err);
+int restore_target_mkdir_parent(RestoreTarget *t, const char *file, PgpErr *err);
+/* Records dir (an existing directory whose entries changed) for restore_target_sync. */
+int restore_target_note_sync(RestoreTarget *t, const char *dir, PgpErr *err);
+/* fsyncs every directory created or filled so far. */
+int restore_target_sync(RestoreTarget *t, PgpErr *err);
+/* After a failure: removes everything restore_target_create recorded (never following
+ * symlinks). Problems are logged as warnings: the original error is what gets reported. */
+void restore_target_cleanup(RestoreTarget *t);
+
+/* "a/b", malloc'd; NULL when out of memory. */
+char *restore_path_join(const char *a, const char *b);
+/* Writes (or, with append, appends to: created if missing, a newline first when the file
+ * does not end in one) dir/name with text, mode 0600 when created, and fsyncs it. */
+int restore_write_small(const char *dir, const char *name, const char *text, bool append,
+                        PgpErr *err);
+int restore_fsync_dir(const char *path, PgpErr *err);
+
+/* ---- selection (restore_plan.c) and recovery settings (restore_conf.c) ------------------- */
+
+typedef struct RestoreSelection {
+    BackupManifest *manifest;           /* the chosen backup; the caller frees it */
+    size_t n_complete;                  /* complete backups seen (newest selection only) */
+    size_t n_incomplete;                /* backup directories without a complete manifest */
+    char why[128];                      /* "newest complete backup", "requested with --backup" */
+} RestoreSelection;
+
+/*
+ * Chooses the backup to restore. With label (already checked with manifest_label_valid):
+ * that backup, PGP_ERR_NOT_FOUND when backup/<label> does not exist or has no complete
+ * manifest, the message saying which and the HINT listing the complete backups. Without: the
+ * complete backup with the highest stop LSN, ties broken by stop time; backup/ directories
+ * without manifest.json, or whose status is not "complete", are incomplete and skipped;
+ * none complete is PGP_ERR_NOT_FOUND with a HINT to run pgpitr backup. A manifest that exists
+ * but does not load is an error (never silently fall back to an older backup).
+ */
+int restore_select_backup(Storage *s, const char *label, RestoreSelection *out, PgpErr *err);
+
+/*
+ * The recovery settings for recovery_target = 'immediate' (restore_recovery_conf_text in
+ * restore_conf.h writes them for any target), malloc'd in *out:
+ *   restore_command = '<bin> --repo <repo> archive-get %f "%p"'
+ *   recovery_target = 'immediate'
+ *   recovery_target_action = 'promote'
+ * Each path is quoted for /bin/sh when it holds anything outside [A-Za-z0-9/._+,:=@-] (single
+ * quotes, ' written '\''), '%' is doubled (PostgreSQL expands %f, %p, %r, %%), and the whole
+ * value is quoted for the configuration file (' and \ doubled).
+ */
+int restore_recovery_settings(const char *bin, const char *repo, const char *label, char **out,
+                              PgpErr *err);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * restore_plan.h - deciding a restore before anything is written: which backup (the newest
+ * complete one that can reach the target along the target timeline's history, or the one
+ * asked for), which timeline recovery follows, and whether the target is reachable: the
+ * backup is intact (manifest loads, every object it names exists) and the WAL from the
+ * backup's start is archived with no gap along the timeline path up to the target.
+ *
+ * Read-only on the repository. Every refusal names what is wrong and, for WAL, the earliest
+ * and latest recoverable points of the backup.
+ */
+#ifndef PGPITR_RESTORE_PLAN_H
+#define PGPITR_RESTORE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/err.h"
+#include "pgpitr/manifest.h"
+#include "pgpitr/repo.h"
+#include "pgpitr/restore.h"
+#include "pgpitr/restore_wal.h"
+#include "pgpitr/timeline.h"
+
+typedef struct RestorePlan {
+    BackupManifest *manifest;           /* the chosen backup (owned) */
+    uint32_t target_tli;                /* the timeline recovery follows */
+    PgTimelineHistory history;          /* of target_tli (owned) */
+    bool history_found;                 /* read from an archived history file */
+    char timeline_text[96];             /* "2 (latest)", "1 (--target-timeline)", ... */
+    char path_text[160];                /* "1 -> 2 at 0/3000158" */
+    char why[256];                      /* why this backup */
+    RestoreWalWalk wal;                 /* the validated WAL */
+    uint64_t wal_segments;              /* segments checked from the backup's start */
+    uint64_t latest_lsn;                /* end of the contiguous WAL (segment boundary) */
+    int64_t latest_time;                /* archive time of its last segment, seconds */
+    size_t n_complete, n_incomplete;    /* backups seen (selection without a label) */
+    size_t n_objects;                   /* distinct objects checked */
+} RestorePlan;
+
+/*
+ * Chooses and validates. The target in req must already be consistent (restore_run checks the
+ * request first). Timeline: req->target.timeline "latest" (default; for IMMEDIATE the default
+ * is "current") is the highest timeline with a history file in the archive, "current" the
+ * backup's own, a number that timeline.
+ *
+ * Without req->label a backup qualifies when it is complete, on the target timeline's history
+ * with the fork point at or after its stop LSN, and ends before the target: TIME: its stop
+ * time (recorded in whole seconds after its WAL was archived) + 1 s <= the target; LSN: stop
+ * LSN <= target. XID and NAME targets cannot be placed: the newest backup on the history is
+ * chosen and why says so. The newest qualifying one (highest stop LSN, then stop time) wins.
+ * With req->label that backup must qualify, else an error saying why.
+ *
+ * Refusals: PGP_ERR_NOT_FOUND (no complete or no qualifying backup; a WAL segment needed is
+ * not archived; the archive's WAL ends before a TIME target), PGP_ERR_CORRUPT (an object of
+ * the backup is missing, a history file does not verify), PGP_ERR_CONFLICT (a segment is
+ * archived twice with different content), PGP_ERR_USAGE (--backup ends after the target or is
+ * not on the timeline). For a LATEST target a hole with later WAL behind it is refused (the
+ * newest point cannot be reached); for XID and NAME it is a warning (the target may lie before
+ * it; PostgreSQL stops with an error at the end of the WAL if not).
+ */
+int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, PgpErr *err);
+void restore_plan_free(RestorePlan *p);        /* NULL and zeroed plans are fine */
+
+#endif

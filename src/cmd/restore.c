@@ -1,0 +1,220 @@
+/*
+ * restore.c - the `pgpitr restore` command line: options into a RestoreRequest, then
+ * restore_run() (restore_run.c), which chooses and validates the backup, restores it and
+ * configures recovery. Owns only option parsing and the usage text.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgpitr/cmd.h"
+#include "pgpitr/manifest.h"
+#include "pgpitr/restore.h"
+#include "pgpitr/walname.h"
+
+typedef struct RestoreCli {
+    RestoreRequest req;
+    RestoreTablespaceMap *ts;           /* argc entries at most */
+    int n_targets;                      /* target options given: at most one */
+    const char *jobs;
+} RestoreCli;
+
+enum {
+    OPT_BACKUP = 1000, OPT_TIME, OPT_LSN, OPT_XID, OPT_NAME, OPT_IMMEDIATE, OPT_TIMELINE,
+    OPT_ACTION, OPT_EXCLUSIVE, OPT_DELTA, OPT_TS_MAP,
+};
+
+static int set_target(RestoreCli *c, int opt, const char *arg, PgpErr *err)
+{
+    RestoreTargetSpec *t = &c->req.target;
+    c->n_targets++;
+    switch (opt) {
+    case OPT_TIME:
+        t->kind = RESTORE_TARGET_TIME;
+        t->time_text = arg;
+        return restore_parse_time(arg, &t->time_us, err);
+    case OPT_LSN:
+        t->kind = RESTORE_TARGET_LSN;
+        return pg_lsn_parse(arg, &t->lsn, err);
+    case OPT_XID:
+        t->kind = RESTORE_TARGET_XID;
+        t->xid = arg;
+        return 0;
+    case OPT_NAME:
+        t->kind = RESTORE_TARGET_NAME;
+        t->name = arg;
+        return 0;
+    default:
+        t->kind = RESTORE_TARGET_IMMEDIATE;
+        return 0;
+    }
+}
+
+static int add_ts_map(RestoreCli *c, const char *arg, PgpErr *err)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq == arg || eq[1] == '\0')
+        return cmd_usage_error(err, &cmd_restore, "invalid --tablespace-map \"%s\" (expected "
+                               "OID=DIR)", arg);
+    char *name = strndup(arg, (size_t)(eq - arg));
+    if (name == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    c->ts[c->req.n_ts_map++] = (RestoreTablespaceMap){.name = name, .dir = eq + 1};
+    return 0;
+}
+
+static int parse_one(RestoreCli *c, int opt, const char *arg, PgpErr *err)
+{
+    RestoreTargetSpec *t = &c->req.target;
+    switch (opt) {
+    case 'D': c->req.pgdata = arg; return 0;
+    case OPT_BACKUP: c->req.label = arg; return 0;
+    case 'j': c->jobs = arg; return 0;
+    case OPT_TIMELINE: t->timeline = arg; return 0;
+    case OPT_ACTION: t->action = arg; return 0;
+    case OPT_EXCLUSIVE: t->exclusive = true; return 0;
+    case OPT_DELTA: c->req.delta = true; return 0;
+    case OPT_TS_MAP: return add_ts_map(c, arg, err);
+    default: return set_target(c, opt, arg, err);
+    }
+}
+
+static int parse_args(int argc, char **argv, RestoreCli *c, bool *help, PgpErr *err)
+{
+    static const struct option longopts[] = {
+        {"pgdata", required_argument, NULL, 'D'},
+        {"backup", required_argument, NULL, OPT_BACKUP},
+        {"jobs", required_argument, NULL, 'j'},
+        {"target-time", required_argument, NULL, OPT_TIME},
+        {"target-lsn", required_argument, NULL, OPT_LSN},
+        {"target-xid", required_argument, NULL, OPT_XID},
+        {"target-name", required_argument, NULL, OPT_NAME},
+        {"target-immediate", no_argument, NULL, OPT_IMMEDIATE},
+        {"target-timeline", required_argument, NULL, OPT_TIMELINE},
+        {"target-action", required_argument, NULL, OPT_ACTION},
+        {"target-exclusive", no_argument, NULL, OPT_EXCLUSIVE},
+        {"delta", no_argument, NULL, OPT_DELTA},
+        {"tablespace-map", required_argument, NULL, OPT_TS_MAP},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    opterr = 0;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "+hD:j:", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            *help = true;
+            return 0;
+        }
+        if (opt == '?' || opt == ':')
+            return cmd_usage_error(err, &cmd_restore, "unknown or incomplete option \"%s\"",
+                                   argv[optind - 1]);
+        int rc = parse_one(c, opt, optarg, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (optind != argc)
+        return cmd_usage_error(err, &cmd_restore, "unexpected argument \"%s\"", argv[optind]);
+    return 0;
+}
+
+static int check_options(RestoreCli *c, PgpErr *err)
+{
+    const RestoreTargetSpec *t = &c->req.target;
+    if (c->req.pgdata == NULL || c->req.pgdata[0] == '\0')
+        return cmd_usage_error(err, &cmd_restore, "--pgdata DIR is required");
+    if (c->req.label != NULL && !manifest_label_valid(c->req.label))
+        return cmd_usage_error(err, &cmd_restore, "invalid backup label \"%s\"", c->req.label);
+    if (c->n_targets > 1)
+        return cmd_usage_error(err, &cmd_restore, "give at most one of --target-time, "
+                               "--target-lsn, --target-xid, --target-name, --target-immediate");
+    if (t->action != NULL && t->kind == RESTORE_TARGET_LATEST)
+        return cmd_usage_error(err, &cmd_restore, "--target-action needs a recovery target "
+                               "(without one, recovery replays all archived WAL and promotes)");
+    long jobs = 0;
+    if (c->jobs != NULL && cmd_parse_int("--jobs", c->jobs, 1, 256, &jobs, err) != 0)
+        return cmd_usage_error(err, &cmd_restore, "invalid --jobs \"%s\" (expected 1..256)",
+                               c->jobs);
+    c->req.jobs = (int)jobs;
+    return 0;
+}
+
+static void cli_free(RestoreCli *c)
+{
+    for (size_t i = 0; i < c->req.n_ts_map; i++)
+        free((char *)c->ts[i].name);
+    free(c->ts);
+}
+
+static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
+{
+    RestoreCli c = {.ts = calloc((size_t)argc + 1, sizeof *c.ts)};
+    if (c.ts == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    c.req.ts_map = c.ts;
+    bool help = false;
+    int rc = parse_args(argc, argv, &c, &help, err);
+    if (rc == 0 && help)
+        fputs(cmd_restore.usage, stdout);
+    if (rc == 0 && !help)
+        rc = check_options(&c, err);
+    CmdSettings s = {0};
+    if (rc == 0 && !help)
+        rc = cmd_settings_load(g, &s, err);
+    if (rc == 0 && !help) {
+        RestoreReport rep;
+        rc = restore_run(&s, &c.req, &rep, err);
+        cmd_settings_free(&s);
+    }
+    cli_free(&c);
+    return rc;
+}
+
+const CmdDef cmd_restore = {
+    .name = "restore",
+    .summary = "restore a backup and configure recovery to a target",
+    .usage =
+        "usage: pgpitr [--repo PATH] restore --pgdata DIR [--backup LABEL]\n"
+        "         [--target-time TS | --target-lsn LSN | --target-xid XID |\n"
+        "          --target-name NAME | --target-immediate]\n"
+        "         [--target-timeline latest|current|N] [--target-action promote|pause|shutdown]\n"
+        "         [--target-exclusive] [--delta] [--tablespace-map OID=DIR]... [--jobs N]\n"
+        "\n"
+        "Chooses the newest complete backup that can reach the target on the target timeline's\n"
+        "history (or the one given with --backup) and says which and why. Before writing\n"
+        "anything it checks that every object of the backup exists and that the WAL from the\n"
+        "backup's start to the target is archived with no gap along the timeline path;\n"
+        "otherwise it refuses, naming the missing segment and the earliest and latest\n"
+        "recoverable points. Then it restores into DIR (created if missing; it must be empty\n"
+        "unless --delta, and never holds a running server), verifying every file's SHA-256,\n"
+        "writes global/pg_control last, recovery.signal, and in postgresql.auto.conf\n"
+        "restore_command = 'pgpitr --repo PATH archive-get %f \"%p\"' and the recovery target.\n"
+        "\n"
+        "Without a target, recovery replays all archived WAL, then promotes (before PITR\n"
+        "support, restore stopped at the backup's end: that is --target-immediate now).\n"
+        "\n"
+        "options:\n"
+        "  -D, --pgdata DIR        target data directory (required)\n"
+        "  --backup LABEL          backup to restore (default: chosen for the target)\n"
+        "  --target-time TS        ISO 8601 with an offset: 2026-11-22T03:15:07+01:00,\n"
+        "                          2026-11-22 02:15:07.5Z; a time without offset is refused.\n"
+        "                          Written as UTC (+00), so the server's TimeZone cannot\n"
+        "                          change its meaning\n"
+        "  --target-lsn LSN        X/X, as pg_current_wal_lsn() prints it\n"
+        "  --target-xid XID        a transaction ID\n"
+        "  --target-name NAME      a restore point (pg_create_restore_point)\n"
+        "  --target-immediate      stop as soon as the backup is consistent (its end)\n"
+        "  --target-exclusive      stop just before the target (time, LSN, xid)\n"
+        "  --target-timeline T     latest (default; current with --target-immediate): the\n"
+        "                          highest timeline with a history file in the archive;\n"
+        "                          current: the backup's own; or a timeline ID\n"
+        "  --target-action A       promote (default), pause or shutdown at the target\n"
+        "  --delta                 restore over an existing directory: files whose size and\n"
+        "                          SHA-256 match the backup are kept, others rewritten, and\n"
+        "                          everything the backup does not have is removed\n"
+        "  --tablespace-map OID=DIR  restore tablespace OID into DIR instead of its original\n"
+        "                          location (repeatable; backups know tablespaces by oid)\n"
+        "  -j, --jobs N            parallel file workers, 1..256 (default: online CPUs)\n",
+    .run = run,
+};

@@ -1,0 +1,365 @@
+/*
+ * restore_conf.c - the recovery settings text, parsing of target times and formatting of
+ * times and targets (restore_conf.h, restore_parse_time in restore.h). Pure text: no I/O.
+ *
+ * Times: a DBA at 3 a.m. types a wall-clock time; the server's TimeZone setting decides what
+ * a time without an offset means to PostgreSQL, and that may not be the DBA's zone. So a
+ * time must carry its offset, and restore writes it back in UTC with an explicit "+00": the
+ * value PostgreSQL reads then means the same instant whatever its TimeZone is.
+ */
+#include "pgpitr/restore_conf.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgpitr/restore_files.h"
+#include "pgpitr/walname.h"
+
+#define US_PER_SEC INT64_C(1000000)
+
+/* ---- times ------------------------------------------------------------------------------ */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static bool digits(const char **p, int n, unsigned *v)
+{
+    unsigned r = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return false;
+        r = r * 10 + (unsigned)(c - '0');
+    }
+    *p += n;
+    *v = r;
+    return true;
+}
+
+static unsigned month_days(unsigned y, unsigned m)
+{
+    static const unsigned days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+static int time_error(const char *text, const char *why, PgpErr *err)
+{
+    PGP_FAIL(err, PGP_ERR_USAGE, "invalid target time \"%.64s\": %s", text, why);
+    pgp_err_hint(err, "write an ISO 8601 time with its UTC offset, for example "
+                 "2026-11-22T03:15:07+01:00, 2026-11-22 03:15:07.25-05 or 2026-11-22 02:15:07Z");
+    return PGP_ERR_USAGE;
+}
+
+/* [.fraction] with 1..9 digits: microseconds (truncated). */
+static bool parse_fraction(const char **pp, int64_t *us)
+{
+    const char *p = *pp;
+    *us = 0;
+    if (*p != '.' && *p != ',')
+        return true;
+    p++;
+    int n = 0;
+    int64_t scale = 100000;
+    for (; *p >= '0' && *p <= '9'; p++, n++) {
+        *us += (*p - '0') * scale;
+        scale /= 10;
+    }
+    *pp = p;
+    return n >= 1 && n <= 9;
+}
+
+/* 'Z' or +HH, +HHMM, +HH:MM (and '-'): seconds east of UTC. */
+static int parse_offset(const char *text, const char **pp, int64_t *east, PgpErr *err)
+{
+    const char *p = *pp;
+    unsigned oh = 0, om = 0;
+    if (*p == 'Z' || *p == 'z') {
+        *east = 0;
+        *pp = p + 1;
+        return 0;
+    }
+    if (*p == '\0') {
+        PGP_FAIL(err, PGP_ERR_USAGE, "target time \"%.64s\" has no UTC offset", text);
+        pgp_err_hint(err, "add the offset (2026-11-22 03:15:07+01:00) or Z for UTC: a time "
+                     "without one would mean whatever the server's TimeZone says");
+        return PGP_ERR_USAGE;
+    }
+    if (*p != '+' && *p != '-')
+        return time_error(text, "expected Z or a numeric offset such as +01:00 after the time "
+                          "(time zone names are not accepted)", err);
+    int sign = *p == '-' ? -1 : 1;
+    p++;
+    if (!digits(&p, 2, &oh))
+        return time_error(text, "the offset needs two digits of hours", err);
+    if (*p == ':')
+        p++;
+    if (*p >= '0' && *p <= '9' && !digits(&p, 2, &om))
+        return time_error(text, "the offset needs two digits of minutes", err);
+    if (oh > 15 || om > 59)
+        return time_error(text, "offset out of range", err);
+    *east = sign * (int64_t)(oh * 3600 + om * 60);
+    *pp = p;
+    return 0;
+}
+
+int restore_parse_time(const char *text, int64_t *time_us, PgpErr *err)
+{
+    text = text != NULL ? text : "";
+    const char *p = text;
+    unsigned y, mo, d, h, mi, s = 0;
+    int64_t frac = 0, east = 0;
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+        !digits(&p, 2, &d))
+        return time_error(text, "expected a date YYYY-MM-DD", err);
+    if (*p != 'T' && *p != 't' && *p != ' ')
+        return time_error(text, "expected 'T' or a space between date and time", err);
+    p++;
+    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+        return time_error(text, "expected a time HH:MM[:SS[.fraction]]", err);
+    if (*p == ':' && (p++, !digits(&p, 2, &s)))
+        return time_error(text, "expected two digits of seconds", err);
+    if (!parse_fraction(&p, &frac))
+        return time_error(text, "a fraction of a second has 1 to 9 digits", err);
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
+        mi > 59 || s > 59)
+        return time_error(text, "date or time out of range", err);
+    int rc = parse_offset(text, &p, &east, err);
+    if (rc != 0)
+        return rc;
+    if (*p != '\0')
+        return time_error(text, "unexpected text after the offset", err);
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - east;
+    if (secs < 0)
+        return time_error(text, "before 1970-01-01 00:00:00Z", err);
+    *time_us = secs * US_PER_SEC + frac;
+    return 0;
+}
+
+void restore_format_time(int64_t time_us, char out[RESTORE_TIME_TEXT_MAX])
+{
+    int64_t secs = time_us / US_PER_SEC, us = time_us % US_PER_SEC;
+    if (time_us < 0 || secs > INT64_C(253402300799)) {
+        snprintf(out, RESTORE_TIME_TEXT_MAX, "@%" PRId64 "us", time_us);
+        return;
+    }
+    int y;
+    unsigned m, d;
+    civil_from_days(secs / 86400, &y, &m, &d);
+    int64_t sod = secs % 86400;
+    int n = snprintf(out, RESTORE_TIME_TEXT_MAX, "%04d-%02u-%02u %02d:%02d:%02d", y, m, d,
+                     (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+    if (us != 0) {
+        char f[8];
+        snprintf(f, sizeof f, "%06" PRId64, us);
+        for (int i = 5; i > 0 && f[i] == '0'; i--)
+            f[i] = '\0';
+        n += snprintf(out + n, RESTORE_TIME_TEXT_MAX - (size_t)n, ".%s", f);
+    }
+    snprintf(out + n, RESTORE_TIME_TEXT_MAX - (size_t)n, "+00");
+}
+
+void restore_target_describe(const RestoreTargetSpec *t, char *out, size_t size)
+{
+    char buf[RESTORE_TIME_TEXT_MAX];
+    switch (t->kind) {
+    case RESTORE_TARGET_TIME:
+        restore_format_time(t->time_us, buf);
+        snprintf(out, size, "time %s", buf);
+        break;
+    case RESTORE_TARGET_LSN:
+        pg_lsn_format(t->lsn, buf);
+        snprintf(out, size, "LSN %s", buf);
+        break;
+    case RESTORE_TARGET_XID:
+        snprintf(out, size, "xid %s", t->xid != NULL ? t->xid : "?");
+        break;
+    case RESTORE_TARGET_NAME:
+        snprintf(out, size, "restore point \"%s\"", t->name != NULL ? t->name : "?");
+        break;
+    case RESTORE_TARGET_IMMEDIATE:
+        snprintf(out, size, "immediate (the backup's consistency point)");
+        break;
+    default:
+        snprintf(out, size, "latest (the end of the archived WAL)");
+        break;
+    }
+}
+
+/* ---- recovery settings ----------------------------------------------------------------- */
+
+static bool sh_safe(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s; s++) {
+        if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+,:=@-",
+                   *s) == NULL)
+            return false;
+    }
+    return true;
+}
+
+/* A path as one shell word, with '%' doubled for PostgreSQL's %-expansion. */
+static void put_sh_word(FILE *f, const char *s)
+{
+    bool quote = !sh_safe(s);
+    if (quote)
+        fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else if (*s == '%')
+            fputs("%%", f);
+        else
+            fputc(*s, f);
+    }
+    if (quote)
+        fputc('\'', f);
+}
+
+/* name = 'value' with the configuration file's string quoting (' and \ doubled). */
+static void put_setting(FILE *f, const char *name, const char *value)
+{
+    fprintf(f, "%s = '", name);
+    for (const char *p = value; *p; p++) {
+        if (*p == '\'' || *p == '\\')
+            fputc(*p, f);
+        fputc(*p, f);
+    }
+    fputs("'\n", f);
+}
+
+static int restore_command_text(const RestoreRecoveryConf *c, char **cmd, PgpErr *err)
+{
+    size_t len = 0;
+    FILE *f = open_memstream(cmd, &len);
+    if (f == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    put_sh_word(f, c->bin);
+    fputs(" --repo ", f);
+    put_sh_word(f, c->repo);
+    fputs(" archive-get %f \"%p\"", f);
+    if (fclose(f) != 0) {
+        free(*cmd);
+        *cmd = NULL;
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static void put_target(FILE *f, const RestoreTargetSpec *t)
+{
+    char buf[RESTORE_TIME_TEXT_MAX];
+    switch (t->kind) {
+    case RESTORE_TARGET_TIME:
+        restore_format_time(t->time_us, buf);
+        put_setting(f, "recovery_target_time", buf);
+        break;
+    case RESTORE_TARGET_LSN:
+        pg_lsn_format(t->lsn, buf);
+        put_setting(f, "recovery_target_lsn", buf);
+        break;
+    case RESTORE_TARGET_XID:
+        put_setting(f, "recovery_target_xid", t->xid);
+        break;
+    case RESTORE_TARGET_NAME:
+        put_setting(f, "recovery_target_name", t->name);
+        break;
+    case RESTORE_TARGET_IMMEDIATE:
+        put_setting(f, "recovery_target", "immediate");
+        break;
+    default:
+        return;
+    }
+    if (t->exclusive && (t->kind == RESTORE_TARGET_TIME || t->kind == RESTORE_TARGET_LSN ||
+                         t->kind == RESTORE_TARGET_XID))
+        fputs("recovery_target_inclusive = off\n", f);
+}
+
+static int check_conf(const RestoreRecoveryConf *c, PgpErr *err)
+{
+    const RestoreTargetSpec *t = c->target;
+    const char *a = t->action;
+    if (a != NULL && strcmp(a, "promote") != 0 && strcmp(a, "pause") != 0 &&
+        strcmp(a, "shutdown") != 0)
+        return PGP_FAIL(err, PGP_ERR_USAGE, "invalid target action \"%.32s\" (expected promote, "
+                        "pause or shutdown)", a);
+    if ((t->kind == RESTORE_TARGET_XID && (t->xid == NULL || t->xid[0] == '\0')) ||
+        (t->kind == RESTORE_TARGET_NAME && (t->name == NULL || t->name[0] == '\0')))
+        return PGP_FAIL(err, PGP_ERR_USAGE, "the recovery target has no value");
+    if ((t->kind == RESTORE_TARGET_NAME && strpbrk(t->name, "\r\n") != NULL) ||
+        (t->kind == RESTORE_TARGET_XID && strpbrk(t->xid, "\r\n") != NULL))
+        return PGP_FAIL(err, PGP_ERR_USAGE, "the recovery target holds a line break");
+    for (size_t i = 0; c->extra != NULL && c->extra[i] != NULL; i++)
+        if (strpbrk(c->extra[i], "\r\n") != NULL)
+            return PGP_FAIL(err, PGP_ERR_USAGE, "extra setting \"%.64s\" holds a line break",
+                            c->extra[i]);
+    return 0;
+}
+
+int restore_recovery_conf_text(const RestoreRecoveryConf *c, char **out, PgpErr *err)
+{
+    *out = NULL;
+    char *cmd = NULL, *text = NULL;
+    size_t text_len = 0;
+    int rc = check_conf(c, err);
+    if (rc == 0)
+        rc = restore_command_text(c, &cmd, err);
+    if (rc != 0)
+        return rc;
+    FILE *f = open_memstream(&text, &text_len);
+    if (f == NULL) {
+        free(cmd);
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
+    fprintf(f, "# added by pgpitr restore of backup %s\n", c->label);
+    put_setting(f, "restore_command", cmd);
+    free(cmd);
+    put_target(f, c->target);
+    if (c->timeline != 0)
+        fprintf(f, "recovery_target_timeline = '%" PRIu32 "'\n", c->timeline);
+    if (c->target->kind != RESTORE_TARGET_LATEST)
+        put_setting(f, "recovery_target_action",
+                    c->target->action != NULL ? c->target->action : "promote");
+    for (size_t i = 0; c->extra != NULL && c->extra[i] != NULL; i++)
+        fprintf(f, "%s\n", c->extra[i]);
+    if (fclose(f) != 0) {
+        free(text);
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
+    *out = text;
+    return 0;
+}
+
+int restore_recovery_settings(const char *bin, const char *repo, const char *label, char **out,
+                              PgpErr *err)
+{
+    RestoreTargetSpec t = {.kind = RESTORE_TARGET_IMMEDIATE};
+    RestoreRecoveryConf c = {.bin = bin, .repo = repo, .label = label, .target = &t};
+    return restore_recovery_conf_text(&c, out, err);
+}

@@ -1,0 +1,714 @@
+/*
+ * restore_files.c - the per-file work of a restore and the worker pool that runs it, the
+ * filesystem work on the target (checks, directories, durable sync, cleanup after a failure)
+ * and --delta's per-file check (see restore_files.h for the contracts; the recovery settings
+ * text is restore_conf.c's). Owns no policy about which backup, which files go where, or in
+ * which order; restore.c decides those.
+ *
+ * A file is written straight to its final path, created with O_EXCL, and unlinked on any
+ * failure: the target directory is new and is not a running cluster, and the file that
+ * decides whether PostgreSQL will start (global/pg_control) is written last by restore.c
+ * after everything else is durable, so a temp name + rename per file would cost a rename
+ * and a directory update per file and protect nothing more.
+ */
+#include "pgpitr/restore_files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pgpitr/log.h"
+#include "pgpitr/pipe.h"
+
+#define CHUNK_MAX (1u << 20)
+#define CHUNK_MIN (16u << 10)
+
+typedef struct DestSink {
+    int fd;
+    const char *path;
+    uint64_t written;
+    uint64_t limit;                     /* UINT64_MAX: no expected size */
+    atomic_uint_fast64_t *progress;
+} DestSink;
+
+static int dest_write(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    DestSink *d = ud;
+    if (d->limit != UINT64_MAX && len > d->limit - d->written)
+        return PGP_FAIL(err, PGP_ERR_CORRUPT,
+                        "size mismatch: content is larger than the %llu bytes the manifest says",
+                        (unsigned long long)d->limit);
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(d->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) /* a write of 0 bytes means the disk is full */
+            return PGP_FAIL_SYS(err, n < 0 ? errno : ENOSPC, "cannot write");
+        p += n;
+        len -= (size_t)n;
+        d->written += (uint64_t)n;
+        if (d->progress != NULL)
+            atomic_fetch_add_explicit(d->progress, (uint_fast64_t)n, memory_order_relaxed);
+    }
+    return 0;
+}
+
+static int object_codec(const char *object, PipeCodec *codec, PgpErr *err)
+{
+    const char *base = strrchr(object, '/');
+    base = base != NULL ? base + 1 : object;
+    const char *dot = strrchr(base, '.');
+    if (!pipe_codec_from_ext(dot != NULL ? dot : "", codec))
+        return PGP_FAIL(err, PGP_ERR_CORRUPT, "unknown compression extension \"%s\"", dot);
+    return 0;
+}
+
+/* object -> decompress -> sha256 -> d. digest may be NULL (no hashing). */
+static int stream_object(Storage *s, const char *object, uint64_t size_hint, DestSink *d,
+                         uint8_t *digest, uint64_t *stored, PgpErr *err)
+{
+    PipeFilter *sha = NULL, *dec = NULL;
+    StorageReader *rd = NULL;
+    PipeCodec codec;
+    size_t chunk = size_hint > CHUNK_MAX ? CHUNK_MAX : size_hint < CHUNK_MIN ? CHUNK_MIN
+                                                                              : (size_t)size_hint;
+    uint8_t *buf = malloc(chunk);
+    PipeSink out = {dest_write, d};
+    int rc = buf != NULL ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = object_codec(object, &codec, err);
+    if (rc == 0 && digest != NULL && (rc = pipe_sha256_new(out, &sha, err)) == 0)
+        out = pipe_filter_sink(sha);
+    if (rc == 0)
+        rc = pipe_decompress_new(codec, out, &dec, err);
+    if (rc == 0) {
+        rc = storage_open_read(s, object, &rd, err);
+        if (rc == PGP_ERR_NOT_FOUND)
+            rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the object is missing from the repository");
+    }
+    *stored = 0;
+    while (rc == 0) {
+        size_t got = 0;
+        rc = storage_read(rd, buf, chunk, &got, err);
+        if (rc != 0 || got == 0)
+            break;
+        *stored += got;
+        rc = pipe_filter_push(dec, buf, got, err);
+    }
+    if (rc == 0)
+        rc = pipe_filter_finish(dec, err);
+    if (rc == 0 && sha != NULL && (rc = pipe_filter_finish(sha, err)) == 0)
+        pipe_sha256_result(sha, digest);
+    storage_reader_close(rd);
+    pipe_filter_free(dec);
+    pipe_filter_free(sha);
+    free(buf);
+    return rc;
+}
+
+static int dest_finish(DestSink *d, const ManifestEntry *e, bool sync, PgpErr *err)
+{
+    if (e != NULL) {
+        struct timespec ts[2] = {{.tv_sec = e->mtime}, {.tv_sec = e->mtime}};
+        if (fchmod(d->fd, (mode_t)(e->mode & 07777)) != 0)
+            return PGP_FAIL_SYS(err, errno, "cannot set mode %04o", (unsigned)(e->mode & 07777));
+        if (futimens(d->fd, ts) != 0)
+            return PGP_FAIL_SYS(err, errno, "cannot set modification time");
+    }
+    if (sync) {
+        int r;
+        do
+            r = fsync(d->fd);
+        while (r != 0 && errno == EINTR);
+        if (r != 0)
+            return PGP_FAIL_SYS(err, errno, "cannot fsync");
+    }
+    return 0;
+}
+
+static int verify(const ManifestEntry *e, const DestSink *d, const uint8_t *digest, PgpErr *err)
+{
+    if (d->written != e->size)
+        return PGP_FAIL(err, PGP_ERR_CORRUPT,
+                        "size mismatch: content has %llu bytes, the manifest says %llu",
+                        (unsigned long long)d->written, (unsigned long long)e->size);
+    char hex[PIPE_SHA256_HEX_LEN + 1];
+    pipe_hex(digest, PIPE_SHA256_LEN, hex);
+    if (strcmp(hex, e->sha256) != 0)
+        return PGP_FAIL(err, PGP_ERR_CORRUPT,
+                        "checksum mismatch: content has sha256 %s, the manifest says %s", hex,
+                        e->sha256);
+    return 0;
+}
+
+/* The common body: create dest, stream, verify (when e is set), finish, close. */
+static int restore_to(Storage *s, const ManifestEntry *e, const char *object, const char *dest,
+                      const RestoreFileOptions *opt, RestoreFileResult *res, PgpErr *err)
+{
+    memset(res, 0, sizeof *res);
+    DestSink d = {.fd = -1, .path = dest, .limit = e != NULL ? e->size : UINT64_MAX,
+                  .progress = opt->bytes_done};
+    uint8_t digest[PIPE_SHA256_LEN];
+    int rc = 0;
+    if (object == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the manifest names no object");
+    if (rc == 0) {
+        d.fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (d.fd < 0)
+            rc = PGP_FAIL_SYS(err, errno, "cannot create the file");
+    }
+    if (rc == 0)
+        rc = stream_object(s, object, e != NULL ? e->stored_size : CHUNK_MAX, &d,
+                           e != NULL ? digest : NULL, &res->stored_size, err);
+    if (rc == 0 && e != NULL)
+        rc = verify(e, &d, digest, err);
+    if (rc == 0)
+        rc = dest_finish(&d, e, opt->sync, err);
+    res->size = d.written;
+    if (d.fd >= 0) {
+        if (close(d.fd) != 0 && rc == 0)
+            rc = PGP_FAIL_SYS(err, errno, "cannot close the file");
+        if (rc != 0)
+            unlink(dest);
+    }
+    if (rc != 0)
+        return pgp_err_context(err, "cannot restore \"%s\" from object \"%s\"", dest,
+                               object != NULL ? object : "(none)");
+    return 0;
+}
+
+int restore_file(Storage *s, const ManifestEntry *e, const char *dest,
+                 const RestoreFileOptions *opt, RestoreFileResult *res, PgpErr *err)
+{
+    static const RestoreFileOptions defaults = {0};
+    return restore_to(s, e, e->object, dest, opt != NULL ? opt : &defaults, res, err);
+}
+
+int restore_object_plain(Storage *s, const char *object, const char *dest, bool sync,
+                         uint64_t *size, PgpErr *err)
+{
+    RestoreFileOptions opt = {.sync = sync};
+    RestoreFileResult res;
+    int rc = restore_to(s, NULL, object, dest, &opt, &res, err);
+    if (size != NULL)
+        *size = res.size;
+    return rc;
+}
+
+/* ---- the pool -------------------------------------------------------------------------- */
+
+typedef struct Pool {
+    Storage *storage;
+    const RestoreJob *jobs;
+    size_t n;
+    const RestorePoolOptions *opt;
+    atomic_size_t next;
+    atomic_bool stop;
+    atomic_uint_fast64_t bytes, files, kept, kept_bytes;
+    pthread_mutex_t mu;                 /* running, rc, err */
+    pthread_cond_t cv;                  /* signalled when a worker exits */
+    int running;
+    int rc;
+    PgpErr err;
+} Pool;
+
+static bool cancelled(const Pool *p)
+{
+    return p->opt->cancel != NULL && *p->opt->cancel != 0;
+}
+
+static void *pool_worker(void *arg)
+{
+    Pool *p = arg;
+    RestoreFileOptions fopt = {.sync = p->opt->sync, .bytes_done = &p->bytes};
+    while (!atomic_load(&p->stop) && !cancelled(p)) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n)
+            break;
+        PgpErr err;
+        pgp_err_clear(&err);
+        RestoreFileResult res;
+        bool kept = false;
+        int rc = p->opt->delta ? restore_file_delta(p->storage, p->jobs[i].entry, p->jobs[i].dest,
+                                                    &fopt, &res, &kept, &err)
+                               : restore_file(p->storage, p->jobs[i].entry, p->jobs[i].dest,
+                                              &fopt, &res, &err);
+        if (rc == 0) {
+            atomic_fetch_add(&p->files, 1);
+            if (kept) {
+                atomic_fetch_add(&p->kept, 1);
+                atomic_fetch_add(&p->kept_bytes, p->jobs[i].entry->size);
+            }
+            continue;
+        }
+        pthread_mutex_lock(&p->mu);
+        if (p->rc == 0) {
+            p->rc = rc;
+            p->err = err;
+        }
+        pthread_mutex_unlock(&p->mu);
+        atomic_store(&p->stop, true);
+        break;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->running--;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void report(const Pool *p)
+{
+    if (p->opt->progress != NULL)
+        p->opt->progress(p->opt->progress_ud, atomic_load(&p->files), atomic_load(&p->bytes));
+}
+
+/* Waits for the workers, calling progress every interval; the caller holds no lock. */
+static void pool_wait(Pool *p)
+{
+    unsigned interval = p->opt->interval_ms != 0 ? p->opt->interval_ms : 1000;
+    /* Wake up often enough to notice a cancel request, report at the interval. */
+    unsigned tick = interval < 200 ? interval : 200, since = 0;
+    pthread_mutex_lock(&p->mu);
+    while (p->running > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)tick * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        if (p->running == 0)
+            break;
+        pthread_mutex_unlock(&p->mu);
+        if (cancelled(p))
+            atomic_store(&p->stop, true);
+        since += tick;
+        if (since >= interval) {
+            since = 0;
+            report(p);
+        }
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+int restore_pool_run(Storage *s, const RestoreJob *jobs, size_t n, const RestorePoolOptions *opt,
+                     RestorePoolResult *res, PgpErr *err)
+{
+    memset(res, 0, sizeof *res);
+    Pool p = {.storage = s, .jobs = jobs, .n = n, .opt = opt};
+    atomic_init(&p.next, 0);
+    atomic_init(&p.stop, false);
+    atomic_init(&p.bytes, 0);
+    atomic_init(&p.files, 0);
+    atomic_init(&p.kept, 0);
+    atomic_init(&p.kept_bytes, 0);
+    size_t workers = opt->workers > 0 ? (size_t)opt->workers : 1;
+    if (workers > n)
+        workers = n;
+    pthread_t *threads = workers > 0 ? calloc(workers, sizeof *threads) : NULL;
+    if (workers > 0 && threads == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    size_t started = 0;
+    int create_rc = 0;
+    pthread_mutex_lock(&p.mu);
+    for (; started < workers; started++) {
+        if ((create_rc = pthread_create(&threads[started], NULL, pool_worker, &p)) != 0)
+            break;
+        p.running++;
+    }
+    pthread_mutex_unlock(&p.mu);
+    if (started == 0 && workers > 0) {
+        atomic_store(&p.stop, true);
+        p.rc = PGP_FAIL_SYS(&p.err, create_rc, "cannot start restore worker threads");
+    }
+    pool_wait(&p); /* with fewer threads than asked, those running do all the work */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    report(&p);
+    res->files = atomic_load(&p.files);
+    res->kept = atomic_load(&p.kept);
+    res->kept_bytes = atomic_load(&p.kept_bytes);
+    res->bytes = atomic_load(&p.bytes) - res->kept_bytes; /* kept bytes were progress only */
+    int rc = p.rc;
+    if (rc != 0 && err != NULL)
+        *err = p.err;
+    else if (rc == 0 && res->files < n)
+        rc = PGP_FAIL(err, PGP_ERR_IO, "restore interrupted after %llu of %zu files",
+                      (unsigned long long)res->files, n);
+    free(threads);
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.mu);
+    return rc;
+}
+
+/* ---- the target ------------------------------------------------------------------------ */
+
+char *restore_path_join(const char *a, const char *b)
+{
+    char *out = NULL;
+    return asprintf(&out, "%s/%s", a, b) < 0 ? NULL : out;
+}
+
+static char *strip_slashes(char *p)
+{
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    return p;
+}
+
+int restore_target_init(RestoreTarget *t, const char *pgdata, const BackupManifest *m,
+                        PgpErr *err)
+{
+    memset(t, 0, sizeof *t);
+    if (pgdata[0] == '/') {
+        t->pgdata = strdup(pgdata);
+    } else {
+        char *cwd = getcwd(NULL, 0);
+        if (cwd == NULL)
+            return PGP_FAIL_SYS(err, errno, "cannot get the current directory");
+        t->pgdata = restore_path_join(cwd, pgdata);
+        free(cwd);
+    }
+    t->ts = calloc(m->n_tablespaces + 1, sizeof *t->ts);
+    t->created = calloc(m->n_tablespaces + 1, sizeof *t->created);
+    if (t->pgdata == NULL || t->ts == NULL || t->created == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    strip_slashes(t->pgdata);
+    for (; t->n_ts < m->n_tablespaces; t->n_ts++) {
+        const ManifestTablespace *mt = &m->tablespaces[t->n_ts];
+        if (mt->location == NULL || mt->location[0] != '/')
+            return PGP_FAIL(err, PGP_ERR_CORRUPT, "tablespace %u has a relative location",
+                            (unsigned)mt->oid);
+        t->ts[t->n_ts].oid = mt->oid;
+        if ((t->ts[t->n_ts].path = strdup(mt->location)) == NULL)
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        strip_slashes(t->ts[t->n_ts].path);
+    }
+    return 0;
+}
+
+void restore_target_free(RestoreTarget *t)
+{
+    free(t->pgdata);
+    for (size_t i = 0; i < t->n_ts; i++)
+        free(t->ts[i].path);
+    free(t->ts);
+    for (size_t i = 0; i < t->n_created; i++)
+        free(t->created[i].path);
+    free(t->created);
+    for (size_t i = 0; i < t->n_sync; i++)
+        free(t->sync[i]);
+    free(t->sync);
+    memset(t, 0, sizeof *t);
+}
+
+/* A live postmaster.pid: its first line is the pid of the server. */
+static int check_postmaster(const char *pgdata, PgpErr *err)
+{
+    char *path = restore_path_join(pgdata, "postmaster.pid"), buf[64] = "";
+    if (path == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+    if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+        return 0;
+    PGP_FAIL(err, PGP_ERR_LOCKED, "a server is running in \"%s\" (postmaster.pid names live "
+             "process %ld)", pgdata, pid);
+    pgp_err_hint(err, "restore never writes into a cluster in use: stop it (pg_ctl -D \"%s\" "
+                 "stop) and move the directory away, or restore elsewhere", pgdata);
+    return PGP_ERR_LOCKED;
+}
+
+/* Missing, or an empty directory (any directory with allow_existing). */
+static int check_empty(const char *path, const char *what, bool allow_existing, PgpErr *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return PGP_FAIL_SYS(err, errno, "cannot check %s \"%s\"", what, path);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return PGP_FAIL(err, PGP_ERR_USAGE, "%s \"%s\" exists and is not a directory", what, path);
+    if (allow_existing)
+        return 0;
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return PGP_FAIL_SYS(err, errno, "cannot open %s \"%s\"", what, path);
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        rc = PGP_FAIL(err, PGP_ERR_USAGE, "%s \"%s\" is not empty (it contains \"%s\")", what, path,
+                      de->d_name);
+        pgp_err_hint(err, "restore writes only into a new or empty directory: move the existing "
+                     "one away first, or restore over it with --delta");
+        break;
+    }
+    closedir(d);
+    return rc;
+}
+
+static bool overlap(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b), n = na < nb ? na : nb;
+    if (strncmp(a, b, n) != 0)
+        return false;
+    return na == nb || (na < nb ? b[na] == '/' || a[na - 1] == '/' : a[nb] == '/' || b[nb - 1] == '/');
+}
+
+int restore_target_check(const RestoreTarget *t, PgpErr *err)
+{
+    int rc = check_postmaster(t->pgdata, err);
+    if (rc == 0)
+        rc = check_empty(t->pgdata, "target directory", t->allow_existing, err);
+    for (size_t i = 0; i < t->n_ts && rc == 0; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "tablespace %u location", (unsigned)t->ts[i].oid);
+        rc = check_empty(t->ts[i].path, what, t->allow_existing, err);
+        if (rc == PGP_ERR_USAGE)
+            pgp_err_hint(err, "move the existing directory away first, restore the tablespace "
+                         "elsewhere with --tablespace-map OID=DIR, or restore over it with --delta");
+        if (rc == 0 && overlap(t->ts[i].path, t->pgdata))
+            rc = PGP_FAIL(err, PGP_ERR_USAGE, "%s \"%s\" overlaps the target directory \"%s\"", what,
+                          t->ts[i].path, t->pgdata);
+        for (size_t j = 0; j < i && rc == 0; j++) {
+            if (overlap(t->ts[i].path, t->ts[j].path))
+                rc = PGP_FAIL(err, PGP_ERR_USAGE, "%s \"%s\" overlaps tablespace %u's \"%s\"", what,
+                              t->ts[i].path, (unsigned)t->ts[j].oid, t->ts[j].path);
+        }
+    }
+    return rc;
+}
+
+static int remember(RestoreTarget *t, const char *dir, PgpErr *err)
+{
+    if (t->n_sync == t->cap_sync) {
+        size_t cap = t->cap_sync ? t->cap_sync * 2 : 64;
+        char **v = realloc(t->sync, cap * sizeof *v);
+        if (v == NULL)
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        t->sync = v;
+        t->cap_sync = cap;
+    }
+    if ((t->sync[t->n_sync] = strdup(dir)) == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    t->n_sync++;
+    return 0;
+}
+
+/* mkdir -p; *top (if top) gets the outermost directory created, NULL if none. path is
+ * modified temporarily. */
+static int mkdir_rec(RestoreTarget *t, char *path, char **top, PgpErr *err)
+{
+    for (int attempt = 0;; attempt++) {
+        if (mkdir(path, 0700) == 0) {
+            if (top != NULL && *top == NULL && (*top = strdup(path)) == NULL)
+                return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+            return remember(t, path, err);
+        }
+        int e = errno;
+        struct stat st;
+        if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            return 0;
+        char *slash = strrchr(path, '/');
+        if (e != ENOENT || attempt > 0 || slash == NULL || slash == path)
+            return PGP_FAIL_SYS(err, e, "cannot create directory \"%s\"", path);
+        *slash = '\0';
+        int rc = mkdir_rec(t, path, top, err);
+        *slash = '/';
+        if (rc != 0)
+            return rc;
+    }
+}
+
+int restore_target_mkdir(RestoreTarget *t, const char *path, PgpErr *err)
+{
+    char *p = strdup(path);
+    int rc = p != NULL ? mkdir_rec(t, p, NULL, err) : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    free(p);
+    return rc;
+}
+
+int restore_target_mkdir_parent(RestoreTarget *t, const char *file, PgpErr *err)
+{
+    char *p = strdup(file);
+    if (p == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    char *slash = strrchr(p, '/');
+    int rc = 0;
+    if (slash != NULL && slash != p) {
+        *slash = '\0';
+        rc = mkdir_rec(t, p, NULL, err);
+    }
+    free(p);
+    return rc;
+}
+
+/* The data directory or a tablespace location: created, or existing and empty. */
+static int make_root(RestoreTarget *t, const char *path, PgpErr *err)
+{
+    char *p = strdup(path), *top = NULL;
+    if (p == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    int rc = mkdir_rec(t, p, &top, err);
+    free(p);
+    if (rc != 0)
+        return rc;
+    RestoreCreated *c = &t->created[t->n_created];
+    struct stat st;
+    if (top != NULL) {
+        *c = (RestoreCreated){.path = top, .remove_self = true};
+        t->n_created++;
+        char *slash = strrchr(top, '/'); /* the parent's entry changed too */
+        if (slash == top)
+            return remember(t, "/", err);
+        *slash = '\0';
+        rc = remember(t, top, err);
+        *slash = '/';
+        return rc;
+    }
+    if ((c->path = strdup(path)) == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    t->n_created++;
+    if (stat(path, &st) != 0)
+        return PGP_FAIL_SYS(err, errno, "cannot stat \"%s\"", path);
+    /* PostgreSQL refuses a data directory others can read or the group can write. */
+    if ((st.st_mode & 0027) != 0 && chmod(path, 0700) != 0)
+        return PGP_FAIL_SYS(err, errno, "cannot set the mode of \"%s\" to 0700", path);
+    return remember(t, path, err);
+}
+
+int restore_target_create(RestoreTarget *t, PgpErr *err)
+{
+    int rc = make_root(t, t->pgdata, err);
+    for (size_t i = 0; i < t->n_ts && rc == 0; i++)
+        rc = make_root(t, t->ts[i].path, err);
+    if (rc != 0 || t->n_ts == 0)
+        return rc;
+    char *dir = restore_path_join(t->pgdata, "pg_tblspc");
+    rc = dir != NULL ? restore_target_mkdir(t, dir, err)
+                     : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < t->n_ts && rc == 0; i++) {
+        char *link = NULL;
+        if (asprintf(&link, "%s/%u", dir, (unsigned)t->ts[i].oid) < 0) {
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (symlink(t->ts[i].path, link) != 0)
+            rc = PGP_FAIL_SYS(err, errno, "cannot create tablespace link \"%s\"", link);
+        free(link);
+    }
+    free(dir);
+    return rc;
+}
+
+int restore_fsync_dir(const char *path, PgpErr *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return PGP_FAIL_SYS(err, errno, "cannot open directory \"%s\"", path);
+    int r;
+    do
+        r = fsync(fd);
+    while (r != 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    return r == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot fsync directory \"%s\"", path);
+}
+
+int restore_target_note_sync(RestoreTarget *t, const char *dir, PgpErr *err)
+{
+    return remember(t, dir, err);
+}
+
+int restore_target_sync(RestoreTarget *t, PgpErr *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < t->n_sync && rc == 0; i++)
+        rc = restore_fsync_dir(t->sync[i], err);
+    return rc;
+}
+
+static int rm_any(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    if (remove(p) != 0 && errno != ENOENT)
+        log_warn("cannot remove \"%s\": %s", p, strerror(errno));
+    return 0;
+}
+
+static int rm_inside(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return ftw->level == 0 ? 0 : rm_any(p, sb, flag, ftw);
+}
+
+void restore_target_cleanup(RestoreTarget *t)
+{
+    for (size_t i = t->n_created; i-- > 0;) {
+        const RestoreCreated *c = &t->created[i];
+        nftw(c->path, c->remove_self ? rm_any : rm_inside, 32, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? errno : ENOSPC;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int restore_write_small(const char *dir, const char *name, const char *text, bool append,
+                        PgpErr *err)
+{
+    char *path = restore_path_join(dir, name);
+    if (path == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    /* read access for append: the last byte decides whether a newline goes first */
+    int fd = open(path, O_CREAT | O_CLOEXEC | (append ? O_RDWR | O_APPEND : O_WRONLY | O_TRUNC),
+                  0600);
+    int e = fd < 0 ? errno : 0;
+    struct stat st;
+    char last = '\n';
+    if (e == 0 && append && fstat(fd, &st) != 0)
+        e = errno;
+    if (e == 0 && append && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
+        e = errno != 0 ? errno : EIO;
+    if (e == 0 && last != '\n')
+        e = write_all(fd, "\n", 1);
+    if (e == 0)
+        e = write_all(fd, text, strlen(text));
+    while (e == 0 && fsync(fd) != 0)
+        e = errno == EINTR ? 0 : errno;
+    if (fd >= 0 && close(fd) != 0 && e == 0)
+        e = errno;
+    int rc = e == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot write \"%s\"", path);
+    free(path);
+    return rc;
+}

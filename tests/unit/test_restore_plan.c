@@ -1,0 +1,415 @@
+/*
+ * test_restore_plan.c - choosing and validating a restore (restore_plan.c, restore_wal.c) on
+ * fabricated repositories with several timelines: a real posix Storage in a mkdtemp
+ * directory, manifests through manifest_save, archived WAL objects named like archive-push
+ * names them (their content does not matter to validation, which lists names), history files
+ * with real content.
+ *
+ * The repository: 16 MiB segments, timeline 2 forked off timeline 1 at 0/6000000 (so segment
+ * 6 onwards is read from timeline 2), the old primary went on archiving timeline 1.
+ *   B1  tli 1  0/2000028 - 0/2000100  stop T0
+ *   B2  tli 1  0/5000028 - 0/5000100  stop T0 + 3600
+ *   B3  tli 2  0/8000028 - 0/8000100  stop T0 + 7200
+ *   WAL tli 1: segments 2..7, tli 2: 6..9, all archived at T0 + 10000
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pgpitr/restore_plan.h"
+#include "pgpitr/restore_wal.h"
+
+#define T0 INT64_C(1795316400) /* 2026-11-22 03:00:00 UTC */
+#define US INT64_C(1000000)
+#define SYSID 7300000000000000001ULL
+
+static char tdir[128];
+static char root[256];
+static Storage *st;
+static Repo *repo;
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void set_mtime(const char *path, int64_t t)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s/%s", root, path);
+    struct timespec ts[2] = {{.tv_sec = t}, {.tv_sec = t}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, full, ts, 0), 0);
+}
+
+static void put_wal(uint32_t tli, uint64_t segno, const char *sha_seed)
+{
+    char name[PG_WALNAME_SEG_LEN + 1], hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
+    uint8_t digest[PIPE_SHA256_LEN];
+    pg_walname_format(tli, segno, 16u << 20, name);
+    pipe_sha256_buf(sha_seed != NULL ? sha_seed : name, strlen(sha_seed != NULL ? sha_seed : name),
+                    digest);
+    pipe_hex(digest, sizeof digest, hex);
+    repo_archive_object_path(name, hex, PIPE_CODEC_ZSTD, path);
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_put_all(st, path, 0, "x", 1, &err), 0);
+    set_mtime(path, T0 + 10000);
+}
+
+static void remove_wal(uint32_t tli, uint64_t segno)
+{
+    char name[PG_WALNAME_SEG_LEN + 1], hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
+    uint8_t digest[PIPE_SHA256_LEN];
+    pg_walname_format(tli, segno, 16u << 20, name);
+    pipe_sha256_buf(name, strlen(name), digest);
+    pipe_hex(digest, sizeof digest, hex);
+    repo_archive_object_path(name, hex, PIPE_CODEC_ZSTD, path);
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_remove(st, path, &err), 0);
+}
+
+static void put_history(uint32_t tli, const char *text)
+{
+    char name[32], hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
+    uint8_t digest[PIPE_SHA256_LEN];
+    snprintf(name, sizeof name, "%08X.history", (unsigned)tli);
+    pipe_sha256_buf(text, strlen(text), digest);
+    pipe_hex(digest, sizeof digest, hex);
+    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path);
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_put_all(st, path, 0, text, strlen(text), &err), 0);
+}
+
+static void save_backup(const char *label, uint32_t tli, uint64_t start, uint64_t stop,
+                        int64_t stop_time, const char *object)
+{
+    BackupManifest *m = manifest_new();
+    m->label = strdup(label);
+    m->status = strdup("complete");
+    m->compress = strdup("zstd");
+    m->system_identifier = SYSID;
+    m->pg_version_num = 150004;
+    m->pg_major = 15;
+    m->timeline = tli;
+    m->start_lsn = start;
+    m->stop_lsn = stop;
+    m->start_time = stop_time - 2;
+    m->stop_time = stop_time;
+    PgpErr err = {0};
+    if (object != NULL) {
+        ManifestEntry e = {.path = "PG_VERSION", .type = MANIFEST_FILE, .size = 3, .mode = 0600,
+                           .mtime = T0, .object = (char *)object, .stored_size = 3};
+        memset(e.sha256, 'a', 64);
+        ck_assert_int_eq(manifest_add_entry(m, &e, &err), 0);
+    }
+    ck_assert_int_eq(manifest_save(st, label, m, &err), 0);
+    manifest_free(m);
+}
+
+static void setup(void)
+{
+    snprintf(tdir, sizeof tdir, "/tmp/pgpitr_test_plan.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tdir));
+    snprintf(root, sizeof root, "%s/repo", tdir);
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_posix_new(root, true, &st, &err), 0);
+    ck_assert_int_eq(repo_open(st, &repo, &err), 0);
+    RepoIdentity id = {.system_identifier = SYSID, .pg_major = 15, .wal_segsize = 16u << 20};
+    ck_assert_int_eq(repo_bind(repo, &id, &err), 0);
+    save_backup("B1", 1, 0x2000028, 0x2000100, T0, NULL);
+    save_backup("B2", 1, 0x5000028, 0x5000100, T0 + 3600, NULL);
+    save_backup("B3", 2, 0x8000028, 0x8000100, T0 + 7200, NULL);
+    put_history(2, "1\t0/6000000\tbefore 2026-11-22 04:30:00+00\n");
+    for (uint64_t s = 2; s <= 7; s++)
+        put_wal(1, s, NULL);
+    for (uint64_t s = 6; s <= 9; s++)
+        put_wal(2, s, NULL);
+}
+
+static void teardown(void)
+{
+    repo_free(repo);
+    storage_free(st);
+    nftw(tdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static RestorePlan plan_ok(const RestoreRequest *req)
+{
+    RestorePlan p;
+    PgpErr err;
+    pgp_err_clear(&err);
+    int rc = restore_plan_make(repo, req, &p, &err);
+    ck_assert_msg(rc == 0, "plan failed: %s / %s", err.msg, err.hint);
+    return p;
+}
+
+static PgpErr plan_bad(const RestoreRequest *req, int code)
+{
+    RestorePlan p;
+    PgpErr err;
+    pgp_err_clear(&err);
+    ck_assert_int_eq(restore_plan_make(repo, req, &p, &err), code);
+    ck_assert_ptr_null(p.manifest);
+    ck_assert_ptr_null(strchr(err.msg, '\n'));
+    return err;
+}
+
+#define contains(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" not in \"%s\"", (needle), (hay))
+
+START_TEST(latest_follows_the_newest_timeline)
+{
+    RestoreRequest req = {.pgdata = "x"};
+    RestorePlan p = plan_ok(&req);
+    ck_assert_str_eq(p.manifest->label, "B3");
+    ck_assert_uint_eq(p.target_tli, 2);
+    ck_assert(p.history_found);
+    contains(p.why, "newest complete backup on timeline 2's history");
+    contains(p.timeline_text, "latest");
+    ck_assert_str_eq(p.path_text, "1 -> 2 at 0/6000000");
+    ck_assert_uint_eq(p.wal_segments, 2);
+    ck_assert_str_eq(p.wal.last_name, "000000020000000000000009");
+    ck_assert_uint_eq(p.latest_lsn, 0xA0000000ull >> 4);
+    ck_assert_int_eq(p.latest_time, T0 + 10000);
+    restore_plan_free(&p);
+
+    /* a history-less tli 1 request: B3 is not on it, B2 is the newest */
+    req.target.timeline = "1";
+    p = plan_ok(&req);
+    ck_assert_str_eq(p.manifest->label, "B2");
+    contains(p.why, "1 not on this timeline");
+    ck_assert_str_eq(p.wal.last_name, "000000010000000000000007");
+    restore_plan_free(&p);
+    restore_plan_free(&p);
+    restore_plan_free(NULL);
+}
+END_TEST
+
+START_TEST(time_and_lsn_targets)
+{
+    /* between B2's and B3's end: B2, whose WAL crosses to timeline 2 at segment 6 */
+    RestoreRequest req = {.pgdata = "x", .target = {.kind = RESTORE_TARGET_TIME,
+                                                    .time_us = (T0 + 3610) * US}};
+    RestorePlan p = plan_ok(&req);
+    ck_assert_str_eq(p.manifest->label, "B2");
+    contains(p.why, "newest complete backup ending before time 2026-11-22 04:00:10+00 on "
+                    "timeline 2's history; 1 newer end after the target");
+    ck_assert_uint_eq(p.wal_segments, 5); /* 1-5, 2-6 .. 2-9 */
+    restore_plan_free(&p);
+
+    /* within B2's last (truncated) second: B1 */
+    req.target.time_us = (T0 + 3600) * US + 500000;
+    p = plan_ok(&req);
+    ck_assert_str_eq(p.manifest->label, "B1");
+    restore_plan_free(&p);
+
+    /* before every backup's end: nothing, with the earliest point */
+    req.target.time_us = (T0 - 5) * US;
+    PgpErr err = plan_bad(&req, PGP_ERR_NOT_FOUND);
+    contains(err.msg, "no complete backup can reach target time 2026-11-22 02:59:55+00: 3 of 3 "
+                      "complete backups end after it");
+    contains(err.hint, "earliest recoverable point is the end of backup \"B1\": LSN 0/2000100, "
+                       "2026-11-22 03:00:00+00");
+
+    /* after the archive's newest segment (archived at T0 + 10000): refused */
+    req.target.time_us = (T0 + 10001) * US;
+    err = plan_bad(&req, PGP_ERR_NOT_FOUND);
+    contains(err.msg, "WAL segment 00000002000000000000000A is not archived (yet): backup \"B3\" "
+                      "can reach at most LSN 0/A000000");
+    contains(err.hint, "earliest LSN 0/8000100");
+
+    /* LSN on timeline 1 after the fork: B2, along timeline 1 */
+    req.target = (RestoreTargetSpec){.kind = RESTORE_TARGET_LSN, .lsn = 0x7000010,
+                                     .timeline = "1"};
+    p = plan_ok(&req);
+    ck_assert_str_eq(p.manifest->label, "B2");
+    ck_assert_uint_eq(p.target_tli, 1);
+    ck_assert(p.wal.complete);
+    ck_assert_str_eq(p.wal.last_name, "000000010000000000000007");
+    restore_plan_free(&p);
+
+    /* LSN on timeline 1 beyond its archive */
+    req.target.lsn = 0x9000000;
+    err = plan_bad(&req, PGP_ERR_NOT_FOUND);
+    contains(err.msg, "WAL segment 000000010000000000000008 is not archived (yet)");
+
+    /* LSN before the fork, on timeline 2's history: B2 */
+    req.target = (RestoreTargetSpec){.kind = RESTORE_TARGET_LSN, .lsn = 0x5800000};
+    p = plan_ok(&req);
+    ck_assert_str_eq(p.manifest->label, "B2");
+    ck_assert_uint_eq(p.target_tli, 2);
+    ck_assert_str_eq(p.wal.last_name, "000000010000000000000005");
+    restore_plan_free(&p);
+}
+END_TEST
+
+START_TEST(requested_backup)
+{
+    RestoreRequest req = {.pgdata = "x", .label = "B1"};
+    RestorePlan p = plan_ok(&req);
+    ck_assert_str_eq(p.why, "requested with --backup");
+    ck_assert_uint_eq(p.target_tli, 2);
+    restore_plan_free(&p);
+
+    /* a backup on timeline 1 after the fork cannot reach timeline 2 */
+    save_backup("B4", 1, 0x7000028, 0x7000100, T0 + 9000, NULL);
+    req.label = "B4";
+    PgpErr err = plan_bad(&req, PGP_ERR_USAGE);
+    contains(err.msg, "backup \"B4\" cannot reach timeline 2: that timeline forked off timeline 1 "
+                      "at 0/6000000, before the backup's end (LSN 0/7000100");
+    req.target.timeline = "current";
+    p = plan_ok(&req);
+    ck_assert_uint_eq(p.target_tli, 1);
+    contains(p.timeline_text, "current");
+    restore_plan_free(&p);
+
+    /* without --backup, B3 (highest stop LSN) is chosen; B4 would not qualify anyway */
+    req.label = NULL;
+    req.target.timeline = NULL;
+    p = plan_ok(&req);
+    ck_assert_str_eq(p.manifest->label, "B3");
+    restore_plan_free(&p);
+
+    /* target before the requested backup's end */
+    req.label = "B3";
+    req.target = (RestoreTargetSpec){.kind = RESTORE_TARGET_LSN, .lsn = 0x8000000};
+    err = plan_bad(&req, PGP_ERR_USAGE);
+    contains(err.msg, "target LSN 0/8000000 is not after the end of backup \"B3\"");
+
+    /* an unknown timeline */
+    req = (RestoreRequest){.pgdata = "x", .target = {.timeline = "7"}};
+    err = plan_bad(&req, PGP_ERR_NOT_FOUND);
+    contains(err.msg, "4 of 4 are not on timeline 7's history");
+    contains(err.hint, "no history file archived");
+
+    req.label = "nope";
+    err = plan_bad(&req, PGP_ERR_NOT_FOUND);
+    contains(err.msg, "does not exist");
+}
+END_TEST
+
+START_TEST(holes_and_damage)
+{
+    /* a hole in timeline 2 at segment 7, with 8 and 9 behind it */
+    remove_wal(2, 7);
+    RestoreRequest req = {.pgdata = "x", .label = "B2"};
+    PgpErr err = plan_bad(&req, PGP_ERR_NOT_FOUND);
+    contains(err.msg, "WAL segment 000000020000000000000007 is missing from the archive: backup "
+                      "\"B2\" can reach at most LSN 0/7000000");
+    contains(err.hint, "later WAL is archived, e.g. 000000020000000000000008");
+    /* B3 starts after the hole: latest is fine */
+    req.label = NULL;
+    RestorePlan p = plan_ok(&req);
+    ck_assert_str_eq(p.manifest->label, "B3");
+    restore_plan_free(&p);
+    /* a time before the newest archive time is accepted even with the hole behind it;
+     * an xid cannot be placed: a warning only */
+    req.label = "B2";
+    req.target = (RestoreTargetSpec){.kind = RESTORE_TARGET_TIME, .time_us = (T0 + 5000) * US};
+    p = plan_ok(&req);
+    ck_assert(p.wal.gap);
+    restore_plan_free(&p);
+    req.target = (RestoreTargetSpec){.kind = RESTORE_TARGET_XID, .xid = "1234"};
+    p = plan_ok(&req);
+    contains(p.why, "requested with --backup");
+    restore_plan_free(&p);
+    req.label = NULL;
+    p = plan_ok(&req);
+    contains(p.why, "an xid cannot be placed in time");
+    restore_plan_free(&p);
+
+    /* the backup's own WAL */
+    remove_wal(1, 2);
+    req = (RestoreRequest){.pgdata = "x", .label = "B1",
+                           .target = {.kind = RESTORE_TARGET_IMMEDIATE}};
+    err = plan_bad(&req, PGP_ERR_NOT_FOUND);
+    contains(err.msg, "WAL segment 000000010000000000000002 of backup \"B1\" itself is missing");
+
+    /* the same segment archived twice with different content */
+    put_wal(1, 5, "other content");
+    req.label = "B2";
+    err = plan_bad(&req, PGP_ERR_CONFLICT);
+    contains(err.msg, "000000010000000000000005 is archived twice");
+
+    /* a missing object */
+    save_backup("B5", 2, 0x9000028, 0x9000100, T0 + 9500, "objects/ab/abcdef.zst");
+    req = (RestoreRequest){.pgdata = "x"};
+    err = plan_bad(&req, PGP_ERR_CORRUPT);
+    contains(err.msg, "backup \"B5\" is damaged: object \"objects/ab/abcdef.zst\" (content of "
+                      "\"PG_VERSION\") is missing");
+    PgpErr e2 = {0};
+    ck_assert_int_eq(storage_put_all(st, "objects/ab/abcdef.zst", 0, "x", 1, &e2), 0);
+    p = plan_ok(&req);
+    ck_assert_str_eq(p.manifest->label, "B5");
+    ck_assert_uint_eq(p.n_objects, 1);
+    restore_plan_free(&p);
+}
+END_TEST
+
+START_TEST(history_files)
+{
+    RestoreWalIndex *ix = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(restore_wal_index_new(repo, &ix, &err), 0);
+    uint32_t tli = 0;
+    ck_assert_int_eq(restore_wal_latest_timeline(ix, &tli, &err), 0);
+    ck_assert_uint_eq(tli, 2);
+    PgTimelineHistory h;
+    bool found = false;
+    ck_assert_int_eq(restore_wal_history(ix, 2, &h, &found, &err), 0);
+    ck_assert(found);
+    ck_assert_uint_eq(h.n, 2);
+    pg_timeline_free(&h);
+    ck_assert_int_eq(restore_wal_history(ix, 5, &h, &found, &err), 0);
+    ck_assert(!found);
+    ck_assert_uint_eq(h.n, 1);
+    pg_timeline_free(&h);
+    bool any = false;
+    ck_assert_int_eq(restore_wal_any(ix, 1, 8, UINT64_MAX, &any, &err), 0);
+    ck_assert(!any);
+    ck_assert_int_eq(restore_wal_any(ix, 2, 8, UINT64_MAX, &any, &err), 0);
+    ck_assert(any);
+    int64_t mtime = 0;
+    ck_assert_int_eq(restore_wal_find(ix, "000000010000000000000003", &any, &mtime, &err), 0);
+    ck_assert(any);
+    ck_assert_int_eq(mtime, T0 + 10000);
+    ck_assert_int_eq(restore_wal_find(ix, "00000001.history", &any, NULL, &err),
+                     PGP_ERR_INVALID_NAME);
+
+    /* a damaged history file (content no longer matching its name) is an error */
+    put_history(3, "1\t0/6000000\tx\n2\t0/9000000\ty\n");
+    char path[512];
+    snprintf(path, sizeof path, "%s/archive/history", root);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "sed -i 's/9000000/9000001/' %s/00000003.history-*", path);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(restore_wal_history(ix, 3, &h, &found, &err), PGP_ERR_CORRUPT);
+    contains(err.msg, "checksum mismatch");
+    pg_timeline_free(&h);
+    restore_wal_index_free(ix);
+
+    RestoreRequest req = {.pgdata = "x"};
+    err = plan_bad(&req, PGP_ERR_CORRUPT);
+    contains(err.msg, "00000003.history");
+}
+END_TEST
+
+Suite *suite_restore_plan(void)
+{
+    Suite *s = suite_create("restore_plan");
+    TCase *tc = tcase_create("plan");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, latest_follows_the_newest_timeline);
+    tcase_add_test(tc, time_and_lsn_targets);
+    tcase_add_test(tc, requested_backup);
+    tcase_add_test(tc, holes_and_damage);
+    tcase_add_test(tc, history_files);
+    suite_add_tcase(s, tc);
+    return s;
+}
