@@ -1,0 +1,406 @@
+#!/usr/bin/env bash
+# tests/bench/backup.sh -- part of `make bench`: full base backup of a ~1 GB pgbench database,
+# pgpitr side by side with pg_basebackup and pgBackRest on the same server in one run, then the
+# second backup of the unchanged database (pgpitr's content-addressed dedup against pgBackRest
+# incr). Prints figures only; it asserts nothing about time.
+#
+# Design: one throwaway cluster (pgbench -i, loaded with wal_level = minimal so the load is
+# quick, then restarted with wal_level = replica and archive_command pushing every segment to
+# both the pgpitr and the pgBackRest repository, so that both tools see a normally archived
+# cluster and make complete, restorable backups). autovacuum is off: nothing changes the
+# database between backups. Everything is in the page cache; the figures measure the backup
+# path (server read + stream + compress + checksum + write), not the disk.
+# Contestants run BENCH_BACKUP_ROUNDS times, in an order rotated per round; each is preceded by
+# a CHECKPOINT (every contestant asks for a fast checkpoint, so that one costs little) and
+# reported as the median (of 2 rounds: the mean) wall-clock seconds. A "first" pgpitr backup
+# starts from an empty object store: the benchmark removes objects/ and backup/ of the pgpitr
+# repository before it (its archived WAL stays). pg_basebackup runs with -X none, like the others
+# it relies on the archive for WAL.
+#
+# Environment:
+#   PGPITR_BIN            pgpitr binary (set by `make bench`); if unset, pgpitr is skipped
+#   BENCH_BACKUP_SCALE    pgbench scale (default 64, about 1 GB)
+#   BENCH_BACKUP_ROUNDS   rounds per contestant (default 3)
+#   BENCH_KEEP=1          keep the work directory (path printed)
+#   TMPDIR                where the work directory is made
+# When run as root, setup happens as root and everything else runs as the `postgres` OS user.
+# Ports 47000-47999.
+set -euo pipefail
+export LC_ALL=C
+
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+SCALE=${BENCH_BACKUP_SCALE:-64}
+ROUNDS=${BENCH_BACKUP_ROUNDS:-3}
+
+log() { printf 'bench-backup: %s\n' "$*" >&2; }
+die() { printf 'bench-backup: error: %s\n' "$*" >&2; exit 1; }
+
+pg_bindir() {
+  local d
+  d=/usr/lib/postgresql/15/bin
+  # shellcheck disable=SC2012  # version-sorted directory names
+  [ -x "$d/initdb" ] || d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$d" ] && [ -x "$d/initdb" ] || d=$(dirname "$(command -v initdb 2>/dev/null || echo /x/x)")
+  [ -x "$d/initdb" ] || die "PostgreSQL server binaries not found; run contrib/install-deps.sh"
+  echo "$d"
+}
+
+# Stop a postmaster started from data directory $1, by the pid in its postmaster.pid.
+stop_postmaster() {
+  local pidfile=$1/postmaster.pid pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(head -n 1 "$pidfile" 2>/dev/null || true)
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -INT "$pid" 2>/dev/null || true          # fast shutdown
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Outer part: dependencies, work directory, privilege drop.
+# ---------------------------------------------------------------------------------------------
+outer() {
+  local root_dir rc=0
+  root_dir=$(cd "$(dirname "$SELF")/../.." && pwd)
+  if ! command -v pgbackrest >/dev/null || ! command -v jq >/dev/null || ! command -v pgbench >/dev/null; then
+    log "installing missing benchmark dependencies"
+    PGPITR_WITH_BENCH=1 "$root_dir/contrib/install-deps.sh"
+  fi
+  command -v jq >/dev/null || die "jq is needed"
+  W=$(mktemp -d "${TMPDIR:-/tmp}/pgpitr-bench-backup.XXXXXX")
+  trap 'outer_cleanup' EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$W/bin"
+  cp "$SELF" "$W/bin/backup.sh"
+  if [ -n "${PGPITR_BIN:-}" ]; then
+    if [ -x "$PGPITR_BIN" ]; then cp "$PGPITR_BIN" "$W/bin/pgpitr"
+    else log "PGPITR_BIN='$PGPITR_BIN' is not an executable file; pgpitr will be skipped"; fi
+  fi
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"
+    chown -R postgres: "$W"
+    chmod 0700 "$W"
+    runuser -u postgres -- env BENCH_INNER=1 BENCH_WORK="$W" BENCH_BACKUP_SCALE="$SCALE" \
+      BENCH_BACKUP_ROUNDS="$ROUNDS" PATH="$PATH" bash "$W/bin/backup.sh" || rc=$?
+  else
+    BENCH_INNER=1 BENCH_WORK="$W" bash "$W/bin/backup.sh" || rc=$?
+  fi
+  return $rc
+}
+
+outer_cleanup() {
+  local rc=$?
+  stop_postmaster "$W/pgdata"
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work directory kept: $W"; else rm -rf "$W"; fi
+  exit $rc
+}
+
+# ---------------------------------------------------------------------------------------------
+# Inner part: runs as an unprivileged user inside $W.
+# ---------------------------------------------------------------------------------------------
+PGBIN=""; PORT=""; PGPITR=""; CONF=""; DATA_BYTES=0
+
+inner_cleanup() {
+  local rc=$?
+  stop_postmaster "$W/pgdata"
+  exit $rc
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+psql_q() { "$PGBIN/psql" -X -q -At -h "$W" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$1"; }
+conninfo() { printf 'host=%s port=%s user=postgres' "$W" "$PORT"; }
+pgbr() { pgbackrest --config="$CONF" --config-include-path="$W/pgbr/conf.d" --stanza=bench "$@"; }
+
+pick_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((47000 + RANDOM % 1000))
+    if port_free "$p" && [ ! -e "$W/.s.PGSQL.$p" ] && [ ! -e "/tmp/.s.PGSQL.$p" ]; then
+      PORT=$p; return 0
+    fi
+  done
+  die "no free port in 47000-47999"
+}
+
+start_cluster() {
+  local try
+  for try in 1 2 3 4 5; do
+    [ -n "$PORT" ] || pick_port
+    if "$PGBIN/pg_ctl" -D "$W/pgdata" -l "$W/log/postgres.log" -w -t 120 \
+         -o "-p $PORT -k $W -c listen_addresses=127.0.0.1" start >/dev/null; then
+      return 0
+    fi
+    log "postgres did not start on port $PORT (attempt $try), retrying"
+    PORT=""
+  done
+  tail -n 20 "$W/log/postgres.log" >&2 || true
+  die "cannot start postgres"
+}
+
+make_cluster() {
+  log "initdb + pgbench -i -s $SCALE (wal_level = minimal for the load)"
+  "$PGBIN/initdb" -D "$W/pgdata" -U postgres -A trust --no-sync >"$W/log/initdb.log" 2>&1 \
+    || { cat "$W/log/initdb.log" >&2; die "initdb failed"; }
+  cat >>"$W/pgdata/postgresql.conf" <<EOF
+shared_buffers = '256MB'
+max_wal_size = '4GB'
+checkpoint_timeout = '30min'
+synchronous_commit = off
+autovacuum = off
+wal_level = minimal
+max_wal_senders = 0
+archive_mode = off
+EOF
+  start_cluster
+  local t0=$SECONDS
+  "$PGBIN/pgbench" -h "$W" -p "$PORT" -U postgres -i -q -I dtGvp -s "$SCALE" postgres \
+    >"$W/log/pgbench-init.log" 2>&1 || { tail -n 20 "$W/log/pgbench-init.log" >&2; die "pgbench -i failed"; }
+  psql_q "VACUUM (FREEZE, ANALYZE)"
+  log "pgbench -i: $((SECONDS - t0)) s"
+  stop_postmaster "$W/pgdata"
+
+  # Archiving to both repositories; pgpitr first (its backup waits for its own archive).
+  local pgpitr_push=""
+  [ -n "$PGPITR" ] && pgpitr_push="$PGPITR --repo $W/repo/pgpitr archive-push %p && "
+  cat >>"$W/pgdata/postgresql.conf" <<EOF
+wal_level = replica
+max_wal_senders = 10
+archive_mode = on
+archive_command = '${pgpitr_push}pgbackrest --config=$CONF --config-include-path=$W/pgbr/conf.d --stanza=bench archive-push %p'
+EOF
+  start_cluster
+  DATA_BYTES=$(du -sb --exclude=pg_wal "$W/pgdata" | cut -f1)
+  log "data directory (without pg_wal): $((DATA_BYTES / 1048576)) MiB"
+}
+
+setup_pgbackrest() {
+  mkdir -p "$W/repo/pgbackrest" "$W/pgbr/lock" "$W/pgbr/log" "$W/pgbr/spool" "$W/pgbr/conf.d"
+  CONF=$W/pgbr/pgbackrest.conf
+  cat >"$CONF" <<EOF
+[global]
+repo1-path=$W/repo/pgbackrest
+repo1-retention-full=99
+lock-path=$W/pgbr/lock
+log-path=$W/pgbr/log
+spool-path=$W/pgbr/spool
+log-level-console=warn
+log-level-stderr=warn
+log-level-file=off
+compress-type=zst
+compress-level=1
+archive-async=n
+start-fast=y
+
+[bench]
+pg1-path=$W/pgdata
+pg1-port=PORT_PLACEHOLDER
+pg1-socket-path=$W
+pg1-user=postgres
+EOF
+}
+
+stanza_create() {
+  sed -i "s/^pg1-port=.*/pg1-port=$PORT/" "$CONF"
+  pgbr stanza-create >"$W/log/pgbackrest-stanza.log" 2>&1 || {
+    cat "$W/log/pgbackrest-stanza.log" >&2
+    log "pgbackrest stanza-create failed; pgbackrest contestants will be skipped"
+    return 1
+  }
+}
+
+# --- contestants -----------------------------------------------------------------------------
+# run_<id> OUTDIR: one backup; writes the stored bytes to OUTDIR/stored ("-" when nothing is
+# stored). Only the backup command itself is inside the timed region (see timed).
+pgpitr_repo_bytes() { du -sb "$W/repo/pgpitr/objects" "$W/repo/pgpitr/backup" 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+pgbr_last_label() { pgbr info --output=json | jq -r '.[0].backup[-1].label'; }
+
+prep_pgpitr_zstd1() { rm -rf "$W/repo/pgpitr/objects" "$W/repo/pgpitr/backup"; }
+run_pgpitr_zstd1()  { "$PGPITR" --repo "$W/repo/pgpitr" backup --pg-conn "$(conninfo)" --compress zstd --compress-level 1 --jobs 2 --output json; }
+size_pgpitr_zstd1() { pgpitr_repo_bytes; }
+
+run_pgb_stdout()    { "$PGBIN/pg_basebackup" -h "$W" -p "$PORT" -U postgres -c fast -X none -Ft -D - >/dev/null; }
+size_pgb_stdout()   { echo -; }
+# The same with SHA-256 manifest checksums (what pgpitr asks the server for): the walsender
+# hashes every file on its one thread, which bounds pgpitr's speed.
+run_pgb_sha()       { "$PGBIN/pg_basebackup" -h "$W" -p "$PORT" -U postgres -c fast -X none -Ft -D - --manifest-checksums=SHA256 >/dev/null; }
+size_pgb_sha()      { echo -; }
+prep_pgb_tar()      { rm -rf "$W/out/pgb"; }
+run_pgb_tar()       { "$PGBIN/pg_basebackup" -h "$W" -p "$PORT" -U postgres -c fast -X none -Ft -D "$W/out/pgb"; }
+size_pgb_tar()      { du -sb "$W/out/pgb" | cut -f1; }
+prep_pgb_czstd()    { rm -rf "$W/out/pgb"; }
+run_pgb_czstd()     { "$PGBIN/pg_basebackup" -h "$W" -p "$PORT" -U postgres -c fast -X none -Ft --compress=client-zstd:1 -D "$W/out/pgb"; }
+size_pgb_czstd()    { du -sb "$W/out/pgb" | cut -f1; }
+prep_pgb_szstd()    { rm -rf "$W/out/pgb"; }
+run_pgb_szstd()     { "$PGBIN/pg_basebackup" -h "$W" -p "$PORT" -U postgres -c fast -X none -Ft --compress=server-zstd:level=1,workers=2 -D "$W/out/pgb"; }
+size_pgb_szstd()    { du -sb "$W/out/pgb" | cut -f1; }
+run_pgbr_pm1()      { pgbr backup --type=full --process-max=1; }
+size_pgbr_pm1()     { du -sb "$W/repo/pgbackrest/backup/bench/$(pgbr_last_label)" | cut -f1; }
+run_pgbr_pm2()      { pgbr backup --type=full --process-max=2; }
+size_pgbr_pm2()     { du -sb "$W/repo/pgbackrest/backup/bench/$(pgbr_last_label)" | cut -f1; }
+
+# Second backups of the unchanged database: against what the first-backup rounds left.
+prep_pgpitr_second() { PGPITR_BYTES0=$(pgpitr_repo_bytes); }
+run_pgpitr_second()  { run_pgpitr_zstd1; }
+size_pgpitr_second() { echo $(( $(pgpitr_repo_bytes) - PGPITR_BYTES0 )); }
+run_pgbr_incr()      { pgbr backup --type=incr --process-max=2; }
+size_pgbr_incr()     { du -sb "$W/repo/pgbackrest/backup/bench/$(pgbr_last_label)" | cut -f1; }
+
+declare -A LABEL=(
+  [pgpitr_zstd1]="pgpitr backup zstd-1 --jobs 2"
+  [pgb_stdout]="pg_basebackup -Ft -D - >/dev/null"
+  [pgb_sha]="  same, --manifest-checksums=SHA256"
+  [pgb_tar]="pg_basebackup -Ft (no compression)"
+  [pgb_czstd]="pg_basebackup client-zstd:1"
+  [pgb_szstd]="pg_basebackup server-zstd:1,workers=2"
+  [pgbr_pm1]="pgbackrest full zst-1 process-max=1"
+  [pgbr_pm2]="pgbackrest full zst-1 process-max=2"
+  [pgpitr_second]="pgpitr backup (dedup), --jobs 2"
+  [pgbr_incr]="pgbackrest incr zst-1 process-max=2"
+)
+declare -A FAILED=() MED=() STORED=()
+
+# timed ID ROUND: prep, CHECKPOINT, then the backup alone in the timed region.
+timed() {
+  local id=$1 round=$2 t0 t1 rc=0 out="$W/out/$1.$2"
+  [ -z "${FAILED[$id]:-}" ] || return 0
+  if declare -F "prep_$id" >/dev/null; then "prep_$id"; fi
+  psql_q "CHECKPOINT"
+  t0=$EPOCHREALTIME
+  "run_$id" >"$out.stdout" 2>"$out.stderr" || rc=$?
+  t1=$EPOCHREALTIME
+  if [ "$rc" -ne 0 ]; then
+    FAILED[$id]="exit status $rc in round $round"
+    log "${LABEL[$id]} FAILED: exit status $rc"
+    sed -n '1,5s/^/bench-backup:   | /p' "$out.stderr" >&2
+    return 0
+  fi
+  echo $(( ${t1/./} - ${t0/./} )) >>"$W/times/$id"
+  "size_$id" >>"$W/times/$id.stored"
+  log "  ${LABEL[$id]}: $(awk -v us=$(( ${t1/./} - ${t0/./} )) 'BEGIN { printf "%.2f s", us / 1e6 }')"
+}
+
+median() {  # FILE -> median (of numbers, "-" if any is "-")
+  grep -q -- '^-$' "$1" && { echo -; return 0; }
+  sort -n "$1" | awk '{a[NR]=$1} END { if (NR == 0) { print "-"; exit }
+    m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.0f\n", m }'
+}
+
+run_rounds() {  # ids...
+  local ids=("$@") n r k
+  n=${#ids[@]}
+  for ((r = 1; r <= ROUNDS; r++)); do
+    log "round $r of $ROUNDS"
+    for ((k = 0; k < n; k++)); do
+      timed "${ids[$(( (r - 1 + k) % n ))]}" "$r"
+    done
+  done
+}
+
+print_row() {  # id
+  local id=$1 us st secs mbs stored ratio
+  if [ -n "${FAILED[$id]:-}" ]; then
+    printf '%-40s %s\n' "${LABEL[$id]}" "FAILED (${FAILED[$id]})"; return 0
+  fi
+  us=$(median "$W/times/$id")
+  st=$(median "$W/times/$id.stored")
+  MED[$id]=$us
+  STORED[$id]=$st
+  secs=$(awk -v us="$us" 'BEGIN { printf "%.2f", us / 1e6 }')
+  mbs=$(awk -v us="$us" -v b="$DATA_BYTES" 'BEGIN { printf "%.0f", b / us }')
+  if [ "$st" = - ]; then stored=-; ratio=-
+  else
+    stored=$(awk -v s="$st" 'BEGIN { printf "%.1f", s / 1048576 }')
+    ratio=$(awk -v s="$st" -v b="$DATA_BYTES" 'BEGIN { printf "%.3f", s / b }')
+  fi
+  printf '%-40s %8s %8s %11s %7s\n' "${LABEL[$id]}" "$secs" "$mbs" "$stored" "$ratio"
+}
+
+print_ratio() {  # label slower_id faster_id target (ratio = slower time / faster time)
+  local a=${MED[$2]:-} b=${MED[$3]:-}
+  if [ -z "$a" ] || [ -z "$b" ]; then printf '  %-60s %s\n' "$1" "n/a"; return 0; fi
+  awk -v a="$a" -v b="$b" -v l="$1" -v t="${4:-}" 'BEGIN {
+    r = a / b
+    if (t == "") { printf "  %-60s %6.2f\n", l, r; exit }
+    split(t, tt, " "); ok = (tt[1] == "<=") ? (r <= tt[2]) : (r >= tt[2])
+    printf "  %-60s %6.2f   (target %s: %s)\n", l, r, t, ok ? "met" : "NOT met" }'
+}
+
+inner() {
+  W=$BENCH_WORK
+  cd "$W"
+  trap 'inner_cleanup' EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$W/log" "$W/out" "$W/times" "$W/repo"
+  PGBIN=$(pg_bindir)
+  local t0=$SECONDS pgbr_ok=1 first_ids=() second_ids=() id
+
+  if [ -x "$W/bin/pgpitr" ] && "$W/bin/pgpitr" backup --help >/dev/null 2>&1; then
+    PGPITR=$W/bin/pgpitr
+  else
+    log "no usable pgpitr binary (PGPITR_BIN); pgpitr contestants skipped"
+  fi
+  setup_pgbackrest
+  make_cluster
+  stanza_create || pgbr_ok=0
+  # Everything archived so far, so no contestant waits for the load's backlog.
+  local last
+  last=$(psql_q "SELECT pg_walfile_name(pg_switch_wal())")
+  for _ in $(seq 1 600); do
+    [ -e "$W/pgdata/pg_wal/archive_status/$last.done" ] && break
+    sleep 0.1
+  done
+  [ -e "$W/pgdata/pg_wal/archive_status/$last.done" ] || die "archiving does not work: $(tail -n 5 "$W/log/postgres.log")"
+
+  [ -n "$PGPITR" ] && first_ids+=(pgpitr_zstd1)
+  first_ids+=(pgb_stdout pgb_sha pgb_tar pgb_czstd pgb_szstd)
+  [ "$pgbr_ok" = 1 ] && first_ids+=(pgbr_pm1 pgbr_pm2)
+  LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+  log "first (full) backups: ${#first_ids[@]} contestants x $ROUNDS rounds"
+  run_rounds "${first_ids[@]}"
+  rm -rf "$W/out/pgb"
+
+  # The pgpitr repository holds the last round's first backup; pgBackRest's newest is a full.
+  [ -n "$PGPITR" ] && [ -z "${FAILED[pgpitr_zstd1]:-}" ] && second_ids+=(pgpitr_second)
+  [ "$pgbr_ok" = 1 ] && [ -z "${FAILED[pgbr_pm2]:-}" ] && second_ids+=(pgbr_incr)
+  if [ "${#second_ids[@]}" -gt 0 ]; then
+    log "second backups of the unchanged database: ${#second_ids[@]} contestants x $ROUNDS rounds"
+    run_rounds "${second_ids[@]}"
+  fi
+
+  echo
+  echo "pgpitr backup bench: base backup of a pgbench database, scale $SCALE, $((DATA_BYTES / 1048576)) MiB data directory (without pg_wal),"
+  echo "in the page cache; median of $ROUNDS rounds (contestant order rotated per round), each after a CHECKPOINT"
+  echo "host: $(nproc) CPU ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), work dir on $(stat -f -c %T "$W") ($(df --output=source "$W" | tail -n 1))"
+  echo "tools: $("$PGBIN/pg_basebackup" --version); $(pgbackrest version); $([ -n "$PGPITR" ] && "$PGPITR" --version 2>/dev/null | head -n 1 || echo 'pgpitr n/a')"
+  echo "load average before: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "MB/s = 10^6 bytes of data directory per second; stored = bytes the backup added to its repository / directory"
+  echo
+  printf '%-40s %8s %8s %11s %7s\n' "full backup" "seconds" "MB/s" "stored MiB" "ratio"
+  for id in "${first_ids[@]}"; do print_row "$id"; done
+  if [ "${#second_ids[@]}" -gt 0 ]; then
+    echo
+    printf '%-40s %8s %8s %11s %7s\n' "second backup, unchanged database" "seconds" "MB/s" "stored MiB" "ratio"
+    for id in "${second_ids[@]}"; do print_row "$id"; done
+  fi
+  if [ -n "$PGPITR" ] && [ -z "${FAILED[pgpitr_zstd1]:-}" ]; then
+    local j="$W/out/pgpitr_zstd1.$ROUNDS.stdout"
+    [ -s "$j" ] && echo && echo "pgpitr's own summary of its last full backup: $(jq -c '{files, reused_files, size, stored_size, new_stored_size, seconds, mib_per_second}' "$j")"
+  fi
+  echo
+  echo "targets (ratio of median seconds):"
+  print_ratio "pgbackrest process-max=2 / pgpitr zstd-1 --jobs 2" pgbr_pm2 pgpitr_zstd1 ">= 1.3"
+  print_ratio "pgpitr zstd-1 --jobs 2 / pg_basebackup server-zstd workers=2" pgpitr_zstd1 pgb_szstd "<= 1.1"
+  echo "for information:"
+  print_ratio "pgpitr zstd-1 --jobs 2 / pg_basebackup -D - (read limit)" pgpitr_zstd1 pgb_stdout
+  print_ratio "pgpitr zstd-1 --jobs 2 / pg_basebackup -D - SHA-256 manifest" pgpitr_zstd1 pgb_sha
+  print_ratio "pgbackrest process-max=1 / pgpitr zstd-1 --jobs 2" pgbr_pm1 pgpitr_zstd1
+  print_ratio "pgbackrest incr / pgpitr second backup (time)" pgbr_incr pgpitr_second
+  if [ -n "${STORED[pgbr_incr]:-}" ] && [ -n "${STORED[pgpitr_second]:-}" ]; then
+    printf '  %-60s %s / %s bytes\n' "stored by the second backup: pgbackrest incr / pgpitr" "${STORED[pgbr_incr]}" "${STORED[pgpitr_second]}"
+  fi
+  echo
+  log "done in $((SECONDS - t0)) s"
+}
+
+if [ "${BENCH_INNER:-0}" = 1 ]; then inner; else outer; fi
