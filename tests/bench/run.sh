@@ -16,6 +16,8 @@
 #   BENCH_PGBENCH_MAX_SECONDS  upper bound on the pgbench run (default 60); segments it does not
 #                              fill come from pgbench -i
 #   BENCH_KEEP=1               keep the work directory (path printed)
+#   BENCH_ONLY=archive|backup  run only this benchmark or only tests/bench/backup.sh (base
+#                              backups, run after this one by default; see its header)
 #   TMPDIR                     where the work directory is made (it must be a real disk for
 #                              fsync figures to mean anything)
 # When run as root, setup happens as root and everything else runs as the `postgres` OS user
@@ -417,4 +419,11 @@ inner() {
   log "done in $((SECONDS - t0)) s"
 }
 
-if [ "${BENCH_INNER:-0}" = 1 ]; then inner; else outer; fi
+# `make bench` runs this archive-push/get benchmark, then tests/bench/backup.sh (base backups).
+# BENCH_ONLY=archive or BENCH_ONLY=backup runs just one of them.
+if [ "${BENCH_INNER:-0}" = 1 ]; then
+  inner
+else
+  [ "${BENCH_ONLY:-}" = backup ] || outer
+  [ "${BENCH_ONLY:-}" = archive ] || bash "$(dirname "$SELF")/backup.sh"
+fi
