@@ -7,7 +7,7 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev
             libinih-dev libarchive-dev libcurl4-openssl-dev check)
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
-          e2fsprogs)
+          e2fsprogs python3-jsonschema)
 bench_pkgs=(pgbackrest)
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
 [ "${PGPITR_WITH_BENCH:-0}" = 1 ] && want+=("${bench_pkgs[@]}")

@@ -13,6 +13,7 @@ static const CmdDef *const commands[] = {
     &cmd_archive_get,
     &cmd_backup,
     &cmd_restore,
+    &cmd_drill,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

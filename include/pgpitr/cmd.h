@@ -37,6 +37,7 @@ extern const CmdDef cmd_archive_push;
 extern const CmdDef cmd_archive_get;
 extern const CmdDef cmd_backup;
 extern const CmdDef cmd_restore;
+extern const CmdDef cmd_drill;
 
 /* Settings every command resolves the same way. */
 typedef struct CmdSettings {

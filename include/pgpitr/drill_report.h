@@ -1,0 +1,122 @@
+/*
+ * drill_report.h - the drill report: what `pgpitr drill` proved, as a versioned JSON
+ * document (docs/drill-report.schema.json, "schema_version": 1), a short text summary, and
+ * where reports are kept: always in the repository at drill/<id>.json (never replaced), and
+ * with --report FILE also in a file (written atomically).
+ *
+ * The report is filled as the drill runs; any failure adds a reason and makes the status
+ * "failed". Pure data and formatting, plus the storage calls that keep and find reports.
+ */
+#ifndef PGPITR_DRILL_REPORT_H
+#define PGPITR_DRILL_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pgpitr/err.h"
+#include "pgpitr/restore.h"
+#include "pgpitr/storage.h"
+
+#define DRILL_SCHEMA_VERSION 1
+#define DRILL_ID_MAX 40
+#define DRILL_TIME_MAX 40
+
+typedef enum { DRILL_CHECK_PASSED = 0, DRILL_CHECK_FAILED, DRILL_CHECK_SKIPPED } DrillCheckStatus;
+
+typedef struct DrillCheck {
+    char *name;
+    DrillCheckStatus status;
+    char *detail;
+} DrillCheck;
+
+typedef struct DrillTable {
+    char *database;
+    char *table;                 /* schema.name, quoted where SQL needs it */
+    int64_t rows;
+} DrillTable;
+
+typedef struct DrillReport {
+    char id[DRILL_ID_MAX];       /* "20261122T040000Z-3fa9" */
+    char host[256];
+    int64_t started_us, finished_us;   /* wall clock, microseconds since the epoch */
+    char **reasons;              /* why the drill failed; none: passed */
+    size_t n_reasons;
+    PgpErrCode first_error;      /* code of the first failure (drill_report_fail_err) */
+
+    bool has_backup;
+    RestoreReport backup;        /* label, why, LSNs, times, size, pg_major, ... */
+
+    const char *target_kind;     /* "latest", "immediate", "time", "lsn", "xid", "name" */
+    char *target_value;          /* as requested; NULL for latest and immediate */
+    bool has_reached;
+    bool reached_has_time, reached_has_lsn;
+    int64_t reached_time_us;
+    uint64_t reached_lsn;
+    uint32_t reached_timeline;   /* timeline replay ended on (0: unknown) */
+    uint32_t new_timeline;       /* timeline after promotion (0: none) */
+
+    /* Phase durations in seconds; negative: the phase did not run. */
+    double select_s, restore_files_s, replay_s, checks_s, total_s;
+
+    bool has_wal;
+    uint64_t wal_segments;       /* distinct segments restore_command handed over */
+    uint64_t wal_fetches, wal_bytes;   /* every hand-over, and its bytes (uncompressed) */
+
+    DrillCheck *checks;
+    size_t n_checks;
+    DrillTable *tables;
+    size_t n_tables;
+    bool tables_truncated;       /* more user tables than --max-tables in some database */
+
+    bool has_freshness;
+    double archive_freshness_s;  /* age of the newest archived segment when the drill began */
+
+    bool has_previous;
+    char previous_id[DRILL_ID_MAX];
+    char previous_status[16];
+    bool previous_has_rto;
+    double previous_rto_s;
+
+    char *workdir;               /* set when kept (--keep) */
+    char **log_tail;             /* last lines of the server log, on failure */
+    size_t n_log_tail;
+    bool nomem;                  /* an allocation failed while filling the report */
+} DrillReport;
+
+void drill_report_init(DrillReport *r);
+void drill_report_free(DrillReport *r);
+bool drill_report_passed(const DrillReport *r);
+
+/* Adds a reason (printf-like): the drill failed. */
+void drill_report_fail(DrillReport *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds err's message as a reason and remembers its code if it is the first. */
+void drill_report_fail_err(DrillReport *r, const PgpErr *err);
+/* Adds a check; a failed check also adds the reason "check \"<name>\" failed: <detail>". */
+void drill_report_check(DrillReport *r, const char *name, DrillCheckStatus status,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void drill_report_table(DrillReport *r, const char *database, const char *table, int64_t rows);
+/* Takes ownership of lines. */
+void drill_report_set_log_tail(DrillReport *r, char **lines, size_t n);
+
+/* "20261122T040000Z-" + 4 lowercase hex digits of suffix. */
+void drill_make_id(int64_t started_us, unsigned suffix, char out[DRILL_ID_MAX]);
+/* ISO 8601 UTC: "2026-11-22T04:00:00Z", with ".25" etc. when there is a fraction. */
+void drill_format_time(int64_t us, char out[DRILL_TIME_MAX]);
+
+/* The JSON text (schema_version 1, two-space indent, newline at the end), malloc'd. */
+int drill_report_to_json(const DrillReport *r, char **out, PgpErr *err);
+/* A few lines for people: status, backup, target reached, RTO, checks, reasons. */
+void drill_report_print_text(const DrillReport *r, FILE *out);
+
+/* Finds the newest report in drill/ of the repository older than r->id and fills
+ * r->previous_*. A report that does not parse is skipped with a warning. */
+int drill_report_find_previous(Storage *s, DrillReport *r, PgpErr *err);
+/* drill/<id>.json, never replacing one. */
+int drill_report_store(Storage *s, const DrillReport *r, const char *json, PgpErr *err);
+/* Writes text to path atomically (temp file in the same directory, fsync, rename, fsync
+ * of the directory), mode 0640. */
+int drill_report_write_file(const char *path, const char *text, PgpErr *err);
+
+#endif

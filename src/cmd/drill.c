@@ -1,0 +1,702 @@
+/*
+ * drill.c - `pgpitr drill`: prove that the repository can bring the cluster back. Restores
+ * into a throwaway directory, starts a private postgres that can never write into the archive
+ * nor reach production (drill_server.c), replays to the target, promotes, checks, stops it,
+ * removes its files (unless --keep) and writes a JSON report, kept in the repository
+ * (drill/<id>.json) and optionally in a file. Exit 0 only when the drill passed.
+ *
+ * Owns the CLI, the work directory and the order of the phases; the report is
+ * drill_report.c's, the target and --check-sql rules drill_checks.c's.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pgpitr/cmd.h"
+#include "pgpitr/drill_checks.h"
+#include "pgpitr/drill_report.h"
+#include "pgpitr/drill_server.h"
+#include "pgpitr/log.h"
+#include "pgpitr/manifest.h"
+#include "pgpitr/restore.h"
+#include "pgpitr/restore_plan.h"
+#include "pgpitr/walname.h"
+
+#define DEFAULT_TIMEOUT_S 3600
+#define DEFAULT_MAX_TABLES 200
+#define LOG_TAIL_LINES 30
+
+typedef struct DrillOptions {
+    RestoreTargetSpec target;
+    int n_targets;               /* target options given (at most one) */
+    const char *target_text;     /* the value as given, for the report */
+    const char *label, *check_sql, *report, *workdir, *pg_bin, *db_user;
+    bool amcheck, keep, json;
+    int timeout_s, jobs, max_tables;
+} DrillOptions;
+
+typedef struct Drill {
+    const CmdSettings *s;
+    const DrillOptions *o;
+    Storage *storage;
+    Repo *repo;
+    DrillSqlChecks sql;
+    DrillReport rep;
+    DrillServer srv;
+    char workdir[PATH_MAX];
+    bool workdir_made;           /* false: --workdir existed (empty): remove only its content */
+    bool workdir_ready;
+    char pinned_label[MANIFEST_LABEL_MAX + 1];   /* the backup the drill's plan chose */
+    char pinned_why[256];
+    bool stored;                 /* the report is in the repository */
+} Drill;
+
+static volatile sig_atomic_t drill_cancel;
+
+static void on_signal(int sig)
+{
+    drill_cancel = sig;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* ---- options ----------------------------------------------------------------------------- */
+
+static int set_target(DrillOptions *o, RestoreTargetKind kind, const char *text, PgpErr *err)
+{
+    o->n_targets++;
+    o->target.kind = kind;
+    o->target_text = text;
+    switch (kind) {
+    case RESTORE_TARGET_TIME:
+        return restore_parse_time(text, &o->target.time_us, err);
+    case RESTORE_TARGET_LSN:
+        o->target.lsn = 0;
+        if (pg_lsn_parse(text, &o->target.lsn, NULL) != 0)
+            return cmd_usage_error(err, &cmd_drill, "invalid --target-lsn \"%s\" (expected X/X)",
+                                   text);
+        return 0;
+    case RESTORE_TARGET_XID:
+        if (text[0] == '\0' || strlen(text) > 20 || strspn(text, "0123456789") != strlen(text))
+            return cmd_usage_error(err, &cmd_drill, "invalid --target-xid \"%s\"", text);
+        o->target.xid = text;
+        return 0;
+    case RESTORE_TARGET_NAME:
+        if (text[0] == '\0' || strlen(text) >= 64 || strchr(text, '\n') != NULL)
+            return cmd_usage_error(err, &cmd_drill, "invalid --target-name (1-63 bytes)");
+        o->target.name = text;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int parse_int_opt(const char *what, const char *text, long min, long max, int *out,
+                         PgpErr *err)
+{
+    long v;
+    if (cmd_parse_int(what, text, min, max, &v, NULL) != 0)
+        return cmd_usage_error(err, &cmd_drill, "invalid %s \"%s\" (expected %ld..%ld)", what,
+                               text, min, max);
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_value_opt(int c, const char *arg, DrillOptions *o, PgpErr *err)
+{
+    switch (c) {
+    case 'T': return set_target(o, RESTORE_TARGET_TIME, arg, err);
+    case 'L': return set_target(o, RESTORE_TARGET_LSN, arg, err);
+    case 'X': return set_target(o, RESTORE_TARGET_XID, arg, err);
+    case 'N': return set_target(o, RESTORE_TARGET_NAME, arg, err);
+    case 'l': o->target.timeline = arg; return 0;
+    case 'b': o->label = arg; return 0;
+    case 'q': o->check_sql = arg; return 0;
+    case 'r': o->report = arg; return 0;
+    case 'w': o->workdir = arg; return 0;
+    case 'B': o->pg_bin = arg; return 0;
+    case 'u': o->db_user = arg; return 0;
+    case 't': return parse_int_opt("--timeout", arg, 1, 604800, &o->timeout_s, err);
+    case 'j': return parse_int_opt("--jobs", arg, 1, 256, &o->jobs, err);
+    case 'm': return parse_int_opt("--max-tables", arg, 0, 100000, &o->max_tables, err);
+    case 'o':
+        if (strcmp(arg, "json") != 0 && strcmp(arg, "text") != 0)
+            return cmd_usage_error(err, &cmd_drill, "--output must be text or json");
+        o->json = strcmp(arg, "json") == 0;
+        return 0;
+    default:
+        return cmd_usage_error(err, &cmd_drill, "unknown or incomplete option");
+    }
+}
+
+static const struct option longopts[] = {
+    {"target-time", required_argument, NULL, 'T'}, {"target-lsn", required_argument, NULL, 'L'},
+    {"target-xid", required_argument, NULL, 'X'},  {"target-name", required_argument, NULL, 'N'},
+    {"target-latest", no_argument, NULL, 'A'},     {"target-immediate", no_argument, NULL, 'I'},
+    {"target-exclusive", no_argument, NULL, 'E'},  {"target-timeline", required_argument, NULL, 'l'},
+    {"backup", required_argument, NULL, 'b'},      {"check-sql", required_argument, NULL, 'q'},
+    {"amcheck", no_argument, NULL, 'a'},           {"report", required_argument, NULL, 'r'},
+    {"keep", no_argument, NULL, 'k'},              {"workdir", required_argument, NULL, 'w'},
+    {"output", required_argument, NULL, 'o'},      {"pg-bin", required_argument, NULL, 'B'},
+    {"db-user", required_argument, NULL, 'u'},     {"timeout", required_argument, NULL, 't'},
+    {"jobs", required_argument, NULL, 'j'},        {"max-tables", required_argument, NULL, 'm'},
+    {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
+};
+
+static int check_options(DrillOptions *o, PgpErr *err)
+{
+    if (o->n_targets > 1)
+        return cmd_usage_error(err, &cmd_drill, "give at most one --target-* option");
+    if (o->target.exclusive && o->target.kind != RESTORE_TARGET_TIME &&
+        o->target.kind != RESTORE_TARGET_LSN && o->target.kind != RESTORE_TARGET_XID)
+        return cmd_usage_error(err, &cmd_drill, "--target-exclusive needs --target-time, "
+                               "--target-lsn or --target-xid");
+    const char *tl = o->target.timeline;
+    if (tl != NULL && strcmp(tl, "latest") != 0 && strcmp(tl, "current") != 0 &&
+        (tl[0] == '\0' || strlen(tl) > 10 || strspn(tl, "0123456789") != strlen(tl)))
+        return cmd_usage_error(err, &cmd_drill, "--target-timeline must be latest, current or a "
+                               "timeline number");
+    if (o->label != NULL && !manifest_label_valid(o->label))
+        return cmd_usage_error(err, &cmd_drill, "invalid backup label \"%s\"", o->label);
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, DrillOptions *o, bool *help, PgpErr *err)
+{
+    memset(o, 0, sizeof *o);
+    o->target.kind = RESTORE_TARGET_LATEST;
+    o->target.action = "promote";
+    o->timeout_s = DEFAULT_TIMEOUT_S;
+    o->max_tables = DEFAULT_MAX_TABLES;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->jobs = cpus > 0 ? (int)(cpus < 256 ? cpus : 256) : 1;
+    int c, rc = 0;
+    opterr = 0;
+    optind = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': *help = true; return 0;
+        case 'A': o->n_targets++; o->target.kind = RESTORE_TARGET_LATEST; break;
+        case 'I': o->n_targets++; o->target.kind = RESTORE_TARGET_IMMEDIATE; break;
+        case 'E': o->target.exclusive = true; break;
+        case 'a': o->amcheck = true; break;
+        case 'k': o->keep = true; break;
+        case '?':
+            return cmd_usage_error(err, &cmd_drill, "unknown or incomplete option \"%s\"",
+                                   argv[optind - 1]);
+        default: rc = parse_value_opt(c, optarg, o, err); break;
+        }
+    }
+    if (rc != 0)
+        return rc;
+    if (optind != argc)
+        return cmd_usage_error(err, &cmd_drill, "unexpected argument \"%s\"", argv[optind]);
+    return check_options(o, err);
+}
+
+/* ---- the work directory ------------------------------------------------------------------ */
+
+static int make_workdir(Drill *d, PgpErr *err)
+{
+    char path[PATH_MAX];
+    const char *given = d->o->workdir;
+    struct stat st;
+    if (given == NULL) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/pgpitr-drill.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+        if (mkdtemp(path) == NULL)
+            return PGP_FAIL_SYS(err, errno, "cannot create a drill work directory \"%s\"", path);
+        d->workdir_made = true;
+    } else if (stat(given, &st) == 0) {
+        DIR *dir = S_ISDIR(st.st_mode) ? opendir(given) : NULL;
+        struct dirent *e;
+        int entries = 0;
+        while (dir != NULL && (e = readdir(dir)) != NULL)
+            entries += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+        if (dir != NULL)
+            closedir(dir);
+        if (dir == NULL || entries > 0)
+            return cmd_usage_error(err, &cmd_drill, "--workdir \"%s\" must be an empty directory "
+                                   "or not exist", given);
+        if (chmod(given, 0700) != 0)
+            return PGP_FAIL_SYS(err, errno, "cannot chmod \"%s\"", given);
+        snprintf(path, sizeof path, "%s", given);
+    } else {
+        if (mkdir(given, 0700) != 0)
+            return PGP_FAIL_SYS(err, errno, "cannot create --workdir \"%s\"", given);
+        snprintf(path, sizeof path, "%s", given);
+        d->workdir_made = true;
+    }
+    d->workdir_ready = true;
+    if (realpath(path, d->workdir) == NULL)
+        return PGP_FAIL_SYS(err, errno, "cannot resolve \"%s\"", path);
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    if (ftw->level == 0)
+        return 0;                      /* the directory itself: the caller decides */
+    if (remove(path) != 0 && errno != ENOENT)
+        log_warn("cannot remove \"%s\": %s", path, strerror(errno));
+    return 0;
+}
+
+/* Never follows symlinks (pg_tblspc links point into workdir/ts anyway) nor crosses mounts. */
+static void remove_workdir(Drill *d)
+{
+    if (!d->workdir_ready || d->workdir[0] == '\0')
+        return;
+    nftw(d->workdir, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    if (d->workdir_made && rmdir(d->workdir) != 0)
+        log_warn("cannot remove \"%s\": %s", d->workdir, strerror(errno));
+}
+
+/* ---- tablespaces ------------------------------------------------------------------------- */
+
+typedef struct TsMap {
+    RestoreTablespaceMap *v;
+    char **names, **dirs;
+    size_t n;
+} TsMap;
+
+static void ts_map_free(TsMap *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->names[i]);
+        free(m->dirs[i]);
+    }
+    free(m->names);
+    free(m->dirs);
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+static int ts_map_add(TsMap *m, uint32_t oid, const char *workdir, PgpErr *err)
+{
+    char name[16];
+    snprintf(name, sizeof name, "%u", oid);
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->names[i], name) == 0)
+            return 0;
+    char **names = realloc(m->names, (m->n + 1) * sizeof *names);
+    if (names != NULL)
+        m->names = names;
+    char **dirs = names ? realloc(m->dirs, (m->n + 1) * sizeof *dirs) : NULL;
+    if (dirs != NULL)
+        m->dirs = dirs;
+    if (names == NULL || dirs == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    names[m->n] = strdup(name);
+    if (asprintf(&dirs[m->n], "%s/ts/%s", workdir, name) < 0)
+        dirs[m->n] = NULL;
+    m->n++;
+    if (names[m->n - 1] == NULL || dirs[m->n - 1] == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+/* Tablespaces of the backup go to workdir/ts/<oid>: a drill must never write into the original
+ * locations, which on the production host hold the production tablespaces. restore_run
+ * chooses the backup and accepts a map only for tablespaces that backup has, so without
+ * --backup the drill plans first (read-only, restore_plan.h) and then pins the plan's backup,
+ * keeping the plan's reason in the report. */
+static int pin_backup(Drill *d, RestoreRequest *req, TsMap *m, PgpErr *err)
+{
+    RestorePlan plan = {0};
+    BackupManifest *bm = NULL;
+    int rc = 0;
+    if (req->label != NULL) {
+        PgpErr ignore;
+        if (manifest_load(d->storage, req->label, &bm, &ignore) != 0)
+            return 0;                  /* restore_run says what is wrong with it */
+    } else if ((rc = restore_plan_make(d->repo, req, &plan, err)) == 0) {
+        snprintf(d->pinned_label, sizeof d->pinned_label, "%s", plan.manifest->label);
+        snprintf(d->pinned_why, sizeof d->pinned_why, "%s", plan.why);
+        req->label = d->pinned_label;
+    }
+    const BackupManifest *chosen = bm ? bm : plan.manifest;
+    for (size_t t = 0; rc == 0 && chosen != NULL && t < chosen->n_tablespaces; t++)
+        rc = ts_map_add(m, chosen->tablespaces[t].oid, d->workdir, err);
+    if (rc == 0 && m->n > 0 && (m->v = calloc(m->n, sizeof *m->v)) == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < m->n; i++)
+        m->v[i] = (RestoreTablespaceMap){.name = m->names[i], .dir = m->dirs[i]};
+    req->ts_map = m->v;
+    req->n_ts_map = m->n;
+    manifest_free(bm);
+    restore_plan_free(&plan);
+    return rc;
+}
+
+/* ---- the phases -------------------------------------------------------------------------- */
+
+static const char *target_kind_name(RestoreTargetKind k)
+{
+    static const char *const names[] = {"latest", "immediate", "time", "lsn", "xid", "name"};
+    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "unknown";
+}
+
+/* Archive freshness (RPO exposure) and the newest segment per timeline, as the drill begins. */
+static int scan_archive(Drill *d, DrillArchiveScan *scan, PgpErr *err)
+{
+    int rc = drill_archive_scan(d->storage, scan, err);
+    if (rc == 0 && scan->has_newest) {
+        d->rep.has_freshness = true;
+        double age = (double)d->rep.started_us / 1e6 - (double)scan->newest_mtime;
+        d->rep.archive_freshness_s = age > 0 ? age : 0;
+    }
+    return rc;
+}
+
+static int restore_phase(Drill *d, PgpErr *err)
+{
+    TsMap ts = {0};
+    char **extra = NULL;
+    int port = 0;
+    RestoreRequest req = {.label = d->o->label, .target = d->o->target, .jobs = d->o->jobs,
+                          .quiet = true};
+    double t0 = mono_s();
+    int rc = pg_server_free_port(&port, err);
+    if (rc == 0)
+        rc = drill_server_init(&d->srv, d->workdir, port, err);
+    if (rc == 0)
+        rc = drill_server_conf_lines(&d->srv, &extra, err);
+    if (rc == 0)
+        rc = pin_backup(d, &req, &ts, err);
+    req.pgdata = d->srv.pgdata;
+    req.extra_settings = (const char *const *)extra;
+    if (rc == 0)
+        rc = restore_run(d->s, &req, &d->rep.backup, err);
+    double secs = mono_s() - t0;
+    d->rep.total_s = secs;
+    if (rc == 0) {
+        d->rep.has_backup = true;
+        if (d->pinned_why[0] != '\0')
+            snprintf(d->rep.backup.why, sizeof d->rep.backup.why, "%s", d->pinned_why);
+        d->rep.restore_files_s = d->rep.backup.seconds;
+        d->rep.select_s = secs > d->rep.backup.seconds ? secs - d->rep.backup.seconds : 0;
+    } else {
+        pgp_err_context(err, "restore failed");
+    }
+    drill_server_lines_free(extra);
+    ts_map_free(&ts);
+    return rc;
+}
+
+static int pick_bin_dir(Drill *d, PgpErr *err)
+{
+    const char *given = cmd_setting(d->s, d->o->pg_bin, "PGPITR_PG_BIN", "pg-bin");
+    int major = d->rep.backup.pg_major;
+    if (major <= 0 && repo_identity(d->repo) != NULL)
+        major = repo_identity(d->repo)->pg_major;
+    int n = given ? snprintf(d->srv.bin_dir, sizeof d->srv.bin_dir, "%s", given)
+                  : snprintf(d->srv.bin_dir, sizeof d->srv.bin_dir, "/usr/lib/postgresql/%d/bin",
+                             major);
+    if (n < 0 || (size_t)n >= sizeof d->srv.bin_dir)
+        return PGP_FAIL(err, PGP_ERR_USAGE, "--pg-bin is too long");
+    return 0;
+}
+
+static int replay_phase(Drill *d, PgpErr *err)
+{
+    d->srv.user = d->o->db_user;
+    d->srv.statement_timeout_ms = (long)d->o->timeout_s * 1000;
+    d->srv.tool_timeout_s = d->o->timeout_s;
+    d->srv.cancel = &drill_cancel;
+    double t0 = mono_s();
+    int rc = pick_bin_dir(d, err);
+    if (rc == 0)
+        rc = drill_server_start(&d->srv, err);
+    if (rc == 0)
+        rc = drill_server_wait_promoted(&d->srv, d->o->timeout_s, err);
+    d->rep.replay_s = mono_s() - t0;
+    d->rep.total_s += d->rep.replay_s;
+    d->rep.has_wal = d->srv.server != NULL;
+    d->rep.wal_segments = d->srv.log.segments_restored;
+    d->rep.wal_fetches = d->srv.log.segments_fetched;
+    const RepoIdentity *id = repo_identity(d->repo);
+    d->rep.wal_bytes = d->rep.wal_fetches * (id ? id->wal_segsize : 0);
+    if (rc == 0)
+        drill_report_check(&d->rep, "recovery", DRILL_CHECK_PASSED, "restored %llu archived "
+                           "segments, replayed and promoted in %.1f s",
+                           (unsigned long long)d->srv.log.segments_restored, d->rep.replay_s);
+    return rc;
+}
+
+static void target_check(Drill *d, const DrillArchiveScan *scan)
+{
+    DrillTargetResult t;
+    pg_server_log_poll(&d->srv.log, d->srv.log_path, false, NULL);
+    drill_target_evaluate(&d->o->target, &d->srv.log, scan, &t);
+    DrillReport *r = &d->rep;
+    r->has_reached = true;
+    r->reached_has_time = t.has_time;
+    r->reached_time_us = t.time_us;
+    r->reached_has_lsn = t.has_lsn;
+    r->reached_lsn = t.lsn;
+    r->reached_timeline = t.timeline ? t.timeline : r->backup.backup_timeline;
+    PgpErr err;
+    uint32_t now_tli = 0;
+    if (drill_server_timeline(&d->srv, &now_tli, &err) != 0)
+        log_warn("cannot read the drill server's timeline: %s", err.msg);
+    r->new_timeline = now_tli ? now_tli : d->srv.log.new_timeline;
+    drill_report_check(r, "target", t.passed ? DRILL_CHECK_PASSED : DRILL_CHECK_FAILED, "%s",
+                       t.detail);
+}
+
+static void checks_phase(Drill *d, const DrillArchiveScan *scan)
+{
+    double t0 = mono_s();
+    target_check(d, scan);
+    drill_server_sql_checks(&d->srv, &d->sql, &d->rep);
+    if (d->o->max_tables > 0)
+        drill_server_count_tables(&d->srv, d->o->max_tables, &d->rep);
+    if (d->o->amcheck)
+        drill_server_amcheck(&d->srv, d->o->jobs < 4 ? d->o->jobs : 4, &d->rep);
+    d->rep.checks_s = mono_s() - t0;
+    d->rep.total_s += d->rep.checks_s;
+}
+
+/* Everything between the work directory and the report; failures land in the report. */
+static void execute(Drill *d)
+{
+    PgpErr err;
+    pgp_err_clear(&err);
+    DrillArchiveScan scan = {0};
+    int rc = scan_archive(d, &scan, &err);
+    if (rc == 0)
+        rc = restore_phase(d, &err);
+    if (rc == 0)
+        rc = replay_phase(d, &err);
+    if (rc == 0)
+        checks_phase(d, &scan);
+    if (rc == 0 && drill_cancel != 0)
+        rc = PGP_FAIL(&err, PGP_ERR_IO, "interrupted by signal %d", (int)drill_cancel);
+    if (rc != 0)
+        drill_report_fail_err(&d->rep, &err);
+    pgp_err_clear(&err);
+    if (drill_server_stop(&d->srv, &err) != 0)
+        log_warn("%s", err.msg);
+    drill_archive_scan_free(&scan);
+    if (!drill_report_passed(&d->rep)) {
+        char **lines = NULL;
+        size_t n = 0;
+        if (d->srv.log_path[0] != '\0' &&
+            pg_server_log_tail(d->srv.log_path, LOG_TAIL_LINES, &lines, &n, NULL) == 0)
+            drill_report_set_log_tail(&d->rep, lines, n);
+    }
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+static void begin_report(Drill *d)
+{
+    DrillReport *r = &d->rep;
+    drill_report_init(r);
+    r->started_us = wall_us();
+    unsigned suffix = 0;
+    if (getrandom(&suffix, sizeof suffix, GRND_NONBLOCK) != (ssize_t)sizeof suffix)
+        suffix = (unsigned)getpid() ^ (unsigned)r->started_us;
+    drill_make_id(r->started_us, suffix, r->id);
+    if (gethostname(r->host, sizeof r->host) != 0)
+        snprintf(r->host, sizeof r->host, "unknown");
+    r->host[sizeof r->host - 1] = '\0';
+    r->target_kind = target_kind_name(d->o->target.kind);
+    if (d->o->target_text != NULL && (r->target_value = strdup(d->o->target_text)) == NULL)
+        r->nomem = true;
+}
+
+static void signals(bool install, struct sigaction old[3])
+{
+    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], install ? &sa : &old[i], install ? &old[i] : NULL);
+}
+
+/* The report goes to the repository always, to --report FILE when asked, and to stdout. */
+static int publish(Drill *d, PgpErr *err)
+{
+    char *json = NULL;
+    PgpErr ferr;
+    if (drill_report_find_previous(d->storage, &d->rep, &ferr) != 0)
+        log_warn("%s", ferr.msg);
+    int rc = drill_report_to_json(&d->rep, &json, err);
+    if (rc == 0)
+        rc = drill_report_store(d->storage, &d->rep, json, err);
+    d->stored = rc == 0;
+    if (d->o->report != NULL && json != NULL) {
+        int frc = drill_report_write_file(d->o->report, json, rc == 0 ? err : &ferr);
+        if (frc != 0 && rc != 0)
+            log_warn("%s", ferr.msg);
+        rc = rc != 0 ? rc : frc;
+    }
+    if (json != NULL && d->o->json)
+        fputs(json, stdout);
+    else if (!d->o->json)
+        drill_report_print_text(&d->rep, stdout);
+    fflush(stdout);
+    free(json);
+    return rc;
+}
+
+static int failure(const Drill *d, PgpErr *err)
+{
+    const DrillReport *r = &d->rep;
+    PgpErrCode code = r->first_error != PGP_ERR_OK ? r->first_error : PGP_ERR_CORRUPT;
+    const char *why = r->n_reasons > 0 ? r->reasons[0] : "out of memory while checking";
+    char more[64] = "";
+    if (r->n_reasons > 1)
+        snprintf(more, sizeof more, " (and %zu more reasons)", r->n_reasons - 1);
+    PGP_FAIL(err, code, "drill %s failed: %s%s", r->id, why, more);
+    if (d->stored)
+        pgp_err_hint(err, "the report is kept in the repository as drill/%s.json%s", r->id,
+                     d->o->keep ? "" : "; run with --keep to keep the server's files");
+    return code;
+}
+
+static int drill(Drill *d, PgpErr *err)
+{
+    struct sigaction old[3];
+    int rc = make_workdir(d, err);
+    if (rc == 0)
+        rc = drill_server_check_workdir(d->workdir, err);
+    if (rc != 0) {
+        remove_workdir(d);
+        return rc;
+    }
+    drill_cancel = 0;
+    signals(true, old);
+    execute(d);
+    d->rep.finished_us = wall_us();
+    if (d->o->keep)
+        d->rep.workdir = strdup(d->workdir);
+    else
+        remove_workdir(d);
+    rc = publish(d, err);
+    signals(false, old);
+    if (!drill_report_passed(&d->rep)) {
+        if (rc != 0)
+            log_warn("%s", err->msg);  /* the drill's failure is the error to report */
+        return failure(d, err);
+    }
+    return rc;
+}
+
+static int open_repo(Drill *d, PgpErr *err)
+{
+    int rc = cmd_open_repo(d->s, false, &d->storage, &d->repo, err);
+    if (rc == 0 && !repo_is_bound(d->repo)) {
+        PGP_FAIL(err, PGP_ERR_NOT_FOUND, "repository \"%s\" has no backup (no repo.json)",
+                 d->s->repo_path);
+        pgp_err_hint(err, "take one with pgpitr backup");
+        rc = PGP_ERR_NOT_FOUND;
+    }
+    return rc;
+}
+
+static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
+{
+    DrillOptions o;
+    bool help = false;
+    int rc = parse_options(argc, argv, &o, &help, err);
+    if (rc != 0 || help) {
+        if (help)
+            fputs(cmd_drill.usage, stdout);
+        return rc;
+    }
+    if (geteuid() == 0) {
+        PGP_FAIL(err, PGP_ERR_USAGE, "drill cannot run as root: PostgreSQL refuses to start as "
+                 "root");
+        pgp_err_hint(err, "run it as the PostgreSQL OS user: sudo -u postgres pgpitr drill ...");
+        return PGP_ERR_USAGE;
+    }
+    CmdSettings s;
+    if ((rc = cmd_settings_load(g, &s, err)) != 0)
+        return rc;
+    Drill d = {.s = &s, .o = &o};
+    drill_report_init(&d.rep);
+    rc = open_repo(&d, err);
+    if (rc == 0 && o.check_sql != NULL)
+        rc = drill_sql_load(o.check_sql, &d.sql, err);
+    if (rc == 0) {
+        begin_report(&d);
+        rc = drill(&d, err);
+    }
+    drill_report_free(&d.rep);
+    drill_sql_free(&d.sql);
+    repo_free(d.repo);
+    storage_free(d.storage);
+    cmd_settings_free(&s);
+    return rc;
+}
+
+const CmdDef cmd_drill = {
+    .name = "drill",
+    .summary = "restore into a throwaway server, replay, check, report (a recovery drill)",
+    .usage =
+        "usage: pgpitr [--repo PATH] drill [TARGET] [OPTIONS]\n"
+        "\n"
+        "Proves the repository can bring the cluster back: restores a backup into a\n"
+        "throwaway directory, starts a private postgres (archive_mode = off, no\n"
+        "primary_conninfo, no TCP, its own socket directory and port) that can never write\n"
+        "into the archive nor reach the production cluster, replays archived WAL to the\n"
+        "target, promotes, runs the checks, stops the server and removes its files. Writes a\n"
+        "JSON report (docs/drill-report.schema.json), kept in the repository as\n"
+        "drill/<id>.json. Exit status 0 only when the drill passed. Run as the PostgreSQL\n"
+        "OS user (postgres refuses to run as root).\n"
+        "\n"
+        "target (one; default --target-latest):\n"
+        "  --target-latest         replay every archived segment\n"
+        "  --target-time TIME      ISO 8601 with an offset: 2026-11-22T03:15:07+01:00\n"
+        "  --target-lsn X/X | --target-xid XID | --target-name NAME | --target-immediate\n"
+        "  --target-exclusive      stop just before a time, LSN or xid target\n"
+        "  --target-timeline latest|current|N\n"
+        "\n"
+        "options:\n"
+        "  --backup LABEL          backup to restore (default: chosen like pgpitr restore)\n"
+        "  --check-sql FILE        SQL checks: \"-- expect: VALUE\" then a query (docs/drill.md)\n"
+        "  --amcheck               run pg_amcheck --all on the drill server\n"
+        "  --max-tables N          count rows of at most N tables per database (default 200,\n"
+        "                          0: none)\n"
+        "  --report FILE           also write the report to FILE (atomically)\n"
+        "  --output text|json      on stdout: a summary (default) or the report\n"
+        "  --keep                  keep the work directory (the server is stopped anyway)\n"
+        "  --workdir DIR           work directory, empty or missing (default: a new one in\n"
+        "                          $TMPDIR or /tmp)\n"
+        "  --pg-bin DIR            PostgreSQL binaries (env PGPITR_PG_BIN; default\n"
+        "                          /usr/lib/postgresql/<backup's major version>/bin)\n"
+        "  --db-user NAME          database role for the checks (default: the OS user)\n"
+        "  --timeout S             limit for WAL replay and each check (default 3600)\n"
+        "  --jobs N                parallel restore workers (default: online CPUs)\n",
+    .run = run,
+};

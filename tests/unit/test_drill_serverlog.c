@@ -1,0 +1,170 @@
+/*
+ * test_drill_serverlog.c - reading a PostgreSQL 15 server log for the drill (src/pg/
+ * serverlog.c): the recovery lines, FATAL and restore_command errors, timestamps with offsets,
+ * incremental reading that never consumes half a line, and the tail of the file.
+ */
+#include "pgpitr/pgserverlog.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void feed(PgServerLog *l, const char *line)
+{
+    pg_server_log_feed(l, line, strlen(line));
+}
+
+START_TEST(recovery_lines)
+{
+    PgServerLog l;
+    pg_server_log_init(&l);
+    feed(&l, "2026-11-22 04:00:01.000 UTC [10] LOG:  restored log file \"00000002.history\" from archive");
+    feed(&l, "2026-11-22 04:00:01.000 UTC [10] LOG:  restored log file \"000000010000000000000003\" from archive\n");
+    feed(&l, "2026-11-22 04:00:01.100 UTC [10] LOG:  redo starts at 0/3000028");
+    feed(&l, "2026-11-22 04:00:01.500 UTC [10] LOG:  restored log file \"000000020000000000000004\" from archive");
+    feed(&l, "2026-11-22 04:00:01.900 UTC [10] LOG:  recovery stopping after reaching consistency");
+    feed(&l, "2026-11-22 04:00:02.000 UTC [10] LOG:  redo done at 0/44A3EE8 system usage: CPU");
+    feed(&l, "2026-11-22 04:00:02.000 UTC [10] LOG:  last completed transaction was at log time 2026-11-22 04:09:39.5-05:30");
+    feed(&l, "2026-11-22 04:00:02.100 UTC [10] LOG:  restored log file \"000000020000000000000004\" from archive");
+    feed(&l, "2026-11-22 04:00:02.200 UTC [10] LOG:  selected new timeline ID: 3");
+    feed(&l, "2026-11-22 04:00:02.250 UTC [10] LOG:  archive recovery complete");
+    feed(&l, "2026-11-22 04:00:02.300 UTC [9] LOG:  database system is ready to accept read-only connections");
+    ck_assert(!l.ready);
+    feed(&l, "2026-11-22 04:00:02.300 UTC [9] LOG:  database system is ready to accept connections");
+    ck_assert(l.ready);
+    ck_assert_uint_eq(l.history_restored, 1);
+    ck_assert_uint_eq(l.segments_fetched, 3);
+    ck_assert_uint_eq(l.segments_restored, 2);
+    ck_assert_str_eq(l.last_segment, "000000020000000000000004");
+    ck_assert(l.has_redo_start);
+    ck_assert_uint_eq(l.redo_start_lsn, 0x3000028);
+    ck_assert(l.has_redo_done);
+    ck_assert_uint_eq(l.redo_done_lsn, 0x44A3EE8);
+    ck_assert(l.has_last_xact);
+    ck_assert_str_eq(l.last_xact_text, "2026-11-22 04:09:39.5-05:30");
+    int64_t expect;
+    ck_assert(pg_log_parse_timestamp("2026-11-22T09:39:39.5Z", &expect));
+    ck_assert_int_eq(l.last_xact_us, expect);
+    ck_assert_str_eq(l.stop_text, "recovery stopping after reaching consistency");
+    ck_assert_uint_eq(l.new_timeline, 3);
+    ck_assert(l.archive_recovery_complete);
+    ck_assert_str_eq(l.last_fatal, "");
+}
+END_TEST
+
+START_TEST(errors_and_noise)
+{
+    PgServerLog l;
+    pg_server_log_init(&l);
+    feed(&l, "pgpitr: error: object \"archive/wal/x\" is corrupt: checksum mismatch");
+    feed(&l, "2026-11-22 04:00:01 UTC [10] FATAL:  could not restore file \"000000010000000000000005\" from archive: child process exited with exit code 255");
+    feed(&l, "2026-11-22 04:00:01 UTC [10] CONTEXT:  WAL redo at 0/5000028 for Heap/INSERT");
+    feed(&l, "2026-11-22 04:00:01 UTC [11] ERROR:  relation \"x\" does not exist");
+    feed(&l, "2026-11-22 04:00:01 UTC [11] STATEMENT:  LOG:  redo done at 1/1");
+    feed(&l, "restored log file \"000000010000000000000009\" from archive");   /* no severity */
+    feed(&l, "2026-11-22 04:00:01 UTC [10] LOG:  restored log file \"../../etc/passwd\" from archive");
+    feed(&l, "2026-11-22 04:00:01 UTC [10] LOG:  redo done at garbage");
+    feed(&l, "2026-11-22 04:00:01 UTC [10] LOG:  last completed transaction was at log time yesterday");
+    feed(&l, "2026-11-22 04:00:01 UTC [10] LOG:  selected new timeline ID: 0");
+    ck_assert_str_eq(l.last_tool_error, "object \"archive/wal/x\" is corrupt: checksum mismatch");
+    ck_assert_ptr_nonnull(strstr(l.last_fatal, "could not restore file \"000000010000000000000005\""));
+    ck_assert_str_eq(l.last_error, "relation \"x\" does not exist");
+    ck_assert_uint_eq(l.segments_fetched, 0);
+    ck_assert(!l.has_redo_done);
+    ck_assert(!l.has_last_xact);
+    ck_assert_uint_eq(l.new_timeline, 0);
+    /* Control characters never reach the report; very long lines are cut. */
+    char longline[6000];
+    memset(longline, 'a', sizeof longline);
+    memcpy(longline, "x FATAL:  \x01", 11);
+    pg_server_log_feed(&l, longline, sizeof longline);
+    ck_assert_uint_eq(strlen(l.last_fatal), PG_SERVER_LOG_TEXT_MAX - 1);
+    ck_assert_int_eq(l.last_fatal[0], '?');
+}
+END_TEST
+
+START_TEST(timestamps)
+{
+    int64_t us;
+    ck_assert(pg_log_parse_timestamp("1970-01-01 00:00:00+00", &us));
+    ck_assert_int_eq(us, 0);
+    int64_t z;
+    ck_assert(pg_log_parse_timestamp("2026-11-22T02:15:07.250000Z", &z));
+    ck_assert_int_eq(z, 1795313707250000LL);
+    ck_assert(pg_log_parse_timestamp("2026-11-22 03:15:07.25+01", &us));
+    ck_assert_int_eq(us, z);
+    ck_assert(pg_log_parse_timestamp("2026-11-22 07:45:07.25+05:30", &us));
+    ck_assert_int_eq(us, z);
+    ck_assert(pg_log_parse_timestamp("2026-11-22 07:45:37.25+05:30:30", &us));
+    ck_assert_int_eq(us, z);
+    ck_assert(pg_log_parse_timestamp("2026-11-21 21:15:07.25-0500", &us));
+    ck_assert_int_eq(us, z);
+    ck_assert(pg_log_parse_timestamp("2026-11-22 02:15:07.1234567+00", &us)); /* extra digits cut */
+    ck_assert_int_eq(us % 1000000, 123456);
+    ck_assert(!pg_log_parse_timestamp("2026-11-22 02:15:07", &us));          /* no offset */
+    ck_assert(!pg_log_parse_timestamp("2026-11-22 02:15:07 UTC", &us));
+    ck_assert(!pg_log_parse_timestamp("2026-11-22 02:15:07.+00", &us));
+    ck_assert(!pg_log_parse_timestamp("2026-13-22 02:15:07+00", &us));
+    ck_assert(!pg_log_parse_timestamp("1969-12-31 23:59:59+00", &us));
+    ck_assert(!pg_log_parse_timestamp("", &us));
+}
+END_TEST
+
+START_TEST(poll_and_tail)
+{
+    char path[] = "/tmp/pgpitr_test_serverlog.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    PgServerLog l;
+    pg_server_log_init(&l);
+    fputs("a LOG:  redo starts at 0/10\nb LOG:  selected new timeline ID: 7", f);
+    fflush(f);
+    ck_assert_int_eq(pg_server_log_poll(&l, path, false, NULL), 0);
+    ck_assert(l.has_redo_start);
+    ck_assert_uint_eq(l.new_timeline, 0);           /* half a line waits */
+    ck_assert_uint_eq(l.lines, 1);
+    fputs("5\nc LOG:  database system is ready to accept connections", f);
+    fflush(f);
+    ck_assert_int_eq(pg_server_log_poll(&l, path, false, NULL), 0);
+    ck_assert_uint_eq(l.new_timeline, 75);
+    ck_assert(!l.ready);
+    ck_assert_int_eq(pg_server_log_poll(&l, path, true, NULL), 0);
+    ck_assert(l.ready);
+    ck_assert_uint_eq(l.lines, 3);
+    ck_assert_int_eq(pg_server_log_poll(&l, path, true, NULL), 0);
+    ck_assert_uint_eq(l.lines, 3);
+    fclose(f);
+
+    char **lines = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(pg_server_log_tail(path, 2, &lines, &n, NULL), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(lines[0], "b LOG:  selected new timeline ID: 75");
+    ck_assert_str_eq(lines[1], "c LOG:  database system is ready to accept connections");
+    pg_server_log_tail_free(lines, n);
+    ck_assert_int_eq(pg_server_log_tail(path, 10, &lines, &n, NULL), 0);
+    ck_assert_uint_eq(n, 3);
+    pg_server_log_tail_free(lines, n);
+    unlink(path);
+    ck_assert_int_eq(pg_server_log_poll(&l, path, true, NULL), 0);   /* missing: nothing yet */
+    ck_assert_int_eq(pg_server_log_tail(path, 10, &lines, &n, NULL), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(lines);
+}
+END_TEST
+
+Suite *suite_drill_serverlog(void)
+{
+    Suite *s = suite_create("drill_serverlog");
+    TCase *tc = tcase_create("serverlog");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, recovery_lines);
+    tcase_add_test(tc, errors_and_noise);
+    tcase_add_test(tc, timestamps);
+    tcase_add_test(tc, poll_and_tail);
+    suite_add_tcase(s, tc);
+    return s;
+}
