@@ -30,9 +30,10 @@ typedef struct BackupStoreResult {
     bool reused;             /* an identical object already existed: nothing uploaded */
 } BackupStoreResult;
 
-/* Stores data[0..size) as a content-addressed object (see repo_object_path). */
+/* Stores data[0..size) as a content-addressed object (see repo_object_path). digest is the
+ * SHA-256 of data when the caller already computed it (NULL: computed here). */
 int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *data, size_t size,
-                      BackupStoreResult *res, PgpErr *err);
+                      const uint8_t *digest, BackupStoreResult *res, PgpErr *err);
 
 typedef struct BackupFileJob {
     char *path;              /* relative to its archive */
@@ -41,6 +42,8 @@ typedef struct BackupFileJob {
     int64_t mtime;
     uint8_t *data;           /* from backup_pool_alloc */
     size_t size;
+    bool has_digest;         /* digest holds the SHA-256 of data (hashed while received) */
+    uint8_t digest[PIPE_SHA256_LEN];
 } BackupFileJob;
 
 /* Called on a worker thread after a file was stored; calls are serialized by the pool. */

@@ -32,6 +32,8 @@
 #include "pgpitr/walname.h"
 
 #define POOL_BUDGET (512u << 20)
+#define HASH_WHILE_READING (8u << 20)
+#define HASH_PIECE (1u << 20)
 
 typedef struct BackupOptions {
     const char *conninfo;
@@ -223,6 +225,35 @@ static void on_progress(void *ud, uint64_t done)
     show_progress(ud, done, false);
 }
 
+static int discard(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    (void)ud, (void)buf, (void)len, (void)err;
+    return 0;
+}
+
+/* Big files are hashed piece by piece as they arrive: the main thread mostly waits for the
+ * server, so the hash costs no wall time there, and the worker that gets the file only has to
+ * look for an identical object and compress. */
+static int read_hashed(BackupEntryReader *reader, BackupFileJob *job, PgpErr *err)
+{
+    PipeFilter *sha = NULL;
+    int rc = pipe_sha256_new((PipeSink){discard, NULL}, &sha, err);
+    for (size_t off = 0; rc == 0 && off < job->size; off += HASH_PIECE) {
+        size_t n = job->size - off < HASH_PIECE ? job->size - off : HASH_PIECE;
+        rc = backup_entry_read(reader, job->data + off, n, err);
+        if (rc == 0)
+            rc = pipe_filter_push(sha, job->data + off, n, err);
+    }
+    if (rc == 0)
+        rc = pipe_filter_finish(sha, err);
+    if (rc == 0) {
+        pipe_sha256_result(sha, job->digest);
+        job->has_digest = true;
+    }
+    pipe_filter_free(sha);
+    return rc;
+}
+
 static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *reader, PgpErr *err)
 {
     BackupRun *r = ud;
@@ -243,7 +274,8 @@ static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *reader, P
     int rc = backup_pool_alloc(r->pool, job.size, &job.data, err);
     if (rc != 0)
         return rc;
-    rc = backup_entry_read(reader, job.data, job.size, err);
+    rc = job.size >= HASH_WHILE_READING ? read_hashed(reader, &job, err)
+                                        : backup_entry_read(reader, job.data, job.size, err);
     job.path = rc == 0 ? strdup(e->path) : NULL;
     if (rc == 0 && job.path == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");

@@ -51,12 +51,15 @@ static int compress_into(Storage *s, const BackupStoreOptions *opt, int zstd_wor
 }
 
 int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *data, size_t size,
-                      BackupStoreResult *res, PgpErr *err)
+                      const uint8_t *digest, BackupStoreResult *res, PgpErr *err)
 {
     memset(res, 0, sizeof *res);
-    uint8_t digest[PIPE_SHA256_LEN];
-    pipe_sha256_buf(data, size, digest);
-    pipe_hex(digest, sizeof digest, res->sha256_hex);
+    uint8_t own[PIPE_SHA256_LEN];
+    if (digest == NULL) {
+        pipe_sha256_buf(data, size, own);
+        digest = own;
+    }
+    pipe_hex(digest, PIPE_SHA256_LEN, res->sha256_hex);
     repo_object_path(res->sha256_hex, opt->codec, res->object);
 
     StorageInfo info;
@@ -102,7 +105,8 @@ static void run_job(BackupPool *p, BackupFileJob *job)
     PgpErr err;
     pgp_err_clear(&err);
     BackupStoreResult res;
-    int rc = backup_store_file(p->storage, &p->opt, job->data, job->size, &res, &err);
+    int rc = backup_store_file(p->storage, &p->opt, job->data, job->size,
+                               job->has_digest ? job->digest : NULL, &res, &err);
     if (rc != 0) {
         pgp_err_context(&err, "cannot back up \"%s\"", job->path);
     } else {
