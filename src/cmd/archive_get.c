@@ -4,31 +4,102 @@
  * do not exist as a matter of course. Every other failure exits 255 (see CmdDef.failure_exit)
  * because PostgreSQL would take exit 1 as "end of WAL" and finish recovery early, silently
  * missing data; a status above 125 makes it stop recovery instead.
+ *
+ * For a segment, the prefetch spool (spool.h) is looked at first: a hit is one rename, no
+ * repository access. On a miss the segment is fetched directly as before; a miss is never
+ * "not archived". After either, the prefetcher (prefetch.h) is made sure to run. Prefetching
+ * is an optimization: a spool that cannot be used is a warning, never a failed restore.
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
+#include "pgpitr/prefetch.h"
+#include "pgpitr/spool.h"
 #include "pgpitr/wal_get.h"
 #include "pgpitr/walname.h"
+
+/* The spool for this request, or *sp NULL (prefetching off or unusable). Only settings that
+ * do not parse are errors. */
+static int spool_setup(const CmdSettings *s, const SpoolFlags *f, Repo *repo, SpoolSettings *st,
+                       Spool **sp, PgpErr *err)
+{
+    *sp = NULL;
+    const RepoIdentity *id = repo_identity(repo);
+    bool enabled = false;
+    if (id == NULL)
+        return 0;   /* unbound repository: nothing is archived, nothing to prefetch */
+    int rc = spool_settings_resolve(s, f, id, st, &enabled, err);
+    if (rc != 0 || !enabled)
+        return rc;
+    PgpErr serr;
+    pgp_err_clear(&serr);
+    if (spool_open(st, sp, &serr) != 0)
+        log_warn("prefetch spool not used: %s", serr.msg);
+    return 0;
+}
+
+/* Spool hit, else a direct fetch; then the prefetcher. */
+static int get_segment(const CmdSettings *s, const SpoolFlags *f, Repo *repo, const char *name,
+                       const char *dest, PgpErr *err)
+{
+    SpoolSettings *st = malloc(sizeof *st);   /* large (paths): not on the stack */
+    Spool *sp = NULL;
+    bool hit = false;
+    unsigned waited = 0;
+    int rc = st != NULL ? spool_setup(s, f, repo, st, &sp, err)
+                        : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc == 0 && sp != NULL)
+        rc = spool_take(sp, name, dest, &hit, &waited, err);
+    WalGetResult res;
+    if (rc == 0 && !hit)
+        rc = wal_get_file(repo, name, dest, &res, err);
+    if (rc == 0 && hit)
+        log_info("restored \"%s\" from the prefetch spool \"%s\" (waited %u ms)", name, st->path,
+                 waited);
+    else if (rc == 0)
+        log_info("restored \"%s\" (%llu bytes) from \"%s\"", name, (unsigned long long)res.size,
+                 res.object.path);
+    if (rc == 0 && sp != NULL) {
+        PgpErr nerr;
+        pgp_err_clear(&nerr);
+        if (spool_note_request(sp, name, &nerr) != 0)
+            log_warn("prefetch spool: %s", nerr.msg);
+        spool_close(sp);
+        sp = NULL;
+        prefetch_ensure(st, name);
+    }
+    spool_close(sp);
+    free(st);
+    return rc;
+}
 
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
+        {"spool-path", required_argument, NULL, 'p'},
+        {"spool-size", required_argument, NULL, 's'},
+        {"prefetch-jobs", required_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
+    SpoolFlags flags = {0};
     int c;
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(cmd_archive_get.usage, stdout);
-            return 0;
+        switch (c) {
+        case 'h': fputs(cmd_archive_get.usage, stdout); return 0;
+        case 'p': flags.path = optarg; break;
+        case 's': flags.size = optarg; break;
+        case 'j': flags.jobs = optarg; break;
+        default:
+            return cmd_usage_error(err, &cmd_archive_get, "unknown or incomplete option \"%s\"",
+                                   argv[optind - 1]);
         }
-        return cmd_usage_error(err, &cmd_archive_get, "unknown option \"%s\"", argv[optind - 1]);
     }
     if (argc - optind != 2)
         return cmd_usage_error(err, &cmd_archive_get, "expected NAME and DEST");
@@ -48,11 +119,14 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     if (rc == PGP_ERR_NOT_FOUND) /* a missing repository is a broken setup, not "not archived" */
         rc = err->code = PGP_ERR_CONFIG;
     WalGetResult res;
-    if (rc == 0)
+    if (rc == 0 && parsed.kind == PG_WALFILE_SEGMENT) {
+        rc = get_segment(&s, &flags, repo, name, dest, err);
+    } else if (rc == 0) {   /* history, backup, partial files: always straight from the archive */
         rc = wal_get_file(repo, name, dest, &res, err);
-    if (rc == 0)
-        log_info("restored \"%s\" (%llu bytes) from \"%s\"", name, (unsigned long long)res.size,
-                 res.object.path);
+        if (rc == 0)
+            log_info("restored \"%s\" (%llu bytes) from \"%s\"", name,
+                     (unsigned long long)res.size, res.object.path);
+    }
     repo_free(repo);
     storage_free(storage);
     cmd_settings_free(&s);
@@ -63,12 +137,24 @@ const CmdDef cmd_archive_get = {
     .name = "archive-get",
     .summary = "restore one WAL file (PostgreSQL's restore_command)",
     .usage =
-        "usage: pgpitr [--repo PATH] archive-get NAME DEST\n"
+        "usage: pgpitr [--repo PATH] archive-get [OPTIONS] NAME DEST\n"
         "\n"
         "Fetches the archived WAL file NAME, decompresses it, verifies its SHA-256 and\n"
         "writes it to DEST atomically.\n"
         "\n"
         "  restore_command = 'pgpitr --repo /var/lib/pgpitr archive-get %f \"%p\"'\n"
+        "\n"
+        "While PostgreSQL is in archive recovery, a background prefetcher fetches the next\n"
+        "segments in parallel into a bounded spool of verified files, so that most calls are\n"
+        "one rename (docs/archive-get-prefetch.md).\n"
+        "\n"
+        "options:\n"
+        "  --spool-path DIR     spool directory (env PGPITR_SPOOL_PATH, config spool-path;\n"
+        "                       default pg_wal/pgpitr_spool in the data directory)\n"
+        "  --spool-size SIZE    at most this much prefetched WAL, e.g. 512MiB (env\n"
+        "                       PGPITR_SPOOL_SIZE, config spool-size; default 512MiB; 0: off)\n"
+        "  --prefetch-jobs N    parallel fetches (env PGPITR_PREFETCH_JOBS, config\n"
+        "                       prefetch-jobs; default 2)\n"
         "\n"
         "exit status: 0 restored; 1 not in the archive (normal at the end of WAL);\n"
         "255 any other failure (corrupt object, checksum mismatch, unreadable repository):\n"

@@ -12,6 +12,7 @@
 
 static const char *const known_keys[] = {
     "repo", "compress", "compress-level", "log-level", "pg-conn", "jobs", "archive-timeout",
+    "spool-path", "spool-size", "prefetch-jobs", "pg-bin",
 };
 #define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])
 

@@ -16,8 +16,9 @@
 #   BENCH_PGBENCH_MAX_SECONDS  upper bound on the pgbench run (default 60); segments it does not
 #                              fill come from pgbench -i
 #   BENCH_KEEP=1               keep the work directory (path printed)
-#   BENCH_ONLY=archive|backup  run only this benchmark or only tests/bench/backup.sh (base
-#                              backups, run after this one by default; see its header)
+#   BENCH_ONLY=archive|backup|restore  run only this benchmark, tests/bench/backup.sh (base
+#                              backups) or tests/bench/restore.sh (restore + replay); all
+#                              three by default
 #   TMPDIR                     where the work directory is made (it must be a real disk for
 #                              fsync figures to mean anything)
 # When run as root, setup happens as root and everything else runs as the `postgres` OS user
@@ -424,6 +425,8 @@ inner() {
 if [ "${BENCH_INNER:-0}" = 1 ]; then
   inner
 else
-  [ "${BENCH_ONLY:-}" = backup ] || outer
-  [ "${BENCH_ONLY:-}" = archive ] || bash "$(dirname "$SELF")/backup.sh"
+  # BENCH_ONLY=archive|backup|restore runs just that one; unset runs all three.
+  case "${BENCH_ONLY:-}" in ""|archive) outer ;; esac
+  case "${BENCH_ONLY:-}" in ""|backup) bash "$(dirname "$SELF")/backup.sh" ;; esac
+  case "${BENCH_ONLY:-}" in ""|restore) bash "$(dirname "$SELF")/restore.sh" ;; esac
 fi

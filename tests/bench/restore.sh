@@ -1,0 +1,460 @@
+#!/usr/bin/env bash
+# tests/bench/restore.sh -- part of `make bench`: restore + WAL replay to the newest point of a
+# pgbench cluster, in one run on the same backup and the same archived WAL:
+#   pgpitr restore + recovery through archive-get with the prefetch spool (the default),
+#   the same with prefetching off (--spool-size 0: one fetch per restore_command call),
+#   pgbackrest restore + recovery through archive-get with archive-async=y, process-max=2,
+#   the replay limit: the same WAL already uncompressed on local disk, restore_command = cp.
+# Prints figures only; it asserts nothing about time.
+#
+# Design: one throwaway cluster (pgbench -i loaded with wal_level = minimal, then restarted with
+# wal_level = replica and archive_command pushing every segment to both the pgpitr and the
+# pgBackRest repository), a pgpitr backup and a pgbackrest full backup, then pgbench until at
+# least BENCH_RESTORE_SEGMENTS segments of WAL follow the backups. The archived segments are
+# also copied uncompressed for the cp contestant. Every contestant then restores into a fresh
+# directory and starts PostgreSQL on it (archive_mode = off, so nothing is written back into a
+# repository) with the same restore_command wrapper: a bash script that runs the real command and
+# logs its start and end ($EPOCHREALTIME, no fork), so the wrapper's cost (~2 ms a call) is the
+# same for everyone. Recovery time = server log timestamps from "starting PostgreSQL" to "ready
+# to accept connections" after the promotion at the end of the archive; redo = PostgreSQL's own
+# "redo done ... elapsed"; in restore_command = the sum of the wrapper's call durations, and its
+# share of the recovery time is how long replay waited on fetching. Contestants run
+# BENCH_RESTORE_ROUNDS times, order rotated per round; the table shows the median.
+#
+# Environment:
+#   PGPITR_BIN               pgpitr binary (set by `make bench`); if unset, pgpitr is skipped
+#   BENCH_RESTORE_SCALE      pgbench scale (default 20, ~300 MB)
+#   BENCH_RESTORE_SEGMENTS   WAL segments after the backup, at least (default 64)
+#   BENCH_RESTORE_ROUNDS     rounds (default 3)
+#   BENCH_RESTORE_MAX_SECONDS  upper bound on the pgbench run that makes the WAL (default 240;
+#                            10 s pgbench runs with a CHECKPOINT between them)
+#   BENCH_KEEP=1             keep the work directory (path printed)
+#   TMPDIR                   where the work directory is made
+# When run as root, setup happens as root and everything else runs as the `postgres` OS user.
+# Ports 48000-48999. Every process started is stopped by pid at exit.
+set -euo pipefail
+export LC_ALL=C
+
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+SCALE=${BENCH_RESTORE_SCALE:-20}
+NSEG=${BENCH_RESTORE_SEGMENTS:-64}
+ROUNDS=${BENCH_RESTORE_ROUNDS:-3}
+MAXSEC=${BENCH_RESTORE_MAX_SECONDS:-240}
+SEG=16777216
+
+log() { printf 'bench-restore: %s\n' "$*" >&2; }
+die() { printf 'bench-restore: error: %s\n' "$*" >&2; exit 1; }
+
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$d" ] && [ -x "$d/initdb" ] || d=$(dirname "$(command -v initdb 2>/dev/null || echo /x/x)")
+  [ -x "$d/initdb" ] || die "PostgreSQL server binaries not found; run contrib/install-deps.sh"
+  echo "$d"
+}
+
+# Stop a postmaster started from data directory $1, by the pid in its postmaster.pid.
+stop_postmaster() {
+  local pidfile=$1/postmaster.pid pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(head -n 1 "$pidfile" 2>/dev/null || true)
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -INT "$pid" 2>/dev/null || true          # fast shutdown
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Helpers started for us in the background: pgpitr's prefetcher (its executable is our copy of
+# pgpitr) and pgBackRest's async archive-get (its command line names our configuration).
+# Printed by pid; only processes that belong to this work directory.
+stray_pids() {
+  local p exe cmd
+  for p in /proc/[0-9]*; do
+    exe=$(readlink "$p/exe" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    if [ "$exe" = "$W/bin/pgpitr" ] || { [[ "$exe" == */pgbackrest ]] && [[ "$cmd" == *"$W/pgbr/"* ]]; }; then
+      printf '%s\n' "${p#/proc/}"
+    fi
+  done
+  return 0
+}
+stop_strays() {  # wait up to $1 s for them to end by themselves, then TERM, then KILL
+  local pids
+  for _ in $(seq 1 $(( ${1:-0} * 10 ))); do [ -z "$(stray_pids)" ] && return 0; sleep 0.1; done
+  pids=$(stray_pids)
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  sleep 1
+  pids=$(stray_pids)
+  # shellcheck disable=SC2086
+  [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Outer part: dependencies, work directory, privilege drop.
+# ---------------------------------------------------------------------------------------------
+outer() {
+  local root_dir rc=0
+  root_dir=$(cd "$(dirname "$SELF")/../.." && pwd)
+  if ! command -v pgbackrest >/dev/null || ! command -v pgbench >/dev/null; then
+    log "installing missing benchmark dependencies"
+    PGPITR_WITH_BENCH=1 "$root_dir/contrib/install-deps.sh"
+  fi
+  W=$(mktemp -d "${TMPDIR:-/tmp}/pgpitr-bench-restore.XXXXXX")
+  trap 'outer_cleanup' EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$W/bin"
+  cp "$SELF" "$W/bin/restore.sh"
+  if [ -n "${PGPITR_BIN:-}" ]; then
+    if [ -x "$PGPITR_BIN" ]; then cp "$PGPITR_BIN" "$W/bin/pgpitr"
+    else log "PGPITR_BIN='$PGPITR_BIN' is not an executable file; pgpitr will be skipped"; fi
+  fi
+  local envs=(BENCH_INNER=1 BENCH_WORK="$W" BENCH_RESTORE_SCALE="$SCALE" BENCH_RESTORE_SEGMENTS="$NSEG"
+              BENCH_RESTORE_ROUNDS="$ROUNDS" BENCH_RESTORE_MAX_SECONDS="$MAXSEC" PATH="$PATH")
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"
+    chown -R postgres: "$W"
+    chmod 0700 "$W"
+    runuser -u postgres -- env "${envs[@]}" bash "$W/bin/restore.sh" || rc=$?
+  else
+    env "${envs[@]}" bash "$W/bin/restore.sh" || rc=$?
+  fi
+  return $rc
+}
+
+outer_cleanup() {
+  local rc=$? d
+  for d in "$W/pgdata" "$W"/restore/*/; do stop_postmaster "${d%/}"; done
+  stop_strays 0
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work directory kept: $W"; else rm -rf "$W"; fi
+  exit $rc
+}
+
+# ---------------------------------------------------------------------------------------------
+# Inner part: runs as an unprivileged user inside $W.
+# ---------------------------------------------------------------------------------------------
+PGBIN=""; PORT=""; PGPITR=""; CONF=""; DATA_BYTES=0; WAL_SEGS=0
+# What a correct recovery must show: every transaction of the pgbench run.
+CHECK_SQL="SELECT (SELECT count(*) FROM pgbench_history) || '/' || (SELECT sum(abalance) FROM pgbench_accounts)"
+
+inner_cleanup() {
+  local rc=$? d
+  for d in "$W/pgdata" "$W"/restore/*/; do stop_postmaster "${d%/}"; done
+  stop_strays 0
+  exit $rc
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((48000 + RANDOM % 1000))
+    if port_free "$p" && [ ! -e "$W/sock/.s.PGSQL.$p" ] && [ ! -e "/tmp/.s.PGSQL.$p" ]; then
+      echo "$p"; return 0
+    fi
+  done
+  die "no free port in 48000-48999"
+}
+psql_q() { "$PGBIN/psql" -X -q -At -h "$W/sock" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$1"; }
+pgbr() { pgbackrest --config="$CONF" --stanza=bench "$@"; }
+
+start_source() {
+  local try
+  for try in 1 2 3 4 5; do
+    PORT=$(pick_port)
+    if "$PGBIN/pg_ctl" -D "$W/pgdata" -l "$W/log/source.log" -w -t 120 \
+         -o "-p $PORT -k $W/sock -c listen_addresses=''" start >/dev/null; then
+      return 0
+    fi
+    log "postgres did not start on port $PORT (attempt $try), retrying"
+  done
+  tail -n 20 "$W/log/source.log" >&2 || true
+  die "cannot start postgres"
+}
+
+setup_pgbackrest() {
+  mkdir -p "$W/repo/pgbackrest" "$W/pgbr/lock" "$W/pgbr/log" "$W/pgbr/spool"
+  CONF=$W/pgbr/pgbackrest.conf
+  cat >"$CONF" <<EOF
+[global]
+repo1-path=$W/repo/pgbackrest
+repo1-retention-full=99
+lock-path=$W/pgbr/lock
+log-path=$W/pgbr/log
+spool-path=$W/pgbr/spool
+log-level-console=warn
+log-level-stderr=warn
+log-level-file=off
+compress-type=zst
+compress-level=1
+start-fast=y
+
+[bench]
+pg1-path=$W/pgdata
+pg1-socket-path=$W/sock
+pg1-user=postgres
+EOF
+}
+
+make_source() {
+  log "initdb + pgbench -i -s $SCALE"
+  "$PGBIN/initdb" -D "$W/pgdata" -U postgres -A trust --no-sync >"$W/log/initdb.log" 2>&1 \
+    || { cat "$W/log/initdb.log" >&2; die "initdb failed"; }
+  cat >>"$W/pgdata/postgresql.conf" <<EOF
+log_line_prefix = '%m [%p] '
+shared_buffers = '128MB'
+max_wal_size = '1GB'
+checkpoint_timeout = '30s'
+wal_keep_size = '4GB'
+synchronous_commit = off
+autovacuum = off
+wal_level = minimal
+max_wal_senders = 0
+archive_mode = off
+EOF
+  start_source
+  "$PGBIN/pgbench" -h "$W/sock" -p "$PORT" -U postgres -i -q -s "$SCALE" postgres \
+    >"$W/log/pgbench-init.log" 2>&1 || { tail -n 20 "$W/log/pgbench-init.log" >&2; die "pgbench -i failed"; }
+  stop_postmaster "$W/pgdata"
+  local pgpitr_push=""
+  [ -n "$PGPITR" ] && pgpitr_push="$PGPITR --repo $W/repo/pgpitr archive-push %p && "
+  cat >>"$W/pgdata/postgresql.conf" <<EOF
+wal_level = replica
+max_wal_senders = 10
+archive_mode = on
+archive_command = '${pgpitr_push}pgbackrest --config=$CONF --stanza=bench archive-push %p'
+EOF
+  start_source
+  sed -i "/^pg1-port=/d; s|^\[bench\]\$|[bench]\npg1-port=$PORT|" "$CONF"
+  DATA_BYTES=$(du -sb --exclude=pg_wal "$W/pgdata" | cut -f1)
+  log "data directory (without pg_wal): $((DATA_BYTES / 1048576)) MiB"
+}
+
+make_backups() {
+  PGBR_OK=1
+  if ! pgbr stanza-create >"$W/log/pgbr-stanza.log" 2>&1 ||
+     ! pgbr backup --type=full --process-max=2 >"$W/log/pgbr-backup.log" 2>&1; then
+    tail -n 5 "$W/log/pgbr-stanza.log" "$W/log/pgbr-backup.log" >&2 || true
+    log "pgbackrest stanza-create/backup failed; the pgbackrest contestant is skipped"
+    PGBR_OK=0
+  fi
+  if [ -n "$PGPITR" ] && ! "$PGPITR" --repo "$W/repo/pgpitr" backup \
+       --pg-conn "host=$W/sock port=$PORT user=postgres" --jobs 2 >"$W/log/pgpitr-backup.log" 2>&1; then
+    tail -n 5 "$W/log/pgpitr-backup.log" >&2
+    log "pgpitr backup failed; the pgpitr contestants are skipped"
+    PGPITR=""
+  fi
+}
+
+make_wal() {
+  local start_lsn made=0 t0=$SECONDS need last
+  start_lsn=$(psql_q "SELECT pg_current_wal_lsn()")
+  need=$(( (NSEG + 1) * SEG ))
+  log "pgbench until $NSEG segments of WAL follow the backups"
+  while :; do
+    "$PGBIN/pgbench" -h "$W/sock" -p "$PORT" -U postgres -n -c 4 -j 2 -T 10 postgres \
+      >>"$W/log/pgbench-run.log" 2>&1 || { tail -n 20 "$W/log/pgbench-run.log" >&2; die "pgbench failed"; }
+    made=$(psql_q "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$start_lsn')::bigint")
+    [ "$made" -ge "$need" ] && break
+    # A checkpoint between runs: the next run's first change of every page is a full-page
+    # image again, as in production right after checkpoints (and WAL comes quicker).
+    psql_q "CHECKPOINT"
+    [ $((SECONDS - t0)) -ge "$MAXSEC" ] && { log "stopping pgbench after ${MAXSEC} s"; break; }
+  done
+  EXPECT=$(psql_q "$CHECK_SQL")
+  last=$(psql_q "SELECT pg_walfile_name(pg_switch_wal())")
+  for _ in $(seq 1 1200); do [ -e "$W/pgdata/pg_wal/archive_status/$last.done" ] && break; sleep 0.1; done
+  [ -e "$W/pgdata/pg_wal/archive_status/$last.done" ] || die "segment $last was not archived: $(tail -n 3 "$W/log/source.log")"
+  log "pgbench: $((SECONDS - t0)) s, $((made / 1048576)) MiB of WAL; last archived segment $last"
+  stop_postmaster "$W/pgdata"
+  # The archived WAL, uncompressed, for the cp contestant (the replay limit).
+  mkdir -p "$W/walcopy"
+  local f
+  for f in "$W/pgdata/pg_wal/archive_status/"*.done; do
+    f=$(basename "$f" .done)
+    cp "$W/pgdata/pg_wal/$f" "$W/walcopy/$f"
+  done
+  WAL_SEGS=$(find "$W/walcopy" -name '[0-9A-F]*' ! -name '*.*' | wc -l)
+}
+
+# --- contestants ------------------------------------------------------------------------------
+# restore_<id> DIR: restore the files into DIR (timed); cmd_<id> DIR: the restore_command.
+restore_pgpitr() { "$PGPITR" --repo "$W/repo/pgpitr" restore --pgdata "$1" --jobs 2 >"$W/out/restore.out" 2>&1; }
+restore_pgbr()   { mkdir -p "$1" && chmod 0700 "$1" && pgbr restore --pg1-path="$1" --process-max=2 >"$W/out/restore.out" 2>&1; }
+restore_pgpitr_on()  { restore_pgpitr "$@"; }
+restore_pgpitr_off() { restore_pgpitr "$@"; }
+restore_pgbr_async() { restore_pgbr "$@"; }
+restore_local_cp()   { if [ -n "$PGPITR" ]; then restore_pgpitr "$@"; else restore_pgbr "$@"; fi; }
+cmd_pgpitr_on()  { printf '%s --repo %s archive-get %%f "%%p"' "$PGPITR" "$W/repo/pgpitr"; }
+cmd_pgpitr_off() { printf '%s --repo %s archive-get --spool-size 0 %%f "%%p"' "$PGPITR" "$W/repo/pgpitr"; }
+cmd_pgbr_async() { printf 'pgbackrest --config=%s --stanza=bench --pg1-path=%s --archive-async --process-max=2 archive-get %%f "%%p"' "$CONF" "$1"; }
+cmd_local_cp()   { printf 'cp %s/%%f "%%p"' "$W/walcopy"; }
+
+declare -A LABEL=(
+  [pgpitr_on]="pgpitr, prefetch spool (default)"
+  [pgpitr_off]="pgpitr, prefetch off (--spool-size 0)"
+  [pgbr_async]="pgbackrest, archive-async, process-max 2"
+  [local_cp]="replay limit: cp from local disk"
+)
+declare -A FAILED=() MED=()
+
+# The wrapper every contestant's restore_command goes through: logs "start end status" per call.
+write_wrapper() {
+  cat >"$W/bin/timed.sh" <<'EOF'
+#!/bin/bash
+log=$1
+shift
+t0=$EPOCHREALTIME
+"$@"
+rc=$?
+echo "$t0 $EPOCHREALTIME $rc" >>"$log"
+exit $rc
+EOF
+  chmod 0755 "$W/bin/timed.sh"
+}
+
+# Log timestamp "2026-11-22 04:17:21.268 UTC" of the first line matching $2 in $1 -> epoch ms.
+log_ms() {
+  local line
+  line=$(grep -m1 -- "$2" "$1" | cut -d' ' -f1-2) || return 1
+  [ -n "$line" ] || return 1
+  date -u -d "$line" +%s%3N
+}
+
+# run_one ID ROUND: restore, start, wait until promoted, record figures, stop, clean up.
+run_one() {
+  local id=$1 r=$2 d="$W/restore/$1" calls="$W/out/calls.$1.$2" slog="$W/out/server.$1.$2.log"
+  local t0 t1 rc=0 port ts te redo incmd ncalls
+  [ -z "${FAILED[$id]:-}" ] || return 0
+  rm -rf "$d" "$W/pgbr/spool/archive"
+  t0=$EPOCHREALTIME
+  "restore_$id" "$d" || rc=$?
+  t1=$EPOCHREALTIME
+  if [ "$rc" -ne 0 ]; then
+    FAILED[$id]="restore failed: $(tail -n 1 "$W/out/restore.out")"; log "${LABEL[$id]}: ${FAILED[$id]}"; return 0
+  fi
+  echo $(( ${t1/./} - ${t0/./} )) >>"$W/times/$id.files"
+  : >"$calls"
+  port=$(pick_port)
+  cat >>"$d/postgresql.auto.conf" <<EOF
+# bench: same settings for every contestant
+restore_command = '$W/bin/timed.sh $calls $("cmd_$id" "$d")'
+archive_mode = off
+port = $port
+unix_socket_directories = '$W/sock'
+listen_addresses = ''
+log_line_prefix = '%m [%p] '
+logging_collector = off
+EOF
+  "$PGBIN/pg_ctl" -D "$d" -l "$slog" -W start >/dev/null
+  for _ in $(seq 1 6000); do   # up to 10 min
+    grep -q 'database system is ready to accept connections' "$slog" 2>/dev/null && break
+    [ -e "$d/postmaster.pid" ] || { sleep 0.5; [ -e "$d/postmaster.pid" ] || break; }
+    sleep 0.1
+  done
+  if ! grep -q 'database system is ready to accept connections' "$slog"; then
+    FAILED[$id]="recovery did not finish (see $slog)"; log "${LABEL[$id]}: ${FAILED[$id]}"
+    tail -n 5 "$slog" >&2; stop_postmaster "$d"; return 0
+  fi
+  PORT=$port
+  local got
+  got=$(psql_q "$CHECK_SQL")
+  [ "$got" = "$EXPECT" ] || { FAILED[$id]="wrong data after recovery: $got, expected $EXPECT"; log "${LABEL[$id]}: ${FAILED[$id]}"; }
+  stop_postmaster "$d"
+  stop_strays 10
+  ts=$(log_ms "$slog" 'starting PostgreSQL')
+  te=$(log_ms "$slog" 'database system is ready to accept connections')
+  redo=$(sed -n 's/.*redo done at .* elapsed: \([0-9.]*\) s.*/\1/p' "$slog" | head -n 1)
+  read -r incmd ncalls < <(awk '{ s += $2 - $1; n++ } END { printf "%.3f %d\n", s, n }' "$calls")
+  echo $(( (te - ts) * 1000 )) >>"$W/times/$id.recovery"
+  awk -v r="${redo:-0}" 'BEGIN { printf "%d\n", r * 1e6 }' >>"$W/times/$id.redo"
+  awk -v s="$incmd" 'BEGIN { printf "%d\n", s * 1e6 }' >>"$W/times/$id.incmd"
+  echo "$ncalls" >>"$W/times/$id.calls"
+  log "  ${LABEL[$id]} (round $r): files $(us_s $(( ${t1/./} - ${t0/./} ))) s, recovery $(us_s $(( (te - ts) * 1000 ))) s, in restore_command ${incmd} s over $ncalls calls"
+  rm -rf "$d"
+}
+
+us_s() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1e6 }'; }
+minimum() { sort -n "$1" | head -n 1; }
+median() {  # FILE -> median
+  sort -n "$1" | awk '{a[NR]=$1} END { if (NR == 0) { print ""; exit }
+    m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.0f\n", m }'
+}
+
+print_row() {  # id
+  local id=$1 files rec best redo incmd calls share
+  if [ -n "${FAILED[$id]:-}" ]; then printf '%-42s %s\n' "${LABEL[$id]}" "FAILED (${FAILED[$id]})"; return 0; fi
+  files=$(median "$W/times/$id.files"); rec=$(median "$W/times/$id.recovery")
+  best=$(minimum "$W/times/$id.recovery")
+  redo=$(median "$W/times/$id.redo"); incmd=$(median "$W/times/$id.incmd"); calls=$(median "$W/times/$id.calls")
+  MED[$id]=$rec
+  MED[$id:files]=$files
+  share=$(awk -v a="$incmd" -v b="$rec" 'BEGIN { printf "%.0f%%", b ? 100 * a / b : 0 }')
+  printf '%-42s %8s %9s %6s %7s %6s %9s %6s\n' "${LABEL[$id]}" "$(us_s "$files")" "$(us_s "$rec")" \
+    "$(us_s "$best")" "$(us_s "$redo")" "$calls" "$(us_s "$incmd")" "$share"
+}
+
+print_ratio() {  # label num_key den_key target
+  local a=${MED[$2]:-} b=${MED[$3]:-}
+  if [ -z "$a" ] || [ -z "$b" ]; then printf '  %-52s %s\n' "$1" "n/a"; return 0; fi
+  awk -v a="$a" -v b="$b" -v l="$1" -v t="$4" 'BEGIN {
+    r = a / b; split(t, tt, " "); ok = (tt[1] == "<=") ? (r <= tt[2]) : (tt[1] == "<") ? (r < tt[2]) : (r >= tt[2])
+    printf "  %-52s %6.2f   (target %s: %s)\n", l, r, t, ok ? "met" : "NOT met" }'
+}
+
+inner() {
+  W=$BENCH_WORK
+  cd "$W"
+  trap 'inner_cleanup' EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$W/log" "$W/out" "$W/times" "$W/repo" "$W/sock" "$W/restore"
+  PGBIN=$(pg_bindir)
+  local t0=$SECONDS ids=() id r k n
+  if [ -x "$W/bin/pgpitr" ] && "$W/bin/pgpitr" restore --help >/dev/null 2>&1; then
+    PGPITR=$W/bin/pgpitr
+  else
+    log "no usable pgpitr binary (PGPITR_BIN); pgpitr contestants skipped"
+  fi
+  write_wrapper
+  setup_pgbackrest
+  make_source
+  make_backups
+  make_wal
+  [ -n "$PGPITR" ] && ids+=(pgpitr_on pgpitr_off)
+  [ "$PGBR_OK" = 1 ] && ids+=(pgbr_async)
+  ids+=(local_cp)
+  n=${#ids[@]}
+  LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+  for ((r = 1; r <= ROUNDS; r++)); do
+    log "round $r of $ROUNDS"
+    for ((k = 0; k < n; k++)); do run_one "${ids[$(( (r - 1 + k) % n ))]}" "$r"; done
+  done
+
+  echo
+  echo "pgpitr restore bench: restore + recovery to the end of the archive of a pgbench cluster (scale $SCALE,"
+  echo "$((DATA_BYTES / 1048576)) MiB data directory) with $WAL_SEGS archived WAL segments after the backup; median of $ROUNDS rounds"
+  echo "host: $(nproc) CPU ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), work dir on $(stat -f -c %T "$W") ($(df --output=source "$W" | tail -n 1))"
+  echo "tools: $("$PGBIN/postgres" --version); $(pgbackrest version); $([ -n "$PGPITR" ] && "$PGPITR" --version 2>/dev/null | head -n 1 || echo 'pgpitr n/a')"
+  echo "load average before: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "files: restore of the data files (process-max/jobs 2); recovery: server start -> promoted"
+  echo "(log timestamps; best: fastest round); redo: PostgreSQL's 'redo done ... elapsed'; in cmd: time"
+  echo "inside restore_command (all calls, through the same bash wrapper for everyone); wait: in cmd /"
+  echo "recovery = the share of the recovery that replay spent waiting on fetching."
+  echo "Other load on the host moves every figure; 'in cmd' and 'wait' are the least sensitive to it."
+  echo
+  printf '%-42s %8s %9s %6s %7s %6s %9s %6s\n' "contestant" "files s" "recovery" "best" "redo s" "calls" "in cmd s" "wait"
+  for id in "${ids[@]}"; do print_row "$id"; done
+  echo
+  echo "targets (ratio of median recovery seconds):"
+  print_ratio "pgpitr (prefetch) / replay limit (local cp)" pgpitr_on local_cp "<= 1.2"
+  print_ratio "pgpitr (prefetch) / pgbackrest async" pgpitr_on pgbr_async "< 1"
+  echo "for information:"
+  print_ratio "pgpitr prefetch off / pgpitr prefetch on" pgpitr_off pgpitr_on ">= 1"
+  print_ratio "pgpitr restore files / pgbackrest restore files" pgpitr_on:files pgbr_async:files "<= 1"
+  echo
+  log "done in $((SECONDS - t0)) s"
+}
+
+if [ "${BENCH_INNER:-0}" = 1 ]; then inner; else outer; fi
