@@ -30,6 +30,13 @@ typedef struct BackupStoreResult {
     bool reused;             /* an identical object already existed: nothing uploaded */
 } BackupStoreResult;
 
+/* Stores an object that was compressed while it was received: data[0..len) is the complete
+ * compressed stream of content whose SHA-256 is digest. Nothing is written when an identical
+ * object exists. */
+int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uint8_t *data,
+                            size_t len, const uint8_t *digest, BackupStoreResult *res,
+                            PgpErr *err);
+
 /* Stores data[0..size) as a content-addressed object (see repo_object_path). digest is the
  * SHA-256 of data when the caller already computed it (NULL: computed here). */
 int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *data, size_t size,
@@ -41,7 +48,9 @@ typedef struct BackupFileJob {
     uint32_t mode;
     int64_t mtime;
     uint8_t *data;           /* from backup_pool_alloc */
-    size_t size;
+    size_t size;             /* the file's size */
+    size_t data_len;         /* bytes in data: size, or the compressed length if compressed */
+    bool compressed;         /* data is already the compressed object (streamed big file) */
     bool has_digest;         /* digest holds the SHA-256 of data (hashed while received) */
     uint8_t digest[PIPE_SHA256_LEN];
 } BackupFileJob;

@@ -34,6 +34,9 @@
 #define POOL_BUDGET (512u << 20)
 #define HASH_WHILE_READING (8u << 20)
 #define HASH_PIECE (1u << 20)
+/* From this size on a file is compressed while it arrives instead of after (see stream_big). */
+#define STREAM_MIN (64u << 20)
+#define STREAM_QUEUE (16u << 20)
 
 typedef struct BackupOptions {
     const char *conninfo;
@@ -48,6 +51,7 @@ typedef struct BackupOptions {
 
 typedef struct BackupRun {
     BackupManifest *m;
+    const BackupStoreOptions *store;
     BackupPool *pool;
     uint64_t files, reused_files;
     int64_t total_size;
@@ -254,6 +258,87 @@ static int read_hashed(BackupEntryReader *reader, BackupFileJob *job, PgpErr *er
     return rc;
 }
 
+/* Growing memory buffer: the compressed stream of one big file. */
+typedef struct MemBuf {
+    uint8_t *data;
+    size_t len, cap;
+} MemBuf;
+
+static int membuf_write(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    MemBuf *m = ud;
+    if (m->len + len > m->cap) {
+        size_t cap = m->cap ? m->cap : (1u << 20);
+        while (cap < m->len + len)
+            cap *= 2;
+        uint8_t *nd = realloc(m->data, cap);
+        if (nd == NULL)
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for a compressed file");
+        m->data = nd;
+        m->cap = cap;
+    }
+    memcpy(m->data + m->len, buf, len);
+    m->len += len;
+    return 0;
+}
+
+/* A big file (a relation segment of up to 1 GiB) is compressed while it arrives: pieces go
+ * to a worker thread running the compressor (with zstd's own threads) while this thread keeps
+ * reading and hashing. Buffering the whole file first made its compression start only after
+ * the last byte arrived. The compressed stream is kept in memory (at most about the file's
+ * size, as the raw buffer was) and handed to the pool, which stores it unless an identical
+ * object exists; for an unchanged file that compression was wasted, but it ran while waiting
+ * for the server. */
+static int stream_big(BackupRun *r, const BackupEntry *e, BackupEntryReader *reader,
+                      const BackupStoreOptions *opt, PgpErr *err)
+{
+    MemBuf out = {0};
+    PipeFilter *comp = NULL, *thr = NULL, *sha = NULL;
+    uint8_t *piece = malloc(HASH_PIECE);
+    int rc = piece ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = pipe_compress_new(opt->codec, opt->level, 2, (PipeSink){membuf_write, &out}, &comp,
+                               err);
+    if (rc == 0)
+        rc = pipe_thread_new(pipe_filter_sink(comp), STREAM_QUEUE, &thr, err);
+    if (rc == 0)
+        rc = pipe_sha256_new(pipe_filter_sink(thr), &sha, err);
+    for (uint64_t off = 0; rc == 0 && off < e->size; off += HASH_PIECE) {
+        size_t n = e->size - off < HASH_PIECE ? (size_t)(e->size - off) : HASH_PIECE;
+        rc = backup_entry_read(reader, piece, n, err);
+        if (rc == 0)
+            rc = pipe_filter_push(sha, piece, n, err);
+    }
+    if (rc == 0)
+        rc = pipe_filter_finish(sha, err);
+    if (rc == 0)
+        rc = pipe_filter_finish(thr, err);
+    if (rc == 0)
+        rc = pipe_filter_finish(comp, err);
+    BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
+                         .size = (size_t)e->size, .compressed = true, .has_digest = true};
+    if (rc == 0)
+        pipe_sha256_result(sha, job.digest);
+    pipe_filter_free(sha);
+    pipe_filter_free(thr);
+    pipe_filter_free(comp);
+    free(piece);
+    if (rc == 0) {
+        job.data_len = out.len;
+        rc = backup_pool_alloc(r->pool, job.data_len, &job.data, err);
+    }
+    if (rc == 0) {
+        memcpy(job.data, out.data, out.len);
+        job.path = strdup(e->path);
+        if (job.path == NULL) {
+            backup_pool_discard(r->pool, job.data, job.data_len);
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        }
+    }
+    free(out.data);
+    return rc == 0 ? backup_pool_submit(r->pool, &job, err) : rc;
+}
+
 static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *reader, PgpErr *err)
 {
     BackupRun *r = ud;
@@ -269,8 +354,10 @@ static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *reader, P
     }
     if (e->size > SIZE_MAX / 2)
         return PGP_FAIL(err, PGP_ERR_PG, "file \"%s\" is too large", e->path);
+    if (e->size >= STREAM_MIN)
+        return stream_big(r, e, reader, r->store, err);
     BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
-                         .size = (size_t)e->size};
+                         .size = (size_t)e->size, .data_len = (size_t)e->size};
     int rc = backup_pool_alloc(r->pool, job.size, &job.data, err);
     if (rc != 0)
         return rc;
@@ -375,6 +462,7 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
     r->m->start_lsn = start.start_lsn;
     r->m->timeline = start.timeline;
     r->total_size = start.total_size;
+    r->store = &o->store;
     for (size_t i = 0; rc == 0 && i < start.n_tablespaces; i++)
         rc = manifest_add_tablespace(r->m, start.tablespaces[i].oid, start.tablespaces[i].location,
                                      err);

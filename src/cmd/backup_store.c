@@ -75,6 +75,37 @@ int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *
     return compress_into(s, opt, zstd_workers, data, size, res->object, &res->stored_size, err);
 }
 
+int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uint8_t *data,
+                            size_t len, const uint8_t *digest, BackupStoreResult *res,
+                            PgpErr *err)
+{
+    memset(res, 0, sizeof *res);
+    pipe_hex(digest, PIPE_SHA256_LEN, res->sha256_hex);
+    repo_object_path(res->sha256_hex, opt->codec, res->object);
+    StorageInfo info;
+    int rc = storage_stat(s, res->object, &info, err);
+    if (rc == 0) {
+        res->reused = true;
+        res->stored_size = info.size;
+        return 0;
+    }
+    if (rc != PGP_ERR_NOT_FOUND)
+        return rc;
+    StorageWriter *w = NULL;
+    rc = storage_open_write(s, res->object, 0, &w, err);
+    if (rc == 0 && len > 0)
+        rc = storage_write(w, data, len, err);
+    if (rc != 0) {
+        storage_writer_abort(w);
+        return rc;
+    }
+    rc = storage_writer_commit(w, err);
+    if (rc == PGP_ERR_CONFLICT) /* the same content was stored concurrently */
+        rc = 0;
+    res->stored_size = len;
+    return rc;
+}
+
 /* ---- the pool ------------------------------------------------------------------------- */
 
 typedef struct JobNode {
@@ -105,8 +136,11 @@ static void run_job(BackupPool *p, BackupFileJob *job)
     PgpErr err;
     pgp_err_clear(&err);
     BackupStoreResult res;
-    int rc = backup_store_file(p->storage, &p->opt, job->data, job->size,
-                               job->has_digest ? job->digest : NULL, &res, &err);
+    int rc = job->compressed
+                 ? backup_store_compressed(p->storage, &p->opt, job->data, job->data_len,
+                                           job->digest, &res, &err)
+                 : backup_store_file(p->storage, &p->opt, job->data, job->size,
+                                     job->has_digest ? job->digest : NULL, &res, &err);
     if (rc != 0) {
         pgp_err_context(&err, "cannot back up \"%s\"", job->path);
     } else {
@@ -146,7 +180,7 @@ static void *worker_main(void *arg)
         free(n->job.data);
         free(n->job.path);
         pthread_mutex_lock(&p->mu);
-        p->in_flight -= n->job.size;
+        p->in_flight -= n->job.data_len;
         p->busy--;
         pthread_cond_broadcast(&p->cv);
         free(n);
@@ -234,7 +268,7 @@ int backup_pool_submit(BackupPool *p, BackupFileJob *job, PgpErr *err)
              : n == NULL ? PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory")
                          : 0;
     if (rc != 0) {
-        p->in_flight -= job->size;
+        p->in_flight -= job->data_len;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
         free(job->data);

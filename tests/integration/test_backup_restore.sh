@@ -20,7 +20,8 @@ mkdir_pg "$TS"
 psql_c src "CREATE TABLESPACE ts LOCATION '$TS'"
 ts_oid=$(psql_c src "SELECT oid FROM pg_tablespace WHERE spcname = 'ts'")
 # Tables in the tablespace, their indexes in the default one: both locations carry data.
-pgbench_c src -i -q -s 2 --tablespace=ts
+# Scale 7: pgbench_accounts (~90 MB) takes the compress-while-receiving path (>= 64 MiB).
+pgbench_c src -i -q -s 7 --tablespace=ts
 psql_c src "CREATE TABLE plain_t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g"
 assert_eq ts "$(psql_c src "SELECT t.spcname FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.relname = 'pgbench_accounts'")" \
     "tablespace of pgbench_accounts"
@@ -40,7 +41,7 @@ assert_file "$REPO/backup/full1/manifest.json" "manifest of the complete backup"
 md5_src=$(accounts_md5 src)
 rows_src=$(psql_c src "SELECT count(*) FROM pgbench_accounts")
 plain_src=$(psql_c src "SELECT md5(string_agg(v, ',' ORDER BY id)) FROM plain_t")
-assert_eq 200000 "$rows_src" "pgbench_accounts rows on the source"
+assert_eq 700000 "$rows_src" "pgbench_accounts rows on the source"
 
 # The original locations must be free for the restore: move the source out of the way.
 pg_stop src
