@@ -283,8 +283,8 @@ static int membuf_write(void *ud, const void *buf, size_t len, PgpErr *err)
 }
 
 /* A big file (a relation segment of up to 1 GiB) is compressed while it arrives: pieces go
- * to a worker thread running the compressor (with zstd's own threads) while this thread keeps
- * reading and hashing. Buffering the whole file first made its compression start only after
+ * to a worker thread that hashes and compresses them (with zstd's own threads) while this
+ * thread only keeps reading, which is what paces the server. Buffering the whole file first made its compression start only after
  * the last byte arrived. The compressed stream is kept in memory (at most about the file's
  * size, as the raw buffer was) and handed to the pool, which stores it unless an identical
  * object exists; for an unchanged file that compression was wasted, but it ran while waiting
@@ -300,19 +300,20 @@ static int stream_big(BackupRun *r, const BackupEntry *e, BackupEntryReader *rea
         rc = pipe_compress_new(opt->codec, opt->level, 2, (PipeSink){membuf_write, &out}, &comp,
                                err);
     if (rc == 0)
-        rc = pipe_thread_new(pipe_filter_sink(comp), STREAM_QUEUE, &thr, err);
+        rc = pipe_sha256_new(pipe_filter_sink(comp), &sha, err);
     if (rc == 0)
-        rc = pipe_sha256_new(pipe_filter_sink(thr), &sha, err);
+        rc = pipe_thread_new(pipe_filter_sink(sha), STREAM_QUEUE, &thr, err);
     for (uint64_t off = 0; rc == 0 && off < e->size; off += HASH_PIECE) {
         size_t n = e->size - off < HASH_PIECE ? (size_t)(e->size - off) : HASH_PIECE;
         rc = backup_entry_read(reader, piece, n, err);
         if (rc == 0)
-            rc = pipe_filter_push(sha, piece, n, err);
+            rc = pipe_filter_push(thr, piece, n, err);
     }
-    if (rc == 0)
-        rc = pipe_filter_finish(sha, err);
+    /* The worker has joined once thr is finished; then its filters are finished here. */
     if (rc == 0)
         rc = pipe_filter_finish(thr, err);
+    if (rc == 0)
+        rc = pipe_filter_finish(sha, err);
     if (rc == 0)
         rc = pipe_filter_finish(comp, err);
     BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
