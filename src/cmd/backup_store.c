@@ -50,6 +50,22 @@ static int compress_into(Storage *s, const BackupStoreOptions *opt, int zstd_wor
     return rc;
 }
 
+/* Names the object of digest in res; 0 (res->reused) if an identical object is already
+ * stored, PGP_ERR_NOT_FOUND if it must be written, another code on failure. */
+static int find_existing(Storage *s, const BackupStoreOptions *opt, const uint8_t *digest,
+                         BackupStoreResult *res, PgpErr *err)
+{
+    pipe_hex(digest, PIPE_SHA256_LEN, res->sha256_hex);
+    repo_object_path(res->sha256_hex, opt->codec, res->object);
+    StorageInfo info;
+    int rc = storage_stat(s, res->object, &info, err);
+    if (rc == 0) {
+        res->reused = true;
+        res->stored_size = info.size;
+    }
+    return rc;
+}
+
 int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *data, size_t size,
                       const uint8_t *digest, BackupStoreResult *res, PgpErr *err)
 {
@@ -59,16 +75,7 @@ int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *
         pipe_sha256_buf(data, size, own);
         digest = own;
     }
-    pipe_hex(digest, PIPE_SHA256_LEN, res->sha256_hex);
-    repo_object_path(res->sha256_hex, opt->codec, res->object);
-
-    StorageInfo info;
-    int rc = storage_stat(s, res->object, &info, err);
-    if (rc == 0) {
-        res->reused = true;
-        res->stored_size = info.size;
-        return 0;
-    }
+    int rc = find_existing(s, opt, digest, res, err);
     if (rc != PGP_ERR_NOT_FOUND)
         return rc;
     int zstd_workers = size >= BIG_FILE ? 2 : 0;
@@ -80,15 +87,7 @@ int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uin
                             PgpErr *err)
 {
     memset(res, 0, sizeof *res);
-    pipe_hex(digest, PIPE_SHA256_LEN, res->sha256_hex);
-    repo_object_path(res->sha256_hex, opt->codec, res->object);
-    StorageInfo info;
-    int rc = storage_stat(s, res->object, &info, err);
-    if (rc == 0) {
-        res->reused = true;
-        res->stored_size = info.size;
-        return 0;
-    }
+    int rc = find_existing(s, opt, digest, res, err);
     if (rc != PGP_ERR_NOT_FOUND)
         return rc;
     StorageWriter *w = NULL;
