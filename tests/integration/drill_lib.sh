@@ -6,7 +6,6 @@
 REPO="$WORK/repo"
 SCHEMA="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/docs/drill-report.schema.json"
 
-conninfo() { printf 'host=%s port=%s user=postgres' "$(cluster_dir "$1")" "$(cluster_port "$1")"; }
 
 # drill_source NAME: cluster NAME archiving into $REPO, pgbench data, a backup labelled base1.
 drill_source() {

@@ -499,3 +499,30 @@ make_segments() {
     done
     pg_stop "$name" immediate
 }
+
+# ---------------------------------------------------------------------------------------------
+# restored clusters
+# ---------------------------------------------------------------------------------------------
+# conninfo NAME [USER]: libpq connection string of a cluster, for pgpitr backup --pg-conn.
+conninfo() { printf 'host=%s port=%s user=%s' "$(cluster_dir "$1")" "$(cluster_port "$1")" "${2:-postgres}"; }
+
+# wait_promoted NAME [SECONDS]: until NAME has finished recovery and promoted (default 120 s).
+wait_promoted() {
+    local i
+    for ((i = 0; i < ${2:-120} * 10; i++)); do
+        [ "$(psql_c "$1" "SELECT pg_is_in_recovery()")" = f ] && return 0
+        sleep 0.1
+    done
+    fail "$1 did not finish recovery and promote"
+}
+
+# start_restored NAME [archive]: own port and socket; archive_mode off unless "archive" (then
+# it keeps the backup's archive_command: the source's wrapper into $REPO).
+start_restored() {
+    local name=$1
+    pg_conf "$name" "" "# restored copy" "port = $(cat "$WORK/$name/port")" \
+        "unix_socket_directories = '$WORK/$name'"
+    [ "${2:-}" = archive ] || pg_conf "$name" "archive_mode = off"
+    pg_start "$name"
+    wait_promoted "$name"
+}

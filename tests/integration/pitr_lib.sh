@@ -3,7 +3,6 @@
 # cluster with a table t(id, note) whose rows tell which transactions a restore replayed,
 # restores into throwaway clusters, and waiting for them to reach their target.
 
-conninfo() { printf 'host=%s port=%s user=postgres' "$(cluster_dir "$1")" "$(cluster_port "$1")"; }
 
 # utc_now NAME: the server's clock as ISO 8601 UTC with microseconds ("...T...Z").
 utc_now() {
@@ -43,26 +42,6 @@ restore_to() {
     pgp_capture --repo "$REPO" restore --pgdata "$(cluster_data "$name")" --jobs 2 "$@"
     assert_rc 0 "pgpitr restore into $name ($*)"
     printf '%s\n' "$OUT"
-}
-
-wait_promoted() {
-    local i
-    for ((i = 0; i < 600; i++)); do
-        [ "$(psql_c "$1" "SELECT pg_is_in_recovery()")" = f ] && return 0
-        sleep 0.1
-    done
-    fail "$1 did not finish recovery and promote"
-}
-
-# start_restored NAME [archive]: own port and socket; archive_mode off unless "archive" (then
-# it keeps the backup's archive_command: the source's wrapper into $REPO).
-start_restored() {
-    local name=$1
-    pg_conf "$name" "" "# restored copy" "port = $(cat "$WORK/$name/port")" \
-        "unix_socket_directories = '$WORK/$name'"
-    [ "${2:-}" = archive ] || pg_conf "$name" "archive_mode = off"
-    pg_start "$name"
-    wait_promoted "$name"
 }
 
 # restored_rows NAME ARGS...: restore with ARGS into NAME, start it, set ROWS to t's ids, stop

@@ -6,7 +6,6 @@
 source "$(dirname "$0")/lib.sh"
 
 REPO="$WORK/repo"
-conninfo() { printf 'host=%s port=%s user=postgres' "$(cluster_dir "$1")" "$(cluster_port "$1")"; }
 accounts_md5() {
     psql_c "$1" "SELECT md5(string_agg(aid || ':' || bid || ':' || abalance || ':' || filler, ',' ORDER BY aid)) FROM pgbench_accounts"
 }
@@ -85,16 +84,7 @@ printf '%s\n' "$OUT"
 assert_contains "$OUT" "second" "restore names the backup"
 as_pg_capture "$PG_BIN/pg_verifybackup" -n -m "$(cluster_data dst)/backup_manifest" "$(cluster_data dst)"
 [ "$RC" -eq 0 ] || fail "pg_verifybackup of the restored second backup (exit $RC): $OUT $ERR"
-pg_conf dst "" "# restored copy" \
-    "port = $(cat "$WORK/dst/port")" \
-    "unix_socket_directories = '$WORK/dst'" \
-    "archive_mode = off"
-pg_start dst
-for ((i = 0; i < 600; i++)); do
-    [ "$(psql_c dst "SELECT pg_is_in_recovery()")" = f ] && break
-    sleep 0.2
-done
-assert_eq f "$(psql_c dst "SELECT pg_is_in_recovery()")" "restored server promoted"
+start_restored dst
 assert_eq "$md5_src" "$(accounts_md5 dst)" "md5 of pgbench_accounts in the restored second backup"
 assert_eq 700000 "$(psql_c dst "SELECT count(*) FROM pgbench_accounts")" "pgbench_accounts rows"
 pg_stop dst

@@ -17,7 +17,6 @@
 source "$(dirname "$0")/lib.sh"
 
 REPO="$WORK/repo"
-conninfo() { printf 'host=%s port=%s user=%s' "$(cluster_dir "$1")" "$(cluster_port "$1")" "${2:-postgres}"; }
 # Labels of complete backups in the repository.
 complete_backups() {
     [ -d "$REPO/backup" ] || return 0

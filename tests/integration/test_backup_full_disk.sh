@@ -15,7 +15,6 @@ if ! mount -t tmpfs -o "size=24M,mode=0700,uid=$(id -u "$PG_USER"),gid=$(id -g "
     skip "cannot mount a tmpfs: $(cat "$WORK/mount.err")"
 fi
 MOUNTS+=("$REPO")
-conninfo() { printf 'host=%s port=%s user=postgres' "$(cluster_dir "$1")" "$(cluster_port "$1")"; }
 
 pg_init src
 pg_enable_archiving src "$REPO"

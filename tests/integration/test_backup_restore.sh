@@ -8,7 +8,6 @@ source "$(dirname "$0")/lib.sh"
 
 REPO="$WORK/repo"
 TS="$WORK/ts"
-conninfo() { printf 'host=%s port=%s user=postgres' "$(cluster_dir "$1")" "$(cluster_port "$1")"; }
 accounts_md5() {
     psql_c "$1" "SELECT md5(string_agg(aid || ':' || bid || ':' || abalance || ':' || filler, ',' ORDER BY aid)) FROM pgbench_accounts"
 }
@@ -85,16 +84,7 @@ cp -p "$WORK/PG_VERSION.keep" "$NEW/PG_VERSION"
 own "$NEW/PG_VERSION"
 
 log "start the restored server"
-pg_conf dst "" "# restored copy" \
-    "port = $(cat "$WORK/dst/port")" \
-    "unix_socket_directories = '$WORK/dst'" \
-    "archive_mode = off"
-pg_start dst
-for ((i = 0; i < 600; i++)); do
-    [ "$(psql_c dst "SELECT pg_is_in_recovery()")" = f ] && break
-    sleep 0.2
-done
-assert_eq f "$(psql_c dst "SELECT pg_is_in_recovery()")" "restored server promoted"
+start_restored dst
 grep -q 'restored log file ".*" from archive' "$WORK/dst/server.log" ||
     fail "the restored server fetched no WAL through archive-get"
 grep -q 'recovery stopping after reaching consistency' "$WORK/dst/server.log" ||

@@ -7,7 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 
 REPO="$WORK/repo"
-conninfo() { printf 'host=%s port=%s user=postgres' "$(cluster_dir "$1")" "$(cluster_port "$1")"; }
 balances() {  # NAME -> "accounts tellers branches history" sums
     psql_c "$1" "SELECT (SELECT coalesce(sum(abalance), 0) FROM pgbench_accounts) || ' ' ||
                         (SELECT coalesce(sum(tbalance), 0) FROM pgbench_tellers) || ' ' ||
@@ -69,16 +68,7 @@ assert_rc 0 "pgpitr restore"
 printf '%s\n' "$OUT"
 as_pg_capture "$PG_BIN/pg_verifybackup" -n -m "$(cluster_data dst)/backup_manifest" "$(cluster_data dst)"
 [ "$RC" -eq 0 ] || fail "pg_verifybackup failed (exit $RC): $OUT $ERR"
-pg_conf dst "" "# restored copy" \
-    "port = $(cat "$WORK/dst/port")" \
-    "unix_socket_directories = '$WORK/dst'" \
-    "archive_mode = off"
-pg_start dst
-for ((i = 0; i < 600; i++)); do
-    [ "$(psql_c dst "SELECT pg_is_in_recovery()")" = f ] && break
-    sleep 0.2
-done
-assert_eq f "$(psql_c dst "SELECT pg_is_in_recovery()")" "restored server promoted"
+start_restored dst
 
 hist=$(psql_c dst "SELECT count(*) FROM pgbench_history")
 log "pgbench_history rows: before backup $hist_before, restored $hist, at the end $hist_after"

@@ -8,6 +8,8 @@
 # appears in the spool, and the prefetcher ends with the postmaster.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/prefetch_lib.sh
+source "$(dirname "$0")/prefetch_lib.sh"
 
 REPO="$WORK/repo"
 ROUNDS=22
@@ -66,22 +68,6 @@ make_copy() {  # NAME
     as_pg touch "$dir/data/recovery.signal"
 }
 
-spool_files() {
-    { find "$1" -maxdepth 1 -type f ! -name '.identity' ! -name '.requested*' ! -name '.prefetch.*' ! -name '.inflight.*' 2>/dev/null || true; } | wc -l
-}
-sample_spool() {  # DIR OUT: max file count -> OUT, every segment name seen -> OUT.names
-    local dir=$1 out=$2 max=0 n
-    : >"$out.names"
-    while [ ! -e "$out.stop" ]; do
-        n=$(spool_files "$dir")
-        [ "$n" -le "$max" ] || max=$n
-        find "$dir" -maxdepth 1 -type f -name '[0-9A-F]*' -printf '%f\n' 2>/dev/null >>"$out.names" || true
-        sleep 0.005
-    done
-    echo "$max" >"$out"
-}
-start_sampler() { rm -f "$2" "$2.stop"; sample_spool "$1" "$2" & SAMPLER=$!; track_pid "$SAMPLER"; }
-stop_sampler() { touch "$1.stop"; wait "$SAMPLER"; untrack_pid "$SAMPLER"; max=$(cat "$1"); }
 # pgpitr processes still alive (the prefetcher), by executable path.
 pgpitr_pids() {
     local p
@@ -105,13 +91,9 @@ SPOOL="$(cluster_data good)/pg_wal/pgpitr_spool"
 start_sampler "$SPOOL" "$WORK/max.good"
 t0=$(date +%s%N)
 pg_start good
-for ((i = 0; i < 1200; i++)); do
-    [ "$(psql_c good "SELECT pg_is_in_recovery()")" = f ] && break
-    sleep 0.1
-done
+wait_promoted good
 t1=$(date +%s%N)
 stop_sampler "$WORK/max.good"
-assert_eq f "$(psql_c good "SELECT pg_is_in_recovery()")" "copy promoted after replaying the archive"
 log "promoted after $(((t1 - t0) / 1000000)) ms; most files seen in the spool: $max"
 [ "$max" -le "$BOUND" ] || fail "the spool held $max files, more than its bound of $BOUND"
 

@@ -7,6 +7,8 @@
 # explicit spool path nothing is spooled outside a data directory in recovery.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/prefetch_lib.sh
+source "$(dirname "$0")/prefetch_lib.sh"
 
 N=8
 make_segments "$WORK/segs" "$N"
@@ -22,30 +24,12 @@ export PGPITR_PREFETCH_IDLE_TIMEOUT=3
 SEG_BYTES=$(file_size "${segs[0]}")
 BOUND=3
 
-spool_files() {  # segment files and work files: what the bound covers
-    { find "$1" -maxdepth 1 -type f ! -name '.identity' ! -name '.requested*' ! -name '.prefetch.*' ! -name '.inflight.*' 2>/dev/null || true; } | wc -l
-}
 prefetcher_running() { [ -e "$1/.prefetch.lock" ] && ! flock -n "$1/.prefetch.lock" true; }
 wait_for_file() {  # FILE SECONDS
     local i
     for ((i = 0; i < $2 * 20; i++)); do [ -e "$1" ] && return 0; sleep 0.05; done
     return 1
 }
-# sample_spool DIR OUT &: records the highest number of files seen in DIR, and every segment
-# name ever seen there, until OUT.stop exists.
-sample_spool() {
-    local dir=$1 out=$2 max=0 n
-    : >"$out.names"
-    while [ ! -e "$out.stop" ]; do
-        n=$(spool_files "$dir")
-        [ "$n" -le "$max" ] || max=$n
-        find "$dir" -maxdepth 1 -type f -name '[0-9A-F]*' -printf '%f\n' 2>/dev/null >>"$out.names" || true
-        sleep 0.01
-    done
-    echo "$max" >"$out"
-}
-start_sampler() { rm -f "$2" "$2.stop"; sample_spool "$1" "$2" & SAMPLER=$!; track_pid "$SAMPLER"; }
-stop_sampler() { touch "$1.stop"; wait "$SAMPLER"; untrack_pid "$SAMPLER"; max=$(cat "$1"); }
 
 get() {  # SPOOL NAME -> RC, ERR; DEST=$WORK/tmp/dest
     rm -f "$WORK/tmp/dest"

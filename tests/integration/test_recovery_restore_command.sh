@@ -64,12 +64,7 @@ pg_conf copy "" "# recovery copy" \
 as_pg touch "$WORK/copy/data/recovery.signal"
 log "starting the copy in archive recovery"
 pg_start copy
-
-for ((i = 0; i < 600; i++)); do
-    [ "$(psql_c copy "SELECT pg_is_in_recovery()")" = f ] && break
-    sleep 0.2
-done
-assert_eq f "$(psql_c copy "SELECT pg_is_in_recovery()")" "copy promoted after replaying the archive"
+wait_promoted copy
 
 assert_eq "$expect_rows" "$(psql_c copy "SELECT count(*) FROM after_backup")" "after_backup rows on the copy"
 assert_eq "the very last row" "$(psql_c copy "SELECT note FROM after_backup WHERE id = 1000000")" "last row on the copy"
