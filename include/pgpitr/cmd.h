@@ -67,6 +67,12 @@ int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *le
 /* A pipe sink writing into a storage writer (the end of most chains). */
 PipeSink cmd_storage_sink(StorageWriter *w);
 
+/* Opens the object at path, pushes all of it (through buf, size bytes at a time) into `into`
+ * and finishes `into`; *read_bytes (may be NULL) gets the bytes read. A missing object is
+ * PGP_ERR_NOT_FOUND: callers decide what that means for them. */
+int cmd_pump_object(Storage *s, const char *path, PipeFilter *into, void *buf, size_t size,
+                    uint64_t *read_bytes, PgpErr *err);
+
 /* Usage error for a command: "CMD: message" + hint to run --help. */
 int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

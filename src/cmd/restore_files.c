@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
 #include "pgpitr/pipe.h"
 
@@ -78,7 +79,6 @@ static int stream_object(Storage *s, const char *object, uint64_t size_hint, Des
                          uint8_t *digest, uint64_t *stored, PgpErr *err)
 {
     PipeFilter *sha = NULL, *dec = NULL;
-    StorageReader *rd = NULL;
     PipeCodec codec;
     size_t chunk = size_hint > CHUNK_MAX ? CHUNK_MAX : size_hint < CHUNK_MIN ? CHUNK_MIN
                                                                               : (size_t)size_hint;
@@ -91,25 +91,14 @@ static int stream_object(Storage *s, const char *object, uint64_t size_hint, Des
         out = pipe_filter_sink(sha);
     if (rc == 0)
         rc = pipe_decompress_new(codec, out, &dec, err);
+    *stored = 0;
     if (rc == 0) {
-        rc = storage_open_read(s, object, &rd, err);
+        rc = cmd_pump_object(s, object, dec, buf, chunk, stored, err);
         if (rc == PGP_ERR_NOT_FOUND)
             rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the object is missing from the repository");
     }
-    *stored = 0;
-    while (rc == 0) {
-        size_t got = 0;
-        rc = storage_read(rd, buf, chunk, &got, err);
-        if (rc != 0 || got == 0)
-            break;
-        *stored += got;
-        rc = pipe_filter_push(dec, buf, got, err);
-    }
-    if (rc == 0)
-        rc = pipe_filter_finish(dec, err);
     if (rc == 0 && sha != NULL && (rc = pipe_filter_finish(sha, err)) == 0)
         pipe_sha256_result(sha, digest);
-    storage_reader_close(rd);
     pipe_filter_free(dec);
     pipe_filter_free(sha);
     free(buf);

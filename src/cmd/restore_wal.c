@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/cmd.h"
 #include "pgpitr/pipe.h"
 
 #define WAL_TOP "archive/wal"
@@ -348,22 +349,12 @@ static int mem_write(void *ud, const void *buf, size_t len, PgpErr *err)
 static int read_verified(Storage *s, const RepoArchiveObject *obj, MemSink *out, PgpErr *err)
 {
     PipeFilter *sha = NULL, *dec = NULL;
-    StorageReader *rd = NULL;
     char buf[4096];
     int rc = pipe_sha256_new((PipeSink){mem_write, out}, &sha, err);
     if (rc == 0)
         rc = pipe_decompress_new(obj->codec, pipe_filter_sink(sha), &dec, err);
     if (rc == 0)
-        rc = storage_open_read(s, obj->path, &rd, err);
-    while (rc == 0) {
-        size_t got = 0;
-        rc = storage_read(rd, buf, sizeof buf, &got, err);
-        if (rc != 0 || got == 0)
-            break;
-        rc = pipe_filter_push(dec, buf, got, err);
-    }
-    if (rc == 0)
-        rc = pipe_filter_finish(dec, err);
+        rc = cmd_pump_object(s, obj->path, dec, buf, sizeof buf, NULL, err);
     if (rc == 0)
         rc = pipe_filter_finish(sha, err);
     if (rc == 0) {
@@ -375,7 +366,6 @@ static int read_verified(Storage *s, const RepoArchiveObject *obj, MemSink *out,
             rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "checksum mismatch: content has sha256 %s, "
                           "expected %s", hex, obj->sha256_hex);
     }
-    storage_reader_close(rd);
     pipe_filter_free(dec);
     pipe_filter_free(sha);
     return rc;

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pgpitr/cmd.h"
 #include "pgpitr/pipe.h"
 
 #define GET_CHUNK (1u << 20)
@@ -78,7 +79,6 @@ static int stream_object(Repo *repo, const RepoArchiveObject *obj, DestFile *d,
                          uint8_t digest[PIPE_SHA256_LEN], uint64_t *size, PgpErr *err)
 {
     PipeFilter *sizef = NULL, *sha = NULL, *thread = NULL, *tee = NULL, *dec = NULL;
-    StorageReader *rd = NULL;
     uint8_t *buf = malloc(GET_CHUNK);
     PipeSink out = {dest_write, d};
     PipeSink discard = {NULL, NULL};
@@ -94,16 +94,7 @@ static int stream_object(Repo *repo, const RepoArchiveObject *obj, DestFile *d,
     if (rc == 0)
         rc = pipe_decompress_new(obj->codec, pipe_filter_sink(tee), &dec, err);
     if (rc == 0)
-        rc = storage_open_read(repo_storage(repo), obj->path, &rd, err);
-    while (rc == 0) {
-        size_t got = 0;
-        rc = storage_read(rd, buf, GET_CHUNK, &got, err);
-        if (rc != 0 || got == 0)
-            break;
-        rc = pipe_filter_push(dec, buf, got, err);
-    }
-    if (rc == 0)
-        rc = pipe_filter_finish(dec, err);
+        rc = cmd_pump_object(repo_storage(repo), obj->path, dec, buf, GET_CHUNK, NULL, err);
     if (rc == 0)
         rc = pipe_filter_finish(tee, err);
     if (rc == 0)
@@ -116,7 +107,6 @@ static int stream_object(Repo *repo, const RepoArchiveObject *obj, DestFile *d,
         pipe_sha256_result(sha, digest);
         *size = pipe_size_result(sizef);
     }
-    storage_reader_close(rd);
     pipe_filter_free(dec);
     pipe_filter_free(tee);
     pipe_filter_free(thread);   /* stops and joins the worker first if it still runs */
