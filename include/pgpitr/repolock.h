@@ -1,0 +1,54 @@
+/*
+ * repolock.h - repository locks: who may change or read the repository's backups at the same
+ * time. They live in the repository itself (locks/), as one small object per holder, so that
+ * they work for every storage driver and every host that shares the repository, not only for
+ * processes of one machine.
+ *
+ * Kinds and what they exclude:
+ *   BACKUP   taken by backup        excludes BACKUP and EXPIRE
+ *   EXPIRE   taken by expire        excludes everything
+ *   READ     verify, restore, drill excludes EXPIRE (readers and one backup run together:
+ *                                   a backup only adds objects)
+ * archive-push and archive-get never take a lock: they only add or read WAL, and expire never
+ * removes WAL a retained backup needs.
+ *
+ * A holder object records kind, command, pid, host, boot id, the process start time and a
+ * heartbeat. A holder is dead when it is on this host and its pid is gone or is another
+ * process (start time differs) or the host rebooted (boot id differs); on another host when
+ * its heartbeat is older than the stale time. A dead holder's object is removed ("taken
+ * over") with a warning naming it; a live one makes acquisition wait or fail.
+ */
+#ifndef PGPITR_REPOLOCK_H
+#define PGPITR_REPOLOCK_H
+
+#include "pgpitr/err.h"
+#include "pgpitr/storage.h"
+
+typedef enum {
+    REPO_LOCK_BACKUP,
+    REPO_LOCK_EXPIRE,
+    REPO_LOCK_READ,
+} RepoLockKind;
+
+typedef struct RepoLock RepoLock;
+
+typedef struct RepoLockOptions {
+    const char *command;    /* what holds it, for messages ("backup", "drill") */
+    int wait_s;             /* wait this long for live conflicting holders (0: fail at once) */
+    int stale_s;            /* other-host holders without a heartbeat this long are dead;
+                               0: REPO_LOCK_STALE_DEFAULT */
+} RepoLockOptions;
+
+#define REPO_LOCK_STALE_DEFAULT 300
+#define REPO_LOCK_HEARTBEAT_S 30
+
+/* PGP_ERR_LOCKED naming the live holder ("repository is locked by backup (pid 123 on host
+ * db1, since 2026-11-22T03:00:00Z)") with a HINT, when it cannot be taken within wait_s.
+ * Keeps the heartbeat fresh from a thread until released. */
+int repo_lock_acquire(Storage *s, RepoLockKind kind, const RepoLockOptions *o, RepoLock **out,
+                      PgpErr *err);
+void repo_lock_release(RepoLock *l);    /* removes the holder object; NULL is a no-op */
+
+const char *repo_lock_kind_name(RepoLockKind kind);  /* "backup", "expire", "read" */
+
+#endif
