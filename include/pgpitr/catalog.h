@@ -27,7 +27,7 @@
 #include "pgpitr/walname.h"
 
 #define CATALOG_FOREIGN_MAX 16
-#define CATALOG_ERROR_MAX 256
+#define CATALOG_ERROR_MAX PGP_ERR_MSG_MAX
 
 typedef enum {
     CATALOG_BACKUP_COMPLETE,    /* manifest.json present and valid */
