@@ -13,12 +13,9 @@
  *   WAL tli 1: segments 2..7, tli 2: 6..9, all archived at T0 + 10000
  */
 #include <check.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fx_repo.h"
