@@ -1,0 +1,213 @@
+/*
+ * expire_print.c - the plan of `pgpitr expire` as text for the operator and as JSON for
+ * machines (layout: docs/expire.md, docs/expire.schema.json). Both render only the plan, so
+ * a dry run and a real run print the same thing; the caller adds the line saying whether
+ * anything was removed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pgpitr/expire_plan.h"
+#include "pgpitr/walname.h"
+
+static void human_bytes(uint64_t b, char out[32])
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)b;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, 32, "%" PRIu64 " B", b);
+    else
+        snprintf(out, 32, "%.1f %s", v, units[u]);
+}
+
+static void policy_text(const RetentionPolicy *p, char *out, size_t size)
+{
+    const struct { const char *name; unsigned v; } items[] = {
+        {"retain-full", p->full}, {"retain-days", p->days}, {"retain-daily", p->daily},
+        {"retain-weekly", p->weekly}, {"retain-monthly", p->monthly},
+    };
+    out[0] = '\0';
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        if (items[i].v == 0 || len >= size)
+            continue;
+        int n = snprintf(out + len, size - len, "%s%s %u", len ? ", " : "", items[i].name,
+                         items[i].v);
+        if (n > 0)
+            len += (size_t)n;
+    }
+}
+
+static void cutoff_name(const ExpirePlan *p, const Catalog *c, char out[PG_WALNAME_SEG_LEN + 1])
+{
+    uint32_t tli = p->window_backup ? p->window_backup->manifest->timeline : 1;
+    pg_walname_format(tli, p->retention.wal_cutoff, c->id.wal_segsize, out);
+}
+
+static void print_backups(const ExpirePlan *p, FILE *f)
+{
+    fprintf(f, "backups (%zu kept, %zu removed):\n", p->retention.n_keep, p->retention.n_remove);
+    for (size_t i = 0; i < p->n_backups; i++) {
+        const ExpireBackup *eb = &p->backups[i];
+        const BackupManifest *m = eb->b->manifest;
+        char stop[32], lsn[20], why[RETENTION_REASONS_MAX * (RETENTION_REASON_LEN + 2)] = "";
+        catalog_format_time(m->stop_time, stop);
+        pg_lsn_format(m->stop_lsn, lsn);
+        for (size_t r = 0; r < eb->d->n_reasons; r++) {
+            if (r > 0)
+                strcat(why, ", ");
+            strcat(why, eb->d->reasons[r]);
+        }
+        fprintf(f, "  %-6s  %s  timeline %" PRIu32 "  stop %s  %s  %s\n",
+                eb->d->keep ? "keep" : "remove", eb->b->label, m->timeline, stop, lsn,
+                eb->d->keep ? why : "not kept by any policy");
+    }
+}
+
+static void print_window(const ExpirePlan *p, FILE *f)
+{
+    if (p->window_backup == NULL) {
+        fputs("recoverable window after expire: none (no complete backup)\n", f);
+        return;
+    }
+    const BackupManifest *m = p->window_backup->manifest;
+    char from[32], lsn[20], to[32];
+    catalog_format_time(m->stop_time, from);
+    pg_lsn_format(m->stop_lsn, lsn);
+    fprintf(f, "recoverable window after expire: from %s (end of backup %s, lsn %s) to ", from,
+            p->window_backup->label, lsn);
+    if (p->latest_wal == NULL) {
+        fputs("- (no archived WAL)\n", f);
+        return;
+    }
+    catalog_format_time(p->latest_wal->mtime, to);
+    fprintf(f, "%s (latest archived WAL %s)\n", to, p->latest_wal->name);
+}
+
+int expire_plan_print_text(const ExpirePlan *p, const Catalog *c, bool dry_run, FILE *f,
+                           PgpErr *err)
+{
+    char now[32], pol[160], b1[32], b2[32];
+    catalog_format_time(p->now, now);
+    policy_text(&p->policy, pol, sizeof pol);
+    fprintf(f, "expire plan at %s%s, policy: %s\n", now, dry_run ? " (dry run)" : "", pol);
+    print_backups(p, f);
+    for (size_t i = 0; i < p->n_incomplete; i++) {
+        human_bytes(p->incomplete[i].dir_bytes, b1);
+        fprintf(f, "  remove  %s  incomplete (no manifest.json: a failed or interrupted "
+                   "backup), %s\n", p->incomplete[i].label, b1);
+    }
+    human_bytes(p->object_bytes, b1);
+    fprintf(f, "objects: remove %zu (%s), keep %zu\n", p->n_objects, b1, p->n_objects_kept);
+    human_bytes(p->wal_bytes, b1);
+    if (p->retention.has_cutoff) {
+        char cut[PG_WALNAME_SEG_LEN + 1];
+        cutoff_name(p, c, cut);
+        fprintf(f, "wal: remove %zu files (%s) before segment %s on every timeline, keep %zu\n",
+                p->n_wal, b1, cut + 8, p->n_wal_kept);
+    } else {
+        fprintf(f, "wal: remove nothing (no backup), keep %zu\n", p->n_wal_kept);
+    }
+    human_bytes(expire_plan_bytes_freed(p), b2);
+    fprintf(f, "bytes freed: %" PRIu64 " (%s)\n", expire_plan_bytes_freed(p), b2);
+    print_window(p, f);
+    if (fflush(f) != 0 || ferror(f))
+        return PGP_FAIL_SYS(err, errno, "cannot write the expire plan");
+    return 0;
+}
+
+/* ---- JSON ------------------------------------------------------------------------------- */
+
+static json_t *time_or_null(int64_t t)
+{
+    char s[32];
+    catalog_format_time(t, s);
+    return strcmp(s, "-") == 0 ? json_null() : json_string(s);
+}
+
+static json_t *lsn_json(uint64_t lsn)
+{
+    char s[20];
+    pg_lsn_format(lsn, s);
+    return json_string(s);
+}
+
+static json_t *count_or_null(unsigned v)
+{
+    return v ? json_integer(v) : json_null();
+}
+
+static json_t *backup_json(const ExpireBackup *eb)
+{
+    const BackupManifest *m = eb->b->manifest;
+    json_t *reasons = json_array();
+    for (size_t r = 0; reasons && r < eb->d->n_reasons; r++)
+        json_array_append_new(reasons, json_string(eb->d->reasons[r]));
+    return json_pack("{s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I}", "label", eb->b->label,
+                     "action", eb->d->keep ? "keep" : "remove", "timeline", (json_int_t)m->timeline,
+                     "start_lsn", lsn_json(m->start_lsn), "stop_lsn", lsn_json(m->stop_lsn),
+                     "stop_time", time_or_null(m->stop_time), "reasons", reasons,
+                     "newest", json_boolean(eb->d->why & RETENTION_WHY_NEWEST),
+                     "bytes_freed", (json_int_t)eb->dir_bytes);
+}
+
+static json_t *window_json(const ExpirePlan *p)
+{
+    if (p->window_backup == NULL)
+        return json_null();
+    const BackupManifest *m = p->window_backup->manifest;
+    const CatalogWal *w = p->latest_wal;
+    return json_pack("{s:s, s:o, s:o, s:o, s:o}", "from_backup", p->window_backup->label,
+                     "from_time", time_or_null(m->stop_time), "from_lsn", lsn_json(m->stop_lsn),
+                     "to_time", w ? time_or_null(w->mtime) : json_null(),
+                     "to_wal", w ? json_string(w->name) : json_null());
+}
+
+static json_t *wal_json(const ExpirePlan *p, const Catalog *c)
+{
+    char cut[PG_WALNAME_SEG_LEN + 1];
+    cutoff_name(p, c, cut);
+    return json_pack("{s:o, s:o, s:I, s:I, s:I}",
+                     "cutoff_segment", p->retention.has_cutoff ? json_string(cut + 8) : json_null(),
+                     "cutoff_lsn", p->retention.has_cutoff
+                         ? lsn_json(p->retention.wal_cutoff * (uint64_t)c->id.wal_segsize)
+                         : json_null(),
+                     "remove", (json_int_t)p->n_wal, "remove_bytes", (json_int_t)p->wal_bytes,
+                     "keep", (json_int_t)p->n_wal_kept);
+}
+
+int expire_plan_to_json(const ExpirePlan *p, const Catalog *c, bool dry_run, json_t **out,
+                        PgpErr *err)
+{
+    json_t *backups = json_array(), *incomplete = json_array();
+    for (size_t i = 0; backups && i < p->n_backups; i++)
+        json_array_append_new(backups, backup_json(&p->backups[i]));
+    for (size_t i = 0; incomplete && i < p->n_incomplete; i++)
+        json_array_append_new(incomplete,
+                              json_pack("{s:s, s:I}", "label", p->incomplete[i].label,
+                                        "bytes_freed", (json_int_t)p->incomplete[i].dir_bytes));
+    json_t *policy = json_pack("{s:o, s:o, s:o, s:o, s:o}", "retain_full",
+                               count_or_null(p->policy.full), "retain_days",
+                               count_or_null(p->policy.days), "retain_daily",
+                               count_or_null(p->policy.daily), "retain_weekly",
+                               count_or_null(p->policy.weekly), "retain_monthly",
+                               count_or_null(p->policy.monthly));
+    json_t *objects = json_pack("{s:I, s:I, s:I}", "remove", (json_int_t)p->n_objects,
+                                "remove_bytes", (json_int_t)p->object_bytes, "keep",
+                                (json_int_t)p->n_objects_kept);
+    *out = json_pack("{s:i, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "format", 1,
+                     "dry_run", dry_run, "now", time_or_null(p->now), "policy", policy,
+                     "backups", backups, "incomplete_backups", incomplete, "objects", objects,
+                     "wal", wal_json(p, c), "bytes_freed", (json_int_t)expire_plan_bytes_freed(p),
+                     "window", window_json(p));
+    if (*out == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory building the expire report");
+    return 0;
+}
