@@ -110,8 +110,8 @@ int expire_plan_print_text(const ExpirePlan *p, const Catalog *c, bool dry_run, 
     if (p->retention.has_cutoff) {
         char cut[PG_WALNAME_SEG_LEN + 1];
         cutoff_name(p, c, cut);
-        fprintf(f, "wal: remove %zu files (%s) before segment %s on every timeline, keep %zu\n",
-                p->n_wal, b1, cut + 8, p->n_wal_kept);
+        fprintf(f, "wal: remove %zu files (%s) before %s (segment %" PRIu64 " on every timeline), "
+                   "keep %zu\n", p->n_wal, b1, cut, p->retention.wal_cutoff, p->n_wal_kept);
     } else {
         fprintf(f, "wal: remove nothing (no backup), keep %zu\n", p->n_wal_kept);
     }
@@ -174,8 +174,10 @@ static json_t *wal_json(const ExpirePlan *p, const Catalog *c)
 {
     char cut[PG_WALNAME_SEG_LEN + 1];
     cutoff_name(p, c, cut);
-    return json_pack("{s:o, s:o, s:I, s:I, s:I}",
-                     "cutoff_segment", p->retention.has_cutoff ? json_string(cut + 8) : json_null(),
+    return json_pack("{s:o, s:o, s:o, s:I, s:I, s:I}",
+                     "cutoff_segno", p->retention.has_cutoff
+                         ? json_integer((json_int_t)p->retention.wal_cutoff) : json_null(),
+                     "cutoff_walname", p->retention.has_cutoff ? json_string(cut) : json_null(),
                      "cutoff_lsn", p->retention.has_cutoff
                          ? lsn_json(p->retention.wal_cutoff * (uint64_t)c->id.wal_segsize)
                          : json_null(),
