@@ -21,6 +21,21 @@ segno_of_lsn() { local hi=${1%/*} lo=${1#*/}; echo $(((16#$hi << 8) + (16#$lo >>
 segno_of_wal() { local n; n=$(basename "$1"); echo $(((16#${n:8:8} << 8) + 16#${n:16:8})); }
 wal_files() { find "$REPO/archive/wal" -type f ! -name '.tmp.*' | sort; }
 refs_of() { jq -r '.entries[] | select(.object != null) | .object' "$REPO/backup/$1/manifest.json"; }
+# validate_json TEXT: the JSON plan validates against docs/expire.schema.json.
+validate_json() {
+    local out
+    out=$(python3 - "$HERE/../../docs/expire.schema.json" "$1" <<'PY' 2>&1
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.loads(sys.argv[2])))
+for e in errors:
+    print("%s: %s" % ("/".join(str(p) for p in e.absolute_path), e.message))
+sys.exit(1 if errors else 0)
+PY
+    ) || fail "expire JSON does not validate against docs/expire.schema.json: $out"
+}
 plan_body() { sed -e '1d' -e '$d' <<<"$1"; }   # without the header (time, dry run) and last line
 
 source_cluster src
@@ -64,6 +79,7 @@ assert_contains "$DRY" "dry run: nothing was removed" "dry run says so"
 pgp_capture --repo "$REPO" expire --retain-full 2 --dry-run --output json
 assert_rc 0 "expire --dry-run --output json"
 JS=$OUT
+validate_json "$JS"
 assert_eq "b1 b2" "$(jq -r '[.backups[] | select(.action == "remove") | .label] | join(" ")' <<<"$JS")" "JSON: removed backups"
 assert_eq "b3 b4" "$(jq -r '[.backups[] | select(.action == "keep") | .label] | join(" ")' <<<"$JS")" "JSON: kept backups"
 assert_eq true "$(jq -r '.dry_run' <<<"$JS")" "JSON: dry_run"
@@ -121,6 +137,7 @@ while read -r o; do assert_file "$REPO/$o" "object b4 references"; done <<<"$(re
 log "config retain-full 3 alone keeps what is there: the newest always stays"
 pgp_capture --repo "$REPO" --config "$cfg" expire --output json
 assert_rc 0 "expire from the config"
+validate_json "$OUT"
 assert_eq "b4" "$(jq -r '[.backups[] | select(.action == "keep") | .label] | join(" ")' <<<"$OUT")" "kept"
 assert_eq 3 "$(jq -r '.policy.retain_full' <<<"$OUT")" "policy from the config"
 
