@@ -33,7 +33,9 @@ LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/pipe/*.c src/pg/
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
-UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o) $(B)/obj/tests/unit/run_unit.o
+# fx_*.c: fixtures shared by several suites (fabricated repositories, ...)
+UNIT_FX := $(sort $(wildcard tests/unit/fx_*.c))
+UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o) $(UNIT_FX:%.c=$(B)/obj/%.o) $(B)/obj/tests/unit/run_unit.o
 
 .PHONY: all check check-unit check-integration asan check-asan bench demo install clean deps
 all: $(B)/pgpitr

@@ -27,7 +27,7 @@
 #include "pgpitr/walname.h"
 
 #define CATALOG_FOREIGN_MAX 16
-#define CATALOG_ERROR_MAX 256
+#define CATALOG_ERROR_MAX PGP_ERR_MSG_MAX
 
 typedef enum {
     CATALOG_BACKUP_COMPLETE,    /* manifest.json present and valid */
@@ -65,8 +65,10 @@ typedef struct CatalogTimeline {
     bool history_bad;                   /* the file exists but does not verify or parse */
     char error[CATALOG_ERROR_MAX];      /* when history_bad */
     PgTimelineHistory history;          /* owned; the timeline alone when !found or bad */
-    /* segments of this timeline (indexes into Catalog.wal, ascending segno) */
-    size_t first_seg, n_segs;
+    /* this timeline's WAL files: Catalog.wal[first_wal .. first_wal + n_wal - 1] (all kinds) */
+    size_t first_wal, n_wal;
+    uint64_t n_segments;                /* distinct segments among them */
+    uint64_t stored_size;               /* bytes of all of them */
 } CatalogTimeline;
 
 typedef struct Catalog {

@@ -13,118 +13,33 @@
  *   WAL tli 1: segments 2..7, tli 2: 6..9, all archived at T0 + 10000
  */
 #include <check.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fx_repo.h"
 #include "pgpitr/restore_plan.h"
 #include "pgpitr/restore_wal.h"
 
-#define T0 INT64_C(1795316400) /* 2026-11-22 03:00:00 UTC */
+#define T0 FX_T0
 #define US INT64_C(1000000)
-#define SYSID 7300000000000000001ULL
 
-static char tdir[128];
-static char root[256];
-static Storage *st;
-static Repo *repo;
+static FxRepo fx;
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+/* archived at T0 + 10000, like every segment of the base repository */
+static void put_wal(uint32_t tli, uint64_t segno, const char *seed)
 {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static void set_mtime(const char *path, int64_t t)
-{
-    char full[512];
-    snprintf(full, sizeof full, "%s/%s", root, path);
-    struct timespec ts[2] = {{.tv_sec = t}, {.tv_sec = t}};
-    ck_assert_int_eq(utimensat(AT_FDCWD, full, ts, 0), 0);
-}
-
-static void put_wal(uint32_t tli, uint64_t segno, const char *sha_seed)
-{
-    char name[PG_WALNAME_SEG_LEN + 1], hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
-    uint8_t digest[PIPE_SHA256_LEN];
-    pg_walname_format(tli, segno, 16u << 20, name);
-    pipe_sha256_buf(sha_seed != NULL ? sha_seed : name, strlen(sha_seed != NULL ? sha_seed : name),
-                    digest);
-    pipe_hex(digest, sizeof digest, hex);
-    repo_archive_object_path(name, hex, PIPE_CODEC_ZSTD, path);
-    PgpErr err = {0};
-    ck_assert_int_eq(storage_put_all(st, path, 0, "x", 1, &err), 0);
-    set_mtime(path, T0 + 10000);
-}
-
-static void remove_wal(uint32_t tli, uint64_t segno)
-{
-    char name[PG_WALNAME_SEG_LEN + 1], hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
-    uint8_t digest[PIPE_SHA256_LEN];
-    pg_walname_format(tli, segno, 16u << 20, name);
-    pipe_sha256_buf(name, strlen(name), digest);
-    pipe_hex(digest, sizeof digest, hex);
-    repo_archive_object_path(name, hex, PIPE_CODEC_ZSTD, path);
-    PgpErr err = {0};
-    ck_assert_int_eq(storage_remove(st, path, &err), 0);
-}
-
-static void put_history(uint32_t tli, const char *text)
-{
-    char name[32], hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
-    uint8_t digest[PIPE_SHA256_LEN];
-    snprintf(name, sizeof name, "%08X.history", (unsigned)tli);
-    pipe_sha256_buf(text, strlen(text), digest);
-    pipe_hex(digest, sizeof digest, hex);
-    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path);
-    PgpErr err = {0};
-    ck_assert_int_eq(storage_put_all(st, path, 0, text, strlen(text), &err), 0);
-}
-
-static void save_backup(const char *label, uint32_t tli, uint64_t start, uint64_t stop,
-                        int64_t stop_time, const char *object)
-{
-    BackupManifest *m = manifest_new();
-    m->label = strdup(label);
-    m->status = strdup("complete");
-    m->compress = strdup("zstd");
-    m->system_identifier = SYSID;
-    m->pg_version_num = 150004;
-    m->pg_major = 15;
-    m->timeline = tli;
-    m->start_lsn = start;
-    m->stop_lsn = stop;
-    m->start_time = stop_time - 2;
-    m->stop_time = stop_time;
-    PgpErr err = {0};
-    if (object != NULL) {
-        ManifestEntry e = {.path = "PG_VERSION", .type = MANIFEST_FILE, .size = 3, .mode = 0600,
-                           .mtime = T0, .object = (char *)object, .stored_size = 3};
-        memset(e.sha256, 'a', 64);
-        ck_assert_int_eq(manifest_add_entry(m, &e, &err), 0);
-    }
-    ck_assert_int_eq(manifest_save(st, label, m, &err), 0);
-    manifest_free(m);
+    fx_put_wal(&fx, tli, segno, seed, T0 + 10000, NULL);
 }
 
 static void setup(void)
 {
-    snprintf(tdir, sizeof tdir, "/tmp/pgpitr_test_plan.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tdir));
-    snprintf(root, sizeof root, "%s/repo", tdir);
-    PgpErr err = {0};
-    ck_assert_int_eq(storage_posix_new(root, true, &st, &err), 0);
-    ck_assert_int_eq(repo_open(st, &repo, &err), 0);
-    RepoIdentity id = {.system_identifier = SYSID, .pg_major = 15, .wal_segsize = 16u << 20};
-    ck_assert_int_eq(repo_bind(repo, &id, &err), 0);
-    save_backup("B1", 1, 0x2000028, 0x2000100, T0, NULL);
-    save_backup("B2", 1, 0x5000028, 0x5000100, T0 + 3600, NULL);
-    save_backup("B3", 2, 0x8000028, 0x8000100, T0 + 7200, NULL);
-    put_history(2, "1\t0/6000000\tbefore 2026-11-22 04:30:00+00\n");
+    fx_repo_init(&fx, "plan");
+    fx_save_backup(&fx, "B1", 1, 0x2000028, 0x2000100, T0, NULL);
+    fx_save_backup(&fx, "B2", 1, 0x5000028, 0x5000100, T0 + 3600, NULL);
+    fx_save_backup(&fx, "B3", 2, 0x8000028, 0x8000100, T0 + 7200, NULL);
+    fx_put_history(&fx, 2, "1\t0/6000000\tbefore 2026-11-22 04:30:00+00\n");
     for (uint64_t s = 2; s <= 7; s++)
         put_wal(1, s, NULL);
     for (uint64_t s = 6; s <= 9; s++)
@@ -133,9 +48,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    repo_free(repo);
-    storage_free(st);
-    nftw(tdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    fx_repo_free(&fx);
 }
 
 static RestorePlan plan_ok(const RestoreRequest *req)
@@ -143,7 +56,7 @@ static RestorePlan plan_ok(const RestoreRequest *req)
     RestorePlan p;
     PgpErr err;
     pgp_err_clear(&err);
-    int rc = restore_plan_make(repo, req, &p, &err);
+    int rc = restore_plan_make(fx.repo, req, &p, &err);
     ck_assert_msg(rc == 0, "plan failed: %s / %s", err.msg, err.hint);
     return p;
 }
@@ -153,7 +66,7 @@ static PgpErr plan_bad(const RestoreRequest *req, int code)
     RestorePlan p;
     PgpErr err;
     pgp_err_clear(&err);
-    ck_assert_int_eq(restore_plan_make(repo, req, &p, &err), code);
+    ck_assert_int_eq(restore_plan_make(fx.repo, req, &p, &err), code);
     ck_assert_ptr_null(p.manifest);
     ck_assert_ptr_null(strchr(err.msg, '\n'));
     return err;
@@ -257,7 +170,7 @@ START_TEST(requested_backup)
     restore_plan_free(&p);
 
     /* a backup on timeline 1 after the fork cannot reach timeline 2 */
-    save_backup("B4", 1, 0x7000028, 0x7000100, T0 + 9000, NULL);
+    fx_save_backup(&fx, "B4", 1, 0x7000028, 0x7000100, T0 + 9000, NULL);
     req.label = "B4";
     PgpErr err = plan_bad(&req, PGP_ERR_USAGE);
     contains(err.msg, "backup \"B4\" cannot reach timeline 2: that timeline forked off timeline 1 "
@@ -296,7 +209,7 @@ END_TEST
 START_TEST(holes_and_damage)
 {
     /* a hole in timeline 2 at segment 7, with 8 and 9 behind it */
-    remove_wal(2, 7);
+    fx_remove_wal(&fx, 2, 7);
     RestoreRequest req = {.pgdata = "x", .label = "B2"};
     PgpErr err = plan_bad(&req, PGP_ERR_NOT_FOUND);
     contains(err.msg, "WAL segment 000000020000000000000007 is missing from the archive: backup "
@@ -324,7 +237,7 @@ START_TEST(holes_and_damage)
     restore_plan_free(&p);
 
     /* the backup's own WAL */
-    remove_wal(1, 2);
+    fx_remove_wal(&fx, 1, 2);
     req = (RestoreRequest){.pgdata = "x", .label = "B1",
                            .target = {.kind = RESTORE_TARGET_IMMEDIATE}};
     err = plan_bad(&req, PGP_ERR_NOT_FOUND);
@@ -337,13 +250,13 @@ START_TEST(holes_and_damage)
     contains(err.msg, "000000010000000000000005 is archived twice");
 
     /* a missing object */
-    save_backup("B5", 2, 0x9000028, 0x9000100, T0 + 9500, "objects/ab/abcdef.zst");
+    fx_save_backup(&fx, "B5", 2, 0x9000028, 0x9000100, T0 + 9500, "objects/ab/abcdef.zst");
     req = (RestoreRequest){.pgdata = "x"};
     err = plan_bad(&req, PGP_ERR_CORRUPT);
     contains(err.msg, "backup \"B5\" is damaged: object \"objects/ab/abcdef.zst\" (content of "
                       "\"PG_VERSION\") is missing");
     PgpErr e2 = {0};
-    ck_assert_int_eq(storage_put_all(st, "objects/ab/abcdef.zst", 0, "x", 1, &e2), 0);
+    ck_assert_int_eq(storage_put_all(fx.st, "objects/ab/abcdef.zst", 0, "x", 1, &e2), 0);
     p = plan_ok(&req);
     ck_assert_str_eq(p.manifest->label, "B5");
     ck_assert_uint_eq(p.n_objects, 1);
@@ -355,7 +268,7 @@ START_TEST(history_files)
 {
     RestoreWalIndex *ix = NULL;
     PgpErr err = {0};
-    ck_assert_int_eq(restore_wal_index_new(repo, &ix, &err), 0);
+    ck_assert_int_eq(restore_wal_index_new(fx.repo, &ix, &err), 0);
     uint32_t tli = 0;
     ck_assert_int_eq(restore_wal_latest_timeline(ix, &tli, &err), 0);
     ck_assert_uint_eq(tli, 2);
@@ -382,9 +295,9 @@ START_TEST(history_files)
                      PGP_ERR_INVALID_NAME);
 
     /* a damaged history file (content no longer matching its name) is an error */
-    put_history(3, "1\t0/6000000\tx\n2\t0/9000000\ty\n");
+    fx_put_history(&fx, 3, "1\t0/6000000\tx\n2\t0/9000000\ty\n");
     char path[512];
-    snprintf(path, sizeof path, "%s/archive/history", root);
+    snprintf(path, sizeof path, "%s/archive/history", fx.root);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "sed -i 's/9000000/9000001/' %s/00000003.history-*", path);
     ck_assert_int_eq(system(cmd), 0);

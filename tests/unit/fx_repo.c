@@ -1,0 +1,120 @@
+/*
+ * fx_repo.c - fabricated repositories for unit tests (fx_repo.h).
+ */
+#include "fx_repo.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pgpitr/pipe.h"
+#include "pgpitr/walname.h"
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+void fx_repo_init(FxRepo *fx, const char *name)
+{
+    memset(fx, 0, sizeof *fx);
+    snprintf(fx->tdir, sizeof fx->tdir, "/tmp/pgpitr_fx_%s.XXXXXX", name);
+    ck_assert_ptr_nonnull(mkdtemp(fx->tdir));
+    snprintf(fx->root, sizeof fx->root, "%s/repo", fx->tdir);
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_posix_new(fx->root, true, &fx->st, &err), 0);
+    ck_assert_int_eq(repo_open(fx->st, &fx->repo, &err), 0);
+    RepoIdentity id = {.system_identifier = FX_SYSID, .pg_major = 15, .wal_segsize = FX_SEGSIZE};
+    ck_assert_int_eq(repo_bind(fx->repo, &id, &err), 0);
+}
+
+void fx_repo_free(FxRepo *fx)
+{
+    repo_free(fx->repo);
+    storage_free(fx->st);
+    if (fx->tdir[0] != '\0')
+        nftw(fx->tdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    memset(fx, 0, sizeof *fx);
+}
+
+void fx_set_mtime(FxRepo *fx, const char *path, int64_t t)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s/%s", fx->root, path);
+    struct timespec ts[2] = {{.tv_sec = t}, {.tv_sec = t}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, full, ts, 0), 0);
+}
+
+static void wal_path(uint32_t tli, uint64_t segno, const char *seed, char path[REPO_PATH_MAX])
+{
+    char name[PG_WALNAME_SEG_LEN + 1], hex[PIPE_SHA256_HEX_LEN + 1];
+    uint8_t digest[PIPE_SHA256_LEN];
+    pg_walname_format(tli, segno, FX_SEGSIZE, name);
+    const char *s = seed != NULL ? seed : name;
+    pipe_sha256_buf(s, strlen(s), digest);
+    pipe_hex(digest, sizeof digest, hex);
+    repo_archive_object_path(name, hex, PIPE_CODEC_ZSTD, path);
+}
+
+void fx_put_wal(FxRepo *fx, uint32_t tli, uint64_t segno, const char *seed, int64_t t,
+                char out[REPO_PATH_MAX])
+{
+    char path[REPO_PATH_MAX];
+    wal_path(tli, segno, seed, path);
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_put_all(fx->st, path, 0, "x", 1, &err), 0);
+    fx_set_mtime(fx, path, t);
+    if (out != NULL)
+        memcpy(out, path, REPO_PATH_MAX);
+}
+
+void fx_remove_wal(FxRepo *fx, uint32_t tli, uint64_t segno)
+{
+    char path[REPO_PATH_MAX];
+    wal_path(tli, segno, NULL, path);
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_remove(fx->st, path, &err), 0);
+}
+
+void fx_put_history(FxRepo *fx, uint32_t tli, const char *text)
+{
+    char name[32], hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
+    uint8_t digest[PIPE_SHA256_LEN];
+    snprintf(name, sizeof name, "%08X.history", (unsigned)tli);
+    pipe_sha256_buf(text, strlen(text), digest);
+    pipe_hex(digest, sizeof digest, hex);
+    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path);
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_put_all(fx->st, path, 0, text, strlen(text), &err), 0);
+}
+
+void fx_save_backup(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
+                    uint64_t stop_lsn, int64_t stop_time, const char *object)
+{
+    BackupManifest *m = manifest_new();
+    m->label = strdup(label);
+    m->status = strdup("complete");
+    m->compress = strdup("zstd");
+    m->system_identifier = FX_SYSID;
+    m->pg_version_num = 150004;
+    m->pg_major = 15;
+    m->timeline = tli;
+    m->start_lsn = start_lsn;
+    m->stop_lsn = stop_lsn;
+    m->start_time = stop_time - 2;
+    m->stop_time = stop_time;
+    PgpErr err = {0};
+    if (object != NULL) {
+        ManifestEntry e = {.path = "PG_VERSION", .type = MANIFEST_FILE, .size = 3, .mode = 0600,
+                           .mtime = FX_T0, .object = (char *)object, .stored_size = 3};
+        memset(e.sha256, 'a', 64);
+        ck_assert_int_eq(manifest_add_entry(m, &e, &err), 0);
+    }
+    ck_assert_int_eq(manifest_save(fx->st, label, m, &err), 0);
+    manifest_free(m);
+}

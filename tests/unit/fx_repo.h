@@ -1,0 +1,47 @@
+/*
+ * fx_repo.h - a fabricated repository for unit tests: a real posix Storage in a mkdtemp
+ * directory, bound to a cluster with 16 MiB segments, filled with manifests (manifest_save),
+ * archived WAL objects named exactly as archive-push names them (content "x": listing-based
+ * code does not read them) and history files with real content. Every helper asserts with
+ * Check, so a broken fixture fails the test that uses it.
+ */
+#ifndef PGPITR_FX_REPO_H
+#define PGPITR_FX_REPO_H
+
+#include <stdint.h>
+
+#include "pgpitr/manifest.h"
+#include "pgpitr/repo.h"
+#include "pgpitr/storage.h"
+
+#define FX_T0 INT64_C(1795316400) /* 2026-11-22 03:00:00 UTC */
+#define FX_SYSID 7300000000000000001ULL
+#define FX_SEGSIZE (UINT32_C(16) << 20)
+
+typedef struct FxRepo {
+    char tdir[128];     /* the mkdtemp directory */
+    char root[256];     /* the repository: tdir/repo */
+    Storage *st;
+    Repo *repo;
+} FxRepo;
+
+/* Creates and binds the repository; name is a tag for the temp directory. */
+void fx_repo_init(FxRepo *fx, const char *name);
+/* Frees and removes everything. */
+void fx_repo_free(FxRepo *fx);
+
+/* Sets a repository object's mtime (archive time). */
+void fx_set_mtime(FxRepo *fx, const char *path, int64_t t);
+/* Archives segment (tli, segno) with checksum sha256(seed or the name); mtime t.
+ * path (may be NULL) gets the object path. */
+void fx_put_wal(FxRepo *fx, uint32_t tli, uint64_t segno, const char *seed, int64_t t,
+                char path[REPO_PATH_MAX]);
+/* Removes what fx_put_wal(tli, segno, NULL, ...) wrote. */
+void fx_remove_wal(FxRepo *fx, uint32_t tli, uint64_t segno);
+/* Archives the history file of tli with this text (codec none, real checksum). */
+void fx_put_history(FxRepo *fx, uint32_t tli, const char *text);
+/* Saves a complete manifest; object (may be NULL) is one file entry's object path. */
+void fx_save_backup(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
+                    uint64_t stop_lsn, int64_t stop_time, const char *object);
+
+#endif
