@@ -163,7 +163,7 @@ static json_t *problem_json(const VerifyProblem *p)
     json_t *labels = json_array();
     for (size_t i = 0; labels != NULL && i < p->n_backups; i++)
         json_array_append_new(labels, json_string(p->backups[i]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o, s:o}", "severity",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:o, s:o}", "severity",
                      p->error ? "error" : "note", "kind", p->kind, "subject", p->subject,
                      "message", p->message, "breaks", p->breaks, "backups",
                      labels != NULL ? labels : json_array(), "timeline",

@@ -470,21 +470,29 @@ static const char *missing_word(Analysis *a, uint32_t tli, uint64_t segno)
     return w == NULL ? "missing" : w->conflict ? "ambiguous" : "damaged";
 }
 
-static void report_unrestorable(Analysis *a, size_t bi, const CatalogReach *r)
+/* The WAL from b's start to its stop is incomplete along timeline tli. When some other
+ * timeline's history still has all of it, the backup restores (along that one) but cannot
+ * reach tli; otherwise it cannot be restored at all. */
+static void report_unrestorable(Analysis *a, size_t bi, uint32_t tli, bool elsewhere,
+                                const CatalogReach *r)
 {
     const CatalogBackup *b = &a->c->backups[bi];
     char seg[PG_WALNAME_SEG_LEN + 1], start[20], stop[20];
     pg_walname_format(r->missing_tli, r->missing_segno, a->c->id.wal_segsize, seg);
     pg_lsn_format(b->manifest->start_lsn, start);
     pg_lsn_format(b->manifest->stop_lsn, stop);
-    add_backup(a, add(a, true, "wal_missing", fmt(a, "%s", seg),
-                      fmt(a, "segment %s is %s", seg,
-                          missing_word(a, r->missing_tli, r->missing_segno)),
-                      fmt(a, "backup \"%s\" cannot be restored: the WAL between its start %s "
-                             "and its stop %s is incomplete",
-                          b->label, start, stop),
-                      r->missing_tli),
-               bi);
+    VerifyProblem *p = add(
+        a, true, "wal_missing", fmt(a, "%s", seg),
+        fmt(a, "segment %s is %s", seg, missing_word(a, r->missing_tli, r->missing_segno)),
+        elsewhere ? fmt(a, "backup \"%s\" cannot be restored along timeline %u: the WAL between "
+                           "its start %s and its stop %s is incomplete on that history",
+                        b->label, tli, start, stop)
+                  : fmt(a, "backup \"%s\" cannot be restored: the WAL between its start %s and "
+                           "its stop %s is incomplete",
+                        b->label, start, stop),
+        tli);
+    if (!elsewhere)
+        add_backup(a, p, bi);
 }
 
 static void report_hole(Analysis *a, const Catalog *view, size_t bi, uint32_t tli,
@@ -528,42 +536,59 @@ static int add_row(Analysis *a, size_t bi, uint32_t tli, const CatalogReach *r, 
     return 0;
 }
 
+static bool consistent_somewhere(const Catalog *view, const CatalogBackup *b)
+{
+    for (size_t t = 0; t < view->n_timelines; t++) {
+        CatalogReach r;
+        catalog_reach(view, b, view->timelines[t].tli, &r);
+        if (r.on_history && r.consistent)
+            return true;
+    }
+    return false;
+}
+
+static int remember(Reported **rep, size_t *n, size_t *cap, const CatalogReach *r)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        Reported *p = realloc(*rep, ncap * sizeof *p);
+        if (p == NULL)
+            return PGP_ERR_NOMEM;
+        *rep = p;
+        *cap = ncap;
+    }
+    (*rep)[(*n)++] = (Reported){r->missing_tli, r->missing_segno};
+    return 0;
+}
+
 /* Every checked backup along every timeline whose history contains it. Returns the missing
  * segments reported (so the gap notes below skip them). */
 static void check_continuity(Analysis *a, const Catalog *view, Reported **rep, size_t *n_rep)
 {
     size_t cap = 0, rcap = 0;
     for (size_t bi = 0; bi < a->c->n_backups && !a->nomem; bi++) {
-        if (!backup_checked(a->plan, &a->c->backups[bi]))
+        const CatalogBackup *b = &a->c->backups[bi];
+        if (!backup_checked(a->plan, b))
             continue;
-        bool told = false;
+        bool elsewhere = consistent_somewhere(view, b), told = false;
         for (size_t t = 0; t < view->n_timelines && !a->nomem; t++) {
             CatalogReach r;
             uint32_t tli = view->timelines[t].tli;
-            catalog_reach(view, &a->c->backups[bi], tli, &r);
+            catalog_reach(view, b, tli, &r);
             if (!r.on_history)
                 continue;
             if (add_row(a, bi, tli, &r, &cap) != 0) {
                 a->nomem = true;
                 return;
             }
-            if (r.consistent && !r.gap)
-                continue;
-            if (!r.consistent && told)
+            if ((r.consistent && !r.gap) || (!r.consistent && !elsewhere && told))
                 continue;
             if (!r.consistent)
-                report_unrestorable(a, bi, &r), told = true;
+                report_unrestorable(a, bi, tli, elsewhere, &r), told = true;
             else
                 report_hole(a, view, bi, tli, &r);
-            if (*n_rep == rcap) {
-                Reported *n = realloc(*rep, (rcap = rcap ? rcap * 2 : 16) * sizeof *n);
-                if (n == NULL) {
-                    a->nomem = true;
-                    return;
-                }
-                *rep = n;
-            }
-            (*rep)[(*n_rep)++] = (Reported){r.missing_tli, r.missing_segno};
+            if (remember(rep, n_rep, &rcap, &r) != 0)
+                a->nomem = true;
         }
     }
 }
