@@ -350,19 +350,27 @@ static bool holder_dead(const RepoLock *l, const Holder *h, int stale_s, int64_t
     return now - h->heartbeat > stale_s;
 }
 
-static void take_over(Storage *st, const Holder *h, int64_t now)
+static void take_over(const RepoLock *l, const Holder *h, int64_t now)
 {
     PgpErr e = {0};
     if (h->parsed) {
         char since[32];
         iso_time(h->since, since);
-        log_warn("taking over the lock of %s (pid %ld on host %s, since %s): that process is "
-                 "gone", h->command, h->pid, h->host, since);
+        if (strcmp(h->host, l->host) == 0 && strcmp(h->boot_id, l->boot_id) == 0)
+            log_warn("taking over the lock of %s (pid %ld on host %s, since %s): that process "
+                     "is gone", h->command, h->pid, h->host, since);
+        else if (strcmp(h->host, l->host) == 0 && h->heartbeat < proc_boot_wall_time())
+            log_warn("taking over the lock of %s (pid %ld on host %s, since %s): that process "
+                     "is gone (the host rebooted since)", h->command, h->pid, h->host, since);
+        else
+            log_warn("taking over the lock of %s (pid %ld on host %s, since %s): that process "
+                     "is gone (no heartbeat for %" PRId64 " s)", h->command, h->pid, h->host,
+                     since, now - h->heartbeat);
     } else {
         log_warn("removing the unreadable lock object \"%s\": unchanged for %" PRId64 " s",
                  h->path, now - h->mtime);
     }
-    int rc = storage_remove(st, h->path, &e);
+    int rc = storage_remove(l->st, h->path, &e);
     /* NOT_FOUND: another process took it over first, which is just as good. */
     if (rc != 0 && rc != PGP_ERR_NOT_FOUND)
         log_warn("cannot remove the lock object \"%s\": %s", h->path, e.msg);
@@ -389,7 +397,7 @@ static int scan(RepoLock *l, int stale_s, Holder *blocker, bool *blocked, PgpErr
             continue;
         int64_t now = (int64_t)time(NULL);
         if (holder_dead(l, blocker, stale_s, now))
-            take_over(l->st, blocker, now);
+            take_over(l, blocker, now);
         else
             *blocked = true;
     }
