@@ -32,7 +32,7 @@ int cmd_lock_repo(const CmdSettings *s, Storage *st, RepoLockKind kind, const ch
         /* A reader of a repository it cannot write (read-only mount, another OS user's
          * files) must still be able to restore at 3 a.m.; nothing can expire such a
          * repository from here either. */
-        log_warn("going on without a read lock: %s", err->msg);
+        log_warn("going on without a read lock: %s", err ? err->msg : "unknown error");
         pgp_err_clear(err);
         rc = 0;
     }
