@@ -527,9 +527,12 @@ int repo_lock_acquire(Storage *s, RepoLockKind kind, const RepoLockOptions *o, R
             break;
         }
         if (!told && elapsed < wait_ms) {
-            log_info("waiting up to %d s for the lock held by %s (pid %ld on host %s)",
-                     o->wait_s, h.parsed ? h.command : h.path, h.parsed ? h.pid : 0L,
-                     h.parsed ? h.host : "?");
+            if (h.parsed)
+                log_info("waiting up to %d s for the lock held by %s (pid %ld on host %s)",
+                         o->wait_s, h.command, h.pid, h.host);
+            else
+                log_info("waiting up to %d s for the unreadable lock object \"%s\"", o->wait_s,
+                         h.path);
             told = true;
         }
         sleep_ms(jitter_ms(&seed));

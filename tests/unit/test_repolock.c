@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/cmd.h"
 #include "pgpitr/proc.h"
 
 static char tdir[128];
@@ -519,6 +520,46 @@ START_TEST(two_racers_never_hold_together)
 }
 END_TEST
 
+static void *remove_later(void *arg)
+{
+    usleep(500000);
+    PgpErr err;
+    storage_remove(st, arg, &err);
+    return NULL;
+}
+
+/* cmd_lock_repo: --lock-wait > PGPITR_LOCK_WAIT > config, default 0. The holder is minutes
+ * old (no race retry) and alive (this process), removed by a thread after 0.5 s. */
+START_TEST(cmd_lock_wait_precedence)
+{
+    CmdSettings s = {0};
+    PgpErr err;
+    RepoLock *l = NULL;
+    int64_t now = (int64_t)time(NULL);
+    Fake f = {"expire", "expire", host, boot_id, (long)getpid(), my_start(), now - 600, now};
+    put_fake("expire-old.json", &f);
+    unsetenv("PGPITR_LOCK_WAIT");
+    ck_assert_int_eq(cmd_lock_repo(&s, st, REPO_LOCK_READ, "verify", NULL, &l, &err),
+                     PGP_ERR_LOCKED);
+    setenv("PGPITR_LOCK_WAIT", "abc", 1);
+    ck_assert_int_eq(cmd_lock_repo(&s, st, REPO_LOCK_READ, "verify", NULL, &l, &err),
+                     PGP_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "lock-wait"));
+    setenv("PGPITR_LOCK_WAIT", "20", 1);
+    /* the flag wins over the environment */
+    ck_assert_int_eq(cmd_lock_repo(&s, st, REPO_LOCK_READ, "verify", "0", &l, &err),
+                     PGP_ERR_LOCKED);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, remove_later, "locks/expire-old.json"), 0);
+    int rc = cmd_lock_repo(&s, st, REPO_LOCK_READ, "verify", NULL, &l, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert(!fake_exists("expire-old.json"));
+    pthread_join(t, NULL);
+    repo_lock_release(l);
+    unsetenv("PGPITR_LOCK_WAIT");
+}
+END_TEST
+
 Suite *suite_repolock(void)
 {
     Suite *s = suite_create("repolock");
@@ -536,6 +577,7 @@ Suite *suite_repolock(void)
     tcase_add_test(tc, fresh_holder_is_retried_even_without_wait);
     tcase_add_test(tc, heartbeat_advances);
     tcase_add_test(tc, two_racers_never_hold_together);
+    tcase_add_test(tc, cmd_lock_wait_precedence);
     suite_add_tcase(s, tc);
     return s;
 }
