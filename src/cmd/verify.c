@@ -18,6 +18,7 @@
 #include "pgpitr/catalog.h"
 #include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
+#include "pgpitr/repolock.h"
 #include "pgpitr/verify_check.h"
 #include "pgpitr/verify_objects.h"
 
@@ -25,6 +26,7 @@ typedef struct VerifyOptions {
     bool json;
     const char *label;
     int jobs;
+    const char *lock_wait;   /* --lock-wait, checked by cmd_lock_repo */
 } VerifyOptions;
 
 static int parse_options(int argc, char **argv, const CmdSettings *s, VerifyOptions *o,
@@ -33,7 +35,7 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, VerifyOpti
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'}, {"backup", required_argument, NULL, 'b'},
         {"jobs", required_argument, NULL, 'j'},   {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"lock-wait", required_argument, NULL, 'W'}, {NULL, 0, NULL, 0},
     };
     const char *jobs = NULL;
     memset(o, 0, sizeof *o);
@@ -44,6 +46,7 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, VerifyOpti
         switch (c) {
         case 'b': o->label = optarg; break;
         case 'j': jobs = optarg; break;
+        case 'W': o->lock_wait = optarg; break;
         case 'h': *help = true; return 0;
         case 'o':
             if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
@@ -62,22 +65,6 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, VerifyOpti
     int rc = jobs != NULL ? cmd_parse_int("jobs", jobs, 1, 256, &v, err) : 0;
     o->jobs = (int)v;
     return rc;
-}
-
-/* ---- the READ lock ------------------------------------------------------------------------ */
-
-/*
- * LOCKS: verify must hold the READ repository lock (repolock.h) for the whole run so that an
- * expire cannot remove objects under it. repo_lock_acquire is implemented on branch `locks`
- * (with a helper cmd_lock_repo()) and not on main yet, so it does not link here: when it
- * lands, replace the body with cmd_lock_repo(..., REPO_LOCK_READ, "verify", ...) and release
- * it in run_verify.
- */
-static int take_read_lock(Storage *s, void **lock, PgpErr *err)
-{
-    (void)s, (void)err;
-    *lock = NULL;
-    return 0;
 }
 
 /* ---- progress ------------------------------------------------------------------------------ */
@@ -286,19 +273,21 @@ static int run_verify(const CmdSettings *s, const VerifyOptions *o, PgpErr *err)
     Storage *st = NULL;
     Repo *repo = NULL;
     Catalog c = {0};
-    void *lock = NULL;
+    RepoLock *lock = NULL;
     int rc = cmd_open_repo(s, false, &st, &repo, err);
     if (rc == 0 && !repo_is_bound(repo)) {
         rc = PGP_FAIL(err, PGP_ERR_NOT_FOUND, "the repository holds nothing yet (no repo.json)");
         pgp_err_hint(err, "archive WAL or take a backup first");
     }
     if (rc == 0)
-        rc = take_read_lock(st, &lock, err);
+        /* READ: an expire must not remove objects while they are being checked */
+        rc = cmd_lock_repo(s, st, REPO_LOCK_READ, "verify", o->lock_wait, &lock, err);
     if (rc == 0)
         rc = catalog_load(repo, CATALOG_LOAD_BACKUPS | CATALOG_LOAD_WAL, &c, err);
     if (rc == 0)
         rc = check_all(repo, &c, o, err);
     catalog_free(&c);
+    repo_lock_release(lock);
     repo_free(repo);
     storage_free(st);
     return rc;
@@ -339,6 +328,8 @@ const CmdDef cmd_verify = {
         "  --backup LABEL          only this backup's objects and the WAL it reads\n"
         "  --jobs N                reader threads (env PGPITR_JOBS, config jobs;\n"
         "                          default: number of CPUs)\n"
-        "  --output text|json      report format (default text; see docs/verify.md)\n",
+        "  --output text|json      report format (default text; see docs/verify.md)\n"
+        "  --lock-wait SECONDS     wait this long while an expire holds the repository\n"
+        "                          (env PGPITR_LOCK_WAIT, config lock-wait; default 0)\n",
     .run = run,
 };
