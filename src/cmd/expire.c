@@ -5,20 +5,18 @@
  * the retention math src/repo/retention.c.
  *
  * Order: policy check (a missing policy exits 2 before the repository is even opened) ->
- * lock -> catalog -> plan -> print -> remove (unless --dry-run). The plan is printed before
+ * EXPIRE lock (excludes backups, readers and other expires; archive-push/get never wait on
+ * it) -> catalog -> plan -> print -> remove (unless --dry-run). The plan is printed before
  * anything is removed, so the operator sees what a failed run was about to do.
  */
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "pgpitr/catalog.h"
 #include "pgpitr/cmd.h"
 #include "pgpitr/expire_plan.h"
-#include "pgpitr/lockfile.h"
 #include "pgpitr/log.h"
 
 typedef struct ExpireOptions {
@@ -105,37 +103,6 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, ExpireOpti
     return 0;
 }
 
-/*
- * The repository lock of expire. Until the repository locks (repolock.h, branch `locks`)
- * land, this is the same local lock file that backup takes, which already keeps a backup and
- * an expire apart on this host. With repolock it becomes:
- *   cmd_lock_repo(s, st, REPO_LOCK_EXPIRE, "expire", wait_flag, &lock, err)
- */
-typedef LockFile ExpireLock;
-
-static int expire_lock(const CmdSettings *s, const char *wait_flag, ExpireLock **out, PgpErr *err)
-{
-    *out = NULL;
-    long wait_s = 0;
-    const char *text = cmd_setting(s, wait_flag, "PGPITR_LOCK_WAIT", "lock-wait");
-    if (text != NULL) {
-        int rc = cmd_parse_int("lock-wait", text, 0, 7L * 24 * 3600, &wait_s, err);
-        if (rc != 0)
-            return rc;
-    }
-    char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/locks/backup.lock", s->repo_path);
-    if (n < 0 || (size_t)n >= sizeof path)
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "repository path is too long");
-    time_t deadline = time(NULL) + wait_s;
-    for (;;) {
-        int rc = lockfile_acquire(path, "expire", out, err);
-        if (rc != PGP_ERR_LOCKED || time(NULL) >= deadline)
-            return rc;
-        sleep(1);
-    }
-}
-
 static int emit(const ExpirePlan *plan, const Catalog *c, const ExpireOptions *o, PgpErr *err)
 {
     if (!o->json)
@@ -153,12 +120,12 @@ static int run_expire(const CmdSettings *s, const ExpireOptions *o, PgpErr *err)
 {
     Storage *storage = NULL;
     Repo *repo = NULL;
-    ExpireLock *lock = NULL;
+    RepoLock *lock = NULL;
     Catalog c = {0};
     ExpirePlan plan = {0};
     int rc = cmd_open_repo(s, false, &storage, &repo, err);
     if (rc == 0)
-        rc = expire_lock(s, o->lock_wait, &lock, err);
+        rc = cmd_lock_repo(s, storage, REPO_LOCK_EXPIRE, "expire", o->lock_wait, &lock, err);
     if (rc == 0)
         rc = catalog_load(repo, CATALOG_LOAD_BACKUPS | CATALOG_LOAD_WAL, &c, err);
     if (rc == 0 && !c.bound) {
@@ -182,7 +149,7 @@ static int run_expire(const CmdSettings *s, const ExpireOptions *o, PgpErr *err)
                expire_plan_removed_backups(&plan), plan.n_incomplete, plan.n_objects, plan.n_wal);
     expire_plan_free(&plan);
     catalog_free(&c);
-    lockfile_release(lock);
+    repo_lock_release(lock);
     repo_free(repo);
     storage_free(storage);
     return rc;
@@ -226,6 +193,7 @@ const CmdDef cmd_expire = {
         "  --retain-monthly N  newest backup of each of the last N months (retain-monthly)\n"
         "  --dry-run           print the plan, remove nothing\n"
         "  --output text|json  plan format (default text; JSON: docs/expire.md)\n"
-        "  --lock-wait S       wait up to S seconds for the repository lock (default 0)\n",
+        "  --lock-wait S       wait up to S seconds for the repository lock (env\n"
+        "                      PGPITR_LOCK_WAIT, config lock-wait; default 0)\n",
     .run = run,
 };

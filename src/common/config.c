@@ -13,6 +13,7 @@
 static const char *const known_keys[] = {
     "repo", "compress", "compress-level", "log-level", "pg-conn", "jobs", "archive-timeout",
     "spool-path", "spool-size", "prefetch-jobs", "pg-bin",
+    "lock-wait",
     "retain-full", "retain-days", "retain-daily", "retain-weekly", "retain-monthly",
 };
 #define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])
