@@ -14,6 +14,7 @@ static const CmdDef *const commands[] = {
     &cmd_backup,
     &cmd_restore,
     &cmd_drill,
+    &cmd_info,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

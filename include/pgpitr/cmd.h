@@ -38,6 +38,7 @@ extern const CmdDef cmd_archive_get;
 extern const CmdDef cmd_backup;
 extern const CmdDef cmd_restore;
 extern const CmdDef cmd_drill;
+extern const CmdDef cmd_info;
 
 /* Settings every command resolves the same way. */
 typedef struct CmdSettings {
