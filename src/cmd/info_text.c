@@ -252,8 +252,7 @@ static void print_window(const Info *info, const InfoWindow *w, bool last, FILE 
     segname(info, pg_timeline_of_segno(&t->history, r->end_segno, info->cat.id.wal_segsize),
             r->end_segno, seg);
     line(out, 14, "    latest:   %s  LSN %s", t1, l1);
-    line(out, 14, "              (end of %s, the last contiguous segment; the time is when "
-         "it was archived)", seg);
+    line(out, 14, "              (end of %s; time = when it was archived)", seg);
     if (!w->cut)
         return;
     segname(info, r->missing_tli, r->missing_segno, seg);
