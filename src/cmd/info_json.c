@@ -68,7 +68,8 @@ static json_t *complete_json(const Info *info, size_t i)
                      "label", m->label, "status", "complete", "error", "timeline",
                      (json_int_t)m->timeline, "start_lsn", jlsn(m->start_lsn), "stop_lsn",
                      jlsn(m->stop_lsn), "start_time", jtime(m->start_time), "stop_time",
-                     jtime(m->stop_time), "duration_s", (json_int_t)(m->stop_time - m->start_time),
+                     jtime(m->stop_time), "duration_s",
+                     (json_int_t)(m->stop_time > m->start_time ? m->stop_time - m->start_time : 0),
                      "size", (json_int_t)m->size, "stored_size", (json_int_t)m->stored_size,
                      "new_stored_size", (json_int_t)m->new_stored_size, "restorable",
                      ib->restorable, "missing_segment", missing, "last_change");

@@ -222,7 +222,8 @@ static int read_drill(Storage *s, const char *id, InfoDrill *out, PgpErr *err)
     out->started_t = id_time(id);
     /* A failed drill's duration is not a recovery time. */
     json_t *total = json_object_get(json_object_get(j, "phases"), "total_s");
-    out->has_rto = strcmp(status, "passed") == 0 && json_is_number(total);
+    out->has_rto = strcmp(status, "passed") == 0 && json_is_number(total) &&
+                   json_number_value(total) >= 0;
     out->rto_s = out->has_rto ? json_number_value(total) : 0;
     json_decref(j);
     return 1;

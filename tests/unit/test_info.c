@@ -214,6 +214,62 @@ START_TEST(windows_cut_by_a_gap)
 }
 END_TEST
 
+/* Timeline 2 forks off 1 in segment 3 (its history file is archived); timeline 3 has a
+ * segment but no history file. One backup on timeline 1 reaches both 1 and 2. */
+START_TEST(timelines)
+{
+    FxRepo fx;
+    fx_repo_init(&fx, "info-tli");
+    for (uint64_t s = 1; s <= 3; s++)
+        fx_put_wal(&fx, 1, s, NULL, FX_T0 + (int64_t)s, NULL);
+    for (uint64_t s = 3; s <= 5; s++)
+        fx_put_wal(&fx, 2, s, NULL, FX_T0 + 10 + (int64_t)s, NULL);
+    fx_put_wal(&fx, 3, 9, NULL, FX_T0 + 100, NULL);
+    fx_put_history(&fx, 2, "1\t0/3000158\tno recovery target specified\n");
+    fx_save_backup(&fx, "a", 1, SEG(1) + 0x28, SEG(1) + 0x100, FX_T0 + 5, NULL);
+    Info info;
+    PgpErr err = {0};
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 200, &info, &err), 0);
+    ck_assert_uint_eq(info.n_tls, 3);
+    ck_assert_uint_eq(info.n_gaps, 0);
+    /* timeline 1: segments 1-3, nothing of timeline 1 after them: not cut */
+    ck_assert_uint_eq(info.tls[0].n_windows, 1);
+    const InfoWindow *w = &info.windows[info.tls[0].first_window];
+    ck_assert_uint_eq(w->reach.end_segno, 3);
+    ck_assert(!w->cut);
+    /* timeline 2: 1-2 from timeline 1, then 3-5 from timeline 2 */
+    ck_assert_uint_eq(info.tls[1].n_windows, 1);
+    w = &info.windows[info.tls[1].first_window];
+    ck_assert_uint_eq(w->tli, 2);
+    ck_assert_uint_eq(w->reach.end_segno, 5);
+    ck_assert_int_eq(w->reach.latest_time, FX_T0 + 15);
+    /* timeline 3: no history, not reachable from the backup */
+    ck_assert_uint_eq(info.tls[2].n_windows, 0);
+    ck_assert_str_eq(info.newest->name, "000000030000000000000009");
+    char *t = text_of(&info);
+    ck_assert_uint_le(longest_line(t), INFO_WIDTH);
+    ck_assert_ptr_nonnull(strstr(t, "timeline 2: history 1 -> 2 at 0/3000158"));
+    ck_assert_ptr_nonnull(strstr(t, "timeline 3: history file MISSING"));
+    ck_assert_ptr_nonnull(strstr(t, "timeline 3: NOTHING recoverable"));
+    ck_assert_ptr_nonnull(strstr(t, "(end of 000000020000000000000005;"));
+    free(t);
+    char *js = NULL;
+    ck_assert_int_eq(info_to_json(&info, &js, &err), 0);
+    json_t *j = json_loads(js, 0, NULL);
+    json_t *tls = json_object_get(json_object_get(j, "archive"), "timelines");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(tls, 0), "history")),
+                     "not_needed");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(tls, 1), "history")),
+                     "found");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(tls, 2), "history")),
+                     "missing");
+    json_decref(j);
+    free(js);
+    info_free(&info);
+    fx_repo_free(&fx);
+}
+END_TEST
+
 START_TEST(latest_drill)
 {
     FxRepo fx;
@@ -262,6 +318,7 @@ Suite *suite_info(void)
     tc = tcase_create("model");
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, windows_cut_by_a_gap);
+    tcase_add_test(tc, timelines);
     tcase_add_test(tc, latest_drill);
     suite_add_tcase(s, tc);
     return s;
