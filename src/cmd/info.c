@@ -93,7 +93,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 
 const CmdDef cmd_info = {
     .name = "info",
-    .summary = "what the repository holds and what it can recover (backups, WAL, gaps)",
+    .summary = "what is recoverable: backups, archived WAL, gaps, last drill",
     .usage =
         "usage: pgpitr [--repo PATH] info [--output text|json]\n"
         "\n"
