@@ -232,6 +232,27 @@ as_pg_capture() {
     ERR=$(cat "$WORK/last.err")
     return 0
 }
+# bg_pgp NAME ARGS...: pgpitr in the background as the cluster user; sets BG_PID. A simple
+# command, so that $! is pgpitr itself (setpriv and env exec). Output in $WORK/bg.NAME.{out,err}.
+bg_pgp() {
+    local name=$1
+    shift
+    "${AS_PG[@]}" "$PGPITR" "$@" >"$WORK/bg.$name.out" 2>"$WORK/bg.$name.err" &
+    BG_PID=$!
+    track_pid "$BG_PID"
+}
+# bg_wait PID NAME: waits for a bg_pgp; sets RC, OUT, ERR.
+# shellcheck disable=SC2034  # OUT and ERR are read by the tests
+bg_wait() {
+    local rc=0
+    wait "$1" || rc=$?
+    untrack_pid "$1"
+    RC=$rc
+    OUT=$(cat "$WORK/bg.$2.out")
+    ERR=$(cat "$WORK/bg.$2.err")
+    cat "$WORK/bg.$2.err" >>"$WORK/log/pgpitr.log"
+    check_san_stderr "$WORK/bg.$2.err" "background pgpitr $2"
+}
 assert_rc() {  # expected what    (after pgp_capture)
     [ "$RC" -eq "$1" ] || fail "$2: expected exit $1, got $RC; stderr: $ERR"
 }

@@ -38,24 +38,12 @@ wait_streaming() {
     done
     fail "backup $1 did not start streaming"
 }
-# bg_backup LABEL ARGS...: pgpitr backup in the background; sets BG_PID. A simple command, so
-# that $! is pgpitr itself (setpriv and env exec).
+# bg_backup LABEL ARGS...: pgpitr backup in the background (bg_pgp); sets BG_PID.
 bg_backup() {
     local label=$1
     shift
-    "${AS_PG[@]}" "$PGPITR" --repo "$REPO" backup --pg-conn "$(conninfo src)" --label "$label" \
-        --jobs 2 "$@" >"$WORK/bg.$label.out" 2>"$WORK/bg.$label.err" &
-    BG_PID=$!
-    track_pid "$BG_PID"
-}
-bg_wait() {  # PID -> sets RC, ERR (stderr of that backup: LABEL)
-    local rc=0
-    wait "$1" || rc=$?
-    untrack_pid "$1"
-    RC=$rc
-    ERR=$(cat "$WORK/bg.$2.err")
-    cat "$WORK/bg.$2.err" >>"$WORK/log/pgpitr.log"
-    check_san_stderr "$WORK/bg.$2.err" "background backup $2"
+    bg_pgp "$label" --repo "$REPO" backup --pg-conn "$(conninfo src)" --label "$label" \
+        --jobs 2 "$@"
 }
 # drop_warnings: keep "pgpitr: warn: ..." lines (cleaning up after an earlier failed backup)
 # out of ERR, into WARN, so that the error contract is checked on the error itself.
