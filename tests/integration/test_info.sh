@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # pgpitr info on a real cluster: an empty repository (exit 0, says so, empty JSON arrays), a
 # missing one (exit 3), one backup (system identifier, timeline, label and LSNs match
-# pg_controldata and the manifest; a recoverable window from it), a running (incomplete)
-# backup, a hole made by deleting an archived segment from the middle (the gap names the
-# right segments and cuts the window; a backup after the hole opens a new one) and the
-# latest drill report. Every JSON document validates against docs/info.schema.json and no
-# text line is longer than 80 columns.
+# pg_controldata and the manifest; a recoverable window from it), an interrupted backup, a
+# hole made by deleting an archived segment from the middle (the gap names the right
+# segments and cuts the window), a backup caught running (SIGSTOP) while it holds its lock
+# (info neither waits nor fails: it is incomplete), which after the hole opens a new window,
+# and the latest drill report. Every JSON document validates against docs/info.schema.json
+# and no text line is longer than 80 columns.
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"
@@ -91,7 +92,7 @@ assert_contains "$TEXT" "from backup base1:" "text: window"
 assert_contains "$TEXT" "LATEST DRILL" "text: drill heading"
 
 log "a running backup and a hole in the archive"
-mkdir_pg "$REPO/backup/running"   # what a backup in progress looks like: no manifest.json yet
+mkdir_pg "$REPO/backup/interrupted"   # a backup that died: no manifest.json
 psql_c src "INSERT INTO t VALUES (1)"
 segs=()
 for i in 1 2 3; do
@@ -103,7 +104,7 @@ obj=$(find "$REPO/archive/wal" -name "$hole-*")
 [ -n "$obj" ] || fail "no archived object for $hole"
 rm -f "$obj"
 info_json
-assert_eq incomplete "$(json '.backups[] | select(.label == "running") | .status')" "running backup"
+assert_eq incomplete "$(json '.backups[] | select(.label == "interrupted") | .status')" "interrupted backup"
 assert_eq 1 "$(json '[.archive.timelines[].gaps[]] | length')" "gaps"
 assert_eq "$hole" "$(json '.archive.timelines[0].gaps[0].from')" "gap from"
 assert_eq "$hole" "$(json '.archive.timelines[0].gaps[0].to')" "gap to"
@@ -116,17 +117,37 @@ info_text
 assert_contains "$TEXT" "GAP: $hole..$hole (1 missing)" "text: gap"
 assert_contains "$TEXT" "CUT: segment $hole is missing" "text: window cut"
 assert_contains "$TEXT" "no backup after the gap" "text: what to do"
-assert_contains "$TEXT" "running: INCOMPLETE" "text: running backup"
+assert_contains "$TEXT" "interrupted: INCOMPLETE" "text: interrupted backup"
 
-log "a backup after the hole, and a drill report"
-rmdir "$REPO/backup/running"
-pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label base2 --jobs 2
+log "info while a backup runs (stopped with SIGSTOP while it holds its lock), after the hole"
+pgbench_c src -i -q -s 10   # enough data that the backup can be caught running
+bg_pgp base2 --repo "$REPO" backup --pg-conn "$(conninfo src)" --label base2 --jobs 2
+caught=0
+for ((i = 0; i < 2400; i++)); do
+    if [ -e "$REPO/backup/base2/backup.inprogress" ]; then
+        kill -STOP "$BG_PID"
+        caught=1
+        break
+    fi
+    pid_alive "$BG_PID" || break
+    sleep 0.05
+done
+[ "$caught" = 1 ] || fail "backup base2 ended before it could be caught running"
+[ ! -e "$REPO/backup/base2/manifest.json" ] || fail "backup base2 was caught after it finished"
+[ -e "$REPO/locks/backup.lock" ] || fail "the running backup holds no lock file"
+info_json   # must neither wait for the backup's lock nor fail on its half-written directory
+kill -CONT "$BG_PID"
+assert_eq incomplete "$(json '.backups[] | select(.label == "base2") | .status')" "running backup"
+info_text
+assert_contains "$TEXT" "base2: INCOMPLETE" "text: running backup"
+bg_wait "$BG_PID" base2
 assert_rc 0 "backup base2"
 wait_archived src "$(switch_wal src)"
 mkdir_pg "$REPO/drill"
 printf '{"status": "passed", "started": "2026-01-02T03:04:05Z", "finished": "2026-01-02T03:05:00Z", "phases": {"total_s": 55.5}}\n' \
     >"$REPO/drill/20260102T030405Z-00aa.json"
 info_json
+assert_eq complete "$(json '.backups[] | select(.label == "base2") | .status')" "base2 finished"
 assert_eq 2 "$(json '.recovery_windows | length')" "windows after a backup past the hole"
 assert_eq base2 "$(json '.recovery_windows[1].backup')" "second window's backup"
 assert_eq false "$(json '.recovery_windows[1].cut')" "second window cut"
