@@ -202,9 +202,15 @@ static int read_drill(Storage *s, const char *id, InfoDrill *out, PgpErr *err)
     char path[REPO_PATH_MAX], *text = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, DRILL_DIR "/%s.json", id);
-    int rc = storage_get_all(s, path, DRILL_MAX_BYTES, &text, &len, err);
-    if (rc != 0)
+    PgpErr e;
+    pgp_err_clear(&e);
+    int rc = storage_get_all(s, path, DRILL_MAX_BYTES, &text, &len, &e);
+    if (rc == PGP_ERR_NOT_FOUND)        /* removed since the listing */
+        return 0;
+    if (rc != 0) {
+        *err = e;
         return -rc;
+    }
     json_t *j = json_loadb(text, len, 0, NULL);
     free(text);
     const char *status = json_string_value(json_object_get(j, "status"));
