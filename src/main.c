@@ -15,6 +15,7 @@ static const CmdDef *const commands[] = {
     &cmd_restore,
     &cmd_drill,
     &cmd_info,
+    &cmd_verify,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

@@ -13,6 +13,7 @@
 #include "pgpitr/err.h"
 #include "pgpitr/pipe.h"
 #include "pgpitr/repo.h"
+#include "pgpitr/repolock.h"
 #include "pgpitr/storage.h"
 
 typedef struct CmdGlobal {
@@ -39,6 +40,7 @@ extern const CmdDef cmd_backup;
 extern const CmdDef cmd_restore;
 extern const CmdDef cmd_drill;
 extern const CmdDef cmd_info;
+extern const CmdDef cmd_verify;
 
 /* Settings every command resolves the same way. */
 typedef struct CmdSettings {
@@ -59,6 +61,13 @@ int cmd_parse_int(const char *what, const char *text, long min, long max, long *
 /* Opens the repository at s->repo_path (PGP_ERR_CONFIG with a hint if unset). With create,
  * a missing directory is created; without, it is PGP_ERR_CONFIG. */
 int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err);
+
+/* Takes a repository lock (repolock.h) of `kind` for `command` ("backup"), waiting for live
+ * conflicting holders as long as --lock-wait (wait_flag, may be NULL) > PGPITR_LOCK_WAIT >
+ * config lock-wait say, in seconds (default 0: fail at once with PGP_ERR_LOCKED). Release with
+ * repo_lock_release(*out). */
+int cmd_lock_repo(const CmdSettings *s, Storage *st, RepoLockKind kind, const char *command,
+                  const char *wait_flag, RepoLock **out, PgpErr *err);
 
 /* Codec and level from --compress/--compress-level, PGPITR_COMPRESS(_LEVEL), the config
  * (compress, compress-level); default zstd level 1. */

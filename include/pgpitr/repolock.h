@@ -37,14 +37,28 @@ typedef struct RepoLockOptions {
     int wait_s;             /* wait this long for live conflicting holders (0: fail at once) */
     int stale_s;            /* other-host holders without a heartbeat this long are dead;
                                0: REPO_LOCK_STALE_DEFAULT */
+    /* Tuning for tests; 0 means the default. */
+    int heartbeat_ms;       /* heartbeat interval; 0: REPO_LOCK_HEARTBEAT_S */
+    int race_ms;            /* how long to retry when the conflicting holder is only seconds
+                               old (see repo_lock_acquire); 0: REPO_LOCK_RACE_MS, < 0: never */
 } RepoLockOptions;
 
 #define REPO_LOCK_STALE_DEFAULT 300
 #define REPO_LOCK_HEARTBEAT_S 30
+#define REPO_LOCK_RACE_MS 2000
+#define REPO_LOCK_DIR "locks"
 
-/* PGP_ERR_LOCKED naming the live holder ("repository is locked by backup (pid 123 on host
- * db1, since 2026-11-22T03:00:00Z)") with a HINT, when it cannot be taken within wait_s.
- * Keeps the heartbeat fresh from a thread until released. */
+/* Writes this process's holder object locks/<kind>-<host>-<pid>-<start>-<n>.json, then checks
+ * every other holder. PGP_ERR_LOCKED naming the live holder ("cannot take the backup lock:
+ * repository is locked by expire (pid 123 on host db1, since 2026-11-22T03:00:00Z)") with a
+ * HINT, when it cannot be taken within wait_s; an object that does not parse blocks like a
+ * live holder (the error names its path) until unchanged for stale_s. Even with wait_s 0 it
+ * retries for up to race_ms while the conflicting holder is seconds old: two processes that
+ * start together may both see the other and both back off, and one of them must then win.
+ * A holder on this host whose boot id differs but whose heartbeat is newer than this boot is
+ * another machine with the same host name: it is judged by its heartbeat, like any other
+ * host. Keeps the heartbeat fresh from a thread until released. Several locks may be held by
+ * one process (each is its own object). */
 int repo_lock_acquire(Storage *s, RepoLockKind kind, const RepoLockOptions *o, RepoLock **out,
                       PgpErr *err);
 void repo_lock_release(RepoLock *l);    /* removes the holder object; NULL is a no-op */

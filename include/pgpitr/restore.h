@@ -59,6 +59,11 @@ typedef struct RestoreRequest {
      * = off, ...), each a full "name = value" line. NULL-terminated; NULL for none. */
     const char *const *extra_settings;
     bool quiet;                  /* no progress line, no chosen-backup line on stdout */
+    /* restore_run takes a READ repository lock (cmd_lock_repo) for the plan and the files,
+     * waiting as --lock-wait says (lock_wait: its text, NULL: env/config/0), unless the
+     * caller already holds one (lock_held: drill holds it for the whole drill). */
+    const char *lock_wait;
+    bool lock_held;
 } RestoreRequest;
 
 typedef struct RestoreReport {

@@ -25,7 +25,6 @@
 #include "pgpitr/backup_store.h"
 #include "pgpitr/backup_stream.h"
 #include "pgpitr/cmd.h"
-#include "pgpitr/lockfile.h"
 #include "pgpitr/log.h"
 #include "pgpitr/manifest.h"
 #include "pgpitr/pgconn.h"
@@ -47,6 +46,7 @@ typedef struct BackupOptions {
     uint32_t max_rate_kb;
     bool json;
     int archive_timeout;
+    const char *lock_wait;   /* --lock-wait, checked by cmd_lock_repo */
 } BackupOptions;
 
 typedef struct BackupRun {
@@ -99,7 +99,7 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, BackupOpti
         {"compress-level", required_argument, NULL, 'L'}, {"jobs", required_argument, NULL, 'j'},
         {"max-rate", required_argument, NULL, 'r'},   {"output", required_argument, NULL, 'o'},
         {"archive-timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"lock-wait", required_argument, NULL, 'W'},  {NULL, 0, NULL, 0},
     };
     const char *codec = NULL, *level = NULL, *jobs = NULL, *timeout = NULL;
     memset(o, 0, sizeof *o);
@@ -115,6 +115,7 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, BackupOpti
         case 'L': level = optarg; break;
         case 'j': jobs = optarg; break;
         case 't': timeout = optarg; break;
+        case 'W': o->lock_wait = optarg; break;
         case 'r': rc = parse_rate(optarg, &o->max_rate_kb, err); break;
         case 'h': *help = true; return 0;
         case 'c':
@@ -570,32 +571,23 @@ static int new_manifest(const BackupOptions *o, const PgSystem *sys, BackupManif
     return 0;
 }
 
-static int lock_path(const CmdSettings *s, char *out, size_t size, PgpErr *err)
-{
-    int n = snprintf(out, size, "%s/locks/backup.lock", s->repo_path);
-    if (n < 0 || (size_t)n >= size)
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "repository path is too long");
-    return 0;
-}
-
 static int run_backup(const CmdSettings *s, const BackupOptions *o, PgpErr *err)
 {
     Storage *storage = NULL;
     Repo *repo = NULL;
-    LockFile *lock = NULL;
+    RepoLock *lock = NULL;
     PgConn *conn = NULL;
     char *pg_text = NULL;
     size_t pg_len = 0;
     BackupRun r = {.tty = isatty(STDERR_FILENO) == 1, .started = now_s()};
-    char lockfile[PATH_MAX];
     int removed_backups = 0, removed_objects = 0;
     PgSystem sys;
 
     int rc = cmd_open_repo(s, true, &storage, &repo, err);
+    /* BACKUP excludes other backups and expire, which is what makes removing what a failed
+     * backup left (just below) safe; readers may go on meanwhile: they never read those. */
     if (rc == 0)
-        rc = lock_path(s, lockfile, sizeof lockfile, err);
-    if (rc == 0)
-        rc = lockfile_acquire(lockfile, "backup", &lock, err);
+        rc = cmd_lock_repo(s, storage, REPO_LOCK_BACKUP, "backup", o->lock_wait, &lock, err);
     if (rc == 0)
         rc = backup_clean_incomplete(repo, &removed_backups, &removed_objects, err);
     if (rc == 0 && removed_backups > 0)
@@ -623,7 +615,7 @@ static int run_backup(const CmdSettings *s, const BackupOptions *o, PgpErr *err)
     free(pg_text);
     manifest_free(r.m);
     pg_conn_close(conn);
-    lockfile_release(lock);
+    repo_lock_release(lock);
     repo_free(repo);
     storage_free(storage);
     return rc;
@@ -668,6 +660,9 @@ const CmdDef cmd_backup = {
         "  --jobs N                compression workers (default: number of CPUs)\n"
         "  --max-rate RATE         server read limit in kB/s, or 512k, 100M\n"
         "  --archive-timeout S     how long to wait for the backup's WAL (default 60)\n"
-        "  --output text|json      summary format (default text)\n",
+        "  --output text|json      summary format (default text)\n"
+        "  --lock-wait SECONDS     wait this long for a conflicting repository lock (another\n"
+        "                          backup, an expire; env PGPITR_LOCK_WAIT, config lock-wait;\n"
+        "                          default 0: fail at once, exit 13)\n",
     .run = run,
 };

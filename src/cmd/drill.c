@@ -42,6 +42,7 @@ typedef struct DrillOptions {
     int n_targets;               /* target options given (at most one) */
     const char *target_text;     /* the value as given, for the report */
     const char *label, *check_sql, *report, *workdir, *pg_bin, *db_user;
+    const char *lock_wait;       /* --lock-wait, checked by cmd_lock_repo */
     bool amcheck, keep, json;
     int timeout_s, jobs, max_tables;
 } DrillOptions;
@@ -51,6 +52,7 @@ typedef struct Drill {
     const DrillOptions *o;
     Storage *storage;
     Repo *repo;
+    RepoLock *lock;              /* READ, for the whole drill */
     DrillSqlChecks sql;
     DrillReport rep;
     DrillServer srv;
@@ -139,6 +141,7 @@ static int parse_value_opt(int c, const char *arg, DrillOptions *o, PgpErr *err)
     case 'w': o->workdir = arg; return 0;
     case 'B': o->pg_bin = arg; return 0;
     case 'u': o->db_user = arg; return 0;
+    case 'W': o->lock_wait = arg; return 0;
     case 't': return parse_int_opt("--timeout", arg, 1, 604800, &o->timeout_s, err);
     case 'j': return parse_int_opt("--jobs", arg, 1, 256, &o->jobs, err);
     case 'm': return parse_int_opt("--max-tables", arg, 0, 100000, &o->max_tables, err);
@@ -163,7 +166,8 @@ static const struct option longopts[] = {
     {"output", required_argument, NULL, 'o'},      {"pg-bin", required_argument, NULL, 'B'},
     {"db-user", required_argument, NULL, 'u'},     {"timeout", required_argument, NULL, 't'},
     {"jobs", required_argument, NULL, 'j'},        {"max-tables", required_argument, NULL, 'm'},
-    {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
+    {"help", no_argument, NULL, 'h'},              {"lock-wait", required_argument, NULL, 'W'},
+    {NULL, 0, NULL, 0},
 };
 
 static int check_options(DrillOptions *o, PgpErr *err)
@@ -380,7 +384,7 @@ static int restore_phase(Drill *d, PgpErr *err)
     char **extra = NULL;
     int port = 0;
     RestoreRequest req = {.label = d->o->label, .target = d->o->target, .jobs = d->o->jobs,
-                          .quiet = true};
+                          .quiet = true, .lock_held = true};
     double t0 = mono_s();
     int rc = pg_server_free_port(&port, err);
     if (rc == 0)
@@ -615,6 +619,10 @@ static int drill(Drill *d, PgpErr *err)
 static int open_repo(Drill *d, PgpErr *err)
 {
     int rc = cmd_open_repo(d->s, false, &d->storage, &d->repo, err);
+    /* READ for the whole drill: expire must not remove the backup or the WAL it replays. */
+    if (rc == 0)
+        rc = cmd_lock_repo(d->s, d->storage, REPO_LOCK_READ, "drill", d->o->lock_wait, &d->lock,
+                           err);
     if (rc == 0 && !repo_is_bound(d->repo)) {
         PGP_FAIL(err, PGP_ERR_NOT_FOUND, "repository \"%s\" has no backup (no repo.json)",
                  d->s->repo_path);
@@ -654,6 +662,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     }
     drill_report_free(&d.rep);
     drill_sql_free(&d.sql);
+    repo_lock_release(d.lock);
     repo_free(d.repo);
     storage_free(d.storage);
     cmd_settings_free(&s);
@@ -697,6 +706,8 @@ const CmdDef cmd_drill = {
         "                          /usr/lib/postgresql/<backup's major version>/bin)\n"
         "  --db-user NAME          database role for the checks (default: the OS user)\n"
         "  --timeout S             limit for WAL replay and each check (default 3600)\n"
-        "  --jobs N                parallel restore workers (default: online CPUs)\n",
+        "  --jobs N                parallel restore workers (default: online CPUs)\n"
+        "  --lock-wait SECONDS     wait this long while an expire holds the repository lock\n"
+        "                          (env PGPITR_LOCK_WAIT, config lock-wait; default 0)\n",
     .run = run,
 };

@@ -22,7 +22,7 @@ typedef struct RestoreCli {
 
 enum {
     OPT_BACKUP = 1000, OPT_TIME, OPT_LSN, OPT_XID, OPT_NAME, OPT_IMMEDIATE, OPT_TIMELINE,
-    OPT_ACTION, OPT_EXCLUSIVE, OPT_DELTA, OPT_TS_MAP,
+    OPT_ACTION, OPT_EXCLUSIVE, OPT_DELTA, OPT_TS_MAP, OPT_LOCK_WAIT,
 };
 
 static int set_target(RestoreCli *c, int opt, const char *arg, PgpErr *err)
@@ -76,6 +76,7 @@ static int parse_one(RestoreCli *c, int opt, const char *arg, PgpErr *err)
     case OPT_EXCLUSIVE: t->exclusive = true; return 0;
     case OPT_DELTA: c->req.delta = true; return 0;
     case OPT_TS_MAP: return add_ts_map(c, arg, err);
+    case OPT_LOCK_WAIT: c->req.lock_wait = arg; return 0;
     default: return set_target(c, opt, arg, err);
     }
 }
@@ -96,6 +97,7 @@ static int parse_args(int argc, char **argv, RestoreCli *c, bool *help, PgpErr *
         {"target-exclusive", no_argument, NULL, OPT_EXCLUSIVE},
         {"delta", no_argument, NULL, OPT_DELTA},
         {"tablespace-map", required_argument, NULL, OPT_TS_MAP},
+        {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -215,6 +217,9 @@ const CmdDef cmd_restore = {
         "                          everything the backup does not have is removed\n"
         "  --tablespace-map OID=DIR  restore tablespace OID into DIR instead of its original\n"
         "                          location (repeatable; backups know tablespaces by oid)\n"
-        "  -j, --jobs N            parallel file workers, 1..256 (default: online CPUs)\n",
+        "  -j, --jobs N            parallel file workers, 1..256 (default: online CPUs)\n"
+        "  --lock-wait SECONDS     wait this long while an expire holds the repository lock\n"
+        "                          (env PGPITR_LOCK_WAIT, config lock-wait; default 0: fail\n"
+        "                          at once, exit 13)\n",
     .run = run,
 };

@@ -744,9 +744,15 @@ int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreR
         return rc;
     Storage *storage = NULL;
     Repo *repo = NULL;
+    RepoLock *lock = NULL;
     RestorePlan plan = {0};
     char bin[PATH_MAX], repo_abs[PATH_MAX];
     rc = cmd_open_repo(settings, false, &storage, &repo, err);
+    /* READ keeps expire from removing the backup or its WAL while it is planned and copied;
+     * recovery's archive-get afterwards needs no lock (expire keeps what backups need). */
+    if (rc == 0 && !req->lock_held)
+        rc = cmd_lock_repo(settings, storage, REPO_LOCK_READ, "restore", req->lock_wait, &lock,
+                           err);
     if (rc == 0)
         rc = check_identity(repo, settings, NULL, err);
     if (rc == 0)
@@ -760,6 +766,7 @@ int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreR
         rc = restore_backup(storage, &plan, req, bin, repo_abs, rep, err);
     }
     restore_plan_free(&plan);
+    repo_lock_release(lock);
     repo_free(repo);
     storage_free(storage);
     return rc;

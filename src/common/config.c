@@ -13,6 +13,7 @@
 static const char *const known_keys[] = {
     "repo", "compress", "compress-level", "log-level", "pg-conn", "jobs", "archive-timeout",
     "spool-path", "spool-size", "prefetch-jobs", "pg-bin",
+    "lock-wait",
 };
 #define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])
 

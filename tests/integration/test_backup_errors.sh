@@ -6,7 +6,7 @@
 #   - a role without REPLICATION                       -> 12, "replication", HINT
 #   - another cluster into this cluster's repository   -> 9
 #   - max_wal_senders = 0                              -> 12, names max_wal_senders
-#   - a second backup while one runs                   -> 13 "another backup is running"; the
+#   - a second backup while one runs                   -> 13 "locked by backup"; the
 #                                                         first completes
 #   - the walsender terminated, the walsender SIGKILLed (server crash-restart), pgpitr itself
 #     SIGKILLed, all mid-stream                        -> non-zero, no manifest.json; the next
@@ -133,7 +133,7 @@ pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label second
 assert_rc 13 "a backup while another runs"
 assert_one_line_error "a backup while another runs"
 log "  $ERR"
-assert_contains "$ERR" "another backup is running" "the error says why"
+assert_contains "$ERR" "repository is locked by backup (pid $slow_pid " "the error says why, naming the holder"
 assert_absent "$REPO/backup/second" "backup dir of the refused backup"
 pid_alive "$slow_pid" || fail "the first backup ended before the second was tried (make it slower)"
 assert_file "$REPO/backup/slow1/backup.inprogress" "the refused backup left the running one alone"
