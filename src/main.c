@@ -14,6 +14,7 @@ static const CmdDef *const commands[] = {
     &cmd_backup,
     &cmd_restore,
     &cmd_drill,
+    &cmd_info,
     &cmd_verify,
     &cmd_expire,
 };

@@ -39,6 +39,7 @@ extern const CmdDef cmd_archive_get;
 extern const CmdDef cmd_backup;
 extern const CmdDef cmd_restore;
 extern const CmdDef cmd_drill;
+extern const CmdDef cmd_info;
 extern const CmdDef cmd_verify;
 extern const CmdDef cmd_expire;
 

@@ -1,0 +1,111 @@
+/*
+ * info.c - the `pgpitr info` command line: options, opening the repository (never creating
+ * it, never locking it: info is read-only and must work while a backup runs), then the model
+ * (info_model.c) printed as text (info_text.c) or JSON (info_json.c). Owns only that.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgpitr/cmd.h"
+#include "pgpitr/info.h"
+
+static int parse_options(int argc, char **argv, bool *json, bool *help, PgpErr *err)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    opterr = 0;
+    optind = 0;
+    *json = false;
+    *help = false;
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            *help = true;
+            return 0;
+        case 'o':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+                return cmd_usage_error(err, &cmd_info, "--output must be text or json");
+            *json = strcmp(optarg, "json") == 0;
+            break;
+        default:
+            return cmd_usage_error(err, &cmd_info, "unknown or incomplete option \"%s\"",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind != argc)
+        return cmd_usage_error(err, &cmd_info, "unexpected argument \"%s\"", argv[optind]);
+    return 0;
+}
+
+static int print_info(const Info *info, bool json, PgpErr *err)
+{
+    if (!json) {
+        info_print_text(info, stdout);
+    } else {
+        char *text = NULL;
+        int rc = info_to_json(info, &text, err);
+        if (rc != 0)
+            return rc;
+        fputs(text, stdout);
+        free(text);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return PGP_FAIL(err, PGP_ERR_IO, "cannot write the output");
+    return 0;
+}
+
+static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
+{
+    bool json, help;
+    int rc = parse_options(argc, argv, &json, &help, err);
+    if (rc != 0 || help) {
+        if (help)
+            fputs(cmd_info.usage, stdout);
+        return rc;
+    }
+    CmdSettings s;
+    if ((rc = cmd_settings_load(g, &s, err)) != 0)
+        return rc;
+    Storage *storage = NULL;
+    Repo *repo = NULL;
+    Info info;
+    memset(&info, 0, sizeof info);
+    rc = cmd_open_repo(&s, false, &storage, &repo, err);
+    if (rc == PGP_ERR_NOT_FOUND) /* a missing repository directory is a wrong setting */
+        rc = err->code = PGP_ERR_CONFIG;
+    if (rc == 0)
+        rc = info_load(repo, s.repo_path, (int64_t)time(NULL), &info, err);
+    if (rc == 0)
+        rc = print_info(&info, json, err);
+    info_free(&info);
+    repo_free(repo);
+    storage_free(storage);
+    cmd_settings_free(&s);
+    return rc;
+}
+
+const CmdDef cmd_info = {
+    .name = "info",
+    .summary = "what is recoverable: backups, archived WAL, gaps, last drill",
+    .usage =
+        "usage: pgpitr [--repo PATH] info [--output text|json]\n"
+        "\n"
+        "Shows the cluster the repository belongs to, every backup (complete, incomplete or\n"
+        "corrupt), the archived WAL of each timeline with its gaps, the recoverable window\n"
+        "of each timeline (and where a gap cuts it), how old the newest archived segment\n"
+        "is, and the latest drill. Reads listings and manifests only (pgpitr verify reads\n"
+        "the data) and takes no lock, so it works while a backup runs. An empty repository\n"
+        "(no repo.json yet) is not an error. docs/info.md describes the output.\n"
+        "\n"
+        "options:\n"
+        "  --output text|json      text for people (default, fits 80 columns) or JSON\n"
+        "                          (docs/info.schema.json)\n",
+    .run = run,
+};

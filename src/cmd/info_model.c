@@ -1,0 +1,280 @@
+/*
+ * info_model.c - the model behind `pgpitr info` (info.h): the catalog plus what info adds on
+ * top of it (per-timeline counts, gaps, recoverable windows, freshness, restorability of each
+ * backup) and the newest drill report. No output here: info_text.c and info_json.c format
+ * the same model, so text and JSON never disagree.
+ */
+#include "pgpitr/info.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgpitr/log.h"
+
+#define DRILL_DIR "drill"
+#define DRILL_MAX_BYTES ((size_t)64 << 20)
+#define DRILL_TRIES 10
+
+/* ---- per timeline ------------------------------------------------------------------------- */
+
+static void count_timeline(const Catalog *c, InfoTimeline *it)
+{
+    const CatalogTimeline *t = it->t;
+    for (size_t i = 0; i < t->n_wal; i++) {
+        const CatalogWal *w = &c->wal[t->first_wal + i];
+        it->n_conflicts += w->conflict;
+        if (w->kind == PG_WALFILE_PARTIAL)
+            it->n_partial++;
+        else if (w->kind == PG_WALFILE_BACKUP)
+            it->n_backup_files++;
+        if (w->kind != PG_WALFILE_SEGMENT)
+            continue;
+        if (!it->has_segments || w->segno < it->first_segno)
+            it->first_segno = w->segno;
+        if (!it->has_segments || w->segno > it->last_segno)
+            it->last_segno = w->segno;
+        it->has_segments = true;
+    }
+}
+
+/* The first archived segment after `segno` that recovery along h reads. */
+static bool resume_after(const Catalog *c, const PgTimelineHistory *h, uint64_t segno,
+                         uint32_t *tli, uint64_t *out)
+{
+    bool found = false;
+    for (size_t i = 0; i < c->n_wal; i++) {
+        const CatalogWal *w = &c->wal[i];
+        if (w->kind != PG_WALFILE_SEGMENT || w->segno <= segno || (found && w->segno >= *out) ||
+            pg_timeline_of_segno(h, w->segno, c->id.wal_segsize) != w->tli)
+            continue;
+        found = true;
+        *tli = w->tli;
+        *out = w->segno;
+    }
+    return found;
+}
+
+/*
+ * Windows of one timeline: backups ascending by stop time; a backup opens a new window only
+ * when its WAL reaches further than the previous window's (it was taken after a hole: every
+ * backup before the hole stops at that same hole).
+ */
+static int add_windows(Info *info, size_t *cap, InfoTimeline *it)
+{
+    const Catalog *c = &info->cat;
+    it->first_window = info->n_windows;
+    for (size_t i = 0; i < c->n_backups; i++) {
+        CatalogReach r;
+        catalog_reach(c, &c->backups[i], it->t->tli, &r);
+        if (!r.on_history || !r.consistent)
+            continue;
+        if (it->n_windows > 0 && r.end_segno <= info->windows[info->n_windows - 1].reach.end_segno)
+            continue;
+        if (info->n_windows == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 8;
+            InfoWindow *v = realloc(info->windows, ncap * sizeof *v);
+            if (v == NULL)
+                return PGP_ERR_NOMEM;
+            info->windows = v;
+            *cap = ncap;
+        }
+        InfoWindow *w = &info->windows[info->n_windows++];
+        memset(w, 0, sizeof *w);
+        w->tli = it->t->tli;
+        w->from = &c->backups[i];
+        w->reach = r;
+        w->cut = r.gap;
+        if (r.gap)
+            w->has_resume = resume_after(c, &it->t->history, r.missing_segno, &w->resume_tli,
+                                         &w->resume_segno);
+        it->n_windows++;
+    }
+    return 0;
+}
+
+static void mark_backups(Info *info)
+{
+    const Catalog *c = &info->cat;
+    for (size_t i = 0; i < c->n_backups; i++) {
+        const CatalogBackup *b = &c->backups[i];
+        if (b->status != CATALOG_BACKUP_COMPLETE)
+            continue;
+        CatalogReach r;
+        catalog_reach(c, b, b->manifest->timeline, &r);
+        info->backups[i].restorable = r.on_history && r.consistent;
+        info->backups[i].missing_tli = r.missing_tli;
+        info->backups[i].missing_segno = r.missing_segno;
+    }
+}
+
+static void find_newest(Info *info)
+{
+    const Catalog *c = &info->cat;
+    for (size_t i = 0; i < c->n_wal; i++) {
+        const CatalogWal *w = &c->wal[i];
+        /* ties: the later segment (the listing order is by name, not by time) */
+        if (w->kind == PG_WALFILE_SEGMENT &&
+            (info->newest == NULL || w->mtime > info->newest->mtime ||
+             (w->mtime == info->newest->mtime && (w->tli > info->newest->tli ||
+              (w->tli == info->newest->tli && w->segno > info->newest->segno)))))
+            info->newest = w;
+    }
+}
+
+int info_analyze(Info *info, PgpErr *err)
+{
+    const Catalog *c = &info->cat;
+    int rc = catalog_gaps(c, &info->gaps, &info->n_gaps, err);
+    if (rc != 0)
+        return rc;
+    if (c->n_backups > 0 && (info->backups = calloc(c->n_backups, sizeof *info->backups)) == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (c->n_timelines > 0 && (info->tls = calloc(c->n_timelines, sizeof *info->tls)) == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    info->n_tls = c->n_timelines;
+    size_t cap = 0, g = 0;
+    for (size_t i = 0; i < info->n_tls; i++) {
+        InfoTimeline *it = &info->tls[i];
+        it->t = &c->timelines[i];
+        count_timeline(c, it);
+        while (g < info->n_gaps && info->gaps[g].tli < it->t->tli)
+            g++;
+        it->first_gap = g;
+        for (; g < info->n_gaps && info->gaps[g].tli == it->t->tli; g++)
+            it->n_gaps++;
+        if (add_windows(info, &cap, it) != 0)
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
+    mark_backups(info);
+    find_newest(info);
+    return 0;
+}
+
+/* ---- the newest drill report --------------------------------------------------------------- */
+
+typedef struct DrillIds {
+    char ids[DRILL_TRIES][DRILL_ID_MAX];   /* newest first */
+    int n;
+} DrillIds;
+
+static int drill_candidate(void *ud, const char *name, const StorageInfo *info)
+{
+    DrillIds *d = ud;
+    size_t n = strlen(name);
+    if (info->is_dir || n <= 5 || n - 5 >= DRILL_ID_MAX || strcmp(name + n - 5, ".json") != 0)
+        return 0;
+    char id[DRILL_ID_MAX];
+    memcpy(id, name, n - 5);
+    id[n - 5] = '\0';
+    int pos = d->n;                      /* insertion into a bounded list, newest first */
+    while (pos > 0 && strcmp(id, d->ids[pos - 1]) > 0)
+        pos--;
+    if (pos >= DRILL_TRIES)
+        return 0;
+    int last = d->n < DRILL_TRIES ? d->n : DRILL_TRIES - 1;
+    memmove(d->ids[pos + 1], d->ids[pos], (size_t)(last - pos) * DRILL_ID_MAX);
+    memcpy(d->ids[pos], id, sizeof id);
+    if (d->n < DRILL_TRIES)
+        d->n++;
+    return 0;
+}
+
+/* "20261122T040000Z-3fa9" -> seconds; 0 if it does not parse. */
+static int64_t id_time(const char *id)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(id, "%Y%m%dT%H%M%SZ", &tm);
+    return end != NULL ? (int64_t)timegm(&tm) : 0;
+}
+
+static void copy_str(char *dst, size_t size, json_t *v)
+{
+    const char *s = json_string_value(v);
+    snprintf(dst, size, "%s", s != NULL ? s : "");
+}
+
+/* 1: parsed into out; 0: skipped; < 0: -(storage error). */
+static int read_drill(Storage *s, const char *id, InfoDrill *out, PgpErr *err)
+{
+    char path[REPO_PATH_MAX], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, DRILL_DIR "/%s.json", id);
+    PgpErr e;
+    pgp_err_clear(&e);
+    int rc = storage_get_all(s, path, DRILL_MAX_BYTES, &text, &len, &e);
+    if (rc == PGP_ERR_NOT_FOUND)        /* removed since the listing */
+        return 0;
+    if (rc != 0) {
+        *err = e;
+        return -rc;
+    }
+    json_t *j = json_loadb(text, len, 0, NULL);
+    free(text);
+    const char *status = json_string_value(json_object_get(j, "status"));
+    if (status == NULL || (strcmp(status, "passed") != 0 && strcmp(status, "failed") != 0)) {
+        json_decref(j);
+        log_warn("ignoring the drill report \"%s\": it does not parse", path);
+        return 0;
+    }
+    memset(out, 0, sizeof *out);
+    out->found = true;
+    snprintf(out->id, sizeof out->id, "%s", id);
+    snprintf(out->status, sizeof out->status, "%s", status);
+    copy_str(out->started, sizeof out->started, json_object_get(j, "started"));
+    copy_str(out->finished, sizeof out->finished, json_object_get(j, "finished"));
+    out->started_t = id_time(id);
+    /* A failed drill's duration is not a recovery time. */
+    json_t *total = json_object_get(json_object_get(j, "phases"), "total_s");
+    out->has_rto = strcmp(status, "passed") == 0 && json_is_number(total) &&
+                   json_number_value(total) >= 0;
+    out->rto_s = out->has_rto ? json_number_value(total) : 0;
+    json_decref(j);
+    return 1;
+}
+
+int info_find_drill(Storage *s, InfoDrill *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    DrillIds d = {.n = 0};
+    int rc = storage_list(s, DRILL_DIR, drill_candidate, &d, err);
+    if (rc != 0)
+        return pgp_err_context(err, "cannot list the drill reports");
+    for (int i = 0; i < d.n; i++) {
+        rc = read_drill(s, d.ids[i], out, err);
+        if (rc < 0)
+            return pgp_err_context(err, "cannot read the drill report \"%s\"", d.ids[i]);
+        if (rc == 1)
+            break;
+    }
+    return 0;
+}
+
+/* ---- load / free ---------------------------------------------------------------------------- */
+
+int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->repo_path, sizeof out->repo_path, "%s", repo_path);
+    out->now = now;
+    int rc = catalog_load(repo, CATALOG_LOAD_BACKUPS | CATALOG_LOAD_WAL, &out->cat, err);
+    if (rc == 0)
+        rc = info_analyze(out, err);
+    if (rc == 0 && out->cat.bound)
+        rc = info_find_drill(repo_storage(repo), &out->drill, err);
+    return rc;
+}
+
+void info_free(Info *info)
+{
+    if (info == NULL)
+        return;
+    catalog_free(&info->cat);
+    free(info->backups);
+    free(info->gaps);
+    free(info->tls);
+    free(info->windows);
+    memset(info, 0, sizeof *info);
+}

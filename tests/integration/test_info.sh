@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# pgpitr info on a real cluster: an empty repository (exit 0, says so, empty JSON arrays), a
+# missing one (exit 3), one backup (system identifier, timeline, label and LSNs match
+# pg_controldata and the manifest; a recoverable window from it), an interrupted backup, a
+# hole made by deleting an archived segment from the middle (the gap names the right
+# segments and cuts the window), a backup caught running (SIGSTOP) while it holds its lock
+# (info neither waits nor fails: it is incomplete), which after the hole opens a new window,
+# and the latest drill report. Every JSON document validates against docs/info.schema.json
+# and no text line is longer than 80 columns.
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=tests/integration/drill_lib.sh
+source "$HERE/drill_lib.sh"   # validate_report (jsonschema)
+
+SCHEMA="$(cd "$HERE/../.." && pwd)/docs/info.schema.json"
+REPO="$WORK/repo"
+json() { jq -r "$1" <<<"$JSON"; }
+
+# info_text / info_json: run info (exit 0), check the 80 columns / the schema.
+info_text() {
+    pgp_capture --repo "$REPO" info
+    assert_rc 0 "pgpitr info"
+    TEXT=$OUT
+    local long
+    long=$(printf '%s\n' "$TEXT" | awk 'length > 80')
+    [ -z "$long" ] || fail "info text lines longer than 80 columns: $long"
+}
+info_json() {
+    pgp_capture --repo "$REPO" info --output json
+    assert_rc 0 "pgpitr info --output json"
+    JSON=$OUT
+    printf '%s\n' "$JSON" >"$WORK/info.json"
+    validate_report "$WORK/info.json"
+}
+
+log "missing and empty repository"
+pgp_capture --repo "$WORK/no-such-repo" info
+assert_rc 3 "info of a repository directory that does not exist"
+assert_one_line_error "info of a missing repository"
+assert_absent "$WORK/no-such-repo" "info created the missing repository"
+mkdir_pg "$REPO"
+info_text
+assert_contains "$TEXT" "the repository is empty: no repo.json" "text of an empty repository"
+info_json
+assert_eq false "$(json .bound)" "bound of an empty repository"
+assert_eq null "$(json .cluster)" "cluster of an empty repository"
+assert_eq 0 "$(json '.backups | length')" "backups of an empty repository"
+assert_eq 0 "$(json '.archive.timelines | length')" "timelines of an empty repository"
+assert_eq 0 "$(json '.recovery_windows | length')" "windows of an empty repository"
+assert_eq null "$(json .latest_drill)" "drill of an empty repository"
+
+log "one backup"
+pg_init src
+pg_enable_archiving src "$REPO"
+pg_start src
+psql_c src "CREATE TABLE t(i int)"
+wait_archived src "$(switch_wal src)"
+pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label base1 --jobs 2
+assert_rc 0 "backup base1"
+first=$(switch_wal src)
+wait_archived src "$first"
+info_json
+sysid=$(cluster_sysid src)
+tli=$(as_pg "$PG_BIN/pg_controldata" "$(cluster_data src)" | sed -n "s/^Latest checkpoint's TimeLineID: *//p")
+M="$REPO/backup/base1/manifest.json"
+assert_eq true "$(json .bound)" "bound"
+assert_eq "$sysid" "$(json .cluster.system_identifier)" "system identifier (pg_controldata)"
+assert_eq 15 "$(json .cluster.pg_major)" "PostgreSQL major version"
+assert_eq 16777216 "$(json .cluster.wal_segment_size)" "WAL segment size"
+assert_eq 1 "$(json '.backups | length')" "backups"
+assert_eq base1 "$(json '.backups[0].label')" "label"
+assert_eq complete "$(json '.backups[0].status')" "status"
+assert_eq "$tli" "$(json '.backups[0].timeline')" "timeline (pg_controldata)"
+assert_eq "$(jq -r .stop_lsn "$M")" "$(json '.backups[0].stop_lsn')" "stop LSN (manifest)"
+assert_eq "$(jq -r .start_time "$M")" "$(json '.backups[0].start_time')" "start time (manifest)"
+assert_eq "$(jq -r .size "$M")" "$(json '.backups[0].size')" "size (manifest)"
+assert_eq "$(jq -r .new_stored_size "$M")" "$(json '.backups[0].new_stored_size')" "new stored size"
+assert_eq true "$(json '.backups[0].restorable')" "base1 restorable"
+assert_eq "$first" "$(json .archive.newest_segment.name)" "newest archived segment"
+assert_eq 0 "$(json '[.archive.timelines[].gaps[]] | length')" "gaps before the hole"
+assert_eq 1 "$(json '.recovery_windows | length')" "windows"
+assert_eq base1 "$(json '.recovery_windows[0].backup')" "window's backup"
+assert_eq "$(jq -r .stop_lsn "$M")" "$(json '.recovery_windows[0].earliest_lsn')" "window start"
+assert_eq "$first" "$(json '.recovery_windows[0].last_segment')" "window end"
+assert_eq false "$(json '.recovery_windows[0].cut')" "window cut"
+info_text
+assert_contains "$TEXT" "system identifier:  $sysid" "text: system identifier"
+assert_contains "$TEXT" "base1: complete, timeline $tli" "text: backup"
+assert_contains "$TEXT" "newest segment: $first" "text: freshness"
+assert_contains "$TEXT" "from backup base1:" "text: window"
+assert_contains "$TEXT" "LATEST DRILL" "text: drill heading"
+
+log "a running backup and a hole in the archive"
+mkdir_pg "$REPO/backup/interrupted"   # a backup that died: no manifest.json
+psql_c src "INSERT INTO t VALUES (1)"
+segs=()
+for i in 1 2 3; do
+    segs+=("$(switch_wal src)")
+done
+wait_archived src "${segs[2]}"
+hole=${segs[1]}
+obj=$(find "$REPO/archive/wal" -name "$hole-*")
+[ -n "$obj" ] || fail "no archived object for $hole"
+rm -f "$obj"
+info_json
+assert_eq incomplete "$(json '.backups[] | select(.label == "interrupted") | .status')" "interrupted backup"
+assert_eq 1 "$(json '[.archive.timelines[].gaps[]] | length')" "gaps"
+assert_eq "$hole" "$(json '.archive.timelines[0].gaps[0].from')" "gap from"
+assert_eq "$hole" "$(json '.archive.timelines[0].gaps[0].to')" "gap to"
+assert_eq 1 "$(json '.recovery_windows | length')" "windows with the hole"
+assert_eq true "$(json '.recovery_windows[0].cut')" "window cut by the hole"
+assert_eq "$hole" "$(json '.recovery_windows[0].missing_segment')" "window cut at"
+assert_eq "${segs[0]}" "$(json '.recovery_windows[0].last_segment')" "window ends before the hole"
+assert_eq "${segs[2]}" "$(json '.recovery_windows[0].resumes_at')" "archive resumes after the hole"
+info_text
+assert_contains "$TEXT" "GAP: $hole..$hole (1 missing)" "text: gap"
+assert_contains "$TEXT" "CUT: segment $hole is missing" "text: window cut"
+assert_contains "$TEXT" "no backup after the gap" "text: what to do"
+assert_contains "$TEXT" "interrupted: INCOMPLETE" "text: interrupted backup"
+
+log "info while a backup runs (stopped with SIGSTOP while it holds its lock), after the hole"
+pgbench_c src -i -q -s 10   # enough data that the backup can be caught running
+bg_pgp base2 --repo "$REPO" backup --pg-conn "$(conninfo src)" --label base2 --jobs 2
+caught=0
+for ((i = 0; i < 2400; i++)); do
+    if [ -e "$REPO/backup/base2/backup.inprogress" ]; then
+        kill -STOP "$BG_PID"
+        caught=1
+        break
+    fi
+    pid_alive "$BG_PID" || break
+    sleep 0.05
+done
+[ "$caught" = 1 ] || fail "backup base2 ended before it could be caught running"
+[ ! -e "$REPO/backup/base2/manifest.json" ] || fail "backup base2 was caught after it finished"
+[ -n "$(find "$REPO/locks" -mindepth 1 -print -quit 2>/dev/null)" ] ||
+    fail "the running backup holds no lock in $REPO/locks"
+info_json   # must neither wait for the backup's lock nor fail on its half-written directory
+kill -CONT "$BG_PID"
+assert_eq incomplete "$(json '.backups[] | select(.label == "base2") | .status')" "running backup"
+info_text
+assert_contains "$TEXT" "base2: INCOMPLETE" "text: running backup"
+bg_wait "$BG_PID" base2
+assert_rc 0 "backup base2"
+wait_archived src "$(switch_wal src)"
+mkdir_pg "$REPO/drill"
+printf '{"status": "passed", "started": "2026-01-02T03:04:05Z", "finished": "2026-01-02T03:05:00Z", "phases": {"total_s": 55.5}}\n' \
+    >"$REPO/drill/20260102T030405Z-00aa.json"
+info_json
+assert_eq complete "$(json '.backups[] | select(.label == "base2") | .status')" "base2 finished"
+assert_eq 2 "$(json '.recovery_windows | length')" "windows after a backup past the hole"
+assert_eq base2 "$(json '.recovery_windows[1].backup')" "second window's backup"
+assert_eq false "$(json '.recovery_windows[1].cut')" "second window cut"
+assert_eq true "$(json '.recovery_windows[0].cut')" "first window still cut"
+assert_eq 20260102T030405Z-00aa "$(json .latest_drill.id)" "latest drill"
+assert_eq passed "$(json .latest_drill.status)" "drill status"
+assert_eq 55.5 "$(json .latest_drill.rto_s)" "drill RTO"
+info_text
+assert_contains "$TEXT" "from backup base2:" "text: second window"
+assert_contains "$TEXT" "20260102T030405Z-00aa: PASSED" "text: drill"
+printf '%s\n' "$TEXT"
+pg_stop src
+log "ok"

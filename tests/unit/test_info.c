@@ -1,0 +1,325 @@
+/*
+ * test_info.c - `pgpitr info` (src/cmd/info_*.c): the formatting helpers (sizes, durations,
+ * ages, wrapping at 80 columns) and the model on fabricated repositories (gaps, recoverable
+ * windows cut by a gap, restorability of backups, freshness, the latest drill report), with
+ * its text (no line over 80 columns) and JSON forms.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fx_repo.h"
+#include "pgpitr/info.h"
+
+#define SEG(n) ((uint64_t)(n) * FX_SEGSIZE)
+
+START_TEST(sizes)
+{
+    char b[INFO_SIZE_MAX];
+    info_format_size(0, b);
+    ck_assert_str_eq(b, "0 B");
+    info_format_size(1023, b);
+    ck_assert_str_eq(b, "1023 B");
+    info_format_size(1024, b);
+    ck_assert_str_eq(b, "1.0 KiB");
+    info_format_size(1536, b);
+    ck_assert_str_eq(b, "1.5 KiB");
+    info_format_size(UINT64_C(1048575), b);     /* would round to "1024.0 KiB" */
+    ck_assert_str_eq(b, "1.0 MiB");
+    info_format_size(UINT64_C(16) << 20, b);
+    ck_assert_str_eq(b, "16.0 MiB");
+    info_format_size((UINT64_C(5) << 30) / 2, b);
+    ck_assert_str_eq(b, "2.5 GiB");
+    info_format_size(UINT64_MAX, b);
+    ck_assert_str_eq(b, "16.0 EiB");
+}
+END_TEST
+
+START_TEST(durations_and_ages)
+{
+    char d[INFO_DURATION_MAX], a[INFO_DURATION_MAX + 16];
+    static const struct { int64_t s; const char *want; } cases[] = {
+        {0, "0s"}, {59, "59s"}, {60, "1m 00s"}, {65, "1m 05s"}, {3599, "59m 59s"},
+        {3600, "1h 00m"}, {7380, "2h 03m"}, {86399, "23h 59m"}, {86400, "1d 00h"},
+        {273600, "3d 04h"}, {-1, "-"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        info_format_duration(cases[i].s, d);
+        ck_assert_str_eq(d, cases[i].want);
+    }
+    info_format_age(1000, 1000, a);
+    ck_assert_str_eq(a, "just now");
+    info_format_age(1302, 1000, a);
+    ck_assert_str_eq(a, "5m 02s ago");
+    info_format_age(1000, 1012, a);
+    ck_assert_str_eq(a, "12s in the future");
+}
+END_TEST
+
+/* Prints through info_print_wrapped into memory. */
+static char *wrapped(size_t width, size_t indent, const char *text)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    info_print_wrapped(f, width, indent, text);
+    fclose(f);
+    return buf;
+}
+
+static size_t longest_line(const char *text)
+{
+    size_t best = 0;
+    while (*text != '\0') {
+        size_t n = strcspn(text, "\n");
+        if (n > best)
+            best = n;
+        text += n + (text[n] == '\n');
+    }
+    return best;
+}
+
+START_TEST(wrapping)
+{
+    char *s = wrapped(80, 4, "  short line:  kept as is");
+    ck_assert_str_eq(s, "  short line:  kept as is\n");    /* alignment spaces survive */
+    free(s);
+    s = wrapped(20, 4, "  one two three four five six seven");
+    ck_assert_str_eq(s, "  one two three four\n    five six seven\n");
+    free(s);
+    /* a word longer than a line is cut, never printed past the width */
+    s = wrapped(20, 4, "  x 0123456789012345678901234567890123456789 y");
+    ck_assert_str_eq(s, "  x\n    0123456789012345\n    6789012345678901\n    23456789 y\n");
+    ck_assert_uint_le(longest_line(s), 20);
+    free(s);
+    /* exactly the width fits */
+    s = wrapped(10, 2, "0123456789");
+    ck_assert_str_eq(s, "0123456789\n");
+    free(s);
+}
+END_TEST
+
+/* ---- the model on a fabricated repository ------------------------------------------------ */
+
+static void put_drill(FxRepo *fx, const char *id, const char *json)
+{
+    char path[REPO_PATH_MAX];
+    PgpErr err = {0};
+    snprintf(path, sizeof path, "drill/%s.json", id);
+    ck_assert_int_eq(storage_put_all(fx->st, path, 0, json, strlen(json), &err), 0);
+}
+
+/*
+ * Timeline 1: segments 1-3, a hole at 4, 5-6. Backup "a" (segment 1) before the hole, "b"
+ * (segment 5) after it, "c" (starts in the missing segment 4) never restorable.
+ */
+static void gap_repo(FxRepo *fx)
+{
+    fx_repo_init(fx, "info");
+    for (uint64_t s = 1; s <= 6; s++)
+        if (s != 4)
+            fx_put_wal(fx, 1, s, NULL, FX_T0 + (int64_t)s * 60, NULL);
+    fx_save_backup(fx, "a", 1, SEG(1) + 0x28, SEG(1) + 0x100, FX_T0 + 70, NULL);
+    fx_save_backup(fx, "c", 1, SEG(4) + 0x28, SEG(4) + 0x100, FX_T0 + 250, NULL);
+    fx_save_backup(fx, "b", 1, SEG(5) + 0x28, SEG(5) + 0x100, FX_T0 + 310, NULL);
+}
+
+static char *text_of(const Info *info)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    info_print_text(info, f);
+    fclose(f);
+    return buf;
+}
+
+START_TEST(windows_cut_by_a_gap)
+{
+    FxRepo fx;
+    gap_repo(&fx);
+    Info info;
+    PgpErr err = {0};
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 3600, &info, &err), 0);
+    ck_assert(info.cat.bound);
+    ck_assert_uint_eq(info.n_gaps, 1);
+    ck_assert_uint_eq(info.gaps[0].from_segno, 4);
+    ck_assert_uint_eq(info.gaps[0].to_segno, 4);
+    ck_assert_uint_eq(info.n_tls, 1);
+    ck_assert_uint_eq(info.tls[0].first_segno, 1);
+    ck_assert_uint_eq(info.tls[0].last_segno, 6);
+    ck_assert_uint_eq(info.tls[0].n_gaps, 1);
+
+    /* two windows: a's is cut at 4 and the archive resumes at 5; b's goes on to 6 */
+    ck_assert_uint_eq(info.n_windows, 2);
+    ck_assert_str_eq(info.windows[0].from->label, "a");
+    ck_assert(info.windows[0].cut);
+    ck_assert_uint_eq(info.windows[0].reach.end_segno, 3);
+    ck_assert_uint_eq(info.windows[0].reach.missing_segno, 4);
+    ck_assert(info.windows[0].has_resume);
+    ck_assert_uint_eq(info.windows[0].resume_segno, 5);
+    ck_assert_str_eq(info.windows[1].from->label, "b");
+    ck_assert(!info.windows[1].cut);
+    ck_assert_uint_eq(info.windows[1].reach.end_segno, 6);
+    ck_assert_uint_eq(info.windows[1].reach.latest_lsn, SEG(7));
+
+    /* backups ascending by stop time: a, c, b; c needs the missing segment */
+    ck_assert_str_eq(info.cat.backups[1].label, "c");
+    ck_assert(info.backups[0].restorable);
+    ck_assert(!info.backups[1].restorable);
+    ck_assert_uint_eq(info.backups[1].missing_segno, 4);
+    ck_assert(info.backups[2].restorable);
+
+    ck_assert_ptr_nonnull(info.newest);
+    ck_assert_str_eq(info.newest->name, "000000010000000000000006");
+    ck_assert(!info.drill.found);
+
+    char *t = text_of(&info);
+    ck_assert_uint_le(longest_line(t), INFO_WIDTH);
+    ck_assert_ptr_nonnull(strstr(t, "GAP: 000000010000000000000004..000000010000000000000004"));
+    ck_assert_ptr_nonnull(strstr(t, "CUT: segment 000000010000000000000004 is missing"));
+    ck_assert_ptr_nonnull(strstr(t, "resumes at 000000010000000000000005"));
+    ck_assert_ptr_nonnull(strstr(t, "c: complete"));
+    ck_assert_ptr_nonnull(strstr(t, "NOT RESTORABLE"));
+    ck_assert_ptr_nonnull(strstr(t, "000000010000000000000006\n    archived "
+                                    "2026-11-22T03:06:00Z (54m 00s ago)"));
+    free(t);
+
+    char *js = NULL;
+    ck_assert_int_eq(info_to_json(&info, &js, &err), 0);
+    json_t *j = json_loads(js, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    json_t *w0 = json_array_get(json_object_get(j, "recovery_windows"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(w0, "missing_segment")),
+                     "000000010000000000000004");
+    ck_assert_str_eq(json_string_value(json_object_get(w0, "last_segment")),
+                     "000000010000000000000003");
+    ck_assert(json_is_true(json_object_get(w0, "cut")));
+    json_t *tl = json_array_get(json_object_get(json_object_get(j, "archive"), "timelines"), 0);
+    json_t *g0 = json_array_get(json_object_get(tl, "gaps"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(g0, "from")), "000000010000000000000004");
+    ck_assert_int_eq(json_integer_value(json_object_get(g0, "missing_segments")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(tl, "segments")), 5);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "cluster"),
+                                                       "system_identifier")),
+                     "7300000000000000001");
+    json_decref(j);
+    free(js);
+    info_free(&info);
+    fx_repo_free(&fx);
+}
+END_TEST
+
+/* Timeline 2 forks off 1 in segment 3 (its history file is archived); timeline 3 has a
+ * segment but no history file. One backup on timeline 1 reaches both 1 and 2. */
+START_TEST(timelines)
+{
+    FxRepo fx;
+    fx_repo_init(&fx, "info-tli");
+    for (uint64_t s = 1; s <= 3; s++)
+        fx_put_wal(&fx, 1, s, NULL, FX_T0 + (int64_t)s, NULL);
+    for (uint64_t s = 3; s <= 5; s++)
+        fx_put_wal(&fx, 2, s, NULL, FX_T0 + 10 + (int64_t)s, NULL);
+    fx_put_wal(&fx, 3, 9, NULL, FX_T0 + 100, NULL);
+    fx_put_history(&fx, 2, "1\t0/3000158\tno recovery target specified\n");
+    fx_save_backup(&fx, "a", 1, SEG(1) + 0x28, SEG(1) + 0x100, FX_T0 + 5, NULL);
+    Info info;
+    PgpErr err = {0};
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 200, &info, &err), 0);
+    ck_assert_uint_eq(info.n_tls, 3);
+    ck_assert_uint_eq(info.n_gaps, 0);
+    /* timeline 1: segments 1-3, nothing of timeline 1 after them: not cut */
+    ck_assert_uint_eq(info.tls[0].n_windows, 1);
+    const InfoWindow *w = &info.windows[info.tls[0].first_window];
+    ck_assert_uint_eq(w->reach.end_segno, 3);
+    ck_assert(!w->cut);
+    /* timeline 2: 1-2 from timeline 1, then 3-5 from timeline 2 */
+    ck_assert_uint_eq(info.tls[1].n_windows, 1);
+    w = &info.windows[info.tls[1].first_window];
+    ck_assert_uint_eq(w->tli, 2);
+    ck_assert_uint_eq(w->reach.end_segno, 5);
+    ck_assert_int_eq(w->reach.latest_time, FX_T0 + 15);
+    /* timeline 3: no history, not reachable from the backup */
+    ck_assert_uint_eq(info.tls[2].n_windows, 0);
+    ck_assert_str_eq(info.newest->name, "000000030000000000000009");
+    char *t = text_of(&info);
+    ck_assert_uint_le(longest_line(t), INFO_WIDTH);
+    ck_assert_ptr_nonnull(strstr(t, "timeline 2: history 1 -> 2 at 0/3000158"));
+    ck_assert_ptr_nonnull(strstr(t, "timeline 3: history file MISSING"));
+    ck_assert_ptr_nonnull(strstr(t, "timeline 3: NOTHING recoverable"));
+    ck_assert_ptr_nonnull(strstr(t, "(end of 000000020000000000000005;"));
+    free(t);
+    char *js = NULL;
+    ck_assert_int_eq(info_to_json(&info, &js, &err), 0);
+    json_t *j = json_loads(js, 0, NULL);
+    json_t *tls = json_object_get(json_object_get(j, "archive"), "timelines");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(tls, 0), "history")),
+                     "not_needed");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(tls, 1), "history")),
+                     "found");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(tls, 2), "history")),
+                     "missing");
+    json_decref(j);
+    free(js);
+    info_free(&info);
+    fx_repo_free(&fx);
+}
+END_TEST
+
+START_TEST(latest_drill)
+{
+    FxRepo fx;
+    gap_repo(&fx);
+    put_drill(&fx, "20261120T040000Z-0001",
+              "{\"status\": \"failed\", \"phases\": {\"total_s\": 9.5}}");
+    put_drill(&fx, "20261121T040000Z-0002",
+              "{\"status\": \"passed\", \"started\": \"2026-11-21T04:00:00Z\", \"finished\": "
+              "\"2026-11-21T04:01:00Z\", \"phases\": {\"total_s\": 42.25}}");
+    put_drill(&fx, "20261122T040000Z-0003", "{ not json");   /* newest: skipped */
+    Info info;
+    PgpErr err = {0};
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 3600, &info, &err), 0);
+    ck_assert(info.drill.found);
+    ck_assert_str_eq(info.drill.id, "20261121T040000Z-0002");
+    ck_assert_str_eq(info.drill.status, "passed");
+    ck_assert(info.drill.has_rto);
+    ck_assert(info.drill.rto_s > 42.2 && info.drill.rto_s < 42.3);
+    ck_assert_int_eq(info.drill.started_t, FX_T0 - 86400 + 3600);
+    char *t = text_of(&info);
+    ck_assert_ptr_nonnull(strstr(t, "20261121T040000Z-0002: PASSED (started 1d 00h ago)"));
+    ck_assert_ptr_nonnull(strstr(t, "measured RTO 42.2 s"));
+    free(t);
+    info_free(&info);
+
+    /* a failed drill has no RTO */
+    put_drill(&fx, "20261122T050000Z-0004", "{\"status\": \"failed\", \"phases\": "
+              "{\"total_s\": 3}}");
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 3600, &info, &err), 0);
+    ck_assert_str_eq(info.drill.id, "20261122T050000Z-0004");
+    ck_assert(!info.drill.has_rto);
+    info_free(&info);
+    fx_repo_free(&fx);
+}
+END_TEST
+
+Suite *suite_info(void)
+{
+    Suite *s = suite_create("info");
+    TCase *tc = tcase_create("format");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, sizes);
+    tcase_add_test(tc, durations_and_ages);
+    tcase_add_test(tc, wrapping);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("model");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, windows_cut_by_a_gap);
+    tcase_add_test(tc, timelines);
+    tcase_add_test(tc, latest_drill);
+    suite_add_tcase(s, tc);
+    return s;
+}
