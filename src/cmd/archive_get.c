@@ -116,8 +116,6 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     Storage *storage = NULL;
     Repo *repo = NULL;
     rc = cmd_open_repo(&s, false, &storage, &repo, err);
-    if (rc == PGP_ERR_NOT_FOUND) /* a missing repository is a broken setup, not "not archived" */
-        rc = err->code = PGP_ERR_CONFIG;
     WalGetResult res;
     if (rc == 0 && parsed.kind == PG_WALFILE_SEGMENT) {
         rc = get_segment(&s, &flags, repo, name, dest, err);

@@ -78,8 +78,6 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     Info info;
     memset(&info, 0, sizeof info);
     rc = cmd_open_repo(&s, false, &storage, &repo, err);
-    if (rc == PGP_ERR_NOT_FOUND) /* a missing repository directory is a wrong setting */
-        rc = err->code = PGP_ERR_CONFIG;
     if (rc == 0)
         rc = info_load(repo, s.repo_path, (int64_t)time(NULL), &info, err);
     if (rc == 0)

@@ -81,6 +81,8 @@ int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **r
         return PGP_ERR_CONFIG;
     }
     int rc = storage_posix_new(s->repo_path, create, storage, err);
+    if (rc == PGP_ERR_NOT_FOUND) /* a wrong setting, never "not archived" or "no backup" */
+        err->code = rc = PGP_ERR_CONFIG;
     if (rc != 0)
         return rc;
     rc = repo_open(*storage, repo, err);
