@@ -4,7 +4,8 @@
 # and then `pgpitr drill` proves the repository brings the cluster back: it restores the backup
 # into a private server, replays the archive to its newest segment, promotes, checks (the
 # source's pgbench_accounts checksum through --check-sql, pg_amcheck, row counts) and tears it
-# down. Prints the drill's JSON report (docs/drill-report.schema.json) on stdout; exits 0 only
+# down. `pgpitr verify` re-reads the repository before the drill and `pgpitr info` shows what
+# can be recovered after it (both on stderr). Prints the drill's JSON report (docs/drill-report.schema.json) on stdout; exits 0 only
 # when the drill passed. Leaves nothing running, removes its files (unless PGPITR_DEMO_KEEP=1).
 # Runs as root on a fresh Debian 12 machine (installs what is missing, builds, and runs
 # PostgreSQL and pgpitr as the postgres OS user) or as an ordinary user.
@@ -74,6 +75,9 @@ wait_for "archiving of $last" archived_upto_last
 [ "$(psql_at "SELECT failed_count FROM pg_stat_archiver")" = 0 ] ||
   { echo "demo: archive_command failed (see $work/src.log)" >&2; exit 1; }
 
+echo "demo: pgpitr verify (re-read every object, check WAL continuity)" >&2
+pgpitr verify >&2 || { echo "demo: verify found problems" >&2; exit 1; }
+
 echo "demo: pgpitr drill (restore + replay + checks in a throwaway server)" >&2
 cat >"$work/checks.sql" <<SQL
 -- name: pgbench_accounts is row for row what the source had
@@ -84,4 +88,6 @@ chmod 644 "$work/checks.sql"
 rc=0
 pgpitr drill --amcheck --check-sql "$work/checks.sql" --workdir "$work/drill" --output json || rc=$?
 [ "$rc" -eq 0 ] || echo "demo: the drill failed (exit $rc)" >&2
+echo "demo: pgpitr info (what can be recovered, with the drill just run)" >&2
+pgpitr info >&2 || rc=$?
 exit "$rc"
