@@ -104,7 +104,8 @@ void catalog_free(Catalog *c);          /* zeroed catalogs are fine */
 const CatalogTimeline *catalog_timeline(const Catalog *c, uint32_t tli);
 /* The archived segment (kind SEGMENT) of (tli, segno), NULL if none. Binary search. */
 const CatalogWal *catalog_segment(const Catalog *c, uint32_t tli, uint64_t segno);
-/* The newest complete backup (highest stop LSN, then stop time), NULL if none. */
+/* The newest complete backup (latest stop time, then highest stop LSN), NULL if none. Time
+ * first: after a PITR into the past, a dead timeline's backups can end at higher LSNs. */
 const CatalogBackup *catalog_newest_complete(const Catalog *c);
 
 /* A hole in one timeline's segments: [from, to] missing, with segments on both sides. */

@@ -5,8 +5,10 @@
  *
  * Policies (each 0 = not set) combine as a union: a backup is kept when ANY set policy keeps
  * it, and every policy that keeps it is recorded as a reason.
- *   full N     the N newest backups, "newest" ordered by stop LSN, then stop time, then label
- *              (the same order as catalog_newest_complete).
+ *   full N     the N newest backups, "newest" ordered by stop time, then stop LSN, then label
+ *              (the same order as catalog_newest_complete). Not by LSN first: after a PITR
+ *              into the past a dead timeline's backups can end at higher LSNs than those
+ *              taken since on the live one.
  *   days D     every point of the last D days stays recoverable: every backup whose stop time
  *              is after now - D days, plus the newest backup (by stop time) that ended at or
  *              before now - D days, without which the start of the window has no base.
@@ -86,8 +88,8 @@ typedef struct RetentionPlan {
     /* WAL with segno < wal_cutoff (not history files) may go; only when has_cutoff */
     bool has_cutoff;
     uint64_t wal_cutoff;
-    /* the promised recoverable window starts at the end of the retained backup with the
-     * lowest stop LSN (then stop time): index, stop time and stop LSN (when n > 0) */
+    /* the promised recoverable window starts at the end of the oldest retained backup (stop
+     * time, then stop LSN): index, stop time and stop LSN (when n > 0) */
     size_t window_backup;
     int64_t window_start_time;
     uint64_t window_start_lsn;

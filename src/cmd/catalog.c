@@ -416,9 +416,9 @@ const CatalogBackup *catalog_newest_complete(const Catalog *c)
         const CatalogBackup *b = &c->backups[i];
         if (b->status != CATALOG_BACKUP_COMPLETE)
             continue;
-        if (best == NULL || b->manifest->stop_lsn > best->manifest->stop_lsn ||
-            (b->manifest->stop_lsn == best->manifest->stop_lsn &&
-             b->manifest->stop_time >= best->manifest->stop_time))
+        if (best == NULL || b->manifest->stop_time > best->manifest->stop_time ||
+            (b->manifest->stop_time == best->manifest->stop_time &&
+             b->manifest->stop_lsn >= best->manifest->stop_lsn))
             best = b;
     }
     return best;

@@ -4,11 +4,11 @@
  * Owns: deciding keep/remove with reasons, the WAL cut-off and the promised window start.
  * Must not: do I/O, read the clock, or know about storage paths; expire acts on the plan.
  *
- * Every policy walks the backups in one of two orders computed once: "by position" (stop
- * LSN, stop time, label; newest first) for newest/full, the same order catalog uses, and
- * "by time" (stop time, stop LSN, label; newest first) for the calendar policies, whose
- * periods are about wall-clock time. Walking newest first makes "the newest backup of each
- * period" the first one met in that period.
+ * Every policy walks the backups in one order computed once: newest first by stop time (then
+ * stop LSN, label). Not by LSN: after a point-in-time recovery into the past, the backups of
+ * the abandoned timeline can end at higher LSNs than the backups taken since on the new
+ * timeline, and "the newest backup" must be the one taken last, never one of a dead branch.
+ * Walking newest first makes "the newest backup of each period" the first one met in it.
  */
 #include "pgpitr/retention.h"
 
@@ -28,17 +28,6 @@ typedef struct Ref {
 static int cmp_label(const Ref *x, const Ref *y)
 {
     return strcmp(x->b->label, y->b->label);
-}
-
-/* newest first by position */
-static int cmp_position_desc(const void *a, const void *b)
-{
-    const Ref *x = a, *y = b;
-    if (x->b->stop_lsn != y->b->stop_lsn)
-        return x->b->stop_lsn > y->b->stop_lsn ? -1 : 1;
-    if (x->b->stop_time != y->b->stop_time)
-        return x->b->stop_time > y->b->stop_time ? -1 : 1;
-    return -cmp_label(x, y);
 }
 
 /* newest first by time */
@@ -160,10 +149,10 @@ static int check_unique_labels(Ref *refs, size_t n, PgpErr *err)
     return 0;
 }
 
-static void apply_full(const Ref *by_pos, size_t n, unsigned full, RetentionDecision *d)
+static void apply_full(const Ref *by_time, size_t n, unsigned full, RetentionDecision *d)
 {
     for (size_t i = 0; i < n && i < full; i++)
-        add_reason(&d[by_pos[i].idx], RETENTION_WHY_FULL, "full %zu/%u", i + 1, full);
+        add_reason(&d[by_time[i].idx], RETENTION_WHY_FULL, "full %zu/%u", i + 1, full);
 }
 
 static void apply_days(const Ref *by_time, size_t n, unsigned days, int64_t now,
@@ -218,7 +207,7 @@ static void apply_calendar(const Ref *by_time, size_t n, const Calendar *cal, un
     }
 }
 
-static void summarize(RetentionPlan *out, const Ref *by_pos, const RetentionBackup *backups)
+static void summarize(RetentionPlan *out, const Ref *by_time, const RetentionBackup *backups)
 {
     for (size_t i = 0; i < out->n; i++) {
         if (out->decisions[i].keep)
@@ -226,13 +215,13 @@ static void summarize(RetentionPlan *out, const Ref *by_pos, const RetentionBack
         else
             out->n_remove++;
     }
-    /* the oldest kept by position is the last kept one in newest-first order */
+    /* the oldest kept is the last kept one in newest-first order */
     for (size_t i = out->n; i-- > 0;) {
-        if (!out->decisions[by_pos[i].idx].keep)
+        if (!out->decisions[by_time[i].idx].keep)
             continue;
-        out->window_backup = by_pos[i].idx;
-        out->window_start_time = by_pos[i].b->stop_time;
-        out->window_start_lsn = by_pos[i].b->stop_lsn;
+        out->window_backup = by_time[i].idx;
+        out->window_start_time = by_time[i].b->stop_time;
+        out->window_start_lsn = by_time[i].b->stop_lsn;
         break;
     }
     for (size_t i = 0; i < out->n; i++) {
@@ -252,33 +241,30 @@ int retention_plan(const RetentionBackup *backups, size_t n, const RetentionPoli
     static const Calendar monthly = {RETENTION_WHY_MONTHLY, "monthly", month_of,
                                      retention_month_name};
     memset(out, 0, sizeof *out);
-    Ref *by_pos = NULL, *by_time = NULL;
+    Ref *by_time = NULL;
     int rc = check_input(backups, n, p, err);
     if (rc != 0)
         goto out;
     if (n == 0)
         goto out;
     out->decisions = calloc(n, sizeof *out->decisions);
-    by_pos = malloc(n * sizeof *by_pos);
     by_time = malloc(n * sizeof *by_time);
-    if (out->decisions == NULL || by_pos == NULL || by_time == NULL) {
+    if (out->decisions == NULL || by_time == NULL) {
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory planning retention of %zu backups", n);
         goto out;
     }
     out->n = n;
     for (size_t i = 0; i < n; i++)
-        by_pos[i] = (Ref){i, &backups[i]};
-    rc = check_unique_labels(by_pos, n, err);
+        by_time[i] = (Ref){i, &backups[i]};
+    rc = check_unique_labels(by_time, n, err);
     if (rc != 0)
         goto out;
-    memcpy(by_time, by_pos, n * sizeof *by_pos);
-    qsort(by_pos, n, sizeof *by_pos, cmp_position_desc);
     qsort(by_time, n, sizeof *by_time, cmp_time_desc);
 
-    out->newest = by_pos[0].idx;
+    out->newest = by_time[0].idx;
     add_reason(&out->decisions[out->newest], RETENTION_WHY_NEWEST, "newest");
     if (p->full)
-        apply_full(by_pos, n, p->full, out->decisions);
+        apply_full(by_time, n, p->full, out->decisions);
     if (p->days)
         apply_days(by_time, n, p->days, now, out->decisions);
     if (p->daily)
@@ -287,9 +273,8 @@ int retention_plan(const RetentionBackup *backups, size_t n, const RetentionPoli
         apply_calendar(by_time, n, &weekly, p->weekly, now, out->decisions);
     if (p->monthly)
         apply_calendar(by_time, n, &monthly, p->monthly, now, out->decisions);
-    summarize(out, by_pos, backups);
+    summarize(out, by_time, backups);
 out:
-    free(by_pos);
     free(by_time);
     if (rc != 0)
         retention_plan_free(out);

@@ -130,42 +130,33 @@ START_TEST(refuses_bad_input)
 }
 END_TEST
 
-START_TEST(full_keeps_newest_by_position)
+START_TEST(full_keeps_newest_by_time)
 {
     Repo r = {0};
     add(&r, "b1", 1, 2, 0x2000100, 1000);
     add(&r, "b2", 1, 4, 0x4000100, 2000);
-    add(&r, "b3", 1, 6, 0x6000100, 3000);
-    add(&r, "b4", 1, 8, 0x8000100, 2500);   /* clock went back: position decides */
-    add(&r, "b5", 1, 8, 0x8000100, 2400);   /* same stop LSN: the later stop time is newer */
+    add(&r, "b3", 2, 6, 0x6000100, 3000);   /* taken last, on a timeline forked in the past */
+    add(&r, "b4", 1, 8, 0x8000100, 2500);   /* higher LSN, taken earlier: not the newest */
+    add(&r, "b5", 1, 8, 0x9000100, 2500);   /* same stop time as b4: the higher LSN is newer */
     RetentionPlan p = plan_ok(&r, (RetentionPolicy){.full = 2}, 4000);
     char kept[256];
     kept_list(&r, &p, kept, sizeof kept);
-    ck_assert_str_eq(kept, "b4 b5");
-    ck_assert_uint_eq(p.newest, find(&r, "b4"));
-    ck_assert_uint_eq(p.decisions[3].n_reasons, 2);
-    ck_assert_str_eq(p.decisions[3].reasons[0], "newest");
-    ck_assert_str_eq(p.decisions[3].reasons[1], "full 1/2");
+    ck_assert_str_eq(kept, "b3 b5");
+    ck_assert_uint_eq(p.newest, find(&r, "b3"));
+    ck_assert_uint_eq(p.decisions[2].n_reasons, 2);
+    ck_assert_str_eq(p.decisions[2].reasons[0], "newest");
+    ck_assert_str_eq(p.decisions[2].reasons[1], "full 1/2");
     ck_assert_uint_eq(p.decisions[4].why, RETENTION_WHY_FULL);
     ck_assert_str_eq(p.decisions[4].reasons[0], "full 2/2");
     ck_assert_uint_eq(p.decisions[0].n_reasons, 0);
     ck_assert_uint_eq(p.decisions[0].why, 0);
     ck_assert_uint_eq(p.n_remove, 3);
     ck_assert(p.has_cutoff);
-    ck_assert_uint_eq(p.wal_cutoff, 8);
-    /* window: the end of the oldest retained backup by position */
+    ck_assert_uint_eq(p.wal_cutoff, 6);
+    /* window: the end of the oldest retained backup */
     ck_assert_uint_eq(p.window_backup, find(&r, "b5"));
-    ck_assert_uint_eq(p.window_start_lsn, 0x8000100);
-    ck_assert_int_eq(p.window_start_time, 2400);
-    retention_plan_free(&p);
-
-    /* more than there are: all kept, the cut-off is the oldest start */
-    p = plan_ok(&r, (RetentionPolicy){.full = 9}, 4000);
-    ck_assert_uint_eq(p.n_keep, 5);
-    ck_assert_str_eq(p.decisions[0].reasons[0], "full 5/9");
-    ck_assert_uint_eq(p.wal_cutoff, 2);
-    ck_assert(!retention_wal_removable(&p, 1, 2, false));
-    ck_assert(retention_wal_removable(&p, 1, 1, false));
+    ck_assert_uint_eq(p.window_start_lsn, 0x9000100);
+    ck_assert_int_eq(p.window_start_time, 2500);
     retention_plan_free(&p);
 }
 END_TEST
@@ -387,11 +378,11 @@ START_TEST(wal_cutoff_on_every_timeline)
     RetentionPlan p = plan_ok(&r, (RetentionPolicy){.full = 2}, 1000);
     char kept[128];
     kept_list(&r, &p, kept, sizeof kept);
-    ck_assert_str_eq(kept, "t2a t3a");   /* by position: t2a (seg 23) is the newest */
-    ck_assert_uint_eq(p.newest, 2);
+    ck_assert_str_eq(kept, "t2a t3a");   /* t3a, taken last, is the newest (not t2a: seg 23) */
+    ck_assert_uint_eq(p.newest, 3);
     ck_assert_uint_eq(p.wal_cutoff, 16);
-    ck_assert_uint_eq(p.window_backup, 3);
-    ck_assert_uint_eq(p.window_start_lsn, UINT64_C(17) << 24);
+    ck_assert_uint_eq(p.window_backup, 2);
+    ck_assert_uint_eq(p.window_start_lsn, UINT64_C(23) << 24);
     /* every timeline, every kind below the cut-off; never a history file */
     for (uint32_t tli = 1; tli <= 3; tli++) {
         ck_assert(retention_wal_removable(&p, tli, 0, false));
@@ -440,12 +431,12 @@ static void random_repo(Repo *r, int64_t now)
     }
 }
 
-static bool newer_by_position(const RetentionBackup *a, const RetentionBackup *b)
+static bool newer_by_time(const RetentionBackup *a, const RetentionBackup *b)
 {
-    if (a->stop_lsn != b->stop_lsn)
-        return a->stop_lsn > b->stop_lsn;
     if (a->stop_time != b->stop_time)
         return a->stop_time > b->stop_time;
+    if (a->stop_lsn != b->stop_lsn)
+        return a->stop_lsn > b->stop_lsn;
     return strcmp(a->label, b->label) > 0;
 }
 
@@ -455,7 +446,7 @@ static void check_property(const Repo *r, const RetentionPolicy *pol, int64_t no
     /* the newest is kept; removed ones have no reason */
     size_t newest = 0;
     for (size_t i = 1; i < r->n; i++)
-        if (newer_by_position(&r->b[i], &r->b[newest]))
+        if (newer_by_time(&r->b[i], &r->b[newest]))
             newest = i;
     ck_assert_uint_eq(p->newest, newest);
     ck_assert(p->decisions[newest].keep);
@@ -472,7 +463,7 @@ static void check_property(const Repo *r, const RetentionPolicy *pol, int64_t no
             ck_assert(!retention_wal_removable(p, tli, r->b[i].start_segno + 100, false));
         }
         /* the window starts no later than any retained backup's end */
-        ck_assert(!newer_by_position(&r->b[p->window_backup], &r->b[i]));
+        ck_assert(!newer_by_time(&r->b[p->window_backup], &r->b[i]));
     }
     ck_assert(p->decisions[p->window_backup].keep);
     ck_assert(p->has_cutoff);
@@ -481,11 +472,11 @@ static void check_property(const Repo *r, const RetentionPolicy *pol, int64_t no
     for (size_t i = 0; i < r->n; i++)
         cut_is_start |= p->decisions[i].keep && r->b[i].start_segno == p->wal_cutoff;
     ck_assert(cut_is_start);
-    /* full N: the N newest by position (counted by brute force) */
+    /* full N: the N newest by time (counted by brute force) */
     for (size_t i = 0; pol->full && i < r->n; i++) {
         size_t newer = 0;
         for (size_t j = 0; j < r->n; j++)
-            newer += newer_by_position(&r->b[j], &r->b[i]);
+            newer += newer_by_time(&r->b[j], &r->b[i]);
         if (newer < pol->full)
             ck_assert(p->decisions[i].why & RETENTION_WHY_FULL);
         else
@@ -549,7 +540,7 @@ Suite *suite_retention(void)
     TCase *tc = tcase_create("plan");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, refuses_bad_input);
-    tcase_add_test(tc, full_keeps_newest_by_position);
+    tcase_add_test(tc, full_keeps_newest_by_time);
     tcase_add_test(tc, newest_always_kept);
     tcase_add_test(tc, days_window_and_its_base);
     tcase_add_test(tc, calendar_periods);
