@@ -399,8 +399,29 @@ inner() {
   if [ -n "${STORED[pgbr_incr]:-}" ] && [ -n "${STORED[pgpitr_second]:-}" ]; then
     printf '  %-60s %s / %s bytes\n' "stored by the second backup: pgbackrest incr / pgpitr" "${STORED[pgbr_incr]}" "${STORED[pgpitr_second]}"
   fi
+  [ -n "$PGPITR" ] && print_verify
   echo
   log "done in $((SECONDS - t0)) s"
+}
+
+# pgpitr verify of the repository the backups left (every distinct object once plus every
+# archived WAL file), with 1 and 2 reader threads; figures from its JSON report.
+print_verify() {
+  local jobs out
+  echo
+  echo "pgpitr verify of that repository (each distinct object once + archived WAL; median of $ROUNDS):"
+  printf '  %-10s %8s %12s %14s %9s\n' "jobs" "seconds" "stored MiB" "decoded MiB" "MB/s"
+  for jobs in 1 2; do
+    : >"$W/times/verify.$jobs"
+    for ((r = 1; r <= ROUNDS; r++)); do
+      out=$("$PGPITR" --repo "$W/repo/pgpitr" verify --jobs "$jobs" --output json 2>>"$W/log/verify.log") ||
+        { printf '  %-10s FAILED (see %s)\n' "$jobs" "$W/log/verify.log"; continue 2; }
+      jq -r '.checked | "\(.seconds) \(.bytes_read) \(.bytes_original)"' <<<"$out" >>"$W/times/verify.$jobs"
+    done
+    sort -n "$W/times/verify.$jobs" | awk -v j="$jobs" '{ s[NR] = $1; r[NR] = $2; o[NR] = $3 }
+      END { m = int((NR + 1) / 2); printf "  %-10s %8.2f %12.1f %14.1f %9.0f\n", j, s[m], r[m] / 1048576,
+            o[m] / 1048576, o[m] / s[m] / 1e6 }'
+  done
 }
 
 if [ "${BENCH_INNER:-0}" = 1 ]; then inner; else outer; fi
