@@ -470,79 +470,115 @@ void drill_report_print_text(const DrillReport *r, FILE *out)
 
 /* ---- keeping reports ------------------------------------------------------------------------ */
 
-#define PREVIOUS_TRIES 10
+#define FIND_TRIES 10
 
-/* The PREVIOUS_TRIES newest report ids older than `before`, newest first. */
-typedef struct PrevCtx {
+/* The FIND_TRIES newest report ids (older than `before` if set), newest first. */
+typedef struct FindCtx {
     const char *before;
-    char best[PREVIOUS_TRIES][DRILL_ID_MAX];
+    char best[FIND_TRIES][DRILL_ID_MAX];
     int n;
-} PrevCtx;
+} FindCtx;
 
-static int prev_candidate(void *ud, const char *name, const StorageInfo *info)
+static int find_candidate(void *ud, const char *name, const StorageInfo *info)
 {
-    PrevCtx *c = ud;
+    FindCtx *c = ud;
     size_t n = strlen(name);
     if (info->is_dir || n <= 5 || n - 5 >= DRILL_ID_MAX || strcmp(name + n - 5, ".json") != 0)
         return 0;
     char id[DRILL_ID_MAX];
     memcpy(id, name, n - 5);
     id[n - 5] = '\0';
-    if (strcmp(id, c->before) >= 0)
+    if (c->before != NULL && strcmp(id, c->before) >= 0)
         return 0;
     int pos = c->n;                    /* insertion into the sorted, bounded list */
     while (pos > 0 && strcmp(id, c->best[pos - 1]) > 0)
         pos--;
-    if (pos >= PREVIOUS_TRIES)
+    if (pos >= FIND_TRIES)
         return 0;
-    int last = c->n < PREVIOUS_TRIES ? c->n : PREVIOUS_TRIES - 1;
+    int last = c->n < FIND_TRIES ? c->n : FIND_TRIES - 1;
     memmove(c->best[pos + 1], c->best[pos], (size_t)(last - pos) * DRILL_ID_MAX);
     memcpy(c->best[pos], id, sizeof id);
-    if (c->n < PREVIOUS_TRIES)
+    if (c->n < FIND_TRIES)
         c->n++;
     return 0;
 }
 
-/* 1 when the report parsed and r->previous_* is set, 0 when it is skipped. */
-static int read_previous(Storage *s, DrillReport *r, const char *id, PgpErr *err)
+static void copy_str(char *dst, size_t size, json_t *v)
+{
+    const char *s = json_string_value(v);
+    snprintf(dst, size, "%s", s != NULL ? s : "");
+}
+
+/* 1: parsed into out; 0: skipped; < 0: -(storage error), in err. */
+static int read_summary(Storage *s, const char *id, DrillReportSummary *out, PgpErr *err)
 {
     char path[REPO_PATH_MAX], *text = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, REPORT_DIR "/%s.json", id);
-    int rc = storage_get_all(s, path, REPORT_MAX_BYTES, &text, &len, err);
-    if (rc != 0)
+    PgpErr e;
+    pgp_err_clear(&e);
+    int rc = storage_get_all(s, path, REPORT_MAX_BYTES, &text, &len, &e);
+    if (rc == PGP_ERR_NOT_FOUND)        /* removed since the listing */
+        return 0;
+    if (rc != 0) {
+        if (err != NULL)
+            *err = e;
         return -rc;
+    }
     json_t *j = json_loadb(text, len, 0, NULL);
     free(text);
     const char *status = json_string_value(json_object_get(j, "status"));
-    json_t *total = json_object_get(json_object_get(j, "phases"), "total_s");
     if (status == NULL || (strcmp(status, "passed") != 0 && strcmp(status, "failed") != 0)) {
         json_decref(j);
-        log_warn("ignoring the earlier drill report \"%s\": it does not parse", path);
+        log_warn("ignoring the drill report \"%s\": it does not parse", path);
         return 0;
     }
-    r->has_previous = true;
-    snprintf(r->previous_id, sizeof r->previous_id, "%s", id);
-    snprintf(r->previous_status, sizeof r->previous_status, "%s", status);
-    r->previous_has_rto = json_is_number(total);
-    r->previous_rto_s = json_is_number(total) ? json_number_value(total) : 0;
+    memset(out, 0, sizeof *out);
+    out->found = true;
+    snprintf(out->id, sizeof out->id, "%s", id);
+    snprintf(out->status, sizeof out->status, "%s", status);
+    copy_str(out->started, sizeof out->started, json_object_get(j, "started"));
+    copy_str(out->finished, sizeof out->finished, json_object_get(j, "finished"));
+    json_t *total = json_object_get(json_object_get(j, "phases"), "total_s");
+    out->has_total = json_is_number(total);
+    out->total_s = out->has_total ? json_number_value(total) : 0;
     json_decref(j);
     return 1;
 }
 
-int drill_report_find_previous(Storage *s, DrillReport *r, PgpErr *err)
+int drill_report_find_newest(Storage *s, const char *before, DrillReportSummary *out,
+                             PgpErr *err)
 {
-    PrevCtx c = {.before = r->id};
-    int rc = storage_list(s, REPORT_DIR, prev_candidate, &c, err);
-    if (rc != 0)
-        return pgp_err_context(err, "cannot list the earlier drill reports");
+    memset(out, 0, sizeof *out);
+    FindCtx c = {.before = before};
+    int rc = storage_list(s, REPORT_DIR, find_candidate, &c, err);
+    if (rc != 0) {
+        pgp_err_context(err, "cannot list the drill reports");
+        return rc;
+    }
     for (int i = 0; i < c.n; i++) {
-        rc = read_previous(s, r, c.best[i], err);
-        if (rc < 0)
+        rc = read_summary(s, c.best[i], out, err);
+        if (rc < 0) {
+            pgp_err_context(err, "cannot read the drill report \"%s\"", c.best[i]);
             return -rc;
+        }
         if (rc == 1)
             break;
     }
+    return 0;
+}
+
+int drill_report_find_previous(Storage *s, DrillReport *r, PgpErr *err)
+{
+    DrillReportSummary prev;
+    int rc = drill_report_find_newest(s, r->id, &prev, err);
+    if (rc != 0 || !prev.found)
+        return rc;
+    r->has_previous = true;
+    snprintf(r->previous_id, sizeof r->previous_id, "%s", prev.id);
+    snprintf(r->previous_status, sizeof r->previous_status, "%s", prev.status);
+    r->previous_has_rto = prev.has_total;
+    r->previous_rto_s = prev.total_s;
     return 0;
 }
 
