@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
 #include "pgpitr/repo.h"
 #include "pgpitr/walname.h"
@@ -235,13 +236,6 @@ static json_t *jtime(int64_t us)
     return json_string(t);
 }
 
-static json_t *jlsn(uint64_t lsn)
-{
-    char t[20];
-    pg_lsn_format(lsn, t);
-    return json_string(t);
-}
-
 static json_t *jsecs(double s)
 {
     return s < 0 ? json_null() : json_real((double)(int64_t)(s * 1000.0 + 0.5) / 1000.0);
@@ -254,7 +248,7 @@ static json_t *backup_json(const DrillReport *r)
     const RestoreReport *b = &r->backup;
     return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
                      "label", jstr(b->label), "why", jstr(b->why), "timeline", (json_int_t)b->backup_timeline,
-                     "start_lsn", jlsn(b->backup_start_lsn), "stop_lsn", jlsn(b->backup_stop_lsn),
+                     "start_lsn", cmd_json_lsn(b->backup_start_lsn), "stop_lsn", cmd_json_lsn(b->backup_stop_lsn),
                      "start_time", jtime(b->backup_start_time * 1000000),
                      "stop_time", jtime(b->backup_stop_time * 1000000),
                      "size", (json_int_t)b->backup_size, "stored_size",
@@ -268,7 +262,7 @@ static json_t *target_json(const DrillReport *r)
     if (r->has_reached)
         reached = json_pack("{s:o, s:o, s:o, s:o}",
                             "time", r->reached_has_time ? jtime(r->reached_time_us) : json_null(),
-                            "lsn", r->reached_has_lsn ? jlsn(r->reached_lsn) : json_null(),
+                            "lsn", r->reached_has_lsn ? cmd_json_lsn(r->reached_lsn) : json_null(),
                             "timeline", r->reached_timeline ?
                                 json_integer(r->reached_timeline) : json_null(),
                             "new_timeline", r->new_timeline ?
@@ -376,23 +370,14 @@ static json_t *report_json(const DrillReport *r)
 
 int drill_report_to_json(const DrillReport *r, char **out, PgpErr *err)
 {
-    *out = NULL;
     json_t *j = report_json(r);
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10)) : NULL;
+    *out = cmd_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+                                JSON_REAL_PRECISION(10));
     json_decref(j);
     /* json_pack fails on strings that are not UTF-8: a server log line, a table name. */
-    if (text == NULL)
+    if (*out == NULL)
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "cannot build the drill report (out of memory "
                         "or text that is not UTF-8)");
-    size_t n = strlen(text);
-    char *t = realloc(text, n + 2);
-    if (t == NULL) {
-        free(text);
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    }
-    t[n] = '\n';
-    t[n + 1] = '\0';
-    *out = t;
     return 0;
 }
 
