@@ -6,6 +6,7 @@
 #ifndef PGPITR_CMD_H
 #define PGPITR_CMD_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -83,6 +84,15 @@ PipeSink cmd_storage_sink(StorageWriter *w);
  * PGP_ERR_NOT_FOUND: callers decide what that means for them. */
 int cmd_pump_object(Storage *s, const char *path, PipeFilter *into, void *buf, size_t size,
                     uint64_t *read_bytes, PgpErr *err);
+
+/* json_dumps(j, flags) with a newline at the end, malloc'd; NULL when j is NULL, when jansson
+ * refuses (out of memory, a string that is not UTF-8) or out of memory. */
+char *cmd_json_text(const json_t *j, size_t flags);
+/* Seconds since the epoch as "2026-11-22T04:00:00Z" (catalog_format_time); null for 0 or a
+ * time it cannot format. */
+json_t *cmd_json_time(int64_t t);
+/* An LSN as "X/X". */
+json_t *cmd_json_lsn(uint64_t lsn);
 
 /* Usage error for a command: "CMD: message" + hint to run --help. */
 int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)

@@ -110,8 +110,26 @@ int drill_report_to_json(const DrillReport *r, char **out, PgpErr *err);
 /* A few lines for people: status, backup, target reached, RTO, checks, reasons. */
 void drill_report_print_text(const DrillReport *r, FILE *out);
 
-/* Finds the newest report in drill/ of the repository older than r->id and fills
- * r->previous_*. A report that does not parse is skipped with a warning. */
+/* What `info` and the next drill need from a report kept in the repository. */
+typedef struct DrillReportSummary {
+    bool found;                         /* false: no report (the rest is zero) */
+    char id[DRILL_ID_MAX];
+    char status[16];                    /* "passed" or "failed" */
+    char started[DRILL_TIME_MAX], finished[DRILL_TIME_MAX];   /* as written; "" if absent */
+    bool has_total;                     /* phases.total_s is a number (of any sign) */
+    double total_s;
+} DrillReportSummary;
+
+/*
+ * Finds the newest report in drill/ of the repository (by id; with `before` not NULL only ids
+ * that sort before it) whose status is "passed" or "failed", looking at the 10 newest: one that
+ * does not parse is skipped with a warning, one removed since the listing is skipped. *out is
+ * zeroed first; none found is not an error. Storage errors are returned, with context.
+ */
+int drill_report_find_newest(Storage *s, const char *before, DrillReportSummary *out,
+                             PgpErr *err);
+/* Finds the newest report older than r->id (drill_report_find_newest) and fills
+ * r->previous_*; none leaves them as they are. */
 int drill_report_find_previous(Storage *s, DrillReport *r, PgpErr *err);
 /* drill/<id>.json, never replacing one. */
 int drill_report_store(Storage *s, const DrillReport *r, const char *json, PgpErr *err);

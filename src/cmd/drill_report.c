@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
 #include "pgpitr/repo.h"
 #include "pgpitr/walname.h"
@@ -235,13 +236,6 @@ static json_t *jtime(int64_t us)
     return json_string(t);
 }
 
-static json_t *jlsn(uint64_t lsn)
-{
-    char t[20];
-    pg_lsn_format(lsn, t);
-    return json_string(t);
-}
-
 static json_t *jsecs(double s)
 {
     return s < 0 ? json_null() : json_real((double)(int64_t)(s * 1000.0 + 0.5) / 1000.0);
@@ -254,7 +248,7 @@ static json_t *backup_json(const DrillReport *r)
     const RestoreReport *b = &r->backup;
     return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
                      "label", jstr(b->label), "why", jstr(b->why), "timeline", (json_int_t)b->backup_timeline,
-                     "start_lsn", jlsn(b->backup_start_lsn), "stop_lsn", jlsn(b->backup_stop_lsn),
+                     "start_lsn", cmd_json_lsn(b->backup_start_lsn), "stop_lsn", cmd_json_lsn(b->backup_stop_lsn),
                      "start_time", jtime(b->backup_start_time * 1000000),
                      "stop_time", jtime(b->backup_stop_time * 1000000),
                      "size", (json_int_t)b->backup_size, "stored_size",
@@ -268,7 +262,7 @@ static json_t *target_json(const DrillReport *r)
     if (r->has_reached)
         reached = json_pack("{s:o, s:o, s:o, s:o}",
                             "time", r->reached_has_time ? jtime(r->reached_time_us) : json_null(),
-                            "lsn", r->reached_has_lsn ? jlsn(r->reached_lsn) : json_null(),
+                            "lsn", r->reached_has_lsn ? cmd_json_lsn(r->reached_lsn) : json_null(),
                             "timeline", r->reached_timeline ?
                                 json_integer(r->reached_timeline) : json_null(),
                             "new_timeline", r->new_timeline ?
@@ -376,23 +370,14 @@ static json_t *report_json(const DrillReport *r)
 
 int drill_report_to_json(const DrillReport *r, char **out, PgpErr *err)
 {
-    *out = NULL;
     json_t *j = report_json(r);
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10)) : NULL;
+    *out = cmd_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+                                JSON_REAL_PRECISION(10));
     json_decref(j);
     /* json_pack fails on strings that are not UTF-8: a server log line, a table name. */
-    if (text == NULL)
+    if (*out == NULL)
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "cannot build the drill report (out of memory "
                         "or text that is not UTF-8)");
-    size_t n = strlen(text);
-    char *t = realloc(text, n + 2);
-    if (t == NULL) {
-        free(text);
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    }
-    t[n] = '\n';
-    t[n + 1] = '\0';
-    *out = t;
     return 0;
 }
 
@@ -470,79 +455,115 @@ void drill_report_print_text(const DrillReport *r, FILE *out)
 
 /* ---- keeping reports ------------------------------------------------------------------------ */
 
-#define PREVIOUS_TRIES 10
+#define FIND_TRIES 10
 
-/* The PREVIOUS_TRIES newest report ids older than `before`, newest first. */
-typedef struct PrevCtx {
+/* The FIND_TRIES newest report ids (older than `before` if set), newest first. */
+typedef struct FindCtx {
     const char *before;
-    char best[PREVIOUS_TRIES][DRILL_ID_MAX];
+    char best[FIND_TRIES][DRILL_ID_MAX];
     int n;
-} PrevCtx;
+} FindCtx;
 
-static int prev_candidate(void *ud, const char *name, const StorageInfo *info)
+static int find_candidate(void *ud, const char *name, const StorageInfo *info)
 {
-    PrevCtx *c = ud;
+    FindCtx *c = ud;
     size_t n = strlen(name);
     if (info->is_dir || n <= 5 || n - 5 >= DRILL_ID_MAX || strcmp(name + n - 5, ".json") != 0)
         return 0;
     char id[DRILL_ID_MAX];
     memcpy(id, name, n - 5);
     id[n - 5] = '\0';
-    if (strcmp(id, c->before) >= 0)
+    if (c->before != NULL && strcmp(id, c->before) >= 0)
         return 0;
     int pos = c->n;                    /* insertion into the sorted, bounded list */
     while (pos > 0 && strcmp(id, c->best[pos - 1]) > 0)
         pos--;
-    if (pos >= PREVIOUS_TRIES)
+    if (pos >= FIND_TRIES)
         return 0;
-    int last = c->n < PREVIOUS_TRIES ? c->n : PREVIOUS_TRIES - 1;
+    int last = c->n < FIND_TRIES ? c->n : FIND_TRIES - 1;
     memmove(c->best[pos + 1], c->best[pos], (size_t)(last - pos) * DRILL_ID_MAX);
     memcpy(c->best[pos], id, sizeof id);
-    if (c->n < PREVIOUS_TRIES)
+    if (c->n < FIND_TRIES)
         c->n++;
     return 0;
 }
 
-/* 1 when the report parsed and r->previous_* is set, 0 when it is skipped. */
-static int read_previous(Storage *s, DrillReport *r, const char *id, PgpErr *err)
+static void copy_str(char *dst, size_t size, json_t *v)
+{
+    const char *s = json_string_value(v);
+    snprintf(dst, size, "%s", s != NULL ? s : "");
+}
+
+/* 1: parsed into out; 0: skipped; < 0: -(storage error), in err. */
+static int read_summary(Storage *s, const char *id, DrillReportSummary *out, PgpErr *err)
 {
     char path[REPO_PATH_MAX], *text = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, REPORT_DIR "/%s.json", id);
-    int rc = storage_get_all(s, path, REPORT_MAX_BYTES, &text, &len, err);
-    if (rc != 0)
+    PgpErr e;
+    pgp_err_clear(&e);
+    int rc = storage_get_all(s, path, REPORT_MAX_BYTES, &text, &len, &e);
+    if (rc == PGP_ERR_NOT_FOUND)        /* removed since the listing */
+        return 0;
+    if (rc != 0) {
+        if (err != NULL)
+            *err = e;
         return -rc;
+    }
     json_t *j = json_loadb(text, len, 0, NULL);
     free(text);
     const char *status = json_string_value(json_object_get(j, "status"));
-    json_t *total = json_object_get(json_object_get(j, "phases"), "total_s");
     if (status == NULL || (strcmp(status, "passed") != 0 && strcmp(status, "failed") != 0)) {
         json_decref(j);
-        log_warn("ignoring the earlier drill report \"%s\": it does not parse", path);
+        log_warn("ignoring the drill report \"%s\": it does not parse", path);
         return 0;
     }
-    r->has_previous = true;
-    snprintf(r->previous_id, sizeof r->previous_id, "%s", id);
-    snprintf(r->previous_status, sizeof r->previous_status, "%s", status);
-    r->previous_has_rto = json_is_number(total);
-    r->previous_rto_s = json_is_number(total) ? json_number_value(total) : 0;
+    memset(out, 0, sizeof *out);
+    out->found = true;
+    snprintf(out->id, sizeof out->id, "%s", id);
+    snprintf(out->status, sizeof out->status, "%s", status);
+    copy_str(out->started, sizeof out->started, json_object_get(j, "started"));
+    copy_str(out->finished, sizeof out->finished, json_object_get(j, "finished"));
+    json_t *total = json_object_get(json_object_get(j, "phases"), "total_s");
+    out->has_total = json_is_number(total);
+    out->total_s = out->has_total ? json_number_value(total) : 0;
     json_decref(j);
     return 1;
 }
 
-int drill_report_find_previous(Storage *s, DrillReport *r, PgpErr *err)
+int drill_report_find_newest(Storage *s, const char *before, DrillReportSummary *out,
+                             PgpErr *err)
 {
-    PrevCtx c = {.before = r->id};
-    int rc = storage_list(s, REPORT_DIR, prev_candidate, &c, err);
-    if (rc != 0)
-        return pgp_err_context(err, "cannot list the earlier drill reports");
+    memset(out, 0, sizeof *out);
+    FindCtx c = {.before = before};
+    int rc = storage_list(s, REPORT_DIR, find_candidate, &c, err);
+    if (rc != 0) {
+        pgp_err_context(err, "cannot list the drill reports");
+        return rc;
+    }
     for (int i = 0; i < c.n; i++) {
-        rc = read_previous(s, r, c.best[i], err);
-        if (rc < 0)
+        rc = read_summary(s, c.best[i], out, err);
+        if (rc < 0) {
+            pgp_err_context(err, "cannot read the drill report \"%s\"", c.best[i]);
             return -rc;
+        }
         if (rc == 1)
             break;
     }
+    return 0;
+}
+
+int drill_report_find_previous(Storage *s, DrillReport *r, PgpErr *err)
+{
+    DrillReportSummary prev;
+    int rc = drill_report_find_newest(s, r->id, &prev, err);
+    if (rc != 0 || !prev.found)
+        return rc;
+    r->has_previous = true;
+    snprintf(r->previous_id, sizeof r->previous_id, "%s", prev.id);
+    snprintf(r->previous_status, sizeof r->previous_status, "%s", prev.status);
+    r->previous_has_rto = prev.has_total;
+    r->previous_rto_s = prev.total_s;
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pgpitr/cmd.h"
 #include "pgpitr/expire_plan.h"
 #include "pgpitr/walname.h"
 
@@ -125,20 +126,6 @@ int expire_plan_print_text(const ExpirePlan *p, const Catalog *c, bool dry_run, 
 
 /* ---- JSON ------------------------------------------------------------------------------- */
 
-static json_t *time_or_null(int64_t t)
-{
-    char s[32];
-    catalog_format_time(t, s);
-    return strcmp(s, "-") == 0 ? json_null() : json_string(s);
-}
-
-static json_t *lsn_json(uint64_t lsn)
-{
-    char s[20];
-    pg_lsn_format(lsn, s);
-    return json_string(s);
-}
-
 static json_t *count_or_null(unsigned v)
 {
     return v ? json_integer(v) : json_null();
@@ -152,8 +139,8 @@ static json_t *backup_json(const ExpireBackup *eb)
         json_array_append_new(reasons, json_string(eb->d->reasons[r]));
     return json_pack("{s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I}", "label", eb->b->label,
                      "action", eb->d->keep ? "keep" : "remove", "timeline", (json_int_t)m->timeline,
-                     "start_lsn", lsn_json(m->start_lsn), "stop_lsn", lsn_json(m->stop_lsn),
-                     "stop_time", time_or_null(m->stop_time), "reasons", reasons,
+                     "start_lsn", cmd_json_lsn(m->start_lsn), "stop_lsn", cmd_json_lsn(m->stop_lsn),
+                     "stop_time", cmd_json_time(m->stop_time), "reasons", reasons,
                      "newest", json_boolean(eb->d->why & RETENTION_WHY_NEWEST),
                      "bytes_freed", (json_int_t)eb->dir_bytes);
 }
@@ -165,8 +152,8 @@ static json_t *window_json(const ExpirePlan *p)
     const BackupManifest *m = p->window_backup->manifest;
     const CatalogWal *w = p->latest_wal;
     return json_pack("{s:s, s:o, s:o, s:o, s:o}", "from_backup", p->window_backup->label,
-                     "from_time", time_or_null(m->stop_time), "from_lsn", lsn_json(m->stop_lsn),
-                     "to_time", w ? time_or_null(w->mtime) : json_null(),
+                     "from_time", cmd_json_time(m->stop_time), "from_lsn", cmd_json_lsn(m->stop_lsn),
+                     "to_time", w ? cmd_json_time(w->mtime) : json_null(),
                      "to_wal", w ? json_string(w->name) : json_null());
 }
 
@@ -179,7 +166,7 @@ static json_t *wal_json(const ExpirePlan *p, const Catalog *c)
                          ? json_integer((json_int_t)p->retention.wal_cutoff) : json_null(),
                      "cutoff_walname", p->retention.has_cutoff ? json_string(cut) : json_null(),
                      "cutoff_lsn", p->retention.has_cutoff
-                         ? lsn_json(p->retention.wal_cutoff * (uint64_t)c->id.wal_segsize)
+                         ? cmd_json_lsn(p->retention.wal_cutoff * (uint64_t)c->id.wal_segsize)
                          : json_null(),
                      "remove", (json_int_t)p->n_wal, "remove_bytes", (json_int_t)p->wal_bytes,
                      "keep", (json_int_t)p->n_wal_kept);
@@ -205,7 +192,7 @@ int expire_plan_to_json(const ExpirePlan *p, const Catalog *c, bool dry_run, jso
                                 "remove_bytes", (json_int_t)p->object_bytes, "keep",
                                 (json_int_t)p->n_objects_kept);
     *out = json_pack("{s:i, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "format", 1,
-                     "dry_run", dry_run, "now", time_or_null(p->now), "policy", policy,
+                     "dry_run", dry_run, "now", cmd_json_time(p->now), "policy", policy,
                      "backups", backups, "incomplete_backups", incomplete, "objects", objects,
                      "wal", wal_json(p, c), "bytes_freed", (json_int_t)expire_plan_bytes_freed(p),
                      "window", window_json(p));

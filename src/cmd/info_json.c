@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/cmd.h"
 #include "pgpitr/info.h"
 
 /* Bytes from outside (paths, names in a listing) as a JSON string: anything but printable
@@ -23,20 +24,6 @@ static json_t *jsafe(const char *s)
     json_t *j = json_string(copy);
     free(copy);
     return j;
-}
-
-static json_t *jtime(int64_t t)
-{
-    char buf[32];
-    catalog_format_time(t, buf);
-    return t != 0 ? json_string(buf) : json_null();
-}
-
-static json_t *jlsn(uint64_t lsn)
-{
-    char buf[20];
-    pg_lsn_format(lsn, buf);
-    return json_string(buf);
 }
 
 static json_t *jseg(const Info *info, uint32_t tli, uint64_t segno)
@@ -66,9 +53,9 @@ static json_t *complete_json(const Info *info, size_t i)
     return json_pack("{s:s, s:s, s:n, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:o,"
                      " s:n}",
                      "label", m->label, "status", "complete", "error", "timeline",
-                     (json_int_t)m->timeline, "start_lsn", jlsn(m->start_lsn), "stop_lsn",
-                     jlsn(m->stop_lsn), "start_time", jtime(m->start_time), "stop_time",
-                     jtime(m->stop_time), "duration_s",
+                     (json_int_t)m->timeline, "start_lsn", cmd_json_lsn(m->start_lsn), "stop_lsn",
+                     cmd_json_lsn(m->stop_lsn), "start_time", cmd_json_time(m->start_time), "stop_time",
+                     cmd_json_time(m->stop_time), "duration_s",
                      (json_int_t)(m->stop_time > m->start_time ? m->stop_time - m->start_time : 0),
                      "size", (json_int_t)m->size, "stored_size", (json_int_t)m->stored_size,
                      "new_stored_size", (json_int_t)m->new_stored_size, "restorable",
@@ -88,7 +75,7 @@ static json_t *backups_json(const Info *info)
                       b->status == CATALOG_BACKUP_CORRUPT ? jsafe(b->error) : json_null(),
                       "timeline", "start_lsn", "stop_lsn", "start_time", "stop_time",
                       "duration_s", "size", "stored_size", "new_stored_size", "restorable", 0,
-                      "missing_segment", "last_change", jtime(b->dir_mtime));
+                      "missing_segment", "last_change", cmd_json_time(b->dir_mtime));
         if (o == NULL || json_array_append_new(a, o) != 0) {
             json_decref(a);
             return NULL;
@@ -139,7 +126,7 @@ static json_t *archive_json(const Info *info)
     const CatalogWal *w = info->newest;
     if (w != NULL)
         newest = json_pack("{s:s, s:I, s:o, s:I}", "name", w->name, "timeline",
-                           (json_int_t)w->tli, "archived", jtime(w->mtime), "age_s",
+                           (json_int_t)w->tli, "archived", cmd_json_time(w->mtime), "age_s",
                            (json_int_t)(info->now - w->mtime));
     json_t *tls = json_array();
     for (size_t i = 0; tls != NULL && i < info->n_tls; i++)
@@ -155,9 +142,9 @@ static json_t *window_json(const Info *info, const InfoWindow *w)
     const CatalogReach *r = &w->reach;
     return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o}",
                      "timeline", (json_int_t)w->tli, "backup", w->from->label,
-                     "earliest_time", jtime(r->earliest_time), "earliest_lsn",
-                     jlsn(r->earliest_lsn), "latest_time", jtime(r->latest_time),
-                     "latest_lsn", jlsn(r->latest_lsn), "last_segment",
+                     "earliest_time", cmd_json_time(r->earliest_time), "earliest_lsn",
+                     cmd_json_lsn(r->earliest_lsn), "latest_time", cmd_json_time(r->latest_time),
+                     "latest_lsn", cmd_json_lsn(r->latest_lsn), "last_segment",
                      jseg(info, pg_timeline_of_segno(&catalog_timeline(&info->cat, w->tli)->history,
                                                      r->end_segno, info->cat.id.wal_segsize),
                           r->end_segno),
@@ -205,7 +192,7 @@ static json_t *info_json(const Info *info)
     int bad = 0;
     bad |= json_object_set_new(j, "schema_version", json_integer(INFO_SCHEMA_VERSION));
     bad |= json_object_set_new(j, "pgpitr_version", json_string(PGPITR_VERSION));
-    bad |= json_object_set_new(j, "generated", jtime(info->now));
+    bad |= json_object_set_new(j, "generated", cmd_json_time(info->now));
     bad |= json_object_set_new(j, "repository", jsafe(info->repo_path));
     bad |= json_object_set_new(j, "bound", json_boolean(info->cat.bound));
     bad |= json_object_set_new(j, "cluster", cluster_json(info));
@@ -223,21 +210,10 @@ static json_t *info_json(const Info *info)
 
 int info_to_json(const Info *info, char **out, PgpErr *err)
 {
-    *out = NULL;
     json_t *j = info_json(info);
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
-                   : NULL;
+    *out = cmd_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(j);
-    if (text == NULL)
+    if (*out == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory building the info document");
-    size_t n = strlen(text);
-    char *t = realloc(text, n + 2);
-    if (t == NULL) {
-        free(text);
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    }
-    t[n] = '\n';
-    t[n + 1] = '\0';
-    *out = t;
     return 0;
 }

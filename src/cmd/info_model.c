@@ -6,16 +6,10 @@
  */
 #include "pgpitr/info.h"
 
-#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "pgpitr/log.h"
-
-#define DRILL_DIR "drill"
-#define DRILL_MAX_BYTES ((size_t)64 << 20)
-#define DRILL_TRIES 10
 
 /* ---- per timeline ------------------------------------------------------------------------- */
 
@@ -154,33 +148,6 @@ int info_analyze(Info *info, PgpErr *err)
 
 /* ---- the newest drill report --------------------------------------------------------------- */
 
-typedef struct DrillIds {
-    char ids[DRILL_TRIES][DRILL_ID_MAX];   /* newest first */
-    int n;
-} DrillIds;
-
-static int drill_candidate(void *ud, const char *name, const StorageInfo *info)
-{
-    DrillIds *d = ud;
-    size_t n = strlen(name);
-    if (info->is_dir || n <= 5 || n - 5 >= DRILL_ID_MAX || strcmp(name + n - 5, ".json") != 0)
-        return 0;
-    char id[DRILL_ID_MAX];
-    memcpy(id, name, n - 5);
-    id[n - 5] = '\0';
-    int pos = d->n;                      /* insertion into a bounded list, newest first */
-    while (pos > 0 && strcmp(id, d->ids[pos - 1]) > 0)
-        pos--;
-    if (pos >= DRILL_TRIES)
-        return 0;
-    int last = d->n < DRILL_TRIES ? d->n : DRILL_TRIES - 1;
-    memmove(d->ids[pos + 1], d->ids[pos], (size_t)(last - pos) * DRILL_ID_MAX);
-    memcpy(d->ids[pos], id, sizeof id);
-    if (d->n < DRILL_TRIES)
-        d->n++;
-    return 0;
-}
-
 /* "20261122T040000Z-3fa9" -> seconds; 0 if it does not parse. */
 static int64_t id_time(const char *id)
 {
@@ -190,65 +157,22 @@ static int64_t id_time(const char *id)
     return end != NULL ? (int64_t)timegm(&tm) : 0;
 }
 
-static void copy_str(char *dst, size_t size, json_t *v)
-{
-    const char *s = json_string_value(v);
-    snprintf(dst, size, "%s", s != NULL ? s : "");
-}
-
-/* 1: parsed into out; 0: skipped; < 0: -(storage error). */
-static int read_drill(Storage *s, const char *id, InfoDrill *out, PgpErr *err)
-{
-    char path[REPO_PATH_MAX], *text = NULL;
-    size_t len = 0;
-    snprintf(path, sizeof path, DRILL_DIR "/%s.json", id);
-    PgpErr e;
-    pgp_err_clear(&e);
-    int rc = storage_get_all(s, path, DRILL_MAX_BYTES, &text, &len, &e);
-    if (rc == PGP_ERR_NOT_FOUND)        /* removed since the listing */
-        return 0;
-    if (rc != 0) {
-        *err = e;
-        return -rc;
-    }
-    json_t *j = json_loadb(text, len, 0, NULL);
-    free(text);
-    const char *status = json_string_value(json_object_get(j, "status"));
-    if (status == NULL || (strcmp(status, "passed") != 0 && strcmp(status, "failed") != 0)) {
-        json_decref(j);
-        log_warn("ignoring the drill report \"%s\": it does not parse", path);
-        return 0;
-    }
-    memset(out, 0, sizeof *out);
-    out->found = true;
-    snprintf(out->id, sizeof out->id, "%s", id);
-    snprintf(out->status, sizeof out->status, "%s", status);
-    copy_str(out->started, sizeof out->started, json_object_get(j, "started"));
-    copy_str(out->finished, sizeof out->finished, json_object_get(j, "finished"));
-    out->started_t = id_time(id);
-    /* A failed drill's duration is not a recovery time. */
-    json_t *total = json_object_get(json_object_get(j, "phases"), "total_s");
-    out->has_rto = strcmp(status, "passed") == 0 && json_is_number(total) &&
-                   json_number_value(total) >= 0;
-    out->rto_s = out->has_rto ? json_number_value(total) : 0;
-    json_decref(j);
-    return 1;
-}
-
 int info_find_drill(Storage *s, InfoDrill *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
-    DrillIds d = {.n = 0};
-    int rc = storage_list(s, DRILL_DIR, drill_candidate, &d, err);
-    if (rc != 0)
-        return pgp_err_context(err, "cannot list the drill reports");
-    for (int i = 0; i < d.n; i++) {
-        rc = read_drill(s, d.ids[i], out, err);
-        if (rc < 0)
-            return pgp_err_context(err, "cannot read the drill report \"%s\"", d.ids[i]);
-        if (rc == 1)
-            break;
-    }
+    DrillReportSummary d;
+    int rc = drill_report_find_newest(s, NULL, &d, err);
+    if (rc != 0 || !d.found)
+        return rc;
+    out->found = true;
+    snprintf(out->id, sizeof out->id, "%s", d.id);
+    snprintf(out->status, sizeof out->status, "%s", d.status);
+    snprintf(out->started, sizeof out->started, "%s", d.started);
+    snprintf(out->finished, sizeof out->finished, "%s", d.finished);
+    out->started_t = id_time(d.id);
+    /* A failed drill's duration is not a recovery time. */
+    out->has_rto = strcmp(d.status, "passed") == 0 && d.has_total && d.total_s >= 0;
+    out->rto_s = out->has_rto ? d.total_s : 0;
     return 0;
 }
 

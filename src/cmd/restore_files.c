@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
 #include "pgpitr/pipe.h"
+#include "pgpitr/workpool.h"
 
 #define CHUNK_MAX (1u << 20)
 #define CHUNK_MIN (16u << 10)
@@ -199,147 +199,53 @@ int restore_object_plain(Storage *s, const char *object, const char *dest, bool 
 typedef struct Pool {
     Storage *storage;
     const RestoreJob *jobs;
-    size_t n;
     const RestorePoolOptions *opt;
-    atomic_size_t next;
-    atomic_bool stop;
-    atomic_uint_fast64_t bytes, files, kept, kept_bytes;
-    pthread_mutex_t mu;                 /* running, rc, err */
-    pthread_cond_t cv;                  /* signalled when a worker exits */
-    int running;
-    int rc;
-    PgpErr err;
+    atomic_uint_fast64_t bytes, kept, kept_bytes;
 } Pool;
 
-static bool cancelled(const Pool *p)
+static int pool_item(void *ud, size_t i, void **local, PgpErr *err)
 {
-    return p->opt->cancel != NULL && *p->opt->cancel != 0;
-}
-
-static void *pool_worker(void *arg)
-{
-    Pool *p = arg;
+    Pool *p = ud;
+    (void)local;
     RestoreFileOptions fopt = {.sync = p->opt->sync, .bytes_done = &p->bytes};
-    while (!atomic_load(&p->stop) && !cancelled(p)) {
-        size_t i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->n)
-            break;
-        PgpErr err;
-        pgp_err_clear(&err);
-        RestoreFileResult res;
-        bool kept = false;
-        int rc = p->opt->delta ? restore_file_delta(p->storage, p->jobs[i].entry, p->jobs[i].dest,
-                                                    &fopt, &res, &kept, &err)
-                               : restore_file(p->storage, p->jobs[i].entry, p->jobs[i].dest,
-                                              &fopt, &res, &err);
-        if (rc == 0) {
-            atomic_fetch_add(&p->files, 1);
-            if (kept) {
-                atomic_fetch_add(&p->kept, 1);
-                atomic_fetch_add(&p->kept_bytes, p->jobs[i].entry->size);
-            }
-            continue;
-        }
-        pthread_mutex_lock(&p->mu);
-        if (p->rc == 0) {
-            p->rc = rc;
-            p->err = err;
-        }
-        pthread_mutex_unlock(&p->mu);
-        atomic_store(&p->stop, true);
-        break;
+    RestoreFileResult res;
+    bool kept = false;
+    int rc = p->opt->delta ? restore_file_delta(p->storage, p->jobs[i].entry, p->jobs[i].dest,
+                                                &fopt, &res, &kept, err)
+                           : restore_file(p->storage, p->jobs[i].entry, p->jobs[i].dest, &fopt,
+                                          &res, err);
+    if (rc == 0 && kept) {
+        atomic_fetch_add(&p->kept, 1);
+        atomic_fetch_add(&p->kept_bytes, p->jobs[i].entry->size);
     }
-    pthread_mutex_lock(&p->mu);
-    p->running--;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    return rc;
 }
 
-static void report(const Pool *p)
+static void pool_progress(void *ud, uint64_t done)
 {
+    Pool *p = ud;
     if (p->opt->progress != NULL)
-        p->opt->progress(p->opt->progress_ud, atomic_load(&p->files), atomic_load(&p->bytes));
-}
-
-/* Waits for the workers, calling progress every interval; the caller holds no lock. */
-static void pool_wait(Pool *p)
-{
-    unsigned interval = p->opt->interval_ms != 0 ? p->opt->interval_ms : 1000;
-    /* Wake up often enough to notice a cancel request, report at the interval. */
-    unsigned tick = interval < 200 ? interval : 200, since = 0;
-    pthread_mutex_lock(&p->mu);
-    while (p->running > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)tick * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-        if (p->running == 0)
-            break;
-        pthread_mutex_unlock(&p->mu);
-        if (cancelled(p))
-            atomic_store(&p->stop, true);
-        since += tick;
-        if (since >= interval) {
-            since = 0;
-            report(p);
-        }
-        pthread_mutex_lock(&p->mu);
-    }
-    pthread_mutex_unlock(&p->mu);
+        p->opt->progress(p->opt->progress_ud, done, atomic_load(&p->bytes));
 }
 
 int restore_pool_run(Storage *s, const RestoreJob *jobs, size_t n, const RestorePoolOptions *opt,
                      RestorePoolResult *res, PgpErr *err)
 {
     memset(res, 0, sizeof *res);
-    Pool p = {.storage = s, .jobs = jobs, .n = n, .opt = opt};
-    atomic_init(&p.next, 0);
-    atomic_init(&p.stop, false);
+    Pool p = {.storage = s, .jobs = jobs, .opt = opt};
     atomic_init(&p.bytes, 0);
-    atomic_init(&p.files, 0);
     atomic_init(&p.kept, 0);
     atomic_init(&p.kept_bytes, 0);
-    size_t workers = opt->workers > 0 ? (size_t)opt->workers : 1;
-    if (workers > n)
-        workers = n;
-    pthread_t *threads = workers > 0 ? calloc(workers, sizeof *threads) : NULL;
-    if (workers > 0 && threads == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.cv, NULL);
-    size_t started = 0;
-    int create_rc = 0;
-    pthread_mutex_lock(&p.mu);
-    for (; started < workers; started++) {
-        if ((create_rc = pthread_create(&threads[started], NULL, pool_worker, &p)) != 0)
-            break;
-        p.running++;
-    }
-    pthread_mutex_unlock(&p.mu);
-    if (started == 0 && workers > 0) {
-        atomic_store(&p.stop, true);
-        p.rc = PGP_FAIL_SYS(&p.err, create_rc, "cannot start restore worker threads");
-    }
-    pool_wait(&p); /* with fewer threads than asked, those running do all the work */
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    report(&p);
-    res->files = atomic_load(&p.files);
+    WorkpoolOptions wopt = {.workers = opt->workers, .item = pool_item, .ud = &p,
+                            .progress = pool_progress, .interval_ms = opt->interval_ms,
+                            .cancel = opt->cancel, .what = "restore"};
+    int rc = workpool_run(n, &wopt, &res->files, err);
     res->kept = atomic_load(&p.kept);
     res->kept_bytes = atomic_load(&p.kept_bytes);
     res->bytes = atomic_load(&p.bytes) - res->kept_bytes; /* kept bytes were progress only */
-    int rc = p.rc;
-    if (rc != 0 && err != NULL)
-        *err = p.err;
-    else if (rc == 0 && res->files < n)
+    if (rc == 0 && res->files < n)
         rc = PGP_FAIL(err, PGP_ERR_IO, "restore interrupted after %llu of %zu files",
                       (unsigned long long)res->files, n);
-    free(threads);
-    pthread_cond_destroy(&p.cv);
-    pthread_mutex_destroy(&p.mu);
     return rc;
 }
 

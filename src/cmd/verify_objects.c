@@ -8,14 +8,13 @@
  */
 #include "pgpitr/verify_objects.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pgpitr/cmd.h"
+#include "pgpitr/workpool.h"
 
 #define CHUNK (1u << 20)
 
@@ -138,93 +137,27 @@ out:
 typedef struct Pool {
     Storage *storage;
     VerifyObject *objs;
-    size_t n;
     const VerifyPoolOptions *opt;
-    atomic_size_t next;
-    atomic_bool stop;
-    atomic_uint_fast64_t done, bytes;
-    pthread_mutex_t mu;                 /* running, rc, err */
-    pthread_cond_t cv;                  /* signalled when a worker exits */
-    int running;
-    int rc;
-    PgpErr err;
+    atomic_uint_fast64_t bytes;
 } Pool;
 
-static bool cancelled(const Pool *p)
+/* One object; the thread's scratch buffer is its workpool local. */
+static int pool_item(void *ud, size_t i, void **local, PgpErr *err)
 {
-    return p->opt->cancel != NULL && *p->opt->cancel != 0;
-}
-
-static void pool_fail(Pool *p, int rc, const PgpErr *e)
-{
-    pthread_mutex_lock(&p->mu);
-    if (p->rc == 0) {
-        p->rc = rc;
-        p->err = *e;
-    }
-    pthread_mutex_unlock(&p->mu);
-    atomic_store(&p->stop, true);
-}
-
-static void *pool_worker(void *arg)
-{
-    Pool *p = arg;
-    void *buf = malloc(CHUNK);
-    PgpErr e;
-    pgp_err_clear(&e);
-    if (buf == NULL)
-        pool_fail(p, PGP_FAIL(&e, PGP_ERR_NOMEM, "out of memory"), &e);
-    while (buf != NULL && !atomic_load(&p->stop) && !cancelled(p)) {
-        size_t i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->n)
-            break;
-        int rc = verify_object(p->storage, &p->objs[i], buf, CHUNK, &e);
-        if (rc != 0) {
-            pool_fail(p, rc, &e);
-            break;
-        }
+    Pool *p = ud;
+    if (*local == NULL && (*local = malloc(CHUNK)) == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    int rc = verify_object(p->storage, &p->objs[i], *local, CHUNK, err);
+    if (rc == 0)
         atomic_fetch_add(&p->bytes, p->objs[i].stored_read);
-        atomic_fetch_add(&p->done, 1);
-    }
-    free(buf);
-    pthread_mutex_lock(&p->mu);
-    p->running--;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    return rc;
 }
 
-static void report(Pool *p)
+static void pool_progress(void *ud, uint64_t done)
 {
+    Pool *p = ud;
     if (p->opt->progress != NULL)
-        p->opt->progress(p->opt->progress_ud, atomic_load(&p->done), atomic_load(&p->bytes));
-}
-
-/* Waits for the workers, reporting progress at the interval and noticing a cancel. */
-static void pool_wait(Pool *p)
-{
-    unsigned interval = p->opt->interval_ms != 0 ? p->opt->interval_ms : 1000;
-    unsigned tick = interval < 200 ? interval : 200, since = 0;
-    pthread_mutex_lock(&p->mu);
-    while (p->running > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)tick * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-        if (p->running == 0)
-            break;
-        pthread_mutex_unlock(&p->mu);
-        if (cancelled(p))
-            atomic_store(&p->stop, true);
-        if ((since += tick) >= interval) {
-            since = 0;
-            report(p);
-        }
-        pthread_mutex_lock(&p->mu);
-    }
-    pthread_mutex_unlock(&p->mu);
+        p->opt->progress(p->opt->progress_ud, done, atomic_load(&p->bytes));
 }
 
 static void tally(const VerifyObject *objs, size_t n, VerifyPoolResult *res)
@@ -246,43 +179,16 @@ int verify_objects_run(Storage *s, VerifyObject *objs, size_t n, const VerifyPoo
     memset(res, 0, sizeof *res);
     for (size_t i = 0; i < n; i++)
         objs[i].status = VERIFY_PENDING;
-    Pool p = {.storage = s, .objs = objs, .n = n, .opt = opt};
-    atomic_init(&p.next, 0);
-    atomic_init(&p.stop, false);
-    atomic_init(&p.done, 0);
+    Pool p = {.storage = s, .objs = objs, .opt = opt};
     atomic_init(&p.bytes, 0);
-    size_t workers = opt->workers > 0 ? (size_t)opt->workers : 1;
-    if (workers > n)
-        workers = n;
-    pthread_t *threads = workers > 0 ? calloc(workers, sizeof *threads) : NULL;
-    if (workers > 0 && threads == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.cv, NULL);
-    size_t started = 0;
-    int create_rc = 0;
-    pthread_mutex_lock(&p.mu);
-    for (; started < workers; started++) {
-        if ((create_rc = pthread_create(&threads[started], NULL, pool_worker, &p)) != 0)
-            break;
-        p.running++;
-    }
-    pthread_mutex_unlock(&p.mu);
-    if (started == 0 && workers > 0)
-        p.rc = PGP_FAIL_SYS(&p.err, create_rc, "cannot start verify worker threads");
-    pool_wait(&p);   /* with fewer threads than asked, those running do all the work */
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    report(&p);
+    WorkpoolOptions wopt = {.workers = opt->workers, .item = pool_item, .ud = &p,
+                            .local_free = free, .progress = pool_progress,
+                            .interval_ms = opt->interval_ms, .cancel = opt->cancel,
+                            .what = "verify"};
+    int rc = workpool_run(n, &wopt, NULL, err);
     tally(objs, n, res);
-    int rc = p.rc;
-    if (rc != 0 && err != NULL)
-        *err = p.err;
-    else if (rc == 0 && res->objects < n)
+    if (rc == 0 && res->objects < n)
         rc = PGP_FAIL(err, PGP_ERR_IO, "verify interrupted after %llu of %zu objects",
                       (unsigned long long)res->objects, n);
-    free(threads);
-    pthread_cond_destroy(&p.cv);
-    pthread_mutex_destroy(&p.mu);
     return rc;
 }
