@@ -37,7 +37,7 @@ UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
 UNIT_FX := $(sort $(wildcard tests/unit/fx_*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o) $(UNIT_FX:%.c=$(B)/obj/%.o) $(B)/obj/tests/unit/run_unit.o
 
-.PHONY: all check check-unit check-integration asan check-asan bench demo install clean deps
+.PHONY: all check check-unit check-integration check-valgrind asan check-asan bench demo install clean deps
 all: $(B)/pgpitr
 
 deps:
@@ -73,6 +73,12 @@ $(B)/unit_tests: $(UNIT_OBJ) $(B)/libpgpitr.a
 
 check-unit: $(B)/unit_tests $(B)/pgpitr
 	$(B)/unit_tests
+
+# The unit tests under valgrind (memcheck): Check forks every test and valgrind follows the
+# forks, so an error or a definite leak makes that test's process exit 99 and the test fail.
+check-valgrind: $(B)/unit_tests
+	CK_TIMEOUT_MULTIPLIER=10 valgrind -q --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect $(B)/unit_tests
 
 check-integration: $(B)/pgpitr
 	PGPITR_BIN=$(abspath $(B)/pgpitr) tests/integration/run.sh

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev
-            libinih-dev libarchive-dev libcurl4-openssl-dev check)
+            libinih-dev libarchive-dev libcurl4-openssl-dev check valgrind)
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
           e2fsprogs python3-jsonschema)
 bench_pkgs=(pgbackrest)

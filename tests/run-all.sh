@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh - the README's test command: installs what is missing, builds, runs the unit tests
-# and the integration tests, then both again under ASan/UBSan. Ends with one line
+# and the integration tests, the unit tests under valgrind, then unit and integration tests again
+# under ASan/UBSan. Ends with one line
 # "N passed, M failed" summing every unit check and integration test of every stage; exits
 # non-zero if anything failed (a stage that fails without reporting counts as one failure).
 set -euo pipefail
@@ -73,6 +74,10 @@ else
     rc=0; stage integration make check-integration || rc=$?
     count_integration "$logs/integration.log" "$rc"
 fi
+
+# valgrind (memcheck) on the unit tests: the other half of "clean under sanitizers and valgrind".
+rc=0; stage valgrind make check-valgrind || rc=$?
+count_unit "$logs/valgrind.log" "$rc"
 
 # ASan/UBSan: the same unit and integration tests against build/asan. `make check-asan` runs
 # the unit tests and then the integration tests; its log holds both summaries.
