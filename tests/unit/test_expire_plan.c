@@ -19,10 +19,12 @@
  * Every complete backup directory also holds a backup_manifest file next to manifest.json.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fx_repo.h"
 #include "pgpitr/expire_plan.h"
@@ -484,6 +486,36 @@ START_TEST(rerun_after_a_crash_finishes_the_job)
 }
 END_TEST
 
+START_TEST(a_failed_removal_never_leaves_a_complete_damaged_backup)
+{
+    /* a file under backup/B1/base/ whose repository path is too long makes removing B1's
+     * tree fail after "backup_manifest" (sorted before "base") is gone: by then manifest.json
+     * must be gone too, so B1 is an incomplete directory, never a damaged complete backup */
+    char full[600], name[251];
+    memset(name, 'z', 250);
+    name[250] = '\0';
+    fx_put_raw(&fx, "backup/B1/base/1", "x");
+    snprintf(full, sizeof full, "%s/backup/B1/base/%s", fx.root, name);
+    int fd = open(full, O_CREAT | O_WRONLY, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    Catalog c;
+    ExpirePlan p;
+    load(&c);
+    plan_ok(&c, (RetentionPolicy){.full = 2}, T0 + 86400, &p);
+    PgpErr err = {0};
+    ck_assert_int_ne(expire_plan_execute(fx.st, &p, &err), 0);
+    expire_plan_free(&p);
+    catalog_free(&c);
+    ck_assert(!fx_exists(&fx, "backup/B1/backup_manifest"));
+    ck_assert(!fx_exists(&fx, "backup/B1/manifest.json"));
+    load(&c);
+    ck_assert_str_eq(c.backups[0].label, "B1");
+    ck_assert_int_eq(c.backups[0].status, CATALOG_BACKUP_INCOMPLETE);
+    catalog_free(&c);
+}
+END_TEST
+
 Suite *suite_expire_plan(void)
 {
     Suite *s = suite_create("expire_plan");
@@ -498,6 +530,7 @@ Suite *suite_expire_plan(void)
     tcase_add_test(tc, no_policy_refuses);
     tcase_add_test(tc, execute_leaves_exactly_the_kept_repository);
     tcase_add_test(tc, rerun_after_a_crash_finishes_the_job);
+    tcase_add_test(tc, a_failed_removal_never_leaves_a_complete_damaged_backup);
     suite_add_tcase(s, tc);
     return s;
 }
