@@ -67,7 +67,7 @@ typedef struct ExpirePlan {
     uint64_t backup_bytes, incomplete_bytes, object_bytes, wal_bytes;
     /* recoverable window after expire: from the end of the window backup ... */
     const CatalogBackup *window_backup; /* NULL when there is no complete backup */
-    /* ... to the newest archived segment (by archive time); NULL when none */
+    /* ... to the newest archived segment the plan keeps (by archive time); NULL when none */
     const CatalogWal *latest_wal;
 } ExpirePlan;
 

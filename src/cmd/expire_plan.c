@@ -241,13 +241,15 @@ static int plan_wal(const Catalog *c, ExpirePlan *p, PgpErr *err)
         return nomem(err);
     for (size_t i = 0; i < c->n_wal; i++) {
         const CatalogWal *w = &c->wal[i];
-        if (w->kind == PG_WALFILE_SEGMENT &&
-            (p->latest_wal == NULL || w->mtime > p->latest_wal->mtime ||
-             (w->mtime == p->latest_wal->mtime && w->segno >= p->latest_wal->segno)))
-            p->latest_wal = w;
         if (!retention_wal_removable(&p->retention, w->tli, w->segno,
                                      w->kind == PG_WALFILE_HISTORY)) {
             p->n_wal_kept++;
+            /* the window after expire ends at a segment that stays: an old primary's dead
+             * timeline can have archived the newest segment below the cut-off */
+            if (w->kind == PG_WALFILE_SEGMENT &&
+                (p->latest_wal == NULL || w->mtime > p->latest_wal->mtime ||
+                 (w->mtime == p->latest_wal->mtime && w->segno >= p->latest_wal->segno)))
+                p->latest_wal = w;
             continue;
         }
         p->wal[p->n_wal++] = w;

@@ -93,8 +93,45 @@ void fx_put_history(FxRepo *fx, uint32_t tli, const char *text)
     ck_assert_int_eq(storage_put_all(fx->st, path, 0, text, strlen(text), &err), 0);
 }
 
-void fx_save_backup(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
-                    uint64_t stop_lsn, int64_t stop_time, const char *object)
+void fx_put_object(FxRepo *fx, const char *content, char path[REPO_PATH_MAX])
+{
+    char hex[PIPE_SHA256_HEX_LEN + 1];
+    uint8_t digest[PIPE_SHA256_LEN];
+    pipe_sha256_buf(content, strlen(content), digest);
+    pipe_hex(digest, sizeof digest, hex);
+    repo_object_path(hex, PIPE_CODEC_NONE, path);
+    fx_put_raw(fx, path, content);
+}
+
+void fx_put_raw(FxRepo *fx, const char *path, const char *content)
+{
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_put_all(fx->st, path, 0, content, strlen(content), &err), 0);
+}
+
+bool fx_exists(FxRepo *fx, const char *path)
+{
+    char full[512];
+    struct stat sb;
+    snprintf(full, sizeof full, "%s/%s", fx->root, path);
+    return lstat(full, &sb) == 0;
+}
+
+/* The sha256 of an object named by its content address, else a fixed fake one. */
+static void entry_sha(const char *object, char sha[65])
+{
+    const char *base = strrchr(object, '/');
+    base = base != NULL ? base + 1 : object;
+    if (strspn(base, "0123456789abcdef") >= 64)
+        memcpy(sha, base, 64);
+    else
+        memset(sha, 'a', 64);
+    sha[64] = '\0';
+}
+
+void fx_save_backup_objects(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
+                            uint64_t stop_lsn, int64_t stop_time, const char *const *objects,
+                            size_t n, const char *pg_manifest)
 {
     BackupManifest *m = manifest_new();
     m->label = strdup(label);
@@ -108,13 +145,24 @@ void fx_save_backup(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_
     m->stop_lsn = stop_lsn;
     m->start_time = stop_time - 2;
     m->stop_time = stop_time;
+    if (pg_manifest != NULL)
+        m->pg_manifest_object = strdup(pg_manifest);
     PgpErr err = {0};
-    if (object != NULL) {
-        ManifestEntry e = {.path = "PG_VERSION", .type = MANIFEST_FILE, .size = 3, .mode = 0600,
-                           .mtime = FX_T0, .object = (char *)object, .stored_size = 3};
-        memset(e.sha256, 'a', 64);
+    for (size_t i = 0; i < n; i++) {
+        char path[16];
+        snprintf(path, sizeof path, i == 0 ? "PG_VERSION" : "f%zu", i);
+        ManifestEntry e = {.path = path, .type = MANIFEST_FILE, .size = 3, .mode = 0600,
+                           .mtime = FX_T0, .object = (char *)objects[i], .stored_size = 3};
+        entry_sha(objects[i], e.sha256);
         ck_assert_int_eq(manifest_add_entry(m, &e, &err), 0);
     }
     ck_assert_int_eq(manifest_save(fx->st, label, m, &err), 0);
     manifest_free(m);
+}
+
+void fx_save_backup(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
+                    uint64_t stop_lsn, int64_t stop_time, const char *object)
+{
+    fx_save_backup_objects(fx, label, tli, start_lsn, stop_lsn, stop_time, &object,
+                           object != NULL ? 1 : 0, NULL);
 }

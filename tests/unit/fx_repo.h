@@ -8,6 +8,8 @@
 #ifndef PGPITR_FX_REPO_H
 #define PGPITR_FX_REPO_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pgpitr/manifest.h"
@@ -43,5 +45,18 @@ void fx_put_history(FxRepo *fx, uint32_t tli, const char *text);
 /* Saves a complete manifest; object (may be NULL) is one file entry's object path. */
 void fx_save_backup(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
                     uint64_t stop_lsn, int64_t stop_time, const char *object);
+/* Like fx_save_backup with n file entries ("f0", "f1", ...) referencing objects[0..n), each
+ * entry's sha256 taken from its object's name when that is a content address (fx_put_object),
+ * and pg_manifest (may be NULL) as the manifest's pg_manifest_object. */
+void fx_save_backup_objects(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
+                            uint64_t stop_lsn, int64_t stop_time, const char *const *objects,
+                            size_t n, const char *pg_manifest);
+/* Stores a backup file object with this content (codec none, real checksum) where backup
+ * stores it: objects/<sha[0:2]>/<sha256>. path gets the object path. */
+void fx_put_object(FxRepo *fx, const char *content, char path[REPO_PATH_MAX]);
+/* Writes any repository file (parent directories created) with this content. */
+void fx_put_raw(FxRepo *fx, const char *path, const char *content);
+/* Whether a repository file or directory exists. */
+bool fx_exists(FxRepo *fx, const char *path);
 
 #endif
