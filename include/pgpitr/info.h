@@ -4,8 +4,9 @@
  *
  * The model (Info) is built once from the catalog (catalog.h) and the newest drill report;
  * the text and JSON renderers only format it, so both always say the same thing.
- * Read-only on the repository and lock-free: it must work while a backup runs (a running
- * backup is an "incomplete" one).
+ * Read-only on the repository and lock-free: it must work while a backup runs. It lists the
+ * lock holders (repo_lock_list, read-only) to tell a running backup's incomplete directory
+ * from one a failed or interrupted backup left.
  */
 #ifndef PGPITR_INFO_H
 #define PGPITR_INFO_H
@@ -18,6 +19,7 @@
 #include "pgpitr/catalog.h"
 #include "pgpitr/drill_report.h"
 #include "pgpitr/err.h"
+#include "pgpitr/repolock.h"
 #include "pgpitr/storage.h"
 
 #define INFO_SCHEMA_VERSION 1
@@ -56,6 +58,12 @@ typedef struct InfoBackup {
     bool restorable;               /* complete and every segment start..stop is archived */
     uint32_t missing_tli;          /* complete, not restorable: the first segment missing */
     uint64_t missing_segno;
+    /* Incomplete: the live backup lock holder writing it (points into Info.locks), NULL when
+     * none: failed or interrupted. by_label: the holder names it; otherwise the holder has no
+     * label (an older pgpitr) and this is the newest incomplete directory, changed since the
+     * holder took its lock. */
+    const RepoLockHolder *running;
+    bool running_by_label;
 } InfoBackup;
 
 /* The newest drill report in drill/ that parses. */
@@ -82,13 +90,17 @@ typedef struct Info {
     size_t n_windows;
     const CatalogWal *newest;      /* newest archived segment by archive time; NULL if none */
     InfoDrill drill;
+    RepoLockHolder *locks;         /* repo_lock_list: every holder object, live and dead */
+    size_t n_locks;
+    bool locks_unknown;            /* they could not be listed (warned): nobody is "running" */
 } Info;
 
-/* Loads the catalog of repo and the newest drill report, then info_analyze. out is zeroed
- * first; free it with info_free (also after a failure). */
+/* Loads the catalog of repo, the lock holders and the newest drill report, then
+ * info_analyze. A failure to list the locks is a warning (locks_unknown), not an error. out
+ * is zeroed first; free it with info_free (also after a failure). */
 int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr *err);
-/* Fills everything but cat, repo_path, now and drill from info->cat (already loaded).
- * Only NOMEM fails. */
+/* Fills everything but cat, locks, repo_path, now and drill from info->cat and info->locks
+ * (already loaded). Only NOMEM fails. */
 int info_analyze(Info *info, PgpErr *err);
 /* Reads the newest drill/<id>.json that parses (one that does not is skipped with a
  * warning); none: out->found false. Storage errors are returned. */

@@ -13,7 +13,7 @@
  * removes WAL a retained backup needs.
  *
  * A holder object records kind, command, pid, host, boot id, the process start time and a
- * heartbeat. A holder is dead when it is on this host and its pid is gone or is another
+ * heartbeat, and optionally a label (the backup a backup writes, once it knows it). A holder is dead when it is on this host and its pid is gone or is another
  * process (start time differs) or the host rebooted (boot id differs); on another host when
  * its heartbeat is older than the stale time. A dead holder's object is removed ("taken
  * over") with a warning naming it; a live one makes acquisition wait or fail.
@@ -21,7 +21,13 @@
 #ifndef PGPITR_REPOLOCK_H
 #define PGPITR_REPOLOCK_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "pgpitr/err.h"
+#include "pgpitr/proc.h"
+#include "pgpitr/repo.h"
 #include "pgpitr/storage.h"
 
 typedef enum {
@@ -64,5 +70,39 @@ int repo_lock_acquire(Storage *s, RepoLockKind kind, const RepoLockOptions *o, R
 void repo_lock_release(RepoLock *l);    /* removes the holder object; NULL is a no-op */
 
 const char *repo_lock_kind_name(RepoLockKind kind);  /* "backup", "expire", "read" */
+
+#define REPO_LOCK_LABEL_MAX 64
+#define REPO_LOCK_COMMAND_MAX 64
+
+/* Adds "label" to this holder's object (rewritten at once, and kept by every heartbeat), so
+ * that readers of locks/ (info) can tell which backup directory a running backup writes.
+ * Call it before the directory is created. A label longer than REPO_LOCK_LABEL_MAX is
+ * PGP_ERR_INTERNAL; a storage error leaves the old object in place (the caller may go on). */
+int repo_lock_set_label(RepoLock *l, const char *label, PgpErr *err);
+
+/* One holder object as repo_lock_list() found it. */
+typedef struct RepoLockHolder {
+    char path[REPO_PATH_MAX];       /* locks/<name>.json */
+    int64_t mtime;                  /* of the object */
+    bool parsed;                    /* false: unreadable; only path, mtime and alive are set */
+    int kind;                       /* RepoLockKind; -1 when unknown (a newer pgpitr's kind,
+                                       or not parsed) */
+    char kind_name[32];             /* as written ("" when not parsed) */
+    char command[REPO_LOCK_COMMAND_MAX];
+    char host[PROC_HOST_MAX];
+    char boot_id[64];
+    long pid;
+    uint64_t start;                 /* process start time (clock ticks since boot) */
+    int64_t since, heartbeat;       /* seconds */
+    char label[REPO_LOCK_LABEL_MAX + 1];  /* "" when the object has none */
+    bool alive;                     /* by the rules acquisition uses for takeover: false
+                                       means the next acquirer that conflicts removes it */
+} RepoLockHolder;
+
+/* Every holder object in locks/, judged from this process's host and boot (stale_s as in
+ * RepoLockOptions, 0: default), ascending by since, then path. Read-only: never writes,
+ * removes or takes over anything, so it may run at any time (info). *out malloc'd (NULL
+ * when none); objects removed while listing are skipped. Storage errors are returned. */
+int repo_lock_list(Storage *s, int stale_s, RepoLockHolder **out, size_t *n, PgpErr *err);
 
 #endif

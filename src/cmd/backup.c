@@ -406,6 +406,16 @@ static void format_time(int64_t t, char out[32])
     strftime(out, 32, "%Y%m%dT%H%M%SZ", &tm);
 }
 
+/* The label in the lock object, before its directory exists, so that info can tell this
+ * running backup's directory from what a failed one left. Only informative: a failure to
+ * write it costs info's exactness, not the backup. */
+static void label_lock(RepoLock *lock, const char *label)
+{
+    PgpErr e = {0};
+    if (repo_lock_set_label(lock, label, &e) != 0)
+        log_warn("cannot record the label in the backup lock: %s", e.msg);
+}
+
 static int mark_in_progress(Storage *s, const char *label, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
@@ -602,6 +612,8 @@ static int run_backup(const CmdSettings *s, const BackupOptions *o, PgpErr *err)
         rc = check_cluster(conn, repo, &sys, err);
     if (rc == 0)
         rc = new_manifest(o, &sys, &r.m, err);
+    if (rc == 0)
+        label_lock(lock, r.m->label);
     if (rc == 0)
         rc = mark_in_progress(storage, r.m->label, err);
     if (rc == 0)

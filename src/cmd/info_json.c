@@ -44,6 +44,18 @@ static json_t *cluster_json(const Info *info)
                      (json_int_t)info->cat.id.wal_segsize);
 }
 
+/* The live backup holder writing an incomplete backup; null when none. */
+static json_t *running_json(const InfoBackup *ib)
+{
+    const RepoLockHolder *h = ib->running;
+    if (h == NULL)
+        return json_null();
+    return json_pack("{s:I, s:o, s:o, s:o, s:s}", "pid", (json_int_t)h->pid, "host",
+                     jsafe(h->host), "since", cmd_json_time(h->since), "heartbeat",
+                     cmd_json_time(h->heartbeat), "matched_by",
+                     ib->running_by_label ? "label" : "newest");
+}
+
 static json_t *complete_json(const Info *info, size_t i)
 {
     const BackupManifest *m = info->cat.backups[i].manifest;
@@ -76,11 +88,49 @@ static json_t *backups_json(const Info *info)
                       "timeline", "start_lsn", "stop_lsn", "start_time", "stop_time",
                       "duration_s", "size", "stored_size", "new_stored_size", "restorable", 0,
                       "missing_segment", "last_change", cmd_json_time(b->dir_mtime));
+        if (o != NULL &&
+            json_object_set_new(o, "running", running_json(&info->backups[i])) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o == NULL || json_array_append_new(a, o) != 0) {
             json_decref(a);
             return NULL;
         }
     }
+    return a;
+}
+
+static json_t *jsafe_or_null(bool present, const char *s)
+{
+    return present ? jsafe(s) : json_null();
+}
+
+static json_t *lock_json(const RepoLockHolder *h)
+{
+    bool p = h->parsed;
+    return json_pack("{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "object", jsafe(h->path), "readable", p, "alive", h->alive,
+                     "kind", jsafe_or_null(p, h->kind_name),
+                     "command", jsafe_or_null(p, h->command),
+                     "pid", p ? json_integer((json_int_t)h->pid) : json_null(),
+                     "host", jsafe_or_null(p, h->host),
+                     "label", jsafe_or_null(p && h->label[0] != '\0', h->label),
+                     "since", p ? cmd_json_time(h->since) : json_null(),
+                     "heartbeat", p ? cmd_json_time(h->heartbeat) : json_null(),
+                     "last_change", cmd_json_time(h->mtime));
+}
+
+static json_t *locks_json(const Info *info)
+{
+    if (info->locks_unknown)
+        return json_null();
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < info->n_locks; i++)
+        if (json_array_append_new(a, lock_json(&info->locks[i])) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
     return a;
 }
 
@@ -197,6 +247,7 @@ static json_t *info_json(const Info *info)
     bad |= json_object_set_new(j, "bound", json_boolean(info->cat.bound));
     bad |= json_object_set_new(j, "cluster", cluster_json(info));
     bad |= json_object_set_new(j, "backups", backups_json(info));
+    bad |= json_object_set_new(j, "locks", locks_json(info));
     bad |= json_object_set_new(j, "archive", archive_json(info));
     bad |= json_object_set_new(j, "recovery_windows", windows_json(info));
     bad |= json_object_set_new(j, "latest_drill", drill_json(info));

@@ -1,7 +1,8 @@
 /*
  * info_model.c - the model behind `pgpitr info` (info.h): the catalog plus what info adds on
  * top of it (per-timeline counts, gaps, recoverable windows, freshness, restorability of each
- * backup) and the newest drill report. No output here: info_text.c and info_json.c format
+ * backup, which incomplete backup is running right now) and the newest drill report. No
+ * output here: info_text.c and info_json.c format
  * the same model, so text and JSON never disagree.
  */
 #include "pgpitr/info.h"
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "pgpitr/log.h"
 
 /* ---- per timeline ------------------------------------------------------------------------- */
 
@@ -117,6 +120,49 @@ static void find_newest(Info *info)
     }
 }
 
+/* ---- running backups --------------------------------------------------------------------- */
+
+static bool live_backup(const RepoLockHolder *h)
+{
+    return h->parsed && h->alive && h->kind == REPO_LOCK_BACKUP;
+}
+
+/*
+ * Which incomplete directory a live backup holder writes. Backups record their label in the
+ * lock before they create the directory, so a labelled holder matches exactly. One without a
+ * label (an older pgpitr) is taken to write the newest incomplete directory, and only if that
+ * changed after it took its lock: what a failed backup left is older than the next lock.
+ */
+static void match_running(Info *info)
+{
+    const Catalog *c = &info->cat;
+    for (size_t k = 0; k < info->n_locks; k++) {
+        const RepoLockHolder *h = &info->locks[k];
+        if (!live_backup(h))
+            continue;
+        size_t best = c->n_backups;
+        for (size_t i = 0; i < c->n_backups; i++) {
+            const CatalogBackup *b = &c->backups[i];
+            if (b->status != CATALOG_BACKUP_INCOMPLETE)
+                continue;
+            if (h->label[0] != '\0') {
+                if (strcmp(h->label, b->label) == 0)
+                    best = i;
+            } else if (best == c->n_backups || b->dir_mtime > c->backups[best].dir_mtime ||
+                       (b->dir_mtime == c->backups[best].dir_mtime &&
+                        strcmp(b->label, c->backups[best].label) > 0)) {
+                best = i;
+            }
+        }
+        if (best == c->n_backups || info->backups[best].running != NULL)
+            continue;
+        if (h->label[0] == '\0' && c->backups[best].dir_mtime < h->since)
+            continue;
+        info->backups[best].running = h;
+        info->backups[best].running_by_label = h->label[0] != '\0';
+    }
+}
+
 int info_analyze(Info *info, PgpErr *err)
 {
     const Catalog *c = &info->cat;
@@ -142,6 +188,7 @@ int info_analyze(Info *info, PgpErr *err)
             return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     }
     mark_backups(info);
+    match_running(info);
     find_newest(info);
     return 0;
 }
@@ -178,12 +225,30 @@ int info_find_drill(Storage *s, InfoDrill *out, PgpErr *err)
 
 /* ---- load / free ---------------------------------------------------------------------------- */
 
+/* After the catalog: a backup that created its directory while the catalog was read has
+ * recorded its label in its lock already. A lock that cannot be read must not cost the
+ * whole report at 3 a.m.: a warning, and no backup is shown as running. */
+static int load_locks(Storage *s, Info *info, PgpErr *err)
+{
+    PgpErr e = {0};
+    int rc = repo_lock_list(s, 0, &info->locks, &info->n_locks, &e);
+    if (rc == PGP_ERR_NOMEM)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "%s", e.msg);
+    if (rc != 0) {
+        log_warn("cannot list the repository locks: %s", e.msg);
+        info->locks_unknown = true;
+    }
+    return 0;
+}
+
 int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->repo_path, sizeof out->repo_path, "%s", repo_path);
     out->now = now;
     int rc = catalog_load(repo, CATALOG_LOAD_BACKUPS | CATALOG_LOAD_WAL, &out->cat, err);
+    if (rc == 0)
+        rc = load_locks(repo_storage(repo), out, err);
     if (rc == 0)
         rc = info_analyze(out, err);
     if (rc == 0 && out->cat.bound)
@@ -200,5 +265,6 @@ void info_free(Info *info)
     free(info->gaps);
     free(info->tls);
     free(info->windows);
+    free(info->locks);
     memset(info, 0, sizeof *info);
 }

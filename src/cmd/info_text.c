@@ -1,7 +1,7 @@
 /*
  * info_text.c - `pgpitr info` for people (info.h): sections with headings, every line at
  * most INFO_WIDTH columns (long lines are wrapped, never cut silently), problems in capitals
- * (GAP, CUT, INCOMPLETE, CORRUPT, NOT RESTORABLE) so they stand out at 3 a.m. Also the pure
+ * (GAP, CUT, INCOMPLETE, CORRUPT, NOT RESTORABLE, DEAD) so they stand out at 3 a.m. Also the pure
  * formatting helpers (sizes, durations, ages, wrapping). Only formats the model.
  */
 #include <inttypes.h>
@@ -153,26 +153,56 @@ static void print_complete(const Info *info, size_t i, FILE *out)
     }
 }
 
+/* "pid 4242 on host db1, since 2026-11-22T02:00:01Z": what the holder object says. */
+static void holder_who(const RepoLockHolder *h, char *out, size_t size)
+{
+    char since[32], q[PGP_QUOTE_BUF];
+    catalog_format_time(h->since, since);
+    snprintf(out, size, "pid %ld on host %s, since %s", h->pid, pgp_quote(h->host, q), since);
+}
+
+static void print_incomplete(const Info *info, size_t i, FILE *out)
+{
+    const CatalogBackup *b = &info->cat.backups[i];
+    const RepoLockHolder *h = info->backups[i].running;
+    char when[32], age[INFO_DURATION_MAX + 16], who[PGP_QUOTE_BUF + 128];
+    catalog_format_time(b->dir_mtime, when);
+    info_format_age(info->now, b->dir_mtime, age);
+    if (h != NULL) {
+        holder_who(h, who, sizeof who);
+        line(out, 6, "  %s: running (%s)", b->label, who);
+        line(out, 6, "    no manifest.json yet; last change %s (%s)", when, age);
+        return;
+    }
+    if (info->locks_unknown)
+        line(out, 6, "  %s: INCOMPLETE (no manifest.json: running, failed or interrupted; the "
+             "locks could not be read)", b->label);
+    else
+        line(out, 6, "  %s: INCOMPLETE, failed or interrupted (removed by the next backup or "
+             "expire)", b->label);
+    line(out, 6, "    last change %s (%s)", when, age);
+}
+
 static void print_backups(const Info *info, FILE *out)
 {
-    size_t n[3] = {0, 0, 0};
-    for (size_t i = 0; i < info->cat.n_backups; i++)
+    size_t n[3] = {0, 0, 0}, running = 0;
+    for (size_t i = 0; i < info->cat.n_backups; i++) {
         n[info->cat.backups[i].status]++;
+        running += info->backups[i].running != NULL;
+    }
+    char nrun[32] = "";
+    if (running > 0)
+        snprintf(nrun, sizeof nrun, " (%zu running)", running);
     fputs("\n", out);
-    line(out, 2, "BACKUPS: %zu complete, %zu incomplete, %zu corrupt", n[0], n[1], n[2]);
+    line(out, 2, "BACKUPS: %zu complete, %zu incomplete%s, %zu corrupt", n[0], n[1], nrun, n[2]);
     if (info->cat.n_backups == 0)
         line(out, 4, "  none: take one with pgpitr backup");
     for (size_t i = 0; i < info->cat.n_backups; i++) {
         const CatalogBackup *b = &info->cat.backups[i];
-        char when[32], age[INFO_DURATION_MAX + 16];
-        catalog_format_time(b->dir_mtime, when);
-        info_format_age(info->now, b->dir_mtime, age);
         if (b->status == CATALOG_BACKUP_COMPLETE) {
             print_complete(info, i, out);
         } else if (b->status == CATALOG_BACKUP_INCOMPLETE) {
-            line(out, 6, "  %s: INCOMPLETE (no manifest.json: running, failed or interrupted)",
-                 b->label);
-            line(out, 6, "    last change %s (%s)", when, age);
+            print_incomplete(info, i, out);
         } else {
             line(out, 6, "  %s: CORRUPT (manifest.json does not load)", b->label);
             line(out, 6, "    why: %s", b->error);
@@ -299,6 +329,46 @@ static void print_drill(const Info *info, FILE *out)
         line(out, 4, "    measured RTO %.1f s", d->rto_s);
 }
 
+static void print_lock(const Info *info, const RepoLockHolder *h, FILE *out)
+{
+    char q[PGP_QUOTE_BUF], age[INFO_DURATION_MAX + 16];
+    if (!h->parsed) {
+        info_format_age(info->now, h->mtime, age);
+        line(out, 6, "  UNREADABLE lock object \"%s\", last changed %s", pgp_quote(h->path, q),
+             age);
+        if (h->alive)
+            line(out, 6, "    blocks every command that takes a lock until unchanged for %d s",
+                 REPO_LOCK_STALE_DEFAULT);
+        else
+            line(out, 6, "    DEAD: removed by the next command that takes a lock");
+        return;
+    }
+    char who[PGP_QUOTE_BUF + 128], label[PGP_QUOTE_BUF + 1] = "", cmd[PGP_QUOTE_BUF];
+    holder_who(h, who, sizeof who);
+    if (h->label[0] != '\0')
+        snprintf(label, sizeof label, " %s", pgp_quote(h->label, q));
+    pgp_quote(h->command, cmd);
+    info_format_age(info->now, h->heartbeat, age);
+    line(out, 6, "  %s lock, %s%s: %s (last heartbeat %s)", pgp_quote(h->kind_name, q), cmd,
+         label, h->alive ? "live" : "DEAD", age);
+    if (h->alive)
+        line(out, 6, "    %s", who);
+    else
+        line(out, 6, "    %s; the process is gone: the next command that conflicts takes the "
+             "lock over", who);
+}
+
+static void print_locks(const Info *info, FILE *out)
+{
+    fputs("\nLOCKS\n", out);
+    if (info->locks_unknown)
+        line(out, 4, "  UNKNOWN: the lock objects could not be read (see the warning)");
+    else if (info->n_locks == 0)
+        line(out, 4, "  none: no backup, expire, verify, restore or drill is running");
+    for (size_t i = 0; i < info->n_locks; i++)
+        print_lock(info, &info->locks[i], out);
+}
+
 static void print_foreign(const Info *info, FILE *out)
 {
     const Catalog *c = &info->cat;
@@ -326,6 +396,7 @@ void info_print_text(const Info *info, FILE *out)
     }
     print_cluster(info, out);
     print_backups(info, out);
+    print_locks(info, out);
     print_archive(info, out);
     print_windows(info, out);
     print_drill(info, out);

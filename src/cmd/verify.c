@@ -164,13 +164,13 @@ static json_t *backup_json(const Catalog *c, const VerifyReport *r, size_t bi)
         const VerifyReachRow *row = &r->reach[i];
         if (row->backup != bi || !row->reach.consistent)
             continue;
-        char from[20], to[20], when[32];
-        pg_lsn_format(row->reach.earliest_lsn, from);
-        pg_lsn_format(row->reach.latest_lsn, to);
-        catalog_format_time(row->reach.latest_time, when);
-        json_array_append_new(reach, json_pack("{s:I, s:s, s:s, s:s, s:b}", "timeline",
-                                               (json_int_t)row->tli, "from_lsn", from, "to_lsn",
-                                               to, "to_time", when, "gap_after", row->reach.gap));
+        /* to_time null when unknown, as info and expire write it */
+        json_array_append_new(reach, json_pack("{s:I, s:o, s:o, s:o, s:b}", "timeline",
+                                               (json_int_t)row->tli, "from_lsn",
+                                               cmd_json_lsn(row->reach.earliest_lsn), "to_lsn",
+                                               cmd_json_lsn(row->reach.latest_lsn), "to_time",
+                                               cmd_json_time(row->reach.latest_time),
+                                               "gap_after", row->reach.gap));
     }
     return json_pack("{s:s, s:b, s:o}", "label", c->backups[bi].label, "restorable",
                      r->restorable[bi], "recoverable", reach != NULL ? reach : json_array());

@@ -1,7 +1,8 @@
 /*
  * repolock.c - repository locks as holder objects in locks/ (see repolock.h): writing this
  * process's object, judging every other holder (live, dead, unreadable), taking over dead
- * ones, waiting, and keeping the heartbeat fresh from a thread. It never touches anything
+ * ones, waiting, and keeping the heartbeat fresh from a thread; and listing the holders
+ * read-only (repo_lock_list, for info) with the same judgement. It never touches anything
  * outside locks/.
  *
  * Why this is safe without any atomic "create if no other lock exists" in the storage:
@@ -32,7 +33,6 @@
 #include "pgpitr/repo.h"
 
 #define HOLDER_MAX_BYTES (64u << 10)
-#define CMD_MAX 64
 /* A conflicting holder at most this old may be a process acquiring at the same moment. */
 #define RACE_FRESH_S 3
 /* A holder of another boot of this host must have stopped before this boot began; a heartbeat
@@ -43,9 +43,10 @@ struct RepoLock {
     Storage *st;
     RepoLockKind kind;
     char path[REPO_PATH_MAX];
-    char command[CMD_MAX];
+    char command[REPO_LOCK_COMMAND_MAX];
     char host[PROC_HOST_MAX];
     char boot_id[PROC_BOOT_ID_LEN + 1];
+    char label[REPO_LOCK_LABEL_MAX + 1];   /* under write_mu once the heartbeat runs */
     pid_t pid;
     uint64_t start;
     int64_t since;
@@ -55,21 +56,13 @@ struct RepoLock {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* Serializes rewrites of the object (heartbeat, repo_lock_set_label): an older text
+     * written after a newer one would drop the label again. */
+    pthread_mutex_t write_mu;
 };
 
 /* What one holder object says (or that it says nothing readable). */
-typedef struct Holder {
-    char path[REPO_PATH_MAX];
-    int64_t mtime;
-    bool parsed;
-    int kind;               /* RepoLockKind, or -1 when unknown */
-    char command[CMD_MAX];
-    char host[PROC_HOST_MAX];
-    char boot_id[64];
-    long pid;
-    uint64_t start;
-    int64_t since, heartbeat;
-} Holder;
+typedef RepoLockHolder Holder;
 
 typedef struct Names {
     char **v;
@@ -175,6 +168,12 @@ static int holder_json(const RepoLock *l, int64_t heartbeat, char **out, PgpErr 
                           repo_lock_kind_name(l->kind), "command", l->command, "pid",
                           (json_int_t)l->pid, "host", l->host, "boot_id", l->boot_id,
                           "proc_start", (json_int_t)l->start, "since", since, "heartbeat", beat);
+    /* Optional: pgpitr without labels ignores it, and judging never depends on it. */
+    if (j != NULL && l->label[0] != '\0' &&
+        json_object_set_new(j, "label", json_string(l->label)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
     *out = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (*out == NULL)
@@ -229,6 +228,7 @@ static int lock_new(Storage *st, RepoLockKind kind, const RepoLockOptions *o, Re
              repo_lock_kind_name(kind), host, (long)l->pid, l->start,
              atomic_fetch_add(&lock_counter, 1u));
     pthread_mutex_init(&l->mu, NULL);
+    pthread_mutex_init(&l->write_mu, NULL);
     *out = l;
     return 0;
 }
@@ -236,6 +236,7 @@ static int lock_new(Storage *st, RepoLockKind kind, const RepoLockOptions *o, Re
 static void lock_free(RepoLock *l)
 {
     pthread_mutex_destroy(&l->mu);
+    pthread_mutex_destroy(&l->write_mu);
     free(l);
 }
 
@@ -284,13 +285,15 @@ static bool copy_str(json_t *j, const char *key, char *out, size_t size)
     return true;
 }
 
-/* Fills h from the object's text; h->parsed false when any field is missing or wrong. */
+/* Fills h from the object's text; h->parsed false when any field is missing or wrong. The
+ * optional label is only informative: a bad one is ignored, never makes it unreadable. */
 static void holder_parse(const char *text, size_t len, Holder *h)
 {
     json_t *j = json_loadb(text, len, 0, NULL);
-    char kind[32], since[32], beat[32];
+    char since[32], beat[32];
     json_t *pid = json_object_get(j, "pid"), *start = json_object_get(j, "proc_start");
-    h->parsed = j != NULL && json_is_object(j) && copy_str(j, "kind", kind, sizeof kind) &&
+    h->parsed = j != NULL && json_is_object(j) &&
+                copy_str(j, "kind", h->kind_name, sizeof h->kind_name) &&
                 copy_str(j, "command", h->command, sizeof h->command) &&
                 copy_str(j, "host", h->host, sizeof h->host) &&
                 copy_str(j, "boot_id", h->boot_id, sizeof h->boot_id) &&
@@ -300,11 +303,14 @@ static void holder_parse(const char *text, size_t len, Holder *h)
                 json_is_integer(start) && json_integer_value(start) >= 0 &&
                 iso_parse(since, &h->since) && iso_parse(beat, &h->heartbeat);
     if (h->parsed) {
-        h->kind = kind_parse(kind);
+        h->kind = kind_parse(h->kind_name);
         h->pid = (long)json_integer_value(pid);
         h->start = (uint64_t)json_integer_value(start);
+        if (!copy_str(j, "label", h->label, sizeof h->label))
+            h->label[0] = '\0';
     } else {
         h->kind = -1;
+        h->kind_name[0] = '\0';
     }
     json_decref(j);
 }
@@ -335,13 +341,15 @@ static int holder_read(Storage *st, const char *name, int64_t mtime, Holder *h, 
     return 0;
 }
 
-/* Dead per repolock.h. Same-host liveness is the process itself, never the heartbeat. */
-static bool holder_dead(const RepoLock *l, const Holder *h, int stale_s, int64_t now)
+/* Dead per repolock.h, seen from host and boot_id (this process's). Same-host liveness is
+ * the process itself, never the heartbeat. */
+static bool holder_dead(const char *host, const char *boot_id, const Holder *h, int stale_s,
+                        int64_t now)
 {
     if (!h->parsed)
         return now - h->mtime > stale_s;
-    if (strcmp(h->host, l->host) == 0) {
-        if (strcmp(h->boot_id, l->boot_id) == 0)
+    if (strcmp(h->host, host) == 0) {
+        if (strcmp(h->boot_id, boot_id) == 0)
             return !proc_alive((pid_t)h->pid, h->start);
         if (h->heartbeat < proc_boot_wall_time() + BOOT_SLACK_S)
             return true;    /* from an earlier boot of this host: nothing of it runs */
@@ -396,7 +404,7 @@ static int scan(RepoLock *l, int stale_s, Holder *blocker, bool *blocked, PgpErr
         if (rc != 0 || gone || !conflicts(l->kind, blocker->kind))
             continue;
         int64_t now = (int64_t)time(NULL);
-        if (holder_dead(l, blocker, stale_s, now))
+        if (holder_dead(l->host, l->boot_id, blocker, stale_s, now))
             take_over(l, blocker, now);
         else
             *blocked = true;
@@ -432,6 +440,27 @@ static int fail_locked(const RepoLock *l, const Holder *h, int stale_s, PgpErr *
 
 /* ---- heartbeat ---------------------------------------------------------------------------- */
 
+/* Rewrites the object with a fresh heartbeat, under write_mu. *removed (nothing written) when
+ * it is gone: someone removed it (by hand, or another host judged this one dead), and
+ * writing it again would hide that two holders now run. */
+static int refresh(RepoLock *l, bool *removed, PgpErr *err)
+{
+    pthread_mutex_lock(&l->write_mu);
+    StorageInfo info;
+    int rc = storage_stat(l->st, l->path, &info, err);
+    *removed = rc == PGP_ERR_NOT_FOUND;
+    if (rc == 0)
+        rc = write_holder(l, STORAGE_WRITE_REPLACE, (int64_t)time(NULL), err);
+    pthread_mutex_unlock(&l->write_mu);
+    return *removed ? 0 : rc;
+}
+
+static void warn_removed(const RepoLock *l)
+{
+    log_warn("the lock object \"%s\" was removed while this %s held it: another process may "
+             "now run alongside", l->path, l->command);
+}
+
 static void *heartbeat_main(void *arg)
 {
     RepoLock *l = arg;
@@ -448,18 +477,13 @@ static void *heartbeat_main(void *arg)
             break;
         pthread_mutex_unlock(&l->mu);
         PgpErr e = {0};
-        StorageInfo info;
-        int rc = storage_stat(l->st, l->path, &info, &e);
-        if (rc == PGP_ERR_NOT_FOUND) {
-            /* Someone removed it (by hand, or another host judged this one dead): writing it
-             * again would hide that two holders now run. Say so and stop beating. */
-            log_warn("the lock object \"%s\" was removed while this %s held it: another "
-                     "process may now run alongside", l->path, l->command);
+        bool removed;
+        int rc = refresh(l, &removed, &e);
+        if (removed) {
+            warn_removed(l);        /* and stop beating */
             pthread_mutex_lock(&l->mu);
             break;
         }
-        if (rc == 0)
-            rc = write_holder(l, STORAGE_WRITE_REPLACE, (int64_t)time(NULL), &e);
         if (rc != 0)
             log_warn("cannot refresh the heartbeat of \"%s\": %s", l->path, e.msg);
         pthread_mutex_lock(&l->mu);
@@ -555,4 +579,71 @@ void repo_lock_release(RepoLock *l)
     }
     remove_own(l);
     lock_free(l);
+}
+
+int repo_lock_set_label(RepoLock *l, const char *label, PgpErr *err)
+{
+    if (strlen(label) > REPO_LOCK_LABEL_MAX)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "lock label \"%s\" is too long", label);
+    pthread_mutex_lock(&l->write_mu);
+    snprintf(l->label, sizeof l->label, "%s", label);
+    pthread_mutex_unlock(&l->write_mu);
+    bool removed;
+    int rc = refresh(l, &removed, err);
+    if (removed)
+        warn_removed(l);
+    return rc;
+}
+
+/* ---- listing (read-only) ------------------------------------------------------------------ */
+
+static int holder_cmp(const void *a, const void *b)
+{
+    const Holder *x = a, *y = b;
+    if (x->since != y->since)
+        return x->since < y->since ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+int repo_lock_list(Storage *s, int stale_s, RepoLockHolder **out, size_t *n, PgpErr *err)
+{
+    *out = NULL;
+    *n = 0;
+    char host[PROC_HOST_MAX], boot_id[PROC_BOOT_ID_LEN + 1];
+    Names names = {0};
+    Holder *v = NULL;
+    size_t k = 0;
+    stale_s = stale_s > 0 ? stale_s : REPO_LOCK_STALE_DEFAULT;
+    int rc = proc_hostname(host, err);
+    if (rc == 0)
+        rc = proc_boot_id(boot_id, err);
+    if (rc != 0) {
+        pgp_err_context(err, "cannot identify this host to judge the repository locks");
+        goto out;
+    }
+    rc = storage_list(s, REPO_LOCK_DIR, collect_name, &names, err);   /* none: empty */
+    if (rc == -1)
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    else if (rc != 0)
+        pgp_err_context(err, "cannot list \"%s\"", REPO_LOCK_DIR);
+    if (rc == 0 && names.n > 0 && (v = calloc(names.n, sizeof *v)) == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        bool gone;
+        rc = holder_read(s, names.v[i], names.mtime[i], &v[k], &gone, err);
+        if (rc != 0 || gone)
+            continue;
+        v[k].alive = !holder_dead(host, boot_id, &v[k], stale_s, (int64_t)time(NULL));
+        k++;
+    }
+    if (rc == 0 && k > 0) {
+        qsort(v, k, sizeof *v, holder_cmp);
+        *out = v;
+        *n = k;
+        v = NULL;
+    }
+out:
+    free(v);
+    names_free(&names);
+    return rc;
 }

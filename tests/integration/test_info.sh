@@ -4,8 +4,9 @@
 # pg_controldata and the manifest; a recoverable window from it), an interrupted backup, a
 # hole made by deleting an archived segment from the middle (the gap names the right
 # segments and cuts the window), a backup caught running (SIGSTOP) while it holds its lock
-# (info neither waits nor fails: it is incomplete), which after the hole opens a new window,
-# and the latest drill report. Every JSON document validates against docs/info.schema.json
+# (info neither waits nor fails: it shows it running, with its pid, from its lock holder),
+# which after the hole opens a new window, a backup killed (SIGKILL) while running (failed or
+# interrupted, its lock listed as dead), and the latest drill report. Every JSON document validates against docs/info.schema.json
 # and no text line is longer than 80 columns.
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
@@ -119,31 +120,81 @@ assert_contains "$TEXT" "CUT: segment $hole is missing" "text: window cut"
 assert_contains "$TEXT" "no backup after the gap" "text: what to do"
 assert_contains "$TEXT" "interrupted: INCOMPLETE" "text: interrupted backup"
 
+# catch_backup LABEL: starts a backup and stops it (SIGSTOP) once its directory exists, while
+# it holds its lock; BG_PID is its pid (setpriv execs pgpitr).
+catch_backup() {
+    local caught=0 i
+    bg_pgp "$1" --repo "$REPO" backup --pg-conn "$(conninfo src)" --label "$1" --jobs 2
+    for ((i = 0; i < 2400; i++)); do
+        if [ -e "$REPO/backup/$1/backup.inprogress" ]; then
+            kill -STOP "$BG_PID"
+            caught=1
+            break
+        fi
+        pid_alive "$BG_PID" || break
+        sleep 0.05
+    done
+    [ "$caught" = 1 ] || fail "backup $1 ended before it could be caught running"
+    [ ! -e "$REPO/backup/$1/manifest.json" ] || fail "backup $1 was caught after it finished"
+    [ -n "$(find "$REPO/locks" -mindepth 1 -print -quit 2>/dev/null)" ] ||
+        fail "the running backup $1 holds no lock in $REPO/locks"
+}
+HOST=$(hostname)
+lock_of() {  # PID: the locks[] entry of that holder
+    json ".locks[] | select(.pid == $1)"
+}
+
 log "info while a backup runs (stopped with SIGSTOP while it holds its lock), after the hole"
 pgbench_c src -i -q -s 10   # enough data that the backup can be caught running
-bg_pgp base2 --repo "$REPO" backup --pg-conn "$(conninfo src)" --label base2 --jobs 2
-caught=0
-for ((i = 0; i < 2400; i++)); do
-    if [ -e "$REPO/backup/base2/backup.inprogress" ]; then
-        kill -STOP "$BG_PID"
-        caught=1
-        break
-    fi
-    pid_alive "$BG_PID" || break
-    sleep 0.05
-done
-[ "$caught" = 1 ] || fail "backup base2 ended before it could be caught running"
-[ ! -e "$REPO/backup/base2/manifest.json" ] || fail "backup base2 was caught after it finished"
-[ -n "$(find "$REPO/locks" -mindepth 1 -print -quit 2>/dev/null)" ] ||
-    fail "the running backup holds no lock in $REPO/locks"
+catch_backup base2
 info_json   # must neither wait for the backup's lock nor fail on its half-written directory
+info_text
 kill -CONT "$BG_PID"
 assert_eq incomplete "$(json '.backups[] | select(.label == "base2") | .status')" "running backup"
-info_text
-assert_contains "$TEXT" "base2: INCOMPLETE" "text: running backup"
+assert_eq "$BG_PID" "$(json '.backups[] | select(.label == "base2") | .running.pid')" \
+    "running backup's pid"
+assert_eq "$HOST" "$(json '.backups[] | select(.label == "base2") | .running.host')" \
+    "running backup's host"
+assert_eq label "$(json '.backups[] | select(.label == "base2") | .running.matched_by')" \
+    "running backup matched by the label in its lock"
+since=$(json '.backups[] | select(.label == "base2") | .running.since')
+assert_eq 1 "$(json "[.locks[] | select(.pid == $BG_PID)] | length")" "the backup's lock listed"
+assert_eq true "$(lock_of "$BG_PID" | jq -r .alive)" "the running backup's lock is alive"
+assert_eq backup "$(lock_of "$BG_PID" | jq -r .kind)" "the running backup's lock kind"
+assert_eq base2 "$(lock_of "$BG_PID" | jq -r .label)" "the running backup's lock label"
+assert_contains "$TEXT" "base2: running (pid $BG_PID on host $HOST, since $since)" \
+    "text: running backup"
+assert_contains "$TEXT" "backup lock, backup base2: live" "text: the running backup's lock"
+assert_contains "$TEXT" "1 incomplete (1 running)" "text: running count"
+[ -z "$(find "$REPO/locks" -name '*.json' -newer "$WORK/info.json")" ] ||
+    fail "info wrote to locks/"
 bg_wait "$BG_PID" base2
 assert_rc 0 "backup base2"
 wait_archived src "$(switch_wal src)"
+info_json
+assert_eq 0 "$(json '.locks | length')" "no lock after the backup ended"
+info_text
+assert_contains "$TEXT" "LOCKS
+  none" "text: no locks"
+
+log "a backup killed (SIGKILL) while it holds its lock: failed or interrupted"
+catch_backup killed
+kill -KILL "$BG_PID"
+bg_wait "$BG_PID" killed
+[ "$RC" -ne 0 ] || fail "the killed backup exited 0"
+info_json
+assert_eq incomplete "$(json '.backups[] | select(.label == "killed") | .status')" \
+    "killed backup incomplete"
+assert_eq null "$(json '.backups[] | select(.label == "killed") | .running')" \
+    "killed backup not running"
+assert_eq false "$(lock_of "$BG_PID" | jq -r .alive)" "the killed backup's lock is dead"
+assert_eq killed "$(lock_of "$BG_PID" | jq -r .label)" "the killed backup's lock label"
+info_text
+assert_contains "$TEXT" "killed: INCOMPLETE, failed or interrupted (removed by the next backup" \
+    "text: killed backup"
+assert_contains "$TEXT" "backup lock, backup killed: DEAD" "text: the killed backup's lock"
+[ -d "$REPO/backup/killed" ] || fail "info removed the killed backup"
+[ -n "$(find "$REPO/locks" -name 'backup-*.json')" ] || fail "info removed the dead lock"
 mkdir_pg "$REPO/drill"
 printf '{"status": "passed", "started": "2026-01-02T03:04:05Z", "finished": "2026-01-02T03:05:00Z", "phases": {"total_s": 55.5}}\n' \
     >"$REPO/drill/20260102T030405Z-00aa.json"

@@ -1,8 +1,9 @@
 /*
  * test_info.c - `pgpitr info` (src/cmd/info_*.c): the formatting helpers (sizes, durations,
  * ages, wrapping at 80 columns) and the model on fabricated repositories (gaps, recoverable
- * windows cut by a gap, restorability of backups, freshness, the latest drill report), with
- * its text (no line over 80 columns) and JSON forms.
+ * windows cut by a gap, restorability of backups, freshness, the latest drill report, which
+ * incomplete backup a live lock holder is writing), with its text (no line over 80 columns)
+ * and JSON forms.
  */
 #include <check.h>
 #include <jansson.h>
@@ -10,8 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+#include <unistd.h>
+
 #include "fx_repo.h"
 #include "pgpitr/info.h"
+#include "pgpitr/proc.h"
 
 #define SEG(n) ((uint64_t)(n) * FX_SEGSIZE)
 
@@ -306,6 +311,127 @@ START_TEST(latest_drill)
 }
 END_TEST
 
+/* A backup holder object of this process (alive) or of a reused pid (dead). */
+static void put_lock(FxRepo *fx, const char *name, bool alive, const char *label, int64_t since)
+{
+    char host[PROC_HOST_MAX], boot[PROC_BOOT_ID_LEN + 1], t[32], path[REPO_PATH_MAX];
+    uint64_t start = 0;
+    PgpErr err = {0};
+    ck_assert_int_eq(proc_hostname(host, &err), 0);
+    ck_assert_int_eq(proc_boot_id(boot, &err), 0);
+    ck_assert_int_eq(proc_start_time(getpid(), &start, NULL, &err), 0);
+    catalog_format_time(since, t);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:s}", "kind", "backup",
+                          "command", "backup", "pid", (json_int_t)getpid(), "host", host,
+                          "boot_id", boot, "proc_start", (json_int_t)(alive ? start : start + 1),
+                          "since", t, "heartbeat", t);
+    if (label != NULL)
+        json_object_set_new(j, "label", json_string(label));
+    char *text = json_dumps(j, 0);
+    json_decref(j);
+    snprintf(path, sizeof path, "locks/%s", name);
+    ck_assert_int_eq(storage_put_all(fx->st, path, STORAGE_WRITE_REPLACE, text, strlen(text),
+                                     &err), 0);
+    free(text);
+}
+
+static void put_incomplete(FxRepo *fx, const char *label, int64_t mtime)
+{
+    char path[REPO_PATH_MAX + 32], dir[REPO_PATH_MAX];
+    PgpErr err = {0};
+    snprintf(dir, sizeof dir, "backup/%s", label);
+    snprintf(path, sizeof path, "%s/backup.inprogress", dir);
+    ck_assert_int_eq(storage_put_all(fx->st, path, 0, "{}", 2, &err), 0);
+    fx_set_mtime(fx, dir, mtime);
+}
+
+static size_t backup_index(const Info *info, const char *label)
+{
+    for (size_t i = 0; i < info->cat.n_backups; i++)
+        if (strcmp(info->cat.backups[i].label, label) == 0)
+            return i;
+    ck_abort_msg("no backup %s", label);
+    return 0;
+}
+
+START_TEST(running_backup)
+{
+    FxRepo fx;
+    gap_repo(&fx);
+    int64_t now = (int64_t)time(NULL);
+    put_incomplete(&fx, "failed1", now - 3600);
+    put_incomplete(&fx, "run1", now - 60);
+    put_lock(&fx, "backup-live.json", true, "run1", now - 120);
+    put_lock(&fx, "backup-dead.json", false, "failed1", now - 7200);
+    Info info;
+    PgpErr err = {0};
+    ck_assert_int_eq(info_load(fx.repo, fx.root, now, &info, &err), 0);
+    ck_assert_uint_eq(info.n_locks, 2);
+    ck_assert(!info.locks_unknown);
+    size_t run = backup_index(&info, "run1"), failed = backup_index(&info, "failed1");
+    ck_assert_ptr_nonnull(info.backups[run].running);
+    ck_assert(info.backups[run].running_by_label);
+    ck_assert_ptr_null(info.backups[failed].running);   /* its holder is dead */
+    char *t = text_of(&info), want[200], since[32];
+    ck_assert_uint_le(longest_line(t), INFO_WIDTH);
+    catalog_format_time(now - 120, since);
+    snprintf(want, sizeof want, "run1: running (pid %ld on host ", (long)getpid());
+    ck_assert_ptr_nonnull(strstr(t, want));
+    snprintf(want, sizeof want, ", since %s)\n    no manifest.json yet", since);
+    ck_assert_ptr_nonnull(strstr(t, want));
+    ck_assert_ptr_nonnull(strstr(t, "failed1: INCOMPLETE, failed or interrupted (removed by "
+                                    "the next backup or"));
+    ck_assert_ptr_nonnull(strstr(t, "2 incomplete (1 running)"));
+    ck_assert_ptr_nonnull(strstr(t, "\nLOCKS\n  backup lock, backup failed1: DEAD (last "
+                                    "heartbeat 2h 00m ago)\n    pid "));
+    ck_assert_ptr_nonnull(strstr(t, "the process is gone"));
+    snprintf(want, sizeof want, "  backup lock, backup run1: live (last heartbeat 2m 00s ago)\n"
+             "    pid %ld on host ", (long)getpid());
+    ck_assert_msg(strstr(t, want) != NULL, "%s", t);
+    free(t);
+    char *js = NULL;
+    ck_assert_int_eq(info_to_json(&info, &js, &err), 0);
+    json_t *j = json_loads(js, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    json_t *r = json_object_get(json_array_get(json_object_get(j, "backups"), run), "running");
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "pid")), getpid());
+    ck_assert_str_eq(json_string_value(json_object_get(r, "matched_by")), "label");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "since")), since);
+    ck_assert(json_is_null(json_object_get(json_array_get(json_object_get(j, "backups"),
+                                                          failed), "running")));
+    json_t *locks = json_object_get(j, "locks");
+    ck_assert_uint_eq(json_array_size(locks), 2);
+    /* ascending by since: the dead one first */
+    ck_assert(json_is_false(json_object_get(json_array_get(locks, 0), "alive")));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(locks, 0), "label")),
+                     "failed1");
+    ck_assert(json_is_true(json_object_get(json_array_get(locks, 1), "alive")));
+    json_decref(j);
+    free(js);
+    info_free(&info);
+
+    /* a holder without a label (an older pgpitr): the newest incomplete directory, if it
+     * changed after the lock was taken */
+    PgpErr e2;
+    ck_assert_int_eq(storage_remove(fx.st, "locks/backup-dead.json", &e2), 0);
+    put_lock(&fx, "backup-live.json", true, NULL, now - 120);
+    ck_assert_int_eq(info_load(fx.repo, fx.root, now, &info, &err), 0);
+    run = backup_index(&info, "run1");
+    ck_assert_ptr_nonnull(info.backups[run].running);
+    ck_assert(!info.backups[run].running_by_label);
+    ck_assert_ptr_null(info.backups[backup_index(&info, "failed1")].running);
+    info_free(&info);
+    fx_set_mtime(&fx, "backup/run1", now - 180);    /* older than the lock: a leftover */
+    ck_assert_int_eq(info_load(fx.repo, fx.root, now, &info, &err), 0);
+    ck_assert_ptr_null(info.backups[backup_index(&info, "run1")].running);
+    t = text_of(&info);
+    ck_assert_ptr_nonnull(strstr(t, "run1: INCOMPLETE, failed or interrupted"));
+    free(t);
+    info_free(&info);
+    fx_repo_free(&fx);
+}
+END_TEST
+
 Suite *suite_info(void)
 {
     Suite *s = suite_create("info");
@@ -320,6 +446,7 @@ Suite *suite_info(void)
     tcase_add_test(tc, windows_cut_by_a_gap);
     tcase_add_test(tc, timelines);
     tcase_add_test(tc, latest_drill);
+    tcase_add_test(tc, running_backup);
     suite_add_tcase(s, tc);
     return s;
 }

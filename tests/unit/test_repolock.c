@@ -1,8 +1,8 @@
 /*
  * test_repolock.c - repository locks (src/repo/repolock.c) on a posix storage in a temp dir:
  * the conflict matrix, release, takeover of dead holders (exited pid, reused pid, earlier
- * boot, silent other host, old unreadable object), what blocks, waiting, the heartbeat, and
- * two threads racing for one lock. Holder objects of other processes are written by hand.
+ * boot, silent other host, old unreadable object), what blocks, waiting, the heartbeat, two
+ * threads racing for one lock, and the read-only listing (repo_lock_list) with labels. Holder objects of other processes are written by hand.
  */
 #include "pgpitr/repolock.h"
 
@@ -560,6 +560,163 @@ START_TEST(cmd_lock_wait_precedence)
 }
 END_TEST
 
+/* ---- repo_lock_list ----------------------------------------------------------------------- */
+
+/* mtime (ns) and size of locks/<name>, to prove the listing changed nothing. */
+static void stat_fake(const char *name, struct stat *sb)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/locks/%s", root, name);
+    ck_assert_int_eq(stat(p, sb), 0);
+}
+
+static const RepoLockHolder *find_holder(const RepoLockHolder *v, size_t n, const char *name)
+{
+    char path[300];
+    snprintf(path, sizeof path, "locks/%s", name);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].path, path) == 0)
+            return &v[i];
+    ck_abort_msg("no holder %s in the listing", path);
+    return NULL;
+}
+
+START_TEST(list_judges_and_touches_nothing)
+{
+    PgpErr err = {0};
+    RepoLockHolder *v = NULL;
+    size_t n = 99;
+    /* no locks/ at all: empty, and still nothing created */
+    ck_assert_int_eq(repo_lock_list(st, 0, &v, &n, &err), 0);
+    ck_assert_ptr_null(v);
+    ck_assert_uint_eq(n, 0);
+    /* a live holder of this very process, with a label (first: the others would block it) */
+    RepoLock *l = NULL;
+    ck_assert_int_eq(take(REPO_LOCK_READ, "verify", 0, -1, &l, &err), 0);
+    ck_assert_int_eq(repo_lock_set_label(l, "base9", &err), 0);
+    int64_t now = (int64_t)time(NULL);
+    Fake dead = {"backup", "backup", host, boot_id, (long)getpid(), my_start() + 1, now - 50, now};
+    Fake far = {"expire", "expire", "db-other.example", "abc", 4242, 5, now - 40, now - 5};
+    Fake silent = {"read", "drill", "db-other.example", "abc", 4343, 5, now - 30,
+                   now - REPO_LOCK_STALE_DEFAULT - 60};
+    Fake newer = {"snapshot", "snapshot", "db-other.example", "abc", 4444, 5, now - 20, now};
+    put_fake("dead.json", &dead);
+    put_fake("far.json", &far);
+    put_fake("silent.json", &silent);
+    put_fake("newer.json", &newer);
+    const char *junk = "{\"kind\": \"backup\", truncated";
+    ck_assert_int_eq(storage_put_all(st, "locks/junk-new.json", 0, junk, strlen(junk), &err), 0);
+    ck_assert_int_eq(storage_put_all(st, "locks/junk-old.json", 0, junk, strlen(junk), &err), 0);
+    ck_assert_int_eq(storage_put_all(st, "locks/backup.lock", 0, "x", 1, &err), 0);
+    char p[300];
+    snprintf(p, sizeof p, "%s/locks/junk-old.json", root);
+    struct timespec old[2] = {{now - REPO_LOCK_STALE_DEFAULT - 10, 0},
+                              {now - REPO_LOCK_STALE_DEFAULT - 10, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, p, old, 0), 0);
+    const char *names[] = {"dead.json", "far.json", "silent.json", "newer.json", "junk-new.json",
+                           "junk-old.json"};
+    struct stat before[6], after;
+    for (size_t i = 0; i < 6; i++)
+        stat_fake(names[i], &before[i]);
+
+    ck_assert_int_eq(repo_lock_list(st, 0, &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 7);                    /* backup.lock is not a holder object */
+    for (size_t i = 0; i + 1 < n; i++)          /* ascending by since */
+        ck_assert_int_le(v[i].since, v[i + 1].since);
+    const RepoLockHolder *h = find_holder(v, n, "dead.json");
+    ck_assert(h->parsed && !h->alive);          /* pid reused: acquisition would take it over */
+    ck_assert_int_eq(h->kind, REPO_LOCK_BACKUP);
+    h = find_holder(v, n, "far.json");
+    ck_assert(h->parsed && h->alive);
+    ck_assert_int_eq(h->pid, 4242);
+    ck_assert_str_eq(h->host, "db-other.example");
+    ck_assert_str_eq(h->command, "expire");
+    ck_assert_int_eq(h->since, now - 40);
+    ck_assert_int_eq(h->heartbeat, now - 5);
+    ck_assert_str_eq(h->label, "");
+    ck_assert(!find_holder(v, n, "silent.json")->alive);   /* heartbeat too old */
+    h = find_holder(v, n, "newer.json");
+    ck_assert(h->parsed && h->alive);
+    ck_assert_int_eq(h->kind, -1);
+    ck_assert_str_eq(h->kind_name, "snapshot");
+    h = find_holder(v, n, "junk-new.json");
+    ck_assert(!h->parsed && h->alive);          /* unreadable blocks until unchanged long */
+    ck_assert_int_eq(h->kind, -1);
+    h = find_holder(v, n, "junk-old.json");
+    ck_assert(!h->parsed && !h->alive);
+    bool mine = false;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(v[i].path, "locks/read-", 11) == 0) {
+            mine = true;
+            ck_assert(v[i].parsed && v[i].alive);
+            ck_assert_int_eq(v[i].pid, (long)getpid());
+            ck_assert_int_eq(v[i].kind, REPO_LOCK_READ);
+            ck_assert_str_eq(v[i].command, "verify");
+            ck_assert_str_eq(v[i].label, "base9");
+        }
+    ck_assert(mine);
+    free(v);
+    /* read-only: every object is still there, unchanged */
+    for (size_t i = 0; i < 6; i++) {
+        stat_fake(names[i], &after);
+        ck_assert_msg(after.st_mtim.tv_sec == before[i].st_mtim.tv_sec &&
+                      after.st_mtim.tv_nsec == before[i].st_mtim.tv_nsec &&
+                      after.st_size == before[i].st_size, "%s was changed", names[i]);
+    }
+    ck_assert(fake_exists("backup.lock"));
+    ck_assert_int_eq(n_holders(), 7);
+    repo_lock_release(l);
+}
+END_TEST
+
+/* The label survives the heartbeat's rewrites, and a bad optional label never makes a
+ * holder unreadable. */
+START_TEST(label_kept_by_heartbeat)
+{
+    PgpErr err = {0};
+    RepoLock *l = NULL;
+    RepoLockOptions o = {.command = "backup", .heartbeat_ms = 100, .race_ms = -1};
+    ck_assert_int_eq(repo_lock_acquire(st, REPO_LOCK_BACKUP, &o, &l, &err), 0);
+    char label[REPO_LOCK_LABEL_MAX + 2];
+    memset(label, 'x', sizeof label - 1);
+    label[sizeof label - 1] = '\0';
+    ck_assert_int_ne(repo_lock_set_label(l, label, &err), 0);
+    ck_assert_int_eq(repo_lock_set_label(l, "20261122T020000Z", &err), 0);
+    RepoLockHolder *v = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(repo_lock_list(st, 0, &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 1);
+    char path[REPO_PATH_MAX];
+    snprintf(path, sizeof path, "%s", v[0].path);
+    free(v);
+    int64_t first = read_heartbeat(path), last = first;
+    for (int i = 0; i < 100 && last == first; i++) {
+        usleep(50000);
+        last = read_heartbeat(path);
+    }
+    ck_assert_int_gt(last, first);
+    ck_assert_int_eq(repo_lock_list(st, 0, &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].label, "20261122T020000Z");
+    ck_assert(v[0].alive);
+    free(v);
+    repo_lock_release(l);
+    int64_t now = (int64_t)time(NULL);
+    char since[32];
+    iso(now, since);
+    char text[512];
+    snprintf(text, sizeof text, "{\"kind\": \"backup\", \"command\": \"backup\", \"pid\": 7, "
+             "\"host\": \"h2\", \"boot_id\": \"b\", \"proc_start\": 1, \"since\": \"%s\", "
+             "\"heartbeat\": \"%s\", \"label\": 42}", since, since);
+    ck_assert_int_eq(storage_put_all(st, "locks/odd.json", 0, text, strlen(text), &err), 0);
+    ck_assert_int_eq(repo_lock_list(st, 0, &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert(v[0].parsed && v[0].alive);
+    ck_assert_str_eq(v[0].label, "");
+    free(v);
+}
+END_TEST
+
 Suite *suite_repolock(void)
 {
     Suite *s = suite_create("repolock");
@@ -578,6 +735,8 @@ Suite *suite_repolock(void)
     tcase_add_test(tc, heartbeat_advances);
     tcase_add_test(tc, two_racers_never_hold_together);
     tcase_add_test(tc, cmd_lock_wait_precedence);
+    tcase_add_test(tc, list_judges_and_touches_nothing);
+    tcase_add_test(tc, label_kept_by_heartbeat);
     suite_add_tcase(s, tc);
     return s;
 }
