@@ -22,35 +22,8 @@ drill_source() {
 # archive_listing: every file below $REPO/archive with its size (what a drill must not change).
 archive_listing() { (cd "$REPO/archive" && find . -printf '%y %p %s\n' | sort); }
 
-# The python that has jsonschema (contrib/install-deps.sh installs python3-jsonschema).
-schema_python() {
-    local p
-    for p in python3 /usr/bin/python3; do
-        if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import jsonschema' 2>/dev/null; then
-            printf '%s\n' "$p"
-            return 0
-        fi
-    done
-    fail "no python3 with jsonschema (run contrib/install-deps.sh: python3-jsonschema)"
-}
-
-# validate_report FILE: the report validates against docs/drill-report.schema.json.
-validate_report() {
-    local py out
-    py=$(schema_python)
-    out=$("$py" - "$SCHEMA" "$1" <<'PY' 2>&1
-import json, sys
-import jsonschema
-schema = json.load(open(sys.argv[1]))
-report = json.load(open(sys.argv[2]))
-jsonschema.Draft202012Validator.check_schema(schema)
-errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(report), key=str)
-for e in errors:
-    print("%s: %s" % ("/".join(str(p) for p in e.absolute_path), e.message))
-sys.exit(1 if errors else 0)
-PY
-    ) || fail "report $1 does not validate against the schema: $out"
-}
+# validate_report FILE: the report validates against $SCHEMA (docs/drill-report.schema.json).
+validate_report() { validate_schema "$SCHEMA" "$1"; }
 
 # drill ARGS...: pgpitr drill as the cluster user with a private TMPDIR ($WORK/dtmp); sets RC,
 # OUT, ERR like pgp_capture.

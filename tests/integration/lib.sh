@@ -232,6 +232,35 @@ as_pg_capture() {
     ERR=$(cat "$WORK/last.err")
     return 0
 }
+# schema_python: a python3 that has jsonschema (python3-jsonschema, from install-deps).
+schema_python() {
+    local p
+    for p in python3 /usr/bin/python3; do
+        if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import jsonschema' 2>/dev/null; then
+            printf '%s\n' "$p"
+            return 0
+        fi
+    done
+    fail "no python3 with jsonschema (run contrib/install-deps.sh: python3-jsonschema)"
+}
+# validate_schema SCHEMA FILE: FILE's JSON validates against the JSON schema SCHEMA (draft
+# 2020-12); fails naming every violation.
+validate_schema() {
+    local py out
+    py=$(schema_python)
+    out=$("$py" - "$1" "$2" <<'PY' 2>&1
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+doc = json.load(open(sys.argv[2]))
+jsonschema.Draft202012Validator.check_schema(schema)
+errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(doc), key=str)
+for e in errors:
+    print("%s: %s" % ("/".join(str(p) for p in e.absolute_path), e.message))
+sys.exit(1 if errors else 0)
+PY
+    ) || fail "$2 does not validate against $(basename "$1"): $out"
+}
 # bg_pgp NAME ARGS...: pgpitr in the background as the cluster user; sets BG_PID. A simple
 # command, so that $! is pgpitr itself (setpriv and env exec). Output in $WORK/bg.NAME.{out,err}.
 bg_pgp() {

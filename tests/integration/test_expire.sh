@@ -23,18 +23,8 @@ wal_files() { find "$REPO/archive/wal" -type f ! -name '.tmp.*' | sort; }
 refs_of() { jq -r '.entries[] | select(.object != null) | .object' "$REPO/backup/$1/manifest.json"; }
 # validate_json TEXT: the JSON plan validates against docs/expire.schema.json.
 validate_json() {
-    local out
-    out=$(python3 - "$HERE/../../docs/expire.schema.json" "$1" <<'PY' 2>&1
-import json, sys
-import jsonschema
-schema = json.load(open(sys.argv[1]))
-jsonschema.Draft202012Validator.check_schema(schema)
-errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.loads(sys.argv[2])))
-for e in errors:
-    print("%s: %s" % ("/".join(str(p) for p in e.absolute_path), e.message))
-sys.exit(1 if errors else 0)
-PY
-    ) || fail "expire JSON does not validate against docs/expire.schema.json: $out"
+    printf '%s\n' "$1" >"$WORK/expire.json"
+    validate_schema "$HERE/../../docs/expire.schema.json" "$WORK/expire.json"
 }
 plan_body() { sed -e '1d' -e '$d' <<<"$1"; }   # without the header (time, dry run) and last line
 

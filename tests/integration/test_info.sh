@@ -11,8 +11,6 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"
-# shellcheck source=tests/integration/drill_lib.sh
-source "$HERE/drill_lib.sh"   # validate_report (jsonschema)
 
 SCHEMA="$(cd "$HERE/../.." && pwd)/docs/info.schema.json"
 REPO="$WORK/repo"
@@ -32,7 +30,7 @@ info_json() {
     assert_rc 0 "pgpitr info --output json"
     JSON=$OUT
     printf '%s\n' "$JSON" >"$WORK/info.json"
-    validate_report "$WORK/info.json"
+    validate_schema "$SCHEMA" "$WORK/info.json"
 }
 
 log "missing and empty repository"

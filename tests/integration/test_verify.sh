@@ -11,8 +11,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
-# shellcheck source=tests/integration/drill_lib.sh
-source "$HERE/drill_lib.sh"   # schema_python
 
 REPO="$WORK/repo"
 SCHEMA="$HERE/../../docs/verify.schema.json"
@@ -20,22 +18,7 @@ hist_object() { find "$1/archive/history" -name "$2-*" 2>/dev/null | head -n 1; 
 seg_objects() { find "$1/archive/wal" -type f -name "$2*" ! -name '*.partial*' ! -name '*.backup*' | sort; }
 
 # validate FILE: the report validates against the schema.
-validate() {
-    local py out
-    py=$(schema_python)
-    out=$("$py" - "$SCHEMA" "$1" <<'PY' 2>&1
-import json, sys
-import jsonschema
-schema = json.load(open(sys.argv[1]))
-report = json.load(open(sys.argv[2]))
-jsonschema.Draft202012Validator.check_schema(schema)
-errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(report), key=str)
-for e in errors:
-    print("%s: %s" % ("/".join(str(p) for p in e.absolute_path), e.message))
-sys.exit(1 if errors else 0)
-PY
-) || fail "verify report does not validate against the schema: $out"
-}
+validate() { validate_schema "$SCHEMA" "$1"; }
 
 # fresh NAME: a copy of the clean repository to damage.
 fresh() {
