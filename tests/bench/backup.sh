@@ -32,83 +32,26 @@ SELF=$(readlink -f "${BASH_SOURCE[0]}")
 SCALE=${BENCH_BACKUP_SCALE:-64}
 ROUNDS=${BENCH_BACKUP_ROUNDS:-3}
 
-log() { printf 'bench-backup: %s\n' "$*" >&2; }
-die() { printf 'bench-backup: error: %s\n' "$*" >&2; exit 1; }
-
-pg_bindir() {
-  local d
-  d=/usr/lib/postgresql/15/bin
-  # shellcheck disable=SC2012  # version-sorted directory names
-  [ -x "$d/initdb" ] || d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-  [ -n "$d" ] && [ -x "$d/initdb" ] || d=$(dirname "$(command -v initdb 2>/dev/null || echo /x/x)")
-  [ -x "$d/initdb" ] || die "PostgreSQL server binaries not found; run contrib/install-deps.sh"
-  echo "$d"
-}
-
-# Stop a postmaster started from data directory $1, by the pid in its postmaster.pid.
-stop_postmaster() {
-  local pidfile=$1/postmaster.pid pid
-  [ -f "$pidfile" ] || return 0
-  pid=$(head -n 1 "$pidfile" 2>/dev/null || true)
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -INT "$pid" 2>/dev/null || true          # fast shutdown
-  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
+BENCH_LOG=bench-backup
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$SELF")/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Outer part: dependencies, work directory, privilege drop.
 # ---------------------------------------------------------------------------------------------
 outer() {
-  local root_dir rc=0
-  root_dir=$(cd "$(dirname "$SELF")/../.." && pwd)
-  if ! command -v pgbackrest >/dev/null || ! command -v jq >/dev/null || ! command -v pgbench >/dev/null; then
-    log "installing missing benchmark dependencies"
-    PGPITR_WITH_BENCH=1 "$root_dir/contrib/install-deps.sh"
-  fi
+  need_commands pgbackrest jq pgbench
   command -v jq >/dev/null || die "jq is needed"
-  W=$(mktemp -d "${TMPDIR:-/tmp}/pgpitr-bench-backup.XXXXXX")
-  trap 'outer_cleanup' EXIT
-  trap 'exit 130' INT TERM
-  mkdir -p "$W/bin"
-  cp "$SELF" "$W/bin/backup.sh"
-  if [ -n "${PGPITR_BIN:-}" ]; then
-    if [ -x "$PGPITR_BIN" ]; then cp "$PGPITR_BIN" "$W/bin/pgpitr"
-    else log "PGPITR_BIN='$PGPITR_BIN' is not an executable file; pgpitr will be skipped"; fi
-  fi
-  if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"
-    chown -R postgres: "$W"
-    chmod 0700 "$W"
-    runuser -u postgres -- env BENCH_INNER=1 BENCH_WORK="$W" BENCH_BACKUP_SCALE="$SCALE" \
-      BENCH_BACKUP_ROUNDS="$ROUNDS" PATH="$PATH" bash "$W/bin/backup.sh" || rc=$?
-  else
-    BENCH_INNER=1 BENCH_WORK="$W" bash "$W/bin/backup.sh" || rc=$?
-  fi
-  return $rc
-}
-
-outer_cleanup() {
-  local rc=$?
-  stop_postmaster "$W/pgdata"
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work directory kept: $W"; else rm -rf "$W"; fi
-  exit $rc
+  outer_run pgpitr-bench-backup "pgpitr will be skipped" BENCH_BACKUP_SCALE="$SCALE" \
+    BENCH_BACKUP_ROUNDS="$ROUNDS"
 }
 
 # ---------------------------------------------------------------------------------------------
 # Inner part: runs as an unprivileged user inside $W.
 # ---------------------------------------------------------------------------------------------
 PGBIN=""; PORT=""; PGPITR=""; CONF=""; DATA_BYTES=0
+PSQL_USER=postgres
 
-inner_cleanup() {
-  local rc=$?
-  stop_postmaster "$W/pgdata"
-  exit $rc
-}
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-psql_q() { "$PGBIN/psql" -X -q -At -h "$W" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$1"; }
 conninfo() { printf 'host=%s port=%s user=postgres' "$W" "$PORT"; }
 pgbr() { pgbackrest --config="$CONF" --config-include-path="$W/pgbr/conf.d" --stanza=bench "$@"; }
 
@@ -327,12 +270,8 @@ print_ratio() {  # label slower_id faster_id target (ratio = slower time / faste
 }
 
 inner() {
-  W=$BENCH_WORK
-  cd "$W"
-  trap 'inner_cleanup' EXIT
-  trap 'exit 130' INT TERM
-  mkdir -p "$W/log" "$W/out" "$W/times" "$W/repo"
-  PGBIN=$(pg_bindir)
+  inner_start log out times repo
+  PGBIN=$(pg_bindir 15)
   local t0=$SECONDS pgbr_ok=1 first_ids=() second_ids=() id
 
   if [ -x "$W/bin/pgpitr" ] && "$W/bin/pgpitr" backup --help >/dev/null 2>&1; then
@@ -371,7 +310,7 @@ inner() {
   echo
   echo "pgpitr backup bench: base backup of a pgbench database, scale $SCALE, $((DATA_BYTES / 1048576)) MiB data directory (without pg_wal),"
   echo "in the page cache; median of $ROUNDS rounds (contestant order rotated per round), each after a CHECKPOINT"
-  echo "host: $(nproc) CPU ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), work dir on $(stat -f -c %T "$W") ($(df --output=source "$W" | tail -n 1))"
+  host_line
   echo "tools: $("$PGBIN/pg_basebackup" --version); $(pgbackrest version); $([ -n "$PGPITR" ] && "$PGPITR" --version 2>/dev/null | head -n 1 || echo 'pgpitr n/a')"
   echo "load average before: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "MB/s = 10^6 bytes of data directory per second; stored = bytes the backup added to its repository / directory"

@@ -42,28 +42,9 @@ ROUNDS=${BENCH_RESTORE_ROUNDS:-3}
 MAXSEC=${BENCH_RESTORE_MAX_SECONDS:-240}
 SEG=16777216
 
-log() { printf 'bench-restore: %s\n' "$*" >&2; }
-die() { printf 'bench-restore: error: %s\n' "$*" >&2; exit 1; }
-
-pg_bindir() {
-  local d
-  d=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-  [ -n "$d" ] && [ -x "$d/initdb" ] || d=$(dirname "$(command -v initdb 2>/dev/null || echo /x/x)")
-  [ -x "$d/initdb" ] || die "PostgreSQL server binaries not found; run contrib/install-deps.sh"
-  echo "$d"
-}
-
-# Stop a postmaster started from data directory $1, by the pid in its postmaster.pid.
-stop_postmaster() {
-  local pidfile=$1/postmaster.pid pid
-  [ -f "$pidfile" ] || return 0
-  pid=$(head -n 1 "$pidfile" 2>/dev/null || true)
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -INT "$pid" 2>/dev/null || true          # fast shutdown
-  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
+BENCH_LOG=bench-restore
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$SELF")/lib.sh"
 
 # Helpers started for us in the background: pgpitr's prefetcher (its executable is our copy of
 # pgpitr) and pgBackRest's async archive-get (its command line names our configuration).
@@ -92,61 +73,30 @@ stop_strays() {  # wait up to $1 s for them to end by themselves, then TERM, the
   [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
 }
 
+# What both cleanup traps stop: the source server, any restored server, the helpers.
+stop_all() {
+  local d
+  for d in "$W/pgdata" "$W"/restore/*/; do stop_postmaster "${d%/}"; done
+  stop_strays 0
+}
+
 # ---------------------------------------------------------------------------------------------
 # Outer part: dependencies, work directory, privilege drop.
 # ---------------------------------------------------------------------------------------------
 outer() {
-  local root_dir rc=0
-  root_dir=$(cd "$(dirname "$SELF")/../.." && pwd)
-  if ! command -v pgbackrest >/dev/null || ! command -v pgbench >/dev/null; then
-    log "installing missing benchmark dependencies"
-    PGPITR_WITH_BENCH=1 "$root_dir/contrib/install-deps.sh"
-  fi
-  W=$(mktemp -d "${TMPDIR:-/tmp}/pgpitr-bench-restore.XXXXXX")
-  trap 'outer_cleanup' EXIT
-  trap 'exit 130' INT TERM
-  mkdir -p "$W/bin"
-  cp "$SELF" "$W/bin/restore.sh"
-  if [ -n "${PGPITR_BIN:-}" ]; then
-    if [ -x "$PGPITR_BIN" ]; then cp "$PGPITR_BIN" "$W/bin/pgpitr"
-    else log "PGPITR_BIN='$PGPITR_BIN' is not an executable file; pgpitr will be skipped"; fi
-  fi
-  local envs=(BENCH_INNER=1 BENCH_WORK="$W" BENCH_RESTORE_SCALE="$SCALE" BENCH_RESTORE_SEGMENTS="$NSEG"
-              BENCH_RESTORE_ROUNDS="$ROUNDS" BENCH_RESTORE_MAX_SECONDS="$MAXSEC" PATH="$PATH")
-  if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"
-    chown -R postgres: "$W"
-    chmod 0700 "$W"
-    runuser -u postgres -- env "${envs[@]}" bash "$W/bin/restore.sh" || rc=$?
-  else
-    env "${envs[@]}" bash "$W/bin/restore.sh" || rc=$?
-  fi
-  return $rc
-}
-
-outer_cleanup() {
-  local rc=$? d
-  for d in "$W/pgdata" "$W"/restore/*/; do stop_postmaster "${d%/}"; done
-  stop_strays 0
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work directory kept: $W"; else rm -rf "$W"; fi
-  exit $rc
+  need_commands pgbackrest pgbench
+  outer_run pgpitr-bench-restore "pgpitr will be skipped" BENCH_RESTORE_SCALE="$SCALE" \
+    BENCH_RESTORE_SEGMENTS="$NSEG" BENCH_RESTORE_ROUNDS="$ROUNDS" BENCH_RESTORE_MAX_SECONDS="$MAXSEC"
 }
 
 # ---------------------------------------------------------------------------------------------
 # Inner part: runs as an unprivileged user inside $W.
 # ---------------------------------------------------------------------------------------------
 PGBIN=""; PORT=""; PGPITR=""; CONF=""; DATA_BYTES=0; WAL_SEGS=0
+PSQL_USER=postgres
 # What a correct recovery must show: every transaction of the pgbench run.
 CHECK_SQL="SELECT (SELECT count(*) FROM pgbench_history) || '/' || (SELECT sum(abalance) FROM pgbench_accounts)"
 
-inner_cleanup() {
-  local rc=$? d
-  for d in "$W/pgdata" "$W"/restore/*/; do stop_postmaster "${d%/}"; done
-  stop_strays 0
-  exit $rc
-}
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_port() {
   local p
   for _ in $(seq 1 100); do
@@ -157,7 +107,6 @@ pick_port() {
   done
   die "no free port in 48000-48999"
 }
-psql_q() { "$PGBIN/psql" -X -q -At -h "$W/sock" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$1"; }
 pgbr() { pgbackrest --config="$CONF" --stanza=bench "$@"; }
 
 start_source() {
@@ -405,12 +354,9 @@ print_ratio() {  # label num_key den_key target
 }
 
 inner() {
-  W=$BENCH_WORK
-  cd "$W"
-  trap 'inner_cleanup' EXIT
-  trap 'exit 130' INT TERM
-  mkdir -p "$W/log" "$W/out" "$W/times" "$W/repo" "$W/sock" "$W/restore"
-  PGBIN=$(pg_bindir)
+  inner_start log out times repo sock restore
+  SOCK=$W/sock
+  PGBIN=$(pg_bindir 15)
   local t0=$SECONDS ids=() id r k n
   if [ -x "$W/bin/pgpitr" ] && "$W/bin/pgpitr" restore --help >/dev/null 2>&1; then
     PGPITR=$W/bin/pgpitr
@@ -435,7 +381,7 @@ inner() {
   echo
   echo "pgpitr restore bench: restore + recovery to the end of the archive of a pgbench cluster (scale $SCALE,"
   echo "$((DATA_BYTES / 1048576)) MiB data directory) with $WAL_SEGS archived WAL segments after the backup; median of $ROUNDS rounds"
-  echo "host: $(nproc) CPU ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), work dir on $(stat -f -c %T "$W") ($(df --output=source "$W" | tail -n 1))"
+  host_line
   echo "tools: $("$PGBIN/postgres" --version); $(pgbackrest version); $([ -n "$PGPITR" ] && "$PGPITR" --version 2>/dev/null | head -n 1 || echo 'pgpitr n/a')"
   echo "load average before: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "files: restore of the data files (process-max/jobs 2); recovery: server start -> promoted"

@@ -32,82 +32,23 @@ SCALE=${BENCH_PGBENCH_SCALE:-20}
 PGBENCH_MAX=${BENCH_PGBENCH_MAX_SECONDS:-60}
 SEG=16777216
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-
-pg_bindir() {
-  local d
-  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-  [ -n "$d" ] && [ -x "$d/initdb" ] || d=$(dirname "$(command -v initdb 2>/dev/null || echo /x/x)")
-  [ -x "$d/initdb" ] || die "PostgreSQL server binaries not found; run contrib/install-deps.sh"
-  echo "$d"
-}
-
-# Stop a postmaster started from data directory $1, by the pid in its postmaster.pid.
-stop_postmaster() {
-  local pidfile=$1/postmaster.pid pid i
-  [ -f "$pidfile" ] || return 0
-  pid=$(head -n 1 "$pidfile" 2>/dev/null || true)
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -INT "$pid" 2>/dev/null || true          # fast shutdown
-  for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
+BENCH_LOG=bench
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$SELF")/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Outer part: dependencies, work directory, privilege drop. Runs as whoever called make.
 # ---------------------------------------------------------------------------------------------
 outer() {
-  local root_dir rc=0
-  root_dir=$(cd "$(dirname "$SELF")/../.." && pwd)
-  if ! command -v pgbackrest >/dev/null || ! command -v zstd >/dev/null || ! command -v pgbench >/dev/null; then
-    log "installing missing benchmark dependencies"
-    PGPITR_WITH_BENCH=1 "$root_dir/contrib/install-deps.sh"
-  fi
-  W=$(mktemp -d "${TMPDIR:-/tmp}/pgpitr-bench.XXXXXX")
-  trap 'outer_cleanup' EXIT
-  trap 'exit 130' INT TERM
-  mkdir -p "$W/bin"
-  cp "$SELF" "$W/bin/run.sh"
-  if [ -n "${PGPITR_BIN:-}" ]; then
-    if [ -x "$PGPITR_BIN" ]; then cp "$PGPITR_BIN" "$W/bin/pgpitr"
-    else log "PGPITR_BIN='$PGPITR_BIN' is not an executable file; pgpitr contestants will be skipped"; fi
-  fi
-  if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"
-    chown -R postgres: "$W"
-    chmod 0700 "$W"
-    runuser -u postgres -- env BENCH_INNER=1 BENCH_WORK="$W" BENCH_SEGMENTS="$N" \
-      BENCH_PGBENCH_SCALE="$SCALE" BENCH_PGBENCH_MAX_SECONDS="$PGBENCH_MAX" PATH="$PATH" \
-      bash "$W/bin/run.sh" || rc=$?
-  else
-    BENCH_INNER=1 BENCH_WORK="$W" bash "$W/bin/run.sh" || rc=$?
-  fi
-  return $rc
-}
-
-outer_cleanup() {
-  local rc=$?
-  stop_postmaster "$W/pgdata"
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work directory kept: $W"; else rm -rf "$W"; fi
-  exit $rc
+  need_commands pgbackrest zstd pgbench
+  outer_run pgpitr-bench "pgpitr contestants will be skipped" BENCH_SEGMENTS="$N" \
+    BENCH_PGBENCH_SCALE="$SCALE" BENCH_PGBENCH_MAX_SECONDS="$PGBENCH_MAX"
 }
 
 # ---------------------------------------------------------------------------------------------
 # Inner part: runs as an unprivileged user inside $W.
 # ---------------------------------------------------------------------------------------------
 PGBIN=""; PORT=""; PGPITR=""; CONF=""; CPU_MS=0
-
-inner_cleanup() {
-  local rc=$?
-  stop_postmaster "$W/pgdata"
-  exit $rc
-}
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-psql_q() { "$PGBIN/psql" -X -q -At -h "$W" -p "$PORT" -d postgres -v ON_ERROR_STOP=1 -c "$1"; }
 
 start_cluster() {
   local try p
@@ -355,12 +296,8 @@ print_ratio() {  # label num_key den_key target
 }
 
 inner() {
-  W=$BENCH_WORK
-  cd "$W"
-  trap 'inner_cleanup' EXIT
-  trap 'exit 130' INT TERM
-  mkdir -p "$W/log" "$W/out" "$W/times" "$W/get"
-  PGBIN=$(pg_bindir)
+  inner_start log out times get
+  PGBIN=$(pg_bindir "")   # the newest installed PostgreSQL
 
   local push_ids=() get_ids=() id pgpitr_ok=0 pgbr_ok=1 t0=$SECONDS
   if [ -x "$W/bin/pgpitr" ]; then
@@ -400,7 +337,7 @@ inner() {
   echo
   echo "pgpitr bench: ms per 16 MiB segment of real pgbench WAL (scale $SCALE), $N segments after 1 warm-up,"
   echo "each contestant once per segment, starting contestant rotated per segment"
-  echo "host: $(nproc) CPU ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), work dir on $(stat -f -c %T "$W") ($(df --output=source "$W" | tail -n 1))"
+  host_line
   echo "tools: $(zstd -V | sed 's/^\*\*\* //; s/, by.*//'); $(pgbackrest version); $([ "$pgpitr_ok" = 1 ] && "$PGPITR" --version 2>/dev/null | head -n 1 || echo 'pgpitr n/a')"
   echo "load average before: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the host skews all contestants)"
   echo "median/mean/min/max: wall-clock ms per call; cpu med: median user+sys ms of the call's processes"

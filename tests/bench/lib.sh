@@ -1,0 +1,127 @@
+# shellcheck shell=bash
+# tests/bench/lib.sh -- what the `make bench` scripts (run.sh, backup.sh, restore.sh) share:
+# logging, locating PostgreSQL, stopping a postmaster by pid, the outer part (dependencies, work
+# directory, privilege drop and re-run of the script as its inner part) and the cleanup traps.
+# Sourced, not run. The sourcing script sets, before sourcing:
+#   SELF      its own absolute path (the outer part copies it, and this file, into $W/bin so the
+#             inner re-run as `postgres` finds both)
+#   BENCH_LOG the prefix of its log lines ("bench", "bench-backup", ...)
+# and may redefine stop_all (what the cleanup traps stop) after sourcing.
+
+log() { printf '%s: %s\n' "$BENCH_LOG" "$*" >&2; }
+die() { printf '%s: error: %s\n' "$BENCH_LOG" "$*" >&2; exit 1; }
+
+# pg_bindir [VERSION]: the PostgreSQL server binaries; VERSION's if installed, else the newest
+# installed, else wherever initdb is on PATH.
+pg_bindir() {
+  local d=""
+  [ -n "${1:-}" ] && d=/usr/lib/postgresql/$1/bin
+  # shellcheck disable=SC2012  # version-sorted directory names
+  [ -n "$d" ] && [ -x "$d/initdb" ] || d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$d" ] && [ -x "$d/initdb" ] || d=$(dirname "$(command -v initdb 2>/dev/null || echo /x/x)")
+  [ -x "$d/initdb" ] || die "PostgreSQL server binaries not found; run contrib/install-deps.sh"
+  echo "$d"
+}
+
+# Stop a postmaster started from data directory $1, by the pid in its postmaster.pid.
+stop_postmaster() {
+  local pidfile=$1/postmaster.pid pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(head -n 1 "$pidfile" 2>/dev/null || true)
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -INT "$pid" 2>/dev/null || true          # fast shutdown
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# What both cleanup traps stop; a script with more servers or helpers redefines it.
+stop_all() { stop_postmaster "$W/pgdata"; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# psql_q SQL: one query on the server at socket directory $SOCK, port $PORT, as $PSQL_USER if set
+# (else the OS user's role).
+psql_q() {
+  "$PGBIN/psql" -X -q -At -h "$SOCK" -p "$PORT" ${PSQL_USER:+-U "$PSQL_USER"} -d postgres \
+    -v ON_ERROR_STOP=1 -c "$1"
+}
+
+host_line() {
+  echo "host: $(nproc) CPU ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), work dir on $(stat -f -c %T "$W") ($(df --output=source "$W" | tail -n 1))"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Outer part: dependencies, work directory, privilege drop. Runs as whoever called make.
+# ---------------------------------------------------------------------------------------------
+
+# need_commands CMD...: install the benchmark dependencies if any CMD is missing.
+need_commands() {
+  local c root_dir
+  for c in "$@"; do
+    command -v "$c" >/dev/null && continue
+    root_dir=$(cd "$(dirname "$SELF")/../.." && pwd)
+    log "installing missing benchmark dependencies"
+    PGPITR_WITH_BENCH=1 "$root_dir/contrib/install-deps.sh"
+    return 0
+  done
+}
+
+# outer_run WORKNAME SKIPPED NAME=VALUE...: make the work directory ${TMPDIR:-/tmp}/WORKNAME.XXXXXX
+# with this script, lib.sh and the pgpitr binary in $W/bin, then run the script's inner part
+# there (as `postgres` when root) with BENCH_INNER=1, BENCH_WORK, the NAME=VALUE settings and
+# PATH. SKIPPED ends the message logged when PGPITR_BIN is unusable. Returns the inner status.
+outer_run() {
+  local name=$1 skipped=$2 rc=0 script
+  shift 2
+  script=$(basename "$SELF")
+  W=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX")
+  trap 'outer_cleanup' EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$W/bin"
+  cp "$SELF" "$W/bin/$script"
+  cp "$(dirname "$SELF")/lib.sh" "$W/bin/lib.sh"
+  if [ -n "${PGPITR_BIN:-}" ]; then
+    if [ -x "$PGPITR_BIN" ]; then cp "$PGPITR_BIN" "$W/bin/pgpitr"
+    else log "PGPITR_BIN='$PGPITR_BIN' is not an executable file; $skipped"; fi
+  fi
+  local envs=(BENCH_INNER=1 BENCH_WORK="$W" "$@" PATH="$PATH")
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"
+    chown -R postgres: "$W"
+    chmod 0700 "$W"
+    runuser -u postgres -- env "${envs[@]}" bash "$W/bin/$script" || rc=$?
+  else
+    env "${envs[@]}" bash "$W/bin/$script" || rc=$?
+  fi
+  return $rc
+}
+
+outer_cleanup() {
+  local rc=$?
+  stop_all
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work directory kept: $W"; else rm -rf "$W"; fi
+  exit $rc
+}
+
+# ---------------------------------------------------------------------------------------------
+# Inner part: runs as an unprivileged user inside $W.
+# ---------------------------------------------------------------------------------------------
+
+# inner_start DIR...: enter the work directory, set the cleanup traps, make DIRs under it.
+# SOCK (psql_q's socket directory) defaults to the work directory.
+inner_start() {
+  local d
+  W=$BENCH_WORK
+  SOCK=$W
+  cd "$W" || exit 1
+  trap 'inner_cleanup' EXIT
+  trap 'exit 130' INT TERM
+  for d in "$@"; do mkdir -p "$W/$d"; done
+}
+
+inner_cleanup() {
+  local rc=$?
+  stop_all
+  exit $rc
+}
