@@ -4,6 +4,7 @@
 # under ASan/UBSan. Ends with one line
 # "N passed, M failed" summing every unit check and integration test of every stage; exits
 # non-zero if anything failed (a stage that fails without reporting counts as one failure).
+# Prints how long each stage took, as it ends and in a table at the end.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,14 +16,21 @@ passed=0 failed=0 skipped=0
 stage_failed=()
 
 # stage NAME CMD...: run CMD, echoing its output and keeping a copy to parse.
+# Each stage's duration is printed when it ends and again in the summary at the end.
+stage_times=()
 stage() {
-    local name=$1 rc=0
+    local name=$1 rc=0 t0
     shift
     echo "=== $name: $*"
+    t0=$(date +%s)
     "$@" 2>&1 | tee "$logs/$name.log" || rc=${PIPESTATUS[0]}
+    local secs=$(($(date +%s) - t0))
+    echo "=== $name: ${secs}s (exit $rc)"
+    stage_times+=("$(printf '%-12s %5ss  exit %s' "$name" "$secs" "$rc")")
     [ "$rc" -eq 0 ] || stage_failed+=("$name (exit $rc)")
     return "$rc"
 }
+run_all_t0=$(date +%s)
 
 # count_unit LOG RC: Check prints "NN%: Checks: N, Failures: F, Errors: E".
 count_unit() {
@@ -95,6 +103,9 @@ elif [ "$rc" -ne 0 ]; then
 fi
 
 echo
+echo "stage times:"
+printf '  %s\n' "${stage_times[@]}"
+echo "  total        $(($(date +%s) - run_all_t0))s"
 if [ "${#stage_failed[@]}" -gt 0 ]; then
     echo "failed stages: ${stage_failed[*]}"
 fi

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# run.sh - runs every tests/integration/test_*.sh, each in its own process, one after another.
+# run.sh - runs every tests/integration/test_*.sh, each in its own process, PGPITR_IT_JOBS at a
+# time (default 2: every test picks its own ports and work directory, so they are independent).
 # Usage: PGPITR_BIN=/abs/path/pgpitr tests/integration/run.sh [FILTER]
 #   FILTER: a substring of the test names to run (e.g. "corrupt").
-# Prints "PASS name (Ns)", "SKIP name: reason" or "FAIL name (Ns)" plus the tail of its log,
-# then "integration: N passed, M failed" (", K skipped" when some skipped). Exit 77 from a
-# test means skipped. Non-zero exit when any test failed (or none ran).
-# Environment: PGPITR_IT_TIMEOUT (seconds per test, default 600), PGPITR_IT_LOGDIR (keep logs
-# there), PGPITR_KEEP_WORK=1 (keep each test's work dir).
+# Prints, as each test ends, "PASS name (Ns)", "SKIP name: reason" or "FAIL name (Ns)" plus
+# the tail of its log, then "integration: N passed, M failed" (", K skipped" when some
+# skipped). Exit 77 from a test means skipped. Non-zero exit when any test failed (or none ran).
+# Environment: PGPITR_IT_TIMEOUT (seconds per test, default 600), PGPITR_IT_JOBS (tests at a
+# time, default 2), PGPITR_IT_LOGDIR (keep logs there), PGPITR_KEEP_WORK=1 (keep each test's
+# work dir).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 filter=${1:-}
+jobs=${PGPITR_IT_JOBS:-2}
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: PGPITR_IT_JOBS must be a positive number" >&2; exit 2; }
 
 [ -n "${PGPITR_BIN:-}" ] || { echo "run.sh: PGPITR_BIN must name the pgpitr binary" >&2; exit 2; }
 case "$PGPITR_BIN" in
@@ -27,20 +31,22 @@ else
     trap 'rm -rf "$logdir"' EXIT
 fi
 
+# run_one NAME PATH: runs one test; its exit status and duration go to $logdir/NAME.{rc,secs}.
+run_one() {
+    local name=$1 t=$2 start rc=0
+    start=$(date +%s)
+    timeout -k 30 "${PGPITR_IT_TIMEOUT:-600}" bash "$t" </dev/null >"$logdir/$name.log" 2>&1 || rc=$?
+    echo $(($(date +%s) - start)) >"$logdir/$name.secs"
+    echo "$rc" >"$logdir/$name.rc"
+}
+
 passed=0 failed=0 skipped=0
 failed_names=()
-start_all=$(date +%s)
-for t in "$here"/test_*.sh; do
-    [ -e "$t" ] || continue
-    name=$(basename "$t" .sh)
-    if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then
-        continue
-    fi
-    log="$logdir/$name.log"
-    start=$(date +%s)
-    rc=0
-    timeout -k 30 "${PGPITR_IT_TIMEOUT:-600}" bash "$t" </dev/null >"$log" 2>&1 || rc=$?
-    secs=$(($(date +%s) - start))
+# report NAME: prints the verdict of a finished test and counts it.
+report() {
+    local name=$1 rc secs reason log="$logdir/$1.log"
+    rc=$(cat "$logdir/$name.rc")
+    secs=$(cat "$logdir/$name.secs")
     if [ "$rc" -eq 0 ]; then
         passed=$((passed + 1))
         echo "PASS $name (${secs}s)"
@@ -56,11 +62,41 @@ for t in "$here"/test_*.sh; do
         tail -n 40 "$log" | sed 's/^/    /'
         echo "-----"
     fi
+}
+
+names=() paths=()
+for t in "$here"/test_*.sh; do
+    [ -e "$t" ] || continue
+    name=$(basename "$t" .sh)
+    if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then
+        continue
+    fi
+    names+=("$name")
+    paths+=("$t")
+done
+
+start_all=$(date +%s)
+declare -A running=()   # pid -> test name
+next=0
+while [ "$next" -lt "${#names[@]}" ] || [ "${#running[@]}" -gt 0 ]; do
+    while [ "$next" -lt "${#names[@]}" ] && [ "${#running[@]}" -lt "$jobs" ]; do
+        run_one "${names[$next]}" "${paths[$next]}" &
+        running[$!]=${names[$next]}
+        next=$((next + 1))
+    done
+    wait -n || true
+    for pid in "${!running[@]}"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+            report "${running[$pid]}"
+            unset "running[$pid]"
+        fi
+    done
 done
 total_secs=$(($(date +%s) - start_all))
 
 [ "$failed" -eq 0 ] || echo "failed: ${failed_names[*]}"
-echo "integration time: ${total_secs}s"
+echo "integration time: ${total_secs}s (${jobs} at a time)"
 if [ "$skipped" -gt 0 ]; then
     echo "integration: $passed passed, $failed failed, $skipped skipped"
 else
