@@ -381,7 +381,6 @@ static int scan_archive(Drill *d, DrillArchiveScan *scan, PgpErr *err)
 static int restore_phase(Drill *d, PgpErr *err)
 {
     TsMap ts = {0};
-    char **extra = NULL;
     int port = 0;
     RestoreRequest req = {.label = d->o->label, .target = d->o->target, .jobs = d->o->jobs,
                           .quiet = true, .lock_held = true};
@@ -390,11 +389,14 @@ static int restore_phase(Drill *d, PgpErr *err)
     if (rc == 0)
         rc = drill_server_init(&d->srv, d->workdir, port, err);
     if (rc == 0)
-        rc = drill_server_conf_lines(&d->srv, &extra, err);
-    if (rc == 0)
         rc = pin_backup(d, &req, &ts, err);
     req.pgdata = d->srv.pgdata;
-    req.extra_settings = (const char *const *)extra;
+    /* Also in postgresql.auto.conf: a directory kept with --keep stays harmless when started
+     * by hand. archive_mode is among them (restore's own default is off as well). */
+    req.settings = d->srv.settings;
+    req.n_settings = DRILL_SERVER_N_SETTINGS;
+    req.settings_comment = "# pgpitr drill: a private, harmless server (also given on its "
+                           "command line)";
     if (rc == 0)
         rc = restore_run(d->s, &req, &d->rep.backup, err);
     double secs = mono_s() - t0;
@@ -408,7 +410,6 @@ static int restore_phase(Drill *d, PgpErr *err)
     } else {
         pgp_err_context(err, "restore failed");
     }
-    drill_server_lines_free(extra);
     ts_map_free(&ts);
     return rc;
 }
