@@ -103,8 +103,10 @@ typedef struct RestoreReport {
 /* See the header comment. settings gives the repository (and the pgpitr binary path used in
  * restore_command is this process's own). The request is checked first (PGP_ERR_USAGE for an
  * inconsistent target, a bad label, xid, name, timeline, action or tablespace map). Backup
- * selection, validation and their errors: restore_plan.h. recovery_target_timeline is written
- * as the resolved number (the timeline that was validated), never as 'latest'. On a failure
+ * selection, validation and their errors: restore_plan.h. The recovery settings
+ * (restore_conf.h) are made before anything is written: a binary or repository path holding
+ * a line break is PGP_ERR_CONFIG there. recovery_target_timeline is written as the resolved
+ * number (the timeline that was validated), never as 'latest'. On a failure
  * after writing started everything created is removed, except with delta (the directory is
  * left without global/pg_control; running the same delta restore again finishes it). */
 int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,

@@ -640,7 +640,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     int rc = parse_options(argc, argv, &o, &help, err);
     if (rc != 0 || help) {
         if (help)
-            fputs(cmd_drill.usage, stdout);
+            cmd_print_usage(&cmd_drill, stdout);
         return rc;
     }
     if (geteuid() == 0) {
@@ -711,4 +711,10 @@ const CmdDef cmd_drill = {
         "  --lock-wait SECONDS     wait this long while an expire holds the repository lock\n"
         "                          (env PGPITR_LOCK_WAIT, config lock-wait; default 0)\n",
     .run = run,
+    .exit_ok = "the drill passed",
+    .exit_not_found =
+        "no backup can reach the drill's target (as for restore), or the repository has "
+        "no backup",
+    .exit_other = "7 when the restored data failed a check, 12 when PostgreSQL failed (a failed "
+                  "drill exits with the status of its first error)",
 };

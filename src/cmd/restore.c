@@ -174,7 +174,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     bool help = false;
     int rc = parse_args(argc, argv, &c, &help, err);
     if (rc == 0 && help)
-        fputs(cmd_restore.usage, stdout);
+        cmd_print_usage(&cmd_restore, stdout);
     if (rc == 0 && !help)
         rc = check_options(&c, err);
     CmdSettings s = {0};
@@ -245,4 +245,9 @@ const CmdDef cmd_restore = {
         "                          (env PGPITR_LOCK_WAIT, config lock-wait; default 0: fail\n"
         "                          at once, exit 13)\n",
     .run = run,
+    .exit_ok = "the backup is restored and recovery is configured: start the server next",
+    .exit_not_found =
+        "no backup can reach the target: the backup asked for does not exist or is "
+        "incomplete, there is no complete backup, or WAL needed on the way is not "
+        "archived; nothing was written",
 };

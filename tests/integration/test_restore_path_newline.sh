@@ -11,10 +11,7 @@ source "$HERE/lib.sh"
 source "$HERE/pitr_lib.sh"
 
 REPO="$WORK/repo"
-source_cluster src
-add_row src 1 >/dev/null
-wait_archived src "$(switch_wal src)"
-backup_of src base1
+backed_up_source src base1
 add_row src 2 >/dev/null
 wait_archived src "$(switch_wal src)"
 pg_stop src
