@@ -1,5 +1,6 @@
 /*
- * main.c - argv -> command table; maps error codes to exit status. Nothing else.
+ * main.c - argv -> command table (cmd_table.c); exits with the status cmd_exit_status() gives.
+ * Nothing else.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -7,18 +8,6 @@
 
 #include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
-
-static const CmdDef *const commands[] = {
-    &cmd_archive_push,
-    &cmd_archive_get,
-    &cmd_backup,
-    &cmd_restore,
-    &cmd_drill,
-    &cmd_info,
-    &cmd_verify,
-    &cmd_expire,
-};
-#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
 static void print_help(FILE *out)
 {
@@ -35,19 +24,11 @@ static void print_help(FILE *out)
           "\n"
           "commands:\n",
           out);
-    for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(out, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
+    for (size_t i = 0; i < cmd_table_len; i++)
+        fprintf(out, "  %-14s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
     fprintf(out, "  %-14s %s\n", "version", "print the version");
-    fputs("\nRun 'pgpitr COMMAND --help' for a command's options.\n", out);
-}
-
-static int exit_status(const CmdDef *cmd, const PgpErr *err)
-{
-    if (err->code == PGP_ERR_OK)
-        return 0;
-    if (cmd != NULL && cmd->failure_exit != 0 && err->code != PGP_ERR_NOT_FOUND)
-        return cmd->failure_exit;
-    return pgp_err_exit_status(err->code);
+    fputs("\nRun 'pgpitr COMMAND --help' for a command's options and exit statuses\n"
+          "(all in docs/exit-status.md).\n", out);
 }
 
 int main(int argc, char **argv)
@@ -92,19 +73,17 @@ int main(int argc, char **argv)
         print_help(stdout);
         return 0;
     }
-    for (size_t i = 0; i < COMMAND_COUNT; i++) {
-        const CmdDef *cmd = commands[i];
-        if (strcmp(cmd->name, name) != 0)
-            continue;
+    const CmdDef *cmd = cmd_find(name);
+    if (cmd != NULL) {
         /* The command sees its own name as argv[0]. */
         int rc = cmd->run(&g, argc - optind, argv + optind, &err);
         if (rc == 0)
             return 0;
         if (err.code == PGP_ERR_OK) /* never let a failure exit 0 for lack of a message */
             PGP_FAIL(&err, PGP_ERR_INTERNAL, "%s failed without an error message", cmd->name);
-        if (err.code != PGP_ERR_OK && !(cmd->quiet_not_found && err.code == PGP_ERR_NOT_FOUND))
+        if (!(cmd->quiet_not_found && err.code == PGP_ERR_NOT_FOUND))
             log_error_report(&err);
-        return exit_status(cmd, &err);
+        return cmd_exit_status(cmd, err.code);
     }
     PGP_FAIL(&err, PGP_ERR_USAGE, "unknown command \"%s\"", name);
     pgp_err_hint(&err, "see pgpitr --help");

@@ -33,6 +33,15 @@ typedef struct CmdDef {
     int failure_exit;
     /* PGP_ERR_NOT_FOUND is an expected answer, exit 1 without a message. */
     bool quiet_not_found;
+    /* What its exit statuses mean, printed by --help ("exit status:") and written word for
+     * word in docs/exit-status.md (a unit test compares them):
+     * exit_ok: what 0 means. exit_not_found: what 1 (PGP_ERR_NOT_FOUND) means; NULL when the
+     * command never answers "not found": a NOT_FOUND reaching main then exits as I/O (5).
+     * exit_other: what is particular about the other statuses (with failure_exit: what it
+     * means); NULL when they mean what docs/exit-status.md says for every command. */
+    const char *exit_ok;
+    const char *exit_not_found;
+    const char *exit_other;
 } CmdDef;
 
 extern const CmdDef cmd_archive_push;
@@ -43,6 +52,18 @@ extern const CmdDef cmd_drill;
 extern const CmdDef cmd_info;
 extern const CmdDef cmd_verify;
 extern const CmdDef cmd_expire;
+
+/* Every command, in the order `pgpitr --help` lists them (cmd_table.c). */
+extern const CmdDef *const cmd_table[];
+extern const size_t cmd_table_len;
+/* The command named name, NULL if none. */
+const CmdDef *cmd_find(const char *name);
+/* The exit status of cmd (may be NULL: no command) failing with code: the code's status
+ * (PGP_ERR_LIST), except NOT_FOUND for a command without exit_not_found (I/O, 5) and
+ * everything but NOT_FOUND for a command with failure_exit. 0 for PGP_ERR_OK. */
+int cmd_exit_status(const CmdDef *cmd, PgpErrCode code);
+/* cmd->usage, then its "exit status:" lines made from the CmdDef (above). */
+void cmd_print_usage(const CmdDef *cmd, FILE *out);
 
 /* Settings every command resolves the same way. */
 typedef struct CmdSettings {

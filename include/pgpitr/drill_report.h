@@ -116,9 +116,16 @@ typedef struct DrillReportSummary {
     char id[DRILL_ID_MAX];
     char status[16];                    /* "passed" or "failed" */
     char started[DRILL_TIME_MAX], finished[DRILL_TIME_MAX];   /* as written; "" if absent */
-    bool has_total;                     /* phases.total_s is a number (of any sign) */
+    bool has_total;                     /* phases.total_s is a number of seconds within
+                                           [0, DRILL_SECONDS_MAX]; any other value is ignored
+                                           (with a warning): reports come from the repository,
+                                           whose files anyone with write access can change */
     double total_s;
 } DrillReportSummary;
+
+/* The longest duration a report can hold, in seconds (about 31 years). Durations outside
+ * [0, DRILL_SECONDS_MAX] are written as null and never computed with. */
+#define DRILL_SECONDS_MAX 1e9
 
 /*
  * Finds the newest report in drill/ of the repository (by id; with `before` not NULL only ids

@@ -54,11 +54,6 @@ int drill_server_check_workdir(const char *workdir, PgpErr *err);
  * absolute and short enough for a Unix socket path. */
 int drill_server_init(DrillServer *d, const char *workdir, int port, PgpErr *err);
 
-/* The settings as postgresql.conf lines for RestoreRequest.extra_settings: a NULL-terminated
- * malloc'd array of malloc'd lines (free with drill_server_lines_free). */
-int drill_server_conf_lines(const DrillServer *d, char ***lines, PgpErr *err);
-void drill_server_lines_free(char **lines);
-
 /* After the restore: writes workdir/pg_hba.conf (local trust: the socket directory is private
  * to the drill's OS user), workdir/pg_ident.conf, an empty data/postgresql.conf when the
  * backup has none (Debian keeps it in /etc), and removes data/standby.signal (a standby never

@@ -60,7 +60,10 @@ int pgp_err_set(PgpErr *err, PgpErrCode code, int sys_errno, const char *file, i
 /* Same, recording errno and appending ": strerror(errno)" to the message. */
 #define PGP_FAIL_ERRNO(err, code, e, ...) \
     pgp_err_set((err), (code), (e), __FILE__, __LINE__, __VA_ARGS__)
-/* errno-derived code: ENOSPC/EDQUOT -> NO_SPACE, ENOENT -> NOT_FOUND, ENOMEM -> NOMEM, else IO. */
+/* errno-derived code: ENOSPC/EDQUOT -> NO_SPACE, ENOMEM -> NOMEM, else IO. ENOENT is IO too:
+ * a system call that finds a path missing is a failure of what the program was doing. "Not
+ * found" is an answer (exit 1: "not archived", "no backup reaches the target"), given only by
+ * a function that decides absence is the answer, with PGP_FAIL(err, PGP_ERR_NOT_FOUND, ...). */
 PgpErrCode pgp_err_code_from_errno(int e);
 #define PGP_FAIL_SYS(err, e, ...) \
     pgp_err_set((err), pgp_err_code_from_errno(e), (e), __FILE__, __LINE__, __VA_ARGS__)
@@ -80,6 +83,7 @@ void pgp_err_clear(PgpErr *err);
 const char *pgp_quote(const char *s, char buf[PGP_QUOTE_BUF]);
 
 const char *pgp_err_name(PgpErrCode code);      /* "NOT_FOUND" */
+const char *pgp_err_text(PgpErrCode code);      /* "not found" */
 int pgp_err_exit_status(PgpErrCode code);
 
 #endif

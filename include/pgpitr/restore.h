@@ -16,6 +16,7 @@
 
 #include "pgpitr/cmd.h"
 #include "pgpitr/err.h"
+#include "pgpitr/pgserver.h"
 
 typedef enum {
     RESTORE_TARGET_LATEST = 0,   /* replay all archived WAL (the default) */
@@ -40,6 +41,15 @@ typedef struct RestoreTargetSpec {
     const char *action;          /* "promote" (default), "pause", "shutdown" */
 } RestoreTargetSpec;
 
+/* What a restored cluster does with the backup's archiving settings (archive_mode,
+ * archive_command, archive_library): a copy that keeps them archives its new timeline into
+ * the repository of the cluster it came from once promoted, and the next restore to the
+ * latest point follows the copy instead of production. */
+typedef enum {
+    RESTORE_ARCHIVE_OFF = 0,     /* default: archive_mode = off written last, overriding them */
+    RESTORE_ARCHIVE_PRESERVE,    /* nothing written: for a PITR that replaces production */
+} RestoreArchiveMode;
+
 typedef struct RestoreTablespaceMap {
     const char *name;            /* tablespace oid (decimal). Backups record no tablespace
                                     names: a name is refused (PGP_ERR_USAGE, the HINT lists
@@ -55,9 +65,13 @@ typedef struct RestoreRequest {
     bool delta;                  /* rewrite only files whose checksum differs */
     const RestoreTablespaceMap *ts_map;
     size_t n_ts_map;
-    /* For drills: settings appended after the recovery settings (port, sockets, archive_mode
-     * = off, ...), each a full "name = value" line. NULL-terminated; NULL for none. */
-    const char *const *extra_settings;
+    RestoreArchiveMode archive_mode;
+    /* Settings written after the recovery settings (the drill's private server: port,
+     * sockets, ...), each name once: one given here replaces restore's own line for it.
+     * Values are quoted by the writer (restore_conf.h). NULL when n_settings is 0. */
+    const PgServerSetting *settings;
+    size_t n_settings;
+    const char *settings_comment;        /* "# ..." line before them; NULL: none */
     bool quiet;                  /* no progress line, no chosen-backup line on stdout */
     /* restore_run takes a READ repository lock (cmd_lock_repo) for the plan and the files,
      * waiting as --lock-wait says (lock_wait: its text, NULL: env/config/0), unless the
@@ -89,8 +103,10 @@ typedef struct RestoreReport {
 /* See the header comment. settings gives the repository (and the pgpitr binary path used in
  * restore_command is this process's own). The request is checked first (PGP_ERR_USAGE for an
  * inconsistent target, a bad label, xid, name, timeline, action or tablespace map). Backup
- * selection, validation and their errors: restore_plan.h. recovery_target_timeline is written
- * as the resolved number (the timeline that was validated), never as 'latest'. On a failure
+ * selection, validation and their errors: restore_plan.h. The recovery settings
+ * (restore_conf.h) are made before anything is written: a binary or repository path holding
+ * a line break is PGP_ERR_CONFIG there. recovery_target_timeline is written as the resolved
+ * number (the timeline that was validated), never as 'latest'. On a failure
  * after writing started everything created is removed, except with delta (the directory is
  * left without global/pg_control; running the same delta restore again finishes it). */
 int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,

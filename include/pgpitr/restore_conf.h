@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "pgpitr/err.h"
+#include "pgpitr/pgserver.h"
 #include "pgpitr/restore.h"
 
 #define RESTORE_TIME_TEXT_MAX 40
@@ -20,25 +21,37 @@ typedef struct RestoreRecoveryConf {
     const char *label;                  /* backup label, for the comment line */
     const RestoreTargetSpec *target;    /* kind, value, exclusive, action */
     uint32_t timeline;                  /* recovery_target_timeline; 0: not written */
-    const char *const *extra;           /* NULL-terminated lines appended last; NULL: none */
+    RestoreArchiveMode archive_mode;    /* OFF: archive_mode = 'off' is written */
+    const PgServerSetting *settings;    /* written last, in order; NULL when n_settings is 0 */
+    size_t n_settings;
+    const char *settings_comment;       /* "# ..." line before them; NULL: none */
 } RestoreRecoveryConf;
 
 /*
- * The recovery settings, malloc'd in *out:
+ * The settings restore appends to postgresql.auto.conf, malloc'd in *out:
  *   # added by pgpitr restore of backup <label>
  *   restore_command = '<bin> --repo <repo> archive-get %f "%p"'
- *   recovery_target_time = '2026-11-22 03:15:07.25+00'   (UTC, always with "+00"), or
- *   recovery_target_lsn = 'X/X' | recovery_target_xid = 'N' | recovery_target_name = '...' |
- *   recovery_target = 'immediate'       (nothing for LATEST)
- *   recovery_target_inclusive = off     (only with exclusive, for time, LSN and xid)
+ *   recovery_target = '' ... recovery_target_xid = ''   (the four not used, emptied)
+ *   recovery_target_time = '2026-11-22 03:15:07.25+00'  (UTC, always "+00"), or
+ *     recovery_target_lsn = 'X/X' | recovery_target_xid = 'N' | recovery_target_name = '...' |
+ *     recovery_target = 'immediate'                     (all five emptied for LATEST)
+ *   recovery_target_inclusive = 'off' ('on' unless exclusive, for time, LSN and xid)
  *   recovery_target_timeline = 'N'      (when timeline != 0)
  *   recovery_target_action = 'promote'  (target->action or promote; not for LATEST, where
  *                                        PostgreSQL promotes at the end of the WAL anyway)
- *   <extra lines, each followed by a newline>
+ *   # a restored copy must not archive ...
+ *   archive_mode = 'off'                (archive_mode OFF; nothing for PRESERVE)
+ *   <settings_comment>
+ *   <settings>
+ * Every target setting is written, so that none from the backup's own configuration (a
+ * previous restore's, kept in its postgresql.auto.conf) applies. Each name is written once:
+ * a setting in `settings` replaces restore's own line for that name (the last place wins).
  * Paths are quoted for /bin/sh when they hold anything outside [A-Za-z0-9/._+,:=@-] (single
  * quotes, ' written '\''), '%' in them is doubled, and every value is quoted for the
- * configuration file (' and \ doubled). PGP_ERR_USAGE for an extra line or a target name
- * holding a newline, an action other than promote|pause|shutdown; NOMEM.
+ * configuration file (' and \ doubled). PGP_ERR_CONFIG when the binary or repository path
+ * holds a line break (\n or \r), naming which: PostgreSQL cannot load such a file.
+ * PGP_ERR_USAGE for a value of `settings` or a target holding a line break, an invalid
+ * setting name, an action other than promote|pause|shutdown; NOMEM.
  */
 int restore_recovery_conf_text(const RestoreRecoveryConf *c, char **out, PgpErr *err);
 

@@ -160,7 +160,7 @@ int restore_write_small(const char *dir, const char *name, const char *text, boo
                         PgpErr *err);
 int restore_fsync_dir(const char *path, PgpErr *err);
 
-/* ---- selection (restore_plan.c) and recovery settings (restore_conf.c) ------------------- */
+/* ---- selection (restore_plan.c) ----------------------------------------------------------- */
 
 typedef struct RestoreSelection {
     BackupManifest *manifest;           /* the chosen backup; the caller frees it */
@@ -179,18 +179,5 @@ typedef struct RestoreSelection {
  * but does not load is an error (never silently fall back to an older backup).
  */
 int restore_select_backup(Storage *s, const char *label, RestoreSelection *out, PgpErr *err);
-
-/*
- * The recovery settings for recovery_target = 'immediate' (restore_recovery_conf_text in
- * restore_conf.h writes them for any target), malloc'd in *out:
- *   restore_command = '<bin> --repo <repo> archive-get %f "%p"'
- *   recovery_target = 'immediate'
- *   recovery_target_action = 'promote'
- * Each path is quoted for /bin/sh when it holds anything outside [A-Za-z0-9/._+,:=@-] (single
- * quotes, ' written '\''), '%' is doubled (PostgreSQL expands %f, %p, %r, %%), and the whole
- * value is quoted for the configuration file (' and \ doubled).
- */
-int restore_recovery_settings(const char *bin, const char *repo, const char *label, char **out,
-                              PgpErr *err);
 
 #endif

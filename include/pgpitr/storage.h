@@ -32,9 +32,13 @@ enum {
     STORAGE_FEATURE_FSYNC = 1u << 1,    /* commit is made durable with fsync */
 };
 
+/* 9999-12-31T23:59:59Z: the latest modification time a driver reports. */
+#define STORAGE_MTIME_MAX INT64_C(253402300799)
+
 typedef struct StorageInfo {
     uint64_t size;
-    int64_t mtime;      /* seconds since the epoch */
+    int64_t mtime;      /* seconds since the epoch, within [0, STORAGE_MTIME_MAX]: a time
+                           outside is clamped, so callers may compute ages and microseconds */
     bool is_dir;
 } StorageInfo;
 

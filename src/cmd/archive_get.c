@@ -92,7 +92,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     optind = 0;
     while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h': fputs(cmd_archive_get.usage, stdout); return 0;
+        case 'h': cmd_print_usage(&cmd_archive_get, stdout); return 0;
         case 'p': flags.path = optarg; break;
         case 's': flags.size = optarg; break;
         case 'j': flags.jobs = optarg; break;
@@ -152,12 +152,16 @@ const CmdDef cmd_archive_get = {
         "  --spool-size SIZE    at most this much prefetched WAL, e.g. 512MiB (env\n"
         "                       PGPITR_SPOOL_SIZE, config spool-size; default 512MiB; 0: off)\n"
         "  --prefetch-jobs N    parallel fetches (env PGPITR_PREFETCH_JOBS, config\n"
-        "                       prefetch-jobs; default 2)\n"
-        "\n"
-        "exit status: 0 restored; 1 not in the archive (normal at the end of WAL);\n"
-        "255 any other failure (corrupt object, checksum mismatch, unreadable repository):\n"
-        "PostgreSQL stops recovery instead of ending it early with missing data.\n",
+        "                       prefetch-jobs; default 2)\n",
     .run = run,
+    .exit_ok = "the file was restored to DEST, its SHA-256 verified",
+    .exit_not_found =
+        "NAME is not archived: in archive recovery, it lies beyond the end of the "
+        "archive; in standby mode, not yet (PostgreSQL asks for such names as a matter "
+        "of course: no message). What exactly counts: docs/archiving.md",
+    .exit_other =
+        "any other failure: PostgreSQL then stops recovery instead of ending it early "
+        "with WAL missing",
     .failure_exit = 255,
     .quiet_not_found = true,
 };

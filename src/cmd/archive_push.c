@@ -28,7 +28,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
         switch (c) {
         case 'c': codec_flag = optarg; break;
         case 'l': level_flag = optarg; break;
-        case 'h': fputs(cmd_archive_push.usage, stdout); return 0;
+        case 'h': cmd_print_usage(&cmd_archive_push, stdout); return 0;
         default: return cmd_usage_error(err, &cmd_archive_push, "unknown option \"%s\"", argv[optind - 1]);
         }
     }
@@ -80,4 +80,7 @@ const CmdDef cmd_archive_push = {
         "  --compress-level N         zstd 1..19 (default 1), lz4 0..12 (default 0)\n"
         "                             (config: compress-level)\n",
     .run = run,
+    .exit_ok =
+        "the file is durable in the repository under its final name, or was already "
+        "there with the same content",
 };

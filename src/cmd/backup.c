@@ -643,7 +643,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     bool help = false;
     rc = parse_options(argc, argv, &s, &o, &help, err);
     if (rc == 0 && help)
-        fputs(cmd_backup.usage, stdout);
+        cmd_print_usage(&cmd_backup, stdout);
     else if (rc == 0)
         rc = run_backup(&s, &o, err);
     cmd_settings_free(&s);
@@ -677,4 +677,8 @@ const CmdDef cmd_backup = {
         "                          backup, an expire; env PGPITR_LOCK_WAIT, config lock-wait;\n"
         "                          default 0: fail at once, exit 13)\n",
     .run = run,
+    .exit_ok = "the backup is complete and restorable",
+    .exit_not_found =
+        "a WAL segment the backup needs did not reach the archive within "
+        "--archive-timeout: the backup is not restorable (check archiving)",
 };

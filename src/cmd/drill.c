@@ -381,7 +381,6 @@ static int scan_archive(Drill *d, DrillArchiveScan *scan, PgpErr *err)
 static int restore_phase(Drill *d, PgpErr *err)
 {
     TsMap ts = {0};
-    char **extra = NULL;
     int port = 0;
     RestoreRequest req = {.label = d->o->label, .target = d->o->target, .jobs = d->o->jobs,
                           .quiet = true, .lock_held = true};
@@ -390,11 +389,14 @@ static int restore_phase(Drill *d, PgpErr *err)
     if (rc == 0)
         rc = drill_server_init(&d->srv, d->workdir, port, err);
     if (rc == 0)
-        rc = drill_server_conf_lines(&d->srv, &extra, err);
-    if (rc == 0)
         rc = pin_backup(d, &req, &ts, err);
     req.pgdata = d->srv.pgdata;
-    req.extra_settings = (const char *const *)extra;
+    /* Also in postgresql.auto.conf: a directory kept with --keep stays harmless when started
+     * by hand. archive_mode is among them (restore's own default is off as well). */
+    req.settings = d->srv.settings;
+    req.n_settings = DRILL_SERVER_N_SETTINGS;
+    req.settings_comment = "# pgpitr drill: a private, harmless server (also given on its "
+                           "command line)";
     if (rc == 0)
         rc = restore_run(d->s, &req, &d->rep.backup, err);
     double secs = mono_s() - t0;
@@ -408,7 +410,6 @@ static int restore_phase(Drill *d, PgpErr *err)
     } else {
         pgp_err_context(err, "restore failed");
     }
-    drill_server_lines_free(extra);
     ts_map_free(&ts);
     return rc;
 }
@@ -639,7 +640,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     int rc = parse_options(argc, argv, &o, &help, err);
     if (rc != 0 || help) {
         if (help)
-            fputs(cmd_drill.usage, stdout);
+            cmd_print_usage(&cmd_drill, stdout);
         return rc;
     }
     if (geteuid() == 0) {
@@ -710,4 +711,10 @@ const CmdDef cmd_drill = {
         "  --lock-wait SECONDS     wait this long while an expire holds the repository lock\n"
         "                          (env PGPITR_LOCK_WAIT, config lock-wait; default 0)\n",
     .run = run,
+    .exit_ok = "the drill passed",
+    .exit_not_found =
+        "no backup can reach the drill's target (as for restore), or the repository has "
+        "no backup",
+    .exit_other = "7 when the restored data failed a check, 12 when PostgreSQL failed (a failed "
+                  "drill exits with the status of its first error)",
 };

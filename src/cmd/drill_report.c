@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,9 +237,19 @@ static json_t *jtime(int64_t us)
     return json_string(t);
 }
 
+/* Whether s is a duration a drill can have taken: finite, within [min, DRILL_SECONDS_MAX]. Every
+ * double that is converted to an integer passes here first: the conversion of a value out of
+ * range (a tampered report's 1e308) is undefined behaviour. */
+static bool seconds_ok(double s, double min)
+{
+    return isfinite(s) && s >= min && s <= DRILL_SECONDS_MAX;
+}
+
+/* Seconds rounded to milliseconds; null for "not measured" (< 0) or out of range. */
 static json_t *jsecs(double s)
 {
-    return s < 0 ? json_null() : json_real((double)(int64_t)(s * 1000.0 + 0.5) / 1000.0);
+    return seconds_ok(s, 0) ? json_real((double)(int64_t)(s * 1000.0 + 0.5) / 1000.0)
+                            : json_null();
 }
 
 static json_t *backup_json(const DrillReport *r)
@@ -319,7 +330,8 @@ static json_t *previous_json(const DrillReport *r)
     if (!r->has_previous)
         return json_null();
     /* A failed drill's total is not a recovery time: no change is computed against one. */
-    bool delta = r->previous_has_rto && r->total_s >= 0 && drill_report_passed(r) &&
+    bool delta = r->previous_has_rto && seconds_ok(r->total_s, 0) &&
+                 seconds_ok(r->previous_rto_s, 0) && drill_report_passed(r) &&
                  strcmp(r->previous_status, "passed") == 0;
     return json_pack("{s:s, s:s, s:o, s:o}", "id", r->previous_id, "status", r->previous_status,
                      "rto_s", r->previous_has_rto ? jsecs(r->previous_rto_s) : json_null(),
@@ -525,8 +537,12 @@ static int read_summary(Storage *s, const char *id, DrillReportSummary *out, Pgp
     copy_str(out->started, sizeof out->started, json_object_get(j, "started"));
     copy_str(out->finished, sizeof out->finished, json_object_get(j, "finished"));
     json_t *total = json_object_get(json_object_get(j, "phases"), "total_s");
-    out->has_total = json_is_number(total);
-    out->total_s = out->has_total ? json_number_value(total) : 0;
+    double secs = json_is_number(total) ? json_number_value(total) : 0;
+    out->has_total = json_is_number(total) && seconds_ok(secs, 0);
+    out->total_s = out->has_total ? secs : 0;
+    if (json_is_number(total) && !out->has_total)
+        log_warn("ignoring the duration in the drill report \"%s\": %g is not a number of seconds "
+                 "between 0 and %.0f", path, secs, DRILL_SECONDS_MAX);
     json_decref(j);
     return 1;
 }

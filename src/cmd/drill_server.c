@@ -87,30 +87,6 @@ int drill_server_init(DrillServer *d, const char *workdir, int port, PgpErr *err
     return 0;
 }
 
-void drill_server_lines_free(char **lines)
-{
-    for (size_t i = 0; lines != NULL && lines[i] != NULL; i++)
-        free(lines[i]);
-    free(lines);
-}
-
-int drill_server_conf_lines(const DrillServer *d, char ***lines, PgpErr *err)
-{
-    char **v = calloc(DRILL_SERVER_N_SETTINGS + 2, sizeof *v);
-    if (v == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    v[0] = strdup("# pgpitr drill: a private, harmless server (also given on its command line)");
-    int rc = v[0] ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < DRILL_SERVER_N_SETTINGS; i++)
-        rc = pg_server_conf_line(d->settings[i].name, d->settings[i].value, &v[i + 1], err);
-    if (rc != 0) {
-        drill_server_lines_free(v);
-        return rc;
-    }
-    *lines = v;
-    return 0;
-}
-
 static int write_new(const char *path, const char *text, PgpErr *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

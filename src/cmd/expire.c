@@ -165,7 +165,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     bool help = false;
     rc = parse_options(argc, argv, &s, &o, &help, err);
     if (rc == 0 && help)
-        fputs(cmd_expire.usage, stdout);
+        cmd_print_usage(&cmd_expire, stdout);
     else if (rc == 0)
         rc = run_expire(&s, &o, err);
     cmd_settings_free(&s);
@@ -196,4 +196,5 @@ const CmdDef cmd_expire = {
         "  --lock-wait S       wait up to S seconds for the repository lock (env\n"
         "                      PGPITR_LOCK_WAIT, config lock-wait; default 0)\n",
     .run = run,
+    .exit_ok = "the plan was carried out (with --dry-run: printed)",
 };

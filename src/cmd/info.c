@@ -67,7 +67,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     int rc = parse_options(argc, argv, &json, &help, err);
     if (rc != 0 || help) {
         if (help)
-            fputs(cmd_info.usage, stdout);
+            cmd_print_usage(&cmd_info, stdout);
         return rc;
     }
     CmdSettings s;
@@ -107,4 +107,7 @@ const CmdDef cmd_info = {
         "  --output text|json      text for people (default, fits 80 columns) or JSON\n"
         "                          (docs/info.schema.json)\n",
     .run = run,
+    .exit_ok =
+        "the repository could be read, whatever it reports (gaps and corrupt manifests "
+        "are in the output, not in the status)",
 };

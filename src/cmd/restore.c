@@ -22,7 +22,7 @@ typedef struct RestoreCli {
 
 enum {
     OPT_BACKUP = 1000, OPT_TIME, OPT_LSN, OPT_XID, OPT_NAME, OPT_IMMEDIATE, OPT_TIMELINE,
-    OPT_ACTION, OPT_EXCLUSIVE, OPT_DELTA, OPT_TS_MAP, OPT_LOCK_WAIT,
+    OPT_ACTION, OPT_EXCLUSIVE, OPT_DELTA, OPT_TS_MAP, OPT_LOCK_WAIT, OPT_ARCHIVE_MODE,
 };
 
 static int set_target(RestoreCli *c, int opt, const char *arg, PgpErr *err)
@@ -64,6 +64,20 @@ static int add_ts_map(RestoreCli *c, const char *arg, PgpErr *err)
     return 0;
 }
 
+/* A flag only, never the configuration file or the environment: preserve is for the one
+ * restore that replaces production, and a default there would also reach every copy. */
+static int set_archive_mode(RestoreCli *c, const char *arg, PgpErr *err)
+{
+    if (strcmp(arg, "off") == 0)
+        c->req.archive_mode = RESTORE_ARCHIVE_OFF;
+    else if (strcmp(arg, "preserve") == 0)
+        c->req.archive_mode = RESTORE_ARCHIVE_PRESERVE;
+    else
+        return cmd_usage_error(err, &cmd_restore, "invalid --archive-mode \"%s\" (expected off "
+                               "or preserve)", arg);
+    return 0;
+}
+
 static int parse_one(RestoreCli *c, int opt, const char *arg, PgpErr *err)
 {
     RestoreTargetSpec *t = &c->req.target;
@@ -77,6 +91,7 @@ static int parse_one(RestoreCli *c, int opt, const char *arg, PgpErr *err)
     case OPT_DELTA: c->req.delta = true; return 0;
     case OPT_TS_MAP: return add_ts_map(c, arg, err);
     case OPT_LOCK_WAIT: c->req.lock_wait = arg; return 0;
+    case OPT_ARCHIVE_MODE: return set_archive_mode(c, arg, err);
     default: return set_target(c, opt, arg, err);
     }
 }
@@ -98,6 +113,7 @@ static int parse_args(int argc, char **argv, RestoreCli *c, bool *help, PgpErr *
         {"delta", no_argument, NULL, OPT_DELTA},
         {"tablespace-map", required_argument, NULL, OPT_TS_MAP},
         {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
+        {"archive-mode", required_argument, NULL, OPT_ARCHIVE_MODE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -158,7 +174,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     bool help = false;
     int rc = parse_args(argc, argv, &c, &help, err);
     if (rc == 0 && help)
-        fputs(cmd_restore.usage, stdout);
+        cmd_print_usage(&cmd_restore, stdout);
     if (rc == 0 && !help)
         rc = check_options(&c, err);
     CmdSettings s = {0};
@@ -182,6 +198,7 @@ const CmdDef cmd_restore = {
         "          --target-name NAME | --target-immediate]\n"
         "         [--target-timeline latest|current|N] [--target-action promote|pause|shutdown]\n"
         "         [--target-exclusive] [--delta] [--tablespace-map OID=DIR]... [--jobs N]\n"
+        "         [--archive-mode off|preserve]\n"
         "\n"
         "Chooses the newest complete backup that can reach the target on the target timeline's\n"
         "history (or the one given with --backup) and says which and why. Before writing\n"
@@ -191,7 +208,9 @@ const CmdDef cmd_restore = {
         "recoverable points. Then it restores into DIR (created if missing; it must be empty\n"
         "unless --delta, and never holds a running server), verifying every file's SHA-256,\n"
         "writes global/pg_control last, recovery.signal, and in postgresql.auto.conf\n"
-        "restore_command = 'pgpitr --repo PATH archive-get %f \"%p\"' and the recovery target.\n"
+        "restore_command = 'pgpitr --repo PATH archive-get %f \"%p\"', the recovery target\n"
+        "and archive_mode = off: a restored copy never archives into this repository unless\n"
+        "--archive-mode preserve says so.\n"
         "\n"
         "Without a target, recovery replays all archived WAL, then promotes (before PITR\n"
         "support, restore stopped at the backup's end: that is --target-immediate now).\n"
@@ -212,6 +231,10 @@ const CmdDef cmd_restore = {
         "                          highest timeline with a history file in the archive;\n"
         "                          current: the backup's own; or a timeline ID\n"
         "  --target-action A       promote (default), pause or shutdown at the target\n"
+        "  --archive-mode M        off (default): the restored server does not archive, even\n"
+        "                          after promotion; preserve: it keeps the backup's archiving\n"
+        "                          settings, for a PITR that replaces production (its new\n"
+        "                          timeline, history file first, goes into the repository)\n"
         "  --delta                 restore over an existing directory: files whose size and\n"
         "                          SHA-256 match the backup are kept, others rewritten, and\n"
         "                          everything the backup does not have is removed\n"
@@ -222,4 +245,9 @@ const CmdDef cmd_restore = {
         "                          (env PGPITR_LOCK_WAIT, config lock-wait; default 0: fail\n"
         "                          at once, exit 13)\n",
     .run = run,
+    .exit_ok = "the backup is restored and recovery is configured: start the server next",
+    .exit_not_found =
+        "no backup can reach the target: the backup asked for does not exist or is "
+        "incomplete, there is no complete backup, or WAL needed on the way is not "
+        "archived; nothing was written",
 };

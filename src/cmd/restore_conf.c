@@ -14,8 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include "pgpitr/restore_files.h"
+#include "pgpitr/pgserver.h"
 #include "pgpitr/walname.h"
 
 #define US_PER_SEC INT64_C(1000000)
@@ -212,6 +213,32 @@ void restore_target_describe(const RestoreTargetSpec *t, char *out, size_t size)
 
 /* ---- recovery settings ----------------------------------------------------------------- */
 
+/*
+ * Every setting restore writes is one entry here; the text is written from the list at the
+ * end, so that a setting the request gives again replaces restore's own line for it and each
+ * name appears once (PostgreSQL would take the last one anyway; one line is what a DBA reads).
+ */
+#define CONF_OWN_MAX 12                 /* restore's own entries, at most */
+#define ARCHIVE_OFF_COMMENT "# a restored copy must not archive into the repository of the " \
+    "cluster it came from (pgpitr restore --archive-mode preserve keeps the backup's archiving)"
+
+typedef struct ConfEntry {
+    const char *comment;                /* a "# ..." line written before it, or NULL */
+    const char *name;
+    const char *value;
+} ConfEntry;
+
+typedef struct ConfList {
+    ConfEntry *v;
+    size_t n, cap;
+} ConfList;
+
+static void add(ConfList *l, const char *comment, const char *name, const char *value)
+{
+    if (l->n < l->cap)
+        l->v[l->n++] = (ConfEntry){comment, name, value};
+}
+
 static bool sh_safe(const char *s)
 {
     if (*s == '\0')
@@ -242,20 +269,35 @@ static void put_sh_word(FILE *f, const char *s)
         fputc('\'', f);
 }
 
-/* name = 'value' with the configuration file's string quoting (' and \ doubled). */
-static void put_setting(FILE *f, const char *name, const char *value)
+/*
+ * PostgreSQL's configuration parser ends a line at a newline even inside a quoted value, so a
+ * path holding one makes postgresql.auto.conf unloadable (the server refuses to start, and
+ * ALTER SYSTEM would rewrite the escape form \n back into a raw newline). A carriage return is
+ * carried by the parser, but is refused too: at the end of a path it almost always comes from
+ * a script or file with DOS line endings, and it hides itself in every message and listing.
+ * Tabs and other control characters reach restore_command intact (checked with PostgreSQL 15)
+ * and are allowed.
+ */
+static int check_path(const char *what, const char *path, const char *hint, PgpErr *err)
 {
-    fprintf(f, "%s = '", name);
-    for (const char *p = value; *p; p++) {
-        if (*p == '\'' || *p == '\\')
-            fputc(*p, f);
-        fputc(*p, f);
-    }
-    fputs("'\n", f);
+    if (strpbrk(path, "\r\n") == NULL)
+        return 0;
+    char q[PGP_QUOTE_BUF];
+    PGP_FAIL(err, PGP_ERR_CONFIG, "the %s \"%s\" holds a line break, which restore_command in "
+             "postgresql.auto.conf cannot carry", what, pgp_quote(path, q));
+    pgp_err_hint(err, "%s", hint);
+    return PGP_ERR_CONFIG;
 }
 
 static int restore_command_text(const RestoreRecoveryConf *c, char **cmd, PgpErr *err)
 {
+    int rc = check_path("path of the pgpitr binary", c->bin, "install pgpitr in a directory "
+                        "whose path has no line break", err);
+    if (rc == 0)
+        rc = check_path("repository path", c->repo, "rename the repository directory (or the "
+                        "directory holding it) to a name without a line break", err);
+    if (rc != 0)
+        return rc;
     size_t len = 0;
     FILE *f = open_memstream(cmd, &len);
     if (f == NULL)
@@ -272,33 +314,39 @@ static int restore_command_text(const RestoreRecoveryConf *c, char **cmd, PgpErr
     return 0;
 }
 
-static void put_target(FILE *f, const RestoreTargetSpec *t)
+/*
+ * All five recovery target settings, the unset ones as '' first and the target last: the
+ * backup's own configuration may carry a target from an earlier restore (postgresql.auto.conf
+ * keeps it after promotion), and PostgreSQL would use it - or refuse two targets - unless each
+ * one is written again here. Likewise recovery_target_inclusive. The values live in *buf.
+ */
+static void add_target(ConfList *l, const RestoreTargetSpec *t, char buf[RESTORE_TIME_TEXT_MAX])
 {
-    char buf[RESTORE_TIME_TEXT_MAX];
-    switch (t->kind) {
-    case RESTORE_TARGET_TIME:
-        restore_format_time(t->time_us, buf);
-        put_setting(f, "recovery_target_time", buf);
-        break;
-    case RESTORE_TARGET_LSN:
-        pg_lsn_format(t->lsn, buf);
-        put_setting(f, "recovery_target_lsn", buf);
-        break;
-    case RESTORE_TARGET_XID:
-        put_setting(f, "recovery_target_xid", t->xid);
-        break;
-    case RESTORE_TARGET_NAME:
-        put_setting(f, "recovery_target_name", t->name);
-        break;
-    case RESTORE_TARGET_IMMEDIATE:
-        put_setting(f, "recovery_target", "immediate");
-        break;
-    default:
-        return;
+    static const struct { RestoreTargetKind kind; const char *name; } names[] = {
+        {RESTORE_TARGET_IMMEDIATE, "recovery_target"}, {RESTORE_TARGET_LSN, "recovery_target_lsn"},
+        {RESTORE_TARGET_NAME, "recovery_target_name"}, {RESTORE_TARGET_TIME, "recovery_target_time"},
+        {RESTORE_TARGET_XID, "recovery_target_xid"},
+    };
+    const char *name = NULL, *value = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (names[i].kind == t->kind)
+            name = names[i].name;
+        else
+            add(l, NULL, names[i].name, "");
     }
-    if (t->exclusive && (t->kind == RESTORE_TARGET_TIME || t->kind == RESTORE_TARGET_LSN ||
-                         t->kind == RESTORE_TARGET_XID))
-        fputs("recovery_target_inclusive = off\n", f);
+    switch (t->kind) {
+    case RESTORE_TARGET_TIME: restore_format_time(t->time_us, buf); value = buf; break;
+    case RESTORE_TARGET_LSN: pg_lsn_format(t->lsn, buf); value = buf; break;
+    case RESTORE_TARGET_XID: value = t->xid; break;
+    case RESTORE_TARGET_NAME: value = t->name; break;
+    case RESTORE_TARGET_IMMEDIATE: value = "immediate"; break;
+    default: break;
+    }
+    if (name != NULL)
+        add(l, NULL, name, value);
+    bool exclusive = t->exclusive && (t->kind == RESTORE_TARGET_TIME ||
+                                      t->kind == RESTORE_TARGET_LSN || t->kind == RESTORE_TARGET_XID);
+    add(l, NULL, "recovery_target_inclusive", exclusive ? "off" : "on");
 }
 
 static int check_conf(const RestoreRecoveryConf *c, PgpErr *err)
@@ -312,54 +360,89 @@ static int check_conf(const RestoreRecoveryConf *c, PgpErr *err)
     if ((t->kind == RESTORE_TARGET_XID && (t->xid == NULL || t->xid[0] == '\0')) ||
         (t->kind == RESTORE_TARGET_NAME && (t->name == NULL || t->name[0] == '\0')))
         return PGP_FAIL(err, PGP_ERR_USAGE, "the recovery target has no value");
-    if ((t->kind == RESTORE_TARGET_NAME && strpbrk(t->name, "\r\n") != NULL) ||
-        (t->kind == RESTORE_TARGET_XID && strpbrk(t->xid, "\r\n") != NULL))
-        return PGP_FAIL(err, PGP_ERR_USAGE, "the recovery target holds a line break");
-    for (size_t i = 0; c->extra != NULL && c->extra[i] != NULL; i++)
-        if (strpbrk(c->extra[i], "\r\n") != NULL)
-            return PGP_FAIL(err, PGP_ERR_USAGE, "extra setting \"%.64s\" holds a line break",
-                            c->extra[i]);
+    if (c->archive_mode != RESTORE_ARCHIVE_OFF && c->archive_mode != RESTORE_ARCHIVE_PRESERVE)
+        return PGP_FAIL(err, PGP_ERR_USAGE, "invalid archive mode %d", (int)c->archive_mode);
+    if (c->settings_comment != NULL && strpbrk(c->settings_comment, "\r\n") != NULL)
+        return PGP_FAIL(err, PGP_ERR_USAGE, "the settings comment holds a line break");
+    return 0;
+}
+
+static bool replaced_later(const ConfList *l, size_t i)
+{
+    for (size_t j = i + 1; j < l->n; j++)
+        if (strcasecmp(l->v[j].name, l->v[i].name) == 0)
+            return true;
+    return false;
+}
+
+/* The list as text: each name once, at its last place (a comment of a replaced entry goes
+ * with the next line written), each value quoted by pg_server_conf_line, which refuses a line
+ * break: a value can never add a line. */
+static int write_list(FILE *f, const ConfList *l, PgpErr *err)
+{
+    const char *pending = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        if (replaced_later(l, i)) {
+            pending = pending != NULL ? pending : l->v[i].comment;
+            continue;
+        }
+        char *line = NULL;
+        int rc = pg_server_conf_line(l->v[i].name, l->v[i].value, &line, err);
+        if (rc != 0)
+            return rc;
+        if (pending != NULL)
+            fprintf(f, "%s\n", pending);
+        if (l->v[i].comment != NULL)
+            fprintf(f, "%s\n", l->v[i].comment);
+        fprintf(f, "%s\n", line);
+        free(line);
+        pending = NULL;
+    }
     return 0;
 }
 
 int restore_recovery_conf_text(const RestoreRecoveryConf *c, char **out, PgpErr *err)
 {
     *out = NULL;
-    char *cmd = NULL, *text = NULL;
+    char *cmd = NULL, *text = NULL, tl[16], buf[RESTORE_TIME_TEXT_MAX];
     size_t text_len = 0;
     int rc = check_conf(c, err);
     if (rc == 0)
         rc = restore_command_text(c, &cmd, err);
     if (rc != 0)
         return rc;
-    FILE *f = open_memstream(&text, &text_len);
-    if (f == NULL) {
+    ConfList l = {.cap = CONF_OWN_MAX + c->n_settings};
+    if ((l.v = calloc(l.cap, sizeof *l.v)) == NULL) {
         free(cmd);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     }
-    fprintf(f, "# added by pgpitr restore of backup %s\n", c->label);
-    put_setting(f, "restore_command", cmd);
-    free(cmd);
-    put_target(f, c->target);
+    add(&l, NULL, "restore_command", cmd);
+    add_target(&l, c->target, buf);
+    snprintf(tl, sizeof tl, "%" PRIu32, c->timeline);
     if (c->timeline != 0)
-        fprintf(f, "recovery_target_timeline = '%" PRIu32 "'\n", c->timeline);
+        add(&l, NULL, "recovery_target_timeline", tl);
     if (c->target->kind != RESTORE_TARGET_LATEST)
-        put_setting(f, "recovery_target_action",
-                    c->target->action != NULL ? c->target->action : "promote");
-    for (size_t i = 0; c->extra != NULL && c->extra[i] != NULL; i++)
-        fprintf(f, "%s\n", c->extra[i]);
-    if (fclose(f) != 0) {
+        add(&l, NULL, "recovery_target_action",
+            c->target->action != NULL ? c->target->action : "promote");
+    if (c->archive_mode == RESTORE_ARCHIVE_OFF)
+        add(&l, ARCHIVE_OFF_COMMENT, "archive_mode", "off");
+    for (size_t i = 0; i < c->n_settings; i++)
+        add(&l, i == 0 ? c->settings_comment : NULL, c->settings[i].name, c->settings[i].value);
+    FILE *f = open_memstream(&text, &text_len);
+    if (f == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc == 0) {
+        fprintf(f, "# added by pgpitr restore of backup %s\n", c->label);
+        rc = write_list(f, &l, err);
+        if (fclose(f) != 0 && rc == 0)
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
+    free(cmd);
+    free(l.v);
+    if (rc != 0) {
         free(text);
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        return rc;
     }
     *out = text;
     return 0;
-}
-
-int restore_recovery_settings(const char *bin, const char *repo, const char *label, char **out,
-                              PgpErr *err)
-{
-    RestoreTargetSpec t = {.kind = RESTORE_TARGET_IMMEDIATE};
-    RestoreRecoveryConf c = {.bin = bin, .repo = repo, .label = label, .target = &t};
-    return restore_recovery_conf_text(&c, out, err);
 }

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,7 +324,8 @@ static int check_postmaster(const char *pgdata, PgpErr *err)
         close(fd);
     free(path);
     long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
-    if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+    /* Beyond pid_t, the conversion would wrap (to -1: kill() would probe every process). */
+    if (pid <= 0 || pid > INT_MAX || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
         return 0;
     PGP_FAIL(err, PGP_ERR_LOCKED, "a server is running in \"%s\" (postmaster.pid names live "
              "process %ld)", pgdata, pid);

@@ -67,6 +67,7 @@ typedef struct Restore {
     size_t n_reloc;
     RestoreExpected *expect;                /* --delta: every path the restore writes */
     size_t n_expect;
+    char *conf_text;                        /* appended to postgresql.auto.conf */
     bool tty;
     struct timespec started;
     uint64_t files_done, bytes_done, kept, kept_bytes, removed;
@@ -345,6 +346,7 @@ static void restore_free(Restore *r)
     free(r->pg_control_path);
     free(r->expect);
     free(r->reloc);
+    free(r->conf_text);
     restore_target_free(&r->target);
 }
 
@@ -480,11 +482,24 @@ static int rewrite_ts_map(Restore *r, PgpErr *err)
     return rc;
 }
 
+/* The text for postgresql.auto.conf, made before anything is written: what PostgreSQL could
+ * not load (a path with a line break) is refused while the target is still untouched. */
+static int recovery_text(Restore *r, const char *bin, const char *repo, PgpErr *err)
+{
+    const RestoreRequest *req = r->req;
+    RestoreRecoveryConf conf = {.bin = bin, .repo = repo, .label = r->m->label,
+                                .target = &req->target, .timeline = r->plan->target_tli,
+                                .archive_mode = req->archive_mode, .settings = req->settings,
+                                .n_settings = req->n_settings,
+                                .settings_comment = req->settings_comment};
+    return restore_recovery_conf_text(&conf, &r->conf_text, err);
+}
+
 /* backup_manifest, pg_wal, recovery.signal, postgresql.auto.conf. */
-static int write_recovery(Restore *r, const char *bin, const char *repo, PgpErr *err)
+static int write_recovery(Restore *r, PgpErr *err)
 {
     const char *pgdata = r->target.pgdata;
-    char *path = NULL, *settings = NULL;
+    char *path = NULL;
     int rc = 0;
     if (r->m->pg_manifest_object != NULL) {
         path = restore_path_join(pgdata, "backup_manifest");
@@ -503,14 +518,8 @@ static int write_recovery(Restore *r, const char *bin, const char *repo, PgpErr 
     free(path);
     if (rc == 0)
         rc = restore_write_small(pgdata, "recovery.signal", "", false, err);
-    RestoreRecoveryConf conf = {.bin = bin, .repo = repo, .label = r->m->label,
-                                .target = &r->req->target, .timeline = r->plan->target_tli,
-                                .extra = r->req->extra_settings};
     if (rc == 0)
-        rc = restore_recovery_conf_text(&conf, &settings, err);
-    if (rc == 0)
-        rc = restore_write_small(pgdata, "postgresql.auto.conf", settings, true, err);
-    free(settings);
+        rc = restore_write_small(pgdata, "postgresql.auto.conf", r->conf_text, true, err);
     return rc;
 }
 
@@ -530,7 +539,7 @@ static int write_pg_control(Restore *r, PgpErr *err)
     return rc;
 }
 
-static int restore_all(Restore *r, const char *bin, const char *repo, PgpErr *err)
+static int restore_all(Restore *r, PgpErr *err)
 {
     int rc = r->req->delta ? delta_prepare(r, err) : 0;
     if (rc == 0)
@@ -548,7 +557,7 @@ static int restore_all(Restore *r, const char *bin, const char *repo, PgpErr *er
     if (rc == 0)
         rc = rewrite_ts_map(r, err);
     if (rc == 0)
-        rc = write_recovery(r, bin, repo, err);
+        rc = write_recovery(r, err);
     if (rc == 0)
         rc = restore_target_sync(&r->target, err);
     if (rc == 0)
@@ -606,6 +615,20 @@ static void print_recovery(const Restore *r)
                action);
 }
 
+/* Say it: a copy that archived would write its new timeline into production's repository. */
+static void print_archiving(const Restore *r)
+{
+    if (r->req->archive_mode == RESTORE_ARCHIVE_PRESERVE)
+        printf("archiving: kept from the backup (--archive-mode preserve): once promoted, this "
+               "server archives its new timeline as the backup's archive_command or "
+               "archive_library says\n");
+    else
+        printf("archiving: archive_mode = off, so this copy will not archive into the "
+               "repository; for a PITR that replaces production, restore with --archive-mode "
+               "preserve (archiving turned on after the promotion would miss the new "
+               "timeline's history file)\n");
+}
+
 static void print_summary(const Restore *r)
 {
     double secs = elapsed(r);
@@ -618,6 +641,7 @@ static void print_summary(const Restore *r)
                (double)r->kept_bytes / 1048576.0, (unsigned long long)r->files_done,
                (unsigned long long)r->removed);
     print_recovery(r);
+    print_archiving(r);
     if (geteuid() == 0)
         printf("note: the files belong to root; give them to the server's user first "
                "(chown -R postgres: \"%s\" and each tablespace location)\n", r->target.pgdata);
@@ -687,12 +711,12 @@ static void report_plan(RestoreReport *rep, const RestorePlan *p)
     rep->latest_time = p->latest_time;
 }
 
-static int execute(Restore *r, const char *bin, const char *repo, PgpErr *err)
+static int execute(Restore *r, PgpErr *err)
 {
     struct sigaction old[3];
     restore_cancel = 0;
     signals(true, old);
-    int rc = restore_all(r, bin, repo, err);
+    int rc = restore_all(r, err);
     if (rc != 0 && !r->req->delta) {
         restore_target_cleanup(&r->target);
         pgp_err_hint(err, "everything this restore created was removed");
@@ -718,10 +742,12 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
         rc = restore_target_check(&r.target, err); /* refuses before anything is written */
     if (rc == 0)
         rc = plan_entries(&r, err);
+    if (rc == 0)
+        rc = recovery_text(&r, bin, repo, err);
     if (rc == 0 && !req->quiet)
         print_choice(&r);
     if (rc == 0)
-        rc = execute(&r, bin, repo, err);
+        rc = execute(&r, err);
     if (rc == 0) {
         rep->files = r.files_done;
         rep->bytes = r.bytes_done;

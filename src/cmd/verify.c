@@ -303,7 +303,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
         return rc;
     rc = parse_options(argc, argv, &s, &o, &help, err);
     if (rc == 0 && help)
-        fputs(cmd_verify.usage, stdout);
+        cmd_print_usage(&cmd_verify, stdout);
     else if (rc == 0)
         rc = run_verify(&s, &o, err);
     cmd_settings_free(&s);
@@ -321,8 +321,7 @@ const CmdDef cmd_verify = {
         "that the WAL from each backup's start is continuous on every timeline that\n"
         "contains it and that every timeline's history file is present and sound.\n"
         "Every problem says what it breaks: which backups can no longer be restored,\n"
-        "which ranges are no longer recoverable. Exits 0 when nothing is wrong, 7 when\n"
-        "a problem was found (after the whole report), 1 for an unknown --backup.\n"
+        "which ranges are no longer recoverable.\n"
         "\n"
         "options:\n"
         "  --backup LABEL          only this backup's objects and the WAL it reads\n"
@@ -332,4 +331,8 @@ const CmdDef cmd_verify = {
         "  --lock-wait SECONDS     wait this long while an expire holds the repository\n"
         "                          (env PGPITR_LOCK_WAIT, config lock-wait; default 0)\n",
     .run = run,
+    .exit_ok = "nothing is wrong",
+    .exit_not_found =
+        "--backup LABEL is not in the repository, or the repository holds nothing yet",
+    .exit_other = "7 when a problem was found (after the whole report)",
 };

@@ -15,6 +15,12 @@ static const char *const err_names[] = {
 #undef PGP_ERR_NAME
 };
 
+static const char *const err_texts[] = {
+#define PGP_ERR_TEXT(name, exitcode, text) text,
+    PGP_ERR_LIST(PGP_ERR_TEXT)
+#undef PGP_ERR_TEXT
+};
+
 static const int err_exits[] = {
 #define PGP_ERR_EXIT(name, exitcode, text) exitcode,
     PGP_ERR_LIST(PGP_ERR_EXIT)
@@ -51,8 +57,6 @@ PgpErrCode pgp_err_code_from_errno(int e)
     case EDQUOT:
 #endif
         return PGP_ERR_NO_SPACE;
-    case ENOENT:
-        return PGP_ERR_NOT_FOUND;
     case ENOMEM:
         return PGP_ERR_NOMEM;
     default:
@@ -100,6 +104,13 @@ const char *pgp_err_name(PgpErrCode code)
     if ((int)code < 0 || code >= PGP_ERR__COUNT)
         return "UNKNOWN";
     return err_names[code];
+}
+
+const char *pgp_err_text(PgpErrCode code)
+{
+    if ((int)code < 0 || code >= PGP_ERR__COUNT)
+        return "unknown error";
+    return err_texts[code];
 }
 
 int pgp_err_exit_status(PgpErrCode code)

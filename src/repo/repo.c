@@ -5,11 +5,14 @@
  */
 #include "pgpitr/repo.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "pgpitr/walname.h"
 
 #define REPO_JSON "repo.json"
 #define REPO_JSON_MAX (64 * 1024)
@@ -42,9 +45,14 @@ static int parse_identity(const char *text, RepoIdentity *id, PgpErr *err)
                       (long long)format, REPO_FORMAT);
         goto out;
     }
+    /* Each number within what it stands for: strtoull would wrap "-1" and saturate 2^64,
+     * and a major version or segment size out of range would wrap on conversion. */
     char *end = NULL;
+    errno = 0;
     id->system_identifier = strtoull(sysid, &end, 10);
-    if (end == sysid || *end != '\0' || segsize <= 0 || segsize > UINT32_MAX || major <= 0) {
+    if (sysid[0] < '0' || sysid[0] > '9' || errno != 0 || *end != '\0' ||
+        !pg_wal_segsize_valid(segsize > 0 ? (uint64_t)segsize : 0) || major <= 0 ||
+        major > INT32_MAX) {
         rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "repository file \"%s\" has invalid values", REPO_JSON);
         goto out;
     }

@@ -144,7 +144,10 @@ static void info_from_stat(const struct stat *st, StorageInfo *out)
 {
     out->is_dir = S_ISDIR(st->st_mode);
     out->size = out->is_dir ? 0 : (uint64_t)st->st_size;
-    out->mtime = (int64_t)st->st_mtime;
+    /* Callers compute with it (ages, microseconds): a file system that stores any 64-bit
+     * time (tmpfs, a touch -d far off) must not make that arithmetic overflow. */
+    int64_t t = (int64_t)st->st_mtime;
+    out->mtime = t < 0 ? 0 : t > STORAGE_MTIME_MAX ? STORAGE_MTIME_MAX : t;
 }
 
 static int posix_stat(void *vd, const char *path, StorageInfo *out, PgpErr *err)

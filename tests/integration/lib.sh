@@ -567,7 +567,8 @@ wait_promoted() {
 }
 
 # start_restored NAME [archive]: own port and socket; archive_mode off unless "archive" (then
-# it keeps the backup's archive_command: the source's wrapper into $REPO).
+# it keeps the backup's archive_command: the source's wrapper into $REPO; the restore must
+# have been made with --archive-mode preserve, or its archive_mode = off wins).
 start_restored() {
     local name=$1
     pg_conf "$name" "" "# restored copy" "port = $(cat "$WORK/$name/port")" \

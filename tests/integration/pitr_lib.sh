@@ -33,6 +33,15 @@ backup_of() {
     assert_rc 0 "pgpitr backup $2"
 }
 
+# backed_up_source NAME LABEL: source_cluster NAME with row 1 committed and archived, and a
+# backup LABEL of it taken after that.
+backed_up_source() {
+    source_cluster "$1"
+    add_row "$1" 1 >/dev/null
+    wait_archived "$1" "$(switch_wal "$1")"
+    backup_of "$1" "$2"
+}
+
 # restore_to NAME ARGS...: pgpitr restore into the new cluster directory NAME; succeeds.
 restore_to() {
     local name=$1

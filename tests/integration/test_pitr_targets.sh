@@ -48,7 +48,7 @@ restored_rows r_incl --target-time "$c2"
 assert_eq "1,2" "$ROWS" "rows after restoring to row 2's commit time (inclusive)"
 restored_rows r_excl --target-time "$c2" --target-exclusive
 assert_eq "1" "$ROWS" "rows after restoring to row 2's commit time (exclusive)"
-assert_contains "$(cat "$(cluster_data r_excl)/postgresql.auto.conf")" "recovery_target_inclusive = off" \
+assert_contains "$(cat "$(cluster_data r_excl)/postgresql.auto.conf")" "recovery_target_inclusive = 'off'" \
     "exclusive written"
 
 log "LSN, xid, restore point, immediate, latest"

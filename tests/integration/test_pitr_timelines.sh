@@ -26,7 +26,7 @@ add_row src 2 >/dev/null
 wait_archived src "$(switch_wal src)"
 
 log "first PITR, to $fork_time, archiving into the same repository"
-restore_to pitr --target-time "$fork_time" >/dev/null
+restore_to pitr --target-time "$fork_time" --archive-mode preserve >/dev/null
 start_restored pitr archive
 assert_eq "1" "$(rows pitr)" "rows on the first PITR"
 assert_eq 2 "$(timeline_of pitr)" "timeline of the promoted PITR"

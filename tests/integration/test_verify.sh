@@ -36,7 +36,7 @@ for i in 1 2 3; do switch_wal src >/dev/null; done
 wait_archived src "$(switch_wal src)"
 
 log "a promoted PITR archives timeline 2 into the same repository"
-restore_to pitr --target-immediate >/dev/null
+restore_to pitr --target-immediate --archive-mode preserve >/dev/null
 start_restored pitr archive
 assert_eq 2 "$(timeline_of pitr)" "timeline of the promoted PITR"
 add_row pitr 100 >/dev/null

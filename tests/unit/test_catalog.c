@@ -261,6 +261,45 @@ START_TEST(test_unbound_is_empty)
 }
 END_TEST
 
+/* repo.json is read from the repository: every number in it within what it stands for. */
+START_TEST(test_repo_json_tampered)
+{
+    static const char *const bad[] = {
+        "{\"format\": 1, \"system_identifier\": \"-1\", \"pg_major\": 15, \"wal_segment_size\": 16777216}",
+        "{\"format\": 1, \"system_identifier\": \"18446744073709551616\", \"pg_major\": 15, "
+        "\"wal_segment_size\": 16777216}",
+        "{\"format\": 1, \"system_identifier\": \" 7\", \"pg_major\": 15, \"wal_segment_size\": 16777216}",
+        "{\"format\": 1, \"system_identifier\": \"7\", \"pg_major\": 4294967311, \"wal_segment_size\": 16777216}",
+        "{\"format\": 1, \"system_identifier\": \"7\", \"pg_major\": 15, \"wal_segment_size\": 3}",
+        "{\"format\": 1, \"system_identifier\": \"7\", \"pg_major\": 15, \"wal_segment_size\": 1099511627776}",
+        "{\"format\": 1, \"system_identifier\": \"7\", \"pg_major\": 15, \"wal_segment_size\": -16777216}",
+    };
+    static const char good[] =
+        "{\"format\": 1, \"system_identifier\": \"18446744073709551615\", \"pg_major\": 15, "
+        "\"wal_segment_size\": 1048576}";
+    for (size_t i = 0; i <= sizeof bad / sizeof bad[0]; i++) {
+        const char *text = i < sizeof bad / sizeof bad[0] ? bad[i] : good;
+        FxRepo r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.tdir, sizeof r.tdir, "/tmp/pgpitr_fx_repojson.XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(r.tdir));
+        PgpErr err = {0};
+        ck_assert_int_eq(storage_posix_new(r.tdir, false, &r.st, &err), 0);
+        ck_assert_int_eq(storage_put_all(r.st, "repo.json", 0, text, strlen(text), &err), 0);
+        int rc = repo_open(r.st, &r.repo, &err);
+        if (text == good) {
+            ck_assert_msg(rc == 0, "%s", err.msg);
+            ck_assert_uint_eq(repo_identity(r.repo)->system_identifier, UINT64_MAX);
+            ck_assert_uint_eq(repo_identity(r.repo)->wal_segsize, 1048576);
+        } else {
+            ck_assert_msg(rc == PGP_ERR_CORRUPT, "accepted: %s", text);
+            ck_assert_ptr_null(r.repo);
+        }
+        fx_repo_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(test_format_time)
 {
     char out[32];
@@ -284,6 +323,7 @@ Suite *suite_catalog(void)
     tcase_add_test(tc, test_incomplete_corrupt_foreign_and_other_files);
     tcase_add_test(tc, test_bad_history_is_recorded);
     tcase_add_test(tc, test_unbound_is_empty);
+    tcase_add_test(tc, test_repo_json_tampered);
     tcase_add_test(tc, test_format_time);
     suite_add_tcase(s, tc);
     return s;

@@ -246,6 +246,54 @@ START_TEST(previous_in_repository)
 }
 END_TEST
 
+/* A previous report in the repository is input from outside: its duration is used only when it
+ * is a number of seconds within [0, DRILL_SECONDS_MAX]. Converting 1e308 (or -1e308) to an
+ * integer while rounding was undefined behaviour (UBSan: "outside the range of representable
+ * values"). */
+START_TEST(tampered_previous_duration)
+{
+    static const char *const totals[] = {"1e308", "-1e308", "1e300", "-5", "1.5e9",
+                                         "9223372036854775807", "-9223372036854775808"};
+    Storage *s = NULL;
+    ck_assert_int_eq(storage_posix_new(tdir, false, &s, NULL), 0);
+    for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++) {
+        char id[DRILL_ID_MAX], path[64], json[160];
+        snprintf(id, sizeof id, "20261101T040000Z-%04zx", i);
+        snprintf(path, sizeof path, "drill/%s.json", id);
+        int n = snprintf(json, sizeof json, "{\"status\": \"passed\", \"phases\": "
+                         "{\"total_s\": %s}}", totals[i]);
+        ck_assert_int_eq(storage_put_all(s, path, 0, json, (size_t)n, NULL), 0);
+        DrillReport r;
+        fill(&r);                               /* passed, total_s 42.5 */
+        snprintf(r.id, sizeof r.id, "20261122T040000Z-0001");
+        ck_assert_int_eq(drill_report_find_previous(s, &r, NULL), 0);
+        ck_assert_str_eq(r.previous_id, id);
+        json_t *j = to_json(&r);                /* first: where the conversion happened */
+        ck_assert_msg(!r.previous_has_rto, "total_s %s was taken as a duration", totals[i]);
+        json_t *p = json_object_get(j, "previous");
+        ck_assert(json_is_null(json_object_get(p, "rto_s")));
+        ck_assert(json_is_null(json_object_get(p, "delta_rto_s")));
+        json_decref(j);
+        ck_assert_int_eq(storage_remove(s, path, NULL), 0);
+        drill_report_free(&r);
+    }
+    /* Durations handed in directly go through the same check. */
+    DrillReport r;
+    fill(&r);
+    r.total_s = 1e308;
+    r.has_previous = r.previous_has_rto = true;
+    snprintf(r.previous_status, sizeof r.previous_status, "passed");
+    r.previous_rto_s = -1e308;
+    json_t *j = to_json(&r);
+    ck_assert(json_is_null(json_object_get(json_object_get(j, "phases"), "total_s")));
+    ck_assert(json_is_null(json_object_get(json_object_get(j, "previous"), "rto_s")));
+    ck_assert(json_is_null(json_object_get(json_object_get(j, "previous"), "delta_rto_s")));
+    json_decref(j);
+    drill_report_free(&r);
+    storage_free(s);
+}
+END_TEST
+
 START_TEST(report_file)
 {
     char path[128], text[64];
@@ -276,6 +324,7 @@ Suite *suite_drill_report(void)
     tcase_add_test(tc, passed_report);
     tcase_add_test(tc, failed_report);
     tcase_add_test(tc, previous_in_repository);
+    tcase_add_test(tc, tampered_previous_duration);
     tcase_add_test(tc, report_file);
     suite_add_tcase(s, tc);
     return s;

@@ -115,82 +115,148 @@ START_TEST(format_times)
 }
 END_TEST
 
-static char *conf(const RestoreTargetSpec *t, uint32_t tli, const char *const *extra, int *rc)
+static char *conf_full(const RestoreRecoveryConf *in, int *rc, PgpErr *err)
 {
-    RestoreRecoveryConf c = {.bin = "/usr/bin/pgpitr", .repo = "/var/lib/pgpitr", .label = "L",
-                             .target = t, .timeline = tli, .extra = extra};
+    RestoreRecoveryConf c = *in;
+    c.bin = c.bin != NULL ? c.bin : "/usr/bin/pgpitr";
+    c.repo = c.repo != NULL ? c.repo : "/var/lib/pgpitr";
+    c.label = c.label != NULL ? c.label : "L";
     char *out = NULL;
-    PgpErr err;
-    pgp_err_clear(&err);
-    *rc = restore_recovery_conf_text(&c, &out, &err);
+    pgp_err_clear(err);
+    *rc = restore_recovery_conf_text(&c, &out, err);
+    ck_assert_int_eq(*rc != 0, out == NULL);
     return out;
 }
 
+static char *conf(const RestoreTargetSpec *t, uint32_t tli, const PgServerSetting *set,
+                  size_t n_set, int *rc)
+{
+    PgpErr err;
+    RestoreRecoveryConf c = {.target = t, .timeline = tli, .settings = set, .n_settings = n_set};
+    return conf_full(&c, rc, &err);
+}
+
 #define RC_LINE "restore_command = '/usr/bin/pgpitr --repo /var/lib/pgpitr archive-get %f \"%p\"'\n"
+#define ARCHIVE_COMMENT "# a restored copy must not archive into the repository of the cluster " \
+    "it came from (pgpitr restore --archive-mode preserve keeps the backup's archiving)\n"
+#define ARCHIVE_OFF ARCHIVE_COMMENT "archive_mode = 'off'\n"
 
 START_TEST(recovery_settings_per_target)
 {
     int rc;
     RestoreTargetSpec t = {.kind = RESTORE_TARGET_TIME, .time_us = T0 * US + 250000,
                            .exclusive = true, .action = "pause"};
-    static const char *const extra[] = {"port = 5499", "archive_mode = off", NULL};
-    char *text = conf(&t, 2, extra, &rc);
+    static const PgServerSetting set[] = {{"port", "5499"}, {"listen_addresses", ""}};
+    char *text = conf(&t, 2, set, 2, &rc);
     ck_assert_int_eq(rc, 0);
     ck_assert_str_eq(text, "# added by pgpitr restore of backup L\n" RC_LINE
+                           "recovery_target = ''\n"
+                           "recovery_target_lsn = ''\n"
+                           "recovery_target_name = ''\n"
+                           "recovery_target_xid = ''\n"
                            "recovery_target_time = '2026-11-22 03:15:07.25+00'\n"
-                           "recovery_target_inclusive = off\n"
+                           "recovery_target_inclusive = 'off'\n"
                            "recovery_target_timeline = '2'\n"
-                           "recovery_target_action = 'pause'\n"
-                           "port = 5499\narchive_mode = off\n");
+                           "recovery_target_action = 'pause'\n" ARCHIVE_OFF
+                           "port = '5499'\nlisten_addresses = ''\n");
     free(text);
 
+    /* Latest: every target emptied, so none from the backup's own configuration applies. */
     t = (RestoreTargetSpec){.kind = RESTORE_TARGET_LATEST};
-    text = conf(&t, 3, NULL, &rc);
+    text = conf(&t, 3, NULL, 0, &rc);
     ck_assert_str_eq(text, "# added by pgpitr restore of backup L\n" RC_LINE
-                           "recovery_target_timeline = '3'\n");
+                           "recovery_target = ''\n"
+                           "recovery_target_lsn = ''\n"
+                           "recovery_target_name = ''\n"
+                           "recovery_target_time = ''\n"
+                           "recovery_target_xid = ''\n"
+                           "recovery_target_inclusive = 'on'\n"
+                           "recovery_target_timeline = '3'\n" ARCHIVE_OFF);
     free(text);
 
     t = (RestoreTargetSpec){.kind = RESTORE_TARGET_LSN, .lsn = 0x300001E8};
-    text = conf(&t, 0, NULL, &rc);
-    ck_assert_ptr_nonnull(strstr(text, "recovery_target_lsn = '0/300001E8'\n"
+    text = conf(&t, 0, NULL, 0, &rc);
+    ck_assert_ptr_nonnull(strstr(text, "recovery_target_xid = ''\n"
+                                       "recovery_target_lsn = '0/300001E8'\n"
+                                       "recovery_target_inclusive = 'on'\n"
                                        "recovery_target_action = 'promote'\n"));
     ck_assert_ptr_null(strstr(text, "timeline"));
-    ck_assert_ptr_null(strstr(text, "inclusive"));
     free(text);
 
     t = (RestoreTargetSpec){.kind = RESTORE_TARGET_XID, .xid = "727", .exclusive = true,
                             .action = "shutdown"};
-    text = conf(&t, 1, NULL, &rc);
+    text = conf(&t, 1, NULL, 0, &rc);
     ck_assert_ptr_nonnull(strstr(text, "recovery_target_xid = '727'\nrecovery_target_inclusive = "
-                                       "off\nrecovery_target_timeline = '1'\n"
+                                       "'off'\nrecovery_target_timeline = '1'\n"
                                        "recovery_target_action = 'shutdown'\n"));
     free(text);
 
     t = (RestoreTargetSpec){.kind = RESTORE_TARGET_NAME, .name = "it's a \\ point"};
-    text = conf(&t, 1, NULL, &rc);
+    text = conf(&t, 1, NULL, 0, &rc);
     ck_assert_ptr_nonnull(strstr(text, "recovery_target_name = 'it''s a \\\\ point'\n"));
     free(text);
 
     t = (RestoreTargetSpec){.kind = RESTORE_TARGET_IMMEDIATE, .exclusive = true};
-    text = conf(&t, 1, NULL, &rc);
-    ck_assert_ptr_nonnull(strstr(text, "recovery_target = 'immediate'\nrecovery_target_timeline"));
-    ck_assert_ptr_null(strstr(text, "inclusive")); /* not for immediate */
+    text = conf(&t, 1, NULL, 0, &rc);
+    ck_assert_ptr_nonnull(strstr(text, "recovery_target_xid = ''\nrecovery_target = 'immediate'\n"
+                                       "recovery_target_inclusive = 'on'\n" /* not for immediate */
+                                       "recovery_target_timeline"));
     free(text);
 
-    static const char *const bad_extra[] = {"port = 1\nrestore_command = 'evil'", NULL};
+    /* A value can never add a line, nor a name hold anything but a name. */
+    static const PgServerSetting bad_value[] = {{"port", "1\nrestore_command = 'evil'"}};
+    static const PgServerSetting bad_name[] = {{"port = 1\nrestore_command", "x"}};
     t = (RestoreTargetSpec){.kind = RESTORE_TARGET_LATEST};
-    ck_assert_ptr_null(conf(&t, 1, bad_extra, &rc));
+    ck_assert_ptr_null(conf(&t, 1, bad_value, 1, &rc));
+    ck_assert_int_eq(rc, PGP_ERR_USAGE);
+    ck_assert_ptr_null(conf(&t, 1, bad_name, 1, &rc));
     ck_assert_int_eq(rc, PGP_ERR_USAGE);
     t = (RestoreTargetSpec){.kind = RESTORE_TARGET_NAME, .name = "a\nb"};
-    ck_assert_ptr_null(conf(&t, 1, NULL, &rc));
+    ck_assert_ptr_null(conf(&t, 1, NULL, 0, &rc));
     ck_assert_int_eq(rc, PGP_ERR_USAGE);
     t = (RestoreTargetSpec){.kind = RESTORE_TARGET_LSN, .action = "explode"};
-    ck_assert_ptr_null(conf(&t, 1, NULL, &rc));
+    ck_assert_ptr_null(conf(&t, 1, NULL, 0, &rc));
     ck_assert_int_eq(rc, PGP_ERR_USAGE);
 }
 END_TEST
 
-/* ---- restore_recovery_settings (the immediate form) ------------------------------------------------------------------------ */
+/* archive_mode: off unless preserve; a setting given again (the drill's) replaces restore's
+ * own line, keeping each name once, at its last place, with the comments of both. */
+START_TEST(recovery_settings_archive_and_overrides)
+{
+    int rc;
+    PgpErr err;
+    RestoreTargetSpec t = {.kind = RESTORE_TARGET_IMMEDIATE};
+    RestoreRecoveryConf c = {.target = &t, .timeline = 1, .archive_mode = RESTORE_ARCHIVE_PRESERVE};
+    char *text = conf_full(&c, &rc, &err);
+    ck_assert_ptr_null(strstr(text, "archive_mode"));
+    ck_assert_ptr_null(strstr(text, "a restored copy"));
+    free(text);
+
+    static const PgServerSetting drill[] = {{"archive_mode", "off"}, {"archive_command", ""},
+                                            {"recovery_target_action", "promote"}};
+    t.action = "pause";
+    c = (RestoreRecoveryConf){.target = &t, .timeline = 1, .settings = drill, .n_settings = 3,
+                              .settings_comment = "# the drill's"};
+    text = conf_full(&c, &rc, &err);
+    ck_assert_str_eq(text, "# added by pgpitr restore of backup L\n" RC_LINE
+                           "recovery_target_lsn = ''\n"
+                           "recovery_target_name = ''\n"
+                           "recovery_target_time = ''\n"
+                           "recovery_target_xid = ''\n"
+                           "recovery_target = 'immediate'\n"
+                           "recovery_target_inclusive = 'on'\n"
+                           "recovery_target_timeline = '1'\n" ARCHIVE_COMMENT
+                           "# the drill's\n"
+                           "archive_mode = 'off'\n"
+                           "archive_command = ''\n"
+                           "recovery_target_action = 'promote'\n");
+    free(text);
+    c.archive_mode = (RestoreArchiveMode)7;
+    ck_assert_ptr_null(conf_full(&c, &rc, &err));
+    ck_assert_int_eq(rc, PGP_ERR_USAGE);
+}
+END_TEST
 
 /* The value as PostgreSQL's configuration parser reads it: '' -> ', \x -> x. */
 static char *guc_value(const char *text, const char *key)
@@ -215,28 +281,25 @@ static char *guc_value(const char *text, const char *key)
     return out;
 }
 
-START_TEST(test_recovery_settings)
+static char *conf_paths(const char *bin, const char *repo, int *rc, PgpErr *err)
 {
-    char *text = NULL;
-    PgpErr err = {0};
-    ck_assert_int_eq(restore_recovery_settings("/usr/bin/pgpitr", "/var/lib/pgpitr", "L1", &text,
-                                               &err), 0);
-    ck_assert_str_eq(text, "# added by pgpitr restore of backup L1\n"
-                           "restore_command = '/usr/bin/pgpitr --repo /var/lib/pgpitr archive-get "
-                           "%f \"%p\"'\n"
-                           "recovery_target = 'immediate'\n"
-                           "recovery_target_action = 'promote'\n");
-    free(text);
+    RestoreTargetSpec t = {.kind = RESTORE_TARGET_IMMEDIATE};
+    RestoreRecoveryConf c = {.bin = bin, .repo = repo, .target = &t};
+    return conf_full(&c, rc, err);
+}
 
-    ck_assert_int_eq(restore_recovery_settings("/usr/local/bin/pgpitr", "/srv/it's repo", "L",
-                                               &text, &err), 0);
+START_TEST(restore_command_quoting)
+{
+    int rc;
+    PgpErr err;
+    char *text = conf_paths("/usr/local/bin/pgpitr", "/srv/it's repo", &rc, &err);
     ck_assert_ptr_nonnull(strstr(text, "restore_command = '/usr/local/bin/pgpitr --repo "
                                        "''/srv/it''\\\\''''s repo'' archive-get %f \"%p\"'\n"));
     free(text);
 
-    /* Round trip through the config parser's unquoting, '%%' and /bin/sh. */
-    ck_assert_int_eq(restore_recovery_settings("/bin/echo", "/tmp/a 'b' \\c 100%", "L", &text,
-                                               &err), 0);
+    /* Round trip through the config parser's unquoting, '%%' and /bin/sh; a tab and other
+     * control characters (but line breaks) reach the command intact. */
+    text = conf_paths("/bin/echo", "/tmp/a 'b' \\c 100%\t\x01", &rc, &err);
     char *cmd = guc_value(text, "restore_command");
     for (char *r = cmd, *w = cmd;; r++) { /* PostgreSQL: %% -> % (%f, %p stay for this test) */
         if (r[0] == '%' && r[1] == '%')
@@ -249,9 +312,33 @@ START_TEST(test_recovery_settings)
     char line[512] = "";
     ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
     pclose(p);
-    ck_assert_str_eq(line, "--repo /tmp/a 'b' \\c 100% archive-get %f %p\n");
+    ck_assert_str_eq(line, "--repo /tmp/a 'b' \\c 100%\t\x01 archive-get %f %p\n");
     free(cmd);
     free(text);
+}
+END_TEST
+
+/* A line break in the binary or repository path would end the setting's line: PostgreSQL
+ * refuses the whole file. Refused, naming which path (quoted: the \n is shown as \x0A). */
+START_TEST(restore_command_line_breaks)
+{
+    static const struct { const char *bin, *repo, *which; } cases[] = {
+        {"/usr/bin/pgpitr", "/srv/re\npo", "repository path \"/srv/re\\x0Apo\""},
+        {"/usr/bin/pgpitr", "/srv/repo\r", "repository path \"/srv/repo\\x0D\""},
+        {"/opt/pg\npitr/pgpitr", "/srv/repo", "path of the pgpitr binary \"/opt/pg\\x0Apitr"},
+        {"/opt/pgpitr\r/pgpitr", "/srv/repo", "path of the pgpitr binary"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc;
+        PgpErr err;
+        ck_assert_ptr_null(conf_paths(cases[i].bin, cases[i].repo, &rc, &err));
+        ck_assert_int_eq(rc, PGP_ERR_CONFIG);
+        ck_assert_msg(strstr(err.msg, cases[i].which) != NULL, "\"%s\" not in \"%s\"",
+                      cases[i].which, err.msg);
+        ck_assert_ptr_nonnull(strstr(err.msg, "line break"));
+        ck_assert_ptr_null(strchr(err.msg, '\n'));
+        ck_assert_str_ne(err.hint, "");
+    }
 }
 END_TEST
 
@@ -374,7 +461,9 @@ Suite *suite_restore_conf(void)
     tcase_add_test(tc, parse_times);
     tcase_add_test(tc, format_times);
     tcase_add_test(tc, recovery_settings_per_target);
-    tcase_add_test(tc, test_recovery_settings);
+    tcase_add_test(tc, recovery_settings_archive_and_overrides);
+    tcase_add_test(tc, restore_command_quoting);
+    tcase_add_test(tc, restore_command_line_breaks);
     tcase_add_test(tc, tablespace_map_text);
     tcase_add_test(tc, delta_clean);
     suite_add_tcase(s, tc);

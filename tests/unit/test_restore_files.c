@@ -652,8 +652,12 @@ START_TEST(test_cmd_restore)
     fclose(f);
     ck_assert_ptr_nonnull(strstr(buf, "work_mem = '8MB'\n# added by pgpitr restore of backup B1\n"));
     /* no target: all archived WAL, on the timeline that was validated */
-    ck_assert_ptr_nonnull(strstr(buf, " archive-get %f \"%p\"'\nrecovery_target_timeline = '1'\n"));
-    ck_assert_ptr_null(strstr(buf, "recovery_target ="));
+    ck_assert_ptr_nonnull(strstr(buf, "recovery_target_xid = ''\nrecovery_target_inclusive = "
+                                      "'on'\nrecovery_target_timeline = '1'\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "recovery_target = ''\n"));  /* every target emptied */
+    ck_assert_ptr_null(strstr(buf, "recovery_target_action"));
+    /* a restored copy does not archive (written last: it wins over the backup's settings) */
+    ck_assert_ptr_nonnull(strstr(buf, "archive_mode = 'off'\n"));
     ck_assert_ptr_nonnull(strstr(buf, root));
     struct stat sb;
     ck_assert_int_eq(stat(pgdata, &sb), 0);

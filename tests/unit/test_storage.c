@@ -7,6 +7,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -330,6 +331,36 @@ START_TEST(test_stat)
 }
 END_TEST
 
+/* Modification times from the file system are clamped to [0, STORAGE_MTIME_MAX]: callers
+ * compute ages and microseconds with them. ext4 keeps times before 1970; tmpfs (and others)
+ * keep any 64-bit time, so the far one is clamped here or by the file system. */
+START_TEST(test_stat_mtime_clamped)
+{
+    PgpErr err = {0};
+    StorageInfo info = {0};
+    char path[512];
+    ck_assert_int_eq(storage_put_all(st, "d/old", 0, "a", 1, &err), 0);
+    ck_assert_int_eq(storage_put_all(st, "d/far", 0, "b", 1, &err), 0);
+    struct timespec old[2] = {{.tv_sec = -86400}, {.tv_sec = -86400}};
+    struct timespec far[2] = {{.tv_sec = INT64_C(1) << 62}, {.tv_sec = INT64_C(1) << 62}};
+    snprintf(path, sizeof path, "%s/d/old", root);
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+    snprintf(path, sizeof path, "%s/d/far", root);
+    if (utimensat(AT_FDCWD, path, far, 0) != 0)
+        ck_assert_int_eq(errno, EINVAL);             /* a file system that refuses it */
+    ck_assert_int_eq(storage_stat(st, "d/old", &info, &err), 0);
+    ck_assert_int_eq(info.mtime, 0);
+    ck_assert_int_eq(storage_stat(st, "d/far", &info, &err), 0);
+    ck_assert_int_ge(info.mtime, 0);
+    ck_assert_int_le(info.mtime, STORAGE_MTIME_MAX);
+    Seen s = {0};
+    ck_assert_int_eq(storage_list(st, "d", collect, &s, &err), 0);
+    ck_assert_int_eq(s.n, 2);
+    for (int i = 0; i < s.n; i++)
+        ck_assert(s.info[i].mtime >= 0 && s.info[i].mtime <= STORAGE_MTIME_MAX);
+}
+END_TEST
+
 START_TEST(test_remove)
 {
     PgpErr err = {0};
@@ -566,6 +597,7 @@ Suite *suite_storage(void)
     tcase_add_test(tc, test_temp_name_format);
     tcase_add_test(tc, test_list);
     tcase_add_test(tc, test_stat);
+    tcase_add_test(tc, test_stat_mtime_clamped);
     tcase_add_test(tc, test_remove);
     tcase_add_test(tc, test_path_validation);
     tcase_add_test(tc, test_stale_temp_cleanup);
