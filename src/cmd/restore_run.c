@@ -207,6 +207,7 @@ static int apply_ts_map(Restore *r, PgpErr *err)
             dir[--n] = '\0';
         free(r->target.ts[idx].path);
         r->target.ts[idx].path = dir;
+        r->target.ts[idx].mapped = true;
         r->reloc[r->n_reloc++] = (RestoreTsRelocation){.oid = (uint32_t)oid, .path = dir};
     }
     return 0;
@@ -534,7 +535,7 @@ static int restore_all(Restore *r, const char *bin, const char *repo, PgpErr *er
 {
     int rc = r->req->delta ? delta_prepare(r, err) : 0;
     if (rc == 0)
-        rc = restore_target_create(&r->target, err);
+        rc = restore_target_links(&r->target, err);
     if (rc == 0)
         rc = make_dirs_and_links(r, false, err);
     if (rc == 0 && r->req->delta)
@@ -718,10 +719,14 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
         rc = restore_target_check(&r.target, err); /* refuses before anything is written */
     if (rc == 0)
         rc = plan_entries(&r, err);
+    if (rc == 0) /* made, locked, then checked again: from here on the target is ours */
+        rc = restore_target_acquire(&r.target, err);
     if (rc == 0 && !req->quiet)
         print_choice(&r);
     if (rc == 0)
         rc = execute(&r, bin, repo, err);
+    if (rc == 0 && req->locks_out != NULL)
+        rc = restore_locks_move(req->locks_out, &r.target.locks, err);
     if (rc == 0) {
         rep->files = r.files_done;
         rep->bytes = r.bytes_done;
