@@ -384,24 +384,29 @@ int restore_live_check(const RestoreLive *l, const char *path, const char *what,
     RestoreDirId chain[RESTORE_CHAIN_MAX];
     size_t n = dir_chain(fd, chain, RESTORE_CHAIN_MAX);
     close(fd);
-    for (size_t i = 0; i < l->n; i++) {
-        const RestoreLiveDir *d = &l->v[i];
-        const char *rel = NULL;
-        if (d->n_chain > 0 && n > 0 && exists && chain[0].dev == d->chain[0].dev &&
-            chain[0].ino == d->chain[0].ino)
-            rel = "is";
-        else if (d->n_chain > 0 && in_chain(chain, n, d->chain[0]))
-            rel = "lies inside";
-        else if (exists && n > 0 && in_chain(d->chain, d->n_chain, chain[0]))
-            rel = "contains";
-        if (rel == NULL)
-            continue;
-        char role[48] = "data directory";
-        if (d->oid != 0)
-            snprintf(role, sizeof role, "tablespace %u location", (unsigned)d->oid);
-        return PGP_FAIL(err, PGP_ERR_LOCKED, "%s \"%s\" is in use by a running server (postmaster "
-                        "pid %ld, data directory \"%s\"): it %s that server's %s \"%s\"", what,
-                        path, d->pid, d->pgdata, rel, role, d->path);
+    /* the closest relation first: "is" a tablespace beats "lies inside" its data directory */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < l->n; i++) {
+            const RestoreLiveDir *d = &l->v[i];
+            const char *rel = NULL;
+            if (d->n_chain == 0 || n == 0)
+                continue;
+            if (pass == 0 && exists && chain[0].dev == d->chain[0].dev &&
+                chain[0].ino == d->chain[0].ino)
+                rel = "is";
+            else if (pass == 1 && in_chain(chain, n, d->chain[0]))
+                rel = "lies inside";
+            else if (pass == 1 && exists && in_chain(d->chain, d->n_chain, chain[0]))
+                rel = "contains";
+            if (rel == NULL)
+                continue;
+            char role[48] = "data directory";
+            if (d->oid != 0)
+                snprintf(role, sizeof role, "tablespace %u location", (unsigned)d->oid);
+            return PGP_FAIL(err, PGP_ERR_LOCKED, "%s \"%s\" is in use by a running server "
+                            "(postmaster pid %ld, data directory \"%s\"): it %s that server's %s "
+                            "\"%s\"", what, path, d->pid, d->pgdata, rel, role, d->path);
+        }
     }
     return 0;
 }
