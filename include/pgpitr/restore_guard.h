@@ -84,8 +84,8 @@ typedef struct RestoreLive {
 
 /*
  * Finds the running PostgreSQL servers under proc ("/proc"; unit tests pass a fake tree): a
- * postmaster runs in its data directory, so a process whose working directory holds a
- * postmaster.pid naming that very process is one. Its directories are the data directory and
+ * postmaster runs in its data directory, so a process called postgres (or postmaster) whose
+ * working directory holds a postmaster.pid naming that very process is one. Its directories are the data directory and
  * the target of each pg_tblspc/<oid> (an absolute link target is resolved under that
  * process's own root, so servers in containers count too). Directories are compared by
  * device and inode, never by path text. Only processes this one may inspect are seen (same

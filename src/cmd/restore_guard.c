@@ -329,10 +329,28 @@ static int live_tablespaces(RestoreLive *l, const char *proc, const char *pid_na
     return rc;
 }
 
+/* Only a process called postgres is looked into: opening another process's working directory
+ * could hang on an unreachable network filesystem, and what it is is none of our business. */
+static bool is_postgres(const char *proc, const char *name)
+{
+    char path[PATH_MAX], comm[32] = "";
+    snprintf(path, sizeof path, "%s/%s/comm", proc, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, comm, sizeof comm - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return false;
+    comm[strcspn(comm, "\n")] = '\0';
+    return strcmp(comm, "postgres") == 0 || strcmp(comm, "postmaster") == 0;
+}
+
 static int live_pid(RestoreLive *l, const char *proc, const char *name, PgpErr *err)
 {
     char cwd[PATH_MAX], pgdata[PATH_MAX];
     long pid = strtol(name, NULL, 10);
+    if (!is_postgres(proc, name))
+        return 0;
     snprintf(cwd, sizeof cwd, "%s/%s/cwd", proc, name);
     int dfd = open(cwd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)

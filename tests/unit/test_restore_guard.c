@@ -191,6 +191,9 @@ static void fake_proc(void)
     ck_assert_int_eq(symlink(at("data"), at("proc/4243/cwd")), 0);
     ck_assert_int_eq(symlink("/", at("proc/4243/root")), 0);
     ck_assert_int_eq(symlink(at("other"), at("proc/77/cwd")), 0);
+    write_text(at("proc/4242/comm"), "postgres\n");
+    write_text(at("proc/4243/comm"), "postgres\n");
+    write_text(at("proc/77/comm"), "bash\n");
 }
 
 START_TEST(live_servers)
@@ -231,6 +234,16 @@ START_TEST(live_servers)
     for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
         ck_assert_msg(restore_live_check(&live, at(fine[i]), "target directory", &err) == 0,
                       "%s: %s", fine[i], err.msg);
+    restore_live_free(&live);
+
+    /* not called postgres: not looked into */
+    write_text(at("proc/4242/comm"), "postgres-fake\n");
+    ck_assert_int_eq(restore_live_scan(at("proc"), &live, &err), 0);
+    ck_assert_uint_eq(live.n, 0);
+    restore_live_free(&live);
+    write_text(at("proc/4242/comm"), "postmaster\n");
+    ck_assert_int_eq(restore_live_scan(at("proc"), &live, &err), 0);
+    ck_assert_uint_eq(live.n, 3);
     restore_live_free(&live);
 
     /* the postmaster.pid names another process: no server */
