@@ -418,17 +418,23 @@ static int make_dirs_and_links(Restore *r, bool links, PgpErr *err)
 
 /* --delta, before anything else changes: pg_control goes first (durably), so a delta restore
  * that stops half way leaves a directory PostgreSQL refuses to start; then everything the
- * backup does not have. */
+ * backup does not have. Only from a real global directory: through a symlink the unlink would
+ * remove another cluster's pg_control (the cleaner removes the link itself, and the global
+ * directory made in its place has no pg_control). */
 static int delta_prepare(Restore *r, PgpErr *err)
 {
-    if (unlink(r->pg_control_path) != 0 && errno != ENOENT)
-        return PGP_FAIL_SYS(err, errno, "cannot remove \"%s\"", r->pg_control_path);
     char *dir = strdup(r->pg_control_path);
     if (dir == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     *strrchr(dir, '/') = '\0';
     struct stat st;
-    int rc = stat(dir, &st) == 0 ? restore_fsync_dir(dir, err) : 0;
+    int rc = 0;
+    if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (unlink(r->pg_control_path) != 0 && errno != ENOENT)
+            rc = PGP_FAIL_SYS(err, errno, "cannot remove \"%s\"", r->pg_control_path);
+        if (rc == 0)
+            rc = restore_fsync_dir(dir, err);
+    }
     free(dir);
     if (rc == 0)
         rc = restore_delta_clean(r->target.pgdata, r->expect, r->n_expect, false, &r->removed, err);

@@ -7,7 +7,8 @@
 # points at it while production runs. No HINT suggests --delta for that location. The
 # production files and rows are compared before and after. Then --tablespace-map to a fresh
 # directory with --delta works, over a target full of symlinks that point outside it (pg_wal,
-# a stray pg_tblspc link, a link to production's tablespace): nothing outside is touched.
+# global, a stray pg_tblspc link, a link to production's tablespace): nothing outside is
+# touched.
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"
@@ -111,10 +112,13 @@ assert_eq "$prod_rows" "$(psql_c src "$prod_sql")" "production's rows after the 
 
 log "--tablespace-map to a fresh directory with --delta, over a target full of outward symlinks"
 data="$WORK/n1/data"
-mkdir -p "$data/base" "$data/pg_tblspc" "$WORK/outside/wal" "$WORK/outside/ts" "$WORK/outside/dir"
+mkdir -p "$data/base" "$data/pg_tblspc" "$WORK/outside/wal" "$WORK/outside/ts" \
+    "$WORK/outside/dir" "$WORK/outside/global"
 echo 15 >"$data/PG_VERSION"
 for d in wal ts dir; do echo "sentinel $d" >"$WORK/outside/$d/keep"; done
+echo "another cluster's control file" >"$WORK/outside/global/pg_control"
 ln -s "$WORK/outside/wal" "$data/pg_wal"
+ln -s "$WORK/outside/global" "$data/global"
 ln -s "$WORK/outside/ts" "$data/pg_tblspc/99999"
 ln -s "$TS" "$data/pg_tblspc/$oid"
 ln -s "$WORK/outside/dir" "$data/base/evil"

@@ -763,7 +763,17 @@ START_TEST(test_cmd_delta_rules)
     fclose(fopen(at(pgdata, "PG_VERSION"), "w"));
     ck_assert_int_eq(mkdir(at(pgdata, "pg_tblspc"), 0700), 0);
     ck_assert_int_eq(symlink(tsloc, at(pgdata, "pg_tblspc/16385")), 0);
+    /* symlinks in the target are removed, never followed: not even to drop pg_control */
+    char outside[512];
+    snprintf(outside, sizeof outside, "%s/outside", tdir);
+    ck_assert_int_eq(mkdir(outside, 0700), 0);
+    fclose(fopen(at(outside, "pg_control"), "w"));
+    ck_assert_int_eq(symlink(outside, at(pgdata, "global")), 0);
     ck_assert_int_eq(run_restore(pgdata, "--delta", &err), 0);
+    ck_assert(exists(at(outside, "pg_control")));
+    struct stat sb;
+    ck_assert_int_eq(lstat(at(pgdata, "global"), &sb), 0);
+    ck_assert(S_ISDIR(sb.st_mode));
     check_file(at(tsloc, "PG_15_202209061/1/16386"), "in tablespace", 13);
     ck_assert(exists(at(tsloc, "PG_16_other")));
     ck_assert(!exists(at(pgdata, "notes.txt")));
