@@ -1,12 +1,13 @@
 /*
  * restore_files.c - the per-file work of a restore and the worker pool that runs it, the
- * filesystem work on the target (checks, directories, durable sync, cleanup after a failure)
- * and --delta's per-file check (see restore_files.h for the contracts; the recovery settings
+ * filesystem work on the target (checks and locks, directories, durable sync, cleanup after a
+ * failure) and --delta's per-file check (see restore_files.h for the contracts; the recovery settings
  * text is restore_conf.c's). Owns no policy about which backup, which files go where, or in
  * which order; restore.c decides those.
  *
  * A file is written straight to its final path, created with O_EXCL, and unlinked on any
- * failure: the target directory is new and is not a running cluster, and the file that
+ * failure: the target directory is new (or checked empty, or checked for --delta), locked by
+ * this restore and not a running cluster, and the file that
  * decides whether PostgreSQL will start (global/pg_control) is written last by restore.c
  * after everything else is durable, so a temp name + rename per file would cost a rename
  * and a directory update per file and protect nothing more.
