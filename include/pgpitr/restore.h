@@ -17,6 +17,7 @@
 #include "pgpitr/cmd.h"
 #include "pgpitr/err.h"
 #include "pgpitr/pgserver.h"
+#include "pgpitr/restore_guard.h"
 
 typedef enum {
     RESTORE_TARGET_LATEST = 0,   /* replay all archived WAL (the default) */
@@ -78,6 +79,11 @@ typedef struct RestoreRequest {
      * caller already holds one (lock_held: drill holds it for the whole drill). */
     const char *lock_wait;
     bool lock_held;
+    /* The target directories (data directory, tablespace locations) are locked from before
+     * they are checked until restore_run returns (restore_files.h). When set, a successful
+     * restore_run moves those locks here instead, for the caller to release with
+     * restore_locks_release (drill: after its server has stopped and the directory is gone). */
+    RestoreLocks *locks_out;
 } RestoreRequest;
 
 typedef struct RestoreReport {
@@ -105,10 +111,13 @@ typedef struct RestoreReport {
  * inconsistent target, a bad label, xid, name, timeline, action or tablespace map). Backup
  * selection, validation and their errors: restore_plan.h. The recovery settings
  * (restore_conf.h) are made before anything is written: a binary or repository path holding
- * a line break is PGP_ERR_CONFIG there. recovery_target_timeline is written as the resolved
- * number (the timeline that was validated), never as 'latest'. On a failure
- * after writing started everything created is removed, except with delta (the directory is
- * left without global/pg_control; running the same delta restore again finishes it). */
+ * a line break is PGP_ERR_CONFIG there. Target checks and locks: restore_target_check and
+ * restore_target_acquire (restore_files.h); another restore or drill holding the target is
+ * PGP_ERR_LOCKED. recovery_target_timeline is written as the resolved number (the timeline
+ * that was validated), never as 'latest'. On a failure after writing started everything this
+ * restore created is removed (only that: the target was locked), except with delta (the
+ * directory is left without global/pg_control; running the same delta restore again finishes
+ * it). */
 int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,
                 PgpErr *err);
 

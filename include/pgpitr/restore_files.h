@@ -5,8 +5,8 @@
  * need: backup selection (implemented in restore.c) and the recovery settings text.
  *
  * Nothing here decides where a file goes or which backup to restore from beyond what the
- * caller passes in; the orchestration (target checks, directories, symlinks, ordering,
- * pg_control last, cleanup) is restore.c's.
+ * caller passes in; the orchestration (the order of checks, directories, symlinks, files,
+ * pg_control last, cleanup) is restore_run.c's.
  */
 #ifndef PGPITR_RESTORE_FILES_H
 #define PGPITR_RESTORE_FILES_H
@@ -19,6 +19,7 @@
 
 #include "pgpitr/err.h"
 #include "pgpitr/manifest.h"
+#include "pgpitr/restore_guard.h"
 #include "pgpitr/storage.h"
 
 typedef struct RestoreFileOptions {
@@ -104,22 +105,25 @@ int restore_pool_run(Storage *s, const RestoreJob *jobs, size_t n, const Restore
 typedef struct RestoreTablespaceTarget {
     uint32_t oid;
     char *path;                         /* absolute location, no trailing '/' */
+    bool mapped;                        /* named with --tablespace-map */
 } RestoreTablespaceTarget;
 
-typedef struct RestoreCreated {
-    char *path;
-    bool remove_self;                   /* created by the restore: remove it whole; else it
-                                           existed empty: remove only what is inside */
-} RestoreCreated;
+typedef struct RestoreRoot {
+    char *path;                         /* the data directory or a tablespace location */
+    char *top;                          /* the outermost directory the restore created for it
+                                           (itself or a parent); NULL: it existed */
+} RestoreRoot;
 
 typedef struct RestoreTarget {
     char *pgdata;                       /* absolute, no trailing '/' */
     bool allow_existing;                /* --delta: existing, non-empty data directory and
-                                           tablespace locations are restored over */
+                                           tablespace locations are restored over (see
+                                           restore_target_acquire for which) */
     RestoreTablespaceTarget *ts;        /* one per manifest tablespace, same order */
     size_t n_ts;
-    RestoreCreated *created;            /* what restore_target_cleanup removes */
-    size_t n_created;
+    RestoreRoot *roots;                 /* acquired (locked, checked): what cleanup empties */
+    size_t n_roots;
+    RestoreLocks locks;                 /* flocks on the roots, released by _free */
     char **sync;                        /* directories created or filled: fsynced by */
     size_t n_sync, cap_sync;            /* restore_target_sync */
 } RestoreTarget;
@@ -127,19 +131,31 @@ typedef struct RestoreTarget {
 /* pgdata made absolute (against the working directory), tablespace locations from m. */
 int restore_target_init(RestoreTarget *t, const char *pgdata, const BackupManifest *m,
                         PgpErr *err);
+/* Frees, and releases the locks. */
 void restore_target_free(RestoreTarget *t);
 /*
  * Refuses, before anything is written: a data directory holding a postmaster.pid whose
- * process is alive (PGP_ERR_LOCKED), a data directory or tablespace location that exists and
- * is not an empty directory (PGP_ERR_USAGE naming an entry found in it; with allow_existing
- * only one that is not a directory), and tablespace locations that overlap the data
- * directory or each other (PGP_ERR_USAGE).
+ * process is alive (PGP_ERR_LOCKED); a data directory or tablespace location that is, lies
+ * inside or contains a directory a running server uses (restore_live_check, PGP_ERR_LOCKED);
+ * tablespace locations that overlap the data directory or each other (PGP_ERR_USAGE).
  */
 int restore_target_check(const RestoreTarget *t, PgpErr *err);
-/* Creates the data directory and the tablespace locations (with missing parents, mode 0700;
- * an existing empty one with group/other write or any other access gets 0700) and
- * pgdata/pg_tblspc/<oid> -> location for each tablespace. Records what it made for cleanup. */
-int restore_target_create(RestoreTarget *t, PgpErr *err);
+/*
+ * Takes the data directory, then each tablespace location: creates it if missing (with
+ * missing parents, mode 0700), locks it (restore_lock_dir: PGP_ERR_LOCKED while another
+ * restore or drill holds it), and only then checks it, so that nothing can change between
+ * the check and the restore:
+ *  - the data directory: no live postmaster.pid (PGP_ERR_LOCKED); empty, or with
+ *    allow_existing one that looks like a data directory (PG_VERSION, global or
+ *    backup_manifest in it), else PGP_ERR_USAGE naming an entry found in it;
+ *  - a tablespace location: restore_ts_location_rule (content only with --delta, and only in
+ *    a location the target's own pg_tblspc/<oid> links to or --tablespace-map names).
+ * An existing root with group/other access gets 0700. On failure, directories this call
+ * created are removed again (rmdir only) and the locks released.
+ */
+int restore_target_acquire(RestoreTarget *t, PgpErr *err);
+/* pgdata/pg_tblspc/<oid> -> location for each tablespace (pg_tblspc made if missing). */
+int restore_target_links(RestoreTarget *t, PgpErr *err);
 /* mkdir -p (mode 0700) of path / of the directory of file; new directories are recorded
  * for restore_target_sync. An existing directory is fine; anything else there is an error. */
 int restore_target_mkdir(RestoreTarget *t, const char *path, PgpErr *err);
@@ -148,8 +164,10 @@ int restore_target_mkdir_parent(RestoreTarget *t, const char *file, PgpErr *err)
 int restore_target_note_sync(RestoreTarget *t, const char *dir, PgpErr *err);
 /* fsyncs every directory created or filled so far. */
 int restore_target_sync(RestoreTarget *t, PgpErr *err);
-/* After a failure: removes everything restore_target_create recorded (never following
- * symlinks). Problems are logged as warnings: the original error is what gets reported. */
+/* After a failure (not for --delta): empties every acquired root (never following symlinks
+ * nor crossing into another filesystem) and removes the directories acquiring created
+ * (rmdir: one that someone else has put something in stays). Problems are logged as warnings:
+ * the original error is what gets reported. Call before restore_target_free, which unlocks. */
 void restore_target_cleanup(RestoreTarget *t);
 
 /* "a/b", malloc'd; NULL when out of memory. */

@@ -59,6 +59,8 @@ typedef struct Drill {
     char workdir[PATH_MAX];
     bool workdir_made;           /* false: --workdir existed (empty): remove only its content */
     bool workdir_ready;
+    RestoreLocks locks;          /* the work directory, then the restore's target directories:
+                                    held until the work directory is gone (restore_guard.h) */
     char pinned_label[MANIFEST_LABEL_MAX + 1];   /* the backup the drill's plan chose */
     char pinned_why[256];
     bool stored;                 /* the report is in the repository */
@@ -223,11 +225,14 @@ static int parse_options(int argc, char **argv, DrillOptions *o, bool *help, Pgp
 
 /* ---- the work directory ------------------------------------------------------------------ */
 
+/* Made (or an empty --workdir taken), and locked before it is checked, for the whole drill: a
+ * restore or another drill into it is refused while this drill may still remove it. */
 static int make_workdir(Drill *d, PgpErr *err)
 {
     char path[PATH_MAX];
     const char *given = d->o->workdir;
     struct stat st;
+    bool existed = false;
     if (given == NULL) {
         const char *tmp = getenv("TMPDIR");
         snprintf(path, sizeof path, "%s/pgpitr-drill.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
@@ -235,7 +240,25 @@ static int make_workdir(Drill *d, PgpErr *err)
             return PGP_FAIL_SYS(err, errno, "cannot create a drill work directory \"%s\"", path);
         d->workdir_made = true;
     } else if (stat(given, &st) == 0) {
-        DIR *dir = S_ISDIR(st.st_mode) ? opendir(given) : NULL;
+        if (!S_ISDIR(st.st_mode))
+            return cmd_usage_error(err, &cmd_drill, "--workdir \"%s\" must be an empty directory "
+                                   "or not exist", given);
+        snprintf(path, sizeof path, "%s", given);
+        existed = true;
+    } else {
+        int rc = restore_lock_probe(given, "drill work directory", err);
+        if (rc != 0)
+            return rc;
+        if (mkdir(given, 0700) != 0)
+            return PGP_FAIL_SYS(err, errno, "cannot create --workdir \"%s\"", given);
+        snprintf(path, sizeof path, "%s", given);
+        d->workdir_made = true;
+    }
+    int rc = restore_lock_dir(&d->locks, path, "drill work directory", err);
+    if (rc != 0)
+        return rc;                     /* not ready: nothing of it is removed */
+    if (existed) {
+        DIR *dir = opendir(given);
         struct dirent *e;
         int entries = 0;
         while (dir != NULL && (e = readdir(dir)) != NULL)
@@ -247,12 +270,6 @@ static int make_workdir(Drill *d, PgpErr *err)
                                    "or not exist", given);
         if (chmod(given, 0700) != 0)
             return PGP_FAIL_SYS(err, errno, "cannot chmod \"%s\"", given);
-        snprintf(path, sizeof path, "%s", given);
-    } else {
-        if (mkdir(given, 0700) != 0)
-            return PGP_FAIL_SYS(err, errno, "cannot create --workdir \"%s\"", given);
-        snprintf(path, sizeof path, "%s", given);
-        d->workdir_made = true;
     }
     d->workdir_ready = true;
     if (realpath(path, d->workdir) == NULL)
@@ -383,7 +400,7 @@ static int restore_phase(Drill *d, PgpErr *err)
     TsMap ts = {0};
     int port = 0;
     RestoreRequest req = {.label = d->o->label, .target = d->o->target, .jobs = d->o->jobs,
-                          .quiet = true, .lock_held = true};
+                          .quiet = true, .lock_held = true, .locks_out = &d->locks};
     double t0 = mono_s();
     int rc = pg_server_free_port(&port, err);
     if (rc == 0)
@@ -662,6 +679,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
         rc = drill(&d, err);
     }
     drill_report_free(&d.rep);
+    restore_locks_release(&d.locks); /* after the work directory is gone (or kept) */
     drill_sql_free(&d.sql);
     repo_lock_release(d.lock);
     repo_free(d.repo);

@@ -1,12 +1,13 @@
 /*
  * restore_files.c - the per-file work of a restore and the worker pool that runs it, the
- * filesystem work on the target (checks, directories, durable sync, cleanup after a failure)
- * and --delta's per-file check (see restore_files.h for the contracts; the recovery settings
+ * filesystem work on the target (checks and locks, directories, durable sync, cleanup after a
+ * failure) and --delta's per-file check (see restore_files.h for the contracts; the recovery settings
  * text is restore_conf.c's). Owns no policy about which backup, which files go where, or in
  * which order; restore.c decides those.
  *
  * A file is written straight to its final path, created with O_EXCL, and unlinked on any
- * failure: the target directory is new and is not a running cluster, and the file that
+ * failure: the target directory is new (or checked empty, or checked for --delta), locked by
+ * this restore and not a running cluster, and the file that
  * decides whether PostgreSQL will start (global/pg_control) is written last by restore.c
  * after everything else is durable, so a temp name + rename per file would cost a rename
  * and a directory update per file and protect nothing more.
@@ -29,6 +30,7 @@
 #include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
 #include "pgpitr/pipe.h"
+#include "pgpitr/restore_guard.h"
 #include "pgpitr/workpool.h"
 
 #define CHUNK_MAX (1u << 20)
@@ -280,8 +282,8 @@ int restore_target_init(RestoreTarget *t, const char *pgdata, const BackupManife
         free(cwd);
     }
     t->ts = calloc(m->n_tablespaces + 1, sizeof *t->ts);
-    t->created = calloc(m->n_tablespaces + 1, sizeof *t->created);
-    if (t->pgdata == NULL || t->ts == NULL || t->created == NULL)
+    t->roots = calloc(m->n_tablespaces + 1, sizeof *t->roots);
+    if (t->pgdata == NULL || t->ts == NULL || t->roots == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     strip_slashes(t->pgdata);
     for (; t->n_ts < m->n_tablespaces; t->n_ts++) {
@@ -303,12 +305,15 @@ void restore_target_free(RestoreTarget *t)
     for (size_t i = 0; i < t->n_ts; i++)
         free(t->ts[i].path);
     free(t->ts);
-    for (size_t i = 0; i < t->n_created; i++)
-        free(t->created[i].path);
-    free(t->created);
+    for (size_t i = 0; i < t->n_roots; i++) {
+        free(t->roots[i].path);
+        free(t->roots[i].top);
+    }
+    free(t->roots);
     for (size_t i = 0; i < t->n_sync; i++)
         free(t->sync[i]);
     free(t->sync);
+    restore_locks_release(&t->locks);
     memset(t, 0, sizeof *t);
 }
 
@@ -334,10 +339,12 @@ static int check_postmaster(const char *pgdata, PgpErr *err)
     return PGP_ERR_LOCKED;
 }
 
-/* Missing, or an empty directory (any directory with allow_existing). */
-static int check_empty(const char *path, const char *what, bool allow_existing, PgpErr *err)
+/* Whether path is missing (fine) or a directory (anything else is PGP_ERR_USAGE) and, in
+ * *entry (malloc'd), the name of one entry in it: NULL when it is missing or empty. */
+static int dir_entry(const char *path, const char *what, char **entry, PgpErr *err)
 {
     struct stat st;
+    *entry = NULL;
     if (stat(path, &st) != 0) {
         if (errno == ENOENT)
             return 0;
@@ -345,8 +352,6 @@ static int check_empty(const char *path, const char *what, bool allow_existing, 
     }
     if (!S_ISDIR(st.st_mode))
         return PGP_FAIL(err, PGP_ERR_USAGE, "%s \"%s\" exists and is not a directory", what, path);
-    if (allow_existing)
-        return 0;
     DIR *d = opendir(path);
     if (d == NULL)
         return PGP_FAIL_SYS(err, errno, "cannot open %s \"%s\"", what, path);
@@ -355,13 +360,80 @@ static int check_empty(const char *path, const char *what, bool allow_existing, 
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        rc = PGP_FAIL(err, PGP_ERR_USAGE, "%s \"%s\" is not empty (it contains \"%s\")", what, path,
-                      de->d_name);
-        pgp_err_hint(err, "restore writes only into a new or empty directory: move the existing "
-                     "one away first, or restore over it with --delta");
+        if ((*entry = strdup(de->d_name)) == NULL)
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
         break;
     }
     closedir(d);
+    return rc;
+}
+
+/* --delta removes whatever the backup does not have: a directory with none of these is more
+ * likely a mistyped --pgdata than a data directory (an interrupted restore still has global). */
+static bool looks_like_pgdata(const char *pgdata)
+{
+    static const char *const marks[] = {"PG_VERSION", "global", "backup_manifest"};
+    bool found = false;
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0] && !found; i++) {
+        char *p = restore_path_join(pgdata, marks[i]);
+        struct stat st;
+        found = p != NULL && lstat(p, &st) == 0;
+        free(p);
+    }
+    return found;
+}
+
+/* Under the lock: a new or empty data directory, or with allow_existing one that looks like
+ * a data directory; never one a server runs in. */
+static int check_pgdata(const RestoreTarget *t, PgpErr *err)
+{
+    char *entry = NULL;
+    int rc = check_postmaster(t->pgdata, err);
+    if (rc == 0)
+        rc = dir_entry(t->pgdata, "target directory", &entry, err);
+    if (rc == 0 && entry != NULL) {
+        bool pg = looks_like_pgdata(t->pgdata);
+        if (!t->allow_existing) {
+            rc = PGP_FAIL(err, PGP_ERR_USAGE, "target directory \"%s\" is not empty (it contains "
+                          "\"%s\")", t->pgdata, entry);
+            pgp_err_hint(err, "restore writes only into a new or empty directory: move the "
+                         "existing one away first%s", pg ? ", or restore over it with --delta" : "");
+        } else if (!pg) {
+            rc = PGP_FAIL(err, PGP_ERR_USAGE, "target directory \"%s\" does not look like a "
+                          "PostgreSQL data directory (no PG_VERSION, global or backup_manifest; "
+                          "it contains \"%s\"): --delta would remove everything in it",
+                          t->pgdata, entry);
+            pgp_err_hint(err, "check --pgdata, or restore into a new or empty directory");
+        }
+    }
+    free(entry);
+    return rc;
+}
+
+/* Under the lock: restore_ts_location_rule with the facts of ts. */
+static int check_tablespace(const RestoreTarget *t, const RestoreTablespaceTarget *ts,
+                            PgpErr *err)
+{
+    char what[64], *entry = NULL, *link = NULL, *own = NULL, *real = NULL;
+    snprintf(what, sizeof what, "tablespace %u location", (unsigned)ts->oid);
+    int rc = dir_entry(ts->path, what, &entry, err);
+    if (rc == 0 && entry != NULL) {
+        if (asprintf(&link, "%s/pg_tblspc/%u", t->pgdata, (unsigned)ts->oid) < 0) {
+            link = NULL;
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        }
+        own = link != NULL ? realpath(link, NULL) : NULL;
+        real = realpath(ts->path, NULL);
+        RestoreTsFacts f = {.oid = ts->oid, .path = ts->path, .delta = t->allow_existing,
+                            .mapped = ts->mapped, .entry = entry, .real = real,
+                            .own_link = own};
+        if (rc == 0)
+            rc = restore_ts_location_rule(&f, err);
+    }
+    free(entry);
+    free(link);
+    free(own);
+    free(real);
     return rc;
 }
 
@@ -373,19 +445,33 @@ static bool overlap(const char *a, const char *b)
     return na == nb || (na < nb ? b[na] == '/' || a[na - 1] == '/' : a[nb] == '/' || b[nb - 1] == '/');
 }
 
-int restore_target_check(const RestoreTarget *t, PgpErr *err)
+/* No root may be, contain or lie inside a directory a running server uses. */
+static int check_live(const RestoreTarget *t, PgpErr *err)
 {
-    int rc = check_postmaster(t->pgdata, err);
-    if (rc == 0)
-        rc = check_empty(t->pgdata, "target directory", t->allow_existing, err);
+    RestoreLive live;
+    int rc = restore_live_scan("/proc", &live, err);
+    if (rc == 0 && (rc = restore_live_check(&live, t->pgdata, "target directory", err)) != 0)
+        pgp_err_hint(err, "restore never writes where a running server keeps its data: stop "
+                     "that server first, or restore into another directory");
     for (size_t i = 0; i < t->n_ts && rc == 0; i++) {
         char what[64];
         snprintf(what, sizeof what, "tablespace %u location", (unsigned)t->ts[i].oid);
-        rc = check_empty(t->ts[i].path, what, t->allow_existing, err);
-        if (rc == PGP_ERR_USAGE)
-            pgp_err_hint(err, "move the existing directory away first, restore the tablespace "
-                         "elsewhere with --tablespace-map OID=DIR, or restore over it with --delta");
-        if (rc == 0 && overlap(t->ts[i].path, t->pgdata))
+        if ((rc = restore_live_check(&live, t->ts[i].path, what, err)) != 0)
+            pgp_err_hint(err, "restore never writes where a running server keeps its data: "
+                         "restore this tablespace elsewhere with --tablespace-map %u=DIR",
+                         (unsigned)t->ts[i].oid);
+    }
+    restore_live_free(&live);
+    return rc;
+}
+
+int restore_target_check(const RestoreTarget *t, PgpErr *err)
+{
+    int rc = check_postmaster(t->pgdata, err);
+    for (size_t i = 0; i < t->n_ts && rc == 0; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "tablespace %u location", (unsigned)t->ts[i].oid);
+        if (overlap(t->ts[i].path, t->pgdata))
             rc = PGP_FAIL(err, PGP_ERR_USAGE, "%s \"%s\" overlaps the target directory \"%s\"", what,
                           t->ts[i].path, t->pgdata);
         for (size_t j = 0; j < i && rc == 0; j++) {
@@ -394,6 +480,8 @@ int restore_target_check(const RestoreTarget *t, PgpErr *err)
                               t->ts[i].path, (unsigned)t->ts[j].oid, t->ts[j].path);
         }
     }
+    if (rc == 0)
+        rc = check_live(t, err);
     return rc;
 }
 
@@ -461,50 +549,104 @@ int restore_target_mkdir_parent(RestoreTarget *t, const char *file, PgpErr *err)
     return rc;
 }
 
-/* The data directory or a tablespace location: created, or existing and empty. */
-static int make_root(RestoreTarget *t, const char *path, PgpErr *err)
+/* rmdir of path and of its parents up to top, the outermost directory this restore created
+ * for it: nothing else is removed, and a directory someone else has put something in stays. */
+static void rmdir_chain(const char *path, const char *top)
 {
-    char *p = strdup(path), *top = NULL;
-    if (p == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    int rc = mkdir_rec(t, p, &top, err);
-    free(p);
-    if (rc != 0)
-        return rc;
-    RestoreCreated *c = &t->created[t->n_created];
-    struct stat st;
-    if (top != NULL) {
-        *c = (RestoreCreated){.path = top, .remove_self = true};
-        t->n_created++;
-        char *slash = strrchr(top, '/'); /* the parent's entry changed too */
-        if (slash == top)
-            return remember(t, "/", err);
+    char *p = top != NULL ? strdup(path) : NULL;
+    while (p != NULL) {
+        if (rmdir(p) != 0 && errno != ENOENT) {
+            if (errno != ENOTEMPTY && errno != EEXIST)
+                log_warn("cannot remove directory \"%s\": %s", p, strerror(errno));
+            break;
+        }
+        char *slash = strrchr(p, '/');
+        if (strcmp(p, top) == 0 || slash == NULL || slash == p)
+            break;
         *slash = '\0';
-        rc = remember(t, top, err);
-        *slash = '/';
+    }
+    free(p);
+}
+
+/* After the checks: an existing root loses group/other access (PostgreSQL refuses it); the
+ * directory whose entries changed is planned for fsync. */
+static int root_ready(RestoreTarget *t, const char *path, const char *top, PgpErr *err)
+{
+    if (top != NULL) { /* created: the parent of the outermost new directory changed */
+        char *parent = strdup(top), *slash = parent != NULL ? strrchr(parent, '/') : NULL;
+        if (slash != NULL)
+            slash[slash == parent ? 1 : 0] = '\0';
+        int rc = parent == NULL ? PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory")
+                 : slash != NULL ? remember(t, parent, err) : 0;
+        free(parent);
         return rc;
     }
-    if ((c->path = strdup(path)) == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    t->n_created++;
+    struct stat st;
     if (stat(path, &st) != 0)
         return PGP_FAIL_SYS(err, errno, "cannot stat \"%s\"", path);
-    /* PostgreSQL refuses a data directory others can read or the group can write. */
     if ((st.st_mode & 0027) != 0 && chmod(path, 0700) != 0)
         return PGP_FAIL_SYS(err, errno, "cannot set the mode of \"%s\" to 0700", path);
     return remember(t, path, err);
 }
 
-int restore_target_create(RestoreTarget *t, PgpErr *err)
+/* The data directory (ts NULL) or a tablespace location: made if missing, locked, then checked
+ * under the lock (so no other restore can change it between check and use), then recorded.
+ * What this call created is removed again on failure, but only once it held the lock: a
+ * directory another restore locked first is that restore's. */
+static int acquire_root(RestoreTarget *t, const char *path, const RestoreTablespaceTarget *ts,
+                        PgpErr *err)
 {
-    int rc = make_root(t, t->pgdata, err);
-    for (size_t i = 0; i < t->n_ts && rc == 0; i++)
-        rc = make_root(t, t->ts[i].path, err);
-    if (rc != 0 || t->n_ts == 0)
+    char what[64] = "target directory", *p = strdup(path), *top = NULL;
+    if (ts != NULL)
+        snprintf(what, sizeof what, "tablespace %u location", (unsigned)ts->oid);
+    int rc = p != NULL ? restore_lock_probe(path, what, err)
+                       : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = mkdir_rec(t, p, &top, err);
+    free(p);
+    bool locked = rc == 0 && (rc = restore_lock_dir(&t->locks, path, what, err)) == 0;
+    if (rc == 0)
+        rc = ts != NULL ? check_tablespace(t, ts, err) : check_pgdata(t, err);
+    if (rc == 0)
+        rc = root_ready(t, path, top, err);
+    RestoreRoot *r = &t->roots[t->n_roots];
+    if (rc == 0 && (r->path = strdup(path)) == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc != 0) {
+        if (locked)
+            rmdir_chain(path, top);
+        free(top);
         return rc;
+    }
+    r->top = top;
+    t->n_roots++;
+    return 0;
+}
+
+int restore_target_acquire(RestoreTarget *t, PgpErr *err)
+{
+    int rc = acquire_root(t, t->pgdata, NULL, err);
+    for (size_t i = 0; i < t->n_ts && rc == 0; i++)
+        rc = acquire_root(t, t->ts[i].path, &t->ts[i], err);
+    if (rc == 0)
+        return 0;
+    for (size_t i = t->n_roots; i-- > 0;) { /* nothing was written yet: only our own mkdirs */
+        rmdir_chain(t->roots[i].path, t->roots[i].top);
+        free(t->roots[i].path);
+        free(t->roots[i].top);
+    }
+    t->n_roots = 0;
+    restore_locks_release(&t->locks);
+    return rc;
+}
+
+int restore_target_links(RestoreTarget *t, PgpErr *err)
+{
+    if (t->n_ts == 0)
+        return 0;
     char *dir = restore_path_join(t->pgdata, "pg_tblspc");
-    rc = dir != NULL ? restore_target_mkdir(t, dir, err)
-                     : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    int rc = dir != NULL ? restore_target_mkdir(t, dir, err)
+                         : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < t->n_ts && rc == 0; i++) {
         char *link = NULL;
         if (asprintf(&link, "%s/%u", dir, (unsigned)t->ts[i].oid) < 0) {
@@ -546,24 +688,20 @@ int restore_target_sync(RestoreTarget *t, PgpErr *err)
     return rc;
 }
 
-static int rm_any(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+static int rm_inside(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
-    (void)sb, (void)flag, (void)ftw;
-    if (remove(p) != 0 && errno != ENOENT)
+    (void)sb, (void)flag;
+    if (ftw->level > 0 && remove(p) != 0 && errno != ENOENT)
         log_warn("cannot remove \"%s\": %s", p, strerror(errno));
     return 0;
 }
 
-static int rm_inside(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return ftw->level == 0 ? 0 : rm_any(p, sb, flag, ftw);
-}
-
 void restore_target_cleanup(RestoreTarget *t)
 {
-    for (size_t i = t->n_created; i-- > 0;) {
-        const RestoreCreated *c = &t->created[i];
-        nftw(c->path, c->remove_self ? rm_any : rm_inside, 32, FTW_DEPTH | FTW_PHYS);
+    for (size_t i = t->n_roots; i-- > 0;) {
+        const RestoreRoot *r = &t->roots[i];
+        nftw(r->path, rm_inside, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        rmdir_chain(r->path, r->top);
     }
 }
 

@@ -208,6 +208,7 @@ static int apply_ts_map(Restore *r, PgpErr *err)
             dir[--n] = '\0';
         free(r->target.ts[idx].path);
         r->target.ts[idx].path = dir;
+        r->target.ts[idx].mapped = true;
         r->reloc[r->n_reloc++] = (RestoreTsRelocation){.oid = (uint32_t)oid, .path = dir};
     }
     return 0;
@@ -419,17 +420,23 @@ static int make_dirs_and_links(Restore *r, bool links, PgpErr *err)
 
 /* --delta, before anything else changes: pg_control goes first (durably), so a delta restore
  * that stops half way leaves a directory PostgreSQL refuses to start; then everything the
- * backup does not have. */
+ * backup does not have. Only from a real global directory: through a symlink the unlink would
+ * remove another cluster's pg_control (the cleaner removes the link itself, and the global
+ * directory made in its place has no pg_control). */
 static int delta_prepare(Restore *r, PgpErr *err)
 {
-    if (unlink(r->pg_control_path) != 0 && errno != ENOENT)
-        return PGP_FAIL_SYS(err, errno, "cannot remove \"%s\"", r->pg_control_path);
     char *dir = strdup(r->pg_control_path);
     if (dir == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     *strrchr(dir, '/') = '\0';
     struct stat st;
-    int rc = stat(dir, &st) == 0 ? restore_fsync_dir(dir, err) : 0;
+    int rc = 0;
+    if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (unlink(r->pg_control_path) != 0 && errno != ENOENT)
+            rc = PGP_FAIL_SYS(err, errno, "cannot remove \"%s\"", r->pg_control_path);
+        if (rc == 0)
+            rc = restore_fsync_dir(dir, err);
+    }
     free(dir);
     if (rc == 0)
         rc = restore_delta_clean(r->target.pgdata, r->expect, r->n_expect, false, &r->removed, err);
@@ -543,7 +550,7 @@ static int restore_all(Restore *r, PgpErr *err)
 {
     int rc = r->req->delta ? delta_prepare(r, err) : 0;
     if (rc == 0)
-        rc = restore_target_create(&r->target, err);
+        rc = restore_target_links(&r->target, err);
     if (rc == 0)
         rc = make_dirs_and_links(r, false, err);
     if (rc == 0 && r->req->delta)
@@ -744,10 +751,14 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
         rc = plan_entries(&r, err);
     if (rc == 0)
         rc = recovery_text(&r, bin, repo, err);
+    if (rc == 0) /* made, locked, then checked again: from here on the target is ours */
+        rc = restore_target_acquire(&r.target, err);
     if (rc == 0 && !req->quiet)
         print_choice(&r);
     if (rc == 0)
         rc = execute(&r, err);
+    if (rc == 0 && req->locks_out != NULL)
+        rc = restore_locks_move(req->locks_out, &r.target.locks, err);
     if (rc == 0) {
         rep->files = r.files_done;
         rep->bytes = r.bytes_done;

@@ -57,7 +57,7 @@ echo stray >"$data/base/stray_file"
 mkdir -p "$data/stray_dir/sub" && echo x >"$data/stray_dir/sub/f"
 own "$data/base/stray_file" "$data/stray_dir"
 rm -f "$data/PG_VERSION"
-pgp_capture --repo "$REPO" restore --pgdata "$data" --target-immediate
+pgp_capture --repo "$REPO" restore --pgdata "$data" --target-immediate --tablespace-map "$oid=$NEWTS"
 assert_rc 2 "restore into a non-empty directory without --delta"
 assert_contains "$ERR" "--delta" "hint names --delta"
 pgp_capture --repo "$REPO" restore --pgdata "$data" --delta --target-immediate \

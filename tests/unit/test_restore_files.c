@@ -603,15 +603,20 @@ static void fabricate(bool corrupt)
     put_wal("000000010000000000000005");
 }
 
-static int run_restore(const char *target, const char *extra, PgpErr *err)
+static int run_restore2(const char *target, const char *extra, const char *extra2, PgpErr *err)
 {
     char *argv[] = {"restore", "--pgdata", (char *)target, "--jobs", "2",
-                    (char *)extra, NULL};
-    int argc = extra != NULL ? 6 : 5;
+                    (char *)extra, (char *)extra2, NULL};
+    int argc = extra == NULL ? 5 : extra2 == NULL ? 6 : 7;
     CmdGlobal g = {.repo = root};
     setenv("PGPITR_CONFIG", "/dev/null", 1);
     ck_assert_ptr_nonnull(freopen("/dev/null", "w", stdout)); /* the command's report */
     return cmd_restore.run(&g, argc, argv, err);
+}
+
+static int run_restore(const char *target, const char *extra, PgpErr *err)
+{
+    return run_restore2(target, extra, NULL, err);
 }
 
 /* dir/rel in one of four rotating static buffers */
@@ -710,6 +715,8 @@ START_TEST(test_cmd_refusals)
     fclose(fopen(at(tsloc, "junk"), "w"));
     ck_assert_int_eq(run_restore(pgdata, NULL, &err), PGP_ERR_USAGE);
     ck_assert_ptr_nonnull(strstr(err.msg, "tablespace 16385"));
+    ck_assert_ptr_nonnull(strstr(err.hint, "--tablespace-map 16385=DIR"));
+    ck_assert_ptr_null(strstr(err.hint, "--delta"));
     ck_assert(!exists(at(pgdata, "global")));
 
     ck_assert_int_eq(run_restore(pgdata, "--backup=../x", &err), PGP_ERR_USAGE);
@@ -723,6 +730,78 @@ START_TEST(test_cmd_refusals)
     ck_assert(!exists(at(pgdata, "global")));
     ck_assert_int_eq(run_restore(pgdata, "--backup=B9", &err), PGP_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(err.hint, "B1"));
+}
+END_TEST
+
+/* --delta: which existing directories it restores over, and what a refusal leaves. */
+START_TEST(test_cmd_delta_rules)
+{
+    fabricate(false);
+    PgpErr err = {0};
+    char parent[512];
+    snprintf(parent, sizeof parent, "%s/new", tdir);
+
+    /* a tablespace location with content the target does not link: refused, and the data
+     * directory made for the attempt is gone again */
+    ck_assert_int_eq(mkdir(tsloc, 0700), 0);
+    fclose(fopen(at(tsloc, "PG_16_other"), "w"));
+    ck_assert_int_eq(run_restore(pgdata, "--delta", &err), PGP_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not the target's own"));
+    ck_assert_ptr_nonnull(strstr(err.hint, "--tablespace-map 16385=DIR"));
+    ck_assert(!exists(parent));
+    ck_assert(exists(at(tsloc, "PG_16_other")));
+
+    /* a non-empty directory that is no data directory: --delta would empty it */
+    ck_assert_int_eq(mkdir(parent, 0700), 0);
+    ck_assert_int_eq(mkdir(pgdata, 0700), 0);
+    fclose(fopen(at(pgdata, "notes.txt"), "w"));
+    ck_assert_int_eq(run_restore(pgdata, "--delta", &err), PGP_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "does not look like a PostgreSQL data directory"));
+    ck_assert(exists(at(pgdata, "notes.txt")));
+    ck_assert_int_eq(run_restore(pgdata, NULL, &err), PGP_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is not empty"));
+    ck_assert_ptr_null(strstr(err.hint, "--delta")); /* it does not look like one either */
+
+    /* a data directory linking the location: --delta restores over both; the other
+     * cluster's version directory stays */
+    fclose(fopen(at(pgdata, "PG_VERSION"), "w"));
+    ck_assert_int_eq(mkdir(at(pgdata, "pg_tblspc"), 0700), 0);
+    ck_assert_int_eq(symlink(tsloc, at(pgdata, "pg_tblspc/16385")), 0);
+    /* symlinks in the target are removed, never followed: not even to drop pg_control */
+    char outside[512];
+    snprintf(outside, sizeof outside, "%s/outside", tdir);
+    ck_assert_int_eq(mkdir(outside, 0700), 0);
+    fclose(fopen(at(outside, "pg_control"), "w"));
+    ck_assert_int_eq(symlink(outside, at(pgdata, "global")), 0);
+    ck_assert_int_eq(run_restore(pgdata, "--delta", &err), 0);
+    ck_assert(exists(at(outside, "pg_control")));
+    struct stat sb;
+    ck_assert_int_eq(lstat(at(pgdata, "global"), &sb), 0);
+    ck_assert(S_ISDIR(sb.st_mode));
+    check_file(at(tsloc, "PG_15_202209061/1/16386"), "in tablespace", 13);
+    ck_assert(exists(at(tsloc, "PG_16_other")));
+    ck_assert(!exists(at(pgdata, "notes.txt")));
+    check_file(at(pgdata, "global/pg_control"), "control", 7);
+
+    /* --tablespace-map names a location with content: the DBA chose it */
+    char moved[512], map[600];
+    snprintf(moved, sizeof moved, "%s/moved", tdir);
+    ck_assert_int_eq(mkdir(moved, 0700), 0);
+    fclose(fopen(at(moved, "PG_16_other"), "w"));
+    snprintf(map, sizeof map, "--tablespace-map=16385=%s", moved);
+    ck_assert_int_eq(run_restore2(pgdata, map, NULL, &err), PGP_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.hint, "--delta"));
+    ck_assert_int_eq(run_restore2(pgdata, "--delta", map, &err), 0);
+    check_file(at(moved, "PG_15_202209061/1/16386"), "in tablespace", 13);
+    check_link(at(pgdata, "pg_tblspc/16385"), moved);
+
+    /* the target locked by someone else (here: this process, through another lock) */
+    RestoreLocks held = {0};
+    ck_assert_int_eq(restore_lock_dir(&held, pgdata, "target directory", &err), 0);
+    ck_assert_int_eq(run_restore2(pgdata, "--delta", map, &err), PGP_ERR_LOCKED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is locked by another process"));
+    check_file(at(pgdata, "global/pg_control"), "control", 7);
+    restore_locks_release(&held);
 }
 END_TEST
 
@@ -756,5 +835,6 @@ Suite *suite_restore_files(void)
     tcase_add_test(tc, test_cmd_restore);
     tcase_add_test(tc, test_cmd_restore_cleanup);
     tcase_add_test(tc, test_cmd_refusals);
+    tcase_add_test(tc, test_cmd_delta_rules);
     return s;
 }
