@@ -38,6 +38,11 @@
  *   mode                      BEYOND   HOLE, LOST_TAIL, HISTORY_GAP   NOT_REPOSITORY, errors
  *   archive recovery/unknown  exit 1   fatal after the re-check       fatal
  *   standby                   exit 1   warning, exit 1                warning, exit 1
+ * with one exception to "unknown": a history file asked for in a data directory that has no
+ * signal file is answered as in standby mode. That is PostgreSQL at the very end of a
+ * promotion: it removes the signal files, then fetches the parent timeline's history file to
+ * copy it into the new timeline's (writeTimeLineHistory). Recovery is over by then, and a
+ * fatal answer would crash the promotion halfway.
  * The re-check: a hole may be a push in flight (a later segment landed first). Before a
  * fatal answer the file is fetched again recheck_tries times, recheck_ms apart; when it has
  * arrived it is restored (0).

@@ -305,16 +305,35 @@ static int classify_rechecked(const WalMissingRequest *req, bool strict, WalMiss
     return rc;
 }
 
+/*
+ * Whether a fatal answer is right. Standby mode: never. A history file asked for in a data
+ * directory without signal file: never either. That is PostgreSQL at the very end of a
+ * promotion, which removes the signal files and then fetches the parent timeline's history to
+ * copy it into the new timeline's file (writeTimeLineHistory): recovery is over, and a fatal
+ * answer would crash the promotion halfway. Nothing else runs restore_command there (no
+ * signal file means crash recovery, which never does; pg_rewind -c asks for segments).
+ */
+static bool is_strict(WalRecoveryMode md, const char *datadir, const char *walname)
+{
+    PgWalName wn;
+    if (md == WAL_MODE_STANDBY)
+        return false;
+    return !(md == WAL_MODE_UNKNOWN && datadir[0] != '\0' &&
+             pg_walname_parse(walname, &wn, NULL) == 0 && wn.kind == PG_WALFILE_HISTORY);
+}
+
 int wal_missing_decide(const WalMissingRequest *req, PgpErr *err)
 {
     char datadir[PATH_MAX], mode[PATH_MAX + 96];
     WalRecoveryMode md = wal_missing_mode(req->dest, datadir);
-    bool strict = md != WAL_MODE_STANDBY;
+    bool strict = is_strict(md, datadir, req->walname);
     if (datadir[0] == '\0')
         snprintf(mode, sizeof mode, "unknown mode: DEST is not in a pg_wal directory; strict");
+    else if (md == WAL_MODE_UNKNOWN)
+        snprintf(mode, sizeof mode, "no standby.signal or recovery.signal in data directory "
+                 "\"%s\"; %s", datadir, strict ? "strict" : "the end of a promotion");
     else
-        snprintf(mode, sizeof mode, "%s%s, data directory \"%s\"", wal_missing_mode_name(md),
-                 md == WAL_MODE_UNKNOWN ? " (no standby.signal or recovery.signal); strict" : "",
+        snprintf(mode, sizeof mode, "%s, data directory \"%s\"", wal_missing_mode_name(md),
                  datadir);
     WalMissing m;
     bool fetched = false;
@@ -347,8 +366,7 @@ int wal_missing_decide(const WalMissingRequest *req, PgpErr *err)
                 *err = derr;
             return rc;
         }
-        log_warn("%s; HINT: %s (%s: answering \"not archived\", the standby asks again)",
-                 derr.msg, derr.hint, mode);
+        log_warn("%s; HINT: %s (%s: answering \"not archived\")", derr.msg, derr.hint, mode);
     }
     pgp_err_clear(err);
     return PGP_FAIL(err, PGP_ERR_NOT_FOUND, "\"%s\" is not in the archive", req->walname);

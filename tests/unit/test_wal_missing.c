@@ -22,6 +22,7 @@
 
 static FxRepo fx;
 static char datadir[200], dest[300];
+static const char *req_dest;   /* DEST of decide(): dest unless a test says otherwise */
 
 static void touch(const char *name, bool present)
 {
@@ -57,6 +58,7 @@ static void setup(void)
     ck_assert_int_eq(mkdir(wal, 0700), 0);
     snprintf(dest, sizeof dest, "%s/RECOVERYXLOG", wal);
     set_mode(WAL_MODE_ARCHIVE_RECOVERY);
+    req_dest = dest;
 }
 
 static void teardown(void)
@@ -115,7 +117,7 @@ static int decide_in(Repo *repo, const char *name, Probe *p, PgpErr *err)
         .repo = repo,
         .repo_path = "/srv/pgpitr",
         .walname = name,
-        .dest = dest,
+        .dest = req_dest,
         .recheck_tries = 3,
         .recheck_ms = 7,
         .refetch = probe_fetch,
@@ -318,7 +320,12 @@ START_TEST(test_not_a_repository)
     ck_assert_ptr_nonnull(strstr(err.hint, "mounted"));
     ck_assert_uint_eq(p.sleeps, 0);
     set_mode(WAL_MODE_UNKNOWN);
+    ck_assert_int_eq(decide_in(repo, "000000010000000000000003", &p, &err), PGP_ERR_CONFIG);
+    /* a history file without signal file: the end of a promotion, never fatal */
+    ck_assert_int_eq(decide_in(repo, "00000002.history", &p, &err), PGP_ERR_NOT_FOUND);
+    req_dest = "/tmp/00000002.history";   /* a manual run: strict */
     ck_assert_int_eq(decide_in(repo, "00000002.history", &p, &err), PGP_ERR_CONFIG);
+    req_dest = dest;
     set_mode(WAL_MODE_STANDBY);
     ck_assert_int_eq(decide_in(repo, "000000010000000000000003", &p, &err), PGP_ERR_NOT_FOUND);
     repo_free(repo);
@@ -413,6 +420,13 @@ START_TEST(test_decide_lost_tail_and_history_gap)
     set_mode(WAL_MODE_STANDBY);
     ck_assert_int_eq(decide("000000010000000000000005", &p, &err), PGP_ERR_NOT_FOUND);
     ck_assert_int_eq(decide("00000003.history", &p, &err), PGP_ERR_NOT_FOUND);
+    /* no signal file: strict for segments; for history files it is the end of a promotion
+     * (PostgreSQL copies the parent's history after removing the signal files) */
+    set_mode(WAL_MODE_UNKNOWN);
+    ck_assert_int_eq(decide("000000010000000000000005", &p, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(decide("00000003.history", &p, &err), PGP_ERR_NOT_FOUND);
+    req_dest = "00000003.history";   /* not in a pg_wal directory: a manual run, strict */
+    ck_assert_int_eq(decide("00000003.history", &p, &err), PGP_ERR_CORRUPT);
 }
 END_TEST
 
