@@ -35,10 +35,16 @@
  *                   history file, .partial and .backup names
  *
  * Decision (wal_missing_decide):
- *   mode                      BEYOND   HOLE, LOST_TAIL, HISTORY_GAP   NOT_REPOSITORY, errors
- *   archive recovery/unknown  exit 1   fatal after the re-check       fatal
- *   standby                   exit 1   warning, exit 1                warning, exit 1
- * with one exception to "unknown": a history file asked for in a data directory that has no
+ *   mode                      BEYOND  HOLE, LOST_TAIL        HISTORY_GAP     NOT_REPOSITORY,
+ *                                                                            errors
+ *   archive recovery/unknown  exit 1  fatal after re-check   fatal after     fatal
+ *     without recovery target                                re-check
+ *   ... with a target         exit 1  warning, exit 1        as above        fatal
+ *   standby                   exit 1  warning, exit 1        warning, exit 1 warning, exit 1
+ * With a recovery target (pgrecovery.h) PostgreSQL refuses by itself to end recovery short of
+ * it, and its WAL read-ahead asks for segments past the target that replay never needs: a
+ * hole just after the target must not stop a recovery about to reach it.
+ * One exception to "unknown": a history file asked for in a data directory that has no
  * signal file is answered as in standby mode. That is PostgreSQL at the very end of a
  * promotion: it removes the signal files, then fetches the parent timeline's history file to
  * copy it into the new timeline's (writeTimeLineHistory). Recovery is over by then, and a

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "pgpitr/log.h"
+#include "pgpitr/pgrecovery.h"
 #include "pgpitr/restore_wal.h"
 #include "pgpitr/timeline.h"
 
@@ -283,14 +284,79 @@ static int damage_error(const WalMissingRequest *req, const WalMissing *m, PgpEr
     }
 }
 
-/* Classifies (errors in *aerr), and while a strict answer would be fatal for a hole, fetches
- * again a few times: *fetched when a fetch ended it (restored: 0; failed: its error in err). */
-static int classify_rechecked(const WalMissingRequest *req, bool strict, WalMissing *m,
+/*
+ * What the answers may be for this request: whether fatal answers are right at all (strict),
+ * whether the server recovers to a recovery target, and the mode as the log says it.
+ */
+typedef struct Context {
+    bool strict;
+    bool target;
+    char mode[2 * PATH_MAX + 256];
+} Context;
+
+/*
+ * Strict unless in standby mode, or a history file is asked for in a data directory without
+ * signal file. That is PostgreSQL at the very end of a promotion, which removes the signal
+ * files and then fetches the parent timeline's history to copy it into the new timeline's file
+ * (writeTimeLineHistory): recovery is over, and a fatal answer would crash the promotion
+ * halfway. Nothing else runs restore_command there (no signal file means crash recovery, which
+ * never does; pg_rewind -c asks for segments).
+ *
+ * With a recovery target, a missing segment is not fatal: PostgreSQL refuses to end recovery
+ * short of its target by itself, while its WAL read-ahead (recovery_prefetch) asks for
+ * segments beyond the target that replay will never need: a hole just after the target must
+ * not stop a recovery that is about to reach it.
+ */
+static void decide_context(const WalMissingRequest *req, Context *c)
+{
+    char datadir[PATH_MAX];
+    PgWalName wn;
+    WalRecoveryMode md = wal_missing_mode(req->dest, datadir);
+    bool history = pg_walname_parse(req->walname, &wn, NULL) == 0 &&
+                   wn.kind == PG_WALFILE_HISTORY;
+    PgRecoveryTarget tg = {0};
+    c->strict = md != WAL_MODE_STANDBY &&
+                !(md == WAL_MODE_UNKNOWN && datadir[0] != '\0' && history);
+    if (c->strict && datadir[0] != '\0')
+        pg_recovery_target_read(datadir, &tg);
+    c->target = tg.set;
+    if (datadir[0] == '\0')
+        snprintf(c->mode, sizeof c->mode, "unknown mode: DEST is not in a pg_wal directory; strict");
+    else if (md == WAL_MODE_UNKNOWN)
+        snprintf(c->mode, sizeof c->mode, "no standby.signal or recovery.signal in data directory "
+                 "\"%s\"; %s", datadir, c->strict ? "strict" : "the end of a promotion");
+    else
+        snprintf(c->mode, sizeof c->mode, "%s, data directory \"%s\"", wal_missing_mode_name(md),
+                 datadir);
+    if (tg.set) {
+        size_t len = strlen(c->mode);
+        snprintf(c->mode + len, sizeof c->mode - len, ", %s set in \"%s\": PostgreSQL stops "
+                 "with an error rather than end recovery before its target", tg.setting,
+                 tg.source);
+    }
+}
+
+/* Whether kind is answered with a fatal error in this context. */
+static bool is_fatal(const Context *c, WalMissingKind kind)
+{
+    switch (kind) {
+    case WAL_MISSING_BEYOND: return false;
+    case WAL_MISSING_HOLE:
+    case WAL_MISSING_LOST_TAIL: return c->strict && !c->target;
+    default: return c->strict;
+    }
+}
+
+/* Classifies (errors in *aerr), and while the answer would be fatal for damage a push in
+ * flight may explain, fetches again a few times: *fetched when a fetch ended it (restored: 0;
+ * failed: its error in err). */
+static int classify_rechecked(const WalMissingRequest *req, const Context *c, WalMissing *m,
                               bool *fetched, PgpErr *aerr, PgpErr *err)
 {
     *fetched = false;
     int rc = wal_missing_classify(req->repo, req->walname, m, aerr);
-    for (unsigned i = 0; rc == 0 && strict && is_damage(m->kind) && i < req->recheck_tries;
+    for (unsigned i = 0; rc == 0 && is_damage(m->kind) && is_fatal(c, m->kind) &&
+                         i < req->recheck_tries;
          i++) {
         log_info("\"%s\" looks like a hole in the archive; fetching it again in %u ms (a push "
                  "may be in flight)", req->walname, req->recheck_ms);
@@ -305,68 +371,45 @@ static int classify_rechecked(const WalMissingRequest *req, bool strict, WalMiss
     return rc;
 }
 
-/*
- * Whether a fatal answer is right. Standby mode: never. A history file asked for in a data
- * directory without signal file: never either. That is PostgreSQL at the very end of a
- * promotion, which removes the signal files and then fetches the parent timeline's history to
- * copy it into the new timeline's file (writeTimeLineHistory): recovery is over, and a fatal
- * answer would crash the promotion halfway. Nothing else runs restore_command there (no
- * signal file means crash recovery, which never does; pg_rewind -c asks for segments).
- */
-static bool is_strict(WalRecoveryMode md, const char *datadir, const char *walname)
-{
-    PgWalName wn;
-    if (md == WAL_MODE_STANDBY)
-        return false;
-    return !(md == WAL_MODE_UNKNOWN && datadir[0] != '\0' &&
-             pg_walname_parse(walname, &wn, NULL) == 0 && wn.kind == PG_WALFILE_HISTORY);
-}
-
 int wal_missing_decide(const WalMissingRequest *req, PgpErr *err)
 {
-    char datadir[PATH_MAX], mode[PATH_MAX + 96];
-    WalRecoveryMode md = wal_missing_mode(req->dest, datadir);
-    bool strict = is_strict(md, datadir, req->walname);
-    if (datadir[0] == '\0')
-        snprintf(mode, sizeof mode, "unknown mode: DEST is not in a pg_wal directory; strict");
-    else if (md == WAL_MODE_UNKNOWN)
-        snprintf(mode, sizeof mode, "no standby.signal or recovery.signal in data directory "
-                 "\"%s\"; %s", datadir, strict ? "strict" : "the end of a promotion");
-    else
-        snprintf(mode, sizeof mode, "%s, data directory \"%s\"", wal_missing_mode_name(md),
-                 datadir);
+    Context *c = malloc(sizeof *c);   /* paths: not on the stack */
+    if (c == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    decide_context(req, c);
     WalMissing m;
     bool fetched = false;
-    PgpErr aerr;
+    PgpErr aerr, derr;
     pgp_err_clear(&aerr);
-    int rc = classify_rechecked(req, strict, &m, &fetched, &aerr, err);
-    if (fetched)
+    pgp_err_clear(&derr);
+    int rc = classify_rechecked(req, c, &m, &fetched, &aerr, err);
+    if (fetched) {
+        free(c);
         return rc;
-    if (rc != 0 && strict) {
+    }
+    if (rc != 0 && c->strict) {
         if (aerr.code == PGP_ERR_NOT_FOUND)   /* never "not archived" by accident */
             aerr.code = PGP_ERR_IO;
-        if (err != NULL)
-            *err = aerr;
-        pgp_err_context(err, "\"%s\" is not in the archive, and cannot tell whether it is "
+        pgp_err_context(&aerr, "\"%s\" is not in the archive, and cannot tell whether it is "
                         "beyond its end", req->walname);
-        return aerr.code;
-    }
-    if (rc != 0) {
+    } else if (rc != 0) {
         log_warn("\"%s\" is not in the archive, and cannot tell whether it is beyond its end: %s "
-                 "(%s: answering \"not archived\")", req->walname, aerr.msg, mode);
+                 "(%s: answering \"not archived\")", req->walname, aerr.msg, c->mode);
+        rc = 0;
     } else if (m.kind == WAL_MISSING_BEYOND) {
         log_info("\"%s\" is not archived: %s (%s): answering \"not archived\"", req->walname,
-                 m.reason, mode);
+                 m.reason, c->mode);
+    } else if (!is_fatal(c, m.kind)) {
+        damage_error(req, &m, &derr);
+        log_warn("%s; HINT: %s (%s: answering \"not archived\")", derr.msg, derr.hint, c->mode);
     } else {
-        PgpErr derr;
-        pgp_err_clear(&derr);
-        rc = damage_error(req, &m, &derr);
-        if (strict) {
-            if (err != NULL)
-                *err = derr;
-            return rc;
-        }
-        log_warn("%s; HINT: %s (%s: answering \"not archived\")", derr.msg, derr.hint, mode);
+        rc = damage_error(req, &m, &aerr);
+    }
+    free(c);
+    if (rc != 0) {
+        if (err != NULL)
+            *err = aerr;
+        return rc;
     }
     pgp_err_clear(err);
     return PGP_FAIL(err, PGP_ERR_NOT_FOUND, "\"%s\" is not in the archive", req->walname);

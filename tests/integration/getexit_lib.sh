@@ -7,6 +7,13 @@
 # archive-get they run logs its decision ("... answering \"not archived\"", "restored ...") into
 # the server log, next to PostgreSQL's own lines.
 
+# restored_conf NAME: the settings start_restored gives a restored copy (own port and socket,
+# archive_mode off), for a copy started otherwise.
+restored_conf() {
+    pg_conf "$1" "" "# restored copy" "port = $(cat "$WORK/$1/port")" \
+        "unix_socket_directories = '$WORK/$1'" "archive_mode = off"
+}
+
 # log_mark NAME: the current length of NAME's server log (lines), for log_since.
 log_mark() { if [ -f "$WORK/$1/server.log" ]; then wc -l <"$WORK/$1/server.log"; else echo 0; fi; }
 # log_since NAME MARK: NAME's server log after line MARK.

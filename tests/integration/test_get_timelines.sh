@@ -56,8 +56,7 @@ pg_stop src
 
 log "the latest point with recovery_target_timeline = 'latest': across the switch to timeline 2"
 restore_to r >/dev/null
-pg_conf r "" "# restored copy" "port = $(cat "$WORK/r/port")" "unix_socket_directories = '$WORK/r'" \
-    "archive_mode = off"
+restored_conf r
 echo "recovery_target_timeline = 'latest'" >>"$(cluster_data r)/postgresql.auto.conf"
 mark=$(log_mark r)
 start_info r

@@ -32,8 +32,7 @@ pg_stop src
 
 log "replay to $mid, then shut down there"
 restore_to r --target-lsn "$mid" --target-action shutdown >/dev/null
-pg_conf r "" "# restored copy" "port = $(cat "$WORK/r/port")" "unix_socket_directories = '$WORK/r'" \
-    "archive_mode = off"
+restored_conf r
 mark=$(log_mark r)
 start_expect_stop r
 log_since r "$mark" | grep -q 'shutdown at recovery target' || fail "r did not stop at its target"

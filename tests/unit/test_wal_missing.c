@@ -430,6 +430,39 @@ START_TEST(test_decide_lost_tail_and_history_gap)
 }
 END_TEST
 
+START_TEST(test_decide_with_a_recovery_target)
+{
+    /* PostgreSQL refuses to end recovery short of its target, and its read-ahead asks for
+     * segments past the target: a hole is "not archived" (warned), at once */
+    char conf[300];
+    snprintf(conf, sizeof conf, "%s/postgresql.auto.conf", datadir);
+    FILE *f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("restore_command = 'x'\nrecovery_target_lsn = '0/3000100'\n", f);
+    fclose(f);
+    fx_remove_wal(&fx, 1, 4);
+    Probe p = {0};
+    PgpErr err;
+    ck_assert_int_eq(decide("000000010000000000000004", &p, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_uint_eq(p.sleeps, 0);
+    /* the history gap stays fatal: it is about which timeline to follow */
+    fx_put_history(&fx, 4, "1\t0/6000000\tx\n");
+    ck_assert_int_eq(decide("00000003.history", &p, &err), PGP_ERR_CORRUPT);
+    /* in standby mode the target changes nothing */
+    set_mode(WAL_MODE_STANDBY);
+    ck_assert_int_eq(decide("000000010000000000000004", &p, &err), PGP_ERR_NOT_FOUND);
+    /* target unset again: strict */
+    set_mode(WAL_MODE_ARCHIVE_RECOVERY);
+    f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("recovery_target_lsn = '0/3000100'\nrecovery_target_lsn = ''\n", f);
+    fclose(f);
+    Probe q = {0};
+    ck_assert_int_eq(decide("000000010000000000000004", &q, &err), PGP_ERR_CORRUPT);
+    ck_assert_uint_eq(q.sleeps, 3);
+}
+END_TEST
+
 START_TEST(test_decide_analysis_error)
 {
     /* archive/history is a symbolic link to itself: listing it fails (ELOOP) */
@@ -470,6 +503,7 @@ Suite *suite_wal_missing(void)
     tcase_add_test(tc, test_decide_hole_filled_during_recheck);
     tcase_add_test(tc, test_decide_recheck_fetch_error_is_returned);
     tcase_add_test(tc, test_decide_lost_tail_and_history_gap);
+    tcase_add_test(tc, test_decide_with_a_recovery_target);
     tcase_add_test(tc, test_decide_analysis_error);
     suite_add_tcase(s, tc);
     return s;
