@@ -37,9 +37,12 @@ start_expect_stop() {
         sleep 0.05
     done
     pm=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
-    [ -n "$pm" ] && CLUSTER_PID[$name]=$pm
+    # shellcheck disable=SC2034  # lib.sh's cleanup stops what CLUSTER_PID holds
+    [ -n "$pm" ] && CLUSTER_PID["$name"]=$pm
     for ((i = 0; i < ${2:-120} * 10; i++)); do
-        [ -n "$pm" ] && pid_alive "$pm" || break
+        if [ -z "$pm" ] || ! pid_alive "$pm"; then
+            break
+        fi
         if log_since "$name" "$mark" | grep -q 'selected new timeline ID'; then
             fail "$name promoted instead of stopping: $(log_since "$name" "$mark" | grep -E 'redo done|selected new timeline')"
         fi
