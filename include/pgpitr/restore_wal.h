@@ -11,6 +11,7 @@
 #define PGPITR_RESTORE_WAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pgpitr/err.h"
@@ -34,9 +35,15 @@ int restore_wal_find(RestoreWalIndex *ix, const char *name, bool *found, int64_t
 /* Whether any segment of timeline tli with a number in [from, to] is archived. */
 int restore_wal_any(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t to, bool *found,
                     PgpErr *err);
+/* Like restore_wal_any, and *segno gets the lowest such segment number (when *found). */
+int restore_wal_first(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t to, bool *found,
+                      uint64_t *segno, PgpErr *err);
 
 /* The highest timeline with a history file in the archive; 1 when there is none. */
 int restore_wal_latest_timeline(RestoreWalIndex *ix, uint32_t *tli, PgpErr *err);
+/* Every timeline with a history file in the archive, ascending, no duplicates; *tlis malloc'd
+ * (NULL when none). */
+int restore_wal_history_tlis(RestoreWalIndex *ix, uint32_t **tlis, size_t *n, PgpErr *err);
 /*
  * The history of timeline tli: its archived history file (fetched, decompressed, verified
  * against the checksum in its name, parsed), or, when there is none (always for timeline 1),

@@ -9,6 +9,10 @@
  * repository access. On a miss the segment is fetched directly as before; a miss is never
  * "not archived". After either, the prefetcher (prefetch.h) is made sure to run. Prefetching
  * is an optimization: a spool that cannot be used is a warning, never a failed restore.
+ *
+ * When the repository does not hold the name, wal_missing.h decides between "not archived"
+ * and a fatal error (a hole, a repository that is not mounted), from the recovery mode of the
+ * data directory DEST lies in.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 #include "pgpitr/prefetch.h"
 #include "pgpitr/spool.h"
 #include "pgpitr/wal_get.h"
+#include "pgpitr/wal_missing.h"
 #include "pgpitr/walname.h"
 
 /* The spool for this request, or *sp NULL (prefetching off or unusable). Only settings that
@@ -77,6 +82,46 @@ static int get_segment(const CmdSettings *s, const SpoolFlags *f, Repo *repo, co
     return rc;
 }
 
+/* Straight from the repository (history, backup and partial files; re-checks of a hole). */
+static int fetch_direct(Repo *repo, const char *name, const char *dest, PgpErr *err)
+{
+    WalGetResult res;
+    int rc = wal_get_file(repo, name, dest, &res, err);
+    if (rc == 0)
+        log_info("restored \"%s\" (%llu bytes) from \"%s\"", name, (unsigned long long)res.size,
+                 res.object.path);
+    return rc;
+}
+
+typedef struct Refetch {
+    Repo *repo;
+    const char *name, *dest;
+} Refetch;
+
+static int refetch(void *ud, PgpErr *err)
+{
+    const Refetch *r = ud;
+    return fetch_direct(r->repo, r->name, r->dest, err);
+}
+
+/* NAME is not in the repository: "not archived" (PGP_ERR_NOT_FOUND) or fatal, per wal_missing.h. */
+static int answer_missing(const CmdSettings *s, Repo *repo, const char *name, const char *dest,
+                          PgpErr *err)
+{
+    Refetch r = {repo, name, dest};
+    WalMissingRequest req = {
+        .repo = repo,
+        .repo_path = s->repo_path,
+        .walname = name,
+        .dest = dest,
+        .recheck_tries = WAL_MISSING_RECHECK_TRIES,
+        .recheck_ms = WAL_MISSING_RECHECK_MS,
+        .refetch = refetch,
+        .refetch_ud = &r,
+    };
+    return wal_missing_decide(&req, err);
+}
+
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
     static const struct option longopts[] = {
@@ -116,15 +161,12 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     Storage *storage = NULL;
     Repo *repo = NULL;
     rc = cmd_open_repo(&s, false, &storage, &repo, err);
-    WalGetResult res;
-    if (rc == 0 && parsed.kind == PG_WALFILE_SEGMENT) {
+    if (rc == 0 && parsed.kind == PG_WALFILE_SEGMENT)
         rc = get_segment(&s, &flags, repo, name, dest, err);
-    } else if (rc == 0) {   /* history, backup, partial files: always straight from the archive */
-        rc = wal_get_file(repo, name, dest, &res, err);
-        if (rc == 0)
-            log_info("restored \"%s\" (%llu bytes) from \"%s\"", name,
-                     (unsigned long long)res.size, res.object.path);
-    }
+    else if (rc == 0)   /* history, backup, partial files: always straight from the archive */
+        rc = fetch_direct(repo, name, dest, err);
+    if (rc == PGP_ERR_NOT_FOUND && repo != NULL)
+        rc = answer_missing(&s, repo, name, dest, err);
     repo_free(repo);
     storage_free(storage);
     cmd_settings_free(&s);

@@ -308,6 +308,12 @@ int restore_wal_any(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t t
     return first_in(ix, tli, from, to, found, &segno, err);
 }
 
+int restore_wal_first(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t to, bool *found,
+                      uint64_t *segno, PgpErr *err)
+{
+    return first_in(ix, tli, from, to, found, segno, err);
+}
+
 /* ---- history files ---------------------------------------------------------------------- */
 
 static int on_history(void *ud, const char *name, const StorageInfo *info)
@@ -324,6 +330,60 @@ int restore_wal_latest_timeline(RestoreWalIndex *ix, uint32_t *tli, PgpErr *err)
     *tli = 1;
     int rc = storage_list(repo_storage(ix->repo), HISTORY_DIR, on_history, tli, err);
     return rc != 0 ? pgp_err_context(err, "cannot list \"%s\"", HISTORY_DIR) : 0;
+}
+
+typedef struct TliList {
+    uint32_t *v;
+    size_t n, cap;
+} TliList;
+
+static int on_history_tli(void *ud, const char *name, const StorageInfo *info)
+{
+    TliList *l = ud;
+    uint32_t tli = 0;
+    if (on_history(&tli, name, info) != 0 || tli == 0)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        uint32_t *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return PGP_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = tli;
+    return 0;
+}
+
+static int tli_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int restore_wal_history_tlis(RestoreWalIndex *ix, uint32_t **tlis, size_t *n, PgpErr *err)
+{
+    TliList l = {0};
+    *tlis = NULL;
+    *n = 0;
+    int rc = storage_list(repo_storage(ix->repo), HISTORY_DIR, on_history_tli, &l, err);
+    if (rc == PGP_ERR_NOMEM)
+        rc = PGP_FAIL(err, rc, "out of memory");
+    else if (rc != 0)
+        rc = pgp_err_context(err, "cannot list \"%s\"", HISTORY_DIR);
+    if (rc != 0) {
+        free(l.v);
+        return rc;
+    }
+    if (l.n > 1) /* one entry per timeline, whatever order the driver lists in */
+        qsort(l.v, l.n, sizeof *l.v, tli_cmp);
+    size_t w = 0;
+    for (size_t r = 0; r < l.n; r++)
+        if (w == 0 || l.v[w - 1] != l.v[r])
+            l.v[w++] = l.v[r];
+    *tlis = l.v;
+    *n = w;
+    return 0;
 }
 
 typedef struct MemSink {
