@@ -84,6 +84,8 @@ typedef struct RestoreReport {
     int64_t latest_time;         /* archive time of its last segment, unix s (approximate) */
     uint64_t files_kept;         /* --delta: files kept because size and SHA-256 matched */
     uint64_t removed;            /* --delta: entries removed that the backup does not have */
+    char lease[256];             /* the recovery lease of the restored directory (lease.h;
+                                    "" when the restore failed): drill removes it */
 } RestoreReport;
 
 /* See the header comment. settings gives the repository (and the pgpitr binary path used in
@@ -92,7 +94,9 @@ typedef struct RestoreReport {
  * selection, validation and their errors: restore_plan.h. recovery_target_timeline is written
  * as the resolved number (the timeline that was validated), never as 'latest'. On a failure
  * after writing started everything created is removed, except with delta (the directory is
- * left without global/pg_control; running the same delta restore again finishes it). */
+ * left without global/pg_control; running the same delta restore again finishes it).
+ * A successful restore writes the recovery lease of the directory (recovery_lease.h) at the
+ * backup's start before releasing its lock; a lease that cannot be written is a warning. */
 int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,
                 PgpErr *err);
 

@@ -9,6 +9,8 @@
  * repository access. On a miss the segment is fetched directly as before; a miss is never
  * "not archived". After either, the prefetcher (prefetch.h) is made sure to run. Prefetching
  * is an optimization: a spool that cannot be used is a warning, never a failed restore.
+ * After a segment is restored, the recovery lease of the data directory is renewed
+ * (recovery_lease.h): at most once a minute, and a failure is a warning too.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
 #include "pgpitr/prefetch.h"
+#include "pgpitr/recovery_lease.h"
 #include "pgpitr/spool.h"
 #include "pgpitr/wal_get.h"
 #include "pgpitr/walname.h"
@@ -119,6 +122,8 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     WalGetResult res;
     if (rc == 0 && parsed.kind == PG_WALFILE_SEGMENT) {
         rc = get_segment(&s, &flags, repo, name, dest, err);
+        if (rc == 0)    /* keeps expire off the WAL this recovery still needs */
+            recovery_lease_renew(&s, repo, name);
     } else if (rc == 0) {   /* history, backup, partial files: always straight from the archive */
         rc = wal_get_file(repo, name, dest, &res, err);
         if (rc == 0)

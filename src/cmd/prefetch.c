@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "pgpitr/log.h"
+#include "pgpitr/recovery_lease.h"
 #include "pgpitr/wal_get.h"
 #include "pgpitr/walname.h"
 
@@ -383,6 +384,8 @@ static void finish(Prefetch *p)
     if (p->end == END_OWNER)
         return;   /* the spool is someone else's now: leave it alone */
     bool all = p->end == END_RECOVERY;
+    if (all)    /* promoted: nothing will ask for archived WAL again */
+        recovery_lease_end(p->st->repo, p->st->datadir);
     spool_wipe(p->st->path, all);
     if (all && p->st->is_default_path)
         rmdir(p->st->path);
