@@ -289,10 +289,12 @@ static bool in_recovery(const char *datadir)
 /* Whether the server this spool serves is gone or done with archive recovery. */
 static EndReason watch(const Prefetch *p)
 {
-    if (p->postmaster > 0 && kill(p->postmaster, 0) != 0 && errno == ESRCH)
-        return END_POSTMASTER;
+    /* The end of recovery first: a server stopped right after promoting has ended its
+     * recovery too, and that ends its lease (recovery_lease.h). */
     if (p->watch_signals && !in_recovery(p->st->datadir))
         return END_RECOVERY;
+    if (p->postmaster > 0 && kill(p->postmaster, 0) != 0 && errno == ESRCH)
+        return END_POSTMASTER;
     return END_NONE;
 }
 
