@@ -54,7 +54,7 @@ int recovery_lease_begin(Storage *st, const char *pgdata, uint64_t sysid, uint32
     int rc = proc_hostname(l.host, err);
     if (rc != 0)
         return rc;
-    snprintf(l.datadir, sizeof l.datadir, "%s", real);
+    memcpy(l.datadir, real, strlen(real) + 1);   /* fits: checked above */
     lease_path(l.host, l.datadir, path);
     l.system_identifier = sysid;
     lease_set_position(&l, tli, segno, segsize);
