@@ -72,7 +72,8 @@ int lease_parse(const char *text, size_t len, uint32_t segsize, Lease *out, PgpE
 /* Writes l under lease_path(l->host, l->datadir), replacing what is there, atomically. */
 int lease_write(Storage *s, const Lease *l, PgpErr *err);
 /* Reads and parses path: PGP_ERR_NOT_FOUND when absent (message set, no noise),
- * PGP_ERR_CORRUPT when it does not parse or is larger than LEASE_MAX_BYTES. */
+ * PGP_ERR_CORRUPT when it does not parse or is larger than LEASE_MAX_BYTES (the message does
+ * not repeat the path: callers name it). */
 int lease_read(Storage *s, const char *path, uint32_t segsize, Lease *out, PgpErr *err);
 /* Removes path; a lease already gone is fine (0). */
 int lease_remove(Storage *s, const char *path, PgpErr *err);

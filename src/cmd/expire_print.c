@@ -60,20 +60,19 @@ static bool leases_lower_cutoff(const ExpirePlan *p)
 static void print_lease(const ExpireLease *l, FILE *f)
 {
     const LeaseEntry *e = &l->e;
-    char t1[32], t2[32], t3[32], q1[PGP_QUOTE_BUF], q2[PGP_QUOTE_BUF];
+    char t1[32], t2[32], q1[PGP_QUOTE_BUF], q2[PGP_QUOTE_BUF];
     if (!e->parsed) {
-        fprintf(f, "  %-10s  \"%s\" (%s): %s\n", lease_state_name(e->state), e->path,
+        fprintf(f, "  %-10s  \"%s\" (%s)\n              %s\n", lease_state_name(e->state), e->path,
                 pgp_quote(e->error, q1), l->remove ? "unchanged for a day: removed"
                 : "position unknown: holds back all WAL until unchanged for a day");
         return;
     }
-    catalog_format_time(e->lease.since, t1);
-    catalog_format_time(e->lease.renewed, t2);
-    catalog_format_time(e->lease.expires, t3);
-    fprintf(f, "  %-10s  host %s, data directory \"%s\", needs %s on (since %s, renewed %s, "
-               "%s %s): %s\n", lease_state_name(e->state), pgp_quote(e->lease.host, q1),
-            pgp_quote(e->lease.datadir, q2), e->lease.wal, t1, t2,
-            l->remove ? "expired" : "expires", t3,
+    catalog_format_time(e->lease.renewed, t1);
+    catalog_format_time(e->lease.expires, t2);
+    fprintf(f, "  %-10s  host %s, data directory \"%s\"\n", lease_state_name(e->state),
+            pgp_quote(e->lease.host, q1), pgp_quote(e->lease.datadir, q2));
+    fprintf(f, "              needs %s on, renewed %s, %s %s: %s\n", e->lease.wal, t1,
+            l->remove ? "expired" : "expires", t2,
             l->remove ? "ignored, removed" : l->holds ? "holds WAL back" : "holds nothing back");
 }
 
@@ -214,30 +213,16 @@ static json_t *wal_json(const ExpirePlan *p, const Catalog *c)
                      (json_int_t)p->n_wal_leased);
 }
 
-static json_t *str_or_null(bool ok, const char *s)
-{
-    return ok ? json_string(s) : json_null();
-}
-
 static json_t *lease_json(const ExpireLease *l)
 {
-    const LeaseEntry *e = &l->e;
-    const Lease *x = &e->lease;
-    char sysid[24];
-    snprintf(sysid, sizeof sysid, "%" PRIu64, x->system_identifier);
-    bool ok = e->parsed;
-    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:s}",
-                     "path", e->path, "state", lease_state_name(e->state),
-                     "host", str_or_null(ok, x->host), "data_directory",
-                     str_or_null(ok, x->datadir), "system_identifier", str_or_null(ok, sysid),
-                     "wal", str_or_null(ok, x->wal),
-                     "timeline", ok ? json_integer((json_int_t)x->tli) : json_null(),
-                     "created_by", str_or_null(ok, x->created_by),
-                     "since", ok ? cmd_json_time(x->since) : json_null(),
-                     "renewed", ok ? cmd_json_time(x->renewed) : json_null(),
-                     "expires", ok ? cmd_json_time(x->expires) : json_null(),
-                     "error", str_or_null(!ok, e->error), "holds_wal", l->holds,
-                     "action", l->remove ? "remove" : "keep");
+    json_t *j = cmd_json_lease(&l->e);
+    if (j != NULL && (json_object_set_new(j, "holds_wal", json_boolean(l->holds)) != 0 ||
+                      json_object_set_new(j, "action", json_string(l->remove ? "remove"
+                                                                             : "keep")) != 0)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
 }
 
 int expire_plan_to_json(const ExpirePlan *p, const Catalog *c, bool dry_run, json_t **out,

@@ -187,8 +187,6 @@ int lease_read(Storage *s, const char *path, uint32_t segsize, Lease *out, PgpEr
     if (rc == 0)
         rc = lease_parse(text, len, segsize, out, err);
     free(text);
-    if (rc != 0 && rc != PGP_ERR_NOT_FOUND)
-        pgp_err_context(err, "\"%s\"", path);
     return rc;
 }
 

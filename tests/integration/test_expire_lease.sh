@@ -86,6 +86,10 @@ log "server waits for $waiting, mid-replay"
 assert_gt "$cut" "$(segno_of_wal "$waiting")" "the blocked segment lies before b2's start"
 LEASES_MID=$(leases)
 LEASE_MID_JSON=$(cat "$REPO"/leases/*.json 2>/dev/null || true)
+pgp_capture --repo "$REPO" info
+INFO_TEXT=$OUT
+pgp_capture --repo "$REPO" info --output json
+INFO_JSON=$OUT
 
 log "a stale lease of a recovery long gone"
 mkdir_pg "$REPO/leases"
@@ -118,6 +122,11 @@ assert_eq "$real_data" "$(jq -r .data_directory <<<"$LEASE_MID_JSON")" "lease da
 assert_eq restore "$(jq -r .created_by <<<"$LEASE_MID_JSON")" "the lease was written by restore"
 lease_seg=$(segno_of_wal "$(jq -r .wal <<<"$LEASE_MID_JSON")")
 [ "$lease_seg" -le "$(segno_of_wal "$waiting")" ] || fail "the lease ($lease_seg) is past the segment PostgreSQL waits for ($waiting)"
+assert_contains "$INFO_TEXT" "RECOVERY LEASES" "info has a lease section"
+assert_contains "$INFO_TEXT" "live: host" "info shows the live lease"
+printf '%s\n' "$INFO_JSON" >"$WORK/info.json"
+validate_schema "$HERE/../../docs/info.schema.json" "$WORK/info.json"
+assert_eq "live $real_data" "$(jq -r '.leases[] | "\(.state) \(.data_directory)"' <<<"$INFO_JSON")" "info JSON: the lease"
 assert_contains "$PLAN_TEXT" "data directory \"$real_data\"" "the text plan names the lease"
 assert_contains "$PLAN_TEXT" "holds WAL back" "the text plan says it holds WAL back"
 assert_contains "$PLAN_TEXT" "recovery leases lower the cut-off" "the text plan explains the cut-off"
