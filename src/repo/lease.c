@@ -19,27 +19,16 @@
 
 void lease_path(const char *host, const char *datadir, char out[REPO_PATH_MAX])
 {
-    char safe[65], id[ID_HEX + 1];
-    size_t i = 0;
-    for (; host[i] != '\0' && i < 64; i++) {
-        char c = host[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '-';
-        safe[i] = ok ? c : '-';
-    }
-    safe[i] = '\0';
+    char safe[PROC_HOST_NAME_PART], id[ID_HEX + 1];
+    proc_host_name_part(host, safe);
     /* host NUL datadir: "a" + "b/c" and "ab" + "/c" must not collide */
-    size_t hl = strlen(host), dl = strlen(datadir);
+    char buf[PROC_HOST_MAX + 4096];
+    size_t hl = strnlen(host, PROC_HOST_MAX - 1), dl = strnlen(datadir, 4096);
+    memcpy(buf, host, hl);
+    buf[hl] = '\0';
+    memcpy(buf + hl + 1, datadir, dl);
     uint8_t digest[PIPE_SHA256_LEN];
-    char *buf = malloc(hl + 1 + dl);
-    if (buf != NULL) {
-        memcpy(buf, host, hl + 1);
-        memcpy(buf + hl + 1, datadir, dl);
-        pipe_sha256_buf(buf, hl + 1 + dl, digest);
-        free(buf);
-    } else {
-        pipe_sha256_buf(datadir, dl, digest);   /* still stable for this data directory */
-    }
+    pipe_sha256_buf(buf, hl + 1 + dl, digest);
     for (size_t k = 0; k < ID_HEX / 2; k++)
         snprintf(id + 2 * k, 3, "%02x", digest[k]);
     snprintf(out, REPO_PATH_MAX, LEASE_DIR "/recovery-%s-%s.json", safe, id);
