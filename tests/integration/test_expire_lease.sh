@@ -49,8 +49,20 @@ cut=$(segno_of_lsn "$(jq -r .start_lsn "$REPO/backup/b2/manifest.json")")
 b1_start=$(segno_of_lsn "$(jq -r .start_lsn "$REPO/backup/b1/manifest.json")")
 assert_gt "$((cut - b1_start))" 10 "segments between b1 and b2"
 
+log "a lease-ttl out of range is refused before anything is written"
+mkdir_pg "$WORK/bad"
+PGPITR_LEASE_TTL=12 pgp_capture --repo "$REPO" restore --pgdata "$WORK/bad/data" --backup b1
+assert_rc 3 "restore with lease-ttl 12"
+assert_one_line_error "restore with lease-ttl 12"
+assert_contains "$ERR" "lease-ttl" "the error names the setting"
+assert_absent "$WORK/bad/data" "nothing restored"
+cfg="$WORK/lease.conf"
+printf '[global]\nlease-ttl = 7200\n' >"$cfg"
+own "$cfg"
+
 log "restore b1; its restore_command blocks at the third segment request"
-restore_to r --backup b1
+PGPITR_CONFIG="$cfg" restore_to r --backup b1
+lease_after_restore=$(cat "$REPO"/leases/*.json 2>/dev/null || true)
 data=$(cluster_data r)
 mkdir_pg "$GATE"
 gate="$WORK/r/gate.sh"
@@ -120,6 +132,7 @@ assert_contains "$LEASES_MID" "$REPO/leases/recovery-" "a lease object during re
 real_data=$(realpath "$data")
 assert_eq "$real_data" "$(jq -r .data_directory <<<"$LEASE_MID_JSON")" "lease data directory"
 assert_eq restore "$(jq -r .created_by <<<"$LEASE_MID_JSON")" "the lease was written by restore"
+assert_eq "7200 $b1_start" "$(jq -r '.ttl_s' <<<"$lease_after_restore") $(segno_of_wal "$(jq -r .wal <<<"$lease_after_restore")")" "restore's lease: lease-ttl from the config, at b1's start"
 lease_seg=$(segno_of_wal "$(jq -r .wal <<<"$LEASE_MID_JSON")")
 [ "$lease_seg" -le "$(segno_of_wal "$waiting")" ] || fail "the lease ($lease_seg) is past the segment PostgreSQL waits for ($waiting)"
 assert_contains "$INFO_TEXT" "RECOVERY LEASES" "info has a lease section"
