@@ -18,8 +18,9 @@
  * default LEASE_TTL_DEFAULT) after the last renewal.
  *
  * The throttle is a stamp file, pg_wal/pgpitr_lease in the data directory, whose mtime is the
- * last successful renewal: one stat() per archive-get, no repository access, and nothing that
- * pg_basebackup copies (it skips pg_wal's contents).
+ * last renewal attempt (a failed one too, so that a repository the server's user cannot write
+ * costs one warning a minute, not one per segment): one stat() per archive-get, no repository
+ * access, and nothing that pg_basebackup copies (it skips pg_wal's contents).
  */
 #ifndef PGPITR_RECOVERY_LEASE_H
 #define PGPITR_RECOVERY_LEASE_H

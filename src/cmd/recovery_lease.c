@@ -82,7 +82,7 @@ static void touch_stamp(const char *lease)
     int fd = open(RECOVERY_LEASE_STAMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
                   0600);
     if (fd < 0)
-        return;     /* the next call renews again: costs a write, harms nothing */
+        return;     /* the next call tries again: costs a write, harms nothing */
     dprintf(fd, "%s\n", lease);
     futimens(fd, NULL);
     close(fd);
@@ -204,8 +204,9 @@ void recovery_lease_renew(const CmdSettings *s, Repo *repo, const char *walname)
     if (rc != 0)
         log_warn("cannot renew the recovery lease%s%s%s: %s", path[0] ? " \"" : "", path,
                  path[0] ? "\"" : "", err.msg);
-    else if (path[0] != '\0')
-        touch_stamp(path);
+    /* Also after a failure: the next attempt (and warning) a minute later, not at every
+     * segment; the lease as last written keeps protecting meanwhile. */
+    touch_stamp(path);
 }
 
 /* ---- the end of recovery -------------------------------------------------------------------- */
