@@ -84,7 +84,7 @@ typedef struct RestoreReport {
     int64_t latest_time;         /* archive time of its last segment, unix s (approximate) */
     uint64_t files_kept;         /* --delta: files kept because size and SHA-256 matched */
     uint64_t removed;            /* --delta: entries removed that the backup does not have */
-    char lease[256];             /* the recovery lease of the restored directory (lease.h;
+    char lease[REPO_PATH_MAX];   /* the recovery lease of the restored directory (lease.h;
                                     "" when the restore failed): drill removes it */
 } RestoreReport;
 
