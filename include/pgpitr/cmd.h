@@ -114,6 +114,10 @@ char *cmd_json_text(const json_t *j, size_t flags);
 json_t *cmd_json_time(int64_t t);
 /* An LSN as "X/X". */
 json_t *cmd_json_lsn(uint64_t lsn);
+/* A recovery lease as listed (lease.h) for info and expire: path, state, and its fields (null
+ * when it does not parse, then error says why). NULL when out of memory. */
+struct LeaseEntry;
+json_t *cmd_json_lease(const struct LeaseEntry *e);
 
 /* Usage error for a command: "CMD: message" + hint to run --help. */
 int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)

@@ -9,7 +9,10 @@
  *     lock that excludes every backup, none of them can still be running;
  *   - objects/ files that no RETAINED backup references: removed;
  *   - archived WAL (segments, .partial, .backup; never .history) below the cut-off segment
- *     of the retention plan, on every timeline.
+ *     of the retention plan, on every timeline, lowered to the segment of every live recovery
+ *     lease (lease.h) and to 0 by an unreadable one: a running recovery never loses the WAL
+ *     it may still ask for;
+ *   - stale recovery leases (expired, or unreadable and unchanged for a day): removed.
  * A corrupt manifest makes planning fail (PGP_ERR_CORRUPT, HINT: run verify): its references
  * are unknown, so no object could be removed safely.
  *
@@ -17,7 +20,8 @@
  * repository and re-running expire finishes the job: for each expired backup its
  * manifest.json first (from then on nothing restores it; a re-run sees an incomplete
  * directory), then the rest of backup/<label>/; then incomplete directories; then
- * unreferenced objects; then WAL below the cut-off, after the backups that needed it.
+ * unreferenced objects; then WAL below the cut-off, after the backups that needed it; then
+ * stale leases (each only if unchanged since planning: a renewal in between keeps it).
  */
 #ifndef PGPITR_EXPIRE_PLAN_H
 #define PGPITR_EXPIRE_PLAN_H
@@ -31,6 +35,7 @@
 
 #include "pgpitr/catalog.h"
 #include "pgpitr/err.h"
+#include "pgpitr/lease.h"
 #include "pgpitr/retention.h"
 
 typedef struct ExpireFile {
@@ -49,9 +54,16 @@ typedef struct ExpireIncomplete {
     uint64_t dir_bytes;
 } ExpireIncomplete;
 
+typedef struct ExpireLease {
+    LeaseEntry e;
+    bool holds;                         /* keeps WAL the policy alone would remove */
+    bool remove;                        /* stale: removed by the run */
+} ExpireLease;
+
 typedef struct ExpirePlan {
     RetentionPolicy policy;
     int64_t now;
+    uint32_t wal_segsize;               /* of the repository */
     RetentionPlan retention;            /* decisions parallel to `backups` */
     RetentionBackup *rbackups;          /* the retention input (labels point into catalog) */
     ExpireBackup *backups;              /* complete backups, catalog order (oldest first) */
@@ -64,6 +76,11 @@ typedef struct ExpirePlan {
     const CatalogWal **wal;             /* archived WAL files to remove (into the catalog) */
     size_t n_wal;
     size_t n_wal_kept;
+    ExpireLease *leases;                /* every lease in leases/, by path */
+    size_t n_leases;
+    bool lease_hold;                    /* a live or unreadable lease lowers the cut-off ... */
+    uint64_t lease_segno;               /* ... to this segment (0: unreadable) */
+    size_t n_wal_leased;                /* WAL files kept only because of leases */
     uint64_t backup_bytes, incomplete_bytes, object_bytes, wal_bytes;
     /* recoverable window after expire: from the end of the window backup ... */
     const CatalogBackup *window_backup; /* NULL when there is no complete backup */
@@ -73,7 +90,7 @@ typedef struct ExpirePlan {
 
 /*
  * Plans expiry of catalog c (loaded with backups and WAL) under policy p at time now.
- * Lists objects/ and the directories of backups it removes (for sizes) through s.
+ * Lists objects/, leases/ and the directories of backups it removes (for sizes) through s.
  * PGP_ERR_USAGE when no policy is set; PGP_ERR_CORRUPT when a manifest is corrupt;
  * storage errors; NOMEM. out is zeroed first; free with expire_plan_free (c must outlive it).
  */
@@ -82,6 +99,9 @@ int expire_plan_build(Storage *s, const Catalog *c, const RetentionPolicy *p, in
 void expire_plan_free(ExpirePlan *p);   /* NULL and zeroed plans are fine */
 
 uint64_t expire_plan_bytes_freed(const ExpirePlan *p);
+/* The segment below which WAL is removed (the policy's cut-off, lowered by leases); only
+ * meaningful when p->retention.has_cutoff. */
+uint64_t expire_plan_wal_cutoff(const ExpirePlan *p);
 size_t expire_plan_removed_backups(const ExpirePlan *p);
 
 /* Text and JSON renderings of the plan (identical for a dry run and a real run). The JSON

@@ -19,6 +19,7 @@
 #include "pgpitr/catalog.h"
 #include "pgpitr/drill_report.h"
 #include "pgpitr/err.h"
+#include "pgpitr/lease.h"
 #include "pgpitr/repolock.h"
 #include "pgpitr/storage.h"
 
@@ -93,10 +94,14 @@ typedef struct Info {
     RepoLockHolder *locks;         /* repo_lock_list: every holder object, live and dead */
     size_t n_locks;
     bool locks_unknown;            /* they could not be listed (warned): nobody is "running" */
+    LeaseEntry *leases;            /* lease_list: every recovery lease, live or not */
+    size_t n_leases;
+    bool leases_unknown;           /* they could not be listed (warned) */
 } Info;
 
-/* Loads the catalog of repo, the lock holders and the newest drill report, then
- * info_analyze. A failure to list the locks is a warning (locks_unknown), not an error. out
+/* Loads the catalog of repo, the lock holders, the recovery leases and the newest drill
+ * report, then info_analyze. A failure to list the locks or the leases is a warning
+ * (locks_unknown, leases_unknown), not an error. out
  * is zeroed first; free it with info_free (also after a failure). */
 int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr *err);
 /* Fills everything but cat, locks, repo_path, now and drill from info->cat and info->locks

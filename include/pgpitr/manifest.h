@@ -117,6 +117,14 @@ int manifest_to_json(const BackupManifest *m, char **out, size_t *len, PgpErr *e
  * with PGP_ERR_CORRUPT (or NOMEM). An unknown format is PGP_ERR_CORRUPT. */
 int manifest_from_json(const char *text, size_t len, BackupManifest **out, PgpErr *err);
 
+/* The repository's time text, "YYYY-MM-DDTHH:MM:SSZ" (UTC), shared with the other small JSON
+ * objects of the repository (leases). Parsing is strict: years 1970..9999, and formatting the
+ * result gives the same text back (no Feb 30, no trailing bytes); false otherwise. Formatting
+ * a time outside that range gives "". */
+#define MANIFEST_TIME_LEN 20
+bool manifest_time_parse(const char *s, int64_t *out);
+void manifest_time_format(int64_t t, char out[MANIFEST_TIME_LEN + 1]);
+
 /* [A-Za-z0-9._-], 1..MANIFEST_LABEL_MAX chars, not starting with '.'. */
 bool manifest_label_valid(const char *label);
 /* "backup/<label>/manifest.json"; label must be valid (checked by the callers below). */

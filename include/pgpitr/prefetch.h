@@ -7,7 +7,8 @@
  * first segment that is not archived or fails (PostgreSQL's own request for it then goes to
  * the repository and reports the failure), removes spooled files PostgreSQL can no longer ask
  * for, and exits - removing what it spooled - when nothing was requested for idle_timeout_s,
- * when the postmaster of the data directory is gone, or when archive recovery has ended.
+ * when the postmaster of the data directory is gone, or when archive recovery has ended (then
+ * it also removes the recovery lease of the data directory: recovery_lease.h).
  */
 #ifndef PGPITR_PREFETCH_H
 #define PGPITR_PREFETCH_H

@@ -20,6 +20,10 @@
 
 /* gethostname(); PGP_ERR_IO if it fails or is empty. */
 int proc_hostname(char out[PROC_HOST_MAX], PgpErr *err);
+/* host as a part of a repository object name (lock holders, leases): every byte outside
+ * [A-Za-z0-9.-] becomes '-', cut at PROC_HOST_NAME_PART - 1 bytes. */
+#define PROC_HOST_NAME_PART 65
+void proc_host_name_part(const char *host, char out[PROC_HOST_NAME_PART]);
 
 /* /proc/sys/kernel/random/boot_id without the newline; PGP_ERR_IO if unreadable, PGP_ERR_CORRUPT
  * if it is not 36 characters. */

@@ -104,6 +104,8 @@ typedef struct RestoreReport {
     int64_t latest_time;         /* archive time of its last segment, unix s (approximate) */
     uint64_t files_kept;         /* --delta: files kept because size and SHA-256 matched */
     uint64_t removed;            /* --delta: entries removed that the backup does not have */
+    char lease[REPO_PATH_MAX];   /* the recovery lease of the restored directory (lease.h;
+                                    "" when the restore failed): drill removes it */
 } RestoreReport;
 
 /* See the header comment. settings gives the repository (and the pgpitr binary path used in
@@ -117,7 +119,9 @@ typedef struct RestoreReport {
  * that was validated), never as 'latest'. On a failure after writing started everything this
  * restore created is removed (only that: the target was locked), except with delta (the
  * directory is left without global/pg_control; running the same delta restore again finishes
- * it). */
+ * it). A successful restore writes the recovery lease of the directory (recovery_lease.h)
+ * at the backup's start before releasing its lock; a lease that cannot be written is a
+ * warning. */
 int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,
                 PgpErr *err);
 

@@ -13,6 +13,9 @@
  * When the repository does not hold the name, wal_missing.h decides between "not archived"
  * and a fatal error (a hole, a repository that is not mounted), from the recovery mode of the
  * data directory DEST lies in.
+ *
+ * After a segment is restored, the recovery lease of the data directory is renewed
+ * (recovery_lease.h): at most once a minute, and a failure is a warning too.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
 #include "pgpitr/prefetch.h"
+#include "pgpitr/recovery_lease.h"
 #include "pgpitr/spool.h"
 #include "pgpitr/wal_get.h"
 #include "pgpitr/wal_missing.h"
@@ -161,10 +165,13 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     Storage *storage = NULL;
     Repo *repo = NULL;
     rc = cmd_open_repo(&s, false, &storage, &repo, err);
-    if (rc == 0 && parsed.kind == PG_WALFILE_SEGMENT)
+    bool segment = parsed.kind == PG_WALFILE_SEGMENT;
+    if (rc == 0 && segment)
         rc = get_segment(&s, &flags, repo, name, dest, err);
     else if (rc == 0)   /* history, backup, partial files: always straight from the archive */
         rc = fetch_direct(repo, name, dest, err);
+    if (rc == 0 && segment)   /* keeps expire off the WAL this recovery still needs */
+        recovery_lease_renew(&s, repo, name);
     if (rc == PGP_ERR_NOT_FOUND && repo != NULL)
         rc = answer_missing(&s, repo, name, dest, err);
     repo_free(repo);
@@ -186,7 +193,9 @@ const CmdDef cmd_archive_get = {
         "\n"
         "While PostgreSQL is in archive recovery, a background prefetcher fetches the next\n"
         "segments in parallel into a bounded spool of verified files, so that most calls are\n"
-        "one rename (docs/archive-get-prefetch.md).\n"
+        "one rename (docs/archive-get-prefetch.md). It also renews the recovery lease of\n"
+        "the data directory (at most once a minute), which keeps expire from removing WAL\n"
+        "this recovery may still ask for (lease-ttl, env PGPITR_LEASE_TTL; docs/expire.md).\n"
         "\n"
         "options:\n"
         "  --spool-path DIR     spool directory (env PGPITR_SPOOL_PATH, config spool-path;\n"

@@ -5,10 +5,13 @@
  */
 #include "pgpitr/cmd.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgpitr/catalog.h"
+#include "pgpitr/lease.h"
 #include "pgpitr/walname.h"
 
 char *cmd_json_text(const json_t *j, size_t flags)
@@ -39,4 +42,29 @@ json_t *cmd_json_lsn(uint64_t lsn)
     char s[20];
     pg_lsn_format(lsn, s);
     return json_string(s);
+}
+
+static json_t *str_or_null(bool ok, const char *s)
+{
+    return ok ? json_string(s) : json_null();
+}
+
+json_t *cmd_json_lease(const LeaseEntry *e)
+{
+    const Lease *x = &e->lease;
+    bool ok = e->parsed;
+    char sysid[24];
+    snprintf(sysid, sizeof sysid, "%" PRIu64, x->system_identifier);
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "path", e->path, "state", lease_state_name(e->state),
+                     "host", str_or_null(ok, x->host),
+                     "data_directory", str_or_null(ok, x->datadir),
+                     "system_identifier", str_or_null(ok, sysid), "wal", str_or_null(ok, x->wal),
+                     "timeline", ok ? json_integer((json_int_t)x->tli) : json_null(),
+                     "created_by", str_or_null(ok, x->created_by),
+                     "since", ok ? cmd_json_time(x->since) : json_null(),
+                     "renewed", ok ? cmd_json_time(x->renewed) : json_null(),
+                     "expires", ok ? cmd_json_time(x->expires) : json_null(),
+                     "error", str_or_null(!ok, e->error),
+                     "last_change", cmd_json_time(e->mtime));
 }

@@ -27,6 +27,7 @@
 #include "pgpitr/drill_checks.h"
 #include "pgpitr/drill_report.h"
 #include "pgpitr/drill_server.h"
+#include "pgpitr/lease.h"
 #include "pgpitr/log.h"
 #include "pgpitr/manifest.h"
 #include "pgpitr/restore.h"
@@ -606,6 +607,16 @@ static int failure(const Drill *d, PgpErr *err)
     return code;
 }
 
+/* The server is stopped: its recovery lease (written by restore_run, renewed by its
+ * archive-get) must not hold WAL back until its ttl ends it. */
+static void forget_lease(Drill *d)
+{
+    PgpErr e;
+    pgp_err_clear(&e);
+    if (d->rep.backup.lease[0] != '\0' && lease_remove(d->storage, d->rep.backup.lease, &e) != 0)
+        log_warn("%s", e.msg);
+}
+
 static int drill(Drill *d, PgpErr *err)
 {
     struct sigaction old[3];
@@ -619,6 +630,7 @@ static int drill(Drill *d, PgpErr *err)
     drill_cancel = 0;
     signals(true, old);
     execute(d);
+    forget_lease(d);
     d->rep.finished_us = wall_us();
     if (d->o->keep)
         d->rep.workdir = strdup(d->workdir);

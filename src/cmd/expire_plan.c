@@ -1,7 +1,8 @@
 /*
  * expire_plan.c - building the plan of `pgpitr expire` (expire_plan.h): retention decisions
  * for the complete backups, incomplete directories, unreferenced objects and WAL below the
- * cut-off, with the bytes each frees. Reads listings and the catalog; writes nothing.
+ * cut-off (lowered by recovery leases), with the bytes each frees. Reads listings, leases and
+ * the catalog; writes nothing.
  */
 #include "pgpitr/expire_plan.h"
 
@@ -232,6 +233,44 @@ static int plan_objects(Storage *s, ExpirePlan *p, PgpErr *err)
     return rc;
 }
 
+/* ---- recovery leases -------------------------------------------------------------------- */
+
+/* Live leases hold WAL from their segment on; an unreadable one (position unknown) all WAL;
+ * stale ones nothing, and go. */
+static int plan_leases(Storage *s, const Catalog *c, ExpirePlan *p, PgpErr *err)
+{
+    LeaseEntry *v = NULL;
+    size_t n = 0;
+    int rc = lease_list(s, c->id.wal_segsize, p->now, &v, &n, err);
+    if (rc != 0 || n == 0)
+        return rc;
+    p->leases = calloc(n, sizeof *p->leases);
+    if (p->leases == NULL) {
+        free(v);
+        return nomem(err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ExpireLease *l = &p->leases[p->n_leases++];
+        l->e = v[i];
+        l->remove = l->e.state == LEASE_STALE;
+        if (l->remove)
+            continue;
+        uint64_t seg = l->e.state == LEASE_LIVE ? l->e.lease.segno : 0;
+        if (!p->lease_hold || seg < p->lease_segno)
+            p->lease_segno = seg;
+        p->lease_hold = true;
+        l->holds = p->retention.has_cutoff && seg < p->retention.wal_cutoff;
+    }
+    free(v);
+    return 0;
+}
+
+uint64_t expire_plan_wal_cutoff(const ExpirePlan *p)
+{
+    uint64_t cut = p->retention.wal_cutoff;
+    return p->lease_hold && p->lease_segno < cut ? p->lease_segno : cut;
+}
+
 /* ---- WAL -------------------------------------------------------------------------------- */
 
 static int plan_wal(const Catalog *c, ExpirePlan *p, PgpErr *err)
@@ -241,8 +280,13 @@ static int plan_wal(const Catalog *c, ExpirePlan *p, PgpErr *err)
         return nomem(err);
     for (size_t i = 0; i < c->n_wal; i++) {
         const CatalogWal *w = &c->wal[i];
-        if (!retention_wal_removable(&p->retention, w->tli, w->segno,
-                                     w->kind == PG_WALFILE_HISTORY)) {
+        bool removable = retention_wal_removable(&p->retention, w->tli, w->segno,
+                                                 w->kind == PG_WALFILE_HISTORY);
+        if (removable && p->lease_hold && w->segno >= p->lease_segno) {
+            removable = false;      /* a running recovery may still ask for it */
+            p->n_wal_leased++;
+        }
+        if (!removable) {
             p->n_wal_kept++;
             /* the window after expire ends at a segment that stays: an old primary's dead
              * timeline can have archived the newest segment below the cut-off */
@@ -266,12 +310,15 @@ int expire_plan_build(Storage *s, const Catalog *c, const RetentionPolicy *pol, 
     memset(out, 0, sizeof *out);
     out->policy = *pol;
     out->now = now;
+    out->wal_segsize = c->id.wal_segsize;
     /* refuse a missing policy before looking at anything */
     int rc = retention_plan(NULL, 0, pol, now, &out->retention, err);
     if (rc == 0)
         rc = plan_backups(s, c, out, err);
     if (rc == 0)
         rc = plan_objects(s, out, err);
+    if (rc == 0)
+        rc = plan_leases(s, c, out, err);
     if (rc == 0)
         rc = plan_wal(c, out, err);
     if (rc != 0)
@@ -289,6 +336,7 @@ void expire_plan_free(ExpirePlan *p)
     free(p->incomplete);
     free(p->objects);
     free(p->wal);
+    free(p->leases);
     memset(p, 0, sizeof *p);
 }
 

@@ -49,7 +49,40 @@ static void policy_text(const RetentionPolicy *p, char *out, size_t size)
 static void cutoff_name(const ExpirePlan *p, const Catalog *c, char out[PG_WALNAME_SEG_LEN + 1])
 {
     uint32_t tli = p->window_backup ? p->window_backup->manifest->timeline : 1;
-    pg_walname_format(tli, p->retention.wal_cutoff, c->id.wal_segsize, out);
+    pg_walname_format(tli, expire_plan_wal_cutoff(p), c->id.wal_segsize, out);
+}
+
+static bool leases_lower_cutoff(const ExpirePlan *p)
+{
+    return p->retention.has_cutoff && expire_plan_wal_cutoff(p) < p->retention.wal_cutoff;
+}
+
+static void print_lease(const ExpireLease *l, FILE *f)
+{
+    const LeaseEntry *e = &l->e;
+    char t1[32], t2[32], q1[PGP_QUOTE_BUF], q2[PGP_QUOTE_BUF];
+    if (!e->parsed) {
+        fprintf(f, "  %-10s  \"%s\" (%s)\n              %s\n", lease_state_name(e->state), e->path,
+                pgp_quote(e->error, q1), l->remove ? "unchanged for a day: removed"
+                : "position unknown: holds back all WAL until unchanged for a day");
+        return;
+    }
+    catalog_format_time(e->lease.renewed, t1);
+    catalog_format_time(e->lease.expires, t2);
+    fprintf(f, "  %-10s  host %s, data directory \"%s\"\n", lease_state_name(e->state),
+            pgp_quote(e->lease.host, q1), pgp_quote(e->lease.datadir, q2));
+    fprintf(f, "              needs %s on, renewed %s, %s %s: %s\n", e->lease.wal, t1,
+            l->remove ? "expired" : "expires", t2,
+            l->remove ? "ignored, removed" : l->holds ? "holds WAL back" : "holds nothing back");
+}
+
+static void print_leases(const ExpirePlan *p, FILE *f)
+{
+    if (p->n_leases == 0)
+        return;
+    fprintf(f, "recovery leases (%zu):\n", p->n_leases);
+    for (size_t i = 0; i < p->n_leases; i++)
+        print_lease(&p->leases[i], f);
 }
 
 static void print_backups(const ExpirePlan *p, FILE *f)
@@ -112,10 +145,15 @@ int expire_plan_print_text(const ExpirePlan *p, const Catalog *c, bool dry_run, 
         char cut[PG_WALNAME_SEG_LEN + 1];
         cutoff_name(p, c, cut);
         fprintf(f, "wal: remove %zu files (%s) before %s (segment %" PRIu64 " on every timeline), "
-                   "keep %zu\n", p->n_wal, b1, cut, p->retention.wal_cutoff, p->n_wal_kept);
+                   "keep %zu\n", p->n_wal, b1, cut, expire_plan_wal_cutoff(p), p->n_wal_kept);
+        if (leases_lower_cutoff(p))
+            fprintf(f, "  recovery leases lower the cut-off from segment %" PRIu64 ": %zu WAL "
+                       "file(s) kept for running recoveries\n", p->retention.wal_cutoff,
+                    p->n_wal_leased);
     } else {
         fprintf(f, "wal: remove nothing (no backup), keep %zu\n", p->n_wal_kept);
     }
+    print_leases(p, f);
     human_bytes(expire_plan_bytes_freed(p), b2);
     fprintf(f, "bytes freed: %" PRIu64 " (%s)\n", expire_plan_bytes_freed(p), b2);
     print_window(p, f);
@@ -161,21 +199,38 @@ static json_t *wal_json(const ExpirePlan *p, const Catalog *c)
 {
     char cut[PG_WALNAME_SEG_LEN + 1];
     cutoff_name(p, c, cut);
-    return json_pack("{s:o, s:o, s:o, s:I, s:I, s:I}",
-                     "cutoff_segno", p->retention.has_cutoff
-                         ? json_integer((json_int_t)p->retention.wal_cutoff) : json_null(),
-                     "cutoff_walname", p->retention.has_cutoff ? json_string(cut) : json_null(),
-                     "cutoff_lsn", p->retention.has_cutoff
-                         ? cmd_json_lsn(p->retention.wal_cutoff * (uint64_t)c->id.wal_segsize)
-                         : json_null(),
+    bool has = p->retention.has_cutoff;
+    uint64_t segno = expire_plan_wal_cutoff(p);
+    return json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}",
+                     "cutoff_segno", has ? json_integer((json_int_t)segno) : json_null(),
+                     "cutoff_walname", has ? json_string(cut) : json_null(),
+                     "cutoff_lsn", has ? cmd_json_lsn(segno * (uint64_t)c->id.wal_segsize)
+                                       : json_null(),
+                     "policy_cutoff_segno",
+                     has ? json_integer((json_int_t)p->retention.wal_cutoff) : json_null(),
                      "remove", (json_int_t)p->n_wal, "remove_bytes", (json_int_t)p->wal_bytes,
-                     "keep", (json_int_t)p->n_wal_kept);
+                     "keep", (json_int_t)p->n_wal_kept, "kept_for_leases",
+                     (json_int_t)p->n_wal_leased);
+}
+
+static json_t *lease_json(const ExpireLease *l)
+{
+    json_t *j = cmd_json_lease(&l->e);
+    if (j != NULL && (json_object_set_new(j, "holds_wal", json_boolean(l->holds)) != 0 ||
+                      json_object_set_new(j, "action", json_string(l->remove ? "remove"
+                                                                             : "keep")) != 0)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
 }
 
 int expire_plan_to_json(const ExpirePlan *p, const Catalog *c, bool dry_run, json_t **out,
                         PgpErr *err)
 {
-    json_t *backups = json_array(), *incomplete = json_array();
+    json_t *backups = json_array(), *incomplete = json_array(), *leases = json_array();
+    for (size_t i = 0; leases && i < p->n_leases; i++)
+        json_array_append_new(leases, lease_json(&p->leases[i]));
     for (size_t i = 0; backups && i < p->n_backups; i++)
         json_array_append_new(backups, backup_json(&p->backups[i]));
     for (size_t i = 0; incomplete && i < p->n_incomplete; i++)
@@ -191,10 +246,11 @@ int expire_plan_to_json(const ExpirePlan *p, const Catalog *c, bool dry_run, jso
     json_t *objects = json_pack("{s:I, s:I, s:I}", "remove", (json_int_t)p->n_objects,
                                 "remove_bytes", (json_int_t)p->object_bytes, "keep",
                                 (json_int_t)p->n_objects_kept);
-    *out = json_pack("{s:i, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "format", 1,
+    *out = json_pack("{s:i, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "format", 1,
                      "dry_run", dry_run, "now", cmd_json_time(p->now), "policy", policy,
                      "backups", backups, "incomplete_backups", incomplete, "objects", objects,
-                     "wal", wal_json(p, c), "bytes_freed", (json_int_t)expire_plan_bytes_freed(p),
+                     "wal", wal_json(p, c), "leases", leases,
+                     "bytes_freed", (json_int_t)expire_plan_bytes_freed(p),
                      "window", window_json(p));
     if (*out == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory building the expire report");

@@ -1,8 +1,8 @@
 /*
  * expire_remove.c - carrying out an expire plan (expire_plan.h) in crash-safe order:
  * manifests of expired backups, their directories, incomplete directories, unreferenced
- * objects, then WAL below the cut-off. Every removal tolerates a missing file, so a re-run
- * after a crash (or after a partial failure) finishes the job.
+ * objects, then WAL below the cut-off, then stale recovery leases. Every removal tolerates a
+ * missing file, so a re-run after a crash (or after a partial failure) finishes the job.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +121,34 @@ static int remove_wal(Storage *s, const ExpirePlan *p, PgpErr *err)
     return 0;
 }
 
+/* Stale leases, each only if it is still what the plan judged: archive-get may have renewed
+ * it since (its recovery came back), and then it stays for the next run to judge. */
+static int remove_stale_leases(Storage *s, const ExpirePlan *p, PgpErr *err)
+{
+    for (size_t i = 0; i < p->n_leases; i++) {
+        const LeaseEntry *e = &p->leases[i].e;
+        if (!p->leases[i].remove)
+            continue;
+        Lease now;
+        PgpErr rerr;
+        pgp_err_clear(&rerr);
+        int rc = lease_read(s, e->path, p->wal_segsize, &now, &rerr);
+        StorageInfo info;
+        bool same = e->parsed ? rc == 0 && now.renewed == e->lease.renewed
+                              : rc == PGP_ERR_CORRUPT && storage_stat(s, e->path, &info, &rerr) == 0 &&
+                                    info.mtime == e->mtime;
+        if (rc == PGP_ERR_NOT_FOUND || !same) {
+            log_info("recovery lease \"%s\" changed or went meanwhile: left alone", e->path);
+            continue;
+        }
+        log_info("removing stale recovery lease \"%s\"", e->path);
+        rc = lease_remove(s, e->path, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int expire_plan_execute(Storage *s, const ExpirePlan *p, PgpErr *err)
 {
     int rc = 0;
@@ -140,5 +168,7 @@ int expire_plan_execute(Storage *s, const ExpirePlan *p, PgpErr *err)
         rc = remove_missing_ok(s, p->objects[i].path, err);
     if (rc == 0)
         rc = remove_wal(s, p, err);
+    if (rc == 0)
+        rc = remove_stale_leases(s, p, err);
     return rc;
 }

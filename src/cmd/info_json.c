@@ -134,6 +134,19 @@ static json_t *locks_json(const Info *info)
     return a;
 }
 
+static json_t *leases_json(const Info *info)
+{
+    if (info->leases_unknown)
+        return json_null();
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < info->n_leases; i++)
+        if (json_array_append_new(a, cmd_json_lease(&info->leases[i])) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    return a;
+}
+
 static const char *history_state(const CatalogTimeline *t)
 {
     if (t->tli == 1)
@@ -248,6 +261,7 @@ static json_t *info_json(const Info *info)
     bad |= json_object_set_new(j, "cluster", cluster_json(info));
     bad |= json_object_set_new(j, "backups", backups_json(info));
     bad |= json_object_set_new(j, "locks", locks_json(info));
+    bad |= json_object_set_new(j, "leases", leases_json(info));
     bad |= json_object_set_new(j, "archive", archive_json(info));
     bad |= json_object_set_new(j, "recovery_windows", windows_json(info));
     bad |= json_object_set_new(j, "latest_drill", drill_json(info));

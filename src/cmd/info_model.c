@@ -241,6 +241,21 @@ static int load_locks(Storage *s, Info *info, PgpErr *err)
     return 0;
 }
 
+/* Leases say why expire keeps more WAL than the policy: worth a warning, never the report. */
+static int load_leases(Storage *s, Info *info, PgpErr *err)
+{
+    PgpErr e = {0};
+    int rc = lease_list(s, info->cat.id.wal_segsize, info->now, &info->leases, &info->n_leases,
+                        &e);
+    if (rc == PGP_ERR_NOMEM)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "%s", e.msg);
+    if (rc != 0) {
+        log_warn("cannot list the recovery leases: %s", e.msg);
+        info->leases_unknown = true;
+    }
+    return 0;
+}
+
 int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
@@ -249,6 +264,8 @@ int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr 
     int rc = catalog_load(repo, CATALOG_LOAD_BACKUPS | CATALOG_LOAD_WAL, &out->cat, err);
     if (rc == 0)
         rc = load_locks(repo_storage(repo), out, err);
+    if (rc == 0 && out->cat.bound)
+        rc = load_leases(repo_storage(repo), out, err);
     if (rc == 0)
         rc = info_analyze(out, err);
     if (rc == 0 && out->cat.bound)
@@ -266,5 +283,6 @@ void info_free(Info *info)
     free(info->tls);
     free(info->windows);
     free(info->locks);
+    free(info->leases);
     memset(info, 0, sizeof *info);
 }

@@ -369,6 +369,44 @@ static void print_locks(const Info *info, FILE *out)
         print_lock(info, &info->locks[i], out);
 }
 
+static void print_lease(const Info *info, const LeaseEntry *e, FILE *out)
+{
+    char q[PGP_QUOTE_BUF], q2[PGP_QUOTE_BUF], age[INFO_DURATION_MAX + 16];
+    if (!e->parsed) {
+        info_format_age(info->now, e->mtime, age);
+        line(out, 6, "  UNREADABLE lease \"%s\" (%s), last changed %s", pgp_quote(e->path, q),
+             pgp_quote(e->error, q2), age);
+        line(out, 6, "    %s", e->state == LEASE_STALE
+                                   ? "STALE: the next expire removes it"
+                                   : "keeps every WAL file from expire until unchanged for a day");
+        return;
+    }
+    const Lease *l = &e->lease;
+    line(out, 6, "  %s: host %s, data directory \"%s\"", e->state == LEASE_LIVE ? "live" : "STALE",
+         pgp_quote(l->host, q), pgp_quote(l->datadir, q2));
+    info_format_age(info->now, l->renewed, age);
+    line(out, 6, "    needs WAL from %s on (every timeline); written by %s, renewed %s",
+         l->wal, l->created_by, age);
+    if (e->state == LEASE_LIVE) {
+        info_format_duration(l->expires - info->now, age);
+        line(out, 6, "    expire keeps that WAL; the lease expires in %s unless renewed", age);
+    } else {
+        info_format_age(info->now, l->expires, age);
+        line(out, 6, "    expired %s: ignored, the next expire removes it", age);
+    }
+}
+
+static void print_leases(const Info *info, FILE *out)
+{
+    fputs("\nRECOVERY LEASES\n", out);
+    if (info->leases_unknown)
+        line(out, 4, "  UNKNOWN: the lease objects could not be read (see the warning)");
+    else if (info->n_leases == 0)
+        line(out, 4, "  none: no running recovery keeps WAL from expire");
+    for (size_t i = 0; i < info->n_leases; i++)
+        print_lease(info, &info->leases[i], out);
+}
+
 static void print_foreign(const Info *info, FILE *out)
 {
     const Catalog *c = &info->cat;
@@ -397,6 +435,7 @@ void info_print_text(const Info *info, FILE *out)
     print_cluster(info, out);
     print_backups(info, out);
     print_locks(info, out);
+    print_leases(info, out);
     print_archive(info, out);
     print_windows(info, out);
     print_drill(info, out);

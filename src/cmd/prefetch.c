@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "pgpitr/log.h"
+#include "pgpitr/recovery_lease.h"
 #include "pgpitr/wal_get.h"
 #include "pgpitr/walname.h"
 
@@ -288,10 +289,12 @@ static bool in_recovery(const char *datadir)
 /* Whether the server this spool serves is gone or done with archive recovery. */
 static EndReason watch(const Prefetch *p)
 {
-    if (p->postmaster > 0 && kill(p->postmaster, 0) != 0 && errno == ESRCH)
-        return END_POSTMASTER;
+    /* The end of recovery first: a server stopped right after promoting has ended its
+     * recovery too, and that ends its lease (recovery_lease.h). */
     if (p->watch_signals && !in_recovery(p->st->datadir))
         return END_RECOVERY;
+    if (p->postmaster > 0 && kill(p->postmaster, 0) != 0 && errno == ESRCH)
+        return END_POSTMASTER;
     return END_NONE;
 }
 
@@ -383,6 +386,8 @@ static void finish(Prefetch *p)
     if (p->end == END_OWNER)
         return;   /* the spool is someone else's now: leave it alone */
     bool all = p->end == END_RECOVERY;
+    if (all)    /* promoted: nothing will ask for archived WAL again */
+        recovery_lease_end(p->st->repo, p->st->datadir);
     spool_wipe(p->st->path, all);
     if (all && p->st->is_default_path)
         rmdir(p->st->path);

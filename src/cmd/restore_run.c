@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "pgpitr/log.h"
+#include "pgpitr/recovery_lease.h"
 #include "pgpitr/restore_conf.h"
 #include "pgpitr/restore_delta.h"
 #include "pgpitr/restore_files.h"
@@ -772,6 +773,21 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
     return rc;
 }
 
+/* Under the READ lock, so no expire runs between the files and the lease: from here on the
+ * WAL from the backup's start stays until the recovery ends or the lease expires. */
+static void write_lease(Storage *storage, const RestorePlan *plan, const RestoreRequest *req,
+                        uint32_t segsize, int ttl_s, RestoreReport *rep)
+{
+    const BackupManifest *m = plan->manifest;
+    PgpErr e;
+    pgp_err_clear(&e);
+    if (recovery_lease_begin(storage, req->pgdata, m->system_identifier, m->timeline,
+                             pg_lsn_segno(m->start_lsn, segsize), segsize, ttl_s, rep->lease,
+                             &e) != 0)
+        log_warn("%s; until the server's first archive-get writes it, an expire may remove WAL "
+                 "this recovery needs (recovery then stops instead of ending early)", e.msg);
+}
+
 int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,
                 PgpErr *err)
 {
@@ -784,9 +800,13 @@ int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreR
     RepoLock *lock = NULL;
     RestorePlan plan = {0};
     char bin[PATH_MAX], repo_abs[PATH_MAX];
-    rc = cmd_open_repo(settings, false, &storage, &repo, err);
+    int ttl_s = 0;
+    rc = recovery_lease_ttl(settings, &ttl_s, err);
+    if (rc == 0)
+        rc = cmd_open_repo(settings, false, &storage, &repo, err);
     /* READ keeps expire from removing the backup or its WAL while it is planned and copied;
-     * recovery's archive-get afterwards needs no lock (expire keeps what backups need). */
+     * recovery's archive-get afterwards needs no lock: the recovery lease written before the
+     * lock is released keeps its WAL (recovery_lease.h). */
     if (rc == 0 && !req->lock_held)
         rc = cmd_lock_repo(settings, storage, REPO_LOCK_READ, "restore", req->lock_wait, &lock,
                            err);
@@ -801,6 +821,8 @@ int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreR
     if (rc == 0) {
         report_plan(rep, &plan);
         rc = restore_backup(storage, &plan, req, bin, repo_abs, rep, err);
+        if (rc == 0)
+            write_lease(storage, &plan, req, repo_identity(repo)->wal_segsize, ttl_s, rep);
     }
     restore_plan_free(&plan);
     repo_lock_release(lock);

@@ -14,6 +14,7 @@ static const char *const known_keys[] = {
     "repo", "compress", "compress-level", "log-level", "pg-conn", "jobs", "archive-timeout",
     "spool-path", "spool-size", "prefetch-jobs", "pg-bin",
     "lock-wait",
+    "lease-ttl",
     "retain-full", "retain-days", "retain-daily", "retain-weekly", "retain-monthly",
 };
 #define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])

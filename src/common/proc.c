@@ -24,6 +24,18 @@ int proc_hostname(char out[PROC_HOST_MAX], PgpErr *err)
     return 0;
 }
 
+void proc_host_name_part(const char *host, char out[PROC_HOST_NAME_PART])
+{
+    size_t i = 0;
+    for (; host[i] != '\0' && i < PROC_HOST_NAME_PART - 1; i++) {
+        char c = host[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '-';
+        out[i] = ok ? c : '-';
+    }
+    out[i] = '\0';
+}
+
 /* Whole small file into buf (NUL-terminated); -errno on failure, else the length. */
 static ssize_t read_small(const char *path, char *buf, size_t size)
 {

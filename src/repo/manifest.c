@@ -292,6 +292,19 @@ static bool time_parse(const char *s, void *out)
     return strcmp(back, s) == 0;
 }
 
+bool manifest_time_parse(const char *s, int64_t *out)
+{
+    return time_parse(s, out);
+}
+
+void manifest_time_format(int64_t t, char out[MANIFEST_TIME_LEN + 1])
+{
+    if (t < 0 || t > TIME_MAX)
+        out[0] = '\0';
+    else
+        time_format(t, out);
+}
+
 /* ---- writing ------------------------------------------------------------------------ */
 
 /* Appends v compactly to f and drops the reference; NULL (a failed json_* call) is false. */

@@ -147,18 +147,6 @@ static int64_t jitter_ms(unsigned *seed)
 
 /* ---- this process's holder object -------------------------------------------------------- */
 
-static void sanitize_host(const char *host, char out[65])
-{
-    size_t i = 0;
-    for (; host[i] != '\0' && i < 64; i++) {
-        char c = host[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '-';
-        out[i] = ok ? c : '-';
-    }
-    out[i] = '\0';
-}
-
 static int holder_json(const RepoLock *l, int64_t heartbeat, char **out, PgpErr *err)
 {
     char since[32], beat[32];
@@ -222,8 +210,8 @@ static int lock_new(Storage *st, RepoLockKind kind, const RepoLockOptions *o, Re
         free(l);
         return pgp_err_context(err, "cannot identify this process for a repository lock");
     }
-    char host[65];
-    sanitize_host(l->host, host);
+    char host[PROC_HOST_NAME_PART];
+    proc_host_name_part(l->host, host);
     snprintf(l->path, sizeof l->path, REPO_LOCK_DIR "/%s-%s-%ld-%" PRIu64 "-%u.json",
              repo_lock_kind_name(kind), host, (long)l->pid, l->start,
              atomic_fetch_add(&lock_counter, 1u));

@@ -17,6 +17,7 @@
  *   WAL tli 2: segments 6..9 (T0 + 20000 + segno), .backup file of B3
  *   history: 00000002.history
  * Every complete backup directory also holds a backup_manifest file next to manifest.json.
+ * Recovery leases (leases/) are added by the tests that need them.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -516,6 +517,119 @@ START_TEST(a_failed_removal_never_leaves_a_complete_damaged_backup)
 }
 END_TEST
 
+/* ---- recovery leases ----------------------------------------------------------------------- */
+
+/* A lease of data directory dir at (tli, segno), renewed at `renewed`, for ttl seconds. */
+static void put_lease(const char *dir, uint32_t tli, uint64_t segno, int64_t renewed, int64_t ttl)
+{
+    Lease l;
+    memset(&l, 0, sizeof l);
+    snprintf(l.host, sizeof l.host, "db1");
+    snprintf(l.datadir, sizeof l.datadir, "%s", dir);
+    l.system_identifier = FX_SYSID;
+    lease_set_position(&l, tli, segno, FX_SEGSIZE);
+    snprintf(l.created_by, sizeof l.created_by, "restore");
+    l.since = renewed - 10;
+    l.renewed = renewed;
+    l.expires = renewed + ttl;
+    PgpErr err = {0};
+    ck_assert_msg(lease_write(fx.st, &l, &err) == 0, "%s", err.msg);
+}
+
+static const ExpireLease *lease_of(const ExpirePlan *p, const char *dir)
+{
+    for (size_t i = 0; i < p->n_leases; i++)
+        if (p->leases[i].e.parsed && strcmp(p->leases[i].e.lease.datadir, dir) == 0)
+            return &p->leases[i];
+    ck_abort_msg("no lease of %s in the plan", dir);
+    return NULL;
+}
+
+START_TEST(live_lease_lowers_the_cutoff_on_every_timeline)
+{
+    int64_t now = T0 + 86400;
+    put_lease("/srv/live", 2, 5, now - 60, 3600);     /* tli 2, yet it holds tli 1 too */
+    put_lease("/srv/gone", 1, 3, now - 7200, 3600);   /* expired an hour ago */
+    put_lease("/srv/high", 2, 9, now - 60, 3600);     /* above the cut-off: changes nothing */
+    Catalog c;
+    ExpirePlan p;
+    Names n;
+    load(&c);
+    plan_ok(&c, (RetentionPolicy){.full = 1}, now, &p);
+    names(&p, &n);
+    ck_assert_str_eq(n.backups, "B1,B2,B4");          /* leases keep WAL, never backups */
+    ck_assert_uint_eq(p.retention.wal_cutoff, 8);
+    ck_assert_uint_eq(expire_plan_wal_cutoff(&p), 5);
+    ck_assert_str_eq(n.wal, SEG1(2) "," SEG1(2) ".00000028.backup," SEG1(3) "," SEG1(4));
+    /* 5, its .backup, 6, 6.partial, 7, 7.backup on tli 1; 6 and 7 on tli 2 */
+    ck_assert_uint_eq(p.n_wal_leased, 8);
+    ck_assert_uint_eq(p.n_leases, 3);
+    const ExpireLease *live = lease_of(&p, "/srv/live"), *gone = lease_of(&p, "/srv/gone"),
+                      *high = lease_of(&p, "/srv/high");
+    ck_assert(live->holds && !live->remove && live->e.state == LEASE_LIVE);
+    ck_assert(!gone->holds && gone->remove && gone->e.state == LEASE_STALE);
+    ck_assert(!high->holds && !high->remove);
+    expire_plan_free(&p);
+    catalog_free(&c);
+}
+END_TEST
+
+START_TEST(unreadable_lease_holds_all_wal_for_a_day)
+{
+    int64_t now = T0 + 86400;
+    fx_put_raw(&fx, "leases/recovery-x-0000000000000000.json", "{\"format\": 1}");
+    fx_set_mtime(&fx, "leases/recovery-x-0000000000000000.json", now - 3600);
+    Catalog c;
+    ExpirePlan p;
+    load(&c);
+    plan_ok(&c, (RetentionPolicy){.full = 1}, now, &p);
+    ck_assert_uint_eq(p.n_wal, 0);
+    ck_assert_uint_eq(expire_plan_wal_cutoff(&p), 0);
+    ck_assert_uint_eq(p.n_leases, 1);
+    ck_assert_int_eq(p.leases[0].e.state, LEASE_UNREADABLE);
+    ck_assert(p.leases[0].holds && !p.leases[0].remove);
+    expire_plan_free(&p);
+    /* unchanged for more than a day: stale, ignored, removed */
+    plan_ok(&c, (RetentionPolicy){.full = 1}, now + 86400, &p);
+    ck_assert_uint_eq(p.n_wal, 12);
+    ck_assert(p.leases[0].remove && !p.leases[0].holds);
+    PgpErr err = {0};
+    ck_assert_int_eq(expire_plan_execute(fx.st, &p, &err), 0);
+    ck_assert(!fx_exists(&fx, "leases/recovery-x-0000000000000000.json"));
+    expire_plan_free(&p);
+    catalog_free(&c);
+}
+END_TEST
+
+START_TEST(execute_removes_stale_leases_unless_renewed_meanwhile)
+{
+    int64_t now = T0 + 86400;
+    put_lease("/srv/live", 2, 5, now - 60, 3600);
+    put_lease("/srv/gone", 1, 3, now - 7200, 3600);
+    put_lease("/srv/back", 1, 3, now - 7200, 3600);
+    char live[REPO_PATH_MAX], gone[REPO_PATH_MAX], back[REPO_PATH_MAX];
+    lease_path("db1", "/srv/live", live);
+    lease_path("db1", "/srv/gone", gone);
+    lease_path("db1", "/srv/back", back);
+    Catalog c;
+    ExpirePlan p;
+    load(&c);
+    plan_ok(&c, (RetentionPolicy){.full = 1}, now, &p);
+    /* between planning and removal, /srv/back's recovery renews its lease */
+    put_lease("/srv/back", 1, 4, now, 3600);
+    PgpErr err = {0};
+    ck_assert_int_eq(expire_plan_execute(fx.st, &p, &err), 0);
+    ck_assert(fx_exists(&fx, live));
+    ck_assert(!fx_exists(&fx, gone));
+    ck_assert(fx_exists(&fx, back));
+    ck_assert(fx_exists(&fx, wal_path_of(&c, SEG1(5))));
+    ck_assert(fx_exists(&fx, wal_path_of(&c, SEG2(6))));
+    ck_assert(!fx_exists(&fx, wal_path_of(&c, SEG1(4))));
+    expire_plan_free(&p);
+    catalog_free(&c);
+}
+END_TEST
+
 Suite *suite_expire_plan(void)
 {
     Suite *s = suite_create("expire_plan");
@@ -531,6 +645,9 @@ Suite *suite_expire_plan(void)
     tcase_add_test(tc, execute_leaves_exactly_the_kept_repository);
     tcase_add_test(tc, rerun_after_a_crash_finishes_the_job);
     tcase_add_test(tc, a_failed_removal_never_leaves_a_complete_damaged_backup);
+    tcase_add_test(tc, live_lease_lowers_the_cutoff_on_every_timeline);
+    tcase_add_test(tc, unreadable_lease_holds_all_wal_for_a_day);
+    tcase_add_test(tc, execute_removes_stale_leases_unless_renewed_meanwhile);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -432,6 +432,65 @@ START_TEST(running_backup)
 }
 END_TEST
 
+START_TEST(recovery_leases)
+{
+    FxRepo fx;
+    gap_repo(&fx);
+    int64_t now = FX_T0 + 3600;
+    Lease l;
+    memset(&l, 0, sizeof l);
+    snprintf(l.host, sizeof l.host, "db1");
+    snprintf(l.datadir, sizeof l.datadir, "/var/lib/postgresql/15/a-rather-long-directory-name"
+             "-that-still-fits/restored");
+    l.system_identifier = FX_SYSID;
+    lease_set_position(&l, 1, 2, FX_SEGSIZE);
+    snprintf(l.created_by, sizeof l.created_by, "restore");
+    l.since = now - 600;
+    l.renewed = now - 60;
+    l.expires = now + 86340;
+    PgpErr err = {0};
+    ck_assert_int_eq(lease_write(fx.st, &l, &err), 0);
+    snprintf(l.datadir, sizeof l.datadir, "/srv/gone");
+    l.renewed = l.since;
+    l.expires = now - 30;
+    ck_assert_int_eq(lease_write(fx.st, &l, &err), 0);
+    fx_put_raw(&fx, "leases/recovery-x-0000000000000000.json", "garbage");
+    Info info;
+    ck_assert_int_eq(info_load(fx.repo, fx.root, now, &info, &err), 0);
+    ck_assert_uint_eq(info.n_leases, 3);
+    char *t = text_of(&info);
+    ck_assert_uint_le(longest_line(t), INFO_WIDTH);
+    ck_assert_msg(strstr(t, "\nRECOVERY LEASES\n") != NULL, "%s", t);
+    ck_assert_msg(strstr(t, "  live: host db1, data directory\n      \"/var/lib/postgresql/") != NULL,
+                  "%s", t);
+    ck_assert_ptr_nonnull(strstr(t, "expire keeps that WAL; the lease expires in 23h 59m unless"));
+    ck_assert_ptr_nonnull(strstr(t, "needs WAL from 000000010000000000000002 on (every "
+                                    "timeline); written by\n      restore, renewed 1m 00s ago"));
+    ck_assert_ptr_nonnull(strstr(t, "  STALE: host db1, data directory \"/srv/gone\""));
+    ck_assert_ptr_nonnull(strstr(t, "expired 30s ago: ignored, the next expire removes it"));
+    ck_assert_msg(strstr(t, "UNREADABLE lease \"leases/recovery-x-0000000000000000.json\" "
+                            "(recovery lease:\n      not a JSON object), last changed") != NULL,
+                  "%s", t);
+    free(t);
+    char *js = NULL;
+    ck_assert_int_eq(info_to_json(&info, &js, &err), 0);
+    json_t *j = json_loads(js, 0, NULL), *a = json_object_get(j, "leases");
+    ck_assert_uint_eq(json_array_size(a), 3);
+    size_t live = 0, stale = 0, unreadable = 0;
+    for (size_t i = 0; i < 3; i++) {
+        const char *st = json_string_value(json_object_get(json_array_get(a, i), "state"));
+        live += strcmp(st, "live") == 0;
+        stale += strcmp(st, "stale") == 0;
+        unreadable += strcmp(st, "unreadable") == 0;
+    }
+    ck_assert(live == 1 && stale == 1 && unreadable == 1);
+    json_decref(j);
+    free(js);
+    info_free(&info);
+    fx_repo_free(&fx);
+}
+END_TEST
+
 Suite *suite_info(void)
 {
     Suite *s = suite_create("info");
@@ -447,6 +506,7 @@ Suite *suite_info(void)
     tcase_add_test(tc, timelines);
     tcase_add_test(tc, latest_drill);
     tcase_add_test(tc, running_backup);
+    tcase_add_test(tc, recovery_leases);
     suite_add_tcase(s, tc);
     return s;
 }
