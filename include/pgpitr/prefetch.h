@@ -3,7 +3,8 @@
  *
  * One detached process per spool (flock on .prefetch.lock): it fetches the segments after the
  * last requested one, on its timeline, with SpoolSettings.jobs parallel fetches, each verified
- * and published by rename, never holding more than SpoolSettings.max_segments. It stops at the
+ * and published by rename with its record (spool_file.h), never holding more than
+ * SpoolSettings.max_segments. It stops at the
  * first segment that is not archived or fails (PostgreSQL's own request for it then goes to
  * the repository and reports the failure), removes spooled files PostgreSQL can no longer ask
  * for, and exits - removing what it spooled - when nothing was requested for idle_timeout_s,
@@ -20,7 +21,8 @@
 void prefetch_ensure(const SpoolSettings *st, const char *name);
 
 /* The prefetcher's body, in the calling process (prefetch_ensure runs it in a detached
- * grandchild). lock_fd holds the flock on .prefetch.lock. Returns when it is done. */
-void prefetch_run(const SpoolSettings *st, const char *name, int lock_fd);
+ * grandchild). lock_fd holds the flock on .prefetch.lock; dfd is the spool directory, checked
+ * by spool_dir_open (everything in it is reached through dfd). Returns when it is done. */
+void prefetch_run(const SpoolSettings *st, const char *name, int lock_fd, int dfd);
 
 #endif

@@ -46,8 +46,9 @@ static int spool_setup(const CmdSettings *s, const SpoolFlags *f, Repo *repo, Sp
         return rc;
     PgpErr serr;
     pgp_err_clear(&serr);
-    if (spool_open(st, sp, &serr) != 0)
-        log_warn("prefetch spool not used: %s", serr.msg);
+    if (spool_open(st, sp, &serr) != 0)   /* one line: the message and what to do */
+        log_warn("prefetch spool not used, fetching directly: %s%s%s", serr.msg,
+                 serr.hint[0] != '\0' ? "; HINT: " : "", serr.hint);
     return 0;
 }
 
@@ -201,7 +202,8 @@ const CmdDef cmd_archive_get = {
         "  --spool-path DIR     spool directory (env PGPITR_SPOOL_PATH, config spool-path;\n"
         "                       default pg_wal/pgpitr_spool in the data directory)\n"
         "  --spool-size SIZE    at most this much prefetched WAL, e.g. 512MiB (env\n"
-        "                       PGPITR_SPOOL_SIZE, config spool-size; default 512MiB; 0: off)\n"
+        "                       PGPITR_SPOOL_SIZE, config spool-size; default the larger of\n"
+        "                       512MiB and (prefetch-jobs + 1) segments; 0: off)\n"
         "  --prefetch-jobs N    parallel fetches (env PGPITR_PREFETCH_JOBS, config\n"
         "                       prefetch-jobs; default 2)\n",
     .run = run,

@@ -6,9 +6,15 @@
  * its own session (PostgreSQL signals the startup process's process group; the prefetcher
  * must neither die with it mid-file nor keep it waiting) and is not PostgreSQL's child (no
  * zombie, system() returns at once). The grandchild inherits the locked descriptor; the lock
- * lives as long as it does. It works from "/" with absolute paths, so it keeps no directory
- * busy; its warnings go to the server log when stderr is a file opened for appending, else to
- * .prefetch.log in the spool (never hold a pipe someone waits on).
+ * lives as long as it does. It works from "/", so it keeps no directory busy; its warnings go
+ * to the server log when stderr is a file opened for appending, else to .prefetch.log in the
+ * spool (never hold a pipe someone waits on).
+ *
+ * The spool directory is checked once (spool_dir_open: ours, mode 0700, no symlink) by
+ * prefetch_ensure and then only reached through that descriptor, handed to the grandchild:
+ * names relative to it (openat, renameat, unlinkat), and for wal_get_file, which takes a path,
+ * "/proc/self/fd/N/..." - so a spool path swapped after the check (a symlink to elsewhere)
+ * never receives a file, and nothing is published outside the checked directory.
  *
  * Threads: the main thread wakes on every change in the spool directory (inotify; else every
  * POLL_MS) and at least every WATCH_MS: it reads .requested (what PostgreSQL got last), lists
@@ -16,9 +22,10 @@
  * and watches for the end (idle, postmaster gone, recovery over, SIGTERM). Workers claim
  * the next segment of the window under the mutex, mark it in flight (.inflight.<name>, so that
  * archive-get waits for it rather than fetching it too), fetch it with wal_get_file into a work
- * file (verified there), then publish it by rename under the mutex and the identity lock. The bound
- * holds because "complete files of the current timeline + fetches in flight" is counted under
- * the same mutex that publishing takes; archive-get only ever removes files.
+ * file (verified there), then publish it with its record (spool_file.h: the SHA-256 a take
+ * checks again) by rename under the mutex and the identity lock. The bound holds because
+ * "complete files of the current timeline + fetches in flight" is counted under the same mutex
+ * that publishing takes; archive-get only ever removes files.
  */
 #include "pgpitr/prefetch.h"
 
@@ -40,6 +47,7 @@
 
 #include "pgpitr/log.h"
 #include "pgpitr/recovery_lease.h"
+#include "pgpitr/spool_file.h"
 #include "pgpitr/wal_get.h"
 #include "pgpitr/walname.h"
 
@@ -50,6 +58,8 @@ typedef enum { END_NONE, END_IDLE, END_SIGNAL, END_POSTMASTER, END_RECOVERY, END
 
 typedef struct Prefetch {
     const SpoolSettings *st;
+    int dfd;                    /* the checked spool directory */
+    char dir[32];               /* "/proc/self/fd/<dfd>": the same directory as a path */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool quit;
@@ -109,23 +119,46 @@ static bool add_ready(Prefetch *p, uint64_t segno)
     return true;
 }
 
-/* Under mu: rebuilds the ready set from the directory, removing obsolete segments. */
+/* A record whose segment is gone (taken by archive-get, removed) or obsolete. */
+static bool record_orphaned(const Prefetch *p, const char *rname)
+{
+    const char *seg = rname + strlen(SPOOL_RECORD_PREFIX);
+    struct stat sb;
+    return spool_file_kind(seg) != SPOOL_FILE_SEGMENT ||
+           spool_file_obsolete(seg, p->st->segsize, p->tli, p->base) ||
+           fstatat(p->dfd, seg, &sb, AT_SYMLINK_NOFOLLOW) != 0;
+}
+
+/* Under mu: rebuilds the ready set from the directory, removing obsolete segments and
+ * orphaned records (publishing, which writes the record first, also holds mu). */
 static bool rescan(Prefetch *p)
 {
-    DIR *d = opendir(p->st->path);
-    if (d == NULL)
+    int fd = openat(p->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
         return false;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || sb.st_nlink == 0) {   /* the spool directory was removed */
+        closedir(d);
+        return false;
+    }
     p->n_ready = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (spool_file_kind(de->d_name) != SPOOL_FILE_SEGMENT)
+        SpoolFileKind kind = spool_file_kind(de->d_name);
+        if (kind == SPOOL_FILE_RECORD && record_orphaned(p, de->d_name))
+            unlinkat(p->dfd, de->d_name, 0);
+        if (kind != SPOOL_FILE_SEGMENT)
             continue;
         PgWalName wn;
         uint64_t segno;
         if (spool_file_obsolete(de->d_name, p->st->segsize, p->tli, p->base) ||
             pg_walname_parse(de->d_name, &wn, NULL) != 0 ||
             !pg_walname_segno(&wn, p->st->segsize, &segno)) {
-            unlinkat(dirfd(d), de->d_name, 0);
+            unlinkat(p->dfd, de->d_name, 0);
             continue;
         }
         if (!add_ready(p, segno)) {
@@ -161,26 +194,28 @@ static void unclaim(Prefetch *p, uint64_t segno)
         }
 }
 
-/* Under mu, after a verified fetch into work: publish it as spool/name, or drop it when it
- * is no longer wanted (timeline switched, PostgreSQL already past it, shutting down). */
-static void publish(Prefetch *p, uint32_t tli, uint64_t segno, const char *work, const char *name)
+/* Under mu, after a verified fetch into work: publish it as spool/name with its record, or
+ * drop it when it is no longer wanted (timeline switched, PostgreSQL already past it, shutting
+ * down). */
+static void publish(Prefetch *p, uint32_t tli, uint64_t segno, const char *work, const char *name,
+                    const WalGetResult *res)
 {
-    char final[PATH_MAX];
     int fd = -1;
-    spool_join(final, p->st->path, name);   /* fits: the work name is longer */
     if (p->quit || tli != p->tli || segno <= p->base) {
-        unlink(work);
+        unlinkat(p->dfd, work, 0);
         return;
     }
-    if (!spool_identity_lock(p->st->path, p->st->identity, &fd)) {
-        unlink(work);            /* the spool changed hands: not ours to fill any more */
+    if (!spool_identity_lock(p->dfd, p->st->identity, &fd)) {
+        unlinkat(p->dfd, work, 0);   /* the spool changed hands: not ours to fill any more */
         p->end = END_OWNER;
         p->quit = true;
         return;
     }
-    if (rename(work, final) != 0) {
-        log_warn("prefetch: cannot rename \"%s\": %s", work, strerror(errno));
-        unlink(work);
+    PgpErr err;
+    pgp_err_clear(&err);
+    if (spool_file_publish(p->dfd, work, name, res->object.sha256_hex, res->size, &err) != 0) {
+        log_warn("prefetch: cannot publish \"%s\" in \"%s\": %s", name, p->st->path, err.msg);
+        unlinkat(p->dfd, work, 0);
         p->stop = segno < p->stop ? segno : p->stop;
     } else if (!add_ready(p, segno)) {
         p->quit = true;
@@ -192,25 +227,25 @@ static void publish(Prefetch *p, uint32_t tli, uint64_t segno, const char *work,
 
 static void fetch_one(Prefetch *p, Repo *repo, uint32_t tli, uint64_t segno)
 {
-    char name[PG_WALNAME_SEG_LEN + 1], work[PATH_MAX], mark[PATH_MAX];
-    char base[PG_WALNAME_SEG_LEN + 8];
+    char name[PG_WALNAME_SEG_LEN + 1], work[PG_WALNAME_SEG_LEN + 8], path[PATH_MAX];
+    char mark[SPOOL_INFLIGHT_NAME_MAX];
     pg_walname_format(tli, segno, p->st->segsize, name);
-    snprintf(base, sizeof base, ".fetch.%s", name);
-    bool named = spool_join(work, p->st->path, base) && spool_inflight_path(mark, p->st->path, name);
+    snprintf(work, sizeof work, ".fetch.%s", name);
+    spool_join(path, p->dir, work);   /* fits: p->dir is short */
+    spool_inflight_name(mark, name);
     /* The in-flight mark lets an archive-get that finds no file wait for this fetch instead
      * of doing the same work again. */
-    int fd = named ? open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
+    int fd = openat(p->dfd, mark, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0)
         close(fd);
     PgpErr err;
     pgp_err_clear(&err);
     WalGetResult res;
-    int rc = named ? wal_get_file(repo, name, work, &res, &err)
-                   : PGP_FAIL(&err, PGP_ERR_USAGE, "spool path too long");
+    int rc = wal_get_file(repo, name, path, &res, &err);
     pthread_mutex_lock(&p->mu);
     unclaim(p, segno);
     if (rc == 0) {
-        publish(p, tli, segno, work, name);
+        publish(p, tli, segno, work, name, &res);
     } else {
         /* Stop here: PostgreSQL's own request for this segment goes to the repository and
          * meets (and reports) the same answer - "not archived" or the failure. */
@@ -220,7 +255,7 @@ static void fetch_one(Prefetch *p, Repo *repo, uint32_t tli, uint64_t segno)
             log_warn("prefetch of \"%s\" failed, left to archive-get: %s", name, err.msg);
     }
     if (fd >= 0)
-        unlink(mark);
+        unlinkat(p->dfd, mark, 0);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -304,7 +339,7 @@ static bool follow_request(Prefetch *p)
     char name[32];
     uint32_t tli;
     uint64_t segno;
-    if (!spool_read_request(p->st->path, name) ||
+    if (!spool_read_request(p->dfd, name) ||
         !parse_request(name, p->st->segsize, &tli, &segno) || (tli == p->tli && segno == p->base))
         return false;
     /* PostgreSQL caught up with where fetching stopped (end of archive, a failure): try
@@ -344,7 +379,7 @@ static void wait_change(int ino)
 static void main_loop(Prefetch *p)
 {
     int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (ino >= 0 && inotify_add_watch(ino, p->st->path, IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE) < 0) {
+    if (ino >= 0 && inotify_add_watch(ino, p->dir, IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE) < 0) {
         close(ino);
         ino = -1;
     }
@@ -388,17 +423,24 @@ static void finish(Prefetch *p)
     bool all = p->end == END_RECOVERY;
     if (all)    /* promoted: nothing will ask for archived WAL again */
         recovery_lease_end(p->st->repo, p->st->datadir);
-    spool_wipe(p->st->path, all);
+    spool_wipe(p->dfd, all);
     if (all && p->st->is_default_path)
         rmdir(p->st->path);
 }
 
-void prefetch_run(const SpoolSettings *st, const char *name, int lock_fd)
+void prefetch_run(const SpoolSettings *st, const char *name, int lock_fd, int dfd)
 {
     (void)lock_fd;   /* held by being open */
-    Prefetch p = {.st = st, .stop = UINT64_MAX};
+    Prefetch p = {.st = st, .dfd = dfd, .stop = UINT64_MAX};
+    snprintf(p.dir, sizeof p.dir, "/proc/self/fd/%d", dfd);
+    struct stat sb;
     if (!parse_request(name, st->segsize, &p.tli, &p.base))
         return;
+    if (stat(p.dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {   /* no /proc: no prefetching */
+        log_warn("prefetch: cannot reach the spool directory \"%s\" through \"%s\"",
+                 st->path, p.dir);
+        return;
+    }
     p.next = p.base + 1;
     p.last = pg_wal_segs_per_id(st->segsize) * UINT64_C(0x100000000) - 1;
     if (st->datadir[0] != '\0') {
@@ -408,7 +450,7 @@ void prefetch_run(const SpoolSettings *st, const char *name, int lock_fd)
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     /* Work files of a prefetcher that died; we hold the lock, nobody else writes them. */
-    spool_wipe_work(st->path);
+    spool_wipe_work(dfd);
     pthread_mutex_lock(&p.mu);
     bool ok = rescan(&p);
     pthread_mutex_unlock(&p.mu);
@@ -444,32 +486,34 @@ void prefetch_run(const SpoolSettings *st, const char *name, int lock_fd)
  * appending (pg_ctl -l, a wrapper's 2>>), so they land in the server log; else (a pipe such as
  * `$(...)` or the syslogger's, a terminal) .prefetch.log in the spool, so that nobody waits
  * for the end of a pipe the prefetcher would hold open. */
-static int log_fd(const SpoolSettings *st)
+static int log_fd(int dfd)
 {
     struct stat sb;
     int fl = fcntl(2, F_GETFL);
     if (fl >= 0 && (fl & O_APPEND) != 0 && fstat(2, &sb) == 0 && S_ISREG(sb.st_mode))
         return 2;
-    char p[PATH_MAX];
-    return spool_join(p, st->path, ".prefetch.log")
-               ? open(p, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600) : -1;
+    return openat(dfd, ".prefetch.log",
+                  O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
-/* In the grandchild: no terminal, no inherited descriptors but the lock (moved to fd 3) and
- * the log, "/" as the working directory, a clean stop on SIGTERM. */
-static void detach(const SpoolSettings *st, int lock_fd)
+/* In the grandchild: no terminal, no inherited descriptors but the lock (moved to fd 3), the
+ * spool directory (fd 4) and the log, "/" as the working directory, a clean stop on SIGTERM.
+ * dup2 clears O_CLOEXEC on 3 and 4: harmless, the prefetcher runs nothing. */
+static void detach(int lock_fd, int dfd)
 {
-    if (lock_fd != 3 && dup2(lock_fd, 3) < 0)
+    /* Both above 4 first, so that moving one into place cannot overwrite the other. */
+    int lk = fcntl(lock_fd, F_DUPFD_CLOEXEC, 5), d = fcntl(dfd, F_DUPFD_CLOEXEC, 5);
+    if (lk < 0 || d < 0 || dup2(lk, 3) < 0 || dup2(d, 4) < 0)
         _exit(0);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    int log = lock_fd == 2 ? -1 : log_fd(st);
+    int log = log_fd(4);
     if (null < 0)
         _exit(0);
     dup2(null, 0);
     dup2(null, 1);
     if (log != 2)
         dup2(log >= 0 ? log : null, 2);
-    close_range(4, ~0U, 0);   /* also the original lock_fd: fd 3 keeps the lock */
+    close_range(5, ~0U, 0);   /* also the originals: fds 3 and 4 keep them */
     if (chdir("/") != 0)
         _exit(0);
     struct sigaction sa;
@@ -490,15 +534,22 @@ static void detach(const SpoolSettings *st, int lock_fd)
 
 void prefetch_ensure(const SpoolSettings *st, const char *name)
 {
-    char path[PATH_MAX];
-    int fd = spool_join(path, st->path, ".prefetch.lock")
-                 ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+    PgpErr err;
+    pgp_err_clear(&err);
+    int dfd = -1;
+    if (spool_dir_open(st->path, false, &dfd, &err) != 0) {
+        log_warn("prefetch: %s", err.msg);
+        return;
+    }
+    int fd = openat(dfd, ".prefetch.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        log_warn("prefetch: cannot open \"%s\": %s", path, strerror(errno));
+        log_warn("prefetch: cannot open \"%s/.prefetch.lock\": %s", st->path, strerror(errno));
+        close(dfd);
         return;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {   /* one is running (or cannot tell): done */
         close(fd);
+        close(dfd);
         return;
     }
     fflush(NULL);
@@ -506,17 +557,19 @@ void prefetch_ensure(const SpoolSettings *st, const char *name)
     if (pid < 0) {
         log_warn("prefetch: cannot fork: %s", strerror(errno));
         close(fd);
+        close(dfd);
         return;
     }
     if (pid == 0) {
         setsid();
         if (fork() != 0)
             _exit(0);   /* the lock goes with the grandchild (or with us if fork failed) */
-        detach(st, fd);
-        prefetch_run(st, name, 3);
+        detach(fd, dfd);
+        prefetch_run(st, name, 3, 4);
         _exit(0);
     }
     close(fd);
+    close(dfd);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
 }

@@ -1,8 +1,9 @@
 /*
  * spool.c - the archive-get prefetch spool directory (see spool.h for the layout and the
  * invariants): settings, the identity check, and archive-get's O(1) operations on it (take a
- * segment by rename, note the request). The fetching lives in prefetch.c; this file never
- * reads the repository and never scans the spool on archive-get's path (only a wipe after an
+ * segment, note the request) and the checks of the directory itself. The checks and the
+ * SHA-256 of one file live in spool_file.c, the fetching in prefetch.c; this file never reads
+ * the repository and never scans the spool on archive-get's path (only a wipe after an
  * identity mismatch lists it, once).
  *
  * Why the identity carries the boot id: spooled files are not fsynced (the prefetcher would
@@ -27,16 +28,18 @@
 #include <unistd.h>
 
 #include "pgpitr/log.h"
+#include "pgpitr/spool_file.h"
 #include "pgpitr/walname.h"
 
 #define IDENTITY_FILE ".identity"
 #define REQUEST_FILE ".requested"
+#define LOCK_FILE ".prefetch.lock"
 #define LOCK_WAIT_MS 5000
-#define COPY_CHUNK (1u << 20)
 #define MAX_SEGMENTS_CAP (1u << 20)
 
 struct Spool {
     const SpoolSettings *st;
+    int dfd;                    /* the checked spool directory */
     int identity_fd;            /* holds LOCK_SH while open */
 };
 
@@ -79,6 +82,12 @@ unsigned spool_max_segments(uint64_t size, uint32_t segsize)
     return n > MAX_SEGMENTS_CAP ? MAX_SEGMENTS_CAP : (unsigned)n;
 }
 
+uint64_t spool_default_size(unsigned jobs, uint32_t segsize)
+{
+    uint64_t need = ((uint64_t)jobs + 1) * segsize;
+    return need > SPOOL_DEFAULT_SIZE ? need : SPOOL_DEFAULT_SIZE;
+}
+
 static bool is_upper_hex(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -92,6 +101,8 @@ SpoolFileKind spool_file_kind(const char *name)
     size_t n = strlen(name);
     if (n == PG_WALNAME_SEG_LEN && is_upper_hex(name, n))
         return SPOOL_FILE_SEGMENT;
+    if (strncmp(name, SPOOL_RECORD_PREFIX, strlen(SPOOL_RECORD_PREFIX)) == 0)
+        return SPOOL_FILE_RECORD;
     if (strncmp(name, IDENTITY_FILE, strlen(IDENTITY_FILE)) == 0 ||
         strncmp(name, REQUEST_FILE, strlen(REQUEST_FILE)) == 0 ||
         strncmp(name, ".prefetch", strlen(".prefetch")) == 0)
@@ -178,6 +189,7 @@ static int join_path(char out[PATH_MAX], const char *dir, const char *rel, PgpEr
     return 0;
 }
 
+/* spool-size (the default follows the segment size), prefetch-jobs, the idle timeout. */
 static int resolve_numbers(const CmdSettings *s, const SpoolFlags *f, SpoolSettings *o,
                            PgpErr *err)
 {
@@ -185,25 +197,17 @@ static int resolve_numbers(const CmdSettings *s, const SpoolFlags *f, SpoolSetti
     const char *jobs = cmd_setting(s, f->jobs, "PGPITR_PREFETCH_JOBS", "prefetch-jobs");
     const char *idle = getenv("PGPITR_PREFETCH_IDLE_TIMEOUT");
     long v = SPOOL_DEFAULT_JOBS;
-    o->size = SPOOL_DEFAULT_SIZE;
-    int rc = size != NULL ? spool_parse_size(size, &o->size, err) : 0;
-    if (rc == 0 && jobs != NULL)
-        rc = cmd_parse_int("prefetch-jobs", jobs, 1, SPOOL_MAX_JOBS, &v, err);
+    int rc = jobs != NULL ? cmd_parse_int("prefetch-jobs", jobs, 1, SPOOL_MAX_JOBS, &v, err) : 0;
     o->jobs = (unsigned)v;
+    o->size = spool_default_size(o->jobs, o->segsize);
+    if (rc == 0 && size != NULL)
+        rc = spool_parse_size(size, &o->size, err);
     v = SPOOL_DEFAULT_IDLE_S;
     if (rc == 0 && idle != NULL && idle[0] != '\0')
         rc = cmd_parse_int("PGPITR_PREFETCH_IDLE_TIMEOUT", idle, 1, 86400, &v, err);
     o->idle_timeout_s = (unsigned)v;
-    if (rc != 0 || o->size == 0)
-        return rc;
     o->max_segments = spool_max_segments(o->size, o->segsize);
-    if (o->max_segments == 0) {
-        PGP_FAIL(err, PGP_ERR_CONFIG, "spool-size %" PRIu64 " bytes is smaller than one WAL "
-                 "segment (%" PRIu32 " bytes)", o->size, o->segsize);
-        pgp_err_hint(err, "set spool-size to at least one segment, or to 0 to turn prefetching off");
-        return PGP_ERR_CONFIG;
-    }
-    return 0;
+    return rc;
 }
 
 int spool_settings_resolve(const CmdSettings *s, const SpoolFlags *f, const RepoIdentity *id,
@@ -228,6 +232,13 @@ int spool_settings_resolve(const CmdSettings *s, const SpoolFlags *f, const Repo
         path = SPOOL_DEFAULT_PATH;
         out->is_default_path = true;
     }
+    if (out->max_segments == 0) {
+        /* Refusing would stop recovery over a setting that only makes it faster. */
+        log_warn("spool-size %" PRIu64 " bytes is smaller than one WAL segment (%" PRIu32
+                 " bytes): prefetching is off, fetching directly (set spool-size to at least "
+                 "%" PRIu32 " MiB, or to 0)", out->size, out->segsize, out->segsize >> 20);
+        return 0;
+    }
     if ((rc = join_path(out->path, cwd, path, err)) != 0)
         return rc;
     char repo[PATH_MAX];
@@ -238,6 +249,55 @@ int spool_settings_resolve(const CmdSettings *s, const SpoolFlags *f, const Repo
     read_boot_id(boot);
     spool_identity_text(out->repo, id->system_identifier, boot, out->identity);
     *enabled = true;
+    return 0;
+}
+
+/* ---- the directory -------------------------------------------------------------------------- */
+
+static int dir_refused(PgpErr *err, const char *path, const char *what)
+{
+    PGP_FAIL(err, PGP_ERR_CONFIG, "spool directory \"%s\" %s", path, what);
+    pgp_err_hint(err, "only a directory of the user running pgpitr with mode 0700 is used; "
+                 "remove it or set spool-path to another directory");
+    return PGP_ERR_CONFIG;
+}
+
+int spool_dir_open(const char *path, bool create, int *dfd, PgpErr *err)
+{
+    *dfd = -1;
+    bool created = create && mkdir(path, 0700) == 0;
+    if (create && !created && errno != EEXIST)
+        return PGP_FAIL_SYS(err, errno, "cannot create spool directory \"%s\"", path);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0) {
+        int e = errno;
+        if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+            return dir_refused(err, path, "is a symbolic link");
+        if (e == ENOTDIR)
+            return dir_refused(err, path, "is not a directory");
+        return PGP_FAIL_SYS(err, e, "cannot open spool directory \"%s\"", path);
+    }
+    if (fstat(fd, &sb) != 0) {
+        int rc = PGP_FAIL_SYS(err, errno, "cannot stat spool directory \"%s\"", path);
+        close(fd);
+        return rc;
+    }
+    /* mkdir's mode went through the umask; a directory we just made is ours to set. */
+    if (created && (sb.st_mode & 0777) != 0700 && fchmod(fd, 0700) == 0)
+        sb.st_mode = (sb.st_mode & ~(mode_t)0777) | 0700;
+    char what[96] = "";
+    if (sb.st_uid != geteuid())
+        snprintf(what, sizeof what, "belongs to uid %u, not to uid %u that runs pgpitr",
+                 (unsigned)sb.st_uid, (unsigned)geteuid());
+    else if ((sb.st_mode & 0777) != 0700)
+        snprintf(what, sizeof what, "has mode %04o, not 0700", (unsigned)(sb.st_mode & 0777));
+    int rc = what[0] != '\0' ? dir_refused(err, path, what) : 0;
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    *dfd = fd;
     return 0;
 }
 
@@ -268,26 +328,30 @@ static bool identity_equals(int fd, const char *identity)
     return strcmp(buf, identity) == 0;
 }
 
-static int open_identity(const char *spool_path, PgpErr *err)
+/* .identity, which must be a regular file of ours like everything the spool trusts. */
+static int open_identity(int dfd, PgpErr *err)
 {
-    char p[PATH_MAX];
-    if (!spool_join(p, spool_path, IDENTITY_FILE))
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "spool path \"%.64s...\" is too long", spool_path), -1;
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = openat(dfd, IDENTITY_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        PGP_FAIL_SYS(err, errno, "cannot open \"%s\"", p);
+        return PGP_FAIL_SYS(err, errno, "cannot open \"" IDENTITY_FILE "\" of the spool"), -1;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid()) {
+        close(fd);
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "\"" IDENTITY_FILE "\" of the spool is not a "
+                        "regular file of uid %u", (unsigned)geteuid()), -1;
+    }
     return fd;
 }
 
 /* Under the exclusive lock: wipe what belongs to another identity and write ours. */
-static int identity_replace(const SpoolSettings *st, int fd, PgpErr *err)
+static int identity_replace(const SpoolSettings *st, int dfd, int fd, PgpErr *err)
 {
     if (identity_equals(fd, st->identity))
         return 0;
     struct stat sb;
     if (fstat(fd, &sb) == 0 && sb.st_size > 0)   /* empty: a new spool, nothing to say */
         log_info("spool \"%s\" belongs to another repository, cluster or boot: emptying it", st->path);
-    spool_wipe(st->path, false);
+    spool_wipe(dfd, false);
     size_t len = strlen(st->identity);
     if (ftruncate(fd, 0) != 0 || pwrite(fd, st->identity, len, 0) != (ssize_t)len)
         return PGP_FAIL_SYS(err, errno ? errno : ENOSPC, "cannot write \"%s/" IDENTITY_FILE "\"",
@@ -295,9 +359,9 @@ static int identity_replace(const SpoolSettings *st, int fd, PgpErr *err)
     return 0;
 }
 
-bool spool_identity_lock(const char *spool_path, const char *identity, int *fd)
+bool spool_identity_lock(int dfd, const char *identity, int *fd)
 {
-    *fd = open_identity(spool_path, NULL);
+    *fd = open_identity(dfd, NULL);
     if (*fd < 0)
         return false;
     if (flock_wait(*fd, LOCK_SH) && identity_equals(*fd, identity))
@@ -315,46 +379,49 @@ void spool_identity_unlock(int fd)
 
 /* ---- archive-get's side ------------------------------------------------------------------- */
 
+/* Takes .identity's lock shared with our identity in it, replacing a foreign one first. */
+static int identity_check(const SpoolSettings *st, int dfd, int fd, PgpErr *err)
+{
+    for (int attempt = 0;; attempt++) {
+        if (!flock_wait(fd, LOCK_SH))
+            return PGP_FAIL_SYS(err, errno ? errno : EWOULDBLOCK, "cannot lock \"%s/"
+                                IDENTITY_FILE "\"", st->path);
+        if (identity_equals(fd, st->identity))
+            return 0;
+        flock(fd, LOCK_UN);
+        if (attempt == 3)
+            return PGP_FAIL(err, PGP_ERR_LOCKED, "spool \"%s\" keeps changing owner", st->path);
+        if (!flock_wait(fd, LOCK_EX))
+            return PGP_FAIL_SYS(err, errno ? errno : EWOULDBLOCK, "cannot lock \"%s/"
+                                IDENTITY_FILE "\"", st->path);
+        int rc = identity_replace(st, dfd, fd, err);
+        flock(fd, LOCK_UN);
+        if (rc != 0)
+            return rc;
+    }
+}
+
 int spool_open(const SpoolSettings *st, Spool **out, PgpErr *err)
 {
     *out = NULL;
-    if (mkdir(st->path, 0700) != 0 && errno != EEXIST)
-        return PGP_FAIL_SYS(err, errno, "cannot create spool directory \"%s\"", st->path);
-    int fd = open_identity(st->path, err);
-    if (fd < 0)
-        return err ? err->code : PGP_ERR_IO;
-    int rc = 0;
-    for (int attempt = 0;; attempt++) {
-        if (!flock_wait(fd, LOCK_SH)) {
-            rc = PGP_FAIL_SYS(err, errno ? errno : EWOULDBLOCK, "cannot lock \"%s/" IDENTITY_FILE
-                              "\"", st->path);
-            break;
-        }
-        if (identity_equals(fd, st->identity))
-            break;
-        flock(fd, LOCK_UN);
-        if (attempt == 3) {
-            rc = PGP_FAIL(err, PGP_ERR_LOCKED, "spool \"%s\" keeps changing owner", st->path);
-            break;
-        }
-        if (!flock_wait(fd, LOCK_EX)) {
-            rc = PGP_FAIL_SYS(err, errno ? errno : EWOULDBLOCK, "cannot lock \"%s/" IDENTITY_FILE
-                              "\"", st->path);
-            break;
-        }
-        rc = identity_replace(st, fd, err);
-        flock(fd, LOCK_UN);
-        if (rc != 0)
-            break;
-    }
+    int dfd = -1, fd = -1;
+    int rc = spool_dir_open(st->path, true, &dfd, err);
+    if (rc == 0 && (fd = open_identity(dfd, err)) < 0)
+        rc = err ? err->code : PGP_ERR_IO;
+    if (rc == 0)
+        rc = identity_check(st, dfd, fd, err);
     Spool *sp = rc == 0 ? malloc(sizeof *sp) : NULL;
     if (rc == 0 && sp == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     if (rc != 0) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
+        if (dfd >= 0)
+            close(dfd);
         return rc;
     }
     sp->st = st;
+    sp->dfd = dfd;
     sp->identity_fd = fd;
     *out = sp;
     return 0;
@@ -365,87 +432,19 @@ void spool_close(Spool *sp)
     if (sp == NULL)
         return;
     close(sp->identity_fd);
+    close(sp->dfd);
     free(sp);
 }
 
-static int copy_fd(int in, int out)
+void spool_inflight_name(char out[SPOOL_INFLIGHT_NAME_MAX], const char *name)
 {
-    char *buf = malloc(COPY_CHUNK);
-    if (buf == NULL)
-        return ENOMEM;
-    int e = 0;
-    for (;;) {
-        ssize_t n = read(in, buf, COPY_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            e = n < 0 ? errno : 0;
-            break;
-        }
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                e = w < 0 ? errno : ENOSPC;
-                goto out;
-            }
-            off += w;
-        }
-    }
-out:
-    free(buf);
-    return e;
-}
-
-/* The spool is on another filesystem than dest: copy to a temp beside dest, rename. */
-static int take_by_copy(const char *src, const char *dest)
-{
-    char tmp[PATH_MAX];
-    const char *slash = strrchr(dest, '/');
-    int dirlen = slash ? (int)(slash - dest + 1) : 0;
-    int n = snprintf(tmp, sizeof tmp, "%.*s.%s.pgpitr-spool.%ld", dirlen, dest,
-                     slash ? slash + 1 : dest, (long)getpid());
-    if (n < 0 || n >= (int)sizeof tmp)
-        return ENAMETOOLONG;
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return errno;
-    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int e = out < 0 ? errno : copy_fd(in, out);
-    close(in);
-    if (out >= 0 && close(out) != 0 && e == 0)
-        e = errno;
-    if (e == 0 && rename(tmp, dest) != 0)
-        e = errno;
-    if (e != 0) {
-        if (out >= 0)
-            unlink(tmp);
-        return e;
-    }
-    unlink(src);
-    return 0;
-}
-
-bool spool_inflight_path(char out[PATH_MAX], const char *spool_path, const char *name)
-{
-    char base[PG_WALNAME_MAX + 16];
-    snprintf(base, sizeof base, ".inflight.%.*s", PG_WALNAME_MAX, name);
-    return spool_join(out, spool_path, base);
-}
-
-/* One attempt: 0 taken, ENOENT not there, another errno otherwise. */
-static int take_once(const char *src, const char *dest)
-{
-    int e = rename(src, dest) == 0 ? 0 : errno;
-    return e == EXDEV ? take_by_copy(src, dest) : e;
+    snprintf(out, SPOOL_INFLIGHT_NAME_MAX, ".inflight.%.*s", PG_WALNAME_MAX, name);
 }
 
 /* Whether a prefetcher holds .prefetch.lock (a shared lock we could take means none does). */
-static bool prefetcher_alive(const char *spool_path)
+static bool prefetcher_alive(int dfd)
 {
-    char p[PATH_MAX];
-    int fd = spool_join(p, spool_path, ".prefetch.lock") ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+    int fd = openat(dfd, LOCK_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return false;
     bool alive = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
@@ -453,23 +452,24 @@ static bool prefetcher_alive(const char *spool_path)
     return alive;
 }
 
-/* The file is not there yet but being fetched: poll for it every millisecond (a rename and a
+/* The file is not there yet but being fetched: poll for it every millisecond (an open and a
  * stat), and every 100 ms make sure the prefetcher still lives. */
-static int take_wait(const char *src, const char *mark, const char *spool_path, const char *dest,
-                     unsigned *waited_ms)
+static int take_wait(Spool *sp, const char *name, const char *mark, const char *dest,
+                     unsigned *waited_ms, PgpErr *err)
 {
     struct stat sb;
-    int e = ENOENT;
+    int rc = PGP_ERR_NOT_FOUND;
     for (unsigned ms = 0; ms < SPOOL_WAIT_MAX_MS; ms++) {
-        bool marked = stat(mark, &sb) == 0;
-        e = take_once(src, dest);   /* after the stat: a fetch that just ended is seen here */
-        if (e != ENOENT || !marked || (ms % 100 == 99 && !prefetcher_alive(spool_path)))
+        bool marked = fstatat(sp->dfd, mark, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+        /* after the stat: a fetch that just ended is seen here */
+        rc = spool_file_take(sp->dfd, name, sp->st->segsize, dest, err);
+        if (rc != PGP_ERR_NOT_FOUND || !marked || (ms % 100 == 99 && !prefetcher_alive(sp->dfd)))
             break;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
         *waited_ms = ms + 1;
     }
-    return e;
+    return rc;
 }
 
 int spool_take(Spool *sp, const char *name, const char *dest, bool *hit, unsigned *waited_ms,
@@ -478,50 +478,46 @@ int spool_take(Spool *sp, const char *name, const char *dest, bool *hit, unsigne
     (void)err;
     *hit = false;
     *waited_ms = 0;
-    char src[PATH_MAX], mark[PATH_MAX];
-    if (!spool_join(src, sp->st->path, name) || !spool_inflight_path(mark, sp->st->path, name))
-        return 0;
-    int e = take_once(src, dest);
-    if (e == ENOENT)
-        e = take_wait(src, mark, sp->st->path, dest, waited_ms);
-    if (e == 0) {
+    char mark[SPOOL_INFLIGHT_NAME_MAX];
+    spool_inflight_name(mark, name);
+    PgpErr terr;
+    pgp_err_clear(&terr);
+    int rc = spool_file_take(sp->dfd, name, sp->st->segsize, dest, &terr);
+    if (rc == PGP_ERR_NOT_FOUND)
+        rc = take_wait(sp, name, mark, dest, waited_ms, &terr);
+    if (rc == 0) {
         *hit = true;
         return 0;
     }
-    if (e != ENOENT)
-        log_warn("cannot take \"%s\" from the prefetch spool \"%s\": %s; fetching it from the "
-                 "repository", name, sp->st->path, strerror(e));
+    if (rc != PGP_ERR_NOT_FOUND)
+        log_warn("prefetch spool \"%s\": %s; fetching \"%s\" from the repository instead",
+                 sp->st->path, terr.msg, name);
     return 0;
 }
 
 int spool_note_request(Spool *sp, const char *name, PgpErr *err)
 {
-    char tmp[PATH_MAX], dst[PATH_MAX], line[PG_WALNAME_MAX + 2], base[64];
-    snprintf(base, sizeof base, REQUEST_FILE ".%ld", (long)getpid());
-    if (!spool_join(tmp, sp->st->path, base) || !spool_join(dst, sp->st->path, REQUEST_FILE))
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "spool path \"%.64s...\" is too long", sp->st->path);
+    char tmp[64], line[PG_WALNAME_MAX + 2];
+    snprintf(tmp, sizeof tmp, REQUEST_FILE ".%ld", (long)getpid());
     int len = snprintf(line, sizeof line, "%s\n", name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = openat(sp->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return PGP_FAIL_SYS(err, errno, "cannot create \"%s\"", tmp);
+        return PGP_FAIL_SYS(err, errno, "cannot create \"%s/%s\"", sp->st->path, tmp);
     int e = write(fd, line, (size_t)len) == len ? 0 : (errno ? errno : ENOSPC);
     if (close(fd) != 0 && e == 0)
         e = errno;
-    if (e == 0 && rename(tmp, dst) != 0)
+    if (e == 0 && renameat(sp->dfd, tmp, sp->dfd, REQUEST_FILE) != 0)
         e = errno;
     if (e != 0) {
-        unlink(tmp);
-        return PGP_FAIL_SYS(err, e, "cannot write \"%s\"", dst);
+        unlinkat(sp->dfd, tmp, 0);
+        return PGP_FAIL_SYS(err, e, "cannot write \"%s/" REQUEST_FILE "\"", sp->st->path);
     }
     return 0;
 }
 
-bool spool_read_request(const char *spool_path, char name[32])
+bool spool_read_request(int dfd, char name[32])
 {
-    char p[PATH_MAX];
-    if (!spool_join(p, spool_path, REQUEST_FILE))
-        return false;
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dfd, REQUEST_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return false;
     ssize_t n = read(fd, name, 31);
@@ -534,12 +530,15 @@ bool spool_read_request(const char *spool_path, char name[32])
 }
 
 /* Removes the entries of the kinds in mask (1 << SpoolFileKind); `request` adds .requested. */
-static void remove_kinds(const char *spool_path, unsigned mask, bool request)
+static void remove_kinds(int dfd, unsigned mask, bool request)
 {
-    DIR *d = opendir(spool_path);
-    if (d == NULL)
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* own offset for readdir */
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
         return;
-    int dfd = dirfd(d);
+    }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         SpoolFileKind k = spool_file_kind(de->d_name);
@@ -550,13 +549,14 @@ static void remove_kinds(const char *spool_path, unsigned mask, bool request)
     closedir(d);
 }
 
-void spool_wipe(const char *spool_path, bool control)
+void spool_wipe(int dfd, bool control)
 {
-    unsigned mask = (1u << SPOOL_FILE_SEGMENT) | (1u << SPOOL_FILE_WORK);
-    remove_kinds(spool_path, control ? mask | (1u << SPOOL_FILE_CONTROL) : mask, true);
+    unsigned mask = (1u << SPOOL_FILE_SEGMENT) | (1u << SPOOL_FILE_WORK) |
+                    (1u << SPOOL_FILE_RECORD);
+    remove_kinds(dfd, control ? mask | (1u << SPOOL_FILE_CONTROL) : mask, true);
 }
 
-void spool_wipe_work(const char *spool_path)
+void spool_wipe_work(int dfd)
 {
-    remove_kinds(spool_path, 1u << SPOOL_FILE_WORK, false);
+    remove_kinds(dfd, 1u << SPOOL_FILE_WORK, false);
 }

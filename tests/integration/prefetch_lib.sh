@@ -1,9 +1,24 @@
 # shellcheck shell=bash
 # prefetch_lib.sh - helpers shared by the test_prefetch_*.sh tests (sourced after lib.sh):
-# counting what the archive-get spool holds, and sampling that count in the background.
+# archive-get through a spool, waiting for the prefetcher, counting what the spool holds, and
+# sampling that count in the background.
+
+# spool_get SPOOL NAME: archive-get NAME into $WORK/tmp/dest through SPOOL with spool-size
+# BOUND segments of SEG_BYTES (both set by the test, as is REPO); sets RC, OUT, ERR.
+spool_get() {
+    rm -f "$WORK/tmp/dest"
+    pgp_capture --repo "$REPO" --log-level info archive-get --spool-path "$1" \
+        --spool-size $((BOUND * SEG_BYTES)) "$2" "$WORK/tmp/dest"
+}
+prefetcher_running() { [ -e "$1/.prefetch.lock" ] && ! flock -n "$1/.prefetch.lock" true; }
+wait_for_file() {  # FILE SECONDS
+    local i
+    for ((i = 0; i < $2 * 20; i++)); do [ -e "$1" ] && return 0; sleep 0.05; done
+    return 1
+}
 
 spool_files() {  # segment files and work files: what the bound covers
-    { find "$1" -maxdepth 1 -type f ! -name '.identity' ! -name '.requested*' ! -name '.prefetch.*' ! -name '.inflight.*' 2>/dev/null || true; } | wc -l
+    { find "$1" -maxdepth 1 -type f ! -name '.identity' ! -name '.requested*' ! -name '.prefetch.*' ! -name '.inflight.*' ! -name '.sha256.*' 2>/dev/null || true; } | wc -l
 }
 # sample_spool DIR OUT &: records the highest number of files seen in DIR, and every segment
 # name ever seen there, until OUT.stop exists.

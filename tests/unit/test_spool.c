@@ -1,8 +1,10 @@
 /*
  * test_spool.c - the archive-get prefetch spool (src/cmd/spool.c): size parsing and the bound,
- * spool file names, which spooled files are obsolete, the prefetch window, settings, and the
- * directory operations (identity check and wipe, take, the request file) in a mkdtemp
- * directory. The prefetcher process itself is exercised by the integration tests.
+ * spool file names, which spooled files are obsolete, the prefetch window, settings (the
+ * default size following the segment size, a size below one segment turning prefetching off),
+ * the checks of the directory (symlink, owner, mode) and the directory operations (identity
+ * check and wipe, take, the request file) in a mkdtemp directory. The checks of one file are
+ * in test_spool_file.c; the prefetcher process is exercised by the integration tests.
  */
 #include "pgpitr/spool.h"
 
@@ -15,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgpitr/pipe.h"
+#include "pgpitr/spool_file.h"
 #include "pgpitr/walname.h"
 
 #define MIB (UINT64_C(1) << 20)
@@ -108,6 +112,14 @@ START_TEST(bound_arithmetic)
     ck_assert_uint_eq(spool_max_segments(512 * MIB, 0), 0);
     ck_assert_uint_eq(spool_max_segments(512 * MIB, (uint32_t)MIB), 512);
     ck_assert_uint_eq(spool_max_segments(UINT64_MAX, (uint32_t)MIB), 1u << 20);   /* capped */
+    /* the default: 512 MiB, or (jobs + 1) segments when that is more */
+    ck_assert_uint_eq(spool_default_size(2, SEG16), 512 * MIB);
+    ck_assert_uint_eq(spool_default_size(30, SEG16), 512 * MIB);
+    ck_assert_uint_eq(spool_default_size(32, SEG16), 33 * 16 * MIB);
+    ck_assert_uint_eq(spool_default_size(2, 256 * MIB), 768 * MIB);
+    ck_assert_uint_eq(spool_default_size(2, 1024 * MIB), 3072 * MIB);
+    ck_assert_uint_eq(spool_default_size(32, 1024 * MIB), 33 * 1024 * MIB);
+    ck_assert_uint_eq(spool_max_segments(spool_default_size(2, 1024 * MIB), 1024 * MIB), 3);
 }
 END_TEST
 
@@ -128,12 +140,15 @@ START_TEST(file_kinds)
     ck_assert_int_eq(spool_file_kind("..fetch.000000010000000A000000FF.pgpitr-tmp.77"),
                      SPOOL_FILE_WORK);
     ck_assert_int_eq(spool_file_kind(".inflight.000000010000000A000000FF"), SPOOL_FILE_WORK);
+    ck_assert_int_eq(spool_file_kind(".sha256.000000010000000A000000FF"), SPOOL_FILE_RECORD);
     ck_assert_int_eq(spool_file_kind("."), SPOOL_FILE_OTHER);
     ck_assert_int_eq(spool_file_kind(".."), SPOOL_FILE_OTHER);
 
     char p[PATH_MAX];
-    ck_assert(spool_inflight_path(p, "/s", "000000010000000A000000FF"));
-    ck_assert_str_eq(p, "/s/.inflight.000000010000000A000000FF");
+    spool_inflight_name(p, "000000010000000A000000FF");
+    ck_assert_str_eq(p, ".inflight.000000010000000A000000FF");
+    ck_assert(spool_record_name(p, "000000010000000A000000FF"));
+    ck_assert_str_eq(p, ".sha256.000000010000000A000000FF");
     char longdir[PATH_MAX];
     memset(longdir, 'a', sizeof longdir - 1);
     longdir[sizeof longdir - 1] = '\0';
@@ -221,12 +236,18 @@ END_TEST
 
 /* ---- settings --------------------------------------------------------------------------------- */
 
-static int resolve(const char *size, const char *path, SpoolSettings *st, bool *enabled, PgpErr *err)
+static int resolve_seg(const char *size, const char *path, uint32_t segsize, SpoolSettings *st,
+                       bool *enabled, PgpErr *err)
 {
     CmdSettings s = {.config = NULL, .repo_path = tdir};
     SpoolFlags f = {.path = path, .size = size, .jobs = NULL};
-    RepoIdentity id = {.system_identifier = 7345, .pg_major = 15, .wal_segsize = SEG16};
+    RepoIdentity id = {.system_identifier = 7345, .pg_major = 15, .wal_segsize = segsize};
     return spool_settings_resolve(&s, &f, &id, st, enabled, err);
+}
+
+static int resolve(const char *size, const char *path, SpoolSettings *st, bool *enabled, PgpErr *err)
+{
+    return resolve_seg(size, path, SEG16, st, enabled, err);
 }
 
 START_TEST(settings)
@@ -267,9 +288,26 @@ START_TEST(settings)
     ck_assert_str_eq(st.path, want);
     ck_assert_uint_eq(st.max_segments, 3);
     ck_assert_uint_eq(st.jobs, 5);
-    /* errors: below one segment, bad jobs */
-    ck_assert_int_eq(resolve("15MiB", NULL, &st, &enabled, &err), PGP_ERR_CONFIG);
-    ck_assert_ptr_nonnull(strstr(err.msg, "smaller than one WAL segment"));
+    /* below one segment: off (with a warning), never an error that would stop recovery */
+    ck_assert_int_eq(resolve("15MiB", NULL, &st, &enabled, &err), 0);
+    ck_assert(!enabled);
+    /* 1 GiB segments: the default size follows (jobs + 1 segments); an explicit 512MiB is
+     * below one segment: off, not an error */
+    ck_assert_int_eq(resolve_seg(NULL, NULL, 1024 * (uint32_t)MIB, &st, &enabled, &err), 0);
+    ck_assert(enabled);
+    ck_assert_uint_eq(st.size, 6 * 1024 * MIB);   /* PGPITR_PREFETCH_JOBS=5 from above */
+    ck_assert_uint_eq(st.max_segments, 6);
+    ck_assert_int_eq(resolve_seg("512MiB", NULL, 1024 * (uint32_t)MIB, &st, &enabled, &err), 0);
+    ck_assert(!enabled);
+    unsetenv("PGPITR_PREFETCH_JOBS");
+    ck_assert_int_eq(resolve_seg(NULL, NULL, 1024 * (uint32_t)MIB, &st, &enabled, &err), 0);
+    ck_assert(enabled);
+    ck_assert_uint_eq(st.max_segments, 3);
+    ck_assert_int_eq(resolve_seg(NULL, NULL, 64 * (uint32_t)MIB, &st, &enabled, &err), 0);
+    ck_assert_uint_eq(st.max_segments, 8);   /* 512 MiB */
+    /* errors: a size or a job count that does not parse */
+    ck_assert_int_eq(resolve("lots", NULL, &st, &enabled, &err), PGP_ERR_CONFIG);
+    ck_assert(!enabled);
     setenv("PGPITR_PREFETCH_JOBS", "0", 1);
     ck_assert_int_eq(resolve(NULL, NULL, &st, &enabled, &err), PGP_ERR_CONFIG);
     ck_assert(!enabled);
@@ -279,14 +317,101 @@ END_TEST
 
 /* ---- the directory ---------------------------------------------------------------------------- */
 
+#define TSEG 4096u   /* the segment size of the directory tests: small files */
+
 static void settings_for(SpoolSettings *st, const char *identity)
 {
     memset(st, 0, sizeof *st);
     ck_assert(spool_join(st->path, tdir, "spool"));
-    st->segsize = SEG16;
+    st->segsize = TSEG;
     st->max_segments = 3;
     snprintf(st->identity, sizeof st->identity, "%s", identity);
 }
+
+static int dir_of(const char *path)
+{
+    int dfd = -1;
+    PgpErr err;
+    ck_assert_msg(spool_dir_open(path, false, &dfd, &err) == 0, "%s", err.msg);
+    return dfd;
+}
+
+/* What the prefetcher does with a verified fetch: a work file, then publish with its record. */
+static void put_segment(const char *dir, const char *name, char fill)
+{
+    static char buf[TSEG];
+    memset(buf, fill, sizeof buf);
+    char work[64], p[PATH_MAX], hex[PIPE_SHA256_HEX_LEN + 1];
+    uint8_t digest[PIPE_SHA256_LEN];
+    snprintf(work, sizeof work, ".fetch.%s", name);
+    ck_assert(spool_join(p, dir, work));
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, sizeof buf, f), sizeof buf);
+    fclose(f);
+    pipe_sha256_buf(buf, sizeof buf, digest);
+    pipe_hex(digest, sizeof digest, hex);
+    int dfd = dir_of(dir);
+    PgpErr err;
+    ck_assert_int_eq(spool_file_publish(dfd, work, name, hex, TSEG, &err), 0);
+    close(dfd);
+}
+
+START_TEST(directory_checks)
+{
+    char p[PATH_MAX], q[PATH_MAX];
+    int dfd = -1;
+    PgpErr err;
+    /* created with 0700 whatever the umask, and usable */
+    ck_assert(spool_join(p, tdir, "fresh"));
+    mode_t old = umask(0277);
+    ck_assert_int_eq(spool_dir_open(p, true, &dfd, &err), 0);
+    umask(old);
+    struct stat sb;
+    ck_assert_int_eq(fstat(dfd, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0700);
+    close(dfd);
+    /* without create: a missing directory is an error */
+    ck_assert(spool_join(q, tdir, "missing"));
+    ck_assert_int_ne(spool_dir_open(q, false, &dfd, &err), 0);
+    ck_assert_int_eq(dfd, -1);
+    /* a symbolic link to a good directory: refused, even with create */
+    ck_assert(spool_join(q, tdir, "link"));
+    ck_assert_int_eq(symlink(p, q), 0);
+    ck_assert_int_eq(spool_dir_open(q, true, &dfd, &err), PGP_ERR_CONFIG);
+    ck_assert_int_eq(dfd, -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "symbolic link"));
+    ck_assert_ptr_nonnull(strstr(err.hint, "0700"));
+    /* a file */
+    put_file(tdir, "plain", "x");
+    ck_assert(spool_join(q, tdir, "plain"));
+    ck_assert_int_eq(spool_dir_open(q, true, &dfd, &err), PGP_ERR_CONFIG);
+    /* ours but others may write (or read) it: refused, and nothing in it is touched */
+    ck_assert_int_eq(chmod(p, 0777), 0);
+    put_file(p, "000000010000000000000001", "planted");
+    ck_assert_int_eq(spool_dir_open(p, true, &dfd, &err), PGP_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "has mode 0777, not 0700"));
+    ck_assert_int_eq(chmod(p, 0750), 0);
+    ck_assert_int_eq(spool_dir_open(p, true, &dfd, &err), PGP_ERR_CONFIG);
+    ck_assert(exists(p, "000000010000000000000001"));
+    /* another user's directory (needs root to make one) */
+    if (geteuid() == 0) {
+        ck_assert_int_eq(chmod(p, 0700), 0);
+        ck_assert_int_eq(chown(p, 65534, 65534), 0);
+        ck_assert_int_eq(spool_dir_open(p, true, &dfd, &err), PGP_ERR_CONFIG);
+        ck_assert_ptr_nonnull(strstr(err.msg, "belongs to uid 65534"));
+        /* spool_open refuses it too, writing nothing into it */
+        static SpoolSettings st;
+        settings_for(&st, "pgpitr-spool 1\nrepo /r\nsystem-identifier 1\nboot-id x\n");
+        snprintf(st.path, sizeof st.path, "%s", p);
+        Spool *sp = NULL;
+        ck_assert_int_eq(spool_open(&st, &sp, &err), PGP_ERR_CONFIG);
+        ck_assert_ptr_null(sp);
+        ck_assert(!exists(p, ".identity"));
+        ck_assert(exists(p, "000000010000000000000001"));
+    }
+}
+END_TEST
 
 START_TEST(identity_mismatch_wipes)
 {
@@ -296,20 +421,23 @@ START_TEST(identity_mismatch_wipes)
     Spool *sp = NULL;
     PgpErr err;
     ck_assert_int_eq(spool_open(&a, &sp, &err), 0);
-    put_file(a.path, "000000010000000000000005", "five");
+    put_segment(a.path, "000000010000000000000005", '5');
     put_file(a.path, ".fetch.000000010000000000000006", "six");
     put_file(a.path, "..fetch.000000010000000000000007.pgpitr-tmp.1", "seven");
     ck_assert_int_eq(spool_note_request(sp, "000000010000000000000004", &err), 0);
     put_file(a.path, "keep-me", "not ours");
     spool_close(sp);
+    ck_assert(exists(a.path, ".sha256.000000010000000000000005"));
     /* same identity: kept */
     ck_assert_int_eq(spool_open(&a, &sp, &err), 0);
     spool_close(sp);
     ck_assert(exists(a.path, "000000010000000000000005"));
-    /* another repository: segments, work files and the request go, the identity is rewritten */
+    /* another repository: segments, records, work files and the request go, the identity is
+     * rewritten */
     ck_assert_int_eq(spool_open(&b, &sp, &err), 0);
     spool_close(sp);
     ck_assert(!exists(a.path, "000000010000000000000005"));
+    ck_assert(!exists(a.path, ".sha256.000000010000000000000005"));
     ck_assert(!exists(a.path, ".fetch.000000010000000000000006"));
     ck_assert(!exists(a.path, "..fetch.000000010000000000000007.pgpitr-tmp.1"));
     ck_assert(!exists(a.path, ".requested"));
@@ -318,10 +446,11 @@ START_TEST(identity_mismatch_wipes)
     ck_assert(spool_join(p, a.path, ".identity"));
     read_all(p, buf, sizeof buf);
     ck_assert_str_eq(buf, b.identity);
-    int fd = -1;
-    ck_assert(!spool_identity_lock(a.path, a.identity, &fd));
-    ck_assert(spool_identity_lock(a.path, b.identity, &fd));
+    int dfd = dir_of(a.path), fd = -1;
+    ck_assert(!spool_identity_lock(dfd, a.identity, &fd));
+    ck_assert(spool_identity_lock(dfd, b.identity, &fd));
     spool_identity_unlock(fd);
+    close(dfd);
     /* identity text: repository, system identifier and boot id all count */
     char t1[SPOOL_IDENTITY_MAX], t2[SPOOL_IDENTITY_MAX];
     spool_identity_text("/r", 1, "boot-a", t1);
@@ -339,8 +468,8 @@ START_TEST(take_and_request)
     Spool *sp = NULL;
     PgpErr err;
     ck_assert_int_eq(spool_open(&st, &sp, &err), 0);
-    put_file(st.path, "000000010000000000000009", "segment nine");
-    char dest[PATH_MAX], buf[64];
+    put_segment(st.path, "000000010000000000000009", '9');
+    char dest[PATH_MAX], buf[TSEG + 1];
     ck_assert(spool_join(dest, tdir, "RECOVERYXLOG"));
     bool hit = false;
     unsigned waited = 99;
@@ -348,38 +477,49 @@ START_TEST(take_and_request)
     ck_assert(hit);
     ck_assert_uint_eq(waited, 0);
     read_all(dest, buf, sizeof buf);
-    ck_assert_str_eq(buf, "segment nine");
+    ck_assert_uint_eq(strspn(buf, "9"), TSEG);
     ck_assert(!exists(st.path, "000000010000000000000009"));
     /* a miss: nothing there and nothing in flight */
     hit = true;
     ck_assert_int_eq(spool_take(sp, "00000001000000000000000A", dest, &hit, &waited, &err), 0);
     ck_assert(!hit);
     read_all(dest, buf, sizeof buf);
-    ck_assert_str_eq(buf, "segment nine");   /* dest untouched by a miss */
+    ck_assert_uint_eq(strspn(buf, "9"), TSEG);   /* dest untouched by a miss */
     /* in flight but no prefetcher alive: no endless wait */
     put_file(st.path, ".inflight.00000001000000000000000A", "");
     ck_assert_int_eq(spool_take(sp, "00000001000000000000000A", dest, &hit, &waited, &err), 0);
     ck_assert(!hit);
     ck_assert_uint_lt(waited, 1000);
+    /* a file that fails its checks is a miss (the caller fetches), dest gets nothing */
+    put_segment(st.path, "00000001000000000000000B", 'b');
+    put_file(st.path, "00000001000000000000000B", "rewritten after it was verified");
+    unlink(dest);
+    hit = true;
+    ck_assert_int_eq(spool_take(sp, "00000001000000000000000B", dest, &hit, &waited, &err), 0);
+    ck_assert(!hit);
+    ck_assert(access(dest, F_OK) != 0);
 
     char name[32];
-    ck_assert(!spool_read_request(st.path, name));
+    int dfd = dir_of(st.path);
+    ck_assert(!spool_read_request(dfd, name));
     ck_assert_int_eq(spool_note_request(sp, "000000010000000000000009", &err), 0);
-    ck_assert(spool_read_request(st.path, name));
+    ck_assert(spool_read_request(dfd, name));
     ck_assert_str_eq(name, "000000010000000000000009");
     put_file(st.path, ".requested", "../../etc/passwd00000000\n");
-    ck_assert(!spool_read_request(st.path, name));
+    ck_assert(!spool_read_request(dfd, name));
     spool_close(sp);
 
-    /* wipe: data and the request always, control files only when asked */
-    put_file(st.path, "00000001000000000000000B", "b");
-    spool_wipe(st.path, false);
-    ck_assert(!exists(st.path, "00000001000000000000000B"));
+    /* wipe: data, records and the request always, control files only when asked */
+    put_segment(st.path, "00000001000000000000000C", 'c');
+    spool_wipe(dfd, false);
+    ck_assert(!exists(st.path, "00000001000000000000000C"));
+    ck_assert(!exists(st.path, ".sha256.00000001000000000000000C"));
     ck_assert(!exists(st.path, ".inflight.00000001000000000000000A"));
     ck_assert(!exists(st.path, ".requested"));
     ck_assert(exists(st.path, ".identity"));
-    spool_wipe(st.path, true);
+    spool_wipe(dfd, true);
     ck_assert(!exists(st.path, ".identity"));
+    close(dfd);
 }
 END_TEST
 
@@ -399,6 +539,7 @@ Suite *suite_spool(void)
     tcase_set_timeout(tc, 20);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, settings);
+    tcase_add_test(tc, directory_checks);
     tcase_add_test(tc, identity_mismatch_wipes);
     tcase_add_test(tc, take_and_request);
     suite_add_tcase(s, tc);
