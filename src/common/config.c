@@ -66,31 +66,16 @@ static int on_value(void *user, const char *section, const char *name, const cha
     return 1;
 }
 
-int config_load(const char *path, bool must_exist, PgpConfig **out, PgpErr *err)
+int config_read(FILE *f, const char *name, PgpConfig **out, PgpErr *err)
 {
     *out = NULL;
     PgpConfig *cfg = calloc(1, sizeof *cfg);
-    if (cfg == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    if (path == NULL) {
-        *out = cfg;
-        return 0;
-    }
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        int e = errno;
-        if (e == ENOENT && !must_exist) {
-            *out = cfg;
-            return 0;
-        }
+    if (cfg == NULL || (cfg->path = strdup(name)) == NULL) {
         config_free(cfg);
-        return PGP_FAIL_ERRNO(err, PGP_ERR_CONFIG, e, "cannot read configuration file \"%s\"",
-                              path);
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     }
-    cfg->path = strdup(path);
     ParseState st = {cfg, err, 0};
-    int rc = cfg->path == NULL ? -2 : ini_parse_file(f, on_value, &st);
-    fclose(f);
+    int rc = ini_parse_file(f, on_value, &st);
     if (st.failed) {
         config_free(cfg);
         return err ? (int)err->code : PGP_ERR_CONFIG;
@@ -99,10 +84,30 @@ int config_load(const char *path, bool must_exist, PgpConfig **out, PgpErr *err)
         config_free(cfg);
         if (rc == -2)
             return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "%s:%d: syntax error", path, rc);
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "%s:%d: syntax error", name, rc);
     }
     *out = cfg;
     return 0;
+}
+
+int config_load(const char *path, bool must_exist, PgpConfig **out, PgpErr *err)
+{
+    *out = NULL;
+    if (path == NULL) {
+        *out = calloc(1, sizeof **out);
+        return *out != NULL ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        int e = errno;
+        if (e == ENOENT && !must_exist)
+            return config_load(NULL, false, out, err);
+        return PGP_FAIL_ERRNO(err, PGP_ERR_CONFIG, e, "cannot read configuration file \"%s\"",
+                              path);
+    }
+    int rc = config_read(f, path, out, err);
+    fclose(f);
+    return rc;
 }
 
 const char *config_get(const PgpConfig *c, const char *key)
