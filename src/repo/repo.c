@@ -24,9 +24,11 @@ int repo_identity_parse(const char *text, RepoIdentity *id, PgpErr *err)
 {
     json_error_t jerr;
     json_t *root = json_loads(text, 0, &jerr);
-    if (root == NULL)
+    if (root == NULL) {
+        char q[PGP_QUOTE_BUF];   /* jansson's text may hold the offending bytes, raw */
         return PGP_FAIL(err, PGP_ERR_CORRUPT, "repository file \"%s\" is not valid json: %s",
-                        REPO_JSON, jerr.text);
+                        REPO_JSON, pgp_quote(jerr.text, q));
+    }
     int rc = 0;
     json_int_t format = 0, major = 0, segsize = 0;
     const char *sysid = NULL;

@@ -51,6 +51,20 @@ START_TEST(refused)
 }
 END_TEST
 
+/* jansson's error text quotes the bytes it stopped at, raw: they reach the message quoted
+ * (found by tests/fuzz/fuzz_repo_json). */
+START_TEST(json_error_quoted)
+{
+    static const char *const docs[] = {"\x01", "{\"format\": \x0a\x01}", "{\"a\"\x1b[2J: 1}"};
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        RepoIdentity id;
+        PgpErr err;
+        ck_assert_int_eq(repo_identity_parse(docs[i], &id, &err), PGP_ERR_CORRUPT);
+        fx_assert_printable_err(&err, "is not valid json");
+    }
+}
+END_TEST
+
 Suite *suite_repo(void)
 {
     Suite *s = suite_create("repo");
@@ -58,6 +72,7 @@ Suite *suite_repo(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, refused);
+    tcase_add_test(tc, json_error_quoted);
     suite_add_tcase(s, tc);
     return s;
 }
