@@ -69,7 +69,8 @@ static unsigned month_days(unsigned y, unsigned m)
 
 static int time_error(const char *text, const char *why, PgpErr *err)
 {
-    PGP_FAIL(err, PGP_ERR_USAGE, "invalid target time \"%.64s\": %s", text, why);
+    char q[PGP_QUOTE_BUF];
+    PGP_FAIL(err, PGP_ERR_USAGE, "invalid target time \"%s\": %s", pgp_quote(text, q), why);
     pgp_err_hint(err, "write an ISO 8601 time with its UTC offset, for example "
                  "2026-11-22T03:15:07+01:00, 2026-11-22 03:15:07.25-05 or 2026-11-22 02:15:07Z");
     return PGP_ERR_USAGE;
