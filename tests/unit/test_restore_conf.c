@@ -99,6 +99,22 @@ START_TEST(time_error_quoted)
 }
 END_TEST
 
+/* A time after 9999-12-31 23:59:59 UTC once the offset is applied would be written to
+ * postgresql.auto.conf as "@<microseconds>us", which PostgreSQL cannot read: refused (found
+ * by tests/fuzz/fuzz_time). */
+START_TEST(time_after_9999)
+{
+    int64_t us = 0;
+    PgpErr err;
+    ck_assert_int_eq(restore_parse_time("9999-12-31 23:59:00-12", &us, &err), PGP_ERR_USAGE);
+    fx_assert_printable_err(&err, "after 9999-12-31 23:59:59Z");
+    ck_assert_int_eq(restore_parse_time("9999-12-31 23:59:59.999999Z", &us, &err), 0);
+    char text[RESTORE_TIME_TEXT_MAX];
+    restore_format_time(us, text);
+    ck_assert_str_eq(text, "9999-12-31 23:59:59.999999+00");
+}
+END_TEST
+
 START_TEST(format_times)
 {
     char out[RESTORE_TIME_TEXT_MAX];
@@ -389,6 +405,7 @@ Suite *suite_restore_conf(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, parse_times);
     tcase_add_test(tc, time_error_quoted);
+    tcase_add_test(tc, time_after_9999);
     tcase_add_test(tc, format_times);
     tcase_add_test(tc, recovery_settings_per_target);
     tcase_add_test(tc, test_recovery_settings);
