@@ -42,16 +42,18 @@ static int key_index(const char *key)
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
     ParseState *st = user;
+    char q[PGP_QUOTE_BUF];   /* names are the file's bytes: quoted, never raw */
     if (strcmp(section, "global") != 0) {
         PGP_FAIL(st->err, PGP_ERR_CONFIG, "%s: unknown section \"[%s]\"", st->cfg->path,
-                 section);
+                 pgp_quote(section, q));
         pgp_err_hint(st->err, "settings belong in the [global] section");
         st->failed = 1;
         return 0;
     }
     int idx = key_index(name);
     if (idx < 0) {
-        PGP_FAIL(st->err, PGP_ERR_CONFIG, "%s: unknown setting \"%s\"", st->cfg->path, name);
+        PGP_FAIL(st->err, PGP_ERR_CONFIG, "%s: unknown setting \"%s\"", st->cfg->path,
+                 pgp_quote(name, q));
         st->failed = 1;
         return 0;
     }

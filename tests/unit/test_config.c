@@ -57,6 +57,37 @@ START_TEST(refused)
 }
 END_TEST
 
+/* Section and setting names are the file's bytes: they reach the message quoted, so that an
+ * escape sequence or a stray byte cannot break the one-line error (found by
+ * tests/fuzz/fuzz_config). */
+START_TEST(names_quoted)
+{
+    PgpConfig *c = NULL;
+    PgpErr err;
+    ck_assert_int_eq(read_text("[glo\x01" "bal]\nrepo = /x\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "unknown section \"[glo\\x01bal]\"");
+    ck_assert_int_eq(read_text("[global]\nre\x1b[2Jpo = /x\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "unknown setting \"re\\x1B[2Jpo\"");
+}
+END_TEST
+
+/* Same for integer settings, from the file, the environment or the command line. */
+START_TEST(int_settings)
+{
+    long v = 0;
+    PgpErr err;
+    ck_assert_int_eq(cmd_parse_int("jobs", "4", 1, 32, &v, &err), 0);
+    ck_assert_int_eq(v, 4);
+    const char *bad[] = {"", "0", "33", "4x", " 4\n", "9999999999999999999999", "4\x1b[2J"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = 7;
+        ck_assert_int_eq(cmd_parse_int("jobs", bad[i], 1, 32, &v, &err), PGP_ERR_CONFIG);
+        ck_assert_int_eq(v, 7);
+        fx_assert_printable_err(&err, "invalid jobs \"");
+    }
+}
+END_TEST
+
 Suite *suite_config(void)
 {
     Suite *s = suite_create("config");
@@ -64,6 +95,8 @@ Suite *suite_config(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, values);
     tcase_add_test(tc, refused);
+    tcase_add_test(tc, names_quoted);
+    tcase_add_test(tc, int_settings);
     suite_add_tcase(s, tc);
     return s;
 }
