@@ -1,6 +1,11 @@
 /*
  * config.c - reads the [global] section of an INI file with libinih into a small key list.
  * Knows the names of valid keys, nothing about what they mean.
+ *
+ * libinih reads an indented line as the continuation of the previous setting's value and
+ * hands it over as a new value of that setting: "repo = /x" followed by an indented
+ * "jobs = 4" would silently make repo "jobs = 4" and drop jobs. No pgpitr setting spans lines,
+ * so such a line is refused; the reader tracks line numbers and indentation for that.
  */
 #include "pgpitr/config.h"
 
@@ -27,7 +32,26 @@ typedef struct ParseState {
     PgpConfig *cfg;
     PgpErr *err;
     int failed;
+    FILE *f;
+    int line;                 /* of the text libinih is handling */
+    bool at_line_start;       /* the next read starts a line (not the rest of a long one) */
+    bool indented;            /* that line starts with white space */
+    int prev_idx;             /* the setting the previous value was for, -1 none */
 } ParseState;
+
+/* libinih's reader: fgets, noting where lines start. */
+static char *read_line(char *buf, int size, void *user)
+{
+    ParseState *st = user;
+    if (fgets(buf, size, st->f) == NULL)
+        return NULL;
+    if (st->at_line_start) {
+        st->line++;
+        st->indented = buf[0] == ' ' || buf[0] == '\t';
+    }
+    st->at_line_start = strchr(buf, '\n') != NULL;
+    return buf;
+}
 
 static int key_index(const char *key)
 {
@@ -57,6 +81,14 @@ static int on_value(void *user, const char *section, const char *name, const cha
         st->failed = 1;
         return 0;
     }
+    if (st->indented && idx == st->prev_idx) {
+        PGP_FAIL(st->err, PGP_ERR_CONFIG, "%s:%d: indented line would continue the value of "
+                 "\"%s\"", st->cfg->path, st->line, known_keys[idx]);
+        pgp_err_hint(st->err, "each setting is one line: remove the leading white space");
+        st->failed = 1;
+        return 0;
+    }
+    st->prev_idx = idx;
     char *copy = strdup(value);
     if (copy == NULL) {
         PGP_FAIL(st->err, PGP_ERR_NOMEM, "out of memory reading \"%s\"", st->cfg->path);
@@ -76,8 +108,8 @@ int config_read(FILE *f, const char *name, PgpConfig **out, PgpErr *err)
         config_free(cfg);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     }
-    ParseState st = {cfg, err, 0};
-    int rc = ini_parse_file(f, on_value, &st);
+    ParseState st = {.cfg = cfg, .err = err, .f = f, .at_line_start = true, .prev_idx = -1};
+    int rc = ini_parse_stream(read_line, &st, on_value, &st);
     if (st.failed) {
         config_free(cfg);
         return err ? (int)err->code : PGP_ERR_CONFIG;

@@ -71,6 +71,34 @@ START_TEST(names_quoted)
 }
 END_TEST
 
+/* libinih reads an indented line as the continuation of the previous setting: without the
+ * check, "jobs = 4" became the value of repo and jobs stayed unset, silently (found by
+ * tests/fuzz/fuzz_config). */
+START_TEST(indented_continuation)
+{
+    PgpConfig *c = NULL;
+    PgpErr err;
+    ck_assert_int_eq(read_text("[global]\nrepo = /x\n    jobs = 4\n", &c, &err), PGP_ERR_CONFIG);
+    ck_assert_ptr_null(c);
+    fx_assert_printable_err(&err, "/etc/pgpitr/test.conf:3: indented line would continue the "
+                                  "value of \"repo\"");
+    ck_assert_ptr_nonnull(strstr(err.hint, "remove the leading white space"));
+    /* Everything indented: the first line is a setting, the second would continue it. */
+    ck_assert_int_eq(read_text("[global]\n  repo = /x\n  jobs = 4\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "test.conf:3: indented line would continue the value of \"repo\"");
+    /* Line numbers count lines longer than libinih's buffer once. */
+    char text[1024];
+    snprintf(text, sizeof text, "[global]\n; %0600d\nrepo = /x\n\tlog-level = info\n", 0);
+    ck_assert_int_eq(read_text(text, &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "test.conf:4: indented line");
+    /* Indentation alone is fine: a first setting, indented comments and blank lines. */
+    ck_assert_int_eq(read_text("[global]\n  repo = /x\n\n   ; note\njobs = 4\n", &c, &err), 0);
+    ck_assert_str_eq(config_get(c, "repo"), "/x");
+    ck_assert_str_eq(config_get(c, "jobs"), "4");
+    config_free(c);
+}
+END_TEST
+
 /* Same for integer settings, from the file, the environment or the command line. */
 START_TEST(int_settings)
 {
@@ -96,6 +124,7 @@ Suite *suite_config(void)
     tcase_add_test(tc, values);
     tcase_add_test(tc, refused);
     tcase_add_test(tc, names_quoted);
+    tcase_add_test(tc, indented_continuation);
     tcase_add_test(tc, int_settings);
     suite_add_tcase(s, tc);
     return s;
