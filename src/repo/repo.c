@@ -5,8 +5,11 @@
  */
 #include "pgpitr/repo.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +48,12 @@ int repo_identity_parse(const char *text, RepoIdentity *id, PgpErr *err)
         goto out;
     }
     char *end = NULL;
+    errno = 0;
     id->system_identifier = strtoull(sysid, &end, 10);
-    if (end == sysid || *end != '\0' || segsize <= 0 || segsize > UINT32_MAX || major <= 0) {
+    /* Only the value written: no sign or blank strtoull would accept, no saturation, no
+     * pg_major wrapped into an int. */
+    if (!isdigit((unsigned char)sysid[0]) || errno != 0 || *end != '\0' || segsize <= 0 ||
+        segsize > UINT32_MAX || major <= 0 || major > INT_MAX) {
         rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "repository file \"%s\" has invalid values", REPO_JSON);
         goto out;
     }

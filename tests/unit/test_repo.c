@@ -41,6 +41,15 @@ START_TEST(refused)
         "{\"format\": 1, \"system_identifier\": \"x1\", \"pg_major\": 15, \"wal_segment_size\": 1}",
         "{\"format\": 1, \"system_identifier\": \"1\", \"pg_major\": 0, \"wal_segment_size\": 1}",
         "{\"format\": 1, \"system_identifier\": \"1\", \"pg_major\": 15, \"wal_segment_size\": 0}",
+        /* What strtoull or a cast would have turned into another value (found by
+         * tests/fuzz/fuzz_repo_json): a sign, a blank, saturation, pg_major above INT_MAX
+         * (4294967311 would have read as 15). */
+        "{\"format\": 1, \"system_identifier\": \"-1\", \"pg_major\": 15, \"wal_segment_size\": 1}",
+        "{\"format\": 1, \"system_identifier\": \" 7\", \"pg_major\": 15, \"wal_segment_size\": 1}",
+        "{\"format\": 1, \"system_identifier\": \"18446744073709551616\", \"pg_major\": 15, "
+        "\"wal_segment_size\": 1}",
+        "{\"format\": 1, \"system_identifier\": \"7\", \"pg_major\": 4294967311, "
+        "\"wal_segment_size\": 1}",
     };
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
         RepoIdentity id;
