@@ -20,7 +20,7 @@ typedef struct BackupEntry {
     uint32_t tablespace;       /* 0 = data directory (base.tar) */
     BackupEntryType type;
     uint64_t size;
-    uint32_t mode;
+    uint32_t mode;             /* permission bits (<= 07777) */
     int64_t mtime;
     const char *link_target;   /* symlinks */
 } BackupEntry;

@@ -128,7 +128,9 @@ static int entry_from_archive(struct archive_entry *ae, BackupEntry *e, char *pa
     if (rc != 0)
         return rc;
     e->path = path;
-    e->mode = (uint32_t)archive_entry_perm(ae);
+    /* libarchive passes on whatever the header's mode field holds above the file type: keep
+     * the permission bits, which are all a manifest records (manifest_validate: <= 07777). */
+    e->mode = (uint32_t)(archive_entry_perm(ae) & 07777);
     e->mtime = (int64_t)archive_entry_mtime(ae);
     e->size = 0;
     e->link_target = NULL;

@@ -164,6 +164,28 @@ START_TEST(archives_and_manifest)
 }
 END_TEST
 
+/* A tar mode field may hold bits above the permissions, which libarchive passes on: backup
+ * must hand over permission bits only, or the manifest it writes at the very end of the
+ * backup is refused (found by tests/fuzz/fuzz_basebackup). */
+START_TEST(mode_is_permissions)
+{
+    Stream s = {0};
+    Seen seen;
+    char *manifest = NULL;
+    PgpErr err;
+    add_archive(&s, "base.tar", "");
+    add_member(&s, "PG_VERSION", '0', "7000644", "15\n", NULL);
+    add_member(&s, "global", '5', "0040700", NULL, NULL);
+    add_manifest(&s);
+    ck_assert_int_eq(consume(&s, &seen, &manifest, &err), 0);
+    free(manifest);
+    ck_assert_uint_eq(seen.n, 2);
+    ck_assert_uint_eq(seen.mode[0], 0644);
+    ck_assert_str_eq(seen.content[0], "15\n");
+    ck_assert_uint_eq(seen.mode[1], 0700);
+}
+END_TEST
+
 START_TEST(refused)
 {
     static const char *const bad_paths[] = {"../etc/passwd", "/etc/passwd", "base/./1",
@@ -203,6 +225,7 @@ Suite *suite_backup_stream(void)
     TCase *tc = tcase_create("backup_stream");
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, archives_and_manifest);
+    tcase_add_test(tc, mode_is_permissions);
     tcase_add_test(tc, refused);
     suite_add_tcase(s, tc);
     return s;
