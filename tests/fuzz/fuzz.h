@@ -40,12 +40,13 @@ static inline void fuzz_quiet(void)
     log_set_level(LOG_ERROR);
 }
 
-/* A failure must be reported the project's way: the returned code is the one in err, and the
- * message is one non-empty line of printable text (bytes from the input are quoted, never
- * copied raw into a message or a terminal). */
-static inline void fuzz_check_err(int rc, const PgpErr *err)
+/* A failure must be reported the project's way: the returned code is the one in err (and
+ * `code`, unless that is -1), and the message is one non-empty line of printable text (bytes
+ * from the input are quoted, never copied raw into a message or a terminal). */
+static inline void fuzz_check_err(int rc, const PgpErr *err, int code)
 {
     FUZZ_ASSERT(rc != 0, "no error");
+    FUZZ_ASSERT(code < 0 || rc == code, "code %d, expected %d: %s", rc, code, err->msg);
     FUZZ_ASSERT(rc == (int)err->code, "returned %d but err holds %d (%s)", rc, (int)err->code,
                 err->msg);
     FUZZ_ASSERT(err->msg[0] != '\0', "empty message for code %d", rc);
@@ -55,6 +56,17 @@ static inline void fuzz_check_err(int rc, const PgpErr *err)
     for (const unsigned char *p = (const unsigned char *)err->hint; *p != '\0'; p++)
         FUZZ_ASSERT(*p >= 0x20 && *p != 0x7f, "control byte 0x%02x in the hint \"%s\"", *p,
                     err->hint);
+}
+
+/* The input in an allocation of exactly its size (no NUL after it), for parsers that take a
+ * length: ASan then sees any read past the end. */
+static inline void *fuzz_copy(const uint8_t *data, size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (p == NULL)
+        abort();
+    memcpy(p, data, size);
+    return p;
 }
 
 /* The input as a NUL-terminated string (cut at its first NUL byte, as a C parser sees it). */

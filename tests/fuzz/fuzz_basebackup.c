@@ -50,7 +50,7 @@ static int source_next(void *ud, PgCopyMsg *out, PgpErr *err)
     s->in.n -= len;
     int rc = pg_copymsg_parse(s->msg, len, out, &s->failure);
     if (rc != 0) {
-        fuzz_check_err(rc, &s->failure);
+        fuzz_check_err(rc, &s->failure, PGP_ERR_PG);
         s->failed = true;
         *err = s->failure;
         return rc;
@@ -96,7 +96,7 @@ static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *r, PgpErr
         size_t n = left < sizeof buf ? (size_t)left : sizeof buf;
         int rc = backup_entry_read(r, buf, n, err);
         if (rc != 0) {
-            fuzz_check_err(rc, err);
+            fuzz_check_err(rc, err, -1);
             return rc;
         }
         left -= n;
@@ -120,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     PgpErr err;
     int rc = backup_stream_consume_from(source_next, &src, &h, &manifest, &len, &err);
     if (rc != 0) {
-        fuzz_check_err(rc, &err);
+        fuzz_check_err(rc, &err, -1);
         FUZZ_ASSERT(manifest == NULL, "manifest kept after a failure");
     } else {
         FUZZ_ASSERT(manifest != NULL && manifest[len] == '\0', "manifest not terminated");

@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     PgpErr err;
     int rc = read_text(data, size, &c, &err);
     if (rc != 0) {
-        fuzz_check_err(rc, &err);
-        FUZZ_ASSERT(rc == PGP_ERR_CONFIG && c == NULL, "code %d: %s", rc, err.msg);
+        fuzz_check_err(rc, &err, PGP_ERR_CONFIG);
+        FUZZ_ASSERT(c == NULL, "configuration returned with an error");
         return 0;
     }
     FUZZ_ASSERT(strcmp(config_path(c), "fuzz.conf") == 0, "path");

@@ -48,17 +48,14 @@ static void check_same(const BackupManifest *a, const BackupManifest *b, const c
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
-    char *buf = malloc(size ? size : 1);   /* exact size: no NUL after the bytes */
-    if (buf == NULL)
-        abort();
-    memcpy(buf, data, size);
+    char *buf = fuzz_copy(data, size);
     BackupManifest *m = NULL, *again = NULL;
     PgpErr err;
     int rc = manifest_from_json(buf, size, &m, &err);
     free(buf);
     if (rc != 0) {
-        fuzz_check_err(rc, &err);
-        FUZZ_ASSERT(m == NULL && rc == PGP_ERR_CORRUPT, "code %d: %s", rc, err.msg);
+        fuzz_check_err(rc, &err, PGP_ERR_CORRUPT);
+        FUZZ_ASSERT(m == NULL, "manifest returned with an error");
         return 0;
     }
     rc = manifest_validate(m, &err);

@@ -177,8 +177,8 @@ static void parse_one(const char *buf, size_t len)
     PgpErr err;
     int rc = pg_manifest_parse(buf, len, &m, &err);
     if (rc != 0) {
-        fuzz_check_err(rc, &err);
-        FUZZ_ASSERT(m == NULL && rc == PGP_ERR_CORRUPT, "code %d: %s", rc, err.msg);
+        fuzz_check_err(rc, &err, PGP_ERR_CORRUPT);
+        FUZZ_ASSERT(m == NULL, "manifest returned with an error");
         return;
     }
     check_accepted(m);
@@ -188,10 +188,7 @@ static void parse_one(const char *buf, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
-    char *buf = malloc(size ? size : 1);   /* exact size: no NUL after the bytes */
-    if (buf == NULL)
-        abort();
-    memcpy(buf, data, size);
+    char *buf = fuzz_copy(data, size);
     parse_one(buf, size);
     if (fix_checksum(buf, size))
         parse_one(buf, size);

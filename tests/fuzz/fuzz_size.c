@@ -22,8 +22,7 @@ static void check_size(const char *s)
     PgpErr err;
     int rc = spool_parse_size(s, &v, &err);
     if (rc != 0) {
-        fuzz_check_err(rc, &err);
-        FUZZ_ASSERT(rc == PGP_ERR_CONFIG, "code %d", rc);
+        fuzz_check_err(rc, &err, PGP_ERR_CONFIG);
         return;
     }
     /* The number part, checked independently: decimal digits, then an optional unit. */
@@ -54,8 +53,7 @@ static void check_int(const char *s, long min, long max)
     PgpErr err;
     int rc = cmd_parse_int("setting", s, min, max, &v, &err);
     if (rc != 0) {
-        fuzz_check_err(rc, &err);
-        FUZZ_ASSERT(rc == PGP_ERR_CONFIG, "code %d", rc);
+        fuzz_check_err(rc, &err, PGP_ERR_CONFIG);
         return;
     }
     FUZZ_ASSERT(v >= min && v <= max, "\"%s\" -> %ld outside %ld..%ld", s, v, min, max);
