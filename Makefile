@@ -28,6 +28,15 @@ ifeq ($(B),build/asan)
 SAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT := -O1 -g
 endif
+# The libFuzzer build (make fuzz-build): the same sources compiled again with clang, instrumented
+# for coverage (fuzzer-no-link) and checked by ASan/UBSan; only the harnesses link libFuzzer.
+FUZZ_CC ?= clang
+ifeq ($(B),build/fuzz)
+CC := $(FUZZ_CC)
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+OPT := -O1 -g
+endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(SAN_FLAGS) $(CFLAGS)
 LDFLAGS_ALL := -Wl,--as-needed $(SAN_FLAGS) $(LDFLAGS)
 
@@ -38,8 +47,15 @@ UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
 # fx_*.c: fixtures shared by several suites (fabricated repositories, ...)
 UNIT_FX := $(sort $(wildcard tests/unit/fx_*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o) $(UNIT_FX:%.c=$(B)/obj/%.o) $(B)/obj/tests/unit/run_unit.o
+# One libFuzzer harness per tests/fuzz/fuzz_<name>.c, seeds in tests/fuzz/corpus/<name>/.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 120
+FUZZ_JOBS ?= 2
+FUZZ ?=
 
-.PHONY: all check check-unit check-integration check-valgrind asan check-asan bench demo install clean deps
+.PHONY: all check check-unit check-integration check-valgrind asan check-asan fuzz fuzz-build bench \
+        demo install clean deps
 all: $(B)/pgpitr
 
 deps:
@@ -95,6 +111,20 @@ check-asan: asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  build/asan/unit_tests
 	PGPITR_BIN=$(abspath build/asan/pgpitr) tests/integration/run.sh
+
+# Harnesses link the instrumented library; -fsanitize=fuzzer adds libFuzzer's main.
+$(B)/fuzz_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/libpgpitr.a
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+.SECONDARY: $(FUZZ_SRC:%.c=$(B)/obj/%.o)
+
+fuzz-build:
+	$(MAKE) B=build/fuzz $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+
+# Runs every harness (or those named in FUZZ) for FUZZ_SECONDS each, FUZZ_JOBS at a time, on a
+# working corpus in build/fuzz/corpus (the checked-in seeds are only read); exits non-zero on a
+# crash, naming the reproducer. FUZZ_SECONDS=0 only replays the seeds.
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ)
 
 bench: $(B)/pgpitr
 	PGPITR_BIN=$(abspath $(B)/pgpitr) tests/bench/run.sh

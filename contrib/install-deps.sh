@@ -4,8 +4,11 @@
 # Needs root (or passwordless sudo) only when something is actually missing.
 set -euo pipefail
 
+# clang + libclang-rt-14-dev (libFuzzer, sanitizer runtimes) build tests/fuzz; llvm gives
+# llvm-symbolizer, for readable stack traces in fuzz crash reports.
 build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev
-            libinih-dev libarchive-dev libcurl4-openssl-dev check valgrind)
+            libinih-dev libarchive-dev libcurl4-openssl-dev check valgrind
+            clang libclang-rt-14-dev llvm)
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
           e2fsprogs python3-jsonschema)
 bench_pkgs=(pgbackrest)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh - the README's test command: installs what is missing, builds, runs the unit tests
 # and the integration tests, the unit tests under valgrind, then unit and integration tests again
-# under ASan/UBSan. Ends with one line
+# under ASan/UBSan, then each libFuzzer harness for about 20 s. Ends with one line
 # "N passed, M failed" summing every unit check and integration test of every stage; exits
 # non-zero if anything failed (a stage that fails without reporting counts as one failure).
 # Prints how long each stage took, as it ends and in a table at the end.
@@ -101,6 +101,12 @@ if grep -Eq 'Checks: [0-9]+' "$logs/asan.log"; then
 elif [ "$rc" -ne 0 ]; then
     failed=$((failed + 1))       # the ASan build failed
 fi
+
+# libFuzzer harnesses (tests/fuzz/README.md), about 20 s each, those of tests/fuzz/ci-skip left
+# out; each harness counts as one test (run.sh ends "fuzz: N passed, M failed[, K skipped]").
+rc=0; stage fuzz env FUZZ_CI=1 make -j"$(nproc)" fuzz FUZZ_SECONDS=20 || rc=$?
+sed -E 's/^fuzz: ([0-9]+ passed, [0-9]+ failed)/integration: \1/' "$logs/fuzz.log" >"$logs/fuzz.count"
+count_integration "$logs/fuzz.count" "$rc"
 
 echo
 echo "stage times:"

@@ -20,7 +20,7 @@ typedef struct BackupEntry {
     uint32_t tablespace;       /* 0 = data directory (base.tar) */
     BackupEntryType type;
     uint64_t size;
-    uint32_t mode;
+    uint32_t mode;             /* permission bits (<= 07777) */
     int64_t mtime;
     const char *link_target;   /* symlinks */
 } BackupEntry;
@@ -40,6 +40,13 @@ typedef struct BackupStreamHandler {
  * collected into *manifest (malloc'd, NUL-terminated, *manifest_len bytes). */
 int backup_stream_consume(PgBackupStream *s, const BackupStreamHandler *h, char **manifest,
                           size_t *manifest_len, PgpErr *err);
+
+/* Where backup_stream_consume_from takes the copy stream's messages: pg_basebackup_next for a
+ * server (backup_stream_consume), a buffer in the fuzz harness. Same contract as
+ * pg_basebackup_next, including END repeated once the stream ended. */
+typedef int (*BackupStreamNext)(void *src, PgCopyMsg *msg, PgpErr *err);
+int backup_stream_consume_from(BackupStreamNext next_msg, void *src, const BackupStreamHandler *h,
+                               char **manifest, size_t *manifest_len, PgpErr *err);
 
 /* "base.tar" -> 0, "16385.tar" -> 16385; PGP_ERR_PG for anything else. */
 int backup_stream_archive_tablespace(const char *archive_name, uint32_t *oid, PgpErr *err);

@@ -8,6 +8,7 @@
 #define PGPITR_CONFIG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "pgpitr/err.h"
 
@@ -18,6 +19,9 @@ typedef struct PgpConfig PgpConfig;
 /* path NULL: an empty configuration. must_exist false: a missing file is an empty
  * configuration (for the default path); true: PGP_ERR_CONFIG naming the file. */
 int config_load(const char *path, bool must_exist, PgpConfig **out, PgpErr *err);
+/* Parses the INI text read from f (config_load's work once the file is open; the fuzz harness
+ * feeds it memory); name is the file name messages and config_path give. */
+int config_read(FILE *f, const char *name, PgpConfig **out, PgpErr *err);
 /* NULL if the key is not set. */
 const char *config_get(const PgpConfig *c, const char *key);
 const char *config_path(const PgpConfig *c);   /* NULL if none was read */

@@ -51,6 +51,13 @@ const RepoIdentity *repo_identity(const Repo *r);   /* NULL if unbound */
  * PGP_ERR_WRONG_CLUSTER naming both values when they differ. */
 int repo_bind(Repo *r, const RepoIdentity *id, PgpErr *err);
 
+/* repo.json's text, as repo_bind writes it and repo_open reads it (exposed for the fuzz
+ * harness's round trip). Parse: text NUL-terminated; PGP_ERR_CORRUPT naming repo.json for
+ * anything but format 1 with a decimal system_identifier, pg_major > 0 and a wal_segment_size
+ * in 1..UINT32_MAX. Write: *out malloc'd, *len bytes ending in a newline (not NUL-terminated). */
+int repo_identity_parse(const char *text, RepoIdentity *id, PgpErr *err);
+int repo_identity_to_json(const RepoIdentity *id, char **out, size_t *len, PgpErr *err);
+
 /* Directory of a WAL file's objects ("archive/wal/000000010000000A" or "archive/history"). */
 void repo_archive_dir(const char *walname, char out[REPO_PATH_MAX]);
 /* Object path for a WAL file with the given checksum and codec. */

@@ -105,4 +105,12 @@ typedef struct RepoLockHolder {
  * when none); objects removed while listing are skipped. Storage errors are returned. */
 int repo_lock_list(Storage *s, int stale_s, RepoLockHolder **out, size_t *n, PgpErr *err);
 
+/* A holder object's text, as repo_lock_acquire writes it and repo_lock_list reads it
+ * (exposed for the fuzz harness's round trip). Parse fills the fields the text holds (kind ..
+ * label) and `parsed` (false when any required field is missing or wrong; then kind is -1),
+ * and leaves path, mtime and alive alone. Write: *out malloc'd, NUL-terminated JSON of kind_name,
+ * command, pid, host, boot_id, start, since, heartbeat and the label when not empty; NOMEM. */
+void repo_lock_holder_parse(const char *text, size_t len, RepoLockHolder *h);
+int repo_lock_holder_to_json(const RepoLockHolder *h, char **out, PgpErr *err);
+
 #endif

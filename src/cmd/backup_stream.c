@@ -20,7 +20,8 @@
 static const uint8_t zero_trailer[TAR_TRAILER];
 
 typedef struct StreamState {
-    PgBackupStream *s;
+    BackupStreamNext next_msg;
+    void *src;
     const BackupStreamHandler *h;
     PgCopyMsg next;            /* the message that ended the current archive */
     bool at_boundary, trailer_sent;
@@ -46,7 +47,7 @@ static la_ssize_t tar_read(struct archive *a, void *ud, const void **buf)
             return TAR_TRAILER;
         }
         PgCopyMsg m;
-        st->rc = pg_basebackup_next(st->s, &m, &st->err);
+        st->rc = st->next_msg(st->src, &m, &st->err);
         if (st->rc != 0) {
             archive_set_error(a, EIO, "%s", st->err.msg);
             return -1;
@@ -127,7 +128,9 @@ static int entry_from_archive(struct archive_entry *ae, BackupEntry *e, char *pa
     if (rc != 0)
         return rc;
     e->path = path;
-    e->mode = (uint32_t)archive_entry_perm(ae);
+    /* libarchive passes on whatever the header's mode field holds above the file type: keep
+     * the permission bits, which are all a manifest records (manifest_validate: <= 07777). */
+    e->mode = (uint32_t)(archive_entry_perm(ae) & 07777);
     e->mtime = (int64_t)archive_entry_mtime(ae);
     e->size = 0;
     e->link_target = NULL;
@@ -206,7 +209,7 @@ static int collect_manifest(StreamState *st, char **out, size_t *out_len, PgpErr
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     for (;;) {
         PgCopyMsg m;
-        int rc = pg_basebackup_next(st->s, &m, err);
+        int rc = st->next_msg(st->src, &m, err);
         if (rc != 0) {
             free(buf);
             return rc;
@@ -236,16 +239,27 @@ static int collect_manifest(StreamState *st, char **out, size_t *out_len, PgpErr
     return 0;
 }
 
+static int stream_next(void *src, PgCopyMsg *msg, PgpErr *err)
+{
+    return pg_basebackup_next(src, msg, err);
+}
+
 int backup_stream_consume(PgBackupStream *s, const BackupStreamHandler *h, char **manifest,
                           size_t *manifest_len, PgpErr *err)
+{
+    return backup_stream_consume_from(stream_next, s, h, manifest, manifest_len, err);
+}
+
+int backup_stream_consume_from(BackupStreamNext next_msg, void *src, const BackupStreamHandler *h,
+                               char **manifest, size_t *manifest_len, PgpErr *err)
 {
     *manifest = NULL;
     *manifest_len = 0;
     int rc = cmd_libarchive_load(err);
     if (rc != 0)
         return rc;
-    StreamState st = {.s = s, .h = h};
-    rc = pg_basebackup_next(s, &st.next, err);
+    StreamState st = {.next_msg = next_msg, .src = src, .h = h};
+    rc = next_msg(src, &st.next, err);
     while (rc == 0 && st.next.kind != PG_COPYMSG_END) {
         PgCopyMsg m = st.next;
         if (m.kind == PG_COPYMSG_NEW_ARCHIVE) {
@@ -260,7 +274,7 @@ int backup_stream_consume(PgBackupStream *s, const BackupStreamHandler *h, char 
         } else if (m.kind == PG_COPYMSG_PROGRESS) {
             if (h->on_progress)
                 h->on_progress(h->ud, m.progress);
-            rc = pg_basebackup_next(s, &st.next, err);
+            rc = next_msg(src, &st.next, err);
         } else {
             rc = PGP_FAIL(err, PGP_ERR_PG, "unexpected data outside an archive in the backup stream");
         }

@@ -522,13 +522,23 @@ static int read_summary(Storage *s, const char *id, DrillReportSummary *out, Pgp
             *err = e;
         return -rc;
     }
-    json_t *j = json_loadb(text, len, 0, NULL);
+    bool ok = drill_report_summary_parse(id, text, len, out);
     free(text);
+    if (!ok) {
+        log_warn("ignoring the drill report \"%s\": it does not parse", path);
+        return 0;
+    }
+    return 1;
+}
+
+bool drill_report_summary_parse(const char *id, const char *text, size_t len,
+                                DrillReportSummary *out)
+{
+    json_t *j = json_loadb(text, len, 0, NULL);
     const char *status = json_string_value(json_object_get(j, "status"));
     if (status == NULL || (strcmp(status, "passed") != 0 && strcmp(status, "failed") != 0)) {
         json_decref(j);
-        log_warn("ignoring the drill report \"%s\": it does not parse", path);
-        return 0;
+        return false;
     }
     memset(out, 0, sizeof *out);
     out->found = true;
@@ -541,10 +551,10 @@ static int read_summary(Storage *s, const char *id, DrillReportSummary *out, Pgp
     out->has_total = json_is_number(total) && seconds_ok(secs, 0);
     out->total_s = out->has_total ? secs : 0;
     if (json_is_number(total) && !out->has_total)
-        log_warn("ignoring the duration in the drill report \"%s\": %g is not a number of seconds "
-                 "between 0 and %.0f", path, secs, DRILL_SECONDS_MAX);
+        log_warn("ignoring the duration in the drill report \"" REPORT_DIR "/%s.json\": %g is "
+                 "not a number of seconds between 0 and %.0f", id, secs, DRILL_SECONDS_MAX);
     json_decref(j);
-    return 1;
+    return true;
 }
 
 int drill_report_find_newest(Storage *s, const char *before, DrillReportSummary *out,

@@ -20,6 +20,7 @@
 #include "pgpitr/walname.h"
 
 #define US_PER_SEC INT64_C(1000000)
+#define LAST_SECOND INT64_C(253402300799)   /* 9999-12-31 23:59:59Z */
 
 /* ---- times ------------------------------------------------------------------------------ */
 
@@ -70,7 +71,8 @@ static unsigned month_days(unsigned y, unsigned m)
 
 static int time_error(const char *text, const char *why, PgpErr *err)
 {
-    PGP_FAIL(err, PGP_ERR_USAGE, "invalid target time \"%.64s\": %s", text, why);
+    char q[PGP_QUOTE_BUF];
+    PGP_FAIL(err, PGP_ERR_USAGE, "invalid target time \"%s\": %s", pgp_quote(text, q), why);
     pgp_err_hint(err, "write an ISO 8601 time with its UTC offset, for example "
                  "2026-11-22T03:15:07+01:00, 2026-11-22 03:15:07.25-05 or 2026-11-22 02:15:07Z");
     return PGP_ERR_USAGE;
@@ -157,6 +159,9 @@ int restore_parse_time(const char *text, int64_t *time_us, PgpErr *err)
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - east;
     if (secs < 0)
         return time_error(text, "before 1970-01-01 00:00:00Z", err);
+    /* restore_format_time (what postgresql.auto.conf gets) writes later times as a number */
+    if (secs > LAST_SECOND)
+        return time_error(text, "after 9999-12-31 23:59:59Z", err);
     *time_us = secs * US_PER_SEC + frac;
     return 0;
 }
@@ -164,7 +169,7 @@ int restore_parse_time(const char *text, int64_t *time_us, PgpErr *err)
 void restore_format_time(int64_t time_us, char out[RESTORE_TIME_TEXT_MAX])
 {
     int64_t secs = time_us / US_PER_SEC, us = time_us % US_PER_SEC;
-    if (time_us < 0 || secs > INT64_C(253402300799)) {
+    if (time_us < 0 || secs > LAST_SECOND) {
         snprintf(out, RESTORE_TIME_TEXT_MAX, "@%" PRId64 "us", time_us);
         return;
     }

@@ -63,9 +63,11 @@ int cmd_parse_int(const char *what, const char *text, long min, long max, long *
     char *end = NULL;
     errno = 0;
     long v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "invalid %s \"%s\" (expected %ld..%ld)", what, text,
-                        min, max);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+        char q[PGP_QUOTE_BUF];
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "invalid %s \"%s\" (expected %ld..%ld)", what,
+                        pgp_quote(text, q), min, max);
+    }
     *out = v;
     return 0;
 }

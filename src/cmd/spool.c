@@ -51,7 +51,7 @@ int spool_parse_size(const char *text, uint64_t *out, PgpErr *err)
         {"", 0}, {"b", 0}, {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20}, {"mb", 20},
         {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40}, {"tb", 40}, {"tib", 40},
     };
-    char *end = NULL;
+    char *end = NULL, q[PGP_QUOTE_BUF];
     errno = 0;
     if (text == NULL || !isdigit((unsigned char)text[0]))
         goto bad;
@@ -69,7 +69,7 @@ int spool_parse_size(const char *text, uint64_t *out, PgpErr *err)
         return 0;
     }
 bad:
-    PGP_FAIL(err, PGP_ERR_CONFIG, "invalid spool-size \"%.64s\"", text ? text : "");
+    PGP_FAIL(err, PGP_ERR_CONFIG, "invalid spool-size \"%s\"", pgp_quote(text ? text : "", q));
     pgp_err_hint(err, "give bytes or a size such as 512MiB or 1GiB; 0 turns prefetching off");
     return PGP_ERR_CONFIG;
 }

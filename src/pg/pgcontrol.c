@@ -77,6 +77,8 @@ int pg_control_read(const char *datadir, PgControl *out, PgpErr *err)
     if (n < 0 || (size_t)n >= sizeof path)
         return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "data directory path too long");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)   /* absent is an answer (pgcontrol.h), not an I/O error */
+        return PGP_FAIL(err, PGP_ERR_NOT_FOUND, "\"%s\" does not exist", path);
     if (fd < 0)
         return PGP_FAIL_SYS(err, errno, "cannot open \"%s\"", path);
     size_t got = 0;

@@ -403,8 +403,10 @@ int pg_manifest_parse(const char *buf, size_t len, PgManifest **out, PgpErr *err
     *out = NULL;
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL)
-        return BAD(err, "not valid json at line %d: %s", jerr.line, jerr.text);
+    if (root == NULL) {
+        char q[PGP_QUOTE_BUF];   /* jansson's text may hold the offending bytes, raw */
+        return BAD(err, "not valid json at line %d: %s", jerr.line, pgp_quote(jerr.text, q));
+    }
     int rc = 0;
     PgManifest *m = calloc(1, sizeof *m);
     if (m == NULL) {

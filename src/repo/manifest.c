@@ -710,8 +710,10 @@ int manifest_from_json(const char *text, size_t len, BackupManifest **out, PgpEr
     *out = NULL;
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL)
-        return BAD(err, "not valid json at line %d: %s", jerr.line, jerr.text);
+    if (root == NULL) {
+        char q[PGP_QUOTE_BUF];   /* jansson's text may hold the offending bytes, raw */
+        return BAD(err, "not valid json at line %d: %s", jerr.line, pgp_quote(jerr.text, q));
+    }
     BackupManifest *m = manifest_new();
     int rc = m != NULL ? parse_manifest(root, m, err) : NOMEM(err);
     json_decref(root);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +24,15 @@ struct Repo {
     RepoIdentity id;
 };
 
-static int parse_identity(const char *text, RepoIdentity *id, PgpErr *err)
+int repo_identity_parse(const char *text, RepoIdentity *id, PgpErr *err)
 {
     json_error_t jerr;
     json_t *root = json_loads(text, 0, &jerr);
-    if (root == NULL)
+    if (root == NULL) {
+        char q[PGP_QUOTE_BUF];   /* jansson's text may hold the offending bytes, raw */
         return PGP_FAIL(err, PGP_ERR_CORRUPT, "repository file \"%s\" is not valid json: %s",
-                        REPO_JSON, jerr.text);
+                        REPO_JSON, pgp_quote(jerr.text, q));
+    }
     int rc = 0;
     json_int_t format = 0, major = 0, segsize = 0;
     const char *sysid = NULL;
@@ -74,7 +77,7 @@ static int read_identity(Repo *r, PgpErr *err)
     }
     if (rc != 0)
         return rc;
-    rc = parse_identity(text, &r->id, err);
+    rc = repo_identity_parse(text, &r->id, err);
     free(text);
     if (rc == 0)
         r->bound = true;
@@ -121,10 +124,9 @@ static int compare_identity(const RepoIdentity *have, const RepoIdentity *want, 
     return 0;
 }
 
-int repo_bind(Repo *r, const RepoIdentity *id, PgpErr *err)
+int repo_identity_to_json(const RepoIdentity *id, char **out, size_t *len, PgpErr *err)
 {
-    if (r->bound)
-        return compare_identity(&r->id, id, err);
+    *out = NULL;
     char sysid[24];
     snprintf(sysid, sizeof sysid, "%" PRIu64, id->system_identifier);
     /* The identifier is a string: it does not fit a JSON number safely (above 2^53). */
@@ -137,9 +139,22 @@ int repo_bind(Repo *r, const RepoIdentity *id, PgpErr *err)
     json_decref(root);
     if (text == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    size_t len = strlen(text);
-    text[len] = '\n'; /* json_dumps leaves room only for the NUL: replace it */
-    int rc = storage_put_all(r->storage, REPO_JSON, 0, text, len + 1, err);
+    *len = strlen(text);
+    text[(*len)++] = '\n'; /* json_dumps leaves room only for the NUL: replace it */
+    *out = text;
+    return 0;
+}
+
+int repo_bind(Repo *r, const RepoIdentity *id, PgpErr *err)
+{
+    if (r->bound)
+        return compare_identity(&r->id, id, err);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = repo_identity_to_json(id, &text, &len, err);
+    if (rc != 0)
+        return rc;
+    rc = storage_put_all(r->storage, REPO_JSON, 0, text, len, err);
     free(text);
     if (rc == PGP_ERR_CONFLICT) {
         /* Someone bound it first: their identity rules; ours must match it. */

@@ -147,18 +147,18 @@ static int64_t jitter_ms(unsigned *seed)
 
 /* ---- this process's holder object -------------------------------------------------------- */
 
-static int holder_json(const RepoLock *l, int64_t heartbeat, char **out, PgpErr *err)
+int repo_lock_holder_to_json(const RepoLockHolder *h, char **out, PgpErr *err)
 {
     char since[32], beat[32];
-    iso_time(l->since, since);
-    iso_time(heartbeat, beat);
-    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:s}", "kind",
-                          repo_lock_kind_name(l->kind), "command", l->command, "pid",
-                          (json_int_t)l->pid, "host", l->host, "boot_id", l->boot_id,
-                          "proc_start", (json_int_t)l->start, "since", since, "heartbeat", beat);
+    iso_time(h->since, since);
+    iso_time(h->heartbeat, beat);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:s}", "kind", h->kind_name,
+                          "command", h->command, "pid", (json_int_t)h->pid, "host", h->host,
+                          "boot_id", h->boot_id, "proc_start", (json_int_t)h->start, "since",
+                          since, "heartbeat", beat);
     /* Optional: pgpitr without labels ignores it, and judging never depends on it. */
-    if (j != NULL && l->label[0] != '\0' &&
-        json_object_set_new(j, "label", json_string(l->label)) != 0) {
+    if (j != NULL && h->label[0] != '\0' &&
+        json_object_set_new(j, "label", json_string(h->label)) != 0) {
         json_decref(j);
         j = NULL;
     }
@@ -167,6 +167,18 @@ static int holder_json(const RepoLock *l, int64_t heartbeat, char **out, PgpErr 
     if (*out == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     return 0;
+}
+
+static int holder_json(const RepoLock *l, int64_t heartbeat, char **out, PgpErr *err)
+{
+    Holder h = {.kind = (int)l->kind, .pid = (long)l->pid, .start = l->start,
+                .since = l->since, .heartbeat = heartbeat};
+    snprintf(h.kind_name, sizeof h.kind_name, "%s", repo_lock_kind_name(l->kind));
+    snprintf(h.command, sizeof h.command, "%s", l->command);
+    snprintf(h.host, sizeof h.host, "%s", l->host);
+    snprintf(h.boot_id, sizeof h.boot_id, "%s", l->boot_id);
+    snprintf(h.label, sizeof h.label, "%s", l->label);
+    return repo_lock_holder_to_json(&h, out, err);
 }
 
 static int write_holder(RepoLock *l, unsigned flags, int64_t heartbeat, PgpErr *err)
@@ -273,9 +285,8 @@ static bool copy_str(json_t *j, const char *key, char *out, size_t size)
     return true;
 }
 
-/* Fills h from the object's text; h->parsed false when any field is missing or wrong. The
- * optional label is only informative: a bad one is ignored, never makes it unreadable. */
-static void holder_parse(const char *text, size_t len, Holder *h)
+/* The optional label is only informative: a bad one is ignored, never makes it unreadable. */
+void repo_lock_holder_parse(const char *text, size_t len, RepoLockHolder *h)
 {
     json_t *j = json_loadb(text, len, 0, NULL);
     char since[32], beat[32];
@@ -324,7 +335,7 @@ static int holder_read(Storage *st, const char *name, int64_t mtime, Holder *h, 
     }
     if (rc != 0)
         return pgp_err_context(err, "cannot read the lock object \"%s\"", h->path);
-    holder_parse(text, len, h);
+    repo_lock_holder_parse(text, len, h);
     free(text);
     return 0;
 }

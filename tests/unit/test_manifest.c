@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fx_err.h"
 #include "pgpitr/manifest.h"
 
 #define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -675,6 +676,21 @@ START_TEST(load_corrupt)
 }
 END_TEST
 
+/* jansson's error text quotes the bytes it stopped at, raw: they reach the message quoted
+ * (found by tests/fuzz/fuzz_manifest). */
+START_TEST(json_error_quoted)
+{
+    static const char *const docs[] = {"\x01", "{\"format\": \x0a\x01}", "{\"a\"\x1b[2J: 1}"};
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        BackupManifest *m = NULL;
+        PgpErr err;
+        ck_assert_int_eq(manifest_from_json(docs[i], strlen(docs[i]), &m, &err), PGP_ERR_CORRUPT);
+        ck_assert_ptr_null(m);
+        fx_assert_printable_err(&err, "not valid json");
+    }
+}
+END_TEST
+
 Suite *suite_manifest(void)
 {
     Suite *s = suite_create("manifest");
@@ -688,6 +704,7 @@ Suite *suite_manifest(void)
     tcase_add_test(tc, reject_on_write);
     tcase_add_test(tc, labels);
     tcase_add_test(tc, many_entries);
+    tcase_add_test(tc, json_error_quoted);
     suite_add_tcase(s, tc);
     tc = tcase_create("manifest_storage");
     tcase_add_unchecked_fixture(tc, base_setup, base_teardown);

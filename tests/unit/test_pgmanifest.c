@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fx_err.h"
 #include "pgpitr/pgmanifest.h"
 #include "pgpitr/pipe.h"
 
@@ -418,6 +419,21 @@ START_TEST(many_files_sorted)
 }
 END_TEST
 
+/* jansson's error text quotes the bytes it stopped at, raw: they reach the message quoted
+ * (found by tests/fuzz/fuzz_pgmanifest). */
+START_TEST(json_error_quoted)
+{
+    static const char *const docs[] = {"\x0b", "{\"a\": \x01}\n", "{\n\"a\"\x1b[2J: 1}\n"};
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        PgManifest *m = NULL;
+        PgpErr err;
+        ck_assert_int_eq(pg_manifest_parse(docs[i], strlen(docs[i]), &m, &err), PGP_ERR_CORRUPT);
+        ck_assert_ptr_null(m);
+        fx_assert_printable_err(&err, "not valid json");
+    }
+}
+END_TEST
+
 Suite *suite_pgmanifest(void)
 {
     Suite *s = suite_create("pgmanifest");
@@ -433,6 +449,7 @@ Suite *suite_pgmanifest(void)
     tcase_add_test(tc, reject_wal_ranges);
     tcase_add_test(tc, truncated);
     tcase_add_test(tc, many_files_sorted);
+    tcase_add_test(tc, json_error_quoted);
     suite_add_tcase(s, tc);
     return s;
 }

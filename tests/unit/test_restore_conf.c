@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fx_err.h"
 #include "pgpitr/restore.h"
 #include "pgpitr/restore_conf.h"
 #include "pgpitr/restore_delta.h"
@@ -80,6 +81,37 @@ START_TEST(parse_times)
     time_bad("2026-11-22T03:15:07Z trailing", "after the offset");
     time_bad("", "YYYY-MM-DD");
     time_bad(NULL, "YYYY-MM-DD");
+}
+END_TEST
+
+/* The text reaches the message quoted: a newline or an escape sequence in --target-time
+ * cannot make the one-line error two lines or drive the terminal (found by
+ * tests/fuzz/fuzz_time). */
+START_TEST(time_error_quoted)
+{
+    const char *bad[] = {"2026-11-22\n03:15:07Z", "2026-11-22 03:15:07\x1b[2J", "\x01"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t us = 0;
+        PgpErr err;
+        ck_assert_int_eq(restore_parse_time(bad[i], &us, &err), PGP_ERR_USAGE);
+        fx_assert_printable_err(&err, "invalid target time");
+    }
+}
+END_TEST
+
+/* A time after 9999-12-31 23:59:59 UTC once the offset is applied would be written to
+ * postgresql.auto.conf as "@<microseconds>us", which PostgreSQL cannot read: refused (found
+ * by tests/fuzz/fuzz_time). */
+START_TEST(time_after_9999)
+{
+    int64_t us = 0;
+    PgpErr err;
+    ck_assert_int_eq(restore_parse_time("9999-12-31 23:59:00-12", &us, &err), PGP_ERR_USAGE);
+    fx_assert_printable_err(&err, "after 9999-12-31 23:59:59Z");
+    ck_assert_int_eq(restore_parse_time("9999-12-31 23:59:59.999999Z", &us, &err), 0);
+    char text[RESTORE_TIME_TEXT_MAX];
+    restore_format_time(us, text);
+    ck_assert_str_eq(text, "9999-12-31 23:59:59.999999+00");
 }
 END_TEST
 
@@ -459,6 +491,8 @@ Suite *suite_restore_conf(void)
     TCase *tc = tcase_create("text");
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, parse_times);
+    tcase_add_test(tc, time_error_quoted);
+    tcase_add_test(tc, time_after_9999);
     tcase_add_test(tc, format_times);
     tcase_add_test(tc, recovery_settings_per_target);
     tcase_add_test(tc, recovery_settings_archive_and_overrides);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fx_err.h"
 #include "pgpitr/pipe.h"
 #include "pgpitr/spool_file.h"
 #include "pgpitr/walname.h"
@@ -97,6 +98,20 @@ START_TEST(parse_size)
         ck_assert_msg(spool_parse_size(bad[i], &v, &err) == PGP_ERR_CONFIG, "accepted \"%s\"", bad[i]);
         ck_assert_uint_eq(v, 7);
         ck_assert_ptr_nonnull(strstr(err.msg, "spool-size"));
+    }
+}
+END_TEST
+
+/* The text reaches the message quoted: a newline or an escape sequence in a setting cannot
+ * make the one-line error two lines or drive the terminal (found by tests/fuzz/fuzz_size). */
+START_TEST(size_error_quoted)
+{
+    const char *bad[] = {"5\nMiB", "1\x1b[2J", "\x7f"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t v = 7;
+        PgpErr err;
+        ck_assert_int_eq(spool_parse_size(bad[i], &v, &err), PGP_ERR_CONFIG);
+        fx_assert_printable_err(&err, "invalid spool-size");
     }
 }
 END_TEST
@@ -529,6 +544,7 @@ Suite *suite_spool(void)
     TCase *tc = tcase_create("pure");
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, parse_size);
+    tcase_add_test(tc, size_error_quoted);
     tcase_add_test(tc, bound_arithmetic);
     tcase_add_test(tc, file_kinds);
     tcase_add_test(tc, obsolete_names);

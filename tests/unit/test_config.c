@@ -1,0 +1,131 @@
+/*
+ * test_config.c - the configuration file (config_read / config_load, src/common/config.c)
+ * and integer settings (cmd_parse_int, src/cmd/settings.c): values read, what is refused, and
+ * errors that quote the file's bytes.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fx_err.h"
+#include "pgpitr/cmd.h"
+#include "pgpitr/config.h"
+
+static int read_text(const char *text, PgpConfig **out, PgpErr *err)
+{
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    ck_assert_ptr_nonnull(f);
+    int rc = config_read(f, "/etc/pgpitr/test.conf", out, err);
+    fclose(f);
+    return rc;
+}
+
+START_TEST(values)
+{
+    PgpConfig *c = NULL;
+    PgpErr err;
+    ck_assert_int_eq(read_text("; comment\n[global]\nrepo = /srv/repo\njobs=4\nrepo = /srv/r2\n",
+                               &c, &err), 0);
+    ck_assert_str_eq(config_get(c, "repo"), "/srv/r2");   /* the last one wins */
+    ck_assert_str_eq(config_get(c, "jobs"), "4");
+    ck_assert_ptr_null(config_get(c, "compress"));
+    ck_assert_ptr_null(config_get(c, "no-such-key"));
+    ck_assert_str_eq(config_path(c), "/etc/pgpitr/test.conf");
+    config_free(c);
+    ck_assert_int_eq(config_load(NULL, false, &c, &err), 0);
+    ck_assert_ptr_null(config_get(c, "repo"));
+    ck_assert_ptr_null(config_path(c));
+    config_free(c);
+    ck_assert_int_eq(config_load("/nonexistent/pgpitr.conf", false, &c, &err), 0);
+    config_free(c);
+    ck_assert_int_eq(config_load("/nonexistent/pgpitr.conf", true, &c, &err), PGP_ERR_CONFIG);
+    ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(refused)
+{
+    PgpConfig *c = NULL;
+    PgpErr err;
+    ck_assert_int_eq(read_text("[global]\ncompres = lz4\n", &c, &err), PGP_ERR_CONFIG);
+    ck_assert_ptr_null(c);
+    fx_assert_printable_err(&err, "unknown setting \"compres\"");
+    ck_assert_int_eq(read_text("[other]\nrepo = /x\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "unknown section \"[other]\"");
+    ck_assert_int_eq(read_text("[global]\nno equals sign\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "/etc/pgpitr/test.conf:2: syntax error");
+}
+END_TEST
+
+/* Section and setting names are the file's bytes: they reach the message quoted, so that an
+ * escape sequence or a stray byte cannot break the one-line error (found by
+ * tests/fuzz/fuzz_config). */
+START_TEST(names_quoted)
+{
+    PgpConfig *c = NULL;
+    PgpErr err;
+    ck_assert_int_eq(read_text("[glo\x01" "bal]\nrepo = /x\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "unknown section \"[glo\\x01bal]\"");
+    ck_assert_int_eq(read_text("[global]\nre\x1b[2Jpo = /x\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "unknown setting \"re\\x1B[2Jpo\"");
+}
+END_TEST
+
+/* libinih reads an indented line as the continuation of the previous setting: without the
+ * check, "jobs = 4" became the value of repo and jobs stayed unset, silently (found by
+ * tests/fuzz/fuzz_config). */
+START_TEST(indented_continuation)
+{
+    PgpConfig *c = NULL;
+    PgpErr err;
+    ck_assert_int_eq(read_text("[global]\nrepo = /x\n    jobs = 4\n", &c, &err), PGP_ERR_CONFIG);
+    ck_assert_ptr_null(c);
+    fx_assert_printable_err(&err, "/etc/pgpitr/test.conf:3: indented line would continue the "
+                                  "value of \"repo\"");
+    ck_assert_ptr_nonnull(strstr(err.hint, "remove the leading white space"));
+    /* Everything indented: the first line is a setting, the second would continue it. */
+    ck_assert_int_eq(read_text("[global]\n  repo = /x\n  jobs = 4\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "test.conf:3: indented line would continue the value of \"repo\"");
+    /* Line numbers count lines longer than libinih's buffer once. */
+    char text[1024];
+    snprintf(text, sizeof text, "[global]\n; %0600d\nrepo = /x\n\tlog-level = info\n", 0);
+    ck_assert_int_eq(read_text(text, &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "test.conf:4: indented line");
+    /* Indentation alone is fine: a first setting, indented comments and blank lines. */
+    ck_assert_int_eq(read_text("[global]\n  repo = /x\n\n   ; note\njobs = 4\n", &c, &err), 0);
+    ck_assert_str_eq(config_get(c, "repo"), "/x");
+    ck_assert_str_eq(config_get(c, "jobs"), "4");
+    config_free(c);
+}
+END_TEST
+
+/* Same for integer settings, from the file, the environment or the command line. */
+START_TEST(int_settings)
+{
+    long v = 0;
+    PgpErr err;
+    ck_assert_int_eq(cmd_parse_int("jobs", "4", 1, 32, &v, &err), 0);
+    ck_assert_int_eq(v, 4);
+    const char *bad[] = {"", "0", "33", "4x", " 4\n", "9999999999999999999999", "4\x1b[2J"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = 7;
+        ck_assert_int_eq(cmd_parse_int("jobs", bad[i], 1, 32, &v, &err), PGP_ERR_CONFIG);
+        ck_assert_int_eq(v, 7);
+        fx_assert_printable_err(&err, "invalid jobs \"");
+    }
+}
+END_TEST
+
+Suite *suite_config(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, values);
+    tcase_add_test(tc, refused);
+    tcase_add_test(tc, names_quoted);
+    tcase_add_test(tc, indented_continuation);
+    tcase_add_test(tc, int_settings);
+    suite_add_tcase(s, tc);
+    return s;
+}
