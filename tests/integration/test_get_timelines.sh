@@ -27,7 +27,7 @@ add_row src 2 >/dev/null
 wait_archived src "$(switch_wal src)"
 
 log "a PITR to $fork_time, archiving into the repository: timeline 2"
-restore_to pitr --target-time "$fork_time" >/dev/null
+restore_to pitr --target-time "$fork_time" --archive-mode preserve >/dev/null
 mark=$(log_mark pitr)
 PGPITR_LOG_LEVEL=info start_restored pitr archive
 assert_eq "1" "$(rows pitr)" "rows on the PITR"
