@@ -38,19 +38,34 @@ typedef struct ParseState {
     bool at_line_start;       /* the next read starts a line (not the rest of a long one) */
     bool indented;            /* that line starts with white space */
     int prev_idx;             /* the setting the previous value was for, -1 none */
+    int nul_line;             /* the line holding a NUL byte, 0 none */
 } ParseState;
 
-/* libinih's reader: fgets, noting where lines start. */
+/* libinih's reader: one line (or as much of a long one as fits), noting where lines start.
+ * Byte by byte rather than fgets, because a NUL byte would hide the rest of the line from
+ * libinih and the '\n' from fgets' caller, so the next line's indentation would go unseen;
+ * a configuration file has no business holding one: it is refused. */
 static char *read_line(char *buf, int size, void *user)
 {
     ParseState *st = user;
-    if (fgets(buf, size, st->f) == NULL)
+    int n = 0, c = EOF;
+    while (n < size - 1 && (c = getc(st->f)) != EOF) {
+        if (c == '\0') {
+            st->nul_line = st->line + (st->at_line_start ? 1 : 0);
+            return NULL;
+        }
+        buf[n++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    if (n == 0)
         return NULL;
+    buf[n] = '\0';
     if (st->at_line_start) {
         st->line++;
         st->indented = buf[0] == ' ' || buf[0] == '\t';
     }
-    st->at_line_start = strchr(buf, '\n') != NULL;
+    st->at_line_start = buf[n - 1] == '\n';
     return buf;
 }
 
@@ -111,6 +126,11 @@ int config_read(FILE *f, const char *name, PgpConfig **out, PgpErr *err)
     }
     ParseState st = {.cfg = cfg, .err = err, .f = f, .at_line_start = true, .prev_idx = -1};
     int rc = ini_parse_stream(read_line, &st, on_value, &st);
+    if (!st.failed && st.nul_line > 0) {
+        PGP_FAIL(err, PGP_ERR_CONFIG, "%s:%d: the file holds a NUL byte: not a text file", name,
+                 st.nul_line);
+        st.failed = 1;
+    }
     if (st.failed) {
         config_free(cfg);
         return err ? (int)err->code : PGP_ERR_CONFIG;

@@ -11,13 +11,18 @@
 #include "pgpitr/cmd.h"
 #include "pgpitr/config.h"
 
-static int read_text(const char *text, PgpConfig **out, PgpErr *err)
+static int read_bytes(const char *text, size_t len, PgpConfig **out, PgpErr *err)
 {
-    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    FILE *f = fmemopen((void *)text, len, "r");
     ck_assert_ptr_nonnull(f);
     int rc = config_read(f, "/etc/pgpitr/test.conf", out, err);
     fclose(f);
     return rc;
+}
+
+static int read_text(const char *text, PgpConfig **out, PgpErr *err)
+{
+    return read_bytes(text, strlen(text), out, err);
 }
 
 START_TEST(values)
@@ -100,6 +105,19 @@ START_TEST(indented_continuation)
 END_TEST
 
 /* Same for integer settings, from the file, the environment or the command line. */
+/* A NUL byte hid the end of its line, so the indented line after it went unseen and was
+ * taken as the continuation of repo's value: repo became "repo=/s2" (tests/fuzz/fuzz_config). */
+START_TEST(nul_byte)
+{
+    PgpConfig *c = NULL;
+    PgpErr err;
+    static const char text[] = "[global]\nrepo =\0junk\n  repo=/s2\n";
+    ck_assert_int_eq(read_bytes(text, sizeof text - 1, &c, &err), PGP_ERR_CONFIG);
+    ck_assert_ptr_null(c);
+    fx_assert_printable_err(&err, "/etc/pgpitr/test.conf:2: the file holds a NUL byte");
+}
+END_TEST
+
 START_TEST(int_settings)
 {
     long v = 0;
@@ -125,6 +143,7 @@ Suite *suite_config(void)
     tcase_add_test(tc, refused);
     tcase_add_test(tc, names_quoted);
     tcase_add_test(tc, indented_continuation);
+    tcase_add_test(tc, nul_byte);
     tcase_add_test(tc, int_settings);
     suite_add_tcase(s, tc);
     return s;
