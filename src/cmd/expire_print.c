@@ -121,8 +121,12 @@ static void print_window(const ExpirePlan *p, FILE *f)
         fputs("- (no archived WAL)\n", f);
         return;
     }
-    catalog_format_time(p->latest_wal->mtime, to);
-    fprintf(f, "%s (latest archived WAL %s)\n", to, p->latest_wal->name);
+    catalog_format_time(p->window.to_time, to);
+    if (p->window.ends_at_backup)
+        fprintf(f, "%s (the backup's end: no WAL archived after it ended, latest archived WAL "
+                   "%s)\n", to, p->latest_wal->name);
+    else
+        fprintf(f, "%s (latest archived WAL %s)\n", to, p->latest_wal->name);
 }
 
 int expire_plan_print_text(const ExpirePlan *p, const Catalog *c, bool dry_run, FILE *f,
@@ -191,7 +195,7 @@ static json_t *window_json(const ExpirePlan *p)
     const CatalogWal *w = p->latest_wal;
     return json_pack("{s:s, s:o, s:o, s:o, s:o}", "from_backup", p->window_backup->label,
                      "from_time", cmd_json_time(m->stop_time), "from_lsn", cmd_json_lsn(m->stop_lsn),
-                     "to_time", w ? cmd_json_time(w->mtime) : json_null(),
+                     "to_time", w ? cmd_json_time(p->window.to_time) : json_null(),
                      "to_wal", w ? json_string(w->name) : json_null());
 }
 
