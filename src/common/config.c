@@ -163,8 +163,8 @@ int config_load(const char *path, bool must_exist, PgpConfig **out, PgpErr *err)
         int e = errno;
         if (e == ENOENT && !must_exist)
             return config_load(NULL, false, out, err);
-        return PGP_FAIL_ERRNO(err, PGP_ERR_CONFIG, e, "cannot read configuration file \"%s\"",
-                              path);
+        return pgp_err_path(err, PGP_FAIL_ERRNO(err, PGP_ERR_CONFIG, e, "cannot read "
+                                                "configuration file \"%s\"", path), path);
     }
     int rc = config_read(f, path, out, err);
     fclose(f);
