@@ -71,24 +71,24 @@ PgpErrCode pgp_err_code_from_errno(int e)
     }
 }
 
-static void user_name(uid_t uid, char *out, size_t size)
+/* The name of a user (or group) id, else the number. */
+static void id_name(bool group, unsigned long id, char *out, size_t size)
 {
-    struct passwd pw, *res = NULL;
-    char buf[2048];
-    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res != NULL)
-        snprintf(out, size, "%s", pw.pw_name);
-    else
-        snprintf(out, size, "%lu", (unsigned long)uid);
-}
-
-static void group_name(gid_t gid, char *out, size_t size)
-{
-    struct group gr, *res = NULL;
     char buf[4096];
-    if (getgrgid_r(gid, &gr, buf, sizeof buf, &res) == 0 && res != NULL)
-        snprintf(out, size, "%s", gr.gr_name);
+    const char *name = NULL;
+    if (group) {
+        struct group gr, *res = NULL;
+        if (getgrgid_r((gid_t)id, &gr, buf, sizeof buf, &res) == 0 && res != NULL)
+            name = gr.gr_name;
+    } else {
+        struct passwd pw, *res = NULL;
+        if (getpwuid_r((uid_t)id, &pw, buf, sizeof buf, &res) == 0 && res != NULL)
+            name = pw.pw_name;
+    }
+    if (name != NULL)
+        snprintf(out, size, "%s", name);
     else
-        snprintf(out, size, "%lu", (unsigned long)gid);
+        snprintf(out, size, "%lu", id);
 }
 
 /* path, or the nearest ancestor lstat can see, into out (cut at slashes); false if none. */
@@ -117,15 +117,15 @@ int pgp_err_path(PgpErr *err, int code, const char *path)
     if (err == NULL || path == NULL || (err->sys_errno != EACCES && err->sys_errno != EPERM))
         return code;
     char me[64], owner[64], group[64], at[PATH_MAX];
-    user_name(geteuid(), me, sizeof me);
+    id_name(false, geteuid(), me, sizeof me);
     struct stat st;
     size_t used = strlen(err->msg);
     if (!nearest_existing(path, at, &st)) {
         snprintf(err->msg + used, sizeof err->msg - used, " (running as user \"%s\")", me);
         return code;
     }
-    user_name(st.st_uid, owner, sizeof owner);
-    group_name(st.st_gid, group, sizeof group);
+    id_name(false, st.st_uid, owner, sizeof owner);
+    id_name(true, st.st_gid, group, sizeof group);
     snprintf(err->msg + used, sizeof err->msg - used, " (running as user \"%s\"; \"%s\" belongs "
              "to %s:%s, mode %04o)", me, at, owner, group, (unsigned)(st.st_mode & 07777));
     if (err->hint[0] == '\0')
