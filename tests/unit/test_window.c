@@ -123,7 +123,7 @@ static void generate(Gen *g, int round)
         stop[i] = seg + rnd(2);
         t += 60 + (int64_t)rnd(50);
         stop_time[i] = t;
-        char label[8];
+        char label[16];
         snprintf(label, sizeof label, "B%d", i + 1);
         fx_save_backup(&g->fx, label, 1, start[i] * SEG + 0x28, stop[i] * SEG + 0x100, t, NULL);
         seg = stop[i] + 1 + rnd(3);
