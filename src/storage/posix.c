@@ -269,19 +269,14 @@ static int posix_remove(void *vd, const char *path, PgpErr *err)
     int rc = 0;
     char *slash = strrchr(full, '/');           /* always present: full = root "/" path */
     *slash = '\0';
-    char *dir = strdup(slash == full ? "/" : full);   /* what a permission error names */
     int dfd = open(slash == full ? "/" : full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int open_errno = errno;
     *slash = '/';
-    if (dir == NULL) {
-        rc = nomem(err);
-        goto out;
-    }
     if (dfd < 0) {
         if (open_errno == ENOENT || open_errno == ENOTDIR)
             rc = PGP_FAIL(err, PGP_ERR_NOT_FOUND, "cannot remove \"%s\": it does not exist", full);
         else
-            rc = PGP_FAIL_PATH(err, open_errno, dir, "cannot open directory of \"%s\"", full);
+            rc = PGP_FAIL_SYS(err, open_errno, "cannot open directory of \"%s\"", full);
         goto out;
     }
     int r = unlinkat(dfd, slash + 1, 0);
@@ -291,7 +286,7 @@ static int posix_remove(void *vd, const char *path, PgpErr *err)
         if (errno == ENOENT || errno == ENOTDIR)
             rc = PGP_FAIL(err, PGP_ERR_NOT_FOUND, "cannot remove \"%s\": it does not exist", full);
         else
-            rc = PGP_FAIL_PATH(err, errno, dir, "cannot remove \"%s\"", full);
+            rc = PGP_FAIL_SYS(err, errno, "cannot remove \"%s\"", full);
         goto out;
     }
     if (fsync_eintr(dfd) < 0) {
@@ -300,9 +295,13 @@ static int posix_remove(void *vd, const char *path, PgpErr *err)
         *slash = '/';
     }
 out:
+    if (rc != 0 && rc != PGP_ERR_NOT_FOUND) {   /* a permission error names the directory */
+        *slash = '\0';
+        pgp_err_path(err, rc, slash == full ? "/" : full);
+        *slash = '/';
+    }
     if (dfd >= 0)
         close(dfd);
-    free(dir);
     free(full);
     return rc;
 }
