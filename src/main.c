@@ -8,6 +8,7 @@
 
 #include "pgpitr/cmd.h"
 #include "pgpitr/log.h"
+#include "pgpitr/suggest.h"
 
 static void print_help(FILE *out)
 {
@@ -29,6 +30,29 @@ static void print_help(FILE *out)
     fprintf(out, "  %-14s %s\n", "version", "print the version");
     fputs("\nRun 'pgpitr COMMAND --help' for a command's options and exit statuses\n"
           "(all in docs/exit-status.md).\n", out);
+}
+
+/* "see pgpitr --help", after "did you mean ...?" when word is close to one of names. */
+static void help_hint(PgpErr *err, const char *word, const char *const *names, size_t n,
+                      const char *prefix)
+{
+    const char *near = pgp_suggest(word, names, n);
+    if (near != NULL)
+        pgp_err_hint(err, "did you mean \"%s%s\"? see pgpitr --help", prefix, near);
+    else
+        pgp_err_hint(err, "see pgpitr --help");
+}
+
+static int bad_option(const char *arg, PgpErr *err)
+{
+    static const char *const names[] = {"repo", "config", "log-level", "help", "version"};
+    char word[80] = "";
+    if (strncmp(arg, "--", 2) == 0)    /* "--cofig=x" -> "cofig" */
+        snprintf(word, sizeof word, "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+    PGP_FAIL(err, PGP_ERR_USAGE, "unknown or incomplete option \"%s\"", arg);
+    help_hint(err, word, names, sizeof names / sizeof names[0], "--");
+    log_error_report(err);
+    return pgp_err_exit_status(err->code);
 }
 
 int main(int argc, char **argv)
@@ -54,10 +78,7 @@ int main(int argc, char **argv)
         case 'h': print_help(stdout); return 0;
         case 'V': printf("pgpitr %s\n", PGPITR_VERSION); return 0;
         default:
-            PGP_FAIL(&err, PGP_ERR_USAGE, "unknown or incomplete option \"%s\"", argv[optind - 1]);
-            pgp_err_hint(&err, "see pgpitr --help");
-            log_error_report(&err);
-            return pgp_err_exit_status(err.code);
+            return bad_option(argv[optind - 1], &err);
         }
     }
     if (optind >= argc) {
@@ -86,7 +107,11 @@ int main(int argc, char **argv)
         return cmd_exit_status(cmd, err.code);
     }
     PGP_FAIL(&err, PGP_ERR_USAGE, "unknown command \"%s\"", name);
-    pgp_err_hint(&err, "see pgpitr --help");
+    const char *names[32];
+    size_t n = 0;
+    for (size_t i = 0; i < cmd_table_len && n < 32; i++)
+        names[n++] = cmd_table[i]->name;
+    help_hint(&err, name, names, n, "");
     log_error_report(&err);
     return pgp_err_exit_status(err.code);
 }

@@ -42,6 +42,27 @@ int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uin
 int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *data, size_t size,
                       const uint8_t *digest, BackupStoreResult *res, PgpErr *err);
 
+/*
+ * What the files of one backup had in common, for its summary line. A file whose content was
+ * not stored again is "unchanged" when its object existed before this backup (an earlier
+ * backup stored it) and a "duplicate" when an earlier file of this same backup stored it
+ * (the three databases of a fresh cluster share most files): on a first backup every one of
+ * them is a duplicate, none is unchanged. Bookkeeping only: when memory runs out the counts
+ * are lost (backup_dedup_counts says so), never the backup.
+ */
+typedef struct BackupDedup {
+    char (*written)[PIPE_SHA256_HEX_LEN + 1];   /* objects this backup stored */
+    char (*reused)[PIPE_SHA256_HEX_LEN + 1];    /* content of files not stored again */
+    size_t n_written, cap_written, n_reused, cap_reused;
+    bool lost;
+} BackupDedup;
+
+/* Notes one stored file (from the pool's done callback: calls are serialized). */
+void backup_dedup_note(BackupDedup *d, const BackupStoreResult *res);
+/* false when the counts were lost; sorts d->written. */
+bool backup_dedup_counts(BackupDedup *d, uint64_t *unchanged, uint64_t *duplicates);
+void backup_dedup_free(BackupDedup *d);    /* zeroed ones are fine */
+
 typedef struct BackupFileJob {
     char *path;              /* relative to its archive */
     uint32_t tablespace;     /* 0 = data directory */

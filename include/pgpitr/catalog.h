@@ -25,6 +25,7 @@
 #include "pgpitr/repo.h"
 #include "pgpitr/timeline.h"
 #include "pgpitr/walname.h"
+#include "pgpitr/window.h"
 
 #define CATALOG_FOREIGN_MAX 16
 #define CATALOG_ERROR_MAX PGP_ERR_MSG_MAX
@@ -128,10 +129,13 @@ typedef struct CatalogReach {
                                    restores at all */
     uint64_t start_segno;       /* b's start segment */
     uint64_t end_segno;         /* last contiguous archived segment (valid if consistent) */
+    /* when consistent, the window (recovery_window, window.h: never inverted) */
     uint64_t earliest_lsn;      /* b's stop LSN: the earliest consistent point */
     uint64_t latest_lsn;        /* end of end_segno (segment boundary) on the history */
     int64_t earliest_time;      /* b's stop time */
-    int64_t latest_time;        /* archive time (mtime) of end_segno's object */
+    int64_t latest_time;        /* archive time (mtime) of end_segno's object, or b's stop time
+                                   when that is later (ends_at_backup) */
+    bool ends_at_backup;        /* nothing archived after b ended: its end is the latest point */
     bool gap;                   /* a later segment of the history is archived behind the first
                                    missing one: the archive goes on past a hole */
     uint64_t missing_segno;     /* the first segment not archived (when !complete) */

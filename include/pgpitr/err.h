@@ -68,6 +68,16 @@ PgpErrCode pgp_err_code_from_errno(int e);
 #define PGP_FAIL_SYS(err, e, ...) \
     pgp_err_set((err), pgp_err_code_from_errno(e), (e), __FILE__, __LINE__, __VA_ARGS__)
 
+/* A permission error names who asked and who owns what refused: when err holds EACCES or
+ * EPERM, appends to the message " (running as user \"postgres\"; \"/srv/repo\" belongs to
+ * root:root, mode 0700)" about path, or its nearest ancestor that exists (for a file not
+ * yet created: the directory refusing it), and sets a HINT unless one is set. Any other
+ * errno: nothing. Returns code. Thread-safe (getpwuid_r). */
+int pgp_err_path(PgpErr *err, int code, const char *path);
+/* PGP_FAIL_SYS + pgp_err_path: `return PGP_FAIL_PATH(err, errno, dir, "cannot open \"%s\"", dir);` */
+#define PGP_FAIL_PATH(err, e, path, ...) \
+    pgp_err_path((err), PGP_FAIL_SYS((err), (e), __VA_ARGS__), (path))
+
 /* Prepend "context: " to the message; returns err->code (or PGP_ERR_INTERNAL if err NULL). */
 int pgp_err_context(PgpErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Set the hint line (what the operator should do). */

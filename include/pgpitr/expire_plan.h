@@ -37,6 +37,7 @@
 #include "pgpitr/err.h"
 #include "pgpitr/lease.h"
 #include "pgpitr/retention.h"
+#include "pgpitr/window.h"
 
 typedef struct ExpireFile {
     char path[REPO_PATH_MAX];
@@ -86,6 +87,7 @@ typedef struct ExpirePlan {
     const CatalogBackup *window_backup; /* NULL when there is no complete backup */
     /* ... to the newest archived segment the plan keeps (by archive time); NULL when none */
     const CatalogWal *latest_wal;
+    RecoveryWindow window;              /* of those two (window.h), when both exist */
 } ExpirePlan;
 
 /*

@@ -21,6 +21,7 @@
 #include "pgpitr/restore.h"
 #include "pgpitr/restore_wal.h"
 #include "pgpitr/timeline.h"
+#include "pgpitr/window.h"
 
 typedef struct RestorePlan {
     BackupManifest *manifest;           /* the chosen backup (owned) */
@@ -32,8 +33,11 @@ typedef struct RestorePlan {
     char why[256];                      /* why this backup */
     RestoreWalWalk wal;                 /* the validated WAL */
     uint64_t wal_segments;              /* segments checked from the backup's start */
+    /* the window's end (recovery_window, window.h: never before the backup's end) */
     uint64_t latest_lsn;                /* end of the contiguous WAL (segment boundary) */
     int64_t latest_time;                /* archive time of its last segment, seconds */
+    bool ends_at_backup;                /* that was not after the backup's end: latest_time is
+                                           the backup's stop time */
     size_t n_complete, n_incomplete;    /* backups seen (selection without a label) */
     size_t n_objects;                   /* distinct objects checked */
 } RestorePlan;

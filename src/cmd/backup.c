@@ -54,6 +54,7 @@ typedef struct BackupRun {
     const BackupStoreOptions *store;
     BackupPool *pool;
     uint64_t files, reused_files;
+    BackupDedup dedup;          /* which reused files were duplicates within this backup */
     int64_t total_size;
     double started, last_progress;
     bool tty;
@@ -393,6 +394,7 @@ static int on_stored(void *ud, const BackupFileJob *job, const BackupStoreResult
         r->reused_files++;
     else
         r->m->new_stored_size += res->stored_size;
+    backup_dedup_note(&r->dedup, res);
     return 0;
 }
 
@@ -527,25 +529,48 @@ static int finish_backup(Repo *repo, const BackupOptions *o, BackupRun *r, const
     return rc;
 }
 
-static void print_summary(const BackupOptions *o, const BackupRun *r, double seconds)
+/* " (980 unchanged, 12 duplicates of another file)": unchanged = already stored before this
+ * backup; a first backup has none, only files identical to another of its own files. */
+static void reuse_text(BackupRun *r, char *out, size_t size, uint64_t *dups)
 {
-    const BackupManifest *m = r->m;
-    char start[20], stop[20];
-    pg_lsn_format(m->start_lsn, start);
-    pg_lsn_format(m->stop_lsn, stop);
-    double mbps = seconds > 0 ? (double)m->size / 1048576.0 / seconds : 0;
-    if (!o->json) {
-        printf("backup %s complete: %" PRIu64 " files (%" PRIu64 " unchanged), %.1f MiB, stored "
-               "%.1f MiB (%.1f MiB new), %.1f s, %.1f MiB/s, WAL %s - %s on timeline %u\n",
-               m->label, r->files, r->reused_files, (double)m->size / 1048576.0,
-               (double)m->stored_size / 1048576.0, (double)m->new_stored_size / 1048576.0, seconds,
-               mbps, start, stop, m->timeline);
+    uint64_t unchanged;
+    out[0] = '\0';
+    if (!backup_dedup_counts(&r->dedup, &unchanged, dups)) {
+        if (r->reused_files > 0)
+            snprintf(out, size, " (%" PRIu64 " already stored)", r->reused_files);
         return;
     }
-    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:s}",
+    if (unchanged > 0 && *dups > 0)
+        snprintf(out, size, " (%" PRIu64 " unchanged, %" PRIu64 " duplicate%s of another file, "
+                 "stored once)", unchanged, *dups, *dups == 1 ? "" : "s");
+    else if (unchanged > 0)
+        snprintf(out, size, " (%" PRIu64 " unchanged)", unchanged);
+    else if (*dups > 0)
+        snprintf(out, size, " (%" PRIu64 " duplicate%s of another file, stored once)", *dups,
+                 *dups == 1 ? "" : "s");
+}
+
+static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
+{
+    const BackupManifest *m = r->m;
+    char start[20], stop[20], reuse[128];
+    uint64_t dups = 0;
+    pg_lsn_format(m->start_lsn, start);
+    pg_lsn_format(m->stop_lsn, stop);
+    reuse_text(r, reuse, sizeof reuse, &dups);
+    double mbps = seconds > 0 ? (double)m->size / 1048576.0 / seconds : 0;
+    if (!o->json) {
+        printf("backup %s complete: %" PRIu64 " files%s, %.1f MiB, stored %.1f MiB (%.1f MiB "
+               "new), %.1f s, %.1f MiB/s, WAL %s - %s on timeline %u\n", m->label, r->files,
+               reuse, (double)m->size / 1048576.0, (double)m->stored_size / 1048576.0,
+               (double)m->new_stored_size / 1048576.0, seconds, mbps, start, stop, m->timeline);
+        return;
+    }
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:s}",
                           "label", m->label, "start_lsn", start, "stop_lsn", stop, "timeline",
                           (json_int_t)m->timeline, "files", (json_int_t)r->files, "reused_files",
-                          (json_int_t)r->reused_files, "size", (json_int_t)m->size, "stored_size",
+                          (json_int_t)r->reused_files, "duplicate_files", (json_int_t)dups,
+                          "size", (json_int_t)m->size, "stored_size",
                           (json_int_t)m->stored_size, "new_stored_size",
                           (json_int_t)m->new_stored_size, "jobs", (json_int_t)o->jobs, "seconds",
                           seconds, "mib_per_second", mbps, "compress",
@@ -625,6 +650,7 @@ static int run_backup(const CmdSettings *s, const BackupOptions *o, PgpErr *err)
     else if (r.m != NULL)
         pgp_err_context(err, "backup \"%s\" failed and is not restorable", r.m->label);
     free(pg_text);
+    backup_dedup_free(&r.dedup);
     manifest_free(r.m);
     pg_conn_close(conn);
     repo_lock_release(lock);

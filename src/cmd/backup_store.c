@@ -105,6 +105,67 @@ int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uin
     return rc;
 }
 
+/* ---- what the files had in common -------------------------------------------------------- */
+
+static bool dedup_push(char (**v)[PIPE_SHA256_HEX_LEN + 1], size_t *n, size_t *cap,
+                       const char *hex)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 1024;
+        void *nv = realloc(*v, ncap * sizeof **v);
+        if (nv == NULL)
+            return false;
+        *v = nv;
+        *cap = ncap;
+    }
+    memcpy((*v)[(*n)++], hex, PIPE_SHA256_HEX_LEN + 1);
+    return true;
+}
+
+void backup_dedup_note(BackupDedup *d, const BackupStoreResult *res)
+{
+    if (d->lost)
+        return;
+    bool ok = res->reused ? dedup_push(&d->reused, &d->n_reused, &d->cap_reused, res->sha256_hex)
+                          : dedup_push(&d->written, &d->n_written, &d->cap_written,
+                                       res->sha256_hex);
+    if (!ok) {
+        backup_dedup_free(d);
+        d->lost = true;
+    }
+}
+
+static int hex_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, PIPE_SHA256_HEX_LEN);
+}
+
+bool backup_dedup_counts(BackupDedup *d, uint64_t *unchanged, uint64_t *duplicates)
+{
+    *unchanged = *duplicates = 0;
+    if (d->lost)
+        return false;
+    if (d->n_written > 1)
+        qsort(d->written, d->n_written, sizeof *d->written, hex_cmp);
+    for (size_t i = 0; i < d->n_reused; i++) {
+        if (d->n_written > 0 &&
+            bsearch(d->reused[i], d->written, d->n_written, sizeof *d->written, hex_cmp))
+            (*duplicates)++;
+        else
+            (*unchanged)++;
+    }
+    return true;
+}
+
+void backup_dedup_free(BackupDedup *d)
+{
+    if (d == NULL)
+        return;
+    free(d->written);
+    free(d->reused);
+    memset(d, 0, sizeof *d);
+}
+
 /* ---- the pool ------------------------------------------------------------------------- */
 
 typedef struct JobNode {

@@ -501,5 +501,12 @@ void catalog_reach(const Catalog *c, const CatalogBackup *b, uint32_t tli, Catal
         out->latest_lsn = (last->segno + 1) * (uint64_t)segsize;
         out->latest_time = last->mtime;
     }
+    if (out->consistent) {
+        RecoveryWindow w;
+        recovery_window(m->stop_time, m->stop_lsn, last->mtime, out->latest_lsn, &w);
+        out->latest_lsn = w.to_lsn;
+        out->latest_time = w.to_time;
+        out->ends_at_backup = w.ends_at_backup;
+    }
     out->gap = later_on_history(c, h, out->missing_segno);
 }

@@ -321,9 +321,16 @@ int expire_plan_build(Storage *s, const Catalog *c, const RetentionPolicy *pol, 
         rc = plan_leases(s, c, out, err);
     if (rc == 0)
         rc = plan_wal(c, out, err);
-    if (rc != 0)
+    if (rc != 0) {
         expire_plan_free(out);
-    return rc;
+        return rc;
+    }
+    if (out->window_backup != NULL && out->latest_wal != NULL) {
+        const BackupManifest *m = out->window_backup->manifest;
+        recovery_window(m->stop_time, m->stop_lsn, out->latest_wal->mtime,
+                        (out->latest_wal->segno + 1) * (uint64_t)c->id.wal_segsize, &out->window);
+    }
+    return 0;
 }
 
 void expire_plan_free(ExpirePlan *p)

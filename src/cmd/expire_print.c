@@ -52,6 +52,15 @@ static void cutoff_name(const ExpirePlan *p, const Catalog *c, char out[PG_WALNA
     pg_walname_format(tli, expire_plan_wal_cutoff(p), c->id.wal_segsize, out);
 }
 
+/* A segment on every timeline, written the way WAL file names write it (hex, the name without
+ * its timeline): "000000000000001A", never 26 beside names that say 1A. */
+static void segment_text(uint64_t segno, uint32_t segsize, char out[PG_WALNAME_SEG_LEN + 1])
+{
+    char name[PG_WALNAME_SEG_LEN + 1];
+    pg_walname_format(1, segno, segsize, name);
+    memcpy(out, name + 8, PG_WALNAME_SEG_LEN - 8 + 1);
+}
+
 static bool leases_lower_cutoff(const ExpirePlan *p)
 {
     return p->retention.has_cutoff && expire_plan_wal_cutoff(p) < p->retention.wal_cutoff;
@@ -121,8 +130,12 @@ static void print_window(const ExpirePlan *p, FILE *f)
         fputs("- (no archived WAL)\n", f);
         return;
     }
-    catalog_format_time(p->latest_wal->mtime, to);
-    fprintf(f, "%s (latest archived WAL %s)\n", to, p->latest_wal->name);
+    catalog_format_time(p->window.to_time, to);
+    if (p->window.ends_at_backup)
+        fprintf(f, "%s (the backup's end: no WAL archived after it ended, latest archived WAL "
+                   "%s)\n", to, p->latest_wal->name);
+    else
+        fprintf(f, "%s (latest archived WAL %s)\n", to, p->latest_wal->name);
 }
 
 int expire_plan_print_text(const ExpirePlan *p, const Catalog *c, bool dry_run, FILE *f,
@@ -142,14 +155,15 @@ int expire_plan_print_text(const ExpirePlan *p, const Catalog *c, bool dry_run, 
     fprintf(f, "objects: remove %zu (%s), keep %zu\n", p->n_objects, b1, p->n_objects_kept);
     human_bytes(p->wal_bytes, b1);
     if (p->retention.has_cutoff) {
-        char cut[PG_WALNAME_SEG_LEN + 1];
+        char cut[PG_WALNAME_SEG_LEN + 1], seg[PG_WALNAME_SEG_LEN + 1];
         cutoff_name(p, c, cut);
-        fprintf(f, "wal: remove %zu files (%s) before %s (segment %" PRIu64 " on every timeline), "
-                   "keep %zu\n", p->n_wal, b1, cut, expire_plan_wal_cutoff(p), p->n_wal_kept);
+        segment_text(expire_plan_wal_cutoff(p), c->id.wal_segsize, seg);
+        fprintf(f, "wal: remove %zu files (%s) before %s (segment %s on every timeline), "
+                   "keep %zu\n", p->n_wal, b1, cut, seg, p->n_wal_kept);
+        segment_text(p->retention.wal_cutoff, c->id.wal_segsize, seg);
         if (leases_lower_cutoff(p))
-            fprintf(f, "  recovery leases lower the cut-off from segment %" PRIu64 ": %zu WAL "
-                       "file(s) kept for running recoveries\n", p->retention.wal_cutoff,
-                    p->n_wal_leased);
+            fprintf(f, "  recovery leases lower the cut-off from segment %s: %zu WAL "
+                       "file(s) kept for running recoveries\n", seg, p->n_wal_leased);
     } else {
         fprintf(f, "wal: remove nothing (no backup), keep %zu\n", p->n_wal_kept);
     }
@@ -191,7 +205,7 @@ static json_t *window_json(const ExpirePlan *p)
     const CatalogWal *w = p->latest_wal;
     return json_pack("{s:s, s:o, s:o, s:o, s:o}", "from_backup", p->window_backup->label,
                      "from_time", cmd_json_time(m->stop_time), "from_lsn", cmd_json_lsn(m->stop_lsn),
-                     "to_time", w ? cmd_json_time(w->mtime) : json_null(),
+                     "to_time", w ? cmd_json_time(p->window.to_time) : json_null(),
                      "to_wal", w ? json_string(w->name) : json_null());
 }
 

@@ -282,7 +282,11 @@ static void print_window(const Info *info, const InfoWindow *w, bool last, FILE 
     segname(info, pg_timeline_of_segno(&t->history, r->end_segno, info->cat.id.wal_segsize),
             r->end_segno, seg);
     line(out, 14, "    latest:   %s  LSN %s", t1, l1);
-    line(out, 14, "              (end of %s; time = when it was archived)", seg);
+    if (r->ends_at_backup)
+        line(out, 14, "              (end of %s; archived before the backup ended: its end is "
+             "the latest time)", seg);
+    else
+        line(out, 14, "              (end of %s; time = when it was archived)", seg);
     if (!w->cut)
         return;
     segname(info, r->missing_tli, r->missing_segno, seg);

@@ -148,6 +148,8 @@ int restore_parse_time(const char *text, int64_t *time_us, PgpErr *err)
         return time_error(text, "expected two digits of seconds", err);
     if (!parse_fraction(&p, &frac))
         return time_error(text, "a fraction of a second has 1 to 9 digits", err);
+    while (*p == ' ') /* "03:15:07 +01:00": PostgreSQL reads it, and `date` writes it so */
+        p++;
     if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
         mi > 59 || s > 59)
         return time_error(text, "date or time out of range", err);

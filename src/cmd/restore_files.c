@@ -157,7 +157,7 @@ static int restore_to(Storage *s, const ManifestEntry *e, const char *object, co
     if (rc == 0) {
         d.fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (d.fd < 0)
-            rc = PGP_FAIL_SYS(err, errno, "cannot create the file");
+            rc = PGP_FAIL_PATH(err, errno, dest, "cannot create the file");
     }
     if (rc == 0)
         rc = stream_object(s, object, e != NULL ? e->stored_size : CHUNK_MAX, &d,
@@ -348,13 +348,13 @@ static int dir_entry(const char *path, const char *what, char **entry, PgpErr *e
     if (stat(path, &st) != 0) {
         if (errno == ENOENT)
             return 0;
-        return PGP_FAIL_SYS(err, errno, "cannot check %s \"%s\"", what, path);
+        return PGP_FAIL_PATH(err, errno, path, "cannot check %s \"%s\"", what, path);
     }
     if (!S_ISDIR(st.st_mode))
         return PGP_FAIL(err, PGP_ERR_USAGE, "%s \"%s\" exists and is not a directory", what, path);
     DIR *d = opendir(path);
     if (d == NULL)
-        return PGP_FAIL_SYS(err, errno, "cannot open %s \"%s\"", what, path);
+        return PGP_FAIL_PATH(err, errno, path, "cannot open %s \"%s\"", what, path);
     struct dirent *de;
     int rc = 0;
     while ((de = readdir(d)) != NULL) {
@@ -517,7 +517,7 @@ static int mkdir_rec(RestoreTarget *t, char *path, char **top, PgpErr *err)
             return 0;
         char *slash = strrchr(path, '/');
         if (e != ENOENT || attempt > 0 || slash == NULL || slash == path)
-            return PGP_FAIL_SYS(err, e, "cannot create directory \"%s\"", path);
+            return PGP_FAIL_PATH(err, e, path, "cannot create directory \"%s\"", path);
         *slash = '\0';
         int rc = mkdir_rec(t, path, top, err);
         *slash = '/';
@@ -583,9 +583,9 @@ static int root_ready(RestoreTarget *t, const char *path, const char *top, PgpEr
     }
     struct stat st;
     if (stat(path, &st) != 0)
-        return PGP_FAIL_SYS(err, errno, "cannot stat \"%s\"", path);
+        return PGP_FAIL_PATH(err, errno, path, "cannot stat \"%s\"", path);
     if ((st.st_mode & 0027) != 0 && chmod(path, 0700) != 0)
-        return PGP_FAIL_SYS(err, errno, "cannot set the mode of \"%s\" to 0700", path);
+        return PGP_FAIL_PATH(err, errno, path, "cannot set the mode of \"%s\" to 0700", path);
     return remember(t, path, err);
 }
 
@@ -654,7 +654,7 @@ int restore_target_links(RestoreTarget *t, PgpErr *err)
             break;
         }
         if (symlink(t->ts[i].path, link) != 0)
-            rc = PGP_FAIL_SYS(err, errno, "cannot create tablespace link \"%s\"", link);
+            rc = PGP_FAIL_PATH(err, errno, link, "cannot create tablespace link \"%s\"", link);
         free(link);
     }
     free(dir);
@@ -665,7 +665,7 @@ int restore_fsync_dir(const char *path, PgpErr *err)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return PGP_FAIL_SYS(err, errno, "cannot open directory \"%s\"", path);
+        return PGP_FAIL_PATH(err, errno, path, "cannot open directory \"%s\"", path);
     int r;
     do
         r = fsync(fd);
@@ -743,7 +743,7 @@ int restore_write_small(const char *dir, const char *name, const char *text, boo
         e = errno == EINTR ? 0 : errno;
     if (fd >= 0 && close(fd) != 0 && e == 0)
         e = errno;
-    int rc = e == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot write \"%s\"", path);
+    int rc = e == 0 ? 0 : PGP_FAIL_PATH(err, e, path, "cannot write \"%s\"", path);
     free(path);
     return rc;
 }

@@ -186,7 +186,7 @@ int restore_lock_dir(RestoreLocks *l, const char *path, const char *what, PgpErr
     l->fds = v;
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return PGP_FAIL_SYS(err, errno, "cannot open %s \"%s\"", what, path);
+        return PGP_FAIL_PATH(err, errno, path, "cannot open %s \"%s\"", what, path);
     int rc = check_locked(fd, true, path, what, err);
     if (rc == 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) {

@@ -550,10 +550,15 @@ static int refuse_wal(const RestorePlan *p, const RestoreTargetSpec *t, PgpErr *
              "(about %s), not target %s", p->wal.missing,
              p->wal.gap ? "is missing from the archive" : "is not archived (yet)", m->label, latest,
              when, target);
-    pgp_err_hint(err, "recoverable with this backup: earliest %s (its end), latest LSN %s (about "
-                 "%s: the archive time of segment %s, approximate)%s%s", end, latest, when,
-                 p->wal.last_name, p->wal.gap ? "; later WAL is archived, e.g. " : "",
-                 p->wal.gap ? p->wal.gap_next : "");
+    const char *gap = p->wal.gap ? "; later WAL is archived, e.g. " : "";
+    if (p->ends_at_backup)
+        pgp_err_hint(err, "nothing was archived after this backup ended: in time it recovers only "
+                     "to its end (%s), by LSN up to %s (end of segment %s)%s%s", end, latest,
+                     p->wal.last_name, gap, p->wal.gap ? p->wal.gap_next : "");
+    else
+        pgp_err_hint(err, "recoverable with this backup: earliest %s (its end), latest LSN %s "
+                     "(about %s: the archive time of segment %s, approximate)%s%s", end, latest,
+                     when, p->wal.last_name, gap, p->wal.gap ? p->wal.gap_next : "");
     return PGP_ERR_NOT_FOUND;
 }
 
@@ -575,8 +580,12 @@ static int check_wal(RestorePlan *p, RestoreWalIndex *ix, const RestoreTargetSpe
     if (rc != 0)
         return rc;
     p->wal_segments = p->wal.n_present;
-    p->latest_lsn = (p->wal.last_segno + 1) * (uint64_t)segsize;
-    p->latest_time = p->wal.last_mtime;
+    RecoveryWindow w;
+    recovery_window(m->stop_time, m->stop_lsn, p->wal.last_mtime,
+                    (p->wal.last_segno + 1) * (uint64_t)segsize, &w);
+    p->latest_lsn = w.to_lsn;
+    p->latest_time = w.to_time;
+    p->ends_at_backup = w.ends_at_backup;
     if (p->wal.complete)
         return 0;
     if (p->wal.missing_segno <= backup_last_segno(m, segsize)) {

@@ -585,7 +585,7 @@ static void print_choice(const Restore *r)
     pg_lsn_format(m->start_lsn, start);
     pg_lsn_format(m->stop_lsn, stop);
     restore_format_time(m->stop_time * 1000000, when);
-    restore_format_time(p->latest_time * 1000000, latest);
+    restore_format_time(p->wal.last_mtime * 1000000, latest);
     restore_target_describe(&r->req->target, target, sizeof target);
     printf("restoring backup %s (%s)\n", m->label, p->why);
     printf("  backup: timeline %u, LSN %s to %s, ended %s\n", (unsigned)m->timeline, start, stop,

@@ -267,7 +267,7 @@ int spool_dir_open(const char *path, bool create, int *dfd, PgpErr *err)
     *dfd = -1;
     bool created = create && mkdir(path, 0700) == 0;
     if (create && !created && errno != EEXIST)
-        return PGP_FAIL_SYS(err, errno, "cannot create spool directory \"%s\"", path);
+        return PGP_FAIL_PATH(err, errno, path, "cannot create spool directory \"%s\"", path);
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct stat sb;
     if (fd < 0) {
@@ -276,7 +276,7 @@ int spool_dir_open(const char *path, bool create, int *dfd, PgpErr *err)
             return dir_refused(err, path, "is a symbolic link");
         if (e == ENOTDIR)
             return dir_refused(err, path, "is not a directory");
-        return PGP_FAIL_SYS(err, e, "cannot open spool directory \"%s\"", path);
+        return PGP_FAIL_PATH(err, e, path, "cannot open spool directory \"%s\"", path);
     }
     if (fstat(fd, &sb) != 0) {
         int rc = PGP_FAIL_SYS(err, errno, "cannot stat spool directory \"%s\"", path);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/suggest.h"
+
 static const char *const known_keys[] = {
     "repo", "compress", "compress-level", "log-level", "pg-conn", "jobs", "archive-timeout",
     "spool-path", "spool-size", "prefetch-jobs", "pg-bin",
@@ -77,23 +79,47 @@ static int key_index(const char *key)
     return -1;
 }
 
-/* Debian's libinih is built without line numbers in the handler, so messages name the
- * file and the setting, which is enough to find it. */
+/* A mistyped key: the one it probably meant, else every key (the list is short). */
+static void unknown_key_hint(PgpErr *err, const char *name)
+{
+    const char *near = pgp_suggest(name, known_keys, KNOWN_KEY_COUNT);
+    if (near != NULL) {
+        pgp_err_hint(err, "did you mean \"%s\"? (settings: docs/configuration.md)", near);
+        return;
+    }
+    char list[PGP_ERR_HINT_MAX - 64] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < KNOWN_KEY_COUNT && len < sizeof list; i++) {
+        int n = snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", known_keys[i]);
+        len += n > 0 ? (size_t)n : 0;
+    }
+    pgp_err_hint(err, "settings: %s (docs/configuration.md)", list);
+}
+
+/* Debian's libinih is built without line numbers in the handler: the reader counts them
+ * (st->line is the line of this setting). */
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
     ParseState *st = user;
-    char q[PGP_QUOTE_BUF];   /* names are the file's bytes: quoted, never raw */
+    char q[PGP_QUOTE_BUF], q2[PGP_QUOTE_BUF];   /* names are the file's bytes: quoted */
     if (strcmp(section, "global") != 0) {
-        PGP_FAIL(st->err, PGP_ERR_CONFIG, "%s: unknown section \"[%s]\"", st->cfg->path,
-                 pgp_quote(section, q));
-        pgp_err_hint(st->err, "settings belong in the [global] section");
+        /* libinih reports a section through its first setting: that is the line known */
+        PGP_FAIL(st->err, PGP_ERR_CONFIG, "%s:%d: unknown section \"[%s]\" (setting \"%s\")",
+                 st->cfg->path, st->line, pgp_quote(section, q), pgp_quote(name, q2));
+        static const char *const sections[] = {"global"};
+        if (pgp_suggest(section, sections, 1) != NULL)
+            pgp_err_hint(st->err, "did you mean \"[global]\"? settings belong in the [global] "
+                         "section");
+        else
+            pgp_err_hint(st->err, "settings belong in the [global] section");
         st->failed = 1;
         return 0;
     }
     int idx = key_index(name);
     if (idx < 0) {
-        PGP_FAIL(st->err, PGP_ERR_CONFIG, "%s: unknown setting \"%s\"", st->cfg->path,
-                 pgp_quote(name, q));
+        PGP_FAIL(st->err, PGP_ERR_CONFIG, "%s:%d: unknown setting \"%s\"", st->cfg->path,
+                 st->line, pgp_quote(name, q));
+        unknown_key_hint(st->err, name);
         st->failed = 1;
         return 0;
     }
@@ -157,8 +183,8 @@ int config_load(const char *path, bool must_exist, PgpConfig **out, PgpErr *err)
         int e = errno;
         if (e == ENOENT && !must_exist)
             return config_load(NULL, false, out, err);
-        return PGP_FAIL_ERRNO(err, PGP_ERR_CONFIG, e, "cannot read configuration file \"%s\"",
-                              path);
+        return pgp_err_path(err, PGP_FAIL_ERRNO(err, PGP_ERR_CONFIG, e, "cannot read "
+                                                "configuration file \"%s\"", path), path);
     }
     int rc = config_read(f, path, out, err);
     fclose(f);

@@ -1,13 +1,20 @@
 /*
- * err.c - filling and decorating PgpErr. Owns nothing else: no printing, no exiting
- * (main.c decides what to print and which status to exit with).
+ * err.c - filling and decorating PgpErr (context, hints, and for a permission error the user
+ * asking and the owner of the path). Owns nothing else: no printing, no exiting (main.c
+ * decides what to print and which status to exit with).
  */
 #include "pgpitr/err.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const err_names[] = {
 #define PGP_ERR_NAME(name, exitcode, text) #name,
@@ -62,6 +69,69 @@ PgpErrCode pgp_err_code_from_errno(int e)
     default:
         return PGP_ERR_IO;
     }
+}
+
+/* The name of a user (or group) id, else the number. */
+static void id_name(bool group, unsigned long id, char *out, size_t size)
+{
+    char buf[4096];
+    const char *name = NULL;
+    if (group) {
+        struct group gr, *res = NULL;
+        if (getgrgid_r((gid_t)id, &gr, buf, sizeof buf, &res) == 0 && res != NULL)
+            name = gr.gr_name;
+    } else {
+        struct passwd pw, *res = NULL;
+        if (getpwuid_r((uid_t)id, &pw, buf, sizeof buf, &res) == 0 && res != NULL)
+            name = pw.pw_name;
+    }
+    if (name != NULL)
+        snprintf(out, size, "%s", name);
+    else
+        snprintf(out, size, "%lu", id);
+}
+
+/* path, or the nearest ancestor lstat can see, into out (cut at slashes); false if none. */
+static bool nearest_existing(const char *path, char out[PATH_MAX], struct stat *st)
+{
+    if (snprintf(out, PATH_MAX, "%s", path) >= PATH_MAX)
+        return false;
+    for (;;) {
+        if (lstat(out, st) == 0)
+            return true;
+        char *slash = strrchr(out, '/');
+        if (slash == NULL) {                    /* relative: the working directory */
+            snprintf(out, PATH_MAX, ".");
+            return lstat(out, st) == 0;
+        }
+        if (slash == out) {
+            out[1] = '\0';
+            return lstat(out, st) == 0;
+        }
+        *slash = '\0';
+    }
+}
+
+int pgp_err_path(PgpErr *err, int code, const char *path)
+{
+    if (err == NULL || path == NULL || (err->sys_errno != EACCES && err->sys_errno != EPERM))
+        return code;
+    char me[64], owner[64], group[64], at[PATH_MAX];
+    id_name(false, geteuid(), me, sizeof me);
+    struct stat st;
+    size_t used = strlen(err->msg);
+    if (!nearest_existing(path, at, &st)) {
+        snprintf(err->msg + used, sizeof err->msg - used, " (running as user \"%s\")", me);
+        return code;
+    }
+    id_name(false, st.st_uid, owner, sizeof owner);
+    id_name(true, st.st_gid, group, sizeof group);
+    snprintf(err->msg + used, sizeof err->msg - used, " (running as user \"%s\"; \"%s\" belongs "
+             "to %s:%s, mode %04o)", me, at, owner, group, (unsigned)(st.st_mode & 07777));
+    if (err->hint[0] == '\0')
+        pgp_err_hint(err, "run pgpitr as a user that may use \"%s\" (the PostgreSQL server's "
+                     "user, usually postgres), or change its owner or mode", at);
+    return code;
 }
 
 int pgp_err_context(PgpErr *err, const char *fmt, ...)

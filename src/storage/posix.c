@@ -85,7 +85,7 @@ static int fsync_dir_path(const char *path, PgpErr *err)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return PGP_FAIL_SYS(err, errno, "cannot open directory \"%s\"", path);
+        return PGP_FAIL_PATH(err, errno, path, "cannot open directory \"%s\"", path);
     if (fsync_eintr(fd) < 0) {
         int e = errno;
         close(fd);
@@ -125,12 +125,12 @@ static int mkdirs(const char *path, size_t skip, PgpErr *err)
         } else if (errno == EEXIST) {
             struct stat st;
             if (stat(buf, &st) < 0)
-                rc = PGP_FAIL_SYS(err, errno, "cannot create directory \"%s\"", buf);
+                rc = PGP_FAIL_PATH(err, errno, buf, "cannot create directory \"%s\"", buf);
             else if (!S_ISDIR(st.st_mode))
                 rc = PGP_FAIL(err, PGP_ERR_IO,
                               "cannot create directory \"%s\": a file of that name exists", buf);
         } else {
-            rc = PGP_FAIL_SYS(err, errno, "cannot create directory \"%s\"", buf);
+            rc = PGP_FAIL_PATH(err, errno, buf, "cannot create directory \"%s\"", buf);
         }
         buf[i] = saved;
     }
@@ -162,7 +162,7 @@ static int posix_stat(void *vd, const char *path, StorageInfo *out, PgpErr *err)
         if (errno == ENOENT || errno == ENOTDIR)
             rc = PGP_FAIL(err, PGP_ERR_NOT_FOUND, "\"%s\" does not exist", full);
         else
-            rc = PGP_FAIL_SYS(err, errno, "cannot stat \"%s\"", full);
+            rc = PGP_FAIL_PATH(err, errno, full, "cannot stat \"%s\"", full);
     } else {
         info_from_stat(&st, out);
     }
@@ -189,7 +189,7 @@ static int list_collect(DIR *dir, const char *full, ListEntry **out, size_t *n, 
         struct dirent *de = readdir(dir);
         if (de == NULL) {
             if (errno != 0)
-                return PGP_FAIL_SYS(err, errno, "cannot read directory \"%s\"", full);
+                return PGP_FAIL_PATH(err, errno, full, "cannot read directory \"%s\"", full);
             return 0;
         }
         const char *name = de->d_name;
@@ -201,7 +201,7 @@ static int list_collect(DIR *dir, const char *full, ListEntry **out, size_t *n, 
         if (fstatat(dirfd(dir), name, &st, 0) < 0) {
             if (errno == ENOENT)        /* removed meanwhile, or a dangling symlink */
                 continue;
-            return PGP_FAIL_SYS(err, errno, "cannot stat \"%s/%s\"", full, name);
+            return PGP_FAIL_PATH(err, errno, full, "cannot stat \"%s/%s\"", full, name);
         }
         if (*n == cap) {
             size_t ncap = cap == 0 ? 64 : cap * 2;
@@ -233,11 +233,11 @@ static int posix_list(void *vd, const char *dirpath, StorageListFn fn, void *ud,
     int fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT && errno != ENOTDIR)
-            rc = PGP_FAIL_SYS(err, errno, "cannot open directory \"%s\"", full);
+            rc = PGP_FAIL_PATH(err, errno, full, "cannot open directory \"%s\"", full);
         goto out;                       /* a missing directory lists nothing */
     }
     if ((dir = fdopendir(fd)) == NULL) {
-        rc = PGP_FAIL_SYS(err, errno, "cannot open directory \"%s\"", full);
+        rc = PGP_FAIL_PATH(err, errno, full, "cannot open directory \"%s\"", full);
         close(fd);
         goto out;
     }
@@ -295,6 +295,11 @@ static int posix_remove(void *vd, const char *path, PgpErr *err)
         *slash = '/';
     }
 out:
+    if (rc != 0 && rc != PGP_ERR_NOT_FOUND) {   /* a permission error names the directory */
+        *slash = '\0';
+        pgp_err_path(err, rc, slash == full ? "/" : full);
+        *slash = '/';
+    }
     if (dfd >= 0)
         close(dfd);
     free(full);
@@ -347,7 +352,7 @@ static int posix_open_read(void *vd, const char *path, StorageReader **out, PgpE
         if (errno == ENOENT || errno == ENOTDIR)
             rc = PGP_FAIL(err, PGP_ERR_NOT_FOUND, "\"%s\" does not exist", r->path);
         else
-            rc = PGP_FAIL_SYS(err, errno, "cannot open \"%s\" for reading", r->path);
+            rc = PGP_FAIL_PATH(err, errno, r->path, "cannot open \"%s\" for reading", r->path);
         goto out;
     }
     struct stat st;
@@ -571,7 +576,7 @@ static int open_parent(PosixDrv *d, char *full, char *slash, int *dfd, PgpErr *e
             *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     if (rc == 0 && *dfd < 0)
-        rc = PGP_FAIL_SYS(err, errno, "cannot open directory \"%s\"", dir);
+        rc = PGP_FAIL_PATH(err, errno, dir, "cannot open directory \"%s\"", dir);
     *slash = '/';
     return rc;
 }
@@ -595,7 +600,7 @@ static int create_temp(PosixDrv *d, PosixWriter *w, PgpErr *err)
         if (errno != EEXIST)
             break;
     }
-    return PGP_FAIL_SYS(err, errno, "cannot create \"%s\"", w->tmp_path);
+    return PGP_FAIL_PATH(err, errno, w->tmp_path, "cannot create \"%s\"", w->tmp_path);
 }
 
 /* The temp file lives in the final directory, so any basename there can be published by
@@ -738,7 +743,7 @@ int storage_posix_new(const char *root, bool create, Storage **out, PgpErr *err)
             rc = PGP_FAIL(err, PGP_ERR_NOT_FOUND, "storage root \"%s\" does not exist", d->root);
             pgp_err_hint(err, "create it, or check the repository path in the configuration");
         } else {
-            rc = PGP_FAIL_SYS(err, errno, "cannot access storage root \"%s\"", d->root);
+            rc = PGP_FAIL_PATH(err, errno, d->root, "cannot access storage root \"%s\"", d->root);
         }
         goto out;
     }

@@ -10,6 +10,7 @@
 #include "fx_err.h"
 #include "pgpitr/cmd.h"
 #include "pgpitr/config.h"
+#include "pgpitr/suggest.h"
 
 static int read_bytes(const char *text, size_t len, PgpConfig **out, PgpErr *err)
 {
@@ -104,6 +105,56 @@ START_TEST(indented_continuation)
 }
 END_TEST
 
+#define contains(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" not in \"%s\"", (needle), (hay))
+
+/* A typo names the file's line and the setting it probably meant. */
+START_TEST(typo_line_and_suggestion)
+{
+    PgpConfig *c = NULL;
+    PgpErr err;
+    ck_assert_int_eq(read_text("; pgpitr\n[global]\nrepo = /x\ncompres = lz4\n", &c, &err),
+                     PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "/etc/pgpitr/test.conf:4: unknown setting \"compres\"");
+    contains(err.hint, "did you mean \"compress\"");
+    ck_assert_int_eq(read_text("[global]\n\nretian_full = 3\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "test.conf:3: unknown setting \"retian_full\"");
+    contains(err.hint, "did you mean \"retain-full\"");
+    ck_assert_int_eq(read_text("[global]\ncompression = zstd\n", &c, &err), PGP_ERR_CONFIG);
+    contains(err.hint, "did you mean \"compress\"");
+    /* nothing close: the hint lists the settings */
+    ck_assert_int_eq(read_text("[global]\nbandwidth = 10\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "test.conf:2: unknown setting \"bandwidth\"");
+    contains(err.hint, "settings: repo, compress,");
+    contains(err.hint, "docs/configuration.md");
+    ck_assert_int_eq(read_text("# x\n[Globl]\nrepo = /x\n", &c, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "test.conf:3: unknown section \"[Globl]\"");
+    contains(err.hint, "did you mean \"[global]\"");
+    ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(suggestions)
+{
+    static const char *const names[] = {"repo", "compress", "compress-level", "retain-full"};
+    ck_assert_str_eq(pgp_suggest("compres", names, 4), "compress");
+    ck_assert_str_eq(pgp_suggest("COMPRESS-LEVLE", names, 4), "compress-level");
+    ck_assert_str_eq(pgp_suggest("rpeo", names, 4), "repo");  /* a swap is one edit */
+    ck_assert_str_eq(pgp_suggest("retain_ful", names, 4), "retain-full");
+    ck_assert_ptr_null(pgp_suggest("repository", names, 4));
+    ck_assert_ptr_null(pgp_suggest("x", names, 4));
+    ck_assert_ptr_null(pgp_suggest("", names, 4));
+    ck_assert_ptr_null(pgp_suggest("repo", names, 0));
+    char big[100];
+    memset(big, 'r', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ck_assert_ptr_null(pgp_suggest(big, names, 4));
+    ck_assert_uint_eq(pgp_edit_distance("kitten", "sitting"), 3);
+    ck_assert_uint_eq(pgp_edit_distance("ab", "ba"), 1);
+    ck_assert_uint_eq(pgp_edit_distance("", "abc"), 3);
+}
+END_TEST
+
 /* Same for integer settings, from the file, the environment or the command line. */
 /* A NUL byte hid the end of its line, so the indented line after it went unseen and was
  * taken as the continuation of repo's value: repo became "repo=/s2" (tests/fuzz/fuzz_config). */
@@ -145,6 +196,8 @@ Suite *suite_config(void)
     tcase_add_test(tc, indented_continuation);
     tcase_add_test(tc, nul_byte);
     tcase_add_test(tc, int_settings);
+    tcase_add_test(tc, typo_line_and_suggestion);
+    tcase_add_test(tc, suggestions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -574,6 +574,38 @@ START_TEST(live_lease_lowers_the_cutoff_on_every_timeline)
 }
 END_TEST
 
+/* The text plan names segments the way WAL file names do (hex), never as decimal numbers
+ * beside hex names: segment 0x1A is "000000000000001A", not "26". */
+START_TEST(plan_text_names_segments_in_hex)
+{
+    int64_t now = T0 + 86400;
+    for (uint64_t s = 0xA; s <= 0x1B; s++)
+        fx_put_wal(&fx, 2, s, NULL, T0 + 30000 + (int64_t)s, NULL);
+    save("B5", 2, 0x1A000028, T0 + 30100, (const int[]){O_SH}, 1);
+    put_lease("/srv/live", 2, 0x10, now - 60, 3600);
+    Catalog c;
+    ExpirePlan p;
+    load(&c);
+    plan_ok(&c, (RetentionPolicy){.full = 1}, now, &p);
+    ck_assert_uint_eq(p.retention.wal_cutoff, 0x1A);
+    ck_assert_uint_eq(expire_plan_wal_cutoff(&p), 0x10);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    PgpErr err = {0};
+    ck_assert_int_eq(expire_plan_print_text(&p, &c, true, f, &err), 0);
+    fclose(f);
+    ck_assert_msg(strstr(text, "before 000000020000000000000010 (segment 0000000000000010 on "
+                               "every timeline)") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "lower the cut-off from segment 000000000000001A:") != NULL, "%s",
+                  text);
+    ck_assert_msg(strstr(text, " 26") == NULL && strstr(text, "segment 16") == NULL, "%s", text);
+    free(text);
+    expire_plan_free(&p);
+    catalog_free(&c);
+}
+END_TEST
+
 START_TEST(unreadable_lease_holds_all_wal_for_a_day)
 {
     int64_t now = T0 + 86400;
@@ -646,6 +678,7 @@ Suite *suite_expire_plan(void)
     tcase_add_test(tc, rerun_after_a_crash_finishes_the_job);
     tcase_add_test(tc, a_failed_removal_never_leaves_a_complete_damaged_backup);
     tcase_add_test(tc, live_lease_lowers_the_cutoff_on_every_timeline);
+    tcase_add_test(tc, plan_text_names_segments_in_hex);
     tcase_add_test(tc, unreadable_lease_holds_all_wal_for_a_day);
     tcase_add_test(tc, execute_removes_stale_leases_unless_renewed_meanwhile);
     suite_add_tcase(s, tc);

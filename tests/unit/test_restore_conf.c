@@ -58,10 +58,18 @@ START_TEST(parse_times)
     ck_assert_int_eq(time_ok("2026-11-22T03:15:07.123456789Z"), T0 * US + 123456);
     ck_assert_int_eq(time_ok("2024-02-29T23:59:59Z"), INT64_C(1709251199) * US);
     ck_assert_int_eq(time_ok("1970-01-01T01:00:00+01:00"), 0);
+    /* white space before the offset, as PostgreSQL and `date` write it */
+    ck_assert_int_eq(time_ok("2026-11-22T04:15:07 +01:00"), T0 * US);
+    ck_assert_int_eq(time_ok("2026-11-22 04:15:07.25 +0100"), T0 * US + 250000);
+    ck_assert_int_eq(time_ok("2026-11-21 22:15:07  -05"), T0 * US);
+    ck_assert_int_eq(time_ok("2026-11-22 03:15:07 Z"), T0 * US);
+    ck_assert_int_eq(time_ok("2026-11-22 03:15 +00:00"), (T0 - 7) * US);
 
     time_bad("2026-11-22 03:15:07", "no UTC offset");
     time_bad("2026-11-22T03:15:07.5", "no UTC offset");
     time_bad("2026-11-22 03:15:07 UTC", "numeric offset");
+    time_bad("2026-11-22 03:15:07 ", "no UTC offset");
+    time_bad("2026-11-22 03:15:07\t+01:00", "numeric offset");
     time_bad("2026-11-22 03:15:07CET", "numeric offset");
     time_bad("2026-11-22", "'T' or a space");
     time_bad("22/11/2026 03:15:07Z", "YYYY-MM-DD");
