@@ -461,6 +461,78 @@ int restore_wal_history(RestoreWalIndex *ix, uint32_t tli, PgTimelineHistory *ou
     return rc;
 }
 
+/* ---- what each timeline received --------------------------------------------------------- */
+
+typedef struct HistoryNote {
+    TlActivityList *l;
+    PgpErr *err;
+} HistoryNote;
+
+static int on_history_note(void *ud, const char *name, const StorageInfo *info)
+{
+    HistoryNote *h = ud;
+    uint32_t tli = 0;
+    if (on_history(&tli, name, info) != 0 || tli == 0)
+        return 0;
+    char hname[32];
+    pg_timeline_history_name(tli, hname);
+    if (tl_activity_note(h->l, tli, info->mtime, hname, h->err) != 0)
+        return PGP_ERR_NOMEM;
+    tl_activity_get(h->l, tli)->has_history = true;
+    return 0;
+}
+
+/* Where each timeline with a history file forked off: its history's next-to-last entry. A
+ * file that does not verify or parse leaves the parent unknown: the timeline restore follows
+ * has its history read again, and refused, by whoever needs it. */
+static void note_parents(RestoreWalIndex *ix, TlActivityList *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        TlActivity *a = &l->v[i];
+        PgTimelineHistory h = {0};
+        bool found = false;
+        PgpErr ignore;
+        if (!a->has_history || restore_wal_history(ix, a->tli, &h, &found, &ignore) != 0) {
+            pg_timeline_free(&h);
+            continue;
+        }
+        if (found && h.n >= 2) {
+            a->parent = h.entries[h.n - 2].tli;
+            a->fork_lsn = h.entries[h.n - 1].begin;
+        }
+        pg_timeline_free(&h);
+    }
+}
+
+int restore_wal_activity(RestoreWalIndex *ix, TlActivityList *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = load_top(ix, err);
+    for (size_t i = 0; rc == 0 && i < ix->n_dirs; i++) {
+        WalDir *d = &ix->dirs[i];
+        if ((rc = load_dir(ix, d, err)) != 0)
+            break;
+        for (size_t j = 0; rc == 0 && j < d->n; j++) {
+            char name[PG_WALNAME_SEG_LEN + 1];
+            pg_walname_format(d->tli, d->segs[j].segno, ix->segsize, name);
+            rc = tl_activity_note(out, d->tli, d->segs[j].mtime, name, err);
+        }
+    }
+    HistoryNote hn = {.l = out, .err = err};
+    if (rc == 0) {
+        rc = storage_list(repo_storage(ix->repo), HISTORY_DIR, on_history_note, &hn, err);
+        if (rc == PGP_ERR_NOMEM)
+            rc = PGP_FAIL(err, rc, "out of memory");
+        else if (rc != 0)
+            rc = pgp_err_context(err, "cannot list \"%s\"", HISTORY_DIR);
+    }
+    if (rc == 0)
+        note_parents(ix, out);
+    else
+        tl_activity_free(out);
+    return rc;
+}
+
 /* ---- the walk --------------------------------------------------------------------------- */
 
 /* After the hole at walk->missing_segno: is any later segment of the history archived? */
