@@ -503,3 +503,33 @@ void catalog_reach(const Catalog *c, const CatalogBackup *b, uint32_t tli, Catal
     }
     out->gap = later_on_history(c, h, out->missing_segno);
 }
+
+int catalog_activity(const Catalog *c, TlActivityList *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->n_wal; i++)
+        if (c->wal[i].kind == PG_WALFILE_SEGMENT)
+            rc = tl_activity_note(out, c->wal[i].tli, c->wal[i].mtime, c->wal[i].name, err);
+    for (size_t i = 0; rc == 0 && i < c->n_histories; i++) {
+        const CatalogWal *h = &c->histories[i];
+        if ((rc = tl_activity_note(out, h->tli, h->mtime, h->name, err)) == 0)
+            tl_activity_get(out, h->tli)->has_history = true;
+    }
+    for (size_t i = 0; rc == 0 && i < c->n_timelines; i++) {
+        const CatalogTimeline *t = &c->timelines[i];
+        const PgTimelineHistory *h = &t->history;
+        if (!t->history_found || t->history_bad || h->n < 2)
+            continue;
+        TlActivity *a = tl_activity_get(out, t->tli);
+        if (a == NULL) {
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        a->parent = h->entries[h->n - 2].tli;
+        a->fork_lsn = h->entries[h->n - 1].begin;
+    }
+    if (rc != 0)
+        tl_activity_free(out);
+    return rc;
+}
