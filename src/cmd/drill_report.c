@@ -79,24 +79,28 @@ static void add_line(DrillReport *r, char ***lines, size_t *n, char *text)
     v[(*n)++] = text;
 }
 
-void drill_report_fail(DrillReport *r, const char *fmt, ...)
+static char *format_line(const char *fmt, va_list ap)
 {
     char *text = NULL;
-    va_list ap;
-    va_start(ap, fmt);
     if (vasprintf(&text, fmt, ap) < 0)
         text = NULL;
+    return text;
+}
+
+void drill_report_fail(DrillReport *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = format_line(fmt, ap);
     va_end(ap);
     add_line(r, &r->reasons, &r->n_reasons, text);
 }
 
 void drill_report_warn(DrillReport *r, const char *fmt, ...)
 {
-    char *text = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&text, fmt, ap) < 0)
-        text = NULL;
+    char *text = format_line(fmt, ap);
     va_end(ap);
     add_line(r, &r->warnings, &r->n_warnings, text);
 }

@@ -18,15 +18,6 @@ source "$HERE/drill_lib.sh"
 source "$HERE/pitr_lib.sh"
 
 INFO_SCHEMA="$HERE/../../docs/info.schema.json"
-hist_object() { find "$REPO/archive/history" -name "$1-*" 2>/dev/null | head -n 1; }
-wait_history() {
-    local i
-    for ((i = 0; i < 300; i++)); do
-        [ -n "$(hist_object "$1")" ] && return 0
-        sleep 0.1
-    done
-    fail "$1 was not archived"
-}
 # stray NAME TLI ARGS...: a copy restored with ARGS and --archive-mode preserve, promoted to
 # timeline TLI; it writes a row and archives a segment of its own, then stops.
 stray() {

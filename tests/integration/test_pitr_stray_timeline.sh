@@ -13,7 +13,6 @@ source "$HERE/lib.sh"
 source "$HERE/pitr_lib.sh"
 
 REPO="$WORK/repo"
-hist_object() { find "$REPO/archive/history" -name "$1-*" 2>/dev/null | head -n 1; }
 
 backed_up_source src base1
 sleep 1.1
@@ -24,11 +23,7 @@ wait_archived src "$(switch_wal src)"
 log "a copy restored to $fork_time with --archive-mode preserve promotes: timeline 2"
 restore_to stray --target-time "$fork_time" --archive-mode preserve >/dev/null
 start_restored stray archive
-for ((i = 0; i < 300; i++)); do
-    [ -n "$(hist_object 00000002.history)" ] && break
-    sleep 0.1
-done
-[ -n "$(hist_object 00000002.history)" ] || fail "00000002.history was not archived"
+wait_history 00000002.history
 add_row stray 100 >/dev/null
 wait_archived stray "$(switch_wal stray)"
 pg_stop stray

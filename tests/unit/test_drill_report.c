@@ -48,6 +48,18 @@ static json_t *to_json(const DrillReport *r)
     return j;
 }
 
+/* The text summary, malloc'd. */
+static char *text_of(const DrillReport *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    drill_report_print_text(r, f);
+    fclose(f);
+    return text;
+}
+
 static const char *jstr_at(json_t *j, const char *a, const char *b)
 {
     json_t *v = json_object_get(j, a);
@@ -175,11 +187,7 @@ START_TEST(failed_report)
     ck_assert(json_is_null(json_object_get(json_object_get(j, "target"), "reached")));
     json_decref(j);
 
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    drill_report_print_text(&r, f);
-    fclose(f);
+    char *text = text_of(&r);
     ck_assert_ptr_nonnull(strstr(text, "FAILED"));
     ck_assert_ptr_nonnull(strstr(text, "reason:  check \"sql: count\" failed"));
     ck_assert_ptr_nonnull(strstr(text, "0 passed, 1 failed"));
@@ -235,11 +243,7 @@ START_TEST(timeline_and_warnings)
     ck_assert(json_is_true(json_object_get(t3, "history")));
     json_decref(j);
 
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    drill_report_print_text(&r, f);
-    fclose(f);
+    char *text = text_of(&r);
     ck_assert_ptr_nonnull(strstr(text, ": PASSED with 1 WARNING\n"));
     ck_assert_ptr_nonnull(strstr(text, "  timeline: 1 (production's: it received ...)\n"));
     ck_assert_ptr_nonnull(strstr(text, "  WARNING: timeline 3 has the highest history file\n"));
