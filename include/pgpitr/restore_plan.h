@@ -47,6 +47,9 @@ typedef struct RestorePlan {
                                            history file (or of a backup) */
     char warning[512];                  /* "" or why the timeline followed may not be the one
                                            production is on (latest and production only) */
+    char fork_warning[640];             /* "" or: a timeline on its history forked off the
+                                           past of its parent recently (the same modes;
+                                           tl_production_fork_warning) */
 } RestorePlan;
 
 /*
@@ -56,7 +59,8 @@ typedef struct RestorePlan {
  * "production" the one production is on (tl_production.h; latest when nothing is archived),
  * "current" the backup's own, a number that timeline. For latest and production, warning says
  * when production's timeline is not the one followed (latest), or when latest is not
- * production's (production), or when production's is ambiguous.
+ * production's (production), or when production's is ambiguous; fork_warning when a timeline
+ * on the followed history forked off its parent's past less than a day ago.
  *
  * Without req->label a backup qualifies when it is complete, on the target timeline's history
  * with the fork point at or after its stop LSN, and ends before the target: TIME: its stop

@@ -37,6 +37,9 @@ typedef struct TlActivity {
                                    no history file that verifies and parses) */
     uint64_t fork_lsn;          /* where it forked off parent (when parent != 0) */
     bool has_history;           /* its history file is archived */
+    int64_t history_time;       /* when (its archive time) */
+    bool has_segments;          /* it has an archived segment */
+    uint64_t last_segno;        /* the highest one */
     bool has_last;              /* it has an archived segment or history file */
     int64_t last;               /* the newest archive time among them (seconds) */
     char last_name[PG_WALNAME_MAX + 1];  /* that object's WAL file name */
@@ -53,6 +56,11 @@ TlActivity *tl_activity_get(TlActivityList *l, uint32_t tli);
  * time becomes the newer one (same second: the greater name). PGP_ERR_NOMEM only. */
 int tl_activity_note(TlActivityList *l, uint32_t tli, int64_t mtime, const char *name,
                      PgpErr *err);
+/* tl_activity_note for archived segment segno (name: its WAL file name), which also keeps the
+ * highest segment number; and for the history file of tli. PGP_ERR_NOMEM only. */
+int tl_activity_segment(TlActivityList *l, uint32_t tli, uint64_t segno, int64_t mtime,
+                        const char *name, PgpErr *err);
+int tl_activity_history(TlActivityList *l, uint32_t tli, int64_t mtime, PgpErr *err);
 const TlActivity *tl_activity_find(const TlActivityList *l, uint32_t tli);
 void tl_activity_free(TlActivityList *l);     /* zeroed lists are fine */
 
@@ -84,5 +92,20 @@ void tl_production_describe(const TlProduction *p, char *out, size_t size);
  */
 void tl_production_warning(const TlProduction *p, bool by_production, uint32_t followed,
                            uint32_t latest, char *out, size_t size);
+
+/* How long after its history file arrived a fork off the past is worth a warning. */
+#define TL_RECENT_FORK_S (24 * 3600)
+
+/*
+ * The window the rule cannot see into: right after a restored copy promoted and archived, its
+ * timeline is the most recent, so it is taken for production's. What gives it away is where it
+ * forked off: a failover forks off the end of the old timeline, a point-in-time restore off
+ * its past. Says so ("" otherwise) when a timeline on followed's history (followed included)
+ * whose history file arrived less than TL_RECENT_FORK_S before now forked off a parent whose
+ * archived WAL goes on past the fork's segment: then either a PITR replaced production, or a
+ * copy forked off and production is still on the parent. segsize: the WAL segment size.
+ */
+void tl_production_fork_warning(const TlActivityList *l, uint32_t followed, int64_t now,
+                                uint32_t segsize, char *out, size_t size);
 
 #endif

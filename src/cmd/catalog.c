@@ -508,14 +508,13 @@ int catalog_activity(const Catalog *c, TlActivityList *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < c->n_wal; i++)
-        if (c->wal[i].kind == PG_WALFILE_SEGMENT)
-            rc = tl_activity_note(out, c->wal[i].tli, c->wal[i].mtime, c->wal[i].name, err);
-    for (size_t i = 0; rc == 0 && i < c->n_histories; i++) {
-        const CatalogWal *h = &c->histories[i];
-        if ((rc = tl_activity_note(out, h->tli, h->mtime, h->name, err)) == 0)
-            tl_activity_get(out, h->tli)->has_history = true;
+    for (size_t i = 0; rc == 0 && i < c->n_wal; i++) {
+        const CatalogWal *w = &c->wal[i];
+        if (w->kind == PG_WALFILE_SEGMENT)
+            rc = tl_activity_segment(out, w->tli, w->segno, w->mtime, w->name, err);
     }
+    for (size_t i = 0; rc == 0 && i < c->n_histories; i++)
+        rc = tl_activity_history(out, c->histories[i].tli, c->histories[i].mtime, err);
     for (size_t i = 0; rc == 0 && i < c->n_timelines; i++) {
         const CatalogTimeline *t = &c->timelines[i];
         const PgTimelineHistory *h = &t->history;

@@ -360,6 +360,8 @@ static void note_timeline(Drill *d, RestorePlan *plan, const char *asked)
     r->latest_timeline = plan->latest_tli;
     r->timelines = plan->timelines;
     plan->timelines = (TlActivityList){0};
+    if (plan->fork_warning[0] != '\0')
+        drill_report_warn(r, "%s", plan->fork_warning);
     if (plan->warning[0] != '\0')
         drill_report_warn(r, "%s", plan->warning);
     else if (p->known && p->tli != plan->target_tli && strcmp(asked, "production") != 0 &&

@@ -187,16 +187,32 @@ static json_t *add_activity(const Info *info, const InfoTimeline *it, json_t *o)
     return o;
 }
 
+/* What the text says as WARNING lines about production's timeline. */
+static json_t *production_warnings(const Info *info)
+{
+    const TlProduction *p = &info->production;
+    char w[640];
+    json_t *a = json_array();
+    tl_production_warning(p, true, p->tli, p->latest, w, sizeof w);
+    if (a != NULL && w[0] != '\0')
+        json_array_append_new(a, json_string(w));
+    tl_production_fork_warning(&info->activity, p->tli, info->now, info->cat.id.wal_segsize, w,
+                               sizeof w);
+    if (a != NULL && w[0] != '\0')
+        json_array_append_new(a, json_string(w));
+    return a;
+}
+
 static json_t *production_json(const Info *info)
 {
     const TlProduction *p = &info->production;
     if (!p->known)
         return json_null();
-    return json_pack("{s:I, s:o, s:o, s:b, s:o, s:I}", "timeline", (json_int_t)p->tli,
+    return json_pack("{s:I, s:o, s:o, s:b, s:o, s:I, s:o}", "timeline", (json_int_t)p->tli,
                      "last_archived", cmd_json_time(p->last), "last_object", jsafe(p->last_name),
                      "ambiguous", p->ambiguous, "tied_with",
                      p->ambiguous ? json_integer(p->tied) : json_null(), "latest_timeline",
-                     (json_int_t)p->latest);
+                     (json_int_t)p->latest, "warnings", production_warnings(info));
 }
 
 static json_t *timeline_json(const Info *info, const InfoTimeline *it)

@@ -286,10 +286,14 @@ static void print_archive(const Info *info, FILE *out)
     }
     const TlProduction *p = &info->production;
     if (p->known) {
-        char warn[512];
+        char warn[640];
         line(out, 4, "  production's timeline: %" PRIu32 " (the most recently archived WAL)",
              p->tli);
         tl_production_warning(p, true, p->tli, p->latest, warn, sizeof warn);
+        if (warn[0] != '\0')
+            line(out, 4, "  WARNING: %s", warn);
+        tl_production_fork_warning(&info->activity, p->tli, info->now,
+                                   info->cat.id.wal_segsize, warn, sizeof warn);
         if (warn[0] != '\0')
             line(out, 4, "  WARNING: %s", warn);
     }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pgpitr/log.h"
 #include "pgpitr/restore_conf.h"
@@ -728,6 +729,23 @@ static void explain(const RestoreRequest *req, Candidates *c, Timelines *tl, Pgp
                      old[0] ? "; " : "");
 }
 
+/* Production's timeline, latest, what each timeline received (moved into the plan), and the
+ * warnings about them for the modes that choose by themselves. */
+static void timeline_facts(RestorePlan *p, Timelines *tl)
+{
+    p->production = tl->prod;
+    p->latest_tli = tl->latest;
+    p->timelines = tl->act;
+    tl->act = (TlActivityList){0};
+    if (tl->mode != TL_LATEST && tl->mode != TL_PRODUCTION)
+        return;
+    tl_production_warning(&tl->prod, tl->mode == TL_PRODUCTION, p->target_tli, tl->latest,
+                          p->warning, sizeof p->warning);
+    tl_production_fork_warning(&p->timelines, p->target_tli, (int64_t)time(NULL),
+                               restore_wal_segsize(tl->ix), p->fork_warning,
+                               sizeof p->fork_warning);
+}
+
 int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
@@ -753,13 +771,7 @@ int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, P
     }
     if (rc == 0) {
         adopt(out, &c, &tl, &ch);
-        out->production = tl.prod;
-        out->latest_tli = tl.latest;
-        out->timelines = tl.act;
-        tl.act = (TlActivityList){0};
-        if (tl.mode == TL_LATEST || tl.mode == TL_PRODUCTION)
-            tl_production_warning(&tl.prod, tl.mode == TL_PRODUCTION, out->target_tli, tl.latest,
-                                  out->warning, sizeof out->warning);
+        timeline_facts(out, &tl);
     } else {
         unlend(out);
     }

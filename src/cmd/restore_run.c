@@ -821,6 +821,8 @@ int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreR
         rc = check_identity(repo, settings, plan.manifest, err);
     if (rc == 0 && !req->quiet && plan.warning[0] != '\0')
         log_warn("%s", plan.warning);     /* before anything is written: ^C is still cheap */
+    if (rc == 0 && !req->quiet && plan.fork_warning[0] != '\0')
+        log_warn("%s", plan.fork_warning);
     if (rc == 0) {
         report_plan(rep, &plan);
         rc = restore_backup(storage, &plan, req, bin, repo_abs, rep, err);

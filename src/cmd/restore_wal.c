@@ -481,12 +481,8 @@ static int on_history_note(void *ud, const char *name, const StorageInfo *info)
     uint32_t tli = history_tli(name, info);
     if (tli == 0)
         return 0;
-    char hname[32];
-    pg_timeline_history_name(tli, hname);
-    if (tl_activity_note(l, tli, info->mtime, hname, NULL) != 0)
-        return PGP_ERR_NOMEM;           /* list_history says it */
-    tl_activity_get(l, tli)->has_history = true;
-    return 0;
+    /* NOMEM only, which list_history says */
+    return tl_activity_history(l, tli, info->mtime, NULL) != 0 ? PGP_ERR_NOMEM : 0;
 }
 
 /* Where each timeline with a history file forked off: its history's next-to-last entry. A
@@ -522,7 +518,7 @@ int restore_wal_activity(RestoreWalIndex *ix, TlActivityList *out, PgpErr *err)
         for (size_t j = 0; rc == 0 && j < d->n; j++) {
             char name[PG_WALNAME_SEG_LEN + 1];
             pg_walname_format(d->tli, d->segs[j].segno, ix->segsize, name);
-            rc = tl_activity_note(out, d->tli, d->segs[j].mtime, name, err);
+            rc = tl_activity_segment(out, d->tli, d->segs[j].segno, d->segs[j].mtime, name, err);
         }
     }
     if (rc == 0)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pgpitr/catalog.h"
+#include "pgpitr/timeline.h"
 
 TlActivity *tl_activity_get(TlActivityList *l, uint32_t tli)
 {
@@ -46,6 +47,33 @@ int tl_activity_note(TlActivityList *l, uint32_t tli, int64_t mtime, const char 
         a->last = mtime;
         snprintf(a->last_name, sizeof a->last_name, "%s", name);
     }
+    return 0;
+}
+
+int tl_activity_segment(TlActivityList *l, uint32_t tli, uint64_t segno, int64_t mtime,
+                        const char *name, PgpErr *err)
+{
+    int rc = tl_activity_note(l, tli, mtime, name, err);
+    if (rc != 0)
+        return rc;
+    TlActivity *a = tl_activity_get(l, tli);
+    if (!a->has_segments || segno > a->last_segno)
+        a->last_segno = segno;
+    a->has_segments = true;
+    return 0;
+}
+
+int tl_activity_history(TlActivityList *l, uint32_t tli, int64_t mtime, PgpErr *err)
+{
+    char name[32];
+    pg_timeline_history_name(tli, name);
+    int rc = tl_activity_note(l, tli, mtime, name, err);
+    if (rc != 0)
+        return rc;
+    TlActivity *a = tl_activity_get(l, tli);
+    if (!a->has_history || mtime > a->history_time)
+        a->history_time = mtime;
+    a->has_history = true;
     return 0;
 }
 
@@ -141,4 +169,30 @@ void tl_production_warning(const TlProduction *p, bool by_production, uint32_t f
                  PRIu32 "%s%s", latest, followed, prod, followed, latest, amb[0] ? "; " : "", amb);
     else if (amb[0] != '\0')
         snprintf(out, size, "%s (%s); timeline %" PRIu32 " is followed", amb, prod, followed);
+}
+
+void tl_production_fork_warning(const TlActivityList *l, uint32_t followed, int64_t now,
+                                uint32_t segsize, char *out, size_t size)
+{
+    out[0] = '\0';
+    const TlActivity *x = tl_activity_find(l, followed);
+    for (size_t steps = 0; x != NULL && x->parent != 0 && steps <= l->n && segsize > 0; steps++) {
+        const TlActivity *p = tl_activity_find(l, x->parent);
+        uint64_t fork_segno = x->fork_lsn / segsize;
+        if (p != NULL && x->has_history && now - x->history_time < TL_RECENT_FORK_S &&
+            p->has_segments && p->last_segno > fork_segno) {
+            char fork[20], when[32], last[PG_WALNAME_SEG_LEN + 1];
+            pg_lsn_format(x->fork_lsn, fork);
+            catalog_format_time(x->history_time, when);
+            pg_walname_format(p->tli, p->last_segno, segsize, last);
+            snprintf(out, size, "timeline %" PRIu32 " forked off timeline %" PRIu32 " at %s "
+                     "recently (its history file arrived %s), yet timeline %" PRIu32 "'s archived "
+                     "WAL goes on past that point, to %s: either a point-in-time restore replaced "
+                     "production, or timeline %" PRIu32 " is a restored copy's and production is "
+                     "still on timeline %" PRIu32 " (then use --target-timeline %" PRIu32 ")",
+                     x->tli, p->tli, fork, when, p->tli, last, x->tli, p->tli, p->tli);
+            return;
+        }
+        x = p;
+    }
 }

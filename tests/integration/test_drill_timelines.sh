@@ -3,8 +3,10 @@
 # standby archives into $REPO. Two restored copies, restored with --archive-mode preserve and
 # promoted, archive timelines 2 (off 1) and 3 (off 2) with their history files, then stop;
 # production goes on on timeline 1: it drops a table the copies still have, adds a row and
-# archives. The drill follows production's timeline 1 (the one that received the most recent
-# WAL), not PostgreSQL's latest (3): its data lacks the dropped table and has the new row, and
+# archives. Before production archives again, the copies' timeline 3 is the newest and is taken
+# for production's: the drill warns that it forked off timeline 1's past a moment ago. After,
+# the drill follows production's timeline 1 (the one that received the most recent WAL), not
+# PostgreSQL's latest (3): its data lacks the dropped table and has the new row, and
 # it passes with a loud warning naming timeline 3, in the text and in the report. info shows
 # the forks and which timeline is production's (80 columns, JSON schema). Then a real failover:
 # the standby is promoted (timeline 4, the highest) and archives; the next drill follows it,
@@ -43,10 +45,22 @@ streaming_standby stby prod
 fork_time=$(utc_now prod)
 add_row prod 2 >/dev/null
 wait_archived prod "$(switch_wal prod)"
+wait_archived prod "$(switch_wal prod)"    # production went on past the copies' target
 
 log "two copies promote and archive: timeline 2 (off 1 at $fork_time), timeline 3 (off 2)"
 stray copy2 2 --target-time "$fork_time"
 stray copy3 3
+
+log "the window: production has not archived since, the copy's timeline 3 looks like production's"
+drill --output json
+assert_rc 0 "drill right after the copies promoted"
+assert_eq "3 3" "$(jq_out '.timeline | "\(.followed) \(.production)"')" \
+    "right after the copies: the newest timeline is taken for production's"
+assert_contains "$(jq_out '.warnings[0]')" "timeline 2 forked off timeline 1 at" \
+    "the drill warns that timeline 3's history forked off timeline 1's past recently"
+assert_contains "$(jq_out '.warnings[0]')" "(then use --target-timeline 1)" "the warning says what to do"
+assert_contains "$ERR" "warn: timeline 2 forked off timeline 1 at" "the warning on stderr with --output json"
+assert_no_drill_left
 
 log "production goes on on timeline 1: drops doomed, adds row 3"
 psql_c prod "DROP TABLE doomed"

@@ -316,6 +316,10 @@ START_TEST(production_timeline)
     ck_assert_str_eq(json_string_value(json_object_get(prod, "last_object")),
                      "000000010000000000000006");
     ck_assert(json_is_false(json_object_get(prod, "ambiguous")));
+    json_t *warnings = json_object_get(prod, "warnings");
+    ck_assert_uint_eq(json_array_size(warnings), 1);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_array_get(warnings, 0)),
+                                 "timeline 2 has the highest history file"));
     json_t *tls = json_object_get(a, "timelines");
     ck_assert(json_is_true(json_object_get(json_array_get(tls, 0), "production")));
     ck_assert(json_is_null(json_object_get(json_array_get(tls, 0), "parent")));

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pgpitr/tl_production.h"
+#include "pgpitr/walname.h"
 
 #define T 1795316400
 
@@ -25,13 +26,24 @@ static void seg(uint32_t tli, int64_t t, const char *name)
     ck_assert_int_eq(tl_activity_note(&list, tli, t, name, &err), 0);
 }
 
+#define SEGSIZE (UINT32_C(16) << 20)
+
+/* archived segment segno of tli at t */
+static void segn(uint32_t tli, uint64_t segno, int64_t t)
+{
+    char name[PG_WALNAME_SEG_LEN + 1];
+    PgpErr err;
+    pg_walname_format(tli, segno, SEGSIZE, name);
+    ck_assert_int_eq(tl_activity_segment(&list, tli, segno, t, name, &err), 0);
+}
+
 static void hist(uint32_t tli, uint32_t parent, uint64_t fork, int64_t t)
 {
-    char name[32];
-    snprintf(name, sizeof name, "%08X.history", (unsigned)tli);
-    seg(tli, t, name);
+    PgpErr err;
+    ck_assert_int_eq(tl_activity_history(&list, tli, t, &err), 0);
     TlActivity *a = tl_activity_get(&list, tli);
-    a->has_history = true;
+    ck_assert(a->has_history);
+    ck_assert_int_eq(a->history_time, t);
     a->parent = parent;
     a->fork_lsn = fork;
 }
@@ -160,6 +172,50 @@ START_TEST(hostile_parents)
 }
 END_TEST
 
+/* A fork off the past of its parent, less than a day old: a copy, or a PITR that replaced
+ * production; the rule cannot tell until production archives again. */
+START_TEST(recent_fork)
+{
+    for (uint64_t n = 1; n <= 9; n++)
+        segn(1, n, T + (int64_t)n);
+    hist(2, 1, 0x3000100, T + 20);      /* forked off in segment 3, 1's WAL goes on to 9 */
+    segn(2, 3, T + 21);
+    hist(3, 2, 0x3800000, T + 30);      /* forked off the end of 2's archived WAL */
+    char text[640];
+    tl_production_fork_warning(&list, 2, T + 60, SEGSIZE, text, sizeof text);
+    ck_assert_str_eq(text, "timeline 2 forked off timeline 1 at 0/3000100 recently (its history "
+                           "file arrived 2026-11-22T03:00:20Z), yet timeline 1's archived WAL "
+                           "goes on past that point, to 000000010000000000000009: either a "
+                           "point-in-time restore replaced production, or timeline 2 is a "
+                           "restored copy's and production is still on timeline 1 (then use "
+                           "--target-timeline 1)");
+    /* through the history: 3 forked off 2's end, 2 off 1's past */
+    tl_production_fork_warning(&list, 3, T + 60, SEGSIZE, text, sizeof text);
+    contains(text, "timeline 2 forked off timeline 1 at 0/3000100");
+    /* a day later it is history */
+    tl_production_fork_warning(&list, 2, T + 20 + TL_RECENT_FORK_S, SEGSIZE, text, sizeof text);
+    ck_assert_str_eq(text, "");
+    tl_production_fork_warning(&list, 1, T + 60, SEGSIZE, text, sizeof text);
+    ck_assert_str_eq(text, "");
+    tl_production_fork_warning(&list, 7, T + 60, SEGSIZE, text, sizeof text);
+    ck_assert_str_eq(text, "");
+    ck_assert_uint_eq(tl_activity_find(&list, 1)->last_segno, 9);
+}
+END_TEST
+
+/* A failover forks off the end of the old timeline: its last segment is the fork's. */
+START_TEST(failover_fork_is_not_recent_fork)
+{
+    for (uint64_t n = 1; n <= 5; n++)
+        segn(1, n, T + (int64_t)n);
+    hist(2, 1, 0x5000100, T + 10);
+    segn(2, 5, T + 11);
+    char text[640];
+    tl_production_fork_warning(&list, 2, T + 12, SEGSIZE, text, sizeof text);
+    ck_assert_str_eq(text, "");
+}
+END_TEST
+
 Suite *suite_tl_production(void)
 {
     Suite *s = suite_create("tl_production");
@@ -171,6 +227,8 @@ Suite *suite_tl_production(void)
     tcase_add_test(tc, failover);
     tcase_add_test(tc, sibling_tie);
     tcase_add_test(tc, hostile_parents);
+    tcase_add_test(tc, recent_fork);
+    tcase_add_test(tc, failover_fork_is_not_recent_fork);
     suite_add_tcase(s, tc);
     return s;
 }
