@@ -24,6 +24,7 @@
 #include "pgpitr/pipe.h"
 #include "pgpitr/repo.h"
 #include "pgpitr/timeline.h"
+#include "pgpitr/tl_production.h"
 #include "pgpitr/walname.h"
 #include "pgpitr/window.h"
 
@@ -143,6 +144,11 @@ typedef struct CatalogReach {
 } CatalogReach;
 
 void catalog_reach(const Catalog *c, const CatalogBackup *b, uint32_t tli, CatalogReach *out);
+
+/* What every timeline received (tl_production.h), from the catalog's segments, history files
+ * and parsed histories: the same facts restore_wal_activity gathers for restore and drill.
+ * *out is zeroed first; free it with tl_activity_free. PGP_ERR_NOMEM only. */
+int catalog_activity(const Catalog *c, TlActivityList *out, PgpErr *err);
 
 /* "2026-11-22T03:00:00Z" (UTC); "-" for 0. */
 void catalog_format_time(int64_t t, char out[32]);

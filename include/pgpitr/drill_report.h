@@ -18,6 +18,7 @@
 #include "pgpitr/err.h"
 #include "pgpitr/restore.h"
 #include "pgpitr/storage.h"
+#include "pgpitr/tl_production.h"
 
 #define DRILL_SCHEMA_VERSION 1
 #define DRILL_ID_MAX 40
@@ -47,6 +48,17 @@ typedef struct DrillReport {
 
     bool has_backup;
     RestoreReport backup;        /* label, why, LSNs, times, size, pg_major, ... */
+
+    /* The timeline followed and why (restore_plan.h), production's as judged from archive
+     * times, PostgreSQL's latest and what every timeline received (tl_production.h). */
+    bool has_timeline;
+    uint32_t timeline;
+    char timeline_why[256];
+    TlProduction production;
+    uint32_t latest_timeline;
+    TlActivityList timelines;    /* owned */
+    char **warnings;             /* passed or not, what may mislead: one line each */
+    size_t n_warnings;
 
     const char *target_kind;     /* "latest", "immediate", "time", "lsn", "xid", "name" */
     char *target_value;          /* as requested; NULL for latest and immediate */
@@ -91,6 +103,8 @@ bool drill_report_passed(const DrillReport *r);
 
 /* Adds a reason (printf-like): the drill failed. */
 void drill_report_fail(DrillReport *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds a warning (printf-like): the drill may pass, but says what may mislead. */
+void drill_report_warn(DrillReport *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Adds err's message as a reason and remembers its code if it is the first. */
 void drill_report_fail_err(DrillReport *r, const PgpErr *err);
 /* Adds a check; a failed check also adds the reason "check \"<name>\" failed: <detail>". */

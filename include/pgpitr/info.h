@@ -22,6 +22,7 @@
 #include "pgpitr/lease.h"
 #include "pgpitr/repolock.h"
 #include "pgpitr/storage.h"
+#include "pgpitr/tl_production.h"
 
 #define INFO_SCHEMA_VERSION 1
 #define INFO_WIDTH 80              /* no text line is longer */
@@ -52,6 +53,7 @@ typedef struct InfoTimeline {
     size_t n_partial, n_backup_files, n_conflicts;
     size_t first_gap, n_gaps;      /* Info.gaps[first_gap ..] */
     size_t first_window, n_windows;/* Info.windows[first_window ..] */
+    const TlActivity *act;         /* parent, fork, last archive time (Info.activity) */
 } InfoTimeline;
 
 /* Per backup (parallel to Info.cat.backups): can it be restored at all? */
@@ -90,6 +92,8 @@ typedef struct Info {
     InfoWindow *windows;           /* grouped by timeline, ascending earliest point */
     size_t n_windows;
     const CatalogWal *newest;      /* newest archived segment by archive time; NULL if none */
+    TlActivityList activity;       /* what each timeline received (catalog_activity) */
+    TlProduction production;       /* production's timeline and PostgreSQL's latest */
     InfoDrill drill;
     RepoLockHolder *locks;         /* repo_lock_list: every holder object, live and dead */
     size_t n_locks;

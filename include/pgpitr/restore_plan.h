@@ -21,6 +21,7 @@
 #include "pgpitr/restore.h"
 #include "pgpitr/restore_wal.h"
 #include "pgpitr/timeline.h"
+#include "pgpitr/tl_production.h"
 #include "pgpitr/window.h"
 
 typedef struct RestorePlan {
@@ -28,7 +29,9 @@ typedef struct RestorePlan {
     uint32_t target_tli;                /* the timeline recovery follows */
     PgTimelineHistory history;          /* of target_tli (owned) */
     bool history_found;                 /* read from an archived history file */
-    char timeline_text[96];             /* "2 (latest)", "1 (--target-timeline)", ... */
+    char timeline_why[224];             /* "latest: the highest timeline with a history
+                                           file in the archive", "--target-timeline", ... */
+    char timeline_text[256];            /* "2 (<timeline_why>)" */
     char path_text[160];                /* "1 -> 2 at 0/3000158" */
     char why[256];                      /* why this backup */
     RestoreWalWalk wal;                 /* the validated WAL */
@@ -40,13 +43,28 @@ typedef struct RestorePlan {
                                            the backup's stop time */
     size_t n_complete, n_incomplete;    /* backups seen (selection without a label) */
     size_t n_objects;                   /* distinct objects checked */
+    TlProduction production;            /* production's timeline, judged from archive times
+                                           (every mode but current) */
+    TlActivityList timelines;           /* what each timeline received (owned; empty for
+                                           current) */
+    uint32_t latest_tli;                /* PostgreSQL's latest: the highest timeline with a
+                                           history file (or of a backup) */
+    char warning[512];                  /* "" or why the timeline followed may not be the one
+                                           production is on (latest and production only) */
+    char fork_warning[640];             /* "" or: a timeline on its history forked off the
+                                           past of its parent recently (the same modes;
+                                           tl_production_fork_warning) */
 } RestorePlan;
 
 /*
  * Chooses and validates. The target in req must already be consistent (restore_run checks the
  * request first). Timeline: req->target.timeline "latest" (default; for IMMEDIATE the default
- * is "current") is the highest timeline with a history file in the archive, "current" the
- * backup's own, a number that timeline.
+ * is "current") is the highest timeline with a history file in the archive (or of a backup),
+ * "production" the one production is on (tl_production.h; latest when nothing is archived),
+ * "current" the backup's own, a number that timeline. For latest and production, warning says
+ * when production's timeline is not the one followed (latest), or when latest is not
+ * production's (production), or when production's is ambiguous; fork_warning when a timeline
+ * on the followed history forked off its parent's past less than a day ago.
  *
  * Without req->label a backup qualifies when it is complete, on the target timeline's history
  * with the fork point at or after its stop LSN, and ends before the target: TIME: its stop
@@ -61,7 +79,9 @@ typedef struct RestorePlan {
  * archived twice with different content), PGP_ERR_USAGE (--backup ends after the target or is
  * not on the timeline). For a LATEST target a hole with later WAL behind it is refused (the
  * newest point cannot be reached); for XID and NAME it is a warning (the target may lie before
- * it; PostgreSQL stops with an error at the end of the WAL if not).
+ * it; PostgreSQL stops with an error at the end of the WAL if not). Every NOT_FOUND and USAGE
+ * refusal of the choice or of the WAL also says which timeline was followed and why, and its
+ * HINT names every other timeline on which the target is reachable ("--target-timeline N").
  */
 int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, PgpErr *err);
 void restore_plan_free(RestorePlan *p);        /* NULL and zeroed plans are fine */

@@ -17,6 +17,7 @@
 #include "pgpitr/err.h"
 #include "pgpitr/repo.h"
 #include "pgpitr/timeline.h"
+#include "pgpitr/tl_production.h"
 #include "pgpitr/walname.h"
 
 typedef struct RestoreWalIndex RestoreWalIndex;
@@ -52,6 +53,14 @@ int restore_wal_history_tlis(RestoreWalIndex *ix, uint32_t **tlis, size_t *n, Pg
  */
 int restore_wal_history(RestoreWalIndex *ix, uint32_t tli, PgTimelineHistory *out, bool *found,
                         PgpErr *err);
+
+/*
+ * What every timeline received (tl_production.h): each archived segment and history file with
+ * its archive time, and where each timeline with a history file forked off. Lists every
+ * archive directory (each once, as the walk does). *out is zeroed first; free it with
+ * tl_activity_free (also after a failure). Errors are those of the listings.
+ */
+int restore_wal_activity(RestoreWalIndex *ix, TlActivityList *out, PgpErr *err);
 
 typedef struct RestoreWalWalk {
     uint64_t first_segno;               /* where the walk started */

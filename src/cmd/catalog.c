@@ -510,3 +510,32 @@ void catalog_reach(const Catalog *c, const CatalogBackup *b, uint32_t tli, Catal
     }
     out->gap = later_on_history(c, h, out->missing_segno);
 }
+
+int catalog_activity(const Catalog *c, TlActivityList *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->n_wal; i++) {
+        const CatalogWal *w = &c->wal[i];
+        if (w->kind == PG_WALFILE_SEGMENT)
+            rc = tl_activity_segment(out, w->tli, w->segno, w->mtime, w->name, err);
+    }
+    for (size_t i = 0; rc == 0 && i < c->n_histories; i++)
+        rc = tl_activity_history(out, c->histories[i].tli, c->histories[i].mtime, err);
+    for (size_t i = 0; rc == 0 && i < c->n_timelines; i++) {
+        const CatalogTimeline *t = &c->timelines[i];
+        const PgTimelineHistory *h = &t->history;
+        if (!t->history_found || t->history_bad || h->n < 2)
+            continue;
+        TlActivity *a = tl_activity_get(out, t->tli);
+        if (a == NULL) {
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        a->parent = h->entries[h->n - 2].tli;
+        a->fork_lsn = h->entries[h->n - 1].begin;
+    }
+    if (rc != 0)
+        tl_activity_free(out);
+    return rc;
+}

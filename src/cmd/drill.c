@@ -64,6 +64,7 @@ typedef struct Drill {
                                     held until the work directory is gone (restore_guard.h) */
     char pinned_label[MANIFEST_LABEL_MAX + 1];   /* the backup the drill's plan chose */
     char pinned_why[256];
+    char pinned_tli[16];         /* the timeline it chose, pinned for the restore */
     bool stored;                 /* the report is in the repository */
 } Drill;
 
@@ -183,9 +184,10 @@ static int check_options(DrillOptions *o, PgpErr *err)
                                "--target-lsn or --target-xid");
     const char *tl = o->target.timeline;
     if (tl != NULL && strcmp(tl, "latest") != 0 && strcmp(tl, "current") != 0 &&
+        strcmp(tl, "production") != 0 &&
         (tl[0] == '\0' || strlen(tl) > 10 || strspn(tl, "0123456789") != strlen(tl)))
-        return cmd_usage_error(err, &cmd_drill, "--target-timeline must be latest, current or a "
-                               "timeline number");
+        return cmd_usage_error(err, &cmd_drill, "--target-timeline must be production, latest, "
+                               "current or a timeline number");
     if (o->label != NULL && !manifest_label_valid(o->label))
         return cmd_usage_error(err, &cmd_drill, "invalid backup label \"%s\"", o->label);
     return 0;
@@ -343,35 +345,58 @@ static int ts_map_add(TsMap *m, uint32_t oid, const char *workdir, PgpErr *err)
     return 0;
 }
 
+/* What the plan chose and what may mislead about it, in the report. Production's timeline is
+ * the one to prove: following another (asked for, or by PostgreSQL's latest) passes with a
+ * warning, and so does following production's while latest, what a restore follows by
+ * default, is another. */
+static void note_timeline(Drill *d, RestorePlan *plan, const char *asked)
+{
+    DrillReport *r = &d->rep;
+    const TlProduction *p = &plan->production;
+    r->has_timeline = true;
+    r->timeline = plan->target_tli;
+    snprintf(r->timeline_why, sizeof r->timeline_why, "%s", plan->timeline_why);
+    r->production = *p;
+    r->latest_timeline = plan->latest_tli;
+    r->timelines = plan->timelines;
+    plan->timelines = (TlActivityList){0};
+    if (plan->fork_warning[0] != '\0')
+        drill_report_warn(r, "%s", plan->fork_warning);
+    if (plan->warning[0] != '\0')
+        drill_report_warn(r, "%s", plan->warning);
+    else if (p->known && p->tli != plan->target_tli && strcmp(asked, "production") != 0 &&
+             strcmp(asked, "current") != 0)
+        drill_report_warn(r, "this drill followed timeline %u (--target-timeline %s), not "
+                          "production's timeline %u: it does not prove production's history",
+                          plan->target_tli, asked, p->tli);
+}
+
 /* Tablespaces of the backup go to workdir/ts/<oid>: a drill must never write into the original
  * locations, which on the production host hold the production tablespaces. restore_run
- * chooses the backup and accepts a map only for tablespaces that backup has, so without
- * --backup the drill plans first (read-only, restore_plan.h) and then pins the plan's backup,
- * keeping the plan's reason in the report. */
+ * chooses the backup and accepts a map only for tablespaces that backup has, so the drill
+ * plans first (read-only, restore_plan.h) and then pins the plan's backup and timeline,
+ * keeping the plan's reasons in the report. */
 static int pin_backup(Drill *d, RestoreRequest *req, TsMap *m, PgpErr *err)
 {
     RestorePlan plan = {0};
-    BackupManifest *bm = NULL;
-    int rc = 0;
-    if (req->label != NULL) {
-        PgpErr ignore;
-        if (manifest_load(d->storage, req->label, &bm, &ignore) != 0)
-            return 0;                  /* restore_run says what is wrong with it */
-    } else if ((rc = restore_plan_make(d->repo, req, &plan, err)) == 0) {
+    int rc = restore_plan_make(d->repo, req, &plan, err);
+    if (rc == 0) {
+        note_timeline(d, &plan, req->target.timeline != NULL ? req->target.timeline : "current");
         snprintf(d->pinned_label, sizeof d->pinned_label, "%s", plan.manifest->label);
-        snprintf(d->pinned_why, sizeof d->pinned_why, "%s", plan.why);
+        snprintf(d->pinned_tli, sizeof d->pinned_tli, "%u", plan.target_tli);
+        if (req->label == NULL)
+            snprintf(d->pinned_why, sizeof d->pinned_why, "%s", plan.why);
         req->label = d->pinned_label;
+        req->target.timeline = d->pinned_tli;
     }
-    const BackupManifest *chosen = bm ? bm : plan.manifest;
-    for (size_t t = 0; rc == 0 && chosen != NULL && t < chosen->n_tablespaces; t++)
-        rc = ts_map_add(m, chosen->tablespaces[t].oid, d->workdir, err);
+    for (size_t t = 0; rc == 0 && t < plan.manifest->n_tablespaces; t++)
+        rc = ts_map_add(m, plan.manifest->tablespaces[t].oid, d->workdir, err);
     if (rc == 0 && m->n > 0 && (m->v = calloc(m->n, sizeof *m->v)) == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < m->n; i++)
         m->v[i] = (RestoreTablespaceMap){.name = m->names[i], .dir = m->dirs[i]};
     req->ts_map = m->v;
     req->n_ts_map = m->n;
-    manifest_free(bm);
     restore_plan_free(&plan);
     return rc;
 }
@@ -402,6 +427,9 @@ static int restore_phase(Drill *d, PgpErr *err)
     int port = 0;
     RestoreRequest req = {.label = d->o->label, .target = d->o->target, .jobs = d->o->jobs,
                           .quiet = true, .lock_held = true, .locks_out = &d->locks};
+    /* A drill proves production's history: not a higher timeline a promoted copy archived. */
+    if (req.target.timeline == NULL && req.target.kind != RESTORE_TARGET_IMMEDIATE)
+        req.target.timeline = "production";
     double t0 = mono_s();
     int rc = pg_server_free_port(&port, err);
     if (rc == 0)
@@ -583,6 +611,8 @@ static int publish(Drill *d, PgpErr *err)
             log_warn("%s", ferr.msg);
         rc = rc != 0 ? rc : frc;
     }
+    for (size_t i = 0; d->o->json && i < d->rep.n_warnings; i++)
+        log_warn("%s", d->rep.warnings[i]);    /* the text summary has them already */
     if (json != NULL && d->o->json)
         fputs(json, stdout);
     else if (!d->o->json)
@@ -720,7 +750,9 @@ const CmdDef cmd_drill = {
         "  --target-time TIME      ISO 8601 with an offset: 2026-11-22T03:15:07+01:00\n"
         "  --target-lsn X/X | --target-xid XID | --target-name NAME | --target-immediate\n"
         "  --target-exclusive      stop just before a time, LSN or xid target\n"
-        "  --target-timeline latest|current|N\n"
+        "  --target-timeline production|latest|current|N\n"
+        "                          default production: the timeline that received the most\n"
+        "                          recently archived WAL (current with --target-immediate)\n"
         "\n"
         "options:\n"
         "  --backup LABEL          backup to restore (default: chosen like pgpitr restore)\n"

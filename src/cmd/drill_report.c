@@ -55,6 +55,10 @@ void drill_report_free(DrillReport *r)
     for (size_t i = 0; i < r->n_log_tail; i++)
         free(r->log_tail[i]);
     free(r->log_tail);
+    for (size_t i = 0; i < r->n_warnings; i++)
+        free(r->warnings[i]);
+    free(r->warnings);
+    tl_activity_free(&r->timelines);
     memset(r, 0, sizeof *r);
 }
 
@@ -63,27 +67,42 @@ bool drill_report_passed(const DrillReport *r)
     return r->n_reasons == 0 && !r->nomem;
 }
 
-static void add_reason(DrillReport *r, char *text)
+static void add_line(DrillReport *r, char ***lines, size_t *n, char *text)
 {
-    char **v = text ? realloc(r->reasons, (r->n_reasons + 1) * sizeof *v) : NULL;
+    char **v = text ? realloc(*lines, (*n + 1) * sizeof *v) : NULL;
     if (v == NULL) {
         free(text);
         r->nomem = true;
         return;
     }
-    r->reasons = v;
-    v[r->n_reasons++] = text;
+    *lines = v;
+    v[(*n)++] = text;
+}
+
+static char *format_line(const char *fmt, va_list ap)
+{
+    char *text = NULL;
+    if (vasprintf(&text, fmt, ap) < 0)
+        text = NULL;
+    return text;
 }
 
 void drill_report_fail(DrillReport *r, const char *fmt, ...)
 {
-    char *text = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&text, fmt, ap) < 0)
-        text = NULL;
+    char *text = format_line(fmt, ap);
     va_end(ap);
-    add_reason(r, text);
+    add_line(r, &r->reasons, &r->n_reasons, text);
+}
+
+void drill_report_warn(DrillReport *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = format_line(fmt, ap);
+    va_end(ap);
+    add_line(r, &r->warnings, &r->n_warnings, text);
 }
 
 void drill_report_fail_err(DrillReport *r, const PgpErr *err)
@@ -283,6 +302,35 @@ static json_t *target_json(const DrillReport *r)
                      reached);
 }
 
+static json_t *timelines_json(const TlActivityList *l)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < l->n; i++) {
+        const TlActivity *t = &l->v[i];
+        json_array_append_new(a, json_pack("{s:I, s:o, s:o, s:b, s:o, s:o}", "timeline",
+                                           (json_int_t)t->tli, "parent", t->parent ?
+                                           json_integer(t->parent) : json_null(), "fork_lsn",
+                                           t->parent ? cmd_json_lsn(t->fork_lsn) : json_null(),
+                                           "history", t->has_history, "last_archived",
+                                           t->has_last ? jtime(t->last * 1000000) : json_null(),
+                                           "last_object", t->has_last ? jstr(t->last_name) :
+                                           json_null()));
+    }
+    return a;
+}
+
+static json_t *timeline_json(const DrillReport *r)
+{
+    if (!r->has_timeline)
+        return json_null();
+    const TlProduction *p = &r->production;
+    return json_pack("{s:I, s:o, s:o, s:b, s:I, s:o}", "followed", (json_int_t)r->timeline,
+                     "why", jstr(r->timeline_why), "production",
+                     p->known ? json_integer(p->tli) : json_null(), "production_ambiguous",
+                     p->known && p->ambiguous, "latest", (json_int_t)r->latest_timeline,
+                     "timelines", timelines_json(&r->timelines));
+}
+
 static json_t *phases_json(const DrillReport *r)
 {
     double select_restore = -1, select = -1;
@@ -361,7 +409,9 @@ static json_t *report_json(const DrillReport *r)
     bad |= json_object_set_new(j, "finished", jtime(r->finished_us));
     bad |= json_object_set_new(j, "status", json_string(drill_report_passed(r) ? "passed" : "failed"));
     bad |= json_object_set_new(j, "reasons", strings_json(r->reasons, r->n_reasons));
+    bad |= json_object_set_new(j, "warnings", strings_json(r->warnings, r->n_warnings));
     bad |= json_object_set_new(j, "backup", backup_json(r));
+    bad |= json_object_set_new(j, "timeline", timeline_json(r));
     bad |= json_object_set_new(j, "target", target_json(r));
     bad |= json_object_set_new(j, "phases", phases_json(r));
     bad |= json_object_set_new(j, "wal", wal_json(r));
@@ -415,6 +465,16 @@ static void print_target(const DrillReport *r, FILE *out)
     fputc('\n', out);
 }
 
+/* The timeline and, loud, every warning: a drill that passed on a timeline production is not
+ * on proves nothing about production. */
+static void print_timeline(const DrillReport *r, FILE *out)
+{
+    if (r->has_timeline)
+        fprintf(out, "  timeline: %u (%s)\n", r->timeline, r->timeline_why);
+    for (size_t i = 0; i < r->n_warnings; i++)
+        fprintf(out, "  WARNING: %s\n", r->warnings[i]);
+}
+
 static void print_rto(const DrillReport *r, FILE *out)
 {
     if (r->total_s < 0)
@@ -436,7 +496,10 @@ static void print_rto(const DrillReport *r, FILE *out)
 
 void drill_report_print_text(const DrillReport *r, FILE *out)
 {
-    fprintf(out, "drill %s: %s\n", r->id, drill_report_passed(r) ? "PASSED" : "FAILED");
+    fprintf(out, "drill %s: %s", r->id, drill_report_passed(r) ? "PASSED" : "FAILED");
+    if (r->n_warnings > 0)
+        fprintf(out, " with %zu WARNING%s", r->n_warnings, r->n_warnings == 1 ? "" : "S");
+    fputc('\n', out);
     if (r->has_backup) {
         char stop[20], when[DRILL_TIME_MAX];
         pg_lsn_format(r->backup.backup_stop_lsn, stop);
@@ -444,6 +507,7 @@ void drill_report_print_text(const DrillReport *r, FILE *out)
         fprintf(out, "  backup:  %s (%s), stop LSN %s at %s\n", r->backup.label, r->backup.why,
                 stop, when);
     }
+    print_timeline(r, out);
     print_target(r, out);
     print_rto(r, out);
     if (r->has_wal)

@@ -168,10 +168,57 @@ static json_t *gaps_json(const Info *info, const InfoTimeline *it)
     return a;
 }
 
+/* Parent, fork and last archive time of a timeline: added to its object. */
+static json_t *add_activity(const Info *info, const InfoTimeline *it, json_t *o)
+{
+    const TlActivity *a = it->act;
+    bool fork = a != NULL && a->parent != 0, last = a != NULL && a->has_last;
+    json_t *more = json_pack("{s:o, s:o, s:o, s:o, s:b}", "parent",
+                             fork ? json_integer(a->parent) : json_null(), "fork_lsn",
+                             fork ? cmd_json_lsn(a->fork_lsn) : json_null(), "last_archived",
+                             last ? cmd_json_time(a->last) : json_null(), "last_object",
+                             last ? jsafe(a->last_name) : json_null(), "production",
+                             info->production.known && info->production.tli == it->t->tli);
+    if (o == NULL || more == NULL || json_object_update(o, more) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_decref(more);
+    return o;
+}
+
+/* What the text says as WARNING lines about production's timeline. */
+static json_t *production_warnings(const Info *info)
+{
+    const TlProduction *p = &info->production;
+    char w[640];
+    json_t *a = json_array();
+    tl_production_warning(p, true, p->tli, p->latest, w, sizeof w);
+    if (a != NULL && w[0] != '\0')
+        json_array_append_new(a, json_string(w));
+    tl_production_fork_warning(&info->activity, p->tli, info->now, info->cat.id.wal_segsize, w,
+                               sizeof w);
+    if (a != NULL && w[0] != '\0')
+        json_array_append_new(a, json_string(w));
+    return a;
+}
+
+static json_t *production_json(const Info *info)
+{
+    const TlProduction *p = &info->production;
+    if (!p->known)
+        return json_null();
+    return json_pack("{s:I, s:o, s:o, s:b, s:o, s:I, s:o}", "timeline", (json_int_t)p->tli,
+                     "last_archived", cmd_json_time(p->last), "last_object", jsafe(p->last_name),
+                     "ambiguous", p->ambiguous, "tied_with",
+                     p->ambiguous ? json_integer(p->tied) : json_null(), "latest_timeline",
+                     (json_int_t)p->latest, "warnings", production_warnings(info));
+}
+
 static json_t *timeline_json(const Info *info, const InfoTimeline *it)
 {
     const CatalogTimeline *t = it->t;
-    return json_pack("{s:I, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o}",
+    return add_activity(info, it, json_pack("{s:I, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o}",
                      "timeline", (json_int_t)t->tli, "history", history_state(t),
                      "history_error", t->history_bad ? jsafe(t->error) : json_null(),
                      "first_segment", it->has_segments ? jseg(info, t->tli, it->first_segno) :
@@ -180,7 +227,7 @@ static json_t *timeline_json(const Info *info, const InfoTimeline *it)
                      "segments", (json_int_t)t->n_segments, "stored_size",
                      (json_int_t)t->stored_size, "partial_files", (json_int_t)it->n_partial,
                      "backup_files", (json_int_t)it->n_backup_files, "conflicts",
-                     (json_int_t)it->n_conflicts, "gaps", gaps_json(info, it));
+                     (json_int_t)it->n_conflicts, "gaps", gaps_json(info, it)));
 }
 
 static json_t *archive_json(const Info *info)
@@ -197,7 +244,8 @@ static json_t *archive_json(const Info *info)
             json_decref(tls);
             tls = NULL;
         }
-    return json_pack("{s:o, s:o}", "newest_segment", newest, "timelines", tls);
+    return json_pack("{s:o, s:o, s:o}", "newest_segment", newest, "production",
+                     production_json(info), "timelines", tls);
 }
 
 static json_t *window_json(const Info *info, const InfoWindow *w)

@@ -190,6 +190,11 @@ int info_analyze(Info *info, PgpErr *err)
     mark_backups(info);
     match_running(info);
     find_newest(info);
+    if (catalog_activity(c, &info->activity, err) != 0)
+        return PGP_ERR_NOMEM;
+    tl_production_decide(&info->activity, &info->production);
+    for (size_t i = 0; i < info->n_tls; i++)
+        info->tls[i].act = tl_activity_find(&info->activity, info->tls[i].t->tli);
     return 0;
 }
 
@@ -284,5 +289,6 @@ void info_free(Info *info)
     free(info->windows);
     free(info->locks);
     free(info->leases);
+    tl_activity_free(&info->activity);
     memset(info, 0, sizeof *info);
 }

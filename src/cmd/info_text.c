@@ -227,9 +227,29 @@ static void print_history(const InfoTimeline *it, FILE *out)
     }
 }
 
+/* Where it forked off and when it last received WAL: which timeline production is on. */
+static void print_activity(const Info *info, const InfoTimeline *it, FILE *out)
+{
+    const TlActivity *a = it->act;
+    if (a == NULL)
+        return;
+    char fork[20], when[32], age[INFO_DURATION_MAX + 16];
+    if (a->parent != 0) {
+        pg_lsn_format(a->fork_lsn, fork);
+        line(out, 6, "    forked off timeline %" PRIu32 " at %s", a->parent, fork);
+    }
+    if (!a->has_last)
+        return;
+    catalog_format_time(a->last, when);
+    info_format_age(info->now, a->last, age);
+    bool prod = info->production.known && info->production.tli == a->tli;
+    line(out, 6, "    last archived %s (%s)%s", when, age, prod ? ": production's timeline" : "");
+}
+
 static void print_timeline(const Info *info, const InfoTimeline *it, FILE *out)
 {
     print_history(it, out);
+    print_activity(info, it, out);
     char a[PG_WALNAME_SEG_LEN + 1], b[PG_WALNAME_SEG_LEN + 1], size[INFO_SIZE_MAX];
     info_format_size(it->t->stored_size, size);
     if (it->has_segments) {
@@ -263,6 +283,19 @@ static void print_archive(const Info *info, FILE *out)
         line(out, 4, "    archived %s (%s)", when, age);
     } else {
         line(out, 4, "  no WAL segment archived yet (check archive_command)");
+    }
+    const TlProduction *p = &info->production;
+    if (p->known) {
+        char warn[640];
+        line(out, 4, "  production's timeline: %" PRIu32 " (the most recently archived WAL)",
+             p->tli);
+        tl_production_warning(p, true, p->tli, p->latest, warn, sizeof warn);
+        if (warn[0] != '\0')
+            line(out, 4, "  WARNING: %s", warn);
+        tl_production_fork_warning(&info->activity, p->tli, info->now,
+                                   info->cat.id.wal_segsize, warn, sizeof warn);
+        if (warn[0] != '\0')
+            line(out, 4, "  WARNING: %s", warn);
     }
     for (size_t i = 0; i < info->n_tls; i++)
         print_timeline(info, &info->tls[i], out);

@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pgpitr/log.h"
 #include "pgpitr/restore_conf.h"
 #include "pgpitr/restore_files.h"
+#include "pgpitr/tl_production.h"
 
 #define US_PER_SEC INT64_C(1000000)
 
@@ -240,12 +242,16 @@ int restore_select_backup(Storage *s, const char *label, RestoreSelection *out, 
 
 /* ---- timelines -------------------------------------------------------------------------- */
 
-typedef enum { TL_LATEST, TL_CURRENT, TL_NUMBER } TimelineMode;
+typedef enum { TL_LATEST, TL_CURRENT, TL_NUMBER, TL_PRODUCTION } TimelineMode;
 
 typedef struct Timelines {
     RestoreWalIndex *ix;
     TimelineMode mode;
-    uint32_t tli;                       /* LATEST, NUMBER: the target timeline */
+    uint32_t tli;                       /* LATEST, NUMBER, PRODUCTION: the target timeline */
+    uint32_t latest;                    /* PostgreSQL's latest (and backups' timelines) */
+    bool act_loaded;                    /* act and prod are known */
+    TlActivityList act;                 /* what each timeline received (tl_production.h) */
+    TlProduction prod;
     PgTimelineHistory *h;               /* cache, one per timeline asked for */
     bool *found;
     size_t n;
@@ -257,6 +263,7 @@ static void timelines_free(Timelines *t)
         pg_timeline_free(&t->h[i]);
     free(t->h);
     free(t->found);
+    tl_activity_free(&t->act);
 }
 
 static int timeline_history(Timelines *t, uint32_t tli, size_t *idx, PgpErr *err)
@@ -280,6 +287,19 @@ static int timeline_history(Timelines *t, uint32_t tli, size_t *idx, PgpErr *err
     return 0;
 }
 
+/* Production's timeline, from every archive directory's listing (read once). */
+static int load_activity(Timelines *t, PgpErr *err)
+{
+    if (t->act_loaded)
+        return 0;
+    int rc = restore_wal_activity(t->ix, &t->act, err);
+    if (rc == 0) {
+        tl_production_decide(&t->act, &t->prod);
+        t->act_loaded = true;
+    }
+    return rc;
+}
+
 static int timelines_init(Timelines *t, const RestoreTargetSpec *spec, const Candidates *c,
                           PgpErr *err)
 {
@@ -288,23 +308,31 @@ static int timelines_init(Timelines *t, const RestoreTargetSpec *spec, const Can
         v = spec->kind == RESTORE_TARGET_IMMEDIATE ? "current" : "latest";
     if (strcmp(v, "current") == 0) {
         t->mode = TL_CURRENT;
-        return 0;
-    }
-    if (strcmp(v, "latest") != 0) {
+    } else if (strcmp(v, "latest") == 0) {
+        t->mode = TL_LATEST;
+    } else if (strcmp(v, "production") == 0) {
+        t->mode = TL_PRODUCTION;
+    } else {
         char *end = NULL;
         unsigned long n = strtoul(v, &end, 10);
         if (v[0] < '0' || v[0] > '9' || *end != '\0' || n == 0 || n > UINT32_MAX)
             return PGP_FAIL(err, PGP_ERR_USAGE, "invalid target timeline \"%.32s\" (expected "
-                            "latest, current or a timeline ID)", v);
+                            "latest, production, current or a timeline ID)", v);
         t->mode = TL_NUMBER;
         t->tli = (uint32_t)n;
-        return 0;
     }
-    t->mode = TL_LATEST;
-    int rc = restore_wal_latest_timeline(t->ix, &t->tli, err);
+    int rc = restore_wal_latest_timeline(t->ix, &t->latest, err);
     for (size_t i = 0; rc == 0 && i < c->n; i++) /* a backup on a timeline whose history file */
-        if (c->v[i]->timeline > t->tli)          /* is gone still defines that timeline */
-            t->tli = c->v[i]->timeline;
+        if (c->v[i]->timeline > t->latest)       /* is gone still defines that timeline */
+            t->latest = c->v[i]->timeline;
+    /* whether the timeline followed is production's: the same listing answers every mode but
+     * current (a backup's own timeline, --target-immediate's default: nothing after its end) */
+    if (rc == 0 && t->mode != TL_CURRENT)
+        rc = load_activity(t, err);
+    if (t->mode == TL_LATEST || (t->mode == TL_PRODUCTION && !t->prod.known))
+        t->tli = t->latest;
+    else if (t->mode == TL_PRODUCTION)
+        t->tli = t->prod.tli;
     return rc;
 }
 
@@ -313,15 +341,22 @@ static uint32_t target_tli_of(const Timelines *t, const BackupManifest *m)
     return t->mode == TL_CURRENT ? m->timeline : t->tli;
 }
 
-static void describe_timeline(const Timelines *t, uint32_t tli, char *out, size_t size)
+/* Why this timeline: "latest: the highest timeline with a history file in the archive". */
+static void timeline_why(const Timelines *t, char *out, size_t size)
 {
-    if (t->mode == TL_LATEST)
-        snprintf(out, size, "%" PRIu32 " (latest: the highest timeline with a history file in "
-                 "the archive)", tli);
-    else if (t->mode == TL_CURRENT)
-        snprintf(out, size, "%" PRIu32 " (current: the backup's own)", tli);
-    else
-        snprintf(out, size, "%" PRIu32 " (--target-timeline)", tli);
+    char prod[160];
+    if (t->mode == TL_LATEST) {
+        snprintf(out, size, "latest: the highest timeline with a history file in the archive");
+    } else if (t->mode == TL_CURRENT) {
+        snprintf(out, size, "current: the backup's own");
+    } else if (t->mode == TL_NUMBER) {
+        snprintf(out, size, "--target-timeline");
+    } else if (!t->prod.known) {
+        snprintf(out, size, "latest: production's cannot be told, nothing is archived");
+    } else {
+        tl_production_describe(&t->prod, prod, sizeof prod);
+        snprintf(out, size, "production's: %s", prod);
+    }
 }
 
 /* ---- choosing ---------------------------------------------------------------------------- */
@@ -448,8 +483,13 @@ static void make_why(RestorePlan *p, const RestoreRequest *req, const Skipped *s
         snprintf(p->why + n, sizeof p->why - (size_t)n, "%s", extra);
 }
 
+/* What choose() lent the plan (the candidate's manifest, the cached history) until adopt(). */
+typedef struct Chosen {
+    size_t cand, hist;
+} Chosen;
+
 static int choose(RestorePlan *p, const RestoreRequest *req, Candidates *c, Timelines *tl,
-                  PgpErr *err)
+                  Chosen *ch, PgpErr *err)
 {
     Skipped sk = {0};
     for (size_t i = 0; i < c->n; i++) {
@@ -471,14 +511,14 @@ static int choose(RestorePlan *p, const RestoreRequest *req, Candidates *c, Time
         }
         if (!ok)
             continue;
-        p->manifest = m;
-        c->v[i] = NULL;
+        p->manifest = m;                /* lent: adopt() takes it, unlend() forgets it */
         p->target_tli = tl->h[idx].tli;
         p->history = tl->h[idx];
         p->history_found = tl->found[idx];
-        tl->h[idx] = (PgTimelineHistory){0};
-        tl->h[idx].tli = p->target_tli; /* keeps the cache entry distinct, now empty */
-        describe_timeline(tl, p->target_tli, p->timeline_text, sizeof p->timeline_text);
+        *ch = (Chosen){.cand = i, .hist = idx};
+        timeline_why(tl, p->timeline_why, sizeof p->timeline_why);
+        snprintf(p->timeline_text, sizeof p->timeline_text, "%" PRIu32 " (%s)", p->target_tli,
+                 p->timeline_why);
         pg_timeline_describe(&p->history, p->path_text, sizeof p->path_text);
         make_why(p, req, &sk, c);
         return 0;
@@ -571,7 +611,8 @@ static uint64_t walk_until(const RestorePlan *p, const RestoreTargetSpec *t, uin
     return UINT64_MAX;
 }
 
-static int check_wal(RestorePlan *p, RestoreWalIndex *ix, const RestoreTargetSpec *t, PgpErr *err)
+static int check_wal(RestorePlan *p, RestoreWalIndex *ix, const RestoreTargetSpec *t, bool quiet,
+                     PgpErr *err)
 {
     const BackupManifest *m = p->manifest;
     uint32_t segsize = restore_wal_segsize(ix);
@@ -603,7 +644,7 @@ static int check_wal(RestorePlan *p, RestoreWalIndex *ix, const RestoreTargetSpe
     case RESTORE_TARGET_TIME:
         return t->time_us >= (p->latest_time + 1) * US_PER_SEC ? refuse_wal(p, t, err) : 0;
     default:
-        if (p->wal.gap)
+        if (p->wal.gap && !quiet)
             log_warn("WAL segment %s is missing from the archive (later WAL such as %s is "
                      "archived): recovery ends with an error there if the target lies beyond it",
                      p->wal.missing, p->wal.gap_next);
@@ -611,11 +652,115 @@ static int check_wal(RestorePlan *p, RestoreWalIndex *ix, const RestoreTargetSpe
     }
 }
 
+/* ---- the timeline explained ---------------------------------------------------------------- */
+
+static void adopt(RestorePlan *p, Candidates *c, Timelines *tl, const Chosen *ch)
+{
+    c->v[ch->cand] = NULL;
+    tl->h[ch->hist] = (PgTimelineHistory){.tli = p->target_tli}; /* distinct, now empty */
+}
+
+static void unlend(RestorePlan *p)
+{
+    p->manifest = NULL;
+    p->history = (PgTimelineHistory){0};
+}
+
+/* Would the target be reachable following timeline tli? The same choice and WAL walk, quiet. */
+static bool reachable_on(const RestoreRequest *req, Candidates *c, Timelines *tl, uint32_t tli)
+{
+    Timelines saved = *tl;
+    RestorePlan p = {0};
+    Chosen ch;
+    PgpErr e;
+    tl->mode = TL_NUMBER;
+    tl->tli = tli;
+    int rc = choose(&p, req, c, tl, &ch, &e);
+    if (rc == 0)
+        rc = check_wal(&p, tl->ix, &req->target, true, &e);
+    unlend(&p);
+    tl->mode = saved.mode;
+    tl->tli = saved.tli;
+    return rc == 0;
+}
+
+#define COVER_TRIALS_MAX 32
+
+/* " or --target-timeline 4" for every other timeline that reaches the target. */
+static void covering(const RestoreRequest *req, Candidates *c, Timelines *tl, char *out,
+                     size_t size)
+{
+    size_t used = 0, tried = 0;
+    out[0] = '\0';
+    PgpErr e;
+    if (load_activity(tl, &e) != 0)
+        return;
+    for (size_t i = 0; i < c->n; i++)    /* backups' timelines are candidates, archived or not */
+        if (tl_activity_get(&tl->act, c->v[i]->timeline) == NULL)
+            return;
+    for (size_t i = 0; i < tl->act.n && tried < COVER_TRIALS_MAX; i++) {
+        uint32_t tli = tl->act.v[i].tli;
+        if (tl->mode != TL_CURRENT && tli == tl->tli)
+            continue;
+        tried++;
+        if (!reachable_on(req, c, tl, tli))
+            continue;
+        int n = snprintf(out + used, size - used, "%s--target-timeline %" PRIu32 "%s",
+                         used ? " or " : "", tli,
+                         tl->prod.known && tl->prod.tli == tli ? " (production's timeline)" : "");
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* Reachability errors name the timeline chosen, why, and every timeline that does reach the
+ * target, with the flag to use: restore's "latest" may be a copy's timeline, not production's. */
+static void explain(const RestoreRequest *req, Candidates *c, Timelines *tl, PgpErr *err)
+{
+    if (err == NULL)
+        return;
+    char why[224], cover[256], old[PGP_ERR_HINT_MAX];
+    timeline_why(tl, why, sizeof why);
+    covering(req, c, tl, cover, sizeof cover);
+    size_t len = strlen(err->msg);
+    if (tl->mode == TL_CURRENT)
+        snprintf(err->msg + len, sizeof err->msg - len, "; each backup's own timeline was "
+                 "followed (%s)", why);
+    else
+        snprintf(err->msg + len, sizeof err->msg - len, "; timeline %" PRIu32 " was followed "
+                 "(%s)", tl->tli, why);
+    snprintf(old, sizeof old, "%s", err->hint);
+    if (cover[0] != '\0')
+        pgp_err_hint(err, "the target is reachable with %s%s%s", cover, old[0] ? "; " : "", old);
+    else
+        pgp_err_hint(err, "%s%sno other timeline reaches the target either", old,
+                     old[0] ? "; " : "");
+}
+
+/* Production's timeline, latest, what each timeline received (moved into the plan), and the
+ * warnings about them for the modes that choose by themselves. */
+static void timeline_facts(RestorePlan *p, Timelines *tl)
+{
+    p->production = tl->prod;
+    p->latest_tli = tl->latest;
+    p->timelines = tl->act;
+    tl->act = (TlActivityList){0};
+    if (tl->mode != TL_LATEST && tl->mode != TL_PRODUCTION)
+        return;
+    tl_production_warning(&tl->prod, tl->mode == TL_PRODUCTION, p->target_tli, tl->latest,
+                          p->warning, sizeof p->warning);
+    tl_production_fork_warning(&p->timelines, p->target_tli, (int64_t)time(NULL),
+                               restore_wal_segsize(tl->ix), p->fork_warning,
+                               sizeof p->fork_warning);
+}
+
 int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     Candidates c;
     Timelines tl = {0};
+    Chosen ch = {0};
     int rc = load_candidates(repo_storage(repo), req->label, &c, err);
     if (rc != 0)
         return rc;
@@ -624,12 +769,21 @@ int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, P
     rc = restore_wal_index_new(repo, &tl.ix, err);
     if (rc == 0)
         rc = timelines_init(&tl, &req->target, &c, err);
-    if (rc == 0)
-        rc = choose(out, req, &c, &tl, err);
-    if (rc == 0)
-        rc = check_objects(repo_storage(repo), out->manifest, &out->n_objects, err);
-    if (rc == 0)
-        rc = check_wal(out, tl.ix, &req->target, err);
+    if (rc == 0) {
+        rc = choose(out, req, &c, &tl, &ch, err);
+        if (rc == 0)
+            rc = check_objects(repo_storage(repo), out->manifest, &out->n_objects, err);
+        if (rc == 0)
+            rc = check_wal(out, tl.ix, &req->target, false, err);
+        if (rc == PGP_ERR_NOT_FOUND || rc == PGP_ERR_USAGE)
+            explain(req, &c, &tl, err);
+    }
+    if (rc == 0) {
+        adopt(out, &c, &tl, &ch);
+        timeline_facts(out, &tl);
+    } else {
+        unlend(out);
+    }
     timelines_free(&tl);
     restore_wal_index_free(tl.ix);
     candidates_free(&c);
@@ -644,5 +798,6 @@ void restore_plan_free(RestorePlan *p)
         return;
     manifest_free(p->manifest);
     pg_timeline_free(&p->history);
+    tl_activity_free(&p->timelines);
     memset(p, 0, sizeof *p);
 }

@@ -117,9 +117,10 @@ static int check_target(const RestoreTargetSpec *t, PgpErr *err)
                         "xid target");
     const char *tl = t->timeline;
     if (tl != NULL && strcmp(tl, "latest") != 0 && strcmp(tl, "current") != 0 &&
+        strcmp(tl, "production") != 0 &&
         (!all_digits(tl, 10) || strtoul(tl, NULL, 10) == 0 || strtoul(tl, NULL, 10) > UINT32_MAX))
         return PGP_FAIL(err, PGP_ERR_USAGE, "invalid target timeline \"%.32s\" (expected latest, "
-                        "current or a timeline ID)", tl);
+                        "production, current or a timeline ID)", tl);
     const char *a = t->action;
     if (a != NULL && strcmp(a, "promote") != 0 && strcmp(a, "pause") != 0 &&
         strcmp(a, "shutdown") != 0)
@@ -818,6 +819,10 @@ int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreR
         rc = restore_plan_make(repo, req, &plan, err);
     if (rc == 0)
         rc = check_identity(repo, settings, plan.manifest, err);
+    if (rc == 0 && !req->quiet && plan.warning[0] != '\0')
+        log_warn("%s", plan.warning);     /* before anything is written: ^C is still cheap */
+    if (rc == 0 && !req->quiet && plan.fork_warning[0] != '\0')
+        log_warn("%s", plan.fork_warning);
     if (rc == 0) {
         report_plan(rep, &plan);
         rc = restore_backup(storage, &plan, req, bin, repo_abs, rep, err);

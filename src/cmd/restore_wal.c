@@ -316,20 +316,36 @@ int restore_wal_first(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t
 
 /* ---- history files ---------------------------------------------------------------------- */
 
+/* The timeline of a history file object ("0000000N.history-<sha256><ext>"); 0 for others. */
+static uint32_t history_tli(const char *name, const StorageInfo *info)
+{
+    if (!info->is_dir && strlen(name) > 17 && upper_hex(name, 8) &&
+        strncmp(name + 8, ".history-", 9) == 0)
+        return hex32(name);
+    return 0;
+}
+
 static int on_history(void *ud, const char *name, const StorageInfo *info)
 {
     uint32_t *max = ud;
-    if (!info->is_dir && strlen(name) > 17 && upper_hex(name, 8) &&
-        strncmp(name + 8, ".history-", 9) == 0 && hex32(name) > *max)
-        *max = hex32(name);
+    if (history_tli(name, info) > *max)
+        *max = history_tli(name, info);
     return 0;
+}
+
+/* storage_list of the history directory, with its errors said the same way everywhere. */
+static int list_history(RestoreWalIndex *ix, StorageListFn fn, void *ud, PgpErr *err)
+{
+    int rc = storage_list(repo_storage(ix->repo), HISTORY_DIR, fn, ud, err);
+    if (rc == PGP_ERR_NOMEM)
+        return PGP_FAIL(err, rc, "out of memory");
+    return rc != 0 ? pgp_err_context(err, "cannot list \"%s\"", HISTORY_DIR) : 0;
 }
 
 int restore_wal_latest_timeline(RestoreWalIndex *ix, uint32_t *tli, PgpErr *err)
 {
     *tli = 1;
-    int rc = storage_list(repo_storage(ix->repo), HISTORY_DIR, on_history, tli, err);
-    return rc != 0 ? pgp_err_context(err, "cannot list \"%s\"", HISTORY_DIR) : 0;
+    return list_history(ix, on_history, tli, err);
 }
 
 typedef struct TliList {
@@ -340,8 +356,8 @@ typedef struct TliList {
 static int on_history_tli(void *ud, const char *name, const StorageInfo *info)
 {
     TliList *l = ud;
-    uint32_t tli = 0;
-    if (on_history(&tli, name, info) != 0 || tli == 0)
+    uint32_t tli = history_tli(name, info);
+    if (tli == 0)
         return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -366,11 +382,7 @@ int restore_wal_history_tlis(RestoreWalIndex *ix, uint32_t **tlis, size_t *n, Pg
     TliList l = {0};
     *tlis = NULL;
     *n = 0;
-    int rc = storage_list(repo_storage(ix->repo), HISTORY_DIR, on_history_tli, &l, err);
-    if (rc == PGP_ERR_NOMEM)
-        rc = PGP_FAIL(err, rc, "out of memory");
-    else if (rc != 0)
-        rc = pgp_err_context(err, "cannot list \"%s\"", HISTORY_DIR);
+    int rc = list_history(ix, on_history_tli, &l, err);
     if (rc != 0) {
         free(l.v);
         return rc;
@@ -458,6 +470,63 @@ int restore_wal_history(RestoreWalIndex *ix, uint32_t tli, PgTimelineHistory *ou
         *found = rc == 0;
     }
     free(m.buf);
+    return rc;
+}
+
+/* ---- what each timeline received --------------------------------------------------------- */
+
+static int on_history_note(void *ud, const char *name, const StorageInfo *info)
+{
+    TlActivityList *l = ud;
+    uint32_t tli = history_tli(name, info);
+    if (tli == 0)
+        return 0;
+    /* NOMEM only, which list_history says */
+    return tl_activity_history(l, tli, info->mtime, NULL) != 0 ? PGP_ERR_NOMEM : 0;
+}
+
+/* Where each timeline with a history file forked off: its history's next-to-last entry. A
+ * file that does not verify or parse leaves the parent unknown: the timeline restore follows
+ * has its history read again, and refused, by whoever needs it. */
+static void note_parents(RestoreWalIndex *ix, TlActivityList *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        TlActivity *a = &l->v[i];
+        PgTimelineHistory h = {0};
+        bool found = false;
+        PgpErr ignore;
+        if (!a->has_history || restore_wal_history(ix, a->tli, &h, &found, &ignore) != 0) {
+            pg_timeline_free(&h);
+            continue;
+        }
+        if (found && h.n >= 2) {
+            a->parent = h.entries[h.n - 2].tli;
+            a->fork_lsn = h.entries[h.n - 1].begin;
+        }
+        pg_timeline_free(&h);
+    }
+}
+
+int restore_wal_activity(RestoreWalIndex *ix, TlActivityList *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = load_top(ix, err);
+    for (size_t i = 0; rc == 0 && i < ix->n_dirs; i++) {
+        WalDir *d = &ix->dirs[i];
+        if ((rc = load_dir(ix, d, err)) != 0)
+            break;
+        for (size_t j = 0; rc == 0 && j < d->n; j++) {
+            char name[PG_WALNAME_SEG_LEN + 1];
+            pg_walname_format(d->tli, d->segs[j].segno, ix->segsize, name);
+            rc = tl_activity_segment(out, d->tli, d->segs[j].segno, d->segs[j].mtime, name, err);
+        }
+    }
+    if (rc == 0)
+        rc = list_history(ix, on_history_note, out, err);
+    if (rc == 0)
+        note_parents(ix, out);
+    else
+        tl_activity_free(out);
     return rc;
 }
 

@@ -577,3 +577,29 @@ start_restored() {
     pg_start "$name"
     wait_promoted "$name"
 }
+
+# streaming_standby NAME PRIMARY: a streaming standby of PRIMARY in $WORK/NAME
+# (pg_basebackup -R: standby.signal and primary_conninfo), on its own port and socket, started
+# and streaming. It keeps PRIMARY's archive settings (they act once it is promoted: a failover)
+# and gets restore_command from $REPO, so that a promotion picks a timeline ID above every one
+# archived, with recovery_target_timeline = 'current': a standby must follow its primary, not
+# a higher timeline some copy archived.
+streaming_standby() {
+    local name=$1 primary=$2 dir
+    dir=$(cluster_dir "$name")
+    mkdir_pg "$dir"
+    as_pg "$PG_BIN/pg_basebackup" -h "$(cluster_dir "$primary")" -p "$(cluster_port "$primary")" \
+        -U postgres -D "$dir/data" -R -X stream --no-sync >"$dir/basebackup.log" 2>&1 ||
+        { cat "$dir/basebackup.log" >&2; fail "pg_basebackup of $primary failed"; }
+    free_port >"$dir/port"
+    pg_conf "$name" "" "# streaming standby of $primary" "port = $(cat "$dir/port")" \
+        "unix_socket_directories = '$dir'" "restore_command = '$(restore_wrapper "$name" "$REPO")'" \
+        "recovery_target_timeline = 'current'"
+    pg_start "$name"
+    local i
+    for ((i = 0; i < 600; i++)); do
+        [ "$(psql_c "$primary" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" -ge 1 ] && return 0
+        sleep 0.1
+    done
+    fail "standby $name does not stream from $primary"
+}

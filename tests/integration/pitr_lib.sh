@@ -64,3 +64,14 @@ restored_rows() {
     ROWS=$(rows "$name")
     pg_stop "$name"
 }
+
+# wait_history NAME: until the history file NAME (00000002.history) is archived in $REPO (a
+# promoted server archives it as soon as it promotes, when it archives at all).
+wait_history() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ -n "$(find "$REPO/archive/history" -name "$1-*" 2>/dev/null | head -n 1)" ] && return 0
+        sleep 0.1
+    done
+    fail "$1 was not archived"
+}

@@ -81,9 +81,9 @@ void fx_remove_wal(FxRepo *fx, uint32_t tli, uint64_t segno)
     ck_assert_int_eq(storage_remove(fx->st, path, &err), 0);
 }
 
-void fx_put_history(FxRepo *fx, uint32_t tli, const char *text)
+static void put_history(FxRepo *fx, uint32_t tli, const char *text, char path[REPO_PATH_MAX])
 {
-    char name[32], hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
+    char name[32], hex[PIPE_SHA256_HEX_LEN + 1];
     uint8_t digest[PIPE_SHA256_LEN];
     snprintf(name, sizeof name, "%08X.history", (unsigned)tli);
     pipe_sha256_buf(text, strlen(text), digest);
@@ -91,6 +91,19 @@ void fx_put_history(FxRepo *fx, uint32_t tli, const char *text)
     repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path);
     PgpErr err = {0};
     ck_assert_int_eq(storage_put_all(fx->st, path, 0, text, strlen(text), &err), 0);
+}
+
+void fx_put_history(FxRepo *fx, uint32_t tli, const char *text)
+{
+    char path[REPO_PATH_MAX];
+    put_history(fx, tli, text, path);
+}
+
+void fx_put_history_at(FxRepo *fx, uint32_t tli, const char *text, int64_t t)
+{
+    char path[REPO_PATH_MAX];
+    put_history(fx, tli, text, path);
+    fx_set_mtime(fx, path, t);
 }
 
 void fx_put_object(FxRepo *fx, const char *content, char path[REPO_PATH_MAX])

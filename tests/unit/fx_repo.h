@@ -42,6 +42,8 @@ void fx_put_wal(FxRepo *fx, uint32_t tli, uint64_t segno, const char *seed, int6
 void fx_remove_wal(FxRepo *fx, uint32_t tli, uint64_t segno);
 /* Archives the history file of tli with this text (codec none, real checksum). */
 void fx_put_history(FxRepo *fx, uint32_t tli, const char *text);
+/* Same, archived at t (its mtime): production's timeline is judged from archive times. */
+void fx_put_history_at(FxRepo *fx, uint32_t tli, const char *text, int64_t t);
 /* Saves a complete manifest; object (may be NULL) is one file entry's object path. */
 void fx_save_backup(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
                     uint64_t stop_lsn, int64_t stop_time, const char *object);

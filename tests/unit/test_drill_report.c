@@ -48,6 +48,18 @@ static json_t *to_json(const DrillReport *r)
     return j;
 }
 
+/* The text summary, malloc'd. */
+static char *text_of(const DrillReport *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    drill_report_print_text(r, f);
+    fclose(f);
+    return text;
+}
+
 static const char *jstr_at(json_t *j, const char *a, const char *b)
 {
     json_t *v = json_object_get(j, a);
@@ -175,14 +187,66 @@ START_TEST(failed_report)
     ck_assert(json_is_null(json_object_get(json_object_get(j, "target"), "reached")));
     json_decref(j);
 
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    drill_report_print_text(&r, f);
-    fclose(f);
+    char *text = text_of(&r);
     ck_assert_ptr_nonnull(strstr(text, "FAILED"));
     ck_assert_ptr_nonnull(strstr(text, "reason:  check \"sql: count\" failed"));
     ck_assert_ptr_nonnull(strstr(text, "0 passed, 1 failed"));
+    free(text);
+    drill_report_free(&r);
+}
+END_TEST
+
+/* A drill that followed production's timeline 1 while a copy's timeline 3 is latest: passed,
+ * with the warning in the JSON and, loud, in the text. */
+START_TEST(timeline_and_warnings)
+{
+    DrillReport r;
+    fill(&r);
+    json_t *j = to_json(&r);
+    ck_assert(json_is_null(json_object_get(j, "timeline")));
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "warnings")), 0);
+    json_decref(j);
+
+    PgpErr err;
+    r.has_timeline = true;
+    r.timeline = 1;
+    snprintf(r.timeline_why, sizeof r.timeline_why, "production's: it received ...");
+    r.production = (TlProduction){.known = true, .tli = 1, .latest = 3};
+    r.latest_timeline = 3;
+    ck_assert_int_eq(tl_activity_note(&r.timelines, 1, 1795320000, "000000010000000000000009",
+                                      &err), 0);
+    ck_assert_int_eq(tl_activity_note(&r.timelines, 3, 1795310000, "00000003.history", &err), 0);
+    TlActivity *a3 = tl_activity_get(&r.timelines, 3);
+    a3->parent = 2;
+    a3->fork_lsn = 0x5000000;
+    a3->has_history = true;
+    drill_report_warn(&r, "timeline %u has the highest history file", 3u);
+    ck_assert(drill_report_passed(&r));
+    j = to_json(&r);
+    ck_assert_str_eq(jstr_at(j, "status", NULL), "passed");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "warnings"), 0)),
+                     "timeline 3 has the highest history file");
+    json_t *tl = json_object_get(j, "timeline");
+    ck_assert_int_eq(json_integer_value(json_object_get(tl, "followed")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(tl, "production")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(tl, "latest")), 3);
+    ck_assert(json_is_false(json_object_get(tl, "production_ambiguous")));
+    json_t *tls = json_object_get(tl, "timelines");
+    ck_assert_uint_eq(json_array_size(tls), 2);
+    ck_assert(json_is_null(json_object_get(json_array_get(tls, 0), "parent")));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(tls, 0), "last_archived")),
+                     "2026-11-22T04:00:00Z");
+    json_t *t3 = json_array_get(tls, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(t3, "parent")), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(t3, "fork_lsn")), "0/5000000");
+    ck_assert_str_eq(json_string_value(json_object_get(t3, "last_object")), "00000003.history");
+    ck_assert(json_is_true(json_object_get(t3, "history")));
+    json_decref(j);
+
+    char *text = text_of(&r);
+    ck_assert_ptr_nonnull(strstr(text, ": PASSED with 1 WARNING\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  timeline: 1 (production's: it received ...)\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  WARNING: timeline 3 has the highest history file\n"));
     free(text);
     drill_report_free(&r);
 }
@@ -323,6 +387,7 @@ Suite *suite_drill_report(void)
     tcase_add_test(tc, ids_and_times);
     tcase_add_test(tc, passed_report);
     tcase_add_test(tc, failed_report);
+    tcase_add_test(tc, timeline_and_warnings);
     tcase_add_test(tc, previous_in_repository);
     tcase_add_test(tc, tampered_previous_duration);
     tcase_add_test(tc, report_file);

@@ -275,6 +275,67 @@ START_TEST(timelines)
 }
 END_TEST
 
+/* Timeline 2, a promoted copy, forked off 1 in segment 3 and archived its history file and
+ * one segment; production went on on timeline 1 and archived segment 6 after them. */
+START_TEST(production_timeline)
+{
+    FxRepo fx;
+    fx_repo_init(&fx, "info-prod");
+    for (uint64_t s = 1; s <= 5; s++)
+        fx_put_wal(&fx, 1, s, NULL, FX_T0 + (int64_t)s, NULL);
+    fx_put_history_at(&fx, 2, "1\t0/3000158\tbefore 2026-11-22 03:00:02+00\n", FX_T0 + 20);
+    fx_put_wal(&fx, 2, 3, NULL, FX_T0 + 21, NULL);
+    fx_put_wal(&fx, 1, 6, NULL, FX_T0 + 60, NULL);
+    fx_save_backup(&fx, "a", 1, SEG(1) + 0x28, SEG(1) + 0x100, FX_T0 + 1, NULL);
+    Info info;
+    PgpErr err = {0};
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 120, &info, &err), 0);
+    ck_assert(info.production.known);
+    ck_assert_uint_eq(info.production.tli, 1);
+    ck_assert_uint_eq(info.production.latest, 2);
+    ck_assert_uint_eq(info.tls[1].act->parent, 1);
+    char *t = text_of(&info);
+    ck_assert_uint_le(longest_line(t), INFO_WIDTH);
+    ck_assert_ptr_nonnull(strstr(t, "  production's timeline: 1 (the most recently archived WAL)\n"
+                                    "  WARNING: timeline 2 has the highest history file"));
+    ck_assert_ptr_nonnull(strstr(t, "a restore without --target-timeline 1 follows\n    "
+                                    "timeline 2\n"));
+    ck_assert_ptr_nonnull(strstr(t, "  timeline 1\n    last archived 2026-11-22T03:01:00Z (1m 00s "
+                                    "ago): production's timeline\n"));
+    ck_assert_ptr_nonnull(strstr(t, "  timeline 2: history 1 -> 2 at 0/3000158\n    forked off "
+                                    "timeline 1 at 0/3000158\n    last archived "
+                                    "2026-11-22T03:00:21Z (1m 39s ago)\n"));
+    free(t);
+    char *js = NULL;
+    ck_assert_int_eq(info_to_json(&info, &js, &err), 0);
+    json_t *j = json_loads(js, 0, NULL);
+    json_t *a = json_object_get(j, "archive");
+    json_t *prod = json_object_get(a, "production");
+    ck_assert_int_eq(json_integer_value(json_object_get(prod, "timeline")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(prod, "latest_timeline")), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(prod, "last_object")),
+                     "000000010000000000000006");
+    ck_assert(json_is_false(json_object_get(prod, "ambiguous")));
+    json_t *warnings = json_object_get(prod, "warnings");
+    ck_assert_uint_eq(json_array_size(warnings), 1);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_array_get(warnings, 0)),
+                                 "timeline 2 has the highest history file"));
+    json_t *tls = json_object_get(a, "timelines");
+    ck_assert(json_is_true(json_object_get(json_array_get(tls, 0), "production")));
+    ck_assert(json_is_null(json_object_get(json_array_get(tls, 0), "parent")));
+    json_t *t2 = json_array_get(tls, 1);
+    ck_assert(json_is_false(json_object_get(t2, "production")));
+    ck_assert_int_eq(json_integer_value(json_object_get(t2, "parent")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(t2, "fork_lsn")), "0/3000158");
+    ck_assert_str_eq(json_string_value(json_object_get(t2, "last_archived")),
+                     "2026-11-22T03:00:21Z");
+    json_decref(j);
+    free(js);
+    info_free(&info);
+    fx_repo_free(&fx);
+}
+END_TEST
+
 START_TEST(latest_drill)
 {
     FxRepo fx;
@@ -504,6 +565,7 @@ Suite *suite_info(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, windows_cut_by_a_gap);
     tcase_add_test(tc, timelines);
+    tcase_add_test(tc, production_timeline);
     tcase_add_test(tc, latest_drill);
     tcase_add_test(tc, running_backup);
     tcase_add_test(tc, recovery_leases);

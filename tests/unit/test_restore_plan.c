@@ -312,6 +312,111 @@ START_TEST(history_files)
 }
 END_TEST
 
+/* A promoted copy archived timeline 2 (its history file at T0 + 15000, its WAL up to T0 +
+ * 10000) while production went on on timeline 1: segment 8 at T0 + 20000. */
+static void stray_timeline_2(void)
+{
+    RepoArchiveObject obj;
+    PgpErr err = {0};
+    ck_assert_int_eq(repo_archive_find(fx.repo, "00000002.history", &obj, &err), 0);
+    fx_set_mtime(&fx, obj.path, T0 + 15000);
+    fx_put_wal(&fx, 1, 8, NULL, T0 + 20000, NULL);
+}
+
+START_TEST(production_timeline)
+{
+    /* as long as timeline 2 archived last, it is production's: nothing to warn about */
+    RestoreRequest req = {.pgdata = "x", .target.timeline = "production"};
+    RestorePlan p = plan_ok(&req);
+    ck_assert_uint_eq(p.target_tli, 2);
+    ck_assert_str_eq(p.warning, "");
+    restore_plan_free(&p);
+
+    stray_timeline_2();
+    req.target.timeline = NULL;         /* latest: the copy's timeline, with a warning */
+    p = plan_ok(&req);
+    ck_assert_uint_eq(p.target_tli, 2);
+    ck_assert(p.production.known);
+    ck_assert_uint_eq(p.production.tli, 1);
+    ck_assert_uint_eq(p.latest_tli, 2);
+    contains(p.warning, "timeline 2, followed as latest");
+    contains(p.warning, "add --target-timeline 1");
+    restore_plan_free(&p);
+
+    req.target.timeline = "production";
+    p = plan_ok(&req);
+    ck_assert_uint_eq(p.target_tli, 1);
+    ck_assert_str_eq(p.manifest->label, "B2");
+    ck_assert_str_eq(p.wal.last_name, "000000010000000000000008");
+    contains(p.timeline_text, "1 (production's: it received the most recently archived WAL: "
+                              "000000010000000000000008 at ");
+    contains(p.warning, "timeline 2 has the highest history file");
+    const TlActivity *a = tl_activity_find(&p.timelines, 2);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq(a->parent, 1);
+    ck_assert_uint_eq(a->fork_lsn, 0x6000000);
+    ck_assert(a->has_history);
+    ck_assert_int_eq(a->last, T0 + 15000);
+    restore_plan_free(&p);
+
+    req.target.timeline = "1";          /* asked for: no warning */
+    p = plan_ok(&req);
+    ck_assert_str_eq(p.warning, "");
+    ck_assert_uint_eq(p.production.tli, 1);
+    restore_plan_free(&p);
+
+    req.target.timeline = "newest";
+    PgpErr err = plan_bad(&req, PGP_ERR_USAGE);
+    contains(err.msg, "expected latest, production, current or a timeline ID");
+}
+END_TEST
+
+START_TEST(unreachable_names_timelines)
+{
+    stray_timeline_2();
+    /* after timeline 2's WAL ends (T0 + 10000), before timeline 1's (T0 + 20000) */
+    RestoreRequest req = {.pgdata = "x", .target = {.kind = RESTORE_TARGET_TIME,
+                                                    .time_us = (T0 + 12000) * US}};
+    PgpErr err = plan_bad(&req, PGP_ERR_NOT_FOUND);
+    contains(err.msg, "WAL segment 00000002000000000000000A is not archived (yet)");
+    contains(err.msg, "; timeline 2 was followed (latest: the highest timeline with a history "
+                      "file in the archive)");
+    contains(err.hint, "the target is reachable with --target-timeline 1 (production's "
+                       "timeline); recoverable with this backup");
+    req.target.timeline = "1";
+    RestorePlan p = plan_ok(&req);
+    ck_assert_str_eq(p.manifest->label, "B2");
+    restore_plan_free(&p);
+
+    /* beyond every timeline's WAL */
+    req.target.timeline = NULL;
+    req.target.time_us = (T0 + 30000) * US;
+    err = plan_bad(&req, PGP_ERR_NOT_FOUND);
+    contains(err.hint, "; no other timeline reaches the target either");
+
+    /* no backup on the followed timeline's history: both backups on 1 are, on 2 not all */
+    req.target.time_us = (T0 + 12000) * US;
+    req.target.timeline = "1";
+    req.label = "B3";
+    err = plan_bad(&req, PGP_ERR_USAGE);
+    contains(err.msg, "backup \"B3\" (timeline 2) is not on timeline 1's history");
+    contains(err.msg, "; timeline 1 was followed (--target-timeline)");
+    contains(err.hint, "no other timeline reaches the target either");
+
+    /* an LSN only timeline 1 has: reachable with --target-timeline 1 */
+    req.label = NULL;
+    req.target = (RestoreTargetSpec){.kind = RESTORE_TARGET_LSN, .lsn = 0x8800000};
+    req.target.timeline = "production";
+    p = plan_ok(&req);
+    restore_plan_free(&p);
+    req.target.timeline = "2";
+    req.target.lsn = 0xA800000;
+    err = plan_bad(&req, PGP_ERR_NOT_FOUND);
+    contains(err.msg, "timeline 2 was followed (--target-timeline)");
+    contains(err.hint, "no other timeline reaches the target either");
+}
+END_TEST
+
 Suite *suite_restore_plan(void)
 {
     Suite *s = suite_create("restore_plan");
@@ -323,6 +428,8 @@ Suite *suite_restore_plan(void)
     tcase_add_test(tc, requested_backup);
     tcase_add_test(tc, holes_and_damage);
     tcase_add_test(tc, history_files);
+    tcase_add_test(tc, production_timeline);
+    tcase_add_test(tc, unreachable_names_timelines);
     suite_add_tcase(s, tc);
     return s;
 }
