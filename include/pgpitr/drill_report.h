@@ -71,6 +71,8 @@ typedef struct DrillReport {
 
     /* Phase durations in seconds; negative: the phase did not run. */
     double select_s, restore_files_s, replay_s, checks_s, total_s;
+    bool recovered;              /* the server replayed and promoted: total_s is a recovery
+                                    time (the RTO) even when a later check failed */
 
     bool has_wal;
     uint64_t wal_segments;       /* distinct segments restore_command handed over */
@@ -92,7 +94,8 @@ typedef struct DrillReport {
     double previous_rto_s;
 
     char *workdir;               /* set when kept (--keep) */
-    char **log_tail;             /* last lines of the server log, on failure */
+    char **log_tail;             /* last relevant lines of the server log, on failure
+                                    (pg_server_log_excerpt) */
     size_t n_log_tail;
     bool nomem;                  /* an allocation failed while filling the report */
 } DrillReport;
@@ -114,6 +117,10 @@ void drill_report_table(DrillReport *r, const char *database, const char *table,
 /* Takes ownership of lines. */
 void drill_report_set_log_tail(DrillReport *r, char **lines, size_t n);
 
+/* The failure in one line: the first reason, then " (and 1 more reason)" or " (and N more
+ * reasons)" when there are others; "out of memory while checking" when there is none. */
+void drill_report_headline(const DrillReport *r, char *out, size_t size);
+
 /* "20261122T040000Z-" + 4 lowercase hex digits of suffix. */
 void drill_make_id(int64_t started_us, unsigned suffix, char out[DRILL_ID_MAX]);
 /* ISO 8601 UTC: "2026-11-22T04:00:00Z", with ".25" etc. when there is a fraction. */
@@ -121,7 +128,8 @@ void drill_format_time(int64_t us, char out[DRILL_TIME_MAX]);
 
 /* The JSON text (schema_version 1, two-space indent, newline at the end), malloc'd. */
 int drill_report_to_json(const DrillReport *r, char **out, PgpErr *err);
-/* A few lines for people: status, backup, target reached, RTO, checks, reasons. */
+/* A few lines for people: status, backup, target reached, RTO (when the server recovered,
+ * even if a check failed after), checks, reasons, the relevant server log lines. */
 void drill_report_print_text(const DrillReport *r, FILE *out);
 
 /* What `info` and the next drill need from a report kept in the repository. */

@@ -61,9 +61,10 @@ int drill_server_init(DrillServer *d, const char *workdir, int port, PgpErr *err
 int drill_server_start(DrillServer *d, PgpErr *err);
 
 /* Waits until the server accepts connections with pg_is_in_recovery() = false, at most
- * timeout_s. The server exiting first (restore_command failed, target not reachable, ...) is
- * PGP_ERR_PG naming the last FATAL line of its log and, when restore_command printed one,
- * pgpitr's own error line. */
+ * timeout_s. The server exiting first (restore_command failed, target not reachable, a
+ * setting it refused at start-up, ...) is PGP_ERR_PG naming whether recovery had begun, the
+ * last FATAL line of its log and, when restore_command printed one, pgpitr's own error line;
+ * with a HINT when the log says what to do (start-up refused, target beyond the archive). */
 int drill_server_wait_promoted(DrillServer *d, int timeout_s, PgpErr *err);
 
 /* Fast shutdown, then immediate, then SIGKILL (pg_server_stop); reads the rest of the log. */

@@ -1,7 +1,8 @@
 /*
  * pgserverlog.h - what a PostgreSQL 15 server logged about its archive recovery, read from
  * its stderr log: the WAL files restore_command fetched, where redo ended, the time of the
- * last replayed commit, why recovery stopped, the new timeline, and the last FATAL line.
+ * last replayed commit, why recovery stopped, the new timeline, and the last FATAL line; and
+ * which of its lines explain a failure (pg_server_log_excerpt).
  *
  * Why the log and not SQL: after promotion pg_last_wal_replay_lsn() and
  * pg_last_xact_replay_timestamp() describe nothing useful any more (NULL or stale), and
@@ -38,6 +39,8 @@ typedef struct PgServerLog {
                                             timeline at promotion */
     uint64_t history_restored;           /* ... naming a .history file */
     char last_segment[25];               /* the last segment restored ("" if none) */
+    bool recovery_started;               /* "starting archive recovery" (or point-in-time,
+                                            or standby mode): the server got that far */
     bool has_redo_start;
     uint64_t redo_start_lsn;             /* "redo starts at X/X" */
     bool has_redo_done;
@@ -74,6 +77,31 @@ int pg_server_log_poll(PgServerLog *l, const char *path, bool final, PgpErr *err
 int pg_server_log_tail(const char *path, size_t max_lines, char ***lines, size_t *n,
                        PgpErr *err);
 void pg_server_log_tail_free(char **lines, size_t n);
+
+/*
+ * What a DBA needs from the log of a failed drill, in order (docs/drill.md, "When a drill
+ * fails"): FATAL, PANIC, ERROR and WARNING lines with their DETAIL, HINT, CONTEXT and STATEMENT
+ * lines; the LOG lines that mark recovery's progress ("starting archive recovery", "redo starts
+ * at", "consistent recovery state reached", "recovery stopping", "redo done at", "selected new
+ * timeline ID", "database system is ready to accept connections", ...) or report a problem
+ * (where the WAL ended, a setting refused, a child process that died); pgpitr's own error and
+ * warning lines (restore_command's, with their HINT). Not the "restored log file" line of
+ * every segment, checkpoints, nor what follows a shutdown request (the drill stops its server:
+ * the sessions it ends are not a failure), except ERROR, WARNING, PANIC and FATAL lines.
+ * Lines without a severity (continuations) go with the line above.
+ */
+typedef struct PgServerLogFilter {
+    bool prev_kept;
+    bool shutdown;               /* a "received ... shutdown request" line was seen */
+} PgServerLogFilter;
+
+/* Whether line (NUL-terminated, as pg_server_log_tail returns it) is worth showing; f carries
+ * what earlier lines said (zero it before the first line). */
+bool pg_server_log_relevant(PgServerLogFilter *f, const char *line);
+
+/* Like pg_server_log_tail, but only the relevant lines (pg_server_log_relevant). */
+int pg_server_log_excerpt(const char *path, size_t max_lines, char ***lines, size_t *n,
+                          PgpErr *err);
 
 /*
  * A PostgreSQL timestamptz as the server prints it in the log (timestamptz_to_str: ISO,

@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 
 #include "pgpitr/cmd.h"
 #include "pgpitr/drill_checks.h"
+#include "pgpitr/drill_next.h"
 #include "pgpitr/drill_report.h"
 #include "pgpitr/drill_server.h"
 #include "pgpitr/lease.h"
@@ -36,7 +38,7 @@
 
 #define DEFAULT_TIMEOUT_S 3600
 #define DEFAULT_MAX_TABLES 200
-#define LOG_TAIL_LINES 30
+#define LOG_EXCERPT_LINES 30
 
 typedef struct DrillOptions {
     RestoreTargetSpec target;
@@ -51,6 +53,10 @@ typedef struct DrillOptions {
 typedef struct Drill {
     const CmdSettings *s;
     const DrillOptions *o;
+    const CmdGlobal *g;          /* with argc/argv: to print the same drill again */
+    int argc;
+    char **argv;
+    char first_hint[PGP_ERR_HINT_MAX];   /* the HINT of the error that stopped the drill */
     Storage *storage;
     Repo *repo;
     RepoLock *lock;              /* READ, for the whole drill */
@@ -488,6 +494,7 @@ static int replay_phase(Drill *d, PgpErr *err)
         rc = drill_server_wait_promoted(&d->srv, d->o->timeout_s, err);
     d->rep.replay_s = mono_s() - t0;
     d->rep.total_s += d->rep.replay_s;
+    d->rep.recovered = rc == 0;
     d->rep.has_wal = d->srv.server != NULL;
     d->rep.wal_segments = d->srv.log.segments_restored;
     d->rep.wal_fetches = d->srv.log.segments_fetched;
@@ -549,8 +556,10 @@ static void execute(Drill *d)
         checks_phase(d, &scan);
     if (rc == 0 && drill_cancel != 0)
         rc = PGP_FAIL(&err, PGP_ERR_IO, "interrupted by signal %d", (int)drill_cancel);
-    if (rc != 0)
+    if (rc != 0) {
         drill_report_fail_err(&d->rep, &err);
+        snprintf(d->first_hint, sizeof d->first_hint, "%s", err.hint);
+    }
     pgp_err_clear(&err);
     if (drill_server_stop(&d->srv, &err) != 0)
         log_warn("%s", err.msg);
@@ -559,7 +568,7 @@ static void execute(Drill *d)
         char **lines = NULL;
         size_t n = 0;
         if (d->srv.log_path[0] != '\0' &&
-            pg_server_log_tail(d->srv.log_path, LOG_TAIL_LINES, &lines, &n, NULL) == 0)
+            pg_server_log_excerpt(d->srv.log_path, LOG_EXCERPT_LINES, &lines, &n, NULL) == 0)
             drill_report_set_log_tail(&d->rep, lines, n);
     }
 }
@@ -594,6 +603,34 @@ static void signals(bool install, struct sigaction old[3])
         sigaction(sigs[i], install ? &sa : &old[i], install ? &old[i] : NULL);
 }
 
+/* What drill_next.h needs to print the next step; globals holds up to 6 words. */
+static void next_info(const Drill *d, DrillNext *n, const char *globals[6], char *exe,
+                      size_t exe_size)
+{
+    size_t g = 0;
+    if (d->g->config != NULL)
+        globals[g++] = "--config", globals[g++] = d->g->config;
+    if (d->g->repo != NULL)
+        globals[g++] = "--repo", globals[g++] = d->g->repo;
+    if (d->g->log_level != NULL)
+        globals[g++] = "--log-level", globals[g++] = d->g->log_level;
+    /* This very binary: the next step must work even when pgpitr is not in PATH. */
+    ssize_t len = readlink("/proc/self/exe", exe, exe_size - 1);
+    exe[len > 0 ? len : 0] = '\0';
+    if (len <= 0 || strstr(exe, " (deleted)") != NULL)
+        snprintf(exe, exe_size, "pgpitr");
+    const struct passwd *pw = getpwuid(geteuid());
+    *n = (DrillNext){.exe = exe, .globals = globals, .n_globals = g,
+                     .args = d->argc > 1 ? d->argv + 1 : NULL,
+                     .n_args = d->argc > 1 ? (size_t)d->argc - 1 : 0,
+                     .repo_path = d->s->repo_path, .stored = d->stored,
+                     .report_file = d->o->report, .bin_dir = d->srv.bin_dir,
+                     .port = d->srv.port, .db = d->srv.maint_db, .db_user = d->o->db_user,
+                     .os_user = pw != NULL ? pw->pw_name : NULL, .label = d->rep.has_backup ? d->rep.backup.label : NULL,
+                     .server_ran = d->rep.has_wal, .tool_error = d->srv.log.last_tool_error[0],
+                     .hint = d->first_hint};
+}
+
 /* The report goes to the repository always, to --report FILE when asked, and to stdout. */
 static int publish(Drill *d, PgpErr *err)
 {
@@ -613,27 +650,34 @@ static int publish(Drill *d, PgpErr *err)
     }
     for (size_t i = 0; d->o->json && i < d->rep.n_warnings; i++)
         log_warn("%s", d->rep.warnings[i]);    /* the text summary has them already */
-    if (json != NULL && d->o->json)
+    if (json != NULL && d->o->json) {
         fputs(json, stdout);
-    else if (!d->o->json)
+    } else if (!d->o->json) {
+        DrillNext next;
+        const char *globals[6];
+        char exe[PATH_MAX];
         drill_report_print_text(&d->rep, stdout);
+        next_info(d, &next, globals, exe, sizeof exe);
+        drill_next_print(&next, &d->rep, stdout);
+    }
     fflush(stdout);
     free(json);
     return rc;
 }
 
+/* One line saying why, and a HINT with the next step and where the report is. */
 static int failure(const Drill *d, PgpErr *err)
 {
     const DrillReport *r = &d->rep;
     PgpErrCode code = r->first_error != PGP_ERR_OK ? r->first_error : PGP_ERR_CORRUPT;
-    const char *why = r->n_reasons > 0 ? r->reasons[0] : "out of memory while checking";
-    char more[64] = "";
-    if (r->n_reasons > 1)
-        snprintf(more, sizeof more, " (and %zu more reasons)", r->n_reasons - 1);
-    PGP_FAIL(err, code, "drill %s failed: %s%s", r->id, why, more);
-    if (d->stored)
-        pgp_err_hint(err, "the report is kept in the repository as drill/%s.json%s", r->id,
-                     d->o->keep ? "" : "; run with --keep to keep the server's files");
+    char why[PGP_ERR_MSG_MAX];
+    drill_report_headline(r, why, sizeof why);
+    PGP_FAIL(err, code, "drill %s failed: %s", r->id, why);
+    DrillNext next;
+    const char *globals[6];
+    char exe[PATH_MAX];
+    next_info(d, &next, globals, exe, sizeof exe);
+    drill_next_hint(&next, r, err->hint, sizeof err->hint);
     return code;
 }
 
@@ -711,7 +755,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     CmdSettings s;
     if ((rc = cmd_settings_load(g, &s, err)) != 0)
         return rc;
-    Drill d = {.s = &s, .o = &o};
+    Drill d = {.s = &s, .o = &o, .g = g, .argc = argc, .argv = argv};
     drill_report_init(&d.rep);
     rc = open_repo(&d, err);
     if (rc == 0 && o.check_sql != NULL)

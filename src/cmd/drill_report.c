@@ -165,6 +165,16 @@ void drill_report_set_log_tail(DrillReport *r, char **lines, size_t n)
     r->n_log_tail = n;
 }
 
+void drill_report_headline(const DrillReport *r, char *out, size_t size)
+{
+    const char *why = r->n_reasons > 0 ? r->reasons[0] : "out of memory while checking";
+    size_t more = r->n_reasons > 1 ? r->n_reasons - 1 : 0;
+    if (more == 0)
+        snprintf(out, size, "%s", why);
+    else
+        snprintf(out, size, "%s (and %zu more reason%s)", why, more, more == 1 ? "" : "s");
+}
+
 void drill_make_id(int64_t started_us, unsigned suffix, char out[DRILL_ID_MAX])
 {
     time_t t = (time_t)(started_us / 1000000);
@@ -338,10 +348,11 @@ static json_t *phases_json(const DrillReport *r)
         select_restore = r->select_s + r->restore_files_s;
         select = r->select_s;
     }
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "select_s", jsecs(select),
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "select_s", jsecs(select),
                      "restore_files_s", jsecs(r->restore_files_s), "select_restore_s",
                      jsecs(select_restore), "replay_s", jsecs(r->replay_s), "checks_s",
-                     jsecs(r->checks_s), "total_s", jsecs(r->total_s));
+                     jsecs(r->checks_s), "total_s", jsecs(r->total_s), "rto_s",
+                     r->recovered ? jsecs(r->total_s) : json_null());
 }
 
 static json_t *lists_checks(const DrillReport *r)
@@ -479,16 +490,19 @@ static void print_rto(const DrillReport *r, FILE *out)
 {
     if (r->total_s < 0)
         return;
-    if (!drill_report_passed(r)) {
-        fprintf(out, "  time:    %.1f s until it failed (not a recovery time)\n", r->total_s);
+    if (!r->recovered) {
+        fprintf(out, "  time:    %.1f s until it failed (recovery did not finish: no RTO)\n",
+                r->total_s);
         return;
     }
     fprintf(out, "  RTO:     %.1f s (select + restore %.1f s, replay %.1f s, checks %.1f s)",
             r->total_s, (r->select_s > 0 ? r->select_s : 0) +
             (r->restore_files_s > 0 ? r->restore_files_s : 0),
             r->replay_s > 0 ? r->replay_s : 0, r->checks_s > 0 ? r->checks_s : 0);
-    if (r->has_previous && r->previous_has_rto && drill_report_passed(r) &&
-        strcmp(r->previous_status, "passed") == 0)
+    if (!drill_report_passed(r))
+        fputs("; recovery finished, the drill failed on its checks", out);
+    else if (r->has_previous && r->previous_has_rto &&
+             strcmp(r->previous_status, "passed") == 0)
         fprintf(out, "; previous drill %.1f s (%+.1f s)", r->previous_rto_s,
                 r->total_s - r->previous_rto_s);
     fputc('\n', out);
@@ -511,8 +525,9 @@ void drill_report_print_text(const DrillReport *r, FILE *out)
     print_target(r, out);
     print_rto(r, out);
     if (r->has_wal)
-        fprintf(out, "  WAL:     %llu segments restored from the archive, %.1f MiB handed over\n",
-                (unsigned long long)r->wal_segments, (double)r->wal_bytes / 1048576.0);
+        fprintf(out, "  WAL:     %llu segment%s restored from the archive, %.1f MiB handed over\n",
+                (unsigned long long)r->wal_segments, r->wal_segments == 1 ? "" : "s",
+                (double)r->wal_bytes / 1048576.0);
     if (r->has_freshness)
         fprintf(out, "  archive: newest segment %.0f s old when the drill began\n",
                 r->archive_freshness_s);
@@ -525,6 +540,10 @@ void drill_report_print_text(const DrillReport *r, FILE *out)
             r->n_tables, r->tables_truncated ? " (limit reached)" : "");
     for (size_t i = 0; i < r->n_reasons; i++)
         fprintf(out, "  reason:  %s\n", r->reasons[i]);
+    if (r->n_log_tail > 0)
+        fputs("  log:     the server log's lines about recovery and errors:\n", out);
+    for (size_t i = 0; i < r->n_log_tail; i++)
+        fprintf(out, "           %s\n", r->log_tail[i]);
     if (r->workdir != NULL)
         fprintf(out, "  kept:    %s\n", r->workdir);
 }

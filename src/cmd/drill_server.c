@@ -160,10 +160,18 @@ static int exited_early(DrillServer *d, const char *how, PgpErr *err)
 {
     pg_server_log_poll(&d->log, d->log_path, true, NULL);
     const char *fatal = d->log.last_fatal[0] ? d->log.last_fatal : "no FATAL line in its log";
-    int rc = PGP_FAIL(err, PGP_ERR_PG, "the drill server stopped during recovery (%s): %s%s%s",
+    int rc = PGP_FAIL(err, PGP_ERR_PG, "the drill server stopped %s (%s): %s%s%s",
+                      d->log.recovery_started ? "during recovery" : "before recovery began",
                       how, fatal, d->log.last_tool_error[0] ? "; restore_command: " : "",
                       d->log.last_tool_error);
-    pgp_err_hint(err, "the server log is in the drill report (server_log_tail)");
+    /* The next step for the DBA (drill_next.h adds `pgpitr verify` for restore_command). */
+    if (!d->log.recovery_started)
+        pgp_err_hint(err, "PostgreSQL refused to start with the backup's configuration "
+                     "(postgresql.conf, postgresql.auto.conf): the log lines say why; this host "
+                     "needs the extensions and libraries production loads");
+    else if (strstr(fatal, "recovery target") != NULL)
+        pgp_err_hint(err, "the archive ends before the target: pgpitr info shows what it can "
+                     "recover to");
     return rc;
 }
 

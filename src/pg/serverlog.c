@@ -123,6 +123,10 @@ static void on_log(PgServerLog *l, const char *msg)
         unsigned long v = strtoul(rest, &end, 10);
         if (end != rest && v > 0 && v <= UINT32_MAX)
             l->new_timeline = (uint32_t)v;
+    } else if (starts(msg, "starting archive recovery", &rest) ||
+               starts(msg, "starting point-in-time recovery", &rest) ||
+               starts(msg, "entering standby mode", &rest)) {
+        l->recovery_started = true;
     } else if (strcmp(msg, "archive recovery complete") == 0) {
         l->archive_recovery_complete = true;
     } else if (strcmp(msg, "database system is ready to accept connections") == 0) {
@@ -195,8 +199,77 @@ void pg_server_log_tail_free(char **lines, size_t n)
     free(lines);
 }
 
-int pg_server_log_tail(const char *path, size_t max_lines, char ***lines, size_t *n,
-                       PgpErr *err)
+/* ---- what is worth showing -------------------------------------------------------------- */
+
+/* LOG messages that say how far recovery got (its milestones). */
+static const char *const log_milestones[] = {
+    "database system was ", "starting point-in-time recovery", "starting archive recovery",
+    "entering standby mode", "redo starts at ", "consistent recovery state reached",
+    "recovery stopping ", "pausing at the end of recovery", "recovery has paused",
+    "redo done at ", "redo is not required", "last completed transaction was at log time ",
+    "selected new timeline ID: ", "archive recovery complete",
+    "database system is ready to accept connections", "started streaming WAL",
+};
+
+/* LOG messages that report a problem: where the WAL ended (xlogreader's complaints are LOG
+ * in recovery), a setting the server refused (the FATAL that follows only names the file), a
+ * child process that died, and the shutdown that follows a failed start-up. */
+static const char *const log_problems[] = {
+    "invalid ", "record with incorrect prev-link", "unexpected pageaddr",
+    "incorrect resource manager data checksum", "missing contrecord", "there is no contrecord",
+    "could not ", "unrecognized configuration parameter", "parameter \"",
+    "syntax error in file", "configuration file ", "startup process ", "server process ",
+    "background worker ", "terminating any other active server processes",
+    "shutting down due to startup process failure",
+    "aborting startup due to startup process failure",
+};
+
+static bool starts_any(const char *msg, const char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(msg, v[i], strlen(v[i])) == 0)
+            return true;
+    return false;
+}
+
+bool pg_server_log_relevant(PgServerLogFilter *f, const char *line)
+{
+    const char *msg = NULL;
+    bool keep;
+    if (strncmp(line, TOOL_ERROR_PREFIX, strlen(TOOL_ERROR_PREFIX)) == 0 ||
+        strncmp(line, "pgpitr: warn: ", 14) == 0) {
+        keep = true;                   /* restore_command's own error and warning lines */
+    } else {
+        int sev = find_severity(line, &msg);
+        const char *name = sev >= 0 ? severities[sev] : "";
+        if (sev < 0 || strncmp(name, "DETAIL:", 7) == 0 || strncmp(name, "HINT:", 5) == 0 ||
+            strncmp(name, "CONTEXT:", 8) == 0 || strncmp(name, "STATEMENT:", 10) == 0) {
+            /* the rest of the message above (pgpitr's "HINT: " has one blank, and a
+             * multi-line statement continues without a prefix) */
+            keep = f->prev_kept;
+        } else if (strncmp(name, "LOG:", 4) == 0) {
+            if (strncmp(msg, "received ", 9) == 0 && strstr(msg, "shutdown request") != NULL)
+                f->shutdown = true;
+            /* After the drill's own shutdown request the LOG lines are its consequences. */
+            keep = !f->shutdown &&
+                   (starts_any(msg, log_milestones, sizeof log_milestones / sizeof *log_milestones) ||
+                    starts_any(msg, log_problems, sizeof log_problems / sizeof *log_problems));
+        } else if (strncmp(name, "FATAL:", 6) == 0) {
+            /* the sessions a shutdown ends are not a failure */
+            keep = !(f->shutdown &&
+                     strcmp(msg, "terminating connection due to administrator command") == 0);
+        } else {
+            keep = strncmp(name, "PANIC:", 6) == 0 || strncmp(name, "ERROR:", 6) == 0 ||
+                   strncmp(name, "WARNING:", 8) == 0;
+        }
+    }
+    f->prev_kept = keep;
+    return keep;
+}
+
+/* The last max_lines lines of the file at path (only the relevant ones when filter). */
+static int collect_lines(const char *path, size_t max_lines, bool filter, char ***lines,
+                         size_t *n, PgpErr *err)
 {
     *lines = NULL;
     *n = 0;
@@ -208,6 +281,7 @@ int pg_server_log_tail(const char *path, size_t max_lines, char ***lines, size_t
         fclose(f);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     }
+    PgServerLogFilter state = {0};
     size_t total = 0;
     char *line = NULL, text[PG_SERVER_LOG_TEXT_MAX];
     size_t cap = 0;
@@ -217,6 +291,8 @@ int pg_server_log_tail(const char *path, size_t max_lines, char ***lines, size_t
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
             got--;
         copy_text(text, sizeof text, line, (size_t)got);
+        if (filter && !pg_server_log_relevant(&state, text))
+            continue;
         char *copy = strdup(text);
         if (copy == NULL) {
             rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -247,6 +323,18 @@ int pg_server_log_tail(const char *path, size_t max_lines, char ***lines, size_t
     *lines = out;
     *n = count;
     return 0;
+}
+
+int pg_server_log_tail(const char *path, size_t max_lines, char ***lines, size_t *n,
+                       PgpErr *err)
+{
+    return collect_lines(path, max_lines, false, lines, n, err);
+}
+
+int pg_server_log_excerpt(const char *path, size_t max_lines, char ***lines, size_t *n,
+                          PgpErr *err)
+{
+    return collect_lines(path, max_lines, true, lines, n, err);
 }
 
 /* ---- timestamps ---------------------------------------------------------------------- */

@@ -5,7 +5,8 @@
  * Properties: feeding the lines one by one, reading the file in one pg_server_log_poll, and
  * reading it in two polls split anywhere (a line half written at the first) all give the same
  * result; every text kept is NUL-terminated printable text; pg_server_log_tail returns the
- * last lines, cut and cleaned.
+ * last lines, cut and cleaned; pg_server_log_excerpt returns at most as many, each one of the
+ * tail's lines when the file has no more lines than asked for.
  */
 #include "fuzz.h"
 
@@ -81,6 +82,19 @@ static void check_tail(size_t lines_in_file)
         FUZZ_ASSERT(strlen(lines[i]) < PG_SERVER_LOG_TEXT_MAX, "tail line %zu too long", i);
         check_text(lines[i], strlen(lines[i]) + 1, "a tail line");
     }
+    char **ex = NULL;
+    size_t n_ex = 0;
+    rc = pg_server_log_excerpt(log_path, 3, &ex, &n_ex, &err);
+    FUZZ_ASSERT(rc == 0, "excerpt: %s", err.msg);
+    FUZZ_ASSERT(n_ex <= n, "excerpt gave %zu lines, the tail %zu", n_ex, n);
+    for (size_t i = 0; i < n_ex; i++) {
+        check_text(ex[i], strlen(ex[i]) + 1, "an excerpt line");
+        bool in_tail = false;
+        for (size_t j = 0; j < n && lines_in_file <= 3; j++)
+            in_tail = in_tail || strcmp(ex[i], lines[j]) == 0;
+        FUZZ_ASSERT(in_tail || lines_in_file > 3, "excerpt line %zu is not in the file", i);
+    }
+    pg_server_log_tail_free(ex, n_ex);
     pg_server_log_tail_free(lines, n);
 }
 

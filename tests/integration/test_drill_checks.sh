@@ -48,7 +48,8 @@ drill --output json --check-sql "$WORK/sql/bad.sql" --keep --workdir "$WORK/dtmp
 assert_rc 7 "drill with a failing check"
 assert_one_line_error "failing check"
 assert_contains "$ERR" "wishful thinking" "error names the failing check"
-assert_contains "$ERR" "HINT: the report is kept in the repository" "hint names the report"
+assert_contains "$ERR" "the report: $REPO/drill/" "hint names the report"
+assert_contains "$ERR" "HINT: as OS user $PG_USER, start the kept server" "hint: the next step"
 assert_eq failed "$(jq_out .status)" "status"
 assert_eq 'check "sql: wishful thinking" failed: expected "251", got "250"' "$(jq_out '.reasons[0]')" \
     "reason"

@@ -110,6 +110,7 @@ static void fill(DrillReport *r)
     r->replay_s = 30;
     r->checks_s = 2;
     r->total_s = 42.5;
+    r->recovered = true;
     r->has_wal = true;
     r->wal_segments = 2;
     r->wal_fetches = 3;
@@ -252,6 +253,73 @@ START_TEST(timeline_and_warnings)
 }
 END_TEST
 
+/* "(and 1 more reason)", "(and 2 more reasons)": the error line's grammar. */
+START_TEST(headline_grammar)
+{
+    DrillReport r;
+    drill_report_init(&r);
+    char line[256];
+    drill_report_headline(&r, line, sizeof line);
+    ck_assert_str_eq(line, "out of memory while checking");
+    drill_report_fail(&r, "first");
+    drill_report_headline(&r, line, sizeof line);
+    ck_assert_str_eq(line, "first");
+    drill_report_fail(&r, "second");
+    drill_report_headline(&r, line, sizeof line);
+    ck_assert_str_eq(line, "first (and 1 more reason)");
+    drill_report_fail(&r, "third");
+    drill_report_headline(&r, line, sizeof line);
+    ck_assert_str_eq(line, "first (and 2 more reasons)");
+    drill_report_headline(&r, line, 8);                       /* cut, still terminated */
+    ck_assert_str_eq(line, "first (");
+    drill_report_free(&r);
+}
+END_TEST
+
+/* Recovery finished and a check failed after it: the RTO was measured, and says so. */
+START_TEST(rto_of_a_failed_check)
+{
+    DrillReport r;
+    fill(&r);
+    drill_report_check(&r, "target", DRILL_CHECK_PASSED, "reached");
+    drill_report_check(&r, "sql: count", DRILL_CHECK_FAILED, "expected \"5\", got \"4\"");
+    char **lines = malloc(2 * sizeof *lines);
+    lines[0] = strdup("2026-11-22 04:00:01 UTC [9] LOG:  redo done at 0/44A3EE8");
+    lines[1] = strdup("2026-11-22 04:00:02 UTC [11] ERROR:  relation \"x\" does not exist");
+    drill_report_set_log_tail(&r, lines, 2);
+    json_t *j = to_json(&r);
+    ck_assert(json_real_value(json_object_get(json_object_get(j, "phases"), "rto_s")) == 42.5);
+    ck_assert(json_real_value(json_object_get(json_object_get(j, "phases"), "total_s")) == 42.5);
+    json_decref(j);
+    char *text = text_of(&r);
+    ck_assert_msg(strstr(text, "  RTO:     42.5 s (select + restore 10.5 s, replay 30.0 s, checks "
+                               "2.0 s); recovery finished, the drill failed on its checks\n") != NULL,
+                  "%s", text);
+    ck_assert_ptr_nonnull(strstr(text, "\n           2026-11-22 04:00:01 UTC [9] LOG:  redo done "
+                                       "at 0/44A3EE8\n"));
+    ck_assert_ptr_nonnull(strstr(text, "relation \"x\" does not exist\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  WAL:     2 segments restored"));
+    free(text);
+    r.wal_segments = 1;
+    text = text_of(&r);
+    ck_assert_ptr_nonnull(strstr(text, "  WAL:     1 segment restored"));
+    free(text);
+
+    /* Recovery did not finish: the time spent is no RTO, in the text and in the JSON. */
+    r.recovered = false;
+    j = to_json(&r);
+    ck_assert(json_is_null(json_object_get(json_object_get(j, "phases"), "rto_s")));
+    ck_assert(json_real_value(json_object_get(json_object_get(j, "phases"), "total_s")) == 42.5);
+    json_decref(j);
+    text = text_of(&r);
+    ck_assert_ptr_null(strstr(text, "RTO:"));
+    ck_assert_ptr_nonnull(strstr(text, "  time:    42.5 s until it failed (recovery did not "
+                                       "finish: no RTO)\n"));
+    free(text);
+    drill_report_free(&r);
+}
+END_TEST
+
 static void store(Storage *s, const char *id, const char *status, double total)
 {
     DrillReport r;
@@ -388,6 +456,8 @@ Suite *suite_drill_report(void)
     tcase_add_test(tc, passed_report);
     tcase_add_test(tc, failed_report);
     tcase_add_test(tc, timeline_and_warnings);
+    tcase_add_test(tc, headline_grammar);
+    tcase_add_test(tc, rto_of_a_failed_check);
     tcase_add_test(tc, previous_in_repository);
     tcase_add_test(tc, tampered_previous_duration);
     tcase_add_test(tc, report_file);
