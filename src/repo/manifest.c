@@ -63,7 +63,29 @@ void manifest_free(BackupManifest *m)
     free(m->status);
     free(m->compress);
     free(m->pg_manifest_object);
+    if (m->source != NULL) {
+        free(m->source->server);
+        free(m->source->primary);
+        free(m->source);
+    }
     free(m);
+}
+
+int manifest_set_standby_source(BackupManifest *m, const char *server, const char *primary,
+                                PgpErr *err)
+{
+    ManifestSource *src = m->source != NULL ? m->source : calloc(1, sizeof *src);
+    if (src == NULL)
+        return NOMEM(err);
+    m->source = src;
+    free(src->server);
+    free(src->primary);
+    src->server = strdup(server);
+    src->primary = strdup(primary);
+    if (src->server == NULL || src->primary == NULL)
+        return NOMEM(err);
+    m->format = MANIFEST_FORMAT_STANDBY;
+    return 0;
 }
 
 /* strdup that keeps NULL; false only when out of memory. */
@@ -201,12 +223,36 @@ static int validate_tablespaces(const BackupManifest *m, PgpErr *err)
     return 0;
 }
 
+/* A "host:port" text of "source": what libpq reported, folded onto one line. */
+static bool server_text_ok(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return n > 0 && n < MANIFEST_SERVER_MAX;
+}
+
+static int validate_format(const BackupManifest *m, PgpErr *err)
+{
+    if (m->format != MANIFEST_FORMAT && m->format != MANIFEST_FORMAT_STANDBY)
+        return BAD(err, "format %d is not supported (expected %d or %d)", m->format,
+                   MANIFEST_FORMAT, MANIFEST_FORMAT_STANDBY);
+    if ((m->format == MANIFEST_FORMAT_STANDBY) != (m->source != NULL))
+        return BAD(err, "format %d %s \"source\"", m->format,
+                   m->source != NULL ? "cannot record a" : "must record a");
+    if (m->source != NULL && (!server_text_ok(m->source->server) ||
+                              !server_text_ok(m->source->primary)))
+        return BAD(err, "\"source\": \"server\" and \"primary\" must be 1 to %d bytes "
+                   "without control characters", MANIFEST_SERVER_MAX - 1);
+    return 0;
+}
+
 static int validate_header(const BackupManifest *m, PgpErr *err)
 {
     PipeCodec codec;
     char q[PGP_QUOTE_BUF];
-    if (m->format != MANIFEST_FORMAT)
-        return BAD(err, "format %d is not supported (expected %d)", m->format, MANIFEST_FORMAT);
+    TRY(validate_format(m, err));
     if (!manifest_label_valid(m->label))
         return BAD(err, "\"label\" \"%s\" is not a valid backup label",
                    m->label != NULL ? pgp_quote(m->label, q) : "");
@@ -360,6 +406,17 @@ static json_t *entry_json(const ManifestEntry *e)
     return o;
 }
 
+static json_t *source_json(const ManifestSource *src)
+{
+    json_t *o = json_pack("{s:s}", "role", "standby");
+    if (o == NULL || set_text(o, "server", src->server) != 0 ||
+        set_text(o, "primary", src->primary) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static json_t *header_json(const BackupManifest *m)
 {
     char sysid[24], lsn1[18], lsn2[18], t1[21], t2[21];
@@ -377,7 +434,8 @@ static json_t *header_json(const BackupManifest *m)
     if (h == NULL || set_text(h, "pg_manifest_object", m->pg_manifest_object) != 0 ||
         json_object_set_new(h, "size", json_integer((json_int_t)m->size)) != 0 ||
         json_object_set_new(h, "stored_size", json_integer((json_int_t)m->stored_size)) != 0 ||
-        json_object_set_new(h, "new_stored_size", json_integer((json_int_t)m->new_stored_size))) {
+        json_object_set_new(h, "new_stored_size", json_integer((json_int_t)m->new_stored_size)) ||
+        (m->source != NULL && json_object_set_new(h, "source", source_json(m->source)) != 0)) {
         json_decref(h);
         return NULL;
     }
@@ -560,21 +618,45 @@ static bool mode_parse(const char *s, void *out)
 #define LSN_LIKE "an LSN like \"0/2000028\""
 #define TIME_LIKE "a UTC time like \"2026-11-22T03:00:00Z\""
 
+/* Format 2's "source" (a missing one is caught by validate_format). */
+static int parse_source(json_t *r, BackupManifest *m, PgpErr *err)
+{
+    static const char *const keys[] = {"role", "server", "server_hex", "primary",
+                                       "primary_hex", NULL};
+    json_t *o = json_object_get(r, "source");
+    const char *w = "\"source\"", *role;
+    if (o == NULL)
+        return 0;
+    if (!json_is_object(o))
+        return BAD(err, "field \"source\" must be an object");
+    TRY(check_keys(o, keys, w, "a source", err));
+    TRY(get_str(o, "role", w, &role, err));
+    if (strcmp(role, "standby") != 0)
+        return BAD(err, "%s: \"role\" must be \"standby\"", w);
+    if ((m->source = calloc(1, sizeof *m->source)) == NULL)
+        return NOMEM(err);
+    TRY(get_text(o, "server", w, false, &m->source->server, err));
+    return get_text(o, "primary", w, false, &m->source->primary, err);
+}
+
 static int parse_header(json_t *r, BackupManifest *m, PgpErr *err)
 {
+    /* "source" belongs to format 2 only: validate_format refuses it in format 1. */
     static const char *const keys[] = {
         "format", "label", "status", "system_identifier", "pg_version_num", "pg_major",
         "timeline", "start_lsn", "stop_lsn", "start_time", "stop_time", "compress",
         "pg_manifest_object", "pg_manifest_object_hex", "size", "stored_size",
-        "new_stored_size", "tablespaces", "entries", NULL};
+        "new_stored_size", "tablespaces", "entries", "source", NULL};
     const char *w = "top level";
     int64_t v = 0;
     /* The format first: a newer format is reported as such, not as its first new field. */
     TRY(get_int(r, "format", w, INT32_MIN, INT32_MAX, &v, err));
-    if (v != MANIFEST_FORMAT)
-        return BAD(err, "format %lld is not supported (expected %d)", (long long)v,
-                   MANIFEST_FORMAT);
+    if (v != MANIFEST_FORMAT && v != MANIFEST_FORMAT_STANDBY)
+        return BAD(err, "format %lld is not supported (expected %d or %d)", (long long)v,
+                   MANIFEST_FORMAT, MANIFEST_FORMAT_STANDBY);
+    m->format = (int)v;
     TRY(check_keys(r, keys, w, "a manifest", err));
+    TRY(parse_source(r, m, err));
     TRY(get_dup(r, "label", w, &m->label, err));
     TRY(get_dup(r, "status", w, &m->status, err));
     TRY(get_conv(r, "system_identifier", w, sysid_parse, &m->system_identifier,
