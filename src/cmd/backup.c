@@ -7,8 +7,8 @@
  *   (a standby: its primary too, before anything is written) -> BASE_BACKUP -> files to the
  *   store pool while the stream is read -> end position -> every file checked against
  *   PostgreSQL's backup_manifest -> (a standby: the primary switches WAL) -> WAL start..stop
- *   archived -> manifest.json written. Only that last write makes the backup restorable, so a backup
- *   that fails or is killed at any step is never listed as complete.
+ *   archived -> manifest.json written. Only that last write makes the backup restorable, so a
+ *   backup that fails or is killed at any step is never listed as complete.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -103,8 +103,8 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, BackupOpti
         {"compress-level", required_argument, NULL, 'L'}, {"jobs", required_argument, NULL, 'j'},
         {"max-rate", required_argument, NULL, 'r'},   {"output", required_argument, NULL, 'o'},
         {"archive-timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"lock-wait", required_argument, NULL, 'W'},  {"primary-conn", required_argument, NULL, 'P'},
-        {NULL, 0, NULL, 0},
+        {"lock-wait", required_argument, NULL, 'W'},
+        {"primary-conn", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
     };
     const char *codec = NULL, *level = NULL, *jobs = NULL, *timeout = NULL;
     memset(o, 0, sizeof *o);

@@ -180,7 +180,8 @@ int backup_source_switch(const BackupSource *src, uint32_t tli, uint64_t stop_ls
                       "backup's stop position %s on the standby \"%s\"", server, lsn, stop,
                       src->server);
         pgp_err_hint(err, "point --primary-conn at the primary the standby streams from");
-    } else if (stop_lsn > 0 && pg_lsn_segno(st.lsn, segsize) <= pg_lsn_segno(stop_lsn - 1, segsize)) {
+    } else if (stop_lsn > 0 &&
+               pg_lsn_segno(st.lsn, segsize) <= pg_lsn_segno(stop_lsn - 1, segsize)) {
         char *done = NULL;
         rc = pg_query_value(c, "SELECT pg_catalog.pg_switch_wal()::text", &done, err);
         if (rc == 0)
