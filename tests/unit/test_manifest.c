@@ -572,6 +572,7 @@ START_TEST(standby_source)
         ck_assert_str_eq(back->source->primary, "db1:5432");
         manifest_free(back);
         manifest_free(m);
+        free(text);
     }
 }
 END_TEST
@@ -620,6 +621,7 @@ START_TEST(standby_source_rejected)
     set_str(&m->source->server, long_server);
     text = to_json(m, &len);
     manifest_free(from_json(text));
+    free(text);
     manifest_free(m);
 }
 END_TEST
