@@ -42,7 +42,9 @@ int backup_source_check(PgConn *conn, const PgSystem *sys, const char *primary_c
 /* After the stream of a standby's backup (no-op for a primary): reconnects to the primary,
  * checks it again as above (a failover meanwhile), and runs pg_switch_wal() when its WAL
  * position is still inside the segment holding the last byte the backup needs (stop_lsn - 1),
- * so that the primary completes and archives it. */
+ * so that the primary completes and archives it. A primary behind stop_lsn is PGP_ERR_PG (not
+ * this standby's primary). The caller may treat a failure as a warning: the WAL can still
+ * arrive without the switch. */
 int backup_source_switch(const BackupSource *src, uint32_t tli, uint64_t stop_lsn,
                          uint32_t segsize, PgpErr *err);
 

@@ -525,9 +525,13 @@ static int finish_backup(Repo *repo, const BackupOptions *o, BackupRun *r, const
     pg_manifest_free(pg);
     if (rc == 0)
         rc = store_pg_manifest(s, r->m, &o->store, pg_text, pg_len, err);
-    if (rc == 0)
-        rc = backup_source_switch(&r->src, r->m->timeline, r->m->stop_lsn,
-                                  repo_identity(repo)->wal_segsize, err);
+    PgpErr sw = {0};
+    /* The stream is done: a primary that cannot be reached now (a network blip) must not
+     * throw it away while its WAL may still arrive (a busy primary fills the segment). */
+    if (rc == 0 && backup_source_switch(&r->src, r->m->timeline, r->m->stop_lsn,
+                                        repo_identity(repo)->wal_segsize, &sw) != 0)
+        log_warn("%s%s%s; waiting for the backup's WAL anyway", sw.msg,
+                 sw.hint[0] != '\0' ? "; HINT: " : "", sw.hint);
     char archiver[2 * PG_SERVER_NAME_MAX + 64];
     backup_source_archiver(&r->src, archiver, sizeof archiver);
     if (rc == 0)

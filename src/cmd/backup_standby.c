@@ -87,20 +87,22 @@ static int primary_open(const BackupSource *src, uint64_t sysid, uint32_t tli, P
         return rc;
     pg_query_server(c, server, server_size);
     rc = read_identity(c, st, err);
-    if (rc == 0 && st->in_recovery) {
-        rc = PGP_FAIL(err, PGP_ERR_CONFIG, "--primary-conn reaches \"%s\", which is in recovery "
-                      "too: it cannot switch WAL", server);
+    if (rc == 0 && (st->in_recovery || st->system_identifier != sysid)) {
+        if (st->in_recovery)
+            PGP_FAIL(err, PGP_ERR_CONFIG, "--primary-conn reaches \"%s\", which is in recovery "
+                     "too: it cannot switch WAL", server);
+        else
+            PGP_FAIL(err, PGP_ERR_CONFIG, "--primary-conn reaches \"%s\", a server of another "
+                     "cluster (system identifier %" PRIu64 ", the standby's is %" PRIu64 ")",
+                     server, st->system_identifier, sysid);
         pgp_err_hint(err, "point --primary-conn (config primary-conn) at the primary the "
                      "standby \"%s\" streams from", src->server);
-    } else if (rc == 0 && st->system_identifier != sysid) {
-        rc = PGP_FAIL(err, PGP_ERR_CONFIG, "--primary-conn reaches \"%s\", a server of another "
-                      "cluster (system identifier %" PRIu64 ", the standby's is %" PRIu64 ")",
-                      server, st->system_identifier, sysid);
-        pgp_err_hint(err, "point --primary-conn (config primary-conn) at the primary the "
-                     "standby \"%s\" streams from", src->server);
+        rc = PGP_ERR_CONFIG;
     }
     if (rc == 0)
         rc = read_position(c, st, err);
+    if (rc == PGP_ERR_PG)   /* a query failed: say on which server */
+        pgp_err_context(err, "the primary \"%s\"", server);
     if (rc == 0 && st->tli != tli) {
         rc = PGP_FAIL(err, PGP_ERR_PG, "the standby \"%s\" is on timeline %" PRIu32 ", the "
                       "primary \"%s\" on timeline %" PRIu32, src->server, tli, server, st->tli);

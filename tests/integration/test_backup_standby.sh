@@ -10,7 +10,8 @@
 #    (format 2, "source"), info shows it (text and JSON, schema-valid), restore names it, and
 #    the restore replays the primary's archive to exactly the rows committed.
 #  - When the primary does not archive, the backup fails after --archive-timeout (exit 1) with
-#    a HINT to check archiving on the primary, naming it.
+#    a HINT to check archiving on the primary, naming it. When the primary refuses the switch
+#    after the stream, a warning says so and the backup still waits for its WAL.
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"
@@ -127,8 +128,28 @@ assert_contains "$ERR" "HINT: check archive_mode, archive_command and pg_stat_ar
 psql_c prim "ALTER SYSTEM RESET archive_command"
 psql_c prim "SELECT pg_reload_conf()" >/dev/null   # also wakes the archiver
 
-log "rows committed after the backup, archived by the primary"
+log "the switch is refused after the stream: a warning, the backup still waits for its WAL"
 add_row prim 5 >/dev/null
+standby_caught_up
+# --max-rate: the stream lasts a few seconds; the REVOKE lands once the checks passed (the
+# backup directory exists only then) and before the stream ends.
+bg_pgp sb3 --repo "$REPO" backup --pg-conn "$SB" --primary-conn "$PRIM" --label sb3 \
+    --max-rate 8M --archive-timeout 3
+for ((i = 0; i < 300; i++)); do
+    [ -e "$REPO/backup/sb3/backup.inprogress" ] && break
+    sleep 0.1
+done
+assert_file "$REPO/backup/sb3/backup.inprogress" "the backup sb3 streams"
+psql_c prim "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_switch_wal() FROM bkp"
+bg_wait "$BG_PID" sb3
+assert_rc 1 "backup whose switch was refused after the stream (idle primary)"
+assert_contains "$ERR" "warn: cannot have the primary switch WAL: role \"bkp\" may not run pg_switch_wal()" "the warning"
+assert_contains "$ERR" "waiting for the backup's WAL anyway" "the warning says the backup goes on"
+assert_contains "$ERR" "did not reach the archive within 3 s" "then the WAL wait times out"
+psql_c prim "$grant"
+
+log "rows committed after the backup, archived by the primary"
+add_row prim 6 >/dev/null
 wait_archived prim "$(switch_wal prim)"
 pg_stop sb
 pg_stop prim
@@ -140,6 +161,6 @@ assert_contains "$(cat "$WORK/restore.out")" "taken on the standby $WORK/sb:$(cl
 # Making restore drop the standby's settings is issue 10's item 2, not this test's subject.
 not_a_standby dst
 start_restored dst
-assert_eq "1,2,3,4,5" "$(rows dst)" "rows of the restored copy"
+assert_eq "1,2,3,4,5,6" "$(rows dst)" "rows of the restored copy"
 pg_stop dst
 log "ok"
