@@ -25,8 +25,9 @@ int backup_check_pg_manifest(const BackupManifest *m, const PgManifest *pg, PgpE
 
 /* Waits (polling, at most timeout_s seconds) until every WAL segment from start_lsn to
  * stop_lsn on timeline tli is in the archive. PGP_ERR_NOT_FOUND naming the first missing
- * segment after the timeout. */
+ * segment after the timeout, with a HINT to check archiving on `archiver` (the server that
+ * archives: "the server", or the primary of a standby that was backed up). */
 int backup_wait_wal(Repo *repo, uint32_t tli, uint64_t start_lsn, uint64_t stop_lsn,
-                    int timeout_s, PgpErr *err);
+                    int timeout_s, const char *archiver, PgpErr *err);
 
 #endif

@@ -114,6 +114,13 @@ char *cmd_json_text(const json_t *j, size_t flags);
 json_t *cmd_json_time(int64_t t);
 /* An LSN as "X/X". */
 json_t *cmd_json_lsn(uint64_t lsn);
+/* s as a JSON string, every byte outside printable ASCII replaced by '?' (jansson refuses
+ * text that is not UTF-8). NULL when out of memory. */
+json_t *cmd_json_ascii(const char *s);
+/* Where a backup was taken (manifest.h): {"role": "standby", "server": ..., "primary": ...},
+ * or null for src NULL (a primary, or not recorded). NULL when out of memory. */
+struct ManifestSource;
+json_t *cmd_json_source(const struct ManifestSource *src);
 /* A recovery lease as listed (lease.h) for info and expire: path, state, and its fields (null
  * when it does not parse, then error says why). NULL when out of memory. */
 struct LeaseEntry;

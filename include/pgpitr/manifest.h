@@ -22,11 +22,19 @@
  *        "mtime": ..., "link_target": "/srv/ts1"} ] }
  * Sizes are JSON integers in 0..2^63-1; mode is 4 octal digits as text.
  *
+ * Format 2 is format 1 plus one top-level field, for a backup taken on a standby:
+ *     "source": {"role": "standby", "server": "db2:5432", "primary": "db1:5432"}
+ * (the standby backed up and the primary that switched and archived its WAL, "host:port" as
+ * libpq names them). A writer uses the lowest format that holds what it records: a backup
+ * of a primary stays format 1, which every pgpitr reads; a pgpitr that knows only format 1
+ * says "format 2 is not supported" about a standby's backup instead of misreading it.
+ *
  * Reading is strict, because a manifest drives what restore writes where: missing, mistyped,
  * out-of-range or unknown fields (and fields that do not belong to an entry's type) are
  * PGP_ERR_CORRUPT naming the field and the entry. manifest_validate() holds the semantic
  * rules, applied on read and before every write:
- *   - format 1; label manifest_label_valid(); status [a-z_-], 1..32 chars; compress a codec
+ *   - format 1 without "source", format 2 with it; role "standby", server and primary
+ *     1..MANIFEST_SERVER_MAX-1 bytes without control characters; label manifest_label_valid(); status [a-z_-], 1..32 chars; compress a codec
  *     name; system_identifier != 0; timeline >= 1; pg_version_num, pg_major > 0;
  *     start_lsn <= stop_lsn; start/stop times in years 1970..9999; sizes below 2^63;
  *   - tablespaces: oid > 0 and unique, location an absolute path;
@@ -49,7 +57,9 @@
 #include "pgpitr/repo.h"
 #include "pgpitr/storage.h"
 
-#define MANIFEST_FORMAT 1
+#define MANIFEST_FORMAT 1            /* a backup of a primary */
+#define MANIFEST_FORMAT_STANDBY 2    /* format 1 + "source": a backup taken on a standby */
+#define MANIFEST_SERVER_MAX 1024     /* "host:port" texts of "source", NUL included */
 #define MANIFEST_STATUS_COMPLETE "complete"
 #define MANIFEST_LABEL_MAX 64
 /* Largest manifest.json manifest_load accepts (about two million entries). */
@@ -75,8 +85,14 @@ typedef struct ManifestTablespace {
     char *location;
 } ManifestTablespace;
 
+/* Where a backup taken on a standby came from (format 2 "source"). */
+typedef struct ManifestSource {
+    char *server;          /* "host:port" of the standby backed up */
+    char *primary;         /* "host:port" of its primary, which switched and archived the WAL */
+} ManifestSource;
+
 typedef struct BackupManifest {
-    int format;            /* MANIFEST_FORMAT */
+    int format;            /* MANIFEST_FORMAT, MANIFEST_FORMAT_STANDBY with a source */
     char *label;
     char *status;          /* "complete" (only complete manifests are ever written by backup) */
     uint64_t system_identifier;
@@ -93,6 +109,8 @@ typedef struct BackupManifest {
     char *pg_manifest_object;  /* object path of PostgreSQL's backup_manifest; NULL if none */
     uint64_t size, stored_size, new_stored_size;  /* totals; new = bytes uploaded by this
                                                      backup (not deduplicated) */
+    ManifestSource *source;  /* taken on a standby; NULL: on a primary, or not recorded (a
+                                pgpitr before format 2) */
 } BackupManifest;
 
 /* An empty manifest: format MANIFEST_FORMAT, every pointer NULL, counts 0. NULL if out of
@@ -105,6 +123,11 @@ void manifest_free(BackupManifest *m);     /* NULL is a no-op */
  * the content is checked by manifest_validate / manifest_to_json. */
 int manifest_add_entry(BackupManifest *m, const ManifestEntry *e, PgpErr *err);
 int manifest_add_tablespace(BackupManifest *m, uint32_t oid, const char *location, PgpErr *err);
+
+/* Records that m was taken on the standby `server` with the primary `primary` (copies of
+ * both) and makes it format 2. Only NOMEM fails; the texts are checked by manifest_validate. */
+int manifest_set_standby_source(BackupManifest *m, const char *server, const char *primary,
+                                PgpErr *err);
 
 /* The rules listed above; PGP_ERR_CORRUPT naming the field and entry. */
 int manifest_validate(const BackupManifest *m, PgpErr *err);

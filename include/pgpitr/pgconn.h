@@ -40,12 +40,21 @@ typedef struct PgSystem {
 int pg_conn_open_replication(const char *conninfo, PgConn **out, PgpErr *err);
 void pg_conn_close(PgConn *c);   /* NULL no-op */
 
+/* "host:port" of the server c is connected to (host: a name, an address or a socket
+ * directory, as libpq reports it), at most size - 1 bytes on one line. */
+#define PG_SERVER_NAME_MAX 256
+void pg_conn_server(const PgConn *c, char *out, size_t size);
+
 /* Commands on a connection that is streaming a backup fail with PGP_ERR_INTERNAL; on one
  * left unusable by an earlier error (see pg_basebackup_next) with PGP_ERR_PG. */
 int pg_identify_system(PgConn *c, PgSystem *out, PgpErr *err);
 /* SHOW name in replication mode; *value malloc'd. name must be a setting name
  * ([A-Za-z0-9_.], < 64 bytes), else PGP_ERR_USAGE. */
 int pg_show(PgConn *c, const char *name, char **value, PgpErr *err);
+
+/* Whether the server is in recovery (a standby, or a server replaying an archive) right
+ * now: SHOW in_hot_standby, which a replication connection may run. */
+int pg_in_recovery(PgConn *c, bool *in_recovery, PgpErr *err);
 
 typedef struct PgBaseBackupOptions {
     const char *label;         /* NULL = "pgpitr base backup"; 1..100 bytes, no control

@@ -1,11 +1,13 @@
 /*
  * pgquery.h - a normal (non-replication) libpq connection and simple queries, for the
- * drill's checks on its private server. libpq is loaded at run time like everywhere in
+ * drill's checks on its private server and for backup's questions to the primary of the
+ * standby it backs up (pg_switch_wal). libpq is loaded at run time like everywhere in
  * src/pg (libpq_lazy.h). Results are copied out of libpq into plain strings so callers never
  * see a PGresult.
  *
- * Connections are made from keyword/value pairs with expand_dbname off: a database name
- * holding '=' or a URI prefix is a name, never a connection string.
+ * pg_query_open makes connections from keyword/value pairs with expand_dbname off: a
+ * database name holding '=' or a URI prefix is a name, never a connection string.
+ * pg_query_open_conninfo takes a user's connection string, as a replication connection does.
  */
 #ifndef PGPITR_PGQUERY_H
 #define PGPITR_PGQUERY_H
@@ -29,6 +31,15 @@ typedef struct PgQueryParams {
  * connection's raw libpq message is kept in err->msg too, so callers can match
  * "does not exist" or "starting up". */
 int pg_query_open(const PgQueryParams *p, PgQueryConn **out, PgpErr *err);
+/* A connection from a user's conninfo (URI or key=value; NULL or "" for libpq defaults),
+ * with pg_conn_open_replication's defaults (connect_timeout, keepalives, application name)
+ * and replication=false forced. `what` names the server in messages and must outlive the
+ * connection (a literal): PGP_ERR_PG "cannot connect to <what>: <libpq message>", with a
+ * HINT for the common causes. */
+int pg_query_open_conninfo(const char *conninfo, const char *what, PgQueryConn **out,
+                           PgpErr *err);
+/* "host:port" of the server c is connected to, like pg_conn_server (pgconn.h). */
+void pg_query_server(const PgQueryConn *c, char *out, size_t size);
 void pg_query_close(PgQueryConn *c);   /* NULL is a no-op */
 
 typedef struct PgQueryResult {

@@ -4,10 +4,11 @@
  *
  * Order of events, and why:
  *   lock -> clean what a failed backup left -> connect, IDENTIFY_SYSTEM, check the cluster
- *   -> BASE_BACKUP -> files to the store pool while the stream is read -> end position
- *   -> every file checked against PostgreSQL's backup_manifest -> WAL start..stop archived
- *   -> manifest.json written. Only that last write makes the backup restorable, so a backup
- *   that fails or is killed at any step is never listed as complete.
+ *   (a standby: its primary too, before anything is written) -> BASE_BACKUP -> files to the
+ *   store pool while the stream is read -> end position -> every file checked against
+ *   PostgreSQL's backup_manifest -> (a standby: the primary switches WAL) -> WAL start..stop
+ *   archived -> manifest.json written. Only that last write makes the backup restorable, so a
+ *   backup that fails or is killed at any step is never listed as complete.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -22,6 +23,7 @@
 
 #include "libarchive_lazy.h"
 #include "pgpitr/backup_finish.h"
+#include "pgpitr/backup_standby.h"
 #include "pgpitr/backup_store.h"
 #include "pgpitr/backup_stream.h"
 #include "pgpitr/cmd.h"
@@ -39,6 +41,7 @@
 
 typedef struct BackupOptions {
     const char *conninfo;
+    const char *primary_conninfo;   /* --primary-conn: for a backup of a standby */
     const char *label;
     bool fast_checkpoint;
     BackupStoreOptions store;
@@ -51,6 +54,7 @@ typedef struct BackupOptions {
 
 typedef struct BackupRun {
     BackupManifest *m;
+    BackupSource src;
     const BackupStoreOptions *store;
     BackupPool *pool;
     uint64_t files, reused_files;
@@ -100,7 +104,8 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, BackupOpti
         {"compress-level", required_argument, NULL, 'L'}, {"jobs", required_argument, NULL, 'j'},
         {"max-rate", required_argument, NULL, 'r'},   {"output", required_argument, NULL, 'o'},
         {"archive-timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"lock-wait", required_argument, NULL, 'W'},  {NULL, 0, NULL, 0},
+        {"lock-wait", required_argument, NULL, 'W'},
+        {"primary-conn", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
     };
     const char *codec = NULL, *level = NULL, *jobs = NULL, *timeout = NULL;
     memset(o, 0, sizeof *o);
@@ -111,6 +116,7 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, BackupOpti
     while (rc == 0 && (c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->conninfo = optarg; break;
+        case 'P': o->primary_conninfo = optarg; break;
         case 'l': o->label = optarg; break;
         case 'z': codec = optarg; break;
         case 'L': level = optarg; break;
@@ -143,6 +149,8 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, BackupOpti
                                "invalid label \"%s\" (letters, digits, '.', '_', '-'; 1-64 chars)",
                                o->label);
     o->conninfo = cmd_setting(s, o->conninfo, "PGPITR_PG_CONN", "pg-conn");
+    o->primary_conninfo = cmd_setting(s, o->primary_conninfo, "PGPITR_PRIMARY_CONN",
+                                      "primary-conn");
     if ((rc = cmd_compression(s, codec, level, &o->store.codec, &o->store.level, err)) != 0)
         return rc;
     long v;
@@ -181,8 +189,11 @@ static int parse_segsize(const char *text, uint32_t *out, PgpErr *err)
     return 0;
 }
 
-/* The server must be able to make an online backup, and be the repository's cluster. */
-static int check_cluster(PgConn *conn, Repo *repo, PgSystem *sys, PgpErr *err)
+/* The server must be able to make an online backup, and be the repository's cluster; a
+ * standby needs its primary too. All of it before the repository is written to (repo_bind
+ * may create repo.json). */
+static int check_cluster(PgConn *conn, Repo *repo, const BackupOptions *o, PgSystem *sys,
+                         BackupSource *src, PgpErr *err)
 {
     int rc = pg_identify_system(conn, sys, err);
     char *wal_level = NULL, *segsize = NULL;
@@ -195,6 +206,8 @@ static int check_cluster(PgConn *conn, Repo *repo, PgSystem *sys, PgpErr *err)
     }
     if (rc == 0)
         rc = pg_show(conn, "wal_segment_size", &segsize, err);
+    if (rc == 0)
+        rc = backup_source_check(conn, sys, o->primary_conninfo, src, err);
     RepoIdentity id = {sys->system_identifier, sys->pg_major, 0};
     if (rc == 0)
         rc = parse_segsize(segsize, &id.wal_segsize, err);
@@ -514,9 +527,18 @@ static int finish_backup(Repo *repo, const BackupOptions *o, BackupRun *r, const
     pg_manifest_free(pg);
     if (rc == 0)
         rc = store_pg_manifest(s, r->m, &o->store, pg_text, pg_len, err);
+    PgpErr sw = {0};
+    /* The stream is done: a primary that cannot be reached now (a network blip) must not
+     * throw it away while its WAL may still arrive (a busy primary fills the segment). */
+    if (rc == 0 && backup_source_switch(&r->src, r->m->timeline, r->m->stop_lsn,
+                                        repo_identity(repo)->wal_segsize, &sw) != 0)
+        log_warn("%s%s%s; waiting for the backup's WAL anyway", sw.msg,
+                 sw.hint[0] != '\0' ? "; HINT: " : "", sw.hint);
+    char archiver[2 * PG_SERVER_NAME_MAX + 64];
+    backup_source_archiver(&r->src, archiver, sizeof archiver);
     if (rc == 0)
         rc = backup_wait_wal(repo, r->m->timeline, r->m->start_lsn, r->m->stop_lsn,
-                             o->archive_timeout, err);
+                             o->archive_timeout, archiver, err);
     r->m->stop_time = (int64_t)time(NULL);
     if (rc == 0)
         rc = manifest_save(s, r->m->label, r->m, err);
@@ -564,6 +586,9 @@ static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
                "new), %.1f s, %.1f MiB/s, WAL %s - %s on timeline %u\n", m->label, r->files,
                reuse, (double)m->size / 1048576.0, (double)m->stored_size / 1048576.0,
                (double)m->new_stored_size / 1048576.0, seconds, mbps, start, stop, m->timeline);
+        if (m->source != NULL)
+            printf("  taken on the standby \"%s\"; its primary \"%s\" switched and archived "
+                   "the WAL\n", m->source->server, m->source->primary);
         return;
     }
     json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:s}",
@@ -575,6 +600,10 @@ static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
                           (json_int_t)m->new_stored_size, "jobs", (json_int_t)o->jobs, "seconds",
                           seconds, "mib_per_second", mbps, "compress",
                           pipe_codec_name(o->store.codec));
+    if (j != NULL && json_object_set_new(j, "source", cmd_json_source(m->source)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
     if (j != NULL) {
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
@@ -582,8 +611,8 @@ static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
     }
 }
 
-static int new_manifest(const BackupOptions *o, const PgSystem *sys, BackupManifest **out,
-                        PgpErr *err)
+static int new_manifest(const BackupOptions *o, const PgSystem *sys, const BackupSource *src,
+                        BackupManifest **out, PgpErr *err)
 {
     BackupManifest *m = manifest_new();
     if (m == NULL)
@@ -598,7 +627,8 @@ static int new_manifest(const BackupOptions *o, const PgSystem *sys, BackupManif
     m->system_identifier = sys->system_identifier;
     m->pg_version_num = sys->server_version_num;
     m->pg_major = sys->pg_major;
-    if (m->label == NULL || m->status == NULL || m->compress == NULL) {
+    if (m->label == NULL || m->status == NULL || m->compress == NULL ||
+        (src->standby && manifest_set_standby_source(m, src->server, src->primary, err) != 0)) {
         manifest_free(m);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     }
@@ -634,9 +664,9 @@ static int run_backup(const CmdSettings *s, const BackupOptions *o, PgpErr *err)
     if (rc == 0)
         rc = pg_conn_open_replication(o->conninfo, &conn, err);
     if (rc == 0)
-        rc = check_cluster(conn, repo, &sys, err);
+        rc = check_cluster(conn, repo, o, &sys, &r.src, err);
     if (rc == 0)
-        rc = new_manifest(o, &sys, &r.m, err);
+        rc = new_manifest(o, &sys, &r.src, &r.m, err);
     if (rc == 0)
         label_lock(lock, r.m->label);
     if (rc == 0)
@@ -691,6 +721,10 @@ const CmdDef cmd_backup = {
         "options:\n"
         "  --pg-conn CONNINFO      libpq connection string (env PGPITR_PG_CONN, config\n"
         "                          pg-conn; default: libpq defaults and PG* variables)\n"
+        "  --primary-conn CONNINFO the primary's, when --pg-conn is a standby: it switches\n"
+        "                          WAL at the end (env PGPITR_PRIMARY_CONN, config\n"
+        "                          primary-conn; a normal connection; the role may run\n"
+        "                          pg_switch_wal())\n"
         "  --label TEXT            backup label (default: start time, 20261122T020000Z)\n"
         "  --checkpoint fast|spread  checkpoint at start (default fast)\n"
         "  --compress zstd|lz4|none  codec (default zstd)\n"

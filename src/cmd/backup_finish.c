@@ -218,7 +218,7 @@ int backup_check_pg_manifest(const BackupManifest *m, const PgManifest *pg, PgpE
 /* ---- WAL -------------------------------------------------------------------------------- */
 
 int backup_wait_wal(Repo *repo, uint32_t tli, uint64_t start_lsn, uint64_t stop_lsn,
-                    int timeout_s, PgpErr *err)
+                    int timeout_s, const char *archiver, PgpErr *err)
 {
     const RepoIdentity *id = repo_identity(repo);
     if (id == NULL)
@@ -243,8 +243,8 @@ int backup_wait_wal(Repo *repo, uint32_t tli, uint64_t start_lsn, uint64_t stop_
             PGP_FAIL(err, PGP_ERR_NOT_FOUND,
                      "WAL segment %s needed by the backup did not reach the archive within %d s",
                      name, timeout_s);
-            pgp_err_hint(err, "check archive_mode, archive_command and pg_stat_archiver on the "
-                              "server; the backup is not usable without its WAL");
+            pgp_err_hint(err, "check archive_mode, archive_command and pg_stat_archiver on %s; "
+                         "the backup is not usable without its WAL", archiver);
             return PGP_ERR_NOT_FOUND;
         }
         struct timespec ts = {0, 200 * 1000 * 1000};

@@ -12,6 +12,7 @@
 
 #include "pgpitr/catalog.h"
 #include "pgpitr/lease.h"
+#include "pgpitr/manifest.h"
 #include "pgpitr/walname.h"
 
 char *cmd_json_text(const json_t *j, size_t flags)
@@ -42,6 +43,27 @@ json_t *cmd_json_lsn(uint64_t lsn)
     char s[20];
     pg_lsn_format(lsn, s);
     return json_string(s);
+}
+
+json_t *cmd_json_ascii(const char *s)
+{
+    size_t n = strlen(s);
+    char *copy = malloc(n + 1);
+    if (copy == NULL)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        copy[i] = (i == n || (s[i] >= 0x20 && s[i] < 0x7f)) ? s[i] : '?';
+    json_t *j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+json_t *cmd_json_source(const ManifestSource *src)
+{
+    if (src == NULL)
+        return json_null();
+    return json_pack("{s:s, s:o, s:o}", "role", "standby", "server", cmd_json_ascii(src->server),
+                     "primary", cmd_json_ascii(src->primary));
 }
 
 static json_t *str_or_null(bool ok, const char *s)

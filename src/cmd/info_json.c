@@ -15,15 +15,7 @@
  * ASCII becomes '?', so jansson never refuses it and the document stays one line per value. */
 static json_t *jsafe(const char *s)
 {
-    size_t n = strlen(s);
-    char *copy = malloc(n + 1);
-    if (copy == NULL)
-        return NULL;
-    for (size_t i = 0; i <= n; i++)
-        copy[i] = (i == n || (s[i] >= 0x20 && s[i] < 0x7f)) ? s[i] : '?';
-    json_t *j = json_string(copy);
-    free(copy);
-    return j;
+    return cmd_json_ascii(s);
 }
 
 static json_t *jseg(const Info *info, uint32_t tli, uint64_t segno)
@@ -88,8 +80,10 @@ static json_t *backups_json(const Info *info)
                       "timeline", "start_lsn", "stop_lsn", "start_time", "stop_time",
                       "duration_s", "size", "stored_size", "new_stored_size", "restorable", 0,
                       "missing_segment", "last_change", cmd_json_time(b->dir_mtime));
+        const BackupManifest *m = b->manifest;
         if (o != NULL &&
-            json_object_set_new(o, "running", running_json(&info->backups[i])) != 0) {
+            (json_object_set_new(o, "running", running_json(&info->backups[i])) != 0 ||
+             json_object_set_new(o, "source", cmd_json_source(m ? m->source : NULL)) != 0)) {
             json_decref(o);
             o = NULL;
         }

@@ -144,6 +144,9 @@ static void print_complete(const Info *info, size_t i, FILE *out)
     line(out, 6, "    start:  %s  LSN %s", t0, l0);
     line(out, 6, "    stop:   %s  LSN %s", t1, l1);
     line(out, 6, "    size:   %s, stored %s (new in this backup %s)", size, stored, added);
+    if (m->source != NULL)
+        line(out, 6, "    taken on the standby %s (primary %s)", m->source->server,
+             m->source->primary);
     const InfoBackup *ib = &info->backups[i];
     if (!ib->restorable) {
         char seg[PG_WALNAME_SEG_LEN + 1];

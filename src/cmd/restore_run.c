@@ -591,6 +591,8 @@ static void print_choice(const Restore *r)
     printf("restoring backup %s (%s)\n", m->label, p->why);
     printf("  backup: timeline %u, LSN %s to %s, ended %s\n", (unsigned)m->timeline, start, stop,
            when);
+    if (m->source != NULL)
+        printf("  taken on the standby %s (primary %s)\n", m->source->server, m->source->primary);
     printf("  target: %s%s, timeline %s, history %s\n", target,
            r->req->target.exclusive ? " (exclusive)" : "", p->timeline_text, p->path_text);
     printf("  WAL: %llu segment(s) archived from the backup's start, up to %s (archived about %s)\n",

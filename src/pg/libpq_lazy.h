@@ -24,6 +24,9 @@
       (const char *const *keywords, const char *const *values, int expand_dbname))          \
     X(void, PQfinish, (PGconn *conn))                                                        \
     X(char *, PQuser, (const PGconn *conn))                                                  \
+    X(char *, PQdb, (const PGconn *conn))                                                    \
+    X(char *, PQhost, (const PGconn *conn))                                                  \
+    X(char *, PQport, (const PGconn *conn))                                                  \
     X(ConnStatusType, PQstatus, (const PGconn *conn))                                        \
     X(PGTransactionStatusType, PQtransactionStatus, (const PGconn *conn))                    \
     X(int, PQserverVersion, (const PGconn *conn))                                            \
@@ -71,6 +74,9 @@ int pg_libpq_load(PgpErr *err);
 #define PQconnectdbParams (pg_libpq.PQconnectdbParams)
 #define PQfinish (pg_libpq.PQfinish)
 #define PQuser (pg_libpq.PQuser)
+#define PQdb (pg_libpq.PQdb)
+#define PQhost (pg_libpq.PQhost)
+#define PQport (pg_libpq.PQport)
 #define PQstatus (pg_libpq.PQstatus)
 #define PQtransactionStatus (pg_libpq.PQtransactionStatus)
 #define PQserverVersion (pg_libpq.PQserverVersion)

@@ -176,17 +176,14 @@ static void notice_receiver(void *arg, const PGresult *res)
         log_info("server: %s", msg);
 }
 
-int pg_conn_open_replication(const char *conninfo, PgConn **out, PgpErr *err)
+#define KEYWORDS_MAX 10
+
+static void keywords(const char *conninfo, const char *replication,
+                     const char *kw[KEYWORDS_MAX], const char *val[KEYWORDS_MAX])
 {
     /* Keywords are applied in order and the last one wins: defaults the user may override
-     * come before the expanded conninfo, replication=true after it (never overridable). */
-    const char *kw[10];
-    const char *val[10];
+     * come before the expanded conninfo, replication after it (never overridable). */
     int n = 0;
-    *out = NULL;
-    int rc = pg_libpq_load(err);
-    if (rc != 0)
-        return rc;
     kw[n] = "fallback_application_name", val[n++] = "pgpitr";
     const char *env_timeout = getenv("PGCONNECT_TIMEOUT");
     if (env_timeout == NULL || *env_timeout == '\0')
@@ -197,20 +194,50 @@ int pg_conn_open_replication(const char *conninfo, PgConn **out, PgpErr *err)
     kw[n] = "keepalives_count", val[n++] = KEEPALIVE_COUNT;
     if (conninfo != NULL && *conninfo != '\0')
         kw[n] = "dbname", val[n++] = conninfo;
-    kw[n] = "replication", val[n++] = "true";
+    kw[n] = "replication", val[n++] = replication;
     kw[n] = NULL, val[n] = NULL;
+}
 
+int pgconn_connect(const char *conninfo, const char *replication, const char *what,
+                   PGconn **out, PgpErr *err)
+{
+    const char *kw[KEYWORDS_MAX], *val[KEYWORDS_MAX];
+    *out = NULL;
+    int rc = pg_libpq_load(err);
+    if (rc != 0)
+        return rc;
+    keywords(conninfo, replication, kw, val);
+    PgConn c = {.pg = PQconnectdbParams(kw, val, 1), .state = PGCONN_BROKEN};
+    if (c.pg == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "%s: out of memory", what);
+    if (PQstatus(c.pg) != CONNECTION_OK) {
+        rc = pgconn_fail(&c, NULL, what, err);
+        PQfinish(c.pg);
+        return rc;
+    }
+    *out = c.pg;
+    return 0;
+}
+
+void pgconn_server_name(const PGconn *pg, char *out, size_t size)
+{
+    const char *host = pg != NULL ? PQhost(pg) : NULL;
+    const char *port = pg != NULL ? PQport(pg) : NULL;
+    char raw[512];
+    snprintf(raw, sizeof raw, "%s:%s", host != NULL && *host != '\0' ? host : "?",
+             port != NULL && *port != '\0' ? port : "?");
+    pgconn_fold(raw, out, size);
+}
+
+int pg_conn_open_replication(const char *conninfo, PgConn **out, PgpErr *err)
+{
+    *out = NULL;
     PgConn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "cannot connect to PostgreSQL: out of memory");
-    c->pg = PQconnectdbParams(kw, val, 1);
-    if (c->pg == NULL) {
+    int rc = pgconn_connect(conninfo, "true", "cannot connect to PostgreSQL", &c->pg, err);
+    if (rc != 0) {
         free(c);
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "cannot connect to PostgreSQL: out of memory");
-    }
-    if (PQstatus(c->pg) != CONNECTION_OK) {
-        rc = pgconn_fail(c, NULL, "cannot connect to PostgreSQL", err);
-        pg_conn_close(c);
         return rc;
     }
     PQsetNoticeReceiver(c->pg, notice_receiver, NULL);
@@ -299,5 +326,28 @@ int pg_show(PgConn *c, const char *name, char **value, PgpErr *err)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     }
     PQclear(res);
+    return rc;
+}
+
+void pg_conn_server(const PgConn *c, char *out, size_t size)
+{
+    pgconn_server_name(c != NULL ? c->pg : NULL, out, size);
+}
+
+/* in_hot_standby (PostgreSQL 14 and later) is shown from the server's live recovery state,
+ * and SHOW is one of the few commands a physical replication connection accepts:
+ * pg_is_in_recovery() would need a normal connection, which the role or pg_hba.conf may not
+ * allow. */
+int pg_in_recovery(PgConn *c, bool *in_recovery, PgpErr *err)
+{
+    char *v = NULL;
+    int rc = pg_show(c, "in_hot_standby", &v, err);
+    if (rc != 0)
+        return rc;
+    if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0)
+        *in_recovery = strcmp(v, "on") == 0;
+    else
+        rc = PGP_FAIL(err, PGP_ERR_PG, "malformed SHOW in_hot_standby result");
+    free(v);
     return rc;
 }

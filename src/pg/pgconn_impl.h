@@ -36,6 +36,17 @@ int pgconn_fail(PgConn *c, const PGresult *res, const char *what, PgpErr *err);
 /* PGP_ERR_PG unless the connection accepts a new command (not streaming, not broken). */
 int pgconn_check_idle(const PgConn *c, const char *what, PgpErr *err);
 
+/* Every connection pgpitr opens from a user's conninfo (NULL or "": libpq defaults): loads
+ * libpq, then connects with defaults the conninfo may override (fallback_application_name=
+ * pgpitr, connect_timeout unless PGCONNECT_TIMEOUT is set, TCP keepalives) and
+ * replication=<replication>, which it may not. Failures are PGP_ERR_PG "<what>: <libpq
+ * message on one line>" with pgconn_fail's HINTs. */
+int pgconn_connect(const char *conninfo, const char *replication, const char *what,
+                   PGconn **out, PgpErr *err);
+
+/* "host:port" of a connection (a socket directory for a host), folded onto one line. */
+void pgconn_server_name(const PGconn *pg, char *out, size_t size);
+
 /* Strict unsigned decimal: digits only, no sign or blanks, at most `max`. */
 bool pgconn_parse_uint(const char *s, uint64_t max, uint64_t *out);
 

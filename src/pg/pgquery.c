@@ -1,5 +1,6 @@
 /*
- * pgquery.c - normal libpq connections and simple queries for drill checks (pgquery.h).
+ * pgquery.c - normal libpq connections and simple queries (pgquery.h): the drill's checks on
+ * its private server, and backup's questions to the primary when it backs up a standby.
  * Every libpq call goes through the run-time loaded table (libpq_lazy.h); messages are folded
  * onto one line with pgconn_fold. Nothing here prints or decides what a result means.
  */
@@ -17,13 +18,13 @@ struct PgQueryConn {
     char dbname[128];
 };
 
+/* arg: a static text naming the server in the log ("drill server", "primary"). */
 static void notice_receiver(void *arg, const PGresult *res)
 {
-    (void)arg;
     const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     char msg[PGP_ERR_MSG_MAX];
     pgconn_fold(primary ? primary : PQresultErrorMessage(res), msg, sizeof msg);
-    log_debug("drill server: %s", msg);
+    log_debug("%s: %s", (const char *)arg, msg);
 }
 
 int pg_query_open(const PgQueryParams *p, PgQueryConn **out, PgpErr *err)
@@ -60,9 +61,37 @@ int pg_query_open(const PgQueryParams *p, PgQueryConn **out, PgpErr *err)
         pg_query_close(c);
         return rc;
     }
-    PQsetNoticeReceiver(c->pg, notice_receiver, NULL);
+    PQsetNoticeReceiver(c->pg, notice_receiver, (void *)"drill server");
     *out = c;
     return 0;
+}
+
+int pg_query_open_conninfo(const char *conninfo, const char *what, PgQueryConn **out,
+                           PgpErr *err)
+{
+    *out = NULL;
+    PgQueryConn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    char head[128];
+    snprintf(head, sizeof head, "cannot connect to %s", what);
+    /* replication=false: a conninfo copied from a replication setup must not turn this
+     * connection into a walsender, which runs no SQL. */
+    int rc = pgconn_connect(conninfo, "false", head, &c->pg, err);
+    if (rc != 0) {
+        free(c);
+        return rc;
+    }
+    const char *db = PQdb(c->pg);
+    snprintf(c->dbname, sizeof c->dbname, "%s", db != NULL ? db : "");
+    PQsetNoticeReceiver(c->pg, notice_receiver, (void *)what);
+    *out = c;
+    return 0;
+}
+
+void pg_query_server(const PgQueryConn *c, char *out, size_t size)
+{
+    pgconn_server_name(c != NULL ? c->pg : NULL, out, size);
 }
 
 void pg_query_close(PgQueryConn *c)

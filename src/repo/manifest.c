@@ -1,6 +1,7 @@
 /*
  * manifest.c - pgpitr's backup manifest (backup/<label>/manifest.json): the struct, its
- * validation, JSON in and out, and saving/loading through storage. See manifest.h.
+ * validation, JSON out, and saving/loading through storage. See manifest.h; reading the JSON
+ * is manifest_read.c.
  *
  * Owns the manifest format and its rules; knows nothing of how backups are taken or restored.
  * Reading checks each field's presence, type and range, then manifest_validate() applies the
@@ -8,7 +9,7 @@
  * writes it can read back. Names from the server need not be UTF-8, which a JSON string
  * must be: such a value is written as "<field>_hex" instead.
  */
-#include "pgpitr/manifest.h"
+#include "manifest_impl.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -17,20 +18,9 @@
 #include <string.h>
 #include <time.h>
 
-#define BAD(err, ...) PGP_FAIL((err), PGP_ERR_CORRUPT, "invalid backup manifest: " __VA_ARGS__)
-#define NOMEM(err) PGP_FAIL((err), PGP_ERR_NOMEM, "out of memory")
-/* Return a failing step's code; for steps that need no cleanup. */
-#define TRY(call)                                                                          \
-    do {                                                                                   \
-        int try_rc_ = (call);                                                              \
-        if (try_rc_ != 0)                                                                  \
-            return try_rc_;                                                                \
-    } while (0)
-
-#define WHERE_MAX (PGP_QUOTE_BUF + 64)
 #define TIME_MAX INT64_C(253402300799)  /* 9999-12-31T23:59:59Z */
 
-static const char *const type_names[] = {"file", "dir", "symlink"};
+const char *const manifest_type_names[3] = {"file", "dir", "symlink"};
 
 /* ---- memory ------------------------------------------------------------------------- */
 
@@ -63,7 +53,29 @@ void manifest_free(BackupManifest *m)
     free(m->status);
     free(m->compress);
     free(m->pg_manifest_object);
+    if (m->source != NULL) {
+        free(m->source->server);
+        free(m->source->primary);
+        free(m->source);
+    }
     free(m);
+}
+
+int manifest_set_standby_source(BackupManifest *m, const char *server, const char *primary,
+                                PgpErr *err)
+{
+    ManifestSource *src = m->source != NULL ? m->source : calloc(1, sizeof *src);
+    if (src == NULL)
+        return NOMEM(err);
+    m->source = src;
+    free(src->server);
+    free(src->primary);
+    src->server = strdup(server);
+    src->primary = strdup(primary);
+    if (src->server == NULL || src->primary == NULL)
+        return NOMEM(err);
+    m->format = MANIFEST_FORMAT_STANDBY;
+    return 0;
 }
 
 /* strdup that keeps NULL; false only when out of memory. */
@@ -124,7 +136,7 @@ static const ManifestTablespace *find_tablespace(const BackupManifest *m, uint32
     return NULL;
 }
 
-static void entry_where(const ManifestEntry *e, size_t i, char where[WHERE_MAX])
+void manifest_entry_where(const ManifestEntry *e, size_t i, char where[WHERE_MAX])
 {
     char q[PGP_QUOTE_BUF];
     snprintf(where, WHERE_MAX, "entry %zu (\"%s\")", i, e->path ? pgp_quote(e->path, q) : "");
@@ -133,7 +145,7 @@ static void entry_where(const ManifestEntry *e, size_t i, char where[WHERE_MAX])
 static int validate_entry(const BackupManifest *m, const ManifestEntry *e, size_t i, PgpErr *err)
 {
     char where[WHERE_MAX];
-    entry_where(e, i, where);
+    manifest_entry_where(e, i, where);
     if (e->path == NULL || !storage_path_valid(e->path))
         return BAD(err, "%s: path must be relative, without empty, \".\" or \"..\" parts", where);
     if (e->tablespace != 0 && find_tablespace(m, e->tablespace) == NULL)
@@ -151,7 +163,8 @@ static int validate_entry(const BackupManifest *m, const ManifestEntry *e, size_
     if (file && (e->object == NULL || !storage_path_valid(e->object)))
         return BAD(err, "%s: \"object\" is not a valid repository path", where);
     if (!file && (e->sha256[0] != '\0' || e->object != NULL || e->size || e->stored_size))
-        return BAD(err, "%s: a %s has no size, sha256 or object", where, type_names[e->type]);
+        return BAD(err, "%s: a %s has no size, sha256 or object", where,
+                   manifest_type_names[e->type]);
     if (link && (e->link_target == NULL || e->link_target[0] == '\0'))
         return BAD(err, "%s: a symlink needs a \"link_target\"", where);
     if (!link && e->link_target != NULL)
@@ -201,12 +214,36 @@ static int validate_tablespaces(const BackupManifest *m, PgpErr *err)
     return 0;
 }
 
+/* A "host:port" text of "source": what libpq reported, folded onto one line. */
+static bool server_text_ok(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return n > 0 && n < MANIFEST_SERVER_MAX;
+}
+
+static int validate_format(const BackupManifest *m, PgpErr *err)
+{
+    if (m->format != MANIFEST_FORMAT && m->format != MANIFEST_FORMAT_STANDBY)
+        return BAD(err, "format %d is not supported (expected %d or %d)", m->format,
+                   MANIFEST_FORMAT, MANIFEST_FORMAT_STANDBY);
+    if ((m->format == MANIFEST_FORMAT_STANDBY) != (m->source != NULL))
+        return BAD(err, "format %d %s \"source\"", m->format,
+                   m->source != NULL ? "cannot record a" : "must record a");
+    if (m->source != NULL && (!server_text_ok(m->source->server) ||
+                              !server_text_ok(m->source->primary)))
+        return BAD(err, "\"source\": \"server\" and \"primary\" must be 1 to %d bytes "
+                   "without control characters", MANIFEST_SERVER_MAX - 1);
+    return 0;
+}
+
 static int validate_header(const BackupManifest *m, PgpErr *err)
 {
     PipeCodec codec;
     char q[PGP_QUOTE_BUF];
-    if (m->format != MANIFEST_FORMAT)
-        return BAD(err, "format %d is not supported (expected %d)", m->format, MANIFEST_FORMAT);
+    TRY(validate_format(m, err));
     if (!manifest_label_valid(m->label))
         return BAD(err, "\"label\" \"%s\" is not a valid backup label",
                    m->label != NULL ? pgp_quote(m->label, q) : "");
@@ -251,7 +288,7 @@ static void lsn_format(uint64_t lsn, char out[18])
 }
 
 /* PostgreSQL's "%X/%X" and nothing else: the canonical text must come back out. */
-static bool lsn_parse(const char *s, void *out)
+bool manifest_lsn_parse(const char *s, void *out)
 {
     char *end = NULL, back[18];
     unsigned long long hi = strtoull(s, &end, 16), lo = 0;
@@ -341,7 +378,7 @@ static json_t *entry_json(const ManifestEntry *e)
     int bad = o == NULL;
     bad |= set_text(o, "path", e->path);
     bad |= json_object_set_new(o, "tablespace", json_integer(e->tablespace));
-    bad |= json_object_set_new(o, "type", json_string(type_names[e->type]));
+    bad |= json_object_set_new(o, "type", json_string(manifest_type_names[e->type]));
     if (e->type == MANIFEST_FILE)
         bad |= json_object_set_new(o, "size", json_integer((json_int_t)e->size));
     bad |= json_object_set_new(o, "mode", json_string(mode));
@@ -354,6 +391,17 @@ static json_t *entry_json(const ManifestEntry *e)
     if (e->type == MANIFEST_SYMLINK)
         bad |= set_text(o, "link_target", e->link_target);
     if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *source_json(const ManifestSource *src)
+{
+    json_t *o = json_pack("{s:s}", "role", "standby");
+    if (o == NULL || set_text(o, "server", src->server) != 0 ||
+        set_text(o, "primary", src->primary) != 0) {
         json_decref(o);
         return NULL;
     }
@@ -377,7 +425,8 @@ static json_t *header_json(const BackupManifest *m)
     if (h == NULL || set_text(h, "pg_manifest_object", m->pg_manifest_object) != 0 ||
         json_object_set_new(h, "size", json_integer((json_int_t)m->size)) != 0 ||
         json_object_set_new(h, "stored_size", json_integer((json_int_t)m->stored_size)) != 0 ||
-        json_object_set_new(h, "new_stored_size", json_integer((json_int_t)m->new_stored_size))) {
+        json_object_set_new(h, "new_stored_size", json_integer((json_int_t)m->new_stored_size)) ||
+        (m->source != NULL && json_object_set_new(h, "source", source_json(m->source)) != 0)) {
         json_decref(h);
         return NULL;
     }
@@ -434,294 +483,6 @@ int manifest_to_json(const BackupManifest *m, char **out, size_t *len, PgpErr *e
     }
     *out = text;
     *len = n;
-    return 0;
-}
-
-/* ---- reading ------------------------------------------------------------------------ */
-
-static int need(json_t *o, const char *key, const char *where, json_t **v, PgpErr *err)
-{
-    *v = json_object_get(o, key);
-    return *v != NULL ? 0 : BAD(err, "%s: missing field \"%s\"", where, key);
-}
-
-static int get_int(json_t *o, const char *key, const char *where, int64_t min, int64_t max,
-                   int64_t *out, PgpErr *err)
-{
-    json_t *v;
-    TRY(need(o, key, where, &v, err));
-    if (!json_is_integer(v))
-        return BAD(err, "%s: field \"%s\" must be an integer", where, key);
-    json_int_t i = json_integer_value(v);
-    if (i < min || i > max)
-        return BAD(err, "%s: field \"%s\" is out of range (%lld)", where, key, (long long)i);
-    *out = i;
-    return 0;
-}
-
-static int get_str(json_t *o, const char *key, const char *where, const char **out, PgpErr *err)
-{
-    json_t *v;
-    TRY(need(o, key, where, &v, err));
-    *out = json_string_value(v);   /* NULL if not a string */
-    return *out != NULL ? 0 : BAD(err, "%s: field \"%s\" must be a string", where, key);
-}
-
-static int get_dup(json_t *o, const char *key, const char *where, char **out, PgpErr *err)
-{
-    const char *s;
-    TRY(get_str(o, key, where, &s, err));
-    return (*out = strdup(s)) != NULL ? 0 : NOMEM(err);
-}
-
-/* Non-empty lowercase hex of a string without NUL bytes, into a malloc'd string. */
-static int hex_decode(const char *h, const char *where, const char *key, char **out, PgpErr *err)
-{
-    size_t n = strlen(h);
-    if (n == 0 || n % 2 != 0 || !pipe_hex_valid(h, n))
-        return BAD(err, "%s: field \"%s\" must be lowercase hex", where, key);
-    char *s = malloc(n / 2 + 1);
-    if (s == NULL)
-        return NOMEM(err);
-    for (size_t i = 0; i < n / 2; i++)
-        sscanf(h + 2 * i, "%2hhx", (unsigned char *)&s[i]);   /* checked hex just above */
-    s[n / 2] = '\0';
-    if (strlen(s) != n / 2) {
-        free(s);
-        return BAD(err, "%s: field \"%s\" holds a NUL byte", where, key);
-    }
-    *out = s;
-    return 0;
-}
-
-/* The counterpart of set_text: exactly one of key and key_hex (null only if nullable). */
-static int get_text(json_t *o, const char *key, const char *where, bool nullable, char **out,
-                    PgpErr *err)
-{
-    char hk[32];
-    snprintf(hk, sizeof hk, "%s_hex", key);
-    json_t *v = json_object_get(o, key), *h = json_object_get(o, hk);
-    const char *s;
-    *out = NULL;
-    if (v != NULL && h != NULL)
-        return BAD(err, "%s: both \"%s\" and \"%s\"", where, key, hk);
-    if (v != NULL && nullable && json_is_null(v))
-        return 0;
-    if (h == NULL)
-        return get_dup(o, key, where, out, err);
-    TRY(get_str(o, hk, where, &s, err));
-    return hex_decode(s, where, hk, out, err);
-}
-
-/* Every key of o must be in allowed (NULL-terminated); `what` names the kind of object. */
-static int check_keys(json_t *o, const char *const *allowed, const char *where,
-                      const char *what, PgpErr *err)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v) {
-        size_t i = 0;
-        while (allowed[i] != NULL && strcmp(allowed[i], key) != 0)
-            i++;
-        if (allowed[i] == NULL) {
-            char q[PGP_QUOTE_BUF];
-            return BAD(err, "%s: unexpected field \"%s\" for %s", where, pgp_quote(key, q), what);
-        }
-    }
-    return 0;
-}
-
-/* A string field turned into a value by conv, which returns false for a malformed text. */
-static int get_conv(json_t *o, const char *key, const char *where,
-                    bool (*conv)(const char *, void *), void *out, const char *like, PgpErr *err)
-{
-    const char *s;
-    TRY(get_str(o, key, where, &s, err));
-    return conv(s, out) ? 0 : BAD(err, "%s: field \"%s\" must be %s", where, key, like);
-}
-
-/* Decimal, canonical (the identifier does not fit a JSON number safely above 2^53). */
-static bool sysid_parse(const char *s, void *out)
-{
-    char *end = NULL, back[24];
-    unsigned long long v = strtoull(s, &end, 10);   /* saturates: the round trip catches it */
-    snprintf(back, sizeof back, "%llu", v);
-    *(uint64_t *)out = v;
-    return *end == '\0' && strcmp(back, s) == 0;
-}
-
-/* Exactly four octal digits, as written by "%04o". */
-static bool mode_parse(const char *s, void *out)
-{
-    *(uint32_t *)out = (uint32_t)strtoul(s, NULL, 8);
-    return strlen(s) == 4 && strspn(s, "01234567") == 4;
-}
-
-#define LSN_LIKE "an LSN like \"0/2000028\""
-#define TIME_LIKE "a UTC time like \"2026-11-22T03:00:00Z\""
-
-static int parse_header(json_t *r, BackupManifest *m, PgpErr *err)
-{
-    static const char *const keys[] = {
-        "format", "label", "status", "system_identifier", "pg_version_num", "pg_major",
-        "timeline", "start_lsn", "stop_lsn", "start_time", "stop_time", "compress",
-        "pg_manifest_object", "pg_manifest_object_hex", "size", "stored_size",
-        "new_stored_size", "tablespaces", "entries", NULL};
-    const char *w = "top level";
-    int64_t v = 0;
-    /* The format first: a newer format is reported as such, not as its first new field. */
-    TRY(get_int(r, "format", w, INT32_MIN, INT32_MAX, &v, err));
-    if (v != MANIFEST_FORMAT)
-        return BAD(err, "format %lld is not supported (expected %d)", (long long)v,
-                   MANIFEST_FORMAT);
-    TRY(check_keys(r, keys, w, "a manifest", err));
-    TRY(get_dup(r, "label", w, &m->label, err));
-    TRY(get_dup(r, "status", w, &m->status, err));
-    TRY(get_conv(r, "system_identifier", w, sysid_parse, &m->system_identifier,
-                 "a decimal string below 2^64", err));
-    TRY(get_int(r, "pg_version_num", w, INT32_MIN, INT32_MAX, &v, err));
-    m->pg_version_num = (int)v;
-    TRY(get_int(r, "pg_major", w, INT32_MIN, INT32_MAX, &v, err));
-    m->pg_major = (int)v;
-    TRY(get_int(r, "timeline", w, 0, UINT32_MAX, &v, err));
-    m->timeline = (uint32_t)v;
-    TRY(get_conv(r, "start_lsn", w, lsn_parse, &m->start_lsn, LSN_LIKE, err));
-    TRY(get_conv(r, "stop_lsn", w, lsn_parse, &m->stop_lsn, LSN_LIKE, err));
-    TRY(get_conv(r, "start_time", w, time_parse, &m->start_time, TIME_LIKE, err));
-    TRY(get_conv(r, "stop_time", w, time_parse, &m->stop_time, TIME_LIKE, err));
-    TRY(get_dup(r, "compress", w, &m->compress, err));
-    TRY(get_text(r, "pg_manifest_object", w, true, &m->pg_manifest_object, err));
-    TRY(get_int(r, "size", w, 0, INT64_MAX, &v, err));
-    m->size = (uint64_t)v;
-    TRY(get_int(r, "stored_size", w, 0, INT64_MAX, &v, err));
-    m->stored_size = (uint64_t)v;
-    TRY(get_int(r, "new_stored_size", w, 0, INT64_MAX, &v, err));
-    m->new_stored_size = (uint64_t)v;
-    return 0;
-}
-
-static int parse_tablespaces(json_t *arr, BackupManifest *m, PgpErr *err)
-{
-    static const char *const keys[] = {"oid", "location", "location_hex", NULL};
-    if (!json_is_array(arr))
-        return BAD(err, "field \"tablespaces\" must be an array");
-    size_t n = json_array_size(arr);
-    if ((m->tablespaces = calloc(n > 0 ? n : 1, sizeof *m->tablespaces)) == NULL)
-        return NOMEM(err);
-    for (size_t i = 0; i < n; i++) {
-        json_t *t = json_array_get(arr, i);
-        char where[32];
-        int64_t oid = 0;
-        snprintf(where, sizeof where, "tablespace %zu", i);
-        m->n_tablespaces = i + 1;
-        if (!json_is_object(t))
-            return BAD(err, "%s: not an object", where);
-        TRY(check_keys(t, keys, where, "a tablespace", err));
-        TRY(get_int(t, "oid", where, 0, UINT32_MAX, &oid, err));
-        m->tablespaces[i].oid = (uint32_t)oid;
-        TRY(get_text(t, "location", where, false, &m->tablespaces[i].location, err));
-    }
-    return 0;
-}
-
-static int parse_file_fields(json_t *o, const char *where, ManifestEntry *e, PgpErr *err)
-{
-    int64_t v = 0;
-    const char *sha;
-    TRY(get_int(o, "size", where, 0, INT64_MAX, &v, err));
-    e->size = (uint64_t)v;
-    TRY(get_str(o, "sha256", where, &sha, err));
-    if (strlen(sha) != PIPE_SHA256_HEX_LEN)
-        return BAD(err, "%s: \"sha256\" must be 64 lowercase hex digits", where);
-    memcpy(e->sha256, sha, PIPE_SHA256_HEX_LEN + 1);
-    TRY(get_text(o, "object", where, false, &e->object, err));
-    TRY(get_int(o, "stored_size", where, 0, INT64_MAX, &v, err));
-    e->stored_size = (uint64_t)v;
-    return 0;
-}
-
-static int parse_entry(json_t *o, size_t i, ManifestEntry *e, PgpErr *err)
-{
-    static const char *const keys[][12] = {
-        {"path", "path_hex", "tablespace", "type", "mode", "mtime", "size", "sha256", "object",
-         "object_hex", "stored_size", NULL},
-        {"path", "path_hex", "tablespace", "type", "mode", "mtime", NULL},
-        {"path", "path_hex", "tablespace", "type", "mode", "mtime", "link_target",
-         "link_target_hex", NULL},
-    };
-    char where[WHERE_MAX], what[16], q[PGP_QUOTE_BUF];
-    const char *type;
-    int64_t v = 0;
-    snprintf(where, sizeof where, "entry %zu", i);
-    if (!json_is_object(o))
-        return BAD(err, "%s: not an object", where);
-    TRY(get_text(o, "path", where, false, &e->path, err));
-    entry_where(e, i, where);
-    TRY(get_str(o, "type", where, &type, err));
-    size_t t = 0;
-    while (t < 3 && strcmp(type, type_names[t]) != 0)
-        t++;
-    if (t == 3)
-        return BAD(err, "%s: unknown type \"%s\"", where, pgp_quote(type, q));
-    e->type = (ManifestEntryType)t;
-    snprintf(what, sizeof what, "a %s", type_names[t]);
-    TRY(check_keys(o, keys[t], where, what, err));
-    TRY(get_int(o, "tablespace", where, 0, UINT32_MAX, &v, err));
-    e->tablespace = (uint32_t)v;
-    TRY(get_conv(o, "mode", where, mode_parse, &e->mode, "4 octal digits like \"0600\"", err));
-    TRY(get_int(o, "mtime", where, INT64_MIN, INT64_MAX, &e->mtime, err));
-    if (e->type == MANIFEST_FILE)
-        TRY(parse_file_fields(o, where, e, err));
-    if (e->type == MANIFEST_SYMLINK)
-        TRY(get_text(o, "link_target", where, false, &e->link_target, err));
-    return 0;
-}
-
-static int parse_entries(json_t *arr, BackupManifest *m, PgpErr *err)
-{
-    if (!json_is_array(arr))
-        return BAD(err, "field \"entries\" must be an array");
-    size_t n = json_array_size(arr);
-    if ((m->entries = calloc(n > 0 ? n : 1, sizeof *m->entries)) == NULL)
-        return NOMEM(err);
-    m->cap_entries = n > 0 ? n : 1;
-    for (size_t i = 0; i < n; i++) {
-        m->n_entries = i + 1;      /* so manifest_free releases a half-parsed entry */
-        TRY(parse_entry(json_array_get(arr, i), i, &m->entries[i], err));
-    }
-    return 0;
-}
-
-static int parse_manifest(json_t *root, BackupManifest *m, PgpErr *err)
-{
-    json_t *v = NULL;
-    if (!json_is_object(root))
-        return BAD(err, "top level is not an object");
-    TRY(parse_header(root, m, err));
-    TRY(need(root, "tablespaces", "top level", &v, err));
-    TRY(parse_tablespaces(v, m, err));
-    TRY(need(root, "entries", "top level", &v, err));
-    TRY(parse_entries(v, m, err));
-    return manifest_validate(m, err);
-}
-
-int manifest_from_json(const char *text, size_t len, BackupManifest **out, PgpErr *err)
-{
-    *out = NULL;
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        char q[PGP_QUOTE_BUF];   /* jansson's text may hold the offending bytes, raw */
-        return BAD(err, "not valid json at line %d: %s", jerr.line, pgp_quote(jerr.text, q));
-    }
-    BackupManifest *m = manifest_new();
-    int rc = m != NULL ? parse_manifest(root, m, err) : NOMEM(err);
-    json_decref(root);
-    if (rc != 0) {
-        manifest_free(m);
-        return rc;
-    }
-    *out = m;
     return 0;
 }
 

@@ -27,6 +27,10 @@ static void check_same(const BackupManifest *a, const BackupManifest *b, const c
                     a->size == b->size && a->stored_size == b->stored_size &&
                     a->new_stored_size == b->new_stored_size,
                 "header differs after writing:\n%.2000s", text);
+    FUZZ_ASSERT((a->source == NULL) == (b->source == NULL) &&
+                    (a->source == NULL || (same_str(a->source->server, b->source->server) &&
+                                           same_str(a->source->primary, b->source->primary))),
+                "source differs after writing:\n%.2000s", text);
     FUZZ_ASSERT(a->n_tablespaces == b->n_tablespaces, "tablespaces %zu/%zu", a->n_tablespaces,
                 b->n_tablespaces);
     for (size_t i = 0; i < a->n_tablespaces; i++)

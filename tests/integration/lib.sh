@@ -578,28 +578,87 @@ start_restored() {
     wait_promoted "$name"
 }
 
-# streaming_standby NAME PRIMARY: a streaming standby of PRIMARY in $WORK/NAME
-# (pg_basebackup -R: standby.signal and primary_conninfo), on its own port and socket, started
-# and streaming. It keeps PRIMARY's archive settings (they act once it is promoted: a failover)
-# and gets restore_command from $REPO, so that a promotion picks a timeline ID above every one
-# archived, with recovery_target_timeline = 'current': a standby must follow its primary, not
-# a higher timeline some copy archived.
+# streaming_standby NAME PRIMARY: pg_standby with restore_command from $REPO, so that a
+# promotion (a failover: PRIMARY's archive settings then act) picks a timeline ID above every
+# one archived, with recovery_target_timeline = 'current': a standby must follow its primary,
+# not a higher timeline some copy archived.
 streaming_standby() {
-    local name=$1 primary=$2 dir
+    pg_standby "$1" "$2" "restore_command = '$(restore_wrapper "$1" "$REPO")'" \
+        "recovery_target_timeline = 'current'"
+}
+
+# pg_standby NAME PRIMARY [SETTING...]: a streaming standby of the running cluster PRIMARY in $WORK/NAME
+# (pg_basebackup -R: standby.signal and primary_conninfo), on its own port and socket
+# directory, started and streaming when this returns. It inherits PRIMARY's configuration,
+# archive_command included; with archive_mode = on a standby archives nothing (only 'always'
+# would), so the repository still gets its WAL from the primary alone. SETTINGs are extra
+# postgresql.conf lines.
+pg_standby() {
+    local name=$1 primary=$2 dir i st=""
+    shift 2
     dir=$(cluster_dir "$name")
     mkdir_pg "$dir"
     as_pg "$PG_BIN/pg_basebackup" -h "$(cluster_dir "$primary")" -p "$(cluster_port "$primary")" \
-        -U postgres -D "$dir/data" -R -X stream --no-sync >"$dir/basebackup.log" 2>&1 ||
-        { cat "$dir/basebackup.log" >&2; fail "pg_basebackup of $primary failed"; }
+        -U postgres -D "$dir/data" -R -X stream -c fast --no-sync >"$dir/basebackup.log" 2>&1 ||
+        { cat "$dir/basebackup.log" >&2; fail "pg_basebackup of $primary for standby $name failed"; }
     free_port >"$dir/port"
-    pg_conf "$name" "" "# streaming standby of $primary" "port = $(cat "$dir/port")" \
-        "unix_socket_directories = '$dir'" "restore_command = '$(restore_wrapper "$name" "$REPO")'" \
-        "recovery_target_timeline = 'current'"
+    pg_conf "$name" "" "# standby of $primary" "port = $(cat "$dir/port")" \
+        "unix_socket_directories = '$dir'" "$@"
     pg_start "$name"
-    local i
     for ((i = 0; i < 600; i++)); do
-        [ "$(psql_c "$primary" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" -ge 1 ] && return 0
+        st=$(psql_c "$name" "SELECT status FROM pg_stat_wal_receiver" 2>/dev/null || true)
+        [ "$st" = streaming ] && return 0
         sleep 0.1
     done
-    fail "standby $name does not stream from $primary"
+    fail "standby $name of $primary does not stream (walreceiver status '$st')"
+}
+
+# pgbench_bg NAME SECONDS: pgbench (4 clients) on NAME in the background for at most SECONDS;
+# sets BENCH_PID (pgbench itself: setpriv and env exec). Output in $WORK/pgbench.log.
+pgbench_bg() {
+    "${AS_PG[@]}" "$PG_BIN/pgbench" -h "$(cluster_dir "$1")" -p "$(cluster_port "$1")" \
+        -U postgres -n -c 4 -j 2 -T "$2" postgres >"$WORK/pgbench.log" 2>&1 &
+    BENCH_PID=$!
+    track_pid "$BENCH_PID"
+}
+# pgbench_stop: ends pgbench_bg's pgbench (SIGTERM: background jobs of a non-interactive shell
+# ignore SIGINT) and waits for it.
+pgbench_stop() {
+    local rc=0
+    kill -TERM "$BENCH_PID"
+    wait "$BENCH_PID" || rc=$?
+    untrack_pid "$BENCH_PID"
+    log "pgbench stopped (exit $rc)"
+}
+# pgbench_history_above NAME N: waits (30 s) until NAME's pgbench_history holds more than N
+# rows, then prints how many it holds.
+pgbench_history_above() {
+    local i n=0
+    for ((i = 0; i < 300; i++)); do
+        n=$(psql_c "$1" "SELECT count(*) FROM pgbench_history")
+        [ "$n" -gt "$2" ] && break
+        sleep 0.1
+    done
+    assert_gt "$n" "$2" "pgbench transactions in pgbench_history on $1"
+    printf '%s\n' "$n"
+}
+# xact_commits NAME: transactions committed so far in database postgres.
+xact_commits() { psql_c "$1" "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'"; }
+# assert_pgbench_consistent NAME ACCOUNTS: pgbench's invariants hold on NAME (the sums of
+# account, teller and branch balances each equal the sum of history deltas), pgbench_accounts
+# has ACCOUNTS rows, and pg_amcheck (heap and btree, heapallindexed) finds nothing.
+assert_pgbench_consistent() {
+    local a t b h
+    read -r a t b h <<<"$(psql_c "$1" "SELECT (SELECT coalesce(sum(abalance), 0) FROM pgbench_accounts) || ' ' ||
+        (SELECT coalesce(sum(tbalance), 0) FROM pgbench_tellers) || ' ' ||
+        (SELECT coalesce(sum(bbalance), 0) FROM pgbench_branches) || ' ' ||
+        (SELECT coalesce(sum(delta), 0) FROM pgbench_history)")"
+    log "balances on $1: accounts $a, tellers $t, branches $b, history $h"
+    assert_eq "$h" "$a" "sum(abalance) = sum(delta) on $1"
+    assert_eq "$h" "$t" "sum(tbalance) = sum(delta) on $1"
+    assert_eq "$h" "$b" "sum(bbalance) = sum(delta) on $1"
+    assert_eq "$2" "$(psql_c "$1" "SELECT count(*) FROM pgbench_accounts")" "pgbench_accounts rows on $1"
+    as_pg_capture "$PG_BIN/pg_amcheck" -h "$(cluster_dir "$1")" -p "$(cluster_port "$1")" \
+        -U postgres --all --heapallindexed
+    [ "$RC" -eq 0 ] || fail "pg_amcheck --all on $1 (exit $RC): $OUT $ERR"
 }

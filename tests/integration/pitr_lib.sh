@@ -75,3 +75,11 @@ wait_history() {
     done
     fail "$1 was not archived"
 }
+
+# not_a_standby NAME: removes what a backup taken on a standby carries into a restore
+# (standby.signal, the standby's primary_conninfo), so that the restored copy recovers from the
+# archive and promotes instead of streaming from the primary.
+not_a_standby() {
+    rm -f "$(cluster_data "$1")/standby.signal"
+    echo "primary_conninfo = ''" >>"$(cluster_data "$1")/postgresql.auto.conf"
+}

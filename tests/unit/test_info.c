@@ -552,6 +552,46 @@ START_TEST(recovery_leases)
 }
 END_TEST
 
+/* A backup taken on a standby (format 2 manifest): info names the standby and its primary in
+ * text (wrapped within 80 columns) and JSON; a backup of a primary has "source": null. */
+START_TEST(standby_source)
+{
+    FxRepo fx;
+    gap_repo(&fx);
+    BackupManifest *m = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(manifest_load(fx.st, "b", &m, &err), 0);
+    ck_assert_int_eq(manifest_set_standby_source(m, "/var/run/postgresql/standby-sockets:5433",
+                                                 "db1.example.com:5432", &err), 0);
+    ck_assert_int_eq(storage_remove(fx.st, "backup/b/manifest.json", &err), 0);
+    ck_assert_int_eq(manifest_save(fx.st, "b", m, &err), 0);
+    manifest_free(m);
+    Info info;
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 400, &info, &err), 0);
+    char *t = text_of(&info);
+    ck_assert_uint_le(longest_line(t), INFO_WIDTH);
+    ck_assert_msg(strstr(t, "    taken on the standby /var/run/postgresql/standby-sockets:5433 "
+                            "(primary\n      db1.example.com:5432)\n") != NULL, "%s", t);
+    char *first = strstr(t, "taken on the");
+    ck_assert_ptr_null(strstr(first + 1, "taken on the"));   /* only b */
+    free(t);
+    char *js = NULL;
+    ck_assert_int_eq(info_to_json(&info, &js, &err), 0);
+    json_t *j = json_loads(js, 0, NULL), *backups = json_object_get(j, "backups");
+    json_t *src = json_object_get(json_array_get(backups, backup_index(&info, "b")), "source");
+    ck_assert_str_eq(json_string_value(json_object_get(src, "role")), "standby");
+    ck_assert_str_eq(json_string_value(json_object_get(src, "server")),
+                     "/var/run/postgresql/standby-sockets:5433");
+    ck_assert_str_eq(json_string_value(json_object_get(src, "primary")), "db1.example.com:5432");
+    src = json_object_get(json_array_get(backups, backup_index(&info, "a")), "source");
+    ck_assert(json_is_null(src));
+    json_decref(j);
+    free(js);
+    info_free(&info);
+    fx_repo_free(&fx);
+}
+END_TEST
+
 Suite *suite_info(void)
 {
     Suite *s = suite_create("info");
@@ -569,6 +609,7 @@ Suite *suite_info(void)
     tcase_add_test(tc, latest_drill);
     tcase_add_test(tc, running_backup);
     tcase_add_test(tc, recovery_leases);
+    tcase_add_test(tc, standby_source);
     suite_add_tcase(s, tc);
     return s;
 }

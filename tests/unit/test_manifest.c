@@ -255,7 +255,10 @@ typedef struct Mutation {
 
 static const Mutation mutations[] = {
     /* top level */
-    {"\"format\": 1,", "\"format\": 2,", "format 2 is not supported (expected 1)"},
+    {"\"format\": 1,", "\"format\": 3,", "format 3 is not supported (expected 1 or 2)"},
+    {"\"format\": 1,", "\"format\": 2,", "format 2 must record a \"source\""},
+    {"  \"format\": 1,\n", "  \"format\": 1,\n  \"source\": {\"role\":\"standby\",\"server\":"
+     "\"a:1\",\"primary\":\"b:2\"},\n", "format 1 cannot record a \"source\""},
     {"\"format\": 1,", "\"format\": \"1\",", "field \"format\" must be an integer"},
     {"  \"format\": 1,\n", "", "top level: missing field \"format\""},
     {"  \"label\": \"20261122T030000Z\",\n", "", "missing field \"label\""},
@@ -487,7 +490,7 @@ static const char *break_sample(BackupManifest *m, int i)
     case 21: set_str(&m->label, NULL); return "is not a valid backup label";
     case 22: set_str(&m->compress, "gzip"); return "\"compress\" \"gzip\" is not a known codec";
     case 23: set_str(&m->status, NULL); return "\"status\" must be";
-    case 24: m->format = 2; return "format 2 is not supported";
+    case 24: m->format = 3; return "format 3 is not supported";
     case 25: m->tablespaces[1].oid = 16385; return "tablespace 16385 is listed twice";
     case 26: m->tablespaces[0].oid = 0; return "oid 0 is not valid";
     case 27: set_str(&m->tablespaces[0].location, "rel"); return "location must be an absolute";
@@ -496,6 +499,7 @@ static const char *break_sample(BackupManifest *m, int i)
     case 30: m->system_identifier = 0; return "\"system_identifier\" must not be 0";
     case 31: m->pg_major = 0; return "must be positive";
     case 32: set_str(&m->pg_manifest_object, "../m"); return "\"pg_manifest_object\" is not";
+    case 33: m->format = MANIFEST_FORMAT_STANDBY; return "format 2 must record a \"source\"";
     default: return NULL;
     }
 }
@@ -507,7 +511,7 @@ START_TEST(reject_on_write)
         const char *fragment = break_sample(m, i);
         if (fragment == NULL) {
             manifest_free(m);
-            ck_assert_int_eq(i, 33);
+            ck_assert_int_eq(i, 34);
             break;
         }
         char *text = (char *)&text;
@@ -524,6 +528,101 @@ START_TEST(reject_on_write)
         ck_assert_int_eq(manifest_validate(m, &err), PGP_ERR_CORRUPT);
         manifest_free(m);
     }
+}
+END_TEST
+
+/* ---- format 2: a backup taken on a standby ------------------------------------------ */
+
+static BackupManifest *standby_sample(const char *server)
+{
+    BackupManifest *m = sample();
+    PgpErr err;
+    pgp_err_clear(&err);
+    ck_assert_int_eq(manifest_set_standby_source(m, server, "db1:5432", &err), 0);
+    ck_assert_int_eq(m->format, MANIFEST_FORMAT_STANDBY);
+    return m;
+}
+
+START_TEST(standby_source)
+{
+    /* format 1 stays what a primary's backup writes */
+    BackupManifest *m = sample();
+    size_t len;
+    char *text = to_json(m, &len);
+    ck_assert_ptr_nonnull(strstr(text, "\n  \"format\": 1,\n"));
+    ck_assert_ptr_null(strstr(text, "source"));
+    free(text);
+    manifest_free(m);
+    /* format 2 round trip, one line for the source; a non-UTF-8 host goes as hex */
+    static const char *const servers[] = {"/var/run/postgresql:5433", "h\xe9te:5433"};
+    static const char *const lines[] = {
+        "\n  \"source\": {\"role\":\"standby\",\"server\":\"/var/run/postgresql:5433\","
+        "\"primary\":\"db1:5432\"},\n",
+        "\n  \"source\": {\"role\":\"standby\",\"server_hex\":\"68e974653a35343333\","
+        "\"primary\":\"db1:5432\"},\n"};
+    for (int i = 0; i < 2; i++) {
+        m = standby_sample(servers[i]);
+        text = to_json(m, &len);
+        ck_assert_ptr_nonnull(strstr(text, "\n  \"format\": 2,\n"));
+        ck_assert_msg(strstr(text, lines[i]) != NULL, "%s", text);
+        BackupManifest *back = from_json(text);
+        assert_manifest_eq(m, back);
+        ck_assert_ptr_nonnull(back->source);
+        ck_assert_str_eq(back->source->server, servers[i]);
+        ck_assert_str_eq(back->source->primary, "db1:5432");
+        manifest_free(back);
+        manifest_free(m);
+        free(text);
+    }
+}
+END_TEST
+
+/* Every rule of "source", on read and on write. */
+START_TEST(standby_source_rejected)
+{
+    static const Mutation bad[] = {
+        {"\"format\": 2,", "\"format\": 1,", "format 1 cannot record a \"source\""},
+        {"\"role\":\"standby\"", "\"role\":\"primary\"", "\"source\": \"role\" must be \"standby\""},
+        {"\"role\":\"standby\",", "", "\"source\": missing field \"role\""},
+        {"\"role\":\"standby\"", "\"role\":1", "\"source\": field \"role\" must be a string"},
+        {"\"role\":\"standby\",", "\"role\":\"standby\",\"x\":1,",
+         "unexpected field \"x\" for a source"},
+        {",\"primary\":\"db1:5432\"", "", "\"source\": missing field \"primary\""},
+        {"\"server\":\"db2:5433\"", "\"server\":\"\"", "\"server\" and \"primary\" must be 1 to"},
+        {"\"server\":\"db2:5433\"", "\"server\":\"db2\\n:5433\"", "without control characters"},
+        {"\"server\":\"db2:5433\"", "\"server\":null", "field \"server\" must be a string"},
+        {"{\"role\":\"standby\",\"server\":\"db2:5433\",\"primary\":\"db1:5432\"}", "\"standby\"",
+         "field \"source\" must be an object"},
+    };
+    BackupManifest *m = standby_sample("db2:5433");
+    size_t len;
+    char *text = to_json(m, &len);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *t = replace_once(text, bad[i].from, bad[i].to);
+        expect_corrupt(t, strlen(t), bad[i].fragment);
+        free(t);
+    }
+    free(text);
+    /* on write: what would not read back */
+    char long_server[MANIFEST_SERVER_MAX + 1];
+    memset(long_server, 'h', MANIFEST_SERVER_MAX);
+    long_server[MANIFEST_SERVER_MAX] = '\0';
+    const char *servers[] = {"", "db2\n:5433", long_server};
+    for (size_t i = 0; i < 3; i++) {
+        set_str(&m->source->server, servers[i]);
+        char *out = NULL;
+        PgpErr err;
+        pgp_err_clear(&err);
+        ck_assert_int_eq(manifest_to_json(m, &out, &len, &err), PGP_ERR_CORRUPT);
+        ck_assert_ptr_null(out);
+        ck_assert_ptr_nonnull(strstr(err.msg, "must be 1 to 1023 bytes"));
+    }
+    long_server[MANIFEST_SERVER_MAX - 1] = '\0';   /* the longest accepted */
+    set_str(&m->source->server, long_server);
+    text = to_json(m, &len);
+    manifest_free(from_json(text));
+    free(text);
+    manifest_free(m);
 }
 END_TEST
 
@@ -702,6 +801,8 @@ Suite *suite_manifest(void)
     tcase_add_loop_test(tc, reject_mutation, 0, (int)(sizeof mutations / sizeof mutations[0]));
     tcase_add_test(tc, reject_documents);
     tcase_add_test(tc, reject_on_write);
+    tcase_add_test(tc, standby_source);
+    tcase_add_test(tc, standby_source_rejected);
     tcase_add_test(tc, labels);
     tcase_add_test(tc, many_entries);
     tcase_add_test(tc, json_error_quoted);
