@@ -223,9 +223,11 @@ void restore_target_describe(const RestoreTargetSpec *t, char *out, size_t size)
  * end, so that a setting the request gives again replaces restore's own line for it and each
  * name appears once (PostgreSQL would take the last one anyway; one line is what a DBA reads).
  */
-#define CONF_OWN_MAX 12                 /* restore's own entries, at most */
+#define CONF_OWN_MAX 20                 /* restore's own entries, at most */
 #define ARCHIVE_OFF_COMMENT "# a restored copy must not archive into the repository of the " \
     "cluster it came from (pgpitr restore --archive-mode preserve keeps the backup's archiving)"
+#define NOT_STANDBY_COMMENT "# not a standby: the backup's settings for following a primary " \
+    "(a backup taken on a standby has them) must not apply (pgpitr restore --standby keeps them)"
 
 typedef struct ConfEntry {
     const char *comment;                /* a "# ..." line written before it, or NULL */
@@ -256,8 +258,7 @@ static bool sh_safe(const char *s)
     return true;
 }
 
-/* A path as one shell word, with '%' doubled for PostgreSQL's %-expansion. */
-static void put_sh_word(FILE *f, const char *s)
+void restore_sh_word(FILE *f, const char *s, bool percent)
 {
     bool quote = !sh_safe(s);
     if (quote)
@@ -265,7 +266,7 @@ static void put_sh_word(FILE *f, const char *s)
     for (; *s; s++) {
         if (*s == '\'')
             fputs("'\\''", f);
-        else if (*s == '%')
+        else if (*s == '%' && percent)
             fputs("%%", f);
         else
             fputc(*s, f);
@@ -296,9 +297,14 @@ static int check_path(const char *what, const char *path, const char *hint, PgpE
 
 static int restore_command_text(const RestoreRecoveryConf *c, char **cmd, PgpErr *err)
 {
+    bool config = c->config != NULL && c->config[0] != '\0';
+    bool repo = c->repo != NULL && c->repo[0] != '\0';
     int rc = check_path("path of the pgpitr binary", c->bin, "install pgpitr in a directory "
                         "whose path has no line break", err);
-    if (rc == 0)
+    if (rc == 0 && config)
+        rc = check_path("configuration file path", c->config, "rename the configuration file "
+                        "(or the directory holding it) to a name without a line break", err);
+    if (rc == 0 && repo)
         rc = check_path("repository path", c->repo, "rename the repository directory (or the "
                         "directory holding it) to a name without a line break", err);
     if (rc != 0)
@@ -307,9 +313,15 @@ static int restore_command_text(const RestoreRecoveryConf *c, char **cmd, PgpErr
     FILE *f = open_memstream(cmd, &len);
     if (f == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    put_sh_word(f, c->bin);
-    fputs(" --repo ", f);
-    put_sh_word(f, c->repo);
+    restore_sh_word(f, c->bin, true);
+    if (config) {
+        fputs(" --config ", f);
+        restore_sh_word(f, c->config, true);
+    }
+    if (repo) {
+        fputs(" --repo ", f);
+        restore_sh_word(f, c->repo, true);
+    }
     fputs(" archive-get %f \"%p\"", f);
     if (fclose(f) != 0) {
         free(*cmd);
@@ -352,6 +364,25 @@ static void add_target(ConfList *l, const RestoreTargetSpec *t, char buf[RESTORE
     bool exclusive = t->exclusive && (t->kind == RESTORE_TARGET_TIME ||
                                       t->kind == RESTORE_TARGET_LSN || t->kind == RESTORE_TARGET_XID);
     add(l, NULL, "recovery_target_inclusive", exclusive ? "off" : "on");
+}
+
+/*
+ * Without --standby: what a standby's configuration (a backup taken on a standby carries it,
+ * pg_basebackup -R writes it) would make the restored server do. primary_conninfo and
+ * primary_slot_name only act in standby mode, which restore never enters then, but a DBA who
+ * later turns the directory into a standby must not find it streaming from production.
+ * recovery_min_apply_delay holds back archive recovery too (a PITR to ten minutes ago from a
+ * standby delayed by an hour would wait fifty minutes); archive_cleanup_command runs at every
+ * restartpoint of the recovery (pg_archivecleanup of a shared archive would delete WAL that
+ * others need), recovery_end_command at its end (a failover hook of production).
+ */
+static void add_not_standby(ConfList *l)
+{
+    add(l, NOT_STANDBY_COMMENT, "primary_conninfo", "");
+    add(l, NULL, "primary_slot_name", "");
+    add(l, NULL, "recovery_min_apply_delay", "0");
+    add(l, NULL, "archive_cleanup_command", "");
+    add(l, NULL, "recovery_end_command", "");
 }
 
 static int check_conf(const RestoreRecoveryConf *c, PgpErr *err)
@@ -424,13 +455,18 @@ int restore_recovery_conf_text(const RestoreRecoveryConf *c, char **out, PgpErr 
     add(&l, NULL, "restore_command", cmd);
     add_target(&l, c->target, buf);
     snprintf(tl, sizeof tl, "%" PRIu32, c->timeline);
-    if (c->timeline != 0)
+    /* A standby follows its primary's promotions unless a timeline was asked for. */
+    if (c->standby && c->target->timeline == NULL)
+        add(&l, NULL, "recovery_target_timeline", "latest");
+    else if (c->timeline != 0)
         add(&l, NULL, "recovery_target_timeline", tl);
     if (c->target->kind != RESTORE_TARGET_LATEST)
         add(&l, NULL, "recovery_target_action",
             c->target->action != NULL ? c->target->action : "promote");
     if (c->archive_mode == RESTORE_ARCHIVE_OFF)
         add(&l, ARCHIVE_OFF_COMMENT, "archive_mode", "off");
+    if (!c->standby)
+        add_not_standby(&l);
     for (size_t i = 0; i < c->n_settings; i++)
         add(&l, i == 0 ? c->settings_comment : NULL, c->settings[i].name, c->settings[i].value);
     FILE *f = open_memstream(&text, &text_len);
