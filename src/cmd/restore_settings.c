@@ -387,9 +387,24 @@ static void print_pg_ctl(const RestoreNextStep *n, int port)
     fputs(" start\n", stdout);
 }
 
+/* Debian keeps postgresql.conf, pg_hba.conf and pg_ident.conf in /etc: a backup of such a
+ * cluster has none, and pg_ctl start fails on the missing file. */
+static void print_missing_conf(const RestoreNextStep *n)
+{
+    char path[PATH_MAX + 32];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/postgresql.conf", n->pgdata);
+    if (lstat(path, &st) == 0 || errno != ENOENT)
+        return;
+    printf("note: the backup has no postgresql.conf (Debian keeps it in /etc/postgresql): put "
+           "one, with pg_hba.conf and pg_ident.conf, into the data directory first (without "
+           "a data_directory, hba_file or ident_file setting that points at the source)\n");
+}
+
 void restore_print_next_step(const RestoreNextStep *n)
 {
     RestorePort p;
+    print_missing_conf(n);
     restore_port_probe(n->pgdata, &p);
     if (!p.in_use) {
         printf("next step: start the server: ");

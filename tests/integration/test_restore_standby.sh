@@ -5,6 +5,7 @@
 # - Default restore: standby.signal is not restored, primary_conninfo is emptied; the restored
 #   server replays the archive, promotes, and never connects to the primary (the primary still
 #   has one walsender, the real standby's; no walreceiver line in the restored server's log).
+#   A --delta restore over it removes a standby.signal found there.
 # - --standby: standby.signal, the backup's primary_conninfo kept: the restored server streams
 #   from the primary (a second walsender) and follows new commits.
 # The --standby one starts beside the running clusters with --set port=N --set
@@ -55,7 +56,7 @@ add_row p 2 >/dev/null
 wait_archived p "$(switch_wal p)"
 
 log "default restore: promotes, never connects to the primary"
-restore_to r1 --backup sbk >/dev/null
+restore_to r1 --backup sbk
 assert_absent "$(cluster_data r1)/standby.signal" "standby.signal of the backup"
 assert_file "$(cluster_data r1)/recovery.signal" "recovery.signal"
 pg_conf r1 "port = $(cat "$WORK/r1/port")" "unix_socket_directories = '$WORK/r1'"
@@ -69,12 +70,15 @@ if grep -E 'started streaming WAL|could not connect to the primary|walreceiver' 
 fi
 assert_contains "$OUT" "standby: the backup was taken on a standby" "restore says what it left out"
 pg_stop r1
+as_pg touch "$(cluster_data r1)/standby.signal"
+restore_to r1 --backup sbk --delta >/dev/null
+assert_absent "$(cluster_data r1)/standby.signal" "standby.signal after a --delta restore"
 
 log "--standby: a new standby of the primary, streaming"
-mkdir_pg "$WORK/r2"
-free_port >"$WORK/r2/port"
-restore_to r2 --backup sbk --standby --set "port=$(cat "$WORK/r2/port")" \
-    --set "unix_socket_directories=$WORK/r2" >/dev/null
+r2_port=$(free_port)
+restore_to r2 --backup sbk --standby --set "port=$r2_port" \
+    --set "unix_socket_directories=$WORK/r2"
+echo "$r2_port" >"$WORK/r2/port"   # for psql_c (restore_to wrote another free port there)
 assert_contains "$OUT" "recovery: a standby (standby.signal)" "restore says it is a standby"
 assert_contains "$OUT" "standby: streams from the primary that primary_conninfo names" \
     "restore says where the standby streams from"
