@@ -411,30 +411,55 @@ static bool replaced_later(const ConfList *l, size_t i)
     return false;
 }
 
-/* The list as text: each name once, at its last place (a comment of a replaced entry goes
- * with the next line written), each value quoted by pg_server_conf_line, which refuses a line
- * break: a value can never add a line. */
+/*
+ * Where the comment of a replaced entry i goes: a comment heads a group (the entries up to the
+ * next comment), so to the group's first entry still written; when the whole group is
+ * replaced, to the last entry of i's name (the line that replaced it). Into extra[] (two
+ * slots per entry).
+ */
+static void move_comment(const ConfList *l, size_t i, const char *(*extra)[2])
+{
+    size_t to = i;
+    for (size_t k = i + 1; k < l->n && l->v[k].comment == NULL; k++) {
+        if (!replaced_later(l, k)) {
+            to = k;
+            break;
+        }
+    }
+    for (size_t k = i + 1; to == i && k < l->n; k++)
+        if (strcasecmp(l->v[k].name, l->v[i].name) == 0 && !replaced_later(l, k))
+            to = k;
+    extra[to][extra[to][0] != NULL] = l->v[i].comment;
+}
+
+/* The list as text: each name once, at its last place (comments of replaced entries as
+ * move_comment says), each value quoted by pg_server_conf_line, which refuses a line break:
+ * a value can never add a line. */
 static int write_list(FILE *f, const ConfList *l, PgpErr *err)
 {
-    const char *pending = NULL;
-    for (size_t i = 0; i < l->n; i++) {
-        if (replaced_later(l, i)) {
-            pending = pending != NULL ? pending : l->v[i].comment;
+    const char *(*extra)[2] = calloc(l->n + 1, sizeof *extra);
+    if (extra == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].comment != NULL && replaced_later(l, i))
+            move_comment(l, i, extra);
+    int rc = 0;
+    for (size_t i = 0; i < l->n && rc == 0; i++) {
+        if (replaced_later(l, i))
             continue;
-        }
         char *line = NULL;
-        int rc = pg_server_conf_line(l->v[i].name, l->v[i].value, &line, err);
+        rc = pg_server_conf_line(l->v[i].name, l->v[i].value, &line, err);
         if (rc != 0)
-            return rc;
-        if (pending != NULL)
-            fprintf(f, "%s\n", pending);
+            break;
         if (l->v[i].comment != NULL)
             fprintf(f, "%s\n", l->v[i].comment);
+        for (int k = 0; k < 2 && extra[i][k] != NULL; k++)
+            fprintf(f, "%s\n", extra[i][k]);
         fprintf(f, "%s\n", line);
         free(line);
-        pending = NULL;
     }
-    return 0;
+    free(extra);
+    return rc;
 }
 
 int restore_recovery_conf_text(const RestoreRecoveryConf *c, char **out, PgpErr *err)

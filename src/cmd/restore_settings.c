@@ -169,7 +169,8 @@ int restore_command_paths(const CmdSettings *s, RestoreCommandPaths *out, PgpErr
 
 bool restore_signal_entry(const ManifestEntry *e, bool *standby_signal)
 {
-    if (e->tablespace != 0 || e->type != MANIFEST_FILE)
+    /* PostgreSQL stat()s the names: a symlink counts as the file. */
+    if (e->tablespace != 0 || (e->type != MANIFEST_FILE && e->type != MANIFEST_SYMLINK))
         return false;
     if (strcmp(e->path, "standby.signal") == 0) {
         *standby_signal = true;

@@ -282,12 +282,26 @@ START_TEST(recovery_settings_archive_and_overrides)
                            "recovery_target_xid = ''\n"
                            "recovery_target = 'immediate'\n"
                            "recovery_target_inclusive = 'on'\n"
-                           "recovery_target_timeline = '1'\n" ARCHIVE_COMMENT
-                           NOT_STANDBY
-                           "# the drill's\n"
+                           "recovery_target_timeline = '1'\n" NOT_STANDBY
+                           "# the drill's\n" ARCHIVE_COMMENT
                            "archive_mode = 'off'\n"
                            "archive_command = ''\n"
                            "recovery_target_action = 'promote'\n");
+    free(text);
+
+    /* A replaced entry's comment goes to the first line of its group still written, or, the
+     * whole group replaced, before the line that replaced it. */
+    static const PgServerSetting standby[] = {{"primary_conninfo", ""}, {"primary_slot_name", ""},
+                                              {"archive_cleanup_command", ""}};
+    c = (RestoreRecoveryConf){.target = &t, .settings = standby, .n_settings = 3,
+                              .archive_mode = RESTORE_ARCHIVE_PRESERVE};
+    text = conf_full(&c, &rc, &err);
+    ck_assert_ptr_nonnull(strstr(text, "recovery_target_action = 'pause'\n"
+                                       "# not a standby: the backup's settings"));
+    ck_assert_ptr_nonnull(strstr(text, "keeps them)\nrecovery_min_apply_delay = '0'\n"
+                                       "recovery_end_command = ''\n"
+                                       "primary_conninfo = ''\nprimary_slot_name = ''\n"
+                                       "archive_cleanup_command = ''\n"));
     free(text);
     c.archive_mode = (RestoreArchiveMode)7;
     ck_assert_ptr_null(conf_full(&c, &rc, &err));

@@ -149,6 +149,9 @@ START_TEST(signal_entries)
     e.tablespace = 16385;   /* in a tablespace: not the data directory's */
     ck_assert(!restore_signal_entry(&e, &standby));
     e.tablespace = 0;
+    e.type = MANIFEST_SYMLINK;
+    ck_assert(restore_signal_entry(&e, &standby));
+    standby = false;
     e.type = MANIFEST_DIR;
     ck_assert(!restore_signal_entry(&e, &standby));
     ck_assert(!standby);
