@@ -65,10 +65,21 @@ int cmd_exit_status(const CmdDef *cmd, PgpErrCode code);
 /* cmd->usage, then its "exit status:" lines made from the CmdDef (above). */
 void cmd_print_usage(const CmdDef *cmd, FILE *out);
 
+/* Where a setting came from (cmd_setting's precedence). */
+typedef enum {
+    CMD_SOURCE_NONE = 0,
+    CMD_SOURCE_FLAG,
+    CMD_SOURCE_ENV,
+    CMD_SOURCE_CONFIG,
+} CmdSource;
+
 /* Settings every command resolves the same way. */
 typedef struct CmdSettings {
     PgpConfig *config;
     const char *repo_path;   /* points into argv, environment or config; NULL if unset */
+    /* Where repo_path came from, so that restore can write a restore_command that finds the
+     * repository the same way without restore's environment (restore_settings.h). */
+    CmdSource repo_source;
 } CmdSettings;
 
 /* Loads the config file (--config > PGPITR_CONFIG > /etc/pgpitr/pgpitr.conf if present),

@@ -55,9 +55,9 @@ int drill_server_check_workdir(const char *workdir, PgpErr *err);
 int drill_server_init(DrillServer *d, const char *workdir, int port, PgpErr *err);
 
 /* After the restore: writes workdir/pg_hba.conf (local trust: the socket directory is private
- * to the drill's OS user), workdir/pg_ident.conf, an empty data/postgresql.conf when the
- * backup has none (Debian keeps it in /etc), and removes data/standby.signal (a standby never
- * promotes). Then starts the server. */
+ * to the drill's OS user), workdir/pg_ident.conf and an empty data/postgresql.conf when the
+ * backup has none (Debian keeps it in /etc), then starts the server. (A backup's
+ * standby.signal, with which it would never promote, is never restored: restore_run.) */
 int drill_server_start(DrillServer *d, PgpErr *err);
 
 /* Waits until the server accepts connections with pg_is_in_recovery() = false, at most

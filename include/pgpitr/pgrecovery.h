@@ -13,12 +13,32 @@
  *
  * Reads files only; a file that cannot be read counts as empty (the answer is then "no
  * target", the strict one for archive-get). Include depth is limited to 10.
+ *
+ * pg_conf_read is the same reader for any setting.
  */
 #ifndef PGPITR_PGRECOVERY_H
 #define PGPITR_PGRECOVERY_H
 
 #include <limits.h>
 #include <stdbool.h>
+
+#include <stddef.h>
+
+#define PG_CONF_VALUE_MAX 1024
+
+/* One setting asked for by name (case-insensitive, as PostgreSQL compares them). */
+typedef struct PgConfSetting {
+    const char *name;               /* in */
+    bool found;                     /* out: set in a file or on the command line */
+    char value[PG_CONF_VALUE_MAX];  /* out: the last value, unquoted ("" when not found);
+                                       a longer value is cut */
+    char source[PATH_MAX];          /* out: the file that set it last, or "the command line" */
+} PgConfSetting;
+
+/* The effective value of each of the n settings of v for the server of datadir, read as
+ * described above (a setting not found keeps PostgreSQL's built-in default: the caller knows
+ * it). Also what restore reads back from the directory it wrote (port, sockets, ...). */
+void pg_conf_read(const char *datadir, PgConfSetting *v, size_t n);
 
 typedef struct PgRecoveryTarget {
     bool set;                   /* one of the settings has a non-empty value */

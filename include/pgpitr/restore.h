@@ -67,9 +67,14 @@ typedef struct RestoreRequest {
     const RestoreTablespaceMap *ts_map;
     size_t n_ts_map;
     RestoreArchiveMode archive_mode;
+    /* false (default): recovery.signal; the backup's standby.signal (a backup taken on a
+     * standby) is not restored and primary_conninfo & co. are emptied (restore_conf.h), so the
+     * server promotes and never connects to a primary. true (--standby): standby.signal, the
+     * backup's primary_conninfo & co. stay; no recovery target allowed (PGP_ERR_USAGE). */
+    bool standby;
     /* Settings written after the recovery settings (the drill's private server: port,
-     * sockets, ...), each name once: one given here replaces restore's own line for it.
-     * Values are quoted by the writer (restore_conf.h). NULL when n_settings is 0. */
+     * sockets, ...; restore --set), each name once: one given here replaces restore's own line
+     * for it. Values are quoted by the writer (restore_conf.h). NULL when n_settings is 0. */
     const PgServerSetting *settings;
     size_t n_settings;
     const char *settings_comment;        /* "# ..." line before them; NULL: none */
@@ -108,9 +113,11 @@ typedef struct RestoreReport {
                                     "" when the restore failed): drill removes it */
 } RestoreReport;
 
-/* See the header comment. settings gives the repository (and the pgpitr binary path used in
- * restore_command is this process's own). The request is checked first (PGP_ERR_USAGE for an
- * inconsistent target, a bad label, xid, name, timeline, action or tablespace map). Backup
+/* See the header comment. settings gives the repository; restore_command finds it the same
+ * way (restore_settings.h: --config, --repo as absolute paths; the pgpitr binary is this
+ * process's own). The request is checked first (PGP_ERR_USAGE for an
+ * inconsistent target, a bad label, xid, name, timeline, action or tablespace map, --standby
+ * with a target). Backup
  * selection, validation and their errors: restore_plan.h. The recovery settings
  * (restore_conf.h) are made before anything is written: a binary or repository path holding
  * a line break is PGP_ERR_CONFIG there. Target checks and locks: restore_target_check and

@@ -6,8 +6,10 @@
 #ifndef PGPITR_RESTORE_CONF_H
 #define PGPITR_RESTORE_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "pgpitr/err.h"
 #include "pgpitr/pgserver.h"
@@ -17,11 +19,15 @@
 
 typedef struct RestoreRecoveryConf {
     const char *bin;                    /* pgpitr binary for restore_command */
-    const char *repo;                   /* repository path for restore_command */
+    const char *config;                 /* --config FILE of restore_command; NULL or "": none */
+    const char *repo;                   /* --repo PATH of restore_command; NULL or "": none */
     const char *label;                  /* backup label, for the comment line */
     const RestoreTargetSpec *target;    /* kind, value, exclusive, action */
     uint32_t timeline;                  /* recovery_target_timeline; 0: not written */
     RestoreArchiveMode archive_mode;    /* OFF: archive_mode = 'off' is written */
+    bool standby;                       /* --standby: the backup's primary_conninfo & co. stay,
+                                           recovery_target_timeline 'latest' unless the target
+                                           names a timeline */
     const PgServerSetting *settings;    /* written last, in order; NULL when n_settings is 0 */
     size_t n_settings;
     const char *settings_comment;       /* "# ..." line before them; NULL: none */
@@ -30,17 +36,21 @@ typedef struct RestoreRecoveryConf {
 /*
  * The settings restore appends to postgresql.auto.conf, malloc'd in *out:
  *   # added by pgpitr restore of backup <label>
- *   restore_command = '<bin> --repo <repo> archive-get %f "%p"'
+ *   restore_command = '<bin> [--config <config>] [--repo <repo>] archive-get %f "%p"'
  *   recovery_target = '' ... recovery_target_xid = ''   (the four not used, emptied)
  *   recovery_target_time = '2026-11-22 03:15:07.25+00'  (UTC, always "+00"), or
  *     recovery_target_lsn = 'X/X' | recovery_target_xid = 'N' | recovery_target_name = '...' |
  *     recovery_target = 'immediate'                     (all five emptied for LATEST)
  *   recovery_target_inclusive = 'off' ('on' unless exclusive, for time, LSN and xid)
- *   recovery_target_timeline = 'N'      (when timeline != 0)
+ *   recovery_target_timeline = 'N'      (when timeline != 0; 'latest' for a standby whose
+ *                                        target names no timeline)
  *   recovery_target_action = 'promote'  (target->action or promote; not for LATEST, where
  *                                        PostgreSQL promotes at the end of the WAL anyway)
  *   # a restored copy must not archive ...
  *   archive_mode = 'off'                (archive_mode OFF; nothing for PRESERVE)
+ *   # not a standby: ...                 (unless standby:)
+ *   primary_conninfo = '', primary_slot_name = '', recovery_min_apply_delay = '0',
+ *   archive_cleanup_command = '', recovery_end_command = ''
  *   <settings_comment>
  *   <settings>
  * Every target setting is written, so that none from the backup's own configuration (a
@@ -49,11 +59,16 @@ typedef struct RestoreRecoveryConf {
  * Paths are quoted for /bin/sh when they hold anything outside [A-Za-z0-9/._+,:=@-] (single
  * quotes, ' written '\''), '%' in them is doubled, and every value is quoted for the
  * configuration file (' and \ doubled). PGP_ERR_CONFIG when the binary or repository path
- * holds a line break (\n or \r), naming which: PostgreSQL cannot load such a file.
+ * holds a line break (\n or \r), naming which (the configuration file's path too): PostgreSQL
+ * cannot load such a file.
  * PGP_ERR_USAGE for a value of `settings` or a target holding a line break, an invalid
  * setting name, an action other than promote|pause|shutdown; NOMEM.
  */
 int restore_recovery_conf_text(const RestoreRecoveryConf *c, char **out, PgpErr *err);
+
+/* s as one /bin/sh word: as it is when it holds only [A-Za-z0-9/._+,:=@-], else in single
+ * quotes (' written '\''); with percent, '%' doubled (for PostgreSQL's %-expansion). */
+void restore_sh_word(FILE *f, const char *s, bool percent);
 
 /* "2026-11-22 03:15:07+00", "2026-11-22 03:15:07.25+00": UTC, fraction only when non-zero.
  * Times before 1970 or after 9999 are printed as the raw number of microseconds. */

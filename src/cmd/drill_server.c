@@ -112,10 +112,7 @@ static int prepare_files(DrillServer *d, PgpErr *err)
     struct stat st;
     if (rc == 0 && lstat(path, &st) != 0 && errno == ENOENT)
         rc = write_new(path, "# pgpitr drill: the backup has no postgresql.conf\n", err);
-    snprintf(path, sizeof path, "%s/standby.signal", d->pgdata);
-    if (rc == 0 && unlink(path) != 0 && errno != ENOENT)
-        rc = PGP_FAIL_SYS(err, errno, "cannot remove \"%s\"", path);
-    return rc;
+    return rc;   /* restore never restores standby.signal (restore_settings.h) */
 }
 
 int drill_server_start(DrillServer *d, PgpErr *err)

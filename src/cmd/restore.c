@@ -11,11 +11,13 @@
 #include "pgpitr/cmd.h"
 #include "pgpitr/manifest.h"
 #include "pgpitr/restore.h"
+#include "pgpitr/restore_settings.h"
 #include "pgpitr/walname.h"
 
 typedef struct RestoreCli {
     RestoreRequest req;
     RestoreTablespaceMap *ts;           /* argc entries at most */
+    PgServerSetting *set;               /* --set: argc entries at most, names malloc'd */
     int n_targets;                      /* target options given: at most one */
     const char *jobs;
 } RestoreCli;
@@ -23,6 +25,7 @@ typedef struct RestoreCli {
 enum {
     OPT_BACKUP = 1000, OPT_TIME, OPT_LSN, OPT_XID, OPT_NAME, OPT_IMMEDIATE, OPT_TIMELINE,
     OPT_ACTION, OPT_EXCLUSIVE, OPT_DELTA, OPT_TS_MAP, OPT_LOCK_WAIT, OPT_ARCHIVE_MODE,
+    OPT_STANDBY, OPT_SET,
 };
 
 static int set_target(RestoreCli *c, int opt, const char *arg, PgpErr *err)
@@ -92,6 +95,8 @@ static int parse_one(RestoreCli *c, int opt, const char *arg, PgpErr *err)
     case OPT_TS_MAP: return add_ts_map(c, arg, err);
     case OPT_LOCK_WAIT: c->req.lock_wait = arg; return 0;
     case OPT_ARCHIVE_MODE: return set_archive_mode(c, arg, err);
+    case OPT_STANDBY: c->req.standby = true; return 0;
+    case OPT_SET: return restore_set_parse(arg, &c->set[c->req.n_settings++], err);
     default: return set_target(c, opt, arg, err);
     }
 }
@@ -114,6 +119,8 @@ static int parse_args(int argc, char **argv, RestoreCli *c, bool *help, PgpErr *
         {"tablespace-map", required_argument, NULL, OPT_TS_MAP},
         {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
         {"archive-mode", required_argument, NULL, OPT_ARCHIVE_MODE},
+        {"standby", no_argument, NULL, OPT_STANDBY},
+        {"set", required_argument, NULL, OPT_SET},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -150,6 +157,11 @@ static int check_options(RestoreCli *c, PgpErr *err)
     if (t->action != NULL && t->kind == RESTORE_TARGET_LATEST)
         return cmd_usage_error(err, &cmd_restore, "--target-action needs a recovery target "
                                "(without one, recovery replays all archived WAL and promotes)");
+    int rc = restore_standby_check(&c->req, err);
+    if (rc == 0)
+        rc = restore_set_check(c->set, c->req.n_settings, c->req.standby, err);
+    if (rc != 0)
+        return rc;
     long jobs = 0;
     if (c->jobs != NULL && cmd_parse_int("--jobs", c->jobs, 1, 256, &jobs, err) != 0)
         return cmd_usage_error(err, &cmd_restore, "invalid --jobs \"%s\" (expected 1..256)",
@@ -162,17 +174,29 @@ static void cli_free(RestoreCli *c)
 {
     for (size_t i = 0; i < c->req.n_ts_map; i++)
         free((char *)c->ts[i].name);
+    for (size_t i = 0; i < c->req.n_settings; i++)
+        free((char *)c->set[i].name);
     free(c->ts);
+    free(c->set);
 }
 
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
-    RestoreCli c = {.ts = calloc((size_t)argc + 1, sizeof *c.ts)};
-    if (c.ts == NULL)
+    RestoreCli c = {.ts = calloc((size_t)argc + 1, sizeof *c.ts),
+                    .set = calloc((size_t)argc + 1, sizeof *c.set)};
+    if (c.ts == NULL || c.set == NULL) {
+        cli_free(&c);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
     c.req.ts_map = c.ts;
+    c.req.settings = c.set;
+    c.req.settings_comment = "# given with pgpitr restore --set";
     bool help = false;
     int rc = parse_args(argc, argv, &c, &help, err);
+    if (c.req.n_settings == 0) {
+        c.req.settings = NULL;
+        c.req.settings_comment = NULL;
+    }
     if (rc == 0 && help)
         cmd_print_usage(&cmd_restore, stdout);
     if (rc == 0 && !help)
@@ -199,7 +223,7 @@ const CmdDef cmd_restore = {
         "         [--target-timeline latest|production|current|N]\n"
         "         [--target-action promote|pause|shutdown]\n"
         "         [--target-exclusive] [--delta] [--tablespace-map OID=DIR]... [--jobs N]\n"
-        "         [--archive-mode off|preserve]\n"
+        "         [--archive-mode off|preserve] [--standby] [--set NAME=VALUE]...\n"
         "\n"
         "Chooses the newest complete backup that can reach the target on the target timeline's\n"
         "history (or the one given with --backup) and says which and why. Before writing\n"
@@ -209,9 +233,16 @@ const CmdDef cmd_restore = {
         "recoverable points. Then it restores into DIR (created if missing; it must be empty\n"
         "unless --delta, and never holds a running server), verifying every file's SHA-256,\n"
         "writes global/pg_control last, recovery.signal, and in postgresql.auto.conf\n"
-        "restore_command = 'pgpitr --repo PATH archive-get %f \"%p\"', the recovery target\n"
-        "and archive_mode = off: a restored copy never archives into this repository unless\n"
-        "--archive-mode preserve says so.\n"
+        "restore_command = 'pgpitr [--config FILE] [--repo PATH] archive-get %f \"%p\"'\n"
+        "(the configuration file and repository this restore used, as absolute paths: the\n"
+        "server does not have this shell's PGPITR_CONFIG or PGPITR_REPO), the recovery\n"
+        "target and archive_mode = off: a restored copy never archives into this repository\n"
+        "unless --archive-mode preserve says so. The backup's standby.signal (a backup taken\n"
+        "on a standby) is not restored and primary_conninfo, primary_slot_name,\n"
+        "recovery_min_apply_delay, archive_cleanup_command and recovery_end_command are\n"
+        "emptied: the server promotes and never connects to a primary, unless --standby.\n"
+        "When the restored port is in use on this host (the running source), restore says\n"
+        "so and prints a pg_ctl command that starts the server on a free port.\n"
         "\n"
         "Without a target, recovery replays all archived WAL, then promotes (before PITR\n"
         "support, restore stopped at the backup's end: that is --target-immediate now).\n"
@@ -242,6 +273,15 @@ const CmdDef cmd_restore = {
         "                          after promotion; preserve: it keeps the backup's archiving\n"
         "                          settings, for a PITR that replaces production (its new\n"
         "                          timeline, history file first, goes into the repository)\n"
+        "  --standby               build a standby: standby.signal instead of recovery.signal,\n"
+        "                          the backup's primary_conninfo and primary_slot_name kept\n"
+        "                          (or given with --set), recovery_target_timeline 'latest'\n"
+        "                          unless --target-timeline; no recovery target\n"
+        "  --set NAME=VALUE        a server setting for postgresql.auto.conf, after restore's\n"
+        "                          own (repeatable): --set port=5433 to start beside the\n"
+        "                          running source. Not for recovery_target*, restore_command,\n"
+        "                          archive_mode (use their options); primary_conninfo and\n"
+        "                          primary_slot_name only with --standby\n"
         "  --delta                 restore over an existing data directory, and over the\n"
         "                          tablespace locations it links or --tablespace-map names:\n"
         "                          files whose size and SHA-256 match the backup are kept,\n"

@@ -225,9 +225,11 @@ void restore_target_describe(const RestoreTargetSpec *t, char *out, size_t size)
  * end, so that a setting the request gives again replaces restore's own line for it and each
  * name appears once (PostgreSQL would take the last one anyway; one line is what a DBA reads).
  */
-#define CONF_OWN_MAX 12                 /* restore's own entries, at most */
+#define CONF_OWN_MAX 20                 /* restore's own entries, at most */
 #define ARCHIVE_OFF_COMMENT "# a restored copy must not archive into the repository of the " \
     "cluster it came from (pgpitr restore --archive-mode preserve keeps the backup's archiving)"
+#define NOT_STANDBY_COMMENT "# not a standby: the backup's settings for following a primary " \
+    "(a backup taken on a standby has them) must not apply (pgpitr restore --standby keeps them)"
 
 typedef struct ConfEntry {
     const char *comment;                /* a "# ..." line written before it, or NULL */
@@ -258,8 +260,7 @@ static bool sh_safe(const char *s)
     return true;
 }
 
-/* A path as one shell word, with '%' doubled for PostgreSQL's %-expansion. */
-static void put_sh_word(FILE *f, const char *s)
+void restore_sh_word(FILE *f, const char *s, bool percent)
 {
     bool quote = !sh_safe(s);
     if (quote)
@@ -267,7 +268,7 @@ static void put_sh_word(FILE *f, const char *s)
     for (; *s; s++) {
         if (*s == '\'')
             fputs("'\\''", f);
-        else if (*s == '%')
+        else if (*s == '%' && percent)
             fputs("%%", f);
         else
             fputc(*s, f);
@@ -298,9 +299,14 @@ static int check_path(const char *what, const char *path, const char *hint, PgpE
 
 static int restore_command_text(const RestoreRecoveryConf *c, char **cmd, PgpErr *err)
 {
+    bool config = c->config != NULL && c->config[0] != '\0';
+    bool repo = c->repo != NULL && c->repo[0] != '\0';
     int rc = check_path("path of the pgpitr binary", c->bin, "install pgpitr in a directory "
                         "whose path has no line break", err);
-    if (rc == 0)
+    if (rc == 0 && config)
+        rc = check_path("configuration file path", c->config, "rename the configuration file "
+                        "(or the directory holding it) to a name without a line break", err);
+    if (rc == 0 && repo)
         rc = check_path("repository path", c->repo, "rename the repository directory (or the "
                         "directory holding it) to a name without a line break", err);
     if (rc != 0)
@@ -309,9 +315,15 @@ static int restore_command_text(const RestoreRecoveryConf *c, char **cmd, PgpErr
     FILE *f = open_memstream(cmd, &len);
     if (f == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    put_sh_word(f, c->bin);
-    fputs(" --repo ", f);
-    put_sh_word(f, c->repo);
+    restore_sh_word(f, c->bin, true);
+    if (config) {
+        fputs(" --config ", f);
+        restore_sh_word(f, c->config, true);
+    }
+    if (repo) {
+        fputs(" --repo ", f);
+        restore_sh_word(f, c->repo, true);
+    }
     fputs(" archive-get %f \"%p\"", f);
     if (fclose(f) != 0) {
         free(*cmd);
@@ -356,6 +368,25 @@ static void add_target(ConfList *l, const RestoreTargetSpec *t, char buf[RESTORE
     add(l, NULL, "recovery_target_inclusive", exclusive ? "off" : "on");
 }
 
+/*
+ * Without --standby: what a standby's configuration (a backup taken on a standby carries it,
+ * pg_basebackup -R writes it) would make the restored server do. primary_conninfo and
+ * primary_slot_name only act in standby mode, which restore never enters then, but a DBA who
+ * later turns the directory into a standby must not find it streaming from production.
+ * recovery_min_apply_delay holds back archive recovery too (a PITR to ten minutes ago from a
+ * standby delayed by an hour would wait fifty minutes); archive_cleanup_command runs at every
+ * restartpoint of the recovery (pg_archivecleanup of a shared archive would delete WAL that
+ * others need), recovery_end_command at its end (a failover hook of production).
+ */
+static void add_not_standby(ConfList *l)
+{
+    add(l, NOT_STANDBY_COMMENT, "primary_conninfo", "");
+    add(l, NULL, "primary_slot_name", "");
+    add(l, NULL, "recovery_min_apply_delay", "0");
+    add(l, NULL, "archive_cleanup_command", "");
+    add(l, NULL, "recovery_end_command", "");
+}
+
 static int check_conf(const RestoreRecoveryConf *c, PgpErr *err)
 {
     const RestoreTargetSpec *t = c->target;
@@ -382,30 +413,55 @@ static bool replaced_later(const ConfList *l, size_t i)
     return false;
 }
 
-/* The list as text: each name once, at its last place (a comment of a replaced entry goes
- * with the next line written), each value quoted by pg_server_conf_line, which refuses a line
- * break: a value can never add a line. */
+/*
+ * Where the comment of a replaced entry i goes: a comment heads a group (the entries up to the
+ * next comment), so to the group's first entry still written; when the whole group is
+ * replaced, to the last entry of i's name (the line that replaced it). Into extra[] (two
+ * slots per entry).
+ */
+static void move_comment(const ConfList *l, size_t i, const char *(*extra)[2])
+{
+    size_t to = i;
+    for (size_t k = i + 1; k < l->n && l->v[k].comment == NULL; k++) {
+        if (!replaced_later(l, k)) {
+            to = k;
+            break;
+        }
+    }
+    for (size_t k = i + 1; to == i && k < l->n; k++)
+        if (strcasecmp(l->v[k].name, l->v[i].name) == 0 && !replaced_later(l, k))
+            to = k;
+    extra[to][extra[to][0] != NULL] = l->v[i].comment;
+}
+
+/* The list as text: each name once, at its last place (comments of replaced entries as
+ * move_comment says), each value quoted by pg_server_conf_line, which refuses a line break:
+ * a value can never add a line. */
 static int write_list(FILE *f, const ConfList *l, PgpErr *err)
 {
-    const char *pending = NULL;
-    for (size_t i = 0; i < l->n; i++) {
-        if (replaced_later(l, i)) {
-            pending = pending != NULL ? pending : l->v[i].comment;
+    const char *(*extra)[2] = calloc(l->n + 1, sizeof *extra);
+    if (extra == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].comment != NULL && replaced_later(l, i))
+            move_comment(l, i, extra);
+    int rc = 0;
+    for (size_t i = 0; i < l->n && rc == 0; i++) {
+        if (replaced_later(l, i))
             continue;
-        }
         char *line = NULL;
-        int rc = pg_server_conf_line(l->v[i].name, l->v[i].value, &line, err);
+        rc = pg_server_conf_line(l->v[i].name, l->v[i].value, &line, err);
         if (rc != 0)
-            return rc;
-        if (pending != NULL)
-            fprintf(f, "%s\n", pending);
+            break;
         if (l->v[i].comment != NULL)
             fprintf(f, "%s\n", l->v[i].comment);
+        for (int k = 0; k < 2 && extra[i][k] != NULL; k++)
+            fprintf(f, "%s\n", extra[i][k]);
         fprintf(f, "%s\n", line);
         free(line);
-        pending = NULL;
     }
-    return 0;
+    free(extra);
+    return rc;
 }
 
 int restore_recovery_conf_text(const RestoreRecoveryConf *c, char **out, PgpErr *err)
@@ -426,13 +482,18 @@ int restore_recovery_conf_text(const RestoreRecoveryConf *c, char **out, PgpErr 
     add(&l, NULL, "restore_command", cmd);
     add_target(&l, c->target, buf);
     snprintf(tl, sizeof tl, "%" PRIu32, c->timeline);
-    if (c->timeline != 0)
+    /* A standby follows its primary's promotions unless a timeline was asked for. */
+    if (c->standby && c->target->timeline == NULL)
+        add(&l, NULL, "recovery_target_timeline", "latest");
+    else if (c->timeline != 0)
         add(&l, NULL, "recovery_target_timeline", tl);
     if (c->target->kind != RESTORE_TARGET_LATEST)
         add(&l, NULL, "recovery_target_action",
             c->target->action != NULL ? c->target->action : "promote");
     if (c->archive_mode == RESTORE_ARCHIVE_OFF)
         add(&l, ARCHIVE_OFF_COMMENT, "archive_mode", "off");
+    if (!c->standby)
+        add_not_standby(&l);
     for (size_t i = 0; i < c->n_settings; i++)
         add(&l, i == 0 ? c->settings_comment : NULL, c->settings[i].name, c->settings[i].value);
     FILE *f = open_memstream(&text, &text_len);

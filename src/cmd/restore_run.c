@@ -34,6 +34,7 @@
 #include "pgpitr/restore_delta.h"
 #include "pgpitr/restore_files.h"
 #include "pgpitr/restore_plan.h"
+#include "pgpitr/restore_settings.h"
 
 #define PG_CONTROL "global/pg_control"
 #define TABLESPACE_MAP "tablespace_map"
@@ -51,6 +52,7 @@ typedef struct PlannedDir {
 typedef struct Restore {
     Storage *storage;
     const RestoreRequest *req;
+    const CmdSettings *settings;
     const RestorePlan *plan;
     const BackupManifest *m;
     RestoreTarget target;                   /* pgdata, tablespace locations, created dirs */
@@ -69,6 +71,7 @@ typedef struct Restore {
     RestoreExpected *expect;                /* --delta: every path the restore writes */
     size_t n_expect;
     char *conf_text;                        /* appended to postgresql.auto.conf */
+    bool backup_on_standby;                 /* the backup holds standby.signal */
     bool tty;
     struct timespec started;
     uint64_t files_done, bytes_done, kept, kept_bytes, removed;
@@ -140,7 +143,8 @@ static int check_request(const RestoreRequest *req, PgpErr *err)
         if (t->name == NULL || t->name[0] == '\0' || t->dir == NULL || t->dir[0] == '\0')
             return PGP_FAIL(err, PGP_ERR_USAGE, "a tablespace mapping needs NAME=DIR");
     }
-    return check_target(&req->target, err);
+    int rc = check_target(&req->target, err);
+    return rc == 0 ? restore_standby_check(req, err) : rc;
 }
 
 /* ---- planning: where every entry goes, checked before anything is written -------------- */
@@ -287,6 +291,8 @@ static int plan_entry(Restore *r, const ManifestEntry *e, PgpErr *err)
     }
     if (e->type == MANIFEST_SYMLINK && is_tablespace_link(r->m, e))
         return 0;
+    if (restore_signal_entry(e, &r->backup_on_standby))
+        return 0;   /* restore writes the signal file it means (write_recovery) */
     char *path = restore_path_join(base, e->path);
     if (path == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -493,18 +499,19 @@ static int rewrite_ts_map(Restore *r, PgpErr *err)
 
 /* The text for postgresql.auto.conf, made before anything is written: what PostgreSQL could
  * not load (a path with a line break) is refused while the target is still untouched. */
-static int recovery_text(Restore *r, const char *bin, const char *repo, PgpErr *err)
+static int recovery_text(Restore *r, const RestoreCommandPaths *paths, PgpErr *err)
 {
     const RestoreRequest *req = r->req;
-    RestoreRecoveryConf conf = {.bin = bin, .repo = repo, .label = r->m->label,
-                                .target = &req->target, .timeline = r->plan->target_tli,
+    RestoreRecoveryConf conf = {.bin = paths->bin, .config = paths->config, .repo = paths->repo,
+                                .label = r->m->label, .target = &req->target,
+                                .timeline = r->plan->target_tli, .standby = req->standby,
                                 .archive_mode = req->archive_mode, .settings = req->settings,
                                 .n_settings = req->n_settings,
                                 .settings_comment = req->settings_comment};
     return restore_recovery_conf_text(&conf, &r->conf_text, err);
 }
 
-/* backup_manifest, pg_wal, recovery.signal, postgresql.auto.conf. */
+/* backup_manifest, pg_wal, recovery.signal (standby.signal), postgresql.auto.conf. */
 static int write_recovery(Restore *r, PgpErr *err)
 {
     const char *pgdata = r->target.pgdata;
@@ -526,7 +533,7 @@ static int write_recovery(Restore *r, PgpErr *err)
         rc = restore_target_mkdir(&r->target, path, err);
     free(path);
     if (rc == 0)
-        rc = restore_write_small(pgdata, "recovery.signal", "", false, err);
+        rc = restore_write_small(pgdata, restore_signal_name(r->req->standby), "", false, err);
     if (rc == 0)
         rc = restore_write_small(pgdata, "postgresql.auto.conf", r->conf_text, true, err);
     return rc;
@@ -651,28 +658,21 @@ static void print_summary(const Restore *r)
                "removed %llu entries the backup does not have\n", (unsigned long long)r->kept,
                (double)r->kept_bytes / 1048576.0, (unsigned long long)r->files_done,
                (unsigned long long)r->removed);
-    print_recovery(r);
+    RestoreNextStep next = {.settings = r->settings, .pgdata = r->target.pgdata,
+                            .pg_major = r->m->pg_major, .standby = r->req->standby,
+                            .backup_on_standby = r->backup_on_standby, .set = r->req->settings,
+                            .n_set = r->req->n_settings};
+    if (!r->req->standby)
+        print_recovery(r);
+    restore_print_standby(&next);
     print_archiving(r);
     if (geteuid() == 0)
         printf("note: the files belong to root; give them to the server's user first "
                "(chown -R postgres: \"%s\" and each tablespace location)\n", r->target.pgdata);
-    printf("next step: start the server: pg_ctl -D \"%s\" start\n", r->target.pgdata);
+    restore_print_next_step(&next);
 }
 
 /* ---- restore_run --------------------------------------------------------------------------- */
-
-/* Binary and repository paths for restore_command, both absolute. */
-static int command_paths(const CmdSettings *s, char bin[PATH_MAX], char repo[PATH_MAX],
-                         PgpErr *err)
-{
-    ssize_t n = readlink("/proc/self/exe", bin, PATH_MAX - 1);
-    if (n <= 0)
-        return PGP_FAIL_SYS(err, errno, "cannot find the path of this program (/proc/self/exe)");
-    bin[n] = '\0';
-    if (realpath(s->repo_path, repo) == NULL)
-        return PGP_FAIL_SYS(err, errno, "cannot resolve the repository path \"%s\"", s->repo_path);
-    return 0;
-}
 
 static int check_identity(Repo *repo, const CmdSettings *s, const BackupManifest *m, PgpErr *err)
 {
@@ -740,10 +740,11 @@ static int execute(Restore *r, PgpErr *err)
 }
 
 static int restore_backup(Storage *storage, const RestorePlan *plan, const RestoreRequest *req,
-                          const char *bin, const char *repo, RestoreReport *rep, PgpErr *err)
+                          const CmdSettings *settings, const RestoreCommandPaths *paths,
+                          RestoreReport *rep, PgpErr *err)
 {
-    Restore r = {.storage = storage, .req = req, .plan = plan, .m = plan->manifest,
-                 .tty = !req->quiet && isatty(STDERR_FILENO) == 1};
+    Restore r = {.storage = storage, .req = req, .settings = settings, .plan = plan,
+                 .m = plan->manifest, .tty = !req->quiet && isatty(STDERR_FILENO) == 1};
     clock_gettime(CLOCK_MONOTONIC, &r.started);
     int rc = restore_target_init(&r.target, req->pgdata, r.m, err);
     if (rc == 0)
@@ -754,7 +755,7 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
     if (rc == 0)
         rc = plan_entries(&r, err);
     if (rc == 0)
-        rc = recovery_text(&r, bin, repo, err);
+        rc = recovery_text(&r, paths, err);
     if (rc == 0) /* made, locked, then checked again: from here on the target is ours */
         rc = restore_target_acquire(&r.target, err);
     if (rc == 0 && !req->quiet)
@@ -802,7 +803,7 @@ int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreR
     Repo *repo = NULL;
     RepoLock *lock = NULL;
     RestorePlan plan = {0};
-    char bin[PATH_MAX], repo_abs[PATH_MAX];
+    RestoreCommandPaths paths;
     int ttl_s = 0;
     rc = recovery_lease_ttl(settings, &ttl_s, err);
     if (rc == 0)
@@ -816,7 +817,7 @@ int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreR
     if (rc == 0)
         rc = check_identity(repo, settings, NULL, err);
     if (rc == 0)
-        rc = command_paths(settings, bin, repo_abs, err);
+        rc = restore_command_paths(settings, &paths, err);
     if (rc == 0)
         rc = restore_plan_make(repo, req, &plan, err);
     if (rc == 0)
@@ -827,7 +828,7 @@ int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreR
         log_warn("%s", plan.fork_warning);
     if (rc == 0) {
         report_plan(rep, &plan);
-        rc = restore_backup(storage, &plan, req, bin, repo_abs, rep, err);
+        rc = restore_backup(storage, &plan, req, settings, &paths, rep, err);
         if (rc == 0)
             write_lease(storage, &plan, req, repo_identity(repo)->wal_segsize, ttl_s, rep);
     }

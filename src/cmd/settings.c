@@ -37,6 +37,11 @@ int cmd_settings_load(const CmdGlobal *g, CmdSettings *out, PgpErr *err)
         log_set_level(lv);
     }
     out->repo_path = cmd_setting(out, g->repo, "PGPITR_REPO", "repo");
+    const char *env = getenv("PGPITR_REPO");
+    out->repo_source = g->repo != NULL                  ? CMD_SOURCE_FLAG
+                       : env != NULL && env[0] != '\0' ? CMD_SOURCE_ENV
+                       : out->repo_path != NULL         ? CMD_SOURCE_CONFIG
+                                                        : CMD_SOURCE_NONE;
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
- * pgrecovery.c - does a data directory's server recover to a recovery target? (pgrecovery.h)
+ * pgrecovery.c - the effective settings of a data directory's server, and whether it recovers
+ * to a recovery target (pgrecovery.h).
  *
- * A small reader of PostgreSQL's configuration syntax, enough for five settings: "name = value"
+ * A small reader of PostgreSQL's configuration syntax: "name = value"
  * or "name value", values quoted ('...', with '' or \' inside) or bare (up to white space or
  * '#'), comments from '#', and the three include directives. It never fails: what it cannot
  * read is skipped, which can only make the answer "no target".
@@ -18,7 +19,6 @@
 #define N_TARGETS 5
 #define MAX_DEPTH 10
 #define MAX_FILE (1u << 20)
-#define MAX_VALUE 1024
 
 static const char *const target_names[N_TARGETS] = {
     "recovery_target", "recovery_target_lsn", "recovery_target_name", "recovery_target_time",
@@ -26,17 +26,18 @@ static const char *const target_names[N_TARGETS] = {
 };
 
 typedef struct Scan {
-    bool set[N_TARGETS];
-    char source[N_TARGETS][PATH_MAX];
+    PgConfSetting *v;               /* the settings asked for */
+    size_t n;
     char config_file[PATH_MAX];     /* from the command line, "" if not given */
 } Scan;
 
 static void assign(Scan *sc, const char *name, const char *value, const char *source)
 {
-    for (size_t i = 0; i < N_TARGETS; i++) {
-        if (strcasecmp(name, target_names[i]) == 0) {
-            sc->set[i] = value[0] != '\0';
-            snprintf(sc->source[i], sizeof sc->source[i], "%s", source);
+    for (size_t i = 0; i < sc->n; i++) {
+        if (strcasecmp(name, sc->v[i].name) == 0) {
+            sc->v[i].found = true;
+            snprintf(sc->v[i].value, sizeof sc->v[i].value, "%s", value);
+            snprintf(sc->v[i].source, sizeof sc->v[i].source, "%s", source);
         }
     }
 }
@@ -89,7 +90,7 @@ static bool relative_to(const char *from, const char *path, char out[PATH_MAX])
 }
 
 /* One value at *p: quoted or bare; returns false for a line that does not parse. */
-static bool parse_value(const char **p, char out[MAX_VALUE])
+static bool parse_value(const char **p, char out[PG_CONF_VALUE_MAX])
 {
     const char *s = *p;
     size_t n = 0;
@@ -101,7 +102,7 @@ static bool parse_value(const char **p, char out[MAX_VALUE])
                 s++;
             else if (*s == '\'')
                 break;
-            if (n + 1 < MAX_VALUE)
+            if (n + 1 < PG_CONF_VALUE_MAX)
                 out[n++] = *s;
         }
         if (*s != '\'')
@@ -109,7 +110,7 @@ static bool parse_value(const char **p, char out[MAX_VALUE])
         s++;
     } else {
         while (*s != '\0' && !isspace((unsigned char)*s) && *s != '#') {
-            if (n + 1 < MAX_VALUE)
+            if (n + 1 < PG_CONF_VALUE_MAX)
                 out[n++] = *s;
             s++;
         }
@@ -164,7 +165,7 @@ static void parse_dir(Scan *sc, const char *dir, int depth)
 static void parse_line(Scan *sc, const char *line, const char *path, int depth)
 {
     const char *p = line;
-    char name[128], value[MAX_VALUE];
+    char name[128], value[PG_CONF_VALUE_MAX];
     size_t n = 0;
     while (isspace((unsigned char)*p))
         p++;
@@ -249,11 +250,20 @@ static void parse_opts(Scan *sc, const char *datadir)
     free(text);
 }
 
-void pg_recovery_target_read(const char *datadir, PgRecoveryTarget *out)
+void pg_conf_read(const char *datadir, PgConfSetting *v, size_t n)
 {
-    Scan files = {0}, cmdline = {0};
+    for (size_t i = 0; i < n; i++) {
+        v[i].found = false;
+        v[i].value[0] = v[i].source[0] = '\0';
+    }
+    /* The command line is read first (it may name the configuration file) but wins. */
+    PgConfSetting *cmd = calloc(n > 0 ? n : 1, sizeof *cmd);
+    if (cmd == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        cmd[i].name = v[i].name;
+    Scan files = {.v = v, .n = n}, cmdline = {.v = cmd, .n = n};
     char path[PATH_MAX];
-    memset(out, 0, sizeof *out);
     parse_opts(&cmdline, datadir);
     int dlen = (int)strlen(datadir);
     bool ok;
@@ -267,17 +277,24 @@ void pg_recovery_target_read(const char *datadir, PgRecoveryTarget *out)
         parse_file(&files, path, 0);
     if (join(path, datadir, dlen, "postgresql.auto.conf"))
         parse_file(&files, path, 0);
-    for (size_t i = 0; i < N_TARGETS; i++) {   /* the command line wins over the files */
-        if (cmdline.source[i][0] != '\0') {
-            files.set[i] = cmdline.set[i];
-            memcpy(files.source[i], cmdline.source[i], sizeof files.source[i]);
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        if (cmd[i].found)
+            v[i] = cmd[i];
+    free(cmd);
+}
+
+void pg_recovery_target_read(const char *datadir, PgRecoveryTarget *out)
+{
+    PgConfSetting v[N_TARGETS];
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < N_TARGETS; i++)
+        v[i].name = target_names[i];
+    pg_conf_read(datadir, v, N_TARGETS);
     for (size_t i = 0; i < N_TARGETS && !out->set; i++) {
-        if (files.set[i]) {
+        if (v[i].found && v[i].value[0] != '\0') {
             out->set = true;
             snprintf(out->setting, sizeof out->setting, "%s", target_names[i]);
-            memcpy(out->source, files.source[i], sizeof out->source);
+            memcpy(out->source, v[i].source, sizeof out->source);
         }
     }
 }

@@ -1,7 +1,8 @@
 /*
  * test_pgrecovery.c - reading whether a data directory's server recovers to a recovery target
  * (src/pg/pgrecovery.c): postgresql.conf, its includes, postgresql.auto.conf and the command
- * line in postmaster.opts, last value wins, empty unsets, comments and quoting.
+ * line in postmaster.opts, last value wins, empty unsets, comments and quoting; and any
+ * setting's effective value (pg_conf_read).
  */
 #include <check.h>
 #include <limits.h>
@@ -10,31 +11,24 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fx_dir.h"
 #include "pgpitr/pgrecovery.h"
 
 static char dir[64];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/pgpitr_pgrecovery.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    fx_dir_make(dir, sizeof dir, "pgrecovery");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    fx_dir_remove(dir);
 }
 
 static void put(const char *name, const char *text)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
+    fx_dir_put(dir, name, text);
 }
 
 static PgRecoveryTarget read_target(void)
@@ -130,6 +124,39 @@ START_TEST(test_command_line)
 }
 END_TEST
 
+/* pg_conf_read: any setting, its unquoted last value and where it came from. */
+START_TEST(test_any_setting)
+{
+    char conf[PATH_MAX], opts[2 * PATH_MAX];
+    PgConfSetting v[] = {{.name = "port"}, {.name = "Unix_Socket_Directories"},
+                         {.name = "primary_conninfo"}, {.name = "listen_addresses"}};
+    put("postgresql.conf", "port = 5432\nunix_socket_directories = '/a, \"/b c\"' # two\n"
+                           "primary_conninfo = 'host=p user=''u'' password=x\\'y'\n");
+    put("postgresql.auto.conf", "PORT=5433\nlisten_addresses = ''\n");
+    pg_conf_read(dir, v, 4);
+    ck_assert(v[0].found);
+    ck_assert_str_eq(v[0].value, "5433");
+    ck_assert_ptr_nonnull(strstr(v[0].source, "postgresql.auto.conf"));
+    ck_assert_str_eq(v[1].value, "/a, \"/b c\"");
+    snprintf(conf, sizeof conf, "%s/postgresql.conf", dir);
+    ck_assert_str_eq(v[1].source, conf);
+    ck_assert_str_eq(v[2].value, "host=p user='u' password=x'y");
+    ck_assert(v[3].found);   /* set, to '' */
+    ck_assert_str_eq(v[3].value, "");
+    put("postgresql.auto.conf", "");
+    pg_conf_read(dir, v, 4);
+    ck_assert(!v[3].found);
+    ck_assert_str_eq(v[3].value, "");
+    ck_assert_str_eq(v[3].source, "");
+    ck_assert_str_eq(v[0].value, "5432");
+    snprintf(opts, sizeof opts, "/usr/bin/postgres \"-D\" \"%s\" \"-c\" \"port=6000\"\n", dir);
+    put("postmaster.opts", opts);
+    pg_conf_read(dir, v, 4);
+    ck_assert_str_eq(v[0].value, "6000");
+    ck_assert_str_eq(v[0].source, "the command line");
+}
+END_TEST
+
 Suite *suite_pgrecovery(void)
 {
     Suite *s = suite_create("pgrecovery");
@@ -140,6 +167,7 @@ Suite *suite_pgrecovery(void)
     tcase_add_test(tc, test_last_value_wins_and_empty_unsets);
     tcase_add_test(tc, test_includes);
     tcase_add_test(tc, test_command_line);
+    tcase_add_test(tc, test_any_setting);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -180,6 +180,10 @@ static char *conf(const RestoreTargetSpec *t, uint32_t tli, const PgServerSettin
 #define ARCHIVE_COMMENT "# a restored copy must not archive into the repository of the cluster " \
     "it came from (pgpitr restore --archive-mode preserve keeps the backup's archiving)\n"
 #define ARCHIVE_OFF ARCHIVE_COMMENT "archive_mode = 'off'\n"
+#define NOT_STANDBY "# not a standby: the backup's settings for following a primary (a backup " \
+    "taken on a standby has them) must not apply (pgpitr restore --standby keeps them)\n" \
+    "primary_conninfo = ''\nprimary_slot_name = ''\nrecovery_min_apply_delay = '0'\n" \
+    "archive_cleanup_command = ''\nrecovery_end_command = ''\n"
 
 START_TEST(recovery_settings_per_target)
 {
@@ -197,7 +201,7 @@ START_TEST(recovery_settings_per_target)
                            "recovery_target_time = '2026-11-22 03:15:07.25+00'\n"
                            "recovery_target_inclusive = 'off'\n"
                            "recovery_target_timeline = '2'\n"
-                           "recovery_target_action = 'pause'\n" ARCHIVE_OFF
+                           "recovery_target_action = 'pause'\n" ARCHIVE_OFF NOT_STANDBY
                            "port = '5499'\nlisten_addresses = ''\n");
     free(text);
 
@@ -211,7 +215,7 @@ START_TEST(recovery_settings_per_target)
                            "recovery_target_time = ''\n"
                            "recovery_target_xid = ''\n"
                            "recovery_target_inclusive = 'on'\n"
-                           "recovery_target_timeline = '3'\n" ARCHIVE_OFF);
+                           "recovery_target_timeline = '3'\n" ARCHIVE_OFF NOT_STANDBY);
     free(text);
 
     t = (RestoreTargetSpec){.kind = RESTORE_TARGET_LSN, .lsn = 0x300001E8};
@@ -286,11 +290,26 @@ START_TEST(recovery_settings_archive_and_overrides)
                            "recovery_target_xid = ''\n"
                            "recovery_target = 'immediate'\n"
                            "recovery_target_inclusive = 'on'\n"
-                           "recovery_target_timeline = '1'\n" ARCHIVE_COMMENT
-                           "# the drill's\n"
+                           "recovery_target_timeline = '1'\n" NOT_STANDBY
+                           "# the drill's\n" ARCHIVE_COMMENT
                            "archive_mode = 'off'\n"
                            "archive_command = ''\n"
                            "recovery_target_action = 'promote'\n");
+    free(text);
+
+    /* A replaced entry's comment goes to the first line of its group still written, or, the
+     * whole group replaced, before the line that replaced it. */
+    static const PgServerSetting standby[] = {{"primary_conninfo", ""}, {"primary_slot_name", ""},
+                                              {"archive_cleanup_command", ""}};
+    c = (RestoreRecoveryConf){.target = &t, .settings = standby, .n_settings = 3,
+                              .archive_mode = RESTORE_ARCHIVE_PRESERVE};
+    text = conf_full(&c, &rc, &err);
+    ck_assert_ptr_nonnull(strstr(text, "recovery_target_action = 'pause'\n"
+                                       "# not a standby: the backup's settings"));
+    ck_assert_ptr_nonnull(strstr(text, "keeps them)\nrecovery_min_apply_delay = '0'\n"
+                                       "recovery_end_command = ''\n"
+                                       "primary_conninfo = ''\nprimary_slot_name = ''\n"
+                                       "archive_cleanup_command = ''\n"));
     free(text);
     c.archive_mode = (RestoreArchiveMode)7;
     ck_assert_ptr_null(conf_full(&c, &rc, &err));
@@ -379,6 +398,62 @@ START_TEST(restore_command_line_breaks)
         ck_assert_ptr_null(strchr(err.msg, '\n'));
         ck_assert_str_ne(err.hint, "");
     }
+}
+END_TEST
+
+/* restore_command finds the repository the way restore did: --config and/or --repo, both
+ * absolute paths given by the caller, each written only when given. */
+START_TEST(restore_command_config_and_repo)
+{
+    int rc;
+    PgpErr err;
+    RestoreTargetSpec t = {.kind = RESTORE_TARGET_LATEST};
+    RestoreRecoveryConf c = {.target = &t, .config = "/etc/pgpitr/pg pitr.conf", .repo = ""};
+    char *text = conf_full(&c, &rc, &err);
+    ck_assert_ptr_nonnull(strstr(text, "restore_command = '/usr/bin/pgpitr --config "
+                                       "''/etc/pgpitr/pg pitr.conf'' archive-get %f \"%p\"'\n"));
+    free(text);
+    c.repo = "/srv/repo";
+    c.config = "/etc/p.conf";
+    text = conf_full(&c, &rc, &err);
+    ck_assert_ptr_nonnull(strstr(text, "restore_command = '/usr/bin/pgpitr --config /etc/p.conf "
+                                       "--repo /srv/repo archive-get %f \"%p\"'\n"));
+    free(text);
+    c.config = "/etc/p\n.conf";
+    ck_assert_ptr_null(conf_full(&c, &rc, &err));
+    ck_assert_int_eq(rc, PGP_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "configuration file path"));
+}
+END_TEST
+
+/* --standby: the backup's primary_conninfo & co. are not emptied, and the standby follows the
+ * newest timeline unless one was asked for. */
+START_TEST(recovery_settings_standby)
+{
+    int rc;
+    PgpErr err;
+    RestoreTargetSpec t = {.kind = RESTORE_TARGET_LATEST};
+    static const PgServerSetting set[] = {{"primary_conninfo", "host=p"}};
+    RestoreRecoveryConf c = {.target = &t, .timeline = 2, .standby = true, .settings = set,
+                             .n_settings = 1, .settings_comment = "# --set"};
+    char *text = conf_full(&c, &rc, &err);
+    ck_assert_str_eq(text, "# added by pgpitr restore of backup L\n" RC_LINE
+                           "recovery_target = ''\n"
+                           "recovery_target_lsn = ''\n"
+                           "recovery_target_name = ''\n"
+                           "recovery_target_time = ''\n"
+                           "recovery_target_xid = ''\n"
+                           "recovery_target_inclusive = 'on'\n"
+                           "recovery_target_timeline = 'latest'\n" ARCHIVE_OFF
+                           "# --set\n"
+                           "primary_conninfo = 'host=p'\n");
+    free(text);
+    t.timeline = "2";
+    c.n_settings = 0;
+    text = conf_full(&c, &rc, &err);
+    ck_assert_ptr_nonnull(strstr(text, "recovery_target_timeline = '2'\n"));
+    ck_assert_ptr_null(strstr(text, "primary_conninfo"));
+    free(text);
 }
 END_TEST
 
@@ -506,6 +581,8 @@ Suite *suite_restore_conf(void)
     tcase_add_test(tc, recovery_settings_archive_and_overrides);
     tcase_add_test(tc, restore_command_quoting);
     tcase_add_test(tc, restore_command_line_breaks);
+    tcase_add_test(tc, restore_command_config_and_repo);
+    tcase_add_test(tc, recovery_settings_standby);
     tcase_add_test(tc, tablespace_map_text);
     tcase_add_test(tc, delta_clean);
     suite_add_tcase(s, tc);
