@@ -33,24 +33,11 @@ wait_sql() {
 log "production: a primary archiving into the repository, and a streaming standby"
 source_cluster p
 add_row p 1 >/dev/null
-mkdir_pg "$WORK/sb"
-as_pg "$PG_BIN/pg_basebackup" -h "$WORK/p" -p "$(cluster_port p)" -U postgres \
-    -D "$(cluster_data sb)" -R -X stream -c fast >"$WORK/sb/basebackup.log" 2>&1 ||
-    { cat "$WORK/sb/basebackup.log" >&2; fail "pg_basebackup of the standby"; }
-free_port >"$WORK/sb/port"
-pg_conf sb "port = $(cat "$WORK/sb/port")" "unix_socket_directories = '$WORK/sb'"
-pg_start sb
-wait_sql p "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'" 1 \
-    "the standby streams"
+pg_standby sb p
 
-log "a backup of the standby (the primary switches WAL while it waits for its end)"
-bg_pgp sbk --repo "$REPO" backup --pg-conn "$(conninfo sb)" --label sbk --jobs 2
-for ((i = 0; i < 600; i++)); do
-    pid_alive "$BG_PID" || break
-    psql_c p "SELECT pg_switch_wal()" >/dev/null
-    sleep 0.2
-done
-bg_wait "$BG_PID" sbk
+log "a backup of the standby (--primary-conn: the primary switches WAL at its end)"
+pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo sb)" \
+    --primary-conn "$(conninfo p) dbname=postgres" --label sbk --jobs 2
 assert_rc 0 "backup of the standby"
 add_row p 2 >/dev/null
 wait_archived p "$(switch_wal p)"
