@@ -397,7 +397,8 @@ static int check_pgdata(const RestoreTarget *t, PgpErr *err)
             rc = PGP_FAIL(err, PGP_ERR_USAGE, "target directory \"%s\" is not empty (it contains "
                           "\"%s\")", t->pgdata, entry);
             pgp_err_hint(err, "restore writes only into a new or empty directory: move the "
-                         "existing one away first%s", pg ? ", or restore over it with --delta" : "");
+                         "existing one away first%s", pg ? ", or restore over it with --delta "
+                         "(and --keep-old DIR, to keep a copy of it to go back to)" : "");
         } else if (!pg) {
             rc = PGP_FAIL(err, PGP_ERR_USAGE, "target directory \"%s\" does not look like a "
                           "PostgreSQL data directory (no PG_VERSION, global or backup_manifest; "

@@ -82,6 +82,9 @@ pitr() {
 }
 
 log "refusals: nothing changes"
+pgp_capture --repo "$REPO" restore --pgdata "$data" --target-time "$before_accident"
+assert_rc 2 "restore over production without --delta"
+assert_contains "$ERR" "or restore over it with --delta (and --keep-old DIR, to keep a copy" "the HINT names --keep-old"
 pgp_capture --repo "$REPO" restore --pgdata "$data" --keep-old "$WORK/k0" --target-time "$before_accident"
 assert_rc 2 "--keep-old without --delta"
 assert_contains "$ERR" "--keep-old DIR needs --delta" "usage error"
