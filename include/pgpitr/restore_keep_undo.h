@@ -12,10 +12,12 @@
  *    puts each kept entry back in place of what is there now;
  *  - in each tablespace location: removes the backup's entries that were not there before,
  *    puts each kept entry back; the location's other entries are not touched;
- *  - gives each root its mode back, marks keep-old.json "undone" and syncs.
+ *  - gives each root its mode back and marks keep-old.json "undone".
  * Putting back is a rename when DIR is on the same file system as the root (the kept entry
- * leaves DIR) and otherwise a copy renamed into place (the kept entry stays): either way an
- * interrupted run can be run again. Every path and name is a single-quoted sh word.
+ * leaves DIR; pgpitr fsynced it) and otherwise a copy, synced (sync -f) and renamed into
+ * place (the kept entry stays): either way an interrupted run can be run again. The
+ * directories whose entries changed are synced. Every path and name is a single-quoted sh
+ * word.
  */
 #ifndef PGPITR_RESTORE_KEEP_UNDO_H
 #define PGPITR_RESTORE_KEEP_UNDO_H

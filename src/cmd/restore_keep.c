@@ -358,10 +358,17 @@ static int take_dir(RestoreKeep *k, PgpErr *err)
     int rc = restore_lock_probe(k->dir, "keep-old directory", err);
     if (rc != 0)
         return rc;
-    if (mkdir(k->dir, 0700) == 0)
+    if (mkdir(k->dir, 0700) == 0) {
         k->created = true;
-    else if (errno != EEXIST)
+        char *slash = strrchr(k->dir, '/'); /* its entry in the parent is durable too */
+        *slash = '\0';
+        rc = restore_fsync_dir(slash == k->dir ? "/" : k->dir, err);
+        *slash = '/';
+        if (rc != 0)
+            return rc;
+    } else if (errno != EEXIST) {
         return PGP_FAIL_SYS(err, errno, "cannot create keep-old directory \"%s\"", k->dir);
+    }
     struct stat st;
     if (stat(k->dir, &st) != 0)
         return PGP_FAIL_SYS(err, errno, "cannot check keep-old directory \"%s\"", k->dir);

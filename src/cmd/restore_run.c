@@ -136,6 +136,8 @@ static int check_request(const RestoreRequest *req, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_USAGE, "no target data directory given");
     if (req->label != NULL && !manifest_label_valid(req->label))
         return PGP_FAIL(err, PGP_ERR_USAGE, "invalid backup label \"%.80s\"", req->label);
+    if (req->keep_old != NULL && (!req->delta || req->keep_old[0] == '\0'))
+        return PGP_FAIL(err, PGP_ERR_USAGE, "--keep-old DIR needs --delta");
     for (size_t i = 0; i < req->n_ts_map; i++) {
         const RestoreTablespaceMap *t = &req->ts_map[i];
         if (t->name == NULL || t->name[0] == '\0' || t->dir == NULL || t->dir[0] == '\0')

@@ -7,7 +7,9 @@
 # docs/pitr.md gives (stop the server, sh DIR/undo.sh) brings back every file as it was (list,
 # types, modes, owners, times, sizes, link targets, SHA-256) and the server starts with the
 # broken state's data. A second delta restore is killed (SIGKILL) while it restores files:
-# the same undo again gives back every file (DIR on another file system when root: a tmpfs).
+# the same undo again gives back every file (DIR on another file system when root: a tmpfs);
+# a third, killed too, is run again with the same command, which takes the copy over and
+# finishes, and the undo still gives back every file.
 # Bad DIRs are refused before anything changes; a full disk while copying (the tmpfs: too
 # small, then out of inodes; root only) fails with exit 6 and leaves the target as it was and
 # nothing in DIR.
@@ -19,7 +21,12 @@ source "$HERE/pitr_lib.sh"
 
 REPO="$WORK/repo"
 TS="$WORK/ts"
-source_cluster src
+# source_cluster, with 1 MiB WAL segments: less to copy and to hash, same paths
+pg_init src --wal-segsize=1
+pg_conf src "track_commit_timestamp = on" "timezone = 'America/New_York'"
+pg_enable_archiving src "$REPO"
+pg_start src
+psql_c src "CREATE TABLE t(id int PRIMARY KEY, note text)"
 mkdir_pg "$TS"
 psql_c src "CREATE TABLESPACE ts LOCATION '$TS'"
 oid=$(psql_c src "SELECT oid FROM pg_tablespace WHERE spcname = 'ts'")
@@ -173,40 +180,46 @@ pg_stop src
 orig_data=$(tree_state "$data")   # a server that ran changes its files: the new original
 orig_ts=$(tree_state "$TS")
 
-log "SIGKILL while the delta restore writes files, then undo"
 # The object of the dropped table's file (production has no such file: the restore fetches it)
-# becomes a FIFO that a writer holds open: the restore blocks reading it, mid-restore.
+# becomes a FIFO that a writer holds open: a restore blocks reading it, mid-restore.
 obj=$(jq -r --arg p "$orders_file" '.entries[] | select(.path == $p and .tablespace == 0) | .object' \
     "$REPO/backup/base1/manifest.json")
 [ -n "$obj" ] && [ -f "$REPO/$obj" ] || fail "no object for $orders_file in the manifest ($obj)"
-mv "$REPO/$obj" "$WORK/object.saved"
-mkfifo "$REPO/$obj"
-own "$REPO/$obj"
-exec 7<>"$REPO/$obj"
+# killed_pitr DIR: the delta PITR with --keep-old DIR, killed (SIGKILL) while it writes files.
+killed_pitr() {
+    local i
+    mv "$REPO/$obj" "$WORK/object.saved"
+    mkfifo "$REPO/$obj"
+    own "$REPO/$obj"
+    exec 7<>"$REPO/$obj"
+    bg_pgp kill --repo "$REPO" restore --pgdata "$data" --delta --keep-old "$1" \
+        --target-time "$before_accident" --jobs 2 7>&-   # the restore must not inherit the writer
+    # (until pgpitr runs, the forked shell still holds a copy of the writer: look at pgpitr only)
+    for ((i = 0; i < 600; i++)); do
+        if [ "$(cat "/proc/$BG_PID/comm" 2>/dev/null)" = pgpitr ] &&
+            find "/proc/$BG_PID/fd" -lname "*$obj" 2>/dev/null | grep -q .; then
+            break
+        fi
+        pid_alive "$BG_PID" || { cat "$WORK/bg.kill.err" >&2; fail "the restore ended before it read $obj"; }
+        sleep 0.1
+    done
+    [ "$i" -lt 600 ] || fail "the restore never opened $obj"
+    assert_eq kept "$(state_of "$1")" "state while the restore writes files"
+    assert_absent "$data/global/pg_control" "pg_control while the delta restore runs"
+    kill -KILL "$BG_PID"
+    bg_wait "$BG_PID" kill
+    assert_eq 137 "$RC" "exit status of the killed restore"
+    exec 7>&-
+    rm -f "$REPO/$obj"
+    mv "$WORK/object.saved" "$REPO/$obj"
+    assert_ne "$orig_data" "$(tree_state "$data")" "the data directory after the killed restore"
+}
+
+log "SIGKILL while the delta restore writes files, then undo"
 # On another file system when there is one (the tmpfs): copied, and copied back by undo.sh.
 KEEP2="$WORK/keep2"
 mountpoint -q "$WORK/full" && KEEP2="$WORK/full"
-bg_pgp kill --repo "$REPO" restore --pgdata "$data" --delta --keep-old "$KEEP2" \
-    --target-time "$before_accident" --jobs 2 7>&-   # the restore must not inherit the writer
-# (until pgpitr runs, the forked shell still holds a copy of the writer: look at pgpitr only)
-for ((i = 0; i < 600; i++)); do
-    if [ "$(cat "/proc/$BG_PID/comm" 2>/dev/null)" = pgpitr ] &&
-        find "/proc/$BG_PID/fd" -lname "*$obj" 2>/dev/null | grep -q .; then
-        break
-    fi
-    pid_alive "$BG_PID" || { cat "$WORK/bg.kill.err" >&2; fail "the restore ended before it read $obj"; }
-    sleep 0.1
-done
-[ "$i" -lt 600 ] || fail "the restore never opened $obj"
-assert_eq kept "$(state_of "$KEEP2")" "state while the restore writes files"
-assert_absent "$data/global/pg_control" "pg_control while the delta restore runs"
-kill -KILL "$BG_PID"
-bg_wait "$BG_PID" kill
-assert_eq 137 "$RC" "exit status of the killed restore"
-exec 7>&-
-rm -f "$REPO/$obj"
-mv "$WORK/object.saved" "$REPO/$obj"
-assert_ne "$orig_data" "$(tree_state "$data")" "the data directory after the killed restore"
+killed_pitr "$KEEP2"
 as_pg_capture sh "$KEEP2/undo.sh"
 printf '%s\n%s\n' "$OUT" "$ERR"
 assert_rc 0 "undo.sh after SIGKILL"
@@ -215,4 +228,16 @@ if [ "$KEEP2" = "$WORK/full" ]; then
     assert_eq "$(entries "$orig_data")" "$(entries "$(tree_state "$KEEP2/pgdata")")" \
         "the copy across file systems stays"
 fi
+
+log "SIGKILL, then the same command again: it takes the copy over and finishes; then undo"
+KEEP3="$WORK/keep3"
+killed_pitr "$KEEP3"
+pitr "$KEEP3"
+printf '%s\n' "$OUT"
+assert_rc 0 "the same restore again after SIGKILL"
+assert_contains "$OUT" "keep-old: \"$KEEP3\" already holds the directory as it was before the interrupted restore" "the copy is taken over"
+assert_eq done "$(state_of "$KEEP3")" "state after the restore finished"
+as_pg_capture sh "$KEEP3/undo.sh"
+assert_rc 0 "undo.sh after the finished restore"
+assert_original "undo.sh after the restore killed and run again"
 log "ok"
