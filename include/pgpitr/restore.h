@@ -64,6 +64,8 @@ typedef struct RestoreRequest {
     RestoreTargetSpec target;
     int jobs;
     bool delta;                  /* rewrite only files whose checksum differs */
+    const char *keep_old;        /* with delta: a copy of what it may change goes here first
+                                    (restore_keep.h); NULL: none */
     const RestoreTablespaceMap *ts_map;
     size_t n_ts_map;
     RestoreArchiveMode archive_mode;
@@ -126,7 +128,9 @@ typedef struct RestoreReport {
  * that was validated), never as 'latest'. On a failure after writing started everything this
  * restore created is removed (only that: the target was locked), except with delta (the
  * directory is left without global/pg_control; running the same delta restore again finishes
- * it). A successful restore writes the recovery lease of the directory (recovery_lease.h)
+ * it). With keep_old, the directory is checked and locked with the target and filled before
+ * the first change (restore_keep.h); a failure while filling it changes nothing in the
+ * target. A successful restore writes the recovery lease of the directory (recovery_lease.h)
  * at the backup's start before releasing its lock; a lease that cannot be written is a
  * warning. */
 int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,

@@ -35,6 +35,10 @@ void restore_expected_sort(RestoreExpected *v, size_t n);
 int restore_delta_clean(const char *root, const RestoreExpected *expect, size_t n,
                         bool keep_unknown_top, uint64_t *removed, PgpErr *err);
 
+/* rm -r path, never following a symlink (a symlink is removed itself); a missing path is
+ * fine. */
+int restore_rm_tree(const char *path, PgpErr *err);
+
 typedef struct RestoreTsRelocation {
     uint32_t oid;
     const char *path;                   /* absolute new location */

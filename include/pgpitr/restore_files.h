@@ -170,6 +170,9 @@ int restore_target_sync(RestoreTarget *t, PgpErr *err);
  * the original error is what gets reported. Call before restore_target_free, which unlocks. */
 void restore_target_cleanup(RestoreTarget *t);
 
+/* Whether absolute paths a and b (no trailing '/') name the same directory or one lies below
+ * the other, by their text. */
+bool restore_paths_overlap(const char *a, const char *b);
 /* "a/b", malloc'd; NULL when out of memory. */
 char *restore_path_join(const char *a, const char *b);
 /* Writes (or, with append, appends to: created if missing, a newline first when the file

@@ -59,6 +59,19 @@ typedef struct RestoreLockLine {
  * a line that does not parse and for a waiter's line ("1: -> FLOCK ..."). */
 bool restore_parse_lock_line(const char *line, RestoreLockLine *out);
 
+/* How the directory at path relates to the directory at dir, by device and inode (symlinks
+ * and bind mounts do not hide it): the same directory, path inside dir, or path containing
+ * dir. A missing path is judged by its nearest existing parent (it would be created there);
+ * a missing dir is unrelated to anything. */
+typedef enum {
+    RESTORE_DIR_UNRELATED = 0,
+    RESTORE_DIR_SAME,
+    RESTORE_DIR_INSIDE,
+    RESTORE_DIR_CONTAINS,
+} RestoreDirRelation;
+
+RestoreDirRelation restore_dir_relation(const char *path, const char *dir);
+
 /* ---- running servers ------------------------------------------------------------------------- */
 
 #define RESTORE_CHAIN_MAX 64

@@ -25,7 +25,7 @@ typedef struct RestoreCli {
 enum {
     OPT_BACKUP = 1000, OPT_TIME, OPT_LSN, OPT_XID, OPT_NAME, OPT_IMMEDIATE, OPT_TIMELINE,
     OPT_ACTION, OPT_EXCLUSIVE, OPT_DELTA, OPT_TS_MAP, OPT_LOCK_WAIT, OPT_ARCHIVE_MODE,
-    OPT_STANDBY, OPT_SET,
+    OPT_STANDBY, OPT_SET, OPT_KEEP_OLD,
 };
 
 static int set_target(RestoreCli *c, int opt, const char *arg, PgpErr *err)
@@ -92,6 +92,7 @@ static int parse_one(RestoreCli *c, int opt, const char *arg, PgpErr *err)
     case OPT_ACTION: t->action = arg; return 0;
     case OPT_EXCLUSIVE: t->exclusive = true; return 0;
     case OPT_DELTA: c->req.delta = true; return 0;
+    case OPT_KEEP_OLD: c->req.keep_old = arg; return 0;
     case OPT_TS_MAP: return add_ts_map(c, arg, err);
     case OPT_LOCK_WAIT: c->req.lock_wait = arg; return 0;
     case OPT_ARCHIVE_MODE: return set_archive_mode(c, arg, err);
@@ -116,6 +117,7 @@ static int parse_args(int argc, char **argv, RestoreCli *c, bool *help, PgpErr *
         {"target-action", required_argument, NULL, OPT_ACTION},
         {"target-exclusive", no_argument, NULL, OPT_EXCLUSIVE},
         {"delta", no_argument, NULL, OPT_DELTA},
+        {"keep-old", required_argument, NULL, OPT_KEEP_OLD},
         {"tablespace-map", required_argument, NULL, OPT_TS_MAP},
         {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
         {"archive-mode", required_argument, NULL, OPT_ARCHIVE_MODE},
@@ -157,6 +159,10 @@ static int check_options(RestoreCli *c, PgpErr *err)
     if (t->action != NULL && t->kind == RESTORE_TARGET_LATEST)
         return cmd_usage_error(err, &cmd_restore, "--target-action needs a recovery target "
                                "(without one, recovery replays all archived WAL and promotes)");
+    if (c->req.keep_old != NULL && (!c->req.delta || c->req.keep_old[0] == '\0'))
+        return cmd_usage_error(err, &cmd_restore, "--keep-old DIR needs --delta (without it, "
+                               "restore writes only into a new or empty directory: nothing to "
+                               "keep)");
     int rc = restore_standby_check(&c->req, err);
     if (rc == 0)
         rc = restore_set_check(c->set, c->req.n_settings, c->req.standby, err);
@@ -222,8 +228,8 @@ const CmdDef cmd_restore = {
         "          --target-name NAME | --target-immediate]\n"
         "         [--target-timeline latest|production|current|N]\n"
         "         [--target-action promote|pause|shutdown]\n"
-        "         [--target-exclusive] [--delta] [--tablespace-map OID=DIR]... [--jobs N]\n"
-        "         [--archive-mode off|preserve] [--standby] [--set NAME=VALUE]...\n"
+        "         [--target-exclusive] [--delta [--keep-old DIR]] [--tablespace-map OID=DIR]...\n"
+        "         [--jobs N] [--archive-mode off|preserve] [--standby] [--set NAME=VALUE]...\n"
         "\n"
         "Chooses the newest complete backup that can reach the target on the target timeline's\n"
         "history (or the one given with --backup) and says which and why. Before writing\n"
@@ -286,6 +292,10 @@ const CmdDef cmd_restore = {
         "                          tablespace locations it links or --tablespace-map names:\n"
         "                          files whose size and SHA-256 match the backup are kept,\n"
         "                          others rewritten, everything else removed\n"
+        "  --keep-old DIR          with --delta: first copy everything the delta restore may\n"
+        "                          change (the data directory, the backup's entries in each\n"
+        "                          tablespace location) into DIR, new or empty, outside them;\n"
+        "                          sh DIR/undo.sh puts it back (docs/pitr.md)\n"
         "  --tablespace-map OID=DIR  restore tablespace OID into DIR instead of its original\n"
         "                          location (repeatable; backups know tablespaces by oid)\n"
         "  -j, --jobs N            parallel file workers, 1..256 (default: online CPUs)\n"

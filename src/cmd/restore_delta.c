@@ -178,8 +178,7 @@ static int read_names(const char *dir, Names *out, bool *missing, PgpErr *err)
     return rc;
 }
 
-/* rm -r that never follows a symlink. */
-static int rm_tree(const char *path, PgpErr *err)
+int restore_rm_tree(const char *path, PgpErr *err)
 {
     struct stat st;
     if (lstat(path, &st) != 0)
@@ -194,7 +193,8 @@ static int rm_tree(const char *path, PgpErr *err)
     int rc = read_names(path, &l, &missing, err);
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         char *child = restore_path_join(path, l.v[i]);
-        rc = child != NULL ? rm_tree(child, err) : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        rc = child != NULL ? restore_rm_tree(child, err)
+                           : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
         free(child);
     }
     names_free(&l);
@@ -239,13 +239,13 @@ static int clean_entry(const Clean *c, const char *path, bool top, PgpErr *err)
     }
     if (e == NULL) {
         (*c->removed)++;
-        return rm_tree(path, err);
+        return restore_rm_tree(path, err);
     }
     if (e->type == MANIFEST_DIR && S_ISDIR(st.st_mode))
         return clean_dir(c, path, false, err);
     if (e->type == MANIFEST_FILE && S_ISREG(st.st_mode))
         return 0;
-    return rm_tree(path, err); /* other type, or a symlink: the restore makes it anew */
+    return restore_rm_tree(path, err); /* other type, or a symlink: the restore makes it anew */
 }
 
 int restore_delta_clean(const char *root, const RestoreExpected *expect, size_t n,

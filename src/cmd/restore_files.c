@@ -397,7 +397,8 @@ static int check_pgdata(const RestoreTarget *t, PgpErr *err)
             rc = PGP_FAIL(err, PGP_ERR_USAGE, "target directory \"%s\" is not empty (it contains "
                           "\"%s\")", t->pgdata, entry);
             pgp_err_hint(err, "restore writes only into a new or empty directory: move the "
-                         "existing one away first%s", pg ? ", or restore over it with --delta" : "");
+                         "existing one away first%s", pg ? ", or restore over it with --delta "
+                         "(and --keep-old DIR, to keep a copy of it to go back to)" : "");
         } else if (!pg) {
             rc = PGP_FAIL(err, PGP_ERR_USAGE, "target directory \"%s\" does not look like a "
                           "PostgreSQL data directory (no PG_VERSION, global or backup_manifest; "
@@ -437,7 +438,7 @@ static int check_tablespace(const RestoreTarget *t, const RestoreTablespaceTarge
     return rc;
 }
 
-static bool overlap(const char *a, const char *b)
+bool restore_paths_overlap(const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b), n = na < nb ? na : nb;
     if (strncmp(a, b, n) != 0)
@@ -471,11 +472,11 @@ int restore_target_check(const RestoreTarget *t, PgpErr *err)
     for (size_t i = 0; i < t->n_ts && rc == 0; i++) {
         char what[64];
         snprintf(what, sizeof what, "tablespace %u location", (unsigned)t->ts[i].oid);
-        if (overlap(t->ts[i].path, t->pgdata))
+        if (restore_paths_overlap(t->ts[i].path, t->pgdata))
             rc = PGP_FAIL(err, PGP_ERR_USAGE, "%s \"%s\" overlaps the target directory \"%s\"", what,
                           t->ts[i].path, t->pgdata);
         for (size_t j = 0; j < i && rc == 0; j++) {
-            if (overlap(t->ts[i].path, t->ts[j].path))
+            if (restore_paths_overlap(t->ts[i].path, t->ts[j].path))
                 rc = PGP_FAIL(err, PGP_ERR_USAGE, "%s \"%s\" overlaps tablespace %u's \"%s\"", what,
                               t->ts[i].path, (unsigned)t->ts[j].oid, t->ts[j].path);
         }

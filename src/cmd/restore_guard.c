@@ -78,6 +78,32 @@ static int open_existing(const char *path, bool *exists)
     return fd;
 }
 
+RestoreDirRelation restore_dir_relation(const char *path, const char *dir)
+{
+    bool exists, dir_exists;
+    int dfd = open_existing(dir, &dir_exists);
+    if (dfd >= 0 && !dir_exists) {
+        close(dfd);
+        return RESTORE_DIR_UNRELATED;
+    }
+    int fd = dfd >= 0 ? open_existing(path, &exists) : -1;
+    RestoreDirRelation rel = RESTORE_DIR_UNRELATED;
+    if (fd >= 0) {
+        RestoreDirId pc[RESTORE_CHAIN_MAX], dc[RESTORE_CHAIN_MAX];
+        size_t np = dir_chain(fd, pc, RESTORE_CHAIN_MAX), nd = dir_chain(dfd, dc, RESTORE_CHAIN_MAX);
+        if (np > 0 && nd > 0 && exists && pc[0].dev == dc[0].dev && pc[0].ino == dc[0].ino)
+            rel = RESTORE_DIR_SAME;
+        else if (np > 0 && nd > 0 && in_chain(pc, np, dc[0]))
+            rel = RESTORE_DIR_INSIDE;
+        else if (np > 0 && exists && in_chain(dc, nd, pc[0]))
+            rel = RESTORE_DIR_CONTAINS;
+        close(fd);
+    }
+    if (dfd >= 0)
+        close(dfd);
+    return rel;
+}
+
 /* ---- /proc/locks --------------------------------------------------------------------------- */
 
 bool restore_parse_lock_line(const char *line, RestoreLockLine *out)

@@ -33,6 +33,7 @@
 #include "pgpitr/restore_conf.h"
 #include "pgpitr/restore_delta.h"
 #include "pgpitr/restore_files.h"
+#include "pgpitr/restore_keep.h"
 #include "pgpitr/restore_plan.h"
 #include "pgpitr/restore_settings.h"
 
@@ -72,6 +73,7 @@ typedef struct Restore {
     size_t n_expect;
     char *conf_text;                        /* appended to postgresql.auto.conf */
     bool backup_on_standby;                 /* the backup holds standby.signal */
+    RestoreKeep *keep;                      /* --keep-old */
     bool tty;
     struct timespec started;
     uint64_t files_done, bytes_done, kept, kept_bytes, removed;
@@ -138,6 +140,8 @@ static int check_request(const RestoreRequest *req, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_USAGE, "no target data directory given");
     if (req->label != NULL && !manifest_label_valid(req->label))
         return PGP_FAIL(err, PGP_ERR_USAGE, "invalid backup label \"%.80s\"", req->label);
+    if (req->keep_old != NULL && (!req->delta || req->keep_old[0] == '\0'))
+        return PGP_FAIL(err, PGP_ERR_USAGE, "--keep-old DIR needs --delta");
     for (size_t i = 0; i < req->n_ts_map; i++) {
         const RestoreTablespaceMap *t = &req->ts_map[i];
         if (t->name == NULL || t->name[0] == '\0' || t->dir == NULL || t->dir[0] == '\0')
@@ -356,6 +360,7 @@ static void restore_free(Restore *r)
     free(r->expect);
     free(r->reloc);
     free(r->conf_text);
+    restore_keep_free(r->keep);
     restore_target_free(&r->target);
 }
 
@@ -658,6 +663,10 @@ static void print_summary(const Restore *r)
                "removed %llu entries the backup does not have\n", (unsigned long long)r->kept,
                (double)r->kept_bytes / 1048576.0, (unsigned long long)r->files_done,
                (unsigned long long)r->removed);
+    if (r->keep != NULL)
+        printf("keep-old: \"%s\" holds the directory as it was before this restore; to go back "
+               "to it: stop the server, then sh \"%s/undo.sh\"\n", restore_keep_dir(r->keep),
+               restore_keep_dir(r->keep));
     RestoreNextStep next = {.settings = r->settings, .pgdata = r->target.pgdata,
                             .pg_major = r->m->pg_major, .standby = r->req->standby,
                             .backup_on_standby = r->backup_on_standby, .set = r->req->settings,
@@ -722,19 +731,36 @@ static void report_plan(RestoreReport *rep, const RestorePlan *p)
     rep->latest_time = p->latest_time;
 }
 
+/* A failure once writing began: what is left, and the way on, in the HINT. */
+static void failed(Restore *r, PgpErr *err)
+{
+    if (!r->req->delta) {
+        restore_target_cleanup(&r->target);
+        pgp_err_hint(err, "everything this restore created was removed");
+    } else if (r->keep != NULL) {
+        const char *dir = restore_keep_dir(r->keep);
+        pgp_err_hint(err, "the directory has no global/pg_control, so PostgreSQL will not start "
+                     "it: run the same restore again to finish (the copy in \"%s\" is not made "
+                     "again), or put the old directory back: sh \"%s/undo.sh\"", dir, dir);
+    } else {
+        pgp_err_hint(err, "the directory has no global/pg_control, so PostgreSQL will not start "
+                     "it: run the same restore with --delta again to finish");
+    }
+}
+
 static int execute(Restore *r, PgpErr *err)
 {
     struct sigaction old[3];
     restore_cancel = 0;
     signals(true, old);
-    int rc = restore_all(r, err);
-    if (rc != 0 && !r->req->delta) {
-        restore_target_cleanup(&r->target);
-        pgp_err_hint(err, "everything this restore created was removed");
-    } else if (rc != 0) {
-        pgp_err_hint(err, "the directory has no global/pg_control, so PostgreSQL will not start "
-                     "it: run the same restore with --delta again to finish");
-    }
+    RestoreKeepCopyOptions kopt = {.quiet = r->req->quiet, .tty = r->tty,
+                                   .cancel = &restore_cancel};
+    /* --keep-old first: a failure there leaves the target untouched (its own HINT says so) */
+    int rc = r->keep != NULL ? restore_keep_copy(r->keep, &kopt, err) : 0;
+    if (rc == 0 && (rc = restore_all(r, err)) != 0)
+        failed(r, err);
+    else if (rc == 0)
+        restore_keep_finish(r->keep);
     signals(false, old);
     return rc;
 }
@@ -752,6 +778,8 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
     r.target.allow_existing = req->delta;
     if (rc == 0)
         rc = restore_target_check(&r.target, err); /* refuses before anything is written */
+    if (rc == 0 && req->keep_old != NULL) /* checked and locked before the target is taken */
+        rc = restore_keep_open(req->keep_old, &r.target, r.m, &r.keep, err);
     if (rc == 0)
         rc = plan_entries(&r, err);
     if (rc == 0)

@@ -317,6 +317,28 @@ START_TEST(ts_rule)
 }
 END_TEST
 
+/* ---- how two directories relate -------------------------------------------------------------- */
+
+START_TEST(dir_relation)
+{
+    static const char *const dirs[] = {"a", "a/b", "a/b/c", "x"};
+    mkdirs(dirs, 4);
+    ck_assert_int_eq(symlink(at("a/b"), at("link_b")), 0);
+    ck_assert_int_eq(restore_dir_relation(at("a/b"), at("a/b")), RESTORE_DIR_SAME);
+    ck_assert_int_eq(restore_dir_relation(at("link_b"), at("a/b")), RESTORE_DIR_SAME);
+    ck_assert_int_eq(restore_dir_relation(at("a/b/c"), at("a")), RESTORE_DIR_INSIDE);
+    ck_assert_int_eq(restore_dir_relation(at("link_b/c"), at("a")), RESTORE_DIR_INSIDE);
+    ck_assert_int_eq(restore_dir_relation(at("a"), at("link_b/c")), RESTORE_DIR_CONTAINS);
+    ck_assert_int_eq(restore_dir_relation(at("x"), at("a")), RESTORE_DIR_UNRELATED);
+    ck_assert_int_eq(restore_dir_relation(at("a"), at("x")), RESTORE_DIR_UNRELATED);
+    /* a missing path would be made where its nearest existing parent is */
+    ck_assert_int_eq(restore_dir_relation(at("a/b/new/deeper"), at("a/b")), RESTORE_DIR_INSIDE);
+    ck_assert_int_eq(restore_dir_relation(at("a/new"), at("a/b")), RESTORE_DIR_UNRELATED);
+    /* a missing dir holds nothing */
+    ck_assert_int_eq(restore_dir_relation(at("a"), at("a/missing")), RESTORE_DIR_UNRELATED);
+}
+END_TEST
+
 Suite *suite_restore_guard(void)
 {
     Suite *s = suite_create("restore_guard");
@@ -329,6 +351,7 @@ Suite *suite_restore_guard(void)
     tcase_add_test(tc, live_servers);
     tcase_add_test(tc, live_real_proc);
     tcase_add_test(tc, ts_rule);
+    tcase_add_test(tc, dir_relation);
     suite_add_tcase(s, tc);
     return s;
 }
