@@ -5,7 +5,7 @@
 PREFIX ?= /usr/local
 CC ?= cc
 # Linked: what archive-push/get need. Headers only: libpq and libarchive are dlopen'ed by
-# soname where they are used (src/pg/libpq_lazy.h, src/cmd/libarchive_lazy.h), because loading
+# soname where they are used (src/pg/libpq_lazy.h, src/backup/libarchive_lazy.h), because loading
 # them and what they pull in costs ~8 ms per process start, paid once per WAL segment;
 # libcurl (S3) is not called yet. --as-needed drops any library nothing references.
 PKGS := libzstd liblz4 libcrypto jansson inih
@@ -40,7 +40,7 @@ endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(SAN_FLAGS) $(CFLAGS)
 LDFLAGS_ALL := -Wl,--as-needed $(SAN_FLAGS) $(LDFLAGS)
 
-LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/pipe/*.c src/pg/*.c src/repo/*.c src/cmd/*.c))
+LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/pipe/*.c src/pg/*.c src/repo/*.c src/archive/*.c src/backup/*.c src/restore/*.c src/drill/*.c src/cmd/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/log.h"
-#include "pgpitr/suggest.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/common/suggest.h"
 
 static void print_help(FILE *out)
 {

@@ -22,14 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/log.h"
-#include "pgpitr/prefetch.h"
-#include "pgpitr/recovery_lease.h"
-#include "pgpitr/spool.h"
-#include "pgpitr/wal_get.h"
-#include "pgpitr/wal_missing.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/archive/prefetch.h"
+#include "pgpitr/archive/recovery_lease.h"
+#include "pgpitr/archive/spool.h"
+#include "pgpitr/archive/wal_get.h"
+#include "pgpitr/archive/wal_missing.h"
+#include "pgpitr/pg/walname.h"
 
 /* The spool for this request, or *sp NULL (prefetching off or unusable). Only settings that
  * do not parse are errors. */

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/log.h"
-#include "pgpitr/wal_push.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/archive/wal_push.h"
 
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {

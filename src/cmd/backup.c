@@ -21,16 +21,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "libarchive_lazy.h"
-#include "pgpitr/backup_finish.h"
-#include "pgpitr/backup_standby.h"
-#include "pgpitr/backup_store.h"
-#include "pgpitr/backup_stream.h"
-#include "pgpitr/cmd.h"
-#include "pgpitr/log.h"
-#include "pgpitr/manifest.h"
-#include "pgpitr/pgconn.h"
-#include "pgpitr/walname.h"
+#include "../backup/libarchive_lazy.h"
+#include "pgpitr/backup/backup_finish.h"
+#include "pgpitr/backup/backup_standby.h"
+#include "pgpitr/backup/backup_store.h"
+#include "pgpitr/backup/backup_stream.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/pg/pgconn.h"
+#include "pgpitr/pg/walname.h"
 
 #define POOL_BUDGET (512u << 20)
 #define HASH_WHILE_READING (8u << 20)

@@ -3,17 +3,17 @@
  * reports): the document as text with its final newline, and times and LSNs as values, so
  * every document writes them the same way. Owns no document.
  */
-#include "pgpitr/cmd.h"
+#include "pgpitr/cmd/cmd.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/catalog.h"
-#include "pgpitr/lease.h"
-#include "pgpitr/manifest.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/repo/catalog.h"
+#include "pgpitr/repo/lease.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/pg/walname.h"
 
 char *cmd_json_text(const json_t *j, size_t flags)
 {

@@ -3,11 +3,11 @@
  * the lock-wait setting and its precedence live in one place. The locking itself is
  * src/repo/repolock.c.
  */
-#include "pgpitr/cmd.h"
+#include "pgpitr/cmd/cmd.h"
 
 #include <stdlib.h>
 
-#include "pgpitr/log.h"
+#include "pgpitr/common/log.h"
 
 #define LOCK_WAIT_MAX (7L * 24 * 3600)
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgpitr/cmd.h"
+#include "pgpitr/cmd/cmd.h"
 
 const CmdDef *const cmd_table[] = {
     &cmd_archive_push,

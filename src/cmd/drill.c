@@ -24,17 +24,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/drill_checks.h"
-#include "pgpitr/drill_next.h"
-#include "pgpitr/drill_report.h"
-#include "pgpitr/drill_server.h"
-#include "pgpitr/lease.h"
-#include "pgpitr/log.h"
-#include "pgpitr/manifest.h"
-#include "pgpitr/restore.h"
-#include "pgpitr/restore_plan.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/drill/drill_checks.h"
+#include "pgpitr/drill/drill_next.h"
+#include "pgpitr/drill/drill_report.h"
+#include "pgpitr/drill/drill_server.h"
+#include "pgpitr/repo/lease.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/restore/restore.h"
+#include "pgpitr/restore/restore_plan.h"
+#include "pgpitr/pg/walname.h"
 
 #define DEFAULT_TIMEOUT_S 3600
 #define DEFAULT_MAX_TABLES 200

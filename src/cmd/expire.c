@@ -14,10 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "pgpitr/catalog.h"
-#include "pgpitr/cmd.h"
-#include "pgpitr/expire_plan.h"
-#include "pgpitr/log.h"
+#include "pgpitr/repo/catalog.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/expire_plan.h"
+#include "pgpitr/common/log.h"
 
 typedef struct ExpireOptions {
     RetentionPolicy policy;

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/expire_plan.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/expire_plan.h"
+#include "pgpitr/pg/walname.h"
 
 static void human_bytes(uint64_t b, char out[32])
 {

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/info.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/info.h"
 
 static int parse_options(int argc, char **argv, bool *json, bool *help, PgpErr *err)
 {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/info.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/info.h"
 
 /* Bytes from outside (paths, names in a listing) as a JSON string: anything but printable
  * ASCII becomes '?', so jansson never refuses it and the document stays one line per value. */

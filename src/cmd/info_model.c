@@ -5,14 +5,14 @@
  * output here: info_text.c and info_json.c format
  * the same model, so text and JSON never disagree.
  */
-#include "pgpitr/info.h"
+#include "pgpitr/cmd/info.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "pgpitr/log.h"
+#include "pgpitr/common/log.h"
 
 /* ---- per timeline ------------------------------------------------------------------------- */
 

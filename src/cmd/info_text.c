@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgpitr/info.h"
+#include "pgpitr/cmd/info.h"
 
 #define LINE_MAX_BYTES 2048
 

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/manifest.h"
-#include "pgpitr/restore.h"
-#include "pgpitr/restore_settings.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/restore/restore.h"
+#include "pgpitr/restore/restore_settings.h"
+#include "pgpitr/pg/walname.h"
 
 typedef struct RestoreCli {
     RestoreRequest req;

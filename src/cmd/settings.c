@@ -2,7 +2,7 @@
  * settings.c - option precedence and repository opening shared by every command.
  * Commands read settings only through here so that the precedence rule is in one place.
  */
-#include "pgpitr/cmd.h"
+#include "pgpitr/cmd/cmd.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/log.h"
+#include "pgpitr/common/log.h"
 
 int cmd_settings_load(const CmdGlobal *g, CmdSettings *out, PgpErr *err)
 {

@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pgpitr/catalog.h"
-#include "pgpitr/cmd.h"
-#include "pgpitr/log.h"
-#include "pgpitr/repolock.h"
-#include "pgpitr/verify_check.h"
-#include "pgpitr/verify_objects.h"
+#include "pgpitr/repo/catalog.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/repo/repolock.h"
+#include "pgpitr/repo/verify_check.h"
+#include "pgpitr/repo/verify_objects.h"
 
 typedef struct VerifyOptions {
     bool json;

@@ -7,7 +7,7 @@
  * "jobs = 4" would silently make repo "jobs = 4" and drop jobs. No pgpitr setting spans lines,
  * so such a line is refused; the reader tracks line numbers and indentation for that.
  */
-#include "pgpitr/config.h"
+#include "pgpitr/common/config.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/suggest.h"
+#include "pgpitr/common/suggest.h"
 
 static const char *const known_keys[] = {
     "repo", "compress", "compress-level", "log-level", "pg-conn", "jobs", "archive-timeout",

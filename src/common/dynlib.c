@@ -2,7 +2,7 @@
  * dynlib.c - dlopen + dlsym for the lazily loaded libraries (see dynlib.h). Owns no library
  * knowledge: the symbol lists, their types and the install hints live with their users.
  */
-#include "pgpitr/dynlib.h"
+#include "pgpitr/common/dynlib.h"
 
 #include <dlfcn.h>
 #include <string.h>

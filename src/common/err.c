@@ -3,7 +3,7 @@
  * asking and the owner of the path). Owns nothing else: no printing, no exiting (main.c
  * decides what to print and which status to exit with).
  */
-#include "pgpitr/err.h"
+#include "pgpitr/common/err.h"
 
 #include <errno.h>
 #include <grp.h>

@@ -3,7 +3,7 @@
  * written with a single write() so lines from concurrent processes (PostgreSQL may run
  * several restore/archive commands' outputs into one log) do not interleave mid-line.
  */
-#include "pgpitr/log.h"
+#include "pgpitr/common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * proc.c - process identity from /proc (see proc.h). Reads only; never signals a process
  * other than with signal 0.
  */
-#include "pgpitr/proc.h"
+#include "pgpitr/common/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * distance that also counts a swap of two neighbouring letters ("retian") as one edit, which
  * is the most common typo. Names are short: a 65 x 65 table on the stack.
  */
-#include "pgpitr/suggest.h"
+#include "pgpitr/common/suggest.h"
 
 #include <ctype.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * variable with a timeout so it can report progress and notice a cancel while it waits.
  * Owns no notion of what an item is.
  */
-#include "pgpitr/workpool.h"
+#include "pgpitr/common/workpool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

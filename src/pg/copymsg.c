@@ -8,7 +8,7 @@
  *   'p' int64 big-endian                            bytes sent so far
  *   'm'                                             the backup manifest follows
  */
-#include "pgpitr/pgconn.h"
+#include "pgpitr/pg/pgconn.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 
 #include <pthread.h>
 
-#include "pgpitr/dynlib.h"
+#include "pgpitr/common/dynlib.h"
 
 #define LIBPQ_SONAME "libpq.so.5"
 

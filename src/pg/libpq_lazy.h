@@ -16,7 +16,7 @@
 
 #include <libpq-fe.h>
 
-#include "pgpitr/err.h"
+#include "pgpitr/common/err.h"
 
 /* X(return type, name, parameter list) for every libpq function src/pg calls. */
 #define PG_LIBPQ_FUNCS(X)                                                                    \

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/log.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/pg/walname.h"
 
 /* libpq has no read timeout: TCP keepalives are what make a dead peer surface instead of a
  * blocking read that never returns. 30 s idle, then 6 probes 10 s apart: ~90 s. */

@@ -12,7 +12,7 @@
 
 #include "libpq_lazy.h"
 
-#include "pgpitr/pgconn.h"
+#include "pgpitr/pg/pgconn.h"
 
 typedef enum {
     PGCONN_IDLE = 0,    /* ready for a command */

@@ -6,7 +6,7 @@
  * The CRC-32C is computed here bit by bit: none of the libraries pgpitr links offers
  * Castagnoli's polynomial, and pg_control's 288 bytes are read at most once a minute.
  */
-#include "pgpitr/pgcontrol.h"
+#include "pgpitr/pg/pgcontrol.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/walname.h"
 
 /* Offsets in ControlFileData (pg_control.h) of PostgreSQL 13 to 16 on 64-bit Linux. */
 #define OFF_SYSID 0

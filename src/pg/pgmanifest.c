@@ -9,7 +9,7 @@
  * flipped byte anywhere is reported as a checksum mismatch rather than as whichever field
  * it happened to break, and a field error means the server itself wrote something odd.
  */
-#include "pgpitr/pgmanifest.h"
+#include "pgpitr/pg/pgmanifest.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/walname.h"
 
 #define BAD(err, ...) PGP_FAIL((err), PGP_ERR_CORRUPT, "invalid backup manifest: " __VA_ARGS__)
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/log.h"
-#include "pgpitr/pgquery.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/pg/pgquery.h"
 
 struct PgQueryConn {
     PGconn *pg;

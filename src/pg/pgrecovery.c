@@ -7,7 +7,7 @@
  * '#'), comments from '#', and the three include directives. It never fails: what it cannot
  * read is skipped, which can only make the answer "no target".
  */
-#include "pgpitr/pgrecovery.h"
+#include "pgpitr/pg/pgrecovery.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -3,7 +3,7 @@
  * pgpitr for drills; see pgserver.h. Owns fork/exec, signals and reaping of those children
  * and nothing else: no settings policy, no SQL, no log parsing (serverlog.c).
  */
-#include "pgpitr/pgserver.h"
+#include "pgpitr/pg/pgserver.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * its recovery (see pgserverlog.h for the lines and why the log). Pure text work plus an
  * incremental reader; never writes, never trusts a line's length or content.
  */
-#include "pgpitr/pgserverlog.h"
+#include "pgpitr/pg/pgserverlog.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/walname.h"
 
 #define TOOL_ERROR_PREFIX "pgpitr: error: "
 

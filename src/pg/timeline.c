@@ -7,14 +7,14 @@
  * backwards, and a parent tli of 0 is refused. A history that fails here is reported instead
  * of guessed at, because restore decides from it which WAL to require.
  */
-#include "pgpitr/timeline.h"
+#include "pgpitr/pg/timeline.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/walname.h"
 
 #define LINE_QUOTE_MAX 60
 

@@ -11,13 +11,13 @@
  *   @32 uint32 xlp_seg_size  @36 uint32 xlp_xlog_blcksz                    (40 bytes)
  * Every field is read with memcpy: the buffer may have any alignment.
  */
-#include "pgpitr/walhdr.h"
+#include "pgpitr/pg/walhdr.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
 #include <string.h>
 
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/walname.h"
 
 #define OFF_MAGIC 0
 #define OFF_INFO 2

@@ -5,7 +5,7 @@
  * arithmetic of XLogFileName / XLogFromFileName / XLByteToSeg. Pure functions: no I/O,
  * no allocation, no logging.
  */
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/walname.h"
 
 #include <inttypes.h>
 #include <stdio.h>

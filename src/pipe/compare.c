@@ -2,7 +2,7 @@
  * compare.c - a sink that checks incoming bytes against an expected buffer (e.g. an
  * existing archived segment against the one being pushed). It never copies `expect`.
  */
-#include "pgpitr/pipe.h"
+#include "pgpitr/pipe/pipe.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 #ifndef PGPITR_PIPE_FILTER_IMPL_H
 #define PGPITR_PIPE_FILTER_IMPL_H
 
-#include "pgpitr/pipe.h"
+#include "pgpitr/pipe/pipe.h"
 
 typedef struct PipeFilterOps {
     const char *name;   /* "zstd compression": used in "... after an error" messages */

@@ -3,7 +3,7 @@
  * See repo.h for the layout. Finding is one directory listing (O(files in that directory),
  * at most one "XLogId" worth of segments), never a scan of the whole archive.
  */
-#include "pgpitr/repo.h"
+#include "pgpitr/repo/repo.h"
 
 #include <stdio.h>
 #include <string.h>

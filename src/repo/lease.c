@@ -4,7 +4,7 @@
  * It never decides when a lease is written or what position it holds (recovery_lease.c), nor
  * what expire does with it (expire_plan.c).
  */
-#include "pgpitr/lease.h"
+#include "pgpitr/repo/lease.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/manifest.h"
-#include "pgpitr/pipe.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/pipe/pipe.h"
 
 #define ID_HEX 16
 

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "pgpitr/manifest.h"
+#include "pgpitr/repo/manifest.h"
 
 #define BAD(err, ...) PGP_FAIL((err), PGP_ERR_CORRUPT, "invalid backup manifest: " __VA_ARGS__)
 #define NOMEM(err) PGP_FAIL((err), PGP_ERR_NOMEM, "out of memory")

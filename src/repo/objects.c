@@ -4,7 +4,7 @@
  */
 #include <stdio.h>
 
-#include "pgpitr/repo.h"
+#include "pgpitr/repo/repo.h"
 
 void repo_object_path(const char *sha256_hex, PipeCodec codec, char out[REPO_PATH_MAX])
 {

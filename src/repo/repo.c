@@ -3,7 +3,7 @@
  * once with no-replace semantics, so two first pushes racing cannot both win; the loser
  * re-reads and compares.
  */
-#include "pgpitr/repo.h"
+#include "pgpitr/repo/repo.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/walname.h"
 
 #define REPO_JSON "repo.json"
 #define REPO_JSON_MAX (64 * 1024)

@@ -15,7 +15,7 @@
  * their views of the directory differ. This needs read-after-write listing, which posix
  * directories have (and S3 has had since 2020).
  */
-#include "pgpitr/repolock.h"
+#include "pgpitr/repo/repolock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -28,9 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pgpitr/log.h"
-#include "pgpitr/proc.h"
-#include "pgpitr/repo.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/common/proc.h"
+#include "pgpitr/repo/repo.h"
 
 #define HOLDER_MAX_BYTES (64u << 10)
 /* A conflicting holder at most this old may be a process acquiring at the same moment. */

@@ -1,5 +1,5 @@
 /*
- * retention.c - retention math (see include/pgpitr/retention.h for the rules).
+ * retention.c - retention math (see include/pgpitr/repo/retention.h for the rules).
  *
  * Owns: deciding keep/remove with reasons, the WAL cut-off and the promised window start.
  * Must not: do I/O, read the clock, or know about storage paths; expire acts on the plan.
@@ -10,7 +10,7 @@
  * timeline, and "the newest backup" must be the one taken last, never one of a dead branch.
  * Walking newest first makes "the newest backup of each period" the first one met in it.
  */
-#include "pgpitr/retention.h"
+#include "pgpitr/repo/retention.h"
 
 #include <stdarg.h>
 #include <stdio.h>

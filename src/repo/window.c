@@ -1,7 +1,7 @@
 /*
  * window.c - the recoverable window of a backup (window.h). Pure arithmetic: no I/O.
  */
-#include "pgpitr/window.h"
+#include "pgpitr/repo/window.h"
 
 void recovery_window(int64_t stop_time, uint64_t stop_lsn, int64_t wal_time,
                      uint64_t wal_end_lsn, RecoveryWindow *out)

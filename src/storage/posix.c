@@ -10,7 +10,7 @@
  * Paths reaching this file were validated by storage.c (relative, no "."/".." segments).
  * Every error message quotes the full filesystem path so an operator can find the file.
  */
-#include "pgpitr/storage.h"
+#include "pgpitr/storage/storage.h"
 
 #include <dirent.h>
 #include <errno.h>

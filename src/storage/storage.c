@@ -3,7 +3,7 @@
  * before it reaches a driver, and provides the whole-object helpers (get_all/put_all).
  * It must not know anything about a particular backend (no paths on disk, no sockets).
  */
-#include "pgpitr/storage.h"
+#include "pgpitr/storage/storage.h"
 
 #include <assert.h>
 #include <stdlib.h>

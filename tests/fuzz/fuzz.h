@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/err.h"
-#include "pgpitr/log.h"
+#include "pgpitr/common/err.h"
+#include "pgpitr/common/log.h"
 
 /* A broken property: print why and abort, which libFuzzer reports as a crash and saves the
  * input as the reproducer. */

@@ -1,7 +1,7 @@
 /*
  * fuzz_basebackup.c - the BASE_BACKUP copy stream as backup reads it: CopyData messages
  * (pg_copymsg_parse, src/pg/copymsg.c) carrying tar archives that libarchive reads
- * (backup_stream_consume_from, src/cmd/backup_stream.c) and the backup_manifest.
+ * (backup_stream_consume_from, src/backup/backup_stream.c) and the backup_manifest.
  * Input: the messages, each as a 2-byte big-endian length and that many payload bytes (the
  * last one cut short by the end of the input); the stream ends cleanly after the last.
  * Like libpq's buffer, each message lives in its own allocation freed at the next call, so
@@ -12,8 +12,8 @@
  */
 #include "fuzz.h"
 
-#include "pgpitr/backup_stream.h"
-#include "pgpitr/pgconn.h"
+#include "pgpitr/backup/backup_stream.h"
+#include "pgpitr/pg/pgconn.h"
 
 typedef struct Source {
     FuzzIn in;

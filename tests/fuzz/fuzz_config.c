@@ -6,7 +6,7 @@
  */
 #include "fuzz.h"
 
-#include "pgpitr/config.h"
+#include "pgpitr/common/config.h"
 
 /* The keys of docs/configuration.md (config.c's list); a key missing here is only not
  * checked by the round trip. */

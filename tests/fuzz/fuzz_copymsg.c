@@ -7,7 +7,7 @@
  */
 #include "fuzz.h"
 
-#include "pgpitr/pgconn.h"
+#include "pgpitr/pg/pgconn.h"
 
 static void check_accepted(const uint8_t *buf, size_t len, const PgCopyMsg *m)
 {

@@ -1,6 +1,6 @@
 /*
  * fuzz_drill_report.c - drill reports kept in the repository, drill/<id>.json
- * (drill_report_summary_parse, src/cmd/drill_report.c): info and the next drill read the
+ * (drill_report_summary_parse, src/drill/drill_report.c): info and the next drill read the
  * newest one, and the next drill copies its status and total into its own report.
  * Input: the report's bytes.
  * Properties: an accepted summary is passed or failed with terminated texts; the next
@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "pgpitr/drill_report.h"
+#include "pgpitr/drill/drill_report.h"
 
 #define PREV_ID "20261122T040000Z-3fa9"
 #define NEXT_ID "20261222T040000Z-0001"

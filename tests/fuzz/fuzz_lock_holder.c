@@ -8,7 +8,7 @@
  */
 #include "fuzz.h"
 
-#include "pgpitr/repolock.h"
+#include "pgpitr/repo/repolock.h"
 
 static void check_same(const RepoLockHolder *a, const RepoLockHolder *b, const char *text)
 {

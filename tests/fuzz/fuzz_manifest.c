@@ -7,7 +7,7 @@
  */
 #include "fuzz.h"
 
-#include "pgpitr/manifest.h"
+#include "pgpitr/repo/manifest.h"
 
 static bool same_str(const char *a, const char *b)
 {

@@ -14,8 +14,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "pgpitr/pgmanifest.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/pgmanifest.h"
+#include "pgpitr/pg/walname.h"
 
 /* Lowercase hex SHA-256 of len bytes. */
 static void sha256_hex(const char *buf, size_t len, char out[65])

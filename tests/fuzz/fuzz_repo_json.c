@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "pgpitr/repo.h"
+#include "pgpitr/repo/repo.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,8 +13,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "pgpitr/pgserverlog.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/pgserverlog.h"
+#include "pgpitr/pg/walname.h"
 
 static char log_path[80];
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_size.c - size and integer settings from the configuration file, the environment and
- * the command line: spool_parse_size (src/cmd/spool.c, spool-size "512MiB") and
+ * the command line: spool_parse_size (src/archive/spool.c, spool-size "512MiB") and
  * cmd_parse_int (src/cmd/settings.c: jobs, lock-wait, retention counts...).
  * Input: the text (cut at its first NUL).
  * Properties: an accepted size is its number times the unit's power of 1024, without
@@ -13,8 +13,8 @@
 #include <inttypes.h>
 #include <limits.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/spool.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/archive/spool.h"
 
 static void check_size(const char *s)
 {

@@ -1,5 +1,5 @@
 /*
- * fuzz_time.c - the time parsers: restore_parse_time (src/cmd/restore_conf.c, the DBA's
+ * fuzz_time.c - the time parsers: restore_parse_time (src/restore/restore_conf.c, the DBA's
  * --target-time) and pg_log_parse_timestamp (src/pg/serverlog.c, times the server logs).
  * Input: the text (cut at its first NUL).
  * Properties: an accepted target time is printed by restore_format_time in a form both
@@ -11,10 +11,10 @@
 
 #include <inttypes.h>
 
-#include "pgpitr/drill_report.h"
-#include "pgpitr/pgserverlog.h"
-#include "pgpitr/restore.h"
-#include "pgpitr/restore_conf.h"
+#include "pgpitr/drill/drill_report.h"
+#include "pgpitr/pg/pgserverlog.h"
+#include "pgpitr/restore/restore.h"
+#include "pgpitr/restore/restore_conf.h"
 
 static void check_printed(int64_t us, const char *from)
 {

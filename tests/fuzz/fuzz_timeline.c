@@ -12,8 +12,8 @@
 
 #include <inttypes.h>
 
-#include "pgpitr/timeline.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/timeline.h"
+#include "pgpitr/pg/walname.h"
 
 static void check_lookups(const PgTimelineHistory *h)
 {

@@ -7,8 +7,8 @@
  */
 #include "fuzz.h"
 
-#include "pgpitr/walhdr.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/walhdr.h"
+#include "pgpitr/pg/walname.h"
 
 static uint64_t field(const uint8_t *p, size_t off, size_t n)
 {

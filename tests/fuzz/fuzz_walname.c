@@ -12,7 +12,7 @@
 #include <inttypes.h>
 #include <strings.h>
 
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/walname.h"
 
 static void check_name(const char *s)
 {

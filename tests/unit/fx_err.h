@@ -5,7 +5,7 @@
 #ifndef PGPITR_FX_ERR_H
 #define PGPITR_FX_ERR_H
 
-#include "pgpitr/err.h"
+#include "pgpitr/common/err.h"
 
 /* err's message and hint hold no control byte (below 0x20, or 0x7f), and the message
  * contains `needle` (NULL: anything). */

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "pgpitr/pipe.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/pipe/pipe.h"
+#include "pgpitr/pg/walname.h"
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {

@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pgpitr/manifest.h"
-#include "pgpitr/repo.h"
-#include "pgpitr/storage.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/repo.h"
+#include "pgpitr/storage/storage.h"
 
 #define FX_T0 INT64_C(1795316400) /* 2026-11-22 03:00:00 UTC */
 #define FX_SYSID 7300000000000000001ULL

@@ -1,6 +1,6 @@
 /*
  * test_backup_store.c - what the files of one backup had in common (backup_dedup_*,
- * src/cmd/backup_store.c), the counts of its summary line: a file not stored again is
+ * src/backup/backup_store.c), the counts of its summary line: a file not stored again is
  * "unchanged" when an earlier backup stored its content, a "duplicate" when an earlier file of
  * the same backup did. A first backup has duplicates (a fresh cluster's three databases share
  * most files) and nothing unchanged.
@@ -8,7 +8,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "pgpitr/backup_store.h"
+#include "pgpitr/backup/backup_store.h"
 
 static void note(BackupDedup *d, char c, bool reused)
 {

@@ -1,10 +1,10 @@
 /*
  * test_backup_stream.c - the BASE_BACKUP copy stream as backup reads it
- * (backup_stream_consume_from, src/cmd/backup_stream.c): CopyData messages carrying tar
+ * (backup_stream_consume_from, src/backup/backup_stream.c): CopyData messages carrying tar
  * archives built here in memory (ustar headers as PostgreSQL writes them, without the two
  * end-of-archive blocks) and the manifest, handed over one message at a time like libpq does.
  */
-#include "pgpitr/backup_stream.h"
+#include "pgpitr/backup/backup_stream.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * test_catalog.c - the whole-repository inventory (src/cmd/catalog.c) on fabricated
+ * test_catalog.c - the whole-repository inventory (src/repo/catalog.c) on fabricated
  * repositories (fx_repo.h): listing, sorting, incomplete / corrupt / foreign entries,
  * conflicts, bad history files, gaps, and what each backup can reach along each timeline.
  *
@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "fx_repo.h"
-#include "pgpitr/catalog.h"
-#include "pgpitr/pipe.h"
+#include "pgpitr/repo/catalog.h"
+#include "pgpitr/pipe/pipe.h"
 
 static FxRepo fx;
 

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "fx_err.h"
-#include "pgpitr/cmd.h"
-#include "pgpitr/config.h"
-#include "pgpitr/suggest.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/common/config.h"
+#include "pgpitr/common/suggest.h"
 
 static int read_bytes(const char *text, size_t len, PgpConfig **out, PgpErr *err)
 {

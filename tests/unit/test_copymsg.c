@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/pgconn.h"
+#include "pgpitr/pg/pgconn.h"
 
 /* A heap copy of exactly len bytes (ASan-visible bounds); free with free(). */
 static uint8_t *dup_exact(const void *src, size_t len)

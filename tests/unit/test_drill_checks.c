@@ -1,14 +1,14 @@
 /*
- * test_drill_checks.c - the server-less rules of `pgpitr drill` (src/cmd/drill_checks.c): the
+ * test_drill_checks.c - the server-less rules of `pgpitr drill` (src/drill/drill_checks.c): the
  * --check-sql format, the archive scan's newest segment per timeline, and whether recovery
  * reached the target, on synthetic server logs (src/pg/serverlog.c feeds them).
  */
-#include "pgpitr/drill_checks.h"
+#include "pgpitr/drill/drill_checks.h"
 
 #include <check.h>
 #include <string.h>
 
-#include "pgpitr/pgserverlog.h"
+#include "pgpitr/pg/pgserverlog.h"
 
 static DrillSqlChecks parse_ok(const char *text)
 {

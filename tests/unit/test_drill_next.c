@@ -1,10 +1,10 @@
 /*
- * test_drill_next.c - the next step printed after a drill (src/cmd/drill_next.c): shell
+ * test_drill_next.c - the next step printed after a drill (src/drill/drill_next.c): shell
  * quoting, the commands for a kept server (start, connect, stop, remove), the same drill
  * again with --keep, the failure's own HINT and `pgpitr verify` when recovery stopped, and a
  * HINT that never holds `rm -rf` nor half a command.
  */
-#include "pgpitr/drill_next.h"
+#include "pgpitr/drill/drill_next.h"
 
 #include <check.h>
 #include <stdio.h>

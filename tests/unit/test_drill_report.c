@@ -1,10 +1,10 @@
 /*
- * test_drill_report.c - the drill report (src/cmd/drill_report.c): ids and times, reasons and
+ * test_drill_report.c - the drill report (src/drill/drill_report.c): ids and times, reasons and
  * checks deciding the status, the JSON document (parsed back with jansson), text that is not
  * UTF-8, the text summary, finding the previous report in a repository (a real posix Storage
  * in a mkdtemp directory) and the atomic --report file.
  */
-#include "pgpitr/drill_report.h"
+#include "pgpitr/drill/drill_report.h"
 
 #include <check.h>
 #include <ftw.h>

@@ -3,7 +3,7 @@
  * serverlog.c): the recovery lines, FATAL and restore_command errors, timestamps with offsets,
  * incremental reading that never consumes half a line, and the tail of the file.
  */
-#include "pgpitr/pgserverlog.h"
+#include "pgpitr/pg/pgserverlog.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pgpitr/err.h"
+#include "pgpitr/common/err.h"
 
 static char dir[64];
 

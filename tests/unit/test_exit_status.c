@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd.h"
+#include "pgpitr/cmd/cmd.h"
 
 #define DOC "docs/exit-status.md"
 #define CELLS 8

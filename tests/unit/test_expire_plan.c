@@ -1,6 +1,6 @@
 /*
- * test_expire_plan.c - the expire plan (src/cmd/expire_plan.c) and its execution
- * (src/cmd/expire_remove.c) on a fabricated repository (fx_repo.h): which backups, objects,
+ * test_expire_plan.c - the expire plan (src/repo/expire_plan.c) and its execution
+ * (src/repo/expire_remove.c) on a fabricated repository (fx_repo.h): which backups, objects,
  * incomplete directories and archived WAL files each policy removes, and that executing the
  * plan leaves exactly the expected repository, also after a crash half-way.
  *
@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "fx_repo.h"
-#include "pgpitr/expire_plan.h"
-#include "pgpitr/pipe.h"
+#include "pgpitr/repo/expire_plan.h"
+#include "pgpitr/pipe/pipe.h"
 
 #define T0 FX_T0
 

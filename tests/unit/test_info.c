@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "fx_repo.h"
-#include "pgpitr/info.h"
-#include "pgpitr/proc.h"
+#include "pgpitr/cmd/info.h"
+#include "pgpitr/common/proc.h"
 
 #define SEG(n) ((uint64_t)(n) * FX_SEGSIZE)
 

@@ -4,7 +4,7 @@
  * unreadable) on a fabricated repository; plus what the position comes from
  * (src/pg/pgcontrol.c): pg_control with its CRC-32C, and backup_label's start.
  */
-#include "pgpitr/lease.h"
+#include "pgpitr/repo/lease.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fx_repo.h"
-#include "pgpitr/pgcontrol.h"
+#include "pgpitr/pg/pgcontrol.h"
 
 #define T0 FX_T0
 

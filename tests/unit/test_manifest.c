@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "fx_err.h"
-#include "pgpitr/manifest.h"
+#include "pgpitr/repo/manifest.h"
 
 #define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define SHA_B "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "fx_err.h"
-#include "pgpitr/pgmanifest.h"
-#include "pgpitr/pipe.h"
+#include "pgpitr/pg/pgmanifest.h"
+#include "pgpitr/pipe/pipe.h"
 
 static const char REAL_SHA256[] =
     "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n"

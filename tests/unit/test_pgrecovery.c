@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "fx_dir.h"
-#include "pgpitr/pgrecovery.h"
+#include "pgpitr/pg/pgrecovery.h"
 
 static char dir[64];
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "pgpitr/pipe.h"
+#include "pgpitr/pipe/pipe.h"
 
 /* ---------- helpers ---------- */
 

@@ -2,7 +2,7 @@
  * test_proc.c - process identity from /proc (src/common/proc.c): the stat parser with hostile
  * command names, start times of real processes, liveness of exited, zombie and reused pids.
  */
-#include "pgpitr/proc.h"
+#include "pgpitr/common/proc.h"
 
 #include <check.h>
 #include <signal.h>

@@ -1,12 +1,12 @@
 /*
- * test_recovery_lease.c - archive-get's renewal of recovery leases (src/cmd/recovery_lease.c)
+ * test_recovery_lease.c - archive-get's renewal of recovery leases (src/archive/recovery_lease.c)
  * in a fabricated data directory in archive recovery (PG_VERSION, recovery.signal, a
  * pg_control with a real CRC) against a fabricated repository: creation when there is none,
  * the position (segment requested, pg_control's REDO point, backup_label's start), the
  * once-a-minute throttle, never moving forward without a trusted pg_control, another
  * cluster's data directory, and restore's lease kept as restore's.
  */
-#include "pgpitr/recovery_lease.h"
+#include "pgpitr/archive/recovery_lease.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "fx_repo.h"
-#include "pgpitr/lease.h"
-#include "pgpitr/pgcontrol.h"
-#include "pgpitr/proc.h"
+#include "pgpitr/repo/lease.h"
+#include "pgpitr/pg/pgcontrol.h"
+#include "pgpitr/common/proc.h"
 
 static FxRepo fx;
 static char data[PATH_MAX], lpath[REPO_PATH_MAX], oldcwd[PATH_MAX];

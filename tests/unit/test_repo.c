@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fx_err.h"
-#include "pgpitr/repo.h"
+#include "pgpitr/repo/repo.h"
 
 START_TEST(round_trip)
 {

@@ -4,7 +4,7 @@
  * boot, silent other host, old unreadable object), what blocks, waiting, the heartbeat, two
  * threads racing for one lock, and the read-only listing (repo_lock_list) with labels. Holder objects of other processes are written by hand.
  */
-#include "pgpitr/repolock.h"
+#include "pgpitr/repo/repolock.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/proc.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/common/proc.h"
 
 static char tdir[128];
 static char root[200];

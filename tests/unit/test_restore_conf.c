@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "fx_err.h"
-#include "pgpitr/restore.h"
-#include "pgpitr/restore_conf.h"
-#include "pgpitr/restore_delta.h"
-#include "pgpitr/restore_files.h"
+#include "pgpitr/restore/restore.h"
+#include "pgpitr/restore/restore_conf.h"
+#include "pgpitr/restore/restore_delta.h"
+#include "pgpitr/restore/restore_files.h"
 
 #define T0 INT64_C(1795317307) /* 2026-11-22 03:15:07 UTC */
 #define US INT64_C(1000000)

@@ -4,7 +4,7 @@
  * posix Storage in a mkdtemp directory, objects written through the pipe compress filters,
  * manifests through manifest_save.
  */
-#include "pgpitr/restore_files.h"
+#include "pgpitr/restore/restore_files.h"
 
 #include <check.h>
 #include <errno.h>
@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pgpitr/cmd.h"
-#include "pgpitr/pipe.h"
-#include "pgpitr/repo.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/repo.h"
 
 #define MTIME 1700000000
 #define SYSID 7300000000000000001ULL

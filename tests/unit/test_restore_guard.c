@@ -4,7 +4,7 @@
  * a forked child holding one), running servers found in a fabricated /proc tree, and the
  * tablespace location rule of --delta.
  */
-#include "pgpitr/restore_guard.h"
+#include "pgpitr/restore/restore_guard.h"
 
 #include <check.h>
 #include <fcntl.h>

@@ -6,8 +6,8 @@
  * changed the way a delta restore and a server change it, after an interrupted undo, in the
  * state "copying", and while a server runs.
  */
-#include "pgpitr/restore_keep.h"
-#include "pgpitr/restore_keep_undo.h"
+#include "pgpitr/restore/restore_keep.h"
+#include "pgpitr/restore/restore_keep_undo.h"
 
 #include <check.h>
 #include <fcntl.h>

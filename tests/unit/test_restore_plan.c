@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "fx_repo.h"
-#include "pgpitr/restore_plan.h"
-#include "pgpitr/restore_wal.h"
+#include "pgpitr/restore/restore_plan.h"
+#include "pgpitr/restore/restore_wal.h"
 
 #define T0 FX_T0
 #define US INT64_C(1000000)

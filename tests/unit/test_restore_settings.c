@@ -1,5 +1,5 @@
 /*
- * test_restore_settings.c - restore's settings beyond the target (src/cmd/restore_settings.c):
+ * test_restore_settings.c - restore's settings beyond the target (src/restore/restore_settings.c):
  * --set parsing and its refusals, --standby's checks, the signal files of a backup, the
  * --config/--repo of restore_command from where restore found them, and the port probe
  * (a TCP listener, a live or stale socket lock file, socket directories as PostgreSQL lists
@@ -19,7 +19,7 @@
 
 #include "fx_dir.h"
 #include "fx_err.h"
-#include "pgpitr/restore_settings.h"
+#include "pgpitr/restore/restore_settings.h"
 
 static char dir[64];
 

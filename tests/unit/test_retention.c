@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pgpitr/retention.h"
+#include "pgpitr/repo/retention.h"
 
 #define DAY INT64_C(86400)
 #define MAXB 1024

@@ -1,12 +1,12 @@
 /*
- * test_spool.c - the archive-get prefetch spool (src/cmd/spool.c): size parsing and the bound,
+ * test_spool.c - the archive-get prefetch spool (src/archive/spool.c): size parsing and the bound,
  * spool file names, which spooled files are obsolete, the prefetch window, settings (the
  * default size following the segment size, a size below one segment turning prefetching off),
  * the checks of the directory (symlink, owner, mode) and the directory operations (identity
  * check and wipe, take, the request file) in a mkdtemp directory. The checks of one file are
  * in test_spool_file.c; the prefetcher process is exercised by the integration tests.
  */
-#include "pgpitr/spool.h"
+#include "pgpitr/archive/spool.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "fx_err.h"
-#include "pgpitr/pipe.h"
-#include "pgpitr/spool_file.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/pipe/pipe.h"
+#include "pgpitr/archive/spool_file.h"
+#include "pgpitr/pg/walname.h"
 
 #define MIB (UINT64_C(1) << 20)
 #define SEG16 (UINT32_C(16) << 20)

@@ -1,11 +1,11 @@
 /*
- * test_spool_file.c - one file of the prefetch spool (src/cmd/spool_file.c): publishing with
+ * test_spool_file.c - one file of the prefetch spool (src/archive/spool_file.c): publishing with
  * its record, and the checks of a take: a good file is moved to dest byte for byte; a file
  * rewritten or replaced after it was verified, cut short, without or with a bad record, a
  * symbolic link, a hard link, a FIFO or another user's file is refused without leaving
  * anything at dest; across filesystems the copy is hashed as it is written.
  */
-#include "pgpitr/spool_file.h"
+#include "pgpitr/archive/spool_file.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pgpitr/pipe.h"
+#include "pgpitr/pipe/pipe.h"
 
 #define SEG 8192u
 #define NAME "000000010000000000000007"

@@ -2,7 +2,7 @@
  * test_storage.c - unit tests of the generic storage wrapper and the posix driver.
  * Each test runs in its own mkdtemp directory, removed by the teardown.
  */
-#include "pgpitr/storage.h"
+#include "pgpitr/storage/storage.h"
 
 #include <check.h>
 #include <dirent.h>

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pgpitr/timeline.h"
+#include "pgpitr/pg/timeline.h"
 
 #define SEG16 (UINT32_C(16) << 20)
 

@@ -1,6 +1,6 @@
 /*
  * test_tl_production.c - production's timeline from what each timeline received
- * (src/cmd/tl_production.c): a stray promoted copy while production goes on, a failover
+ * (src/repo/tl_production.c): a stray promoted copy while production goes on, a failover
  * whose new timeline has archived only its history file, ties with an ancestor and with a
  * sibling, hostile parent links, and the warnings' text.
  */
@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgpitr/tl_production.h"
-#include "pgpitr/walname.h"
+#include "pgpitr/repo/tl_production.h"
+#include "pgpitr/pg/walname.h"
 
 #define T 1795316400
 

@@ -1,5 +1,5 @@
 /*
- * test_verify_check.c - verify's plan and analysis (src/cmd/verify_check.c) on a fabricated
+ * test_verify_check.c - verify's plan and analysis (src/repo/verify_check.c) on a fabricated
  * repository (fx_repo.h). The object checks are faked at the module seam: the plan's objects
  * are marked as verify_objects_run would mark them (ok with a real long page header for WAL
  * segments, or missing / corrupt with a reason), so each test states exactly which object is
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "fx_repo.h"
-#include "pgpitr/verify_check.h"
+#include "pgpitr/repo/verify_check.h"
 
 #define T0 FX_T0
 

@@ -1,9 +1,9 @@
 /*
- * test_verify_objects.c - the object checker of `pgpitr verify` (src/cmd/verify_objects.c):
+ * test_verify_objects.c - the object checker of `pgpitr verify` (src/repo/verify_objects.c):
  * a real posix Storage in a mkdtemp directory, objects written through the real codecs, then
  * damaged on disk (flipped bit, truncation, removal) and checked one by one and by the pool.
  */
-#include "pgpitr/verify_objects.h"
+#include "pgpitr/repo/verify_objects.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pgpitr/pipe.h"
-#include "pgpitr/repo.h"
+#include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/repo.h"
 
 #define LEN (300u * 1024u + 17u)
 

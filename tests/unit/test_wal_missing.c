@@ -1,6 +1,6 @@
 /*
  * test_wal_missing.c - archive-get's answer for a WAL file the repository does not hold
- * (src/cmd/wal_missing.c): the recovery mode read from DEST's data directory, the
+ * (src/archive/wal_missing.c): the recovery mode read from DEST's data directory, the
  * classification of a miss on fabricated repositories (fx_repo.h), and the decision in each
  * mode, with the re-check of a hole driven by an injected sleep.
  *
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "fx_repo.h"
-#include "pgpitr/wal_missing.h"
+#include "pgpitr/archive/wal_missing.h"
 
 static FxRepo fx;
 static char datadir[200], dest[300];

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pgpitr/walhdr.h"
+#include "pgpitr/pg/walhdr.h"
 
 /* First 40 bytes of 000000010000000000000001 after `initdb --wal-segsize=16` (PG 15.x,
  * system identifier 7710826487227367713 per pg_controldata). */

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pgpitr/walname.h"
+#include "pgpitr/pg/walname.h"
 
 #define MIB (UINT32_C(1) << 20)
 #define GIB (UINT32_C(1) << 30)

@@ -17,11 +17,11 @@
 #include <string.h>
 
 #include "fx_repo.h"
-#include "pgpitr/catalog.h"
-#include "pgpitr/expire_plan.h"
-#include "pgpitr/info.h"
-#include "pgpitr/restore_plan.h"
-#include "pgpitr/window.h"
+#include "pgpitr/repo/catalog.h"
+#include "pgpitr/repo/expire_plan.h"
+#include "pgpitr/cmd/info.h"
+#include "pgpitr/restore/restore_plan.h"
+#include "pgpitr/repo/window.h"
 
 #define T0 FX_T0
 #define SEG ((uint64_t)FX_SEGSIZE)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/workpool.h"
+#include "pgpitr/common/workpool.h"
 
 #define N 200
 

@@ -1,0 +1,27 @@
+/*
+ * wal_get.h - fetching one archived WAL file into a destination path: the per-file work
+ * behind `archive-get`.
+ *
+ * Contract: PGP_ERR_NOT_FOUND (and nothing written) only when the file is not archived; every
+ * other failure, including a missing destination directory, is another code. On success
+ * dest holds exactly the original bytes, verified against the SHA-256 in the object name,
+ * published atomically (temp file in dest's directory + rename). On any failure dest is not
+ * created or replaced and no temp file is left behind.
+ */
+#ifndef PGPITR_WAL_GET_H
+#define PGPITR_WAL_GET_H
+
+#include <stdint.h>
+
+#include "pgpitr/common/err.h"
+#include "pgpitr/repo/repo.h"
+
+typedef struct WalGetResult {
+    RepoArchiveObject object;
+    uint64_t size;            /* bytes written to dest */
+} WalGetResult;
+
+int wal_get_file(Repo *repo, const char *walname, const char *dest, WalGetResult *res,
+                 PgpErr *err);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * wal_push.h - archiving one WAL file (segment, .partial, .backup or .history) into the
+ * repository: the per-file work behind `archive-push`, a function of its inputs so it can
+ * be unit-tested and later run by parallel workers.
+ *
+ * Contract: returns 0 only when the file is durable in the repository under its final name
+ * and the stored object was verified to decode to bytes with the recorded SHA-256. Nothing
+ * is ever written under a final name before that. A file already archived with the same
+ * content is success (res->already_archived); with different content PGP_ERR_CONFLICT
+ * naming both checksums, and the archived object is left untouched.
+ */
+#ifndef PGPITR_WAL_PUSH_H
+#define PGPITR_WAL_PUSH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pgpitr/common/err.h"
+#include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/repo.h"
+
+typedef struct WalPushOptions {
+    PipeCodec codec;
+    int level;
+} WalPushOptions;
+
+typedef struct WalPushResult {
+    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];
+    char object_path[REPO_PATH_MAX];
+    uint64_t size;            /* original bytes */
+    uint64_t stored_size;     /* bytes in the repository */
+    bool already_archived;
+} WalPushResult;
+
+int wal_push_file(Repo *repo, const char *src_path, const WalPushOptions *opt,
+                  WalPushResult *res, PgpErr *err);
+
+#endif

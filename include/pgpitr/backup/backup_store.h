@@ -1,0 +1,102 @@
+/*
+ * backup_store.h - storing the files of a base backup: the per-file work (hash, look for an
+ * identical object, compress and store if there is none) and the worker pool that runs it
+ * in parallel while the main thread keeps reading the server's stream.
+ *
+ * Memory: a file is handed over whole (PostgreSQL data files are at most 1 GiB). The pool
+ * bounds the bytes in flight (budget); a file larger than the budget is admitted alone.
+ */
+#ifndef PGPITR_BACKUP_STORE_H
+#define PGPITR_BACKUP_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/common/err.h"
+#include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/repo.h"
+#include "pgpitr/storage/storage.h"
+
+typedef struct BackupStoreOptions {
+    PipeCodec codec;
+    int level;
+} BackupStoreOptions;
+
+typedef struct BackupStoreResult {
+    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];
+    char object[REPO_PATH_MAX];
+    uint64_t stored_size;
+    bool reused;             /* an identical object already existed: nothing uploaded */
+} BackupStoreResult;
+
+/* Stores an object that was compressed while it was received: data[0..len) is the complete
+ * compressed stream of content whose SHA-256 is digest. Nothing is written when an identical
+ * object exists. */
+int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uint8_t *data,
+                            size_t len, const uint8_t *digest, BackupStoreResult *res,
+                            PgpErr *err);
+
+/* Stores data[0..size) as a content-addressed object (see repo_object_path). digest is the
+ * SHA-256 of data when the caller already computed it (NULL: computed here). */
+int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *data, size_t size,
+                      const uint8_t *digest, BackupStoreResult *res, PgpErr *err);
+
+/*
+ * What the files of one backup had in common, for its summary line. A file whose content was
+ * not stored again is "unchanged" when its object existed before this backup (an earlier
+ * backup stored it) and a "duplicate" when an earlier file of this same backup stored it
+ * (the three databases of a fresh cluster share most files): on a first backup every one of
+ * them is a duplicate, none is unchanged. Bookkeeping only: when memory runs out the counts
+ * are lost (backup_dedup_counts says so), never the backup.
+ */
+typedef struct BackupDedup {
+    char (*written)[PIPE_SHA256_HEX_LEN + 1];   /* objects this backup stored */
+    char (*reused)[PIPE_SHA256_HEX_LEN + 1];    /* content of files not stored again */
+    size_t n_written, cap_written, n_reused, cap_reused;
+    bool lost;
+} BackupDedup;
+
+/* Notes one stored file (from the pool's done callback: calls are serialized). */
+void backup_dedup_note(BackupDedup *d, const BackupStoreResult *res);
+/* false when the counts were lost; sorts d->written. */
+bool backup_dedup_counts(BackupDedup *d, uint64_t *unchanged, uint64_t *duplicates);
+void backup_dedup_free(BackupDedup *d);    /* zeroed ones are fine */
+
+typedef struct BackupFileJob {
+    char *path;              /* relative to its archive */
+    uint32_t tablespace;     /* 0 = data directory */
+    uint32_t mode;
+    int64_t mtime;
+    uint8_t *data;           /* from backup_pool_alloc */
+    size_t size;             /* the file's size */
+    size_t data_len;         /* bytes in data: size, or the compressed length if compressed */
+    bool compressed;         /* data is already the compressed object (streamed big file) */
+    bool has_digest;         /* digest holds the SHA-256 of data (hashed while received) */
+    uint8_t digest[PIPE_SHA256_LEN];
+} BackupFileJob;
+
+/* Called on a worker thread after a file was stored; calls are serialized by the pool. */
+typedef int (*BackupPoolDoneFn)(void *ud, const BackupFileJob *job, const BackupStoreResult *res,
+                                PgpErr *err);
+
+typedef struct BackupPool BackupPool;
+
+int backup_pool_new(Storage *s, const BackupStoreOptions *opt, int workers, size_t budget,
+                    BackupPoolDoneFn done, void *ud, BackupPool **out, PgpErr *err);
+/* Waits until size bytes fit the budget, then allocates them (size 0 is fine). Returns the
+ * first worker error instead if one happened. */
+int backup_pool_alloc(BackupPool *p, size_t size, uint8_t **buf, PgpErr *err);
+/* Gives back a buffer from backup_pool_alloc that will not be submitted. */
+void backup_pool_discard(BackupPool *p, uint8_t *buf, size_t size);
+/* Queues the job; the pool takes ownership of job->path and job->data (also on error). */
+int backup_pool_submit(BackupPool *p, BackupFileJob *job, PgpErr *err);
+/* Waits for every queued job; returns the first error of any worker. */
+int backup_pool_finish(BackupPool *p, PgpErr *err);
+/* Stops the workers (dropping queued jobs) and frees; NULL is a no-op. */
+void backup_pool_free(BackupPool *p);
+/* Serializes with the done callback: for the caller's own updates of shared results. */
+void backup_pool_lock(BackupPool *p);
+void backup_pool_unlock(BackupPool *p);
+
+#endif

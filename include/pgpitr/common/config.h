@@ -1,0 +1,30 @@
+/*
+ * config.h - the INI configuration file (libinih). Only the [global] section exists today;
+ * keys are checked against the list of known keys so that a typo ("compres = lz4") is an
+ * error instead of a silently ignored setting. Values are strings; commands convert and
+ * apply precedence (flag > environment > file) themselves.
+ */
+#ifndef PGPITR_CONFIG_H
+#define PGPITR_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "pgpitr/common/err.h"
+
+#define PGPITR_DEFAULT_CONFIG "/etc/pgpitr/pgpitr.conf"
+
+typedef struct PgpConfig PgpConfig;
+
+/* path NULL: an empty configuration. must_exist false: a missing file is an empty
+ * configuration (for the default path); true: PGP_ERR_CONFIG naming the file. */
+int config_load(const char *path, bool must_exist, PgpConfig **out, PgpErr *err);
+/* Parses the INI text read from f (config_load's work once the file is open; the fuzz harness
+ * feeds it memory); name is the file name messages and config_path give. */
+int config_read(FILE *f, const char *name, PgpConfig **out, PgpErr *err);
+/* NULL if the key is not set. */
+const char *config_get(const PgpConfig *c, const char *key);
+const char *config_path(const PgpConfig *c);   /* NULL if none was read */
+void config_free(PgpConfig *c);
+
+#endif

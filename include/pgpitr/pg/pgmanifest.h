@@ -1,0 +1,77 @@
+/*
+ * pgmanifest.h - PostgreSQL's own backup_manifest (the JSON file pg_basebackup and
+ * BASE_BACKUP ... MANIFEST 'yes' produce), read into memory so a backup can be checked
+ * file by file against what the server said it sent.
+ *
+ * Accepted: "PostgreSQL-Backup-Manifest-Version" 1 (PostgreSQL 13-16) and 2 (17+, which adds
+ * "System-Identifier"). The parse is strict and never trusts the bytes:
+ *   - the "Manifest-Checksum" (SHA-256 over every byte up to and including the newline that
+ *     precedes the last line, which must itself end in a newline) must match;
+ *   - unknown fields, missing or mistyped fields, duplicate keys or paths are rejected;
+ *   - paths ("Path", or hex "Encoded-Path" for names that are not UTF-8) must be relative,
+ *     non-empty, without "", "." or ".." segments and without NUL bytes;
+ *   - a checksum must have exactly the length of its algorithm (CRC32C 8 hex digits, SHA224
+ *     56, SHA256 64, SHA384 96, SHA512 128); NONE means no checksum;
+ *   - WAL ranges need a timeline >= 1 and Start-LSN <= End-LSN.
+ * Every failure is PGP_ERR_CORRUPT with a message saying what and where ("file 12: ...").
+ *
+ * This module only parses; it does no I/O and does not compute file checksums.
+ */
+#ifndef PGPITR_PGMANIFEST_H
+#define PGPITR_PGMANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/common/err.h"
+
+typedef enum {
+    PG_MANIFEST_CHECKSUM_NONE = 0,
+    PG_MANIFEST_CHECKSUM_CRC32C,
+    PG_MANIFEST_CHECKSUM_SHA224,
+    PG_MANIFEST_CHECKSUM_SHA256,
+    PG_MANIFEST_CHECKSUM_SHA384,
+    PG_MANIFEST_CHECKSUM_SHA512,
+} PgManifestChecksumType;
+
+#define PG_MANIFEST_CHECKSUM_HEX_MAX 128  /* SHA-512 */
+
+typedef struct PgManifestFile {
+    char *path;                     /* decoded, relative to the data directory */
+    uint64_t size;
+    PgManifestChecksumType checksum_type;
+    /* Lowercase hex exactly as PostgreSQL computed it ("" for NONE). For CRC32C these are the
+     * four bytes of the CRC in the server's byte order, as pg_verifybackup compares them. */
+    char checksum[PG_MANIFEST_CHECKSUM_HEX_MAX + 1];
+} PgManifestFile;
+
+typedef struct PgManifestWalRange {
+    uint32_t timeline;
+    uint64_t start_lsn;
+    uint64_t end_lsn;
+} PgManifestWalRange;
+
+typedef struct PgManifest {
+    int version;                    /* 1 or 2 */
+    uint64_t system_identifier;     /* version 2 only; 0 for version 1 */
+    PgManifestFile *files;          /* sorted by path (strcmp), no duplicates */
+    size_t n_files;
+    PgManifestWalRange *wal_ranges; /* in manifest order */
+    size_t n_wal_ranges;
+    char manifest_checksum[65];     /* lowercase hex SHA-256 of the manifest */
+} PgManifest;
+
+/* Parses len bytes of buf (need not be NUL-terminated). On success *out is a new manifest
+ * owned by the caller; on failure *out is NULL and the error is PGP_ERR_CORRUPT (or NOMEM). */
+int pg_manifest_parse(const char *buf, size_t len, PgManifest **out, PgpErr *err);
+void pg_manifest_free(PgManifest *m);      /* NULL is a no-op */
+
+/* Binary search by exact path; NULL if absent. */
+const PgManifestFile *pg_manifest_find(const PgManifest *m, const char *path);
+
+/* "NONE", "CRC32C", "SHA224", "SHA256", "SHA384", "SHA512" (PostgreSQL's spelling). */
+const char *pg_manifest_checksum_name(PgManifestChecksumType t);
+/* Number of hex digits of a checksum of type t (0 for NONE). */
+size_t pg_manifest_checksum_hex_len(PgManifestChecksumType t);
+
+#endif

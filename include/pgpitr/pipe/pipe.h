@@ -1,0 +1,97 @@
+/*
+ * pipe.h - streaming filters chained source -> filters -> sink.
+ *
+ * A filter receives bytes with pipe_filter_push(), transforms them and pushes its output
+ * into the next sink; pipe_filter_finish() flushes (and, for decompressors, fails with
+ * PGP_ERR_CORRUPT if the input stopped mid-frame). Filters never know about paths or
+ * storage: a sink is just a write callback. Every filter is also a sink
+ * (pipe_filter_sink()), so chains are built back to front:
+ *
+ *     PipeSink out = { file_write, &fd };
+ *     PipeFilter *sha = NULL, *dec = NULL;
+ *     pipe_sha256_new(out, &sha, err);
+ *     pipe_decompress_new(PIPE_CODEC_ZSTD, pipe_filter_sink(sha), &dec, err);
+ *     ... pipe_filter_push(dec, buf, n, err) ...; pipe_filter_finish(dec, err);
+ *     pipe_filter_finish(sha, err);  // finish each stage front to back
+ *
+ * Filters with results (sha256, size) expose them after finish. pipe_filter_free(NULL) is a
+ * no-op; freeing a filter does not free the next one.
+ */
+#ifndef PGPITR_PIPE_H
+#define PGPITR_PIPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/common/err.h"
+
+#define PIPE_SHA256_LEN 32
+#define PIPE_SHA256_HEX_LEN 64
+
+typedef struct PipeSink {
+    int (*write)(void *ud, const void *buf, size_t len, PgpErr *err);
+    void *ud;
+} PipeSink;
+
+typedef enum { PIPE_CODEC_NONE = 0, PIPE_CODEC_ZSTD, PIPE_CODEC_LZ4 } PipeCodec;
+
+/* "zstd" | "lz4" | "none" -> codec; anything else PGP_ERR_CONFIG naming the value. */
+int pipe_codec_parse(const char *name, PipeCodec *out, PgpErr *err);
+const char *pipe_codec_name(PipeCodec c);   /* "zstd" */
+const char *pipe_codec_ext(PipeCodec c);    /* ".zst", ".lz4", "" for none */
+/* Inverse of pipe_codec_ext for a file name's suffix; false if none matches. */
+bool pipe_codec_from_ext(const char *ext, PipeCodec *out);
+/* Valid level range of a codec (none: 0..0, lz4: 0..12 where 0 = fast default, zstd 1..19). */
+void pipe_codec_level_range(PipeCodec c, int *min, int *max);
+
+typedef struct PipeFilter PipeFilter;
+
+int pipe_filter_push(PipeFilter *f, const void *buf, size_t len, PgpErr *err);
+int pipe_filter_finish(PipeFilter *f, PgpErr *err);
+void pipe_filter_free(PipeFilter *f);
+PipeSink pipe_filter_sink(PipeFilter *f);
+
+/* Compression (zstd/lz4 frame format; NONE passes bytes through unchanged).
+ * zstd_workers > 0 uses zstd's built-in multithreading (ignored by other codecs). */
+int pipe_compress_new(PipeCodec c, int level, int zstd_workers, PipeSink next, PipeFilter **out,
+                      PgpErr *err);
+/* Decompression; finish() fails with PGP_ERR_CORRUPT on truncated or trailing garbage,
+ * push() with PGP_ERR_CORRUPT on malformed frames. */
+int pipe_decompress_new(PipeCodec c, PipeSink next, PipeFilter **out, PgpErr *err);
+
+/* Pass-through filters with results, valid after finish. */
+int pipe_sha256_new(PipeSink next, PipeFilter **out, PgpErr *err);
+void pipe_sha256_result(const PipeFilter *f, uint8_t digest[PIPE_SHA256_LEN]);
+int pipe_size_new(PipeSink next, PipeFilter **out, PgpErr *err);
+uint64_t pipe_size_result(const PipeFilter *f);
+
+/* Tee: every chunk goes to a, then to b. */
+int pipe_tee_new(PipeSink a, PipeSink b, PipeFilter **out, PgpErr *err);
+
+/* Runs `next` on a worker thread: push() copies the chunk into a bounded queue (blocking when
+ * queue_bytes are in flight); finish() waits for the worker and returns its first error.
+ * After an error in the worker, later pushes fail with that error. */
+int pipe_thread_new(PipeSink next, size_t queue_bytes, PipeFilter **out, PgpErr *err);
+
+/* A sink that compares incoming bytes with `expect` (not copied; must outlive the sink):
+ * PGP_ERR_CORRUPT at the first differing or excess byte; pipe_compare_complete() tells
+ * whether exactly len bytes arrived. */
+typedef struct PipeCompare PipeCompare;
+int pipe_compare_new(const void *expect, size_t len, PipeCompare **out, PgpErr *err);
+PipeSink pipe_compare_sink(PipeCompare *c);
+bool pipe_compare_complete(const PipeCompare *c);
+void pipe_compare_free(PipeCompare *c);
+
+/* SHA-256 helpers (OpenSSL EVP, which uses the CPU's SHA extensions). */
+void pipe_sha256_buf(const void *buf, size_t len, uint8_t digest[PIPE_SHA256_LEN]);
+void pipe_hex(const uint8_t *bytes, size_t n, char *out);  /* out has 2n+1 bytes */
+bool pipe_hex_valid(const char *s, size_t n);              /* exactly n lowercase hex chars */
+
+/* Hash a buffer that stays valid and unchanged on a worker thread, overlapping with other
+ * work. join() waits, writes the digest and frees the job. */
+typedef struct PipeHashJob PipeHashJob;
+int pipe_sha256_async(const void *buf, size_t len, PipeHashJob **out, PgpErr *err);
+void pipe_sha256_join(PipeHashJob *job, uint8_t digest[PIPE_SHA256_LEN]);
+
+#endif

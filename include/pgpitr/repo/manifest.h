@@ -1,0 +1,164 @@
+/*
+ * manifest.h - pgpitr's own backup manifest: backup/<label>/manifest.json in the repository,
+ * the record of one base backup (cluster identity, WAL position and times, tablespaces, and
+ * every file, directory and symlink with the repository object holding its content).
+ *
+ * JSON layout (format 1), one top-level field per line and one entry per line so that a
+ * manifest of a large cluster stays greppable and diffable:
+ *   { "format": 1, "label": "20261122T030000Z", "status": "complete",
+ *     "system_identifier": "7300000000000000001",      decimal string: above 2^53
+ *     "pg_version_num": 150004, "pg_major": 15, "timeline": 1,
+ *     "start_lsn": "0/2000028", "stop_lsn": "0/2000100",
+ *     "start_time": "2026-11-22T03:00:00Z", "stop_time": "...",   ISO 8601 UTC
+ *     "compress": "zstd", "pg_manifest_object": "<object path>" | null,
+ *     "size": N, "stored_size": N, "new_stored_size": N,
+ *     "tablespaces": [ {"oid": 16385, "location": "/srv/ts1"} ],
+ *     "entries": [
+ *       {"path": "base/1/1259", "tablespace": 0, "type": "file", "size": 8192,
+ *        "mode": "0600", "mtime": 1795316400, "sha256": "<64 hex>", "object": "...",
+ *        "stored_size": 321},
+ *       {"path": "base", "tablespace": 0, "type": "dir", "mode": "0700", "mtime": ...},
+ *       {"path": "pg_tblspc/16385", "tablespace": 0, "type": "symlink", "mode": "0777",
+ *        "mtime": ..., "link_target": "/srv/ts1"} ] }
+ * Sizes are JSON integers in 0..2^63-1; mode is 4 octal digits as text.
+ *
+ * Format 2 is format 1 plus one top-level field, for a backup taken on a standby:
+ *     "source": {"role": "standby", "server": "db2:5432", "primary": "db1:5432"}
+ * (the standby backed up and the primary that switched and archived its WAL, "host:port" as
+ * libpq names them). A writer uses the lowest format that holds what it records: a backup
+ * of a primary stays format 1, which every pgpitr reads; a pgpitr that knows only format 1
+ * says "format 2 is not supported" about a standby's backup instead of misreading it.
+ *
+ * Reading is strict, because a manifest drives what restore writes where: missing, mistyped,
+ * out-of-range or unknown fields (and fields that do not belong to an entry's type) are
+ * PGP_ERR_CORRUPT naming the field and the entry. manifest_validate() holds the semantic
+ * rules, applied on read and before every write:
+ *   - format 1 without "source", format 2 with it; role "standby", server and primary
+ *     1..MANIFEST_SERVER_MAX-1 bytes without control characters; label manifest_label_valid(); status [a-z_-], 1..32 chars; compress a codec
+ *     name; system_identifier != 0; timeline >= 1; pg_version_num, pg_major > 0;
+ *     start_lsn <= stop_lsn; start/stop times in years 1970..9999; sizes below 2^63;
+ *   - tablespaces: oid > 0 and unique, location an absolute path;
+ *   - entry paths relative, no "", "." or ".." segment, no leading '/'; unique per
+ *     tablespace; an entry's tablespace is 0 or a listed oid; mode <= 07777;
+ *   - files: sha256 exactly 64 lowercase hex, object storage_path_valid();
+ *     dirs/symlinks: no sha256, no object, size 0, stored_size 0;
+ *     symlinks: non-empty link_target; others: none;
+ *   - pg_manifest_object, when set, storage_path_valid().
+ * What status values mean is the callers' business (backup only writes "complete").
+ */
+#ifndef PGPITR_MANIFEST_H
+#define PGPITR_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/common/err.h"
+#include "pgpitr/repo/repo.h"
+#include "pgpitr/storage/storage.h"
+
+#define MANIFEST_FORMAT 1            /* a backup of a primary */
+#define MANIFEST_FORMAT_STANDBY 2    /* format 1 + "source": a backup taken on a standby */
+#define MANIFEST_SERVER_MAX 1024     /* "host:port" texts of "source", NUL included */
+#define MANIFEST_STATUS_COMPLETE "complete"
+#define MANIFEST_LABEL_MAX 64
+/* Largest manifest.json manifest_load accepts (about two million entries). */
+#define MANIFEST_MAX_BYTES ((size_t)1 << 30)
+
+typedef enum { MANIFEST_FILE, MANIFEST_DIR, MANIFEST_SYMLINK } ManifestEntryType;
+
+typedef struct ManifestEntry {
+    char *path;            /* relative path inside its archive ("base/1/1259", "pg_tblspc/16385") */
+    uint32_t tablespace;   /* 0 = main data directory, else tablespace oid */
+    ManifestEntryType type;
+    uint64_t size;         /* original bytes (files) */
+    uint32_t mode;         /* permission bits */
+    int64_t mtime;
+    char sha256[65];       /* files: hex of original content; "" otherwise */
+    char *object;          /* files: repository object path holding the content; NULL otherwise */
+    uint64_t stored_size;  /* bytes of that object */
+    char *link_target;     /* symlinks */
+} ManifestEntry;
+
+typedef struct ManifestTablespace {
+    uint32_t oid;
+    char *location;
+} ManifestTablespace;
+
+/* Where a backup taken on a standby came from (format 2 "source"). */
+typedef struct ManifestSource {
+    char *server;          /* "host:port" of the standby backed up */
+    char *primary;         /* "host:port" of its primary, which switched and archived the WAL */
+} ManifestSource;
+
+typedef struct BackupManifest {
+    int format;            /* MANIFEST_FORMAT, MANIFEST_FORMAT_STANDBY with a source */
+    char *label;
+    char *status;          /* "complete" (only complete manifests are ever written by backup) */
+    uint64_t system_identifier;
+    int pg_version_num;
+    int pg_major;
+    uint32_t timeline;
+    uint64_t start_lsn, stop_lsn;   /* written as "X/X" text */
+    int64_t start_time, stop_time;  /* unix seconds; JSON: ISO 8601 UTC "2026-11-22T03:00:00Z" */
+    char *compress;        /* codec name */
+    ManifestTablespace *tablespaces;
+    size_t n_tablespaces;
+    ManifestEntry *entries;
+    size_t n_entries, cap_entries;
+    char *pg_manifest_object;  /* object path of PostgreSQL's backup_manifest; NULL if none */
+    uint64_t size, stored_size, new_stored_size;  /* totals; new = bytes uploaded by this
+                                                     backup (not deduplicated) */
+    ManifestSource *source;  /* taken on a standby; NULL: on a primary, or not recorded (a
+                                pgpitr before format 2) */
+} BackupManifest;
+
+/* An empty manifest: format MANIFEST_FORMAT, every pointer NULL, counts 0. NULL if out of
+ * memory. The caller sets label, status and compress with malloc'd strings (freed by
+ * manifest_free). */
+BackupManifest *manifest_new(void);
+void manifest_free(BackupManifest *m);     /* NULL is a no-op */
+
+/* Appends a deep copy of e (its strings are copied; e stays the caller's). Only NOMEM fails:
+ * the content is checked by manifest_validate / manifest_to_json. */
+int manifest_add_entry(BackupManifest *m, const ManifestEntry *e, PgpErr *err);
+int manifest_add_tablespace(BackupManifest *m, uint32_t oid, const char *location, PgpErr *err);
+
+/* Records that m was taken on the standby `server` with the primary `primary` (copies of
+ * both) and makes it format 2. Only NOMEM fails; the texts are checked by manifest_validate. */
+int manifest_set_standby_source(BackupManifest *m, const char *server, const char *primary,
+                                PgpErr *err);
+
+/* The rules listed above; PGP_ERR_CORRUPT naming the field and entry. */
+int manifest_validate(const BackupManifest *m, PgpErr *err);
+
+/* *out is malloc'd text ending in a newline (NUL-terminated one byte past *len). Refuses
+ * (PGP_ERR_CORRUPT, from manifest_validate) a manifest that manifest_from_json would reject,
+ * including sizes above 2^63-1 and times outside the years 1970..9999. */
+int manifest_to_json(const BackupManifest *m, char **out, size_t *len, PgpErr *err);
+/* Strict parse of len bytes (need not be NUL-terminated): *out is a new manifest, or NULL
+ * with PGP_ERR_CORRUPT (or NOMEM). An unknown format is PGP_ERR_CORRUPT. */
+int manifest_from_json(const char *text, size_t len, BackupManifest **out, PgpErr *err);
+
+/* The repository's time text, "YYYY-MM-DDTHH:MM:SSZ" (UTC), shared with the other small JSON
+ * objects of the repository (leases). Parsing is strict: years 1970..9999, and formatting the
+ * result gives the same text back (no Feb 30, no trailing bytes); false otherwise. Formatting
+ * a time outside that range gives "". */
+#define MANIFEST_TIME_LEN 20
+bool manifest_time_parse(const char *s, int64_t *out);
+void manifest_time_format(int64_t t, char out[MANIFEST_TIME_LEN + 1]);
+
+/* [A-Za-z0-9._-], 1..MANIFEST_LABEL_MAX chars, not starting with '.'. */
+bool manifest_label_valid(const char *label);
+/* "backup/<label>/manifest.json"; label must be valid (checked by the callers below). */
+void manifest_path(const char *label, char out[REPO_PATH_MAX]);
+
+/* Writes m (whose label must equal `label`, else PGP_ERR_INTERNAL) durably; never replaces
+ * an existing manifest (PGP_ERR_CONFLICT). An invalid label is PGP_ERR_INVALID_NAME. */
+int manifest_save(Storage *s, const char *label, const BackupManifest *m, PgpErr *err);
+/* Reads and parses backup/<label>/manifest.json: PGP_ERR_NOT_FOUND when there is none,
+ * PGP_ERR_INVALID_NAME for an invalid label, PGP_ERR_CORRUPT when it does not parse or names
+ * another label. */
+int manifest_load(Storage *s, const char *label, BackupManifest **out, PgpErr *err);
+
+#endif

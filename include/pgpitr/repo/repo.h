@@ -1,0 +1,85 @@
+/*
+ * repo.h - the repository's rules on top of storage: repo.json (which cluster the
+ * repository belongs to) and where archived WAL files live and how they are named.
+ *
+ * Layout (paths relative to the storage root):
+ *   repo.json                                   identity, written once (never replaced)
+ *   archive/wal/<first 16 chars>/<name>-<sha256><ext>   segments, .partial, .backup files
+ *   archive/history/<name>-<sha256><ext>                timeline .history files
+ *   objects/<sha[0:2]>/<sha256><ext>            backup file contents, shared between backups
+ *   backup/<label>/manifest.json                a complete backup (absent: incomplete)
+ *   backup/<label>/backup_manifest<ext>         PostgreSQL's manifest of that backup
+ * <sha256> is the lowercase hex SHA-256 of the ORIGINAL (uncompressed) bytes, <ext> the
+ * codec's extension (".zst", ".lz4", "" for none). Keeping the checksum in the name lets
+ * archive-push answer "already archived with the same content?" with one listing and lets
+ * archive-get verify without any side file.
+ *
+ * repo does not parse WAL names (that is pg/): callers pass names already validated with
+ * pg_walname_parse.
+ */
+#ifndef PGPITR_REPO_H
+#define PGPITR_REPO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pgpitr/common/err.h"
+#include "pgpitr/pipe/pipe.h"
+#include "pgpitr/storage/storage.h"
+
+#define REPO_FORMAT 1
+#define REPO_PATH_MAX 256
+
+typedef struct RepoIdentity {
+    uint64_t system_identifier;
+    int pg_major;
+    uint32_t wal_segsize;
+} RepoIdentity;
+
+typedef struct Repo Repo;
+
+/* Reads repo.json if present (a repository with none is "unbound"). Does not take
+ * ownership of storage. A repo.json that does not parse is PGP_ERR_CORRUPT. */
+int repo_open(Storage *storage, Repo **out, PgpErr *err);
+void repo_free(Repo *r);
+Storage *repo_storage(Repo *r);
+bool repo_is_bound(const Repo *r);
+const RepoIdentity *repo_identity(const Repo *r);   /* NULL if unbound */
+
+/* Binds an unbound repository to id (writing repo.json durably, never replacing one that a
+ * concurrent process wrote first), or checks id against the bound identity:
+ * PGP_ERR_WRONG_CLUSTER naming both values when they differ. */
+int repo_bind(Repo *r, const RepoIdentity *id, PgpErr *err);
+
+/* repo.json's text, as repo_bind writes it and repo_open reads it (exposed for the fuzz
+ * harness's round trip). Parse: text NUL-terminated; PGP_ERR_CORRUPT naming repo.json for
+ * anything but format 1 with a decimal system_identifier, pg_major > 0 and a wal_segment_size
+ * in 1..UINT32_MAX. Write: *out malloc'd, *len bytes ending in a newline (not NUL-terminated). */
+int repo_identity_parse(const char *text, RepoIdentity *id, PgpErr *err);
+int repo_identity_to_json(const RepoIdentity *id, char **out, size_t *len, PgpErr *err);
+
+/* Directory of a WAL file's objects ("archive/wal/000000010000000A" or "archive/history"). */
+void repo_archive_dir(const char *walname, char out[REPO_PATH_MAX]);
+/* Object path for a WAL file with the given checksum and codec. */
+void repo_archive_object_path(const char *walname, const char *sha256_hex, PipeCodec codec,
+                              char out[REPO_PATH_MAX]);
+
+typedef struct RepoArchiveObject {
+    char path[REPO_PATH_MAX];
+    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];
+    PipeCodec codec;
+    uint64_t stored_size;
+} RepoArchiveObject;
+
+/* Finds the archived object of walname. PGP_ERR_NOT_FOUND (message set, caller decides
+ * whether to print) if none; PGP_ERR_CONFLICT if more than one object claims the name
+ * (two different contents: never pick one silently). */
+int repo_archive_find(Repo *r, const char *walname, RepoArchiveObject *out, PgpErr *err);
+
+/* Content-addressed backup file objects: "objects/<sha[0:2]>/<sha256><ext>". One object
+ * per distinct content, shared by every backup that contains it. */
+void repo_object_path(const char *sha256_hex, PipeCodec codec, char out[REPO_PATH_MAX]);
+/* Directory holding backup <label>: "backup/<label>". */
+void repo_backup_dir(const char *label, char out[REPO_PATH_MAX]);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * verify_check.h - what `pgpitr verify` checks and what each problem breaks: the list of
+ * objects to re-read (each backup file object once, every archived WAL file), and, once they
+ * are read (verify_objects.h), the analysis into problems (errors) and notes, each naming
+ * what it breaks: which backups can no longer be restored, which ranges of WAL positions are
+ * no longer recoverable, which timeline cannot be followed. Owns no output format: verify.c
+ * prints the report as text or JSON.
+ */
+#ifndef PGPITR_VERIFY_CHECK_H
+#define PGPITR_VERIFY_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/repo/catalog.h"
+#include "pgpitr/common/err.h"
+#include "pgpitr/repo/verify_objects.h"
+
+/* One backup file object and the entries that reference it. */
+typedef struct VerifyRef {
+    size_t backup;          /* index into Catalog.backups */
+    size_t entry;           /* index into that manifest's entries */
+} VerifyRef;
+
+typedef struct VerifyPlan {
+    const Catalog *c;
+    const CatalogBackup *only;  /* --backup: only this backup and its WAL; NULL: everything */
+    VerifyObject *objs;         /* backup file objects, then WAL files (segments, partials,
+                                   .backup files) */
+    size_t n_objs, n_file_objs;
+    VerifyRef *refs;            /* sorted by object path; file object i has refs
+                                   [ref_first[i], ref_first[i + 1]) */
+    size_t *ref_first;
+    size_t *wal_index;          /* WAL object k (objs[n_file_objs + k]) is Catalog.wal[...] */
+    size_t n_backups_checked, n_histories;
+} VerifyPlan;
+
+/* Builds the list of objects to read. only may be NULL. */
+int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *out,
+                      PgpErr *err);
+void verify_plan_free(VerifyPlan *p);
+
+typedef struct VerifyProblem {
+    bool error;                 /* false: a note (does not fail verify) */
+    const char *kind;           /* "backup_file", "pg_manifest", "manifest", "wal_file",
+                                   "wal_missing", "wal_conflict", "history_missing",
+                                   "history_corrupt", "history_parent", "incomplete_backup",
+                                   "wal_gap", "foreign" */
+    char *subject;              /* the object path, segment name or backup label */
+    char *message;              /* what is wrong, one line */
+    char *breaks;               /* what it breaks, one line; NULL for notes that break nothing */
+    uint32_t tli;               /* the timeline concerned, 0 if none */
+    const char **backups;       /* labels (pointing into the catalog) that cannot be restored */
+    size_t n_backups;
+} VerifyProblem;
+
+/* How far each checked backup recovers along one timeline. */
+typedef struct VerifyReachRow {
+    size_t backup;              /* index into Catalog.backups */
+    uint32_t tli;
+    CatalogReach reach;         /* with damaged WAL counted as missing */
+} VerifyReachRow;
+
+typedef struct VerifyReport {
+    VerifyProblem *problems;    /* errors and notes, in discovery order */
+    size_t n_problems, n_errors;
+    bool *restorable;           /* per Catalog.backups index (checked backups only) */
+    VerifyReachRow *reach;
+    size_t n_reach;
+} VerifyReport;
+
+/* Reads the PostgreSQL backup_manifest objects of the checked backups (small: on the calling
+ * thread) and analyses everything: plan->objs must have been run. */
+int verify_analyze(Storage *s, const VerifyPlan *plan, VerifyReport *out, PgpErr *err);
+void verify_report_free(VerifyReport *r);
+
+#endif

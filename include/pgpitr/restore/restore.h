@@ -1,0 +1,144 @@
+/*
+ * restore.h - restoring a backup to a recovery target, as one call: what `pgpitr restore`
+ * runs after parsing its options, and what `pgpitr drill` runs into its throwaway directory.
+ *
+ * restore_run() chooses the backup (or takes the one asked for) and says why, validates
+ * BEFORE writing anything that the target is reachable (backup intact, WAL from the backup's
+ * start to the target present with no gap along the timeline path given by the archived
+ * .history files, target after the backup's end), restores the files (verified, parallel),
+ * and writes recovery.signal plus the recovery settings. The caller then starts PostgreSQL.
+ */
+#ifndef PGPITR_RESTORE_H
+#define PGPITR_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/common/err.h"
+#include "pgpitr/pg/pgserver.h"
+#include "pgpitr/restore/restore_guard.h"
+
+typedef enum {
+    RESTORE_TARGET_LATEST = 0,   /* replay all archived WAL (the default) */
+    RESTORE_TARGET_IMMEDIATE,    /* stop at the backup's consistency point */
+    RESTORE_TARGET_TIME,
+    RESTORE_TARGET_LSN,
+    RESTORE_TARGET_XID,
+    RESTORE_TARGET_NAME,
+} RestoreTargetKind;
+
+typedef struct RestoreTargetSpec {
+    RestoreTargetKind kind;
+    int64_t time_us;             /* TIME: microseconds since the epoch, UTC */
+    const char *time_text;       /* TIME: as given (ISO 8601 with offset) */
+    uint64_t lsn;                /* LSN */
+    const char *xid;             /* XID: decimal text */
+    const char *name;            /* NAME: restore point */
+    bool exclusive;              /* --target-exclusive */
+    const char *timeline;        /* "latest" (default), "current" or a decimal timeline id;
+                                    NULL is "latest", but "current" for IMMEDIATE (nothing
+                                    after the backup's end is replayed) */
+    const char *action;          /* "promote" (default), "pause", "shutdown" */
+} RestoreTargetSpec;
+
+/* What a restored cluster does with the backup's archiving settings (archive_mode,
+ * archive_command, archive_library): a copy that keeps them archives its new timeline into
+ * the repository of the cluster it came from once promoted, and the next restore to the
+ * latest point follows the copy instead of production. */
+typedef enum {
+    RESTORE_ARCHIVE_OFF = 0,     /* default: archive_mode = off written last, overriding them */
+    RESTORE_ARCHIVE_PRESERVE,    /* nothing written: for a PITR that replaces production */
+} RestoreArchiveMode;
+
+typedef struct RestoreTablespaceMap {
+    const char *name;            /* tablespace oid (decimal). Backups record no tablespace
+                                    names: a name is refused (PGP_ERR_USAGE, the HINT lists
+                                    the backup's oids and locations) */
+    const char *dir;
+} RestoreTablespaceMap;
+
+typedef struct RestoreRequest {
+    const char *pgdata;
+    const char *label;           /* NULL: choose */
+    RestoreTargetSpec target;
+    int jobs;
+    bool delta;                  /* rewrite only files whose checksum differs */
+    const char *keep_old;        /* with delta: a copy of what it may change goes here first
+                                    (restore_keep.h); NULL: none */
+    const RestoreTablespaceMap *ts_map;
+    size_t n_ts_map;
+    RestoreArchiveMode archive_mode;
+    /* false (default): recovery.signal; the backup's standby.signal (a backup taken on a
+     * standby) is not restored and primary_conninfo & co. are emptied (restore_conf.h), so the
+     * server promotes and never connects to a primary. true (--standby): standby.signal, the
+     * backup's primary_conninfo & co. stay; no recovery target allowed (PGP_ERR_USAGE). */
+    bool standby;
+    /* Settings written after the recovery settings (the drill's private server: port,
+     * sockets, ...; restore --set), each name once: one given here replaces restore's own line
+     * for it. Values are quoted by the writer (restore_conf.h). NULL when n_settings is 0. */
+    const PgServerSetting *settings;
+    size_t n_settings;
+    const char *settings_comment;        /* "# ..." line before them; NULL: none */
+    bool quiet;                  /* no progress line, no chosen-backup line on stdout */
+    /* restore_run takes a READ repository lock (cmd_lock_repo) for the plan and the files,
+     * waiting as --lock-wait says (lock_wait: its text, NULL: env/config/0), unless the
+     * caller already holds one (lock_held: drill holds it for the whole drill). */
+    const char *lock_wait;
+    bool lock_held;
+    /* The target directories (data directory, tablespace locations) are locked from before
+     * they are checked until restore_run returns (restore_files.h). When set, a successful
+     * restore_run moves those locks here instead, for the caller to release with
+     * restore_locks_release (drill: after its server has stopped and the directory is gone). */
+    RestoreLocks *locks_out;
+} RestoreRequest;
+
+typedef struct RestoreReport {
+    char label[80];
+    char why[256];               /* why this backup was chosen */
+    uint64_t backup_start_lsn, backup_stop_lsn;
+    int64_t backup_start_time, backup_stop_time;
+    uint32_t backup_timeline;
+    uint64_t backup_size, backup_stored_size;
+    uint64_t files, bytes;       /* restored (delta: rewritten) */
+    double seconds;              /* restoring files */
+    uint32_t target_timeline;    /* the timeline recovery will follow (0 if unknown) */
+    int pg_major;                /* of the backup: which binaries must run it */
+    /* added with PITR (restore_plan.h has the details): */
+    char timeline_path[160];     /* target timeline's history: "1 -> 2 at 0/3000158" */
+    uint64_t wal_segments;       /* archived segments validated from the backup's start */
+    uint64_t latest_lsn;         /* end of the contiguous archived WAL (a segment boundary) */
+    int64_t latest_time;         /* archive time of its last segment, unix s (approximate) */
+    uint64_t files_kept;         /* --delta: files kept because size and SHA-256 matched */
+    uint64_t removed;            /* --delta: entries removed that the backup does not have */
+    char lease[REPO_PATH_MAX];   /* the recovery lease of the restored directory (lease.h;
+                                    "" when the restore failed): drill removes it */
+} RestoreReport;
+
+/* See the header comment. settings gives the repository; restore_command finds it the same
+ * way (restore_settings.h: --config, --repo as absolute paths; the pgpitr binary is this
+ * process's own). The request is checked first (PGP_ERR_USAGE for an
+ * inconsistent target, a bad label, xid, name, timeline, action or tablespace map, --standby
+ * with a target). Backup
+ * selection, validation and their errors: restore_plan.h. The recovery settings
+ * (restore_conf.h) are made before anything is written: a binary or repository path holding
+ * a line break is PGP_ERR_CONFIG there. Target checks and locks: restore_target_check and
+ * restore_target_acquire (restore_files.h); another restore or drill holding the target is
+ * PGP_ERR_LOCKED. recovery_target_timeline is written as the resolved number (the timeline
+ * that was validated), never as 'latest'. On a failure after writing started everything this
+ * restore created is removed (only that: the target was locked), except with delta (the
+ * directory is left without global/pg_control; running the same delta restore again finishes
+ * it). With keep_old, the directory is checked and locked with the target and filled before
+ * the first change (restore_keep.h); a failure while filling it changes nothing in the
+ * target. A successful restore writes the recovery lease of the directory (recovery_lease.h)
+ * at the backup's start before releasing its lock; a lease that cannot be written is a
+ * warning. */
+int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,
+                PgpErr *err);
+
+/* "2026-11-22T03:15:07.25+01:00", "2026-11-22 03:15:07Z": ISO 8601 with a 'Z' or numeric
+ * offset. A time without an offset is refused (PGP_ERR_USAGE with a HINT): the server's
+ * time zone is not ours to guess. */
+int restore_parse_time(const char *text, int64_t *time_us, PgpErr *err);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * storage.h - where repository bytes live. One vtable per driver (posix now, s3 later,
+ * memory for tests) plus feature bits; everything above (repo/, cmd/) goes through
+ * these functions and never touches paths or sockets of a backend directly.
+ *
+ * Paths are relative to the storage root, '/'-separated, never absolute, never containing
+ * "." or ".." segments or empty segments (storage_path_valid() checks; drivers refuse
+ * invalid paths with PGP_ERR_INVALID_NAME).
+ *
+ * Writes are atomic: bytes go to a writer, and only storage_writer_commit() makes them
+ * visible under the final path (posix: temp file in the same directory + fsync + rename +
+ * fsync of the directory). A writer that is aborted, or whose process dies, never leaves
+ * anything under the final path. Temporary names start with ".tmp." and are never reported
+ * by list. A short write with errno 0 is reported as PGP_ERR_NO_SPACE.
+ */
+#ifndef PGPITR_STORAGE_H
+#define PGPITR_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pgpitr/common/err.h"
+
+typedef struct Storage Storage;
+typedef struct StorageReader StorageReader;
+typedef struct StorageWriter StorageWriter;
+
+enum {
+    STORAGE_FEATURE_PATH = 1u << 0,     /* has real directories (posix); list is per directory */
+    STORAGE_FEATURE_FSYNC = 1u << 1,    /* commit is made durable with fsync */
+};
+
+/* 9999-12-31T23:59:59Z: the latest modification time a driver reports. */
+#define STORAGE_MTIME_MAX INT64_C(253402300799)
+
+typedef struct StorageInfo {
+    uint64_t size;
+    int64_t mtime;      /* seconds since the epoch, within [0, STORAGE_MTIME_MAX]: a time
+                           outside is clamped, so callers may compute ages and microseconds */
+    bool is_dir;
+} StorageInfo;
+
+/* Called once per entry of storage_list (name is the basename, not the full path).
+ * Return 0 to go on, non-zero to stop (that value is returned by storage_list). */
+typedef int (*StorageListFn)(void *ud, const char *name, const StorageInfo *info);
+
+typedef struct StorageDriver {
+    const char *name;
+    unsigned features;
+    int (*stat)(void *drv, const char *path, StorageInfo *out, PgpErr *err);
+    int (*list)(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err);
+    int (*open_read)(void *drv, const char *path, StorageReader **out, PgpErr *err);
+    int (*open_write)(void *drv, const char *path, unsigned flags, StorageWriter **out,
+                      PgpErr *err);
+    int (*remove)(void *drv, const char *path, PgpErr *err);
+    void (*free)(void *drv);
+} StorageDriver;
+
+/* Reader/writer vtables, implemented by drivers. */
+struct StorageReader {
+    int (*read)(StorageReader *r, void *buf, size_t len, size_t *got, PgpErr *err); /* got=0: EOF */
+    void (*close)(StorageReader *r);
+};
+struct StorageWriter {
+    int (*write)(StorageWriter *w, const void *buf, size_t len, PgpErr *err);
+    int (*commit)(StorageWriter *w, PgpErr *err); /* publish durably; frees w (also on error) */
+    /* Change the final name to basename `name`; `path` is the whole relative path, which
+     * the driver checks is in the directory the writer was opened in (see commit_as). */
+    int (*set_final_name)(StorageWriter *w, const char *name, const char *path, PgpErr *err);
+    void (*abort)(StorageWriter *w);              /* discard; frees w */
+};
+
+/* Generic wrapper around a driver instance. Takes ownership of drv. */
+Storage *storage_new(const StorageDriver *vt, void *drv);
+void storage_free(Storage *s);
+unsigned storage_features(const Storage *s);
+const char *storage_driver_name(const Storage *s);
+
+/* The posix driver rooted at `root` (created with mode 0750 if `create` and missing). */
+int storage_posix_new(const char *root, bool create, Storage **out, PgpErr *err);
+
+/* Returns PGP_ERR_NOT_FOUND (without noise: the caller decides) when absent. */
+int storage_stat(Storage *s, const char *path, StorageInfo *out, PgpErr *err);
+/* Lists the entries directly below dir (files and directories), excluding temp files.
+ * A missing dir is an empty listing (returns 0), like an S3 prefix with no keys. */
+int storage_list(Storage *s, const char *dir, StorageListFn fn, void *ud, PgpErr *err);
+int storage_open_read(Storage *s, const char *path, StorageReader **out, PgpErr *err);
+/* Creates missing parent directories (durably). Nothing is visible until commit. Without
+ * STORAGE_WRITE_REPLACE, commit never replaces an existing object: it fails with
+ * PGP_ERR_CONFLICT and the existing object is untouched (posix: renameat2 RENAME_NOREPLACE,
+ * or link()+unlink() where the filesystem lacks it). The posix driver also removes stale temp
+ * files of the same basename left by dead processes of this host. */
+enum { STORAGE_WRITE_REPLACE = 1u << 0 };
+int storage_open_write(Storage *s, const char *path, unsigned flags, StorageWriter **out,
+                       PgpErr *err);
+/* Removing a missing path is PGP_ERR_NOT_FOUND. */
+int storage_remove(Storage *s, const char *path, PgpErr *err);
+
+int storage_read(StorageReader *r, void *buf, size_t len, size_t *got, PgpErr *err);
+void storage_reader_close(StorageReader *r);      /* NULL is a no-op */
+int storage_write(StorageWriter *w, const void *buf, size_t len, PgpErr *err);
+int storage_writer_commit(StorageWriter *w, PgpErr *err);
+/* Commit under `path` instead of the path given to open_write. path must be in the same
+ * directory (else PGP_ERR_INVALID_NAME, and w is aborted). For objects whose name depends on
+ * what was written (archived WAL carries its checksum in its name): the bytes stream out
+ * before the name is known. Frees w like commit. */
+int storage_writer_commit_as(StorageWriter *w, const char *path, PgpErr *err);
+void storage_writer_abort(StorageWriter *w);      /* NULL is a no-op */
+
+/* Convenience: whole small objects (repo.json, manifests). *out is malloc'd, NUL-terminated
+ * one byte past *len; max_len bounds what is accepted (larger -> PGP_ERR_CORRUPT). */
+int storage_get_all(Storage *s, const char *path, size_t max_len, char **out, size_t *len,
+                    PgpErr *err);
+int storage_put_all(Storage *s, const char *path, unsigned flags, const void *buf, size_t len,
+                    PgpErr *err);
+
+/* true if path is relative, non-empty, has no empty, "." or ".." segment and no NUL. */
+bool storage_path_valid(const char *path);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * backup_finish.c - cleaning after failed backups, checking against PostgreSQL's manifest,
+ * waiting for the backup's WAL (see backup_finish.h).
+ */
+#include "pgpitr/backup/backup_finish.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgpitr/common/log.h"
+#include "pgpitr/pg/walname.h"
+
+/* ---- names in a directory --------------------------------------------------------------- */
+
+typedef struct NameList {
+    char **names;
+    size_t n, cap;
+    bool dirs_only;
+} NameList;
+
+static int collect_name(void *ud, const char *name, const StorageInfo *info)
+{
+    NameList *l = ud;
+    if (l->dirs_only && !info->is_dir)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **nn = realloc(l->names, cap * sizeof *nn);
+        if (nn == NULL)
+            return PGP_ERR_NOMEM;
+        l->names = nn;
+        l->cap = cap;
+    }
+    if ((l->names[l->n] = strdup(name)) == NULL)
+        return PGP_ERR_NOMEM;
+    l->n++;
+    return 0;
+}
+
+static void names_free(NameList *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+static int list_names(Storage *s, const char *dir, bool dirs_only, NameList *l, PgpErr *err)
+{
+    memset(l, 0, sizeof *l);
+    l->dirs_only = dirs_only;
+    int rc = storage_list(s, dir, collect_name, l, err);
+    if (rc == PGP_ERR_NOMEM)
+        PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory listing \"%s\"", dir);
+    if (rc != 0)
+        names_free(l);
+    return rc;
+}
+
+/* ---- cleaning --------------------------------------------------------------------------- */
+
+static int join_path(char out[REPO_PATH_MAX], const char *dir, const char *name, PgpErr *err)
+{
+    int n = snprintf(out, REPO_PATH_MAX, "%s/%s", dir, name);
+    if (n < 0 || n >= REPO_PATH_MAX)
+        return PGP_FAIL(err, PGP_ERR_CORRUPT, "repository path \"%s/%s\" is too long", dir, name);
+    return 0;
+}
+
+static int remove_tree(Storage *s, const char *dir, PgpErr *err)
+{
+    NameList l;
+    int rc = list_names(s, dir, false, &l, err);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        char path[REPO_PATH_MAX];
+        StorageInfo info;
+        rc = join_path(path, dir, l.names[i], err);
+        if (rc == 0)
+            rc = storage_stat(s, path, &info, err);
+        if (rc == 0)
+            rc = info.is_dir ? remove_tree(s, path, err) : storage_remove(s, path, err);
+    }
+    names_free(&l);
+    if (rc == 0)
+        rc = storage_remove(s, dir, err);
+    return rc == PGP_ERR_NOT_FOUND ? 0 : rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted list of every object path referenced by a complete backup. */
+static int referenced_objects(Storage *s, const NameList *labels, NameList *refs, PgpErr *err)
+{
+    memset(refs, 0, sizeof *refs);
+    for (size_t i = 0; i < labels->n; i++) {
+        BackupManifest *m = NULL;
+        int rc = manifest_load(s, labels->names[i], &m, err);
+        if (rc == PGP_ERR_NOT_FOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        for (size_t j = 0; rc == 0 && j < m->n_entries; j++)
+            if (m->entries[j].object != NULL)
+                rc = collect_name(refs, m->entries[j].object, &(StorageInfo){0});
+        manifest_free(m);
+        if (rc != 0)
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
+    if (refs->n > 0)
+        qsort(refs->names, refs->n, sizeof *refs->names, cmp_str);
+    return 0;
+}
+
+static int remove_unreferenced(Storage *s, const NameList *refs, int *removed, PgpErr *err)
+{
+    NameList fan;
+    int rc = list_names(s, "objects", true, &fan, err);
+    for (size_t i = 0; rc == 0 && i < fan.n; i++) {
+        char dir[REPO_PATH_MAX];
+        NameList objs = {0};
+        rc = join_path(dir, "objects", fan.names[i], err);
+        if (rc == 0)
+            rc = list_names(s, dir, false, &objs, err);
+        for (size_t j = 0; rc == 0 && j < objs.n; j++) {
+            char path[REPO_PATH_MAX];
+            rc = join_path(path, dir, objs.names[j], err);
+            if (rc != 0)
+                break;
+            const char *key = path;
+            if (refs->n > 0 && bsearch(&key, refs->names, refs->n, sizeof *refs->names, cmp_str))
+                continue;
+            rc = storage_remove(s, path, err);
+            if (rc == 0)
+                (*removed)++;
+        }
+        names_free(&objs);
+    }
+    names_free(&fan);
+    return rc;
+}
+
+int backup_clean_incomplete(Repo *repo, int *removed_backups, int *removed_objects, PgpErr *err)
+{
+    Storage *s = repo_storage(repo);
+    *removed_backups = *removed_objects = 0;
+    NameList labels;
+    int rc = list_names(s, "backup", true, &labels, err);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < labels.n; i++) {
+        char path[REPO_PATH_MAX];
+        manifest_path(labels.names[i], path);
+        StorageInfo info;
+        rc = storage_stat(s, path, &info, err);
+        if (rc != PGP_ERR_NOT_FOUND)
+            continue;
+        repo_backup_dir(labels.names[i], path);
+        log_warn("removing incomplete backup \"%s\" left by a failed or interrupted backup",
+                 labels.names[i]);
+        rc = remove_tree(s, path, err);
+        if (rc == 0)
+            (*removed_backups)++;
+    }
+    if (rc == 0 && *removed_backups > 0) {
+        NameList refs;
+        rc = referenced_objects(s, &labels, &refs, err);
+        if (rc == 0)
+            rc = remove_unreferenced(s, &refs, removed_objects, err);
+        names_free(&refs);
+    }
+    names_free(&labels);
+    return rc;
+}
+
+/* ---- PostgreSQL's manifest -------------------------------------------------------------- */
+
+int backup_check_pg_manifest(const BackupManifest *m, const PgManifest *pg, PgpErr *err)
+{
+    size_t matched = 0;
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const ManifestEntry *e = &m->entries[i];
+        if (e->type != MANIFEST_FILE)
+            continue;
+        char path[4200];
+        if (e->tablespace != 0)
+            snprintf(path, sizeof path, "pg_tblspc/%" PRIu32 "/%s", e->tablespace, e->path);
+        else
+            snprintf(path, sizeof path, "%s", e->path);
+        const PgManifestFile *f = pg_manifest_find(pg, path);
+        if (f == NULL)
+            return PGP_FAIL(err, PGP_ERR_CORRUPT,
+                            "\"%s\" was received but is not in the server's backup_manifest", path);
+        if (f->size != e->size)
+            return PGP_FAIL(err, PGP_ERR_CORRUPT,
+                            "\"%s\": received %" PRIu64 " bytes, backup_manifest says %" PRIu64,
+                            path, e->size, f->size);
+        if (f->checksum_type != PG_MANIFEST_CHECKSUM_SHA256 || strcmp(f->checksum, e->sha256) != 0)
+            return PGP_FAIL(err, PGP_ERR_CORRUPT,
+                            "\"%s\": received content has sha256 %s, backup_manifest says %s %s",
+                            path, e->sha256, pg_manifest_checksum_name(f->checksum_type),
+                            f->checksum);
+        matched++;
+    }
+    if (matched != pg->n_files)
+        return PGP_FAIL(err, PGP_ERR_CORRUPT,
+                        "backup_manifest lists %zu files but %zu were received", pg->n_files,
+                        matched);
+    return 0;
+}
+
+/* ---- WAL -------------------------------------------------------------------------------- */
+
+int backup_wait_wal(Repo *repo, uint32_t tli, uint64_t start_lsn, uint64_t stop_lsn,
+                    int timeout_s, const char *archiver, PgpErr *err)
+{
+    const RepoIdentity *id = repo_identity(repo);
+    if (id == NULL)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "repository is not bound to a cluster");
+    uint32_t segsize = id->wal_segsize;
+    uint64_t first = pg_lsn_segno(start_lsn, segsize);
+    /* The last byte the backup needs is stop_lsn - 1. */
+    uint64_t last = pg_lsn_segno(stop_lsn > start_lsn ? stop_lsn - 1 : stop_lsn, segsize);
+    time_t deadline = time(NULL) + timeout_s;
+    for (uint64_t seg = first; seg <= last;) {
+        char name[PG_WALNAME_SEG_LEN + 1];
+        pg_walname_format(tli, seg, segsize, name);
+        RepoArchiveObject obj;
+        int rc = repo_archive_find(repo, name, &obj, err);
+        if (rc == 0) {
+            seg++;
+            continue;
+        }
+        if (rc != PGP_ERR_NOT_FOUND)
+            return rc;
+        if (time(NULL) >= deadline) {
+            PGP_FAIL(err, PGP_ERR_NOT_FOUND,
+                     "WAL segment %s needed by the backup did not reach the archive within %d s",
+                     name, timeout_s);
+            pgp_err_hint(err, "check archive_mode, archive_command and pg_stat_archiver on %s; "
+                         "the backup is not usable without its WAL", archiver);
+            return PGP_ERR_NOT_FOUND;
+        }
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}

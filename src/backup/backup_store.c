@@ -1,0 +1,386 @@
+/*
+ * backup_store.c - the per-file work of a backup and the pool of workers that runs it.
+ *
+ * The file is hashed before anything is written: its SHA-256 names the object, so a file
+ * whose content is already in the repository (from an earlier backup, or another file of
+ * this one) costs one stat instead of a compression and an upload. That is what makes a
+ * daily backup of a mostly static database cheap.
+ */
+#include "pgpitr/backup/backup_store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgpitr/cmd/cmd.h"
+
+/* Above this size a single file also uses zstd's own threads, so one huge relation file
+ * does not leave the other cores idle. */
+#define BIG_FILE (32u << 20)
+
+static int compress_into(Storage *s, const BackupStoreOptions *opt, int zstd_workers,
+                         const uint8_t *data, size_t size, const char *path, uint64_t *stored,
+                         PgpErr *err)
+{
+    StorageWriter *w = NULL;
+    PipeFilter *sizef = NULL, *comp = NULL;
+    int rc = storage_open_write(s, path, 0, &w, err);
+    if (rc == 0)
+        rc = pipe_size_new(cmd_storage_sink(w), &sizef, err);
+    if (rc == 0)
+        rc = pipe_compress_new(opt->codec, opt->level, zstd_workers, pipe_filter_sink(sizef), &comp,
+                               err);
+    if (rc == 0 && size > 0)
+        rc = pipe_filter_push(comp, data, size, err);
+    if (rc == 0)
+        rc = pipe_filter_finish(comp, err);
+    if (rc == 0)
+        rc = pipe_filter_finish(sizef, err);
+    if (rc == 0)
+        *stored = pipe_size_result(sizef);
+    pipe_filter_free(comp);
+    pipe_filter_free(sizef);
+    if (rc != 0) {
+        storage_writer_abort(w);
+        return rc;
+    }
+    rc = storage_writer_commit(w, err);
+    if (rc == PGP_ERR_CONFLICT) /* the same content was stored concurrently: same bytes */
+        rc = 0;
+    return rc;
+}
+
+/* Names the object of digest in res; 0 (res->reused) if an identical object is already
+ * stored, PGP_ERR_NOT_FOUND if it must be written, another code on failure. */
+static int find_existing(Storage *s, const BackupStoreOptions *opt, const uint8_t *digest,
+                         BackupStoreResult *res, PgpErr *err)
+{
+    pipe_hex(digest, PIPE_SHA256_LEN, res->sha256_hex);
+    repo_object_path(res->sha256_hex, opt->codec, res->object);
+    StorageInfo info;
+    int rc = storage_stat(s, res->object, &info, err);
+    if (rc == 0) {
+        res->reused = true;
+        res->stored_size = info.size;
+    }
+    return rc;
+}
+
+int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *data, size_t size,
+                      const uint8_t *digest, BackupStoreResult *res, PgpErr *err)
+{
+    memset(res, 0, sizeof *res);
+    uint8_t own[PIPE_SHA256_LEN];
+    if (digest == NULL) {
+        pipe_sha256_buf(data, size, own);
+        digest = own;
+    }
+    int rc = find_existing(s, opt, digest, res, err);
+    if (rc != PGP_ERR_NOT_FOUND)
+        return rc;
+    int zstd_workers = size >= BIG_FILE ? 2 : 0;
+    return compress_into(s, opt, zstd_workers, data, size, res->object, &res->stored_size, err);
+}
+
+int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uint8_t *data,
+                            size_t len, const uint8_t *digest, BackupStoreResult *res,
+                            PgpErr *err)
+{
+    memset(res, 0, sizeof *res);
+    int rc = find_existing(s, opt, digest, res, err);
+    if (rc != PGP_ERR_NOT_FOUND)
+        return rc;
+    StorageWriter *w = NULL;
+    rc = storage_open_write(s, res->object, 0, &w, err);
+    if (rc == 0 && len > 0)
+        rc = storage_write(w, data, len, err);
+    if (rc != 0) {
+        storage_writer_abort(w);
+        return rc;
+    }
+    rc = storage_writer_commit(w, err);
+    if (rc == PGP_ERR_CONFLICT) /* the same content was stored concurrently */
+        rc = 0;
+    res->stored_size = len;
+    return rc;
+}
+
+/* ---- what the files had in common -------------------------------------------------------- */
+
+static bool dedup_push(char (**v)[PIPE_SHA256_HEX_LEN + 1], size_t *n, size_t *cap,
+                       const char *hex)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 1024;
+        void *nv = realloc(*v, ncap * sizeof **v);
+        if (nv == NULL)
+            return false;
+        *v = nv;
+        *cap = ncap;
+    }
+    memcpy((*v)[(*n)++], hex, PIPE_SHA256_HEX_LEN + 1);
+    return true;
+}
+
+void backup_dedup_note(BackupDedup *d, const BackupStoreResult *res)
+{
+    if (d->lost)
+        return;
+    bool ok = res->reused ? dedup_push(&d->reused, &d->n_reused, &d->cap_reused, res->sha256_hex)
+                          : dedup_push(&d->written, &d->n_written, &d->cap_written,
+                                       res->sha256_hex);
+    if (!ok) {
+        backup_dedup_free(d);
+        d->lost = true;
+    }
+}
+
+static int hex_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, PIPE_SHA256_HEX_LEN);
+}
+
+bool backup_dedup_counts(BackupDedup *d, uint64_t *unchanged, uint64_t *duplicates)
+{
+    *unchanged = *duplicates = 0;
+    if (d->lost)
+        return false;
+    if (d->n_written > 1)
+        qsort(d->written, d->n_written, sizeof *d->written, hex_cmp);
+    for (size_t i = 0; i < d->n_reused; i++) {
+        if (d->n_written > 0 &&
+            bsearch(d->reused[i], d->written, d->n_written, sizeof *d->written, hex_cmp))
+            (*duplicates)++;
+        else
+            (*unchanged)++;
+    }
+    return true;
+}
+
+void backup_dedup_free(BackupDedup *d)
+{
+    if (d == NULL)
+        return;
+    free(d->written);
+    free(d->reused);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- the pool ------------------------------------------------------------------------- */
+
+typedef struct JobNode {
+    BackupFileJob job;
+    struct JobNode *next;
+} JobNode;
+
+struct BackupPool {
+    Storage *storage;
+    BackupStoreOptions opt;
+    BackupPoolDoneFn done;
+    void *ud;
+    pthread_t *threads;
+    int n_threads;
+    pthread_mutex_t mu;       /* queue, budget, error */
+    pthread_cond_t cv;        /* any change of those */
+    pthread_mutex_t done_mu;  /* serializes done callbacks and the caller's updates */
+    JobNode *head, *tail;
+    size_t budget, in_flight;
+    int busy;                 /* jobs taken by workers, not yet finished */
+    bool stopping;
+    int rc;
+    PgpErr err;
+};
+
+static void run_job(BackupPool *p, BackupFileJob *job)
+{
+    PgpErr err;
+    pgp_err_clear(&err);
+    BackupStoreResult res;
+    int rc = job->compressed
+                 ? backup_store_compressed(p->storage, &p->opt, job->data, job->data_len,
+                                           job->digest, &res, &err)
+                 : backup_store_file(p->storage, &p->opt, job->data, job->size,
+                                     job->has_digest ? job->digest : NULL, &res, &err);
+    if (rc != 0) {
+        pgp_err_context(&err, "cannot back up \"%s\"", job->path);
+    } else {
+        pthread_mutex_lock(&p->done_mu);
+        rc = p->done(p->ud, job, &res, &err);
+        pthread_mutex_unlock(&p->done_mu);
+    }
+    if (rc != 0) {
+        pthread_mutex_lock(&p->mu);
+        if (p->rc == 0) {
+            p->rc = rc;
+            p->err = err;
+        }
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    BackupPool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->head == NULL && !p->stopping)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->head == NULL)
+            break; /* stopping and nothing left */
+        JobNode *n = p->head;
+        p->head = n->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        bool skip = p->rc != 0 || p->stopping; /* after a failure: drop the job, do no work */
+        p->busy++;
+        pthread_mutex_unlock(&p->mu);
+        if (!skip)
+            run_job(p, &n->job);
+        free(n->job.data);
+        free(n->job.path);
+        pthread_mutex_lock(&p->mu);
+        p->in_flight -= n->job.data_len;
+        p->busy--;
+        pthread_cond_broadcast(&p->cv);
+        free(n);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static int pool_error(BackupPool *p, PgpErr *err)
+{
+    if (err != NULL)
+        *err = p->err;
+    return p->rc;
+}
+
+int backup_pool_new(Storage *s, const BackupStoreOptions *opt, int workers, size_t budget,
+                    BackupPoolDoneFn done, void *ud, BackupPool **out, PgpErr *err)
+{
+    *out = NULL;
+    BackupPool *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    p->storage = s;
+    p->opt = *opt;
+    p->done = done;
+    p->ud = ud;
+    p->budget = budget;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->done_mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->threads = calloc((size_t)(workers > 0 ? workers : 1), sizeof *p->threads);
+    if (p->threads == NULL) {
+        backup_pool_free(p);
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < (workers > 0 ? workers : 1); i++) {
+        if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0) {
+            backup_pool_free(p);
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "cannot start backup worker threads");
+        }
+        p->n_threads++;
+    }
+    *out = p;
+    return 0;
+}
+
+int backup_pool_alloc(BackupPool *p, size_t size, uint8_t **buf, PgpErr *err)
+{
+    *buf = NULL;
+    pthread_mutex_lock(&p->mu);
+    while (p->rc == 0 && p->in_flight > 0 && p->in_flight + size > p->budget)
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (p->rc != 0) {
+        int rc = pool_error(p, err);
+        pthread_mutex_unlock(&p->mu);
+        return rc;
+    }
+    p->in_flight += size;
+    pthread_mutex_unlock(&p->mu);
+    *buf = malloc(size > 0 ? size : 1);
+    if (*buf == NULL) {
+        pthread_mutex_lock(&p->mu);
+        p->in_flight -= size;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for a %zu-byte file", size);
+    }
+    return 0;
+}
+
+void backup_pool_discard(BackupPool *p, uint8_t *buf, size_t size)
+{
+    free(buf);
+    pthread_mutex_lock(&p->mu);
+    p->in_flight -= size;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+int backup_pool_submit(BackupPool *p, BackupFileJob *job, PgpErr *err)
+{
+    JobNode *n = malloc(sizeof *n);
+    pthread_mutex_lock(&p->mu);
+    int rc = p->rc != 0 ? pool_error(p, err)
+             : n == NULL ? PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory")
+                         : 0;
+    if (rc != 0) {
+        p->in_flight -= job->data_len;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        free(job->data);
+        free(job->path);
+        free(n);
+        return rc;
+    }
+    n->job = *job;
+    n->next = NULL;
+    if (p->tail != NULL)
+        p->tail->next = n;
+    else
+        p->head = n;
+    p->tail = n;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+int backup_pool_finish(BackupPool *p, PgpErr *err)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->head != NULL || p->busy > 0)
+        pthread_cond_wait(&p->cv, &p->mu);
+    int rc = pool_error(p, err);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+void backup_pool_free(BackupPool *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
+    while (p->head != NULL) { /* only left when no worker ever started */
+        JobNode *n = p->head;
+        p->head = n->next;
+        free(n->job.data);
+        free(n->job.path);
+        free(n);
+    }
+    free(p->threads);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->done_mu);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+void backup_pool_lock(BackupPool *p) { pthread_mutex_lock(&p->done_mu); }
+void backup_pool_unlock(BackupPool *p) { pthread_mutex_unlock(&p->done_mu); }

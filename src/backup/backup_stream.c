@@ -1,0 +1,289 @@
+/*
+ * backup_stream.c - libarchive over the BASE_BACKUP copy stream (see backup_stream.h).
+ *
+ * PostgreSQL omits the two zero blocks that end a tar archive; the read callback supplies
+ * them when the next archive (or the manifest, or the end) starts, so libarchive sees a
+ * well-formed archive and reports a truncated one as an error instead of a clean end.
+ */
+#include "pgpitr/backup/backup_stream.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libarchive_lazy.h"   /* libarchive is loaded at run time: cmd_libarchive_load() */
+
+#define TAR_TRAILER 1024
+#define MANIFEST_MAX (1024u << 20)
+
+static const uint8_t zero_trailer[TAR_TRAILER];
+
+typedef struct StreamState {
+    BackupStreamNext next_msg;
+    void *src;
+    const BackupStreamHandler *h;
+    PgCopyMsg next;            /* the message that ended the current archive */
+    bool at_boundary, trailer_sent;
+    int rc;                    /* error from the copy stream inside the read callback */
+    PgpErr err;
+} StreamState;
+
+struct BackupEntryReader {
+    struct archive *a;
+    StreamState *st;
+    const char *path;
+};
+
+static la_ssize_t tar_read(struct archive *a, void *ud, const void **buf)
+{
+    StreamState *st = ud;
+    for (;;) {
+        if (st->at_boundary) {
+            if (st->trailer_sent)
+                return 0;
+            st->trailer_sent = true;
+            *buf = zero_trailer;
+            return TAR_TRAILER;
+        }
+        PgCopyMsg m;
+        st->rc = st->next_msg(st->src, &m, &st->err);
+        if (st->rc != 0) {
+            archive_set_error(a, EIO, "%s", st->err.msg);
+            return -1;
+        }
+        if (m.kind == PG_COPYMSG_DATA) {
+            *buf = m.data;
+            return (la_ssize_t)m.len;
+        }
+        if (m.kind == PG_COPYMSG_PROGRESS) {
+            if (st->h->on_progress)
+                st->h->on_progress(st->h->ud, m.progress);
+            continue;
+        }
+        st->next = m;
+        st->at_boundary = true;
+    }
+}
+
+int backup_entry_read(BackupEntryReader *r, void *buf, size_t len, PgpErr *err)
+{
+    char *p = buf;
+    while (len > 0) {
+        la_ssize_t n = archive_read_data(r->a, p, len);
+        if (n < 0 && r->st->rc != 0) {
+            *err = r->st->err;
+            return r->st->rc;
+        }
+        if (n <= 0)
+            return PGP_FAIL(err, PGP_ERR_PG, "backup stream ended inside \"%s\": %s", r->path,
+                            n < 0 ? archive_error_string(r->a) : "short file");
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int backup_stream_archive_tablespace(const char *name, uint32_t *oid, PgpErr *err)
+{
+    if (strcmp(name, "base.tar") == 0) {
+        *oid = 0;
+        return 0;
+    }
+    char *end = NULL;
+    unsigned long v = strtoul(name, &end, 10);
+    if (end == name || strcmp(end, ".tar") != 0 || v == 0 || v > UINT32_MAX)
+        return PGP_FAIL(err, PGP_ERR_PG, "unexpected archive \"%s\" in the backup stream", name);
+    *oid = (uint32_t)v;
+    return 0;
+}
+
+/* "./base/1/" -> "base/1"; refuses absolute paths and ".." (never trust the stream). */
+static int normalize_path(const char *raw, char *out, size_t size, PgpErr *err)
+{
+    while (raw[0] == '.' && raw[1] == '/')
+        raw += 2;
+    size_t n = strlen(raw);
+    while (n > 0 && raw[n - 1] == '/')
+        n--;
+    if (n == 0 || n >= size || raw[0] == '/')
+        return PGP_FAIL(err, PGP_ERR_PG, "invalid path \"%s\" in the backup stream", raw);
+    memcpy(out, raw, n);
+    out[n] = '\0';
+    for (const char *seg = out; seg != NULL;) {
+        const char *slash = strchr(seg, '/');
+        size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+        if (len == 0 || (len == 2 && seg[0] == '.' && seg[1] == '.') || (len == 1 && seg[0] == '.'))
+            return PGP_FAIL(err, PGP_ERR_PG, "invalid path \"%s\" in the backup stream", raw);
+        seg = slash ? slash + 1 : NULL;
+    }
+    return 0;
+}
+
+static int entry_from_archive(struct archive_entry *ae, BackupEntry *e, char *path, size_t size,
+                              PgpErr *err)
+{
+    const char *raw = archive_entry_pathname(ae);
+    int rc = normalize_path(raw ? raw : "", path, size, err);
+    if (rc != 0)
+        return rc;
+    e->path = path;
+    /* libarchive passes on whatever the header's mode field holds above the file type: keep
+     * the permission bits, which are all a manifest records (manifest_validate: <= 07777). */
+    e->mode = (uint32_t)(archive_entry_perm(ae) & 07777);
+    e->mtime = (int64_t)archive_entry_mtime(ae);
+    e->size = 0;
+    e->link_target = NULL;
+    switch (archive_entry_filetype(ae)) {
+    case AE_IFREG:
+        e->type = BACKUP_ENTRY_FILE;
+        if (archive_entry_size(ae) < 0)
+            return PGP_FAIL(err, PGP_ERR_PG, "negative size for \"%s\" in the backup stream", path);
+        e->size = (uint64_t)archive_entry_size(ae);
+        return 0;
+    case AE_IFDIR:
+        e->type = BACKUP_ENTRY_DIR;
+        return 0;
+    case AE_IFLNK:
+        e->type = BACKUP_ENTRY_SYMLINK;
+        e->link_target = archive_entry_symlink(ae);
+        if (e->link_target == NULL || e->link_target[0] == '\0')
+            return PGP_FAIL(err, PGP_ERR_PG, "symlink \"%s\" without target", path);
+        return 0;
+    default:
+        return PGP_FAIL(err, PGP_ERR_PG, "unsupported file type for \"%s\" in the backup stream",
+                        path);
+    }
+}
+
+static int read_archive(StreamState *st, uint32_t tablespace, PgpErr *err)
+{
+    struct archive *a = archive_read_new();
+    if (a == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    archive_read_support_format_tar(a);
+    st->at_boundary = false;
+    st->trailer_sent = false;
+    int rc = 0;
+    if (archive_read_open(a, st, NULL, tar_read, NULL) != ARCHIVE_OK) {
+        rc = st->rc ? (*err = st->err, st->rc)
+                    : PGP_FAIL(err, PGP_ERR_PG, "cannot read backup archive: %s",
+                               archive_error_string(a));
+        goto out;
+    }
+    struct archive_entry *ae;
+    int r;
+    char path[4096];
+    while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+        BackupEntry e;
+        e.tablespace = tablespace;
+        rc = entry_from_archive(ae, &e, path, sizeof path, err);
+        BackupEntryReader reader = {a, st, path};
+        if (rc == 0)
+            rc = st->h->on_entry(st->h->ud, &e, &reader, err);
+        if (rc != 0)
+            goto out;
+    }
+    if (r != ARCHIVE_EOF)
+        rc = st->rc ? (*err = st->err, st->rc)
+                    : PGP_FAIL(err, PGP_ERR_PG, "malformed backup archive: %s",
+                               archive_error_string(a));
+    /* Drain what libarchive did not need so the next message is the boundary. */
+    while (rc == 0 && !st->at_boundary) {
+        const void *buf;
+        if (tar_read(a, st, &buf) < 0) {
+            *err = st->err;
+            rc = st->rc;
+        }
+    }
+out:
+    archive_read_free(a);
+    return rc;
+}
+
+static int collect_manifest(StreamState *st, char **out, size_t *out_len, PgpErr *err)
+{
+    size_t cap = 64 * 1024, len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (;;) {
+        PgCopyMsg m;
+        int rc = st->next_msg(st->src, &m, err);
+        if (rc != 0) {
+            free(buf);
+            return rc;
+        }
+        if (m.kind == PG_COPYMSG_PROGRESS)
+            continue;
+        if (m.kind != PG_COPYMSG_DATA) {
+            st->next = m;
+            break;
+        }
+        if (len + m.len + 1 > cap) {
+            while (len + m.len + 1 > cap)
+                cap *= 2;
+            char *nb = cap > MANIFEST_MAX ? NULL : realloc(buf, cap);
+            if (nb == NULL) {
+                free(buf);
+                return PGP_FAIL(err, PGP_ERR_PG, "backup manifest is too large");
+            }
+            buf = nb;
+        }
+        memcpy(buf + len, m.data, m.len);
+        len += m.len;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+static int stream_next(void *src, PgCopyMsg *msg, PgpErr *err)
+{
+    return pg_basebackup_next(src, msg, err);
+}
+
+int backup_stream_consume(PgBackupStream *s, const BackupStreamHandler *h, char **manifest,
+                          size_t *manifest_len, PgpErr *err)
+{
+    return backup_stream_consume_from(stream_next, s, h, manifest, manifest_len, err);
+}
+
+int backup_stream_consume_from(BackupStreamNext next_msg, void *src, const BackupStreamHandler *h,
+                               char **manifest, size_t *manifest_len, PgpErr *err)
+{
+    *manifest = NULL;
+    *manifest_len = 0;
+    int rc = cmd_libarchive_load(err);
+    if (rc != 0)
+        return rc;
+    StreamState st = {.next_msg = next_msg, .src = src, .h = h};
+    rc = next_msg(src, &st.next, err);
+    while (rc == 0 && st.next.kind != PG_COPYMSG_END) {
+        PgCopyMsg m = st.next;
+        if (m.kind == PG_COPYMSG_NEW_ARCHIVE) {
+            uint32_t oid;
+            rc = backup_stream_archive_tablespace(m.archive_name, &oid, err);
+            if (rc == 0)
+                rc = read_archive(&st, oid, err);
+        } else if (m.kind == PG_COPYMSG_MANIFEST) {
+            free(*manifest);
+            *manifest = NULL;
+            rc = collect_manifest(&st, manifest, manifest_len, err);
+        } else if (m.kind == PG_COPYMSG_PROGRESS) {
+            if (h->on_progress)
+                h->on_progress(h->ud, m.progress);
+            rc = next_msg(src, &st.next, err);
+        } else {
+            rc = PGP_FAIL(err, PGP_ERR_PG, "unexpected data outside an archive in the backup stream");
+        }
+    }
+    if (rc == 0 && *manifest == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_PG, "the server sent no backup manifest");
+    if (rc != 0) {
+        free(*manifest);
+        *manifest = NULL;
+    }
+    return rc;
+}

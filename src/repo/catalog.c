@@ -1,0 +1,541 @@
+/*
+ * catalog.c - the whole repository read once (catalog.h): backups with their manifests,
+ * archived WAL files, timeline histories; and the shared analysis (gaps, reach of a backup).
+ *
+ * Read-only. Histories are read through restore_wal_history so that info, verify and expire
+ * judge a history file exactly as restore does (verified against its checksum, strictly
+ * parsed).
+ */
+#include "pgpitr/repo/catalog.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgpitr/restore/restore_wal.h"
+
+#define WAL_TOP "archive/wal"
+#define HISTORY_DIR "archive/history"
+#define WAL_DIR_LEN 16
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+void catalog_format_time(int64_t t, char out[32])
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (t == 0 || gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "-");
+}
+
+static bool is_hex(const char *s, size_t n, bool upper)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        bool ok = (ch >= '0' && ch <= '9') ||
+                  (upper ? (ch >= 'A' && ch <= 'F') : (ch >= 'a' && ch <= 'f'));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *p = realloc(*arr, ncap * elem);
+    if (p == NULL)
+        return PGP_ERR_NOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+static int add_foreign(Catalog *c, const char *dir, const char *name)
+{
+    if (c->n_foreign++ >= CATALOG_FOREIGN_MAX)
+        return 0;
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(len);
+    if (p == NULL)
+        return PGP_ERR_NOMEM;
+    snprintf(p, len, "%s/%s", dir, name);
+    c->foreign[c->n_foreign - 1] = p;
+    return 0;
+}
+
+/* ---- backups ---------------------------------------------------------------------------- */
+
+typedef struct BackupLoad {
+    Catalog *c;
+    size_t cap;
+} BackupLoad;
+
+static int on_backup_dir(void *ud, const char *name, const StorageInfo *info)
+{
+    BackupLoad *l = ud;
+    Catalog *c = l->c;
+    if (!info->is_dir || !manifest_label_valid(name))
+        return add_foreign(c, "backup", name);
+    if (grow((void **)&c->backups, &l->cap, c->n_backups, sizeof *c->backups) != 0)
+        return PGP_ERR_NOMEM;
+    CatalogBackup *b = &c->backups[c->n_backups++];
+    memset(b, 0, sizeof *b);
+    snprintf(b->label, sizeof b->label, "%s", name);
+    b->dir_mtime = info->mtime;
+    return 0;
+}
+
+static int load_manifest(Storage *s, CatalogBackup *b, PgpErr *err)
+{
+    PgpErr e;
+    pgp_err_clear(&e);
+    int rc = manifest_load(s, b->label, &b->manifest, &e);
+    if (rc == 0) {
+        b->status = CATALOG_BACKUP_COMPLETE;
+        return 0;
+    }
+    if (rc == PGP_ERR_NOT_FOUND) {
+        b->status = CATALOG_BACKUP_INCOMPLETE;
+        return 0;
+    }
+    if (rc == PGP_ERR_CORRUPT || rc == PGP_ERR_INVALID_NAME) {
+        b->status = CATALOG_BACKUP_CORRUPT;
+        snprintf(b->error, sizeof b->error, "%s", e.msg);
+        return 0;
+    }
+    *err = e;
+    return pgp_err_context(err, "cannot read the manifest of backup \"%s\"", b->label);
+}
+
+static int backup_cmp(const void *pa, const void *pb)
+{
+    const CatalogBackup *a = pa, *b = pb;
+    bool ca = a->status == CATALOG_BACKUP_COMPLETE, cb = b->status == CATALOG_BACKUP_COMPLETE;
+    if (ca != cb)
+        return ca ? 1 : -1;
+    if (ca) {
+        int64_t x = a->manifest->stop_time, y = b->manifest->stop_time;
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return strcmp(a->label, b->label);
+}
+
+static int load_backups(Repo *repo, Catalog *c, PgpErr *err)
+{
+    BackupLoad l = {.c = c};
+    int rc = storage_list(repo_storage(repo), "backup", on_backup_dir, &l, err);
+    if (rc == PGP_ERR_NOMEM)
+        return PGP_FAIL(err, rc, "out of memory");
+    if (rc != 0)
+        return pgp_err_context(err, "cannot list \"backup\"");
+    for (size_t i = 0; rc == 0 && i < c->n_backups; i++)
+        rc = load_manifest(repo_storage(repo), &c->backups[i], err);
+    if (rc == 0 && c->n_backups > 1)
+        qsort(c->backups, c->n_backups, sizeof *c->backups, backup_cmp);
+    return rc;
+}
+
+/* ---- archived WAL ----------------------------------------------------------------------- */
+
+typedef struct WalLoad {
+    Catalog *c;
+    const char *dir;            /* "archive/wal/<16>" or "archive/history" */
+    size_t cap_wal, cap_hist;
+    char (*dirs)[WAL_DIR_LEN + 1];
+    size_t n_dirs, cap_dirs;
+} WalLoad;
+
+/*
+ * "<walname>-<64 lowercase hex><ext>" -> the parts. The checksum is the last '-' field; WAL
+ * names contain no '-'.
+ */
+static bool split_object_name(const char *name, CatalogWal *w)
+{
+    const char *dash = strrchr(name, '-');
+    if (dash == NULL || (size_t)(dash - name) > PG_WALNAME_MAX)
+        return false;
+    const char *hex = dash + 1;
+    if (strlen(hex) < PIPE_SHA256_HEX_LEN || !is_hex(hex, PIPE_SHA256_HEX_LEN, false) ||
+        !pipe_codec_from_ext(hex + PIPE_SHA256_HEX_LEN, &w->codec))
+        return false;
+    memcpy(w->name, name, (size_t)(dash - name));
+    w->name[dash - name] = '\0';
+    memcpy(w->sha256, hex, PIPE_SHA256_HEX_LEN);
+    w->sha256[PIPE_SHA256_HEX_LEN] = '\0';
+    return true;
+}
+
+static int on_wal_file(void *ud, const char *name, const StorageInfo *info)
+{
+    WalLoad *l = ud;
+    Catalog *c = l->c;
+    CatalogWal w;
+    PgWalName wn;
+    memset(&w, 0, sizeof w);
+    bool history_dir = strcmp(l->dir, HISTORY_DIR) == 0;
+    if (info->is_dir || !split_object_name(name, &w) || pg_walname_parse(w.name, &wn, NULL) != 0 ||
+        (wn.kind == PG_WALFILE_HISTORY) != history_dir ||
+        (!history_dir && strncmp(w.name, l->dir + strlen(WAL_TOP) + 1, WAL_DIR_LEN) != 0) ||
+        (!history_dir && !pg_walname_segno(&wn, c->id.wal_segsize, &w.segno)))
+        return add_foreign(c, l->dir, name);
+    w.kind = wn.kind;
+    w.tli = wn.tli;
+    w.stored_size = info->size;
+    w.mtime = info->mtime;
+    snprintf(w.path, sizeof w.path, "%s/%s", l->dir, name);
+    if (history_dir) {
+        if (grow((void **)&c->histories, &l->cap_hist, c->n_histories, sizeof w) != 0)
+            return PGP_ERR_NOMEM;
+        c->histories[c->n_histories++] = w;
+    } else {
+        if (grow((void **)&c->wal, &l->cap_wal, c->n_wal, sizeof w) != 0)
+            return PGP_ERR_NOMEM;
+        c->wal[c->n_wal++] = w;
+    }
+    return 0;
+}
+
+static int on_wal_dir(void *ud, const char *name, const StorageInfo *info)
+{
+    WalLoad *l = ud;
+    if (!info->is_dir || strlen(name) != WAL_DIR_LEN || !is_hex(name, WAL_DIR_LEN, true))
+        return add_foreign(l->c, WAL_TOP, name);
+    if (grow((void **)&l->dirs, &l->cap_dirs, l->n_dirs, sizeof *l->dirs) != 0)
+        return PGP_ERR_NOMEM;
+    memcpy(l->dirs[l->n_dirs++], name, WAL_DIR_LEN + 1);
+    return 0;
+}
+
+static int wal_cmp(const void *pa, const void *pb)
+{
+    const CatalogWal *a = pa, *b = pb;
+    if (a->tli != b->tli)
+        return a->tli < b->tli ? -1 : 1;
+    if (a->segno != b->segno)
+        return a->segno < b->segno ? -1 : 1;
+    int r = strcmp(a->name, b->name);
+    return r != 0 ? r : strcmp(a->sha256, b->sha256);
+}
+
+/* Objects claiming the same name with different content: archive-get refuses them. */
+static void mark_conflicts(CatalogWal *w, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(w[i - 1].name, w[i].name) == 0 && strcmp(w[i - 1].sha256, w[i].sha256) != 0)
+            w[i - 1].conflict = w[i].conflict = true;
+}
+
+static int list_dir(Repo *repo, WalLoad *l, const char *dir, StorageListFn fn, PgpErr *err)
+{
+    l->dir = dir;
+    int rc = storage_list(repo_storage(repo), dir, fn, l, err);
+    if (rc == PGP_ERR_NOMEM)
+        return PGP_FAIL(err, rc, "out of memory");
+    return rc != 0 ? pgp_err_context(err, "cannot list \"%s\"", dir) : 0;
+}
+
+static int load_wal_files(Repo *repo, Catalog *c, PgpErr *err)
+{
+    WalLoad l = {.c = c};
+    int rc = list_dir(repo, &l, WAL_TOP, on_wal_dir, err);
+    for (size_t i = 0; rc == 0 && i < l.n_dirs; i++) {
+        char dir[REPO_PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/%s", WAL_TOP, l.dirs[i]);
+        rc = list_dir(repo, &l, dir, on_wal_file, err);
+    }
+    if (rc == 0)
+        rc = list_dir(repo, &l, HISTORY_DIR, on_wal_file, err);
+    free(l.dirs);
+    if (rc != 0)
+        return rc;
+    if (c->n_wal > 1)
+        qsort(c->wal, c->n_wal, sizeof *c->wal, wal_cmp);
+    if (c->n_histories > 1)
+        qsort(c->histories, c->n_histories, sizeof *c->histories, wal_cmp);
+    mark_conflicts(c->wal, c->n_wal);
+    mark_conflicts(c->histories, c->n_histories);
+    return 0;
+}
+
+/* ---- timelines -------------------------------------------------------------------------- */
+
+static int add_timeline(Catalog *c, size_t *cap, uint32_t tli)
+{
+    for (size_t i = 0; i < c->n_timelines; i++)
+        if (c->timelines[i].tli == tli)
+            return 0;
+    if (grow((void **)&c->timelines, cap, c->n_timelines, sizeof *c->timelines) != 0)
+        return PGP_ERR_NOMEM;
+    CatalogTimeline *t = &c->timelines[c->n_timelines++];
+    memset(t, 0, sizeof *t);
+    t->tli = tli;
+    return 0;
+}
+
+static int timeline_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const CatalogTimeline *)a)->tli, y = ((const CatalogTimeline *)b)->tli;
+    return x < y ? -1 : x > y;
+}
+
+static void count_files(Catalog *c, CatalogTimeline *t)
+{
+    size_t i = 0;
+    while (i < c->n_wal && c->wal[i].tli < t->tli)
+        i++;
+    t->first_wal = i;
+    uint64_t last = UINT64_MAX;
+    for (; i < c->n_wal && c->wal[i].tli == t->tli; i++) {
+        t->n_wal++;
+        t->stored_size += c->wal[i].stored_size;
+        if (c->wal[i].kind == PG_WALFILE_SEGMENT && c->wal[i].segno != last) {
+            t->n_segments++;
+            last = c->wal[i].segno;
+        }
+    }
+}
+
+static int read_history(RestoreWalIndex *ix, CatalogTimeline *t, PgpErr *err)
+{
+    PgpErr e;
+    pgp_err_clear(&e);
+    int rc = restore_wal_history(ix, t->tli, &t->history, &t->history_found, &e);
+    if (rc == 0)
+        return 0;
+    if (rc != PGP_ERR_CORRUPT && rc != PGP_ERR_CONFLICT && rc != PGP_ERR_CODEC) {
+        *err = e;
+        return rc;
+    }
+    t->history_bad = true;
+    snprintf(t->error, sizeof t->error, "%s", e.msg);
+    pg_timeline_free(&t->history);
+    return pg_timeline_single(t->tli, &t->history, err);
+}
+
+static int load_timelines(Repo *repo, Catalog *c, PgpErr *err)
+{
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->n_wal; i++)
+        rc = add_timeline(c, &cap, c->wal[i].tli);
+    for (size_t i = 0; rc == 0 && i < c->n_histories; i++)
+        rc = add_timeline(c, &cap, c->histories[i].tli);
+    for (size_t i = 0; rc == 0 && i < c->n_backups; i++)
+        if (c->backups[i].status == CATALOG_BACKUP_COMPLETE)
+            rc = add_timeline(c, &cap, c->backups[i].manifest->timeline);
+    if (rc != 0)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (c->n_timelines > 1)
+        qsort(c->timelines, c->n_timelines, sizeof *c->timelines, timeline_cmp);
+    RestoreWalIndex *ix = NULL;
+    rc = restore_wal_index_new(repo, &ix, err);
+    for (size_t i = 0; rc == 0 && i < c->n_timelines; i++) {
+        count_files(c, &c->timelines[i]);
+        rc = read_history(ix, &c->timelines[i], err);
+    }
+    restore_wal_index_free(ix);
+    return rc;
+}
+
+/* ---- load / free ------------------------------------------------------------------------ */
+
+int catalog_load(Repo *repo, unsigned flags, Catalog *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    const RepoIdentity *id = repo_identity(repo);
+    if (id == NULL)
+        return 0;
+    out->bound = true;
+    out->id = *id;
+    int rc = 0;
+    if (flags & CATALOG_LOAD_BACKUPS)
+        rc = load_backups(repo, out, err);
+    if (rc == 0 && (flags & CATALOG_LOAD_WAL))
+        rc = load_wal_files(repo, out, err);
+    if (rc == 0 && (flags & CATALOG_LOAD_WAL))
+        rc = load_timelines(repo, out, err);
+    if (rc != 0)
+        catalog_free(out);
+    return rc;
+}
+
+void catalog_free(Catalog *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n_backups; i++)
+        manifest_free(c->backups[i].manifest);
+    for (size_t i = 0; i < c->n_timelines; i++)
+        pg_timeline_free(&c->timelines[i].history);
+    for (size_t i = 0; i < c->n_foreign && i < CATALOG_FOREIGN_MAX; i++)
+        free(c->foreign[i]);
+    free(c->backups);
+    free(c->wal);
+    free(c->histories);
+    free(c->timelines);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- lookups ---------------------------------------------------------------------------- */
+
+const CatalogTimeline *catalog_timeline(const Catalog *c, uint32_t tli)
+{
+    for (size_t i = 0; i < c->n_timelines; i++)
+        if (c->timelines[i].tli == tli)
+            return &c->timelines[i];
+    return NULL;
+}
+
+const CatalogWal *catalog_segment(const Catalog *c, uint32_t tli, uint64_t segno)
+{
+    size_t lo = 0, hi = c->n_wal;
+    while (lo < hi) { /* first entry >= (tli, segno) */
+        size_t mid = lo + (hi - lo) / 2;
+        const CatalogWal *w = &c->wal[mid];
+        if (w->tli < tli || (w->tli == tli && w->segno < segno))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < c->n_wal && c->wal[lo].tli == tli && c->wal[lo].segno == segno; lo++)
+        if (c->wal[lo].kind == PG_WALFILE_SEGMENT)
+            return &c->wal[lo];
+    return NULL;
+}
+
+const CatalogBackup *catalog_newest_complete(const Catalog *c)
+{
+    const CatalogBackup *best = NULL;
+    for (size_t i = 0; i < c->n_backups; i++) {
+        const CatalogBackup *b = &c->backups[i];
+        if (b->status != CATALOG_BACKUP_COMPLETE)
+            continue;
+        if (best == NULL || b->manifest->stop_time > best->manifest->stop_time ||
+            (b->manifest->stop_time == best->manifest->stop_time &&
+             b->manifest->stop_lsn >= best->manifest->stop_lsn))
+            best = b;
+    }
+    return best;
+}
+
+/* ---- analysis --------------------------------------------------------------------------- */
+
+int catalog_gaps(const Catalog *c, CatalogGap **out, size_t *n, PgpErr *err)
+{
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    const CatalogWal *prev = NULL;
+    for (size_t i = 0; i < c->n_wal; i++) {
+        const CatalogWal *w = &c->wal[i];
+        if (w->kind != PG_WALFILE_SEGMENT)
+            continue;
+        if (prev != NULL && prev->tli == w->tli && w->segno > prev->segno + 1) {
+            if (grow((void **)out, &cap, *n, sizeof **out) != 0) {
+                free(*out);
+                *out = NULL;
+                *n = 0;
+                return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+            }
+            (*out)[(*n)++] = (CatalogGap){w->tli, prev->segno + 1, w->segno - 1};
+        }
+        prev = w;
+    }
+    return 0;
+}
+
+/* Any archived segment after `segno` that recovery along h would read? */
+static bool later_on_history(const Catalog *c, const PgTimelineHistory *h, uint64_t segno)
+{
+    uint32_t segsize = c->id.wal_segsize;
+    for (size_t e = 0; e < h->n; e++) {
+        const CatalogTimeline *t = catalog_timeline(c, h->entries[e].tli);
+        for (size_t i = 0; t != NULL && i < t->n_wal; i++) {
+            const CatalogWal *w = &c->wal[t->first_wal + i];
+            if (w->kind == PG_WALFILE_SEGMENT && w->segno > segno &&
+                pg_timeline_of_segno(h, w->segno, segsize) == w->tli)
+                return true;
+        }
+    }
+    return false;
+}
+
+void catalog_reach(const Catalog *c, const CatalogBackup *b, uint32_t tli, CatalogReach *out)
+{
+    memset(out, 0, sizeof *out);
+    const CatalogTimeline *t = catalog_timeline(c, tli);
+    if (b == NULL || b->status != CATALOG_BACKUP_COMPLETE || t == NULL)
+        return;
+    const BackupManifest *m = b->manifest;
+    const PgTimelineHistory *h = &t->history;
+    uint32_t segsize = c->id.wal_segsize;
+    out->on_history = pg_timeline_contains(h, m->timeline, m->stop_lsn, NULL);
+    if (!out->on_history)
+        return;
+    out->start_segno = pg_lsn_segno(m->start_lsn, segsize);
+    uint64_t last_needed =
+        pg_lsn_segno(m->stop_lsn > m->start_lsn ? m->stop_lsn - 1 : m->stop_lsn, segsize);
+    out->earliest_lsn = m->stop_lsn;
+    out->earliest_time = m->stop_time;
+    const CatalogWal *last = NULL;
+    uint64_t segno = out->start_segno;
+    for (;; segno++) {
+        uint32_t from = pg_timeline_of_segno(h, segno, segsize);
+        const CatalogWal *w = from != 0 ? catalog_segment(c, from, segno) : NULL;
+        if (w == NULL || w->conflict) { /* archive-get refuses a conflicted name */
+            out->missing_segno = segno;
+            out->missing_tli = from;
+            break;
+        }
+        last = w;
+    }
+    out->consistent = last != NULL && last->segno >= last_needed;
+    if (last != NULL) {
+        out->end_segno = last->segno;
+        out->latest_lsn = (last->segno + 1) * (uint64_t)segsize;
+        out->latest_time = last->mtime;
+    }
+    if (out->consistent) {
+        RecoveryWindow w;
+        recovery_window(m->stop_time, m->stop_lsn, last->mtime, out->latest_lsn, &w);
+        out->latest_lsn = w.to_lsn;
+        out->latest_time = w.to_time;
+        out->ends_at_backup = w.ends_at_backup;
+    }
+    out->gap = later_on_history(c, h, out->missing_segno);
+}
+
+int catalog_activity(const Catalog *c, TlActivityList *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->n_wal; i++) {
+        const CatalogWal *w = &c->wal[i];
+        if (w->kind == PG_WALFILE_SEGMENT)
+            rc = tl_activity_segment(out, w->tli, w->segno, w->mtime, w->name, err);
+    }
+    for (size_t i = 0; rc == 0 && i < c->n_histories; i++)
+        rc = tl_activity_history(out, c->histories[i].tli, c->histories[i].mtime, err);
+    for (size_t i = 0; rc == 0 && i < c->n_timelines; i++) {
+        const CatalogTimeline *t = &c->timelines[i];
+        const PgTimelineHistory *h = &t->history;
+        if (!t->history_found || t->history_bad || h->n < 2)
+            continue;
+        TlActivity *a = tl_activity_get(out, t->tli);
+        if (a == NULL) {
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        a->parent = h->entries[h->n - 2].tli;
+        a->fork_lsn = h->entries[h->n - 1].begin;
+    }
+    if (rc != 0)
+        tl_activity_free(out);
+    return rc;
+}

@@ -1,0 +1,174 @@
+/*
+ * expire_remove.c - carrying out an expire plan (expire_plan.h) in crash-safe order:
+ * manifests of expired backups, their directories, incomplete directories, unreferenced
+ * objects, then WAL below the cut-off, then stale recovery leases. Every removal tolerates a
+ * missing file, so a re-run after a crash (or after a partial failure) finishes the job.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgpitr/repo/expire_plan.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/repo/manifest.h"
+
+static int remove_missing_ok(Storage *s, const char *path, PgpErr *err)
+{
+    int rc = storage_remove(s, path, err);
+    if (rc == PGP_ERR_NOT_FOUND) {
+        pgp_err_clear(err);
+        return 0;
+    }
+    return rc != 0 ? pgp_err_context(err, "expire") : 0;
+}
+
+typedef struct Names {
+    char (*names)[REPO_PATH_MAX];
+    bool *is_dir;
+    size_t n, cap;
+} Names;
+
+static int on_name(void *ud, const char *name, const StorageInfo *info)
+{
+    Names *l = ud;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        void *nn = realloc(l->names, cap * sizeof *l->names);
+        if (nn == NULL)
+            return PGP_ERR_NOMEM;
+        l->names = nn;
+        bool *nd = realloc(l->is_dir, cap * sizeof *l->is_dir);
+        if (nd == NULL)
+            return PGP_ERR_NOMEM;
+        l->is_dir = nd;
+        l->cap = cap;
+    }
+    snprintf(l->names[l->n], REPO_PATH_MAX, "%s", name);
+    l->is_dir[l->n++] = info->is_dir;
+    return 0;
+}
+
+/* Removes dir and everything below it; a missing dir is fine. */
+static int remove_tree(Storage *s, const char *dir, PgpErr *err)
+{
+    Names l = {0};
+    int rc = storage_list(s, dir, on_name, &l, err);
+    if (rc == PGP_ERR_NOMEM)
+        PGP_FAIL(err, rc, "out of memory listing \"%s\"", dir);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        char path[REPO_PATH_MAX];
+        int n = snprintf(path, sizeof path, "%s/%s", dir, l.names[i]);
+        if (n < 0 || (size_t)n >= sizeof path)
+            rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "repository path \"%s/%s\" is too long", dir,
+                          l.names[i]);
+        else
+            rc = l.is_dir[i] ? remove_tree(s, path, err) : remove_missing_ok(s, path, err);
+    }
+    free(l.names);
+    free(l.is_dir);
+    return rc == 0 ? remove_missing_ok(s, dir, err) : rc;
+}
+
+static int remove_backup(Storage *s, const char *label, PgpErr *err)
+{
+    char path[REPO_PATH_MAX];
+    /* first the manifest: from here on the backup is incomplete, never restored from, and a
+     * re-run after a crash removes the rest as an incomplete directory */
+    manifest_path(label, path);
+    int rc = remove_missing_ok(s, path, err);
+    if (rc != 0)
+        return rc;
+    repo_backup_dir(label, path);
+    return remove_tree(s, path, err);
+}
+
+/* A WAL directory ("archive/wal/<16>") left empty is removed; anything in the way (a
+ * concurrent archive-push's temp file, an error) just leaves it for a later run. */
+static void remove_empty_dir(Storage *s, const char *dir)
+{
+    Names l = {0};
+    PgpErr e;
+    pgp_err_clear(&e);
+    if (storage_list(s, dir, on_name, &l, &e) == 0 && l.n == 0 &&
+        storage_remove(s, dir, &e) != 0 && e.code != PGP_ERR_NOT_FOUND)
+        log_debug("leaving directory \"%s\": %s", dir, e.msg);
+    free(l.names);
+    free(l.is_dir);
+}
+
+static void parent_dir(const char *path, char out[REPO_PATH_MAX])
+{
+    snprintf(out, REPO_PATH_MAX, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash != NULL)
+        *slash = '\0';
+}
+
+static int remove_wal(Storage *s, const ExpirePlan *p, PgpErr *err)
+{
+    char last_dir[REPO_PATH_MAX] = "";
+    for (size_t i = 0; i < p->n_wal; i++) {
+        int rc = remove_missing_ok(s, p->wal[i]->path, err);
+        if (rc != 0)
+            return rc;
+        char dir[REPO_PATH_MAX];
+        parent_dir(p->wal[i]->path, dir);
+        if (last_dir[0] != '\0' && strcmp(dir, last_dir) != 0)
+            remove_empty_dir(s, last_dir);
+        memcpy(last_dir, dir, sizeof dir);
+    }
+    if (last_dir[0] != '\0')
+        remove_empty_dir(s, last_dir);
+    return 0;
+}
+
+/* Stale leases, each only if it is still what the plan judged: archive-get may have renewed
+ * it since (its recovery came back), and then it stays for the next run to judge. */
+static int remove_stale_leases(Storage *s, const ExpirePlan *p, PgpErr *err)
+{
+    for (size_t i = 0; i < p->n_leases; i++) {
+        const LeaseEntry *e = &p->leases[i].e;
+        if (!p->leases[i].remove)
+            continue;
+        Lease now;
+        PgpErr rerr;
+        pgp_err_clear(&rerr);
+        int rc = lease_read(s, e->path, p->wal_segsize, &now, &rerr);
+        StorageInfo info;
+        bool same = e->parsed ? rc == 0 && now.renewed == e->lease.renewed
+                              : rc == PGP_ERR_CORRUPT && storage_stat(s, e->path, &info, &rerr) == 0 &&
+                                    info.mtime == e->mtime;
+        if (rc == PGP_ERR_NOT_FOUND || !same) {
+            log_info("recovery lease \"%s\" changed or went meanwhile: left alone", e->path);
+            continue;
+        }
+        log_info("removing stale recovery lease \"%s\"", e->path);
+        rc = lease_remove(s, e->path, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int expire_plan_execute(Storage *s, const ExpirePlan *p, PgpErr *err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < p->n_backups; i++) {
+        if (p->backups[i].d->keep)
+            continue;
+        log_info("removing backup \"%s\"", p->backups[i].b->label);
+        rc = remove_backup(s, p->backups[i].b->label, err);
+    }
+    for (size_t i = 0; rc == 0 && i < p->n_incomplete; i++) {
+        char dir[REPO_PATH_MAX];
+        repo_backup_dir(p->incomplete[i].label, dir);
+        log_info("removing incomplete backup \"%s\"", p->incomplete[i].label);
+        rc = remove_tree(s, dir, err);
+    }
+    for (size_t i = 0; rc == 0 && i < p->n_objects; i++)
+        rc = remove_missing_ok(s, p->objects[i].path, err);
+    if (rc == 0)
+        rc = remove_wal(s, p, err);
+    if (rc == 0)
+        rc = remove_stale_leases(s, p, err);
+    return rc;
+}

@@ -1,0 +1,803 @@
+/*
+ * restore_plan.c - choosing the backup and proving the target reachable before a restore
+ * writes anything (restore_plan.h), and the plain backup selection of restore_files.h.
+ *
+ * Order: load the complete backups (newest first), resolve the target timeline and read its
+ * history from the archive, take the newest backup that can reach the target along that
+ * history, then validate it: every object it names exists (a stat each, cheap next to the
+ * restore), and the WAL from its start segment is archived with no gap along the path.
+ * Nothing here falls back silently: a damaged newer backup is an error, not a reason to
+ * restore an older one.
+ */
+#include "pgpitr/restore/restore_plan.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgpitr/common/log.h"
+#include "pgpitr/restore/restore_conf.h"
+#include "pgpitr/restore/restore_files.h"
+#include "pgpitr/repo/tl_production.h"
+
+#define US_PER_SEC INT64_C(1000000)
+
+/* ---- loading backups -------------------------------------------------------------------- */
+
+typedef struct Labels {
+    char **v;
+    size_t n, cap;
+} Labels;
+
+static void labels_free(Labels *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int collect_label(void *ud, const char *name, const StorageInfo *info)
+{
+    Labels *l = ud;
+    if (!info->is_dir || !manifest_label_valid(name))
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return PGP_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    if ((l->v[l->n] = strdup(name)) == NULL)
+        return PGP_ERR_NOMEM;
+    l->n++;
+    return 0;
+}
+
+static int list_labels(Storage *s, Labels *l, PgpErr *err)
+{
+    memset(l, 0, sizeof *l);
+    int rc = storage_list(s, "backup", collect_label, l, err);
+    if (rc == PGP_ERR_NOMEM)
+        PGP_FAIL(err, rc, "out of memory");
+    if (rc != 0)
+        labels_free(l);
+    return rc;
+}
+
+/* HINT naming the backups that have a manifest.json (in reverse name order). */
+static void hint_complete(Storage *s, const Labels *l, PgpErr *err)
+{
+    char list[PGP_ERR_HINT_MAX - 64] = "";
+    size_t used = 0, shown = 0, total = 0;
+    for (size_t i = l->n; i-- > 0;) {
+        char path[REPO_PATH_MAX];
+        StorageInfo info;
+        manifest_path(l->v[i], path);
+        if (storage_stat(s, path, &info, NULL) != 0)
+            continue;
+        total++;
+        int n = snprintf(list + used, sizeof list - used, "%s%s", shown ? ", " : "", l->v[i]);
+        if (n > 0 && (size_t)n < sizeof list - used - 16) {
+            used += (size_t)n;
+            shown++;
+        } else {
+            list[used] = '\0';
+        }
+    }
+    if (total == 0)
+        pgp_err_hint(err, "the repository has no complete backup: run pgpitr backup");
+    else if (shown < total)
+        pgp_err_hint(err, "complete backups: %s, and %zu more", list, total - shown);
+    else
+        pgp_err_hint(err, "complete backups: %s", list);
+}
+
+static bool is_complete(const BackupManifest *m)
+{
+    return m->status != NULL && strcmp(m->status, MANIFEST_STATUS_COMPLETE) == 0;
+}
+
+static int select_label(Storage *s, const char *label, const Labels *l, RestoreSelection *out,
+                        PgpErr *err)
+{
+    BackupManifest *m = NULL;
+    int rc = manifest_load(s, label, &m, err);
+    if (rc == PGP_ERR_NOT_FOUND || (rc == 0 && !is_complete(m))) {
+        bool exists = false;
+        for (size_t i = 0; i < l->n && !exists; i++)
+            exists = strcmp(l->v[i], label) == 0;
+        if (rc == 0)
+            PGP_FAIL(err, PGP_ERR_NOT_FOUND, "backup \"%s\" is not complete (status \"%s\")",
+                     label, m->status != NULL ? m->status : "");
+        else if (exists)
+            PGP_FAIL(err, PGP_ERR_NOT_FOUND,
+                     "backup \"%s\" is incomplete (it has no manifest.json) and cannot be restored",
+                     label);
+        else
+            PGP_FAIL(err, PGP_ERR_NOT_FOUND, "backup \"%s\" does not exist in the repository",
+                     label);
+        hint_complete(s, l, err);
+        manifest_free(m);
+        return PGP_ERR_NOT_FOUND;
+    }
+    if (rc != 0)
+        return pgp_err_context(err, "cannot read the manifest of backup \"%s\"", label);
+    out->manifest = m;
+    snprintf(out->why, sizeof out->why, "requested with --backup");
+    return 0;
+}
+
+static bool newer(const BackupManifest *a, const BackupManifest *b)
+{
+    if (a->stop_lsn != b->stop_lsn)
+        return a->stop_lsn > b->stop_lsn;
+    return a->stop_time > b->stop_time;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    const BackupManifest *x = *(BackupManifest *const *)a, *y = *(BackupManifest *const *)b;
+    return newer(x, y) ? -1 : newer(y, x) ? 1 : strcmp(y->label, x->label);
+}
+
+typedef struct Candidates {
+    BackupManifest **v;
+    size_t n;
+    size_t n_incomplete;
+} Candidates;
+
+static void candidates_free(Candidates *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        manifest_free(c->v[i]);
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+/* Every complete backup, newest first; an unreadable manifest is an error. */
+static int load_all(Storage *s, const Labels *l, Candidates *c, PgpErr *err)
+{
+    c->v = calloc(l->n + 1, sizeof *c->v);
+    if (c->v == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < l->n; i++) {
+        BackupManifest *m = NULL;
+        int rc = manifest_load(s, l->v[i], &m, err);
+        if (rc == PGP_ERR_NOT_FOUND || (rc == 0 && !is_complete(m))) {
+            c->n_incomplete++;
+            manifest_free(m);
+            continue;
+        }
+        if (rc != 0) {
+            pgp_err_context(err, "cannot read the manifest of backup \"%s\"", l->v[i]);
+            pgp_err_hint(err, "repair or remove it, or choose a backup with --backup LABEL");
+            return rc;
+        }
+        c->v[c->n++] = m;
+    }
+    if (c->n == 0) {
+        PGP_FAIL(err, PGP_ERR_NOT_FOUND, "the repository has no complete backup (%zu incomplete)",
+                 c->n_incomplete);
+        pgp_err_hint(err, "take one with pgpitr backup");
+        return PGP_ERR_NOT_FOUND;
+    }
+    qsort(c->v, c->n, sizeof *c->v, newest_first);
+    return 0;
+}
+
+static int load_candidates(Storage *s, const char *label, Candidates *c, PgpErr *err)
+{
+    memset(c, 0, sizeof *c);
+    Labels l;
+    int rc = list_labels(s, &l, err);
+    if (rc != 0)
+        return rc;
+    if (label != NULL) {
+        RestoreSelection sel = {0};
+        rc = select_label(s, label, &l, &sel, err);
+        if (rc == 0 && (c->v = calloc(1, sizeof *c->v)) == NULL)
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        if (rc == 0)
+            c->v[c->n++] = sel.manifest;
+        else
+            manifest_free(sel.manifest);
+    } else {
+        rc = load_all(s, &l, c, err);
+    }
+    labels_free(&l);
+    if (rc != 0)
+        candidates_free(c);
+    return rc;
+}
+
+int restore_select_backup(Storage *s, const char *label, RestoreSelection *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    Candidates c;
+    int rc = load_candidates(s, label, &c, err);
+    if (rc != 0)
+        return rc;
+    out->manifest = c.v[0];
+    c.v[0] = NULL;
+    out->n_complete = label != NULL ? 0 : c.n;
+    out->n_incomplete = c.n_incomplete;
+    if (label != NULL) {
+        snprintf(out->why, sizeof out->why, "requested with --backup");
+    } else {
+        int n = c.n == 1 ? snprintf(out->why, sizeof out->why, "newest complete backup, the only one")
+                         : snprintf(out->why, sizeof out->why, "newest of %zu complete backups",
+                                    c.n);
+        if (c.n_incomplete > 0 && n > 0 && (size_t)n < sizeof out->why)
+            snprintf(out->why + n, sizeof out->why - (size_t)n, "; %zu incomplete ignored",
+                     c.n_incomplete);
+    }
+    candidates_free(&c);
+    return 0;
+}
+
+/* ---- timelines -------------------------------------------------------------------------- */
+
+typedef enum { TL_LATEST, TL_CURRENT, TL_NUMBER, TL_PRODUCTION } TimelineMode;
+
+typedef struct Timelines {
+    RestoreWalIndex *ix;
+    TimelineMode mode;
+    uint32_t tli;                       /* LATEST, NUMBER, PRODUCTION: the target timeline */
+    uint32_t latest;                    /* PostgreSQL's latest (and backups' timelines) */
+    bool act_loaded;                    /* act and prod are known */
+    TlActivityList act;                 /* what each timeline received (tl_production.h) */
+    TlProduction prod;
+    PgTimelineHistory *h;               /* cache, one per timeline asked for */
+    bool *found;
+    size_t n;
+} Timelines;
+
+static void timelines_free(Timelines *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        pg_timeline_free(&t->h[i]);
+    free(t->h);
+    free(t->found);
+    tl_activity_free(&t->act);
+}
+
+static int timeline_history(Timelines *t, uint32_t tli, size_t *idx, PgpErr *err)
+{
+    for (*idx = 0; *idx < t->n; (*idx)++)
+        if (t->h[*idx].tli == tli)
+            return 0;
+    PgTimelineHistory *h = realloc(t->h, (t->n + 1) * sizeof *h);
+    if (h != NULL)
+        t->h = h;
+    bool *f = h != NULL ? realloc(t->found, (t->n + 1) * sizeof *f) : NULL;
+    if (f == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    t->found = f;
+    int rc = restore_wal_history(t->ix, tli, &t->h[t->n], &t->found[t->n], err);
+    if (rc != 0) {
+        pg_timeline_free(&t->h[t->n]);
+        return rc;
+    }
+    *idx = t->n++;
+    return 0;
+}
+
+/* Production's timeline, from every archive directory's listing (read once). */
+static int load_activity(Timelines *t, PgpErr *err)
+{
+    if (t->act_loaded)
+        return 0;
+    int rc = restore_wal_activity(t->ix, &t->act, err);
+    if (rc == 0) {
+        tl_production_decide(&t->act, &t->prod);
+        t->act_loaded = true;
+    }
+    return rc;
+}
+
+static int timelines_init(Timelines *t, const RestoreTargetSpec *spec, const Candidates *c,
+                          PgpErr *err)
+{
+    const char *v = spec->timeline;
+    if (v == NULL)
+        v = spec->kind == RESTORE_TARGET_IMMEDIATE ? "current" : "latest";
+    if (strcmp(v, "current") == 0) {
+        t->mode = TL_CURRENT;
+    } else if (strcmp(v, "latest") == 0) {
+        t->mode = TL_LATEST;
+    } else if (strcmp(v, "production") == 0) {
+        t->mode = TL_PRODUCTION;
+    } else {
+        char *end = NULL;
+        unsigned long n = strtoul(v, &end, 10);
+        if (v[0] < '0' || v[0] > '9' || *end != '\0' || n == 0 || n > UINT32_MAX)
+            return PGP_FAIL(err, PGP_ERR_USAGE, "invalid target timeline \"%.32s\" (expected "
+                            "latest, production, current or a timeline ID)", v);
+        t->mode = TL_NUMBER;
+        t->tli = (uint32_t)n;
+    }
+    int rc = restore_wal_latest_timeline(t->ix, &t->latest, err);
+    for (size_t i = 0; rc == 0 && i < c->n; i++) /* a backup on a timeline whose history file */
+        if (c->v[i]->timeline > t->latest)       /* is gone still defines that timeline */
+            t->latest = c->v[i]->timeline;
+    /* whether the timeline followed is production's: the same listing answers every mode but
+     * current (a backup's own timeline, --target-immediate's default: nothing after its end) */
+    if (rc == 0 && t->mode != TL_CURRENT)
+        rc = load_activity(t, err);
+    if (t->mode == TL_LATEST || (t->mode == TL_PRODUCTION && !t->prod.known))
+        t->tli = t->latest;
+    else if (t->mode == TL_PRODUCTION)
+        t->tli = t->prod.tli;
+    return rc;
+}
+
+static uint32_t target_tli_of(const Timelines *t, const BackupManifest *m)
+{
+    return t->mode == TL_CURRENT ? m->timeline : t->tli;
+}
+
+/* Why this timeline: "latest: the highest timeline with a history file in the archive". */
+static void timeline_why(const Timelines *t, char *out, size_t size)
+{
+    char prod[160];
+    if (t->mode == TL_LATEST) {
+        snprintf(out, size, "latest: the highest timeline with a history file in the archive");
+    } else if (t->mode == TL_CURRENT) {
+        snprintf(out, size, "current: the backup's own");
+    } else if (t->mode == TL_NUMBER) {
+        snprintf(out, size, "--target-timeline");
+    } else if (!t->prod.known) {
+        snprintf(out, size, "latest: production's cannot be told, nothing is archived");
+    } else {
+        tl_production_describe(&t->prod, prod, sizeof prod);
+        snprintf(out, size, "production's: %s", prod);
+    }
+}
+
+/* ---- choosing ---------------------------------------------------------------------------- */
+
+typedef struct Skipped {
+    size_t after, off;                  /* end after the target / not on the history */
+    const BackupManifest *oldest_after; /* the earliest-ending one skipped for the target */
+    const BackupManifest *first_off;
+} Skipped;
+
+static bool reaches(const BackupManifest *m, const RestoreTargetSpec *t)
+{
+    if (t->kind == RESTORE_TARGET_TIME)
+        return (m->stop_time + 1) * US_PER_SEC <= t->time_us;
+    if (t->kind == RESTORE_TARGET_LSN)
+        return m->stop_lsn <= t->lsn;
+    return true;
+}
+
+static void backup_end_text(const BackupManifest *m, char *out, size_t size)
+{
+    char lsn[20], when[RESTORE_TIME_TEXT_MAX];
+    pg_lsn_format(m->stop_lsn, lsn);
+    restore_format_time(m->stop_time * US_PER_SEC, when);
+    snprintf(out, size, "LSN %s, %s", lsn, when);
+}
+
+/* --backup LABEL that cannot reach the target: say why. */
+static int refuse_label(const BackupManifest *m, const RestoreTargetSpec *t,
+                        const PgTimelineHistory *h, bool on_path, PgpErr *err)
+{
+    char end[80], target[160], fork[20], path[160];
+    backup_end_text(m, end, sizeof end);
+    restore_target_describe(t, target, sizeof target);
+    pg_timeline_describe(h, path, sizeof path);
+    if (!on_path) {
+        const PgTimelineEntry *e = pg_timeline_find(h, m->timeline);
+        if (e != NULL) {
+            pg_lsn_format(e->end, fork);
+            PGP_FAIL(err, PGP_ERR_USAGE, "backup \"%s\" cannot reach timeline %" PRIu32 ": that "
+                     "timeline forked off timeline %" PRIu32 " at %s, before the backup's end (%s)",
+                     m->label, h->tli, m->timeline, fork, end);
+        } else {
+            PGP_FAIL(err, PGP_ERR_USAGE, "backup \"%s\" (timeline %" PRIu32 ") is not on "
+                     "timeline %" PRIu32 "'s history (%s)", m->label, m->timeline, h->tli, path);
+        }
+        pgp_err_hint(err, "choose the timeline with --target-timeline (current: the backup's "
+                     "own), or another backup");
+        return PGP_ERR_USAGE;
+    }
+    PGP_FAIL(err, PGP_ERR_USAGE, "target %s is not after the end of backup \"%s\" (%s)", target,
+             m->label, end);
+    pgp_err_hint(err, "the earliest point this backup can recover to is its end (%s; stop times "
+                 "are whole seconds): choose an older backup, or leave out --backup", end);
+    return PGP_ERR_USAGE;
+}
+
+static int refuse_none(const Candidates *c, const Skipped *sk, const RestoreTargetSpec *t,
+                       const Timelines *tl, PgpErr *err)
+{
+    char target[160], end[80] = "", path[160] = "";
+    restore_target_describe(t, target, sizeof target);
+    if (sk->oldest_after != NULL)
+        backup_end_text(sk->oldest_after, end, sizeof end);
+    if (tl->mode != TL_CURRENT && tl->n > 0)
+        pg_timeline_describe(&tl->h[0], path, sizeof path);
+    char why[160] = "";
+    size_t w = 0;
+    if (sk->after > 0)
+        w += (size_t)snprintf(why, sizeof why, "%zu of %zu complete backups end%s after it",
+                              sk->after, c->n, sk->after == 1 ? "s" : "");
+    if (sk->off > 0 && w < sizeof why)
+        snprintf(why + w, sizeof why - w, "%s%zu of %zu %s not on timeline %" PRIu32 "'s history",
+                 w > 0 ? ", " : "", sk->off, c->n, sk->off == 1 ? "is" : "are", tl->tli);
+    PGP_FAIL(err, PGP_ERR_NOT_FOUND, "no complete backup can reach target %s: %s", target, why);
+    if (sk->oldest_after != NULL && sk->off == 0)
+        pgp_err_hint(err, "the earliest recoverable point is the end of backup \"%s\": %s",
+                     sk->oldest_after->label, end);
+    else if (sk->oldest_after != NULL)
+        pgp_err_hint(err, "the earliest recoverable point is the end of backup \"%s\": %s; "
+                     "timeline %" PRIu32 "'s history: %s (choose another with "
+                     "--target-timeline)", sk->oldest_after->label, end, tl->tli, path);
+    else
+        pgp_err_hint(err, "timeline %" PRIu32 "'s history: %s%s; choose another timeline with "
+                     "--target-timeline (current: each backup's own)", tl->tli, path,
+                     tl->n > 0 && !tl->found[0] && tl->tli > 1 ? " (no history file archived)"
+                                                               : "");
+    return PGP_ERR_NOT_FOUND;
+}
+
+static void make_why(RestorePlan *p, const RestoreRequest *req, const Skipped *sk,
+                     const Candidates *c)
+{
+    const RestoreTargetSpec *t = &req->target;
+    char target[160], extra[128] = "";
+    int n = 0;
+    if (req->label != NULL) {
+        snprintf(p->why, sizeof p->why, "requested with --backup");
+        return;
+    }
+    restore_target_describe(t, target, sizeof target);
+    if (t->kind == RESTORE_TARGET_TIME || t->kind == RESTORE_TARGET_LSN)
+        n = snprintf(p->why, sizeof p->why, "newest complete backup ending before %s on timeline "
+                     "%" PRIu32 "'s history", target, p->target_tli);
+    else if (t->kind == RESTORE_TARGET_IMMEDIATE)
+        n = snprintf(p->why, sizeof p->why, "newest complete backup on timeline %" PRIu32 "'s "
+                     "history", p->target_tli);
+    else if (t->kind == RESTORE_TARGET_LATEST)
+        n = snprintf(p->why, sizeof p->why, "newest complete backup on timeline %" PRIu32 "'s "
+                     "history, to replay all archived WAL", p->target_tli);
+    else
+        n = snprintf(p->why, sizeof p->why, "newest complete backup on timeline %" PRIu32 "'s "
+                     "history (%s cannot be placed in time: it must lie after this backup's end)",
+                     p->target_tli, t->kind == RESTORE_TARGET_XID ? "an xid" : "a restore point");
+    size_t e = 0;
+    if (sk->after > 0)
+        e += (size_t)snprintf(extra + e, sizeof extra - e, "; %zu newer end after the target",
+                              sk->after);
+    if (sk->off > 0 && e < sizeof extra)
+        e += (size_t)snprintf(extra + e, sizeof extra - e, "; %zu not on this timeline", sk->off);
+    if (c->n_incomplete > 0 && e < sizeof extra)
+        snprintf(extra + e, sizeof extra - e, "; %zu incomplete ignored", c->n_incomplete);
+    if (n > 0 && (size_t)n < sizeof p->why)
+        snprintf(p->why + n, sizeof p->why - (size_t)n, "%s", extra);
+}
+
+/* What choose() lent the plan (the candidate's manifest, the cached history) until adopt(). */
+typedef struct Chosen {
+    size_t cand, hist;
+} Chosen;
+
+static int choose(RestorePlan *p, const RestoreRequest *req, Candidates *c, Timelines *tl,
+                  Chosen *ch, PgpErr *err)
+{
+    Skipped sk = {0};
+    for (size_t i = 0; i < c->n; i++) {
+        BackupManifest *m = c->v[i];
+        size_t idx;
+        int rc = timeline_history(tl, target_tli_of(tl, m), &idx, err);
+        if (rc != 0)
+            return rc;
+        bool on_path = pg_timeline_contains(&tl->h[idx], m->timeline, m->stop_lsn, NULL);
+        bool ok = on_path && reaches(m, &req->target);
+        if (!ok && req->label != NULL)
+            return refuse_label(m, &req->target, &tl->h[idx], on_path, err);
+        if (!ok && !on_path) {
+            sk.off++;
+            sk.first_off = sk.first_off ? sk.first_off : m;
+        } else if (!ok) {
+            sk.after++;
+            sk.oldest_after = m; /* newest first: the last one seen ends earliest */
+        }
+        if (!ok)
+            continue;
+        p->manifest = m;                /* lent: adopt() takes it, unlend() forgets it */
+        p->target_tli = tl->h[idx].tli;
+        p->history = tl->h[idx];
+        p->history_found = tl->found[idx];
+        *ch = (Chosen){.cand = i, .hist = idx};
+        timeline_why(tl, p->timeline_why, sizeof p->timeline_why);
+        snprintf(p->timeline_text, sizeof p->timeline_text, "%" PRIu32 " (%s)", p->target_tli,
+                 p->timeline_why);
+        pg_timeline_describe(&p->history, p->path_text, sizeof p->path_text);
+        make_why(p, req, &sk, c);
+        return 0;
+    }
+    return refuse_none(c, &sk, &req->target, tl, err);
+}
+
+/* ---- validating --------------------------------------------------------------------------- */
+
+typedef struct ObjRef {
+    const char *object;
+    const char *path;
+} ObjRef;
+
+static int objref_cmp(const void *a, const void *b)
+{
+    return strcmp(((const ObjRef *)a)->object, ((const ObjRef *)b)->object);
+}
+
+static int check_objects(Storage *s, const BackupManifest *m, size_t *checked, PgpErr *err)
+{
+    ObjRef *refs = calloc(m->n_entries + 1, sizeof *refs);
+    size_t n = 0;
+    if (refs == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < m->n_entries; i++)
+        if (m->entries[i].type == MANIFEST_FILE && m->entries[i].object != NULL)
+            refs[n++] = (ObjRef){m->entries[i].object, m->entries[i].path};
+    if (m->pg_manifest_object != NULL)
+        refs[n++] = (ObjRef){m->pg_manifest_object, "backup_manifest"};
+    qsort(refs, n, sizeof *refs, objref_cmp);
+    int rc = 0;
+    *checked = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i > 0 && strcmp(refs[i].object, refs[i - 1].object) == 0)
+            continue;
+        StorageInfo info;
+        rc = storage_stat(s, refs[i].object, &info, err);
+        (*checked)++;
+        if (rc == PGP_ERR_NOT_FOUND) {
+            rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "backup \"%s\" is damaged: object \"%s\" (content "
+                          "of \"%s\") is missing from the repository", m->label, refs[i].object,
+                          refs[i].path);
+            pgp_err_hint(err, "nothing was written; choose another backup with --backup LABEL");
+        } else if (rc != 0) {
+            pgp_err_context(err, "cannot check object \"%s\" of backup \"%s\"", refs[i].object,
+                            m->label);
+        }
+    }
+    free(refs);
+    return rc;
+}
+
+static uint64_t backup_last_segno(const BackupManifest *m, uint32_t segsize)
+{
+    return pg_lsn_segno(m->stop_lsn > m->start_lsn ? m->stop_lsn - 1 : m->stop_lsn, segsize);
+}
+
+/* "WAL segment X is missing ...: backup B can reach at most ..." with the recoverable range. */
+static int refuse_wal(const RestorePlan *p, const RestoreTargetSpec *t, PgpErr *err)
+{
+    const BackupManifest *m = p->manifest;
+    char target[160], latest[20], when[RESTORE_TIME_TEXT_MAX], end[80];
+    restore_target_describe(t, target, sizeof target);
+    pg_lsn_format(p->latest_lsn, latest);
+    restore_format_time(p->latest_time * US_PER_SEC, when);
+    backup_end_text(m, end, sizeof end);
+    PGP_FAIL(err, PGP_ERR_NOT_FOUND, "WAL segment %s %s: backup \"%s\" can reach at most LSN %s "
+             "(about %s), not target %s", p->wal.missing,
+             p->wal.gap ? "is missing from the archive" : "is not archived (yet)", m->label, latest,
+             when, target);
+    const char *gap = p->wal.gap ? "; later WAL is archived, e.g. " : "";
+    if (p->ends_at_backup)
+        pgp_err_hint(err, "nothing was archived after this backup ended: in time it recovers only "
+                     "to its end (%s), by LSN up to %s (end of segment %s)%s%s", end, latest,
+                     p->wal.last_name, gap, p->wal.gap ? p->wal.gap_next : "");
+    else
+        pgp_err_hint(err, "recoverable with this backup: earliest %s (its end), latest LSN %s "
+                     "(about %s: the archive time of segment %s, approximate)%s%s", end, latest,
+                     when, p->wal.last_name, gap, p->wal.gap ? p->wal.gap_next : "");
+    return PGP_ERR_NOT_FOUND;
+}
+
+static uint64_t walk_until(const RestorePlan *p, const RestoreTargetSpec *t, uint32_t segsize)
+{
+    if (t->kind == RESTORE_TARGET_LSN)
+        return pg_lsn_segno(t->lsn, segsize);
+    if (t->kind == RESTORE_TARGET_IMMEDIATE)
+        return backup_last_segno(p->manifest, segsize);
+    return UINT64_MAX;
+}
+
+static int check_wal(RestorePlan *p, RestoreWalIndex *ix, const RestoreTargetSpec *t, bool quiet,
+                     PgpErr *err)
+{
+    const BackupManifest *m = p->manifest;
+    uint32_t segsize = restore_wal_segsize(ix);
+    int rc = restore_wal_walk(ix, &p->history, pg_lsn_segno(m->start_lsn, segsize),
+                              walk_until(p, t, segsize), &p->wal, err);
+    if (rc != 0)
+        return rc;
+    p->wal_segments = p->wal.n_present;
+    RecoveryWindow w;
+    recovery_window(m->stop_time, m->stop_lsn, p->wal.last_mtime,
+                    (p->wal.last_segno + 1) * (uint64_t)segsize, &w);
+    p->latest_lsn = w.to_lsn;
+    p->latest_time = w.to_time;
+    p->ends_at_backup = w.ends_at_backup;
+    if (p->wal.complete)
+        return 0;
+    if (p->wal.missing_segno <= backup_last_segno(m, segsize)) {
+        PGP_FAIL(err, PGP_ERR_NOT_FOUND, "WAL segment %s of backup \"%s\" itself is missing from "
+                 "the archive: the backup cannot be restored", p->wal.missing, m->label);
+        pgp_err_hint(err, "nothing was written; choose another backup with --backup LABEL");
+        return PGP_ERR_NOT_FOUND;
+    }
+    switch (t->kind) {
+    case RESTORE_TARGET_LSN:
+    case RESTORE_TARGET_IMMEDIATE:
+        return refuse_wal(p, t, err);
+    case RESTORE_TARGET_LATEST:
+        return p->wal.gap ? refuse_wal(p, t, err) : 0;
+    case RESTORE_TARGET_TIME:
+        return t->time_us >= (p->latest_time + 1) * US_PER_SEC ? refuse_wal(p, t, err) : 0;
+    default:
+        if (p->wal.gap && !quiet)
+            log_warn("WAL segment %s is missing from the archive (later WAL such as %s is "
+                     "archived): recovery ends with an error there if the target lies beyond it",
+                     p->wal.missing, p->wal.gap_next);
+        return 0;
+    }
+}
+
+/* ---- the timeline explained ---------------------------------------------------------------- */
+
+static void adopt(RestorePlan *p, Candidates *c, Timelines *tl, const Chosen *ch)
+{
+    c->v[ch->cand] = NULL;
+    tl->h[ch->hist] = (PgTimelineHistory){.tli = p->target_tli}; /* distinct, now empty */
+}
+
+static void unlend(RestorePlan *p)
+{
+    p->manifest = NULL;
+    p->history = (PgTimelineHistory){0};
+}
+
+/* Would the target be reachable following timeline tli? The same choice and WAL walk, quiet. */
+static bool reachable_on(const RestoreRequest *req, Candidates *c, Timelines *tl, uint32_t tli)
+{
+    Timelines saved = *tl;
+    RestorePlan p = {0};
+    Chosen ch;
+    PgpErr e;
+    tl->mode = TL_NUMBER;
+    tl->tli = tli;
+    int rc = choose(&p, req, c, tl, &ch, &e);
+    if (rc == 0)
+        rc = check_wal(&p, tl->ix, &req->target, true, &e);
+    unlend(&p);
+    tl->mode = saved.mode;
+    tl->tli = saved.tli;
+    return rc == 0;
+}
+
+#define COVER_TRIALS_MAX 32
+
+/* " or --target-timeline 4" for every other timeline that reaches the target. */
+static void covering(const RestoreRequest *req, Candidates *c, Timelines *tl, char *out,
+                     size_t size)
+{
+    size_t used = 0, tried = 0;
+    out[0] = '\0';
+    PgpErr e;
+    if (load_activity(tl, &e) != 0)
+        return;
+    for (size_t i = 0; i < c->n; i++)    /* backups' timelines are candidates, archived or not */
+        if (tl_activity_get(&tl->act, c->v[i]->timeline) == NULL)
+            return;
+    for (size_t i = 0; i < tl->act.n && tried < COVER_TRIALS_MAX; i++) {
+        uint32_t tli = tl->act.v[i].tli;
+        if (tl->mode != TL_CURRENT && tli == tl->tli)
+            continue;
+        tried++;
+        if (!reachable_on(req, c, tl, tli))
+            continue;
+        int n = snprintf(out + used, size - used, "%s--target-timeline %" PRIu32 "%s",
+                         used ? " or " : "", tli,
+                         tl->prod.known && tl->prod.tli == tli ? " (production's timeline)" : "");
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* Reachability errors name the timeline chosen, why, and every timeline that does reach the
+ * target, with the flag to use: restore's "latest" may be a copy's timeline, not production's. */
+static void explain(const RestoreRequest *req, Candidates *c, Timelines *tl, PgpErr *err)
+{
+    if (err == NULL)
+        return;
+    char why[224], cover[256], old[PGP_ERR_HINT_MAX];
+    timeline_why(tl, why, sizeof why);
+    covering(req, c, tl, cover, sizeof cover);
+    size_t len = strlen(err->msg);
+    if (tl->mode == TL_CURRENT)
+        snprintf(err->msg + len, sizeof err->msg - len, "; each backup's own timeline was "
+                 "followed (%s)", why);
+    else
+        snprintf(err->msg + len, sizeof err->msg - len, "; timeline %" PRIu32 " was followed "
+                 "(%s)", tl->tli, why);
+    snprintf(old, sizeof old, "%s", err->hint);
+    if (cover[0] != '\0')
+        pgp_err_hint(err, "the target is reachable with %s%s%s", cover, old[0] ? "; " : "", old);
+    else
+        pgp_err_hint(err, "%s%sno other timeline reaches the target either", old,
+                     old[0] ? "; " : "");
+}
+
+/* Production's timeline, latest, what each timeline received (moved into the plan), and the
+ * warnings about them for the modes that choose by themselves. */
+static void timeline_facts(RestorePlan *p, Timelines *tl)
+{
+    p->production = tl->prod;
+    p->latest_tli = tl->latest;
+    p->timelines = tl->act;
+    tl->act = (TlActivityList){0};
+    if (tl->mode != TL_LATEST && tl->mode != TL_PRODUCTION)
+        return;
+    tl_production_warning(&tl->prod, tl->mode == TL_PRODUCTION, p->target_tli, tl->latest,
+                          p->warning, sizeof p->warning);
+    tl_production_fork_warning(&p->timelines, p->target_tli, (int64_t)time(NULL),
+                               restore_wal_segsize(tl->ix), p->fork_warning,
+                               sizeof p->fork_warning);
+}
+
+int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    Candidates c;
+    Timelines tl = {0};
+    Chosen ch = {0};
+    int rc = load_candidates(repo_storage(repo), req->label, &c, err);
+    if (rc != 0)
+        return rc;
+    out->n_complete = c.n;
+    out->n_incomplete = c.n_incomplete;
+    rc = restore_wal_index_new(repo, &tl.ix, err);
+    if (rc == 0)
+        rc = timelines_init(&tl, &req->target, &c, err);
+    if (rc == 0) {
+        rc = choose(out, req, &c, &tl, &ch, err);
+        if (rc == 0)
+            rc = check_objects(repo_storage(repo), out->manifest, &out->n_objects, err);
+        if (rc == 0)
+            rc = check_wal(out, tl.ix, &req->target, false, err);
+        if (rc == PGP_ERR_NOT_FOUND || rc == PGP_ERR_USAGE)
+            explain(req, &c, &tl, err);
+    }
+    if (rc == 0) {
+        adopt(out, &c, &tl, &ch);
+        timeline_facts(out, &tl);
+    } else {
+        unlend(out);
+    }
+    timelines_free(&tl);
+    restore_wal_index_free(tl.ix);
+    candidates_free(&c);
+    if (rc != 0)
+        restore_plan_free(out);
+    return rc;
+}
+
+void restore_plan_free(RestorePlan *p)
+{
+    if (p == NULL)
+        return;
+    manifest_free(p->manifest);
+    pg_timeline_free(&p->history);
+    tl_activity_free(&p->timelines);
+    memset(p, 0, sizeof *p);
+}
