@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/object_pump.h"
 #include "pgpitr/pipe/pipe.h"
 
 #define GET_CHUNK (1u << 20)

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/object_pump.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/pg/walhdr.h"
 #include "pgpitr/pg/walname.h"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/object_pump.h"
 
 /* Above this size a single file also uses zstd's own threads, so one huge relation file
  * does not leave the other cores idle. */

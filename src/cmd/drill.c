@@ -432,10 +432,11 @@ static int restore_phase(Drill *d, PgpErr *err)
     TsMap ts = {0};
     int port = 0;
     RestoreRequest req = {.label = d->o->label, .target = d->o->target, .jobs = d->o->jobs,
-                          .quiet = true, .lock_held = true, .locks_out = &d->locks};
+                          .quiet = true, .locks_out = &d->locks};
     /* A drill proves production's history: not a higher timeline a promoted copy archived. */
     if (req.target.timeline == NULL && req.target.kind != RESTORE_TARGET_IMMEDIATE)
         req.target.timeline = "production";
+    cmd_restore_env(d->s, &req.env);
     double t0 = mono_s();
     int rc = pg_server_free_port(&port, err);
     if (rc == 0)
@@ -450,7 +451,7 @@ static int restore_phase(Drill *d, PgpErr *err)
     req.settings_comment = "# pgpitr drill: a private, harmless server (also given on its "
                            "command line)";
     if (rc == 0)
-        rc = restore_run(d->s, &req, &d->rep.backup, err);
+        rc = restore_run(d->repo, &req, &d->rep.backup, err);
     double secs = mono_s() - t0;
     d->rep.total_s = secs;
     if (rc == 0) {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/object_pump.h"
 #include "pgpitr/pg/pgmanifest.h"
 #include "pgpitr/pg/walhdr.h"
 

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/object_pump.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/restore/restore_guard.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/object_pump.h"
 #include "pgpitr/pipe/pipe.h"
 
 #define WAL_TOP "archive/wal"

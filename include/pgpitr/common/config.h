@@ -27,4 +27,8 @@ const char *config_get(const PgpConfig *c, const char *key);
 const char *config_path(const PgpConfig *c);   /* NULL if none was read */
 void config_free(PgpConfig *c);
 
+/* Parses an integer setting within [min, max]; PGP_ERR_CONFIG naming `what` otherwise. */
+int config_parse_int(const char *what, const char *text, long min, long max, long *out,
+                     PgpErr *err);
+
 #endif

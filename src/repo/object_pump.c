@@ -1,8 +1,19 @@
 /*
  * object_pump.c - reading a whole repository object into a filter chain: the loop that
- * archive-get, restore and the timeline reader share. Owns no filters and no buffer.
+ * archive-get, restore and the timeline reader share, and the sink into a storage writer.
+ * Owns no filters and no buffer.
  */
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/object_pump.h"
+
+static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    return storage_write(ud, buf, len, err);
+}
+
+PipeSink cmd_storage_sink(StorageWriter *w)
+{
+    return (PipeSink){storage_sink_write, w};
+}
 
 int cmd_pump_object(Storage *s, const char *path, PipeFilter *into, void *buf, size_t size,
                     uint64_t *read_bytes, PgpErr *err)
