@@ -2,8 +2,9 @@
 # check-layout.sh - the source tree keeps the shape docs/architecture.md describes:
 #   * an #include goes only down the allowed calls:
 #       main -> cmd -> engines (archive, backup, restore, drill) -> repo -> {pg, pipe, storage}
-#       -> common; drill may call restore; nothing sideways otherwise (archive must not include
-#       restore/, repo must not include cmd/ or an engine, pg must not include repo/ ...);
+#       -> common; drill may call restore, pg may use pipe; nothing sideways otherwise
+#       (archive must not include restore/, repo must not include cmd/ or an engine, pg must
+#       not include repo/ ...);
 #   * no two .c files under src/ share a basename (a name says where a thing is);
 #   * no file under src/ or include/ is over 800 lines;
 #   * no function under src/ is over 80 lines (body lines between a "{" and a "}" at column 0,
@@ -27,7 +28,8 @@ allowed() {
         archive | backup | restore) echo "repo pg pipe storage common" ;;
         drill) echo "restore repo pg pipe storage common" ;;
         repo) echo "pg pipe storage common" ;;
-        pg | pipe | storage) echo "common" ;;
+        pg) echo "pipe common" ;;
+        pipe | storage) echo "common" ;;
         common) echo "" ;;
         *) echo "?" ;;
     esac
@@ -43,6 +45,12 @@ layer_of() {
     esac
 }
 
+# Known exceptions, "FILE INCLUDE" per line: the archive index (restore_wal.h) is read from
+# below restore until it moves to src/repo/ (issue #11's wal_index); remove a line when its
+# include goes.
+EXCEPTIONS="src/archive/wal_missing.c pgpitr/restore/restore_wal.h
+src/repo/catalog.c pgpitr/restore/restore_wal.h"
+
 files=$(find src include -name '*.[ch]' | sort)
 for f in $files; do
     from=$(layer_of "$f")
@@ -56,7 +64,8 @@ for f in $files; do
         esac
         case $ok in
             *" $to "*) ;;
-            *) fail "$f:$line: $from must not include \"$inc\" ($to)" ;;
+            *) grep -qxF "$f $inc" <<<"$EXCEPTIONS" ||
+                   fail "$f:$line: $from must not include \"$inc\" ($to)" ;;
         esac
     done < <(grep -n '^#include "' "$f" | sed -E 's/^([0-9]+):#include "([^"]*)".*/\1:\2/')
 done
