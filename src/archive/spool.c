@@ -195,7 +195,9 @@ static int resolve_numbers(const SpoolRequest *r, SpoolSettings *o, PgpErr *err)
 {
     const char *size = r->size, *jobs = r->jobs, *idle = r->idle_timeout;
     long v = SPOOL_DEFAULT_JOBS;
-    int rc = jobs != NULL ? config_parse_int("prefetch-jobs", jobs, 1, SPOOL_MAX_JOBS, &v, err) : 0;
+    int rc = jobs != NULL
+                 ? config_parse_int("prefetch-jobs", jobs, 1, SPOOL_MAX_JOBS, &v, err)
+                 : 0;
     o->jobs = (unsigned)v;
     o->size = spool_default_size(o->jobs, o->segsize);
     if (rc == 0 && size != NULL)

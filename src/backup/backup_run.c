@@ -7,8 +7,8 @@
  *   the cluster (a standby: its primary too, before anything is written) -> BASE_BACKUP ->
  *   files to the store pool while the stream is read -> end position -> every file checked
  *   against PostgreSQL's backup_manifest -> (a standby: the primary switches WAL) -> WAL
- *   start..stop archived -> manifest.json written. Only that last write makes the backup restorable, so a
- *   backup that fails or is killed at any step is never listed as complete.
+ *   start..stop archived -> manifest.json written. Only that last write makes the backup
+ *   restorable, so a backup that fails or is killed at any step is never listed as complete.
  */
 #include "pgpitr/backup/backup_run.h"
 

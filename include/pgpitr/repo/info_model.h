@@ -65,7 +65,8 @@ typedef struct InfoDrill {
     bool found;
     char id[INFO_DRILL_ID_MAX];
     char status[16];               /* "passed" or "failed" */
-    char started[INFO_DRILL_TIME_MAX], finished[INFO_DRILL_TIME_MAX];  /* as written in the report */
+    /* as written in the report */
+    char started[INFO_DRILL_TIME_MAX], finished[INFO_DRILL_TIME_MAX];
     int64_t started_t;             /* from the id (seconds), 0 if it does not parse */
     bool has_rto;                  /* passed and phases.total_s present */
     double rto_s;
