@@ -177,11 +177,9 @@ static int store_new_object(Repo *repo, const char *base, const WalPushOptions *
     /* Opened under the plain WAL name (never a final name: those carry a checksum) and
      * committed under <name>-<sha256><ext> once the hash is known. */
     char provisional[REPO_PATH_MAX];
-    repo_archive_dir(base, provisional);
-    strncat(provisional, "/", sizeof provisional - strlen(provisional) - 1);
-    strncat(provisional, base, sizeof provisional - strlen(provisional) - 1);
-
-    int rc = pipe_sha256_async(src->data, src->size, &hash, err);
+    int rc = repo_archive_provisional_path(base, provisional, err);
+    if (rc == 0)
+        rc = pipe_sha256_async(src->data, src->size, &hash, err);
     if (rc == 0)
         rc = storage_open_write(repo_storage(repo), provisional, 0, &w, err);
     if (rc == 0)
@@ -198,7 +196,9 @@ static int store_new_object(Repo *repo, const char *base, const WalPushOptions *
     if (rc != 0)
         goto out;
     pipe_hex(digest, sizeof digest, res->sha256_hex);
-    repo_archive_object_path(base, res->sha256_hex, opt->codec, res->object_path);
+    rc = repo_archive_object_path(base, res->sha256_hex, opt->codec, res->object_path, err);
+    if (rc != 0)
+        goto out;
     rc = storage_writer_commit_as(w, res->object_path, err);
     w = NULL;
     if (rc == PGP_ERR_CONFLICT) /* a concurrent push of identical content won the race */

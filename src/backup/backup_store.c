@@ -56,9 +56,11 @@ static int find_existing(Storage *s, const BackupStoreOptions *opt, const uint8_
                          BackupStoreResult *res, PgpErr *err)
 {
     pipe_hex(digest, PIPE_SHA256_LEN, res->sha256_hex);
-    repo_object_path(res->sha256_hex, opt->codec, res->object);
     StorageInfo info;
-    int rc = storage_stat(s, res->object, &info, err);
+    int rc = repo_object_path(res->sha256_hex, opt->codec, res->object, err);
+    if (rc != 0)
+        return rc;
+    rc = storage_stat(s, res->object, &info, err);
     if (rc == 0) {
         res->reused = true;
         res->stored_size = info.size;

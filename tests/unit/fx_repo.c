@@ -58,7 +58,7 @@ static void wal_path(uint32_t tli, uint64_t segno, const char *seed, char path[R
     const char *s = seed != NULL ? seed : name;
     pipe_sha256_buf(s, strlen(s), digest);
     pipe_hex(digest, sizeof digest, hex);
-    repo_archive_object_path(name, hex, PIPE_CODEC_ZSTD, path);
+    repo_archive_object_path(name, hex, PIPE_CODEC_ZSTD, path, NULL);
 }
 
 void fx_put_wal(FxRepo *fx, uint32_t tli, uint64_t segno, const char *seed, int64_t t,
@@ -88,7 +88,7 @@ static void put_history(FxRepo *fx, uint32_t tli, const char *text, char path[RE
     snprintf(name, sizeof name, "%08X.history", (unsigned)tli);
     pipe_sha256_buf(text, strlen(text), digest);
     pipe_hex(digest, sizeof digest, hex);
-    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path);
+    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path, NULL);
     PgpErr err = {0};
     ck_assert_int_eq(storage_put_all(fx->st, path, 0, text, strlen(text), &err), 0);
 }
@@ -112,7 +112,7 @@ void fx_put_object(FxRepo *fx, const char *content, char path[REPO_PATH_MAX])
     uint8_t digest[PIPE_SHA256_LEN];
     pipe_sha256_buf(content, strlen(content), digest);
     pipe_hex(digest, sizeof digest, hex);
-    repo_object_path(hex, PIPE_CODEC_NONE, path);
+    repo_object_path(hex, PIPE_CODEC_NONE, path, NULL);
     fx_put_raw(fx, path, content);
 }
 
