@@ -31,6 +31,7 @@
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/pg/pgconn.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/repo/object_io.h"
 
 #define POOL_BUDGET (512u << 20)
 #define HASH_WHILE_READING (8u << 20)
@@ -455,23 +456,12 @@ static int store_pg_manifest(Storage *s, BackupManifest *m, const BackupStoreOpt
                              const char *text, size_t len, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
-    StorageWriter *w = NULL;
-    PipeFilter *comp = NULL;
+    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level};
+    ObjectWriteResult w;
     int rc = repo_backup_pg_manifest_path(m->label, opt->codec, path, err);
     if (rc == 0)
-        rc = storage_open_write(s, path, 0, &w, err);
-    if (rc == 0)
-        rc = pipe_compress_new(opt->codec, opt->level, 0, cmd_storage_sink(w), &comp, err);
-    if (rc == 0)
-        rc = pipe_filter_push(comp, text, len, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(comp, err);
-    pipe_filter_free(comp);
-    if (rc != 0) {
-        storage_writer_abort(w);
-        return rc;
-    }
-    if ((rc = storage_writer_commit(w, err)) != 0)
+        rc = object_io_write(s, path, &wopt, text, len, NULL, NULL, &w, err);
+    if (rc != 0)
         return rc;
     m->pg_manifest_object = strdup(path);
     return m->pg_manifest_object ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/object_io.h"
 #include "pgpitr/repo/wal_index.h"
 
 #define DIR_NAME_LEN REPO_LAYOUT_WAL_DIR_LEN
@@ -384,30 +384,14 @@ static int mem_write(void *ud, const void *buf, size_t len, PgpErr *err)
     return 0;
 }
 
-/* Object -> decompress -> sha256 -> memory; the checksum must equal the one in its name. */
+/* The object into memory; the checksum must equal the one in its name. */
 static int read_verified(Storage *s, const RepoArchiveObject *obj, MemSink *out, PgpErr *err)
 {
-    PipeFilter *sha = NULL, *dec = NULL;
     char buf[4096];
-    int rc = pipe_sha256_new((PipeSink){mem_write, out}, &sha, err);
-    if (rc == 0)
-        rc = pipe_decompress_new(obj->codec, pipe_filter_sink(sha), &dec, err);
-    if (rc == 0)
-        rc = cmd_pump_object(s, obj->path, dec, buf, sizeof buf, NULL, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(sha, err);
-    if (rc == 0) {
-        uint8_t digest[PIPE_SHA256_LEN];
-        char hex[PIPE_SHA256_HEX_LEN + 1];
-        pipe_sha256_result(sha, digest);
-        pipe_hex(digest, sizeof digest, hex);
-        if (strcmp(hex, obj->sha256_hex) != 0)
-            rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "checksum mismatch: content has sha256 %s, "
-                          "expected %s", hex, obj->sha256_hex);
-    }
-    pipe_filter_free(dec);
-    pipe_filter_free(sha);
-    return rc;
+    ObjectReadOptions opt = {.codec = obj->codec, .expect_sha256 = obj->sha256_hex, .buf = buf,
+                             .buf_size = sizeof buf};
+    ObjectReadResult res;
+    return object_io_read_verify(s, obj->path, &opt, (PipeSink){mem_write, out}, &res, err);
 }
 
 int restore_wal_history(RestoreWalIndex *ix, uint32_t tli, PgTimelineHistory *out, bool *found,
