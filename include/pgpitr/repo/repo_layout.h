@@ -67,7 +67,8 @@ int repo_object_path(const char *sha256_hex, PipeCodec codec, char out[REPO_PATH
 int repo_backup_dir(const char *label, char out[REPO_PATH_MAX], PgpErr *err);
 /* A file of backup <label>: "backup/<label>/<file>" (REPO_LAYOUT_MANIFEST, ...). */
 int repo_backup_file(const char *label, const char *file, char out[REPO_PATH_MAX], PgpErr *err);
-/* PostgreSQL's manifest of backup <label>, stored with codec: "backup/<label>/backup_manifest<ext>". */
+/* PostgreSQL's manifest of backup <label>, stored with codec:
+ * "backup/<label>/backup_manifest<ext>". */
 int repo_backup_pg_manifest_path(const char *label, PipeCodec codec, char out[REPO_PATH_MAX],
                                  PgpErr *err);
 /* The report of drill <id>: "drill/<id>.json". */
