@@ -113,16 +113,6 @@ int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)
     return PGP_ERR_USAGE;
 }
 
-static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err)
-{
-    return storage_write(ud, buf, len, err);
-}
-
-PipeSink cmd_storage_sink(StorageWriter *w)
-{
-    return (PipeSink){storage_sink_write, w};
-}
-
 int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *level_flag,
                     PipeCodec *codec, int *level, PgpErr *err)
 {

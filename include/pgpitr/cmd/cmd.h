@@ -108,15 +108,6 @@ int cmd_lock_repo(const CmdSettings *s, Storage *st, RepoLockKind kind, const ch
 int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *level_flag,
                     PipeCodec *codec, int *level, PgpErr *err);
 
-/* A pipe sink writing into a storage writer (the end of most chains). */
-PipeSink cmd_storage_sink(StorageWriter *w);
-
-/* Opens the object at path, pushes all of it (through buf, size bytes at a time) into `into`
- * and finishes `into`; *read_bytes (may be NULL) gets the bytes read. A missing object is
- * PGP_ERR_NOT_FOUND: callers decide what that means for them. */
-int cmd_pump_object(Storage *s, const char *path, PipeFilter *into, void *buf, size_t size,
-                    uint64_t *read_bytes, PgpErr *err);
-
 /* json_dumps(j, flags) with a newline at the end, malloc'd; NULL when j is NULL, when jansson
  * refuses (out of memory, a string that is not UTF-8) or out of memory. */
 char *cmd_json_text(const json_t *j, size_t flags);
