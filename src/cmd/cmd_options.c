@@ -149,6 +149,9 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_LEASE_TTL, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_LEASE_TTL", "lease-ttl",
      .min = LEASE_TTL_MIN, .max = LEASE_TTL_MAX, .def = "86400",
      .help = "seconds a recovery lease lives"},
+    {CMD_OPT_PREFETCH_IDLE_TIMEOUT, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_PREFETCH_IDLE_TIMEOUT",
+     NULL, .min = 1, .max = 86400, .def = "30",
+     .help = "seconds without a request after which the prefetcher ends (for tests)"},
 };
 const size_t cmd_options_len = sizeof cmd_options / sizeof cmd_options[0];
 

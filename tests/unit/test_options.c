@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,40 @@ START_TEST(docs_match_table)
 }
 END_TEST
 
+/* Every environment variable the sources read ("PGPITR_..." as a string of its own) is a
+ * row's: none escapes the table, and so the documentation. */
+START_TEST(env_literals_in_table)
+{
+    glob_t g;
+    ck_assert_int_eq(glob("src/*.c", 0, NULL, &g), 0);
+    ck_assert_int_eq(glob("src/*/*.c", GLOB_APPEND, NULL, &g), 0);
+    ck_assert_uint_gt(g.gl_pathc, 50);
+    size_t seen = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        FILE *f = fopen(g.gl_pathv[i], "r");
+        ck_assert_ptr_nonnull(f);
+        char line[1024];
+        for (const char *p; fgets(line, sizeof line, f) != NULL;) {
+            for (p = line; (p = strstr(p, "\"PGPITR_")) != NULL; p++) {
+                size_t n = strspn(p + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
+                if (p[1 + n] != '"')
+                    continue;
+                bool found = false;
+                for (size_t j = 0; j < cmd_options_len && !found; j++)
+                    found = cmd_options[j].env != NULL && strlen(cmd_options[j].env) == n &&
+                            strncmp(cmd_options[j].env, p + 1, n) == 0;
+                ck_assert_msg(found, "%s reads %.*s, which is not in the option table",
+                              g.gl_pathv[i], (int)n, p + 1);
+                seen++;
+            }
+        }
+        fclose(f);
+    }
+    globfree(&g);
+    ck_assert_uint_gt(seen, 10);
+}
+END_TEST
+
 /* ---- the parser ------------------------------------------------------------------------- */
 
 typedef struct Seen {
@@ -468,6 +503,7 @@ Suite *suite_options(void)
     tcase_add_test(tc, help_check_catches);
     tcase_add_test(tc, config_keys_match_table);
     tcase_add_test(tc, docs_match_table);
+    tcase_add_test(tc, env_literals_in_table);
     tcase_add_test(tc, getopt_array);
     tcase_add_test(tc, parser_values_in_order);
     tcase_add_test(tc, parser_messages);
