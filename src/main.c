@@ -41,10 +41,9 @@ static int bad_option(const char *arg, PgpErr *err)
 
 int main(int argc, char **argv)
 {
-    struct option longopts[CMD_OPT__COUNT + 2];
-    char shortopts[2 * CMD_OPT__COUNT + 3];
-    cmd_options_getopt(CMD_OPT_GLOBAL, longopts, sizeof longopts / sizeof longopts[0],
-                       shortopts);
+    struct option longopts[CMD_OPT_LONGOPTS_MAX];
+    char shortopts[CMD_OPT_SHORTOPTS_MAX];
+    cmd_options_getopt(CMD_OPT_GLOBAL, longopts, shortopts);
     CmdGlobal g = {0};
     PgpErr err;
     pgp_err_clear(&err);

@@ -173,19 +173,20 @@ bool cmd_option_in(const CmdOption *o, const char *cmd)
     return false;
 }
 
-size_t cmd_options_getopt(const char *cmd, struct option *longopts, size_t n, char *shortopts)
+size_t cmd_options_getopt(const char *cmd, struct option longopts[CMD_OPT_LONGOPTS_MAX],
+                          char shortopts[CMD_OPT_SHORTOPTS_MAX])
 {
     size_t used = 0, s = 0;
     shortopts[s++] = '+';
     shortopts[s++] = 'h';
-    for (size_t i = 0; i < cmd_options_len && used + 2 < n; i++) {
+    for (size_t i = 0; i < cmd_options_len; i++) {   /* at most every row, and 2 more */
         const CmdOption *o = &cmd_options[i];
         if (!cmd_option_in(o, cmd))
             continue;
         longopts[used++] = (struct option){o->name, o->type == CMD_VAL_FLAG ? no_argument
                                                                             : required_argument,
                                            NULL, CMD_OPT_GETOPT_BASE + (int)o->id};
-        if (o->short_name != 0 && s + 3 < n) {
+        if (o->short_name != 0) {
             shortopts[s++] = o->short_name;
             if (o->type != CMD_VAL_FLAG)
                 shortopts[s++] = ':';
@@ -254,11 +255,10 @@ static int take(const CmdParse *p, int c, const char *arg, CmdArgs *out, PgpErr 
 
 int cmd_args_parse(const CmdParse *p, int argc, char **argv, CmdArgs *out, PgpErr *err)
 {
-    struct option longopts[CMD_OPT__COUNT + 2];
-    char shortopts[2 * CMD_OPT__COUNT + 3];
+    struct option longopts[CMD_OPT_LONGOPTS_MAX];
+    char shortopts[CMD_OPT_SHORTOPTS_MAX];
     memset(out, 0, sizeof *out);
-    cmd_options_getopt(p->cmd->name, longopts, sizeof longopts / sizeof longopts[0],
-                       shortopts);
+    cmd_options_getopt(p->cmd->name, longopts, shortopts);
     int c, rc = 0;
     opterr = 0;
     optind = 0;

@@ -365,18 +365,18 @@ static int parse(const CmdDef *cmd, bool positional, Seen *seen, CmdArgs *a, Pgp
 
 START_TEST(getopt_array)
 {
-    struct option lo[CMD_OPT__COUNT + 2];
-    char so[2 * CMD_OPT__COUNT + 3];
-    size_t n = cmd_options_getopt("restore", lo, CMD_OPT__COUNT + 2, so);
+    struct option lo[CMD_OPT_LONGOPTS_MAX];
+    char so[CMD_OPT_SHORTOPTS_MAX];
+    size_t n = cmd_options_getopt("restore", lo, so);
     ck_assert_str_eq(so, "+hD:j:");
     ck_assert_str_eq(lo[n].name, "help");
     ck_assert_ptr_null(lo[n + 1].name);
-    n = cmd_options_getopt("info", lo, CMD_OPT__COUNT + 2, so);
+    n = cmd_options_getopt("info", lo, so);
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(lo[0].name, "output");
     ck_assert_int_eq(lo[0].has_arg, required_argument);
     ck_assert_str_eq(so, "+h");
-    n = cmd_options_getopt(CMD_OPT_GLOBAL, lo, CMD_OPT__COUNT + 2, so);
+    n = cmd_options_getopt(CMD_OPT_GLOBAL, lo, so);
     ck_assert_uint_eq(n, 4);
     ck_assert_str_eq(lo[3].name, "version");
     ck_assert_int_eq(lo[3].has_arg, no_argument);

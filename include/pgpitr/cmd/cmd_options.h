@@ -16,6 +16,7 @@
 #ifndef PGPITR_CMD_OPTIONS_H
 #define PGPITR_CMD_OPTIONS_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -119,12 +120,14 @@ typedef struct CmdParse {
  * without p->positional, an unexpected argument. */
 int cmd_args_parse(const CmdParse *p, int argc, char **argv, CmdArgs *out, PgpErr *err);
 
-/* Fills longopts (room for n entries, the last the terminator) with cmd's rows, val being
- * CMD_OPT_GETOPT_BASE + id, then --help as 'h'; the short options of cmd's rows go into
- * shortopts (room for n bytes) after "+h". Returns the number of rows used. */
+/* Fills longopts with cmd's rows, val being CMD_OPT_GETOPT_BASE + id, then --help as 'h' and
+ * the terminator; the short options of cmd's rows go into shortopts after "+h". Returns the
+ * number of rows used. */
 #define CMD_OPT_GETOPT_BASE 1000
-struct option;
-size_t cmd_options_getopt(const char *cmd, struct option *longopts, size_t n, char *shortopts);
+#define CMD_OPT_LONGOPTS_MAX (CMD_OPT__COUNT + 2)
+#define CMD_OPT_SHORTOPTS_MAX (2 * CMD_OPT__COUNT + 3)
+size_t cmd_options_getopt(const char *cmd, struct option longopts[CMD_OPT_LONGOPTS_MAX],
+                          char shortopts[CMD_OPT_SHORTOPTS_MAX]);
 
 /* The value of row id's setting: flag (CmdArgs.flag[id], may be NULL) > its environment
  * variable > its configuration key (cmd_setting); NULL when none sets it. */
