@@ -1,7 +1,9 @@
 /*
- * test_options.c - the option table (src/cmd/cmd_options.c) and the three places that must
- * say the same: each command's --help text (CmdDef.usage and `pgpitr --help`), the keys the
- * configuration file accepts (src/common/config.c) and the table of docs/configuration.md;
+ * test_options.c - the option table (src/cmd/cmd_options.c) and the places that must say the
+ * same: each command's --help text (CmdDef.usage and `pgpitr --help`: the same flags, and the
+ * variable and key an option's help names are its row's), the keys the configuration file
+ * accepts (src/common/config.c), the table of docs/configuration.md and the PGPITR_*
+ * variables the sources read;
  * and the shared parser: getopt's array built from the table, its messages, the --output
  * handling and the precedence flag > environment > configuration file. Run from the top
  * directory (make check-unit does), like test_docs.c.
@@ -129,16 +131,65 @@ static void check_help(const char *cmd, const char *usage)
                   words, said, rows);
 }
 
+/* The row of cmd named name (n bytes), NULL if none. */
+static const CmdOption *row_of(const char *cmd, const char *name, size_t n)
+{
+    for (size_t i = 0; i < cmd_options_len; i++)
+        if (cmd_option_in(&cmd_options[i], cmd) && strlen(cmd_options[i].name) == n &&
+            strncmp(cmd_options[i].name, name, n) == 0)
+            return &cmd_options[i];
+    return NULL;
+}
+
+/* In the help of an option (its line and the indented lines after it), "env X" names the
+ * row's variable and "config K" / "config: K" its key. */
+static void check_help_sources(const char *cmd, const char *usage)
+{
+    const CmdOption *o = NULL;
+    for (const char *line = usage; line != NULL && *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        int len = nl != NULL ? (int)(nl - line) : (int)strlen(line);
+        if (strncmp(line, "  --", 4) == 0)
+            o = row_of(cmd, line + 4, strcspn(line + 4, " ,\n"));
+        else if (strncmp(line, "    ", 4) != 0)
+            o = NULL;   /* a blank line or text: the option's help is over */
+        char word[64];
+        /* "(env X", "config: K"; the name may be on the next line */
+        for (const char *p = line; o != NULL && (p = strstr(p, "env")) != NULL &&
+                                   p < line + len; p += 3) {
+            if ((p[-1] != '(' && p[-1] != ' ') || (p[3] != ' ' && p[3] != '\n'))
+                continue;
+            const char *v = p + 3 + strspn(p + 3, " \n");
+            snprintf(word, sizeof word, "%.*s", (int)strcspn(v, ",;) \n"), v);
+            ck_assert_msg(o->env != NULL && strcmp(word, o->env) == 0, "%s --%s --help says "
+                          "env %s, the table %s", cmd, o->name, word, o->env ? o->env : "none");
+        }
+        for (const char *p = line; o != NULL && (p = strstr(p, "config")) != NULL &&
+                                   p < line + len; p += 6) {
+            if ((p[-1] != '(' && p[-1] != ' ') || strchr(" :\n", p[6]) == NULL || p[6] == '\0')
+                continue;
+            const char *k = p + 6 + strspn(p + 6, ": \n");
+            snprintf(word, sizeof word, "%.*s", (int)strcspn(k, ",;) \n"), k);
+            ck_assert_msg(o->key != NULL && strcmp(word, o->key) == 0, "%s --%s --help says "
+                          "config %s, the table %s", cmd, o->name, word, o->key ? o->key : "none");
+        }
+        line = nl != NULL ? nl + 1 : NULL;
+    }
+}
+
 START_TEST(help_matches_table)
 {
-    for (size_t i = 0; i < cmd_table_len; i++)
+    for (size_t i = 0; i < cmd_table_len; i++) {
         check_help(cmd_table[i]->name, cmd_table[i]->usage);
+        check_help_sources(cmd_table[i]->name, cmd_table[i]->usage);
+    }
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     cmd_print_help(f);
     fclose(f);
     check_help(CMD_OPT_GLOBAL, text);
+    check_help_sources(CMD_OPT_GLOBAL, text);
     free(text);
 }
 END_TEST
