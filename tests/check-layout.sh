@@ -45,9 +45,10 @@ layer_of() {
     esac
 }
 
-# Known exceptions, "FILE INCLUDE" per line: the archive index (restore_wal.h) is read from
-# below restore until it moves to src/repo/ (issue #11's wal_index); remove a line when its
-# include goes.
+# Known exceptions, "FILE INCLUDE" per line: src/repo/wal_index only lists the archive and
+# parses names; the in-memory index built on it (history files by timeline, first/any segment
+# in a range: RestoreWalIndex, restore_wal.h) is still restore's, and wal_missing and catalog
+# read it. Remove a line when that index moves to src/repo/ and its include goes.
 EXCEPTIONS="src/archive/wal_missing.c pgpitr/restore/restore_wal.h
 src/repo/catalog.c pgpitr/restore/restore_wal.h"
 

@@ -29,7 +29,7 @@
 #include "pgpitr/backup/backup_stream.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/repo/manifest.h"
-#include "pgpitr/repo/object_pump.h"
+#include "pgpitr/repo/object_io.h"
 #include "pgpitr/repo/repo_json.h"
 #include "pgpitr/pg/pgconn.h"
 #include "pgpitr/pg/walname.h"
@@ -326,7 +326,9 @@ static void label_lock(RepoLock *lock, const char *label)
 static int mark_in_progress(Storage *s, const char *label, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
-    repo_backup_dir(label, path);
+    int rc = repo_backup_dir(label, path, err);
+    if (rc != 0)
+        return rc;
     StorageInfo info;
     if (storage_stat(s, path, &info, NULL) == 0) {
         PGP_FAIL(err, PGP_ERR_CONFLICT, "a backup labelled \"%s\" already exists", label);
@@ -336,8 +338,8 @@ static int mark_in_progress(Storage *s, const char *label, PgpErr *err)
     char text[128];
     int n = snprintf(text, sizeof text, "{\"pid\": %ld, \"started\": %lld}\n", (long)getpid(),
                      (long long)time(NULL));
-    strncat(path, "/backup.inprogress", sizeof path - strlen(path) - 1);
-    return storage_put_all(s, path, 0, text, (size_t)n, err);
+    rc = repo_backup_file(label, REPO_LAYOUT_INPROGRESS, path, err);
+    return rc != 0 ? rc : storage_put_all(s, path, 0, text, (size_t)n, err);
 }
 
 /* Stores PostgreSQL's backup_manifest beside ours, compressed like the files. */
@@ -345,24 +347,12 @@ static int store_pg_manifest(Storage *s, BackupManifest *m, const BackupStoreOpt
                              const char *text, size_t len, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
-    repo_backup_dir(m->label, path);
-    strncat(path, "/backup_manifest", sizeof path - strlen(path) - 1);
-    strncat(path, pipe_codec_ext(opt->codec), sizeof path - strlen(path) - 1);
-    StorageWriter *w = NULL;
-    PipeFilter *comp = NULL;
-    int rc = storage_open_write(s, path, 0, &w, err);
+    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level};
+    ObjectWriteResult w;
+    int rc = repo_backup_pg_manifest_path(m->label, opt->codec, path, err);
     if (rc == 0)
-        rc = pipe_compress_new(opt->codec, opt->level, 0, cmd_storage_sink(w), &comp, err);
-    if (rc == 0)
-        rc = pipe_filter_push(comp, text, len, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(comp, err);
-    pipe_filter_free(comp);
-    if (rc != 0) {
-        storage_writer_abort(w);
-        return rc;
-    }
-    if ((rc = storage_writer_commit(w, err)) != 0)
+        rc = object_io_write(s, path, &wopt, text, len, NULL, NULL, &w, err);
+    if (rc != 0)
         return rc;
     m->pg_manifest_object = strdup(path);
     return m->pg_manifest_object ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -436,9 +426,8 @@ static int finish_backup(Repo *repo, const BackupOptions *o, BackupRun *r, const
         rc = manifest_save(s, r->m->label, r->m, err);
     if (rc == 0) {
         char marker[REPO_PATH_MAX];
-        repo_backup_dir(r->m->label, marker);
-        strncat(marker, "/backup.inprogress", sizeof marker - strlen(marker) - 1);
-        storage_remove(s, marker, NULL); /* leftover marker is harmless: manifest.json rules */
+        if (repo_backup_file(r->m->label, REPO_LAYOUT_INPROGRESS, marker, NULL) == 0)
+            storage_remove(s, marker, NULL); /* leftover marker is harmless: manifest.json rules */
     }
     return rc;
 }

@@ -17,12 +17,12 @@
  * After a segment is restored, the recovery lease of the data directory is renewed
  * (recovery_lease.h): at most once a minute, and a failure is a warning too.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/archive/prefetch.h"
 #include "pgpitr/repo/recovery_lease.h"
@@ -42,10 +42,10 @@ static int spool_setup(const CmdSettings *s, const SpoolFlags *f, Repo *repo, Sp
     if (id == NULL)
         return 0;   /* unbound repository: nothing is archived, nothing to prefetch */
     SpoolRequest r = {
-        .path = cmd_setting(s, f->path, "PGPITR_SPOOL_PATH", "spool-path"),
-        .size = cmd_setting(s, f->size, "PGPITR_SPOOL_SIZE", "spool-size"),
-        .jobs = cmd_setting(s, f->jobs, "PGPITR_PREFETCH_JOBS", "prefetch-jobs"),
-        .idle_timeout = getenv("PGPITR_PREFETCH_IDLE_TIMEOUT"),
+        .path = cmd_opt_setting(s, CMD_OPT_SPOOL_PATH, f->path),
+        .size = cmd_opt_setting(s, CMD_OPT_SPOOL_SIZE, f->size),
+        .jobs = cmd_opt_setting(s, CMD_OPT_PREFETCH_JOBS, f->jobs),
+        .idle_timeout = getenv(cmd_option(CMD_OPT_PREFETCH_IDLE_TIMEOUT)->env),
         .repo_path = s->repo_path,
     };
     int rc = spool_settings_resolve(&r, id, st, &enabled, err);
@@ -136,33 +136,18 @@ static int answer_missing(const CmdSettings *s, Repo *repo, const char *name, co
 
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"spool-path", required_argument, NULL, 'p'},
-        {"spool-size", required_argument, NULL, 's'},
-        {"prefetch-jobs", required_argument, NULL, 'j'},
-        {NULL, 0, NULL, 0},
-    };
-    SpoolFlags flags = {0};
-    int c;
-    opterr = 0;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h': cmd_print_usage(&cmd_archive_get, stdout); return 0;
-        case 'p': flags.path = optarg; break;
-        case 's': flags.size = optarg; break;
-        case 'j': flags.jobs = optarg; break;
-        default:
-            return cmd_usage_error(err, &cmd_archive_get, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 2)
+    CmdParse p = {.cmd = &cmd_archive_get, .positional = true};
+    CmdArgs a;
+    int rc = cmd_args_parse(&p, argc, argv, &a, err);
+    if (rc != 0 || a.help)   /* help: the parser printed the usage */
+        return rc;
+    SpoolFlags flags = {.path = a.flag[CMD_OPT_SPOOL_PATH], .size = a.flag[CMD_OPT_SPOOL_SIZE],
+                        .jobs = a.flag[CMD_OPT_PREFETCH_JOBS]};
+    if (argc - a.first != 2)
         return cmd_usage_error(err, &cmd_archive_get, "expected NAME and DEST");
-    const char *name = argv[optind], *dest = argv[optind + 1];
+    const char *name = argv[a.first], *dest = argv[a.first + 1];
     PgWalName parsed;
-    int rc = pg_walname_parse(name, &parsed, err);
+    rc = pg_walname_parse(name, &parsed, err);
     if (rc != 0)
         return rc;
 

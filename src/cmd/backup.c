@@ -2,7 +2,6 @@
  * backup.c - `pgpitr backup`: its options, then backup_run (src/backup/backup_run.c) on the
  * repository, created when missing, under the BACKUP lock.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "pgpitr/backup/backup_run.h"
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/repo/manifest.h"
 
 /* ---- options ----------------------------------------------------------------------------- */
@@ -36,74 +36,48 @@ static int parse_rate(const char *text, uint32_t *kb, PgpErr *err)
     return 0;
 }
 
+/* The options checked as they come, in command-line order. */
+static int take_option(void *ud, CmdOptId id, const char *arg, PgpErr *err)
+{
+    BackupOptions *o = ud;
+    if (id == CMD_OPT_MAX_RATE)
+        return parse_rate(arg, &o->max_rate_kb, err);
+    if (id == CMD_OPT_CHECKPOINT)   /* fast or spread: the parser refuses anything else */
+        o->fast_checkpoint = strcmp(arg, "fast") == 0;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, const CmdSettings *s, BackupOptions *o,
                          bool *help, PgpErr *err)
 {
-    static const struct option longopts[] = {
-        {"pg-conn", required_argument, NULL, 'd'},   {"label", required_argument, NULL, 'l'},
-        {"checkpoint", required_argument, NULL, 'c'}, {"compress", required_argument, NULL, 'z'},
-        {"compress-level", required_argument, NULL, 'L'}, {"jobs", required_argument, NULL, 'j'},
-        {"max-rate", required_argument, NULL, 'r'},   {"output", required_argument, NULL, 'o'},
-        {"archive-timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"lock-wait", required_argument, NULL, 'W'},
-        {"primary-conn", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
-    };
-    const char *codec = NULL, *level = NULL, *jobs = NULL, *timeout = NULL;
     memset(o, 0, sizeof *o);
     o->fast_checkpoint = true;
-    int c, rc = 0;
-    opterr = 0;
-    optind = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': o->conninfo = optarg; break;
-        case 'P': o->primary_conninfo = optarg; break;
-        case 'l': o->label = optarg; break;
-        case 'z': codec = optarg; break;
-        case 'L': level = optarg; break;
-        case 'j': jobs = optarg; break;
-        case 't': timeout = optarg; break;
-        case 'W': o->lock_wait = optarg; break;
-        case 'r': rc = parse_rate(optarg, &o->max_rate_kb, err); break;
-        case 'h': *help = true; return 0;
-        case 'c':
-            if (strcmp(optarg, "fast") != 0 && strcmp(optarg, "spread") != 0)
-                return cmd_usage_error(err, &cmd_backup, "--checkpoint must be fast or spread");
-            o->fast_checkpoint = strcmp(optarg, "fast") == 0;
-            break;
-        case 'o':
-            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
-                return cmd_usage_error(err, &cmd_backup, "--output must be text or json");
-            o->json = strcmp(optarg, "json") == 0;
-            break;
-        default:
-            return cmd_usage_error(err, &cmd_backup, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        }
-    }
-    if (rc != 0)
+    CmdParse p = {.cmd = &cmd_backup, .each = take_option, .ud = o};
+    CmdArgs a;
+    int rc = cmd_args_parse(&p, argc, argv, &a, err);
+    if (rc != 0 || (*help = a.help))
         return rc;
-    if (optind != argc)
-        return cmd_usage_error(err, &cmd_backup, "unexpected argument \"%s\"", argv[optind]);
+    o->label = a.flag[CMD_OPT_LABEL];
+    o->lock_wait = a.flag[CMD_OPT_LOCK_WAIT];
+    o->json = a.json;
     if (o->label != NULL && !manifest_label_valid(o->label))
         return cmd_usage_error(err, &cmd_backup,
                                "invalid label \"%s\" (letters, digits, '.', '_', '-'; 1-64 chars)",
                                o->label);
-    o->conninfo = cmd_setting(s, o->conninfo, "PGPITR_PG_CONN", "pg-conn");
-    o->primary_conninfo = cmd_setting(s, o->primary_conninfo, "PGPITR_PRIMARY_CONN",
-                                      "primary-conn");
-    if ((rc = cmd_compression(s, codec, level, &o->store.codec, &o->store.level, err)) != 0)
+    const char *const *f = a.flag;
+    o->conninfo = cmd_opt_setting(s, CMD_OPT_PG_CONN, f[CMD_OPT_PG_CONN]);
+    o->primary_conninfo = cmd_opt_setting(s, CMD_OPT_PRIMARY_CONN, f[CMD_OPT_PRIMARY_CONN]);
+    if ((rc = cmd_compression(s, f[CMD_OPT_COMPRESS], f[CMD_OPT_COMPRESS_LEVEL], &o->store.codec,
+                              &o->store.level, err)) != 0)
         return rc;
-    long v;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    v = ncpu > 0 ? ncpu : 1;
-    jobs = cmd_setting(s, jobs, "PGPITR_JOBS", "jobs");
-    if (jobs != NULL && (rc = cmd_parse_int("jobs", jobs, 1, 256, &v, err)) != 0)
+    long v = ncpu > 0 ? ncpu : 1;
+    if ((rc = cmd_opt_int_setting(s, CMD_OPT_JOBS, f[CMD_OPT_JOBS], &v, err)) != 0)
         return rc;
     o->jobs = (int)v;
     v = 60;
-    timeout = cmd_setting(s, timeout, NULL, "archive-timeout");
-    if (timeout != NULL && (rc = cmd_parse_int("archive-timeout", timeout, 1, 86400, &v, err)) != 0)
+    if ((rc = cmd_opt_int_setting(s, CMD_OPT_ARCHIVE_TIMEOUT, f[CMD_OPT_ARCHIVE_TIMEOUT], &v,
+                                  err)) != 0)
         return rc;
     o->archive_timeout = (int)v;
     return 0;
@@ -135,9 +109,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     BackupOptions o;
     bool help = false;
     rc = parse_options(argc, argv, &s, &o, &help, err);
-    if (rc == 0 && help)
-        cmd_print_usage(&cmd_backup, stdout);
-    else if (rc == 0)
+    if (rc == 0 && !help)   /* help: the parser printed the usage */
         rc = run_backup(&s, &o, err);
     cmd_settings_free(&s);
     return rc;

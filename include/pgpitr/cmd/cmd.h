@@ -13,7 +13,6 @@
 #include "pgpitr/common/config.h"
 #include "pgpitr/common/err.h"
 #include "pgpitr/pipe/pipe.h"
-#include "pgpitr/repo/object_pump.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/repo/repo_json.h"
 #include "pgpitr/repo/repolock.h"
@@ -58,6 +57,8 @@ extern const CmdDef cmd_expire;
 /* Every command, in the order `pgpitr --help` lists them (cmd_table.c). */
 extern const CmdDef *const cmd_table[];
 extern const size_t cmd_table_len;
+/* `pgpitr --help`: the global options and every command's summary. */
+void cmd_print_help(FILE *out);
 /* The command named name, NULL if none. */
 const CmdDef *cmd_find(const char *name);
 /* The exit status of cmd (may be NULL: no command) failing with code: the code's status
