@@ -95,14 +95,7 @@ static int stream_object(Repo *repo, const RepoArchiveObject *obj, DestFile *d,
         rc = pipe_decompress_new(obj->codec, pipe_filter_sink(tee), &dec, err);
     if (rc == 0)
         rc = cmd_pump_object(repo_storage(repo), obj->path, dec, buf, GET_CHUNK, NULL, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(tee, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(sizef, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(thread, err);   /* joins the worker: all bytes are hashed */
-    if (rc == 0)
-        rc = pipe_filter_finish(sha, err);
+    /* cmd_pump_object finished dec, hence the whole chain (the thread joined: all hashed) */
     if (rc == 0) {
         pipe_sha256_result(sha, digest);
         *size = pipe_size_result(sizef);

@@ -150,15 +150,7 @@ static int chain_run(PushChain *c, const SourceMap *src, PgpErr *err)
         if (rc != 0)
             return rc;
     }
-    int rc = pipe_filter_finish(c->compress, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(c->size, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(c->tee, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(c->thread, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(c->decompress, err);
+    int rc = pipe_filter_finish(c->compress, err);   /* finishes the whole chain */
     if (rc == 0 && !pipe_compare_complete(c->compare))
         rc = PGP_FAIL(err, PGP_ERR_CODEC, "compressed stream decodes to fewer bytes than the source");
     if (rc == PGP_ERR_CORRUPT)
@@ -193,8 +185,9 @@ static int store_new_object(Repo *repo, const char *base, const WalPushOptions *
     chain_free(&chain);
 
     uint8_t digest[PIPE_SHA256_LEN];
-    if (hash != NULL)
-        pipe_sha256_join(hash, digest);
+    int hrc = pipe_sha256_join(hash, digest, rc == 0 ? err : NULL);
+    if (rc == 0)
+        rc = hrc;
     if (rc != 0)
         goto out;
     pipe_hex(digest, sizeof digest, res->sha256_hex);
@@ -248,7 +241,9 @@ int wal_push_file(Repo *repo, const char *src_path, const WalPushOptions *opt,
     rc = repo_archive_find(repo, base, &existing, err);
     if (rc == 0) {
         uint8_t digest[PIPE_SHA256_LEN];
-        pipe_sha256_buf(src.data, src.size, digest);
+        rc = pipe_sha256_buf(src.data, src.size, digest, err);
+        if (rc != 0)
+            goto out;
         pipe_hex(digest, sizeof digest, res->sha256_hex);
         if (strcmp(existing.sha256_hex, res->sha256_hex) != 0) {
             rc = conflict_error(err, base, existing.sha256_hex, res->sha256_hex);

@@ -33,9 +33,7 @@ static int compress_into(Storage *s, const BackupStoreOptions *opt, int zstd_wor
     if (rc == 0 && size > 0)
         rc = pipe_filter_push(comp, data, size, err);
     if (rc == 0)
-        rc = pipe_filter_finish(comp, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(sizef, err);
+        rc = pipe_filter_finish(comp, err);     /* and sizef */
     if (rc == 0)
         *stored = pipe_size_result(sizef);
     pipe_filter_free(comp);
@@ -72,7 +70,9 @@ int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *
     memset(res, 0, sizeof *res);
     uint8_t own[PIPE_SHA256_LEN];
     if (digest == NULL) {
-        pipe_sha256_buf(data, size, own);
+        int rc = pipe_sha256_buf(data, size, own, err);
+        if (rc != 0)
+            return rc;
         digest = own;
     }
     int rc = find_existing(s, opt, digest, res, err);

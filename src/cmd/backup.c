@@ -324,13 +324,9 @@ static int stream_big(BackupRun *r, const BackupEntry *e, BackupEntryReader *rea
         if (rc == 0)
             rc = pipe_filter_push(thr, piece, n, err);
     }
-    /* The worker has joined once thr is finished; then its filters are finished here. */
+    /* Finishing thr joins the worker, then finishes sha and comp. */
     if (rc == 0)
         rc = pipe_filter_finish(thr, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(sha, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(comp, err);
     BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
                          .size = (size_t)e->size, .compressed = true, .has_digest = true};
     if (rc == 0)

@@ -116,8 +116,6 @@ int verify_object(Storage *s, VerifyObject *o, void *buf, size_t size, PgpErr *e
         goto out;   /* setting up the chain fails only for memory: not the object's fault */
     int orc = cmd_pump_object(s, o->path, dec, buf, size, &o->stored_read, &e);
     if (orc == 0)
-        orc = pipe_filter_finish(sha, &e);
-    if (orc == 0)
         pipe_sha256_result(sha, digest);
     if (orc == PGP_ERR_NOMEM) {
         rc = orc;

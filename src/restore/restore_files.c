@@ -100,7 +100,7 @@ static int stream_object(Storage *s, const char *object, uint64_t size_hint, Des
         if (rc == PGP_ERR_NOT_FOUND)
             rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the object is missing from the repository");
     }
-    if (rc == 0 && sha != NULL && (rc = pipe_filter_finish(sha, err)) == 0)
+    if (rc == 0 && sha != NULL)
         pipe_sha256_result(sha, digest);
     pipe_filter_free(dec);
     pipe_filter_free(sha);

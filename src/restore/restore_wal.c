@@ -427,8 +427,6 @@ static int read_verified(Storage *s, const RepoArchiveObject *obj, MemSink *out,
         rc = pipe_decompress_new(obj->codec, pipe_filter_sink(sha), &dec, err);
     if (rc == 0)
         rc = cmd_pump_object(s, obj->path, dec, buf, sizeof buf, NULL, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(sha, err);
     if (rc == 0) {
         uint8_t digest[PIPE_SHA256_LEN];
         char hex[PIPE_SHA256_HEX_LEN + 1];

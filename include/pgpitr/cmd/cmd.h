@@ -112,8 +112,8 @@ int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *le
 PipeSink cmd_storage_sink(StorageWriter *w);
 
 /* Opens the object at path, pushes all of it (through buf, size bytes at a time) into `into`
- * and finishes `into`; *read_bytes (may be NULL) gets the bytes read. A missing object is
- * PGP_ERR_NOT_FOUND: callers decide what that means for them. */
+ * and finishes `into`, hence the chain behind it; *read_bytes (may be NULL) gets the bytes
+ * read. A missing object is PGP_ERR_NOT_FOUND: callers decide what that means for them. */
 int cmd_pump_object(Storage *s, const char *path, PipeFilter *into, void *buf, size_t size,
                     uint64_t *read_bytes, PgpErr *err);
 
