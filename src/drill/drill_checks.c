@@ -310,34 +310,33 @@ typedef struct ScanCtx {
     DrillArchiveScan *scan;
     char **dirs;
     size_t n_dirs;
-    PgpErr *err;
 } ScanCtx;
 
-static int scan_top(void *ud, const char *name, const StorageInfo *info)
+static int scan_top(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     ScanCtx *c = ud;
     if (!info->is_dir)
         return 0;
     char **d = realloc(c->dirs, (c->n_dirs + 1) * sizeof *d);
     if (d == NULL)
-        return PGP_FAIL(c->err, PGP_ERR_NOMEM, "out of memory");
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     c->dirs = d;
     if ((d[c->n_dirs] = strdup(name)) == NULL)
-        return PGP_FAIL(c->err, PGP_ERR_NOMEM, "out of memory");
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     c->n_dirs++;
     return 0;
 }
 
-static int scan_object(void *ud, const char *name, const StorageInfo *info)
+static int scan_object(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     ScanCtx *c = ud;
-    return info->is_dir ? 0 : drill_archive_scan_add(c->scan, name, info->mtime, c->err);
+    return info->is_dir ? 0 : drill_archive_scan_add(c->scan, name, info->mtime, err);
 }
 
 int drill_archive_scan(Storage *s, DrillArchiveScan *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
-    ScanCtx c = {.scan = out, .err = err};
+    ScanCtx c = {.scan = out};
     int rc = storage_list(s, "archive/wal", scan_top, &c, err);
     for (size_t i = 0; rc == 0 && i < c.n_dirs; i++) {
         char dir[REPO_PATH_MAX];

@@ -559,8 +559,9 @@ typedef struct FindCtx {
     int n;
 } FindCtx;
 
-static int find_candidate(void *ud, const char *name, const StorageInfo *info)
+static int find_candidate(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
+    (void)err;      /* never fails */
     FindCtx *c = ud;
     size_t n = strlen(name);
     if (info->is_dir || n <= 5 || n - 5 >= DRILL_ID_MAX || strcmp(name + n - 5, ".json") != 0)

@@ -55,8 +55,9 @@ static bool match_object(FindState *st, const char *entry, char sha[PIPE_SHA256_
     return true;
 }
 
-static int on_entry(void *ud, const char *name, const StorageInfo *info)
+static int on_entry(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
+    (void)err;      /* never fails */
     FindState *st = ud;
     char sha[PIPE_SHA256_HEX_LEN + 1];
     PipeCodec codec;

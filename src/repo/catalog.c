@@ -42,27 +42,27 @@ static bool is_hex(const char *s, size_t n, bool upper)
     return true;
 }
 
-static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+static int grow(void **arr, size_t *cap, size_t n, size_t elem, PgpErr *err)
 {
     if (n < *cap)
         return 0;
     size_t ncap = *cap ? *cap * 2 : 64;
     void *p = realloc(*arr, ncap * elem);
     if (p == NULL)
-        return PGP_ERR_NOMEM;
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu catalog entries", ncap);
     *arr = p;
     *cap = ncap;
     return 0;
 }
 
-static int add_foreign(Catalog *c, const char *dir, const char *name)
+static int add_foreign(Catalog *c, const char *dir, const char *name, PgpErr *err)
 {
     if (c->n_foreign++ >= CATALOG_FOREIGN_MAX)
         return 0;
     size_t len = strlen(dir) + strlen(name) + 2;
     char *p = malloc(len);
     if (p == NULL)
-        return PGP_ERR_NOMEM;
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for a foreign object name");
     snprintf(p, len, "%s/%s", dir, name);
     c->foreign[c->n_foreign - 1] = p;
     return 0;
@@ -75,13 +75,13 @@ typedef struct BackupLoad {
     size_t cap;
 } BackupLoad;
 
-static int on_backup_dir(void *ud, const char *name, const StorageInfo *info)
+static int on_backup_dir(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     BackupLoad *l = ud;
     Catalog *c = l->c;
     if (!info->is_dir || !manifest_label_valid(name))
-        return add_foreign(c, "backup", name);
-    if (grow((void **)&c->backups, &l->cap, c->n_backups, sizeof *c->backups) != 0)
+        return add_foreign(c, "backup", name, err);
+    if (grow((void **)&c->backups, &l->cap, c->n_backups, sizeof *c->backups, err) != 0)
         return PGP_ERR_NOMEM;
     CatalogBackup *b = &c->backups[c->n_backups++];
     memset(b, 0, sizeof *b);
@@ -130,8 +130,6 @@ static int load_backups(Repo *repo, Catalog *c, PgpErr *err)
 {
     BackupLoad l = {.c = c};
     int rc = storage_list(repo_storage(repo), "backup", on_backup_dir, &l, err);
-    if (rc == PGP_ERR_NOMEM)
-        return PGP_FAIL(err, rc, "out of memory");
     if (rc != 0)
         return pgp_err_context(err, "cannot list \"backup\"");
     for (size_t i = 0; rc == 0 && i < c->n_backups; i++)
@@ -171,7 +169,7 @@ static bool split_object_name(const char *name, CatalogWal *w)
     return true;
 }
 
-static int on_wal_file(void *ud, const char *name, const StorageInfo *info)
+static int on_wal_file(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     WalLoad *l = ud;
     Catalog *c = l->c;
@@ -183,30 +181,30 @@ static int on_wal_file(void *ud, const char *name, const StorageInfo *info)
         (wn.kind == PG_WALFILE_HISTORY) != history_dir ||
         (!history_dir && strncmp(w.name, l->dir + strlen(WAL_TOP) + 1, WAL_DIR_LEN) != 0) ||
         (!history_dir && !pg_walname_segno(&wn, c->id.wal_segsize, &w.segno)))
-        return add_foreign(c, l->dir, name);
+        return add_foreign(c, l->dir, name, err);
     w.kind = wn.kind;
     w.tli = wn.tli;
     w.stored_size = info->size;
     w.mtime = info->mtime;
     snprintf(w.path, sizeof w.path, "%s/%s", l->dir, name);
     if (history_dir) {
-        if (grow((void **)&c->histories, &l->cap_hist, c->n_histories, sizeof w) != 0)
+        if (grow((void **)&c->histories, &l->cap_hist, c->n_histories, sizeof w, err) != 0)
             return PGP_ERR_NOMEM;
         c->histories[c->n_histories++] = w;
     } else {
-        if (grow((void **)&c->wal, &l->cap_wal, c->n_wal, sizeof w) != 0)
+        if (grow((void **)&c->wal, &l->cap_wal, c->n_wal, sizeof w, err) != 0)
             return PGP_ERR_NOMEM;
         c->wal[c->n_wal++] = w;
     }
     return 0;
 }
 
-static int on_wal_dir(void *ud, const char *name, const StorageInfo *info)
+static int on_wal_dir(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     WalLoad *l = ud;
     if (!info->is_dir || strlen(name) != WAL_DIR_LEN || !is_hex(name, WAL_DIR_LEN, true))
-        return add_foreign(l->c, WAL_TOP, name);
-    if (grow((void **)&l->dirs, &l->cap_dirs, l->n_dirs, sizeof *l->dirs) != 0)
+        return add_foreign(l->c, WAL_TOP, name, err);
+    if (grow((void **)&l->dirs, &l->cap_dirs, l->n_dirs, sizeof *l->dirs, err) != 0)
         return PGP_ERR_NOMEM;
     memcpy(l->dirs[l->n_dirs++], name, WAL_DIR_LEN + 1);
     return 0;
@@ -235,8 +233,6 @@ static int list_dir(Repo *repo, WalLoad *l, const char *dir, StorageListFn fn, P
 {
     l->dir = dir;
     int rc = storage_list(repo_storage(repo), dir, fn, l, err);
-    if (rc == PGP_ERR_NOMEM)
-        return PGP_FAIL(err, rc, "out of memory");
     return rc != 0 ? pgp_err_context(err, "cannot list \"%s\"", dir) : 0;
 }
 
@@ -270,7 +266,7 @@ static int add_timeline(Catalog *c, size_t *cap, uint32_t tli)
     for (size_t i = 0; i < c->n_timelines; i++)
         if (c->timelines[i].tli == tli)
             return 0;
-    if (grow((void **)&c->timelines, cap, c->n_timelines, sizeof *c->timelines) != 0)
+    if (grow((void **)&c->timelines, cap, c->n_timelines, sizeof *c->timelines, NULL) != 0)
         return PGP_ERR_NOMEM;
     CatalogTimeline *t = &c->timelines[c->n_timelines++];
     memset(t, 0, sizeof *t);
@@ -437,7 +433,7 @@ int catalog_gaps(const Catalog *c, CatalogGap **out, size_t *n, PgpErr *err)
         if (w->kind != PG_WALFILE_SEGMENT)
             continue;
         if (prev != NULL && prev->tli == w->tli && w->segno > prev->segno + 1) {
-            if (grow((void **)out, &cap, *n, sizeof **out) != 0) {
+            if (grow((void **)out, &cap, *n, sizeof **out, NULL) != 0) {
                 free(*out);
                 *out = NULL;
                 *n = 0;

@@ -211,7 +211,7 @@ typedef struct Listing {
     size_t n, cap;
 } Listing;
 
-static int on_lease(void *ud, const char *name, const StorageInfo *info)
+static int on_lease(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     Listing *l = ud;
     size_t len = strlen(name);
@@ -224,7 +224,7 @@ static int on_lease(void *ud, const char *name, const StorageInfo *info)
         size_t cap = l->cap ? l->cap * 2 : 8;
         LeaseEntry *v = realloc(l->v, cap * sizeof *v);
         if (v == NULL)
-            return PGP_ERR_NOMEM;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu leases", cap);
         l->v = v;
         l->cap = cap;
     }
@@ -250,9 +250,7 @@ int lease_list(Storage *s, uint32_t segsize, int64_t now, LeaseEntry **out, size
     *n = 0;
     Listing l = {0};
     int rc = storage_list(s, LEASE_DIR, on_lease, &l, err);   /* none: empty */
-    if (rc == PGP_ERR_NOMEM)
-        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory listing \"%s\"", LEASE_DIR);
-    else if (rc != 0)
+    if (rc != 0)
         pgp_err_context(err, "cannot list \"%s\"", LEASE_DIR);
     size_t k = 0;
     for (size_t i = 0; rc == 0 && i < l.n; i++) {

@@ -102,7 +102,7 @@ static uint32_t hex32(const char *s)
 
 /* ---- the index ------------------------------------------------------------------------- */
 
-static int on_top(void *ud, const char *name, const StorageInfo *info)
+static int on_top(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     RestoreWalIndex *ix = ud;
     if (!info->is_dir || strlen(name) != DIR_NAME_LEN || !upper_hex(name, DIR_NAME_LEN))
@@ -111,7 +111,7 @@ static int on_top(void *ud, const char *name, const StorageInfo *info)
         size_t cap = ix->cap_dirs ? ix->cap_dirs * 2 : 16;
         WalDir *d = realloc(ix->dirs, cap * sizeof *d);
         if (d == NULL)
-            return PGP_ERR_NOMEM;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu archive directories", cap);
         ix->dirs = d;
         ix->cap_dirs = cap;
     }
@@ -133,8 +133,6 @@ static int load_top(RestoreWalIndex *ix, PgpErr *err)
     if (ix->top_loaded)
         return 0;
     int rc = storage_list(repo_storage(ix->repo), WAL_TOP, on_top, ix, err);
-    if (rc == PGP_ERR_NOMEM)
-        return PGP_FAIL(err, rc, "out of memory");
     if (rc != 0)
         return pgp_err_context(err, "cannot list \"%s\"", WAL_TOP);
     if (ix->n_dirs > 1)
@@ -149,7 +147,7 @@ typedef struct DirLoad {
 } DirLoad;
 
 /* "<24 hex>-<64 hex><ext>" of this directory's timeline and log. */
-static int on_seg(void *ud, const char *name, const StorageInfo *info)
+static int on_seg(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     DirLoad *l = ud;
     WalDir *d = l->d;
@@ -171,7 +169,7 @@ static int on_seg(void *ud, const char *name, const StorageInfo *info)
         size_t cap = d->cap ? d->cap * 2 : 64;
         WalSeg *s = realloc(d->segs, cap * sizeof *s);
         if (s == NULL)
-            return PGP_ERR_NOMEM;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu archived segments", cap);
         d->segs = s;
         d->cap = cap;
     }
@@ -217,8 +215,6 @@ static int load_dir(RestoreWalIndex *ix, WalDir *d, PgpErr *err)
     snprintf(path, sizeof path, "%s/%s", WAL_TOP, d->name);
     DirLoad l = {.d = d, .segsize = ix->segsize};
     int rc = storage_list(repo_storage(ix->repo), path, on_seg, &l, err);
-    if (rc == PGP_ERR_NOMEM)
-        return PGP_FAIL(err, rc, "out of memory");
     if (rc != 0)
         return pgp_err_context(err, "cannot list archive directory \"%s\"", path);
     dir_merge(d);
@@ -325,8 +321,9 @@ static uint32_t history_tli(const char *name, const StorageInfo *info)
     return 0;
 }
 
-static int on_history(void *ud, const char *name, const StorageInfo *info)
+static int on_history(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
+    (void)err;      /* never fails */
     uint32_t *max = ud;
     if (history_tli(name, info) > *max)
         *max = history_tli(name, info);
@@ -337,8 +334,6 @@ static int on_history(void *ud, const char *name, const StorageInfo *info)
 static int list_history(RestoreWalIndex *ix, StorageListFn fn, void *ud, PgpErr *err)
 {
     int rc = storage_list(repo_storage(ix->repo), HISTORY_DIR, fn, ud, err);
-    if (rc == PGP_ERR_NOMEM)
-        return PGP_FAIL(err, rc, "out of memory");
     return rc != 0 ? pgp_err_context(err, "cannot list \"%s\"", HISTORY_DIR) : 0;
 }
 
@@ -353,7 +348,7 @@ typedef struct TliList {
     size_t n, cap;
 } TliList;
 
-static int on_history_tli(void *ud, const char *name, const StorageInfo *info)
+static int on_history_tli(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     TliList *l = ud;
     uint32_t tli = history_tli(name, info);
@@ -363,7 +358,7 @@ static int on_history_tli(void *ud, const char *name, const StorageInfo *info)
         size_t cap = l->cap ? l->cap * 2 : 16;
         uint32_t *v = realloc(l->v, cap * sizeof *v);
         if (v == NULL)
-            return PGP_ERR_NOMEM;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu timelines", cap);
         l->v = v;
         l->cap = cap;
     }
@@ -473,14 +468,13 @@ int restore_wal_history(RestoreWalIndex *ix, uint32_t tli, PgTimelineHistory *ou
 
 /* ---- what each timeline received --------------------------------------------------------- */
 
-static int on_history_note(void *ud, const char *name, const StorageInfo *info)
+static int on_history_note(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     TlActivityList *l = ud;
     uint32_t tli = history_tli(name, info);
     if (tli == 0)
         return 0;
-    /* NOMEM only, which list_history says */
-    return tl_activity_history(l, tli, info->mtime, NULL) != 0 ? PGP_ERR_NOMEM : 0;
+    return tl_activity_history(l, tli, info->mtime, err);
 }
 
 /* Where each timeline with a history file forked off: its history's next-to-last entry. A
