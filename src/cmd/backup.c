@@ -28,6 +28,7 @@
 #include "pgpitr/backup/backup_stream.h"
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/common/log.h"
+#include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/pg/pgconn.h"
 #include "pgpitr/pg/walname.h"
@@ -411,10 +412,7 @@ static int on_stored(void *ud, const BackupFileJob *job, const BackupStoreResult
 
 static void format_time(int64_t t, char out[32])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 32, "%Y%m%dT%H%M%SZ", &tm);
+    timefmt_iso(t, TIMEFMT_BASIC, out, 32);
 }
 
 /* The label in the lock object, before its directory exists, so that info can tell this

@@ -80,18 +80,6 @@ void pipe_hex(const uint8_t *bytes, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-bool pipe_hex_valid(const char *s, size_t n)
-{
-    if (s == NULL)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;       /* also stops at a '\0' before n */
-    }
-    return s[n] == '\0';
-}
-
 /* --- async job --- */
 
 struct PipeHashJob {

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pgpitr/common/hexstr.h"
+
 #define WAL_DIR_PREFIX_LEN 16   /* timeline + log: one directory per 4 GiB of WAL */
 
 void repo_archive_dir(const char *walname, char out[REPO_PATH_MAX])
@@ -45,9 +47,8 @@ static bool match_object(FindState *st, const char *entry, char sha[PIPE_SHA256_
     if (strncmp(entry, st->walname, st->name_len) != 0 || entry[st->name_len] != '-')
         return false;
     const char *hex = entry + st->name_len + 1;
-    for (size_t i = 0; i < PIPE_SHA256_HEX_LEN; i++)
-        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-            return false;
+    if (!hexstr_is(hex, PIPE_SHA256_HEX_LEN, HEX_LOWER))
+        return false;
     if (!pipe_codec_from_ext(hex + PIPE_SHA256_HEX_LEN, codec))
         return false;
     memcpy(sha, hex, PIPE_SHA256_HEX_LEN);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgpitr/common/hexstr.h"
+#include "pgpitr/common/timefmt.h"
 #include "pgpitr/restore/restore_wal.h"
 
 #define WAL_TOP "archive/wal"
@@ -24,22 +26,8 @@
 
 void catalog_format_time(int64_t t, char out[32])
 {
-    struct tm tm;
-    time_t tt = (time_t)t;
-    if (t == 0 || gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (t == 0 || !timefmt_iso(t, 0, out, 32))
         snprintf(out, 32, "-");
-}
-
-static bool is_hex(const char *s, size_t n, bool upper)
-{
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        bool ok = (ch >= '0' && ch <= '9') ||
-                  (upper ? (ch >= 'A' && ch <= 'F') : (ch >= 'a' && ch <= 'f'));
-        if (!ok)
-            return false;
-    }
-    return true;
 }
 
 static int grow(void **arr, size_t *cap, size_t n, size_t elem, PgpErr *err)
@@ -159,7 +147,7 @@ static bool split_object_name(const char *name, CatalogWal *w)
     if (dash == NULL || (size_t)(dash - name) > PG_WALNAME_MAX)
         return false;
     const char *hex = dash + 1;
-    if (strlen(hex) < PIPE_SHA256_HEX_LEN || !is_hex(hex, PIPE_SHA256_HEX_LEN, false) ||
+    if (strlen(hex) < PIPE_SHA256_HEX_LEN || !hexstr_is(hex, PIPE_SHA256_HEX_LEN, HEX_LOWER) ||
         !pipe_codec_from_ext(hex + PIPE_SHA256_HEX_LEN, &w->codec))
         return false;
     memcpy(w->name, name, (size_t)(dash - name));
@@ -202,7 +190,7 @@ static int on_wal_file(void *ud, const char *name, const StorageInfo *info, PgpE
 static int on_wal_dir(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     WalLoad *l = ud;
-    if (!info->is_dir || strlen(name) != WAL_DIR_LEN || !is_hex(name, WAL_DIR_LEN, true))
+    if (!info->is_dir || strlen(name) != WAL_DIR_LEN || !hexstr_is(name, WAL_DIR_LEN, HEX_UPPER))
         return add_foreign(l->c, WAL_TOP, name, err);
     if (grow((void **)&l->dirs, &l->cap_dirs, l->n_dirs, sizeof *l->dirs, err) != 0)
         return PGP_ERR_NOMEM;

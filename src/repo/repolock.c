@@ -30,6 +30,7 @@
 
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/proc.h"
+#include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/repo.h"
 
 #define HOLDER_MAX_BYTES (64u << 10)
@@ -102,9 +103,7 @@ static bool conflicts(RepoLockKind mine, int theirs)
 
 static void iso_time(int64_t t, char out[32])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (!timefmt_iso(t, 0, out, 32))
         snprintf(out, 32, "%" PRId64, t);
 }
 

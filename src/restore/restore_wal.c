@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/common/hexstr.h"
 #include "pgpitr/pipe/pipe.h"
 
 #define WAL_TOP "archive/wal"
@@ -76,22 +77,6 @@ void restore_wal_index_free(RestoreWalIndex *ix)
     free(ix);
 }
 
-static bool upper_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
-            return false;
-    return true;
-}
-
-static bool lower_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
 static uint32_t hex32(const char *s)
 {
     char buf[9];
@@ -105,7 +90,7 @@ static uint32_t hex32(const char *s)
 static int on_top(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     RestoreWalIndex *ix = ud;
-    if (!info->is_dir || strlen(name) != DIR_NAME_LEN || !upper_hex(name, DIR_NAME_LEN))
+    if (!info->is_dir || strlen(name) != DIR_NAME_LEN || !hexstr_is(name, DIR_NAME_LEN, HEX_UPPER))
         return 0;
     if (ix->n_dirs == ix->cap_dirs) {
         size_t cap = ix->cap_dirs ? ix->cap_dirs * 2 : 16;
@@ -157,7 +142,7 @@ static int on_seg(void *ud, const char *name, const StorageInfo *info, PgpErr *e
     uint64_t segno;
     if (info->is_dir || strlen(name) < PG_WALNAME_SEG_LEN + 1 + PIPE_SHA256_HEX_LEN ||
         name[PG_WALNAME_SEG_LEN] != '-' || strncmp(name, d->name, DIR_NAME_LEN) != 0 ||
-        !lower_hex(name + PG_WALNAME_SEG_LEN + 1, PIPE_SHA256_HEX_LEN) ||
+        !hexstr_is(name + PG_WALNAME_SEG_LEN + 1, PIPE_SHA256_HEX_LEN, HEX_LOWER) ||
         !pipe_codec_from_ext(name + PG_WALNAME_SEG_LEN + 1 + PIPE_SHA256_HEX_LEN, &codec))
         return 0;
     memcpy(seg, name, PG_WALNAME_SEG_LEN);
@@ -315,7 +300,7 @@ int restore_wal_first(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t
 /* The timeline of a history file object ("0000000N.history-<sha256><ext>"); 0 for others. */
 static uint32_t history_tli(const char *name, const StorageInfo *info)
 {
-    if (!info->is_dir && strlen(name) > 17 && upper_hex(name, 8) &&
+    if (!info->is_dir && strlen(name) > 17 && hexstr_is(name, 8, HEX_UPPER) &&
         strncmp(name + 8, ".history-", 9) == 0)
         return hex32(name);
     return 0;

@@ -95,7 +95,6 @@ void pipe_compare_free(PipeCompare *c);
  * (PGP_ERR_INTERNAL) only if OpenSSL does, e.g. out of memory; digest is then undefined. */
 int pipe_sha256_buf(const void *buf, size_t len, uint8_t digest[PIPE_SHA256_LEN], PgpErr *err);
 void pipe_hex(const uint8_t *bytes, size_t n, char *out);  /* out has 2n+1 bytes */
-bool pipe_hex_valid(const char *s, size_t n);              /* exactly n lowercase hex chars */
 
 /* Hash a buffer that stays valid and unchanged on a worker thread, overlapping with other
  * work. join() waits, writes the digest, frees the job and returns the hash's error, if
