@@ -34,26 +34,29 @@ bool timefmt_iso(int64_t secs, unsigned flags, char *out, size_t size)
     return timefmt_utc(secs, fmt, out, size);
 }
 
-bool timefmt_iso_us(int64_t us, char *out, size_t size)
+bool timefmt_utc_us(int64_t us, const char *fmt, const char *zone, char *out, size_t size)
 {
     int64_t secs = us / 1000000, frac = us % 1000000;
     if (frac < 0) {             /* before 1970: floor, so the fraction counts forwards */
         secs--;
         frac += 1000000;
     }
-    if (!timefmt_utc(secs, "%Y-%m-%dT%H:%M:%S", out, size))
+    if (!timefmt_utc(secs, fmt, out, size))
         return false;
-    char tail[16] = "Z";
+    char f[8] = "";
     if (frac != 0) {
-        char f[8];
-        snprintf(f, sizeof f, "%06lld", (long long)frac);
-        for (int i = 5; i > 0 && f[i] == '0'; i--)
+        snprintf(f, sizeof f, ".%06lld", (long long)frac);
+        for (int i = 6; i > 1 && f[i] == '0'; i--)
             f[i] = '\0';
-        snprintf(tail, sizeof tail, ".%sZ", f);
     }
     size_t n = strlen(out);
-    int m = snprintf(out + n, size - n, "%s", tail);
+    int m = snprintf(out + n, size - n, "%s%s", f, zone);
     if (m < 0 || (size_t)m >= size - n)
         return fail(out, size);
     return true;
+}
+
+bool timefmt_iso_us(int64_t us, char *out, size_t size)
+{
+    return timefmt_utc_us(us, "%Y-%m-%dT%H:%M:%S", "Z", out, size);
 }

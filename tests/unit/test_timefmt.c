@@ -1,8 +1,8 @@
 /*
  * test_timefmt.c - UTC time to text (src/common/timefmt.c): the extended and basic ISO 8601
- * forms, microseconds with their trailing zeros dropped (and before 1970), the calendar
- * names retention uses, the year range 1..9999 and a buffer too small: every refusal leaves
- * "" behind, never a cut-down time.
+ * forms, microseconds with their trailing zeros dropped (and before 1970) in the ISO and
+ * PostgreSQL forms, the calendar names retention uses, the year range 1..9999 and a buffer
+ * too small: every refusal leaves "" behind, never a cut-down time.
  */
 #include "pgpitr/common/timefmt.h"
 
@@ -47,6 +47,12 @@ START_TEST(test_iso_us)
     ck_assert(timefmt_iso_us(T9999 * 1000000 + 999999, out, sizeof out));
     ck_assert_str_eq(out, "9999-12-31T23:59:59.999999Z");
     ck_assert_uint_lt(strlen(out), TIMEFMT_MAX);
+    /* another form and zone: PostgreSQL's recovery_target_time */
+    ck_assert(timefmt_utc_us(T2023 * 1000000 + 250000, "%Y-%m-%d %H:%M:%S", "+00", out,
+                             sizeof out));
+    ck_assert_str_eq(out, "2023-11-14 22:13:20.25+00");
+    ck_assert(timefmt_utc_us(T2023 * 1000000, "%Y-%m-%d %H:%M:%S", "+00", out, sizeof out));
+    ck_assert_str_eq(out, "2023-11-14 22:13:20+00");
 }
 END_TEST
 

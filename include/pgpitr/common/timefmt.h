@@ -1,7 +1,8 @@
 /*
  * timefmt.h - the one place that turns seconds (or microseconds) since the epoch into UTC
  * text: ISO 8601 timestamps for reports, manifests, locks and info, the basic form used in
- * backup labels and drill ids, and the calendar names of retention (day, ISO week, month).
+ * backup labels and drill ids, PostgreSQL's recovery_target_time, and the calendar names of
+ * retention (day, ISO week, month).
  * Parsing stays with each format's owner, who validates it.
  */
 #ifndef PGPITR_TIMEFMT_H
@@ -27,8 +28,13 @@ bool timefmt_utc(int64_t secs, const char *fmt, char *out, size_t size);
 /* "YYYY-MM-DDTHH:MM:SSZ" (or the basic form with TIMEFMT_BASIC); false as timefmt_utc. */
 bool timefmt_iso(int64_t secs, unsigned flags, char *out, size_t size);
 
-/* "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" of a time in microseconds: the fraction without its
- * trailing zeros, and none when it is zero. False as timefmt_utc. */
+/* strftime(fmt) of a time in microseconds, then ".ffffff" without its trailing zeros (none
+ * when the fraction is zero), then zone, e.g. ("%Y-%m-%d %H:%M:%S", "+00") for PostgreSQL's
+ * recovery_target_time. A time before 1970 counts its fraction forwards from the second
+ * before. False as timefmt_utc. */
+bool timefmt_utc_us(int64_t us, const char *fmt, const char *zone, char *out, size_t size);
+
+/* "YYYY-MM-DDTHH:MM:SS[.ffffff]Z": timefmt_utc_us in ISO 8601's extended form. */
 bool timefmt_iso_us(int64_t us, char *out, size_t size);
 
 #endif
