@@ -1,6 +1,7 @@
 /*
  * filter.c - the generic part of a PipeFilter: state checks around the vtable (no push
- * after finish, an error is sticky and replayed), free, and the filter-as-sink adapter.
+ * after finish, an error is sticky and replayed), the finish that cascades down the chain,
+ * free, and the filter-as-sink adapter.
  * It owns no transformation; those live one per file (zstd.c, lz4.c, sha256.c, ...).
  */
 #include "filter_impl.h"
