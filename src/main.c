@@ -1,36 +1,15 @@
 /*
  * main.c - argv -> command table (cmd_table.c); exits with the status cmd_exit_status() gives.
- * Nothing else.
+ * The global options are the option table's (cmd_options.c). Nothing else.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/suggest.h"
-
-static void print_help(FILE *out)
-{
-    fputs("usage: pgpitr [GLOBAL OPTIONS] COMMAND [ARGS]\n"
-          "\n"
-          "PostgreSQL WAL archiving and point-in-time recovery.\n"
-          "\n"
-          "global options:\n"
-          "  --repo PATH         repository (env PGPITR_REPO, config: repo)\n"
-          "  --config FILE       configuration file (env PGPITR_CONFIG,\n"
-          "                      default " PGPITR_DEFAULT_CONFIG " if present)\n"
-          "  --log-level LEVEL   error|warn|info|debug (env PGPITR_LOG_LEVEL, default warn)\n"
-          "  --help, --version\n"
-          "\n"
-          "commands:\n",
-          out);
-    for (size_t i = 0; i < cmd_table_len; i++)
-        fprintf(out, "  %-14s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
-    fprintf(out, "  %-14s %s\n", "version", "print the version");
-    fputs("\nRun 'pgpitr COMMAND --help' for a command's options and exit statuses\n"
-          "(all in docs/exit-status.md).\n", out);
-}
 
 /* "see pgpitr --help", after "did you mean ...?" when word is close to one of names. */
 static void help_hint(PgpErr *err, const char *word, const char *const *names, size_t n,
@@ -45,44 +24,46 @@ static void help_hint(PgpErr *err, const char *word, const char *const *names, s
 
 static int bad_option(const char *arg, PgpErr *err)
 {
-    static const char *const names[] = {"repo", "config", "log-level", "help", "version"};
+    const char *names[CMD_OPT__COUNT + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < cmd_options_len; i++)
+        if (cmd_option_in(&cmd_options[i], CMD_OPT_GLOBAL))
+            names[n++] = cmd_options[i].name;
+    names[n++] = "help";
     char word[80] = "";
     if (strncmp(arg, "--", 2) == 0)    /* "--cofig=x" -> "cofig" */
         snprintf(word, sizeof word, "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
     PGP_FAIL(err, PGP_ERR_USAGE, "unknown or incomplete option \"%s\"", arg);
-    help_hint(err, word, names, sizeof names / sizeof names[0], "--");
+    help_hint(err, word, names, n, "--");
     log_error_report(err);
     return pgp_err_exit_status(err->code);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"repo", required_argument, NULL, 'r'},
-        {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
+    struct option longopts[CMD_OPT_LONGOPTS_MAX];
+    char shortopts[CMD_OPT_SHORTOPTS_MAX];
+    cmd_options_getopt(CMD_OPT_GLOBAL, longopts, shortopts);
     CmdGlobal g = {0};
     PgpErr err;
     pgp_err_clear(&err);
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
-        case 'r': g.repo = optarg; break;
-        case 'c': g.config = optarg; break;
-        case 'L': g.log_level = optarg; break;
-        case 'h': print_help(stdout); return 0;
-        case 'V': printf("pgpitr %s\n", PGPITR_VERSION); return 0;
+        case CMD_OPT_GETOPT_BASE + CMD_OPT_REPO: g.repo = optarg; break;
+        case CMD_OPT_GETOPT_BASE + CMD_OPT_CONFIG: g.config = optarg; break;
+        case CMD_OPT_GETOPT_BASE + CMD_OPT_LOG_LEVEL: g.log_level = optarg; break;
+        case 'h': cmd_print_help(stdout); return 0;
+        case CMD_OPT_GETOPT_BASE + CMD_OPT_VERSION:
+            printf("pgpitr %s\n", PGPITR_VERSION);
+            return 0;
         default:
             return bad_option(argv[optind - 1], &err);
         }
     }
     if (optind >= argc) {
-        print_help(stderr);
+        cmd_print_help(stderr);
         return pgp_err_exit_status(PGP_ERR_USAGE);
     }
     const char *name = argv[optind];
@@ -91,7 +72,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(name, "help") == 0) {
-        print_help(stdout);
+        cmd_print_help(stdout);
         return 0;
     }
     const CmdDef *cmd = cmd_find(name);

@@ -1,17 +1,16 @@
 /*
  * wal_get.c - fetch one archived WAL file into dest (see wal_get.h for the contract).
  *
- * The object streams through decompress -> sha256 -> a temp file beside dest; only when the
- * checksum equals the one in the object's name is the temp renamed to dest. The temp file is
+ * The object streams through object_io's read_verify into a temp file beside dest; only when
+ * the checksum equals the one in the object's name is the temp renamed to dest. The temp file is
  * not fsynced: PostgreSQL restores into RECOVERYXLOG (or a history file) and makes the file
  * durable itself (durable_rename in KeepFileRestoredFromArchive) when it keeps it; after a
  * crash it asks for the file again, so an fsync here would only add latency to replay.
  *
- * The SHA-256 runs on a worker thread (a tee hands every decoded piece to the temp file and
- * to the hashing thread), because hashing a 16 MiB segment costs more than decoding and
- * writing it: done in line it would nearly double the time PostgreSQL waits for each file
- * during recovery. The digest still covers exactly the bytes written, and nothing is renamed
- * before both are finished and the digest is compared.
+ * The SHA-256 runs on a worker thread (object_io's hash_thread), because hashing a 16 MiB
+ * segment costs more than decoding and writing it: done in line it would nearly double the
+ * time PostgreSQL waits for each file during recovery. The digest still covers exactly the
+ * bytes written, and nothing is renamed before both are finished and the digest is compared.
  */
 #include "pgpitr/archive/wal_get.h"
 
@@ -23,13 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/object_io.h"
 
 #define GET_CHUNK (1u << 20)
-/* Queue in front of the hashing thread: small enough to stay in cache, large enough that
- * the decoder rarely waits (it hands on 1 MiB pieces). */
-#define HASH_QUEUE_BYTES (2u << 20)
 
 typedef struct DestFile {
     int fd;
@@ -73,38 +69,19 @@ static int dest_open(DestFile *d, const char *dest, PgpErr *err)
     return 0;
 }
 
-/* decompress -> tee(thread(sha256), size -> temp file): the hashing thread gets each piece
- * first so it works while this thread writes the piece. */
-static int stream_object(Repo *repo, const RepoArchiveObject *obj, DestFile *d,
-                         uint8_t digest[PIPE_SHA256_LEN], uint64_t *size, PgpErr *err)
+/* The object through object_io into the temp file, hashed on a worker thread. */
+static int stream_object(Repo *repo, const RepoArchiveObject *obj, DestFile *d, uint64_t *size,
+                         PgpErr *err)
 {
-    PipeFilter *sizef = NULL, *sha = NULL, *thread = NULL, *tee = NULL, *dec = NULL;
     uint8_t *buf = malloc(GET_CHUNK);
-    PipeSink out = {dest_write, d};
-    PipeSink discard = {NULL, NULL};
-    int rc = buf ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    if (rc == 0)
-        rc = pipe_size_new(out, &sizef, err);
-    if (rc == 0)
-        rc = pipe_sha256_new(discard, &sha, err);
-    if (rc == 0)
-        rc = pipe_thread_new(pipe_filter_sink(sha), HASH_QUEUE_BYTES, &thread, err);
-    if (rc == 0)
-        rc = pipe_tee_new(pipe_filter_sink(thread), pipe_filter_sink(sizef), &tee, err);
-    if (rc == 0)
-        rc = pipe_decompress_new(obj->codec, pipe_filter_sink(tee), &dec, err);
-    if (rc == 0)
-        rc = cmd_pump_object(repo_storage(repo), obj->path, dec, buf, GET_CHUNK, NULL, err);
-    /* cmd_pump_object finished dec, hence the whole chain (the thread joined: all hashed) */
-    if (rc == 0) {
-        pipe_sha256_result(sha, digest);
-        *size = pipe_size_result(sizef);
-    }
-    pipe_filter_free(dec);
-    pipe_filter_free(tee);
-    pipe_filter_free(thread);   /* stops and joins the worker first if it still runs */
-    pipe_filter_free(sha);
-    pipe_filter_free(sizef);
+    if (buf == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    ObjectReadOptions opt = {.codec = obj->codec, .expect_sha256 = obj->sha256_hex,
+                             .hash_thread = true, .buf = buf, .buf_size = GET_CHUNK};
+    ObjectReadResult res;
+    int rc = object_io_read_verify(repo_storage(repo), obj->path, &opt,
+                                   (PipeSink){dest_write, d}, &res, err);
+    *size = res.size;
     free(buf);
     return rc;
 }
@@ -119,17 +96,8 @@ int wal_get_file(Repo *repo, const char *walname, const char *dest, WalGetResult
 
     DestFile d = {.fd = -1};
     rc = dest_open(&d, dest, err);
-    uint8_t digest[PIPE_SHA256_LEN];
     if (rc == 0)
-        rc = stream_object(repo, &res->object, &d, digest, &res->size, err);
-    if (rc == 0) {
-        char hex[PIPE_SHA256_HEX_LEN + 1];
-        pipe_hex(digest, sizeof digest, hex);
-        if (strcmp(hex, res->object.sha256_hex) != 0)
-            rc = PGP_FAIL(err, PGP_ERR_CORRUPT,
-                          "checksum mismatch: content has sha256 %s, expected %s", hex,
-                          res->object.sha256_hex);
-    }
+        rc = stream_object(repo, &res->object, &d, &res->size, err);
     if (d.fd >= 0 && close(d.fd) != 0 && rc == 0)
         rc = PGP_FAIL_SYS(err, errno, "cannot write \"%s\"", d.tmp);
     if (rc == 0 && rename(d.tmp, dest) != 0)

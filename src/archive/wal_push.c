@@ -2,12 +2,12 @@
  * wal_push.c - archive one WAL file durably (see wal_push.h for the contract).
  *
  * Why the shape: PostgreSQL waits on archive_command for every segment, so the cost per
- * segment decides whether pg_wal fills the disk under heavy WAL. The source is mapped once;
- * SHA-256 of the original runs on a worker thread over that mapping while this thread
- * compresses into the storage writer, and a second worker decodes the compressed stream as
- * it is produced and compares it with the mapping. So when the object is committed we know,
- * without reading it back, that it decodes to exactly the bytes whose checksum is in its name.
- * The final name contains that checksum, so the writer is committed under it at the end.
+ * segment decides whether pg_wal fills the disk under heavy WAL. The source is mapped once
+ * and handed to object_io_write, which hashes it on a worker thread while compressing it into
+ * the storage writer, and decodes the compressed stream again on a second worker to compare
+ * it with the mapping. So when the object is committed we know, without reading it back, that
+ * it decodes to exactly the bytes whose checksum is in its name. The final name contains that
+ * checksum, so the writer is committed under it at the end.
  */
 #include "pgpitr/archive/wal_push.h"
 
@@ -19,17 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/pg/walhdr.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/repo/object_io.h"
 
-#define PUSH_CHUNK (1u << 20)
-/* Queue in front of the verifying decoder. The compressor hands on output every push (see
- * src/pipe/zstd.c), so the decoder keeps up with a small ring; a big one only costs fresh
- * pages: the ring is written end to end before it wraps (8 MiB cost ~400 page faults more
- * per segment of pgbench WAL than 2 MiB). */
-#define VERIFY_QUEUE_BYTES (2u << 20)
 
 typedef struct SourceMap {
     int fd;
@@ -105,100 +99,39 @@ static int conflict_error(PgpErr *err, const char *base, const char *have, const
     return PGP_ERR_CONFLICT;
 }
 
-/* The filters of one push: compress -> size -> tee(storage, thread(decompress -> compare)). */
-typedef struct PushChain {
-    PipeFilter *compress, *size, *tee, *thread, *decompress;
-    PipeCompare *compare;
-} PushChain;
+typedef struct PushName {
+    const char *base;
+    PipeCodec codec;
+} PushName;
 
-static void chain_free(PushChain *c)
+/* The final name carries the checksum: <name>-<sha256><ext>. */
+static int push_name(void *ud, const char *sha256_hex, char out[REPO_PATH_MAX], PgpErr *err)
 {
-    pipe_filter_free(c->compress);
-    pipe_filter_free(c->size);
-    pipe_filter_free(c->tee);
-    pipe_filter_free(c->thread);
-    pipe_filter_free(c->decompress);
-    pipe_compare_free(c->compare);
-    memset(c, 0, sizeof *c);
+    const PushName *n = ud;
+    return repo_archive_object_path(n->base, sha256_hex, n->codec, out, err);
 }
 
-static int chain_build(PushChain *c, const WalPushOptions *opt, const SourceMap *src,
-                       StorageWriter *w, PgpErr *err)
-{
-    memset(c, 0, sizeof *c);
-    PipeSink store = cmd_storage_sink(w);
-    int rc = pipe_compare_new(src->data, src->size, &c->compare, err);
-    if (rc == 0)
-        rc = pipe_decompress_new(opt->codec, pipe_compare_sink(c->compare), &c->decompress, err);
-    if (rc == 0)
-        rc = pipe_thread_new(pipe_filter_sink(c->decompress), VERIFY_QUEUE_BYTES, &c->thread, err);
-    if (rc == 0)
-        rc = pipe_tee_new(store, pipe_filter_sink(c->thread), &c->tee, err);
-    if (rc == 0)
-        rc = pipe_size_new(pipe_filter_sink(c->tee), &c->size, err);
-    if (rc == 0)
-        rc = pipe_compress_new(opt->codec, opt->level, 0, pipe_filter_sink(c->size), &c->compress,
-                               err);
-    return rc;
-}
-
-static int chain_run(PushChain *c, const SourceMap *src, PgpErr *err)
-{
-    for (size_t off = 0; off < src->size; off += PUSH_CHUNK) {
-        size_t n = src->size - off < PUSH_CHUNK ? src->size - off : PUSH_CHUNK;
-        int rc = pipe_filter_push(c->compress, src->data + off, n, err);
-        if (rc != 0)
-            return rc;
-    }
-    int rc = pipe_filter_finish(c->compress, err);   /* finishes the whole chain */
-    if (rc == 0 && !pipe_compare_complete(c->compare))
-        rc = PGP_FAIL(err, PGP_ERR_CODEC, "compressed stream decodes to fewer bytes than the source");
-    if (rc == PGP_ERR_CORRUPT)
-        pgp_err_context(err, "verification of the compressed object failed");
-    return rc;
-}
-
-/* Compress, verify and publish. The object's directory does not depend on the checksum, so
- * the writer is opened before the checksum is known and committed under its final name. */
+/* Compress, verify and publish (object_io). The object's directory does not depend on the
+ * checksum, so the writer is opened under the plain WAL name (never a final name: those carry
+ * a checksum) before the checksum is known and committed under its final name. */
 static int store_new_object(Repo *repo, const char *base, const WalPushOptions *opt,
                             const SourceMap *src, WalPushResult *res, PgpErr *err)
 {
-    PipeHashJob *hash = NULL;
-    StorageWriter *w = NULL;
-    PushChain chain = {0};
-    /* Opened under the plain WAL name (never a final name: those carry a checksum) and
-     * committed under <name>-<sha256><ext> once the hash is known. */
     char provisional[REPO_PATH_MAX];
-    repo_archive_dir(base, provisional);
-    strncat(provisional, "/", sizeof provisional - strlen(provisional) - 1);
-    strncat(provisional, base, sizeof provisional - strlen(provisional) - 1);
-
-    int rc = pipe_sha256_async(src->data, src->size, &hash, err);
-    if (rc == 0)
-        rc = storage_open_write(repo_storage(repo), provisional, 0, &w, err);
-    if (rc == 0)
-        rc = chain_build(&chain, opt, src, w, err);
-    if (rc == 0)
-        rc = chain_run(&chain, src, err);
-    if (rc == 0)
-        res->stored_size = pipe_size_result(chain.size);
-    chain_free(&chain);
-
-    uint8_t digest[PIPE_SHA256_LEN];
-    int hrc = pipe_sha256_join(hash, digest, rc == 0 ? err : NULL);
-    if (rc == 0)
-        rc = hrc;
+    int rc = repo_archive_provisional_path(base, provisional, err);
     if (rc != 0)
-        goto out;
-    pipe_hex(digest, sizeof digest, res->sha256_hex);
-    repo_archive_object_path(base, res->sha256_hex, opt->codec, res->object_path);
-    rc = storage_writer_commit_as(w, res->object_path, err);
-    w = NULL;
-    if (rc == PGP_ERR_CONFLICT) /* a concurrent push of identical content won the race */
-        rc = 0;
-out:
-    storage_writer_abort(w);
-    return rc;
+        return rc;
+    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level, .verify = true};
+    PushName name = {base, opt->codec};
+    ObjectWriteResult w;
+    rc = object_io_write(repo_storage(repo), provisional, &wopt, src->data, src->size, push_name,
+                         &name, &w, err);
+    if (rc != 0 && rc != PGP_ERR_CONFLICT)
+        return rc;
+    memcpy(res->sha256_hex, w.sha256_hex, sizeof res->sha256_hex);
+    memcpy(res->object_path, w.path, sizeof res->object_path);
+    res->stored_size = w.stored_size;
+    return 0;   /* CONFLICT: a concurrent push of identical content won the race */
 }
 
 /* A concurrent push of different content under the same name could have landed beside

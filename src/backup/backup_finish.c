@@ -119,11 +119,11 @@ static int referenced_objects(Storage *s, const NameList *labels, NameList *refs
 static int remove_unreferenced(Storage *s, const NameList *refs, int *removed, PgpErr *err)
 {
     NameList fan;
-    int rc = list_names(s, "objects", true, &fan, err);
+    int rc = list_names(s, REPO_LAYOUT_OBJECTS_DIR, true, &fan, err);
     for (size_t i = 0; rc == 0 && i < fan.n; i++) {
         char dir[REPO_PATH_MAX];
         NameList objs = {0};
-        rc = join_path(dir, "objects", fan.names[i], err);
+        rc = join_path(dir, REPO_LAYOUT_OBJECTS_DIR, fan.names[i], err);
         if (rc == 0)
             rc = list_names(s, dir, false, &objs, err);
         for (size_t j = 0; rc == 0 && j < objs.n; j++) {
@@ -149,17 +149,19 @@ int backup_clean_incomplete(Repo *repo, int *removed_backups, int *removed_objec
     Storage *s = repo_storage(repo);
     *removed_backups = *removed_objects = 0;
     NameList labels;
-    int rc = list_names(s, "backup", true, &labels, err);
+    int rc = list_names(s, REPO_LAYOUT_BACKUP_DIR, true, &labels, err);
     if (rc != 0)
         return rc;
     for (size_t i = 0; rc == 0 && i < labels.n; i++) {
         char path[REPO_PATH_MAX];
-        manifest_path(labels.names[i], path);
         StorageInfo info;
-        rc = storage_stat(s, path, &info, err);
+        rc = manifest_path(labels.names[i], path, err);
+        if (rc == 0)
+            rc = storage_stat(s, path, &info, err);
         if (rc != PGP_ERR_NOT_FOUND)
             continue;
-        repo_backup_dir(labels.names[i], path);
+        if ((rc = repo_backup_dir(labels.names[i], path, err)) != 0)
+            break;
         log_warn("removing incomplete backup \"%s\" left by a failed or interrupted backup",
                  labels.names[i]);
         rc = remove_tree(s, path, err);

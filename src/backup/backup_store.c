@@ -12,40 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/object_io.h"
 
 /* Above this size a single file also uses zstd's own threads, so one huge relation file
  * does not leave the other cores idle. */
 #define BIG_FILE (32u << 20)
 
-static int compress_into(Storage *s, const BackupStoreOptions *opt, int zstd_workers,
-                         const uint8_t *data, size_t size, const char *path, uint64_t *stored,
-                         PgpErr *err)
+/* Writes the object (object_io); an object committed concurrently under the same content
+ * address holds the same bytes, so losing that race is success. */
+static int write_object(Storage *s, const ObjectWriteOptions *wopt, const uint8_t *data,
+                        size_t size, const char *path, uint64_t *stored, PgpErr *err)
 {
-    StorageWriter *w = NULL;
-    PipeFilter *sizef = NULL, *comp = NULL;
-    int rc = storage_open_write(s, path, 0, &w, err);
-    if (rc == 0)
-        rc = pipe_size_new(cmd_storage_sink(w), &sizef, err);
-    if (rc == 0)
-        rc = pipe_compress_new(opt->codec, opt->level, zstd_workers, pipe_filter_sink(sizef), &comp,
-                               err);
-    if (rc == 0 && size > 0)
-        rc = pipe_filter_push(comp, data, size, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(comp, err);     /* and sizef */
-    if (rc == 0)
-        *stored = pipe_size_result(sizef);
-    pipe_filter_free(comp);
-    pipe_filter_free(sizef);
-    if (rc != 0) {
-        storage_writer_abort(w);
-        return rc;
-    }
-    rc = storage_writer_commit(w, err);
-    if (rc == PGP_ERR_CONFLICT) /* the same content was stored concurrently: same bytes */
-        rc = 0;
-    return rc;
+    ObjectWriteResult w;
+    int rc = object_io_write(s, path, wopt, data, size, NULL, NULL, &w, err);
+    if (rc == 0 || rc == PGP_ERR_CONFLICT)
+        *stored = w.stored_size;
+    return rc == PGP_ERR_CONFLICT ? 0 : rc;
 }
 
 /* Names the object of digest in res; 0 (res->reused) if an identical object is already
@@ -54,9 +36,11 @@ static int find_existing(Storage *s, const BackupStoreOptions *opt, const uint8_
                          BackupStoreResult *res, PgpErr *err)
 {
     pipe_hex(digest, PIPE_SHA256_LEN, res->sha256_hex);
-    repo_object_path(res->sha256_hex, opt->codec, res->object);
     StorageInfo info;
-    int rc = storage_stat(s, res->object, &info, err);
+    int rc = repo_object_path(res->sha256_hex, opt->codec, res->object, err);
+    if (rc != 0)
+        return rc;
+    rc = storage_stat(s, res->object, &info, err);
     if (rc == 0) {
         res->reused = true;
         res->stored_size = info.size;
@@ -78,8 +62,9 @@ int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *
     int rc = find_existing(s, opt, digest, res, err);
     if (rc != PGP_ERR_NOT_FOUND)
         return rc;
-    int zstd_workers = size >= BIG_FILE ? 2 : 0;
-    return compress_into(s, opt, zstd_workers, data, size, res->object, &res->stored_size, err);
+    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level,
+                               .zstd_workers = size >= BIG_FILE ? 2 : 0};
+    return write_object(s, &wopt, data, size, res->object, &res->stored_size, err);
 }
 
 int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uint8_t *data,
@@ -90,19 +75,10 @@ int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uin
     int rc = find_existing(s, opt, digest, res, err);
     if (rc != PGP_ERR_NOT_FOUND)
         return rc;
-    StorageWriter *w = NULL;
-    rc = storage_open_write(s, res->object, 0, &w, err);
-    if (rc == 0 && len > 0)
-        rc = storage_write(w, data, len, err);
-    if (rc != 0) {
-        storage_writer_abort(w);
-        return rc;
-    }
-    rc = storage_writer_commit(w, err);
-    if (rc == PGP_ERR_CONFLICT) /* the same content was stored concurrently */
-        rc = 0;
+    ObjectWriteOptions raw = {.codec = PIPE_CODEC_NONE};   /* already compressed: as is */
     res->stored_size = len;
-    return rc;
+    uint64_t stored;
+    return write_object(s, &raw, data, len, res->object, &stored, err);
 }
 
 /* ---- what the files had in common -------------------------------------------------------- */

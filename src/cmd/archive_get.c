@@ -17,12 +17,12 @@
  * After a segment is restored, the recovery lease of the data directory is renewed
  * (recovery_lease.h): at most once a minute, and a failure is a warning too.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/archive/prefetch.h"
 #include "pgpitr/archive/recovery_lease.h"
@@ -129,33 +129,18 @@ static int answer_missing(const CmdSettings *s, Repo *repo, const char *name, co
 
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"spool-path", required_argument, NULL, 'p'},
-        {"spool-size", required_argument, NULL, 's'},
-        {"prefetch-jobs", required_argument, NULL, 'j'},
-        {NULL, 0, NULL, 0},
-    };
-    SpoolFlags flags = {0};
-    int c;
-    opterr = 0;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h': cmd_print_usage(&cmd_archive_get, stdout); return 0;
-        case 'p': flags.path = optarg; break;
-        case 's': flags.size = optarg; break;
-        case 'j': flags.jobs = optarg; break;
-        default:
-            return cmd_usage_error(err, &cmd_archive_get, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 2)
+    CmdParse p = {.cmd = &cmd_archive_get, .positional = true};
+    CmdArgs a;
+    int rc = cmd_args_parse(&p, argc, argv, &a, err);
+    if (rc != 0 || a.help)   /* help: the parser printed the usage */
+        return rc;
+    SpoolFlags flags = {.path = a.flag[CMD_OPT_SPOOL_PATH], .size = a.flag[CMD_OPT_SPOOL_SIZE],
+                        .jobs = a.flag[CMD_OPT_PREFETCH_JOBS]};
+    if (argc - a.first != 2)
         return cmd_usage_error(err, &cmd_archive_get, "expected NAME and DEST");
-    const char *name = argv[optind], *dest = argv[optind + 1];
+    const char *name = argv[a.first], *dest = argv[a.first + 1];
     PgWalName parsed;
-    int rc = pg_walname_parse(name, &parsed, err);
+    rc = pg_walname_parse(name, &parsed, err);
     if (rc != 0)
         return rc;
 

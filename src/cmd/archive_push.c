@@ -4,46 +4,34 @@
  * wal_push_file(). Exit 0 tells PostgreSQL it may recycle the segment, so every failure
  * path must return non-zero.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/archive/wal_push.h"
 
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
-    static const struct option longopts[] = {
-        {"compress", required_argument, NULL, 'c'},
-        {"compress-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *codec_flag = NULL, *level_flag = NULL;
-    int c;
-    opterr = 0;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c': codec_flag = optarg; break;
-        case 'l': level_flag = optarg; break;
-        case 'h': cmd_print_usage(&cmd_archive_push, stdout); return 0;
-        default: return cmd_usage_error(err, &cmd_archive_push, "unknown option \"%s\"", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1)
+    CmdParse p = {.cmd = &cmd_archive_push, .positional = true, .unknown = "unknown option"};
+    CmdArgs a;
+    int rc = cmd_args_parse(&p, argc, argv, &a, err);
+    if (rc != 0 || a.help)   /* help: the parser printed the usage */
+        return rc;
+    if (argc - a.first != 1)
         return cmd_usage_error(err, &cmd_archive_push, "expected exactly one file to archive");
-    const char *path = argv[optind];
+    const char *path = argv[a.first];
 
     CmdSettings s;
-    int rc = cmd_settings_load(g, &s, err);
+    rc = cmd_settings_load(g, &s, err);
     if (rc != 0)
         return rc;
     Storage *storage = NULL;
     Repo *repo = NULL;
     WalPushOptions opt;
-    rc = cmd_compression(&s, codec_flag, level_flag, &opt.codec, &opt.level, err);
+    rc = cmd_compression(&s, a.flag[CMD_OPT_COMPRESS], a.flag[CMD_OPT_COMPRESS_LEVEL], &opt.codec,
+                         &opt.level, err);
     if (rc == 0)
         rc = cmd_open_repo(&s, true, &storage, &repo, err);
     WalPushResult res;

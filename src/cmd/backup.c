@@ -10,7 +10,6 @@
  *   archived -> manifest.json written. Only that last write makes the backup restorable, so a
  *   backup that fails or is killed at any step is never listed as complete.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -27,11 +26,13 @@
 #include "pgpitr/backup/backup_store.h"
 #include "pgpitr/backup/backup_stream.h"
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/pg/pgconn.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/repo/object_io.h"
 
 #define POOL_BUDGET (512u << 20)
 #define HASH_WHILE_READING (8u << 20)
@@ -96,74 +97,48 @@ static int parse_rate(const char *text, uint32_t *kb, PgpErr *err)
     return 0;
 }
 
+/* The options checked as they come, in command-line order. */
+static int take_option(void *ud, CmdOptId id, const char *arg, PgpErr *err)
+{
+    BackupOptions *o = ud;
+    if (id == CMD_OPT_MAX_RATE)
+        return parse_rate(arg, &o->max_rate_kb, err);
+    if (id == CMD_OPT_CHECKPOINT)   /* fast or spread: the parser refuses anything else */
+        o->fast_checkpoint = strcmp(arg, "fast") == 0;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, const CmdSettings *s, BackupOptions *o,
                          bool *help, PgpErr *err)
 {
-    static const struct option longopts[] = {
-        {"pg-conn", required_argument, NULL, 'd'},   {"label", required_argument, NULL, 'l'},
-        {"checkpoint", required_argument, NULL, 'c'}, {"compress", required_argument, NULL, 'z'},
-        {"compress-level", required_argument, NULL, 'L'}, {"jobs", required_argument, NULL, 'j'},
-        {"max-rate", required_argument, NULL, 'r'},   {"output", required_argument, NULL, 'o'},
-        {"archive-timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"lock-wait", required_argument, NULL, 'W'},
-        {"primary-conn", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
-    };
-    const char *codec = NULL, *level = NULL, *jobs = NULL, *timeout = NULL;
     memset(o, 0, sizeof *o);
     o->fast_checkpoint = true;
-    int c, rc = 0;
-    opterr = 0;
-    optind = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': o->conninfo = optarg; break;
-        case 'P': o->primary_conninfo = optarg; break;
-        case 'l': o->label = optarg; break;
-        case 'z': codec = optarg; break;
-        case 'L': level = optarg; break;
-        case 'j': jobs = optarg; break;
-        case 't': timeout = optarg; break;
-        case 'W': o->lock_wait = optarg; break;
-        case 'r': rc = parse_rate(optarg, &o->max_rate_kb, err); break;
-        case 'h': *help = true; return 0;
-        case 'c':
-            if (strcmp(optarg, "fast") != 0 && strcmp(optarg, "spread") != 0)
-                return cmd_usage_error(err, &cmd_backup, "--checkpoint must be fast or spread");
-            o->fast_checkpoint = strcmp(optarg, "fast") == 0;
-            break;
-        case 'o':
-            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
-                return cmd_usage_error(err, &cmd_backup, "--output must be text or json");
-            o->json = strcmp(optarg, "json") == 0;
-            break;
-        default:
-            return cmd_usage_error(err, &cmd_backup, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        }
-    }
-    if (rc != 0)
+    CmdParse p = {.cmd = &cmd_backup, .each = take_option, .ud = o};
+    CmdArgs a;
+    int rc = cmd_args_parse(&p, argc, argv, &a, err);
+    if (rc != 0 || (*help = a.help))
         return rc;
-    if (optind != argc)
-        return cmd_usage_error(err, &cmd_backup, "unexpected argument \"%s\"", argv[optind]);
+    o->label = a.flag[CMD_OPT_LABEL];
+    o->lock_wait = a.flag[CMD_OPT_LOCK_WAIT];
+    o->json = a.json;
     if (o->label != NULL && !manifest_label_valid(o->label))
         return cmd_usage_error(err, &cmd_backup,
                                "invalid label \"%s\" (letters, digits, '.', '_', '-'; 1-64 chars)",
                                o->label);
-    o->conninfo = cmd_setting(s, o->conninfo, "PGPITR_PG_CONN", "pg-conn");
-    o->primary_conninfo = cmd_setting(s, o->primary_conninfo, "PGPITR_PRIMARY_CONN",
-                                      "primary-conn");
-    if ((rc = cmd_compression(s, codec, level, &o->store.codec, &o->store.level, err)) != 0)
+    const char *const *f = a.flag;
+    o->conninfo = cmd_opt_setting(s, CMD_OPT_PG_CONN, f[CMD_OPT_PG_CONN]);
+    o->primary_conninfo = cmd_opt_setting(s, CMD_OPT_PRIMARY_CONN, f[CMD_OPT_PRIMARY_CONN]);
+    if ((rc = cmd_compression(s, f[CMD_OPT_COMPRESS], f[CMD_OPT_COMPRESS_LEVEL], &o->store.codec,
+                              &o->store.level, err)) != 0)
         return rc;
-    long v;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    v = ncpu > 0 ? ncpu : 1;
-    jobs = cmd_setting(s, jobs, "PGPITR_JOBS", "jobs");
-    if (jobs != NULL && (rc = cmd_parse_int("jobs", jobs, 1, 256, &v, err)) != 0)
+    long v = ncpu > 0 ? ncpu : 1;
+    if ((rc = cmd_opt_int_setting(s, CMD_OPT_JOBS, f[CMD_OPT_JOBS], &v, err)) != 0)
         return rc;
     o->jobs = (int)v;
     v = 60;
-    timeout = cmd_setting(s, timeout, NULL, "archive-timeout");
-    if (timeout != NULL && (rc = cmd_parse_int("archive-timeout", timeout, 1, 86400, &v, err)) != 0)
+    if ((rc = cmd_opt_int_setting(s, CMD_OPT_ARCHIVE_TIMEOUT, f[CMD_OPT_ARCHIVE_TIMEOUT], &v,
+                                  err)) != 0)
         return rc;
     o->archive_timeout = (int)v;
     return 0;
@@ -428,7 +403,9 @@ static void label_lock(RepoLock *lock, const char *label)
 static int mark_in_progress(Storage *s, const char *label, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
-    repo_backup_dir(label, path);
+    int rc = repo_backup_dir(label, path, err);
+    if (rc != 0)
+        return rc;
     StorageInfo info;
     if (storage_stat(s, path, &info, NULL) == 0) {
         PGP_FAIL(err, PGP_ERR_CONFLICT, "a backup labelled \"%s\" already exists", label);
@@ -438,8 +415,8 @@ static int mark_in_progress(Storage *s, const char *label, PgpErr *err)
     char text[128];
     int n = snprintf(text, sizeof text, "{\"pid\": %ld, \"started\": %lld}\n", (long)getpid(),
                      (long long)time(NULL));
-    strncat(path, "/backup.inprogress", sizeof path - strlen(path) - 1);
-    return storage_put_all(s, path, 0, text, (size_t)n, err);
+    rc = repo_backup_file(label, REPO_LAYOUT_INPROGRESS, path, err);
+    return rc != 0 ? rc : storage_put_all(s, path, 0, text, (size_t)n, err);
 }
 
 /* Stores PostgreSQL's backup_manifest beside ours, compressed like the files. */
@@ -447,24 +424,12 @@ static int store_pg_manifest(Storage *s, BackupManifest *m, const BackupStoreOpt
                              const char *text, size_t len, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
-    repo_backup_dir(m->label, path);
-    strncat(path, "/backup_manifest", sizeof path - strlen(path) - 1);
-    strncat(path, pipe_codec_ext(opt->codec), sizeof path - strlen(path) - 1);
-    StorageWriter *w = NULL;
-    PipeFilter *comp = NULL;
-    int rc = storage_open_write(s, path, 0, &w, err);
+    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level};
+    ObjectWriteResult w;
+    int rc = repo_backup_pg_manifest_path(m->label, opt->codec, path, err);
     if (rc == 0)
-        rc = pipe_compress_new(opt->codec, opt->level, 0, cmd_storage_sink(w), &comp, err);
-    if (rc == 0)
-        rc = pipe_filter_push(comp, text, len, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(comp, err);
-    pipe_filter_free(comp);
-    if (rc != 0) {
-        storage_writer_abort(w);
-        return rc;
-    }
-    if ((rc = storage_writer_commit(w, err)) != 0)
+        rc = object_io_write(s, path, &wopt, text, len, NULL, NULL, &w, err);
+    if (rc != 0)
         return rc;
     m->pg_manifest_object = strdup(path);
     return m->pg_manifest_object ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -538,9 +503,8 @@ static int finish_backup(Repo *repo, const BackupOptions *o, BackupRun *r, const
         rc = manifest_save(s, r->m->label, r->m, err);
     if (rc == 0) {
         char marker[REPO_PATH_MAX];
-        repo_backup_dir(r->m->label, marker);
-        strncat(marker, "/backup.inprogress", sizeof marker - strlen(marker) - 1);
-        storage_remove(s, marker, NULL); /* leftover marker is harmless: manifest.json rules */
+        if (repo_backup_file(r->m->label, REPO_LAYOUT_INPROGRESS, marker, NULL) == 0)
+            storage_remove(s, marker, NULL); /* leftover marker is harmless: manifest.json rules */
     }
     return rc;
 }
@@ -692,9 +656,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     BackupOptions o;
     bool help = false;
     rc = parse_options(argc, argv, &s, &o, &help, err);
-    if (rc == 0 && help)
-        cmd_print_usage(&cmd_backup, stdout);
-    else if (rc == 0)
+    if (rc == 0 && !help)   /* help: the parser printed the usage */
         rc = run_backup(&s, &o, err);
     cmd_settings_free(&s);
     return rc;

@@ -1,31 +1,27 @@
 /*
  * cmd_lock.c - cmd_lock_repo(): how every command takes a repository lock (cmd.h), so that
- * the lock-wait setting and its precedence live in one place. The locking itself is
+ * the lock-wait setting (its row in cmd_options.c) is read in one place. The locking itself is
  * src/repo/repolock.c.
  */
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 
 #include <stdlib.h>
 
 #include "pgpitr/common/log.h"
 
-#define LOCK_WAIT_MAX (7L * 24 * 3600)
-
 int cmd_lock_repo(const CmdSettings *s, Storage *st, RepoLockKind kind, const char *command,
                   const char *wait_flag, RepoLock **out, PgpErr *err)
 {
     *out = NULL;
-    const char *text = cmd_setting(s, wait_flag, "PGPITR_LOCK_WAIT", "lock-wait");
     long wait_s = 0;
-    if (text != NULL) {
-        int rc = cmd_parse_int("lock-wait", text, 0, LOCK_WAIT_MAX, &wait_s, err);
-        if (rc != 0) {
-            pgp_err_hint(err, "give the seconds to wait for a repository lock, 0 to fail at once");
-            return rc;
-        }
+    int rc = cmd_opt_int_setting(s, CMD_OPT_LOCK_WAIT, wait_flag, &wait_s, err);
+    if (rc != 0) {
+        pgp_err_hint(err, "give the seconds to wait for a repository lock, 0 to fail at once");
+        return rc;
     }
     RepoLockOptions o = {.command = command, .wait_s = (int)wait_s};
-    int rc = repo_lock_acquire(st, kind, &o, out, err);
+    rc = repo_lock_acquire(st, kind, &o, out, err);
     if (rc == 0) {
         log_debug("holding the %s lock of the repository", repo_lock_kind_name(kind));
     } else if (kind == REPO_LOCK_READ && rc != PGP_ERR_LOCKED && rc != PGP_ERR_NOMEM) {

@@ -21,6 +21,29 @@ const CmdDef *const cmd_table[] = {
 };
 const size_t cmd_table_len = sizeof cmd_table / sizeof cmd_table[0];
 
+/* The global options' lines are compared with the option table by test_options.c. */
+void cmd_print_help(FILE *out)
+{
+    fputs("usage: pgpitr [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+          "\n"
+          "PostgreSQL WAL archiving and point-in-time recovery.\n"
+          "\n"
+          "global options:\n"
+          "  --repo PATH         repository (env PGPITR_REPO, config: repo)\n"
+          "  --config FILE       configuration file (env PGPITR_CONFIG,\n"
+          "                      default " PGPITR_DEFAULT_CONFIG " if present)\n"
+          "  --log-level LEVEL   error|warn|info|debug (env PGPITR_LOG_LEVEL, default warn)\n"
+          "  --help, --version\n"
+          "\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < cmd_table_len; i++)
+        fprintf(out, "  %-14s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
+    fprintf(out, "  %-14s %s\n", "version", "print the version");
+    fputs("\nRun 'pgpitr COMMAND --help' for a command's options and exit statuses\n"
+          "(all in docs/exit-status.md).\n", out);
+}
+
 const CmdDef *cmd_find(const char *name)
 {
     for (size_t i = 0; i < cmd_table_len; i++)

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <dirent.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/drill/drill_checks.h"
 #include "pgpitr/drill/drill_next.h"
 #include "pgpitr/drill/drill_report.h"
@@ -126,59 +126,45 @@ static int set_target(DrillOptions *o, RestoreTargetKind kind, const char *text,
     }
 }
 
-static int parse_int_opt(const char *what, const char *text, long min, long max, int *out,
-                         PgpErr *err)
+static int parse_int_opt(CmdOptId id, const char *text, int *out, PgpErr *err)
 {
     long v;
-    if (cmd_parse_int(what, text, min, max, &v, NULL) != 0)
-        return cmd_usage_error(err, &cmd_drill, "invalid %s \"%s\" (expected %ld..%ld)", what,
-                               text, min, max);
+    if (cmd_opt_int_flag(&cmd_drill, id, text, &v, err) != 0)
+        return PGP_ERR_USAGE;
     *out = (int)v;
     return 0;
 }
 
-static int parse_value_opt(int c, const char *arg, DrillOptions *o, PgpErr *err)
+static int parse_value_opt(void *ud, CmdOptId id, const char *arg, PgpErr *err)
 {
-    switch (c) {
-    case 'T': return set_target(o, RESTORE_TARGET_TIME, arg, err);
-    case 'L': return set_target(o, RESTORE_TARGET_LSN, arg, err);
-    case 'X': return set_target(o, RESTORE_TARGET_XID, arg, err);
-    case 'N': return set_target(o, RESTORE_TARGET_NAME, arg, err);
-    case 'l': o->target.timeline = arg; return 0;
-    case 'b': o->label = arg; return 0;
-    case 'q': o->check_sql = arg; return 0;
-    case 'r': o->report = arg; return 0;
-    case 'w': o->workdir = arg; return 0;
-    case 'B': o->pg_bin = arg; return 0;
-    case 'u': o->db_user = arg; return 0;
-    case 'W': o->lock_wait = arg; return 0;
-    case 't': return parse_int_opt("--timeout", arg, 1, 604800, &o->timeout_s, err);
-    case 'j': return parse_int_opt("--jobs", arg, 1, 256, &o->jobs, err);
-    case 'm': return parse_int_opt("--max-tables", arg, 0, 100000, &o->max_tables, err);
-    case 'o':
-        if (strcmp(arg, "json") != 0 && strcmp(arg, "text") != 0)
-            return cmd_usage_error(err, &cmd_drill, "--output must be text or json");
-        o->json = strcmp(arg, "json") == 0;
+    DrillOptions *o = ud;
+    switch (id) {
+    case CMD_OPT_TARGET_LATEST: o->n_targets++; o->target.kind = RESTORE_TARGET_LATEST; return 0;
+    case CMD_OPT_TARGET_IMMEDIATE:
+        o->n_targets++;
+        o->target.kind = RESTORE_TARGET_IMMEDIATE;
         return 0;
-    default:
-        return cmd_usage_error(err, &cmd_drill, "unknown or incomplete option");
+    case CMD_OPT_TARGET_EXCLUSIVE: o->target.exclusive = true; return 0;
+    case CMD_OPT_AMCHECK: o->amcheck = true; return 0;
+    case CMD_OPT_KEEP: o->keep = true; return 0;
+    case CMD_OPT_TARGET_TIME: return set_target(o, RESTORE_TARGET_TIME, arg, err);
+    case CMD_OPT_TARGET_LSN: return set_target(o, RESTORE_TARGET_LSN, arg, err);
+    case CMD_OPT_TARGET_XID: return set_target(o, RESTORE_TARGET_XID, arg, err);
+    case CMD_OPT_TARGET_NAME: return set_target(o, RESTORE_TARGET_NAME, arg, err);
+    case CMD_OPT_TARGET_TIMELINE: o->target.timeline = arg; return 0;
+    case CMD_OPT_BACKUP: o->label = arg; return 0;
+    case CMD_OPT_CHECK_SQL: o->check_sql = arg; return 0;
+    case CMD_OPT_REPORT: o->report = arg; return 0;
+    case CMD_OPT_WORKDIR: o->workdir = arg; return 0;
+    case CMD_OPT_PG_BIN: o->pg_bin = arg; return 0;
+    case CMD_OPT_DB_USER: o->db_user = arg; return 0;
+    case CMD_OPT_LOCK_WAIT: o->lock_wait = arg; return 0;
+    case CMD_OPT_TIMEOUT: return parse_int_opt(id, arg, &o->timeout_s, err);
+    case CMD_OPT_DRILL_JOBS: return parse_int_opt(id, arg, &o->jobs, err);
+    case CMD_OPT_MAX_TABLES: return parse_int_opt(id, arg, &o->max_tables, err);
+    default: return 0;
     }
 }
-
-static const struct option longopts[] = {
-    {"target-time", required_argument, NULL, 'T'}, {"target-lsn", required_argument, NULL, 'L'},
-    {"target-xid", required_argument, NULL, 'X'},  {"target-name", required_argument, NULL, 'N'},
-    {"target-latest", no_argument, NULL, 'A'},     {"target-immediate", no_argument, NULL, 'I'},
-    {"target-exclusive", no_argument, NULL, 'E'},  {"target-timeline", required_argument, NULL, 'l'},
-    {"backup", required_argument, NULL, 'b'},      {"check-sql", required_argument, NULL, 'q'},
-    {"amcheck", no_argument, NULL, 'a'},           {"report", required_argument, NULL, 'r'},
-    {"keep", no_argument, NULL, 'k'},              {"workdir", required_argument, NULL, 'w'},
-    {"output", required_argument, NULL, 'o'},      {"pg-bin", required_argument, NULL, 'B'},
-    {"db-user", required_argument, NULL, 'u'},     {"timeout", required_argument, NULL, 't'},
-    {"jobs", required_argument, NULL, 'j'},        {"max-tables", required_argument, NULL, 'm'},
-    {"help", no_argument, NULL, 'h'},              {"lock-wait", required_argument, NULL, 'W'},
-    {NULL, 0, NULL, 0},
-};
 
 static int check_options(DrillOptions *o, PgpErr *err)
 {
@@ -208,27 +194,12 @@ static int parse_options(int argc, char **argv, DrillOptions *o, bool *help, Pgp
     o->max_tables = DEFAULT_MAX_TABLES;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->jobs = cpus > 0 ? (int)(cpus < 256 ? cpus : 256) : 1;
-    int c, rc = 0;
-    opterr = 0;
-    optind = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h': *help = true; return 0;
-        case 'A': o->n_targets++; o->target.kind = RESTORE_TARGET_LATEST; break;
-        case 'I': o->n_targets++; o->target.kind = RESTORE_TARGET_IMMEDIATE; break;
-        case 'E': o->target.exclusive = true; break;
-        case 'a': o->amcheck = true; break;
-        case 'k': o->keep = true; break;
-        case '?':
-            return cmd_usage_error(err, &cmd_drill, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        default: rc = parse_value_opt(c, optarg, o, err); break;
-        }
-    }
-    if (rc != 0)
+    CmdParse p = {.cmd = &cmd_drill, .each = parse_value_opt, .ud = o};
+    CmdArgs a;
+    int rc = cmd_args_parse(&p, argc, argv, &a, err);
+    if (rc != 0 || (*help = a.help))
         return rc;
-    if (optind != argc)
-        return cmd_usage_error(err, &cmd_drill, "unexpected argument \"%s\"", argv[optind]);
+    o->json = a.json;
     return check_options(o, err);
 }
 
@@ -741,11 +712,8 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     DrillOptions o;
     bool help = false;
     int rc = parse_options(argc, argv, &o, &help, err);
-    if (rc != 0 || help) {
-        if (help)
-            cmd_print_usage(&cmd_drill, stdout);
+    if (rc != 0 || help)   /* help: the parser printed the usage */
         return rc;
-    }
     if (geteuid() == 0) {
         PGP_FAIL(err, PGP_ERR_USAGE, "drill cannot run as root: PostgreSQL refuses to start as "
                  "root");

@@ -9,13 +9,13 @@
  * it) -> catalog -> plan -> print -> remove (unless --dry-run). The plan is printed before
  * anything is removed, so the operator sees what a failed run was about to do.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "pgpitr/repo/catalog.h"
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/repo/expire_plan.h"
 #include "pgpitr/common/log.h"
 
@@ -27,73 +27,40 @@ typedef struct ExpireOptions {
 } ExpireOptions;
 
 /* flag > config key: each policy on its own. */
-static int policy_setting(const CmdSettings *s, const char *flag, const char *key, unsigned *out,
+static int policy_setting(const CmdSettings *s, CmdOptId id, const char *flag, unsigned *out,
                           PgpErr *err)
 {
-    const char *text = cmd_setting(s, flag, NULL, key);
-    if (text == NULL)
-        return 0;
-    long v = 0;
-    int rc = cmd_parse_int(key, text, 0, RETENTION_COUNT_MAX, &v, err);
+    long v = -1;
+    int rc = cmd_opt_int_setting(s, id, flag, &v, err);
     if (rc != 0) {
         pgp_err_hint(err, "give a count from 1 to %u, or 0 for not set", RETENTION_COUNT_MAX);
         return rc;
     }
-    *out = (unsigned)v;
+    if (v >= 0)
+        *out = (unsigned)v;
     return 0;
 }
-
-enum { OPT_FULL = 1000, OPT_DAYS, OPT_DAILY, OPT_WEEKLY, OPT_MONTHLY, OPT_LOCK_WAIT };
 
 static int parse_options(int argc, char **argv, const CmdSettings *s, ExpireOptions *o,
                          bool *help, PgpErr *err)
 {
-    static const struct option longopts[] = {
-        {"retain-full", required_argument, NULL, OPT_FULL},
-        {"retain-days", required_argument, NULL, OPT_DAYS},
-        {"retain-daily", required_argument, NULL, OPT_DAILY},
-        {"retain-weekly", required_argument, NULL, OPT_WEEKLY},
-        {"retain-monthly", required_argument, NULL, OPT_MONTHLY},
-        {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *flags[5] = {NULL};
     memset(o, 0, sizeof *o);
-    int c;
-    opterr = 0;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_FULL: case OPT_DAYS: case OPT_DAILY: case OPT_WEEKLY: case OPT_MONTHLY:
-            flags[c - OPT_FULL] = optarg;
-            break;
-        case OPT_LOCK_WAIT: o->lock_wait = optarg; break;
-        case 'n': o->dry_run = true; break;
-        case 'h': *help = true; return 0;
-        case 'o':
-            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
-                return cmd_usage_error(err, &cmd_expire, "--output must be text or json");
-            o->json = strcmp(optarg, "json") == 0;
-            break;
-        default:
-            return cmd_usage_error(err, &cmd_expire, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        }
-    }
-    if (optind != argc)
-        return cmd_usage_error(err, &cmd_expire, "unexpected argument \"%s\"", argv[optind]);
-    static const char *const keys[5] = {"retain-full", "retain-days", "retain-daily",
-                                        "retain-weekly", "retain-monthly"};
+    CmdParse p = {.cmd = &cmd_expire};
+    CmdArgs a;
+    int rc = cmd_args_parse(&p, argc, argv, &a, err);
+    if (rc != 0 || (*help = a.help))
+        return rc;
+    o->lock_wait = a.flag[CMD_OPT_LOCK_WAIT];
+    o->dry_run = a.flag[CMD_OPT_DRY_RUN] != NULL;
+    o->json = a.json;
+    static const CmdOptId ids[5] = {CMD_OPT_RETAIN_FULL, CMD_OPT_RETAIN_DAYS,
+                                    CMD_OPT_RETAIN_DAILY, CMD_OPT_RETAIN_WEEKLY,
+                                    CMD_OPT_RETAIN_MONTHLY};
     unsigned *targets[5] = {&o->policy.full, &o->policy.days, &o->policy.daily,
                             &o->policy.weekly, &o->policy.monthly};
-    for (int i = 0; i < 5; i++) {
-        int rc = policy_setting(s, flags[i], keys[i], targets[i], err);
-        if (rc != 0)
+    for (int i = 0; i < 5; i++)
+        if ((rc = policy_setting(s, ids[i], a.flag[ids[i]], targets[i], err)) != 0)
             return rc;
-    }
     if (!retention_policy_set(&o->policy)) {
         PGP_FAIL(err, PGP_ERR_USAGE, "expire: no retention policy set, refusing to expire");
         pgp_err_hint(err, "give --retain-full N, --retain-days D or --retain-daily/--retain-weekly/"
@@ -164,9 +131,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     ExpireOptions o;
     bool help = false;
     rc = parse_options(argc, argv, &s, &o, &help, err);
-    if (rc == 0 && help)
-        cmd_print_usage(&cmd_expire, stdout);
-    else if (rc == 0)
+    if (rc == 0 && !help)   /* help: the parser printed the usage */
         rc = run_expire(&s, &o, err);
     cmd_settings_free(&s);
     return rc;

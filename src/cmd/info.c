@@ -3,45 +3,23 @@
  * it, never locking it: info is read-only and must work while a backup runs), then the model
  * (info_model.c) printed as text (info_text.c) or JSON (info_json.c). Owns only that.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/cmd/info.h"
 
 static int parse_options(int argc, char **argv, bool *json, bool *help, PgpErr *err)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    opterr = 0;
-    optind = 0;
-    *json = false;
-    *help = false;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            *help = true;
-            return 0;
-        case 'o':
-            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
-                return cmd_usage_error(err, &cmd_info, "--output must be text or json");
-            *json = strcmp(optarg, "json") == 0;
-            break;
-        default:
-            return cmd_usage_error(err, &cmd_info, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        }
-    }
-    if (optind != argc)
-        return cmd_usage_error(err, &cmd_info, "unexpected argument \"%s\"", argv[optind]);
-    return 0;
+    CmdParse p = {.cmd = &cmd_info};
+    CmdArgs a;
+    int rc = cmd_args_parse(&p, argc, argv, &a, err);
+    *json = a.json;
+    *help = a.help;
+    return rc;
 }
 
 static int print_info(const Info *info, bool json, PgpErr *err)
@@ -65,11 +43,8 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
     bool json, help;
     int rc = parse_options(argc, argv, &json, &help, err);
-    if (rc != 0 || help) {
-        if (help)
-            cmd_print_usage(&cmd_info, stdout);
+    if (rc != 0 || help)   /* help: the parser printed the usage */
         return rc;
-    }
     CmdSettings s;
     if ((rc = cmd_settings_load(g, &s, err)) != 0)
         return rc;

@@ -3,12 +3,12 @@
  * restore_run() (restore_run.c), which chooses and validates the backup, restores it and
  * configures recovery. Owns only option parsing and the usage text.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/restore/restore_settings.h"
@@ -22,29 +22,23 @@ typedef struct RestoreCli {
     const char *jobs;
 } RestoreCli;
 
-enum {
-    OPT_BACKUP = 1000, OPT_TIME, OPT_LSN, OPT_XID, OPT_NAME, OPT_IMMEDIATE, OPT_TIMELINE,
-    OPT_ACTION, OPT_EXCLUSIVE, OPT_DELTA, OPT_TS_MAP, OPT_LOCK_WAIT, OPT_ARCHIVE_MODE,
-    OPT_STANDBY, OPT_SET, OPT_KEEP_OLD,
-};
-
-static int set_target(RestoreCli *c, int opt, const char *arg, PgpErr *err)
+static int set_target(RestoreCli *c, CmdOptId opt, const char *arg, PgpErr *err)
 {
     RestoreTargetSpec *t = &c->req.target;
     c->n_targets++;
     switch (opt) {
-    case OPT_TIME:
+    case CMD_OPT_TARGET_TIME:
         t->kind = RESTORE_TARGET_TIME;
         t->time_text = arg;
         return restore_parse_time(arg, &t->time_us, err);
-    case OPT_LSN:
+    case CMD_OPT_TARGET_LSN:
         t->kind = RESTORE_TARGET_LSN;
         return pg_lsn_parse(arg, &t->lsn, err);
-    case OPT_XID:
+    case CMD_OPT_TARGET_XID:
         t->kind = RESTORE_TARGET_XID;
         t->xid = arg;
         return 0;
-    case OPT_NAME:
+    case CMD_OPT_TARGET_NAME:
         t->kind = RESTORE_TARGET_NAME;
         t->name = arg;
         return 0;
@@ -81,69 +75,35 @@ static int set_archive_mode(RestoreCli *c, const char *arg, PgpErr *err)
     return 0;
 }
 
-static int parse_one(RestoreCli *c, int opt, const char *arg, PgpErr *err)
+static int parse_one(void *ud, CmdOptId opt, const char *arg, PgpErr *err)
 {
+    RestoreCli *c = ud;
     RestoreTargetSpec *t = &c->req.target;
     switch (opt) {
-    case 'D': c->req.pgdata = arg; return 0;
-    case OPT_BACKUP: c->req.label = arg; return 0;
-    case 'j': c->jobs = arg; return 0;
-    case OPT_TIMELINE: t->timeline = arg; return 0;
-    case OPT_ACTION: t->action = arg; return 0;
-    case OPT_EXCLUSIVE: t->exclusive = true; return 0;
-    case OPT_DELTA: c->req.delta = true; return 0;
-    case OPT_KEEP_OLD: c->req.keep_old = arg; return 0;
-    case OPT_TS_MAP: return add_ts_map(c, arg, err);
-    case OPT_LOCK_WAIT: c->req.lock_wait = arg; return 0;
-    case OPT_ARCHIVE_MODE: return set_archive_mode(c, arg, err);
-    case OPT_STANDBY: c->req.standby = true; return 0;
-    case OPT_SET: return restore_set_parse(arg, &c->set[c->req.n_settings++], err);
+    case CMD_OPT_PGDATA: c->req.pgdata = arg; return 0;
+    case CMD_OPT_BACKUP: c->req.label = arg; return 0;
+    case CMD_OPT_RESTORE_JOBS: c->jobs = arg; return 0;
+    case CMD_OPT_TARGET_TIMELINE: t->timeline = arg; return 0;
+    case CMD_OPT_TARGET_ACTION: t->action = arg; return 0;
+    case CMD_OPT_TARGET_EXCLUSIVE: t->exclusive = true; return 0;
+    case CMD_OPT_DELTA: c->req.delta = true; return 0;
+    case CMD_OPT_KEEP_OLD: c->req.keep_old = arg; return 0;
+    case CMD_OPT_TABLESPACE_MAP: return add_ts_map(c, arg, err);
+    case CMD_OPT_LOCK_WAIT: c->req.lock_wait = arg; return 0;
+    case CMD_OPT_ARCHIVE_MODE: return set_archive_mode(c, arg, err);
+    case CMD_OPT_STANDBY: c->req.standby = true; return 0;
+    case CMD_OPT_SET: return restore_set_parse(arg, &c->set[c->req.n_settings++], err);
     default: return set_target(c, opt, arg, err);
     }
 }
 
 static int parse_args(int argc, char **argv, RestoreCli *c, bool *help, PgpErr *err)
 {
-    static const struct option longopts[] = {
-        {"pgdata", required_argument, NULL, 'D'},
-        {"backup", required_argument, NULL, OPT_BACKUP},
-        {"jobs", required_argument, NULL, 'j'},
-        {"target-time", required_argument, NULL, OPT_TIME},
-        {"target-lsn", required_argument, NULL, OPT_LSN},
-        {"target-xid", required_argument, NULL, OPT_XID},
-        {"target-name", required_argument, NULL, OPT_NAME},
-        {"target-immediate", no_argument, NULL, OPT_IMMEDIATE},
-        {"target-timeline", required_argument, NULL, OPT_TIMELINE},
-        {"target-action", required_argument, NULL, OPT_ACTION},
-        {"target-exclusive", no_argument, NULL, OPT_EXCLUSIVE},
-        {"delta", no_argument, NULL, OPT_DELTA},
-        {"keep-old", required_argument, NULL, OPT_KEEP_OLD},
-        {"tablespace-map", required_argument, NULL, OPT_TS_MAP},
-        {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
-        {"archive-mode", required_argument, NULL, OPT_ARCHIVE_MODE},
-        {"standby", no_argument, NULL, OPT_STANDBY},
-        {"set", required_argument, NULL, OPT_SET},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-    opterr = 0;
-    optind = 0;
-    while ((opt = getopt_long(argc, argv, "+hD:j:", longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            *help = true;
-            return 0;
-        }
-        if (opt == '?' || opt == ':')
-            return cmd_usage_error(err, &cmd_restore, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        int rc = parse_one(c, opt, optarg, err);
-        if (rc != 0)
-            return rc;
-    }
-    if (optind != argc)
-        return cmd_usage_error(err, &cmd_restore, "unexpected argument \"%s\"", argv[optind]);
-    return 0;
+    CmdParse p = {.cmd = &cmd_restore, .each = parse_one, .ud = c};
+    CmdArgs a;
+    int rc = cmd_args_parse(&p, argc, argv, &a, err);
+    *help = a.help;
+    return rc;
 }
 
 static int check_options(RestoreCli *c, PgpErr *err)
@@ -169,9 +129,9 @@ static int check_options(RestoreCli *c, PgpErr *err)
     if (rc != 0)
         return rc;
     long jobs = 0;
-    if (c->jobs != NULL && cmd_parse_int("--jobs", c->jobs, 1, 256, &jobs, err) != 0)
-        return cmd_usage_error(err, &cmd_restore, "invalid --jobs \"%s\" (expected 1..256)",
-                               c->jobs);
+    if (c->jobs != NULL && cmd_opt_int_flag(&cmd_restore, CMD_OPT_RESTORE_JOBS, c->jobs, &jobs,
+                                            err) != 0)
+        return PGP_ERR_USAGE;
     c->req.jobs = (int)jobs;
     return 0;
 }
@@ -203,9 +163,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
         c.req.settings = NULL;
         c.req.settings_comment = NULL;
     }
-    if (rc == 0 && help)
-        cmd_print_usage(&cmd_restore, stdout);
-    if (rc == 0 && !help)
+    if (rc == 0 && !help)   /* help: the parser printed the usage */
         rc = check_options(&c, err);
     CmdSettings s = {0};
     if (rc == 0 && !help)

@@ -1,8 +1,10 @@
 /*
  * settings.c - option precedence and repository opening shared by every command.
- * Commands read settings only through here so that the precedence rule is in one place.
+ * Commands read settings only through here so that the precedence rule is in one place; the
+ * environment variables and configuration keys are the option table's (cmd_options.c).
  */
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,7 +20,7 @@ int cmd_settings_load(const CmdGlobal *g, CmdSettings *out, PgpErr *err)
     const char *path = g->config;
     bool must_exist = true;
     if (path == NULL)
-        path = getenv("PGPITR_CONFIG");
+        path = getenv(cmd_option(CMD_OPT_CONFIG)->env);
     if (path == NULL || path[0] == '\0') {
         path = PGPITR_DEFAULT_CONFIG;
         must_exist = false;
@@ -26,7 +28,7 @@ int cmd_settings_load(const CmdGlobal *g, CmdSettings *out, PgpErr *err)
     int rc = config_load(path, must_exist, &out->config, err);
     if (rc != 0)
         return rc;
-    const char *level = cmd_setting(out, g->log_level, "PGPITR_LOG_LEVEL", "log-level");
+    const char *level = cmd_opt_setting(out, CMD_OPT_LOG_LEVEL, g->log_level);
     if (level != NULL) {
         LogLevel lv;
         rc = log_level_parse(level, &lv, err);
@@ -36,8 +38,8 @@ int cmd_settings_load(const CmdGlobal *g, CmdSettings *out, PgpErr *err)
         }
         log_set_level(lv);
     }
-    out->repo_path = cmd_setting(out, g->repo, "PGPITR_REPO", "repo");
-    const char *env = getenv("PGPITR_REPO");
+    out->repo_path = cmd_opt_setting(out, CMD_OPT_REPO, g->repo);
+    const char *env = getenv(cmd_option(CMD_OPT_REPO)->env);
     out->repo_source = g->repo != NULL                  ? CMD_SOURCE_FLAG
                        : env != NULL && env[0] != '\0' ? CMD_SOURCE_ENV
                        : out->repo_path != NULL         ? CMD_SOURCE_CONFIG
@@ -113,37 +115,28 @@ int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)
     return PGP_ERR_USAGE;
 }
 
-static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err)
-{
-    return storage_write(ud, buf, len, err);
-}
-
-PipeSink cmd_storage_sink(StorageWriter *w)
-{
-    return (PipeSink){storage_sink_write, w};
-}
-
 int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *level_flag,
                     PipeCodec *codec, int *level, PgpErr *err)
 {
-    const char *name = cmd_setting(s, codec_flag, "PGPITR_COMPRESS", "compress");
+    const CmdOption *co = cmd_option(CMD_OPT_COMPRESS), *lo = cmd_option(CMD_OPT_COMPRESS_LEVEL);
+    const char *name = cmd_opt_setting(s, CMD_OPT_COMPRESS, codec_flag);
     int rc = pipe_codec_parse(name ? name : "zstd", codec, err);
     if (rc != 0)
         return rc;
     /* A level only makes sense with the codec it was chosen for: when the codec comes from a
      * stronger source (flag over environment over file) than the level, that level is
      * ignored and the codec's default applies. */
-    const char *env_codec = getenv("PGPITR_COMPRESS");
+    const char *env_codec = getenv(co->env);
     bool env_has_codec = env_codec != NULL && env_codec[0] != '\0';
-    const char *text = cmd_setting(s, level_flag, "PGPITR_COMPRESS_LEVEL", "compress-level");
+    const char *text = cmd_opt_setting(s, CMD_OPT_COMPRESS_LEVEL, level_flag);
     if (level_flag == NULL && codec_flag != NULL)
         text = NULL;
-    else if (level_flag == NULL && getenv("PGPITR_COMPRESS_LEVEL") == NULL && env_has_codec)
+    else if (level_flag == NULL && getenv(lo->env) == NULL && env_has_codec)
         text = NULL;
     int min, max;
     pipe_codec_level_range(*codec, &min, &max);
     long v = *codec == PIPE_CODEC_ZSTD ? 1 : 0; /* zstd 1: the speed archive_command needs */
-    if (text != NULL && (rc = cmd_parse_int("compress-level", text, min, max, &v, err)) != 0)
+    if (text != NULL && (rc = cmd_parse_int(lo->key, text, min, max, &v, err)) != 0)
         return rc;
     *level = (int)v;
     return 0;

@@ -6,7 +6,6 @@
  * (verify_objects.c), and prints. Exits 0 only when nothing is wrong; problems exit with
  * PGP_ERR_CORRUPT's status after the whole report.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 
 #include "pgpitr/repo/catalog.h"
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/repo/repolock.h"
 #include "pgpitr/repo/verify_check.h"
@@ -32,37 +32,17 @@ typedef struct VerifyOptions {
 static int parse_options(int argc, char **argv, const CmdSettings *s, VerifyOptions *o,
                          bool *help, PgpErr *err)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'}, {"backup", required_argument, NULL, 'b'},
-        {"jobs", required_argument, NULL, 'j'},   {"help", no_argument, NULL, 'h'},
-        {"lock-wait", required_argument, NULL, 'W'}, {NULL, 0, NULL, 0},
-    };
-    const char *jobs = NULL;
     memset(o, 0, sizeof *o);
-    int c;
-    opterr = 0;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b': o->label = optarg; break;
-        case 'j': jobs = optarg; break;
-        case 'W': o->lock_wait = optarg; break;
-        case 'h': *help = true; return 0;
-        case 'o':
-            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
-                return cmd_usage_error(err, &cmd_verify, "--output must be text or json");
-            o->json = strcmp(optarg, "json") == 0;
-            break;
-        default:
-            return cmd_usage_error(err, &cmd_verify, "unknown or incomplete option \"%s\"",
-                                   argv[optind - 1]);
-        }
-    }
-    if (optind != argc)
-        return cmd_usage_error(err, &cmd_verify, "unexpected argument \"%s\"", argv[optind]);
+    CmdParse p = {.cmd = &cmd_verify};
+    CmdArgs a;
+    int rc = cmd_args_parse(&p, argc, argv, &a, err);
+    if (rc != 0 || (*help = a.help))
+        return rc;
+    o->label = a.flag[CMD_OPT_BACKUP];
+    o->lock_wait = a.flag[CMD_OPT_LOCK_WAIT];
+    o->json = a.json;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN), v = ncpu > 0 ? (ncpu < 256 ? ncpu : 256) : 1;
-    jobs = cmd_setting(s, jobs, "PGPITR_JOBS", "jobs");
-    int rc = jobs != NULL ? cmd_parse_int("jobs", jobs, 1, 256, &v, err) : 0;
+    rc = cmd_opt_int_setting(s, CMD_OPT_JOBS, a.flag[CMD_OPT_JOBS], &v, err);
     o->jobs = (int)v;
     return rc;
 }
@@ -302,9 +282,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     if (rc != 0)
         return rc;
     rc = parse_options(argc, argv, &s, &o, &help, err);
-    if (rc == 0 && help)
-        cmd_print_usage(&cmd_verify, stdout);
-    else if (rc == 0)
+    if (rc == 0 && !help)   /* help: the parser printed the usage */
         rc = run_verify(&s, &o, err);
     cmd_settings_free(&s);
     return rc;

@@ -200,6 +200,12 @@ const char *config_get(const PgpConfig *c, const char *key)
 
 const char *config_path(const PgpConfig *c) { return c ? c->path : NULL; }
 
+const char *const *config_keys(size_t *n)
+{
+    *n = KNOWN_KEY_COUNT;
+    return known_keys;
+}
+
 void config_free(PgpConfig *c)
 {
     if (c == NULL)

@@ -16,6 +16,7 @@
 
 #include "pgpitr/drill/drill_report.h"
 #include "pgpitr/repo/repo.h"
+#include "pgpitr/repo/wal_index.h"
 #include "pgpitr/pg/walname.h"
 
 /* ---- --check-sql ------------------------------------------------------------------------ */
@@ -273,9 +274,36 @@ const char *drill_archive_newest(const DrillArchiveScan *scan, uint32_t tli)
     return NULL;
 }
 
+/* One archived segment seg (already parsed into wn). */
+static int scan_segment(DrillArchiveScan *scan, const PgWalName *wn, const char *seg,
+                        int64_t mtime, PgpErr *err)
+{
+    scan->segments++;
+    if (!scan->has_newest || mtime > scan->newest_mtime) {
+        scan->has_newest = true;
+        scan->newest_mtime = mtime;
+    }
+    for (size_t i = 0; i < scan->n_tl; i++) {
+        if (scan->tl[i].tli != wn->tli)
+            continue;
+        if (strcmp(seg, scan->tl[i].newest) > 0)
+            snprintf(scan->tl[i].newest, sizeof scan->tl[i].newest, "%s", seg);
+        return 0;
+    }
+    DrillArchiveTimeline *tl = realloc(scan->tl, (scan->n_tl + 1) * sizeof *tl);
+    if (tl == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    scan->tl = tl;
+    tl[scan->n_tl].tli = wn->tli;
+    snprintf(tl[scan->n_tl].newest, sizeof tl[scan->n_tl].newest, "%s", seg);
+    scan->n_tl++;
+    return 0;
+}
+
 int drill_archive_scan_add(DrillArchiveScan *scan, const char *name, int64_t mtime, PgpErr *err)
 {
-    /* "<24 hex segment>-<sha256><ext>"; .partial and .backup objects are not segments. */
+    /* Only the WAL name before the '-' matters here; the listing (wal_index) has checked the
+     * whole object name. .partial and .backup objects are not segments. */
     char seg[PG_WALNAME_SEG_LEN + 1];
     PgWalName wn;
     if (strlen(name) <= PG_WALNAME_SEG_LEN || name[PG_WALNAME_SEG_LEN] != '-')
@@ -284,68 +312,21 @@ int drill_archive_scan_add(DrillArchiveScan *scan, const char *name, int64_t mti
     seg[PG_WALNAME_SEG_LEN] = '\0';
     if (pg_walname_parse(seg, &wn, NULL) != 0 || wn.kind != PG_WALFILE_SEGMENT)
         return 0;
-    scan->segments++;
-    if (!scan->has_newest || mtime > scan->newest_mtime) {
-        scan->has_newest = true;
-        scan->newest_mtime = mtime;
-    }
-    for (size_t i = 0; i < scan->n_tl; i++) {
-        if (scan->tl[i].tli != wn.tli)
-            continue;
-        if (strcmp(seg, scan->tl[i].newest) > 0)
-            memcpy(scan->tl[i].newest, seg, sizeof seg);
-        return 0;
-    }
-    DrillArchiveTimeline *tl = realloc(scan->tl, (scan->n_tl + 1) * sizeof *tl);
-    if (tl == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    scan->tl = tl;
-    tl[scan->n_tl].tli = wn.tli;
-    memcpy(tl[scan->n_tl].newest, seg, sizeof seg);
-    scan->n_tl++;
-    return 0;
+    return scan_segment(scan, &wn, seg, mtime, err);
 }
 
-typedef struct ScanCtx {
-    DrillArchiveScan *scan;
-    char **dirs;
-    size_t n_dirs;
-} ScanCtx;
-
-static int scan_top(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+static int scan_object(void *ud, const WalIndexEntry *e, PgpErr *err)
 {
-    ScanCtx *c = ud;
-    if (!info->is_dir)
+    DrillArchiveScan *scan = ud;
+    if (e->name == NULL || e->name->parsed.kind != PG_WALFILE_SEGMENT)
         return 0;
-    char **d = realloc(c->dirs, (c->n_dirs + 1) * sizeof *d);
-    if (d == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    c->dirs = d;
-    if ((d[c->n_dirs] = strdup(name)) == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    c->n_dirs++;
-    return 0;
-}
-
-static int scan_object(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
-{
-    ScanCtx *c = ud;
-    return info->is_dir ? 0 : drill_archive_scan_add(c->scan, name, info->mtime, err);
+    return scan_segment(scan, &e->name->parsed, e->name->wal, e->info->mtime, err);
 }
 
 int drill_archive_scan(Storage *s, DrillArchiveScan *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
-    ScanCtx c = {.scan = out};
-    int rc = storage_list(s, "archive/wal", scan_top, &c, err);
-    for (size_t i = 0; rc == 0 && i < c.n_dirs; i++) {
-        char dir[REPO_PATH_MAX];
-        snprintf(dir, sizeof dir, "archive/wal/%s", c.dirs[i]);
-        rc = storage_list(s, dir, scan_object, &c, err);
-    }
-    for (size_t i = 0; i < c.n_dirs; i++)
-        free(c.dirs[i]);
-    free(c.dirs);
+    int rc = wal_index_list_all(s, scan_object, out, err);
     if (rc != 0) {
         pgp_err_context(err, "cannot list the archive");
         drill_archive_scan_free(out);

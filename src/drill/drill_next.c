@@ -8,6 +8,7 @@
  * still runs when pasted.
  */
 #include "pgpitr/drill/drill_next.h"
+#include "pgpitr/repo/repo_layout.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -229,9 +230,9 @@ static void steps_make(const DrillNext *n, const DrillReport *r, Steps *s)
 static void report_path(const DrillNext *n, const DrillReport *r, FILE *out)
 {
     if (n->stored && has(n->repo_path))
-        fprintf(out, "%s/drill/%s.json", n->repo_path, r->id);
+        fprintf(out, "%s/" REPO_LAYOUT_DRILL_DIR "/%s.json", n->repo_path, r->id);
     else if (n->stored)
-        fprintf(out, "drill/%s.json in the repository", r->id);
+        fprintf(out, REPO_LAYOUT_DRILL_DIR "/%s.json in the repository", r->id);
     if (n->report_file != NULL)
         fprintf(out, "%s%s", n->stored ? " and " : "", n->report_file);
 }

@@ -23,8 +23,9 @@
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/repo/repo_layout.h"
 
-#define REPORT_DIR "drill"
+#define REPORT_DIR REPO_LAYOUT_DRILL_DIR
 #define REPORT_MAX_BYTES ((size_t)64 << 20)
 
 void drill_report_init(DrillReport *r)
@@ -576,10 +577,11 @@ static int read_summary(Storage *s, const char *id, DrillReportSummary *out, Pgp
 {
     char path[REPO_PATH_MAX], *text = NULL;
     size_t len = 0;
-    snprintf(path, sizeof path, REPORT_DIR "/%s.json", id);
     PgpErr e;
     pgp_err_clear(&e);
-    int rc = storage_get_all(s, path, REPORT_MAX_BYTES, &text, &len, &e);
+    int rc = repo_drill_report_path(id, path, &e);
+    if (rc == 0)
+        rc = storage_get_all(s, path, REPORT_MAX_BYTES, &text, &len, &e);
     if (rc == PGP_ERR_NOT_FOUND)        /* removed since the listing */
         return 0;
     if (rc != 0) {
@@ -661,8 +663,9 @@ int drill_report_find_previous(Storage *s, DrillReport *r, PgpErr *err)
 int drill_report_store(Storage *s, const DrillReport *r, const char *json, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
-    snprintf(path, sizeof path, REPORT_DIR "/%s.json", r->id);
-    int rc = storage_put_all(s, path, 0, json, strlen(json), err);
+    int rc = repo_drill_report_path(r->id, path, err);
+    if (rc == 0)
+        rc = storage_put_all(s, path, 0, json, strlen(json), err);
     if (rc != 0)
         pgp_err_context(err, "cannot keep the drill report in the repository");
     return rc;

@@ -14,13 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "pgpitr/common/hexstr.h"
 #include "pgpitr/common/timefmt.h"
+#include "pgpitr/repo/wal_index.h"
 #include "pgpitr/restore/restore_wal.h"
 
-#define WAL_TOP "archive/wal"
-#define HISTORY_DIR "archive/history"
-#define WAL_DIR_LEN 16
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
@@ -68,7 +65,7 @@ static int on_backup_dir(void *ud, const char *name, const StorageInfo *info, Pg
     BackupLoad *l = ud;
     Catalog *c = l->c;
     if (!info->is_dir || !manifest_label_valid(name))
-        return add_foreign(c, "backup", name, err);
+        return add_foreign(c, REPO_LAYOUT_BACKUP_DIR, name, err);
     if (grow((void **)&c->backups, &l->cap, c->n_backups, sizeof *c->backups, err) != 0)
         return PGP_ERR_NOMEM;
     CatalogBackup *b = &c->backups[c->n_backups++];
@@ -117,9 +114,9 @@ static int backup_cmp(const void *pa, const void *pb)
 static int load_backups(Repo *repo, Catalog *c, PgpErr *err)
 {
     BackupLoad l = {.c = c};
-    int rc = storage_list(repo_storage(repo), "backup", on_backup_dir, &l, err);
+    int rc = storage_list(repo_storage(repo), REPO_LAYOUT_BACKUP_DIR, on_backup_dir, &l, err);
     if (rc != 0)
-        return pgp_err_context(err, "cannot list \"backup\"");
+        return pgp_err_context(err, "cannot list \"%s\"", REPO_LAYOUT_BACKUP_DIR);
     for (size_t i = 0; rc == 0 && i < c->n_backups; i++)
         rc = load_manifest(repo_storage(repo), &c->backups[i], err);
     if (rc == 0 && c->n_backups > 1)
@@ -131,51 +128,35 @@ static int load_backups(Repo *repo, Catalog *c, PgpErr *err)
 
 typedef struct WalLoad {
     Catalog *c;
-    const char *dir;            /* "archive/wal/<16>" or "archive/history" */
     size_t cap_wal, cap_hist;
-    char (*dirs)[WAL_DIR_LEN + 1];
-    size_t n_dirs, cap_dirs;
 } WalLoad;
 
-/*
- * "<walname>-<64 lowercase hex><ext>" -> the parts. The checksum is the last '-' field; WAL
- * names contain no '-'.
- */
-static bool split_object_name(const char *name, CatalogWal *w)
-{
-    const char *dash = strrchr(name, '-');
-    if (dash == NULL || (size_t)(dash - name) > PG_WALNAME_MAX)
-        return false;
-    const char *hex = dash + 1;
-    if (strlen(hex) < PIPE_SHA256_HEX_LEN || !hexstr_is(hex, PIPE_SHA256_HEX_LEN, HEX_LOWER) ||
-        !pipe_codec_from_ext(hex + PIPE_SHA256_HEX_LEN, &w->codec))
-        return false;
-    memcpy(w->name, name, (size_t)(dash - name));
-    w->name[dash - name] = '\0';
-    memcpy(w->sha256, hex, PIPE_SHA256_HEX_LEN);
-    w->sha256[PIPE_SHA256_HEX_LEN] = '\0';
-    return true;
-}
-
-static int on_wal_file(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+/* One entry of the archive: an archived object of its directory, or a foreign entry. */
+static int on_wal_entry(void *ud, const WalIndexEntry *e, PgpErr *err)
 {
     WalLoad *l = ud;
     Catalog *c = l->c;
+    bool history = e->name != NULL && e->name->parsed.kind == PG_WALFILE_HISTORY;
     CatalogWal w;
-    PgWalName wn;
     memset(&w, 0, sizeof w);
-    bool history_dir = strcmp(l->dir, HISTORY_DIR) == 0;
-    if (info->is_dir || !split_object_name(name, &w) || pg_walname_parse(w.name, &wn, NULL) != 0 ||
-        (wn.kind == PG_WALFILE_HISTORY) != history_dir ||
-        (!history_dir && strncmp(w.name, l->dir + strlen(WAL_TOP) + 1, WAL_DIR_LEN) != 0) ||
-        (!history_dir && !pg_walname_segno(&wn, c->id.wal_segsize, &w.segno)))
-        return add_foreign(c, l->dir, name, err);
-    w.kind = wn.kind;
-    w.tli = wn.tli;
-    w.stored_size = info->size;
-    w.mtime = info->mtime;
-    snprintf(w.path, sizeof w.path, "%s/%s", l->dir, name);
-    if (history_dir) {
+    if (strcmp(e->dir, REPO_LAYOUT_WAL_DIR) == 0 && e->info->is_dir &&
+        wal_index_dir_name_valid(e->entry))
+        return 0;   /* an archive directory: listed next */
+    if (e->name == NULL ||
+        (!history && !pg_walname_segno(&e->name->parsed, c->id.wal_segsize, &w.segno))) {
+        return add_foreign(c, e->dir, e->entry, err);
+    }
+    memcpy(w.name, e->name->wal, sizeof w.name);
+    memcpy(w.sha256, e->name->sha256_hex, sizeof w.sha256);
+    w.codec = e->name->codec;
+    w.kind = e->name->parsed.kind;
+    w.tli = e->name->parsed.tli;
+    w.stored_size = e->info->size;
+    w.mtime = e->info->mtime;
+    int rc = repo_layout_join(e->dir, e->entry, w.path, err);
+    if (rc != 0)
+        return rc;
+    if (history) {
         if (grow((void **)&c->histories, &l->cap_hist, c->n_histories, sizeof w, err) != 0)
             return PGP_ERR_NOMEM;
         c->histories[c->n_histories++] = w;
@@ -184,17 +165,6 @@ static int on_wal_file(void *ud, const char *name, const StorageInfo *info, PgpE
             return PGP_ERR_NOMEM;
         c->wal[c->n_wal++] = w;
     }
-    return 0;
-}
-
-static int on_wal_dir(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
-{
-    WalLoad *l = ud;
-    if (!info->is_dir || strlen(name) != WAL_DIR_LEN || !hexstr_is(name, WAL_DIR_LEN, HEX_UPPER))
-        return add_foreign(l->c, WAL_TOP, name, err);
-    if (grow((void **)&l->dirs, &l->cap_dirs, l->n_dirs, sizeof *l->dirs, err) != 0)
-        return PGP_ERR_NOMEM;
-    memcpy(l->dirs[l->n_dirs++], name, WAL_DIR_LEN + 1);
     return 0;
 }
 
@@ -217,25 +187,10 @@ static void mark_conflicts(CatalogWal *w, size_t n)
             w[i - 1].conflict = w[i].conflict = true;
 }
 
-static int list_dir(Repo *repo, WalLoad *l, const char *dir, StorageListFn fn, PgpErr *err)
-{
-    l->dir = dir;
-    int rc = storage_list(repo_storage(repo), dir, fn, l, err);
-    return rc != 0 ? pgp_err_context(err, "cannot list \"%s\"", dir) : 0;
-}
-
 static int load_wal_files(Repo *repo, Catalog *c, PgpErr *err)
 {
     WalLoad l = {.c = c};
-    int rc = list_dir(repo, &l, WAL_TOP, on_wal_dir, err);
-    for (size_t i = 0; rc == 0 && i < l.n_dirs; i++) {
-        char dir[REPO_PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/%s", WAL_TOP, l.dirs[i]);
-        rc = list_dir(repo, &l, dir, on_wal_file, err);
-    }
-    if (rc == 0)
-        rc = list_dir(repo, &l, HISTORY_DIR, on_wal_file, err);
-    free(l.dirs);
+    int rc = wal_index_list_all(repo_storage(repo), on_wal_entry, &l, err);
     if (rc != 0)
         return rc;
     if (c->n_wal > 1)

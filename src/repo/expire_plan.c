@@ -57,9 +57,11 @@ static int tree_bytes(Storage *s, const char *dir, uint64_t *bytes, PgpErr *err)
 static int backup_dir_bytes(Storage *s, const char *label, uint64_t *bytes, PgpErr *err)
 {
     char dir[REPO_PATH_MAX];
-    repo_backup_dir(label, dir);
     *bytes = 0;
-    int rc = tree_bytes(s, dir, bytes, err);
+    int rc = repo_backup_dir(label, dir, err);
+    if (rc != 0)
+        return rc;
+    rc = tree_bytes(s, dir, bytes, err);
     return rc != 0 ? pgp_err_context(err, "cannot list \"%s\"", dir) : 0;
 }
 
@@ -175,8 +177,7 @@ static int on_fan(void *ud, const char *name, const StorageInfo *info, PgpErr *e
         o->fans = nf;
         o->cap_fans = cap;
     }
-    snprintf(o->fans[o->n_fans++], REPO_PATH_MAX, "objects/%s", name);
-    return 0;
+    return repo_layout_join(REPO_LAYOUT_OBJECTS_DIR, name, o->fans[o->n_fans++], err);
 }
 
 static int on_object(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
@@ -216,9 +217,9 @@ static int plan_objects(Storage *s, ExpirePlan *p, PgpErr *err)
     ObjectScan o = {.p = p, .refs = &refs};
     int rc = collect_refs(p, &refs, err);
     if (rc == 0) {
-        rc = storage_list(s, "objects", on_fan, &o, err);
-        if (rc != 0 && rc != PGP_ERR_NOMEM)
-            pgp_err_context(err, "cannot list \"objects\"");
+        rc = storage_list(s, REPO_LAYOUT_OBJECTS_DIR, on_fan, &o, err);
+        if (rc != 0 && rc != PGP_ERR_NOMEM && rc != PGP_ERR_INVALID_NAME)
+            pgp_err_context(err, "cannot list \"%s\"", REPO_LAYOUT_OBJECTS_DIR);
     }
     for (size_t i = 0; rc == 0 && i < o.n_fans; i++) {
         snprintf(o.dir, sizeof o.dir, "%s", o.fans[i]);

@@ -71,12 +71,12 @@ static int remove_backup(Storage *s, const char *label, PgpErr *err)
     char path[REPO_PATH_MAX];
     /* first the manifest: from here on the backup is incomplete, never restored from, and a
      * re-run after a crash removes the rest as an incomplete directory */
-    manifest_path(label, path);
-    int rc = remove_missing_ok(s, path, err);
-    if (rc != 0)
-        return rc;
-    repo_backup_dir(label, path);
-    return remove_tree(s, path, err);
+    int rc = manifest_path(label, path, err);
+    if (rc == 0)
+        rc = remove_missing_ok(s, path, err);
+    if (rc == 0)
+        rc = repo_backup_dir(label, path, err);
+    return rc != 0 ? rc : remove_tree(s, path, err);
 }
 
 /* A WAL directory ("archive/wal/<16>") left empty is removed; anything in the way (a
@@ -158,7 +158,8 @@ int expire_plan_execute(Storage *s, const ExpirePlan *p, PgpErr *err)
     }
     for (size_t i = 0; rc == 0 && i < p->n_incomplete; i++) {
         char dir[REPO_PATH_MAX];
-        repo_backup_dir(p->incomplete[i].label, dir);
+        if ((rc = repo_backup_dir(p->incomplete[i].label, dir, err)) != 0)
+            break;
         log_info("removing incomplete backup \"%s\"", p->incomplete[i].label);
         rc = remove_tree(s, dir, err);
     }

@@ -489,9 +489,9 @@ int manifest_to_json(const BackupManifest *m, char **out, size_t *len, PgpErr *e
 
 /* ---- storage ------------------------------------------------------------------------ */
 
-void manifest_path(const char *label, char out[REPO_PATH_MAX])
+int manifest_path(const char *label, char out[REPO_PATH_MAX], PgpErr *err)
 {
-    snprintf(out, REPO_PATH_MAX, "backup/%s/manifest.json", label);
+    return repo_backup_file(label, REPO_LAYOUT_MANIFEST, out, err);
 }
 
 static int bad_label(const char *label, PgpErr *err)
@@ -513,8 +513,9 @@ int manifest_save(Storage *s, const char *label, const BackupManifest *m, PgpErr
                         m->label != NULL ? m->label : "", label);
     char path[REPO_PATH_MAX], *text = NULL;
     size_t len = 0;
-    manifest_path(label, path);
-    int rc = manifest_to_json(m, &text, &len, err);
+    int rc = manifest_path(label, path, err);
+    if (rc == 0)
+        rc = manifest_to_json(m, &text, &len, err);
     if (rc == 0)
         rc = storage_put_all(s, path, 0, text, len, err);
     free(text);
@@ -530,8 +531,10 @@ int manifest_load(Storage *s, const char *label, BackupManifest **out, PgpErr *e
         return bad_label(label, err);
     char path[REPO_PATH_MAX], *text = NULL;
     size_t len = 0;
-    manifest_path(label, path);
-    int rc = storage_get_all(s, path, MANIFEST_MAX_BYTES, &text, &len, err);
+    int rc = manifest_path(label, path, err);
+    if (rc != 0)
+        return rc;
+    rc = storage_get_all(s, path, MANIFEST_MAX_BYTES, &text, &len, err);
     if (rc == PGP_ERR_NOT_FOUND)
         return PGP_FAIL(err, PGP_ERR_NOT_FOUND, "backup \"%s\" not found (no \"%s\")", label,
                         path);

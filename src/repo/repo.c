@@ -15,7 +15,7 @@
 
 #include "pgpitr/pg/walname.h"
 
-#define REPO_JSON "repo.json"
+#define REPO_JSON REPO_LAYOUT_IDENTITY
 #define REPO_JSON_MAX (64 * 1024)
 
 struct Repo {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/object_io.h"
 #include "pgpitr/pg/pgmanifest.h"
 #include "pgpitr/pg/walhdr.h"
 
@@ -338,16 +338,13 @@ static int mem_write(void *ud, const void *buf, size_t len, PgpErr *err)
 static int read_pg_manifest(Storage *s, const char *path, PgpErr *err)
 {
     MemBuf m = {0};
-    PipeFilter *dec = NULL;
     PgManifest *pm = NULL;
-    char buf[64 * 1024];
-    int rc = pipe_decompress_new(path_codec(path), (PipeSink){mem_write, &m}, &dec, err);
-    if (rc == 0)
-        rc = cmd_pump_object(s, path, dec, buf, sizeof buf, NULL, err);
+    ObjectReadOptions opt = {.codec = path_codec(path)};   /* decoded only: see above */
+    ObjectReadResult res;
+    int rc = object_io_read_verify(s, path, &opt, (PipeSink){mem_write, &m}, &res, err);
     if (rc == 0)
         rc = pg_manifest_parse(m.buf != NULL ? m.buf : "", m.len, &pm, err);
     pg_manifest_free(pm);
-    pipe_filter_free(dec);
     free(m.buf);
     return rc;
 }

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/object_io.h"
 #include "pgpitr/common/workpool.h"
 
 #define CHUNK (1u << 20)
@@ -59,9 +59,11 @@ static void set_result(VerifyObject *o, VerifyStatus st, const char *reason)
     snprintf(o->reason, sizeof o->reason, "%s", reason);
 }
 
-static void judge(VerifyObject *o, int rc, const PgpErr *e, const uint8_t digest[PIPE_SHA256_LEN])
+static void judge(VerifyObject *o, int rc, const PgpErr *e, const ObjectReadResult *res)
 {
-    char hex[PIPE_SHA256_HEX_LEN + 1], why[VERIFY_REASON_MAX];
+    char why[VERIFY_REASON_MAX];
+    if (res->mismatch)
+        rc = 0;   /* read and decoded completely: judged on its size, then its checksum */
     if (rc == PGP_ERR_NOT_FOUND) {
         set_result(o, VERIFY_MISSING, "the object is missing from the repository");
         return;
@@ -88,10 +90,9 @@ static void judge(VerifyObject *o, int rc, const PgpErr *e, const uint8_t digest
         set_result(o, VERIFY_CORRUPT, why);
         return;
     }
-    pipe_hex(digest, PIPE_SHA256_LEN, hex);
-    if (strcmp(hex, o->sha256) != 0) {
-        snprintf(why, sizeof why, "checksum mismatch: content has sha256 %s, expected %s", hex,
-                 o->sha256);
+    if (res->mismatch) {
+        snprintf(why, sizeof why, "checksum mismatch: content has sha256 %s, expected %s",
+                 res->sha256_hex, o->sha256);
         set_result(o, VERIFY_CORRUPT, why);
         return;
     }
@@ -105,29 +106,20 @@ int verify_object(Storage *s, VerifyObject *o, void *buf, size_t size, PgpErr *e
     o->head_len = 0;
     o->reason[0] = '\0';
     CountSink cs = {.o = o};
-    PipeFilter *sha = NULL, *dec = NULL;
-    uint8_t digest[PIPE_SHA256_LEN] = {0};
+    ObjectReadOptions opt = {.codec = o->codec, .expect_sha256 = o->sha256, .buf = buf,
+                             .buf_size = size};
+    ObjectReadResult res;
     PgpErr e;
     pgp_err_clear(&e);
-    int rc = pipe_sha256_new((PipeSink){count_write, &cs}, &sha, err);
-    if (rc == 0)
-        rc = pipe_decompress_new(o->codec, pipe_filter_sink(sha), &dec, err);
-    if (rc != 0)
-        goto out;   /* setting up the chain fails only for memory: not the object's fault */
-    int orc = cmd_pump_object(s, o->path, dec, buf, size, &o->stored_read, &e);
-    if (orc == 0)
-        pipe_sha256_result(sha, digest);
-    if (orc == PGP_ERR_NOMEM) {
-        rc = orc;
+    int rc = object_io_read_verify(s, o->path, &opt, (PipeSink){count_write, &cs}, &res, &e);
+    o->stored_read = res.stored;
+    if (rc == PGP_ERR_NOMEM) {   /* not the object's fault */
         if (err != NULL)
             *err = e;
-        goto out;
+        return rc;
     }
-    judge(o, orc, &e, digest);
-out:
-    pipe_filter_free(dec);
-    pipe_filter_free(sha);
-    return rc;
+    judge(o, rc, &e, &res);
+    return 0;
 }
 
 /* ---- the pool -------------------------------------------------------------------------- */

@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/object_io.h"
 #include "pgpitr/restore/restore_guard.h"
 #include "pgpitr/common/workpool.h"
 
@@ -77,33 +77,26 @@ static int object_codec(const char *object, PipeCodec *codec, PgpErr *err)
     return 0;
 }
 
-/* object -> decompress -> sha256 -> d. digest may be NULL (no hashing). */
+/* The object through object_io into d, its content checked against expect (NULL: not
+ * hashed). res->sha256_hex is the content's digest when expect was set and it was read. */
 static int stream_object(Storage *s, const char *object, uint64_t size_hint, DestSink *d,
-                         uint8_t *digest, uint64_t *stored, PgpErr *err)
+                         const char *expect, ObjectReadResult *res, PgpErr *err)
 {
-    PipeFilter *sha = NULL, *dec = NULL;
     PipeCodec codec;
     size_t chunk = size_hint > CHUNK_MAX ? CHUNK_MAX : size_hint < CHUNK_MIN ? CHUNK_MIN
                                                                               : (size_t)size_hint;
+    memset(res, 0, sizeof *res);
     uint8_t *buf = malloc(chunk);
-    PipeSink out = {dest_write, d};
     int rc = buf != NULL ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     if (rc == 0)
         rc = object_codec(object, &codec, err);
-    if (rc == 0 && digest != NULL && (rc = pipe_sha256_new(out, &sha, err)) == 0)
-        out = pipe_filter_sink(sha);
-    if (rc == 0)
-        rc = pipe_decompress_new(codec, out, &dec, err);
-    *stored = 0;
     if (rc == 0) {
-        rc = cmd_pump_object(s, object, dec, buf, chunk, stored, err);
+        ObjectReadOptions opt = {.codec = codec, .expect_sha256 = expect, .buf = buf,
+                                 .buf_size = chunk};
+        rc = object_io_read_verify(s, object, &opt, (PipeSink){dest_write, d}, res, err);
         if (rc == PGP_ERR_NOT_FOUND)
             rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the object is missing from the repository");
     }
-    if (rc == 0 && sha != NULL)
-        pipe_sha256_result(sha, digest);
-    pipe_filter_free(dec);
-    pipe_filter_free(sha);
     free(buf);
     return rc;
 }
@@ -128,14 +121,14 @@ static int dest_finish(DestSink *d, const ManifestEntry *e, bool sync, PgpErr *e
     return 0;
 }
 
-static int verify(const ManifestEntry *e, const DestSink *d, const uint8_t *digest, PgpErr *err)
+/* What the manifest says: the size first, then the checksum (object_io compared it already
+ * and reported a mismatch as rc; this says it against the manifest). */
+static int verify(const ManifestEntry *e, const DestSink *d, const char *hex, PgpErr *err)
 {
     if (d->written != e->size)
         return PGP_FAIL(err, PGP_ERR_CORRUPT,
                         "size mismatch: content has %llu bytes, the manifest says %llu",
                         (unsigned long long)d->written, (unsigned long long)e->size);
-    char hex[PIPE_SHA256_HEX_LEN + 1];
-    pipe_hex(digest, PIPE_SHA256_LEN, hex);
     if (strcmp(hex, e->sha256) != 0)
         return PGP_FAIL(err, PGP_ERR_CORRUPT,
                         "checksum mismatch: content has sha256 %s, the manifest says %s", hex,
@@ -150,7 +143,7 @@ static int restore_to(Storage *s, const ManifestEntry *e, const char *object, co
     memset(res, 0, sizeof *res);
     DestSink d = {.fd = -1, .path = dest, .limit = e != NULL ? e->size : UINT64_MAX,
                   .progress = opt->bytes_done};
-    uint8_t digest[PIPE_SHA256_LEN];
+    ObjectReadResult got = {0};
     int rc = 0;
     if (object == NULL)
         rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the manifest names no object");
@@ -159,11 +152,15 @@ static int restore_to(Storage *s, const ManifestEntry *e, const char *object, co
         if (d.fd < 0)
             rc = PGP_FAIL_PATH(err, errno, dest, "cannot create the file");
     }
-    if (rc == 0)
+    if (rc == 0) {
         rc = stream_object(s, object, e != NULL ? e->stored_size : CHUNK_MAX, &d,
-                           e != NULL ? digest : NULL, &res->stored_size, err);
-    if (rc == 0 && e != NULL)
-        rc = verify(e, &d, digest, err);
+                           e != NULL ? e->sha256 : NULL, &got, err);
+        res->stored_size = got.stored;
+    }
+    if (rc == PGP_ERR_CORRUPT && got.mismatch)
+        pgp_err_clear(err);
+    if ((rc == 0 || got.mismatch) && e != NULL)
+        rc = verify(e, &d, got.sha256_hex, err);
     if (rc == 0)
         rc = dest_finish(&d, e, opt->sync, err);
     res->size = d.written;

@@ -61,7 +61,7 @@ static int collect_label(void *ud, const char *name, const StorageInfo *info, Pg
 static int list_labels(Storage *s, Labels *l, PgpErr *err)
 {
     memset(l, 0, sizeof *l);
-    int rc = storage_list(s, "backup", collect_label, l, err);
+    int rc = storage_list(s, REPO_LAYOUT_BACKUP_DIR, collect_label, l, err);
     if (rc != 0)
         labels_free(l);
     return rc;
@@ -75,8 +75,7 @@ static void hint_complete(Storage *s, const Labels *l, PgpErr *err)
     for (size_t i = l->n; i-- > 0;) {
         char path[REPO_PATH_MAX];
         StorageInfo info;
-        manifest_path(l->v[i], path);
-        if (storage_stat(s, path, &info, NULL) != 0)
+        if (manifest_path(l->v[i], path, NULL) != 0 || storage_stat(s, path, &info, NULL) != 0)
             continue;
         total++;
         int n = snprintf(list + used, sizeof list - used, "%s%s", shown ? ", " : "", l->v[i]);

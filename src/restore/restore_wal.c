@@ -15,13 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpitr/cmd/cmd.h"
-#include "pgpitr/common/hexstr.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/object_io.h"
+#include "pgpitr/repo/wal_index.h"
 
-#define WAL_TOP "archive/wal"
-#define HISTORY_DIR "archive/history"
-#define DIR_NAME_LEN 16
+#define DIR_NAME_LEN REPO_LAYOUT_WAL_DIR_LEN
 #define READ_CHUNK (64u << 10)
 
 typedef struct WalSeg {
@@ -87,10 +85,11 @@ static uint32_t hex32(const char *s)
 
 /* ---- the index ------------------------------------------------------------------------- */
 
-static int on_top(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+static int on_top(void *ud, const WalIndexEntry *e, PgpErr *err)
 {
     RestoreWalIndex *ix = ud;
-    if (!info->is_dir || strlen(name) != DIR_NAME_LEN || !hexstr_is(name, DIR_NAME_LEN, HEX_UPPER))
+    const char *name = e->entry;
+    if (!e->info->is_dir || !wal_index_dir_name_valid(name))
         return 0;
     if (ix->n_dirs == ix->cap_dirs) {
         size_t cap = ix->cap_dirs ? ix->cap_dirs * 2 : 16;
@@ -117,9 +116,9 @@ static int load_top(RestoreWalIndex *ix, PgpErr *err)
 {
     if (ix->top_loaded)
         return 0;
-    int rc = storage_list(repo_storage(ix->repo), WAL_TOP, on_top, ix, err);
+    int rc = wal_index_list_dirs(repo_storage(ix->repo), on_top, ix, err);
     if (rc != 0)
-        return pgp_err_context(err, "cannot list \"%s\"", WAL_TOP);
+        return rc;
     if (ix->n_dirs > 1)
         qsort(ix->dirs, ix->n_dirs, sizeof *ix->dirs, dir_cmp);
     ix->top_loaded = true;
@@ -131,24 +130,14 @@ typedef struct DirLoad {
     uint32_t segsize;
 } DirLoad;
 
-/* "<24 hex>-<64 hex><ext>" of this directory's timeline and log. */
-static int on_seg(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+/* The segments of this directory (its .partial and .backup files are not segments). */
+static int on_seg(void *ud, const WalIndexEntry *e, PgpErr *err)
 {
     DirLoad *l = ud;
     WalDir *d = l->d;
-    PgWalName wn;
-    PipeCodec codec;
-    char seg[PG_WALNAME_SEG_LEN + 1];
     uint64_t segno;
-    if (info->is_dir || strlen(name) < PG_WALNAME_SEG_LEN + 1 + PIPE_SHA256_HEX_LEN ||
-        name[PG_WALNAME_SEG_LEN] != '-' || strncmp(name, d->name, DIR_NAME_LEN) != 0 ||
-        !hexstr_is(name + PG_WALNAME_SEG_LEN + 1, PIPE_SHA256_HEX_LEN, HEX_LOWER) ||
-        !pipe_codec_from_ext(name + PG_WALNAME_SEG_LEN + 1 + PIPE_SHA256_HEX_LEN, &codec))
-        return 0;
-    memcpy(seg, name, PG_WALNAME_SEG_LEN);
-    seg[PG_WALNAME_SEG_LEN] = '\0';
-    if (pg_walname_parse(seg, &wn, NULL) != 0 || wn.kind != PG_WALFILE_SEGMENT ||
-        !pg_walname_segno(&wn, l->segsize, &segno))
+    if (e->name == NULL || e->name->parsed.kind != PG_WALFILE_SEGMENT ||
+        !pg_walname_segno(&e->name->parsed, l->segsize, &segno))
         return 0;
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 64;
@@ -161,8 +150,8 @@ static int on_seg(void *ud, const char *name, const StorageInfo *info, PgpErr *e
     WalSeg *s = &d->segs[d->n++];
     memset(s, 0, sizeof *s);
     s->segno = segno;
-    s->mtime = info->mtime;
-    memcpy(s->sha, name + PG_WALNAME_SEG_LEN + 1, PIPE_SHA256_HEX_LEN);
+    s->mtime = e->info->mtime;
+    memcpy(s->sha, e->name->sha256_hex, sizeof s->sha);
     return 0;
 }
 
@@ -197,11 +186,12 @@ static int load_dir(RestoreWalIndex *ix, WalDir *d, PgpErr *err)
     if (d->loaded)
         return 0;
     char path[REPO_PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", WAL_TOP, d->name);
     DirLoad l = {.d = d, .segsize = ix->segsize};
-    int rc = storage_list(repo_storage(ix->repo), path, on_seg, &l, err);
+    int rc = repo_archive_wal_dir(d->name, path, err);
+    if (rc == 0)
+        rc = wal_index_list_dir(repo_storage(ix->repo), path, on_seg, &l, err);
     if (rc != 0)
-        return pgp_err_context(err, "cannot list archive directory \"%s\"", path);
+        return rc;
     dir_merge(d);
     d->loaded = true;
     return 0;
@@ -233,7 +223,8 @@ static int lookup(RestoreWalIndex *ix, uint32_t tli, uint64_t segno, const WalSe
         PGP_FAIL(err, PGP_ERR_CONFLICT, "WAL segment %s is archived twice with different content",
                  name);
         pgp_err_hint(err, "find out which copy is right and remove the other object from "
-                     "\"%s/%s\": archive-get refuses the segment until then", WAL_TOP, d->name);
+                     "\"%s/%s\": archive-get refuses the segment until then", REPO_LAYOUT_WAL_DIR,
+                     d->name);
         return PGP_ERR_CONFLICT;
     }
     return 0;
@@ -298,28 +289,24 @@ int restore_wal_first(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t
 /* ---- history files ---------------------------------------------------------------------- */
 
 /* The timeline of a history file object ("0000000N.history-<sha256><ext>"); 0 for others. */
-static uint32_t history_tli(const char *name, const StorageInfo *info)
+static uint32_t history_tli(const WalIndexEntry *e)
 {
-    if (!info->is_dir && strlen(name) > 17 && hexstr_is(name, 8, HEX_UPPER) &&
-        strncmp(name + 8, ".history-", 9) == 0)
-        return hex32(name);
-    return 0;
+    return e->name != NULL && e->name->parsed.kind == PG_WALFILE_HISTORY ? e->name->parsed.tli
+                                                                          : 0;
 }
 
-static int on_history(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+static int on_history(void *ud, const WalIndexEntry *e, PgpErr *err)
 {
-    (void)err;      /* never fails */
+    (void)err;   /* cannot fail */
     uint32_t *max = ud;
-    if (history_tli(name, info) > *max)
-        *max = history_tli(name, info);
+    if (history_tli(e) > *max)
+        *max = history_tli(e);
     return 0;
 }
 
-/* storage_list of the history directory, with its errors said the same way everywhere. */
-static int list_history(RestoreWalIndex *ix, StorageListFn fn, void *ud, PgpErr *err)
+static int list_history(RestoreWalIndex *ix, WalIndexFn fn, void *ud, PgpErr *err)
 {
-    int rc = storage_list(repo_storage(ix->repo), HISTORY_DIR, fn, ud, err);
-    return rc != 0 ? pgp_err_context(err, "cannot list \"%s\"", HISTORY_DIR) : 0;
+    return wal_index_list_dir(repo_storage(ix->repo), REPO_LAYOUT_HISTORY_DIR, fn, ud, err);
 }
 
 int restore_wal_latest_timeline(RestoreWalIndex *ix, uint32_t *tli, PgpErr *err)
@@ -333,10 +320,10 @@ typedef struct TliList {
     size_t n, cap;
 } TliList;
 
-static int on_history_tli(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+static int on_history_tli(void *ud, const WalIndexEntry *e, PgpErr *err)
 {
     TliList *l = ud;
-    uint32_t tli = history_tli(name, info);
+    uint32_t tli = history_tli(e);
     if (tli == 0)
         return 0;
     if (l->n == l->cap) {
@@ -397,28 +384,14 @@ static int mem_write(void *ud, const void *buf, size_t len, PgpErr *err)
     return 0;
 }
 
-/* Object -> decompress -> sha256 -> memory; the checksum must equal the one in its name. */
+/* The object into memory; the checksum must equal the one in its name. */
 static int read_verified(Storage *s, const RepoArchiveObject *obj, MemSink *out, PgpErr *err)
 {
-    PipeFilter *sha = NULL, *dec = NULL;
     char buf[4096];
-    int rc = pipe_sha256_new((PipeSink){mem_write, out}, &sha, err);
-    if (rc == 0)
-        rc = pipe_decompress_new(obj->codec, pipe_filter_sink(sha), &dec, err);
-    if (rc == 0)
-        rc = cmd_pump_object(s, obj->path, dec, buf, sizeof buf, NULL, err);
-    if (rc == 0) {
-        uint8_t digest[PIPE_SHA256_LEN];
-        char hex[PIPE_SHA256_HEX_LEN + 1];
-        pipe_sha256_result(sha, digest);
-        pipe_hex(digest, sizeof digest, hex);
-        if (strcmp(hex, obj->sha256_hex) != 0)
-            rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "checksum mismatch: content has sha256 %s, "
-                          "expected %s", hex, obj->sha256_hex);
-    }
-    pipe_filter_free(dec);
-    pipe_filter_free(sha);
-    return rc;
+    ObjectReadOptions opt = {.codec = obj->codec, .expect_sha256 = obj->sha256_hex, .buf = buf,
+                             .buf_size = sizeof buf};
+    ObjectReadResult res;
+    return object_io_read_verify(s, obj->path, &opt, (PipeSink){mem_write, out}, &res, err);
 }
 
 int restore_wal_history(RestoreWalIndex *ix, uint32_t tli, PgTimelineHistory *out, bool *found,
@@ -453,13 +426,13 @@ int restore_wal_history(RestoreWalIndex *ix, uint32_t tli, PgTimelineHistory *ou
 
 /* ---- what each timeline received --------------------------------------------------------- */
 
-static int on_history_note(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+static int on_history_note(void *ud, const WalIndexEntry *e, PgpErr *err)
 {
     TlActivityList *l = ud;
-    uint32_t tli = history_tli(name, info);
+    uint32_t tli = history_tli(e);
     if (tli == 0)
         return 0;
-    return tl_activity_history(l, tli, info->mtime, err);
+    return tl_activity_history(l, tli, e->info->mtime, err);
 }
 
 /* Where each timeline with a history file forked off: its history's next-to-last entry. A

@@ -583,6 +583,7 @@ start_restored() {
 # one archived, with recovery_target_timeline = 'current': a standby must follow its primary,
 # not a higher timeline some copy archived.
 streaming_standby() {
+    mkdir_pg "$(cluster_dir "$1")"   # restore_wrapper writes its script there, before pg_standby
     pg_standby "$1" "$2" "restore_command = '$(restore_wrapper "$1" "$REPO")'" \
         "recovery_target_timeline = 'current'"
 }

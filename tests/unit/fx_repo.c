@@ -58,7 +58,7 @@ static void wal_path(uint32_t tli, uint64_t segno, const char *seed, char path[R
     const char *s = seed != NULL ? seed : name;
     ck_assert_int_eq(pipe_sha256_buf(s, strlen(s), digest, NULL), 0);
     pipe_hex(digest, sizeof digest, hex);
-    repo_archive_object_path(name, hex, PIPE_CODEC_ZSTD, path);
+    repo_archive_object_path(name, hex, PIPE_CODEC_ZSTD, path, NULL);
 }
 
 void fx_put_wal(FxRepo *fx, uint32_t tli, uint64_t segno, const char *seed, int64_t t,
@@ -88,7 +88,7 @@ static void put_history(FxRepo *fx, uint32_t tli, const char *text, char path[RE
     snprintf(name, sizeof name, "%08X.history", (unsigned)tli);
     ck_assert_int_eq(pipe_sha256_buf(text, strlen(text), digest, NULL), 0);
     pipe_hex(digest, sizeof digest, hex);
-    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path);
+    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path, NULL);
     PgpErr err = {0};
     ck_assert_int_eq(storage_put_all(fx->st, path, 0, text, strlen(text), &err), 0);
 }
@@ -112,7 +112,7 @@ void fx_put_object(FxRepo *fx, const char *content, char path[REPO_PATH_MAX])
     uint8_t digest[PIPE_SHA256_LEN];
     ck_assert_int_eq(pipe_sha256_buf(content, strlen(content), digest, NULL), 0);
     pipe_hex(digest, sizeof digest, hex);
-    repo_object_path(hex, PIPE_CODEC_NONE, path);
+    repo_object_path(hex, PIPE_CODEC_NONE, path, NULL);
     fx_put_raw(fx, path, content);
 }
 
@@ -178,4 +178,124 @@ void fx_save_backup(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_
 {
     fx_save_backup_objects(fx, label, tli, start_lsn, stop_lsn, stop_time, &object,
                            object != NULL ? 1 : 0, NULL);
+}
+
+/* ---- a storage that fails on purpose --------------------------------------------------- */
+
+typedef struct FailDrv {
+    Storage *inner;
+    FxFailStep step;
+} FailDrv;
+
+typedef struct FailWriter {
+    StorageWriter base;     /* first: the vtable storage.c calls */
+    StorageWriter *inner;
+    FxFailStep step;
+} FailWriter;
+
+static int fw_write(StorageWriter *w, const void *buf, size_t len, PgpErr *err)
+{
+    FailWriter *f = (FailWriter *)w;
+    if (f->step == FX_FAIL_WRITE)
+        return PGP_FAIL(err, PGP_ERR_NO_SPACE, "fx: no space left on device");
+    return storage_write(f->inner, buf, len, err);
+}
+
+static int fw_commit(StorageWriter *w, PgpErr *err)
+{
+    FailWriter *f = (FailWriter *)w;
+    StorageWriter *inner = f->inner;
+    FxFailStep step = f->step;
+    free(f);
+    if (step == FX_FAIL_COMMIT) {
+        storage_writer_abort(inner);
+        return PGP_FAIL(err, PGP_ERR_IO, "fx: commit failed");
+    }
+    return storage_writer_commit(inner, err);
+}
+
+static int fw_set_final_name(StorageWriter *w, const char *name, const char *path, PgpErr *err)
+{
+    FailWriter *f = (FailWriter *)w;
+    return f->inner->set_final_name(f->inner, name, path, err);
+}
+
+static void fw_abort(StorageWriter *w)
+{
+    FailWriter *f = (FailWriter *)w;
+    storage_writer_abort(f->inner);
+    free(f);
+}
+
+static int fd_stat(void *drv, const char *path, StorageInfo *out, PgpErr *err)
+{
+    return storage_stat(((FailDrv *)drv)->inner, path, out, err);
+}
+
+static int fd_list(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
+{
+    return storage_list(((FailDrv *)drv)->inner, dir, fn, ud, err);
+}
+
+static int fd_open_read(void *drv, const char *path, StorageReader **out, PgpErr *err)
+{
+    return storage_open_read(((FailDrv *)drv)->inner, path, out, err);
+}
+
+static int fd_open_write(void *drv, const char *path, unsigned flags, StorageWriter **out,
+                         PgpErr *err)
+{
+    FailDrv *d = drv;
+    *out = NULL;
+    if (d->step == FX_FAIL_OPEN)
+        return PGP_FAIL(err, PGP_ERR_IO, "fx: cannot create \"%s\"", path);
+    FailWriter *f = calloc(1, sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    int rc = storage_open_write(d->inner, path, flags, &f->inner, err);
+    if (rc != 0) {
+        free(f);
+        return rc;
+    }
+    f->base = (StorageWriter){fw_write, fw_commit, fw_set_final_name, fw_abort};
+    f->step = d->step;
+    *out = &f->base;
+    return 0;
+}
+
+static int fd_remove(void *drv, const char *path, PgpErr *err)
+{
+    return storage_remove(((FailDrv *)drv)->inner, path, err);
+}
+
+static const StorageDriver fail_driver = {
+    "fx-fail", STORAGE_FEATURE_PATH | STORAGE_FEATURE_FSYNC, fd_stat, fd_list, fd_open_read,
+    fd_open_write, fd_remove, free,
+};
+
+Storage *fx_fail_storage(FxRepo *fx, FxFailStep step)
+{
+    FailDrv *d = calloc(1, sizeof *d);
+    ck_assert_ptr_nonnull(d);
+    d->inner = fx->st;
+    d->step = step;
+    Storage *s = storage_new(&fail_driver, d);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+static int temp_count;
+
+static int count_temp(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag;
+    if (strncmp(p + ftw->base, ".tmp.", 5) == 0)
+        temp_count++;
+    return 0;
+}
+
+int fx_count_temp(FxRepo *fx)
+{
+    temp_count = 0;
+    ck_assert_int_eq(nftw(fx->root, count_temp, 16, FTW_PHYS), 0);
+    return temp_count;
 }

@@ -61,4 +61,14 @@ void fx_put_raw(FxRepo *fx, const char *path, const char *content);
 /* Whether a repository file or directory exists. */
 bool fx_exists(FxRepo *fx, const char *path);
 
+/* A storage in front of fx->st that fails on purpose at one step of writing an object (the
+ * seam object_io, wal_push and backup write through): opening the writer, its first write,
+ * or its commit (the bytes went to a real temp file, which is then aborted). Reads, listings
+ * and removals go to fx->st. Free with storage_free (fx->st stays). */
+typedef enum { FX_FAIL_NONE, FX_FAIL_OPEN, FX_FAIL_WRITE, FX_FAIL_COMMIT } FxFailStep;
+Storage *fx_fail_storage(FxRepo *fx, FxFailStep step);
+/* Number of storage temp files (".tmp.*") anywhere under the repository: a failed write
+ * must leave none. */
+int fx_count_temp(FxRepo *fx);
+
 #endif

@@ -200,10 +200,10 @@ START_TEST(test_incomplete_corrupt_foreign_and_other_files)
     memset(sha, 'b', PIPE_SHA256_HEX_LEN);
     sha[PIPE_SHA256_HEX_LEN] = '\0';
     char path[REPO_PATH_MAX];
-    repo_archive_object_path("000000010000000000000003.partial", sha, PIPE_CODEC_ZSTD, path);
+    repo_archive_object_path("000000010000000000000003.partial", sha, PIPE_CODEC_ZSTD, path, NULL);
     put_raw(path);
     repo_archive_object_path("000000010000000000000002.00000028.backup", sha, PIPE_CODEC_NONE,
-                             path);
+                             path, NULL);
     put_raw(path);
     Catalog c;
     load(&c);

@@ -46,7 +46,7 @@ static void put_walfile(const char *name, int64_t t)
     uint8_t digest[PIPE_SHA256_LEN];
     ck_assert_int_eq(pipe_sha256_buf(name, strlen(name), digest, NULL), 0);
     pipe_hex(digest, sizeof digest, hex);
-    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path);
+    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path, NULL);
     fx_put_raw(&fx, path, "x");
     fx_set_mtime(&fx, path, t);
 }

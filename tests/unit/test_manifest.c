@@ -641,7 +641,7 @@ START_TEST(labels)
     ck_assert(!manifest_label_valid(NULL));
     ck_assert_uint_eq(strlen(good[5]), MANIFEST_LABEL_MAX);
     char path[REPO_PATH_MAX];
-    manifest_path("20261122T030000Z", path);
+    manifest_path("20261122T030000Z", path, NULL);
     ck_assert_str_eq(path, "backup/20261122T030000Z/manifest.json");
 }
 END_TEST

@@ -91,7 +91,7 @@ static void put_object(const void *data, size_t len, PipeCodec codec, const char
     memset(e, 0, sizeof *e);
     pipe_hex(digest, sizeof digest, e->sha256);
     char obj[REPO_PATH_MAX];
-    repo_object_path(e->sha256, codec, obj);
+    repo_object_path(e->sha256, codec, obj, NULL);
     ck_assert_int_eq(storage_put_all(st, obj, STORAGE_WRITE_REPLACE, out, out_len, &err), 0);
     e->path = strdup(path);
     e->object = strdup(obj);
@@ -558,7 +558,7 @@ static void put_wal(const char *name)
     char hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
     ck_assert_int_eq(pipe_sha256_buf(name, strlen(name), digest, NULL), 0);
     pipe_hex(digest, sizeof digest, hex);
-    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path);
+    repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path, NULL);
     PgpErr err = {0};
     ck_assert_int_eq(storage_put_all(st, path, 0, name, strlen(name), &err), 0);
 }

@@ -82,7 +82,7 @@ static void put_object(const void *data, size_t len, PipeCodec codec, VerifyObje
     ck_assert_int_eq(pipe_sha256_buf(data, len, d, NULL), 0);
     memset(o, 0, sizeof *o);
     pipe_hex(d, PIPE_SHA256_LEN, o->sha256);
-    repo_object_path(o->sha256, codec, path);
+    repo_object_path(o->sha256, codec, path, NULL);
     ck_assert_int_eq(storage_put_all(st, path, 0, out, out_len, &err), 0);
     free(out);
     o->path = path;

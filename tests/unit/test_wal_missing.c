@@ -277,7 +277,7 @@ START_TEST(test_bad_later_history_proves_nothing)
     char path[REPO_PATH_MAX];
     repo_archive_object_path("00000003.history",
                              "0000000000000000000000000000000000000000000000000000000000000000",
-                             PIPE_CODEC_NONE, path);
+                             PIPE_CODEC_NONE, path, NULL);
     fx_put_raw(&fx, path, "1\t0/6000000\tx\n");
     WalMissing m = classify("000000010000000000000005");
     ck_assert_int_eq(m.kind, WAL_MISSING_LOST_TAIL);   /* 2's still counts */

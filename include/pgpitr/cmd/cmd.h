@@ -56,6 +56,8 @@ extern const CmdDef cmd_expire;
 /* Every command, in the order `pgpitr --help` lists them (cmd_table.c). */
 extern const CmdDef *const cmd_table[];
 extern const size_t cmd_table_len;
+/* `pgpitr --help`: the global options and every command's summary. */
+void cmd_print_help(FILE *out);
 /* The command named name, NULL if none. */
 const CmdDef *cmd_find(const char *name);
 /* The exit status of cmd (may be NULL: no command) failing with code: the code's status
@@ -107,15 +109,6 @@ int cmd_lock_repo(const CmdSettings *s, Storage *st, RepoLockKind kind, const ch
  * (compress, compress-level); default zstd level 1. */
 int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *level_flag,
                     PipeCodec *codec, int *level, PgpErr *err);
-
-/* A pipe sink writing into a storage writer (the end of most chains). */
-PipeSink cmd_storage_sink(StorageWriter *w);
-
-/* Opens the object at path, pushes all of it (through buf, size bytes at a time) into `into`
- * and finishes `into`, hence the chain behind it; *read_bytes (may be NULL) gets the bytes
- * read. A missing object is PGP_ERR_NOT_FOUND: callers decide what that means for them. */
-int cmd_pump_object(Storage *s, const char *path, PipeFilter *into, void *buf, size_t size,
-                    uint64_t *read_bytes, PgpErr *err);
 
 /* json_dumps(j, flags) with a newline at the end, malloc'd; NULL when j is NULL, when jansson
  * refuses (out of memory, a string that is not UTF-8) or out of memory. */

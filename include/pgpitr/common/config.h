@@ -25,6 +25,9 @@ int config_read(FILE *f, const char *name, PgpConfig **out, PgpErr *err);
 /* NULL if the key is not set. */
 const char *config_get(const PgpConfig *c, const char *key);
 const char *config_path(const PgpConfig *c);   /* NULL if none was read */
+/* The keys a file may set, *n their count (test_options.c compares them with the option
+ * table, src/cmd/cmd_options.c). */
+const char *const *config_keys(size_t *n);
 void config_free(PgpConfig *c);
 
 #endif

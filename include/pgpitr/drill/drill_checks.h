@@ -66,7 +66,7 @@ typedef struct DrillArchiveScan {
     size_t n_tl;
 } DrillArchiveScan;
 
-/* Lists archive/wal/<dir>/ of the repository. A repository with no archive is an empty scan. */
+/* Lists the archive (wal_index_list_all). A repository with no archive is an empty scan. */
 int drill_archive_scan(Storage *s, DrillArchiveScan *out, PgpErr *err);
 void drill_archive_scan_free(DrillArchiveScan *scan);
 /* Newest segment archived on timeline tli, NULL if none. */

@@ -34,7 +34,7 @@
 #include "pgpitr/storage/storage.h"
 #include "pgpitr/pg/walname.h"
 
-#define LEASE_DIR "leases"
+#define LEASE_DIR REPO_LAYOUT_LEASES_DIR
 #define LEASE_FORMAT 1
 #define LEASE_MAX_BYTES (16u << 10)
 #define LEASE_DATADIR_MAX 1024          /* with the NUL */

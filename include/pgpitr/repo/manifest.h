@@ -150,8 +150,9 @@ void manifest_time_format(int64_t t, char out[MANIFEST_TIME_LEN + 1]);
 
 /* [A-Za-z0-9._-], 1..MANIFEST_LABEL_MAX chars, not starting with '.'. */
 bool manifest_label_valid(const char *label);
-/* "backup/<label>/manifest.json"; label must be valid (checked by the callers below). */
-void manifest_path(const char *label, char out[REPO_PATH_MAX]);
+/* "backup/<label>/manifest.json" (repo_layout.h); label must be valid (checked by the callers
+ * below). */
+int manifest_path(const char *label, char out[REPO_PATH_MAX], PgpErr *err);
 
 /* Writes m (whose label must equal `label`, else PGP_ERR_INTERNAL) durably; never replaces
  * an existing manifest (PGP_ERR_CONFLICT). An invalid label is PGP_ERR_INVALID_NAME. */

@@ -2,17 +2,10 @@
  * repo.h - the repository's rules on top of storage: repo.json (which cluster the
  * repository belongs to) and where archived WAL files live and how they are named.
  *
- * Layout (paths relative to the storage root):
- *   repo.json                                   identity, written once (never replaced)
- *   archive/wal/<first 16 chars>/<name>-<sha256><ext>   segments, .partial, .backup files
- *   archive/history/<name>-<sha256><ext>                timeline .history files
- *   objects/<sha[0:2]>/<sha256><ext>            backup file contents, shared between backups
- *   backup/<label>/manifest.json                a complete backup (absent: incomplete)
- *   backup/<label>/backup_manifest<ext>         PostgreSQL's manifest of that backup
- * <sha256> is the lowercase hex SHA-256 of the ORIGINAL (uncompressed) bytes, <ext> the
- * codec's extension (".zst", ".lz4", "" for none). Keeping the checksum in the name lets
- * archive-push answer "already archived with the same content?" with one listing and lets
- * archive-get verify without any side file.
+ * Where everything lives is repo_layout.h; how archived objects are named and listed is
+ * wal_index.h. Keeping the checksum in an archived object's name lets archive-push answer
+ * "already archived with the same content?" with one listing and lets archive-get verify
+ * without any side file.
  *
  * repo does not parse WAL names (that is pg/): callers pass names already validated with
  * pg_walname_parse.
@@ -25,10 +18,10 @@
 
 #include "pgpitr/common/err.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/storage/storage.h"
 
 #define REPO_FORMAT 1
-#define REPO_PATH_MAX 256
 
 typedef struct RepoIdentity {
     uint64_t system_identifier;
@@ -58,12 +51,6 @@ int repo_bind(Repo *r, const RepoIdentity *id, PgpErr *err);
 int repo_identity_parse(const char *text, RepoIdentity *id, PgpErr *err);
 int repo_identity_to_json(const RepoIdentity *id, char **out, size_t *len, PgpErr *err);
 
-/* Directory of a WAL file's objects ("archive/wal/000000010000000A" or "archive/history"). */
-void repo_archive_dir(const char *walname, char out[REPO_PATH_MAX]);
-/* Object path for a WAL file with the given checksum and codec. */
-void repo_archive_object_path(const char *walname, const char *sha256_hex, PipeCodec codec,
-                              char out[REPO_PATH_MAX]);
-
 typedef struct RepoArchiveObject {
     char path[REPO_PATH_MAX];
     char sha256_hex[PIPE_SHA256_HEX_LEN + 1];
@@ -75,11 +62,5 @@ typedef struct RepoArchiveObject {
  * whether to print) if none; PGP_ERR_CONFLICT if more than one object claims the name
  * (two different contents: never pick one silently). */
 int repo_archive_find(Repo *r, const char *walname, RepoArchiveObject *out, PgpErr *err);
-
-/* Content-addressed backup file objects: "objects/<sha[0:2]>/<sha256><ext>". One object
- * per distinct content, shared by every backup that contains it. */
-void repo_object_path(const char *sha256_hex, PipeCodec codec, char out[REPO_PATH_MAX]);
-/* Directory holding backup <label>: "backup/<label>". */
-void repo_backup_dir(const char *label, char out[REPO_PATH_MAX]);
 
 #endif

@@ -52,7 +52,7 @@ typedef struct RepoLockOptions {
 #define REPO_LOCK_STALE_DEFAULT 300
 #define REPO_LOCK_HEARTBEAT_S 30
 #define REPO_LOCK_RACE_MS 2000
-#define REPO_LOCK_DIR "locks"
+#define REPO_LOCK_DIR REPO_LAYOUT_LOCKS_DIR
 
 /* Writes this process's holder object locks/<kind>-<host>-<pid>-<start>-<n>.json, then checks
  * every other holder. PGP_ERR_LOCKED naming the live holder ("cannot take the backup lock:

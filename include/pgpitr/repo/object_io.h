@@ -1,0 +1,86 @@
+/*
+ * object_io.h - the only code that chains storage and pipe for repository objects.
+ *
+ *   write:       bytes -> compress -> size -> storage writer -> atomic commit (optionally
+ *                SHA-256 of the bytes alongside, naming the object, and the compressed stream
+ *                decoded again and compared with the bytes before the commit);
+ *   read_verify: storage -> decompress -> SHA-256 -> caller's sink, then the digest compared
+ *                with the one the object's name carries.
+ *
+ * Every archived WAL file and backup file is written and read through these, so a new
+ * storage driver, codec or encryption filter is taught here once.
+ */
+#ifndef PGPITR_OBJECT_IO_H
+#define PGPITR_OBJECT_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/common/err.h"
+#include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/repo_layout.h"
+#include "pgpitr/storage/storage.h"
+
+/* ---- read -------------------------------------------------------------------------------- */
+
+typedef struct ObjectReadOptions {
+    PipeCodec codec;            /* of the stored bytes */
+    /* The SHA-256 (lowercase hex) the original bytes must have; NULL: decode only, nothing
+     * hashed or compared (PostgreSQL's backup_manifest carries its own checksum). */
+    const char *expect_sha256;
+    bool hash_thread;           /* hash on a worker thread, overlapping with the sink */
+    void *buf;                  /* read buffer of buf_size bytes; NULL: allocated (64 KiB) */
+    size_t buf_size;
+} ObjectReadOptions;
+
+typedef struct ObjectReadResult {
+    uint64_t stored;            /* bytes read from storage */
+    uint64_t size;              /* original bytes handed to the sink */
+    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];   /* of those bytes, when expect_sha256 was set */
+    bool mismatch;              /* read and decoded completely, but the digest differs */
+} ObjectReadResult;
+
+/* Streams the object at path through its decoder into out and checks the digest. Returns 0
+ * only when every byte was decoded, handed to out and (expect_sha256 set) hashes to it;
+ * PGP_ERR_CORRUPT "checksum mismatch: content has sha256 X, expected Y" with res->mismatch
+ * set when only the digest differs; PGP_ERR_NOT_FOUND when the object is absent; the
+ * decoder's PGP_ERR_CORRUPT/PGP_ERR_CODEC for a damaged or truncated stream; out's and
+ * storage's errors as they are. out may have received bytes even on failure: the caller
+ * discards them. res is always filled as far as the read went. */
+int object_io_read_verify(Storage *s, const char *path, const ObjectReadOptions *opt,
+                          PipeSink out, ObjectReadResult *res, PgpErr *err);
+
+/* ---- write ------------------------------------------------------------------------------- */
+
+typedef struct ObjectWriteOptions {
+    PipeCodec codec;
+    int level;
+    int zstd_workers;           /* > 0: zstd's own threads (large files) */
+    /* Decode the stored stream again on a worker thread as it is produced and compare it
+     * with the bytes: the object is committed only if it decodes to exactly them. */
+    bool verify;
+} ObjectWriteOptions;
+
+/* Chooses the final path from the content's SHA-256 (content-addressed objects). */
+typedef int (*ObjectNameFn)(void *ud, const char *sha256_hex, char out[REPO_PATH_MAX],
+                            PgpErr *err);
+
+typedef struct ObjectWriteResult {
+    char path[REPO_PATH_MAX];   /* where the object was committed */
+    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];   /* "" unless name was given */
+    uint64_t stored_size;       /* bytes written to storage */
+} ObjectWriteResult;
+
+/* Writes the size bytes at data (unchanged until this returns) as one object: a writer is
+ * opened at path and, once everything is written (and verified), committed under path, or,
+ * with name, under the path name chooses from the bytes' SHA-256 (computed on a worker
+ * thread while they are compressed; name's path must be in path's directory). Nothing is
+ * visible under the final path before the commit, and on any failure the writer is aborted:
+ * no temp file is left. A commit never replaces: PGP_ERR_CONFLICT when an object already has
+ * the final path (res filled: for a content address that is the same content). */
+int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
+                    const void *data, size_t size, ObjectNameFn name, void *name_ud,
+                    ObjectWriteResult *res, PgpErr *err);
+
+#endif

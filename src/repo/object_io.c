@@ -1,0 +1,244 @@
+/*
+ * object_io.c - reading and writing repository objects (contracts in object_io.h).
+ *
+ * Why the shapes. Reading: PostgreSQL waits on archive-get for every segment, and hashing
+ * 16 MiB costs more than decoding and writing it, so the hash may run on a worker thread (a
+ * tee hands every decoded piece to it and to the sink); the digest still covers exactly the
+ * bytes handed on. Writing: archive-push's cost per segment decides whether pg_wal fills up
+ * under heavy WAL, so the SHA-256 of the source runs on a worker thread over the caller's
+ * buffer while this thread compresses into the storage writer, and a second worker decodes
+ * the compressed stream as it is produced and compares it with the source: when the object
+ * is committed we know, without reading it back, that it decodes to exactly the bytes whose
+ * checksum is in its name.
+ */
+#include "pgpitr/repo/object_io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define READ_CHUNK_DEFAULT (64u << 10)
+#define WRITE_CHUNK (1u << 20)
+/* Queue in front of a hashing or verifying thread: small enough to stay in cache, large
+ * enough that the producer rarely waits (it hands on pieces of up to 1 MiB). A big one only
+ * costs fresh pages: the ring is written end to end before it wraps. */
+#define THREAD_QUEUE_BYTES (2u << 20)
+
+/* ---- read -------------------------------------------------------------------------------- */
+
+/* The caller's sink, counting what reaches it. */
+typedef struct CountSink {
+    PipeSink next;
+    uint64_t n;
+} CountSink;
+
+static int count_write(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    CountSink *c = ud;
+    int rc = c->next.write(c->next.ud, buf, len, err);
+    if (rc == 0)
+        c->n += len;
+    return rc;
+}
+
+/* The filters of one read: decompress -> [sha256 ->] sink, or with the hash on a thread,
+ * decompress -> tee(thread(sha256), sink). */
+typedef struct ReadChain {
+    PipeFilter *dec, *sha, *thread, *tee;
+} ReadChain;
+
+static int read_chain_build(ReadChain *c, const ObjectReadOptions *opt, PipeSink out,
+                            PgpErr *err)
+{
+    memset(c, 0, sizeof *c);
+    int rc = 0;
+    if (opt->expect_sha256 != NULL && opt->hash_thread) {
+        rc = pipe_sha256_new((PipeSink){NULL, NULL}, &c->sha, err);
+        if (rc == 0)
+            rc = pipe_thread_new(pipe_filter_sink(c->sha), THREAD_QUEUE_BYTES, &c->thread, err);
+        if (rc == 0)
+            rc = pipe_tee_new(pipe_filter_sink(c->thread), out, &c->tee, err);
+        if (rc == 0)
+            out = pipe_filter_sink(c->tee);
+    } else if (opt->expect_sha256 != NULL) {
+        rc = pipe_sha256_new(out, &c->sha, err);
+        if (rc == 0)
+            out = pipe_filter_sink(c->sha);
+    }
+    return rc != 0 ? rc : pipe_decompress_new(opt->codec, out, &c->dec, err);
+}
+
+static void read_chain_free(ReadChain *c)
+{
+    pipe_filter_free(c->dec);
+    pipe_filter_free(c->tee);
+    pipe_filter_free(c->thread);   /* stops and joins the worker first if it still runs */
+    pipe_filter_free(c->sha);
+}
+
+/* storage -> into, then into's finish, which cascades down the chain behind it (a thread
+ * stage joins its worker first, so every byte has been hashed when this returns). */
+static int pump(Storage *s, const char *path, PipeFilter *into, void *buf, size_t size,
+                uint64_t *stored, PgpErr *err)
+{
+    StorageReader *rd = NULL;
+    int rc = storage_open_read(s, path, &rd, err);
+    while (rc == 0) {
+        size_t got = 0;
+        rc = storage_read(rd, buf, size, &got, err);
+        if (rc != 0 || got == 0)
+            break;
+        *stored += got;
+        rc = pipe_filter_push(into, buf, got, err);
+    }
+    if (rc == 0)
+        rc = pipe_filter_finish(into, err);
+    storage_reader_close(rd);
+    return rc;
+}
+
+static int compare_digest(const ReadChain *c, const char *expect, ObjectReadResult *res,
+                          PgpErr *err)
+{
+    uint8_t digest[PIPE_SHA256_LEN];
+    pipe_sha256_result(c->sha, digest);
+    pipe_hex(digest, sizeof digest, res->sha256_hex);
+    if (strcmp(res->sha256_hex, expect) == 0)
+        return 0;
+    res->mismatch = true;
+    return PGP_FAIL(err, PGP_ERR_CORRUPT, "checksum mismatch: content has sha256 %s, expected %s",
+                    res->sha256_hex, expect);
+}
+
+int object_io_read_verify(Storage *s, const char *path, const ObjectReadOptions *opt,
+                          PipeSink out, ObjectReadResult *res, PgpErr *err)
+{
+    memset(res, 0, sizeof *res);
+    CountSink count = {.next = out};
+    ReadChain c;
+    void *own = NULL, *buf = opt->buf;
+    size_t size = opt->buf_size;
+    if (buf == NULL) {
+        size = READ_CHUNK_DEFAULT;
+        buf = own = malloc(size);
+    }
+    int rc = buf != NULL ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = read_chain_build(&c, opt, (PipeSink){count_write, &count}, err);
+    if (rc == 0)
+        rc = pump(s, path, c.dec, buf, size, &res->stored, err);
+    res->size = count.n;
+    if (rc == 0 && opt->expect_sha256 != NULL)
+        rc = compare_digest(&c, opt->expect_sha256, res, err);
+    read_chain_free(&c);
+    free(own);
+    return rc;
+}
+
+/* ---- write ------------------------------------------------------------------------------- */
+
+static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    return storage_write(ud, buf, len, err);
+}
+
+/* compress -> size -> storage, or with verify,
+ * compress -> size -> tee(storage, thread(decompress -> compare with the source)). */
+typedef struct WriteChain {
+    PipeFilter *compress, *size, *tee, *thread, *decompress;
+    PipeCompare *compare;
+} WriteChain;
+
+static void write_chain_free(WriteChain *c)
+{
+    pipe_filter_free(c->compress);
+    pipe_filter_free(c->size);
+    pipe_filter_free(c->tee);
+    pipe_filter_free(c->thread);
+    pipe_filter_free(c->decompress);
+    pipe_compare_free(c->compare);
+}
+
+static int write_chain_build(WriteChain *c, const ObjectWriteOptions *opt, const void *data,
+                             size_t size, StorageWriter *w, PgpErr *err)
+{
+    memset(c, 0, sizeof *c);
+    PipeSink store = {storage_sink_write, w};
+    int rc = 0;
+    if (opt->verify) {
+        rc = pipe_compare_new(data, size, &c->compare, err);
+        if (rc == 0)
+            rc = pipe_decompress_new(opt->codec, pipe_compare_sink(c->compare), &c->decompress,
+                                     err);
+        if (rc == 0)
+            rc = pipe_thread_new(pipe_filter_sink(c->decompress), THREAD_QUEUE_BYTES,
+                                 &c->thread, err);
+        if (rc == 0)
+            rc = pipe_tee_new(store, pipe_filter_sink(c->thread), &c->tee, err);
+        if (rc == 0)
+            store = pipe_filter_sink(c->tee);
+    }
+    if (rc == 0)
+        rc = pipe_size_new(store, &c->size, err);
+    if (rc == 0)
+        rc = pipe_compress_new(opt->codec, opt->level, opt->zstd_workers,
+                               pipe_filter_sink(c->size), &c->compress, err);
+    return rc;
+}
+
+static int write_chain_run(WriteChain *c, const uint8_t *data, size_t size, PgpErr *err)
+{
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < size; off += WRITE_CHUNK) {
+        size_t n = size - off < WRITE_CHUNK ? size - off : WRITE_CHUNK;
+        rc = pipe_filter_push(c->compress, data + off, n, err);
+    }
+    if (rc == 0)
+        rc = pipe_filter_finish(c->compress, err);     /* finishes the whole chain */
+    if (rc == 0 && c->compare != NULL && !pipe_compare_complete(c->compare))
+        rc = PGP_FAIL(err, PGP_ERR_CODEC, "compressed stream decodes to fewer bytes than the source");
+    if (rc == PGP_ERR_CORRUPT && c->compare != NULL)
+        pgp_err_context(err, "verification of the compressed object failed");
+    return rc;
+}
+
+int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
+                    const void *data, size_t size, ObjectNameFn name, void *name_ud,
+                    ObjectWriteResult *res, PgpErr *err)
+{
+    memset(res, 0, sizeof *res);
+    PipeHashJob *hash = NULL;
+    StorageWriter *w = NULL;
+    WriteChain chain;
+    memset(&chain, 0, sizeof chain);
+    size_t len = strlen(path);
+    if (len >= sizeof res->path)
+        return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "repository path \"%.64s...\" is too long", path);
+    memcpy(res->path, path, len + 1);
+    int rc = name != NULL ? pipe_sha256_async(data, size, &hash, err) : 0;
+    if (rc == 0)
+        rc = storage_open_write(s, path, 0, &w, err);
+    if (rc == 0)
+        rc = write_chain_build(&chain, opt, data, size, w, err);
+    if (rc == 0)
+        rc = write_chain_run(&chain, data, size, err);
+    if (rc == 0)
+        res->stored_size = pipe_size_result(chain.size);
+    write_chain_free(&chain);
+    if (hash != NULL) {
+        uint8_t digest[PIPE_SHA256_LEN];
+        int hrc = pipe_sha256_join(hash, digest, rc == 0 ? err : NULL);
+        if (rc == 0)
+            rc = hrc;
+        if (hrc == 0)
+            pipe_hex(digest, sizeof digest, res->sha256_hex);
+    }
+    if (rc == 0 && name != NULL)
+        rc = name(name_ud, res->sha256_hex, res->path, err);
+    if (rc != 0) {
+        storage_writer_abort(w);
+        return rc;
+    }
+    /* both free w, also on error */
+    return name != NULL ? storage_writer_commit_as(w, res->path, err)
+                        : storage_writer_commit(w, err);
+}
