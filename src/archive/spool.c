@@ -30,6 +30,7 @@
 #include "pgpitr/common/config.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/archive/spool_file.h"
+#include "pgpitr/common/hexstr.h"
 #include "pgpitr/pg/walname.h"
 
 #define IDENTITY_FILE ".identity"
@@ -89,18 +90,10 @@ uint64_t spool_default_size(unsigned jobs, uint32_t segsize)
     return need > SPOOL_DEFAULT_SIZE ? need : SPOOL_DEFAULT_SIZE;
 }
 
-static bool is_upper_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
-            return false;
-    return true;
-}
-
 SpoolFileKind spool_file_kind(const char *name)
 {
     size_t n = strlen(name);
-    if (n == PG_WALNAME_SEG_LEN && is_upper_hex(name, n))
+    if (n == PG_WALNAME_SEG_LEN && hexstr_is(name, n, HEX_UPPER))
         return SPOOL_FILE_SEGMENT;
     if (strncmp(name, SPOOL_RECORD_PREFIX, strlen(SPOOL_RECORD_PREFIX)) == 0)
         return SPOOL_FILE_RECORD;

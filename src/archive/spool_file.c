@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgpitr/common/hexstr.h"
 #include "pgpitr/pipe/pipe.h"
 
 #define HASH_CHUNK (1u << 20)
@@ -68,7 +69,8 @@ int spool_file_publish(int dfd, const char *work, const char *name, const char *
                        uint64_t size, PgpErr *err)
 {
     char rname[SPOOL_RECORD_NAME_MAX];
-    if (!spool_record_name(rname, name) || !pipe_hex_valid(sha256_hex, PIPE_SHA256_HEX_LEN))
+    if (!spool_record_name(rname, name) ||
+        !hexstr_exact(sha256_hex, PIPE_SHA256_HEX_LEN, HEX_LOWER))
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "cannot record \"%s\"", name);
     int rc = write_record(dfd, rname, sha256_hex, size, err);
     if (rc == 0 && renameat(dfd, work, dfd, name) != 0) {
@@ -117,7 +119,7 @@ static int read_record(int dfd, const char *name, Record *rec, PgpErr *err)
         rec->size = strtoull(buf + PIPE_SHA256_HEX_LEN + 1, &end, 10);
         buf[PIPE_SHA256_HEX_LEN] = '\0';
     }
-    if (end == NULL || strcmp(end, "\n") != 0 || !pipe_hex_valid(buf, PIPE_SHA256_HEX_LEN))
+    if (end == NULL || strcmp(end, "\n") != 0 || !hexstr_exact(buf, PIPE_SHA256_HEX_LEN, HEX_LOWER))
         return PGP_FAIL(err, PGP_ERR_CORRUPT, "the record \"%s\" is malformed", rname);
     memcpy(rec->sha256_hex, buf, sizeof rec->sha256_hex);
     return 0;

@@ -174,7 +174,9 @@ int wal_push_file(Repo *repo, const char *src_path, const WalPushOptions *opt,
     rc = repo_archive_find(repo, base, &existing, err);
     if (rc == 0) {
         uint8_t digest[PIPE_SHA256_LEN];
-        pipe_sha256_buf(src.data, src.size, digest);
+        rc = pipe_sha256_buf(src.data, src.size, digest, err);
+        if (rc != 0)
+            goto out;
         pipe_hex(digest, sizeof digest, res->sha256_hex);
         if (strcmp(existing.sha256_hex, res->sha256_hex) != 0) {
             rc = conflict_error(err, base, existing.sha256_hex, res->sha256_hex);

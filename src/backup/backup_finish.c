@@ -22,7 +22,7 @@ typedef struct NameList {
     bool dirs_only;
 } NameList;
 
-static int collect_name(void *ud, const char *name, const StorageInfo *info)
+static int collect_name(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     NameList *l = ud;
     if (l->dirs_only && !info->is_dir)
@@ -31,12 +31,12 @@ static int collect_name(void *ud, const char *name, const StorageInfo *info)
         size_t cap = l->cap ? l->cap * 2 : 64;
         char **nn = realloc(l->names, cap * sizeof *nn);
         if (nn == NULL)
-            return PGP_ERR_NOMEM;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu names", cap);
         l->names = nn;
         l->cap = cap;
     }
     if ((l->names[l->n] = strdup(name)) == NULL)
-        return PGP_ERR_NOMEM;
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for name \"%s\"", name);
     l->n++;
     return 0;
 }
@@ -54,8 +54,6 @@ static int list_names(Storage *s, const char *dir, bool dirs_only, NameList *l, 
     memset(l, 0, sizeof *l);
     l->dirs_only = dirs_only;
     int rc = storage_list(s, dir, collect_name, l, err);
-    if (rc == PGP_ERR_NOMEM)
-        PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory listing \"%s\"", dir);
     if (rc != 0)
         names_free(l);
     return rc;
@@ -108,10 +106,10 @@ static int referenced_objects(Storage *s, const NameList *labels, NameList *refs
             return rc;
         for (size_t j = 0; rc == 0 && j < m->n_entries; j++)
             if (m->entries[j].object != NULL)
-                rc = collect_name(refs, m->entries[j].object, &(StorageInfo){0});
+                rc = collect_name(refs, m->entries[j].object, &(StorageInfo){0}, err);
         manifest_free(m);
         if (rc != 0)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+            return rc;
     }
     if (refs->n > 0)
         qsort(refs->names, refs->n, sizeof *refs->names, cmp_str);

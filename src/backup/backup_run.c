@@ -28,6 +28,7 @@
 #include "pgpitr/backup/backup_store.h"
 #include "pgpitr/backup/backup_stream.h"
 #include "pgpitr/common/log.h"
+#include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/object_io.h"
 #include "pgpitr/repo/repo_json.h"
@@ -216,13 +217,9 @@ static int stream_big(BackupRun *r, const BackupEntry *e, BackupEntryReader *rea
         if (rc == 0)
             rc = pipe_filter_push(thr, piece, n, err);
     }
-    /* The worker has joined once thr is finished; then its filters are finished here. */
+    /* Finishing thr joins the worker, then finishes sha and comp. */
     if (rc == 0)
         rc = pipe_filter_finish(thr, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(sha, err);
-    if (rc == 0)
-        rc = pipe_filter_finish(comp, err);
     BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
                          .size = (size_t)e->size, .compressed = true, .has_digest = true};
     if (rc == 0)
@@ -307,10 +304,7 @@ static int on_stored(void *ud, const BackupFileJob *job, const BackupStoreResult
 
 static void format_time(int64_t t, char out[32])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 32, "%Y%m%dT%H%M%SZ", &tm);
+    timefmt_iso(t, TIMEFMT_BASIC, out, 32);
 }
 
 /* The label in the lock object, before its directory exists, so that info can tell this

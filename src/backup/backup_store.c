@@ -54,7 +54,9 @@ int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *
     memset(res, 0, sizeof *res);
     uint8_t own[PIPE_SHA256_LEN];
     if (digest == NULL) {
-        pipe_sha256_buf(data, size, own);
+        int rc = pipe_sha256_buf(data, size, own, err);
+        if (rc != 0)
+            return rc;
         digest = own;
     }
     int rc = find_existing(s, opt, digest, res, err);

@@ -20,6 +20,7 @@
 
 #include "pgpitr/repo/repo_json.h"
 #include "pgpitr/common/log.h"
+#include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/pg/walname.h"
 #include "pgpitr/repo/repo_layout.h"
@@ -178,36 +179,16 @@ void drill_report_headline(const DrillReport *r, char *out, size_t size)
 
 void drill_make_id(int64_t started_us, unsigned suffix, char out[DRILL_ID_MAX])
 {
-    time_t t = (time_t)(started_us / 1000000);
-    struct tm tm;
-    char when[24] = "19700101T000000Z";
-    if (gmtime_r(&t, &tm) != NULL)
-        strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
+    char when[TIMEFMT_MAX];
+    if (!timefmt_iso(started_us / 1000000, TIMEFMT_BASIC, when, sizeof when))
+        snprintf(when, sizeof when, "19700101T000000Z");
     snprintf(out, DRILL_ID_MAX, "%s-%04x", when, suffix & 0xffffu);
 }
 
 void drill_format_time(int64_t us, char out[DRILL_TIME_MAX])
 {
-    int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        secs--;
-        frac += 1000000;
-    }
-    time_t t = (time_t)secs;
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999) {
+    if (!timefmt_iso_us(us, out, DRILL_TIME_MAX))
         snprintf(out, DRILL_TIME_MAX, "%lld", (long long)us);
-        return;
-    }
-    size_t n = strftime(out, DRILL_TIME_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (frac != 0) {
-        char f[8];
-        snprintf(f, sizeof f, "%06lld", (long long)frac);
-        for (int i = 5; i > 0 && f[i] == '0'; i--)
-            f[i] = '\0';
-        n += (size_t)snprintf(out + n, DRILL_TIME_MAX - n, ".%s", f);
-    }
-    snprintf(out + n, DRILL_TIME_MAX - n, "Z");
 }
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
@@ -560,8 +541,9 @@ typedef struct FindCtx {
     int n;
 } FindCtx;
 
-static int find_candidate(void *ud, const char *name, const StorageInfo *info)
+static int find_candidate(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
+    (void)err;      /* never fails */
     FindCtx *c = ud;
     size_t n = strlen(name);
     if (info->is_dir || n <= 5 || n - 5 >= DRILL_ID_MAX || strcmp(name + n - 5, ".json") != 0)

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pgpitr/common/hexstr.h"
+
 #define WAL_SEG_MIN (UINT32_C(1) << 20) /* 1 MiB, initdb --wal-segsize=1 */
 #define WAL_SEG_MAX (UINT32_C(1) << 30) /* 1 GiB */
 
@@ -48,15 +50,6 @@ static bool parse_hex8_upper(const char *p, uint32_t *v)
     return true;
 }
 
-/* Length of the leading run of uppercase hex digits, looking at most `max` bytes. */
-static size_t upper_hex_span(const char *s, size_t max)
-{
-    size_t n = 0;
-    while (n < max && s[n] != '\0' && strchr("0123456789ABCDEF", s[n]) != NULL)
-        n++;
-    return n;
-}
-
 int pg_walname_parse(const char *name, PgWalName *out, PgpErr *err)
 {
     if (name == NULL)
@@ -70,7 +63,7 @@ int pg_walname_parse(const char *name, PgWalName *out, PgpErr *err)
         return fail_name(name, "too long", err);
 
     PgWalName n = {0};
-    size_t hex = upper_hex_span(name, len);
+    size_t hex = hexstr_span(name, len, HEX_UPPER);
     const char *rest = name + hex;
 
     if (hex == 8 && strcmp(rest, SUFFIX_HISTORY) == 0) {
@@ -79,8 +72,8 @@ int pg_walname_parse(const char *name, PgWalName *out, PgpErr *err)
         n.kind = PG_WALFILE_SEGMENT;
     } else if (hex == PG_WALNAME_SEG_LEN && strcmp(rest, SUFFIX_PARTIAL) == 0) {
         n.kind = PG_WALFILE_PARTIAL;
-    } else if (hex == PG_WALNAME_SEG_LEN && rest[0] == '.' && upper_hex_span(rest + 1, 9) == 8 &&
-               strcmp(rest + 9, SUFFIX_BACKUP) == 0) {
+    } else if (hex == PG_WALNAME_SEG_LEN && rest[0] == '.' &&
+               hexstr_span(rest + 1, 9, HEX_UPPER) == 8 && strcmp(rest + 9, SUFFIX_BACKUP) == 0) {
         n.kind = PG_WALFILE_BACKUP;
         (void)parse_hex8_upper(rest + 1, &n.backup_offset);
     } else {

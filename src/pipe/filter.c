@@ -1,6 +1,7 @@
 /*
  * filter.c - the generic part of a PipeFilter: state checks around the vtable (no push
- * after finish, an error is sticky and replayed), free, and the filter-as-sink adapter.
+ * after finish, an error is sticky and replayed), the finish that cascades down the chain,
+ * free, and the filter-as-sink adapter.
  * It owns no transformation; those live one per file (zstd.c, lz4.c, sha256.c, ...).
  */
 #include "filter_impl.h"
@@ -69,20 +70,33 @@ int pipe_filter_push(PipeFilter *f, const void *buf, size_t len, PgpErr *err)
     return filter_record(f, f->ops->push(f, buf, len, e), e, err);
 }
 
+static int filter_sink_write(void *ud, const void *buf, size_t len, PgpErr *err);
+
+int filter_finish_sink(PipeSink s, PgpErr *err)
+{
+    if (s.write != filter_sink_write)
+        return 0;       /* a plain callback: completing it is the caller's business */
+    return pipe_filter_finish(s.ud, err);
+}
+
+/* Why the cascade lives here and not in the callers: a chain is finished in the order its
+ * bytes flow, each stage flushing into the next before the next flushes, and only the code
+ * that links the stages knows that order; callers finish the head and get the first error. */
 int pipe_filter_finish(PipeFilter *f, PgpErr *err)
 {
     assert(f != NULL);
     int rc = filter_check_open(f, "finish", err);
     if (rc != 0)
         return rc;
-    if (f->ops->finish != NULL) {
-        PgpErr local;
-        PgpErr *e = err != NULL ? err : &local;
-        e->code = PGP_ERR_OK;
-        rc = filter_record(f, f->ops->finish(f, e), e, err);
-        if (rc != 0)
-            return rc;
-    }
+    PgpErr local;
+    PgpErr *e = err != NULL ? err : &local;
+    e->code = PGP_ERR_OK;
+    if (f->ops->finish != NULL)
+        rc = f->ops->finish(f, e);
+    if (rc == 0)
+        rc = filter_finish_sink(f->next, e);
+    if (rc != 0)
+        return filter_record(f, rc, e, err);
     f->state = FILTER_FINISHED;
     return 0;
 }

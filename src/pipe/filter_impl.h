@@ -12,7 +12,9 @@ typedef struct PipeFilterOps {
     const char *name;   /* "zstd compression": used in "... after an error" messages */
     /* Called with len > 0 only, never after finish or after a failure. */
     int (*push)(PipeFilter *f, const void *buf, size_t len, PgpErr *err);
-    /* Flush everything into next; NULL when there is nothing to flush. */
+    /* Flush everything into next; NULL when there is nothing to flush. The generic
+     * pipe_filter_finish() then finishes next itself (filters with more sinks finish the
+     * others here, with filter_finish_sink). */
     int (*finish)(PipeFilter *f, PgpErr *err);
     /* Release what the filter owns besides the struct itself; NULL when nothing. Must be
      * safe in every state: fresh, mid-stream, after an error, after finish. */
@@ -34,6 +36,9 @@ void *filter_alloc(size_t size, const PipeFilterOps *ops, PipeSink next, PgpErr 
 
 /* Hand bytes to the next sink (a sink whose write is NULL discards them). */
 int filter_emit(PipeFilter *f, const void *buf, size_t len, PgpErr *err);
+
+/* Finish s if it is a filter's sink (pipe_filter_sink()); 0 for any other sink. */
+int filter_finish_sink(PipeSink s, PgpErr *err);
 
 /* Codec filters (codec.c checks the codec and the level before calling these). */
 int pipe_none_new(PipeSink next, PipeFilter **out, PgpErr *err);

@@ -8,7 +8,6 @@
 #include <assert.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,14 +61,13 @@ void pipe_sha256_result(const PipeFilter *f, uint8_t digest[PIPE_SHA256_LEN])
     memcpy(digest, ((const Sha256Filter *)f)->digest, PIPE_SHA256_LEN);
 }
 
-void pipe_sha256_buf(const void *buf, size_t len, uint8_t digest[PIPE_SHA256_LEN])
+int pipe_sha256_buf(const void *buf, size_t len, uint8_t digest[PIPE_SHA256_LEN], PgpErr *err)
 {
-    /* Only an allocation failure inside OpenSSL can make this fail, and the contract has no
-     * error path: stopping beats returning a wrong digest that could be trusted later. */
-    if (EVP_Digest(buf, len, digest, NULL, EVP_sha256(), NULL) != 1) {
-        fprintf(stderr, "pgpitr: sha-256 computation failed\n");
-        abort();
-    }
+    /* Only an allocation failure inside OpenSSL can make this fail; the digest is then
+     * garbage, so the error must reach the caller, who must not use it. */
+    if (EVP_Digest(buf, len, digest, NULL, EVP_sha256(), NULL) != 1)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "sha-256 computation failed");
+    return 0;
 }
 
 void pipe_hex(const uint8_t *bytes, size_t n, char *out)
@@ -82,18 +80,6 @@ void pipe_hex(const uint8_t *bytes, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-bool pipe_hex_valid(const char *s, size_t n)
-{
-    if (s == NULL)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;       /* also stops at a '\0' before n */
-    }
-    return s[n] == '\0';
-}
-
 /* --- async job --- */
 
 struct PipeHashJob {
@@ -101,12 +87,14 @@ struct PipeHashJob {
     const void *buf;
     size_t len;
     uint8_t digest[PIPE_SHA256_LEN];
+    int rc;
+    PgpErr err;         /* written by the worker, read after join */
 };
 
 static void *hash_job_main(void *arg)
 {
     PipeHashJob *job = arg;
-    pipe_sha256_buf(job->buf, job->len, job->digest);
+    job->rc = pipe_sha256_buf(job->buf, job->len, job->digest, &job->err);
     return NULL;
 }
 
@@ -127,11 +115,16 @@ int pipe_sha256_async(const void *buf, size_t len, PipeHashJob **out, PgpErr *er
     return 0;
 }
 
-void pipe_sha256_join(PipeHashJob *job, uint8_t digest[PIPE_SHA256_LEN])
+int pipe_sha256_join(PipeHashJob *job, uint8_t digest[PIPE_SHA256_LEN], PgpErr *err)
 {
     if (job == NULL)
-        return;
+        return 0;
     pthread_join(job->thread, NULL);
-    memcpy(digest, job->digest, PIPE_SHA256_LEN);
+    int rc = job->rc;
+    if (rc == 0)
+        memcpy(digest, job->digest, PIPE_SHA256_LEN);
+    else if (err != NULL)
+        *err = job->err;
     free(job);
+    return rc;
 }

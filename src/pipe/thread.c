@@ -2,7 +2,8 @@
  * thread.c - the filter that runs its next sink on a worker thread, so for example
  * compression overlaps reading and hashing. push() copies bytes into a bounded ring buffer
  * (blocking while it is full) and returns; the worker hands them on in order. The worker's
- * first error is kept and returned by every later push and by finish(), which also joins.
+ * first error is kept and returned by every later push and by finish(), which also joins;
+ * the next stage is then finished on the caller's thread, once the worker is gone.
  *
  * Why a ring and not a queue of chunks: one memcpy per byte and no malloc per push, however
  * small the pushes are; the worker reads straight out of the ring.

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/wal_index.h"
 #include "pgpitr/restore/restore_wal.h"
 
@@ -22,33 +23,31 @@
 
 void catalog_format_time(int64_t t, char out[32])
 {
-    struct tm tm;
-    time_t tt = (time_t)t;
-    if (t == 0 || gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (t == 0 || !timefmt_iso(t, 0, out, 32))
         snprintf(out, 32, "-");
 }
 
-static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+static int grow(void **arr, size_t *cap, size_t n, size_t elem, PgpErr *err)
 {
     if (n < *cap)
         return 0;
     size_t ncap = *cap ? *cap * 2 : 64;
     void *p = realloc(*arr, ncap * elem);
     if (p == NULL)
-        return PGP_ERR_NOMEM;
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu catalog entries", ncap);
     *arr = p;
     *cap = ncap;
     return 0;
 }
 
-static int add_foreign(Catalog *c, const char *dir, const char *name)
+static int add_foreign(Catalog *c, const char *dir, const char *name, PgpErr *err)
 {
     if (c->n_foreign++ >= CATALOG_FOREIGN_MAX)
         return 0;
     size_t len = strlen(dir) + strlen(name) + 2;
     char *p = malloc(len);
     if (p == NULL)
-        return PGP_ERR_NOMEM;
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for a foreign object name");
     snprintf(p, len, "%s/%s", dir, name);
     c->foreign[c->n_foreign - 1] = p;
     return 0;
@@ -61,13 +60,13 @@ typedef struct BackupLoad {
     size_t cap;
 } BackupLoad;
 
-static int on_backup_dir(void *ud, const char *name, const StorageInfo *info)
+static int on_backup_dir(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     BackupLoad *l = ud;
     Catalog *c = l->c;
     if (!info->is_dir || !manifest_label_valid(name))
-        return add_foreign(c, REPO_LAYOUT_BACKUP_DIR, name);
-    if (grow((void **)&c->backups, &l->cap, c->n_backups, sizeof *c->backups) != 0)
+        return add_foreign(c, REPO_LAYOUT_BACKUP_DIR, name, err);
+    if (grow((void **)&c->backups, &l->cap, c->n_backups, sizeof *c->backups, err) != 0)
         return PGP_ERR_NOMEM;
     CatalogBackup *b = &c->backups[c->n_backups++];
     memset(b, 0, sizeof *b);
@@ -116,8 +115,6 @@ static int load_backups(Repo *repo, Catalog *c, PgpErr *err)
 {
     BackupLoad l = {.c = c};
     int rc = storage_list(repo_storage(repo), REPO_LAYOUT_BACKUP_DIR, on_backup_dir, &l, err);
-    if (rc == PGP_ERR_NOMEM)
-        return PGP_FAIL(err, rc, "out of memory");
     if (rc != 0)
         return pgp_err_context(err, "cannot list \"%s\"", REPO_LAYOUT_BACKUP_DIR);
     for (size_t i = 0; rc == 0 && i < c->n_backups; i++)
@@ -147,9 +144,7 @@ static int on_wal_entry(void *ud, const WalIndexEntry *e, PgpErr *err)
         return 0;   /* an archive directory: listed next */
     if (e->name == NULL ||
         (!history && !pg_walname_segno(&e->name->parsed, c->id.wal_segsize, &w.segno))) {
-        if (add_foreign(c, e->dir, e->entry) != 0)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        return 0;
+        return add_foreign(c, e->dir, e->entry, err);
     }
     memcpy(w.name, e->name->wal, sizeof w.name);
     memcpy(w.sha256, e->name->sha256_hex, sizeof w.sha256);
@@ -162,12 +157,12 @@ static int on_wal_entry(void *ud, const WalIndexEntry *e, PgpErr *err)
     if (rc != 0)
         return rc;
     if (history) {
-        if (grow((void **)&c->histories, &l->cap_hist, c->n_histories, sizeof w) != 0)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        if (grow((void **)&c->histories, &l->cap_hist, c->n_histories, sizeof w, err) != 0)
+            return PGP_ERR_NOMEM;
         c->histories[c->n_histories++] = w;
     } else {
-        if (grow((void **)&c->wal, &l->cap_wal, c->n_wal, sizeof w) != 0)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        if (grow((void **)&c->wal, &l->cap_wal, c->n_wal, sizeof w, err) != 0)
+            return PGP_ERR_NOMEM;
         c->wal[c->n_wal++] = w;
     }
     return 0;
@@ -214,7 +209,7 @@ static int add_timeline(Catalog *c, size_t *cap, uint32_t tli)
     for (size_t i = 0; i < c->n_timelines; i++)
         if (c->timelines[i].tli == tli)
             return 0;
-    if (grow((void **)&c->timelines, cap, c->n_timelines, sizeof *c->timelines) != 0)
+    if (grow((void **)&c->timelines, cap, c->n_timelines, sizeof *c->timelines, NULL) != 0)
         return PGP_ERR_NOMEM;
     CatalogTimeline *t = &c->timelines[c->n_timelines++];
     memset(t, 0, sizeof *t);
@@ -381,7 +376,7 @@ int catalog_gaps(const Catalog *c, CatalogGap **out, size_t *n, PgpErr *err)
         if (w->kind != PG_WALFILE_SEGMENT)
             continue;
         if (prev != NULL && prev->tli == w->tli && w->segno > prev->segno + 1) {
-            if (grow((void **)out, &cap, *n, sizeof **out) != 0) {
+            if (grow((void **)out, &cap, *n, sizeof **out, NULL) != 0) {
                 free(*out);
                 *out = NULL;
                 *n = 0;

@@ -27,12 +27,11 @@ typedef struct TreeSize {
     Storage *s;
     const char *dir;
     uint64_t bytes;
-    PgpErr *err;
 } TreeSize;
 
 static int tree_bytes(Storage *s, const char *dir, uint64_t *bytes, PgpErr *err);
 
-static int on_tree_entry(void *ud, const char *name, const StorageInfo *info)
+static int on_tree_entry(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     TreeSize *t = ud;
     if (!info->is_dir) {
@@ -42,14 +41,14 @@ static int on_tree_entry(void *ud, const char *name, const StorageInfo *info)
     char path[REPO_PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s", t->dir, name);
     if (n < 0 || (size_t)n >= sizeof path)
-        return PGP_FAIL(t->err, PGP_ERR_CORRUPT, "repository path \"%s/%s\" is too long", t->dir,
+        return PGP_FAIL(err, PGP_ERR_CORRUPT, "repository path \"%s/%s\" is too long", t->dir,
                         name);
-    return tree_bytes(t->s, path, &t->bytes, t->err);
+    return tree_bytes(t->s, path, &t->bytes, err);
 }
 
 static int tree_bytes(Storage *s, const char *dir, uint64_t *bytes, PgpErr *err)
 {
-    TreeSize t = {s, dir, 0, err};
+    TreeSize t = {s, dir, 0};
     int rc = storage_list(s, dir, on_tree_entry, &t, err);
     *bytes += t.bytes;
     return rc;
@@ -163,10 +162,9 @@ typedef struct ObjectScan {
     size_t cap;
     char (*fans)[REPO_PATH_MAX];
     size_t n_fans, cap_fans;
-    PgpErr *err;
 } ObjectScan;
 
-static int on_fan(void *ud, const char *name, const StorageInfo *info)
+static int on_fan(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     ObjectScan *o = ud;
     if (!info->is_dir)
@@ -175,14 +173,14 @@ static int on_fan(void *ud, const char *name, const StorageInfo *info)
         size_t cap = o->cap_fans ? o->cap_fans * 2 : 256;
         void *nf = realloc(o->fans, cap * sizeof *o->fans);
         if (nf == NULL)
-            return nomem(o->err);
+            return nomem(err);
         o->fans = nf;
         o->cap_fans = cap;
     }
-    return repo_layout_join(REPO_LAYOUT_OBJECTS_DIR, name, o->fans[o->n_fans++], o->err);
+    return repo_layout_join(REPO_LAYOUT_OBJECTS_DIR, name, o->fans[o->n_fans++], err);
 }
 
-static int on_object(void *ud, const char *name, const StorageInfo *info)
+static int on_object(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     ObjectScan *o = ud;
     ExpirePlan *p = o->p;
@@ -191,7 +189,7 @@ static int on_object(void *ud, const char *name, const StorageInfo *info)
     char path[REPO_PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s", o->dir, name);
     if (n < 0 || (size_t)n >= sizeof path)
-        return PGP_FAIL(o->err, PGP_ERR_CORRUPT, "repository path \"%s/%s\" is too long", o->dir,
+        return PGP_FAIL(err, PGP_ERR_CORRUPT, "repository path \"%s/%s\" is too long", o->dir,
                         name);
     const char *key = path;
     if (o->refs->n > 0 && bsearch(&key, o->refs->paths, o->refs->n, sizeof key, cmp_str)) {
@@ -202,7 +200,7 @@ static int on_object(void *ud, const char *name, const StorageInfo *info)
         size_t cap = o->cap ? o->cap * 2 : 256;
         ExpireFile *nf = realloc(p->objects, cap * sizeof *nf);
         if (nf == NULL)
-            return nomem(o->err);
+            return nomem(err);
         p->objects = nf;
         o->cap = cap;
     }
@@ -216,7 +214,7 @@ static int on_object(void *ud, const char *name, const StorageInfo *info)
 static int plan_objects(Storage *s, ExpirePlan *p, PgpErr *err)
 {
     Refs refs = {0};
-    ObjectScan o = {.p = p, .refs = &refs, .err = err};
+    ObjectScan o = {.p = p, .refs = &refs};
     int rc = collect_refs(p, &refs, err);
     if (rc == 0) {
         rc = storage_list(s, REPO_LAYOUT_OBJECTS_DIR, on_fan, &o, err);

@@ -27,18 +27,18 @@ typedef struct Names {
     size_t n, cap;
 } Names;
 
-static int on_name(void *ud, const char *name, const StorageInfo *info)
+static int on_name(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     Names *l = ud;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 32;
         void *nn = realloc(l->names, cap * sizeof *l->names);
         if (nn == NULL)
-            return PGP_ERR_NOMEM;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu names", cap);
         l->names = nn;
         bool *nd = realloc(l->is_dir, cap * sizeof *l->is_dir);
         if (nd == NULL)
-            return PGP_ERR_NOMEM;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu names", cap);
         l->is_dir = nd;
         l->cap = cap;
     }
@@ -52,8 +52,6 @@ static int remove_tree(Storage *s, const char *dir, PgpErr *err)
 {
     Names l = {0};
     int rc = storage_list(s, dir, on_name, &l, err);
-    if (rc == PGP_ERR_NOMEM)
-        PGP_FAIL(err, rc, "out of memory listing \"%s\"", dir);
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         char path[REPO_PATH_MAX];
         int n = snprintf(path, sizeof path, "%s/%s", dir, l.names[i]);

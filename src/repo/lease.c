@@ -17,7 +17,7 @@
 
 #define ID_HEX 16
 
-void lease_path(const char *host, const char *datadir, char out[REPO_PATH_MAX])
+int lease_path(const char *host, const char *datadir, char out[REPO_PATH_MAX], PgpErr *err)
 {
     char safe[PROC_HOST_NAME_PART], id[ID_HEX + 1];
     proc_host_name_part(host, safe);
@@ -28,10 +28,13 @@ void lease_path(const char *host, const char *datadir, char out[REPO_PATH_MAX])
     buf[hl] = '\0';
     memcpy(buf + hl + 1, datadir, dl);
     uint8_t digest[PIPE_SHA256_LEN];
-    pipe_sha256_buf(buf, hl + 1 + dl, digest);
+    int rc = pipe_sha256_buf(buf, hl + 1 + dl, digest, err);
+    if (rc != 0)
+        return rc;
     for (size_t k = 0; k < ID_HEX / 2; k++)
         snprintf(id + 2 * k, 3, "%02x", digest[k]);
     snprintf(out, REPO_PATH_MAX, LEASE_DIR "/recovery-%s-%s.json", safe, id);
+    return 0;
 }
 
 void lease_set_position(Lease *l, uint32_t tli, uint64_t segno, uint32_t segsize)
@@ -158,8 +161,10 @@ int lease_parse(const char *text, size_t len, uint32_t segsize, Lease *out, PgpE
 int lease_write(Storage *s, const Lease *l, PgpErr *err)
 {
     char path[REPO_PATH_MAX], *text = NULL;
-    lease_path(l->host, l->datadir, path);
-    int rc = lease_to_json(l, &text, err);
+    int rc = lease_path(l->host, l->datadir, path, err);
+    if (rc != 0)
+        return rc;
+    rc = lease_to_json(l, &text, err);
     if (rc == 0)
         rc = storage_put_all(s, path, STORAGE_WRITE_REPLACE, text, strlen(text), err);
     free(text);
@@ -206,7 +211,7 @@ typedef struct Listing {
     size_t n, cap;
 } Listing;
 
-static int on_lease(void *ud, const char *name, const StorageInfo *info)
+static int on_lease(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     Listing *l = ud;
     size_t len = strlen(name);
@@ -219,7 +224,7 @@ static int on_lease(void *ud, const char *name, const StorageInfo *info)
         size_t cap = l->cap ? l->cap * 2 : 8;
         LeaseEntry *v = realloc(l->v, cap * sizeof *v);
         if (v == NULL)
-            return PGP_ERR_NOMEM;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu leases", cap);
         l->v = v;
         l->cap = cap;
     }
@@ -245,9 +250,7 @@ int lease_list(Storage *s, uint32_t segsize, int64_t now, LeaseEntry **out, size
     *n = 0;
     Listing l = {0};
     int rc = storage_list(s, LEASE_DIR, on_lease, &l, err);   /* none: empty */
-    if (rc == PGP_ERR_NOMEM)
-        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory listing \"%s\"", LEASE_DIR);
-    else if (rc != 0)
+    if (rc != 0)
         pgp_err_context(err, "cannot list \"%s\"", LEASE_DIR);
     size_t k = 0;
     for (size_t i = 0; rc == 0 && i < l.n; i++) {

@@ -18,6 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgpitr/common/hexstr.h"
+#include "pgpitr/common/timefmt.h"
+
 #define TIME_MAX INT64_C(253402300799)  /* 9999-12-31T23:59:59Z */
 
 const char *const manifest_type_names[3] = {"file", "dir", "symlink"};
@@ -158,7 +161,7 @@ static int validate_entry(const BackupManifest *m, const ManifestEntry *e, size_
     if (e->size > INT64_MAX || e->stored_size > INT64_MAX)
         return BAD(err, "%s: size out of range", where);
     bool file = e->type == MANIFEST_FILE, link = e->type == MANIFEST_SYMLINK;
-    if (file && !pipe_hex_valid(e->sha256, PIPE_SHA256_HEX_LEN))
+    if (file && !hexstr_exact(e->sha256, PIPE_SHA256_HEX_LEN, HEX_LOWER))
         return BAD(err, "%s: \"sha256\" must be 64 lowercase hex digits", where);
     if (file && (e->object == NULL || !storage_path_valid(e->object)))
         return BAD(err, "%s: \"object\" is not a valid repository path", where);
@@ -306,9 +309,7 @@ bool manifest_lsn_parse(const char *s, void *out)
 
 static void time_format(int64_t t, char out[21])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20)
+    if (!timefmt_iso(t, 0, out, 21))
         out[0] = '\0';   /* unreachable for the years 1970..9999 that validate allows */
 }
 

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/hexstr.h"
+
 
 /* manifest_time_parse for get_conv. */
 static bool time_parse(const char *s, void *out)
@@ -57,7 +59,7 @@ static int get_dup(json_t *o, const char *key, const char *where, char **out, Pg
 static int hex_decode(const char *h, const char *where, const char *key, char **out, PgpErr *err)
 {
     size_t n = strlen(h);
-    if (n == 0 || n % 2 != 0 || !pipe_hex_valid(h, n))
+    if (n == 0 || n % 2 != 0 || !hexstr_exact(h, n, HEX_LOWER))
         return BAD(err, "%s: field \"%s\" must be lowercase hex", where, key);
     char *s = malloc(n / 2 + 1);
     if (s == NULL)

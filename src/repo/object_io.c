@@ -67,17 +67,6 @@ static int read_chain_build(ReadChain *c, const ObjectReadOptions *opt, PipeSink
     return rc != 0 ? rc : pipe_decompress_new(opt->codec, out, &c->dec, err);
 }
 
-/* Finishes the stages after the decoder, front to back (the thread's finish joins it). */
-static int read_chain_finish(ReadChain *c, PgpErr *err)
-{
-    int rc = 0;
-    PipeFilter *after[] = {c->tee, c->thread, c->sha};
-    for (size_t i = 0; rc == 0 && i < sizeof after / sizeof *after; i++)
-        if (after[i] != NULL)
-            rc = pipe_filter_finish(after[i], err);
-    return rc;
-}
-
 static void read_chain_free(ReadChain *c)
 {
     pipe_filter_free(c->dec);
@@ -86,7 +75,8 @@ static void read_chain_free(ReadChain *c)
     pipe_filter_free(c->sha);
 }
 
-/* storage -> into, then into's finish. */
+/* storage -> into, then into's finish, which cascades down the chain behind it (a thread
+ * stage joins its worker first, so every byte has been hashed when this returns). */
 static int pump(Storage *s, const char *path, PipeFilter *into, void *buf, size_t size,
                 uint64_t *stored, PgpErr *err)
 {
@@ -136,8 +126,6 @@ int object_io_read_verify(Storage *s, const char *path, const ObjectReadOptions 
         rc = read_chain_build(&c, opt, (PipeSink){count_write, &count}, err);
     if (rc == 0)
         rc = pump(s, path, c.dec, buf, size, &res->stored, err);
-    if (rc == 0)
-        rc = read_chain_finish(&c, err);
     res->size = count.n;
     if (rc == 0 && opt->expect_sha256 != NULL)
         rc = compare_digest(&c, opt->expect_sha256, res, err);
@@ -204,10 +192,8 @@ static int write_chain_run(WriteChain *c, const uint8_t *data, size_t size, PgpE
         size_t n = size - off < WRITE_CHUNK ? size - off : WRITE_CHUNK;
         rc = pipe_filter_push(c->compress, data + off, n, err);
     }
-    PipeFilter *stages[] = {c->compress, c->size, c->tee, c->thread, c->decompress};
-    for (size_t i = 0; rc == 0 && i < sizeof stages / sizeof *stages; i++)
-        if (stages[i] != NULL)
-            rc = pipe_filter_finish(stages[i], err);
+    if (rc == 0)
+        rc = pipe_filter_finish(c->compress, err);     /* finishes the whole chain */
     if (rc == 0 && c->compare != NULL && !pipe_compare_complete(c->compare))
         rc = PGP_FAIL(err, PGP_ERR_CODEC, "compressed stream decodes to fewer bytes than the source");
     if (rc == PGP_ERR_CORRUPT && c->compare != NULL)
@@ -240,8 +226,11 @@ int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
     write_chain_free(&chain);
     if (hash != NULL) {
         uint8_t digest[PIPE_SHA256_LEN];
-        pipe_sha256_join(hash, digest);
-        pipe_hex(digest, sizeof digest, res->sha256_hex);
+        int hrc = pipe_sha256_join(hash, digest, rc == 0 ? err : NULL);
+        if (rc == 0)
+            rc = hrc;
+        if (hrc == 0)
+            pipe_hex(digest, sizeof digest, res->sha256_hex);
     }
     if (rc == 0 && name != NULL)
         rc = name(name_ud, res->sha256_hex, res->path, err);

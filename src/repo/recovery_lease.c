@@ -56,7 +56,9 @@ int recovery_lease_begin(Storage *st, const char *pgdata, uint64_t sysid, uint32
     if (rc != 0)
         return rc;
     memcpy(l.datadir, real, strlen(real) + 1);   /* fits: checked above */
-    lease_path(l.host, l.datadir, path);
+    rc = lease_path(l.host, l.datadir, path, err);
+    if (rc != 0)
+        return rc;
     l.system_identifier = sysid;
     lease_set_position(&l, tli, segno, segsize);
     snprintf(l.created_by, sizeof l.created_by, "restore");
@@ -142,12 +144,12 @@ static bool identify(Lease *l, char path[REPO_PATH_MAX])
 {
     PgpErr e;
     pgp_err_clear(&e);
-    if (getcwd(l->datadir, sizeof l->datadir) == NULL || proc_hostname(l->host, &e) != 0) {
+    if (getcwd(l->datadir, sizeof l->datadir) == NULL || proc_hostname(l->host, &e) != 0 ||
+        lease_path(l->host, l->datadir, path, &e) != 0) {
         log_warn("recovery lease: cannot name this data directory or host%s%s",
                  e.msg[0] ? ": " : "", e.msg);
         return false;
     }
-    lease_path(l->host, l->datadir, path);
     return true;
 }
 
@@ -221,8 +223,9 @@ void recovery_lease_end(const char *repo_path, const char *datadir)
     int rc = proc_hostname(host, &e);
     if (rc == 0)
         rc = storage_posix_new(repo_path, false, &st, &e);
+    if (rc == 0)
+        rc = lease_path(host, datadir, path, &e);
     if (rc == 0) {
-        lease_path(host, datadir, path);
         rc = lease_remove(st, path, &e);
         if (rc == 0)
             log_info("recovery ended: recovery lease \"%s\" removed", path);

@@ -30,6 +30,7 @@
 
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/proc.h"
+#include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/repo.h"
 
 #define HOLDER_MAX_BYTES (64u << 10)
@@ -102,9 +103,7 @@ static bool conflicts(RepoLockKind mine, int theirs)
 
 static void iso_time(int64_t t, char out[32])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (!timefmt_iso(t, 0, out, 32))
         snprintf(out, 32, "%" PRId64, t);
 }
 
@@ -242,7 +241,7 @@ static void lock_free(RepoLock *l)
 
 /* ---- the other holders -------------------------------------------------------------------- */
 
-static int collect_name(void *ud, const char *name, const StorageInfo *info)
+static int collect_name(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     Names *n = ud;
     size_t len = strlen(name);
@@ -254,16 +253,16 @@ static int collect_name(void *ud, const char *name, const StorageInfo *info)
         size_t cap = n->cap ? n->cap * 2 : 16;
         char **v = realloc(n->v, cap * sizeof *v);
         if (v == NULL)
-            return -1;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu lock names", cap);
         n->v = v;
         int64_t *m = realloc(n->mtime, cap * sizeof *m);
         if (m == NULL)
-            return -1;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu lock names", cap);
         n->mtime = m;
         n->cap = cap;
     }
     if ((n->v[n->n] = strdup(name)) == NULL)
-        return -1;
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for lock name \"%s\"", name);
     n->mtime[n->n++] = info->mtime;
     return 0;
 }
@@ -391,9 +390,7 @@ static int scan(RepoLock *l, int stale_s, Holder *blocker, bool *blocked, PgpErr
     *blocked = false;
     const char *own = strrchr(l->path, '/') + 1;
     int rc = storage_list(l->st, REPO_LOCK_DIR, collect_name, &names, err);
-    if (rc == -1)
-        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    else if (rc != 0)
+    if (rc != 0)
         pgp_err_context(err, "cannot list \"%s\"", REPO_LOCK_DIR);
     for (size_t i = 0; rc == 0 && i < names.n && !*blocked; i++) {
         if (strcmp(names.v[i], own) == 0)
@@ -621,9 +618,7 @@ int repo_lock_list(Storage *s, int stale_s, RepoLockHolder **out, size_t *n, Pgp
         goto out;
     }
     rc = storage_list(s, REPO_LOCK_DIR, collect_name, &names, err);   /* none: empty */
-    if (rc == -1)
-        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    else if (rc != 0)
+    if (rc != 0)
         pgp_err_context(err, "cannot list \"%s\"", REPO_LOCK_DIR);
     if (rc == 0 && names.n > 0 && (v = calloc(names.n, sizeof *v)) == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");

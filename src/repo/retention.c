@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgpitr/common/timefmt.h"
+
 #define DAY_S INT64_C(86400)
 
 typedef struct Ref {
@@ -75,9 +77,7 @@ static int64_t month_of(int64_t t)
 
 static void format_tm(int64_t t, const char *fmt, char out[16])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 16, fmt, &tm) == 0)
+    if (!timefmt_utc(t, fmt, out, 16))
         snprintf(out, 16, "?");
 }
 
@@ -167,9 +167,7 @@ static void apply_days(const Ref *by_time, size_t n, unsigned days, int64_t now,
         /* the first one at or before the window start is the newest such: it is the base
          * from which the window's first second is restored */
         char when[32];
-        time_t tt = (time_t)start;
-        struct tm tm;
-        if (gmtime_r(&tt, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        if (!timefmt_iso(start, 0, when, sizeof when))
             snprintf(when, sizeof when, "%lld", (long long)start);
         add_reason(&d[by_time[i].idx], RETENTION_WHY_DAYS, "days %u: covers %s", days, when);
         break;

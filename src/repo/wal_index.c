@@ -9,19 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/hexstr.h"
 #include "pgpitr/repo/repo.h"
-
-static bool hex_digits(const char *s, size_t n, bool upper)
-{
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        bool ok = (ch >= '0' && ch <= '9') ||
-                  (upper ? (ch >= 'A' && ch <= 'F') : (ch >= 'a' && ch <= 'f'));
-        if (!ok)
-            return false;
-    }
-    return true;
-}
 
 bool wal_index_parse_name(const char *entry, WalIndexName *out)
 {
@@ -29,8 +18,7 @@ bool wal_index_parse_name(const char *entry, WalIndexName *out)
     if (dash == NULL || dash == entry || (size_t)(dash - entry) > PG_WALNAME_MAX)
         return false;
     const char *hex = dash + 1;
-    if (strnlen(hex, PIPE_SHA256_HEX_LEN) < PIPE_SHA256_HEX_LEN ||
-        !hex_digits(hex, PIPE_SHA256_HEX_LEN, false) ||
+    if (!hexstr_is(hex, PIPE_SHA256_HEX_LEN, HEX_LOWER) ||
         !pipe_codec_from_ext(hex + PIPE_SHA256_HEX_LEN, &out->codec))
         return false;
     memcpy(out->wal, entry, (size_t)(dash - entry));
@@ -44,8 +32,7 @@ bool wal_index_parse_name(const char *entry, WalIndexName *out)
 
 bool wal_index_dir_name_valid(const char *name)
 {
-    return strlen(name) == REPO_LAYOUT_WAL_DIR_LEN &&
-           hex_digits(name, REPO_LAYOUT_WAL_DIR_LEN, true);
+    return hexstr_exact(name, REPO_LAYOUT_WAL_DIR_LEN, HEX_UPPER);
 }
 
 typedef struct ListCtx {
@@ -55,7 +42,6 @@ typedef struct ListCtx {
     const char *dir16;          /* else: the archive directory's name */
     WalIndexFn fn;
     void *ud;
-    PgpErr *err;
     bool stopped;               /* fn returned non-zero: its error, not the storage's */
 } ListCtx;
 
@@ -68,21 +54,21 @@ static bool belongs(const ListCtx *c, const WalIndexName *n)
            strncmp(n->wal, c->dir16, REPO_LAYOUT_WAL_DIR_LEN) == 0;
 }
 
-static int on_entry(void *ud, const char *name, const StorageInfo *info)
+static int on_entry(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     ListCtx *c = ud;
     WalIndexName parsed;
     WalIndexEntry e = {.dir = c->dir, .entry = name, .info = info};
     if (!c->top && !info->is_dir && wal_index_parse_name(name, &parsed) && belongs(c, &parsed))
         e.name = &parsed;
-    int rc = c->fn(c->ud, &e, c->err);
+    int rc = c->fn(c->ud, &e, err);
     c->stopped = rc != 0;
     return rc;
 }
 
 static int list(Storage *s, const char *dir, WalIndexFn fn, void *ud, PgpErr *err)
 {
-    ListCtx c = {.dir = dir, .fn = fn, .ud = ud, .err = err};
+    ListCtx c = {.dir = dir, .fn = fn, .ud = ud};
     const char *base = strrchr(dir, '/');
     base = base != NULL ? base + 1 : dir;
     c.top = strcmp(dir, REPO_LAYOUT_WAL_DIR) == 0;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pgpitr/common/timefmt.h"
 #include "pgpitr/pg/pgserver.h"
 #include "pgpitr/pg/walname.h"
 
@@ -33,19 +34,6 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 static bool digits(const char **p, int n, unsigned *v)
@@ -170,25 +158,9 @@ int restore_parse_time(const char *text, int64_t *time_us, PgpErr *err)
 
 void restore_format_time(int64_t time_us, char out[RESTORE_TIME_TEXT_MAX])
 {
-    int64_t secs = time_us / US_PER_SEC, us = time_us % US_PER_SEC;
-    if (time_us < 0 || secs > LAST_SECOND) {
+    if (time_us < 0 || time_us / US_PER_SEC > LAST_SECOND ||
+        !timefmt_utc_us(time_us, "%Y-%m-%d %H:%M:%S", "+00", out, RESTORE_TIME_TEXT_MAX))
         snprintf(out, RESTORE_TIME_TEXT_MAX, "@%" PRId64 "us", time_us);
-        return;
-    }
-    int y;
-    unsigned m, d;
-    civil_from_days(secs / 86400, &y, &m, &d);
-    int64_t sod = secs % 86400;
-    int n = snprintf(out, RESTORE_TIME_TEXT_MAX, "%04d-%02u-%02u %02d:%02d:%02d", y, m, d,
-                     (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
-    if (us != 0) {
-        char f[8];
-        snprintf(f, sizeof f, "%06" PRId64, us);
-        for (int i = 5; i > 0 && f[i] == '0'; i--)
-            f[i] = '\0';
-        n += snprintf(out + n, RESTORE_TIME_TEXT_MAX - (size_t)n, ".%s", f);
-    }
-    snprintf(out + n, RESTORE_TIME_TEXT_MAX - (size_t)n, "+00");
 }
 
 void restore_target_describe(const RestoreTargetSpec *t, char *out, size_t size)

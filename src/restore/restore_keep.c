@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "pgpitr/common/log.h"
+#include "pgpitr/common/timefmt.h"
 #include "pgpitr/restore/restore_copy.h"
 #include "pgpitr/restore/restore_delta.h"
 #include "pgpitr/restore/restore_guard.h"
@@ -601,9 +602,7 @@ static int copy_all(RestoreKeep *k, PgpErr *err)
     if (rc != 0)
         return rc;
     say_copying(k);
-    time_t now = time(NULL);
-    struct tm tm;
-    strftime(k->started, sizeof k->started, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    timefmt_iso((int64_t)time(NULL), 0, k->started, sizeof k->started);
     rc = write_state(k, "copying", err); /* first: an interrupted copy is recognised as ours */
     if (rc == 0)
         rc = write_texts(k, err);

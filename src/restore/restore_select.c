@@ -27,7 +27,7 @@ static void labels_free(Labels *l)
     memset(l, 0, sizeof *l);
 }
 
-static int collect_label(void *ud, const char *name, const StorageInfo *info)
+static int collect_label(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     Labels *l = ud;
     if (!info->is_dir || !manifest_label_valid(name))
@@ -36,12 +36,12 @@ static int collect_label(void *ud, const char *name, const StorageInfo *info)
         size_t cap = l->cap ? l->cap * 2 : 16;
         char **v = realloc(l->v, cap * sizeof *v);
         if (v == NULL)
-            return PGP_ERR_NOMEM;
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu backup labels", cap);
         l->v = v;
         l->cap = cap;
     }
     if ((l->v[l->n] = strdup(name)) == NULL)
-        return PGP_ERR_NOMEM;
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for backup label \"%s\"", name);
     l->n++;
     return 0;
 }
@@ -50,8 +50,6 @@ static int list_labels(Storage *s, Labels *l, PgpErr *err)
 {
     memset(l, 0, sizeof *l);
     int rc = storage_list(s, REPO_LAYOUT_BACKUP_DIR, collect_label, l, err);
-    if (rc == PGP_ERR_NOMEM)
-        PGP_FAIL(err, rc, "out of memory");
     if (rc != 0)
         labels_free(l);
     return rc;

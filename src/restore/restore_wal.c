@@ -95,7 +95,7 @@ static int on_top(void *ud, const WalIndexEntry *e, PgpErr *err)
         size_t cap = ix->cap_dirs ? ix->cap_dirs * 2 : 16;
         WalDir *d = realloc(ix->dirs, cap * sizeof *d);
         if (d == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu archive directories", cap);
         ix->dirs = d;
         ix->cap_dirs = cap;
     }
@@ -143,7 +143,7 @@ static int on_seg(void *ud, const WalIndexEntry *e, PgpErr *err)
         size_t cap = d->cap ? d->cap * 2 : 64;
         WalSeg *s = realloc(d->segs, cap * sizeof *s);
         if (s == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu archived segments", cap);
         d->segs = s;
         d->cap = cap;
     }
@@ -330,7 +330,7 @@ static int on_history_tli(void *ud, const WalIndexEntry *e, PgpErr *err)
         size_t cap = l->cap ? l->cap * 2 : 16;
         uint32_t *v = realloc(l->v, cap * sizeof *v);
         if (v == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu timelines", cap);
         l->v = v;
         l->cap = cap;
     }

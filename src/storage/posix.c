@@ -249,7 +249,7 @@ static int posix_list(void *vd, const char *dirpath, StorageListFn fn, void *ud,
     if (n > 1)
         qsort(ents, n, sizeof *ents, entry_cmp);
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = fn(ud, ents[i].name, &ents[i].info);
+        rc = fn(ud, ents[i].name, &ents[i].info, err);
 out:
     if (dir != NULL)
         closedir(dir);

@@ -69,12 +69,32 @@ bool storage_path_valid(const char *path)
     }
 }
 
+/* Why check lengths here and not let the driver fail: a posix write would first create the
+ * directories that fit and only then fail, and another backend could cut the name. */
+static int check_length(const char *path, PgpErr *err)
+{
+    size_t len = strlen(path);
+    if (len > STORAGE_PATH_MAX)
+        return PGP_FAIL(err, PGP_ERR_INVALID_NAME,
+                        "storage path too long (%zu bytes, at most %d): \"%.64s...\"", len,
+                        STORAGE_PATH_MAX, path);
+    for (const char *seg = path; *seg != '\0';) {
+        size_t n = strcspn(seg, "/");
+        if (n > STORAGE_NAME_MAX)
+            return PGP_FAIL(err, PGP_ERR_INVALID_NAME,
+                            "storage path has a name too long (%zu bytes, at most %d): "
+                            "\"%.64s...\"", n, STORAGE_NAME_MAX, seg);
+        seg += n + (seg[n] == '/');
+    }
+    return 0;
+}
+
 static int check_path(const char *path, PgpErr *err)
 {
     if (!storage_path_valid(path))
         return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "invalid storage path \"%s\"",
                         path != NULL ? path : "(null)");
-    return 0;
+    return check_length(path, err);
 }
 
 int storage_stat(Storage *s, const char *path, StorageInfo *out, PgpErr *err)
@@ -154,9 +174,9 @@ int storage_writer_commit_as(StorageWriter *w, const char *path, PgpErr *err)
     if (w == NULL)
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "commit of a null storage writer");
     const char *slash = strrchr(path, '/');
-    int rc = storage_path_valid(path)
-                 ? w->set_final_name(w, slash ? slash + 1 : path, path, err)
-                 : PGP_FAIL(err, PGP_ERR_INVALID_NAME, "invalid storage path \"%s\"", path);
+    int rc = check_path(path, err);
+    if (rc == 0)
+        rc = w->set_final_name(w, slash ? slash + 1 : path, path, err);
     if (rc != 0) {
         w->abort(w);
         return rc;

@@ -56,7 +56,7 @@ static void wal_path(uint32_t tli, uint64_t segno, const char *seed, char path[R
     uint8_t digest[PIPE_SHA256_LEN];
     pg_walname_format(tli, segno, FX_SEGSIZE, name);
     const char *s = seed != NULL ? seed : name;
-    pipe_sha256_buf(s, strlen(s), digest);
+    ck_assert_int_eq(pipe_sha256_buf(s, strlen(s), digest, NULL), 0);
     pipe_hex(digest, sizeof digest, hex);
     repo_archive_object_path(name, hex, PIPE_CODEC_ZSTD, path, NULL);
 }
@@ -86,7 +86,7 @@ static void put_history(FxRepo *fx, uint32_t tli, const char *text, char path[RE
     char name[32], hex[PIPE_SHA256_HEX_LEN + 1];
     uint8_t digest[PIPE_SHA256_LEN];
     snprintf(name, sizeof name, "%08X.history", (unsigned)tli);
-    pipe_sha256_buf(text, strlen(text), digest);
+    ck_assert_int_eq(pipe_sha256_buf(text, strlen(text), digest, NULL), 0);
     pipe_hex(digest, sizeof digest, hex);
     repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path, NULL);
     PgpErr err = {0};
@@ -110,7 +110,7 @@ void fx_put_object(FxRepo *fx, const char *content, char path[REPO_PATH_MAX])
 {
     char hex[PIPE_SHA256_HEX_LEN + 1];
     uint8_t digest[PIPE_SHA256_LEN];
-    pipe_sha256_buf(content, strlen(content), digest);
+    ck_assert_int_eq(pipe_sha256_buf(content, strlen(content), digest, NULL), 0);
     pipe_hex(digest, sizeof digest, hex);
     repo_object_path(hex, PIPE_CODEC_NONE, path, NULL);
     fx_put_raw(fx, path, content);

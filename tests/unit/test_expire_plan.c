@@ -44,7 +44,7 @@ static void put_walfile(const char *name, int64_t t)
 {
     char hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
     uint8_t digest[PIPE_SHA256_LEN];
-    pipe_sha256_buf(name, strlen(name), digest);
+    ck_assert_int_eq(pipe_sha256_buf(name, strlen(name), digest, NULL), 0);
     pipe_hex(digest, sizeof digest, hex);
     repo_archive_object_path(name, hex, PIPE_CODEC_NONE, path, NULL);
     fx_put_raw(&fx, path, "x");
@@ -640,9 +640,9 @@ START_TEST(execute_removes_stale_leases_unless_renewed_meanwhile)
     put_lease("/srv/gone", 1, 3, now - 7200, 3600);
     put_lease("/srv/back", 1, 3, now - 7200, 3600);
     char live[REPO_PATH_MAX], gone[REPO_PATH_MAX], back[REPO_PATH_MAX];
-    lease_path("db1", "/srv/live", live);
-    lease_path("db1", "/srv/gone", gone);
-    lease_path("db1", "/srv/back", back);
+    ck_assert_int_eq(lease_path("db1", "/srv/live", live, NULL), 0);
+    ck_assert_int_eq(lease_path("db1", "/srv/gone", gone, NULL), 0);
+    ck_assert_int_eq(lease_path("db1", "/srv/back", back, NULL), 0);
     Catalog c;
     ExpirePlan p;
     load(&c);

@@ -56,22 +56,22 @@ static char *edited(const char *from, const char *to)
 START_TEST(path_names_one_object_per_data_directory)
 {
     char a[REPO_PATH_MAX], b[REPO_PATH_MAX], c[REPO_PATH_MAX], d[REPO_PATH_MAX];
-    lease_path("db1", "/srv/a", a);
-    lease_path("db1", "/srv/a", b);
-    lease_path("db1", "/srv/b", c);
-    lease_path("db2", "/srv/a", d);
+    ck_assert_int_eq(lease_path("db1", "/srv/a", a, NULL), 0);
+    ck_assert_int_eq(lease_path("db1", "/srv/a", b, NULL), 0);
+    ck_assert_int_eq(lease_path("db1", "/srv/b", c, NULL), 0);
+    ck_assert_int_eq(lease_path("db2", "/srv/a", d, NULL), 0);
     ck_assert_str_eq(a, b);
     ck_assert_str_ne(a, c);
     ck_assert_str_ne(a, d);
     ck_assert_int_eq(strncmp(a, "leases/recovery-db1-", 20), 0);
     ck_assert_uint_eq(strlen(a), strlen("leases/recovery-db1-") + 16 + strlen(".json"));
     /* host bytes a name must not carry */
-    lease_path("../x y/\n", "/srv/a", a);
+    ck_assert_int_eq(lease_path("../x y/\n", "/srv/a", a, NULL), 0);
     ck_assert_int_eq(strncmp(a, "leases/recovery-..-x-y--", 24), 0);
     ck_assert(storage_path_valid(a));
     /* host NUL datadir: moving a byte across the boundary changes the id */
-    lease_path("ab", "/c", a);
-    lease_path("a", "b/c", b);
+    ck_assert_int_eq(lease_path("ab", "/c", a, NULL), 0);
+    ck_assert_int_eq(lease_path("a", "b/c", b, NULL), 0);
     ck_assert_str_ne(strrchr(a, '-'), strrchr(b, '-'));
 }
 END_TEST
@@ -179,8 +179,8 @@ START_TEST(list_judges_every_object)
     ck_assert_int_eq(lease_list(fx.st, FX_SEGSIZE, now, &v, &n, &err), 0);
     ck_assert_uint_eq(n, 4);
     char lp[REPO_PATH_MAX], sp[REPO_PATH_MAX];
-    lease_path(live.host, live.datadir, lp);
-    lease_path(stale.host, stale.datadir, sp);
+    ck_assert_int_eq(lease_path(live.host, live.datadir, lp, NULL), 0);
+    ck_assert_int_eq(lease_path(stale.host, stale.datadir, sp, NULL), 0);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].path, lp) == 0) {
             ck_assert(v[i].parsed);

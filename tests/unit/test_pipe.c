@@ -13,6 +13,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "pgpitr/common/hexstr.h"
 #include "pgpitr/pipe/pipe.h"
 
 /* ---------- helpers ---------- */
@@ -318,18 +319,16 @@ START_TEST(test_zstd_workers)
 {
     size_t len = 12 * 1024 * 1024;
     unsigned char *d = gen_compressible(len, 99);
-    MemBuf z = { 0 }, out = { 0 }, z1 = { 0 };
+    MemBuf z = { 0 }, out = { 0 };
     PgpErr err = { 0 };
     compress_to(PIPE_CODEC_ZSTD, 3, 2, d, len, 1, &z);
     check_reference_decode(PIPE_CODEC_ZSTD, &z, d, len);
     ck_assert_int_eq(decompress_to(PIPE_CODEC_ZSTD, z.data, z.len, 0, &out, &err), 0);
     ck_assert_uint_eq(out.len, len);
     ck_assert(memcmp(out.data, d, len) == 0);
-    /* with workers the frame is cut into jobs: different bytes than single-threaded */
-    compress_to(PIPE_CODEC_ZSTD, 3, 0, d, len, 1, &z1);
-    ck_assert(z1.len != z.len || memcmp(z1.data, z.data, z.len) != 0);
+    /* Whether the bytes differ from single-threaded output is libzstd's business, not ours:
+     * only that the frame is standard and round-trips is asserted. */
     mem_free(&z);
-    mem_free(&z1);
     mem_free(&out);
     free(d);
 }
@@ -561,9 +560,9 @@ START_TEST(test_sha256_vectors)
 {
     uint8_t d[PIPE_SHA256_LEN];
     char hex[PIPE_SHA256_HEX_LEN + 1];
-    pipe_sha256_buf("", 0, d);
+    ck_assert_int_eq(pipe_sha256_buf("", 0, d, NULL), 0);
     ck_assert_str_eq(hex_of(d, hex), SHA_EMPTY);
-    pipe_sha256_buf("abc", 3, d);
+    ck_assert_int_eq(pipe_sha256_buf("abc", 3, d, NULL), 0);
     ck_assert_str_eq(hex_of(d, hex), SHA_ABC);
     ck_assert_uint_eq(strlen(hex), PIPE_SHA256_HEX_LEN);
 
@@ -603,7 +602,7 @@ START_TEST(test_sha256_filter_matches_buf)
     size_t len = 5 * 1024 * 1024 + 3;
     unsigned char *d = gen_random(len, 77);
     uint8_t want[PIPE_SHA256_LEN], got[PIPE_SHA256_LEN];
-    pipe_sha256_buf(d, len, want);
+    ck_assert_int_eq(pipe_sha256_buf(d, len, want, NULL), 0);
     for (int mode = 0; mode < 2; mode++) {
         PipeFilter *f = NULL;
         MemBuf m = { 0 };
@@ -619,7 +618,7 @@ START_TEST(test_sha256_filter_matches_buf)
     }
     /* one changed byte changes the digest */
     d[len / 2] ^= 1;
-    pipe_sha256_buf(d, len, got);
+    ck_assert_int_eq(pipe_sha256_buf(d, len, got, NULL), 0);
     ck_assert(memcmp(got, want, sizeof want) != 0);
     free(d);
 }
@@ -631,13 +630,13 @@ START_TEST(test_sha256_async)
     unsigned char *d = gen_random(len, 5150);
     uint8_t sync[PIPE_SHA256_LEN], a1[PIPE_SHA256_LEN], a2[PIPE_SHA256_LEN];
     char hex[PIPE_SHA256_HEX_LEN + 1];
-    pipe_sha256_buf(d, len, sync);
+    ck_assert_int_eq(pipe_sha256_buf(d, len, sync, NULL), 0);
     PipeHashJob *j1 = NULL, *j2 = NULL;
     PgpErr err = { 0 };
     ck_assert_int_eq(pipe_sha256_async(d, len, &j1, &err), 0);
     ck_assert_int_eq(pipe_sha256_async("abc", 3, &j2, &err), 0);
-    pipe_sha256_join(j1, a1);
-    pipe_sha256_join(j2, a2);
+    ck_assert_int_eq(pipe_sha256_join(j1, a1, NULL), 0);
+    ck_assert_int_eq(pipe_sha256_join(j2, a2, NULL), 0);
     ck_assert(memcmp(a1, sync, sizeof sync) == 0);
     ck_assert_str_eq(hex_of(a2, hex), SHA_ABC);
     free(d);
@@ -651,14 +650,8 @@ START_TEST(test_hex)
     memset(out, 'x', sizeof out);
     pipe_hex(b, 5, out);
     ck_assert_str_eq(out, "0001abff7e");
-    ck_assert(pipe_hex_valid(SHA_ABC, PIPE_SHA256_HEX_LEN));
-    ck_assert(pipe_hex_valid("0001abff7e", 10));
-    ck_assert(!pipe_hex_valid("0001ABFF7E", 10));       /* uppercase */
-    ck_assert(!pipe_hex_valid("0001abff7", 10));        /* short */
-    ck_assert(!pipe_hex_valid("0001abff7e0", 10));      /* long */
-    ck_assert(!pipe_hex_valid("0001abfg7e", 10));       /* not hex */
-    ck_assert(!pipe_hex_valid(NULL, 10));
-    ck_assert(pipe_hex_valid("", 0));
+    /* what pipe_hex writes passes the validator (its own cases: test_hexstr.c) */
+    ck_assert(hexstr_exact(out, 10, HEX_LOWER));
 }
 END_TEST
 
@@ -880,20 +873,66 @@ START_TEST(test_chain)
                      0);
     ck_assert_int_eq(pipe_sha256_new(pipe_filter_sink(comp), &sha, &err), 0);
     ck_assert_int_eq(push_chunked(sha, d, len, 1, &err), 0);
+    /* finishing the head finishes every stage, in order: each is then already finished */
+    ck_assert_msg(pipe_filter_finish(sha, &err) == 0, "%s", err.msg);
     PipeFilter *order[] = { sha, comp, thr, size, dec };
     for (int i = 0; i < 5; i++)
-        ck_assert_msg(pipe_filter_finish(order[i], &err) == 0, "stage %d: %s", i, err.msg);
+        ck_assert_int_eq(pipe_filter_finish(order[i], NULL), PGP_ERR_INTERNAL);
     ck_assert(pipe_compare_complete(cmp));
     ck_assert_uint_gt(pipe_size_result(size), 0);
     ck_assert_uint_lt(pipe_size_result(size), len / 3);
     uint8_t got[PIPE_SHA256_LEN], want[PIPE_SHA256_LEN];
     pipe_sha256_result(sha, got);
-    pipe_sha256_buf(d, len, want);
+    ck_assert_int_eq(pipe_sha256_buf(d, len, want, NULL), 0);
     ck_assert(memcmp(got, want, sizeof got) == 0);
     for (int i = 0; i < 5; i++)
         pipe_filter_free(order[i]);
     pipe_compare_free(cmp);
     free(d);
+}
+END_TEST
+
+/* The cascade: a tee finishes both branches; an error in a middle stage stops it there,
+ * comes back from the head's finish and is kept by the head. */
+START_TEST(test_finish_cascade)
+{
+    MemBuf a = { 0 }, b = { 0 };
+    PipeFilter *tee = NULL, *sa = NULL, *sb = NULL, *head = NULL;
+    PgpErr err = { 0 };
+    ck_assert_int_eq(pipe_size_new(mem_sink(&a), &sa, &err), 0);
+    ck_assert_int_eq(pipe_sha256_new(mem_sink(&b), &sb, &err), 0);
+    ck_assert_int_eq(pipe_tee_new(pipe_filter_sink(sa), pipe_filter_sink(sb), &tee, &err), 0);
+    ck_assert_int_eq(pipe_size_new(pipe_filter_sink(tee), &head, &err), 0);
+    ck_assert_int_eq(pipe_filter_push(head, "abc", 3, &err), 0);
+    ck_assert_int_eq(pipe_filter_finish(head, &err), 0);
+    ck_assert_uint_eq(pipe_size_result(sa), 3);     /* asserts sa is finished */
+    uint8_t d[PIPE_SHA256_LEN];
+    char hex[PIPE_SHA256_HEX_LEN + 1];
+    pipe_sha256_result(sb, d);                      /* asserts sb is finished */
+    ck_assert_str_eq(hex_of(d, hex), SHA_ABC);
+    ck_assert_int_eq(pipe_filter_finish(tee, NULL), PGP_ERR_INTERNAL);
+    pipe_filter_free(head);
+    pipe_filter_free(tee);
+    pipe_filter_free(sa);
+    pipe_filter_free(sb);
+    mem_free(&a);
+    mem_free(&b);
+
+    /* zstd -> thread -> lz4 decompress: zstd bytes are not an lz4 frame, the error surfaces
+     * in the decompressor (on push or finish) and the head's finish returns it */
+    PipeFilter *comp = NULL, *thr = NULL, *dec = NULL;
+    MemBuf m = { 0 };
+    ck_assert_int_eq(pipe_decompress_new(PIPE_CODEC_LZ4, mem_sink(&m), &dec, &err), 0);
+    ck_assert_int_eq(pipe_thread_new(pipe_filter_sink(dec), 4096, &thr, &err), 0);
+    ck_assert_int_eq(pipe_compress_new(PIPE_CODEC_ZSTD, 1, 0, pipe_filter_sink(thr), &comp, &err),
+                     0);
+    ck_assert_int_eq(pipe_filter_push(comp, "abc", 3, &err), 0);
+    ck_assert_int_eq(pipe_filter_finish(comp, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(pipe_filter_finish(comp, NULL), PGP_ERR_CORRUPT);   /* kept */
+    pipe_filter_free(comp);
+    pipe_filter_free(thr);
+    pipe_filter_free(dec);
+    mem_free(&m);
 }
 END_TEST
 
@@ -915,6 +954,7 @@ Suite *suite_pipe(void)
     tcase_add_test(tc, test_zstd_workers);
     tcase_add_test(tc, test_decode_reference_frames);
     tcase_add_test(tc, test_chain);
+    tcase_add_test(tc, test_finish_cascade);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("corrupt");

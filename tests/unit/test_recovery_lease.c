@@ -78,7 +78,7 @@ static void setup(void)
     char real[PATH_MAX], host[PROC_HOST_MAX];
     ck_assert_ptr_nonnull(getcwd(real, sizeof real));
     ck_assert_int_eq(proc_hostname(host, NULL), 0);
-    lease_path(host, real, lpath);
+    ck_assert_int_eq(lease_path(host, real, lpath, NULL), 0);
     memset(&settings, 0, sizeof settings);
     unsetenv("PGPITR_LEASE_TTL");
 }

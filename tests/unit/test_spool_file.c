@@ -72,7 +72,7 @@ static void publish(char fill)
     memset(buf, fill, sizeof buf);
     in_spool(work, ".fetch." NAME);
     write_file(work, fill, SEG);
-    pipe_sha256_buf(buf, sizeof buf, digest);
+    ck_assert_int_eq(pipe_sha256_buf(buf, sizeof buf, digest, NULL), 0);
     pipe_hex(digest, sizeof digest, hex);
     PgpErr err;
     ck_assert_int_eq(spool_file_publish(dfd, ".fetch." NAME, NAME, hex, SEG, &err), 0);

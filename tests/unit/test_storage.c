@@ -266,7 +266,7 @@ typedef struct Seen {
     int stop_after;
 } Seen;
 
-static int collect(void *ud, const char *name, const StorageInfo *info)
+static int collect(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     Seen *s = ud;
     if (s->n < 16) {
@@ -274,7 +274,11 @@ static int collect(void *ud, const char *name, const StorageInfo *info)
         s->info[s->n] = *info;
     }
     s->n++;
-    return s->stop_after > 0 && s->n >= s->stop_after ? 42 : 0;
+    if (s->stop_after > 0 && s->n >= s->stop_after) {
+        PGP_FAIL(err, PGP_ERR_CONFLICT, "stopped at \"%s\"", name);
+        return 42;      /* any value: storage_list hands it back unchanged */
+    }
+    return 0;
 }
 
 START_TEST(test_list)
@@ -299,10 +303,14 @@ START_TEST(test_list)
     ck_assert_int_gt(s.info[1].mtime, 1600000000);
     storage_writer_abort(w);
 
-    /* A non-zero return of the callback stops the listing and is returned. */
+    /* A non-zero return of the callback stops the listing and is returned, with the
+     * message the callback wrote into storage_list's err. */
     Seen s2 = {.stop_after = 2};
+    pgp_err_clear(&err);
     ck_assert_int_eq(storage_list(st, "d", collect, &s2, &err), 42);
     ck_assert_int_eq(s2.n, 2);
+    ck_assert_int_eq(err.code, PGP_ERR_CONFLICT);
+    ck_assert_str_eq(err.msg, "stopped at \"b.txt\"");
 
     /* Missing directory: empty listing, success. */
     Seen s3 = {0};
@@ -376,11 +384,57 @@ START_TEST(test_remove)
 }
 END_TEST
 
-static int never(void *ud, const char *name, const StorageInfo *info)
+static int never(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
-    (void)ud, (void)name, (void)info;
+    (void)ud, (void)name, (void)info, (void)err;
     return 1;
 }
+
+/* Names and paths longer than the file system takes are errors with a message naming the
+ * path, never truncated into another name; nothing is left behind. */
+START_TEST(test_path_too_long)
+{
+    char longname[300], deep[6000];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';          /* > NAME_MAX (255) */
+    size_t off = 0;
+    while (off + 101 < sizeof deep - 2) {          /* > PATH_MAX (4096) in 100-byte segments */
+        memset(deep + off, 'd', 100);
+        deep[off + 100] = '/';
+        off += 101;
+    }
+    deep[off] = 'f';
+    deep[off + 1] = '\0';
+    const char *paths[] = {longname, deep};
+    for (size_t i = 0; i < 2; i++) {
+        PgpErr err = {0};
+        char *buf = NULL;
+        size_t len;
+        StorageInfo info;
+        StorageWriter *w = NULL;
+        ck_assert_int_eq(storage_put_all(st, paths[i], 0, "x", 1, &err), PGP_ERR_INVALID_NAME);
+        ck_assert_msg(strstr(err.msg, "too long") != NULL, "put: %s", err.msg);
+        pgp_err_clear(&err);
+        ck_assert_int_eq(storage_get_all(st, paths[i], 10, &buf, &len, &err),
+                         PGP_ERR_INVALID_NAME);
+        ck_assert_ptr_null(buf);
+        ck_assert_msg(strstr(err.msg, "too long") != NULL, "get: %s", err.msg);
+        pgp_err_clear(&err);
+        ck_assert_int_eq(storage_stat(st, paths[i], &info, &err), PGP_ERR_INVALID_NAME);
+        ck_assert_msg(strstr(err.msg, "too long") != NULL, "stat: %s", err.msg);
+        /* committing a writer under such a name fails the same way and drops the temp */
+        ck_assert_int_eq(storage_open_write(st, "ok", 0, &w, &err), 0);
+        ck_assert_int_eq(storage_writer_commit_as(w, paths[i], &err), PGP_ERR_INVALID_NAME);
+        ck_assert_msg(strstr(err.msg, "too long") != NULL, "commit_as: %s", err.msg);
+    }
+    /* nothing was created: no directory of the deep path, no name cut down from the long
+     * one, no temp file; only the committed-nowhere writer's "ok" never appeared either */
+    ck_assert_int_eq(count_prefix(".", "d"), 0);
+    ck_assert_int_eq(count_prefix(".", "n"), 0);
+    ck_assert_int_eq(count_prefix(".", ".tmp."), 0);
+    ck_assert_int_eq(count_prefix(".", "ok"), 0);
+}
+END_TEST
 
 START_TEST(test_path_validation)
 {
@@ -600,6 +654,7 @@ Suite *suite_storage(void)
     tcase_add_test(tc, test_stat_mtime_clamped);
     tcase_add_test(tc, test_remove);
     tcase_add_test(tc, test_path_validation);
+    tcase_add_test(tc, test_path_too_long);
     tcase_add_test(tc, test_stale_temp_cleanup);
     tcase_add_test(tc, test_write_error_cleans_temp);
     tcase_add_test(tc, test_get_all_max_len);

@@ -11,8 +11,16 @@
  *     PipeFilter *sha = NULL, *dec = NULL;
  *     pipe_sha256_new(out, &sha, err);
  *     pipe_decompress_new(PIPE_CODEC_ZSTD, pipe_filter_sink(sha), &dec, err);
- *     ... pipe_filter_push(dec, buf, n, err) ...; pipe_filter_finish(dec, err);
- *     pipe_filter_finish(sha, err);  // finish each stage front to back
+ *     ... pipe_filter_push(dec, buf, n, err) ...;
+ *     pipe_filter_finish(dec, err);   // finishes dec, then sha: the whole chain
+ *
+ * Finishing cascades down the chain: pipe_filter_finish() flushes the filter into its next
+ * sink and, when that sink is another filter (pipe_filter_sink()), finishes that filter too,
+ * and so on (a tee finishes a, then b; a thread filter joins its worker first). So a caller
+ * finishes only the head, and finishing a stage that an earlier stage already finished is
+ * an error (PGP_ERR_INTERNAL). A plain callback sink has no finish: completing it (e.g.
+ * committing a storage writer) stays with the caller, after the chain finished. The first
+ * error stops the cascade; the stages after it are left unfinished (free them as usual).
  *
  * Filters with results (sha256, size) expose them after finish. pipe_filter_free(NULL) is a
  * no-op; freeing a filter does not free the next one.
@@ -83,15 +91,16 @@ PipeSink pipe_compare_sink(PipeCompare *c);
 bool pipe_compare_complete(const PipeCompare *c);
 void pipe_compare_free(PipeCompare *c);
 
-/* SHA-256 helpers (OpenSSL EVP, which uses the CPU's SHA extensions). */
-void pipe_sha256_buf(const void *buf, size_t len, uint8_t digest[PIPE_SHA256_LEN]);
+/* SHA-256 helpers (OpenSSL EVP, which uses the CPU's SHA extensions). pipe_sha256_buf fails
+ * (PGP_ERR_INTERNAL) only if OpenSSL does, e.g. out of memory; digest is then undefined. */
+int pipe_sha256_buf(const void *buf, size_t len, uint8_t digest[PIPE_SHA256_LEN], PgpErr *err);
 void pipe_hex(const uint8_t *bytes, size_t n, char *out);  /* out has 2n+1 bytes */
-bool pipe_hex_valid(const char *s, size_t n);              /* exactly n lowercase hex chars */
 
 /* Hash a buffer that stays valid and unchanged on a worker thread, overlapping with other
- * work. join() waits, writes the digest and frees the job. */
+ * work. join() waits, writes the digest, frees the job and returns the hash's error, if
+ * any; joining NULL is a no-op returning 0. */
 typedef struct PipeHashJob PipeHashJob;
 int pipe_sha256_async(const void *buf, size_t len, PipeHashJob **out, PgpErr *err);
-void pipe_sha256_join(PipeHashJob *job, uint8_t digest[PIPE_SHA256_LEN]);
+int pipe_sha256_join(PipeHashJob *job, uint8_t digest[PIPE_SHA256_LEN], PgpErr *err);
 
 #endif

@@ -56,8 +56,8 @@ typedef struct Lease {
 } Lease;
 
 /* "leases/recovery-<host>-<id>.json": host with every byte outside [A-Za-z0-9.-] replaced by
- * '-' and cut at 64 bytes (the id keeps distinct hosts apart). */
-void lease_path(const char *host, const char *datadir, char out[REPO_PATH_MAX]);
+ * '-' and cut at 64 bytes (the id keeps distinct hosts apart). Fails only if hashing does. */
+int lease_path(const char *host, const char *datadir, char out[REPO_PATH_MAX], PgpErr *err);
 
 /* Fills l->wal from (tli, segno) for segsize. */
 void lease_set_position(Lease *l, uint32_t tli, uint64_t segno, uint32_t segsize);

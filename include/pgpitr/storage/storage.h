@@ -5,7 +5,9 @@
  *
  * Paths are relative to the storage root, '/'-separated, never absolute, never containing
  * "." or ".." segments or empty segments (storage_path_valid() checks; drivers refuse
- * invalid paths with PGP_ERR_INVALID_NAME).
+ * invalid paths with PGP_ERR_INVALID_NAME). A path longer than STORAGE_PATH_MAX bytes, or
+ * with a segment longer than STORAGE_NAME_MAX, is refused the same way, with a message
+ * saying it is too long: never cut down to another name, and nothing is created for it.
  *
  * Writes are atomic: bytes go to a writer, and only storage_writer_commit() makes them
  * visible under the final path (posix: temp file in the same directory + fsync + rename +
@@ -34,6 +36,9 @@ enum {
 
 /* 9999-12-31T23:59:59Z: the latest modification time a driver reports. */
 #define STORAGE_MTIME_MAX INT64_C(253402300799)
+/* Longest path (an S3 key's limit) and longest segment (POSIX NAME_MAX), in bytes. */
+#define STORAGE_PATH_MAX 1024
+#define STORAGE_NAME_MAX 255
 
 typedef struct StorageInfo {
     uint64_t size;
@@ -43,8 +48,10 @@ typedef struct StorageInfo {
 } StorageInfo;
 
 /* Called once per entry of storage_list (name is the basename, not the full path).
- * Return 0 to go on, non-zero to stop (that value is returned by storage_list). */
-typedef int (*StorageListFn)(void *ud, const char *name, const StorageInfo *info);
+ * Return 0 to go on, non-zero to stop: storage_list then returns that value, with err as the
+ * callback filled it (err is storage_list's own, so a callback that stops says why there,
+ * e.g. with PGP_FAIL). */
+typedef int (*StorageListFn)(void *ud, const char *name, const StorageInfo *info, PgpErr *err);
 
 typedef struct StorageDriver {
     const char *name;
