@@ -54,7 +54,7 @@ FUZZ_SECONDS ?= 120
 FUZZ_JOBS ?= 2
 FUZZ ?=
 
-.PHONY: all check check-unit check-integration check-valgrind asan check-asan fuzz fuzz-build bench \
+.PHONY: all check check-layout check-unit check-integration check-valgrind asan check-asan fuzz fuzz-build bench \
         demo install clean deps
 all: $(B)/pgpitr
 
@@ -91,6 +91,11 @@ $(B)/unit_tests: $(UNIT_OBJ) $(B)/libpgpitr.a
 
 check-unit: $(B)/unit_tests $(B)/pgpitr
 	$(B)/unit_tests
+
+# Includes only down the allowed calls, unique basenames, files <= 800 lines, functions <= 80
+# (docs/architecture.md).
+check-layout:
+	tests/check-layout.sh
 
 # The unit tests under valgrind (memcheck): Check forks every test and valgrind follows the
 # forks, so an error or a definite leak makes that test's process exit 99 and the test fail.

@@ -4,7 +4,8 @@
 # under ASan/UBSan, then each libFuzzer harness for about 20 s. Ends with one line
 # "N passed, M failed" summing every unit check and integration test of every stage; exits
 # non-zero if anything failed (a stage that fails without reporting counts as one failure).
-# Prints how long each stage took, as it ends and in a table at the end.
+# Prints how long each stage took, as it ends and in a table at the end. Before the unit tests,
+# tests/check-layout.sh checks the source tree's shape (counted as one test).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,6 +78,9 @@ stage build make -j"$(nproc)" || rc=$?
 if [ "$rc" -ne 0 ]; then
     failed=$((failed + 1))
 else
+    # includes only down the allowed calls, unique basenames, file and function sizes (~2 s)
+    rc=0; stage layout make check-layout || rc=$?
+    if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
     rc=0; stage unit make check-unit || rc=$?
     count_unit "$logs/unit.log" "$rc"
     rc=0; stage integration make check-integration || rc=$?

@@ -46,7 +46,7 @@
 #include <unistd.h>
 
 #include "pgpitr/common/log.h"
-#include "pgpitr/archive/recovery_lease.h"
+#include "pgpitr/repo/recovery_lease.h"
 #include "pgpitr/archive/spool_file.h"
 #include "pgpitr/archive/wal_get.h"
 #include "pgpitr/pg/walname.h"

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/common/config.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/archive/spool_file.h"
 #include "pgpitr/common/hexstr.h"
@@ -183,33 +184,32 @@ static int join_path(char out[PATH_MAX], const char *dir, const char *rel, PgpEr
 }
 
 /* spool-size (the default follows the segment size), prefetch-jobs, the idle timeout. */
-static int resolve_numbers(const CmdSettings *s, const SpoolFlags *f, SpoolSettings *o,
-                           PgpErr *err)
+static int resolve_numbers(const SpoolRequest *r, SpoolSettings *o, PgpErr *err)
 {
-    const char *size = cmd_setting(s, f->size, "PGPITR_SPOOL_SIZE", "spool-size");
-    const char *jobs = cmd_setting(s, f->jobs, "PGPITR_PREFETCH_JOBS", "prefetch-jobs");
-    const char *idle = getenv("PGPITR_PREFETCH_IDLE_TIMEOUT");
+    const char *size = r->size, *jobs = r->jobs, *idle = r->idle_timeout;
     long v = SPOOL_DEFAULT_JOBS;
-    int rc = jobs != NULL ? cmd_parse_int("prefetch-jobs", jobs, 1, SPOOL_MAX_JOBS, &v, err) : 0;
+    int rc = jobs != NULL
+                 ? config_parse_int("prefetch-jobs", jobs, 1, SPOOL_MAX_JOBS, &v, err)
+                 : 0;
     o->jobs = (unsigned)v;
     o->size = spool_default_size(o->jobs, o->segsize);
     if (rc == 0 && size != NULL)
         rc = spool_parse_size(size, &o->size, err);
     v = SPOOL_DEFAULT_IDLE_S;
     if (rc == 0 && idle != NULL && idle[0] != '\0')
-        rc = cmd_parse_int("PGPITR_PREFETCH_IDLE_TIMEOUT", idle, 1, 86400, &v, err);
+        rc = config_parse_int("PGPITR_PREFETCH_IDLE_TIMEOUT", idle, 1, 86400, &v, err);
     o->idle_timeout_s = (unsigned)v;
     o->max_segments = spool_max_segments(o->size, o->segsize);
     return rc;
 }
 
-int spool_settings_resolve(const CmdSettings *s, const SpoolFlags *f, const RepoIdentity *id,
-                           SpoolSettings *out, bool *enabled, PgpErr *err)
+int spool_settings_resolve(const SpoolRequest *r, const RepoIdentity *id, SpoolSettings *out,
+                           bool *enabled, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     *enabled = false;
     out->segsize = id->wal_segsize;
-    int rc = resolve_numbers(s, f, out, err);
+    int rc = resolve_numbers(r, out, err);
     if (rc != 0 || out->size == 0)
         return rc;
     char cwd[PATH_MAX];
@@ -218,7 +218,7 @@ int spool_settings_resolve(const CmdSettings *s, const SpoolFlags *f, const Repo
     if (exists_in(cwd, "PG_VERSION") &&
         (exists_in(cwd, "recovery.signal") || exists_in(cwd, "standby.signal")))
         snprintf(out->datadir, sizeof out->datadir, "%s", cwd);
-    const char *path = cmd_setting(s, f->path, "PGPITR_SPOOL_PATH", "spool-path");
+    const char *path = r->path;
     if (path == NULL || path[0] == '\0') {
         if (out->datadir[0] == '\0')
             return 0;   /* the default lives in a data directory in recovery only */
@@ -235,7 +235,7 @@ int spool_settings_resolve(const CmdSettings *s, const SpoolFlags *f, const Repo
     if ((rc = join_path(out->path, cwd, path, err)) != 0)
         return rc;
     char repo[PATH_MAX];
-    if (realpath(s->repo_path, repo) == NULL && join_path(repo, cwd, s->repo_path, err) != 0)
+    if (realpath(r->repo_path, repo) == NULL && join_path(repo, cwd, r->repo_path, err) != 0)
         return PGP_ERR_CONFIG;
     snprintf(out->repo, sizeof out->repo, "%s", repo);
     char boot[64];

@@ -25,7 +25,7 @@
 #include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/archive/prefetch.h"
-#include "pgpitr/archive/recovery_lease.h"
+#include "pgpitr/repo/recovery_lease.h"
 #include "pgpitr/archive/spool.h"
 #include "pgpitr/archive/wal_get.h"
 #include "pgpitr/archive/wal_missing.h"
@@ -41,7 +41,14 @@ static int spool_setup(const CmdSettings *s, const SpoolFlags *f, Repo *repo, Sp
     bool enabled = false;
     if (id == NULL)
         return 0;   /* unbound repository: nothing is archived, nothing to prefetch */
-    int rc = spool_settings_resolve(s, f, id, st, &enabled, err);
+    SpoolRequest r = {
+        .path = cmd_opt_setting(s, CMD_OPT_SPOOL_PATH, f->path),
+        .size = cmd_opt_setting(s, CMD_OPT_SPOOL_SIZE, f->size),
+        .jobs = cmd_opt_setting(s, CMD_OPT_PREFETCH_JOBS, f->jobs),
+        .idle_timeout = getenv(cmd_option(CMD_OPT_PREFETCH_IDLE_TIMEOUT)->env),
+        .repo_path = s->repo_path,
+    };
+    int rc = spool_settings_resolve(&r, id, st, &enabled, err);
     if (rc != 0 || !enabled)
         return rc;
     PgpErr serr;
@@ -157,7 +164,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     else if (rc == 0)   /* history, backup, partial files: always straight from the archive */
         rc = fetch_direct(repo, name, dest, err);
     if (rc == 0 && segment)   /* keeps expire off the WAL this recovery still needs */
-        recovery_lease_renew(&s, repo, name);
+        recovery_lease_renew(cmd_lease_ttl(&s), repo, name);
     if (rc == PGP_ERR_NOT_FOUND && repo != NULL)
         rc = answer_missing(&s, repo, name, dest, err);
     repo_free(repo);

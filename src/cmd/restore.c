@@ -10,6 +10,7 @@
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/recovery_lease.h"
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/restore/restore_settings.h"
 #include "pgpitr/pg/walname.h"
@@ -146,6 +147,32 @@ static void cli_free(RestoreCli *c)
     free(c->set);
 }
 
+/* The repository opened and READ-locked for restore_run: expire cannot remove the backup or
+ * its WAL while it is planned and copied. The request and lease-ttl are checked first, as
+ * restore_run checks them, so that their errors come before the repository's. */
+static int run_restore(const CmdSettings *s, RestoreRequest *req, PgpErr *err)
+{
+    Storage *storage = NULL;
+    Repo *repo = NULL;
+    RepoLock *lock = NULL;
+    RestoreReport rep;
+    int ttl_s;
+    cmd_restore_env(s, &req->env);
+    int rc = restore_request_check(req, err);
+    if (rc == 0)
+        rc = recovery_lease_ttl(req->env.lease_ttl, &ttl_s, err);
+    if (rc == 0)
+        rc = cmd_open_repo(s, false, &storage, &repo, err);
+    if (rc == 0)
+        rc = cmd_lock_repo(s, storage, REPO_LOCK_READ, "restore", req->lock_wait, &lock, err);
+    if (rc == 0)
+        rc = restore_run(repo, req, &rep, err);
+    repo_lock_release(lock);
+    repo_free(repo);
+    storage_free(storage);
+    return rc;
+}
+
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
     RestoreCli c = {.ts = calloc((size_t)argc + 1, sizeof *c.ts),
@@ -169,8 +196,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     if (rc == 0 && !help)
         rc = cmd_settings_load(g, &s, err);
     if (rc == 0 && !help) {
-        RestoreReport rep;
-        rc = restore_run(&s, &c.req, &rep, err);
+        rc = run_restore(&s, &c.req, err);
         cmd_settings_free(&s);
     }
     cli_free(&c);

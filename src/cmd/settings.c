@@ -67,16 +67,7 @@ const char *cmd_setting(const CmdSettings *s, const char *flag, const char *env,
 
 int cmd_parse_int(const char *what, const char *text, long min, long max, long *out, PgpErr *err)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
-        char q[PGP_QUOTE_BUF];
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "invalid %s \"%s\" (expected %ld..%ld)", what,
-                        pgp_quote(text, q), min, max);
-    }
-    *out = v;
-    return 0;
+    return config_parse_int(what, text, min, max, out, err);
 }
 
 int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err)

@@ -1,9 +1,9 @@
 /*
  * verify.c - `pgpitr verify`: re-reads every object of the repository (or of one backup and
  * its WAL), checks each against its checksum, and reports every problem with what it breaks,
- * as text or JSON. Parses options, takes the READ repository lock, orchestrates the catalog
- * (catalog.c), the plan and the analysis (verify_check.c) and the object pool
- * (verify_objects.c), and prints. Exits 0 only when nothing is wrong; problems exit with
+ * as text or JSON. Parses options, takes the READ repository lock, runs verify_run
+ * (src/repo/verify_run.c: the catalog, the plan and the analysis, the object pool), and
+ * prints. Exits 0 only when nothing is wrong; problems exit with
  * PGP_ERR_CORRUPT's status after the whole report.
  */
 #include <inttypes.h>
@@ -21,6 +21,7 @@
 #include "pgpitr/repo/repolock.h"
 #include "pgpitr/repo/verify_check.h"
 #include "pgpitr/repo/verify_objects.h"
+#include "pgpitr/repo/verify_run.h"
 
 typedef struct VerifyOptions {
     bool json;
@@ -45,32 +46,6 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, VerifyOpti
     rc = cmd_opt_int_setting(s, CMD_OPT_JOBS, a.flag[CMD_OPT_JOBS], &v, err);
     o->jobs = (int)v;
     return rc;
-}
-
-/* ---- progress ------------------------------------------------------------------------------ */
-
-typedef struct Progress {
-    bool tty;
-    struct timespec t0;
-    size_t total;
-} Progress;
-
-static double since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-static void on_progress(void *ud, uint64_t done, uint64_t bytes)
-{
-    Progress *p = ud;
-    if (!p->tty)
-        return;
-    double s = since(&p->t0);
-    fprintf(stderr, "\rverify: %" PRIu64 "/%zu objects, %.1f MiB, %.1f MiB/s   ", done, p->total,
-            (double)bytes / 1048576.0, s > 0 ? (double)bytes / 1048576.0 / s : 0.0);
-    fflush(stderr);
 }
 
 /* ---- output ------------------------------------------------------------------------------- */
@@ -191,60 +166,23 @@ static int print_json(const VerifyPlan *pl, const VerifyReport *r, const Totals 
     return 0;
 }
 
-/* ---- the run ------------------------------------------------------------------------------- */
-
-static int find_backup(const Catalog *c, const char *label, const CatalogBackup **out,
-                       PgpErr *err)
+/* verify_run's result as text or JSON; PGP_ERR_CORRUPT after the whole report when it found
+ * a problem. */
+static int report(const VerifyOptions *o, const VerifyRun *run, PgpErr *err)
 {
-    *out = NULL;
-    if (label == NULL)
-        return 0;
-    for (size_t i = 0; i < c->n_backups; i++)
-        if (strcmp(c->backups[i].label, label) == 0)
-            *out = &c->backups[i];
-    char q[PGP_QUOTE_BUF];
-    if (*out == NULL) {
-        PGP_FAIL(err, PGP_ERR_NOT_FOUND, "backup \"%s\" not found in the repository",
-                 pgp_quote(label, q));
-        pgp_err_hint(err, "pgpitr info lists the backups");
-        return PGP_ERR_NOT_FOUND;
-    }
-    return 0;
-}
-
-static int check_all(Repo *repo, const Catalog *c, const VerifyOptions *o, PgpErr *err)
-{
-    const CatalogBackup *only = NULL;
-    VerifyPlan plan;
-    VerifyReport rep = {0};
-    Totals t = {.jobs = o->jobs};
-    Progress pr = {.tty = !o->json && isatty(STDERR_FILENO)};
-    int rc = find_backup(c, o->label, &only, err);
-    if (rc != 0)
-        return rc;
-    if ((rc = verify_plan_build(c, only, &plan, err)) != 0)
-        return rc;
-    pr.total = plan.n_objs;
-    clock_gettime(CLOCK_MONOTONIC, &pr.t0);
-    VerifyPoolOptions po = {.workers = o->jobs, .progress = on_progress, .progress_ud = &pr};
-    rc = verify_objects_run(repo_storage(repo), plan.objs, plan.n_objs, &po, &t.pool, err);
-    t.seconds = since(&pr.t0);
-    if (pr.tty)
-        fputc('\n', stderr);
-    if (rc == 0)
-        rc = verify_analyze(repo_storage(repo), &plan, &rep, err);
-    if (rc == 0 && o->json)
-        rc = print_json(&plan, &rep, &t, err);
-    else if (rc == 0)
-        print_text(&plan, &rep, &t);
-    if (rc == 0 && rep.n_errors > 0) {
+    const VerifyReport *rep = &run->report;
+    Totals t = {.pool = run->pool, .seconds = run->seconds, .jobs = o->jobs};
+    int rc = 0;
+    if (o->json)
+        rc = print_json(&run->plan, rep, &t, err);
+    else
+        print_text(&run->plan, rep, &t);
+    if (rc == 0 && rep->n_errors > 0) {
         rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "verify found %zu problem%s in the repository",
-                      rep.n_errors, rep.n_errors == 1 ? "" : "s");
+                      rep->n_errors, rep->n_errors == 1 ? "" : "s");
         pgp_err_hint(err, "each problem above says what it breaks; take a new backup if a "
                           "backup cannot be restored");
     }
-    verify_report_free(&rep);
-    verify_plan_free(&plan);
     return rc;
 }
 
@@ -252,7 +190,7 @@ static int run_verify(const CmdSettings *s, const VerifyOptions *o, PgpErr *err)
 {
     Storage *st = NULL;
     Repo *repo = NULL;
-    Catalog c = {0};
+    VerifyRun run = {0};
     RepoLock *lock = NULL;
     int rc = cmd_open_repo(s, false, &st, &repo, err);
     if (rc == 0 && !repo_is_bound(repo)) {
@@ -262,11 +200,12 @@ static int run_verify(const CmdSettings *s, const VerifyOptions *o, PgpErr *err)
     if (rc == 0)
         /* READ: an expire must not remove objects while they are being checked */
         rc = cmd_lock_repo(s, st, REPO_LOCK_READ, "verify", o->lock_wait, &lock, err);
+    VerifyRequest req = {.label = o->label, .jobs = o->jobs, .progress = !o->json};
     if (rc == 0)
-        rc = catalog_load(repo, CATALOG_LOAD_BACKUPS | CATALOG_LOAD_WAL, &c, err);
+        rc = verify_run(repo, &req, &run, err);
     if (rc == 0)
-        rc = check_all(repo, &c, o, err);
-    catalog_free(&c);
+        rc = report(o, &run, err);
+    verify_run_free(&run);
     repo_lock_release(lock);
     repo_free(repo);
     storage_free(st);

@@ -215,3 +215,17 @@ void config_free(PgpConfig *c)
     free(c->path);
     free(c);
 }
+
+int config_parse_int(const char *what, const char *text, long min, long max, long *out, PgpErr *err)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+        char q[PGP_QUOTE_BUF];
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "invalid %s \"%s\" (expected %ld..%ld)", what,
+                        pgp_quote(text, q), min, max);
+    }
+    *out = v;
+    return 0;
+}

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/repo_json.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/repo.h"

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "pgpitr/common/log.h"
-#include "pgpitr/archive/recovery_lease.h"
+#include "pgpitr/repo/recovery_lease.h"
 #include "pgpitr/restore/restore_conf.h"
 #include "pgpitr/restore/restore_delta.h"
 #include "pgpitr/restore/restore_files.h"
@@ -53,7 +53,6 @@ typedef struct PlannedDir {
 typedef struct Restore {
     Storage *storage;
     const RestoreRequest *req;
-    const CmdSettings *settings;
     const RestorePlan *plan;
     const BackupManifest *m;
     RestoreTarget target;                   /* pgdata, tablespace locations, created dirs */
@@ -84,71 +83,6 @@ static volatile sig_atomic_t restore_cancel;
 static void on_signal(int sig)
 {
     restore_cancel = sig;
-}
-
-/* ---- the request -------------------------------------------------------------------------- */
-
-static bool all_digits(const char *s, size_t max)
-{
-    size_t n = 0;
-    for (; s[n] != '\0'; n++)
-        if (s[n] < '0' || s[n] > '9' || n >= max)
-            return false;
-    return n > 0;
-}
-
-static int check_target(const RestoreTargetSpec *t, PgpErr *err)
-{
-    if (t->kind < RESTORE_TARGET_LATEST || t->kind > RESTORE_TARGET_NAME)
-        return PGP_FAIL(err, PGP_ERR_USAGE, "invalid recovery target kind %d", (int)t->kind);
-    if (t->kind == RESTORE_TARGET_TIME && t->time_us < 0)
-        return PGP_FAIL(err, PGP_ERR_USAGE, "target time before 1970");
-    if (t->kind == RESTORE_TARGET_XID && (t->xid == NULL || !all_digits(t->xid, 20) ||
-                                          strtoull(t->xid, NULL, 10) == ULLONG_MAX))
-        return PGP_FAIL(err, PGP_ERR_USAGE, "invalid target xid \"%.32s\" (expected a decimal "
-                        "transaction ID)", t->xid != NULL ? t->xid : "");
-    if (t->kind == RESTORE_TARGET_NAME) {
-        size_t n = t->name != NULL ? strlen(t->name) : 0;
-        bool ok = n >= 1 && n <= 63;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = (unsigned char)t->name[i] >= 0x20 && t->name[i] != 0x7f;
-        if (!ok)
-            return PGP_FAIL(err, PGP_ERR_USAGE, "invalid restore point name (1 to 63 printable "
-                            "bytes, as pg_create_restore_point accepts)");
-    }
-    if (t->exclusive && t->kind != RESTORE_TARGET_TIME && t->kind != RESTORE_TARGET_LSN &&
-        t->kind != RESTORE_TARGET_XID)
-        return PGP_FAIL(err, PGP_ERR_USAGE, "--target-exclusive applies only to a time, LSN or "
-                        "xid target");
-    const char *tl = t->timeline;
-    if (tl != NULL && strcmp(tl, "latest") != 0 && strcmp(tl, "current") != 0 &&
-        strcmp(tl, "production") != 0 &&
-        (!all_digits(tl, 10) || strtoul(tl, NULL, 10) == 0 || strtoul(tl, NULL, 10) > UINT32_MAX))
-        return PGP_FAIL(err, PGP_ERR_USAGE, "invalid target timeline \"%.32s\" (expected latest, "
-                        "production, current or a timeline ID)", tl);
-    const char *a = t->action;
-    if (a != NULL && strcmp(a, "promote") != 0 && strcmp(a, "pause") != 0 &&
-        strcmp(a, "shutdown") != 0)
-        return PGP_FAIL(err, PGP_ERR_USAGE, "invalid target action \"%.32s\" (expected promote, "
-                        "pause or shutdown)", a);
-    return 0;
-}
-
-static int check_request(const RestoreRequest *req, PgpErr *err)
-{
-    if (req->pgdata == NULL || req->pgdata[0] == '\0')
-        return PGP_FAIL(err, PGP_ERR_USAGE, "no target data directory given");
-    if (req->label != NULL && !manifest_label_valid(req->label))
-        return PGP_FAIL(err, PGP_ERR_USAGE, "invalid backup label \"%.80s\"", req->label);
-    if (req->keep_old != NULL && (!req->delta || req->keep_old[0] == '\0'))
-        return PGP_FAIL(err, PGP_ERR_USAGE, "--keep-old DIR needs --delta");
-    for (size_t i = 0; i < req->n_ts_map; i++) {
-        const RestoreTablespaceMap *t = &req->ts_map[i];
-        if (t->name == NULL || t->name[0] == '\0' || t->dir == NULL || t->dir[0] == '\0')
-            return PGP_FAIL(err, PGP_ERR_USAGE, "a tablespace mapping needs NAME=DIR");
-    }
-    int rc = check_target(&req->target, err);
-    return rc == 0 ? restore_standby_check(req, err) : rc;
 }
 
 /* ---- planning: where every entry goes, checked before anything is written -------------- */
@@ -199,7 +133,7 @@ static int apply_ts_map(Restore *r, PgpErr *err)
     for (size_t i = 0; i < req->n_ts_map; i++) {
         const RestoreTablespaceMap *t = &req->ts_map[i];
         size_t idx;
-        unsigned long oid = all_digits(t->name, 10) ? strtoul(t->name, NULL, 10) : 0;
+        unsigned long oid = restore_all_digits(t->name, 10) ? strtoul(t->name, NULL, 10) : 0;
         if (oid == 0 || oid > UINT32_MAX || tablespace_index(r->m, (uint32_t)oid, &idx) != 0) {
             PGP_FAIL(err, PGP_ERR_USAGE, "--tablespace-map \"%s\": backup \"%s\" has no "
                      "tablespace with %s \"%s\"", t->name, r->m->label, oid ? "oid" : "name",
@@ -667,7 +601,7 @@ static void print_summary(const Restore *r)
         printf("keep-old: \"%s\" holds the directory as it was before this restore; to go back "
                "to it: stop the server, then sh \"%s/undo.sh\"\n", restore_keep_dir(r->keep),
                restore_keep_dir(r->keep));
-    RestoreNextStep next = {.settings = r->settings, .pgdata = r->target.pgdata,
+    RestoreNextStep next = {.pg_bin = r->req->env.pg_bin, .pgdata = r->target.pgdata,
                             .pg_major = r->m->pg_major, .standby = r->req->standby,
                             .backup_on_standby = r->backup_on_standby, .set = r->req->settings,
                             .n_set = r->req->n_settings};
@@ -683,7 +617,7 @@ static void print_summary(const Restore *r)
 
 /* ---- restore_run --------------------------------------------------------------------------- */
 
-static int check_identity(Repo *repo, const CmdSettings *s, const BackupManifest *m, PgpErr *err)
+static int check_identity(Repo *repo, const RestoreEnv *s, const BackupManifest *m, PgpErr *err)
 {
     if (!repo_is_bound(repo)) {
         PGP_FAIL(err, PGP_ERR_NOT_FOUND, "repository \"%s\" has no backup (no repo.json)",
@@ -766,10 +700,9 @@ static int execute(Restore *r, PgpErr *err)
 }
 
 static int restore_backup(Storage *storage, const RestorePlan *plan, const RestoreRequest *req,
-                          const CmdSettings *settings, const RestoreCommandPaths *paths,
-                          RestoreReport *rep, PgpErr *err)
+                          const RestoreCommandPaths *paths, RestoreReport *rep, PgpErr *err)
 {
-    Restore r = {.storage = storage, .req = req, .settings = settings, .plan = plan,
+    Restore r = {.storage = storage, .req = req, .plan = plan,
                  .m = plan->manifest, .tty = !req->quiet && isatty(STDERR_FILENO) == 1};
     clock_gettime(CLOCK_MONOTONIC, &r.started);
     int rc = restore_target_init(&r.target, req->pgdata, r.m, err);
@@ -820,49 +753,38 @@ static void write_lease(Storage *storage, const RestorePlan *plan, const Restore
                  "this recovery needs (recovery then stops instead of ending early)", e.msg);
 }
 
-int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,
-                PgpErr *err)
+int restore_run(Repo *repo, const RestoreRequest *req, RestoreReport *rep, PgpErr *err)
 {
     memset(rep, 0, sizeof *rep);
-    int rc = check_request(req, err);
+    int rc = restore_request_check(req, err);
     if (rc != 0)
         return rc;
-    Storage *storage = NULL;
-    Repo *repo = NULL;
-    RepoLock *lock = NULL;
+    Storage *storage = repo_storage(repo);
     RestorePlan plan = {0};
     RestoreCommandPaths paths;
     int ttl_s = 0;
-    rc = recovery_lease_ttl(settings, &ttl_s, err);
+    /* The caller's READ lock keeps expire from removing the backup or its WAL while it is
+     * planned and copied; recovery's archive-get afterwards needs no lock: the recovery lease
+     * written before the lock is released keeps its WAL (recovery_lease.h). */
+    rc = recovery_lease_ttl(req->env.lease_ttl, &ttl_s, err);
     if (rc == 0)
-        rc = cmd_open_repo(settings, false, &storage, &repo, err);
-    /* READ keeps expire from removing the backup or its WAL while it is planned and copied;
-     * recovery's archive-get afterwards needs no lock: the recovery lease written before the
-     * lock is released keeps its WAL (recovery_lease.h). */
-    if (rc == 0 && !req->lock_held)
-        rc = cmd_lock_repo(settings, storage, REPO_LOCK_READ, "restore", req->lock_wait, &lock,
-                           err);
+        rc = check_identity(repo, &req->env, NULL, err);
     if (rc == 0)
-        rc = check_identity(repo, settings, NULL, err);
-    if (rc == 0)
-        rc = restore_command_paths(settings, &paths, err);
+        rc = restore_command_paths(&req->env, &paths, err);
     if (rc == 0)
         rc = restore_plan_make(repo, req, &plan, err);
     if (rc == 0)
-        rc = check_identity(repo, settings, plan.manifest, err);
+        rc = check_identity(repo, &req->env, plan.manifest, err);
     if (rc == 0 && !req->quiet && plan.warning[0] != '\0')
         log_warn("%s", plan.warning);     /* before anything is written: ^C is still cheap */
     if (rc == 0 && !req->quiet && plan.fork_warning[0] != '\0')
         log_warn("%s", plan.fork_warning);
     if (rc == 0) {
         report_plan(rep, &plan);
-        rc = restore_backup(storage, &plan, req, settings, &paths, rep, err);
+        rc = restore_backup(storage, &plan, req, &paths, rep, err);
         if (rc == 0)
             write_lease(storage, &plan, req, repo_identity(repo)->wal_segsize, ttl_s, rep);
     }
     restore_plan_free(&plan);
-    repo_lock_release(lock);
-    repo_free(repo);
-    storage_free(storage);
     return rc;
 }

@@ -143,21 +143,21 @@ int restore_standby_check(const RestoreRequest *req, PgpErr *err)
 
 /* ---- restore_command ---------------------------------------------------------------------- */
 
-int restore_command_paths(const CmdSettings *s, RestoreCommandPaths *out, PgpErr *err)
+int restore_command_paths(const RestoreEnv *s, RestoreCommandPaths *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     ssize_t n = readlink("/proc/self/exe", out->bin, sizeof out->bin - 1);
     if (n <= 0)
         return PGP_FAIL_SYS(err, errno, "cannot find the path of this program (/proc/self/exe)");
     out->bin[n] = '\0';
-    const char *config = config_path(s->config);
+    const char *config = s->config_path;
     if (config != NULL && realpath(config, out->config) == NULL)
         return PGP_FAIL_SYS(err, errno, "cannot resolve the configuration file path \"%s\"",
                             config);
     if (s->repo_path == NULL || s->repo_path[0] == '\0')
         return PGP_FAIL(err, PGP_ERR_CONFIG, "no repository configured");
     /* From the configuration file, an absolute path is found there again by archive-get. */
-    if (s->repo_source == CMD_SOURCE_CONFIG && s->repo_path[0] == '/' && out->config[0] != '\0')
+    if (s->repo_from_config && s->repo_path[0] == '/' && out->config[0] != '\0')
         return 0;
     if (realpath(s->repo_path, out->repo) == NULL)
         return PGP_FAIL_SYS(err, errno, "cannot resolve the repository path \"%s\"",
@@ -365,8 +365,7 @@ void restore_port_probe(const char *pgdata, RestorePort *out)
  * /usr/lib/postgresql/<major>/bin when it has one (not on PATH there), else the PATH's. */
 static void pg_ctl_path(const RestoreNextStep *n, char *out, size_t size)
 {
-    const char *dir = n->settings != NULL ? cmd_setting(n->settings, NULL, "PGPITR_PG_BIN",
-                                                        "pg-bin") : NULL;
+    const char *dir = n->pg_bin;
     if (dir != NULL) {
         snprintf(out, size, "%s/pg_ctl", dir);
         return;

@@ -6,6 +6,7 @@
 #include "pgpitr/drill/drill_checks.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pgpitr/pg/pgserverlog.h"

@@ -6,7 +6,7 @@
  * once-a-minute throttle, never moving forward without a trusted pg_control, another
  * cluster's data directory, and restore's lease kept as restore's.
  */
-#include "pgpitr/archive/recovery_lease.h"
+#include "pgpitr/repo/recovery_lease.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fx_repo.h"
+#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/repo/lease.h"
 #include "pgpitr/pg/pgcontrol.h"
 #include "pgpitr/common/proc.h"
@@ -100,7 +101,7 @@ static void renew(const char *walname, bool fresh)
 {
     if (fresh)
         unlink(RECOVERY_LEASE_STAMP);   /* as if the last renewal were a minute ago */
-    recovery_lease_renew(&settings, fx.repo, walname);
+    recovery_lease_renew(cmd_lease_ttl(&settings), fx.repo, walname);
 }
 
 /* Makes the lease's renewed time older, so that a renewal is visible. */
@@ -243,15 +244,15 @@ START_TEST(ttl_setting_is_checked)
 {
     int ttl = 0;
     PgpErr err = {0};
-    ck_assert_int_eq(recovery_lease_ttl(&settings, &ttl, &err), 0);
+    ck_assert_int_eq(recovery_lease_ttl(cmd_lease_ttl(&settings), &ttl, &err), 0);
     ck_assert_int_eq(ttl, LEASE_TTL_DEFAULT);
     setenv("PGPITR_LEASE_TTL", "299", 1);
-    ck_assert_int_eq(recovery_lease_ttl(&settings, &ttl, &err), PGP_ERR_CONFIG);
+    ck_assert_int_eq(recovery_lease_ttl(cmd_lease_ttl(&settings), &ttl, &err), PGP_ERR_CONFIG);
     ck_assert_ptr_nonnull(strstr(err.msg, "lease-ttl"));
     setenv("PGPITR_LEASE_TTL", "1h", 1);
-    ck_assert_int_eq(recovery_lease_ttl(&settings, &ttl, &err), PGP_ERR_CONFIG);
+    ck_assert_int_eq(recovery_lease_ttl(cmd_lease_ttl(&settings), &ttl, &err), PGP_ERR_CONFIG);
     setenv("PGPITR_LEASE_TTL", "31622400", 1);
-    ck_assert_int_eq(recovery_lease_ttl(&settings, &ttl, &err), 0);
+    ck_assert_int_eq(recovery_lease_ttl(cmd_lease_ttl(&settings), &ttl, &err), 0);
     ck_assert_int_eq(ttl, LEASE_TTL_MAX);
     /* an invalid setting costs archive-get a warning, never its fetch, and writes nothing */
     setenv("PGPITR_LEASE_TTL", "0", 1);

@@ -19,6 +19,7 @@
 
 #include "fx_dir.h"
 #include "fx_err.h"
+#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/restore/restore_settings.h"
 
 static char dir[64];
@@ -174,7 +175,9 @@ static void paths(const char *config_text, const char *repo, CmdSource src, Rest
         ck_assert_int_eq(config_load(conf, true, &s.config, &err), 0);
     }
     pgp_err_clear(&err);
-    int rc = restore_command_paths(&s, p, &err);
+    RestoreEnv env = {.config_path = config_path(s.config), .repo_path = s.repo_path,
+                      .repo_from_config = s.repo_source == CMD_SOURCE_CONFIG};
+    int rc = restore_command_paths(&env, p, &err);
     ck_assert_msg(rc == expect_rc, "rc %d: %s", rc, err.msg);
     config_free(s.config);
     ck_assert_ptr_nonnull(strstr(p->bin, "/"));

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fx_err.h"
+#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/archive/spool_file.h"
 #include "pgpitr/pg/walname.h"
@@ -255,9 +256,16 @@ static int resolve_seg(const char *size, const char *path, uint32_t segsize, Spo
                        bool *enabled, PgpErr *err)
 {
     CmdSettings s = {.config = NULL, .repo_path = tdir};
-    SpoolFlags f = {.path = path, .size = size, .jobs = NULL};
+    /* looked up as archive-get does (flag > environment > config) */
+    SpoolRequest r = {
+        .path = cmd_setting(&s, path, "PGPITR_SPOOL_PATH", "spool-path"),
+        .size = cmd_setting(&s, size, "PGPITR_SPOOL_SIZE", "spool-size"),
+        .jobs = cmd_setting(&s, NULL, "PGPITR_PREFETCH_JOBS", "prefetch-jobs"),
+        .idle_timeout = getenv("PGPITR_PREFETCH_IDLE_TIMEOUT"),
+        .repo_path = s.repo_path,
+    };
     RepoIdentity id = {.system_identifier = 7345, .pg_major = 15, .wal_segsize = segsize};
-    return spool_settings_resolve(&s, &f, &id, st, enabled, err);
+    return spool_settings_resolve(&r, &id, st, enabled, err);
 }
 
 static int resolve(const char *size, const char *path, SpoolSettings *st, bool *enabled, PgpErr *err)

@@ -36,7 +36,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/common/err.h"
 #include "pgpitr/repo/repo.h"
 
@@ -66,6 +65,16 @@ typedef struct SpoolSettings {
 typedef struct SpoolFlags {
     const char *path, *size, *jobs;
 } SpoolFlags;
+
+/* What spool_settings_resolve parses: each setting as given (flag > environment > config, as
+ * the command looked it up), NULL when unset. */
+typedef struct SpoolRequest {
+    const char *path;           /* spool-path, PGPITR_SPOOL_PATH */
+    const char *size;           /* spool-size, PGPITR_SPOOL_SIZE */
+    const char *jobs;           /* prefetch-jobs, PGPITR_PREFETCH_JOBS */
+    const char *idle_timeout;   /* PGPITR_PREFETCH_IDLE_TIMEOUT */
+    const char *repo_path;      /* the repository, as given */
+} SpoolRequest;
 
 /* ---- pure helpers (unit tested) ----------------------------------------------------------- */
 
@@ -123,8 +132,8 @@ bool spool_join(char out[PATH_MAX], const char *dir, const char *name);
  * that a manual archive-get never writes into some directory's pg_wal, or a spool-size
  * below one segment (then with a warning: the segment is fetched directly, never refused).
  * A value that does not parse is PGP_ERR_CONFIG. */
-int spool_settings_resolve(const CmdSettings *s, const SpoolFlags *f, const RepoIdentity *id,
-                           SpoolSettings *out, bool *enabled, PgpErr *err);
+int spool_settings_resolve(const SpoolRequest *r, const RepoIdentity *id, SpoolSettings *out,
+                           bool *enabled, PgpErr *err);
 
 /* ---- the spool directory ------------------------------------------------------------------ */
 

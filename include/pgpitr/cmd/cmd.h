@@ -14,6 +14,7 @@
 #include "pgpitr/common/err.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/repo.h"
+#include "pgpitr/repo/repo_json.h"
 #include "pgpitr/repo/repolock.h"
 #include "pgpitr/storage/storage.h"
 
@@ -94,6 +95,13 @@ const char *cmd_setting(const CmdSettings *s, const char *flag, const char *env,
 /* Parses an integer setting within [min, max]; PGP_ERR_CONFIG naming `what` otherwise. */
 int cmd_parse_int(const char *what, const char *text, long min, long max, long *out, PgpErr *err);
 
+/* lease-ttl as given: PGPITR_LEASE_TTL > config lease-ttl; NULL when unset
+ * (recovery_lease_ttl parses it). */
+const char *cmd_lease_ttl(const CmdSettings *s);
+/* restore_run's RestoreEnv (restore.h) from the settings (cmd_engine.c). */
+struct RestoreEnv;
+void cmd_restore_env(const CmdSettings *s, struct RestoreEnv *out);
+
 /* Opens the repository at s->repo_path (PGP_ERR_CONFIG with a hint if unset). With create,
  * a missing directory is created; without, it is PGP_ERR_CONFIG. */
 int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err);
@@ -109,26 +117,6 @@ int cmd_lock_repo(const CmdSettings *s, Storage *st, RepoLockKind kind, const ch
  * (compress, compress-level); default zstd level 1. */
 int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *level_flag,
                     PipeCodec *codec, int *level, PgpErr *err);
-
-/* json_dumps(j, flags) with a newline at the end, malloc'd; NULL when j is NULL, when jansson
- * refuses (out of memory, a string that is not UTF-8) or out of memory. */
-char *cmd_json_text(const json_t *j, size_t flags);
-/* Seconds since the epoch as "2026-11-22T04:00:00Z" (catalog_format_time); null for 0 or a
- * time it cannot format. */
-json_t *cmd_json_time(int64_t t);
-/* An LSN as "X/X". */
-json_t *cmd_json_lsn(uint64_t lsn);
-/* s as a JSON string, every byte outside printable ASCII replaced by '?' (jansson refuses
- * text that is not UTF-8). NULL when out of memory. */
-json_t *cmd_json_ascii(const char *s);
-/* Where a backup was taken (manifest.h): {"role": "standby", "server": ..., "primary": ...},
- * or null for src NULL (a primary, or not recorded). NULL when out of memory. */
-struct ManifestSource;
-json_t *cmd_json_source(const struct ManifestSource *src);
-/* A recovery lease as listed (lease.h) for info and expire: path, state, and its fields (null
- * when it does not parse, then error says why). NULL when out of memory. */
-struct LeaseEntry;
-json_t *cmd_json_lease(const struct LeaseEntry *e);
 
 /* Usage error for a command: "CMD: message" + hint to run --help. */
 int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)

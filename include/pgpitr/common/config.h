@@ -30,4 +30,8 @@ const char *config_path(const PgpConfig *c);   /* NULL if none was read */
 const char *const *config_keys(size_t *n);
 void config_free(PgpConfig *c);
 
+/* Parses an integer setting within [min, max]; PGP_ERR_CONFIG naming `what` otherwise. */
+int config_parse_int(const char *what, const char *text, long min, long max, long *out,
+                     PgpErr *err);
+
 #endif

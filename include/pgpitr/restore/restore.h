@@ -14,9 +14,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/common/err.h"
 #include "pgpitr/pg/pgserver.h"
+#include "pgpitr/repo/repo.h"
 #include "pgpitr/restore/restore_guard.h"
 
 typedef enum {
@@ -58,7 +58,19 @@ typedef struct RestoreTablespaceMap {
     const char *dir;
 } RestoreTablespaceMap;
 
+/* What restore takes from the command's settings (the command looks them up: cmd_restore_env):
+ * where the repository and the configuration came from, for restore_command
+ * (restore_command_paths), pg-bin and lease-ttl as given. */
+typedef struct RestoreEnv {
+    const char *config_path;     /* the configuration file that was read; NULL: none */
+    const char *repo_path;       /* the repository as given; NULL: unset */
+    bool repo_from_config;       /* repo_path came from the configuration file */
+    const char *pg_bin;          /* pg-bin (PGPITR_PG_BIN > config); NULL: unset */
+    const char *lease_ttl;       /* lease-ttl (recovery_lease_ttl parses it); NULL: unset */
+} RestoreEnv;
+
 typedef struct RestoreRequest {
+    RestoreEnv env;
     const char *pgdata;
     const char *label;           /* NULL: choose */
     RestoreTargetSpec target;
@@ -81,11 +93,10 @@ typedef struct RestoreRequest {
     size_t n_settings;
     const char *settings_comment;        /* "# ..." line before them; NULL: none */
     bool quiet;                  /* no progress line, no chosen-backup line on stdout */
-    /* restore_run takes a READ repository lock (cmd_lock_repo) for the plan and the files,
-     * waiting as --lock-wait says (lock_wait: its text, NULL: env/config/0), unless the
-     * caller already holds one (lock_held: drill holds it for the whole drill). */
+    /* restore_run needs a READ repository lock held for the plan and the files: the caller
+     * takes it (`pgpitr restore` waiting as --lock-wait says, its text here, NULL:
+     * env/config/0; drill holds one for the whole drill). */
     const char *lock_wait;
-    bool lock_held;
     /* The target directories (data directory, tablespace locations) are locked from before
      * they are checked until restore_run returns (restore_files.h). When set, a successful
      * restore_run moves those locks here instead, for the caller to release with
@@ -115,9 +126,10 @@ typedef struct RestoreReport {
                                     "" when the restore failed): drill removes it */
 } RestoreReport;
 
-/* See the header comment. settings gives the repository; restore_command finds it the same
- * way (restore_settings.h: --config, --repo as absolute paths; the pgpitr binary is this
- * process's own). The request is checked first (PGP_ERR_USAGE for an
+/* See the header comment. repo is the repository, opened by the caller, which holds a READ
+ * lock on it; req->env says where it came from, and restore_command finds it the same way
+ * (restore_settings.h: --config, --repo as absolute paths; the pgpitr binary is this
+ * process's own). The request is checked first (restore_request_check) (PGP_ERR_USAGE for an
  * inconsistent target, a bad label, xid, name, timeline, action or tablespace map, --standby
  * with a target). Backup
  * selection, validation and their errors: restore_plan.h. The recovery settings
@@ -133,8 +145,11 @@ typedef struct RestoreReport {
  * target. A successful restore writes the recovery lease of the directory (recovery_lease.h)
  * at the backup's start before releasing its lock; a lease that cannot be written is a
  * warning. */
-int restore_run(const CmdSettings *settings, const RestoreRequest *req, RestoreReport *rep,
-                PgpErr *err);
+int restore_run(Repo *repo, const RestoreRequest *req, RestoreReport *rep, PgpErr *err);
+/* The checks restore_run makes first, for a caller to make before it opens the repository. */
+int restore_request_check(const RestoreRequest *req, PgpErr *err);
+/* Whether s is 1 to max decimal digits (an xid, a timeline, a tablespace oid). */
+bool restore_all_digits(const char *s, size_t max);
 
 /* "2026-11-22T03:15:07.25+01:00", "2026-11-22 03:15:07Z": ISO 8601 with a 'Z' or numeric
  * offset. A time without an offset is refused (PGP_ERR_USAGE with a HINT): the server's

@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/common/err.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/pg/pgserver.h"
@@ -59,7 +58,7 @@ typedef struct RestoreCommandPaths {
 } RestoreCommandPaths;
 
 /* PGP_ERR_IO naming the path that cannot be resolved; PGP_ERR_CONFIG without a repository. */
-int restore_command_paths(const CmdSettings *s, RestoreCommandPaths *out, PgpErr *err);
+int restore_command_paths(const RestoreEnv *e, RestoreCommandPaths *out, PgpErr *err);
 
 /* ---- the signal files ------------------------------------------------------------------ */
 
@@ -75,7 +74,7 @@ const char *restore_signal_name(bool standby);
 /* ---- what restore prints ---------------------------------------------------------------- */
 
 typedef struct RestoreNextStep {
-    const CmdSettings *settings;  /* pg-bin (PGPITR_PG_BIN): where pg_ctl is */
+    const char *pg_bin;           /* pg-bin as given (NULL: unset): where pg_ctl is */
     const char *pgdata;           /* the restored data directory (absolute) */
     int pg_major;                 /* of the backup: /usr/lib/postgresql/<major>/bin/pg_ctl */
     bool standby;                 /* --standby */

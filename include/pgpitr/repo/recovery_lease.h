@@ -27,16 +27,17 @@
 
 #include <stdint.h>
 
-#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/common/err.h"
 #include "pgpitr/repo/repo.h"
+#include "pgpitr/storage/storage.h"
 
 #define RECOVERY_LEASE_RENEW_S 60
 #define RECOVERY_LEASE_STAMP "pg_wal/pgpitr_lease"
 
-/* lease-ttl in seconds: env PGPITR_LEASE_TTL > config lease-ttl > LEASE_TTL_DEFAULT;
- * PGP_ERR_CONFIG outside [LEASE_TTL_MIN, LEASE_TTL_MAX]. */
-int recovery_lease_ttl(const CmdSettings *s, int *ttl_s, PgpErr *err);
+/* lease-ttl in seconds from its text as given (env PGPITR_LEASE_TTL > config lease-ttl, which
+ * the command looks up: cmd_lease_ttl); NULL: LEASE_TTL_DEFAULT. PGP_ERR_CONFIG outside
+ * [LEASE_TTL_MIN, LEASE_TTL_MAX]. */
+int recovery_lease_ttl(const char *text, int *ttl_s, PgpErr *err);
 
 /* restore: the lease of the restored data directory pgdata (must exist; its real path is the
  * one the server will run in) at segment segno of timeline tli. *path gets the lease's path
@@ -46,8 +47,9 @@ int recovery_lease_begin(Storage *st, const char *pgdata, uint64_t sysid, uint32
                          PgpErr *err);
 
 /* archive-get, after walname (a segment) was restored: renews as described above when the
- * current directory is a data directory in archive recovery. Never fails: warnings only. */
-void recovery_lease_renew(const CmdSettings *s, Repo *repo, const char *walname);
+ * current directory is a data directory in archive recovery. ttl_text: as for
+ * recovery_lease_ttl. Never fails: warnings only. */
+void recovery_lease_renew(const char *ttl_text, Repo *repo, const char *walname);
 
 /* The prefetcher, once archive recovery of datadir has ended: removes its lease from the
  * repository at repo_path and the stamp. Warnings only. */

@@ -4,7 +4,7 @@
  * file decides the position, the times and the throttle, and keeps every failure of the
  * archive-get path a warning: a lease protects a recovery, it must never break one.
  */
-#include "pgpitr/archive/recovery_lease.h"
+#include "pgpitr/repo/recovery_lease.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/common/config.h"
 #include "pgpitr/repo/lease.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/pg/pgcontrol.h"
@@ -24,12 +25,12 @@
 
 #define LABEL_MAX 4096
 
-int recovery_lease_ttl(const CmdSettings *s, int *ttl_s, PgpErr *err)
+int recovery_lease_ttl(const char *text, int *ttl_s, PgpErr *err)
 {
-    const char *text = cmd_setting(s, NULL, "PGPITR_LEASE_TTL", "lease-ttl");
     long v = LEASE_TTL_DEFAULT;
-    int rc = text != NULL ? cmd_parse_int("lease-ttl", text, LEASE_TTL_MIN, LEASE_TTL_MAX, &v, err)
-                          : 0;
+    int rc = text != NULL
+                 ? config_parse_int("lease-ttl", text, LEASE_TTL_MIN, LEASE_TTL_MAX, &v, err)
+                 : 0;
     if (rc != 0) {
         pgp_err_hint(err, "give the recovery lease time to live in seconds, from %d to %d",
                      LEASE_TTL_MIN, LEASE_TTL_MAX);
@@ -190,7 +191,7 @@ static int renew(Storage *st, const RepoIdentity *id, const char *walname, int t
     return lease_write(st, &l, err);
 }
 
-void recovery_lease_renew(const CmdSettings *s, Repo *repo, const char *walname)
+void recovery_lease_renew(const char *ttl_text, Repo *repo, const char *walname)
 {
     int64_t now = (int64_t)time(NULL);
     const RepoIdentity *id = repo_identity(repo);
@@ -200,7 +201,7 @@ void recovery_lease_renew(const CmdSettings *s, Repo *repo, const char *walname)
     pgp_err_clear(&err);
     int ttl_s;
     char path[REPO_PATH_MAX] = "";
-    int rc = recovery_lease_ttl(s, &ttl_s, &err);
+    int rc = recovery_lease_ttl(ttl_text, &ttl_s, &err);
     if (rc == 0)
         rc = renew(repo_storage(repo), id, walname, ttl_s, path, &err);
     if (rc != 0)

@@ -1,9 +1,9 @@
 /*
- * cmd_json.c - JSON pieces the commands' documents share (info, verify, expire, drill
+ * repo_json.c - JSON pieces the commands' documents share (info, verify, expire, drill
  * reports): the document as text with its final newline, and times and LSNs as values, so
  * every document writes them the same way. Owns no document.
  */
-#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/repo_json.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,0 +1,557 @@
+/*
+ * backup_run.c - backup_run() (backup_run.h), what `pgpitr backup` runs: a base backup over
+ * the replication protocol, stored file by file as content-addressed objects, with a manifest.
+ *
+ * Order of events, and why:
+ *   (the caller's) lock -> clean what a failed backup left -> connect, IDENTIFY_SYSTEM, check
+ *   the cluster (a standby: its primary too, before anything is written) -> BASE_BACKUP ->
+ *   files to the store pool while the stream is read -> end position -> every file checked
+ *   against PostgreSQL's backup_manifest -> (a standby: the primary switches WAL) -> WAL
+ *   start..stop archived -> manifest.json written. Only that last write makes the backup
+ *   restorable, so a backup that fails or is killed at any step is never listed as complete.
+ */
+#include "pgpitr/backup/backup_run.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libarchive_lazy.h"
+#include "pgpitr/backup/backup_finish.h"
+#include "pgpitr/backup/backup_standby.h"
+#include "pgpitr/backup/backup_store.h"
+#include "pgpitr/backup/backup_stream.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/common/timefmt.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/object_io.h"
+#include "pgpitr/repo/repo_json.h"
+#include "pgpitr/pg/pgconn.h"
+#include "pgpitr/pg/walname.h"
+
+#define POOL_BUDGET (512u << 20)
+#define HASH_WHILE_READING (8u << 20)
+#define HASH_PIECE (1u << 20)
+/* From this size on a file is compressed while it arrives instead of after (see stream_big). */
+#define STREAM_MIN (64u << 20)
+#define STREAM_QUEUE (16u << 20)
+
+typedef struct BackupRun {
+    BackupManifest *m;
+    BackupSource src;
+    const BackupStoreOptions *store;
+    BackupPool *pool;
+    uint64_t files, reused_files;
+    BackupDedup dedup;          /* which reused files were duplicates within this backup */
+    int64_t total_size;
+    double started, last_progress;
+    bool tty;
+} BackupRun;
+
+static double now_s(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* ---- the cluster --------------------------------------------------------------------------- */
+
+/* "16MB" / "1GB" / "1048576" -> bytes (SHOW wal_segment_size in replication mode). */
+static int parse_segsize(const char *text, uint32_t *out, PgpErr *err)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (strcmp(end, "MB") == 0)
+        v <<= 20;
+    else if (strcmp(end, "GB") == 0)
+        v <<= 30;
+    else if (strcmp(end, "kB") == 0)
+        v <<= 10;
+    else if (*end != '\0')
+        v = 0;
+    if (!pg_wal_segsize_valid(v))
+        return PGP_FAIL(err, PGP_ERR_PG, "server reports an invalid wal_segment_size \"%s\"", text);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* The server must be able to make an online backup, and be the repository's cluster; a
+ * standby needs its primary too. All of it before the repository is written to (repo_bind
+ * may create repo.json). */
+static int check_cluster(PgConn *conn, Repo *repo, const BackupOptions *o, PgSystem *sys,
+                         BackupSource *src, PgpErr *err)
+{
+    int rc = pg_identify_system(conn, sys, err);
+    char *wal_level = NULL, *segsize = NULL;
+    if (rc == 0)
+        rc = pg_show(conn, "wal_level", &wal_level, err);
+    if (rc == 0 && strcmp(wal_level, "minimal") == 0) {
+        rc = PGP_FAIL(err, PGP_ERR_PG, "the server runs with wal_level = minimal, which cannot "
+                                       "make an online backup");
+        pgp_err_hint(err, "set wal_level = replica (and archive_mode = on) and restart the server");
+    }
+    if (rc == 0)
+        rc = pg_show(conn, "wal_segment_size", &segsize, err);
+    if (rc == 0)
+        rc = backup_source_check(conn, sys, o->primary_conninfo, src, err);
+    RepoIdentity id = {sys->system_identifier, sys->pg_major, 0};
+    if (rc == 0)
+        rc = parse_segsize(segsize, &id.wal_segsize, err);
+    if (rc == 0)
+        rc = repo_bind(repo, &id, err);
+    free(wal_level);
+    free(segsize);
+    return rc;
+}
+
+/* ---- the stream ---------------------------------------------------------------------------- */
+
+static void show_progress(BackupRun *r, uint64_t done, bool final)
+{
+    double t = now_s();
+    if (!r->tty || (!final && t - r->last_progress < 0.25))
+        return;
+    r->last_progress = t;
+    double el = t - r->started, rate = el > 0 ? (double)done / el : 0;
+    char pct[32] = "";
+    char eta[32] = "";
+    if (r->total_size > 0) {
+        snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * (double)done / (double)r->total_size);
+        if (rate > 0 && (int64_t)done < r->total_size)
+            snprintf(eta, sizeof eta, " ETA %.0fs", ((double)r->total_size - (double)done) / rate);
+    }
+    fprintf(stderr, "\rbackup: %.1f / %.1f MiB%s %.1f MiB/s%s   %s", (double)done / 1048576.0,
+            r->total_size > 0 ? (double)r->total_size / 1048576.0 : 0.0, pct, rate / 1048576.0,
+            eta, final ? "\n" : "");
+}
+
+static void on_progress(void *ud, uint64_t done)
+{
+    show_progress(ud, done, false);
+}
+
+static int discard(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    (void)ud, (void)buf, (void)len, (void)err;
+    return 0;
+}
+
+/* Big files are hashed piece by piece as they arrive: the main thread mostly waits for the
+ * server, so the hash costs no wall time there, and the worker that gets the file only has to
+ * look for an identical object and compress. */
+static int read_hashed(BackupEntryReader *reader, BackupFileJob *job, PgpErr *err)
+{
+    PipeFilter *sha = NULL;
+    int rc = pipe_sha256_new((PipeSink){discard, NULL}, &sha, err);
+    for (size_t off = 0; rc == 0 && off < job->size; off += HASH_PIECE) {
+        size_t n = job->size - off < HASH_PIECE ? job->size - off : HASH_PIECE;
+        rc = backup_entry_read(reader, job->data + off, n, err);
+        if (rc == 0)
+            rc = pipe_filter_push(sha, job->data + off, n, err);
+    }
+    if (rc == 0)
+        rc = pipe_filter_finish(sha, err);
+    if (rc == 0) {
+        pipe_sha256_result(sha, job->digest);
+        job->has_digest = true;
+    }
+    pipe_filter_free(sha);
+    return rc;
+}
+
+/* Growing memory buffer: the compressed stream of one big file. */
+typedef struct MemBuf {
+    uint8_t *data;
+    size_t len, cap;
+} MemBuf;
+
+static int membuf_write(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    MemBuf *m = ud;
+    if (m->len + len > m->cap) {
+        size_t cap = m->cap ? m->cap : (1u << 20);
+        while (cap < m->len + len)
+            cap *= 2;
+        uint8_t *nd = realloc(m->data, cap);
+        if (nd == NULL)
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for a compressed file");
+        m->data = nd;
+        m->cap = cap;
+    }
+    memcpy(m->data + m->len, buf, len);
+    m->len += len;
+    return 0;
+}
+
+/* A big file (a relation segment of up to 1 GiB) is compressed while it arrives: pieces go
+ * to a worker thread that hashes and compresses them (with zstd's own threads) while this
+ * thread only keeps reading, which is what paces the server. Buffering the whole file first made its compression start only after
+ * the last byte arrived. The compressed stream is kept in memory (at most about the file's
+ * size, as the raw buffer was) and handed to the pool, which stores it unless an identical
+ * object exists; for an unchanged file that compression was wasted, but it ran while waiting
+ * for the server. */
+static int stream_big(BackupRun *r, const BackupEntry *e, BackupEntryReader *reader,
+                      const BackupStoreOptions *opt, PgpErr *err)
+{
+    MemBuf out = {0};
+    PipeFilter *comp = NULL, *thr = NULL, *sha = NULL;
+    uint8_t *piece = malloc(HASH_PIECE);
+    int rc = piece ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = pipe_compress_new(opt->codec, opt->level, 2, (PipeSink){membuf_write, &out}, &comp,
+                               err);
+    if (rc == 0)
+        rc = pipe_sha256_new(pipe_filter_sink(comp), &sha, err);
+    if (rc == 0)
+        rc = pipe_thread_new(pipe_filter_sink(sha), STREAM_QUEUE, &thr, err);
+    for (uint64_t off = 0; rc == 0 && off < e->size; off += HASH_PIECE) {
+        size_t n = e->size - off < HASH_PIECE ? (size_t)(e->size - off) : HASH_PIECE;
+        rc = backup_entry_read(reader, piece, n, err);
+        if (rc == 0)
+            rc = pipe_filter_push(thr, piece, n, err);
+    }
+    /* Finishing thr joins the worker, then finishes sha and comp. */
+    if (rc == 0)
+        rc = pipe_filter_finish(thr, err);
+    BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
+                         .size = (size_t)e->size, .compressed = true, .has_digest = true};
+    if (rc == 0)
+        pipe_sha256_result(sha, job.digest);
+    pipe_filter_free(sha);
+    pipe_filter_free(thr);
+    pipe_filter_free(comp);
+    free(piece);
+    if (rc == 0) {
+        job.data_len = out.len;
+        rc = backup_pool_alloc(r->pool, job.data_len, &job.data, err);
+    }
+    if (rc == 0) {
+        memcpy(job.data, out.data, out.len);
+        job.path = strdup(e->path);
+        if (job.path == NULL) {
+            backup_pool_discard(r->pool, job.data, job.data_len);
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        }
+    }
+    free(out.data);
+    return rc == 0 ? backup_pool_submit(r->pool, &job, err) : rc;
+}
+
+static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *reader, PgpErr *err)
+{
+    BackupRun *r = ud;
+    if (e->type != BACKUP_ENTRY_FILE) {
+        ManifestEntry me = {.path = (char *)e->path, .tablespace = e->tablespace,
+                            .type = e->type == BACKUP_ENTRY_DIR ? MANIFEST_DIR : MANIFEST_SYMLINK,
+                            .mode = e->mode, .mtime = e->mtime,
+                            .link_target = (char *)e->link_target};
+        backup_pool_lock(r->pool);
+        int rc = manifest_add_entry(r->m, &me, err);
+        backup_pool_unlock(r->pool);
+        return rc;
+    }
+    if (e->size > SIZE_MAX / 2)
+        return PGP_FAIL(err, PGP_ERR_PG, "file \"%s\" is too large", e->path);
+    if (e->size >= STREAM_MIN)
+        return stream_big(r, e, reader, r->store, err);
+    BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
+                         .size = (size_t)e->size, .data_len = (size_t)e->size};
+    int rc = backup_pool_alloc(r->pool, job.size, &job.data, err);
+    if (rc != 0)
+        return rc;
+    rc = job.size >= HASH_WHILE_READING ? read_hashed(reader, &job, err)
+                                        : backup_entry_read(reader, job.data, job.size, err);
+    job.path = rc == 0 ? strdup(e->path) : NULL;
+    if (rc == 0 && job.path == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc != 0) {
+        backup_pool_discard(r->pool, job.data, job.size);
+        return rc;
+    }
+    return backup_pool_submit(r->pool, &job, err);
+}
+
+/* Runs on a worker, serialized by the pool. */
+static int on_stored(void *ud, const BackupFileJob *job, const BackupStoreResult *res, PgpErr *err)
+{
+    BackupRun *r = ud;
+    ManifestEntry me = {.path = job->path, .tablespace = job->tablespace, .type = MANIFEST_FILE,
+                        .size = job->size, .mode = job->mode, .mtime = job->mtime,
+                        .object = (char *)res->object, .stored_size = res->stored_size};
+    memcpy(me.sha256, res->sha256_hex, sizeof me.sha256);
+    int rc = manifest_add_entry(r->m, &me, err);
+    if (rc != 0)
+        return rc;
+    r->files++;
+    r->m->size += job->size;
+    r->m->stored_size += res->stored_size;
+    if (res->reused)
+        r->reused_files++;
+    else
+        r->m->new_stored_size += res->stored_size;
+    backup_dedup_note(&r->dedup, res);
+    return 0;
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+static void format_time(int64_t t, char out[32])
+{
+    timefmt_iso(t, TIMEFMT_BASIC, out, 32);
+}
+
+/* The label in the lock object, before its directory exists, so that info can tell this
+ * running backup's directory from what a failed one left. Only informative: a failure to
+ * write it costs info's exactness, not the backup. */
+static void label_lock(RepoLock *lock, const char *label)
+{
+    PgpErr e = {0};
+    if (repo_lock_set_label(lock, label, &e) != 0)
+        log_warn("cannot record the label in the backup lock: %s", e.msg);
+}
+
+static int mark_in_progress(Storage *s, const char *label, PgpErr *err)
+{
+    char path[REPO_PATH_MAX];
+    int rc = repo_backup_dir(label, path, err);
+    if (rc != 0)
+        return rc;
+    StorageInfo info;
+    if (storage_stat(s, path, &info, NULL) == 0) {
+        PGP_FAIL(err, PGP_ERR_CONFLICT, "a backup labelled \"%s\" already exists", label);
+        pgp_err_hint(err, "choose another --label, or omit it to use the start time");
+        return PGP_ERR_CONFLICT;
+    }
+    char text[128];
+    int n = snprintf(text, sizeof text, "{\"pid\": %ld, \"started\": %lld}\n", (long)getpid(),
+                     (long long)time(NULL));
+    rc = repo_backup_file(label, REPO_LAYOUT_INPROGRESS, path, err);
+    return rc != 0 ? rc : storage_put_all(s, path, 0, text, (size_t)n, err);
+}
+
+/* Stores PostgreSQL's backup_manifest beside ours, compressed like the files. */
+static int store_pg_manifest(Storage *s, BackupManifest *m, const BackupStoreOptions *opt,
+                             const char *text, size_t len, PgpErr *err)
+{
+    char path[REPO_PATH_MAX];
+    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level};
+    ObjectWriteResult w;
+    int rc = repo_backup_pg_manifest_path(m->label, opt->codec, path, err);
+    if (rc == 0)
+        rc = object_io_write(s, path, &wopt, text, len, NULL, NULL, &w, err);
+    if (rc != 0)
+        return rc;
+    m->pg_manifest_object = strdup(path);
+    return m->pg_manifest_object ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+}
+
+static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, BackupRun *r,
+                         char **pg_manifest, size_t *pg_manifest_len, PgpErr *err)
+{
+    PgBaseBackupOptions bo = {.label = r->m->label, .fast_checkpoint = o->fast_checkpoint,
+                              .progress = true, .max_rate_kb = o->max_rate_kb};
+    PgBackupStream *bs = NULL;
+    PgBackupStart start;
+    int rc = pg_basebackup_begin(conn, &bo, &bs, &start, err);
+    if (rc != 0)
+        return rc;
+    r->m->start_lsn = start.start_lsn;
+    r->m->timeline = start.timeline;
+    r->total_size = start.total_size;
+    r->store = &o->store;
+    for (size_t i = 0; rc == 0 && i < start.n_tablespaces; i++)
+        rc = manifest_add_tablespace(r->m, start.tablespaces[i].oid, start.tablespaces[i].location,
+                                     err);
+    if (rc == 0)
+        rc = backup_pool_new(repo_storage(repo), &o->store, o->jobs, POOL_BUDGET, on_stored, r,
+                             &r->pool, err);
+    BackupStreamHandler h = {.ud = r, .on_entry = on_entry, .on_progress = on_progress};
+    if (rc == 0)
+        rc = backup_stream_consume(bs, &h, pg_manifest, pg_manifest_len, err);
+    if (rc == 0)
+        rc = backup_pool_finish(r->pool, err);
+    uint32_t end_tli = 0;
+    if (rc == 0)
+        rc = pg_basebackup_finish(bs, &r->m->stop_lsn, &end_tli, err);
+    if (rc == 0 && end_tli != r->m->timeline)
+        rc = PGP_FAIL(err, PGP_ERR_PG, "the server changed timeline during the backup (%u -> %u)",
+                      r->m->timeline, end_tli);
+    show_progress(r, r->m->size, true);
+    backup_pool_free(r->pool);
+    r->pool = NULL;
+    pg_basebackup_free(bs);
+    return rc;
+}
+
+static int finish_backup(Repo *repo, const BackupOptions *o, BackupRun *r, const char *pg_text,
+                         size_t pg_len, PgpErr *err)
+{
+    PgManifest *pg = NULL;
+    Storage *s = repo_storage(repo);
+    int rc = pg_manifest_parse(pg_text, pg_len, &pg, err);
+    if (rc != 0)
+        pgp_err_context(err, "the server's backup_manifest is invalid");
+    if (rc == 0)
+        rc = backup_check_pg_manifest(r->m, pg, err);
+    pg_manifest_free(pg);
+    if (rc == 0)
+        rc = store_pg_manifest(s, r->m, &o->store, pg_text, pg_len, err);
+    PgpErr sw = {0};
+    /* The stream is done: a primary that cannot be reached now (a network blip) must not
+     * throw it away while its WAL may still arrive (a busy primary fills the segment). */
+    if (rc == 0 && backup_source_switch(&r->src, r->m->timeline, r->m->stop_lsn,
+                                        repo_identity(repo)->wal_segsize, &sw) != 0)
+        log_warn("%s%s%s; waiting for the backup's WAL anyway", sw.msg,
+                 sw.hint[0] != '\0' ? "; HINT: " : "", sw.hint);
+    char archiver[2 * PG_SERVER_NAME_MAX + 64];
+    backup_source_archiver(&r->src, archiver, sizeof archiver);
+    if (rc == 0)
+        rc = backup_wait_wal(repo, r->m->timeline, r->m->start_lsn, r->m->stop_lsn,
+                             o->archive_timeout, archiver, err);
+    r->m->stop_time = (int64_t)time(NULL);
+    if (rc == 0)
+        rc = manifest_save(s, r->m->label, r->m, err);
+    if (rc == 0) {
+        char marker[REPO_PATH_MAX];
+        if (repo_backup_file(r->m->label, REPO_LAYOUT_INPROGRESS, marker, NULL) == 0)
+            storage_remove(s, marker, NULL); /* leftover marker is harmless: manifest.json rules */
+    }
+    return rc;
+}
+
+/* " (980 unchanged, 12 duplicates of another file)": unchanged = already stored before this
+ * backup; a first backup has none, only files identical to another of its own files. */
+static void reuse_text(BackupRun *r, char *out, size_t size, uint64_t *dups)
+{
+    uint64_t unchanged;
+    out[0] = '\0';
+    if (!backup_dedup_counts(&r->dedup, &unchanged, dups)) {
+        if (r->reused_files > 0)
+            snprintf(out, size, " (%" PRIu64 " already stored)", r->reused_files);
+        return;
+    }
+    if (unchanged > 0 && *dups > 0)
+        snprintf(out, size, " (%" PRIu64 " unchanged, %" PRIu64 " duplicate%s of another file, "
+                 "stored once)", unchanged, *dups, *dups == 1 ? "" : "s");
+    else if (unchanged > 0)
+        snprintf(out, size, " (%" PRIu64 " unchanged)", unchanged);
+    else if (*dups > 0)
+        snprintf(out, size, " (%" PRIu64 " duplicate%s of another file, stored once)", *dups,
+                 *dups == 1 ? "" : "s");
+}
+
+static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
+{
+    const BackupManifest *m = r->m;
+    char start[20], stop[20], reuse[128];
+    uint64_t dups = 0;
+    pg_lsn_format(m->start_lsn, start);
+    pg_lsn_format(m->stop_lsn, stop);
+    reuse_text(r, reuse, sizeof reuse, &dups);
+    double mbps = seconds > 0 ? (double)m->size / 1048576.0 / seconds : 0;
+    if (!o->json) {
+        printf("backup %s complete: %" PRIu64 " files%s, %.1f MiB, stored %.1f MiB (%.1f MiB "
+               "new), %.1f s, %.1f MiB/s, WAL %s - %s on timeline %u\n", m->label, r->files,
+               reuse, (double)m->size / 1048576.0, (double)m->stored_size / 1048576.0,
+               (double)m->new_stored_size / 1048576.0, seconds, mbps, start, stop, m->timeline);
+        if (m->source != NULL)
+            printf("  taken on the standby \"%s\"; its primary \"%s\" switched and archived "
+                   "the WAL\n", m->source->server, m->source->primary);
+        return;
+    }
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:s}",
+                          "label", m->label, "start_lsn", start, "stop_lsn", stop, "timeline",
+                          (json_int_t)m->timeline, "files", (json_int_t)r->files, "reused_files",
+                          (json_int_t)r->reused_files, "duplicate_files", (json_int_t)dups,
+                          "size", (json_int_t)m->size, "stored_size",
+                          (json_int_t)m->stored_size, "new_stored_size",
+                          (json_int_t)m->new_stored_size, "jobs", (json_int_t)o->jobs, "seconds",
+                          seconds, "mib_per_second", mbps, "compress",
+                          pipe_codec_name(o->store.codec));
+    if (j != NULL && json_object_set_new(j, "source", cmd_json_source(m->source)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    if (j != NULL) {
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+        json_decref(j);
+    }
+}
+
+static int new_manifest(const BackupOptions *o, const PgSystem *sys, const BackupSource *src,
+                        BackupManifest **out, PgpErr *err)
+{
+    BackupManifest *m = manifest_new();
+    if (m == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    char label[32];
+    m->start_time = (int64_t)time(NULL);
+    format_time(m->start_time, label);
+    m->format = 1;
+    m->label = strdup(o->label ? o->label : label);
+    m->status = strdup("complete");
+    m->compress = strdup(pipe_codec_name(o->store.codec));
+    m->system_identifier = sys->system_identifier;
+    m->pg_version_num = sys->server_version_num;
+    m->pg_major = sys->pg_major;
+    if (m->label == NULL || m->status == NULL || m->compress == NULL ||
+        (src->standby && manifest_set_standby_source(m, src->server, src->primary, err) != 0)) {
+        manifest_free(m);
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
+    *out = m;
+    return 0;
+}
+
+int backup_run(Repo *repo, RepoLock *lock, const BackupOptions *o, PgpErr *err)
+{
+    Storage *storage = repo_storage(repo);
+    PgConn *conn = NULL;
+    char *pg_text = NULL;
+    size_t pg_len = 0;
+    BackupRun r = {.tty = isatty(STDERR_FILENO) == 1, .started = now_s()};
+    int removed_backups = 0, removed_objects = 0;
+    PgSystem sys;
+
+    /* The caller's BACKUP lock excludes other backups and expire, which is what makes removing
+     * what a failed backup left (just below) safe; readers may go on meanwhile: they never read
+     * those. */
+    int rc = backup_clean_incomplete(repo, &removed_backups, &removed_objects, err);
+    if (rc == 0 && removed_backups > 0)
+        log_warn("removed %d incomplete backup(s) and %d unreferenced object(s)", removed_backups,
+                 removed_objects);
+    /* Before the server takes a checkpoint for us: fail early if the tar reader is missing. */
+    if (rc == 0)
+        rc = cmd_libarchive_load(err);
+    if (rc == 0)
+        rc = pg_conn_open_replication(o->conninfo, &conn, err);
+    if (rc == 0)
+        rc = check_cluster(conn, repo, o, &sys, &r.src, err);
+    if (rc == 0)
+        rc = new_manifest(o, &sys, &r.src, &r.m, err);
+    if (rc == 0)
+        label_lock(lock, r.m->label);
+    if (rc == 0)
+        rc = mark_in_progress(storage, r.m->label, err);
+    if (rc == 0)
+        rc = stream_backup(conn, repo, o, &r, &pg_text, &pg_len, err);
+    if (rc == 0)
+        rc = finish_backup(repo, o, &r, pg_text, pg_len, err);
+    if (rc == 0)
+        print_summary(o, &r, now_s() - r.started);
+    else if (r.m != NULL)
+        pgp_err_context(err, "backup \"%s\" failed and is not restorable", r.m->label);
+    free(pg_text);
+    backup_dedup_free(&r.dedup);
+    manifest_free(r.m);
+    pg_conn_close(conn);
+    return rc;
+}
