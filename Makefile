@@ -5,7 +5,7 @@
 PREFIX ?= /usr/local
 CC ?= cc
 # Linked: what archive-push/get need. Headers only: libpq and libarchive are dlopen'ed by
-# soname where they are used (src/pg/libpq_lazy.h, src/backup/libarchive_lazy.h), because loading
+# soname where they are used (src/pg/libpq_lazy.h, src/pg/libarchive_lazy.h), because loading
 # them and what they pull in costs ~8 ms per process start, paid once per WAL segment;
 # libcurl (S3) is not called yet. --as-needed drops any library nothing references.
 PKGS := libzstd liblz4 libcrypto jansson inih

@@ -1,10 +1,10 @@
 /*
- * test_backup_stream.c - the BASE_BACKUP copy stream as backup reads it
- * (backup_stream_consume_from, src/backup/backup_stream.c): CopyData messages carrying tar
+ * test_basebackup_tar.c - the BASE_BACKUP copy stream as backup reads it
+ * (pg_basebackup_tar_consume_from, src/pg/basebackup_tar.c): CopyData messages carrying tar
  * archives built here in memory (ustar headers as PostgreSQL writes them, without the two
  * end-of-archive blocks) and the manifest, handed over one message at a time like libpq does.
  */
-#include "pgpitr/backup/backup_stream.h"
+#include "pgpitr/pg/basebackup_tar.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ typedef struct Stream {
 typedef struct Seen {
     char path[MAX_ENTRIES][64];
     uint32_t tablespace[MAX_ENTRIES], mode[MAX_ENTRIES];
-    BackupEntryType type[MAX_ENTRIES];
+    PgTarEntryType type[MAX_ENTRIES];
     char content[MAX_ENTRIES][16];
     size_t n;
 } Seen;
@@ -105,7 +105,7 @@ static void stream_free(Stream *s)
     free(s->current);
 }
 
-static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *r, PgpErr *err)
+static int on_entry(void *ud, const PgTarEntry *e, PgTarReader *r, PgpErr *err)
 {
     Seen *seen = ud;
     ck_assert_uint_lt(seen->n, MAX_ENTRIES);
@@ -115,19 +115,19 @@ static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *r, PgpErr
     seen->mode[i] = e->mode;
     seen->type[i] = e->type;
     ck_assert_uint_lt(e->size, sizeof seen->content[i]);
-    if (e->type == BACKUP_ENTRY_SYMLINK)
+    if (e->type == PG_TAR_SYMLINK)
         snprintf(seen->content[i], sizeof seen->content[i], "%s", e->link_target);
     else if (e->size > 0)
-        return backup_entry_read(r, seen->content[i], (size_t)e->size, err);
+        return pg_tar_read(r, seen->content[i], (size_t)e->size, err);
     return 0;
 }
 
 static int consume(Stream *s, Seen *seen, char **manifest, PgpErr *err)
 {
-    BackupStreamHandler h = {.ud = seen, .on_entry = on_entry};
+    PgTarHandler h = {.ud = seen, .on_entry = on_entry};
     size_t len = 0;
     memset(seen, 0, sizeof *seen);
-    int rc = backup_stream_consume_from(stream_next, s, &h, manifest, &len, err);
+    int rc = pg_basebackup_tar_consume_from(stream_next, s, &h, manifest, &len, err);
     stream_free(s);
     return rc;
 }
@@ -151,11 +151,11 @@ START_TEST(archives_and_manifest)
     free(manifest);
     ck_assert_uint_eq(seen.n, 4);
     ck_assert_str_eq(seen.path[0], "base/1");
-    ck_assert_int_eq(seen.type[0], BACKUP_ENTRY_DIR);
+    ck_assert_int_eq(seen.type[0], PG_TAR_DIR);
     ck_assert_uint_eq(seen.mode[0], 0700);
     ck_assert_str_eq(seen.path[1], "PG_VERSION");
     ck_assert_str_eq(seen.content[1], "15\n");
-    ck_assert_int_eq(seen.type[2], BACKUP_ENTRY_SYMLINK);
+    ck_assert_int_eq(seen.type[2], PG_TAR_SYMLINK);
     ck_assert_str_eq(seen.content[2], "/srv/ts1");
     ck_assert_uint_eq(seen.tablespace[2], 0);
     ck_assert_str_eq(seen.path[3], "PG_15_202209061/1/16386");
@@ -219,10 +219,10 @@ START_TEST(refused)
 }
 END_TEST
 
-Suite *suite_backup_stream(void)
+Suite *suite_basebackup_tar(void)
 {
-    Suite *s = suite_create("backup_stream");
-    TCase *tc = tcase_create("backup_stream");
+    Suite *s = suite_create("basebackup_tar");
+    TCase *tc = tcase_create("basebackup_tar");
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, archives_and_manifest);
     tcase_add_test(tc, mode_is_permissions);
