@@ -86,8 +86,9 @@ $(B)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
 
+# The unit tests link libarchive itself: they write the tar archives the reader is fed.
 $(B)/unit_tests: $(UNIT_OBJ) $(B)/libpgpitr.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(shell pkg-config --libs libarchive)
 
 check-unit: $(B)/unit_tests $(B)/pgpitr
 	$(B)/unit_tests
