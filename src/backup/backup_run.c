@@ -25,12 +25,12 @@
 #include "pgpitr/backup/backup_finish.h"
 #include "pgpitr/backup/backup_standby.h"
 #include "pgpitr/backup/backup_store.h"
-#include "pgpitr/pg/basebackup_tar.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/object_io.h"
 #include "pgpitr/repo/repo_json.h"
+#include "pgpitr/pg/basebackup_tar.h"
 #include "pgpitr/pg/pgconn.h"
 #include "pgpitr/pg/walname.h"
 

@@ -250,13 +250,13 @@ static int stream_next(void *src, PgCopyMsg *msg, PgpErr *err)
 }
 
 int pg_basebackup_tar_consume(PgBackupStream *s, const PgTarHandler *h, char **manifest,
-                          size_t *manifest_len, PgpErr *err)
+                              size_t *manifest_len, PgpErr *err)
 {
     return pg_basebackup_tar_consume_from(stream_next, s, h, manifest, manifest_len, err);
 }
 
 int pg_basebackup_tar_consume_from(PgTarNext next_msg, void *src, const PgTarHandler *h,
-                               char **manifest, size_t *manifest_len, PgpErr *err)
+                                   char **manifest, size_t *manifest_len, PgpErr *err)
 {
     *manifest = NULL;
     *manifest_len = 0;

@@ -1,8 +1,10 @@
 /*
  * test_basebackup_tar.c - the BASE_BACKUP copy stream as backup reads it
  * (pg_basebackup_tar_consume_from, src/pg/basebackup_tar.c): CopyData messages carrying tar
- * archives built here in memory (ustar headers as PostgreSQL writes them, without the two
- * end-of-archive blocks) and the manifest, handed over one message at a time like libpq does.
+ * archives and the manifest, handed over one message at a time like libpq does. The archives
+ * are written by libarchive (pax: ustar headers, extended headers for long names) without the
+ * two end-of-archive blocks, as PostgreSQL sends them, and cut into messages of any size;
+ * a few ustar headers are built or edited by hand where a hostile header is the point.
  */
 #include "pgpitr/pg/basebackup_tar.h"
 

@@ -40,14 +40,14 @@ typedef struct PgTarHandler {
 /* Consumes the whole copy stream: archives -> on_entry; the backup_manifest bytes are
  * collected into *manifest (malloc'd, NUL-terminated, *manifest_len bytes). */
 int pg_basebackup_tar_consume(PgBackupStream *s, const PgTarHandler *h, char **manifest,
-                          size_t *manifest_len, PgpErr *err);
+                              size_t *manifest_len, PgpErr *err);
 
-/* Where pg_basebackup_tar_consume_from takes the copy stream's messages: pg_basebackup_next for a
- * server (pg_basebackup_tar_consume), a buffer in the fuzz harness. Same contract as
- * pg_basebackup_next, including END repeated once the stream ended. */
+/* Where pg_basebackup_tar_consume_from takes the copy stream's messages: pg_basebackup_next
+ * for a server (pg_basebackup_tar_consume), a buffer in the fuzz harness and the unit tests.
+ * Same contract as pg_basebackup_next, including END repeated once the stream ended. */
 typedef int (*PgTarNext)(void *src, PgCopyMsg *msg, PgpErr *err);
 int pg_basebackup_tar_consume_from(PgTarNext next_msg, void *src, const PgTarHandler *h,
-                               char **manifest, size_t *manifest_len, PgpErr *err);
+                                   char **manifest, size_t *manifest_len, PgpErr *err);
 
 /* Loads libarchive (src/pg/libarchive_lazy.h) if it is not yet: the consume functions do, and
  * backup calls it before the server takes a checkpoint, to fail early where it is missing. */
