@@ -5,7 +5,7 @@
 PREFIX ?= /usr/local
 CC ?= cc
 # Linked: what archive-push/get need. Headers only: libpq and libarchive are dlopen'ed by
-# soname where they are used (src/pg/libpq_lazy.h, src/backup/libarchive_lazy.h), because loading
+# soname where they are used (src/pg/libpq_lazy.h, src/pg/libarchive_lazy.h), because loading
 # them and what they pull in costs ~8 ms per process start, paid once per WAL segment;
 # libcurl (S3) is not called yet. --as-needed drops any library nothing references.
 PKGS := libzstd liblz4 libcrypto jansson inih
@@ -86,8 +86,9 @@ $(B)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
 
+# The unit tests link libarchive itself: they write the tar archives the reader is fed.
 $(B)/unit_tests: $(UNIT_OBJ) $(B)/libpgpitr.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(shell pkg-config --libs libarchive)
 
 check-unit: $(B)/unit_tests $(B)/pgpitr
 	$(B)/unit_tests

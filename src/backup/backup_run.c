@@ -22,16 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "libarchive_lazy.h"
 #include "pgpitr/backup/backup_finish.h"
 #include "pgpitr/backup/backup_standby.h"
 #include "pgpitr/backup/backup_store.h"
-#include "pgpitr/backup/backup_stream.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/object_io.h"
 #include "pgpitr/repo/repo_json.h"
+#include "pgpitr/pg/basebackup_tar.h"
 #include "pgpitr/pg/pgconn.h"
 #include "pgpitr/pg/walname.h"
 
@@ -146,13 +145,13 @@ static int discard(void *ud, const void *buf, size_t len, PgpErr *err)
 /* Big files are hashed piece by piece as they arrive: the main thread mostly waits for the
  * server, so the hash costs no wall time there, and the worker that gets the file only has to
  * look for an identical object and compress. */
-static int read_hashed(BackupEntryReader *reader, BackupFileJob *job, PgpErr *err)
+static int read_hashed(PgTarReader *reader, BackupFileJob *job, PgpErr *err)
 {
     PipeFilter *sha = NULL;
     int rc = pipe_sha256_new((PipeSink){discard, NULL}, &sha, err);
     for (size_t off = 0; rc == 0 && off < job->size; off += HASH_PIECE) {
         size_t n = job->size - off < HASH_PIECE ? job->size - off : HASH_PIECE;
-        rc = backup_entry_read(reader, job->data + off, n, err);
+        rc = pg_tar_read(reader, job->data + off, n, err);
         if (rc == 0)
             rc = pipe_filter_push(sha, job->data + off, n, err);
     }
@@ -197,7 +196,7 @@ static int membuf_write(void *ud, const void *buf, size_t len, PgpErr *err)
  * size, as the raw buffer was) and handed to the pool, which stores it unless an identical
  * object exists; for an unchanged file that compression was wasted, but it ran while waiting
  * for the server. */
-static int stream_big(BackupRun *r, const BackupEntry *e, BackupEntryReader *reader,
+static int stream_big(BackupRun *r, const PgTarEntry *e, PgTarReader *reader,
                       const BackupStoreOptions *opt, PgpErr *err)
 {
     MemBuf out = {0};
@@ -213,7 +212,7 @@ static int stream_big(BackupRun *r, const BackupEntry *e, BackupEntryReader *rea
         rc = pipe_thread_new(pipe_filter_sink(sha), STREAM_QUEUE, &thr, err);
     for (uint64_t off = 0; rc == 0 && off < e->size; off += HASH_PIECE) {
         size_t n = e->size - off < HASH_PIECE ? (size_t)(e->size - off) : HASH_PIECE;
-        rc = backup_entry_read(reader, piece, n, err);
+        rc = pg_tar_read(reader, piece, n, err);
         if (rc == 0)
             rc = pipe_filter_push(thr, piece, n, err);
     }
@@ -244,12 +243,12 @@ static int stream_big(BackupRun *r, const BackupEntry *e, BackupEntryReader *rea
     return rc == 0 ? backup_pool_submit(r->pool, &job, err) : rc;
 }
 
-static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *reader, PgpErr *err)
+static int on_entry(void *ud, const PgTarEntry *e, PgTarReader *reader, PgpErr *err)
 {
     BackupRun *r = ud;
-    if (e->type != BACKUP_ENTRY_FILE) {
+    if (e->type != PG_TAR_FILE) {
         ManifestEntry me = {.path = (char *)e->path, .tablespace = e->tablespace,
-                            .type = e->type == BACKUP_ENTRY_DIR ? MANIFEST_DIR : MANIFEST_SYMLINK,
+                            .type = e->type == PG_TAR_DIR ? MANIFEST_DIR : MANIFEST_SYMLINK,
                             .mode = e->mode, .mtime = e->mtime,
                             .link_target = (char *)e->link_target};
         backup_pool_lock(r->pool);
@@ -267,7 +266,7 @@ static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *reader, P
     if (rc != 0)
         return rc;
     rc = job.size >= HASH_WHILE_READING ? read_hashed(reader, &job, err)
-                                        : backup_entry_read(reader, job.data, job.size, err);
+                                        : pg_tar_read(reader, job.data, job.size, err);
     job.path = rc == 0 ? strdup(e->path) : NULL;
     if (rc == 0 && job.path == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -372,9 +371,9 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
     if (rc == 0)
         rc = backup_pool_new(repo_storage(repo), &o->store, o->jobs, POOL_BUDGET, on_stored, r,
                              &r->pool, err);
-    BackupStreamHandler h = {.ud = r, .on_entry = on_entry, .on_progress = on_progress};
+    PgTarHandler h = {.ud = r, .on_entry = on_entry, .on_progress = on_progress};
     if (rc == 0)
-        rc = backup_stream_consume(bs, &h, pg_manifest, pg_manifest_len, err);
+        rc = pg_basebackup_tar_consume(bs, &h, pg_manifest, pg_manifest_len, err);
     if (rc == 0)
         rc = backup_pool_finish(r->pool, err);
     uint32_t end_tli = 0;
@@ -530,7 +529,7 @@ int backup_run(Repo *repo, RepoLock *lock, const BackupOptions *o, PgpErr *err)
                  removed_objects);
     /* Before the server takes a checkpoint for us: fail early if the tar reader is missing. */
     if (rc == 0)
-        rc = cmd_libarchive_load(err);
+        rc = pg_basebackup_tar_load(err);
     if (rc == 0)
         rc = pg_conn_open_replication(o->conninfo, &conn, err);
     if (rc == 0)

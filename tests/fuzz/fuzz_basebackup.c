@@ -1,7 +1,7 @@
 /*
  * fuzz_basebackup.c - the BASE_BACKUP copy stream as backup reads it: CopyData messages
  * (pg_copymsg_parse, src/pg/copymsg.c) carrying tar archives that libarchive reads
- * (backup_stream_consume_from, src/backup/backup_stream.c) and the backup_manifest.
+ * (pg_basebackup_tar_consume_from, src/pg/basebackup_tar.c) and the backup_manifest.
  * Input: the messages, each as a 2-byte big-endian length and that many payload bytes (the
  * last one cut short by the end of the input); the stream ends cleanly after the last.
  * Like libpq's buffer, each message lives in its own allocation freed at the next call, so
@@ -12,7 +12,7 @@
  */
 #include "fuzz.h"
 
-#include "pgpitr/backup/backup_stream.h"
+#include "pgpitr/pg/basebackup_tar.h"
 #include "pgpitr/pg/pgconn.h"
 
 typedef struct Source {
@@ -57,7 +57,7 @@ static int source_next(void *ud, PgCopyMsg *out, PgpErr *err)
     }
     if (out->kind == PG_COPYMSG_NEW_ARCHIVE) {
         s->prev_oid = s->archive_oid;
-        if (backup_stream_archive_tablespace(out->archive_name, &s->archive_oid, NULL) != 0)
+        if (pg_basebackup_tar_tablespace(out->archive_name, &s->archive_oid, NULL) != 0)
             s->archive_oid = UINT32_MAX;   /* consume refuses it before reading entries */
     }
     return 0;
@@ -77,7 +77,7 @@ static void check_path(const char *p)
     }
 }
 
-static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *r, PgpErr *err)
+static int on_entry(void *ud, const PgTarEntry *e, PgTarReader *r, PgpErr *err)
 {
     Source *s = ud;
     check_path(e->path);
@@ -85,16 +85,16 @@ static int on_entry(void *ud, const BackupEntry *e, BackupEntryReader *r, PgpErr
                 "entry of tablespace %u in the archive of %u (or %u)", e->tablespace,
                 s->archive_oid, s->prev_oid);
     FUZZ_ASSERT(e->mode <= 07777, "mode %o", e->mode);
-    if (e->type == BACKUP_ENTRY_SYMLINK)
+    if (e->type == PG_TAR_SYMLINK)
         FUZZ_ASSERT(e->link_target != NULL && e->link_target[0] != '\0', "symlink target");
-    if (e->type != BACKUP_ENTRY_FILE) {
+    if (e->type != PG_TAR_FILE) {
         FUZZ_ASSERT(e->size == 0, "size %llu for a non-file", (unsigned long long)e->size);
         return 0;
     }
     static uint8_t buf[16384];
     for (uint64_t left = e->size; left > 0;) {
         size_t n = left < sizeof buf ? (size_t)left : sizeof buf;
-        int rc = backup_entry_read(r, buf, n, err);
+        int rc = pg_tar_read(r, buf, n, err);
         if (rc != 0) {
             fuzz_check_err(rc, err, -1);
             return rc;
@@ -114,11 +114,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
     Source src = {.in = {data, size}, .archive_oid = UINT32_MAX, .prev_oid = UINT32_MAX};
-    BackupStreamHandler h = {.ud = &src, .on_entry = on_entry, .on_progress = on_progress};
+    PgTarHandler h = {.ud = &src, .on_entry = on_entry, .on_progress = on_progress};
     char *manifest = NULL;
     size_t len = 0;
     PgpErr err;
-    int rc = backup_stream_consume_from(source_next, &src, &h, &manifest, &len, &err);
+    int rc = pg_basebackup_tar_consume_from(source_next, &src, &h, &manifest, &len, &err);
     if (rc != 0) {
         fuzz_check_err(rc, &err, -1);
         FUZZ_ASSERT(manifest == NULL, "manifest kept after a failure");

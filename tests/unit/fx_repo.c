@@ -13,6 +13,7 @@
 
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/repo/object_io.h"
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -120,6 +121,39 @@ void fx_put_raw(FxRepo *fx, const char *path, const char *content)
 {
     PgpErr err = {0};
     ck_assert_int_eq(storage_put_all(fx->st, path, 0, content, strlen(content), &err), 0);
+}
+
+typedef struct FxBuf {
+    char *p;
+    size_t len;
+} FxBuf;
+
+static int fx_buf_write(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    (void)err;
+    FxBuf *b = ud;
+    char *np = realloc(b->p, b->len + len + 1);
+    ck_assert_ptr_nonnull(np);
+    memcpy(np + b->len, buf, len);
+    b->p = np;
+    b->len += len;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+char *fx_read_object(FxRepo *fx, const char *path, PipeCodec codec, const char *expect_sha256,
+                     size_t *len)
+{
+    FxBuf b = {calloc(1, 1), 0};
+    ck_assert_ptr_nonnull(b.p);
+    ObjectReadOptions opt = {.codec = codec, .expect_sha256 = expect_sha256};
+    ObjectReadResult res;
+    PgpErr err = {0};
+    int rc = object_io_read_verify(fx->st, path, &opt, (PipeSink){fx_buf_write, &b}, &res, &err);
+    ck_assert_msg(rc == 0, "reading \"%s\": %s", path, err.msg);
+    if (len != NULL)
+        *len = b.len;
+    return b.p;
 }
 
 bool fx_exists(FxRepo *fx, const char *path)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/storage/storage.h"
@@ -58,6 +59,11 @@ void fx_save_backup_objects(FxRepo *fx, const char *label, uint32_t tli, uint64_
 void fx_put_object(FxRepo *fx, const char *content, char path[REPO_PATH_MAX]);
 /* Writes any repository file (parent directories created) with this content. */
 void fx_put_raw(FxRepo *fx, const char *path, const char *content);
+/* Reads a repository object through object_io_read_verify (decoded with codec, its SHA-256
+ * checked against expect_sha256 when not NULL) and asserts it succeeds; returns the content,
+ * malloc'd and NUL-terminated, *len bytes (len may be NULL). */
+char *fx_read_object(FxRepo *fx, const char *path, PipeCodec codec, const char *expect_sha256,
+                     size_t *len);
 /* Whether a repository file or directory exists. */
 bool fx_exists(FxRepo *fx, const char *path);
 

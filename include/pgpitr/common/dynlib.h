@@ -6,7 +6,7 @@
  * makes every process start load them and what they pull in (Kerberos, LDAP, GnuTLS,
  * libxml2, ICU, libstdc++): about 8 ms of CPU per call, a quarter of the per-segment budget,
  * for code those commands never run. So the modules that need such a library keep a typed
- * table of function pointers (src/pg/libpq_lazy.h, src/backup/libarchive_lazy.h) and fill it
+ * table of function pointers (src/pg/libpq_lazy.h, src/pg/libarchive_lazy.h) and fill it
  * through this helper the first time they are used. The headers are still the library's own;
  * only the link-time dependency goes.
  */

@@ -1,18 +1,18 @@
 /*
- * backup_stream.c - libarchive over the BASE_BACKUP copy stream (see backup_stream.h).
+ * basebackup_tar.c - libarchive over the BASE_BACKUP copy stream (see basebackup_tar.h).
  *
  * PostgreSQL omits the two zero blocks that end a tar archive; the read callback supplies
  * them when the next archive (or the manifest, or the end) starts, so libarchive sees a
  * well-formed archive and reports a truncated one as an error instead of a clean end.
  */
-#include "pgpitr/backup/backup_stream.h"
+#include "pgpitr/pg/basebackup_tar.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "libarchive_lazy.h"   /* libarchive is loaded at run time: cmd_libarchive_load() */
+#include "libarchive_lazy.h"   /* libarchive is loaded at run time: pg_libarchive_load() */
 
 #define TAR_TRAILER 1024
 #define MANIFEST_MAX (1024u << 20)
@@ -20,16 +20,16 @@
 static const uint8_t zero_trailer[TAR_TRAILER];
 
 typedef struct StreamState {
-    BackupStreamNext next_msg;
+    PgTarNext next_msg;
     void *src;
-    const BackupStreamHandler *h;
+    const PgTarHandler *h;
     PgCopyMsg next;            /* the message that ended the current archive */
     bool at_boundary, trailer_sent;
     int rc;                    /* error from the copy stream inside the read callback */
     PgpErr err;
 } StreamState;
 
-struct BackupEntryReader {
+struct PgTarReader {
     struct archive *a;
     StreamState *st;
     const char *path;
@@ -66,7 +66,7 @@ static la_ssize_t tar_read(struct archive *a, void *ud, const void **buf)
     }
 }
 
-int backup_entry_read(BackupEntryReader *r, void *buf, size_t len, PgpErr *err)
+int pg_tar_read(PgTarReader *r, void *buf, size_t len, PgpErr *err)
 {
     char *p = buf;
     while (len > 0) {
@@ -84,7 +84,7 @@ int backup_entry_read(BackupEntryReader *r, void *buf, size_t len, PgpErr *err)
     return 0;
 }
 
-int backup_stream_archive_tablespace(const char *name, uint32_t *oid, PgpErr *err)
+int pg_basebackup_tar_tablespace(const char *name, uint32_t *oid, PgpErr *err)
 {
     if (strcmp(name, "base.tar") == 0) {
         *oid = 0;
@@ -120,7 +120,7 @@ static int normalize_path(const char *raw, char *out, size_t size, PgpErr *err)
     return 0;
 }
 
-static int entry_from_archive(struct archive_entry *ae, BackupEntry *e, char *path, size_t size,
+static int entry_from_archive(struct archive_entry *ae, PgTarEntry *e, char *path, size_t size,
                               PgpErr *err)
 {
     const char *raw = archive_entry_pathname(ae);
@@ -136,16 +136,16 @@ static int entry_from_archive(struct archive_entry *ae, BackupEntry *e, char *pa
     e->link_target = NULL;
     switch (archive_entry_filetype(ae)) {
     case AE_IFREG:
-        e->type = BACKUP_ENTRY_FILE;
+        e->type = PG_TAR_FILE;
         if (archive_entry_size(ae) < 0)
             return PGP_FAIL(err, PGP_ERR_PG, "negative size for \"%s\" in the backup stream", path);
         e->size = (uint64_t)archive_entry_size(ae);
         return 0;
     case AE_IFDIR:
-        e->type = BACKUP_ENTRY_DIR;
+        e->type = PG_TAR_DIR;
         return 0;
     case AE_IFLNK:
-        e->type = BACKUP_ENTRY_SYMLINK;
+        e->type = PG_TAR_SYMLINK;
         e->link_target = archive_entry_symlink(ae);
         if (e->link_target == NULL || e->link_target[0] == '\0')
             return PGP_FAIL(err, PGP_ERR_PG, "symlink \"%s\" without target", path);
@@ -175,10 +175,10 @@ static int read_archive(StreamState *st, uint32_t tablespace, PgpErr *err)
     int r;
     char path[4096];
     while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
-        BackupEntry e;
+        PgTarEntry e;
         e.tablespace = tablespace;
         rc = entry_from_archive(ae, &e, path, sizeof path, err);
-        BackupEntryReader reader = {a, st, path};
+        PgTarReader reader = {a, st, path};
         if (rc == 0)
             rc = st->h->on_entry(st->h->ud, &e, &reader, err);
         if (rc != 0)
@@ -239,23 +239,28 @@ static int collect_manifest(StreamState *st, char **out, size_t *out_len, PgpErr
     return 0;
 }
 
+int pg_basebackup_tar_load(PgpErr *err)
+{
+    return pg_libarchive_load(err);
+}
+
 static int stream_next(void *src, PgCopyMsg *msg, PgpErr *err)
 {
     return pg_basebackup_next(src, msg, err);
 }
 
-int backup_stream_consume(PgBackupStream *s, const BackupStreamHandler *h, char **manifest,
-                          size_t *manifest_len, PgpErr *err)
+int pg_basebackup_tar_consume(PgBackupStream *s, const PgTarHandler *h, char **manifest,
+                              size_t *manifest_len, PgpErr *err)
 {
-    return backup_stream_consume_from(stream_next, s, h, manifest, manifest_len, err);
+    return pg_basebackup_tar_consume_from(stream_next, s, h, manifest, manifest_len, err);
 }
 
-int backup_stream_consume_from(BackupStreamNext next_msg, void *src, const BackupStreamHandler *h,
-                               char **manifest, size_t *manifest_len, PgpErr *err)
+int pg_basebackup_tar_consume_from(PgTarNext next_msg, void *src, const PgTarHandler *h,
+                                   char **manifest, size_t *manifest_len, PgpErr *err)
 {
     *manifest = NULL;
     *manifest_len = 0;
-    int rc = cmd_libarchive_load(err);
+    int rc = pg_libarchive_load(err);
     if (rc != 0)
         return rc;
     StreamState st = {.next_msg = next_msg, .src = src, .h = h};
@@ -264,7 +269,7 @@ int backup_stream_consume_from(BackupStreamNext next_msg, void *src, const Backu
         PgCopyMsg m = st.next;
         if (m.kind == PG_COPYMSG_NEW_ARCHIVE) {
             uint32_t oid;
-            rc = backup_stream_archive_tablespace(m.archive_name, &oid, err);
+            rc = pg_basebackup_tar_tablespace(m.archive_name, &oid, err);
             if (rc == 0)
                 rc = read_archive(&st, oid, err);
         } else if (m.kind == PG_COPYMSG_MANIFEST) {

@@ -2,7 +2,7 @@
  * libarchive_lazy.c - fills the libarchive function table of libarchive_lazy.h on first use.
  * Owns the soname, the install hint and the once-only load; nothing else of libarchive.
  */
-#define CMD_LIBARCHIVE_LAZY_IMPL
+#define PG_LIBARCHIVE_LAZY_IMPL
 #include "libarchive_lazy.h"
 
 #include <pthread.h>
@@ -11,19 +11,19 @@
 
 #define LIBARCHIVE_SONAME "libarchive.so.13"
 
-CmdLibarchive cmd_libarchive;
+PgLibarchive pg_libarchive;
 
 enum {
-#define CMD_LIBARCHIVE_INDEX(ret, name, params) LIBARCHIVE_I_##name,
-    CMD_LIBARCHIVE_FUNCS(CMD_LIBARCHIVE_INDEX)
-#undef CMD_LIBARCHIVE_INDEX
+#define PG_LIBARCHIVE_INDEX(ret, name, params) LIBARCHIVE_I_##name,
+    PG_LIBARCHIVE_FUNCS(PG_LIBARCHIVE_INDEX)
+#undef PG_LIBARCHIVE_INDEX
     LIBARCHIVE_N
 };
 
 static const char *const libarchive_names[LIBARCHIVE_N] = {
-#define CMD_LIBARCHIVE_NAME(ret, name, params) #name,
-    CMD_LIBARCHIVE_FUNCS(CMD_LIBARCHIVE_NAME)
-#undef CMD_LIBARCHIVE_NAME
+#define PG_LIBARCHIVE_NAME(ret, name, params) #name,
+    PG_LIBARCHIVE_FUNCS(PG_LIBARCHIVE_NAME)
+#undef PG_LIBARCHIVE_NAME
 };
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -40,13 +40,13 @@ static void load(void)
                      "libarchive13; RHEL: dnf install libarchive)");
         return;
     }
-#define CMD_LIBARCHIVE_FILL(ret, name, params)                                               \
-    cmd_libarchive.name = (ret (*) params)fns[LIBARCHIVE_I_##name];
-    CMD_LIBARCHIVE_FUNCS(CMD_LIBARCHIVE_FILL)
-#undef CMD_LIBARCHIVE_FILL
+#define PG_LIBARCHIVE_FILL(ret, name, params)                                               \
+    pg_libarchive.name = (ret (*) params)fns[LIBARCHIVE_I_##name];
+    PG_LIBARCHIVE_FUNCS(PG_LIBARCHIVE_FILL)
+#undef PG_LIBARCHIVE_FILL
 }
 
-int cmd_libarchive_load(PgpErr *err)
+int pg_libarchive_load(PgpErr *err)
 {
     pthread_once(&load_once, load);
     if (load_rc != 0 && err != NULL)
