@@ -95,33 +95,13 @@ static json_t *backups_json(const Info *info)
     return a;
 }
 
-static json_t *jsafe_or_null(bool present, const char *s)
-{
-    return present ? jsafe(s) : json_null();
-}
-
-static json_t *lock_json(const RepoLockHolder *h)
-{
-    bool p = h->parsed;
-    return json_pack("{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                     "object", jsafe(h->path), "readable", p, "alive", h->alive,
-                     "kind", jsafe_or_null(p, h->kind_name),
-                     "command", jsafe_or_null(p, h->command),
-                     "pid", p ? json_integer((json_int_t)h->pid) : json_null(),
-                     "host", jsafe_or_null(p, h->host),
-                     "label", jsafe_or_null(p && h->label[0] != '\0', h->label),
-                     "since", p ? repo_json_time(h->since) : json_null(),
-                     "heartbeat", p ? repo_json_time(h->heartbeat) : json_null(),
-                     "last_change", repo_json_time(h->mtime));
-}
-
 static json_t *locks_json(const Info *info)
 {
     if (info->locks_unknown)
         return json_null();
     json_t *a = json_array();
     for (size_t i = 0; a != NULL && i < info->n_locks; i++)
-        if (json_array_append_new(a, lock_json(&info->locks[i])) != 0) {
+        if (json_array_append_new(a, repo_json_lock_holder(&info->locks[i])) != 0) {
             json_decref(a);
             a = NULL;
         }

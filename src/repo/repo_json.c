@@ -13,6 +13,7 @@
 #include "pgpitr/repo/catalog.h"
 #include "pgpitr/repo/lease.h"
 #include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/repolock.h"
 #include "pgpitr/pg/walname.h"
 
 char *repo_json_text(const json_t *j, size_t flags)
@@ -89,4 +90,24 @@ json_t *repo_json_lease(const LeaseEntry *e)
                      "expires", ok ? repo_json_time(x->expires) : json_null(),
                      "error", str_or_null(!ok, e->error),
                      "last_change", repo_json_time(e->mtime));
+}
+
+static json_t *ascii_or_null(bool present, const char *s)
+{
+    return present ? repo_json_ascii(s) : json_null();
+}
+
+json_t *repo_json_lock_holder(const RepoLockHolder *h)
+{
+    bool p = h->parsed;
+    return json_pack("{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "object", repo_json_ascii(h->path), "readable", p, "alive", h->alive,
+                     "kind", ascii_or_null(p, h->kind_name),
+                     "command", ascii_or_null(p, h->command),
+                     "pid", p ? json_integer((json_int_t)h->pid) : json_null(),
+                     "host", ascii_or_null(p, h->host),
+                     "label", ascii_or_null(p && h->label[0] != '\0', h->label),
+                     "since", p ? repo_json_time(h->since) : json_null(),
+                     "heartbeat", p ? repo_json_time(h->heartbeat) : json_null(),
+                     "last_change", repo_json_time(h->mtime));
 }

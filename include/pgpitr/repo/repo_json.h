@@ -1,6 +1,7 @@
 /*
  * repo_json.h - JSON pieces the documents about a repository share (info, verify, expire,
- * drill reports): the document as text, times, LSNs, where a backup was taken, a lease.
+ * drill reports): the document as text, times, LSNs, where a backup was taken, a lease, a
+ * lock holder.
  */
 #ifndef PGPITR_REPO_JSON_H
 #define PGPITR_REPO_JSON_H
@@ -28,5 +29,10 @@ json_t *repo_json_source(const struct ManifestSource *src);
  * when it does not parse, then error says why). NULL when out of memory. */
 struct LeaseEntry;
 json_t *repo_json_lease(const struct LeaseEntry *e);
+/* A lock holder as listed (repolock.h) for info: its object, whether it is readable and alive,
+ * and its fields (null when it does not parse; names from outside as repo_json_ascii). NULL
+ * when out of memory. */
+struct RepoLockHolder;
+json_t *repo_json_lock_holder(const struct RepoLockHolder *h);
 
 #endif
