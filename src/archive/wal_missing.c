@@ -3,7 +3,7 @@
  * find; see wal_missing.h for the contract and the decision table.
  *
  * Owns the recovery mode read from the data directory and the classification of a miss. Reads
- * the archive only through restore_wal's index (the listing code restore, info and verify
+ * the archive only through wal_history's index (the listing code restore, info and verify
  * share) and never writes to the repository or the data directory.
  */
 #include "pgpitr/archive/wal_missing.h"
@@ -20,7 +20,7 @@
 
 #include "pgpitr/common/log.h"
 #include "pgpitr/pg/pgrecovery.h"
-#include "pgpitr/restore/restore_wal.h"
+#include "pgpitr/repo/wal_history.h"
 #include "pgpitr/pg/timeline.h"
 
 /* ---- the recovery mode ------------------------------------------------------------------ */
@@ -103,26 +103,26 @@ static void set_beyond(WalMissing *out, const char *fmt, ...)
 
 /* The segment where timeline tli begins, from its archived history file (0 without one: then
  * PostgreSQL too assumes the timeline alone, from the start). */
-static int timeline_begin_segno(RestoreWalIndex *ix, uint32_t tli, uint64_t *segno, PgpErr *err)
+static int timeline_begin_segno(WalHistoryIndex *ix, uint32_t tli, uint64_t *segno, PgpErr *err)
 {
     PgTimelineHistory h;
     bool found = false;
     *segno = 0;
-    int rc = restore_wal_history(ix, tli, &h, &found, err);
+    int rc = wal_history_read(ix, tli, &h, &found, err);
     if (rc == 0 && found && h.n > 0)
-        *segno = pg_lsn_segno(h.entries[h.n - 1].begin, restore_wal_segsize(ix));
+        *segno = pg_lsn_segno(h.entries[h.n - 1].begin, wal_history_segsize(ix));
     pg_timeline_free(&h);
     return rc;
 }
 
 /* Whether the history of a later timeline says tli went on past segment segno. */
-static int find_lost_tail(RestoreWalIndex *ix, uint32_t tli, uint64_t segno, WalMissing *out,
+static int find_lost_tail(WalHistoryIndex *ix, uint32_t tli, uint64_t segno, WalMissing *out,
                           PgpErr *err)
 {
     uint32_t *tlis = NULL;
     size_t n = 0;
-    uint32_t segsize = restore_wal_segsize(ix);
-    int rc = restore_wal_history_tlis(ix, &tlis, &n, err);
+    uint32_t segsize = wal_history_segsize(ix);
+    int rc = wal_history_tlis(ix, &tlis, &n, err);
     for (size_t i = 0; rc == 0 && i < n && out->kind != WAL_MISSING_LOST_TAIL; i++) {
         if (tlis[i] <= tli)
             continue;
@@ -130,7 +130,7 @@ static int find_lost_tail(RestoreWalIndex *ix, uint32_t tli, uint64_t segno, Wal
         bool found = false;
         PgpErr herr;
         pgp_err_clear(&herr);
-        if (restore_wal_history(ix, tlis[i], &h, &found, &herr) != 0) {
+        if (wal_history_read(ix, tlis[i], &h, &found, &herr) != 0) {
             if (herr.code == PGP_ERR_NOMEM)
                 rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
             else   /* proves nothing; PostgreSQL gets an error if it ever asks for it */
@@ -152,17 +152,17 @@ static int find_lost_tail(RestoreWalIndex *ix, uint32_t tli, uint64_t segno, Wal
     return rc;
 }
 
-static int classify_segment(RestoreWalIndex *ix, const PgWalName *wn, WalMissing *out,
+static int classify_segment(WalHistoryIndex *ix, const PgWalName *wn, WalMissing *out,
                             PgpErr *err)
 {
-    uint32_t segsize = restore_wal_segsize(ix);
+    uint32_t segsize = wal_history_segsize(ix);
     uint64_t segno, later = 0, begin = 0;
     bool found = false;
     if (!pg_walname_segno(wn, segsize, &segno)) {
         set_beyond(out, "not a segment name for %" PRIu32 "-byte segments", segsize);
         return 0;
     }
-    int rc = restore_wal_first(ix, wn->tli, segno + 1, UINT64_MAX, &found, &later, err);
+    int rc = wal_history_first(ix, wn->tli, segno + 1, UINT64_MAX, &found, &later, err);
     if (rc == 0 && found)
         rc = timeline_begin_segno(ix, wn->tli, &begin, err);
     if (rc != 0)
@@ -186,11 +186,11 @@ static int classify_segment(RestoreWalIndex *ix, const PgWalName *wn, WalMissing
     return rc;
 }
 
-static int classify_history(RestoreWalIndex *ix, uint32_t tli, WalMissing *out, PgpErr *err)
+static int classify_history(WalHistoryIndex *ix, uint32_t tli, WalMissing *out, PgpErr *err)
 {
     uint32_t *tlis = NULL;
     size_t n = 0;
-    int rc = restore_wal_history_tlis(ix, &tlis, &n, err);
+    int rc = wal_history_tlis(ix, &tlis, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (tli > 1 && tlis[i] > tli) {   /* timeline 1 never has a history file */
             out->kind = WAL_MISSING_HISTORY_GAP;
@@ -220,13 +220,13 @@ int wal_missing_classify(Repo *repo, const char *walname, WalMissing *out, PgpEr
         set_beyond(out, "%s files are never asked for by recovery", pg_walfile_kind_name(wn.kind));
         return 0;
     }
-    RestoreWalIndex *ix = NULL;
-    rc = restore_wal_index_new(repo, &ix, err);
+    WalHistoryIndex *ix = NULL;
+    rc = wal_history_index_new(repo, &ix, err);
     if (rc == 0 && wn.kind == PG_WALFILE_SEGMENT)
         rc = classify_segment(ix, &wn, out, err);
     else if (rc == 0)
         rc = classify_history(ix, wn.tli, out, err);
-    restore_wal_index_free(ix);
+    wal_history_index_free(ix);
     return rc;
 }
 

@@ -474,7 +474,7 @@ static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
                           (json_int_t)m->new_stored_size, "jobs", (json_int_t)o->jobs, "seconds",
                           seconds, "mib_per_second", mbps, "compress",
                           pipe_codec_name(o->store.codec));
-    if (j != NULL && json_object_set_new(j, "source", cmd_json_source(m->source)) != 0) {
+    if (j != NULL && json_object_set_new(j, "source", repo_json_source(m->source)) != 0) {
         json_decref(j);
         j = NULL;
     }

@@ -191,8 +191,9 @@ static json_t *backup_json(const ExpireBackup *eb)
         json_array_append_new(reasons, json_string(eb->d->reasons[r]));
     return json_pack("{s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I}", "label", eb->b->label,
                      "action", eb->d->keep ? "keep" : "remove", "timeline", (json_int_t)m->timeline,
-                     "start_lsn", cmd_json_lsn(m->start_lsn), "stop_lsn", cmd_json_lsn(m->stop_lsn),
-                     "stop_time", cmd_json_time(m->stop_time), "reasons", reasons,
+                     "start_lsn", repo_json_lsn(m->start_lsn),
+                     "stop_lsn", repo_json_lsn(m->stop_lsn),
+                     "stop_time", repo_json_time(m->stop_time), "reasons", reasons,
                      "newest", json_boolean(eb->d->why & RETENTION_WHY_NEWEST),
                      "bytes_freed", (json_int_t)eb->dir_bytes);
 }
@@ -204,8 +205,9 @@ static json_t *window_json(const ExpirePlan *p)
     const BackupManifest *m = p->window_backup->manifest;
     const CatalogWal *w = p->latest_wal;
     return json_pack("{s:s, s:o, s:o, s:o, s:o}", "from_backup", p->window_backup->label,
-                     "from_time", cmd_json_time(m->stop_time), "from_lsn", cmd_json_lsn(m->stop_lsn),
-                     "to_time", w ? cmd_json_time(p->window.to_time) : json_null(),
+                     "from_time", repo_json_time(m->stop_time),
+                     "from_lsn", repo_json_lsn(m->stop_lsn),
+                     "to_time", w ? repo_json_time(p->window.to_time) : json_null(),
                      "to_wal", w ? json_string(w->name) : json_null());
 }
 
@@ -218,7 +220,7 @@ static json_t *wal_json(const ExpirePlan *p, const Catalog *c)
     return json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}",
                      "cutoff_segno", has ? json_integer((json_int_t)segno) : json_null(),
                      "cutoff_walname", has ? json_string(cut) : json_null(),
-                     "cutoff_lsn", has ? cmd_json_lsn(segno * (uint64_t)c->id.wal_segsize)
+                     "cutoff_lsn", has ? repo_json_lsn(segno * (uint64_t)c->id.wal_segsize)
                                        : json_null(),
                      "policy_cutoff_segno",
                      has ? json_integer((json_int_t)p->retention.wal_cutoff) : json_null(),
@@ -229,7 +231,7 @@ static json_t *wal_json(const ExpirePlan *p, const Catalog *c)
 
 static json_t *lease_json(const ExpireLease *l)
 {
-    json_t *j = cmd_json_lease(&l->e);
+    json_t *j = repo_json_lease(&l->e);
     if (j != NULL && (json_object_set_new(j, "holds_wal", json_boolean(l->holds)) != 0 ||
                       json_object_set_new(j, "action", json_string(l->remove ? "remove"
                                                                              : "keep")) != 0)) {
@@ -261,7 +263,7 @@ int expire_plan_to_json(const ExpirePlan *p, const Catalog *c, bool dry_run, jso
                                 "remove_bytes", (json_int_t)p->object_bytes, "keep",
                                 (json_int_t)p->n_objects_kept);
     *out = json_pack("{s:i, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "format", 1,
-                     "dry_run", dry_run, "now", cmd_json_time(p->now), "policy", policy,
+                     "dry_run", dry_run, "now", repo_json_time(p->now), "policy", policy,
                      "backups", backups, "incomplete_backups", incomplete, "objects", objects,
                      "wal", wal_json(p, c), "leases", leases,
                      "bytes_freed", (json_int_t)expire_plan_bytes_freed(p),

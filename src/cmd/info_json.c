@@ -15,7 +15,7 @@
  * ASCII becomes '?', so jansson never refuses it and the document stays one line per value. */
 static json_t *jsafe(const char *s)
 {
-    return cmd_json_ascii(s);
+    return repo_json_ascii(s);
 }
 
 static json_t *jseg(const Info *info, uint32_t tli, uint64_t segno)
@@ -43,8 +43,8 @@ static json_t *running_json(const InfoBackup *ib)
     if (h == NULL)
         return json_null();
     return json_pack("{s:I, s:o, s:o, s:o, s:s}", "pid", (json_int_t)h->pid, "host",
-                     jsafe(h->host), "since", cmd_json_time(h->since), "heartbeat",
-                     cmd_json_time(h->heartbeat), "matched_by",
+                     jsafe(h->host), "since", repo_json_time(h->since), "heartbeat",
+                     repo_json_time(h->heartbeat), "matched_by",
                      ib->running_by_label ? "label" : "newest");
 }
 
@@ -57,9 +57,9 @@ static json_t *complete_json(const Info *info, size_t i)
     return json_pack("{s:s, s:s, s:n, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:o,"
                      " s:n}",
                      "label", m->label, "status", "complete", "error", "timeline",
-                     (json_int_t)m->timeline, "start_lsn", cmd_json_lsn(m->start_lsn), "stop_lsn",
-                     cmd_json_lsn(m->stop_lsn), "start_time", cmd_json_time(m->start_time), "stop_time",
-                     cmd_json_time(m->stop_time), "duration_s",
+                     (json_int_t)m->timeline, "start_lsn", repo_json_lsn(m->start_lsn), "stop_lsn",
+                     repo_json_lsn(m->stop_lsn), "start_time", repo_json_time(m->start_time),
+                     "stop_time", repo_json_time(m->stop_time), "duration_s",
                      (json_int_t)(m->stop_time > m->start_time ? m->stop_time - m->start_time : 0),
                      "size", (json_int_t)m->size, "stored_size", (json_int_t)m->stored_size,
                      "new_stored_size", (json_int_t)m->new_stored_size, "restorable",
@@ -79,11 +79,11 @@ static json_t *backups_json(const Info *info)
                       b->status == CATALOG_BACKUP_CORRUPT ? jsafe(b->error) : json_null(),
                       "timeline", "start_lsn", "stop_lsn", "start_time", "stop_time",
                       "duration_s", "size", "stored_size", "new_stored_size", "restorable", 0,
-                      "missing_segment", "last_change", cmd_json_time(b->dir_mtime));
+                      "missing_segment", "last_change", repo_json_time(b->dir_mtime));
         const BackupManifest *m = b->manifest;
         if (o != NULL &&
             (json_object_set_new(o, "running", running_json(&info->backups[i])) != 0 ||
-             json_object_set_new(o, "source", cmd_json_source(m ? m->source : NULL)) != 0)) {
+             json_object_set_new(o, "source", repo_json_source(m ? m->source : NULL)) != 0)) {
             json_decref(o);
             o = NULL;
         }
@@ -95,33 +95,13 @@ static json_t *backups_json(const Info *info)
     return a;
 }
 
-static json_t *jsafe_or_null(bool present, const char *s)
-{
-    return present ? jsafe(s) : json_null();
-}
-
-static json_t *lock_json(const RepoLockHolder *h)
-{
-    bool p = h->parsed;
-    return json_pack("{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                     "object", jsafe(h->path), "readable", p, "alive", h->alive,
-                     "kind", jsafe_or_null(p, h->kind_name),
-                     "command", jsafe_or_null(p, h->command),
-                     "pid", p ? json_integer((json_int_t)h->pid) : json_null(),
-                     "host", jsafe_or_null(p, h->host),
-                     "label", jsafe_or_null(p && h->label[0] != '\0', h->label),
-                     "since", p ? cmd_json_time(h->since) : json_null(),
-                     "heartbeat", p ? cmd_json_time(h->heartbeat) : json_null(),
-                     "last_change", cmd_json_time(h->mtime));
-}
-
 static json_t *locks_json(const Info *info)
 {
     if (info->locks_unknown)
         return json_null();
     json_t *a = json_array();
     for (size_t i = 0; a != NULL && i < info->n_locks; i++)
-        if (json_array_append_new(a, lock_json(&info->locks[i])) != 0) {
+        if (json_array_append_new(a, repo_json_lock_holder(&info->locks[i])) != 0) {
             json_decref(a);
             a = NULL;
         }
@@ -134,7 +114,7 @@ static json_t *leases_json(const Info *info)
         return json_null();
     json_t *a = json_array();
     for (size_t i = 0; a != NULL && i < info->n_leases; i++)
-        if (json_array_append_new(a, cmd_json_lease(&info->leases[i])) != 0) {
+        if (json_array_append_new(a, repo_json_lease(&info->leases[i])) != 0) {
             json_decref(a);
             a = NULL;
         }
@@ -169,8 +149,8 @@ static json_t *add_activity(const Info *info, const InfoTimeline *it, json_t *o)
     bool fork = a != NULL && a->parent != 0, last = a != NULL && a->has_last;
     json_t *more = json_pack("{s:o, s:o, s:o, s:o, s:b}", "parent",
                              fork ? json_integer(a->parent) : json_null(), "fork_lsn",
-                             fork ? cmd_json_lsn(a->fork_lsn) : json_null(), "last_archived",
-                             last ? cmd_json_time(a->last) : json_null(), "last_object",
+                             fork ? repo_json_lsn(a->fork_lsn) : json_null(), "last_archived",
+                             last ? repo_json_time(a->last) : json_null(), "last_object",
                              last ? jsafe(a->last_name) : json_null(), "production",
                              info->production.known && info->production.tli == it->t->tli);
     if (o == NULL || more == NULL || json_object_update(o, more) != 0) {
@@ -203,7 +183,7 @@ static json_t *production_json(const Info *info)
     if (!p->known)
         return json_null();
     return json_pack("{s:I, s:o, s:o, s:b, s:o, s:I, s:o}", "timeline", (json_int_t)p->tli,
-                     "last_archived", cmd_json_time(p->last), "last_object", jsafe(p->last_name),
+                     "last_archived", repo_json_time(p->last), "last_object", jsafe(p->last_name),
                      "ambiguous", p->ambiguous, "tied_with",
                      p->ambiguous ? json_integer(p->tied) : json_null(), "latest_timeline",
                      (json_int_t)p->latest, "warnings", production_warnings(info));
@@ -230,7 +210,7 @@ static json_t *archive_json(const Info *info)
     const CatalogWal *w = info->newest;
     if (w != NULL)
         newest = json_pack("{s:s, s:I, s:o, s:I}", "name", w->name, "timeline",
-                           (json_int_t)w->tli, "archived", cmd_json_time(w->mtime), "age_s",
+                           (json_int_t)w->tli, "archived", repo_json_time(w->mtime), "age_s",
                            (json_int_t)(info->now - w->mtime));
     json_t *tls = json_array();
     for (size_t i = 0; tls != NULL && i < info->n_tls; i++)
@@ -247,9 +227,9 @@ static json_t *window_json(const Info *info, const InfoWindow *w)
     const CatalogReach *r = &w->reach;
     return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o}",
                      "timeline", (json_int_t)w->tli, "backup", w->from->label,
-                     "earliest_time", cmd_json_time(r->earliest_time), "earliest_lsn",
-                     cmd_json_lsn(r->earliest_lsn), "latest_time", cmd_json_time(r->latest_time),
-                     "latest_lsn", cmd_json_lsn(r->latest_lsn), "last_segment",
+                     "earliest_time", repo_json_time(r->earliest_time), "earliest_lsn",
+                     repo_json_lsn(r->earliest_lsn), "latest_time", repo_json_time(r->latest_time),
+                     "latest_lsn", repo_json_lsn(r->latest_lsn), "last_segment",
                      jseg(info, pg_timeline_of_segno(&catalog_timeline(&info->cat, w->tli)->history,
                                                      r->end_segno, info->cat.id.wal_segsize),
                           r->end_segno),
@@ -297,7 +277,7 @@ static json_t *info_json(const Info *info)
     int bad = 0;
     bad |= json_object_set_new(j, "schema_version", json_integer(INFO_SCHEMA_VERSION));
     bad |= json_object_set_new(j, "pgpitr_version", json_string(PGPITR_VERSION));
-    bad |= json_object_set_new(j, "generated", cmd_json_time(info->now));
+    bad |= json_object_set_new(j, "generated", repo_json_time(info->now));
     bad |= json_object_set_new(j, "repository", jsafe(info->repo_path));
     bad |= json_object_set_new(j, "bound", json_boolean(info->cat.bound));
     bad |= json_object_set_new(j, "cluster", cluster_json(info));
@@ -318,7 +298,7 @@ static json_t *info_json(const Info *info)
 int info_to_json(const Info *info, char **out, PgpErr *err)
 {
     json_t *j = info_json(info);
-    *out = cmd_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    *out = repo_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(j);
     if (*out == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory building the info document");

@@ -122,9 +122,9 @@ static json_t *backup_json(const Catalog *c, const VerifyReport *r, size_t bi)
         /* to_time null when unknown, as info and expire write it */
         json_array_append_new(reach, json_pack("{s:I, s:o, s:o, s:o, s:b}", "timeline",
                                                (json_int_t)row->tli, "from_lsn",
-                                               cmd_json_lsn(row->reach.earliest_lsn), "to_lsn",
-                                               cmd_json_lsn(row->reach.latest_lsn), "to_time",
-                                               cmd_json_time(row->reach.latest_time),
+                                               repo_json_lsn(row->reach.earliest_lsn), "to_lsn",
+                                               repo_json_lsn(row->reach.latest_lsn), "to_time",
+                                               repo_json_time(row->reach.latest_time),
                                                "gap_after", row->reach.gap));
     }
     return json_pack("{s:s, s:b, s:o}", "label", c->backups[bi].label, "restorable",

@@ -270,7 +270,8 @@ static json_t *backup_json(const DrillReport *r)
     const RestoreReport *b = &r->backup;
     return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
                      "label", jstr(b->label), "why", jstr(b->why), "timeline", (json_int_t)b->backup_timeline,
-                     "start_lsn", cmd_json_lsn(b->backup_start_lsn), "stop_lsn", cmd_json_lsn(b->backup_stop_lsn),
+                     "start_lsn", repo_json_lsn(b->backup_start_lsn),
+                     "stop_lsn", repo_json_lsn(b->backup_stop_lsn),
                      "start_time", jtime(b->backup_start_time * 1000000),
                      "stop_time", jtime(b->backup_stop_time * 1000000),
                      "size", (json_int_t)b->backup_size, "stored_size",
@@ -284,7 +285,7 @@ static json_t *target_json(const DrillReport *r)
     if (r->has_reached)
         reached = json_pack("{s:o, s:o, s:o, s:o}",
                             "time", r->reached_has_time ? jtime(r->reached_time_us) : json_null(),
-                            "lsn", r->reached_has_lsn ? cmd_json_lsn(r->reached_lsn) : json_null(),
+                            "lsn", r->reached_has_lsn ? repo_json_lsn(r->reached_lsn) : json_null(),
                             "timeline", r->reached_timeline ?
                                 json_integer(r->reached_timeline) : json_null(),
                             "new_timeline", r->new_timeline ?
@@ -302,7 +303,7 @@ static json_t *timelines_json(const TlActivityList *l)
         json_array_append_new(a, json_pack("{s:I, s:o, s:o, s:b, s:o, s:o}", "timeline",
                                            (json_int_t)t->tli, "parent", t->parent ?
                                            json_integer(t->parent) : json_null(), "fork_lsn",
-                                           t->parent ? cmd_json_lsn(t->fork_lsn) : json_null(),
+                                           t->parent ? repo_json_lsn(t->fork_lsn) : json_null(),
                                            "history", t->has_history, "last_archived",
                                            t->has_last ? jtime(t->last * 1000000) : json_null(),
                                            "last_object", t->has_last ? jstr(t->last_name) :
@@ -426,7 +427,7 @@ static json_t *report_json(const DrillReport *r)
 int drill_report_to_json(const DrillReport *r, char **out, PgpErr *err)
 {
     json_t *j = report_json(r);
-    *out = cmd_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+    *out = repo_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
                                 JSON_REAL_PRECISION(10));
     json_decref(j);
     /* json_pack fails on strings that are not UTF-8: a server log line, a table name. */

@@ -2,7 +2,7 @@
  * catalog.c - the whole repository read once (catalog.h): backups with their manifests,
  * archived WAL files, timeline histories; and the shared analysis (gaps, reach of a backup).
  *
- * Read-only. Histories are read through restore_wal_history so that info, verify and expire
+ * Read-only. Histories are read through wal_history_read so that info, verify and expire
  * judge a history file exactly as restore does (verified against its checksum, strictly
  * parsed).
  */
@@ -16,7 +16,7 @@
 
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/wal_index.h"
-#include "pgpitr/restore/restore_wal.h"
+#include "pgpitr/repo/wal_history.h"
 
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -240,11 +240,11 @@ static void count_files(Catalog *c, CatalogTimeline *t)
     }
 }
 
-static int read_history(RestoreWalIndex *ix, CatalogTimeline *t, PgpErr *err)
+static int read_history(WalHistoryIndex *ix, CatalogTimeline *t, PgpErr *err)
 {
     PgpErr e;
     pgp_err_clear(&e);
-    int rc = restore_wal_history(ix, t->tli, &t->history, &t->history_found, &e);
+    int rc = wal_history_read(ix, t->tli, &t->history, &t->history_found, &e);
     if (rc == 0)
         return 0;
     if (rc != PGP_ERR_CORRUPT && rc != PGP_ERR_CONFLICT && rc != PGP_ERR_CODEC) {
@@ -272,13 +272,13 @@ static int load_timelines(Repo *repo, Catalog *c, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     if (c->n_timelines > 1)
         qsort(c->timelines, c->n_timelines, sizeof *c->timelines, timeline_cmp);
-    RestoreWalIndex *ix = NULL;
-    rc = restore_wal_index_new(repo, &ix, err);
+    WalHistoryIndex *ix = NULL;
+    rc = wal_history_index_new(repo, &ix, err);
     for (size_t i = 0; rc == 0 && i < c->n_timelines; i++) {
         count_files(c, &c->timelines[i]);
         rc = read_history(ix, &c->timelines[i], err);
     }
-    restore_wal_index_free(ix);
+    wal_history_index_free(ix);
     return rc;
 }
 

@@ -1,7 +1,7 @@
 /*
  * tl_production.c - production's timeline from the archive's activity (tl_production.h): the
  * per-timeline facts a listing gathers, the decision and its one-line description. Pure; the
- * listings are restore_wal.c's and catalog.c's.
+ * listings are wal_history.c's and catalog.c's.
  */
 #include "pgpitr/repo/tl_production.h"
 

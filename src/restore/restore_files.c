@@ -1,12 +1,12 @@
 /*
  * restore_files.c - the per-file work of a restore and the worker pool that runs it, the
- * filesystem work on the target (checks and locks, directories, durable sync, cleanup after a
+ * filesystem work on the destination (checks and locks, directories, durable sync, cleanup after a
  * failure) and --delta's per-file check (see restore_files.h for the contracts; the recovery settings
  * text is restore_conf.c's). Owns no policy about which backup, which files go where, or in
  * which order; restore.c decides those.
  *
  * A file is written straight to its final path, created with O_EXCL, and unlinked on any
- * failure: the target directory is new (or checked empty, or checked for --delta), locked by
+ * failure: the destination directory is new (or checked empty, or checked for --delta), locked by
  * this restore and not a running cluster, and the file that
  * decides whether PostgreSQL will start (global/pg_control) is written last by restore.c
  * after everything else is durable, so a temp name + rename per file would cost a rename
@@ -249,7 +249,7 @@ int restore_pool_run(Storage *s, const RestoreJob *jobs, size_t n, const Restore
     return rc;
 }
 
-/* ---- the target ------------------------------------------------------------------------ */
+/* ---- the destination ------------------------------------------------------------------------ */
 
 char *restore_path_join(const char *a, const char *b)
 {
@@ -265,7 +265,7 @@ static char *strip_slashes(char *p)
     return p;
 }
 
-int restore_target_init(RestoreTarget *t, const char *pgdata, const BackupManifest *m,
+int restore_dest_init(RestoreDest *t, const char *pgdata, const BackupManifest *m,
                         PgpErr *err)
 {
     memset(t, 0, sizeof *t);
@@ -296,7 +296,7 @@ int restore_target_init(RestoreTarget *t, const char *pgdata, const BackupManife
     return 0;
 }
 
-void restore_target_free(RestoreTarget *t)
+void restore_dest_free(RestoreDest *t)
 {
     free(t->pgdata);
     for (size_t i = 0; i < t->n_ts; i++)
@@ -382,7 +382,7 @@ static bool looks_like_pgdata(const char *pgdata)
 
 /* Under the lock: a new or empty data directory, or with allow_existing one that looks like
  * a data directory; never one a server runs in. */
-static int check_pgdata(const RestoreTarget *t, PgpErr *err)
+static int check_pgdata(const RestoreDest *t, PgpErr *err)
 {
     char *entry = NULL;
     int rc = check_postmaster(t->pgdata, err);
@@ -409,7 +409,7 @@ static int check_pgdata(const RestoreTarget *t, PgpErr *err)
 }
 
 /* Under the lock: restore_ts_location_rule with the facts of ts. */
-static int check_tablespace(const RestoreTarget *t, const RestoreTablespaceTarget *ts,
+static int check_tablespace(const RestoreDest *t, const RestoreTablespaceDest *ts,
                             PgpErr *err)
 {
     char what[64], *entry = NULL, *link = NULL, *own = NULL, *real = NULL;
@@ -444,7 +444,7 @@ bool restore_paths_overlap(const char *a, const char *b)
 }
 
 /* No root may be, contain or lie inside a directory a running server uses. */
-static int check_live(const RestoreTarget *t, PgpErr *err)
+static int check_live(const RestoreDest *t, PgpErr *err)
 {
     RestoreLive live;
     int rc = restore_live_scan("/proc", &live, err);
@@ -463,7 +463,7 @@ static int check_live(const RestoreTarget *t, PgpErr *err)
     return rc;
 }
 
-int restore_target_check(const RestoreTarget *t, PgpErr *err)
+int restore_dest_check(const RestoreDest *t, PgpErr *err)
 {
     int rc = check_postmaster(t->pgdata, err);
     for (size_t i = 0; i < t->n_ts && rc == 0; i++) {
@@ -483,7 +483,7 @@ int restore_target_check(const RestoreTarget *t, PgpErr *err)
     return rc;
 }
 
-static int remember(RestoreTarget *t, const char *dir, PgpErr *err)
+static int remember(RestoreDest *t, const char *dir, PgpErr *err)
 {
     if (t->n_sync == t->cap_sync) {
         size_t cap = t->cap_sync ? t->cap_sync * 2 : 64;
@@ -501,7 +501,7 @@ static int remember(RestoreTarget *t, const char *dir, PgpErr *err)
 
 /* mkdir -p; *top (if top) gets the outermost directory created, NULL if none. path is
  * modified temporarily. */
-static int mkdir_rec(RestoreTarget *t, char *path, char **top, PgpErr *err)
+static int mkdir_rec(RestoreDest *t, char *path, char **top, PgpErr *err)
 {
     for (int attempt = 0;; attempt++) {
         if (mkdir(path, 0700) == 0) {
@@ -524,7 +524,7 @@ static int mkdir_rec(RestoreTarget *t, char *path, char **top, PgpErr *err)
     }
 }
 
-int restore_target_mkdir(RestoreTarget *t, const char *path, PgpErr *err)
+int restore_dest_mkdir(RestoreDest *t, const char *path, PgpErr *err)
 {
     char *p = strdup(path);
     int rc = p != NULL ? mkdir_rec(t, p, NULL, err) : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -532,7 +532,7 @@ int restore_target_mkdir(RestoreTarget *t, const char *path, PgpErr *err)
     return rc;
 }
 
-int restore_target_mkdir_parent(RestoreTarget *t, const char *file, PgpErr *err)
+int restore_dest_mkdir_parent(RestoreDest *t, const char *file, PgpErr *err)
 {
     char *p = strdup(file);
     if (p == NULL)
@@ -568,7 +568,7 @@ static void rmdir_chain(const char *path, const char *top)
 
 /* After the checks: an existing root loses group/other access (PostgreSQL refuses it); the
  * directory whose entries changed is planned for fsync. */
-static int root_ready(RestoreTarget *t, const char *path, const char *top, PgpErr *err)
+static int root_ready(RestoreDest *t, const char *path, const char *top, PgpErr *err)
 {
     if (top != NULL) { /* created: the parent of the outermost new directory changed */
         char *parent = strdup(top), *slash = parent != NULL ? strrchr(parent, '/') : NULL;
@@ -591,7 +591,7 @@ static int root_ready(RestoreTarget *t, const char *path, const char *top, PgpEr
  * under the lock (so no other restore can change it between check and use), then recorded.
  * What this call created is removed again on failure, but only once it held the lock: a
  * directory another restore locked first is that restore's. */
-static int acquire_root(RestoreTarget *t, const char *path, const RestoreTablespaceTarget *ts,
+static int acquire_root(RestoreDest *t, const char *path, const RestoreTablespaceDest *ts,
                         PgpErr *err)
 {
     char what[64] = "target directory", *p = strdup(path), *top = NULL;
@@ -621,7 +621,7 @@ static int acquire_root(RestoreTarget *t, const char *path, const RestoreTablesp
     return 0;
 }
 
-int restore_target_acquire(RestoreTarget *t, PgpErr *err)
+int restore_dest_acquire(RestoreDest *t, PgpErr *err)
 {
     int rc = acquire_root(t, t->pgdata, NULL, err);
     for (size_t i = 0; i < t->n_ts && rc == 0; i++)
@@ -638,12 +638,12 @@ int restore_target_acquire(RestoreTarget *t, PgpErr *err)
     return rc;
 }
 
-int restore_target_links(RestoreTarget *t, PgpErr *err)
+int restore_dest_links(RestoreDest *t, PgpErr *err)
 {
     if (t->n_ts == 0)
         return 0;
     char *dir = restore_path_join(t->pgdata, "pg_tblspc");
-    int rc = dir != NULL ? restore_target_mkdir(t, dir, err)
+    int rc = dir != NULL ? restore_dest_mkdir(t, dir, err)
                          : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < t->n_ts && rc == 0; i++) {
         char *link = NULL;
@@ -673,12 +673,12 @@ int restore_fsync_dir(const char *path, PgpErr *err)
     return r == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot fsync directory \"%s\"", path);
 }
 
-int restore_target_note_sync(RestoreTarget *t, const char *dir, PgpErr *err)
+int restore_dest_note_sync(RestoreDest *t, const char *dir, PgpErr *err)
 {
     return remember(t, dir, err);
 }
 
-int restore_target_sync(RestoreTarget *t, PgpErr *err)
+int restore_dest_sync(RestoreDest *t, PgpErr *err)
 {
     int rc = 0;
     for (size_t i = 0; i < t->n_sync && rc == 0; i++)
@@ -694,7 +694,7 @@ static int rm_inside(const char *p, const struct stat *sb, int flag, struct FTW 
     return 0;
 }
 
-void restore_target_cleanup(RestoreTarget *t)
+void restore_dest_cleanup(RestoreDest *t)
 {
     for (size_t i = t->n_roots; i-- > 0;) {
         const RestoreRoot *r = &t->roots[i];

@@ -1,6 +1,6 @@
 /*
  * restore_keep.c - `restore --delta --keep-old DIR` (restore_keep.h): DIR is checked and
- * locked with the target, then filled with a complete, durable copy of what the delta restore
+ * locked with the destination, then filled with a complete, durable copy of what the delta restore
  * may change, before the restore changes anything, with the README that explains it and the
  * undo.sh that puts it back. Writes only into DIR.
  *
@@ -50,7 +50,7 @@ typedef struct KeepNames {
 /* What DIR held when it was opened. */
 typedef enum {
     KEEP_NEW = 0,                       /* nothing: copy */
-    KEEP_COPYING,                       /* our unfinished copy (the target untouched): again */
+    KEEP_COPYING,                       /* our unfinished copy (the destination untouched): again */
     KEEP_KEPT,                          /* our complete copy, the restore interrupted: use it */
 } KeepStart;
 
@@ -204,7 +204,7 @@ static int write_state(RestoreKeep *k, const char *state, PgpErr *err)
     return rc;
 }
 
-/* The copy in DIR is of the same target: the same data directory and tablespace locations. */
+/* The copy in DIR is of the same destination: the same data directory and tablespace locations. */
 static bool same_roots(const RestoreKeep *k, json_t *roots)
 {
     if (!json_is_array(roots) || json_array_size(roots) != k->n_roots)
@@ -225,7 +225,7 @@ static bool same_roots(const RestoreKeep *k, json_t *roots)
     return true;
 }
 
-/* DIR holds keep-old.json: an interrupted --keep-old of this target is taken over. */
+/* DIR holds keep-old.json: an interrupted --keep-old of this destination is taken over. */
 static int take_over(RestoreKeep *k, PgpErr *err)
 {
     char *path = NULL;
@@ -301,7 +301,7 @@ static int backup_names(const BackupManifest *m, uint32_t oid, KeepNames *out, P
     return rc;
 }
 
-static int roots_init(RestoreKeep *k, const RestoreTarget *t, const BackupManifest *m,
+static int roots_init(RestoreKeep *k, const RestoreDest *t, const BackupManifest *m,
                       PgpErr *err)
 {
     if ((k->roots = calloc(t->n_ts + 1, sizeof *k->roots)) == NULL)
@@ -312,7 +312,7 @@ static int roots_init(RestoreKeep *k, const RestoreTarget *t, const BackupManife
         r->path = strdup(i == 0 ? t->pgdata : t->ts[i - 1].path);
         if (r->path == NULL)
             return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        struct stat st; /* now: taking the target makes it 0700 */
+        struct stat st; /* now: taking the destination makes it 0700 */
         r->mode = stat(r->path, &st) == 0 ? st.st_mode & 07777 : 0700;
         if (i == 0)
             snprintf(r->saved, sizeof r->saved, "%s", KEEP_DATA_DIR);
@@ -325,7 +325,7 @@ static int roots_init(RestoreKeep *k, const RestoreTarget *t, const BackupManife
     return 0;
 }
 
-/* DIR may be neither in the target nor hold it, nor belong to a running server. */
+/* DIR may be neither in the destination nor hold it, nor belong to a running server. */
 static int check_place(const RestoreKeep *k, PgpErr *err)
 {
     for (size_t i = 0; i < k->n_roots; i++) {
@@ -353,7 +353,7 @@ static int check_place(const RestoreKeep *k, PgpErr *err)
 }
 
 /* DIR made if missing, locked, then what is in it decides: empty, or our own interrupted copy
- * of this very target. */
+ * of this very destination. */
 static int take_dir(RestoreKeep *k, PgpErr *err)
 {
     int rc = restore_lock_probe(k->dir, "keep-old directory", err);
@@ -393,7 +393,7 @@ static int take_dir(RestoreKeep *k, PgpErr *err)
     return rc;
 }
 
-int restore_keep_open(const char *dir, const RestoreTarget *t, const BackupManifest *m,
+int restore_keep_open(const char *dir, const RestoreDest *t, const BackupManifest *m,
                       RestoreKeep **out, PgpErr *err)
 {
     *out = NULL;
@@ -609,7 +609,7 @@ static int copy_all(RestoreKeep *k, PgpErr *err)
     if (rc == 0)
         rc = copy_roots(k, false, err);
     restore_copy_progress_end(&k->copy);
-    if (rc == 0) /* from here on the restore may change the target */
+    if (rc == 0) /* from here on the restore may change the destination */
         rc = write_state(k, "kept", err);
     return rc != 0 ? pgp_err_context(err, "keep-old") : 0;
 }

@@ -31,7 +31,7 @@
 typedef enum { TL_LATEST, TL_CURRENT, TL_NUMBER, TL_PRODUCTION } TimelineMode;
 
 typedef struct Timelines {
-    RestoreWalIndex *ix;
+    WalHistoryIndex *ix;
     TimelineMode mode;
     uint32_t tli;                       /* LATEST, NUMBER, PRODUCTION: the target timeline */
     uint32_t latest;                    /* PostgreSQL's latest (and backups' timelines) */
@@ -64,7 +64,7 @@ static int timeline_history(Timelines *t, uint32_t tli, size_t *idx, PgpErr *err
     if (f == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     t->found = f;
-    int rc = restore_wal_history(t->ix, tli, &t->h[t->n], &t->found[t->n], err);
+    int rc = wal_history_read(t->ix, tli, &t->h[t->n], &t->found[t->n], err);
     if (rc != 0) {
         pg_timeline_free(&t->h[t->n]);
         return rc;
@@ -78,7 +78,7 @@ static int load_activity(Timelines *t, PgpErr *err)
 {
     if (t->act_loaded)
         return 0;
-    int rc = restore_wal_activity(t->ix, &t->act, err);
+    int rc = wal_history_activity(t->ix, &t->act, err);
     if (rc == 0) {
         tl_production_decide(&t->act, &t->prod);
         t->act_loaded = true;
@@ -107,7 +107,7 @@ static int timelines_init(Timelines *t, const RestoreTargetSpec *spec, const Can
         t->mode = TL_NUMBER;
         t->tli = (uint32_t)n;
     }
-    int rc = restore_wal_latest_timeline(t->ix, &t->latest, err);
+    int rc = wal_history_latest_timeline(t->ix, &t->latest, err);
     for (size_t i = 0; rc == 0 && i < c->n; i++) /* a backup on a timeline whose history file */
         if (c->v[i]->timeline > t->latest)       /* is gone still defines that timeline */
             t->latest = c->v[i]->timeline;
@@ -397,12 +397,12 @@ static uint64_t walk_until(const RestorePlan *p, const RestoreTargetSpec *t, uin
     return UINT64_MAX;
 }
 
-static int check_wal(RestorePlan *p, RestoreWalIndex *ix, const RestoreTargetSpec *t, bool quiet,
+static int check_wal(RestorePlan *p, WalHistoryIndex *ix, const RestoreTargetSpec *t, bool quiet,
                      PgpErr *err)
 {
     const BackupManifest *m = p->manifest;
-    uint32_t segsize = restore_wal_segsize(ix);
-    int rc = restore_wal_walk(ix, &p->history, pg_lsn_segno(m->start_lsn, segsize),
+    uint32_t segsize = wal_history_segsize(ix);
+    int rc = wal_history_walk(ix, &p->history, pg_lsn_segno(m->start_lsn, segsize),
                               walk_until(p, t, segsize), &p->wal, err);
     if (rc != 0)
         return rc;
@@ -537,7 +537,7 @@ static void timeline_facts(RestorePlan *p, Timelines *tl)
     tl_production_warning(&tl->prod, tl->mode == TL_PRODUCTION, p->target_tli, tl->latest,
                           p->warning, sizeof p->warning);
     tl_production_fork_warning(&p->timelines, p->target_tli, (int64_t)time(NULL),
-                               restore_wal_segsize(tl->ix), p->fork_warning,
+                               wal_history_segsize(tl->ix), p->fork_warning,
                                sizeof p->fork_warning);
 }
 
@@ -552,7 +552,7 @@ int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, P
         return rc;
     out->n_complete = c.n;
     out->n_incomplete = c.n_incomplete;
-    rc = restore_wal_index_new(repo, &tl.ix, err);
+    rc = wal_history_index_new(repo, &tl.ix, err);
     if (rc == 0)
         rc = timelines_init(&tl, &req->target, &c, err);
     if (rc == 0) {
@@ -571,7 +571,7 @@ int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, P
         unlend(out);
     }
     timelines_free(&tl);
-    restore_wal_index_free(tl.ix);
+    wal_history_index_free(tl.ix);
     restore_candidates_free(&c);
     if (rc != 0)
         restore_plan_free(out);

@@ -55,7 +55,7 @@ typedef struct Restore {
     const RestoreRequest *req;
     const RestorePlan *plan;
     const BackupManifest *m;
-    RestoreTarget target;                   /* pgdata, tablespace locations, created dirs */
+    RestoreDest dest;                     /* pgdata, tablespace locations, created dirs */
     PlannedDir *dirs;
     size_t n_dirs;
     PlannedLink *links;
@@ -150,9 +150,9 @@ static int apply_ts_map(Restore *r, PgpErr *err)
         size_t n = strlen(dir);
         while (n > 1 && dir[n - 1] == '/')
             dir[--n] = '\0';
-        free(r->target.ts[idx].path);
-        r->target.ts[idx].path = dir;
-        r->target.ts[idx].mapped = true;
+        free(r->dest.ts[idx].path);
+        r->dest.ts[idx].path = dir;
+        r->dest.ts[idx].mapped = true;
         r->reloc[r->n_reloc++] = (RestoreTsRelocation){.oid = (uint32_t)oid, .path = dir};
     }
     return 0;
@@ -219,13 +219,13 @@ static void expect(Restore *r, const char *path, ManifestEntryType type)
 
 static int plan_entry(Restore *r, const ManifestEntry *e, PgpErr *err)
 {
-    const char *base = r->target.pgdata;
+    const char *base = r->dest.pgdata;
     size_t idx;
     if (e->tablespace != 0) {
         if (tablespace_index(r->m, e->tablespace, &idx) != 0)
             return PGP_FAIL(err, PGP_ERR_CORRUPT, "manifest entry \"%s\" names unknown tablespace %u",
                             e->path, (unsigned)e->tablespace);
-        base = r->target.ts[idx].path;
+        base = r->dest.ts[idx].path;
     }
     if (e->type == MANIFEST_SYMLINK && is_tablespace_link(r->m, e))
         return 0;
@@ -295,7 +295,7 @@ static void restore_free(Restore *r)
     free(r->reloc);
     free(r->conf_text);
     restore_keep_free(r->keep);
-    restore_target_free(&r->target);
+    restore_dest_free(&r->dest);
 }
 
 /* ---- progress ---------------------------------------------------------------------------- */
@@ -338,7 +338,7 @@ static int make_dirs_and_links(Restore *r, bool links, PgpErr *err)
     int rc = 0;
     if (!links) {
         for (size_t i = 0; i < r->n_dirs && rc == 0; i++)
-            rc = restore_target_mkdir(&r->target, r->dirs[i].path, err);
+            rc = restore_dest_mkdir(&r->dest, r->dirs[i].path, err);
         /* Parents of files the backup did not list as directories (never for BASE_BACKUP). */
         const char *last = NULL;
         size_t last_len = 0;
@@ -347,7 +347,7 @@ static int make_dirs_and_links(Restore *r, bool links, PgpErr *err)
             size_t len = (size_t)(strrchr(d, '/') - d);
             if (last != NULL && len == last_len && strncmp(last, d, len) == 0)
                 continue;
-            rc = restore_target_mkdir_parent(&r->target, d, err);
+            rc = restore_dest_mkdir_parent(&r->dest, d, err);
             last = d;
             last_len = len;
         }
@@ -386,9 +386,9 @@ static int delta_prepare(Restore *r, PgpErr *err)
     }
     free(dir);
     if (rc == 0)
-        rc = restore_delta_clean(r->target.pgdata, r->expect, r->n_expect, false, &r->removed, err);
-    for (size_t i = 0; i < r->target.n_ts && rc == 0; i++)
-        rc = restore_delta_clean(r->target.ts[i].path, r->expect, r->n_expect, true, &r->removed,
+        rc = restore_delta_clean(r->dest.pgdata, r->expect, r->n_expect, false, &r->removed, err);
+    for (size_t i = 0; i < r->dest.n_ts && rc == 0; i++)
+        rc = restore_delta_clean(r->dest.ts[i].path, r->expect, r->n_expect, true, &r->removed,
                                  err);
     return rc;
 }
@@ -396,11 +396,11 @@ static int delta_prepare(Restore *r, PgpErr *err)
 /* --delta: existing directories whose entries may have changed are synced like new ones. */
 static int delta_note_dirs(Restore *r, PgpErr *err)
 {
-    int rc = restore_target_note_sync(&r->target, r->target.pgdata, err);
-    for (size_t i = 0; i < r->target.n_ts && rc == 0; i++)
-        rc = restore_target_note_sync(&r->target, r->target.ts[i].path, err);
+    int rc = restore_dest_note_sync(&r->dest, r->dest.pgdata, err);
+    for (size_t i = 0; i < r->dest.n_ts && rc == 0; i++)
+        rc = restore_dest_note_sync(&r->dest, r->dest.ts[i].path, err);
     for (size_t i = 0; i < r->n_dirs && rc == 0; i++)
-        rc = restore_target_note_sync(&r->target, r->dirs[i].path, err);
+        rc = restore_dest_note_sync(&r->dest, r->dirs[i].path, err);
     return rc;
 }
 
@@ -429,7 +429,7 @@ static int rewrite_ts_map(Restore *r, PgpErr *err)
 {
     if (r->n_reloc == 0 || r->ts_map == NULL)
         return 0;
-    char *path = restore_path_join(r->target.pgdata, TABLESPACE_MAP);
+    char *path = restore_path_join(r->dest.pgdata, TABLESPACE_MAP);
     int rc = path != NULL ? restore_tablespace_map_rewrite(path, r->reloc, r->n_reloc, err)
                           : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     free(path);
@@ -453,7 +453,7 @@ static int recovery_text(Restore *r, const RestoreCommandPaths *paths, PgpErr *e
 /* backup_manifest, pg_wal, recovery.signal (standby.signal), postgresql.auto.conf. */
 static int write_recovery(Restore *r, PgpErr *err)
 {
-    const char *pgdata = r->target.pgdata;
+    const char *pgdata = r->dest.pgdata;
     char *path = NULL;
     int rc = 0;
     if (r->m->pg_manifest_object != NULL) {
@@ -469,7 +469,7 @@ static int write_recovery(Restore *r, PgpErr *err)
     if (rc == 0 && (path = restore_path_join(pgdata, "pg_wal/archive_status")) == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     if (rc == 0)
-        rc = restore_target_mkdir(&r->target, path, err);
+        rc = restore_dest_mkdir(&r->dest, path, err);
     free(path);
     if (rc == 0)
         rc = restore_write_small(pgdata, restore_signal_name(r->req->standby), "", false, err);
@@ -498,7 +498,7 @@ static int restore_all(Restore *r, PgpErr *err)
 {
     int rc = r->req->delta ? delta_prepare(r, err) : 0;
     if (rc == 0)
-        rc = restore_target_links(&r->target, err);
+        rc = restore_dest_links(&r->dest, err);
     if (rc == 0)
         rc = make_dirs_and_links(r, false, err);
     if (rc == 0 && r->req->delta)
@@ -514,7 +514,7 @@ static int restore_all(Restore *r, PgpErr *err)
     if (rc == 0)
         rc = write_recovery(r, err);
     if (rc == 0)
-        rc = restore_target_sync(&r->target, err);
+        rc = restore_dest_sync(&r->dest, err);
     if (rc == 0)
         rc = interrupted(err);
     if (rc == 0) /* last: without it PostgreSQL refuses to start a half-restored directory */
@@ -591,7 +591,7 @@ static void print_summary(const Restore *r)
     double secs = elapsed(r);
     printf("restored %llu files, %.1f MiB in %.1f s (%.1f MiB/s) into \"%s\"\n",
            (unsigned long long)r->files_done, (double)r->bytes_done / 1048576.0, secs,
-           secs > 0 ? (double)r->bytes_done / 1048576.0 / secs : 0.0, r->target.pgdata);
+           secs > 0 ? (double)r->bytes_done / 1048576.0 / secs : 0.0, r->dest.pgdata);
     if (r->req->delta)
         printf("delta: kept %llu files (%.1f MiB) whose size and SHA-256 matched, rewrote %llu, "
                "removed %llu entries the backup does not have\n", (unsigned long long)r->kept,
@@ -601,7 +601,7 @@ static void print_summary(const Restore *r)
         printf("keep-old: \"%s\" holds the directory as it was before this restore; to go back "
                "to it: stop the server, then sh \"%s/undo.sh\"\n", restore_keep_dir(r->keep),
                restore_keep_dir(r->keep));
-    RestoreNextStep next = {.pg_bin = r->req->env.pg_bin, .pgdata = r->target.pgdata,
+    RestoreNextStep next = {.pg_bin = r->req->env.pg_bin, .pgdata = r->dest.pgdata,
                             .pg_major = r->m->pg_major, .standby = r->req->standby,
                             .backup_on_standby = r->backup_on_standby, .set = r->req->settings,
                             .n_set = r->req->n_settings};
@@ -611,7 +611,7 @@ static void print_summary(const Restore *r)
     print_archiving(r);
     if (geteuid() == 0)
         printf("note: the files belong to root; give them to the server's user first "
-               "(chown -R postgres: \"%s\" and each tablespace location)\n", r->target.pgdata);
+               "(chown -R postgres: \"%s\" and each tablespace location)\n", r->dest.pgdata);
     restore_print_next_step(&next);
 }
 
@@ -669,7 +669,7 @@ static void report_plan(RestoreReport *rep, const RestorePlan *p)
 static void failed(Restore *r, PgpErr *err)
 {
     if (!r->req->delta) {
-        restore_target_cleanup(&r->target);
+        restore_dest_cleanup(&r->dest);
         pgp_err_hint(err, "everything this restore created was removed");
     } else if (r->keep != NULL) {
         const char *dir = restore_keep_dir(r->keep);
@@ -705,26 +705,26 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
     Restore r = {.storage = storage, .req = req, .plan = plan,
                  .m = plan->manifest, .tty = !req->quiet && isatty(STDERR_FILENO) == 1};
     clock_gettime(CLOCK_MONOTONIC, &r.started);
-    int rc = restore_target_init(&r.target, req->pgdata, r.m, err);
+    int rc = restore_dest_init(&r.dest, req->pgdata, r.m, err);
     if (rc == 0)
         rc = apply_ts_map(&r, err);
-    r.target.allow_existing = req->delta;
+    r.dest.allow_existing = req->delta;
     if (rc == 0)
-        rc = restore_target_check(&r.target, err); /* refuses before anything is written */
+        rc = restore_dest_check(&r.dest, err); /* refuses before anything is written */
     if (rc == 0 && req->keep_old != NULL) /* checked and locked before the target is taken */
-        rc = restore_keep_open(req->keep_old, &r.target, r.m, &r.keep, err);
+        rc = restore_keep_open(req->keep_old, &r.dest, r.m, &r.keep, err);
     if (rc == 0)
         rc = plan_entries(&r, err);
     if (rc == 0)
         rc = recovery_text(&r, paths, err);
     if (rc == 0) /* made, locked, then checked again: from here on the target is ours */
-        rc = restore_target_acquire(&r.target, err);
+        rc = restore_dest_acquire(&r.dest, err);
     if (rc == 0 && !req->quiet)
         print_choice(&r);
     if (rc == 0)
         rc = execute(&r, err);
     if (rc == 0 && req->locks_out != NULL)
-        rc = restore_locks_move(req->locks_out, &r.target.locks, err);
+        rc = restore_locks_move(req->locks_out, &r.dest.locks, err);
     if (rc == 0) {
         rep->files = r.files_done;
         rep->bytes = r.bytes_done;

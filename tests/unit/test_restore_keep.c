@@ -2,7 +2,7 @@
  * test_restore_keep.c - unit tests of --keep-old (restore_keep.c, restore_keep_undo.c,
  * restore_copy.c): which directories are refused, the copy of a fabricated data directory
  * and tablespace location (every entry with its type, mode, times, size and content), taking
- * over an interrupted copy, and the undo.sh it writes, run with sh: after the target was
+ * over an interrupted copy, and the undo.sh it writes, run with sh: after the destination was
  * changed the way a delta restore and a server change it, after an interrupted undo, in the
  * state "copying", and while a server runs.
  */
@@ -141,8 +141,8 @@ static void assert_tree(const char *rel, const char *want)
 static char *ent_paths[] = {"PG_15_x", "PG_15_x/1", "PG_15_x/1/16400", "PG_15_new"};
 static ManifestEntry ents[4];
 static BackupManifest man;
-static RestoreTablespaceTarget ts_target;
-static RestoreTarget target;
+static RestoreTablespaceDest ts_dest;
+static RestoreDest dest;
 
 static void fixture(void)
 {
@@ -170,21 +170,21 @@ static void fixture(void)
         ents[i] = (ManifestEntry){.path = ent_paths[i], .tablespace = 16385,
                                   .type = i == 2 ? MANIFEST_FILE : MANIFEST_DIR};
     man = (BackupManifest){.entries = ents, .n_entries = 4};
-    ts_target = (RestoreTablespaceTarget){.oid = 16385, .path = strdup(at("ts"))};
-    target = (RestoreTarget){.pgdata = strdup(at("data")), .ts = &ts_target, .n_ts = 1};
+    ts_dest = (RestoreTablespaceDest){.oid = 16385, .path = strdup(at("ts"))};
+    dest = (RestoreDest){.pgdata = strdup(at("data")), .ts = &ts_dest, .n_ts = 1};
 }
 
 static void fixture_free(void)
 {
-    free(target.pgdata);
-    free(ts_target.path);
+    free(dest.pgdata);
+    free(ts_dest.path);
 }
 
 /* restore_keep_open + restore_keep_copy into rel; the error code. */
 static int keep(const char *rel, PgpErr *err)
 {
     RestoreKeep *k = NULL;
-    int rc = restore_keep_open(at(rel), &target, &man, &k, err);
+    int rc = restore_keep_open(at(rel), &dest, &man, &k, err);
     if (rc == 0) {
         rc = restore_keep_copy(k, NULL, err);
         if (rc == 0)
@@ -214,8 +214,8 @@ static char *slurp(const char *rel)
     return buf;
 }
 
-/* What a delta restore and the restored server do to the target. */
-static void change_target(void)
+/* What a delta restore and the restored server do to the destination. */
+static void change_dest(void)
 {
     ck_assert_int_eq(unlink(at("data/global/pg_control")), 0);
     ck_assert_int_eq(unlink(at("data/pg_wal")), 0);
@@ -263,7 +263,7 @@ START_TEST(copy_and_undo)
     ck_assert_int_eq(stat(at("keep"), &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0700);
 
-    change_target();
+    change_dest();
     ck_assert_int_eq(undo("keep"), 0);
     ck_assert_ptr_nonnull(strstr(slurp("undo.out"), "is back as it was"));
     assert_tree("data", data);
@@ -289,7 +289,7 @@ START_TEST(undo_again)
     PgpErr err;
     pgp_err_clear(&err);
     ck_assert_int_eq(keep("keep", &err), 0);
-    change_target();
+    change_dest();
     /* as put_back leaves it after moving "base" back and removing "global" */
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' && mv '%s' '%s'", at("data/base"),
@@ -310,7 +310,7 @@ START_TEST(undo_refuses_running_server)
     PgpErr err;
     pgp_err_clear(&err);
     ck_assert_int_eq(keep("keep", &err), 0);
-    change_target();
+    change_dest();
     char pid[32];
     snprintf(pid, sizeof pid, "%ld\n/data\n", (long)getpid());
     put("data/postmaster.pid", pid, 0600);
@@ -333,7 +333,7 @@ START_TEST(refusals)
     ck_assert(!exists("data/keep"));
     ck_assert_int_eq(keep("ts/PG_99_other/keep", &err), PGP_ERR_USAGE);
     fx_assert_printable_err(&err, "overlaps the tablespace 16385 location");
-    /* the target inside DIR, through a symlink */
+    /* the destination inside DIR, through a symlink */
     ck_assert_int_eq(symlink(tdir, at("data_parent")), 0);
     ck_assert_int_eq(keep("data_parent", &err), PGP_ERR_USAGE);
     fx_assert_printable_err(&err, "overlaps");
@@ -346,7 +346,7 @@ START_TEST(refusals)
     ck_assert_int_eq(keep("afile", &err), PGP_ERR_USAGE);
     fx_assert_printable_err(&err, "is not a directory");
     ck_assert_int_eq(keep("no/such/parent", &err), PGP_ERR_IO);
-    /* another target's copy */
+    /* another destination's copy */
     dir("other", 0700);
     put("other/keep-old.json", "{\"format\": 1, \"state\": \"kept\", \"started\": \"x\", "
         "\"roots\": [{\"oid\": 0, \"path\": \"/elsewhere\"}]}", 0600);
@@ -372,7 +372,7 @@ START_TEST(take_over)
     PgpErr err;
     pgp_err_clear(&err);
     RestoreKeep *k = NULL;
-    ck_assert_int_eq(restore_keep_open(at("keep"), &target, &man, &k, &err), 0);
+    ck_assert_int_eq(restore_keep_open(at("keep"), &dest, &man, &k, &err), 0);
     ck_assert_int_eq(restore_keep_copy(k, NULL, &err), 0);
     restore_keep_free(k); /* never finished: "kept" */
     ck_assert_ptr_nonnull(strstr(slurp("keep/keep-old.json"), "\"state\": \"kept\""));
@@ -403,7 +403,7 @@ START_TEST(cancelled)
     RestoreKeep *k = NULL;
     static volatile sig_atomic_t cancel = 15;
     RestoreKeepCopyOptions opt = {.quiet = true, .cancel = &cancel};
-    ck_assert_int_eq(restore_keep_open(at("keep"), &target, &man, &k, &err), 0);
+    ck_assert_int_eq(restore_keep_open(at("keep"), &dest, &man, &k, &err), 0);
     ck_assert_int_eq(restore_keep_copy(k, &opt, &err), PGP_ERR_IO);
     fx_assert_printable_err(&err, "interrupted by signal 15");
     restore_keep_free(k);

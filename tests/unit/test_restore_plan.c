@@ -1,5 +1,5 @@
 /*
- * test_restore_plan.c - choosing and validating a restore (restore_plan.c, restore_wal.c) on
+ * test_restore_plan.c - choosing and validating a restore (restore_plan.c, wal_history.c) on
  * fabricated repositories with several timelines: a real posix Storage in a mkdtemp
  * directory, manifests through manifest_save, archived WAL objects named like archive-push
  * names them (their content does not matter to validation, which lists names), history files
@@ -20,7 +20,7 @@
 
 #include "fx_repo.h"
 #include "pgpitr/restore/restore_plan.h"
-#include "pgpitr/restore/restore_wal.h"
+#include "pgpitr/repo/wal_history.h"
 
 #define T0 FX_T0
 #define US INT64_C(1000000)
@@ -266,32 +266,32 @@ END_TEST
 
 START_TEST(history_files)
 {
-    RestoreWalIndex *ix = NULL;
+    WalHistoryIndex *ix = NULL;
     PgpErr err = {0};
-    ck_assert_int_eq(restore_wal_index_new(fx.repo, &ix, &err), 0);
+    ck_assert_int_eq(wal_history_index_new(fx.repo, &ix, &err), 0);
     uint32_t tli = 0;
-    ck_assert_int_eq(restore_wal_latest_timeline(ix, &tli, &err), 0);
+    ck_assert_int_eq(wal_history_latest_timeline(ix, &tli, &err), 0);
     ck_assert_uint_eq(tli, 2);
     PgTimelineHistory h;
     bool found = false;
-    ck_assert_int_eq(restore_wal_history(ix, 2, &h, &found, &err), 0);
+    ck_assert_int_eq(wal_history_read(ix, 2, &h, &found, &err), 0);
     ck_assert(found);
     ck_assert_uint_eq(h.n, 2);
     pg_timeline_free(&h);
-    ck_assert_int_eq(restore_wal_history(ix, 5, &h, &found, &err), 0);
+    ck_assert_int_eq(wal_history_read(ix, 5, &h, &found, &err), 0);
     ck_assert(!found);
     ck_assert_uint_eq(h.n, 1);
     pg_timeline_free(&h);
     bool any = false;
-    ck_assert_int_eq(restore_wal_any(ix, 1, 8, UINT64_MAX, &any, &err), 0);
+    ck_assert_int_eq(wal_history_any(ix, 1, 8, UINT64_MAX, &any, &err), 0);
     ck_assert(!any);
-    ck_assert_int_eq(restore_wal_any(ix, 2, 8, UINT64_MAX, &any, &err), 0);
+    ck_assert_int_eq(wal_history_any(ix, 2, 8, UINT64_MAX, &any, &err), 0);
     ck_assert(any);
     int64_t mtime = 0;
-    ck_assert_int_eq(restore_wal_find(ix, "000000010000000000000003", &any, &mtime, &err), 0);
+    ck_assert_int_eq(wal_history_find(ix, "000000010000000000000003", &any, &mtime, &err), 0);
     ck_assert(any);
     ck_assert_int_eq(mtime, T0 + 10000);
-    ck_assert_int_eq(restore_wal_find(ix, "00000001.history", &any, NULL, &err),
+    ck_assert_int_eq(wal_history_find(ix, "00000001.history", &any, NULL, &err),
                      PGP_ERR_INVALID_NAME);
 
     /* a damaged history file (content no longer matching its name) is an error */
@@ -301,10 +301,10 @@ START_TEST(history_files)
     char cmd[700];
     snprintf(cmd, sizeof cmd, "sed -i 's/9000000/9000001/' %s/00000003.history-*", path);
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(restore_wal_history(ix, 3, &h, &found, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(wal_history_read(ix, 3, &h, &found, &err), PGP_ERR_CORRUPT);
     contains(err.msg, "checksum mismatch");
     pg_timeline_free(&h);
-    restore_wal_index_free(ix);
+    wal_history_index_free(ix);
 
     RestoreRequest req = {.pgdata = "x"};
     err = plan_bad(&req, PGP_ERR_CORRUPT);

@@ -146,7 +146,7 @@ typedef struct CatalogReach {
 void catalog_reach(const Catalog *c, const CatalogBackup *b, uint32_t tli, CatalogReach *out);
 
 /* What every timeline received (tl_production.h), from the catalog's segments, history files
- * and parsed histories: the same facts restore_wal_activity gathers for restore and drill.
+ * and parsed histories: the same facts wal_history_activity gathers for restore and drill.
  * *out is zeroed first; free it with tl_activity_free. PGP_ERR_NOMEM only. */
 int catalog_activity(const Catalog *c, TlActivityList *out, PgpErr *err);
 

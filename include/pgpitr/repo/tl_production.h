@@ -1,7 +1,7 @@
 /*
  * tl_production.h - which timeline production is on, judged from what the repository
  * received; and PostgreSQL's "latest" next to it. Pure: the facts come from a listing
- * (restore_wal.c for restore and drill, catalog.c for info); nothing here does I/O.
+ * (wal_history.c for restore and drill, catalog.c for info); nothing here does I/O.
  *
  * Why: PostgreSQL's "latest" is the highest timeline with a history file. That is production's
  * only as long as nothing else promoted and archived into the repository. A restored copy

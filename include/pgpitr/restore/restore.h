@@ -134,8 +134,8 @@ typedef struct RestoreReport {
  * with a target). Backup
  * selection, validation and their errors: restore_plan.h. The recovery settings
  * (restore_conf.h) are made before anything is written: a binary or repository path holding
- * a line break is PGP_ERR_CONFIG there. Target checks and locks: restore_target_check and
- * restore_target_acquire (restore_files.h); another restore or drill holding the target is
+ * a line break is PGP_ERR_CONFIG there. Destination checks and locks: restore_dest_check and
+ * restore_dest_acquire (restore_files.h); another restore or drill holding the destination is
  * PGP_ERR_LOCKED. recovery_target_timeline is written as the resolved number (the timeline
  * that was validated), never as 'latest'. On a failure after writing started everything this
  * restore created is removed (only that: the target was locked), except with delta (the

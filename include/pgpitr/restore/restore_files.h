@@ -1,7 +1,7 @@
 /*
  * restore_files.h - the per-file work of `pgpitr restore` (one manifest file entry from its
  * repository object into a path, verified) and the pool of worker threads that runs it, the
- * target directory helpers (checks, creation, sync, cleanup), and the helpers unit tests
+ * destination directory helpers (checks, creation, sync, cleanup), and the helpers unit tests
  * need: backup selection (implemented in restore.c) and the recovery settings text.
  *
  * Nothing here decides where a file goes or which backup to restore from beyond what the
@@ -56,7 +56,7 @@ int restore_object_plain(Storage *s, const char *object, const char *dest, bool 
 
 typedef struct RestoreJob {
     const ManifestEntry *entry;         /* a MANIFEST_FILE entry (not owned) */
-    const char *dest;                   /* full target path (not owned) */
+    const char *dest;                   /* full destination path (not owned) */
 } RestoreJob;
 
 /* Progress, called on the thread that called restore_pool_run. */
@@ -100,13 +100,13 @@ int restore_file_delta(Storage *s, const ManifestEntry *e, const char *dest,
 int restore_pool_run(Storage *s, const RestoreJob *jobs, size_t n, const RestorePoolOptions *opt,
                      RestorePoolResult *res, PgpErr *err);
 
-/* ---- the target: data directory and tablespace locations ------------------------------ */
+/* ---- the destination: data directory and tablespace locations ------------------------------ */
 
-typedef struct RestoreTablespaceTarget {
+typedef struct RestoreTablespaceDest {
     uint32_t oid;
     char *path;                         /* absolute location, no trailing '/' */
     bool mapped;                        /* named with --tablespace-map */
-} RestoreTablespaceTarget;
+} RestoreTablespaceDest;
 
 typedef struct RestoreRoot {
     char *path;                         /* the data directory or a tablespace location */
@@ -114,32 +114,32 @@ typedef struct RestoreRoot {
                                            (itself or a parent); NULL: it existed */
 } RestoreRoot;
 
-typedef struct RestoreTarget {
+typedef struct RestoreDest {
     char *pgdata;                       /* absolute, no trailing '/' */
     bool allow_existing;                /* --delta: existing, non-empty data directory and
                                            tablespace locations are restored over (see
-                                           restore_target_acquire for which) */
-    RestoreTablespaceTarget *ts;        /* one per manifest tablespace, same order */
+                                           restore_dest_acquire for which) */
+    RestoreTablespaceDest *ts;        /* one per manifest tablespace, same order */
     size_t n_ts;
     RestoreRoot *roots;                 /* acquired (locked, checked): what cleanup empties */
     size_t n_roots;
     RestoreLocks locks;                 /* flocks on the roots, released by _free */
     char **sync;                        /* directories created or filled: fsynced by */
-    size_t n_sync, cap_sync;            /* restore_target_sync */
-} RestoreTarget;
+    size_t n_sync, cap_sync;            /* restore_dest_sync */
+} RestoreDest;
 
 /* pgdata made absolute (against the working directory), tablespace locations from m. */
-int restore_target_init(RestoreTarget *t, const char *pgdata, const BackupManifest *m,
+int restore_dest_init(RestoreDest *t, const char *pgdata, const BackupManifest *m,
                         PgpErr *err);
 /* Frees, and releases the locks. */
-void restore_target_free(RestoreTarget *t);
+void restore_dest_free(RestoreDest *t);
 /*
  * Refuses, before anything is written: a data directory holding a postmaster.pid whose
  * process is alive (PGP_ERR_LOCKED); a data directory or tablespace location that is, lies
  * inside or contains a directory a running server uses (restore_live_check, PGP_ERR_LOCKED);
  * tablespace locations that overlap the data directory or each other (PGP_ERR_USAGE).
  */
-int restore_target_check(const RestoreTarget *t, PgpErr *err);
+int restore_dest_check(const RestoreDest *t, PgpErr *err);
 /*
  * Takes the data directory, then each tablespace location: creates it if missing (with
  * missing parents, mode 0700), locks it (restore_lock_dir: PGP_ERR_LOCKED while another
@@ -149,26 +149,26 @@ int restore_target_check(const RestoreTarget *t, PgpErr *err);
  *    allow_existing one that looks like a data directory (PG_VERSION, global or
  *    backup_manifest in it), else PGP_ERR_USAGE naming an entry found in it;
  *  - a tablespace location: restore_ts_location_rule (content only with --delta, and only in
- *    a location the target's own pg_tblspc/<oid> links to or --tablespace-map names).
+ *    a location the destination's own pg_tblspc/<oid> links to or --tablespace-map names).
  * An existing root with group/other access gets 0700. On failure, directories this call
  * created are removed again (rmdir only) and the locks released.
  */
-int restore_target_acquire(RestoreTarget *t, PgpErr *err);
+int restore_dest_acquire(RestoreDest *t, PgpErr *err);
 /* pgdata/pg_tblspc/<oid> -> location for each tablespace (pg_tblspc made if missing). */
-int restore_target_links(RestoreTarget *t, PgpErr *err);
+int restore_dest_links(RestoreDest *t, PgpErr *err);
 /* mkdir -p (mode 0700) of path / of the directory of file; new directories are recorded
- * for restore_target_sync. An existing directory is fine; anything else there is an error. */
-int restore_target_mkdir(RestoreTarget *t, const char *path, PgpErr *err);
-int restore_target_mkdir_parent(RestoreTarget *t, const char *file, PgpErr *err);
-/* Records dir (an existing directory whose entries changed) for restore_target_sync. */
-int restore_target_note_sync(RestoreTarget *t, const char *dir, PgpErr *err);
+ * for restore_dest_sync. An existing directory is fine; anything else there is an error. */
+int restore_dest_mkdir(RestoreDest *t, const char *path, PgpErr *err);
+int restore_dest_mkdir_parent(RestoreDest *t, const char *file, PgpErr *err);
+/* Records dir (an existing directory whose entries changed) for restore_dest_sync. */
+int restore_dest_note_sync(RestoreDest *t, const char *dir, PgpErr *err);
 /* fsyncs every directory created or filled so far. */
-int restore_target_sync(RestoreTarget *t, PgpErr *err);
+int restore_dest_sync(RestoreDest *t, PgpErr *err);
 /* After a failure (not for --delta): empties every acquired root (never following symlinks
  * nor crossing into another filesystem) and removes the directories acquiring created
  * (rmdir: one that someone else has put something in stays). Problems are logged as warnings:
- * the original error is what gets reported. Call before restore_target_free, which unlocks. */
-void restore_target_cleanup(RestoreTarget *t);
+ * the original error is what gets reported. Call before restore_dest_free, which unlocks. */
+void restore_dest_cleanup(RestoreDest *t);
 
 /* Whether absolute paths a and b (no trailing '/') name the same directory or one lies below
  * the other, by their text. */

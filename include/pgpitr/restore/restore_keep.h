@@ -10,7 +10,7 @@
  * delta restore keeps the files that match the backup in place, and the restored server then
  * changes them in place, so only an independent copy still holds the old content afterwards.
  *
- * DIR, which must be missing or empty (or hold an interrupted --keep-old of the same target):
+ * DIR, which must be missing or empty (or hold an interrupted --keep-old of the same destination):
  *   README              what this is and how to undo, written before anything is copied
  *   undo.sh             `sh DIR/undo.sh`: puts the kept entries back (restore_keep_undo.h)
  *   keep-old.json       the target and the state: "copying" (not complete, and nothing in the
@@ -20,7 +20,7 @@
  *   pgdata/             the data directory's entries
  *   tablespaces/<oid>/  that tablespace location's kept entries
  *
- * Only this module writes into DIR; it never writes into the target.
+ * Only this module writes into DIR; it never writes into the destination.
  */
 #ifndef PGPITR_RESTORE_KEEP_H
 #define PGPITR_RESTORE_KEEP_H
@@ -35,7 +35,7 @@
 typedef struct RestoreKeep RestoreKeep;
 
 /*
- * Checks and takes DIR for the target t (its data directory and tablespace locations, as the
+ * Checks and takes DIR for the destination t (its data directory and tablespace locations, as the
  * restore will use them; m gives the names the backup has in each location), before the
  * target is acquired. PGP_ERR_USAGE: DIR overlaps the data directory or a tablespace location
  * (by path or by identity), is not a directory, is not empty (naming an entry), holds the
@@ -45,7 +45,7 @@ typedef struct RestoreKeep RestoreKeep;
  * restore_keep_free. An interrupted --keep-old of the same target is taken over: "copying"
  * is copied again, "kept" is used as it is.
  */
-int restore_keep_open(const char *dir, const RestoreTarget *t, const BackupManifest *m,
+int restore_keep_open(const char *dir, const RestoreDest *t, const BackupManifest *m,
                       RestoreKeep **out, PgpErr *err);
 
 typedef struct RestoreKeepCopyOptions {
@@ -55,7 +55,7 @@ typedef struct RestoreKeepCopyOptions {
 } RestoreKeepCopyOptions;
 
 /*
- * Call once the target is acquired (locked and checked), before anything in it changes:
+ * Call once the destination is acquired (locked and checked), before anything in it changes:
  * lists what the restore may change, refuses when DIR's file system has less room than its
  * bytes (PGP_ERR_NO_SPACE), writes README, undo.sh and keep-old.json ("copying"), copies
  * (mode, owner, times and symlinks as they are; every file and directory fsynced), then

@@ -19,7 +19,7 @@
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/restore/restore.h"
-#include "pgpitr/restore/restore_wal.h"
+#include "pgpitr/repo/wal_history.h"
 #include "pgpitr/pg/timeline.h"
 #include "pgpitr/repo/tl_production.h"
 #include "pgpitr/repo/window.h"
@@ -34,7 +34,7 @@ typedef struct RestorePlan {
     char timeline_text[256];            /* "2 (<timeline_why>)" */
     char path_text[160];                /* "1 -> 2 at 0/3000158" */
     char why[256];                      /* why this backup */
-    RestoreWalWalk wal;                 /* the validated WAL */
+    WalHistoryWalk wal;                 /* the validated WAL */
     uint64_t wal_segments;              /* segments checked from the backup's start */
     /* the window's end (recovery_window, window.h: never before the backup's end) */
     uint64_t latest_lsn;                /* end of the contiguous WAL (segment boundary) */

@@ -1,14 +1,14 @@
 /*
- * restore_wal.c - the archived WAL as restore's validation sees it (restore_wal.h): an index of
- * archived segments built lazily from one listing per archive directory, timeline history
- * files read from the archive, and the walk along a history that finds the end of the
- * contiguous WAL and tells a hole from the archive's end.
+ * wal_history.c - the archived WAL as restore, the drill, archive-get's miss and the catalog see
+ * it (wal_history.h): an index of archived segments built lazily from one listing per archive
+ * directory, timeline history files read from the archive, and the walk along a history that
+ * finds the end of the contiguous WAL and tells a hole from the archive's end.
  *
  * Read-only. Why an index instead of repo_archive_find per segment: a find lists its whole
  * directory (up to 256 segments of 16 MiB), so walking a month of WAL segment by segment
  * would list each directory hundreds of times; here each directory is listed once.
  */
-#include "pgpitr/restore/restore_wal.h"
+#include "pgpitr/repo/wal_history.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,7 +37,7 @@ typedef struct WalDir {
     bool loaded;
 } WalDir;
 
-struct RestoreWalIndex {
+struct WalHistoryIndex {
     Repo *repo;
     uint32_t segsize;
     WalDir *dirs;                       /* sorted by name */
@@ -45,18 +45,18 @@ struct RestoreWalIndex {
     bool top_loaded;
 };
 
-uint32_t restore_wal_segsize(const RestoreWalIndex *ix)
+uint32_t wal_history_segsize(const WalHistoryIndex *ix)
 {
     return ix->segsize;
 }
 
-int restore_wal_index_new(Repo *repo, RestoreWalIndex **out, PgpErr *err)
+int wal_history_index_new(Repo *repo, WalHistoryIndex **out, PgpErr *err)
 {
     *out = NULL;
     const RepoIdentity *id = repo_identity(repo);
     if (id == NULL || !pg_wal_segsize_valid(id->wal_segsize))
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "repository is not bound to a cluster");
-    RestoreWalIndex *ix = calloc(1, sizeof *ix);
+    WalHistoryIndex *ix = calloc(1, sizeof *ix);
     if (ix == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     ix->repo = repo;
@@ -65,7 +65,7 @@ int restore_wal_index_new(Repo *repo, RestoreWalIndex **out, PgpErr *err)
     return 0;
 }
 
-void restore_wal_index_free(RestoreWalIndex *ix)
+void wal_history_index_free(WalHistoryIndex *ix)
 {
     if (ix == NULL)
         return;
@@ -87,7 +87,7 @@ static uint32_t hex32(const char *s)
 
 static int on_top(void *ud, const WalIndexEntry *e, PgpErr *err)
 {
-    RestoreWalIndex *ix = ud;
+    WalHistoryIndex *ix = ud;
     const char *name = e->entry;
     if (!e->info->is_dir || !wal_index_dir_name_valid(name))
         return 0;
@@ -112,7 +112,7 @@ static int dir_cmp(const void *a, const void *b)
     return strcmp(((const WalDir *)a)->name, ((const WalDir *)b)->name);
 }
 
-static int load_top(RestoreWalIndex *ix, PgpErr *err)
+static int load_top(WalHistoryIndex *ix, PgpErr *err)
 {
     if (ix->top_loaded)
         return 0;
@@ -181,7 +181,7 @@ static void dir_merge(WalDir *d)
     d->n = w;
 }
 
-static int load_dir(RestoreWalIndex *ix, WalDir *d, PgpErr *err)
+static int load_dir(WalHistoryIndex *ix, WalDir *d, PgpErr *err)
 {
     if (d->loaded)
         return 0;
@@ -197,14 +197,14 @@ static int load_dir(RestoreWalIndex *ix, WalDir *d, PgpErr *err)
     return 0;
 }
 
-static WalDir *dir_of(RestoreWalIndex *ix, uint32_t tli, uint32_t log)
+static WalDir *dir_of(WalHistoryIndex *ix, uint32_t tli, uint32_t log)
 {
     WalDir key;
     snprintf(key.name, sizeof key.name, "%08" PRIX32 "%08" PRIX32, tli, log);
     return ix->n_dirs > 0 ? bsearch(&key, ix->dirs, ix->n_dirs, sizeof *ix->dirs, dir_cmp) : NULL;
 }
 
-static int lookup(RestoreWalIndex *ix, uint32_t tli, uint64_t segno, const WalSeg **out,
+static int lookup(WalHistoryIndex *ix, uint32_t tli, uint64_t segno, const WalSeg **out,
                   PgpErr *err)
 {
     *out = NULL;
@@ -230,7 +230,7 @@ static int lookup(RestoreWalIndex *ix, uint32_t tli, uint64_t segno, const WalSe
     return 0;
 }
 
-int restore_wal_find(RestoreWalIndex *ix, const char *name, bool *found, int64_t *mtime,
+int wal_history_find(WalHistoryIndex *ix, const char *name, bool *found, int64_t *mtime,
                      PgpErr *err)
 {
     PgWalName wn;
@@ -252,7 +252,7 @@ int restore_wal_find(RestoreWalIndex *ix, const char *name, bool *found, int64_t
 }
 
 /* The lowest archived segment number of tli in [from, to] (dirs and segments are sorted). */
-static int first_in(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t to, bool *found,
+static int first_in(WalHistoryIndex *ix, uint32_t tli, uint64_t from, uint64_t to, bool *found,
                     uint64_t *segno, PgpErr *err)
 {
     *found = false;
@@ -273,14 +273,14 @@ static int first_in(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t t
     return rc;
 }
 
-int restore_wal_any(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t to, bool *found,
+int wal_history_any(WalHistoryIndex *ix, uint32_t tli, uint64_t from, uint64_t to, bool *found,
                     PgpErr *err)
 {
     uint64_t segno;
     return first_in(ix, tli, from, to, found, &segno, err);
 }
 
-int restore_wal_first(RestoreWalIndex *ix, uint32_t tli, uint64_t from, uint64_t to, bool *found,
+int wal_history_first(WalHistoryIndex *ix, uint32_t tli, uint64_t from, uint64_t to, bool *found,
                       uint64_t *segno, PgpErr *err)
 {
     return first_in(ix, tli, from, to, found, segno, err);
@@ -304,12 +304,12 @@ static int on_history(void *ud, const WalIndexEntry *e, PgpErr *err)
     return 0;
 }
 
-static int list_history(RestoreWalIndex *ix, WalIndexFn fn, void *ud, PgpErr *err)
+static int list_history(WalHistoryIndex *ix, WalIndexFn fn, void *ud, PgpErr *err)
 {
     return wal_index_list_dir(repo_storage(ix->repo), REPO_LAYOUT_HISTORY_DIR, fn, ud, err);
 }
 
-int restore_wal_latest_timeline(RestoreWalIndex *ix, uint32_t *tli, PgpErr *err)
+int wal_history_latest_timeline(WalHistoryIndex *ix, uint32_t *tli, PgpErr *err)
 {
     *tli = 1;
     return list_history(ix, on_history, tli, err);
@@ -344,7 +344,7 @@ static int tli_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int restore_wal_history_tlis(RestoreWalIndex *ix, uint32_t **tlis, size_t *n, PgpErr *err)
+int wal_history_tlis(WalHistoryIndex *ix, uint32_t **tlis, size_t *n, PgpErr *err)
 {
     TliList l = {0};
     *tlis = NULL;
@@ -394,8 +394,8 @@ static int read_verified(Storage *s, const RepoArchiveObject *obj, MemSink *out,
     return object_io_read_verify(s, obj->path, &opt, (PipeSink){mem_write, out}, &res, err);
 }
 
-int restore_wal_history(RestoreWalIndex *ix, uint32_t tli, PgTimelineHistory *out, bool *found,
-                        PgpErr *err)
+int wal_history_read(WalHistoryIndex *ix, uint32_t tli, PgTimelineHistory *out, bool *found,
+                     PgpErr *err)
 {
     char name[32];
     RepoArchiveObject obj;
@@ -438,14 +438,14 @@ static int on_history_note(void *ud, const WalIndexEntry *e, PgpErr *err)
 /* Where each timeline with a history file forked off: its history's next-to-last entry. A
  * file that does not verify or parse leaves the parent unknown: the timeline restore follows
  * has its history read again, and refused, by whoever needs it. */
-static void note_parents(RestoreWalIndex *ix, TlActivityList *l)
+static void note_parents(WalHistoryIndex *ix, TlActivityList *l)
 {
     for (size_t i = 0; i < l->n; i++) {
         TlActivity *a = &l->v[i];
         PgTimelineHistory h = {0};
         bool found = false;
         PgpErr ignore;
-        if (!a->has_history || restore_wal_history(ix, a->tli, &h, &found, &ignore) != 0) {
+        if (!a->has_history || wal_history_read(ix, a->tli, &h, &found, &ignore) != 0) {
             pg_timeline_free(&h);
             continue;
         }
@@ -457,7 +457,7 @@ static void note_parents(RestoreWalIndex *ix, TlActivityList *l)
     }
 }
 
-int restore_wal_activity(RestoreWalIndex *ix, TlActivityList *out, PgpErr *err)
+int wal_history_activity(WalHistoryIndex *ix, TlActivityList *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     int rc = load_top(ix, err);
@@ -483,7 +483,7 @@ int restore_wal_activity(RestoreWalIndex *ix, TlActivityList *out, PgpErr *err)
 /* ---- the walk --------------------------------------------------------------------------- */
 
 /* After the hole at walk->missing_segno: is any later segment of the history archived? */
-static int find_later(RestoreWalIndex *ix, const PgTimelineHistory *h, RestoreWalWalk *w,
+static int find_later(WalHistoryIndex *ix, const PgTimelineHistory *h, WalHistoryWalk *w,
                       PgpErr *err)
 {
     uint64_t after = w->missing_segno + 1;
@@ -510,8 +510,8 @@ static int find_later(RestoreWalIndex *ix, const PgTimelineHistory *h, RestoreWa
     return 0;
 }
 
-int restore_wal_walk(RestoreWalIndex *ix, const PgTimelineHistory *h, uint64_t from,
-                     uint64_t until, RestoreWalWalk *out, PgpErr *err)
+int wal_history_walk(WalHistoryIndex *ix, const PgTimelineHistory *h, uint64_t from,
+                     uint64_t until, WalHistoryWalk *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     out->first_segno = from;
