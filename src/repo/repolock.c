@@ -117,7 +117,10 @@ static bool iso_parse(const char *s, int64_t *out)
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     time_t t = timegm(&tm);
-    if (t == (time_t)-1)
+    /* Only a time the writer can write back (years 1..9999) is read: a holder that parses
+     * but cannot be rewritten would turn unreadable at its first heartbeat. */
+    char again[TIMEFMT_MAX];
+    if (t == (time_t)-1 || !timefmt_iso((int64_t)t, 0, again, sizeof again))
         return false;
     *out = (int64_t)t;
     return true;
