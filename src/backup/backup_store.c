@@ -178,7 +178,8 @@ static void run_job(BackupPool *p, BackupFileJob *job)
                  : backup_store_file(p->storage, &p->opt, job->data, job->size,
                                      job->has_digest ? job->digest : NULL, &res, &err);
     if (rc != 0) {
-        pgp_err_context(&err, "cannot back up \"%s\"", job->path);
+        char q[PGP_QUOTE_BUF];
+        pgp_err_context(&err, "cannot back up \"%s\"", pgp_quote(job->path, q));
     } else {
         pthread_mutex_lock(&p->done_mu);
         rc = p->done(p->ud, job, &res, &err);

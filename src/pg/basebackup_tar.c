@@ -66,6 +66,13 @@ static la_ssize_t tar_read(struct archive *a, void *ud, const void **buf)
     }
 }
 
+/* libarchive's last error, quoted: its text may carry names from the stream. */
+static const char *la_error(struct archive *a, char q[PGP_QUOTE_BUF])
+{
+    const char *s = archive_error_string(a);
+    return pgp_quote(s ? s : "no detail from libarchive", q);
+}
+
 int pg_tar_read(PgTarReader *r, void *buf, size_t len, PgpErr *err)
 {
     char *p = buf;
@@ -75,9 +82,14 @@ int pg_tar_read(PgTarReader *r, void *buf, size_t len, PgpErr *err)
             *err = r->st->err;
             return r->st->rc;
         }
-        if (n <= 0)
-            return PGP_FAIL(err, PGP_ERR_PG, "backup stream ended inside \"%s\": %s", r->path,
-                            n < 0 ? archive_error_string(r->a) : "short file");
+        if (n <= 0) {
+            /* The path and libarchive's text both come from the stream: quoted, so a hostile
+             * name cannot put control bytes into the one-line message. */
+            char qp[PGP_QUOTE_BUF], qe[PGP_QUOTE_BUF];
+            return PGP_FAIL(err, PGP_ERR_PG, "backup stream ended inside \"%s\": %s",
+                            pgp_quote(r->path, qp),
+                            n < 0 ? la_error(r->a, qe) : "short file");
+        }
         p += n;
         len -= (size_t)n;
     }
@@ -165,10 +177,11 @@ static int read_archive(StreamState *st, uint32_t tablespace, PgpErr *err)
     st->at_boundary = false;
     st->trailer_sent = false;
     int rc = 0;
+    char q[PGP_QUOTE_BUF];
     if (archive_read_open(a, st, NULL, tar_read, NULL) != ARCHIVE_OK) {
         rc = st->rc ? (*err = st->err, st->rc)
                     : PGP_FAIL(err, PGP_ERR_PG, "cannot read backup archive: %s",
-                               archive_error_string(a));
+                               la_error(a, q));
         goto out;
     }
     struct archive_entry *ae;
@@ -187,7 +200,7 @@ static int read_archive(StreamState *st, uint32_t tablespace, PgpErr *err)
     if (r != ARCHIVE_EOF)
         rc = st->rc ? (*err = st->err, st->rc)
                     : PGP_FAIL(err, PGP_ERR_PG, "malformed backup archive: %s",
-                               archive_error_string(a));
+                               la_error(a, q));
     /* Drain what libarchive did not need so the next message is the boundary. */
     while (rc == 0 && !st->at_boundary) {
         const void *buf;
