@@ -88,9 +88,12 @@ log "$((t - 1)) trials: $killed_during killed mid-push, $finished finished first
 assert_gt "$killed_during" $((TRIALS / 4)) "trials in which the kill hit a running push"
 
 # Leave temp files of dead processes behind on purpose, then let a live push clean them up.
+# The kill delay starts from what the trials learnt and shrinks each time a push finishes
+# first: the timing push alone can be slow on a loaded machine (1.7 s seen in CI) while a
+# push then takes 50 ms, and random delays up to the former almost never catch the latter.
 name=$(basename "${segs[0]}")
-tries=0
-while [ -z "$(repo_tmpfiles "$REPO")" ] && [ "$tries" -lt 60 ]; do
+tries=0 hi_ms=$max_delay_ms
+while [ -z "$(repo_tmpfiles "$REPO")" ] && [ "$tries" -lt 120 ]; do
     tries=$((tries + 1))
     while read -r o; do
         [ -n "$o" ] && [ "$(object_walname "$o")" = "$name" ] && rm -f "$o"
@@ -98,10 +101,13 @@ while [ -z "$(repo_tmpfiles "$REPO")" ] && [ "$tries" -lt 60 ]; do
     "${AS_PG[@]}" "$PGPITR" --repo "$REPO" archive-push "${segs[0]}" >/dev/null 2>>"$WORK/log/pgpitr.log" &
     pid=$!
     track_pid "$pid"
-    sleep "$(ms_to_s $((5 + RANDOM % (push_ms > 5 ? push_ms : 5))))"
+    delay_ms=$((RANDOM % (hi_ms + 1)))
+    sleep "$(ms_to_s "$delay_ms")"
     kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    rc=0
+    wait "$pid" 2>/dev/null || rc=$?
     untrack_pid "$pid"
+    [ "$rc" -eq 137 ] || [ "$delay_ms" -lt 2 ] || hi_ms=$delay_ms
 done
 leftovers=$(repo_tmpfiles "$REPO")
 [ -n "$leftovers" ] || fail "could not leave a temp file behind in $tries kills (pushes too fast to catch?)"
