@@ -42,6 +42,9 @@ add_row prod 1 >/dev/null
 wait_archived prod "$(switch_wal prod)"
 backup_of prod base1
 streaming_standby stby prod
+# A backup reaches a target time only from the second after its end (stop times are whole
+# seconds): the fork must be in a later second than base1's end, or no backup reaches it.
+sleep 1.1
 fork_time=$(utc_now prod)
 add_row prod 2 >/dev/null
 wait_archived prod "$(switch_wal prod)"
