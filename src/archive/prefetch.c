@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/repo/recovery_lease.h"
 #include "pgpitr/archive/spool_file.h"
@@ -107,14 +108,8 @@ static bool have(void *ud, uint64_t segno)
 
 static bool add_ready(Prefetch *p, uint64_t segno)
 {
-    if (p->n_ready == p->cap_ready) {
-        size_t cap = p->cap_ready ? p->cap_ready * 2 : 64;
-        uint64_t *n = realloc(p->ready, cap * sizeof *n);
-        if (n == NULL)
-            return false;
-        p->ready = n;
-        p->cap_ready = cap;
-    }
+    if (GROW(p->ready, p->n_ready, p->cap_ready, 64, NULL, NULL) != 0)
+        return false;
     p->ready[p->n_ready++] = segno;
     return true;
 }

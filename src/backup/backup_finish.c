@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/pg/walname.h"
 
@@ -27,14 +28,8 @@ static int collect_name(void *ud, const char *name, const StorageInfo *info, Pgp
     NameList *l = ud;
     if (l->dirs_only && !info->is_dir)
         return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        char **nn = realloc(l->names, cap * sizeof *nn);
-        if (nn == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu names", cap);
-        l->names = nn;
-        l->cap = cap;
-    }
+    if (GROW(l->names, l->n, l->cap, 64, "names", err) != 0)
+        return PGP_ERR_NOMEM;
     if ((l->names[l->n] = strdup(name)) == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for name \"%s\"", name);
     l->n++;

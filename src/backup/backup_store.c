@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/repo/object_io.h"
 
 /* Above this size a single file also uses zstd's own threads, so one huge relation file
@@ -86,14 +87,8 @@ int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uin
 static bool dedup_push(char (**v)[PIPE_SHA256_HEX_LEN + 1], size_t *n, size_t *cap,
                        const char *hex)
 {
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 1024;
-        void *nv = realloc(*v, ncap * sizeof **v);
-        if (nv == NULL)
-            return false;
-        *v = nv;
-        *cap = ncap;
-    }
+    if (GROW(*v, *n, *cap, 1024, NULL, NULL) != 0)
+        return false;
     memcpy((*v)[(*n)++], hex, PIPE_SHA256_HEX_LEN + 1);
     return true;
 }

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/drill/drill_checks.h"
 #include "pgpitr/drill/drill_next.h"
 #include "pgpitr/drill/drill_report.h"
@@ -166,8 +167,8 @@ static void remove_workdir(Drill *d)
 
 typedef struct TsMap {
     RestoreTablespaceMap *v;
-    char **names, **dirs;
-    size_t n;
+    char **names, **dirs;               /* parallel arrays: n used, cap allocated */
+    size_t n, cap;
 } TsMap;
 
 static void ts_map_free(TsMap *m)
@@ -189,19 +190,15 @@ static int ts_map_add(TsMap *m, uint32_t oid, const char *workdir, PgpErr *err)
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->names[i], name) == 0)
             return 0;
-    char **names = realloc(m->names, (m->n + 1) * sizeof *names);
-    if (names != NULL)
-        m->names = names;
-    char **dirs = names ? realloc(m->dirs, (m->n + 1) * sizeof *dirs) : NULL;
-    if (dirs != NULL)
-        m->dirs = dirs;
-    if (names == NULL || dirs == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    names[m->n] = strdup(name);
-    if (asprintf(&dirs[m->n], "%s/ts/%s", workdir, name) < 0)
-        dirs[m->n] = NULL;
+    size_t cap_names = m->cap;          /* m->cap moves once both have grown */
+    if (GROW(m->names, m->n, cap_names, 4, NULL, err) != 0 ||
+        GROW(m->dirs, m->n, m->cap, 4, NULL, err) != 0)
+        return PGP_ERR_NOMEM;
+    m->names[m->n] = strdup(name);
+    if (asprintf(&m->dirs[m->n], "%s/ts/%s", workdir, name) < 0)
+        m->dirs[m->n] = NULL;
     m->n++;
-    if (names[m->n - 1] == NULL || dirs[m->n - 1] == NULL)
+    if (m->names[m->n - 1] == NULL || m->dirs[m->n - 1] == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     return 0;
 }

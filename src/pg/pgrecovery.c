@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pgpitr/common/grow.h"
+
 #define N_TARGETS 5
 #define MAX_DEPTH 10
 #define MAX_FILE (1u << 20)
@@ -140,13 +142,8 @@ static void parse_dir(Scan *sc, const char *dir, int depth)
         size_t len = strlen(e->d_name);
         if (e->d_name[0] == '.' || len < 6 || strcmp(e->d_name + len - 5, ".conf") != 0)
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **v = realloc(names, cap * sizeof *v);
-            if (v == NULL)
-                break;
-            names = v;
-        }
+        if (GROW(names, n, cap, 16, NULL, NULL) != 0)
+            break;
         if ((names[n] = strdup(e->d_name)) != NULL)
             n++;
     }

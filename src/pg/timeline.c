@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/pg/walname.h"
 
 #define LINE_QUOTE_MAX 60
@@ -69,14 +70,8 @@ static bool parse_lsn_field(const char *p, const char *end, uint64_t *lsn)
 static int add_entry(PgTimelineHistory *h, size_t *cap, uint32_t tli, uint64_t begin,
                      uint64_t end, PgpErr *err)
 {
-    if (h->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 8;
-        PgTimelineEntry *e = realloc(h->entries, nc * sizeof *e);
-        if (e == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        h->entries = e;
-        *cap = nc;
-    }
+    if (GROW(h->entries, h->n, *cap, 8, NULL, err) != 0)
+        return PGP_ERR_NOMEM;
     h->entries[h->n++] = (PgTimelineEntry){.tli = tli, .begin = begin, .end = end};
     return 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/wal_index.h"
 #include "pgpitr/repo/wal_history.h"
@@ -25,19 +26,6 @@ void catalog_format_time(int64_t t, char out[32])
 {
     if (t == 0 || !timefmt_iso(t, 0, out, 32))
         snprintf(out, 32, "-");
-}
-
-static int grow(void **arr, size_t *cap, size_t n, size_t elem, PgpErr *err)
-{
-    if (n < *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    void *p = realloc(*arr, ncap * elem);
-    if (p == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu catalog entries", ncap);
-    *arr = p;
-    *cap = ncap;
-    return 0;
 }
 
 static int add_foreign(Catalog *c, const char *dir, const char *name, PgpErr *err)
@@ -66,7 +54,7 @@ static int on_backup_dir(void *ud, const char *name, const StorageInfo *info, Pg
     Catalog *c = l->c;
     if (!info->is_dir || !manifest_label_valid(name))
         return add_foreign(c, REPO_LAYOUT_BACKUP_DIR, name, err);
-    if (grow((void **)&c->backups, &l->cap, c->n_backups, sizeof *c->backups, err) != 0)
+    if (GROW(c->backups, c->n_backups, l->cap, 64, "catalog entries", err) != 0)
         return PGP_ERR_NOMEM;
     CatalogBackup *b = &c->backups[c->n_backups++];
     memset(b, 0, sizeof *b);
@@ -157,11 +145,11 @@ static int on_wal_entry(void *ud, const WalIndexEntry *e, PgpErr *err)
     if (rc != 0)
         return rc;
     if (history) {
-        if (grow((void **)&c->histories, &l->cap_hist, c->n_histories, sizeof w, err) != 0)
+        if (GROW(c->histories, c->n_histories, l->cap_hist, 64, "catalog entries", err) != 0)
             return PGP_ERR_NOMEM;
         c->histories[c->n_histories++] = w;
     } else {
-        if (grow((void **)&c->wal, &l->cap_wal, c->n_wal, sizeof w, err) != 0)
+        if (GROW(c->wal, c->n_wal, l->cap_wal, 64, "catalog entries", err) != 0)
             return PGP_ERR_NOMEM;
         c->wal[c->n_wal++] = w;
     }
@@ -209,7 +197,7 @@ static int add_timeline(Catalog *c, size_t *cap, uint32_t tli)
     for (size_t i = 0; i < c->n_timelines; i++)
         if (c->timelines[i].tli == tli)
             return 0;
-    if (grow((void **)&c->timelines, cap, c->n_timelines, sizeof *c->timelines, NULL) != 0)
+    if (GROW(c->timelines, c->n_timelines, *cap, 64, "catalog entries", NULL) != 0)
         return PGP_ERR_NOMEM;
     CatalogTimeline *t = &c->timelines[c->n_timelines++];
     memset(t, 0, sizeof *t);
@@ -376,7 +364,7 @@ int catalog_gaps(const Catalog *c, CatalogGap **out, size_t *n, PgpErr *err)
         if (w->kind != PG_WALFILE_SEGMENT)
             continue;
         if (prev != NULL && prev->tli == w->tli && w->segno > prev->segno + 1) {
-            if (grow((void **)out, &cap, *n, sizeof **out, NULL) != 0) {
+            if (GROW(*out, *n, cap, 64, "catalog entries", NULL) != 0) {
                 free(*out);
                 *out = NULL;
                 *n = 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/pg/walname.h"
 
 static int nomem(PgpErr *err)
@@ -169,14 +170,8 @@ static int on_fan(void *ud, const char *name, const StorageInfo *info, PgpErr *e
     ObjectScan *o = ud;
     if (!info->is_dir)
         return 0;   /* not ours: objects live one level down */
-    if (o->n_fans == o->cap_fans) {
-        size_t cap = o->cap_fans ? o->cap_fans * 2 : 256;
-        void *nf = realloc(o->fans, cap * sizeof *o->fans);
-        if (nf == NULL)
-            return nomem(err);
-        o->fans = nf;
-        o->cap_fans = cap;
-    }
+    if (GROW(o->fans, o->n_fans, o->cap_fans, 256, NULL, NULL) != 0)
+        return nomem(err);
     return repo_layout_join(REPO_LAYOUT_OBJECTS_DIR, name, o->fans[o->n_fans++], err);
 }
 
@@ -196,14 +191,8 @@ static int on_object(void *ud, const char *name, const StorageInfo *info, PgpErr
         p->n_objects_kept++;
         return 0;
     }
-    if (p->n_objects == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 256;
-        ExpireFile *nf = realloc(p->objects, cap * sizeof *nf);
-        if (nf == NULL)
-            return nomem(err);
-        p->objects = nf;
-        o->cap = cap;
-    }
+    if (GROW(p->objects, p->n_objects, o->cap, 256, NULL, NULL) != 0)
+        return nomem(err);
     ExpireFile *f = &p->objects[p->n_objects++];
     memcpy(f->path, path, (size_t)n + 1);
     f->size = info->size;

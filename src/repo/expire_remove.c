@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pgpitr/repo/expire_plan.h"
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/repo/manifest.h"
 
@@ -30,18 +31,12 @@ typedef struct Names {
 static int on_name(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     Names *l = ud;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        void *nn = realloc(l->names, cap * sizeof *l->names);
-        if (nn == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu names", cap);
-        l->names = nn;
-        bool *nd = realloc(l->is_dir, cap * sizeof *l->is_dir);
-        if (nd == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu names", cap);
-        l->is_dir = nd;
-        l->cap = cap;
-    }
+    /* Parallel arrays: names grows against a copy of the capacity, is_dir against the
+     * capacity itself, so both reach the same size and l->cap changes only when both did. */
+    size_t cap_names = l->cap;
+    if (GROW(l->names, l->n, cap_names, 32, "names", err) != 0 ||
+        GROW(l->is_dir, l->n, l->cap, 32, "names", err) != 0)
+        return PGP_ERR_NOMEM;
     snprintf(l->names[l->n], REPO_PATH_MAX, "%s", name);
     l->is_dir[l->n++] = info->is_dir;
     return 0;

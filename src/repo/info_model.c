@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
 
 /* ---- per timeline ------------------------------------------------------------------------- */
@@ -69,14 +70,8 @@ static int add_windows(Info *info, size_t *cap, InfoTimeline *it)
             continue;
         if (it->n_windows > 0 && r.end_segno <= info->windows[info->n_windows - 1].reach.end_segno)
             continue;
-        if (info->n_windows == *cap) {
-            size_t ncap = *cap ? *cap * 2 : 8;
-            InfoWindow *v = realloc(info->windows, ncap * sizeof *v);
-            if (v == NULL)
-                return PGP_ERR_NOMEM;
-            info->windows = v;
-            *cap = ncap;
-        }
+        if (GROW(info->windows, info->n_windows, *cap, 8, NULL, NULL) != 0)
+            return PGP_ERR_NOMEM;
         InfoWindow *w = &info->windows[info->n_windows++];
         memset(w, 0, sizeof *w);
         w->tli = it->t->tli;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/pipe/pipe.h"
 
@@ -220,14 +221,8 @@ static int on_lease(void *ud, const char *name, const StorageInfo *info, PgpErr 
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)name[i] <= 0x20 || (unsigned char)name[i] >= 0x7f)
             return 0;   /* nor is a name lease_path never makes (and no report could show) */
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        LeaseEntry *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu leases", cap);
-        l->v = v;
-        l->cap = cap;
-    }
+    if (GROW(l->v, l->n, l->cap, 8, "leases", err) != 0)
+        return PGP_ERR_NOMEM;
     LeaseEntry *e = &l->v[l->n];
     memset(e, 0, sizeof *e);
     int n = snprintf(e->path, sizeof e->path, LEASE_DIR "/%s", name);

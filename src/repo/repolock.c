@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/proc.h"
 #include "pgpitr/common/timefmt.h"
@@ -252,18 +253,10 @@ static int collect_name(void *ud, const char *name, const StorageInfo *info, Pgp
      * to judge. */
     if (info->is_dir || len < 6 || strcmp(name + len - 5, ".json") != 0)
         return 0;
-    if (n->n == n->cap) {
-        size_t cap = n->cap ? n->cap * 2 : 16;
-        char **v = realloc(n->v, cap * sizeof *v);
-        if (v == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu lock names", cap);
-        n->v = v;
-        int64_t *m = realloc(n->mtime, cap * sizeof *m);
-        if (m == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu lock names", cap);
-        n->mtime = m;
-        n->cap = cap;
-    }
+    size_t cap_v = n->cap;      /* parallel arrays: n->cap moves once both have grown */
+    if (GROW(n->v, n->n, cap_v, 16, "lock names", err) != 0 ||
+        GROW(n->mtime, n->n, n->cap, 16, "lock names", err) != 0)
+        return PGP_ERR_NOMEM;
     if ((n->v[n->n] = strdup(name)) == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for lock name \"%s\"", name);
     n->mtime[n->n++] = info->mtime;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/repo/catalog.h"
 #include "pgpitr/pg/timeline.h"
 
@@ -20,14 +21,8 @@ TlActivity *tl_activity_get(TlActivityList *l, uint32_t tli)
         i++;
     if (i < l->n && l->v[i].tli == tli)
         return &l->v[i];
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        TlActivity *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return NULL;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (GROW(l->v, l->n, l->cap, 8, NULL, NULL) != 0)
+        return NULL;
     memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof *l->v);
     l->n++;
     memset(&l->v[i], 0, sizeof l->v[i]);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/repo/object_io.h"
 #include "pgpitr/pg/pgmanifest.h"
 #include "pgpitr/pg/walhdr.h"
@@ -203,16 +204,10 @@ static VerifyProblem *add(Analysis *a, bool error, const char *kind, char *subje
                           char *message, char *breaks, uint32_t tli)
 {
     VerifyReport *r = a->r;
-    if (r->n_problems == a->cap) {
-        size_t ncap = a->cap ? a->cap * 2 : 16;
-        VerifyProblem *p = realloc(r->problems, ncap * sizeof *p);
-        if (p == NULL) {
-            a->nomem = true;
-            free(subject), free(message), free(breaks);
-            return NULL;
-        }
-        r->problems = p;
-        a->cap = ncap;
+    if (GROW(r->problems, r->n_problems, a->cap, 16, NULL, NULL) != 0) {
+        a->nomem = true;
+        free(subject), free(message), free(breaks);
+        return NULL;
     }
     VerifyProblem *p = &r->problems[r->n_problems++];
     *p = (VerifyProblem){.error = error, .kind = kind, .subject = subject, .message = message,
@@ -521,14 +516,8 @@ static bool was_reported(const Reported *rep, size_t n, uint32_t tli, uint64_t s
 static int add_row(Analysis *a, size_t bi, uint32_t tli, const CatalogReach *r, size_t *cap)
 {
     VerifyReport *rp = a->r;
-    if (rp->n_reach == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        VerifyReachRow *n = realloc(rp->reach, ncap * sizeof *n);
-        if (n == NULL)
-            return PGP_ERR_NOMEM;
-        rp->reach = n;
-        *cap = ncap;
-    }
+    if (GROW(rp->reach, rp->n_reach, *cap, 16, NULL, NULL) != 0)
+        return PGP_ERR_NOMEM;
     rp->reach[rp->n_reach++] = (VerifyReachRow){bi, tli, *r};
     return 0;
 }
@@ -546,14 +535,8 @@ static bool consistent_somewhere(const Catalog *view, const CatalogBackup *b)
 
 static int remember(Reported **rep, size_t *n, size_t *cap, const CatalogReach *r)
 {
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        Reported *p = realloc(*rep, ncap * sizeof *p);
-        if (p == NULL)
-            return PGP_ERR_NOMEM;
-        *rep = p;
-        *cap = ncap;
-    }
+    if (GROW(*rep, *n, *cap, 16, NULL, NULL) != 0)
+        return PGP_ERR_NOMEM;
     (*rep)[(*n)++] = (Reported){r->missing_tli, r->missing_segno};
     return 0;
 }

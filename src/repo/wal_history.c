@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/object_io.h"
 #include "pgpitr/repo/wal_index.h"
@@ -91,14 +92,8 @@ static int on_top(void *ud, const WalIndexEntry *e, PgpErr *err)
     const char *name = e->entry;
     if (!e->info->is_dir || !wal_index_dir_name_valid(name))
         return 0;
-    if (ix->n_dirs == ix->cap_dirs) {
-        size_t cap = ix->cap_dirs ? ix->cap_dirs * 2 : 16;
-        WalDir *d = realloc(ix->dirs, cap * sizeof *d);
-        if (d == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu archive directories", cap);
-        ix->dirs = d;
-        ix->cap_dirs = cap;
-    }
+    if (GROW(ix->dirs, ix->n_dirs, ix->cap_dirs, 16, "archive directories", err) != 0)
+        return PGP_ERR_NOMEM;
     WalDir *d = &ix->dirs[ix->n_dirs++];
     memset(d, 0, sizeof *d);
     memcpy(d->name, name, DIR_NAME_LEN + 1);
@@ -139,14 +134,8 @@ static int on_seg(void *ud, const WalIndexEntry *e, PgpErr *err)
     if (e->name == NULL || e->name->parsed.kind != PG_WALFILE_SEGMENT ||
         !pg_walname_segno(&e->name->parsed, l->segsize, &segno))
         return 0;
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 64;
-        WalSeg *s = realloc(d->segs, cap * sizeof *s);
-        if (s == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu archived segments", cap);
-        d->segs = s;
-        d->cap = cap;
-    }
+    if (GROW(d->segs, d->n, d->cap, 64, "archived segments", err) != 0)
+        return PGP_ERR_NOMEM;
     WalSeg *s = &d->segs[d->n++];
     memset(s, 0, sizeof *s);
     s->segno = segno;
@@ -326,14 +315,8 @@ static int on_history_tli(void *ud, const WalIndexEntry *e, PgpErr *err)
     uint32_t tli = history_tli(e);
     if (tli == 0)
         return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        uint32_t *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu timelines", cap);
-        l->v = v;
-        l->cap = cap;
-    }
+    if (GROW(l->v, l->n, l->cap, 16, "timelines", err) != 0)
+        return PGP_ERR_NOMEM;
     l->v[l->n++] = tli;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/hexstr.h"
 #include "pgpitr/repo/repo.h"
 
@@ -107,14 +108,8 @@ static int on_top(void *ud, const WalIndexEntry *e, PgpErr *err)
     int rc = a->fn(a->ud, e, err);
     if (rc != 0 || !e->info->is_dir || !wal_index_dir_name_valid(e->entry))
         return rc;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        void *p = realloc(a->dirs, cap * sizeof *a->dirs);
-        if (p == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        a->dirs = p;
-        a->cap = cap;
-    }
+    if (GROW(a->dirs, a->n, a->cap, 16, NULL, err) != 0)
+        return PGP_ERR_NOMEM;
     memcpy(a->dirs[a->n++], e->entry, REPO_LAYOUT_WAL_DIR_LEN + 1);
     return 0;
 }

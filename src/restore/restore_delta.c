@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/restore/restore_files.h"
@@ -155,16 +156,8 @@ static int read_names(const char *dir, Names *out, bool *missing, PgpErr *err)
     while (rc == 0 && (de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? out->cap * 2 : 32;
-            char **v = realloc(out->v, cap * sizeof *v);
-            if (v == NULL) {
-                rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-                break;
-            }
-            out->v = v;
-            out->cap = cap;
-        }
+        if ((rc = GROW(out->v, out->n, out->cap, 32, NULL, err)) != 0)
+            break;
         if ((out->v[out->n] = strdup(de->d_name)) == NULL)
             rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
         else

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/object_io.h"
@@ -485,14 +486,8 @@ int restore_dest_check(const RestoreDest *t, PgpErr *err)
 
 static int remember(RestoreDest *t, const char *dir, PgpErr *err)
 {
-    if (t->n_sync == t->cap_sync) {
-        size_t cap = t->cap_sync ? t->cap_sync * 2 : 64;
-        char **v = realloc(t->sync, cap * sizeof *v);
-        if (v == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        t->sync = v;
-        t->cap_sync = cap;
-    }
+    if (GROW(t->sync, t->n_sync, t->cap_sync, 64, NULL, err) != 0)
+        return PGP_ERR_NOMEM;
     if ((t->sync[t->n_sync] = strdup(dir)) == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     t->n_sync++;

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/restore/restore_copy.h"
@@ -89,14 +90,8 @@ static const char *const our_names[] = {KEEP_DATA_DIR, KEEP_TS_DIR, KEEP_README,
 
 static int keep_names_add(KeepNames *l, const char *name, PgpErr *err)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        l->v = v;
-        l->cap = cap;
-    }
+    if (GROW(l->v, l->n, l->cap, 16, NULL, err) != 0)
+        return PGP_ERR_NOMEM;
     if ((l->v[l->n] = strdup(name)) == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     l->n++;

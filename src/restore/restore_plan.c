@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/restore/restore_conf.h"
 #include "pgpitr/restore/restore_files.h"
@@ -40,7 +41,7 @@ typedef struct Timelines {
     TlProduction prod;
     PgTimelineHistory *h;               /* cache, one per timeline asked for */
     bool *found;
-    size_t n;
+    size_t n, cap;                      /* h and found: n used, cap allocated */
 } Timelines;
 
 static void timelines_free(Timelines *t)
@@ -57,13 +58,10 @@ static int timeline_history(Timelines *t, uint32_t tli, size_t *idx, PgpErr *err
     for (*idx = 0; *idx < t->n; (*idx)++)
         if (t->h[*idx].tli == tli)
             return 0;
-    PgTimelineHistory *h = realloc(t->h, (t->n + 1) * sizeof *h);
-    if (h != NULL)
-        t->h = h;
-    bool *f = h != NULL ? realloc(t->found, (t->n + 1) * sizeof *f) : NULL;
-    if (f == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    t->found = f;
+    size_t cap_h = t->cap;              /* t->cap moves once both have grown */
+    if (GROW(t->h, t->n, cap_h, 4, NULL, err) != 0 ||
+        GROW(t->found, t->n, t->cap, 4, NULL, err) != 0)
+        return PGP_ERR_NOMEM;
     int rc = wal_history_read(t->ix, tli, &t->h[t->n], &t->found[t->n], err);
     if (rc != 0) {
         pg_timeline_free(&t->h[t->n]);

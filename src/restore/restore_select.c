@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pgpitr/repo/repo_layout.h"
+#include "pgpitr/common/grow.h"
 #include "pgpitr/restore/restore_files.h"
 
 /* ---- loading backups -------------------------------------------------------------------- */
@@ -32,14 +33,8 @@ static int collect_label(void *ud, const char *name, const StorageInfo *info, Pg
     Labels *l = ud;
     if (!info->is_dir || !manifest_label_valid(name))
         return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for %zu backup labels", cap);
-        l->v = v;
-        l->cap = cap;
-    }
+    if (GROW(l->v, l->n, l->cap, 16, "backup labels", err) != 0)
+        return PGP_ERR_NOMEM;
     if ((l->v[l->n] = strdup(name)) == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for backup label \"%s\"", name);
     l->n++;

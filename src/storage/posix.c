@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/common/grow.h"
+
 #define TMP_PREFIX ".tmp."
 #define DIR_MODE 0750
 #define FILE_MODE 0640
@@ -203,14 +205,8 @@ static int list_collect(DIR *dir, const char *full, ListEntry **out, size_t *n, 
                 continue;
             return PGP_FAIL_PATH(err, errno, full, "cannot stat \"%s/%s\"", full, name);
         }
-        if (*n == cap) {
-            size_t ncap = cap == 0 ? 64 : cap * 2;
-            ListEntry *ne = realloc(*out, ncap * sizeof *ne);
-            if (ne == NULL)
-                return nomem(err);
-            *out = ne;
-            cap = ncap;
-        }
+        if (GROW(*out, *n, cap, 64, NULL, err) != 0)
+            return PGP_ERR_NOMEM;
         ListEntry *e = &(*out)[*n];
         if ((e->name = strdup(name)) == NULL)
             return nomem(err);
