@@ -18,10 +18,15 @@
 #include "pgpitr/repo/repolock.h"
 #include "pgpitr/storage/storage.h"
 
+/* Room for the global options' ids (cmd_options.c checks it is enough). */
+#define CMD_GLOBAL_FLAGS 32
+
 typedef struct CmdGlobal {
     const char *repo;        /* --repo */
     const char *config;      /* --config */
     const char *log_level;   /* --log-level */
+    /* Every other global option (--s3-*, --io-timeout), by CmdOptId; NULL: not given */
+    const char *flag[CMD_GLOBAL_FLAGS];
 } CmdGlobal;
 
 typedef struct CmdDef {
@@ -83,6 +88,7 @@ typedef struct CmdSettings {
     /* Where repo_path came from, so that restore can write a restore_command that finds the
      * repository the same way without restore's environment (restore_settings.h). */
     CmdSource repo_source;
+    const char *const *global_flag;  /* CmdGlobal.flag: the --s3-* flags */
 } CmdSettings;
 
 /* Loads the config file (--config > PGPITR_CONFIG > /etc/pgpitr/pgpitr.conf if present),

@@ -88,6 +88,14 @@ const char *storage_driver_name(const Storage *s);
 /* The posix driver rooted at `root` (created with mode 0750 if `create` and missing). */
 int storage_posix_new(const char *root, bool create, Storage **out, PgpErr *err);
 
+/* The driver a repository setting names: "s3://BUCKET[/PREFIX]" is the S3 driver with s3's
+ * settings (pgpitr/storage/s3.h; NULL: PGP_ERR_CONFIG), anything else a posix root. The
+ * only place that chooses a driver. */
+typedef struct StorageS3Config StorageS3Config;
+bool storage_is_s3_url(const char *repo);
+int storage_open(const char *repo, const StorageS3Config *s3, bool create, Storage **out,
+                 PgpErr *err);
+
 /* Returns PGP_ERR_NOT_FOUND (without noise: the caller decides) when absent. */
 int storage_stat(Storage *s, const char *path, StorageInfo *out, PgpErr *err);
 /* Lists the entries directly below dir (files and directories), excluding temp files.
@@ -99,7 +107,10 @@ int storage_open_read(Storage *s, const char *path, StorageReader **out, PgpErr 
  * PGP_ERR_CONFLICT and the existing object is untouched (posix: renameat2 RENAME_NOREPLACE,
  * or link()+unlink() where the filesystem lacks it). The posix driver also removes stale temp
  * files of the same basename left by dead processes of this host. */
-enum { STORAGE_WRITE_REPLACE = 1u << 0 };
+/* STORAGE_WRITE_NAME_AT_COMMIT: the caller will name the object with commit_as. A driver that
+ * cannot rename (S3: a multipart upload is bound to its key) then keeps the bytes beyond one
+ * part in a local temporary file until commit instead of uploading them under `path`. */
+enum { STORAGE_WRITE_REPLACE = 1u << 0, STORAGE_WRITE_NAME_AT_COMMIT = 1u << 1 };
 int storage_open_write(Storage *s, const char *path, unsigned flags, StorageWriter **out,
                        PgpErr *err);
 /* Removing a missing path is PGP_ERR_NOT_FOUND. */
