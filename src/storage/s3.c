@@ -123,6 +123,7 @@ struct S3Http {
 
 #define BODY_MAX (8u << 20)         /* an answer held whole: listings, errors (~300 KiB) */
 #define STREAM_BUF (256u << 10)     /* a streamed GET's buffer, > CURL_MAX_WRITE_SIZE */
+#define S3_KEY_TEXT_MAX 2100        /* ' key "<key>"' */
 #define URL_MAX 8192                /* a 1024-byte key encoded thrice, host, query */
 
 static char *dup_opt(const char *s, bool *ok)
@@ -242,6 +243,7 @@ typedef struct Attempt {
     unsigned char *buf;
     size_t head, tail;
     bool overflow;              /* captured body over BODY_MAX */
+    int code;                   /* libcurl's result once the transfer ended; -1 running */
 } Attempt;
 
 static size_t on_read(char *dst, size_t size, size_t n, void *ud)
@@ -458,19 +460,25 @@ static void sleep_ms(uint64_t ms)
 static int net_fail(S3Http *h, const S3Request *rq, CURLcode code, const S3Response *rs,
                     PgpErr *err)
 {
-    char where[S3_HOST_MAX + 16];
-    snprintf(where, sizeof where, "%s%s%u", h->ep.host, h->ep.port ? ":" : "",
-             h->ep.port);
-    if (h->ep.port == 0)
+    char where[S3_HOST_MAX + 16], what[S3_KEY_TEXT_MAX];
+    if (h->ep.port != 0)
+        snprintf(where, sizeof where, "%s:%u", h->ep.host, h->ep.port);
+    else
         snprintf(where, sizeof where, "%s", h->ep.host);
-    PGP_FAIL(err, PGP_ERR_IO, "S3 %s of bucket \"%s\" key \"%s\" got no answer from \"%s\": %s "
-             "(%u attempt%s)", rq->method, h->bucket, rq->key ? rq->key : "",
-             where, lc.curl_easy_strerror(code), rs->attempts, rs->attempts == 1 ? "" : "s");
-    pgp_err_hint(err, rs->net == S3_NET_TLS
-                          ? "check s3-ca-file / s3-ca-path (the CA that signed the endpoint's "
-                            "certificate) and that the endpoint's name matches it"
-                          : "check s3-endpoint and that the store is up and reachable from "
-                            "here (io-timeout bounds the retries)");
+    snprintf(what, sizeof what, "%s%s%s", rq->key ? " key \"" : "", rq->key ? rq->key : "",
+             rq->key ? "\"" : "");
+    PGP_FAIL(err, PGP_ERR_IO, "S3 %s of bucket \"%s\"%s got no answer from \"%s\": %s (%u "
+             "attempt%s)", rq->method, h->bucket, what, where, lc.curl_easy_strerror(code),
+             rs->attempts, rs->attempts == 1 ? "" : "s");
+    if (rs->net == S3_NET_TLS)
+        pgp_err_hint(err, "check s3-ca-file / s3-ca-path (the CA that signed the endpoint's "
+                     "certificate) and that the endpoint's name matches it");
+    else if (code == CURLE_COULDNT_RESOLVE_HOST && !h->path_style)
+        pgp_err_hint(err, "host-style requests need \"%s.%s\" to resolve: set s3-uri-style "
+                     "path for MinIO, Ceph and most self-hosted stores", h->bucket, h->ep.host);
+    else
+        pgp_err_hint(err, "check s3-endpoint and that the store is up and reachable from here "
+                     "(io-timeout bounds the retries)");
     return PGP_ERR_IO;
 }
 
@@ -530,6 +538,7 @@ static int run_retried(S3Http *h, S3Conn *c, Attempt *a, PgpErr *err)
             rc = attempt_run(h, c, a, url, &code, err);
         if (rc != 0)
             return rc;
+        a->code = code;
         if (code == CURLE_WRITE_ERROR && a->overflow)
             return PGP_FAIL(err, PGP_ERR_CORRUPT, "S3 answer to %s \"%s\" is over %u bytes",
                             a->rq->method, a->rq->key ? a->rq->key : "", BODY_MAX);
@@ -615,13 +624,14 @@ int s3_http_get(S3Http *h, const char *key, S3Stream **out, S3Response *rs, PgpE
         rs->body = s->rs.body;                  /* the error document goes to the caller */
         s->rs.body = NULL;
     }
-    s->done = s->a.capture || s->rs.status != 200 || rc != 0;
+    /* a small object may have arrived whole with its headers: the transfer is over then */
+    s->done = s->a.code >= 0;
+    s->code = s->a.code;
     if (rc != 0 || s->rs.status != 200) {
         s->done = true;
         s3_stream_close(s);
         return rc;
     }
-    s->code = -1;
     *out = s;
     return 0;
 }

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# archive-push / archive-get against an S3 repository (--repo s3://BUCKET/PREFIX) on the S3
+# test server (../shared/tools/s3-test-server, SigV4 checked): round trip byte for byte, same
+# content is success, different content is refused with nothing overwritten, a segment larger
+# than s3-part-size goes up as a multipart upload (none left behind), a wrong secret is an
+# access-denied error with nothing written, a missing bucket and an unreachable endpoint are
+# one-line errors, and the same round trip over TLS with s3-ca-file (and refused without it).
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+# The server sits in ../shared/tools beside the checkout (S3_TEST_SERVER overrides).
+S3=${S3_TEST_SERVER:-$TOP/../shared/tools/s3-test-server}
+[ -x "$S3" ] || S3=/work/shared/tools/s3-test-server
+[ -x "$S3" ] || fail "no s3-test-server (set S3_TEST_SERVER to its path)"
+command -v node >/dev/null || fail "node is not installed (contrib/install-deps.sh)"
+# npm installs s3rver once into this cache (the wrapper's default is cwd's git top level).
+export S3_TEST_SERVER_CACHE=${S3_TEST_SERVER_CACHE:-$TOP/build/s3-test-server}
+
+# A free port in 47000-47499 (the range this test may use).
+s3_port() {
+    local p i
+    for ((i = 0; i < 100; i++)); do
+        p=$((47000 + RANDOM % 500))
+        port_in_use "$p" || { printf '%s\n' "$p"; return 0; }
+    done
+    fail "no free port in 47000-47499"
+}
+S3_PORTS=()
+# s3_start [--tls]: a fresh server with bucket test-bucket; its S3_TEST_* settings exported.
+s3_start() {
+    local port out
+    port=$(s3_port)
+    out=$("$S3" start --port "$port" --bucket test-bucket --fresh "$@" 2>"$WORK/s3-start.err") || fail "s3-test-server start: $(tail -n 5 "$WORK/s3-start.err")"
+    S3_PORTS+=("$port")
+    eval "$out"
+}
+# Stopped by port at exit (the wrapper kills only the pid it recorded for that port), then
+# lib.sh's cleanup with the test's exit status.
+trap 'rc=$?; for p in "${S3_PORTS[@]}"; do "$S3" stop --port "$p" >/dev/null 2>&1; done; (exit $rc); _cleanup' EXIT
+
+s3_env() {
+    export PGPITR_S3_ENDPOINT=$S3_TEST_ENDPOINT PGPITR_S3_REGION=$S3_TEST_REGION \
+           PGPITR_S3_URI_STYLE=path PGPITR_S3_KEY=$S3_TEST_ACCESS_KEY \
+           PGPITR_S3_KEY_SECRET=$S3_TEST_SECRET_KEY
+}
+# s3_curl PATH-AND-QUERY: a signed GET of the test bucket (the query written canonical).
+s3_curl() {
+    curl -sS ${S3_TEST_CA_FILE:+--cacert "$S3_TEST_CA_FILE"} --aws-sigv4 "aws:amz:$S3_TEST_REGION:s3" \
+         --user "$S3_TEST_ACCESS_KEY:$S3_TEST_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+         "$S3_TEST_ENDPOINT/$S3_TEST_BUCKET$1"
+}
+s3_keys() {  # PREFIX (no special characters): every key below it
+    s3_curl "?list-type=2&prefix=${1//\//%2F}" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' || true
+}
+s3_uploads() { s3_curl "?uploads=" | grep -c '<UploadId>' || true; }
+
+s3_start
+s3_env
+log "S3 test server at $S3_TEST_ENDPOINT"
+make_segments "$WORK/segs" 3
+mapfile -t segs < <(find "$WORK/segs" -maxdepth 1 -type f | sort)
+REPO=s3://test-bucket/r1
+
+# ---- round trip, idempotence -------------------------------------------------------------
+for s in "${segs[0]}" "${segs[1]}"; do
+    pgp_capture --repo "$REPO" archive-push "$s"
+    assert_rc 0 "archive-push $(basename "$s") to S3"
+    assert_eq "" "$ERR" "archive-push stderr"
+done
+name0=$(basename "${segs[0]}")
+sha0=$(sha256_of "${segs[0]}")
+key0="r1/archive/wal/${name0:0:16}/$name0-$sha0.zst"
+s3_keys r1/ | grep -qx "$key0" || fail "object $key0 not in the bucket: $(s3_keys r1/)"
+s3_keys r1/ | grep -q '^r1/repo.json$' || fail "repo.json not in the bucket: $(s3_keys r1/)"
+for s in "${segs[0]}" "${segs[1]}"; do
+    archive_get_cmp "$REPO" "$(basename "$s")" "$s"
+done
+pgp_capture --repo "$REPO" archive-push "${segs[0]}"
+assert_rc 0 "second push of the same segment"
+assert_eq "" "$ERR" "stderr of the second push"
+pgp_capture --repo "$REPO" archive-get 000000010000000000000099 "$WORK/tmp/missing"
+assert_rc 1 "archive-get of a segment never archived"
+
+# ---- different content under an archived name: refused, nothing overwritten ---------------
+mkdir_pg "$WORK/other"
+as_pg cp "${segs[0]}" "$WORK/other/$name0"
+flip_bit "$WORK/other/$name0" $(($(file_size "${segs[0]}") / 2))
+other_sha=$(sha256_of "$WORK/other/$name0")
+before=$(s3_keys r1/)
+s3_curl "/$key0" >"$WORK/obj.before"
+pgp_capture --repo "$REPO" archive-push "$WORK/other/$name0"
+assert_rc 8 "push of different content under an archived name"
+assert_one_line_error "conflicting push to S3"
+assert_contains "$ERR" "$sha0" "the error names the archived checksum"
+assert_contains "$ERR" "$other_sha" "the error names the new checksum"
+assert_eq "$before" "$(s3_keys r1/)" "keys after a conflicting push"
+s3_curl "/$key0" | cmp -s - "$WORK/obj.before" || fail "the archived object changed"
+archive_get_cmp "$REPO" "$name0" "${segs[0]}"
+
+# ---- larger than one part: multipart through a local spill file, nothing left behind -----
+pgp_capture --s3-part-size 5MiB --repo s3://test-bucket/big archive-push --compress none "${segs[2]}"
+assert_rc 0 "archive-push of a 16 MiB segment in 5 MiB parts"
+name2=$(basename "${segs[2]}")
+key2="big/archive/wal/${name2:0:16}/$name2-$(sha256_of "${segs[2]}")"
+s3_keys big/ | grep -qx "$key2" || fail "multipart object $key2 missing: $(s3_keys big/)"
+etag=$(s3_curl "?list-type=2&prefix=big%2Farchive" | grep -o '<ETag>[^<]*</ETag>' | head -n 1)
+assert_contains "$etag" "-4" "the object is a 4-part multipart upload (ETag $etag)"
+assert_eq 0 "$(s3_uploads)" "multipart uploads left unfinished"
+archive_get_cmp s3://test-bucket/big "$name2" "${segs[2]}"
+
+# ---- wrong secret: access denied, nothing written ------------------------------------------
+before=$(s3_keys r1/)
+PGPITR_S3_KEY_SECRET=wrong-secret pgp_capture --repo "$REPO" archive-push "${segs[2]}"
+[ "$RC" -ne 0 ] || fail "push with a wrong secret succeeded"
+assert_one_line_error "wrong secret"
+assert_icontains "$ERR" "access denied|403" "wrong secret error"
+case "$ERR" in *wrong-secret*) fail "the error shows the secret: $ERR" ;; esac
+assert_eq "$before" "$(s3_keys r1/)" "keys after a push with a wrong secret"
+
+# ---- missing bucket, unreachable endpoint ----------------------------------------------------
+pgp_capture --repo s3://no-such-bucket/r1 archive-push "${segs[2]}"
+assert_rc 3 "push to a missing bucket"
+assert_one_line_error "missing bucket"
+assert_contains "$ERR" "no-such-bucket" "missing bucket error names the bucket"
+dead=$(s3_port)
+start=$(date +%s)
+pgp_capture --io-timeout 2 --s3-endpoint "http://127.0.0.1:$dead" --repo "$REPO" archive-push "${segs[2]}"
+[ "$RC" -ne 0 ] || fail "push to an unreachable endpoint succeeded"
+assert_one_line_error "unreachable endpoint"
+assert_contains "$ERR" "127.0.0.1:$dead" "unreachable endpoint error names it"
+[ $(($(date +%s) - start)) -lt 15 ] || fail "an unreachable endpoint took longer than io-timeout allows"
+pgp_capture --repo "s3://Bad_Bucket/x" archive-push "${segs[2]}"
+assert_rc 3 "push to an invalid bucket name"
+assert_one_line_error "invalid bucket name"
+
+# ---- over TLS, with the server's CA -----------------------------------------------------------
+s3_start --tls
+s3_env
+[ -n "${S3_TEST_CA_FILE:-}" ] || fail "the TLS server gave no CA file"
+pgp_capture --repo s3://test-bucket/tls archive-push "${segs[1]}"
+[ "$RC" -ne 0 ] || fail "TLS push without the CA succeeded"
+assert_one_line_error "TLS without the CA"
+export PGPITR_S3_CA_FILE=$S3_TEST_CA_FILE
+pgp_capture --repo s3://test-bucket/tls archive-push "${segs[1]}"
+assert_rc 0 "archive-push over TLS"
+archive_get_cmp s3://test-bucket/tls "$(basename "${segs[1]}")" "${segs[1]}"
+log "ok"
