@@ -392,13 +392,11 @@ static int writer_set_final_name(StorageWriter *base, const char *name, const ch
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "S3 object \"%s\" is being uploaded under its "
                         "key and cannot be renamed (open it with STORAGE_WRITE_NAME_AT_COMMIT)",
                         w->key);
-    const char *slash = strrchr(path, '/');
-    const char *old = strrchr(w->key, '/');
-    size_t dn = slash ? (size_t)(slash - path) : 0;
     char key[S3_KEY_MAX];
     int rc = s3_key_of(w->d, path, key, err);
-    size_t kn = old ? (size_t)(old - w->key) : 0;
-    if (rc == 0 && (strlen(key) - strlen(path) + dn != kn || strncmp(key, w->key, kn) != 0))
+    const char *old = strrchr(w->key, '/'), *now = strrchr(key, '/');
+    size_t on = old ? (size_t)(old - w->key) : 0, nn = now ? (size_t)(now - key) : 0;
+    if (rc == 0 && (on != nn || strncmp(key, w->key, on) != 0))
         rc = PGP_FAIL(err, PGP_ERR_INVALID_NAME, "\"%s\" is not in the directory of \"%s\"",
                       path, w->key);
     if (rc == 0)
