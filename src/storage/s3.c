@@ -582,9 +582,21 @@ struct S3Stream {
     S3Request rq;
     S3Response rs;
     uint64_t delivered;
+    uint64_t total;             /* Content-Length of the first answer */
+    char etag[S3_ETAG_MAX];     /* of the first answer: a resumed GET must read the same */
+    unsigned resumes;           /* in a row without a byte gained */
+    uint64_t resumed_at;        /* delivered at the last resume */
+    char range[64], if_match[S3_ETAG_MAX + 16];
+    const char *resume_headers[3];
+    char *key;                  /* the caller's may go away after s3_http_get */
     bool done;
     int code;
 };
+
+/* A GET broken mid-body goes on where it stopped ("Range: bytes=N-"), from the same object
+ * only ("If-Match" with the first answer's ETag): archive-get under a flaky network must not
+ * fail, which would stop PostgreSQL's recovery. */
+#define RESUMES_MAX 5
 
 void s3_stream_close(S3Stream *s)
 {
@@ -595,6 +607,7 @@ void s3_stream_close(S3Stream *s)
     conn_put(s->h, s->c);
     s3_response_free(&s->rs);
     free(s->a.buf);
+    free(s->key);
     free(s);
 }
 
@@ -603,17 +616,21 @@ int s3_http_get(S3Http *h, const char *key, S3Stream **out, S3Response *rs, PgpE
     *out = NULL;
     memset(rs, 0, sizeof *rs);
     S3Stream *s = calloc(1, sizeof *s);
-    if (s == NULL || (s->a.buf = malloc(STREAM_BUF)) == NULL) {
+    if (s == NULL || (s->a.buf = malloc(STREAM_BUF)) == NULL ||
+        (s->key = strdup(key)) == NULL) {
+        if (s != NULL)
+            free(s->a.buf);
         free(s);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     }
     s->h = h;
-    s->rq = (S3Request){.method = "GET", .key = key};
+    s->rq = (S3Request){.method = "GET", .key = s->key};
     s->a.rq = &s->rq;
     s->a.rs = &s->rs;
     s->a.stream = true;
     if ((s->c = conn_get(h, err)) == NULL) {
         free(s->a.buf);
+        free(s->key);
         free(s);
         return PGP_ERR_NOMEM;
     }
@@ -624,6 +641,8 @@ int s3_http_get(S3Http *h, const char *key, S3Stream **out, S3Response *rs, PgpE
         rs->body = s->rs.body;                  /* the error document goes to the caller */
         s->rs.body = NULL;
     }
+    s->total = s->rs.length;
+    memcpy(s->etag, s->rs.etag, sizeof s->etag);
     /* a small object may have arrived whole with its headers: the transfer is over then */
     s->done = s->a.code >= 0;
     s->code = s->a.code;
@@ -634,6 +653,47 @@ int s3_http_get(S3Http *h, const char *key, S3Stream **out, S3Response *rs, PgpE
     }
     *out = s;
     return 0;
+}
+
+/* Asks again for the rest of the object after a broken transfer; 0 when it comes (206). */
+static int stream_resume(S3Stream *s, PgpErr *err)
+{
+    if (s->delivered > s->resumed_at)
+        s->resumes = 0;                         /* progress since: a new stretch */
+    s->resumed_at = s->delivered;
+    s->resumes++;
+    snprintf(s->range, sizeof s->range, "Range: bytes=%llu-",
+             (unsigned long long)s->delivered);
+    snprintf(s->if_match, sizeof s->if_match, "If-Match: %s", s->etag);
+    s->resume_headers[0] = s->range;
+    s->resume_headers[1] = s->etag[0] ? s->if_match : NULL;
+    s->resume_headers[2] = NULL;
+    s->rq.headers = s->resume_headers;
+    log_debug("S3 GET \"%s\" broke after %llu bytes (%s): resuming", s->rq.key,
+              (unsigned long long)s->delivered, lc.curl_easy_strerror(s->code));
+    int rc = run_retried(s->h, s->c, &s->a, err);
+    s->done = s->a.code >= 0;
+    s->code = s->a.code;
+    if (rc == 0 && s->rs.status != 206) {
+        s->done = true;
+        if (s->a.code < 0)
+            lc.curl_multi_remove_handle(s->c->multi, s->c->easy);
+        rc = PGP_FAIL(err, PGP_ERR_IO, "S3 GET of bucket \"%s\" key \"%s\" broke after %llu "
+                      "bytes and could not go on: HTTP %ld%s", s->h->bucket, s->rq.key,
+                      (unsigned long long)s->delivered, s->rs.status,
+                      s->rs.status == 412 ? " (the object changed meanwhile)" : "");
+    }
+    return rc;
+}
+
+/* Whether the ended transfer stopped short for a reason worth resuming. */
+static bool stream_broken(const S3Stream *s)
+{
+    if (s->resumes >= RESUMES_MAX && s->delivered == s->resumed_at)
+        return false;                           /* no byte gained over the last tries */
+    if (s->code != CURLE_OK)
+        return s3_retry_wanted(net_of((CURLcode)s->code), 0);
+    return s->total > 0 && s->delivered < s->total;
 }
 
 int s3_stream_read(S3Stream *s, void *buf, size_t len, size_t *got, PgpErr *err)
@@ -650,6 +710,12 @@ int s3_stream_read(S3Stream *s, void *buf, size_t len, size_t *got, PgpErr *err)
             return 0;
         }
         a->head = a->tail = 0;
+        if (s->done && stream_broken(s)) {
+            int rc = stream_resume(s, err);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         if (s->done)
             break;
         if (a->paused) {
@@ -668,9 +734,9 @@ int s3_stream_read(S3Stream *s, void *buf, size_t len, size_t *got, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_IO, "S3 GET of bucket \"%s\" key \"%s\" broke after %llu "
                         "bytes: %s", s->h->bucket, s->rq.key,
                         (unsigned long long)s->delivered, lc.curl_easy_strerror(s->code));
-    if (len > 0 && s->rs.length > 0 && s->delivered != s->rs.length)
+    if (len > 0 && s->total > 0 && s->delivered != s->total)
         return PGP_FAIL(err, PGP_ERR_IO, "S3 GET of bucket \"%s\" key \"%s\" ended after %llu "
                         "of %llu bytes", s->h->bucket, s->rq.key,
-                        (unsigned long long)s->delivered, (unsigned long long)s->rs.length);
+                        (unsigned long long)s->delivered, (unsigned long long)s->total);
     return 0;
 }

@@ -4,7 +4,8 @@
 # content is success, different content is refused with nothing overwritten, a segment larger
 # than s3-part-size goes up as a multipart upload (none left behind), a wrong secret is an
 # access-denied error with nothing written, a missing bucket and an unreachable endpoint are
-# one-line errors, and the same round trip over TLS with s3-ca-file (and refused without it).
+# one-line errors, a download reset mid-body resumes, and the same round trip over TLS with
+# s3-ca-file (and refused without it).
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -133,6 +134,19 @@ assert_contains "$ERR" "127.0.0.1:$dead" "unreachable endpoint error names it"
 pgp_capture --repo "s3://Bad_Bucket/x" archive-push "${segs[2]}"
 assert_rc 3 "push to an invalid bucket name"
 assert_one_line_error "invalid bucket name"
+
+# ---- a download reset mid-body goes on where it stopped (Range + If-Match) ------------------
+# Through a proxy that resets every connection after 1 MiB from the server: the 16 MiB
+# uncompressed object of the multipart section needs many resumed GETs.
+pport=$(s3_port)
+python3 "$TOP/tests/integration/s3_cut_proxy.py" "$pport" "${S3_TEST_ENDPOINT##*:}" 1048576 \
+    >"$WORK/proxy.out" 2>&1 &
+PROXY_PID=$!
+track_pid "$PROXY_PID"
+for _ in $(seq 1 100); do grep -q ready "$WORK/proxy.out" && break; sleep 0.1; done
+grep -q ready "$WORK/proxy.out" || fail "the cutting proxy did not start: $(cat "$WORK/proxy.out")"
+PGPITR_S3_ENDPOINT=http://127.0.0.1:$pport archive_get_cmp s3://test-bucket/big "$name2" "${segs[2]}"
+PGPITR_S3_ENDPOINT=http://127.0.0.1:$pport archive_get_cmp "$REPO" "$name0" "${segs[0]}"
 
 # ---- over TLS, with the server's CA -----------------------------------------------------------
 s3_start --tls
