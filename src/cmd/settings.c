@@ -73,10 +73,9 @@ int cmd_parse_int(const char *what, const char *text, long min, long max, long *
     return config_parse_int(what, text, min, max, out, err);
 }
 
-int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err)
+int cmd_open_storage(const CmdSettings *s, bool create, Storage **storage, PgpErr *err)
 {
     *storage = NULL;
-    *repo = NULL;
     if (s->repo_path == NULL || s->repo_path[0] == '\0') {
         PGP_FAIL(err, PGP_ERR_CONFIG, "no repository configured");
         pgp_err_hint(err, "give --repo PATH, set PGPITR_REPO, or set repo in %s",
@@ -95,6 +94,13 @@ int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **r
     }
     if (rc == PGP_ERR_NOT_FOUND) /* a wrong setting, never "not archived" or "no backup" */
         err->code = rc = PGP_ERR_CONFIG;
+    return rc;
+}
+
+int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err)
+{
+    *repo = NULL;
+    int rc = cmd_open_storage(s, create, storage, err);
     if (rc != 0)
         return rc;
     rc = repo_open(*storage, repo, err);

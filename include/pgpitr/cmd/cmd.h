@@ -111,6 +111,8 @@ void cmd_restore_env(const CmdSettings *s, struct RestoreEnv *out);
 /* Opens the repository at s->repo_path (PGP_ERR_CONFIG with a hint if unset). With create,
  * a missing directory is created; without, it is PGP_ERR_CONFIG. */
 int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err);
+/* Only the storage of s->repo_path (the driver its form names, with the S3 settings). */
+int cmd_open_storage(const CmdSettings *s, bool create, Storage **storage, PgpErr *err);
 
 /* Takes a repository lock (repolock.h) of `kind` for `command` ("backup"), waiting for live
  * conflicting holders as long as --lock-wait (wait_flag, may be NULL) > PGPITR_LOCK_WAIT >

@@ -93,6 +93,14 @@ int storage_posix_new(const char *root, bool create, Storage **out, PgpErr *err)
  * only place that chooses a driver. */
 typedef struct StorageS3Config StorageS3Config;
 bool storage_is_s3_url(const char *repo);
+
+/* Opens another instance of a repository's storage (its own connections), for a process or
+ * thread that outlives the caller's (archive-get's prefetcher): what an engine is handed
+ * instead of the settings that chose the driver. */
+typedef struct StorageOpener {
+    int (*open)(void *ud, Storage **out, PgpErr *err);
+    void *ud;
+} StorageOpener;
 int storage_open(const char *repo, const StorageS3Config *s3, bool create, Storage **out,
                  PgpErr *err);
 
