@@ -9,52 +9,8 @@
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
-
-# The server sits in ../shared/tools beside the checkout (S3_TEST_SERVER overrides).
-S3=${S3_TEST_SERVER:-$TOP/../shared/tools/s3-test-server}
-[ -x "$S3" ] || S3=/work/shared/tools/s3-test-server
-[ -x "$S3" ] || fail "no s3-test-server (set S3_TEST_SERVER to its path)"
-command -v node >/dev/null || fail "node is not installed (contrib/install-deps.sh)"
-# npm installs s3rver once into this cache (the wrapper's default is cwd's git top level).
-export S3_TEST_SERVER_CACHE=${S3_TEST_SERVER_CACHE:-$TOP/build/s3-test-server}
-
-# A free port in 47000-47499 (the range this test may use).
-s3_port() {
-    local p i
-    for ((i = 0; i < 100; i++)); do
-        p=$((47000 + RANDOM % 500))
-        port_in_use "$p" || { printf '%s\n' "$p"; return 0; }
-    done
-    fail "no free port in 47000-47499"
-}
-S3_PORTS=()
-# s3_start [--tls]: a fresh server with bucket test-bucket; its S3_TEST_* settings exported.
-s3_start() {
-    local port out
-    port=$(s3_port)
-    out=$("$S3" start --port "$port" --bucket test-bucket --fresh "$@" 2>"$WORK/s3-start.err") || fail "s3-test-server start: $(tail -n 5 "$WORK/s3-start.err")"
-    S3_PORTS+=("$port")
-    eval "$out"
-}
-# Stopped by port at exit (the wrapper kills only the pid it recorded for that port), then
-# lib.sh's cleanup with the test's exit status.
-trap 'rc=$?; for p in "${S3_PORTS[@]}"; do "$S3" stop --port "$p" >/dev/null 2>&1; done; (exit $rc); _cleanup' EXIT
-
-s3_env() {
-    export PGPITR_S3_ENDPOINT=$S3_TEST_ENDPOINT PGPITR_S3_REGION=$S3_TEST_REGION \
-           PGPITR_S3_URI_STYLE=path PGPITR_S3_KEY=$S3_TEST_ACCESS_KEY \
-           PGPITR_S3_KEY_SECRET=$S3_TEST_SECRET_KEY
-}
-# s3_curl PATH-AND-QUERY: a signed GET of the test bucket (the query written canonical).
-s3_curl() {
-    curl -sS ${S3_TEST_CA_FILE:+--cacert "$S3_TEST_CA_FILE"} --aws-sigv4 "aws:amz:$S3_TEST_REGION:s3" \
-         --user "$S3_TEST_ACCESS_KEY:$S3_TEST_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-         "$S3_TEST_ENDPOINT/$S3_TEST_BUCKET$1"
-}
-s3_keys() {  # PREFIX (no special characters): every key below it
-    s3_curl "?list-type=2&prefix=${1//\//%2F}" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' || true
-}
-s3_uploads() { s3_curl "?uploads=" | grep -c '<UploadId>' || true; }
+# shellcheck source=tests/integration/s3_lib.sh
+source "$TOP/tests/integration/s3_lib.sh"
 
 s3_start
 s3_env
