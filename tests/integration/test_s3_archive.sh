@@ -75,6 +75,25 @@ assert_icontains "$ERR" "access denied|403" "wrong secret error"
 case "$ERR" in *wrong-secret*) fail "the error shows the secret: $ERR" ;; esac
 assert_eq "$before" "$(s3_keys r1/)" "keys after a push with a wrong secret"
 
+# ---- credentials from AWS_* and from the shared credentials file (profile) -------------------
+unset PGPITR_S3_KEY PGPITR_S3_KEY_SECRET
+pgp_capture --repo "$REPO" archive-push "${segs[0]}"
+assert_rc 3 "push without credentials"
+assert_contains "$ERR" "no S3 credentials" "push without credentials"
+AWS_ACCESS_KEY_ID=$S3_TEST_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_TEST_SECRET_KEY \
+    pgp_capture --repo "$REPO" archive-push "${segs[0]}"
+assert_rc 0 "push with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+# HOME of pgpitr is $WORK (lib.sh): ~/.aws/credentials, profile "pg" (the default one is wrong)
+mkdir_pg "$WORK/.aws"
+printf '[default]\naws_access_key_id = %s\naws_secret_access_key = wrong\n\n[pg]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+    "$S3_TEST_ACCESS_KEY" "$S3_TEST_ACCESS_KEY" "$S3_TEST_SECRET_KEY" >"$WORK/.aws/credentials"
+own "$WORK/.aws/credentials"
+pgp_capture --repo "$REPO" archive-push "${segs[0]}"
+[ "$RC" -ne 0 ] || fail "push with the default profile's wrong secret succeeded"
+AWS_PROFILE=pg pgp_capture --repo "$REPO" archive-push "${segs[0]}"
+assert_rc 0 "push with the credentials file's profile pg"
+s3_env
+
 # ---- missing bucket, unreachable endpoint ----------------------------------------------------
 pgp_capture --repo s3://no-such-bucket/r1 archive-push "${segs[2]}"
 assert_rc 3 "push to a missing bucket"
