@@ -45,8 +45,26 @@ s3_curl() {
          --user "$S3_TEST_ACCESS_KEY:$S3_TEST_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
          "$S3_TEST_ENDPOINT/$S3_TEST_BUCKET$1"
 }
-s3_keys() {  # PREFIX (no special characters): every key below it
-    s3_curl "?list-type=2&prefix=${1//\//%2F}" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' || true
+# s3_pages PREFIX (no special characters but '/'): every ListObjectsV2 page of the keys below
+# it, paging through continuation tokens.
+s3_pages() {
+    local token="" out q
+    while :; do
+        q="list-type=2&prefix=${1//\//%2F}"
+        [ -n "$token" ] && q="continuation-token=$(printf %s "$token" |
+            sed 's|+|%2B|g; s|/|%2F|g; s|=|%3D|g')&$q"
+        out=$(s3_curl "?$q")
+        printf '%s\n' "$out"
+        grep -q '<IsTruncated>true</IsTruncated>' <<<"$out" || break
+        token=$(grep -o '<NextContinuationToken>[^<]*' <<<"$out" | sed 's/.*>//')
+        [ -n "$token" ] || break
+    done
+}
+s3_keys() {  # PREFIX: every key below it
+    grep -o '<Key>[^<]*</Key>' <<<"$(s3_pages "$1")" | sed 's/<[^>]*>//g' || true
+}
+s3_keys_etags() {  # PREFIX: the ETag of every key below it
+    grep -o '<ETag>[^<]*</ETag>' <<<"$(s3_pages "$1")" || true
 }
 s3_uploads() { s3_curl "?uploads=" | grep -c '<UploadId>' || true; }
 

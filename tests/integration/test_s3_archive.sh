@@ -28,8 +28,8 @@ done
 name0=$(basename "${segs[0]}")
 sha0=$(sha256_of "${segs[0]}")
 key0="r1/archive/wal/${name0:0:16}/$name0-$sha0.zst"
-s3_keys r1/ | grep -qx "$key0" || fail "object $key0 not in the bucket: $(s3_keys r1/)"
-s3_keys r1/ | grep -q '^r1/repo.json$' || fail "repo.json not in the bucket: $(s3_keys r1/)"
+grep -qx "$key0" <<<"$(s3_keys r1/)" || fail "object $key0 not in the bucket: $(s3_keys r1/)"
+grep -q '^r1/repo.json$' <<<"$(s3_keys r1/)" || fail "repo.json not in the bucket: $(s3_keys r1/)"
 for s in "${segs[0]}" "${segs[1]}"; do
     archive_get_cmp "$REPO" "$(basename "$s")" "$s"
 done
@@ -60,8 +60,8 @@ pgp_capture --s3-part-size 5MiB --repo s3://test-bucket/big archive-push --compr
 assert_rc 0 "archive-push of a 16 MiB segment in 5 MiB parts"
 name2=$(basename "${segs[2]}")
 key2="big/archive/wal/${name2:0:16}/$name2-$(sha256_of "${segs[2]}")"
-s3_keys big/ | grep -qx "$key2" || fail "multipart object $key2 missing: $(s3_keys big/)"
-etag=$(s3_curl "?list-type=2&prefix=big%2Farchive" | grep -o '<ETag>[^<]*</ETag>' | head -n 1)
+grep -qx "$key2" <<<"$(s3_keys big/)" || fail "multipart object $key2 missing: $(s3_keys big/)"
+etag=$(s3_keys_etags big/archive/)
 assert_contains "$etag" "-4" "the object is a 4-part multipart upload (ETag $etag)"
 assert_eq 0 "$(s3_uploads)" "multipart uploads left unfinished"
 archive_get_cmp s3://test-bucket/big "$name2" "${segs[2]}"

@@ -3,7 +3,8 @@
 # and verify, pgpitr restore (whose restore_command names the s3:// repository as given, not
 # as a file system path), recovery through archive-get with the prefetcher fetching ahead
 # from S3 (its own connections, opened in the detached process), the exact data back, and
-# expire removing WAL before the backup.
+# expire removing WAL before the backup. With 5 MiB parts and no compression, the backup's
+# larger files go up as multipart uploads streamed under their final keys.
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -12,6 +13,7 @@ source "$TOP/tests/integration/s3_lib.sh"
 
 s3_start
 s3_env
+export PGPITR_S3_PART_SIZE=5MiB
 REPO=s3://test-bucket/pitr
 pg_init src
 pg_enable_archiving src "$REPO"
@@ -20,9 +22,12 @@ pgbench_c src -i -q -s 2
 pgbench_c src -n -c 2 -j 2 -t 100
 seg=$(switch_wal src)
 wait_archived src "$seg"
-pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label full1 --jobs 2
+pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label full1 --jobs 2 --compress none
 assert_rc 0 "backup to S3"
-s3_keys pitr/backup/ | grep -q manifest || fail "no backup manifest in the bucket: $(s3_keys pitr/backup/)"
+grep -q manifest <<<"$(s3_keys pitr/backup/)" || fail "no backup manifest in the bucket: $(s3_keys pitr/backup/)"
+grep -Eq '<ETag>&quot;[0-9a-f]{32}-[0-9]+&quot;</ETag>' <<<"$(s3_keys_etags pitr/)" ||
+    fail "no backup object went up as a multipart upload"
+assert_eq 0 "$(s3_uploads)" "multipart uploads left unfinished by the backup"
 psql_c src "CREATE TABLE after_backup AS SELECT g FROM generate_series(1, 1000) g"
 for _ in 1 2 3 4 5 6; do
     pgbench_c src -n -c 2 -j 2 -t 200
@@ -60,7 +65,7 @@ pg_stop dst
 pgp_capture --repo "$REPO" expire --retain-full 1
 assert_rc 0 "expire on S3"
 assert_contains "$OUT" "WAL file(s) removed" "expire's summary"
-[ "$(s3_keys pitr/archive/wal/ | grep -c '000000010000000000000001-')" -eq 0 ] ||
+[ "$(grep -c '000000010000000000000001-' <<<"$(s3_keys pitr/archive/wal/)")" -eq 0 ] ||
     fail "expire left WAL before the backup: $(s3_keys pitr/archive/wal/ | head -n 3)"
 pgp_capture --repo "$REPO" verify
 assert_rc 0 "verify after expire"
