@@ -253,10 +253,8 @@ static int s3_open_read(void *drv, const char *path, StorageReader **out, PgpErr
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     S3Response rs;
     rc = s3_http_get(d->http, key, &r->s, &rs, err);
-    if (rc == 0 && r->s == NULL)
-        rc = rs.status == 404 ? PGP_FAIL(err, PGP_ERR_NOT_FOUND, "\"%s\" not found in S3 "
-                                         "bucket \"%s\"", key, s3_http_bucket(d->http))
-                              : s3_status_fail(d, "GET", key, &rs, err);
+    if (rc == 0 && r->s == NULL)   /* 404: NoSuchKey is NOT_FOUND, NoSuchBucket a setting */
+        rc = s3_status_fail(d, "GET", key, &rs, err);
     s3_response_free(&rs);
     if (rc != 0) {
         free(r);
@@ -293,26 +291,6 @@ static const StorageDriver s3_vtable = {
     .remove = s3_remove,
     .free = s3_free,
 };
-
-/* The bucket answers HEAD: else the one-line error of why (missing, denied, region). */
-static int check_bucket(S3Drv *d, const char *where, PgpErr *err)
-{
-    S3Response rs;
-    int rc = s3_head(d, NULL, &rs, err);
-    const char *bucket = s3_http_bucket(d->http);
-    if (rc == 0 && rs.status == 404) {
-        rc = PGP_FAIL(err, PGP_ERR_CONFIG, "S3 bucket \"%s\" does not exist at \"%s\"", bucket,
-                      where);
-        pgp_err_hint(err, "%s", s3_retry_hint(404, "NoSuchBucket"));
-    } else if (rc == 0 && rs.status != 200) {
-        rc = PGP_FAIL(err, rs.status >= 500 ? PGP_ERR_IO : PGP_ERR_CONFIG,
-                      "S3 bucket \"%s\" at \"%s\" refused access: HTTP %ld%s", bucket, where,
-                      rs.status, rs.status == 403 ? " (access denied)" : "");
-        pgp_err_hint(err, "%s", s3_retry_hint(rs.status, ""));
-    }
-    s3_response_free(&rs);
-    return rc;
-}
 
 static char *dup_or_null(const char *s, bool *ok)
 {
@@ -361,8 +339,6 @@ int storage_s3_new(const char *bucket, const char *prefix, const StorageS3Config
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     if (rc == 0)
         rc = s3_http_new(&hc, &d->http, err);
-    if (rc == 0)
-        rc = check_bucket(d, where, err);
     if (rc != 0) {
         s3_free(d);
         return rc;

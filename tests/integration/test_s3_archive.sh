@@ -99,6 +99,11 @@ pgp_capture --repo s3://no-such-bucket/r1 archive-push "${segs[2]}"
 assert_rc 3 "push to a missing bucket"
 assert_one_line_error "missing bucket"
 assert_contains "$ERR" "no-such-bucket" "missing bucket error names the bucket"
+assert_contains "$ERR" "NoSuchBucket" "missing bucket error names S3's code"
+# A vanished repository is never "not archived" (exit 1 would end recovery early): 255.
+pgp_capture --repo s3://no-such-bucket/r1 archive-get "$name0" "$WORK/tmp/nobucket"
+assert_rc 255 "archive-get from a missing bucket"
+assert_one_line_error "archive-get from a missing bucket"
 dead=$(s3_port)
 start=$(date +%s)
 pgp_capture --io-timeout 2 --s3-endpoint "http://127.0.0.1:$dead" --repo "$REPO" archive-push "${segs[2]}"

@@ -36,9 +36,10 @@ struct StorageS3Config {
 };
 
 /* The S3 driver on bucket, keys below prefix ("" or "a/b", no leading or trailing '/').
- * Checks that the bucket answers (HEAD bucket): a missing bucket, wrong credentials or an
- * unreachable endpoint fail here with their one-line error. `create` is accepted for
- * symmetry with posix and changes nothing (a bucket is never created). */
+ * Sends nothing: a missing bucket, wrong credentials or an unreachable endpoint fail the
+ * first request with their one-line error (S3's error document names the cause better than
+ * a HEAD of the bucket could, and that HEAD would cost a round trip per archive-push).
+ * A bucket is never created. */
 int storage_s3_new(const char *bucket, const char *prefix, const StorageS3Config *cfg,
                    Storage **out, PgpErr *err);
 
