@@ -195,6 +195,9 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_S3_TOKEN, NULL, 0, CMD_VAL_STRING, "TOKEN", "", "PGPITR_S3_TOKEN", "s3-token",
      .def = "AWS_SESSION_TOKEN, else the credentials file",
      .help = "S3 session token (no flag: ps would show it)"},
+    {CMD_OPT_UPLOAD_ABORT_AGE, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_UPLOAD_ABORT_AGE", NULL,
+     .min = 0, .max = 30L * 86400, .def = "3600",
+     .help = "seconds after which expire aborts an unfinished multipart upload (for tests)"},
 };
 const size_t cmd_options_len = sizeof cmd_options / sizeof cmd_options[0];
 _Static_assert(CMD_OPT_S3_PART_SIZE < CMD_GLOBAL_FLAGS, "CmdGlobal.flag too small");

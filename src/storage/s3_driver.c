@@ -266,6 +266,88 @@ static int s3_open_read(void *drv, const char *path, StorageReader **out, PgpErr
     return 0;
 }
 
+/* ---- unfinished multipart uploads ------------------------------------------------------------ */
+
+/* The storage path of key, NULL when it is not below the prefix. */
+static const char *path_of(const S3Drv *d, const char *key)
+{
+    size_t pn = strlen(d->prefix);
+    if (pn == 0)
+        return key;
+    return strncmp(key, d->prefix, pn) == 0 && key[pn] == '/' ? key + pn + 1 : NULL;
+}
+
+static int uploads_page(S3Drv *d, const char *key_marker, const char *id_marker,
+                        S3UploadPage *pg, PgpErr *err)
+{
+    char query[4096], prefix[S3_KEY_MAX + 1];
+    snprintf(prefix, sizeof prefix, "%s%s", d->prefix, d->prefix[0] ? "/" : "");
+    S3Param p[4] = {{"uploads", NULL}, {"prefix", prefix}};
+    size_t n = 2;
+    if (key_marker != NULL)
+        p[n++] = (S3Param){"key-marker", key_marker};
+    if (id_marker != NULL)
+        p[n++] = (S3Param){"upload-id-marker", id_marker};
+    if (s3_url_query(p, n, query, sizeof query) >= sizeof query)
+        return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "S3 uploads query too long");
+    S3Request rq = {.method = "GET", .query = query};
+    S3Response rs;
+    int rc = s3_http_exec(d->http, &rq, &rs, err);
+    if (rc == 0 && rs.status != 200)
+        rc = s3_status_fail(d, "list uploads", prefix, &rs, err);
+    if (rc == 0)
+        rc = s3_xml_uploads(rs.body != NULL ? rs.body : "", rs.body_len, pg, err);
+    s3_response_free(&rs);
+    return rc;
+}
+
+static int s3_list_uploads(void *drv, StorageUploadFn fn, void *ud, PgpErr *err)
+{
+    S3Drv *d = drv;
+    char *key_marker = NULL, *id_marker = NULL;
+    int rc;
+    do {
+        S3UploadPage pg = {0};
+        rc = uploads_page(d, key_marker, id_marker, &pg, err);
+        for (size_t i = 0; rc == 0 && i < pg.n; i++) {
+            const char *path = path_of(d, pg.v[i].key);
+            if (path != NULL && storage_path_valid(path))
+                rc = fn(ud, path, pg.v[i].upload_id, pg.v[i].initiated, err);
+        }
+        free(key_marker);
+        free(id_marker);
+        key_marker = id_marker = NULL;
+        if (rc == 0 && pg.truncated) {
+            key_marker = pg.next_key;
+            id_marker = pg.next_id;
+            pg.next_key = pg.next_id = NULL;
+        }
+        s3_xml_uploads_free(&pg);
+    } while (rc == 0 && key_marker != NULL);
+    free(key_marker);
+    free(id_marker);
+    return rc;
+}
+
+static int s3_abort_upload(void *drv, const char *path, const char *upload_id, PgpErr *err)
+{
+    S3Drv *d = drv;
+    char key[S3_KEY_MAX], query[1200];
+    int rc = s3_key_of(d, path, key, err);
+    S3Param p = {"uploadId", upload_id};
+    if (rc == 0 && s3_url_query(&p, 1, query, sizeof query) >= sizeof query)
+        rc = PGP_FAIL(err, PGP_ERR_INVALID_NAME, "S3 upload id too long");
+    if (rc != 0)
+        return rc;
+    S3Request rq = {.method = "DELETE", .key = key, .query = query};
+    S3Response rs;
+    rc = s3_http_exec(d->http, &rq, &rs, err);
+    if (rc == 0 && rs.status != 204 && rs.status != 200)
+        rc = s3_status_fail(d, "DELETE (AbortMultipartUpload)", key, &rs, err);
+    s3_response_free(&rs);
+    return rc;
+}
+
 /* ---- the driver ----------------------------------------------------------------------------- */
 
 static void s3_free(void *drv)
@@ -290,6 +372,8 @@ static const StorageDriver s3_vtable = {
     .open_write = s3_open_write,
     .remove = s3_remove,
     .free = s3_free,
+    .list_uploads = s3_list_uploads,
+    .abort_upload = s3_abort_upload,
 };
 
 static char *dup_or_null(const char *s, bool *ok)

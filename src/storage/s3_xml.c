@@ -345,10 +345,9 @@ int s3_xml_value(const char *xml, size_t len, const char *root, const char *elem
 /* ---- unfinished multipart uploads ------------------------------------------------------------ */
 
 typedef struct UploadsState {
-    S3Upload *v;
-    size_t n, cap;
+    S3UploadPage *pg;
+    size_t cap;
     S3Upload cur;
-    bool truncated;
 } UploadsState;
 
 static int set_str(Walk *w, char **dst, const char *text)
@@ -362,6 +361,7 @@ static int set_str(Walk *w, char **dst, const char *text)
 static int uploads_end(Walk *w, const char *path, const char *text)
 {
     UploadsState *st = w->ud;
+    S3UploadPage *pg = st->pg;
     if (strcmp(path, "ListMultipartUploadsResult/Upload/Key") == 0)
         return set_str(w, &st->cur.key, text);
     if (strcmp(path, "ListMultipartUploadsResult/Upload/UploadId") == 0)
@@ -370,38 +370,45 @@ static int uploads_end(Walk *w, const char *path, const char *text)
         !s3_xml_time(text, &st->cur.initiated))
         return PGP_FAIL(w->err, PGP_ERR_CORRUPT, "malformed S3 uploads: time \"%.40s\"", text);
     if (strcmp(path, "ListMultipartUploadsResult/IsTruncated") == 0)
-        st->truncated = strcmp(text, "true") == 0;
+        pg->truncated = strcmp(text, "true") == 0;
+    if (strcmp(path, "ListMultipartUploadsResult/NextKeyMarker") == 0 && text[0] != '\0')
+        return set_str(w, &pg->next_key, text);
+    if (strcmp(path, "ListMultipartUploadsResult/NextUploadIdMarker") == 0 && text[0] != '\0')
+        return set_str(w, &pg->next_id, text);
     if (strcmp(path, "ListMultipartUploadsResult/Upload") != 0)
         return 0;
     if (st->cur.key == NULL || st->cur.upload_id == NULL)
         return PGP_FAIL(w->err, PGP_ERR_CORRUPT, "malformed S3 uploads: entry without Key or "
                         "UploadId");
-    if (st->n == st->cap) {
+    if (pg->n == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 16;
-        S3Upload *v = realloc(st->v, cap * sizeof *v);
+        S3Upload *v = realloc(pg->v, cap * sizeof *v);
         if (v == NULL)
             return PGP_FAIL(w->err, PGP_ERR_NOMEM, "out of memory reading S3 uploads");
-        st->v = v;
+        pg->v = v;
         st->cap = cap;
     }
-    st->v[st->n++] = st->cur;
+    pg->v[pg->n++] = st->cur;
     memset(&st->cur, 0, sizeof st->cur);
     return 0;
 }
 
-void s3_xml_uploads_free(S3Upload *v, size_t n)
+void s3_xml_uploads_free(S3UploadPage *page)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].key);
-        free(v[i].upload_id);
+    for (size_t i = 0; i < page->n; i++) {
+        free(page->v[i].key);
+        free(page->v[i].upload_id);
     }
-    free(v);
+    free(page->v);
+    free(page->next_key);
+    free(page->next_id);
+    memset(page, 0, sizeof *page);
 }
 
-int s3_xml_uploads(const char *xml, size_t len, S3Upload **out, size_t *n, bool *truncated,
-                   PgpErr *err)
+int s3_xml_uploads(const char *xml, size_t len, S3UploadPage *page, PgpErr *err)
 {
-    UploadsState st = {0};
+    memset(page, 0, sizeof *page);
+    UploadsState st = {.pg = page};
     Walk w = {.want_root = "ListMultipartUploadsResult", .on_end = uploads_end, .ud = &st,
               .what = "uploads listing", .err = err};
     int rc = walk(&w, xml, len);
@@ -410,12 +417,10 @@ int s3_xml_uploads(const char *xml, size_t len, S3Upload **out, size_t *n, bool 
     if (rc == 0 && w.is_error)
         rc = PGP_FAIL(err, PGP_ERR_IO, "S3 uploads listing failed: %s: %s", w.doc_err.code,
                       w.doc_err.message);
-    if (rc != 0) {
-        s3_xml_uploads_free(st.v, st.n);
-        return rc;
-    }
-    *out = st.v;
-    *n = st.n;
-    *truncated = st.truncated;
-    return 0;
+    if (rc == 0 && page->truncated && page->next_key == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "malformed S3 uploads: truncated without a "
+                      "NextKeyMarker");
+    if (rc != 0)
+        s3_xml_uploads_free(page);
+    return rc;
 }

@@ -66,5 +66,12 @@ s3_keys() {  # PREFIX: every key below it
 s3_keys_etags() {  # PREFIX: the ETag of every key below it
     grep -o '<ETag>[^<]*</ETag>' <<<"$(s3_pages "$1")" || true
 }
+# s3_begin_upload KEY: a multipart upload begun and left, as a writer killed mid-object does.
+s3_begin_upload() {
+    curl -sS -X POST ${S3_TEST_CA_FILE:+--cacert "$S3_TEST_CA_FILE"} \
+         --aws-sigv4 "aws:amz:$S3_TEST_REGION:s3" --user "$S3_TEST_ACCESS_KEY:$S3_TEST_SECRET_KEY" \
+         -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$S3_TEST_ENDPOINT/$S3_TEST_BUCKET/$1?uploads=" |
+        grep -q '<UploadId>' || fail "could not begin a multipart upload of $1"
+}
 s3_uploads() { s3_curl "?uploads=" | grep -c '<UploadId>' || true; }
 

@@ -3,7 +3,8 @@
 # and verify, pgpitr restore (whose restore_command names the s3:// repository as given, not
 # as a file system path), recovery through archive-get with the prefetcher fetching ahead
 # from S3 (its own connections, opened in the detached process), the exact data back, and
-# expire removing WAL before the backup. With 5 MiB parts and no compression, the backup's
+# expire removing WAL before the backup, verify reporting and expire aborting an upload left
+# by a killed writer. With 5 MiB parts and no compression, the backup's
 # larger files go up as multipart uploads streamed under their final keys.
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/integration/lib.sh
@@ -69,4 +70,19 @@ assert_contains "$OUT" "WAL file(s) removed" "expire's summary"
     fail "expire left WAL before the backup: $(s3_keys pitr/archive/wal/ | head -n 3)"
 pgp_capture --repo "$REPO" verify
 assert_rc 0 "verify after expire"
+assert_eq "" "$ERR" "verify's stderr without unfinished uploads"
+
+# An upload left by a killed writer: never an object, reported by verify, aborted by expire
+# once old enough (PGPITR_UPLOAD_ABORT_AGE, 3600 s by default, set to 0 here).
+s3_begin_upload pitr/backup/killed/object
+assert_eq 1 "$(s3_uploads)" "unfinished uploads after a killed writer"
+pgp_capture --repo "$REPO" verify
+assert_rc 0 "verify with an unfinished upload"
+assert_contains "$ERR" "1 unfinished multipart upload" "verify reports the unfinished upload"
+pgp_capture --repo "$REPO" expire --retain-full 1
+assert_rc 0 "expire with a fresh unfinished upload"
+assert_eq 1 "$(s3_uploads)" "a fresh upload is left alone"
+PGPITR_UPLOAD_ABORT_AGE=0 pgp_capture --repo "$REPO" expire --retain-full 1
+assert_rc 0 "expire aborting the unfinished upload"
+assert_eq 0 "$(s3_uploads)" "unfinished uploads after expire"
 log "ok"

@@ -170,27 +170,37 @@ END_TEST
 START_TEST(uploads)
 {
     const char *x = "<ListMultipartUploadsResult" NS "><Bucket>b</Bucket>"
-                    "<IsTruncated>false</IsTruncated>"
+                    "<NextKeyMarker>r1/y</NextKeyMarker><NextUploadIdMarker>u2"
+                    "</NextUploadIdMarker><IsTruncated>true</IsTruncated>"
                     "<Upload><Key>r1/backup/x</Key><UploadId>u1</UploadId>"
                     "<Initiated>2026-12-01T00:00:00.000Z</Initiated></Upload>"
                     "<Upload><Key>r1/y</Key><UploadId>u2</UploadId>"
                     "<Initiated>2026-12-02T00:00:00Z</Initiated></Upload>"
                     "</ListMultipartUploadsResult>";
-    S3Upload *v = NULL;
-    size_t n = 0;
-    bool more = true;
+    S3UploadPage pg;
     PgpErr err;
-    ck_assert_int_eq(s3_xml_uploads(x, strlen(x), &v, &n, &more, &err), 0);
-    ck_assert_uint_eq(n, 2);
-    ck_assert(!more);
-    ck_assert_str_eq(v[0].key, "r1/backup/x");
-    ck_assert_str_eq(v[1].upload_id, "u2");
-    ck_assert_int_eq(v[1].initiated - v[0].initiated, 86400);
-    s3_xml_uploads_free(v, n);
+    ck_assert_int_eq(s3_xml_uploads(x, strlen(x), &pg, &err), 0);
+    ck_assert_uint_eq(pg.n, 2);
+    ck_assert(pg.truncated);
+    ck_assert_str_eq(pg.next_key, "r1/y");
+    ck_assert_str_eq(pg.next_id, "u2");
+    ck_assert_str_eq(pg.v[0].key, "r1/backup/x");
+    ck_assert_str_eq(pg.v[1].upload_id, "u2");
+    ck_assert_int_eq(pg.v[1].initiated - pg.v[0].initiated, 86400);
+    s3_xml_uploads_free(&pg);
+    const char *none = "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+                       "</ListMultipartUploadsResult>";
+    ck_assert_int_eq(s3_xml_uploads(none, strlen(none), &pg, &err), 0);
+    ck_assert_uint_eq(pg.n, 0);
+    s3_xml_uploads_free(&pg);
     const char *bad = "<ListMultipartUploadsResult><Upload><Key>k</Key></Upload>"
                       "</ListMultipartUploadsResult>";
-    ck_assert_int_eq(s3_xml_uploads(bad, strlen(bad), &v, &n, &more, &err), PGP_ERR_CORRUPT);
-    ck_assert_int_eq(s3_xml_uploads(x, strlen(x) / 2, &v, &n, &more, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(s3_xml_uploads(bad, strlen(bad), &pg, &err), PGP_ERR_CORRUPT);
+    ck_assert_ptr_null(pg.v);
+    ck_assert_int_eq(s3_xml_uploads(x, strlen(x) / 2, &pg, &err), PGP_ERR_CORRUPT);
+    const char *nomark = "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+                         "</ListMultipartUploadsResult>";
+    ck_assert_int_eq(s3_xml_uploads(nomark, strlen(nomark), &pg, &err), PGP_ERR_CORRUPT);
 }
 END_TEST
 

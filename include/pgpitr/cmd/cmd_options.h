@@ -55,7 +55,7 @@ typedef enum {
     /* settings without a flag */
     CMD_OPT_LEASE_TTL, CMD_OPT_PREFETCH_IDLE_TIMEOUT,
     /* secrets: never a flag, which `ps` would show */
-    CMD_OPT_S3_KEY_SECRET, CMD_OPT_S3_TOKEN,
+    CMD_OPT_S3_KEY_SECRET, CMD_OPT_S3_TOKEN, CMD_OPT_UPLOAD_ABORT_AGE,
     CMD_OPT__COUNT
 } CmdOptId;
 

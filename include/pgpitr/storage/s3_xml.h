@@ -55,11 +55,17 @@ typedef struct S3Upload {
     int64_t initiated;
 } S3Upload;
 
-/* ListMultipartUploadsResult: the uploads begun and not completed or aborted. *out is
- * malloc'd (s3_xml_uploads_free). */
-int s3_xml_uploads(const char *xml, size_t len, S3Upload **out, size_t *n, bool *truncated,
-                   PgpErr *err);
-void s3_xml_uploads_free(S3Upload *v, size_t n);
+typedef struct S3UploadPage {
+    S3Upload *v;
+    size_t n;
+    bool truncated;             /* ask again from the markers */
+    char *next_key, *next_id;   /* NextKeyMarker, NextUploadIdMarker (NULL when none) */
+} S3UploadPage;
+
+/* ListMultipartUploadsResult: the uploads begun and not completed or aborted (page emptied
+ * first; s3_xml_uploads_free). A truncated page without a key marker is malformed. */
+int s3_xml_uploads(const char *xml, size_t len, S3UploadPage *page, PgpErr *err);
+void s3_xml_uploads_free(S3UploadPage *page);
 
 /* "2026-12-04T10:11:28.000Z" -> seconds since the epoch; false when not that shape. */
 bool s3_xml_time(const char *text, int64_t *out);

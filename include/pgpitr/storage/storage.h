@@ -53,6 +53,11 @@ typedef struct StorageInfo {
  * e.g. with PGP_FAIL). */
 typedef int (*StorageListFn)(void *ud, const char *name, const StorageInfo *info, PgpErr *err);
 
+/* Called once per unfinished multipart upload by storage_list_uploads: path relative to the
+ * storage root, the driver's id of the upload, when it began (seconds since the epoch). */
+typedef int (*StorageUploadFn)(void *ud, const char *path, const char *upload_id,
+                               int64_t initiated, PgpErr *err);
+
 typedef struct StorageDriver {
     const char *name;
     unsigned features;
@@ -63,6 +68,9 @@ typedef struct StorageDriver {
                       PgpErr *err);
     int (*remove)(void *drv, const char *path, PgpErr *err);
     void (*free)(void *drv);
+    /* Optional (NULL: the driver has no uploads that outlive a writer, e.g. posix). */
+    int (*list_uploads)(void *drv, StorageUploadFn fn, void *ud, PgpErr *err);
+    int (*abort_upload)(void *drv, const char *path, const char *upload_id, PgpErr *err);
 } StorageDriver;
 
 /* Reader/writer vtables, implemented by drivers. */
@@ -123,6 +131,11 @@ int storage_open_write(Storage *s, const char *path, unsigned flags, StorageWrit
                        PgpErr *err);
 /* Removing a missing path is PGP_ERR_NOT_FOUND. */
 int storage_remove(Storage *s, const char *path, PgpErr *err);
+/* Multipart uploads begun below the root and never completed nor aborted (a writer's process
+ * was killed): never objects, but they cost storage until aborted. None for posix. */
+int storage_list_uploads(Storage *s, StorageUploadFn fn, void *ud, PgpErr *err);
+/* Aborts one of them (one already gone is PGP_ERR_NOT_FOUND). */
+int storage_abort_upload(Storage *s, const char *path, const char *upload_id, PgpErr *err);
 
 int storage_read(StorageReader *r, void *buf, size_t len, size_t *got, PgpErr *err);
 void storage_reader_close(StorageReader *r);      /* NULL is a no-op */
