@@ -64,6 +64,17 @@ int s3_head(S3Drv *d, const char *key, S3Response *rs, PgpErr *err)
 
 /* ---- listing -------------------------------------------------------------------------------- */
 
+/* A GET of the bucket with query (a listing): 0 with rs holding the 200 answer. */
+static int bucket_get(S3Drv *d, const char *query, const char *what, const char *name,
+                      S3Response *rs, PgpErr *err)
+{
+    S3Request rq = {.method = "GET", .query = query};
+    int rc = s3_http_exec(d->http, &rq, rs, err);
+    if (rc == 0 && rs->status != 200)
+        rc = s3_status_fail(d, what, name, rs, err);
+    return rc;
+}
+
 /* One ListObjectsV2 page below key_prefix (ending in "/"), as s3_xml_list. */
 static int list_page(S3Drv *d, const char *key_prefix, bool delimit, const char *token,
                      unsigned max_keys, S3ListPage *page, PgpErr *err)
@@ -80,11 +91,8 @@ static int list_page(S3Drv *d, const char *key_prefix, bool delimit, const char 
     if (s3_url_query(p, n, query, sizeof query) >= sizeof query)
         return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "S3 listing query too long for \"%.64s\"",
                         key_prefix);
-    S3Request rq = {.method = "GET", .query = query};
     S3Response rs;
-    int rc = s3_http_exec(d->http, &rq, &rs, err);
-    if (rc == 0 && rs.status != 200)
-        rc = s3_status_fail(d, "list", key_prefix, &rs, err);
+    int rc = bucket_get(d, query, "list", key_prefix, &rs, err);
     if (rc == 0)
         rc = s3_xml_list(rs.body != NULL ? rs.body : "", rs.body_len, true, page, err);
     if (rc != 0)
@@ -290,11 +298,8 @@ static int uploads_page(S3Drv *d, const char *key_marker, const char *id_marker,
         p[n++] = (S3Param){"upload-id-marker", id_marker};
     if (s3_url_query(p, n, query, sizeof query) >= sizeof query)
         return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "S3 uploads query too long");
-    S3Request rq = {.method = "GET", .query = query};
     S3Response rs;
-    int rc = s3_http_exec(d->http, &rq, &rs, err);
-    if (rc == 0 && rs.status != 200)
-        rc = s3_status_fail(d, "list uploads", prefix, &rs, err);
+    int rc = bucket_get(d, query, "list uploads", prefix, &rs, err);
     if (rc == 0)
         rc = s3_xml_uploads(rs.body != NULL ? rs.body : "", rs.body_len, pg, err);
     s3_response_free(&rs);
