@@ -257,6 +257,17 @@ static size_t on_read(char *dst, size_t size, size_t n, void *ud)
     return want;
 }
 
+/* libcurl rewinds the body when it sends the request again by itself (a kept-alive
+ * connection found closed): without this it fails with CURLE_SEND_FAIL_REWIND. */
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+    Attempt *a = ud;
+    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > a->rq->body_len)
+        return CURL_SEEKFUNC_FAIL;
+    a->sent = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 static size_t capture(Attempt *a, const char *data, size_t n)
 {
     S3Response *rs = a->rs;
@@ -333,7 +344,8 @@ static S3Net net_of(CURLcode c)
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR: return S3_NET_BROKEN;   /* a reset during the handshake */
+    case CURLE_SSL_CONNECT_ERROR:                         /* a reset during the handshake */
+    case CURLE_SEND_FAIL_REWIND: return S3_NET_BROKEN;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM: return S3_NET_TLS;
@@ -402,6 +414,8 @@ static int setup(S3Http *h, S3Conn *c, Attempt *a, const char *url, struct curl_
         lc.curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
         lc.curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
         lc.curl_easy_setopt(e, CURLOPT_READDATA, a);
+        lc.curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+        lc.curl_easy_setopt(e, CURLOPT_SEEKDATA, a);
         if (strcmp(rq->method, "POST") == 0)
             lc.curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "POST");
     } else if (strcmp(rq->method, "GET") != 0) {
