@@ -26,13 +26,15 @@ S3_PORTS=()
 s3_start() {
     local port out
     port=$(s3_port)
-    out=$("$S3" start --port "$port" --bucket test-bucket --fresh "$@" 2>"$WORK/s3-start.err") || fail "s3-test-server start: $(tail -n 5 "$WORK/s3-start.err")"
+    # the data in $WORK (removed with it); the small state dir stays in the cache, found by port
+    out=$("$S3" start --port "$port" --bucket test-bucket --fresh --dir "$WORK/s3-data-$port" "$@" \
+          2>"$WORK/s3-start.err") || fail "s3-test-server start: $(tail -n 5 "$WORK/s3-start.err")"
     S3_PORTS+=("$port")
     eval "$out"
 }
 # Stopped by port at exit (the wrapper kills only the pid it recorded for that port), then
 # lib.sh's cleanup with the test's exit status.
-trap 'rc=$?; for p in "${S3_PORTS[@]}"; do "$S3" stop --port "$p" >/dev/null 2>&1; done; (exit $rc); _cleanup' EXIT
+trap 'rc=$?; set +e; for p in "${S3_PORTS[@]}"; do "$S3" stop --port "$p" >/dev/null 2>&1; done; (exit $rc); _cleanup' EXIT
 
 s3_env() {
     export PGPITR_S3_ENDPOINT=$S3_TEST_ENDPOINT PGPITR_S3_REGION=$S3_TEST_REGION \

@@ -127,6 +127,9 @@ for _ in $(seq 1 100); do grep -q ready "$WORK/proxy.out" && break; sleep 0.1; d
 grep -q ready "$WORK/proxy.out" || fail "the cutting proxy did not start: $(cat "$WORK/proxy.out")"
 PGPITR_S3_ENDPOINT=http://127.0.0.1:$pport archive_get_cmp s3://test-bucket/big "$name2" "${segs[2]}"
 PGPITR_S3_ENDPOINT=http://127.0.0.1:$pport archive_get_cmp "$REPO" "$name0" "${segs[0]}"
+kill "$PROXY_PID"
+wait "$PROXY_PID" 2>/dev/null || true
+untrack_pid "$PROXY_PID"
 
 # ---- over TLS, with the server's CA -----------------------------------------------------------
 s3_start --tls
