@@ -7,8 +7,9 @@ CC ?= cc
 # Linked: what archive-push/get need. Headers only: libpq and libarchive are dlopen'ed by
 # soname where they are used (src/pg/libpq_lazy.h, src/pg/libarchive_lazy.h), because loading
 # them and what they pull in costs ~8 ms per process start, paid once per WAL segment;
-# libcurl (S3) is not called yet. --as-needed drops any library nothing references.
-PKGS := libzstd liblz4 libcrypto jansson inih
+# libcurl too (src/storage/s3.c loads it on the first S3 repository opened). --as-needed drops
+# any library nothing references.
+PKGS := libzstd liblz4 libcrypto jansson inih expat
 LAZY_PKGS := libpq libarchive libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread -ldl

@@ -7,13 +7,17 @@ set -euo pipefail
 # clang + libclang-rt-14-dev (libFuzzer, sanitizer runtimes) build tests/fuzz; llvm gives
 # llvm-symbolizer, for readable stack traces in fuzz crash reports.
 build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev
-            libinih-dev libarchive-dev libcurl4-openssl-dev check valgrind
+            libinih-dev libarchive-dev libcurl4-openssl-dev libexpat1-dev check valgrind
             clang libclang-rt-14-dev llvm)
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
-          e2fsprogs python3-jsonschema jq)
+          e2fsprogs python3-jsonschema jq nodejs openssl curl)
 bench_pkgs=(pgbackrest)
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
 [ "${PGPITR_WITH_BENCH:-0}" = 1 ] && want+=("${bench_pkgs[@]}")
+# The S3 test server (tests/integration, ../shared/tools/s3-test-server) runs on node and is
+# installed once with npm. A nodejs from NodeSource ships its own npm (and conflicts with
+# Debian's npm package): ask for the package only when no npm is there.
+command -v npm >/dev/null 2>&1 || want+=(npm)
 
 missing=()
 for p in "${want[@]}"; do

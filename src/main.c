@@ -59,6 +59,10 @@ int main(int argc, char **argv)
             printf("pgpitr %s\n", PGPITR_VERSION);
             return 0;
         default:
+            if (c >= CMD_OPT_GETOPT_BASE && c - CMD_OPT_GETOPT_BASE < CMD_GLOBAL_FLAGS) {
+                g.flag[c - CMD_OPT_GETOPT_BASE] = optarg;   /* only global rows reach here */
+                break;
+            }
             return bad_option(argv[optind - 1], &err);
         }
     }

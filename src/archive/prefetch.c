@@ -255,6 +255,13 @@ static void fetch_one(Prefetch *p, Repo *repo, uint32_t tli, uint64_t segno)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Each worker its own instance: its own connections to an S3 store. */
+static int open_storage(const SpoolSettings *st, Storage **out, PgpErr *err)
+{
+    return st->opener.open != NULL ? st->opener.open(st->opener.ud, out, err)
+                                   : storage_posix_new(st->repo, false, out, err);
+}
+
 static void *worker(void *arg)
 {
     Prefetch *p = arg;
@@ -262,8 +269,7 @@ static void *worker(void *arg)
     Repo *repo = NULL;
     PgpErr err;
     pgp_err_clear(&err);
-    if (storage_posix_new(p->st->repo, false, &storage, &err) != 0 ||
-        repo_open(storage, &repo, &err) != 0) {
+    if (open_storage(p->st, &storage, &err) != 0 || repo_open(storage, &repo, &err) != 0) {
         log_warn("prefetch: cannot open repository \"%s\": %s", p->st->repo, err.msg);
         storage_free(storage);
         return NULL;
@@ -416,8 +422,17 @@ static void finish(Prefetch *p)
     if (p->end == END_OWNER)
         return;   /* the spool is someone else's now: leave it alone */
     bool all = p->end == END_RECOVERY;
-    if (all)    /* promoted: nothing will ask for archived WAL again */
-        recovery_lease_end(p->st->repo, p->st->datadir);
+    if (all) {  /* promoted: nothing will ask for archived WAL again */
+        Storage *st = NULL;
+        PgpErr e;
+        pgp_err_clear(&e);
+        if (open_storage(p->st, &st, &e) == 0)
+            recovery_lease_end_in(st, p->st->datadir);
+        else
+            log_warn("cannot remove the recovery lease of \"%s\" (its ttl ends it): %s",
+                     p->st->datadir, e.msg);
+        storage_free(st);
+    }
     spool_wipe(p->dfd, all);
     if (all && p->st->is_default_path)
         rmdir(p->st->path);

@@ -235,7 +235,10 @@ int spool_settings_resolve(const SpoolRequest *r, const RepoIdentity *id, SpoolS
     if ((rc = join_path(out->path, cwd, path, err)) != 0)
         return rc;
     char repo[PATH_MAX];
-    if (realpath(r->repo_path, repo) == NULL && join_path(repo, cwd, r->repo_path, err) != 0)
+    if (storage_is_s3_url(r->repo_path))
+        snprintf(repo, sizeof repo, "%s", r->repo_path);    /* a URL is absolute already */
+    else if (realpath(r->repo_path, repo) == NULL &&
+             join_path(repo, cwd, r->repo_path, err) != 0)
         return PGP_ERR_CONFIG;
     snprintf(out->repo, sizeof out->repo, "%s", repo);
     char boot[64];

@@ -31,6 +31,11 @@
 #include "pgpitr/archive/wal_missing.h"
 #include "pgpitr/pg/walname.h"
 
+static int open_again(void *ud, Storage **out, PgpErr *err)
+{
+    return cmd_open_storage(ud, false, out, err);
+}
+
 /* The spool for this request, or *sp NULL (prefetching off or unusable). Only settings that
  * do not parse are errors. */
 static int spool_setup(const CmdSettings *s, const SpoolFlags *f, Repo *repo, SpoolSettings *st,
@@ -51,6 +56,8 @@ static int spool_setup(const CmdSettings *s, const SpoolFlags *f, Repo *repo, Sp
     int rc = spool_settings_resolve(&r, id, st, &enabled, err);
     if (rc != 0 || !enabled)
         return rc;
+    /* the prefetcher (a fork of this process, s still on its stack) opens its own */
+    st->opener = (StorageOpener){open_again, (void *)s};
     PgpErr serr;
     pgp_err_clear(&serr);
     if (spool_open(st, sp, &serr) != 0)   /* one line: the message and what to do */

@@ -26,6 +26,43 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_VERSION, "version", 0, CMD_VAL_FLAG, NULL, CMD_OPT_GLOBAL, NULL, NULL,
      .help = "print the version"},
 
+    /* An S3 repository (--repo s3://BUCKET/PREFIX; docs/s3.md). Global like --repo: every
+     * command that opens the repository needs them. */
+    {CMD_OPT_IO_TIMEOUT, "io-timeout", 0, CMD_VAL_INT, "S", CMD_OPT_GLOBAL, "PGPITR_IO_TIMEOUT",
+     "io-timeout", .min = 1, .max = 3600, .def = "60",
+     .help = "seconds an S3 request and its retries may take"},
+    {CMD_OPT_S3_ENDPOINT, "s3-endpoint", 0, CMD_VAL_STRING, "URL", CMD_OPT_GLOBAL,
+     "PGPITR_S3_ENDPOINT", "s3-endpoint", .def = "https://s3.REGION.amazonaws.com",
+     .help = "S3 endpoint, https://host[:port] (http:// only written out)"},
+    {CMD_OPT_S3_REGION, "s3-region", 0, CMD_VAL_STRING, "REGION", CMD_OPT_GLOBAL,
+     "PGPITR_S3_REGION", "s3-region", .def = "us-east-1", .help = "S3 region (signing)"},
+    {CMD_OPT_S3_URI_STYLE, "s3-uri-style", 0, CMD_VAL_ENUM, "host|path", CMD_OPT_GLOBAL,
+     "PGPITR_S3_URI_STYLE", "s3-uri-style", .choices = "host|path", .own_check = true,
+     .def = "host", .help = "bucket in the host name or in the path (MinIO, Ceph)"},
+    {CMD_OPT_S3_KEY, "s3-key", 0, CMD_VAL_STRING, "ID", CMD_OPT_GLOBAL, "PGPITR_S3_KEY",
+     "s3-key", .def = "AWS_ACCESS_KEY_ID, else the credentials file",
+     .help = "S3 access key ID"},
+    {CMD_OPT_S3_CA_FILE, "s3-ca-file", 0, CMD_VAL_STRING, "FILE", CMD_OPT_GLOBAL,
+     "PGPITR_S3_CA_FILE", "s3-ca-file", .def = "system CAs", .help = "CA bundle for S3 TLS"},
+    {CMD_OPT_S3_CA_PATH, "s3-ca-path", 0, CMD_VAL_STRING, "DIR", CMD_OPT_GLOBAL,
+     "PGPITR_S3_CA_PATH", "s3-ca-path", .def = "system CAs",
+     .help = "CA directory for S3 TLS"},
+    {CMD_OPT_S3_VERIFY_TLS, "s3-verify-tls", 0, CMD_VAL_ENUM, "on|off", CMD_OPT_GLOBAL,
+     "PGPITR_S3_VERIFY_TLS", "s3-verify-tls", .choices = "on|off", .own_check = true,
+     .def = "on", .help = "verify the S3 server's certificate and name"},
+    {CMD_OPT_S3_SSE, "s3-sse", 0, CMD_VAL_ENUM, "AES256|aws:kms", CMD_OPT_GLOBAL,
+     "PGPITR_S3_SSE", "s3-sse", .choices = "AES256|aws:kms", .own_check = true,
+     .def = "none", .help = "server-side encryption of new objects"},
+    {CMD_OPT_S3_KMS_KEY_ID, "s3-kms-key-id", 0, CMD_VAL_STRING, "ID", CMD_OPT_GLOBAL,
+     "PGPITR_S3_KMS_KEY_ID", "s3-kms-key-id", .def = "the bucket's",
+     .help = "KMS key of s3-sse aws:kms"},
+    {CMD_OPT_S3_STORAGE_CLASS, "s3-storage-class", 0, CMD_VAL_STRING, "CLASS", CMD_OPT_GLOBAL,
+     "PGPITR_S3_STORAGE_CLASS", "s3-storage-class", .def = "the bucket's",
+     .help = "storage class of new objects"},
+    {CMD_OPT_S3_PART_SIZE, "s3-part-size", 0, CMD_VAL_SIZE, "SIZE", CMD_OPT_GLOBAL,
+     "PGPITR_S3_PART_SIZE", "s3-part-size", .def = "16MiB",
+     .help = "multipart part size (5MiB..1GiB); memory: jobs x size"},
+
     {CMD_OPT_COMPRESS, "compress", 0, CMD_VAL_ENUM, "zstd|lz4|none", "archive-push backup",
      "PGPITR_COMPRESS", "compress", .choices = "zstd|lz4|none", .own_check = true,
      .def = "zstd", .help = "codec"},
@@ -152,8 +189,18 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_PREFETCH_IDLE_TIMEOUT, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_PREFETCH_IDLE_TIMEOUT",
      NULL, .min = 1, .max = 86400, .def = "30",
      .help = "seconds without a request after which the prefetcher ends (for tests)"},
+    {CMD_OPT_S3_KEY_SECRET, NULL, 0, CMD_VAL_STRING, "SECRET", "", "PGPITR_S3_KEY_SECRET",
+     "s3-key-secret", .def = "AWS_SECRET_ACCESS_KEY, else the credentials file",
+     .help = "S3 secret access key (no flag: ps would show it)"},
+    {CMD_OPT_S3_TOKEN, NULL, 0, CMD_VAL_STRING, "TOKEN", "", "PGPITR_S3_TOKEN", "s3-token",
+     .def = "AWS_SESSION_TOKEN, else the credentials file",
+     .help = "S3 session token (no flag: ps would show it)"},
+    {CMD_OPT_UPLOAD_ABORT_AGE, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_UPLOAD_ABORT_AGE", NULL,
+     .min = 0, .max = 30L * 86400, .def = "3600",
+     .help = "seconds after which expire aborts an unfinished multipart upload (for tests)"},
 };
 const size_t cmd_options_len = sizeof cmd_options / sizeof cmd_options[0];
+_Static_assert(CMD_OPT_S3_PART_SIZE < CMD_GLOBAL_FLAGS, "CmdGlobal.flag too small");
 
 const CmdOption *cmd_option(CmdOptId id)
 {

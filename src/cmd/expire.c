@@ -10,6 +10,7 @@
  * anything is removed, so the operator sees what a failed run was about to do.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,6 +18,7 @@
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/repo/expire_plan.h"
+#include "pgpitr/repo/uploads.h"
 #include "pgpitr/common/log.h"
 
 typedef struct ExpireOptions {
@@ -83,6 +85,21 @@ static int emit(const ExpirePlan *plan, const Catalog *c, const ExpireOptions *o
     return rc;
 }
 
+/* Unfinished multipart uploads (S3) older than an hour are a killed writer's: abort them. */
+static int abort_uploads(Storage *storage, int64_t now, PgpErr *err)
+{
+    long age = REPO_UPLOAD_ABORT_AGE_S;
+    const char *text = getenv(cmd_option(CMD_OPT_UPLOAD_ABORT_AGE)->env);
+    const CmdOption *o = cmd_option(CMD_OPT_UPLOAD_ABORT_AGE);
+    int rc = text != NULL ? cmd_parse_int(o->env, text, o->min, o->max, &age, err) : 0;
+    RepoUploads u;
+    if (rc == 0)
+        rc = repo_uploads_sweep(storage, now - age + (age == 0), &u, err);
+    if (rc == 0 && u.aborted > 0)
+        log_info("aborted %zu unfinished multipart upload(s) older than %ld s", u.aborted, age);
+    return rc != 0 ? pgp_err_context(err, "expire") : 0;
+}
+
 static int run_expire(const CmdSettings *s, const ExpireOptions *o, PgpErr *err)
 {
     Storage *storage = NULL;
@@ -109,6 +126,8 @@ static int run_expire(const CmdSettings *s, const ExpireOptions *o, PgpErr *err)
         if (rc != 0)
             pgp_err_hint(err, "run pgpitr expire again to finish: it resumes where this stopped");
     }
+    if (rc == 0 && !o->dry_run)
+        rc = abort_uploads(storage, plan.now, err);
     if (rc == 0 && !o->json)
         printf(o->dry_run ? "dry run: nothing was removed\n"
                           : "expire done: %zu backup(s), %zu incomplete, %zu object(s), "

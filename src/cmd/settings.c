@@ -13,10 +13,13 @@
 #include <string.h>
 
 #include "pgpitr/common/log.h"
+#include "pgpitr/storage/s3.h"
+#include "settings_s3.h"
 
 int cmd_settings_load(const CmdGlobal *g, CmdSettings *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
+    out->global_flag = g->flag;
     const char *path = g->config;
     bool must_exist = true;
     if (path == NULL)
@@ -70,19 +73,34 @@ int cmd_parse_int(const char *what, const char *text, long min, long max, long *
     return config_parse_int(what, text, min, max, out, err);
 }
 
-int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err)
+int cmd_open_storage(const CmdSettings *s, bool create, Storage **storage, PgpErr *err)
 {
     *storage = NULL;
-    *repo = NULL;
     if (s->repo_path == NULL || s->repo_path[0] == '\0') {
         PGP_FAIL(err, PGP_ERR_CONFIG, "no repository configured");
         pgp_err_hint(err, "give --repo PATH, set PGPITR_REPO, or set repo in %s",
                      PGPITR_DEFAULT_CONFIG);
         return PGP_ERR_CONFIG;
     }
-    int rc = storage_posix_new(s->repo_path, create, storage, err);
+    int rc = 0;
+    if (storage_is_s3_url(s->repo_path)) {
+        CmdS3Config s3;
+        rc = cmd_s3_config(s, &s3, err);
+        if (rc == 0)
+            rc = storage_open(s->repo_path, &s3.cfg, create, storage, err);
+        cmd_s3_config_wipe(&s3);
+    } else {
+        rc = storage_open(s->repo_path, NULL, create, storage, err);
+    }
     if (rc == PGP_ERR_NOT_FOUND) /* a wrong setting, never "not archived" or "no backup" */
         err->code = rc = PGP_ERR_CONFIG;
+    return rc;
+}
+
+int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err)
+{
+    *repo = NULL;
+    int rc = cmd_open_storage(s, create, storage, err);
     if (rc != 0)
         return rc;
     rc = repo_open(*storage, repo, err);

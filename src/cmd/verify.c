@@ -22,6 +22,8 @@
 #include "pgpitr/repo/verify_check.h"
 #include "pgpitr/repo/verify_objects.h"
 #include "pgpitr/repo/verify_run.h"
+#include "pgpitr/repo/uploads.h"
+#include "pgpitr/common/timefmt.h"
 
 typedef struct VerifyOptions {
     bool json;
@@ -186,6 +188,25 @@ static int report(const VerifyOptions *o, const VerifyRun *run, PgpErr *err)
     return rc;
 }
 
+/* Unfinished multipart uploads (S3): no damage, but storage paid for; a warning. */
+static void report_uploads(Storage *st)
+{
+    RepoUploads u;
+    PgpErr e;
+    pgp_err_clear(&e);
+    if (repo_uploads_sweep(st, 0, &u, &e) != 0) {
+        log_warn("cannot list unfinished multipart uploads: %s", e.msg);
+        return;
+    }
+    if (u.n == 0)
+        return;
+    char when[32];
+    timefmt_iso(u.oldest, 0, when, sizeof when);
+    log_warn("%zu unfinished multipart upload(s) in the repository (the oldest begun %s): "
+             "never objects, but stored; expire aborts those older than %d s", u.n, when,
+             REPO_UPLOAD_ABORT_AGE_S);
+}
+
 static int run_verify(const CmdSettings *s, const VerifyOptions *o, PgpErr *err)
 {
     Storage *st = NULL;
@@ -205,6 +226,8 @@ static int run_verify(const CmdSettings *s, const VerifyOptions *o, PgpErr *err)
         rc = verify_run(repo, &req, &run, err);
     if (rc == 0)
         rc = report(o, &run, err);
+    if (rc == 0)
+        report_uploads(st);
     verify_run_free(&run);
     repo_lock_release(lock);
     repo_free(repo);

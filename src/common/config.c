@@ -24,6 +24,9 @@ static const char *const known_keys[] = {
     "lock-wait",
     "lease-ttl",
     "retain-full", "retain-days", "retain-daily", "retain-weekly", "retain-monthly",
+    "io-timeout", "s3-endpoint", "s3-region", "s3-uri-style", "s3-key", "s3-key-secret",
+    "s3-token", "s3-ca-file", "s3-ca-path", "s3-verify-tls", "s3-sse", "s3-kms-key-id",
+    "s3-storage-class", "s3-part-size",
 };
 #define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])
 

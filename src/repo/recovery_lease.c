@@ -214,15 +214,12 @@ void recovery_lease_renew(const char *ttl_text, Repo *repo, const char *walname)
 
 /* ---- the end of recovery -------------------------------------------------------------------- */
 
-void recovery_lease_end(const char *repo_path, const char *datadir)
+void recovery_lease_end_in(Storage *st, const char *datadir)
 {
     char host[PROC_HOST_MAX], path[REPO_PATH_MAX], stamp[PATH_MAX];
-    Storage *st = NULL;
     PgpErr e;
     pgp_err_clear(&e);
     int rc = proc_hostname(host, &e);
-    if (rc == 0)
-        rc = storage_posix_new(repo_path, false, &st, &e);
     if (rc == 0)
         rc = lease_path(host, datadir, path, &e);
     if (rc == 0) {
@@ -233,7 +230,20 @@ void recovery_lease_end(const char *repo_path, const char *datadir)
     if (rc != 0)
         log_warn("cannot remove the recovery lease of \"%s\" (its ttl ends it): %s", datadir,
                  e.msg);
-    storage_free(st);
     if (snprintf(stamp, sizeof stamp, "%s/%s", datadir, RECOVERY_LEASE_STAMP) < (int)sizeof stamp)
         unlink(stamp);
+}
+
+void recovery_lease_end(const char *repo_path, const char *datadir)
+{
+    Storage *st = NULL;
+    PgpErr e;
+    pgp_err_clear(&e);
+    if (storage_posix_new(repo_path, false, &st, &e) != 0) {
+        log_warn("cannot remove the recovery lease of \"%s\" (its ttl ends it): %s", datadir,
+                 e.msg);
+        return;
+    }
+    recovery_lease_end_in(st, datadir);
+    storage_free(st);
 }

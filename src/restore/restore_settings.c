@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgpitr/storage/storage.h"
+
 #include "pgpitr/pg/pgrecovery.h"
 #include "pgpitr/restore/restore_conf.h"
 
@@ -157,8 +159,13 @@ int restore_command_paths(const RestoreEnv *s, RestoreCommandPaths *out, PgpErr 
     if (s->repo_path == NULL || s->repo_path[0] == '\0')
         return PGP_FAIL(err, PGP_ERR_CONFIG, "no repository configured");
     /* From the configuration file, an absolute path is found there again by archive-get. */
-    if (s->repo_from_config && s->repo_path[0] == '/' && out->config[0] != '\0')
+    bool url = storage_is_s3_url(s->repo_path);
+    if (s->repo_from_config && (s->repo_path[0] == '/' || url) && out->config[0] != '\0')
         return 0;
+    if (url) {     /* as given: no file system path (its S3 settings: docs/s3.md) */
+        snprintf(out->repo, sizeof out->repo, "%s", s->repo_path);
+        return 0;
+    }
     if (realpath(s->repo_path, out->repo) == NULL)
         return PGP_FAIL_SYS(err, errno, "cannot resolve the repository path \"%s\"",
                             s->repo_path);

@@ -146,6 +146,19 @@ int storage_remove(Storage *s, const char *path, PgpErr *err)
     return s->vt->remove(s->drv, path, err);
 }
 
+int storage_list_uploads(Storage *s, StorageUploadFn fn, void *ud, PgpErr *err)
+{
+    return s->vt->list_uploads != NULL ? s->vt->list_uploads(s->drv, fn, ud, err) : 0;
+}
+
+int storage_abort_upload(Storage *s, const char *path, const char *upload_id, PgpErr *err)
+{
+    int rc = check_path(path, err);
+    if (rc == 0 && s->vt->abort_upload == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_INTERNAL, "storage driver %s has no uploads", s->vt->name);
+    return rc != 0 ? rc : s->vt->abort_upload(s->drv, path, upload_id, err);
+}
+
 int storage_read(StorageReader *r, void *buf, size_t len, size_t *got, PgpErr *err)
 {
     return r->read(r, buf, len, got, err);

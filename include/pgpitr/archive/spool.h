@@ -50,7 +50,8 @@
 
 typedef struct SpoolSettings {
     char path[PATH_MAX];        /* absolute */
-    char repo[PATH_MAX];        /* absolute repository path (the prefetcher chdirs to "/") */
+    char repo[PATH_MAX];        /* absolute repository path (the prefetcher chdirs to "/"),
+                                   or the s3:// URL as given */
     char datadir[PATH_MAX];     /* cwd when it is a data directory in recovery, else "" */
     uint64_t size;              /* spool-size in bytes (spool_default_size if not set) */
     uint32_t segsize;           /* WAL segment size of the repository */
@@ -59,6 +60,9 @@ typedef struct SpoolSettings {
     unsigned idle_timeout_s;    /* the prefetcher exits after this long without a request */
     bool is_default_path;       /* removed entirely at the end of recovery */
     char identity[SPOOL_IDENTITY_MAX];
+    /* Opens the repository in the prefetcher (set by the command: an S3 repository needs
+     * its settings); open NULL: the posix directory `repo`. */
+    StorageOpener opener;
 } SpoolSettings;
 
 /* Flags of archive-get (each may be NULL). */

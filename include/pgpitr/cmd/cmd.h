@@ -18,10 +18,15 @@
 #include "pgpitr/repo/repolock.h"
 #include "pgpitr/storage/storage.h"
 
+/* Room for the global options' ids (cmd_options.c checks it is enough). */
+#define CMD_GLOBAL_FLAGS 32
+
 typedef struct CmdGlobal {
     const char *repo;        /* --repo */
     const char *config;      /* --config */
     const char *log_level;   /* --log-level */
+    /* Every other global option (--s3-*, --io-timeout), by CmdOptId; NULL: not given */
+    const char *flag[CMD_GLOBAL_FLAGS];
 } CmdGlobal;
 
 typedef struct CmdDef {
@@ -83,6 +88,7 @@ typedef struct CmdSettings {
     /* Where repo_path came from, so that restore can write a restore_command that finds the
      * repository the same way without restore's environment (restore_settings.h). */
     CmdSource repo_source;
+    const char *const *global_flag;  /* CmdGlobal.flag: the --s3-* flags */
 } CmdSettings;
 
 /* Loads the config file (--config > PGPITR_CONFIG > /etc/pgpitr/pgpitr.conf if present),
@@ -105,6 +111,8 @@ void cmd_restore_env(const CmdSettings *s, struct RestoreEnv *out);
 /* Opens the repository at s->repo_path (PGP_ERR_CONFIG with a hint if unset). With create,
  * a missing directory is created; without, it is PGP_ERR_CONFIG. */
 int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err);
+/* Only the storage of s->repo_path (the driver its form names, with the S3 settings). */
+int cmd_open_storage(const CmdSettings *s, bool create, Storage **storage, PgpErr *err);
 
 /* Takes a repository lock (repolock.h) of `kind` for `command` ("backup"), waiting for live
  * conflicting holders as long as --lock-wait (wait_flag, may be NULL) > PGPITR_LOCK_WAIT >

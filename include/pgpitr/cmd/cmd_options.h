@@ -26,6 +26,10 @@
 typedef enum {
     /* global (before the command) */
     CMD_OPT_REPO, CMD_OPT_CONFIG, CMD_OPT_LOG_LEVEL, CMD_OPT_VERSION,
+    /* global: an S3 repository (docs/s3.md) */
+    CMD_OPT_IO_TIMEOUT, CMD_OPT_S3_ENDPOINT, CMD_OPT_S3_REGION, CMD_OPT_S3_URI_STYLE,
+    CMD_OPT_S3_KEY, CMD_OPT_S3_CA_FILE, CMD_OPT_S3_CA_PATH, CMD_OPT_S3_VERIFY_TLS,
+    CMD_OPT_S3_SSE, CMD_OPT_S3_KMS_KEY_ID, CMD_OPT_S3_STORAGE_CLASS, CMD_OPT_S3_PART_SIZE,
     /* archive-push, backup */
     CMD_OPT_COMPRESS, CMD_OPT_COMPRESS_LEVEL,
     /* archive-get */
@@ -50,6 +54,8 @@ typedef enum {
     CMD_OPT_RETAIN_MONTHLY, CMD_OPT_DRY_RUN,
     /* settings without a flag */
     CMD_OPT_LEASE_TTL, CMD_OPT_PREFETCH_IDLE_TIMEOUT,
+    /* secrets: never a flag, which `ps` would show */
+    CMD_OPT_S3_KEY_SECRET, CMD_OPT_S3_TOKEN, CMD_OPT_UPLOAD_ABORT_AGE,
     CMD_OPT__COUNT
 } CmdOptId;
 

@@ -54,5 +54,7 @@ void recovery_lease_renew(const char *ttl_text, Repo *repo, const char *walname)
 /* The prefetcher, once archive recovery of datadir has ended: removes its lease from the
  * repository at repo_path and the stamp. Warnings only. */
 void recovery_lease_end(const char *repo_path, const char *datadir);
+/* The same in an open storage (any driver). */
+void recovery_lease_end_in(Storage *st, const char *datadir);
 
 #endif

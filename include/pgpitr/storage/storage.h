@@ -53,6 +53,11 @@ typedef struct StorageInfo {
  * e.g. with PGP_FAIL). */
 typedef int (*StorageListFn)(void *ud, const char *name, const StorageInfo *info, PgpErr *err);
 
+/* Called once per unfinished multipart upload by storage_list_uploads: path relative to the
+ * storage root, the driver's id of the upload, when it began (seconds since the epoch). */
+typedef int (*StorageUploadFn)(void *ud, const char *path, const char *upload_id,
+                               int64_t initiated, PgpErr *err);
+
 typedef struct StorageDriver {
     const char *name;
     unsigned features;
@@ -63,6 +68,9 @@ typedef struct StorageDriver {
                       PgpErr *err);
     int (*remove)(void *drv, const char *path, PgpErr *err);
     void (*free)(void *drv);
+    /* Optional (NULL: the driver has no uploads that outlive a writer, e.g. posix). */
+    int (*list_uploads)(void *drv, StorageUploadFn fn, void *ud, PgpErr *err);
+    int (*abort_upload)(void *drv, const char *path, const char *upload_id, PgpErr *err);
 } StorageDriver;
 
 /* Reader/writer vtables, implemented by drivers. */
@@ -88,6 +96,22 @@ const char *storage_driver_name(const Storage *s);
 /* The posix driver rooted at `root` (created with mode 0750 if `create` and missing). */
 int storage_posix_new(const char *root, bool create, Storage **out, PgpErr *err);
 
+/* The driver a repository setting names: "s3://BUCKET[/PREFIX]" is the S3 driver with s3's
+ * settings (pgpitr/storage/s3.h; NULL: PGP_ERR_CONFIG), anything else a posix root. The
+ * only place that chooses a driver. */
+typedef struct StorageS3Config StorageS3Config;
+bool storage_is_s3_url(const char *repo);
+
+/* Opens another instance of a repository's storage (its own connections), for a process or
+ * thread that outlives the caller's (archive-get's prefetcher): what an engine is handed
+ * instead of the settings that chose the driver. */
+typedef struct StorageOpener {
+    int (*open)(void *ud, Storage **out, PgpErr *err);
+    void *ud;
+} StorageOpener;
+int storage_open(const char *repo, const StorageS3Config *s3, bool create, Storage **out,
+                 PgpErr *err);
+
 /* Returns PGP_ERR_NOT_FOUND (without noise: the caller decides) when absent. */
 int storage_stat(Storage *s, const char *path, StorageInfo *out, PgpErr *err);
 /* Lists the entries directly below dir (files and directories), excluding temp files.
@@ -99,11 +123,19 @@ int storage_open_read(Storage *s, const char *path, StorageReader **out, PgpErr 
  * PGP_ERR_CONFLICT and the existing object is untouched (posix: renameat2 RENAME_NOREPLACE,
  * or link()+unlink() where the filesystem lacks it). The posix driver also removes stale temp
  * files of the same basename left by dead processes of this host. */
-enum { STORAGE_WRITE_REPLACE = 1u << 0 };
+/* STORAGE_WRITE_NAME_AT_COMMIT: the caller will name the object with commit_as. A driver that
+ * cannot rename (S3: a multipart upload is bound to its key) then keeps the bytes beyond one
+ * part in a local temporary file until commit instead of uploading them under `path`. */
+enum { STORAGE_WRITE_REPLACE = 1u << 0, STORAGE_WRITE_NAME_AT_COMMIT = 1u << 1 };
 int storage_open_write(Storage *s, const char *path, unsigned flags, StorageWriter **out,
                        PgpErr *err);
 /* Removing a missing path is PGP_ERR_NOT_FOUND. */
 int storage_remove(Storage *s, const char *path, PgpErr *err);
+/* Multipart uploads begun below the root and never completed nor aborted (a writer's process
+ * was killed): never objects, but they cost storage until aborted. None for posix. */
+int storage_list_uploads(Storage *s, StorageUploadFn fn, void *ud, PgpErr *err);
+/* Aborts one of them (one already gone is PGP_ERR_NOT_FOUND). */
+int storage_abort_upload(Storage *s, const char *path, const char *upload_id, PgpErr *err);
 
 int storage_read(StorageReader *r, void *buf, size_t len, size_t *got, PgpErr *err);
 void storage_reader_close(StorageReader *r);      /* NULL is a no-op */

@@ -1,0 +1,86 @@
+/*
+ * test_s3_retry.c - the S3 retry policy (src/storage/s3_retry.c): which outcomes are
+ * retried, which leave a write's outcome unknown, the backoff's bounds and jitter, and the
+ * hints of final errors.
+ */
+#include "pgpitr/storage/s3_retry.h"
+
+#include <check.h>
+#include <string.h>
+
+START_TEST(statuses)
+{
+    const long again[] = {408, 429, 500, 502, 503, 504};
+    for (size_t i = 0; i < sizeof again / sizeof again[0]; i++)
+        ck_assert_msg(s3_retry_wanted(S3_NET_OK, again[i]), "%ld not retried", again[i]);
+    const long final[] = {200, 204, 206, 301, 400, 401, 403, 404, 409, 412, 501};
+    for (size_t i = 0; i < sizeof final / sizeof final[0]; i++)
+        ck_assert_msg(!s3_retry_wanted(S3_NET_OK, final[i]), "%ld retried", final[i]);
+}
+END_TEST
+
+START_TEST(transport)
+{
+    ck_assert(s3_retry_wanted(S3_NET_CONNECT, 0));
+    ck_assert(s3_retry_wanted(S3_NET_TIMEOUT, 0));
+    ck_assert(s3_retry_wanted(S3_NET_BROKEN, 0));
+    ck_assert(!s3_retry_wanted(S3_NET_TLS, 0));
+    ck_assert(!s3_retry_wanted(S3_NET_OTHER, 0));
+    /* nothing sent: known not stored; a lost answer or a gateway error: unknown */
+    ck_assert(!s3_retry_outcome_unknown(S3_NET_CONNECT, 0));
+    ck_assert(s3_retry_outcome_unknown(S3_NET_TIMEOUT, 0));
+    ck_assert(s3_retry_outcome_unknown(S3_NET_BROKEN, 0));
+    ck_assert(s3_retry_outcome_unknown(S3_NET_OK, 504));
+    ck_assert(!s3_retry_outcome_unknown(S3_NET_OK, 403));
+    ck_assert(!s3_retry_outcome_unknown(S3_NET_OK, 412));
+    ck_assert(!s3_retry_outcome_unknown(S3_NET_TLS, 0));
+}
+END_TEST
+
+START_TEST(backoff)
+{
+    /* attempt 1: 50..100 ms; doubling; capped at 2500..5000 ms */
+    ck_assert_uint_eq(s3_retry_delay_ms(1, 0), 50);
+    ck_assert_uint_eq(s3_retry_delay_ms(1, 50), 100);
+    ck_assert_uint_eq(s3_retry_delay_ms(1, 51), 50);
+    ck_assert_uint_eq(s3_retry_delay_ms(2, 0), 100);
+    ck_assert_uint_eq(s3_retry_delay_ms(3, 0), 200);
+    for (unsigned a = 1; a < 100; a++)
+        for (uint64_t r = 0; r < 7000; r += 997) {
+            uint64_t d = s3_retry_delay_ms(a, r);
+            ck_assert_uint_le(d, 5000);
+            ck_assert_uint_ge(d, 50);
+        }
+    ck_assert_uint_eq(s3_retry_delay_ms(40, 0), 2500);
+    ck_assert_uint_eq(s3_retry_delay_ms(UINT32_MAX, UINT64_MAX - 1) <= 5000, 1);
+    /* jitter: different random numbers spread the delay */
+    ck_assert_uint_ne(s3_retry_delay_ms(5, 1), s3_retry_delay_ms(5, 400));
+}
+END_TEST
+
+START_TEST(hints)
+{
+    ck_assert_ptr_nonnull(strstr(s3_retry_hint(403, "SignatureDoesNotMatch"), "s3-key-secret"));
+    ck_assert_ptr_nonnull(strstr(s3_retry_hint(403, "InvalidAccessKeyId"), "s3-key"));
+    ck_assert_ptr_nonnull(strstr(s3_retry_hint(403, ""), "IAM"));
+    ck_assert_ptr_nonnull(strstr(s3_retry_hint(403, NULL), "IAM"));
+    ck_assert_ptr_nonnull(strstr(s3_retry_hint(404, "NoSuchBucket"), "bucket"));
+    ck_assert_ptr_nonnull(strstr(s3_retry_hint(400, "AuthorizationHeaderMalformed"), "region"));
+    ck_assert_ptr_nonnull(strstr(s3_retry_hint(301, ""), "region"));
+    ck_assert_ptr_nonnull(strstr(s3_retry_hint(400, ""), "path"));
+    ck_assert_ptr_nonnull(strstr(s3_retry_hint(503, "SlowDown"), "io-timeout"));
+    ck_assert_ptr_nonnull(strstr(s3_retry_hint(403, "RequestTimeTooSkewed"), "clock"));
+}
+END_TEST
+
+Suite *suite_s3_retry(void)
+{
+    Suite *s = suite_create("s3_retry");
+    TCase *tc = tcase_create("s3_retry");
+    tcase_add_test(tc, statuses);
+    tcase_add_test(tc, transport);
+    tcase_add_test(tc, backoff);
+    tcase_add_test(tc, hints);
+    suite_add_tcase(s, tc);
+    return s;
+}
