@@ -1,0 +1,222 @@
+# shellcheck shell=bash
+# repo_lib.sh - which kind of repository the integration tests run against, and one vocabulary
+# to look into a repository of either kind. Sourced by lib.sh (after s3_lib.sh).
+#
+# PGPITR_IT_REPO_KIND=local|s3|s3-tls (default local) picks the kind: local is a directory in
+# $WORK; s3 and s3-tls start this test's own S3 test server (s3-tls over HTTPS with a
+# self-signed certificate) and give pgpitr the settings through exported PGPITR_S3_*
+# variables (repo_s3_env), which the archive/restore wrappers export too. Tests name their
+# repository $REPO (set here) or $(repo_url NAME) for more than one, never "$WORK/repo".
+#
+# A test that only makes sense on a local repository carries a line
+#     # repo-kinds: local -- WHY
+# and is skipped (exit 77, the reason printed) under the other kinds.
+#
+# The vocabulary: keys are relative to the repository root and '/'-separated
+# ("archive/wal/0000000100000000/NAME-SHA.zst", "backup/b1/manifest.json", "repo.json"), the
+# same for both kinds; listings are in byte order. Local temp files (.tmp.*) are not objects:
+# they are debris, as are unfinished multipart uploads on S3.
+#   repo_keys REPO [DIR]        keys of the objects under DIR (default: all)
+#   repo_find REPO DIR GLOB     keys under DIR whose last segment matches GLOB
+#   repo_listing REPO [DIR]     "KEY SIZE" lines
+#   repo_has REPO KEY           status 0 if the object exists
+#   repo_read REPO KEY          its bytes on stdout (fails the test if missing)
+#   repo_write REPO KEY         replaces/creates it with stdin's bytes
+#   repo_rm REPO KEY            removes it (no error if absent)
+#   repo_size REPO KEY          its size in bytes
+#   repo_corrupt REPO KEY [OFF] flips every bit of the byte at OFF (default: the middle one)
+#   repo_debris REPO            local temp files / S3 unfinished uploads, as keys
+#   repo_local_path REPO KEY    the file of a local repository (local-only tests)
+
+REPO_KIND=${PGPITR_IT_REPO_KIND:-local}
+case $REPO_KIND in
+    local | s3 | s3-tls) ;;
+    *) fail "PGPITR_IT_REPO_KIND must be local, s3 or s3-tls, not '$REPO_KIND'" ;;
+esac
+
+# repo_kind_check TEST_FILE: exit 77 when TEST_FILE's "# repo-kinds:" line leaves out the kind.
+repo_kind_check() {
+    local line kinds why
+    line=$(sed -n 's/^# repo-kinds: *//p' "$1" | head -n 1)
+    [ -n "$line" ] || return 0
+    kinds=" ${line%% -- *} "
+    why=${line#* -- }
+    [ "$why" != "$line" ] || why="no reason given"
+    case $kinds in
+        *" $REPO_KIND "*) return 0 ;;
+    esac
+    skip "runs on repository kinds ${kinds# } only: $why"
+}
+
+repo_is_s3() { [[ "$1" == s3://* ]]; }
+
+# repo_url NAME: the URL of a new, empty repository NAME of this run's kind.
+repo_url() {
+    if [ "$REPO_KIND" = local ]; then
+        printf '%s/%s\n' "$WORK" "$1"
+    else
+        printf 's3://%s/%s-%s/%s\n' "$S3_IT_BUCKET" "$TEST_NAME" "${WORK##*.}" "$1"
+    fi
+}
+
+# repo_s3_env: the settings that point pgpitr at the test server, as NAME=VALUE lines (empty
+# for a local run). The one place that knows the PGPITR_S3_* names.
+repo_s3_env() {
+    [ "$REPO_KIND" = local ] && return 0
+    printf '%s\n' "PGPITR_S3_ENDPOINT=$S3_TEST_ENDPOINT" "PGPITR_S3_REGION=$S3_TEST_REGION" \
+        "PGPITR_S3_URI_STYLE=path" "PGPITR_S3_KEY=$S3_TEST_ACCESS_KEY" \
+        "PGPITR_S3_KEY_SECRET=$S3_TEST_SECRET_KEY"
+    [ "$REPO_KIND" = s3-tls ] && printf '%s\n' "PGPITR_S3_CA_FILE=$S3_TEST_CA_FILE"
+    return 0
+}
+# repo_env_exports: repo_s3_env as shell export lines, for wrapper scripts.
+repo_env_exports() {
+    local kv
+    while IFS= read -r kv; do
+        [ -n "$kv" ] && printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
+    done < <(repo_s3_env)
+    return 0
+}
+
+# repo_kind_setup: starts what the kind needs and sets REPO (called once by lib.sh).
+repo_kind_setup() {
+    local kv
+    if [ "$REPO_KIND" != local ]; then
+        if [ "$REPO_KIND" = s3-tls ]; then s3_server_start --tls; else s3_server_start; fi
+        while IFS= read -r kv; do
+            export "${kv?}"
+        done < <(repo_s3_env)
+    fi
+    REPO=$(repo_url repo)
+}
+
+# _repo_s3_split REPO: sets _B (bucket) and _P (key prefix, no trailing '/').
+_repo_s3_split() {
+    _B=${1#s3://}
+    _B=${_B%%/*}
+    _P=${1#s3://"$_B"}
+    _P=${_P#/}
+    _P=${_P%/}
+}
+_repo_s3_path() {  # REPO KEY -> "/prefix/key", encoded for the URL; sets _B
+    _repo_s3_split "$1"
+    s3_uri_encode "${_P:+$_P/}$2" path | sed 's|^|/|'
+}
+
+repo_listing() {
+    local repo=$1 dir=${2:-} k s
+    if repo_is_s3 "$repo"; then
+        _repo_s3_split "$repo"
+        local p=${_P:+$_P/}
+        s3_list_objects "$_B" "$p${dir:+$dir/}" | while IFS=$'\t' read -r k s; do
+            printf '%s %s\n' "${k#"$p"}" "$s"
+        done
+        return 0
+    fi
+    [ -d "$repo/$dir" ] || return 0
+    (cd "$repo" && find "${dir:-.}" -type f ! -name '.tmp.*' -printf '%p %s\n') | sed 's|^\./||' | LC_ALL=C sort
+}
+repo_keys() {
+    repo_listing "$@" | sed 's/ [0-9]*$//'
+}
+repo_find() {
+    local k
+    repo_keys "$1" "$2" | while IFS= read -r k; do
+        # shellcheck disable=SC2053  # $3 is a glob on purpose
+        if [[ "${k##*/}" == $3 ]]; then printf '%s\n' "$k"; fi
+    done
+}
+repo_local_path() {
+    repo_is_s3 "$1" && fail "repo_local_path: $1 is not a local repository (mark the test '# repo-kinds: local')"
+    printf '%s/%s\n' "$1" "$2"
+}
+
+repo_has() {
+    local st
+    if repo_is_s3 "$1"; then
+        local path
+        path=$(_repo_s3_path "$1" "$2")
+        _repo_s3_split "$1"
+        st=$(s3_curl /dev/null HEAD "$_B" "$path")
+        [ "$st" = 200 ] && return 0
+        [ "$st" = 404 ] && return 1
+        fail "repo_has $1 $2: HTTP $st"
+    fi
+    [ -f "$1/$2" ]
+}
+repo_read() {
+    local st path
+    if repo_is_s3 "$1"; then
+        path=$(_repo_s3_path "$1" "$2")
+        _repo_s3_split "$1"
+        st=$(s3_curl "$WORK/s3/read.body" GET "$_B" "$path")
+        [ "$st" = 200 ] || fail "repo_read $1 $2: HTTP $st $(head -c 300 "$WORK/s3/read.body" 2>/dev/null)"
+        cat "$WORK/s3/read.body"
+        rm -f "$WORK/s3/read.body"
+        return 0
+    fi
+    [ -f "$1/$2" ] || fail "repo_read: no object $2 in $1"
+    cat "$1/$2"
+}
+repo_write() {
+    local st path
+    if repo_is_s3 "$1"; then
+        cat >"$WORK/s3/write.body"
+        path=$(_repo_s3_path "$1" "$2")
+        _repo_s3_split "$1"
+        st=$(s3_curl "$WORK/s3/write.out" PUT "$_B" "$path" -T "$WORK/s3/write.body")
+        [ "$st" = 200 ] || fail "repo_write $1 $2: HTTP $st $(head -c 300 "$WORK/s3/write.out" 2>/dev/null)"
+        rm -f "$WORK/s3/write.body" "$WORK/s3/write.out"
+        return 0
+    fi
+    # a new file renamed over the old one: the object may be read-only to its owner
+    local f="$1/$2" t
+    as_pg mkdir -p "$(dirname "$f")"
+    t="$(dirname "$f")/.it-write.$$"
+    cat >"$t"
+    [ -e "$f" ] && chmod --reference="$f" "$t"
+    own "$t"
+    mv -f "$t" "$f"
+}
+repo_rm() {
+    local st path
+    if repo_is_s3 "$1"; then
+        path=$(_repo_s3_path "$1" "$2")
+        _repo_s3_split "$1"
+        st=$(s3_curl /dev/null DELETE "$_B" "$path")
+        [ "$st" = 204 ] || [ "$st" = 200 ] || fail "repo_rm $1 $2: HTTP $st"
+        return 0
+    fi
+    rm -f "$1/$2"
+}
+repo_size() {
+    local k s
+    if repo_is_s3 "$1"; then
+        while read -r k s; do
+            [ "$k" = "$2" ] && { printf '%s\n' "$s"; return 0; }
+        done < <(repo_listing "$1" "$(dirname "$2")")
+        fail "repo_size: no object $2 in $1"
+    fi
+    stat -c %s "$1/$2"
+}
+repo_corrupt() {
+    local repo=$1 key=$2 off=${3:-} f="$WORK/tmp/corrupt.$$" b
+    repo_read "$repo" "$key" >"$f"
+    [ -n "$off" ] || off=$(($(stat -c %s "$f") / 2))
+    b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+    [ -n "$b" ] || fail "repo_corrupt: $key has no byte at offset $off"
+    # shellcheck disable=SC2059  # the format is the octal escape of the new byte
+    printf "\\$(printf '%03o' $((b ^ 255)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+    repo_write "$repo" "$key" <"$f"
+    rm -f "$f"
+}
+repo_debris() {
+    if repo_is_s3 "$1"; then
+        _repo_s3_split "$1"
+        local p=${_P:+$_P/} k
+        s3_list_uploads "$_B" "$p" | while IFS= read -r k; do printf '%s\n' "${k#"$p"}"; done
+        return 0
+    fi
+    [ -d "$1" ] || return 0
+    (cd "$1" && find . -name '.tmp.*') | sed 's|^\./||' | LC_ALL=C sort
+}
