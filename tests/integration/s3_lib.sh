@@ -34,7 +34,7 @@ s3_server_tool() {
 }
 
 # s3_server_start [--tls]: starts an S3 test server for this test on a free port, with bucket
-# $S3_IT_BUCKET, data in $WORK/s3; exports its S3_TEST_* variables (endpoint, region, keys,
+# $S3_IT_BUCKET, data in $WORK/s3/data-PORT; exports its S3_TEST_* variables (endpoint, region, keys,
 # CA file with --tls, pid, log). A port taken between the probe and the bind is retried.
 s3_server_start() {
     local tool out port try
@@ -42,7 +42,7 @@ s3_server_start() {
     mkdir -p "$WORK/s3"
     for ((try = 0; try < 5; try++)); do
         port=$(free_port "$S3_PORT_LOW" "$S3_PORT_HIGH")
-        if out=$("$tool" start --port "$port" --state-dir "$WORK/s3/state" --dir "$WORK/s3/data" \
+        if out=$("$tool" start --port "$port" --state-dir "$WORK/s3/state-$port" --dir "$WORK/s3/data-$port" \
             --bucket "$S3_IT_BUCKET" "$@" 2>"$WORK/s3/start.err"); then
             eval "$out"
             track_pid "$S3_TEST_PID"
@@ -52,7 +52,7 @@ s3_server_start() {
             return 0
         fi
         grep -qi 'in use\|busy\|EADDRINUSE' "$WORK/s3/start.err" || break
-        rm -rf "$WORK/s3/state"
+        rm -rf "$WORK/s3/state-$port" "$WORK/s3/data-$port"
     done
     cat "$WORK/s3/start.err" >&2
     fail "cannot start the S3 test server ($tool)"
