@@ -323,14 +323,16 @@ flip_bit() {
 repo_objects() { [ -d "$1/archive" ] && find "$1/archive" -type f ! -name '.tmp.*' | sort; return 0; }
 repo_tmpfiles() { [ -d "$1" ] && find "$1" -name '.tmp.*' | sort; return 0; }
 repo_all_files() { [ -d "$1" ] && find "$1" -type f | sort; return 0; }
-# Expected object path for a WAL file: repo_object_path REPO NAME SHA EXT
-repo_object_path() {
-    local repo=$1 name=$2 sha=$3 ext=$4
+# Expected key of a WAL file's object: repo_object_key NAME SHA EXT
+repo_object_key() {
+    local name=$1 sha=$2 ext=$3
     case "$name" in
-        *.history) printf '%s/archive/history/%s-%s%s\n' "$repo" "$name" "$sha" "$ext" ;;
-        *) printf '%s/archive/wal/%s/%s-%s%s\n' "$repo" "${name:0:16}" "$name" "$sha" "$ext" ;;
+        *.history) printf 'archive/history/%s-%s%s\n' "$name" "$sha" "$ext" ;;
+        *) printf 'archive/wal/%s/%s-%s%s\n' "${name:0:16}" "$name" "$sha" "$ext" ;;
     esac
 }
+# ... and its path in a local repository: repo_object_path REPO NAME SHA EXT
+repo_object_path() { printf '%s/%s\n' "$1" "$(repo_object_key "$2" "$3" "$4")"; }
 # WAL file name of an object path: strip dir, "-<64 hex>" and the codec extension.
 object_walname() {
     local b

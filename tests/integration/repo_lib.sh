@@ -18,13 +18,16 @@
 # they are debris, as are unfinished multipart uploads on S3.
 #   repo_keys REPO [DIR]        keys of the objects under DIR (default: all)
 #   repo_find REPO DIR GLOB     keys under DIR whose last segment matches GLOB
-#   repo_listing REPO [DIR]     "KEY SIZE" lines
-#   repo_has REPO KEY           status 0 if the object exists
+#   repo_listing REPO [DIR]     "KEY SIZE" lines (repo_bytes REPO [DIR]: their sum)
+#   repo_has REPO KEY           status 0 if the object exists (assert_repo_has REPO KEY WHAT;
+#                               assert_repo_absent REPO KEY WHAT: no KEY, nothing under KEY/)
 #   repo_read REPO KEY          its bytes on stdout (fails the test if missing)
 #   repo_write REPO KEY         replaces/creates it with stdin's bytes
 #   repo_rm REPO KEY            removes it (no error if absent)
 #   repo_size REPO KEY          its size in bytes
-#   repo_corrupt REPO KEY [OFF] flips every bit of the byte at OFF (default: the middle one)
+#   repo_stamp REPO KEY         changes when it is written again (mtime; Last-Modified + ETag)
+#   repo_corrupt REPO KEY [OFF] flip_bit at OFF (default: the middle byte)
+#   repo_copy REPO NEW          copies every object of REPO into the repository NEW
 #   repo_debris REPO            local temp files / S3 unfinished uploads, as keys
 #   repo_local_path REPO KEY    the file of a local repository (local-only tests)
 
@@ -94,6 +97,7 @@ repo_kind_setup() {
             export "${kv?}"
         done < <(repo_s3_env)
     fi
+    # shellcheck disable=SC2034  # for the tests
     REPO=$(repo_url repo)
 }
 
@@ -123,6 +127,8 @@ repo_listing() {
     [ -d "$repo/$dir" ] || return 0
     (cd "$repo" && find "${dir:-.}" -type f ! -name '.tmp.*' -printf '%p %s\n') | sed 's|^\./||' | LC_ALL=C sort
 }
+# repo_bytes REPO [DIR]: the sum of the sizes of the objects under DIR.
+repo_bytes() { repo_listing "$@" | awk '{ s += $NF } END { print s + 0 }'; }
 repo_keys() {
     repo_listing "$@" | sed 's/ [0-9]*$//'
 }
@@ -150,6 +156,17 @@ repo_has() {
         fail "repo_has $1 $2: HTTP $st"
     fi
     [ -f "$1/$2" ]
+}
+# assert_repo_has REPO KEY WHAT: fails the test unless the object exists.
+assert_repo_has() { repo_has "$1" "$2" || fail "${3:-object missing}: no $2 in $1"; }
+# assert_repo_absent REPO KEY WHAT: no object KEY and nothing under KEY/ (locally: no file or
+# directory, not even an empty one).
+assert_repo_absent() {
+    if repo_is_s3 "$1"; then
+        ! repo_has "$1" "$2" && [ -z "$(repo_keys "$1" "$2")" ] || fail "${3:-must not exist}: $2 exists in $1"
+    else
+        assert_absent "$1/$2" "${3:-must not exist}"
+    fi
 }
 repo_read() {
     local st path
@@ -196,6 +213,20 @@ repo_rm() {
     fi
     rm -f "$1/$2"
 }
+# repo_stamp REPO KEY: what changes when the object is written again (local: mtime to the
+# nanosecond; S3: Last-Modified and ETag).
+repo_stamp() {
+    local st path
+    if repo_is_s3 "$1"; then
+        path=$(_repo_s3_path "$1" "$2")
+        _repo_s3_split "$1"
+        st=$(s3_curl "$WORK/s3/head.txt" HEAD "$_B" "$path")
+        [ "$st" = 200 ] || fail "repo_stamp $1 $2: HTTP $st"
+        grep -i '^\(last-modified\|etag\):' "$WORK/s3/head.txt" | tr -d '\r' | sort
+        return 0
+    fi
+    stat -c %Y.%y "$1/$2"
+}
 repo_size() {
     local k s
     if repo_is_s3 "$1"; then
@@ -207,15 +238,18 @@ repo_size() {
     stat -c %s "$1/$2"
 }
 repo_corrupt() {
-    local repo=$1 key=$2 off=${3:-} f="$WORK/tmp/corrupt.$$" b
+    local repo=$1 key=$2 off=${3:-} f="$WORK/tmp/corrupt.$$"
     repo_read "$repo" "$key" >"$f"
     [ -n "$off" ] || off=$(($(stat -c %s "$f") / 2))
-    b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
-    [ -n "$b" ] || fail "repo_corrupt: $key has no byte at offset $off"
-    # shellcheck disable=SC2059  # the format is the octal escape of the new byte
-    printf "\\$(printf '%03o' $((b ^ 255)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+    flip_bit "$f" "$off"
     repo_write "$repo" "$key" <"$f"
     rm -f "$f"
+}
+repo_copy() {
+    local k
+    repo_keys "$1" | while IFS= read -r k; do
+        repo_read "$1" "$k" | repo_write "$2" "$k"
+    done
 }
 repo_debris() {
     if repo_is_s3 "$1"; then

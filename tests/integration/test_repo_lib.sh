@@ -33,7 +33,7 @@ make_debris() {
 }
 
 check_vocabulary() {
-    local r=$1 want got a b
+    local r=$1 want got a
     log "repository vocabulary on $r"
     assert_eq "" "$(repo_keys "$r")" "keys of a new repository"
     assert_eq "" "$(repo_debris "$r")" "debris of a new repository"
@@ -65,7 +65,7 @@ check_vocabulary() {
     repo_read "$r" "$WAL1" >"$WORK/tmp/back"
     got=$(cmp -l "$WORK/tmp/big" "$WORK/tmp/back" || true)
     assert_eq 1 "$(printf '%s\n' "$got" | grep -c .)" "bytes changed by repo_corrupt"
-    read -r a b _ <<<"$got"
+    read -r a _ <<<"$got"
     assert_eq 1001 "$a" "position of the corrupted byte (1-based)"
     assert_eq 300001 "$(repo_size "$r" "$WAL1")" "size after repo_corrupt"
     repo_corrupt "$r" "$HIST"
