@@ -162,8 +162,11 @@ own "$PGPITR"
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SAN_LOG_PREFIX"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SAN_LOG_PREFIX"
-# Nothing from the caller's environment may pick a repository or config for us.
+# Nothing from the caller's environment may pick a repository or config for us (S3 settings
+# and credentials included: repo_lib.sh exports the test server's).
 unset PGPITR_REPO PGPITR_CONFIG PGHOST PGPORT PGDATA PGUSER PGDATABASE
+# shellcheck disable=SC2046  # one name a word
+unset $(compgen -v PGPITR_S3_ || true) $(compgen -v AWS_ || true)
 
 # ---------------------------------------------------------------------------------------------
 # assertions

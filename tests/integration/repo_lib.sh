@@ -29,7 +29,7 @@
 #   repo_corrupt REPO KEY [OFF] flip_bit at OFF (default: the middle byte)
 #   repo_copy REPO NEW          copies every object of REPO into the repository NEW
 #   repo_debris REPO            local temp files / S3 unfinished uploads, as keys
-#   repo_local_path REPO KEY    the file of a local repository (local-only tests)
+# and repo_via_proxy [OPTIONS]: pgpitr talks to the S3 server through the fault proxy.
 
 REPO_KIND=${PGPITR_IT_REPO_KIND:-local}
 case $REPO_KIND in
@@ -42,13 +42,13 @@ repo_kind_check() {
     local line kinds why
     line=$(sed -n 's/^# repo-kinds: *//p' "$1" | head -n 1)
     [ -n "$line" ] || return 0
-    kinds=" ${line%% -- *} "
+    kinds=${line%% -- *}
     why=${line#* -- }
     [ "$why" != "$line" ] || why="no reason given"
-    case $kinds in
+    case " $kinds " in
         *" $REPO_KIND "*) return 0 ;;
     esac
-    skip "runs on repository kinds ${kinds# } only: $why"
+    skip "runs on repository kinds ${kinds% } only: $why"
 }
 
 repo_is_s3() { [[ "$1" == s3://* ]]; }
@@ -66,9 +66,9 @@ repo_url() {
 # for a local run). The one place that knows the PGPITR_S3_* names.
 repo_s3_env() {
     [ "$REPO_KIND" = local ] && return 0
-    printf '%s\n' "PGPITR_S3_ENDPOINT=$S3_TEST_ENDPOINT" "PGPITR_S3_REGION=$S3_TEST_REGION" \
-        "PGPITR_S3_URI_STYLE=path" "PGPITR_S3_KEY=$S3_TEST_ACCESS_KEY" \
-        "PGPITR_S3_KEY_SECRET=$S3_TEST_SECRET_KEY"
+    printf '%s\n' "PGPITR_S3_ENDPOINT=${S3_PGPITR_ENDPOINT:-$S3_TEST_ENDPOINT}" \
+        "PGPITR_S3_REGION=$S3_TEST_REGION" "PGPITR_S3_URI_STYLE=path" \
+        "PGPITR_S3_KEY=$S3_TEST_ACCESS_KEY" "PGPITR_S3_KEY_SECRET=$S3_TEST_SECRET_KEY"
     [ "$REPO_KIND" = s3-tls ] && printf '%s\n' "PGPITR_S3_CA_FILE=$S3_TEST_CA_FILE"
     return 0
 }
@@ -84,18 +84,35 @@ repo_env_exports() {
 # pgpitr_has_s3 BIN: BIN has an S3 driver (its --help lists the s3-endpoint setting).
 pgpitr_has_s3() { "$1" --help 2>&1 | grep -q -- 's3-endpoint'; }
 
+# _repo_export_s3_env: exports repo_s3_env's settings into this shell.
+_repo_export_s3_env() {
+    local kv
+    while IFS= read -r kv; do
+        export "${kv?}"
+    done < <(repo_s3_env)
+}
+
+# repo_via_proxy [PROXY OPTIONS...]: from now on pgpitr reaches the S3 test server through the
+# fault-injecting proxy (s3_proxy_start; S3_PROXY_LOG says what it did), while the repo_*
+# helpers still talk to the server directly. Call it before writing wrappers and starting
+# servers, which take the settings with them. Only under PGPITR_IT_REPO_KIND=s3: the proxy
+# speaks plain http.
+repo_via_proxy() {
+    [ "$REPO_KIND" = s3 ] || skip "the fault proxy needs PGPITR_IT_REPO_KIND=s3 (plain http)"
+    s3_proxy_start "$S3_TEST_ENDPOINT" "$@"
+    S3_PGPITR_ENDPOINT=$S3_PROXY_URL
+    _repo_export_s3_env
+}
+
 # repo_kind_setup: starts what the kind needs and sets REPO (called once by lib.sh). Under an
 # S3 kind, a pgpitr without an S3 driver skips the test rather than failing it.
 repo_kind_setup() {
-    local kv
     if [ "$REPO_KIND" != local ]; then
         # PGPITR_IT_S3_FORCE=1 runs anyway: for the harness's own tests (test_repo_lib...)
         [ "${PGPITR_IT_S3_FORCE:-0}" = 1 ] || pgpitr_has_s3 "$PGPITR" ||
             skip "$PGPITR_BIN has no S3 driver (no s3-endpoint in --help)"
         if [ "$REPO_KIND" = s3-tls ]; then s3_server_start --tls; else s3_server_start; fi
-        while IFS= read -r kv; do
-            export "${kv?}"
-        done < <(repo_s3_env)
+        _repo_export_s3_env
     fi
     # shellcheck disable=SC2034  # for the tests
     REPO=$(repo_url repo)
@@ -139,18 +156,23 @@ repo_find() {
         if [[ "${k##*/}" == $3 ]]; then printf '%s\n' "$k"; fi
     done
 }
-repo_local_path() {
-    repo_is_s3 "$1" && fail "repo_local_path: $1 is not a local repository (mark the test '# repo-kinds: local')"
-    printf '%s/%s\n' "$1" "$2"
+
+# _repo_s3_req OUT METHOD REPO KEY [curl options...]: one signed request about the object KEY
+# of the S3 repository REPO; the body goes to OUT, the HTTP status to stdout.
+_repo_s3_req() {
+    local out=$1 method=$2 path
+    path=$(_repo_s3_path "$3" "$4")
+    _repo_s3_split "$3"
+    shift 4
+    s3_curl "$out" "$method" "$_B" "$path" "$@"
 }
+# _repo_s3_tmp NAME: a scratch file of this shell process for S3 bodies.
+_repo_s3_tmp() { printf '%s/s3/%s.%s\n' "$WORK" "$1" "$BASHPID"; }
 
 repo_has() {
     local st
     if repo_is_s3 "$1"; then
-        local path
-        path=$(_repo_s3_path "$1" "$2")
-        _repo_s3_split "$1"
-        st=$(s3_curl /dev/null HEAD "$_B" "$path")
+        st=$(_repo_s3_req /dev/null HEAD "$1" "$2")
         [ "$st" = 200 ] && return 0
         [ "$st" = 404 ] && return 1
         fail "repo_has $1 $2: HTTP $st"
@@ -169,45 +191,42 @@ assert_repo_absent() {
     fi
 }
 repo_read() {
-    local st path
+    local st b
     if repo_is_s3 "$1"; then
-        path=$(_repo_s3_path "$1" "$2")
-        _repo_s3_split "$1"
-        st=$(s3_curl "$WORK/s3/read.body" GET "$_B" "$path")
-        [ "$st" = 200 ] || fail "repo_read $1 $2: HTTP $st $(head -c 300 "$WORK/s3/read.body" 2>/dev/null)"
-        cat "$WORK/s3/read.body"
-        rm -f "$WORK/s3/read.body"
+        b=$(_repo_s3_tmp read)
+        st=$(_repo_s3_req "$b" GET "$1" "$2")
+        [ "$st" = 200 ] || fail "repo_read $1 $2: HTTP $st $(head -c 300 "$b" 2>/dev/null)"
+        cat "$b"
+        rm -f "$b"
         return 0
     fi
     [ -f "$1/$2" ] || fail "repo_read: no object $2 in $1"
     cat "$1/$2"
 }
 repo_write() {
-    local st path
+    local st b o
     if repo_is_s3 "$1"; then
-        cat >"$WORK/s3/write.body"
-        path=$(_repo_s3_path "$1" "$2")
-        _repo_s3_split "$1"
-        st=$(s3_curl "$WORK/s3/write.out" PUT "$_B" "$path" -T "$WORK/s3/write.body")
-        [ "$st" = 200 ] || fail "repo_write $1 $2: HTTP $st $(head -c 300 "$WORK/s3/write.out" 2>/dev/null)"
-        rm -f "$WORK/s3/write.body" "$WORK/s3/write.out"
+        b=$(_repo_s3_tmp write)
+        o=$(_repo_s3_tmp answer)
+        cat >"$b"
+        st=$(_repo_s3_req "$o" PUT "$1" "$2" -T "$b")
+        [ "$st" = 200 ] || fail "repo_write $1 $2: HTTP $st $(head -c 300 "$o" 2>/dev/null)"
+        rm -f "$b" "$o"
         return 0
     fi
     # a new file renamed over the old one: the object may be read-only to its owner
     local f="$1/$2" t
     as_pg mkdir -p "$(dirname "$f")"
-    t="$(dirname "$f")/.it-write.$$"
+    t="$(dirname "$f")/.it-write.$BASHPID"
     cat >"$t"
     [ -e "$f" ] && chmod --reference="$f" "$t"
     own "$t"
     mv -f "$t" "$f"
 }
 repo_rm() {
-    local st path
+    local st
     if repo_is_s3 "$1"; then
-        path=$(_repo_s3_path "$1" "$2")
-        _repo_s3_split "$1"
-        st=$(s3_curl /dev/null DELETE "$_B" "$path")
+        st=$(_repo_s3_req /dev/null DELETE "$1" "$2")
         [ "$st" = 204 ] || [ "$st" = 200 ] || fail "repo_rm $1 $2: HTTP $st"
         return 0
     fi
@@ -216,22 +235,22 @@ repo_rm() {
 # repo_stamp REPO KEY: what changes when the object is written again (local: mtime to the
 # nanosecond; S3: Last-Modified and ETag).
 repo_stamp() {
-    local st path
+    local st h
     if repo_is_s3 "$1"; then
-        path=$(_repo_s3_path "$1" "$2")
-        _repo_s3_split "$1"
-        st=$(s3_curl "$WORK/s3/head.txt" HEAD "$_B" "$path")
+        h=$(_repo_s3_tmp head)
+        st=$(_repo_s3_req "$h" HEAD "$1" "$2")
         [ "$st" = 200 ] || fail "repo_stamp $1 $2: HTTP $st"
-        grep -i '^\(last-modified\|etag\):' "$WORK/s3/head.txt" | tr -d '\r' | sort
+        grep -i '^\(last-modified\|etag\):' "$h" | tr -d '\r' | sort
+        rm -f "$h"
         return 0
     fi
     stat -c %Y.%y "$1/$2"
 }
 repo_size() {
-    local k s
+    local line
     if repo_is_s3 "$1"; then
-        while read -r k s; do
-            [ "$k" = "$2" ] && { printf '%s\n' "$s"; return 0; }
+        while IFS= read -r line; do
+            [ "${line% *}" = "$2" ] && { printf '%s\n' "${line##* }"; return 0; }
         done < <(repo_listing "$1" "$(dirname "$2")")
         fail "repo_size: no object $2 in $1"
     fi

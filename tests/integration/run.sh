@@ -17,6 +17,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 filters=("$@")
 jobs=${PGPITR_IT_JOBS:-2}
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: PGPITR_IT_JOBS must be a positive number" >&2; exit 2; }
+case ${PGPITR_IT_REPO_KIND:-local} in
+    local | s3 | s3-tls) ;;
+    *) echo "run.sh: PGPITR_IT_REPO_KIND must be local, s3 or s3-tls" >&2; exit 2 ;;
+esac
 
 [ -n "${PGPITR_BIN:-}" ] || { echo "run.sh: PGPITR_BIN must name the pgpitr binary" >&2; exit 2; }
 case "$PGPITR_BIN" in

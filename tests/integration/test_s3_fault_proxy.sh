@@ -103,4 +103,15 @@ kill -USR2 "$S3_PROXY_PID"
 for ((i = 0; i < 50; i++)); do grep -q 'faults on' "$S3_PROXY_LOG" && break; sleep 0.1; done
 assert_eq 503 "$(via GET "$B" /clean)" "faults on again"
 stop_proxy
+
+if [ "$REPO_KIND" = s3 ]; then
+    log "repo_via_proxy: pgpitr's endpoint (and the wrappers') is the proxy, the helpers' the server"
+    repo_via_proxy --fault-rate 1 --faults 500
+    assert_eq "$S3_PROXY_URL" "$PGPITR_S3_ENDPOINT" "PGPITR_S3_ENDPOINT"
+    assert_contains "$(repo_env_exports)" "PGPITR_S3_ENDPOINT=$S3_PROXY_URL" "wrapper exports"
+    assert_eq 500 "$(S3_TEST_ENDPOINT=$PGPITR_S3_ENDPOINT s3_curl /dev/null GET "$B" /clean)" \
+        "a request to pgpitr's endpoint"
+    printf 'x' | repo_write "$REPO" helpers-direct
+    assert_eq x "$(repo_read "$REPO" helpers-direct)" "the helpers, past the proxy"
+fi
 log "ok"
