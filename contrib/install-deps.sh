@@ -9,16 +9,15 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev
             libinih-dev libarchive-dev libcurl4-openssl-dev check valgrind
             clang libclang-rt-14-dev llvm)
-# nodejs runs the S3 test server and the fault proxy of the S3 tests; curl and jq are how the
-# tests look into an S3 repository (tests/integration/repo_lib.sh).
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
-          e2fsprogs python3-jsonschema nodejs curl jq openssl)
+          e2fsprogs python3-jsonschema nodejs openssl curl)
 bench_pkgs=(pgbackrest)
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
-# npm installs the S3 test server's s3rver once. Debian's nodejs comes without it (package
-# npm); NodeSource's nodejs carries its own, and Debian's npm would fight it.
-command -v npm >/dev/null 2>&1 || want+=(npm)
 [ "${PGPITR_WITH_BENCH:-0}" = 1 ] && want+=("${bench_pkgs[@]}")
+# The S3 test server (tests/integration, ../shared/tools/s3-test-server) runs on node and is
+# installed once with npm. A nodejs from NodeSource ships its own npm (and conflicts with
+# Debian's npm package): ask for the package only when no npm is there.
+command -v npm >/dev/null 2>&1 || want+=(npm)
 
 missing=()
 for p in "${want[@]}"; do
