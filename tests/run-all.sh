@@ -72,7 +72,7 @@ count_integration() {
 # (tests marked "# repo-kinds: local" skip), then a short subset over TLS with the CA file given
 # to pgpitr (tests/integration/README.md). While pgpitr has no S3 driver (its --help lists no
 # s3-endpoint) both are skipped with a message and count nothing.
-S3_TLS_SUBSET=(test_archive_roundtrip test_backup_restore test_get_hole test_repo_lib)
+S3_TLS_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore test_get_hole test_repo_lib)
 s3_stages() {
     local rc
     if ! build/pgpitr --help 2>&1 | grep -q -- 's3-endpoint'; then
