@@ -3,7 +3,6 @@
 # cluster archiving into $REPO with a backup, running `pgpitr drill`, reading and validating
 # its JSON report, and proving that a drill left nothing behind.
 
-REPO="$WORK/repo"
 SCHEMA="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/docs/drill-report.schema.json"
 
 
@@ -19,8 +18,9 @@ drill_source() {
     assert_rc 0 "pgpitr backup"
 }
 
-# archive_listing: every file below $REPO/archive with its size (what a drill must not change).
-archive_listing() { (cd "$REPO/archive" && find . -printf '%y %p %s\n' | sort); }
+# archive_listing: every object below $REPO/archive with its size, and any debris (what a drill
+# must not change).
+archive_listing() { repo_listing "$REPO" archive; repo_debris "$REPO"; }
 
 # validate_report FILE: the report validates against $SCHEMA (docs/drill-report.schema.json).
 validate_report() { validate_schema "$SCHEMA" "$1"; }

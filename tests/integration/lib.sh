@@ -15,7 +15,8 @@
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-TEST_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
+TEST_FILE=${BASH_SOURCE[1]:-$0}
+TEST_NAME=$(basename "$TEST_FILE" .sh)
 
 _fail_msg() { printf 'FAIL: %s: %s\n' "$TEST_NAME" "$*" >&2; }
 fail() { _fail_msg "$*"; exit 1; }
@@ -161,8 +162,11 @@ own "$PGPITR"
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SAN_LOG_PREFIX"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SAN_LOG_PREFIX"
-# Nothing from the caller's environment may pick a repository or config for us.
+# Nothing from the caller's environment may pick a repository or config for us (S3 settings
+# and credentials included: repo_lib.sh exports the test server's).
 unset PGPITR_REPO PGPITR_CONFIG PGHOST PGPORT PGDATA PGUSER PGDATABASE
+# shellcheck disable=SC2046  # one name a word
+unset $(compgen -v PGPITR_S3_ || true) $(compgen -v AWS_ || true)
 
 # ---------------------------------------------------------------------------------------------
 # assertions
@@ -317,18 +321,21 @@ flip_bit() {
         dd of="$f" bs=1 seek="$off" count=1 conv=notrunc status=none
 }
 
-# Final-name objects / temp files of a repository.
+# Final-name objects / temp files of a repository, as absolute paths: local repositories only
+# (repo_lib.sh's repo_keys/repo_debris work on both kinds).
 repo_objects() { [ -d "$1/archive" ] && find "$1/archive" -type f ! -name '.tmp.*' | sort; return 0; }
 repo_tmpfiles() { [ -d "$1" ] && find "$1" -name '.tmp.*' | sort; return 0; }
 repo_all_files() { [ -d "$1" ] && find "$1" -type f | sort; return 0; }
-# Expected object path for a WAL file: repo_object_path REPO NAME SHA EXT
-repo_object_path() {
-    local repo=$1 name=$2 sha=$3 ext=$4
+# Expected key of a WAL file's object: repo_object_key NAME SHA EXT
+repo_object_key() {
+    local name=$1 sha=$2 ext=$3
     case "$name" in
-        *.history) printf '%s/archive/history/%s-%s%s\n' "$repo" "$name" "$sha" "$ext" ;;
-        *) printf '%s/archive/wal/%s/%s-%s%s\n' "$repo" "${name:0:16}" "$name" "$sha" "$ext" ;;
+        *.history) printf 'archive/history/%s-%s%s\n' "$name" "$sha" "$ext" ;;
+        *) printf 'archive/wal/%s/%s-%s%s\n' "${name:0:16}" "$name" "$sha" "$ext" ;;
     esac
 }
+# ... and its path in a local repository: repo_object_path REPO NAME SHA EXT
+repo_object_path() { printf '%s/%s\n' "$1" "$(repo_object_key "$2" "$3" "$4")"; }
 # WAL file name of an object path: strip dir, "-<64 hex>" and the codec extension.
 object_walname() {
     local b
@@ -361,13 +368,14 @@ port_in_use() {
     [ -e "/tmp/.s.PGSQL.$1" ] && return 0
     return 1
 }
+# free_port [LOW HIGH]: a port nobody listens on, in LOW-HIGH (default 20000-39999).
 free_port() {
-    local p i
+    local p i low=${1:-20000} high=${2:-39999}
     for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 20000))
+        p=$((low + RANDOM % (high - low + 1)))
         port_in_use "$p" || { printf '%s\n' "$p"; return 0; }
     done
-    fail "no free TCP port found in 20000-39999"
+    fail "no free TCP port found in $low-$high"
 }
 
 cluster_dir() { printf '%s/%s\n' "$WORK" "$1"; }
@@ -418,6 +426,7 @@ archive_wrapper() {
     {
         printf '#!/bin/sh\n'
         printf 'export ASAN_OPTIONS=%q UBSAN_OPTIONS=%q\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS"
+        repo_env_exports
         printf 'exec %q --repo %q archive-push' "$PGPITR" "$repo"
         [ $# -gt 0 ] && printf ' %q' "$@"
         # shellcheck disable=SC2016  # $1 is for the wrapper script
@@ -433,6 +442,7 @@ restore_wrapper() {  # NAME REPO -> prints the restore_command line
     {
         printf '#!/bin/sh\n'
         printf 'export ASAN_OPTIONS=%q UBSAN_OPTIONS=%q\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS"
+        repo_env_exports
         # shellcheck disable=SC2016  # $1 $2 are for the wrapper script
         printf 'exec %q --repo %q archive-get "$1" "$2" 2>>%q\n' "$PGPITR" "$repo" "$WORK/log/pgpitr.log"
     } >"$w"
@@ -663,3 +673,13 @@ assert_pgbench_consistent() {
         -U postgres --all --heapallindexed
     [ "$RC" -eq 0 ] || fail "pg_amcheck --all on $1 (exit $RC): $OUT $ERR"
 }
+
+# ---------------------------------------------------------------------------------------------
+# the repository: its kind (PGPITR_IT_REPO_KIND), $REPO, and the repo_* vocabulary
+# ---------------------------------------------------------------------------------------------
+# shellcheck source=s3_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/s3_lib.sh"
+# shellcheck source=repo_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/repo_lib.sh"
+repo_kind_check "$TEST_FILE"
+repo_kind_setup

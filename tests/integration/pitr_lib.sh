@@ -70,7 +70,7 @@ restored_rows() {
 wait_history() {
     local i
     for ((i = 0; i < 300; i++)); do
-        [ -n "$(find "$REPO/archive/history" -name "$1-*" 2>/dev/null | head -n 1)" ] && return 0
+        [ -n "$(repo_find "$REPO" archive/history "$1-*")" ] && return 0
         sleep 0.1
     done
     fail "$1 was not archived"

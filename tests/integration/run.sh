@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # run.sh - runs every tests/integration/test_*.sh, each in its own process, PGPITR_IT_JOBS at a
 # time (default 2: every test picks its own ports and work directory, so they are independent).
-# Usage: PGPITR_BIN=/abs/path/pgpitr tests/integration/run.sh [FILTER]
-#   FILTER: a substring of the test names to run (e.g. "corrupt").
+# Usage: PGPITR_BIN=/abs/path/pgpitr tests/integration/run.sh [FILTER...]
+#   FILTER: a substring of the test names to run (e.g. "corrupt"); with several, a test runs
+#   when its name contains any of them.
 # Prints, as each test ends, "PASS name (Ns)", "SKIP name: reason" or "FAIL name (Ns)" plus
 # the tail of its log, then "integration: N passed, M failed" (", K skipped" when some
 # skipped). Exit 77 from a test means skipped. Non-zero exit when any test failed (or none ran).
 # Environment: PGPITR_IT_TIMEOUT (seconds per test, default 600), PGPITR_IT_JOBS (tests at a
 # time, default 2), PGPITR_IT_LOGDIR (keep logs there), PGPITR_KEEP_WORK=1 (keep each test's
-# work dir).
+# work dir), PGPITR_IT_REPO_KIND=local|s3|s3-tls (the repository every test runs against,
+# default local; see repo_lib.sh: tests marked "# repo-kinds: local" skip under s3 kinds).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-filter=${1:-}
+filters=("$@")
 jobs=${PGPITR_IT_JOBS:-2}
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: PGPITR_IT_JOBS must be a positive number" >&2; exit 2; }
+case ${PGPITR_IT_REPO_KIND:-local} in
+    local | s3 | s3-tls) ;;
+    *) echo "run.sh: PGPITR_IT_REPO_KIND must be local, s3 or s3-tls" >&2; exit 2 ;;
+esac
 
 [ -n "${PGPITR_BIN:-}" ] || { echo "run.sh: PGPITR_BIN must name the pgpitr binary" >&2; exit 2; }
 case "$PGPITR_BIN" in
@@ -68,8 +74,10 @@ names=() paths=()
 for t in "$here"/test_*.sh; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .sh)
-    if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then
-        continue
+    if [ "${#filters[@]}" -gt 0 ]; then
+        hit=0
+        for f in "${filters[@]}"; do [[ "$name" == *"$f"* ]] && hit=1; done
+        [ "$hit" -eq 1 ] || continue
     fi
     names+=("$name")
     paths+=("$t")
@@ -96,7 +104,7 @@ done
 total_secs=$(($(date +%s) - start_all))
 
 [ "$failed" -eq 0 ] || echo "failed: ${failed_names[*]}"
-echo "integration time: ${total_secs}s (${jobs} at a time)"
+echo "integration time: ${total_secs}s (${jobs} at a time, ${PGPITR_IT_REPO_KIND:-local} repository)"
 if [ "$skipped" -gt 0 ]; then
     echo "integration: $passed passed, $failed failed, $skipped skipped"
 else
@@ -106,7 +114,7 @@ if [ "$failed" -ne 0 ]; then
     exit 1
 fi
 if [ $((passed + skipped)) -eq 0 ]; then
-    echo "run.sh: no test matched '${filter}'" >&2
+    echo "run.sh: no test matched '${filters[*]}'" >&2
     exit 1
 fi
 exit 0

@@ -5,7 +5,6 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-REPO="$WORK/repo"
 pg_init main
 pg_enable_archiving main "$REPO"
 pg_start main
@@ -24,10 +23,11 @@ assert_eq 0 "$failed_count" "pg_stat_archiver.failed_count"
 archived_count=$(psql_c main "SELECT archived_count FROM pg_stat_archiver")
 assert_gt "$archived_count" 5 "pg_stat_archiver.archived_count"
 
-assert_file "$REPO/repo.json" "repository not created on first push"
+assert_repo_has "$REPO" repo.json "repository not created on first push"
 sysid=$(cluster_sysid main)
-grep -q "$sysid" "$REPO/repo.json" || fail "repo.json does not record system identifier $sysid: $(cat "$REPO/repo.json")"
-grep -Eq '16777216' "$REPO/repo.json" || fail "repo.json does not record the 16 MiB segment size: $(cat "$REPO/repo.json")"
+rj=$(repo_read "$REPO" repo.json)
+grep -q "$sysid" <<<"$rj" || fail "repo.json does not record system identifier $sysid: $rj"
+grep -Eq '16777216' <<<"$rj" || fail "repo.json does not record the 16 MiB segment size: $rj"
 
 # Every segment PostgreSQL considers archived (.done) is in the repository, at its path, and
 # comes back identical.
@@ -39,18 +39,18 @@ for done_file in "$data"/pg_wal/archive_status/*.done; do
     [[ "$name" =~ ^[0-9A-F]{24}$ ]] || continue
     [ -f "$data/pg_wal/$name" ] || continue
     sha=$(sha256_of "$data/pg_wal/$name")
-    assert_file "$(repo_object_path "$REPO" "$name" "$sha" .zst)" "object of $name at its documented path"
+    assert_repo_has "$REPO" "$(repo_object_key "$name" "$sha" .zst)" "object of $name at its documented path"
     archive_get_cmp "$REPO" "$name" "$data/pg_wal/$name"
     # An independent decoder agrees: the object is a plain zstd frame of the original bytes.
     if command -v zstd >/dev/null; then
-        zstd -q -d -c "$(repo_object_path "$REPO" "$name" "$sha" .zst)" | cmp -s - "$data/pg_wal/$name" ||
+        repo_read "$REPO" "$(repo_object_key "$name" "$sha" .zst)" | zstd -q -d -c | cmp -s - "$data/pg_wal/$name" ||
             fail "zstd -d of the object of $name differs from the segment"
     fi
     n=$((n + 1))
 done
 log "$n archived segments verified"
 assert_gt "$n" 5 "archived segments verified"
-[ -z "$(repo_tmpfiles "$REPO")" ] || fail "temp files left in the repository: $(repo_tmpfiles "$REPO")"
+[ -z "$(repo_debris "$REPO")" ] || fail "debris left in the repository: $(repo_debris "$REPO")"
 [ -z "$(grep -v '^$' "$WORK/log/pgpitr.log" 2>/dev/null || true)" ] ||
     fail "archive_command wrote to stderr: $(head -n 5 "$WORK/log/pgpitr.log")"
 
@@ -66,14 +66,16 @@ mapfile -t segs < <(find "$cp_dir" -type f | sort)
 [ "${#segs[@]}" -ge 2 ] || fail "need at least 2 archived segments for the codec round trip"
 for codec in zstd lz4 none; do
     case $codec in zstd) ext=.zst ;; lz4) ext=.lz4 ;; none) ext= ;; esac
-    r="$WORK/repo-$codec"
+    r=$(repo_url "repo-$codec")
     for s in "${segs[@]}"; do
         name=$(basename "$s")
         pgp_capture --repo "$r" archive-push --compress "$codec" "$s"
         assert_rc 0 "archive-push --compress $codec $name"
         assert_eq "" "$ERR" "archive-push --compress $codec stderr"
-        obj=$(repo_object_path "$r" "$name" "$(sha256_of "$s")" "$ext")
-        assert_file "$obj" "$codec object of $name"
+        key=$(repo_object_key "$name" "$(sha256_of "$s")" "$ext")
+        assert_repo_has "$r" "$key" "$codec object of $name"
+        obj="$WORK/tmp/object"
+        repo_read "$r" "$key" >"$obj"
         case $codec in
             none) assert_same_file "$s" "$obj" "uncompressed object of $name" ;;
             lz4) if command -v lz4 >/dev/null; then
@@ -95,9 +97,9 @@ for codec in zstd lz4 none; do
     as_pg cp "${segs[0]}" "$pdir/$pname"
     pgp_capture --repo "$r" archive-push --compress "$codec" "$pdir/$pname"
     assert_rc 0 "archive-push --compress $codec $pname"
-    assert_file "$(repo_object_path "$r" "$pname" "$(sha256_of "$pdir/$pname")" "$ext")" "$codec object of $pname"
+    assert_repo_has "$r" "$(repo_object_key "$pname" "$(sha256_of "$pdir/$pname")" "$ext")" "$codec object of $pname"
     archive_get_cmp "$r" "$pname" "$pdir/$pname"
-    nobj=$(repo_objects "$r" | grep -c . || true)
+    nobj=$(repo_keys "$r" archive | grep -c . || true)
     assert_eq $((${#segs[@]} + 1)) "$nobj" "objects in the $codec repository"
 done
 

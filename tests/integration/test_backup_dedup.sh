@@ -5,12 +5,10 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-REPO="$WORK/repo"
 accounts_md5() {
     psql_c "$1" "SELECT md5(string_agg(aid || ':' || bid || ':' || abalance || ':' || filler, ',' ORDER BY aid)) FROM pgbench_accounts"
 }
-repo_bytes() { du -sb "$REPO" | cut -f1; }
-objects_bytes() { du -sb "$REPO/objects" | cut -f1; }
+objects_bytes() { repo_bytes "$REPO" objects; }
 json() { jq -r "$1" <<<"$2"; }
 
 pg_init src
@@ -30,7 +28,7 @@ assert_rc 0 "first backup"
 J1=$OUT
 printf '%s\n' "$J1"
 md5_src=$(accounts_md5 src)
-repo1=$(repo_bytes)
+repo1=$(repo_bytes "$REPO")
 obj1=$(objects_bytes)
 new1=$(json .new_stored_size "$J1")
 assert_gt "$new1" $((1024 * 1024)) "new_stored_size of the first backup"
@@ -42,7 +40,7 @@ assert_rc 0 "second backup"
 J2=$OUT
 printf '%s\n' "$J2"
 assert_eq "$md5_src" "$(accounts_md5 src)" "pgbench_accounts unchanged between the backups"
-repo2=$(repo_bytes)
+repo2=$(repo_bytes "$REPO")
 obj2=$(objects_bytes)
 
 files2=$(json .files "$J2")
@@ -62,11 +60,11 @@ assert_eq "$(json .files "$J1")" "$files2" "file count of the two backups"
 [ $((repo2 - repo1)) -lt $((2 * 1024 * 1024)) ] || fail "repository grew by $((repo2 - repo1)) bytes"
 # Both manifests reference the same object for pgbench_accounts' main fork.
 acc=$(psql_c src "SELECT pg_relation_filepath('pgbench_accounts')")
-obj_of() { jq -r --arg p "$acc" '.entries[] | select(.path == $p) | .object' "$REPO/backup/$1/manifest.json"; }
+obj_of() { repo_read "$REPO" "backup/$1/manifest.json" | jq -r --arg p "$acc" '.entries[] | select(.path == $p) | .object'; }
 o1=$(obj_of first)
 [ -n "$o1" ] || fail "no entry for $acc in the first backup's manifest"
 assert_eq "$o1" "$(obj_of second)" "object of $acc in both backups"
-assert_file "$REPO/$o1" "object of $acc"
+assert_repo_has "$REPO" "$o1" "object of $acc"
 
 # Restoring the second backup: make a change afterwards so that "newest" and "latest" would differ
 # from what the second backup holds.

@@ -16,21 +16,19 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-REPO="$WORK/repo"
 # Labels of complete backups in the repository.
 complete_backups() {
-    [ -d "$REPO/backup" ] || return 0
-    find "$REPO/backup" -mindepth 2 -maxdepth 2 -name manifest.json | sed -E 's|.*/backup/([^/]+)/manifest.json|\1|' | sort
+    repo_keys "$REPO" backup | sed -nE 's|^backup/([^/]+)/manifest\.json$|\1|p' | LC_ALL=C sort
 }
 assert_not_complete() {  # label what
-    assert_absent "$REPO/backup/$1/manifest.json" "$2: manifest.json of backup $1"
+    assert_repo_absent "$REPO" "backup/$1/manifest.json" "$2: manifest.json of backup $1"
     [ "$(complete_backups)" = "$COMPLETE" ] || fail "$2: complete backups are now '$(complete_backups)', expected '$COMPLETE'"
 }
 # wait_streaming LABEL: until the backup LABEL has begun and the server streams it.
 wait_streaming() {
     local i
     for ((i = 0; i < 300; i++)); do
-        if [ -e "$REPO/backup/$1/backup.inprogress" ] &&
+        if repo_has "$REPO" "backup/$1/backup.inprogress" &&
             [ "$(psql_c src "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'")" -gt 0 ]; then
             return 0
         fi
@@ -65,7 +63,7 @@ pg_enable_archiving src "$REPO"
 pg_start src
 pgbench_c src -i -q -s 2
 wait_archived src "$(switch_wal src)"
-assert_file "$REPO/repo.json" "repository bound by archive-push"
+assert_repo_has "$REPO" "repo.json" "repository bound by archive-push"
 COMPLETE=""
 
 log "nothing listening on the port"
@@ -75,7 +73,7 @@ assert_rc 12 "backup with nothing listening"
 assert_one_line_error "backup with nothing listening"
 log "  $ERR"
 assert_contains "$ERR" "$port" "the error names the port"
-assert_absent "$REPO/backup/noport" "backup dir of a backup that could not connect"
+assert_repo_absent "$REPO" "backup/noport" "backup dir of a backup that could not connect"
 assert_not_complete noport "no server"
 
 log "a role without REPLICATION"
@@ -91,13 +89,13 @@ log "  $ERR"
 assert_icontains "$(printf '%s\n' "$ERR" | sed -n 1p)" 'replication' "the error mentions replication"
 assert_eq 2 "$(printf '%s\n' "$ERR" | grep -c '')" "lines of the error (error + HINT)"
 assert_icontains "$(printf '%s\n' "$ERR" | sed -n 2p)" '^HINT: .*REPLICATION' "the HINT says how to grant REPLICATION"
-assert_absent "$REPO/backup/norep" "backup dir of a backup refused before it began"
+assert_repo_absent "$REPO" "backup/norep" "backup dir of a backup refused before it began"
 assert_not_complete norep "role without REPLICATION"
 
 log "another cluster into this repository"
 pg_init other
 pg_start other
-cp "$REPO/repo.json" "$WORK/repo.json.before"
+repo_read "$REPO" repo.json >"$WORK/repo.json.before"
 pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo other)" --label other
 assert_rc 9 "backup of another cluster"
 assert_one_line_error "backup of another cluster"
@@ -107,8 +105,9 @@ sysid_other=$(cluster_sysid other)
 { assert_contains "$ERR" "$sysid_src" x; assert_contains "$ERR" "$sysid_other" x; } 2>/dev/null ||
     { printf '%s' "$ERR" | grep -Fqi "$(printf '%X' "$sysid_src")" && printf '%s' "$ERR" | grep -Fqi "$(printf '%X' "$sysid_other")"; } ||
     fail "the error does not name both system identifiers ($sysid_src, $sysid_other): $ERR"
-assert_same_file "$WORK/repo.json.before" "$REPO/repo.json" "repo.json after a refused backup"
-assert_absent "$REPO/backup/other" "backup dir of a backup refused before it began"
+repo_read "$REPO" repo.json >"$WORK/repo.json.after"
+assert_same_file "$WORK/repo.json.before" "$WORK/repo.json.after" "repo.json after a refused backup"
+assert_repo_absent "$REPO" "backup/other" "backup dir of a backup refused before it began"
 assert_not_complete other "another cluster"
 
 log "max_wal_senders = 0"
@@ -120,7 +119,7 @@ assert_rc 12 "backup from a server with max_wal_senders = 0"
 assert_one_line_error "backup from a server with max_wal_senders = 0"
 log "  $ERR"
 assert_contains "$ERR" "max_wal_senders" "the error names max_wal_senders"
-assert_absent "$REPO/backup/nosenders" "backup dir of a backup refused before it began"
+assert_repo_absent "$REPO" "backup/nosenders" "backup dir of a backup refused before it began"
 assert_not_complete nosenders "max_wal_senders = 0"
 pg_stop other immediate
 
@@ -134,12 +133,12 @@ assert_rc 13 "a backup while another runs"
 assert_one_line_error "a backup while another runs"
 log "  $ERR"
 assert_contains "$ERR" "repository is locked by backup (pid $slow_pid " "the error says why, naming the holder"
-assert_absent "$REPO/backup/second" "backup dir of the refused backup"
+assert_repo_absent "$REPO" "backup/second" "backup dir of the refused backup"
 pid_alive "$slow_pid" || fail "the first backup ended before the second was tried (make it slower)"
-assert_file "$REPO/backup/slow1/backup.inprogress" "the refused backup left the running one alone"
+assert_repo_has "$REPO" "backup/slow1/backup.inprogress" "the refused backup left the running one alone"
 bg_wait "$slow_pid" slow1
 assert_rc 0 "the first backup, after the refused one"
-assert_file "$REPO/backup/slow1/manifest.json" "manifest of the first backup"
+assert_repo_has "$REPO" "backup/slow1/manifest.json" "manifest of the first backup"
 COMPLETE=$(complete_backups)
 assert_eq slow1 "$COMPLETE" "complete backups"
 
@@ -171,7 +170,7 @@ bg_wait "$pid" crash1
 [ "$RC" -ne 0 ] || fail "backup whose walsender was killed exited 0"
 drop_warnings
 assert_contains "$WARN" '"term1"' "the next backup says it removes what the terminated one left"
-assert_absent "$REPO/backup/term1" "what the terminated backup left, after the next backup"
+assert_repo_absent "$REPO" "backup/term1" "what the terminated backup left, after the next backup"
 assert_icontains "$ERR" "connection|server" "the error says the server went away"
 assert_one_line_error "backup whose walsender was killed"
 log "  $ERR"
@@ -188,22 +187,23 @@ kill -KILL "$pid"
 bg_wait "$pid" killed1
 assert_eq 137 "$RC" "exit status of the killed backup"
 assert_not_complete killed1 "pgpitr killed"
-[ -d "$REPO/backup/killed1" ] || fail "the killed backup left no directory (nothing for the next backup to clean)"
+[ -n "$(repo_keys "$REPO" backup/killed1)" ] || fail "the killed backup left no directory (nothing for the next backup to clean)"
 
 log "a good backup afterwards removes the leftovers"
 psql_c src "CHECKPOINT"
 pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label good
 assert_rc 0 "backup after the failures"
 printf '%s\n' "$OUT"
-assert_file "$REPO/backup/good/manifest.json" "manifest of the good backup"
+assert_repo_has "$REPO" "backup/good/manifest.json" "manifest of the good backup"
 for l in term1 crash1 killed1; do
-    assert_absent "$REPO/backup/$l" "the next backup removes what the failed backup $l left"
+    assert_repo_absent "$REPO" "backup/$l" "the next backup removes what the failed backup $l left"
 done
 assert_eq "$(printf 'good\nslow1')" "$(complete_backups)" "complete backups at the end"
 # No object is orphaned: every object file is referenced by a complete backup.
-jq -r '.entries[] | .object // empty' "$REPO"/backup/*/manifest.json | sort -u >"$WORK/refs"
-(cd "$REPO" && find objects -type f ! -name '.tmp.*' | sort) >"$WORK/objs"
+for l in $(complete_backups); do repo_read "$REPO" "backup/$l/manifest.json"; done |
+    jq -r '.entries[] | .object // empty' | sort -u >"$WORK/refs"
+repo_keys "$REPO" objects | sort >"$WORK/objs"
 orphans=$(comm -13 "$WORK/refs" "$WORK/objs")
 [ -z "$orphans" ] || fail "objects referenced by no complete backup remain: $(printf '%s\n' "$orphans" | head -n 3)"
-[ -z "$(repo_tmpfiles "$REPO")" ] || fail "temp files left in the repository: $(repo_tmpfiles "$REPO")"
+[ -z "$(repo_debris "$REPO")" ] || fail "debris left in the repository: $(repo_debris "$REPO")"
 log "ok"

@@ -4,6 +4,7 @@
 # is room again (the tmpfs is grown), the next backup removes what the failed one left
 # (directory and unreferenced objects) and succeeds. Needs root (mounts a tmpfs); skipped
 # (exit 77) otherwise. Part of the backup error tests (see test_backup_errors.sh).
+# repo-kinds: local -- a full file system under the repository (a small tmpfs, then grown)
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 

@@ -6,7 +6,6 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-REPO="$WORK/repo"
 TS="$WORK/ts"
 accounts_md5() {
     psql_c "$1" "SELECT md5(string_agg(aid || ':' || bid || ':' || abalance || ':' || filler, ',' ORDER BY aid)) FROM pgbench_accounts"
@@ -35,7 +34,7 @@ files=$(jq -r .files <<<"$OUT")
 size=$(jq -r .size <<<"$OUT")
 assert_gt "$files" 900 "files in the backup"
 assert_gt "$size" $((30 * 1024 * 1024)) "bytes in the backup"
-assert_file "$REPO/backup/full1/manifest.json" "manifest of the complete backup"
+assert_repo_has "$REPO" backup/full1/manifest.json "manifest of the complete backup"
 # Nothing writes between the end of the backup and these queries.
 md5_src=$(accounts_md5 src)
 rows_src=$(psql_c src "SELECT count(*) FROM pgbench_accounts")

@@ -18,12 +18,11 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 now_ms() { date +%s%3N; }
 # no_backup_written WHAT: the repository holds no backup directory and no object.
 no_backup_written() {
     local found
-    found=$(find "$REPO/backup" "$REPO/objects" -mindepth 1 2>/dev/null | head -n 3) || true
+    found=$({ repo_keys "$REPO" backup; repo_keys "$REPO" objects; } | head -n 3) || true
     [ -z "$found" ] || fail "$1: the refused backup wrote into the repository: $found"
 }
 # standby_caught_up: the standby has replayed everything the primary wrote.
@@ -95,7 +94,8 @@ assert_eq standby "$(jq -r .source.role <<<"$OUT")" "summary: source.role"
 assert_eq "$WORK/sb:$(cluster_port sb)" "$(jq -r .source.server <<<"$OUT")" "summary: the standby"
 assert_eq "$WORK/prim:$(cluster_port prim)" "$(jq -r .source.primary <<<"$OUT")" "summary: the primary"
 assert_eq 0 "$(seg_offset)" "the primary's WAL position after it switched WAL"
-M="$REPO/backup/sb1/manifest.json"
+M="$WORK/sb1.manifest.json"
+repo_read "$REPO" backup/sb1/manifest.json >"$M"
 assert_eq 2 "$(jq -r .format "$M")" "manifest format of a standby's backup"
 assert_eq standby "$(jq -r .source.role "$M")" "manifest source.role"
 assert_eq "$WORK/prim:$(cluster_port prim)" "$(jq -r .source.primary "$M")" "manifest source.primary"
@@ -114,7 +114,7 @@ log "a backup of the primary ignores --primary-conn (with a warning) and records
 pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo prim)" --primary-conn "$PRIM" --label prim1 --jobs 2
 assert_rc 0 "backup of the primary with --primary-conn"
 assert_contains "$ERR" "primary-conn is not used" "the warning"
-assert_eq "1 null" "$(jq -r '"\(.format) \(.source)"' "$REPO/backup/prim1/manifest.json")" "manifest of the primary's backup"
+assert_eq "1 null" "$(repo_read "$REPO" backup/prim1/manifest.json | jq -r '"\(.format) \(.source)"')" "manifest of the primary's backup"
 
 log "the primary does not archive: the backup times out with a HINT naming the primary"
 psql_c prim "ALTER SYSTEM SET archive_command = 'false'"
@@ -136,10 +136,10 @@ standby_caught_up
 bg_pgp sb3 --repo "$REPO" backup --pg-conn "$SB" --primary-conn "$PRIM" --label sb3 \
     --max-rate 8M --archive-timeout 3
 for ((i = 0; i < 300; i++)); do
-    [ -e "$REPO/backup/sb3/backup.inprogress" ] && break
+    repo_has "$REPO" backup/sb3/backup.inprogress && break
     sleep 0.1
 done
-assert_file "$REPO/backup/sb3/backup.inprogress" "the backup sb3 streams"
+assert_repo_has "$REPO" backup/sb3/backup.inprogress "the backup sb3 streams"
 psql_c prim "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_switch_wal() FROM bkp"
 bg_wait "$BG_PID" sb3
 assert_rc 1 "backup whose switch was refused after the stream (idle primary)"

@@ -6,7 +6,6 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-REPO="$WORK/repo"
 
 pg_init src
 pg_enable_archiving src "$REPO"
@@ -32,7 +31,7 @@ x1=$(xact_commits src)
 assert_gt $((x1 - x0)) 200 "transactions committed during the backup"
 secs=$(jq -r '.seconds | floor' <<<"$OUT")
 assert_gt "$secs" 0 "backup duration in whole seconds (the load must overlap it)"
-assert_file "$REPO/backup/load1/manifest.json" "manifest of the backup"
+assert_repo_has "$REPO" backup/load1/manifest.json "manifest of the backup"
 
 pgbench_stop
 hist_after=$(psql_c src "SELECT count(*) FROM pgbench_history")

@@ -2,6 +2,7 @@
 # Where the repository and settings come from: --repo > PGPITR_REPO > config file
 # (--config > PGPITR_CONFIG) > /etc/pgpitr/pgpitr.conf; no repository anywhere is exit 3 with a
 # hint; `version` and `--help` work.
+# repo-kinds: local -- not yet moved: checks which repository directory got the push for each way of naming it
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 

@@ -58,7 +58,8 @@ assert_eq passed "$(jq_out '.checks[] | select(.name == "sql: accounts") | .stat
 printf '%s\n' "$OUT" >"$WORK/bad.json"
 validate_report "$WORK/bad.json"
 id=$(jq_out .id)
-assert_same_file "$WORK/bad.json" "$REPO/drill/$id.json" "failed report kept in the repository"
+repo_read "$REPO" "drill/$id.json" >"$WORK/kept.json"
+assert_same_file "$WORK/bad.json" "$WORK/kept.json" "failed report kept in the repository"
 assert_same_file "$WORK/bad.json" "$WORK/sql/report.json" "failed report in --report FILE"
 assert_eq "$WORK/dtmp/kept" "$(jq_out .workdir)" "kept work directory in the report"
 assert_file "$WORK/dtmp/kept/data/global/pg_control" "kept data directory"
@@ -78,7 +79,7 @@ assert_contains "$OUT" "reason:  check \"sql: wishful thinking\" failed" "text s
 assert_no_drill_left
 
 log "a check file that does not parse"
-n_reports=$(find "$REPO/drill" -name '*.json' | wc -l)
+n_reports=$(repo_find "$REPO" drill '*.json' | wc -l)
 drill --check-sql "$WORK/sql/broken.sql"
 assert_rc 2 "broken check file"
 assert_one_line_error "broken check file"
@@ -86,5 +87,5 @@ assert_contains "$ERR" "broken.sql:1: check has no \"-- expect:\" line" "parse e
 drill --workdir "$WORK/sql"
 assert_rc 2 "non-empty --workdir"
 assert_contains "$ERR" "must be an empty directory" "non-empty workdir refused"
-assert_eq "$n_reports" "$(find "$REPO/drill" -name '*.json' | wc -l)" "no report for usage errors"
+assert_eq "$n_reports" "$(repo_find "$REPO" drill '*.json' | wc -l)" "no report for usage errors"
 assert_no_drill_left

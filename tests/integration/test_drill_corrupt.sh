@@ -17,11 +17,10 @@ last=$(switch_wal src)
 wait_archived src "$last"
 pg_stop src
 
-obj=$(find "$REPO/archive/wal" -name "$last-*" -type f)
+obj=$(repo_find "$REPO" archive/wal "$last-*")
 [ -n "$obj" ] || fail "no object for $last"
-size=$(file_size "$obj")
-flip_bit "$obj" $((size / 2))
-log "flipped a bit in $obj ($size bytes)"
+repo_corrupt "$REPO" "$obj"
+log "flipped a bit in $obj ($(repo_size "$REPO" "$obj") bytes)"
 before=$(archive_listing)
 
 drill --output json
@@ -36,7 +35,8 @@ assert_contains "$ERR" "$last" "error line names the segment"
 assert_gt "$(jq_out '.server_log_tail | length')" 0 "server log tail in the report"
 printf '%s\n' "$OUT" >"$WORK/corrupt.json"
 validate_report "$WORK/corrupt.json"
-assert_same_file "$WORK/corrupt.json" "$REPO/drill/$(jq_out .id).json" "failed report kept"
+repo_read "$REPO" "drill/$(jq_out .id).json" >"$WORK/kept.json"
+assert_same_file "$WORK/corrupt.json" "$WORK/kept.json" "failed report kept"
 assert_eq "$before" "$(archive_listing)" "archive listing after the drill"
 assert_no_drill_left
 

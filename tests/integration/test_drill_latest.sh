@@ -47,7 +47,8 @@ assert_eq true "$(jq_out '.archive_freshness_s >= 0')" "archive freshness"
 assert_eq null "$(jq_out .previous)" "no previous drill"
 assert_eq null "$(jq_out .workdir)" "work directory not kept"
 id=$(jq_out .id)
-assert_same_file "$WORK/report.json" "$REPO/drill/$id.json" "report kept in the repository"
+repo_read "$REPO" "drill/$id.json" >"$WORK/kept.json"
+assert_same_file "$WORK/report.json" "$WORK/kept.json" "report kept in the repository"
 assert_same_file "$WORK/report.json" "$WORK/reports/last.json" "--report FILE"
 assert_eq "$before" "$(archive_listing)" "archive listing after the drill"
 assert_no_drill_left
@@ -58,10 +59,11 @@ assert_rc 0 "second pgpitr drill"
 printf '%s\n' "$OUT"
 assert_contains "$OUT" "PASSED" "text summary status"
 assert_contains "$OUT" "previous drill" "text summary compares with the previous drill"
-id2=$(find "$REPO/drill" -name '*.json' ! -name "$id.json" -printf '%f\n' | sed 's/\.json$//')
-assert_eq "$id" "$(jq -r .previous.id "$REPO/drill/$id2.json")" "previous drill of the second"
-assert_eq passed "$(jq -r .previous.status "$REPO/drill/$id2.json")" "previous status"
-validate_report "$REPO/drill/$id2.json"
+id2=$(repo_find "$REPO" drill '*.json' | grep -vxF "drill/$id.json" | sed -e 's|^drill/||' -e 's/\.json$//')
+repo_read "$REPO" "drill/$id2.json" >"$WORK/report2.json"
+assert_eq "$id" "$(jq -r .previous.id "$WORK/report2.json")" "previous drill of the second"
+assert_eq passed "$(jq -r .previous.status "$WORK/report2.json")" "previous status"
+validate_report "$WORK/report2.json"
 assert_eq "$before" "$(archive_listing)" "archive listing after the second drill"
 assert_no_drill_left
 

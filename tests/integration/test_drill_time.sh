@@ -54,9 +54,9 @@ assert_contains "$(jq_out '.checks[] | select(.name == "target") | .detail')" \
 assert_no_drill_left
 
 log "a time without an offset is refused before anything"
-n_reports=$(find "$REPO/drill" -name '*.json' | wc -l)
+n_reports=$(repo_find "$REPO" drill '*.json' | wc -l)
 drill --target-time "2026-11-22 04:00:00"
 assert_rc 2 "drill with a time without offset"
 assert_one_line_error "time without offset"
-assert_eq "$n_reports" "$(find "$REPO/drill" -name '*.json' | wc -l)" "no report for a usage error"
+assert_eq "$n_reports" "$(repo_find "$REPO" drill '*.json' | wc -l)" "no report for a usage error"
 assert_no_drill_left

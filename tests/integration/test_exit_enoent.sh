@@ -10,7 +10,6 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 backed_up_source src base1
 wait_archived src "$(switch_wal src)"
 

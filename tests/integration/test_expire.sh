@@ -13,14 +13,13 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
-listing() { find "$REPO" -path "$REPO/locks" -prune -o -print | sort; }
+listing() { repo_listing "$REPO" | grep -v '^locks/' || true; repo_debris "$REPO"; }
 # segno_of_lsn X/Y (16 MiB segments)
 segno_of_lsn() { local hi=${1%/*} lo=${1#*/}; echo $(((16#$hi << 8) + (16#$lo >> 24))); }
 # segno of an archived WAL object path (.../TTTTTTTTXXXXXXXXYYYYYYYY...-sha.ext)
 segno_of_wal() { local n; n=$(basename "$1"); echo $(((16#${n:8:8} << 8) + 16#${n:16:8})); }
-wal_files() { find "$REPO/archive/wal" -type f ! -name '.tmp.*' | sort; }
-refs_of() { jq -r '.entries[] | select(.object != null) | .object' "$REPO/backup/$1/manifest.json"; }
+wal_files() { repo_keys "$REPO" archive/wal; }
+refs_of() { repo_read "$REPO" "backup/$1/manifest.json" | jq -r '.entries[] | select(.object != null) | .object'; }
 # validate_json TEXT: the JSON plan validates against docs/expire.schema.json.
 validate_json() {
     printf '%s\n' "$1" >"$WORK/expire.json"
@@ -77,7 +76,7 @@ assert_eq b3 "$(jq -r '.window.from_backup' <<<"$JS")" "JSON: window start"
 assert_eq "$before" "$(listing)" "repository after dry runs"
 
 # What the real run must do, computed from the repository itself.
-b3_start=$(jq -r .start_lsn "$REPO/backup/b3/manifest.json")
+b3_start=$(repo_read "$REPO" backup/b3/manifest.json | jq -r .start_lsn)
 cut=$(segno_of_lsn "$b3_start")
 wal_before=$(wal_files)
 expect_gone=() expect_kept=()
@@ -95,14 +94,14 @@ pgp_capture --repo "$REPO" expire --retain-full 2
 assert_rc 0 "expire --retain-full 2"
 printf '%s\n' "$OUT"
 assert_eq "$(plan_body "$DRY")" "$(plan_body "$OUT")" "the real run's plan is the dry run's"
-assert_absent "$REPO/backup/b1" "expired backup b1"
-assert_absent "$REPO/backup/b2" "expired backup b2"
-assert_file "$REPO/backup/b3/manifest.json" "retained backup b3"
-assert_file "$REPO/backup/b4/manifest.json" "retained backup b4"
-while read -r o; do assert_file "$REPO/$o" "object referenced by a retained backup"; done <<<"$refs_kept"
-while read -r o; do assert_absent "$REPO/$o" "object only b1/b2 referenced"; done <<<"$only_old"
-for f in "${expect_gone[@]}"; do assert_absent "$f" "WAL before b3's start"; done
-for f in "${expect_kept[@]}"; do assert_file "$f" "WAL at or after b3's start"; done
+assert_repo_absent "$REPO" backup/b1 "expired backup b1"
+assert_repo_absent "$REPO" backup/b2 "expired backup b2"
+assert_repo_has "$REPO" backup/b3/manifest.json "retained backup b3"
+assert_repo_has "$REPO" backup/b4/manifest.json "retained backup b4"
+while read -r o; do assert_repo_has "$REPO" "$o" "object referenced by a retained backup"; done <<<"$refs_kept"
+while read -r o; do assert_repo_absent "$REPO" "$o" "object only b1/b2 referenced"; done <<<"$only_old"
+for f in "${expect_gone[@]}"; do assert_repo_absent "$REPO" "$f" "WAL before b3's start"; done
+for f in "${expect_kept[@]}"; do assert_repo_has "$REPO" "$f" "WAL at or after b3's start"; done
 
 log "restore to the oldest promised point: b3, immediate"
 restored_rows r_oldest --backup b3 --target-immediate
@@ -112,7 +111,7 @@ restored_rows r_latest --backup b3
 assert_eq "1,2,3,4,5" "$ROWS" "rows at the latest point"
 
 log "a crash after b3's manifest went: the re-run finishes (config retain-full 3, flag 1)"
-rm "$REPO/backup/b3/manifest.json"
+repo_rm "$REPO" backup/b3/manifest.json
 cfg="$WORK/expire.conf"
 printf '[global]\nretain-full = 3\n' >"$cfg"
 own "$cfg"
@@ -120,9 +119,9 @@ pgp_capture --repo "$REPO" --config "$cfg" expire --retain-full 1
 assert_rc 0 "expire after a crash"
 printf '%s\n' "$OUT"
 assert_contains "$OUT" "b3  incomplete" "b3 is now an incomplete directory"
-assert_absent "$REPO/backup/b3" "b3 after the re-run"
-assert_file "$REPO/backup/b4/manifest.json" "the newest backup"
-while read -r o; do assert_file "$REPO/$o" "object b4 references"; done <<<"$(refs_of b4)"
+assert_repo_absent "$REPO" backup/b3 "b3 after the re-run"
+assert_repo_has "$REPO" backup/b4/manifest.json "the newest backup"
+while read -r o; do assert_repo_has "$REPO" "$o" "object b4 references"; done <<<"$(refs_of b4)"
 
 log "config retain-full 3 alone keeps what is there: the newest always stays"
 pgp_capture --repo "$REPO" --config "$cfg" expire --output json

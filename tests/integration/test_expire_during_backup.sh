@@ -10,9 +10,8 @@ source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$(dirname "$0")/pitr_lib.sh"
 
-REPO="$WORK/repo"
-lock_objects() { [ -d "$REPO/locks" ] && find "$REPO/locks" -type f ! -name '.tmp.*' | sort; return 0; }
-repo_state() { repo_all_files "$REPO" | grep -v -e '/locks/' -e '/\.tmp\.' || true; }
+lock_objects() { repo_keys "$REPO" locks; }
+repo_state() { repo_listing "$REPO" | grep -v '^locks/' || true; }
 
 source_cluster src
 add_row src 1 >/dev/null
@@ -29,17 +28,17 @@ bg_pgp b3 --repo "$REPO" backup --pg-conn "$(conninfo src)" --label b3 --jobs 2 
     --archive-timeout 300
 b3_pid=$BG_PID
 for ((i = 0; i < 600; i++)); do
-    [ -n "$(lock_objects)" ] && [ -e "$REPO/backup/b3" ] && break
+    [ -n "$(lock_objects)" ] && [ -n "$(repo_keys "$REPO" backup/b3)" ] && break
     sleep 0.1
 done
 [ -n "$(lock_objects)" ] || fail "the running backup holds no lock object in $REPO/locks"
 # until it has streamed everything and waits for its WAL: PostgreSQL's backup_manifest is
 # stored right before that wait
 for ((i = 0; i < 600; i++)); do
-    compgen -G "$REPO/backup/b3/backup_manifest*" >/dev/null && break
+    [ -n "$(repo_find "$REPO" backup/b3 'backup_manifest*')" ] && break
     sleep 0.1
 done
-compgen -G "$REPO/backup/b3/backup_manifest*" >/dev/null ||
+[ -n "$(repo_find "$REPO" backup/b3 'backup_manifest*')" ] ||
     fail "the backup did not reach its WAL wait: $(cat "$WORK/bg.b3.err")"
 pid_alive "$b3_pid" || fail "the held backup ended early: $(cat "$WORK/bg.b3.err")"
 before=$(repo_state)
@@ -70,9 +69,9 @@ bg_wait "$exp_pid" exp
 assert_rc 0 "expire after waiting"
 printf '%s\n' "$OUT"
 
-assert_file "$REPO/backup/b3/manifest.json" "the new backup is complete"
-assert_absent "$REPO/backup/b1" "expired backup b1"
-assert_absent "$REPO/backup/b2" "expired backup b2"
+assert_repo_has "$REPO" backup/b3/manifest.json "the new backup is complete"
+assert_repo_absent "$REPO" backup/b1 "expired backup b1"
+assert_repo_absent "$REPO" backup/b2 "expired backup b2"
 assert_eq "" "$(lock_objects)" "lock objects left in $REPO/locks"
 
 log "restores from what remains"

@@ -15,7 +15,6 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 GATE="$WORK/gate"
 segno_of_lsn() { local hi=${1%/*} lo=${1#*/}; echo $(((16#$hi << 8) + (16#$lo >> 24))); }
 segno_of_wal() { local n; n=$(basename "$1"); echo $(((16#${n:8:8} << 8) + 16#${n:16:8})); }
@@ -23,10 +22,11 @@ wal_below() {  # SEGNO: archived segment objects below it
     local f n=0
     while read -r f; do
         [ -n "$f" ] && [ "$(segno_of_wal "$f")" -lt "$1" ] && n=$((n + 1))
-    done < <(find "$REPO/archive/wal" -type f ! -name '.tmp.*')
+    done < <(repo_keys "$REPO" archive/wal)
     echo "$n"
 }
-leases() { { find "$REPO/leases" -type f -name '*.json' 2>/dev/null || true; } | sort; }
+leases() { repo_find "$REPO" leases '*.json'; }
+leases_json() { local k; for k in $(leases); do repo_read "$REPO" "$k"; done; }
 wait_file() {  # PATH SECONDS
     local i
     for ((i = 0; i < $2 * 10; i++)); do [ -e "$1" ] && return 0; sleep 0.1; done
@@ -45,8 +45,8 @@ backup_of src b2
 add_row src 15 >/dev/null
 wait_archived src "$(switch_wal src)"
 pg_stop src
-cut=$(segno_of_lsn "$(jq -r .start_lsn "$REPO/backup/b2/manifest.json")")
-b1_start=$(segno_of_lsn "$(jq -r .start_lsn "$REPO/backup/b1/manifest.json")")
+cut=$(segno_of_lsn "$(repo_read "$REPO" backup/b2/manifest.json | jq -r .start_lsn)")
+b1_start=$(segno_of_lsn "$(repo_read "$REPO" backup/b1/manifest.json | jq -r .start_lsn)")
 assert_gt "$((cut - b1_start))" 10 "segments between b1 and b2"
 
 log "a lease-ttl out of range is refused before anything is written"
@@ -62,13 +62,14 @@ own "$cfg"
 
 log "restore b1; its restore_command blocks at the third segment request"
 PGPITR_CONFIG="$cfg" restore_to r --backup b1
-lease_after_restore=$(cat "$REPO"/leases/*.json 2>/dev/null || true)
+lease_after_restore=$(leases_json)
 data=$(cluster_data r)
 mkdir_pg "$GATE"
 gate="$WORK/r/gate.sh"
 cat >"$gate" <<EOF
 #!/bin/sh
 export ASAN_OPTIONS='$ASAN_OPTIONS' UBSAN_OPTIONS='$UBSAN_OPTIONS'
+$(repo_env_exports)
 case "\$1" in
 *.history|*.partial|*.backup) ;;
 *)  n=\$(cat '$GATE/count' 2>/dev/null || echo 0); n=\$((n + 1)); echo \$n >'$GATE/count'
@@ -97,21 +98,19 @@ waiting=$(cat "$GATE/waiting")
 log "server waits for $waiting, mid-replay"
 assert_gt "$cut" "$(segno_of_wal "$waiting")" "the blocked segment lies before b2's start"
 LEASES_MID=$(leases)
-LEASE_MID_JSON=$(cat "$REPO"/leases/*.json 2>/dev/null || true)
+LEASE_MID_JSON=$(leases_json)
 pgp_capture --repo "$REPO" info
 INFO_TEXT=$OUT
 pgp_capture --repo "$REPO" info --output json
 INFO_JSON=$OUT
 
 log "a stale lease of a recovery long gone"
-mkdir_pg "$REPO/leases"
-cat >"$REPO/leases/recovery-gone-0123456789abcdef.json" <<EOF
+repo_write "$REPO" leases/recovery-gone-0123456789abcdef.json <<EOF
 {"format": 1, "host": "gone", "data_directory": "/srv/gone", "system_identifier": "1",
  "wal": "000000010000000000000001", "timeline": 1, "created_by": "restore",
  "since": "2020-01-01T00:00:00Z", "renewed": "2020-01-01T00:00:00Z",
  "expires": "2020-01-02T00:00:00Z", "ttl_s": 86400}
 EOF
-own "$REPO/leases"
 
 log "expire --retain-full 1 while the server replays b1's WAL"
 below_before=$(wal_below "$cut")
@@ -122,13 +121,13 @@ pgp_capture --repo "$REPO" expire --retain-full 1
 assert_rc 0 "expire --retain-full 1"
 PLAN_TEXT=$OUT
 printf '%s\n' "$PLAN_TEXT"
-assert_absent "$REPO/backup/b1" "b1 is expired"
+assert_repo_absent "$REPO" backup/b1 "b1 is expired"
 touch "$GATE/open"
 wait_promoted r 120
 assert_eq "$(seq -s, 1 15)" "$(rows r)" "rows after a recovery that expire ran during"
 
 log "the lease existed mid-recovery and the plan named it"
-assert_contains "$LEASES_MID" "$REPO/leases/recovery-" "a lease object during recovery"
+assert_contains "$LEASES_MID" "leases/recovery-" "a lease object during recovery"
 real_data=$(realpath "$data")
 assert_eq "$real_data" "$(jq -r .data_directory <<<"$LEASE_MID_JSON")" "lease data directory"
 assert_eq restore "$(jq -r .created_by <<<"$LEASE_MID_JSON")" "the lease was written by restore"
@@ -152,7 +151,7 @@ assert_eq "stale false remove" "$(jqp '.leases[] | select(.host == "gone") | "\(
 assert_eq "$cut" "$(jqp .wal.policy_cutoff_segno)" "JSON: the policy's cut-off"
 assert_eq "$lease_seg" "$(jqp .wal.cutoff_segno)" "JSON: the cut-off the lease lowered"
 assert_gt "$(jqp .wal.kept_for_leases)" 0 "JSON: WAL kept for the lease"
-assert_absent "$REPO/leases/recovery-gone-0123456789abcdef.json" "the stale lease after expire"
+assert_repo_absent "$REPO" leases/recovery-gone-0123456789abcdef.json "the stale lease after expire"
 assert_gt "$below_before" 0 "WAL below b2's start before expire"
 
 log "after promotion the lease is gone, and the next expire removes that WAL"

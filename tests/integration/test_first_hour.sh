@@ -15,6 +15,7 @@
 #   - expire's plan writes segments in hex, like the WAL names beside them;
 #   - --target-time with a space before its offset ("... 04:15:07 +01:00") is accepted and
 #     written in UTC.
+# repo-kinds: local -- ages archive files with touch (mtime) and puts a repository below a directory postgres cannot enter
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"

@@ -2,6 +2,7 @@
 # A full repository file system: archive-push fails with exit 6 and a "no space" error, never
 # leaves a partial object under a final name nor a temp file; everything acknowledged before
 # still reads back intact. Needs root (mounts a 6 MiB tmpfs); skipped (exit 77) otherwise.
+# repo-kinds: local -- a full file system under the repository (a small tmpfs)
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 

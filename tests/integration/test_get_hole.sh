@@ -16,7 +16,6 @@ source "$HERE/pitr_lib.sh"
 # shellcheck source=tests/integration/getexit_lib.sh
 source "$HERE/getexit_lib.sh"
 
-REPO="$WORK/repo"
 source_cluster src
 wait_archived src "$(switch_wal src)"
 backup_of src base1
@@ -34,10 +33,11 @@ restore_to r >/dev/null
 restored_conf r
 restore_to r_after --target-lsn "${lsns[3]}" >/dev/null
 restored_conf r_after
-obj=$(find "$REPO/archive/wal" -name "$hole-*")
+obj=$(repo_find "$REPO" archive/wal "$hole-*")
 [ -n "$obj" ] || fail "no archived object for $hole"
 log "segments ${segs[*]}; removing $hole after the restores"
-mv "$obj" "$WORK/stash"
+repo_read "$REPO" "$obj" >"$WORK/stash"
+repo_rm "$REPO" "$obj"
 
 log "no target: the server stops at the hole"
 mark=$(log_mark r)
@@ -52,7 +52,7 @@ assert_eq 3 "$(grep -c "\"$hole\" looks like a hole in the archive; fetching it 
 assert_contains "$text" "could not restore file \"$hole\" from archive" "PostgreSQL stopped at the hole"
 [ -z "$(find "$(cluster_data r)/pg_wal" -maxdepth 1 -name '*.history')" ] ||
     fail "a timeline history file was written: $(ls "$(cluster_data r)/pg_wal")"
-[ ! -d "$REPO/archive/history" ] || [ -z "$(ls -A "$REPO/archive/history")" ] ||
+[ -z "$(repo_keys "$REPO" archive/history)" ] ||
     fail "a timeline history file reached the repository"
 
 log "a target beyond the hole: PostgreSQL stops by itself"
@@ -78,7 +78,7 @@ if grep -E 'pgpitr: error|exit code 255' <<<"$text"; then
 fi
 
 log "the segment is back: every row"
-mv "$WORK/stash" "$obj"
+repo_write "$REPO" "$obj" <"$WORK/stash"
 mark=$(log_mark r)
 start_info r
 wait_promoted r

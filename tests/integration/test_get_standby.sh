@@ -5,6 +5,7 @@
 # next segment and for the 00000002.history probe of recovery_target_timeline = 'latest'),
 # catches up when they are pushed, keeps waiting (with a warning, not a fatal error) while the
 # repository path is an empty directory, catches up again once it is back, and promotes.
+# repo-kinds: local -- swaps the repository directory for an empty one (an unmounted mount point) mid-test
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"

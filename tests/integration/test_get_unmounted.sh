@@ -5,6 +5,7 @@
 # to an LSN and shut down there (the WAL it restored stays in pg_wal); started again towards
 # the latest point with the repository path empty, it stops with a fatal error naming the
 # directory instead of promoting; with the repository back, it recovers every row.
+# repo-kinds: local -- an unmounted repository: its path is an empty directory (a mount point)
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"

@@ -4,24 +4,23 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-REPO="$WORK/repo"
 make_segments "$WORK/segs" 2
 mapfile -t segs < <(find "$WORK/segs" -maxdepth 1 -type f | sort)
 s=${segs[0]}
 name=$(basename "$s")
 sha=$(sha256_of "$s")
-obj=$(repo_object_path "$REPO" "$name" "$sha" .zst)
+obj=$(repo_object_key "$name" "$sha" .zst)
 
 for attempt in 1 2 3; do
     pgp_capture --repo "$REPO" archive-push "$s"
     assert_rc 0 "push #$attempt of the same segment"
     assert_eq "" "$ERR" "stderr of push #$attempt"
 done
-assert_file "$obj" "the object"
-nobj=$(repo_objects "$REPO" | grep -c . || true)
+assert_repo_has "$REPO" "$obj" "the object"
+nobj=$(repo_keys "$REPO" archive | grep -c . || true)
 assert_eq 1 "$nobj" "objects after pushing one segment three times"
-cp "$obj" "$WORK/obj.before"
-mtime_before=$(stat -c %Y.%y "$obj")
+repo_read "$REPO" "$obj" >"$WORK/obj.before"
+mtime_before=$(repo_stamp "$REPO" "$obj")
 
 # Same name, different bytes: the same segment with one bit changed after the page header
 # (what a rewritten segment looks like; the header still matches the name).
@@ -36,10 +35,11 @@ for codec in zstd none; do
     assert_one_line_error "conflicting push"
     assert_contains "$ERR" "$sha" "the error names the archived checksum"
     assert_contains "$ERR" "$other_sha" "the error names the new file's checksum"
-    assert_same_file "$WORK/obj.before" "$obj" "archived object after a conflicting push"
-    assert_eq "$mtime_before" "$(stat -c %Y.%y "$obj")" "mtime of the archived object"
-    assert_eq 1 "$(repo_objects "$REPO" | grep -c . || true)" "objects after a conflicting push"
-    [ -z "$(repo_tmpfiles "$REPO")" ] || fail "temp files left: $(repo_tmpfiles "$REPO")"
+    repo_read "$REPO" "$obj" >"$WORK/obj.after"
+    assert_same_file "$WORK/obj.before" "$WORK/obj.after" "archived object after a conflicting push"
+    assert_eq "$mtime_before" "$(repo_stamp "$REPO" "$obj")" "mtime of the archived object"
+    assert_eq 1 "$(repo_keys "$REPO" archive | grep -c . || true)" "objects after a conflicting push"
+    [ -z "$(repo_debris "$REPO")" ] || fail "debris left: $(repo_debris "$REPO")"
 done
 archive_get_cmp "$REPO" "$name" "$s"
 
@@ -50,7 +50,7 @@ assert_rc 0 "re-push of identical content with another codec"
 while read -r o; do
     [ "$(object_walname "$o")" = "$name" ] || continue
     case "$o" in *"-$sha"*) ;; *) fail "object $o for $name does not carry the original checksum $sha" ;; esac
-done < <(repo_objects "$REPO")
+done < <(repo_keys "$REPO" archive)
 archive_get_cmp "$REPO" "$name" "$s"
 
 # The same for a .history file (a different code path: archive/history/).
@@ -64,8 +64,8 @@ for attempt in 1 2; do
     pgp_capture --repo "$REPO" archive-push "$WORK/h1/00000002.history"
     assert_rc 0 "push #$attempt of a history file"
 done
-hobj=$(repo_object_path "$REPO" 00000002.history "$h1sha" .zst)
-assert_file "$hobj" "history object"
+hobj=$(repo_object_key 00000002.history "$h1sha" .zst)
+assert_repo_has "$REPO" "$hobj" "history object"
 pgp_capture --repo "$REPO" archive-push "$WORK/h2/00000002.history"
 assert_rc 8 "push of a different 00000002.history"
 assert_contains "$ERR" "$h1sha" "history conflict names the archived checksum"

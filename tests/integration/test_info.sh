@@ -8,6 +8,7 @@
 # which after the hole opens a new window, a backup killed (SIGKILL) while running (failed or
 # interrupted, its lock listed as dead), and the latest drill report. Every JSON document validates against docs/info.schema.json
 # and no text line is longer than 80 columns.
+# repo-kinds: local -- not yet moved: plants an interrupted backup as an empty directory and checks locks/ by mtime
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"

@@ -12,10 +12,13 @@ lower="${name:0:22}ab"   # lowercase hex digits (the uppercase form would be val
 in="$WORK/in"
 mkdir_pg "$in"
 
+FRESH=$(repo_url fresh)
+# repo_state REPO: every object with its size, and any debris.
+repo_state() { repo_listing "$1"; repo_debris "$1"; }
 # refused_push WHAT EXPECTED_RC(or "nonzero") PATH [REPO]: the push fails cleanly, repo untouched.
 refused_push() {
-    local what=$1 want=$2 path=$3 repo=${4:-$WORK/fresh} before after
-    before=$(repo_all_files "$repo")
+    local what=$1 want=$2 path=$3 repo=${4:-$FRESH} before after
+    before=$(repo_state "$repo")
     pgp_capture --repo "$repo" archive-push "$path"
     if [ "$want" = nonzero ]; then
         [ "$RC" -ne 0 ] || fail "$what: archive-push succeeded"
@@ -24,9 +27,9 @@ refused_push() {
     fi
     [ "$RC" -lt 126 ] || fail "$what: exit $RC (> 125 means killed by a signal / crash)"
     assert_one_line_error "$what"
-    after=$(repo_all_files "$repo")
+    after=$(repo_state "$repo")
     assert_eq "$before" "$after" "$what: files in the repository"
-    [ -z "$(repo_tmpfiles "$repo")" ] || fail "$what: temp files left: $(repo_tmpfiles "$repo")"
+    [ -z "$(repo_debris "$repo")" ] || fail "$what: debris left: $(repo_debris "$repo")"
     log "$what: exit $RC: $ERR"
 }
 
@@ -60,7 +63,7 @@ done
 mkdir_pg "$in/sub"
 as_pg cp "$seg" "$in/x"
 refused_push "path ../x" 4 "$in/sub/../x"
-( cd "$in/sub" && pgp_capture --repo "$WORK/fresh" archive-push ../x && [ "$RC" -eq 4 ] ) ||
+( cd "$in/sub" && pgp_capture --repo "$FRESH" archive-push ../x && [ "$RC" -eq 4 ] ) ||
     fail "relative path ../x: expected exit 4"
 
 # A directory with a WAL name, a missing file, a file shorter than the WAL header, empty,
@@ -85,10 +88,9 @@ mkdir_pg "$in/half"
 head -c 1000000 "$seg" >"$in/half/$name"
 own "$in/half"
 refused_push "a segment cut short (1000000 of 16777216 bytes)" nonzero "$in/half/$name"
-assert_absent "$WORK/fresh/repo.json" "repo.json created by refused pushes"
+assert_repo_absent "$FRESH" repo.json "repo.json created by refused pushes"
 
 # The same refusals against an existing repository leave it exactly as it was.
-REPO="$WORK/repo"
 pgp_capture --repo "$REPO" archive-push "$seg"
 assert_rc 0 "a valid push"
 as_pg cp "$seg" "$in/$lower"
@@ -112,12 +114,12 @@ dest="$WORK/tmp/dest"
 for b in "../x" "../../etc/passwd" garbage "$lower" "${name}X" "${name:0:23}" "" "/${name}" \
          "archive/wal/${name:0:16}/${name}" "${name}/" ".tmp.${name}"; do
     rm -f "$dest"
-    before=$(repo_all_files "$REPO")
+    before=$(repo_state "$REPO")
     pgp_capture --repo "$REPO" archive-get "$b" "$dest"
     assert_rc 255 "archive-get of invalid name '$b'"
     assert_one_line_error "archive-get of invalid name '$b'"
     assert_absent "$dest" "DEST after archive-get of invalid name '$b'"
-    assert_eq "$before" "$(repo_all_files "$REPO")" "repository after archive-get '$b'"
+    assert_eq "$before" "$(repo_state "$REPO")" "repository after archive-get '$b'"
 done
 pgp_capture --repo "$REPO" archive-get "$name"
 [ "$RC" -ne 0 ] || fail "archive-get without DEST succeeded"

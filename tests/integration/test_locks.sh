@@ -9,9 +9,7 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-REPO="$WORK/repo"
-LOCKS="$REPO/locks"
-holders() { [ -d "$LOCKS" ] && find "$LOCKS" -maxdepth 1 -name '*.json' | sort; return 0; }
+holders() { repo_find "$REPO" locks '*.json'; }
 # proc_start PID: field 22 of /proc/PID/stat, counted after the last ')' of the command name.
 proc_start() { sed -E 's/^.*\) //' "/proc/$1/stat" | cut -d' ' -f20; }
 iso_utc() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
@@ -50,20 +48,18 @@ wait_archived src "$(switch_wal src)"
 log "a first backup leaves no lock behind"
 pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label first --jobs 2
 assert_rc 0 "first backup"
-assert_file "$REPO/backup/first/manifest.json" "manifest of the first backup"
+assert_repo_has "$REPO" backup/first/manifest.json "manifest of the first backup"
 assert_eq "" "$(holders)" "holder objects after a normal backup"
 
 log "a live expire holder of a real process"
 sleep 600 &
 SLEEP_PID=$!
 track_pid "$SLEEP_PID"
-mkdir_pg "$LOCKS"
 jq -n --arg host "$(uname -n)" --arg boot "$(cat /proc/sys/kernel/random/boot_id)" \
     --argjson pid "$SLEEP_PID" --argjson start "$(proc_start "$SLEEP_PID")" \
     --arg since "$(iso_utc '-1 min')" --arg beat "$(iso_utc now)" \
     '{kind: "expire", command: "expire", pid: $pid, host: $host, boot_id: $boot,
-      proc_start: $start, since: $since, heartbeat: $beat}' >"$LOCKS/expire-test.json"
-own "$LOCKS/expire-test.json"
+      proc_start: $start, since: $since, heartbeat: $beat}' | repo_write "$REPO" locks/expire-test.json
 
 pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label blocked
 assert_rc 13 "backup while expire holds the lock"
@@ -73,7 +69,7 @@ assert_contains "$ERR" "locked by expire" "the error names the holder's command"
 assert_contains "$ERR" "pid $SLEEP_PID " "the error names the holder's pid"
 assert_contains "$ERR" "HINT: " "the error has a HINT"
 assert_contains "$ERR" "--lock-wait" "the HINT says how to wait"
-assert_absent "$REPO/backup/blocked" "backup dir of the refused backup"
+assert_repo_absent "$REPO" backup/blocked "backup dir of the refused backup"
 
 pgp_capture --repo "$REPO" restore --pgdata "$WORK/r1" --target-immediate
 assert_rc 13 "restore while expire holds the lock"
@@ -83,13 +79,13 @@ assert_absent "$WORK/r1/PG_VERSION" "restore refused before writing files"
 log "archive-push and archive-get never wait for a lock"
 seg=$(switch_wal src)
 wait_archived src "$seg"
-archived=$(find "$REPO/archive/wal" -name "$seg-*" | head -n 1)
+archived=$(repo_find "$REPO" archive/wal "$seg-*" | head -n 1)
 [ -n "$archived" ] || fail "segment $seg not in the archive while the expire lock is held"
 pgp_capture --repo "$REPO" archive-get "$seg" "$WORK/tmp/got.$seg"
 assert_rc 0 "archive-get while the expire lock is held"
 assert_eq 16777216 "$(file_size "$WORK/tmp/got.$seg")" "size of the fetched segment"
 rm -f "$WORK/tmp/got.$seg"
-assert_file "$LOCKS/expire-test.json" "the expire holder object, still there"
+assert_repo_has "$REPO" locks/expire-test.json "the expire holder object, still there"
 
 log "backup --lock-wait waits, then takes over the lock of the gone process"
 bg_pgp waiter --repo "$REPO" --log-level info backup --pg-conn "$(conninfo src)" \
@@ -98,7 +94,7 @@ waiter=$BG_PID
 wait_for "grep -q 'waiting up to 60 s for the lock held by expire' '$WORK/bg.waiter.err'" \
     "the waiting backup did not say it waits: $(cat "$WORK/bg.waiter.err")"
 pid_alive "$waiter" || fail "the waiting backup ended while the lock was held"
-assert_absent "$REPO/backup/waited" "backup dir of the backup still waiting"
+assert_repo_absent "$REPO" backup/waited "backup dir of the backup still waiting"
 kill -TERM "$SLEEP_PID"
 wait "$SLEEP_PID" 2>/dev/null || true
 untrack_pid "$SLEEP_PID"
@@ -106,29 +102,29 @@ bg_wait "$waiter" waiter
 assert_rc 0 "the waiting backup"
 assert_contains "$ERR" "taking over the lock of expire (pid $SLEEP_PID on host $(uname -n)" \
     "the warning names the gone holder"
-assert_file "$REPO/backup/waited/manifest.json" "manifest of the backup that waited"
-assert_absent "$LOCKS/expire-test.json" "the taken-over holder object"
+assert_repo_has "$REPO" backup/waited/manifest.json "manifest of the backup that waited"
+assert_repo_absent "$REPO" locks/expire-test.json "the taken-over holder object"
 assert_eq "" "$(holders)" "holder objects after the waiting backup"
 
 log "a backup killed with SIGKILL leaves its holder; the next backup takes it over"
 bg_pgp killed --repo "$REPO" backup --pg-conn "$(conninfo src)" --label killed --jobs 2 \
     --max-rate 1M
 killed=$BG_PID
-wait_for "[ -e '$REPO/backup/killed/backup.inprogress' ]" "the backup to kill did not start"
+wait_for "repo_has '$REPO' backup/killed/backup.inprogress" "the backup to kill did not start"
 holder=$(holders)
-assert_contains "$holder" "$LOCKS/backup-" "holder object of the running backup"
-assert_eq "$killed" "$(jq -r .pid "$holder")" "pid in the running backup's holder object"
-assert_eq backup "$(jq -r .kind "$holder")" "kind in the running backup's holder object"
+assert_contains "$holder" "locks/backup-" "holder object of the running backup"
+assert_eq "$killed" "$(repo_read "$REPO" "$holder" | jq -r .pid)" "pid in the running backup's holder object"
+assert_eq backup "$(repo_read "$REPO" "$holder" | jq -r .kind)" "kind in the running backup's holder object"
 kill -KILL "$killed"
 bg_wait "$killed" killed
 assert_eq 137 "$RC" "exit status of the killed backup"
-assert_file "$holder" "holder object left by the killed backup"
+assert_repo_has "$REPO" "$holder" "holder object left by the killed backup"
 
 pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label after --jobs 2
 assert_rc 0 "backup after the killed one"
 assert_contains "$ERR" "taking over the lock of backup (pid $killed on host" \
     "the next backup says whose lock it took over"
-assert_absent "$holder" "the killed backup's holder object"
-assert_file "$REPO/backup/after/manifest.json" "manifest of the backup after the killed one"
+assert_repo_absent "$REPO" "$holder" "the killed backup's holder object"
+assert_repo_has "$REPO" backup/after/manifest.json "manifest of the backup after the killed one"
 assert_eq "" "$(holders)" "holder objects at the end"
 log "ok"

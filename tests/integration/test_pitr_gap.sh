@@ -9,7 +9,6 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 source_cluster src
 wait_archived src "$(switch_wal src)"
 backup_of src base1
@@ -28,9 +27,9 @@ sleep 1.1 # archive times are whole seconds: be clearly after the last segment b
 after=$(utc_now src)
 hole=${segs[1]}
 log "segments ${segs[*]} $last; removing $hole"
-obj=$(find "$REPO/archive/wal" -name "$hole-*")
+obj=$(repo_find "$REPO" archive/wal "$hole-*")
 [ -n "$obj" ] || fail "no archived object for $hole"
-rm -f "$obj"
+repo_rm "$REPO" "$obj"
 
 refused() {  # DIR ARGS...
     local dir=$1

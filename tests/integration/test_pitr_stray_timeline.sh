@@ -12,7 +12,6 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 
 backed_up_source src base1
 sleep 1.1

@@ -10,7 +10,6 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 source_cluster src
 wait_archived src "$(switch_wal src)"
 backup_of src base1

@@ -11,8 +11,7 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
-hist_object() { find "$REPO/archive/history" -name "$1-*" 2>/dev/null | head -n 1; }
+hist_object() { repo_find "$REPO" archive/history "$1-*" | head -n 1; }
 
 source_cluster src
 wait_archived src "$(switch_wal src)"

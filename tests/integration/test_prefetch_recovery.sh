@@ -11,7 +11,6 @@ source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/prefetch_lib.sh
 source "$(dirname "$0")/prefetch_lib.sh"
 
-REPO="$WORK/repo"
 ROUNDS=22
 pg_init primary
 pg_enable_archiving primary "$REPO"
@@ -52,6 +51,7 @@ make_copy() {  # NAME
     {
         printf '#!/bin/sh\n'
         printf 'export ASAN_OPTIONS=%q UBSAN_OPTIONS=%q\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS"
+        repo_env_exports
         # shellcheck disable=SC2016  # $1 $2 are for the wrapper script
         printf 'exec %q --repo %q --log-level info archive-get --spool-size %s "$1" "$2" 2>>%q\n' \
             "$PGPITR" "$REPO" "$((BOUND * 16))MiB" "$dir/pgpitr.log"
@@ -118,13 +118,11 @@ assert_absent "$SPOOL" "the default spool directory after promotion"
 pg_stop good
 
 log "the same recovery with a corrupt segment in the middle"
-mapfile -t segnames < <(find "$REPO/archive/wal" -type f -name '[0-9A-F]*' -printf '%f\n' |
-    sed -E 's/-.*//' | awk -v a="$first_seg" -v b="$last_seg" '$1 >= a && $1 <= b' | sort)
+mapfile -t segnames < <(repo_find "$REPO" archive/wal '[0-9A-F]*' | sed -E 's|.*/||; s/-.*//' | awk -v a="$first_seg" -v b="$last_seg" '$1 >= a && $1 <= b' | sort)
 bad=${segnames[$((${#segnames[@]} / 2))]}
-obj=$(find "$REPO/archive/wal" -type f -name "$bad-*")
+obj=$(repo_find "$REPO" archive/wal "$bad-*")
 [ -n "$obj" ] || fail "no object for $bad"
-chmod u+w "$obj" 2>/dev/null || true
-flip_bit "$obj" $(($(file_size "$obj") / 2))
+repo_corrupt "$REPO" "$obj"
 log "corrupted $bad"
 make_copy bad
 SPOOL="$(cluster_data bad)/pg_wal/pgpitr_spool"

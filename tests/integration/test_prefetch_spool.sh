@@ -14,7 +14,6 @@ source "$(dirname "$0")/prefetch_lib.sh"
 N=8
 make_segments "$WORK/segs" "$N"
 mapfile -t segs < <(find "$WORK/segs" -maxdepth 1 -type f | sort)
-REPO="$WORK/repo"
 for s in "${segs[@]}"; do
     pgp_capture --repo "$REPO" archive-push "$s"
     assert_rc 0 "archive-push $(basename "$s")"
@@ -60,11 +59,10 @@ assert_eq 0 "$(spool_files "$SP")" "files left in the spool after the prefetcher
 
 log "a corrupt object is never spooled; its request fails with 255"
 bad=4
-obj=$(find "$REPO/archive" -name "${names[$bad]}-*" -type f)
+obj=$(repo_find "$REPO" archive/wal "${names[$bad]}-*")
 [ -n "$obj" ] || fail "no object for ${names[$bad]}"
-cp "$obj" "$WORK/good.obj"
-chmod u+w "$obj" 2>/dev/null || true
-flip_bit "$obj" $(($(file_size "$obj") / 2))
+repo_read "$REPO" "$obj" >"$WORK/good.obj"
+repo_corrupt "$REPO" "$obj"
 SP2="$WORK/spool2"
 start_sampler "$SP2" "$WORK/max2"
 spool_get "$SP2" "${names[1]}"
@@ -85,7 +83,7 @@ if grep -qx "${names[$bad]}" "$WORK/max2.names"; then
     fail "the corrupt segment ${names[$bad]} appeared in the spool"
 fi
 [ "$max" -le "$BOUND" ] || fail "the spool held $max files, more than its bound of $BOUND"
-cp "$WORK/good.obj" "$obj"
+repo_write "$REPO" "$obj" <"$WORK/good.obj"
 
 log "a spool of another repository or cluster is wiped, never served"
 SP3="$WORK/spool3"
@@ -98,7 +96,9 @@ spool_get "$SP3" "${names[5]}"
 assert_rc 0 "archive-get ${names[5]} with a foreign spool"
 assert_same_file "${segs[5]}" "$WORK/tmp/dest" "${names[5]} with a foreign spool"
 assert_contains "$ERR" "from \"archive/wal/" "the foreign spool's file was not served"
-assert_contains "$(cat "$SP3/.identity")" "repo $(readlink -f "$REPO")" "identity rewritten"
+ident=$REPO
+repo_is_s3 "$REPO" || ident=$(readlink -f "$REPO")
+assert_contains "$(cat "$SP3/.identity")" "repo $ident" "identity rewritten"
 for ((i = 0; i < 100; i++)); do prefetcher_running "$SP3" || break; sleep 0.1; done
 
 log "spool-size 0 turns prefetching off; a spool-size below one segment too, with a warning"

@@ -14,7 +14,6 @@ source "$(dirname "$0")/prefetch_lib.sh"
 N=4
 make_segments "$WORK/segs" "$N"
 mapfile -t segs < <(find "$WORK/segs" -maxdepth 1 -type f | sort)
-REPO="$WORK/repo"
 names=()
 for s in "${segs[@]}"; do
     pgp_capture --repo "$REPO" archive-push "$s"

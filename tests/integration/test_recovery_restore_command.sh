@@ -5,7 +5,6 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-REPO="$WORK/repo"
 pg_init primary
 pg_enable_archiving primary "$REPO"
 pg_start primary
@@ -26,7 +25,7 @@ for ((i = 0; i < 150; i++)); do
     sleep 0.2
 done
 assert_file "$(cluster_data primary)/pg_wal/archive_status/$bname.done" "$bname archived"
-assert_file "$(repo_object_path "$REPO" "$bname" "$(sha256_of "$bfile")" .zst)" "object of $bname"
+assert_repo_has "$REPO" "$(repo_object_key "$bname" "$(sha256_of "$bfile")" .zst)" "object of $bname"
 archive_get_cmp "$REPO" "$bname" "$bfile"
 
 log "writes after the backup"
@@ -83,12 +82,12 @@ log "copy promoted on timeline $tli after restoring $restored files"
 psql_c copy "CHECKPOINT"
 hist=$(printf '%08X.history' 2)
 for ((i = 0; i < 300; i++)); do
-    [ -n "$(find "$REPO/archive/history" -name "$hist-*" 2>/dev/null)" ] && break
+    [ -n "$(repo_find "$REPO" archive/history "$hist-*")" ] && break
     sleep 0.2
 done
-hobj=$(find "$REPO/archive/history" -name "$hist-*" 2>/dev/null | head -n 1)
+hobj=$(repo_find "$REPO" archive/history "$hist-*" | head -n 1)
 [ -n "$hobj" ] || fail "$hist was not archived into $REPO/archive/history"
-assert_eq "$(repo_object_path "$REPO" "$hist" "$(sha256_of "$WORK/copy/data/pg_wal/$hist")" .zst)" "$hobj" "history object path"
+assert_eq "$(repo_object_key "$hist" "$(sha256_of "$WORK/copy/data/pg_wal/$hist")" .zst)" "$hobj" "history object key"
 archive_get_cmp "$REPO" "$hist" "$WORK/copy/data/pg_wal/$hist"
 assert_eq 0 "$(psql_c copy "SELECT failed_count FROM pg_stat_archiver")" "archiver failures on the promoted copy"
 log "ok"

@@ -13,8 +13,7 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
-timeline2_objects() { find "$REPO/archive" -name '00000002*' 2>/dev/null; }
+timeline2_objects() { repo_find "$REPO" archive '00000002*'; }
 
 # start_copy NAME: start a restored cluster on its own port and socket, changing nothing else
 # of its configuration (unlike start_restored, which turns archiving off itself).
@@ -72,10 +71,10 @@ start_copy pitr
 assert_eq on "$(psql_c pitr "SHOW archive_mode")" "archive_mode of the promoted PITR"
 assert_eq "1,2,3" "$(rows pitr)" "rows of the PITR"
 for ((i = 0; i < 300; i++)); do
-    [ -n "$(find "$REPO/archive/history" -name '00000002.history-*')" ] && break
+    [ -n "$(repo_find "$REPO" archive/history '00000002.history-*')" ] && break
     sleep 0.1
 done
-[ -n "$(find "$REPO/archive/history" -name '00000002.history-*')" ] ||
+[ -n "$(repo_find "$REPO" archive/history '00000002.history-*')" ] ||
     fail "00000002.history of the PITR was not archived"
 pg_stop pitr
 log "ok"

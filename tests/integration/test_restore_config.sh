@@ -6,6 +6,7 @@
 #   server's log. No --repo (the file names the repository).
 # - PGPITR_CONFIG=FILE: the same --config. PGPITR_REPO=DIR and --repo DIR (relative): --repo
 #   with the absolute path. --config with a relative path: written absolute.
+# repo-kinds: local -- relative --repo paths made absolute, PGPITR_REPO as a directory
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"

@@ -15,7 +15,6 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 TS="$WORK/ts"
 NEWTS="$WORK/ts_new"
 pg_init src

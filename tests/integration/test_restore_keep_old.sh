@@ -13,6 +13,7 @@
 # Bad DIRs are refused before anything changes; a full disk while copying (the tmpfs: too
 # small, then out of inodes; root only) fails with exit 6 and leaves the target as it was and
 # nothing in DIR.
+# repo-kinds: local -- holds a restore mid-object with a FIFO in place of an object file
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"

@@ -4,6 +4,7 @@
 # defect 7). restore refuses such a path before it writes anything: exit 3, one line naming
 # which path, the target directory not created. A tab in the repository path is carried by
 # PostgreSQL's configuration parser and by /bin/sh: that restore works, and so does its replay.
+# repo-kinds: local -- repository paths with a line break or a tab in them (directory names)
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"

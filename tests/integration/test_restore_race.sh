@@ -14,6 +14,7 @@
 #     inside its work directory are refused to restores, and to another drill.
 #  4. a restore killed while holding the lock leaves nothing that blocks the next restore or
 #     bothers pg_verifybackup (flock on the directory: no lock file).
+# repo-kinds: local -- holds a restore mid-object with a FIFO in place of an object file
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"

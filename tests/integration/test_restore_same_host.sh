@@ -12,7 +12,6 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 # Both copies keep the source's unix_socket_directories: they are reached there, by port.
 psql_at() {  # PORT SQL
     as_pg "$PG_BIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 -h "$WORK/src" -p "$1" -U postgres \

@@ -17,7 +17,6 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 walsenders() { psql_c p "SELECT count(*) FROM pg_stat_replication"; }
 # wait_sql NAME SQL EXPECTED WHAT: until SQL on NAME prints EXPECTED (60 s).
 wait_sql() {

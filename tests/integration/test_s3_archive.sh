@@ -6,18 +6,16 @@
 # access-denied error with nothing written, a missing bucket and an unreachable endpoint are
 # one-line errors, a download reset mid-body resumes, and the same round trip over TLS with
 # s3-ca-file (and refused without it).
+# repo-kinds: local -- tests the S3 driver on servers of its own (plain, TLS, unreachable); the s3 stages would only repeat it
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
-# shellcheck source=tests/integration/s3_lib.sh
-source "$TOP/tests/integration/s3_lib.sh"
 
 s3_start
-s3_env
 log "S3 test server at $S3_TEST_ENDPOINT"
 make_segments "$WORK/segs" 3
 mapfile -t segs < <(find "$WORK/segs" -maxdepth 1 -type f | sort)
-REPO=s3://test-bucket/r1
+REPO=s3://$S3_IT_BUCKET/r1
 
 # ---- round trip, idempotence -------------------------------------------------------------
 for s in "${segs[0]}" "${segs[1]}"; do
@@ -45,26 +43,27 @@ as_pg cp "${segs[0]}" "$WORK/other/$name0"
 flip_bit "$WORK/other/$name0" $(($(file_size "${segs[0]}") / 2))
 other_sha=$(sha256_of "$WORK/other/$name0")
 before=$(s3_keys r1/)
-s3_curl "/$key0" >"$WORK/obj.before"
+s3_get "$key0" "$WORK/obj.before"
 pgp_capture --repo "$REPO" archive-push "$WORK/other/$name0"
 assert_rc 8 "push of different content under an archived name"
 assert_one_line_error "conflicting push to S3"
 assert_contains "$ERR" "$sha0" "the error names the archived checksum"
 assert_contains "$ERR" "$other_sha" "the error names the new checksum"
 assert_eq "$before" "$(s3_keys r1/)" "keys after a conflicting push"
-s3_curl "/$key0" | cmp -s - "$WORK/obj.before" || fail "the archived object changed"
+s3_get "$key0" "$WORK/obj.after"
+cmp -s "$WORK/obj.after" "$WORK/obj.before" || fail "the archived object changed"
 archive_get_cmp "$REPO" "$name0" "${segs[0]}"
 
 # ---- larger than one part: multipart through a local spill file, nothing left behind -----
-pgp_capture --s3-part-size 5MiB --repo s3://test-bucket/big archive-push --compress none "${segs[2]}"
+pgp_capture --s3-part-size 5MiB --repo s3://$S3_IT_BUCKET/big archive-push --compress none "${segs[2]}"
 assert_rc 0 "archive-push of a 16 MiB segment in 5 MiB parts"
 name2=$(basename "${segs[2]}")
 key2="big/archive/wal/${name2:0:16}/$name2-$(sha256_of "${segs[2]}")"
 grep -qx "$key2" <<<"$(s3_keys big/)" || fail "multipart object $key2 missing: $(s3_keys big/)"
-etag=$(s3_keys_etags big/archive/)
+etag=$(s3_etags big/archive/)
 assert_contains "$etag" "-4" "the object is a 4-part multipart upload (ETag $etag)"
 assert_eq 0 "$(s3_uploads)" "multipart uploads left unfinished"
-archive_get_cmp s3://test-bucket/big "$name2" "${segs[2]}"
+archive_get_cmp s3://$S3_IT_BUCKET/big "$name2" "${segs[2]}"
 
 # ---- wrong secret: access denied, nothing written ------------------------------------------
 before=$(s3_keys r1/)
@@ -125,7 +124,7 @@ PROXY_PID=$!
 track_pid "$PROXY_PID"
 for _ in $(seq 1 100); do grep -q ready "$WORK/proxy.out" && break; sleep 0.1; done
 grep -q ready "$WORK/proxy.out" || fail "the cutting proxy did not start: $(cat "$WORK/proxy.out")"
-PGPITR_S3_ENDPOINT=http://127.0.0.1:$pport archive_get_cmp s3://test-bucket/big "$name2" "${segs[2]}"
+PGPITR_S3_ENDPOINT=http://127.0.0.1:$pport archive_get_cmp s3://$S3_IT_BUCKET/big "$name2" "${segs[2]}"
 PGPITR_S3_ENDPOINT=http://127.0.0.1:$pport archive_get_cmp "$REPO" "$name0" "${segs[0]}"
 kill "$PROXY_PID"
 wait "$PROXY_PID" 2>/dev/null || true
@@ -133,13 +132,12 @@ untrack_pid "$PROXY_PID"
 
 # ---- over TLS, with the server's CA -----------------------------------------------------------
 s3_start --tls
-s3_env
 [ -n "${S3_TEST_CA_FILE:-}" ] || fail "the TLS server gave no CA file"
-pgp_capture --repo s3://test-bucket/tls archive-push "${segs[1]}"
+pgp_capture --repo s3://$S3_IT_BUCKET/tls archive-push "${segs[1]}"
 [ "$RC" -ne 0 ] || fail "TLS push without the CA succeeded"
 assert_one_line_error "TLS without the CA"
 export PGPITR_S3_CA_FILE=$S3_TEST_CA_FILE
-pgp_capture --repo s3://test-bucket/tls archive-push "${segs[1]}"
+pgp_capture --repo s3://$S3_IT_BUCKET/tls archive-push "${segs[1]}"
 assert_rc 0 "archive-push over TLS"
-archive_get_cmp s3://test-bucket/tls "$(basename "${segs[1]}")" "${segs[1]}"
+archive_get_cmp s3://$S3_IT_BUCKET/tls "$(basename "${segs[1]}")" "${segs[1]}"
 log "ok"

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 for mb in 1 64; do
     c="seg$mb"
-    REPO="$WORK/repo-$mb"
+    REPO=$(repo_url "repo-$mb")
     bytes=$((mb * 1024 * 1024))
     log "cluster with --wal-segsize=$mb"
     pg_init "$c" --wal-segsize="$mb"
@@ -23,10 +23,11 @@ for mb in 1 64; do
     wait_archived "$c" "$seg"
     assert_eq 0 "$(psql_c "$c" "SELECT failed_count FROM pg_stat_archiver")" "failed_count on $c"
 
-    assert_file "$REPO/repo.json" "repo.json of $c"
-    grep -Eq "(^|[^0-9])$bytes([^0-9]|$)" "$REPO/repo.json" ||
-        fail "repo.json does not record the segment size $bytes: $(cat "$REPO/repo.json")"
-    grep -q "$(cluster_sysid "$c")" "$REPO/repo.json" || fail "repo.json does not record the system identifier"
+    assert_repo_has "$REPO" repo.json "repo.json of $c"
+    rj=$(repo_read "$REPO" repo.json)
+    grep -Eq "(^|[^0-9])$bytes([^0-9]|$)" <<<"$rj" ||
+        fail "repo.json does not record the segment size $bytes: $rj"
+    grep -q "$(cluster_sysid "$c")" <<<"$rj" || fail "repo.json does not record the system identifier"
 
     data=$(cluster_data "$c")
     n=0
@@ -35,7 +36,7 @@ for mb in 1 64; do
         [[ "$name" =~ ^[0-9A-F]{24}$ ]] || continue
         [ -f "$data/pg_wal/$name" ] || continue
         assert_eq "$bytes" "$(file_size "$data/pg_wal/$name")" "size of $name"
-        assert_file "$(repo_object_path "$REPO" "$name" "$(sha256_of "$data/pg_wal/$name")" .zst)" "object of $name"
+        assert_repo_has "$REPO" "$(repo_object_key "$name" "$(sha256_of "$data/pg_wal/$name")" .zst)" "object of $name"
         archive_get_cmp "$REPO" "$name" "$data/pg_wal/$name"
         n=$((n + 1))
     done
@@ -47,9 +48,9 @@ done
 # A 1 MiB segment pushed into the 64 MiB repository does not belong there (other cluster,
 # other size): refused, repository unchanged.
 one=$(find "$(cluster_data seg1)/pg_wal" -maxdepth 1 -regextype posix-extended -regex '.*/[0-9A-F]{24}' | sort | head -n 1)
-before=$(repo_all_files "$WORK/repo-64")
-pgp_capture --repo "$WORK/repo-64" archive-push "$one"
+before=$(repo_listing "$REPO"; repo_debris "$REPO")   # the 64 MiB one, the loop's last
+pgp_capture --repo "$REPO" archive-push "$one"
 [ "$RC" -ne 0 ] || fail "a 1 MiB segment was accepted by a 64 MiB repository"
 assert_one_line_error "1 MiB segment into the 64 MiB repository"
-assert_eq "$before" "$(repo_all_files "$WORK/repo-64")" "64 MiB repository after the refused push"
+assert_eq "$before" "$(repo_listing "$REPO"; repo_debris "$REPO")" "64 MiB repository after the refused push"
 log "ok"

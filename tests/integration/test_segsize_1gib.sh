@@ -13,7 +13,6 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 SEG=$((1024 * 1024 * 1024))
 t0=$(date +%s)
 pg_init src --wal-segsize=1024
@@ -35,9 +34,9 @@ wait_archived src "$last"
 assert_eq 0 "$(psql_c src "SELECT failed_count FROM pg_stat_archiver")" "failed archive-push calls"
 expect=$(psql_c src "SELECT count(*) || ':' || md5(string_agg(id || note, ',' ORDER BY id)) FROM t")
 pg_stop src
-obj=$(find "$REPO/archive/wal" -name "$last-*" -type f)
+obj=$(repo_find "$REPO" archive/wal "$last-*")
 [ -n "$obj" ] || fail "no archived object for $last"
-log "archived up to $last ($(du -sh "$REPO" | cut -f1) in the repository)"
+log "archived up to $last ($(repo_bytes "$REPO") bytes in the repository)"
 
 log "restore and recover with default settings"
 restore_to dst >/dev/null

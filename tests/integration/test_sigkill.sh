@@ -2,6 +2,7 @@
 # archive-push killed with SIGKILL at random moments (including during repository creation):
 # a final name only ever holds a complete, correct object; the next push succeeds; temp files
 # of dead processes are cleaned up by a later push.
+# repo-kinds: local -- temp files (.tmp.*) of killed pushes and their cleanup by later pushes; S3's counterpart (unfinished multipart uploads, aborted by expire) needs its own test
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 

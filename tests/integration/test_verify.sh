@@ -12,19 +12,19 @@ source "$HERE/lib.sh"
 # shellcheck source=tests/integration/pitr_lib.sh
 source "$HERE/pitr_lib.sh"
 
-REPO="$WORK/repo"
 SCHEMA="$HERE/../../docs/verify.schema.json"
-hist_object() { find "$1/archive/history" -name "$2-*" 2>/dev/null | head -n 1; }
-seg_objects() { find "$1/archive/wal" -type f -name "$2*" ! -name '*.partial*' ! -name '*.backup*' | sort; }
+hist_object() { repo_find "$1" archive/history "$2-*" | head -n 1; }
+seg_objects() { repo_find "$1" archive/wal "$2*" | grep -v '\.partial\|\.backup' || true; }
 
 # validate FILE: the report validates against the schema.
 validate() { validate_schema "$SCHEMA" "$1"; }
 
-# fresh NAME: a copy of the clean repository to damage.
+# fresh NAME: a copy of the clean repository to damage; prints its URL.
 fresh() {
-    rm -rf "${WORK:?}/$1"
-    cp -a "$REPO" "$WORK/$1"
-    printf '%s\n' "$WORK/$1"
+    local r
+    r=$(repo_url "$1")
+    repo_copy "$REPO" "$r"
+    printf '%s\n' "$r"
 }
 
 source_cluster src
@@ -74,10 +74,11 @@ assert_contains "$ERR" 'backup "nosuch" not found' "unknown label named"
 
 log "a flipped bit in a backup file object"
 R=$(fresh r_flip)
-acc_path=$(jq -r '[.entries[] | select(.type == "file" and .size > 1000000)][0].path' "$R/backup/base1/manifest.json")
-acc_obj=$(jq -r --arg p "$acc_path" '.entries[] | select(.path == $p) | .object' "$R/backup/base1/manifest.json")
+repo_read "$R" backup/base1/manifest.json >"$WORK/tmp/manifest.json"
+acc_path=$(jq -r '[.entries[] | select(.type == "file" and .size > 1000000)][0].path' "$WORK/tmp/manifest.json")
+acc_obj=$(jq -r --arg p "$acc_path" '.entries[] | select(.path == $p) | .object' "$WORK/tmp/manifest.json")
 [ -n "$acc_obj" ] && [ "$acc_obj" != null ] || fail "no big file in base1's manifest"
-flip_bit "$R/$acc_obj" $(($(file_size "$R/$acc_obj") / 2))
+repo_corrupt "$R" "$acc_obj"
 pgp_capture --repo "$R" verify --jobs 2
 assert_rc 7 "verify after a flipped bit"
 printf '%s\n' "$OUT"
@@ -96,7 +97,7 @@ assert_eq false "$(jq -r '.backups[] | select(.label == "base1") | .restorable' 
 
 log "a deleted WAL segment after the backup's stop"
 R=$(fresh r_gap)
-stop_lsn=$(jq -r .stop_lsn "$R/backup/base1/manifest.json")
+stop_lsn=$(repo_read "$R" backup/base1/manifest.json | jq -r .stop_lsn)
 stop_seg=$(printf '%08X%08X%08X' 1 $((16#${stop_lsn%/*})) $((16#${stop_lsn#*/} / 16777216)))  # 16 MiB
 # the second segment after the stop's, on timeline 1: recovery runs into a hole, later ones exist
 mapfile -t later < <(seg_objects "$R" 00000001 | while read -r f; do n=$(object_walname "$f"); [[ "$n" > "$stop_seg" ]] && printf '%s\n' "$f"; done)
@@ -104,7 +105,7 @@ mapfile -t later < <(seg_objects "$R" 00000001 | while read -r f; do n=$(object_
 victim=${later[1]}
 victim_name=$(object_walname "$victim")
 resume_name=$(object_walname "${later[2]}")
-rm -f "$victim"
+repo_rm "$R" "$victim"
 pgp_capture --repo "$R" verify
 assert_rc 7 "verify after a deleted segment"
 printf '%s\n' "$OUT"
@@ -115,12 +116,13 @@ assert_contains "$OUT" "on timeline 1 are not recoverable; the archive resumes a
 
 log "a truncated WAL object"
 R=$(fresh r_trunc)
-victim=$R/${later[0]#"$WORK"/r_gap/}
-truncate -s $(($(file_size "$victim") / 2)) "$victim"
+victim=${later[0]}
+repo_read "$R" "$victim" >"$WORK/tmp/victim"
+head -c $(($(file_size "$WORK/tmp/victim") / 2)) "$WORK/tmp/victim" | repo_write "$R" "$victim"
 pgp_capture --repo "$R" verify
 assert_rc 7 "verify after a truncated object"
 printf '%s\n' "$OUT"
-assert_contains "$OUT" "segment $(object_walname "$victim") (object \"${victim#"$R"/}\") is corrupt: does not decode" \
+assert_contains "$OUT" "segment $(object_walname "$victim") (object \"$victim\") is corrupt: does not decode" \
     "names the truncated segment"
 assert_contains "$OUT" "segment $(object_walname "$victim") is damaged" "continuity counts it as lost"
 assert_contains "$OUT" "on timeline 1 are not recoverable; the archive resumes at $victim_name" \
@@ -128,7 +130,7 @@ assert_contains "$OUT" "on timeline 1 are not recoverable; the archive resumes a
 
 log "a missing history file"
 R=$(fresh r_hist)
-rm -f "$(hist_object "$R" 00000002.history)"
+repo_rm "$R" "$(hist_object "$R" 00000002.history)"
 pgp_capture --repo "$R" verify
 assert_rc 7 "verify without 00000002.history"
 printf '%s\n' "$OUT"

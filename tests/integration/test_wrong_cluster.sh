@@ -5,7 +5,6 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-REPO="$WORK/repo"
 make_segments "$WORK/a" 2
 make_segments "$WORK/b" 1
 sysid_a=$(cluster_sysid seg-a)
@@ -16,9 +15,9 @@ mapfile -t segs_b < <(find "$WORK/b" -maxdepth 1 -type f | sort)
 
 pgp_capture --repo "$REPO" archive-push "${segs_a[0]}"
 assert_rc 0 "first push (binds the repository to cluster A)"
-grep -q "$sysid_a" "$REPO/repo.json" || fail "repo.json does not record $sysid_a: $(cat "$REPO/repo.json")"
-cp "$REPO/repo.json" "$WORK/repo.json.before"
-before=$(repo_all_files "$REPO")
+repo_read "$REPO" repo.json >"$WORK/repo.json.before"
+grep -q "$sysid_a" "$WORK/repo.json.before" || fail "repo.json does not record $sysid_a: $(cat "$WORK/repo.json.before")"
+before=$(repo_listing "$REPO"; repo_debris "$REPO")
 
 # mentions_sysid TEXT ID: the identifier in decimal (as pg_controldata prints it) or hex.
 mentions_sysid() {
@@ -35,13 +34,14 @@ assert_rc 9 "archive-push of another cluster's segment"
 assert_one_line_error "archive-push of another cluster's segment"
 mentions_sysid "$ERR" "$sysid_a" || fail "the error does not mention the repository's system identifier $sysid_a: $ERR"
 mentions_sysid "$ERR" "$sysid_b" || fail "the error does not mention the segment's system identifier $sysid_b: $ERR"
-assert_eq "$before" "$(repo_all_files "$REPO")" "repository files after a refused push"
-assert_same_file "$WORK/repo.json.before" "$REPO/repo.json" "repo.json after a refused push"
+assert_eq "$before" "$(repo_listing "$REPO"; repo_debris "$REPO")" "repository objects after a refused push"
+repo_read "$REPO" repo.json >"$WORK/repo.json.after"
+assert_same_file "$WORK/repo.json.before" "$WORK/repo.json.after" "repo.json after a refused push"
 
 # Cluster A still archives normally.
 pgp_capture --repo "$REPO" archive-push "${segs_a[1]}"
 assert_rc 0 "cluster A's next segment"
-before=$(repo_all_files "$REPO")
+before=$(repo_listing "$REPO")
 
 log "cluster C with archive_command pointing at cluster A's repository"
 pg_init c
@@ -60,6 +60,6 @@ grep -q 'pgpitr: error: ' "$WORK/log/pgpitr.log" || fail "archive_command logged
 sysid_c=$(cluster_sysid c)
 mentions_sysid "$(cat "$WORK/log/pgpitr.log")" "$sysid_c" || fail "archive_command error does not name $sysid_c: $(head -n 3 "$WORK/log/pgpitr.log")"
 pg_stop c immediate
-assert_eq "$before" "$(repo_all_files "$REPO")" "repository files after the foreign cluster's attempts"
-[ -z "$(repo_tmpfiles "$REPO")" ] || fail "temp files left: $(repo_tmpfiles "$REPO")"
+assert_eq "$before" "$(repo_listing "$REPO")" "repository objects after the foreign cluster's attempts"
+[ -z "$(repo_debris "$REPO")" ] || fail "debris left: $(repo_debris "$REPO")"
 log "ok"
