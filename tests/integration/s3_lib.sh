@@ -69,6 +69,8 @@ s3_proxy_start() {
     for ((try = 0; try < 5; try++)); do
         port=$(free_port "$S3_PORT_LOW" "$S3_PORT_HIGH")
         S3_PROXY_LOG="$WORK/s3/proxy-$port.log"
+        # a port used by an earlier proxy of this test: its log is not this proxy's
+        rm -f "$S3_PROXY_LOG"
         node "$S3_IT_TOOLS/s3-fault-proxy.js" --port "$port" --upstream "$upstream" \
             --log "$S3_PROXY_LOG" "$@" >"$WORK/s3/proxy-$port.out" 2>&1 &
         S3_PROXY_PID=$!
