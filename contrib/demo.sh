@@ -7,9 +7,23 @@
 # down. `pgpitr verify` re-reads the repository before the drill and `pgpitr info` shows what
 # can be recovered after it (both on stderr). Prints the drill's JSON report (docs/drill-report.schema.json) on stdout; exits 0 only
 # when the drill passed. Leaves nothing running, removes its files (unless PGPITR_DEMO_KEEP=1).
+#
+# --s3: the same job on an S3 repository, s3://pgpitr-demo/demo, in the local S3 test server
+# (../shared/tools/s3-test-server, found like tests/integration/s3_lib.sh does; S3_TEST_SERVER
+# names it; S3_TEST_SERVER_CACHE passed through to it), started on a free port of
+# PGPITR_DEMO_S3_PORTS (LOW-HIGH, default 47000-47499) and stopped by its pid at exit. The S3
+# settings and keys go into a configuration file of mode 0600 (the production way, docs/s3.md)
+# named with --config on every command, archive_command included, so that the drill's
+# restore_command finds them too: nothing S3 is in any process's environment.
 # Runs as root on a fresh Debian 12 machine (installs what is missing, builds, and runs
 # PostgreSQL and pgpitr as the postgres OS user) or as an ordinary user.
 set -euo pipefail
+s3=0
+case "${1:-}" in
+  "") ;;
+  --s3) s3=1 ;;
+  *) echo "usage: contrib/demo.sh [--s3]" >&2; exit 2 ;;
+esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/contrib/install-deps.sh"
 make -C "$top" -s >/dev/null
@@ -19,25 +33,81 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 work=$(mktemp -d /tmp/pgpitr-demo.XXXXXX)
 chmod 755 "$work"
 pids=()
+s3_pid=""
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
   for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
+  if [ -n "$s3_pid" ]; then  # after the clusters: their archive_command may still be pushing
+    kill -TERM "$s3_pid" 2>/dev/null || true
+    while kill -0 "$s3_pid" 2>/dev/null; do sleep 0.1; done
+  fi
   [ "${PGPITR_DEMO_KEEP:-0}" = 1 ] && echo "demo: kept $work" >&2 && return
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 [ "$(id -u)" -eq 0 ] && chown postgres: "$work"
 install -m 0755 "$PGPITR_BIN" "$work/pgpitr"
-pgpitr() { as_pg "$work/pgpitr" --repo "$work/repo" "$@"; }
 
-free_port() {
-  local p
+free_port() { # [LOW HIGH], default 20000-39999
+  local p low=${1:-20000} high=${2:-39999}
   while :; do
-    p=$((20000 + RANDOM % 20000))
+    p=$((low + RANDOM % (high - low + 1)))
     (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
+
+# s3_server_tool: the S3 test server's script, where tests/integration/s3_lib.sh looks for it.
+s3_server_tool() {
+  local c
+  for c in "${S3_TEST_SERVER:-}" "$top/../shared/tools/s3-test-server" \
+    "$top/../../shared/tools/s3-test-server" /work/shared/tools/s3-test-server; do
+    [ -n "$c" ] && [ -x "$c" ] && { printf '%s\n' "$c"; return 0; }
+  done
+  echo "demo: s3-test-server not found (set S3_TEST_SERVER to its path; looked beside $top)" >&2
+  return 1
+}
+
+# s3_demo_start: the S3 test server on a free port with bucket pgpitr-demo (data in $work/s3),
+# and $work/pgpitr.conf pointing pgpitr at it. A port taken between probe and bind is retried.
+s3_demo_start() {
+  local tool out p try range=${PGPITR_DEMO_S3_PORTS:-47000-47499}
+  tool=$(s3_server_tool)
+  mkdir -p "$work/s3"
+  for ((try = 0; try < 5; try++)); do
+    p=$(free_port "${range%-*}" "${range#*-}")
+    # run from the checkout: the tool's npm cache defaults to <git top-level>/build
+    if out=$(cd "$top" && "$tool" start --port "$p" --state-dir "$work/s3/state" \
+      --dir "$work/s3/data" --bucket pgpitr-demo --fresh 2>"$work/s3/start.err"); then
+      # its variables for this shell only: pgpitr must get its settings from the file
+      eval "$(sed 's/^export //' <<<"$out")"
+      s3_pid=$S3_TEST_PID
+      break
+    fi
+    grep -qi 'in use\|busy\|EADDRINUSE' "$work/s3/start.err" || break
+    rm -rf "$work/s3/state" "$work/s3/data"
+  done
+  [ -n "$s3_pid" ] || { cat "$work/s3/start.err" >&2; echo "demo: cannot start $tool" >&2; return 1; }
+  echo "demo: S3 test server at $S3_TEST_ENDPOINT (pid $s3_pid), repository s3://pgpitr-demo/demo" >&2
+  (umask 077 && cat >"$work/pgpitr.conf") <<CONF
+# pgpitr settings of the demo's S3 repository; mode 0600: it holds the secret key
+[global]
+repo = s3://pgpitr-demo/demo
+s3-endpoint = $S3_TEST_ENDPOINT
+s3-region = $S3_TEST_REGION
+s3-uri-style = path
+s3-key = $S3_TEST_ACCESS_KEY
+s3-key-secret = $S3_TEST_SECRET_KEY
+CONF
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$work/pgpitr.conf"
+  repo_args=(--config "$work/pgpitr.conf" --repo s3://pgpitr-demo/demo)
+}
+
+repo_args=(--repo "$work/repo")
+[ "$s3" -eq 1 ] && s3_demo_start
+pgpitr() { as_pg "$work/pgpitr" "${repo_args[@]}" "$@"; }
 psql_at() { as_pg "$PG_BIN/psql" -X -q -At -h "$work" -p "$port" -d postgres -c "$1"; }
 wait_for() { # description, command...
   local what=$1; shift
@@ -53,7 +123,7 @@ listen_addresses = ''
 port = $port
 unix_socket_directories = '$work'
 archive_mode = on
-archive_command = '$work/pgpitr --repo $work/repo archive-push %p'
+archive_command = '$work/pgpitr ${repo_args[*]} archive-push %p'
 wal_level = replica
 CONF
 as_pg "$PG_BIN/pg_ctl" -D "$work/src" -l "$work/src.log" -w start >/dev/null
