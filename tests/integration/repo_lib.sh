@@ -266,6 +266,13 @@ repo_corrupt() {
 }
 repo_copy() {
     local k
+    if repo_is_s3 "$1"; then
+        _repo_s3_split "$2"
+        local db=$_B dp=${_P:+$_P/}
+        _repo_s3_split "$1"
+        repo_keys "$1" | s3_copy_objects "$_B" "${_P:+$_P/}" "$db" "$dp"
+        return 0
+    fi
     repo_keys "$1" | while IFS= read -r k; do
         repo_read "$1" "$k" | repo_write "$2" "$k"
     done

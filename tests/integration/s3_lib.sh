@@ -15,6 +15,10 @@
 # default 47500-47999: apart from the clusters' 20000-39999).
 
 S3_IT_BUCKET=pgpitr-it
+# The tool's npm install goes into this checkout's build/ whatever the test's working directory
+# (its own default follows the working directory); its first start installs under a flock.
+S3_TEST_SERVER_CACHE=${S3_TEST_SERVER_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/s3-test-server}
+export S3_TEST_SERVER_CACHE
 S3_PORT_LOW=${PGPITR_IT_S3_PORTS:-47500-47999}
 S3_PORT_HIGH=${S3_PORT_LOW#*-}
 S3_PORT_LOW=${S3_PORT_LOW%-*}
@@ -119,6 +123,39 @@ s3_curl() {
     curl -sS "${tls[@]}" --aws-sigv4 "aws:amz:$S3_TEST_REGION:s3" \
         --user "$S3_TEST_ACCESS_KEY:$S3_TEST_SECRET_KEY" -H "x-amz-content-sha256: $sha" \
         "${verb[@]}" -o "$out" -w '%{http_code}' "$@" "$S3_TEST_ENDPOINT/$bucket$pq" 2>>"$WORK/s3/curl.err" || true
+}
+
+# s3_copy_objects SRC_BUCKET SRC_PREFIX DST_BUCKET DST_PREFIX < KEYS: copies every key (one a
+# line, relative to the prefixes) inside the server with CopyObject, in one curl process running
+# the requests in parallel, from a config file one jq writes (a process or two per object made
+# repository copies of big tests take minutes). Every group of the config carries its own
+# signature settings, as "next" resets them. The test server decodes x-amz-copy-source with
+# decodeURI: there the reserved characters stay as they are.
+s3_copy_objects() {
+    local cfg="$WORK/s3/copy.$BASHPID.cfg" n codes
+    : >"$cfg"
+    chmod 600 "$cfg"
+    jq -Rr --arg ep "$S3_TEST_ENDPOINT" --arg sb "$1" --arg sp "$2" --arg db "$3" --arg dp "$4" \
+        --arg region "$S3_TEST_REGION" --arg user "$S3_TEST_ACCESS_KEY:$S3_TEST_SECRET_KEY" \
+        --arg ca "${S3_TEST_CA_FILE:-}" '
+        def enc: @uri | gsub("%2F"; "/") | gsub("!"; "%21") | gsub("\\*"; "%2A")
+                 | gsub("'"'"'"; "%27") | gsub("\\("; "%28") | gsub("\\)"; "%29");
+        def src: enc | gsub("%2B"; "+") | gsub("%3D"; "=") | gsub("%2C"; ",") | gsub("%3B"; ";")
+                 | gsub("%3A"; ":") | gsub("%40"; "@") | gsub("%26"; "&") | gsub("%24"; "$");
+        select(length > 0)
+        | "url = \"\($ep)/\($db)/\($dp + . | enc)\"",
+          "aws-sigv4 = \"aws:amz:\($region):s3\"", "user = \"\($user)\"",
+          (if $ca != "" then "cacert = \"\($ca)\"" else empty end),
+          "request = \"PUT\"", "header = \"x-amz-copy-source: /\($sb)/\($sp + . | src)\"",
+          "header = \"x-amz-content-sha256: UNSIGNED-PAYLOAD\"", "output = \"/dev/null\"",
+          "write-out = \"%{http_code}\\n\"", "next"' >"$cfg"
+    n=$(grep -c '^url = ' "$cfg" || true)
+    [ "$n" -gt 0 ] || { rm -f "$cfg"; return 0; }
+    sed -i '$d' "$cfg"   # the last "next" would start an empty group
+    codes=$(curl -sS --parallel --parallel-max 8 -K "$cfg" 2>>"$WORK/s3/curl.err" | sort | uniq -c)
+    rm -f "$cfg"
+    [ "$(awk '$2 == 200 { s += $1 } END { print s + 0 }' <<<"$codes")" = "$n" ] ||
+        fail "S3 copy of $n object(s) s3://$1/$2 -> s3://$3/$4: HTTP status counts $(tr '\n' ' ' <<<"$codes")"
 }
 
 # s3_xml_values TAG < XML: the text of every <TAG>, XML-unescaped, one a line.

@@ -72,6 +72,14 @@ check_vocabulary() {
     assert_ne tl2 "$(repo_read "$r" "$HIST")" "repo_corrupt at the middle byte"
     assert_eq t "$(repo_read "$r" "$HIST" | head -c 1)" "the bytes around the middle one"
 
+    local copy="$r-copy"
+    repo_copy "$r" "$copy"
+    assert_eq "$want" "$(repo_keys "$copy")" "keys of a copy"
+    assert_eq "$(repo_read "$r" "$ODD")" "$(repo_read "$copy" "$ODD")" "copied object with an encoded key"
+    repo_read "$copy" "$WAL1" >"$WORK/tmp/copied"
+    repo_read "$r" "$WAL1" >"$WORK/tmp/back"
+    assert_same_file "$WORK/tmp/back" "$WORK/tmp/copied" "bytes of a copied object"
+
     repo_rm "$r" "$WAL1"
     if repo_has "$r" "$WAL1"; then fail "object still there after repo_rm"; fi
     repo_rm "$r" "$WAL1"   # absent: no error
