@@ -11,7 +11,7 @@ build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libj
             clang libclang-rt-14-dev llvm)
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
           e2fsprogs python3-jsonschema jq nodejs openssl curl)
-bench_pkgs=(pgbackrest)
+bench_pkgs=(pgbackrest time)
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
 [ "${PGPITR_WITH_BENCH:-0}" = 1 ] && want+=("${bench_pkgs[@]}")
 # The S3 test server (tests/integration, ../shared/tools/s3-test-server) runs on node and is

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "pgpitr/storage/s3_url.h"
 #include "pgpitr/storage/s3_xml.h"
@@ -32,7 +33,7 @@ typedef struct S3Writer {
     S3Drv *d;
     char key[S3_KEY_MAX];
     unsigned flags;
-    unsigned char *buf;         /* one part */
+    unsigned char *buf;         /* one part (part_alloc) */
     size_t len;
     uint64_t total;
     FILE *spill;                /* NAME_AT_COMMIT beyond one part */
@@ -347,11 +348,23 @@ static int upload_spilled(S3Writer *w, PgpErr *err)
     return rc;
 }
 
+/* A part buffer is mapped, not malloc'ed: the pages a writer touched go back to the system
+ * when it ends. From the heap, glibc raises its mmap threshold once a 16 MiB block was freed
+ * and later parts come from arenas it seldom trims: a backup's thousands of writers over
+ * several threads then kept a freed part resident per arena, and its peak RSS grew past
+ * jobs x part size (tests/unit/test_s3_write.c; tests/bench/s3.sh measures it). */
+static unsigned char *part_alloc(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 static void writer_free(S3Writer *w)
 {
     if (w->spill != NULL)
         fclose(w->spill);
-    free(w->buf);
+    if (w->buf != NULL)
+        munmap(w->buf, w->d->part_size);
     free(w->md5);
     free(w);
 }
@@ -409,7 +422,7 @@ int s3_open_write(void *drv, const char *path, unsigned flags, StorageWriter **o
 {
     S3Drv *d = drv;
     S3Writer *w = calloc(1, sizeof *w);
-    if (w == NULL || (w->buf = malloc(d->part_size)) == NULL) {
+    if (w == NULL || (w->buf = part_alloc(d->part_size)) == NULL) {
         free(w);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for an S3 part of %zu bytes",
                         d->part_size);

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# tests/bench/lib.sh -- what the `make bench` scripts (run.sh, backup.sh, restore.sh) share:
+# tests/bench/lib.sh -- what the `make bench` scripts (run.sh, backup.sh, restore.sh, s3.sh) share:
 # logging, locating PostgreSQL, stopping a postmaster by pid, the outer part (dependencies, work
 # directory, privilege drop and re-run of the script as its inner part) and the cleanup traps.
 # Sourced, not run. The sourcing script sets, before sourcing:
@@ -124,4 +124,29 @@ inner_cleanup() {
   local rc=$?
   stop_all
   exit $rc
+}
+
+# --- restore benchmarks (restore.sh, s3.sh) --------------------------------------------------
+
+# The wrapper every contestant's restore_command goes through: logs "start end status" per call.
+write_wrapper() {
+  cat >"$W/bin/timed.sh" <<'EOF'
+#!/bin/bash
+log=$1
+shift
+t0=$EPOCHREALTIME
+"$@"
+rc=$?
+echo "$t0 $EPOCHREALTIME $rc" >>"$log"
+exit $rc
+EOF
+  chmod 0755 "$W/bin/timed.sh"
+}
+
+# Log timestamp "2026-11-22 04:17:21.268 UTC" of the first line matching $2 in $1 -> epoch ms.
+log_ms() {
+  local line
+  line=$(grep -m1 -- "$2" "$1" | cut -d' ' -f1-2) || return 1
+  [ -n "$line" ] || return 1
+  date -u -d "$line" +%s%3N
 }

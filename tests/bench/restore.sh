@@ -249,29 +249,6 @@ declare -A LABEL=(
 )
 declare -A FAILED=() MED=()
 
-# The wrapper every contestant's restore_command goes through: logs "start end status" per call.
-write_wrapper() {
-  cat >"$W/bin/timed.sh" <<'EOF'
-#!/bin/bash
-log=$1
-shift
-t0=$EPOCHREALTIME
-"$@"
-rc=$?
-echo "$t0 $EPOCHREALTIME $rc" >>"$log"
-exit $rc
-EOF
-  chmod 0755 "$W/bin/timed.sh"
-}
-
-# Log timestamp "2026-11-22 04:17:21.268 UTC" of the first line matching $2 in $1 -> epoch ms.
-log_ms() {
-  local line
-  line=$(grep -m1 -- "$2" "$1" | cut -d' ' -f1-2) || return 1
-  [ -n "$line" ] || return 1
-  date -u -d "$line" +%s%3N
-}
-
 # run_one ID ROUND: restore, start, wait until promoted, record figures, stop, clean up.
 run_one() {
   local id=$1 r=$2 d="$W/restore/$1" calls="$W/out/calls.$1.$2" slog="$W/out/server.$1.$2.log"

@@ -16,9 +16,10 @@
 #   BENCH_PGBENCH_MAX_SECONDS  upper bound on the pgbench run (default 60); segments it does not
 #                              fill come from pgbench -i
 #   BENCH_KEEP=1               keep the work directory (path printed)
-#   BENCH_ONLY=archive|backup|restore  run only this benchmark, tests/bench/backup.sh (base
-#                              backups) or tests/bench/restore.sh (restore + replay); all
-#                              three by default
+#   BENCH_ONLY=archive|backup|restore|s3  run only this benchmark, tests/bench/backup.sh
+#                              (base backups), tests/bench/restore.sh (restore + replay) or
+#                              tests/bench/s3.sh (the same against an S3 repository, with
+#                              pgBackRest); all four by default
 #   TMPDIR                     where the work directory is made (it must be a real disk for
 #                              fsync figures to mean anything)
 # When run as root, setup happens as root and everything else runs as the `postgres` OS user
@@ -357,13 +358,14 @@ inner() {
   log "done in $((SECONDS - t0)) s"
 }
 
-# `make bench` runs this archive-push/get benchmark, then tests/bench/backup.sh (base backups).
-# BENCH_ONLY=archive or BENCH_ONLY=backup runs just one of them.
+# `make bench` runs this archive-push/get benchmark, then tests/bench/backup.sh (base backups),
+# tests/bench/restore.sh and tests/bench/s3.sh.
 if [ "${BENCH_INNER:-0}" = 1 ]; then
   inner
 else
-  # BENCH_ONLY=archive|backup|restore runs just that one; unset runs all three.
+  # BENCH_ONLY=archive|backup|restore|s3 runs just that one; unset runs all four.
   case "${BENCH_ONLY:-}" in ""|archive) outer ;; esac
   case "${BENCH_ONLY:-}" in ""|backup) bash "$(dirname "$SELF")/backup.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|restore) bash "$(dirname "$SELF")/restore.sh" ;; esac
+  case "${BENCH_ONLY:-}" in ""|s3) bash "$(dirname "$SELF")/s3.sh" ;; esac
 fi
