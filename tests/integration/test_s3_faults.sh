@@ -16,14 +16,17 @@ source "$(dirname "$0")/drill_lib.sh"
 SEED=${PGPITR_IT_FAULT_SEED:-$((RANDOM * 32768 + RANDOM))}
 log "fault seed $SEED (replay with PGPITR_IT_FAULT_SEED=$SEED)"
 s3_start
-# 20% of requests faulted; a stall outlasts io-timeout (2 s): the attempt times out, its
-# outcome unknown. A stall costs io-timeout where the other faults cost a 50-100 ms backoff,
-# and the run makes ~6000 requests (backup, restore and drill each ~2 per file of a cluster
-# of ~1000 files): stalls are drawn 1 fault in 31 (~0.65% of requests, still ~40 of them, a
-# quarter on writes) to keep the test near 2 minutes; 503, 500 and reset share the rest.
-faults=$(printf '503,500,reset,%.0s' {1..10})stall
-s3_proxy_start "$S3_TEST_ENDPOINT" --fault-rate 0.2 --seed "$SEED" --stall-ms 3000 --faults "$faults"
-export PGPITR_S3_ENDPOINT=$S3_PROXY_URL PGPITR_IO_TIMEOUT=2 PGPITR_S3_PART_SIZE=5MiB
+# 20% of requests faulted, seeded. io-timeout (5 s) bounds a request's retries of the fast
+# faults: with backoff from 100 ms, it takes ~7 faults in a row to fail a request, which
+# over the run's ~6000 requests (backup, restore and drill each ~2 per file of a cluster of
+# ~1000 files) happens in under 1 run in 100; at 2 s it would be 1 run in 3. A stall
+# outlasts io-timeout (the attempt times out, its outcome unknown) and so costs 5 s where the
+# other faults cost a backoff of 50-100 ms: stalls are drawn 1 fault in 79 (~16 of them, a
+# quarter on writes; test_s3_unknown stalls every publishing request) to keep the test near
+# 2.5 minutes; 503, 500 and reset share the rest.
+faults=$(printf '503,500,reset,%.0s' {1..26})stall
+s3_proxy_start "$S3_TEST_ENDPOINT" --fault-rate 0.2 --seed "$SEED" --stall-ms 7000 --faults "$faults"
+export PGPITR_S3_ENDPOINT=$S3_PROXY_URL PGPITR_IO_TIMEOUT=5 PGPITR_S3_PART_SIZE=5MiB
 REPO=s3://$S3_IT_BUCKET/faults
 t0=$(date +%s)
 
