@@ -243,6 +243,7 @@ typedef struct Attempt {
     unsigned char *buf;
     size_t head, tail;
     bool overflow;              /* captured body over BODY_MAX */
+    bool req_sent;              /* the request line and headers went out */
     int code;                   /* libcurl's result once the transfer ended; -1 running */
 } Attempt;
 
@@ -523,7 +524,7 @@ static int attempt_run(S3Http *h, S3Conn *c, Attempt *a, const char *url, int *c
     rs->status = 0;
     rs->etag[0] = '\0';
     a->sent = 0;
-    a->headers_done = a->capture = a->paused = a->overflow = false;
+    a->headers_done = a->capture = a->paused = a->overflow = a->req_sent = false;
     a->head = a->tail = 0;
     int rc = setup(h, c, a, url, &hdrs, err);
     if (rc == 0) {
@@ -532,26 +533,40 @@ static int attempt_run(S3Http *h, S3Conn *c, Attempt *a, const char *url, int *c
         if (*code >= 0 || !a->stream)
             lc.curl_multi_remove_handle(c->multi, c->easy);
         fill_info(c, rs);
+        long req_size = 0;
+        lc.curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &req_size);
+        a->req_sent = req_size > 0;
     }
     lc.curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
     lc.curl_slist_free_all(hdrs);
     return rc;
 }
 
-/* Attempts until an answer that is not retried, or the I/O timeout. */
+/* Attempts until an answer that is not retried, or the retry budget (s3_retry_in_budget:
+ * io-timeout, not counting up to S3_STALLS_MAX - 1 attempts whose answer never came). */
 static int run_retried(S3Http *h, S3Conn *c, Attempt *a, PgpErr *err)
 {
     char url[URL_MAX];
     int rc = url_of(h, a->rq, url, err);
     S3Response *rs = a->rs;
-    uint64_t start = now_ms(), limit = (uint64_t)h->timeout_s * 1000;
+    uint64_t start = now_ms(), stalled = 0;
+    unsigned stalls = 0;
     for (;;) {
         int code = 0;
+        uint64_t began = now_ms();
         rs->attempts++;
         if (rc == 0)
             rc = attempt_run(h, c, a, url, &code, err);
         if (rc != 0)
             return rc;
+        /* sent, and no answer for io-timeout: by our timer, or the peer gave up first */
+        uint64_t took = now_ms() - began;
+        if (a->req_sent && (code == CURLE_OPERATION_TIMEDOUT ||
+                            (took >= (uint64_t)h->timeout_s * 1000 &&
+                             net_of((CURLcode)code) == S3_NET_BROKEN))) {
+            stalls++;
+            stalled += took;
+        }
         a->code = code;
         if (code == CURLE_WRITE_ERROR && a->overflow)
             return PGP_FAIL(err, PGP_ERR_CORRUPT, "S3 answer to %s \"%s\" is over %u bytes",
@@ -566,7 +581,7 @@ static int run_retried(S3Http *h, S3Conn *c, Attempt *a, PgpErr *err)
         if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) < 0)
             rnd = now_ms();
         uint64_t delay = s3_retry_delay_ms(rs->attempts, rnd), spent = now_ms() - start;
-        if (spent + delay > limit)
+        if (!s3_retry_in_budget(h->timeout_s, spent, stalled, stalls, delay))
             return rs->net == S3_NET_OK ? 0 : net_fail(h, a->rq, (CURLcode)code, rs, err);
         log_debug("S3 %s \"%s\": %s %ld, retrying in %llu ms", a->rq->method,
                   a->rq->key ? a->rq->key : "", rs->net == S3_NET_OK ? "status" : "no answer,",

@@ -50,6 +50,15 @@ uint64_t s3_retry_delay_ms(unsigned attempt, uint64_t rnd)
     return cap / 2 + rnd % (cap / 2 + 1);
 }
 
+bool s3_retry_in_budget(unsigned timeout_s, uint64_t spent_ms, uint64_t stalled_ms,
+                        unsigned stalls, uint64_t delay_ms)
+{
+    if (stalls >= S3_STALLS_MAX)
+        return false;
+    uint64_t other = spent_ms > stalled_ms ? spent_ms - stalled_ms : 0;
+    return other + delay_ms <= (uint64_t)timeout_s * 1000;
+}
+
 const char *s3_retry_hint(long status, const char *code)
 {
     if (code == NULL)

@@ -13,6 +13,9 @@
 // signed). One JSON line per request goes to --log (and stdout without it):
 //   {"n":7,"conn":3,"method":"PUT","path":"/b/k","action":"503","status":503,"ms":1}
 // SIGUSR1 turns faults off, SIGUSR2 back on (a test can set up cleanly, then break things).
+// --match REGEX limits faults to the requests whose "METHOD PATH?QUERY" matches: e.g.
+// '^PUT .*[?&]partNumber=2&' stalls the second part of every multipart upload, which holds a
+// writer mid-upload for as long as a test needs.
 // Prints "listening PORT" once it accepts connections. Needs only node's standard library.
 'use strict';
 const http = require('http');
@@ -20,15 +23,17 @@ const fs = require('fs');
 
 const usage = `usage: s3-fault-proxy.js --upstream http://HOST:PORT [--port N] [--address A]
   [--fault-rate R] [--faults 503,500,reset,stall] [--seed N] [--stall-ms MS] [--log FILE]
+  [--match REGEX]
   --fault-rate  share of requests faulted, 0..1 [0.2]
   --faults      kinds to pick from, uniformly [503,500,reset,stall]
   --seed        seed of the generator: same seed, same decisions in request order [1]
+  --match       fault only requests whose "METHOD PATH?QUERY" matches REGEX [all]
   --stall-ms    how long a stalled answer is withheld before the connection closes [30000]
   --port        TCP port, 0 for any [0]; --address loopback address [127.0.0.1]`;
 
 function parseArgs(argv) {
   const o = { port: 0, address: '127.0.0.1', rate: 0.2, faults: ['503', '500', 'reset', 'stall'],
-              seed: 1, stallMs: 30000, log: null, upstream: null };
+              seed: 1, stallMs: 30000, log: null, upstream: null, match: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i], v = argv[i + 1];
     const need = () => { if (v === undefined) die(`${a} needs a value`); i++; return v; };
@@ -40,6 +45,9 @@ function parseArgs(argv) {
       case '--seed': o.seed = int(need(), a); break;
       case '--stall-ms': o.stallMs = int(need(), a); break;
       case '--log': o.log = need(); break;
+      case '--match':
+        try { o.match = new RegExp(need()); } catch (e) { die(`--match: ${e.message}`); }
+        break;
       case '--upstream': o.upstream = new URL(need()); break;
       case '--help': process.stdout.write(usage + '\n'); process.exit(0); break;
       default: die(`unknown argument '${a}'`);
@@ -80,11 +88,11 @@ process.on('SIGUSR2', () => { faultsOn = true; record({ event: 'faults on' }); }
 
 function record(o) { logStream.write(JSON.stringify(o) + '\n'); }
 
-// decide: the fault for the next request, or null to forward it. Draws the same number of
-// values whatever the outcome, so decisions depend on the seed and request order only.
-function decide() {
+// decide: the fault for request `what` ("METHOD PATH"), or null to forward it. Draws the same
+// number of values whatever the outcome, so decisions depend on the seed and request order only.
+function decide(what) {
   const r = random(), k = random();
-  if (!faultsOn || r >= opt.rate) return null;
+  if (!faultsOn || r >= opt.rate || (opt.match && !opt.match.test(what))) return null;
   return opt.faults[Math.min(opt.faults.length - 1, Math.floor(k * opt.faults.length))];
 }
 
@@ -133,7 +141,7 @@ function forward(req, res, entry, t0, stall) {
 }
 
 const server = http.createServer({ keepAlive: true }, (req, res) => {
-  const n = ++nreq, action = decide(), t0 = Date.now();
+  const n = ++nreq, action = decide(`${req.method} ${req.url}`), t0 = Date.now();
   const entry = { n, conn: req.socket.connId, method: req.method, path: req.url,
                   action: action || 'forward' };
   if (action === '503' || action === '500') {

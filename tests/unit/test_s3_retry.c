@@ -58,6 +58,22 @@ START_TEST(backoff)
 }
 END_TEST
 
+START_TEST(budget)
+{
+    /* without stalls: io-timeout since the first attempt, the next delay included */
+    ck_assert(s3_retry_in_budget(3, 0, 0, 0, 100));
+    ck_assert(s3_retry_in_budget(3, 2900, 0, 0, 100));
+    ck_assert(!s3_retry_in_budget(3, 2901, 0, 0, 100));
+    /* a stall takes the whole timeout by itself and is retried all the same */
+    ck_assert(s3_retry_in_budget(3, 3050, 3010, 1, 100));
+    ck_assert(s3_retry_in_budget(3, 9500, 9000, 3, 2000));
+    ck_assert(!s3_retry_in_budget(3, 9500, 6000, 2, 100));
+    /* a store that never answers: the S3_STALLS_MAX-th stall ends the retries */
+    ck_assert(!s3_retry_in_budget(3, 12000, 12000, S3_STALLS_MAX, 0));
+    ck_assert(!s3_retry_in_budget(60, 0, 0, S3_STALLS_MAX, 0));
+}
+END_TEST
+
 START_TEST(hints)
 {
     ck_assert_ptr_nonnull(strstr(s3_retry_hint(403, "SignatureDoesNotMatch"), "s3-key-secret"));
@@ -80,6 +96,7 @@ Suite *suite_s3_retry(void)
     tcase_add_test(tc, statuses);
     tcase_add_test(tc, transport);
     tcase_add_test(tc, backoff);
+    tcase_add_test(tc, budget);
     tcase_add_test(tc, hints);
     suite_add_tcase(s, tc);
     return s;

@@ -32,6 +32,19 @@ bool s3_retry_outcome_unknown(S3Net net, long status);
  * clients retrying together spread out. */
 uint64_t s3_retry_delay_ms(unsigned attempt, uint64_t rnd);
 
+/* Whether another attempt fits in a request's retry budget: `spent_ms` since its first
+ * attempt, of which `stalled_ms` in the `stalls` attempts that stalled after the request was
+ * sent (no answer for the whole timeout: S3_NET_TIMEOUT, or the peer closing the connection
+ * after that long), and `delay_ms` to wait first. The budget is
+ * timeout_s seconds not counting stalls: a stall alone lasts the whole timeout, and a
+ * request that met one lost answer must still be tried again (its outcome is unknown, and a
+ * single flaky connection must not fail an archive-push or a backup). Stalls are bounded by
+ * count instead: the S3_STALLS_MAX-th ends the retries, so a store that never answers fails a
+ * request after about (S3_STALLS_MAX + 1) x timeout_s. */
+#define S3_STALLS_MAX 4u
+bool s3_retry_in_budget(unsigned timeout_s, uint64_t spent_ms, uint64_t stalled_ms,
+                        unsigned stalls, uint64_t delay_ms);
+
 /* The HINT for a final HTTP error: status with S3's error code (may be "" or NULL). */
 const char *s3_retry_hint(long status, const char *code);
 
