@@ -190,6 +190,21 @@ assert_repo_absent() {
         assert_absent "$1/$2" "${3:-must not exist}"
     fi
 }
+# assert_repo_has_all REPO WHAT < KEYS / assert_repo_absent_all REPO WHAT < KEYS: the same
+# for every key on stdin, from one listing of REPO (on S3 a request per key made tests that
+# check hundreds of objects take minutes). Absent: no object KEY and none under KEY/.
+assert_repo_has_all() {
+    local bad
+    bad=$(awk 'NR == FNR { have[$0] = 1; next } $0 != "" && !($0 in have)' \
+        <(repo_keys "$1") - | head -n 3)
+    [ -z "$bad" ] || fail "${2:-object missing}: not in $1: $(tr '\n' ' ' <<<"$bad")"
+}
+assert_repo_absent_all() {
+    local bad
+    bad=$(awk 'NR == FNR { k = $0; have[k] = 1; while (sub(/\/[^\/]*$/, "", k)) have[k] = 1; next }
+               $0 != "" && ($0 in have)' <(repo_keys "$1") - | head -n 3)
+    [ -z "$bad" ] || fail "${2:-must not exist}: in $1: $(tr '\n' ' ' <<<"$bad")"
+}
 repo_read() {
     local st b
     if repo_is_s3 "$1"; then

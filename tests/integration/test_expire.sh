@@ -98,10 +98,10 @@ assert_repo_absent "$REPO" backup/b1 "expired backup b1"
 assert_repo_absent "$REPO" backup/b2 "expired backup b2"
 assert_repo_has "$REPO" backup/b3/manifest.json "retained backup b3"
 assert_repo_has "$REPO" backup/b4/manifest.json "retained backup b4"
-while read -r o; do assert_repo_has "$REPO" "$o" "object referenced by a retained backup"; done <<<"$refs_kept"
-while read -r o; do assert_repo_absent "$REPO" "$o" "object only b1/b2 referenced"; done <<<"$only_old"
-for f in "${expect_gone[@]}"; do assert_repo_absent "$REPO" "$f" "WAL before b3's start"; done
-for f in "${expect_kept[@]}"; do assert_repo_has "$REPO" "$f" "WAL at or after b3's start"; done
+assert_repo_has_all "$REPO" "object referenced by a retained backup" <<<"$refs_kept"
+assert_repo_absent_all "$REPO" "object only b1/b2 referenced" <<<"$only_old"
+printf '%s\n' "${expect_gone[@]}" | assert_repo_absent_all "$REPO" "WAL before b3's start"
+printf '%s\n' "${expect_kept[@]}" | assert_repo_has_all "$REPO" "WAL at or after b3's start"
 
 log "restore to the oldest promised point: b3, immediate"
 restored_rows r_oldest --backup b3 --target-immediate
@@ -121,7 +121,7 @@ printf '%s\n' "$OUT"
 assert_contains "$OUT" "b3  incomplete" "b3 is now an incomplete directory"
 assert_repo_absent "$REPO" backup/b3 "b3 after the re-run"
 assert_repo_has "$REPO" backup/b4/manifest.json "the newest backup"
-while read -r o; do assert_repo_has "$REPO" "$o" "object b4 references"; done <<<"$(refs_of b4)"
+assert_repo_has_all "$REPO" "object b4 references" <<<"$(refs_of b4)"
 
 log "config retain-full 3 alone keeps what is there: the newest always stays"
 pgp_capture --repo "$REPO" --config "$cfg" expire --output json

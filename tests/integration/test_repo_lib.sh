@@ -80,6 +80,18 @@ check_vocabulary() {
     repo_read "$r" "$WAL1" >"$WORK/tmp/back"
     assert_same_file "$WORK/tmp/back" "$WORK/tmp/copied" "bytes of a copied object"
 
+    assert_repo_has_all "$r" "every key written" <<<"$want"
+    if (assert_repo_has_all "$r" x <<<"$(printf '%s\nbackup/none\n' "$HIST")") 2>"$WORK/tmp/neg"; then
+        fail "assert_repo_has_all passed with a key missing"
+    fi
+    assert_contains "$(cat "$WORK/tmp/neg")" "backup/none" "assert_repo_has_all names the missing key"
+    assert_repo_absent_all "$r" "keys never written" <<<"$(printf 'backup/none\narchive/wal/0\n')"
+    for a in "$HIST" backup archive/wal/0000000100000000; do
+        if (assert_repo_absent_all "$r" x <<<"$a") 2>/dev/null; then
+            fail "assert_repo_absent_all passed for $a, which is (or has objects below it)"
+        fi
+    done
+
     repo_rm "$r" "$WAL1"
     if repo_has "$r" "$WAL1"; then fail "object still there after repo_rm"; fi
     repo_rm "$r" "$WAL1"   # absent: no error
