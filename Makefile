@@ -55,7 +55,7 @@ FUZZ_SECONDS ?= 120
 FUZZ_JOBS ?= 2
 FUZZ ?=
 
-.PHONY: all check check-layout check-unit check-integration check-valgrind asan check-asan fuzz fuzz-build bench \
+.PHONY: all check check-layout check-unit check-integration check-s3 check-valgrind asan check-asan fuzz fuzz-build bench \
         demo install clean deps
 all: $(B)/pgpitr
 
@@ -107,6 +107,12 @@ check-valgrind: $(B)/unit_tests
 
 check-integration: $(B)/pgpitr
 	PGPITR_BIN=$(abspath $(B)/pgpitr) tests/integration/run.sh
+
+# the whole integration suite against an S3 repository on the local S3 test server, then over
+# TLS (CI runs a subset of it: tests/run-all.sh)
+check-s3: $(B)/pgpitr
+	PGPITR_IT_REPO_KIND=s3 PGPITR_BIN=$(abspath $(B)/pgpitr) tests/integration/run.sh
+	PGPITR_IT_REPO_KIND=s3-tls PGPITR_BIN=$(abspath $(B)/pgpitr) tests/integration/run.sh
 
 check:
 	tests/run-all.sh
