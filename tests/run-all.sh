@@ -122,9 +122,11 @@ rc=0; stage valgrind make check-valgrind || rc=$?
 count_unit "$logs/valgrind.log" "$rc"
 
 # ASan/UBSan: the same unit and integration tests against build/asan. `make check-asan` runs
-# the unit tests and then the integration tests; its log holds both summaries.
+# the unit tests and then the integration tests; its log holds both summaries. test_s3_faults
+# (about 3 minutes: 6000 requests, a fifth faulted) is left out here for time: the retry and
+# unknown-outcome paths it drives run under ASan in test_s3_unknown and test_s3_killed.
 rc=0
-stage asan make -j"$(nproc)" check-asan || rc=$?
+stage asan env PGPITR_IT_EXCLUDE="test_s3_faults" make -j"$(nproc)" check-asan || rc=$?
 if grep -Eq 'Checks: [0-9]+' "$logs/asan.log"; then
     count_unit "$logs/asan.log" 0
     if grep -Eq '^integration: ' "$logs/asan.log"; then

@@ -8,7 +8,7 @@
 # the tail of its log, then "integration: N passed, M failed" (", K skipped" when some
 # skipped). Exit 77 from a test means skipped. Non-zero exit when any test failed (or none ran).
 # Environment: PGPITR_IT_TIMEOUT (seconds per test, default 600), PGPITR_IT_JOBS (tests at a
-# time, default 2), PGPITR_IT_LOGDIR (keep logs there), PGPITR_KEEP_WORK=1 (keep each test's
+# time, default 2), PGPITR_IT_EXCLUDE (test names, space-separated, not run), PGPITR_IT_LOGDIR (keep logs there), PGPITR_KEEP_WORK=1 (keep each test's
 # work dir), PGPITR_IT_REPO_KIND=local|s3|s3-tls (the repository every test runs against,
 # default local; see repo_lib.sh: tests marked "# repo-kinds: local" skip under s3 kinds).
 set -euo pipefail
@@ -79,9 +79,28 @@ for t in "$here"/test_*.sh; do
         for f in "${filters[@]}"; do [[ "$name" == *"$f"* ]] && hit=1; done
         [ "$hit" -eq 1 ] || continue
     fi
+    if [[ " ${PGPITR_IT_EXCLUDE:-} " == *" $name "* ]]; then
+        echo "SKIP $name: excluded by PGPITR_IT_EXCLUDE"
+        skipped=$((skipped + 1))
+        continue
+    fi
     names+=("$name")
     paths+=("$t")
 done
+
+# The longest tests start first, so that the last minutes are not one long test running alone
+# while the other slot idles (about 2 minutes of a CI stage).
+long_first=" test_s3_faults test_sigkill test_segsize_1gib test_verify test_backup_standby test_s3_secrets test_s3_pitr "
+ordered_names=() ordered_paths=()
+for pass in first rest; do
+    for i in "${!names[@]}"; do
+        case "$long_first" in *" ${names[$i]} "*) in_first=first ;; *) in_first=rest ;; esac
+        [ "$in_first" = "$pass" ] || continue
+        ordered_names+=("${names[$i]}")
+        ordered_paths+=("${paths[$i]}")
+    done
+done
+names=("${ordered_names[@]}") paths=("${ordered_paths[@]}")
 
 start_all=$(date +%s)
 declare -A running=()   # pid -> test name
