@@ -150,3 +150,42 @@ log_ms() {
   [ -n "$line" ] || return 1
   date -u -d "$line" +%s%3N
 }
+
+# make_source PGPITR_REPO_ARGS [vacuum]: the bench's source cluster in $W/pgdata, loaded with
+# pgbench at $SCALE under wal_level minimal, then archiving into pgbackrest's stanza and (when
+# $PGPITR is set) into pgpitr's repository named by PGPITR_REPO_ARGS; "vacuum" freezes the
+# tables first (no anti-wraparound writes during the timed runs). Needs start_source and $CONF.
+make_source() {
+  log "initdb + pgbench -i -s $SCALE (wal_level = minimal for the load)"
+  "$PGBIN/initdb" -D "$W/pgdata" -U postgres -A trust --no-sync >"$W/log/initdb.log" 2>&1 \
+    || { cat "$W/log/initdb.log" >&2; die "initdb failed"; }
+  cat >>"$W/pgdata/postgresql.conf" <<EOF
+log_line_prefix = '%m [%p] '
+shared_buffers = '128MB'
+max_wal_size = '1GB'
+checkpoint_timeout = '30s'
+wal_keep_size = '4GB'
+synchronous_commit = off
+autovacuum = off
+wal_level = minimal
+max_wal_senders = 0
+archive_mode = off
+EOF
+  start_source
+  "$PGBIN/pgbench" -h "$W/sock" -p "$PORT" -U postgres -i -q -s "$SCALE" postgres \
+    >"$W/log/pgbench-init.log" 2>&1 || { tail -n 20 "$W/log/pgbench-init.log" >&2; die "pgbench -i failed"; }
+  [ "${2:-}" = vacuum ] && psql_q "VACUUM (FREEZE, ANALYZE)"
+  stop_postmaster "$W/pgdata"
+  local pgpitr_push=""
+  [ -n "$PGPITR" ] && pgpitr_push="$PGPITR $1 archive-push %p && "
+  cat >>"$W/pgdata/postgresql.conf" <<EOF
+wal_level = replica
+max_wal_senders = 10
+archive_mode = on
+archive_command = '${pgpitr_push}pgbackrest --config=$CONF --stanza=bench archive-push %p'
+EOF
+  start_source
+  sed -i "/^pg1-port=/d; s|^\[bench\]\$|[bench]\npg1-port=$PORT|" "$CONF"
+  DATA_BYTES=$(du -sb --exclude=pg_wal "$W/pgdata" | cut -f1)
+  log "data directory (without pg_wal): $((DATA_BYTES / 1048576)) MiB"
+}

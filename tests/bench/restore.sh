@@ -147,39 +147,6 @@ pg1-user=postgres
 EOF
 }
 
-make_source() {
-  log "initdb + pgbench -i -s $SCALE"
-  "$PGBIN/initdb" -D "$W/pgdata" -U postgres -A trust --no-sync >"$W/log/initdb.log" 2>&1 \
-    || { cat "$W/log/initdb.log" >&2; die "initdb failed"; }
-  cat >>"$W/pgdata/postgresql.conf" <<EOF
-log_line_prefix = '%m [%p] '
-shared_buffers = '128MB'
-max_wal_size = '1GB'
-checkpoint_timeout = '30s'
-wal_keep_size = '4GB'
-synchronous_commit = off
-autovacuum = off
-wal_level = minimal
-max_wal_senders = 0
-archive_mode = off
-EOF
-  start_source
-  "$PGBIN/pgbench" -h "$W/sock" -p "$PORT" -U postgres -i -q -s "$SCALE" postgres \
-    >"$W/log/pgbench-init.log" 2>&1 || { tail -n 20 "$W/log/pgbench-init.log" >&2; die "pgbench -i failed"; }
-  stop_postmaster "$W/pgdata"
-  local pgpitr_push=""
-  [ -n "$PGPITR" ] && pgpitr_push="$PGPITR --repo $W/repo/pgpitr archive-push %p && "
-  cat >>"$W/pgdata/postgresql.conf" <<EOF
-wal_level = replica
-max_wal_senders = 10
-archive_mode = on
-archive_command = '${pgpitr_push}pgbackrest --config=$CONF --stanza=bench archive-push %p'
-EOF
-  start_source
-  sed -i "/^pg1-port=/d; s|^\[bench\]\$|[bench]\npg1-port=$PORT|" "$CONF"
-  DATA_BYTES=$(du -sb --exclude=pg_wal "$W/pgdata" | cut -f1)
-  log "data directory (without pg_wal): $((DATA_BYTES / 1048576)) MiB"
-}
 
 make_backups() {
   PGBR_OK=1
@@ -342,7 +309,7 @@ inner() {
   fi
   write_wrapper
   setup_pgbackrest
-  make_source
+  make_source "--repo $W/repo/pgpitr"
   make_backups
   make_wal
   [ -n "$PGPITR" ] && ids+=(pgpitr_on pgpitr_off)

@@ -220,40 +220,6 @@ start_source() {
   die "cannot start postgres"
 }
 
-make_source() {
-  log "initdb + pgbench -i -s $SCALE (wal_level = minimal for the load)"
-  "$PGBIN/initdb" -D "$W/pgdata" -U postgres -A trust --no-sync >"$W/log/initdb.log" 2>&1 \
-    || { cat "$W/log/initdb.log" >&2; die "initdb failed"; }
-  cat >>"$W/pgdata/postgresql.conf" <<EOF
-log_line_prefix = '%m [%p] '
-shared_buffers = '128MB'
-max_wal_size = '1GB'
-checkpoint_timeout = '30s'
-wal_keep_size = '4GB'
-synchronous_commit = off
-autovacuum = off
-wal_level = minimal
-max_wal_senders = 0
-archive_mode = off
-EOF
-  start_source
-  "$PGBIN/pgbench" -h "$W/sock" -p "$PORT" -U postgres -i -q -s "$SCALE" postgres \
-    >"$W/log/pgbench-init.log" 2>&1 || { tail -n 20 "$W/log/pgbench-init.log" >&2; die "pgbench -i failed"; }
-  psql_q "VACUUM (FREEZE, ANALYZE)"
-  stop_postmaster "$W/pgdata"
-  local pgpitr_push=""
-  [ -n "$PGPITR" ] && pgpitr_push="$PGPITR --config $PCONF archive-push %p && "
-  cat >>"$W/pgdata/postgresql.conf" <<EOF
-wal_level = replica
-max_wal_senders = 10
-archive_mode = on
-archive_command = '${pgpitr_push}pgbackrest --config=$CONF --stanza=bench archive-push %p'
-EOF
-  start_source
-  sed -i "/^pg1-port=/d; s|^\[bench\]\$|[bench]\npg1-port=$PORT|" "$CONF"
-  DATA_BYTES=$(du -sb --exclude=pg_wal "$W/pgdata" | cut -f1)
-  log "data directory (without pg_wal): $((DATA_BYTES / 1048576)) MiB"
-}
 
 # The stanzas: the archive/backup repository and the one the per-segment pushes go to.
 stanzas() {
@@ -594,7 +560,7 @@ inner() {
   else log "no usable pgpitr binary (PGPITR_BIN); pgpitr contestants skipped"; fi
   start_s3
   write_configs
-  make_source
+  make_source "--config $PCONF" vacuum
   stanzas
   wait_archived >/dev/null
   LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
