@@ -2,17 +2,23 @@
  * wal_push.c - archive one WAL file durably (see wal_push.h for the contract).
  *
  * Why the shape: PostgreSQL waits on archive_command for every segment, so the cost per
- * segment decides whether pg_wal fills the disk under heavy WAL. The source is mapped once
- * and handed to object_io_write, which hashes it on a worker thread while compressing it into
- * the storage writer, and decodes the compressed stream again on a second worker to compare
- * it with the mapping. So when the object is committed we know, without reading it back, that
- * it decodes to exactly the bytes whose checksum is in its name. The final name contains that
- * checksum, so the writer is committed under it at the end.
+ * segment decides whether pg_wal fills the disk under heavy WAL. The source is mapped once;
+ * wal_push_start hashes it on one worker thread and compresses it into memory on another
+ * (object_io_encode, which decodes the compressed stream again on a third and compares it with
+ * the mapping), while the caller opens the repository: on S3 that is a TLS handshake and two
+ * requests, so they cost nothing more than the compression they overlap. wal_push_finish then
+ * looks for the name in the archive and stores the encoded bytes in one go (one PUT on S3).
+ * So when the object is committed we know, without reading it back, that it decodes to
+ * exactly the bytes whose checksum is in its name. The final name contains that checksum, so
+ * the writer is committed under it at the end.
  */
 #include "pgpitr/archive/wal_push.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -62,9 +68,9 @@ static void source_close(SourceMap *src)
         close(src->fd);
 }
 
-/* A segment's content must match its name and the repository's cluster. */
-static int check_segment(Repo *repo, const PgWalName *name, const char *base,
-                         const SourceMap *src, PgpErr *err)
+/* A segment's content must match its name; *id is what the repository must be bound to. */
+static int check_segment(const PgWalName *name, const char *base, const SourceMap *src,
+                         RepoIdentity *id, PgpErr *err)
 {
     PgWalHeader hdr;
     int rc = pg_walhdr_parse(src->data, src->size, &hdr, err);
@@ -83,8 +89,8 @@ static int check_segment(Repo *repo, const PgWalName *name, const char *base,
                         "\"%s\" starts at WAL position %s, which does not belong to that file name",
                         base, lsn);
     }
-    RepoIdentity id = {hdr.system_identifier, hdr.pg_major, hdr.segsize};
-    return repo_bind(repo, &id, err);
+    *id = (RepoIdentity){hdr.system_identifier, hdr.pg_major, hdr.segsize};
+    return 0;
 }
 
 static int conflict_error(PgpErr *err, const char *base, const char *have, const char *mine)
@@ -99,39 +105,139 @@ static int conflict_error(PgpErr *err, const char *base, const char *have, const
     return PGP_ERR_CONFLICT;
 }
 
-typedef struct PushName {
-    const char *base;
-    PipeCodec codec;
-} PushName;
+/* ---- the job: encoded ahead, stored once the repository is open ---------------------------- */
 
-/* The final name carries the checksum: <name>-<sha256><ext>. */
-static int push_name(void *ud, const char *sha256_hex, char out[REPO_PATH_MAX], PgpErr *err)
+struct WalPushJob {
+    char base[REPO_PATH_MAX];           /* the file name: what PostgreSQL archives */
+    PgWalName name;
+    WalPushOptions opt;
+    SourceMap src;
+    bool has_header;                    /* a segment or .partial: bound to the repository */
+    RepoIdentity id;
+    PipeHashJob *hash;                  /* SHA-256 of the source, on its own thread */
+    pthread_t encoder;
+    bool encoding;                      /* encoder started and not joined yet */
+    atomic_bool stop;                   /* the encoding is not needed (already archived) */
+    int encode_rc;
+    PgpErr encode_err;
+    ObjectEncoded encoded;
+};
+
+static void *encode_main(void *arg)
 {
-    const PushName *n = ud;
-    return repo_archive_object_path(n->base, sha256_hex, n->codec, out, err);
+    WalPushJob *j = arg;
+    ObjectWriteOptions wopt = {.codec = j->opt.codec, .level = j->opt.level, .verify = true};
+    j->encode_rc = object_io_encode(&wopt, j->src.data, j->src.size, &j->stop, &j->encoded,
+                                    &j->encode_err);
+    return NULL;
 }
 
-/* Compress, verify and publish (object_io). The object's directory does not depend on the
- * checksum, so the writer is opened under the plain WAL name (never a final name: those carry
- * a checksum) before the checksum is known and committed under its final name. */
-static int store_new_object(Repo *repo, const char *base, const WalPushOptions *opt,
-                            const SourceMap *src, WalPushResult *res, PgpErr *err)
+/* Waits for the encoder; its failure becomes err (unless it was told to stop). */
+static int encode_join(WalPushJob *j, PgpErr *err)
+{
+    if (!j->encoding)
+        return 0;
+    pthread_join(j->encoder, NULL);
+    j->encoding = false;
+    if (j->encode_rc != 0 && err != NULL)
+        *err = j->encode_err;
+    return j->encode_rc;
+}
+
+static int hash_join(WalPushJob *j, char hex[PIPE_SHA256_HEX_LEN + 1], PgpErr *err)
+{
+    uint8_t digest[PIPE_SHA256_LEN];
+    PipeHashJob *h = j->hash;
+    j->hash = NULL;
+    int rc = pipe_sha256_join(h, digest, err);
+    if (rc == 0 && hex != NULL)
+        pipe_hex(digest, sizeof digest, hex);
+    return rc;
+}
+
+static void job_free(WalPushJob *j)
+{
+    if (j == NULL)
+        return;
+    atomic_store(&j->stop, true);
+    encode_join(j, NULL);
+    if (j->hash != NULL)
+        hash_join(j, NULL, NULL);
+    object_io_encoded_free(&j->encoded);
+    source_close(&j->src);
+    free(j);
+}
+
+void wal_push_cancel(WalPushJob *job)
+{
+    job_free(job);
+}
+
+static int job_open(WalPushJob *j, const char *src_path, PgpErr *err)
+{
+    int rc = source_open(src_path, &j->src, err);
+    if (rc == 0 && (j->name.kind == PG_WALFILE_SEGMENT || j->name.kind == PG_WALFILE_PARTIAL)) {
+        j->has_header = true;
+        rc = check_segment(&j->name, j->base, &j->src, &j->id, err);
+    }
+    if (rc == 0)
+        rc = pipe_sha256_async(j->src.data, j->src.size, &j->hash, err);
+    if (rc == 0) {
+        int prc = pthread_create(&j->encoder, NULL, encode_main, j);
+        if (prc != 0)
+            rc = PGP_FAIL_SYS(err, prc, "cannot start a thread to compress \"%s\"", j->base);
+        j->encoding = prc == 0;
+    }
+    return rc;
+}
+
+int wal_push_start(const char *src_path, const WalPushOptions *opt, WalPushJob **out,
+                   PgpErr *err)
+{
+    *out = NULL;
+    const char *slash = strrchr(src_path, '/');
+    const char *base = slash ? slash + 1 : src_path;
+    WalPushJob *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    j->src.fd = -1;
+    j->opt = *opt;
+    atomic_init(&j->stop, false);
+    int rc = strlen(base) < sizeof j->base ? 0
+             : PGP_FAIL(err, PGP_ERR_INVALID_NAME, "file name \"%.64s...\" is too long", base);
+    if (rc == 0) {
+        memcpy(j->base, base, strlen(base) + 1);
+        rc = pg_walname_parse(j->base, &j->name, err);
+    }
+    if (rc == 0)
+        rc = job_open(j, src_path, err);
+    if (rc != 0) {
+        job_free(j);
+        return pgp_err_context(err, "cannot archive \"%s\"", src_path);
+    }
+    *out = j;
+    return 0;
+}
+
+/* Publishes the encoded bytes. The object's directory does not depend on the checksum, so
+ * the writer is opened under the plain WAL name (never a final name: those carry a checksum)
+ * and committed under its final name. */
+static int store_new_object(Repo *repo, WalPushJob *j, WalPushResult *res, PgpErr *err)
 {
     char provisional[REPO_PATH_MAX];
-    int rc = repo_archive_provisional_path(base, provisional, err);
-    if (rc != 0)
-        return rc;
-    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level, .verify = true};
-    PushName name = {base, opt->codec};
-    ObjectWriteResult w;
-    rc = object_io_write(repo_storage(repo), provisional, &wopt, src->data, src->size, push_name,
-                         &name, &w, err);
-    if (rc != 0 && rc != PGP_ERR_CONFLICT)
-        return rc;
-    memcpy(res->sha256_hex, w.sha256_hex, sizeof res->sha256_hex);
-    memcpy(res->object_path, w.path, sizeof res->object_path);
-    res->stored_size = w.stored_size;
-    return 0;   /* CONFLICT: a concurrent push of identical content won the race */
+    int rc = hash_join(j, res->sha256_hex, err);
+    if (rc == 0)
+        rc = encode_join(j, err);
+    if (rc == 0)
+        rc = repo_archive_provisional_path(j->base, provisional, err);
+    if (rc == 0)
+        rc = repo_archive_object_path(j->base, res->sha256_hex, j->opt.codec, res->object_path,
+                                      err);
+    if (rc == 0)
+        rc = object_io_store_encoded(repo_storage(repo), provisional, &j->encoded,
+                                     res->object_path, err);
+    res->stored_size = j->encoded.len;
+    return rc == PGP_ERR_CONFLICT ? 0 : rc; /* a concurrent push of identical content won */
 }
 
 /* A concurrent push of different content under the same name could have landed beside
@@ -148,53 +254,51 @@ static int recheck_unique(Repo *repo, const char *base, WalPushResult *res, PgpE
     return rc;
 }
 
+/* Already archived: same content is success, different content a conflict. */
+static int compare_existing(WalPushJob *j, const RepoArchiveObject *existing, WalPushResult *res,
+                            PgpErr *err)
+{
+    atomic_store(&j->stop, true);   /* the encoded form is not needed */
+    int rc = hash_join(j, res->sha256_hex, err);
+    if (rc != 0)
+        return rc;
+    if (strcmp(existing->sha256_hex, res->sha256_hex) != 0)
+        return conflict_error(err, j->base, existing->sha256_hex, res->sha256_hex);
+    res->already_archived = true;
+    res->stored_size = existing->stored_size;
+    memcpy(res->object_path, existing->path, sizeof res->object_path);
+    return 0;
+}
+
+int wal_push_finish(WalPushJob *j, Repo *repo, WalPushResult *res, PgpErr *err)
+{
+    memset(res, 0, sizeof *res);
+    res->size = j->src.size;
+    int rc = j->has_header ? repo_bind(repo, &j->id, err) : 0;
+    RepoArchiveObject existing;
+    if (rc == 0)
+        rc = repo_archive_find(repo, j->base, &existing, err);
+    if (rc == 0) {
+        rc = compare_existing(j, &existing, res, err);
+    } else if (rc == PGP_ERR_NOT_FOUND) {
+        rc = store_new_object(repo, j, res, err);
+        if (rc == 0)
+            rc = recheck_unique(repo, j->base, res, err);
+    }
+    if (rc != 0 && rc != PGP_ERR_CONFLICT && rc != PGP_ERR_WRONG_CLUSTER)
+        pgp_err_context(err, "cannot archive \"%s\"", j->base);
+    job_free(j);
+    return rc;
+}
+
 int wal_push_file(Repo *repo, const char *src_path, const WalPushOptions *opt,
                   WalPushResult *res, PgpErr *err)
 {
-    memset(res, 0, sizeof *res);
-    const char *slash = strrchr(src_path, '/');
-    const char *base = slash ? slash + 1 : src_path;
-    PgWalName name;
-    int rc = pg_walname_parse(base, &name, err);
-    if (rc != 0)
-        return pgp_err_context(err, "cannot archive \"%s\"", src_path);
-
-    SourceMap src;
-    rc = source_open(src_path, &src, err);
-    if (rc != 0)
-        goto out;
-    res->size = src.size;
-    if (name.kind == PG_WALFILE_SEGMENT || name.kind == PG_WALFILE_PARTIAL) {
-        rc = check_segment(repo, &name, base, &src, err);
-        if (rc != 0)
-            goto out;
+    WalPushJob *j = NULL;
+    int rc = wal_push_start(src_path, opt, &j, err);
+    if (rc != 0) {
+        memset(res, 0, sizeof *res);
+        return rc;
     }
-
-    RepoArchiveObject existing;
-    rc = repo_archive_find(repo, base, &existing, err);
-    if (rc == 0) {
-        uint8_t digest[PIPE_SHA256_LEN];
-        rc = pipe_sha256_buf(src.data, src.size, digest, err);
-        if (rc != 0)
-            goto out;
-        pipe_hex(digest, sizeof digest, res->sha256_hex);
-        if (strcmp(existing.sha256_hex, res->sha256_hex) != 0) {
-            rc = conflict_error(err, base, existing.sha256_hex, res->sha256_hex);
-            goto out;
-        }
-        res->already_archived = true;
-        res->stored_size = existing.stored_size;
-        memcpy(res->object_path, existing.path, sizeof res->object_path);
-        goto out;
-    }
-    if (rc != PGP_ERR_NOT_FOUND)
-        goto out;
-    rc = store_new_object(repo, base, opt, &src, res, err);
-    if (rc == 0)
-        rc = recheck_unique(repo, base, res, err);
-out:
-    source_close(&src);
-    if (rc != 0 && rc != PGP_ERR_CONFLICT && rc != PGP_ERR_WRONG_CLUSTER)
-        pgp_err_context(err, "cannot archive \"%s\"", base);
-    return rc;
+    return wal_push_finish(j, repo, res, err);
 }

@@ -1,8 +1,8 @@
 /*
  * archive_push.c - `pgpitr archive-push PATH`, PostgreSQL's archive_command.
- * Parses options, resolves settings, opens (or creates) the repository, hands the file to
- * wal_push_file(). Exit 0 tells PostgreSQL it may recycle the segment, so every failure
- * path must return non-zero.
+ * Parses options, resolves settings, starts encoding the file (wal_push_start), opens (or
+ * creates) the repository meanwhile, and hands both to wal_push_finish(). Exit 0 tells
+ * PostgreSQL it may recycle the segment, so every failure path must return non-zero.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +29,21 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
         return rc;
     Storage *storage = NULL;
     Repo *repo = NULL;
+    WalPushJob *job = NULL;
     WalPushOptions opt;
     rc = cmd_compression(&s, a.flag[CMD_OPT_COMPRESS], a.flag[CMD_OPT_COMPRESS_LEVEL], &opt.codec,
                          &opt.level, err);
+    /* The file is compressed while the repository is opened (see wal_push.c). */
+    if (rc == 0)
+        rc = wal_push_start(path, &opt, &job, err);
     if (rc == 0)
         rc = cmd_open_repo(&s, true, &storage, &repo, err);
     WalPushResult res;
-    if (rc == 0)
-        rc = wal_push_file(repo, path, &opt, &res, err);
+    if (rc == 0) {
+        rc = wal_push_finish(job, repo, &res, err);
+        job = NULL;
+    }
+    wal_push_cancel(job);
     if (rc == 0 && res.already_archived)
         log_info("\"%s\" was already archived with the same content (sha256 %s)", path,
                  res.sha256_hex);

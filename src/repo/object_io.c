@@ -13,11 +13,17 @@
  */
 #include "pgpitr/repo/object_io.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/grow.h"
+
 #define READ_CHUNK_DEFAULT (64u << 10)
 #define WRITE_CHUNK (1u << 20)
+/* First room for an object encoded in memory; it doubles from there (a compressed WAL
+ * segment is typically 1 to 8 MiB). */
+#define ENCODED_FIRST (1u << 20)
 /* Queue in front of a hashing or verifying thread: small enough to stay in cache, large
  * enough that the producer rarely waits (it hands on pieces of up to 1 MiB). A big one only
  * costs fresh pages: the ring is written end to end before it wraps. */
@@ -159,10 +165,9 @@ static void write_chain_free(WriteChain *c)
 }
 
 static int write_chain_build(WriteChain *c, const ObjectWriteOptions *opt, const void *data,
-                             size_t size, StorageWriter *w, PgpErr *err)
+                             size_t size, PipeSink store, PgpErr *err)
 {
     memset(c, 0, sizeof *c);
-    PipeSink store = {storage_sink_write, w};
     int rc = 0;
     if (opt->verify) {
         rc = pipe_compare_new(data, size, &c->compare, err);
@@ -185,10 +190,14 @@ static int write_chain_build(WriteChain *c, const ObjectWriteOptions *opt, const
     return rc;
 }
 
-static int write_chain_run(WriteChain *c, const uint8_t *data, size_t size, PgpErr *err)
+/* stop (may be NULL): checked between pieces; once set, the run ends with PGP_ERR_INTERNAL. */
+static int write_chain_run(WriteChain *c, const uint8_t *data, size_t size,
+                           const atomic_bool *stop, PgpErr *err)
 {
     int rc = 0;
     for (size_t off = 0; rc == 0 && off < size; off += WRITE_CHUNK) {
+        if (stop != NULL && atomic_load(stop))
+            return PGP_FAIL(err, PGP_ERR_INTERNAL, "encoding stopped by its caller");
         size_t n = size - off < WRITE_CHUNK ? size - off : WRITE_CHUNK;
         rc = pipe_filter_push(c->compress, data + off, n, err);
     }
@@ -218,9 +227,9 @@ int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
     if (rc == 0)
         rc = storage_open_write(s, path, name != NULL ? STORAGE_WRITE_NAME_AT_COMMIT : 0, &w, err);
     if (rc == 0)
-        rc = write_chain_build(&chain, opt, data, size, w, err);
+        rc = write_chain_build(&chain, opt, data, size, (PipeSink){storage_sink_write, w}, err);
     if (rc == 0)
-        rc = write_chain_run(&chain, data, size, err);
+        rc = write_chain_run(&chain, data, size, NULL, err);
     if (rc == 0)
         res->stored_size = pipe_size_result(chain.size);
     write_chain_free(&chain);
@@ -241,4 +250,53 @@ int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
     /* both free w, also on error */
     return name != NULL ? storage_writer_commit_as(w, res->path, err)
                         : storage_writer_commit(w, err);
+}
+
+/* ---- encode ahead, store later ----------------------------------------------------------- */
+
+static int encoded_write(void *ud, const void *buf, size_t len, PgpErr *err)
+{
+    ObjectEncoded *e = ud;
+    if (GROW_N(e->data, e->len, len, e->cap, ENCODED_FIRST, "bytes of encoded object", err) != 0)
+        return PGP_ERR_NOMEM;
+    memcpy(e->data + e->len, buf, len);
+    e->len += len;
+    return 0;
+}
+
+int object_io_encode(const ObjectWriteOptions *opt, const void *data, size_t size,
+                     const atomic_bool *stop, ObjectEncoded *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    WriteChain chain;
+    int rc = write_chain_build(&chain, opt, data, size, (PipeSink){encoded_write, out}, err);
+    if (rc == 0)
+        rc = write_chain_run(&chain, data, size, stop, err);
+    write_chain_free(&chain);
+    if (rc != 0)
+        object_io_encoded_free(out);
+    return rc;
+}
+
+void object_io_encoded_free(ObjectEncoded *e)
+{
+    free(e->data);
+    memset(e, 0, sizeof *e);
+}
+
+int object_io_store_encoded(Storage *s, const char *path, const ObjectEncoded *enc,
+                            const char *final_path, PgpErr *err)
+{
+    StorageWriter *w = NULL;
+    int rc = storage_open_write(s, path, final_path != NULL ? STORAGE_WRITE_NAME_AT_COMMIT : 0,
+                                &w, err);
+    if (rc == 0 && enc->len > 0)
+        rc = storage_write(w, enc->data, enc->len, err);
+    if (rc != 0) {
+        storage_writer_abort(w);
+        return rc;
+    }
+    /* both free w, also on error */
+    return final_path != NULL ? storage_writer_commit_as(w, final_path, err)
+                              : storage_writer_commit(w, err);
 }

@@ -381,6 +381,10 @@ static int setup(S3Http *h, S3Conn *c, Attempt *a, const char *url, struct curl_
     }
     for (size_t i = 0; ok && rq->headers != NULL && rq->headers[i] != NULL; i++)
         ok = lc.curl_slist_append(l, rq->headers[i]) != NULL;
+    /* No "Expect: 100-continue" before bodies over 1 MiB: that waits a round trip (or a
+     * second when the server ignores it) for nothing, since a refusal costs a retry anyway. */
+    if (ok && rq->body_len > 0)
+        ok = lc.curl_slist_append(l, "Expect:") != NULL;
     *hdrs = l;
     if (!ok)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");

@@ -3,7 +3,9 @@
  * fabricated repository (fx_repo.h): a round trip through every codec, then objects damaged
  * on disk (a flipped byte, a truncation), read under a wrong name or missing, each refused
  * with its error; and a write failing at each step (fx_fail_storage) leaves no temp file and
- * nothing under the final name.
+ * nothing under the final name. Encoding ahead (object_io_encode, archive-push's path): the
+ * bytes stored later read back verified, a stop ends it early with nothing kept, and a store
+ * failing at each step leaves nothing either.
  */
 #include "pgpitr/repo/object_io.h"
 
@@ -299,6 +301,74 @@ START_TEST(test_write_failures_leave_nothing)
 }
 END_TEST
 
+/* Encoded in memory first, stored later under its final name: reads back verified. */
+START_TEST(test_encode_then_store)
+{
+    ObjectWriteOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1, .verify = true};
+    ObjectEncoded enc;
+    PgpErr err = {0};
+    ck_assert_int_eq(object_io_encode(&opt, data, LEN, NULL, &enc, &err), 0);
+    ck_assert_uint_gt(enc.len, 0);
+    ck_assert_uint_lt(enc.len, LEN);
+    char hex[PIPE_SHA256_HEX_LEN + 1], final[REPO_PATH_MAX];
+    expected_sha(hex);
+    final_path(hex, PIPE_CODEC_ZSTD, final);
+    ck_assert_int_eq(object_io_store_encoded(fx.st, "objects/t/pending", &enc, final, &err), 0);
+    ck_assert(!fx_exists(&fx, "objects/t/pending"));
+    ck_assert_int_eq(fx_count_temp(&fx), 0);
+    Mem m = {0};
+    ObjectReadResult res;
+    ck_assert_int_eq(read_object(final, PIPE_CODEC_ZSTD, hex, true, &m, &res, &err), 0);
+    ck_assert_uint_eq(m.len, LEN);
+    ck_assert(memcmp(m.buf, data, LEN) == 0);
+    ck_assert_uint_eq(res.stored, enc.len);
+    free(m.buf);
+    /* Storing it again never replaces. */
+    ck_assert_int_eq(object_io_store_encoded(fx.st, "objects/t/pending", &enc, final, &err),
+                     PGP_ERR_CONFLICT);
+    ck_assert_int_eq(fx_count_temp(&fx), 0);
+    object_io_encoded_free(&enc);
+    ck_assert_ptr_null(enc.data);
+}
+END_TEST
+
+/* A stop set before (or while) encoding ends it with an error and nothing kept. */
+START_TEST(test_encode_stopped)
+{
+    ObjectWriteOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1, .verify = true};
+    atomic_bool stop;
+    atomic_init(&stop, true);
+    ObjectEncoded enc;
+    PgpErr err = {0};
+    ck_assert_int_eq(object_io_encode(&opt, data, LEN, &stop, &enc, &err), PGP_ERR_INTERNAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "stopped"));
+    ck_assert_ptr_null(enc.data);
+    ck_assert_uint_eq(enc.len, 0);
+}
+END_TEST
+
+/* Storing encoded bytes failing at each step: nothing under either name, no temp file. */
+START_TEST(test_store_encoded_failures_leave_nothing)
+{
+    ObjectWriteOptions opt = {.codec = PIPE_CODEC_LZ4, .verify = true};
+    ObjectEncoded enc;
+    PgpErr err = {0};
+    ck_assert_int_eq(object_io_encode(&opt, data, LEN, NULL, &enc, &err), 0);
+    const FxFailStep steps[] = {FX_FAIL_OPEN, FX_FAIL_WRITE, FX_FAIL_COMMIT};
+    for (size_t i = 0; i < 3; i++) {
+        Storage *s = fx_fail_storage(&fx, steps[i]);
+        ck_assert_int_ne(object_io_store_encoded(s, "objects/t/pending", &enc, "objects/t/final",
+                                                 &err), 0);
+        ck_assert_ptr_nonnull(strstr(err.msg, "fx: "));
+        ck_assert(!fx_exists(&fx, "objects/t/final"));
+        ck_assert(!fx_exists(&fx, "objects/t/pending"));
+        ck_assert_int_eq(fx_count_temp(&fx), 0);
+        storage_free(s);
+    }
+    object_io_encoded_free(&enc);
+}
+END_TEST
+
 Suite *suite_object_io(void)
 {
     Suite *s = suite_create("object_io");
@@ -311,6 +381,9 @@ Suite *suite_object_io(void)
     tcase_add_test(tc, test_wrong_name);
     tcase_add_test(tc, test_truncated_and_missing);
     tcase_add_test(tc, test_write_failures_leave_nothing);
+    tcase_add_test(tc, test_encode_then_store);
+    tcase_add_test(tc, test_encode_stopped);
+    tcase_add_test(tc, test_store_encoded_failures_leave_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,7 +5,10 @@
  * as it was; a push failing at each step of the write (fx_fail_storage) leaves no temp file
  * and nothing archived; a fetch of a damaged, misnamed or absent object, or into a missing
  * directory, leaves no destination and no temp file. History files need no WAL page header,
- * so they carry the tests (segments take the same path after their header check).
+ * so they carry the tests (segments take the same path after their header check). The two
+ * steps archive-push uses (wal_push_start before the repository is open, wal_push_finish
+ * after): a job cancelled touches nothing, a missing file fails at the start, and a finish
+ * that finds the file already archived stops the encoding and reports it.
  */
 #include "pgpitr/archive/wal_get.h"
 #include "pgpitr/archive/wal_push.h"
@@ -216,6 +219,42 @@ START_TEST(test_get_refuses_damage)
 }
 END_TEST
 
+START_TEST(test_start_cancel_and_finish)
+{
+    PgpErr err = {0};
+    WalPushJob *job = NULL;
+    WalPushOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1};
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/missing/%s", fx.tdir, HIST);
+    ck_assert_int_ne(wal_push_start(missing, &opt, &job, &err), 0);
+    ck_assert_ptr_null(job);
+    ck_assert_ptr_nonnull(strstr(err.msg, "cannot archive"));
+
+    /* Started, then cancelled (the repository could not be opened): nothing written. */
+    put_file(src, TEXT_A);
+    ck_assert_int_eq(wal_push_start(src, &opt, &job, &err), 0);
+    ck_assert_ptr_nonnull(job);
+    wal_push_cancel(job);
+    wal_push_cancel(NULL);
+    ck_assert_int_eq(count_objects(), 0);
+    ck_assert_int_eq(fx_count_temp(&fx), 0);
+
+    /* Finished: archived; finished again with the same content: already there. */
+    WalPushResult r1, r2;
+    ck_assert_int_eq(wal_push_start(src, &opt, &job, &err), 0);
+    ck_assert_int_eq(wal_push_finish(job, fx.repo, &r1, &err), 0);
+    ck_assert(!r1.already_archived);
+    ck_assert_uint_gt(r1.stored_size, 0);
+    ck_assert(fx_exists(&fx, r1.object_path));
+    ck_assert_int_eq(wal_push_start(src, &opt, &job, &err), 0);
+    ck_assert_int_eq(wal_push_finish(job, fx.repo, &r2, &err), 0);
+    ck_assert(r2.already_archived);
+    ck_assert_str_eq(r2.sha256_hex, r1.sha256_hex);
+    ck_assert_int_eq(count_objects(), 1);
+    ck_assert_int_eq(fx_count_temp(&fx), 0);
+}
+END_TEST
+
 Suite *suite_wal_push_get(void)
 {
     Suite *s = suite_create("wal_push_get");
@@ -224,6 +263,7 @@ Suite *suite_wal_push_get(void)
     tcase_add_test(tc, test_same_content_twice_different_refused);
     tcase_add_test(tc, test_push_failure_at_each_step);
     tcase_add_test(tc, test_get_refuses_damage);
+    tcase_add_test(tc, test_start_cancel_and_finish);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -32,7 +32,19 @@ typedef struct WalPushResult {
     bool already_archived;
 } WalPushResult;
 
+/* Archives src_path into repo: wal_push_start then wal_push_finish. */
 int wal_push_file(Repo *repo, const char *src_path, const WalPushOptions *opt,
                   WalPushResult *res, PgpErr *err);
+
+/* The same in two steps, so that the repository can be opened while the file is encoded.
+ * wal_push_start maps and checks the file (name, WAL header) and starts hashing and
+ * compressing it on worker threads; it touches no repository. wal_push_finish binds the
+ * repository to the segment's cluster, looks the name up, and stores the object (contract
+ * above); it always frees the job. wal_push_cancel stops and frees a job not finished. */
+typedef struct WalPushJob WalPushJob;
+int wal_push_start(const char *src_path, const WalPushOptions *opt, WalPushJob **out,
+                   PgpErr *err);
+int wal_push_finish(WalPushJob *job, Repo *repo, WalPushResult *res, PgpErr *err);
+void wal_push_cancel(WalPushJob *job);
 
 #endif

@@ -13,6 +13,7 @@
 #ifndef PGPITR_OBJECT_IO_H
 #define PGPITR_OBJECT_IO_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -82,5 +83,28 @@ typedef struct ObjectWriteResult {
 int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
                     const void *data, size_t size, ObjectNameFn name, void *name_ud,
                     ObjectWriteResult *res, PgpErr *err);
+
+/* ---- encode ahead, store later ----------------------------------------------------------- */
+/* archive-push encodes a segment while the repository is being opened and searched (over the
+ * network for S3, that is most of a push), then stores the encoded bytes in one go. */
+
+typedef struct ObjectEncoded {
+    uint8_t *data;              /* the stored form (compressed), len bytes */
+    size_t len, cap;
+} ObjectEncoded;
+
+/* Compresses the size bytes at data into out (memory, growing as needed) and, with
+ * opt->verify, decodes them again on a worker thread and compares them with data, exactly as
+ * object_io_write does. stop (may be NULL) is polled between 1 MiB pieces: once it is set the
+ * encoding ends early with PGP_ERR_INTERNAL. On any failure out is left empty. */
+int object_io_encode(const ObjectWriteOptions *opt, const void *data, size_t size,
+                     const atomic_bool *stop, ObjectEncoded *out, PgpErr *err);
+void object_io_encoded_free(ObjectEncoded *e);
+
+/* Writes enc as one object: a writer opened at path, committed under final_path (in path's
+ * directory) or, when it is NULL, under path; same rules as object_io_write's commit (never
+ * replaces: PGP_ERR_CONFLICT; aborted on failure, nothing left). */
+int object_io_store_encoded(Storage *s, const char *path, const ObjectEncoded *enc,
+                            const char *final_path, PgpErr *err);
 
 #endif
