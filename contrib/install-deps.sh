@@ -10,7 +10,7 @@ build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libj
             libinih-dev libarchive-dev libcurl4-openssl-dev libexpat1-dev check valgrind
             clang libclang-rt-14-dev llvm)
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
-          e2fsprogs python3-jsonschema jq nodejs openssl curl)
+          e2fsprogs python3-jsonschema jq nodejs openssl curl time)
 bench_pkgs=(pgbackrest time)
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
 [ "${PGPITR_WITH_BENCH:-0}" = 1 ] && want+=("${bench_pkgs[@]}")

@@ -34,18 +34,24 @@
 #include "pgpitr/pg/pgconn.h"
 #include "pgpitr/pg/walname.h"
 
-#define POOL_BUDGET (512u << 20)
+/* Memory: files below STREAM_MIN are read whole into the pool's budget and stored by its
+ * workers; larger ones are compressed while they arrive into a storage writer (stream_big)
+ * that holds at most BACKUP_PENDING_MEMORY, counted in the same budget. With the raw queue
+ * of a streamed file and each worker's writer (one S3 part at most), a backup's peak RSS
+ * stays near a fixed base + POOL_BUDGET + STREAM_QUEUE + jobs x s3-part-size, whatever the
+ * size of the database or of its largest file (docs/s3.md). */
+#define POOL_BUDGET (32u << 20)
 #define HASH_WHILE_READING (8u << 20)
 #define HASH_PIECE (1u << 20)
-/* From this size on a file is compressed while it arrives instead of after (see stream_big). */
-#define STREAM_MIN (64u << 20)
-#define STREAM_QUEUE (16u << 20)
+#define STREAM_MIN (16u << 20)
+#define STREAM_QUEUE (8u << 20)
 
 typedef struct BackupRun {
     BackupManifest *m;
     BackupSource src;
     const BackupStoreOptions *store;
     BackupPool *pool;
+    Storage *storage;
     uint64_t files, reused_files;
     BackupDedup dedup;          /* which reused files were duplicates within this backup */
     int64_t total_size;
@@ -165,82 +171,89 @@ static int read_hashed(PgTarReader *reader, BackupFileJob *job, PgpErr *err)
     return rc;
 }
 
-/* Growing memory buffer: the compressed stream of one big file. */
-typedef struct MemBuf {
-    uint8_t *data;
-    size_t len, cap;
-} MemBuf;
-
-static int membuf_write(void *ud, const void *buf, size_t len, PgpErr *err)
+static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err)
 {
-    MemBuf *m = ud;
-    if (m->len + len > m->cap) {
-        size_t cap = m->cap ? m->cap : (1u << 20);
-        while (cap < m->len + len)
-            cap *= 2;
-        uint8_t *nd = realloc(m->data, cap);
-        if (nd == NULL)
-            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for a compressed file");
-        m->data = nd;
-        m->cap = cap;
-    }
-    memcpy(m->data + m->len, buf, len);
-    m->len += len;
-    return 0;
+    return storage_write(ud, buf, len, err);
+}
+
+/* The filters of a streamed big file: thread -> sha256 -> compress -> size -> storage writer. */
+typedef struct BigChain {
+    PipeFilter *thr, *sha, *comp, *size;
+} BigChain;
+
+static int big_chain_build(BigChain *c, const BackupStoreOptions *opt, StorageWriter *w,
+                           PgpErr *err)
+{
+    memset(c, 0, sizeof *c);
+    int rc = pipe_size_new((PipeSink){storage_sink_write, w}, &c->size, err);
+    if (rc == 0)
+        rc = pipe_compress_new(opt->codec, opt->level, 2, pipe_filter_sink(c->size), &c->comp,
+                               err);
+    if (rc == 0)
+        rc = pipe_sha256_new(pipe_filter_sink(c->comp), &c->sha, err);
+    if (rc == 0)
+        rc = pipe_thread_new(pipe_filter_sink(c->sha), STREAM_QUEUE, &c->thr, err);
+    return rc;
+}
+
+static void big_chain_free(BigChain *c)
+{
+    pipe_filter_free(c->thr);   /* stops and joins the worker first if it still runs */
+    pipe_filter_free(c->sha);
+    pipe_filter_free(c->comp);
+    pipe_filter_free(c->size);
 }
 
 /* A big file (a relation segment of up to 1 GiB) is compressed while it arrives: pieces go
- * to a worker thread that hashes and compresses them (with zstd's own threads) while this
- * thread only keeps reading, which is what paces the server. Buffering the whole file first made its compression start only after
- * the last byte arrived. The compressed stream is kept in memory (at most about the file's
- * size, as the raw buffer was) and handed to the pool, which stores it unless an identical
- * object exists; for an unchanged file that compression was wasted, but it ran while waiting
- * for the server. */
+ * to a worker thread that hashes and compresses them (with zstd's own threads) into a
+ * storage writer, while this thread only keeps reading, which is what paces the server.
+ * Memory stays bounded whatever the file's size: the writer is a temp file of the repository
+ * (posix) or one part in memory and the rest in a local temporary file (S3, which cannot
+ * rename). The content address is known only at the end, so the writer is handed to the pool,
+ * which commits it under that address unless an identical object exists (then it is
+ * dropped: for an unchanged file the compression was wasted, but it ran while waiting for the
+ * server). */
 static int stream_big(BackupRun *r, const PgTarEntry *e, PgTarReader *reader,
                       const BackupStoreOptions *opt, PgpErr *err)
 {
-    MemBuf out = {0};
-    PipeFilter *comp = NULL, *thr = NULL, *sha = NULL;
+    BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
+                         .size = (size_t)e->size, .has_digest = true,
+                         .data_len = BACKUP_PENDING_MEMORY};
+    BigChain c = {0};
     uint8_t *piece = malloc(HASH_PIECE);
     int rc = piece ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    bool reserved = false;
     if (rc == 0)
-        rc = pipe_compress_new(opt->codec, opt->level, 2, (PipeSink){membuf_write, &out}, &comp,
-                               err);
+        reserved = (rc = backup_pool_reserve(r->pool, job.data_len, err)) == 0;
     if (rc == 0)
-        rc = pipe_sha256_new(pipe_filter_sink(comp), &sha, err);
+        rc = storage_open_write(r->storage, REPO_PENDING_OBJECT, STORAGE_WRITE_NAME_AT_COMMIT,
+                                &job.pending, err);
     if (rc == 0)
-        rc = pipe_thread_new(pipe_filter_sink(sha), STREAM_QUEUE, &thr, err);
+        rc = big_chain_build(&c, opt, job.pending, err);
     for (uint64_t off = 0; rc == 0 && off < e->size; off += HASH_PIECE) {
         size_t n = e->size - off < HASH_PIECE ? (size_t)(e->size - off) : HASH_PIECE;
         rc = pg_tar_read(reader, piece, n, err);
         if (rc == 0)
-            rc = pipe_filter_push(thr, piece, n, err);
+            rc = pipe_filter_push(c.thr, piece, n, err);
     }
-    /* Finishing thr joins the worker, then finishes sha and comp. */
+    /* Finishing thr joins the worker, then finishes sha, comp and size. */
     if (rc == 0)
-        rc = pipe_filter_finish(thr, err);
-    BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
-                         .size = (size_t)e->size, .compressed = true, .has_digest = true};
-    if (rc == 0)
-        pipe_sha256_result(sha, job.digest);
-    pipe_filter_free(sha);
-    pipe_filter_free(thr);
-    pipe_filter_free(comp);
-    free(piece);
+        rc = pipe_filter_finish(c.thr, err);
     if (rc == 0) {
-        job.data_len = out.len;
-        rc = backup_pool_alloc(r->pool, job.data_len, &job.data, err);
-    }
-    if (rc == 0) {
-        memcpy(job.data, out.data, out.len);
+        pipe_sha256_result(c.sha, job.digest);
+        job.stored_len = pipe_size_result(c.size);
         job.path = strdup(e->path);
-        if (job.path == NULL) {
-            backup_pool_discard(r->pool, job.data, job.data_len);
+        if (job.path == NULL)
             rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        }
     }
-    free(out.data);
-    return rc == 0 ? backup_pool_submit(r->pool, &job, err) : rc;
+    big_chain_free(&c);
+    free(piece);
+    if (rc == 0)
+        return backup_pool_submit(r->pool, &job, err);   /* owns path and writer from here */
+    storage_writer_abort(job.pending);
+    if (reserved)
+        backup_pool_discard(r->pool, NULL, job.data_len);
+    return rc;
 }
 
 static int on_entry(void *ud, const PgTarEntry *e, PgTarReader *reader, PgpErr *err)
@@ -368,8 +381,9 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
     for (size_t i = 0; rc == 0 && i < start.n_tablespaces; i++)
         rc = manifest_add_tablespace(r->m, start.tablespaces[i].oid, start.tablespaces[i].location,
                                      err);
+    r->storage = repo_storage(repo);
     if (rc == 0)
-        rc = backup_pool_new(repo_storage(repo), &o->store, o->jobs, POOL_BUDGET, on_stored, r,
+        rc = backup_pool_new(r->storage, &o->store, o->jobs, POOL_BUDGET, on_stored, r,
                              &r->pool, err);
     PgTarHandler h = {.ud = r, .on_entry = on_entry, .on_progress = on_progress};
     if (rc == 0)

@@ -68,18 +68,20 @@ int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *
     return write_object(s, &wopt, data, size, res->object, &res->stored_size, err);
 }
 
-int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uint8_t *data,
-                            size_t len, const uint8_t *digest, BackupStoreResult *res,
-                            PgpErr *err)
+int backup_store_pending(Storage *s, const BackupStoreOptions *opt, StorageWriter *w,
+                         uint64_t len, const uint8_t *digest, BackupStoreResult *res,
+                         PgpErr *err)
 {
     memset(res, 0, sizeof *res);
     int rc = find_existing(s, opt, digest, res, err);
-    if (rc != PGP_ERR_NOT_FOUND)
+    if (rc != PGP_ERR_NOT_FOUND) {
+        storage_writer_abort(w);
         return rc;
-    ObjectWriteOptions raw = {.codec = PIPE_CODEC_NONE};   /* already compressed: as is */
+    }
     res->stored_size = len;
-    uint64_t stored;
-    return write_object(s, &raw, data, len, res->object, &stored, err);
+    /* An identical object committed concurrently under the same address: the same bytes. */
+    rc = storage_writer_commit_as(w, res->object, err);
+    return rc == PGP_ERR_CONFLICT ? 0 : rc;
 }
 
 /* ---- what the files had in common -------------------------------------------------------- */
@@ -162,14 +164,25 @@ struct BackupPool {
     PgpErr err;
 };
 
+/* What a job owns, given back (a pending writer not committed is aborted). */
+static void job_release(BackupFileJob *job)
+{
+    storage_writer_abort(job->pending);
+    job->pending = NULL;
+    free(job->data);
+    free(job->path);
+}
+
 static void run_job(BackupPool *p, BackupFileJob *job)
 {
     PgpErr err;
     pgp_err_clear(&err);
     BackupStoreResult res;
-    int rc = job->compressed
-                 ? backup_store_compressed(p->storage, &p->opt, job->data, job->data_len,
-                                           job->digest, &res, &err)
+    StorageWriter *pending = job->pending;
+    job->pending = NULL;   /* backup_store_pending frees it */
+    int rc = pending != NULL
+                 ? backup_store_pending(p->storage, &p->opt, pending, job->stored_len,
+                                        job->digest, &res, &err)
                  : backup_store_file(p->storage, &p->opt, job->data, job->size,
                                      job->has_digest ? job->digest : NULL, &res, &err);
     if (rc != 0) {
@@ -209,8 +222,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (!skip)
             run_job(p, &n->job);
-        free(n->job.data);
-        free(n->job.path);
+        job_release(&n->job);
         pthread_mutex_lock(&p->mu);
         p->in_flight -= n->job.data_len;
         p->busy--;
@@ -259,19 +271,24 @@ int backup_pool_new(Storage *s, const BackupStoreOptions *opt, int workers, size
     return 0;
 }
 
-int backup_pool_alloc(BackupPool *p, size_t size, uint8_t **buf, PgpErr *err)
+int backup_pool_reserve(BackupPool *p, size_t size, PgpErr *err)
 {
-    *buf = NULL;
     pthread_mutex_lock(&p->mu);
     while (p->rc == 0 && p->in_flight > 0 && p->in_flight + size > p->budget)
         pthread_cond_wait(&p->cv, &p->mu);
-    if (p->rc != 0) {
-        int rc = pool_error(p, err);
-        pthread_mutex_unlock(&p->mu);
-        return rc;
-    }
-    p->in_flight += size;
+    int rc = p->rc != 0 ? pool_error(p, err) : 0;
+    if (rc == 0)
+        p->in_flight += size;
     pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int backup_pool_alloc(BackupPool *p, size_t size, uint8_t **buf, PgpErr *err)
+{
+    *buf = NULL;
+    int rc = backup_pool_reserve(p, size, err);
+    if (rc != 0)
+        return rc;
     *buf = malloc(size > 0 ? size : 1);
     if (*buf == NULL) {
         pthread_mutex_lock(&p->mu);
@@ -303,8 +320,7 @@ int backup_pool_submit(BackupPool *p, BackupFileJob *job, PgpErr *err)
         p->in_flight -= job->data_len;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
-        free(job->data);
-        free(job->path);
+        job_release(job);
         free(n);
         return rc;
     }
@@ -343,8 +359,7 @@ void backup_pool_free(BackupPool *p)
     while (p->head != NULL) { /* only left when no worker ever started */
         JobNode *n = p->head;
         p->head = n->next;
-        free(n->job.data);
-        free(n->job.path);
+        job_release(&n->job);
         free(n);
     }
     free(p->threads);

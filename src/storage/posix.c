@@ -45,8 +45,10 @@ typedef struct PosixReader {
 
 typedef struct PosixWriter {
     StorageWriter base;
+    PosixDrv *d;
     int fd;                     /* temp file; -1 once closed */
-    int dfd;                    /* the directory holding temp and final */
+    int dfd;                    /* the directory holding the temp file */
+    int final_dfd;              /* the final name's directory: dfd, unless commit_as moved it */
     unsigned flags;
     bool failed;                /* a write failed: the temp is gone, commit must fail */
     char *rel_path;             /* as given to open_write */
@@ -376,6 +378,8 @@ static void writer_free(PosixWriter *w)
 {
     if (w->fd >= 0)
         close(w->fd);
+    if (w->final_dfd >= 0 && w->final_dfd != w->dfd)
+        close(w->final_dfd);
     if (w->dfd >= 0)
         close(w->dfd);
     free(w->rel_path);
@@ -421,12 +425,12 @@ static int writer_write(StorageWriter *base, const void *buf, size_t len, PgpErr
 /* Publish tmp under the final name without ever replacing an existing object. */
 static int publish_noreplace(PosixWriter *w, PgpErr *err)
 {
-    if (renameat2(w->dfd, w->tmp_name, w->dfd, w->final_name, RENAME_NOREPLACE) == 0)
+    if (renameat2(w->dfd, w->tmp_name, w->final_dfd, w->final_name, RENAME_NOREPLACE) == 0)
         return 0;
     int e = errno;
     if (e == EINVAL || e == ENOSYS) {
         /* The filesystem (or kernel) lacks RENAME_NOREPLACE: link() never replaces either. */
-        if (linkat(w->dfd, w->tmp_name, w->dfd, w->final_name, 0) == 0) {
+        if (linkat(w->dfd, w->tmp_name, w->final_dfd, w->final_name, 0) == 0) {
             /* Published. A temp left by a failing unlink is garbage, removed by a later push. */
             unlinkat(w->dfd, w->tmp_name, 0);
             return 0;
@@ -462,7 +466,7 @@ static int writer_commit(StorageWriter *base, PgpErr *err)
         goto out;
     }
     if (w->flags & STORAGE_WRITE_REPLACE) {
-        if (renameat(w->dfd, w->tmp_name, w->dfd, w->final_name) < 0) {
+        if (renameat(w->dfd, w->tmp_name, w->final_dfd, w->final_name) < 0) {
             rc = PGP_FAIL_SYS(err, errno, "cannot rename \"%s\" to \"%s\"", w->tmp_path,
                               w->final_path);
             unlinkat(w->dfd, w->tmp_name, 0);
@@ -471,7 +475,7 @@ static int writer_commit(StorageWriter *base, PgpErr *err)
     } else if ((rc = publish_noreplace(w, err)) != 0) {
         goto out;
     }
-    if (fsync_eintr(w->dfd) < 0) {
+    if (fsync_eintr(w->final_dfd) < 0) {
         char *slash = strrchr(w->final_path, '/');
         *slash = '\0';
         rc = PGP_FAIL_SYS(err, errno, "cannot fsync directory \"%s\"",
@@ -599,8 +603,10 @@ static int create_temp(PosixDrv *d, PosixWriter *w, PgpErr *err)
     return PGP_FAIL_PATH(err, errno, w->tmp_path, "cannot create \"%s\"", w->tmp_path);
 }
 
-/* The temp file lives in the final directory, so any basename there can be published by
- * the same rename; another directory would need a different temp file. */
+/* The temp file lives in the directory it was opened in, so any basename there is published
+ * by the same rename. Another directory of the repository (a content address known only at
+ * the end) is opened, and created durably if missing, now: the rename then moves the file
+ * across directories of the same filesystem, still atomically. */
 static int writer_set_final_name(StorageWriter *base, const char *name, const char *path,
                                  PgpErr *err)
 {
@@ -608,16 +614,24 @@ static int writer_set_final_name(StorageWriter *base, const char *name, const ch
     size_t dir_len = (size_t)(name - path);          /* "a/b/" of "a/b/name", 0 if none */
     const char *opened_slash = strrchr(w->rel_path, '/');
     size_t opened_dir_len = opened_slash ? (size_t)(opened_slash + 1 - w->rel_path) : 0;
-    if (dir_len != opened_dir_len || strncmp(path, w->rel_path, dir_len) != 0)
-        return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "\"%s\" is not in the directory of \"%s\"",
-                        path, w->rel_path);
-    size_t full_dir_len = (size_t)(w->final_name - w->final_path);
-    char *full = NULL;
-    if (asprintf(&full, "%.*s%s", (int)full_dir_len, w->final_path, name) < 0)
+    bool same_dir = dir_len == opened_dir_len && strncmp(path, w->rel_path, dir_len) == 0;
+    char *full = join(w->d->root, path);
+    if (full == NULL)
         return nomem(err);
+    if (!same_dir) {
+        int dfd = -1;
+        int rc = open_parent(w->d, full, strrchr(full, '/'), &dfd, err);
+        if (rc != 0) {
+            free(full);
+            return rc;
+        }
+        if (w->final_dfd != w->dfd)
+            close(w->final_dfd);
+        w->final_dfd = dfd;
+    }
     free(w->final_path);
     w->final_path = full;
-    w->final_name = full + full_dir_len;
+    w->final_name = strrchr(full, '/') + 1;
     return 0;
 }
 
@@ -629,8 +643,10 @@ static int posix_open_write(void *vd, const char *path, unsigned flags, StorageW
     PosixWriter *w = calloc(1, sizeof *w);
     if (w == NULL)
         return nomem(err);
+    w->d = d;
     w->fd = -1;
     w->dfd = -1;
+    w->final_dfd = -1;
     w->flags = flags;
     w->base.write = writer_write;
     w->base.commit = writer_commit;
@@ -645,6 +661,7 @@ static int posix_open_write(void *vd, const char *path, unsigned flags, StorageW
     w->final_name = slash + 1;
     if ((rc = open_parent(d, w->final_path, slash, &w->dfd, err)) != 0)
         goto out;
+    w->final_dfd = w->dfd;
     remove_stale_temps(d, w->dfd, w->final_name);
     rc = create_temp(d, w, err);
 out:

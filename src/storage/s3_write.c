@@ -406,12 +406,7 @@ static int writer_set_final_name(StorageWriter *base, const char *name, const ch
                         "key and cannot be renamed (open it with STORAGE_WRITE_NAME_AT_COMMIT)",
                         w->key);
     char key[S3_KEY_MAX];
-    int rc = s3_key_of(w->d, path, key, err);
-    const char *old = strrchr(w->key, '/'), *now = strrchr(key, '/');
-    size_t on = old ? (size_t)(old - w->key) : 0, nn = now ? (size_t)(now - key) : 0;
-    if (rc == 0 && (on != nn || strncmp(key, w->key, on) != 0))
-        rc = PGP_FAIL(err, PGP_ERR_INVALID_NAME, "\"%s\" is not in the directory of \"%s\"",
-                      path, w->key);
+    int rc = s3_key_of(w->d, path, key, err);   /* any key: nothing was sent under the old one */
     if (rc == 0)
         memcpy(w->key, key, strlen(key) + 1);
     return rc;

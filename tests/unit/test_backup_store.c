@@ -128,9 +128,26 @@ START_TEST(stored_by_content)
 }
 END_TEST
 
-/* A file compressed while it was received (a big file) is stored as is under the digest of
- * its original content, and found like any other object afterwards. */
-START_TEST(stored_compressed)
+/* What stream_big does: the compressed bytes into a writer opened at the pending path, then
+ * backup_store_pending. */
+static int store_pending(Storage *s, const char *z, size_t zlen, const uint8_t *digest,
+                         BackupStoreResult *res, PgpErr *err)
+{
+    StorageWriter *w = NULL;
+    int rc = storage_open_write(s, REPO_PENDING_OBJECT, STORAGE_WRITE_NAME_AT_COMMIT, &w, err);
+    if (rc == 0)
+        rc = storage_write(w, z, zlen, err);
+    if (rc != 0) {
+        storage_writer_abort(w);
+        return rc;
+    }
+    return backup_store_pending(s, &zstd3, w, zlen, digest, res, err);
+}
+
+/* A file compressed while it was received (a big file) is committed from its writer under
+ * the digest of its original content, and found like any other object afterwards: then the
+ * writer is dropped and nothing is left. */
+START_TEST(stored_pending)
 {
     const char *content = "a big relation file, compressed while received";
     char hex[PIPE_SHA256_HEX_LEN + 1];
@@ -145,17 +162,17 @@ START_TEST(stored_compressed)
     ck_assert_int_eq(storage_get_all(fx.st, a.object, 1 << 20, &z, &zlen, NULL), 0);
     ck_assert_int_eq(storage_remove(fx.st, a.object, NULL), 0);
     PgpErr err = {0};
-    ck_assert_int_eq(backup_store_compressed(fx.st, &zstd3, (const uint8_t *)z, zlen, digest, &b,
-                                             &err), 0);
+    ck_assert_int_eq(store_pending(fx.st, z, zlen, digest, &b, &err), 0);
     ck_assert(!b.reused);
     ck_assert_str_eq(b.object, a.object);
     ck_assert_uint_eq(b.stored_size, zlen);
     char *back = fx_read_object(&fx, b.object, PIPE_CODEC_ZSTD, hex, NULL);
     ck_assert_str_eq(back, content);
     free(back);
-    ck_assert_int_eq(backup_store_compressed(fx.st, &zstd3, (const uint8_t *)z, zlen, digest, &b,
-                                             &err), 0);
+    ck_assert_int_eq(store_pending(fx.st, z, zlen, digest, &b, &err), 0);
     ck_assert(b.reused);
+    ck_assert(!fx_exists(&fx, REPO_PENDING_OBJECT));
+    ck_assert_int_eq(fx_count_temp(&fx), 0);
     free(z);
 }
 END_TEST
@@ -180,8 +197,8 @@ START_TEST(failed_write_leaves_no_object)
                                            NULL, &res, &err), codes[i]);
         ck_assert_ptr_nonnull(strstr(err.msg, "fx: "));
         ck_assert(!fx_exists(&fx, path));
-        ck_assert_int_eq(backup_store_compressed(s, &zstd3, (const uint8_t *)content,
-                                                 strlen(content), digest, &res, &err), codes[i]);
+        ck_assert_int_eq(store_pending(s, content, strlen(content), digest, &res, &err),
+                         codes[i]);
         ck_assert(!fx_exists(&fx, path));
         ck_assert_int_eq(fx_count_temp(&fx), 0);
         storage_free(s);
@@ -310,7 +327,7 @@ Suite *suite_backup_store(void)
     tcase_add_checked_fixture(repo, setup, teardown);
     tcase_set_timeout(repo, 20);
     tcase_add_test(repo, stored_by_content);
-    tcase_add_test(repo, stored_compressed);
+    tcase_add_test(repo, stored_pending);
     tcase_add_test(repo, failed_write_leaves_no_object);
     tcase_add_test(repo, pool_counts_unchanged_and_duplicates);
     tcase_add_test(repo, pool_failure_names_the_file);

@@ -208,6 +208,32 @@ START_TEST(test_replace_overwrites)
 }
 END_TEST
 
+/* commit_as into another directory (a content address known only at the end): created when
+ * missing, the temp file moved there, nothing left behind; an existing object is never
+ * replaced, and the temp file goes. */
+START_TEST(test_commit_as_other_directory)
+{
+    PgpErr err = {0};
+    StorageWriter *w = NULL;
+    ck_assert_int_eq(storage_open_write(st, "objects/pending", STORAGE_WRITE_NAME_AT_COMMIT, &w,
+                                        &err), 0);
+    ck_assert_int_eq(storage_write(w, "abc", 3, &err), 0);
+    ck_assert_int_eq(count_prefix("objects", ".tmp.pending."), 1);
+    ck_assert_int_eq(storage_writer_commit_as(w, "objects/ab/abcdef.zst", &err), 0);
+    assert_content("objects/ab/abcdef.zst", "abc");
+    ck_assert_int_eq(count_prefix("objects", ".tmp."), 0);
+    ck_assert(!exists("objects/pending"));
+
+    ck_assert_int_eq(storage_open_write(st, "objects/pending", STORAGE_WRITE_NAME_AT_COMMIT, &w,
+                                        &err), 0);
+    ck_assert_int_eq(storage_write(w, "xyz!", 4, &err), 0);
+    ck_assert_int_eq(storage_writer_commit_as(w, "objects/ab/abcdef.zst", &err), PGP_ERR_CONFLICT);
+    assert_content("objects/ab/abcdef.zst", "abc");
+    ck_assert_int_eq(count_prefix("objects", ".tmp."), 0);
+    ck_assert_int_eq(count_prefix("objects/ab", ".tmp."), 0);
+}
+END_TEST
+
 START_TEST(test_abort_leaves_nothing)
 {
     PgpErr err = {0};
@@ -648,6 +674,7 @@ Suite *suite_storage(void)
     tcase_add_test(tc, test_conflict_without_replace);
     tcase_add_test(tc, test_replace_overwrites);
     tcase_add_test(tc, test_abort_leaves_nothing);
+    tcase_add_test(tc, test_commit_as_other_directory);
     tcase_add_test(tc, test_temp_name_format);
     tcase_add_test(tc, test_list);
     tcase_add_test(tc, test_stat);

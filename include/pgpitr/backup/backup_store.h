@@ -3,8 +3,9 @@
  * identical object, compress and store if there is none) and the worker pool that runs it
  * in parallel while the main thread keeps reading the server's stream.
  *
- * Memory: a file is handed over whole (PostgreSQL data files are at most 1 GiB). The pool
- * bounds the bytes in flight (budget); a file larger than the budget is admitted alone.
+ * Memory: a file is handed over whole, or (a big one) as a pending storage writer holding its
+ * compressed stream. The pool bounds the bytes in flight (budget); a file larger than the
+ * budget is admitted alone.
  */
 #ifndef PGPITR_BACKUP_STORE_H
 #define PGPITR_BACKUP_STORE_H
@@ -30,12 +31,16 @@ typedef struct BackupStoreResult {
     bool reused;             /* an identical object already existed: nothing uploaded */
 } BackupStoreResult;
 
-/* Stores an object that was compressed while it was received: data[0..len) is the complete
- * compressed stream of content whose SHA-256 is digest. Nothing is written when an identical
- * object exists. */
-int backup_store_compressed(Storage *s, const BackupStoreOptions *opt, const uint8_t *data,
-                            size_t len, const uint8_t *digest, BackupStoreResult *res,
-                            PgpErr *err);
+/* What a job's pending writer may hold in memory (S3: one part at the default s3-part-size),
+ * counted in the pool's budget. */
+#define BACKUP_PENDING_MEMORY (16u << 20)
+
+/* Publishes an object that was compressed into the writer w while it was received (len
+ * bytes, of content whose SHA-256 is digest) under its content address; when an identical
+ * object already exists, w is aborted and nothing is written. w is freed in every case. */
+int backup_store_pending(Storage *s, const BackupStoreOptions *opt, StorageWriter *w,
+                         uint64_t len, const uint8_t *digest, BackupStoreResult *res,
+                         PgpErr *err);
 
 /* Stores data[0..size) as a content-addressed object (see repo_object_path). digest is the
  * SHA-256 of data when the caller already computed it (NULL: computed here). */
@@ -68,11 +73,14 @@ typedef struct BackupFileJob {
     uint32_t tablespace;     /* 0 = data directory */
     uint32_t mode;
     int64_t mtime;
-    uint8_t *data;           /* from backup_pool_alloc */
+    uint8_t *data;           /* from backup_pool_alloc; NULL with pending */
     size_t size;             /* the file's size */
-    size_t data_len;         /* bytes in data: size, or the compressed length if compressed */
-    bool compressed;         /* data is already the compressed object (streamed big file) */
-    bool has_digest;         /* digest holds the SHA-256 of data (hashed while received) */
+    size_t data_len;         /* bytes of the budget it holds: size, or BACKUP_PENDING_MEMORY */
+    /* A streamed big file: its compressed stream (stored_len bytes) is in this writer, to be
+     * committed under its content address (backup_store_pending). */
+    StorageWriter *pending;
+    uint64_t stored_len;
+    bool has_digest;         /* digest holds the SHA-256 of the content (hashed while received) */
     uint8_t digest[PIPE_SHA256_LEN];
 } BackupFileJob;
 
@@ -87,9 +95,14 @@ int backup_pool_new(Storage *s, const BackupStoreOptions *opt, int workers, size
 /* Waits until size bytes fit the budget, then allocates them (size 0 is fine). Returns the
  * first worker error instead if one happened. */
 int backup_pool_alloc(BackupPool *p, size_t size, uint8_t **buf, PgpErr *err);
-/* Gives back a buffer from backup_pool_alloc that will not be submitted. */
+/* The same wait, counting size bytes that the caller holds some other way (a pending
+ * writer) instead of allocating them. */
+int backup_pool_reserve(BackupPool *p, size_t size, PgpErr *err);
+/* Gives back a buffer from backup_pool_alloc (or a reservation: buf NULL) that will not be
+ * submitted. */
 void backup_pool_discard(BackupPool *p, uint8_t *buf, size_t size);
-/* Queues the job; the pool takes ownership of job->path and job->data (also on error). */
+/* Queues the job; the pool takes ownership of job->path, job->data and job->pending (also on
+ * error: a pending writer it does not commit is aborted). */
 int backup_pool_submit(BackupPool *p, BackupFileJob *job, PgpErr *err);
 /* Waits for every queued job; returns the first error of any worker. */
 int backup_pool_finish(BackupPool *p, PgpErr *err);

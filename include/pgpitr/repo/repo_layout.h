@@ -33,6 +33,9 @@
 #define REPO_LAYOUT_WAL_DIR "archive/wal"
 #define REPO_LAYOUT_HISTORY_DIR "archive/history"
 #define REPO_LAYOUT_OBJECTS_DIR "objects"
+/* Never an object: the path a backup's big file is written under (a temp file beside it on
+ * posix, nothing on S3) until its content address is known and it is committed there. */
+#define REPO_PENDING_OBJECT "objects/pending"
 #define REPO_LAYOUT_BACKUP_DIR "backup"
 #define REPO_LAYOUT_DRILL_DIR "drill"
 #define REPO_LAYOUT_LOCKS_DIR "locks"

@@ -141,10 +141,11 @@ int storage_read(StorageReader *r, void *buf, size_t len, size_t *got, PgpErr *e
 void storage_reader_close(StorageReader *r);      /* NULL is a no-op */
 int storage_write(StorageWriter *w, const void *buf, size_t len, PgpErr *err);
 int storage_writer_commit(StorageWriter *w, PgpErr *err);
-/* Commit under `path` instead of the path given to open_write. path must be in the same
- * directory (else PGP_ERR_INVALID_NAME, and w is aborted). For objects whose name depends on
- * what was written (archived WAL carries its checksum in its name): the bytes stream out
- * before the name is known. Frees w like commit. */
+/* Commit under `path` instead of the path given to open_write: any path of the same storage
+ * (posix: its directory is created durably if missing, and the temp file is renamed into it;
+ * the repository must be one filesystem). For objects whose name depends on what was written
+ * (archived WAL carries its checksum in its name, a backup's large file its content address):
+ * the bytes stream out before the name is known. Frees w like commit, also on error. */
 int storage_writer_commit_as(StorageWriter *w, const char *path, PgpErr *err);
 void storage_writer_abort(StorageWriter *w);      /* NULL is a no-op */
 
