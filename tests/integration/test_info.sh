@@ -16,6 +16,19 @@ source "$HERE/lib.sh"
 
 SCHEMA="$(cd "$HERE/../.." && pwd)/docs/info.schema.json"
 json() { jq -r "$1" <<<"$JSON"; }
+T0=$(date +%s)
+# changed_lately LABEL WHAT: the backup's last_change is a time of this test (an S3 prefix has
+# no time of its own: it is its newest object's).
+changed_lately() {
+    local t s
+    t=$(json ".backups[] | select(.label == \"$1\") | .last_change")
+    if [ "$t" = null ] || ! s=$(date -u -d "$t" +%s); then
+        fail "$2: last_change of $1 is '$t', not a time"
+    fi
+    if [ "$s" -lt $((T0 - 2)) ] || [ "$s" -gt $(($(date +%s) + 2)) ]; then
+        fail "$2: last_change of $1 is $t, not a time of this test"
+    fi
+}
 
 # info_text / info_json: run info (exit 0), check the 80 columns / the schema.
 info_text() {
@@ -128,6 +141,7 @@ obj=$(repo_find "$REPO" archive/wal "$hole-*")
 repo_rm "$REPO" "$obj"
 info_json
 assert_eq incomplete "$(json '.backups[] | select(.label == "interrupted") | .status')" "interrupted backup"
+changed_lately interrupted "interrupted backup"
 assert_eq 1 "$(json '[.archive.timelines[].gaps[]] | length')" "gaps"
 assert_eq "$hole" "$(json '.archive.timelines[0].gaps[0].from')" "gap from"
 assert_eq "$hole" "$(json '.archive.timelines[0].gaps[0].to')" "gap to"
@@ -141,6 +155,7 @@ assert_contains "$TEXT" "GAP: $hole..$hole (1 missing)" "text: gap"
 assert_contains "$TEXT" "CUT: segment $hole is missing" "text: window cut"
 assert_contains "$TEXT" "no backup after the gap" "text: what to do"
 assert_contains "$TEXT" "interrupted: INCOMPLETE" "text: interrupted backup"
+[[ "$TEXT" != *"last change - ("* ]] || fail "text: an incomplete backup without its last change"
 
 # catch_backup LABEL: starts a backup and stops it (SIGSTOP) once its directory exists, while
 # it holds its lock; BG_PID is its pid (setpriv execs pgpitr).
@@ -216,6 +231,7 @@ assert_eq incomplete "$(json '.backups[] | select(.label == "killed") | .status'
     "killed backup incomplete"
 assert_eq null "$(json '.backups[] | select(.label == "killed") | .running')" \
     "killed backup not running"
+changed_lately killed "killed backup"
 assert_eq false "$(lock_of "$BG_PID" | jq -r .alive)" "the killed backup's lock is dead"
 assert_eq killed "$(lock_of "$BG_PID" | jq -r .label)" "the killed backup's lock label"
 info_text
