@@ -85,6 +85,27 @@ static int load_manifest(Storage *s, CatalogBackup *b, PgpErr *err)
     return pgp_err_context(err, "cannot read the manifest of backup \"%s\"", b->label);
 }
 
+static int take_newest(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+{
+    (void)name;
+    (void)err;
+    int64_t *newest = ud;
+    if (info->mtime > *newest)
+        *newest = info->mtime;
+    return 0;
+}
+
+/* An S3 prefix has no time of its own (listed with mtime 0): the last change of an incomplete
+ * or corrupt backup there is its newest object's, e.g. the backup.inprogress marker. */
+static int dir_mtime_from_objects(Storage *s, CatalogBackup *b, PgpErr *err)
+{
+    char dir[REPO_PATH_MAX];
+    int rc = repo_backup_dir(b->label, dir, err);
+    if (rc == 0 && (rc = storage_list(s, dir, take_newest, &b->dir_mtime, err)) != 0)
+        pgp_err_context(err, "cannot list \"%s\"", dir);
+    return rc;
+}
+
 static int backup_cmp(const void *pa, const void *pb)
 {
     const CatalogBackup *a = pa, *b = pb;
@@ -105,8 +126,12 @@ static int load_backups(Repo *repo, Catalog *c, PgpErr *err)
     int rc = storage_list(repo_storage(repo), REPO_LAYOUT_BACKUP_DIR, on_backup_dir, &l, err);
     if (rc != 0)
         return pgp_err_context(err, "cannot list \"%s\"", REPO_LAYOUT_BACKUP_DIR);
-    for (size_t i = 0; rc == 0 && i < c->n_backups; i++)
-        rc = load_manifest(repo_storage(repo), &c->backups[i], err);
+    for (size_t i = 0; rc == 0 && i < c->n_backups; i++) {
+        CatalogBackup *b = &c->backups[i];
+        rc = load_manifest(repo_storage(repo), b, err);
+        if (rc == 0 && b->status != CATALOG_BACKUP_COMPLETE && b->dir_mtime == 0)
+            rc = dir_mtime_from_objects(repo_storage(repo), b, err);
+    }
     if (rc == 0 && c->n_backups > 1)
         qsort(c->backups, c->n_backups, sizeof *c->backups, backup_cmp);
     return rc;

@@ -42,7 +42,9 @@ typedef struct CatalogBackup {
     CatalogBackupStatus status;
     BackupManifest *manifest;           /* COMPLETE only (owned) */
     char error[CATALOG_ERROR_MAX];      /* CORRUPT only */
-    int64_t dir_mtime;                  /* of backup/<label> (incomplete ones have no times) */
+    int64_t dir_mtime;                  /* of backup/<label>; where directories have no time
+                                           (S3), incomplete and corrupt ones take their newest
+                                           object's (incomplete ones have no other times) */
 } CatalogBackup;
 
 /* One archived WAL file object (segment, .partial, .backup or .history). */
