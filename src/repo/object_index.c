@@ -40,6 +40,8 @@ struct ObjectIndex {
     Storage *s;
     ObjectIndexMode mode;
     unsigned expect;
+    pthread_mutex_t tree_mu;    /* taken before any other lock, never while holding one */
+    bool tree_done;             /* the listing of the whole tree was tried (under tree_mu) */
     pthread_mutex_t mu;         /* the fields below */
     bool root_listed;
     bool present[FANS];         /* directories that objects/ held when it was listed */
@@ -149,11 +151,17 @@ static void fan_sort(Fan *f)
     f->n = k;
 }
 
-/* Lists objects/ once: which directories exist (under ix->mu). */
+/* Lists objects/ once: which directories exist (under ix->mu). After a listing of the
+ * whole tree, the directories it did not cover are listed as they are asked about. */
 static int list_root(ObjectIndex *ix, PgpErr *err)
 {
     if (ix->root_listed)
         return 0;
+    if (ix->tree_done && storage_has_list_tree(ix->s)) {
+        memset(ix->present, 1, sizeof ix->present);
+        ix->root_listed = true;
+        return 0;
+    }
     int rc = storage_list(ix->s, REPO_LAYOUT_OBJECTS_DIR, on_root, ix, err);
     if (rc != 0)
         return pgp_err_context(err, "cannot list \"%s\"", REPO_LAYOUT_OBJECTS_DIR);
@@ -210,6 +218,115 @@ static bool should_list(ObjectIndex *ix, const Fan *f)
     return want > pages;
 }
 
+/* ---- the whole tree in one listing --------------------------------------------------------------
+ * On S3 a listing of objects/ without delimiter answers for 1000 objects a request whatever
+ * directories they are in: a repository of a few thousand objects is known in a few requests,
+ * where listing its directories one by one takes up to 256. Its pages come in key order, so
+ * when the listing is stopped (a large repository), every directory before the last name is
+ * complete; the others are left to the per-directory choice, with the density learnt. */
+
+#define TREE_STOP (-1)          /* a callback's "stop", never an error code */
+#define TREE_PAGES_MAX 64u      /* the longest run of sequential requests spent up front */
+
+typedef struct TreeCtx {
+    Fan fan[FANS];              /* v, n, cap only */
+    size_t seen, budget;        /* names so far; names to stop at */
+    char last[REPO_PATH_MAX];   /* the last name seen */
+    uint64_t ignored;
+} TreeCtx;
+
+static int on_tree(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+{
+    TreeCtx *t = ud;
+    snprintf(t->last, sizeof t->last, "%s", name);
+    uint8_t fan;
+    if (hexstr_is(name, 2, HEX_LOWER) && name[2] == '/') {
+        fan = (uint8_t)(nibble(name[0]) << 4 | nibble(name[1]));
+        ListCtx c = {.f = &t->fan[fan], .fan = fan};
+        int rc = on_name(&c, name + 3, info, err);
+        if (rc != 0)
+            return rc;
+        t->ignored += c.ignored;
+    } else {
+        t->ignored++;
+    }
+    return ++t->seen >= t->budget ? TREE_STOP : 0;
+}
+
+/* Lookups expected in all: what the caller told, else its guess per directory. */
+static size_t expected_lookups(ObjectIndex *ix)
+{
+    size_t told = 0;
+    for (int i = 0; i < FANS; i++) {
+        pthread_mutex_lock(&ix->fan[i].mu);
+        told += ix->fan[i].told;
+        pthread_mutex_unlock(&ix->fan[i].mu);
+    }
+    return told > 0 ? told : (size_t)ix->expect * FANS;
+}
+
+/* Hands the complete directories of t to the index (tree_mu held, no fan listed yet). */
+static void tree_adopt(ObjectIndex *ix, TreeCtx *t, bool complete)
+{
+    size_t in_complete = 0, n_complete = 0;
+    for (int i = 0; i < FANS; i++) {
+        char dir[4];
+        snprintf(dir, sizeof dir, "%02x/", i);
+        Fan *f = &ix->fan[i];
+        if (!complete && strncmp(t->last, dir, 3) <= 0)
+            continue;                   /* the listing stopped before its end */
+        pthread_mutex_lock(&f->mu);
+        free(f->v);
+        f->v = t->fan[i].v;
+        f->n = t->fan[i].n;
+        f->cap = t->fan[i].cap;
+        t->fan[i].v = NULL;
+        fan_sort(f);
+        f->listed = true;
+        in_complete += f->n;
+        n_complete++;
+        pthread_mutex_unlock(&f->mu);
+    }
+    pthread_mutex_lock(&ix->mu);
+    ix->st.listings++;
+    ix->st.ignored += t->ignored;
+    if (!complete && n_complete > 0)
+        ix->pages = (unsigned)(in_complete / n_complete / OBJECT_INDEX_PAGE) + 1;
+    pthread_mutex_unlock(&ix->mu);
+}
+
+/* Once, before the first lookup: the whole tree if the storage lists trees and the lookups
+ * expected pay for it (a quarter of a request each; at most TREE_PAGES_MAX requests). */
+static int tree_once(ObjectIndex *ix, PgpErr *err)
+{
+    pthread_mutex_lock(&ix->tree_mu);
+    int rc = 0;
+    size_t pages = ix->tree_done || !storage_has_list_tree(ix->s) ? 0
+                   : ix->mode == OBJECT_INDEX_LIST                ? TREE_PAGES_MAX
+                                                                  : expected_lookups(ix) / 4;
+    if (pages > TREE_PAGES_MAX)
+        pages = TREE_PAGES_MAX;
+    TreeCtx *t = pages > 0 ? calloc(1, sizeof *t) : NULL;
+    if (pages > 0 && t == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (t != NULL) {
+        t->budget = pages * OBJECT_INDEX_PAGE;
+        rc = storage_list_tree(ix->s, REPO_LAYOUT_OBJECTS_DIR, on_tree, t, err);
+        if (rc == 0 || rc == TREE_STOP)
+            tree_adopt(ix, t, rc == 0);
+        else
+            pgp_err_context(err, "cannot list \"%s\"", REPO_LAYOUT_OBJECTS_DIR);
+        rc = rc == TREE_STOP ? 0 : rc;
+        for (int i = 0; i < FANS; i++)
+            free(t->fan[i].v);
+        free(t);
+    }
+    if (rc == 0)
+        ix->tree_done = true;
+    pthread_mutex_unlock(&ix->tree_mu);
+    return rc;
+}
+
 /* ---- the interface ----------------------------------------------------------------------------- */
 
 int object_index_new(Storage *s, ObjectIndexMode mode, unsigned expect, ObjectIndex **out,
@@ -227,6 +344,7 @@ int object_index_new(Storage *s, ObjectIndexMode mode, unsigned expect, ObjectIn
     ix->mode = mode;
     ix->expect = expect;
     ix->pages = 1;
+    pthread_mutex_init(&ix->tree_mu, NULL);
     pthread_mutex_init(&ix->mu, NULL);
     for (int i = 0; i < FANS; i++)
         pthread_mutex_init(&ix->fan[i].mu, NULL);
@@ -243,6 +361,7 @@ void object_index_free(ObjectIndex *ix)
         pthread_mutex_destroy(&ix->fan[i].mu);
     }
     pthread_mutex_destroy(&ix->mu);
+    pthread_mutex_destroy(&ix->tree_mu);
     free(ix);
 }
 
@@ -281,9 +400,11 @@ int object_index_stat(ObjectIndex *ix, const char *object_path, uint64_t *size, 
     if (ix->mode == OBJECT_INDEX_STAT || !object_index_parse(object_path, key.digest, &codec))
         return stat_path(ix, object_path, size, err);
     key.meta = codec;
+    int rc = tree_once(ix, err);
+    if (rc != 0)
+        return rc;
     Fan *f = &ix->fan[key.digest[0]];
     pthread_mutex_lock(&f->mu);
-    int rc = 0;
     if (!f->listed) {
         f->lookups++;
         if (should_list(ix, f))

@@ -19,7 +19,7 @@
 
 typedef struct Counting {
     Storage *inner;
-    int stats, lists;
+    int stats, lists, trees;
     bool repeat;        /* every listed name twice */
     bool fail_list;     /* listings fail with PGP_ERR_IO */
 } Counting;
@@ -54,26 +54,74 @@ static int c_list(void *d, const char *dir, StorageListFn fn, void *ud, PgpErr *
                      : storage_list(c->inner, dir, fn, ud, err);
 }
 
+/* A tree listing as S3 makes it (in key order), from the directories of fx.st. */
+typedef struct Prefixed {
+    StorageListFn fn;
+    void *ud;
+    const char *dir;
+    char (*dirs)[256];
+    size_t n;
+} Prefixed;
+
+static int collect_dir(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+{
+    (void)err;
+    Prefixed *p = ud;
+    if (info->is_dir && p->n < 300)
+        snprintf(p->dirs[p->n++], 256, "%s", name);
+    return 0;
+}
+
+static int prefixed(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+{
+    Prefixed *p = ud;
+    char full[600];
+    snprintf(full, sizeof full, "%s/%s", p->dir, name);
+    return info->is_dir ? 0 : p->fn(p->ud, full, info, err);
+}
+
+static int c_list_tree(void *d, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
+{
+    Counting *c = d;
+    c->trees++;
+    Prefixed p = {fn, ud, NULL, calloc(300, 256), 0};
+    ck_assert_ptr_nonnull(p.dirs);
+    int rc = storage_list(c->inner, dir, collect_dir, &p, err);
+    for (size_t i = 0; i < p.n && rc == 0; i++) {
+        char sub[600];
+        snprintf(sub, sizeof sub, "%s/%s", dir, p.dirs[i]);
+        p.dir = p.dirs[i];
+        rc = storage_list(c->inner, sub, prefixed, &p, err);
+    }
+    free(p.dirs);
+    return rc;
+}
+
 static void c_free(void *d) { (void)d; }
 
 static const StorageDriver counting_vt = {.name = "counting", .features = 0, .stat = c_stat,
                                           .list = c_list, .free = c_free};
+static const StorageDriver tree_vt = {.name = "counting-tree", .features = 0, .stat = c_stat,
+                                      .list = c_list, .free = c_free, .list_tree = c_list_tree};
 
 static FxRepo fx;
 static Counting cnt;
-static Storage *cs;
+static Storage *cs, *ts;      /* without and with tree listings */
 
 static void setup(void)
 {
     fx_repo_init(&fx, "object_index");
     cnt = (Counting){.inner = fx.st};
     cs = storage_new(&counting_vt, &cnt);
+    ts = storage_new(&tree_vt, &cnt);
     ck_assert_ptr_nonnull(cs);
+    ck_assert_ptr_nonnull(ts);
 }
 
 static void teardown(void)
 {
     storage_free(cs);
+    storage_free(ts);
     fx_repo_free(&fx);
 }
 
@@ -87,12 +135,32 @@ static void addr(char out[REPO_PATH_MAX], const char *fan, char fill, const char
     snprintf(out, REPO_PATH_MAX, "objects/%s/%s%s", fan, hex, ext);
 }
 
-static ObjectIndex *new_index(ObjectIndexMode mode, unsigned expect)
+static ObjectIndex *index_on(Storage *s, ObjectIndexMode mode, unsigned expect)
 {
     ObjectIndex *ix = NULL;
     PgpErr err = {0};
-    ck_assert_int_eq(object_index_new(cs, mode, expect, &ix, &err), 0);
+    ck_assert_int_eq(object_index_new(s, mode, expect, &ix, &err), 0);
     return ix;
+}
+
+static ObjectIndex *new_index(ObjectIndexMode mode, unsigned expect)
+{
+    return index_on(cs, mode, expect);
+}
+
+/* n empty files named as objects of directory fan (plain files: no fsync each). */
+static void fill(const char *fan, int n)
+{
+    char dir[REPO_PATH_MAX];
+    snprintf(dir, sizeof dir, "objects/%s/README", fan);
+    fx_put_raw(&fx, dir, "x");
+    for (int i = 0; i < n; i++) {
+        char full[512];
+        snprintf(full, sizeof full, "%s/objects/%s/%s%062x", fx.root, fan, fan, i);
+        FILE *f = fopen(full, "w");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fclose(f), 0);
+    }
 }
 
 static int lookup(ObjectIndex *ix, const char *path, uint64_t *size)
@@ -280,15 +348,8 @@ START_TEST(listing_only_where_it_saves_requests)
     addr(r, "30", '1', "");
     fx_put_raw(&fx, a, "x");
     fx_put_raw(&fx, q, "x");
-    fx_put_raw(&fx, "objects/20/README", "x");
-    for (int i = 0; i < 1001; i++) {                    /* a dense directory: two pages */
-        snprintf(p, sizeof p, "objects/20/20%062x", i);
-        char full[512];                                 /* plain files: no fsync each */
-        snprintf(full, sizeof full, "%s/%s", fx.root, p);
-        FILE *f = fopen(full, "w");
-        ck_assert_ptr_nonnull(f);
-        ck_assert_int_eq(fclose(f), 0);
-    }
+    fill("20", 1001);                                   /* a dense directory: two pages */
+    snprintf(p, sizeof p, "objects/20/20%062x", 1000);
     ObjectIndex *ix = new_index(OBJECT_INDEX_AUTO, 0);
     object_index_expect(ix, a);
     ck_assert_int_eq(lookup(ix, a, NULL), 0);
@@ -323,6 +384,75 @@ START_TEST(listing_only_where_it_saves_requests)
 }
 END_TEST
 
+/* A storage that lists trees: a small repository is known from one listing of objects/,
+ * stray names ignored, nothing else asked. */
+START_TEST(tree_listing_of_a_small_repository)
+{
+    char a[REPO_PATH_MAX], b[REPO_PATH_MAX], p[REPO_PATH_MAX];
+    fx_put_object(&fx, "one", a);
+    fx_put_object(&fx, "two", b);
+    fx_put_raw(&fx, "objects/README", "x");
+    fx_put_raw(&fx, "objects/ab/README", "x");
+    ObjectIndex *ix = index_on(ts, OBJECT_INDEX_AUTO, OBJECT_INDEX_EXPECT_BACKUP);
+    ck_assert_int_eq(lookup(ix, a, NULL), 0);
+    ck_assert_int_eq(lookup(ix, b, NULL), 0);
+    for (int i = 0; i < 256; i++) {
+        char fan[3];
+        snprintf(fan, sizeof fan, "%02x", i);
+        addr(p, fan, 'e', ".zst");
+        ck_assert_int_eq(lookup(ix, p, NULL), PGP_ERR_NOT_FOUND);
+    }
+    ck_assert_int_eq(cnt.trees, 1);
+    ck_assert_int_eq(cnt.lists + cnt.stats, 0);
+    ObjectIndexStats st = object_index_stats(ix);
+    ck_assert_uint_eq(st.listings, 1);
+    ck_assert_uint_eq(st.ignored, 1);           /* objects/ab/README: objects/README is no object */
+    object_index_free(ix);
+
+    /* one lookup expected: not worth a listing of everything */
+    cnt.trees = 0;
+    ix = index_on(ts, OBJECT_INDEX_AUTO, 0);
+    object_index_expect(ix, a);
+    ck_assert_int_eq(lookup(ix, a, NULL), 0);
+    ck_assert_int_eq(cnt.trees + cnt.lists, 0);
+    ck_assert_int_eq(cnt.stats, 1);
+    object_index_free(ix);
+}
+END_TEST
+
+/* A tree listing stopped at its budget (8 lookups told: 2 requests, 2000 names): the
+ * directories before its last name are complete, the later ones listed on their own. */
+START_TEST(tree_listing_stopped_at_its_budget)
+{
+    fill("00", 1200);
+    fill("01", 900);
+    fill("02", 400);
+    char p00[REPO_PATH_MAX], p01[REPO_PATH_MAX], p02[REPO_PATH_MAX], q[REPO_PATH_MAX];
+    snprintf(p00, sizeof p00, "objects/00/00%062x", 1199);
+    snprintf(p01, sizeof p01, "objects/01/01%062x", 899);
+    snprintf(p02, sizeof p02, "objects/02/02%062x", 0);
+    addr(q, "00", 'f', "");
+    ObjectIndex *ix = index_on(ts, OBJECT_INDEX_AUTO, 0);
+    const char *told[] = {p00, q, p01, p01, p01, p02, p02, p02};
+    for (size_t i = 0; i < 8; i++)
+        object_index_expect(ix, told[i]);
+    ck_assert_int_eq(lookup(ix, p00, NULL), 0);
+    ck_assert_int_eq(lookup(ix, q, NULL), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(cnt.trees, 1);
+    ck_assert_int_eq(cnt.lists + cnt.stats, 0);
+    /* 1200 names a directory: two requests each; three lookups pay for that */
+    ck_assert_int_eq(lookup(ix, p01, NULL), 0);
+    ck_assert_int_eq(cnt.lists, 1);
+    ck_assert_int_eq(lookup(ix, p02, NULL), 0);
+    ck_assert_int_eq(cnt.lists, 2);
+    ck_assert_int_eq(cnt.trees, 1);
+    ck_assert_int_eq(cnt.stats, 0);
+    ObjectIndexStats st = object_index_stats(ix);
+    ck_assert_uint_eq(st.listed, 4);
+    object_index_free(ix);
+}
+END_TEST
+
 /* Storage with directories (posix): always a stat per lookup, never a listing. */
 START_TEST(posix_storage_stats)
 {
@@ -351,6 +481,8 @@ Suite *suite_object_index(void)
     tcase_add_test(tc, failed_listing_is_an_error);
     tcase_add_test(tc, added_objects_are_found);
     tcase_add_test(tc, listing_only_where_it_saves_requests);
+    tcase_add_test(tc, tree_listing_of_a_small_repository);
+    tcase_add_test(tc, tree_listing_stopped_at_its_budget);
     tcase_add_test(tc, posix_storage_stats);
     suite_add_tcase(s, tc);
     return s;
