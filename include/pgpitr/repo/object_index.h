@@ -6,14 +6,18 @@
  * listing of one fan-out directory objects/XX answers for every object in it with one request
  * per 1000 names.
  *
- * What is listed: only fan-out directories that lookups ask about (never all of objects/ up
- * front, so a one-file lookup in a repository of 200,000 objects lists one directory of ~800
- * names), and only when the lookups expected there outnumber the listing's requests (pages of
- * 1000 names; the density is learnt from the first directory listed). Before the first
- * directory, one listing of objects/ itself tells which directories exist at all: a lookup in
- * a missing one costs nothing (a first backup asks nothing per file). A lookup that listing
- * does not pay for is a plain storage_stat, as is every lookup on storage with real
- * directories (posix: a stat is a system call, and its listing stats every entry anyway).
+ * What is listed, before the first lookup: where the storage lists trees (S3: no delimiter,
+ * 1000 keys a request whatever directory they are in), all of objects/ in one listing, but
+ * only as many requests of it as a quarter of the lookups expected, and at most 64: a
+ * repository of a few thousand objects is then known in a few requests (a backup asks nothing
+ * per file), and a larger one has its first directories (in key order) complete. Then, for
+ * each directory not covered, on its first lookup: listed when the lookups expected there
+ * outnumber the requests its listing takes (pages of 1000 names; the density is learnt from
+ * the directories listed), else one storage_stat per lookup. So a one-file lookup in a
+ * repository of 200,000 objects costs one request, never a listing of everything. Without
+ * tree listings, one listing of objects/ itself tells which directories exist: a lookup in a
+ * missing one costs nothing. Storage with real directories (posix) always gets one stat per
+ * lookup: a stat is a system call, and its listing stats every entry anyway.
  *
  * Each listed directory is a sorted array of (SHA-256 digest, codec, size), 40 bytes an
  * object, binary-searched. Names that are not content addresses of that directory (stray
