@@ -43,8 +43,15 @@
 #define POOL_BUDGET (32u << 20)
 #define HASH_WHILE_READING (8u << 20)
 #define HASH_PIECE (1u << 20)
-#define STREAM_MIN (16u << 20)
-#define STREAM_QUEUE (8u << 20)
+/* From this size on a file is compressed while it arrives instead of after (see stream_big).
+ * It bounds the raw bytes one file holds in memory: the bench database's 42 MiB index held
+ * whole (with 64 MiB here) while the 256 MiB table streamed made the peak RSS 107 MiB, 61 MiB
+ * with 32 MiB. Files below it are compressed on one thread (backup_store.c's BIG_FILE). */
+#define STREAM_MIN (32u << 20)
+/* Raw pieces queued for the compressing thread: enough for it never to wait on this thread
+ * (zstd's own two threads take 1 MiB pieces as fast as they come); 16 MiB was 12 MiB of peak
+ * RSS for no speed. */
+#define STREAM_QUEUE (4u << 20)
 
 typedef struct BackupRun {
     BackupManifest *m;

@@ -3,16 +3,19 @@
  *
  * The file is hashed before anything is written: its SHA-256 names the object, so a file
  * whose content is already in the repository (from an earlier backup, or another file of
- * this one) costs one stat instead of a compression and an upload. That is what makes a
- * daily backup of a mostly static database cheap.
+ * this one) costs one lookup instead of a compression and an upload. That is what makes a
+ * daily backup of a mostly static database cheap. The lookups go through an object index
+ * (repo/object_index.h): on S3 a few listings instead of a HEAD request per file.
  */
 #include "pgpitr/backup/backup_store.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgpitr/common/grow.h"
+#include "pgpitr/common/log.h"
 #include "pgpitr/repo/object_io.h"
 
 /* Above this size a single file also uses zstd's own threads, so one huge relation file
@@ -20,14 +23,18 @@
 #define BIG_FILE (32u << 20)
 
 /* Writes the object (object_io); an object committed concurrently under the same content
- * address holds the same bytes, so losing that race is success. */
-static int write_object(Storage *s, const ObjectWriteOptions *wopt, const uint8_t *data,
-                        size_t size, const char *path, uint64_t *stored, PgpErr *err)
+ * address holds the same bytes, so losing that race is success. The index learns of it, so
+ * that a later file with the same content finds it even where a listing was taken before. */
+static int write_object(Storage *s, const BackupStoreOptions *opt,
+                        const ObjectWriteOptions *wopt, const uint8_t *data, size_t size,
+                        const char *path, uint64_t *stored, PgpErr *err)
 {
     ObjectWriteResult w;
     int rc = object_io_write(s, path, wopt, data, size, NULL, NULL, &w, err);
     if (rc == 0 || rc == PGP_ERR_CONFLICT)
         *stored = w.stored_size;
+    if (rc == 0 && opt->index != NULL)
+        object_index_add(opt->index, path, w.stored_size);
     return rc == PGP_ERR_CONFLICT ? 0 : rc;
 }
 
@@ -37,11 +44,14 @@ static int find_existing(Storage *s, const BackupStoreOptions *opt, const uint8_
                          BackupStoreResult *res, PgpErr *err)
 {
     pipe_hex(digest, PIPE_SHA256_LEN, res->sha256_hex);
-    StorageInfo info;
     int rc = repo_object_path(res->sha256_hex, opt->codec, res->object, err);
     if (rc != 0)
         return rc;
-    rc = storage_stat(s, res->object, &info, err);
+    StorageInfo info;
+    if (opt->index != NULL)
+        rc = object_index_stat(opt->index, res->object, &info.size, err);
+    else
+        rc = storage_stat(s, res->object, &info, err);
     if (rc == 0) {
         res->reused = true;
         res->stored_size = info.size;
@@ -65,7 +75,7 @@ int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *
         return rc;
     ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level,
                                .zstd_workers = size >= BIG_FILE ? 2 : 0};
-    return write_object(s, &wopt, data, size, res->object, &res->stored_size, err);
+    return write_object(s, opt, &wopt, data, size, res->object, &res->stored_size, err);
 }
 
 int backup_store_pending(Storage *s, const BackupStoreOptions *opt, StorageWriter *w,
@@ -81,6 +91,8 @@ int backup_store_pending(Storage *s, const BackupStoreOptions *opt, StorageWrite
     res->stored_size = len;
     /* An identical object committed concurrently under the same address: the same bytes. */
     rc = storage_writer_commit_as(w, res->object, err);
+    if (rc == 0 && opt->index != NULL)
+        object_index_add(opt->index, res->object, len);
     return rc == PGP_ERR_CONFLICT ? 0 : rc;
 }
 
@@ -149,6 +161,7 @@ typedef struct JobNode {
 struct BackupPool {
     Storage *storage;
     BackupStoreOptions opt;
+    ObjectIndex *own_index;   /* opt.index when the pool made it */
     BackupPoolDoneFn done;
     void *ud;
     pthread_t *threads;
@@ -249,6 +262,18 @@ int backup_pool_new(Storage *s, const BackupStoreOptions *opt, int workers, size
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     p->storage = s;
     p->opt = *opt;
+    /* The caller's backup lock excludes expire (the only remover of objects) and any other
+     * backup for the whole run (repolock.h): an object the index lists stays there until the
+     * manifest that references it is committed. */
+    if (p->opt.index == NULL) {
+        int rc = object_index_new(s, OBJECT_INDEX_AUTO, OBJECT_INDEX_EXPECT_BACKUP,
+                                  &p->own_index, err);
+        if (rc != 0) {
+            free(p);
+            return rc;
+        }
+        p->opt.index = p->own_index;
+    }
     p->done = done;
     p->ud = ud;
     p->budget = budget;
@@ -363,6 +388,13 @@ void backup_pool_free(BackupPool *p)
         free(n);
     }
     free(p->threads);
+    if (p->own_index != NULL) {
+        ObjectIndexStats st = object_index_stats(p->own_index);
+        log_debug("object lookups: %" PRIu64 " from %" PRIu64 " listing(s), %" PRIu64
+                  " stat(s); %" PRIu64 " listed name(s) ignored", st.listed, st.listings,
+                  st.stats, st.ignored);
+        object_index_free(p->own_index);
+    }
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->done_mu);
     pthread_mutex_destroy(&p->mu);

@@ -101,8 +101,9 @@ static int list_page(S3Drv *d, const char *key_prefix, bool delimit, const char 
     return rc;
 }
 
-/* Hands the entries of one page to fn, names relative to key_prefix. */
-static int list_emit(const S3ListPage *page, size_t skip, StorageListFn fn, void *ud,
+/* Hands the entries of one page to fn, names relative to key_prefix. tree: names may hold
+ * '/' (a listing without delimiter); folder markers ("x/") are skipped. */
+static int list_emit(const S3ListPage *page, size_t skip, bool tree, StorageListFn fn, void *ud,
                      PgpErr *err)
 {
     for (size_t i = 0; i < page->n; i++) {
@@ -114,7 +115,9 @@ static int list_emit(const S3ListPage *page, size_t skip, StorageListFn fn, void
         size_t n = strlen(name);
         if (e->is_prefix && n > 0 && name[n - 1] == '/')
             name[--n] = '\0';
-        if (n == 0 || strchr(name, '/') != NULL || strncmp(name, TMP_PREFIX, 5) == 0)
+        const char *base = strrchr(name, '/');
+        if (n == 0 || (base != NULL && (!tree || base[1] == '\0')) ||
+            strncmp(base != NULL ? base + 1 : name, TMP_PREFIX, 5) == 0)
             continue;
         StorageInfo info = {.size = e->size, .mtime = e->mtime, .is_dir = e->is_prefix};
         if (info.mtime < 0)
@@ -128,9 +131,10 @@ static int list_emit(const S3ListPage *page, size_t skip, StorageListFn fn, void
     return 0;
 }
 
-static int s3_list(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
+/* The keys below dir + "/": one level (delimit, as storage_list) or all of them. */
+static int list_below(S3Drv *d, const char *dir, bool delimit, StorageListFn fn, void *ud,
+                      PgpErr *err)
 {
-    S3Drv *d = drv;
     char key[S3_KEY_MAX];
     int rc = s3_key_of(d, dir, key, err);
     size_t kn = strlen(key);
@@ -143,10 +147,10 @@ static int s3_list(void *drv, const char *dir, StorageListFn fn, void *ud, PgpEr
     char *token = NULL;
     do {
         S3ListPage page;
-        rc = list_page(d, key, true, token, 1000, &page, err);
+        rc = list_page(d, key, delimit, token, 1000, &page, err);
         if (rc != 0)
             break;
-        rc = list_emit(&page, kn + 1, fn, ud, err);
+        rc = list_emit(&page, kn + 1, !delimit, fn, ud, err);
         free(token);
         token = page.truncated ? page.next_token : NULL;
         page.next_token = NULL;
@@ -154,6 +158,16 @@ static int s3_list(void *drv, const char *dir, StorageListFn fn, void *ud, PgpEr
     } while (rc == 0 && token != NULL);
     free(token);
     return rc;
+}
+
+static int s3_list(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
+{
+    return list_below(drv, dir, true, fn, ud, err);
+}
+
+static int s3_list_tree(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
+{
+    return list_below(drv, dir, false, fn, ud, err);
 }
 
 /* Whether any key lies below key + "/". */
@@ -378,6 +392,7 @@ static const StorageDriver s3_vtable = {
     .remove = s3_remove,
     .free = s3_free,
     .list_uploads = s3_list_uploads,
+    .list_tree = s3_list_tree,
     .abort_upload = s3_abort_upload,
 };
 

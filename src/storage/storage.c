@@ -146,6 +146,20 @@ int storage_remove(Storage *s, const char *path, PgpErr *err)
     return s->vt->remove(s->drv, path, err);
 }
 
+bool storage_has_list_tree(const Storage *s)
+{
+    return s->vt->list_tree != NULL;
+}
+
+int storage_list_tree(Storage *s, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
+{
+    int rc = check_path(dir, err);
+    if (rc == 0 && s->vt->list_tree == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_INTERNAL, "storage driver %s cannot list a tree",
+                      s->vt->name);
+    return rc != 0 ? rc : s->vt->list_tree(s->drv, dir, fn, ud, err);
+}
+
 int storage_list_uploads(Storage *s, StorageUploadFn fn, void *ud, PgpErr *err)
 {
     return s->vt->list_uploads != NULL ? s->vt->list_uploads(s->drv, fn, ud, err) : 0;

@@ -16,12 +16,16 @@
 
 #include "pgpitr/common/err.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/object_index.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/storage/storage.h"
 
 typedef struct BackupStoreOptions {
     PipeCodec codec;
     int level;
+    /* Where "is this content stored already" is looked up (NULL: one storage_stat per file).
+     * The pool makes its own when it is NULL. */
+    ObjectIndex *index;
 } BackupStoreOptions;
 
 typedef struct BackupStoreResult {

@@ -71,6 +71,8 @@ typedef struct StorageDriver {
     /* Optional (NULL: the driver has no uploads that outlive a writer, e.g. posix). */
     int (*list_uploads)(void *drv, StorageUploadFn fn, void *ud, PgpErr *err);
     int (*abort_upload)(void *drv, const char *path, const char *upload_id, PgpErr *err);
+    /* Optional (NULL: storage_list_tree is unsupported, e.g. posix). */
+    int (*list_tree)(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err);
 } StorageDriver;
 
 /* Reader/writer vtables, implemented by drivers. */
@@ -117,6 +119,13 @@ int storage_stat(Storage *s, const char *path, StorageInfo *out, PgpErr *err);
 /* Lists the entries directly below dir (files and directories), excluding temp files.
  * A missing dir is an empty listing (returns 0), like an S3 prefix with no keys. */
 int storage_list(Storage *s, const char *dir, StorageListFn fn, void *ud, PgpErr *err);
+/* Lists every object at any depth below dir (no directories, no temp files), names relative
+ * to dir ("5e/5eab..."), in byte order of those names: on S3 one listing without delimiter,
+ * 1000 keys a request, however many directories they are spread over. fn may stop it early
+ * (its return value, as storage_list). PGP_ERR_INTERNAL on a driver without it
+ * (storage_has_list_tree: posix, whose directories are listed one by one). */
+bool storage_has_list_tree(const Storage *s);
+int storage_list_tree(Storage *s, const char *dir, StorageListFn fn, void *ud, PgpErr *err);
 int storage_open_read(Storage *s, const char *path, StorageReader **out, PgpErr *err);
 /* Creates missing parent directories (durably). Nothing is visible until commit. Without
  * STORAGE_WRITE_REPLACE, commit never replaces an existing object: it fails with
