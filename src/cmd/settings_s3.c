@@ -9,10 +9,13 @@
  */
 #include "settings_s3.h"
 
+#include <errno.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pgpitr/archive/spool.h"
 #include "pgpitr/cmd/cmd_options.h"
@@ -109,6 +112,28 @@ static int enum_of(const CmdSettings *s, CmdOptId id, const char *a, const char 
     return PGP_ERR_CONFIG;
 }
 
+/* The CA file or directory must be there and readable now: libcurl would only say so at the
+ * first request, as a TLS failure that hides the cause. */
+static int check_ca(CmdOptId id, const char *path, bool dir, PgpErr *err)
+{
+    if (path == NULL)
+        return 0;
+    struct stat st;
+    const char *key = cmd_option(id)->key;
+    int e = stat(path, &st) == 0 ? 0 : errno;
+    if (e == 0 && !(dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)))
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "%s \"%s\" is not a %s", key, path,
+                        dir ? "directory" : "regular file");
+    if (e == 0 && access(path, R_OK | (dir ? X_OK : 0)) != 0)
+        e = errno;
+    if (e == 0)
+        return 0;
+    PGP_FAIL(err, PGP_ERR_CONFIG, "%s \"%s\" cannot be read: %s", key, path, strerror(e));
+    pgp_err_hint(err, "give the %s of the CA that signed the store's certificate, readable by "
+                 "this OS user", dir ? "hashed certificate directory" : "certificate file");
+    return PGP_ERR_CONFIG;
+}
+
 int cmd_s3_config(const CmdSettings *s, CmdS3Config *c, PgpErr *err)
 {
     memset(c, 0, sizeof *c);
@@ -120,7 +145,11 @@ int cmd_s3_config(const CmdSettings *s, CmdS3Config *c, PgpErr *err)
     cfg->kms_key_id = opt(s, CMD_OPT_S3_KMS_KEY_ID);
     cfg->storage_class = opt(s, CMD_OPT_S3_STORAGE_CLASS);
     const char *style = NULL, *verify = NULL;
-    int rc = enum_of(s, CMD_OPT_S3_URI_STYLE, "host", "path", &style, err);
+    int rc = check_ca(CMD_OPT_S3_CA_FILE, cfg->ca_file, false, err);
+    if (rc == 0)
+        rc = check_ca(CMD_OPT_S3_CA_PATH, cfg->ca_path, true, err);
+    if (rc == 0)
+        rc = enum_of(s, CMD_OPT_S3_URI_STYLE, "host", "path", &style, err);
     if (rc == 0)
         rc = enum_of(s, CMD_OPT_S3_VERIFY_TLS, "on", "off", &verify, err);
     if (rc == 0)

@@ -5,7 +5,8 @@
 # than s3-part-size goes up as a multipart upload (none left behind), a wrong secret is an
 # access-denied error with nothing written, a missing bucket and an unreachable endpoint are
 # one-line errors, a download reset mid-body resumes, and the same round trip over TLS with
-# s3-ca-file (and refused without it).
+# s3-ca-file (and refused without it; a CA file that is not there is a configuration error
+# naming it, before any request).
 # repo-kinds: local -- tests the S3 driver on servers of its own (plain, TLS, unreachable); the s3 stages would only repeat it
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/integration/lib.sh
@@ -140,4 +141,11 @@ export PGPITR_S3_CA_FILE=$S3_TEST_CA_FILE
 pgp_capture --repo s3://$S3_IT_BUCKET/tls archive-push "${segs[1]}"
 assert_rc 0 "archive-push over TLS"
 archive_get_cmp s3://$S3_IT_BUCKET/tls "$(basename "${segs[1]}")" "${segs[1]}"
+# A CA file that is not there: a configuration error naming it, before any request.
+PGPITR_S3_CA_FILE=$WORK/no-such-ca.pem pgp_capture --repo s3://$S3_IT_BUCKET/tls archive-push "${segs[2]}"
+assert_rc 3 "archive-push with a missing s3-ca-file"
+assert_one_line_error "missing s3-ca-file"
+assert_contains "$ERR" "s3-ca-file \"$WORK/no-such-ca.pem\" cannot be read" "the missing CA file named"
+[ -z "$(repo_find "s3://$S3_IT_BUCKET/tls" archive "$(basename "${segs[2]}")-*")" ] ||
+    fail "a push with a missing CA file stored $(basename "${segs[2]}")"
 log "ok"
