@@ -89,11 +89,13 @@ log "$((t - 1)) trials: $killed_during killed mid-push, $finished finished first
 assert_gt "$killed_during" $((TRIALS / 4)) "trials in which the kill hit a running push"
 
 # Leave temp files of dead processes behind on purpose, then let a live push clean them up.
-# The kill delay starts from what the trials learnt and shrinks each time a push finishes
-# first: the timing push alone can be slow on a loaded machine (1.7 s seen in CI) while a
-# push then takes 50 ms, and random delays up to the former almost never catch the latter.
+# A push compresses into memory first and has a temp file only at its very end (write, fsync,
+# rename), so the kill must land in that short window: the delay is drawn between lo_ms and
+# hi_ms, hi_ms shrinking each time a push finishes first (the timing push alone can be slow
+# on a loaded machine, 1.7 s seen in CI, while a push then takes 50 ms) and lo_ms growing each
+# time a kill comes before the temp file exists.
 name=$(basename "${segs[0]}")
-tries=0 hi_ms=$max_delay_ms
+tries=0 lo_ms=0 hi_ms=$max_delay_ms
 while [ -z "$(repo_tmpfiles "$REPO")" ] && [ "$tries" -lt 120 ]; do
     tries=$((tries + 1))
     while read -r o; do
@@ -102,17 +104,23 @@ while [ -z "$(repo_tmpfiles "$REPO")" ] && [ "$tries" -lt 120 ]; do
     "${AS_PG[@]}" "$PGPITR" --repo "$REPO" archive-push "${segs[0]}" >/dev/null 2>>"$WORK/log/pgpitr.log" &
     pid=$!
     track_pid "$pid"
-    delay_ms=$((RANDOM % (hi_ms + 1)))
+    # A window narrower than the timing jitter: widen it again.
+    [ $((hi_ms - lo_ms)) -ge 4 ] || { lo_ms=$((lo_ms > 10 ? lo_ms - 10 : 0)); hi_ms=$((hi_ms + 10)); }
+    delay_ms=$((lo_ms + RANDOM % (hi_ms - lo_ms + 1)))
     sleep "$(ms_to_s "$delay_ms")"
     kill -KILL "$pid" 2>/dev/null || true
     rc=0
     wait "$pid" 2>/dev/null || rc=$?
     untrack_pid "$pid"
-    [ "$rc" -eq 137 ] || [ "$delay_ms" -lt 2 ] || hi_ms=$delay_ms
+    if [ "$rc" -eq 137 ]; then
+        [ -n "$(repo_tmpfiles "$REPO")" ] || lo_ms=$delay_ms   # killed too early
+    elif [ "$delay_ms" -ge 2 ]; then
+        hi_ms=$delay_ms                                        # finished first: too late
+    fi
 done
 leftovers=$(repo_tmpfiles "$REPO")
 [ -n "$leftovers" ] || fail "could not leave a temp file behind in $tries kills (pushes too fast to catch?)"
-log "left behind: $leftovers"
+log "left behind after $tries kills (last delay ${delay_ms} ms, window ${lo_ms}-${hi_ms} ms): $leftovers"
 pgp_capture --repo "$REPO" archive-push "${segs[0]}"
 assert_rc 0 "push after dead pushes left temp files"
 pgp_capture --repo "$REPO" archive-push "${segs[1]}"
