@@ -104,29 +104,35 @@ int pg_basebackup_tar_tablespace(const char *name, uint32_t *oid, PgpErr *err)
     }
     char *end = NULL;
     unsigned long v = strtoul(name, &end, 10);
+    char q[PGP_QUOTE_BUF];
     if (end == name || strcmp(end, ".tar") != 0 || v == 0 || v > UINT32_MAX)
-        return PGP_FAIL(err, PGP_ERR_PG, "unexpected archive \"%s\" in the backup stream", name);
+        return PGP_FAIL(err, PGP_ERR_PG, "unexpected archive \"%s\" in the backup stream",
+                        pgp_quote(name, q));
     *oid = (uint32_t)v;
     return 0;
 }
 
-/* "./base/1/" -> "base/1"; refuses absolute paths and ".." (never trust the stream). */
+/* "./base/1/" -> "base/1"; refuses absolute paths and ".." (never trust the stream: every
+ * name from it is quoted with pgp_quote in messages). */
 static int normalize_path(const char *raw, char *out, size_t size, PgpErr *err)
 {
+    char q[PGP_QUOTE_BUF];
     while (raw[0] == '.' && raw[1] == '/')
         raw += 2;
     size_t n = strlen(raw);
     while (n > 0 && raw[n - 1] == '/')
         n--;
     if (n == 0 || n >= size || raw[0] == '/')
-        return PGP_FAIL(err, PGP_ERR_PG, "invalid path \"%s\" in the backup stream", raw);
+        return PGP_FAIL(err, PGP_ERR_PG, "invalid path \"%s\" in the backup stream",
+                        pgp_quote(raw, q));
     memcpy(out, raw, n);
     out[n] = '\0';
     for (const char *seg = out; seg != NULL;) {
         const char *slash = strchr(seg, '/');
         size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
         if (len == 0 || (len == 2 && seg[0] == '.' && seg[1] == '.') || (len == 1 && seg[0] == '.'))
-            return PGP_FAIL(err, PGP_ERR_PG, "invalid path \"%s\" in the backup stream", raw);
+            return PGP_FAIL(err, PGP_ERR_PG, "invalid path \"%s\" in the backup stream",
+                            pgp_quote(raw, q));
         seg = slash ? slash + 1 : NULL;
     }
     return 0;
@@ -136,6 +142,7 @@ static int entry_from_archive(struct archive_entry *ae, PgTarEntry *e, char *pat
                               PgpErr *err)
 {
     const char *raw = archive_entry_pathname(ae);
+    char q[PGP_QUOTE_BUF];
     int rc = normalize_path(raw ? raw : "", path, size, err);
     if (rc != 0)
         return rc;
@@ -150,7 +157,8 @@ static int entry_from_archive(struct archive_entry *ae, PgTarEntry *e, char *pat
     case AE_IFREG:
         e->type = PG_TAR_FILE;
         if (archive_entry_size(ae) < 0)
-            return PGP_FAIL(err, PGP_ERR_PG, "negative size for \"%s\" in the backup stream", path);
+            return PGP_FAIL(err, PGP_ERR_PG, "negative size for \"%s\" in the backup stream",
+                            pgp_quote(path, q));
         e->size = (uint64_t)archive_entry_size(ae);
         return 0;
     case AE_IFDIR:
@@ -160,11 +168,11 @@ static int entry_from_archive(struct archive_entry *ae, PgTarEntry *e, char *pat
         e->type = PG_TAR_SYMLINK;
         e->link_target = archive_entry_symlink(ae);
         if (e->link_target == NULL || e->link_target[0] == '\0')
-            return PGP_FAIL(err, PGP_ERR_PG, "symlink \"%s\" without target", path);
+            return PGP_FAIL(err, PGP_ERR_PG, "symlink \"%s\" without target", pgp_quote(path, q));
         return 0;
     default:
         return PGP_FAIL(err, PGP_ERR_PG, "unsupported file type for \"%s\" in the backup stream",
-                        path);
+                        pgp_quote(path, q));
     }
 }
 
