@@ -46,7 +46,7 @@
 /* From this size on a file is compressed while it arrives instead of after (see stream_big).
  * It bounds the raw bytes one file holds in memory: the bench database's 42 MiB index held
  * whole (with 64 MiB here) while the 256 MiB table streamed made the peak RSS 107 MiB, 61 MiB
- * with 32 MiB. Files below it are compressed on one thread (backup_store.c's BIG_FILE). */
+ * with 32 MiB. Files below it are compressed on one thread each (backup_store_file). */
 #define STREAM_MIN (32u << 20)
 /* Raw pieces queued for the compressing thread: enough for it never to wait on this thread
  * (zstd's own two threads take 1 MiB pieces as fast as they come); 16 MiB was 12 MiB of peak

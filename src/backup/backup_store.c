@@ -18,10 +18,6 @@
 #include "pgpitr/common/log.h"
 #include "pgpitr/repo/object_io.h"
 
-/* Above this size a single file also uses zstd's own threads, so one huge relation file
- * does not leave the other cores idle. */
-#define BIG_FILE (32u << 20)
-
 /* Writes the object (object_io); an object committed concurrently under the same content
  * address holds the same bytes, so losing that race is success. The index learns of it, so
  * that a later file with the same content finds it even where a listing was taken before. */
@@ -73,8 +69,10 @@ int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *
     int rc = find_existing(s, opt, digest, res, err);
     if (rc != PGP_ERR_NOT_FOUND)
         return rc;
-    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level,
-                               .zstd_workers = size >= BIG_FILE ? 2 : 0};
+    /* One thread per file: the files that come here are below backup_run.c's STREAM_MIN, and
+     * the pool's workers already keep the cores busy with several of them; large files stream
+     * through their own multi-threaded compressor instead. */
+    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level, .zstd_workers = 0};
     return write_object(s, opt, &wopt, data, size, res->object, &res->stored_size, err);
 }
 
