@@ -9,10 +9,13 @@
 #include <string.h>
 
 #include "pgpitr/archive/spool.h"
+#include "pgpitr/common/config.h"
 #include "pgpitr/repo/lease.h"
 #include "pgpitr/repo/retention.h"
 
 #define LOCK_WAIT_MAX (7L * 24 * 3600)
+/* A year: longer objectives or ages are typing mistakes (a unit left out, a zero too many). */
+#define DURATION_MAX (366L * 86400)
 
 /* Rows in CmdOptId order (cmd_option() indexes them; test_options.c checks). */
 const CmdOption cmd_options[] = {
@@ -198,6 +201,21 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_UPLOAD_ABORT_AGE, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_UPLOAD_ABORT_AGE", NULL,
      .min = 0, .max = 30L * 86400, .def = "3600",
      .help = "seconds after which expire aborts an unfinished multipart upload (for tests)"},
+
+    /* Operations (docs/configuration.md): set once in the configuration file, read by the
+     * commands that judge the setup. No flags yet: the commands using them add theirs. */
+    {CMD_OPT_RPO_OBJECTIVE, NULL, 0, CMD_VAL_DURATION, "DURATION", "", "PGPITR_RPO_OBJECTIVE",
+     "rpo-objective", .min = 1, .max = DURATION_MAX, .def = "not set",
+     .help = "most data a loss may cost: archive freshness a drill and check hold to"},
+    {CMD_OPT_RTO_OBJECTIVE, NULL, 0, CMD_VAL_DURATION, "DURATION", "", "PGPITR_RTO_OBJECTIVE",
+     "rto-objective", .min = 1, .max = DURATION_MAX, .def = "not set",
+     .help = "longest a recovery may take: a drill slower than this fails"},
+    {CMD_OPT_BACKUP_MAX_AGE, NULL, 0, CMD_VAL_DURATION, "DURATION", "",
+     "PGPITR_BACKUP_MAX_AGE", "backup-max-age", .min = 1, .max = DURATION_MAX, .def = "not set",
+     .help = "age of the newest complete backup beyond which check fails"},
+    {CMD_OPT_DRILL_MAX_AGE, NULL, 0, CMD_VAL_DURATION, "DURATION", "", "PGPITR_DRILL_MAX_AGE",
+     "drill-max-age", .min = 1, .max = DURATION_MAX, .def = "not set",
+     .help = "age of the newest drill beyond which check fails"},
 };
 const size_t cmd_options_len = sizeof cmd_options / sizeof cmd_options[0];
 _Static_assert(CMD_OPT_S3_PART_SIZE < CMD_GLOBAL_FLAGS, "CmdGlobal.flag too small");
@@ -342,6 +360,15 @@ int cmd_opt_int_setting(const CmdSettings *s, CmdOptId id, const char *flag, lon
     const CmdOption *o = cmd_option(id);
     const char *text = cmd_opt_setting(s, id, flag);
     return text != NULL ? cmd_parse_int(o->key, text, o->min, o->max, v, err) : 0;
+}
+
+int cmd_opt_duration_setting(const CmdSettings *s, CmdOptId id, const char *flag, int64_t *v,
+                             PgpErr *err)
+{
+    const CmdOption *o = cmd_option(id);
+    const char *text = cmd_opt_setting(s, id, flag);
+    const char *what = flag != NULL && o->name != NULL ? o->name : o->key;
+    return text != NULL ? config_parse_duration(what, text, o->min, o->max, v, err) : 0;
 }
 
 int cmd_opt_int_flag(const CmdDef *cmd, CmdOptId id, const char *text, long *v, PgpErr *err)

@@ -27,6 +27,7 @@ static const char *const known_keys[] = {
     "io-timeout", "s3-endpoint", "s3-region", "s3-uri-style", "s3-key", "s3-key-secret",
     "s3-token", "s3-ca-file", "s3-ca-path", "s3-verify-tls", "s3-sse", "s3-kms-key-id",
     "s3-storage-class", "s3-part-size",
+    "rpo-objective", "rto-objective", "backup-max-age", "drill-max-age",
 };
 #define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])
 
@@ -217,6 +218,52 @@ void config_free(PgpConfig *c)
         free(c->values[i]);
     free(c->path);
     free(c);
+}
+
+/* The seconds of a unit of config_parse_duration, 0 for none. */
+static int64_t duration_unit(const char *u, size_t len)
+{
+    static const struct { const char *name; int64_t secs; } units[] = {
+        {"s", 1}, {"min", 60}, {"h", 3600}, {"d", 86400}, {"w", 7 * 86400},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strlen(units[i].name) == len && strncmp(units[i].name, u, len) == 0)
+            return units[i].secs;
+    return 0;
+}
+
+int config_parse_duration(const char *what, const char *text, int64_t min_s, int64_t max_s,
+                          int64_t *out, PgpErr *err)
+{
+    int64_t total = 0;
+    bool ok = text[0] != '\0';
+    for (const char *p = text; ok && *p != '\0';) {
+        if (*p < '0' || *p > '9') {   /* strtoll would take a sign or spaces */
+            ok = false;
+            break;
+        }
+        char *end = NULL;
+        errno = 0;
+        long long n = strtoll(p, &end, 10);
+        size_t ulen = strspn(end, "abcdefghijklmnopqrstuvwxyz");
+        int64_t unit = ulen == 0 ? (end == text + strlen(text) && p == text ? 1 : 0)
+                                 : duration_unit(end, ulen);
+        if (errno != 0 || unit == 0 || n > max_s / unit || total > max_s - n * unit) {
+            ok = false;
+            break;
+        }
+        total += n * unit;
+        p = end + ulen;
+    }
+    if (!ok || total < min_s || total > max_s) {
+        char q[PGP_QUOTE_BUF];
+        return PGP_FAIL(err, PGP_ERR_CONFIG,
+                        "invalid %s \"%s\" (expected a duration such as 90s, 30min, 1h, 7d or "
+                        "2w, from %llds to %llds)",
+                        what, pgp_quote(text, q), (long long)min_s, (long long)max_s);
+    }
+    *out = total;
+    return 0;
 }
 
 int config_parse_int(const char *what, const char *text, long min, long max, long *out, PgpErr *err)

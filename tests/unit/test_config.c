@@ -185,6 +185,34 @@ START_TEST(int_settings)
 }
 END_TEST
 
+START_TEST(duration_settings)
+{
+    static const struct { const char *text; int64_t secs; } good[] = {
+        {"90", 90}, {"90s", 90}, {"30min", 1800}, {"1h", 3600}, {"1h30min", 5400},
+        {"7d", 604800}, {"2w", 1209600}, {"1d12h", 129600}, {"366d", 366 * 86400},
+    };
+    PgpErr err;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        int64_t v = 0;
+        ck_assert_msg(config_parse_duration("rpo-objective", good[i].text, 1, 366 * 86400, &v,
+                                            &err) == 0, "%s refused", good[i].text);
+        ck_assert_int_eq(v, good[i].secs);
+    }
+    /* No unit after a group ("1h30"), "m" (minutes or months?), signs, spaces, zero, beyond
+     * the range, an overflow, a control byte. */
+    const char *bad[] = {"", "0", "0s", "1h30", "5m", "-1h", "+1h", " 1h", "1h ", "1 h", "h",
+                         "1H", "367d", "99999999999999999999s", "9223372036854775807w",
+                         "1h\x1b[2J", "1.5h"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t v = 7;
+        ck_assert_msg(config_parse_duration("rpo-objective", bad[i], 1, 366 * 86400, &v,
+                                            &err) == PGP_ERR_CONFIG, "\"%s\" taken", bad[i]);
+        ck_assert_int_eq(v, 7);
+        fx_assert_printable_err(&err, "invalid rpo-objective \"");
+    }
+}
+END_TEST
+
 Suite *suite_config(void)
 {
     Suite *s = suite_create("config");
@@ -196,6 +224,7 @@ Suite *suite_config(void)
     tcase_add_test(tc, indented_continuation);
     tcase_add_test(tc, nul_byte);
     tcase_add_test(tc, int_settings);
+    tcase_add_test(tc, duration_settings);
     tcase_add_test(tc, typo_line_and_suggestion);
     tcase_add_test(tc, suggestions);
     suite_add_tcase(s, tc);

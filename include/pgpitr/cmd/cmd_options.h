@@ -56,6 +56,9 @@ typedef enum {
     CMD_OPT_LEASE_TTL, CMD_OPT_PREFETCH_IDLE_TIMEOUT,
     /* secrets: never a flag, which `ps` would show */
     CMD_OPT_S3_KEY_SECRET, CMD_OPT_S3_TOKEN, CMD_OPT_UPLOAD_ABORT_AGE,
+    /* operations: recovery objectives and the ages check and metrics hold backups and drills
+     * to (docs/configuration.md) */
+    CMD_OPT_RPO_OBJECTIVE, CMD_OPT_RTO_OBJECTIVE, CMD_OPT_BACKUP_MAX_AGE, CMD_OPT_DRILL_MAX_AGE,
     CMD_OPT__COUNT
 } CmdOptId;
 
@@ -66,6 +69,7 @@ typedef enum {
     CMD_VAL_SIZE,      /* a size or rate with a unit suffix (512MiB, 100M) */
     CMD_VAL_TIME,      /* ISO 8601 with an offset */
     CMD_VAL_ENUM,      /* one of choices */
+    CMD_VAL_DURATION,  /* seconds, or a number with a unit: 90s, 30min, 1h, 7d, 2w */
 } CmdOptType;
 
 /* The name commands go by in the table for the options given before the command. */
@@ -80,7 +84,7 @@ typedef struct CmdOption {
     const char *commands;   /* the commands taking the flag, space-separated; CMD_OPT_GLOBAL */
     const char *env;        /* environment variable, NULL: none (the flag only, or the file) */
     const char *key;        /* configuration key, NULL: none */
-    long min, max;          /* CMD_VAL_INT */
+    long min, max;          /* CMD_VAL_INT; CMD_VAL_DURATION in seconds */
     const char *choices;    /* CMD_VAL_ENUM: "text|json" */
     /* CMD_VAL_ENUM: the command checks the value itself, with its own message; otherwise the
      * parser refuses any other value with "--NAME must be A or B" */
@@ -142,6 +146,10 @@ const char *cmd_opt_setting(const CmdSettings *s, CmdOptId id, const char *flag)
  * naming the key); *v unchanged when unset. */
 int cmd_opt_int_setting(const CmdSettings *s, CmdOptId id, const char *flag, long *v,
                         PgpErr *err);
+/* That value parsed as the row's duration in seconds within its range
+ * (config_parse_duration, PGP_ERR_CONFIG naming the key or flag); *v unchanged when unset. */
+int cmd_opt_duration_setting(const CmdSettings *s, CmdOptId id, const char *flag, int64_t *v,
+                             PgpErr *err);
 /* text, a flag-only integer, within the row's range; a usage error of cmd
  * ("invalid --jobs \"x\" (expected 1..256)") otherwise. */
 int cmd_opt_int_flag(const CmdDef *cmd, CmdOptId id, const char *text, long *v, PgpErr *err);

@@ -8,6 +8,7 @@
 #define PGPITR_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "pgpitr/common/err.h"
@@ -30,6 +31,11 @@ const char *config_path(const PgpConfig *c);   /* NULL if none was read */
 const char *const *config_keys(size_t *n);
 void config_free(PgpConfig *c);
 
+/* A duration: one or more NUMBER UNIT groups ("90s", "30min", "1h30min", "7d", "2w"; units s,
+ * min, h, d, w; a bare number is seconds), within [min_s, max_s] seconds. A one-line
+ * PGP_ERR_CONFIG naming what otherwise. */
+int config_parse_duration(const char *what, const char *text, int64_t min_s, int64_t max_s,
+                          int64_t *out, PgpErr *err);
 /* Parses an integer setting within [min, max]; PGP_ERR_CONFIG naming `what` otherwise. */
 int config_parse_int(const char *what, const char *text, long min, long max, long *out,
                      PgpErr *err);
