@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
 
 _Static_assert(INFO_DRILL_ID_MAX >= DRILL_ID_MAX && INFO_DRILL_TIME_MAX >= DRILL_TIME_MAX,
@@ -42,6 +43,22 @@ int info_find_drill(Storage *s, InfoDrill *out, PgpErr *err)
     out->has_rto = strcmp(d.status, "passed") == 0 && d.has_total && d.total_s >= 0;
     out->rto_s = out->has_rto ? d.total_s : 0;
     return 0;
+}
+
+int info_load_settings(const CmdSettings *s, Info *info, PgpErr *err)
+{
+    int rc = cmd_opt_duration_setting(s, CMD_OPT_RPO_OBJECTIVE, NULL, &info->rpo_objective_s,
+                                      err);
+    if (rc == 0)
+        rc = cmd_opt_duration_setting(s, CMD_OPT_RTO_OBJECTIVE, NULL, &info->rto_objective_s,
+                                      err);
+    if (rc == 0)
+        rc = cmd_opt_duration_setting(s, CMD_OPT_BACKUP_MAX_AGE, NULL, &info->backup_max_age_s,
+                                      err);
+    if (rc == 0)
+        rc = cmd_opt_duration_setting(s, CMD_OPT_DRILL_MAX_AGE, NULL, &info->drill_max_age_s,
+                                      err);
+    return rc;
 }
 
 /* ---- load / free ---------------------------------------------------------------------------- */

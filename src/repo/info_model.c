@@ -193,6 +193,15 @@ int info_analyze(Info *info, PgpErr *err)
     return 0;
 }
 
+bool info_archive_freshness(const Info *info, int64_t *age_s)
+{
+    if (info->newest == NULL)
+        return false;
+    int64_t age = info->now - info->newest->mtime;
+    *age_s = age > 0 ? age : 0;   /* an archive time in the future: clock skew, not staleness */
+    return true;
+}
+
 void info_free(Info *info)
 {
     if (info == NULL)

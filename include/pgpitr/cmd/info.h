@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/repo/catalog.h"
 #include "pgpitr/repo/info_model.h"
 #include "pgpitr/drill/drill_report.h"
@@ -36,6 +37,9 @@
  * (locks_unknown, leases_unknown), not an error. out
  * is zeroed first; free it with info_free (also after a failure). */
 int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr *err);
+/* Fills info's operations settings (rpo-objective, rto-objective, backup-max-age,
+ * drill-max-age) from s; a bad value is PGP_ERR_CONFIG naming the key. */
+int info_load_settings(const CmdSettings *s, Info *info, PgpErr *err);
 /* Reads the newest drill/<id>.json that parses (one that does not is skipped with a
  * warning); none: out->found false. Storage errors are returned. */
 int info_find_drill(Storage *s, InfoDrill *out, PgpErr *err);

@@ -60,6 +60,15 @@ typedef struct InfoBackup {
     bool running_by_label;
 } InfoBackup;
 
+/* A recovery objective as a drill measured it (the report's "objectives" section). */
+typedef struct InfoObjective {
+    bool set;                      /* configured when the drill ran: objective_s holds it */
+    double objective_s;
+    bool measured;                 /* measured_s holds the measurement */
+    double measured_s;             /* rto: the recovery time; rpo: the archive freshness */
+    bool met;                      /* set, measured and measured_s <= objective_s */
+} InfoObjective;
+
 /* The newest drill report in drill/ that parses. */
 typedef struct InfoDrill {
     bool found;
@@ -70,6 +79,8 @@ typedef struct InfoDrill {
     int64_t started_t;             /* from the id (seconds), 0 if it does not parse */
     bool has_rto;                  /* passed and phases.total_s present */
     double rto_s;
+    bool has_objectives;           /* the report has an "objectives" section */
+    InfoObjective obj_rto, obj_rpo;
 } InfoDrill;
 
 typedef struct Info {
@@ -93,7 +104,14 @@ typedef struct Info {
     LeaseEntry *leases;            /* lease_list: every recovery lease, live or not */
     size_t n_leases;
     bool leases_unknown;           /* they could not be listed (warned) */
+    /* The operations settings (rpo-objective, rto-objective, backup-max-age, drill-max-age)
+     * in seconds, 0 when not set; info_load_settings fills them. */
+    int64_t rpo_objective_s, rto_objective_s, backup_max_age_s, drill_max_age_s;
 } Info;
+
+/* Archive freshness: seconds from the newest archived WAL's archive time to info->now (the
+ * data a loss at now could cost at most, archiving working). False when nothing is archived. */
+bool info_archive_freshness(const Info *info, int64_t *age_s);
 
 /* Fills everything but cat, locks, repo_path, now and drill from info->cat and info->locks
  * (already loaded). Only NOMEM fails. */
