@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pgpitr/repo/catalog.h"
 #include "pgpitr/cmd/cmd.h"
@@ -100,6 +101,30 @@ static int abort_uploads(Storage *storage, int64_t now, PgpErr *err)
     return rc != 0 ? pgp_err_context(err, "expire") : 0;
 }
 
+/* A progress line on a terminal (stderr), at most every half second and at the end of a phase:
+ * removing many objects from S3 takes a while, one request each. */
+typedef struct ExpireTty {
+    bool on;
+    struct timespec last;
+    bool shown;
+} ExpireTty;
+
+static void on_progress(void *ud, const char *phase, size_t done, size_t total)
+{
+    ExpireTty *t = ud;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t)(now.tv_sec - t->last.tv_sec) * 1000 +
+                 (now.tv_nsec - t->last.tv_nsec) / 1000000;
+    if (!t->on || total == 0 || (done != total && ms < 500))
+        return;
+    t->last = now;
+    t->shown = true;
+    fprintf(stderr, "\rexpire: removing %s: %zu/%zu (%d%%)   ", phase, done, total,
+            (int)(100.0 * (double)done / (double)total));
+    fflush(stderr);
+}
+
 static int run_expire(const CmdSettings *s, const ExpireOptions *o, PgpErr *err)
 {
     Storage *storage = NULL;
@@ -122,7 +147,10 @@ static int run_expire(const CmdSettings *s, const ExpireOptions *o, PgpErr *err)
     if (rc == 0)
         rc = emit(&plan, &c, o, err);
     if (rc == 0 && !o->dry_run) {
-        rc = expire_plan_execute(storage, &plan, err);
+        ExpireTty tty = {.on = isatty(STDERR_FILENO) == 1};
+        rc = expire_plan_execute_progress(storage, &plan, on_progress, &tty, err);
+        if (tty.shown)
+            fputs("\n", stderr);
         if (rc != 0)
             pgp_err_hint(err, "run pgpitr expire again to finish: it resumes where this stopped");
     }

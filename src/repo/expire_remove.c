@@ -96,13 +96,26 @@ static void parent_dir(const char *path, char out[REPO_PATH_MAX])
         *slash = '\0';
 }
 
-static int remove_wal(Storage *s, const ExpirePlan *p, PgpErr *err)
+typedef struct Progress {
+    ExpireProgressFn fn;
+    void *ud;
+} Progress;
+
+static void tell(const Progress *pr, const char *phase, size_t done, size_t total)
+{
+    if (pr->fn != NULL)
+        pr->fn(pr->ud, phase, done, total);
+}
+
+static int remove_wal(Storage *s, const ExpirePlan *p, const Progress *pr, PgpErr *err)
 {
     char last_dir[REPO_PATH_MAX] = "";
+    tell(pr, "WAL", 0, p->n_wal);
     for (size_t i = 0; i < p->n_wal; i++) {
         int rc = remove_missing_ok(s, p->wal[i]->path, err);
         if (rc != 0)
             return rc;
+        tell(pr, "WAL", i + 1, p->n_wal);
         char dir[REPO_PATH_MAX];
         parent_dir(p->wal[i]->path, dir);
         if (last_dir[0] != '\0' && strcmp(dir, last_dir) != 0)
@@ -142,14 +155,20 @@ static int remove_stale_leases(Storage *s, const ExpirePlan *p, PgpErr *err)
     return 0;
 }
 
-int expire_plan_execute(Storage *s, const ExpirePlan *p, PgpErr *err)
+int expire_plan_execute_progress(Storage *s, const ExpirePlan *p, ExpireProgressFn fn, void *ud,
+                                 PgpErr *err)
 {
+    const Progress pr = {fn, ud};
+    size_t n_dirs = expire_plan_removed_backups(p) + p->n_incomplete, done = 0;
     int rc = 0;
+    tell(&pr, "backups", 0, n_dirs);
     for (size_t i = 0; rc == 0 && i < p->n_backups; i++) {
         if (p->backups[i].d->keep)
             continue;
         log_info("removing backup \"%s\"", p->backups[i].b->label);
         rc = remove_backup(s, p->backups[i].b->label, err);
+        if (rc == 0)
+            tell(&pr, "backups", ++done, n_dirs);
     }
     for (size_t i = 0; rc == 0 && i < p->n_incomplete; i++) {
         char dir[REPO_PATH_MAX];
@@ -157,12 +176,24 @@ int expire_plan_execute(Storage *s, const ExpirePlan *p, PgpErr *err)
             break;
         log_info("removing incomplete backup \"%s\"", p->incomplete[i].label);
         rc = remove_tree(s, dir, err);
+        if (rc == 0)
+            tell(&pr, "backups", ++done, n_dirs);
     }
-    for (size_t i = 0; rc == 0 && i < p->n_objects; i++)
-        rc = remove_missing_ok(s, p->objects[i].path, err);
     if (rc == 0)
-        rc = remove_wal(s, p, err);
+        tell(&pr, "objects", 0, p->n_objects);
+    for (size_t i = 0; rc == 0 && i < p->n_objects; i++) {
+        rc = remove_missing_ok(s, p->objects[i].path, err);
+        if (rc == 0)
+            tell(&pr, "objects", i + 1, p->n_objects);
+    }
+    if (rc == 0)
+        rc = remove_wal(s, p, &pr, err);
     if (rc == 0)
         rc = remove_stale_leases(s, p, err);
     return rc;
+}
+
+int expire_plan_execute(Storage *s, const ExpirePlan *p, PgpErr *err)
+{
+    return expire_plan_execute_progress(s, p, NULL, NULL, err);
 }

@@ -400,6 +400,26 @@ static void expected_after_full_2(const Catalog *c, char *out, size_t size)
         remove_from(out, wal_path_of(c, wal[i]));
 }
 
+/* What expire_plan_execute_progress told: the phases as they started, and the items done and
+ * in all at the end of each, summed. */
+typedef struct Told {
+    char phases[64];
+    size_t done, total;
+} Told;
+
+static void on_told(void *ud, const char *phase, size_t done, size_t total)
+{
+    Told *t = ud;
+    if (done == 0) {
+        strncat(t->phases, phase, sizeof t->phases - strlen(t->phases) - 2);
+        strcat(t->phases, " ");
+    }
+    if (done == total) {
+        t->done += done;
+        t->total += total;
+    }
+}
+
 static void execute(RetentionPolicy pol, size_t *n_removed)
 {
     Catalog c;
@@ -408,8 +428,13 @@ static void execute(RetentionPolicy pol, size_t *n_removed)
     plan_ok(&c, pol, T0 + 86400, &p);
     *n_removed = p.retention.n_remove + p.n_incomplete + p.n_objects + p.n_wal;
     PgpErr err = {0};
-    int rc = expire_plan_execute(fx.st, &p, &err);
+    Told told = {0};
+    int rc = expire_plan_execute_progress(fx.st, &p, on_told, &told, &err);
     ck_assert_msg(rc == 0, "expire_plan_execute: %s", err.msg);
+    /* Every phase started at 0 and ended with all its items done, in removal order. */
+    ck_assert_str_eq(told.phases, "backups objects WAL ");
+    ck_assert_uint_eq(told.done, *n_removed);
+    ck_assert_uint_eq(told.total, *n_removed);
     expire_plan_free(&p);
     catalog_free(&c);
 }

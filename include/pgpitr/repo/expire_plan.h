@@ -116,5 +116,11 @@ int expire_plan_to_json(const ExpirePlan *p, const Catalog *c, bool dry_run, jso
 /* Removes what the plan says, in the order above. Missing files are fine (a re-run after a
  * crash, or a concurrent expire of the same thing): removal is idempotent. */
 int expire_plan_execute(Storage *s, const ExpirePlan *p, PgpErr *err);
+/* Told how far the removal is: phase ("backups", "objects", "WAL"), items of that phase done
+ * and in all; once with done 0 when a phase starts, then after every item. */
+typedef void (*ExpireProgressFn)(void *ud, const char *phase, size_t done, size_t total);
+/* expire_plan_execute, telling fn (NULL: nobody) how far it is. */
+int expire_plan_execute_progress(Storage *s, const ExpirePlan *p, ExpireProgressFn fn, void *ud,
+                                 PgpErr *err);
 
 #endif
