@@ -74,6 +74,8 @@ assert_contains "$OUT" "reason:  check \"rto-objective\" failed: measured RTO" "
 assert_contains "$OUT" "exceeds the rto-objective of 1 s" "text summary reason names the objective"
 assert_contains "$OUT" ": NOT MET" "text summary objective line"
 assert_contains "$ERR" "failed: check \"rto-objective\" failed" "the one-line error says why"
+assert_contains "$ERR" "HINT: the restore works but took longer than rto-objective" \
+    "the hint: where the time went, not --keep"
 slow_id=$(repo_find "$REPO" drill '*.json' | sed -e 's|^drill/||' -e 's/\.json$//' | sort | tail -n 1)
 repo_read "$REPO" "drill/$slow_id.json" >"$WORK/slow.json"
 validate_report "$WORK/slow.json"
