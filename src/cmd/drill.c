@@ -160,6 +160,13 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     CmdSettings s;
     if ((rc = cmd_settings_load(g, &s, err)) != 0)
         return rc;
+    rc = cmd_opt_duration_setting(&s, CMD_OPT_RTO_OBJECTIVE, NULL, &o.rto_objective_s, err);
+    if (rc == 0)
+        rc = cmd_opt_duration_setting(&s, CMD_OPT_RPO_OBJECTIVE, NULL, &o.rpo_objective_s, err);
+    if (rc != 0) {
+        cmd_settings_free(&s);
+        return rc;
+    }
     Storage *storage = NULL;
     Repo *repo = NULL;
     RepoLock *lock = NULL;
@@ -191,6 +198,10 @@ const CmdDef cmd_drill = {
         "JSON report (docs/drill-report.schema.json), kept in the repository as\n"
         "drill/<id>.json. Exit status 0 only when the drill passed. Run as the PostgreSQL\n"
         "OS user (postgres refuses to run as root).\n"
+        "\n"
+        "With the settings rto-objective / rpo-objective (config or PGPITR_RTO_OBJECTIVE,\n"
+        "PGPITR_RPO_OBJECTIVE) the report says whether they were met: a measured RTO over\n"
+        "rto-objective fails the drill; an archive older than rpo-objective is a warning.\n"
         "\n"
         "target (one; default --target-latest):\n"
         "  --target-latest         replay every archived segment\n"
@@ -224,6 +235,7 @@ const CmdDef cmd_drill = {
     .exit_not_found =
         "no backup can reach the drill's target (as for restore), or the repository has "
         "no backup",
-    .exit_other = "7 when the restored data failed a check, 12 when PostgreSQL failed (a failed "
-                  "drill exits with the status of its first error)",
+    .exit_other = "7 when the restored data failed a check or the measured RTO exceeded "
+                  "rto-objective, 12 when PostgreSQL failed (a failed drill exits with the "
+                  "status of its first error)",
 };

@@ -56,6 +56,8 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     if (rc == 0)
         rc = info_load(repo, s.repo_path, (int64_t)time(NULL), &info, err);
     if (rc == 0)
+        rc = info_load_settings(&s, &info, err);
+    if (rc == 0)
         rc = print_info(&info, json, err);
     info_free(&info);
     repo_free(repo);

@@ -261,6 +261,32 @@ static json_t *drill_json(const Info *info)
                      "rto_s", d->has_rto ? json_real(d->rto_s) : json_null());
 }
 
+static json_t *objective_json(const InfoObjective *o)
+{
+    return json_pack("{s:o, s:o, s:o}",
+                     "objective_s", o->set ? json_integer((json_int_t)o->objective_s) :
+                     json_null(), "measured_s", o->measured ? json_real(o->measured_s) :
+                     json_null(), "met", o->set ? json_boolean(o->met) : json_null());
+}
+
+/* The objectives now: archive freshness (rpo) and the newest drill's RTO (rto, with the id of
+ * that drill) against the current settings; the same judgement as check and metrics
+ * (info_model.h). */
+static json_t *objectives_json(const Info *info)
+{
+    InfoObjective rpo, rto;
+    const InfoDrill *from;
+    info_objective_rpo(info, &rpo);
+    info_objective_rto(info, &rto, &from);
+    json_t *jrto = objective_json(&rto);
+    if (jrto != NULL &&
+        json_object_set_new(jrto, "drill", from != NULL ? jsafe(from->id) : json_null()) != 0) {
+        json_decref(jrto);
+        jrto = NULL;
+    }
+    return json_pack("{s:o, s:o}", "rpo", objective_json(&rpo), "rto", jrto);
+}
+
 static json_t *foreign_json(const Info *info)
 {
     json_t *paths = json_array();
@@ -287,6 +313,7 @@ static json_t *info_json(const Info *info)
     bad |= json_object_set_new(j, "archive", archive_json(info));
     bad |= json_object_set_new(j, "recovery_windows", windows_json(info));
     bad |= json_object_set_new(j, "latest_drill", drill_json(info));
+    bad |= json_object_set_new(j, "objectives", objectives_json(info));
     bad |= json_object_set_new(j, "foreign", foreign_json(info));
     if (bad != 0) {
         json_decref(j);

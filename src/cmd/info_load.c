@@ -42,6 +42,10 @@ int info_find_drill(Storage *s, InfoDrill *out, PgpErr *err)
     /* A failed drill's duration is not a recovery time. */
     out->has_rto = strcmp(d.status, "passed") == 0 && d.has_total && d.total_s >= 0;
     out->rto_s = out->has_rto ? d.total_s : 0;
+    /* drill_report_summary_parse has checked every value (a report is not trusted). */
+    out->has_objectives = d.has_objectives;
+    out->obj_rto = d.obj_rto;
+    out->obj_rpo = d.obj_rpo;
     return 0;
 }
 

@@ -210,6 +210,39 @@ static void print_leases(const Info *info, FILE *out)
         print_lease(info, &info->leases[i], out);
 }
 
+/* Nothing when neither objective is set: the section would only say so. */
+static void print_objectives(const Info *info, FILE *out)
+{
+    InfoObjective rpo, rto;
+    const InfoDrill *from;
+    char obj[INFO_DURATION_MAX], m[INFO_DURATION_MAX];
+    info_objective_rpo(info, &rpo);
+    info_objective_rto(info, &rto, &from);
+    if (!rpo.set && !rto.set)
+        return;
+    fputs("\nOBJECTIVES\n", out);
+    if (rpo.set) {
+        info_format_duration((int64_t)rpo.objective_s, obj);
+        info_format_duration((int64_t)rpo.measured_s, m);
+        if (rpo.measured)
+            info_line(out, 4, "  RPO %s: archive freshness %s, %s", obj, m,
+                      rpo.met ? "met" : "NOT MET");
+        else
+            info_line(out, 4, "  RPO %s: nothing archived yet", obj);
+    }
+    if (rto.set) {
+        info_format_duration((int64_t)rto.objective_s, obj);
+        if (rto.measured)
+            info_line(out, 4, "  RTO %s: newest drill %.1f s (%s), %s", obj, rto.measured_s,
+                      from->id, rto.met ? "met" : "NOT MET");
+        else if (info->drill.found)
+            info_line(out, 4, "  RTO %s: the newest drill (%s) did not measure it", obj,
+                      info->drill.id);
+        else
+            info_line(out, 4, "  RTO %s: no drill measured it (run pgpitr drill)", obj);
+    }
+}
+
 static void print_foreign(const Info *info, FILE *out)
 {
     const Catalog *c = &info->cat;
@@ -242,5 +275,6 @@ void info_print_text(const Info *info, FILE *out)
     info_print_archive(info, out);
     info_print_windows(info, out);
     print_drill(info, out);
+    print_objectives(info, out);
     print_foreign(info, out);
 }

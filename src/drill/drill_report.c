@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "pgpitr/repo/repo_json.h"
+#include "drill_report_impl.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/repo.h"
@@ -263,6 +264,16 @@ static json_t *jsecs(double s)
                             : json_null();
 }
 
+bool drill_report_seconds_ok(double s, double min)
+{
+    return seconds_ok(s, min);
+}
+
+json_t *drill_report_jsecs(double s)
+{
+    return jsecs(s);
+}
+
 static json_t *backup_json(const DrillReport *r)
 {
     if (!r->has_backup)
@@ -414,6 +425,7 @@ static json_t *report_json(const DrillReport *r)
     bad |= json_object_set_new(j, "tables_truncated", json_boolean(r->tables_truncated));
     bad |= json_object_set_new(j, "archive_freshness_s",
                                r->has_freshness ? jsecs(r->archive_freshness_s) : json_null());
+    bad |= json_object_set_new(j, "objectives", drill_objectives_json(r));
     bad |= json_object_set_new(j, "previous", previous_json(r));
     bad |= json_object_set_new(j, "workdir", jstr(r->workdir));
     bad |= json_object_set_new(j, "server_log_tail", strings_json(r->log_tail, r->n_log_tail));
@@ -514,6 +526,7 @@ void drill_report_print_text(const DrillReport *r, FILE *out)
     if (r->has_freshness)
         fprintf(out, "  archive: newest segment %.0f s old when the drill began\n",
                 r->archive_freshness_s);
+    drill_objectives_print(r, out);
     size_t passed = 0, failed = 0;
     for (size_t i = 0; i < r->n_checks; i++) {
         passed += r->checks[i].status == DRILL_CHECK_PASSED;
@@ -621,6 +634,7 @@ bool drill_report_summary_parse(const char *id, const char *text, size_t len,
     if (json_is_number(total) && !out->has_total)
         log_warn("ignoring the duration in the drill report \"" REPORT_DIR "/%s.json\": %g is "
                  "not a number of seconds between 0 and %.0f", id, secs, DRILL_SECONDS_MAX);
+    drill_objectives_parse(json_object_get(j, "objectives"), id, out);
     json_decref(j);
     return true;
 }

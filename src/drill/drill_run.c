@@ -267,14 +267,15 @@ static const char *target_kind_name(RestoreTargetKind k)
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "unknown";
 }
 
-/* Archive freshness (RPO exposure) and the newest segment per timeline, as the drill begins. */
+/* Archive freshness (RPO exposure; the info model's definition, info_freshness_at) and the
+ * newest segment per timeline, as the drill begins. */
 static int scan_archive(Drill *d, DrillArchiveScan *scan, PgpErr *err)
 {
     int rc = drill_archive_scan(d->storage, scan, err);
     if (rc == 0 && scan->has_newest) {
         d->rep.has_freshness = true;
-        double age = (double)d->rep.started_us / 1e6 - (double)scan->newest_mtime;
-        d->rep.archive_freshness_s = age > 0 ? age : 0;
+        d->rep.archive_freshness_s = info_freshness_at(scan->newest_mtime,
+                                                       (double)d->rep.started_us / 1e6);
     }
     return rc;
 }
@@ -558,6 +559,7 @@ static int drill(Drill *d, PgpErr *err)
     signals(true, old);
     execute(d);
     forget_lease(d);
+    drill_report_objectives(&d->rep, d->o->rto_objective_s, d->o->rpo_objective_s);
     d->rep.finished_us = wall_us();
     if (d->o->keep)
         d->rep.workdir = strdup(d->workdir);

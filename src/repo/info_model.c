@@ -197,9 +197,46 @@ bool info_archive_freshness(const Info *info, int64_t *age_s)
 {
     if (info->newest == NULL)
         return false;
-    int64_t age = info->now - info->newest->mtime;
-    *age_s = age > 0 ? age : 0;   /* an archive time in the future: clock skew, not staleness */
+    *age_s = (int64_t)info_freshness_at(info->newest->mtime, (double)info->now);
     return true;
+}
+
+double info_freshness_at(int64_t newest_mtime, double at_s)
+{
+    double age = at_s - (double)newest_mtime;
+    return age > 0 ? age : 0;   /* an archive time in the future: clock skew, not staleness */
+}
+
+void info_objective_rpo(const Info *info, InfoObjective *out)
+{
+    int64_t age = 0;
+    memset(out, 0, sizeof *out);
+    out->set = info->rpo_objective_s > 0;
+    out->objective_s = (double)info->rpo_objective_s;
+    out->measured = info_archive_freshness(info, &age);
+    out->measured_s = (double)age;
+    out->met = out->set && out->measured && out->measured_s <= out->objective_s;
+}
+
+void info_objective_rto(const Info *info, InfoObjective *out, const InfoDrill **from_drill)
+{
+    const InfoDrill *d = &info->drill;
+    memset(out, 0, sizeof *out);
+    *from_drill = NULL;
+    out->set = info->rto_objective_s > 0;
+    out->objective_s = (double)info->rto_objective_s;
+    /* A drill that failed on its RTO objective (or a later check) did measure a recovery
+     * time; a report older than the objectives section has one only when it passed. */
+    if (d->found && d->has_objectives && d->obj_rto.measured) {
+        out->measured = true;
+        out->measured_s = d->obj_rto.measured_s;
+    } else if (d->found && d->has_rto) {
+        out->measured = true;
+        out->measured_s = d->rto_s;
+    }
+    if (out->measured)
+        *from_drill = d;
+    out->met = out->set && out->measured && out->measured_s <= out->objective_s;
 }
 
 void info_free(Info *info)

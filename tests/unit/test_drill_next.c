@@ -152,6 +152,36 @@ START_TEST(again_with_keep)
 }
 END_TEST
 
+/* Only the rto-objective missed: the data is fine, no --keep to look at it; where the time
+ * went. Another failed check as well: the usual --keep. */
+START_TEST(rto_missed)
+{
+    DrillNext n = next_of();
+    DrillReport r;
+    drill_report_init(&r);
+    snprintf(r.id, sizeof r.id, "20261122T040000Z-3fa9");
+    r.recovered = true;
+    r.total_s = 95.2;
+    drill_report_objectives(&r, 60, 0);
+    char *text = printed(&n, &r);
+    ck_assert_str_eq(text,
+        "  report:  /var/lib/pgpitr/drill/20261122T040000Z-3fa9.json\n"
+        "  next:    the restore works but took longer than rto-objective: the report's phases "
+        "say where the time went (a newer backup leaves less WAL to replay; --jobs restores "
+        "files in parallel)\n");
+    free(text);
+    char hint[512];
+    drill_next_hint(&n, &r, hint, sizeof hint);
+    ck_assert_ptr_nonnull(strstr(hint, "the restore works but took longer than rto-objective"));
+    ck_assert_ptr_null(strstr(hint, "--keep"));
+    drill_report_check(&r, "sql: count", DRILL_CHECK_FAILED, "expected \"5\", got \"4\"");
+    text = printed(&n, &r);
+    ck_assert_ptr_nonnull(strstr(text, "--keep"));
+    free(text);
+    drill_report_free(&r);
+}
+END_TEST
+
 /* Recovery stopped: the failure's HINT first, verify when restore_command failed, the server
  * log (kept) or the same drill again with --keep (removed). */
 START_TEST(recovery_stopped)
@@ -209,6 +239,7 @@ Suite *suite_drill_next(void)
     tcase_add_test(tc, shell_words);
     tcase_add_test(tc, kept_server);
     tcase_add_test(tc, again_with_keep);
+    tcase_add_test(tc, rto_missed);
     tcase_add_test(tc, recovery_stopped);
     suite_add_tcase(s, tc);
     return s;

@@ -125,7 +125,7 @@ START_TEST(passed_report)
     drill_report_table(&r, "postgres", "public.t", 4321);
     ck_assert(drill_report_passed(&r));
     json_t *j = to_json(&r);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "schema_version")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "schema_version")), 2);
     ck_assert_str_eq(jstr_at(j, "status", NULL), "passed");
     ck_assert_str_eq(jstr_at(j, "id", NULL), "20261122T040000Z-0001");
     ck_assert_str_eq(jstr_at(j, "started", NULL), "2026-11-22T04:00:00Z");

@@ -372,6 +372,108 @@ START_TEST(latest_drill)
 }
 END_TEST
 
+static json_t *info_json_of(const Info *info)
+{
+    char *js = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(info_to_json(info, &js, &err), 0);
+    json_t *j = json_loads(js, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    free(js);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "schema_version")), 2);
+    return j;
+}
+
+static json_t *objective_at(json_t *j, const char *which, const char *field)
+{
+    json_t *v = json_object_get(json_object_get(json_object_get(j, "objectives"), which), field);
+    ck_assert_msg(v != NULL, "objectives.%s.%s is missing", which, field);
+    return v;
+}
+
+/* The objectives judged now against the settings: archive freshness (newest segment 6 at
+ * FX_T0 + 360, info at FX_T0 + 3600: 54 min) and the newest drill's measured recovery time,
+ * also when that drill failed on its rto-objective (its objectives section measured it). */
+START_TEST(objectives)
+{
+    FxRepo fx;
+    gap_repo(&fx);
+    Info info;
+    PgpErr err = {0};
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 3600, &info, &err), 0);
+    char *t = text_of(&info);
+    ck_assert_ptr_null(strstr(t, "OBJECTIVES"));            /* none set: no section */
+    free(t);
+    json_t *j = info_json_of(&info);
+    ck_assert(json_is_null(objective_at(j, "rpo", "objective_s")));
+    ck_assert(json_real_value(objective_at(j, "rpo", "measured_s")) == 3240);
+    ck_assert(json_is_null(objective_at(j, "rpo", "met")));
+    ck_assert(json_is_null(objective_at(j, "rto", "measured_s")));
+    ck_assert(json_is_null(objective_at(j, "rto", "drill")));
+    json_decref(j);
+    info.rpo_objective_s = 3600;
+    info.rto_objective_s = 60;
+    t = text_of(&info);
+    ck_assert_msg(strstr(t, "\nOBJECTIVES\n  RPO 1h 00m: archive freshness 54m 00s, met\n"
+                            "  RTO 1m 00s: no drill measured it (run pgpitr drill)\n"), "%s", t);
+    free(t);
+    info_free(&info);
+
+    put_drill(&fx, "20261121T040000Z-0002", "{\"status\": \"failed\", \"phases\": "
+              "{\"total_s\": 90}, \"objectives\": {\"rto\": {\"objective_s\": 60, "
+              "\"measured_s\": 90, \"met\": false}, \"rpo\": {\"objective_s\": null, "
+              "\"measured_s\": 30, \"met\": null}}}");
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 3600, &info, &err), 0);
+    ck_assert(info.drill.has_objectives && !info.drill.has_rto);
+    ck_assert(info.drill.obj_rto.set && info.drill.obj_rto.measured_s == 90);
+    ck_assert(!info.drill.obj_rto.met);
+    ck_assert(!info.drill.obj_rpo.set && info.drill.obj_rpo.measured_s == 30);
+    info.rpo_objective_s = 1800;
+    info.rto_objective_s = 60;
+    t = text_of(&info);
+    ck_assert_msg(strstr(t, "  RPO 30m 00s: archive freshness 54m 00s, NOT MET\n"
+                            "  RTO 1m 00s: newest drill 90.0 s (20261121T040000Z-0002), NOT "
+                            "MET\n"), "%s", t);
+    free(t);
+    j = info_json_of(&info);
+    ck_assert_int_eq(json_integer_value(objective_at(j, "rto", "objective_s")), 60);
+    ck_assert(json_real_value(objective_at(j, "rto", "measured_s")) == 90);
+    ck_assert(json_is_false(objective_at(j, "rto", "met")));
+    ck_assert_str_eq(json_string_value(objective_at(j, "rto", "drill")), "20261121T040000Z-0002");
+    ck_assert(json_is_false(objective_at(j, "rpo", "met")));
+    json_decref(j);
+    info.rto_objective_s = 120;                 /* judged against the setting now */
+    j = info_json_of(&info);
+    ck_assert(json_is_true(objective_at(j, "rto", "met")));
+    json_decref(j);
+    info_free(&info);
+
+    /* A report of schema version 1 (no section): a passed drill's total is its RTO; one that
+     * did not measure it says so. */
+    put_drill(&fx, "20261122T040000Z-0003", "{\"status\": \"passed\", \"phases\": "
+              "{\"total_s\": 42.5}}");
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 3600, &info, &err), 0);
+    ck_assert(!info.drill.has_objectives);
+    info.rto_objective_s = 60;
+    t = text_of(&info);
+    ck_assert_ptr_nonnull(strstr(t, "  RTO 1m 00s: newest drill 42.5 s (20261122T040000Z-0003), "
+                                    "met\n"));
+    ck_assert_ptr_null(strstr(t, "RPO"));
+    free(t);
+    info_free(&info);
+    put_drill(&fx, "20261123T040000Z-0004", "{\"status\": \"failed\", \"objectives\": "
+              "{\"rto\": {\"objective_s\": 60, \"measured_s\": null, \"met\": false}}}");
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 3600, &info, &err), 0);
+    info.rto_objective_s = 60;
+    t = text_of(&info);
+    ck_assert_ptr_nonnull(strstr(t, "  RTO 1m 00s: the newest drill (20261123T040000Z-0004) did "
+                                    "not measure it\n"));
+    free(t);
+    info_free(&info);
+    fx_repo_free(&fx);
+}
+END_TEST
+
 /* A backup holder object of this process (alive) or of a reused pid (dead). */
 static void put_lock(FxRepo *fx, const char *name, bool alive, const char *label, int64_t since)
 {
@@ -607,6 +709,7 @@ Suite *suite_info(void)
     tcase_add_test(tc, timelines);
     tcase_add_test(tc, production_timeline);
     tcase_add_test(tc, latest_drill);
+    tcase_add_test(tc, objectives);
     tcase_add_test(tc, running_backup);
     tcase_add_test(tc, recovery_leases);
     tcase_add_test(tc, standby_source);

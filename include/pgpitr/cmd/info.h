@@ -27,7 +27,7 @@
 #include "pgpitr/storage/storage.h"
 #include "pgpitr/repo/tl_production.h"
 
-#define INFO_SCHEMA_VERSION 1
+#define INFO_SCHEMA_VERSION 2        /* 2: "objectives" (docs/info.md) */
 #define INFO_WIDTH 80              /* no text line is longer */
 #define INFO_SIZE_MAX 16           /* "1023.9 KiB" */
 #define INFO_DURATION_MAX 32       /* "12345d 23h" */

@@ -1,6 +1,6 @@
 /*
  * drill_report.h - the drill report: what `pgpitr drill` proved, as a versioned JSON
- * document (docs/drill-report.schema.json, "schema_version": 1), a short text summary, and
+ * document (docs/drill-report.schema.json, "schema_version": 2), a short text summary, and
  * where reports are kept: always in the repository at drill/<id>.json (never replaced), and
  * with --report FILE also in a file (written atomically).
  *
@@ -18,9 +18,11 @@
 #include "pgpitr/common/err.h"
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/storage/storage.h"
+#include "pgpitr/repo/info_model.h"
 #include "pgpitr/repo/tl_production.h"
 
-#define DRILL_SCHEMA_VERSION 1
+/* 2: the "objectives" section (version 1 reports have none and are still read) */
+#define DRILL_SCHEMA_VERSION 2
 #define DRILL_ID_MAX 40
 #define DRILL_TIME_MAX 40
 
@@ -87,6 +89,10 @@ typedef struct DrillReport {
     bool has_freshness;
     double archive_freshness_s;  /* age of the newest archived segment when the drill began */
 
+    /* The recovery objectives (drill_report_objectives): measured RTO against rto-objective,
+     * archive freshness against rpo-objective. */
+    InfoObjective obj_rto, obj_rpo;
+
     bool has_previous;
     char previous_id[DRILL_ID_MAX];
     char previous_status[16];
@@ -121,12 +127,22 @@ void drill_report_set_log_tail(DrillReport *r, char **lines, size_t n);
  * reasons)" when there are others; "out of memory while checking" when there is none. */
 void drill_report_headline(const DrillReport *r, char *out, size_t size);
 
+/*
+ * The recovery objectives, once the drill is over (total_s and recovered final): rto_s and
+ * rpo_s are rto-objective and rpo-objective in seconds, 0 when not set. Fills obj_rto (the
+ * measured RTO, phases.rto_s) and obj_rpo (archive_freshness_s). A measured RTO over its
+ * objective fails the drill with the check "rto-objective"; a met one adds it as passed. An
+ * RPO objective missed only warns: archive freshness is about archiving, not restoring.
+ */
+void drill_report_objectives(DrillReport *r, int64_t rto_s, int64_t rpo_s);
+
 /* "20261122T040000Z-" + 4 lowercase hex digits of suffix. */
 void drill_make_id(int64_t started_us, unsigned suffix, char out[DRILL_ID_MAX]);
 /* ISO 8601 UTC: "2026-11-22T04:00:00Z", with ".25" etc. when there is a fraction. */
 void drill_format_time(int64_t us, char out[DRILL_TIME_MAX]);
 
-/* The JSON text (schema_version 1, two-space indent, newline at the end), malloc'd. */
+/* The JSON text (schema_version DRILL_SCHEMA_VERSION, two-space indent, newline at the end),
+ * malloc'd. */
 int drill_report_to_json(const DrillReport *r, char **out, PgpErr *err);
 /* A few lines for people: status, backup, target reached, RTO (when the server recovered,
  * even if a check failed after), checks, reasons, the relevant server log lines. */
@@ -143,6 +159,11 @@ typedef struct DrillReportSummary {
                                            (with a warning): reports come from the repository,
                                            whose files anyone with write access can change */
     double total_s;
+    /* The report's "objectives" section (schema_version 2): values that are not numbers of
+     * seconds within range are ignored (with a warning) like total_s; met is recomputed from
+     * what is left, never taken from the report. */
+    bool has_objectives;
+    InfoObjective obj_rto, obj_rpo;
 } DrillReportSummary;
 
 /* The longest duration a report can hold, in seconds (about 31 years). Durations outside

@@ -6,6 +6,7 @@
 #define PGPITR_DRILL_RUN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "pgpitr/common/err.h"
 #include "pgpitr/repo/repo.h"
@@ -20,6 +21,7 @@ typedef struct DrillOptions {
     const char *lock_wait;       /* --lock-wait, checked by cmd_lock_repo */
     bool amcheck, keep, json;
     int timeout_s, jobs, max_tables;
+    int64_t rto_objective_s, rpo_objective_s;   /* settings rto-/rpo-objective; 0: not set */
 } DrillOptions;
 
 /* What the drill takes from the command's settings and command line. */

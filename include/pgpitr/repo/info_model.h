@@ -112,6 +112,17 @@ typedef struct Info {
 /* Archive freshness: seconds from the newest archived WAL's archive time to info->now (the
  * data a loss at now could cost at most, archiving working). False when nothing is archived. */
 bool info_archive_freshness(const Info *info, int64_t *age_s);
+/* The one definition of archive freshness (info_archive_freshness, and the drill's measured
+ * RPO at its start): at_s minus the newest archived segment's archive time newest_mtime, 0
+ * when that time is later (clock skew, not staleness). */
+double info_freshness_at(int64_t newest_mtime, double at_s);
+
+/* The objectives as info judges them now, against the current settings (unset: set false):
+ * rpo: info_archive_freshness at info->now; rto: the newest drill's measured recovery time
+ * (its objectives section's, or phases.total_s of a passed drill without one), *from_drill
+ * that drill (NULL when none measured it). check and metrics judge the same way. */
+void info_objective_rpo(const Info *info, InfoObjective *out);
+void info_objective_rto(const Info *info, InfoObjective *out, const InfoDrill **from_drill);
 
 /* Fills everything but cat, locks, repo_path, now and drill from info->cat and info->locks
  * (already loaded). Only NOMEM fails. */
