@@ -285,7 +285,7 @@ static int restore_phase(Drill *d, PgpErr *err)
     TsMap ts = {0};
     int port = 0;
     RestoreRequest req = {.label = d->o->label, .target = d->o->target, .jobs = d->o->jobs,
-                          .quiet = true, .locks_out = &d->locks};
+                          .quiet = true, .tty_progress = true, .locks_out = &d->locks};
     /* A drill proves production's history: not a higher timeline a promoted copy archived. */
     if (req.target.timeline == NULL && req.target.kind != RESTORE_TARGET_IMMEDIATE)
         req.target.timeline = "production";
@@ -340,6 +340,7 @@ static int replay_phase(Drill *d, PgpErr *err)
     d->srv.statement_timeout_ms = (long)d->o->timeout_s * 1000;
     d->srv.tool_timeout_s = d->o->timeout_s;
     d->srv.cancel = &drill_cancel;
+    d->srv.tty = isatty(STDERR_FILENO) == 1;
     double t0 = mono_s();
     int rc = pick_bin_dir(d, err);
     if (rc == 0)
@@ -385,6 +386,8 @@ static void target_check(Drill *d, const DrillArchiveScan *scan)
 static void checks_phase(Drill *d, const DrillArchiveScan *scan)
 {
     double t0 = mono_s();
+    if (d->srv.tty)
+        fputs("drill: checking the recovered cluster\n", stderr);
     target_check(d, scan);
     drill_server_sql_checks(&d->srv, &d->sql, &d->rep);
     if (d->o->max_tables > 0)

@@ -172,9 +172,35 @@ static int exited_early(DrillServer *d, const char *how, PgpErr *err)
     return rc;
 }
 
+/* "\rdrill: replaying WAL: ..." once a second on a terminal: a large archive replays for
+ * minutes, and the segment count is what tells the person it moves. */
+static void replay_progress(const DrillServer *d, double started, double now, double *next)
+{
+    if (!d->tty || now < *next)
+        return;
+    *next = now + 1.0;
+    fprintf(stderr, "\rdrill: replaying WAL: %llu segments restored, %.0f s   ",
+            (unsigned long long)d->log.segments_restored, now - started);
+    fflush(stderr);
+}
+
+static int wait_promoted(DrillServer *d, int timeout_s, double started, PgpErr *err);
+
 int drill_server_wait_promoted(DrillServer *d, int timeout_s, PgpErr *err)
 {
-    double deadline = mono_s() + timeout_s, next_try = 0;
+    double started = mono_s();
+    int rc = wait_promoted(d, timeout_s, started, err);
+    if (d->tty) {
+        double next = 0;
+        replay_progress(d, started, mono_s(), &next);   /* the final count */
+        fputc('\n', stderr);
+    }
+    return rc;
+}
+
+static int wait_promoted(DrillServer *d, int timeout_s, double started, PgpErr *err)
+{
+    double deadline = started + timeout_s, next_try = 0, next_show = 0;
     char how[64];
     PgpErr cerr;
     for (;;) {
@@ -187,6 +213,7 @@ int drill_server_wait_promoted(DrillServer *d, int timeout_s, PgpErr *err)
         if (pg_server_exited(d->server, how, sizeof how))
             return exited_early(d, how, err);
         double now = mono_s();
+        replay_progress(d, started, now, &next_show);
         if (d->log.ready || now >= next_try) {
             pgp_err_clear(&cerr);
             int p = try_promoted(d, &cerr);

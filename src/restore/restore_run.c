@@ -703,7 +703,7 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
                           const RestoreCommandPaths *paths, RestoreReport *rep, PgpErr *err)
 {
     Restore r = {.storage = storage, .req = req, .plan = plan,
-                 .m = plan->manifest, .tty = !req->quiet && isatty(STDERR_FILENO) == 1};
+                 .m = plan->manifest, .tty = (!req->quiet || req->tty_progress) && isatty(STDERR_FILENO) == 1};
     clock_gettime(CLOCK_MONOTONIC, &r.started);
     int rc = restore_dest_init(&r.dest, req->pgdata, r.m, err);
     if (rc == 0)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Progress on a terminal: backup, restore, verify and expire, each run under script(1) so that
-# stderr is a pseudo-terminal, print a progress line ("\r" and the phase, items done of all);
+# Progress on a terminal: backup, restore, verify, drill and expire, each run under script(1)
+# so that stderr is a pseudo-terminal, print a progress line ("\r" and the phase, items done of
+# all; a drill its restore, then the WAL segments it replayed);
 # the same commands without a terminal print none (a log or a cron mail is not a screen).
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
@@ -51,6 +52,16 @@ mkdir_pg "$WORK/restored"
 tty_pgp restore --repo "$REPO" restore --pgdata "$WORK/restored" --backup b2 --target-immediate
 assert_rc 0 "restore on a terminal"
 assert_progress restore 'restoring: [0-9]+/[0-9]+ files'
+
+log "drill on a terminal"
+mkdir_pg "$WORK/dtmp"
+TMPDIR="$WORK/dtmp" tty_pgp drill --repo "$REPO" drill
+assert_rc 0 "drill on a terminal"
+assert_progress drill 'restoring: [0-9]+/[0-9]+ files'
+assert_progress drill 'drill: replaying WAL: [1-9][0-9]* segments restored'
+grep -aq 'drill: checking the recovered cluster' "$WORK/tty.drill.log" ||
+    fail "the drill on a terminal did not say it checks the recovered cluster"
+grep -aq 'PASSED' "$WORK/tty.drill.log" || fail "the drill's summary is missing from the terminal"
 
 log "expire on a terminal"
 tty_pgp expire --repo "$REPO" expire --retain-full 1

@@ -39,6 +39,7 @@ typedef struct DrillServer {
     long statement_timeout_ms;
     int tool_timeout_s;
     const volatile sig_atomic_t *cancel;
+    bool tty;                    /* a progress line on stderr while recovery runs */
     PgServer *server;
     PgServerLog log;
     /* name/value pairs (values point into value_buf) */

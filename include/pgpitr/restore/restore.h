@@ -93,6 +93,8 @@ typedef struct RestoreRequest {
     size_t n_settings;
     const char *settings_comment;        /* "# ..." line before them; NULL: none */
     bool quiet;                  /* no progress line, no chosen-backup line on stdout */
+    bool tty_progress;           /* quiet, but the progress line on a terminal all the same
+                                    (a drill: its phases are what the person waits on) */
     /* restore_run needs a READ repository lock held for the plan and the files: the caller
      * takes it (`pgpitr restore` waiting as --lock-wait says, its text here, NULL:
      * env/config/0; drill holds one for the whole drill). */
