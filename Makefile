@@ -201,3 +201,8 @@ deb:
 # systemd-analyze verify and the hardening policy (tests/packaging/README.md).
 check-packaging: $(B)/pgpitr $(B)/man/.stamp
 	tests/packaging/check-install.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
