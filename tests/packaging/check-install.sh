@@ -96,7 +96,8 @@ for f in "$units"/*.service "$units"/*.timer; do
     case $f in *@.service) continue ;; esac
     vfiles+=("$f")
 done
-out=$(systemd-analyze verify "${vfiles[@]}" 2>&1); rc=$?
+# Documentation=man:... pages are looked up: in the manual pages just installed.
+out=$(MANPATH="$prefix/share/man" systemd-analyze verify "${vfiles[@]}" 2>&1); rc=$?
 if [ "$rc" -eq 0 ] && [ -z "$out" ]; then
     ok "systemd-analyze verify clean (${#vfiles[@]} units)"
 else
