@@ -198,7 +198,7 @@ deb:
 	contrib/make-deb.sh
 
 # make install into a temporary prefix, the manual pages under mandoc -Tlint, every unit under
-# systemd-analyze verify and the hardening policy (tests/packaging/README.md).
+# systemd-analyze verify and security, and the hardening every unit must have (docs/install.md).
 check-packaging: $(B)/pgpitr $(B)/man/.stamp
 	tests/packaging/check-install.sh
 
