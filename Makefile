@@ -2,7 +2,13 @@
 # then the same under ASan/UBSan); `make bench` prints benchmark figures.
 # Sources are found by wildcard so adding a module needs no edit here.
 
+# Installation directories (`make install PREFIX=/usr DESTDIR=/tmp/stage`; docs/install.md).
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/pgpitr
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 CC ?= cc
 # Linked: what archive-push/get need. Headers only: libpq and libarchive are dlopen'ed by
 # soname where they are used (src/pg/libpq_lazy.h, src/pg/libarchive_lazy.h), because loading
@@ -38,7 +44,7 @@ SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=a
              -fno-omit-frame-pointer
 OPT := -O1 -g
 endif
-CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(SAN_FLAGS) $(CFLAGS)
+CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(SAN_FLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := -Wl,--as-needed $(SAN_FLAGS) $(LDFLAGS)
 
 LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/pipe/*.c src/pg/*.c src/repo/*.c src/archive/*.c src/backup/*.c src/restore/*.c src/drill/*.c src/cmd/*.c))
@@ -56,8 +62,8 @@ FUZZ_JOBS ?= 2
 FUZZ ?=
 
 .PHONY: all check check-layout check-unit check-integration check-s3 check-valgrind asan check-asan fuzz fuzz-build bench \
-        demo install clean deps
-all: $(B)/pgpitr
+        demo install uninstall man deb check-packaging clean deps
+all: $(B)/pgpitr $(B)/man/.stamp
 
 deps:
 	contrib/install-deps.sh
@@ -145,9 +151,56 @@ bench: $(B)/pgpitr
 demo: $(B)/pgpitr
 	PGPITR_BIN=$(abspath $(B)/pgpitr) contrib/demo.sh
 
-install: $(B)/pgpitr
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(B)/pgpitr $(DESTDIR)$(PREFIX)/bin/pgpitr
+# The manual pages, written from the command and option tables by a build tool linked with the
+# library (man/mangen.c, src/cmd/cmd_man.c): pgpitr(1), pgpitr-COMMAND(1), pgpitr.conf(5), and
+# the example configuration file with every key.
+# Rewritten whole (a removed command leaves no page behind). The pages' date is the last
+# commit's, so that a rebuild gives the same pages.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+$(B)/pgpitr-mangen: $(B)/obj/man/mangen.o $(B)/libpgpitr.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(B)/man/.stamp: $(B)/pgpitr-mangen
+	rm -rf $(B)/man && mkdir -p $(B)/man
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(B)/pgpitr-mangen $(B)/man
+	@touch $@
+
+man: $(B)/man/.stamp
+
+# The binary, the manual pages, every unit of systemd/ (ExecStart= pointed at BINDIR), the
+# tmpfiles.d entry that creates the repository directory, the example configuration (written
+# from the option table) and the documentation. Nothing is listed by name: a new command's page or a new unit is picked up.
+DOCS := README.md $(wildcard docs/*.md docs/*.json docs/*.yaml)
+install: $(B)/pgpitr $(B)/man/.stamp
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(B)/pgpitr $(DESTDIR)$(BINDIR)/pgpitr
+	install -m 0644 $(B)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(B)/man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	for u in systemd/*.service systemd/*.timer; do \
+	  sed 's|/usr/local/bin/pgpitr|$(BINDIR)/pgpitr|g' "$$u" >"$(DESTDIR)$(SYSTEMDUNITDIR)/$${u#systemd/}" && \
+	  chmod 0644 "$(DESTDIR)$(SYSTEMDUNITDIR)/$${u#systemd/}" || exit 1; \
+	done
+	install -m 0644 contrib/pgpitr.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgpitr.conf
+	install -m 0644 $(B)/man/pgpitr.conf.example $(DESTDIR)$(DOCDIR)/examples/pgpitr.conf.example
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+# Removes what install put there (the pages and units by the names this tree has).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pgpitr $(DESTDIR)$(TMPFILESDIR)/pgpitr.conf
+	rm -f $(DESTDIR)$(MANDIR)/man1/pgpitr.1 $(DESTDIR)$(MANDIR)/man1/pgpitr-*.1 \
+	  $(DESTDIR)$(MANDIR)/man5/pgpitr.conf.5
+	for u in systemd/*.service systemd/*.timer; do rm -f "$(DESTDIR)$(SYSTEMDUNITDIR)/$${u#systemd/}"; done
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# A Debian package of this tree in build/deb/ (contrib/debian/, docs/install.md).
+deb:
+	contrib/make-deb.sh
+
+# make install into a temporary prefix, the manual pages under mandoc -Tlint, every unit under
+# systemd-analyze verify and security, and the hardening every unit must have (docs/install.md).
+check-packaging: $(B)/pgpitr $(B)/man/.stamp
+	tests/packaging/check-install.sh
 
 clean:
 	rm -rf build

@@ -11,8 +11,11 @@ build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libj
             clang libclang-rt-14-dev llvm)
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
           e2fsprogs python3-jsonschema jq nodejs openssl curl time)
+# make check-packaging and the Debian package (tests/packaging/): mandoc -Tlint, man -w,
+# systemd-analyze, dpkg-buildpackage with debhelper, lintian.
+pkg_pkgs=(mandoc man-db systemd dpkg-dev debhelper lintian)
 bench_pkgs=(pgbackrest time)
-want=("${build_pkgs[@]}" "${run_pkgs[@]}")
+want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${pkg_pkgs[@]}")
 [ "${PGPITR_WITH_BENCH:-0}" = 1 ] && want+=("${bench_pkgs[@]}")
 # The S3 test server (tests/integration, ../shared/tools/s3-test-server) runs on node and is
 # installed once with npm. A nodejs from NodeSource ships its own npm (and conflicts with

@@ -7,6 +7,9 @@
 # stage; exits non-zero if anything failed (a stage that fails without reporting counts as one
 # failure). Prints how long each stage took, as it ends and in a table at the end. Before the
 # unit tests, tests/check-layout.sh checks the source tree's shape (counted as one test).
+# After them, the packaging stage checks make install, the manual pages and the systemd units;
+# after the integration tests, the deb stage builds, lints, installs and removes the Debian
+# package (tests/packaging/).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,6 +71,12 @@ count_integration() {
     if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
 }
 
+# count_prefixed NAME RC: a stage whose log ends "NAME: N passed, M failed" (tests/packaging/).
+count_prefixed() {
+    sed -E "s/^$1: ([0-9]+ passed, [0-9]+ failed)/integration: \\1/" "$logs/$1.log" >"$logs/$1.count"
+    count_integration "$logs/$1.count" "$2"
+}
+
 # s3_stages: integration tests again against an S3 repository on the local S3 test server,
 # then a shorter subset over TLS with the CA file given to pgpitr (tests/integration/README.md).
 # CI runs a subset that puts every command on S3 (archive-push/get, backup, restore incl.
@@ -113,9 +122,16 @@ else
     if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
     rc=0; stage unit make check-unit || rc=$?
     count_unit "$logs/unit.log" "$rc"
+    # make install into a temporary prefix, mandoc -Tlint of the manual pages, systemd-analyze
+    # verify and security of every unit and their hardening (~5 s; tests/packaging/)
+    rc=0; stage packaging make check-packaging || rc=$?
+    count_prefixed packaging "$rc"
     rc=0; stage integration make check-integration || rc=$?
     count_integration "$logs/integration.log" "$rc"
     s3_stages
+    # the Debian package: built, lintian, installed with dpkg -i, checked, purged (~2 min)
+    rc=0; stage deb tests/packaging/check-deb.sh || rc=$?
+    count_prefixed deb "$rc"
 fi
 
 # valgrind (memcheck) on the unit tests: the other half of "clean under sanitizers and valgrind".

@@ -82,6 +82,7 @@ int drill_server_init(DrillServer *d, const char *workdir, int port, PgpErr *err
         {"log_min_messages", "warning"},   {"shared_buffers", "128MB"},
         {"huge_pages", "try"},             {"cluster_name", "pgpitr-drill"},
         {"recovery_target_action", "promote"}, {"hot_standby", "off"},
+        {"jit", "off"},
     };
     memcpy(d->settings, s, sizeof s);
     return 0;

@@ -26,7 +26,7 @@
 #include "pgpitr/pg/pgserverlog.h"
 
 /* Settings of the drill server, in order. */
-#define DRILL_SERVER_N_SETTINGS 26
+#define DRILL_SERVER_N_SETTINGS 27
 
 typedef struct DrillServer {
     char workdir[PATH_MAX];      /* absolute; also the socket directory */
