@@ -218,6 +218,12 @@ const CmdOption cmd_options[] = {
      .help = "age of the newest drill beyond which check fails"},
     {CMD_OPT_TEXTFILE_DIR, "textfile-dir", 0, CMD_VAL_STRING, "DIR", "metrics", NULL, NULL,
      .def = "none (print)", .help = "write DIR/pgpitr.prom atomically"},
+    {CMD_OPT_NOTIFY_COMMAND, NULL, 0, CMD_VAL_STRING, "COMMAND", "", "PGPITR_NOTIFY_COMMAND",
+     "notify-command", .def = "not set",
+     .help = "run by pgpitr notify (/bin/sh -c) with the JSON event on stdin"},
+    {CMD_OPT_NOTIFY_TIMEOUT, NULL, 0, CMD_VAL_DURATION, "DURATION", "", "PGPITR_NOTIFY_TIMEOUT",
+     "notify-timeout", .min = 1, .max = 3600, .def = "60s",
+     .help = "notify-command is killed after this long"},
 };
 const size_t cmd_options_len = sizeof cmd_options / sizeof cmd_options[0];
 _Static_assert(CMD_OPT_S3_PART_SIZE < CMD_GLOBAL_FLAGS, "CmdGlobal.flag too small");

@@ -61,6 +61,8 @@ typedef enum {
     CMD_OPT_RPO_OBJECTIVE, CMD_OPT_RTO_OBJECTIVE, CMD_OPT_BACKUP_MAX_AGE, CMD_OPT_DRILL_MAX_AGE,
     /* metrics */
     CMD_OPT_TEXTFILE_DIR,
+    /* notify (settings without a flag) */
+    CMD_OPT_NOTIFY_COMMAND, CMD_OPT_NOTIFY_TIMEOUT,
     CMD_OPT__COUNT
 } CmdOptId;
 
