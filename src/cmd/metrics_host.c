@@ -72,10 +72,13 @@ int metrics_pg_archiver(const char *conninfo, MetricsPg *out, PgpErr *err)
         rc = pg_query_exec(c,
                            "SELECT archived_count, failed_count, "
                            "floor(extract(epoch FROM last_archived_time))::bigint, "
-                           "floor(extract(epoch FROM last_failed_time))::bigint "
+                           "floor(extract(epoch FROM last_failed_time))::bigint, "
+                           /* in microseconds: a failure and a success in one second */
+                           "coalesce(last_failed_time > last_archived_time, "
+                           "last_failed_time IS NOT NULL) "
                            "FROM pg_stat_archiver",
                            &r, &e);
-    if (rc == 0 && (r->rows != 1 || r->cols != 4))
+    if (rc == 0 && (r->rows != 1 || r->cols != 5))
         rc = PGP_FAIL(&e, PGP_ERR_PG, "pg_stat_archiver returned %d rows", r->rows);
     uint64_t t;
     if (rc == 0 && (!cell_u64(r, 0, &out->archived_count) ||
@@ -87,6 +90,8 @@ int metrics_pg_archiver(const char *conninfo, MetricsPg *out, PgpErr *err)
             out->last_archived = (int64_t)t;
         if ((out->has_last_failed = cell_u64(r, 3, &t)))
             out->last_failed = (int64_t)t;
+        const char *f = pg_query_cell(r, 0, 4);
+        out->failing = f != NULL && strcmp(f, "t") == 0;
     } else {
         log_warn("cannot read pg_stat_archiver: %s", e.msg);
     }

@@ -66,6 +66,11 @@ const MetricsFamily metrics_families[] = {
                                            "objects shared by backups count once)"},
     {"pgpitr_repository_bytes", "gauge", "bytes of those objects, by kind"},
     {"pgpitr_lock_holders", "gauge", "repository lock holders by kind and state"},
+    {"pgpitr_verify_last_timestamp_seconds", "gauge",
+     "when the newest whole-repository verify finished"},
+    {"pgpitr_verify_last_objects", "gauge", "objects the newest whole-repository verify read"},
+    {"pgpitr_verify_last_errors", "gauge",
+     "problems the newest whole-repository verify found (0: intact)"},
 };
 const size_t metrics_families_len = sizeof metrics_families / sizeof metrics_families[0];
 
@@ -332,6 +337,20 @@ static void render_locks(Out *o, const Info *info)
     }
 }
 
+static void render_verify(Out *o, const Info *info)
+{
+    const VerifySummary *v = &info->verify;
+    head(o, "pgpitr_verify_last_timestamp_seconds");
+    if (v->found)
+        sample_i(o, "pgpitr_verify_last_timestamp_seconds", NULL, v->finished);
+    head(o, "pgpitr_verify_last_objects");
+    if (v->found)
+        sample_u(o, "pgpitr_verify_last_objects", NULL, v->objects);
+    head(o, "pgpitr_verify_last_errors");
+    if (v->found)
+        sample_u(o, "pgpitr_verify_last_errors", NULL, v->errors);
+}
+
 /* ---- the database host --------------------------------------------------------------------- */
 
 static void render_pg(Out *o, const MetricsInput *in)
@@ -352,9 +371,7 @@ static void render_pg(Out *o, const MetricsInput *in)
         sample_i(o, "pgpitr_archive_last_failure_age_seconds", NULL, in->now - pg->last_failed);
     head(o, "pgpitr_archive_failing");
     if (ok)
-        sample_u(o, "pgpitr_archive_failing", NULL,
-                 pg->has_last_failed &&
-                     (!pg->has_last_archived || pg->last_failed >= pg->last_archived));
+        sample_u(o, "pgpitr_archive_failing", NULL, pg->failing);
     head(o, "pgpitr_archive_ready_files");
     if (in->ready.have)
         sample_u(o, "pgpitr_archive_ready_files", NULL, in->ready.files);
@@ -384,6 +401,7 @@ static int render_all(Out *o, const MetricsInput *in, PgpErr *err)
         if (render_objects(o, info, err) != 0)
             return err->code;
         render_locks(o, info);
+        render_verify(o, info);
     }
     head(o, NULL);   /* the families left: HELP and TYPE without samples */
     return 0;

@@ -106,6 +106,19 @@ unset PGPITR_RPO_OBJECTIVE PGPITR_BACKUP_MAX_AGE
 metrics
 assert_eq absent "$(val pgpitr_rpo_objective_seconds)" "rpo objective unset"
 
+log "verify leaves its result for the metrics"
+assert_eq absent "$(val pgpitr_verify_last_errors)" "verify errors before any verify"
+t0=$(date +%s)
+pgp_capture --repo "$REPO" verify --output json
+assert_rc 0 "verify"
+checked=$(jq -r '.checked.objects // empty' <<<"$OUT")
+metrics
+assert_eq 0 "$(val pgpitr_verify_last_errors)" "verify errors of an intact repository"
+ts=$(val pgpitr_verify_last_timestamp_seconds)
+[ "$ts" -ge "$t0" ] && [ "$ts" -le "$(date +%s)" ] || fail "verify time $ts is not this test's"
+[ -z "$checked" ] || assert_eq "$checked" "$(val pgpitr_verify_last_objects)" "objects verify read"
+assert_gt "$(val pgpitr_verify_last_objects)" 0 "objects verify read"
+
 log "a new segment lowers the archive freshness"
 sleep 2   # let the newest segment age (not a synchronization: the value measured is time)
 metrics
@@ -148,6 +161,18 @@ obj=$(repo_find "$REPO" archive/wal "${segs[1]}-*")
 repo_rm "$REPO" "$obj"
 metrics
 assert_eq 1 "$(val pgpitr_archive_holes)" "holes after removing ${segs[1]}"
+# a damaged object: verify finds it (exit 7) and the metrics say how many problems
+obj=$(repo_find "$REPO" archive/wal "${segs[2]}-*")
+repo_read "$REPO" "$obj" >"$WORK/seg"
+printf 'garbage' | dd of="$WORK/seg" bs=1 seek=100 conv=notrunc 2>/dev/null
+repo_rm "$REPO" "$obj"
+repo_write "$REPO" "$obj" <"$WORK/seg"
+pgp_capture --repo "$REPO" verify
+assert_rc 7 "verify of a damaged object"
+found=$(sed -nE 's/.*verify found ([0-9]+) problem.*/\1/p' <<<"$ERR")
+assert_gt "$found" 0 "problems verify found"
+metrics
+assert_eq "$found" "$(val pgpitr_verify_last_errors)" "verify errors in the metrics"
 
 log "--textfile-dir"
 tdir="$WORK/textfile"

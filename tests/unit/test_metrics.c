@@ -15,6 +15,7 @@
 #include "fx_repo.h"
 #include "pgpitr/cmd/info.h"
 #include "pgpitr/cmd/metrics.h"
+#include "pgpitr/repo/verify_summary.h"
 
 #define SEG(n) ((uint64_t)(n) * FX_SEGSIZE)
 
@@ -195,7 +196,7 @@ START_TEST(database_host)
     MetricsInput in = {.now = 1000, .up = false};
     in.pg = (MetricsPg){.asked = true, .up = true, .archived_count = 7, .failed_count = 3,
                         .has_last_archived = true, .last_archived = 900,
-                        .has_last_failed = true, .last_failed = 950};
+                        .has_last_failed = true, .last_failed = 950, .failing = true};
     in.ready = (MetricsReady){.have = true, .files = 2, .bytes = 32};
     char *t = render(&in);
     ck_assert_double_eq(must(t, "pgpitr_pg_up"), 1);
@@ -207,6 +208,7 @@ START_TEST(database_host)
     ck_assert_double_eq(must(t, "pgpitr_archive_ready_bytes"), 32);
     free(t);
     in.pg.last_archived = 960;                  /* a success after the failure */
+    in.pg.failing = false;
     in.pg.up = false;                           /* ... but the server did not answer */
     t = render(&in);
     ck_assert_double_eq(must(t, "pgpitr_pg_up"), 0);
@@ -283,6 +285,61 @@ START_TEST(textfile_atomic)
 }
 END_TEST
 
+START_TEST(verify_summaries)
+{
+    FxRepo fx;
+    fx_repo_init(&fx, "metrics-verify");
+    VerifySummary v;
+    PgpErr err = {0};
+    ck_assert_int_eq(verify_summary_find_newest(fx.st, &v, &err), 0);   /* none yet */
+    ck_assert(!v.found);
+    for (int i = 0; i < VERIFY_SUMMARY_KEEP + 3; i++) {
+        VerifySummary w = {.finished = FX_T0 + i, .objects = 100 + (uint64_t)i,
+                           .errors = (uint64_t)i % 2};
+        ck_assert_int_eq(verify_summary_store(fx.st, &w, &err), 0);
+    }
+    fx_put_raw(&fx, "verify/29991231T000000Z-00000000.json", "not json");   /* skipped */
+    fx_put_raw(&fx, "verify/notes.txt", "x");                               /* not ours */
+    ck_assert_int_eq(verify_summary_find_newest(fx.st, &v, &err), 0);
+    ck_assert(v.found);
+    ck_assert_int_eq(v.finished, FX_T0 + VERIFY_SUMMARY_KEEP + 2);
+    ck_assert_uint_eq(v.objects, 100 + VERIFY_SUMMARY_KEEP + 2);
+    ck_assert_uint_eq(v.errors, (VERIFY_SUMMARY_KEEP + 2) % 2);
+    /* the oldest were removed: KEEP of ours are left (+ the bad one and notes.txt) */
+    char dir[600];
+    snprintf(dir, sizeof dir, "ls %s/verify | grep -c 'Z-' | grep -qx %d", fx.root,
+             VERIFY_SUMMARY_KEEP + 1);
+    ck_assert_int_eq(system(dir), 0);
+    /* and the model and the metrics say it */
+    Info info;
+    fx_put_wal(&fx, 1, 1, NULL, FX_T0, NULL);
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 100, &info, &err), 0);
+    MetricsInput in = {.now = FX_T0 + 100, .up = true, .info = &info};
+    char *t = render(&in);
+    ck_assert_double_eq(must(t, "pgpitr_verify_last_errors"), (VERIFY_SUMMARY_KEEP + 2) % 2);
+    ck_assert_double_eq(must(t, "pgpitr_verify_last_timestamp_seconds"),
+                        (double)(FX_T0 + VERIFY_SUMMARY_KEEP + 2));
+    free(t);
+    info_free(&info);
+    fx_repo_free(&fx);
+}
+END_TEST
+
+START_TEST(verify_summary_parser)
+{
+    VerifySummary v;
+    const char *ok = "{\"finished\": \"2026-11-22T03:00:00Z\", \"objects\": 5, \"errors\": 2}";
+    ck_assert(verify_summary_parse(ok, strlen(ok), &v));
+    ck_assert_int_eq(v.finished, FX_T0);
+    ck_assert_uint_eq(v.errors, 2);
+    const char *bad[] = {"", "[]", "{\"finished\": \"x\", \"objects\": 5, \"errors\": 2}",
+                         "{\"finished\": \"2026-11-22T03:00:00Z\", \"objects\": 5, \"errors\": -1}",
+                         "{\"finished\": \"2026-11-22T03:00:00Z\", \"errors\": 1}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(!verify_summary_parse(bad[i], strlen(bad[i]), &v), "accepted %s", bad[i]);
+}
+END_TEST
+
 Suite *suite_metrics(void)
 {
     Suite *s = suite_create("metrics");
@@ -293,6 +350,8 @@ Suite *suite_metrics(void)
     tcase_add_test(tc, shared_backup_objects_count_once);
     tcase_add_test(tc, database_host);
     tcase_add_test(tc, label_escape);
+    tcase_add_test(tc, verify_summaries);
+    tcase_add_test(tc, verify_summary_parser);
     suite_add_tcase(s, tc);
     tc = tcase_create("host");
     tcase_set_timeout(tc, 10);

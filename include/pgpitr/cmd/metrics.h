@@ -38,6 +38,8 @@ typedef struct MetricsPg {
     uint64_t archived_count, failed_count;
     bool has_last_archived, has_last_failed;
     int64_t last_archived, last_failed;   /* seconds */
+    bool failing;              /* the last attempt failed: no success since (the server
+                                  compares the times, to the microsecond) */
 } MetricsPg;
 
 /* The .ready files of pg_wal/archive_status, with --pgdata. */
