@@ -5,7 +5,8 @@
 #  2. the output of a real `pgpitr metrics` run (on an empty repository: every family's HELP
 #     and TYPE is written on every run) passes promtool check metrics;
 #  3. every pgpitr_* name the rules, their tests and the dashboard use is a family of that
-#     output: a metric renamed in the code without the rules fails here.
+#     output: a metric renamed in the code without the rules fails here; and every family of
+#     the output has its row in docs/metrics.md.
 # Prints "check-prometheus: N passed, M failed"; exits non-zero when anything failed.
 set -uo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,5 +53,9 @@ for f in "$rules" "$tests" "$dash"; do
         bad "$(basename "$f") uses metrics pgpitr metrics does not write: ${unknown:-none used}"
     fi
 done
+# and every metric written is documented (a row of docs/metrics.md's table)
+undocumented=$(while read -r n; do grep -q "^| \`$n\` |" "$top/docs/metrics.md" || echo "$n"; done <"$work/names")
+[ -z "$undocumented" ] && ok "every metric has a row in docs/metrics.md" ||
+    bad "metrics missing from docs/metrics.md: $undocumented"
 echo "check-prometheus: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
