@@ -61,7 +61,7 @@ FUZZ_SECONDS ?= 120
 FUZZ_JOBS ?= 2
 FUZZ ?=
 
-.PHONY: all check check-layout check-unit check-integration check-s3 check-valgrind asan check-asan fuzz fuzz-build bench \
+.PHONY: all check check-layout check-prometheus check-unit check-integration check-s3 check-valgrind asan check-asan fuzz fuzz-build bench \
         demo install uninstall man deb check-packaging clean deps
 all: $(B)/pgpitr $(B)/man/.stamp
 
@@ -110,6 +110,11 @@ check-layout:
 check-valgrind: $(B)/unit_tests
 	CK_TIMEOUT_MULTIPLIER=10 valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect $(B)/unit_tests
+
+# contrib/prometheus (promtool check and test rules) and contrib/grafana against the metric
+# names a real `pgpitr metrics` writes (tests/check-prometheus.sh)
+check-prometheus: $(B)/pgpitr
+	PGPITR_BIN=$(abspath $(B)/pgpitr) tests/check-prometheus.sh
 
 check-integration: $(B)/pgpitr
 	PGPITR_BIN=$(abspath $(B)/pgpitr) tests/integration/run.sh

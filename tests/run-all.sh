@@ -120,6 +120,12 @@ else
     # includes only down the allowed calls, unique basenames, file and function sizes (~2 s)
     rc=0; stage layout make check-layout || rc=$?
     if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    # alert rules (promtool check/test rules), dashboard and metric names (~2 s)
+    rc=0; stage prometheus make check-prometheus || rc=$?
+    p=$(sed -nE 's/^check-prometheus: ([0-9]+) passed, ([0-9]+) failed$/\1/p' "$logs/prometheus.log")
+    f=$(sed -nE 's/^check-prometheus: ([0-9]+) passed, ([0-9]+) failed$/\2/p' "$logs/prometheus.log")
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
     rc=0; stage unit make check-unit || rc=$?
     count_unit "$logs/unit.log" "$rc"
     # make install into a temporary prefix, mandoc -Tlint of the manual pages, systemd-analyze

@@ -83,7 +83,7 @@ const CmdOption cmd_options[] = {
      "PGPITR_PREFETCH_JOBS", "prefetch-jobs", .min = 1, .max = SPOOL_MAX_JOBS, .def = "2",
      .help = "parallel prefetch fetches"},
 
-    {CMD_OPT_PG_CONN, "pg-conn", 0, CMD_VAL_STRING, "CONNINFO", "backup", "PGPITR_PG_CONN",
+    {CMD_OPT_PG_CONN, "pg-conn", 0, CMD_VAL_STRING, "CONNINFO", "backup metrics", "PGPITR_PG_CONN",
      "pg-conn", .def = "libpq defaults", .help = "connection string of the cluster"},
     {CMD_OPT_PRIMARY_CONN, "primary-conn", 0, CMD_VAL_STRING, "CONNINFO", "backup",
      "PGPITR_PRIMARY_CONN", "primary-conn", .def = "none",
@@ -129,7 +129,7 @@ const CmdOption cmd_options[] = {
      .choices = "promote|pause|shutdown", .own_check = true, .def = "promote",
      .help = "what the server does at the target"},
 
-    {CMD_OPT_PGDATA, "pgdata", 'D', CMD_VAL_STRING, "DIR", "restore", NULL, NULL,
+    {CMD_OPT_PGDATA, "pgdata", 'D', CMD_VAL_STRING, "DIR", "restore metrics", NULL, NULL,
      .def = "none (required)", .help = "target data directory"},
     {CMD_OPT_RESTORE_JOBS, "jobs", 'j', CMD_VAL_INT, "N", "restore", NULL, NULL, .min = 1,
      .max = 256, .def = "online CPUs", .help = "parallel file workers"},
@@ -216,6 +216,14 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_DRILL_MAX_AGE, NULL, 0, CMD_VAL_DURATION, "DURATION", "", "PGPITR_DRILL_MAX_AGE",
      "drill-max-age", .min = 1, .max = DURATION_MAX, .def = "not set",
      .help = "age of the newest drill beyond which check fails"},
+    {CMD_OPT_TEXTFILE_DIR, "textfile-dir", 0, CMD_VAL_STRING, "DIR", "metrics", NULL, NULL,
+     .def = "none (print)", .help = "write DIR/pgpitr.prom atomically"},
+    {CMD_OPT_NOTIFY_COMMAND, NULL, 0, CMD_VAL_STRING, "COMMAND", "", "PGPITR_NOTIFY_COMMAND",
+     "notify-command", .def = "not set",
+     .help = "run by pgpitr notify (/bin/sh -c) with the JSON event on stdin"},
+    {CMD_OPT_NOTIFY_TIMEOUT, NULL, 0, CMD_VAL_DURATION, "DURATION", "", "PGPITR_NOTIFY_TIMEOUT",
+     "notify-timeout", .min = 1, .max = 3600, .def = "60s",
+     .help = "notify-command is killed after this long"},
 };
 const size_t cmd_options_len = sizeof cmd_options / sizeof cmd_options[0];
 _Static_assert(CMD_OPT_S3_PART_SIZE < CMD_GLOBAL_FLAGS, "CmdGlobal.flag too small");

@@ -98,6 +98,20 @@ static int load_leases(Storage *s, Info *info, PgpErr *err)
     return 0;
 }
 
+/* What the newest verify found: a warning when it cannot be read, like the locks. */
+static int load_verify(Storage *s, Info *info, PgpErr *err)
+{
+    PgpErr e = {0};
+    int rc = verify_summary_find_newest(s, &info->verify, &e);
+    if (rc == PGP_ERR_NOMEM)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "%s", e.msg);
+    if (rc != 0) {
+        log_warn("cannot read the verify summaries: %s", e.msg);
+        info->verify_unknown = true;
+    }
+    return 0;
+}
+
 int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
@@ -112,5 +126,7 @@ int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr 
         rc = info_analyze(out, err);
     if (rc == 0 && out->cat.bound)
         rc = info_find_drill(repo_storage(repo), &out->drill, err);
+    if (rc == 0 && out->cat.bound)
+        rc = load_verify(repo_storage(repo), out, err);
     return rc;
 }

@@ -22,6 +22,7 @@
 #include "pgpitr/repo/verify_check.h"
 #include "pgpitr/repo/verify_objects.h"
 #include "pgpitr/repo/verify_run.h"
+#include "pgpitr/repo/verify_summary.h"
 #include "pgpitr/repo/uploads.h"
 #include "pgpitr/common/timefmt.h"
 
@@ -207,6 +208,17 @@ static void report_uploads(Storage *st)
              REPO_UPLOAD_ABORT_AGE_S);
 }
 
+/* A whole-repository verify leaves its result where info's model and `pgpitr metrics` read
+ * it (verify_summary.h); failing to is a warning: the report is what the DBA asked for. */
+static void keep_summary(Storage *st, const VerifyRun *run)
+{
+    VerifySummary v = {.finished = (int64_t)time(NULL), .objects = run->pool.objects,
+                       .errors = run->report.n_errors};
+    PgpErr e = {0};
+    if (verify_summary_store(st, &v, &e) != 0)
+        log_warn("%s", e.msg);
+}
+
 static int run_verify(const CmdSettings *s, const VerifyOptions *o, PgpErr *err)
 {
     Storage *st = NULL;
@@ -224,6 +236,8 @@ static int run_verify(const CmdSettings *s, const VerifyOptions *o, PgpErr *err)
     VerifyRequest req = {.label = o->label, .jobs = o->jobs, .progress = !o->json};
     if (rc == 0)
         rc = verify_run(repo, &req, &run, err);
+    if (rc == 0 && o->label == NULL)
+        keep_summary(st, &run);
     if (rc == 0)
         rc = report(o, &run, err);
     if (rc == 0)

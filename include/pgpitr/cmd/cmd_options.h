@@ -59,6 +59,10 @@ typedef enum {
     /* operations: recovery objectives and the ages check and metrics hold backups and drills
      * to (docs/configuration.md) */
     CMD_OPT_RPO_OBJECTIVE, CMD_OPT_RTO_OBJECTIVE, CMD_OPT_BACKUP_MAX_AGE, CMD_OPT_DRILL_MAX_AGE,
+    /* metrics */
+    CMD_OPT_TEXTFILE_DIR,
+    /* notify (settings without a flag) */
+    CMD_OPT_NOTIFY_COMMAND, CMD_OPT_NOTIFY_TIMEOUT,
     CMD_OPT__COUNT
 } CmdOptId;
 

@@ -16,6 +16,7 @@
 #include "pgpitr/repo/lease.h"
 #include "pgpitr/repo/repolock.h"
 #include "pgpitr/repo/tl_production.h"
+#include "pgpitr/repo/verify_summary.h"
 
 #define INFO_DRILL_ID_MAX 40       /* a drill report's id and times (drill_report.h) */
 #define INFO_DRILL_TIME_MAX 40
@@ -107,6 +108,10 @@ typedef struct Info {
     /* The operations settings (rpo-objective, rto-objective, backup-max-age, drill-max-age)
      * in seconds, 0 when not set; info_load_settings fills them. */
     int64_t rpo_objective_s, rto_objective_s, backup_max_age_s, drill_max_age_s;
+    /* The newest whole-repository verify's summary (verify_summary.h); verify_unknown: it
+     * could not be read (warned). */
+    VerifySummary verify;
+    bool verify_unknown;
 } Info;
 
 /* Archive freshness: seconds from the newest archived WAL's archive time to info->now (the

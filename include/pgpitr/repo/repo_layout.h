@@ -11,6 +11,7 @@
  *   backup/<label>/backup_manifest<ext>             PostgreSQL's manifest of that backup
  *   backup/<label>/backup.inprogress                a backup is being taken (informative)
  *   drill/<id>.json                                 drill reports
+ *   verify/<time>-<rand>.json                       summaries of whole-repository verifies
  *   locks/<kind>-....json                           repository locks (repolock.h)
  *   leases/recovery-....json                        recovery leases (lease.h)
  * <sha256> is the lowercase hex SHA-256 of the ORIGINAL (uncompressed) bytes, <ext> the
@@ -38,6 +39,7 @@
 #define REPO_PENDING_OBJECT "objects/pending"
 #define REPO_LAYOUT_BACKUP_DIR "backup"
 #define REPO_LAYOUT_DRILL_DIR "drill"
+#define REPO_LAYOUT_VERIFY_DIR "verify"
 #define REPO_LAYOUT_LOCKS_DIR "locks"
 #define REPO_LAYOUT_LEASES_DIR "leases"
 /* Files of backup/<label>/. */
