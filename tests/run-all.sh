@@ -37,6 +37,30 @@ stage() {
 }
 run_all_t0=$(date +%s)
 
+# bg_stage NAME CMD...: stage NAME started in the background (its output kept in its log and
+# printed by bg_stage_wait); bg_stage_wait NAME: waits for it and records it like stage does.
+# For a stage that needs little besides one core while the next stages mostly wait on servers.
+declare -A bg_pid=() bg_t0=()
+bg_stage() {
+    local name=$1
+    shift
+    echo "=== $name: $* (in the background)"
+    bg_t0[$name]=$(date +%s)
+    "$@" >"$logs/$name.log" 2>&1 &
+    bg_pid[$name]=$!
+}
+bg_stage_wait() {
+    local name=$1 rc=0
+    wait "${bg_pid[$name]}" || rc=$?
+    local secs=$(($(date +%s) - bg_t0[$name]))
+    echo "=== $name: output"
+    cat "$logs/$name.log"
+    echo "=== $name: ${secs}s (exit $rc; ran beside the stages before this line)"
+    stage_times+=("$(printf '%-12s %5ss  exit %s (beside others)' "$name" "$secs" "$rc")")
+    [ "$rc" -eq 0 ] || stage_failed+=("$name (exit $rc)")
+    return "$rc"
+}
+
 # count_unit LOG RC: Check prints "NN%: Checks: N, Failures: F, Errors: E".
 count_unit() {
     local line n f e
@@ -134,15 +158,17 @@ else
     count_prefixed packaging "$rc"
     rc=0; stage integration make check-integration || rc=$?
     count_integration "$logs/integration.log" "$rc"
+    # valgrind (memcheck) on the unit tests, the other half of "clean under sanitizers and
+    # valgrind": one core for about 8 minutes, run beside the S3 and deb stages, which spend
+    # most of their time waiting on servers and dpkg (it saves those minutes of CI time).
+    bg_stage valgrind make check-valgrind
     s3_stages
     # the Debian package: built, lintian, installed with dpkg -i, checked, purged (~2 min)
     rc=0; stage deb tests/packaging/check-deb.sh || rc=$?
     count_prefixed deb "$rc"
+    rc=0; bg_stage_wait valgrind || rc=$?
+    count_unit "$logs/valgrind.log" "$rc"
 fi
-
-# valgrind (memcheck) on the unit tests: the other half of "clean under sanitizers and valgrind".
-rc=0; stage valgrind make check-valgrind || rc=$?
-count_unit "$logs/valgrind.log" "$rc"
 
 # ASan/UBSan: the same unit and integration tests against build/asan. `make check-asan` runs
 # the unit tests and then the integration tests; its log holds both summaries. test_s3_faults
