@@ -31,15 +31,16 @@ typedef struct CheckOptions {
     const char *pg_conn_flag, *timeout_flag;
 } CheckOptions;
 
-/* The first setting of the table (a number or a duration, with a key or a variable) that
- * does not parse, then the compression settings. */
+/* The first setting of the table (a number or a duration with a configuration key, also
+ * given by its variable) that does not parse, then the compression settings. Rows without a
+ * key are test knobs read where they act. */
 static void gather_config(const CmdSettings *s, const CheckOptions *o, CheckFacts *f)
 {
     PgpErr e = {0};
     int rc = 0;
     for (size_t i = 0; i < cmd_options_len && rc == 0; i++) {
         const CmdOption *opt = &cmd_options[i];
-        if (opt->key == NULL && opt->env == NULL)
+        if (opt->key == NULL)
             continue;
         const char *flag = opt->id == CMD_OPT_ARCHIVE_TIMEOUT ? o->timeout_flag : NULL;
         if (opt->type == CMD_VAL_INT) {
