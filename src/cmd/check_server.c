@@ -50,17 +50,24 @@ static const char *cell(const PgQueryResult *r, int col)
     return v != NULL ? v : "";
 }
 
+/* The role and version, which any role may read; then the system identifier, which
+ * pg_control_system() gives only to roles allowed to execute it (sysid_error otherwise: the
+ * other server checks still run). */
 static bool identity(PgQueryConn *c, CheckFacts *f)
 {
     PgQueryResult *r = NULL;
-    if (!query_row(c, "SELECT system_identifier, current_setting('server_version_num')::int / "
-                      "10000, pg_is_in_recovery() FROM pg_control_system()",
-                   3, &r, f->pg_error, sizeof f->pg_error))
+    if (!query_row(c, "SELECT current_setting('server_version_num')::int / 10000, "
+                      "pg_is_in_recovery()",
+                   2, &r, f->pg_error, sizeof f->pg_error))
         return false;
-    f->server_sysid = strtoull(cell(r, 0), NULL, 10);
-    f->server_major = atoi(cell(r, 1));
-    f->standby = strcmp(cell(r, 2), "t") == 0;
+    f->server_major = atoi(cell(r, 0));
+    f->standby = strcmp(cell(r, 1), "t") == 0;
     pg_query_result_free(r);
+    if (query_row(c, "SELECT system_identifier FROM pg_control_system()", 1, &r,
+                  f->sysid_error, sizeof f->sysid_error)) {
+        f->server_sysid = strtoull(cell(r, 0), NULL, 10);
+        pg_query_result_free(r);
+    }
     return true;
 }
 

@@ -123,7 +123,11 @@ static void judge_cluster(const CheckFacts *f, CheckReport *r)
         return;
     }
     const RepoIdentity *id = &f->info->cat.id;
-    if (id->system_identifier != f->server_sysid)
+    if (f->sysid_error[0] != '\0')
+        set(r, CHECK_CLUSTER, CHECK_WARNING, "cannot read the server's system identifier: "
+            "%.300s; HINT: GRANT EXECUTE ON FUNCTION pg_control_system() to the role",
+            f->sysid_error);
+    else if (id->system_identifier != f->server_sysid)
         set(r, CHECK_CLUSTER, CHECK_CRITICAL, "repository belongs to system identifier %" PRIu64
             ", the server is %" PRIu64, id->system_identifier, f->server_sysid);
     else if (id->pg_major != f->server_major)

@@ -149,6 +149,9 @@ START_TEST(cluster)
     w->f.server_sysid = 42;
     w->f.server_major = 16;
     expect(w, CHECK_CLUSTER, CHECK_CRITICAL, "repository holds PostgreSQL 15");
+    w->f.server_major = 15;
+    snprintf(w->f.sysid_error, sizeof w->f.sysid_error, "permission denied for function");
+    expect(w, CHECK_CLUSTER, CHECK_WARNING, "HINT: GRANT EXECUTE ON FUNCTION pg_control_system");
     w->info.cat.bound = false;
     expect(w, CHECK_CLUSTER, CHECK_WARNING, "not bound");
 }

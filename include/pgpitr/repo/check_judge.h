@@ -97,6 +97,7 @@ typedef struct CheckFacts {
     char pg_skip[CHECK_REASON_MAX];
     char pg_error[CHECK_REASON_MAX];
     bool standby;
+    char sysid_error[CHECK_REASON_MAX];    /* pg_control_system() refused (a role without it) */
     uint64_t server_sysid;
     int server_major;
     char archive_mode[16];
