@@ -55,7 +55,7 @@ done
 log "a role without the privilege: archive-test WARNING with a HINT"
 psql_c src "CREATE ROLE monitor LOGIN IN ROLE pg_monitor" >/dev/null
 pgp_capture --repo "$REPO" check --pg-conn "$(conninfo src monitor) dbname=postgres" --output json
-
+assert_rc 1 "check as a role without the privilege"
 expect archive-test WARNING "HINT: GRANT EXECUTE"
 expect cluster OK "$(cluster_sysid src)"
 expect archive-command OK "this repository"
