@@ -87,18 +87,18 @@ static void archiver(PgQueryConn *c, CheckFacts *f)
 {
     PgQueryResult *r = NULL;
     if (!query_row(c, "SELECT archived_count, coalesce(last_archived_wal, ''), "
-                      "coalesce(extract(epoch FROM last_archived_time)::bigint, 0), "
+                      "coalesce((extract(epoch FROM last_archived_time) * 1000000)::bigint, 0), "
                       "failed_count, coalesce(last_failed_wal, ''), "
-                      "coalesce(extract(epoch FROM last_failed_time)::bigint, 0) "
+                      "coalesce((extract(epoch FROM last_failed_time) * 1000000)::bigint, 0) "
                       "FROM pg_stat_archiver",
                    6, &r, f->archiver_error, sizeof f->archiver_error))
         return;
     f->archived_count = strtoll(cell(r, 0), NULL, 10);
     check_copy(f->last_archived_wal, sizeof f->last_archived_wal, cell(r, 1));
-    f->last_archived_t = strtoll(cell(r, 2), NULL, 10);
+    f->last_archived_us = strtoll(cell(r, 2), NULL, 10);
     f->failed_count = strtoll(cell(r, 3), NULL, 10);
     check_copy(f->last_failed_wal, sizeof f->last_failed_wal, cell(r, 4));
-    f->last_failed_t = strtoll(cell(r, 5), NULL, 10);
+    f->last_failed_us = strtoll(cell(r, 5), NULL, 10);
     pg_query_result_free(r);
 }
 

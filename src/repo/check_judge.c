@@ -229,14 +229,14 @@ static void judge_archiver(const CheckFacts *f, CheckReport *r)
         return;
     }
     char t[MANIFEST_TIME_LEN + 1];
-    if (f->last_failed_t != 0 && f->last_failed_t >= f->last_archived_t) {
-        manifest_time_format(f->last_failed_t, t);
+    if (f->last_failed_us != 0 && f->last_failed_us > f->last_archived_us) {
+        manifest_time_format(f->last_failed_us / 1000000, t);
         set(r, CHECK_ARCHIVER, CHECK_CRITICAL, "archiving fails: last failure %s at %s, %s; "
             "%" PRId64 " failures since the server started", f->last_failed_wal, t,
-            f->last_archived_t == 0 ? "nothing archived since the server started"
+            f->last_archived_us == 0 ? "nothing archived since the server started"
                                     : "no success since", f->failed_count);
     } else if (f->failed_count > 0) {
-        manifest_time_format(f->last_failed_t, t);
+        manifest_time_format(f->last_failed_us / 1000000, t);
         set(r, CHECK_ARCHIVER, CHECK_OK, "%" PRId64 " archived; recovered from %" PRId64
             " failures (the last at %s)", f->archived_count, f->failed_count, t);
     } else {

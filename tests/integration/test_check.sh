@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # pgpitr check on a primary (docs/check.md): a healthy setup (archiving through the usual
 # wrapper script, a backup, a drill) is OK on every check, exit 0, and its JSON validates
-# against docs/check.schema.json; then one thing at a time is broken and the status, exit
-# code and reason asserted: archive_command to another repository, archiving that fails
-# (archive-test and pg_stat_archiver), a backup older than backup-max-age, a bad setting (the
+# against docs/check.schema.json; it stays OK while a backup runs (check takes no lock). Then
+# one thing at a time is broken and the status, exit code and reason asserted: archive_command
+# to another repository, archiving that fails (archive-test and pg_stat_archiver), a backup older than backup-max-age, a bad setting (the
 # rest still runs), a missing repository, no drill, a hole in the archive. A usage error and
 # an unreadable configuration file are UNKNOWN (3). Every repository kind.
 # shellcheck source=tests/integration/lib.sh
@@ -66,6 +66,22 @@ check
 assert_rc 0 "text check"
 assert_contains "$(head -n 1 <<<"$OUT")" "PGPITR CHECK OK - 13 checks" "Nagios first line"
 assert_eq "" "$(repo_keys "$REPO" check)" "probe object left behind"
+
+log "while a backup runs: still OK (check takes no lock)"
+bg_pgp running --repo "$REPO" backup --pg-conn "$(conninfo src)" --label running --max-rate 1M
+running=$BG_PID
+for ((i = 0; i < 300; i++)); do
+    repo_has "$REPO" backup/running/backup.inprogress && break
+    sleep 0.1
+done
+repo_has "$REPO" backup/running/backup.inprogress || fail "the backup did not start"
+check --output json
+assert_rc 0 "check during a backup (stdout: $OUT)"
+expect backup-age OK "base1"
+expect archive-test OK "archived"
+pid_alive "$running" || fail "the backup ended before check did: nothing proven"
+kill -TERM "$running"
+bg_wait "$running" running
 
 log "archive_command to another repository: CRITICAL"
 set_archive_command "$PGPITR --repo $WORK/elsewhere archive-push %p"

@@ -68,7 +68,7 @@ static World *world(void)
     f->test_waited_s = 1;
     f->test_timeout_s = 60;
     f->archived_count = 12;
-    f->last_archived_t = NOW - 60;
+    f->last_archived_us = (NOW - 60) * 1000000;
     return &w;
 }
 
@@ -216,13 +216,16 @@ START_TEST(archiver)
     World *w = world();
     expect(w, CHECK_ARCHIVER, CHECK_OK, "12 archived, no failure");
     w->f.failed_count = 3;
-    w->f.last_failed_t = NOW - 120;
+    w->f.last_failed_us = (NOW - 120) * 1000000;
     expect(w, CHECK_ARCHIVER, CHECK_OK, "recovered from 3 failures");
-    w->f.last_failed_t = NOW - 10;
+    /* a success in the same second as the failure, after it: recovered */
+    w->f.last_failed_us = (NOW - 60) * 1000000 - 300000;
+    expect(w, CHECK_ARCHIVER, CHECK_OK, "recovered from 3 failures");
+    w->f.last_failed_us = (NOW - 10) * 1000000;
     snprintf(w->f.last_failed_wal, sizeof w->f.last_failed_wal, "00000001000000000000000D");
     expect(w, CHECK_ARCHIVER, CHECK_CRITICAL, "last failure 00000001000000000000000D at "
            "2033-05-18T03:33:10Z, no success since");
-    w->f.last_archived_t = 0;
+    w->f.last_archived_us = 0;
     expect(w, CHECK_ARCHIVER, CHECK_CRITICAL, "nothing archived since the server started");
     snprintf(w->f.archiver_error, sizeof w->f.archiver_error, "permission denied");
     expect(w, CHECK_ARCHIVER, CHECK_WARNING, "permission denied");

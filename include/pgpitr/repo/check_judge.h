@@ -121,7 +121,9 @@ typedef struct CheckFacts {
     char archiver_error[CHECK_REASON_MAX];
     int64_t archived_count, failed_count;
     char last_archived_wal[32], last_failed_wal[32];
-    int64_t last_archived_t, last_failed_t; /* 0: never */
+    /* microseconds since the epoch, 0: never; a failure and a success can fall in the same
+     * second (archiving repaired by a reload), so seconds could not order them */
+    int64_t last_archived_us, last_failed_us;
 } CheckFacts;
 
 typedef struct CheckResult {
