@@ -6,6 +6,7 @@
  * nothing but that restore point and switch; every failure becomes a reason in CheckFacts.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check_impl.h"
 #include "pgpitr/common/config.h"
@@ -117,15 +119,27 @@ static void follow_script(CheckFacts *f)
     char path[CHECK_TEXT_MAX];
     check_copy(path, sizeof path, f->ac.value);
     snprintf(f->ac_note, sizeof f->ac_note, " (through \"%.400s\")", path);
-    FILE *in = fopen(path, "r");
-    if (in == NULL) {
-        snprintf(f->ac.value, sizeof f->ac.value, "cannot read the script: %s", strerror(errno));
+    /* Whatever archive_command names is opened without blocking (a FIFO) and read only
+     * when it is a regular file, at most SCRIPT_MAX bytes of it. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(f->ac.value, sizeof f->ac.value, "cannot read the script: %s",
+                 fd < 0 ? strerror(errno) : "not a regular file");
         f->ac.kind = CHECK_AC_UNKNOWN;
+        if (fd >= 0)
+            close(fd);
         return;
     }
     char *text = calloc(1, SCRIPT_MAX + 1);
-    size_t n = text != NULL ? fread(text, 1, SCRIPT_MAX, in) : 0;
-    fclose(in);
+    size_t n = 0;
+    while (text != NULL && n < SCRIPT_MAX) {
+        ssize_t got = read(fd, text + n, SCRIPT_MAX - n);
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fd);
     if (text == NULL || n < 2 || memcmp(text, "#!", 2) != 0 || strlen(text) != n) {
         /* a compiled program that is not pgpitr itself cannot be archive-push */
         bool elf = text != NULL && n >= 4 && memcmp(text, "\177ELF", 4) == 0;
