@@ -283,6 +283,6 @@ const CmdDef cmd_check = {
     .exit_not_found = "WARNING: at least one check is WARNING, none CRITICAL",
     .exit_other =
         "UNKNOWN: check itself could not run (a usage error, a configuration file that "
-        "cannot be read, out of memory), nothing was checked; 2 (CRITICAL): at least one "
+        "cannot be read, out of memory), nothing was checked. And 2, CRITICAL: at least one "
         "check is CRITICAL",
 };

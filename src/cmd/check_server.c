@@ -258,6 +258,11 @@ static void archive_test(PgQueryConn *c, const CheckServerRequest *req, CheckFac
         snprintf(f->test_skip, sizeof f->test_skip, "archive_mode is not on");
         return;
     }
+    if (check_archives_elsewhere(f)) {
+        snprintf(f->test_skip, sizeof f->test_skip, "archive_command does not archive into "
+                 "this repository (see archive-command)");
+        return;
+    }
     char sql[256], stamp[32];
     time_t t = (time_t)f->now;
     struct tm tm;

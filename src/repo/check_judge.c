@@ -155,8 +155,7 @@ static void judge_archive_mode(const CheckFacts *f, CheckReport *r)
         set(r, CHECK_ARCHIVE_MODE, CHECK_CRITICAL, "archive_mode = %s: nothing is archived", m);
 }
 
-/* Where the repository strings differ only by trailing slashes they are the same. */
-static bool same_repo(const char *a, const char *b)
+bool check_same_repo(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     while (la > 1 && a[la - 1] == '/')
@@ -179,7 +178,7 @@ static void judge_archive_command(const CheckFacts *f, CheckReport *r)
         set(r, CHECK_ARCHIVE_COMMAND, CHECK_CRITICAL, "archive_command does not run pgpitr "
             "archive-push%s: \"%.200s\"", via, f->archive_command);
     } else if (f->ac_repo[0] != '\0') {
-        if (same_repo(f->ac_repo, f->repo_path))
+        if (check_same_repo(f->ac_repo, f->repo_path))
             set(r, CHECK_ARCHIVE_COMMAND, CHECK_OK, "pgpitr archive-push to this repository%s",
                 via);
         else
@@ -193,6 +192,12 @@ static void judge_archive_command(const CheckFacts *f, CheckReport *r)
         set(r, CHECK_ARCHIVE_COMMAND, CHECK_WARNING, "cannot tell where archive_command "
             "archives%s: %.300s", via, f->ac.value);
     }
+}
+
+bool check_archives_elsewhere(const CheckFacts *f)
+{
+    return f->archive_command[0] == '\0' || f->ac.kind == CHECK_AC_NOT_PGPITR ||
+           (f->ac_repo[0] != '\0' && !check_same_repo(f->ac_repo, f->repo_path));
 }
 
 static void judge_archive_test(const CheckFacts *f, CheckReport *r)

@@ -85,11 +85,11 @@ bg_wait "$running" running
 
 log "archive_command to another repository: CRITICAL"
 set_archive_command "$PGPITR --repo $WORK/elsewhere archive-push %p"
-check --output json --no-archive-test
+check --output json
 assert_rc 2 "check with a wrong archive_command"
 validate
 expect archive-command CRITICAL "not to this repository"
-expect archive-test SKIPPED "--no-archive-test"
+expect archive-test SKIPPED "does not archive into this repository"
 assert_contains "$(jq -r .summary <<<"$OUT")" "PGPITR CHECK CRITICAL - 1 critical: archive-command:" \
     "summary"
 set_archive_command "$good_command"

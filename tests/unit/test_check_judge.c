@@ -192,6 +192,16 @@ START_TEST(archive_command)
     expect(w, CHECK_ARCHIVE_COMMAND, CHECK_WARNING, "cannot tell");
     w->f.archive_command[0] = '\0';
     expect(w, CHECK_ARCHIVE_COMMAND, CHECK_CRITICAL, "empty");
+    ck_assert(check_archives_elsewhere(&w->f));
+    w = world();
+    ck_assert(!check_archives_elsewhere(&w->f));            /* "/srv/repo/" is "/srv/repo" */
+    snprintf(w->f.ac_repo, sizeof w->f.ac_repo, "/srv/other");
+    ck_assert(check_archives_elsewhere(&w->f));
+    w->f.ac_repo[0] = '\0';
+    w->f.ac.kind = CHECK_AC_UNKNOWN;                         /* cannot tell: test it */
+    ck_assert(!check_archives_elsewhere(&w->f));
+    w->f.ac.kind = CHECK_AC_NOT_PGPITR;
+    ck_assert(check_archives_elsewhere(&w->f));
 }
 END_TEST
 

@@ -137,6 +137,13 @@ typedef struct CheckReport {
     int n_warning, n_critical, n_skipped;
 } CheckReport;
 
+/* Whether two repository strings name the same repository (trailing slashes ignored; the
+ * caller resolves directories to real paths first). */
+bool check_same_repo(const char *a, const char *b);
+/* Whether f's archive_command clearly archives somewhere else (empty, not pgpitr, or another
+ * repository): the archive test would only wait its timeout out. */
+bool check_archives_elsewhere(const CheckFacts *f);
+
 /* Judges every check from f. Pure. */
 void check_judge(const CheckFacts *f, CheckReport *out);
 const char *check_name(CheckId id);          /* "archive-command" */
