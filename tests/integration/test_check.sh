@@ -3,7 +3,7 @@
 # wrapper script, a backup, a drill) is OK on every check, exit 0, and its JSON validates
 # against docs/check.schema.json; it stays OK while a backup runs (check takes no lock). Then
 # one thing at a time is broken and the status, exit code and reason asserted: archive_command
-# to another repository, archiving that fails (archive-test and pg_stat_archiver), a backup older than backup-max-age, a bad setting (the
+# to another repository (directly, or through --config's file), archiving that fails (archive-test and pg_stat_archiver), a backup older than backup-max-age, a bad setting (the
 # rest still runs), a missing repository, no drill, a hole in the archive. A usage error and
 # an unreadable configuration file are UNKNOWN (3). Every repository kind.
 # shellcheck source=tests/integration/lib.sh
@@ -92,6 +92,17 @@ expect archive-command CRITICAL "not to this repository"
 expect archive-test SKIPPED "does not archive into this repository"
 assert_contains "$(jq -r .summary <<<"$OUT")" "PGPITR CHECK CRITICAL - 1 critical: archive-command:" \
     "summary"
+
+log "archive_command with --config: the file's repo setting is read"
+printf '[global]\nrepo = %s\n' "$REPO" >"$WORK/pgp.conf"
+own "$WORK/pgp.conf"
+set_archive_command "$PGPITR --config $WORK/pgp.conf archive-push %p"
+check --output json --no-archive-test
+expect archive-command OK "this repository"
+printf '[global]\nrepo = %s\n' "$WORK/elsewhere" >"$WORK/pgp.conf"
+check --output json --no-archive-test
+assert_rc 2 "check with --config naming another repository"
+expect archive-command CRITICAL "archives to \"$WORK/elsewhere\""
 set_archive_command "$good_command"
 
 log "archiving fails: archive-test and archiver CRITICAL"
