@@ -3,7 +3,8 @@
 # wrapper script, a backup, a drill) is OK on every check, exit 0, and its JSON validates
 # against docs/check.schema.json; it stays OK while a backup runs (check takes no lock). Then
 # one thing at a time is broken and the status, exit code and reason asserted: archive_command
-# to another repository (directly, or through --config's file), archiving that fails (archive-test and pg_stat_archiver), a backup older than backup-max-age, a bad setting (the
+# to another repository (directly, or through --config's file), archiving that fails
+# (archive-test and pg_stat_archiver), a backup older than backup-max-age, a bad setting (the
 # rest still runs), a missing repository, no drill, a hole in the archive. A usage error and
 # an unreadable configuration file are UNKNOWN (3). Every repository kind.
 # shellcheck source=tests/integration/lib.sh
@@ -41,7 +42,7 @@ set_archive_command() {
 }
 
 drill_source src
-drill
+drill --output json
 assert_rc 0 "pgpitr drill"
 good_command=$(psql_c src "SHOW archive_command")
 
