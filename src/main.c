@@ -85,6 +85,8 @@ int main(int argc, char **argv)
         int rc = cmd->run(&g, argc - optind, argv + optind, &err);
         if (rc == 0)
             return 0;
+        if (cmd->exit_from_run && rc > 0 && err.code == PGP_ERR_OK)
+            return rc;   /* an answer (check's WARNING, CRITICAL), printed by the command */
         if (err.code == PGP_ERR_OK) /* never let a failure exit 0 for lack of a message */
             PGP_FAIL(&err, PGP_ERR_INTERNAL, "%s failed without an error message", cmd->name);
         if (!(cmd->quiet_not_found && err.code == PGP_ERR_NOT_FOUND))

@@ -83,7 +83,8 @@ const CmdOption cmd_options[] = {
      "PGPITR_PREFETCH_JOBS", "prefetch-jobs", .min = 1, .max = SPOOL_MAX_JOBS, .def = "2",
      .help = "parallel prefetch fetches"},
 
-    {CMD_OPT_PG_CONN, "pg-conn", 0, CMD_VAL_STRING, "CONNINFO", "backup metrics", "PGPITR_PG_CONN",
+    {CMD_OPT_PG_CONN, "pg-conn", 0, CMD_VAL_STRING, "CONNINFO", "backup check metrics",
+     "PGPITR_PG_CONN",
      "pg-conn", .def = "libpq defaults", .help = "connection string of the cluster"},
     {CMD_OPT_PRIMARY_CONN, "primary-conn", 0, CMD_VAL_STRING, "CONNINFO", "backup",
      "PGPITR_PRIMARY_CONN", "primary-conn", .def = "none",
@@ -96,11 +97,12 @@ const CmdOption cmd_options[] = {
      .min = 1, .max = 256, .def = "number of CPUs", .help = "worker threads"},
     {CMD_OPT_MAX_RATE, "max-rate", 0, CMD_VAL_SIZE, "RATE", "backup", NULL, NULL,
      .def = "none", .help = "server read limit in kB/s, or 512k, 100M"},
-    {CMD_OPT_ARCHIVE_TIMEOUT, "archive-timeout", 0, CMD_VAL_INT, "S", "backup", NULL,
+    {CMD_OPT_ARCHIVE_TIMEOUT, "archive-timeout", 0, CMD_VAL_INT, "S", "backup check", NULL,
      "archive-timeout", .min = 1, .max = 86400, .def = "60",
      .help = "seconds to wait for the backup's WAL to be archived"},
 
-    {CMD_OPT_OUTPUT, "output", 0, CMD_VAL_ENUM, "text|json", "backup drill info verify expire",
+    {CMD_OPT_OUTPUT, "output", 0, CMD_VAL_ENUM, "text|json",
+     "backup drill info verify expire check",
      NULL, NULL, .choices = "text|json", .def = "text", .help = "output format"},
     {CMD_OPT_LOCK_WAIT, "lock-wait", 0, CMD_VAL_INT, "SECONDS",
      "backup restore drill expire verify", "PGPITR_LOCK_WAIT", "lock-wait", .min = 0,
@@ -185,6 +187,8 @@ const CmdOption cmd_options[] = {
      .help = "newest backup of each of the last N months"},
     {CMD_OPT_DRY_RUN, "dry-run", 0, CMD_VAL_FLAG, NULL, "expire", NULL, NULL,
      .help = "print the plan, remove nothing"},
+    {CMD_OPT_NO_ARCHIVE_TEST, "no-archive-test", 0, CMD_VAL_FLAG, NULL, "check", NULL, NULL,
+     .help = "no restore point and WAL switch (archive-test skipped)"},
 
     {CMD_OPT_LEASE_TTL, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_LEASE_TTL", "lease-ttl",
      .min = LEASE_TTL_MIN, .max = LEASE_TTL_MAX, .def = "86400",

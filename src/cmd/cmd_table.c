@@ -18,6 +18,7 @@ const CmdDef *const cmd_table[] = {
     &cmd_info,
     &cmd_verify,
     &cmd_expire,
+    &cmd_check,
     &cmd_metrics,
     &cmd_notify,
 };

@@ -48,6 +48,9 @@ typedef struct CmdDef {
     const char *exit_ok;
     const char *exit_not_found;
     const char *exit_other;
+    /* run's positive return without an error set is the exit status itself, not a failure:
+     * check's 1 (WARNING) and 2 (CRITICAL), its answers rather than errors. */
+    bool exit_from_run;
 } CmdDef;
 
 extern const CmdDef cmd_archive_push;
@@ -60,6 +63,7 @@ extern const CmdDef cmd_verify;
 extern const CmdDef cmd_expire;
 extern const CmdDef cmd_metrics;
 extern const CmdDef cmd_notify;
+extern const CmdDef cmd_check;
 
 /* Every command, in the order `pgpitr --help` lists them (cmd_table.c). */
 extern const CmdDef *const cmd_table[];

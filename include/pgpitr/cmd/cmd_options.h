@@ -52,6 +52,8 @@ typedef enum {
     /* expire */
     CMD_OPT_RETAIN_FULL, CMD_OPT_RETAIN_DAYS, CMD_OPT_RETAIN_DAILY, CMD_OPT_RETAIN_WEEKLY,
     CMD_OPT_RETAIN_MONTHLY, CMD_OPT_DRY_RUN,
+    /* check */
+    CMD_OPT_NO_ARCHIVE_TEST,
     /* settings without a flag */
     CMD_OPT_LEASE_TTL, CMD_OPT_PREFETCH_IDLE_TIMEOUT,
     /* secrets: never a flag, which `ps` would show */
