@@ -3,7 +3,7 @@
 # `make deb`, runs lintian on it (any error fails; warnings and the rest are printed:
 # docs/install.md says which remain and why), then, as root on this throwaway CI machine,
 # installs it with dpkg -i and checks `pgpitr --version` (the package's version),
-# `man -w pgpitr` and pgpitr-backup(1), the units in /lib/systemd/system (systemd-analyze
+# `man -w pgpitr` and pgpitr-backup(1), `pgpitr check` on an empty repository, the units in /lib/systemd/system (systemd-analyze
 # verify of the installed ones), the example configuration, the repository directory made by
 # the tmpfiles.d entry when the postgres user exists; then purges it and checks that nothing
 # is left but what was there before. When a pgpitr package is already installed, the install
@@ -57,6 +57,18 @@ v=$(/usr/bin/pgpitr --version 2>&1)
 page=$(man -w pgpitr 2>&1)
 [ "$page" = /usr/share/man/man1/pgpitr.1.gz ] && ok "man -w pgpitr: $page" || bad "man -w pgpitr: $page"
 man -w pgpitr-backup >/dev/null 2>&1 && ok "man -w pgpitr-backup" || bad "man -w pgpitr-backup"
+# The installed binary runs its health check: on a new, empty repository it can reach and
+# write, with no backup yet, the verdict is CRITICAL (exit 2) for exactly that.
+ckrepo=$(mktemp -d)
+rc=0
+out=$(/usr/bin/pgpitr --repo "$ckrepo" check 2>&1) || rc=$?
+rm -rf "$ckrepo"
+if [ "$rc" -eq 2 ] && [ "$(head -n 1 <<<"$out")" = "PGPITR CHECK CRITICAL - 1 critical, 1 warning: backup-age: no complete backup" ] &&
+   grep -Eq '^repository +OK ' <<<"$out"; then
+    ok "/usr/bin/pgpitr check on an empty repository: CRITICAL, no backup yet"
+else
+    bad "/usr/bin/pgpitr check (exit $rc): $out"
+fi
 missing=0
 for u in systemd/*.service systemd/*.timer; do
     f=/lib/systemd/system/${u#systemd/}
