@@ -9,7 +9,7 @@ CC ?= cc
 # them and what they pull in costs ~8 ms per process start, paid once per WAL segment;
 # libcurl too (src/storage/s3.c loads it on the first S3 repository opened). --as-needed drops
 # any library nothing references.
-PKGS := libzstd liblz4 libcrypto jansson inih expat
+PKGS := libzstd liblz4 libcrypto jansson inih expat libmicrohttpd
 LAZY_PKGS := libpq libarchive libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread -ldl

@@ -18,6 +18,7 @@ const CmdDef *const cmd_table[] = {
     &cmd_info,
     &cmd_verify,
     &cmd_expire,
+    &cmd_serve,
 };
 const size_t cmd_table_len = sizeof cmd_table / sizeof cmd_table[0];
 

@@ -28,6 +28,7 @@ static const char *const known_keys[] = {
     "s3-token", "s3-ca-file", "s3-ca-path", "s3-verify-tls", "s3-sse", "s3-kms-key-id",
     "s3-storage-class", "s3-part-size",
     "rpo-objective", "rto-objective", "backup-max-age", "drill-max-age",
+    "serve-listen", "serve-token-file", "serve-tls-cert", "serve-tls-key",
 };
 #define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])
 

@@ -58,6 +58,7 @@ extern const CmdDef cmd_drill;
 extern const CmdDef cmd_info;
 extern const CmdDef cmd_verify;
 extern const CmdDef cmd_expire;
+extern const CmdDef cmd_serve;
 
 /* Every command, in the order `pgpitr --help` lists them (cmd_table.c). */
 extern const CmdDef *const cmd_table[];

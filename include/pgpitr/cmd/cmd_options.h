@@ -59,6 +59,8 @@ typedef enum {
     /* operations: recovery objectives and the ages check and metrics hold backups and drills
      * to (docs/configuration.md) */
     CMD_OPT_RPO_OBJECTIVE, CMD_OPT_RTO_OBJECTIVE, CMD_OPT_BACKUP_MAX_AGE, CMD_OPT_DRILL_MAX_AGE,
+    /* serve (docs/serve.md) */
+    CMD_OPT_LISTEN, CMD_OPT_TOKEN_FILE, CMD_OPT_TLS_CERT, CMD_OPT_TLS_KEY,
     CMD_OPT__COUNT
 } CmdOptId;
 
