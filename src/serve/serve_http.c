@@ -255,11 +255,11 @@ static int parse_listen(const char *text, struct sockaddr_storage *sa, bool *v6,
     return 0;
 }
 
-static int read_pem(const char *path, char **out, PgpErr *err)
+static int read_pem(const char *what, const char *path, char **out, PgpErr *err)
 {
     FILE *f = fopen(path, "re");
     if (f == NULL)
-        return PGP_FAIL_PATH(err, errno, path, "cannot open \"%s\"", path);
+        return PGP_FAIL_PATH(err, errno, path, "cannot open TLS %s \"%s\"", what, path);
     char *buf = malloc(1 << 20);
     size_t n = buf != NULL ? fread(buf, 1, (1 << 20) - 1, f) : 0;
     bool bad = ferror(f) || n == 0;
@@ -268,7 +268,7 @@ static int read_pem(const char *path, char **out, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     if (bad) {
         free(buf);
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "cannot read \"%s\" (empty?)", path);
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "cannot read TLS %s \"%s\" (empty?)", what, path);
     }
     buf[n] = '\0';
     *out = buf;
@@ -302,8 +302,8 @@ int serve_server_start(const ServeOptions *o, ServeApi *api, ServeTokens *tokens
     bool tls = o->tls_cert != NULL;
     if (tls && (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES))
         rc = PGP_FAIL(err, PGP_ERR_CONFIG, "this libmicrohttpd has no TLS support");
-    if (rc == 0 && tls && (rc = read_pem(o->tls_cert, &s->cert, err)) == 0)
-        rc = read_pem(o->tls_key, &s->key, err);
+    if (rc == 0 && tls && (rc = read_pem("certificate", o->tls_cert, &s->cert, err)) == 0)
+        rc = read_pem("key", o->tls_key, &s->key, err);
     if (rc != 0) {
         server_free(s);
         return rc;
