@@ -246,7 +246,7 @@ static void get_drills(ServeApi *a, ServeReply *r)
     pthread_mutex_lock(&a->storage_mu);
     int rc = storage_list(a->storage, REPO_LAYOUT_DRILL_DIR, collect_id, &ids, &err);
     json_t *list = json_array();
-    if (rc == 0) {
+    if (rc == 0 && ids.n > 0) {
         qsort(ids.v, ids.n, sizeof *ids.v, id_desc);   /* ids sort by start time */
         for (size_t i = 0; i < ids.n && i < SERVE_DRILLS_LISTED; i++)
             json_array_append_new(list, drill_row(a, ids.v[i]));
