@@ -169,18 +169,30 @@ static json_t *health_summary(ServeApi *a)
                      counts != NULL ? counts : json_object(), "checked", when);
 }
 
+/* One `check` at a time, outside the lock: while it runs, other /health requests get the
+ * previous summary (or UNKNOWN before the first) at once instead of holding a server thread
+ * each, which a load balancer polling every second would otherwise do. */
 static void get_health(ServeApi *a, ServeReply *r)
 {
     struct timespec ts;
     pthread_mutex_lock(&a->health_mu);
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (a->health == NULL || ts.tv_sec - a->health_at >= SERVE_HEALTH_TTL) {
+    bool stale = a->health == NULL || ts.tv_sec - a->health_at >= SERVE_HEALTH_TTL;
+    if (stale && !a->health_running) {
+        a->health_running = true;
+        pthread_mutex_unlock(&a->health_mu);
+        json_t *fresh = health_summary(a);
+        pthread_mutex_lock(&a->health_mu);
         json_decref(a->health);
-        a->health = health_summary(a);
+        a->health = fresh;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         a->health_at = ts.tv_sec;
+        a->health_running = false;
     }
-    json_t *j = json_pack("{s:s, s:O}", "status", "up", "check", a->health);
+    json_t *j = a->health != NULL
+                    ? json_pack("{s:s, s:O}", "status", "up", "check", a->health)
+                    : json_pack("{s:s, s:{s:s, s:{}, s:n}}", "status", "up", "check", "status",
+                                "UNKNOWN", "counts", "checked");
     pthread_mutex_unlock(&a->health_mu);
     serve_reply_json(r, 200, j);
 }

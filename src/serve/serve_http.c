@@ -114,8 +114,8 @@ static bool authenticate(ServeServer *s, struct MHD_Connection *c, Req *q, Serve
     const char *t = h + 7;
     t += strspn(t, " ");
     size_t n = strcspn(t, " \t");
-    if (n == 0 || n > SERVE_TOKEN_LEN_MAX)
-        return false;
+    if (n == 0 || n > SERVE_TOKEN_LEN_MAX || t[n + strspn(t + n, " \t")] != '\0')
+        return false;   /* "Bearer TOKEN junk" is no token */
     pthread_rwlock_rdlock(&s->tokens_lock);
     const ServeToken *m = serve_tokens_match(&s->tokens, t, n);
     if (m != NULL) {
@@ -175,9 +175,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         printable(url, q->path, sizeof q->path);
         *ctx = q;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl != NULL && strtoull(cl, NULL, 10) > SERVE_BODY_MAX)
-            q->too_big = true;   /* answered when the rest is read (or the client gives up) */
-        return MHD_YES;
+        if (cl == NULL || strtoull(cl, NULL, 10) <= SERVE_BODY_MAX)
+            return MHD_YES;
+        /* answered now, without reading the body (the connection is closed after): an
+         * answer that needs no body (404, 405, 401, 403 or 413) */
+        q->too_big = true;
+        dispatch(s, c, q, url, method, &r);
+        return send_reply(c, q, &r);
     }
     if (*upload_size > 0) {
         if (!q->too_big && q->len + *upload_size <= SERVE_BODY_MAX) {

@@ -73,6 +73,9 @@ assert_contains "$(header WWW-Authenticate)" "Bearer" "WWW-Authenticate"
 http GET /api/v1/info "$(new_token)"
 expect 401 "a wrong token"
 assert_eq "$none" "$RESP" "the same answer for a missing and a wrong token"
+CURL_EXTRA=(-H "Authorization: Bearer $RO junk")
+http GET /api/v1/info
+expect 401 "a token followed by more text"
 CURL_EXTRA=(-H "Authorization: Basic $(printf 'ci:%s' "$OP" | base64 -w0)")
 http GET /api/v1/info
 expect 401 "basic auth"
@@ -104,6 +107,12 @@ http POST /api/v1/backups "$OP" '{"label": "../x"}'
 expect 400 "bad label"
 http POST /api/v1/expire "$OP" "{\"dry_run\": true, \"pad\": \"$(head -c 70000 /dev/zero | tr '\0' a)\"}"
 expect 413 "a body over 64 KiB"
+CURL_EXTRA=(-H "Transfer-Encoding: chunked")   # no Content-Length: read, counted, refused
+http POST /api/v1/expire "$OP" "{\"dry_run\": true, \"pad\": \"$(head -c 70000 /dev/zero | tr '\0' a)\"}"
+expect 413 "a chunked body over 64 KiB"
+CURL_EXTRA=()
+http POST /api/v1/nope "$OP" "$(head -c 70000 /dev/zero | tr '\0' a)"
+expect 404 "a large body to an unknown route"
 http GET /api/v1/backups/..%2Frepo.json "$RO"
 expect 400 "an encoded ../ in a label"
 http GET /api/v1/backups/../../repo.json "$RO"

@@ -43,9 +43,10 @@ typedef struct ServeApi {
     ServeJobs *jobs;
     Storage *storage;                /* the repository, for drill reports */
     pthread_mutex_t storage_mu;      /* one request at a time on it */
-    pthread_mutex_t health_mu;       /* one `check` at a time; guards the cache */
+    pthread_mutex_t health_mu;       /* guards the cache and health_running */
     json_t *health;                  /* the cached summary, NULL none */
     int64_t health_at;               /* when it was made (CLOCK_MONOTONIC seconds) */
+    bool health_running;             /* a `check` child runs for /health */
 } ServeApi;
 
 /* An answer: status, content type and body (malloc'd, taken), extra header. */
