@@ -5,7 +5,8 @@
 # error (2), a missing key an I/O error (5) and a certificate given as the key a
 # configuration error (3). Also: docs/serve.openapi.yaml
 # parses (and validates, where openapi-spec-validator is installed) and describes exactly the
-# server's paths. No PostgreSQL needed; runs on every repository kind.
+# server's paths. Children (info) run the server's own file even after its path was replaced.
+# No PostgreSQL needed; runs on every repository kind.
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"
@@ -91,4 +92,23 @@ CURL_EXTRA=(--max-time 10)
 http GET /health
 [ "$CODE" != 200 ] || fail "plain HTTP answered on the TLS port"
 serve_stop tls
+
+log "children run the server's own file, even once its path is gone (an upgrade)"
+mkdir_pg "$WORK/upgrade"
+cp "$PGPITR" "$WORK/upgrade/pgpitr"
+own "$WORK/upgrade/pgpitr"
+SAVED=$PGPITR
+PGPITR=$WORK/upgrade/pgpitr
+PORT=$(free_port)
+serve_start old "$PORT" --repo "$REPO" serve --listen "127.0.0.1:$PORT" --token-file "$TOKENS"
+PGPITR=$SAVED
+rm "$WORK/upgrade/pgpitr"
+printf '#!/bin/sh\nexit 99\n' >"$WORK/upgrade/pgpitr"   # what now lies at the path
+chmod 755 "$WORK/upgrade/pgpitr"
+BASE=http://127.0.0.1:$PORT
+CURL_EXTRA=()
+http GET /api/v1/info "$RO"
+expect 200 "GET /api/v1/info after the binary was replaced"
+assert_eq 1 "$(jr .schema_version)" "info from the server's own file"
+serve_stop old
 log "ok"
