@@ -347,9 +347,13 @@ static void *job_thread(void *arg)
     job->term_signal = sig;
     job->finished_us = now_us();
     job->state = status == 0 ? SERVE_JOB_SUCCEEDED : SERVE_JOB_FAILED;
-    log_info("serve: job %s ended: %s (exit status %d%s%s)", job->id,
-             status == 0 ? "succeeded" : "failed", status, sig != 0 ? ", signal " : "",
-             sig != 0 ? strsignal(sig) : "");
+    /* a failure says why in the server's log too, not only to whoever polls the job */
+    json_t *last = status != 0 ? serve_ring_tail(&job->out, 1) : NULL;
+    const char *why = json_string_value(json_array_get(last, 0));
+    log_msg(status == 0 ? LOG_INFO : LOG_WARN, "serve: job %s ended: %s (exit status %d%s%s)%s%s",
+            job->id, status == 0 ? "succeeded" : "failed", status, sig != 0 ? ", signal " : "",
+            sig != 0 ? strsignal(sig) : "", why != NULL ? ": " : "", why != NULL ? why : "");
+    json_decref(last);
     pthread_mutex_unlock(&run.j->mu);
     return NULL;
 }

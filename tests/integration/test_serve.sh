@@ -287,6 +287,7 @@ LOGF=$WORK/bg.srv.err
 assert_contains "$(cat "$LOGF")" "serve: GET /api/v1/info 401 " "a 401 logged"
 grep -Eq "serve: POST /api/v1/backups 202 [0-9.]+ ms token ci$" "$LOGF" || fail "no log line for the POST"
 grep -Eq "serve: GET /api/v1/drills 200 [0-9.]+ ms token ops2$" "$LOGF" || fail "no line for the new token"
+grep -Eq "warn: serve: job backup-[0-9]+-[0-9]+ ended: failed" "$LOGF" || fail "the job stopped by SIGTERM is not logged as failed"
 for t in "$OP" "$RO" "$NEW"; do
     grep -qF "$t" "$LOGF" && fail "a token is in the log"
 done

@@ -80,8 +80,9 @@ int serve_jobs_start(ServeJobs *j, ServeJobKind k, const ServeJobArgs *args, con
                      char id[SERVE_PARAM_MAX], PgpErr *err);
 /* The job's JSON (docs/serve.openapi.yaml, Job), NULL when there is no such job. */
 json_t *serve_jobs_get(ServeJobs *j, const char *id);
-/* Shutdown: SIGTERM to every running child, then waits for each to end (each command cleans up
- * on SIGTERM: a drill stops its server, a backup releases its lock) and frees everything. */
+/* Shutdown: SIGTERM to every running child, then waits for each to end (a drill stops its
+ * server and removes its work directory; a backup ends, its lock then held by a process that
+ * no longer exists, which the next backup takes over) and frees everything. */
 void serve_jobs_shutdown(ServeJobs *j);
 
 /* Table only (unit tests): whether a job of kind k runs (its id in id), and dropping the oldest
