@@ -15,7 +15,7 @@ CC ?= cc
 # them and what they pull in costs ~8 ms per process start, paid once per WAL segment;
 # libcurl too (src/storage/s3.c loads it on the first S3 repository opened). --as-needed drops
 # any library nothing references.
-PKGS := libzstd liblz4 libcrypto jansson inih expat
+PKGS := libzstd liblz4 libcrypto jansson inih expat libmicrohttpd
 LAZY_PKGS := libpq libarchive libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread -ldl
@@ -47,7 +47,7 @@ endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(SAN_FLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := -Wl,--as-needed $(SAN_FLAGS) $(LDFLAGS)
 
-LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/pipe/*.c src/pg/*.c src/repo/*.c src/archive/*.c src/backup/*.c src/restore/*.c src/drill/*.c src/cmd/*.c))
+LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/pipe/*.c src/pg/*.c src/repo/*.c src/archive/*.c src/backup/*.c src/restore/*.c src/drill/*.c src/serve/*.c src/cmd/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))

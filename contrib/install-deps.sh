@@ -7,10 +7,10 @@ set -euo pipefail
 # clang + libclang-rt-14-dev (libFuzzer, sanitizer runtimes) build tests/fuzz; llvm gives
 # llvm-symbolizer, for readable stack traces in fuzz crash reports.
 build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev
-            libinih-dev libarchive-dev libcurl4-openssl-dev libexpat1-dev check valgrind
+            libinih-dev libarchive-dev libcurl4-openssl-dev libexpat1-dev libmicrohttpd-dev check valgrind
             clang libclang-rt-14-dev llvm)
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
-          e2fsprogs python3-jsonschema jq nodejs openssl curl time)
+          e2fsprogs python3-jsonschema jq nodejs openssl curl time libmicrohttpd12)
 # make check-packaging and the Debian package (tests/packaging/): mandoc -Tlint, man -w,
 # systemd-analyze, dpkg-buildpackage with debhelper, lintian.
 pkg_pkgs=(mandoc man-db systemd dpkg-dev debhelper lintian)

@@ -24,8 +24,8 @@ fail() { echo "check-layout: $*"; bad=$((bad + 1)); }
 allowed() {
     case $1 in
         main) echo "cmd common" ;;
-        cmd) echo "archive backup restore drill repo pg pipe storage common" ;;
-        archive | backup | restore) echo "repo pg pipe storage common" ;;
+        cmd) echo "archive backup restore drill serve repo pg pipe storage common" ;;
+        archive | backup | restore | serve) echo "repo pg pipe storage common" ;;
         drill) echo "restore repo pg pipe storage common" ;;
         repo) echo "pg pipe storage common" ;;
         pg) echo "pipe common" ;;

@@ -228,6 +228,17 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_NOTIFY_TIMEOUT, NULL, 0, CMD_VAL_DURATION, "DURATION", "", "PGPITR_NOTIFY_TIMEOUT",
      "notify-timeout", .min = 1, .max = 3600, .def = "60s",
      .help = "notify-command is killed after this long"},
+
+    /* serve: the HTTP API (docs/serve.md) */
+    {CMD_OPT_LISTEN, "listen", 0, CMD_VAL_STRING, "ADDR:PORT", "serve", "PGPITR_SERVE_LISTEN",
+     "serve-listen", .def = "127.0.0.1:8432", .help = "address and port to listen on"},
+    {CMD_OPT_TOKEN_FILE, "token-file", 0, CMD_VAL_STRING, "FILE", "serve",
+     "PGPITR_SERVE_TOKEN_FILE", "serve-token-file", .def = "none (required)",
+     .help = "bearer tokens, NAME ROLE SHA256HEX per line, mode 0600"},
+    {CMD_OPT_TLS_CERT, "tls-cert", 0, CMD_VAL_STRING, "FILE", "serve", "PGPITR_SERVE_TLS_CERT",
+     "serve-tls-cert", .def = "none (plain HTTP)", .help = "PEM certificate (chain): HTTPS"},
+    {CMD_OPT_TLS_KEY, "tls-key", 0, CMD_VAL_STRING, "FILE", "serve", "PGPITR_SERVE_TLS_KEY",
+     "serve-tls-key", .def = "none", .help = "PEM private key of --tls-cert"},
 };
 const size_t cmd_options_len = sizeof cmd_options / sizeof cmd_options[0];
 _Static_assert(CMD_OPT_S3_PART_SIZE < CMD_GLOBAL_FLAGS, "CmdGlobal.flag too small");

@@ -21,6 +21,7 @@ const CmdDef *const cmd_table[] = {
     &cmd_check,
     &cmd_metrics,
     &cmd_notify,
+    &cmd_serve,
 };
 const size_t cmd_table_len = sizeof cmd_table / sizeof cmd_table[0];
 

@@ -29,6 +29,7 @@ static const char *const known_keys[] = {
     "s3-storage-class", "s3-part-size",
     "rpo-objective", "rto-objective", "backup-max-age", "drill-max-age",
     "notify-command", "notify-timeout",
+    "serve-listen", "serve-token-file", "serve-tls-cert", "serve-tls-key",
 };
 #define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])
 

@@ -64,6 +64,7 @@ extern const CmdDef cmd_expire;
 extern const CmdDef cmd_metrics;
 extern const CmdDef cmd_notify;
 extern const CmdDef cmd_check;
+extern const CmdDef cmd_serve;
 
 /* Every command, in the order `pgpitr --help` lists them (cmd_table.c). */
 extern const CmdDef *const cmd_table[];

@@ -65,6 +65,8 @@ typedef enum {
     CMD_OPT_TEXTFILE_DIR,
     /* notify (settings without a flag) */
     CMD_OPT_NOTIFY_COMMAND, CMD_OPT_NOTIFY_TIMEOUT,
+    /* serve (docs/serve.md) */
+    CMD_OPT_LISTEN, CMD_OPT_TOKEN_FILE, CMD_OPT_TLS_CERT, CMD_OPT_TLS_KEY,
     CMD_OPT__COUNT
 } CmdOptId;
 
