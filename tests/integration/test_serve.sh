@@ -51,19 +51,15 @@ log "health, metrics"
 http GET /health
 expect 200 "GET /health without a token"
 assert_eq up "$(jr .status)" "health status"
-# until check/metrics are merged: their assertions only when the binary has the commands
-if as_pg "$PGPITR" check --help >/dev/null 2>&1; then
-    assert_eq true "$(jr '.check.status | IN("OK", "WARNING", "CRITICAL", "UNKNOWN")')" "check status"
-    assert_eq true "$(jr '.check | keys == ["checked", "counts", "status"]')" "health says no details"
-fi
+assert_eq true "$(jr '.check.status | IN("OK", "WARNING", "CRITICAL", "UNKNOWN")')" "check status"
+assert_eq true "$(jr '.check | keys == ["checked", "counts", "status"]')" "health says no details"
 http GET /metrics
 expect 401 "GET /metrics without a token"
-if as_pg "$PGPITR" metrics --help >/dev/null 2>&1; then   # until check/metrics are merged
-    http GET /metrics "$RO"
-    expect 200 "GET /metrics"
-    assert_eq "text/plain; version=0.0.4; charset=utf-8" "$(header Content-Type)" "metrics type"
-    assert_contains "$RESP" "# TYPE pgpitr_" "metrics text"
-fi
+http GET /metrics "$RO"
+expect 200 "GET /metrics"
+assert_eq "text/plain; version=0.0.4; charset=utf-8" "$(header Content-Type)" "metrics type"
+assert_contains "$RESP" "# TYPE pgpitr_" "metrics text"
+assert_contains "$RESP" "pgpitr_up 1" "metrics of a readable repository"
 
 log "authentication"
 http GET /api/v1/info

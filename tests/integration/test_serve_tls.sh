@@ -79,7 +79,7 @@ BASE=https://127.0.0.1:$PORT
 CURL_EXTRA=(--cacert "$WORK/cert.pem")
 http GET /api/v1/info "$RO"
 expect 200 "GET /api/v1/info over TLS"
-assert_eq 1 "$(jr .schema_version)" "info over TLS"
+assert_eq 2 "$(jr .schema_version)" "info over TLS"
 http GET /health
 expect 200 "GET /health over TLS"
 http GET /api/v1/info
@@ -109,6 +109,6 @@ BASE=http://127.0.0.1:$PORT
 CURL_EXTRA=()
 http GET /api/v1/info "$RO"
 expect 200 "GET /api/v1/info after the binary was replaced"
-assert_eq 1 "$(jr .schema_version)" "info from the server's own file"
+assert_eq 2 "$(jr .schema_version)" "info from the server's own file"
 serve_stop old
 log "ok"
