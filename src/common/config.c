@@ -80,6 +80,8 @@ static char *read_line(char *buf, int size, void *user)
 
 static int key_index(const char *key)
 {
+    if (key == NULL)   /* a setting without a key (a flag or variable only): never in a file */
+        return -1;
     for (size_t i = 0; i < KNOWN_KEY_COUNT; i++)
         if (strcmp(known_keys[i], key) == 0)
             return (int)i;

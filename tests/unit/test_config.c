@@ -35,6 +35,7 @@ START_TEST(values)
     ck_assert_str_eq(config_get(c, "repo"), "/srv/r2");   /* the last one wins */
     ck_assert_str_eq(config_get(c, "jobs"), "4");
     ck_assert_ptr_null(config_get(c, "compress"));
+    ck_assert_ptr_null(config_get(c, NULL));   /* a row without a key asks for NULL */
     ck_assert_ptr_null(config_get(c, "no-such-key"));
     ck_assert_str_eq(config_path(c), "/etc/pgpitr/test.conf");
     config_free(c);
