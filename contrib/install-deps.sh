@@ -10,7 +10,7 @@ build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libj
             libinih-dev libarchive-dev libcurl4-openssl-dev libexpat1-dev libmicrohttpd-dev check valgrind
             clang libclang-rt-14-dev llvm)
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
-          e2fsprogs python3-jsonschema jq nodejs openssl curl time libmicrohttpd12)
+          e2fsprogs python3-jsonschema python3-yaml jq nodejs openssl curl time libmicrohttpd12)
 # make check-packaging and the Debian package (tests/packaging/): mandoc -Tlint, man -w,
 # systemd-analyze, dpkg-buildpackage with debhelper, lintian.
 pkg_pkgs=(mandoc man-db systemd dpkg-dev debhelper lintian)
