@@ -82,13 +82,27 @@ not_archived_answers() {
     log_since "$1" "$2" | sed -n 's/^pgpitr: info: "\([^"]*\)" is not archived: .*/\1/p'
 }
 
+# exchange_dirs A B: swaps two directories in one step (renameat2 RENAME_EXCHANGE), so that a
+# reader never finds either path missing. Two renames would leave a moment with no directory at
+# all, where a standby's archive-get saw "storage root does not exist" (exit 255, the standby
+# stopped) instead of the empty directory the test means (seen once in CI).
+exchange_dirs() {
+    python3 - "$1" "$2" <<'PY' || fail "cannot exchange \"$1\" and \"$2\""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+if libc.renameat2(AT_FDCWD, sys.argv[1].encode(), AT_FDCWD, sys.argv[2].encode(), RENAME_EXCHANGE) != 0:
+    e = ctypes.get_errno()
+    sys.exit("renameat2: " + os.strerror(e))
+PY
+}
 # repo_swap_empty / repo_swap_back: the configured repository path becomes an empty directory
-# (as an NFS or automount point that is not mounted), and back.
+# (as an NFS or automount point that is not mounted), and back; the path exists throughout.
 repo_swap_empty() {
-    mv "$REPO" "$REPO.real"
-    mkdir_pg "$REPO"
+    mkdir_pg "$REPO.real"
+    exchange_dirs "$REPO" "$REPO.real"
 }
 repo_swap_back() {
-    rmdir "$REPO"
-    mv "$REPO.real" "$REPO"
+    exchange_dirs "$REPO" "$REPO.real"
+    rmdir "$REPO.real"
 }
