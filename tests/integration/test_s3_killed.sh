@@ -34,11 +34,13 @@ for ((i = 0; i < 600; i++)); do
     kill -0 "$pid" 2>/dev/null || fail "the backup ended before a multipart upload began: $(cat "$WORK/bg.killed.err")"
     sleep 0.1
 done
-uploads=$(s3_list_uploads "$S3_IT_BUCKET" killed/)
-[ -n "$uploads" ] || fail "no multipart upload began within 60 s"
+[ -n "$(s3_list_uploads "$S3_IT_BUCKET" killed/)" ] || fail "no multipart upload began within 60 s"
 kill -9 "$pid"
 bg_wait "$pid" killed
 assert_eq 137 "$RC" "exit status of the killed backup"
+# Listed after the kill: with --jobs 2 a second upload may begin between a listing and the
+# kill (seen once under ASan in CI: 2 unfinished uploads, 1 expected).
+uploads=$(s3_list_uploads "$S3_IT_BUCKET" killed/)
 log "killed with unfinished uploads of: $uploads"
 
 # ---- nothing half-written under a final name ---------------------------------------------
