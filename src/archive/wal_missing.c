@@ -414,3 +414,32 @@ int wal_missing_decide(const WalMissingRequest *req, PgpErr *err)
     pgp_err_clear(err);
     return PGP_FAIL(err, PGP_ERR_NOT_FOUND, "\"%s\" is not in the archive", req->walname);
 }
+
+/* ---- a repository that cannot be read --------------------------------------------------- */
+
+/* Errors that may pass by themselves (the repository comes back), as opposed to damage. */
+static bool may_pass(int rc)
+{
+    switch (rc) {
+    case PGP_ERR_CONFIG:     /* storage root missing, not a repository (not mounted) */
+    case PGP_ERR_IO:         /* unreachable store, timeouts, i/o errors */
+    case PGP_ERR_NO_SPACE:
+    case PGP_ERR_NOMEM:
+    case PGP_ERR_LOCKED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+int wal_missing_unreachable(const char *dest, const char *repo_path, int rc, PgpErr *err)
+{
+    char datadir[PATH_MAX];
+    if (rc == 0 || rc == PGP_ERR_NOT_FOUND || !may_pass(rc) ||
+        wal_missing_mode(dest, datadir) != WAL_MODE_STANDBY)
+        return rc;
+    log_warn("cannot read repository \"%s\": %s (standby mode, data directory \"%s\": "
+             "answering \"not archived\"; PostgreSQL asks again)", repo_path, err->msg, datadir);
+    pgp_err_clear(err);
+    return PGP_FAIL(err, PGP_ERR_NOT_FOUND, "repository \"%s\" cannot be read", repo_path);
+}

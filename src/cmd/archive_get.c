@@ -174,6 +174,8 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
         recovery_lease_renew(cmd_lease_ttl(&s), repo, name);
     if (rc == PGP_ERR_NOT_FOUND && repo != NULL)
         rc = answer_missing(&s, repo, name, dest, err);
+    else   /* the repository could not be read: in standby mode, "not yet" */
+        rc = wal_missing_unreachable(dest, s.repo_path, rc, err);
     repo_free(repo);
     storage_free(storage);
     cmd_settings_free(&s);

@@ -4,7 +4,8 @@
 # no primary_conninfo, set up before the next segments are archived: it waits (exit 1 for the
 # next segment and for the 00000002.history probe of recovery_target_timeline = 'latest'),
 # catches up when they are pushed, keeps waiting (with a warning, not a fatal error) while the
-# repository path is an empty directory, catches up again once it is back, and promotes.
+# repository path is an empty directory or does not exist at all, catches up again once it is
+# back, and promotes.
 # repo-kinds: local -- swaps the repository directory for an empty one (an unmounted mount point) mid-test
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
@@ -84,6 +85,25 @@ repo_swap_back
 add_row src 4 >/dev/null
 wait_archived src "$(switch_wal src)"
 wait_rows sb "1,2,3,4"
+
+log "the repository path does not exist at all (a directory under a mount point that is gone)"
+mv "$REPO" "$REPO.gone"
+mark=$(log_mark sb)
+for ((i = 0; i < 600; i++)); do
+    [ "$(log_since sb "$mark" | grep -c "pgpitr: warn: cannot read repository \"$REPO\": .*does not exist .*standby mode")" -ge 3 ] && break
+    sleep 0.1
+done
+text=$(log_since sb "$mark")
+assert_gt "$(grep -c 'cannot read repository' <<<"$text")" 2 "warnings while the repository path was missing"
+if grep -E 'pgpitr: error|exit code 255|FATAL' <<<"$text"; then
+    fail "the standby got a fatal answer while the repository path was missing"
+fi
+assert_eq t "$(psql_c sb "SELECT pg_is_in_recovery()")" "the standby still waits"
+assert_absent "$REPO" "archive-get created the missing repository path"
+mv "$REPO.gone" "$REPO"
+add_row src 5 >/dev/null
+wait_archived src "$(switch_wal src)"
+wait_rows sb "1,2,3,4,5"
 
 log "promotion"
 mark=$(log_mark sb)

@@ -52,8 +52,18 @@ assert_contains "$text" "HINT: is the repository mounted?" "archive-get's hint"
 assert_absent "$REPO/repo.json" "archive-get wrote into the empty directory"
 assert_eq "" "$(find "$REPO" -mindepth 1)" "entries archive-get left in the empty directory"
 
-log "the repository is back: every row"
+log "the repository path does not exist at all: fatal too, not \"not archived\""
 repo_swap_back
+mv "$REPO" "$REPO.gone"
+mark=$(log_mark r)
+start_expect_stop r
+assert_stopped_not_promoted r "$mark"
+assert_contains "$(log_since r "$mark")" "storage root \"$REPO\" does not exist" \
+    "archive-get's error names the missing path"
+assert_absent "$REPO" "archive-get created the missing repository path"
+
+log "the repository is back: every row"
+mv "$REPO.gone" "$REPO"
 mark=$(log_mark r)
 start_info r
 wait_promoted r

@@ -482,6 +482,40 @@ START_TEST(test_decide_analysis_error)
 }
 END_TEST
 
+/* A repository that cannot be read: "not yet" in standby mode when it may pass by itself,
+ * fatal otherwise, and in every other mode the error as it was. */
+static int unreachable(int code, const char *msg, PgpErr *err)
+{
+    pgp_err_clear(err);
+    PGP_FAIL(err, code, "%s", msg);
+    return wal_missing_unreachable(dest, "/srv/repo", code, err);
+}
+
+START_TEST(test_unreachable_repository)
+{
+    PgpErr err;
+    static const int may_pass[] = {PGP_ERR_CONFIG, PGP_ERR_IO, PGP_ERR_NO_SPACE, PGP_ERR_NOMEM,
+                                   PGP_ERR_LOCKED};
+    static const int damage[] = {PGP_ERR_CORRUPT, PGP_ERR_CONFLICT, PGP_ERR_WRONG_CLUSTER,
+                                 PGP_ERR_CODEC, PGP_ERR_INVALID_NAME, PGP_ERR_INTERNAL};
+    for (size_t i = 0; i < sizeof may_pass / sizeof may_pass[0]; i++) {
+        set_mode(WAL_MODE_ARCHIVE_RECOVERY);
+        ck_assert_int_eq(unreachable(may_pass[i], "storage root gone", &err), may_pass[i]);
+        ck_assert_str_eq(err.msg, "storage root gone");
+        set_mode(WAL_MODE_UNKNOWN);
+        ck_assert_int_eq(unreachable(may_pass[i], "storage root gone", &err), may_pass[i]);
+        set_mode(WAL_MODE_STANDBY);
+        ck_assert_int_eq(unreachable(may_pass[i], "storage root gone", &err), PGP_ERR_NOT_FOUND);
+        ck_assert_ptr_nonnull(strstr(err.msg, "\"/srv/repo\" cannot be read"));
+    }
+    for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++)
+        ck_assert_int_eq(unreachable(damage[i], "bad", &err), damage[i]);
+    ck_assert_int_eq(wal_missing_unreachable(dest, "/srv/repo", 0, &err), 0);
+    ck_assert_int_eq(wal_missing_unreachable(dest, "/srv/repo", PGP_ERR_NOT_FOUND, &err),
+                     PGP_ERR_NOT_FOUND);
+}
+END_TEST
+
 Suite *suite_wal_missing(void)
 {
     Suite *s = suite_create("wal_missing");
@@ -505,6 +539,7 @@ Suite *suite_wal_missing(void)
     tcase_add_test(tc, test_decide_lost_tail_and_history_gap);
     tcase_add_test(tc, test_decide_with_a_recovery_target);
     tcase_add_test(tc, test_decide_analysis_error);
+    tcase_add_test(tc, test_unreachable_repository);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -133,4 +133,17 @@ typedef struct WalMissingRequest {
  */
 int wal_missing_decide(const WalMissingRequest *req, PgpErr *err);
 
+/*
+ * archive-get could not read the repository at all (rc, with its message in err): the
+ * storage root is missing (a mount point's subdirectory while NFS is not mounted), the store
+ * is unreachable, an i/o error. In standby mode that is "not yet" too: a fatal answer would
+ * shut the standby down although it can go on streaming, and PostgreSQL asks again after
+ * wal_retrieve_retry_interval. So there: a warning naming the repository and the error, and
+ * PGP_ERR_NOT_FOUND (message set). What a standby must never be handed, and what no retry
+ * cures, stays fatal in every mode: corrupt or conflicting content, a repository of another
+ * cluster, bad names and usage, internal errors. In any other mode rc is returned, err
+ * untouched.
+ */
+int wal_missing_unreachable(const char *dest, const char *repo_path, int rc, PgpErr *err);
+
 #endif
