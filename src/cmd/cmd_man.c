@@ -461,6 +461,19 @@ void cmd_man_main(FILE *out, const char *date)
     man_see_also(out, "pgpitr");
 }
 
+/* Whether cmd_options[i] has a config key that no earlier option has: several options of
+ * different commands share one key, which the file documents once. */
+static bool first_with_key(size_t i)
+{
+    const char *key = cmd_options[i].key;
+    if (key == NULL)
+        return false;
+    for (size_t j = 0; j < i; j++)
+        if (cmd_options[j].key != NULL && strcmp(cmd_options[j].key, key) == 0)
+            return false;
+    return true;
+}
+
 void cmd_man_config(FILE *out, const char *date)
 {
     man_head(out, "pgpitr.conf", 5, date, "pgpitr configuration file");
@@ -486,12 +499,7 @@ void cmd_man_config(FILE *out, const char *date)
           ".Bl -tag -width Ds\n", out);
     for (size_t i = 0; i < cmd_options_len; i++) {
         const CmdOption *o = &cmd_options[i];
-        if (o->key == NULL)
-            continue;
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = cmd_options[j].key != NULL && strcmp(cmd_options[j].key, o->key) == 0;
-        if (seen)
+        if (!first_with_key(i))
             continue;
         fputs(".It Cm", out);
         man_arg(out, o->key);
@@ -552,12 +560,7 @@ void cmd_man_example(FILE *out)
           "\n[global]\n", out);
     for (size_t i = 0; i < cmd_options_len; i++) {
         const CmdOption *o = &cmd_options[i];
-        if (o->key == NULL)
-            continue;
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = cmd_options[j].key != NULL && strcmp(cmd_options[j].key, o->key) == 0;
-        if (seen)
+        if (!first_with_key(i))
             continue;
         char line[512];
         snprintf(line, sizeof line, "%s%s%s%s%s%s%s.", o->help,
