@@ -6,6 +6,7 @@
  * is never taken from the report).
  */
 #include "pgpitr/drill/drill_report.h"
+#include "fx_drill.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -33,27 +34,12 @@ static void fill(DrillReport *r)
 
 static json_t *objectives_of(const DrillReport *r)
 {
-    char *text = NULL;
-    ck_assert_int_eq(drill_report_to_json(r, &text, NULL), 0);
-    json_t *j = json_loads(text, 0, NULL);
-    ck_assert_ptr_nonnull(j);
-    free(text);
+    json_t *j = fx_drill_json(r);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "schema_version")), 2);
     json_t *o = json_incref(json_object_get(j, "objectives"));
     json_decref(j);
     ck_assert_msg(json_is_object(o), "no objectives section");
     return o;
-}
-
-static char *text_of(const DrillReport *r)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ck_assert_ptr_nonnull(f);
-    drill_report_print_text(r, f);
-    fclose(f);
-    return text;
 }
 
 static json_t *at(json_t *o, const char *which, const char *field)
@@ -78,7 +64,7 @@ START_TEST(not_set)
     ck_assert(json_real_value(at(o, "rpo", "measured_s")) == 30);
     ck_assert(json_is_null(at(o, "rpo", "met")));
     json_decref(o);
-    char *text = text_of(&r);
+    char *text = fx_drill_text(&r);
     ck_assert_ptr_null(strstr(text, "objective"));
     free(text);
     drill_report_free(&r);
@@ -101,7 +87,7 @@ START_TEST(both_met)
     ck_assert_int_eq(json_integer_value(at(o, "rpo", "objective_s")), 3600);
     ck_assert(json_is_true(at(o, "rpo", "met")));
     json_decref(o);
-    char *text = text_of(&r);
+    char *text = fx_drill_text(&r);
     ck_assert_msg(strstr(text, "  RTO:     objective 1800 s, recovery time 42.5 s: met\n") &&
                   strstr(text, "  RPO:     objective 3600 s, archive freshness 30.0 s: met\n"),
                   "%s", text);
@@ -131,7 +117,7 @@ START_TEST(rto_missed_fails)
     ck_assert(json_is_false(at(o, "rto", "met")));
     ck_assert(json_real_value(at(o, "rto", "measured_s")) == 42.5);
     json_decref(o);
-    char *text = text_of(&r);
+    char *text = fx_drill_text(&r);
     ck_assert_msg(strstr(text, "FAILED") && strstr(text, "recovery time 42.5 s: NOT MET\n") &&
                   strstr(text, "  reason:  check \"rto-objective\" failed"), "%s", text);
     free(text);
@@ -154,7 +140,7 @@ START_TEST(rto_not_measured)
     ck_assert(json_is_null(at(o, "rto", "measured_s")));
     ck_assert(json_is_false(at(o, "rto", "met")));
     json_decref(o);
-    char *text = text_of(&r);
+    char *text = fx_drill_text(&r);
     ck_assert_ptr_nonnull(strstr(text, "  RTO:     objective 60 s, recovery time not measured\n"));
     free(text);
     drill_report_free(&r);
@@ -173,7 +159,7 @@ START_TEST(rpo_missed_warns)
     json_t *o = objectives_of(&r);
     ck_assert(json_is_false(at(o, "rpo", "met")));
     json_decref(o);
-    char *text = text_of(&r);
+    char *text = fx_drill_text(&r);
     ck_assert_msg(strstr(text, "PASSED with 1 WARNING\n") &&
                   strstr(text, "  WARNING: rpo-objective missed: the newest archived segment "
                                "was 7200 s old") &&

@@ -5,6 +5,7 @@
  * in a mkdtemp directory) and the atomic --report file.
  */
 #include "pgpitr/drill/drill_report.h"
+#include "fx_drill.h"
 
 #include <check.h>
 #include <ftw.h>
@@ -32,32 +33,6 @@ static void setup(void)
 static void teardown(void)
 {
     nftw(tdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static json_t *to_json(const DrillReport *r)
-{
-    char *text = NULL;
-    PgpErr err;
-    pgp_err_clear(&err);
-    ck_assert_msg(drill_report_to_json(r, &text, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(text[strlen(text) - 1], '\n');
-    json_error_t jerr;
-    json_t *j = json_loads(text, 0, &jerr);
-    ck_assert_msg(j != NULL, "not JSON: %s", jerr.text);
-    free(text);
-    return j;
-}
-
-/* The text summary, malloc'd. */
-static char *text_of(const DrillReport *r)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ck_assert_ptr_nonnull(f);
-    drill_report_print_text(r, f);
-    fclose(f);
-    return text;
 }
 
 static const char *jstr_at(json_t *j, const char *a, const char *b)
@@ -124,7 +99,7 @@ START_TEST(passed_report)
     drill_report_check(&r, "target", DRILL_CHECK_PASSED, "reached %s", "the end");
     drill_report_table(&r, "postgres", "public.t", 4321);
     ck_assert(drill_report_passed(&r));
-    json_t *j = to_json(&r);
+    json_t *j = fx_drill_json(&r);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "schema_version")), 2);
     ck_assert_str_eq(jstr_at(j, "status", NULL), "passed");
     ck_assert_str_eq(jstr_at(j, "id", NULL), "20261122T040000Z-0001");
@@ -171,7 +146,7 @@ START_TEST(failed_report)
     char **tail = malloc(sizeof *tail);
     tail[0] = strdup("FATAL: \xc3\x28 bad");
     drill_report_set_log_tail(&r, tail, 1);
-    json_t *j = to_json(&r);
+    json_t *j = fx_drill_json(&r);
     ck_assert_str_eq(jstr_at(j, "status", NULL), "failed");
     json_t *reasons = json_object_get(j, "reasons");
     ck_assert_uint_eq(json_array_size(reasons), 2);
@@ -188,7 +163,7 @@ START_TEST(failed_report)
     ck_assert(json_is_null(json_object_get(json_object_get(j, "target"), "reached")));
     json_decref(j);
 
-    char *text = text_of(&r);
+    char *text = fx_drill_text(&r);
     ck_assert_ptr_nonnull(strstr(text, "FAILED"));
     ck_assert_ptr_nonnull(strstr(text, "reason:  check \"sql: count\" failed"));
     ck_assert_ptr_nonnull(strstr(text, "0 passed, 1 failed"));
@@ -203,7 +178,7 @@ START_TEST(timeline_and_warnings)
 {
     DrillReport r;
     fill(&r);
-    json_t *j = to_json(&r);
+    json_t *j = fx_drill_json(&r);
     ck_assert(json_is_null(json_object_get(j, "timeline")));
     ck_assert_uint_eq(json_array_size(json_object_get(j, "warnings")), 0);
     json_decref(j);
@@ -223,7 +198,7 @@ START_TEST(timeline_and_warnings)
     a3->has_history = true;
     drill_report_warn(&r, "timeline %u has the highest history file", 3u);
     ck_assert(drill_report_passed(&r));
-    j = to_json(&r);
+    j = fx_drill_json(&r);
     ck_assert_str_eq(jstr_at(j, "status", NULL), "passed");
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "warnings"), 0)),
                      "timeline 3 has the highest history file");
@@ -244,7 +219,7 @@ START_TEST(timeline_and_warnings)
     ck_assert(json_is_true(json_object_get(t3, "history")));
     json_decref(j);
 
-    char *text = text_of(&r);
+    char *text = fx_drill_text(&r);
     ck_assert_ptr_nonnull(strstr(text, ": PASSED with 1 WARNING\n"));
     ck_assert_ptr_nonnull(strstr(text, "  timeline: 1 (production's: it received ...)\n"));
     ck_assert_ptr_nonnull(strstr(text, "  WARNING: timeline 3 has the highest history file\n"));
@@ -287,11 +262,11 @@ START_TEST(rto_of_a_failed_check)
     lines[0] = strdup("2026-11-22 04:00:01 UTC [9] LOG:  redo done at 0/44A3EE8");
     lines[1] = strdup("2026-11-22 04:00:02 UTC [11] ERROR:  relation \"x\" does not exist");
     drill_report_set_log_tail(&r, lines, 2);
-    json_t *j = to_json(&r);
+    json_t *j = fx_drill_json(&r);
     ck_assert(json_real_value(json_object_get(json_object_get(j, "phases"), "rto_s")) == 42.5);
     ck_assert(json_real_value(json_object_get(json_object_get(j, "phases"), "total_s")) == 42.5);
     json_decref(j);
-    char *text = text_of(&r);
+    char *text = fx_drill_text(&r);
     ck_assert_msg(strstr(text, "  RTO:     42.5 s (select + restore 10.5 s, replay 30.0 s, checks "
                                "2.0 s); recovery finished, the drill failed on its checks\n") != NULL,
                   "%s", text);
@@ -301,17 +276,17 @@ START_TEST(rto_of_a_failed_check)
     ck_assert_ptr_nonnull(strstr(text, "  WAL:     2 segments restored"));
     free(text);
     r.wal_segments = 1;
-    text = text_of(&r);
+    text = fx_drill_text(&r);
     ck_assert_ptr_nonnull(strstr(text, "  WAL:     1 segment restored"));
     free(text);
 
     /* Recovery did not finish: the time spent is no RTO, in the text and in the JSON. */
     r.recovered = false;
-    j = to_json(&r);
+    j = fx_drill_json(&r);
     ck_assert(json_is_null(json_object_get(json_object_get(j, "phases"), "rto_s")));
     ck_assert(json_real_value(json_object_get(json_object_get(j, "phases"), "total_s")) == 42.5);
     json_decref(j);
-    text = text_of(&r);
+    text = fx_drill_text(&r);
     ck_assert_ptr_null(strstr(text, "RTO:"));
     ck_assert_ptr_nonnull(strstr(text, "  time:    42.5 s until it failed (recovery did not "
                                        "finish: no RTO)\n"));
@@ -358,7 +333,7 @@ START_TEST(previous_in_repository)
     ck_assert_str_eq(r.previous_status, "failed");
     ck_assert(r.previous_has_rto);
     ck_assert(r.previous_rto_s == 12.25);
-    json_t *j = to_json(&r);
+    json_t *j = fx_drill_json(&r);
     json_t *p = json_object_get(j, "previous");
     ck_assert(json_is_null(json_object_get(p, "delta_rto_s")));   /* against a failed drill */
     ck_assert(json_real_value(json_object_get(p, "rto_s")) == 12.25);
@@ -368,7 +343,7 @@ START_TEST(previous_in_repository)
     ck_assert_int_eq(storage_remove(s, "drill/20261101T040000Z-bbbb.json", NULL), 0);
     ck_assert_int_eq(drill_report_find_previous(s, &r, NULL), 0);
     ck_assert_str_eq(r.previous_id, "20261025T040000Z-aaaa");
-    j = to_json(&r);
+    j = fx_drill_json(&r);
     p = json_object_get(j, "previous");
     ck_assert(json_real_value(json_object_get(p, "delta_rto_s")) == 2.5);
     ck_assert_str_eq(json_string_value(json_object_get(p, "status")), "passed");
@@ -400,7 +375,7 @@ START_TEST(tampered_previous_duration)
         snprintf(r.id, sizeof r.id, "20261122T040000Z-0001");
         ck_assert_int_eq(drill_report_find_previous(s, &r, NULL), 0);
         ck_assert_str_eq(r.previous_id, id);
-        json_t *j = to_json(&r);                /* first: where the conversion happened */
+        json_t *j = fx_drill_json(&r);                /* first: where the conversion happened */
         ck_assert_msg(!r.previous_has_rto, "total_s %s was taken as a duration", totals[i]);
         json_t *p = json_object_get(j, "previous");
         ck_assert(json_is_null(json_object_get(p, "rto_s")));
@@ -416,7 +391,7 @@ START_TEST(tampered_previous_duration)
     r.has_previous = r.previous_has_rto = true;
     snprintf(r.previous_status, sizeof r.previous_status, "passed");
     r.previous_rto_s = -1e308;
-    json_t *j = to_json(&r);
+    json_t *j = fx_drill_json(&r);
     ck_assert(json_is_null(json_object_get(json_object_get(j, "phases"), "total_s")));
     ck_assert(json_is_null(json_object_get(json_object_get(j, "previous"), "rto_s")));
     ck_assert(json_is_null(json_object_get(json_object_get(j, "previous"), "delta_rto_s")));
