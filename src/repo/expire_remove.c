@@ -3,6 +3,8 @@
  * manifests of expired backups, their directories, incomplete directories, unreferenced
  * objects, then WAL below the cut-off, then stale recovery leases. Every removal tolerates a
  * missing file, so a re-run after a crash (or after a partial failure) finishes the job.
+ * Objects and WAL go in batches (storage_remove_objects: on S3 one DeleteObjects request per
+ * thousand instead of a HEAD and a DELETE each).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -107,24 +109,59 @@ static void tell(const Progress *pr, const char *phase, size_t done, size_t tota
         pr->fn(pr->ud, phase, done, total);
 }
 
+/* Removes paths[0..n) in batches of STORAGE_REMOVE_BATCH (one request each on S3), telling
+ * the progress of phase after each batch: done before + removed so far, of total. */
+static int remove_batched(Storage *s, const char *const *paths, size_t n, const Progress *pr,
+                          const char *phase, size_t before, size_t total, PgpErr *err)
+{
+    for (size_t i = 0; i < n; i += STORAGE_REMOVE_BATCH) {
+        size_t k = n - i < STORAGE_REMOVE_BATCH ? n - i : STORAGE_REMOVE_BATCH;
+        int rc = storage_remove_objects(s, paths + i, k, err);
+        if (rc != 0)
+            return pgp_err_context(err, "expire");
+        tell(pr, phase, before + i + k, total);
+    }
+    return 0;
+}
+
+/* WAL directory by directory ("archive/wal/<16>"), each left empty removed after it. */
 static int remove_wal(Storage *s, const ExpirePlan *p, const Progress *pr, PgpErr *err)
 {
-    char last_dir[REPO_PATH_MAX] = "";
     tell(pr, "WAL", 0, p->n_wal);
-    for (size_t i = 0; i < p->n_wal; i++) {
-        int rc = remove_missing_ok(s, p->wal[i]->path, err);
-        if (rc != 0)
-            return rc;
-        tell(pr, "WAL", i + 1, p->n_wal);
-        char dir[REPO_PATH_MAX];
+    const char **paths = malloc((p->n_wal > 0 ? p->n_wal : 1) * sizeof *paths);
+    if (paths == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < p->n_wal;) {
+        char dir[REPO_PATH_MAX], next[REPO_PATH_MAX];
         parent_dir(p->wal[i]->path, dir);
-        if (last_dir[0] != '\0' && strcmp(dir, last_dir) != 0)
-            remove_empty_dir(s, last_dir);
-        memcpy(last_dir, dir, sizeof dir);
+        size_t j = i;
+        for (; j < p->n_wal; j++) {
+            parent_dir(p->wal[j]->path, next);
+            if (strcmp(next, dir) != 0)
+                break;
+            paths[j - i] = p->wal[j]->path;
+        }
+        rc = remove_batched(s, paths, j - i, pr, "WAL", i, p->n_wal, err);
+        if (rc == 0)
+            remove_empty_dir(s, dir);
+        i = j;
     }
-    if (last_dir[0] != '\0')
-        remove_empty_dir(s, last_dir);
-    return 0;
+    free(paths);
+    return rc;
+}
+
+static int remove_objects(Storage *s, const ExpirePlan *p, const Progress *pr, PgpErr *err)
+{
+    tell(pr, "objects", 0, p->n_objects);
+    const char **paths = malloc((p->n_objects > 0 ? p->n_objects : 1) * sizeof *paths);
+    if (paths == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < p->n_objects; i++)
+        paths[i] = p->objects[i].path;
+    int rc = remove_batched(s, paths, p->n_objects, pr, "objects", 0, p->n_objects, err);
+    free(paths);
+    return rc;
 }
 
 /* Stale leases, each only if it is still what the plan judged: archive-get may have renewed
@@ -180,12 +217,7 @@ int expire_plan_execute_progress(Storage *s, const ExpirePlan *p, ExpireProgress
             tell(&pr, "backups", ++done, n_dirs);
     }
     if (rc == 0)
-        tell(&pr, "objects", 0, p->n_objects);
-    for (size_t i = 0; rc == 0 && i < p->n_objects; i++) {
-        rc = remove_missing_ok(s, p->objects[i].path, err);
-        if (rc == 0)
-            tell(&pr, "objects", i + 1, p->n_objects);
-    }
+        rc = remove_objects(s, p, &pr, err);
     if (rc == 0)
         rc = remove_wal(s, p, &pr, err);
     if (rc == 0)

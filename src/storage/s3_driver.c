@@ -394,6 +394,7 @@ static const StorageDriver s3_vtable = {
     .list_uploads = s3_list_uploads,
     .list_tree = s3_list_tree,
     .abort_upload = s3_abort_upload,
+    .remove_objects = s3_remove_objects,
 };
 
 static char *dup_or_null(const char *s, bool *ok)

@@ -37,4 +37,7 @@ int s3_head(S3Drv *d, const char *key, S3Response *rs, PgpErr *err);
 int s3_open_write(void *drv, const char *path, unsigned flags, StorageWriter **out,
                   PgpErr *err);
 
+/* storage_remove_objects: DeleteObjects (s3_delete.c). */
+int s3_remove_objects(void *drv, const char *const *paths, size_t n, PgpErr *err);
+
 #endif

@@ -424,3 +424,49 @@ int s3_xml_uploads(const char *xml, size_t len, S3UploadPage *page, PgpErr *err)
         s3_xml_uploads_free(page);
     return rc;
 }
+
+/* ---- DeleteObjects ---------------------------------------------------------------------------- */
+
+typedef struct DeleteState {
+    S3DeleteResult *out;
+    char key[sizeof ((S3DeleteResult *)0)->key];
+    S3XmlError cur;
+} DeleteState;
+
+static int delete_end(Walk *w, const char *path, const char *text)
+{
+    DeleteState *st = w->ud;
+    if (strcmp(path, "DeleteResult/Error/Key") == 0)
+        copy_cut(st->key, sizeof st->key, text);
+    else if (strcmp(path, "DeleteResult/Error/Code") == 0)
+        copy_cut(st->cur.code, sizeof st->cur.code, text);
+    else if (strcmp(path, "DeleteResult/Error/Message") == 0)
+        copy_cut(st->cur.message, sizeof st->cur.message, text);
+    else if (strcmp(path, "DeleteResult/Error") == 0) {
+        if (st->key[0] == '\0' || st->cur.code[0] == '\0')
+            return PGP_FAIL(w->err, PGP_ERR_CORRUPT, "malformed S3 delete result: an error "
+                            "without Key or Code");
+        if (strcmp(st->cur.code, "NoSuchKey") != 0 && st->out->n_failed++ == 0) {
+            memcpy(st->out->key, st->key, sizeof st->key);
+            st->out->first = st->cur;
+        }
+        st->key[0] = '\0';
+        memset(&st->cur, 0, sizeof st->cur);
+    }
+    return 0;
+}
+
+int s3_xml_delete_result(const char *xml, size_t len, S3DeleteResult *out, PgpErr *err)
+{
+    memset(out, 0, sizeof *out);
+    DeleteState st = {.out = out};
+    Walk w = {.want_root = "DeleteResult", .on_end = delete_end, .ud = &st,
+              .what = "delete result", .err = err};
+    int rc = walk(&w, xml, len);
+    if (rc == 0 && w.is_error)
+        rc = PGP_FAIL(err, PGP_ERR_IO, "S3 delete failed: %s: %s", w.doc_err.code,
+                      w.doc_err.message);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}

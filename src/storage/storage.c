@@ -146,6 +146,34 @@ int storage_remove(Storage *s, const char *path, PgpErr *err)
     return s->vt->remove(s->drv, path, err);
 }
 
+int storage_remove_objects(Storage *s, const char *const *paths, size_t n, PgpErr *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_path(paths[i], err);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t batch = n - i < STORAGE_REMOVE_BATCH ? n - i : STORAGE_REMOVE_BATCH;
+        int rc = 0;
+        if (s->vt->remove_objects != NULL) {
+            rc = s->vt->remove_objects(s->drv, paths + i, batch, err);
+        } else {
+            for (size_t j = i; rc == 0 && j < i + batch; j++) {
+                rc = s->vt->remove(s->drv, paths[j], err);
+                if (rc == PGP_ERR_NOT_FOUND) {
+                    pgp_err_clear(err);
+                    rc = 0;
+                }
+            }
+        }
+        if (rc != 0)
+            return rc;
+        i += batch;
+    }
+    return 0;
+}
+
 bool storage_has_list_tree(const Storage *s)
 {
     return s->vt->list_tree != NULL;

@@ -90,8 +90,15 @@ only_old=$( (refs_of b1; refs_of b2) | sort -u | comm -23 - <(printf '%s\n' "$re
 [ -n "$only_old" ] || fail "b1 and b2 reference no object of their own: the test proves nothing"
 
 log "expire --retain-full 2"
+[ "$REPO_KIND" = local ] || deletes_before=$(grep -c '?delete= 200' "$S3_TEST_LOG" || true)
 pgp_capture --repo "$REPO" expire --retain-full 2
 assert_rc 0 "expire --retain-full 2"
+if [ "$REPO_KIND" != local ]; then   # objects and WAL in batches: DeleteObjects, not 2 requests each
+    deletes=$(($(grep -c '?delete= 200' "$S3_TEST_LOG" || true) - deletes_before))
+    log "expire: $deletes DeleteObjects requests"
+    assert_gt "$deletes" 0 "DeleteObjects requests of the expire"
+    assert_gt 5 "$deletes" "DeleteObjects requests of the expire (one per WAL directory and batch)"
+fi
 printf '%s\n' "$OUT"
 assert_eq "$(plan_body "$DRY")" "$(plan_body "$OUT")" "the real run's plan is the dry run's"
 assert_repo_absent "$REPO" backup/b1 "expired backup b1"

@@ -303,7 +303,7 @@ static int fd_remove(void *drv, const char *path, PgpErr *err)
 
 static const StorageDriver fail_driver = {
     "fx-fail", STORAGE_FEATURE_PATH | STORAGE_FEATURE_FSYNC, fd_stat, fd_list, fd_open_read,
-    fd_open_write, fd_remove, free, NULL, NULL, NULL,
+    fd_open_write, fd_remove, free, NULL, NULL, NULL, NULL,
 };
 
 Storage *fx_fail_storage(FxRepo *fx, FxFailStep step)

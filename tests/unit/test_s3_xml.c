@@ -137,6 +137,37 @@ START_TEST(errors)
 }
 END_TEST
 
+START_TEST(delete_result)
+{
+    S3DeleteResult r;
+    PgpErr err;
+    const char *ok = "<?xml version=\"1.0\"?><DeleteResult xmlns=\"http://s3.amazonaws.com/doc/"
+                     "2006-03-01/\"></DeleteResult>";
+    ck_assert_int_eq(s3_xml_delete_result(ok, strlen(ok), &r, &err), 0);
+    ck_assert_uint_eq(r.n_failed, 0);
+    /* not quiet: Deleted entries are fine; NoSuchKey counts as removed */
+    const char *mixed = "<DeleteResult><Deleted><Key>a</Key></Deleted>"
+                        "<Error><Key>b</Key><Code>NoSuchKey</Code><Message>gone</Message></Error>"
+                        "<Error><Key>c/d</Key><Code>AccessDenied</Code><Message>Access Denied"
+                        "</Message></Error><Error><Key>e</Key><Code>InternalError</Code></Error>"
+                        "</DeleteResult>";
+    ck_assert_int_eq(s3_xml_delete_result(mixed, strlen(mixed), &r, &err), 0);
+    ck_assert_uint_eq(r.n_failed, 2);
+    ck_assert_str_eq(r.key, "c/d");
+    ck_assert_str_eq(r.first.code, "AccessDenied");
+    ck_assert_str_eq(r.first.message, "Access Denied");
+    const char *doc = "<Error><Code>MalformedXML</Code><Message>bad</Message></Error>";
+    ck_assert_int_eq(s3_xml_delete_result(doc, strlen(doc), &r, &err), PGP_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "MalformedXML"));
+    const char *nokey = "<DeleteResult><Error><Code>AccessDenied</Code></Error></DeleteResult>";
+    ck_assert_int_eq(s3_xml_delete_result(nokey, strlen(nokey), &r, &err), PGP_ERR_CORRUPT);
+    const char *cut = "<DeleteResult><Error><Key>b</Key>";
+    ck_assert_int_eq(s3_xml_delete_result(cut, strlen(cut), &r, &err), PGP_ERR_CORRUPT);
+    ck_assert_uint_eq(r.n_failed, 0);
+    ck_assert_int_eq(s3_xml_delete_result("<ListBucketResult/>", 19, &r, &err), PGP_ERR_CORRUPT);
+}
+END_TEST
+
 START_TEST(multipart_answers)
 {
     char id[128];
@@ -226,6 +257,7 @@ Suite *suite_s3_xml(void)
     tcase_add_test(tc, listing_malformed);
     tcase_add_test(tc, long_text);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, delete_result);
     tcase_add_test(tc, multipart_answers);
     tcase_add_test(tc, uploads);
     tcase_add_test(tc, times);

@@ -410,6 +410,35 @@ START_TEST(test_remove)
 }
 END_TEST
 
+/* Many objects at once: missing ones are no error, an invalid path stops everything before
+ * anything is removed, more than one batch works. */
+START_TEST(test_remove_objects)
+{
+    PgpErr err = {0};
+    enum { N = STORAGE_REMOVE_BATCH + 5 };
+    static char names[N][32];
+    const char *paths[N];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "o/%zu", i);
+        paths[i] = names[i];
+        if (i % 2 == 0)   /* the odd ones never existed */
+            ck_assert_int_eq(storage_put_all(st, names[i], 0, "x", 1, &err), 0);
+    }
+    const char *bad[] = {"o/0", "../escape", "o/2"};
+    ck_assert_int_eq(storage_remove_objects(st, bad, 3, &err), PGP_ERR_INVALID_NAME);
+    ck_assert(exists("o/0"));
+    ck_assert(exists("o/2"));
+    ck_assert_int_eq(storage_remove_objects(st, paths, N, &err), 0);
+    for (size_t i = 0; i < N; i++) {
+        char one[32];
+        snprintf(one, sizeof one, "o/%zu", i);
+        ck_assert_msg(!exists(one), "%s is still there", one);
+    }
+    ck_assert_int_eq(storage_remove_objects(st, paths, N, &err), 0);   /* again: all missing */
+    ck_assert_int_eq(storage_remove_objects(st, paths, 0, &err), 0);
+}
+END_TEST
+
 static int never(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
 {
     (void)ud, (void)name, (void)info, (void)err;
@@ -680,6 +709,7 @@ Suite *suite_storage(void)
     tcase_add_test(tc, test_stat);
     tcase_add_test(tc, test_stat_mtime_clamped);
     tcase_add_test(tc, test_remove);
+    tcase_add_test(tc, test_remove_objects);
     tcase_add_test(tc, test_path_validation);
     tcase_add_test(tc, test_path_too_long);
     tcase_add_test(tc, test_stale_temp_cleanup);

@@ -67,6 +67,17 @@ typedef struct S3UploadPage {
 int s3_xml_uploads(const char *xml, size_t len, S3UploadPage *page, PgpErr *err);
 void s3_xml_uploads_free(S3UploadPage *page);
 
+/* A DeleteObjects answer (DeleteResult): how many keys it reports as not removed, and the
+ * first of them with its code and message. A key reported NoSuchKey is removed already and
+ * not counted (S3 itself never reports one; some compatible stores do). An <Error> document
+ * instead is PGP_ERR_IO naming its code. */
+typedef struct S3DeleteResult {
+    size_t n_failed;
+    char key[1025];             /* the first key not removed (cut to fit) */
+    S3XmlError first;
+} S3DeleteResult;
+int s3_xml_delete_result(const char *xml, size_t len, S3DeleteResult *out, PgpErr *err);
+
 /* "2026-12-04T10:11:28.000Z" -> seconds since the epoch; false when not that shape. */
 bool s3_xml_time(const char *text, int64_t *out);
 

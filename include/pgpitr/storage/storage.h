@@ -73,6 +73,9 @@ typedef struct StorageDriver {
     int (*abort_upload)(void *drv, const char *path, const char *upload_id, PgpErr *err);
     /* Optional (NULL: storage_list_tree is unsupported, e.g. posix). */
     int (*list_tree)(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err);
+    /* Optional (NULL: storage_remove_objects removes one at a time). At most
+     * STORAGE_REMOVE_BATCH paths, already validated; missing ones are no error. */
+    int (*remove_objects)(void *drv, const char *const *paths, size_t n, PgpErr *err);
 } StorageDriver;
 
 /* Reader/writer vtables, implemented by drivers. */
@@ -140,6 +143,14 @@ int storage_open_write(Storage *s, const char *path, unsigned flags, StorageWrit
                        PgpErr *err);
 /* Removing a missing path is PGP_ERR_NOT_FOUND. */
 int storage_remove(Storage *s, const char *path, PgpErr *err);
+/* Removes the objects paths[0..n) (never directories); one that is missing already is no
+ * error, so that a run that died halfway can simply be repeated. A driver that removes many
+ * in one request does (S3 DeleteObjects: STORAGE_REMOVE_BATCH keys per request instead of a
+ * HEAD and a DELETE per key); others remove them one by one. An invalid path is refused
+ * before anything is removed; on a failure some of the others may be gone, and the error
+ * names one path that is not. */
+#define STORAGE_REMOVE_BATCH 1000
+int storage_remove_objects(Storage *s, const char *const *paths, size_t n, PgpErr *err);
 /* Multipart uploads begun below the root and never completed nor aborted (a writer's process
  * was killed): never objects, but they cost storage until aborted. None for posix. */
 int storage_list_uploads(Storage *s, StorageUploadFn fn, void *ud, PgpErr *err);
