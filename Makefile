@@ -150,8 +150,14 @@ fuzz-build:
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ)
 
-bench: $(B)/pgpitr
-	PGPITR_BIN=$(abspath $(B)/pgpitr) tests/bench/run.sh
+# tests/tools/chunkstat.c: what chunked storage would store between two snapshots of a data
+# directory, per chunk size (tests/bench/chunk-size.sh); a bench tool, not part of pgpitr.
+$(B)/chunkstat: tests/tools/chunkstat.c
+	@mkdir -p $(B)
+	$(CC) $(BASE_CFLAGS) $(OPT) -o $@ $< $(shell pkg-config --libs libcrypto libzstd)
+
+bench: $(B)/pgpitr $(B)/chunkstat
+	PGPITR_BIN=$(abspath $(B)/pgpitr) CHUNKSTAT_BIN=$(abspath $(B)/chunkstat) tests/bench/run.sh
 
 demo: $(B)/pgpitr
 	PGPITR_BIN=$(abspath $(B)/pgpitr) contrib/demo.sh

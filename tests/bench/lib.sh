@@ -68,7 +68,7 @@ need_commands() {
 }
 
 # outer_run WORKNAME SKIPPED NAME=VALUE...: make the work directory ${TMPDIR:-/tmp}/WORKNAME.XXXXXX
-# with this script, lib.sh and the pgpitr binary in $W/bin, then run the script's inner part
+# with this script, lib.sh, the pgpitr binary and BENCH_EXTRA_BINS in $W/bin, then run the script's inner part
 # there (as `postgres` when root) with BENCH_INNER=1, BENCH_WORK, the NAME=VALUE settings and
 # PATH. SKIPPED ends the message logged when PGPITR_BIN is unusable. Returns the inner status.
 outer_run() {
@@ -81,6 +81,10 @@ outer_run() {
   mkdir -p "$W/bin"
   cp "$SELF" "$W/bin/$script"
   cp "$(dirname "$SELF")/lib.sh" "$W/bin/lib.sh"
+  # BENCH_EXTRA_BINS: more executables the inner part runs (space-separated paths), copied
+  # into $W/bin so the unprivileged user can run them whatever the build directory's modes.
+  local extra
+  for extra in ${BENCH_EXTRA_BINS:-}; do cp "$extra" "$W/bin/"; done
   if [ -n "${PGPITR_BIN:-}" ]; then
     if [ -x "$PGPITR_BIN" ]; then cp "$PGPITR_BIN" "$W/bin/pgpitr"
     else log "PGPITR_BIN='$PGPITR_BIN' is not an executable file; $skipped"; fi

@@ -16,10 +16,12 @@
 #   BENCH_PGBENCH_MAX_SECONDS  upper bound on the pgbench run (default 60); segments it does not
 #                              fill come from pgbench -i
 #   BENCH_KEEP=1               keep the work directory (path printed)
-#   BENCH_ONLY=archive|backup|restore|s3  run only this benchmark, tests/bench/backup.sh
-#                              (base backups), tests/bench/restore.sh (restore + replay) or
+#   BENCH_ONLY=archive|backup|restore|s3|chunk  run only this benchmark, tests/bench/backup.sh
+#                              (base backups), tests/bench/restore.sh (restore + replay),
 #                              tests/bench/s3.sh (the same against an S3 repository, with
-#                              pgBackRest); all four by default
+#                              pgBackRest) or tests/bench/chunk-size.sh (what chunked storage
+#                              would store per chunk size; CHUNKSTAT_BIN, set by make); all five
+#                              by default
 #   TMPDIR                     where the work directory is made (it must be a real disk for
 #                              fsync figures to mean anything)
 # When run as root, setup happens as root and everything else runs as the `postgres` OS user
@@ -359,13 +361,14 @@ inner() {
 }
 
 # `make bench` runs this archive-push/get benchmark, then tests/bench/backup.sh (base backups),
-# tests/bench/restore.sh and tests/bench/s3.sh.
+# tests/bench/restore.sh, tests/bench/s3.sh and tests/bench/chunk-size.sh.
 if [ "${BENCH_INNER:-0}" = 1 ]; then
   inner
 else
-  # BENCH_ONLY=archive|backup|restore|s3 runs just that one; unset runs all four.
+  # BENCH_ONLY=archive|backup|restore|s3|chunk runs just that one; unset runs all five.
   case "${BENCH_ONLY:-}" in ""|archive) outer ;; esac
   case "${BENCH_ONLY:-}" in ""|backup) bash "$(dirname "$SELF")/backup.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|restore) bash "$(dirname "$SELF")/restore.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|s3) bash "$(dirname "$SELF")/s3.sh" ;; esac
+  case "${BENCH_ONLY:-}" in ""|chunk) bash "$(dirname "$SELF")/chunk-size.sh" ;; esac
 fi
