@@ -13,10 +13,11 @@ CC ?= cc
 # Linked: what archive-push/get need. Headers only: libpq and libarchive are dlopen'ed by
 # soname where they are used (src/pg/libpq_lazy.h, src/pg/libarchive_lazy.h), because loading
 # them and what they pull in costs ~8 ms per process start, paid once per WAL segment;
-# libcurl too (src/storage/s3.c loads it on the first S3 repository opened). --as-needed drops
-# any library nothing references.
+# libcurl too (src/storage/s3.c loads it on the first S3 repository opened), and ISA-L
+# (libisal: CRC-32C for backup, src/pipe/crc32c.c). --as-needed drops any library nothing
+# references.
 PKGS := libzstd liblz4 libcrypto jansson inih expat libmicrohttpd
-LAZY_PKGS := libpq libarchive libcurl
+LAZY_PKGS := libpq libarchive libcurl libisal
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread -ldl
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)

@@ -41,7 +41,6 @@
  * stays near a fixed base + POOL_BUDGET + STREAM_QUEUE + jobs x s3-part-size, whatever the
  * size of the database or of its largest file (docs/s3.md). */
 #define POOL_BUDGET (32u << 20)
-#define HASH_WHILE_READING (8u << 20)
 #define HASH_PIECE (1u << 20)
 /* From this size on a file is compressed while it arrives instead of after (see stream_big).
  * It bounds the raw bytes one file holds in memory: the bench database's 42 MiB index held
@@ -62,6 +61,7 @@ typedef struct BackupRun {
     uint64_t files, reused_files;
     BackupDedup dedup;          /* which reused files were duplicates within this backup */
     int64_t total_size;
+    uint64_t received;          /* bytes of the copy stream (pg_basebackup_received) */
     double started, last_progress;
     bool tty;
 } BackupRun;
@@ -149,43 +149,16 @@ static void on_progress(void *ud, uint64_t done)
     show_progress(ud, done, false);
 }
 
-static int discard(void *ud, const void *buf, size_t len, PgpErr *err)
-{
-    (void)ud, (void)buf, (void)len, (void)err;
-    return 0;
-}
-
-/* Big files are hashed piece by piece as they arrive: the main thread mostly waits for the
- * server, so the hash costs no wall time there, and the worker that gets the file only has to
- * look for an identical object and compress. */
-static int read_hashed(PgTarReader *reader, BackupFileJob *job, PgpErr *err)
-{
-    PipeFilter *sha = NULL;
-    int rc = pipe_sha256_new((PipeSink){discard, NULL}, &sha, err);
-    for (size_t off = 0; rc == 0 && off < job->size; off += HASH_PIECE) {
-        size_t n = job->size - off < HASH_PIECE ? job->size - off : HASH_PIECE;
-        rc = pg_tar_read(reader, job->data + off, n, err);
-        if (rc == 0)
-            rc = pipe_filter_push(sha, job->data + off, n, err);
-    }
-    if (rc == 0)
-        rc = pipe_filter_finish(sha, err);
-    if (rc == 0) {
-        pipe_sha256_result(sha, job->digest);
-        job->has_digest = true;
-    }
-    pipe_filter_free(sha);
-    return rc;
-}
-
 static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err)
 {
     return storage_write(ud, buf, len, err);
 }
 
-/* The filters of a streamed big file: thread -> sha256 -> compress -> size -> storage writer. */
+/* The filters of a streamed big file: thread -> crc32c -> sha256 -> compress -> size ->
+ * storage writer. Both checksums run on the chain's thread, while zstd's own threads
+ * compress the pieces before them: the reading thread only reads. */
 typedef struct BigChain {
-    PipeFilter *thr, *sha, *comp, *size;
+    PipeFilter *thr, *crc, *sha, *comp, *size;
 } BigChain;
 
 static int big_chain_build(BigChain *c, const BackupStoreOptions *opt, StorageWriter *w,
@@ -199,13 +172,16 @@ static int big_chain_build(BigChain *c, const BackupStoreOptions *opt, StorageWr
     if (rc == 0)
         rc = pipe_sha256_new(pipe_filter_sink(c->comp), &c->sha, err);
     if (rc == 0)
-        rc = pipe_thread_new(pipe_filter_sink(c->sha), STREAM_QUEUE, &c->thr, err);
+        rc = pipe_crc32c_new(pipe_filter_sink(c->sha), &c->crc, err);
+    if (rc == 0)
+        rc = pipe_thread_new(pipe_filter_sink(c->crc), STREAM_QUEUE, &c->thr, err);
     return rc;
 }
 
 static void big_chain_free(BigChain *c)
 {
     pipe_filter_free(c->thr);   /* stops and joins the worker first if it still runs */
+    pipe_filter_free(c->crc);
     pipe_filter_free(c->sha);
     pipe_filter_free(c->comp);
     pipe_filter_free(c->size);
@@ -248,6 +224,8 @@ static int stream_big(BackupRun *r, const PgTarEntry *e, PgTarReader *reader,
         rc = pipe_filter_finish(c.thr, err);
     if (rc == 0) {
         pipe_sha256_result(c.sha, job.digest);
+        job.crc32c = pipe_crc32c_result(c.crc);
+        job.has_crc32c = true;
         job.stored_len = pipe_size_result(c.size);
         job.path = strdup(e->path);
         if (job.path == NULL)
@@ -285,8 +263,9 @@ static int on_entry(void *ud, const PgTarEntry *e, PgTarReader *reader, PgpErr *
     int rc = backup_pool_alloc(r->pool, job.size, &job.data, err);
     if (rc != 0)
         return rc;
-    rc = job.size >= HASH_WHILE_READING ? read_hashed(reader, &job, err)
-                                        : pg_tar_read(reader, job.data, job.size, err);
+    /* Hashed (SHA-256, CRC-32C) by the pool's worker, not here: this thread paces the
+     * server. */
+    rc = pg_tar_read(reader, job.data, job.size, err);
     job.path = rc == 0 ? strdup(e->path) : NULL;
     if (rc == 0 && job.path == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -305,6 +284,8 @@ static int on_stored(void *ud, const BackupFileJob *job, const BackupStoreResult
                         .size = job->size, .mode = job->mode, .mtime = job->mtime,
                         .object = (char *)res->object, .stored_size = res->stored_size};
     memcpy(me.sha256, res->sha256_hex, sizeof me.sha256);
+    me.crc32c = job->crc32c;
+    me.has_crc32c = job->has_crc32c;
     int rc = manifest_add_entry(r->m, &me, err);
     if (rc != 0)
         return rc;
@@ -375,7 +356,8 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
                          char **pg_manifest, size_t *pg_manifest_len, PgpErr *err)
 {
     PgBaseBackupOptions bo = {.label = r->m->label, .fast_checkpoint = o->fast_checkpoint,
-                              .progress = true, .max_rate_kb = o->max_rate_kb};
+                              .progress = true, .max_rate_kb = o->max_rate_kb,
+                              .compress = o->server_compress};
     PgBackupStream *bs = NULL;
     PgBackupStart start;
     int rc = pg_basebackup_begin(conn, &bo, &bs, &start, err);
@@ -404,6 +386,7 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
         rc = PGP_FAIL(err, PGP_ERR_PG, "the server changed timeline during the backup (%u -> %u)",
                       r->m->timeline, end_tli);
     show_progress(r, r->m->size, true);
+    r->received = pg_basebackup_received(bs);
     backup_pool_free(r->pool);
     r->pool = NULL;
     pg_basebackup_free(bs);
@@ -467,10 +450,22 @@ static void reuse_text(BackupRun *r, char *out, size_t size, uint64_t *dups)
                  *dups == 1 ? "" : "s");
 }
 
+/* "none", "zstd" (the server's default level), "zstd:1". */
+static void server_compress_text(const PgServerCompress *c, char out[32])
+{
+    if (!c->zstd)
+        snprintf(out, 32, "none");
+    else if (c->level == 0)
+        snprintf(out, 32, "zstd");
+    else
+        snprintf(out, 32, "zstd:%d", c->level);
+}
+
 static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
 {
     const BackupManifest *m = r->m;
-    char start[20], stop[20], reuse[128];
+    char start[20], stop[20], reuse[128], scomp[32];
+    server_compress_text(&o->server_compress, scomp);
     uint64_t dups = 0;
     pg_lsn_format(m->start_lsn, start);
     pg_lsn_format(m->stop_lsn, stop);
@@ -478,9 +473,12 @@ static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
     double mbps = seconds > 0 ? (double)m->size / 1048576.0 / seconds : 0;
     if (!o->json) {
         printf("backup %s complete: %" PRIu64 " files%s, %.1f MiB, stored %.1f MiB (%.1f MiB "
-               "new), %.1f s, %.1f MiB/s, WAL %s - %s on timeline %u\n", m->label, r->files,
-               reuse, (double)m->size / 1048576.0, (double)m->stored_size / 1048576.0,
-               (double)m->new_stored_size / 1048576.0, seconds, mbps, start, stop, m->timeline);
+               "new), received %.1f MiB%s%s%s, %.1f s, %.1f MiB/s, WAL %s - %s on timeline %u\n",
+               m->label, r->files, reuse, (double)m->size / 1048576.0,
+               (double)m->stored_size / 1048576.0, (double)m->new_stored_size / 1048576.0,
+               (double)r->received / 1048576.0, o->server_compress.zstd ? " (server " : "",
+               o->server_compress.zstd ? scomp : "", o->server_compress.zstd ? ")" : "",
+               seconds, mbps, start, stop, m->timeline);
         if (m->source != NULL)
             printf("  taken on the standby \"%s\"; its primary \"%s\" switched and archived "
                    "the WAL\n", m->source->server, m->source->primary);
@@ -495,7 +493,10 @@ static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
                           (json_int_t)m->new_stored_size, "jobs", (json_int_t)o->jobs, "seconds",
                           seconds, "mib_per_second", mbps, "compress",
                           pipe_codec_name(o->store.codec));
-    if (j != NULL && json_object_set_new(j, "source", repo_json_source(m->source)) != 0) {
+    if (j != NULL &&
+        (json_object_set_new(j, "received_bytes", json_integer((json_int_t)r->received)) != 0 ||
+         json_object_set_new(j, "server_compress", json_string(scomp)) != 0 ||
+         json_object_set_new(j, "source", repo_json_source(m->source)) != 0)) {
         json_decref(j);
         j = NULL;
     }
@@ -551,6 +552,8 @@ int backup_run(Repo *repo, RepoLock *lock, const BackupOptions *o, PgpErr *err)
     /* Before the server takes a checkpoint for us: fail early if the tar reader is missing. */
     if (rc == 0)
         rc = pg_basebackup_tar_load(err);
+    if (rc == 0)
+        rc = pipe_crc32c_load(err);   /* the check against the server's backup_manifest */
     if (rc == 0)
         rc = pg_conn_open_replication(o->conninfo, &conn, err);
     if (rc == 0)

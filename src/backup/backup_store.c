@@ -191,6 +191,13 @@ static void run_job(BackupPool *p, BackupFileJob *job)
     BackupStoreResult res;
     StorageWriter *pending = job->pending;
     job->pending = NULL;   /* backup_store_pending frees it */
+    /* The check against the server's backup_manifest needs it; here, on a worker, it runs
+     * beside the other files' hashing and compression instead of on the reading thread. */
+    if (pending == NULL && !job->has_crc32c) {
+        job->crc32c = pipe_crc32c_final(pipe_crc32c_update(PIPE_CRC32C_INIT, job->data,
+                                                           job->size));
+        job->has_crc32c = true;
+    }
     int rc = pending != NULL
                  ? backup_store_pending(p->storage, &p->opt, pending, job->stored_len,
                                         job->digest, &res, &err)
@@ -255,6 +262,9 @@ int backup_pool_new(Storage *s, const BackupStoreOptions *opt, int workers, size
                     BackupPoolDoneFn done, void *ud, BackupPool **out, PgpErr *err)
 {
     *out = NULL;
+    int lrc = pipe_crc32c_load(err);   /* run_job computes every file's CRC-32C */
+    if (lrc != 0)
+        return lrc;
     BackupPool *p = calloc(1, sizeof *p);
     if (p == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");

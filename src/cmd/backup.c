@@ -80,6 +80,9 @@ static int parse_options(int argc, char **argv, const CmdSettings *s, BackupOpti
                                   err)) != 0)
         return rc;
     o->archive_timeout = (int)v;
+    const char *sc = cmd_opt_setting(s, CMD_OPT_SERVER_COMPRESS, f[CMD_OPT_SERVER_COMPRESS]);
+    if (sc != NULL && (rc = pg_server_compress_parse(sc, &o->server_compress, err)) != 0)
+        return rc;
     return 0;
 }
 
@@ -140,6 +143,10 @@ const CmdDef cmd_backup = {
         "  --compress-level N      codec level (default zstd 1)\n"
         "  --jobs N                compression workers (default: number of CPUs)\n"
         "  --max-rate RATE         server read limit in kB/s, or 512k, 100M\n"
+        "  --server-compress zstd[:LEVEL]  the server compresses the stream (zstd level\n"
+        "                          1..22, default the server's 3; none: off; env\n"
+        "                          PGPITR_SERVER_COMPRESS, config server-compress): fewer\n"
+        "                          bytes over a slow network, more server CPU\n"
         "  --archive-timeout S     how long to wait for the backup's WAL (default 60)\n"
         "  --output text|json      summary format (default text)\n"
         "  --lock-wait SECONDS     wait this long for a conflicting repository lock (another\n"

@@ -100,6 +100,9 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_ARCHIVE_TIMEOUT, "archive-timeout", 0, CMD_VAL_INT, "S", "backup check", NULL,
      "archive-timeout", .min = 1, .max = 86400, .def = "60",
      .help = "seconds to wait for the backup's WAL to be archived"},
+    {CMD_OPT_SERVER_COMPRESS, "server-compress", 0, CMD_VAL_STRING, "zstd[:LEVEL]", "backup",
+     "PGPITR_SERVER_COMPRESS", "server-compress", .def = "none",
+     .help = "the server compresses the stream (PostgreSQL 15 COMPRESSION), none|zstd|zstd:1..22"},
 
     {CMD_OPT_OUTPUT, "output", 0, CMD_VAL_ENUM, "text|json",
      "backup drill info verify expire check",

@@ -19,7 +19,7 @@
 
 static const char *const known_keys[] = {
     "repo", "compress", "compress-level", "log-level", "pg-conn", "jobs", "archive-timeout",
-    "primary-conn",
+    "primary-conn", "server-compress",
     "spool-path", "spool-size", "prefetch-jobs", "pg-bin",
     "lock-wait",
     "lease-ttl",

@@ -4,13 +4,21 @@
  * PostgreSQL omits the two zero blocks that end a tar archive; the read callback supplies
  * them when the next archive (or the manifest, or the end) starts, so libarchive sees a
  * well-formed archive and reports a truncated one as an error instead of a clean end.
+ *
+ * With server-side compression (BASE_BACKUP ... COMPRESSION 'zstd') an archive arrives as
+ * "base.tar.zst": one zstd frame of the same tar, still without its trailer. The read
+ * callback decompresses it with libzstd's streaming decoder before libarchive sees it, so the
+ * trailer can be added after the decompressed bytes exactly as for a plain archive, and an
+ * archive that stops inside its frame is an error of its own.
  */
 #include "pgpitr/pg/basebackup_tar.h"
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "libarchive_lazy.h"   /* libarchive is loaded at run time: pg_libarchive_load() */
 
@@ -27,6 +35,15 @@ typedef struct StreamState {
     bool at_boundary, trailer_sent;
     int rc;                    /* error from the copy stream inside the read callback */
     PgpErr err;
+    /* A compressed archive (.tar.zst): the message being decompressed, and the decoder. */
+    bool zstd;
+    ZSTD_DCtx *dctx;
+    const uint8_t *zin;
+    size_t zin_len, zin_pos;
+    uint8_t *zout;
+    size_t zout_size;
+    bool zmore;                /* the last call filled zout: the decoder may hold more */
+    bool frame_done;           /* the last call ended a frame (ZSTD_decompressStream == 0) */
 } StreamState;
 
 struct PgTarReader {
@@ -35,11 +52,47 @@ struct PgTarReader {
     const char *path;
 };
 
+static la_ssize_t stream_fail(struct archive *a, StreamState *st, const char *what)
+{
+    st->rc = PGP_FAIL(&st->err, PGP_ERR_PG, "%s", what);
+    archive_set_error(a, EIO, "%s", st->err.msg);
+    return -1;
+}
+
+/* Decompressed bytes of the current message into st->zout: > 0 bytes, 0 when the decoder
+ * wants the next message, -1 on a corrupt frame. */
+static la_ssize_t zstd_step(struct archive *a, StreamState *st, const void **buf)
+{
+    ZSTD_inBuffer in = {st->zin, st->zin_len, st->zin_pos};
+    ZSTD_outBuffer out = {st->zout, st->zout_size, 0};
+    size_t r = ZSTD_decompressStream(st->dctx, &out, &in);
+    st->zin_pos = in.pos;
+    if (ZSTD_isError(r)) {
+        char what[256];
+        snprintf(what, sizeof what, "malformed compressed backup archive: %s",
+                 ZSTD_getErrorName(r));
+        return stream_fail(a, st, what);
+    }
+    st->frame_done = r == 0;
+    st->zmore = out.pos == out.size;
+    *buf = st->zout;
+    return (la_ssize_t)out.pos;
+}
+
 static la_ssize_t tar_read(struct archive *a, void *ud, const void **buf)
 {
     StreamState *st = ud;
     for (;;) {
+        if (st->zstd && !st->at_boundary && (st->zin_pos < st->zin_len || st->zmore)) {
+            la_ssize_t n = zstd_step(a, st, buf);
+            if (n != 0)
+                return n;
+            continue;
+        }
         if (st->at_boundary) {
+            if (st->zstd && !st->frame_done)
+                return stream_fail(a, st, "compressed backup archive ends inside its zstd "
+                                   "frame");
             if (st->trailer_sent)
                 return 0;
             st->trailer_sent = true;
@@ -51,6 +104,12 @@ static la_ssize_t tar_read(struct archive *a, void *ud, const void **buf)
         if (st->rc != 0) {
             archive_set_error(a, EIO, "%s", st->err.msg);
             return -1;
+        }
+        if (m.kind == PG_COPYMSG_DATA && st->zstd) {
+            st->zin = m.data;   /* valid until the next message is pulled */
+            st->zin_len = m.len;
+            st->zin_pos = 0;
+            continue;
         }
         if (m.kind == PG_COPYMSG_DATA) {
             *buf = m.data;
@@ -96,16 +155,23 @@ int pg_tar_read(PgTarReader *r, void *buf, size_t len, PgpErr *err)
     return 0;
 }
 
+bool pg_basebackup_tar_compressed(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 8 && strcmp(name + n - 8, ".tar.zst") == 0;
+}
+
 int pg_basebackup_tar_tablespace(const char *name, uint32_t *oid, PgpErr *err)
 {
-    if (strcmp(name, "base.tar") == 0) {
+    const char *ext = pg_basebackup_tar_compressed(name) ? ".tar.zst" : ".tar";
+    if (strncmp(name, "base", 4) == 0 && strcmp(name + 4, ext) == 0) {
         *oid = 0;
         return 0;
     }
     char *end = NULL;
     unsigned long v = strtoul(name, &end, 10);
     char q[PGP_QUOTE_BUF];
-    if (end == name || strcmp(end, ".tar") != 0 || v == 0 || v > UINT32_MAX)
+    if (end == name || strcmp(end, ext) != 0 || v == 0 || v > UINT32_MAX)
         return PGP_FAIL(err, PGP_ERR_PG, "unexpected archive \"%s\" in the backup stream",
                         pgp_quote(name, q));
     *oid = (uint32_t)v;
@@ -176,8 +242,31 @@ static int entry_from_archive(struct archive_entry *ae, PgTarEntry *e, char *pat
     }
 }
 
-static int read_archive(StreamState *st, uint32_t tablespace, PgpErr *err)
+/* The decoder of compressed archives: made for the first one, reset for each. */
+static int zstd_begin(StreamState *st, PgpErr *err)
 {
+    if (st->dctx == NULL) {
+        st->zout_size = ZSTD_DStreamOutSize();
+        st->dctx = ZSTD_createDCtx();
+        st->zout = malloc(st->zout_size);
+        if (st->dctx == NULL || st->zout == NULL)
+            return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for a zstd decoder");
+    }
+    ZSTD_DCtx_reset(st->dctx, ZSTD_reset_session_only);
+    st->zin = NULL;
+    st->zin_len = st->zin_pos = 0;
+    st->zmore = st->frame_done = false;
+    return 0;
+}
+
+static int read_archive(StreamState *st, uint32_t tablespace, bool compressed, PgpErr *err)
+{
+    st->zstd = compressed;
+    if (compressed) {
+        int zrc = zstd_begin(st, err);
+        if (zrc != 0)
+            return zrc;
+    }
     struct archive *a = archive_read_new();
     if (a == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -292,7 +381,7 @@ int pg_basebackup_tar_consume_from(PgTarNext next_msg, void *src, const PgTarHan
             uint32_t oid;
             rc = pg_basebackup_tar_tablespace(m.archive_name, &oid, err);
             if (rc == 0)
-                rc = read_archive(&st, oid, err);
+                rc = read_archive(&st, oid, pg_basebackup_tar_compressed(m.archive_name), err);
         } else if (m.kind == PG_COPYMSG_MANIFEST) {
             free(*manifest);
             *manifest = NULL;
@@ -305,6 +394,8 @@ int pg_basebackup_tar_consume_from(PgTarNext next_msg, void *src, const PgTarHan
             rc = PGP_FAIL(err, PGP_ERR_PG, "unexpected data outside an archive in the backup stream");
         }
     }
+    ZSTD_freeDCtx(st.dctx);
+    free(st.zout);
     if (rc == 0 && *manifest == NULL)
         rc = PGP_FAIL(err, PGP_ERR_PG, "the server sent no backup manifest");
     if (rc != 0) {

@@ -19,6 +19,8 @@
 #
 # Environment:
 #   PGPITR_BIN            pgpitr binary (set by `make bench`); if unset, pgpitr is skipped
+#   BENCH_PGPITR_BASELINE another pgpitr binary (e.g. main's) run as one more contestant, for
+#                         a before/after comparison in the same run
 #   BENCH_BACKUP_SCALE    pgbench scale (default 64, about 1 GB)
 #   BENCH_BACKUP_ROUNDS   rounds per contestant (default 3)
 #   BENCH_KEEP=1          keep the work directory (path printed)
@@ -161,6 +163,14 @@ pgbr_last_label() { pgbr info --output=json | jq -r '.[0].backup[-1].label'; }
 prep_pgpitr_zstd1() { rm -rf "$W/repo/pgpitr/objects" "$W/repo/pgpitr/backup"; }
 run_pgpitr_zstd1()  { "$PGPITR" --repo "$W/repo/pgpitr" backup --pg-conn "$(conninfo)" --compress zstd --compress-level 1 --jobs 2 --output json; }
 size_pgpitr_zstd1() { pgpitr_repo_bytes; }
+# The same with the server compressing the stream (zstd level 1, on the walsender's one core).
+prep_pgpitr_szstd1() { prep_pgpitr_zstd1; }
+run_pgpitr_szstd1()  { "$PGPITR" --repo "$W/repo/pgpitr" backup --pg-conn "$(conninfo)" --compress zstd --compress-level 1 --jobs 2 --server-compress zstd:1 --output json; }
+size_pgpitr_szstd1() { pgpitr_repo_bytes; }
+# BENCH_PGPITR_BASELINE: the same backup by another pgpitr binary.
+prep_pgpitr_base()  { prep_pgpitr_zstd1; }
+run_pgpitr_base()   { "$W/bin/pgpitr-baseline" --repo "$W/repo/pgpitr" backup --pg-conn "$(conninfo)" --compress zstd --compress-level 1 --jobs 2 --output json; }
+size_pgpitr_base()  { pgpitr_repo_bytes; }
 
 run_pgb_stdout()    { "$PGBIN/pg_basebackup" -h "$W" -p "$PORT" -U postgres -c fast -X none -Ft -D - >/dev/null; }
 size_pgb_stdout()   { echo -; }
@@ -191,6 +201,8 @@ size_pgbr_incr()     { du -sb "$W/repo/pgbackrest/backup/bench/$(pgbr_last_label
 
 declare -A LABEL=(
   [pgpitr_zstd1]="pgpitr backup zstd-1 --jobs 2"
+  [pgpitr_szstd1]="  same, --server-compress zstd:1"
+  [pgpitr_base]="  same, BENCH_PGPITR_BASELINE binary"
   [pgb_stdout]="pg_basebackup -Ft -D - >/dev/null"
   [pgb_sha]="  same, --manifest-checksums=SHA256"
   [pgb_tar]="pg_basebackup -Ft (no compression)"
@@ -269,6 +281,32 @@ print_ratio() {  # label slower_id faster_id target (ratio = slower time / faste
     printf "  %-60s %6.2f   (target %s: %s)\n", l, r, t, ok ? "met" : "NOT met" }'
 }
 
+print_stored_ratio() {  # label a_id b_id target (ratio = stored bytes a / stored bytes b)
+  local a=${STORED[$2]:-} b=${STORED[$3]:-}
+  if [ -z "$a" ] || [ -z "$b" ] || [ "$a" = - ] || [ "$b" = - ]; then
+    printf '  %-60s %s\n' "$1" "n/a"; return 0
+  fi
+  awk -v a="$a" -v b="$b" -v l="$1" -v t="$4" 'BEGIN {
+    r = a / b; split(t, tt, " "); ok = (r <= tt[2])
+    printf "  %-60s %6.3f   (target %s: %s)\n", l, r, t, ok ? "met" : "NOT met" }'
+}
+
+# Bytes of the BASE_BACKUP stream pgpitr received (its JSON summary, last round), with and
+# without --server-compress.
+print_received() {
+  local id f b
+  echo
+  echo "bytes received over the replication connection (pgpitr's received_bytes, last round):"
+  for id in pgpitr_zstd1 pgpitr_szstd1; do
+    f="$W/out/$id.$ROUNDS.stdout"
+    [ -z "${FAILED[$id]:-}" ] && [ -s "$f" ] || { printf '  %-40s %s\n' "${LABEL[$id]# }" "n/a"; continue; }
+    b=$(jq -r '.received_bytes // empty' "$f")
+    [ -n "$b" ] || { printf '  %-40s %s\n' "${LABEL[$id]}" "n/a (no received_bytes)"; continue; }
+    printf '  %-40s %12s bytes (%.1f MiB, %.3f of the data directory)\n' "${LABEL[$id]}" "$b" \
+      "$(awk -v b="$b" 'BEGIN { print b / 1048576 }')" "$(awk -v b="$b" -v d="$DATA_BYTES" 'BEGIN { print b / d }')"
+  done
+}
+
 inner() {
   inner_start log out times repo
   PGBIN=$(pg_bindir 15)
@@ -291,7 +329,8 @@ inner() {
   done
   [ -e "$W/pgdata/pg_wal/archive_status/$last.done" ] || die "archiving does not work: $(tail -n 5 "$W/log/postgres.log")"
 
-  [ -n "$PGPITR" ] && first_ids+=(pgpitr_zstd1)
+  [ -n "$PGPITR" ] && first_ids+=(pgpitr_zstd1 pgpitr_szstd1)
+  [ -n "$PGPITR" ] && [ -x "$W/bin/pgpitr-baseline" ] && first_ids+=(pgpitr_base)
   first_ids+=(pgb_stdout pgb_sha pgb_tar pgb_czstd pgb_szstd)
   [ "$pgbr_ok" = 1 ] && first_ids+=(pgbr_pm1 pgbr_pm2)
   LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -326,10 +365,15 @@ inner() {
     local j="$W/out/pgpitr_zstd1.$ROUNDS.stdout"
     [ -s "$j" ] && echo && echo "pgpitr's own summary of its last full backup: $(jq -c '{files, reused_files, size, stored_size, new_stored_size, seconds, mib_per_second}' "$j")"
   fi
+  print_received
   echo
   echo "targets (ratio of median seconds):"
   print_ratio "pgbackrest process-max=2 / pgpitr zstd-1 --jobs 2" pgbr_pm2 pgpitr_zstd1 ">= 1.3"
   print_ratio "pgpitr zstd-1 --jobs 2 / pg_basebackup server-zstd workers=2" pgpitr_zstd1 pgb_szstd "<= 1.1"
+  print_stored_ratio "stored: pgpitr zstd-1 / pg_basebackup server-zstd workers=2" pgpitr_zstd1 pgb_szstd "<= 1.05"
+  print_ratio "pgpitr --server-compress zstd:1 / pg_basebackup server-zstd workers=2" pgpitr_szstd1 pgb_szstd
+  print_ratio "pgpitr --server-compress zstd:1 / pgpitr" pgpitr_szstd1 pgpitr_zstd1
+  print_ratio "pgpitr / BENCH_PGPITR_BASELINE pgpitr" pgpitr_zstd1 pgpitr_base
   echo "for information:"
   print_ratio "pgpitr zstd-1 --jobs 2 / pg_basebackup -D - (read limit)" pgpitr_zstd1 pgb_stdout
   print_ratio "pgpitr zstd-1 --jobs 2 / pg_basebackup -D - SHA-256 manifest" pgpitr_zstd1 pgb_sha

@@ -89,6 +89,11 @@ outer_run() {
     if [ -x "$PGPITR_BIN" ]; then cp "$PGPITR_BIN" "$W/bin/pgpitr"
     else log "PGPITR_BIN='$PGPITR_BIN' is not an executable file; $skipped"; fi
   fi
+  # An older pgpitr to compare with in the same run (tests/bench/backup.sh), if given.
+  if [ -n "${BENCH_PGPITR_BASELINE:-}" ]; then
+    if [ -x "$BENCH_PGPITR_BASELINE" ]; then cp "$BENCH_PGPITR_BASELINE" "$W/bin/pgpitr-baseline"
+    else log "BENCH_PGPITR_BASELINE='$BENCH_PGPITR_BASELINE' is not an executable file; ignored"; fi
+  fi
   local envs=(BENCH_INNER=1 BENCH_WORK="$W" "$@" PATH="$PATH")
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "fx_err.h"
 
@@ -531,6 +532,95 @@ START_TEST(hostile_headers)
 }
 END_TEST
 
+/* The archive as one zstd frame (what BASE_BACKUP ... COMPRESSION 'zstd' sends). */
+static Tar tar_zstd(const Tar *t)
+{
+    Tar z = {malloc(ZSTD_compressBound(t->len)), 0};
+    ck_assert_ptr_nonnull(z.buf);
+    z.len = ZSTD_compress(z.buf, ZSTD_compressBound(t->len), t->buf, t->len, 1);
+    ck_assert(!ZSTD_isError(z.len));
+    return z;
+}
+
+/* Server-side compression: "base.tar.zst" / "16385.tar.zst" hold the same tar as one zstd
+ * frame; the entries come out exactly as from the plain archives, wherever the messages cut
+ * the compressed bytes. */
+START_TEST(zstd_archives)
+{
+    long_names();
+    Tar plain = tar_write(base_members, N_BASE);
+    const Member ts[] = {{"PG_15_202209061/", PG_TAR_DIR, 0700, NULL, 0},
+                         {"PG_15_202209061/1/16386", PG_TAR_FILE, 0600, big, 1500}};
+    Tar tplain = tar_write(ts, 2);
+    Tar base = tar_zstd(&plain), tablespace = tar_zstd(&tplain);
+    ck_assert(pg_basebackup_tar_compressed("base.tar.zst"));
+    ck_assert(!pg_basebackup_tar_compressed("base.tar"));
+    ck_assert(!pg_basebackup_tar_compressed(".tar.zst"));
+    const size_t chunks[] = {1, 3, 64, 1 << 20};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        Stream s = {0};
+        Seen seen;
+        char *manifest = NULL;
+        PgpErr err = {0};
+        add_archive(&s, "base.tar.zst", "");
+        add_chunks(&s, &base, chunks[c]);
+        add_archive(&s, "16385.tar.zst", "/srv/ts1");
+        add_chunks(&s, &tablespace, chunks[c]);
+        add_manifest(&s);
+        ck_assert_msg(consume(&s, &seen, &manifest, &err) == 0, "chunk %zu: %s", chunks[c],
+                      err.msg);
+        ck_assert_str_eq(manifest, "{\"manifest\": true}\n");
+        free(manifest);
+        ck_assert_uint_eq(seen.n, N_BASE + 2);
+        for (size_t i = 0; i < N_BASE; i++)
+            assert_seen(&seen, i, &base_members[i], 0);
+        assert_seen(&seen, N_BASE + 1, &ts[1], 16385);
+    }
+    free(plain.buf);
+    free(tplain.buf);
+    free(base.buf);
+    free(tablespace.buf);
+}
+END_TEST
+
+/* A compressed archive cut anywhere inside its frame, or not zstd at all, is refused with a
+ * message saying so (or, cut inside a member, as a plain archive cut there would be). */
+START_TEST(zstd_archive_damaged)
+{
+    long_names();
+    Tar plain = tar_write(base_members, N_BASE);
+    Tar z = tar_zstd(&plain);
+    const size_t cuts[] = {0, 1, z.len / 2, z.len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        Stream s = {0};
+        Seen seen;
+        char *manifest = NULL;
+        PgpErr err = {0};
+        Tar cut = {z.buf, cuts[i]};
+        add_archive(&s, "base.tar.zst", "");
+        add_chunks(&s, &cut, 100);
+        add_manifest(&s);
+        ck_assert_int_eq(consume(&s, &seen, &manifest, &err), PGP_ERR_PG);
+        ck_assert_ptr_null(manifest);
+        ck_assert_msg(strstr(err.msg, "compressed backup archive ends inside its zstd frame") ||
+                          strstr(err.msg, "backup stream ended inside"),
+                      "cut at %zu: %s", cuts[i], err.msg);
+    }
+    Stream s = {0};
+    Seen seen;
+    char *manifest = NULL;
+    PgpErr err = {0};
+    add_archive(&s, "base.tar.zst", "");
+    add_chunks(&s, &plain, 512);   /* a plain tar under a .zst name */
+    add_manifest(&s);
+    ck_assert_int_eq(consume(&s, &seen, &manifest, &err), PGP_ERR_PG);
+    fx_assert_printable_err(&err, "malformed compressed backup archive");
+    ck_assert_ptr_null(manifest);
+    free(plain.buf);
+    free(z.buf);
+}
+END_TEST
+
 Suite *suite_basebackup_tar(void)
 {
     Suite *s = suite_create("basebackup_tar");
@@ -542,6 +632,8 @@ Suite *suite_basebackup_tar(void)
     tcase_add_test(tc, chunk_boundaries);
     tcase_add_test(tc, truncated_stream_refused);
     tcase_add_test(tc, hostile_headers);
+    tcase_add_test(tc, zstd_archives);
+    tcase_add_test(tc, zstd_archive_damaged);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,45 +16,14 @@
 #include <string.h>
 
 #include "fx_err.h"
+#include "fx_pgmanifest.h"
 #include "pgpitr/pg/pgmanifest.h"
 #include "pgpitr/pipe/pipe.h"
 
-static const char REAL_SHA256[] =
-    "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n"
-    "\"Files\": [\n"
-    "{ \"Path\": \"backup_label\", \"Size\": 225, \"Last-Modified\": \"2026-11-22 03:16:04 GMT\", "
-    "\"Checksum-Algorithm\": \"SHA256\", "
-    "\"Checksum\": \"7e507700b130ce5dc15dc4fbae6ca1bdef1e4f7c3db53c743c548e3687ac99bc\" },\n"
-    "{ \"Path\": \"PG_VERSION\", \"Size\": 3, \"Last-Modified\": \"2026-11-22 03:15:59 GMT\", "
-    "\"Checksum-Algorithm\": \"SHA256\", "
-    "\"Checksum\": \"238903180cc104ec2c5d8b3f20c5bc61b389ec0a967df8cc208cdc7cd454174f\" },\n"
-    "{ \"Encoded-Path\": \"65787472615fff2e646174\", \"Size\": 3, "
-    "\"Last-Modified\": \"2026-11-22 03:16:03 GMT\", \"Checksum-Algorithm\": \"SHA256\", "
-    "\"Checksum\": \"98ea6e4f216f2fb4b69fff9b3a44842c38686ca685f3f55dc48c5d3fb1107be4\" },\n"
-    "{ \"Path\": \"global/pg_control\", \"Size\": 8192, "
-    "\"Last-Modified\": \"2026-11-22 03:16:04 GMT\", \"Checksum-Algorithm\": \"SHA256\", "
-    "\"Checksum\": \"8c0f1406349a6e4b72b5d4127382182967537ea143a50e88a7971bd5e7212d82\" }\n"
-    "],\n"
-    "\"WAL-Ranges\": [\n"
-    "{ \"Timeline\": 1, \"Start-LSN\": \"0/2000028\", \"End-LSN\": \"0/2000100\" }\n"
-    "],\n"
-    "\"Manifest-Checksum\": "
-    "\"5924e58f06772882c8d632e21a523f01b44a5dd1b57fcfbc9aa3c549726e41e6\"}\n";
-
-static const char REAL_CRC32C[] =
-    "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n"
-    "\"Files\": [\n"
-    "{ \"Path\": \"PG_VERSION\", \"Size\": 3, \"Last-Modified\": \"2026-11-22 03:15:59 GMT\", "
-    "\"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"8a744722\" },\n"
-    "{ \"Path\": \"global/pg_control\", \"Size\": 8192, "
-    "\"Last-Modified\": \"2026-11-22 03:16:09 GMT\", "
-    "\"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"43872087\" }\n"
-    "],\n"
-    "\"WAL-Ranges\": [\n"
-    "{ \"Timeline\": 1, \"Start-LSN\": \"0/3000028\", \"End-LSN\": \"0/3000100\" }\n"
-    "],\n"
-    "\"Manifest-Checksum\": "
-    "\"9f674cbfe0bdaa1633ef522ab64d349ec8a9ea95a41984c75fefa3f48364e494\"}\n";
+/* The two real manifests are fixtures (fx_pgmanifest.c): test_verify_check.c stores them as
+ * the backup_manifest of a backup, as an older (SHA256) and a current (CRC32C) pgpitr did. */
+#define REAL_SHA256 fx_pg_manifest_sha256
+#define REAL_CRC32C fx_pg_manifest_crc32c
 
 #define SUM64 "238903180cc104ec2c5d8b3f20c5bc61b389ec0a967df8cc208cdc7cd454174f"
 #define V1 "\"PostgreSQL-Backup-Manifest-Version\": 1"

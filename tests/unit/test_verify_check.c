@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fx_pgmanifest.h"
 #include "fx_repo.h"
 #include "pgpitr/repo/verify_check.h"
 
@@ -445,6 +446,26 @@ START_TEST(missing_postgresql_manifest_breaks_its_backup)
 }
 END_TEST
 
+/* PostgreSQL's backup_manifest is kept whatever checksums it lists: SHA256 (what pgpitr asked
+ * the server for before issue #14) and CRC32C (since) both verify, so old repositories keep
+ * verifying. */
+START_TEST(postgresql_manifest_sha256_or_crc32c)
+{
+    fx_put_raw(&fx, "backup/B4/backup_manifest", fx_pg_manifest_sha256);
+    fx_save_backup_objects(&fx, "B4", 2, 0x9000028, 0x9000100, T0 + 9000,
+                           (const char *[]){obj[O_SH]}, 1, "backup/B4/backup_manifest");
+    fx_put_raw(&fx, "backup/B5/backup_manifest", fx_pg_manifest_crc32c);
+    fx_save_backup_objects(&fx, "B5", 2, 0x9000028, 0x9000100, T0 + 9100,
+                           (const char *[]){obj[O_SH]}, 1, "backup/B5/backup_manifest");
+    Run x;
+    run(&x, NULL, NULL);
+    for (size_t i = 0; i < x.r.n_problems; i++)
+        ck_abort_msg("unexpected problem: %s", x.r.problems[i].message);
+    ck_assert_str_eq(restorable(&x), "B1,B2,B3,B4,B5");
+    done(&x);
+}
+END_TEST
+
 START_TEST(one_backup_checks_only_what_it_reads)
 {
     fx_remove_wal(&fx, 1, 3);                   /* B1's problem, not B3's */
@@ -476,6 +497,7 @@ Suite *suite_verify_check(void)
     tcase_add_test(tc, missing_history_file_breaks_following_the_timeline);
     tcase_add_test(tc, bad_history_incomplete_and_corrupt_backups);
     tcase_add_test(tc, missing_postgresql_manifest_breaks_its_backup);
+    tcase_add_test(tc, postgresql_manifest_sha256_or_crc32c);
     tcase_add_test(tc, one_backup_checks_only_what_it_reads);
     suite_add_tcase(s, tc);
     return s;

@@ -19,8 +19,9 @@
  * *removed_objects count what went. */
 int backup_clean_incomplete(Repo *repo, int *removed_backups, int *removed_objects, PgpErr *err);
 
-/* Every file of m must be in pg with the same size and SHA-256, and every file of pg in m:
- * PGP_ERR_CORRUPT naming the first difference. */
+/* Every file of m must be in pg with the same size and checksum (pg's CRC32C against the
+ * entry's crc32c, or SHA256 against its sha256; any other algorithm is refused), and every
+ * file of pg in m: PGP_ERR_CORRUPT naming the first difference. */
 int backup_check_pg_manifest(const BackupManifest *m, const PgManifest *pg, PgpErr *err);
 
 /* Waits (polling, at most timeout_s seconds) until every WAL segment from start_lsn to

@@ -10,6 +10,7 @@
 
 #include "pgpitr/backup/backup_store.h"
 #include "pgpitr/common/err.h"
+#include "pgpitr/pg/pgconn.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/repo/repolock.h"
 
@@ -22,6 +23,7 @@ typedef struct BackupOptions {
     BackupStoreOptions store;
     int jobs;
     uint32_t max_rate_kb;
+    PgServerCompress server_compress;   /* --server-compress */
     bool json;
     int archive_timeout;
     const char *lock_wait;   /* --lock-wait, checked by cmd_lock_repo */

@@ -86,6 +86,11 @@ typedef struct BackupFileJob {
     uint64_t stored_len;
     bool has_digest;         /* digest holds the SHA-256 of the content (hashed while received) */
     uint8_t digest[PIPE_SHA256_LEN];
+    /* CRC-32C of the content (pipe_crc32c_final), for the check against the server's
+     * backup_manifest: computed while a streamed file passed, else by the worker that stores
+     * the file, before the done callback sees the job. */
+    bool has_crc32c;
+    uint32_t crc32c;
 } BackupFileJob;
 
 /* Called on a worker thread after a file was stored; calls are serialized by the pool. */

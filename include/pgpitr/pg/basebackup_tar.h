@@ -2,12 +2,14 @@
  * basebackup_tar.h - turns the BASE_BACKUP copy stream into entries (files, directories,
  * symlinks): each tar archive (base.tar, <oid>.tar per tablespace) is read with libarchive
  * sitting directly on the copy stream (its read callback pulls the next CopyData message), so
- * file contents are copied once, from libpq's buffer into the caller's buffer. What is done
+ * file contents are copied once, from libpq's buffer into the caller's buffer (a compressed
+ * archive, ".tar.zst" from BASE_BACKUP ... COMPRESSION 'zstd', is decompressed on the way). What is done
  * with the entries (objects in the repository) is the caller's: src/backup/backup_run.c.
  */
 #ifndef PGPITR_PG_BASEBACKUP_TAR_H
 #define PGPITR_PG_BASEBACKUP_TAR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,7 +55,10 @@ int pg_basebackup_tar_consume_from(PgTarNext next_msg, void *src, const PgTarHan
  * backup calls it before the server takes a checkpoint, to fail early where it is missing. */
 int pg_basebackup_tar_load(PgpErr *err);
 
-/* "base.tar" -> 0, "16385.tar" -> 16385; PGP_ERR_PG for anything else. */
+/* "base.tar" -> 0, "16385.tar" -> 16385, the same with ".tar.zst" (server-side compression);
+ * PGP_ERR_PG for anything else. */
 int pg_basebackup_tar_tablespace(const char *archive_name, uint32_t *oid, PgpErr *err);
+/* True for a ".tar.zst" archive name: one zstd frame of the tar (decompressed while read). */
+bool pg_basebackup_tar_compressed(const char *archive_name);
 
 #endif

@@ -56,12 +56,27 @@ int pg_show(PgConn *c, const char *name, char **value, PgpErr *err);
  * now: SHOW in_hot_standby, which a replication connection may run. */
 int pg_in_recovery(PgConn *c, bool *in_recovery, PgpErr *err);
 
+/* Server-side compression of the BASE_BACKUP stream (PostgreSQL 15 COMPRESSION option). */
+#define PG_SERVER_ZSTD_LEVEL_MIN 1
+#define PG_SERVER_ZSTD_LEVEL_MAX 22
+typedef struct PgServerCompress {
+    bool zstd;                 /* false: the archives come uncompressed */
+    int level;                 /* 0 = the server's default (zstd 3), else 1..22 */
+} PgServerCompress;
+
+/* "none", "zstd" or "zstd:LEVEL" (1..22) -> *out; anything else PGP_ERR_CONFIG
+ * "invalid --server-compress ..." saying what is accepted. */
+int pg_server_compress_parse(const char *text, PgServerCompress *out, PgpErr *err);
+
 typedef struct PgBaseBackupOptions {
     const char *label;         /* NULL = "pgpitr base backup"; 1..100 bytes, no control
                                   characters, else PGP_ERR_USAGE */
     bool fast_checkpoint;
     bool progress;
     uint32_t max_rate_kb;      /* 0 = unlimited; else 32..1048576 (kB/s) */
+    /* The archives arrive as "base.tar.zst" (basebackup_tar.h decompresses them); the
+     * backup_manifest stays uncompressed. A level out of range is PGP_ERR_USAGE. */
+    PgServerCompress compress;
 } PgBaseBackupOptions;
 
 typedef struct PgTablespace {
@@ -120,6 +135,9 @@ int pg_basebackup_begin(PgConn *c, const PgBaseBackupOptions *opt, PgBackupStrea
  * ...". After any failure the stream replays the same error and the connection is
  * unusable: free the stream and pg_conn_close it. */
 int pg_basebackup_next(PgBackupStream *s, PgCopyMsg *msg, PgpErr *err);
+/* Bytes of every CopyData message received so far (archives as sent, compressed or not,
+ * progress messages and the manifest): what the backup cost on the wire. */
+uint64_t pg_basebackup_received(const PgBackupStream *s);
 /* After END: reads the end position result and the command completion; the connection
  * is then idle again. Before END: PGP_ERR_INTERNAL. */
 int pg_basebackup_finish(PgBackupStream *s, uint64_t *end_lsn, uint32_t *end_timeline,

@@ -73,6 +73,10 @@ int pipe_sha256_new(PipeSink next, PipeFilter **out, PgpErr *err);
 void pipe_sha256_result(const PipeFilter *f, uint8_t digest[PIPE_SHA256_LEN]);
 int pipe_size_new(PipeSink next, PipeFilter **out, PgpErr *err);
 uint64_t pipe_size_result(const PipeFilter *f);
+/* CRC-32C of what passed (final value, as pipe_crc32c_final); PGP_ERR_CONFIG from new when
+ * ISA-L cannot be loaded (see below). */
+int pipe_crc32c_new(PipeSink next, PipeFilter **out, PgpErr *err);
+uint32_t pipe_crc32c_result(const PipeFilter *f);
 
 /* Tee: every chunk goes to a, then to b. */
 int pipe_tee_new(PipeSink a, PipeSink b, PipeFilter **out, PgpErr *err);
@@ -102,5 +106,19 @@ void pipe_hex(const uint8_t *bytes, size_t n, char *out);  /* out has 2n+1 bytes
 typedef struct PipeHashJob PipeHashJob;
 int pipe_sha256_async(const void *buf, size_t len, PipeHashJob **out, PgpErr *err);
 int pipe_sha256_join(PipeHashJob *job, uint8_t digest[PIPE_SHA256_LEN], PgpErr *err);
+
+/* CRC-32C (Castagnoli), PostgreSQL's backup_manifest "CRC32C", with ISA-L's crc32_iscsi
+ * (libisal.so.2, loaded at run time: src/pipe/crc32c.c). pipe_crc32c_load once before
+ * pipe_crc32c_update (thread-safe; PGP_ERR_CONFIG with an install HINT when it is missing).
+ *     uint32_t c = PIPE_CRC32C_INIT; c = pipe_crc32c_update(c, buf, n); ...;
+ *     pipe_crc32c_hex(pipe_crc32c_final(c), hex);
+ * The hex is the server's spelling: the four bytes least significant first, as a
+ * little-endian server writes them into backup_manifest. */
+#define PIPE_CRC32C_INIT 0xFFFFFFFFu
+#define PIPE_CRC32C_HEX_LEN 8
+int pipe_crc32c_load(PgpErr *err);
+uint32_t pipe_crc32c_update(uint32_t crc, const void *buf, size_t len);
+uint32_t pipe_crc32c_final(uint32_t crc);
+void pipe_crc32c_hex(uint32_t crc, char out[PIPE_CRC32C_HEX_LEN + 1]);
 
 #endif

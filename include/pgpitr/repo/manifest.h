@@ -78,6 +78,11 @@ typedef struct ManifestEntry {
     char *object;          /* files: repository object path holding the content; NULL otherwise */
     uint64_t stored_size;  /* bytes of that object */
     char *link_target;     /* symlinks */
+    /* Backup only, never written to manifest.json: the CRC-32C of the content
+     * (pipe_crc32c_final), checked against the server's backup_manifest when it lists CRC32C
+     * checksums (backup_check_pg_manifest). has_crc32c is false where it was not computed. */
+    uint32_t crc32c;
+    bool has_crc32c;
 } ManifestEntry;
 
 typedef struct ManifestTablespace {
