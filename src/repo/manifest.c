@@ -110,6 +110,15 @@ static bool arena_dup(BackupManifest *m, const char *s, char **out)
     return p != NULL;
 }
 
+void manifest_drop_entries(BackupManifest *m)
+{
+    arena_free(m->arena);
+    m->arena = NULL;
+    free(m->entries);
+    m->entries = NULL;
+    m->n_entries = m->cap_entries = 0;
+}
+
 void manifest_free(BackupManifest *m)
 {
     if (m == NULL)

@@ -124,6 +124,14 @@ int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *o
                       PgpErr *err)
 {
     memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < c->n_backups; i++) {
+        const BackupManifest *m = c->backups[i].manifest;
+        /* a header alone would verify none of its files and call the backup intact */
+        if (m != NULL && (only == NULL || only == &c->backups[i]) && m->entries == NULL &&
+            m->n_listed > 0)
+            return PGP_FAIL(err, PGP_ERR_INTERNAL, "entries of backup \"%s\" not loaded",
+                            c->backups[i].label);
+    }
     out->c = c;
     out->only = only;
     out->n_histories = c->n_histories;

@@ -128,6 +128,8 @@ typedef struct BackupManifest {
  * manifest_free). */
 BackupManifest *manifest_new(void);
 void manifest_free(BackupManifest *m);     /* NULL is a no-op */
+/* Frees the entries and their strings, keeping the header (n_listed stays). */
+void manifest_drop_entries(BackupManifest *m);
 
 /* Appends a deep copy of e (its strings are copied into m's arena, freed by manifest_free
  * only: never free an entry's strings yourself; e stays the caller's). Only NOMEM fails: the
