@@ -150,8 +150,13 @@ fuzz-build:
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ)
 
-bench: $(B)/pgpitr
-	PGPITR_BIN=$(abspath $(B)/pgpitr) tests/bench/run.sh
+bench: $(B)/pgpitr $(B)/gen-manifest
+	PGPITR_BIN=$(abspath $(B)/pgpitr) GEN_MANIFEST_BIN=$(abspath $(B)/gen-manifest) \
+	  tests/bench/run.sh
+
+# The memory benchmark's generator of big manifests (tests/tools/gen-manifest.c).
+$(B)/gen-manifest: $(B)/obj/tests/tools/gen-manifest.o $(B)/libpgpitr.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 demo: $(B)/pgpitr
 	PGPITR_BIN=$(abspath $(B)/pgpitr) contrib/demo.sh

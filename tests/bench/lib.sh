@@ -68,7 +68,7 @@ need_commands() {
 }
 
 # outer_run WORKNAME SKIPPED NAME=VALUE...: make the work directory ${TMPDIR:-/tmp}/WORKNAME.XXXXXX
-# with this script, lib.sh and the pgpitr binary in $W/bin, then run the script's inner part
+# with this script, lib.sh, the pgpitr binary and BENCH_EXTRA_BINS ("NAME=PATH ...") in $W/bin, then run the script's inner part
 # there (as `postgres` when root) with BENCH_INNER=1, BENCH_WORK, the NAME=VALUE settings and
 # PATH. SKIPPED ends the message logged when PGPITR_BIN is unusable. Returns the inner status.
 outer_run() {
@@ -85,6 +85,10 @@ outer_run() {
     if [ -x "$PGPITR_BIN" ]; then cp "$PGPITR_BIN" "$W/bin/pgpitr"
     else log "PGPITR_BIN='$PGPITR_BIN' is not an executable file; $skipped"; fi
   fi
+  local extra
+  for extra in ${BENCH_EXTRA_BINS:-}; do   # NAME=PATH: more executables for the inner part
+    cp "${extra#*=}" "$W/bin/${extra%%=*}"
+  done
   local envs=(BENCH_INNER=1 BENCH_WORK="$W" "$@" PATH="$PATH")
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"

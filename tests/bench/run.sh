@@ -16,8 +16,9 @@
 #   BENCH_PGBENCH_MAX_SECONDS  upper bound on the pgbench run (default 60); segments it does not
 #                              fill come from pgbench -i
 #   BENCH_KEEP=1               keep the work directory (path printed)
-#   BENCH_ONLY=archive|backup|restore|s3  run only this benchmark, tests/bench/backup.sh
-#                              (base backups), tests/bench/restore.sh (restore + replay) or
+#   BENCH_ONLY=archive|backup|restore|s3|manifest  run only this benchmark, tests/bench/backup.sh
+#                              (base backups), tests/bench/restore.sh (restore + replay),
+#                              tests/bench/manifest.sh (memory on a million-file manifest) or
 #                              tests/bench/s3.sh (the same against an S3 repository, with
 #                              pgBackRest); all four by default
 #   TMPDIR                     where the work directory is made (it must be a real disk for
@@ -363,9 +364,10 @@ inner() {
 if [ "${BENCH_INNER:-0}" = 1 ]; then
   inner
 else
-  # BENCH_ONLY=archive|backup|restore|s3 runs just that one; unset runs all four.
+  # BENCH_ONLY=archive|backup|restore|s3|manifest runs just that one; unset runs all five.
   case "${BENCH_ONLY:-}" in ""|archive) outer ;; esac
   case "${BENCH_ONLY:-}" in ""|backup) bash "$(dirname "$SELF")/backup.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|restore) bash "$(dirname "$SELF")/restore.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|s3) bash "$(dirname "$SELF")/s3.sh" ;; esac
+  case "${BENCH_ONLY:-}" in ""|manifest) bash "$(dirname "$SELF")/manifest.sh" ;; esac
 fi
