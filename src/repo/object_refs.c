@@ -16,6 +16,10 @@ static int nomem(PgpErr *err)
     return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory collecting referenced objects");
 }
 
+#define COMPACT_MIN 65536
+
+static int compact(ObjectRefs *r, PgpErr *err);
+
 static int on_entry(void *ud, const BackupManifest *m, const ManifestEntry *e, size_t i,
                     PgpErr *err)
 {
@@ -31,6 +35,10 @@ static int on_entry(void *ud, const BackupManifest *m, const ManifestEntry *e, s
     memcpy(r->text + r->len, e->object, len);
     r->v[r->n++] = (ObjectRef){.off = r->len, .stored_size = e->stored_size};
     r->len += len;
+    /* Compacting as soon as as many paths came in as the set held keeps a backup whose files
+     * share few objects from costing a path per file, and the rest at most twice the set. */
+    if (r->n - r->n_compact >= (r->n_compact > COMPACT_MIN ? r->n_compact : COMPACT_MIN))
+        return compact(r, err);
     return 0;
 }
 
@@ -67,7 +75,7 @@ static int compact(ObjectRefs *r, PgpErr *err)
     free(r->text);
     r->text = text;
     r->len = r->cap = len;
-    r->n = k;
+    r->n = r->n_compact = k;
     return 0;
 }
 

@@ -4,8 +4,10 @@
  * streaming each manifest (manifest_stream) instead of holding every backup's entries.
  *
  * Memory grows with the DISTINCT objects referenced (their paths, packed in one buffer, and
- * 16 bytes each), not with backups times files: after each backup the set is sorted and
- * deduplicated, so a hundred backups sharing most objects cost about one backup's worth.
+ * 16 bytes each), not with backups times files: the set is sorted and deduplicated after
+ * each backup and whenever as many paths came in as it held, so a hundred backups sharing
+ * most objects cost about one backup's worth, and it never holds more than twice its
+ * distinct paths (plus 65,536).
  */
 #ifndef PGPITR_OBJECT_REFS_H
 #define PGPITR_OBJECT_REFS_H
@@ -27,6 +29,7 @@ typedef struct ObjectRefs {
     size_t len, cap;
     ObjectRef *v;            /* sorted by path and distinct after each add */
     size_t n, cap_v;
+    size_t n_compact;        /* n at the last compaction (the distinct ones) */
     uint64_t stored_bytes;   /* sum of stored_size over the distinct objects */
 } ObjectRefs;
 
