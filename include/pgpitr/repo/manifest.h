@@ -73,16 +73,17 @@
 typedef enum { MANIFEST_FILE, MANIFEST_DIR, MANIFEST_SYMLINK } ManifestEntryType;
 
 typedef struct ManifestEntry {
+    /* ordered so that the struct has no padding (128 bytes): a million are kept at once */
     char *path;            /* relative path inside its archive ("base/1/1259", "pg_tblspc/16385") */
     uint32_t tablespace;   /* 0 = main data directory, else tablespace oid */
     ManifestEntryType type;
     uint64_t size;         /* original bytes (files) */
-    uint32_t mode;         /* permission bits */
     int64_t mtime;
-    char sha256[65];       /* files: hex of original content; "" otherwise */
     char *object;          /* files: repository object path holding the content; NULL otherwise */
     uint64_t stored_size;  /* bytes of that object */
     char *link_target;     /* symlinks */
+    uint32_t mode;         /* permission bits */
+    char sha256[65];       /* files: hex of original content; "" otherwise */
 } ManifestEntry;
 
 typedef struct ManifestTablespace {
