@@ -586,6 +586,33 @@ int manifest_bad_label(const char *label, PgpErr *err)
     return rc;
 }
 
+/* A FILE that writes into a storage writer: the text goes out as it is made, never whole. */
+typedef struct SaveCookie {
+    StorageWriter *w;
+    PgpErr *err;
+    int rc;
+} SaveCookie;
+
+static ssize_t save_write(void *c, const char *buf, size_t size)
+{
+    SaveCookie *k = c;
+    if (k->rc == 0)
+        k->rc = storage_write(k->w, buf, size, k->err);
+    return k->rc == 0 ? (ssize_t)size : -1;
+}
+
+static int save_stream(StorageWriter *w, const BackupManifest *m, PgpErr *err)
+{
+    SaveCookie k = {.w = w, .err = err};
+    FILE *f = fopencookie(&k, "w", (cookie_io_functions_t){.write = save_write});
+    if (f == NULL)
+        return NOMEM(err);
+    setvbuf(f, NULL, _IOFBF, 64 * 1024);
+    bool ok = write_manifest(m, f);
+    ok = fclose(f) == 0 && ok;
+    return k.rc != 0 ? k.rc : ok ? 0 : NOMEM(err);   /* else only jansson's allocations */
+}
+
 int manifest_save(Storage *s, const char *label, const BackupManifest *m, PgpErr *err)
 {
     if (!manifest_label_valid(label))
@@ -593,14 +620,17 @@ int manifest_save(Storage *s, const char *label, const BackupManifest *m, PgpErr
     if (m->label == NULL || strcmp(m->label, label) != 0)
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "manifest of backup \"%s\" saved as \"%s\"",
                         m->label != NULL ? m->label : "", label);
-    char path[REPO_PATH_MAX], *text = NULL;
-    size_t len = 0;
+    char path[REPO_PATH_MAX];
+    StorageWriter *w = NULL;
     int rc = manifest_path(label, path, err);
     if (rc == 0)
-        rc = manifest_to_json(m, &text, &len, err);
+        rc = manifest_validate(m, err);
     if (rc == 0)
-        rc = storage_put_all(s, path, 0, text, len, err);
-    free(text);
+        rc = storage_open_write(s, path, 0, &w, err);
+    if (rc == 0 && (rc = save_stream(w, m, err)) != 0)
+        storage_writer_abort(w);
+    else if (rc == 0)
+        rc = storage_writer_commit(w, err);   /* never replaces: PGP_ERR_CONFLICT */
     if (rc != 0)
         pgp_err_context(err, "cannot save backup manifest \"%s\"", path);
     return rc;

@@ -210,7 +210,9 @@ bool manifest_label_valid(const char *label);
 int manifest_path(const char *label, char out[REPO_PATH_MAX], PgpErr *err);
 
 /* Writes m (whose label must equal `label`, else PGP_ERR_INTERNAL) durably; never replaces
- * an existing manifest (PGP_ERR_CONFLICT). An invalid label is PGP_ERR_INVALID_NAME. */
+ * an existing manifest (PGP_ERR_CONFLICT). An invalid label is PGP_ERR_INVALID_NAME. The text
+ * streams into the storage writer as it is made (never whole in memory); nothing is visible
+ * under the final name before the commit. */
 int manifest_save(Storage *s, const char *label, const BackupManifest *m, PgpErr *err);
 /* Reads and parses backup/<label>/manifest.json, keeping the entries (compactly):
  * PGP_ERR_NOT_FOUND when there is none, PGP_ERR_INVALID_NAME for an invalid label,
