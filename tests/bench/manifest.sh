@@ -9,16 +9,16 @@
 # BENCH_MANIFEST_FILES, a backup "fabN" = base plus N files under pgpitr_fab/ that all share
 # the content of base's smallest file (one deduplicated object): verify reads every object and
 # the WAL, restore writes every file, as on a real cluster of N files. Each size is measured
-# alone (the previous fabricated backup is removed). Then BENCH_MANIFEST_COPIES copies of the
-# first size's manifest (labels copyK) show that info's memory does not grow with the number of
-# big backups. With BENCH_MANIFEST_BEFORE=/path/to/an/older/pgpitr the same commands run with
+# alone (the previous fabricated backup is removed). Then BENCH_MANIFEST_COPIES backups of the
+# first size (labels copyK) show that info's memory does not grow with the number of big
+# backups. With BENCH_MANIFEST_BEFORE=/path/to/an/older/pgpitr the same commands run with
 # that binary too, side by side.
 #
 # Environment:
 #   PGPITR_BIN              pgpitr binary (set by `make bench`; required here)
 #   GEN_MANIFEST_BIN        the generator (set by `make bench`; required here)
-#   BENCH_MANIFEST_FILES    sizes, files listed (default "300000 1000000")
-#   BENCH_MANIFEST_RESTORE_MAX  restore only sizes up to this many files (default 300000:
+#   BENCH_MANIFEST_FILES    sizes, files listed (default "100000 300000 1000000")
+#   BENCH_MANIFEST_RESTORE_MAX  restore only sizes up to this many files (default 100000:
 #                           restore writes and syncs every file, ~1.5 ms each here; 0: never)
 #   BENCH_MANIFEST_COPIES   big backups for the info-on-many-backups line (default 10)
 #   BENCH_MANIFEST_BEFORE   an older pgpitr to compare with (optional)
@@ -30,8 +30,8 @@ set -euo pipefail
 export LC_ALL=C
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
-FILES=${BENCH_MANIFEST_FILES:-300000 1000000}
-RESTORE_MAX=${BENCH_MANIFEST_RESTORE_MAX:-300000}
+FILES=${BENCH_MANIFEST_FILES:-100000 300000 1000000}
+RESTORE_MAX=${BENCH_MANIFEST_RESTORE_MAX:-100000}
 COPIES=${BENCH_MANIFEST_COPIES:-10}
 
 BENCH_LOG=bench-manifest
@@ -112,24 +112,25 @@ inner() {
   make_base
   log "$(host_line)"
   printf '%-14s %9s  %-26s %10s %13s %14s\n' binary files command wall "peak RSS" "RSS/files"
-  local n first=""
+  local n bin prev=""
   for n in $FILES; do
-    [ -n "$first" ] && rm -rf "$REPO/backup/fab$first"
+    [ -n "$prev" ] && rm -rf "$REPO/backup/fab$prev"
     "$W/bin/gen-manifest" "$REPO" base "fab$n" "$n" || die "gen-manifest $n failed"
     log "fab$n: manifest of $((n + $(grep -c '"path' "$REPO/backup/base/manifest.json"))) entries, $(( $(stat -c %s "$REPO/backup/fab$n/manifest.json") / 1048576 )) MiB"
     measure_all "$n" "fab$n"
-    first=$n
+    prev=$n
   done
   [ "$COPIES" -gt 0 ] || return 0
-  local k total=$first
+  rm -rf "$REPO/backup/fab$prev"
+  local k small total
+  small=$(echo "$FILES" | awk '{ print $1 }')
+  total=0
   for k in $(seq 1 "$COPIES"); do
-    mkdir -p "$REPO/backup/copy$k"
-    sed "s/\"label\": \"fab$first\"/\"label\": \"copy$k\"/" "$REPO/backup/fab$first/manifest.json" \
-      >"$REPO/backup/copy$k/manifest.json"
-    total=$((total + first))
+    "$W/bin/gen-manifest" "$REPO" base "copy$k" "$small" || die "gen-manifest copy$k failed"
+    total=$((total + small))
   done
   for bin in pgpitr pgpitr-before; do
-    [ -x "$W/bin/$bin" ] && measure "$bin" "$total" "info ($((COPIES + 1)) big backups)" info
+    [ -x "$W/bin/$bin" ] && measure "$bin" "$total" "info ($COPIES x $small files)" info
   done
   return 0
 }
