@@ -20,20 +20,21 @@
 
 /* ---- the plan -------------------------------------------------------------------------- */
 
-typedef struct RefTmp {
-    const char *path;
-    VerifyRef ref;
-} RefTmp;
-
-static int ref_cmp(const void *a, const void *b)
+static const ManifestEntry *ref_entry(const Catalog *c, const VerifyRef *r)
 {
-    const RefTmp *x = a, *y = b;
-    int r = strcmp(x->path, y->path);
+    return &c->backups[r->backup].manifest->entries[r->entry];
+}
+
+/* By object path, then backup and entry: the references of one object are adjacent. */
+static int ref_cmp(const void *a, const void *b, void *cat)
+{
+    const VerifyRef *x = a, *y = b;
+    int r = strcmp(ref_entry(cat, x)->object, ref_entry(cat, y)->object);
     if (r != 0)
         return r;
-    if (x->ref.backup != y->ref.backup)
-        return x->ref.backup < y->ref.backup ? -1 : 1;
-    return x->ref.entry < y->ref.entry ? -1 : x->ref.entry > y->ref.entry;
+    if (x->backup != y->backup)
+        return x->backup < y->backup ? -1 : 1;
+    return x->entry < y->entry ? -1 : x->entry > y->entry;
 }
 
 static bool backup_checked(const VerifyPlan *p, const CatalogBackup *b)
@@ -51,14 +52,16 @@ static PipeCodec path_codec(const char *path)
     return codec;
 }
 
-static int collect_refs(VerifyPlan *p, RefTmp **out, size_t *n)
+/* Every file entry of the checked backups, sorted by object (the plan's refs, no copy of the
+ * paths: a million entries cost 16 bytes each here). */
+static int collect_refs(VerifyPlan *p, VerifyRef **out, size_t *n)
 {
     const Catalog *c = p->c;
     size_t count = 0;
     for (size_t i = 0; i < c->n_backups; i++)
         if (backup_checked(p, &c->backups[i]))
             count += c->backups[i].manifest->n_entries;
-    RefTmp *t = malloc((count ? count : 1) * sizeof *t);
+    VerifyRef *t = malloc((count ? count : 1) * sizeof *t);
     if (t == NULL)
         return PGP_ERR_NOMEM;
     *n = 0;
@@ -69,9 +72,9 @@ static int collect_refs(VerifyPlan *p, RefTmp **out, size_t *n)
         const BackupManifest *m = c->backups[i].manifest;
         for (size_t e = 0; e < m->n_entries; e++)
             if (m->entries[e].type == MANIFEST_FILE && m->entries[e].object != NULL)
-                t[(*n)++] = (RefTmp){m->entries[e].object, {i, e}};
+                t[(*n)++] = (VerifyRef){i, e};
     }
-    qsort(t, *n, sizeof *t, ref_cmp);
+    qsort_r(t, *n, sizeof *t, ref_cmp, (void *)c);   /* GNU argument order */
     *out = t;
     return 0;
 }
@@ -135,24 +138,22 @@ int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *o
     out->c = c;
     out->only = only;
     out->n_histories = c->n_histories;
-    RefTmp *t = NULL;
     size_t n = 0, uniq = 0;
-    int rc = collect_refs(out, &t, &n);
+    int rc = collect_refs(out, &out->refs, &n);
+    const VerifyRef *t = out->refs;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        uniq += i == 0 || strcmp(t[i].path, t[i - 1].path) != 0;
+        uniq += i == 0 || strcmp(ref_entry(c, &t[i])->object, ref_entry(c, &t[i - 1])->object) != 0;
     if (rc == 0) {
         out->objs = calloc(uniq + c->n_wal + 1, sizeof *out->objs);
-        out->refs = calloc(n + 1, sizeof *out->refs);
         out->ref_first = calloc(uniq + 1, sizeof *out->ref_first);
         out->wal_index = calloc(c->n_wal + 1, sizeof *out->wal_index);
-        if (!out->objs || !out->refs || !out->ref_first || !out->wal_index)
+        if (!out->objs || !out->ref_first || !out->wal_index)
             rc = PGP_ERR_NOMEM;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        out->refs[i] = t[i].ref;
-        if (i > 0 && strcmp(t[i].path, t[i - 1].path) == 0)
+        if (i > 0 && strcmp(ref_entry(c, &t[i])->object, ref_entry(c, &t[i - 1])->object) == 0)
             continue;
-        const ManifestEntry *e = &c->backups[t[i].ref.backup].manifest->entries[t[i].ref.entry];
+        const ManifestEntry *e = ref_entry(c, &t[i]);
         out->ref_first[out->n_objs] = i;
         set_object(&out->objs[out->n_objs++], e->object, e->sha256, path_codec(e->object),
                    e->size);
@@ -162,7 +163,6 @@ int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *o
         out->n_file_objs = out->n_objs;
         rc = add_wal(out);
     }
-    free(t);
     if (rc != 0) {
         verify_plan_free(out);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
