@@ -174,6 +174,8 @@ void verify_plan_free(VerifyPlan *p)
 {
     if (p == NULL)
         return;
+    for (size_t i = 0; p->objs != NULL && i < p->n_objs; i++)
+        verify_object_clear(&p->objs[i]);
     free(p->objs);
     free(p->refs);
     free(p->ref_first);
@@ -308,7 +310,7 @@ static void check_file_objects(Analysis *a)
             continue;
         VerifyProblem *p = add(a, true, "backup_file", fmt(a, "%s", o->path),
                                fmt(a, "backup file object \"%s\" is %s: %s", o->path,
-                                   verify_status_name(o->status), o->reason),
+                                   verify_status_name(o->status), verify_object_reason(o)),
                                NULL, 0);
         if (p == NULL)
             return;
@@ -410,7 +412,8 @@ static void check_wal_objects(Analysis *a)
         const CatalogWal *w = &a->c->wal[wi];
         char why[VERIFY_REASON_MAX + 64];
         if (o->status != VERIFY_OK)
-            snprintf(why, sizeof why, "is %s: %s", verify_status_name(o->status), o->reason);
+            snprintf(why, sizeof why, "is %s: %s", verify_status_name(o->status),
+                     verify_object_reason(o));
         else if (w->kind == PG_WALFILE_SEGMENT || w->kind == PG_WALFILE_PARTIAL) {
             char h[VERIFY_REASON_MAX];
             if (header_ok(a, o, w, h, sizeof h))

@@ -116,7 +116,8 @@ static void run(Run *x, const char *only, const Damage *dmg)
                 good_header(o, w->tli, w->segno, d->sysid);
             } else {
                 o->head_len = 0;
-                snprintf(o->reason, sizeof o->reason, "checksum differs");
+                verify_object_clear(o);
+                o->reason = strdup("checksum differs");
             }
         }
     }
