@@ -157,8 +157,13 @@ $(B)/chunkstat: tests/tools/chunkstat.c
 	@mkdir -p $(B)
 	$(CC) $(BASE_CFLAGS) $(OPT) -o $@ $< $(shell pkg-config --libs libcrypto libzstd)
 
-bench: $(B)/pgpitr $(B)/chunkstat
-	PGPITR_BIN=$(abspath $(B)/pgpitr) CHUNKSTAT_BIN=$(abspath $(B)/chunkstat) tests/bench/run.sh
+# The memory benchmark's generator of big manifests (tests/tools/gen-manifest.c).
+$(B)/gen-manifest: $(B)/obj/tests/tools/gen-manifest.o $(B)/libpgpitr.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+bench: $(B)/pgpitr $(B)/chunkstat $(B)/gen-manifest
+	PGPITR_BIN=$(abspath $(B)/pgpitr) CHUNKSTAT_BIN=$(abspath $(B)/chunkstat) \
+	  GEN_MANIFEST_BIN=$(abspath $(B)/gen-manifest) tests/bench/run.sh
 
 demo: $(B)/pgpitr
 	PGPITR_BIN=$(abspath $(B)/pgpitr) contrib/demo.sh

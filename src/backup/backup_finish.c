@@ -15,6 +15,7 @@
 #include "pgpitr/common/log.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/repo/object_refs.h"
 
 /* ---- names in a directory --------------------------------------------------------------- */
 
@@ -84,35 +85,20 @@ static int remove_tree(Storage *s, const char *dir, PgpErr *err)
     return rc == PGP_ERR_NOT_FOUND ? 0 : rc;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted list of every object path referenced by a complete backup. */
-static int referenced_objects(Storage *s, const NameList *labels, NameList *refs, PgpErr *err)
+/* Every object path referenced by a complete backup, each manifest streamed in turn (memory
+ * grows with the distinct objects, not with every backup's entries). */
+static int referenced_objects(Storage *s, const NameList *labels, ObjectRefs *refs, PgpErr *err)
 {
     memset(refs, 0, sizeof *refs);
     for (size_t i = 0; i < labels->n; i++) {
-        BackupManifest *m = NULL;
-        int rc = manifest_load(s, labels->names[i], &m, err);
-        if (rc == PGP_ERR_NOT_FOUND)
-            continue;
-        if (rc != 0)
-            return rc;
-        for (size_t j = 0; rc == 0 && j < m->n_entries; j++)
-            if (m->entries[j].object != NULL)
-                rc = collect_name(refs, m->entries[j].object, &(StorageInfo){0}, err);
-        manifest_free(m);
-        if (rc != 0)
+        int rc = object_refs_add_backup(refs, s, labels->names[i], err);
+        if (rc != 0 && rc != PGP_ERR_NOT_FOUND)
             return rc;
     }
-    if (refs->n > 0)
-        qsort(refs->names, refs->n, sizeof *refs->names, cmp_str);
     return 0;
 }
 
-static int remove_unreferenced(Storage *s, const NameList *refs, int *removed, PgpErr *err)
+static int remove_unreferenced(Storage *s, const ObjectRefs *refs, int *removed, PgpErr *err)
 {
     NameList fan;
     int rc = list_names(s, REPO_LAYOUT_OBJECTS_DIR, true, &fan, err);
@@ -127,8 +113,7 @@ static int remove_unreferenced(Storage *s, const NameList *refs, int *removed, P
             rc = join_path(path, dir, objs.names[j], err);
             if (rc != 0)
                 break;
-            const char *key = path;
-            if (refs->n > 0 && bsearch(&key, refs->names, refs->n, sizeof *refs->names, cmp_str))
+            if (object_refs_has(refs, path))
                 continue;
             rc = storage_remove(s, path, err);
             if (rc == 0)
@@ -165,11 +150,11 @@ int backup_clean_incomplete(Repo *repo, int *removed_backups, int *removed_objec
             (*removed_backups)++;
     }
     if (rc == 0 && *removed_backups > 0) {
-        NameList refs;
+        ObjectRefs refs;
         rc = referenced_objects(s, &labels, &refs, err);
         if (rc == 0)
             rc = remove_unreferenced(s, &refs, removed_objects, err);
-        names_free(&refs);
+        object_refs_free(&refs);
     }
     names_free(&labels);
     return rc;

@@ -48,6 +48,8 @@ static int load_repo(const CmdSettings *s, Info *info, MetricsInput *in, PgpErr 
     int rc = cmd_open_repo(s, false, &storage, &repo, repo_err);
     if (rc == 0)
         rc = info_load(repo, s->repo_path, in->now, info, repo_err);
+    if (rc == 0)
+        rc = info_count_objects(repo, info, repo_err);
     repo_free(repo);
     storage_free(storage);
     if (rc == PGP_ERR_NOMEM)

@@ -260,39 +260,13 @@ static void render_settings(Out *o, const Info *info)
     }
 }
 
-static int cmp_object(const void *a, const void *b)
-{
-    return strcmp((*(const ManifestEntry *const *)a)->object,
-                  (*(const ManifestEntry *const *)b)->object);
-}
-
 /* Backup file objects: distinct object paths over every complete manifest (a deduplicated
- * object is shared). WAL: every archived file and history file the catalog lists. */
+ * object is shared; info_count_objects). WAL: every archived file and history file the
+ * catalog lists. */
 static int render_objects(Out *o, const Info *info, PgpErr *err)
 {
-    size_t n_paths = 0, cap = 0;
-    for (size_t i = 0; i < info->cat.n_backups; i++)
-        if (info->cat.backups[i].manifest)
-            cap += info->cat.backups[i].manifest->n_entries;
-    const ManifestEntry **e = cap ? malloc(cap * sizeof *e) : NULL;
-    if (cap && e == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < info->cat.n_backups; i++) {
-        const BackupManifest *m = info->cat.backups[i].manifest;
-        for (size_t j = 0; m && j < m->n_entries; j++)
-            if (m->entries[j].object != NULL)
-                e[n_paths++] = &m->entries[j];
-    }
-    if (n_paths > 1)
-        qsort(e, n_paths, sizeof *e, cmp_object);
-    uint64_t objs = 0, bytes = 0;
-    for (size_t i = 0; i < n_paths; i++) {
-        if (i > 0 && strcmp(e[i]->object, e[i - 1]->object) == 0)
-            continue;
-        objs++;
-        bytes += e[i]->stored_size;
-    }
-    free(e);
+    (void)err;
+    uint64_t objs = info->backup_objects, bytes = info->backup_object_bytes;
     uint64_t wal_objs = info->cat.n_wal + info->cat.n_histories, wal_bytes = 0;
     for (size_t i = 0; i < info->cat.n_wal; i++)
         wal_bytes += info->cat.wal[i].stored_size;

@@ -67,7 +67,8 @@ static int load_manifest(Storage *s, CatalogBackup *b, PgpErr *err)
 {
     PgpErr e;
     pgp_err_clear(&e);
-    int rc = manifest_load(s, b->label, &b->manifest, &e);
+    /* The header only: every backup's entries at once would grow with the repository. */
+    int rc = manifest_load_header(s, b->label, &b->manifest, &e);
     if (rc == 0) {
         b->status = CATALOG_BACKUP_COMPLETE;
         return 0;
@@ -293,6 +294,27 @@ static int load_timelines(Repo *repo, Catalog *c, PgpErr *err)
     }
     wal_history_index_free(ix);
     return rc;
+}
+
+int catalog_load_entries(Repo *repo, CatalogBackup *b, PgpErr *err)
+{
+    if (b->status != CATALOG_BACKUP_COMPLETE || b->manifest == NULL)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "backup \"%s\" has no manifest loaded", b->label);
+    if (b->manifest->entries != NULL || b->manifest->n_listed == 0)
+        return 0;
+    BackupManifest *m = NULL;
+    int rc = manifest_load(repo_storage(repo), b->label, &m, err);
+    if (rc != 0)
+        return pgp_err_context(err, "cannot read the manifest of backup \"%s\"", b->label);
+    manifest_free(b->manifest);
+    b->manifest = m;
+    return 0;
+}
+
+void catalog_drop_entries(CatalogBackup *b)
+{
+    if (b->manifest != NULL)
+        manifest_drop_entries(b->manifest);
 }
 
 /* ---- load / free ------------------------------------------------------------------------ */

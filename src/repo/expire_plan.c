@@ -10,16 +10,12 @@
 #include <string.h>
 
 #include "pgpitr/common/grow.h"
+#include "pgpitr/repo/object_refs.h"
 #include "pgpitr/pg/walname.h"
 
 static int nomem(PgpErr *err)
 {
     return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory planning expire");
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* ---- sizes of directory trees ----------------------------------------------------------- */
@@ -128,37 +124,24 @@ static int plan_backups(Storage *s, const Catalog *c, ExpirePlan *p, PgpErr *err
 
 /* ---- objects ---------------------------------------------------------------------------- */
 
-typedef struct Refs {
-    const char **paths;     /* sorted; point into the catalog's manifests */
-    size_t n;
-} Refs;
-
-static int collect_refs(const ExpirePlan *p, Refs *r, PgpErr *err)
+/* The objects kept backups reference, each kept manifest streamed in turn: memory grows with
+ * the distinct objects, not with every kept backup's entries at once. */
+static int collect_refs(Storage *s, const ExpirePlan *p, ObjectRefs *r, PgpErr *err)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < p->n_backups; i++)
-        if (p->backups[i].d->keep)
-            total += p->backups[i].b->manifest->n_entries;
-    r->n = 0;
-    r->paths = malloc((total ? total : 1) * sizeof *r->paths);
-    if (r->paths == NULL)
-        return nomem(err);
     for (size_t i = 0; i < p->n_backups; i++) {
         if (!p->backups[i].d->keep)
             continue;
-        const BackupManifest *m = p->backups[i].b->manifest;
-        for (size_t j = 0; j < m->n_entries; j++)
-            if (m->entries[j].object != NULL)
-                r->paths[r->n++] = m->entries[j].object;
+        int rc = object_refs_add_backup(r, s, p->backups[i].b->label, err);
+        if (rc != 0)
+            return pgp_err_context(err, "cannot list the objects of kept backup \"%s\"",
+                                   p->backups[i].b->label);
     }
-    if (r->n > 1)
-        qsort(r->paths, r->n, sizeof *r->paths, cmp_str);
     return 0;
 }
 
 typedef struct ObjectScan {
     ExpirePlan *p;
-    const Refs *refs;
+    const ObjectRefs *refs;
     char dir[REPO_PATH_MAX];
     size_t cap;
     char (*fans)[REPO_PATH_MAX];
@@ -186,8 +169,7 @@ static int on_object(void *ud, const char *name, const StorageInfo *info, PgpErr
     if (n < 0 || (size_t)n >= sizeof path)
         return PGP_FAIL(err, PGP_ERR_CORRUPT, "repository path \"%s/%s\" is too long", o->dir,
                         name);
-    const char *key = path;
-    if (o->refs->n > 0 && bsearch(&key, o->refs->paths, o->refs->n, sizeof key, cmp_str)) {
+    if (object_refs_has(o->refs, path)) {
         p->n_objects_kept++;
         return 0;
     }
@@ -202,9 +184,9 @@ static int on_object(void *ud, const char *name, const StorageInfo *info, PgpErr
 
 static int plan_objects(Storage *s, ExpirePlan *p, PgpErr *err)
 {
-    Refs refs = {0};
+    ObjectRefs refs = {0};
     ObjectScan o = {.p = p, .refs = &refs};
-    int rc = collect_refs(p, &refs, err);
+    int rc = collect_refs(s, p, &refs, err);
     if (rc == 0) {
         rc = storage_list(s, REPO_LAYOUT_OBJECTS_DIR, on_fan, &o, err);
         if (rc != 0 && rc != PGP_ERR_NOMEM && rc != PGP_ERR_INVALID_NAME)
@@ -217,7 +199,7 @@ static int plan_objects(Storage *s, ExpirePlan *p, PgpErr *err)
             pgp_err_context(err, "cannot list \"%s\"", o.dir);
     }
     free(o.fans);
-    free(refs.paths);
+    object_refs_free(&refs);
     return rc;
 }
 

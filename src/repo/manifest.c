@@ -1,7 +1,7 @@
 /*
  * manifest.c - pgpitr's backup manifest (backup/<label>/manifest.json): the struct, its
- * validation, JSON out, and saving/loading through storage. See manifest.h; reading the JSON
- * is manifest_read.c.
+ * validation, JSON out, and saving through storage. See manifest.h; reading is
+ * manifest_stream.c (the document, from storage in blocks) and manifest_read.c (its fields).
  *
  * Owns the manifest format and its rules; knows nothing of how backups are taken or restored.
  * Reading checks each field's presence, type and range, then manifest_validate() applies the
@@ -35,19 +35,95 @@ BackupManifest *manifest_new(void)
     return m;
 }
 
-static void entry_clear(ManifestEntry *e)
+void manifest_entry_clear(ManifestEntry *e)
 {
     free(e->path);
     free(e->object);
     free(e->link_target);
+    e->path = e->object = e->link_target = NULL;
+}
+
+/* The entries' strings live in big blocks instead of three mallocs an entry: a million
+ * entries cost their bytes, not a million malloc headers and their fragmentation. */
+#define ARENA_BLOCK ((size_t)1 << 20)
+
+struct ManifestArena {
+    char **blocks;
+    size_t n, cap;
+    char *cur;          /* free space of the newest ordinary block */
+    size_t left;
+};
+
+static void arena_free(ManifestArena *a)
+{
+    if (a == NULL)
+        return;
+    for (size_t i = 0; i < a->n; i++)
+        free(a->blocks[i]);
+    free(a->blocks);
+    free(a);
+}
+
+/* A new block of at least len bytes; the current one stays current for a big string. */
+static char *arena_block(ManifestArena *a, size_t len)
+{
+    if (a->n == a->cap) {
+        size_t ncap = a->cap == 0 ? 16 : a->cap * 2;
+        char **n = reallocarray(a->blocks, ncap, sizeof *n);
+        if (n == NULL)
+            return NULL;
+        a->blocks = n;
+        a->cap = ncap;
+    }
+    char *b = malloc(len);
+    if (b != NULL)
+        a->blocks[a->n++] = b;
+    return b;
+}
+
+/* A copy of s (NULL stays NULL) owned by m's arena; false only when out of memory. */
+static bool arena_dup(BackupManifest *m, const char *s, char **out)
+{
+    *out = NULL;
+    if (s == NULL)
+        return true;
+    if (m->arena == NULL && (m->arena = calloc(1, sizeof *m->arena)) == NULL)
+        return false;
+    ManifestArena *a = m->arena;
+    size_t len = strlen(s) + 1;
+    char *p;
+    if (len > ARENA_BLOCK / 16) {
+        p = arena_block(a, len);
+    } else {
+        if (len > a->left) {
+            if ((a->cur = arena_block(a, ARENA_BLOCK)) == NULL)
+                return false;
+            a->left = ARENA_BLOCK;
+        }
+        p = a->cur;
+        a->cur += len;
+        a->left -= len;
+    }
+    if (p != NULL)
+        memcpy(p, s, len);
+    *out = p;
+    return p != NULL;
+}
+
+void manifest_drop_entries(BackupManifest *m)
+{
+    arena_free(m->arena);
+    m->arena = NULL;
+    free(m->entries);
+    m->entries = NULL;
+    m->n_entries = m->cap_entries = 0;
 }
 
 void manifest_free(BackupManifest *m)
 {
     if (m == NULL)
         return;
-    for (size_t i = 0; i < m->n_entries; i++)
-        entry_clear(&m->entries[i]);
+    arena_free(m->arena);
     for (size_t i = 0; i < m->n_tablespaces; i++)
         free(m->tablespaces[i].location);
     free(m->entries);
@@ -91,6 +167,8 @@ static bool dup_opt(const char *s, char **out)
 int manifest_add_entry(BackupManifest *m, const ManifestEntry *e, PgpErr *err)
 {
     if (m->n_entries == m->cap_entries) {
+        /* Doubling: glibc moves a big block with mremap (no copy), and the capacity not
+         * yet written is never touched, so it costs address space, not memory. */
         size_t ncap = m->cap_entries == 0 ? 64 : m->cap_entries * 2;
         ManifestEntry *n = reallocarray(m->entries, ncap, sizeof *n);
         if (n == NULL)
@@ -99,14 +177,12 @@ int manifest_add_entry(BackupManifest *m, const ManifestEntry *e, PgpErr *err)
         m->cap_entries = ncap;
     }
     ManifestEntry c = *e;
-    c.path = c.object = c.link_target = NULL;
-    if (!dup_opt(e->path, &c.path) || !dup_opt(e->object, &c.object) ||
-        !dup_opt(e->link_target, &c.link_target)) {
-        entry_clear(&c);
-        return NOMEM(err);
-    }
+    if (!arena_dup(m, e->path, &c.path) || !arena_dup(m, e->object, &c.object) ||
+        !arena_dup(m, e->link_target, &c.link_target))
+        return NOMEM(err);   /* what was copied stays in the arena until manifest_free */
     c.sha256[sizeof c.sha256 - 1] = '\0';
     m->entries[m->n_entries++] = c;
+    m->n_listed = m->n_entries;
     return 0;
 }
 
@@ -145,7 +221,8 @@ void manifest_entry_where(const ManifestEntry *e, size_t i, char where[WHERE_MAX
     snprintf(where, WHERE_MAX, "entry %zu (\"%s\")", i, e->path ? pgp_quote(e->path, q) : "");
 }
 
-static int validate_entry(const BackupManifest *m, const ManifestEntry *e, size_t i, PgpErr *err)
+int manifest_validate_entry(const BackupManifest *m, const ManifestEntry *e, size_t i,
+                            PgpErr *err)
 {
     char where[WHERE_MAX];
     manifest_entry_where(e, i, where);
@@ -185,7 +262,7 @@ static int cmp_entry_ptr(const void *a, const void *b)
 }
 
 /* Two entries for the same path would make restore write one file twice. */
-static int check_duplicates(const BackupManifest *m, PgpErr *err)
+int manifest_check_duplicates(const BackupManifest *m, PgpErr *err)
 {
     const ManifestEntry **v = malloc((m->n_entries + 1) * sizeof *v);
     if (v == NULL)
@@ -274,13 +351,18 @@ static int validate_header(const BackupManifest *m, PgpErr *err)
     return 0;
 }
 
-int manifest_validate(const BackupManifest *m, PgpErr *err)
+int manifest_validate_header(const BackupManifest *m, PgpErr *err)
 {
     TRY(validate_header(m, err));
-    TRY(validate_tablespaces(m, err));
+    return validate_tablespaces(m, err);
+}
+
+int manifest_validate(const BackupManifest *m, PgpErr *err)
+{
+    TRY(manifest_validate_header(m, err));
     for (size_t i = 0; i < m->n_entries; i++)
-        TRY(validate_entry(m, &m->entries[i], i, err));
-    return check_duplicates(m, err);
+        TRY(manifest_validate_entry(m, &m->entries[i], i, err));
+    return manifest_check_duplicates(m, err);
 }
 
 /* ---- text forms of LSNs and times --------------------------------------------------- */
@@ -494,7 +576,7 @@ int manifest_path(const char *label, char out[REPO_PATH_MAX], PgpErr *err)
     return repo_backup_file(label, REPO_LAYOUT_MANIFEST, out, err);
 }
 
-static int bad_label(const char *label, PgpErr *err)
+int manifest_bad_label(const char *label, PgpErr *err)
 {
     char q[PGP_QUOTE_BUF];
     int rc = PGP_FAIL(err, PGP_ERR_INVALID_NAME, "invalid backup label \"%s\"",
@@ -504,58 +586,52 @@ static int bad_label(const char *label, PgpErr *err)
     return rc;
 }
 
+/* A FILE that writes into a storage writer: the text goes out as it is made, never whole. */
+typedef struct SaveCookie {
+    StorageWriter *w;
+    PgpErr *err;
+    int rc;
+} SaveCookie;
+
+static ssize_t save_write(void *c, const char *buf, size_t size)
+{
+    SaveCookie *k = c;
+    if (k->rc == 0)
+        k->rc = storage_write(k->w, buf, size, k->err);
+    return k->rc == 0 ? (ssize_t)size : -1;
+}
+
+static int save_stream(StorageWriter *w, const BackupManifest *m, PgpErr *err)
+{
+    SaveCookie k = {.w = w, .err = err};
+    FILE *f = fopencookie(&k, "w", (cookie_io_functions_t){.write = save_write});
+    if (f == NULL)
+        return NOMEM(err);
+    setvbuf(f, NULL, _IOFBF, 64 * 1024);
+    bool ok = write_manifest(m, f);
+    ok = fclose(f) == 0 && ok;
+    return k.rc != 0 ? k.rc : ok ? 0 : NOMEM(err);   /* else only jansson's allocations */
+}
+
 int manifest_save(Storage *s, const char *label, const BackupManifest *m, PgpErr *err)
 {
     if (!manifest_label_valid(label))
-        return bad_label(label, err);
+        return manifest_bad_label(label, err);
     if (m->label == NULL || strcmp(m->label, label) != 0)
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "manifest of backup \"%s\" saved as \"%s\"",
                         m->label != NULL ? m->label : "", label);
-    char path[REPO_PATH_MAX], *text = NULL;
-    size_t len = 0;
+    char path[REPO_PATH_MAX];
+    StorageWriter *w = NULL;
     int rc = manifest_path(label, path, err);
     if (rc == 0)
-        rc = manifest_to_json(m, &text, &len, err);
+        rc = manifest_validate(m, err);
     if (rc == 0)
-        rc = storage_put_all(s, path, 0, text, len, err);
-    free(text);
+        rc = storage_open_write(s, path, 0, &w, err);
+    if (rc == 0 && (rc = save_stream(w, m, err)) != 0)
+        storage_writer_abort(w);
+    else if (rc == 0)
+        rc = storage_writer_commit(w, err);   /* never replaces: PGP_ERR_CONFLICT */
     if (rc != 0)
         pgp_err_context(err, "cannot save backup manifest \"%s\"", path);
     return rc;
-}
-
-int manifest_load(Storage *s, const char *label, BackupManifest **out, PgpErr *err)
-{
-    *out = NULL;
-    if (!manifest_label_valid(label))
-        return bad_label(label, err);
-    char path[REPO_PATH_MAX], *text = NULL;
-    size_t len = 0;
-    int rc = manifest_path(label, path, err);
-    if (rc != 0)
-        return rc;
-    rc = storage_get_all(s, path, MANIFEST_MAX_BYTES, &text, &len, err);
-    if (rc == PGP_ERR_NOT_FOUND)
-        return PGP_FAIL(err, PGP_ERR_NOT_FOUND, "backup \"%s\" not found (no \"%s\")", label,
-                        path);
-    if (rc != 0) {
-        pgp_err_context(err, "cannot read backup manifest \"%s\"", path);
-        return rc;
-    }
-    BackupManifest *m = NULL;
-    rc = manifest_from_json(text, len, &m, err);
-    free(text);
-    if (rc != 0) {
-        pgp_err_context(err, "\"%s\"", path);
-        return rc;
-    }
-    if (strcmp(m->label, label) != 0) {
-        char q[PGP_QUOTE_BUF];
-        rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "\"%s\" is the manifest of backup \"%s\"", path,
-                      pgp_quote(m->label, q));
-        manifest_free(m);
-        return rc;
-    }
-    *out = m;
-    return 0;
 }

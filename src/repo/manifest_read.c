@@ -1,7 +1,8 @@
 /*
- * manifest_read.c - reading a backup manifest's JSON (manifest_from_json, manifest.h): each
- * field's presence, type and range, then manifest_validate() (manifest.c) for the semantic
- * rules. Strict: unknown fields, and fields that do not belong to an entry's type, are
+ * manifest_read.c - the fields of a backup manifest's JSON values: the header (every top-level
+ * field but "entries", as one small object) and one entry at a time, each field's presence,
+ * type and range. manifest_stream.c walks the document and hands the values here; the semantic
+ * rules are manifest_validate_*() (manifest.c). Strict: unknown fields, and fields that do not belong to an entry's type, are
  * errors naming the field and the entry, because a manifest drives what restore writes where.
  */
 #include "manifest_impl.h"
@@ -134,7 +135,7 @@ static bool sysid_parse(const char *s, void *out)
 /* Exactly four octal digits, as written by "%04o". */
 static bool mode_parse(const char *s, void *out)
 {
-    *(uint32_t *)out = (uint32_t)strtoul(s, NULL, 8);
+    *(uint16_t *)out = (uint16_t)strtoul(s, NULL, 8);   /* ManifestEntry.mode */
     return strlen(s) == 4 && strspn(s, "01234567") == 4;
 }
 
@@ -245,7 +246,7 @@ static int parse_file_fields(json_t *o, const char *where, ManifestEntry *e, Pgp
     return 0;
 }
 
-static int parse_entry(json_t *o, size_t i, ManifestEntry *e, PgpErr *err)
+int manifest_parse_entry(json_t *o, size_t i, ManifestEntry *e, PgpErr *err)
 {
     static const char *const keys[][12] = {
         {"path", "path_hex", "tablespace", "type", "mode", "mtime", "size", "sha256", "object",
@@ -282,50 +283,11 @@ static int parse_entry(json_t *o, size_t i, ManifestEntry *e, PgpErr *err)
     return 0;
 }
 
-static int parse_entries(json_t *arr, BackupManifest *m, PgpErr *err)
-{
-    if (!json_is_array(arr))
-        return BAD(err, "field \"entries\" must be an array");
-    size_t n = json_array_size(arr);
-    if ((m->entries = calloc(n > 0 ? n : 1, sizeof *m->entries)) == NULL)
-        return NOMEM(err);
-    m->cap_entries = n > 0 ? n : 1;
-    for (size_t i = 0; i < n; i++) {
-        m->n_entries = i + 1;      /* so manifest_free releases a half-parsed entry */
-        TRY(parse_entry(json_array_get(arr, i), i, &m->entries[i], err));
-    }
-    return 0;
-}
-
-static int parse_manifest(json_t *root, BackupManifest *m, PgpErr *err)
+int manifest_parse_header(json_t *root, BackupManifest *m, PgpErr *err)
 {
     json_t *v = NULL;
-    if (!json_is_object(root))
-        return BAD(err, "top level is not an object");
     TRY(parse_header(root, m, err));
     TRY(need(root, "tablespaces", "top level", &v, err));
-    TRY(parse_tablespaces(v, m, err));
-    TRY(need(root, "entries", "top level", &v, err));
-    TRY(parse_entries(v, m, err));
-    return manifest_validate(m, err);
+    return parse_tablespaces(v, m, err);
 }
 
-int manifest_from_json(const char *text, size_t len, BackupManifest **out, PgpErr *err)
-{
-    *out = NULL;
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        char q[PGP_QUOTE_BUF];   /* jansson's text may hold the offending bytes, raw */
-        return BAD(err, "not valid json at line %d: %s", jerr.line, pgp_quote(jerr.text, q));
-    }
-    BackupManifest *m = manifest_new();
-    int rc = m != NULL ? parse_manifest(root, m, err) : NOMEM(err);
-    json_decref(root);
-    if (rc != 0) {
-        manifest_free(m);
-        return rc;
-    }
-    *out = m;
-    return 0;
-}

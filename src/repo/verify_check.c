@@ -20,20 +20,21 @@
 
 /* ---- the plan -------------------------------------------------------------------------- */
 
-typedef struct RefTmp {
-    const char *path;
-    VerifyRef ref;
-} RefTmp;
-
-static int ref_cmp(const void *a, const void *b)
+static const ManifestEntry *ref_entry(const Catalog *c, const VerifyRef *r)
 {
-    const RefTmp *x = a, *y = b;
-    int r = strcmp(x->path, y->path);
+    return &c->backups[r->backup].manifest->entries[r->entry];
+}
+
+/* By object path, then backup and entry: the references of one object are adjacent. */
+static int ref_cmp(const void *a, const void *b, void *cat)
+{
+    const VerifyRef *x = a, *y = b;
+    int r = strcmp(ref_entry(cat, x)->object, ref_entry(cat, y)->object);
     if (r != 0)
         return r;
-    if (x->ref.backup != y->ref.backup)
-        return x->ref.backup < y->ref.backup ? -1 : 1;
-    return x->ref.entry < y->ref.entry ? -1 : x->ref.entry > y->ref.entry;
+    if (x->backup != y->backup)
+        return x->backup < y->backup ? -1 : 1;
+    return x->entry < y->entry ? -1 : x->entry > y->entry;
 }
 
 static bool backup_checked(const VerifyPlan *p, const CatalogBackup *b)
@@ -51,14 +52,16 @@ static PipeCodec path_codec(const char *path)
     return codec;
 }
 
-static int collect_refs(VerifyPlan *p, RefTmp **out, size_t *n)
+/* Every file entry of the checked backups, sorted by object (the plan's refs, no copy of the
+ * paths: a million entries cost 16 bytes each here). */
+static int collect_refs(VerifyPlan *p, VerifyRef **out, size_t *n)
 {
     const Catalog *c = p->c;
     size_t count = 0;
     for (size_t i = 0; i < c->n_backups; i++)
         if (backup_checked(p, &c->backups[i]))
             count += c->backups[i].manifest->n_entries;
-    RefTmp *t = malloc((count ? count : 1) * sizeof *t);
+    VerifyRef *t = malloc((count ? count : 1) * sizeof *t);
     if (t == NULL)
         return PGP_ERR_NOMEM;
     *n = 0;
@@ -69,9 +72,9 @@ static int collect_refs(VerifyPlan *p, RefTmp **out, size_t *n)
         const BackupManifest *m = c->backups[i].manifest;
         for (size_t e = 0; e < m->n_entries; e++)
             if (m->entries[e].type == MANIFEST_FILE && m->entries[e].object != NULL)
-                t[(*n)++] = (RefTmp){m->entries[e].object, {i, e}};
+                t[(*n)++] = (VerifyRef){i, e};
     }
-    qsort(t, *n, sizeof *t, ref_cmp);
+    qsort_r(t, *n, sizeof *t, ref_cmp, (void *)c);   /* GNU argument order */
     *out = t;
     return 0;
 }
@@ -124,27 +127,33 @@ int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *o
                       PgpErr *err)
 {
     memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < c->n_backups; i++) {
+        const BackupManifest *m = c->backups[i].manifest;
+        /* a header alone would verify none of its files and call the backup intact */
+        if (m != NULL && (only == NULL || only == &c->backups[i]) && m->entries == NULL &&
+            m->n_listed > 0)
+            return PGP_FAIL(err, PGP_ERR_INTERNAL, "entries of backup \"%s\" not loaded",
+                            c->backups[i].label);
+    }
     out->c = c;
     out->only = only;
     out->n_histories = c->n_histories;
-    RefTmp *t = NULL;
     size_t n = 0, uniq = 0;
-    int rc = collect_refs(out, &t, &n);
+    int rc = collect_refs(out, &out->refs, &n);
+    const VerifyRef *t = out->refs;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        uniq += i == 0 || strcmp(t[i].path, t[i - 1].path) != 0;
+        uniq += i == 0 || strcmp(ref_entry(c, &t[i])->object, ref_entry(c, &t[i - 1])->object) != 0;
     if (rc == 0) {
         out->objs = calloc(uniq + c->n_wal + 1, sizeof *out->objs);
-        out->refs = calloc(n + 1, sizeof *out->refs);
         out->ref_first = calloc(uniq + 1, sizeof *out->ref_first);
         out->wal_index = calloc(c->n_wal + 1, sizeof *out->wal_index);
-        if (!out->objs || !out->refs || !out->ref_first || !out->wal_index)
+        if (!out->objs || !out->ref_first || !out->wal_index)
             rc = PGP_ERR_NOMEM;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        out->refs[i] = t[i].ref;
-        if (i > 0 && strcmp(t[i].path, t[i - 1].path) == 0)
+        if (i > 0 && strcmp(ref_entry(c, &t[i])->object, ref_entry(c, &t[i - 1])->object) == 0)
             continue;
-        const ManifestEntry *e = &c->backups[t[i].ref.backup].manifest->entries[t[i].ref.entry];
+        const ManifestEntry *e = ref_entry(c, &t[i]);
         out->ref_first[out->n_objs] = i;
         set_object(&out->objs[out->n_objs++], e->object, e->sha256, path_codec(e->object),
                    e->size);
@@ -154,7 +163,6 @@ int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *o
         out->n_file_objs = out->n_objs;
         rc = add_wal(out);
     }
-    free(t);
     if (rc != 0) {
         verify_plan_free(out);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -166,6 +174,8 @@ void verify_plan_free(VerifyPlan *p)
 {
     if (p == NULL)
         return;
+    for (size_t i = 0; p->objs != NULL && i < p->n_objs; i++)
+        verify_object_clear(&p->objs[i]);
     free(p->objs);
     free(p->refs);
     free(p->ref_first);
@@ -300,7 +310,7 @@ static void check_file_objects(Analysis *a)
             continue;
         VerifyProblem *p = add(a, true, "backup_file", fmt(a, "%s", o->path),
                                fmt(a, "backup file object \"%s\" is %s: %s", o->path,
-                                   verify_status_name(o->status), o->reason),
+                                   verify_status_name(o->status), verify_object_reason(o)),
                                NULL, 0);
         if (p == NULL)
             return;
@@ -402,7 +412,8 @@ static void check_wal_objects(Analysis *a)
         const CatalogWal *w = &a->c->wal[wi];
         char why[VERIFY_REASON_MAX + 64];
         if (o->status != VERIFY_OK)
-            snprintf(why, sizeof why, "is %s: %s", verify_status_name(o->status), o->reason);
+            snprintf(why, sizeof why, "is %s: %s", verify_status_name(o->status),
+                     verify_object_reason(o));
         else if (w->kind == PG_WALFILE_SEGMENT || w->kind == PG_WALFILE_PARTIAL) {
             char h[VERIFY_REASON_MAX];
             if (header_ok(a, o, w, h, sizeof h))

@@ -53,10 +53,24 @@ static int count_write(void *ud, const void *buf, size_t len, PgpErr *err)
     return 0;
 }
 
+const char *verify_object_reason(const VerifyObject *o)
+{
+    return o->reason != NULL ? o->reason : "";
+}
+
+void verify_object_clear(VerifyObject *o)
+{
+    free(o->reason);
+    o->reason = NULL;
+}
+
+/* Out of memory for the text leaves the status right and the reason "". */
 static void set_result(VerifyObject *o, VerifyStatus st, const char *reason)
 {
     o->status = st;
-    snprintf(o->reason, sizeof o->reason, "%s", reason);
+    verify_object_clear(o);
+    if (reason[0] != '\0')
+        o->reason = strdup(reason);
 }
 
 static void judge(VerifyObject *o, int rc, const PgpErr *e, const ObjectReadResult *res)
@@ -104,7 +118,7 @@ int verify_object(Storage *s, VerifyObject *o, void *buf, size_t size, PgpErr *e
     o->status = VERIFY_PENDING;
     o->stored_read = o->original = 0;
     o->head_len = 0;
-    o->reason[0] = '\0';
+    verify_object_clear(o);
     CountSink cs = {.o = o};
     ObjectReadOptions opt = {.codec = o->codec, .expect_sha256 = o->sha256, .buf = buf,
                              .buf_size = size};

@@ -59,6 +59,21 @@ static int find_backup(const Catalog *c, const char *label, const CatalogBackup 
     return 0;
 }
 
+/* The catalog holds manifest headers only: the entries of the backups checked (one with
+ * --backup) are read now, so that verifying one backup never holds the others' files. */
+static int load_checked_entries(Repo *repo, Catalog *c, const CatalogBackup *only, PgpErr *err)
+{
+    for (size_t i = 0; i < c->n_backups; i++) {
+        CatalogBackup *b = &c->backups[i];
+        if (b->status != CATALOG_BACKUP_COMPLETE || (only != NULL && only != b))
+            continue;
+        int rc = catalog_load_entries(repo, b, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int verify_run(Repo *repo, const VerifyRequest *req, VerifyRun *out, PgpErr *err)
 {
     const CatalogBackup *only = NULL;
@@ -67,6 +82,8 @@ int verify_run(Repo *repo, const VerifyRequest *req, VerifyRun *out, PgpErr *err
     int rc = catalog_load(repo, CATALOG_LOAD_BACKUPS | CATALOG_LOAD_WAL, &out->catalog, err);
     if (rc == 0)
         rc = find_backup(&out->catalog, req->label, &only, err);
+    if (rc == 0)
+        rc = load_checked_entries(repo, &out->catalog, only, err);
     if (rc == 0)
         rc = verify_plan_build(&out->catalog, only, &out->plan, err);
     if (rc != 0)

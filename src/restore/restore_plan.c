@@ -547,6 +547,22 @@ static void timeline_facts(RestorePlan *p, Timelines *tl)
                                sizeof p->fork_warning);
 }
 
+/* Candidates may hold manifest headers only (restore_select.c): the chosen backup's entries
+ * are read now, so that only one backup's files are ever in memory. */
+static int load_chosen(Storage *s, RestorePlan *p, Candidates *c, const Chosen *ch, PgpErr *err)
+{
+    BackupManifest *h = c->v[ch->cand], *m = NULL;
+    if (h->entries != NULL || h->n_listed == 0)
+        return 0;
+    int rc = manifest_load(s, h->label, &m, err);
+    if (rc != 0)
+        return pgp_err_context(err, "cannot read the manifest of backup \"%s\"", h->label);
+    manifest_free(h);
+    c->v[ch->cand] = m;
+    p->manifest = m;
+    return 0;
+}
+
 int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
@@ -563,6 +579,8 @@ int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, P
         rc = timelines_init(&tl, &req->target, &c, err);
     if (rc == 0) {
         rc = choose(out, req, &c, &tl, &ch, err);
+        if (rc == 0)
+            rc = load_chosen(repo_storage(repo), out, &c, &ch, err);
         if (rc == 0)
             rc = check_objects(repo_storage(repo), out->manifest, &out->n_objects, err);
         if (rc == 0)

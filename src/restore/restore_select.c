@@ -141,7 +141,9 @@ static int load_all(Storage *s, const Labels *l, Candidates *c, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < l->n; i++) {
         BackupManifest *m = NULL;
-        int rc = manifest_load(s, l->v[i], &m, err);
+        /* headers only: every backup's entries at once would grow with the repository; the
+         * chosen one's are read by restore_plan_make */
+        int rc = manifest_load_header(s, l->v[i], &m, err);
         if (rc == PGP_ERR_NOT_FOUND || (rc == 0 && !is_complete(m))) {
             c->n_incomplete++;
             manifest_free(m);

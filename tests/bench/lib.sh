@@ -81,10 +81,16 @@ outer_run() {
   mkdir -p "$W/bin"
   cp "$SELF" "$W/bin/$script"
   cp "$(dirname "$SELF")/lib.sh" "$W/bin/lib.sh"
-  # BENCH_EXTRA_BINS: more executables the inner part runs (space-separated paths), copied
-  # into $W/bin so the unprivileged user can run them whatever the build directory's modes.
+  # BENCH_EXTRA_BINS: more executables the inner part runs, space-separated, each PATH (copied
+  # under its own name) or NAME=PATH, into $W/bin so the unprivileged user can run them
+  # whatever the build directory's modes.
   local extra
-  for extra in ${BENCH_EXTRA_BINS:-}; do cp "$extra" "$W/bin/"; done
+  for extra in ${BENCH_EXTRA_BINS:-}; do
+    case $extra in
+      *=*) cp "${extra#*=}" "$W/bin/${extra%%=*}" ;;
+      *) cp "$extra" "$W/bin/" ;;
+    esac
+  done
   if [ -n "${PGPITR_BIN:-}" ]; then
     if [ -x "$PGPITR_BIN" ]; then cp "$PGPITR_BIN" "$W/bin/pgpitr"
     else log "PGPITR_BIN='$PGPITR_BIN' is not an executable file; $skipped"; fi

@@ -16,11 +16,13 @@
 #   BENCH_PGBENCH_MAX_SECONDS  upper bound on the pgbench run (default 60); segments it does not
 #                              fill come from pgbench -i
 #   BENCH_KEEP=1               keep the work directory (path printed)
-#   BENCH_ONLY=archive|backup|restore|s3|chunk  run only this benchmark, tests/bench/backup.sh
-#                              (base backups), tests/bench/restore.sh (restore + replay),
+#   BENCH_ONLY=archive|backup|restore|s3|chunk|manifest  run only this benchmark,
+#                              tests/bench/backup.sh (base backups), tests/bench/restore.sh
+#                              (restore + replay), tests/bench/manifest.sh (memory on a
+#                              million-file manifest; GEN_MANIFEST_BIN, set by make),
 #                              tests/bench/s3.sh (the same against an S3 repository, with
 #                              pgBackRest) or tests/bench/chunk-size.sh (what chunked storage
-#                              would store per chunk size; CHUNKSTAT_BIN, set by make); all five
+#                              would store per chunk size; CHUNKSTAT_BIN, set by make); all six
 #                              by default
 #   TMPDIR                     where the work directory is made (it must be a real disk for
 #                              fsync figures to mean anything)
@@ -365,10 +367,11 @@ inner() {
 if [ "${BENCH_INNER:-0}" = 1 ]; then
   inner
 else
-  # BENCH_ONLY=archive|backup|restore|s3|chunk runs just that one; unset runs all five.
+  # BENCH_ONLY=archive|backup|restore|s3|chunk|manifest runs just that one; unset runs all six.
   case "${BENCH_ONLY:-}" in ""|archive) outer ;; esac
   case "${BENCH_ONLY:-}" in ""|backup) bash "$(dirname "$SELF")/backup.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|restore) bash "$(dirname "$SELF")/restore.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|s3) bash "$(dirname "$SELF")/s3.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|chunk) bash "$(dirname "$SELF")/chunk-size.sh" ;; esac
+  case "${BENCH_ONLY:-}" in ""|manifest) bash "$(dirname "$SELF")/manifest.sh" ;; esac
 fi

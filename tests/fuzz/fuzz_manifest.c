@@ -3,7 +3,9 @@
  * (manifest_from_json / manifest_to_json, src/repo/manifest.c): it drives what restore writes
  * where. Input: the file's bytes.
  * Properties: an accepted manifest passes manifest_validate; writing it and reading it back
- * gives the same manifest, field by field, and writing that again gives the same text.
+ * gives the same manifest, field by field, and writing that again gives the same text; the
+ * streaming reader (manifest_read, src/repo/manifest_stream.c) through a tiny window and short
+ * reads accepts exactly what manifest_from_json accepts, and reads the same manifest.
  */
 #include "fuzz.h"
 
@@ -49,6 +51,38 @@ static void check_same(const BackupManifest *a, const BackupManifest *b, const c
     }
 }
 
+typedef struct Src {
+    const uint8_t *data;
+    size_t size, pos, chunk;
+} Src;
+
+static int src_read(void *ud, void *buf, size_t len, size_t *got, PgpErr *err)
+{
+    (void)err;
+    Src *s = ud;
+    size_t n = s->size - s->pos;
+    n = n < len ? n : len;
+    n = n < s->chunk ? n : s->chunk;
+    memcpy(buf, s->data + s->pos, n);
+    s->pos += n;
+    *got = n;
+    return 0;
+}
+
+/* The same bytes through the streaming reader: same verdict, same manifest. */
+static void check_stream(const uint8_t *data, size_t size, int rc, const BackupManifest *m)
+{
+    Src src = {.data = data, .size = size, .chunk = 1 + size % 7};
+    ManifestReadOpts o = {.keep_entries = true, .window = 1 + size % 13};
+    BackupManifest *s = NULL;
+    PgpErr err;
+    int rs = manifest_read(src_read, &src, &o, &s, &err);
+    FUZZ_ASSERT(rs == rc, "manifest_from_json says %d, the stream %d (%s)", rc, rs, err.msg);
+    if (rs == 0)
+        check_same(m, s, "(streamed)");
+    manifest_free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
@@ -57,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     PgpErr err;
     int rc = manifest_from_json(buf, size, &m, &err);
     free(buf);
+    check_stream(data, size, rc, m);
     if (rc != 0) {
         fuzz_check_err(rc, &err, PGP_ERR_CORRUPT);
         FUZZ_ASSERT(m == NULL, "manifest returned with an error");

@@ -17,6 +17,7 @@
 
 #include "fx_repo.h"
 #include "pgpitr/repo/catalog.h"
+#include "pgpitr/repo/verify_check.h"
 #include "pgpitr/pipe/pipe.h"
 
 static FxRepo fx;
@@ -300,6 +301,35 @@ START_TEST(test_repo_json_tampered)
 }
 END_TEST
 
+/* The catalog keeps manifest headers only; the entries of one backup are read on demand, and
+ * verify refuses to plan a backup whose entries were not read (it would verify nothing). */
+START_TEST(test_headers_only_entries_on_demand)
+{
+    static const char *const objs[] = {"objects/aa/a.zst", "objects/bb/b.zst"};
+    fx_save_backup_objects(&fx, "B4", 2, 0x9000028, 0x9000100, FX_T0 + 9000, objs, 2, NULL);
+    Catalog c;
+    load(&c);
+    CatalogBackup *b = (CatalogBackup *)backup(&c, "B4");
+    ck_assert_ptr_null(b->manifest->entries);
+    ck_assert_uint_eq(b->manifest->n_entries, 0);
+    ck_assert_uint_ge(b->manifest->n_listed, 2);
+    size_t listed = b->manifest->n_listed;
+    VerifyPlan plan;
+    PgpErr err = {0};
+    ck_assert_int_eq(verify_plan_build(&c, b, &plan, &err), PGP_ERR_INTERNAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "entries of backup \"B4\" not loaded"));
+    ck_assert_int_eq(catalog_load_entries(fx.repo, b, &err), 0);
+    ck_assert_uint_eq(b->manifest->n_entries, listed);
+    ck_assert_str_eq(b->manifest->label, "B4");
+    ck_assert_int_eq(verify_plan_build(&c, b, &plan, &err), 0);
+    verify_plan_free(&plan);
+    catalog_drop_entries(b);
+    ck_assert_ptr_null(b->manifest->entries);
+    ck_assert_uint_eq(b->manifest->n_listed, listed);
+    catalog_free(&c);
+}
+END_TEST
+
 START_TEST(test_format_time)
 {
     char out[32];
@@ -324,6 +354,7 @@ Suite *suite_catalog(void)
     tcase_add_test(tc, test_bad_history_is_recorded);
     tcase_add_test(tc, test_unbound_is_empty);
     tcase_add_test(tc, test_repo_json_tampered);
+    tcase_add_test(tc, test_headers_only_entries_on_demand);
     tcase_add_test(tc, test_format_time);
     suite_add_tcase(s, tc);
     return s;

@@ -187,11 +187,7 @@ END_TEST
 START_TEST(round_trip_minimal)
 {
     BackupManifest *m = sample();
-    for (size_t i = 0; i < m->n_entries; i++) {
-        free(m->entries[i].path);
-        free(m->entries[i].object);
-        free(m->entries[i].link_target);
-    }
+    /* the entries' strings stay in the arena until manifest_free */
     for (size_t i = 0; i < m->n_tablespaces; i++)
         free(m->tablespaces[i].location);
     m->n_entries = m->n_tablespaces = 0;
@@ -434,11 +430,7 @@ START_TEST(reject_documents)
         free(copy);
     }
     /* Entries must be an array (on a manifest without entries, to build the text simply). */
-    for (size_t i = 0; i < m->n_entries; i++) {
-        free(m->entries[i].path);
-        free(m->entries[i].object);
-        free(m->entries[i].link_target);
-    }
+    /* the entries' strings stay in the arena until manifest_free */
     m->n_entries = 0;
     free(text);
     text = to_json(m, &len);
@@ -461,28 +453,34 @@ static void set_str(char **field, const char *value)
     *field = value != NULL ? strdup(value) : NULL;
 }
 
+/* An entry's strings belong to the manifest's arena: point them elsewhere, never free them. */
+static void set_ent(char **field, const char *value)
+{
+    *field = (char *)value;
+}
+
 /* Breaks sample() in way number i; returns the expected message fragment (NULL: no more). */
 static const char *break_sample(BackupManifest *m, int i)
 {
     ManifestEntry *e = m->entries;     /* 0 dir, 1-2 files, 3-4 symlinks, 5-7 files */
     switch (i) {
-    case 0: set_str(&e[1].path, "../x"); return "entry 1 (\"../x\"): path must be relative";
-    case 1: set_str(&e[1].path, "/abs"); return "path must be relative";
-    case 2: set_str(&e[1].object, NULL); return "\"object\" is not a valid repository path";
-    case 3: set_str(&e[1].object, "a//b"); return "\"object\" is not a valid repository path";
+    case 0: set_ent(&e[1].path, "../x"); return "entry 1 (\"../x\"): path must be relative";
+    case 1: set_ent(&e[1].path, "/abs"); return "path must be relative";
+    case 2: set_ent(&e[1].object, NULL); return "\"object\" is not a valid repository path";
+    case 3: set_ent(&e[1].object, "a//b"); return "\"object\" is not a valid repository path";
     case 4: e[1].sha256[0] = 'A'; return "\"sha256\" must be 64 lowercase hex";
     case 5: e[1].sha256[0] = '\0'; return "\"sha256\" must be 64 lowercase hex";
     case 6: strcpy(e[0].sha256, SHA_A); return "entry 0 (\"base\"): a dir has no size, sha256";
     case 7: e[0].size = 1; return "a dir has no size, sha256 or object";
-    case 8: set_str(&e[3].object, "data/x"); return "a symlink has no size, sha256 or object";
-    case 9: set_str(&e[3].link_target, NULL); return "a symlink needs a \"link_target\"";
-    case 10: set_str(&e[1].link_target, "/x"); return "only a symlink has a \"link_target\"";
+    case 8: set_ent(&e[3].object, "data/x"); return "a symlink has no size, sha256 or object";
+    case 9: set_ent(&e[3].link_target, NULL); return "a symlink needs a \"link_target\"";
+    case 10: set_ent(&e[1].link_target, "/x"); return "only a symlink has a \"link_target\"";
     case 11: e[5].tablespace = 99; return "tablespace 99 is not listed in \"tablespaces\"";
     case 12: e[1].size = (uint64_t)INT64_MAX + 1; return "size out of range";
     case 13: e[1].stored_size = UINT64_MAX; return "size out of range";
     case 14: e[1].mode = 010000; return "mode 10000 has more than permission bits";
     case 15: e[0].type = (ManifestEntryType)7; return "unknown type 7";
-    case 16: set_str(&e[2].path, "base/1/1259"); return "duplicate entry \"base/1/1259\"";
+    case 16: set_ent(&e[2].path, "base/1/1259"); return "duplicate entry \"base/1/1259\"";
     case 17: m->size = UINT64_MAX; return "must be below 2^63";
     case 18: m->stop_time = INT64_C(253402300800); return "must lie in years 1970 to 9999";
     case 19: m->start_time = -1; return "must lie in years 1970 to 9999";
@@ -742,7 +740,7 @@ START_TEST(save_load)
     ck_assert(!file_exists("backup/20261122T050000Z"));
     /* An invalid manifest is refused before anything is written. */
     set_str(&m->label, "20261122T060000Z");
-    set_str(&m->entries[1].path, "../../etc/passwd");
+    set_ent(&m->entries[1].path, "../../etc/passwd");
     ck_assert_int_eq(manifest_save(st, "20261122T060000Z", m, &err), PGP_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "path must be relative"));
     ck_assert(!file_exists("backup/20261122T060000Z"));

@@ -113,6 +113,7 @@ START_TEST(model_values)
     PgpErr err = {0};
     int64_t now = FX_T0 + 3600;
     ck_assert_int_eq(info_load(fx.repo, fx.root, now, &info, &err), 0);
+    ck_assert_int_eq(info_count_objects(fx.repo, &info, &err), 0);
     MetricsInput in = {.now = now, .up = true, .info = &info};
     char *t = render(&in);
     ck_assert_double_eq(must(t, "pgpitr_up"), 1);
@@ -182,6 +183,7 @@ START_TEST(shared_backup_objects_count_once)
     Info info;
     PgpErr err = {0};
     ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 10, &info, &err), 0);
+    ck_assert_int_eq(info_count_objects(fx.repo, &info, &err), 0);
     MetricsInput in = {.now = FX_T0 + 10, .up = true, .info = &info};
     char *t = render(&in);
     ck_assert_double_eq(must(t, "pgpitr_repository_objects{kind=\"backup\"}"), 2);
@@ -314,6 +316,7 @@ START_TEST(verify_summaries)
     Info info;
     fx_put_wal(&fx, 1, 1, NULL, FX_T0, NULL);
     ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 100, &info, &err), 0);
+    ck_assert_int_eq(info_count_objects(fx.repo, &info, &err), 0);
     MetricsInput in = {.now = FX_T0 + 100, .up = true, .info = &info};
     char *t = render(&in);
     ck_assert_double_eq(must(t, "pgpitr_verify_last_errors"), (VERIFY_SUMMARY_KEEP + 2) % 2);

@@ -91,6 +91,9 @@ static void run(Run *x, const char *only, const Damage *dmg)
     PgpErr err = {0};
     int rc = catalog_load(fx.repo, CATALOG_LOAD_BACKUPS | CATALOG_LOAD_WAL, &x->c, &err);
     ck_assert_msg(rc == 0, "catalog_load: %s", err.msg);
+    for (size_t i = 0; i < x->c.n_backups; i++)
+        if (x->c.backups[i].status == CATALOG_BACKUP_COMPLETE)
+            ck_assert_int_eq(catalog_load_entries(fx.repo, &x->c.backups[i], &err), 0);
     const CatalogBackup *b = NULL;
     for (size_t i = 0; only != NULL && i < x->c.n_backups; i++)
         if (strcmp(x->c.backups[i].label, only) == 0)
@@ -114,7 +117,8 @@ static void run(Run *x, const char *only, const Damage *dmg)
                 good_header(o, w->tli, w->segno, d->sysid);
             } else {
                 o->head_len = 0;
-                snprintf(o->reason, sizeof o->reason, "checksum differs");
+                verify_object_clear(o);
+                o->reason = strdup("checksum differs");
             }
         }
     }

@@ -124,13 +124,14 @@ static VerifyStatus check_one(VerifyObject *o)
     static unsigned char buf[64 * 1024];
     PgpErr err = {0};
     ck_assert_int_eq(verify_object(st, o, buf, sizeof buf, &err), 0);
-    ck_assert_ptr_null(strchr(o->reason, '\n'));
+    ck_assert_ptr_null(strchr(verify_object_reason(o), '\n'));
     return o->status;
 }
 
 static void assert_reason(const VerifyObject *o, const char *needle)
 {
-    ck_assert_msg(strstr(o->reason, needle) != NULL, "\"%s\" not in \"%s\"", needle, o->reason);
+    ck_assert_msg(strstr(verify_object_reason(o), needle) != NULL, "\"%s\" not in \"%s\"",
+                  needle, verify_object_reason(o));
 }
 
 START_TEST(test_good_objects_every_codec)
@@ -143,7 +144,7 @@ START_TEST(test_good_objects_every_codec)
         char path[REPO_PATH_MAX];
         put_object(data, LEN, codecs[i], &o, path);
         ck_assert_int_eq(check_one(&o), VERIFY_OK);
-        ck_assert_str_eq(o.reason, "");
+        ck_assert_ptr_null(o.reason);
         ck_assert_uint_eq(o.original, LEN);
         ck_assert_uint_gt(o.stored_read, 0);
         ck_assert_uint_eq(o.head_len, VERIFY_HEAD_LEN);
@@ -172,14 +173,16 @@ START_TEST(test_flipped_bit)
     /* in the middle of the zstd frame: it no longer decodes or no longer matches */
     flip_bit(zp, -40);
     ck_assert_int_eq(check_one(&z), VERIFY_CORRUPT);
-    ck_assert_msg(strstr(z.reason, "does not decode") != NULL ||
-                      strstr(z.reason, "checksum mismatch") != NULL,
-                  "%s", z.reason);
+    ck_assert_msg(strstr(verify_object_reason(&z), "does not decode") != NULL ||
+                      strstr(verify_object_reason(&z), "checksum mismatch") != NULL,
+                  "%s", verify_object_reason(&z));
     /* uncompressed: the size is right, the checksum is not */
     flip_bit(np, 1000);
     ck_assert_int_eq(check_one(&n), VERIFY_CORRUPT);
     assert_reason(&n, "checksum mismatch");
     assert_reason(&n, n.sha256);
+    verify_object_clear(&z);
+    verify_object_clear(&n);
     free(data);
 }
 END_TEST
@@ -207,6 +210,9 @@ START_TEST(test_truncated)
     n.size = VERIFY_SIZE_UNKNOWN;
     ck_assert_int_eq(check_one(&n), VERIFY_CORRUPT);
     assert_reason(&n, "checksum mismatch");
+    verify_object_clear(&z);
+    verify_object_clear(&l);
+    verify_object_clear(&n);
     free(data);
 }
 END_TEST
@@ -229,6 +235,7 @@ START_TEST(test_missing_and_wrong_size)
     ck_assert_int_eq(storage_remove(st, path, &err), 0);
     ck_assert_int_eq(check_one(&o), VERIFY_MISSING);
     assert_reason(&o, "missing");
+    verify_object_clear(&o);
     free(data);
 }
 END_TEST
@@ -246,6 +253,7 @@ START_TEST(test_unreadable)
     ck_assert_int_eq(mkdir(p, 0700), 0);
     ck_assert_int_eq(check_one(&o), VERIFY_UNREADABLE);
     assert_reason(&o, "cannot read");
+    verify_object_clear(&o);
     free(data);
 }
 END_TEST
@@ -281,7 +289,7 @@ START_TEST(test_pool_mixed)
                                 : i == 17        ? VERIFY_MISSING
                                                  : VERIFY_OK;
             ck_assert_msg(objs[i].status == want, "object %u with %d workers: %s (%s)", i,
-                          workers, verify_status_name(objs[i].status), objs[i].reason);
+                          workers, verify_status_name(objs[i].status), verify_object_reason(&objs[i]));
         }
     }
 }

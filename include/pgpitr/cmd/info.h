@@ -40,6 +40,10 @@ int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr 
 /* Fills info's operations settings (rpo-objective, rto-objective, backup-max-age,
  * drill-max-age) from s; a bad value is PGP_ERR_CONFIG naming the key. */
 int info_load_settings(const CmdSettings *s, Info *info, PgpErr *err);
+/* Fills info->backup_objects and backup_object_bytes by streaming every complete backup's
+ * manifest (object_refs.h): memory grows with the distinct objects, never with all entries of
+ * all backups at once. Errors as object_refs_add_backup. */
+int info_count_objects(Repo *repo, Info *info, PgpErr *err);
 /* Reads the newest drill/<id>.json that parses (one that does not is skipped with a
  * warning); none: out->found false. Storage errors are returned. */
 int info_find_drill(Storage *s, InfoDrill *out, PgpErr *err);

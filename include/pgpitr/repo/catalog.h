@@ -40,7 +40,9 @@ typedef enum {
 typedef struct CatalogBackup {
     char label[MANIFEST_LABEL_MAX + 1];
     CatalogBackupStatus status;
-    BackupManifest *manifest;           /* COMPLETE only (owned) */
+    BackupManifest *manifest;           /* COMPLETE only (owned): the header only (entries
+                                           NULL, n_listed their number) until
+                                           catalog_load_entries */
     char error[CATALOG_ERROR_MAX];      /* CORRUPT only */
     int64_t dir_mtime;                  /* of backup/<label>; where directories have no time
                                            (S3), incomplete and corrupt ones take their newest
@@ -94,7 +96,9 @@ typedef struct Catalog {
 } Catalog;
 
 enum {
-    CATALOG_LOAD_BACKUPS = 1u << 0,     /* list backups and load their manifests */
+    CATALOG_LOAD_BACKUPS = 1u << 0,     /* list backups and load their manifests' headers
+                                           (each manifest is read and checked whole, as a
+                                           stream; no backup's entries are kept) */
     CATALOG_LOAD_WAL = 1u << 1,         /* list archived WAL and read history files */
 };
 
@@ -103,6 +107,14 @@ enum {
  * catalog, not returned. out is zeroed first and must be freed with catalog_free. */
 int catalog_load(Repo *repo, unsigned flags, Catalog *out, PgpErr *err);
 void catalog_free(Catalog *c);          /* zeroed catalogs are fine */
+
+/* Reads b's manifest again, keeping its entries (b->manifest is replaced; pointers into the
+ * old one die). For the commands that need one backup's files: load them one backup at a
+ * time where possible, memory grows with the entries kept. b must be COMPLETE. Errors as
+ * manifest_load (a manifest removed since the catalog was loaded is PGP_ERR_NOT_FOUND). */
+int catalog_load_entries(Repo *repo, CatalogBackup *b, PgpErr *err);
+/* Frees the entries catalog_load_entries kept (the header stays). */
+void catalog_drop_entries(CatalogBackup *b);
 
 /* The timeline entry of tli, NULL if none. */
 const CatalogTimeline *catalog_timeline(const Catalog *c, uint32_t tli);

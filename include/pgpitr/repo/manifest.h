@@ -4,7 +4,7 @@
  * every file, directory and symlink with the repository object holding its content).
  *
  * JSON layout (format 1), one top-level field per line and one entry per line so that a
- * manifest of a large cluster stays greppable and diffable:
+ * manifest of a large cluster stays greppable and diffable ("entries" last: see Streaming):
  *   { "format": 1, "label": "20261122T030000Z", "status": "complete",
  *     "system_identifier": "7300000000000000001",      decimal string: above 2^53
  *     "pg_version_num": 150004, "pg_major": 15, "timeline": 1,
@@ -62,19 +62,23 @@
 #define MANIFEST_SERVER_MAX 1024     /* "host:port" texts of "source", NUL included */
 #define MANIFEST_STATUS_COMPLETE "complete"
 #define MANIFEST_LABEL_MAX 64
-/* Largest manifest.json manifest_load accepts (about two million entries). */
+/* Largest single JSON value (one entry, one header field) the reader accepts; the document
+ * itself has no size limit, it is never held whole. */
 #define MANIFEST_MAX_BYTES ((size_t)1 << 30)
+
+/* Bytes read from storage at a time by the streaming reader (a value larger than that widens
+ * the window, up to MANIFEST_MAX_BYTES). */
+#define MANIFEST_WINDOW ((size_t)64 * 1024)
 
 typedef enum { MANIFEST_FILE, MANIFEST_DIR, MANIFEST_SYMLINK } ManifestEntryType;
 
 typedef struct ManifestEntry {
+    /* ordered so that the struct has no padding (128 bytes): a million are kept at once */
     char *path;            /* relative path inside its archive ("base/1/1259", "pg_tblspc/16385") */
     uint32_t tablespace;   /* 0 = main data directory, else tablespace oid */
     ManifestEntryType type;
     uint64_t size;         /* original bytes (files) */
-    uint32_t mode;         /* permission bits */
     int64_t mtime;
-    char sha256[65];       /* files: hex of original content; "" otherwise */
     char *object;          /* files: repository object path holding the content; NULL otherwise */
     uint64_t stored_size;  /* bytes of that object */
     char *link_target;     /* symlinks */
@@ -82,7 +86,9 @@ typedef struct ManifestEntry {
      * (pipe_crc32c_final), checked against the server's backup_manifest when it lists CRC32C
      * checksums (backup_check_pg_manifest). has_crc32c is false where it was not computed. */
     uint32_t crc32c;
+    uint16_t mode;         /* permission bits (<= 07777) */
     bool has_crc32c;
+    char sha256[65];       /* files: hex of original content; "" otherwise */
 } ManifestEntry;
 
 typedef struct ManifestTablespace {
@@ -95,6 +101,8 @@ typedef struct ManifestSource {
     char *server;          /* "host:port" of the standby backed up */
     char *primary;         /* "host:port" of its primary, which switched and archived the WAL */
 } ManifestSource;
+
+typedef struct ManifestArena ManifestArena;   /* private to manifest.c */
 
 typedef struct BackupManifest {
     int format;            /* MANIFEST_FORMAT, MANIFEST_FORMAT_STANDBY with a source */
@@ -116,6 +124,9 @@ typedef struct BackupManifest {
                                                      backup (not deduplicated) */
     ManifestSource *source;  /* taken on a standby; NULL: on a primary, or not recorded (a
                                 pgpitr before format 2) */
+    size_t n_listed;       /* entries the manifest lists: n_entries when they are kept, else
+                              counted while streaming them (manifest_load_header) */
+    ManifestArena *arena;  /* private: owns every entry's path, object and link_target */
 } BackupManifest;
 
 /* An empty manifest: format MANIFEST_FORMAT, every pointer NULL, counts 0. NULL if out of
@@ -123,9 +134,12 @@ typedef struct BackupManifest {
  * manifest_free). */
 BackupManifest *manifest_new(void);
 void manifest_free(BackupManifest *m);     /* NULL is a no-op */
+/* Frees the entries and their strings, keeping the header (n_listed stays). */
+void manifest_drop_entries(BackupManifest *m);
 
-/* Appends a deep copy of e (its strings are copied; e stays the caller's). Only NOMEM fails:
- * the content is checked by manifest_validate / manifest_to_json. */
+/* Appends a deep copy of e (its strings are copied into m's arena, freed by manifest_free
+ * only: never free an entry's strings yourself; e stays the caller's). Only NOMEM fails: the
+ * content is checked by manifest_validate / manifest_to_json. */
 int manifest_add_entry(BackupManifest *m, const ManifestEntry *e, PgpErr *err);
 int manifest_add_tablespace(BackupManifest *m, uint32_t oid, const char *location, PgpErr *err);
 
@@ -142,8 +156,49 @@ int manifest_validate(const BackupManifest *m, PgpErr *err);
  * including sizes above 2^63-1 and times outside the years 1970..9999. */
 int manifest_to_json(const BackupManifest *m, char **out, size_t *len, PgpErr *err);
 /* Strict parse of len bytes (need not be NUL-terminated): *out is a new manifest, or NULL
- * with PGP_ERR_CORRUPT (or NOMEM). An unknown format is PGP_ERR_CORRUPT. */
+ * with PGP_ERR_CORRUPT (or NOMEM). An unknown format is PGP_ERR_CORRUPT. The same reader as
+ * manifest_read (the text is its one window), entries kept. */
 int manifest_from_json(const char *text, size_t len, BackupManifest **out, PgpErr *err);
+
+/*
+ * Streaming. A manifest is read in blocks (a sliding window of MANIFEST_WINDOW bytes) and
+ * parsed one JSON value at a time: one header field, one entry; never the whole text, never
+ * a tree of the whole document. Strictness is that of manifest_from_json, unchanged, with one
+ * rule on order: "entries" is the last top-level field (every writer puts it there), because
+ * the entries are checked against the header and tablespaces as they stream by; a field
+ * after it is PGP_ERR_CORRUPT. Layout (spaces, lines) does not matter.
+ *
+ * Memory: the window, the header, and per entry the set of (tablespace, path) hashes that
+ * refuses duplicate paths (16 bytes a slot, at most half full): about 40 bytes an entry while
+ * reading, freed at the end; plus, when entries are kept, the entries themselves (sizeof
+ * ManifestEntry, strings in one arena). A duplicate is found by a 96-bit hash of
+ * (tablespace, path) and, for kept entries, confirmed by comparing paths; without kept
+ * entries a hash collision would refuse a good manifest (odds about n^2 / 2^97), never accept
+ * a bad one.
+ */
+
+/* One entry, in the manifest's order, after its own checks passed: m holds the header and
+ * tablespaces (and the entries kept so far, if kept); e and its strings are valid during the
+ * call only. A non-zero return stops reading and is returned as is. The document may still
+ * turn out corrupt after the last entry (trailing garbage, a duplicate found later): act on
+ * what the callback saw only once the read returned 0. */
+typedef int (*ManifestEntryFn)(void *ud, const BackupManifest *m, const ManifestEntry *e,
+                               size_t i, PgpErr *err);
+
+/* A byte source: up to len bytes into buf, *got = 0 at the end (storage_read's contract). */
+typedef int (*ManifestReadFn)(void *ud, void *buf, size_t len, size_t *got, PgpErr *err);
+
+typedef struct ManifestReadOpts {
+    ManifestEntryFn fn;    /* NULL: none */
+    void *ud;
+    bool keep_entries;     /* also keep them in (*out)->entries */
+    size_t window;         /* bytes read at a time; 0: MANIFEST_WINDOW (tests use tiny ones) */
+} ManifestReadOpts;
+
+/* Reads one manifest from rd: *out is the header with n_listed (and the entries if kept), or
+ * NULL on error (PGP_ERR_CORRUPT as manifest_from_json, rd's errors, NOMEM, fn's). */
+int manifest_read(ManifestReadFn rd, void *rd_ud, const ManifestReadOpts *o,
+                  BackupManifest **out, PgpErr *err);
 
 /* The repository's time text, "YYYY-MM-DDTHH:MM:SSZ" (UTC), shared with the other small JSON
  * objects of the repository (leases). Parsing is strict: years 1970..9999, and formatting the
@@ -160,11 +215,19 @@ bool manifest_label_valid(const char *label);
 int manifest_path(const char *label, char out[REPO_PATH_MAX], PgpErr *err);
 
 /* Writes m (whose label must equal `label`, else PGP_ERR_INTERNAL) durably; never replaces
- * an existing manifest (PGP_ERR_CONFLICT). An invalid label is PGP_ERR_INVALID_NAME. */
+ * an existing manifest (PGP_ERR_CONFLICT). An invalid label is PGP_ERR_INVALID_NAME. The text
+ * streams into the storage writer as it is made (never whole in memory); nothing is visible
+ * under the final name before the commit. */
 int manifest_save(Storage *s, const char *label, const BackupManifest *m, PgpErr *err);
-/* Reads and parses backup/<label>/manifest.json: PGP_ERR_NOT_FOUND when there is none,
- * PGP_ERR_INVALID_NAME for an invalid label, PGP_ERR_CORRUPT when it does not parse or names
- * another label. */
+/* Reads and parses backup/<label>/manifest.json, keeping the entries (compactly):
+ * PGP_ERR_NOT_FOUND when there is none, PGP_ERR_INVALID_NAME for an invalid label,
+ * PGP_ERR_CORRUPT when it does not parse or names another label. */
 int manifest_load(Storage *s, const char *label, BackupManifest **out, PgpErr *err);
+/* The same checks over the whole document, keeping only the header: entries NULL, n_entries
+ * 0, n_listed their number. Memory does not grow with the entries kept (none). */
+int manifest_load_header(Storage *s, const char *label, BackupManifest **out, PgpErr *err);
+/* The same, handing every entry to o->fn (o->keep_entries as asked). */
+int manifest_stream(Storage *s, const char *label, const ManifestReadOpts *o,
+                    BackupManifest **out, PgpErr *err);
 
 #endif

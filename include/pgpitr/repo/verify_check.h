@@ -36,7 +36,9 @@ typedef struct VerifyPlan {
     size_t n_backups_checked, n_histories;
 } VerifyPlan;
 
-/* Builds the list of objects to read. only may be NULL. */
+/* Builds the list of objects to read. only may be NULL. The backups checked (only, or every
+ * complete one) must have their entries loaded (catalog_load_entries): a header alone is
+ * PGP_ERR_INTERNAL, never a backup with nothing to verify. */
 int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *out,
                       PgpErr *err);
 void verify_plan_free(VerifyPlan *p);

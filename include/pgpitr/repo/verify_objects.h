@@ -45,8 +45,16 @@ typedef struct VerifyObject {
     uint64_t original;                          /* decoded bytes seen */
     uint8_t head[VERIFY_HEAD_LEN];              /* first original bytes */
     size_t head_len;
-    char reason[VERIFY_REASON_MAX];             /* one line, "" when ok */
+    char *reason;          /* one line, malloc'd, when not ok; NULL when ok or not read yet
+                              (read it with verify_object_reason; verify_object_clear frees
+                              it): a million objects do not carry a message buffer each */
 } VerifyObject;
+
+/* The reason of a checked object, "" when it is ok (or none could be allocated). */
+const char *verify_object_reason(const VerifyObject *o);
+/* Frees o's reason (NULL after). A VerifyObject starts zeroed, and verify_object frees the
+ * reason of an earlier check itself. */
+void verify_object_clear(VerifyObject *o);
 
 const char *verify_status_name(VerifyStatus s);     /* "ok", "missing", "corrupt", ... */
 

@@ -1,0 +1,119 @@
+/*
+ * object_refs.c - the set of objects some backups reference (object_refs.h): each manifest
+ * streamed entry by entry into a packed buffer of paths, then sorted and deduplicated, the
+ * buffer rebuilt from the distinct paths so that it never holds a path twice for long.
+ */
+#include "pgpitr/repo/object_refs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgpitr/common/grow.h"
+#include "pgpitr/repo/manifest.h"
+
+static int nomem(PgpErr *err)
+{
+    return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory collecting referenced objects");
+}
+
+#define COMPACT_MIN 65536
+
+static int compact(ObjectRefs *r, PgpErr *err);
+
+static int on_entry(void *ud, const BackupManifest *m, const ManifestEntry *e, size_t i,
+                    PgpErr *err)
+{
+    (void)m;
+    (void)i;
+    ObjectRefs *r = ud;
+    if (e->object == NULL)
+        return 0;
+    size_t len = strlen(e->object) + 1;
+    if (GROW(r->v, r->n, r->cap_v, 1024, NULL, NULL) != 0 ||
+        GROW_N(r->text, r->len, len, r->cap, 64 * 1024, NULL, NULL) != 0)
+        return nomem(err);
+    memcpy(r->text + r->len, e->object, len);
+    r->v[r->n++] = (ObjectRef){.off = r->len, .stored_size = e->stored_size};
+    r->len += len;
+    /* Compacting as soon as as many paths came in as the set held keeps a backup whose files
+     * share few objects from costing a path per file, and the rest at most twice the set. */
+    if (r->n - r->n_compact >= (r->n_compact > COMPACT_MIN ? r->n_compact : COMPACT_MIN))
+        return compact(r, err);
+    return 0;
+}
+
+static int cmp_ref(const void *a, const void *b, void *text)
+{
+    const ObjectRef *x = a, *y = b;
+    int c = strcmp((const char *)text + x->off, (const char *)text + y->off);
+    return c != 0 ? c : (x->off > y->off) - (x->off < y->off);   /* the earliest first */
+}
+
+/* Sorts, keeps each path once, and packs the buffer again with only those paths. */
+static int compact(ObjectRefs *r, PgpErr *err)
+{
+    qsort_r(r->v, r->n, sizeof *r->v, cmp_ref, r->text);   /* GNU argument order */
+    size_t k = 0, len = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (k > 0 && strcmp(r->text + r->v[k - 1].off, r->text + r->v[i].off) == 0)
+            continue;
+        r->v[k++] = r->v[i];
+        len += strlen(r->text + r->v[i].off) + 1;
+    }
+    char *text = malloc(len > 0 ? len : 1);
+    if (text == NULL)
+        return nomem(err);
+    size_t at = 0;
+    r->stored_bytes = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t n = strlen(r->text + r->v[i].off) + 1;
+        memcpy(text + at, r->text + r->v[i].off, n);
+        r->v[i].off = at;
+        r->stored_bytes += r->v[i].stored_size;
+        at += n;
+    }
+    free(r->text);
+    r->text = text;
+    r->len = r->cap = len;
+    r->n = r->n_compact = k;
+    return 0;
+}
+
+int object_refs_add_backup(ObjectRefs *r, Storage *s, const char *label, PgpErr *err)
+{
+    ManifestReadOpts o = {.fn = on_entry, .ud = r};
+    BackupManifest *m = NULL;
+    int rc = manifest_stream(s, label, &o, &m, err);
+    manifest_free(m);
+    if (rc == 0)
+        rc = compact(r, err);
+    return rc;
+}
+
+bool object_refs_has(const ObjectRefs *r, const char *path)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(path, r->text + r->v[mid].off);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return false;
+}
+
+const char *object_refs_path(const ObjectRefs *r, size_t i)
+{
+    return r->text + r->v[i].off;
+}
+
+void object_refs_free(ObjectRefs *r)
+{
+    free(r->text);
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
