@@ -52,7 +52,8 @@ static int cmp_ref(const void *a, const void *b, void *text)
 /* Sorts, keeps each path once, and packs the buffer again with only those paths. */
 static int compact(ObjectRefs *r, PgpErr *err)
 {
-    qsort_r(r->v, r->n, sizeof *r->v, cmp_ref, r->text);   /* GNU argument order */
+    if (r->n > 0)   /* nothing yet: v is NULL, which qsort_r must not be given */
+        qsort_r(r->v, r->n, sizeof *r->v, cmp_ref, r->text);   /* GNU argument order */
     size_t k = 0, len = 0;
     for (size_t i = 0; i < r->n; i++) {
         if (k > 0 && strcmp(r->text + r->v[k - 1].off, r->text + r->v[i].off) == 0)

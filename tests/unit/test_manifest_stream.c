@@ -386,6 +386,22 @@ static long grew_per_entry(size_t n, bool keep, BackupManifest **out)
     return (maxrss_kib() - before) * 1024 / (long)n;
 }
 
+/* Peak RSS means nothing under a sanitizer or valgrind (shadow memory, quarantine, red
+ * zones: ASan measured 1229 bytes an entry here): there the bounds are not asserted, the
+ * reads still are. */
+static bool rss_is_meaningful(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return false;
+#endif
+#endif
+    const char *preload = getenv("LD_PRELOAD");
+    return preload == NULL || strstr(preload, "vgpreload") == NULL;
+}
+
 /* 400,000 entries without keeping them: memory is the duplicate set (~40 bytes an entry), not
  * the 2.3 KiB an entry of a jansson tree of the whole document. Measured 66 bytes (the set just grown); a generous bound: 200. */
 START_TEST(big_header_only_bounded)
@@ -394,7 +410,7 @@ START_TEST(big_header_only_bounded)
     long per = grew_per_entry(400000, false, &m);
     ck_assert_ptr_null(m->entries);
     manifest_free(m);
-    ck_assert_msg(per < 200, "%ld bytes an entry", per);
+    ck_assert_msg(per < 200 || !rss_is_meaningful(), "%ld bytes an entry", per);
 }
 END_TEST
 
@@ -406,7 +422,7 @@ START_TEST(big_kept_bounded)
     ck_assert_uint_eq(m->n_entries, 400000);
     ck_assert_str_eq(m->entries[399999].path, "base/16384/409999");
     manifest_free(m);
-    ck_assert_msg(per < 400, "%ld bytes an entry", per);
+    ck_assert_msg(per < 400 || !rss_is_meaningful(), "%ld bytes an entry", per);
 }
 END_TEST
 
