@@ -98,8 +98,9 @@ $(B)/obj/tests/unit/%.o: tests/unit/%.c
 $(B)/unit_tests: $(UNIT_OBJ) $(B)/libpgpitr.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(shell pkg-config --libs libarchive)
 
+# Each suite in its own process, one per core (tests/unit/run-parallel.sh).
 check-unit: $(B)/unit_tests $(B)/pgpitr
-	$(B)/unit_tests
+	tests/unit/run-parallel.sh $(B)/unit_tests
 
 # Includes only down the allowed calls, unique basenames, files <= 800 lines, functions <= 80
 # (docs/architecture.md).
@@ -109,8 +110,8 @@ check-layout:
 # The unit tests under valgrind (memcheck): Check forks every test and valgrind follows the
 # forks, so an error or a definite leak makes that test's process exit 99 and the test fail.
 check-valgrind: $(B)/unit_tests
-	CK_TIMEOUT_MULTIPLIER=10 valgrind -q --error-exitcode=99 --leak-check=full \
-	  --errors-for-leak-kinds=definite,indirect $(B)/unit_tests
+	tests/unit/run-parallel.sh $(B)/unit_tests env CK_TIMEOUT_MULTIPLIER=10 valgrind -q \
+	  --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
 # contrib/prometheus (promtool check and test rules) and contrib/grafana against the metric
 # names a real `pgpitr metrics` writes (tests/check-prometheus.sh)
@@ -134,7 +135,7 @@ asan:
 
 check-asan: asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	  build/asan/unit_tests
+	  tests/unit/run-parallel.sh build/asan/unit_tests
 	PGPITR_BIN=$(abspath build/asan/pgpitr) tests/integration/run.sh
 
 # Harnesses link the instrumented library; -fsanitize=fuzzer adds libFuzzer's main.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh - the README's test command: installs what is missing, builds, runs the unit tests
 # and the integration tests, the unit tests under valgrind, then unit and integration tests again
-# under ASan/UBSan, then each libFuzzer harness for about 20 s. After the integration tests, the
+# under ASan/UBSan, then each libFuzzer harness for about 12 s. After the integration tests, the
 # same suite against an S3 repository (and a subset over TLS), once pgpitr has an S3 driver.
 # Ends with one line "N passed, M failed" summing every unit check and integration test of every
 # stage; exits non-zero if anything failed (a stage that fails without reporting counts as one
@@ -159,8 +159,9 @@ else
     rc=0; stage integration make check-integration || rc=$?
     count_integration "$logs/integration.log" "$rc"
     # valgrind (memcheck) on the unit tests, the other half of "clean under sanitizers and
-    # valgrind": one core for about 8 minutes, run beside the S3 and deb stages, which spend
-    # most of their time waiting on servers and dpkg (it saves those minutes of CI time).
+    # valgrind": about 10 core-minutes (suites in parallel, tests/unit/run-parallel.sh), run
+    # beside the S3 and deb stages, which spend most of their time waiting on servers and
+    # dpkg (it saves those minutes of CI time).
     bg_stage valgrind make check-valgrind
     s3_stages
     # the Debian package: built, lintian, installed with dpkg -i, checked, purged (~2 min)
@@ -174,8 +175,11 @@ fi
 # the unit tests and then the integration tests; its log holds both summaries. test_s3_faults
 # (about 3 minutes: 6000 requests, a fifth faulted) is left out here for time: the retry and
 # unknown-outcome paths it drives run under ASan in test_s3_unknown and test_s3_killed.
+# test_sigkill runs 20 kill trials here instead of 40 (each costs about 2.5 s under ASan): the
+# paths a killed push leaves behind are the same, the native run above covers the 40.
 rc=0
-stage asan env PGPITR_IT_EXCLUDE="test_s3_faults" make -j"$(nproc)" check-asan || rc=$?
+stage asan env PGPITR_IT_EXCLUDE="test_s3_faults" PGPITR_SIGKILL_TRIALS=20 \
+    make -j"$(nproc)" check-asan || rc=$?
 if grep -Eq 'Checks: [0-9]+' "$logs/asan.log"; then
     count_unit "$logs/asan.log" 0
     if grep -Eq '^integration: ' "$logs/asan.log"; then
@@ -187,9 +191,10 @@ elif [ "$rc" -ne 0 ]; then
     failed=$((failed + 1))       # the ASan build failed
 fi
 
-# libFuzzer harnesses (tests/fuzz/README.md), about 20 s each, those of tests/fuzz/ci-skip left
-# out; each harness counts as one test (run.sh ends "fuzz: N passed, M failed[, K skipped]").
-rc=0; stage fuzz env FUZZ_CI=1 make -j"$(nproc)" fuzz FUZZ_SECONDS=20 || rc=$?
+# libFuzzer harnesses (tests/fuzz/README.md), about 12 s each (a smoke run of the corpus and
+# the paths near it; `make fuzz` runs each for 120 s), those of tests/fuzz/ci-skip left out;
+# each harness counts as one test (run.sh ends "fuzz: N passed, M failed[, K skipped]").
+rc=0; stage fuzz env FUZZ_CI=1 make -j"$(nproc)" fuzz FUZZ_SECONDS=12 || rc=$?
 sed -E 's/^fuzz: ([0-9]+ passed, [0-9]+ failed)/integration: \1/' "$logs/fuzz.log" >"$logs/fuzz.count"
 count_integration "$logs/fuzz.count" "$rc"
 

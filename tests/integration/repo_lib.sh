@@ -288,9 +288,11 @@ repo_copy() {
         repo_keys "$1" | s3_copy_objects "$_B" "${_P:+$_P/}" "$db" "$dp"
         return 0
     fi
-    repo_keys "$1" | while IFS= read -r k; do
-        repo_read "$1" "$k" | repo_write "$2" "$k"
-    done
+    # Local: one cp, not a read and a write process per object (a backup has a thousand
+    # objects: 20 s a copy). Temp files of unfinished writes are not objects: left out.
+    mkdir -p "$2"
+    cp -a "$1/." "$2/"
+    find "$2" -type f -name '.tmp.*' -delete
 }
 repo_debris() {
     if repo_is_s3 "$1"; then
