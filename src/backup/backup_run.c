@@ -393,8 +393,8 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
     return rc;
 }
 
-static int finish_backup(Repo *repo, const BackupOptions *o, BackupRun *r, const char *pg_text,
-                         size_t pg_len, PgpErr *err)
+static int finish_backup(Repo *repo, RepoLock *lock, const BackupOptions *o, BackupRun *r,
+                         const char *pg_text, size_t pg_len, PgpErr *err)
 {
     PgManifest *pg = NULL;
     Storage *s = repo_storage(repo);
@@ -419,6 +419,13 @@ static int finish_backup(Repo *repo, const BackupOptions *o, BackupRun *r, const
         rc = backup_wait_wal(repo, r->m->timeline, r->m->start_lsn, r->m->stop_lsn,
                              o->archive_timeout, archiver, err);
     r->m->stop_time = (int64_t)time(NULL);
+    /* The lock must still be ours when the backup becomes restorable: after a stall longer
+     * than lock-stale (a paused VM, a storage outage) another host may have taken it over,
+     * and an expire then removes this unfinished backup's objects. A manifest.json written
+     * after that would name objects that are gone: a backup that says it restores and does
+     * not. The fresh heartbeat keeps anyone from taking over while manifest.json is written. */
+    if (rc == 0)
+        rc = repo_lock_confirm(lock, err);
     if (rc == 0)
         rc = manifest_save(s, r->m->label, r->m, err);
     if (rc == 0) {
@@ -567,7 +574,7 @@ int backup_run(Repo *repo, RepoLock *lock, const BackupOptions *o, PgpErr *err)
     if (rc == 0)
         rc = stream_backup(conn, repo, o, &r, &pg_text, &pg_len, err);
     if (rc == 0)
-        rc = finish_backup(repo, o, &r, pg_text, pg_len, err);
+        rc = finish_backup(repo, lock, o, &r, pg_text, pg_len, err);
     if (rc == 0)
         print_summary(o, &r, now_s() - r.started);
     else if (r.m != NULL)

@@ -107,7 +107,16 @@ typedef struct ExpireTty {
     bool on;
     struct timespec last;
     bool shown;
+    RepoLock *lock;             /* confirmed before every removal step (still_locked) */
 } ExpireTty;
+
+/* The plan was made under the expire lock; removing by it is only safe while that lock is
+ * still ours (repo_lock_confirm). */
+static int still_locked(void *ud, PgpErr *err)
+{
+    const ExpireTty *t = ud;
+    return repo_lock_confirm(t->lock, err);
+}
 
 static void on_progress(void *ud, const char *phase, size_t done, size_t total)
 {
@@ -147,8 +156,9 @@ static int run_expire(const CmdSettings *s, const ExpireOptions *o, PgpErr *err)
     if (rc == 0)
         rc = emit(&plan, &c, o, err);
     if (rc == 0 && !o->dry_run) {
-        ExpireTty tty = {.on = isatty(STDERR_FILENO) == 1};
-        rc = expire_plan_execute_progress(storage, &plan, on_progress, &tty, err);
+        ExpireTty tty = {.on = isatty(STDERR_FILENO) == 1, .lock = lock};
+        const ExpireHooks hooks = {.progress = on_progress, .guard = still_locked, .ud = &tty};
+        rc = expire_plan_execute_progress(storage, &plan, &hooks, err);
         if (tty.shown)
             fputs("\n", stderr);
         if (rc != 0)

@@ -98,15 +98,20 @@ static void parent_dir(const char *path, char out[REPO_PATH_MAX])
         *slash = '\0';
 }
 
-typedef struct Progress {
-    ExpireProgressFn fn;
-    void *ud;
-} Progress;
+typedef ExpireHooks Progress;
 
 static void tell(const Progress *pr, const char *phase, size_t done, size_t total)
 {
-    if (pr->fn != NULL)
-        pr->fn(pr->ud, phase, done, total);
+    if (pr->progress != NULL)
+        pr->progress(pr->ud, phase, done, total);
+}
+
+static int guard(const Progress *pr, PgpErr *err)
+{
+    if (pr->guard == NULL)
+        return 0;
+    int rc = pr->guard(pr->ud, err);
+    return rc == 0 ? 0 : pgp_err_context(err, "expire stopped before its next removal");
 }
 
 /* Removes paths[0..n) in batches of STORAGE_REMOVE_BATCH (one request each on S3), telling
@@ -116,7 +121,10 @@ static int remove_batched(Storage *s, const char *const *paths, size_t n, const 
 {
     for (size_t i = 0; i < n; i += STORAGE_REMOVE_BATCH) {
         size_t k = n - i < STORAGE_REMOVE_BATCH ? n - i : STORAGE_REMOVE_BATCH;
-        int rc = storage_remove_objects(s, paths + i, k, err);
+        int rc = guard(pr, err);
+        if (rc != 0)
+            return rc;
+        rc = storage_remove_objects(s, paths + i, k, err);
         if (rc != 0)
             return pgp_err_context(err, "expire");
         tell(pr, phase, before + i + k, total);
@@ -166,8 +174,11 @@ static int remove_objects(Storage *s, const ExpirePlan *p, const Progress *pr, P
 
 /* Stale leases, each only if it is still what the plan judged: archive-get may have renewed
  * it since (its recovery came back), and then it stays for the next run to judge. */
-static int remove_stale_leases(Storage *s, const ExpirePlan *p, PgpErr *err)
+static int remove_stale_leases(Storage *s, const ExpirePlan *p, const Progress *pr, PgpErr *err)
 {
+    int grc = p->n_leases > 0 ? guard(pr, err) : 0;
+    if (grc != 0)
+        return grc;
     for (size_t i = 0; i < p->n_leases; i++) {
         const LeaseEntry *e = &p->leases[i].e;
         if (!p->leases[i].remove)
@@ -192,16 +203,18 @@ static int remove_stale_leases(Storage *s, const ExpirePlan *p, PgpErr *err)
     return 0;
 }
 
-int expire_plan_execute_progress(Storage *s, const ExpirePlan *p, ExpireProgressFn fn, void *ud,
+int expire_plan_execute_progress(Storage *s, const ExpirePlan *p, const ExpireHooks *h,
                                  PgpErr *err)
 {
-    const Progress pr = {fn, ud};
+    const Progress pr = h != NULL ? *h : (Progress){0};
     size_t n_dirs = expire_plan_removed_backups(p) + p->n_incomplete, done = 0;
     int rc = 0;
     tell(&pr, "backups", 0, n_dirs);
     for (size_t i = 0; rc == 0 && i < p->n_backups; i++) {
         if (p->backups[i].d->keep)
             continue;
+        if ((rc = guard(&pr, err)) != 0)
+            break;
         log_info("removing backup \"%s\"", p->backups[i].b->label);
         rc = remove_backup(s, p->backups[i].b->label, err);
         if (rc == 0)
@@ -209,7 +222,8 @@ int expire_plan_execute_progress(Storage *s, const ExpirePlan *p, ExpireProgress
     }
     for (size_t i = 0; rc == 0 && i < p->n_incomplete; i++) {
         char dir[REPO_PATH_MAX];
-        if ((rc = repo_backup_dir(p->incomplete[i].label, dir, err)) != 0)
+        if ((rc = repo_backup_dir(p->incomplete[i].label, dir, err)) != 0 ||
+            (rc = guard(&pr, err)) != 0)
             break;
         log_info("removing incomplete backup \"%s\"", p->incomplete[i].label);
         rc = remove_tree(s, dir, err);
@@ -221,11 +235,11 @@ int expire_plan_execute_progress(Storage *s, const ExpirePlan *p, ExpireProgress
     if (rc == 0)
         rc = remove_wal(s, p, &pr, err);
     if (rc == 0)
-        rc = remove_stale_leases(s, p, err);
+        rc = remove_stale_leases(s, p, &pr, err);
     return rc;
 }
 
 int expire_plan_execute(Storage *s, const ExpirePlan *p, PgpErr *err)
 {
-    return expire_plan_execute_progress(s, p, NULL, NULL, err);
+    return expire_plan_execute_progress(s, p, NULL, err);
 }

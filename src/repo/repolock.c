@@ -587,6 +587,24 @@ int repo_lock_set_label(RepoLock *l, const char *label, PgpErr *err)
     return rc;
 }
 
+int repo_lock_confirm(RepoLock *l, PgpErr *err)
+{
+    bool removed;
+    int rc = refresh(l, &removed, err);
+    if (rc != 0)
+        return pgp_err_context(err, "cannot confirm the %s lock \"%s\"",
+                               repo_lock_kind_name(l->kind), l->path);
+    if (!removed)
+        return 0;
+    PGP_FAIL(err, PGP_ERR_LOCKED, "the %s lock was taken away while this %s ran: its object "
+             "\"%s\" is gone (another host judged this process dead after a stall without "
+             "heartbeat, or it was removed by hand)", repo_lock_kind_name(l->kind), l->command,
+             l->path);
+    pgp_err_hint(err, "what the process that took over did (an expire removes the objects of "
+                 "an unfinished backup) may have undone this work: run it again");
+    return PGP_ERR_LOCKED;
+}
+
 /* ---- listing (read-only) ------------------------------------------------------------------ */
 
 static int holder_cmp(const void *a, const void *b)

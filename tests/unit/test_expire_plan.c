@@ -429,7 +429,8 @@ static void execute(RetentionPolicy pol, size_t *n_removed)
     *n_removed = p.retention.n_remove + p.n_incomplete + p.n_objects + p.n_wal;
     PgpErr err = {0};
     Told told = {0};
-    int rc = expire_plan_execute_progress(fx.st, &p, on_told, &told, &err);
+    const ExpireHooks hooks = {.progress = on_told, .ud = &told};
+    int rc = expire_plan_execute_progress(fx.st, &p, &hooks, &err);
     ck_assert_msg(rc == 0, "expire_plan_execute: %s", err.msg);
     /* Every phase started at 0 and ended with all its items done, in removal order. */
     ck_assert_str_eq(told.phases, "backups objects WAL ");
@@ -509,6 +510,49 @@ START_TEST(rerun_after_a_crash_finishes_the_job)
     list_repo(after, sizeof after);
     ck_assert_str_eq(after, expected);
     check_kept();
+}
+END_TEST
+
+/* A guard that allows its first `allow` calls, then says the lock is gone. */
+typedef struct Guard {
+    int calls, allow;
+} Guard;
+
+static int guard_allowing(void *ud, PgpErr *err)
+{
+    Guard *g = ud;
+    if (g->calls++ < g->allow)
+        return 0;
+    return PGP_FAIL(err, PGP_ERR_LOCKED, "lock taken away");
+}
+
+START_TEST(a_lost_lock_stops_removal_at_the_next_step)
+{
+    static char before[16384], after[16384];
+    Catalog c;
+    ExpirePlan p;
+    load(&c);
+    plan_ok(&c, (RetentionPolicy){.full = 2}, T0 + 86400, &p);
+    list_repo(before, sizeof before);
+    /* lost before anything: nothing is removed */
+    Guard g = {.allow = 0};
+    ExpireHooks hooks = {.guard = guard_allowing, .ud = &g};
+    PgpErr err = {0};
+    ck_assert_int_eq(expire_plan_execute_progress(fx.st, &p, &hooks, &err), PGP_ERR_LOCKED);
+    ck_assert_msg(strstr(err.msg, "lock taken away") != NULL, "%s", err.msg);
+    list_repo(after, sizeof after);
+    ck_assert_str_eq(after, before);
+    /* lost after the first expired backup: B1 is gone, B2 and every object are still there */
+    g = (Guard){.allow = 1};
+    pgp_err_clear(&err);
+    ck_assert_int_eq(expire_plan_execute_progress(fx.st, &p, &hooks, &err), PGP_ERR_LOCKED);
+    ck_assert_int_eq(g.calls, 2);
+    ck_assert(!fx_exists(&fx, "backup/B1"));
+    ck_assert(fx_exists(&fx, "backup/B2/manifest.json"));
+    for (size_t i = 0; i < p.n_objects; i++)
+        ck_assert_msg(fx_exists(&fx, p.objects[i].path), "%s removed", p.objects[i].path);
+    expire_plan_free(&p);
+    catalog_free(&c);
 }
 END_TEST
 
@@ -702,6 +746,7 @@ Suite *suite_expire_plan(void)
     tcase_add_test(tc, execute_leaves_exactly_the_kept_repository);
     tcase_add_test(tc, rerun_after_a_crash_finishes_the_job);
     tcase_add_test(tc, a_failed_removal_never_leaves_a_complete_damaged_backup);
+    tcase_add_test(tc, a_lost_lock_stops_removal_at_the_next_step);
     tcase_add_test(tc, live_lease_lowers_the_cutoff_on_every_timeline);
     tcase_add_test(tc, plan_text_names_segments_in_hex);
     tcase_add_test(tc, unreadable_lease_holds_all_wal_for_a_day);

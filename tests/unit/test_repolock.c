@@ -471,6 +471,33 @@ START_TEST(heartbeat_advances)
 }
 END_TEST
 
+START_TEST(confirm_fails_once_the_object_is_gone)
+{
+    PgpErr err = {0};
+    RepoLock *l = NULL;
+    RepoLockOptions o = {.command = "backup", .heartbeat_ms = 60000};
+    ck_assert_int_eq(repo_lock_acquire(st, REPO_LOCK_BACKUP, &o, &l, &err), 0);
+    ck_assert_int_eq(n_holders(), 1);
+    ck_assert_int_eq(repo_lock_confirm(l, &err), 0);
+    ck_assert_int_eq(n_holders(), 1);
+    char dir[300], path[300] = "";
+    snprintf(dir, sizeof dir, "%s/locks", root);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, "backup-", 7) == 0)
+            snprintf(path, sizeof path, "locks/%s", de->d_name);
+    closedir(d);
+    ck_assert_int_eq(storage_remove(st, path, &err), 0);
+    /* another host took it over: confirm says so, and does not write it back */
+    ck_assert_int_eq(repo_lock_confirm(l, &err), PGP_ERR_LOCKED);
+    ck_assert_msg(strstr(err.msg, "was taken away while this backup ran") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, path) != NULL, "%s", err.msg);
+    ck_assert_int_eq(n_holders(), 0);
+    repo_lock_release(l);
+}
+END_TEST
+
 typedef struct Racer {
     atomic_int *inside;
     atomic_int *max_inside;
@@ -737,6 +764,7 @@ Suite *suite_repolock(void)
     tcase_add_test(tc, cmd_lock_wait_precedence);
     tcase_add_test(tc, list_judges_and_touches_nothing);
     tcase_add_test(tc, label_kept_by_heartbeat);
+    tcase_add_test(tc, confirm_fails_once_the_object_is_gone);
     suite_add_tcase(s, tc);
     return s;
 }

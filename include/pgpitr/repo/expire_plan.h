@@ -119,8 +119,18 @@ int expire_plan_execute(Storage *s, const ExpirePlan *p, PgpErr *err);
 /* Told how far the removal is: phase ("backups", "objects", "WAL"), items of that phase done
  * and in all; once with done 0 when a phase starts, then after every item. */
 typedef void (*ExpireProgressFn)(void *ud, const char *phase, size_t done, size_t total);
-/* expire_plan_execute, telling fn (NULL: nobody) how far it is. */
-int expire_plan_execute_progress(Storage *s, const ExpirePlan *p, ExpireProgressFn fn, void *ud,
+/* Asked before every removal step (a backup directory, a batch of objects or WAL, the
+ * leases): non-zero (with err set) stops expire there. The caller proves it still holds the
+ * expire lock (repo_lock_confirm): an expire that stalled longer than lock-stale may have
+ * lost it to a backup that now reuses objects the plan, made before, would remove. */
+typedef int (*ExpireGuardFn)(void *ud, PgpErr *err);
+typedef struct ExpireHooks {
+    ExpireProgressFn progress;          /* NULL: nobody told */
+    ExpireGuardFn guard;                /* NULL: no check */
+    void *ud;                           /* for both */
+} ExpireHooks;
+/* expire_plan_execute with hooks (NULL: none). */
+int expire_plan_execute_progress(Storage *s, const ExpirePlan *p, const ExpireHooks *h,
                                  PgpErr *err);
 
 #endif

@@ -80,6 +80,15 @@ const char *repo_lock_kind_name(RepoLockKind kind);  /* "backup", "expire", "rea
  * PGP_ERR_INTERNAL; a storage error leaves the old object in place (the caller may go on). */
 int repo_lock_set_label(RepoLock *l, const char *label, PgpErr *err);
 
+/* Proves that l is still held, right before a step that must not run once another process
+ * may have taken over (a backup's manifest.json, expire's removals): rewrites the object with
+ * a fresh heartbeat, so that nobody can judge this holder dead for the next stale_s seconds.
+ * PGP_ERR_LOCKED when the object is gone: another host took the lock over after a stall (a
+ * paused VM, a storage outage longer than stale_s) or it was removed by hand; what the new
+ * holder did meanwhile (expire removes an unfinished backup's objects) may have undone this
+ * process's work. A storage error is returned as such (the caller must not go on either). */
+int repo_lock_confirm(RepoLock *l, PgpErr *err);
+
 /* One holder object as repo_lock_list() found it. */
 typedef struct RepoLockHolder {
     char path[REPO_PATH_MAX];       /* locks/<name>.json */
