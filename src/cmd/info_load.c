@@ -11,7 +11,7 @@
 
 #include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
-#include "pgpitr/repo/object_refs.h"
+#include "pgpitr/repo/object_usage.h"
 
 _Static_assert(INFO_DRILL_ID_MAX >= DRILL_ID_MAX && INFO_DRILL_TIME_MAX >= DRILL_TIME_MAX,
                "InfoDrill holds a drill report's id and times");
@@ -134,14 +134,9 @@ int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr 
 
 int info_count_objects(Repo *repo, Info *info, PgpErr *err)
 {
-    ObjectRefs refs = {0};
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < info->cat.n_backups; i++)
-        if (info->cat.backups[i].status == CATALOG_BACKUP_COMPLETE)
-            rc = object_refs_add_backup(&refs, repo_storage(repo), info->cat.backups[i].label,
-                                        err);
-    info->backup_objects = refs.n;
-    info->backup_object_bytes = refs.stored_bytes;
-    object_refs_free(&refs);
+    ObjectUsage u;
+    int rc = object_usage_count(repo_storage(repo), &u, err);
+    info->backup_objects = u.objects;
+    info->backup_object_bytes = u.bytes;
     return rc;
 }

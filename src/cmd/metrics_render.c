@@ -260,9 +260,9 @@ static void render_settings(Out *o, const Info *info)
     }
 }
 
-/* Backup file objects: distinct object paths over every complete manifest (a deduplicated
- * object is shared; info_count_objects). WAL: every archived file and history file the
- * catalog lists. */
+/* Backup file objects: what objects/ stores (a deduplicated object is one object; those no
+ * backup references any more count until expire removes them; info_count_objects). WAL:
+ * every archived file and history file the catalog lists. */
 static int render_objects(Out *o, const Info *info, PgpErr *err)
 {
     (void)err;

@@ -169,7 +169,16 @@ START_TEST(model_values)
 }
 END_TEST
 
-START_TEST(shared_backup_objects_count_once)
+static uint64_t stored_size(const FxRepo *fx, const char *path)
+{
+    char full[2 * REPO_PATH_MAX];
+    snprintf(full, sizeof full, "%s/%s", fx->root, path);
+    struct stat st;
+    ck_assert_int_eq(stat(full, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+START_TEST(backup_objects_are_what_objects_stores)
 {
     FxRepo fx;
     fx_repo_init(&fx, "metrics-obj");
@@ -187,6 +196,23 @@ START_TEST(shared_backup_objects_count_once)
     MetricsInput in = {.now = FX_T0 + 10, .up = true, .info = &info};
     char *t = render(&in);
     ck_assert_double_eq(must(t, "pgpitr_repository_objects{kind=\"backup\"}"), 2);
+    ck_assert_double_eq(must(t, "pgpitr_repository_bytes{kind=\"backup\"}"),
+                        (double)(stored_size(&fx, o1) + stored_size(&fx, o2)));
+    free(t);
+    info_free(&info);
+    /* what objects/ stores: an object no backup references (expire's to remove) counts, a
+     * temp file of an unfinished write does not */
+    char o3[REPO_PATH_MAX], tmp[3 * REPO_PATH_MAX];
+    fx_put_object(&fx, "orphan", o3);
+    snprintf(tmp, sizeof tmp, "%s/%.*s/.tmp.x.1", fx.root, (int)(strrchr(o3, '/') - o3), o3);
+    FILE *f = fopen(tmp, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("partial", f);
+    fclose(f);
+    ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 10, &info, &err), 0);
+    ck_assert_int_eq(info_count_objects(fx.repo, &info, &err), 0);
+    t = render(&in);
+    ck_assert_double_eq(must(t, "pgpitr_repository_objects{kind=\"backup\"}"), 3);
     free(t);
     info_free(&info);
     fx_repo_free(&fx);
@@ -350,7 +376,7 @@ Suite *suite_metrics(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, repository_unreadable);
     tcase_add_test(tc, model_values);
-    tcase_add_test(tc, shared_backup_objects_count_once);
+    tcase_add_test(tc, backup_objects_are_what_objects_stores);
     tcase_add_test(tc, database_host);
     tcase_add_test(tc, label_escape);
     tcase_add_test(tc, verify_summaries);

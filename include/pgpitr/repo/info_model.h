@@ -112,8 +112,9 @@ typedef struct Info {
      * could not be read (warned). */
     VerifySummary verify;
     bool verify_unknown;
-    /* Distinct backup file objects the complete backups reference and their stored bytes:
-     * info_count_objects (metrics) streams every manifest for them; 0 until then. */
+    /* Backup file objects stored under objects/ and their bytes (object_usage.h: from
+     * listings, unreferenced ones awaiting expire included): info_count_objects (metrics);
+     * 0 until then. */
     uint64_t backup_objects, backup_object_bytes;
 } Info;
 
