@@ -204,6 +204,12 @@ typedef struct Pool {
     atomic_uint_fast64_t bytes, kept, kept_bytes;
 } Pool;
 
+bool restore_job_dest(const RestoreJob *j, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s/%s", j->base, j->entry->path);
+    return n >= 0 && (size_t)n < size;
+}
+
 static int pool_item(void *ud, size_t i, void **local, PgpErr *err)
 {
     Pool *p = ud;
@@ -211,10 +217,13 @@ static int pool_item(void *ud, size_t i, void **local, PgpErr *err)
     RestoreFileOptions fopt = {.sync = p->opt->sync, .bytes_done = &p->bytes};
     RestoreFileResult res;
     bool kept = false;
-    int rc = p->opt->delta ? restore_file_delta(p->storage, p->jobs[i].entry, p->jobs[i].dest,
-                                                &fopt, &res, &kept, err)
-                           : restore_file(p->storage, p->jobs[i].entry, p->jobs[i].dest, &fopt,
-                                          &res, err);
+    char dest[PATH_MAX];
+    if (!restore_job_dest(&p->jobs[i], dest, sizeof dest))
+        return PGP_FAIL(err, PGP_ERR_IO, "cannot restore \"%s\" under \"%s\": path too long",
+                        p->jobs[i].entry->path, p->jobs[i].base);
+    int rc = p->opt->delta ? restore_file_delta(p->storage, p->jobs[i].entry, dest, &fopt, &res,
+                                                &kept, err)
+                           : restore_file(p->storage, p->jobs[i].entry, dest, &fopt, &res, err);
     if (rc == 0 && kept) {
         atomic_fetch_add(&p->kept, 1);
         atomic_fetch_add(&p->kept_bytes, p->jobs[i].entry->size);

@@ -70,6 +70,8 @@ typedef struct Restore {
     size_t n_reloc;
     RestoreExpected *expect;                /* --delta: every path the restore writes */
     size_t n_expect;
+    char **file_paths;                      /* --delta: the files' paths in expect (owned) */
+    size_t n_file_paths;
     char *conf_text;                        /* appended to postgresql.auto.conf */
     bool backup_on_standby;                 /* the backup holds standby.signal */
     RestoreKeep *keep;                      /* --keep-old */
@@ -231,11 +233,22 @@ static int plan_entry(Restore *r, const ManifestEntry *e, PgpErr *err)
         return 0;
     if (restore_signal_entry(e, &r->backup_on_standby))
         return 0;   /* restore writes the signal file it means (write_recovery) */
+    bool is_control = e->type == MANIFEST_FILE && e->tablespace == 0 &&
+                      strcmp(e->path, PG_CONTROL) == 0;
+    /* A file's destination path is joined when it is written (RestoreJob), unless --delta
+     * needs it now, in the list of what the restore writes. */
+    if (e->type == MANIFEST_FILE && !is_control && r->expect == NULL) {
+        if (e->tablespace == 0 && strcmp(e->path, TABLESPACE_MAP) == 0)
+            r->ts_map = e;
+        r->jobs[r->n_jobs++] = (RestoreJob){.entry = e, .base = base};
+        r->total_bytes += e->size;
+        return 0;
+    }
     char *path = restore_path_join(base, e->path);
     if (path == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     expect(r, path, e->type);
-    if (e->type == MANIFEST_FILE && e->tablespace == 0 && strcmp(e->path, PG_CONTROL) == 0) {
+    if (is_control) {
         r->pg_control = e;
         r->pg_control_path = path;
         return 0;
@@ -243,7 +256,8 @@ static int plan_entry(Restore *r, const ManifestEntry *e, PgpErr *err)
     if (e->type == MANIFEST_FILE && e->tablespace == 0 && strcmp(e->path, TABLESPACE_MAP) == 0)
         r->ts_map = e;
     if (e->type == MANIFEST_FILE) {
-        r->jobs[r->n_jobs++] = (RestoreJob){.entry = e, .dest = path};
+        r->file_paths[r->n_file_paths++] = path;
+        r->jobs[r->n_jobs++] = (RestoreJob){.entry = e, .base = base};
         r->total_bytes += e->size;
     } else if (e->type == MANIFEST_DIR) {
         r->dirs[r->n_dirs++] = (PlannedDir){.path = path, .mode = e->mode};
@@ -259,14 +273,23 @@ static int plan_entries(Restore *r, PgpErr *err)
     int rc = check_below_links(m, err);
     if (rc != 0)
         return rc;
-    size_t n = m->n_entries > 0 ? m->n_entries : 1;
-    r->jobs = calloc(n, sizeof *r->jobs);
-    r->dirs = calloc(n, sizeof *r->dirs);
-    r->links = calloc(n, sizeof *r->links);
-    if (r->req->delta)
-        r->expect = calloc(n, sizeof *r->expect);
+    /* Arrays of the exact sizes: three of every entry's size cost 48 bytes a file. */
+    size_t n_files = 1, n_dirs = 1, n_links = 1;
+    for (size_t i = 0; i < m->n_entries; i++) {
+        ManifestEntryType t = m->entries[i].type;
+        n_files += t == MANIFEST_FILE;
+        n_dirs += t == MANIFEST_DIR;
+        n_links += t != MANIFEST_FILE && t != MANIFEST_DIR;
+    }
+    r->jobs = calloc(n_files, sizeof *r->jobs);
+    r->dirs = calloc(n_dirs, sizeof *r->dirs);
+    r->links = calloc(n_links, sizeof *r->links);
+    if (r->req->delta) {
+        r->expect = calloc(m->n_entries + 1, sizeof *r->expect);
+        r->file_paths = calloc(n_files, sizeof *r->file_paths);
+    }
     if (r->jobs == NULL || r->dirs == NULL || r->links == NULL ||
-        (r->req->delta && r->expect == NULL))
+        (r->req->delta && (r->expect == NULL || r->file_paths == NULL)))
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < m->n_entries && rc == 0; i++)
         rc = plan_entry(r, &m->entries[i], err);
@@ -281,8 +304,9 @@ static int plan_entries(Restore *r, PgpErr *err)
 
 static void restore_free(Restore *r)
 {
-    for (size_t i = 0; i < r->n_jobs; i++)
-        free((char *)r->jobs[i].dest);
+    for (size_t i = 0; i < r->n_file_paths; i++)
+        free(r->file_paths[i]);
+    free(r->file_paths);
     for (size_t i = 0; i < r->n_dirs; i++)
         free(r->dirs[i].path);
     for (size_t i = 0; i < r->n_links; i++)
@@ -340,15 +364,19 @@ static int make_dirs_and_links(Restore *r, bool links, PgpErr *err)
         for (size_t i = 0; i < r->n_dirs && rc == 0; i++)
             rc = restore_dest_mkdir(&r->dest, r->dirs[i].path, err);
         /* Parents of files the backup did not list as directories (never for BASE_BACKUP). */
-        const char *last = NULL;
+        char d[PATH_MAX], last[PATH_MAX] = "";
         size_t last_len = 0;
         for (size_t i = 0; i < r->n_jobs && rc == 0; i++) {
-            const char *d = r->jobs[i].dest;
+            if (!restore_job_dest(&r->jobs[i], d, sizeof d)) {
+                rc = PGP_FAIL(err, PGP_ERR_IO, "cannot restore \"%s\" under \"%s\": path too "
+                              "long", r->jobs[i].entry->path, r->jobs[i].base);
+                break;
+            }
             size_t len = (size_t)(strrchr(d, '/') - d);
-            if (last != NULL && len == last_len && strncmp(last, d, len) == 0)
+            if (last_len > 0 && len == last_len && strncmp(last, d, len) == 0)
                 continue;
             rc = restore_dest_mkdir_parent(&r->dest, d, err);
-            last = d;
+            memcpy(last, d, len + 1);
             last_len = len;
         }
         return rc;

@@ -314,6 +314,7 @@ typedef struct PoolFixture {
     ManifestEntry *e;
     RestoreJob *jobs;
     char **dests;
+    char *base;
     unsigned char **data;
     size_t n;
 } PoolFixture;
@@ -321,6 +322,7 @@ typedef struct PoolFixture {
 static void pool_make(PoolFixture *f, size_t n, size_t size)
 {
     f->n = n;
+    f->base = NULL;
     f->e = calloc(n, sizeof *f->e);
     f->jobs = calloc(n, sizeof *f->jobs);
     f->dests = calloc(n, sizeof *f->dests);
@@ -334,7 +336,9 @@ static void pool_make(PoolFixture *f, size_t n, size_t size)
         f->data[i] = make_content(size + i, (unsigned)i);
         put_object(f->data[i], size + i, i % 2 ? PIPE_CODEC_LZ4 : PIPE_CODEC_ZSTD, path, &f->e[i]);
         f->dests[i] = restore_path_join(dir, path);
-        f->jobs[i] = (RestoreJob){.entry = &f->e[i], .dest = f->dests[i]};
+        if (f->base == NULL)
+            f->base = strdup(dir);
+        f->jobs[i] = (RestoreJob){.entry = &f->e[i], .base = f->base};
     }
 }
 
@@ -348,6 +352,7 @@ static void pool_free(PoolFixture *f)
     free(f->e);
     free(f->jobs);
     free(f->dests);
+    free(f->base);
     free(f->data);
 }
 

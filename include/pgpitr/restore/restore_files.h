@@ -54,10 +54,16 @@ int restore_file(Storage *s, const ManifestEntry *e, const char *dest,
 int restore_object_plain(Storage *s, const char *object, const char *dest, bool sync,
                          uint64_t *size, PgpErr *err);
 
+/* One file to write: to base/entry->path, a path joined only when the file is written, so
+ * that a restore of a million files does not hold a million destination paths. */
 typedef struct RestoreJob {
     const ManifestEntry *entry;         /* a MANIFEST_FILE entry (not owned) */
-    const char *dest;                   /* full destination path (not owned) */
+    const char *base;                   /* the data directory or a tablespace's location, no
+                                           trailing slash (not owned) */
 } RestoreJob;
+
+/* base/entry->path into out (size bytes); false when it does not fit. */
+bool restore_job_dest(const RestoreJob *j, char *out, size_t size);
 
 /* Progress, called on the thread that called restore_pool_run. */
 typedef void (*RestoreProgressFn)(void *ud, uint64_t files_done, uint64_t bytes_done);
