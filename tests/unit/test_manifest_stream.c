@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "fx_tool.h"
 #include "pgpitr/repo/manifest.h"
 
 #define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -110,12 +111,6 @@ static void assert_same(const BackupManifest *a, const BackupManifest *b)
 }
 
 /* ---- tests ------------------------------------------------------------------------------ */
-
-static bool under_valgrind(void)
-{
-    const char *preload = getenv("LD_PRELOAD");
-    return preload != NULL && strstr(preload, "vgpreload") != NULL;
-}
 
 /* Every window size and read size from 1 byte up: every value is cut somewhere (numbers
  * too: a size cut after "98765" must not read as 98765). */
@@ -397,14 +392,7 @@ static long grew_per_entry(size_t n, bool keep, BackupManifest **out)
  * reads still are. */
 static bool rss_is_meaningful(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    return false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return false;
-#endif
-#endif
-    return !under_valgrind();
+    return !fx_under_memory_tool();
 }
 
 /* 400,000 entries where the peak RSS is asserted; 20,000 elsewhere, where only the reading

@@ -1,0 +1,25 @@
+/*
+ * fx_tool.c - native or under a memory tool (fx_tool.h).
+ */
+#include "fx_tool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool under_valgrind(void)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    return preload != NULL && strstr(preload, "vgpreload") != NULL;
+}
+
+bool fx_under_memory_tool(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return true;
+#endif
+#endif
+    return under_valgrind();
+}
