@@ -551,6 +551,26 @@ int restore_dest_mkdir_parent(RestoreDest *t, const char *file, PgpErr *err)
     return rc;
 }
 
+int restore_jobs_mkdir_parents(RestoreDest *t, const RestoreJob *jobs, size_t n, PgpErr *err)
+{
+    char d[PATH_MAX], last[PATH_MAX] = "";
+    size_t last_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!restore_job_dest(&jobs[i], d, sizeof d))
+            return PGP_FAIL(err, PGP_ERR_IO, "cannot restore \"%s\" under \"%s\": path too long",
+                            jobs[i].entry->path, jobs[i].base);
+        size_t len = (size_t)(strrchr(d, '/') - d);
+        if (last_len > 0 && len == last_len && strncmp(last, d, len) == 0)
+            continue;   /* the same directory as the previous file's */
+        int rc = restore_dest_mkdir_parent(t, d, err);
+        if (rc != 0)
+            return rc;
+        memcpy(last, d, len + 1);
+        last_len = len;
+    }
+    return 0;
+}
+
 /* rmdir of path and of its parents up to top, the outermost directory this restore created
  * for it: nothing else is removed, and a directory someone else has put something in stays. */
 static void rmdir_chain(const char *path, const char *top)

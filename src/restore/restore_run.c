@@ -233,13 +233,13 @@ static int plan_entry(Restore *r, const ManifestEntry *e, PgpErr *err)
         return 0;
     if (restore_signal_entry(e, &r->backup_on_standby))
         return 0;   /* restore writes the signal file it means (write_recovery) */
-    bool is_control = e->type == MANIFEST_FILE && e->tablespace == 0 &&
-                      strcmp(e->path, PG_CONTROL) == 0;
+    bool top_file = e->type == MANIFEST_FILE && e->tablespace == 0;
+    bool is_control = top_file && strcmp(e->path, PG_CONTROL) == 0;
+    if (top_file && strcmp(e->path, TABLESPACE_MAP) == 0)
+        r->ts_map = e;
     /* A file's destination path is joined when it is written (RestoreJob), unless --delta
      * needs it now, in the list of what the restore writes. */
     if (e->type == MANIFEST_FILE && !is_control && r->expect == NULL) {
-        if (e->tablespace == 0 && strcmp(e->path, TABLESPACE_MAP) == 0)
-            r->ts_map = e;
         r->jobs[r->n_jobs++] = (RestoreJob){.entry = e, .base = base};
         r->total_bytes += e->size;
         return 0;
@@ -253,8 +253,6 @@ static int plan_entry(Restore *r, const ManifestEntry *e, PgpErr *err)
         r->pg_control_path = path;
         return 0;
     }
-    if (e->type == MANIFEST_FILE && e->tablespace == 0 && strcmp(e->path, TABLESPACE_MAP) == 0)
-        r->ts_map = e;
     if (e->type == MANIFEST_FILE) {
         r->file_paths[r->n_file_paths++] = path;
         r->jobs[r->n_jobs++] = (RestoreJob){.entry = e, .base = base};
@@ -274,13 +272,12 @@ static int plan_entries(Restore *r, PgpErr *err)
     if (rc != 0)
         return rc;
     /* Arrays of the exact sizes: three of every entry's size cost 48 bytes a file. */
-    size_t n_files = 1, n_dirs = 1, n_links = 1;
+    size_t n_files = 1, n_dirs = 1;     /* each one more than needed: never calloc(0) */
     for (size_t i = 0; i < m->n_entries; i++) {
-        ManifestEntryType t = m->entries[i].type;
-        n_files += t == MANIFEST_FILE;
-        n_dirs += t == MANIFEST_DIR;
-        n_links += t != MANIFEST_FILE && t != MANIFEST_DIR;
+        n_files += m->entries[i].type == MANIFEST_FILE;
+        n_dirs += m->entries[i].type == MANIFEST_DIR;
     }
+    size_t n_links = m->n_entries - (n_files - 1) - (n_dirs - 1) + 1;
     r->jobs = calloc(n_files, sizeof *r->jobs);
     r->dirs = calloc(n_dirs, sizeof *r->dirs);
     r->links = calloc(n_links, sizeof *r->links);
@@ -364,22 +361,7 @@ static int make_dirs_and_links(Restore *r, bool links, PgpErr *err)
         for (size_t i = 0; i < r->n_dirs && rc == 0; i++)
             rc = restore_dest_mkdir(&r->dest, r->dirs[i].path, err);
         /* Parents of files the backup did not list as directories (never for BASE_BACKUP). */
-        char d[PATH_MAX], last[PATH_MAX] = "";
-        size_t last_len = 0;
-        for (size_t i = 0; i < r->n_jobs && rc == 0; i++) {
-            if (!restore_job_dest(&r->jobs[i], d, sizeof d)) {
-                rc = PGP_FAIL(err, PGP_ERR_IO, "cannot restore \"%s\" under \"%s\": path too "
-                              "long", r->jobs[i].entry->path, r->jobs[i].base);
-                break;
-            }
-            size_t len = (size_t)(strrchr(d, '/') - d);
-            if (last_len > 0 && len == last_len && strncmp(last, d, len) == 0)
-                continue;
-            rc = restore_dest_mkdir_parent(&r->dest, d, err);
-            memcpy(last, d, len + 1);
-            last_len = len;
-        }
-        return rc;
+        return rc == 0 ? restore_jobs_mkdir_parents(&r->dest, r->jobs, r->n_jobs, err) : rc;
     }
     for (size_t i = 0; i < r->n_links && rc == 0; i++) {
         if (symlink(r->links[i].target, r->links[i].path) != 0)

@@ -166,6 +166,8 @@ int restore_dest_links(RestoreDest *t, PgpErr *err);
  * for restore_dest_sync. An existing directory is fine; anything else there is an error. */
 int restore_dest_mkdir(RestoreDest *t, const char *path, PgpErr *err);
 int restore_dest_mkdir_parent(RestoreDest *t, const char *file, PgpErr *err);
+/* restore_dest_mkdir_parent for the destination of every job (each directory once in a row). */
+int restore_jobs_mkdir_parents(RestoreDest *t, const RestoreJob *jobs, size_t n, PgpErr *err);
 /* Records dir (an existing directory whose entries changed) for restore_dest_sync. */
 int restore_dest_note_sync(RestoreDest *t, const char *dir, PgpErr *err);
 /* fsyncs every directory created or filled so far. */
