@@ -43,7 +43,7 @@ start_expect_stop() {
         if [ -z "$pm" ] || ! pid_alive "$pm"; then
             break
         fi
-        if log_since "$name" "$mark" | grep -q 'selected new timeline ID'; then
+        if grep -q 'selected new timeline ID' <<<"$(log_since "$name" "$mark")"; then
             fail "$name promoted instead of stopping: $(log_since "$name" "$mark" | grep -E 'redo done|selected new timeline')"
         fi
         sleep 0.1

@@ -187,7 +187,10 @@ assert_contains() {  # haystack needle what
     esac
 }
 assert_icontains() {  # haystack needle(regex, case-insensitive) what
-    printf '%s' "$1" | grep -Eqi -- "$2" || fail "$3: /$2/ not found in: $1"
+    # A here-string, not printf | grep -q: bash writes a multi-line text line by line, grep -q
+    # may exit at a match in the first line, and the next write's SIGPIPE then fails the pipe
+    # under pipefail (seen in CI under load)
+    grep -Eqi -- "$2" <<<"$1" || fail "$3: /$2/ not found in: $1"
 }
 assert_file() { [ -f "$1" ] || fail "${2:-file missing}: $1 does not exist"; }
 assert_absent() {

@@ -82,7 +82,7 @@ repo_env_exports() {
 }
 
 # pgpitr_has_s3 BIN: BIN has an S3 driver (its --help lists the s3-endpoint setting).
-pgpitr_has_s3() { "$1" --help 2>&1 | grep -q -- 's3-endpoint'; }
+pgpitr_has_s3() { grep -q -- 's3-endpoint' <<<"$("$1" --help 2>&1)"; }   # no pipe: SIGPIPE
 
 # _repo_export_s3_env: exports repo_s3_env's settings into this shell.
 _repo_export_s3_env() {

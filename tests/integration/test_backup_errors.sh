@@ -103,7 +103,7 @@ log "  $ERR"
 sysid_src=$(cluster_sysid src)
 sysid_other=$(cluster_sysid other)
 { assert_contains "$ERR" "$sysid_src" x; assert_contains "$ERR" "$sysid_other" x; } 2>/dev/null ||
-    { printf '%s' "$ERR" | grep -Fqi "$(printf '%X' "$sysid_src")" && printf '%s' "$ERR" | grep -Fqi "$(printf '%X' "$sysid_other")"; } ||
+    { grep -Fqi -- "$(printf '%X' "$sysid_src")" <<<"$ERR" && grep -Fqi -- "$(printf '%X' "$sysid_other")" <<<"$ERR"; } ||
     fail "the error does not name both system identifiers ($sysid_src, $sysid_other): $ERR"
 repo_read "$REPO" repo.json >"$WORK/repo.json.after"
 assert_same_file "$WORK/repo.json.before" "$WORK/repo.json.after" "repo.json after a refused backup"

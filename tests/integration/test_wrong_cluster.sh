@@ -23,8 +23,8 @@ before=$(repo_listing "$REPO"; repo_debris "$REPO")
 mentions_sysid() {
     local hex
     hex=$(printf '%X' "$2")
-    printf '%s' "$1" | grep -Fq "$2" && return 0
-    printf '%s' "$1" | grep -Fqi "$hex" && return 0
+    grep -Fq -- "$2" <<<"$1" && return 0   # not printf | grep -q: SIGPIPE under pipefail
+    grep -Fqi -- "$hex" <<<"$1" && return 0
     return 1
 }
 
