@@ -20,6 +20,7 @@
 
 #include "pgpitr/common/hexstr.h"
 #include "pgpitr/common/timefmt.h"
+#include "pgpitr/repo/chunk_list.h"
 
 #define TIME_MAX INT64_C(253402300799)  /* 9999-12-31T23:59:59Z */
 
@@ -153,7 +154,8 @@ int manifest_set_standby_source(BackupManifest *m, const char *server, const cha
     src->primary = strdup(primary);
     if (src->server == NULL || src->primary == NULL)
         return NOMEM(err);
-    m->format = MANIFEST_FORMAT_STANDBY;
+    if (m->format < MANIFEST_FORMAT_STANDBY)
+        m->format = MANIFEST_FORMAT_STANDBY;
     return 0;
 }
 
@@ -181,6 +183,8 @@ int manifest_add_entry(BackupManifest *m, const ManifestEntry *e, PgpErr *err)
         !arena_dup(m, e->link_target, &c.link_target))
         return NOMEM(err);   /* what was copied stays in the arena until manifest_free */
     c.sha256[sizeof c.sha256 - 1] = '\0';
+    if (manifest_entry_chunked(&c))
+        m->format = MANIFEST_FORMAT_CHUNKED;
     m->entries[m->n_entries++] = c;
     m->n_listed = m->n_entries;
     return 0;
@@ -221,6 +225,28 @@ void manifest_entry_where(const ManifestEntry *e, size_t i, char where[WHERE_MAX
     snprintf(where, WHERE_MAX, "entry %zu (\"%s\")", i, e->path ? pgp_quote(e->path, q) : "");
 }
 
+/* A file stored as chunks: format 3, a valid chunk size, a list object path and no whole
+ * object, at least one byte and at most CHUNK_LIST_MAX_CHUNKS chunks (what a list may hold). */
+static int validate_chunked(const BackupManifest *m, const ManifestEntry *e, const char *where,
+                            PgpErr *err)
+{
+    if (m->format != MANIFEST_FORMAT_CHUNKED)
+        return BAD(err, "%s: a file stored as chunks needs format %d (this is format %d)", where,
+                   MANIFEST_FORMAT_CHUNKED, m->format);
+    uint64_t chunk_size = e->chunk_shift < 64 ? (uint64_t)1 << e->chunk_shift : 0;
+    if (!chunk_size_valid(chunk_size))
+        return BAD(err, "%s: chunk size 2^%u is not a power of two from %u to %u bytes", where,
+                   (unsigned)e->chunk_shift, CHUNK_SIZE_MIN, CHUNK_SIZE_MAX);
+    if (e->chunk_list == NULL || !storage_path_valid(e->chunk_list))
+        return BAD(err, "%s: \"chunk_list\" is not a valid repository path", where);
+    if (e->object != NULL)
+        return BAD(err, "%s: a file stored as chunks has no \"object\"", where);
+    if (e->size == 0 || chunk_count(e->size, chunk_size) > CHUNK_LIST_MAX_CHUNKS)
+        return BAD(err, "%s: a file stored as chunks has 1 to %zu chunks", where,
+                   CHUNK_LIST_MAX_CHUNKS);
+    return 0;
+}
+
 int manifest_validate_entry(const BackupManifest *m, const ManifestEntry *e, size_t i,
                             PgpErr *err)
 {
@@ -238,8 +264,14 @@ int manifest_validate_entry(const BackupManifest *m, const ManifestEntry *e, siz
     if (e->size > INT64_MAX || e->stored_size > INT64_MAX)
         return BAD(err, "%s: size out of range", where);
     bool file = e->type == MANIFEST_FILE, link = e->type == MANIFEST_SYMLINK;
+    bool chunked = manifest_entry_chunked(e);
     if (file && !hexstr_exact(e->sha256, PIPE_SHA256_HEX_LEN, HEX_LOWER))
-        return BAD(err, "%s: \"sha256\" must be 64 lowercase hex digits", where);
+        return BAD(err, "%s: \"%s\" must be 64 lowercase hex digits", where,
+                   chunked ? "chunk_list_sha256" : "sha256");
+    if (chunked)
+        return validate_chunked(m, e, where, err);
+    if (e->chunk_shift != 0)
+        return BAD(err, "%s: only a file is stored as chunks", where);
     if (file && (e->object == NULL || !storage_path_valid(e->object)))
         return BAD(err, "%s: \"object\" is not a valid repository path", where);
     if (!file && (e->sha256[0] != '\0' || e->object != NULL || e->size || e->stored_size))
@@ -306,10 +338,12 @@ static bool server_text_ok(const char *s)
 
 static int validate_format(const BackupManifest *m, PgpErr *err)
 {
-    if (m->format != MANIFEST_FORMAT && m->format != MANIFEST_FORMAT_STANDBY)
-        return BAD(err, "format %d is not supported (expected %d or %d)", m->format,
-                   MANIFEST_FORMAT, MANIFEST_FORMAT_STANDBY);
-    if ((m->format == MANIFEST_FORMAT_STANDBY) != (m->source != NULL))
+    if (m->format < MANIFEST_FORMAT || m->format > MANIFEST_FORMAT_CHUNKED)
+        return BAD(err, "format %d is not supported (expected %d to %d)", m->format,
+                   MANIFEST_FORMAT, MANIFEST_FORMAT_CHUNKED);
+    /* format 3 may or may not record a source */
+    if (m->format != MANIFEST_FORMAT_CHUNKED &&
+        (m->format == MANIFEST_FORMAT_STANDBY) != (m->source != NULL))
         return BAD(err, "format %d %s \"source\"", m->format,
                    m->source != NULL ? "cannot record a" : "must record a");
     if (m->source != NULL && (!server_text_ok(m->source->server) ||
@@ -466,7 +500,15 @@ static json_t *entry_json(const ManifestEntry *e)
         bad |= json_object_set_new(o, "size", json_integer((json_int_t)e->size));
     bad |= json_object_set_new(o, "mode", json_string(mode));
     bad |= json_object_set_new(o, "mtime", json_integer(e->mtime));
-    if (e->type == MANIFEST_FILE) {
+    if (manifest_entry_chunked(e)) {
+        uint64_t chunk_size = (uint64_t)1 << e->chunk_shift;
+        bad |= set_text(o, "chunk_list", e->chunk_list);
+        bad |= json_object_set_new(o, "chunk_list_sha256", json_string(e->sha256));
+        bad |= json_object_set_new(o, "chunk_size", json_integer((json_int_t)chunk_size));
+        bad |= json_object_set_new(o, "chunks",
+                                   json_integer((json_int_t)chunk_count(e->size, chunk_size)));
+        bad |= json_object_set_new(o, "stored_size", json_integer((json_int_t)e->stored_size));
+    } else if (e->type == MANIFEST_FILE) {
         bad |= json_object_set_new(o, "sha256", json_string(e->sha256));
         bad |= set_text(o, "object", e->object);
         bad |= json_object_set_new(o, "stored_size", json_integer((json_int_t)e->stored_size));

@@ -7,12 +7,14 @@
  */
 #include "manifest_impl.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgpitr/common/hexstr.h"
+#include "pgpitr/repo/chunk_list.h"
 
 
 /* manifest_time_parse for get_conv. */
@@ -175,9 +177,9 @@ static int parse_header(json_t *r, BackupManifest *m, PgpErr *err)
     int64_t v = 0;
     /* The format first: a newer format is reported as such, not as its first new field. */
     TRY(get_int(r, "format", w, INT32_MIN, INT32_MAX, &v, err));
-    if (v != MANIFEST_FORMAT && v != MANIFEST_FORMAT_STANDBY)
-        return BAD(err, "format %lld is not supported (expected %d or %d)", (long long)v,
-                   MANIFEST_FORMAT, MANIFEST_FORMAT_STANDBY);
+    if (v < MANIFEST_FORMAT || v > MANIFEST_FORMAT_CHUNKED)
+        return BAD(err, "format %lld is not supported (expected %d to %d)", (long long)v,
+                   MANIFEST_FORMAT, MANIFEST_FORMAT_CHUNKED);
     m->format = (int)v;
     TRY(check_keys(r, keys, w, "a manifest", err));
     TRY(parse_source(r, m, err));
@@ -230,17 +232,57 @@ static int parse_tablespaces(json_t *arr, BackupManifest *m, PgpErr *err)
     return 0;
 }
 
+static int get_sha(json_t *o, const char *key, const char *where, ManifestEntry *e, PgpErr *err)
+{
+    const char *sha;
+    TRY(get_str(o, key, where, &sha, err));
+    if (strlen(sha) != PIPE_SHA256_HEX_LEN)
+        return BAD(err, "%s: \"%s\" must be 64 lowercase hex digits", where, key);
+    memcpy(e->sha256, sha, PIPE_SHA256_HEX_LEN + 1);
+    return 0;
+}
+
+/* A file stored as chunks (format 3: manifest_validate_entry checks the format): the list's
+ * path and digest, the chunk size (a power of two: its log2 is kept) and the count, which
+ * must be the one the size and chunk size give. */
+static int parse_chunked_fields(json_t *o, const char *where, ManifestEntry *e, PgpErr *err)
+{
+    static const char *const whole[] = {"sha256", "object", "object_hex", NULL};
+    for (size_t k = 0; whole[k] != NULL; k++)
+        if (json_object_get(o, whole[k]) != NULL)
+            return BAD(err, "%s: a file stored as chunks has no \"%s\"", where, whole[k]);
+    int64_t size = 0, n = 0;
+    TRY(get_sha(o, "chunk_list_sha256", where, e, err));
+    TRY(get_text(o, "chunk_list", where, false, &e->chunk_list, err));
+    TRY(get_int(o, "chunk_size", where, 1, CHUNK_SIZE_MAX, &size, err));
+    if (!chunk_size_valid((uint64_t)size))
+        return BAD(err, "%s: \"chunk_size\" %lld is not a power of two from %u to %u", where,
+                   (long long)size, CHUNK_SIZE_MIN, CHUNK_SIZE_MAX);
+    while (((uint64_t)1 << e->chunk_shift) < (uint64_t)size)
+        e->chunk_shift++;
+    TRY(get_int(o, "chunks", where, 1, (int64_t)CHUNK_LIST_MAX_CHUNKS, &n, err));
+    if ((uint64_t)n != chunk_count(e->size, (uint64_t)size))
+        return BAD(err, "%s: \"chunks\" is %lld, but %" PRIu64 " bytes in chunks of %lld make "
+                   "%" PRIu64, where, (long long)n, e->size, (long long)size,
+                   chunk_count(e->size, (uint64_t)size));
+    return 0;
+}
+
 static int parse_file_fields(json_t *o, const char *where, ManifestEntry *e, PgpErr *err)
 {
     int64_t v = 0;
-    const char *sha;
     TRY(get_int(o, "size", where, 0, INT64_MAX, &v, err));
     e->size = (uint64_t)v;
-    TRY(get_str(o, "sha256", where, &sha, err));
-    if (strlen(sha) != PIPE_SHA256_HEX_LEN)
-        return BAD(err, "%s: \"sha256\" must be 64 lowercase hex digits", where);
-    memcpy(e->sha256, sha, PIPE_SHA256_HEX_LEN + 1);
-    TRY(get_text(o, "object", where, false, &e->object, err));
+    if (json_object_get(o, "chunk_list") != NULL || json_object_get(o, "chunk_list_hex") != NULL)
+        TRY(parse_chunked_fields(o, where, e, err));
+    else {
+        static const char *const chunked[] = {"chunk_list_sha256", "chunk_size", "chunks", NULL};
+        for (size_t k = 0; chunked[k] != NULL; k++)
+            if (json_object_get(o, chunked[k]) != NULL)
+                return BAD(err, "%s: \"%s\" without \"chunk_list\"", where, chunked[k]);
+        TRY(get_sha(o, "sha256", where, e, err));
+        TRY(get_text(o, "object", where, false, &e->object, err));
+    }
     TRY(get_int(o, "stored_size", where, 0, INT64_MAX, &v, err));
     e->stored_size = (uint64_t)v;
     return 0;
@@ -248,9 +290,10 @@ static int parse_file_fields(json_t *o, const char *where, ManifestEntry *e, Pgp
 
 int manifest_parse_entry(json_t *o, size_t i, ManifestEntry *e, PgpErr *err)
 {
-    static const char *const keys[][12] = {
+    static const char *const keys[][17] = {
         {"path", "path_hex", "tablespace", "type", "mode", "mtime", "size", "sha256", "object",
-         "object_hex", "stored_size", NULL},
+         "object_hex", "stored_size", "chunk_list", "chunk_list_hex", "chunk_list_sha256",
+         "chunk_size", "chunks", NULL},
         {"path", "path_hex", "tablespace", "type", "mode", "mtime", NULL},
         {"path", "path_hex", "tablespace", "type", "mode", "mtime", "link_target",
          "link_target_hex", NULL},

@@ -118,7 +118,8 @@ static void assert_manifest_eq(const BackupManifest *a, const BackupManifest *b)
         ck_assert_str_eq(x->sha256, y->sha256);
         assert_str_eq_opt(x->object, y->object);
         ck_assert_uint_eq(x->stored_size, y->stored_size);
-        assert_str_eq_opt(x->link_target, y->link_target);
+        assert_str_eq_opt(x->link_target, y->link_target);   /* chunk_list too: a union */
+        ck_assert_uint_eq(x->chunk_shift, y->chunk_shift);
     }
 }
 
@@ -251,7 +252,8 @@ typedef struct Mutation {
 
 static const Mutation mutations[] = {
     /* top level */
-    {"\"format\": 1,", "\"format\": 3,", "format 3 is not supported (expected 1 or 2)"},
+    {"\"format\": 1,", "\"format\": 4,", "format 4 is not supported (expected 1 to 3)"},
+    {"\"format\": 1,", "\"format\": 0,", "format 0 is not supported (expected 1 to 3)"},
     {"\"format\": 1,", "\"format\": 2,", "format 2 must record a \"source\""},
     {"  \"format\": 1,\n", "  \"format\": 1,\n  \"source\": {\"role\":\"standby\",\"server\":"
      "\"a:1\",\"primary\":\"b:2\"},\n", "format 1 cannot record a \"source\""},
@@ -488,7 +490,7 @@ static const char *break_sample(BackupManifest *m, int i)
     case 21: set_str(&m->label, NULL); return "is not a valid backup label";
     case 22: set_str(&m->compress, "gzip"); return "\"compress\" \"gzip\" is not a known codec";
     case 23: set_str(&m->status, NULL); return "\"status\" must be";
-    case 24: m->format = 3; return "format 3 is not supported";
+    case 24: m->format = 4; return "format 4 is not supported";
     case 25: m->tablespaces[1].oid = 16385; return "tablespace 16385 is listed twice";
     case 26: m->tablespaces[0].oid = 0; return "oid 0 is not valid";
     case 27: set_str(&m->tablespaces[0].location, "rel"); return "location must be an absolute";
@@ -572,6 +574,138 @@ START_TEST(standby_source)
         manifest_free(m);
         free(text);
     }
+}
+END_TEST
+
+/* ---- format 3: files stored as chunks ------------------------------------------------ */
+
+#define CHUNKED_LINE "{\"path\":\"base/5/16396\",\"tablespace\":0,\"type\":\"file\"," \
+    "\"size\":3145733,\"mode\":\"0600\",\"mtime\":1795316340,\"chunk_list\":" \
+    "\"objects/fe/" SHA_B ".zst\",\"chunk_list_sha256\":\"" SHA_B "\",\"chunk_size\":1048576," \
+    "\"chunks\":4,\"stored_size\":4242}"
+
+/* sample() plus a file of 3 MiB + 5 bytes in 1 MiB chunks (4 of them). */
+static BackupManifest *chunked_sample(void)
+{
+    BackupManifest *m = sample();
+    ck_assert_int_eq(m->format, MANIFEST_FORMAT);
+    ManifestEntry e = file_entry("base/5/16396", 0, 3 * 1048576 + 5, SHA_B, NULL);
+    e.chunk_shift = 20;
+    e.chunk_list = "objects/fe/" SHA_B ".zst";
+    e.stored_size = 4242;
+    add(m, e);
+    ck_assert_int_eq(m->format, MANIFEST_FORMAT_CHUNKED);   /* made so by the entry */
+    return m;
+}
+
+START_TEST(chunked_round_trip)
+{
+    BackupManifest *m = chunked_sample();
+    size_t len;
+    char *text = to_json(m, &len);
+    ck_assert_ptr_nonnull(strstr(text, "\n  \"format\": 3,\n"));
+    ck_assert_msg(strstr(text, CHUNKED_LINE) != NULL, "%s", text);
+    BackupManifest *back = from_json(text);
+    assert_manifest_eq(m, back);
+    const ManifestEntry *e = &back->entries[back->n_entries - 1];
+    ck_assert(manifest_entry_chunked(e));
+    ck_assert_ptr_null(e->object);
+    ck_assert_str_eq(e->chunk_list, "objects/fe/" SHA_B ".zst");
+    ck_assert_str_eq(e->sha256, SHA_B);
+    ck_assert_uint_eq(e->chunk_shift, 20);
+    ck_assert(!manifest_entry_chunked(&back->entries[1]));
+    manifest_free(back);
+    free(text);
+    /* a standby's chunked backup stays format 3, with its source */
+    PgpErr err = {0};
+    ck_assert_int_eq(manifest_set_standby_source(m, "db2:5432", "db1:5432", &err), 0);
+    ck_assert_int_eq(m->format, MANIFEST_FORMAT_CHUNKED);
+    text = to_json(m, &len);
+    back = from_json(text);
+    assert_manifest_eq(m, back);
+    ck_assert_str_eq(back->source->server, "db2:5432");
+    manifest_free(back);
+    free(text);
+    manifest_free(m);
+}
+END_TEST
+
+static const Mutation chunked_mutations[] = {
+    {"\"chunks\":4,", "\"chunks\":5,", "\"chunks\" is 5, but 3145733 bytes in chunks of 1048576 make 4"},
+    {"\"chunks\":4,", "\"chunks\":0,", "field \"chunks\""},
+    {"\"chunk_size\":1048576,", "\"chunk_size\":1048577,", "is not a power of two"},
+    {"\"chunk_size\":1048576,", "\"chunk_size\":4096,", "is not a power of two"},
+    {"\"chunk_size\":1048576,", "\"chunk_size\":33554432,", "field \"chunk_size\""},
+    {"\"chunk_size\":1048576,", "", "missing field \"chunk_size\""},
+    {"\"chunks\":4,", "\"chunks\":4,\"object\":\"x\",", "has no \"object\""},
+    {"\"chunks\":4,", "\"chunks\":4,\"sha256\":\"" SHA_A "\",", "has no \"sha256\""},
+    {"\"chunk_list_sha256\":\"" SHA_B "\",", "", "missing field \"chunk_list_sha256\""},
+    {"\"chunk_list_sha256\":\"" SHA_B "\"", "\"chunk_list_sha256\":\"ab\"",
+     "\"chunk_list_sha256\" must be 64 lowercase hex digits"},
+    {"\"chunk_list\":\"objects/fe/", "\"chunk_list\":\"../fe/", "\"chunk_list\" is not a valid"},
+    {"\"size\":3145733,", "\"size\":0,", "\"chunks\" is 4, but 0 bytes"},
+    {"\"format\": 3,", "\"format\": 1,", "a file stored as chunks needs format 3 (this is format 1)"},
+    {"\"type\":\"file\",\"size\":3145733,", "\"type\":\"dir\",\"size\":3145733,",
+     "unexpected field \"size\" for a dir"},
+    /* chunk fields in a whole file's entry */
+    {"\"sha256\":\"" SHA_B "\",\"object\":\"data/fe/fedc.zst\"",
+     "\"sha256\":\"" SHA_B "\",\"chunks\":1,\"object\":\"data/fe/fedc.zst\"",
+     "\"chunks\" without \"chunk_list\""},
+};
+
+START_TEST(chunked_rejected)
+{
+    BackupManifest *m = chunked_sample();
+    size_t len;
+    char *text = to_json(m, &len);
+    const Mutation *mu = &chunked_mutations[_i];
+    char *bad = replace_once(text, mu->from, mu->to);
+    expect_corrupt(bad, strlen(bad), mu->fragment);
+    free(bad);
+    free(text);
+    manifest_free(m);
+}
+END_TEST
+
+/* What a writer refuses: the rules hold before anything is written too. */
+START_TEST(chunked_rejected_on_write)
+{
+    static const struct {
+        uint8_t shift;
+        const char *list, *object;
+        uint64_t size;
+        const char *fragment;
+    } cases[] = {
+        {12, "objects/fe/l.zst", NULL, 100, "chunk size 2^12 is not a power of two from"},
+        {25, "objects/fe/l.zst", NULL, 100, "chunk size 2^25"},
+        {20, NULL, NULL, 100, "\"chunk_list\" is not a valid repository path"},
+        {20, "objects/fe/l.zst", "objects/fe/o.zst", 100, "has no \"object\""},
+        {20, "objects/fe/l.zst", NULL, 0, "has 1 to"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        BackupManifest *m = sample();
+        ManifestEntry e = file_entry("base/5/1", 0, cases[i].size, SHA_B, cases[i].object);
+        e.chunk_shift = cases[i].shift;
+        e.chunk_list = (char *)cases[i].list;
+        add(m, e);
+        char *text = NULL;
+        size_t len;
+        PgpErr err = {0};
+        ck_assert_int_eq(manifest_to_json(m, &text, &len, &err), PGP_ERR_CORRUPT);
+        ck_assert_msg(strstr(err.msg, cases[i].fragment) != NULL, "%zu: %s", i, err.msg);
+        ck_assert_ptr_null(text);
+        manifest_free(m);
+    }
+    /* chunk_shift on a directory */
+    BackupManifest *m = sample();
+    add(m, (ManifestEntry){.path = "base/9", .type = MANIFEST_DIR, .mode = 0700,
+                           .chunk_shift = 20});
+    char *text = NULL;
+    size_t len;
+    PgpErr err = {0};
+    ck_assert_int_eq(manifest_to_json(m, &text, &len, &err), PGP_ERR_CORRUPT);
+    ck_assert_msg(strstr(err.msg, "only a file is stored as chunks") != NULL, "%s", err.msg);
+    manifest_free(m);
 }
 END_TEST
 
@@ -801,6 +935,10 @@ Suite *suite_manifest(void)
     tcase_add_test(tc, reject_on_write);
     tcase_add_test(tc, standby_source);
     tcase_add_test(tc, standby_source_rejected);
+    tcase_add_test(tc, chunked_round_trip);
+    tcase_add_loop_test(tc, chunked_rejected, 0,
+                        (int)(sizeof chunked_mutations / sizeof chunked_mutations[0]));
+    tcase_add_test(tc, chunked_rejected_on_write);
     tcase_add_test(tc, labels);
     tcase_add_test(tc, many_entries);
     tcase_add_test(tc, json_error_quoted);

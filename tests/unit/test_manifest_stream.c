@@ -234,7 +234,7 @@ START_TEST(malformed)
     /* order and fields */
     expect_refused("\n  ]\n}", "\n  ],\n  \"x\": 1\n}", "field \"x\" follows \"entries\"");
     expect_refused("\"entries\": [", "\"entries\": 5, \"e\": [", "\"entries\" must be an array");
-    expect_refused("\"format\": 1", "\"format\": 3", "format 3 is not supported");
+    expect_refused("\"format\": 1", "\"format\": 4", "format 4 is not supported");
     expect_refused("\"mode\":\"0700\"", "\"mode\":\"0800\"", "entry 0 (\"base\"): field \"mode\"");
 }
 END_TEST

@@ -29,6 +29,15 @@
  * of a primary stays format 1, which every pgpitr reads; a pgpitr that knows only format 1
  * says "format 2 is not supported" about a standby's backup instead of misreading it.
  *
+ * Format 3 is format 2 with "source" optional, plus file entries stored as chunks
+ * (docs/chunking.md): instead of "sha256" and "object" such an entry has
+ *       "chunk_list": "<object path>", "chunk_list_sha256": "<64 hex>",
+ *       "chunk_size": 1048576, "chunks": 820
+ * (the chunk list object, the SHA-256 of its text, the chunk size, a power of two from 8 KiB
+ * to 16 MiB, and the number of chunks, which must be ceil(size / chunk_size), size >= 1);
+ * "stored_size" then counts the list and every chunk. A backup with such an entry is format 3;
+ * one without stays format 1 or 2.
+ *
  * Reading is strict, because a manifest drives what restore writes where: missing, mistyped,
  * out-of-range or unknown fields (and fields that do not belong to an entry's type) are
  * PGP_ERR_CORRUPT naming the field and the entry. manifest_validate() holds the semantic
@@ -59,6 +68,7 @@
 
 #define MANIFEST_FORMAT 1            /* a backup of a primary */
 #define MANIFEST_FORMAT_STANDBY 2    /* format 1 + "source": a backup taken on a standby */
+#define MANIFEST_FORMAT_CHUNKED 3    /* format 2 ("source" optional) + chunked file entries */
 #define MANIFEST_SERVER_MAX 1024     /* "host:port" texts of "source", NUL included */
 #define MANIFEST_STATUS_COMPLETE "complete"
 #define MANIFEST_LABEL_MAX 64
@@ -76,12 +86,21 @@ typedef struct ManifestEntry {
     /* ordered so that the struct has no padding (128 bytes): a million are kept at once */
     char *path;            /* relative path inside its archive ("base/1/1259", "pg_tblspc/16385") */
     uint32_t tablespace;   /* 0 = main data directory, else tablespace oid */
-    ManifestEntryType type;
+    uint8_t type;          /* ManifestEntryType */
+    /* Files: 0 = stored whole, in `object`, sha256 that of the content. Else (format 3) stored
+     * as chunks of 1 << chunk_shift bytes (chunk_list.h) named by the chunk list object
+     * `chunk_list`, sha256 that of the list's text, object NULL: code that knows only whole
+     * files fails on the NULL instead of restoring a chunk list as a file's content. */
+    uint8_t chunk_shift;
     uint64_t size;         /* original bytes (files) */
     int64_t mtime;
-    char *object;          /* files: repository object path holding the content; NULL otherwise */
-    uint64_t stored_size;  /* bytes of that object */
-    char *link_target;     /* symlinks */
+    char *object;          /* whole files: repository object path holding the content; NULL
+                              otherwise */
+    uint64_t stored_size;  /* bytes of that object (chunked: the list's and every chunk's) */
+    union {
+        char *link_target; /* symlinks */
+        char *chunk_list;  /* chunked files: the chunk list's object path */
+    };
     /* Backup only, never written to manifest.json: the CRC-32C of the content
      * (pipe_crc32c_final), checked against the server's backup_manifest when it lists CRC32C
      * checksums (backup_check_pg_manifest). has_crc32c is false where it was not computed. */
@@ -139,14 +158,22 @@ void manifest_drop_entries(BackupManifest *m);
 
 /* Appends a deep copy of e (its strings are copied into m's arena, freed by manifest_free
  * only: never free an entry's strings yourself; e stays the caller's). Only NOMEM fails: the
- * content is checked by manifest_validate / manifest_to_json. */
+ * content is checked by manifest_validate / manifest_to_json. A chunked file entry makes m
+ * format 3. */
 int manifest_add_entry(BackupManifest *m, const ManifestEntry *e, PgpErr *err);
 int manifest_add_tablespace(BackupManifest *m, uint32_t oid, const char *location, PgpErr *err);
 
 /* Records that m was taken on the standby `server` with the primary `primary` (copies of
- * both) and makes it format 2. Only NOMEM fails; the texts are checked by manifest_validate. */
+ * both) and makes it format 2 (unless it is format 3 already, which may hold a source). Only
+ * NOMEM fails; the texts are checked by manifest_validate. */
 int manifest_set_standby_source(BackupManifest *m, const char *server, const char *primary,
                                 PgpErr *err);
+
+/* A file entry stored as chunks (format 3): chunk_shift set. */
+static inline bool manifest_entry_chunked(const ManifestEntry *e)
+{
+    return e->type == MANIFEST_FILE && e->chunk_shift != 0;
+}
 
 /* The rules listed above; PGP_ERR_CORRUPT naming the field and entry. */
 int manifest_validate(const BackupManifest *m, PgpErr *err);
