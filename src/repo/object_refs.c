@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pgpitr/common/grow.h"
+#include "pgpitr/repo/chunk_load.h"
 #include "pgpitr/repo/manifest.h"
 
 static int nomem(PgpErr *err)
@@ -20,26 +21,58 @@ static int nomem(PgpErr *err)
 
 static int compact(ObjectRefs *r, PgpErr *err);
 
-static int on_entry(void *ud, const BackupManifest *m, const ManifestEntry *e, size_t i,
-                    PgpErr *err)
+static int add_path(ObjectRefs *r, const char *path, uint64_t stored_size, PgpErr *err)
 {
-    (void)m;
-    (void)i;
-    ObjectRefs *r = ud;
-    if (e->object == NULL)
-        return 0;
-    size_t len = strlen(e->object) + 1;
+    size_t len = strlen(path) + 1;
     if (GROW(r->v, r->n, r->cap_v, 1024, NULL, NULL) != 0 ||
         GROW_N(r->text, r->len, len, r->cap, 64 * 1024, NULL, NULL) != 0)
         return nomem(err);
-    memcpy(r->text + r->len, e->object, len);
-    r->v[r->n++] = (ObjectRef){.off = r->len, .stored_size = e->stored_size};
+    memcpy(r->text + r->len, path, len);
+    r->v[r->n++] = (ObjectRef){.off = r->len, .stored_size = stored_size};
     r->len += len;
     /* Compacting as soon as as many paths came in as the set held keeps a backup whose files
      * share few objects from costing a path per file, and the rest at most twice the set. */
     if (r->n - r->n_compact >= (r->n_compact > COMPACT_MIN ? r->n_compact : COMPACT_MIN))
         return compact(r, err);
     return 0;
+}
+
+/* A chunked file references its list and every chunk the list names: the list is read (and
+ * checked) here, so an unreadable list fails the whole set: expire must not plan removals
+ * around references it cannot know. The list's stored_size is the entry's (list and chunks);
+ * the chunks count 0 there. */
+static int add_chunked(ObjectRefs *r, Storage *s, const ManifestEntry *e, PgpErr *err)
+{
+    ChunkList *l = NULL;
+    int rc = chunk_list_load(s, e, &l, err);
+    if (rc == 0)
+        rc = add_path(r, e->chunk_list, e->stored_size, err);
+    for (size_t i = 0; rc == 0 && i < l->n; i++) {
+        char path[REPO_PATH_MAX];
+        rc = chunk_list_object_path(l, i, path, err);
+        if (rc == 0)
+            rc = add_path(r, path, 0, err);
+    }
+    chunk_list_free(l);
+    return rc;
+}
+
+typedef struct Walk {
+    ObjectRefs *r;
+    Storage *s;
+} Walk;
+
+static int on_entry(void *ud, const BackupManifest *m, const ManifestEntry *e, size_t i,
+                    PgpErr *err)
+{
+    (void)m;
+    (void)i;
+    Walk *w = ud;
+    if (manifest_entry_chunked(e))
+        return add_chunked(w->r, w->s, e, err);
+    if (e->object == NULL)
+        return 0;
+    return add_path(w->r, e->object, e->stored_size, err);
 }
 
 static int cmp_ref(const void *a, const void *b, void *text)
@@ -82,7 +115,8 @@ static int compact(ObjectRefs *r, PgpErr *err)
 
 int object_refs_add_backup(ObjectRefs *r, Storage *s, const char *label, PgpErr *err)
 {
-    ManifestReadOpts o = {.fn = on_entry, .ud = r};
+    Walk w = {.r = r, .s = s};
+    ManifestReadOpts o = {.fn = on_entry, .ud = &w};
     BackupManifest *m = NULL;
     int rc = manifest_stream(s, label, &o, &m, err);
     manifest_free(m);
