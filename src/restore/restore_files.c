@@ -181,6 +181,8 @@ int restore_file(Storage *s, const ManifestEntry *e, const char *dest,
                  const RestoreFileOptions *opt, RestoreFileResult *res, PgpErr *err)
 {
     static const RestoreFileOptions defaults = {0};
+    if (manifest_entry_chunked(e))
+        return restore_file_chunks(s, e, dest, opt, res, err);
     return restore_to(s, e, e->object, dest, opt != NULL ? opt : &defaults, res, err);
 }
 

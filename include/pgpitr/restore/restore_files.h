@@ -48,6 +48,14 @@ typedef struct RestoreFileResult {
 int restore_file(Storage *s, const ManifestEntry *e, const char *dest,
                  const RestoreFileOptions *opt, RestoreFileResult *res, PgpErr *err);
 
+/* restore_file for an entry stored as chunks (manifest_entry_chunked; src/restore/
+ * restore_chunks.c): the chunk list read and checked (chunk_list_load), each chunk fetched,
+ * checked against its digest in the list and written at its offset. The same creation, sync
+ * and removal-on-failure rules; a failure names the chunk, its byte range and its object.
+ * restore_file calls it for such entries. */
+int restore_file_chunks(Storage *s, const ManifestEntry *e, const char *dest,
+                        const RestoreFileOptions *opt, RestoreFileResult *res, PgpErr *err);
+
 /* Decompresses the object at `object` (codec from its extension) into dest byte for byte, with
  * no checksum to compare (PostgreSQL's backup_manifest: it carries its own). Same creation,
  * sync and removal-on-failure rules as restore_file; mode 0600. */
