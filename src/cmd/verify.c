@@ -108,16 +108,42 @@ static void print_text(const VerifyPlan *pl, const VerifyReport *r, const Totals
         printf("verify: %zu problem%s found\n", r->n_errors, r->n_errors == 1 ? "" : "s");
 }
 
+static json_t *labels_json(const char *const *labels, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < n; i++)
+        json_array_append_new(a, json_string(labels[i]));
+    return a != NULL ? a : json_array();
+}
+
+/* The files a problem of a chunked file breaks; NULL (no "files" key) for other kinds. */
+static json_t *files_json(const VerifyProblem *p)
+{
+    if (p->n_files == 0)
+        return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < p->n_files; i++) {
+        const VerifyProblemFile *f = &p->files[i];
+        json_t *o = json_pack("{s:s, s:I, s:o}", "path", f->path, "tablespace",
+                              (json_int_t)f->tablespace, "backups",
+                              labels_json(f->backups, f->n_backups));
+        if (o != NULL && f->has_chunk) {
+            json_object_set_new(o, "chunk", json_integer((json_int_t)f->chunk));
+            json_object_set_new(o, "offset", json_integer((json_int_t)f->offset));
+            json_object_set_new(o, "length", json_integer((json_int_t)f->length));
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 static json_t *problem_json(const VerifyProblem *p)
 {
-    json_t *labels = json_array();
-    for (size_t i = 0; labels != NULL && i < p->n_backups; i++)
-        json_array_append_new(labels, json_string(p->backups[i]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:o, s:o}", "severity",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:o, s:o, s:o*}", "severity",
                      p->error ? "error" : "note", "kind", p->kind, "subject", p->subject,
                      "message", p->message, "breaks", p->breaks, "backups",
-                     labels != NULL ? labels : json_array(), "timeline",
-                     p->tli != 0 ? json_integer(p->tli) : json_null());
+                     labels_json(p->backups, p->n_backups), "timeline",
+                     p->tli != 0 ? json_integer(p->tli) : json_null(), "files", files_json(p));
 }
 
 static json_t *backup_json(const Catalog *c, const VerifyReport *r, size_t bi)

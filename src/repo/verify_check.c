@@ -768,6 +768,9 @@ void verify_report_free(VerifyReport *r)
         free(r->problems[i].message);
         free(r->problems[i].breaks);
         free(r->problems[i].backups);
+        for (size_t f = 0; f < r->problems[i].n_files; f++)
+            free(r->problems[i].files[f].backups);
+        free(r->problems[i].files);
     }
     free(r->problems);
     free(r->restorable);

@@ -4,6 +4,7 @@
  * broken in every backup referencing the list), a list that does not describe one entry
  * (backup_chunk_list for that file and backup), and a missing or damaged chunk (backup_chunk:
  * every file using it, with the chunk's number and byte range, and the backups holding it).
+ * Each problem also lists every file it breaks (VerifyProblem.files, "files" in JSON).
  * Reads nothing, prints nothing.
  */
 #include <stdint.h>
@@ -53,6 +54,34 @@ static void name_file(const VerifyAnalysis *a, const VerifyChunks *v, size_t i, 
                     a->c->backups[v->refs[r].backup].label);
 }
 
+/* Records the file of refs [i, j) (n of them not skipped) in p->files. */
+static void record_file(VerifyAnalysis *a, const VerifyChunks *v, size_t i, size_t j, size_t n,
+                        size_t index, bool skip_bad, VerifyProblem *p)
+{
+    const ManifestEntry *e = entry_of(a, &v->refs[i]);
+    VerifyProblemFile *nf = realloc(p->files, (p->n_files + 1) * sizeof *nf);
+    const char **labels = malloc(n * sizeof *labels);
+    if (nf != NULL)
+        p->files = nf;
+    if (nf == NULL || labels == NULL) {
+        free(labels);
+        a->nomem = true;
+        return;
+    }
+    VerifyProblemFile *f = &p->files[p->n_files++];
+    *f = (VerifyProblemFile){.path = e->path, .tablespace = e->tablespace,
+                             .has_chunk = index != SIZE_MAX, .backups = labels};
+    if (f->has_chunk) {
+        uint64_t cs = (uint64_t)1 << e->chunk_shift;
+        f->chunk = index;
+        f->offset = (uint64_t)index * cs;
+        f->length = f->offset + cs < e->size ? cs : e->size - f->offset;
+    }
+    for (size_t r = i; r < j; r++)
+        if (!skipped(v, r, skip_bad))
+            labels[f->n_backups++] = a->c->backups[v->refs[r].backup].label;
+}
+
 /* Names the files of refs [from, to) of one list (adjacent refs of one file are the backups
  * holding it) into f, "; " between files, each with chunk `index` unless it is SIZE_MAX;
  * refs whose entry the list does not describe (reported on their own) are skipped when
@@ -70,6 +99,8 @@ static void name_files(VerifyAnalysis *a, const VerifyChunks *v, size_t from, si
                 n++;
                 verify_add_backup(a, p, v->refs[j].backup);
             }
+        if (n > 0)
+            record_file(a, v, i, j, n, index, skip_bad, p);
         if (n > 0 && *named >= NAMED_FILES_MAX)
             ++*more;
         else if (n > 0) {
@@ -141,6 +172,8 @@ static void ref_problem(VerifyAnalysis *a, const VerifyChunks *v, size_t r)
                    q, e->tablespace, label),
         0);
     verify_add_backup(a, p, v->refs[r].backup);
+    if (p != NULL)
+        record_file(a, v, r, r + 1, 1, SIZE_MAX, false, p);
 }
 
 /* Bad chunk b, used as hits[h, end). */

@@ -207,6 +207,22 @@ static const char *broken(const VerifyProblem *p)
     return out;
 }
 
+/* "base/5/16396:0 chunk 1 @1048576+1048576 B1,B2": one file a problem breaks. */
+static const char *file_of(const VerifyProblem *p, size_t i)
+{
+    static char out[256];
+    ck_assert_uint_lt(i, p->n_files);
+    const VerifyProblemFile *f = &p->files[i];
+    int n = snprintf(out, sizeof out, "%s:%u", f->path, f->tablespace);
+    if (f->has_chunk)
+        n += snprintf(out + n, sizeof out - (size_t)n, " chunk %llu @%llu+%llu",
+                      (unsigned long long)f->chunk, (unsigned long long)f->offset,
+                      (unsigned long long)f->length);
+    for (size_t b = 0; b < f->n_backups; b++)
+        n += snprintf(out + n, sizeof out - (size_t)n, "%s%s", b ? "," : " ", f->backups[b]);
+    return out;
+}
+
 static bool restorable(const Run *x, const char *label)
 {
     for (size_t i = 0; i < x->c.n_backups; i++)
@@ -295,6 +311,9 @@ START_TEST(flipped_bit_in_a_shared_chunk_names_every_file_and_backup)
                         "in backup \"B2\"");
     contains(p->breaks, "can no longer be restored");
     ck_assert_str_eq(broken(p), "B1,B2");
+    ck_assert_uint_eq(p->n_files, 2);
+    ck_assert_str_eq(file_of(p, 0), "base/5/16396:0 chunk 1 @1048576+1048576 B1,B2");
+    ck_assert_str_eq(file_of(p, 1), "base/5/16397:0 chunk 0 @0+1048576 B2");
     ck_assert(!restorable(&x, "B1") && !restorable(&x, "B2"));
     ck_assert_uint_eq(x.r.n_errors, 1);
     ck_assert_uint_eq(x.plan.chunks.pool.objects, 5);   /* still read once */
@@ -315,6 +334,8 @@ START_TEST(missing_chunk_is_backup_chunk)
                                 "(tablespace 0) in backups \"B1\", \"B2\" can no longer be "
                                 "restored");
     ck_assert_str_eq(broken(p), "B1,B2");
+    ck_assert_uint_eq(p->n_files, 1);
+    ck_assert_str_eq(file_of(p, 0), "base/5/16396:0 chunk 3 @3145728+5 B1,B2");
     ck_assert_uint_eq(x.r.n_errors, 1);
     done(&x);
 }
@@ -332,6 +353,8 @@ START_TEST(damaged_list_breaks_its_file_in_every_backup)
                                 "\"B2\" can no longer be restored (its chunks were not "
                                 "checked)");
     ck_assert_str_eq(broken(p), "B1,B2");
+    ck_assert_uint_eq(p->n_files, 1);
+    ck_assert_str_eq(file_of(p, 0), "base/5/16396:0 B1,B2");
     ck_assert_uint_eq(x.r.n_errors, 1);
     ck_assert_uint_eq(x.plan.chunks.pool.objects, 2);   /* only Y's chunks */
     done(&x);
@@ -370,6 +393,7 @@ START_TEST(list_not_describing_an_entry_breaks_that_file)
     contains(p->message, "backup \"B3\": file \"base/5/99999\"");
     contains(p->message, "does not describe it");
     ck_assert_str_eq(broken(p), "B3");
+    ck_assert_str_eq(file_of(p, 0), "base/5/99999:0 B3");
     ck_assert(restorable(&x, "B1") && restorable(&x, "B2"));
     done(&x);
 }

@@ -47,6 +47,16 @@ int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *o
                       PgpErr *err);
 void verify_plan_free(VerifyPlan *p);
 
+/* A file a problem of a chunked file breaks (backup_chunk, backup_chunk_list). */
+typedef struct VerifyProblemFile {
+    const char *path;           /* points into the catalog's manifest */
+    uint32_t tablespace;
+    bool has_chunk;             /* backup_chunk: which chunk of the file, and its bytes */
+    uint64_t chunk, offset, length;
+    const char **backups;       /* labels of the backups holding the file (into the catalog) */
+    size_t n_backups;
+} VerifyProblemFile;
+
 typedef struct VerifyProblem {
     bool error;                 /* false: a note (does not fail verify) */
     const char *kind;           /* "backup_file", "backup_chunk_list", "backup_chunk",
@@ -60,6 +70,9 @@ typedef struct VerifyProblem {
     uint32_t tli;               /* the timeline concerned, 0 if none */
     const char **backups;       /* labels (pointing into the catalog) that cannot be restored */
     size_t n_backups;
+    VerifyProblemFile *files;   /* chunked files: every file broken, each once (the breaks
+                                   line names at most 16); NULL for other kinds */
+    size_t n_files;
 } VerifyProblem;
 
 /* How far each checked backup recovers along one timeline. */
