@@ -124,7 +124,7 @@ static void set_breaks(VerifyAnalysis *a, VerifyProblem *p, FILE *f, char **text
         return;
     }
     if (more > 0)
-        p->breaks = verify_fmt(a, "%s and %zu more file%s can no longer be restored%s", text,
+        p->breaks = verify_fmt(a, "%s (and %zu more file%s) can no longer be restored%s", text,
                                more, more == 1 ? "" : "s", tail);
     else
         p->breaks = verify_fmt(a, "%s can no longer be restored%s", text, tail);

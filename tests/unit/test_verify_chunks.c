@@ -399,6 +399,35 @@ START_TEST(list_not_describing_an_entry_breaks_that_file)
 }
 END_TEST
 
+/* A chunk used by many files: the breaks line names 16 and counts the rest; "files" and
+ * "backups" are complete. */
+START_TEST(many_files_on_one_chunk_are_counted_past_sixteen)
+{
+    enum { N = 20 };
+    ManifestEntry many[N];
+    char paths[N][32];
+    const ManifestEntry *es[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof paths[i], "base/7/%d", 100 + i);
+        many[i] = ex;
+        many[i].path = paths[i];
+        es[i] = &many[i];
+    }
+    save("B3", 0x4000028, es, N);
+    flip_bit(x_chunk[0]);
+    Run x;
+    run(&x, NULL, 2);
+    const VerifyProblem *p = only_problem(&x, "backup_chunk");
+    /* 20 files of B3 and base/5/16396 of B1 and B2: 21 files, 16 named, 5 more */
+    contains(p->breaks, "in backup \"B3\" (and 5 more files) can no longer be restored");
+    ck_assert_uint_eq(p->n_files, 21);
+    ck_assert_str_eq(broken(p), "B1,B2,B3");
+    ck_assert_uint_eq(x.plan.chunks.n_lists, 2);          /* still two distinct lists */
+    ck_assert_uint_eq(x.plan.chunks.list_reads, 4);      /* and the second pass */
+    done(&x);
+}
+END_TEST
+
 Suite *suite_verify_chunks(void)
 {
     Suite *s = suite_create("verify_chunks");
@@ -411,6 +440,7 @@ Suite *suite_verify_chunks(void)
     tcase_add_test(tc, damaged_list_breaks_its_file_in_every_backup);
     tcase_add_test(tc, missing_list_breaks_only_the_backups_using_it);
     tcase_add_test(tc, list_not_describing_an_entry_breaks_that_file);
+    tcase_add_test(tc, many_files_on_one_chunk_are_counted_past_sixteen);
     suite_add_tcase(s, tc);
     return s;
 }
