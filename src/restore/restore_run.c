@@ -582,20 +582,6 @@ static void print_recovery(const Restore *r)
                action);
 }
 
-/* Say it: a copy that archived would write its new timeline into production's repository. */
-static void print_archiving(const Restore *r)
-{
-    if (r->req->archive_mode == RESTORE_ARCHIVE_PRESERVE)
-        printf("archiving: kept from the backup (--archive-mode preserve): once promoted, this "
-               "server archives its new timeline as the backup's archive_command or "
-               "archive_library says\n");
-    else
-        printf("archiving: archive_mode = off, so this copy will not archive into the "
-               "repository; for a PITR that replaces production, restore with --archive-mode "
-               "preserve (archiving turned on after the promotion would miss the new "
-               "timeline's history file)\n");
-}
-
 static void print_summary(const Restore *r)
 {
     double secs = elapsed(r);
@@ -618,7 +604,7 @@ static void print_summary(const Restore *r)
     if (!r->req->standby)
         print_recovery(r);
     restore_print_standby(&next);
-    print_archiving(r);
+    restore_print_archiving(r->req->archive_mode);
     if (geteuid() == 0)
         printf("note: the files belong to root; give them to the server's user first "
                "(chown -R postgres: \"%s\" and each tablespace location)\n", r->dest.pgdata);
