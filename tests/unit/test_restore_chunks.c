@@ -4,7 +4,8 @@
  * damaged chunk and a list that does not match the entry each fail naming what is wrong,
  * and leave no file behind. --delta over an existing file (through restore_file_delta and
  * the pool): only the chunks that differ or are missing are fetched, proved by deleting the
- * other chunk objects from the repository first.
+ * other chunk objects from the repository first; and `pgpitr restore` of a fabricated format 3
+ * backup, then --delta over it, with the chunk counts its summary reports.
  */
 #include <check.h>
 #include <errno.h>
@@ -15,9 +16,11 @@
 #include <unistd.h>
 
 #include "fx_dir.h"
+#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/chunk_list.h"
 #include "pgpitr/repo/object_io.h"
+#include "pgpitr/repo/repo.h"
 #include "pgpitr/restore/restore_files.h"
 
 #define MTIME 1795316400
@@ -504,6 +507,121 @@ START_TEST(delta_pool_counts_chunks)
 }
 END_TEST
 
+/* ---- the command: a backup with a chunked file, restored, then restored over with --delta -- */
+
+/* A whole-file entry for content, its object stored. */
+static void add_whole(BackupManifest *m, const char *path, const char *content)
+{
+    ManifestEntry e = {.path = (char *)path, .type = MANIFEST_FILE, .size = strlen(content),
+                       .stored_size = 1, .mode = 0600, .mtime = MTIME};
+    char obj[REPO_PATH_MAX];
+    put(content, strlen(content), PIPE_CODEC_ZSTD, obj, e.sha256);
+    e.object = obj;
+    PgpErr err = {0};
+    ck_assert_int_eq(manifest_add_entry(m, &e, &err), 0);
+}
+
+/* Binds the repository and saves backup B1 (dirs, two whole files and the chunked entry e),
+ * its WAL segment archived. */
+static void save_backup(const ManifestEntry *e)
+{
+    PgpErr err = {0};
+    Repo *repo = NULL;
+    ck_assert_int_eq(repo_open(st, &repo, &err), 0);
+    RepoIdentity id = {.system_identifier = 7300000000000000001ULL, .pg_major = 15,
+                       .wal_segsize = 16u << 20};
+    ck_assert_int_eq(repo_bind(repo, &id, &err), 0);
+    repo_free(repo);
+    BackupManifest *m = manifest_new();
+    m->label = strdup("B1");
+    m->status = strdup("complete");
+    m->compress = strdup("zstd");
+    m->system_identifier = id.system_identifier;
+    m->pg_version_num = 150004;
+    m->pg_major = 15;
+    m->timeline = 1;
+    m->start_lsn = 0x5000000;
+    m->stop_lsn = 0x5000100;
+    m->start_time = MTIME - 2;
+    m->stop_time = MTIME;
+    static const char *const dirs[] = {"global", "base", "base/5", "pg_wal"};
+    for (size_t i = 0; i < 4; i++) {
+        ManifestEntry d = {.path = (char *)dirs[i], .type = MANIFEST_DIR, .mode = 0700,
+                           .mtime = MTIME};
+        ck_assert_int_eq(manifest_add_entry(m, &d, &err), 0);
+    }
+    add_whole(m, "PG_VERSION", "15\n");
+    add_whole(m, "global/pg_control", "control");
+    ck_assert_int_eq(manifest_add_entry(m, e, &err), 0);
+    ck_assert_msg(manifest_save(st, "B1", m, &err) == 0, "%s", err.msg);
+    manifest_free(m);
+    char path[REPO_PATH_MAX], hex[PIPE_SHA256_HEX_LEN + 1];
+    const char *wal = "000000010000000000000005";
+    uint8_t digest[PIPE_SHA256_LEN];
+    ck_assert_int_eq(pipe_sha256_buf(wal, strlen(wal), digest, NULL), 0);
+    pipe_hex(digest, sizeof digest, hex);
+    ck_assert_int_eq(repo_archive_object_path(wal, hex, PIPE_CODEC_NONE, path, &err), 0);
+    ck_assert_int_eq(storage_put_all(st, path, 0, wal, strlen(wal), &err), 0);
+}
+
+/* pgpitr restore --pgdata pgdata [--delta]: 0, and its report contains each of want. */
+static void run_restore(const char *pgdata, bool delta, const char *const want[3])
+{
+    char out[128], report[8192] = "";
+    dest_path(out, sizeof out, "report.txt");
+    char *argv[] = {"restore", "--pgdata", (char *)pgdata, "--jobs", "2", "--delta", NULL};
+    CmdGlobal g = {.repo = dir};
+    setenv("PGPITR_CONFIG", "/dev/null", 1);
+    ck_assert_ptr_nonnull(freopen(out, "w", stdout));
+    PgpErr err = {0};
+    int rc = cmd_restore.run(&g, delta ? 6 : 5, argv, &err);
+    fflush(stdout);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    FILE *f = fopen(out, "r");
+    ck_assert_uint_gt(fread(report, 1, sizeof report - 1, f), 0);
+    fclose(f);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(strstr(report, want[i]) != NULL, "\"%s\" not in:\n%s", want[i], report);
+}
+
+START_TEST(delta_command_reports_chunks)
+{
+    ManifestEntry e;
+    ChunkList *l = NULL;
+    unsigned char *data = chunked_file(DSIZE, &e, &l);
+    e.stored_size = 1;
+    save_backup(&e);
+    char pg[64], pgdata[128], file[192];
+    fx_dir_make(pg, sizeof pg, "rchunks_pg");
+    snprintf(pgdata, sizeof pgdata, "%s/data", pg);
+    snprintf(file, sizeof file, "%s/base/5/16396", pgdata);
+    run_restore(pgdata, false, (const char *const[]){
+        "restored 3 files, 3.0 MiB", "chunks: 4 fetched, 0 already in place, in 1 file(s) "
+        "stored as chunks", "archiving:"});
+    assert_restored(file, data, DSIZE);
+    /* the restored server changed a page of chunk 1; the other chunks' objects go */
+    FILE *f = fopen(file, "r+b");
+    ck_assert_int_eq(fseek(f, MIB + 8192, SEEK_SET), 0);
+    fputc(data[MIB + 8192] ^ 0xff, f);
+    fclose(f);
+    drop_chunks(l, 1u << 1);
+    /* written: chunk 1 and pg_control (removed first); kept: PG_VERSION only */
+    run_restore(pgdata, true, (const char *const[]){
+        "restored 2 files, 1.0 MiB", "chunks: 1 fetched, 3 already in place",
+        "delta: kept 1 files (0.0 MiB) whose size and SHA-256 matched, rewrote 2,"});
+    assert_restored(file, data, DSIZE);
+    /* nothing differs: the chunked file counts as kept */
+    run_restore(pgdata, true, (const char *const[]){
+        "restored 1 files, 0.0 MiB", "chunks: 0 fetched, 4 already in place",
+        "delta: kept 2 files (3.0 MiB) whose size and SHA-256 matched, rewrote 1,"});
+    assert_restored(file, data, DSIZE);
+    fx_dir_remove(pg);
+    free(data);
+    chunk_list_free(l);
+    entry_free(&e);
+}
+END_TEST
+
 Suite *suite_restore_chunks(void)
 {
     Suite *s = suite_create("restore_chunks");
@@ -520,6 +638,7 @@ Suite *suite_restore_chunks(void)
     tcase_add_test(tc, delta_with_a_damaged_chunk_fails_and_leaves_no_file);
     tcase_add_test(tc, delta_never_writes_through_a_link);
     tcase_add_test(tc, delta_pool_counts_chunks);
+    tcase_add_test(tc, delta_command_reports_chunks);
     suite_add_tcase(s, tc);
     return s;
 }
