@@ -35,15 +35,18 @@
 #include "pgpitr/pg/pgconn.h"
 #include "pgpitr/pg/walname.h"
 
-/* Memory: files below STREAM_MIN are read whole into the pool's budget and stored by its
- * workers; larger ones are compressed while they arrive into a storage writer (stream_big)
- * that holds at most BACKUP_PENDING_MEMORY, counted in the same budget. With the raw queue
- * of a streamed file and each worker's writer (one S3 part at most), a backup's peak RSS
+/* Memory: files below CHUNK_FILE_MIN (8 MiB) are read whole into the pool's budget and stored
+ * by its workers; larger ones are read one 1 MiB chunk at a time into the same budget, each
+ * chunk a job (backup_pool_submit_chunked, docs/chunking.md). Only a file too large for a
+ * chunk list (above 1 TiB) is still compressed while it arrives into a storage writer
+ * (stream_big) that holds at most BACKUP_PENDING_MEMORY, counted in the budget. With the raw
+ * queue of a streamed file and each worker's writer (one S3 part at most), a backup's peak RSS
  * stays near a fixed base + POOL_BUDGET + STREAM_QUEUE + jobs x s3-part-size, whatever the
  * size of the database or of its largest file (docs/s3.md). */
 #define POOL_BUDGET (32u << 20)
 #define HASH_PIECE (1u << 20)
-/* From this size on a file is compressed while it arrives instead of after (see stream_big).
+/* From this size on a file that is not chunked is compressed while it arrives instead of
+ * after (see stream_big).
  * It bounds the raw bytes one file holds in memory: the bench database's 42 MiB index held
  * whole (with 64 MiB here) while the 256 MiB table streamed made the peak RSS 107 MiB, 61 MiB
  * with 32 MiB. Files below it are compressed on one thread each (backup_store_file). */
