@@ -173,6 +173,12 @@ static int check_checksum(const ManifestEntry *e, const PgManifestFile *f, const
     char got[PIPE_SHA256_HEX_LEN + 1];
     switch (f->checksum_type) {
     case PG_MANIFEST_CHECKSUM_SHA256:
+        /* A chunked entry's sha256 is its chunk list's: no whole-file SHA-256 is computed
+         * (docs/chunking.md); backup asks for CRC32C, so only a server ignoring that gets here. */
+        if (manifest_entry_chunked(e))
+            return PGP_FAIL(err, PGP_ERR_CORRUPT, "\"%s\": backup_manifest has a SHA256 "
+                            "checksum, which cannot be checked for a file stored as chunks "
+                            "(expected CRC32C)", path);
         if (strcmp(f->checksum, e->sha256) == 0)
             return 0;
         return PGP_FAIL(err, PGP_ERR_CORRUPT, "\"%s\": received content has sha256 %s, "

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/backup/backup_chunks.h"
 #include "pgpitr/backup/backup_finish.h"
 #include "pgpitr/backup/backup_standby.h"
 #include "pgpitr/backup/backup_store.h"
@@ -34,15 +35,18 @@
 #include "pgpitr/pg/pgconn.h"
 #include "pgpitr/pg/walname.h"
 
-/* Memory: files below STREAM_MIN are read whole into the pool's budget and stored by its
- * workers; larger ones are compressed while they arrive into a storage writer (stream_big)
- * that holds at most BACKUP_PENDING_MEMORY, counted in the same budget. With the raw queue
- * of a streamed file and each worker's writer (one S3 part at most), a backup's peak RSS
+/* Memory: files below CHUNK_FILE_MIN (8 MiB) are read whole into the pool's budget and stored
+ * by its workers; larger ones are read one 1 MiB chunk at a time into the same budget, each
+ * chunk a job (backup_pool_submit_chunked, docs/chunking.md). Only a file too large for a
+ * chunk list (above 1 TiB) is still compressed while it arrives into a storage writer
+ * (stream_big) that holds at most BACKUP_PENDING_MEMORY, counted in the budget. With the raw
+ * queue of a streamed file and each worker's writer (one S3 part at most), a backup's peak RSS
  * stays near a fixed base + POOL_BUDGET + STREAM_QUEUE + jobs x s3-part-size, whatever the
  * size of the database or of its largest file (docs/s3.md). */
 #define POOL_BUDGET (32u << 20)
 #define HASH_PIECE (1u << 20)
-/* From this size on a file is compressed while it arrives instead of after (see stream_big).
+/* From this size on a file that is not chunked is compressed while it arrives instead of
+ * after (see stream_big).
  * It bounds the raw bytes one file holds in memory: the bench database's 42 MiB index held
  * whole (with 64 MiB here) while the 256 MiB table streamed made the peak RSS 107 MiB, 61 MiB
  * with 32 MiB. Files below it are compressed on one thread each (backup_store_file). */
@@ -59,6 +63,7 @@ typedef struct BackupRun {
     BackupPool *pool;
     Storage *storage;
     uint64_t files, reused_files;
+    uint64_t chunked_files, chunks, new_chunks;   /* files stored as chunks */
     BackupDedup dedup;          /* which reused files were duplicates within this backup */
     int64_t total_size;
     uint64_t received;          /* bytes of the copy stream (pg_basebackup_received) */
@@ -241,6 +246,11 @@ static int stream_big(BackupRun *r, const PgTarEntry *e, PgTarReader *reader,
     return rc;
 }
 
+static int tar_read(void *ud, void *buf, size_t len, PgpErr *err)
+{
+    return pg_tar_read(ud, buf, len, err);
+}
+
 static int on_entry(void *ud, const PgTarEntry *e, PgTarReader *reader, PgpErr *err)
 {
     BackupRun *r = ud;
@@ -256,7 +266,12 @@ static int on_entry(void *ud, const PgTarEntry *e, PgTarReader *reader, PgpErr *
     }
     if (e->size > SIZE_MAX / 2)
         return PGP_FAIL(err, PGP_ERR_PG, "file \"%s\" is too large", e->path);
-    if (e->size >= STREAM_MIN)
+    BackupFileJob meta = {.path = (char *)e->path, .tablespace = e->tablespace,
+                          .mode = e->mode, .mtime = e->mtime, .size = (size_t)e->size};
+    /* Large files as chunks (docs/chunking.md): a changed page costs one chunk, not the file. */
+    if (backup_store_chunks(e->size))
+        return backup_pool_submit_chunked(r->pool, &meta, tar_read, reader, err);
+    if (e->size >= STREAM_MIN)     /* above CHUNK_LIST_MAX_CHUNKS chunks only */
         return stream_big(r, e, reader, r->store, err);
     BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
                          .size = (size_t)e->size, .data_len = (size_t)e->size};
@@ -283,6 +298,14 @@ static int on_stored(void *ud, const BackupFileJob *job, const BackupStoreResult
     ManifestEntry me = {.path = job->path, .tablespace = job->tablespace, .type = MANIFEST_FILE,
                         .size = job->size, .mode = job->mode, .mtime = job->mtime,
                         .object = (char *)res->object, .stored_size = res->stored_size};
+    if (res->chunk_shift != 0) {   /* stored as chunks: object is the chunk list */
+        me.object = NULL;
+        me.chunk_list = (char *)res->object;
+        me.chunk_shift = res->chunk_shift;
+        r->chunked_files++;
+        r->chunks += res->chunks;
+        r->new_chunks += res->new_chunks;
+    }
     memcpy(me.sha256, res->sha256_hex, sizeof me.sha256);
     me.crc32c = job->crc32c;
     me.has_crc32c = job->has_crc32c;
@@ -294,8 +317,7 @@ static int on_stored(void *ud, const BackupFileJob *job, const BackupStoreResult
     r->m->stored_size += res->stored_size;
     if (res->reused)
         r->reused_files++;
-    else
-        r->m->new_stored_size += res->stored_size;
+    r->m->new_stored_size += res->new_stored_size;
     backup_dedup_note(&r->dedup, res);
     return 0;
 }
@@ -486,6 +508,10 @@ static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
                (double)r->received / 1048576.0, o->server_compress.zstd ? " (server " : "",
                o->server_compress.zstd ? scomp : "", o->server_compress.zstd ? ")" : "",
                seconds, mbps, start, stop, m->timeline);
+        if (r->chunked_files > 0)
+            printf("  %" PRIu64 " large file%s stored as chunks: %" PRIu64 " chunks, %" PRIu64
+                   " of them new\n", r->chunked_files, r->chunked_files == 1 ? "" : "s",
+                   r->chunks, r->new_chunks);
         if (m->source != NULL)
             printf("  taken on the standby \"%s\"; its primary \"%s\" switched and archived "
                    "the WAL\n", m->source->server, m->source->primary);
@@ -503,6 +529,9 @@ static void print_summary(const BackupOptions *o, BackupRun *r, double seconds)
     if (j != NULL &&
         (json_object_set_new(j, "received_bytes", json_integer((json_int_t)r->received)) != 0 ||
          json_object_set_new(j, "server_compress", json_string(scomp)) != 0 ||
+         json_object_set_new(j, "chunked_files", json_integer((json_int_t)r->chunked_files)) ||
+         json_object_set_new(j, "chunks", json_integer((json_int_t)r->chunks)) != 0 ||
+         json_object_set_new(j, "new_chunks", json_integer((json_int_t)r->new_chunks)) != 0 ||
          json_object_set_new(j, "source", repo_json_source(m->source)) != 0)) {
         json_decref(j);
         j = NULL;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/backup/backup_chunks.h"
 #include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/repo/object_io.h"
@@ -73,7 +74,9 @@ int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *
      * the pool's workers already keep the cores busy with several of them; large files stream
      * through their own multi-threaded compressor instead. */
     ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level, .zstd_workers = 0};
-    return write_object(s, opt, &wopt, data, size, res->object, &res->stored_size, err);
+    rc = write_object(s, opt, &wopt, data, size, res->object, &res->stored_size, err);
+    res->new_stored_size = res->stored_size;
+    return rc;
 }
 
 int backup_store_pending(Storage *s, const BackupStoreOptions *opt, StorageWriter *w,
@@ -86,7 +89,7 @@ int backup_store_pending(Storage *s, const BackupStoreOptions *opt, StorageWrite
         storage_writer_abort(w);
         return rc;
     }
-    res->stored_size = len;
+    res->stored_size = res->new_stored_size = len;
     /* An identical object committed concurrently under the same address: the same bytes. */
     rc = storage_writer_commit_as(w, res->object, err);
     if (rc == 0 && opt->index != NULL)
@@ -182,12 +185,52 @@ static void job_release(BackupFileJob *job)
     job->pending = NULL;
     free(job->data);
     free(job->path);
+    backup_chunked_unref(job->chunked);
+    job->chunked = NULL;
+}
+
+/* A chunk of a chunked file: the done callback runs once the file's last chunk and its list
+ * are stored, with the whole file described. */
+static int run_chunk(BackupPool *p, BackupFileJob *job, PgpErr *err)
+{
+    BackupFileJob file;
+    BackupStoreResult res;
+    bool complete = false;
+    int rc = backup_chunked_store(p->storage, &p->opt, job, &file, &res, &complete, err);
+    if (rc == 0 && complete) {
+        pthread_mutex_lock(&p->done_mu);
+        rc = p->done(p->ud, &file, &res, err);
+        pthread_mutex_unlock(&p->done_mu);
+    }
+    return rc;
+}
+
+/* The pool's first error is kept; later jobs are dropped. */
+static void pool_fail(BackupPool *p, int rc, const PgpErr *err)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->rc == 0) {
+        p->rc = rc;
+        p->err = *err;
+    }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 static void run_job(BackupPool *p, BackupFileJob *job)
 {
     PgpErr err;
     pgp_err_clear(&err);
+    if (job->chunked != NULL) {
+        int crc = run_chunk(p, job, &err);
+        if (crc != 0) {
+            char q[PGP_QUOTE_BUF];
+            pgp_err_context(&err, "cannot back up \"%s\"",
+                            pgp_quote(backup_chunked_path(job->chunked), q));
+            pool_fail(p, crc, &err);
+        }
+        return;
+    }
     BackupStoreResult res;
     StorageWriter *pending = job->pending;
     job->pending = NULL;   /* backup_store_pending frees it */
@@ -211,15 +254,8 @@ static void run_job(BackupPool *p, BackupFileJob *job)
         rc = p->done(p->ud, job, &res, &err);
         pthread_mutex_unlock(&p->done_mu);
     }
-    if (rc != 0) {
-        pthread_mutex_lock(&p->mu);
-        if (p->rc == 0) {
-            p->rc = rc;
-            p->err = err;
-        }
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-    }
+    if (rc != 0)
+        pool_fail(p, rc, &err);
 }
 
 static void *worker_main(void *arg)
@@ -367,6 +403,40 @@ int backup_pool_submit(BackupPool *p, BackupFileJob *job, PgpErr *err)
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return 0;
+}
+
+/* The reading thread's side of a chunked file: one chunk at a time from read into the budget,
+ * CRC-32C'd in stream order (the check against the server's backup_manifest covers the whole
+ * file), then queued; hashing, lookup, compression and upload happen on the workers. */
+int backup_pool_submit_chunked(BackupPool *p, const BackupFileJob *meta, BackupReadFn read,
+                               void *read_ud, PgpErr *err)
+{
+    BackupChunked *c = NULL;
+    int rc = backup_chunked_new(meta, p->opt.codec, &c, err);
+    uint32_t crc = PIPE_CRC32C_INIT;
+    uint64_t n = rc == 0 ? backup_chunked_count(c) : 0;
+    for (uint64_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t off, len;
+        backup_chunked_extent(c, i, &off, &len);
+        BackupFileJob job = {.tablespace = meta->tablespace, .mode = meta->mode,
+                             .mtime = meta->mtime, .size = (size_t)len, .data_len = (size_t)len,
+                             .chunk_index = i};
+        rc = backup_pool_alloc(p, job.size, &job.data, err);
+        if (rc != 0)
+            break;
+        rc = read(read_ud, job.data, job.size, err);
+        if (rc != 0) {
+            backup_pool_discard(p, job.data, job.size);
+            break;
+        }
+        crc = pipe_crc32c_update(crc, job.data, job.size);
+        if (i + 1 == n)
+            backup_chunked_set_crc32c(c, pipe_crc32c_final(crc));
+        job.chunked = backup_chunked_ref(c);
+        rc = backup_pool_submit(p, &job, err);    /* owns job.chunked's reference */
+    }
+    backup_chunked_unref(c);
+    return rc;
 }
 
 int backup_pool_finish(BackupPool *p, PgpErr *err)

@@ -22,6 +22,7 @@
 #   repo_has REPO KEY           status 0 if the object exists (assert_repo_has REPO KEY WHAT;
 #                               assert_repo_absent REPO KEY WHAT: no KEY, nothing under KEY/)
 #   repo_read REPO KEY          its bytes on stdout (fails the test if missing)
+#   backup_refs REPO LABEL      keys of every object a backup references (chunks included)
 #   repo_write REPO KEY         replaces/creates it with stdin's bytes
 #   repo_rm REPO KEY            removes it (no error if absent)
 #   repo_size REPO KEY          its size in bytes
@@ -204,6 +205,22 @@ assert_repo_absent_all() {
     bad=$(awk 'NR == FNR { k = $0; have[k] = 1; while (sub(/\/[^\/]*$/, "", k)) have[k] = 1; next }
                $0 != "" && ($0 in have)' <(repo_keys "$1") - | head -n 3)
     [ -z "$bad" ] || fail "${2:-must not exist}: in $1: $(tr '\n' ' ' <<<"$bad")"
+}
+# backup_refs REPO LABEL: every object the complete backup LABEL references, one key a line
+# (may repeat): whole files' objects, chunk lists, and the chunks each list names (read from
+# the list: docs/chunking.md), so that "no object is orphaned" checks see chunks too.
+backup_refs() {
+    local m l
+    m=$(repo_read "$1" "backup/$2/manifest.json")
+    jq -r '.entries[] | select(.type == "file") | .object // .chunk_list' <<<"$m"
+    jq -r '.entries[] | .chunk_list // empty' <<<"$m" | sort -u | while IFS= read -r l; do
+        case $l in
+            *.zst) repo_read "$1" "$l" | zstd -dcq ;;
+            *.lz4) repo_read "$1" "$l" | lz4 -dcq ;;
+            *) repo_read "$1" "$l" ;;
+        esac | jq -r '({"zstd": ".zst", "lz4": ".lz4", "none": ""}[.codec]) as $e |
+                      .chunks[] | "objects/\(.[0:2])/\(.)\($e)"'
+    done
 }
 repo_read() {
     local st b

@@ -200,8 +200,7 @@ for l in term1 crash1 killed1; do
 done
 assert_eq "$(printf 'good\nslow1')" "$(complete_backups)" "complete backups at the end"
 # No object is orphaned: every object file is referenced by a complete backup.
-for l in $(complete_backups); do repo_read "$REPO" "backup/$l/manifest.json"; done |
-    jq -r '.entries[] | .object // empty' | sort -u >"$WORK/refs"
+for l in $(complete_backups); do backup_refs "$REPO" "$l"; done | sort -u >"$WORK/refs"
 repo_keys "$REPO" objects | sort >"$WORK/objs"
 orphans=$(comm -13 "$WORK/refs" "$WORK/objs")
 [ -z "$orphans" ] || fail "objects referenced by no complete backup remain: $(printf '%s\n' "$orphans" | head -n 3)"

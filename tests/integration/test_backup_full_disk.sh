@@ -45,7 +45,7 @@ assert_rc 0 "backup once there is room"
 assert_file "$REPO/backup/good/manifest.json" "manifest of the good backup"
 assert_absent "$REPO/backup/full1" "the failed backup's directory after the next backup"
 # Every object left is one the good backup references.
-jq -r '.entries[] | .object // empty' "$REPO/backup/good/manifest.json" | sort -u >"$WORK/refs"
+backup_refs "$REPO" good | sort -u >"$WORK/refs"
 (cd "$REPO" && find objects -type f | sort) >"$WORK/objs"
 orphans=$(comm -13 "$WORK/refs" "$WORK/objs")
 [ -z "$orphans" ] || fail "objects of the failed backup remain unreferenced: $(printf '%s\n' "$orphans" | head -n 3)"

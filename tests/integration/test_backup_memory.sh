@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Bounded memory of a backup: a database whose largest relation file is ~200 MiB of data that
-# does not compress (a table of random 1 KiB values, kept inline: below the TOAST threshold). A big file is compressed while it
-# arrives into a storage writer (a temp file of the repository; on S3 one part in memory and
-# the rest in a local temporary file) and committed under its content address at the end, so
-# the backup's peak RSS does not grow with the file: it stays under 160 MiB, where keeping the
-# compressed stream in memory (and copying it into the store pool) needed over 400 MiB. The
-# restored copy of that table has the same checksum, and a second backup reuses its object.
+# does not compress (a table of random 1 KiB values, kept inline: below the TOAST threshold). A big file is stored as
+# 1 MiB chunks (docs/chunking.md), each read into the store pool's budget and stored by a
+# worker, so the backup's peak RSS does not grow with the file: it stays under 160 MiB, where
+# keeping the compressed stream in memory (and copying it into the store pool) needed over
+# 400 MiB. The restored copy of that table has the same checksum, and a second backup reuses
+# its chunk list (and so every chunk).
 # The RSS bound is not checked with a sanitizer build (its shadow memory and quarantine are
 # not pgpitr's).
 # shellcheck source=tests/integration/lib.sh
@@ -58,18 +58,21 @@ else
     [ "$RSS_KIB" -lt "$RSS_MAX_KIB" ] ||
         fail "backup peak RSS $((RSS_KIB / 1024)) MiB, not under $((RSS_MAX_KIB / 1024)) MiB for a $((big_file_bytes / 1048576)) MiB file"
 fi
-obj=$(repo_read "$REPO" backup/first/manifest.json |
-    jq -r --arg p "$big_file" '.entries[] | select(.path == $p) | .object')
+# ref_of LABEL FIELD: FIELD of the big file's entry (a chunked file: .chunk_list, no .object).
+ref_of() {
+    repo_read "$REPO" "backup/$1/manifest.json" |
+        jq -r --arg p "$big_file" ".entries[] | select(.path == \$p) | $2"
+}
+obj=$(ref_of first '.object // .chunk_list')
 [ -n "$obj" ] && [ "$obj" != null ] || fail "no object for $big_file in the manifest"
-assert_repo_has "$REPO" "$obj" "object of the big file"
-assert_gt "$(repo_size "$REPO" "$obj")" $((big_file_bytes * 3 / 4)) "stored size of random data"
+assert_repo_has "$REPO" "$obj" "object (chunk list) of the big file"
+assert_gt "$(ref_of first .stored_size)" $((big_file_bytes * 3 / 4)) "stored size of random data"
 assert_repo_absent "$REPO" objects/pending "the pending path"
 [ -z "$(repo_debris "$REPO")" ] || fail "debris left by the backup: $(repo_debris "$REPO")"
 
 log "second backup: the big file's object is reused"
 backup_rss second
-assert_eq "$obj" "$(repo_read "$REPO" backup/second/manifest.json |
-    jq -r --arg p "$big_file" '.entries[] | select(.path == $p) | .object')" "object of the big file in the second backup"
+assert_eq "$obj" "$(ref_of second '.object // .chunk_list')" "object of the big file in the second backup"
 [ "$(jq -r .new_stored_size <<<"$(cat "$WORK/last.out")")" -lt $((8 * 1024 * 1024)) ] ||
     fail "the second backup stored the big file again: $(cat "$WORK/last.out")"
 [ -z "$(repo_debris "$REPO")" ] || fail "debris left by the second backup: $(repo_debris "$REPO")"

@@ -19,7 +19,7 @@ segno_of_lsn() { local hi=${1%/*} lo=${1#*/}; echo $(((16#$hi << 8) + (16#$lo >>
 # segno of an archived WAL object path (.../TTTTTTTTXXXXXXXXYYYYYYYY...-sha.ext)
 segno_of_wal() { local n; n=$(basename "$1"); echo $(((16#${n:8:8} << 8) + 16#${n:16:8})); }
 wal_files() { repo_keys "$REPO" archive/wal; }
-refs_of() { repo_read "$REPO" "backup/$1/manifest.json" | jq -r '.entries[] | select(.object != null) | .object'; }
+refs_of() { backup_refs "$REPO" "$1"; }
 # validate_json TEXT: the JSON plan validates against docs/expire.schema.json.
 validate_json() {
     printf '%s\n' "$1" >"$WORK/expire.json"

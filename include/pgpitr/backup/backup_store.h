@@ -4,8 +4,9 @@
  * in parallel while the main thread keeps reading the server's stream.
  *
  * Memory: a file is handed over whole, or (a big one) as a pending storage writer holding its
- * compressed stream. The pool bounds the bytes in flight (budget); a file larger than the
- * budget is admitted alone.
+ * compressed stream, or (a file of CHUNK_FILE_MIN bytes or more, docs/chunking.md) chunk by
+ * chunk, each chunk a job of its own (backup_pool_submit_chunked). The pool bounds the bytes
+ * in flight (budget); a file larger than the budget is admitted alone.
  */
 #ifndef PGPITR_BACKUP_STORE_H
 #define PGPITR_BACKUP_STORE_H
@@ -29,10 +30,16 @@ typedef struct BackupStoreOptions {
 } BackupStoreOptions;
 
 typedef struct BackupStoreResult {
+    /* A whole file: its object and the SHA-256 of its content. A chunked file (chunk_shift
+     * set): its chunk list object and the SHA-256 of the list's text. */
     char sha256_hex[PIPE_SHA256_HEX_LEN + 1];
     char object[REPO_PATH_MAX];
-    uint64_t stored_size;
-    bool reused;             /* an identical object already existed: nothing uploaded */
+    uint64_t stored_size;    /* the object's bytes (chunked: the list's and every chunk's) */
+    uint64_t new_stored_size;   /* of those, bytes this call uploaded */
+    bool reused;             /* an identical object (chunked: the list and every chunk)
+                                already existed: nothing uploaded */
+    uint8_t chunk_shift;     /* != 0: stored as chunks of 1 << chunk_shift bytes */
+    uint64_t chunks, new_chunks;    /* chunked: chunks of the file, and those uploaded */
 } BackupStoreResult;
 
 /* What a job's pending writer may hold in memory (S3: one part at the default s3-part-size),
@@ -72,6 +79,9 @@ void backup_dedup_note(BackupDedup *d, const BackupStoreResult *res);
 bool backup_dedup_counts(BackupDedup *d, uint64_t *unchanged, uint64_t *duplicates);
 void backup_dedup_free(BackupDedup *d);    /* zeroed ones are fine */
 
+/* A file being stored as chunks, shared by the jobs of its chunks (backup_chunks.h). */
+typedef struct BackupChunked BackupChunked;
+
 typedef struct BackupFileJob {
     char *path;              /* relative to its archive */
     uint32_t tablespace;     /* 0 = data directory */
@@ -91,6 +101,12 @@ typedef struct BackupFileJob {
      * the file, before the done callback sees the job. */
     bool has_crc32c;
     uint32_t crc32c;
+    /* A chunk of a chunked file (backup_pool_submit_chunked): data holds its chunk
+     * chunk_index, path is NULL (the file's is in chunked). The done callback is called once
+     * per file, after its last chunk and its list were stored, with a job describing the whole
+     * file (path, size, crc32c of the file; chunked NULL). */
+    BackupChunked *chunked;
+    uint64_t chunk_index;
 } BackupFileJob;
 
 /* Called on a worker thread after a file was stored; calls are serialized by the pool. */
@@ -113,6 +129,15 @@ void backup_pool_discard(BackupPool *p, uint8_t *buf, size_t size);
 /* Queues the job; the pool takes ownership of job->path, job->data and job->pending (also on
  * error: a pending writer it does not commit is aborted). */
 int backup_pool_submit(BackupPool *p, BackupFileJob *job, PgpErr *err);
+/* Reads a file's bytes (meta->size of them) through read, one chunk at a time into the
+ * pool's budget, and queues each chunk as a job: the file is stored as chunks of
+ * CHUNK_SIZE_DEFAULT bytes and a chunk list (docs/chunking.md "Backup"); its CRC-32C is
+ * computed here, in stream order. meta gives path (copied), tablespace, mode, mtime and
+ * size, which must be backup_store_chunks(). Only bytes of chunks not yet stored are held:
+ * one chunk per worker plus the queue, within the budget. */
+typedef int (*BackupReadFn)(void *ud, void *buf, size_t len, PgpErr *err);
+int backup_pool_submit_chunked(BackupPool *p, const BackupFileJob *meta, BackupReadFn read,
+                               void *read_ud, PgpErr *err);
 /* Waits for every queued job; returns the first error of any worker. */
 int backup_pool_finish(BackupPool *p, PgpErr *err);
 /* Stops the workers (dropping queued jobs) and frees; NULL is a no-op. */

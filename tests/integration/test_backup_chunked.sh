@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Block-level incremental storage (docs/chunking.md): a relation file of 8 MiB or more is
+# stored as 1 MiB chunks plus a chunk list (manifest format 3 entry: chunk_list, chunks), the
+# backup restores to the same data, and after an UPDATE of a small contiguous range a second
+# backup stores a few chunks and a list instead of the whole relation file again.
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+MIB=1048576
+json() { jq -r "$1" <<<"$2"; }
+big_md5() { psql_c "$1" "SELECT md5(string_agg(id || ':' || pad, ',' ORDER BY id)) FROM big"; }
+object_count() { repo_keys "$REPO" objects | wc -l; }
+entry_of() {  # LABEL PATH: the manifest entry of PATH
+    repo_read "$REPO" "backup/$1/manifest.json" | jq -c --arg p "$2" '.entries[] | select(.path == $p)'
+}
+
+pg_init src
+pg_enable_archiving src "$REPO"
+pg_conf src "autovacuum = off"   # nothing but the test's UPDATE may change the table
+pg_start src
+# ~25 MB of rows that do not compress to nothing; VACUUM FREEZE sets every hint bit now, so
+# reading the table later does not rewrite its pages (docs/chunking.md, "Hint bits").
+psql_c src "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) AS pad FROM generate_series(1, 200000) g"
+psql_c src "VACUUM FREEZE big"
+psql_c src "CHECKPOINT"
+rel=$(psql_c src "SELECT pg_relation_filepath('big')")
+relsize=$(psql_c src "SELECT pg_relation_size('big')")
+log "big: $rel, $relsize bytes"
+assert_gt "$relsize" $((8 * MIB)) "size of the relation file of big"
+wait_archived src "$(switch_wal src)"
+
+log "first backup"
+objs0=$(object_count)
+pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label first --jobs 2 --output json
+assert_rc 0 "first backup"
+J1=$OUT
+printf '%s\n' "$J1"
+md5_1=$(big_md5 src)
+objs1=$(object_count)
+assert_gt "$(json .chunked_files "$J1")" 0 "chunked files of the first backup"
+manifest1=$(repo_read "$REPO" backup/first/manifest.json)
+assert_eq 3 "$(jq -r .format <<<"$manifest1")" "manifest format of a backup with chunked files"
+e1=$(entry_of first "$rel")
+[ -n "$e1" ] || fail "no entry for $rel in the first backup's manifest"
+printf 'entry: %s\n' "$e1"
+assert_eq null "$(json .object "$e1")" "object of a chunked entry"
+assert_eq $MIB "$(json .chunk_size "$e1")" "chunk_size of $rel"
+assert_eq $(((relsize + MIB - 1) / MIB)) "$(json .chunks "$e1")" "chunks of $rel"
+list1=$(json .chunk_list "$e1")
+assert_repo_has "$REPO" "$list1" "chunk list of $rel"
+# Files below 8 MiB stay whole objects.
+small=$(jq -r '[.entries[] | select(.type == "file" and .size < 8388608 and .object == null)] | length' <<<"$manifest1")
+assert_eq 0 "$small" "files below 8 MiB stored as chunks"
+assert_eq 0 "$(jq -r '[.entries[] | select(.type == "file" and .size >= 8388608 and .object != null)] | length' <<<"$manifest1")" \
+    "files of 8 MiB or more stored whole"
+
+log "restore the first backup"
+mkdir_pg "$WORK/dst1"
+free_port >"$WORK/dst1/port"
+pgp_capture --repo "$REPO" restore --pgdata "$(cluster_data dst1)" --backup first --jobs 2 --target-immediate
+assert_rc 0 "restore of the first backup"
+as_pg_capture "$PG_BIN/pg_verifybackup" -n -m "$(cluster_data dst1)/backup_manifest" "$(cluster_data dst1)"
+[ "$RC" -eq 0 ] || fail "pg_verifybackup of the restored first backup (exit $RC): $OUT $ERR"
+start_restored dst1
+assert_eq "$md5_1" "$(big_md5 dst1)" "md5 of big in the restored first backup"
+pg_stop dst1
+
+log "UPDATE a small contiguous range, second backup"
+psql_c src "UPDATE big SET pad = upper(pad) WHERE id BETWEEN 100001 AND 101000"
+psql_c src "CHECKPOINT"
+md5_2=$(big_md5 src)
+assert_ne "$md5_1" "$md5_2" "md5 of big after the UPDATE"
+pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label second --jobs 2 --output json
+assert_rc 0 "second backup"
+J2=$OUT
+printf '%s\n' "$J2"
+objs2=$(object_count)
+e2=$(entry_of second "$rel")
+printf 'entry: %s\n' "$e2"
+assert_ne "$list1" "$(json .chunk_list "$e2")" "chunk list of the changed $rel"
+chunks=$(json .chunks "$J2")
+new_chunks=$(json .new_chunks "$J2")
+new1=$(json .new_stored_size "$J1")
+new2=$(json .new_stored_size "$J2")
+stored_rel=$(json .stored_size "$e2")
+log "relation $relsize B in $chunks chunks (all files); first backup: $((objs1 - objs0)) objects, $new1 B new; second: $new_chunks new chunks, $((objs2 - objs1)) objects, $new2 B new; $rel stored as $stored_rel B"
+# The UPDATE touches ~1,000 rows in place (about 12 pages, one or two chunks) and appends their
+# new versions at the end of the table (one or two more chunks).
+[ "$new_chunks" -le 8 ] || fail "second backup stored $new_chunks new chunks"
+[ $((objs2 - objs1)) -le 40 ] || fail "second backup added $((objs2 - objs1)) objects"
+[ $((new2 * 4)) -lt "$stored_rel" ] || fail "second backup stored $new2 new bytes, $rel alone is $stored_rel B stored"
+[ $((new2 * 4)) -lt "$new1" ] || fail "second backup stored $new2 new bytes, the first $new1"
+
+log "restore the second backup (chunks of both backups)"
+mkdir_pg "$WORK/dst2"
+free_port >"$WORK/dst2/port"
+pgp_capture --repo "$REPO" restore --pgdata "$(cluster_data dst2)" --backup second --jobs 2 --target-immediate
+assert_rc 0 "restore of the second backup"
+as_pg_capture "$PG_BIN/pg_verifybackup" -n -m "$(cluster_data dst2)/backup_manifest" "$(cluster_data dst2)"
+[ "$RC" -eq 0 ] || fail "pg_verifybackup of the restored second backup (exit $RC): $OUT $ERR"
+start_restored dst2
+assert_eq "$md5_2" "$(big_md5 dst2)" "md5 of big in the restored second backup"
+pg_stop dst2
+log "ok"
