@@ -8,6 +8,7 @@
 
 #include "pgpitr/common/grow.h"
 #include "pgpitr/repo/object_io.h"
+#include "pgpitr/repo/repo_layout.h"
 
 typedef struct Text {
     char *v;
@@ -26,21 +27,13 @@ static int text_write(void *ud, const void *data, size_t len, PgpErr *err)
     return 0;
 }
 
-static int object_codec(const char *path, PipeCodec *codec)
-{
-    const char *base = strrchr(path, '/');
-    base = base != NULL ? base + 1 : path;
-    const char *dot = strrchr(base, '.');
-    return pipe_codec_from_ext(dot != NULL ? dot : "", codec) ? 0 : -1;
-}
-
 int chunk_list_load(Storage *s, const ManifestEntry *e, ChunkList **out, PgpErr *err)
 {
     *out = NULL;
     if (!manifest_entry_chunked(e))
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "\"%s\" is not stored as chunks", e->path);
     PipeCodec codec;
-    if (object_codec(e->chunk_list, &codec) != 0)
+    if (!repo_object_codec(e->chunk_list, &codec))
         return PGP_FAIL(err, PGP_ERR_CORRUPT, "file \"%s\": chunk list object \"%s\" has an "
                         "unknown compression extension", e->path, e->chunk_list);
     Text t = {0};

@@ -69,6 +69,14 @@ int repo_object_path(const char *sha256_hex, PipeCodec codec, char out[REPO_PATH
                  pipe_codec_ext(codec));
 }
 
+bool repo_object_codec(const char *path, PipeCodec *codec)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    return pipe_codec_from_ext(dot != NULL ? dot : "", codec);
+}
+
 int repo_backup_dir(const char *label, char out[REPO_PATH_MAX], PgpErr *err)
 {
     return build(out, err, "%s/%s", REPO_LAYOUT_BACKUP_DIR, label);

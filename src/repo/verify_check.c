@@ -13,6 +13,7 @@
 
 #include "pgpitr/common/grow.h"
 #include "pgpitr/repo/object_io.h"
+#include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/pg/pgmanifest.h"
 #include "pgpitr/pg/walhdr.h"
 #include "verify_impl.h"
@@ -45,10 +46,8 @@ static bool backup_checked(const VerifyPlan *p, const CatalogBackup *b)
 
 static PipeCodec path_codec(const char *path)
 {
-    const char *base = strrchr(path, '/');
-    const char *dot = strrchr(base != NULL ? base : path, '.');
     PipeCodec codec = PIPE_CODEC_NONE;
-    if (!pipe_codec_from_ext(dot != NULL ? dot : "", &codec))
+    if (!repo_object_codec(path, &codec))
         codec = PIPE_CODEC_NONE;   /* the checksum then fails and names the object */
     return codec;
 }

@@ -29,6 +29,7 @@
 
 #include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
+#include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/object_io.h"
 #include "pgpitr/restore/restore_guard.h"
@@ -70,11 +71,9 @@ static int dest_write(void *ud, const void *buf, size_t len, PgpErr *err)
 
 static int object_codec(const char *object, PipeCodec *codec, PgpErr *err)
 {
-    const char *base = strrchr(object, '/');
-    base = base != NULL ? base + 1 : object;
-    const char *dot = strrchr(base, '.');
-    if (!pipe_codec_from_ext(dot != NULL ? dot : "", codec))
-        return PGP_FAIL(err, PGP_ERR_CORRUPT, "unknown compression extension \"%s\"", dot);
+    if (!repo_object_codec(object, codec))
+        return PGP_FAIL(err, PGP_ERR_CORRUPT, "object \"%s\" has no known compression "
+                        "extension", object);
     return 0;
 }
 

@@ -25,6 +25,8 @@
 #ifndef PGPITR_REPO_LAYOUT_H
 #define PGPITR_REPO_LAYOUT_H
 
+#include <stdbool.h>
+
 #include "pgpitr/common/err.h"
 #include "pgpitr/pipe/pipe.h"
 
@@ -68,6 +70,9 @@ int repo_archive_provisional_path(const char *walname, char out[REPO_PATH_MAX], 
  * directories small (256 of them) and costs nothing on S3. */
 int repo_object_path(const char *sha256_hex, PipeCodec codec, char out[REPO_PATH_MAX],
                      PgpErr *err);
+/* The codec an object's name says (the extension of its last path component: ".zst", ".lz4",
+ * none); false for an extension no codec has. */
+bool repo_object_codec(const char *path, PipeCodec *codec);
 /* Directory holding backup <label>: "backup/<label>". */
 int repo_backup_dir(const char *label, char out[REPO_PATH_MAX], PgpErr *err);
 /* A file of backup <label>: "backup/<label>/<file>" (REPO_LAYOUT_MANIFEST, ...). */
