@@ -101,31 +101,32 @@ static int abort_uploads(Storage *storage, int64_t now, PgpErr *err)
     return rc != 0 ? pgp_err_context(err, "expire") : 0;
 }
 
-/* A progress line on a terminal (stderr), at most every half second and at the end of a phase:
- * removing many objects from S3 takes a while, one request each. */
-typedef struct ExpireTty {
-    bool on;
+/* What the removal's hooks need: the lock to confirm before every removal step (still_locked),
+ * and the progress line on a terminal (stderr), at most every half second and at the end of a
+ * phase: removing many objects from S3 takes a while, one request each. */
+typedef struct ExpireRun {
+    RepoLock *lock;
+    bool tty;
     struct timespec last;
     bool shown;
-    RepoLock *lock;             /* confirmed before every removal step (still_locked) */
-} ExpireTty;
+} ExpireRun;
 
 /* The plan was made under the expire lock; removing by it is only safe while that lock is
  * still ours (repo_lock_confirm). */
 static int still_locked(void *ud, PgpErr *err)
 {
-    const ExpireTty *t = ud;
-    return repo_lock_confirm(t->lock, err);
+    const ExpireRun *r = ud;
+    return repo_lock_confirm(r->lock, err);
 }
 
 static void on_progress(void *ud, const char *phase, size_t done, size_t total)
 {
-    ExpireTty *t = ud;
+    ExpireRun *t = ud;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t ms = (int64_t)(now.tv_sec - t->last.tv_sec) * 1000 +
                  (now.tv_nsec - t->last.tv_nsec) / 1000000;
-    if (!t->on || total == 0 || (done != total && ms < 500))
+    if (!t->tty || total == 0 || (done != total && ms < 500))
         return;
     t->last = now;
     t->shown = true;
@@ -156,10 +157,10 @@ static int run_expire(const CmdSettings *s, const ExpireOptions *o, PgpErr *err)
     if (rc == 0)
         rc = emit(&plan, &c, o, err);
     if (rc == 0 && !o->dry_run) {
-        ExpireTty tty = {.on = isatty(STDERR_FILENO) == 1, .lock = lock};
-        const ExpireHooks hooks = {.progress = on_progress, .guard = still_locked, .ud = &tty};
+        ExpireRun run = {.lock = lock, .tty = isatty(STDERR_FILENO) == 1};
+        const ExpireHooks hooks = {.progress = on_progress, .guard = still_locked, .ud = &run};
         rc = expire_plan_execute_progress(storage, &plan, &hooks, err);
-        if (tty.shown)
+        if (run.shown)
             fputs("\n", stderr);
         if (rc != 0)
             pgp_err_hint(err, "run pgpitr expire again to finish: it resumes where this stopped");
