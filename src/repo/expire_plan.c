@@ -11,6 +11,7 @@
 
 #include "pgpitr/common/grow.h"
 #include "pgpitr/repo/object_refs.h"
+#include "pgpitr/repo/object_walk.h"
 #include "pgpitr/pg/walname.h"
 
 static int nomem(PgpErr *err)
@@ -142,33 +143,14 @@ static int collect_refs(Storage *s, const ExpirePlan *p, ObjectRefs *r, PgpErr *
 typedef struct ObjectScan {
     ExpirePlan *p;
     const ObjectRefs *refs;
-    char dir[REPO_PATH_MAX];
     size_t cap;
-    char (*fans)[REPO_PATH_MAX];
-    size_t n_fans, cap_fans;
 } ObjectScan;
 
-static int on_fan(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
-{
-    ObjectScan *o = ud;
-    if (!info->is_dir)
-        return 0;   /* not ours: objects live one level down */
-    if (GROW(o->fans, o->n_fans, o->cap_fans, 256, NULL, NULL) != 0)
-        return nomem(err);
-    return repo_layout_join(REPO_LAYOUT_OBJECTS_DIR, name, o->fans[o->n_fans++], err);
-}
-
-static int on_object(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+/* Every object no kept backup references is planned for removal. */
+static int on_object(void *ud, const char *path, uint64_t size, PgpErr *err)
 {
     ObjectScan *o = ud;
     ExpirePlan *p = o->p;
-    if (info->is_dir)
-        return 0;
-    char path[REPO_PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/%s", o->dir, name);
-    if (n < 0 || (size_t)n >= sizeof path)
-        return PGP_FAIL(err, PGP_ERR_CORRUPT, "repository path \"%s/%s\" is too long", o->dir,
-                        name);
     if (object_refs_has(o->refs, path)) {
         p->n_objects_kept++;
         return 0;
@@ -176,9 +158,9 @@ static int on_object(void *ud, const char *name, const StorageInfo *info, PgpErr
     if (GROW(p->objects, p->n_objects, o->cap, 256, NULL, NULL) != 0)
         return nomem(err);
     ExpireFile *f = &p->objects[p->n_objects++];
-    memcpy(f->path, path, (size_t)n + 1);
-    f->size = info->size;
-    p->object_bytes += info->size;
+    snprintf(f->path, sizeof f->path, "%s", path);
+    f->size = size;
+    p->object_bytes += size;
     return 0;
 }
 
@@ -187,18 +169,8 @@ static int plan_objects(Storage *s, ExpirePlan *p, PgpErr *err)
     ObjectRefs refs = {0};
     ObjectScan o = {.p = p, .refs = &refs};
     int rc = collect_refs(s, p, &refs, err);
-    if (rc == 0) {
-        rc = storage_list(s, REPO_LAYOUT_OBJECTS_DIR, on_fan, &o, err);
-        if (rc != 0 && rc != PGP_ERR_NOMEM && rc != PGP_ERR_INVALID_NAME)
-            pgp_err_context(err, "cannot list \"%s\"", REPO_LAYOUT_OBJECTS_DIR);
-    }
-    for (size_t i = 0; rc == 0 && i < o.n_fans; i++) {
-        snprintf(o.dir, sizeof o.dir, "%s", o.fans[i]);
-        rc = storage_list(s, o.dir, on_object, &o, err);
-        if (rc != 0 && rc != PGP_ERR_NOMEM && rc != PGP_ERR_CORRUPT)
-            pgp_err_context(err, "cannot list \"%s\"", o.dir);
-    }
-    free(o.fans);
+    if (rc == 0)
+        rc = object_walk(s, on_object, &o, err);
     object_refs_free(&refs);
     return rc;
 }
