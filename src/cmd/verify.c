@@ -78,11 +78,16 @@ static void print_reach_text(const Catalog *c, const VerifyReport *r, size_t bi)
 static void print_text(const VerifyPlan *pl, const VerifyReport *r, const Totals *t)
 {
     const Catalog *c = pl->c;
-    double mib = (double)t->pool.bytes_read / 1048576.0;
-    printf("verify: %zu backups, %zu backup file objects, %zu WAL files and %zu history files "
+    double mib = (double)(t->pool.bytes_read + pl->chunks.pool.bytes_read) / 1048576.0;
+    char chunked[96] = "";
+    if (pl->chunks.n_lists > 0)   /* files stored as chunks (manifest format 3) */
+        snprintf(chunked, sizeof chunked, ", %zu chunk list%s, %" PRIu64 " chunk%s",
+                 pl->chunks.n_lists, pl->chunks.n_lists == 1 ? "" : "s",
+                 pl->chunks.pool.objects, pl->chunks.pool.objects == 1 ? "" : "s");
+    printf("verify: %zu backups, %zu backup file objects%s, %zu WAL files and %zu history files "
            "checked: %.1f MiB read in %.1f s (%.1f MiB/s, %d jobs)\n",
-           pl->n_backups_checked, pl->n_file_objs, pl->n_objs - pl->n_file_objs, pl->n_histories,
-           mib, t->seconds, t->seconds > 0 ? mib / t->seconds : 0.0, t->jobs);
+           pl->n_backups_checked, pl->n_file_objs, chunked, pl->n_objs - pl->n_file_objs,
+           pl->n_histories, mib, t->seconds, t->seconds > 0 ? mib / t->seconds : 0.0, t->jobs);
     for (size_t i = 0; i < r->n_problems; i++) {
         const VerifyProblem *p = &r->problems[i];
         printf("%s: %s\n", p->error ? "ERROR" : "NOTE", p->message);
@@ -103,16 +108,42 @@ static void print_text(const VerifyPlan *pl, const VerifyReport *r, const Totals
         printf("verify: %zu problem%s found\n", r->n_errors, r->n_errors == 1 ? "" : "s");
 }
 
+static json_t *labels_json(const char *const *labels, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < n; i++)
+        json_array_append_new(a, json_string(labels[i]));
+    return a != NULL ? a : json_array();
+}
+
+/* The files a problem of a chunked file breaks; NULL (no "files" key) for other kinds. */
+static json_t *files_json(const VerifyProblem *p)
+{
+    if (p->n_files == 0)
+        return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < p->n_files; i++) {
+        const VerifyProblemFile *f = &p->files[i];
+        json_t *o = json_pack("{s:s, s:I, s:o}", "path", f->path, "tablespace",
+                              (json_int_t)f->tablespace, "backups",
+                              labels_json(f->backups, f->n_backups));
+        if (o != NULL && f->has_chunk) {
+            json_object_set_new(o, "chunk", json_integer((json_int_t)f->chunk));
+            json_object_set_new(o, "offset", json_integer((json_int_t)f->offset));
+            json_object_set_new(o, "length", json_integer((json_int_t)f->length));
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 static json_t *problem_json(const VerifyProblem *p)
 {
-    json_t *labels = json_array();
-    for (size_t i = 0; labels != NULL && i < p->n_backups; i++)
-        json_array_append_new(labels, json_string(p->backups[i]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:o, s:o}", "severity",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:o, s:o, s:o*}", "severity",
                      p->error ? "error" : "note", "kind", p->kind, "subject", p->subject,
                      "message", p->message, "breaks", p->breaks, "backups",
-                     labels != NULL ? labels : json_array(), "timeline",
-                     p->tli != 0 ? json_integer(p->tli) : json_null());
+                     labels_json(p->backups, p->n_backups), "timeline",
+                     p->tli != 0 ? json_integer(p->tli) : json_null(), "files", files_json(p));
 }
 
 static json_t *backup_json(const Catalog *c, const VerifyReport *r, size_t bi)
@@ -147,14 +178,16 @@ static int print_json(const VerifyPlan *pl, const VerifyReport *r, const Totals 
         if (c->backups[i].status == CATALOG_BACKUP_COMPLETE &&
             (pl->only == NULL || pl->only == &c->backups[i]))
             json_array_append_new(backups, backup_json(c, r, i));
+    const VerifyPoolResult *cp = &pl->chunks.pool;
+    uint64_t read = t->pool.bytes_read + cp->bytes_read;
     json_t *checked = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:i}", "backups",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:i}", "backups",
         (json_int_t)pl->n_backups_checked, "backup_objects", (json_int_t)pl->n_file_objs,
+        "chunk_lists", (json_int_t)pl->chunks.n_lists, "chunks", (json_int_t)cp->objects,
         "wal_files", (json_int_t)(pl->n_objs - pl->n_file_objs), "history_files",
-        (json_int_t)pl->n_histories, "bytes_read", (json_int_t)t->pool.bytes_read,
-        "bytes_original", (json_int_t)t->pool.bytes_original, "seconds", t->seconds,
-        "mib_per_second",
-        t->seconds > 0 ? (double)t->pool.bytes_read / 1048576.0 / t->seconds : 0.0, "jobs",
+        (json_int_t)pl->n_histories, "bytes_read", (json_int_t)read, "bytes_original",
+        (json_int_t)(t->pool.bytes_original + cp->bytes_original), "seconds", t->seconds,
+        "mib_per_second", t->seconds > 0 ? (double)read / 1048576.0 / t->seconds : 0.0, "jobs",
         t->jobs);
     json_t *j = json_pack("{s:i, s:s, s:s?, s:s, s:I, s:o?, s:o?, s:o?, s:o?}", "format", 1,
                           "status", r->n_errors == 0 ? "ok" : "problems", "backup",
@@ -212,7 +245,9 @@ static void report_uploads(Storage *st)
  * it (verify_summary.h); failing to is a warning: the report is what the DBA asked for. */
 static void keep_summary(Storage *st, const VerifyRun *run)
 {
-    VerifySummary v = {.finished = (int64_t)time(NULL), .objects = run->pool.objects,
+    const VerifyChunks *ch = &run->plan.chunks;
+    VerifySummary v = {.finished = (int64_t)time(NULL),
+                       .objects = run->pool.objects + ch->n_lists + ch->pool.objects,
                        .errors = run->report.n_errors};
     PgpErr e = {0};
     if (verify_summary_store(st, &v, &e) != 0)
@@ -270,7 +305,8 @@ const CmdDef cmd_verify = {
     .usage =
         "usage: pgpitr [--repo PATH] verify [OPTIONS]\n"
         "\n"
-        "Re-reads every object of every complete backup (each shared object once) and\n"
+        "Re-reads every object of every complete backup (each shared object once: whole\n"
+        "files, and the chunk lists and chunks of files stored as chunks) and\n"
         "every archived WAL file, decompresses it and checks its SHA-256 and size; checks\n"
         "that the WAL from each backup's start is continuous on every timeline that\n"
         "contains it and that every timeline's history file is present and sound.\n"

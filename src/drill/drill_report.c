@@ -279,7 +279,7 @@ static json_t *backup_json(const DrillReport *r)
     if (!r->has_backup)
         return json_null();
     const RestoreReport *b = &r->backup;
-    return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
+    return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "label", jstr(b->label), "why", jstr(b->why), "timeline", (json_int_t)b->backup_timeline,
                      "start_lsn", repo_json_lsn(b->backup_start_lsn),
                      "stop_lsn", repo_json_lsn(b->backup_stop_lsn),
@@ -287,7 +287,9 @@ static json_t *backup_json(const DrillReport *r)
                      "stop_time", jtime(b->backup_stop_time * 1000000),
                      "size", (json_int_t)b->backup_size, "stored_size",
                      (json_int_t)b->backup_stored_size, "pg_major", (json_int_t)b->pg_major,
-                     "files_restored", (json_int_t)b->files, "bytes_restored", (json_int_t)b->bytes);
+                     "files_restored", (json_int_t)b->files, "bytes_restored", (json_int_t)b->bytes,
+                     "chunked_files", (json_int_t)b->chunked_files,
+                     "chunks_fetched", (json_int_t)b->chunks_fetched);
 }
 
 static json_t *target_json(const DrillReport *r)

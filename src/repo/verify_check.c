@@ -15,6 +15,7 @@
 #include "pgpitr/repo/object_io.h"
 #include "pgpitr/pg/pgmanifest.h"
 #include "pgpitr/pg/walhdr.h"
+#include "verify_impl.h"
 
 #define PG_MANIFEST_MAX ((size_t)1 << 30)
 
@@ -163,6 +164,8 @@ int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *o
         out->n_file_objs = out->n_objs;
         rc = add_wal(out);
     }
+    if (rc == 0)
+        rc = verify_chunks_plan(c, only, &out->chunks, NULL);
     if (rc != 0) {
         verify_plan_free(out);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -180,31 +183,41 @@ void verify_plan_free(VerifyPlan *p)
     free(p->refs);
     free(p->ref_first);
     free(p->wal_index);
+    verify_chunks_free(&p->chunks);
     memset(p, 0, sizeof *p);
 }
 
 /* ---- problems -------------------------------------------------------------------------- */
 
-typedef struct Analysis {
-    const VerifyPlan *plan;
-    const Catalog *c;
-    VerifyReport *r;
-    size_t cap;
-    CatalogWal *view;           /* copy of Catalog.wal with damaged files marked unusable */
-    bool *damaged;              /* per Catalog.wal index */
-    bool nomem;
-} Analysis;
+typedef VerifyAnalysis Analysis;   /* verify_impl.h: shared with verify_chunk_report.c */
 
-static char *fmt(Analysis *a, const char *f, ...) __attribute__((format(printf, 2, 3)));
-static char *fmt(Analysis *a, const char *f, ...)
+static char *vfmt(Analysis *a, const char *f, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static char *vfmt(Analysis *a, const char *f, va_list ap)
 {
     char *s = NULL;
-    va_list ap;
-    va_start(ap, f);
     if (vasprintf(&s, f, ap) < 0) {
         s = NULL;
         a->nomem = true;
     }
+    return s;
+}
+
+static char *fmt(Analysis *a, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static char *fmt(Analysis *a, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    char *s = vfmt(a, f, ap);
+    va_end(ap);
+    return s;
+}
+
+char *verify_fmt(VerifyAnalysis *a, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    char *s = vfmt(a, f, ap);
     va_end(ap);
     return s;
 }
@@ -245,6 +258,17 @@ static void add_backup(Analysis *a, VerifyProblem *p, size_t bi)
     }
     p->backups = n;
     p->backups[p->n_backups++] = label;
+}
+
+VerifyProblem *verify_add(VerifyAnalysis *a, bool error, const char *kind, char *subject,
+                          char *message, char *breaks, uint32_t tli)
+{
+    return add(a, error, kind, subject, message, breaks, tli);
+}
+
+void verify_add_backup(VerifyAnalysis *a, VerifyProblem *p, size_t bi)
+{
+    add_backup(a, p, bi);
 }
 
 static void check_backups(Analysis *a)
@@ -709,6 +733,7 @@ int verify_analyze(Storage *s, const VerifyPlan *plan, VerifyReport *out, PgpErr
     if (!a.nomem) {
         check_backups(&a);
         check_file_objects(&a);
+        verify_check_chunks(&a);
         check_pg_manifests(&a, s, err);
     }
     if (!a.nomem) {
@@ -743,6 +768,9 @@ void verify_report_free(VerifyReport *r)
         free(r->problems[i].message);
         free(r->problems[i].breaks);
         free(r->problems[i].backups);
+        for (size_t f = 0; f < r->problems[i].n_files; f++)
+            free(r->problems[i].files[f].backups);
+        free(r->problems[i].files);
     }
     free(r->problems);
     free(r->restorable);

@@ -1,7 +1,7 @@
 /*
  * verify_run.c - verify_run() (verify_run.h), what `pgpitr verify` runs under its READ lock:
- * the catalog (catalog.c), the plan and the analysis (verify_check.c) and the object pool
- * (verify_objects.c), with a progress line on a terminal. Prints nothing else: the report is
+ * the catalog (catalog.c), the plan and the analysis (verify_check.c), the object pool
+ * (verify_objects.c) and the chunked files' lists and chunks (verify_chunks.c), with a progress line on a terminal. Prints nothing else: the report is
  * the command's.
  */
 #include "pgpitr/repo/verify_run.h"
@@ -17,7 +17,7 @@
 typedef struct Progress {
     bool tty;
     struct timespec t0;
-    size_t total;
+    size_t total;       /* objects to read; 0: unknown (chunks) */
 } Progress;
 
 static double since(const struct timespec *t0)
@@ -33,8 +33,12 @@ static void on_progress(void *ud, uint64_t done, uint64_t bytes)
     if (!p->tty)
         return;
     double s = since(&p->t0);
-    fprintf(stderr, "\rverify: %" PRIu64 "/%zu objects, %.1f MiB, %.1f MiB/s   ", done, p->total,
-            (double)bytes / 1048576.0, s > 0 ? (double)bytes / 1048576.0 / s : 0.0);
+    double mib = (double)bytes / 1048576.0, rate = s > 0 ? mib / s : 0.0;
+    if (p->total > 0)
+        fprintf(stderr, "\rverify: %" PRIu64 "/%zu objects, %.1f MiB, %.1f MiB/s   ", done,
+                p->total, mib, rate);
+    else   /* chunks: how many is known only once the lists are read */
+        fprintf(stderr, "\rverify: %" PRIu64 " chunks, %.1f MiB, %.1f MiB/s   ", done, mib, rate);
     fflush(stderr);
 }
 
@@ -91,10 +95,19 @@ int verify_run(Repo *repo, const VerifyRequest *req, VerifyRun *out, PgpErr *err
     out->planned = true;
     pr.total = out->plan.n_objs;
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
+    struct timespec t_all = pr.t0;
     VerifyPoolOptions po = {.workers = req->jobs, .progress = on_progress, .progress_ud = &pr};
     rc = verify_objects_run(repo_storage(repo), out->plan.objs, out->plan.n_objs, &po,
                             &out->pool, err);
-    out->seconds = since(&pr.t0);
+    if (rc == 0 && out->plan.chunks.n_lists > 0) {
+        /* files stored as chunks: their lists, then each distinct chunk once */
+        if (pr.tty)
+            fputc('\n', stderr);
+        pr.total = 0;
+        clock_gettime(CLOCK_MONOTONIC, &pr.t0);
+        rc = verify_chunks_run(repo_storage(repo), &out->plan.chunks, &po, err);
+    }
+    out->seconds = since(&t_all);
     if (pr.tty)
         fputc('\n', stderr);
     if (rc == 0)

@@ -5,8 +5,10 @@
  *
  * A delta restore keeps a file only when its size and SHA-256 equal the backup's: the hash of
  * the existing file is computed (mtime and size alone say nothing about content after a crash
- * or a copy). Everything else the backup does not have goes, pg_wal's contents included, so
- * the result is the same directory a fresh restore would write. restore.c removes
+ * or a copy). A file stored as chunks is compared chunk by chunk instead, and only the chunks
+ * that differ are fetched and written in place (restore_file_chunks_delta, restore_chunks.c).
+ * Everything else the backup does not have goes, pg_wal's contents included, so the result is
+ * the same directory a fresh restore would write. restore.c removes
  * global/pg_control before any of this, so a delta restore that stops half way leaves a
  * directory PostgreSQL refuses to start.
  */
@@ -86,6 +88,8 @@ int restore_file_delta(Storage *s, const ManifestEntry *e, const char *dest,
         if (S_ISDIR(st.st_mode))
             return PGP_FAIL(err, PGP_ERR_USAGE, "\"%s\" is a directory where the backup has a file",
                             dest);
+        if (S_ISREG(st.st_mode) && manifest_entry_chunked(e))
+            return restore_file_chunks_delta(s, e, dest, opt, res, kept, err);
         if (S_ISREG(st.st_mode) && (uint64_t)st.st_size == e->size) {
             int fd = open(dest, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
             if (fd < 0)
@@ -97,6 +101,7 @@ int restore_file_delta(Storage *s, const ManifestEntry *e, const char *dest,
                 return pgp_err_context(err, "\"%s\"", dest);
             if (same) {
                 *kept = true;
+                res->in_place = e->size;
                 if (opt->bytes_done != NULL)
                     atomic_fetch_add_explicit(opt->bytes_done, e->size, memory_order_relaxed);
                 return 0;

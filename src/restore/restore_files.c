@@ -203,7 +203,8 @@ typedef struct Pool {
     Storage *storage;
     const RestoreJob *jobs;
     const RestorePoolOptions *opt;
-    atomic_uint_fast64_t bytes, kept, kept_bytes;
+    atomic_uint_fast64_t bytes, kept, kept_bytes, in_place;
+    atomic_uint_fast64_t chunked, chunks_fetched, chunks_kept;
 } Pool;
 
 bool restore_job_dest(const RestoreJob *j, char *out, size_t size)
@@ -217,7 +218,7 @@ static int pool_item(void *ud, size_t i, void **local, PgpErr *err)
     Pool *p = ud;
     (void)local;
     RestoreFileOptions fopt = {.sync = p->opt->sync, .bytes_done = &p->bytes};
-    RestoreFileResult res;
+    RestoreFileResult res = {0};
     bool kept = false;
     char dest[PATH_MAX];
     if (!restore_job_dest(&p->jobs[i], dest, sizeof dest))
@@ -229,6 +230,12 @@ static int pool_item(void *ud, size_t i, void **local, PgpErr *err)
     if (rc == 0 && kept) {
         atomic_fetch_add(&p->kept, 1);
         atomic_fetch_add(&p->kept_bytes, p->jobs[i].entry->size);
+    }
+    atomic_fetch_add(&p->in_place, res.in_place); /* progress only, failed file or not */
+    if (rc == 0 && manifest_entry_chunked(p->jobs[i].entry)) {
+        atomic_fetch_add(&p->chunked, 1);
+        atomic_fetch_add(&p->chunks_fetched, res.chunks_fetched);
+        atomic_fetch_add(&p->chunks_kept, res.chunks_kept);
     }
     return rc;
 }
@@ -248,13 +255,20 @@ int restore_pool_run(Storage *s, const RestoreJob *jobs, size_t n, const Restore
     atomic_init(&p.bytes, 0);
     atomic_init(&p.kept, 0);
     atomic_init(&p.kept_bytes, 0);
+    atomic_init(&p.in_place, 0);
+    atomic_init(&p.chunked, 0);
+    atomic_init(&p.chunks_fetched, 0);
+    atomic_init(&p.chunks_kept, 0);
     WorkpoolOptions wopt = {.workers = opt->workers, .item = pool_item, .ud = &p,
                             .progress = pool_progress, .interval_ms = opt->interval_ms,
                             .cancel = opt->cancel, .what = "restore"};
     int rc = workpool_run(n, &wopt, &res->files, err);
     res->kept = atomic_load(&p.kept);
     res->kept_bytes = atomic_load(&p.kept_bytes);
-    res->bytes = atomic_load(&p.bytes) - res->kept_bytes; /* kept bytes were progress only */
+    res->bytes = atomic_load(&p.bytes) - atomic_load(&p.in_place); /* were progress only */
+    res->chunked = atomic_load(&p.chunked);
+    res->chunks_fetched = atomic_load(&p.chunks_fetched);
+    res->chunks_kept = atomic_load(&p.chunks_kept);
     if (rc == 0 && res->files < n)
         rc = PGP_FAIL(err, PGP_ERR_IO, "restore interrupted after %llu of %zu files",
                       (unsigned long long)res->files, n);

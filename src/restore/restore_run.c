@@ -78,6 +78,7 @@ typedef struct Restore {
     bool tty;
     struct timespec started;
     uint64_t files_done, bytes_done, kept, kept_bytes, removed;
+    uint64_t chunked, chunks_fetched, chunks_kept;  /* files stored as chunks, their chunks */
 } Restore;
 
 static volatile sig_atomic_t restore_cancel;
@@ -427,6 +428,9 @@ static int run_pool(Restore *r, PgpErr *err)
         fputc('\n', stderr);
     r->kept = res.kept;
     r->kept_bytes = res.kept_bytes;
+    r->chunked = res.chunked;
+    r->chunks_fetched = res.chunks_fetched;
+    r->chunks_kept = res.chunks_kept;
     r->files_done = res.files - res.kept;
     r->bytes_done = res.bytes;
     if (rc != 0 && restore_cancel != 0)
@@ -582,20 +586,6 @@ static void print_recovery(const Restore *r)
                action);
 }
 
-/* Say it: a copy that archived would write its new timeline into production's repository. */
-static void print_archiving(const Restore *r)
-{
-    if (r->req->archive_mode == RESTORE_ARCHIVE_PRESERVE)
-        printf("archiving: kept from the backup (--archive-mode preserve): once promoted, this "
-               "server archives its new timeline as the backup's archive_command or "
-               "archive_library says\n");
-    else
-        printf("archiving: archive_mode = off, so this copy will not archive into the "
-               "repository; for a PITR that replaces production, restore with --archive-mode "
-               "preserve (archiving turned on after the promotion would miss the new "
-               "timeline's history file)\n");
-}
-
 static void print_summary(const Restore *r)
 {
     double secs = elapsed(r);
@@ -607,6 +597,10 @@ static void print_summary(const Restore *r)
                "removed %llu entries the backup does not have\n", (unsigned long long)r->kept,
                (double)r->kept_bytes / 1048576.0, (unsigned long long)r->files_done,
                (unsigned long long)r->removed);
+    if (r->chunked > 0) /* a changed 1 GiB segment costs the chunks that differ, not 1 GiB */
+        printf("chunks: %llu fetched, %llu already in place, in %llu file(s) stored as chunks\n",
+               (unsigned long long)r->chunks_fetched, (unsigned long long)r->chunks_kept,
+               (unsigned long long)r->chunked);
     if (r->keep != NULL)
         printf("keep-old: \"%s\" holds the directory as it was before this restore; to go back "
                "to it: stop the server, then sh \"%s/undo.sh\"\n", restore_keep_dir(r->keep),
@@ -618,7 +612,7 @@ static void print_summary(const Restore *r)
     if (!r->req->standby)
         print_recovery(r);
     restore_print_standby(&next);
-    print_archiving(r);
+    restore_print_archiving(r->req->archive_mode);
     if (geteuid() == 0)
         printf("note: the files belong to root; give them to the server's user first "
                "(chown -R postgres: \"%s\" and each tablespace location)\n", r->dest.pgdata);
@@ -740,6 +734,9 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
         rep->bytes = r.bytes_done;
         rep->seconds = elapsed(&r);
         rep->files_kept = r.kept;
+        rep->chunked_files = r.chunked;
+        rep->chunks_fetched = r.chunks_fetched;
+        rep->chunks_kept = r.chunks_kept;
         rep->removed = r.removed;
         if (!req->quiet)
             print_summary(&r);

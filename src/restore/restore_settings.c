@@ -203,6 +203,20 @@ static void print_sets(const RestoreNextStep *n)
     printf("\n");
 }
 
+/* Say it: a copy that archived would write its new timeline into production's repository. */
+void restore_print_archiving(RestoreArchiveMode mode)
+{
+    if (mode == RESTORE_ARCHIVE_PRESERVE)
+        printf("archiving: kept from the backup (--archive-mode preserve): once promoted, this "
+               "server archives its new timeline as the backup's archive_command or "
+               "archive_library says\n");
+    else
+        printf("archiving: archive_mode = off, so this copy will not archive into the "
+               "repository; for a PITR that replaces production, restore with --archive-mode "
+               "preserve (archiving turned on after the promotion would miss the new "
+               "timeline's history file)\n");
+}
+
 void restore_print_standby(const RestoreNextStep *n)
 {
     if (n->standby) {

@@ -2,7 +2,10 @@
 # tests/bench/backup.sh -- part of `make bench`: full base backup of a ~1 GB pgbench database,
 # pgpitr side by side with pg_basebackup and pgBackRest on the same server in one run, then the
 # second backup of the unchanged database (pgpitr's content-addressed dedup against pgBackRest
-# incr). Prints figures only; it asserts nothing about time.
+# incr), then one more after the realistic change of issue #14 (UPDATE a contiguous 1% of
+# pgbench_accounts, INSERT 1% new rows, CHECKPOINT): what each stores, as a share of its full
+# backup, and pgpitr's backup restored and compared (pgbench_accounts checksum, pg_amcheck).
+# Prints figures only; it asserts nothing about time.
 #
 # Design: one throwaway cluster (pgbench -i, loaded with wal_level = minimal so the load is
 # quick, then restarted with wal_level = replica and archive_command pushing every segment to
@@ -37,6 +40,7 @@ ROUNDS=${BENCH_BACKUP_ROUNDS:-3}
 BENCH_LOG=bench-backup
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$SELF")/lib.sh"
+stop_all() { stop_postmaster "$W/restored"; stop_postmaster "$W/pgdata"; }
 
 # ---------------------------------------------------------------------------------------------
 # Outer part: dependencies, work directory, privilege drop.
@@ -192,6 +196,14 @@ size_pgbr_pm1()     { du -sb "$W/repo/pgbackrest/backup/bench/$(pgbr_last_label)
 run_pgbr_pm2()      { pgbr backup --type=full --process-max=2; }
 size_pgbr_pm2()     { du -sb "$W/repo/pgbackrest/backup/bench/$(pgbr_last_label)" | cut -f1; }
 
+# After the realistic change (change_database): one backup each, pgpitr against what its
+# earlier backups stored (chunks: only the changed ones), pgBackRest incr against its newest.
+prep_pgpitr_changed() { prep_pgpitr_second; }
+run_pgpitr_changed()  { run_pgpitr_zstd1; }
+size_pgpitr_changed() { size_pgpitr_second; }
+run_pgbr_changed()    { run_pgbr_incr; }
+size_pgbr_changed()   { size_pgbr_incr; }
+
 # Second backups of the unchanged database: against what the first-backup rounds left.
 prep_pgpitr_second() { PGPITR_BYTES0=$(pgpitr_repo_bytes); }
 run_pgpitr_second()  { run_pgpitr_zstd1; }
@@ -212,6 +224,8 @@ declare -A LABEL=(
   [pgbr_pm2]="pgbackrest full zst-1 process-max=2"
   [pgpitr_second]="pgpitr backup (dedup), --jobs 2"
   [pgbr_incr]="pgbackrest incr zst-1 process-max=2"
+  [pgpitr_changed]="pgpitr backup, --jobs 2"
+  [pgbr_changed]="pgbackrest incr zst-1 process-max=2"
 )
 declare -A FAILED=() MED=() STORED=()
 
@@ -281,13 +295,15 @@ print_ratio() {  # label slower_id faster_id target (ratio = slower time / faste
     printf "  %-60s %6.2f   (target %s: %s)\n", l, r, t, ok ? "met" : "NOT met" }'
 }
 
-print_stored_ratio() {  # label a_id b_id target (ratio = stored bytes a / stored bytes b)
+print_stored_ratio() {  # label a_id b_id [target] (ratio = stored bytes a / stored bytes b)
   local a=${STORED[$2]:-} b=${STORED[$3]:-}
   if [ -z "$a" ] || [ -z "$b" ] || [ "$a" = - ] || [ "$b" = - ]; then
     printf '  %-60s %s\n' "$1" "n/a"; return 0
   fi
-  awk -v a="$a" -v b="$b" -v l="$1" -v t="$4" 'BEGIN {
-    r = a / b; split(t, tt, " "); ok = (r <= tt[2])
+  awk -v a="$a" -v b="$b" -v l="$1" -v t="${4:-}" 'BEGIN {
+    r = a / b
+    if (t == "") { printf "  %-60s %6.3f\n", l, r; exit }
+    split(t, tt, " "); ok = (r <= tt[2])
     printf "  %-60s %6.3f   (target %s: %s)\n", l, r, t, ok ? "met" : "NOT met" }'
 }
 
@@ -305,6 +321,48 @@ print_received() {
     printf '  %-40s %12s bytes (%.1f MiB, %.3f of the data directory)\n' "${LABEL[$id]}" "$b" \
       "$(awk -v b="$b" 'BEGIN { print b / 1048576 }')" "$(awk -v b="$b" -v d="$DATA_BYTES" 'BEGIN { print b / d }')"
   done
+}
+
+# The change of issue #14: UPDATE a contiguous 1% of pgbench_accounts (from the middle),
+# INSERT 1% new rows, CHECKPOINT.
+change_database() {
+  local n=$((SCALE * 100000)) one=$((SCALE * 1000))
+  local from=$((n / 2))
+  psql_q "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN $((from + 1)) AND $((from + one))"
+  psql_q "INSERT INTO pgbench_accounts (aid, bid, abalance, filler) SELECT $n + g, 1, 0, '' FROM generate_series(1, $one) g"
+  psql_q "CHECKPOINT"
+}
+
+ACCOUNTS_SQL="SELECT count(*) || ':' || md5(string_agg(aid || ':' || bid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts"
+
+# pgpitr's newest backup (the one after the change) restored into $W/restored, started on its
+# own port without archiving, pgbench_accounts compared with the source and pg_amcheck run on
+# every table and index. Prints one line.
+restore_check() {
+  local want got port=$PORT port2 amcheck=ok t0=$SECONDS
+  want=$(psql_q "$ACCOUNTS_SQL")
+  rm -rf "$W/restored"
+  "$PGPITR" --repo "$W/repo/pgpitr" restore --pgdata "$W/restored" --target-immediate --jobs 2 \
+    >"$W/log/restore-check.log" 2>&1 || { echo "  restore FAILED (see $W/log/restore-check.log)"; return 0; }
+  PORT=""; pick_port; port2=$PORT
+  if ! "$PGBIN/pg_ctl" -D "$W/restored" -l "$W/log/restored.log" -w -t 300 \
+       -o "-p $port2 -k $W -c listen_addresses='' -c archive_mode=off" start >/dev/null; then
+    PORT=$port; echo "  restored cluster did not start (see $W/log/restored.log)"; return 0
+  fi
+  for _ in $(seq 1 600); do
+    [ "$(psql_q "SELECT pg_is_in_recovery()")" = f ] && break
+    sleep 0.1
+  done
+  got=$(psql_q "$ACCOUNTS_SQL")
+  "$PGBIN/pg_amcheck" -h "$W" -p "$port2" -U postgres --install-missing -d postgres \
+    >"$W/log/amcheck.log" 2>&1 || amcheck="FAILED (see $W/log/amcheck.log)"
+  stop_postmaster "$W/restored"
+  PORT=$port
+  if [ "$want" = "$got" ]; then
+    echo "  restored in $((SECONDS - t0)) s: pgbench_accounts identical ($got); pg_amcheck: $amcheck"
+  else
+    echo "  restored in $((SECONDS - t0)) s: pgbench_accounts DIFFERS (source $want, restored $got); pg_amcheck: $amcheck"
+  fi
 }
 
 inner() {
@@ -345,6 +403,18 @@ inner() {
     log "second backups of the unchanged database: ${#second_ids[@]} contestants x $ROUNDS rounds"
     run_rounds "${second_ids[@]}"
   fi
+  local changed_ids=() restored=""
+  [ -n "$PGPITR" ] && [ -z "${FAILED[pgpitr_zstd1]:-}" ] && changed_ids+=(pgpitr_changed)
+  [ "$pgbr_ok" = 1 ] && [ -z "${FAILED[pgbr_pm2]:-}" ] && changed_ids+=(pgbr_changed)
+  if [ "${#changed_ids[@]}" -gt 0 ]; then
+    log "the realistic change (UPDATE 1% contiguous, INSERT 1%, CHECKPOINT), then one backup each"
+    change_database
+    for id in "${changed_ids[@]}"; do timed "$id" 1; done
+    if [ -n "$PGPITR" ] && [ -z "${FAILED[pgpitr_changed]:-}" ]; then
+      log "restore of pgpitr's backup after the change, compared and amchecked"
+      restored=$(restore_check)
+    fi
+  fi
 
   echo
   echo "pgpitr backup bench: base backup of a pgbench database, scale $SCALE, $((DATA_BYTES / 1048576)) MiB data directory (without pg_wal),"
@@ -361,6 +431,13 @@ inner() {
     printf '%-40s %8s %8s %11s %7s\n' "second backup, unchanged database" "seconds" "MB/s" "stored MiB" "ratio"
     for id in "${second_ids[@]}"; do print_row "$id"; done
   fi
+  if [ "${#changed_ids[@]}" -gt 0 ]; then
+    echo
+    printf '%-40s %8s %8s %11s %7s
+' "after UPDATE 1% + INSERT 1% (one run)" "seconds" "MB/s" "stored MiB" "ratio"
+    for id in "${changed_ids[@]}"; do print_row "$id"; done
+    [ -n "$restored" ] && echo "$restored"
+  fi
   if [ -n "$PGPITR" ] && [ -z "${FAILED[pgpitr_zstd1]:-}" ]; then
     local j="$W/out/pgpitr_zstd1.$ROUNDS.stdout"
     [ -s "$j" ] && echo && echo "pgpitr's own summary of its last full backup: $(jq -c '{files, reused_files, size, stored_size, new_stored_size, seconds, mib_per_second}' "$j")"
@@ -374,6 +451,8 @@ inner() {
   print_ratio "pgpitr --server-compress zstd:1 / pg_basebackup server-zstd workers=2" pgpitr_szstd1 pgb_szstd
   print_ratio "pgpitr --server-compress zstd:1 / pgpitr" pgpitr_szstd1 pgpitr_zstd1
   print_ratio "pgpitr / BENCH_PGPITR_BASELINE pgpitr" pgpitr_zstd1 pgpitr_base
+  print_stored_ratio "stored after the change / pgpitr's full backup" pgpitr_changed pgpitr_zstd1 "<= 0.05"
+  print_stored_ratio "  pgbackrest: incr after the change / its full (pm2)" pgbr_changed pgbr_pm2
   echo "for information:"
   print_ratio "pgpitr zstd-1 --jobs 2 / pg_basebackup -D - (read limit)" pgpitr_zstd1 pgb_stdout
   print_ratio "pgpitr zstd-1 --jobs 2 / pg_basebackup -D - SHA-256 manifest" pgpitr_zstd1 pgb_sha

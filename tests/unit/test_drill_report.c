@@ -75,6 +75,8 @@ static void fill(DrillReport *r)
     r->backup.backup_start_time = 1795310000;
     r->backup.backup_stop_time = 1795310005;
     r->backup.pg_major = 15;
+    r->backup.chunked_files = 2;
+    r->backup.chunks_fetched = 1500;
     r->has_reached = true;
     r->reached_has_lsn = true;
     r->reached_lsn = 0x44A3EE8;
@@ -107,6 +109,9 @@ START_TEST(passed_report)
     ck_assert_str_eq(jstr_at(j, "finished", NULL), "2026-11-22T04:00:42.5Z");
     ck_assert_str_eq(jstr_at(j, "backup", "stop_lsn"), "0/3000100");
     ck_assert_str_eq(jstr_at(j, "backup", "start_time"), "2026-11-22T01:13:20Z");
+    json_t *bk = json_object_get(j, "backup");
+    ck_assert_int_eq(json_integer_value(json_object_get(bk, "chunked_files")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(bk, "chunks_fetched")), 1500);
     json_t *reached = json_object_get(json_object_get(j, "target"), "reached");
     ck_assert_str_eq(json_string_value(json_object_get(reached, "lsn")), "0/44A3EE8");
     ck_assert(json_is_null(json_object_get(reached, "time")));

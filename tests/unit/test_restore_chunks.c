@@ -2,9 +2,13 @@
  * test_restore_chunks.c - restoring a file stored as chunks (src/restore/restore_chunks.c,
  * through restore_file): the content byte for byte with mode and mtime; a missing chunk, a
  * damaged chunk and a list that does not match the entry each fail naming what is wrong,
- * and leave no file behind.
+ * and leave no file behind. --delta over an existing file (through restore_file_delta and
+ * the pool): only the chunks that differ or are missing are fetched, proved by deleting the
+ * other chunk objects from the repository first; and `pgpitr restore` of a fabricated format 3
+ * backup, then --delta over it, with the chunk counts its summary reports.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +16,11 @@
 #include <unistd.h>
 
 #include "fx_dir.h"
+#include "pgpitr/cmd/cmd.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/chunk_list.h"
 #include "pgpitr/repo/object_io.h"
+#include "pgpitr/repo/repo.h"
 #include "pgpitr/restore/restore_files.h"
 
 #define MTIME 1795316400
@@ -204,6 +210,418 @@ START_TEST(a_list_that_does_not_match_the_entry_is_refused)
 }
 END_TEST
 
+/* ---- --delta ----------------------------------------------------------------------------- */
+
+#define MIB 1048576u
+#define DSIZE (3 * MIB + 5)     /* chunks 0..2 of 1 MiB, chunk 3 of 5 bytes */
+
+static void write_live(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(chmod(path, 0600), 0);
+}
+
+/* dest holds exactly data (len bytes), mode 0640, mtime MTIME. */
+static void assert_restored(const char *dest, const unsigned char *data, size_t len)
+{
+    struct stat sb;
+    ck_assert_int_eq(lstat(dest, &sb), 0);
+    ck_assert(S_ISREG(sb.st_mode));
+    ck_assert_uint_eq((uint64_t)sb.st_size, len);
+    ck_assert_uint_eq(sb.st_mode & 07777, 0640);
+    ck_assert_int_eq((long)sb.st_mtime, MTIME);
+    unsigned char *back = malloc(len + 1);
+    FILE *f = fopen(dest, "rb");
+    ck_assert_uint_eq(fread(back, 1, len + 1, f), len);
+    fclose(f);
+    ck_assert(memcmp(back, data, len) == 0);
+    free(back);
+}
+
+/* Removes the stored objects of every chunk of l whose bit in keep is clear. */
+static void drop_chunks(const ChunkList *l, unsigned keep)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        char p[REPO_PATH_MAX + 64];
+        chunk_file(l, i, p, sizeof p);
+        if (!(keep & (1u << i)))
+            ck_assert_int_eq(unlink(p), 0);
+    }
+}
+
+typedef struct DeltaRun {
+    RestoreFileResult res;
+    bool kept;
+    uint64_t progress;
+} DeltaRun;
+
+static DeltaRun delta(const ManifestEntry *e, const char *dest)
+{
+    atomic_uint_fast64_t done = 0;
+    RestoreFileOptions opt = {.sync = true, .bytes_done = &done};
+    DeltaRun r = {0};
+    PgpErr err = {0};
+    ck_assert_msg(restore_file_delta(st, e, dest, &opt, &r.res, &r.kept, &err) == 0, "%s",
+                  err.msg);
+    r.progress = atomic_load(&done);
+    return r;
+}
+
+START_TEST(delta_identical_file_fetches_nothing)
+{
+    ManifestEntry e;
+    ChunkList *l = NULL;
+    unsigned char *data = chunked_file(DSIZE, &e, &l);
+    char dest[128];
+    dest_path(dest, sizeof dest, "live");
+    write_live(dest, data, DSIZE);  /* mode 0600, mtime now: both set from the entry */
+    drop_chunks(l, 0);              /* any chunk read would fail */
+    DeltaRun r = delta(&e, dest);
+    ck_assert(r.kept);
+    ck_assert_uint_eq(r.res.chunks_kept, 4);
+    ck_assert_uint_eq(r.res.chunks_fetched, 0);
+    ck_assert_uint_eq(r.res.size, 0);
+    ck_assert_uint_eq(r.res.in_place, DSIZE);
+    ck_assert_uint_eq(r.progress, DSIZE);
+    assert_restored(dest, data, DSIZE);
+    free(data);
+    chunk_list_free(l);
+    entry_free(&e);
+}
+END_TEST
+
+START_TEST(delta_fetches_only_the_chunk_that_differs)
+{
+    ManifestEntry e;
+    ChunkList *l = NULL;
+    unsigned char *data = chunked_file(DSIZE, &e, &l);
+    char dest[128];
+    dest_path(dest, sizeof dest, "live");
+    data[2 * MIB + 4096] ^= 0x01;   /* one bit of chunk 2 */
+    write_live(dest, data, DSIZE);
+    data[2 * MIB + 4096] ^= 0x01;
+    struct stat before, after;
+    ck_assert_int_eq(stat(dest, &before), 0);
+    drop_chunks(l, 1u << 2);
+    DeltaRun r = delta(&e, dest);
+    ck_assert(!r.kept);
+    ck_assert_uint_eq(r.res.chunks_fetched, 1);
+    ck_assert_uint_eq(r.res.chunks_kept, 3);
+    ck_assert_uint_eq(r.res.size, MIB);
+    ck_assert_uint_eq(r.res.in_place, DSIZE - MIB);
+    ck_assert_uint_eq(r.progress, DSIZE);
+    assert_restored(dest, data, DSIZE);
+    ck_assert_int_eq(stat(dest, &after), 0);
+    ck_assert_uint_eq(after.st_ino, before.st_ino);     /* written in place */
+    free(data);
+    chunk_list_free(l);
+    entry_free(&e);
+}
+END_TEST
+
+START_TEST(delta_truncates_a_longer_file)
+{
+    ManifestEntry e;
+    ChunkList *l = NULL;
+    unsigned char *data = chunked_file(DSIZE, &e, &l);
+    char dest[128];
+    dest_path(dest, sizeof dest, "live");
+    unsigned char *longer = calloc(1, DSIZE + 2 * MIB);
+    memcpy(longer, data, DSIZE);    /* the short last chunk matches, then 2 MiB more */
+    write_live(dest, longer, DSIZE + 2 * MIB);
+    drop_chunks(l, 0);
+    DeltaRun r = delta(&e, dest);
+    ck_assert(!r.kept);             /* changed (truncated), though nothing was fetched */
+    ck_assert_uint_eq(r.res.chunks_fetched, 0);
+    ck_assert_uint_eq(r.res.chunks_kept, 4);
+    ck_assert_uint_eq(r.res.size, 0);
+    assert_restored(dest, data, DSIZE);
+    free(longer);
+    free(data);
+    chunk_list_free(l);
+    entry_free(&e);
+}
+END_TEST
+
+START_TEST(delta_fetches_the_tail_of_a_shorter_file)
+{
+    ManifestEntry e;
+    ChunkList *l = NULL;
+    unsigned char *data = chunked_file(DSIZE, &e, &l);
+    char dest[128];
+    dest_path(dest, sizeof dest, "live");
+    write_live(dest, data, 2 * MIB + 100);  /* chunk 2 only in part, chunk 3 not at all */
+    drop_chunks(l, 1u << 2 | 1u << 3);
+    DeltaRun r = delta(&e, dest);
+    ck_assert(!r.kept);
+    ck_assert_uint_eq(r.res.chunks_fetched, 2);
+    ck_assert_uint_eq(r.res.chunks_kept, 2);
+    ck_assert_uint_eq(r.res.size, MIB + 5);
+    ck_assert_uint_eq(r.progress, DSIZE);
+    assert_restored(dest, data, DSIZE);
+    free(data);
+    chunk_list_free(l);
+    entry_free(&e);
+}
+END_TEST
+
+START_TEST(delta_without_a_live_file_restores_it_whole)
+{
+    ManifestEntry e;
+    ChunkList *l = NULL;
+    unsigned char *data = chunked_file(DSIZE, &e, &l);
+    char dest[128];
+    dest_path(dest, sizeof dest, "live");
+    DeltaRun r = delta(&e, dest);
+    ck_assert(!r.kept);
+    ck_assert_uint_eq(r.res.chunks_fetched, 4);
+    ck_assert_uint_eq(r.res.chunks_kept, 0);
+    ck_assert_uint_eq(r.res.size, DSIZE);
+    assert_restored(dest, data, DSIZE);
+    free(data);
+    chunk_list_free(l);
+    entry_free(&e);
+}
+END_TEST
+
+START_TEST(delta_with_a_damaged_chunk_fails_and_leaves_no_file)
+{
+    ManifestEntry e;
+    ChunkList *l = NULL;
+    unsigned char *data = chunked_file(DSIZE, &e, &l);
+    char dest[128], p[REPO_PATH_MAX + 64], obj[REPO_PATH_MAX];
+    dest_path(dest, sizeof dest, "live");
+    data[MIB + 10] ^= 0x40;         /* the live file differs in chunk 1 */
+    write_live(dest, data, DSIZE);
+    chunk_file(l, 1, p, sizeof p);  /* and chunk 1's object is damaged */
+    FILE *f = fopen(p, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 20, SEEK_SET), 0);
+    int c = fgetc(f);
+    ck_assert_int_eq(fseek(f, 20, SEEK_SET), 0);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+    PgpErr err = {0};
+    ck_assert_int_eq(chunk_list_object_path(l, 1, obj, &err), 0);
+    RestoreFileResult res;
+    bool kept = true;
+    ck_assert_int_eq(restore_file_delta(st, &e, dest, NULL, &res, &kept, &err), PGP_ERR_CORRUPT);
+    ck_assert(!kept);
+    const char *want[] = {dest, "base/5/16396", "chunk 1 (bytes 1048576..2097151)", obj};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_msg(strstr(err.msg, want[i]) != NULL, "\"%s\" lacks \"%s\"", err.msg, want[i]);
+    struct stat sb;
+    ck_assert_int_ne(lstat(dest, &sb), 0);  /* not left half rewritten under its name */
+    ck_assert_int_eq(errno, ENOENT);
+    free(data);
+    chunk_list_free(l);
+    entry_free(&e);
+}
+END_TEST
+
+/* A hard link's other name, or a symlink's target, must not change with the restore. */
+START_TEST(delta_never_writes_through_a_link)
+{
+    ManifestEntry e;
+    ChunkList *l = NULL;
+    unsigned char *data = chunked_file(DSIZE, &e, &l);
+    char dest[128], other[128];
+    dest_path(dest, sizeof dest, "live");
+    dest_path(other, sizeof other, "other");
+    for (int symlinked = 0; symlinked < 2; symlinked++) {
+        data[10] ^= 0x01;
+        write_live(other, data, DSIZE);
+        data[10] ^= 0x01;
+        ck_assert_int_eq(symlinked ? symlink(other, dest) : link(other, dest), 0);
+        DeltaRun r = delta(&e, dest);
+        ck_assert(!r.kept);
+        assert_restored(dest, data, DSIZE);
+        struct stat sb;                 /* the other name: as it was */
+        ck_assert_int_eq(stat(other, &sb), 0);
+        ck_assert_uint_eq(sb.st_nlink, 1);
+        ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+        FILE *f = fopen(other, "rb");
+        ck_assert_int_eq(fgetc(f), data[0]);
+        ck_assert_int_eq(fseek(f, 10, SEEK_SET), 0);
+        ck_assert_int_eq(fgetc(f), data[10] ^ 0x01);
+        fclose(f);
+        ck_assert_int_eq(unlink(dest), 0);
+        ck_assert_int_eq(unlink(other), 0);
+    }
+    /* a directory where the backup has the file: an error, nothing removed */
+    ck_assert_int_eq(mkdir(dest, 0700), 0);
+    RestoreFileResult res;
+    bool kept;
+    PgpErr err = {0};
+    ck_assert_int_eq(restore_file_delta(st, &e, dest, NULL, &res, &kept, &err), PGP_ERR_USAGE);
+    ck_assert_int_eq(rmdir(dest), 0);
+    free(data);
+    chunk_list_free(l);
+    entry_free(&e);
+}
+END_TEST
+
+/* The pool's counts: a chunked file counts as kept only when no chunk was fetched, and
+ * bytes are those written, not those left in place. */
+START_TEST(delta_pool_counts_chunks)
+{
+    ManifestEntry e[2];
+    ChunkList *l[2] = {NULL, NULL};
+    unsigned char *data[2] = {chunked_file(DSIZE, &e[0], &l[0]),
+                              chunked_file(2 * MIB, &e[1], &l[1])};
+    free(e[1].path);
+    e[1].path = strdup("base/5/16397");
+    char dest[2][128];
+    dest_path(dest[0], sizeof dest[0], "base/5/16396");
+    dest_path(dest[1], sizeof dest[1], "base/5/16397");
+    char d[128];
+    dest_path(d, sizeof d, "base");
+    ck_assert_int_eq(mkdir(d, 0700), 0);
+    dest_path(d, sizeof d, "base/5");
+    ck_assert_int_eq(mkdir(d, 0700), 0);
+    write_live(dest[0], data[0], DSIZE);
+    data[1][MIB] ^= 0x01;                                 /* chunk 1 of the second differs */
+    write_live(dest[1], data[1], 2 * MIB);
+    data[1][MIB] ^= 0x01;
+    RestoreJob jobs[2] = {{.entry = &e[0], .base = dir}, {.entry = &e[1], .base = dir}};
+    RestorePoolOptions opt = {.workers = 2, .delta = true};
+    RestorePoolResult res;
+    PgpErr err = {0};
+    ck_assert_msg(restore_pool_run(st, jobs, 2, &opt, &res, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(res.files, 2);
+    ck_assert_uint_eq(res.kept, 1);
+    ck_assert_uint_eq(res.kept_bytes, DSIZE);
+    ck_assert_uint_eq(res.chunked, 2);
+    ck_assert_uint_eq(res.chunks_fetched, 1);
+    ck_assert_uint_eq(res.chunks_kept, 5);
+    ck_assert_uint_eq(res.bytes, MIB);
+    for (int k = 0; k < 2; k++) {
+        assert_restored(dest[k], data[k], k == 0 ? DSIZE : 2 * MIB);
+        free(data[k]);
+        chunk_list_free(l[k]);
+        entry_free(&e[k]);
+    }
+}
+END_TEST
+
+/* ---- the command: a backup with a chunked file, restored, then restored over with --delta -- */
+
+/* A whole-file entry for content, its object stored. */
+static void add_whole(BackupManifest *m, const char *path, const char *content)
+{
+    ManifestEntry e = {.path = (char *)path, .type = MANIFEST_FILE, .size = strlen(content),
+                       .stored_size = 1, .mode = 0600, .mtime = MTIME};
+    char obj[REPO_PATH_MAX];
+    put(content, strlen(content), PIPE_CODEC_ZSTD, obj, e.sha256);
+    e.object = obj;
+    PgpErr err = {0};
+    ck_assert_int_eq(manifest_add_entry(m, &e, &err), 0);
+}
+
+/* Binds the repository and saves backup B1 (dirs, two whole files and the chunked entry e),
+ * its WAL segment archived. */
+static void save_backup(const ManifestEntry *e)
+{
+    PgpErr err = {0};
+    Repo *repo = NULL;
+    ck_assert_int_eq(repo_open(st, &repo, &err), 0);
+    RepoIdentity id = {.system_identifier = 7300000000000000001ULL, .pg_major = 15,
+                       .wal_segsize = 16u << 20};
+    ck_assert_int_eq(repo_bind(repo, &id, &err), 0);
+    repo_free(repo);
+    BackupManifest *m = manifest_new();
+    m->label = strdup("B1");
+    m->status = strdup("complete");
+    m->compress = strdup("zstd");
+    m->system_identifier = id.system_identifier;
+    m->pg_version_num = 150004;
+    m->pg_major = 15;
+    m->timeline = 1;
+    m->start_lsn = 0x5000000;
+    m->stop_lsn = 0x5000100;
+    m->start_time = MTIME - 2;
+    m->stop_time = MTIME;
+    static const char *const dirs[] = {"global", "base", "base/5", "pg_wal"};
+    for (size_t i = 0; i < 4; i++) {
+        ManifestEntry d = {.path = (char *)dirs[i], .type = MANIFEST_DIR, .mode = 0700,
+                           .mtime = MTIME};
+        ck_assert_int_eq(manifest_add_entry(m, &d, &err), 0);
+    }
+    add_whole(m, "PG_VERSION", "15\n");
+    add_whole(m, "global/pg_control", "control");
+    ck_assert_int_eq(manifest_add_entry(m, e, &err), 0);
+    ck_assert_msg(manifest_save(st, "B1", m, &err) == 0, "%s", err.msg);
+    manifest_free(m);
+    char path[REPO_PATH_MAX], hex[PIPE_SHA256_HEX_LEN + 1];
+    const char *wal = "000000010000000000000005";
+    uint8_t digest[PIPE_SHA256_LEN];
+    ck_assert_int_eq(pipe_sha256_buf(wal, strlen(wal), digest, NULL), 0);
+    pipe_hex(digest, sizeof digest, hex);
+    ck_assert_int_eq(repo_archive_object_path(wal, hex, PIPE_CODEC_NONE, path, &err), 0);
+    ck_assert_int_eq(storage_put_all(st, path, 0, wal, strlen(wal), &err), 0);
+}
+
+/* pgpitr restore --pgdata pgdata [--delta]: 0, and its report contains each of want. */
+static void run_restore(const char *pgdata, bool delta, const char *const want[3])
+{
+    char out[128], report[8192] = "";
+    dest_path(out, sizeof out, "report.txt");
+    char *argv[] = {"restore", "--pgdata", (char *)pgdata, "--jobs", "2", "--delta", NULL};
+    CmdGlobal g = {.repo = dir};
+    setenv("PGPITR_CONFIG", "/dev/null", 1);
+    ck_assert_ptr_nonnull(freopen(out, "w", stdout));
+    PgpErr err = {0};
+    int rc = cmd_restore.run(&g, delta ? 6 : 5, argv, &err);
+    fflush(stdout);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    FILE *f = fopen(out, "r");
+    ck_assert_uint_gt(fread(report, 1, sizeof report - 1, f), 0);
+    fclose(f);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(strstr(report, want[i]) != NULL, "\"%s\" not in:\n%s", want[i], report);
+}
+
+START_TEST(delta_command_reports_chunks)
+{
+    ManifestEntry e;
+    ChunkList *l = NULL;
+    unsigned char *data = chunked_file(DSIZE, &e, &l);
+    e.stored_size = 1;
+    save_backup(&e);
+    char pg[64], pgdata[128], file[192];
+    fx_dir_make(pg, sizeof pg, "rchunks_pg");
+    snprintf(pgdata, sizeof pgdata, "%s/data", pg);
+    snprintf(file, sizeof file, "%s/base/5/16396", pgdata);
+    run_restore(pgdata, false, (const char *const[]){
+        "restored 3 files, 3.0 MiB", "chunks: 4 fetched, 0 already in place, in 1 file(s) "
+        "stored as chunks", "archiving:"});
+    assert_restored(file, data, DSIZE);
+    /* the restored server changed a page of chunk 1; the other chunks' objects go */
+    FILE *f = fopen(file, "r+b");
+    ck_assert_int_eq(fseek(f, MIB + 8192, SEEK_SET), 0);
+    fputc(data[MIB + 8192] ^ 0xff, f);
+    fclose(f);
+    drop_chunks(l, 1u << 1);
+    /* written: chunk 1 and pg_control (removed first); kept: PG_VERSION only */
+    run_restore(pgdata, true, (const char *const[]){
+        "restored 2 files, 1.0 MiB", "chunks: 1 fetched, 3 already in place",
+        "delta: kept 1 files (0.0 MiB) whose size and SHA-256 matched, rewrote 2,"});
+    assert_restored(file, data, DSIZE);
+    /* nothing differs: the chunked file counts as kept */
+    run_restore(pgdata, true, (const char *const[]){
+        "restored 1 files, 0.0 MiB", "chunks: 0 fetched, 4 already in place",
+        "delta: kept 2 files (3.0 MiB) whose size and SHA-256 matched, rewrote 1,"});
+    assert_restored(file, data, DSIZE);
+    fx_dir_remove(pg);
+    free(data);
+    chunk_list_free(l);
+    entry_free(&e);
+}
+END_TEST
+
 Suite *suite_restore_chunks(void)
 {
     Suite *s = suite_create("restore_chunks");
@@ -212,6 +630,15 @@ Suite *suite_restore_chunks(void)
     tcase_add_test(tc, restores_every_chunk_in_place);
     tcase_add_test(tc, a_missing_or_damaged_chunk_is_named);
     tcase_add_test(tc, a_list_that_does_not_match_the_entry_is_refused);
+    tcase_add_test(tc, delta_identical_file_fetches_nothing);
+    tcase_add_test(tc, delta_fetches_only_the_chunk_that_differs);
+    tcase_add_test(tc, delta_truncates_a_longer_file);
+    tcase_add_test(tc, delta_fetches_the_tail_of_a_shorter_file);
+    tcase_add_test(tc, delta_without_a_live_file_restores_it_whole);
+    tcase_add_test(tc, delta_with_a_damaged_chunk_fails_and_leaves_no_file);
+    tcase_add_test(tc, delta_never_writes_through_a_link);
+    tcase_add_test(tc, delta_pool_counts_chunks);
+    tcase_add_test(tc, delta_command_reports_chunks);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,8 +1,9 @@
 /*
  * verify_check.h - what `pgpitr verify` checks and what each problem breaks: the list of
- * objects to re-read (each backup file object once, every archived WAL file), and, once they
- * are read (verify_objects.h), the analysis into problems (errors) and notes, each naming
- * what it breaks: which backups can no longer be restored, which ranges of WAL positions are
+ * objects to re-read (each backup file object once, every archived WAL file, and the chunked
+ * files' lists and chunks: verify_chunks.h), and, once they are read (verify_objects.h,
+ * verify_chunks_run), the analysis into problems (errors) and notes, each naming what it
+ * breaks: which backups can no longer be restored, which ranges of WAL positions are
  * no longer recoverable, which timeline cannot be followed. Owns no output format: verify.c
  * prints the report as text or JSON.
  */
@@ -15,6 +16,7 @@
 
 #include "pgpitr/repo/catalog.h"
 #include "pgpitr/common/err.h"
+#include "pgpitr/repo/verify_chunks.h"
 #include "pgpitr/repo/verify_objects.h"
 
 /* One backup file object and the entries that reference it. */
@@ -34,6 +36,8 @@ typedef struct VerifyPlan {
     size_t *ref_first;
     size_t *wal_index;          /* WAL object k (objs[n_file_objs + k]) is Catalog.wal[...] */
     size_t n_backups_checked, n_histories;
+    VerifyChunks chunks;        /* files stored as chunks: their lists and chunks, read by
+                                   verify_chunks_run after objs (not run: nothing reported) */
 } VerifyPlan;
 
 /* Builds the list of objects to read. only may be NULL. The backups checked (only, or every
@@ -43,9 +47,20 @@ int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *o
                       PgpErr *err);
 void verify_plan_free(VerifyPlan *p);
 
+/* A file a problem of a chunked file breaks (backup_chunk, backup_chunk_list). */
+typedef struct VerifyProblemFile {
+    const char *path;           /* points into the catalog's manifest */
+    uint32_t tablespace;
+    bool has_chunk;             /* backup_chunk: which chunk of the file, and its bytes */
+    uint64_t chunk, offset, length;
+    const char **backups;       /* labels of the backups holding the file (into the catalog) */
+    size_t n_backups;
+} VerifyProblemFile;
+
 typedef struct VerifyProblem {
     bool error;                 /* false: a note (does not fail verify) */
-    const char *kind;           /* "backup_file", "pg_manifest", "manifest", "wal_file",
+    const char *kind;           /* "backup_file", "backup_chunk_list", "backup_chunk",
+                                   "pg_manifest", "manifest", "wal_file",
                                    "wal_missing", "wal_conflict", "history_missing",
                                    "history_corrupt", "history_parent", "incomplete_backup",
                                    "wal_gap", "foreign" */
@@ -55,6 +70,9 @@ typedef struct VerifyProblem {
     uint32_t tli;               /* the timeline concerned, 0 if none */
     const char **backups;       /* labels (pointing into the catalog) that cannot be restored */
     size_t n_backups;
+    VerifyProblemFile *files;   /* chunked files: every file broken, each once (the breaks
+                                   line names at most 16); NULL for other kinds */
+    size_t n_files;
 } VerifyProblem;
 
 /* How far each checked backup recovers along one timeline. */

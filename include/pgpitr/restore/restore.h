@@ -124,6 +124,9 @@ typedef struct RestoreReport {
     int64_t latest_time;         /* archive time of its last segment, unix s (approximate) */
     uint64_t files_kept;         /* --delta: files kept because size and SHA-256 matched */
     uint64_t removed;            /* --delta: entries removed that the backup does not have */
+    uint64_t chunked_files;      /* files stored as chunks (manifest format 3) restored or kept */
+    uint64_t chunks_fetched;     /* their chunks fetched from the repository */
+    uint64_t chunks_kept;        /* --delta: their chunks found right in place, not fetched */
     char lease[REPO_PATH_MAX];   /* the recovery lease of the restored directory (lease.h;
                                     "" when the restore failed): drill removes it */
 } RestoreReport;

@@ -30,6 +30,10 @@ typedef struct RestoreFileOptions {
 typedef struct RestoreFileResult {
     uint64_t size;                      /* bytes written to dest */
     uint64_t stored_size;               /* bytes read from the object */
+    uint64_t in_place;                  /* --delta: bytes found right and left as they were
+                                           (added to bytes_done as progress, not written) */
+    uint64_t chunks_fetched;            /* chunked entries: chunks fetched and written */
+    uint64_t chunks_kept;               /* chunked entries, --delta: chunks left in place */
 } RestoreFileResult;
 
 /*
@@ -55,6 +59,29 @@ int restore_file(Storage *s, const ManifestEntry *e, const char *dest,
  * restore_file calls it for such entries. */
 int restore_file_chunks(Storage *s, const ManifestEntry *e, const char *dest,
                         const RestoreFileOptions *opt, RestoreFileResult *res, PgpErr *err);
+
+/*
+ * --delta for a chunked entry e over the regular file at dest (restore_file_delta calls it;
+ * restore_chunks.c). The list is loaded and checked first; then the live file is read chunk
+ * by chunk (never following a symlink), each chunk's SHA-256 compared with the list's, and
+ * only the chunks that differ or lie beyond the live file's end are fetched (checked against
+ * their digest as restore_file_chunks does) and written in place; then the file is truncated
+ * to e->size, gets e's mode and mtime and is fsynced if opt->sync. *kept is true only when
+ * the file already had e->size bytes and every chunk matched (nothing written but mode and
+ * mtime); res->in_place counts the bytes of the chunks left in place, res->chunks_kept and
+ * res->chunks_fetched the chunks.
+ * A file that cannot be written in place (opened read-only: no write permission; or a hard
+ * link, st_nlink > 1, whose other names must not change with it) and that differs is unlinked
+ * and restored anew with restore_file_chunks. Reading the live file is not a change: a failure
+ * there leaves it as it was. A failure once the file is known to differ (a missing or damaged
+ * chunk, a full disk) removes it, as restore_file_delta's unlink-and-restore would: a file
+ * half rewritten is never left at the path with e's mode and mtime. Killed half way, the
+ * file mixes old and new chunks; restore.c removed global/pg_control before, so PostgreSQL
+ * refuses the directory, and the next --delta run checks every chunk again.
+ */
+int restore_file_chunks_delta(Storage *s, const ManifestEntry *e, const char *dest,
+                              const RestoreFileOptions *opt, RestoreFileResult *res, bool *kept,
+                              PgpErr *err);
 
 /* Decompresses the object at `object` (codec from its extension) into dest byte for byte, with
  * no checksum to compare (PostgreSQL's backup_manifest: it carries its own). Same creation,
@@ -91,14 +118,18 @@ typedef struct RestorePoolResult {
     uint64_t files;                     /* files done completely (delta: kept or rewritten) */
     uint64_t bytes;                     /* bytes written (including a failed file's) */
     uint64_t kept, kept_bytes;          /* delta: files whose content already matched */
+    uint64_t chunked;                   /* files stored as chunks done (kept or written) */
+    uint64_t chunks_fetched, chunks_kept;   /* their chunks fetched / left in place (delta) */
 } RestorePoolResult;
 
 /*
  * --delta's per-file work: when dest is a regular file of e->size bytes whose SHA-256 is
  * e->sha256, it is kept (mode and mtime set as restore_file would, fsynced if opt->sync) and
- * *kept is true; its size is added to opt->bytes_done as progress, and res->size is 0.
- * Otherwise whatever non-directory is at dest is unlinked and e restored with restore_file.
- * A directory at dest is an error (the caller clears type mismatches first).
+ * *kept is true; its size is added to opt->bytes_done as progress and to res->in_place, and
+ * res->size is 0. Otherwise whatever non-directory is at dest is unlinked and e restored with
+ * restore_file. A directory at dest is an error (the caller clears type mismatches first).
+ * An entry stored as chunks over a regular file goes to restore_file_chunks_delta instead:
+ * rewritten chunk by chunk in place.
  */
 int restore_file_delta(Storage *s, const ManifestEntry *e, const char *dest,
                        const RestoreFileOptions *opt, RestoreFileResult *res, bool *kept,

@@ -89,6 +89,10 @@ typedef struct RestoreNextStep {
  * promotes instead. Then the --set settings written, if any. */
 void restore_print_standby(const RestoreNextStep *n);
 
+/* The summary's line about archiving: whether the restored server archives into the
+ * repository (--archive-mode preserve) or not, and what that means for a PITR. */
+void restore_print_archiving(RestoreArchiveMode mode);
+
 /* The effective port of a restored data directory and whether a server on this host holds it
  * already (pg_ctl start would then fail on it). */
 typedef struct RestorePort {

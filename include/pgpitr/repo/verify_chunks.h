@@ -1,0 +1,98 @@
+/*
+ * verify_chunks.h - what `pgpitr verify` reads for files stored as chunks (manifest format 3,
+ * docs/chunking.md "Verify"): every distinct chunk list referenced by the checked backups is
+ * read, verified against its content address and checked strictly (chunk_load.h); the chunks
+ * the lists name are collected into one set of distinct objects (digest + codec), and each is
+ * read once however many lists and backups share it. When some chunk is bad, the lists are
+ * read a second time to find which files (and which chunk of each) use it, for the report.
+ * Owns no report: verify_check.c turns the result into problems (backup_chunk_list,
+ * backup_chunk) and says what they break.
+ *
+ * Memory: the distinct chunks are one compact array of 40 bytes each (no path strings; a path
+ * is made from the digest when the chunk is read), compacted (sorted, de-duplicated) while
+ * the lists are read so that shared chunks do not pile up; 2 TB of relation files at 1 MiB
+ * chunks is about 2.8 million chunks, ~110 MiB. References are not kept per chunk: the
+ * second pass over the lists recovers them for the few bad chunks only.
+ */
+#ifndef PGPITR_VERIFY_CHUNKS_H
+#define PGPITR_VERIFY_CHUNKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/common/err.h"
+#include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/catalog.h"
+#include "pgpitr/repo/repo_layout.h"
+#include "pgpitr/repo/verify_objects.h"
+#include "pgpitr/storage/storage.h"
+
+/* One chunked file entry of a checked backup. */
+typedef struct VerifyChunkRef {
+    size_t backup;          /* index into Catalog.backups */
+    size_t entry;           /* index into that manifest's entries */
+} VerifyChunkRef;
+
+/* One distinct chunk object: objects/<hex(digest)[0:2]>/<hex(digest)><codec ext>. */
+typedef struct VerifyChunk {
+    uint8_t digest[PIPE_SHA256_LEN];
+    uint32_t len;           /* original bytes, from the first list that named it */
+    uint8_t codec;          /* PipeCodec */
+    uint8_t status;         /* VerifyStatus once read */
+} VerifyChunk;
+
+/* A chunk that is not ok, and why. */
+typedef struct VerifyChunkBad {
+    size_t chunk;           /* index into VerifyChunks.chunks */
+    char *reason;           /* one line (malloc'd; NULL when none could be allocated) */
+} VerifyChunkBad;
+
+/* Bad chunk `chunk` is chunk number `index` of list `list`. */
+typedef struct VerifyChunkHit {
+    size_t chunk;           /* index into VerifyChunks.chunks */
+    size_t list;            /* list number (see list_first) */
+    size_t index;           /* chunk number in that list (and file) */
+} VerifyChunkHit;
+
+typedef struct VerifyChunks {
+    const Catalog *c;
+    /* the plan: chunked entries sorted by list object path, then file path, tablespace,
+     * backup; list k (a distinct list object) has refs [list_first[k], list_first[k + 1]) */
+    VerifyChunkRef *refs;
+    size_t n_refs, n_lists;
+    size_t *list_first;
+    /* the run (verify_chunks_run): */
+    bool ran;
+    char **list_error;      /* per list: why it cannot be used (every file of it is broken,
+                               its chunks are not checked); NULL when it loaded */
+    char **ref_error;       /* per ref: the list loaded (for its first file) but does not
+                               describe this entry; NULL otherwise */
+    VerifyChunk *chunks;    /* distinct chunks of the usable lists, sorted (digest, codec) */
+    size_t n_chunks, cap_chunks, n_compact;
+    VerifyChunkBad *bad;    /* sorted by chunk */
+    size_t n_bad, cap_bad;
+    VerifyChunkHit *hits;   /* every use of a bad chunk, sorted by chunk, list, index */
+    size_t n_hits, cap_hits;
+    uint64_t list_reads;    /* list objects read (the second pass counts too) */
+    VerifyPoolResult pool;  /* the chunk objects read: objects = distinct chunks read */
+} VerifyChunks;
+
+/* Collects the chunked entries of the checked backups (only, or every complete one; their
+ * entries loaded). Reads nothing. */
+int verify_chunks_plan(const Catalog *c, const CatalogBackup *only, VerifyChunks *out,
+                       PgpErr *err);
+
+/*
+ * Reads every list (opt->workers threads), then every distinct chunk, then, when a chunk is
+ * bad, the lists again to find its uses. Damage is a result (list_error, ref_error, bad,
+ * hits), not an error: fails only for memory, threads, or a cancel (PGP_ERR_IO).
+ */
+int verify_chunks_run(Storage *s, VerifyChunks *v, const VerifyPoolOptions *opt, PgpErr *err);
+
+/* The object path of chunk ch. */
+int verify_chunk_path(const VerifyChunk *ch, char out[REPO_PATH_MAX], PgpErr *err);
+
+void verify_chunks_free(VerifyChunks *v);   /* zeroed after; a zeroed one is a no-op */
+
+#endif
