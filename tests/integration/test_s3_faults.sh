@@ -38,6 +38,12 @@ pg_conf src "archive_mode = on" "archive_timeout = 0" "track_commit_timestamp = 
     "archive_command = 'cp %p $WORK/kept/%f && ${cmd//%p/\"%p\"}'"
 pg_start src
 pgbench_c src -i -q -s 2
+# A relation file of 5 to 8 MiB: stored whole (files of 8 MiB or more are 1 MiB chunks,
+# docs/chunking.md), so with --compress none it goes up as a multipart upload of 5 MiB parts.
+psql_c src "CREATE TABLE mp AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 95000) g"
+mp_size=$(psql_c src "SELECT pg_relation_size('mp')")
+[ "$mp_size" -gt $((5 * 1024 * 1024)) ] && [ "$mp_size" -lt $((8 * 1024 * 1024)) ] ||
+    fail "relation file of mp is $mp_size bytes, not between 5 and 8 MiB"
 for _ in 1 2 3 4 5; do
     pgbench_c src -n -c 2 -j 2 -t 150
     seg=$(switch_wal src)

@@ -26,6 +26,12 @@ before=$(s3_keys killed/objects/)
 s3_proxy_start "$S3_TEST_ENDPOINT" --fault-rate 1 --faults stall --stall-ms 120000 \
     --match '^PUT .*[?&]partNumber=2&'
 psql_c src "UPDATE pgbench_accounts SET abalance = abalance + 1"   # new content: new objects
+# ... and a relation file of 5 to 8 MiB, stored whole (8 MiB or more: 1 MiB chunks,
+# docs/chunking.md), so that with --compress none it is a multipart upload of 5 MiB parts.
+psql_c src "CREATE TABLE mp AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 95000) g"
+mp_size=$(psql_c src "SELECT pg_relation_size('mp')")
+[ "$mp_size" -gt $((5 * 1024 * 1024)) ] && [ "$mp_size" -lt $((8 * 1024 * 1024)) ] ||
+    fail "relation file of mp is $mp_size bytes, not between 5 and 8 MiB"
 PGPITR_S3_ENDPOINT=$S3_PROXY_URL PGPITR_IO_TIMEOUT=60 \
     bg_pgp killed --repo "$REPO" backup --pg-conn "$(conninfo src)" --label killed --jobs 2 --compress none
 pid=$BG_PID

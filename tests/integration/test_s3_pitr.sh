@@ -5,7 +5,8 @@
 # from S3 (its own connections, opened in the detached process), the exact data back, and
 # expire removing WAL before the backup, verify reporting and expire aborting an upload left
 # by a killed writer. With 5 MiB parts and no compression, the backup's
-# larger files go up as multipart uploads streamed under their final keys.
+# larger whole files (5 to 8 MiB; above, 1 MiB chunks) go up as multipart uploads streamed
+# under their final keys.
 # repo-kinds: local -- tests the S3 driver on servers of its own (plain, TLS, unreachable); the s3 stages would only repeat it
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/integration/lib.sh
@@ -18,6 +19,12 @@ pg_init src
 pg_enable_archiving src "$REPO"
 pg_start src
 pgbench_c src -i -q -s 2
+# A relation file of 5 to 8 MiB: stored whole (files of 8 MiB or more are 1 MiB chunks,
+# docs/chunking.md), so it goes up as a multipart upload of 5 MiB parts.
+psql_c src "CREATE TABLE mp AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 95000) g"
+mp_size=$(psql_c src "SELECT pg_relation_size('mp')")
+[ "$mp_size" -gt $((5 * 1024 * 1024)) ] && [ "$mp_size" -lt $((8 * 1024 * 1024)) ] ||
+    fail "relation file of mp is $mp_size bytes, not between 5 and 8 MiB"
 pgbench_c src -n -c 2 -j 2 -t 100
 seg=$(switch_wal src)
 wait_archived src "$seg"
