@@ -105,7 +105,8 @@ count_prefixed() {
 # then a shorter subset over TLS with the CA file given to pgpitr (tests/integration/README.md).
 # CI runs a subset that puts every command on S3 (archive-push/get, backup, restore incl.
 # --delta, recovery with the prefetcher, drill, verify, expire, locks, info; an S3 repository
-# named by --repo, PGPITR_REPO and the config file: test_config, ~20 s): the whole suite
+# named by --repo, PGPITR_REPO and the config file: test_config, ~20 s; files stored as chunks,
+# in a repository that mixes them with whole-file backups: test_chunked_repo, ~45 s): the whole suite
 # on S3 takes about 15 minutes on 2 cores, which CI cannot afford next to the local, valgrind
 # and ASan stages; `make check-s3` runs all of it. The S3 driver's own tests (test_s3_*) run in
 # the integration and asan stages. While pgpitr has no S3 driver (its --help lists no
@@ -113,6 +114,7 @@ count_prefixed() {
 S3_CI_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore test_backup_dedup
               test_verify test_expire test_locks test_drill_latest test_prefetch_recovery
               test_restore_delta_live test_get_hole test_corrupt_archive test_wrong_cluster
+              test_chunked_repo
               test_repo_lib test_s3_fault_proxy test_config)
 S3_TLS_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore test_get_hole test_repo_lib)
 s3_stages() {
