@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh - the README's test command: installs what is missing, builds, runs the unit tests
 # and the integration tests, the unit tests under valgrind, then unit and integration tests again
-# under ASan/UBSan, then each libFuzzer harness for about 12 s. After the integration tests, the
+# under ASan/UBSan, then each libFuzzer harness for about 8 s. After the integration tests, the
 # same suite against an S3 repository (and a subset over TLS), once pgpitr has an S3 driver.
 # Ends with one line "N passed, M failed" summing every unit check and integration test of every
 # stage; exits non-zero if anything failed (a stage that fails without reporting counts as one
@@ -193,10 +193,10 @@ elif [ "$rc" -ne 0 ]; then
     failed=$((failed + 1))       # the ASan build failed
 fi
 
-# libFuzzer harnesses (tests/fuzz/README.md), about 12 s each (a smoke run of the corpus and
+# libFuzzer harnesses (tests/fuzz/README.md), about 8 s each (a smoke run of the corpus and
 # the paths near it; `make fuzz` runs each for 120 s), those of tests/fuzz/ci-skip left out;
 # each harness counts as one test (run.sh ends "fuzz: N passed, M failed[, K skipped]").
-rc=0; stage fuzz env FUZZ_CI=1 make -j"$(nproc)" fuzz FUZZ_SECONDS=12 || rc=$?
+rc=0; stage fuzz env FUZZ_CI=1 make -j"$(nproc)" fuzz FUZZ_SECONDS=8 || rc=$?
 sed -E 's/^fuzz: ([0-9]+ passed, [0-9]+ failed)/integration: \1/' "$logs/fuzz.log" >"$logs/fuzz.count"
 count_integration "$logs/fuzz.count" "$rc"
 
