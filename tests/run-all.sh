@@ -177,10 +177,15 @@ fi
 # the unit tests and then the integration tests; its log holds both summaries. test_s3_faults
 # (about 3 minutes: 6000 requests, a fifth faulted) is left out here for time: the retry and
 # unknown-outcome paths it drives run under ASan in test_s3_unknown and test_s3_killed.
+# test_segsize_1gib (60 s under ASan: hashing and compressing 1 GiB segments) and
+# test_s3_secrets (74 s: it samples every process's command line while the suite's commands
+# run) are left out too: their code paths are those of test_segsize and the S3 tests, which
+# run here; natively both run in the integration stage.
 # test_sigkill runs 20 kill trials here instead of 40 (each costs about 2.5 s under ASan): the
 # paths a killed push leaves behind are the same, the native run above covers the 40.
 rc=0
-stage asan env PGPITR_IT_EXCLUDE="test_s3_faults" PGPITR_SIGKILL_TRIALS=20 \
+stage asan env PGPITR_IT_EXCLUDE="test_s3_faults test_segsize_1gib test_s3_secrets" \
+    PGPITR_SIGKILL_TRIALS=20 \
     make -j"$(nproc)" check-asan || rc=$?
 if grep -Eq 'Checks: [0-9]+' "$logs/asan.log"; then
     count_unit "$logs/asan.log" 0

@@ -23,3 +23,8 @@ bool fx_under_memory_tool(void)
 #endif
     return under_valgrind();
 }
+
+size_t fx_cut_step(size_t under_tool)
+{
+    return fx_under_memory_tool() ? under_tool : 1;
+}

@@ -7,8 +7,14 @@
 #define PGPITR_FX_TOOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* True under AddressSanitizer (this build) or valgrind (this run). */
 bool fx_under_memory_tool(void);
+
+/* The step of a loop that tries every cut point (every prefix, every window size): 1 natively,
+ * under_tool under a memory tool, where each try costs ~50x and a prime stride still cuts
+ * inside every kind of token. */
+size_t fx_cut_step(size_t under_tool);
 
 #endif

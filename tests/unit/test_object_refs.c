@@ -31,6 +31,7 @@ static void save_backup(Storage *s, const char *label, size_t n, size_t objects,
     m->timeline = 1;
     m->start_time = m->stop_time = 1795316400;
     PgpErr err;
+    size_t failed = 0;    /* counted, checked once: a check per entry costs a message to Check's parent */
     for (size_t i = 0; i < n; i++) {
         char path[64], obj[64];
         snprintf(path, sizeof path, "base/1/%zu", i);
@@ -39,8 +40,9 @@ static void save_backup(Storage *s, const char *label, size_t n, size_t objects,
         ManifestEntry e = {.path = path, .type = MANIFEST_FILE, .size = 10, .mode = 0600,
                            .object = obj, .stored_size = 100 + first + i % objects};
         snprintf(e.sha256, sizeof e.sha256, "%s", SHA);
-        ck_assert_int_eq(manifest_add_entry(m, &e, &err), 0);
+        failed += manifest_add_entry(m, &e, &err) != 0;
     }
+    ck_assert_uint_eq(failed, 0);
     ManifestEntry d = {.path = "base", .type = MANIFEST_DIR, .mode = 0700};
     ck_assert_int_eq(manifest_add_entry(m, &d, &err), 0);
     ck_assert_msg(manifest_save(s, label, m, &err) == 0, "%s", err.msg);
