@@ -180,11 +180,13 @@ fi
 # test_segsize_1gib (60 s under ASan: hashing and compressing 1 GiB segments) and
 # test_s3_secrets (74 s: it samples every process's command line while the suite's commands
 # run) are left out too: their code paths are those of test_segsize and the S3 tests, which
-# run here; natively both run in the integration stage.
+# run here; natively both run in the integration stage. So is test_drill_timelines (63 s under
+# ASan): the drill and restore paths it drives across timelines run here in
+# test_pitr_stray_timeline, test_pitr_timelines, test_drill_latest and test_drill_checks.
 # test_sigkill runs 20 kill trials here instead of 40 (each costs about 2.5 s under ASan): the
 # paths a killed push leaves behind are the same, the native run above covers the 40.
 rc=0
-stage asan env PGPITR_IT_EXCLUDE="test_s3_faults test_segsize_1gib test_s3_secrets" \
+stage asan env PGPITR_IT_EXCLUDE="test_s3_faults test_segsize_1gib test_s3_secrets test_drill_timelines" \
     PGPITR_SIGKILL_TRIALS=20 \
     make -j"$(nproc)" check-asan || rc=$?
 if grep -Eq 'Checks: [0-9]+' "$logs/asan.log"; then
