@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh - the README's test command: installs what is missing, builds, runs the unit tests
 # and the integration tests, the unit tests under valgrind, then unit and integration tests again
-# under ASan/UBSan, then each libFuzzer harness for about 8 s. After the integration tests, the
+# under ASan/UBSan, then each libFuzzer harness for about 6 s. After the integration tests, the
 # same suite against an S3 repository (and a subset over TLS), once pgpitr has an S3 driver.
 # Ends with one line "N passed, M failed" summing every unit check and integration test of every
 # stage; exits non-zero if anything failed (a stage that fails without reporting counts as one
@@ -111,11 +111,17 @@ count_prefixed() {
 # and ASan stages; `make check-s3` runs all of it. The S3 driver's own tests (test_s3_*) run in
 # the integration and asan stages. While pgpitr has no S3 driver (its --help lists no
 # s3-endpoint) both are skipped with a message and count nothing.
-S3_CI_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore test_backup_dedup
-              test_verify test_expire test_locks test_drill_latest test_prefetch_recovery
+S3_CI_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore
+              test_expire test_locks test_drill_latest test_prefetch_recovery
               test_restore_delta_live test_get_hole test_corrupt_archive test_wrong_cluster
               test_chunked_repo
               test_repo_lib test_s3_fault_proxy test_config)
+# Names are substrings (run.sh): "test_expire" also picks test_expire_during_backup (the lock
+# taken over from a stalled holder, which matters most on shared storage) and
+# test_expire_lease, left out here (59 s on S3) with test_verify (115 s) and test_backup_dedup
+# (46 s): verify and dedup on S3 run in test_chunked_repo (a clean verify, a damaged chunk,
+# chunks shared between backups) and test_s3_object_index; `make check-s3` runs them all.
+S3_CI_EXCLUDE="test_expire_lease"
 S3_TLS_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore test_get_hole test_repo_lib)
 s3_stages() {
     local rc
@@ -125,6 +131,7 @@ s3_stages() {
         return 0
     fi
     rc=0; stage s3 env PGPITR_IT_REPO_KIND=s3 PGPITR_BIN="$top/build/pgpitr" \
+        PGPITR_IT_EXCLUDE="$S3_CI_EXCLUDE" \
         tests/integration/run.sh "${S3_CI_SUBSET[@]}" || rc=$?
     count_integration "$logs/s3.log" "$rc"
     rc=0; stage s3-tls env PGPITR_IT_REPO_KIND=s3-tls PGPITR_BIN="$top/build/pgpitr" \
@@ -182,11 +189,18 @@ fi
 # run) are left out too: their code paths are those of test_segsize and the S3 tests, which
 # run here; natively both run in the integration stage. So is test_drill_timelines (63 s under
 # ASan): the drill and restore paths it drives across timelines run here in
-# test_pitr_stray_timeline, test_pitr_timelines, test_drill_latest and test_drill_checks.
+# test_pitr_stray_timeline, test_drill_latest and test_drill_checks. Since files of 8 MiB and
+# more are stored as chunks (issue #14) every backup under ASan costs more, so these are left
+# out as well, each covered under ASan by the unit suites of the code it drives and by the
+# tests named: test_backup_memory (43 s; its peak-RSS bounds are not asserted under ASan),
+# test_pitr_targets (74 s; restore_conf, restore_settings, and test_pitr_stray_timeline),
+# test_pitr_timelines (57 s; test_pitr_stray_timeline, test_get_timelines), test_drill_objectives
+# (39 s; drill_objectives) and test_restore_config (36 s; config, restore_settings).
 # test_sigkill runs 20 kill trials here instead of 40 (each costs about 2.5 s under ASan): the
 # paths a killed push leaves behind are the same, the native run above covers the 40.
 rc=0
-stage asan env PGPITR_IT_EXCLUDE="test_s3_faults test_segsize_1gib test_s3_secrets test_drill_timelines" \
+stage asan env PGPITR_IT_EXCLUDE="test_s3_faults test_segsize_1gib test_s3_secrets test_drill_timelines \
+    test_backup_memory test_pitr_targets test_pitr_timelines test_drill_objectives test_restore_config" \
     PGPITR_SIGKILL_TRIALS=20 \
     make -j"$(nproc)" check-asan || rc=$?
 if grep -Eq 'Checks: [0-9]+' "$logs/asan.log"; then
@@ -200,10 +214,10 @@ elif [ "$rc" -ne 0 ]; then
     failed=$((failed + 1))       # the ASan build failed
 fi
 
-# libFuzzer harnesses (tests/fuzz/README.md), about 8 s each (a smoke run of the corpus and
+# libFuzzer harnesses (tests/fuzz/README.md), about 6 s each (a smoke run of the corpus and
 # the paths near it; `make fuzz` runs each for 120 s), those of tests/fuzz/ci-skip left out;
 # each harness counts as one test (run.sh ends "fuzz: N passed, M failed[, K skipped]").
-rc=0; stage fuzz env FUZZ_CI=1 make -j"$(nproc)" fuzz FUZZ_SECONDS=8 || rc=$?
+rc=0; stage fuzz env FUZZ_CI=1 make -j"$(nproc)" fuzz FUZZ_SECONDS=6 || rc=$?
 sed -E 's/^fuzz: ([0-9]+ passed, [0-9]+ failed)/integration: \1/' "$logs/fuzz.log" >"$logs/fuzz.count"
 count_integration "$logs/fuzz.count" "$rc"
 
