@@ -103,37 +103,57 @@ static void dest_path(char *out, size_t size, const char *name)
     snprintf(out, size, "%s/%s", dir, name);
 }
 
+/* One chunked file of a test: its entry, list and content, and where it is restored (dest:
+ * dir/dest_name, empty when dest_name is NULL). */
+typedef struct Chunked {
+    ManifestEntry e;
+    ChunkList *l;
+    unsigned char *data;
+    char dest[128];
+} Chunked;
+
+static void chunked_open(Chunked *c, uint64_t size, const char *dest_name)
+{
+    c->l = NULL;
+    c->data = chunked_file(size, &c->e, &c->l);
+    c->dest[0] = '\0';
+    if (dest_name != NULL)
+        dest_path(c->dest, sizeof c->dest, dest_name);
+}
+
+static void chunked_close(Chunked *c)
+{
+    free(c->data);
+    chunk_list_free(c->l);
+    entry_free(&c->e);
+}
+
 START_TEST(restores_every_chunk_in_place)
 {
     static const uint64_t sizes[] = {3 * 1048576 + 5, 2 * 1048576, 1};
     for (size_t k = 0; k < 3; k++) {
-        ManifestEntry e;
-        ChunkList *l = NULL;
-        unsigned char *data = chunked_file(sizes[k], &e, &l);
-        char dest[128];
-        dest_path(dest, sizeof dest, "out");
+        Chunked t;
+        chunked_open(&t, sizes[k], "out");
         atomic_uint_fast64_t done = 0;
         RestoreFileOptions opt = {.sync = true, .bytes_done = &done};
         RestoreFileResult res;
         PgpErr err = {0};
-        ck_assert_msg(restore_file(st, &e, dest, &opt, &res, &err) == 0, "%s", err.msg);
+        ck_assert_msg(restore_file(st, &t.e, t.dest, &opt, &res, &err) == 0, "%s", err.msg);
         ck_assert_uint_eq(res.size, sizes[k]);
         ck_assert_uint_eq(atomic_load(&done), sizes[k]);
         ck_assert_uint_gt(res.stored_size, 0);
-        FILE *f = fopen(dest, "rb");
+        FILE *f = fopen(t.dest, "rb");
         unsigned char *back = malloc(sizes[k] + 1);
         ck_assert_uint_eq(fread(back, 1, sizes[k] + 1, f), sizes[k]);
         fclose(f);
-        ck_assert(memcmp(back, data, sizes[k]) == 0);
+        ck_assert(memcmp(back, t.data, sizes[k]) == 0);
         struct stat sb;
-        ck_assert_int_eq(stat(dest, &sb), 0);
+        ck_assert_int_eq(stat(t.dest, &sb), 0);
         ck_assert_uint_eq(sb.st_mode & 07777, 0640);
         ck_assert_int_eq((long)sb.st_mtime, MTIME);
-        ck_assert_int_eq(unlink(dest), 0);
+        ck_assert_int_eq(unlink(t.dest), 0);
         free(back);
-        free(data);
-        chunk_list_free(l);
-        entry_free(&e);
+        chunked_close(&t);
     }
 }
 END_TEST
@@ -145,6 +165,20 @@ static void chunk_file(const ChunkList *l, size_t i, char *out, size_t size)
     PgpErr err = {0};
     ck_assert_int_eq(chunk_list_object_path(l, i, path, &err), 0);
     snprintf(out, size, "%s/%s", dir, path);
+}
+
+/* Flips one bit of the stored object of chunk i. */
+static void damage_chunk(const ChunkList *l, size_t i)
+{
+    char p[REPO_PATH_MAX + 64];
+    chunk_file(l, i, p, sizeof p);
+    FILE *f = fopen(p, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 20, SEEK_SET), 0);
+    int c = fgetc(f);
+    ck_assert_int_eq(fseek(f, 20, SEEK_SET), 0);
+    fputc(c ^ 0x10, f);
+    fclose(f);
 }
 
 static void expect_failure(const ManifestEntry *e, const char *fragment)
@@ -166,15 +200,7 @@ START_TEST(a_missing_or_damaged_chunk_is_named)
     ChunkList *l = NULL;
     free(chunked_file(3 * 1048576 + 5, &e, &l));
     char p[REPO_PATH_MAX + 64];
-    /* chunk 1 damaged: one byte of its stored object flipped */
-    chunk_file(l, 1, p, sizeof p);
-    FILE *f = fopen(p, "r+b");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, 20, SEEK_SET), 0);
-    int c = fgetc(f);
-    ck_assert_int_eq(fseek(f, 20, SEEK_SET), 0);
-    fputc(c ^ 0x10, f);
-    fclose(f);
+    damage_chunk(l, 1);   /* chunk 1 damaged */
     expect_failure(&e, "chunk 1 (bytes 1048576..2097151)");
     /* chunk 3 (the short last one) missing */
     chunk_file(l, 3, p, sizeof p);
@@ -272,195 +298,155 @@ static DeltaRun delta(const ManifestEntry *e, const char *dest)
 
 START_TEST(delta_identical_file_fetches_nothing)
 {
-    ManifestEntry e;
-    ChunkList *l = NULL;
-    unsigned char *data = chunked_file(DSIZE, &e, &l);
-    char dest[128];
-    dest_path(dest, sizeof dest, "live");
-    write_live(dest, data, DSIZE);  /* mode 0600, mtime now: both set from the entry */
-    drop_chunks(l, 0);              /* any chunk read would fail */
-    DeltaRun r = delta(&e, dest);
+    Chunked t;
+    chunked_open(&t, DSIZE, "live");
+    write_live(t.dest, t.data, DSIZE);  /* mode 0600, mtime now: both set from the entry */
+    drop_chunks(t.l, 0);              /* any chunk read would fail */
+    DeltaRun r = delta(&t.e, t.dest);
     ck_assert(r.kept);
     ck_assert_uint_eq(r.res.chunks_kept, 4);
     ck_assert_uint_eq(r.res.chunks_fetched, 0);
     ck_assert_uint_eq(r.res.size, 0);
     ck_assert_uint_eq(r.res.in_place, DSIZE);
     ck_assert_uint_eq(r.progress, DSIZE);
-    assert_restored(dest, data, DSIZE);
-    free(data);
-    chunk_list_free(l);
-    entry_free(&e);
+    assert_restored(t.dest, t.data, DSIZE);
+    chunked_close(&t);
 }
 END_TEST
 
 START_TEST(delta_fetches_only_the_chunk_that_differs)
 {
-    ManifestEntry e;
-    ChunkList *l = NULL;
-    unsigned char *data = chunked_file(DSIZE, &e, &l);
-    char dest[128];
-    dest_path(dest, sizeof dest, "live");
-    data[2 * MIB + 4096] ^= 0x01;   /* one bit of chunk 2 */
-    write_live(dest, data, DSIZE);
-    data[2 * MIB + 4096] ^= 0x01;
+    Chunked t;
+    chunked_open(&t, DSIZE, "live");
+    t.data[2 * MIB + 4096] ^= 0x01;   /* one bit of chunk 2 */
+    write_live(t.dest, t.data, DSIZE);
+    t.data[2 * MIB + 4096] ^= 0x01;
     struct stat before, after;
-    ck_assert_int_eq(stat(dest, &before), 0);
-    drop_chunks(l, 1u << 2);
-    DeltaRun r = delta(&e, dest);
+    ck_assert_int_eq(stat(t.dest, &before), 0);
+    drop_chunks(t.l, 1u << 2);
+    DeltaRun r = delta(&t.e, t.dest);
     ck_assert(!r.kept);
     ck_assert_uint_eq(r.res.chunks_fetched, 1);
     ck_assert_uint_eq(r.res.chunks_kept, 3);
     ck_assert_uint_eq(r.res.size, MIB);
     ck_assert_uint_eq(r.res.in_place, DSIZE - MIB);
     ck_assert_uint_eq(r.progress, DSIZE);
-    assert_restored(dest, data, DSIZE);
-    ck_assert_int_eq(stat(dest, &after), 0);
+    assert_restored(t.dest, t.data, DSIZE);
+    ck_assert_int_eq(stat(t.dest, &after), 0);
     ck_assert_uint_eq(after.st_ino, before.st_ino);     /* written in place */
-    free(data);
-    chunk_list_free(l);
-    entry_free(&e);
+    chunked_close(&t);
 }
 END_TEST
 
 START_TEST(delta_truncates_a_longer_file)
 {
-    ManifestEntry e;
-    ChunkList *l = NULL;
-    unsigned char *data = chunked_file(DSIZE, &e, &l);
-    char dest[128];
-    dest_path(dest, sizeof dest, "live");
+    Chunked t;
+    chunked_open(&t, DSIZE, "live");
     unsigned char *longer = calloc(1, DSIZE + 2 * MIB);
-    memcpy(longer, data, DSIZE);    /* the short last chunk matches, then 2 MiB more */
-    write_live(dest, longer, DSIZE + 2 * MIB);
-    drop_chunks(l, 0);
-    DeltaRun r = delta(&e, dest);
+    memcpy(longer, t.data, DSIZE);    /* the short last chunk matches, then 2 MiB more */
+    write_live(t.dest, longer, DSIZE + 2 * MIB);
+    drop_chunks(t.l, 0);
+    DeltaRun r = delta(&t.e, t.dest);
     ck_assert(!r.kept);             /* changed (truncated), though nothing was fetched */
     ck_assert_uint_eq(r.res.chunks_fetched, 0);
     ck_assert_uint_eq(r.res.chunks_kept, 4);
     ck_assert_uint_eq(r.res.size, 0);
-    assert_restored(dest, data, DSIZE);
+    assert_restored(t.dest, t.data, DSIZE);
     free(longer);
-    free(data);
-    chunk_list_free(l);
-    entry_free(&e);
+    chunked_close(&t);
 }
 END_TEST
 
 START_TEST(delta_fetches_the_tail_of_a_shorter_file)
 {
-    ManifestEntry e;
-    ChunkList *l = NULL;
-    unsigned char *data = chunked_file(DSIZE, &e, &l);
-    char dest[128];
-    dest_path(dest, sizeof dest, "live");
-    write_live(dest, data, 2 * MIB + 100);  /* chunk 2 only in part, chunk 3 not at all */
-    drop_chunks(l, 1u << 2 | 1u << 3);
-    DeltaRun r = delta(&e, dest);
+    Chunked t;
+    chunked_open(&t, DSIZE, "live");
+    write_live(t.dest, t.data, 2 * MIB + 100);  /* chunk 2 only in part, chunk 3 not at all */
+    drop_chunks(t.l, 1u << 2 | 1u << 3);
+    DeltaRun r = delta(&t.e, t.dest);
     ck_assert(!r.kept);
     ck_assert_uint_eq(r.res.chunks_fetched, 2);
     ck_assert_uint_eq(r.res.chunks_kept, 2);
     ck_assert_uint_eq(r.res.size, MIB + 5);
     ck_assert_uint_eq(r.progress, DSIZE);
-    assert_restored(dest, data, DSIZE);
-    free(data);
-    chunk_list_free(l);
-    entry_free(&e);
+    assert_restored(t.dest, t.data, DSIZE);
+    chunked_close(&t);
 }
 END_TEST
 
 START_TEST(delta_without_a_live_file_restores_it_whole)
 {
-    ManifestEntry e;
-    ChunkList *l = NULL;
-    unsigned char *data = chunked_file(DSIZE, &e, &l);
-    char dest[128];
-    dest_path(dest, sizeof dest, "live");
-    DeltaRun r = delta(&e, dest);
+    Chunked t;
+    chunked_open(&t, DSIZE, "live");
+    DeltaRun r = delta(&t.e, t.dest);
     ck_assert(!r.kept);
     ck_assert_uint_eq(r.res.chunks_fetched, 4);
     ck_assert_uint_eq(r.res.chunks_kept, 0);
     ck_assert_uint_eq(r.res.size, DSIZE);
-    assert_restored(dest, data, DSIZE);
-    free(data);
-    chunk_list_free(l);
-    entry_free(&e);
+    assert_restored(t.dest, t.data, DSIZE);
+    chunked_close(&t);
 }
 END_TEST
 
 START_TEST(delta_with_a_damaged_chunk_fails_and_leaves_no_file)
 {
-    ManifestEntry e;
-    ChunkList *l = NULL;
-    unsigned char *data = chunked_file(DSIZE, &e, &l);
-    char dest[128], p[REPO_PATH_MAX + 64], obj[REPO_PATH_MAX];
-    dest_path(dest, sizeof dest, "live");
-    data[MIB + 10] ^= 0x40;         /* the live file differs in chunk 1 */
-    write_live(dest, data, DSIZE);
-    chunk_file(l, 1, p, sizeof p);  /* and chunk 1's object is damaged */
-    FILE *f = fopen(p, "r+b");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, 20, SEEK_SET), 0);
-    int c = fgetc(f);
-    ck_assert_int_eq(fseek(f, 20, SEEK_SET), 0);
-    fputc(c ^ 0x10, f);
-    fclose(f);
+    Chunked t;
+    chunked_open(&t, DSIZE, "live");
+    char obj[REPO_PATH_MAX];
+    t.data[MIB + 10] ^= 0x40;         /* the live file differs in chunk 1 */
+    write_live(t.dest, t.data, DSIZE);
+    damage_chunk(t.l, 1);             /* and chunk 1's object is damaged */
     PgpErr err = {0};
-    ck_assert_int_eq(chunk_list_object_path(l, 1, obj, &err), 0);
+    ck_assert_int_eq(chunk_list_object_path(t.l, 1, obj, &err), 0);
     RestoreFileResult res;
     bool kept = true;
-    ck_assert_int_eq(restore_file_delta(st, &e, dest, NULL, &res, &kept, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(restore_file_delta(st, &t.e, t.dest, NULL, &res, &kept, &err), PGP_ERR_CORRUPT);
     ck_assert(!kept);
-    const char *want[] = {dest, "base/5/16396", "chunk 1 (bytes 1048576..2097151)", obj};
+    const char *want[] = {t.dest, "base/5/16396", "chunk 1 (bytes 1048576..2097151)", obj};
     for (size_t i = 0; i < 4; i++)
         ck_assert_msg(strstr(err.msg, want[i]) != NULL, "\"%s\" lacks \"%s\"", err.msg, want[i]);
     struct stat sb;
-    ck_assert_int_ne(lstat(dest, &sb), 0);  /* not left half rewritten under its name */
+    ck_assert_int_ne(lstat(t.dest, &sb), 0);  /* not left half rewritten under its name */
     ck_assert_int_eq(errno, ENOENT);
-    free(data);
-    chunk_list_free(l);
-    entry_free(&e);
+    chunked_close(&t);
 }
 END_TEST
 
 /* A hard link's other name, or a symlink's target, must not change with the restore. */
 START_TEST(delta_never_writes_through_a_link)
 {
-    ManifestEntry e;
-    ChunkList *l = NULL;
-    unsigned char *data = chunked_file(DSIZE, &e, &l);
-    char dest[128], other[128];
-    dest_path(dest, sizeof dest, "live");
+    Chunked t;
+    chunked_open(&t, DSIZE, "live");
+    char other[128];
     dest_path(other, sizeof other, "other");
     for (int symlinked = 0; symlinked < 2; symlinked++) {
-        data[10] ^= 0x01;
-        write_live(other, data, DSIZE);
-        data[10] ^= 0x01;
-        ck_assert_int_eq(symlinked ? symlink(other, dest) : link(other, dest), 0);
-        DeltaRun r = delta(&e, dest);
+        t.data[10] ^= 0x01;
+        write_live(other, t.data, DSIZE);
+        t.data[10] ^= 0x01;
+        ck_assert_int_eq(symlinked ? symlink(other, t.dest) : link(other, t.dest), 0);
+        DeltaRun r = delta(&t.e, t.dest);
         ck_assert(!r.kept);
-        assert_restored(dest, data, DSIZE);
+        assert_restored(t.dest, t.data, DSIZE);
         struct stat sb;                 /* the other name: as it was */
         ck_assert_int_eq(stat(other, &sb), 0);
         ck_assert_uint_eq(sb.st_nlink, 1);
         ck_assert_uint_eq(sb.st_mode & 07777, 0600);
         FILE *f = fopen(other, "rb");
-        ck_assert_int_eq(fgetc(f), data[0]);
+        ck_assert_int_eq(fgetc(f), t.data[0]);
         ck_assert_int_eq(fseek(f, 10, SEEK_SET), 0);
-        ck_assert_int_eq(fgetc(f), data[10] ^ 0x01);
+        ck_assert_int_eq(fgetc(f), t.data[10] ^ 0x01);
         fclose(f);
-        ck_assert_int_eq(unlink(dest), 0);
+        ck_assert_int_eq(unlink(t.dest), 0);
         ck_assert_int_eq(unlink(other), 0);
     }
     /* a directory where the backup has the file: an error, nothing removed */
-    ck_assert_int_eq(mkdir(dest, 0700), 0);
+    ck_assert_int_eq(mkdir(t.dest, 0700), 0);
     RestoreFileResult res;
     bool kept;
     PgpErr err = {0};
-    ck_assert_int_eq(restore_file_delta(st, &e, dest, NULL, &res, &kept, &err), PGP_ERR_USAGE);
-    ck_assert_int_eq(rmdir(dest), 0);
-    free(data);
-    chunk_list_free(l);
-    entry_free(&e);
+    ck_assert_int_eq(restore_file_delta(st, &t.e, t.dest, NULL, &res, &kept, &err), PGP_ERR_USAGE);
+    ck_assert_int_eq(rmdir(t.dest), 0);
+    chunked_close(&t);
 }
 END_TEST
 
@@ -586,39 +572,36 @@ static void run_restore(const char *pgdata, bool delta, const char *const want[3
 
 START_TEST(delta_command_reports_chunks)
 {
-    ManifestEntry e;
-    ChunkList *l = NULL;
-    unsigned char *data = chunked_file(DSIZE, &e, &l);
-    e.stored_size = 1;
-    save_backup(&e);
+    Chunked t;
+    chunked_open(&t, DSIZE, NULL);
+    t.e.stored_size = 1;
+    save_backup(&t.e);
     char pg[64], pgdata[128], file[192];
     fx_dir_make(pg, sizeof pg, "rchunks_pg");
-    snprintf(pgdata, sizeof pgdata, "%s/data", pg);
+    snprintf(pgdata, sizeof pgdata, "%s/t.data", pg);
     snprintf(file, sizeof file, "%s/base/5/16396", pgdata);
     run_restore(pgdata, false, (const char *const[]){
         "restored 3 files, 3.0 MiB", "chunks: 4 fetched, 0 already in place, in 1 file(s) "
         "stored as chunks", "archiving:"});
-    assert_restored(file, data, DSIZE);
+    assert_restored(file, t.data, DSIZE);
     /* the restored server changed a page of chunk 1; the other chunks' objects go */
     FILE *f = fopen(file, "r+b");
     ck_assert_int_eq(fseek(f, MIB + 8192, SEEK_SET), 0);
-    fputc(data[MIB + 8192] ^ 0xff, f);
+    fputc(t.data[MIB + 8192] ^ 0xff, f);
     fclose(f);
-    drop_chunks(l, 1u << 1);
+    drop_chunks(t.l, 1u << 1);
     /* written: chunk 1 and pg_control (removed first); kept: PG_VERSION only */
     run_restore(pgdata, true, (const char *const[]){
         "restored 2 files, 1.0 MiB", "chunks: 1 fetched, 3 already in place",
         "delta: kept 1 files (0.0 MiB) whose size and SHA-256 matched, rewrote 2,"});
-    assert_restored(file, data, DSIZE);
+    assert_restored(file, t.data, DSIZE);
     /* nothing differs: the chunked file counts as kept */
     run_restore(pgdata, true, (const char *const[]){
         "restored 1 files, 0.0 MiB", "chunks: 0 fetched, 4 already in place",
         "delta: kept 2 files (3.0 MiB) whose size and SHA-256 matched, rewrote 1,"});
-    assert_restored(file, data, DSIZE);
+    assert_restored(file, t.data, DSIZE);
     fx_dir_remove(pg);
-    free(data);
-    chunk_list_free(l);
-    entry_free(&e);
+    chunked_close(&t);
 }
 END_TEST
 
