@@ -333,3 +333,22 @@ int fx_count_temp(FxRepo *fx)
     ck_assert_int_eq(nftw(fx->root, count_temp, 16, FTW_PHYS), 0);
     return temp_count;
 }
+
+static void put_le(uint8_t *b, size_t off, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        b[off + i] = (uint8_t)(v >> (8 * i));
+}
+
+void fx_good_wal_header(VerifyObject *o, uint32_t tli, uint64_t segno, uint64_t sysid)
+{
+    memset(o->head, 0, sizeof o->head);
+    put_le(o->head, 0, 0xD110, 2);                 /* PostgreSQL 15 */
+    put_le(o->head, 2, 0x0002, 2);                 /* XLP_LONG_HEADER */
+    put_le(o->head, 4, tli, 4);
+    put_le(o->head, 8, segno * FX_SEGSIZE, 8);
+    put_le(o->head, 24, sysid, 8);
+    put_le(o->head, 32, FX_SEGSIZE, 4);
+    put_le(o->head, 36, 8192, 4);
+    o->head_len = 40;
+}

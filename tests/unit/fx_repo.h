@@ -15,6 +15,7 @@
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/repo.h"
+#include "pgpitr/repo/verify_objects.h"
 #include "pgpitr/storage/storage.h"
 
 #define FX_T0 INT64_C(1795316400) /* 2026-11-22 03:00:00 UTC */
@@ -66,6 +67,10 @@ char *fx_read_object(FxRepo *fx, const char *path, PipeCodec codec, const char *
                      size_t *len);
 /* Whether a repository file or directory exists. */
 bool fx_exists(FxRepo *fx, const char *path);
+
+/* What verify_object records for a good WAL segment of this cluster (sysid): its long page
+ * header, for suites that mark objects checked at the module seam. */
+void fx_good_wal_header(VerifyObject *o, uint32_t tli, uint64_t segno, uint64_t sysid);
 
 /* A storage in front of fx->st that fails on purpose at one step of writing an object (the
  * seam object_io, wal_push and backup write through): opening the writer, its first write,

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fx_dir.h"
 #include "fx_repo.h"
 
 #define LEN (700u * 1024u + 13u)   /* several read buffers and write chunks */
@@ -165,20 +166,6 @@ START_TEST(test_write_existing_is_conflict)
 }
 END_TEST
 
-static void flip_byte(const char *path, long off)
-{
-    char full[512];
-    snprintf(full, sizeof full, "%s/%s", fx.root, path);
-    FILE *f = fopen(full, "r+b");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
-    int c = fgetc(f);
-    ck_assert_int_ne(c, EOF);
-    ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
-    fputc(c ^ 0x10, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 START_TEST(test_corrupted_byte)
 {
     char hex[PIPE_SHA256_HEX_LEN + 1];
@@ -186,7 +173,7 @@ START_TEST(test_corrupted_byte)
     /* Stored as is: the decoder cannot notice, the checksum must. */
     char path[REPO_PATH_MAX];
     write_object(PIPE_CODEC_NONE, path);
-    flip_byte(path, LEN / 2);
+    fx_flip_bit(fx.root, path, LEN / 2);
     Mem m = {0};
     ObjectReadResult res;
     PgpErr err = {0};
@@ -199,7 +186,7 @@ START_TEST(test_corrupted_byte)
     free(m.buf);
     /* Compressed: refused, by the decoder or the checksum, never accepted. */
     write_object(PIPE_CODEC_ZSTD, path);
-    flip_byte(path, 40);
+    fx_flip_bit(fx.root, path, 40);
     m = (Mem){0};
     pgp_err_clear(&err);
     int rc = read_object(path, PIPE_CODEC_ZSTD, hex, false, &m, &res, &err);

@@ -167,20 +167,6 @@ static void chunk_file(const ChunkList *l, size_t i, char *out, size_t size)
     snprintf(out, size, "%s/%s", dir, path);
 }
 
-/* Flips one bit of the stored object of chunk i. */
-static void damage_chunk(const ChunkList *l, size_t i)
-{
-    char p[REPO_PATH_MAX + 64];
-    chunk_file(l, i, p, sizeof p);
-    FILE *f = fopen(p, "r+b");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, 20, SEEK_SET), 0);
-    int c = fgetc(f);
-    ck_assert_int_eq(fseek(f, 20, SEEK_SET), 0);
-    fputc(c ^ 0x10, f);
-    fclose(f);
-}
-
 static void expect_failure(const ManifestEntry *e, const char *fragment)
 {
     char dest[128];
@@ -199,8 +185,10 @@ START_TEST(a_missing_or_damaged_chunk_is_named)
     ManifestEntry e;
     ChunkList *l = NULL;
     free(chunked_file(3 * 1048576 + 5, &e, &l));
-    char p[REPO_PATH_MAX + 64];
-    damage_chunk(l, 1);   /* chunk 1 damaged */
+    char p[REPO_PATH_MAX + 64], obj[REPO_PATH_MAX];
+    PgpErr err = {0};
+    ck_assert_int_eq(chunk_list_object_path(l, 1, obj, &err), 0);
+    fx_flip_bit(dir, obj, 20);   /* chunk 1 damaged */
     expect_failure(&e, "chunk 1 (bytes 1048576..2097151)");
     /* chunk 3 (the short last one) missing */
     chunk_file(l, 3, p, sizeof p);
@@ -395,12 +383,13 @@ START_TEST(delta_with_a_damaged_chunk_fails_and_leaves_no_file)
     char obj[REPO_PATH_MAX];
     t.data[MIB + 10] ^= 0x40;         /* the live file differs in chunk 1 */
     write_live(t.dest, t.data, DSIZE);
-    damage_chunk(t.l, 1);             /* and chunk 1's object is damaged */
     PgpErr err = {0};
     ck_assert_int_eq(chunk_list_object_path(t.l, 1, obj, &err), 0);
+    fx_flip_bit(dir, obj, 20);        /* and chunk 1's object is damaged */
     RestoreFileResult res;
     bool kept = true;
-    ck_assert_int_eq(restore_file_delta(st, &t.e, t.dest, NULL, &res, &kept, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(restore_file_delta(st, &t.e, t.dest, NULL, &res, &kept, &err),
+                     PGP_ERR_CORRUPT);
     ck_assert(!kept);
     const char *want[] = {t.dest, "base/5/16396", "chunk 1 (bytes 1048576..2097151)", obj};
     for (size_t i = 0; i < 4; i++)

@@ -4,6 +4,7 @@
  * posix Storage in a mkdtemp directory, objects written through the pipe compress filters,
  * manifests through manifest_save.
  */
+#include "fx_dir.h"
 #include "pgpitr/restore/restore_files.h"
 
 #include <check.h>
@@ -113,19 +114,6 @@ static void entry_clear(ManifestEntry *e)
 
 #define object_file(e, out, size) snprintf((out), (size), "%s/%s", root, (e)->object)
 
-static void flip_byte(const ManifestEntry *e, long off)
-{
-    char p[512];
-    object_file(e, p, sizeof p);
-    int fd = open(p, O_RDWR);
-    ck_assert_int_ge(fd, 0);
-    unsigned char b;
-    ck_assert_int_eq(pread(fd, &b, 1, off), 1);
-    b ^= 0x40;
-    ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
-    close(fd);
-}
-
 static bool exists(const char *p)
 {
     struct stat sb;
@@ -205,8 +193,8 @@ START_TEST(test_checksum_mismatch)
     unsigned char *data = make_content(len, 3);
     ManifestEntry e;
     put_object(data, len, PIPE_CODEC_NONE, "base/1/2", &e);
-    flip_byte(&e, 1234);
-    data[1234] ^= 0x40;
+    fx_flip_bit(root, e.object, 1234);
+    data[1234] ^= FX_FLIP_MASK;
     uint8_t digest[PIPE_SHA256_LEN];
     char actual[PIPE_SHA256_HEX_LEN + 1];
     ck_assert_int_eq(pipe_sha256_buf(data, len, digest, NULL), 0);
@@ -264,7 +252,7 @@ START_TEST(test_corrupt_or_truncated_object)
         if (c < 3)
             ck_assert_int_eq(truncate(p, (off_t)e.stored_size - 9), 0);
         else
-            flip_byte(&e, (long)e.stored_size / 2);
+            fx_flip_bit(root, e.object, (long)e.stored_size / 2);
         snprintf(dest, sizeof dest, "%s/out%zu", tdir, c);
         PgpErr err = {0};
         RestoreFileResult res;
@@ -390,7 +378,7 @@ START_TEST(test_pool_stops_on_first_error)
 {
     PoolFixture f;
     pool_make(&f, 50, 2000);
-    flip_byte(&f.e[3], 0); /* zstd frame magic: corrupt at once */
+    fx_flip_bit(root, f.e[3].object, 0); /* zstd frame magic: corrupt at once */
     RestorePoolOptions opt = {.workers = 1};
     RestorePoolResult res;
     PgpErr err = {0};
@@ -407,7 +395,7 @@ START_TEST(test_pool_parallel_error)
 {
     PoolFixture f;
     pool_make(&f, 400, 20000);
-    flip_byte(&f.e[0], 0);
+    fx_flip_bit(root, f.e[0].object, 0);
     RestorePoolOptions opt = {.workers = 4};
     RestorePoolResult res;
     PgpErr err = {0};
@@ -602,7 +590,7 @@ static void fabricate(bool corrupt)
     if (corrupt)
         for (size_t i = 0; i < m->n_entries; i++)
             if (strcmp(m->entries[i].path, "base/1/1259") == 0)
-                flip_byte(&m->entries[i], 0);
+                fx_flip_bit(root, m->entries[i].object, 0);
     ck_assert_int_eq(manifest_save(st, "B1", m, &err), 0);
     manifest_free(m);
     put_wal("000000010000000000000005");

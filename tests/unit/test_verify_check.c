@@ -54,26 +54,6 @@ static void teardown(void)
 
 /* ---- the faked object checks ------------------------------------------------------------ */
 
-static void put(uint8_t *b, size_t off, uint64_t v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        b[off + i] = (uint8_t)(v >> (8 * i));
-}
-
-/* What verify_object records for a good segment: its long page header. */
-static void good_header(VerifyObject *o, uint32_t tli, uint64_t segno, uint64_t sysid)
-{
-    memset(o->head, 0, sizeof o->head);
-    put(o->head, 0, 0xD110, 2);                 /* PostgreSQL 15 */
-    put(o->head, 2, 0x0002, 2);                 /* XLP_LONG_HEADER */
-    put(o->head, 4, tli, 4);
-    put(o->head, 8, segno * FX_SEGSIZE, 8);
-    put(o->head, 24, sysid, 8);
-    put(o->head, 32, FX_SEGSIZE, 4);
-    put(o->head, 36, 8192, 4);
-    o->head_len = 40;
-}
-
 typedef struct Damage {
     const char *path;       /* object path, or NULL: end */
     VerifyStatus status;
@@ -106,7 +86,7 @@ static void run(Run *x, const char *only, const Damage *dmg)
         o->status = VERIFY_OK;
         if (i >= p->n_file_objs) {
             const CatalogWal *w = &x->c.wal[p->wal_index[i - p->n_file_objs]];
-            good_header(o, w->tli, w->segno, FX_SYSID);
+            fx_good_wal_header(o, w->tli, w->segno, FX_SYSID);
         }
         for (const Damage *d = dmg; d != NULL && d->path != NULL; d++) {
             if (strcmp(d->path, o->path) != 0)
@@ -114,7 +94,7 @@ static void run(Run *x, const char *only, const Damage *dmg)
             o->status = d->status;
             if (d->status == VERIFY_OK) {
                 const CatalogWal *w = &x->c.wal[p->wal_index[i - p->n_file_objs]];
-                good_header(o, w->tli, w->segno, d->sysid);
+                fx_good_wal_header(o, w->tli, w->segno, d->sysid);
             } else {
                 o->head_len = 0;
                 verify_object_clear(o);

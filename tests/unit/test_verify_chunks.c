@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fx_dir.h"
 #include "fx_repo.h"
 #include "pgpitr/repo/chunk_list.h"
 #include "pgpitr/repo/object_io.h"
@@ -124,26 +125,6 @@ static void teardown(void)
 
 /* ---- the run ---------------------------------------------------------------------------- */
 
-static void put_le(uint8_t *b, size_t off, uint64_t v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        b[off + i] = (uint8_t)(v >> (8 * i));
-}
-
-/* What verify_object records for a good segment: its long page header. */
-static void good_header(VerifyObject *o, uint32_t tli, uint64_t segno)
-{
-    memset(o->head, 0, sizeof o->head);
-    put_le(o->head, 0, 0xD110, 2);
-    put_le(o->head, 2, 0x0002, 2);
-    put_le(o->head, 4, tli, 4);
-    put_le(o->head, 8, segno * FX_SEGSIZE, 8);
-    put_le(o->head, 24, FX_SYSID, 8);
-    put_le(o->head, 32, FX_SEGSIZE, 4);
-    put_le(o->head, 36, 8192, 4);
-    o->head_len = 40;
-}
-
 typedef struct Run {
     Catalog c;
     VerifyPlan plan;
@@ -167,7 +148,7 @@ static void run(Run *x, const char *only, int jobs)
     for (size_t i = 0; i < p->n_objs; i++) {  /* WAL: marked good at the seam */
         const CatalogWal *w = &x->c.wal[p->wal_index[i]];
         p->objs[i].status = VERIFY_OK;
-        good_header(&p->objs[i], w->tli, w->segno);
+        fx_good_wal_header(&p->objs[i], w->tli, w->segno, FX_SYSID);
     }
     VerifyPoolOptions po = {.workers = jobs};
     rc = verify_chunks_run(fx.st, &p->chunks, &po, &err);
@@ -244,23 +225,6 @@ static void object_file(const char *path, char *out, size_t size)
     snprintf(out, size, "%s/%s", fx.root, path);
 }
 
-/* Flips one bit in the middle of a stored object. */
-static void flip_bit(const char *path)
-{
-    char f[512];
-    object_file(path, f, sizeof f);
-    FILE *fp = fopen(f, "r+b");
-    ck_assert_ptr_nonnull(fp);
-    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
-    long mid = ftell(fp) / 2;
-    ck_assert_int_eq(fseek(fp, mid, SEEK_SET), 0);
-    int c = fgetc(fp);
-    ck_assert_int_ne(c, EOF);
-    ck_assert_int_eq(fseek(fp, mid, SEEK_SET), 0);
-    fputc(c ^ 0x10, fp);
-    ck_assert_int_eq(fclose(fp), 0);
-}
-
 static void remove_object(const char *path)
 {
     char f[512];
@@ -297,7 +261,7 @@ END_TEST
 
 START_TEST(flipped_bit_in_a_shared_chunk_names_every_file_and_backup)
 {
-    flip_bit(x_chunk[1]);
+    fx_flip_bit(fx.root, x_chunk[1], FX_FLIP_MIDDLE);
     Run x;
     run(&x, NULL, 2);
     const VerifyProblem *p = only_problem(&x, "backup_chunk");
@@ -343,7 +307,7 @@ END_TEST
 
 START_TEST(damaged_list_breaks_its_file_in_every_backup)
 {
-    flip_bit(ex.chunk_list);
+    fx_flip_bit(fx.root, ex.chunk_list, FX_FLIP_MIDDLE);
     Run x;
     run(&x, NULL, 2);
     const VerifyProblem *p = only_problem(&x, "backup_chunk_list");
@@ -414,7 +378,7 @@ START_TEST(many_files_on_one_chunk_are_counted_past_sixteen)
         es[i] = &many[i];
     }
     save("B3", 0x4000028, es, N);
-    flip_bit(x_chunk[0]);
+    fx_flip_bit(fx.root, x_chunk[0], FX_FLIP_MIDDLE);
     Run x;
     run(&x, NULL, 2);
     const VerifyProblem *p = only_problem(&x, "backup_chunk");

@@ -3,6 +3,7 @@
  * a real posix Storage in a mkdtemp directory, objects written through the real codecs, then
  * damaged on disk (flipped bit, truncation, removal) and checked one by one and by the pool.
  */
+#include "fx_dir.h"
 #include "pgpitr/repo/verify_objects.h"
 
 #include <check.h>
@@ -95,23 +96,6 @@ static void full_path(const char *rel, char out[512])
     snprintf(out, 512, "%s/%s", root, rel);
 }
 
-static void flip_bit(const char *rel, off_t at)
-{
-    char p[512];
-    full_path(rel, p);
-    int fd = open(p, O_RDWR);
-    ck_assert_int_ge(fd, 0);
-    struct stat sb;
-    ck_assert_int_eq(fstat(fd, &sb), 0);
-    if (at < 0)
-        at += sb.st_size;
-    unsigned char b;
-    ck_assert_int_eq(pread(fd, &b, 1, at), 1);
-    b ^= 0x10;
-    ck_assert_int_eq(pwrite(fd, &b, 1, at), 1);
-    close(fd);
-}
-
 static void truncate_to(const char *rel, off_t keep)
 {
     char p[512];
@@ -171,13 +155,13 @@ START_TEST(test_flipped_bit)
     data[0] ^= 1;
     put_object(data, LEN, PIPE_CODEC_NONE, &n, np);
     /* in the middle of the zstd frame: it no longer decodes or no longer matches */
-    flip_bit(zp, -40);
+    fx_flip_bit(root, zp, -40);
     ck_assert_int_eq(check_one(&z), VERIFY_CORRUPT);
     ck_assert_msg(strstr(verify_object_reason(&z), "does not decode") != NULL ||
                       strstr(verify_object_reason(&z), "checksum mismatch") != NULL,
                   "%s", verify_object_reason(&z));
     /* uncompressed: the size is right, the checksum is not */
-    flip_bit(np, 1000);
+    fx_flip_bit(root, np, 1000);
     ck_assert_int_eq(check_one(&n), VERIFY_CORRUPT);
     assert_reason(&n, "checksum mismatch");
     assert_reason(&n, n.sha256);
@@ -274,7 +258,7 @@ START_TEST(test_pool_mixed)
         expect_bytes += len;
     }
     truncate_to(paths[5], 20);
-    flip_bit(paths[9], 30);            /* codec none (9 % 3 == 0) */
+    fx_flip_bit(root, paths[9], 30);            /* codec none (9 % 3 == 0) */
     PgpErr err = {0};
     ck_assert_int_eq(storage_remove(st, paths[17], &err), 0);
     for (int workers = 1; workers <= 4; workers += 3) {

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fx_dir.h"
 #include "fx_repo.h"
 #include "pgpitr/repo/wal_index.h"
 
@@ -160,19 +161,6 @@ START_TEST(test_push_failure_at_each_step)
 }
 END_TEST
 
-static void flip_last_byte(const char *path)
-{
-    char full[512];
-    snprintf(full, sizeof full, "%s/%s", fx.root, path);
-    FILE *f = fopen(full, "r+b");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, -5, SEEK_END), 0);
-    int c = fgetc(f);
-    ck_assert_int_eq(fseek(f, -5, SEEK_END), 0);
-    fputc(c ^ 0x01, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 START_TEST(test_get_refuses_damage)
 {
     WalPushResult r;
@@ -202,7 +190,7 @@ START_TEST(test_get_refuses_damage)
     ck_assert_int_eq(rename(full_b, full_a), 0);
 
     /* A flipped byte near the end (the frame's content or checksum). */
-    flip_last_byte(r.object_path);
+    fx_flip_bit(fx.root, r.object_path, -5);
     err = (PgpErr){0};
     rc = wal_get_file(fx.repo, HIST, dest, &g, &err);
     ck_assert_msg(rc == PGP_ERR_CORRUPT || rc == PGP_ERR_CODEC, "rc %d: %s", rc, err.msg);
