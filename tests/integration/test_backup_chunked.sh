@@ -13,6 +13,20 @@ object_count() { repo_keys "$REPO" objects | wc -l; }
 entry_of() {  # LABEL PATH: the manifest entry of PATH
     repo_read "$REPO" "backup/$1/manifest.json" | jq -c --arg p "$2" '.entries[] | select(.path == $p)'
 }
+# restore_check NAME LABEL MD5: restores backup LABEL into cluster NAME, checks it with
+# pg_verifybackup, starts it and compares big's md5.
+restore_check() {
+    local name=$1 label=$2 want=$3
+    mkdir_pg "$WORK/$name"
+    free_port >"$WORK/$name/port"
+    pgp_capture --repo "$REPO" restore --pgdata "$(cluster_data "$name")" --backup "$label" --jobs 2 --target-immediate
+    assert_rc 0 "restore of the $label backup"
+    as_pg_capture "$PG_BIN/pg_verifybackup" -n -m "$(cluster_data "$name")/backup_manifest" "$(cluster_data "$name")"
+    [ "$RC" -eq 0 ] || fail "pg_verifybackup of the restored $label backup (exit $RC): $OUT $ERR"
+    start_restored "$name"
+    assert_eq "$want" "$(big_md5 "$name")" "md5 of big in the restored $label backup"
+    pg_stop "$name"
+}
 
 pg_init src
 pg_enable_archiving src "$REPO"
@@ -55,15 +69,7 @@ assert_eq 0 "$(jq -r '[.entries[] | select(.type == "file" and .size >= 8388608 
     "files of 8 MiB or more stored whole"
 
 log "restore the first backup"
-mkdir_pg "$WORK/dst1"
-free_port >"$WORK/dst1/port"
-pgp_capture --repo "$REPO" restore --pgdata "$(cluster_data dst1)" --backup first --jobs 2 --target-immediate
-assert_rc 0 "restore of the first backup"
-as_pg_capture "$PG_BIN/pg_verifybackup" -n -m "$(cluster_data dst1)/backup_manifest" "$(cluster_data dst1)"
-[ "$RC" -eq 0 ] || fail "pg_verifybackup of the restored first backup (exit $RC): $OUT $ERR"
-start_restored dst1
-assert_eq "$md5_1" "$(big_md5 dst1)" "md5 of big in the restored first backup"
-pg_stop dst1
+restore_check dst1 first "$md5_1"
 
 log "UPDATE a small contiguous range, second backup"
 psql_c src "UPDATE big SET pad = upper(pad) WHERE id BETWEEN 100001 AND 101000"
@@ -92,13 +98,5 @@ log "relation $relsize B in $chunks chunks (all files); first backup: $((objs1 -
 [ $((new2 * 4)) -lt "$new1" ] || fail "second backup stored $new2 new bytes, the first $new1"
 
 log "restore the second backup (chunks of both backups)"
-mkdir_pg "$WORK/dst2"
-free_port >"$WORK/dst2/port"
-pgp_capture --repo "$REPO" restore --pgdata "$(cluster_data dst2)" --backup second --jobs 2 --target-immediate
-assert_rc 0 "restore of the second backup"
-as_pg_capture "$PG_BIN/pg_verifybackup" -n -m "$(cluster_data dst2)/backup_manifest" "$(cluster_data dst2)"
-[ "$RC" -eq 0 ] || fail "pg_verifybackup of the restored second backup (exit $RC): $OUT $ERR"
-start_restored dst2
-assert_eq "$md5_2" "$(big_md5 dst2)" "md5 of big in the restored second backup"
-pg_stop dst2
+restore_check dst2 second "$md5_2"
 log "ok"
