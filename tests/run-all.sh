@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# run-all.sh - the README's test command: installs what is missing, builds, runs the unit tests
-# and the integration tests, the unit tests under valgrind, then unit and integration tests again
-# under ASan/UBSan, then each libFuzzer harness for about 6 s. After the integration tests, the
-# same suite against an S3 repository (and a subset over TLS), once pgpitr has an S3 driver.
+# run-all.sh - the README's test command: installs what is missing, builds, runs the unit tests,
+# then the unit tests and the integration tests against real PostgreSQL 15 under ASan/UBSan,
+# then (beside the unit tests under valgrind) the integration tests too slow for ASan natively,
+# the suite against an S3 repository (a subset, and a shorter one over TLS), the Debian package,
+# and each libFuzzer harness for about 6 s.
 # Ends with one line "N passed, M failed" summing every unit check and integration test of every
 # stage; exits non-zero if anything failed (a stage that fails without reporting counts as one
 # failure). Prints how long each stage took, as it ends and in a table at the end. Before the
 # unit tests, tests/check-layout.sh checks the source tree's shape (counted as one test).
 # After them, the packaging stage checks make install, the manual pages and the systemd units;
-# after the integration tests, the deb stage builds, lints, installs and removes the Debian
-# package (tests/packaging/).
+# the deb stage builds, lints, installs and removes the Debian package (tests/packaging/).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -109,8 +109,9 @@ count_prefixed() {
 # in a repository that mixes them with whole-file backups: test_chunked_repo, ~45 s): the whole suite
 # on S3 takes about 15 minutes on 2 cores, which CI cannot afford next to the local, valgrind
 # and ASan stages; `make check-s3` runs all of it. The S3 driver's own tests (test_s3_*) run in
-# the integration and asan stages. While pgpitr has no S3 driver (its --help lists no
-# s3-endpoint) both are skipped with a message and count nothing.
+# the asan stage (test_s3_faults and test_s3_secrets in the native integration stage). While
+# pgpitr has no S3 driver (its --help lists no s3-endpoint) both are skipped with a message and
+# count nothing.
 S3_CI_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore
               test_expire test_locks test_drill_latest test_prefetch_recovery
               test_restore_delta_live test_get_hole test_corrupt_archive test_wrong_cluster
@@ -139,6 +140,46 @@ s3_stages() {
     count_integration "$logs/s3-tls.log" "$rc"
 }
 
+# ASan/UBSan: the unit tests and the integration suite against build/asan, both cores. Each
+# integration test runs ONCE in CI, here, with the sanitizers, and not natively as well: the
+# sanitizer build runs the same code with more checks, and running the whole suite twice
+# (about 12 minutes natively, 18 under ASan) does not fit CI's 45 minutes with the S3,
+# valgrind and fuzz stages (`make check-integration` runs it natively). The tests of
+# ASAN_IT_EXCLUDE run natively instead (NATIVE_IT, the integration stage, beside valgrind);
+# the S3 stages and the deb stage run the native build too.
+# Left out of ASan, each for its time under ASan, with what drives its paths there:
+#   test_s3_faults (about 3 minutes: 6000 requests, a fifth faulted): test_s3_unknown and
+#     test_s3_killed drive the retry and unknown-outcome paths;
+#   test_segsize_1gib (60 s: hashing and compressing 1 GiB segments): test_segsize;
+#   test_s3_secrets (74 s: it samples every process's command line while the suite runs);
+#   test_drill_timelines (63 s): test_pitr_stray_timeline, test_drill_latest, test_drill_checks;
+#   test_backup_memory (43 s; its peak-RSS bounds mean nothing under ASan);
+#   test_pitr_targets (74 s): restore_conf, restore_settings, test_pitr_stray_timeline;
+#   test_pitr_timelines (57 s): test_pitr_stray_timeline, test_get_timelines;
+#   test_drill_objectives (39 s): the drill_objectives unit suite;
+#   test_restore_config (36 s): the config and restore_settings unit suites.
+# test_sigkill runs 20 kill trials under ASan (each costs about 2.5 s there) and its full 40
+# natively: the paths a killed push leaves behind are the same.
+ASAN_IT_EXCLUDE=(test_s3_faults test_segsize_1gib test_s3_secrets test_drill_timelines
+                 test_backup_memory test_pitr_targets test_pitr_timelines test_drill_objectives
+                 test_restore_config)
+NATIVE_IT=("${ASAN_IT_EXCLUDE[@]}" test_sigkill)
+asan_stage() {
+    local rc=0
+    stage asan env PGPITR_IT_EXCLUDE="${ASAN_IT_EXCLUDE[*]}" PGPITR_SIGKILL_TRIALS=20 \
+        make -j"$(nproc)" check-asan || rc=$?
+    if grep -Eq 'Checks: [0-9]+' "$logs/asan.log"; then
+        count_unit "$logs/asan.log" 0
+        if grep -Eq '^integration: ' "$logs/asan.log"; then
+            count_integration "$logs/asan.log" "$rc"
+        elif [ "$rc" -ne 0 ]; then
+            failed=$((failed + 1))   # the ASan unit tests failed, integration never ran
+        fi
+    elif [ "$rc" -ne 0 ]; then
+        failed=$((failed + 1))       # the ASan build failed
+    fi
+}
+
 rc=0
 stage deps contrib/install-deps.sh || rc=$?
 if [ "$rc" -ne 0 ]; then
@@ -165,53 +206,21 @@ else
     # verify and security of every unit and their hardening (~5 s; tests/packaging/)
     rc=0; stage packaging make check-packaging || rc=$?
     count_prefixed packaging "$rc"
-    rc=0; stage integration make check-integration || rc=$?
-    count_integration "$logs/integration.log" "$rc"
+    asan_stage
     # valgrind (memcheck) on the unit tests, the other half of "clean under sanitizers and
-    # valgrind": about 8 core-minutes, one suite at a time (UNIT_JOBS=1) beside the S3 and
-    # deb stages, which then keep the other core (measured: on both cores it slowed them as
-    # much as it gained, 586 s in all against about 470).
+    # valgrind": about 8 core-minutes, one suite at a time (UNIT_JOBS=1) beside the native
+    # integration, S3 and deb stages, which then keep the other core (measured: on both cores
+    # it slowed them as much as it gained, 586 s in all against about 470).
     bg_stage valgrind env UNIT_JOBS=1 make check-valgrind
+    rc=0; stage integration env PGPITR_BIN="$top/build/pgpitr" \
+        tests/integration/run.sh "${NATIVE_IT[@]}" || rc=$?
+    count_integration "$logs/integration.log" "$rc"
     s3_stages
     # the Debian package: built, lintian, installed with dpkg -i, checked, purged (~2 min)
     rc=0; stage deb tests/packaging/check-deb.sh || rc=$?
     count_prefixed deb "$rc"
     rc=0; bg_stage_wait valgrind || rc=$?
     count_unit "$logs/valgrind.log" "$rc"
-fi
-
-# ASan/UBSan: the same unit and integration tests against build/asan. `make check-asan` runs
-# the unit tests and then the integration tests; its log holds both summaries. test_s3_faults
-# (about 3 minutes: 6000 requests, a fifth faulted) is left out here for time: the retry and
-# unknown-outcome paths it drives run under ASan in test_s3_unknown and test_s3_killed.
-# test_segsize_1gib (60 s under ASan: hashing and compressing 1 GiB segments) and
-# test_s3_secrets (74 s: it samples every process's command line while the suite's commands
-# run) are left out too: their code paths are those of test_segsize and the S3 tests, which
-# run here; natively both run in the integration stage. So is test_drill_timelines (63 s under
-# ASan): the drill and restore paths it drives across timelines run here in
-# test_pitr_stray_timeline, test_drill_latest and test_drill_checks. Since files of 8 MiB and
-# more are stored as chunks (issue #14) every backup under ASan costs more, so these are left
-# out as well, each covered under ASan by the unit suites of the code it drives and by the
-# tests named: test_backup_memory (43 s; its peak-RSS bounds are not asserted under ASan),
-# test_pitr_targets (74 s; restore_conf, restore_settings, and test_pitr_stray_timeline),
-# test_pitr_timelines (57 s; test_pitr_stray_timeline, test_get_timelines), test_drill_objectives
-# (39 s; drill_objectives) and test_restore_config (36 s; config, restore_settings).
-# test_sigkill runs 20 kill trials here instead of 40 (each costs about 2.5 s under ASan): the
-# paths a killed push leaves behind are the same, the native run above covers the 40.
-rc=0
-stage asan env PGPITR_IT_EXCLUDE="test_s3_faults test_segsize_1gib test_s3_secrets test_drill_timelines \
-    test_backup_memory test_pitr_targets test_pitr_timelines test_drill_objectives test_restore_config" \
-    PGPITR_SIGKILL_TRIALS=20 \
-    make -j"$(nproc)" check-asan || rc=$?
-if grep -Eq 'Checks: [0-9]+' "$logs/asan.log"; then
-    count_unit "$logs/asan.log" 0
-    if grep -Eq '^integration: ' "$logs/asan.log"; then
-        count_integration "$logs/asan.log" "$rc"
-    elif [ "$rc" -ne 0 ]; then
-        failed=$((failed + 1))   # the ASan unit tests failed, integration never ran
-    fi
-elif [ "$rc" -ne 0 ]; then
-    failed=$((failed + 1))       # the ASan build failed
 fi
 
 # libFuzzer harnesses (tests/fuzz/README.md), about 6 s each (a smoke run of the corpus and
