@@ -3,14 +3,110 @@
  * Parses options, resolves settings, starts encoding the file (wal_push_start), opens (or
  * creates) the repository meanwhile, and hands both to wal_push_finish(). Exit 0 tells
  * PostgreSQL it may recycle the segment, so every failure path must return non-zero.
+ * With archive-push-jobs above 1 it also pushes the ready segments after this one, in
+ * parallel, and a later call for one of those confirms its record instead of pushing it
+ * (push_ahead.h). Pushing ahead is an optimisation: anything wrong with it is a warning, and
+ * the exit status is only ever about PATH.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "pgpitr/archive/push_ahead.h"
+#include "pgpitr/archive/wal_push.h"
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
-#include "pgpitr/archive/wal_push.h"
+
+typedef struct Ahead {
+    long jobs;
+    char wal_dir[PATH_MAX];
+    const char *name;           /* PATH's file name */
+    int dfd;                    /* pg_wal/pgpitr_push, or -1: nothing pushed ahead */
+    PushAhead *run;
+} Ahead;
+
+/* Opens the record directory when PATH is a segment in a directory PostgreSQL marks ready
+ * files in (its pg_wal), creating it only when pushing ahead; a refused directory is a
+ * warning (archiving goes on without records). */
+static void ahead_open(Ahead *h, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    h->name = slash != NULL ? slash + 1 : path;
+    h->dfd = -1;
+    size_t dlen = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    if (dlen >= sizeof h->wal_dir)
+        return;
+    memcpy(h->wal_dir, slash == NULL ? "." : path, dlen);
+    h->wal_dir[dlen] = '\0';
+    char status[PATH_MAX + 32];
+    struct stat sb;
+    snprintf(status, sizeof status, "%s/archive_status", h->wal_dir);
+    if (stat(status, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return;
+    PgpErr err = {0};
+    if (push_ahead_dir_open(h->wal_dir, h->jobs > 1, &h->dfd, &err) != 0)
+        log_warn("not using push records: %s", err.msg);
+}
+
+/* Starts pushing the ready segments after PATH (a bound repository only: the first push
+ * into a new repository binds it). */
+static void ahead_start(Ahead *h, Repo *repo, const WalPushOptions *opt)
+{
+    if (h->jobs <= 1 || h->dfd < 0 || !repo_is_bound(repo) ||
+        strlen(h->name) != PG_WALNAME_SEG_LEN)
+        return;
+    PushAheadList l;
+    PgpErr err = {0};
+    if (push_ahead_pick(h->wal_dir, h->dfd, h->name, (size_t)h->jobs - 1, &l, &err) != 0 ||
+        push_ahead_start(repo, h->wal_dir, h->dfd, &l, opt, &h->run, &err) != 0)
+        log_warn("not pushing ahead: %s", err.msg);
+}
+
+static void ahead_finish(Ahead *h)
+{
+    PushAheadResult r;
+    bool ran = h->run != NULL;
+    push_ahead_join(h->run, &r);
+    h->run = NULL;
+    if (ran && r.pushed + r.already + r.failed > 0)
+        log_info("pushed ahead: %zu stored, %zu already archived, %zu failed", r.pushed,
+                 r.already, r.failed);
+    if (h->dfd >= 0)
+        close(h->dfd);
+    h->dfd = -1;
+}
+
+/* PATH into the repository: confirmed from its record, or pushed (wal_push_*), with the
+ * segments after it pushed ahead meanwhile. */
+static int push(const CmdSettings *s, const char *path, const WalPushOptions *opt, Ahead *h,
+                Storage **storage, Repo **repo, WalPushResult *res, PgpErr *err)
+{
+    WalPushJob *job = NULL;
+    bool check_record = push_ahead_has_record(h->dfd, h->name), confirmed = false;
+    /* The file is compressed while the repository is opened (see wal_push.c). */
+    int rc = check_record ? 0 : wal_push_start(path, opt, &job, err);
+    if (rc == 0)
+        rc = cmd_open_repo(s, true, storage, repo, err);
+    if (rc == 0 && check_record) {
+        rc = push_ahead_confirm(h->dfd, *repo, path, res, &confirmed, err);
+        if (rc == 0 && !confirmed)
+            rc = wal_push_start(path, opt, &job, err);
+    }
+    if (rc == 0)
+        ahead_start(h, *repo, opt);
+    if (rc == 0 && !confirmed) {
+        rc = wal_push_finish(job, *repo, res, err);
+        job = NULL;
+    }
+    wal_push_cancel(job);
+    if (rc == 0 && confirmed)
+        log_info("\"%s\" was pushed ahead by an earlier call (confirmed: sha256 %s, object "
+                 "\"%s\")", path, res->sha256_hex, res->object_path);
+    return rc;
+}
 
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
@@ -29,21 +125,18 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
         return rc;
     Storage *storage = NULL;
     Repo *repo = NULL;
-    WalPushJob *job = NULL;
     WalPushOptions opt;
+    Ahead h = {.jobs = 1, .dfd = -1};
     rc = cmd_compression(&s, a.flag[CMD_OPT_COMPRESS], a.flag[CMD_OPT_COMPRESS_LEVEL], &opt.codec,
                          &opt.level, err);
-    /* The file is compressed while the repository is opened (see wal_push.c). */
     if (rc == 0)
-        rc = wal_push_start(path, &opt, &job, err);
-    if (rc == 0)
-        rc = cmd_open_repo(&s, true, &storage, &repo, err);
+        rc = cmd_opt_int_setting(&s, CMD_OPT_PUSH_JOBS, a.flag[CMD_OPT_PUSH_JOBS], &h.jobs, err);
     WalPushResult res;
     if (rc == 0) {
-        rc = wal_push_finish(job, repo, &res, err);
-        job = NULL;
+        ahead_open(&h, path);
+        rc = push(&s, path, &opt, &h, &storage, &repo, &res, err);
     }
-    wal_push_cancel(job);
+    ahead_finish(&h);
     if (rc == 0 && res.already_archived)
         log_info("\"%s\" was already archived with the same content (sha256 %s)", path,
                  res.sha256_hex);
@@ -73,7 +166,11 @@ const CmdDef cmd_archive_push = {
         "options:\n"
         "  --compress zstd|lz4|none   codec (default zstd; config: compress)\n"
         "  --compress-level N         zstd 1..19 (default 1), lz4 0..12 (default 0)\n"
-        "                             (config: compress-level)\n",
+        "                             (config: compress-level)\n"
+        "  --jobs N                   push up to N-1 ready segments after PATH too, in\n"
+        "                             parallel; PostgreSQL's later calls for them confirm\n"
+        "                             and return (default 1; config: archive-push-jobs;\n"
+        "                             env PGPITR_ARCHIVE_PUSH_JOBS)\n",
     .run = run,
     .exit_ok =
         "the file is durable in the repository under its final name, or was already "

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "pgpitr/archive/push_ahead.h"
 #include "pgpitr/archive/spool.h"
 #include "pgpitr/common/config.h"
 #include "pgpitr/repo/lease.h"
@@ -72,6 +73,10 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_COMPRESS_LEVEL, "compress-level", 0, CMD_VAL_INT, "N", "archive-push backup",
      "PGPITR_COMPRESS_LEVEL", "compress-level", .min = 0, .max = 19,
      .def = "zstd 1, lz4 0", .help = "codec level: zstd 1..19, lz4 0..12"},
+
+    {CMD_OPT_PUSH_JOBS, "jobs", 0, CMD_VAL_INT, "N", "archive-push",
+     "PGPITR_ARCHIVE_PUSH_JOBS", "archive-push-jobs", .min = 1, .max = PUSH_AHEAD_JOBS_MAX,
+     .def = "1", .help = "segments pushed at once: this one and the ready ones after it"},
 
     {CMD_OPT_SPOOL_PATH, "spool-path", 0, CMD_VAL_STRING, "DIR", "archive-get",
      "PGPITR_SPOOL_PATH", "spool-path",

@@ -32,6 +32,8 @@ typedef enum {
     CMD_OPT_S3_SSE, CMD_OPT_S3_KMS_KEY_ID, CMD_OPT_S3_STORAGE_CLASS, CMD_OPT_S3_PART_SIZE,
     /* archive-push, backup */
     CMD_OPT_COMPRESS, CMD_OPT_COMPRESS_LEVEL,
+    /* archive-push */
+    CMD_OPT_PUSH_JOBS,
     /* archive-get */
     CMD_OPT_SPOOL_PATH, CMD_OPT_SPOOL_SIZE, CMD_OPT_PREFETCH_JOBS,
     /* backup */

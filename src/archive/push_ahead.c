@@ -1,0 +1,321 @@
+/*
+ * push_ahead.c - pushing the ready segments after the one PostgreSQL asked for, and the
+ * records that let its later calls return at once (push_ahead.h).
+ */
+#include "pgpitr/archive/push_ahead.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pgpitr/archive/spool.h"
+#include "pgpitr/common/log.h"
+#include "pgpitr/repo/repo_layout.h"
+
+#define READY_SUFFIX ".ready"
+#define TMP_PREFIX ".tmp."
+#define RECORD_MAX 128
+
+int push_ahead_dir_open(const char *wal_dir, bool create, int *dfd, PgpErr *err)
+{
+    char path[PATH_MAX];
+    *dfd = -1;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", wal_dir, PUSH_AHEAD_DIR) >= sizeof path)
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "path \"%s/%s\" is too long", wal_dir,
+                        PUSH_AHEAD_DIR);
+    struct stat sb;
+    if (!create && lstat(path, &sb) != 0 && errno == ENOENT)
+        return 0;
+    return spool_dir_open(path, create, dfd, err);
+}
+
+/* A plain segment name (24 hex digits), not .partial, .backup or .history. */
+static bool is_segment(const char *name)
+{
+    PgWalName wn;
+    PgpErr ignore;
+    return strlen(name) == PG_WALNAME_SEG_LEN && pg_walname_parse(name, &wn, &ignore) == 0 &&
+           wn.kind == PG_WALFILE_SEGMENT;
+}
+
+bool push_ahead_has_record(int dfd, const char *name)
+{
+    struct stat sb;
+    return dfd >= 0 && is_segment(name) && fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* ---- records ----------------------------------------------------------------------------- */
+
+typedef struct Record {
+    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];
+    PipeCodec codec;
+    uint64_t stored_size;
+} Record;
+
+typedef enum { RECORD_NONE, RECORD_MALFORMED, RECORD_OK } RecordState;
+
+/* Reads and removes dfd/name, which must parse strictly: one line, 64 lowercase hex digits,
+ * a codec name, a decimal size. */
+static RecordState record_take(int dfd, const char *name, Record *r)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? RECORD_NONE : RECORD_MALFORMED;
+    char text[RECORD_MAX + 1];
+    ssize_t n = read(fd, text, RECORD_MAX);
+    close(fd);
+    unlinkat(dfd, name, 0);
+    if (n <= 0 || n == RECORD_MAX || text[n - 1] != '\n')
+        return RECORD_MALFORMED;
+    text[n] = '\0';
+    char codec[16];
+    int used = 0;
+    if (sscanf(text, "%64[0-9a-f] %15[a-z0-9] %" SCNu64 "%n", r->sha256_hex, codec,
+               &r->stored_size, &used) != 3 || used != n - 1 ||
+        strlen(r->sha256_hex) != PIPE_SHA256_HEX_LEN)
+        return RECORD_MALFORMED;
+    PgpErr ignore;
+    return pipe_codec_parse(codec, &r->codec, &ignore) == 0 ? RECORD_OK : RECORD_MALFORMED;
+}
+
+/* Writes the record of a segment just pushed: a temporary file renamed over the name, so a
+ * reader sees a whole record or none. Not fsynced (push_ahead.h). */
+static int record_write(int dfd, const char *name, const WalPushResult *res,
+                        PipeCodec codec, PgpErr *err)
+{
+    char tmp[64], text[RECORD_MAX];
+    snprintf(tmp, sizeof tmp, TMP_PREFIX "%s.%ld", name, (long)getpid());
+    int len = snprintf(text, sizeof text, "%s %s %" PRIu64 "\n", res->sha256_hex,
+                       pipe_codec_name(codec), res->stored_size);
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return PGP_FAIL_SYS(err, errno, "cannot write the push record of \"%s\"", name);
+    bool ok = write(fd, text, (size_t)len) == len;
+    int e = errno;
+    ok = close(fd) == 0 && ok;
+    if (ok && renameat(dfd, tmp, dfd, name) == 0)
+        return 0;
+    e = ok ? errno : e;
+    unlinkat(dfd, tmp, 0);
+    return PGP_FAIL_SYS(err, e, "cannot write the push record of \"%s\"", name);
+}
+
+/* SHA-256 of the file at path, as lowercase hex. */
+static int file_sha256(const char *path, char hex[PIPE_SHA256_HEX_LEN + 1], PgpErr *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return PGP_FAIL_PATH(err, errno, path, "cannot open \"%s\"", path);
+    struct stat sb;
+    int rc = fstat(fd, &sb) == 0 ? 0 : PGP_FAIL_SYS(err, errno, "cannot stat \"%s\"", path);
+    void *map = MAP_FAILED;
+    if (rc == 0 && sb.st_size > 0) {
+        map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED)
+            rc = PGP_FAIL_SYS(err, errno, "cannot map \"%s\"", path);
+    }
+    uint8_t digest[PIPE_SHA256_LEN];
+    if (rc == 0)
+        rc = pipe_sha256_buf(map == MAP_FAILED ? "" : map, (size_t)sb.st_size, digest, err);
+    if (rc == 0)
+        pipe_hex(digest, sizeof digest, hex);
+    if (map != MAP_FAILED)
+        munmap(map, (size_t)sb.st_size);
+    close(fd);
+    return rc;
+}
+
+int push_ahead_confirm(int dfd, Repo *repo, const char *src_path, WalPushResult *res,
+                       bool *confirmed, PgpErr *err)
+{
+    *confirmed = false;
+    memset(res, 0, sizeof *res);
+    const char *slash = strrchr(src_path, '/');
+    const char *name = slash != NULL ? slash + 1 : src_path;
+    Record r;
+    RecordState state = dfd >= 0 && is_segment(name) ? record_take(dfd, name, &r) : RECORD_NONE;
+    if (state == RECORD_MALFORMED)
+        log_warn("pushing \"%s\" again: its push record does not parse", name);
+    if (state != RECORD_OK)
+        return 0;
+    PgpErr why = {0};
+    if (file_sha256(src_path, res->sha256_hex, &why) != 0) {
+        log_warn("pushing \"%s\" again: %s", name, why.msg);
+        return 0;
+    }
+    if (strcmp(res->sha256_hex, r.sha256_hex) != 0) {
+        log_warn("pushing \"%s\" again: an earlier push recorded sha256 %s, the file has %s",
+                 name, r.sha256_hex, res->sha256_hex);
+        return 0;
+    }
+    int rc = repo_archive_object_path(name, r.sha256_hex, r.codec, res->object_path, err);
+    StorageInfo info;
+    if (rc == 0)
+        rc = storage_stat(repo_storage(repo), res->object_path, &info, err);
+    if (rc == PGP_ERR_NOT_FOUND || (rc == 0 && info.size != r.stored_size)) {
+        log_warn("pushing \"%s\" again: the object an earlier push recorded (\"%s\", %" PRIu64
+                 " bytes) is %s", name, res->object_path, r.stored_size,
+                 rc == 0 ? "another size" : "not in the repository");
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    struct stat sb;
+    res->size = stat(src_path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    res->stored_size = info.size;
+    res->already_archived = true;
+    *confirmed = true;
+    return 0;
+}
+
+/* ---- picking ----------------------------------------------------------------------------- */
+
+/* Inserts name into the sorted list if it is among the max smallest. */
+static void keep_smallest(PushAheadList *l, size_t max, const char *name)
+{
+    size_t i = l->n;
+    while (i > 0 && strcmp(l->names[i - 1], name) > 0)
+        i--;
+    if (i >= max)
+        return;
+    size_t last = l->n < max ? l->n : max - 1;
+    memmove(l->names[i + 1], l->names[i], (last - i) * sizeof l->names[0]);
+    memcpy(l->names[i], name, PG_WALNAME_SEG_LEN + 1);
+    if (l->n < max)
+        l->n++;
+}
+
+/* Removes records of segments before `after` and temporary files (left by a killed push). */
+static void prune(int dfd, const char *after)
+{
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if ((is_segment(e->d_name) && strcmp(e->d_name, after) < 0) ||
+            strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+            unlinkat(dfd, e->d_name, 0);
+    closedir(d);
+}
+
+int push_ahead_pick(const char *wal_dir, int dfd, const char *after, size_t max,
+                    PushAheadList *out, PgpErr *err)
+{
+    out->n = 0;
+    if (max > PUSH_AHEAD_JOBS_MAX)
+        max = PUSH_AHEAD_JOBS_MAX;
+    if (max == 0)
+        return 0;
+    prune(dfd, after);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/archive_status", wal_dir);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return PGP_FAIL_PATH(err, errno, path, "cannot list \"%s\"", path);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char name[PG_WALNAME_SEG_LEN + 1];
+        size_t len = strlen(e->d_name);
+        if (len != PG_WALNAME_SEG_LEN + strlen(READY_SUFFIX) ||
+            strcmp(e->d_name + PG_WALNAME_SEG_LEN, READY_SUFFIX) != 0)
+            continue;
+        memcpy(name, e->d_name, PG_WALNAME_SEG_LEN);
+        name[PG_WALNAME_SEG_LEN] = '\0';
+        if (strcmp(name, after) > 0 && is_segment(name) && !push_ahead_has_record(dfd, name))
+            keep_smallest(out, max, name);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* ---- pushing ----------------------------------------------------------------------------- */
+
+typedef struct Job {
+    Repo *repo;
+    int dfd;
+    WalPushOptions opt;
+    char path[PATH_MAX];
+    char name[PG_WALNAME_SEG_LEN + 1];
+    bool started;
+    pthread_t thread;
+    bool ok, already;
+} Job;
+
+struct PushAhead {
+    Job jobs[PUSH_AHEAD_JOBS_MAX];
+    size_t n;
+};
+
+static void *job_main(void *arg)
+{
+    Job *j = arg;
+    WalPushResult res;
+    PgpErr err = {0};
+    int rc = wal_push_file(j->repo, j->path, &j->opt, &res, &err);
+    if (rc == 0)
+        rc = record_write(j->dfd, j->name, &res, j->opt.codec, &err);
+    if (rc != 0) {
+        log_warn("pushing \"%s\" ahead failed (PostgreSQL's own call will push it): %s",
+                 j->name, err.msg);
+        return NULL;
+    }
+    j->ok = true;
+    j->already = res.already_archived;
+    log_info("pushed \"%s\" ahead (%" PRIu64 " bytes, %" PRIu64 " stored%s)", j->name,
+             res.size, res.stored_size, res.already_archived ? ", already archived" : "");
+    return NULL;
+}
+
+int push_ahead_start(Repo *repo, const char *wal_dir, int dfd, const PushAheadList *l,
+                     const WalPushOptions *opt, PushAhead **out, PgpErr *err)
+{
+    *out = NULL;
+    if (!repo_is_bound(repo))
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "pushing ahead needs a bound repository");
+    PushAhead *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < l->n && i < PUSH_AHEAD_JOBS_MAX; i++) {
+        Job *j = &p->jobs[p->n++];
+        *j = (Job){.repo = repo, .dfd = dfd, .opt = *opt};
+        memcpy(j->name, l->names[i], sizeof j->name);
+        snprintf(j->path, sizeof j->path, "%s/%s", wal_dir, l->names[i]);
+        int prc = pthread_create(&j->thread, NULL, job_main, j);
+        j->started = prc == 0;
+        if (prc != 0)
+            log_warn("cannot start a thread to push \"%s\" ahead: %s", j->name, strerror(prc));
+    }
+    *out = p;
+    return 0;
+}
+
+void push_ahead_join(PushAhead *p, PushAheadResult *res)
+{
+    memset(res, 0, sizeof *res);
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        Job *j = &p->jobs[i];
+        if (j->started)
+            pthread_join(j->thread, NULL);
+        if (!j->ok)
+            res->failed++;
+        else if (j->already)
+            res->already++;
+        else
+            res->pushed++;
+    }
+    free(p);
+}

@@ -1,0 +1,329 @@
+/*
+ * test_push_ahead.c - archive-push pushing ahead (src/archive/push_ahead.c and its use in
+ * src/cmd/archive_push.c) on a real posix repository and a fabricated pg_wal of 1 MiB
+ * segments with valid long page headers: which ready segments are picked; segments pushed
+ * ahead are archived and recorded, and a record is confirmed once; a record that does not
+ * hold (the file changed, the object gone or of another size, a malformed or forged record)
+ * confirms nothing, so the segment is pushed again; and the command: a call with --jobs 3
+ * pushes the next two segments, and PostgreSQL's call for one of them confirms its record
+ * instead of pushing.
+ */
+#include "pgpitr/archive/push_ahead.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fx_dir.h"
+#include "pgpitr/cmd/cmd.h"
+#include "pgpitr/repo/repo_layout.h"
+
+#define SEGSIZE (1u << 20)
+#define SYSID 7300000000000000042ULL
+
+static char dir[64], repo_dir[128], wal[128], status[160];
+static Storage *st;
+static Repo *repo;
+static int dfd = -1;
+
+static void put_le(unsigned char *b, size_t off, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        b[off + i] = (unsigned char)(v >> (8 * i));
+}
+
+static void seg_name(uint64_t segno, char out[PG_WALNAME_SEG_LEN + 1])
+{
+    snprintf(out, PG_WALNAME_SEG_LEN + 1, "%08X%08X%08X", 1u, (unsigned)(segno / 4096),
+             (unsigned)(segno % 4096));
+}
+
+/* Writes segment segno of timeline 1 into pg_wal (content varies with seed) and marks it
+ * ready when ready. */
+static void make_segment(uint64_t segno, unsigned seed, bool ready)
+{
+    static unsigned char buf[SEGSIZE];
+    memset(buf, 0, sizeof buf);
+    put_le(buf, 0, 0xD110, 2);
+    put_le(buf, 2, 0x0002, 2);
+    put_le(buf, 4, 1, 4);
+    put_le(buf, 8, segno * SEGSIZE, 8);
+    put_le(buf, 24, SYSID, 8);
+    put_le(buf, 32, SEGSIZE, 4);
+    put_le(buf, 36, 8192, 4);
+    for (size_t i = 64; i < sizeof buf; i += 4096)
+        buf[i] = (unsigned char)(seed + i / 4096);
+    char name[PG_WALNAME_SEG_LEN + 1], path[256];
+    seg_name(segno, name);
+    snprintf(path, sizeof path, "%s/%s", wal, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, sizeof buf, f), sizeof buf);
+    ck_assert_int_eq(fclose(f), 0);
+    if (ready) {
+        snprintf(path, sizeof path, "%s.ready", name);
+        fx_dir_put(status, path, "");
+    }
+}
+
+static void setup(void)
+{
+    fx_dir_make(dir, sizeof dir, "pushahead");
+    snprintf(repo_dir, sizeof repo_dir, "%s/repo", dir);
+    snprintf(wal, sizeof wal, "%s/pg_wal", dir);
+    snprintf(status, sizeof status, "%s/archive_status", wal);
+    ck_assert_int_eq(mkdir(wal, 0700), 0);
+    ck_assert_int_eq(mkdir(status, 0700), 0);
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_posix_new(repo_dir, true, &st, &err), 0);
+    ck_assert_int_eq(repo_open(st, &repo, &err), 0);
+    RepoIdentity id = {.system_identifier = SYSID, .pg_major = 15, .wal_segsize = SEGSIZE};
+    ck_assert_int_eq(repo_bind(repo, &id, &err), 0);
+    ck_assert_msg(push_ahead_dir_open(wal, true, &dfd, &err) == 0, "%s", err.msg);
+}
+
+static void teardown(void)
+{
+    if (dfd >= 0)
+        close(dfd);
+    dfd = -1;
+    repo_free(repo);
+    storage_free(st);
+    fx_dir_remove(dir);
+}
+
+static bool has_record(uint64_t segno)
+{
+    char name[PG_WALNAME_SEG_LEN + 1];
+    seg_name(segno, name);
+    return push_ahead_has_record(dfd, name);
+}
+
+/* Pushes segments [from, to] ahead and joins: how it went. */
+static PushAheadResult push_range(uint64_t from, uint64_t to)
+{
+    PushAheadList l = {.n = 0};
+    for (uint64_t s = from; s <= to; s++)
+        seg_name(s, l.names[l.n++]);
+    WalPushOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1};
+    PushAhead *p = NULL;
+    PgpErr err = {0};
+    ck_assert_msg(push_ahead_start(repo, wal, dfd, &l, &opt, &p, &err) == 0, "%s", err.msg);
+    PushAheadResult r;
+    push_ahead_join(p, &r);
+    return r;
+}
+
+/* push_ahead_confirm of segment segno: whether it held. */
+static bool confirm(uint64_t segno, WalPushResult *res)
+{
+    char name[PG_WALNAME_SEG_LEN + 1], path[256];
+    seg_name(segno, name);
+    snprintf(path, sizeof path, "%s/%s", wal, name);
+    bool ok = false;
+    PgpErr err = {0};
+    ck_assert_msg(push_ahead_confirm(dfd, repo, path, res, &ok, &err) == 0, "%s", err.msg);
+    ck_assert(!has_record(segno));    /* looked at: removed, whatever it said */
+    return ok;
+}
+
+START_TEST(picks_the_first_ready_segments_after_the_asked_one)
+{
+    for (uint64_t s = 1; s <= 7; s++)
+        make_segment(s, 0, s != 5);           /* 5 is not ready (archived already) */
+    fx_dir_put(status, "00000002.history.ready", "");
+    fx_dir_put(status, "000000010000000000000008.partial.ready", "");
+    fx_dir_put(status, "000000010000000000000009.done", "");
+    char name[PG_WALNAME_SEG_LEN + 1];
+    seg_name(3, name);
+    fx_dir_put(wal, PUSH_AHEAD_DIR "/000000010000000000000003", "x\n");  /* a record: skipped */
+    fx_dir_put(wal, PUSH_AHEAD_DIR "/000000010000000000000001", "x\n");  /* before: pruned */
+    fx_dir_put(wal, PUSH_AHEAD_DIR "/.tmp.000000010000000000000004.77", "");  /* pruned */
+    seg_name(2, name);
+    PushAheadList l;
+    PgpErr err = {0};
+    ck_assert_int_eq(push_ahead_pick(wal, dfd, name, 3, &l, &err), 0);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_str_eq(l.names[0], "000000010000000000000004");
+    ck_assert_str_eq(l.names[1], "000000010000000000000006");
+    ck_assert_str_eq(l.names[2], "000000010000000000000007");
+    ck_assert(!has_record(1));
+    ck_assert(has_record(3));
+    struct stat sb;
+    ck_assert_int_ne(fstatat(dfd, ".tmp.000000010000000000000004.77", &sb, 0), 0);
+    ck_assert_int_eq(push_ahead_pick(wal, dfd, name, 1, &l, &err), 0);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_str_eq(l.names[0], "000000010000000000000004");
+    seg_name(7, name);
+    ck_assert_int_eq(push_ahead_pick(wal, dfd, name, 3, &l, &err), 0);
+    ck_assert_uint_eq(l.n, 0);
+}
+END_TEST
+
+START_TEST(pushed_ahead_segments_are_archived_recorded_and_confirmed_once)
+{
+    for (uint64_t s = 1; s <= 3; s++)
+        make_segment(s, 1, true);
+    PushAheadResult r = push_range(1, 3);
+    ck_assert_uint_eq(r.pushed, 3);
+    ck_assert_uint_eq(r.failed, 0);
+    for (uint64_t s = 1; s <= 3; s++) {
+        ck_assert(has_record(s));
+        char name[PG_WALNAME_SEG_LEN + 1];
+        seg_name(s, name);
+        RepoArchiveObject found;
+        PgpErr err = {0};
+        ck_assert_int_eq(repo_archive_find(repo, name, &found, &err), 0);
+        WalPushResult res;
+        ck_assert(confirm(s, &res));
+        ck_assert(res.already_archived);
+        ck_assert_str_eq(res.object_path, found.path);
+        ck_assert_str_eq(res.sha256_hex, found.sha256_hex);
+        ck_assert_uint_eq(res.size, SEGSIZE);
+        ck_assert(!confirm(s, &res));     /* a record is used once */
+    }
+    r = push_range(2, 2);                 /* pushed again: already there, recorded again */
+    ck_assert_uint_eq(r.already, 1);
+    ck_assert(has_record(2));
+}
+END_TEST
+
+static void write_record(uint64_t segno, const char *text)
+{
+    char name[PG_WALNAME_SEG_LEN + 1], rel[64];
+    seg_name(segno, name);
+    snprintf(rel, sizeof rel, PUSH_AHEAD_DIR "/%s", name);
+    fx_dir_put(wal, rel, text);
+}
+
+START_TEST(a_record_that_does_not_hold_confirms_nothing)
+{
+    for (uint64_t s = 1; s <= 4; s++)
+        make_segment(s, 2, true);
+    ck_assert_uint_eq(push_range(1, 4).pushed, 4);
+    WalPushResult res;
+    /* 1: the file PostgreSQL hands over now is not the one pushed */
+    make_segment(1, 9, true);
+    ck_assert(!confirm(1, &res));
+    /* 2: its object is gone from the repository */
+    char name[PG_WALNAME_SEG_LEN + 1];
+    seg_name(2, name);
+    RepoArchiveObject found;
+    PgpErr err = {0};
+    ck_assert_int_eq(repo_archive_find(repo, name, &found, &err), 0);
+    ck_assert_int_eq(storage_remove(st, found.path, &err), 0);
+    ck_assert(!confirm(2, &res));
+    /* 3: the recorded size is not the object's; then a record naming another codec (a path
+     * that does not exist), then malformed ones */
+    seg_name(3, name);
+    ck_assert_int_eq(repo_archive_find(repo, name, &found, &err), 0);
+    char text[200];
+    snprintf(text, sizeof text, "%s zstd %llu\n", found.sha256_hex,
+             (unsigned long long)found.stored_size + 1);
+    write_record(3, text);
+    ck_assert(!confirm(3, &res));
+    snprintf(text, sizeof text, "%s none %llu\n", found.sha256_hex,
+             (unsigned long long)found.stored_size);
+    write_record(3, text);
+    ck_assert(!confirm(3, &res));
+    static const char *const bad[] = {"", "\n", "zz zstd 1\n", "%s zstd\n", "%s zstd 12 x\n",
+                                      "%s gzip 12\n", "%s zstd 12"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, bad[i], found.sha256_hex);
+        write_record(3, text);
+        ck_assert_msg(!confirm(3, &res), "record \"%s\" confirmed", text);
+    }
+    /* the real record, rewritten by hand: holds */
+    snprintf(text, sizeof text, "%s zstd %llu\n", found.sha256_hex,
+             (unsigned long long)found.stored_size);
+    write_record(3, text);
+    ck_assert(confirm(3, &res));
+    /* a record for another segment's object cannot confirm this one: the path comes from
+     * the name and this file's checksum */
+    snprintf(text, sizeof text, "%s zstd %llu\n", found.sha256_hex,
+             (unsigned long long)found.stored_size);
+    write_record(4, text);
+    ck_assert(!confirm(4, &res));
+}
+END_TEST
+
+/* pgpitr archive-push --jobs JOBS pg_wal/<segno>, stderr captured: exit status, and the
+ * captured text in log (static). */
+static int archive_push(uint64_t segno, const char *jobs, const char **log)
+{
+    char name[PG_WALNAME_SEG_LEN + 1], path[256], logfile[128];
+    seg_name(segno, name);
+    snprintf(path, sizeof path, "%s/%s", wal, name);
+    snprintf(logfile, sizeof logfile, "%s/stderr.txt", dir);
+    char *argv[] = {"archive-push", "--jobs", (char *)jobs, path, NULL};
+    CmdGlobal g = {.repo = repo_dir, .log_level = "info"};
+    setenv("PGPITR_CONFIG", "/dev/null", 1);
+    fflush(stderr);
+    int saved = dup(2), fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    dup2(fd, 2);
+    close(fd);
+    PgpErr err = {0};
+    int rc = cmd_archive_push.run(&g, 4, argv, &err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    static char text[8192];
+    FILE *f = fopen(logfile, "r");
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    *log = text;
+    return rc;
+}
+
+START_TEST(command_confirms_what_an_earlier_call_pushed_ahead)
+{
+    for (uint64_t s = 1; s <= 5; s++)
+        make_segment(s, 3, true);
+    const char *log;
+    ck_assert_int_eq(archive_push(1, "3", &log), 0);
+    ck_assert_msg(strstr(log, "pushed ahead: 2 stored") != NULL, "%s", log);
+    ck_assert(has_record(2) && has_record(3) && !has_record(4));
+    /* PostgreSQL marks 1 done and asks for 2 */
+    char from[192], to[192];
+    snprintf(from, sizeof from, "%s/000000010000000000000001.ready", status);
+    snprintf(to, sizeof to, "%s/000000010000000000000001.done", status);
+    ck_assert_int_eq(rename(from, to), 0);
+    ck_assert_int_eq(archive_push(2, "3", &log), 0);
+    ck_assert_msg(strstr(log, "was pushed ahead by an earlier call (confirmed") != NULL, "%s",
+                  log);
+    ck_assert_msg(strstr(log, "pushed ahead: 2 stored") != NULL, "%s", log);   /* 4 and 5 */
+    ck_assert(!has_record(2) && has_record(3) && has_record(4) && has_record(5));
+    for (uint64_t s = 1; s <= 5; s++) {
+        char name[PG_WALNAME_SEG_LEN + 1];
+        seg_name(s, name);
+        RepoArchiveObject found;
+        PgpErr err = {0};
+        ck_assert_int_eq(repo_archive_find(repo, name, &found, &err), 0);
+    }
+    /* without --jobs records are still confirmed (a setting turned down keeps them useful) */
+    ck_assert_int_eq(archive_push(3, "1", &log), 0);
+    ck_assert_msg(strstr(log, "pushed ahead by an earlier call") != NULL, "%s", log);
+    ck_assert_msg(strstr(log, "pushed ahead:") == NULL, "%s", log);
+    ck_assert(has_record(4) && has_record(5));
+}
+END_TEST
+
+Suite *suite_push_ahead(void)
+{
+    Suite *s = suite_create("push_ahead");
+    TCase *tc = tcase_create("push_ahead");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, picks_the_first_ready_segments_after_the_asked_one);
+    tcase_add_test(tc, pushed_ahead_segments_are_archived_recorded_and_confirmed_once);
+    tcase_add_test(tc, a_record_that_does_not_hold_confirms_nothing);
+    tcase_add_test(tc, command_confirms_what_an_earlier_call_pushed_ahead);
+    suite_add_tcase(s, tc);
+    return s;
+}
