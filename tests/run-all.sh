@@ -106,7 +106,8 @@ count_prefixed() {
 # CI runs a subset that puts every command on S3 (archive-push/get, backup, restore incl.
 # --delta, recovery with the prefetcher, drill, verify, expire, locks, info; an S3 repository
 # named by --repo, PGPITR_REPO and the config file: test_config, ~20 s; files stored as chunks,
-# in a repository that mixes them with whole-file backups: test_chunked_repo, ~45 s): the whole suite
+# in a repository that mixes them with whole-file backups: test_chunked_repo, ~45 s; archive-push
+# pushing a backlog ahead in parallel threads on one S3 connection pool: test_push_ahead): the whole suite
 # on S3 takes about 15 minutes on 2 cores, which CI cannot afford next to the local, valgrind
 # and ASan stages; `make check-s3` runs all of it. The S3 driver's own tests (test_s3_*) run in
 # the asan stage (test_s3_faults and test_s3_secrets in the native integration stage). While
@@ -115,7 +116,7 @@ count_prefixed() {
 S3_CI_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore
               test_expire test_locks test_drill_latest test_prefetch_recovery
               test_restore_delta_live test_get_hole test_corrupt_archive test_wrong_cluster
-              test_chunked_repo
+              test_chunked_repo test_push_ahead
               test_repo_lib test_s3_fault_proxy test_config)
 # Names are substrings (run.sh): "test_expire" also picks test_expire_during_backup (the lock
 # taken over from a stalled holder, which matters most on shared storage) and
