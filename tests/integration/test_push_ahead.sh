@@ -3,8 +3,11 @@
 # archiver is held back, a backlog of ready segments builds up; once it may go on, each call
 # pushes its segment and up to three ready ones after it in parallel, and PostgreSQL's calls
 # for those confirm their records and return without pushing. Every segment PostgreSQL marked
-# done is in the repository byte for byte, no record is left over, and a restore of a backup
-# taken before the backlog replays all of it to the same data as the source.
+# done is in the repository byte for byte, and no record is left over. Then a second backlog is
+# drained while the wrapper SIGKILLs about half of the calls at a random moment (during the
+# parallel pushes, the record writes, the confirmations): PostgreSQL retries, and still every
+# segment it marked done is in the repository byte for byte. A restore of a backup taken
+# before both backlogs replays all of it to the same data as the source.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -17,8 +20,27 @@ pg_init src
 pg_enable_archiving src "$REPO" --jobs 4
 # The wrapper fails while the gate file exists (PostgreSQL keeps the segments ready and
 # retries), and logs at info level so that the test sees which calls confirmed a record.
+# While the kill file exists, it runs pgpitr in the background and SIGKILLs it after 0-80 ms
+# in three calls of four (counted in kills.log when it was still running: a call confirming a
+# record often ends sooner) and then fails like any failed push.
+KILLS="$WORK/kill-pushes"
 w="$(cluster_dir src)/archive.sh"
 sed -i "2i [ -e '$GATE' ] \&\& exit 1\nexport PGPITR_LOG_LEVEL=info" "$w"
+push_line=$(grep '^exec ' "$w")
+grep -v '^exec ' "$w" >"$w.new"
+{
+    printf 'if [ -e %q ] && [ "$(od -An -N1 -tu1 /dev/urandom)" -lt 192 ]; then\n' "$KILLS"
+    printf '    %s &\n' "${push_line#exec }"
+    # shellcheck disable=SC2016  # for the wrapper
+    printf '    pid=$!\n    sleep "0.$(od -An -N1 -tu1 /dev/urandom | awk %s)"\n' "'{ printf \"%03d\", \$1 * 80 / 255 }'"
+    printf '    kill -KILL "$pid" 2>/dev/null && echo "$pid" >>%q\n' "$WORK/log/kills.log"
+    # exit 1, not 137: above 125 PostgreSQL restarts its archiver, which costs 10-30 s a time
+    printf '    wait "$pid" || exit 1\n    exit 0\nfi\n%s\n' "$push_line"
+} >>"$w.new"
+mv "$w.new" "$w"
+chmod 0755 "$w"
+own "$w"
+cat "$w"
 pg_start src
 pgbench_c src -i -q -s 2
 wait_archived src "$(switch_wal src)"
@@ -63,8 +85,44 @@ done
 assert_gt "$n" 11 "archived segments compared"
 [ -z "$(repo_debris "$REPO")" ] || fail "debris left in the repository: $(repo_debris "$REPO")"
 
+log "a second backlog, drained while calls are killed at random moments"
+touch "$GATE"
+for _ in $(seq 1 16); do
+    pgbench_c src -c 2 -j 2 -t 300 -n >/dev/null
+    last=$(switch_wal src)
+done
+: >"$WORK/log/kills.log"
+own "$WORK/log/kills.log"
+touch "$KILLS"
+rm -f "$GATE"
+# After three failures in a row PostgreSQL's archiver waits a minute; a reload wakes it.
+for _ in $(seq 1 240); do
+    [ "$(wc -l <"$WORK/log/kills.log")" -ge 8 ] && break
+    done_last=$(psql_c src "SELECT coalesce(last_archived_wal, '') >= '$last' FROM pg_stat_archiver")
+    [ "$done_last" = t ] && break
+    psql_c src "SELECT pg_reload_conf()" >/dev/null
+    sleep 0.5
+done
+rm -f "$KILLS"
+kills=$(wc -l <"$WORK/log/kills.log")
+log "$kills calls killed"
+assert_gt "$kills" 2 "calls killed while the backlog drained"
+psql_c src "SELECT pg_reload_conf()" >/dev/null
+wait_archived src "$last" 180
 md5_src=$(accounts_md5 src)
 wait_archived src "$(switch_wal src)"
+n=0
+for done_file in "$data"/pg_wal/archive_status/*.done; do
+    name=$(basename "$done_file" .done)
+    [[ "$name" =~ ^[0-9A-F]{24}$ ]] && [ -f "$data/pg_wal/$name" ] || continue
+    archive_get_cmp "$REPO" "$name" "$data/pg_wal/$name"
+    n=$((n + 1))
+done
+log "$n archived segments compared after the kills"
+assert_gt "$n" 27 "archived segments compared after the kills"
+# A killed push leaves its temp file only when its object was not committed: then the
+# segment has no record, and PostgreSQL's retry pushes it again, which removes the temp file.
+[ -z "$(repo_debris "$REPO")" ] || fail "debris left in the repository after the kills: $(repo_debris "$REPO")"
 pg_stop src
 
 log "restore the backup taken before the backlog, replay everything"
