@@ -530,9 +530,11 @@ static int restore_all(Restore *r, PgpErr *err)
         rc = run_pool(r, err);
     if (rc == 0)
         rc = interrupted(err);
-    progress_begin(&r->prog, rc == 0 && r->tty, "restore", "finish", NULL, 0, 0);
-    progress_note(&r->prog, "links, recovery configuration, fsync of the directories");
-    progress_tick(&r->prog);
+    if (rc == 0) {
+        progress_begin(&r->prog, r->tty, "restore", "finish", NULL, 0, 0);
+        progress_note(&r->prog, "links, recovery configuration, fsync of the directories");
+        progress_tick(&r->prog);
+    }
     if (rc == 0)
         rc = make_dirs_and_links(r, true, err);
     if (rc == 0)
@@ -754,9 +756,11 @@ int restore_run(Repo *repo, const RestoreRequest *req, RestoreReport *rep, PgpEr
     if (rc == 0)
         rc = restore_command_paths(&req->env, &paths, err);
     Progress prog = {0};   /* the backup's manifest, chunk lists, WAL and objects checked */
-    progress_begin(&prog, want_tty(req), "restore", "plan", NULL, 0, 0);
-    progress_note(&prog, "checking the backup, its objects and the WAL to the target");
-    progress_tick(&prog);
+    if (rc == 0) {
+        progress_begin(&prog, want_tty(req), "restore", "plan", NULL, 0, 0);
+        progress_note(&prog, "checking the backup, its objects and the WAL to the target");
+        progress_tick(&prog);
+    }
     if (rc == 0)
         rc = restore_plan_make(repo, req, &plan, err);
     if (rc == 0)
