@@ -27,6 +27,7 @@
 #include "pgpitr/backup/backup_standby.h"
 #include "pgpitr/backup/backup_store.h"
 #include "pgpitr/common/log.h"
+#include "pgpitr/common/progress.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/object_io.h"
@@ -67,8 +68,12 @@ typedef struct BackupRun {
     BackupDedup dedup;          /* which reused files were duplicates within this backup */
     int64_t total_size;
     uint64_t received;          /* bytes of the copy stream (pg_basebackup_received) */
-    double started, last_progress;
-    bool tty;
+    double started;
+    bool tty;                   /* status lines on stderr (progress_wanted) */
+    Progress prog;              /* the phase under way: checkpoint, stream, check, wal, manifest */
+    /* What the stream's status line shows of the workers' results: written by on_stored on a
+     * worker, read by the reading thread, hence atomic (the manifest's sums are not). */
+    atomic_uint_fast64_t st_stored, st_new, st_chunks, st_new_chunks;
 } BackupRun;
 
 static double now_s(void)
@@ -130,28 +135,32 @@ static int check_cluster(PgConn *conn, Repo *repo, const BackupOptions *o, PgSys
 
 /* ---- the stream ---------------------------------------------------------------------------- */
 
-static void show_progress(BackupRun *r, uint64_t done, bool final)
+/* The stream's status line: bytes received of the server's estimate, files stored, and what
+ * storing them cost so far. Called on the reading thread only (on_progress, on_entry). */
+static void stream_tick(BackupRun *r)
 {
-    double t = now_s();
-    if (!r->tty || (!final && t - r->last_progress < 0.25))
+    if (!r->tty || !progress_due(r->prog.last_draw, progress_now()))
         return;
-    r->last_progress = t;
-    double el = t - r->started, rate = el > 0 ? (double)done / el : 0;
-    char pct[32] = "";
-    char eta[32] = "";
-    if (r->total_size > 0) {
-        snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * (double)done / (double)r->total_size);
-        if (rate > 0 && (int64_t)done < r->total_size)
-            snprintf(eta, sizeof eta, " ETA %.0fs", ((double)r->total_size - (double)done) / rate);
-    }
-    fprintf(stderr, "\rbackup: %.1f / %.1f MiB%s %.1f MiB/s%s   %s", (double)done / 1048576.0,
-            r->total_size > 0 ? (double)r->total_size / 1048576.0 : 0.0, pct, rate / 1048576.0,
-            eta, final ? "\n" : "");
+    uint64_t chunks = atomic_load(&r->st_chunks);
+    if (chunks > 0)
+        progress_note(&r->prog, "stored %.1f MiB (%.1f MiB new), chunks %" PRIu64 " new of %"
+                      PRIu64, (double)atomic_load(&r->st_stored) / 1048576.0,
+                      (double)atomic_load(&r->st_new) / 1048576.0,
+                      (uint64_t)atomic_load(&r->st_new_chunks), chunks);
+    else
+        progress_note(&r->prog, "stored %.1f MiB (%.1f MiB new)",
+                      (double)atomic_load(&r->st_stored) / 1048576.0,
+                      (double)atomic_load(&r->st_new) / 1048576.0);
+    progress_tick(&r->prog);
 }
 
+/* The server's PROGRESS message, on the reading thread. Its count of bytes sent comes about
+ * once a second (PostgreSQL's threshold): the status line counts the files' bytes as this
+ * thread reads them instead (on_entry, stream_big, tar_read), a smoother count of the same. */
 static void on_progress(void *ud, uint64_t done)
 {
-    show_progress(ud, done, false);
+    (void)done;
+    stream_tick(ud);
 }
 
 static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err)
@@ -223,6 +232,7 @@ static int stream_big(BackupRun *r, const PgTarEntry *e, PgTarReader *reader,
         rc = pg_tar_read(reader, piece, n, err);
         if (rc == 0)
             rc = pipe_filter_push(c.thr, piece, n, err);
+        progress_add(&r->prog, n, 0);
     }
     /* Finishing thr joins the worker, then finishes sha, comp and size. */
     if (rc == 0)
@@ -246,14 +256,24 @@ static int stream_big(BackupRun *r, const PgTarEntry *e, PgTarReader *reader,
     return rc;
 }
 
+typedef struct TarRead {
+    PgTarReader *reader;
+    BackupRun *r;
+} TarRead;
+
+/* A chunked file's bytes, read during backup_pool_submit_chunked on this thread. */
 static int tar_read(void *ud, void *buf, size_t len, PgpErr *err)
 {
-    return pg_tar_read(ud, buf, len, err);
+    TarRead *t = ud;
+    progress_add(&t->r->prog, len, 0);
+    stream_tick(t->r);
+    return pg_tar_read(t->reader, buf, len, err);
 }
 
 static int on_entry(void *ud, const PgTarEntry *e, PgTarReader *reader, PgpErr *err)
 {
     BackupRun *r = ud;
+    stream_tick(r);
     if (e->type != PG_TAR_FILE) {
         ManifestEntry me = {.path = (char *)e->path, .tablespace = e->tablespace,
                             .type = e->type == PG_TAR_DIR ? MANIFEST_DIR : MANIFEST_SYMLINK,
@@ -269,8 +289,10 @@ static int on_entry(void *ud, const PgTarEntry *e, PgTarReader *reader, PgpErr *
     BackupFileJob meta = {.path = (char *)e->path, .tablespace = e->tablespace,
                           .mode = e->mode, .mtime = e->mtime, .size = (size_t)e->size};
     /* Large files as chunks (docs/chunking.md): a changed page costs one chunk, not the file. */
-    if (backup_store_chunks(e->size))
-        return backup_pool_submit_chunked(r->pool, &meta, tar_read, reader, err);
+    if (backup_store_chunks(e->size)) {
+        TarRead t = {reader, r};
+        return backup_pool_submit_chunked(r->pool, &meta, tar_read, &t, err);
+    }
     if (e->size >= STREAM_MIN)     /* above CHUNK_LIST_MAX_CHUNKS chunks only */
         return stream_big(r, e, reader, r->store, err);
     BackupFileJob job = {.tablespace = e->tablespace, .mode = e->mode, .mtime = e->mtime,
@@ -281,6 +303,7 @@ static int on_entry(void *ud, const PgTarEntry *e, PgTarReader *reader, PgpErr *
     /* Hashed (SHA-256, CRC-32C) by the pool's worker, not here: this thread paces the
      * server. */
     rc = pg_tar_read(reader, job.data, job.size, err);
+    progress_add(&r->prog, job.size, 0);
     job.path = rc == 0 ? strdup(e->path) : NULL;
     if (rc == 0 && job.path == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -313,6 +336,11 @@ static int on_stored(void *ud, const BackupFileJob *job, const BackupStoreResult
     if (rc != 0)
         return rc;
     r->files++;
+    progress_add(&r->prog, 0, 1);
+    atomic_fetch_add(&r->st_stored, res->stored_size);
+    atomic_fetch_add(&r->st_new, res->new_stored_size);
+    atomic_fetch_add(&r->st_chunks, res->chunks);
+    atomic_fetch_add(&r->st_new_chunks, res->new_chunks);
     r->m->size += job->size;
     r->m->stored_size += res->stored_size;
     if (res->reused)
@@ -374,6 +402,21 @@ static int store_pg_manifest(Storage *s, BackupManifest *m, const BackupStoreOpt
     return m->pg_manifest_object ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
 }
 
+/* The stream's final line: the files' bytes (what the summary counts), with what came over
+ * the wire and what the repository got. */
+static void stream_done(BackupRun *r)
+{
+    progress_set(&r->prog, r->m->size, r->files);
+    int n = snprintf(r->prog.extra, sizeof r->prog.extra, "received %.1f MiB, stored %.1f MiB "
+                     "(%.1f MiB new)", (double)r->received / 1048576.0,
+                     (double)r->m->stored_size / 1048576.0,
+                     (double)r->m->new_stored_size / 1048576.0);
+    if (r->chunks > 0 && n > 0 && (size_t)n < sizeof r->prog.extra)
+        snprintf(r->prog.extra + n, sizeof r->prog.extra - (size_t)n, ", chunks %" PRIu64
+                 " new of %" PRIu64, r->new_chunks, r->chunks);
+    progress_end(&r->prog);
+}
+
 static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, BackupRun *r,
                          char **pg_manifest, size_t *pg_manifest_len, PgpErr *err)
 {
@@ -382,9 +425,20 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
                               .compress = o->server_compress};
     PgBackupStream *bs = NULL;
     PgBackupStart start;
+    /* A spread checkpoint can take minutes (checkpoint_timeout x completion_target): say so. */
+    progress_begin(&r->prog, r->tty, "backup", "checkpoint", NULL, 0, 0);
+    progress_note(&r->prog, "waiting for the server's %s checkpoint",
+                  o->fast_checkpoint ? "fast" : "spread");
+    progress_tick(&r->prog);
     int rc = pg_basebackup_begin(conn, &bo, &bs, &start, err);
     if (rc != 0)
         return rc;
+    char lsn[20];
+    pg_lsn_format(start.start_lsn, lsn);
+    progress_note(&r->prog, "%s, start LSN %s", o->fast_checkpoint ? "fast" : "spread", lsn);
+    progress_end(&r->prog);
+    progress_begin(&r->prog, r->tty, "backup", "stream", "files",
+                   start.total_size > 0 ? (uint64_t)start.total_size : 0, 0);
     r->m->start_lsn = start.start_lsn;
     r->m->timeline = start.timeline;
     r->total_size = start.total_size;
@@ -407,12 +461,24 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
     if (rc == 0 && end_tli != r->m->timeline)
         rc = PGP_FAIL(err, PGP_ERR_PG, "the server changed timeline during the backup (%u -> %u)",
                       r->m->timeline, end_tli);
-    show_progress(r, r->m->size, true);
     r->received = pg_basebackup_received(bs);
+    if (rc == 0)
+        stream_done(r);
     backup_pool_free(r->pool);
     r->pool = NULL;
     pg_basebackup_free(bs);
     return rc;
+}
+
+/* "WAL 000000010000000000000003 to ...04 archived" */
+static void wal_done(BackupRun *r, uint32_t segsize)
+{
+    char first[PG_WALNAME_SEG_LEN + 1], last[PG_WALNAME_SEG_LEN + 1];
+    uint64_t stop = r->m->stop_lsn > r->m->start_lsn ? r->m->stop_lsn - 1 : r->m->stop_lsn;
+    pg_walname_format(r->m->timeline, pg_lsn_segno(r->m->start_lsn, segsize), segsize, first);
+    pg_walname_format(r->m->timeline, pg_lsn_segno(stop, segsize), segsize, last);
+    progress_note(&r->prog, "WAL %s to %s archived", first, last);
+    progress_end(&r->prog);
 }
 
 static int finish_backup(Repo *repo, RepoLock *lock, const BackupOptions *o, BackupRun *r,
@@ -420,6 +486,8 @@ static int finish_backup(Repo *repo, RepoLock *lock, const BackupOptions *o, Bac
 {
     PgManifest *pg = NULL;
     Storage *s = repo_storage(repo);
+    progress_begin(&r->prog, r->tty, "backup", "check", "files", 0, 0);
+    progress_tick(&r->prog);
     int rc = pg_manifest_parse(pg_text, pg_len, &pg, err);
     if (rc != 0)
         pgp_err_context(err, "the server's backup_manifest is invalid");
@@ -428,6 +496,14 @@ static int finish_backup(Repo *repo, RepoLock *lock, const BackupOptions *o, Bac
     pg_manifest_free(pg);
     if (rc == 0)
         rc = store_pg_manifest(s, r->m, &o->store, pg_text, pg_len, err);
+    if (rc != 0)
+        return rc;
+    progress_set(&r->prog, 0, r->files);
+    progress_note(&r->prog, "all match the server's backup_manifest");
+    progress_end(&r->prog);
+    progress_begin(&r->prog, r->tty, "backup", "wal", NULL, 0, 0);
+    progress_note(&r->prog, "waiting for the backup's WAL in the archive");
+    progress_tick(&r->prog);
     PgpErr sw = {0};
     /* The stream is done: a primary that cannot be reached now (a network blip) must not
      * throw it away while its WAL may still arrive (a busy primary fills the segment). */
@@ -440,6 +516,10 @@ static int finish_backup(Repo *repo, RepoLock *lock, const BackupOptions *o, Bac
     if (rc == 0)
         rc = backup_wait_wal(repo, r->m->timeline, r->m->start_lsn, r->m->stop_lsn,
                              o->archive_timeout, archiver, err);
+    if (rc != 0)
+        return rc;
+    wal_done(r, repo_identity(repo)->wal_segsize);
+    progress_begin(&r->prog, r->tty, "backup", "manifest", NULL, 0, 0);
     r->m->stop_time = (int64_t)time(NULL);
     /* The lock must still be ours when the backup becomes restorable: after a stall longer
      * than lock-stale (a paused VM, a storage outage) another host may have taken it over,
@@ -454,6 +534,8 @@ static int finish_backup(Repo *repo, RepoLock *lock, const BackupOptions *o, Bac
         char marker[REPO_PATH_MAX];
         if (repo_backup_file(r->m->label, REPO_LAYOUT_INPROGRESS, marker, NULL) == 0)
             storage_remove(s, marker, NULL); /* leftover marker is harmless: manifest.json rules */
+        progress_note(&r->prog, "manifest.json written: the backup is restorable");
+        progress_end(&r->prog);
     }
     return rc;
 }
@@ -574,7 +656,7 @@ int backup_run(Repo *repo, RepoLock *lock, const BackupOptions *o, PgpErr *err)
     PgConn *conn = NULL;
     char *pg_text = NULL;
     size_t pg_len = 0;
-    BackupRun r = {.tty = isatty(STDERR_FILENO) == 1, .started = now_s()};
+    BackupRun r = {.tty = progress_wanted(o->progress, o->json), .started = now_s()};
     int removed_backups = 0, removed_objects = 0;
     PgSystem sys;
 

@@ -44,6 +44,8 @@ static int take_option(void *ud, CmdOptId id, const char *arg, PgpErr *err)
         return parse_rate(arg, &o->max_rate_kb, err);
     if (id == CMD_OPT_CHECKPOINT)   /* fast or spread: the parser refuses anything else */
         o->fast_checkpoint = strcmp(arg, "fast") == 0;
+    if (id == CMD_OPT_PROGRESS || id == CMD_OPT_NO_PROGRESS)   /* the last one given wins */
+        o->progress = id == CMD_OPT_PROGRESS ? PROGRESS_ON : PROGRESS_OFF;
     return 0;
 }
 
@@ -149,6 +151,12 @@ const CmdDef cmd_backup = {
         "                          bytes over a slow network, more server CPU\n"
         "  --archive-timeout S     how long to wait for the backup's WAL (default 60)\n"
         "  --output text|json      summary format (default text)\n"
+        "  --progress              a status line on stderr, redrawn 5 times a second, and a\n"
+        "                          line per phase (checkpoint, stream, check, wal, manifest)\n"
+        "                          with its time and MiB/s, even when stderr is not a\n"
+        "                          terminal or with --output json (default: on a terminal,\n"
+        "                          without json; elsewhere the phase lines are info messages)\n"
+        "  --no-progress           neither, even on a terminal\n"
         "  --lock-wait SECONDS     wait this long for a conflicting repository lock (another\n"
         "                          backup, an expire; env PGPITR_LOCK_WAIT, config lock-wait;\n"
         "                          default 0: fail at once, exit 13)\n",

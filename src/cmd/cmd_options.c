@@ -117,6 +117,10 @@ const CmdOption cmd_options[] = {
      .max = LOCK_WAIT_MAX, .def = "0", .help = "seconds to wait for a conflicting lock"},
     {CMD_OPT_BACKUP, "backup", 0, CMD_VAL_STRING, "LABEL", "restore drill verify", NULL, NULL,
      .def = "chosen for the target", .help = "the backup"},
+    {CMD_OPT_PROGRESS, "progress", 0, CMD_VAL_FLAG, NULL, "backup restore", NULL, NULL,
+     .def = "when stderr is a terminal", .help = "status line and phase lines on stderr"},
+    {CMD_OPT_NO_PROGRESS, "no-progress", 0, CMD_VAL_FLAG, NULL, "backup restore", NULL, NULL,
+     .help = "no status line, even on a terminal"},
 
     {CMD_OPT_TARGET_TIME, "target-time", 0, CMD_VAL_TIME, "TS", "restore drill", NULL, NULL,
      .help = "recovery target: a time"},

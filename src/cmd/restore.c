@@ -94,6 +94,8 @@ static int parse_one(void *ud, CmdOptId opt, const char *arg, PgpErr *err)
     case CMD_OPT_ARCHIVE_MODE: return set_archive_mode(c, arg, err);
     case CMD_OPT_STANDBY: c->req.standby = true; return 0;
     case CMD_OPT_SET: return restore_set_parse(arg, &c->set[c->req.n_settings++], err);
+    case CMD_OPT_PROGRESS: c->req.progress = PROGRESS_ON; return 0;
+    case CMD_OPT_NO_PROGRESS: c->req.progress = PROGRESS_OFF; return 0;
     default: return set_target(c, opt, arg, err);
     }
 }
@@ -214,6 +216,7 @@ const CmdDef cmd_restore = {
         "         [--target-action promote|pause|shutdown]\n"
         "         [--target-exclusive] [--delta [--keep-old DIR]] [--tablespace-map OID=DIR]...\n"
         "         [--jobs N] [--archive-mode off|preserve] [--standby] [--set NAME=VALUE]...\n"
+        "         [--progress | --no-progress]\n"
         "\n"
         "Chooses the newest complete backup that can reach the target on the target timeline's\n"
         "history (or the one given with --backup) and says which and why. Before writing\n"
@@ -283,6 +286,11 @@ const CmdDef cmd_restore = {
         "  --tablespace-map OID=DIR  restore tablespace OID into DIR instead of its original\n"
         "                          location (repeatable; backups know tablespaces by oid)\n"
         "  -j, --jobs N            parallel file workers, 1..256 (default: online CPUs)\n"
+        "  --progress              a status line on stderr, redrawn 5 times a second, and a\n"
+        "                          line per phase (plan, delta, files, finish) with its time\n"
+        "                          and MiB/s, even when stderr is not a terminal (default: on\n"
+        "                          a terminal; elsewhere the phase lines are info messages)\n"
+        "  --no-progress           neither, even on a terminal\n"
         "  --lock-wait SECONDS     wait this long while an expire holds the repository lock\n"
         "                          (env PGPITR_LOCK_WAIT, config lock-wait; default 0: fail\n"
         "                          at once, exit 13)\n",

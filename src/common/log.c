@@ -1,7 +1,8 @@
 /*
  * log.c - leveled one-line messages on stderr. Each message is formatted into one buffer and
  * written with a single write() so lines from concurrent processes (PostgreSQL may run
- * several restore/archive commands' outputs into one log) do not interleave mid-line.
+ * several restore/archive commands' outputs into one log) do not interleave mid-line, nor
+ * with the status line of progress.c on a terminal.
  */
 #include "pgpitr/common/log.h"
 
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "pgpitr/common/progress.h"
 
 static LogLevel current_level = LOG_WARN;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -30,16 +33,20 @@ int log_level_parse(const char *s, LogLevel *out, PgpErr *err)
     return PGP_ERR_CONFIG;
 }
 
+/* A status line on the terminal (progress.c) is cleared first and not drawn again until the
+ * line is out: the message gets a line of its own. */
 static void write_line(const char *line)
 {
     size_t len = strlen(line);
+    progress_log_begin();
     while (len > 0) {
         ssize_t n = write(STDERR_FILENO, line, len);
         if (n <= 0)
-            return; /* nowhere left to report a failing stderr */
+            break; /* nowhere left to report a failing stderr */
         line += n;
         len -= (size_t)n;
     }
+    progress_log_end();
 }
 
 void log_msg(LogLevel level, const char *fmt, ...)

@@ -617,3 +617,23 @@ void restore_plan_free(RestorePlan *p)
     tl_activity_free(&p->timelines);
     memset(p, 0, sizeof *p);
 }
+
+void restore_plan_report(const RestorePlan *p, RestoreReport *rep)
+{
+    const BackupManifest *m = p->manifest;
+    snprintf(rep->label, sizeof rep->label, "%s", m->label);
+    snprintf(rep->why, sizeof rep->why, "%s", p->why);
+    rep->backup_start_lsn = m->start_lsn;
+    rep->backup_stop_lsn = m->stop_lsn;
+    rep->backup_start_time = m->start_time;
+    rep->backup_stop_time = m->stop_time;
+    rep->backup_timeline = m->timeline;
+    rep->backup_size = m->size;
+    rep->backup_stored_size = m->stored_size;
+    rep->target_timeline = p->target_tli;
+    rep->pg_major = m->pg_major;
+    snprintf(rep->timeline_path, sizeof rep->timeline_path, "%s", p->path_text);
+    rep->wal_segments = p->wal_segments;
+    rep->latest_lsn = p->latest_lsn;
+    rep->latest_time = p->latest_time;
+}

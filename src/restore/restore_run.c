@@ -25,10 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pgpitr/common/log.h"
+#include "pgpitr/common/progress.h"
 #include "pgpitr/repo/recovery_lease.h"
 #include "pgpitr/restore/restore_conf.h"
 #include "pgpitr/restore/restore_delta.h"
@@ -75,8 +75,9 @@ typedef struct Restore {
     char *conf_text;                        /* appended to postgresql.auto.conf */
     bool backup_on_standby;                 /* the backup holds standby.signal */
     RestoreKeep *keep;                      /* --keep-old */
-    bool tty;
-    struct timespec started;
+    bool tty;                               /* status lines (progress_wanted) */
+    Progress prog;                          /* the phase under way: delta, files, finish */
+    double started;                         /* progress_now() */
     uint64_t files_done, bytes_done, kept, kept_bytes, removed;
     uint64_t chunked, chunks_fetched, chunks_kept;  /* files stored as chunks, their chunks */
 } Restore;
@@ -322,28 +323,17 @@ static void restore_free(Restore *r)
 
 /* ---- progress ---------------------------------------------------------------------------- */
 
-static double elapsed(const Restore *r)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - r->started.tv_sec) +
-           (double)(now.tv_nsec - r->started.tv_nsec) / 1e9;
-}
-
+/* The pool's count, on this thread, every interval_ms: --delta counts kept files as done. */
 static void progress(void *ud, uint64_t files, uint64_t bytes)
 {
     Restore *r = ud;
-    r->files_done = files;
-    r->bytes_done = bytes;
-    if (!r->tty)
-        return;
-    double secs = elapsed(r), mib = (double)bytes / 1048576.0;
-    fprintf(stderr, "\r%s: %llu/%zu files, %.1f/%.1f MiB (%d%%), %.1f MiB/s   ",
-            r->req->delta ? "restoring (delta)" : "restoring", (unsigned long long)files,
-            r->n_jobs, mib, (double)r->total_bytes / 1048576.0,
-            r->total_bytes > 0 ? (int)(100.0 * (double)bytes / (double)r->total_bytes) : 100,
-            secs > 0 ? mib / secs : 0.0);
-    fflush(stderr);
+    progress_set(&r->prog, bytes, files);
+    progress_tick(&r->prog);
+}
+
+static bool want_tty(const RestoreRequest *req)
+{
+    return progress_wanted(req->progress, req->quiet && !req->tty_progress);
 }
 
 /* ---- execution ----------------------------------------------------------------------------- */
@@ -420,12 +410,23 @@ static int run_pool(Restore *r, PgpErr *err)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int jobs = r->req->jobs > 0 ? r->req->jobs : cpus > 0 ? (int)cpus : 1;
     RestorePoolOptions opt = {.workers = jobs, .sync = true, .progress = progress,
-                              .progress_ud = r, .interval_ms = 1000, .cancel = &restore_cancel,
+                              .progress_ud = r, .interval_ms = 200, .cancel = &restore_cancel,
                               .delta = r->req->delta};
     RestorePoolResult res;
+    progress_begin(&r->prog, r->tty, "restore", "files", "files", r->total_bytes, r->n_jobs);
+    progress_tick(&r->prog);
     int rc = restore_pool_run(r->storage, r->jobs, r->n_jobs, &opt, &res, err);
-    if (r->tty)
-        fputc('\n', stderr);
+    if (rc == 0) {
+        progress_set(&r->prog, res.bytes + res.kept_bytes, res.files);   /* kept: read, hashed */
+        if (r->req->delta)
+            progress_note(&r->prog, "%llu kept (size and SHA-256 matched), chunks %llu fetched "
+                          "of %llu", (unsigned long long)res.kept,
+                          (unsigned long long)res.chunks_fetched,
+                          (unsigned long long)(res.chunks_fetched + res.chunks_kept));
+        else if (res.chunked > 0)
+            progress_note(&r->prog, "chunks %llu fetched", (unsigned long long)res.chunks_fetched);
+        progress_end(&r->prog);
+    }
     r->kept = res.kept;
     r->kept_bytes = res.kept_bytes;
     r->chunked = res.chunked;
@@ -510,7 +511,15 @@ static int write_pg_control(Restore *r, PgpErr *err)
 
 static int restore_all(Restore *r, PgpErr *err)
 {
-    int rc = r->req->delta ? delta_prepare(r, err) : 0;
+    int rc = 0;
+    if (r->req->delta) { /* the phase's line counts what it removed */
+        progress_begin(&r->prog, r->tty, "restore", "delta", "entries removed", 0, 0);
+        progress_tick(&r->prog);
+        if ((rc = delta_prepare(r, err)) == 0) {
+            progress_set(&r->prog, 0, r->removed);
+            progress_end(&r->prog);
+        }
+    }
     if (rc == 0)
         rc = restore_dest_links(&r->dest, err);
     if (rc == 0)
@@ -521,6 +530,11 @@ static int restore_all(Restore *r, PgpErr *err)
         rc = run_pool(r, err);
     if (rc == 0)
         rc = interrupted(err);
+    if (rc == 0) {
+        progress_begin(&r->prog, r->tty, "restore", "finish", NULL, 0, 0);
+        progress_note(&r->prog, "links, recovery configuration, fsync of the directories");
+        progress_tick(&r->prog);
+    }
     if (rc == 0)
         rc = make_dirs_and_links(r, true, err);
     if (rc == 0)
@@ -533,6 +547,9 @@ static int restore_all(Restore *r, PgpErr *err)
         rc = interrupted(err);
     if (rc == 0) /* last: without it PostgreSQL refuses to start a half-restored directory */
         rc = write_pg_control(r, err);
+    progress_note(&r->prog, "directories synced, recovery configured, pg_control written last");
+    if (rc == 0)
+        progress_end(&r->prog);
     return rc;
 }
 
@@ -566,29 +583,9 @@ static void print_choice(const Restore *r)
     fflush(stdout);
 }
 
-static void print_recovery(const Restore *r)
-{
-    const RestoreTargetSpec *t = &r->req->target;
-    const char *action = t->action == NULL || strcmp(t->action, "promote") == 0 ? "promotes"
-                         : strcmp(t->action, "pause") == 0                      ? "pauses"
-                                                                                : "shuts down";
-    char target[160];
-    restore_target_describe(t, target, sizeof target);
-    if (t->kind == RESTORE_TARGET_LATEST)
-        printf("recovery: replays all archived WAL along timeline %u, then promotes\n",
-               (unsigned)r->plan->target_tli);
-    else if (t->kind == RESTORE_TARGET_IMMEDIATE)
-        printf("recovery: replays archived WAL to the end of the backup (recovery_target = "
-               "'immediate'), then %s\n", action);
-    else
-        printf("recovery: replays archived WAL along timeline %u to %s (%s), then %s\n",
-               (unsigned)r->plan->target_tli, target, t->exclusive ? "exclusive" : "inclusive",
-               action);
-}
-
 static void print_summary(const Restore *r)
 {
-    double secs = elapsed(r);
+    double secs = progress_now() - r->started;
     printf("restored %llu files, %.1f MiB in %.1f s (%.1f MiB/s) into \"%s\"\n",
            (unsigned long long)r->files_done, (double)r->bytes_done / 1048576.0, secs,
            secs > 0 ? (double)r->bytes_done / 1048576.0 / secs : 0.0, r->dest.pgdata);
@@ -610,7 +607,7 @@ static void print_summary(const Restore *r)
                             .backup_on_standby = r->backup_on_standby, .set = r->req->settings,
                             .n_set = r->req->n_settings};
     if (!r->req->standby)
-        print_recovery(r);
+        restore_print_recovery(&r->req->target, r->plan->target_tli);
     restore_print_standby(&next);
     restore_print_archiving(r->req->archive_mode);
     if (geteuid() == 0)
@@ -647,26 +644,6 @@ static void signals(bool install, struct sigaction old[3])
     sigemptyset(&sa.sa_mask);
     for (int i = 0; i < 3; i++)
         sigaction(sigs[i], install ? &sa : &old[i], install ? &old[i] : NULL);
-}
-
-static void report_plan(RestoreReport *rep, const RestorePlan *p)
-{
-    const BackupManifest *m = p->manifest;
-    snprintf(rep->label, sizeof rep->label, "%s", m->label);
-    snprintf(rep->why, sizeof rep->why, "%s", p->why);
-    rep->backup_start_lsn = m->start_lsn;
-    rep->backup_stop_lsn = m->stop_lsn;
-    rep->backup_start_time = m->start_time;
-    rep->backup_stop_time = m->stop_time;
-    rep->backup_timeline = m->timeline;
-    rep->backup_size = m->size;
-    rep->backup_stored_size = m->stored_size;
-    rep->target_timeline = p->target_tli;
-    rep->pg_major = m->pg_major;
-    snprintf(rep->timeline_path, sizeof rep->timeline_path, "%s", p->path_text);
-    rep->wal_segments = p->wal_segments;
-    rep->latest_lsn = p->latest_lsn;
-    rep->latest_time = p->latest_time;
 }
 
 /* A failure once writing began: what is left, and the way on, in the HINT. */
@@ -707,8 +684,8 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
                           const RestoreCommandPaths *paths, RestoreReport *rep, PgpErr *err)
 {
     Restore r = {.storage = storage, .req = req, .plan = plan,
-                 .m = plan->manifest, .tty = (!req->quiet || req->tty_progress) && isatty(STDERR_FILENO) == 1};
-    clock_gettime(CLOCK_MONOTONIC, &r.started);
+                 .m = plan->manifest, .tty = want_tty(req)};
+    r.started = progress_now();
     int rc = restore_dest_init(&r.dest, req->pgdata, r.m, err);
     if (rc == 0)
         rc = apply_ts_map(&r, err);
@@ -732,7 +709,7 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
     if (rc == 0) {
         rep->files = r.files_done;
         rep->bytes = r.bytes_done;
-        rep->seconds = elapsed(&r);
+        rep->seconds = progress_now() - r.started;
         rep->files_kept = r.kept;
         rep->chunked_files = r.chunked;
         rep->chunks_fetched = r.chunks_fetched;
@@ -778,16 +755,27 @@ int restore_run(Repo *repo, const RestoreRequest *req, RestoreReport *rep, PgpEr
         rc = check_identity(repo, &req->env, NULL, err);
     if (rc == 0)
         rc = restore_command_paths(&req->env, &paths, err);
+    Progress prog = {0};   /* the backup's manifest, chunk lists, WAL and objects checked */
+    if (rc == 0) {
+        progress_begin(&prog, want_tty(req), "restore", "plan", NULL, 0, 0);
+        progress_note(&prog, "checking the backup, its objects and the WAL to the target");
+        progress_tick(&prog);
+    }
     if (rc == 0)
         rc = restore_plan_make(repo, req, &plan, err);
     if (rc == 0)
         rc = check_identity(repo, &req->env, plan.manifest, err);
+    if (rc == 0) {
+        progress_note(&prog, "backup %s, %llu WAL segment(s) to the target", plan.manifest->label,
+                      (unsigned long long)plan.wal_segments);
+        progress_end(&prog);
+    }
     if (rc == 0 && !req->quiet && plan.warning[0] != '\0')
         log_warn("%s", plan.warning);     /* before anything is written: ^C is still cheap */
     if (rc == 0 && !req->quiet && plan.fork_warning[0] != '\0')
         log_warn("%s", plan.fork_warning);
     if (rc == 0) {
-        report_plan(rep, &plan);
+        restore_plan_report(&plan, rep);
         rc = restore_backup(storage, &plan, req, &paths, rep, err);
         if (rc == 0)
             write_lease(storage, &plan, req, repo_identity(repo)->wal_segsize, ttl_s, rep);

@@ -445,3 +445,22 @@ void restore_print_next_step(const RestoreNextStep *n)
     printf("  (to keep that port, restore with --set port=%d: it is then written into "
            "postgresql.auto.conf)\n", p.free_port);
 }
+
+void restore_print_recovery(const RestoreTargetSpec *t, uint32_t tli)
+{
+    const char *action = t->action == NULL || strcmp(t->action, "promote") == 0 ? "promotes"
+                         : strcmp(t->action, "pause") == 0                      ? "pauses"
+                                                                                : "shuts down";
+    char target[160];
+    restore_target_describe(t, target, sizeof target);
+    if (t->kind == RESTORE_TARGET_LATEST)
+        printf("recovery: replays all archived WAL along timeline %u, then promotes\n",
+               (unsigned)tli);
+    else if (t->kind == RESTORE_TARGET_IMMEDIATE)
+        printf("recovery: replays archived WAL to the end of the backup (recovery_target = "
+               "'immediate'), then %s\n", action);
+    else
+        printf("recovery: replays archived WAL along timeline %u to %s (%s), then %s\n",
+               (unsigned)tli, target, t->exclusive ? "exclusive" : "inclusive",
+               action);
+}

@@ -10,6 +10,7 @@
 
 #include "pgpitr/backup/backup_store.h"
 #include "pgpitr/common/err.h"
+#include "pgpitr/common/progress.h"
 #include "pgpitr/pg/pgconn.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/repo/repolock.h"
@@ -25,6 +26,7 @@ typedef struct BackupOptions {
     uint32_t max_rate_kb;
     PgServerCompress server_compress;   /* --server-compress */
     bool json;
+    ProgressMode progress;   /* --progress / --no-progress; auto: not with json */
     int archive_timeout;
     const char *lock_wait;   /* --lock-wait, checked by cmd_lock_repo */
 } BackupOptions;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/common/progress.h"
 #include "pgpitr/pg/pgserver.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/restore/restore_guard.h"
@@ -93,6 +94,7 @@ typedef struct RestoreRequest {
     size_t n_settings;
     const char *settings_comment;        /* "# ..." line before them; NULL: none */
     bool quiet;                  /* no progress line, no chosen-backup line on stdout */
+    ProgressMode progress;       /* --progress / --no-progress; auto: a terminal, not quiet */
     bool tty_progress;           /* quiet, but the progress line on a terminal all the same
                                     (a drill: its phases are what the person waits on) */
     /* restore_run needs a READ repository lock held for the plan and the files: the caller

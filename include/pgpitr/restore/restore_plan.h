@@ -85,5 +85,8 @@ typedef struct RestorePlan {
  */
 int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, PgpErr *err);
 void restore_plan_free(RestorePlan *p);        /* NULL and zeroed plans are fine */
+/* The plan's part of the report (restore.h): the backup chosen and why, its LSNs, times and
+ * sizes, the target timeline, its path and the WAL to the target. */
+void restore_plan_report(const RestorePlan *p, RestoreReport *rep);
 
 #endif

@@ -89,6 +89,10 @@ typedef struct RestoreNextStep {
  * promotes instead. Then the --set settings written, if any. */
 void restore_print_standby(const RestoreNextStep *n);
 
+/* The summary's line about recovery without --standby: how far it replays (all archived WAL,
+ * the backup's end, or the target along timeline tli) and what the server does then. */
+void restore_print_recovery(const RestoreTargetSpec *t, uint32_t tli);
+
 /* The summary's line about archiving: whether the restored server archives into the
  * repository (--archive-mode preserve) or not, and what that means for a PITR. */
 void restore_print_archiving(RestoreArchiveMode mode);
