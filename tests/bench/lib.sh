@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# tests/bench/lib.sh -- what the `make bench` scripts (run.sh, backup.sh, restore.sh, s3.sh) share:
+# tests/bench/lib.sh -- what the `make bench` scripts (run.sh, backup.sh, restore.sh, s3.sh, drain.sh) share:
 # logging, locating PostgreSQL, stopping a postmaster by pid, the outer part (dependencies, work
 # directory, privilege drop and re-run of the script as its inner part) and the cleanup traps.
 # Sourced, not run. The sourcing script sets, before sourcing:
@@ -203,4 +203,47 @@ EOF
   sed -i "/^pg1-port=/d; s|^\[bench\]\$|[bench]\npg1-port=$PORT|" "$CONF"
   DATA_BYTES=$(du -sb --exclude=pg_wal "$W/pgdata" | cut -f1)
   log "data directory (without pg_wal): $((DATA_BYTES / 1048576)) MiB"
+}
+
+# --- the S3 test server (s3.sh, drain.sh) ------------------------------------------------------
+
+# The s3-test-server script (../shared/tools), or S3_TEST_SERVER.
+s3_tool() {
+  local top c
+  top=$(cd "$(dirname "$SELF")/../.." && pwd)
+  for c in "${S3_TEST_SERVER:-}" "$top/../shared/tools/s3-test-server" \
+      "$top/../../shared/tools/s3-test-server" /work/shared/tools/s3-test-server; do
+    [ -n "$c" ] && [ -x "$c" ] && { readlink -f "$c"; return 0; }
+  done
+  die "s3-test-server not found (set S3_TEST_SERVER to its path)"
+}
+
+# pick_port LOW HIGH -> a free port (TCP, and no PostgreSQL socket of that number in $W/sock)
+pick_port() {  # LOW HIGH -> a free port
+  local p
+  for _ in $(seq 1 100); do
+    p=$(( $1 + RANDOM % ($2 - $1 + 1) ))
+    if port_free "$p" && [ ! -e "$W/sock/.s.PGSQL.$p" ] && [ ! -e "/tmp/.s.PGSQL.$p" ]; then
+      echo "$p"; return 0
+    fi
+  done
+  die "no free port in $1-$2"
+}
+
+# start_s3: the S3 test server over TLS on a free port in S3_PORT_LOW..S3_PORT_HIGH (default
+# 46500-46999), state and data under $W/s3, bucket $BUCKET; exports its S3_TEST_* settings.
+start_s3() {
+  local try port out
+  for try in 1 2 3 4 5; do
+    port=$(pick_port "${S3_PORT_LOW:-46500}" "${S3_PORT_HIGH:-46999}")
+    if out=$("$S3_TOOL" start --port "$port" --state-dir "$W/s3/state" --dir "$W/s3/data" \
+        --bucket "$BUCKET" --tls 2>"$W/log/s3-start.log"); then
+      eval "$out"
+      log "S3 test server (TLS) at $S3_TEST_ENDPOINT, pid $S3_TEST_PID"
+      return 0
+    fi
+    log "S3 test server did not start on port $port (attempt $try)"
+  done
+  tail -n 5 "$W/log/s3-start.log" >&2
+  die "cannot start the S3 test server"
 }

@@ -16,13 +16,15 @@
 #   BENCH_PGBENCH_MAX_SECONDS  upper bound on the pgbench run (default 60); segments it does not
 #                              fill come from pgbench -i
 #   BENCH_KEEP=1               keep the work directory (path printed)
-#   BENCH_ONLY=archive|backup|restore|s3|chunk|manifest  run only this benchmark,
+#   BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain  run only this benchmark,
 #                              tests/bench/backup.sh (base backups), tests/bench/restore.sh
 #                              (restore + replay), tests/bench/manifest.sh (memory on a
 #                              million-file manifest; GEN_MANIFEST_BIN, set by make),
 #                              tests/bench/s3.sh (the same against an S3 repository, with
 #                              pgBackRest) or tests/bench/chunk-size.sh (what chunked storage
-#                              would store per chunk size; CHUNKSTAT_BIN, set by make); all six
+#                              would store per chunk size; CHUNKSTAT_BIN, set by make) or
+#                              tests/bench/drain.sh (PostgreSQL's archiver draining a backlog
+#                              of ready segments, local and S3, with pgBackRest); all seven
 #                              by default
 #   TMPDIR                     where the work directory is made (it must be a real disk for
 #                              fsync figures to mean anything)
@@ -363,15 +365,17 @@ inner() {
 }
 
 # `make bench` runs this archive-push/get benchmark, then tests/bench/backup.sh (base backups),
-# tests/bench/restore.sh, tests/bench/s3.sh and tests/bench/chunk-size.sh.
+# tests/bench/restore.sh, tests/bench/s3.sh, tests/bench/chunk-size.sh, tests/bench/manifest.sh
+# and tests/bench/drain.sh.
 if [ "${BENCH_INNER:-0}" = 1 ]; then
   inner
 else
-  # BENCH_ONLY=archive|backup|restore|s3|chunk|manifest runs just that one; unset runs all six.
+  # BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain runs just that one; unset, all.
   case "${BENCH_ONLY:-}" in ""|archive) outer ;; esac
   case "${BENCH_ONLY:-}" in ""|backup) bash "$(dirname "$SELF")/backup.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|restore) bash "$(dirname "$SELF")/restore.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|s3) bash "$(dirname "$SELF")/s3.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|chunk) bash "$(dirname "$SELF")/chunk-size.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|manifest) bash "$(dirname "$SELF")/manifest.sh" ;; esac
+  case "${BENCH_ONLY:-}" in ""|drain) bash "$(dirname "$SELF")/drain.sh" ;; esac
 fi

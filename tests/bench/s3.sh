@@ -94,15 +94,6 @@ stop_all() {
 # ---------------------------------------------------------------------------------------------
 # Outer part: dependencies, the S3 test server's npm install, work directory, privilege drop.
 # ---------------------------------------------------------------------------------------------
-s3_tool() {
-  local top c
-  top=$(cd "$(dirname "$SELF")/../.." && pwd)
-  for c in "${S3_TEST_SERVER:-}" "$top/../shared/tools/s3-test-server" \
-      "$top/../../shared/tools/s3-test-server" /work/shared/tools/s3-test-server; do
-    [ -n "$c" ] && [ -x "$c" ] && { readlink -f "$c"; return 0; }
-  done
-  die "s3-test-server not found (set S3_TEST_SERVER to its path)"
-}
 
 outer() {
   local cache
@@ -124,32 +115,7 @@ PGBIN=""; PORT=""; PGPITR=""; PCONF=""; CONF=""; DATA_BYTES=0
 PSQL_USER=postgres
 CHECK_SQL="SELECT (SELECT count(*) FROM pgbench_history) || '/' || (SELECT sum(abalance) FROM pgbench_accounts)"
 
-pick_port() {  # LOW HIGH -> a free port
-  local p
-  for _ in $(seq 1 100); do
-    p=$(( $1 + RANDOM % ($2 - $1 + 1) ))
-    if port_free "$p" && [ ! -e "$W/sock/.s.PGSQL.$p" ] && [ ! -e "/tmp/.s.PGSQL.$p" ]; then
-      echo "$p"; return 0
-    fi
-  done
-  die "no free port in $1-$2"
-}
 
-start_s3() {
-  local try port out
-  for try in 1 2 3 4 5; do
-    port=$(pick_port 46500 46999)
-    if out=$("$S3_TOOL" start --port "$port" --state-dir "$W/s3/state" --dir "$W/s3/data" \
-        --bucket "$BUCKET" --tls 2>"$W/log/s3-start.log"); then
-      eval "$out"
-      log "S3 test server (TLS) at $S3_TEST_ENDPOINT, pid $S3_TEST_PID"
-      return 0
-    fi
-    log "S3 test server did not start on port $port (attempt $try)"
-  done
-  tail -n 5 "$W/log/s3-start.log" >&2
-  die "cannot start the S3 test server"
-}
 
 # Both tools' configuration: same server, bucket, CA file; zstd level 1. pgBackRest 2.45 checks
 # only the DNS names of the certificate's subjectAltName (IP:127.0.0.1 is not enough): it is
