@@ -13,7 +13,8 @@
  * visible under the final path (posix: temp file in the same directory + fsync + rename +
  * fsync of the directory). A writer that is aborted, or whose process dies, never leaves
  * anything under the final path. Temporary names start with ".tmp." and are never reported
- * by list. A short write with errno 0 is reported as PGP_ERR_NO_SPACE.
+ * by list. A short write with errno 0 is reported as PGP_ERR_NO_SPACE. Many objects in a row
+ * can share the cost of being made durable: see "Batched commits" below.
  */
 #ifndef PGPITR_STORAGE_H
 #define PGPITR_STORAGE_H
@@ -210,7 +211,8 @@ int storage_batch_new(Storage *s, const char *dir, const StorageBatchLimits *lim
 int storage_batch_open_write(StorageBatch *b, const char *path, unsigned flags,
                              StorageWriter **out, PgpErr *err);
 int storage_batch_flush(StorageBatch *b, PgpErr *err);
-/* Discards what was handed over and not flushed (nothing of it is named); NULL is a no-op. */
+/* Discards what was handed over and not flushed (nothing of it is named); NULL is a no-op.
+ * Only once every writer opened through b was committed or aborted and no flush runs. */
 void storage_batch_free(StorageBatch *b);
 /* true (with the bytes written in *size) when an object was committed under path through b
  * and is not named yet (its flush has not finished): what storage_stat cannot see yet, so
