@@ -9,7 +9,8 @@
  *   - the same content twice (two files of one backup, then a second backup, and equal chunks
  *     inside one file) stores every chunk once; a second backup uploads nothing;
  *   - a storage failure names the file and the chunk; a short read fails cleanly;
- *   - the chunks a list names are named (batched commits flushed) before the list is stored.
+ *   - the chunks a list names are named (batched commits flushed) before the list is stored;
+ *   - a failing flush fails the backup with a one-line error and leaves no temp file.
  */
 #include <check.h>
 #include <ftw.h>
@@ -291,6 +292,31 @@ static int on_done_check_named(void *ud, const BackupFileJob *job, const BackupS
     return 0;
 }
 
+/* A flush that fails (here: the objects/XX directory of one chunk is a file) fails the whole
+ * backup with that one-line error; no temp file is left, and nothing of the file is named
+ * that is not whole (its list is never stored). */
+START_TEST(failed_flush_fails_the_backup)
+{
+    size_t size = 8 * MIB;
+    uint8_t *f = make_file(size, NULL);
+    uint8_t digest[PIPE_SHA256_LEN];
+    char hex[PIPE_SHA256_HEX_LEN + 1], dir[64];
+    PgpErr err = {0};
+    ck_assert_int_eq(pipe_sha256_buf(f + 3 * MIB, MIB, digest, &err), 0);
+    pipe_hex(digest, sizeof digest, hex);
+    snprintf(dir, sizeof dir, "objects/%.2s", hex);
+    ck_assert_int_eq(storage_put_all(fx.st, dir, 0, "x", 1, &err), 0);
+    Seen seen;
+    ck_assert_int_ne(run_backup(fx.st, &f, 1, size, &seen, &err), 0);
+    ck_assert_int_eq(seen.done, 0);
+    ck_assert_ptr_null(strchr(err.msg, '\n'));
+    ck_assert_msg(strstr(err.msg, dir) != NULL, "%s", err.msg);
+    ck_assert_int_eq(fx_count_temp(&fx), 0);
+    ck_assert_int_le(count_objects(), 8);      /* some chunks (whole), the blocker, no list */
+    free(f);
+}
+END_TEST
+
 START_TEST(chunks_named_before_the_list)
 {
     size_t size = 9 * MIB + 7;
@@ -352,6 +378,7 @@ Suite *suite_backup_chunks(void)
     tcase_add_test(tc, same_content_stored_once);
     tcase_add_test(tc, failures_name_the_chunk);
     tcase_add_test(tc, chunks_named_before_the_list);
+    tcase_add_test(tc, failed_flush_fails_the_backup);
     suite_add_tcase(s, tc);
     return s;
 }
