@@ -120,7 +120,12 @@ static int store_list(Storage *s, const BackupStoreOptions *opt, BackupChunked *
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = chunk_list_to_json(c->list, &text, &len, err);
+    /* The list names the chunks: they are committed first, so that nothing named ever
+     * references an object that a crash could still take away. */
+    int rc = opt->batch != NULL ? storage_batch_flush(opt->batch, err) : 0;
+    if (rc != 0)
+        return rc;
+    rc = chunk_list_to_json(c->list, &text, &len, err);
     if (rc == 0)
         rc = backup_store_file(s, opt, (const uint8_t *)text, len, NULL, res, err);
     free(text);

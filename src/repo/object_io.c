@@ -225,7 +225,12 @@ int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
     memcpy(res->path, path, len + 1);
     int rc = name != NULL ? pipe_sha256_async(data, size, &hash, err) : 0;
     if (rc == 0)
-        rc = storage_open_write(s, path, name != NULL ? STORAGE_WRITE_NAME_AT_COMMIT : 0, &w, err);
+        rc = opt->batch != NULL
+                 ? storage_batch_open_write(opt->batch, path,
+                                            name != NULL ? STORAGE_WRITE_NAME_AT_COMMIT : 0, &w,
+                                            err)
+                 : storage_open_write(s, path, name != NULL ? STORAGE_WRITE_NAME_AT_COMMIT : 0,
+                                      &w, err);
     if (rc == 0)
         rc = write_chain_build(&chain, opt, data, size, (PipeSink){storage_sink_write, w}, err);
     if (rc == 0)

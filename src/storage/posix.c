@@ -5,7 +5,7 @@
  * directory as its final name, is fsync'ed, published with one rename (RENAME_NOREPLACE
  * unless the caller asked to replace, link()+unlink() where the filesystem lacks it) and
  * made durable with an fsync of the directory. Directories created on the way are made
- * durable too. It must not know about repository layout, compression or checksums.
+ * durable too. Batched commits (many objects made durable at once) are posix_batch.c's. It must not know about repository layout, compression or checksums.
  *
  * Paths reaching this file were validated by storage.c (relative, no "."/".." segments).
  * Every error message quotes the full filesystem path so an operator can find the file.
@@ -15,27 +15,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pgpitr/common/grow.h"
 
-#define TMP_PREFIX ".tmp."
-#define DIR_MODE 0750
-#define FILE_MODE 0640
-
-typedef struct PosixDrv {
-    char *root;                 /* absolute, no trailing '/' (except "/" itself) */
-    char host[256];             /* sanitized hostname, part of temp names */
-} PosixDrv;
+#include "posix_internal.h"
 
 typedef struct PosixReader {
     StorageReader base;
@@ -43,24 +32,9 @@ typedef struct PosixReader {
     char *path;
 } PosixReader;
 
-typedef struct PosixWriter {
-    StorageWriter base;
-    PosixDrv *d;
-    int fd;                     /* temp file; -1 once closed */
-    int dfd;                    /* the directory holding the temp file */
-    int final_dfd;              /* the final name's directory: dfd, unless commit_as moved it */
-    unsigned flags;
-    bool failed;                /* a write failed: the temp is gone, commit must fail */
-    char *rel_path;             /* as given to open_write */
-    char *final_path;           /* full paths, for messages */
-    char *tmp_path;
-    const char *final_name;     /* basenames, pointing into the paths above */
-    const char *tmp_name;
-} PosixWriter;
-
 /* ---- small helpers ------------------------------------------------------------------ */
 
-static char *join(const char *root, const char *rel)
+char *posix_join(const char *root, const char *rel)
 {
     char *p = NULL;
     if (strcmp(root, "/") == 0)
@@ -70,12 +44,12 @@ static char *join(const char *root, const char *rel)
     return p;
 }
 
-static int nomem(PgpErr *err)
+int posix_nomem(PgpErr *err)
 {
     return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
 }
 
-static int fsync_eintr(int fd)
+int posix_fsync(int fd)
 {
     int r;
     do
@@ -90,7 +64,7 @@ static int fsync_dir_path(const char *path, PgpErr *err)
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return PGP_FAIL_PATH(err, errno, path, "cannot open directory \"%s\"", path);
-    if (fsync_eintr(fd) < 0) {
+    if (posix_fsync(fd) < 0) {
         int e = errno;
         close(fd);
         return PGP_FAIL_SYS(err, e, "cannot fsync directory \"%s\"", path);
@@ -107,7 +81,7 @@ static int mkdirs(const char *path, size_t skip, PgpErr *err)
 {
     char *buf = strdup(path);
     if (buf == NULL)
-        return nomem(err);
+        return posix_nomem(err);
     int rc = 0;
     size_t len = strlen(buf);
     for (size_t i = skip + 1; i <= len && rc == 0; i++) {
@@ -157,9 +131,9 @@ static void info_from_stat(const struct stat *st, StorageInfo *out)
 static int posix_stat(void *vd, const char *path, StorageInfo *out, PgpErr *err)
 {
     PosixDrv *d = vd;
-    char *full = join(d->root, path);
+    char *full = posix_join(d->root, path);
     if (full == NULL)
-        return nomem(err);
+        return posix_nomem(err);
     int rc = 0;
     struct stat st;
     if (stat(full, &st) < 0) {
@@ -211,7 +185,7 @@ static int list_collect(DIR *dir, const char *full, ListEntry **out, size_t *n, 
             return PGP_ERR_NOMEM;
         ListEntry *e = &(*out)[*n];
         if ((e->name = strdup(name)) == NULL)
-            return nomem(err);
+            return posix_nomem(err);
         info_from_stat(&st, &e->info);
         (*n)++;
     }
@@ -225,9 +199,9 @@ static int posix_list(void *vd, const char *dirpath, StorageListFn fn, void *ud,
     size_t n = 0;
     DIR *dir = NULL;
     int rc = 0;
-    char *full = join(d->root, dirpath);
+    char *full = posix_join(d->root, dirpath);
     if (full == NULL)
-        return nomem(err);
+        return posix_nomem(err);
     int fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT && errno != ENOTDIR)
@@ -261,9 +235,9 @@ out:
 static int posix_remove(void *vd, const char *path, PgpErr *err)
 {
     PosixDrv *d = vd;
-    char *full = join(d->root, path);
+    char *full = posix_join(d->root, path);
     if (full == NULL)
-        return nomem(err);
+        return posix_nomem(err);
     int rc = 0;
     char *slash = strrchr(full, '/');           /* always present: full = root "/" path */
     *slash = '\0';
@@ -287,7 +261,7 @@ static int posix_remove(void *vd, const char *path, PgpErr *err)
             rc = PGP_FAIL_SYS(err, errno, "cannot remove \"%s\"", full);
         goto out;
     }
-    if (fsync_eintr(dfd) < 0) {
+    if (posix_fsync(dfd) < 0) {
         *slash = '\0';
         rc = PGP_FAIL_SYS(err, errno, "cannot fsync directory \"%s\"", slash == full ? "/" : full);
         *slash = '/';
@@ -336,13 +310,13 @@ static int posix_open_read(void *vd, const char *path, StorageReader **out, PgpE
     PosixDrv *d = vd;
     PosixReader *r = calloc(1, sizeof *r);
     if (r == NULL)
-        return nomem(err);
+        return posix_nomem(err);
     r->fd = -1;
     r->base.read = reader_read;
     r->base.close = reader_close;
     int rc = 0;
-    if ((r->path = join(d->root, path)) == NULL) {
-        rc = nomem(err);
+    if ((r->path = posix_join(d->root, path)) == NULL) {
+        rc = posix_nomem(err);
         goto out;
     }
     r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
@@ -374,13 +348,13 @@ out:
 
 /* ---- writer ------------------------------------------------------------------------- */
 
-static void writer_free(PosixWriter *w)
+void posix_writer_free(PosixWriter *w)
 {
     if (w->fd >= 0)
         close(w->fd);
     if (w->final_dfd >= 0 && w->final_dfd != w->dfd)
         close(w->final_dfd);
-    if (w->dfd >= 0)
+    if (w->dfd >= 0 && w->batch == NULL)     /* a batch's writer borrows its directory */
         close(w->dfd);
     free(w->rel_path);
     free(w->final_path);
@@ -418,6 +392,7 @@ static int writer_write(StorageWriter *base, const void *buf, size_t len, PgpErr
         }
         p += n;
         len -= (size_t)n;
+        w->written += (uint64_t)n;
     }
     return 0;
 }
@@ -446,6 +421,8 @@ static int publish_noreplace(PosixWriter *w, PgpErr *err)
 static int writer_commit(StorageWriter *base, PgpErr *err)
 {
     PosixWriter *w = (PosixWriter *)base;
+    if (w->batch != NULL)
+        return posix_batch_commit_writer(w, err);
     int rc = 0;
     if (w->failed) {
         rc = PGP_FAIL(err, PGP_ERR_IO, "cannot commit \"%s\": an earlier write failed",
@@ -453,7 +430,7 @@ static int writer_commit(StorageWriter *base, PgpErr *err)
         goto out;
     }
     /* An fsync error is never retried: the kernel may have dropped the dirty pages. */
-    if (fsync_eintr(w->fd) < 0) {
+    if (posix_fsync(w->fd) < 0) {
         rc = PGP_FAIL_SYS(err, errno, "cannot fsync \"%s\"", w->final_path);
         writer_discard(w);
         goto out;
@@ -475,7 +452,7 @@ static int writer_commit(StorageWriter *base, PgpErr *err)
     } else if ((rc = publish_noreplace(w, err)) != 0) {
         goto out;
     }
-    if (fsync_eintr(w->final_dfd) < 0) {
+    if (posix_fsync(w->final_dfd) < 0) {
         char *slash = strrchr(w->final_path, '/');
         *slash = '\0';
         rc = PGP_FAIL_SYS(err, errno, "cannot fsync directory \"%s\"",
@@ -483,7 +460,7 @@ static int writer_commit(StorageWriter *base, PgpErr *err)
         *slash = '/';
     }
 out:
-    writer_free(w);
+    posix_writer_free(w);
     return rc;
 }
 
@@ -493,78 +470,11 @@ static void writer_abort(StorageWriter *base)
     if (w == NULL)
         return;
     writer_discard(w);
-    writer_free(w);
-}
-
-/* Parse "<host>.<pid>.<hex>" (host may contain dots); returns the pid or -1. */
-static pid_t tmp_owner(const char *rest, const char *host)
-{
-    const char *hex = strrchr(rest, '.');
-    if (hex == NULL || hex == rest)
-        return -1;
-    const char *pid_end = hex;
-    const char *pid_start = pid_end;
-    while (pid_start > rest && pid_start[-1] != '.')
-        pid_start--;
-    if (pid_start == rest || pid_start == pid_end)
-        return -1;
-    size_t host_len = (size_t)(pid_start - 1 - rest);
-    if (host_len != strlen(host) || memcmp(rest, host, host_len) != 0)
-        return -1;
-    long pid = 0;
-    for (const char *c = pid_start; c < pid_end; c++) {
-        if (*c < '0' || *c > '9' || pid > INT_MAX / 10)
-            return -1;
-        pid = pid * 10 + (*c - '0');
-    }
-    /* pid 0 or 1 would make kill() address a process group or init: never "stale". */
-    return pid > 1 && pid <= INT_MAX ? (pid_t)pid : -1;
-}
-
-/*
- * Remove ".tmp.<base>.<host>.<pid>.*" files of this host whose process is gone: what a
- * push killed by SIGKILL leaves behind. Best effort: cleaning garbage never fails a write.
- */
-static void remove_stale_temps(PosixDrv *d, int dfd, const char *base)
-{
-    int fd = dup(dfd);
-    if (fd < 0)
-        return;
-    DIR *dir = fdopendir(fd);
-    if (dir == NULL) {
-        close(fd);
-        return;
-    }
-    size_t base_len = strlen(base);
-    struct dirent *de;
-    while ((de = readdir(dir)) != NULL) {
-        const char *name = de->d_name;
-        if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
-            continue;
-        name += strlen(TMP_PREFIX);
-        if (strncmp(name, base, base_len) != 0 || name[base_len] != '.')
-            continue;
-        pid_t pid = tmp_owner(name + base_len + 1, d->host);
-        if (pid > 0 && kill(pid, 0) == -1 && errno == ESRCH)
-            unlinkat(dfd, de->d_name, 0);
-    }
-    closedir(dir);
-}
-
-static unsigned long long random_u64(void)
-{
-    unsigned long long v = 0;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        v ^= (unsigned long long)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^
-             (unsigned long long)ts.tv_sec ^ ((unsigned long long)getpid() << 32);
-    }
-    return v;
+    posix_writer_free(w);
 }
 
 /* Open (creating it and its parents if missing) the directory that will hold the file. */
-static int open_parent(PosixDrv *d, char *full, char *slash, int *dfd, PgpErr *err)
+int posix_open_parent(PosixDrv *d, char *full, char *slash, int *dfd, PgpErr *err)
 {
     *slash = '\0';
     const char *dir = slash == full ? "/" : full;
@@ -589,9 +499,9 @@ static int create_temp(PosixDrv *d, PosixWriter *w, PgpErr *err)
         free(w->tmp_path);
         w->tmp_path = NULL;
         if (asprintf(&w->tmp_path, "%.*s" TMP_PREFIX "%s.%s.%ld.%016llx", (int)dir_len,
-                     w->final_path, w->final_name, d->host, (long)getpid(), random_u64()) < 0) {
+                     w->final_path, w->final_name, d->host, (long)getpid(), posix_random_u64()) < 0) {
             w->tmp_path = NULL;
-            return nomem(err);
+            return posix_nomem(err);
         }
         w->tmp_name = w->tmp_path + dir_len;
         w->fd = openat(w->dfd, w->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, FILE_MODE);
@@ -606,7 +516,8 @@ static int create_temp(PosixDrv *d, PosixWriter *w, PgpErr *err)
 /* The temp file lives in the directory it was opened in, so any basename there is published
  * by the same rename. Another directory of the repository (a content address known only at
  * the end) is opened, and created durably if missing, now: the rename then moves the file
- * across directories of the same filesystem, still atomically. */
+ * across directories of the same filesystem, still atomically. A batch's writer opens its
+ * final directory only when the batch commits. */
 static int writer_set_final_name(StorageWriter *base, const char *name, const char *path,
                                  PgpErr *err)
 {
@@ -615,12 +526,12 @@ static int writer_set_final_name(StorageWriter *base, const char *name, const ch
     const char *opened_slash = strrchr(w->rel_path, '/');
     size_t opened_dir_len = opened_slash ? (size_t)(opened_slash + 1 - w->rel_path) : 0;
     bool same_dir = dir_len == opened_dir_len && strncmp(path, w->rel_path, dir_len) == 0;
-    char *full = join(w->d->root, path);
+    char *full = posix_join(w->d->root, path);
     if (full == NULL)
-        return nomem(err);
-    if (!same_dir) {
+        return posix_nomem(err);
+    if (!same_dir && w->batch == NULL) {
         int dfd = -1;
-        int rc = open_parent(w->d, full, strrchr(full, '/'), &dfd, err);
+        int rc = posix_open_parent(w->d, full, strrchr(full, '/'), &dfd, err);
         if (rc != 0) {
             free(full);
             return rc;
@@ -635,14 +546,8 @@ static int writer_set_final_name(StorageWriter *base, const char *name, const ch
     return 0;
 }
 
-static int posix_open_write(void *vd, const char *path, unsigned flags, StorageWriter **out,
-                            PgpErr *err)
+void posix_writer_init(PosixWriter *w, PosixDrv *d, unsigned flags)
 {
-    PosixDrv *d = vd;
-    *out = NULL;
-    PosixWriter *w = calloc(1, sizeof *w);
-    if (w == NULL)
-        return nomem(err);
     w->d = d;
     w->fd = -1;
     w->dfd = -1;
@@ -652,21 +557,32 @@ static int posix_open_write(void *vd, const char *path, unsigned flags, StorageW
     w->base.commit = writer_commit;
     w->base.abort = writer_abort;
     w->base.set_final_name = writer_set_final_name;
+}
+
+static int posix_open_write(void *vd, const char *path, unsigned flags, StorageWriter **out,
+                            PgpErr *err)
+{
+    PosixDrv *d = vd;
+    *out = NULL;
+    PosixWriter *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return posix_nomem(err);
+    posix_writer_init(w, d, flags);
     int rc = 0;
-    if ((w->rel_path = strdup(path)) == NULL || (w->final_path = join(d->root, path)) == NULL) {
-        rc = nomem(err);
+    if ((w->rel_path = strdup(path)) == NULL || (w->final_path = posix_join(d->root, path)) == NULL) {
+        rc = posix_nomem(err);
         goto out;
     }
     char *slash = strrchr(w->final_path, '/');
     w->final_name = slash + 1;
-    if ((rc = open_parent(d, w->final_path, slash, &w->dfd, err)) != 0)
+    if ((rc = posix_open_parent(d, w->final_path, slash, &w->dfd, err)) != 0)
         goto out;
     w->final_dfd = w->dfd;
-    remove_stale_temps(d, w->dfd, w->final_name);
+    posix_remove_stale_temps(d, w->dfd, w->final_name);
     rc = create_temp(d, w, err);
 out:
     if (rc != 0) {
-        writer_free(w);
+        posix_writer_free(w);
         return rc;
     }
     *out = &w->base;
@@ -693,22 +609,12 @@ static const StorageDriver posix_driver = {
     .open_write = posix_open_write,
     .remove = posix_remove,
     .free = posix_free,
+    .batch_new = posix_batch_new,
+    .batch_open_write = posix_batch_open_write,
+    .batch_flush = posix_batch_flush,
+    .batch_free = posix_batch_free,
+    .batch_holds = posix_batch_holds,
 };
-
-/* Hostname as it appears in temp names: no '/' and no surprises in a file name. */
-static void host_for_temp(char *out, size_t size)
-{
-    if (gethostname(out, size) < 0)
-        out[0] = '\0';
-    out[size - 1] = '\0';
-    for (char *c = out; *c != '\0'; c++) {
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-              (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' || *c == '_'))
-            *c = '_';
-    }
-    if (out[0] == '\0')
-        snprintf(out, size, "localhost");
-}
 
 /* Absolute form of root (without resolving symlinks) and without trailing slashes. */
 static char *absolute_root(const char *root)
@@ -739,13 +645,13 @@ int storage_posix_new(const char *root, bool create, Storage **out, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_CONFIG, "storage root is empty");
     PosixDrv *d = calloc(1, sizeof *d);
     if (d == NULL)
-        return nomem(err);
+        return posix_nomem(err);
     int rc = 0;
     if ((d->root = absolute_root(root)) == NULL) {
         rc = PGP_FAIL_SYS(err, errno, "cannot resolve storage root \"%s\"", root);
         goto out;
     }
-    host_for_temp(d->host, sizeof d->host);
+    posix_host_for_temp(d->host, sizeof d->host);
     struct stat st;
     if (stat(d->root, &st) < 0 && errno == ENOENT && create) {
         if ((rc = mkdirs(d->root, 0, err)) != 0)
@@ -765,7 +671,7 @@ int storage_posix_new(const char *root, bool create, Storage **out, PgpErr *err)
         goto out;
     }
     if ((*out = storage_new(&posix_driver, d)) == NULL)
-        return nomem(err);              /* storage_new freed d */
+        return posix_nomem(err);              /* storage_new freed d */
     return 0;
 out:
     posix_free(d);

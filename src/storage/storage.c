@@ -1,6 +1,7 @@
 /*
  * storage.c - the generic storage wrapper: owns a driver instance, validates every path
- * before it reaches a driver, and provides the whole-object helpers (get_all/put_all).
+ * before it reaches a driver, and provides the whole-object helpers (get_all/put_all) and
+ * batches (a passthrough for drivers without them).
  * It must not know anything about a particular backend (no paths on disk, no sockets).
  */
 #include "pgpitr/storage/storage.h"
@@ -97,6 +98,21 @@ static int check_path(const char *path, PgpErr *err)
     return check_length(path, err);
 }
 
+/* A writer's final name must not look like a temp file: list would never show it. */
+static int check_write_path(const char *path, PgpErr *err)
+{
+    int rc = check_path(path, err);
+    if (rc != 0)
+        return rc;
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    if (strncmp(base, STORAGE_TMP_PREFIX, strlen(STORAGE_TMP_PREFIX)) == 0)
+        return PGP_FAIL(err, PGP_ERR_INVALID_NAME,
+                        "invalid storage path \"%s\": names starting with \"%s\" are reserved "
+                        "for temporary files", path, STORAGE_TMP_PREFIX);
+    return 0;
+}
+
 int storage_stat(Storage *s, const char *path, StorageInfo *out, PgpErr *err)
 {
     int rc = check_path(path, err);
@@ -126,15 +142,9 @@ int storage_open_write(Storage *s, const char *path, unsigned flags, StorageWrit
                        PgpErr *err)
 {
     *out = NULL;
-    int rc = check_path(path, err);
+    int rc = check_write_path(path, err);
     if (rc != 0)
         return rc;
-    const char *base = strrchr(path, '/');
-    base = base != NULL ? base + 1 : path;
-    if (strncmp(base, STORAGE_TMP_PREFIX, strlen(STORAGE_TMP_PREFIX)) == 0)
-        return PGP_FAIL(err, PGP_ERR_INVALID_NAME,
-                        "invalid storage path \"%s\": names starting with \"%s\" are reserved "
-                        "for temporary files", path, STORAGE_TMP_PREFIX);
     return s->vt->open_write(s->drv, path, flags, out, err);
 }
 
@@ -210,6 +220,70 @@ void storage_reader_close(StorageReader *r)
 {
     if (r != NULL)
         r->close(r);
+}
+
+/* ---- batches: the driver's, or a passthrough that commits each writer at once ---------- */
+
+struct StorageBatch {
+    Storage *s;
+    void *drv_batch;    /* NULL: the driver has no batches */
+};
+
+int storage_batch_new(Storage *s, const char *dir, const StorageBatchLimits *lim,
+                      StorageBatch **out, PgpErr *err)
+{
+    *out = NULL;
+    int rc = check_path(dir, err);
+    if (rc != 0)
+        return rc;
+    StorageBatch *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    b->s = s;
+    if (s->vt->batch_new != NULL && (rc = s->vt->batch_new(s->drv, dir, lim, &b->drv_batch,
+                                                             err)) != 0) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+bool storage_batch_holds(StorageBatch *b, const char *path, uint64_t *size)
+{
+    return b != NULL && b->drv_batch != NULL &&
+           b->s->vt->batch_holds(b->drv_batch, path, size);
+}
+
+bool storage_batch_deferred(const StorageBatch *b)
+{
+    return b != NULL && b->drv_batch != NULL;
+}
+
+int storage_batch_open_write(StorageBatch *b, const char *path, unsigned flags,
+                             StorageWriter **out, PgpErr *err)
+{
+    *out = NULL;
+    if (b->drv_batch == NULL)
+        return storage_open_write(b->s, path, flags, out, err);
+    int rc = check_write_path(path, err);
+    if (rc != 0)
+        return rc;
+    return b->s->vt->batch_open_write(b->drv_batch, path, flags, out, err);
+}
+
+int storage_batch_flush(StorageBatch *b, PgpErr *err)
+{
+    return b->drv_batch != NULL ? b->s->vt->batch_flush(b->drv_batch, err) : 0;
+}
+
+void storage_batch_free(StorageBatch *b)
+{
+    if (b == NULL)
+        return;
+    if (b->drv_batch != NULL)
+        b->s->vt->batch_free(b->drv_batch);
+    free(b);
 }
 
 int storage_write(StorageWriter *w, const void *buf, size_t len, PgpErr *err)

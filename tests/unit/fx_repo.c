@@ -302,8 +302,9 @@ static int fd_remove(void *drv, const char *path, PgpErr *err)
 }
 
 static const StorageDriver fail_driver = {
-    "fx-fail", STORAGE_FEATURE_PATH | STORAGE_FEATURE_FSYNC, fd_stat, fd_list, fd_open_read,
-    fd_open_write, fd_remove, free, NULL, NULL, NULL, NULL,
+    .name = "fx-fail", .features = STORAGE_FEATURE_PATH | STORAGE_FEATURE_FSYNC,
+    .stat = fd_stat, .list = fd_list, .open_read = fd_open_read, .open_write = fd_open_write,
+    .remove = fd_remove, .free = free,
 };
 
 Storage *fx_fail_storage(FxRepo *fx, FxFailStep step)

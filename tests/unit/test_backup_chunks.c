@@ -8,7 +8,9 @@
  *     as restore reads it), the result and the file's CRC-32C those of the whole file;
  *   - the same content twice (two files of one backup, then a second backup, and equal chunks
  *     inside one file) stores every chunk once; a second backup uploads nothing;
- *   - a storage failure names the file and the chunk; a short read fails cleanly.
+ *   - a storage failure names the file and the chunk; a short read fails cleanly;
+ *   - the chunks a list names are named (batched commits flushed) before the list is stored;
+ *   - a failing flush fails the backup with a one-line error and leaves no temp file.
  */
 #include <check.h>
 #include <ftw.h>
@@ -265,6 +267,78 @@ START_TEST(same_content_stored_once)
 }
 END_TEST
 
+/* The done callback of a chunked file runs once its list is stored: by then every chunk the
+ * list names must be named (durable) in the repository, although the batch's limits (1,024
+ * objects) were never reached: the list's store flushed them. */
+static const uint8_t *named_data;
+static int named_checked;
+
+static int on_done_check_named(void *ud, const BackupFileJob *job, const BackupStoreResult *res,
+                               PgpErr *err)
+{
+    (void)ud;
+    for (uint64_t i = 0; i < res->chunks; i++) {
+        size_t len = job->size - i * MIB < MIB ? job->size - i * MIB : MIB;
+        uint8_t digest[PIPE_SHA256_LEN];
+        char hex[PIPE_SHA256_HEX_LEN + 1], path[REPO_PATH_MAX];
+        ck_assert_int_eq(pipe_sha256_buf(named_data + i * MIB, len, digest, err), 0);
+        pipe_hex(digest, sizeof digest, hex);
+        ck_assert_int_eq(repo_object_path(hex, PIPE_CODEC_ZSTD, path, err), 0);
+        StorageInfo info;
+        ck_assert_msg(storage_stat(fx.st, path, &info, err) == 0,
+                      "chunk %llu not named when its list was stored", (unsigned long long)i);
+        named_checked++;
+    }
+    return 0;
+}
+
+/* A flush that fails (here: the objects/XX directory of one chunk is a file) fails the whole
+ * backup with that one-line error; no temp file is left, and nothing of the file is named
+ * that is not whole (its list is never stored). */
+START_TEST(failed_flush_fails_the_backup)
+{
+    size_t size = 8 * MIB;
+    uint8_t *f = make_file(size, NULL);
+    uint8_t digest[PIPE_SHA256_LEN];
+    char hex[PIPE_SHA256_HEX_LEN + 1], dir[64];
+    PgpErr err = {0};
+    ck_assert_int_eq(pipe_sha256_buf(f + 3 * MIB, MIB, digest, &err), 0);
+    pipe_hex(digest, sizeof digest, hex);
+    snprintf(dir, sizeof dir, "objects/%.2s", hex);
+    ck_assert_int_eq(storage_put_all(fx.st, dir, 0, "x", 1, &err), 0);
+    Seen seen;
+    ck_assert_int_ne(run_backup(fx.st, &f, 1, size, &seen, &err), 0);
+    ck_assert_int_eq(seen.done, 0);
+    ck_assert_ptr_null(strchr(err.msg, '\n'));
+    ck_assert_msg(strstr(err.msg, dir) != NULL, "%s", err.msg);
+    ck_assert_int_eq(fx_count_temp(&fx), 0);
+    ck_assert_int_le(count_objects(), 8);      /* some chunks (whole), the blocker, no list */
+    free(f);
+}
+END_TEST
+
+START_TEST(chunks_named_before_the_list)
+{
+    size_t size = 9 * MIB + 7;
+    uint8_t *f = make_file(size, NULL);
+    named_data = f;
+    named_checked = 0;
+    BackupPool *p = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(backup_pool_new(fx.st, &zstd1, 2, 4 * MIB, on_done_check_named, NULL, &p,
+                                     &err), 0);
+    BackupFileJob meta = {.path = "base/5/1", .mode = 0600, .mtime = FX_T0, .size = size};
+    Reader r = {f, size, 0};
+    ck_assert_int_eq(backup_pool_submit_chunked(p, &meta, read_mem, &r, &err), 0);
+    ck_assert_msg(backup_pool_finish(p, &err) == 0, "%s", err.msg);
+    backup_pool_free(p);
+    ck_assert_int_eq(named_checked, 10);
+    ck_assert_int_eq(count_objects(), 11);     /* and the list, named by the finish */
+    ck_assert_int_eq(fx_count_temp(&fx), 0);
+    free(f);
+}
+END_TEST
+
 START_TEST(failures_name_the_chunk)
 {
     size_t size = 8 * MIB;
@@ -303,6 +377,8 @@ Suite *suite_backup_chunks(void)
     tcase_add_test(tc, size_not_a_multiple_of_the_chunk);
     tcase_add_test(tc, same_content_stored_once);
     tcase_add_test(tc, failures_name_the_chunk);
+    tcase_add_test(tc, chunks_named_before_the_list);
+    tcase_add_test(tc, failed_flush_fails_the_backup);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -27,6 +27,11 @@ typedef struct BackupStoreOptions {
     /* Where "is this content stored already" is looked up (NULL: one storage_stat per file).
      * The pool makes its own when it is NULL. */
     ObjectIndex *index;
+    /* Where new objects are committed (storage.h, "Batched commits"; NULL: each on its own,
+     * durable when backup_store_file returns). The pool makes its own when it is NULL and
+     * flushes it in backup_pool_finish: objects stored by a pool are durable and named only
+     * once that returned 0. A chunk list is stored after a flush of its chunks. */
+    StorageBatch *batch;
 } BackupStoreOptions;
 
 typedef struct BackupStoreResult {
@@ -138,7 +143,8 @@ int backup_pool_submit(BackupPool *p, BackupFileJob *job, PgpErr *err);
 typedef int (*BackupReadFn)(void *ud, void *buf, size_t len, PgpErr *err);
 int backup_pool_submit_chunked(BackupPool *p, const BackupFileJob *meta, BackupReadFn read,
                                void *read_ud, PgpErr *err);
-/* Waits for every queued job; returns the first error of any worker. */
+/* Waits for every queued job, then makes every object the pool stored durable and named
+ * (flushes the batch); returns the first error of any worker or of the flush. */
 int backup_pool_finish(BackupPool *p, PgpErr *err);
 /* Stops the workers (dropping queued jobs) and frees; NULL is a no-op. */
 void backup_pool_free(BackupPool *p);

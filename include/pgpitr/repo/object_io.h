@@ -61,6 +61,10 @@ typedef struct ObjectWriteOptions {
     /* Decode the stored stream again on a worker thread as it is produced and compare it
      * with the bytes: the object is committed only if it decodes to exactly them. */
     bool verify;
+    /* Non-NULL: the object is written through this batch, and committing it only hands it
+     * over: it is named (durably) when the batch is flushed (storage.h, "Batched commits"). An
+     * object already under the final name is then kept without PGP_ERR_CONFLICT. */
+    StorageBatch *batch;
 } ObjectWriteOptions;
 
 /* Chooses the final path from the content's SHA-256 (content-addressed objects). */

@@ -13,7 +13,8 @@
  * visible under the final path (posix: temp file in the same directory + fsync + rename +
  * fsync of the directory). A writer that is aborted, or whose process dies, never leaves
  * anything under the final path. Temporary names start with ".tmp." and are never reported
- * by list. A short write with errno 0 is reported as PGP_ERR_NO_SPACE.
+ * by list. A short write with errno 0 is reported as PGP_ERR_NO_SPACE. Many objects in a row
+ * can share the cost of being made durable: see "Batched commits" below.
  */
 #ifndef PGPITR_STORAGE_H
 #define PGPITR_STORAGE_H
@@ -28,6 +29,8 @@
 typedef struct Storage Storage;
 typedef struct StorageReader StorageReader;
 typedef struct StorageWriter StorageWriter;
+typedef struct StorageBatch StorageBatch;
+typedef struct StorageBatchLimits StorageBatchLimits;
 
 enum {
     STORAGE_FEATURE_PATH = 1u << 0,     /* has real directories (posix); list is per directory */
@@ -76,6 +79,15 @@ typedef struct StorageDriver {
     /* Optional (NULL: storage_remove_objects removes one at a time). At most
      * STORAGE_REMOVE_BATCH paths, already validated; missing ones are no error. */
     int (*remove_objects)(void *drv, const char *const *paths, size_t n, PgpErr *err);
+    /* Optional (NULL: a batch commits each writer on its own, e.g. S3, whose PUT is durable
+     * when it returns). See storage_batch_new; paths are validated, batch_free discards. */
+    int (*batch_new)(void *drv, const char *dir, const StorageBatchLimits *lim, void **out,
+                     PgpErr *err);
+    int (*batch_open_write)(void *batch, const char *path, unsigned flags, StorageWriter **out,
+                            PgpErr *err);
+    int (*batch_flush)(void *batch, PgpErr *err);
+    void (*batch_free)(void *batch);
+    bool (*batch_holds)(void *batch, const char *path, uint64_t *size);
 } StorageDriver;
 
 /* Reader/writer vtables, implemented by drivers. */
@@ -168,6 +180,46 @@ int storage_writer_commit(StorageWriter *w, PgpErr *err);
  * the bytes stream out before the name is known. Frees w like commit, also on error. */
 int storage_writer_commit_as(StorageWriter *w, const char *path, PgpErr *err);
 void storage_writer_abort(StorageWriter *w);      /* NULL is a no-op */
+
+/*
+ * Batched commits, for many objects written in a row (a backup's content-addressed objects:
+ * ~1,400 per GiB of chunks). A writer opened through a batch is written as any other, but its
+ * commit (or commit_as) only hands it to the batch: its bytes become visible under the final
+ * name when the batch is flushed, which makes every handed-over object durable at once and
+ * only then names each (posix: one syncfs of the repository's file system, a rename each, one
+ * fsync per distinct directory, instead of an fsync, a rename and a directory fsync each:
+ * docs/chunking.md). The batch flushes by itself when it holds lim->max_objects objects or
+ * lim->max_bytes bytes; storage_batch_flush flushes the rest, and must return 0 before
+ * anything that names those objects (a manifest, a chunk list) is written.
+ *
+ * Rules: nothing is visible under a final name before its bytes are durable. A batch whose
+ * flush failed stays failed: every later commit and flush returns that error, and what it
+ * held is discarded (no object named from it is partial: each is whole and durable, or
+ * absent). Without STORAGE_WRITE_REPLACE an object already present under the final name is
+ * kept and the new bytes dropped without an error: batches are for content-addressed objects,
+ * whose name says what they hold. Writers and commits may come from several threads at once.
+ * Staged bytes live below dir in a hidden temporary directory of the batch (posix); one left
+ * by a killed process is removed by the next batch opened on the same dir on this host.
+ * A driver without batches (S3) commits each writer when it is committed; flush is a no-op.
+ */
+struct StorageBatchLimits {
+    size_t max_objects;
+    uint64_t max_bytes;
+};
+int storage_batch_new(Storage *s, const char *dir, const StorageBatchLimits *lim,
+                      StorageBatch **out, PgpErr *err);
+int storage_batch_open_write(StorageBatch *b, const char *path, unsigned flags,
+                             StorageWriter **out, PgpErr *err);
+int storage_batch_flush(StorageBatch *b, PgpErr *err);
+/* Discards what was handed over and not flushed (nothing of it is named); NULL is a no-op.
+ * Only once every writer opened through b was committed or aborted and no flush runs. */
+void storage_batch_free(StorageBatch *b);
+/* true (with the bytes written in *size) when an object was committed under path through b
+ * and is not named yet (its flush has not finished): what storage_stat cannot see yet, so
+ * that the same content is not written twice. Looks through at most two batches' worth. */
+bool storage_batch_holds(StorageBatch *b, const char *path, uint64_t *size);
+/* true when commits through a batch are deferred to its flush (posix). */
+bool storage_batch_deferred(const StorageBatch *b);
 
 /* Convenience: whole small objects (repo.json, manifests). *out is malloc'd, NUL-terminated
  * one byte past *len; max_len bounds what is accepted (larger -> PGP_ERR_CORRUPT). */
