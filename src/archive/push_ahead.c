@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pgpitr/archive/spool.h"
@@ -59,12 +60,14 @@ typedef struct Record {
     char sha256_hex[PIPE_SHA256_HEX_LEN + 1];
     PipeCodec codec;
     uint64_t stored_size;
+    int64_t time;
+    char key[PUSH_AHEAD_KEY_LEN + 1];
 } Record;
 
 typedef enum { RECORD_NONE, RECORD_MALFORMED, RECORD_OK } RecordState;
 
 /* Reads and removes dfd/name, which must parse strictly: one line, 64 lowercase hex digits,
- * a codec name, a decimal size. */
+ * a codec name, a decimal size, a time, a repository key. */
 static RecordState record_take(int dfd, const char *name, Record *r)
 {
     int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -79,9 +82,10 @@ static RecordState record_take(int dfd, const char *name, Record *r)
     text[n] = '\0';
     char codec[16];
     int used = 0;
-    if (sscanf(text, "%64[0-9a-f] %15[a-z0-9] %" SCNu64 "%n", r->sha256_hex, codec,
-               &r->stored_size, &used) != 3 || used != n - 1 ||
-        strlen(r->sha256_hex) != PIPE_SHA256_HEX_LEN)
+    if (sscanf(text, "%64[0-9a-f] %15[a-z0-9] %" SCNu64 " %" SCNd64 " %16[0-9a-f]%n",
+               r->sha256_hex, codec, &r->stored_size, &r->time, r->key, &used) != 5 ||
+        used != n - 1 || strlen(r->sha256_hex) != PIPE_SHA256_HEX_LEN ||
+        strlen(r->key) != PUSH_AHEAD_KEY_LEN)
         return RECORD_MALFORMED;
     PgpErr ignore;
     return pipe_codec_parse(codec, &r->codec, &ignore) == 0 ? RECORD_OK : RECORD_MALFORMED;
@@ -89,13 +93,13 @@ static RecordState record_take(int dfd, const char *name, Record *r)
 
 /* Writes the record of a segment just pushed: a temporary file renamed over the name, so a
  * reader sees a whole record or none. Not fsynced (push_ahead.h). */
-static int record_write(int dfd, const char *name, const WalPushResult *res,
-                        PipeCodec codec, PgpErr *err)
+static int record_write(int dfd, const char *name, const WalPushResult *res, PipeCodec codec,
+                        const char *key, PgpErr *err)
 {
     char tmp[64], text[RECORD_MAX];
     snprintf(tmp, sizeof tmp, TMP_PREFIX "%s.%ld", name, (long)getpid());
-    int len = snprintf(text, sizeof text, "%s %s %" PRIu64 "\n", res->sha256_hex,
-                       pipe_codec_name(codec), res->stored_size);
+    int len = snprintf(text, sizeof text, "%s %s %" PRIu64 " %lld %s\n", res->sha256_hex,
+                       pipe_codec_name(codec), res->stored_size, (long long)time(NULL), key);
     int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return PGP_FAIL_SYS(err, errno, "cannot write the push record of \"%s\"", name);
@@ -109,8 +113,26 @@ static int record_write(int dfd, const char *name, const WalPushResult *res,
     return PGP_FAIL_SYS(err, e, "cannot write the push record of \"%s\"", name);
 }
 
-/* SHA-256 of the file at path, as lowercase hex. */
-static int file_sha256(const char *path, char hex[PIPE_SHA256_HEX_LEN + 1], PgpErr *err)
+void push_ahead_repo_key(const char *location, const char *endpoint,
+                         char key[PUSH_AHEAD_KEY_LEN + 1])
+{
+    char text[PATH_MAX * 2];
+    uint8_t digest[PIPE_SHA256_LEN];
+    char hex[PIPE_SHA256_HEX_LEN + 1];
+    int n = snprintf(text, sizeof text, "%s\n%s", location != NULL ? location : "",
+                     endpoint != NULL ? endpoint : "");
+    PgpErr ignore;
+    if (pipe_sha256_buf(text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1, digest,
+                        &ignore) != 0)
+        memset(digest, 0, sizeof digest);
+    pipe_hex(digest, sizeof digest, hex);
+    memcpy(key, hex, PUSH_AHEAD_KEY_LEN);
+    key[PUSH_AHEAD_KEY_LEN] = '\0';
+}
+
+/* SHA-256 of the file at path, as lowercase hex, and its size. */
+static int file_sha256(const char *path, char hex[PIPE_SHA256_HEX_LEN + 1], uint64_t *size,
+                       PgpErr *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -126,52 +148,86 @@ static int file_sha256(const char *path, char hex[PIPE_SHA256_HEX_LEN + 1], PgpE
     uint8_t digest[PIPE_SHA256_LEN];
     if (rc == 0)
         rc = pipe_sha256_buf(map == MAP_FAILED ? "" : map, (size_t)sb.st_size, digest, err);
-    if (rc == 0)
+    if (rc == 0) {
         pipe_hex(digest, sizeof digest, hex);
+        *size = (uint64_t)sb.st_size;
+    }
     if (map != MAP_FAILED)
         munmap(map, (size_t)sb.st_size);
     close(fd);
     return rc;
 }
 
-int push_ahead_confirm(int dfd, Repo *repo, const char *src_path, WalPushResult *res,
-                       bool *confirmed, PgpErr *err)
+/* Whether record r holds for the file (sha256 already computed) and repository key. */
+static bool record_holds(const char *name, const Record *r, const char *sha256_hex,
+                         const char *repo_key)
 {
-    *confirmed = false;
-    memset(res, 0, sizeof *res);
+    if (strcmp(sha256_hex, r->sha256_hex) != 0) {
+        log_warn("pushing \"%s\" again: an earlier push recorded sha256 %s, the file has %s",
+                 name, r->sha256_hex, sha256_hex);
+        return false;
+    }
+    if (strcmp(repo_key, r->key) != 0) {
+        log_warn("pushing \"%s\" again: an earlier push recorded it into another repository",
+                 name);
+        return false;
+    }
+    return true;
+}
+
+void push_ahead_take(int dfd, const char *src_path, const char *repo_key, int64_t now,
+                     PushClaim *c)
+{
+    memset(c, 0, sizeof *c);
     const char *slash = strrchr(src_path, '/');
     const char *name = slash != NULL ? slash + 1 : src_path;
+    if (dfd < 0 || !is_segment(name))
+        return;
+    memcpy(c->name, name, PG_WALNAME_SEG_LEN + 1);
     Record r;
-    RecordState state = dfd >= 0 && is_segment(name) ? record_take(dfd, name, &r) : RECORD_NONE;
+    RecordState state = record_take(dfd, name, &r);
     if (state == RECORD_MALFORMED)
         log_warn("pushing \"%s\" again: its push record does not parse", name);
     if (state != RECORD_OK)
-        return 0;
+        return;
     PgpErr why = {0};
-    if (file_sha256(src_path, res->sha256_hex, &why) != 0) {
+    if (file_sha256(src_path, c->sha256_hex, &c->size, &why) != 0) {
         log_warn("pushing \"%s\" again: %s", name, why.msg);
-        return 0;
+        return;
     }
-    if (strcmp(res->sha256_hex, r.sha256_hex) != 0) {
-        log_warn("pushing \"%s\" again: an earlier push recorded sha256 %s, the file has %s",
-                 name, r.sha256_hex, res->sha256_hex);
+    if (!record_holds(name, &r, c->sha256_hex, repo_key))
+        return;
+    c->codec = r.codec;
+    c->stored_size = r.stored_size;
+    bool fresh = r.time <= now && now - r.time <= PUSH_AHEAD_FRESH_SECONDS;
+    c->state = fresh ? PUSH_CLAIM_FRESH : PUSH_CLAIM_STALE;
+}
+
+int push_ahead_confirm(const PushClaim *c, Repo *repo, WalPushResult *res, bool *confirmed,
+                       PgpErr *err)
+{
+    *confirmed = false;
+    memset(res, 0, sizeof *res);
+    if (c->state == PUSH_CLAIM_NONE)
         return 0;
-    }
-    int rc = repo_archive_object_path(name, r.sha256_hex, r.codec, res->object_path, err);
-    StorageInfo info;
-    if (rc == 0)
-        rc = storage_stat(repo_storage(repo), res->object_path, &info, err);
-    if (rc == PGP_ERR_NOT_FOUND || (rc == 0 && info.size != r.stored_size)) {
-        log_warn("pushing \"%s\" again: the object an earlier push recorded (\"%s\", %" PRIu64
-                 " bytes) is %s", name, res->object_path, r.stored_size,
-                 rc == 0 ? "another size" : "not in the repository");
-        return 0;
-    }
+    int rc = repo_archive_object_path(c->name, c->sha256_hex, c->codec, res->object_path, err);
     if (rc != 0)
         return rc;
-    struct stat sb;
-    res->size = stat(src_path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
-    res->stored_size = info.size;
+    if (c->state == PUSH_CLAIM_STALE) {
+        StorageInfo info;
+        rc = storage_stat(repo_storage(repo), res->object_path, &info, err);
+        if (rc == PGP_ERR_NOT_FOUND || (rc == 0 && info.size != c->stored_size)) {
+            log_warn("pushing \"%s\" again: the object an earlier push recorded (\"%s\", %"
+                     PRIu64 " bytes) is %s", c->name, res->object_path, c->stored_size,
+                     rc == 0 ? "another size" : "not in the repository");
+            return 0;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    memcpy(res->sha256_hex, c->sha256_hex, sizeof res->sha256_hex);
+    res->size = c->size;
+    res->stored_size = c->stored_size;
     res->already_archived = true;
     *confirmed = true;
     return 0;
@@ -215,8 +271,8 @@ int push_ahead_pick(const char *wal_dir, int dfd, const char *after, size_t max,
                     PushAheadList *out, PgpErr *err)
 {
     out->n = 0;
-    if (max > PUSH_AHEAD_JOBS_MAX)
-        max = PUSH_AHEAD_JOBS_MAX;
+    if (max > PUSH_AHEAD_LIST_MAX)
+        max = PUSH_AHEAD_LIST_MAX;
     if (max == 0)
         return 0;
     prune(dfd, after);
@@ -242,44 +298,65 @@ int push_ahead_pick(const char *wal_dir, int dfd, const char *after, size_t max,
 
 /* ---- pushing ----------------------------------------------------------------------------- */
 
-typedef struct Job {
+struct PushAhead {
     Repo *repo;
     int dfd;
     WalPushOptions opt;
-    char path[PATH_MAX];
-    char name[PG_WALNAME_SEG_LEN + 1];
-    bool started;
-    pthread_t thread;
-    bool ok, already;
-} Job;
-
-struct PushAhead {
-    Job jobs[PUSH_AHEAD_JOBS_MAX];
-    size_t n;
+    char key[PUSH_AHEAD_KEY_LEN + 1];
+    char wal_dir[PATH_MAX];
+    PushAheadList list;
+    pthread_mutex_t mu;
+    size_t next;                        /* the next segment of list to push */
+    PushAheadResult res;
+    pthread_t threads[PUSH_AHEAD_JOBS_MAX];
+    size_t n_threads;
 };
 
-static void *job_main(void *arg)
+/* Pushes one segment and records it; false when it failed (logged). */
+static bool push_one(PushAhead *p, const char *name, bool *already)
 {
-    Job *j = arg;
+    char path[PATH_MAX + PG_WALNAME_SEG_LEN + 2];
+    snprintf(path, sizeof path, "%s/%s", p->wal_dir, name);
     WalPushResult res;
     PgpErr err = {0};
-    int rc = wal_push_file(j->repo, j->path, &j->opt, &res, &err);
+    int rc = wal_push_file(p->repo, path, &p->opt, &res, &err);
     if (rc == 0)
-        rc = record_write(j->dfd, j->name, &res, j->opt.codec, &err);
+        rc = record_write(p->dfd, name, &res, p->opt.codec, p->key, &err);
     if (rc != 0) {
-        log_warn("pushing \"%s\" ahead failed (PostgreSQL's own call will push it): %s",
-                 j->name, err.msg);
-        return NULL;
+        log_warn("pushing \"%s\" ahead failed (PostgreSQL's own call will push it): %s", name,
+                 err.msg);
+        return false;
     }
-    j->ok = true;
-    j->already = res.already_archived;
-    log_info("pushed \"%s\" ahead (%" PRIu64 " bytes, %" PRIu64 " stored%s)", j->name,
-             res.size, res.stored_size, res.already_archived ? ", already archived" : "");
-    return NULL;
+    *already = res.already_archived;
+    log_info("pushed \"%s\" ahead (%" PRIu64 " bytes, %" PRIu64 " stored%s)", name, res.size,
+             res.stored_size, res.already_archived ? ", already archived" : "");
+    return true;
 }
 
-int push_ahead_start(Repo *repo, const char *wal_dir, int dfd, const PushAheadList *l,
-                     const WalPushOptions *opt, PushAhead **out, PgpErr *err)
+static void *thread_main(void *arg)
+{
+    PushAhead *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next < p->list.n ? p->next++ : SIZE_MAX;
+        pthread_mutex_unlock(&p->mu);
+        if (i == SIZE_MAX)
+            return NULL;
+        bool already = false, ok = push_one(p, p->list.names[i], &already);
+        pthread_mutex_lock(&p->mu);
+        if (!ok)
+            p->res.failed++;
+        else if (already)
+            p->res.already++;
+        else
+            p->res.pushed++;
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+int push_ahead_start(Repo *repo, const char *repo_key, const char *wal_dir, int dfd,
+                     const PushAheadList *l, size_t threads, const WalPushOptions *opt,
+                     PushAhead **out, PgpErr *err)
 {
     *out = NULL;
     if (!repo_is_bound(repo))
@@ -287,15 +364,19 @@ int push_ahead_start(Repo *repo, const char *wal_dir, int dfd, const PushAheadLi
     PushAhead *p = calloc(1, sizeof *p);
     if (p == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < l->n && i < PUSH_AHEAD_JOBS_MAX; i++) {
-        Job *j = &p->jobs[p->n++];
-        *j = (Job){.repo = repo, .dfd = dfd, .opt = *opt};
-        memcpy(j->name, l->names[i], sizeof j->name);
-        snprintf(j->path, sizeof j->path, "%s/%s", wal_dir, l->names[i]);
-        int prc = pthread_create(&j->thread, NULL, job_main, j);
-        j->started = prc == 0;
-        if (prc != 0)
-            log_warn("cannot start a thread to push \"%s\" ahead: %s", j->name, strerror(prc));
+    *p = (PushAhead){.repo = repo, .dfd = dfd, .opt = *opt, .list = *l};
+    memcpy(p->key, repo_key, sizeof p->key - 1);
+    snprintf(p->wal_dir, sizeof p->wal_dir, "%s", wal_dir);
+    pthread_mutex_init(&p->mu, NULL);
+    if (threads > PUSH_AHEAD_JOBS_MAX)
+        threads = PUSH_AHEAD_JOBS_MAX;
+    for (size_t i = 0; i < threads && i < l->n; i++) {
+        int prc = pthread_create(&p->threads[p->n_threads], NULL, thread_main, p);
+        if (prc != 0) {
+            log_warn("cannot start a thread to push ahead: %s", strerror(prc));
+            break;
+        }
+        p->n_threads++;
     }
     *out = p;
     return 0;
@@ -306,16 +387,10 @@ void push_ahead_join(PushAhead *p, PushAheadResult *res)
     memset(res, 0, sizeof *res);
     if (p == NULL)
         return;
-    for (size_t i = 0; i < p->n; i++) {
-        Job *j = &p->jobs[i];
-        if (j->started)
-            pthread_join(j->thread, NULL);
-        if (!j->ok)
-            res->failed++;
-        else if (j->already)
-            res->already++;
-        else
-            res->pushed++;
-    }
+    for (size_t i = 0; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
+    *res = p->res;
+    res->failed += p->list.n - p->next;   /* not started: no thread could be made */
+    pthread_mutex_destroy(&p->mu);
     free(p);
 }

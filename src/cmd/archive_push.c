@@ -3,15 +3,17 @@
  * Parses options, resolves settings, starts encoding the file (wal_push_start), opens (or
  * creates) the repository meanwhile, and hands both to wal_push_finish(). Exit 0 tells
  * PostgreSQL it may recycle the segment, so every failure path must return non-zero.
- * With archive-push-jobs above 1 it also pushes the ready segments after this one, in
- * parallel, and a later call for one of those confirms its record instead of pushing it
- * (push_ahead.h). Pushing ahead is an optimisation: anything wrong with it is a warning, and
- * the exit status is only ever about PATH.
+ * With archive-push-jobs above 1, a call that pushes PATH also pushes ready segments after it,
+ * in parallel, and a later call for one of those confirms its record instead of pushing it
+ * (push_ahead.h): a fresh record without opening the repository. Pushing ahead is an
+ * optimisation: anything wrong with it is a warning, and the exit status is only ever about
+ * PATH.
  */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pgpitr/archive/push_ahead.h"
@@ -22,6 +24,7 @@
 
 typedef struct Ahead {
     long jobs;
+    char key[PUSH_AHEAD_KEY_LEN + 1];   /* the configured repository's (push_ahead.h) */
     char wal_dir[PATH_MAX];
     const char *name;           /* PATH's file name */
     int dfd;                    /* pg_wal/pgpitr_push, or -1: nothing pushed ahead */
@@ -60,8 +63,10 @@ static void ahead_start(Ahead *h, Repo *repo, const WalPushOptions *opt)
         return;
     PushAheadList l;
     PgpErr err = {0};
-    if (push_ahead_pick(h->wal_dir, h->dfd, h->name, (size_t)h->jobs - 1, &l, &err) != 0 ||
-        push_ahead_start(repo, h->wal_dir, h->dfd, &l, opt, &h->run, &err) != 0)
+    size_t queue = (size_t)h->jobs * PUSH_AHEAD_QUEUE_PER_JOB - 1;
+    if (push_ahead_pick(h->wal_dir, h->dfd, h->name, queue, &l, &err) != 0 ||
+        push_ahead_start(repo, h->key, h->wal_dir, h->dfd, &l, (size_t)h->jobs, opt, &h->run,
+                         &err) != 0)
         log_warn("not pushing ahead: %s", err.msg);
 }
 
@@ -79,32 +84,40 @@ static void ahead_finish(Ahead *h)
     h->dfd = -1;
 }
 
-/* PATH into the repository: confirmed from its record, or pushed (wal_push_*), with the
- * segments after it pushed ahead meanwhile. */
+/* PATH into the repository: confirmed from its record (a fresh one without opening the
+ * repository), or pushed (wal_push_*) with the segments after it pushed ahead meanwhile. */
 static int push(const CmdSettings *s, const char *path, const WalPushOptions *opt, Ahead *h,
                 Storage **storage, Repo **repo, WalPushResult *res, PgpErr *err)
 {
     WalPushJob *job = NULL;
-    bool check_record = push_ahead_has_record(h->dfd, h->name), confirmed = false;
+    bool confirmed = false;
+    PushClaim claim = {.state = PUSH_CLAIM_NONE};
+    if (push_ahead_has_record(h->dfd, h->name))
+        push_ahead_take(h->dfd, path, h->key, (int64_t)time(NULL), &claim);
+    int rc = 0;
+    if (claim.state == PUSH_CLAIM_FRESH)
+        rc = push_ahead_confirm(&claim, NULL, res, &confirmed, err);
     /* The file is compressed while the repository is opened (see wal_push.c). */
-    int rc = check_record ? 0 : wal_push_start(path, opt, &job, err);
-    if (rc == 0)
+    if (rc == 0 && !confirmed && claim.state != PUSH_CLAIM_STALE)
+        rc = wal_push_start(path, opt, &job, err);
+    if (rc == 0 && !confirmed)
         rc = cmd_open_repo(s, true, storage, repo, err);
-    if (rc == 0 && check_record) {
-        rc = push_ahead_confirm(h->dfd, *repo, path, res, &confirmed, err);
+    if (rc == 0 && claim.state == PUSH_CLAIM_STALE) {
+        rc = push_ahead_confirm(&claim, *repo, res, &confirmed, err);
         if (rc == 0 && !confirmed)
             rc = wal_push_start(path, opt, &job, err);
     }
-    if (rc == 0)
-        ahead_start(h, *repo, opt);
     if (rc == 0 && !confirmed) {
+        ahead_start(h, *repo, opt);
         rc = wal_push_finish(job, *repo, res, err);
         job = NULL;
     }
     wal_push_cancel(job);
     if (rc == 0 && confirmed)
-        log_info("\"%s\" was pushed ahead by an earlier call (confirmed: sha256 %s, object "
-                 "\"%s\")", path, res->sha256_hex, res->object_path);
+        log_info("\"%s\" was pushed ahead by an earlier call (confirmed: sha256 %s%s, object "
+                 "\"%s\")", path, res->sha256_hex,
+                 claim.state == PUSH_CLAIM_FRESH ? ", a fresh record" : ", in the repository",
+                 res->object_path);
     return rc;
 }
 
@@ -131,6 +144,11 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
                          &opt.level, err);
     if (rc == 0)
         rc = cmd_opt_int_setting(&s, CMD_OPT_PUSH_JOBS, a.flag[CMD_OPT_PUSH_JOBS], &h.jobs, err);
+    push_ahead_repo_key(s.repo_path, cmd_opt_setting(&s, CMD_OPT_S3_ENDPOINT,
+                                                     s.global_flag != NULL
+                                                         ? s.global_flag[CMD_OPT_S3_ENDPOINT]
+                                                         : NULL),
+                        h.key);
     WalPushResult res;
     if (rc == 0) {
         ahead_open(&h, path);
@@ -167,8 +185,8 @@ const CmdDef cmd_archive_push = {
         "  --compress zstd|lz4|none   codec (default zstd; config: compress)\n"
         "  --compress-level N         zstd 1..19 (default 1), lz4 0..12 (default 0)\n"
         "                             (config: compress-level)\n"
-        "  --jobs N                   push up to N-1 ready segments after PATH too, in\n"
-        "                             parallel; PostgreSQL's later calls for them confirm\n"
+        "  --jobs N                   push up to 4N-1 ready segments after PATH too, on N\n"
+        "                             threads; PostgreSQL's later calls for them confirm\n"
         "                             and return (default 1; config: archive-push-jobs;\n"
         "                             env PGPITR_ARCHIVE_PUSH_JOBS)\n",
     .run = run,

@@ -76,7 +76,7 @@ const CmdOption cmd_options[] = {
 
     {CMD_OPT_PUSH_JOBS, "jobs", 0, CMD_VAL_INT, "N", "archive-push",
      "PGPITR_ARCHIVE_PUSH_JOBS", "archive-push-jobs", .min = 1, .max = PUSH_AHEAD_JOBS_MAX,
-     .def = "1", .help = "segments pushed at once: this one and the ready ones after it"},
+     .def = "1", .help = "threads pushing this segment and up to 4N-1 ready ones after it"},
 
     {CMD_OPT_SPOOL_PATH, "spool-path", 0, CMD_VAL_STRING, "DIR", "archive-get",
      "PGPITR_SPOOL_PATH", "spool-path",

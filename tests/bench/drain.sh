@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/bench/drain.sh -- part of `make bench` (BENCH_ONLY=drain): how fast PostgreSQL's own
 # archiver drains a backlog of ready WAL segments through each archive_command (issue #15),
-# side by side in one run, on a local repository and on the S3 test server over TLS:
+# side by side in one run, on a local repository, on the S3 test server over TLS, and on the
+# same server through tests/tools/s3-fault-proxy.js adding BENCH_DRAIN_DELAY_MS (default 20) of
+# latency to every request (over TLS too, with a certificate of its own):
 #   pgpitr archive-push (one segment a call), pgpitr archive-push --jobs 4 (pushing ahead),
 #   pgBackRest archive-push with archive-async and process-max 2;
 # and, for the local repository, the floor of issue #15: `zstd -1 -T2` over the same segments.
@@ -24,6 +26,7 @@
 #   BENCH_DRAIN_SEGMENTS   ready segments to drain (default 200, 3.2 GB of WAL in pg_wal)
 #   BENCH_DRAIN_SCALE      pgbench scale of the source (default 10)
 #   BENCH_DRAIN_S3=0       local repository only
+#   BENCH_DRAIN_DELAY_MS   latency the proxy adds per request (default 20; 0: no proxy run)
 #   S3_TEST_SERVER, S3_TEST_SERVER_CACHE   as for tests/bench/s3.sh
 #   BENCH_KEEP=1           keep the work directory (path printed)
 #   TMPDIR                 where the work directory is made (needs ~2 x the WAL)
@@ -37,6 +40,7 @@ SELF=$(readlink -f "${BASH_SOURCE[0]}")
 NSEG=${BENCH_DRAIN_SEGMENTS:-200}
 SCALE=${BENCH_DRAIN_SCALE:-10}
 WITH_S3=${BENCH_DRAIN_S3:-1}
+DELAY_MS=${BENCH_DRAIN_DELAY_MS:-20}
 SEG=16777216
 BUCKET=bench
 S3_PORT_LOW=46000 S3_PORT_HIGH=46499
@@ -48,6 +52,7 @@ BENCH_LOG=bench-drain
 stop_all() {
   stop_postmaster "$W/pgdata"
   pkill -KILL -f "pgbackrest --config=$W/" 2>/dev/null || true
+  [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null
   [ -e "$W/s3/state/server.pid" ] && "$S3_TOOL" stop --state-dir "$W/s3/state" >/dev/null 2>&1
   return 0
 }
@@ -61,9 +66,10 @@ outer() {
     cache=${S3_TEST_SERVER_CACHE:-$(cd "$(dirname "$SELF")/../.." && pwd)/build/s3-test-server}
     S3_TEST_SERVER_CACHE=$cache "$S3_TOOL" install >&2 || die "cannot install the S3 test server"
   fi
-  outer_run pgpitr-bench-drain "pgpitr contestants will be skipped" BENCH_DRAIN_SEGMENTS="$NSEG" \
-    BENCH_DRAIN_SCALE="$SCALE" BENCH_DRAIN_S3="$WITH_S3" S3_TOOL="$S3_TOOL" \
-    S3_TEST_SERVER_CACHE="$cache"
+  BENCH_EXTRA_BINS="$(cd "$(dirname "$SELF")/../tools" && pwd)/s3-fault-proxy.js" \
+    outer_run pgpitr-bench-drain "pgpitr contestants will be skipped" BENCH_DRAIN_SEGMENTS="$NSEG" \
+    BENCH_DRAIN_SCALE="$SCALE" BENCH_DRAIN_S3="$WITH_S3" BENCH_DRAIN_DELAY_MS="$DELAY_MS" \
+    S3_TOOL="$S3_TOOL" S3_TEST_SERVER_CACHE="$cache"
 }
 
 PGBIN=""; PORT=""; PGPITR=""; SOCK=""
@@ -111,6 +117,25 @@ EOF
   mapfile -t READY < <(cd "$W/pgdata/pg_wal/archive_status" && ls -1 \
     | sed -n 's/^\([0-9A-F]\{24\}\)\.ready$/\1/p' | sort | head -n "$NSEG")
   log "${#READY[@]} segments ready: ${READY[0]} .. ${READY[-1]}"
+}
+
+# start_proxy: the fault proxy (no faults) in front of the S3 server, adding DELAY_MS to every
+# request, listening with TLS under a certificate of its own (pgBackRest speaks only https).
+start_proxy() {
+  local d=$W/proxy port
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=bench proxy" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$d/key.pem" -out "$d/cert.pem" \
+    >"$W/log/proxy-cert.log" 2>&1 || die "cannot make the proxy's certificate"
+  node "$W/bin/s3-fault-proxy.js" --upstream "$S3_TEST_ENDPOINT" --upstream-ca "$S3_TEST_CA_FILE" \
+    --fault-rate 0 --delay-ms "$DELAY_MS" --tls-cert "$d/cert.pem" --tls-key "$d/key.pem" \
+    --log "$W/log/proxy.log" >"$d/out" 2>"$W/log/proxy.err" &
+  PROXY_PID=$!
+  for _ in $(seq 1 100); do grep -q '^listening' "$d/out" 2>/dev/null && break; sleep 0.1; done
+  port=$(sed -n 's/^listening //p' "$d/out")
+  [ -n "$port" ] || die "the proxy did not start: $(cat "$W/log/proxy.err")"
+  PROXY_PORT=$port
+  log "latency proxy (+$DELAY_MS ms a request, TLS) at https://127.0.0.1:$port, pid $PROXY_PID"
 }
 
 # --- contestants -----------------------------------------------------------------------------
@@ -170,6 +195,21 @@ EOF
   add s_br "S3 TLS: pgbackrest async, process-max 2" \
     "pgbackrest --config=$W/pgbr/s3.conf --stanza=bench archive-push %p" \
     "pgbackrest --config=$W/pgbr/s3.conf --stanza=bench --no-archive-async archive-get %f %p"
+  [ "$DELAY_MS" -gt 0 ] || return 0
+  start_proxy
+  sed -e "s|^repo1-s3-port=.*|repo1-s3-port=$PROXY_PORT|" -e "s|^repo1-s3-ca-file=.*|repo1-s3-ca-file=$W/proxy/cert.pem|" \
+    -e "s|^repo1-path=.*|repo1-path=/pgbackrest-proxy|" -e "s|^spool-path=.*|spool-path=$W/pgbr/spool-p|" \
+    "$W/pgbr/s3.conf" >"$W/pgbr/proxy.conf"
+  sed -e "s|^s3-endpoint = .*|s3-endpoint = https://127.0.0.1:$PROXY_PORT|" \
+    -e "s|^s3-ca-file = .*|s3-ca-file = $W/proxy/cert.pem|" "$W/pgpitr-s3.conf" >"$W/pgpitr-proxy.conf"
+  c="$p --config $W/pgpitr-proxy.conf --repo s3://$BUCKET"
+  local t="S3 TLS +${DELAY_MS} ms"
+  add p_p1 "$t: pgpitr archive-push" "$c/p_p1 archive-push %p" "$c/p_p1 archive-get %f %p"
+  add p_p4 "$t: pgpitr archive-push --jobs 4" "$c/p_p4 archive-push --jobs 4 %p" \
+    "$c/p_p4 archive-get %f %p"
+  add p_br "$t: pgbackrest async, process-max 2" \
+    "pgbackrest --config=$W/pgbr/proxy.conf --stanza=bench archive-push %p" \
+    "pgbackrest --config=$W/pgbr/proxy.conf --stanza=bench --no-archive-async archive-get %f %p"
 }
 
 set_archive_command() {
@@ -190,7 +230,7 @@ reset_backlog() {
     [ -e "$W/pgdata/pg_wal/archive_status/$n.done" ] &&
       mv "$W/pgdata/pg_wal/archive_status/$n.done" "$W/pgdata/pg_wal/archive_status/$n.ready"
   done
-  rm -rf "$W/pgdata/pg_wal/pgpitr_push" "$W/pgbr/spool" "$W/pgbr/spool-s3"
+  rm -rf "$W/pgdata/pg_wal/pgpitr_push" "$W/pgbr/spool" "$W/pgbr/spool-s3" "$W/pgbr/spool-p"
 }
 
 drain() {  # ID
@@ -198,6 +238,7 @@ drain() {  # ID
   reset_backlog
   local conf=$W/pgbr/local.conf
   [ "${id%%_*}" = s ] && conf=$W/pgbr/s3.conf
+  [ "${id%%_*}" = p ] && conf=$W/pgbr/proxy.conf
   case $id in
     *_br) pgbackrest --config="$conf" --stanza=bench stanza-create >"$W/log/$id.stanza" 2>&1 ||
             { FAILED[$id]="stanza-create failed: $(tail -n 1 "$W/log/$id.stanza")"; return 0; } ;;
@@ -268,10 +309,12 @@ report() {
   echo "targets (issue #15):"
   ratio "local: pgpitr --jobs 4 / zstd -1 -T2" l_p4 zstd "<= 1.2"
   ratio "S3: pgbackrest async process-max 2 / pgpitr --jobs 4" s_br s_p4 ">= 2"
+  ratio "S3 +${DELAY_MS} ms: pgbackrest async process-max 2 / pgpitr --jobs 4" p_br p_p4 ">= 2"
   echo "for information:"
   ratio "local: pgpitr one a call / pgpitr --jobs 4" l_p1 l_p4
   ratio "local: pgbackrest async process-max 2 / pgpitr --jobs 4" l_br l_p4
   ratio "S3: pgpitr one a call / pgpitr --jobs 4" s_p1 s_p4
+  ratio "S3 +${DELAY_MS} ms: pgpitr one a call / pgpitr --jobs 4" p_p1 p_p4
 }
 
 inner() {

@@ -16,24 +16,33 @@
 // --match REGEX limits faults to the requests whose "METHOD PATH?QUERY" matches: e.g.
 // '^PUT .*[?&]partNumber=2&' stalls the second part of every multipart upload, which holds a
 // writer mid-upload for as long as a test needs.
+// --delay-ms adds that much latency to every request before it is forwarded (benchmarks: a
+// store farther away than loopback). --tls-cert/--tls-key make it listen with TLS (clients that
+// insist on https, like pgBackRest), and an https --upstream is reached over TLS, checked
+// against --upstream-ca.
 // Prints "listening PORT" once it accepts connections. Needs only node's standard library.
 'use strict';
 const http = require('http');
+const https = require('https');
 const fs = require('fs');
 
 const usage = `usage: s3-fault-proxy.js --upstream http://HOST:PORT [--port N] [--address A]
   [--fault-rate R] [--faults 503,500,reset,stall] [--seed N] [--stall-ms MS] [--log FILE]
-  [--match REGEX]
+  [--match REGEX] [--delay-ms MS] [--tls-cert FILE --tls-key FILE] [--upstream-ca FILE]
   --fault-rate  share of requests faulted, 0..1 [0.2]
   --faults      kinds to pick from, uniformly [503,500,reset,stall]
   --seed        seed of the generator: same seed, same decisions in request order [1]
   --match       fault only requests whose "METHOD PATH?QUERY" matches REGEX [all]
   --stall-ms    how long a stalled answer is withheld before the connection closes [30000]
+  --delay-ms    latency added to every request before it is forwarded [0]
+  --tls-cert, --tls-key   listen with TLS, this certificate and key [plain http]
+  --upstream-ca CA file to check an https upstream's certificate with
   --port        TCP port, 0 for any [0]; --address loopback address [127.0.0.1]`;
 
 function parseArgs(argv) {
   const o = { port: 0, address: '127.0.0.1', rate: 0.2, faults: ['503', '500', 'reset', 'stall'],
-              seed: 1, stallMs: 30000, log: null, upstream: null, match: null };
+              seed: 1, stallMs: 30000, log: null, upstream: null, match: null, delayMs: 0,
+              tlsCert: null, tlsKey: null, upstreamCa: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i], v = argv[i + 1];
     const need = () => { if (v === undefined) die(`${a} needs a value`); i++; return v; };
@@ -44,6 +53,10 @@ function parseArgs(argv) {
       case '--faults': o.faults = need().split(',').filter(Boolean); break;
       case '--seed': o.seed = int(need(), a); break;
       case '--stall-ms': o.stallMs = int(need(), a); break;
+      case '--delay-ms': o.delayMs = int(need(), a); break;
+      case '--tls-cert': o.tlsCert = need(); break;
+      case '--tls-key': o.tlsKey = need(); break;
+      case '--upstream-ca': o.upstreamCa = need(); break;
       case '--log': o.log = need(); break;
       case '--match':
         try { o.match = new RegExp(need()); } catch (e) { die(`--match: ${e.message}`); }
@@ -53,7 +66,8 @@ function parseArgs(argv) {
       default: die(`unknown argument '${a}'`);
     }
   }
-  if (!o.upstream || o.upstream.protocol !== 'http:') die('--upstream http://HOST:PORT is required');
+  if (!o.upstream || !['http:', 'https:'].includes(o.upstream.protocol)) die('--upstream http[s]://HOST:PORT is required');
+  if (!o.tlsCert !== !o.tlsKey) die('--tls-cert and --tls-key go together');
   if (!(o.rate >= 0 && o.rate <= 1)) die('--fault-rate must be between 0 and 1');
   for (const f of o.faults) if (!['503', '500', 'reset', 'stall'].includes(f)) die(`unknown fault '${f}'`);
   if (o.faults.length === 0) die('--faults is empty');
@@ -81,7 +95,10 @@ function rng(seed) {
 const opt = parseArgs(process.argv.slice(2));
 const random = rng(opt.seed);
 const logStream = opt.log ? fs.createWriteStream(opt.log, { flags: 'a' }) : process.stdout;
-const upstreamAgent = new http.Agent({ keepAlive: true });
+const upTls = opt.upstream.protocol === 'https:';
+const upstreamAgent = upTls
+  ? new https.Agent({ keepAlive: true, ca: opt.upstreamCa ? fs.readFileSync(opt.upstreamCa) : undefined })
+  : new http.Agent({ keepAlive: true });
 let faultsOn = true, nreq = 0, nconn = 0;
 process.on('SIGUSR1', () => { faultsOn = false; record({ event: 'faults off' }); });
 process.on('SIGUSR2', () => { faultsOn = true; record({ event: 'faults on' }); });
@@ -116,9 +133,9 @@ function s3Error(req, res, status, n) {
 }
 
 function forward(req, res, entry, t0, stall) {
-  const up = http.request({
-    host: opt.upstream.hostname, port: opt.upstream.port || 80, method: req.method,
-    path: req.url, headers: req.headers, agent: upstreamAgent,
+  const up = (upTls ? https : http).request({
+    host: opt.upstream.hostname, port: opt.upstream.port || (upTls ? 443 : 80), method: req.method,
+    path: req.url, headers: req.headers, agent: upstreamAgent, servername: opt.upstream.hostname,
   }, (ur) => {
     entry.upstream = ur.statusCode;
     if (stall) {
@@ -140,7 +157,7 @@ function forward(req, res, entry, t0, stall) {
   req.pipe(up);
 }
 
-const server = http.createServer({ keepAlive: true }, (req, res) => {
+function handle(req, res) {
   const n = ++nreq, action = decide(`${req.method} ${req.url}`), t0 = Date.now();
   const entry = { n, conn: req.socket.connId, method: req.method, path: req.url,
                   action: action || 'forward' };
@@ -153,12 +170,22 @@ const server = http.createServer({ keepAlive: true }, (req, res) => {
   } else {
     forward(req, res, entry, t0, action === 'stall');
   }
-});
+}
+const server = opt.tlsCert
+  ? https.createServer({ keepAlive: true, cert: fs.readFileSync(opt.tlsCert), key: fs.readFileSync(opt.tlsKey) },
+                       (req, res) => delayed(req, res))
+  : http.createServer({ keepAlive: true }, (req, res) => delayed(req, res));
+// The body waits in the socket (paused) while the request is held back.
+function delayed(req, res) {
+  if (opt.delayMs === 0) return handle(req, res);
+  req.pause();
+  setTimeout(() => handle(req, res), opt.delayMs);
+}
 // node's own limits would end a stalled or slow request before --stall-ms does
 server.requestTimeout = 0;
 server.headersTimeout = 0;
 server.keepAliveTimeout = 60000;
-server.on('connection', (s) => { s.connId = ++nconn; });
+server.on(opt.tlsCert ? 'secureConnection' : 'connection', (s) => { s.connId = ++nconn; });
 server.on('clientError', (e, s) => { s.destroy(); });
 server.on('error', (e) => { process.stderr.write(`s3-fault-proxy: ${e.code || e.message}\n`); process.exit(1); });
 server.listen(opt.port, opt.address, () => {

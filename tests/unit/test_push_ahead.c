@@ -2,11 +2,12 @@
  * test_push_ahead.c - archive-push pushing ahead (src/archive/push_ahead.c and its use in
  * src/cmd/archive_push.c) on a real posix repository and a fabricated pg_wal of 1 MiB
  * segments with valid long page headers: which ready segments are picked; segments pushed
- * ahead are archived and recorded, and a record is confirmed once; a record that does not
- * hold (the file changed, the object gone or of another size, a malformed or forged record)
- * confirms nothing, so the segment is pushed again; and the command: a call with --jobs 3
- * pushes the next two segments, and PostgreSQL's call for one of them confirms its record
- * instead of pushing.
+ * ahead (by fewer threads than segments) are archived and recorded, and a record is confirmed
+ * once, a fresh one without the repository; a record that does not hold (the file changed,
+ * another repository, a malformed or forged record; for an old record the object gone or of
+ * another size) confirms nothing, so the segment is pushed again; and the command: a call
+ * with --jobs 2 pushes the next segments ahead, PostgreSQL's calls for them confirm their
+ * records without pushing anything, and the first call without a record pushes ahead again.
  */
 #include "pgpitr/archive/push_ahead.h"
 
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fx_dir.h"
@@ -25,7 +27,7 @@
 #define SEGSIZE (1u << 20)
 #define SYSID 7300000000000000042ULL
 
-static char dir[64], repo_dir[128], wal[128], status[160];
+static char dir[64], repo_dir[128], wal[128], status[160], key[PUSH_AHEAD_KEY_LEN + 1];
 static Storage *st;
 static Repo *repo;
 static int dfd = -1;
@@ -84,6 +86,7 @@ static void setup(void)
     RepoIdentity id = {.system_identifier = SYSID, .pg_major = 15, .wal_segsize = SEGSIZE};
     ck_assert_int_eq(repo_bind(repo, &id, &err), 0);
     ck_assert_msg(push_ahead_dir_open(wal, true, &dfd, &err) == 0, "%s", err.msg);
+    push_ahead_repo_key(repo_dir, NULL, key);
 }
 
 static void teardown(void)
@@ -103,7 +106,7 @@ static bool has_record(uint64_t segno)
     return push_ahead_has_record(dfd, name);
 }
 
-/* Pushes segments [from, to] ahead and joins: how it went. */
+/* Pushes segments [from, to] ahead on two threads and joins: how it went. */
 static PushAheadResult push_range(uint64_t from, uint64_t to)
 {
     PushAheadList l = {.n = 0};
@@ -112,23 +115,37 @@ static PushAheadResult push_range(uint64_t from, uint64_t to)
     WalPushOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1};
     PushAhead *p = NULL;
     PgpErr err = {0};
-    ck_assert_msg(push_ahead_start(repo, wal, dfd, &l, &opt, &p, &err) == 0, "%s", err.msg);
+    ck_assert_msg(push_ahead_start(repo, key, wal, dfd, &l, 2, &opt, &p, &err) == 0, "%s",
+                  err.msg);
     PushAheadResult r;
     push_ahead_join(p, &r);
     return r;
 }
 
-/* push_ahead_confirm of segment segno: whether it held. */
-static bool confirm(uint64_t segno, WalPushResult *res)
+/* Takes the record of segment segno at time now (with the repository key k) and confirms it
+ * (the repository asked for an old record only): whether it held, and how. */
+static bool confirm_at(uint64_t segno, const char *k, int64_t now, WalPushResult *res,
+                       PushClaimState *how)
 {
     char name[PG_WALNAME_SEG_LEN + 1], path[256];
     seg_name(segno, name);
     snprintf(path, sizeof path, "%s/%s", wal, name);
+    PushClaim c;
+    push_ahead_take(dfd, path, k, now, &c);
+    ck_assert(!has_record(segno));    /* looked at: removed, whatever it said */
     bool ok = false;
     PgpErr err = {0};
-    ck_assert_msg(push_ahead_confirm(dfd, repo, path, res, &ok, &err) == 0, "%s", err.msg);
-    ck_assert(!has_record(segno));    /* looked at: removed, whatever it said */
+    /* a fresh claim must not need the repository: none is given */
+    Repo *r = c.state == PUSH_CLAIM_STALE ? repo : NULL;
+    ck_assert_msg(push_ahead_confirm(&c, r, res, &ok, &err) == 0, "%s", err.msg);
+    if (how != NULL)
+        *how = c.state;
     return ok;
+}
+
+static bool confirm(uint64_t segno, WalPushResult *res)
+{
+    return confirm_at(segno, key, (int64_t)time(NULL), res, NULL);
 }
 
 START_TEST(picks_the_first_ready_segments_after_the_asked_one)
@@ -166,12 +183,12 @@ END_TEST
 
 START_TEST(pushed_ahead_segments_are_archived_recorded_and_confirmed_once)
 {
-    for (uint64_t s = 1; s <= 3; s++)
+    for (uint64_t s = 1; s <= 5; s++)
         make_segment(s, 1, true);
-    PushAheadResult r = push_range(1, 3);
-    ck_assert_uint_eq(r.pushed, 3);
+    PushAheadResult r = push_range(1, 5);     /* 5 segments, 2 threads */
+    ck_assert_uint_eq(r.pushed, 5);
     ck_assert_uint_eq(r.failed, 0);
-    for (uint64_t s = 1; s <= 3; s++) {
+    for (uint64_t s = 1; s <= 5; s++) {
         ck_assert(has_record(s));
         char name[PG_WALNAME_SEG_LEN + 1];
         seg_name(s, name);
@@ -179,11 +196,14 @@ START_TEST(pushed_ahead_segments_are_archived_recorded_and_confirmed_once)
         PgpErr err = {0};
         ck_assert_int_eq(repo_archive_find(repo, name, &found, &err), 0);
         WalPushResult res;
-        ck_assert(confirm(s, &res));
+        PushClaimState how;
+        ck_assert(confirm_at(s, key, (int64_t)time(NULL), &res, &how));
+        ck_assert_int_eq(how, PUSH_CLAIM_FRESH);
         ck_assert(res.already_archived);
         ck_assert_str_eq(res.object_path, found.path);
         ck_assert_str_eq(res.sha256_hex, found.sha256_hex);
         ck_assert_uint_eq(res.size, SEGSIZE);
+        ck_assert_uint_eq(res.stored_size, found.stored_size);
         ck_assert(!confirm(s, &res));     /* a record is used once */
     }
     r = push_range(2, 2);                 /* pushed again: already there, recorded again */
@@ -202,52 +222,70 @@ static void write_record(uint64_t segno, const char *text)
 
 START_TEST(a_record_that_does_not_hold_confirms_nothing)
 {
-    for (uint64_t s = 1; s <= 4; s++)
+    for (uint64_t s = 1; s <= 6; s++)
         make_segment(s, 2, true);
-    ck_assert_uint_eq(push_range(1, 4).pushed, 4);
+    ck_assert_uint_eq(push_range(1, 6).pushed, 6);
     WalPushResult res;
+    PushClaimState how;
+    int64_t now = (int64_t)time(NULL), old = now + PUSH_AHEAD_FRESH_SECONDS + 60;
     /* 1: the file PostgreSQL hands over now is not the one pushed */
     make_segment(1, 9, true);
     ck_assert(!confirm(1, &res));
-    /* 2: its object is gone from the repository */
+    /* 2: recorded into another repository */
+    char other[PUSH_AHEAD_KEY_LEN + 1];
+    push_ahead_repo_key("s3://bucket/elsewhere", "https://s3.example", other);
+    ck_assert_str_ne(other, key);
+    ck_assert(!confirm_at(2, other, now, &res, &how));
+    ck_assert_int_eq(how, PUSH_CLAIM_NONE);
+    /* 3: an old record is checked in the repository: there, it holds */
+    ck_assert(confirm_at(3, key, old, &res, &how));
+    ck_assert_int_eq(how, PUSH_CLAIM_STALE);
+    /* 4: an old record whose object is gone from the repository */
     char name[PG_WALNAME_SEG_LEN + 1];
-    seg_name(2, name);
+    seg_name(4, name);
     RepoArchiveObject found;
     PgpErr err = {0};
     ck_assert_int_eq(repo_archive_find(repo, name, &found, &err), 0);
     ck_assert_int_eq(storage_remove(st, found.path, &err), 0);
-    ck_assert(!confirm(2, &res));
-    /* 3: the recorded size is not the object's; then a record naming another codec (a path
-     * that does not exist), then malformed ones */
-    seg_name(3, name);
+    ck_assert(!confirm_at(4, key, old, &res, &how));
+    ck_assert_int_eq(how, PUSH_CLAIM_STALE);
+    /* 5: records written by hand: another size, another codec (old: checked in the
+     * repository, where no such object is), dated in the future, then malformed ones */
+    seg_name(5, name);
     ck_assert_int_eq(repo_archive_find(repo, name, &found, &err), 0);
-    char text[200];
-    snprintf(text, sizeof text, "%s zstd %llu\n", found.sha256_hex,
-             (unsigned long long)found.stored_size + 1);
-    write_record(3, text);
-    ck_assert(!confirm(3, &res));
-    snprintf(text, sizeof text, "%s none %llu\n", found.sha256_hex,
-             (unsigned long long)found.stored_size);
-    write_record(3, text);
-    ck_assert(!confirm(3, &res));
-    static const char *const bad[] = {"", "\n", "zz zstd 1\n", "%s zstd\n", "%s zstd 12 x\n",
-                                      "%s gzip 12\n", "%s zstd 12"};
+    char text[256];
+    unsigned long long sz = (unsigned long long)found.stored_size;
+    long long t = (long long)now;
+    snprintf(text, sizeof text, "%s zstd %llu %lld %s\n", found.sha256_hex, sz + 1, t - 1000,
+             key);
+    write_record(5, text);
+    ck_assert(!confirm_at(5, key, now, &res, &how));
+    ck_assert_int_eq(how, PUSH_CLAIM_STALE);
+    snprintf(text, sizeof text, "%s none %llu %lld %s\n", found.sha256_hex, sz, t - 1000, key);
+    write_record(5, text);
+    ck_assert(!confirm_at(5, key, now, &res, NULL));
+    snprintf(text, sizeof text, "%s zstd %llu %lld %s\n", found.sha256_hex, sz, t + 3600, key);
+    write_record(5, text);
+    ck_assert(confirm_at(5, key, now, &res, &how));      /* in the repository: holds */
+    ck_assert_int_eq(how, PUSH_CLAIM_STALE);
+    static const char *const bad[] = {"", "\n", "zz zstd 1 1 %2$s\n", "%1$s zstd 12 1\n",
+                                      "%1$s zstd 12 1 %2$s x\n", "%1$s gzip 12 1 %2$s\n",
+                                      "%1$s zstd 12 1 %2$s", "%1$s zstd 12 1 %2$.15s\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        snprintf(text, sizeof text, bad[i], found.sha256_hex);
-        write_record(3, text);
-        ck_assert_msg(!confirm(3, &res), "record \"%s\" confirmed", text);
+        snprintf(text, sizeof text, bad[i], found.sha256_hex, key);
+        write_record(5, text);
+        ck_assert_msg(!confirm_at(5, key, now, &res, &how), "record \"%s\" confirmed", text);
+        ck_assert_int_eq(how, PUSH_CLAIM_NONE);
     }
-    /* the real record, rewritten by hand: holds */
-    snprintf(text, sizeof text, "%s zstd %llu\n", found.sha256_hex,
-             (unsigned long long)found.stored_size);
-    write_record(3, text);
-    ck_assert(confirm(3, &res));
-    /* a record for another segment's object cannot confirm this one: the path comes from
-     * the name and this file's checksum */
-    snprintf(text, sizeof text, "%s zstd %llu\n", found.sha256_hex,
-             (unsigned long long)found.stored_size);
-    write_record(4, text);
-    ck_assert(!confirm(4, &res));
+    /* the real record, rewritten by hand: holds, fresh, without the repository */
+    snprintf(text, sizeof text, "%s zstd %llu %lld %s\n", found.sha256_hex, sz, t, key);
+    write_record(5, text);
+    ck_assert(confirm_at(5, key, now, &res, &how));
+    ck_assert_int_eq(how, PUSH_CLAIM_FRESH);
+    /* a record of another segment's checksum cannot confirm this one (the file's own
+     * checksum differs), nor, when old, through another segment's object */
+    write_record(6, text);
+    ck_assert(!confirm_at(6, key, now, &res, NULL));
 }
 END_TEST
 
@@ -281,36 +319,56 @@ static int archive_push(uint64_t segno, const char *jobs, const char **log)
     return rc;
 }
 
+/* PostgreSQL marks segno done. */
+static void mark_done(uint64_t segno)
+{
+    char name[PG_WALNAME_SEG_LEN + 1], from[192], to[192];
+    seg_name(segno, name);
+    snprintf(from, sizeof from, "%s/%s.ready", status, name);
+    snprintf(to, sizeof to, "%s/%s.done", status, name);
+    ck_assert_int_eq(rename(from, to), 0);
+}
+
 START_TEST(command_confirms_what_an_earlier_call_pushed_ahead)
 {
-    for (uint64_t s = 1; s <= 5; s++)
+    for (uint64_t s = 1; s <= 12; s++)
         make_segment(s, 3, true);
     const char *log;
-    ck_assert_int_eq(archive_push(1, "3", &log), 0);
-    ck_assert_msg(strstr(log, "pushed ahead: 2 stored") != NULL, "%s", log);
-    ck_assert(has_record(2) && has_record(3) && !has_record(4));
-    /* PostgreSQL marks 1 done and asks for 2 */
-    char from[192], to[192];
-    snprintf(from, sizeof from, "%s/000000010000000000000001.ready", status);
-    snprintf(to, sizeof to, "%s/000000010000000000000001.done", status);
-    ck_assert_int_eq(rename(from, to), 0);
-    ck_assert_int_eq(archive_push(2, "3", &log), 0);
-    ck_assert_msg(strstr(log, "was pushed ahead by an earlier call (confirmed") != NULL, "%s",
-                  log);
-    ck_assert_msg(strstr(log, "pushed ahead: 2 stored") != NULL, "%s", log);   /* 4 and 5 */
-    ck_assert(!has_record(2) && has_record(3) && has_record(4) && has_record(5));
-    for (uint64_t s = 1; s <= 5; s++) {
+    /* --jobs 2: the call for 1 pushes 1 and up to 7 after it, on 2 threads */
+    ck_assert_int_eq(archive_push(1, "2", &log), 0);
+    ck_assert_msg(strstr(log, "pushed ahead: 7 stored") != NULL, "%s", log);
+    for (uint64_t s = 2; s <= 8; s++)
+        ck_assert(has_record(s));
+    ck_assert(!has_record(9));
+    mark_done(1);
+    /* the calls for 2..8 confirm their fresh records and push nothing: the repository is
+     * not even opened, so they succeed with it renamed away */
+    char moved[160];
+    snprintf(moved, sizeof moved, "%s.away", repo_dir);
+    ck_assert_int_eq(rename(repo_dir, moved), 0);
+    for (uint64_t s = 2; s <= 8; s++) {
+        ck_assert_int_eq(archive_push(s, "2", &log), 0);
+        ck_assert_msg(strstr(log, "was pushed ahead by an earlier call (confirmed") != NULL,
+                      "%s", log);
+        ck_assert_msg(strstr(log, "a fresh record") != NULL, "%s", log);
+        ck_assert_msg(strstr(log, "pushed ahead:") == NULL, "%s", log);
+        ck_assert(!has_record(s));
+        mark_done(s);
+    }
+    ck_assert_int_eq(rename(moved, repo_dir), 0);
+    /* 9 has no record: pushed, and 10..12 ahead of it; without --jobs, records still count */
+    ck_assert_int_eq(archive_push(9, "2", &log), 0);
+    ck_assert_msg(strstr(log, "pushed ahead: 3 stored") != NULL, "%s", log);
+    mark_done(9);
+    ck_assert_int_eq(archive_push(10, "1", &log), 0);
+    ck_assert_msg(strstr(log, "pushed ahead by an earlier call") != NULL, "%s", log);
+    for (uint64_t s = 1; s <= 12; s++) {
         char name[PG_WALNAME_SEG_LEN + 1];
         seg_name(s, name);
         RepoArchiveObject found;
         PgpErr err = {0};
         ck_assert_int_eq(repo_archive_find(repo, name, &found, &err), 0);
     }
-    /* without --jobs records are still confirmed (a setting turned down keeps them useful) */
-    ck_assert_int_eq(archive_push(3, "1", &log), 0);
-    ck_assert_msg(strstr(log, "pushed ahead by an earlier call") != NULL, "%s", log);
-    ck_assert_msg(strstr(log, "pushed ahead:") == NULL, "%s", log);
-    ck_assert(has_record(4) && has_record(5));
 }
 END_TEST
 
