@@ -86,7 +86,8 @@ static int select_label(Storage *s, const char *label, const Labels *l, RestoreS
                         PgpErr *err)
 {
     BackupManifest *m = NULL;
-    int rc = manifest_load(s, label, &m, err);
+    /* the header only: restore_plan_make reads the entries of the one it restores */
+    int rc = manifest_load_header(s, label, &m, err);
     if (rc == PGP_ERR_NOT_FOUND || (rc == 0 && !is_complete(m))) {
         bool exists = false;
         for (size_t i = 0; i < l->n && !exists; i++)
