@@ -567,11 +567,16 @@ static void timeline_facts(RestorePlan *p, Timelines *tl)
 }
 
 /* Candidates hold manifest headers only (restore_select.c): the chosen backup's entries are
- * read now, into a compact pack, so that only one backup's files are ever in memory, at
- * about 100 bytes a file (manifest_pack.h). */
+ * read now (with --backup they were, with its header), into a compact pack, so that only one
+ * backup's files are ever in memory, at about 100 bytes a file (manifest_pack.h). */
 static int load_chosen(Storage *s, RestorePlan *p, Candidates *c, const Chosen *ch, PgpErr *err)
 {
     BackupManifest *h = c->v[ch->cand], *m = NULL;
+    if (c->files != NULL) {
+        p->files = c->files;
+        c->files = NULL;
+        return 0;
+    }
     int rc = manifest_load_packed(s, h->label, &m, &p->files, err);
     if (rc != 0)
         return pgp_err_context(err, "cannot read the manifest of backup \"%s\"", h->label);
