@@ -3,7 +3,8 @@
  * back as added for files (content-addressed object, other object, chunked), directories and
  * symlinks; an empty pack; paths and targets longer than a block's share (records of their own);
  * a hundred thousand entries with stable pointers and their memory per entry; the content
- * order equal to strcmp of the object paths; loading a saved manifest into a pack.
+ * order equal to strcmp of the object paths; loading a saved manifest into a pack; duplicate
+ * paths refused (by comparing paths, without the reader's hash set), in a pack and on load.
  */
 #include "pgpitr/repo/manifest_pack.h"
 
@@ -193,6 +194,29 @@ START_TEST(test_many)
 }
 END_TEST
 
+START_TEST(test_duplicates)
+{
+    ManifestPack *p = manifest_pack_new();
+    PgpErr err = {0};
+    ck_assert_int_eq(manifest_pack_check_duplicates(p, &err), 0);         /* empty */
+    ManifestEntry a = file_entry("base/1/1259", SHA_A, NULL);
+    ManifestEntry b = a;
+    b.tablespace = 0;                                /* same path, another tablespace: fine */
+    ManifestEntry c = {.path = "base/1/1259x", .tablespace = 16385, .type = MANIFEST_DIR};
+    ck_assert_int_eq(manifest_pack_add(p, &a, &err), 0);
+    ck_assert_int_eq(manifest_pack_check_duplicates(p, &err), 0);         /* one */
+    ck_assert_int_eq(manifest_pack_add(p, &b, &err), 0);
+    ck_assert_int_eq(manifest_pack_add(p, &c, &err), 0);
+    ck_assert_int_eq(manifest_pack_check_duplicates(p, &err), 0);
+    ManifestEntry d = {.path = "base/1/1259", .tablespace = 16385, .type = MANIFEST_DIR};
+    ck_assert_int_eq(manifest_pack_add(p, &d, &err), 0);  /* a directory where a file is */
+    ck_assert_int_eq(manifest_pack_check_duplicates(p, &err), PGP_ERR_CORRUPT);
+    ck_assert_str_eq(err.msg, "invalid backup manifest: duplicate entry \"base/1/1259\" in "
+                              "tablespace 16385");
+    manifest_pack_free(p);
+}
+END_TEST
+
 static int cmp_sign(int c)
 {
     return (c > 0) - (c < 0);
@@ -276,6 +300,26 @@ START_TEST(test_load_packed)
     ck_assert_int_eq(manifest_load_packed(st, "B2", &h, &p, &err), PGP_ERR_NOT_FOUND);
     ck_assert_ptr_null(h);
     ck_assert_ptr_null(p);
+
+    /* the same text with the directory's path made the file's: a duplicate, refused */
+    free(m->label);
+    m->label = strdup("B3");
+    ManifestEntry f2 = file_entry("base/2", SHA_B, "objects/03/" SHA_B ".zst");
+    f2.tablespace = 0;
+    ck_assert_int_eq(manifest_add_entry(m, &f2, &err), 0);
+    char *text = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(manifest_to_json(m, &text, &len, &err), 0);
+    char *at = strstr(text, "\"base/2\"");
+    ck_assert_ptr_nonnull(at);
+    at[6] = '1';
+    ck_assert_int_eq(storage_put_all(st, "backup/B3/manifest.json", 0, text, len, &err), 0);
+    free(text);
+    ck_assert_int_eq(manifest_load_packed(st, "B3", &h, &p, &err), PGP_ERR_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "duplicate entry \"base/1\" in tablespace 0"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "backup/B3/manifest.json"));
+    ck_assert_ptr_null(h);
+    ck_assert_ptr_null(p);
     manifest_free(m);
     storage_free(st);
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -293,6 +337,7 @@ Suite *suite_manifest_pack(void)
     tcase_add_test(tc, test_long_texts);
     tcase_add_test(tc, test_many);
     tcase_add_test(tc, test_content_order);
+    tcase_add_test(tc, test_duplicates);
     tcase_add_test(tc, test_load_packed);
     suite_add_tcase(s, tc);
     return s;

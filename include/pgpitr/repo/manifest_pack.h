@@ -63,8 +63,13 @@ const char *manifest_pack_item_content(const ManifestPackItem *it, char buf[REPO
  * them when both are content addresses. */
 int manifest_pack_content_cmp(const ManifestPackItem *a, const ManifestPackItem *b);
 
+/* PGP_ERR_CORRUPT ("duplicate entry") when two entries have the same (tablespace, path):
+ * restore would write one file twice. Paths compared, not hashes. */
+int manifest_pack_check_duplicates(const ManifestPack *p, PgpErr *err);
+
 /* manifest_stream of backup <label> with every entry added to a new pack: *m the header
- * (entries not kept, n_listed their number), *files the entries; both NULL on failure. */
+ * (entries not kept, n_listed their number), *files the entries; both NULL on failure. The
+ * checks are manifest_load's, the duplicate paths by manifest_pack_check_duplicates. */
 int manifest_load_packed(Storage *s, const char *label, BackupManifest **m, ManifestPack **files,
                          PgpErr *err);
 
