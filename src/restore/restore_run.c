@@ -174,47 +174,6 @@ static bool is_tablespace_link(const BackupManifest *m, const ManifestEntry *e)
            tablespace_index(m, (uint32_t)oid, &idx) == 0;
 }
 
-static bool below(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-    return strncmp(path, dir, n) == 0 && path[n] == '/';
-}
-
-/* No entry may lie below a symlink: writing it would go through the link. */
-static int check_below_links(const BackupManifest *m, const ManifestPack *files, PgpErr *err)
-{
-    size_t n = manifest_pack_count(files);
-    for (size_t i = 0; i < n; i++) {
-        const ManifestPackItem *l = manifest_pack_at(files, i);
-        if (manifest_pack_item_type(l) != MANIFEST_SYMLINK)
-            continue;
-        const char *lpath = manifest_pack_item_path(l);
-        for (size_t j = 0; j < n; j++) {
-            const ManifestPackItem *e = manifest_pack_at(files, j);
-            const char *path = manifest_pack_item_path(e);
-            if (manifest_pack_item_tablespace(e) == manifest_pack_item_tablespace(l) &&
-                below(path, lpath))
-                return PGP_FAIL(err, PGP_ERR_CORRUPT, "manifest entry \"%s\" is below symlink \"%s\"",
-                                path, lpath);
-        }
-    }
-    char link[32];
-    for (size_t t = 0; t < m->n_tablespaces; t++) {
-        snprintf(link, sizeof link, "pg_tblspc/%u", (unsigned)m->tablespaces[t].oid);
-        for (size_t j = 0; j < n; j++) {
-            const ManifestPackItem *e = manifest_pack_at(files, j);
-            const char *path = manifest_pack_item_path(e);
-            if (manifest_pack_item_tablespace(e) == 0 &&
-                (below(path, link) ||
-                 (strcmp(path, link) == 0 && manifest_pack_item_type(e) != MANIFEST_SYMLINK)))
-                return PGP_FAIL(err, PGP_ERR_CORRUPT,
-                                "manifest entry \"%s\" collides with tablespace link \"%s\"", path,
-                                link);
-        }
-    }
-    return 0;
-}
-
 static int job_cmp(const void *a, const void *b)
 {
     uint64_t x = manifest_pack_item_size(((const RestoreJob *)a)->item),
@@ -281,7 +240,7 @@ static int plan_entries(Restore *r, PgpErr *err)
 {
     const BackupManifest *m = r->m;
     size_t n = manifest_pack_count(r->files);
-    int rc = check_below_links(m, r->files, err);
+    int rc = restore_check_below_links(m, r->files, err);
     if (rc != 0)
         return rc;
     /* Arrays of the exact sizes: three of every entry's size cost 48 bytes a file. */
