@@ -4,8 +4,8 @@
  * Owns the record layout and nothing else: no validation (manifest_stream did it), no
  * knowledge of what restore does with the entries.
  *
- * A record is a fixed header (PackHead, copied in and out with memcpy: records are not
- * aligned), the SHA-256 as 32 bytes when the entry has one in canonical form (64 lowercase
+ * A record is a fixed header (PackHead, HEAD_LEN bytes without padding, copied field by
+ * field: records are not aligned), the SHA-256 as 32 bytes when the entry has one in canonical form (64 lowercase
  * hex), then NUL-terminated texts: the path, the checksum when it is not canonical, the
  * object when it is not the content address of the checksum, and the symlink target or
  * chunk list. Records live in blocks that never move; the index holds a pointer per record.
@@ -40,6 +40,21 @@ typedef struct PackHead {
     uint8_t flags;
     uint8_t codec;            /* PipeCodec, with F_OBJ_ADDR */
 } PackHead;
+
+#define HEAD_LEN 34           /* PackHead's fields end to end (sizeof: 40, with padding) */
+
+static void head_put(unsigned char *at, const PackHead *h)
+{
+    memcpy(at, &h->size, 8);
+    memcpy(at + 8, &h->mtime, 8);
+    memcpy(at + 16, &h->stored_size, 8);
+    memcpy(at + 24, &h->tablespace, 4);
+    memcpy(at + 28, &h->mode, 2);
+    at[30] = h->type;
+    at[31] = h->chunk_shift;
+    at[32] = h->flags;
+    at[33] = h->codec;
+}
 
 struct ManifestPack {
     unsigned char **blocks;
@@ -141,7 +156,7 @@ int manifest_pack_add(ManifestPack *p, const ManifestEntry *e, PgpErr *err)
                                                 : e->link_target;
     if (link != NULL)
         h.flags |= F_LINK;
-    size_t len = sizeof h + (sha_bin ? 32 : 0) + strlen(path) + 1;
+    size_t len = HEAD_LEN + (sha_bin ? 32 : 0) + strlen(path) + 1;
     len += (h.flags & F_SHA_TEXT) ? strnlen(e->sha256, sizeof e->sha256 - 1) + 1 : 0;
     len += (h.flags & F_OBJ_TEXT) ? strlen(e->object) + 1 : 0;
     len += link != NULL ? strlen(link) + 1 : 0;
@@ -156,8 +171,8 @@ int manifest_pack_add(ManifestPack *p, const ManifestEntry *e, PgpErr *err)
     unsigned char *r = reserve(p, len), *at = r;
     if (r == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    memcpy(at, &h, sizeof h);
-    at += sizeof h;
+    head_put(at, &h);
+    at += HEAD_LEN;
     for (size_t i = 0; sha_bin && i < 32; i++)
         *at++ = (unsigned char)(hexval(e->sha256[2 * i]) << 4 | hexval(e->sha256[2 * i + 1]));
     at += put_text(at, path);
@@ -186,8 +201,17 @@ const ManifestPackItem *manifest_pack_at(const ManifestPack *p, size_t i)
 
 static PackHead head(const ManifestPackItem *it)
 {
+    const unsigned char *at = (const unsigned char *)it;
     PackHead h;
-    memcpy(&h, it, sizeof h);
+    memcpy(&h.size, at, 8);
+    memcpy(&h.mtime, at + 8, 8);
+    memcpy(&h.stored_size, at + 16, 8);
+    memcpy(&h.tablespace, at + 24, 4);
+    memcpy(&h.mode, at + 28, 2);
+    h.type = at[30];
+    h.chunk_shift = at[31];
+    h.flags = at[32];
+    h.codec = at[33];
     return h;
 }
 
@@ -208,7 +232,7 @@ uint32_t manifest_pack_item_tablespace(const ManifestPackItem *it)
 
 static const unsigned char *digest_of(const ManifestPackItem *it)
 {
-    return (const unsigned char *)it + sizeof(PackHead);
+    return (const unsigned char *)it + HEAD_LEN;
 }
 
 const char *manifest_pack_item_path(const ManifestPackItem *it)

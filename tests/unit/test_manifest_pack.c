@@ -187,7 +187,7 @@ START_TEST(test_many)
         ck_assert_str_eq(u.e.object, obj);
         ck_assert_uint_eq(u.e.size, i);
     }
-    /* blocks of 1 MiB: a record is 40 + 32 + the path (~17) bytes, the index 8 (doubling) */
+    /* blocks of 1 MiB: a record is 34 + 32 + the path (~17) bytes, the index 8 (doubling) */
     struct mallinfo2 mi = mallinfo2();
     ck_assert_msg(mi.uordblks / N < 160, "%zu bytes an entry", mi.uordblks / N);
     manifest_pack_free(p);

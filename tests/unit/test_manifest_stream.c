@@ -5,7 +5,7 @@
  * prefix refused, other layouts accepted, duplicates (keys and paths) refused with and without
  * kept entries, the "entries last" rule, the entry callback, a value larger than the window,
  * and memory that does not grow with the entries when none are kept (a generous bound), nor
- * beyond ~116 bytes an entry when they are packed as restore keeps them.
+ * beyond ~111 bytes an entry when they are packed as restore keeps them.
  */
 #include <check.h>
 #include <inttypes.h>
@@ -439,8 +439,8 @@ static int pack_one(void *ud, const BackupManifest *m, const ManifestEntry *e, s
 }
 
 /* Kept as restore keeps them (manifest_load_packed: a pack, duplicates found by sorting it
- * afterwards instead of the hash set): records of ~90 bytes (72 + the path) and 8 of index,
- * the sort's copy of the index after reading. Measured 116 bytes, bound 160 (the kept
+ * afterwards instead of the hash set): records of ~84 bytes (66 + the path) and 8 of index,
+ * the sort's copy of the index after reading. Measured 111 bytes, bound 160 (the kept
  * ManifestEntry list above: 253). */
 START_TEST(big_packed_bounded)
 {

@@ -9,8 +9,8 @@
  * the numbers (size, mtime, stored_size, tablespace, mode, type, chunk shift), the SHA-256 as
  * 32 bytes instead of 65 characters, the path, and the object path only when it is not the
  * content address of that SHA-256 (repo_object_path: then a codec byte names it). A symlink's
- * target or a chunked file's chunk list path follows as text. About 72 bytes plus the path
- * for a file, plus 8 for the index. crc32c (backup only) is not kept.
+ * target or a chunked file's chunk list path follows as text. 66 bytes plus the path for a
+ * file, plus 8 for the index. crc32c (backup only) is not kept.
  *
  * Unpacking gives back a ManifestEntry equal field for field to the one added (crc32c and
  * has_crc32c aside): tests/unit/test_manifest_pack.c. Records never move once added, so the
