@@ -568,7 +568,7 @@ static void timeline_facts(RestorePlan *p, Timelines *tl)
 
 /* Candidates hold manifest headers only (restore_select.c): the chosen backup's entries are
  * read now (with --backup they were, with its header), into a compact pack, so that only one
- * backup's files are ever in memory, at about 100 bytes a file (manifest_pack.h). */
+ * backup's files are ever in memory, at about 90 bytes a file (manifest_pack.h). */
 static int load_chosen(Storage *s, RestorePlan *p, Candidates *c, const Chosen *ch, PgpErr *err)
 {
     BackupManifest *h = c->v[ch->cand], *m = NULL;
