@@ -215,7 +215,9 @@ static int read_entry(Reader *r, size_t i, PgpErr *err)
     if (rc == 0)
         rc = manifest_validate_entry(r->m, &e, i, err);
     if (rc == 0)
-        rc = r->o->keep_entries ? manifest_add_entry(r->m, &e, err) : dup_add(r, &e, err);
+        rc = r->o->keep_entries        ? manifest_add_entry(r->m, &e, err)
+             : r->o->caller_checks_dups ? 0
+                                        : dup_add(r, &e, err);
     if (rc == 0 && r->o->fn != NULL)
         rc = r->o->fn(r->o->ud, r->m, &e, i, err);
     manifest_entry_clear(&e);

@@ -208,7 +208,7 @@ typedef struct Pool {
 
 bool restore_job_dest(const RestoreJob *j, char *out, size_t size)
 {
-    int n = snprintf(out, size, "%s/%s", j->base, j->entry->path);
+    int n = snprintf(out, size, "%s/%s", j->base, manifest_pack_item_path(j->item));
     return n >= 0 && (size_t)n < size;
 }
 
@@ -220,18 +220,19 @@ static int pool_item(void *ud, size_t i, void **local, PgpErr *err)
     RestoreFileResult res = {0};
     bool kept = false;
     char dest[PATH_MAX];
+    ManifestUnpacked u;
     if (!restore_job_dest(&p->jobs[i], dest, sizeof dest))
         return PGP_FAIL(err, PGP_ERR_IO, "cannot restore \"%s\" under \"%s\": path too long",
-                        p->jobs[i].entry->path, p->jobs[i].base);
-    int rc = p->opt->delta ? restore_file_delta(p->storage, p->jobs[i].entry, dest, &fopt, &res,
-                                                &kept, err)
-                           : restore_file(p->storage, p->jobs[i].entry, dest, &fopt, &res, err);
+                        manifest_pack_item_path(p->jobs[i].item), p->jobs[i].base);
+    manifest_pack_unpack(p->jobs[i].item, &u);
+    int rc = p->opt->delta ? restore_file_delta(p->storage, &u.e, dest, &fopt, &res, &kept, err)
+                           : restore_file(p->storage, &u.e, dest, &fopt, &res, err);
     if (rc == 0 && kept) {
         atomic_fetch_add(&p->kept, 1);
-        atomic_fetch_add(&p->kept_bytes, p->jobs[i].entry->size);
+        atomic_fetch_add(&p->kept_bytes, u.e.size);
     }
     atomic_fetch_add(&p->in_place, res.in_place); /* progress only, failed file or not */
-    if (rc == 0 && manifest_entry_chunked(p->jobs[i].entry)) {
+    if (rc == 0 && manifest_entry_chunked(&u.e)) {
         atomic_fetch_add(&p->chunked, 1);
         atomic_fetch_add(&p->chunks_fetched, res.chunks_fetched);
         atomic_fetch_add(&p->chunks_kept, res.chunks_kept);
@@ -573,7 +574,7 @@ int restore_jobs_mkdir_parents(RestoreDest *t, const RestoreJob *jobs, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (!restore_job_dest(&jobs[i], d, sizeof d))
             return PGP_FAIL(err, PGP_ERR_IO, "cannot restore \"%s\" under \"%s\": path too long",
-                            jobs[i].entry->path, jobs[i].base);
+                            manifest_pack_item_path(jobs[i].item), jobs[i].base);
         size_t len = (size_t)(strrchr(d, '/') - d);
         if (last_len > 0 && len == last_len && strncmp(last, d, len) == 0)
             continue;   /* the same directory as the previous file's */

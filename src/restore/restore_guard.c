@@ -485,3 +485,45 @@ int restore_ts_location_rule(const RestoreTsFacts *f, PgpErr *err)
                      (unsigned)f->oid);
     return PGP_ERR_USAGE;
 }
+
+/* ---- the backup's own symlinks ------------------------------------------------------------ */
+
+static bool below(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+int restore_check_below_links(const BackupManifest *m, const ManifestPack *files, PgpErr *err)
+{
+    size_t n = manifest_pack_count(files);
+    for (size_t i = 0; i < n; i++) {
+        const ManifestPackItem *l = manifest_pack_at(files, i);
+        if (manifest_pack_item_type(l) != MANIFEST_SYMLINK)
+            continue;
+        const char *lpath = manifest_pack_item_path(l);
+        for (size_t j = 0; j < n; j++) {
+            const ManifestPackItem *e = manifest_pack_at(files, j);
+            const char *path = manifest_pack_item_path(e);
+            if (manifest_pack_item_tablespace(e) == manifest_pack_item_tablespace(l) &&
+                below(path, lpath))
+                return PGP_FAIL(err, PGP_ERR_CORRUPT, "manifest entry \"%s\" is below symlink \"%s\"",
+                                path, lpath);
+        }
+    }
+    char link[32];
+    for (size_t t = 0; t < m->n_tablespaces; t++) {
+        snprintf(link, sizeof link, "pg_tblspc/%u", (unsigned)m->tablespaces[t].oid);
+        for (size_t j = 0; j < n; j++) {
+            const ManifestPackItem *e = manifest_pack_at(files, j);
+            const char *path = manifest_pack_item_path(e);
+            if (manifest_pack_item_tablespace(e) == 0 &&
+                (below(path, link) ||
+                 (strcmp(path, link) == 0 && manifest_pack_item_type(e) != MANIFEST_SYMLINK)))
+                return PGP_FAIL(err, PGP_ERR_CORRUPT,
+                                "manifest entry \"%s\" collides with tablespace link \"%s\"", path,
+                                link);
+        }
+    }
+    return 0;
+}

@@ -279,14 +279,15 @@ static char *absolute_dir(const char *dir)
 
 /* The first component of each path the backup has in tablespace oid: what a delta restore may
  * change in that location (it leaves every other entry there alone). */
-static int backup_names(const BackupManifest *m, uint32_t oid, KeepNames *out, PgpErr *err)
+static int backup_names(const ManifestPack *files, uint32_t oid, KeepNames *out, PgpErr *err)
 {
     int rc = 0;
-    for (size_t i = 0; i < m->n_entries && rc == 0; i++) {
-        const ManifestEntry *e = &m->entries[i];
-        if (e->tablespace != oid)
+    for (size_t i = 0; i < manifest_pack_count(files) && rc == 0; i++) {
+        const ManifestPackItem *e = manifest_pack_at(files, i);
+        if (manifest_pack_item_tablespace(e) != oid)
             continue;
-        char *top = strndup(e->path, strcspn(e->path, "/"));
+        const char *path = manifest_pack_item_path(e);
+        char *top = strndup(path, strcspn(path, "/"));
         if (top == NULL)
             return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
         if (!keep_names_has(out, top))
@@ -296,7 +297,7 @@ static int backup_names(const BackupManifest *m, uint32_t oid, KeepNames *out, P
     return rc;
 }
 
-static int roots_init(RestoreKeep *k, const RestoreDest *t, const BackupManifest *m,
+static int roots_init(RestoreKeep *k, const RestoreDest *t, const ManifestPack *files,
                       PgpErr *err)
 {
     if ((k->roots = calloc(t->n_ts + 1, sizeof *k->roots)) == NULL)
@@ -313,7 +314,7 @@ static int roots_init(RestoreKeep *k, const RestoreDest *t, const BackupManifest
             snprintf(r->saved, sizeof r->saved, "%s", KEEP_DATA_DIR);
         else
             snprintf(r->saved, sizeof r->saved, "%s/%u", KEEP_TS_DIR, (unsigned)r->oid);
-        int rc = i == 0 ? 0 : backup_names(m, r->oid, &r->backup, err);
+        int rc = i == 0 ? 0 : backup_names(files, r->oid, &r->backup, err);
         if (rc != 0)
             return rc;
     }
@@ -388,14 +389,14 @@ static int take_dir(RestoreKeep *k, PgpErr *err)
     return rc;
 }
 
-int restore_keep_open(const char *dir, const RestoreDest *t, const BackupManifest *m,
+int restore_keep_open(const char *dir, const RestoreDest *t, const ManifestPack *files,
                       RestoreKeep **out, PgpErr *err)
 {
     *out = NULL;
     RestoreKeep *k = calloc(1, sizeof *k);
     if (k == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    int rc = (k->dir = absolute_dir(dir)) != NULL ? roots_init(k, t, m, err)
+    int rc = (k->dir = absolute_dir(dir)) != NULL ? roots_init(k, t, files, err)
                                                    : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     json_t *probe = rc == 0 ? state_json(k, "copying") : NULL;
     if (rc == 0 && probe == NULL) /* jansson takes UTF-8 only */

@@ -54,7 +54,8 @@ typedef struct Restore {
     Storage *storage;
     const RestoreRequest *req;
     const RestorePlan *plan;
-    const BackupManifest *m;
+    const BackupManifest *m;              /* the header */
+    const ManifestPack *files;            /* the entries */
     RestoreDest dest;                     /* pgdata, tablespace locations, created dirs */
     PlannedDir *dirs;
     size_t n_dirs;
@@ -63,9 +64,9 @@ typedef struct Restore {
     RestoreJob *jobs;
     size_t n_jobs;
     uint64_t total_bytes;
-    const ManifestEntry *pg_control;
+    const ManifestPackItem *pg_control;
     char *pg_control_path;
-    const ManifestEntry *ts_map;            /* tablespace_map, when the backup has one */
+    const ManifestPackItem *ts_map;         /* tablespace_map, when the backup has one */
     RestoreTsRelocation *reloc;             /* --tablespace-map, resolved to oids */
     size_t n_reloc;
     RestoreExpected *expect;                /* --delta: every path the restore writes */
@@ -174,44 +175,10 @@ static bool is_tablespace_link(const BackupManifest *m, const ManifestEntry *e)
            tablespace_index(m, (uint32_t)oid, &idx) == 0;
 }
 
-static bool below(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-    return strncmp(path, dir, n) == 0 && path[n] == '/';
-}
-
-/* No entry may lie below a symlink: writing it would go through the link. */
-static int check_below_links(const BackupManifest *m, PgpErr *err)
-{
-    for (size_t i = 0; i < m->n_entries; i++) {
-        const ManifestEntry *l = &m->entries[i];
-        if (l->type != MANIFEST_SYMLINK)
-            continue;
-        for (size_t j = 0; j < m->n_entries; j++) {
-            const ManifestEntry *e = &m->entries[j];
-            if (e->tablespace == l->tablespace && below(e->path, l->path))
-                return PGP_FAIL(err, PGP_ERR_CORRUPT, "manifest entry \"%s\" is below symlink \"%s\"",
-                                e->path, l->path);
-        }
-    }
-    char link[32];
-    for (size_t t = 0; t < m->n_tablespaces; t++) {
-        snprintf(link, sizeof link, "pg_tblspc/%u", (unsigned)m->tablespaces[t].oid);
-        for (size_t j = 0; j < m->n_entries; j++) {
-            const ManifestEntry *e = &m->entries[j];
-            if (e->tablespace == 0 && (below(e->path, link) ||
-                                       (strcmp(e->path, link) == 0 && e->type != MANIFEST_SYMLINK)))
-                return PGP_FAIL(err, PGP_ERR_CORRUPT,
-                                "manifest entry \"%s\" collides with tablespace link \"%s\"", e->path,
-                                link);
-        }
-    }
-    return 0;
-}
-
 static int job_cmp(const void *a, const void *b)
 {
-    uint64_t x = ((const RestoreJob *)a)->entry->size, y = ((const RestoreJob *)b)->entry->size;
+    uint64_t x = manifest_pack_item_size(((const RestoreJob *)a)->item),
+             y = manifest_pack_item_size(((const RestoreJob *)b)->item);
     return x < y ? 1 : x > y ? -1 : 0; /* biggest first: no long file starts last */
 }
 
@@ -221,7 +188,10 @@ static void expect(Restore *r, const char *path, ManifestEntryType type)
         r->expect[r->n_expect++] = (RestoreExpected){.path = path, .type = type};
 }
 
-static int plan_entry(Restore *r, const ManifestEntry *e, PgpErr *err)
+/* it unpacked into e: every string e points to lives in the pack (until restore_plan_free),
+ * but for e->object, which the pool unpacks again when it writes the file. */
+static int plan_entry(Restore *r, const ManifestPackItem *it, const ManifestEntry *e,
+                      PgpErr *err)
 {
     const char *base = r->dest.pgdata;
     size_t idx;
@@ -238,11 +208,11 @@ static int plan_entry(Restore *r, const ManifestEntry *e, PgpErr *err)
     bool top_file = e->type == MANIFEST_FILE && e->tablespace == 0;
     bool is_control = top_file && strcmp(e->path, PG_CONTROL) == 0;
     if (top_file && strcmp(e->path, TABLESPACE_MAP) == 0)
-        r->ts_map = e;
+        r->ts_map = it;
     /* A file's destination path is joined when it is written (RestoreJob), unless --delta
      * needs it now, in the list of what the restore writes. */
     if (e->type == MANIFEST_FILE && !is_control && r->expect == NULL) {
-        r->jobs[r->n_jobs++] = (RestoreJob){.entry = e, .base = base};
+        r->jobs[r->n_jobs++] = (RestoreJob){.item = it, .base = base};
         r->total_bytes += e->size;
         return 0;
     }
@@ -251,13 +221,13 @@ static int plan_entry(Restore *r, const ManifestEntry *e, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     expect(r, path, e->type);
     if (is_control) {
-        r->pg_control = e;
+        r->pg_control = it;
         r->pg_control_path = path;
         return 0;
     }
     if (e->type == MANIFEST_FILE) {
         r->file_paths[r->n_file_paths++] = path;
-        r->jobs[r->n_jobs++] = (RestoreJob){.entry = e, .base = base};
+        r->jobs[r->n_jobs++] = (RestoreJob){.item = it, .base = base};
         r->total_bytes += e->size;
     } else if (e->type == MANIFEST_DIR) {
         r->dirs[r->n_dirs++] = (PlannedDir){.path = path, .mode = e->mode};
@@ -270,28 +240,34 @@ static int plan_entry(Restore *r, const ManifestEntry *e, PgpErr *err)
 static int plan_entries(Restore *r, PgpErr *err)
 {
     const BackupManifest *m = r->m;
-    int rc = check_below_links(m, err);
+    size_t n = manifest_pack_count(r->files);
+    int rc = restore_check_below_links(m, r->files, err);
     if (rc != 0)
         return rc;
     /* Arrays of the exact sizes: three of every entry's size cost 48 bytes a file. */
     size_t n_files = 1, n_dirs = 1;     /* each one more than needed: never calloc(0) */
-    for (size_t i = 0; i < m->n_entries; i++) {
-        n_files += m->entries[i].type == MANIFEST_FILE;
-        n_dirs += m->entries[i].type == MANIFEST_DIR;
+    for (size_t i = 0; i < n; i++) {
+        ManifestEntryType t = manifest_pack_item_type(manifest_pack_at(r->files, i));
+        n_files += t == MANIFEST_FILE;
+        n_dirs += t == MANIFEST_DIR;
     }
-    size_t n_links = m->n_entries - (n_files - 1) - (n_dirs - 1) + 1;
+    size_t n_links = n - (n_files - 1) - (n_dirs - 1) + 1;
     r->jobs = calloc(n_files, sizeof *r->jobs);
     r->dirs = calloc(n_dirs, sizeof *r->dirs);
     r->links = calloc(n_links, sizeof *r->links);
     if (r->req->delta) {
-        r->expect = calloc(m->n_entries + 1, sizeof *r->expect);
+        r->expect = calloc(n + 1, sizeof *r->expect);
         r->file_paths = calloc(n_files, sizeof *r->file_paths);
     }
     if (r->jobs == NULL || r->dirs == NULL || r->links == NULL ||
         (r->req->delta && (r->expect == NULL || r->file_paths == NULL)))
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < m->n_entries && rc == 0; i++)
-        rc = plan_entry(r, &m->entries[i], err);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const ManifestPackItem *it = manifest_pack_at(r->files, i);
+        ManifestUnpacked u;
+        manifest_pack_unpack(it, &u);
+        rc = plan_entry(r, it, &u.e, err);
+    }
     if (rc == 0 && r->pg_control == NULL)
         rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "backup \"%s\" has no \"%s\"", m->label, PG_CONTROL);
     if (rc == 0)
@@ -497,7 +473,9 @@ static int write_pg_control(Restore *r, PgpErr *err)
 {
     RestoreFileOptions opt = {.sync = true};
     RestoreFileResult res;
-    int rc = restore_file(r->storage, r->pg_control, r->pg_control_path, &opt, &res, err);
+    ManifestUnpacked u;
+    manifest_pack_unpack(r->pg_control, &u);
+    int rc = restore_file(r->storage, &u.e, r->pg_control_path, &opt, &res, err);
     if (rc == 0) {
         r->files_done++;
         r->bytes_done += res.size;
@@ -684,7 +662,7 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
                           const RestoreCommandPaths *paths, RestoreReport *rep, PgpErr *err)
 {
     Restore r = {.storage = storage, .req = req, .plan = plan,
-                 .m = plan->manifest, .tty = want_tty(req)};
+                 .m = plan->manifest, .files = plan->files, .tty = want_tty(req)};
     r.started = progress_now();
     int rc = restore_dest_init(&r.dest, req->pgdata, r.m, err);
     if (rc == 0)
@@ -693,7 +671,7 @@ static int restore_backup(Storage *storage, const RestorePlan *plan, const Resto
     if (rc == 0)
         rc = restore_dest_check(&r.dest, err); /* refuses before anything is written */
     if (rc == 0 && req->keep_old != NULL) /* checked and locked before the target is taken */
-        rc = restore_keep_open(req->keep_old, &r.dest, r.m, &r.keep, err);
+        rc = restore_keep_open(req->keep_old, &r.dest, r.files, &r.keep, err);
     if (rc == 0)
         rc = plan_entries(&r, err);
     if (rc == 0)

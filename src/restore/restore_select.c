@@ -83,10 +83,11 @@ static bool is_complete(const BackupManifest *m)
 }
 
 static int select_label(Storage *s, const char *label, const Labels *l, RestoreSelection *out,
-                        PgpErr *err)
+                        ManifestPack **files, PgpErr *err)
 {
     BackupManifest *m = NULL;
-    int rc = manifest_load(s, label, &m, err);
+    /* the entries compactly, beside the header: the one backup restore_plan_make restores */
+    int rc = manifest_load_packed(s, label, &m, files, err);
     if (rc == PGP_ERR_NOT_FOUND || (rc == 0 && !is_complete(m))) {
         bool exists = false;
         for (size_t i = 0; i < l->n && !exists; i++)
@@ -103,6 +104,8 @@ static int select_label(Storage *s, const char *label, const Labels *l, RestoreS
                      label);
         hint_complete(s, l, err);
         manifest_free(m);
+        manifest_pack_free(*files);
+        *files = NULL;
         return PGP_ERR_NOT_FOUND;
     }
     if (rc != 0)
@@ -130,6 +133,7 @@ void restore_candidates_free(Candidates *c)
     for (size_t i = 0; i < c->n; i++)
         manifest_free(c->v[i]);
     free(c->v);
+    manifest_pack_free(c->files);
     memset(c, 0, sizeof *c);
 }
 
@@ -175,7 +179,7 @@ int restore_load_candidates(Storage *s, const char *label, Candidates *c, PgpErr
         return rc;
     if (label != NULL) {
         RestoreSelection sel = {0};
-        rc = select_label(s, label, &l, &sel, err);
+        rc = select_label(s, label, &l, &sel, &c->files, err);
         if (rc == 0 && (c->v = calloc(1, sizeof *c->v)) == NULL)
             rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
         if (rc == 0)

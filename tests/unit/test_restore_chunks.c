@@ -461,10 +461,14 @@ START_TEST(delta_pool_counts_chunks)
     data[1][MIB] ^= 0x01;                                 /* chunk 1 of the second differs */
     write_live(dest[1], data[1], 2 * MIB);
     data[1][MIB] ^= 0x01;
-    RestoreJob jobs[2] = {{.entry = &e[0], .base = dir}, {.entry = &e[1], .base = dir}};
+    ManifestPack *pack = manifest_pack_new();
+    PgpErr err = {0};
+    ck_assert_int_eq(manifest_pack_add(pack, &e[0], &err), 0);
+    ck_assert_int_eq(manifest_pack_add(pack, &e[1], &err), 0);
+    RestoreJob jobs[2] = {{.item = manifest_pack_at(pack, 0), .base = dir},
+                          {.item = manifest_pack_at(pack, 1), .base = dir}};
     RestorePoolOptions opt = {.workers = 2, .delta = true};
     RestorePoolResult res;
-    PgpErr err = {0};
     ck_assert_msg(restore_pool_run(st, jobs, 2, &opt, &res, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(res.files, 2);
     ck_assert_uint_eq(res.kept, 1);
@@ -479,6 +483,7 @@ START_TEST(delta_pool_counts_chunks)
         chunk_list_free(l[k]);
         entry_free(&e[k]);
     }
+    manifest_pack_free(pack);
 }
 END_TEST
 

@@ -300,6 +300,7 @@ END_TEST
 
 typedef struct PoolFixture {
     ManifestEntry *e;
+    ManifestPack *pack;                 /* e, as restore holds them */
     RestoreJob *jobs;
     char **dests;
     char *base;
@@ -312,6 +313,7 @@ static void pool_make(PoolFixture *f, size_t n, size_t size)
     f->n = n;
     f->base = NULL;
     f->e = calloc(n, sizeof *f->e);
+    f->pack = manifest_pack_new();
     f->jobs = calloc(n, sizeof *f->jobs);
     f->dests = calloc(n, sizeof *f->dests);
     f->data = calloc(n, sizeof *f->data);
@@ -326,7 +328,9 @@ static void pool_make(PoolFixture *f, size_t n, size_t size)
         f->dests[i] = restore_path_join(dir, path);
         if (f->base == NULL)
             f->base = strdup(dir);
-        f->jobs[i] = (RestoreJob){.entry = &f->e[i], .base = f->base};
+        PgpErr err = {0};
+        ck_assert_int_eq(manifest_pack_add(f->pack, &f->e[i], &err), 0);
+        f->jobs[i] = (RestoreJob){.item = manifest_pack_at(f->pack, i), .base = f->base};
     }
 }
 
@@ -338,6 +342,7 @@ static void pool_free(PoolFixture *f)
         free(f->data[i]);
     }
     free(f->e);
+    manifest_pack_free(f->pack);
     free(f->jobs);
     free(f->dests);
     free(f->base);

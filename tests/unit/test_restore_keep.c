@@ -140,7 +140,7 @@ static void assert_tree(const char *rel, const char *want)
 
 static char *ent_paths[] = {"PG_15_x", "PG_15_x/1", "PG_15_x/1/16400", "PG_15_new"};
 static ManifestEntry ents[4];
-static BackupManifest man;
+static ManifestPack *man;              /* ents, as restore holds them */
 static RestoreTablespaceDest ts_dest;
 static RestoreDest dest;
 
@@ -169,7 +169,11 @@ static void fixture(void)
     for (size_t i = 0; i < 4; i++)
         ents[i] = (ManifestEntry){.path = ent_paths[i], .tablespace = 16385,
                                   .type = i == 2 ? MANIFEST_FILE : MANIFEST_DIR};
-    man = (BackupManifest){.entries = ents, .n_entries = 4};
+    PgpErr err = {0};
+    manifest_pack_free(man);
+    man = manifest_pack_new();
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_int_eq(manifest_pack_add(man, &ents[i], &err), 0);
     ts_dest = (RestoreTablespaceDest){.oid = 16385, .path = strdup(at("ts"))};
     dest = (RestoreDest){.pgdata = strdup(at("data")), .ts = &ts_dest, .n_ts = 1};
 }
@@ -178,13 +182,15 @@ static void fixture_free(void)
 {
     free(dest.pgdata);
     free(ts_dest.path);
+    manifest_pack_free(man);
+    man = NULL;
 }
 
 /* restore_keep_open + restore_keep_copy into rel; the error code. */
 static int keep(const char *rel, PgpErr *err)
 {
     RestoreKeep *k = NULL;
-    int rc = restore_keep_open(at(rel), &dest, &man, &k, err);
+    int rc = restore_keep_open(at(rel), &dest, man, &k, err);
     if (rc == 0) {
         rc = restore_keep_copy(k, NULL, err);
         if (rc == 0)
@@ -372,7 +378,7 @@ START_TEST(take_over)
     PgpErr err;
     pgp_err_clear(&err);
     RestoreKeep *k = NULL;
-    ck_assert_int_eq(restore_keep_open(at("keep"), &dest, &man, &k, &err), 0);
+    ck_assert_int_eq(restore_keep_open(at("keep"), &dest, man, &k, &err), 0);
     ck_assert_int_eq(restore_keep_copy(k, NULL, &err), 0);
     restore_keep_free(k); /* never finished: "kept" */
     ck_assert_ptr_nonnull(strstr(slurp("keep/keep-old.json"), "\"state\": \"kept\""));
@@ -403,7 +409,7 @@ START_TEST(cancelled)
     RestoreKeep *k = NULL;
     static volatile sig_atomic_t cancel = 15;
     RestoreKeepCopyOptions opt = {.quiet = true, .cancel = &cancel};
-    ck_assert_int_eq(restore_keep_open(at("keep"), &dest, &man, &k, &err), 0);
+    ck_assert_int_eq(restore_keep_open(at("keep"), &dest, man, &k, &err), 0);
     ck_assert_int_eq(restore_keep_copy(k, &opt, &err), PGP_ERR_IO);
     fx_assert_printable_err(&err, "interrupted by signal 15");
     restore_keep_free(k);

@@ -219,6 +219,9 @@ typedef struct ManifestReadOpts {
     ManifestEntryFn fn;    /* NULL: none */
     void *ud;
     bool keep_entries;     /* also keep them in (*out)->entries */
+    bool caller_checks_dups;  /* without keep_entries: no duplicate-path set; the caller,
+                                 who keeps the entries its own way, refuses duplicates
+                                 itself (manifest_load_packed) */
     size_t window;         /* bytes read at a time; 0: MANIFEST_WINDOW (tests use tiny ones) */
 } ManifestReadOpts;
 

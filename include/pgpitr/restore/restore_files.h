@@ -19,6 +19,7 @@
 
 #include "pgpitr/common/err.h"
 #include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/manifest_pack.h"
 #include "pgpitr/restore/restore_guard.h"
 #include "pgpitr/storage/storage.h"
 
@@ -89,15 +90,16 @@ int restore_file_chunks_delta(Storage *s, const ManifestEntry *e, const char *de
 int restore_object_plain(Storage *s, const char *object, const char *dest, bool sync,
                          uint64_t *size, PgpErr *err);
 
-/* One file to write: to base/entry->path, a path joined only when the file is written, so
- * that a restore of a million files does not hold a million destination paths. */
+/* One file to write: to base/<its path>, a path joined only when the file is written, so
+ * that a restore of a million files does not hold a million destination paths; its entry is
+ * unpacked (manifest_pack_unpack) only then too. */
 typedef struct RestoreJob {
-    const ManifestEntry *entry;         /* a MANIFEST_FILE entry (not owned) */
+    const ManifestPackItem *item;       /* a MANIFEST_FILE entry (not owned) */
     const char *base;                   /* the data directory or a tablespace's location, no
                                            trailing slash (not owned) */
 } RestoreJob;
 
-/* base/entry->path into out (size bytes); false when it does not fit. */
+/* base/<item's path> into out (size bytes); false when it does not fit. */
 bool restore_job_dest(const RestoreJob *j, char *out, size_t size);
 
 /* Progress, called on the thread that called restore_pool_run. */

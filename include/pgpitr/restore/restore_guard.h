@@ -7,7 +7,8 @@
  *    PostgreSQL or pg_verifybackup to trip over;
  *  - the running PostgreSQL servers of this host that this process can see through /proc, and
  *    the directories they use (data directory, tablespace locations);
- *  - the rule for which existing tablespace locations a --delta restore may restore over.
+ *  - the rule for which existing tablespace locations a --delta restore may restore over;
+ *  - no entry of a backup below one of its symlinks.
  *
  * Linux only (/proc, /proc/locks, flock on a directory). Nothing here writes a file.
  */
@@ -20,6 +21,8 @@
 #include <sys/types.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/manifest_pack.h"
 
 /* ---- directory locks ----------------------------------------------------------------------- */
 
@@ -138,5 +141,10 @@ typedef struct RestoreTsFacts {
  * has, when it points elsewhere).
  */
 int restore_ts_location_rule(const RestoreTsFacts *f, PgpErr *err);
+
+/* A backup's entries must not lie below one of its symlinks, nor below or at a tablespace
+ * link pg_tblspc/<oid> (restore makes those itself) unless that is the link: writing them
+ * would go through the link, out of the target. PGP_ERR_CORRUPT naming both. */
+int restore_check_below_links(const BackupManifest *m, const ManifestPack *files, PgpErr *err);
 
 #endif

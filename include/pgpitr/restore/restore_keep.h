@@ -45,7 +45,7 @@ typedef struct RestoreKeep RestoreKeep;
  * restore_keep_free. An interrupted --keep-old of the same target is taken over: "copying"
  * is copied again, "kept" is used as it is.
  */
-int restore_keep_open(const char *dir, const RestoreDest *t, const BackupManifest *m,
+int restore_keep_open(const char *dir, const RestoreDest *t, const ManifestPack *files,
                       RestoreKeep **out, PgpErr *err);
 
 typedef struct RestoreKeepCopyOptions {

@@ -17,6 +17,7 @@
 
 #include "pgpitr/common/err.h"
 #include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/manifest_pack.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/repo/wal_history.h"
@@ -25,7 +26,9 @@
 #include "pgpitr/repo/window.h"
 
 typedef struct RestorePlan {
-    BackupManifest *manifest;           /* the chosen backup (owned) */
+    BackupManifest *manifest;           /* the chosen backup's header (owned; its entries
+                                           are not kept there but in files) */
+    ManifestPack *files;                /* its entries, compactly (owned; manifest_pack.h) */
     uint32_t target_tli;                /* the timeline recovery follows */
     PgTimelineHistory history;          /* of target_tli (owned) */
     bool history_found;                 /* read from an archived history file */
