@@ -30,6 +30,7 @@
 
 #include "pgpitr/common/hexstr.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/common/fdio.h"
 
 #define HASH_CHUNK (1u << 20)
 #define RECORD_MAX 128
@@ -127,17 +128,8 @@ static int read_record(int dfd, const char *name, Record *rec, PgpErr *err)
 
 static int write_all(void *ud, const void *buf, size_t len, PgpErr *err)
 {
-    int fd = *(int *)ud;
-    for (const char *p = buf; len > 0;) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return PGP_FAIL_SYS(err, n < 0 ? errno : ENOSPC, "cannot write");
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    int e = fd_write_all(*(int *)ud, buf, len, -1, NULL);
+    return e == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot write");
 }
 
 /* SHA-256 of fd's content from offset 0 (also written to out_fd if >= 0), compared with the

@@ -17,6 +17,7 @@
 
 #include "pgpitr/common/log.h"
 #include "pgpitr/pg/pgquery.h"
+#include "pgpitr/common/fdio.h"
 
 int metrics_ready_scan(const char *pgdata, MetricsReady *out, PgpErr *err)
 {
@@ -100,23 +101,6 @@ int metrics_pg_archiver(const char *conninfo, MetricsPg *out, PgpErr *err)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = ENOSPC;     /* a short write with no error is a full disk */
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int metrics_textfile_write(const char *dir, const char *text, PgpErr *err)
 {
     char tmp[4096], final[4096];
@@ -127,9 +111,11 @@ int metrics_textfile_write(const char *dir, const char *text, PgpErr *err)
     int fd = mkstemp(tmp);
     if (fd < 0)
         return PGP_FAIL_PATH(err, errno, dir, "cannot create a file in \"%s\"", dir);
-    int rc = 0;
-    if (fchmod(fd, 0644) != 0 || write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0)
-        rc = PGP_FAIL_SYS(err, errno, "cannot write \"%s\"", tmp);
+    int rc = 0, e = fchmod(fd, 0644) != 0 ? errno : fd_write_all(fd, text, strlen(text), -1, NULL);
+    if (e == 0 && fsync(fd) != 0)
+        e = errno;
+    if (e != 0)
+        rc = PGP_FAIL_SYS(err, e, "cannot write \"%s\"", tmp);
     if (close(fd) != 0 && rc == 0)
         rc = PGP_FAIL_SYS(err, errno, "cannot write \"%s\"", tmp);
     if (rc == 0 && rename(tmp, final) != 0)

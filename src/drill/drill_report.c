@@ -25,6 +25,7 @@
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/pg/walname.h"
 #include "pgpitr/repo/repo_layout.h"
+#include "pgpitr/common/fdio.h"
 
 #define REPORT_DIR REPO_LAYOUT_DRILL_DIR
 #define REPORT_MAX_BYTES ((size_t)64 << 20)
@@ -690,16 +691,8 @@ int drill_report_store(Storage *s, const DrillReport *r, const char *json, PgpEr
 
 static int write_all(int fd, const char *text, size_t len, const char *path, PgpErr *err)
 {
-    while (len > 0) {
-        ssize_t w = write(fd, text, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return PGP_FAIL_SYS(err, w < 0 ? errno : ENOSPC, "cannot write \"%s\"", path);
-        text += w;
-        len -= (size_t)w;
-    }
-    return 0;
+    int e = fd_write_all(fd, text, len, -1, NULL);
+    return e == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot write \"%s\"", path);
 }
 
 int drill_report_write_file(const char *path, const char *text, PgpErr *err)

@@ -26,6 +26,7 @@
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/chunk_load.h"
 #include "pgpitr/repo/object_io.h"
+#include "pgpitr/common/fdio.h"
 
 /* Bytes of one chunk, written at off + written; more than len is corruption. */
 typedef struct ChunkSink {
@@ -40,20 +41,12 @@ static int chunk_write(void *ud, const void *buf, size_t len, PgpErr *err)
     if (len > c->len - c->written)
         return PGP_FAIL(err, PGP_ERR_CORRUPT, "larger than the %" PRIu64 " bytes of the chunk",
                         c->len);
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = pwrite(c->fd, p, len, (off_t)(c->off + c->written));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) /* a write of 0 bytes means the disk is full */
-            return PGP_FAIL_SYS(err, n < 0 ? errno : ENOSPC, "cannot write");
-        p += n;
-        len -= (size_t)n;
-        c->written += (uint64_t)n;
-        if (c->progress != NULL)
-            atomic_fetch_add_explicit(c->progress, (uint_fast64_t)n, memory_order_relaxed);
-    }
-    return 0;
+    size_t n = 0;
+    int e = fd_write_all(c->fd, buf, len, (off_t)(c->off + c->written), &n);
+    c->written += n;
+    if (c->progress != NULL)
+        atomic_fetch_add_explicit(c->progress, (uint_fast64_t)n, memory_order_relaxed);
+    return e == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot write");
 }
 
 static int fetch_chunk(Storage *s, const ChunkList *l, size_t i, int fd, void *buf,

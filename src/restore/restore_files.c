@@ -34,6 +34,7 @@
 #include "pgpitr/repo/object_io.h"
 #include "pgpitr/restore/restore_guard.h"
 #include "pgpitr/common/workpool.h"
+#include "pgpitr/common/fdio.h"
 
 #define CHUNK_MAX (1u << 20)
 #define CHUNK_MIN (16u << 10)
@@ -53,20 +54,12 @@ static int dest_write(void *ud, const void *buf, size_t len, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_CORRUPT,
                         "size mismatch: content is larger than the %llu bytes the manifest says",
                         (unsigned long long)d->limit);
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(d->fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) /* a write of 0 bytes means the disk is full */
-            return PGP_FAIL_SYS(err, n < 0 ? errno : ENOSPC, "cannot write");
-        p += n;
-        len -= (size_t)n;
-        d->written += (uint64_t)n;
-        if (d->progress != NULL)
-            atomic_fetch_add_explicit(d->progress, (uint_fast64_t)n, memory_order_relaxed);
-    }
-    return 0;
+    size_t n = 0;
+    int e = fd_write_all(d->fd, buf, len, -1, &n);
+    d->written += n;
+    if (d->progress != NULL)
+        atomic_fetch_add_explicit(d->progress, (uint_fast64_t)n, memory_order_relaxed);
+    return e == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot write");
 }
 
 static int object_codec(const char *object, PipeCodec *codec, PgpErr *err)
@@ -743,20 +736,6 @@ void restore_dest_cleanup(RestoreDest *t)
     }
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? errno : ENOSPC;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int restore_write_small(const char *dir, const char *name, const char *text, bool append,
                         PgpErr *err)
 {
@@ -774,9 +753,9 @@ int restore_write_small(const char *dir, const char *name, const char *text, boo
     if (e == 0 && append && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
         e = errno != 0 ? errno : EIO;
     if (e == 0 && last != '\n')
-        e = write_all(fd, "\n", 1);
+        e = fd_write_all(fd, "\n", 1, -1, NULL);
     if (e == 0)
-        e = write_all(fd, text, strlen(text));
+        e = fd_write_all(fd, text, strlen(text), -1, NULL);
     while (e == 0 && fsync(fd) != 0)
         e = errno == EINTR ? 0 : errno;
     if (fd >= 0 && close(fd) != 0 && e == 0)

@@ -1,0 +1,70 @@
+/*
+ * test_fdio.c - fd_write_all (src/common/fdio.c): a large buffer written whole at the file
+ * offset, or at a given offset with the file offset left where it was; a full disk (/dev/full)
+ * and a bad descriptor give their errno and the bytes written.
+ */
+#include "pgpitr/common/fdio.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fx_dir.h"
+
+#define BIG (3u << 20)
+
+START_TEST(writes_whole_buffers_at_the_offset_or_in_place)
+{
+    char dir[64], path[128];
+    fx_dir_make(dir, sizeof dir, "fdio");
+    snprintf(path, sizeof path, "%s/f", dir);
+    unsigned char *buf = malloc(BIG), *back = malloc(BIG);
+    for (size_t i = 0; i < BIG; i++)
+        buf[i] = (unsigned char)(i * 31 + i / 7);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    size_t n = 0;
+    ck_assert_int_eq(fd_write_all(fd, buf, BIG, -1, &n), 0);
+    ck_assert_uint_eq(n, BIG);
+    ck_assert_int_eq((int)lseek(fd, 0, SEEK_CUR), (int)BIG);
+    /* in place: bytes 1 MiB .. 1 MiB + 10 replaced, the file offset unchanged */
+    ck_assert_int_eq(fd_write_all(fd, "0123456789", 10, 1u << 20, &n), 0);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_int_eq((int)lseek(fd, 0, SEEK_CUR), (int)BIG);
+    memcpy(buf + (1u << 20), "0123456789", 10);
+    ck_assert_int_eq((int)pread(fd, back, BIG, 0), (int)BIG);
+    ck_assert(memcmp(back, buf, BIG) == 0);
+    ck_assert_int_eq(fd_write_all(fd, buf, 0, -1, NULL), 0);   /* nothing to write */
+    close(fd);
+    free(buf);
+    free(back);
+    fx_dir_remove(dir);
+}
+END_TEST
+
+START_TEST(a_full_disk_and_a_bad_descriptor_are_errors)
+{
+    int fd = open("/dev/full", O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    size_t n = 99;
+    ck_assert_int_eq(fd_write_all(fd, "abc", 3, -1, &n), ENOSPC);
+    ck_assert_uint_eq(n, 0);
+    close(fd);
+    ck_assert_int_eq(fd_write_all(-1, "abc", 3, -1, &n), EBADF);
+    ck_assert_int_eq(fd_write_all(-1, "abc", 3, 5, NULL), EBADF);
+}
+END_TEST
+
+Suite *suite_fdio(void)
+{
+    Suite *s = suite_create("fdio");
+    TCase *tc = tcase_create("fdio");
+    tcase_add_test(tc, writes_whole_buffers_at_the_offset_or_in_place);
+    tcase_add_test(tc, a_full_disk_and_a_bad_descriptor_are_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
