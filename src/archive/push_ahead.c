@@ -307,6 +307,7 @@ struct PushAhead {
     PushAheadList list;
     pthread_mutex_t mu;
     size_t next;                        /* the next segment of list to push */
+    size_t started;                     /* segments taken by a thread */
     PushAheadResult res;
     pthread_t threads[PUSH_AHEAD_JOBS_MAX];
     size_t n_threads;
@@ -339,13 +340,19 @@ static void *thread_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&p->mu);
         size_t i = p->next < p->list.n ? p->next++ : SIZE_MAX;
+        p->started += i != SIZE_MAX;
         pthread_mutex_unlock(&p->mu);
         if (i == SIZE_MAX)
             return NULL;
         bool already = false, ok = push_one(p, p->list.names[i], &already);
         pthread_mutex_lock(&p->mu);
-        if (!ok)
+        if (!ok) {
+            /* An unreachable or full repository fails every push alike: start no more, so
+             * that PostgreSQL's call is not held up by a queue of them (each may take the
+             * whole io-timeout). What is left is pushed by PostgreSQL's own calls. */
+            p->next = p->list.n;
             p->res.failed++;
+        }
         else if (already)
             p->res.already++;
         else
@@ -382,6 +389,15 @@ int push_ahead_start(Repo *repo, const char *repo_key, const char *wal_dir, int 
     return 0;
 }
 
+void push_ahead_stop(PushAhead *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->next = p->list.n;
+    pthread_mutex_unlock(&p->mu);
+}
+
 void push_ahead_join(PushAhead *p, PushAheadResult *res)
 {
     memset(res, 0, sizeof *res);
@@ -390,7 +406,7 @@ void push_ahead_join(PushAhead *p, PushAheadResult *res)
     for (size_t i = 0; i < p->n_threads; i++)
         pthread_join(p->threads[i], NULL);
     *res = p->res;
-    res->failed += p->list.n - p->next;   /* not started: no thread could be made */
+    res->skipped = p->list.n - p->started;
     pthread_mutex_destroy(&p->mu);
     free(p);
 }

@@ -76,9 +76,9 @@ static void ahead_finish(Ahead *h)
     bool ran = h->run != NULL;
     push_ahead_join(h->run, &r);
     h->run = NULL;
-    if (ran && r.pushed + r.already + r.failed > 0)
-        log_info("pushed ahead: %zu stored, %zu already archived, %zu failed", r.pushed,
-                 r.already, r.failed);
+    if (ran && r.pushed + r.already + r.failed + r.skipped > 0)
+        log_info("pushed ahead: %zu stored, %zu already archived, %zu failed, %zu not started",
+                 r.pushed, r.already, r.failed, r.skipped);
     if (h->dfd >= 0)
         close(h->dfd);
     h->dfd = -1;
@@ -111,6 +111,8 @@ static int push(const CmdSettings *s, const char *path, const WalPushOptions *op
         ahead_start(h, *repo, opt);
         rc = wal_push_finish(job, *repo, res, err);
         job = NULL;
+        if (rc != 0)
+            push_ahead_stop(h->run);   /* start no more: PostgreSQL retries PATH first */
     }
     wal_push_cancel(job);
     if (rc == 0 && confirmed)

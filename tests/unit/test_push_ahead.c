@@ -212,6 +212,35 @@ START_TEST(pushed_ahead_segments_are_archived_recorded_and_confirmed_once)
 }
 END_TEST
 
+/* A push that fails (here: a ready mark whose file is gone) stops the queue: nothing after it
+ * is started, so a failing repository does not hold PostgreSQL's call for every segment. */
+START_TEST(a_failure_starts_no_more_pushes)
+{
+    for (uint64_t s = 2; s <= 4; s++)
+        make_segment(s, 4, true);
+    PushAheadList l = {.n = 0};
+    for (uint64_t s = 1; s <= 4; s++)         /* segment 1 has no file */
+        seg_name(s, l.names[l.n++]);
+    WalPushOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1};
+    PushAhead *p = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(push_ahead_start(repo, key, wal, dfd, &l, 1, &opt, &p, &err), 0);
+    PushAheadResult r;
+    push_ahead_join(p, &r);
+    ck_assert_uint_eq(r.failed, 1);
+    ck_assert_uint_eq(r.skipped, 3);
+    ck_assert_uint_eq(r.pushed, 0);
+    for (uint64_t s = 2; s <= 4; s++)
+        ck_assert(!has_record(s));
+    /* push_ahead_stop before anything ran: nothing more is started either */
+    ck_assert_int_eq(push_ahead_start(repo, key, wal, dfd, &l, 1, &opt, &p, &err), 0);
+    push_ahead_stop(p);
+    push_ahead_join(p, &r);
+    ck_assert_uint_le(r.pushed + r.failed, 1);   /* at most the one taken before the stop */
+    ck_assert_uint_ge(r.skipped, 3);
+}
+END_TEST
+
 static void write_record(uint64_t segno, const char *text)
 {
     char name[PG_WALNAME_SEG_LEN + 1], rel[64];
@@ -381,6 +410,7 @@ Suite *suite_push_ahead(void)
     tcase_add_test(tc, picks_the_first_ready_segments_after_the_asked_one);
     tcase_add_test(tc, pushed_ahead_segments_are_archived_recorded_and_confirmed_once);
     tcase_add_test(tc, a_record_that_does_not_hold_confirms_nothing);
+    tcase_add_test(tc, a_failure_starts_no_more_pushes);
     tcase_add_test(tc, command_confirms_what_an_earlier_call_pushed_ahead);
     suite_add_tcase(s, tc);
     return s;

@@ -98,17 +98,21 @@ int push_ahead_pick(const char *wal_dir, int dfd, const char *after, size_t max,
 
 /* The segments of l pushed ahead by `threads` threads of their own (push_ahead_start), each
  * taking the next segment of the list, joined by push_ahead_join, which says how it went. A
- * failure is logged and left to PostgreSQL's own call for that segment. repo must be bound
+ * failure is logged and left to PostgreSQL's own call for that segment, and no segment is
+ * started after it (a repository that fails one push fails them all: PostgreSQL's call is not
+ * held up by the rest); push_ahead_stop starts no more either (the call's own push failed). repo must be bound
  * (repo_is_bound): each thread calls wal_push_file on it. Each record says repo_key. */
 typedef struct PushAhead PushAhead;
 typedef struct PushAheadResult {
     size_t pushed;      /* stored now */
     size_t already;     /* were in the repository with the same content */
     size_t failed;
+    size_t skipped;     /* not started: after a failure, push_ahead_stop, or no thread */
 } PushAheadResult;
 int push_ahead_start(Repo *repo, const char *repo_key, const char *wal_dir, int dfd,
                      const PushAheadList *l, size_t threads, const WalPushOptions *opt,
                      PushAhead **out, PgpErr *err);
+void push_ahead_stop(PushAhead *p);   /* NULL is fine */
 void push_ahead_join(PushAhead *p, PushAheadResult *res);
 
 #endif
