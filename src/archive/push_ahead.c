@@ -21,6 +21,7 @@
 #include "pgpitr/archive/spool.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/repo/repo_layout.h"
+#include "pgpitr/common/fdio.h"
 
 #define READY_SUFFIX ".ready"
 #define TMP_PREFIX ".tmp."
@@ -253,13 +254,9 @@ static void keep_smallest(PushAheadList *l, size_t max, const char *name)
 /* Removes records of segments before `after` and temporary files (left by a killed push). */
 static void prune(int dfd, const char *after)
 {
-    int fd = dup(dfd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (d == NULL) {
-        if (fd >= 0)
-            close(fd);
+    DIR *d = fd_opendir(dfd, ".");
+    if (d == NULL)
         return;
-    }
     for (struct dirent *e; (e = readdir(d)) != NULL;)
         if ((is_segment(e->d_name) && strcmp(e->d_name, after) < 0) ||
             strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)

@@ -32,6 +32,7 @@
 #include "pgpitr/archive/spool_file.h"
 #include "pgpitr/common/hexstr.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/common/fdio.h"
 
 #define IDENTITY_FILE ".identity"
 #define REQUEST_FILE ".requested"
@@ -528,13 +529,9 @@ bool spool_read_request(int dfd, char name[32])
 /* Removes the entries of the kinds in mask (1 << SpoolFileKind); `request` adds .requested. */
 static void remove_kinds(int dfd, unsigned mask, bool request)
 {
-    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* own offset for readdir */
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (d == NULL) {
-        if (fd >= 0)
-            close(fd);
+    DIR *d = fd_opendir(dfd, ".");
+    if (d == NULL)
         return;
-    }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         SpoolFileKind k = spool_file_kind(de->d_name);

@@ -1,9 +1,10 @@
 /*
- * fdio.c - writing a whole buffer to a file descriptor (fdio.h).
+ * fdio.c - writing a whole buffer to a file descriptor, and directory streams (fdio.h).
  */
 #include "pgpitr/common/fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 int fd_write_all(int fd, const void *buf, size_t len, off_t off, size_t *written)
@@ -25,4 +26,18 @@ int fd_write_all(int fd, const void *buf, size_t len, off_t off, size_t *written
     if (written != NULL)
         *written = done;
     return rc;
+}
+
+DIR *fd_opendir(int dfd, const char *name)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return d;
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "pgpitr/common/grow.h"
+#include "pgpitr/common/fdio.h"
 
 #include "posix_internal.h"
 
@@ -63,13 +64,9 @@ struct PosixBatch {
 /* Removes the batch directory `name` of pdfd and the temp files in it (best effort). */
 static void remove_batch_dir(int pdfd, const char *name)
 {
-    int fd = openat(pdfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-    if (dir == NULL) {
-        if (fd >= 0)
-            close(fd);
+    DIR *dir = fd_opendir(pdfd, name);
+    if (dir == NULL)
         return;
-    }
     struct dirent *de;
     while ((de = readdir(dir)) != NULL) {
         if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
@@ -82,13 +79,9 @@ static void remove_batch_dir(int pdfd, const char *name)
 /* Batch directories of this host whose process is gone: what a SIGKILLed backup left. */
 static void remove_stale_batches(PosixDrv *d, int pdfd)
 {
-    int fd = dup(pdfd);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-    if (dir == NULL) {
-        if (fd >= 0)
-            close(fd);
+    DIR *dir = fd_opendir(pdfd, ".");
+    if (dir == NULL)
         return;
-    }
     struct dirent *de;
     while ((de = readdir(dir)) != NULL) {
         if (strncmp(de->d_name, BATCH_PREFIX, strlen(BATCH_PREFIX)) != 0)

@@ -1,7 +1,8 @@
 /*
  * test_fdio.c - fd_write_all (src/common/fdio.c): a large buffer written whole at the file
  * offset, or at a given offset with the file offset left where it was; a full disk (/dev/full)
- * and a bad descriptor give their errno and the bytes written.
+ * and a bad descriptor give their errno and the bytes written. fd_opendir: two streams of one
+ * directory read it each from its start; a symbolic link is not followed.
  */
 #include "pgpitr/common/fdio.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fx_dir.h"
@@ -59,12 +61,48 @@ START_TEST(a_full_disk_and_a_bad_descriptor_are_errors)
 }
 END_TEST
 
+static int count_entries(DIR *d)
+{
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+START_TEST(directory_streams_have_their_own_position)
+{
+    char dir[64];
+    fx_dir_make(dir, sizeof dir, "fdio_dir");
+    fx_dir_put(dir, "a", "1");
+    fx_dir_put(dir, "b", "2");
+    char sub[128], link[128];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(link, sizeof link, "%s/link", dir);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    ck_assert_int_eq(symlink(sub, link), 0);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(dfd, 0);
+    ck_assert_int_eq(count_entries(fd_opendir(dfd, ".")), 4);   /* a, b, sub, link */
+    ck_assert_int_eq(count_entries(fd_opendir(dfd, ".")), 4);   /* again from the start */
+    ck_assert_int_eq(count_entries(fd_opendir(dfd, "sub")), 0);
+    errno = 0;
+    ck_assert_ptr_null(fd_opendir(dfd, "link"));     /* not followed (Linux: ENOTDIR) */
+    ck_assert(errno == ELOOP || errno == ENOTDIR);
+    ck_assert_ptr_null(fd_opendir(dfd, "a"));
+    ck_assert_int_eq(errno, ENOTDIR);
+    close(dfd);
+    fx_dir_remove(dir);
+}
+END_TEST
+
 Suite *suite_fdio(void)
 {
     Suite *s = suite_create("fdio");
     TCase *tc = tcase_create("fdio");
     tcase_add_test(tc, writes_whole_buffers_at_the_offset_or_in_place);
     tcase_add_test(tc, a_full_disk_and_a_bad_descriptor_are_errors);
+    tcase_add_test(tc, directory_streams_have_their_own_position);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -27,20 +27,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fx_dir.h"
+
 static char tdir[128];
 static char root[256];
 static Storage *st;
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
-    snprintf(tdir, sizeof tdir, "/tmp/pgpitr_test_batch.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tdir));
+    fx_dir_make(tdir, sizeof tdir, "test_batch");
     snprintf(root, sizeof root, "%s/repo", tdir);
     PgpErr err = {0};
     ck_assert_int_eq(storage_posix_new(root, true, &st, &err), 0);
@@ -50,7 +45,7 @@ static void teardown(void)
 {
     storage_free(st);
     st = NULL;
-    nftw(tdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    fx_dir_remove(tdir);
 }
 
 static int temps;

@@ -1,11 +1,13 @@
 /*
- * fdio.h - writing a whole buffer to a file descriptor: the loop every writer of files needs
- * (retry on EINTR, go on after a short write, and a write that wrote nothing counts as a full
- * disk), in one place (src/common/fdio.c).
+ * fdio.h - what every file writer and directory walker needs around a file descriptor, in one
+ * place (src/common/fdio.c): writing a whole buffer (retry on EINTR, go on after a short
+ * write, and a write that wrote nothing counts as a full disk), and a directory stream of a
+ * directory reached through a descriptor.
  */
 #ifndef PGPITR_FDIO_H
 #define PGPITR_FDIO_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -13,5 +15,10 @@
  * (pwrite, the file offset unchanged). Returns 0, or the errno of the failed write (ENOSPC
  * for one that wrote nothing). *written (may be NULL) gets the bytes written either way. */
 int fd_write_all(int fd, const void *buf, size_t len, off_t off, size_t *written);
+
+/* A directory stream of `name` under dfd ("." for dfd itself) on a descriptor of its own, so
+ * it has its own read position (a dup of dfd would share dfd's); a symbolic link at name is
+ * not followed. NULL, errno set, on failure. closedir frees it. */
+DIR *fd_opendir(int dfd, const char *name);
 
 #endif
