@@ -44,6 +44,7 @@ DELAY_MS=${BENCH_DRAIN_DELAY_MS:-20}
 SEG=16777216
 BUCKET=bench
 S3_PORT_LOW=46000 S3_PORT_HIGH=46499
+SOURCE_PORT_LOW=43000 SOURCE_PORT_HIGH=43999
 
 BENCH_LOG=bench-drain
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -75,16 +76,6 @@ outer() {
 PGBIN=""; PORT=""; PGPITR=""; SOCK=""
 PSQL_USER=postgres
 
-start_source() {
-  local try
-  for try in 1 2 3 4 5; do
-    PORT=$(pick_port 43000 43999)
-    "$PGBIN/pg_ctl" -D "$W/pgdata" -l "$W/log/source.log" -w -t 120 \
-      -o "-p $PORT -k $W/sock -c listen_addresses=''" start >/dev/null && return 0
-    log "postgres did not start on port $PORT (attempt $try)"
-  done
-  die "cannot start postgres"
-}
 
 # The source, with NSEG segments of pgbench WAL ready and nothing archived.
 make_backlog() {

@@ -166,10 +166,24 @@ log_ms() {
   date -u -d "$line" +%s%3N
 }
 
+# start_source: the source cluster in $W/pgdata on a free port (pick_port SOURCE_PORT_LOW
+# SOURCE_PORT_HIGH; a script with its own pick_port may ignore them), socket in $W/sock.
+start_source() {
+  local try
+  for try in 1 2 3 4 5; do
+    PORT=$(pick_port "${SOURCE_PORT_LOW:-41000}" "${SOURCE_PORT_HIGH:-42000}")
+    "$PGBIN/pg_ctl" -D "$W/pgdata" -l "$W/log/source.log" -w -t 120 \
+      -o "-p $PORT -k $W/sock -c listen_addresses=''" start >/dev/null && return 0
+    log "postgres did not start on port $PORT (attempt $try), retrying"
+  done
+  tail -n 20 "$W/log/source.log" >&2 || true
+  die "cannot start postgres"
+}
+
 # make_source PGPITR_REPO_ARGS [vacuum]: the bench's source cluster in $W/pgdata, loaded with
 # pgbench at $SCALE under wal_level minimal, then archiving into pgbackrest's stanza and (when
 # $PGPITR is set) into pgpitr's repository named by PGPITR_REPO_ARGS; "vacuum" freezes the
-# tables first (no anti-wraparound writes during the timed runs). Needs start_source and $CONF.
+# tables first (no anti-wraparound writes during the timed runs). Needs $CONF.
 make_source() {
   log "initdb + pgbench -i -s $SCALE (wal_level = minimal for the load)"
   "$PGBIN/initdb" -D "$W/pgdata" -U postgres -A trust --no-sync >"$W/log/initdb.log" 2>&1 \

@@ -109,19 +109,6 @@ pick_port() {
 }
 pgbr() { pgbackrest --config="$CONF" --stanza=bench "$@"; }
 
-start_source() {
-  local try
-  for try in 1 2 3 4 5; do
-    PORT=$(pick_port)
-    if "$PGBIN/pg_ctl" -D "$W/pgdata" -l "$W/log/source.log" -w -t 120 \
-         -o "-p $PORT -k $W/sock -c listen_addresses=''" start >/dev/null; then
-      return 0
-    fi
-    log "postgres did not start on port $PORT (attempt $try), retrying"
-  done
-  tail -n 20 "$W/log/source.log" >&2 || true
-  die "cannot start postgres"
-}
 
 setup_pgbackrest() {
   mkdir -p "$W/repo/pgbackrest" "$W/pgbr/lock" "$W/pgbr/log" "$W/pgbr/spool"

@@ -52,6 +52,7 @@ PART_MIB=16   # s3-part-size given to pgpitr; the RSS bound is 64 MiB + jobs x t
 JOBS=2
 
 BENCH_LOG=bench-s3
+SOURCE_PORT_LOW=41000 SOURCE_PORT_HIGH=42000
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$SELF")/lib.sh"
 
@@ -172,19 +173,6 @@ EOF
 pgp() { "$PGPITR" --config "$PCONF" "$@"; }
 pgbr() { pgbackrest --config="$CONF" --stanza=bench "$@"; }
 
-start_source() {
-  local try
-  for try in 1 2 3 4 5; do
-    PORT=$(pick_port 41000 42000)
-    if "$PGBIN/pg_ctl" -D "$W/pgdata" -l "$W/log/source.log" -w -t 120 \
-         -o "-p $PORT -k $W/sock -c listen_addresses=''" start >/dev/null; then
-      return 0
-    fi
-    log "postgres did not start on port $PORT (attempt $try), retrying"
-  done
-  tail -n 20 "$W/log/source.log" >&2 || true
-  die "cannot start postgres"
-}
 
 
 # The stanzas: the archive/backup repository and the one the per-segment pushes go to.
