@@ -311,10 +311,29 @@ int catalog_load_entries(Repo *repo, CatalogBackup *b, PgpErr *err)
     return 0;
 }
 
+int catalog_load_files(Repo *repo, CatalogBackup *b, PgpErr *err)
+{
+    if (b->status != CATALOG_BACKUP_COMPLETE || b->manifest == NULL)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "backup \"%s\" has no manifest loaded", b->label);
+    if (b->files != NULL)
+        return 0;
+    BackupManifest *m = NULL;
+    ManifestPack *files = NULL;
+    int rc = manifest_load_packed(repo_storage(repo), b->label, &m, &files, err);
+    if (rc != 0)
+        return pgp_err_context(err, "cannot read the manifest of backup \"%s\"", b->label);
+    manifest_free(b->manifest);
+    b->manifest = m;
+    b->files = files;
+    return 0;
+}
+
 void catalog_drop_entries(CatalogBackup *b)
 {
     if (b->manifest != NULL)
         manifest_drop_entries(b->manifest);
+    manifest_pack_free(b->files);
+    b->files = NULL;
 }
 
 /* ---- load / free ------------------------------------------------------------------------ */
@@ -343,8 +362,10 @@ void catalog_free(Catalog *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->n_backups; i++)
+    for (size_t i = 0; i < c->n_backups; i++) {
         manifest_free(c->backups[i].manifest);
+        manifest_pack_free(c->backups[i].files);
+    }
     for (size_t i = 0; i < c->n_timelines; i++)
         pg_timeline_free(&c->timelines[i].history);
     for (size_t i = 0; i < c->n_foreign && i < CATALOG_FOREIGN_MAX; i++)

@@ -318,6 +318,12 @@ const char *manifest_pack_item_content(const ManifestPackItem *it, char buf[REPO
     return object;
 }
 
+bool manifest_pack_item_chunked(const ManifestPackItem *it)
+{
+    PackHead h = head(it);
+    return h.type == MANIFEST_FILE && h.chunk_shift != 0;
+}
+
 static bool content_is_address(const ManifestPackItem *it)
 {
     PackHead h = head(it);

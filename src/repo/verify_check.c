@@ -22,16 +22,17 @@
 
 /* ---- the plan -------------------------------------------------------------------------- */
 
-static const ManifestEntry *ref_entry(const Catalog *c, const VerifyRef *r)
+static const ManifestPackItem *ref_item(const Catalog *c, const VerifyRef *r)
 {
-    return &c->backups[r->backup].manifest->entries[r->entry];
+    return manifest_pack_at(c->backups[r->backup].files, r->entry);
 }
 
-/* By object path, then backup and entry: the references of one object are adjacent. */
+/* By object path, then backup and entry: the references of one object are adjacent. The
+ * paths are compared without formatting them (manifest_pack_content_cmp). */
 static int ref_cmp(const void *a, const void *b, void *cat)
 {
     const VerifyRef *x = a, *y = b;
-    int r = strcmp(ref_entry(cat, x)->object, ref_entry(cat, y)->object);
+    int r = manifest_pack_content_cmp(ref_item(cat, x), ref_item(cat, y));
     if (r != 0)
         return r;
     if (x->backup != y->backup)
@@ -52,6 +53,13 @@ static PipeCodec path_codec(const char *path)
     return codec;
 }
 
+/* A file stored whole (chunked files are verify_chunks.c's). */
+static bool whole_file(const ManifestPackItem *it)
+{
+    char buf[REPO_PATH_MAX];
+    return !manifest_pack_item_chunked(it) && manifest_pack_item_content(it, buf) != NULL;
+}
+
 /* Every file entry of the checked backups, sorted by object (the plan's refs, no copy of the
  * paths: a million entries cost 16 bytes each here). */
 static int collect_refs(VerifyPlan *p, VerifyRef **out, size_t *n)
@@ -59,8 +67,8 @@ static int collect_refs(VerifyPlan *p, VerifyRef **out, size_t *n)
     const Catalog *c = p->c;
     size_t count = 0;
     for (size_t i = 0; i < c->n_backups; i++)
-        if (backup_checked(p, &c->backups[i]))
-            count += c->backups[i].manifest->n_entries;
+        if (backup_checked(p, &c->backups[i]) && c->backups[i].files != NULL)
+            count += manifest_pack_count(c->backups[i].files);
     VerifyRef *t = malloc((count ? count : 1) * sizeof *t);
     if (t == NULL)
         return PGP_ERR_NOMEM;
@@ -69,9 +77,10 @@ static int collect_refs(VerifyPlan *p, VerifyRef **out, size_t *n)
         if (!backup_checked(p, &c->backups[i]))
             continue;
         p->n_backups_checked++;
-        const BackupManifest *m = c->backups[i].manifest;
-        for (size_t e = 0; e < m->n_entries; e++)
-            if (m->entries[e].type == MANIFEST_FILE && m->entries[e].object != NULL)
+        const ManifestPack *f = c->backups[i].files;
+        size_t m = f != NULL ? manifest_pack_count(f) : 0;
+        for (size_t e = 0; e < m; e++)
+            if (whole_file(manifest_pack_at(f, e)))
                 t[(*n)++] = (VerifyRef){i, e};
     }
     qsort_r(t, *n, sizeof *t, ref_cmp, (void *)c);   /* GNU argument order */
@@ -103,9 +112,18 @@ static void set_object(VerifyObject *o, const char *path, const char *sha, PipeC
 {
     memset(o, 0, sizeof *o);
     o->path = path;
-    snprintf(o->sha256, sizeof o->sha256, "%s", sha);
+    o->sha256 = sha;
     o->codec = codec;
     o->size = size;
+}
+
+/* A backup file object: its path and checksum stay in the pack (made again when read). */
+static void set_file_object(VerifyObject *o, const ManifestPackItem *it)
+{
+    char buf[REPO_PATH_MAX];
+    const char *path = manifest_pack_item_content(it, buf);
+    *o = (VerifyObject){.item = it, .codec = path_codec(path != NULL ? path : ""),
+                        .size = manifest_pack_item_size(it)};
 }
 
 static int add_wal(VerifyPlan *p)
@@ -117,8 +135,10 @@ static int add_wal(VerifyPlan *p)
             continue;
         /* a segment is exactly one segment long; .partial and .backup files vary */
         uint64_t size = w->kind == PG_WALFILE_SEGMENT ? c->id.wal_segsize : VERIFY_SIZE_UNKNOWN;
-        p->wal_index[p->n_objs - p->n_file_objs] = i;
-        set_object(&p->objs[p->n_objs++], w->path, w->sha256, w->codec, size);
+        size_t k = p->n_objs - p->n_file_objs;
+        p->wal_index[k] = i;
+        set_object(&p->objs[p->n_objs], w->path, w->sha256, w->codec, size);
+        p->objs[p->n_objs++].head = p->wal_heads + k * VERIFY_HEAD_LEN;
     }
     return 0;
 }
@@ -130,8 +150,8 @@ int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *o
     for (size_t i = 0; i < c->n_backups; i++) {
         const BackupManifest *m = c->backups[i].manifest;
         /* a header alone would verify none of its files and call the backup intact */
-        if (m != NULL && (only == NULL || only == &c->backups[i]) && m->entries == NULL &&
-            m->n_listed > 0)
+        if (m != NULL && (only == NULL || only == &c->backups[i]) &&
+            c->backups[i].files == NULL && m->n_listed > 0)
             return PGP_FAIL(err, PGP_ERR_INTERNAL, "entries of backup \"%s\" not loaded",
                             c->backups[i].label);
     }
@@ -142,21 +162,20 @@ int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *o
     int rc = collect_refs(out, &out->refs, &n);
     const VerifyRef *t = out->refs;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        uniq += i == 0 || strcmp(ref_entry(c, &t[i])->object, ref_entry(c, &t[i - 1])->object) != 0;
+        uniq += i == 0 || manifest_pack_content_cmp(ref_item(c, &t[i]), ref_item(c, &t[i - 1])) != 0;
     if (rc == 0) {
         out->objs = calloc(uniq + c->n_wal + 1, sizeof *out->objs);
         out->ref_first = calloc(uniq + 1, sizeof *out->ref_first);
         out->wal_index = calloc(c->n_wal + 1, sizeof *out->wal_index);
-        if (!out->objs || !out->ref_first || !out->wal_index)
+        out->wal_heads = calloc(c->n_wal + 1, VERIFY_HEAD_LEN);
+        if (!out->objs || !out->ref_first || !out->wal_index || !out->wal_heads)
             rc = PGP_ERR_NOMEM;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (i > 0 && strcmp(ref_entry(c, &t[i])->object, ref_entry(c, &t[i - 1])->object) == 0)
+        if (i > 0 && manifest_pack_content_cmp(ref_item(c, &t[i]), ref_item(c, &t[i - 1])) == 0)
             continue;
-        const ManifestEntry *e = ref_entry(c, &t[i]);
         out->ref_first[out->n_objs] = i;
-        set_object(&out->objs[out->n_objs++], e->object, e->sha256, path_codec(e->object),
-                   e->size);
+        set_file_object(&out->objs[out->n_objs++], ref_item(c, &t[i]));
     }
     if (rc == 0) {
         out->ref_first[out->n_objs] = n;
@@ -182,6 +201,7 @@ void verify_plan_free(VerifyPlan *p)
     free(p->refs);
     free(p->ref_first);
     free(p->wal_index);
+    free(p->wal_heads);
     verify_chunks_free(&p->chunks);
     memset(p, 0, sizeof *p);
 }
@@ -309,10 +329,10 @@ static char *who_uses(Analysis *a, size_t oi, VerifyProblem *p)
         while (j < end && pl->refs[j].backup == bi)
             j++, more++;
         const CatalogBackup *b = &a->c->backups[bi];
-        const ManifestEntry *e = &b->manifest->entries[pl->refs[i].entry];
+        const char *path = manifest_pack_item_path(manifest_pack_at(b->files, pl->refs[i].entry));
         char q[PGP_QUOTE_BUF];
         fprintf(f, "%sbackup \"%s\" (file \"%s\"", i > pl->ref_first[oi] ? ", " : "", b->label,
-                pgp_quote(e->path, q));
+                pgp_quote(path, q));
         if (more > 0)
             fprintf(f, " and %zu more", more);
         fputc(')', f);
@@ -331,8 +351,10 @@ static void check_file_objects(Analysis *a)
         const VerifyObject *o = &pl->objs[i];
         if (o->status == VERIFY_OK)
             continue;
-        VerifyProblem *p = add(a, true, "backup_file", fmt(a, "%s", o->path),
-                               fmt(a, "backup file object \"%s\" is %s: %s", o->path,
+        char buf[REPO_PATH_MAX];
+        const char *path = verify_object_path(o, buf);
+        VerifyProblem *p = add(a, true, "backup_file", fmt(a, "%s", path),
+                               fmt(a, "backup file object \"%s\" is %s: %s", path,
                                    verify_status_name(o->status), verify_object_reason(o)),
                                NULL, 0);
         if (p == NULL)

@@ -18,9 +18,11 @@
 /* At most this many files are named in one breaks line; the backups list stays complete. */
 #define NAMED_FILES_MAX 16
 
-static const ManifestEntry *entry_of(const VerifyAnalysis *a, const VerifyChunkRef *r)
+/* r's entry, unpacked into u (its path and chunk list point into the catalog's pack). */
+static const ManifestEntry *entry_of(const VerifyAnalysis *a, const VerifyChunkRef *r,
+                                     ManifestUnpacked *u)
 {
-    return &a->c->backups[r->backup].manifest->entries[r->entry];
+    return verify_chunk_ref_entry(a->c, r, u);
 }
 
 static bool same_file(const ManifestEntry *x, const ManifestEntry *y)
@@ -38,7 +40,8 @@ static bool skipped(const VerifyChunks *v, size_t r, bool skip_bad)
 static void name_file(const VerifyAnalysis *a, const VerifyChunks *v, size_t i, size_t j,
                       size_t n, size_t index, bool skip_bad, FILE *f)
 {
-    const ManifestEntry *e = entry_of(a, &v->refs[i]);
+    ManifestUnpacked u;
+    const ManifestEntry *e = entry_of(a, &v->refs[i], &u);
     char q[PGP_QUOTE_BUF];
     if (index != SIZE_MAX) {
         uint64_t cs = (uint64_t)1 << e->chunk_shift, off = (uint64_t)index * cs;
@@ -58,7 +61,8 @@ static void name_file(const VerifyAnalysis *a, const VerifyChunks *v, size_t i, 
 static void record_file(VerifyAnalysis *a, const VerifyChunks *v, size_t i, size_t j, size_t n,
                         size_t index, bool skip_bad, VerifyProblem *p)
 {
-    const ManifestEntry *e = entry_of(a, &v->refs[i]);
+    ManifestUnpacked u;
+    const ManifestEntry *e = entry_of(a, &v->refs[i], &u);
     VerifyProblemFile *nf = realloc(p->files, (p->n_files + 1) * sizeof *nf);
     const char **labels = malloc(n * sizeof *labels);
     if (nf != NULL)
@@ -92,9 +96,10 @@ static void name_files(VerifyAnalysis *a, const VerifyChunks *v, size_t from, si
                        size_t *more)
 {
     for (size_t i = from; i < to;) {
-        const ManifestEntry *e = entry_of(a, &v->refs[i]);
+        ManifestUnpacked u, uj;
+        const ManifestEntry *e = entry_of(a, &v->refs[i], &u);
         size_t j = i, n = 0;
-        for (; j < to && same_file(entry_of(a, &v->refs[j]), e); j++)
+        for (; j < to && same_file(entry_of(a, &v->refs[j], &uj), e); j++)
             if (!skipped(v, j, skip_bad)) {
                 n++;
                 verify_add_backup(a, p, v->refs[j].backup);
@@ -144,7 +149,8 @@ static FILE *breaks_stream(VerifyAnalysis *a, char **text, size_t *len)
 static void list_problem(VerifyAnalysis *a, const VerifyChunks *v, size_t k)
 {
     size_t from = v->list_first[k], to = v->list_first[k + 1], named = 0, more = 0, len;
-    const char *path = entry_of(a, &v->refs[from])->chunk_list;
+    ManifestUnpacked u;
+    const char *path = entry_of(a, &v->refs[from], &u)->chunk_list;
     VerifyProblem *p = verify_add(a, true, "backup_chunk_list", verify_fmt(a, "%s", path),
                                   verify_fmt(a, "backup chunk list \"%s\" cannot be used: %s",
                                              path, v->list_error[k]),
@@ -160,7 +166,8 @@ static void list_problem(VerifyAnalysis *a, const VerifyChunks *v, size_t k)
 /* One entry the list (loaded for another file) does not describe. */
 static void ref_problem(VerifyAnalysis *a, const VerifyChunks *v, size_t r)
 {
-    const ManifestEntry *e = entry_of(a, &v->refs[r]);
+    ManifestUnpacked u;
+    const ManifestEntry *e = entry_of(a, &v->refs[r], &u);
     const char *label = a->c->backups[v->refs[r].backup].label;
     char q[PGP_QUOTE_BUF];
     pgp_quote(e->path, q);   /* before the calls: their arguments are evaluated in any order */

@@ -25,9 +25,11 @@ static int nomem(PgpErr *err)
 
 /* ---- the plan -------------------------------------------------------------------------- */
 
-static const ManifestEntry *ref_entry(const Catalog *c, const VerifyChunkRef *r)
+const ManifestEntry *verify_chunk_ref_entry(const Catalog *c, const VerifyChunkRef *r,
+                                            ManifestUnpacked *u)
 {
-    return &c->backups[r->backup].manifest->entries[r->entry];
+    manifest_pack_unpack(manifest_pack_at(c->backups[r->backup].files, r->entry), u);
+    return &u->e;
 }
 
 /* By list object, then file, tablespace, backup: the files of one list are adjacent, and
@@ -35,7 +37,9 @@ static const ManifestEntry *ref_entry(const Catalog *c, const VerifyChunkRef *r)
 static int ref_cmp(const void *a, const void *b, void *cat)
 {
     const VerifyChunkRef *x = a, *y = b;
-    const ManifestEntry *ex = ref_entry(cat, x), *ey = ref_entry(cat, y);
+    ManifestUnpacked ux, uy;
+    const ManifestEntry *ex = verify_chunk_ref_entry(cat, x, &ux);
+    const ManifestEntry *ey = verify_chunk_ref_entry(cat, y, &uy);
     int r = strcmp(ex->chunk_list, ey->chunk_list);
     if (r == 0)
         r = strcmp(ex->path, ey->path);
@@ -51,7 +55,7 @@ static int ref_cmp(const void *a, const void *b, void *cat)
 static bool checked(const CatalogBackup *b, const CatalogBackup *only)
 {
     return b->status == CATALOG_BACKUP_COMPLETE && (only == NULL || only == b) &&
-           b->manifest != NULL;
+           b->files != NULL;
 }
 
 static int group_lists(VerifyChunks *v)
@@ -60,9 +64,10 @@ static int group_lists(VerifyChunks *v)
     v->list_first = calloc(v->n_refs + 1, sizeof *v->list_first);
     if (v->list_first == NULL)
         return PGP_ERR_NOMEM;
+    ManifestUnpacked ua, ub;
     for (size_t i = 0; i < v->n_refs; i++)
-        if (i == 0 || strcmp(ref_entry(v->c, &v->refs[i])->chunk_list,
-                             ref_entry(v->c, &v->refs[i - 1])->chunk_list) != 0)
+        if (i == 0 || strcmp(verify_chunk_ref_entry(v->c, &v->refs[i], &ua)->chunk_list,
+                             verify_chunk_ref_entry(v->c, &v->refs[i - 1], &ub)->chunk_list) != 0)
             v->list_first[k++] = i;
     v->list_first[k] = v->n_refs;
     v->n_lists = k;
@@ -79,8 +84,8 @@ int verify_chunks_plan(const Catalog *c, const CatalogBackup *only, VerifyChunks
         const CatalogBackup *b = &c->backups[i];
         if (!checked(b, only))
             continue;
-        for (size_t e = 0; e < b->manifest->n_entries; e++) {
-            if (!manifest_entry_chunked(&b->manifest->entries[e]))
+        for (size_t e = 0, n = manifest_pack_count(b->files); e < n; e++) {
+            if (!manifest_pack_item_chunked(manifest_pack_at(b->files, e)))
                 continue;
             if (GROW(out->refs, out->n_refs, cap, 64, NULL, NULL) != 0) {
                 verify_chunks_free(out);
@@ -171,7 +176,8 @@ typedef struct Lists {
 static int check_other_refs(VerifyChunks *v, size_t k, const ChunkList *l)
 {
     for (size_t r = v->list_first[k] + 1; r < v->list_first[k + 1]; r++) {
-        const ManifestEntry *e = ref_entry(v->c, &v->refs[r]);
+        ManifestUnpacked u;
+        const ManifestEntry *e = verify_chunk_ref_entry(v->c, &v->refs[r], &u);
         uint64_t cs = (uint64_t)1 << e->chunk_shift;
         PgpErr e2 = {0};
         if (chunk_list_check(l, "the list", e->size, cs, chunk_count(e->size, cs), l->codec,
@@ -210,7 +216,8 @@ static int list_item(void *ud, size_t k, void **local, PgpErr *err)
     VerifyChunks *v = p->v;
     if (p->second && v->list_error[k] != NULL)
         return 0;
-    const ManifestEntry *e = ref_entry(v->c, &v->refs[v->list_first[k]]);
+    ManifestUnpacked u;
+    const ManifestEntry *e = verify_chunk_ref_entry(v->c, &v->refs[v->list_first[k]], &u);
     ChunkList *l = NULL;
     PgpErr e2 = {0};
     int rc = chunk_list_load(p->s, e, &l, &e2);
@@ -268,8 +275,9 @@ static int chunk_item(void *ud, size_t i, void **local, PgpErr *err)
     int rc = verify_chunk_path(ch, path, err);
     if (rc != 0)
         return rc;
-    VerifyObject o = {.path = path, .codec = (PipeCodec)ch->codec, .size = ch->len};
-    pipe_hex(ch->digest, sizeof ch->digest, o.sha256);
+    char sha[PIPE_SHA256_HEX_LEN + 1];
+    pipe_hex(ch->digest, sizeof ch->digest, sha);
+    VerifyObject o = {.path = path, .sha256 = sha, .codec = (PipeCodec)ch->codec, .size = ch->len};
     rc = verify_object(p->s, &o, *local, SCRATCH, err);
     if (rc != 0)
         return rc;

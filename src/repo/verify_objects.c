@@ -39,7 +39,7 @@ static int count_write(void *ud, const void *buf, size_t len, PgpErr *err)
 {
     CountSink *c = ud;
     VerifyObject *o = c->o;
-    if (o->head_len < VERIFY_HEAD_LEN) {
+    if (o->head != NULL && o->head_len < VERIFY_HEAD_LEN) {
         size_t take = VERIFY_HEAD_LEN - o->head_len;
         if (take > len)
             take = len;
@@ -73,7 +73,7 @@ static void set_result(VerifyObject *o, VerifyStatus st, const char *reason)
         o->reason = strdup(reason);
 }
 
-static void judge(VerifyObject *o, int rc, const PgpErr *e, const ObjectReadResult *res)
+static void judge(VerifyObject *o, const char *sha, int rc, const PgpErr *e, const ObjectReadResult *res)
 {
     char why[VERIFY_REASON_MAX];
     if (res->mismatch)
@@ -106,11 +106,19 @@ static void judge(VerifyObject *o, int rc, const PgpErr *e, const ObjectReadResu
     }
     if (res->mismatch) {
         snprintf(why, sizeof why, "checksum mismatch: content has sha256 %s, expected %s",
-                 res->sha256_hex, o->sha256);
+                 res->sha256_hex, sha);
         set_result(o, VERIFY_CORRUPT, why);
         return;
     }
     set_result(o, VERIFY_OK, "");
+}
+
+const char *verify_object_path(const VerifyObject *o, char buf[REPO_PATH_MAX])
+{
+    if (o->path != NULL || o->item == NULL)
+        return o->path != NULL ? o->path : "";
+    const char *p = manifest_pack_item_content(o->item, buf);
+    return p != NULL ? p : "";
 }
 
 int verify_object(Storage *s, VerifyObject *o, void *buf, size_t size, PgpErr *err)
@@ -120,19 +128,28 @@ int verify_object(Storage *s, VerifyObject *o, void *buf, size_t size, PgpErr *e
     o->head_len = 0;
     verify_object_clear(o);
     CountSink cs = {.o = o};
-    ObjectReadOptions opt = {.codec = o->codec, .expect_sha256 = o->sha256, .buf = buf,
+    /* a pack's record is unpacked for the time of the read only (the path and checksum of a
+     * million objects are not kept twice) */
+    ManifestUnpacked u;
+    const char *path = o->path, *sha = o->sha256;
+    if (o->item != NULL && (path == NULL || sha == NULL)) {
+        manifest_pack_unpack(o->item, &u);
+        path = path != NULL ? path : u.e.object != NULL ? u.e.object : "";
+        sha = sha != NULL ? sha : u.e.sha256;
+    }
+    ObjectReadOptions opt = {.codec = o->codec, .expect_sha256 = sha, .buf = buf,
                              .buf_size = size};
     ObjectReadResult res;
     PgpErr e;
     pgp_err_clear(&e);
-    int rc = object_io_read_verify(s, o->path, &opt, (PipeSink){count_write, &cs}, &res, &e);
+    int rc = object_io_read_verify(s, path, &opt, (PipeSink){count_write, &cs}, &res, &e);
     o->stored_read = res.stored;
     if (rc == PGP_ERR_NOMEM) {   /* not the object's fault */
         if (err != NULL)
             *err = e;
         return rc;
     }
-    judge(o, rc, &e, &res);
+    judge(o, sha, rc, &e, &res);
     return 0;
 }
 

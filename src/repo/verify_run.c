@@ -71,7 +71,7 @@ static int load_checked_entries(Repo *repo, Catalog *c, const CatalogBackup *onl
         CatalogBackup *b = &c->backups[i];
         if (b->status != CATALOG_BACKUP_COMPLETE || (only != NULL && only != b))
             continue;
-        int rc = catalog_load_entries(repo, b, err);
+        int rc = catalog_load_files(repo, b, err);
         if (rc != 0)
             return rc;
     }

@@ -343,7 +343,8 @@ static void put_le(uint8_t *b, size_t off, uint64_t v, size_t n)
 
 void fx_good_wal_header(VerifyObject *o, uint32_t tli, uint64_t segno, uint64_t sysid)
 {
-    memset(o->head, 0, sizeof o->head);
+    ck_assert_ptr_nonnull(o->head);   /* the plan gives WAL objects a head */
+    memset(o->head, 0, VERIFY_HEAD_LEN);
     put_le(o->head, 0, 0xD110, 2);                 /* PostgreSQL 15 */
     put_le(o->head, 2, 0x0002, 2);                 /* XLP_LONG_HEADER */
     put_le(o->head, 4, tli, 4);

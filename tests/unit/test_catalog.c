@@ -321,9 +321,18 @@ START_TEST(test_headers_only_entries_on_demand)
     ck_assert_int_eq(catalog_load_entries(fx.repo, b, &err), 0);
     ck_assert_uint_eq(b->manifest->n_entries, listed);
     ck_assert_str_eq(b->manifest->label, "B4");
+    /* verify plans from the packed entries (catalog_load_files), not from manifest->entries */
+    ck_assert_int_eq(verify_plan_build(&c, b, &plan, &err), PGP_ERR_INTERNAL);
+    catalog_drop_entries(b);
+    ck_assert_int_eq(catalog_load_files(fx.repo, b, &err), 0);
+    ck_assert_ptr_nonnull(b->files);
+    ck_assert_ptr_null(b->manifest->entries);
+    ck_assert_uint_eq(manifest_pack_count(b->files), listed);
+    ck_assert_str_eq(b->manifest->label, "B4");
     ck_assert_int_eq(verify_plan_build(&c, b, &plan, &err), 0);
     verify_plan_free(&plan);
     catalog_drop_entries(b);
+    ck_assert_ptr_null(b->files);
     ck_assert_ptr_null(b->manifest->entries);
     ck_assert_uint_eq(b->manifest->n_listed, listed);
     catalog_free(&c);

@@ -87,6 +87,7 @@ START_TEST(test_round_trip_kinds)
         ck_assert_uint_eq(manifest_pack_item_type(it), v[i].type);
         ck_assert_uint_eq(manifest_pack_item_size(it), v[i].size);
         ck_assert_uint_eq(manifest_pack_item_tablespace(it), v[i].tablespace);
+        ck_assert(manifest_pack_item_chunked(it) == manifest_entry_chunked(&v[i]));
     }
     char buf[REPO_PATH_MAX];
     ck_assert_str_eq(manifest_pack_item_content(manifest_pack_at(p, 0), buf),

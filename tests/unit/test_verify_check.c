@@ -73,7 +73,7 @@ static void run(Run *x, const char *only, const Damage *dmg)
     ck_assert_msg(rc == 0, "catalog_load: %s", err.msg);
     for (size_t i = 0; i < x->c.n_backups; i++)
         if (x->c.backups[i].status == CATALOG_BACKUP_COMPLETE)
-            ck_assert_int_eq(catalog_load_entries(fx.repo, &x->c.backups[i], &err), 0);
+            ck_assert_int_eq(catalog_load_files(fx.repo, &x->c.backups[i], &err), 0);
     const CatalogBackup *b = NULL;
     for (size_t i = 0; only != NULL && i < x->c.n_backups; i++)
         if (strcmp(x->c.backups[i].label, only) == 0)
@@ -88,8 +88,9 @@ static void run(Run *x, const char *only, const Damage *dmg)
             const CatalogWal *w = &x->c.wal[p->wal_index[i - p->n_file_objs]];
             fx_good_wal_header(o, w->tli, w->segno, FX_SYSID);
         }
+        char buf[REPO_PATH_MAX];
         for (const Damage *d = dmg; d != NULL && d->path != NULL; d++) {
-            if (strcmp(d->path, o->path) != 0)
+            if (strcmp(d->path, verify_object_path(o, buf)) != 0)
                 continue;
             o->status = d->status;
             if (d->status == VERIFY_OK) {

@@ -138,7 +138,7 @@ static void run(Run *x, const char *only, int jobs)
     ck_assert_msg(rc == 0, "catalog_load: %s", err.msg);
     const CatalogBackup *b = NULL;
     for (size_t i = 0; i < x->c.n_backups; i++) {
-        ck_assert_int_eq(catalog_load_entries(fx.repo, &x->c.backups[i], &err), 0);
+        ck_assert_int_eq(catalog_load_files(fx.repo, &x->c.backups[i], &err), 0);
         if (only != NULL && strcmp(x->c.backups[i].label, only) == 0)
             b = &x->c.backups[i];
     }

@@ -81,8 +81,15 @@ static void put_object(const void *data, size_t len, PipeCodec codec, VerifyObje
     fclose(mem);
     uint8_t d[PIPE_SHA256_LEN];
     ck_assert_int_eq(pipe_sha256_buf(data, len, d, NULL), 0);
+    /* o->sha256 is not owned: up to 64 live objects a test (NPOOL), each with its own text */
+    static char shas[64][PIPE_SHA256_HEX_LEN + 1];
+    static uint8_t heads[64][VERIFY_HEAD_LEN];
+    static unsigned next;
+    char *sha = shas[next % 64];
     memset(o, 0, sizeof *o);
-    pipe_hex(d, PIPE_SHA256_LEN, o->sha256);
+    o->head = heads[next++ % 64];
+    pipe_hex(d, PIPE_SHA256_LEN, sha);
+    o->sha256 = sha;
     repo_object_path(o->sha256, codec, path, NULL);
     ck_assert_int_eq(storage_put_all(st, path, 0, out, out_len, &err), 0);
     free(out);

@@ -21,6 +21,7 @@
 
 #include "pgpitr/common/err.h"
 #include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/manifest_pack.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/pg/timeline.h"
@@ -43,6 +44,8 @@ typedef struct CatalogBackup {
     BackupManifest *manifest;           /* COMPLETE only (owned): the header only (entries
                                            NULL, n_listed their number) until
                                            catalog_load_entries */
+    ManifestPack *files;                /* COMPLETE only (owned): the entries, compactly,
+                                           after catalog_load_files; NULL before */
     char error[CATALOG_ERROR_MAX];      /* CORRUPT only */
     int64_t dir_mtime;                  /* of backup/<label>; where directories have no time
                                            (S3), incomplete and corrupt ones take their newest
@@ -113,7 +116,11 @@ void catalog_free(Catalog *c);          /* zeroed catalogs are fine */
  * time where possible, memory grows with the entries kept. b must be COMPLETE. Errors as
  * manifest_load (a manifest removed since the catalog was loaded is PGP_ERR_NOT_FOUND). */
 int catalog_load_entries(Repo *repo, CatalogBackup *b, PgpErr *err);
-/* Frees the entries catalog_load_entries kept (the header stays). */
+/* The same, keeping the entries in b->files (manifest_pack.h: about 100 bytes a file instead
+ * of 128 plus strings); b->manifest becomes the header of the manifest read. For commands
+ * that hold every file of the backups they check (verify: issue #14's 300 bytes a file). */
+int catalog_load_files(Repo *repo, CatalogBackup *b, PgpErr *err);
+/* Frees the entries catalog_load_entries or catalog_load_files kept (the header stays). */
 void catalog_drop_entries(CatalogBackup *b);
 
 /* The timeline entry of tli, NULL if none. */

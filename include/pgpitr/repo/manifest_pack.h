@@ -20,6 +20,7 @@
 #ifndef PGPITR_MANIFEST_PACK_H
 #define PGPITR_MANIFEST_PACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,8 @@ ManifestEntryType manifest_pack_item_type(const ManifestPackItem *it);
 uint64_t manifest_pack_item_size(const ManifestPackItem *it);
 uint32_t manifest_pack_item_tablespace(const ManifestPackItem *it);
 const char *manifest_pack_item_path(const ManifestPackItem *it);
+/* A file stored as chunks (manifest_entry_chunked): its content is a chunk list. */
+bool manifest_pack_item_chunked(const ManifestPackItem *it);
 
 /* The object holding a file's content (its object, or its chunk list when chunked): a
  * pointer into the pack or to buf; NULL when it has none (not a file). */

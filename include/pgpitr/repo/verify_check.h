@@ -22,7 +22,7 @@
 /* One backup file object and the entries that reference it. */
 typedef struct VerifyRef {
     size_t backup;          /* index into Catalog.backups */
-    size_t entry;           /* index into that manifest's entries */
+    size_t entry;           /* index into that backup's files (CatalogBackup.files) */
 } VerifyRef;
 
 typedef struct VerifyPlan {
@@ -35,13 +35,15 @@ typedef struct VerifyPlan {
                                    [ref_first[i], ref_first[i + 1]) */
     size_t *ref_first;
     size_t *wal_index;          /* WAL object k (objs[n_file_objs + k]) is Catalog.wal[...] */
+    uint8_t *wal_heads;         /* WAL object k's head: VERIFY_HEAD_LEN bytes at k * that
+                                   (file objects keep none: 64 bytes a file saved) */
     size_t n_backups_checked, n_histories;
     VerifyChunks chunks;        /* files stored as chunks: their lists and chunks, read by
                                    verify_chunks_run after objs (not run: nothing reported) */
 } VerifyPlan;
 
 /* Builds the list of objects to read. only may be NULL. The backups checked (only, or every
- * complete one) must have their entries loaded (catalog_load_entries): a header alone is
+ * complete one) must have their entries loaded (catalog_load_files): a header alone is
  * PGP_ERR_INTERNAL, never a backup with nothing to verify. */
 int verify_plan_build(const Catalog *c, const CatalogBackup *only, VerifyPlan *out,
                       PgpErr *err);

@@ -31,7 +31,7 @@
 /* One chunked file entry of a checked backup. */
 typedef struct VerifyChunkRef {
     size_t backup;          /* index into Catalog.backups */
-    size_t entry;           /* index into that manifest's entries */
+    size_t entry;           /* index into that backup's files (CatalogBackup.files) */
 } VerifyChunkRef;
 
 /* One distinct chunk object: objects/<hex(digest)[0:2]>/<hex(digest)><codec ext>. */
@@ -89,6 +89,11 @@ int verify_chunks_plan(const Catalog *c, const CatalogBackup *only, VerifyChunks
  * hits), not an error: fails only for memory, threads, or a cancel (PGP_ERR_IO).
  */
 int verify_chunks_run(Storage *s, VerifyChunks *v, const VerifyPoolOptions *opt, PgpErr *err);
+
+/* The entry of r, unpacked from its backup's pack into u (its strings point into the pack,
+ * valid as long as the catalog). */
+const ManifestEntry *verify_chunk_ref_entry(const Catalog *c, const VerifyChunkRef *r,
+                                            ManifestUnpacked *u);
 
 /* The object path of chunk ch. */
 int verify_chunk_path(const VerifyChunk *ch, char out[REPO_PATH_MAX], PgpErr *err);

@@ -18,6 +18,8 @@
 
 #include "pgpitr/common/err.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/manifest_pack.h"
+#include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/storage/storage.h"
 
 #define VERIFY_SIZE_UNKNOWN UINT64_MAX
@@ -33,18 +35,27 @@ typedef enum {
     VERIFY_UNREADABLE,      /* storage error other than "not found" (permissions, I/O) */
 } VerifyStatus;
 
+/* Memory (issue #14): verify holds one VerifyObject per distinct object, a million for a
+ * cluster of a million files, so nothing here is a copy of what the catalog or a manifest
+ * pack already holds, and the head is the caller's buffer (WAL segments only): 88 bytes an
+ * object (it was 192 with the checksum and the head inline). */
 typedef struct VerifyObject {
-    /* input */
-    const char *path;                           /* repository path (not owned) */
-    char sha256[PIPE_SHA256_HEX_LEN + 1];       /* expected, of the original bytes */
-    PipeCodec codec;
+    /* input: path and sha256, or a backup file's record in a manifest pack (item), whose
+     * content object (manifest_pack_item_content) and checksum are then the expected ones */
+    const char *path;                           /* repository path (not owned); NULL: item's */
+    const char *sha256;                         /* expected hex of the original bytes (not
+                                                   owned); NULL: item's */
+    const ManifestPackItem *item;               /* not owned; NULL unless path is NULL */
     uint64_t size;                              /* expected original size or SIZE_UNKNOWN */
+    PipeCodec codec;
     /* result */
     VerifyStatus status;
     uint64_t stored_read;                       /* bytes read from storage */
     uint64_t original;                          /* decoded bytes seen */
-    uint8_t head[VERIFY_HEAD_LEN];              /* first original bytes */
-    size_t head_len;
+    uint8_t *head;                              /* input, optional: VERIFY_HEAD_LEN bytes (not
+                                                   owned) that receive the first original
+                                                   bytes; NULL: not kept */
+    size_t head_len;                            /* bytes of head filled */
     char *reason;          /* one line, malloc'd, when not ok; NULL when ok or not read yet
                               (read it with verify_object_reason; verify_object_clear frees
                               it): a million objects do not carry a message buffer each */
@@ -57,6 +68,9 @@ const char *verify_object_reason(const VerifyObject *o);
 void verify_object_clear(VerifyObject *o);
 
 const char *verify_status_name(VerifyStatus s);     /* "ok", "missing", "corrupt", ... */
+
+/* o's repository path: o->path, or its item's content object formatted into buf. */
+const char *verify_object_path(const VerifyObject *o, char buf[REPO_PATH_MAX]);
 
 /* Checks one object; thread-safe for distinct objects as long as the storage driver's reads
  * are (posix: every read opens its own file descriptor). buf is scratch of size bytes.
