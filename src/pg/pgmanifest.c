@@ -4,10 +4,19 @@
  * Owns: the format knowledge of backup_manifest version 1 and 2 and its checksum rule.
  * Must not: read files, touch storage, or compute file checksums (callers do that).
  *
- * The whole document is parsed with jansson first (syntax, duplicate keys), then the
- * manifest checksum is checked over the raw bytes, then the fields are interpreted. So a
- * flipped byte anywhere is reported as a checksum mismatch rather than as whichever field
- * it happened to break, and a field error means the server itself wrote something odd.
+ * The whole document is checked by jansson first (syntax, duplicate keys), then the
+ * manifest checksum over the raw bytes, then the fields are interpreted. So a flipped byte
+ * anywhere is reported as a checksum mismatch rather than as whichever field it happened to
+ * break, and a field error means the server itself wrote something odd.
+ *
+ * Memory (issue #14): a cluster of a million files has a manifest of a million "Files"
+ * objects, and a jansson tree of it costs about 900 bytes a file. So the top-level object is
+ * walked here, each of its values parsed by jansson on its own (json_loadb with
+ * JSON_DISABLE_EOF_CHECK reports the bytes it used), and the "Files" array one element at a
+ * time: each file is interpreted into its PgManifestFile and its tree freed at once. A field
+ * error in a file is held until the whole document has parsed and the checksum matched, to
+ * keep the order above. A document whose top level is not an object is parsed whole (it is
+ * refused either way).
  */
 #include "pgpitr/pg/pgmanifest.h"
 
@@ -19,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pgpitr/common/grow.h"
 #include "pgpitr/pg/walname.h"
 
 #define BAD(err, ...) PGP_FAIL((err), PGP_ERR_CORRUPT, "invalid backup manifest: " __VA_ARGS__)
@@ -230,7 +240,9 @@ static int file_path(json_t *obj, const char *where, char **out, PgpErr *err)
     return 0;
 }
 
-static int parse_file_checksum(json_t *obj, const char *where, PgManifestFile *f, PgpErr *err)
+/* The algorithm into f, the lowercase hex into out (PG_MANIFEST_CHECKSUM_HEX_MAX + 1). */
+static int parse_file_checksum(json_t *obj, const char *where, PgManifestFile *f, char *out,
+                               PgpErr *err)
 {
     const char *alg = NULL, *sum = NULL;
     int rc = opt_string(obj, "Checksum-Algorithm", where, &alg, err);
@@ -239,7 +251,7 @@ static int parse_file_checksum(json_t *obj, const char *where, PgManifestFile *f
     if (rc != 0)
         return rc;
     f->checksum_type = PG_MANIFEST_CHECKSUM_NONE;
-    f->checksum[0] = '\0';
+    out[0] = '\0';
     if (alg == NULL)
         return sum != NULL ? BAD(err, "%s: \"Checksum\" without \"Checksum-Algorithm\"", where) : 0;
     char q[PGP_QUOTE_BUF];
@@ -251,7 +263,7 @@ static int parse_file_checksum(json_t *obj, const char *where, PgManifestFile *f
                    ? BAD(err, "%s: checksum given for algorithm NONE", where) : 0;
     if (sum == NULL)
         return BAD(err, "%s: missing field \"Checksum\"", where);
-    if (!hex_lower(sum, want, f->checksum))
+    if (!hex_lower(sum, want, out))
         return BAD(err, "%s: %s checksum \"%s\" is not %zu hex digits", where,
                    checksum_types[f->checksum_type].name, pgp_quote(sum, q), want);
     return 0;
@@ -273,12 +285,23 @@ static int parse_file(json_t *obj, size_t idx, PgManifestFile *f, PgpErr *err)
     char q[PGP_QUOTE_BUF];
     snprintf(where, sizeof where, "file %zu (\"%s\")", idx, pgp_quote(f->path, q));
     const char *mtime = NULL;
+    char sum[PG_MANIFEST_CHECKSUM_HEX_MAX + 1] = "";
     rc = req_uint(obj, "Size", where, INT64_MAX, &f->size, err);
     if (rc == 0)
         rc = opt_string(obj, "Last-Modified", where, &mtime, err);  /* informational only */
     if (rc == 0)
-        rc = parse_file_checksum(obj, where, f, err);
-    return rc;
+        rc = parse_file_checksum(obj, where, f, sum, err);
+    if (rc != 0)
+        return rc;
+    /* the checksum after the path's NUL: one allocation a file */
+    size_t plen = strlen(f->path), slen = strlen(sum);
+    char *blk = realloc(f->path, plen + 1 + slen + 1);
+    if (blk == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    memcpy(blk + plen + 1, sum, slen + 1);
+    f->path = blk;
+    f->checksum = blk + plen + 1;
+    return 0;
 }
 
 static int parse_lsn(json_t *obj, const char *key, const char *where, uint64_t *out, PgpErr *err)
@@ -322,21 +345,12 @@ static int cmp_file(const void *a, const void *b)
     return strcmp(((const PgManifestFile *)a)->path, ((const PgManifestFile *)b)->path);
 }
 
-static int parse_files(json_t *arr, PgManifest *m, PgpErr *err)
+/* Sorts the files by path and refuses a path listed twice. */
+static int finish_files(PgManifest *m, PgpErr *err)
 {
-    if (!json_is_array(arr))
-        return BAD(err, "\"Files\" must be an array");
-    size_t n = json_array_size(arr);
-    m->files = calloc(n > 0 ? n : 1, sizeof *m->files);
-    if (m->files == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        int rc = parse_file(json_array_get(arr, i), i, &m->files[i], err);
-        m->n_files = i + 1;   /* so free releases a path set before the failure */
-        if (rc != 0)
-            return rc;
-    }
-    qsort(m->files, n, sizeof *m->files, cmp_file);
+    size_t n = m->n_files;
+    if (n > 1)
+        qsort(m->files, n, sizeof *m->files, cmp_file);
     for (size_t i = 1; i < n; i++) {
         if (strcmp(m->files[i - 1].path, m->files[i].path) == 0) {
             char q[PGP_QUOTE_BUF];
@@ -398,37 +412,182 @@ static int parse_header(json_t *root, const char *buf, size_t len, PgManifest *m
     return 0;
 }
 
-int pg_manifest_parse(const char *buf, size_t len, PgManifest **out, PgpErr *err)
+/* ---- the document, one value at a time -------------------------------------------------- */
+
+#define LOAD_FLAGS (JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
+
+typedef struct Walk {
+    const char *buf;
+    size_t len, pos;
+    int file_rc;            /* the first field error of a file, held (see the top) */
+    PgpErr file_err;
+    size_t cap_files;
+} Walk;
+
+static void skip_ws(Walk *w)
 {
-    *out = NULL;
-    json_error_t jerr;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        char q[PGP_QUOTE_BUF];   /* jansson's text may hold the offending bytes, raw */
-        return BAD(err, "not valid json at line %d: %s", jerr.line, pgp_quote(jerr.text, q));
+    while (w->pos < w->len && (w->buf[w->pos] == ' ' || w->buf[w->pos] == '\t' ||
+                               w->buf[w->pos] == '\n' || w->buf[w->pos] == '\r'))
+        w->pos++;
+}
+
+/* Takes c when it is the next byte after whitespace. */
+static bool take(Walk *w, char c)
+{
+    skip_ws(w);
+    if (w->pos < w->len && w->buf[w->pos] == c) {
+        w->pos++;
+        return true;
     }
-    int rc = 0;
-    PgManifest *m = calloc(1, sizeof *m);
-    if (m == NULL) {
+    return false;
+}
+
+/* A syntax error at byte pos, plus jline - 1 lines (jansson's line inside a value from pos). */
+static int syntax(const Walk *w, size_t pos, int jline, const char *what, PgpErr *err)
+{
+    size_t line = 1;
+    for (const char *p = w->buf; (p = memchr(p, '\n', (size_t)(w->buf + pos - p))) != NULL; p++)
+        line++;
+    line += jline > 1 ? (size_t)jline - 1 : 0;
+    char q[PGP_QUOTE_BUF];   /* jansson's text may hold the offending bytes, raw */
+    return BAD(err, "not valid json at line %zu: %s", line, pgp_quote(what, q));
+}
+
+/* The value at the next non-whitespace byte: *out its tree (the caller's). */
+static int value(Walk *w, json_t **out, PgpErr *err)
+{
+    skip_ws(w);
+    json_error_t je;
+    *out = json_loadb(w->buf + w->pos, w->len - w->pos, LOAD_FLAGS, &je);
+    if (*out == NULL)
+        return syntax(w, w->pos, je.line, je.text, err);
+    w->pos += (size_t)je.position;
+    return 0;
+}
+
+/* The "Files" array from its '[': each element parsed, interpreted and freed in turn. */
+static int stream_files(Walk *w, PgManifest *m, PgpErr *err)
+{
+    w->pos++;
+    if (take(w, ']'))
+        return 0;
+    for (size_t i = 0;; i++) {
+        json_t *v = NULL;
+        int rc = value(w, &v, err);
+        if (rc == 0 && w->file_rc == 0 && GROW(m->files, m->n_files, w->cap_files, 1024, NULL,
+                                               NULL) != 0)
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        if (rc == 0 && w->file_rc == 0) {
+            PgManifestFile *f = &m->files[m->n_files++];   /* free releases its path */
+            memset(f, 0, sizeof *f);
+            w->file_rc = parse_file(v, i, f, &w->file_err);
+        }
+        json_decref(v);
+        if (rc != 0 || take(w, ']'))
+            return rc;
+        if (!take(w, ','))
+            return syntax(w, w->pos, 0, "',' or ']' expected", err);
+    }
+}
+
+/* One "key": value member into root ("Files": an empty array in its place, the files into m). */
+static int member(Walk *w, json_t *root, PgManifest *m, PgpErr *err)
+{
+    skip_ws(w);
+    size_t at = w->pos;
+    json_t *k = NULL, *v = NULL;
+    int rc = value(w, &k, err);
+    if (rc == 0 && !json_is_string(k))
+        rc = syntax(w, at, 0, "string or '}' expected", err);
+    if (rc == 0 && !take(w, ':'))
+        rc = syntax(w, w->pos, 0, "':' expected", err);
+    const char *key = rc == 0 ? json_string_value(k) : "";
+    if (rc == 0 && json_object_get(root, key) != NULL)
+        rc = syntax(w, at, 0, "duplicate object key", err);
+    if (rc == 0 && strcmp(key, "Files") == 0 && (skip_ws(w), w->pos < w->len) &&
+        w->buf[w->pos] == '[') {
+        rc = stream_files(w, m, err);
+        if (rc == 0 && (v = json_array()) == NULL)
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    } else if (rc == 0) {
+        rc = value(w, &v, err);
+    }
+    if (rc == 0 && json_object_set_new(root, key, v) != 0)   /* takes v either way */
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        goto out;
+    json_decref(k);
+    return rc;
+}
+
+/* The top-level object from its '{' to the end of the text. */
+static int walk_top(Walk *w, json_t *root, PgManifest *m, PgpErr *err)
+{
+    w->pos++;
+    if (!take(w, '}')) {
+        for (;;) {
+            int rc = member(w, root, m, err);
+            if (rc != 0)
+                return rc;
+            if (take(w, '}'))
+                break;
+            if (!take(w, ','))
+                return syntax(w, w->pos, 0, "',' or '}' expected", err);
+        }
     }
-    if (!json_is_object(root)) {
-        rc = BAD(err, "top level is not an object");
-        goto out;
-    }
-    rc = parse_header(root, buf, len, m, err);
+    skip_ws(w);
+    return w->pos == w->len ? 0 : syntax(w, w->pos, 0, "end of file expected", err);
+}
+
+/* The fields, once the document parsed: header and checksum, then the files' held error,
+ * then their order, then the WAL ranges. */
+static int interpret(json_t *root, Walk *w, PgManifest *m, PgpErr *err)
+{
+    if (!json_is_object(root))
+        return BAD(err, "top level is not an object");
+    int rc = parse_header(root, w->buf, w->len, m, err);
     json_t *files = json_object_get(root, "Files");
     json_t *wal = json_object_get(root, "WAL-Ranges");
     if (rc == 0 && files == NULL)
         rc = BAD(err, "missing field \"Files\"");
     if (rc == 0 && wal == NULL)
         rc = BAD(err, "missing field \"WAL-Ranges\"");
+    if (rc == 0 && !json_is_array(files))
+        rc = BAD(err, "\"Files\" must be an array");
+    if (rc == 0 && w->file_rc != 0) {
+        *err = w->file_err;
+        rc = w->file_rc;
+    }
     if (rc == 0)
-        rc = parse_files(files, m, err);
+        rc = finish_files(m, err);
     if (rc == 0)
         rc = parse_wal_ranges(wal, m, err);
-out:
+    return rc;
+}
+
+int pg_manifest_parse(const char *buf, size_t len, PgManifest **out, PgpErr *err)
+{
+    *out = NULL;
+    Walk w = {.buf = buf, .len = len};
+    pgp_err_clear(&w.file_err);
+    PgManifest *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    json_t *root = NULL;
+    int rc = 0;
+    skip_ws(&w);
+    if (w.pos < len && buf[w.pos] == '{') {
+        if ((root = json_object()) == NULL)
+            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+        if (rc == 0)
+            rc = walk_top(&w, root, m, err);
+    } else {   /* not an object: parsed whole, for jansson's or our word on what it is */
+        json_error_t je;
+        if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+            char q[PGP_QUOTE_BUF];
+            rc = BAD(err, "not valid json at line %d: %s", je.line, pgp_quote(je.text, q));
+        }
+    }
+    if (rc == 0)
+        rc = interpret(root, &w, m, err);
     json_decref(root);
     if (rc != 0) {
         pg_manifest_free(m);

@@ -94,13 +94,17 @@ static PgManifest *pg_of(size_t n, const char *const rows[][4])
     pg->n_files = n;
     for (size_t i = 0; i < n; i++) {
         PgManifestFile *f = &pg->files[i];
-        f->path = strdup(rows[i][0]);
+        size_t plen = strlen(rows[i][0]), slen = strlen(rows[i][3]);
+        f->path = malloc(plen + 1 + slen + 1);   /* path, NUL, checksum: as pg_manifest_parse */
+        ck_assert_ptr_nonnull(f->path);
+        memcpy(f->path, rows[i][0], plen + 1);
+        memcpy(f->path + plen + 1, rows[i][3], slen + 1);
+        f->checksum = f->path + plen + 1;
         f->size = strtoull(rows[i][1], NULL, 10);
         f->checksum_type = strcmp(rows[i][2], "CRC32C") == 0   ? PG_MANIFEST_CHECKSUM_CRC32C
                            : strcmp(rows[i][2], "SHA256") == 0 ? PG_MANIFEST_CHECKSUM_SHA256
                            : strcmp(rows[i][2], "SHA512") == 0 ? PG_MANIFEST_CHECKSUM_SHA512
                                                                : PG_MANIFEST_CHECKSUM_NONE;
-        snprintf(f->checksum, sizeof f->checksum, "%s", rows[i][3]);
     }
     return pg;   /* rows are given sorted by path, as pg_manifest_parse leaves them */
 }

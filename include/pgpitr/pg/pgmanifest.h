@@ -36,13 +36,17 @@ typedef enum {
 
 #define PG_MANIFEST_CHECKSUM_HEX_MAX 128  /* SHA-512 */
 
+/* One a file of the cluster (a million for a big one): 32 bytes and one allocation holding
+ * the path and the checksum text. */
 typedef struct PgManifestFile {
-    char *path;                     /* decoded, relative to the data directory */
+    char *path;                     /* decoded, relative to the data directory; malloc'd, and
+                                       the checksum text follows its NUL in the same block */
+    /* Lowercase hex exactly as PostgreSQL computed it ("" for NONE), pointing into path's
+     * block. For CRC32C these are the four bytes of the CRC in the server's byte order, as
+     * pg_verifybackup compares them. */
+    const char *checksum;
     uint64_t size;
     PgManifestChecksumType checksum_type;
-    /* Lowercase hex exactly as PostgreSQL computed it ("" for NONE). For CRC32C these are the
-     * four bytes of the CRC in the server's byte order, as pg_verifybackup compares them. */
-    char checksum[PG_MANIFEST_CHECKSUM_HEX_MAX + 1];
 } PgManifestFile;
 
 typedef struct PgManifestWalRange {
@@ -62,7 +66,9 @@ typedef struct PgManifest {
 } PgManifest;
 
 /* Parses len bytes of buf (need not be NUL-terminated). On success *out is a new manifest
- * owned by the caller; on failure *out is NULL and the error is PGP_ERR_CORRUPT (or NOMEM). */
+ * owned by the caller; on failure *out is NULL and the error is PGP_ERR_CORRUPT (or NOMEM).
+ * Memory: the "Files" array is read one file at a time (never a JSON tree of the whole
+ * document: that was about 900 bytes a file), into PgManifestFile records. */
 int pg_manifest_parse(const char *buf, size_t len, PgManifest **out, PgpErr *err);
 void pg_manifest_free(PgManifest *m);      /* NULL is a no-op */
 
