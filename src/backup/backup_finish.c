@@ -15,6 +15,7 @@
 #include "pgpitr/common/log.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/repo/manifest_pack.h"
 #include "pgpitr/repo/object_refs.h"
 
 /* ---- names in a directory --------------------------------------------------------------- */
@@ -206,8 +207,9 @@ static int check_checksum(const ManifestEntry *e, const PgManifestFile *f, const
 int backup_check_pg_manifest(const BackupManifest *m, const PgManifest *pg, PgpErr *err)
 {
     size_t matched = 0;
+    ManifestUnpacked u;
     for (size_t i = 0; i < m->n_entries; i++) {
-        const ManifestEntry *e = &m->entries[i];
+        const ManifestEntry *e = manifest_entry_at(m, i, &u);
         if (e->type != MANIFEST_FILE)
             continue;
         char path[4200];

@@ -641,7 +641,10 @@ static int new_manifest(const BackupOptions *o, const PgSystem *sys, const Backu
     m->system_identifier = sys->system_identifier;
     m->pg_version_num = sys->server_version_num;
     m->pg_major = sys->pg_major;
+    /* the entries packed (issue #14: a backup of a million files holds them all until the
+     * manifest is saved) */
     if (m->label == NULL || m->status == NULL || m->compress == NULL ||
+        manifest_use_pack(m, err) != 0 ||
         (src->standby && manifest_set_standby_source(m, src->server, src->primary, err) != 0)) {
         manifest_free(m);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");

@@ -21,6 +21,7 @@
 #include "pgpitr/common/hexstr.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/chunk_list.h"
+#include "pgpitr/repo/manifest_pack.h"
 
 #define TIME_MAX INT64_C(253402300799)  /* 9999-12-31T23:59:59Z */
 
@@ -115,6 +116,8 @@ void manifest_drop_entries(BackupManifest *m)
 {
     arena_free(m->arena);
     m->arena = NULL;
+    manifest_pack_free(m->pack);
+    m->pack = NULL;
     free(m->entries);
     m->entries = NULL;
     m->n_entries = m->cap_entries = 0;
@@ -125,6 +128,7 @@ void manifest_free(BackupManifest *m)
     if (m == NULL)
         return;
     arena_free(m->arena);
+    manifest_pack_free(m->pack);
     for (size_t i = 0; i < m->n_tablespaces; i++)
         free(m->tablespaces[i].location);
     free(m->entries);
@@ -166,8 +170,22 @@ static bool dup_opt(const char *s, char **out)
     return s == NULL || *out != NULL;
 }
 
+int manifest_use_pack(BackupManifest *m, PgpErr *err)
+{
+    if (m->n_entries > 0 || m->pack != NULL)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "manifest_use_pack on a manifest with entries");
+    return (m->pack = manifest_pack_new()) != NULL ? 0 : NOMEM(err);
+}
+
 int manifest_add_entry(BackupManifest *m, const ManifestEntry *e, PgpErr *err)
 {
+    if (m->pack != NULL) {
+        TRY(manifest_pack_add(m->pack, e, err));
+        if (manifest_entry_chunked(e))
+            m->format = MANIFEST_FORMAT_CHUNKED;
+        m->n_listed = ++m->n_entries;
+        return 0;
+    }
     if (m->n_entries == m->cap_entries) {
         /* Doubling: glibc moves a big block with mremap (no copy), and the capacity not
          * yet written is never touched, so it costs address space, not memory. */
@@ -296,6 +314,8 @@ static int cmp_entry_ptr(const void *a, const void *b)
 /* Two entries for the same path would make restore write one file twice. */
 int manifest_check_duplicates(const BackupManifest *m, PgpErr *err)
 {
+    if (m->pack != NULL)
+        return manifest_pack_check_duplicates(m->pack, err);
     const ManifestEntry **v = malloc((m->n_entries + 1) * sizeof *v);
     if (v == NULL)
         return NOMEM(err);
@@ -394,8 +414,9 @@ int manifest_validate_header(const BackupManifest *m, PgpErr *err)
 int manifest_validate(const BackupManifest *m, PgpErr *err)
 {
     TRY(manifest_validate_header(m, err));
+    ManifestUnpacked u;
     for (size_t i = 0; i < m->n_entries; i++)
-        TRY(manifest_validate_entry(m, &m->entries[i], i, err));
+        TRY(manifest_validate_entry(m, manifest_entry_at(m, i, &u), i, err));
     return manifest_check_duplicates(m, err);
 }
 
@@ -582,9 +603,10 @@ static bool write_manifest(const BackupManifest *m, FILE *f)
     }
     ok = ok && fputs(m->n_tablespaces > 0 ? "\n  ],\n" : "],\n", f) >= 0;
     ok = ok && fputs("  \"entries\": [", f) >= 0;
+    ManifestUnpacked u;
     for (size_t i = 0; ok && i < m->n_entries; i++) {
         bool sep = fputs(i == 0 ? "\n    " : ",\n    ", f) >= 0;
-        ok = put_json(f, entry_json(&m->entries[i])) && sep;
+        ok = put_json(f, entry_json(manifest_entry_at(m, i, &u))) && sep;
     }
     return ok && fputs(m->n_entries > 0 ? "\n  ]\n}\n" : "]\n}\n", f) >= 0;
 }

@@ -28,6 +28,7 @@
 #define F_OBJ_ADDR 0x04u      /* object = repo_object_path(checksum, codec) */
 #define F_OBJ_TEXT 0x08u      /* the object follows as text */
 #define F_LINK 0x10u          /* link_target / chunk_list follows as text */
+#define F_CRC 0x20u           /* crc32c, 4 bytes right after the head (a backup's entries) */
 
 typedef struct PackHead {
     uint64_t size;
@@ -156,7 +157,9 @@ int manifest_pack_add(ManifestPack *p, const ManifestEntry *e, PgpErr *err)
                                                 : e->link_target;
     if (link != NULL)
         h.flags |= F_LINK;
-    size_t len = HEAD_LEN + (sha_bin ? 32 : 0) + strlen(path) + 1;
+    if (e->has_crc32c)
+        h.flags |= F_CRC;
+    size_t len = HEAD_LEN + (e->has_crc32c ? 4 : 0) + (sha_bin ? 32 : 0) + strlen(path) + 1;
     len += (h.flags & F_SHA_TEXT) ? strnlen(e->sha256, sizeof e->sha256 - 1) + 1 : 0;
     len += (h.flags & F_OBJ_TEXT) ? strlen(e->object) + 1 : 0;
     len += link != NULL ? strlen(link) + 1 : 0;
@@ -173,6 +176,10 @@ int manifest_pack_add(ManifestPack *p, const ManifestEntry *e, PgpErr *err)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     head_put(at, &h);
     at += HEAD_LEN;
+    if (e->has_crc32c) {
+        memcpy(at, &e->crc32c, 4);
+        at += 4;
+    }
     for (size_t i = 0; sha_bin && i < 32; i++)
         *at++ = (unsigned char)(hexval(e->sha256[2 * i]) << 4 | hexval(e->sha256[2 * i + 1]));
     at += put_text(at, path);
@@ -232,7 +239,7 @@ uint32_t manifest_pack_item_tablespace(const ManifestPackItem *it)
 
 static const unsigned char *digest_of(const ManifestPackItem *it)
 {
-    return (const unsigned char *)it + HEAD_LEN;
+    return (const unsigned char *)it + HEAD_LEN + ((head(it).flags & F_CRC) ? 4 : 0);
 }
 
 const char *manifest_pack_item_path(const ManifestPackItem *it)
@@ -300,6 +307,10 @@ void manifest_pack_unpack(const ManifestPackItem *it, ManifestUnpacked *out)
         out->e.object = (char *)object;
     }
     out->e.link_target = (char *)link;   /* or chunk_list: the same storage */
+    if (h.flags & F_CRC) {
+        memcpy(&out->e.crc32c, (const unsigned char *)it + HEAD_LEN, 4);
+        out->e.has_crc32c = true;
+    }
 }
 
 const char *manifest_pack_item_content(const ManifestPackItem *it, char buf[REPO_PATH_MAX])
@@ -343,6 +354,14 @@ int manifest_pack_content_cmp(const ManifestPackItem *a, const ManifestPackItem 
     if (x == NULL || y == NULL)
         return (x != NULL) - (y != NULL);
     return strcmp(x, y);
+}
+
+const ManifestEntry *manifest_entry_at(const BackupManifest *m, size_t i, ManifestUnpacked *u)
+{
+    if (m->pack == NULL)
+        return &m->entries[i];
+    manifest_pack_unpack(manifest_pack_at(m->pack, i), u);
+    return &u->e;
 }
 
 /* ---- loading -------------------------------------------------------------------------------- */

@@ -28,10 +28,12 @@ static ManifestEntry file_entry(const char *path, const char *sha, const char *o
     return e;
 }
 
-/* Every field of want (but crc32c) in got. */
+/* Every field of want in got. */
 static void assert_same(const ManifestEntry *got, const ManifestEntry *want)
 {
     ck_assert_str_eq(got->path, want->path);
+    ck_assert(got->has_crc32c == want->has_crc32c);
+    ck_assert_uint_eq(got->has_crc32c ? got->crc32c : 0, want->has_crc32c ? want->crc32c : 0);
     ck_assert_uint_eq(got->tablespace, want->tablespace);
     ck_assert_uint_eq(got->type, want->type);
     ck_assert_uint_eq(got->chunk_shift, want->chunk_shift);
@@ -68,7 +70,11 @@ START_TEST(test_round_trip_kinds)
     v[1] = file_entry("base/1/1260", SHA_A, "objects/a3/" SHA_A);          /* no codec */
     v[2] = file_entry("base/1/1261", SHA_A, "objects/zz/elsewhere.lz4");   /* not the address */
     v[3] = file_entry("base/1/1262", SHA_B, NULL);                         /* chunked */
+    v[1].crc32c = 0x8a744722;                                               /* a backup's */
+    v[1].has_crc32c = true;
     v[3].chunk_shift = 20;
+    v[3].crc32c = 0xffffffff;
+    v[3].has_crc32c = true;
     v[3].chunk_list = "objects/03/" SHA_B ".json";
     v[4] = (ManifestEntry){.path = "base", .type = MANIFEST_DIR, .mode = 0700, .mtime = -5};
     v[5] = (ManifestEntry){.path = "pg_tblspc/16385", .type = MANIFEST_SYMLINK, .mode = 0777,

@@ -122,6 +122,7 @@ typedef struct ManifestSource {
 } ManifestSource;
 
 typedef struct ManifestArena ManifestArena;   /* private to manifest.c */
+typedef struct ManifestPack ManifestPack;     /* manifest_pack.h */
 
 typedef struct BackupManifest {
     int format;            /* MANIFEST_FORMAT, MANIFEST_FORMAT_STANDBY with a source */
@@ -136,8 +137,10 @@ typedef struct BackupManifest {
     char *compress;        /* codec name */
     ManifestTablespace *tablespaces;
     size_t n_tablespaces;
-    ManifestEntry *entries;
+    ManifestEntry *entries;  /* NULL when not kept, or kept in pack */
     size_t n_entries, cap_entries;
+    ManifestPack *pack;      /* after manifest_use_pack (a backup's own entries): the entries,
+                                compactly (manifest_entry_at reads them); NULL otherwise */
     char *pg_manifest_object;  /* object path of PostgreSQL's backup_manifest; NULL if none */
     uint64_t size, stored_size, new_stored_size;  /* totals; new = bytes uploaded by this
                                                      backup (not deduplicated) */
@@ -155,6 +158,11 @@ BackupManifest *manifest_new(void);
 void manifest_free(BackupManifest *m);     /* NULL is a no-op */
 /* Frees the entries and their strings, keeping the header (n_listed stays). */
 void manifest_drop_entries(BackupManifest *m);
+/* From now on manifest_add_entry keeps entries in m->pack (manifest_pack.h: about 100 bytes
+ * a file instead of some 230 as ManifestEntry and strings), read back with
+ * manifest_entry_at; m->entries stays NULL. For a manifest with no entry yet (the backup's
+ * own, issue #14). Only NOMEM fails. */
+int manifest_use_pack(BackupManifest *m, PgpErr *err);
 
 /* Appends a deep copy of e (its strings are copied into m's arena, freed by manifest_free
  * only: never free an entry's strings yourself; e stays the caller's). Only NOMEM fails: the

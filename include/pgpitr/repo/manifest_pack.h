@@ -10,10 +10,10 @@
  * 32 bytes instead of 65 characters, the path, and the object path only when it is not the
  * content address of that SHA-256 (repo_object_path: then a codec byte names it). A symlink's
  * target or a chunked file's chunk list path follows as text. 66 bytes plus the path for a
- * file, plus 8 for the index. crc32c (backup only) is not kept.
+ * file, plus 8 for the index; 4 more for a crc32c (only a backup computes one).
  *
- * Unpacking gives back a ManifestEntry equal field for field to the one added (crc32c and
- * has_crc32c aside): tests/unit/test_manifest_pack.c. Records never move once added, so the
+ * Unpacking gives back a ManifestEntry equal field for field to the one added:
+ * tests/unit/test_manifest_pack.c. Records never move once added, so the
  * strings an unpacked entry points to stay valid until manifest_pack_free.
  * Not thread-safe for adding; reading (at, unpack, the accessors) from many threads is fine.
  */
@@ -69,6 +69,10 @@ int manifest_pack_content_cmp(const ManifestPackItem *a, const ManifestPackItem 
 /* PGP_ERR_CORRUPT ("duplicate entry") when two entries have the same (tablespace, path):
  * restore would write one file twice. Paths compared, not hashes. */
 int manifest_pack_check_duplicates(const ManifestPack *p, PgpErr *err);
+
+/* Entry i (< m->n_entries) of a manifest whose entries are kept, as an array or, after
+ * manifest_use_pack, packed (then unpacked into u, valid until the next call with u). */
+const ManifestEntry *manifest_entry_at(const BackupManifest *m, size_t i, ManifestUnpacked *u);
 
 /* manifest_stream of backup <label> with every entry added to a new pack: *m the header
  * (entries not kept, n_listed their number), *files the entries; both NULL on failure. The

@@ -1,0 +1,147 @@
+/*
+ * test_backup_memory.c - issue #14's memory bound for `pgpitr backup`, at the seam where a
+ * backup holds every file of the cluster at once: its own manifest's entries (kept packed
+ * from the first file: manifest_use_pack, as backup_run does), then, once the stream ended,
+ * PostgreSQL's backup_manifest as received (its text) and parsed (pg_manifest_parse), and
+ * the check of every file against it (backup_check_pg_manifest). A fabricated cluster of
+ * 400,000 files (each its own content, CRC32C checksums as PostgreSQL 15+ writes them when
+ * pgpitr asks): its peak RSS growth a file is bounded below (the issue's target for the whole
+ * command is 300). Saving the manifest streams it (manifest_save): not here.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "fx_tool.h"
+#include "pgpitr/backup/backup_finish.h"
+#include "pgpitr/pg/pgmanifest.h"
+#include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/manifest_pack.h"
+#include "pgpitr/repo/repo_layout.h"
+
+static long maxrss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static uint32_t crc_of(size_t i)
+{
+    return (uint32_t)(i * 2654435761u);
+}
+
+/* File i: base/16384/<10000 + i>, 8192 bytes, its own content (sha256 and crc32c). */
+static void add_files(BackupManifest *m, size_t n)
+{
+    PgpErr err = {0};
+    for (size_t i = 0; i < n; i++) {
+        char path[64], object[REPO_PATH_MAX];
+        ManifestEntry e = {.path = path, .type = MANIFEST_FILE, .size = 8192, .mode = 0600,
+                           .mtime = 1795316400, .stored_size = 100, .object = object,
+                           .crc32c = crc_of(i), .has_crc32c = true};
+        snprintf(path, sizeof path, "base/16384/%zu", 10000 + i);
+        snprintf(e.sha256, sizeof e.sha256, "%064zx", i * 2654435761u);
+        ck_assert_int_eq(repo_object_path(e.sha256, PIPE_CODEC_ZSTD, object, &err), 0);
+        ck_assert_int_eq(manifest_add_entry(m, &e, &err), 0);
+    }
+}
+
+/* The backup_manifest PostgreSQL would send for those files, in one buffer; file bad (if < n)
+ * with another CRC. */
+static char *pg_text(size_t n, size_t bad, size_t *len)
+{
+    size_t cap = n * 170 + 1024, o = 0;
+    char *t = malloc(cap);
+    ck_assert_ptr_nonnull(t);
+    o += (size_t)snprintf(t, cap, "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n\"Files\": [\n");
+    for (size_t i = 0; i < n; i++) {
+        char crc[PIPE_CRC32C_HEX_LEN + 1];
+        pipe_crc32c_hex(crc_of(i) ^ (i == bad ? 0x100u : 0), crc);
+        o += (size_t)snprintf(t + o, cap - o, "{ \"Path\": \"base/16384/%zu\", \"Size\": 8192, "
+                              "\"Last-Modified\": \"2026-11-22 03:16:09 GMT\", "
+                              "\"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"%s\" }%s\n",
+                              10000 + i, crc, i + 1 < n ? "," : "");
+    }
+    o += (size_t)snprintf(t + o, cap - o, "],\n\"WAL-Ranges\": [\n{ \"Timeline\": 1, "
+                          "\"Start-LSN\": \"0/2000028\", \"End-LSN\": \"0/2000100\" }\n],\n");
+    uint8_t d[PIPE_SHA256_LEN];
+    char hex[PIPE_SHA256_HEX_LEN + 1];
+    ck_assert_int_eq(pipe_sha256_buf(t, o, d, NULL), 0);
+    pipe_hex(d, sizeof d, hex);
+    o += (size_t)snprintf(t + o, cap - o, "\"Manifest-Checksum\": \"%s\"}\n", hex);
+    ck_assert_uint_lt(o, cap);
+    *len = o;
+    return t;
+}
+
+/* Measured 363 bytes a file: entries packed (~100: 66 + path + 4 of crc32c + 8 of index), the
+ * received text (~150: PostgreSQL writes a line of JSON a file) and its parse (~113: a
+ * PgManifestFile and its block). Bound 400: not yet the issue's 300 (the next step: check the
+ * files while the text is walked, without the parsed array). With ManifestEntry lists and a
+ * jansson tree of backup_manifest, as before, about 1,600 (230 + 150 + 1216). */
+START_TEST(files_and_pg_manifest_bounded)
+{
+    bool meaningful = !fx_under_memory_tool();
+    size_t n = meaningful ? 400000 : 3000, len = 0;
+    long before = maxrss_kib();
+    BackupManifest *m = manifest_new();
+    ck_assert_ptr_nonnull(m);
+    PgpErr err = {0};
+    ck_assert_int_eq(manifest_use_pack(m, &err), 0);
+    add_files(m, n);
+    char *text = pg_text(n, SIZE_MAX, &len);
+    PgManifest *pg = NULL;
+    int rc = pg_manifest_parse(text, len, &pg, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    rc = backup_check_pg_manifest(m, pg, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    long per = (maxrss_kib() - before) * 1024 / (long)n;
+    ck_assert_ptr_null(m->entries);
+    ck_assert_uint_eq(m->n_entries, n);
+    ManifestUnpacked u;
+    const ManifestEntry *e = manifest_entry_at(m, n - 1, &u);
+    ck_assert(e->has_crc32c);
+    ck_assert_uint_eq(e->crc32c, crc_of(n - 1));
+    ck_assert_int_eq(manifest_pack_check_duplicates(m->pack, &err), 0);
+    pg_manifest_free(pg);
+    free(text);
+    manifest_free(m);
+    ck_assert_msg(per < 400 || !meaningful, "%ld bytes a file", per);
+}
+END_TEST
+
+/* A damaged file is still found through the packed entries (the check reads crc32c back). */
+START_TEST(packed_entries_still_checked)
+{
+    size_t len = 0;
+    BackupManifest *m = manifest_new();
+    PgpErr err = {0};
+    ck_assert_int_eq(manifest_use_pack(m, &err), 0);
+    add_files(m, 10);
+    char *text = pg_text(10, 7, &len);
+    PgManifest *pg = NULL;
+    ck_assert_int_eq(pg_manifest_parse(text, len, &pg, &err), 0);
+    ck_assert_int_eq(backup_check_pg_manifest(m, pg, &err), PGP_ERR_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "\"base/16384/10007\": received content has crc32c"));
+    pg_manifest_free(pg);
+    free(text);
+    ck_assert_int_eq(manifest_use_pack(m, &err), PGP_ERR_INTERNAL);   /* entries exist */
+    manifest_free(m);
+}
+END_TEST
+
+Suite *suite_backup_memory(void)
+{
+    Suite *s = suite_create("backup_memory");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, files_and_pg_manifest_bounded);
+    tcase_add_test(tc, packed_entries_still_checked);
+    suite_add_tcase(s, tc);
+    return s;
+}
