@@ -204,37 +204,153 @@ static int check_checksum(const ManifestEntry *e, const PgManifestFile *f, const
     }
 }
 
+/* The check of every received file against backup_manifest, one file of backup_manifest at a
+ * time: the received files are indexed by their path in backup_manifest (4 bytes a file, no
+ * copy of the paths), each listed file is found there, checked and marked. So a backup holds
+ * its entries (packed) and the received text, not also a parsed copy of backup_manifest. */
+typedef struct PgCheck {
+    const BackupManifest *m;
+    uint32_t *idx;              /* the file entries, by path in backup_manifest */
+    size_t n;
+    uint8_t *seen;              /* a bit a file of idx */
+    size_t matched;
+    bool failed;                /* the error is the check's, not the document's */
+} PgCheck;
+
+static const char *entry_path(const BackupManifest *m, size_t i, uint32_t *ts, bool *file)
+{
+    if (m->pack == NULL) {
+        *ts = m->entries[i].tablespace;
+        *file = m->entries[i].type == MANIFEST_FILE;
+        return m->entries[i].path;
+    }
+    const ManifestPackItem *it = manifest_pack_at(m->pack, i);
+    *ts = manifest_pack_item_tablespace(it);
+    *file = manifest_pack_item_type(it) == MANIFEST_FILE;
+    return manifest_pack_item_path(it);
+}
+
+/* Entry i's path as backup_manifest writes it (a tablespace's under pg_tblspc/<oid>/). */
+static const char *pg_path(const BackupManifest *m, size_t i, char buf[4200])
+{
+    uint32_t ts;
+    bool file;
+    const char *p = entry_path(m, i, &ts, &file);
+    if (ts == 0)
+        return p;
+    snprintf(buf, 4200, "pg_tblspc/%" PRIu32 "/%s", ts, p);
+    return buf;
+}
+
+static int idx_cmp(const void *a, const void *b, void *ud)
+{
+    char x[4200], y[4200];
+    return strcmp(pg_path(ud, *(const uint32_t *)a, x), pg_path(ud, *(const uint32_t *)b, y));
+}
+
+static int check_begin(PgCheck *c, const BackupManifest *m, PgpErr *err)
+{
+    *c = (PgCheck){.m = m};
+    if (m->n_entries > UINT32_MAX)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "too many files to check");
+    c->idx = malloc((m->n_entries + 1) * sizeof *c->idx);
+    c->seen = calloc(m->n_entries / 8 + 1, 1);
+    if (c->idx == NULL || c->seen == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < m->n_entries; i++) {
+        uint32_t ts;
+        bool file;
+        entry_path(m, i, &ts, &file);
+        if (file)
+            c->idx[c->n++] = (uint32_t)i;
+    }
+    qsort_r(c->idx, c->n, sizeof *c->idx, idx_cmp, (void *)m);
+    return 0;
+}
+
+/* One file of backup_manifest: received with the same size and checksum, and only once. */
+static int check_one(void *ud, const PgManifestFile *f, PgpErr *err)
+{
+    PgCheck *c = ud;
+    c->failed = true;
+    size_t lo = 0, hi = c->n;
+    char buf[4200];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = strcmp(f->path, pg_path(c->m, c->idx[mid], buf));
+        if (r == 0) {
+            lo = mid;
+            break;
+        }
+        if (r < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (lo >= hi) {   /* not received: counted, reported after */
+        c->failed = false;
+        return 0;
+    }
+    if (c->seen[lo / 8] & (1u << (lo % 8)))
+        return PGP_FAIL(err, PGP_ERR_CORRUPT, "invalid backup manifest: duplicate path \"%s\"",
+                        f->path);
+    c->seen[lo / 8] |= (uint8_t)(1u << (lo % 8));
+    ManifestUnpacked u;
+    const ManifestEntry *e = manifest_entry_at(c->m, c->idx[lo], &u);
+    if (f->size != e->size)
+        return PGP_FAIL(err, PGP_ERR_CORRUPT,
+                        "\"%s\": received %" PRIu64 " bytes, backup_manifest says %" PRIu64,
+                        f->path, e->size, f->size);
+    int rc = check_checksum(e, f, f->path, err);
+    c->failed = rc != 0;
+    c->matched++;
+    return rc;
+}
+
+/* After every file of backup_manifest (listed of them): each received file was listed. */
+static int check_end(PgCheck *c, size_t listed, PgpErr *err)
+{
+    c->failed = true;
+    char buf[4200];
+    for (size_t k = 0; k < c->n; k++)
+        if (!(c->seen[k / 8] & (1u << (k % 8))))
+            return PGP_FAIL(err, PGP_ERR_CORRUPT, "\"%s\" was received but is not in the "
+                            "server's backup_manifest", pg_path(c->m, c->idx[k], buf));
+    if (c->matched != listed)
+        return PGP_FAIL(err, PGP_ERR_CORRUPT,
+                        "backup_manifest lists %zu files but %zu were received", listed,
+                        c->matched);
+    return 0;
+}
+
 int backup_check_pg_manifest(const BackupManifest *m, const PgManifest *pg, PgpErr *err)
 {
-    size_t matched = 0;
-    ManifestUnpacked u;
-    for (size_t i = 0; i < m->n_entries; i++) {
-        const ManifestEntry *e = manifest_entry_at(m, i, &u);
-        if (e->type != MANIFEST_FILE)
-            continue;
-        char path[4200];
-        if (e->tablespace != 0)
-            snprintf(path, sizeof path, "pg_tblspc/%" PRIu32 "/%s", e->tablespace, e->path);
-        else
-            snprintf(path, sizeof path, "%s", e->path);
-        const PgManifestFile *f = pg_manifest_find(pg, path);
-        if (f == NULL)
-            return PGP_FAIL(err, PGP_ERR_CORRUPT,
-                            "\"%s\" was received but is not in the server's backup_manifest", path);
-        if (f->size != e->size)
-            return PGP_FAIL(err, PGP_ERR_CORRUPT,
-                            "\"%s\": received %" PRIu64 " bytes, backup_manifest says %" PRIu64,
-                            path, e->size, f->size);
-        int rc = check_checksum(e, f, path, err);
-        if (rc != 0)
-            return rc;
-        matched++;
-    }
-    if (matched != pg->n_files)
-        return PGP_FAIL(err, PGP_ERR_CORRUPT,
-                        "backup_manifest lists %zu files but %zu were received", pg->n_files,
-                        matched);
-    return 0;
+    PgCheck c;
+    int rc = check_begin(&c, m, err);
+    for (size_t i = 0; rc == 0 && i < pg->n_files; i++)
+        rc = check_one(&c, &pg->files[i], err);
+    if (rc == 0)
+        rc = check_end(&c, pg->n_files, err);
+    free(c.idx);
+    free(c.seen);
+    return rc;
+}
+
+int backup_check_pg_manifest_text(const BackupManifest *m, const char *text, size_t len,
+                                  PgpErr *err)
+{
+    PgCheck c;
+    PgManifest *pg = NULL;
+    int rc = check_begin(&c, m, err);
+    if (rc == 0 && (rc = pg_manifest_parse_each(text, len, check_one, &c, &pg, err)) != 0 &&
+        !c.failed)
+        pgp_err_context(err, "the server's backup_manifest is invalid");
+    if (rc == 0)
+        rc = check_end(&c, pg->n_files, err);
+    pg_manifest_free(pg);
+    free(c.idx);
+    free(c.seen);
+    return rc;
 }
 
 /* ---- WAL -------------------------------------------------------------------------------- */

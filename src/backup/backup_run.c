@@ -484,16 +484,10 @@ static void wal_done(BackupRun *r, uint32_t segsize)
 static int finish_backup(Repo *repo, RepoLock *lock, const BackupOptions *o, BackupRun *r,
                          const char *pg_text, size_t pg_len, PgpErr *err)
 {
-    PgManifest *pg = NULL;
     Storage *s = repo_storage(repo);
     progress_begin(&r->prog, r->tty, "backup", "check", "files", 0, 0);
     progress_tick(&r->prog);
-    int rc = pg_manifest_parse(pg_text, pg_len, &pg, err);
-    if (rc != 0)
-        pgp_err_context(err, "the server's backup_manifest is invalid");
-    if (rc == 0)
-        rc = backup_check_pg_manifest(r->m, pg, err);
-    pg_manifest_free(pg);
+    int rc = backup_check_pg_manifest_text(r->m, pg_text, pg_len, err);
     if (rc == 0)
         rc = store_pg_manifest(s, r->m, &o->store, pg_text, pg_len, err);
     if (rc != 0)

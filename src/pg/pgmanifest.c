@@ -422,6 +422,8 @@ typedef struct Walk {
     int file_rc;            /* the first field error of a file, held (see the top) */
     PgpErr file_err;
     size_t cap_files;
+    PgManifestFileFn fn;    /* files handed to fn instead of kept (pg_manifest_parse_each) */
+    void *ud;
 } Walk;
 
 static void skip_ws(Walk *w)
@@ -474,10 +476,17 @@ static int stream_files(Walk *w, PgManifest *m, PgpErr *err)
     for (size_t i = 0;; i++) {
         json_t *v = NULL;
         int rc = value(w, &v, err);
-        if (rc == 0 && w->file_rc == 0 && GROW(m->files, m->n_files, w->cap_files, 1024, NULL,
-                                               NULL) != 0)
+        if (rc == 0 && w->fn != NULL) {
+            PgManifestFile f = {0};
+            if (w->file_rc == 0 && (w->file_rc = parse_file(v, i, &f, &w->file_err)) == 0)
+                w->file_rc = w->fn(w->ud, &f, &w->file_err);
+            free(f.path);
+            m->n_files++;
+        }
+        if (rc == 0 && w->fn == NULL && w->file_rc == 0 &&
+            GROW(m->files, m->n_files, w->cap_files, 1024, NULL, NULL) != 0)
             rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        if (rc == 0 && w->file_rc == 0) {
+        if (rc == 0 && w->fn == NULL && w->file_rc == 0) {
             PgManifestFile *f = &m->files[m->n_files++];   /* free releases its path */
             memset(f, 0, sizeof *f);
             w->file_rc = parse_file(v, i, f, &w->file_err);
@@ -556,7 +565,7 @@ static int interpret(json_t *root, Walk *w, PgManifest *m, PgpErr *err)
         *err = w->file_err;
         rc = w->file_rc;
     }
-    if (rc == 0)
+    if (rc == 0 && w->fn == NULL)
         rc = finish_files(m, err);
     if (rc == 0)
         rc = parse_wal_ranges(wal, m, err);
@@ -565,8 +574,14 @@ static int interpret(json_t *root, Walk *w, PgManifest *m, PgpErr *err)
 
 int pg_manifest_parse(const char *buf, size_t len, PgManifest **out, PgpErr *err)
 {
+    return pg_manifest_parse_each(buf, len, NULL, NULL, out, err);
+}
+
+int pg_manifest_parse_each(const char *buf, size_t len, PgManifestFileFn fn, void *ud,
+                           PgManifest **out, PgpErr *err)
+{
     *out = NULL;
-    Walk w = {.buf = buf, .len = len};
+    Walk w = {.buf = buf, .len = len, .fn = fn, .ud = ud};
     pgp_err_clear(&w.file_err);
     PgManifest *m = calloc(1, sizeof *m);
     if (m == NULL)
@@ -601,7 +616,7 @@ void pg_manifest_free(PgManifest *m)
 {
     if (m == NULL)
         return;
-    for (size_t i = 0; i < m->n_files; i++)
+    for (size_t i = 0; m->files != NULL && i < m->n_files; i++)
         free(m->files[i].path);
     free(m->files);
     free(m->wal_ranges);
@@ -610,7 +625,7 @@ void pg_manifest_free(PgManifest *m)
 
 const PgManifestFile *pg_manifest_find(const PgManifest *m, const char *path)
 {
-    size_t lo = 0, hi = m->n_files;
+    size_t lo = 0, hi = m->files != NULL ? m->n_files : 0;   /* none kept: none found */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(path, m->files[mid].path);

@@ -72,6 +72,17 @@ typedef struct PgManifest {
 int pg_manifest_parse(const char *buf, size_t len, PgManifest **out, PgpErr *err);
 void pg_manifest_free(PgManifest *m);      /* NULL is a no-op */
 
+/* Given each file of "Files" in the order listed; f and its strings live during the call. */
+typedef int (*PgManifestFileFn)(void *ud, const PgManifestFile *f, PgpErr *err);
+
+/* pg_manifest_parse without keeping the files: fn gets each one as it is read, and *out has
+ * files NULL and n_files their number. The same checks in the same order, but duplicate
+ * paths are the caller's to find; fn's first error is held like a file's field error (given
+ * back once the document parsed and its checksum matched), and no later file reaches fn.
+ * Memory: nothing a file (a backup of a million files checks them this way). */
+int pg_manifest_parse_each(const char *buf, size_t len, PgManifestFileFn fn, void *ud,
+                           PgManifest **out, PgpErr *err);
+
 /* Binary search by exact path; NULL if absent. */
 const PgManifestFile *pg_manifest_find(const PgManifest *m, const char *path);
 
