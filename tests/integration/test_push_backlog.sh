@@ -8,7 +8,8 @@
 # 2. With archive-push-queue-full = drop and archive-push-queue-max 32MiB, the segments that
 #    keep the ready WAL over the limit are dropped (recorded, exit 0) and the backlog shrinks
 #    to the limit; once the repository is back the records reach it, and info, check, verify,
-#    metrics and a drill of the backup before the hole all name the hole as dropped.
+#    metrics and a drill of the backup before the hole all name the hole as dropped; once a
+#    backup after the hole is taken, expire of the one before removes the hole's records.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/drill_lib.sh
@@ -100,8 +101,19 @@ assert_ne 0 "$RC" "verify of a repository with a hole"
 assert_contains "$OUT$ERR" "$first is missing: archive-push dropped it" "verify"
 pgp_capture --repo "$REPO" metrics
 assert_contains "$OUT" "pgpitr_archive_dropped_segments $((ready - 2))" "metrics"
-pg_stop src
 drill --output json --backup base --target-immediate --max-tables 5
 assert_rc 0 "a drill of the backup before the hole (to its consistent point)"
 assert_contains "$(jq_out '.warnings[]')" "$((ready - 2)) WAL segments after this backup's start were dropped by archive-push (archive-push-queue-full = drop), the first $first" "the drill's warning"
 assert_no_drill_left
+
+log "a backup after the hole; expire of the one before removes the hole and its records"
+pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label after --jobs 2
+assert_rc 0 "backup after the hole"
+pgp_capture --repo "$REPO" expire --retain-full 1 --output json
+assert_rc 0 "expire"
+assert_eq "$((ready - 2))" "$(jq -r '.wal.remove_dropped_records' <<<"$OUT")" "drop records expired"
+[ -z "$(find "$REPO/archive/dropped" -type f)" ] || fail "drop records left after expire"
+pgp_capture --repo "$REPO" info
+assert_rc 0 "info after expire"
+[[ "$OUT" != *GAP* ]] || fail "a hole is left after expire: $OUT"
+pg_stop src
