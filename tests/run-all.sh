@@ -158,12 +158,14 @@ s3_stages() {
 #   test_pitr_targets (74 s): restore_conf, restore_settings, test_pitr_stray_timeline;
 #   test_pitr_timelines (57 s): test_pitr_stray_timeline, test_get_timelines;
 #   test_drill_objectives (39 s): the drill_objectives unit suite;
-#   test_restore_config (36 s): the config and restore_settings unit suites.
+#   test_restore_config (36 s): the config and restore_settings unit suites;
+#   test_push_ahead_crash (160 s: six server crashes during parallel pushes): test_push_ahead
+#     and test_sigkill kill pushes under ASan.
 # test_sigkill runs 20 kill trials under ASan (each costs about 2.5 s there) and its full 40
 # natively: the paths a killed push leaves behind are the same.
 ASAN_IT_EXCLUDE=(test_s3_faults test_segsize_1gib test_s3_secrets test_drill_timelines
                  test_backup_memory test_pitr_targets test_pitr_timelines test_drill_objectives
-                 test_restore_config)
+                 test_restore_config test_push_ahead_crash)
 NATIVE_IT=("${ASAN_IT_EXCLUDE[@]}" test_sigkill)
 asan_stage() {
     local rc=0

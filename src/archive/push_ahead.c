@@ -24,7 +24,7 @@
 #include "pgpitr/common/fdio.h"
 
 #define READY_SUFFIX ".ready"
-#define TMP_PREFIX ".tmp."
+#define TMP_PREFIX ".tmp."   /* fd_replace_file's temporary files */
 #define RECORD_MAX 128
 
 int push_ahead_dir_open(const char *wal_dir, bool create, int *dfd, PgpErr *err)
@@ -97,21 +97,12 @@ static RecordState record_take(int dfd, const char *name, Record *r)
 static int record_write(int dfd, const char *name, const WalPushResult *res, PipeCodec codec,
                         const char *key, PgpErr *err)
 {
-    char tmp[64], text[RECORD_MAX];
-    snprintf(tmp, sizeof tmp, TMP_PREFIX "%s.%ld", name, (long)getpid());
+    char text[RECORD_MAX];
     int len = snprintf(text, sizeof text, "%s %s %" PRIu64 " %lld %s\n", res->sha256_hex,
                        pipe_codec_name(codec), res->stored_size, (long long)time(NULL), key);
-    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return PGP_FAIL_SYS(err, errno, "cannot write the push record of \"%s\"", name);
-    bool ok = write(fd, text, (size_t)len) == len;
-    int e = errno;
-    ok = close(fd) == 0 && ok;
-    if (ok && renameat(dfd, tmp, dfd, name) == 0)
-        return 0;
-    e = ok ? errno : e;
-    unlinkat(dfd, tmp, 0);
-    return PGP_FAIL_SYS(err, e, "cannot write the push record of \"%s\"", name);
+    /* Not durable: a record lost in a crash only costs a push (push_ahead.h). */
+    int e = fd_replace_file(dfd, name, text, (size_t)len, 0600, false);
+    return e == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot write the push record of \"%s\"", name);
 }
 
 void push_ahead_repo_key(const char *location, const char *endpoint,

@@ -77,6 +77,18 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_PUSH_JOBS, "jobs", 0, CMD_VAL_INT, "N", "archive-push",
      "PGPITR_ARCHIVE_PUSH_JOBS", "archive-push-jobs", .min = 1, .max = PUSH_AHEAD_JOBS_MAX,
      .def = "1", .help = "threads pushing this segment and up to 4N-1 ready ones after it"},
+    /* When pushes keep failing (push_backlog.h, docs/archiving.md): settings, no flags. */
+    {CMD_OPT_PUSH_ALERT_AFTER, NULL, 0, CMD_VAL_DURATION, "DURATION", "",
+     "PGPITR_ARCHIVE_PUSH_ALERT_AFTER", "archive-push-alert-after", .min = 1,
+     .max = DURATION_MAX, .def = "5min",
+     .help = "failing this long, every failing archive-push logs an alert with the backlog"},
+    {CMD_OPT_PUSH_QUEUE_MAX, NULL, 0, CMD_VAL_SIZE, "SIZE", "",
+     "PGPITR_ARCHIVE_PUSH_QUEUE_MAX", "archive-push-queue-max", .def = "not set",
+     .help = "ready WAL in pg_wal beyond which archive-push-queue-full applies"},
+    {CMD_OPT_PUSH_QUEUE_FULL, NULL, 0, CMD_VAL_ENUM, "fail|drop", "",
+     "PGPITR_ARCHIVE_PUSH_QUEUE_FULL", "archive-push-queue-full", .choices = "fail|drop",
+     .own_check = true, .def = "fail",
+     .help = "beyond queue-max after alert-after of failures: keep failing, or drop with a record"},
 
     {CMD_OPT_SPOOL_PATH, "spool-path", 0, CMD_VAL_STRING, "DIR", "archive-get",
      "PGPITR_SPOOL_PATH", "spool-path",

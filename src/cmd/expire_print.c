@@ -164,6 +164,9 @@ int expire_plan_print_text(const ExpirePlan *p, const Catalog *c, bool dry_run, 
         if (leases_lower_cutoff(p))
             fprintf(f, "  recovery leases lower the cut-off from segment %s: %zu WAL "
                        "file(s) kept for running recoveries\n", seg, p->n_wal_leased);
+        if (p->n_dropped > 0)
+            fprintf(f, "  and %zu record(s) of segments archive-push dropped below it\n",
+                    p->n_dropped);
     } else {
         fprintf(f, "wal: remove nothing (no backup), keep %zu\n", p->n_wal_kept);
     }
@@ -217,7 +220,7 @@ static json_t *wal_json(const ExpirePlan *p, const Catalog *c)
     cutoff_name(p, c, cut);
     bool has = p->retention.has_cutoff;
     uint64_t segno = expire_plan_wal_cutoff(p);
-    return json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}",
+    return json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
                      "cutoff_segno", has ? json_integer((json_int_t)segno) : json_null(),
                      "cutoff_walname", has ? json_string(cut) : json_null(),
                      "cutoff_lsn", has ? repo_json_lsn(segno * (uint64_t)c->id.wal_segsize)
@@ -226,7 +229,8 @@ static json_t *wal_json(const ExpirePlan *p, const Catalog *c)
                      has ? json_integer((json_int_t)p->retention.wal_cutoff) : json_null(),
                      "remove", (json_int_t)p->n_wal, "remove_bytes", (json_int_t)p->wal_bytes,
                      "keep", (json_int_t)p->n_wal_kept, "kept_for_leases",
-                     (json_int_t)p->n_wal_leased);
+                     (json_int_t)p->n_wal_leased, "remove_dropped_records",
+                     (json_int_t)p->n_dropped);
 }
 
 static json_t *lease_json(const ExpireLease *l)

@@ -133,11 +133,12 @@ static json_t *gaps_json(const Info *info, const InfoTimeline *it)
     json_t *a = json_array();
     for (size_t g = 0; a != NULL && g < it->n_gaps; g++) {
         const CatalogGap *gap = &info->gaps[it->first_gap + g];
-        json_array_append_new(a, json_pack("{s:o, s:o, s:I}", "from",
+        json_array_append_new(a, json_pack("{s:o, s:o, s:I, s:I}", "from",
                                            jseg(info, gap->tli, gap->from_segno), "to",
                                            jseg(info, gap->tli, gap->to_segno),
                                            "missing_segments",
-                                           (json_int_t)(gap->to_segno - gap->from_segno + 1)));
+                                           (json_int_t)(gap->to_segno - gap->from_segno + 1),
+                                           "dropped_segments", (json_int_t)gap->n_dropped));
     }
     return a;
 }

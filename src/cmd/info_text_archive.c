@@ -67,6 +67,12 @@ static void print_timeline(const Info *info, const InfoTimeline *it, FILE *out)
         info_segname(info, gap->tli, gap->to_segno, b);
         info_line(out, 6, "    GAP: %s..%s (%" PRIu64 " missing)", a, b,
                   gap->to_segno - gap->from_segno + 1);
+        if (gap->n_dropped > 0) {
+            char when[32];
+            catalog_format_time(gap->dropped_at, when);
+            info_line(out, 6, "      %" PRIu64 " of them DROPPED by archive-push "
+                      "(archive-push-queue-full = drop), recorded from %s", gap->n_dropped, when);
+        }
     }
     if (it->n_conflicts > 0)
         info_line(out, 6, "    CONFLICT: %zu objects claim a name with different content "

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgpitr/archive/push_backlog.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/pg/pgquery.h"
 #include "pgpitr/common/fdio.h"
@@ -23,26 +24,16 @@ int metrics_ready_scan(const char *pgdata, MetricsReady *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     char dir[4096];
-    if ((size_t)snprintf(dir, sizeof dir, "%s/pg_wal/archive_status", pgdata) >= sizeof dir)
+    if ((size_t)snprintf(dir, sizeof dir, "%s/pg_wal", pgdata) >= sizeof dir)
         return PGP_FAIL(err, PGP_ERR_CONFIG, "--pgdata is too long");
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return PGP_FAIL_ERRNO(err, PGP_ERR_CONFIG, errno,
-                              "cannot read \"%s\" (is --pgdata a data directory?)", dir);
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (len <= 6 || strcmp(de->d_name + len - 6, ".ready") != 0)
-            continue;
-        out->files++;
-        char wal[4096 + 256];
-        snprintf(wal, sizeof wal, "%s/pg_wal/%.*s", pgdata, (int)(len - 6), de->d_name);
-        struct stat st;
-        if (stat(wal, &st) == 0 && S_ISREG(st.st_mode))
-            out->bytes += (uint64_t)st.st_size;   /* gone meanwhile: archived and removed */
-    }
-    closedir(d);
+    PgpErr e = {0};
+    if (push_backlog_ready(dir, &out->files, &out->bytes, &e) != 0)
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "%s (is --pgdata a data directory?)", e.msg);
     out->have = true;
+    PushFailing f;
+    if (push_backlog_read_failing(dir, &out->push_failing, &f, &e) != 0)
+        log_warn("archive-push's failing state: %s", e.msg);
+    out->push_failing_since = out->push_failing ? f.since : 0;
     return 0;
 }
 

@@ -23,6 +23,8 @@ const MetricsFamily metrics_families[] = {
     {"pgpitr_archive_last_archived_age_seconds", "gauge",
      "seconds since the newest WAL file reached the repository (archive freshness)"},
     {"pgpitr_archive_holes", "gauge", "holes in the archived WAL of all timelines"},
+    {"pgpitr_archive_dropped_segments", "gauge",
+     "segments inside holes that archive-push dropped on purpose (archive-push-queue-full)"},
     {"pgpitr_archive_segments", "gauge", "archived WAL segments per timeline"},
     {"pgpitr_pg_up", "gauge", "1 when the server of --pg-conn answered, 0 when not"},
     {"pgpitr_archive_archived_total", "counter", "WAL files the server archived "
@@ -36,6 +38,8 @@ const MetricsFamily metrics_families[] = {
     {"pgpitr_archive_ready_files", "gauge", ".ready files in pg_wal/archive_status "
                                             "(WAL waiting to be archived)"},
     {"pgpitr_archive_ready_bytes", "gauge", "bytes of the WAL files waiting to be archived"},
+    {"pgpitr_archive_push_failing_seconds", "gauge",
+     "how long archive-push has failed without a success (0: its last call succeeded)"},
     {"pgpitr_backups", "gauge", "backups in the repository by status"},
     {"pgpitr_backup_last_complete_age_seconds", "gauge",
      "seconds since the newest complete backup ended"},
@@ -150,6 +154,12 @@ static void render_archive(Out *o, const Info *info)
     head(o, "pgpitr_archive_holes");
     if (info->cat.bound)
         sample_u(o, "pgpitr_archive_holes", NULL, info->n_gaps);
+    uint64_t dropped = 0;
+    for (size_t i = 0; i < info->n_gaps; i++)
+        dropped += info->gaps[i].n_dropped;
+    head(o, "pgpitr_archive_dropped_segments");
+    if (info->cat.bound)
+        sample_u(o, "pgpitr_archive_dropped_segments", NULL, dropped);
     head(o, "pgpitr_archive_segments");
     for (size_t i = 0; i < info->n_tls; i++) {
         char l[32];
@@ -352,6 +362,11 @@ static void render_pg(Out *o, const MetricsInput *in)
     head(o, "pgpitr_archive_ready_bytes");
     if (in->ready.have)
         sample_u(o, "pgpitr_archive_ready_bytes", NULL, in->ready.bytes);
+    head(o, "pgpitr_archive_push_failing_seconds");
+    if (in->ready.have)
+        sample_i(o, "pgpitr_archive_push_failing_seconds", NULL,
+                 in->ready.push_failing && in->now > in->ready.push_failing_since
+                     ? in->now - in->ready.push_failing_since : 0);
 }
 
 static int render_all(Out *o, const MetricsInput *in, PgpErr *err)

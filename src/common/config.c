@@ -21,6 +21,7 @@ static const char *const known_keys[] = {
     "repo", "compress", "compress-level", "log-level", "pg-conn", "jobs", "archive-timeout",
     "primary-conn", "server-compress",
     "spool-path", "spool-size", "prefetch-jobs", "pg-bin", "archive-push-jobs",
+    "archive-push-alert-after", "archive-push-queue-max", "archive-push-queue-full",
     "lock-wait",
     "lease-ttl",
     "retain-full", "retain-days", "retain-daily", "retain-weekly", "retain-monthly",

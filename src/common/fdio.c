@@ -1,10 +1,13 @@
 /*
- * fdio.c - writing a whole buffer to a file descriptor, and directory streams (fdio.h).
+ * fdio.c - writing a whole buffer to a file descriptor, directory streams, and replacing a
+ * small file atomically (fdio.h).
  */
 #include "pgpitr/common/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <unistd.h>
 
 int fd_write_all(int fd, const void *buf, size_t len, off_t off, size_t *written)
@@ -40,4 +43,27 @@ DIR *fd_opendir(int dfd, const char *name)
         errno = e;
     }
     return d;
+}
+
+int fd_replace_file(int dfd, const char *name, const void *buf, size_t len, mode_t mode,
+                    bool durable)
+{
+    char tmp[NAME_MAX + 1];
+    if ((size_t)snprintf(tmp, sizeof tmp, ".tmp.%s.%ld", name, (long)getpid()) >= sizeof tmp)
+        return ENAMETOOLONG;
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return errno;
+    int e = fd_write_all(fd, buf, len, -1, NULL);
+    if (e == 0 && durable && fsync(fd) != 0)
+        e = errno;
+    if (close(fd) != 0 && e == 0)
+        e = errno;
+    if (e == 0 && renameat(dfd, tmp, dfd, name) != 0)
+        e = errno;
+    if (e != 0) {
+        unlinkat(dfd, tmp, 0);
+        return e;
+    }
+    return durable && fsync(dfd) != 0 ? errno : 0;
 }

@@ -33,6 +33,8 @@
 #include "pgpitr/repo/lease.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/repo_layout.h"
+#include "pgpitr/storage/storage.h"
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/restore/restore_plan.h"
 #include "pgpitr/pg/walname.h"
@@ -229,6 +231,49 @@ static void note_timeline(Drill *d, RestorePlan *plan, const char *asked)
                           plan->target_tli, asked, p->tli);
 }
 
+/* Segments archive-push dropped on purpose (push_backlog.h) at or after the chosen backup's
+ * start, on its timeline or an older one: recovery cannot cross them, so the report says so. */
+typedef struct DroppedScan {
+    uint32_t tli, segsize;
+    uint64_t from;
+    size_t n;
+    char first[PG_WALNAME_SEG_LEN + 1];
+} DroppedScan;
+
+static int on_dropped(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+{
+    (void)err;
+    DroppedScan *s = ud;
+    PgWalName wn;
+    PgpErr ignore;
+    uint64_t segno;
+    char seg[PG_WALNAME_SEG_LEN + 1];
+    if (info->is_dir || !repo_dropped_entry(name, seg) ||
+        pg_walname_parse(seg, &wn, &ignore) != 0 ||
+        !pg_walname_segno(&wn, s->segsize, &segno) || wn.tli > s->tli || segno < s->from)
+        return 0;
+    if (s->n++ == 0 || strcmp(seg, s->first) < 0)
+        memcpy(s->first, seg, sizeof s->first);
+    return 0;
+}
+
+static void note_dropped(Drill *d, const RestorePlan *plan)
+{
+    const RepoIdentity *id = repo_identity(d->repo);
+    if (id == NULL || id->wal_segsize == 0)
+        return;
+    DroppedScan s = {.tli = plan->target_tli, .segsize = id->wal_segsize,
+                     .from = plan->manifest->start_lsn / id->wal_segsize};
+    PgpErr err = {0};
+    if (storage_list(d->storage, REPO_LAYOUT_DROPPED_DIR, on_dropped, &s, &err) != 0)
+        drill_report_warn(&d->rep, "cannot list the segments archive-push dropped: %s", err.msg);
+    else if (s.n > 0)
+        drill_report_warn(&d->rep, "%zu WAL segment%s after this backup's start %s dropped by "
+                          "archive-push (archive-push-queue-full = drop), the first %s: recovery "
+                          "cannot cross %s", s.n, s.n == 1 ? "" : "s", s.n == 1 ? "was" : "were",
+                          s.first, s.n == 1 ? "it" : "them");
+}
+
 /* Tablespaces of the backup go to workdir/ts/<oid>: a drill must never write into the original
  * locations, which on the production host hold the production tablespaces. restore_run
  * chooses the backup and accepts a map only for tablespaces that backup has, so the drill
@@ -240,6 +285,7 @@ static int pin_backup(Drill *d, RestoreRequest *req, TsMap *m, PgpErr *err)
     int rc = restore_plan_make(d->repo, req, &plan, err);
     if (rc == 0) {
         note_timeline(d, &plan, req->target.timeline != NULL ? req->target.timeline : "current");
+        note_dropped(d, &plan);
         snprintf(d->pinned_label, sizeof d->pinned_label, "%s", plan.manifest->label);
         snprintf(d->pinned_tli, sizeof d->pinned_tli, "%u", plan.target_tli);
         if (req->label == NULL)

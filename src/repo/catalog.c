@@ -216,6 +216,50 @@ static int load_wal_files(Repo *repo, Catalog *c, PgpErr *err)
     return 0;
 }
 
+/* ---- dropped segments ------------------------------------------------------------------- */
+
+typedef struct DropLoad {
+    Catalog *c;
+    size_t cap;
+} DropLoad;
+
+static int on_dropped(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+{
+    DropLoad *l = ud;
+    Catalog *c = l->c;
+    CatalogDropped d = {.mtime = info->mtime};
+    PgWalName wn;
+    PgpErr ignore;
+    if (info->is_dir || !repo_dropped_entry(name, d.name) ||
+        pg_walname_parse(d.name, &wn, &ignore) != 0 ||
+        !pg_walname_segno(&wn, c->id.wal_segsize, &d.segno))
+        return add_foreign(c, REPO_LAYOUT_DROPPED_DIR, name, err);
+    d.tli = wn.tli;
+    if (GROW(c->dropped, c->n_dropped, l->cap, 16, "catalog entries", err) != 0)
+        return PGP_ERR_NOMEM;
+    c->dropped[c->n_dropped++] = d;
+    return 0;
+}
+
+static int dropped_cmp(const void *pa, const void *pb)
+{
+    const CatalogDropped *a = pa, *b = pb;
+    if (a->tli != b->tli)
+        return a->tli < b->tli ? -1 : 1;
+    return a->segno < b->segno ? -1 : a->segno > b->segno;
+}
+
+static int load_dropped(Repo *repo, Catalog *c, PgpErr *err)
+{
+    DropLoad l = {.c = c};
+    int rc = storage_list(repo_storage(repo), REPO_LAYOUT_DROPPED_DIR, on_dropped, &l, err);
+    if (rc != 0)
+        return pgp_err_context(err, "cannot list \"%s\"", REPO_LAYOUT_DROPPED_DIR);
+    if (c->n_dropped > 1)
+        qsort(c->dropped, c->n_dropped, sizeof *c->dropped, dropped_cmp);
+    return 0;
+}
+
 /* ---- timelines -------------------------------------------------------------------------- */
 
 static int add_timeline(Catalog *c, size_t *cap, uint32_t tli)
@@ -352,6 +396,8 @@ int catalog_load(Repo *repo, unsigned flags, Catalog *out, PgpErr *err)
     if (rc == 0 && (flags & CATALOG_LOAD_WAL))
         rc = load_wal_files(repo, out, err);
     if (rc == 0 && (flags & CATALOG_LOAD_WAL))
+        rc = load_dropped(repo, out, err);
+    if (rc == 0 && (flags & CATALOG_LOAD_WAL))
         rc = load_timelines(repo, out, err);
     if (rc != 0)
         catalog_free(out);
@@ -372,6 +418,7 @@ void catalog_free(Catalog *c)
         free(c->foreign[i]);
     free(c->backups);
     free(c->wal);
+    free(c->dropped);
     free(c->histories);
     free(c->timelines);
     memset(c, 0, sizeof *c);
@@ -404,6 +451,14 @@ const CatalogWal *catalog_segment(const Catalog *c, uint32_t tli, uint64_t segno
     return NULL;
 }
 
+const CatalogDropped *catalog_dropped(const Catalog *c, uint32_t tli, uint64_t segno)
+{
+    for (size_t i = 0; i < c->n_dropped; i++)
+        if (c->dropped[i].tli == tli && c->dropped[i].segno == segno)
+            return &c->dropped[i];
+    return NULL;
+}
+
 const CatalogBackup *catalog_newest_complete(const Catalog *c)
 {
     const CatalogBackup *best = NULL;
@@ -420,6 +475,18 @@ const CatalogBackup *catalog_newest_complete(const Catalog *c)
 }
 
 /* ---- analysis --------------------------------------------------------------------------- */
+
+/* The dropped-segment records inside gap g. */
+static void count_dropped(const Catalog *c, CatalogGap *g)
+{
+    for (size_t i = 0; i < c->n_dropped; i++) {
+        const CatalogDropped *d = &c->dropped[i];
+        if (d->tli != g->tli || d->segno < g->from_segno || d->segno > g->to_segno)
+            continue;
+        if (g->n_dropped++ == 0)
+            g->dropped_at = d->mtime;
+    }
+}
 
 int catalog_gaps(const Catalog *c, CatalogGap **out, size_t *n, PgpErr *err)
 {
@@ -438,7 +505,8 @@ int catalog_gaps(const Catalog *c, CatalogGap **out, size_t *n, PgpErr *err)
                 *n = 0;
                 return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
             }
-            (*out)[(*n)++] = (CatalogGap){w->tli, prev->segno + 1, w->segno - 1};
+            (*out)[(*n)++] = (CatalogGap){w->tli, prev->segno + 1, w->segno - 1, 0, 0};
+            count_dropped(c, &(*out)[*n - 1]);
         }
         prev = w;
     }

@@ -277,12 +277,14 @@ static void judge_holes(const CheckFacts *f, CheckReport *r)
         return;
     }
     size_t n = 0;
+    uint64_t dropped = 0;
     const CatalogGap *first = NULL;
     for (size_t i = 0; i < info->n_gaps; i++)
         if (info->gaps[i].to_segno >= from) {
             if (first == NULL)
                 first = &info->gaps[i];
             n++;
+            dropped += info->gaps[i].n_dropped;
         }
     if (first == NULL) {
         set(r, CHECK_ARCHIVE_HOLES, CHECK_OK, "no hole since the oldest backup");
@@ -291,8 +293,12 @@ static void judge_holes(const CheckFacts *f, CheckReport *r)
     char a[PG_WALNAME_MAX + 1], b[PG_WALNAME_MAX + 1];
     pg_walname_format(first->tli, first->from_segno, info->cat.id.wal_segsize, a);
     pg_walname_format(first->tli, first->to_segno, info->cat.id.wal_segsize, b);
+    char why[96] = "";
+    if (dropped > 0)
+        snprintf(why, sizeof why, " (%" PRIu64 " segment%s dropped by archive-push-queue-full = "
+                 "drop)", dropped, dropped == 1 ? "" : "s");
     set(r, CHECK_ARCHIVE_HOLES, CHECK_CRITICAL, "%zu hole%s since the oldest backup, the first "
-        "%s..%s: no recovery across it", n, n == 1 ? "" : "s", a, b);
+        "%s..%s: no recovery across it%s", n, n == 1 ? "" : "s", a, b, why);
 }
 
 static void judge_backup_age(const CheckFacts *f, CheckReport *r)

@@ -215,6 +215,22 @@ uint64_t expire_plan_wal_cutoff(const ExpirePlan *p)
 
 /* ---- WAL -------------------------------------------------------------------------------- */
 
+/* A drop record goes with the WAL around it: once its segment is below the cut-off, the
+ * hole it explains is no longer inside the archive. */
+static int plan_dropped(const Catalog *c, ExpirePlan *p, PgpErr *err)
+{
+    p->dropped = malloc((c->n_dropped ? c->n_dropped : 1) * sizeof *p->dropped);
+    if (p->dropped == NULL)
+        return nomem(err);
+    for (size_t i = 0; i < c->n_dropped; i++) {
+        const CatalogDropped *d = &c->dropped[i];
+        if (retention_wal_removable(&p->retention, d->tli, d->segno, false) &&
+            !(p->lease_hold && d->segno >= p->lease_segno))
+            p->dropped[p->n_dropped++] = d;
+    }
+    return 0;
+}
+
 static int plan_wal(const Catalog *c, ExpirePlan *p, PgpErr *err)
 {
     p->wal = malloc((c->n_wal ? c->n_wal : 1) * sizeof *p->wal);
@@ -241,7 +257,7 @@ static int plan_wal(const Catalog *c, ExpirePlan *p, PgpErr *err)
         p->wal[p->n_wal++] = w;
         p->wal_bytes += w->stored_size;
     }
-    return 0;
+    return plan_dropped(c, p, err);
 }
 
 /* ---- entry points ----------------------------------------------------------------------- */
@@ -285,6 +301,7 @@ void expire_plan_free(ExpirePlan *p)
     free(p->incomplete);
     free(p->objects);
     free(p->wal);
+    free(p->dropped);
     free(p->leases);
     memset(p, 0, sizeof *p);
 }

@@ -159,6 +159,25 @@ static int remove_wal(Storage *s, const ExpirePlan *p, const Progress *pr, PgpEr
     return rc;
 }
 
+/* The records of dropped segments below the cut-off (after their WAL: a run that dies between
+ * the two leaves records that the next run removes). */
+static int remove_dropped(Storage *s, const ExpirePlan *p, PgpErr *err)
+{
+    char (*paths)[REPO_PATH_MAX] = malloc((p->n_dropped ? p->n_dropped : 1) * sizeof *paths);
+    const char **ptrs = malloc((p->n_dropped ? p->n_dropped : 1) * sizeof *ptrs);
+    int rc = paths == NULL || ptrs == NULL ? PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory") : 0;
+    for (size_t i = 0; rc == 0 && i < p->n_dropped; i++) {
+        rc = repo_dropped_path(p->dropped[i]->name, paths[i], err);
+        ptrs[i] = paths[i];
+    }
+    if (rc == 0 && p->n_dropped > 0 &&
+        (rc = storage_remove_objects(s, ptrs, p->n_dropped, err)) != 0)
+        pgp_err_context(err, "expire");
+    free(ptrs);
+    free(paths);
+    return rc;
+}
+
 static int remove_objects(Storage *s, const ExpirePlan *p, const Progress *pr, PgpErr *err)
 {
     tell(pr, "objects", 0, p->n_objects);
@@ -234,6 +253,8 @@ int expire_plan_execute_progress(Storage *s, const ExpirePlan *p, const ExpireHo
         rc = remove_objects(s, p, &pr, err);
     if (rc == 0)
         rc = remove_wal(s, p, &pr, err);
+    if (rc == 0)
+        rc = remove_dropped(s, p, err);
     if (rc == 0)
         rc = remove_stale_leases(s, p, &pr, err);
     return rc;

@@ -55,6 +55,23 @@ int repo_archive_object_path(const char *walname, const char *sha256_hex, PipeCo
                                 pipe_codec_ext(codec));
 }
 
+int repo_dropped_path(const char *segment, char out[REPO_PATH_MAX], PgpErr *err)
+{
+    return build(out, err, "%s/%s%s", REPO_LAYOUT_DROPPED_DIR, segment, REPO_DROPPED_EXT);
+}
+
+bool repo_dropped_entry(const char *entry, char seg[PG_WALNAME_SEG_LEN + 1])
+{
+    PgWalName wn;
+    PgpErr ignore;
+    if (strlen(entry) != PG_WALNAME_SEG_LEN + strlen(REPO_DROPPED_EXT) ||
+        strcmp(entry + PG_WALNAME_SEG_LEN, REPO_DROPPED_EXT) != 0)
+        return false;
+    memcpy(seg, entry, PG_WALNAME_SEG_LEN);
+    seg[PG_WALNAME_SEG_LEN] = '\0';
+    return pg_walname_parse(seg, &wn, &ignore) == 0 && wn.kind == PG_WALFILE_SEGMENT;
+}
+
 int repo_archive_provisional_path(const char *walname, char out[REPO_PATH_MAX], PgpErr *err)
 {
     char dir[REPO_PATH_MAX];

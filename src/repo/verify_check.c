@@ -515,6 +515,8 @@ static const CatalogWal *resume_after(const Catalog *view, const PgTimelineHisto
 static const char *missing_word(Analysis *a, uint32_t tli, uint64_t segno)
 {
     const CatalogWal *w = catalog_segment(a->c, tli, segno);
+    if (w == NULL && catalog_dropped(a->c, tli, segno) != NULL)
+        return "missing: archive-push dropped it (archive-push-queue-full = drop)";
     return w == NULL ? "missing" : w->conflict ? "ambiguous" : "damaged";
 }
 

@@ -16,7 +16,7 @@
 #   BENCH_PGBENCH_MAX_SECONDS  upper bound on the pgbench run (default 60); segments it does not
 #                              fill come from pgbench -i
 #   BENCH_KEEP=1               keep the work directory (path printed)
-#   BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain  run only this benchmark,
+#   BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain|sustained  run only this one,
 #                              tests/bench/backup.sh (base backups), tests/bench/restore.sh
 #                              (restore + replay), tests/bench/manifest.sh (memory on a
 #                              million-file manifest; GEN_MANIFEST_BIN, set by make),
@@ -24,8 +24,9 @@
 #                              pgBackRest) or tests/bench/chunk-size.sh (what chunked storage
 #                              would store per chunk size; CHUNKSTAT_BIN, set by make) or
 #                              tests/bench/drain.sh (PostgreSQL's archiver draining a backlog
-#                              of ready segments, local and S3, with pgBackRest); all seven
-#                              by default
+#                              of ready segments, local and S3, with pgBackRest) or
+#                              tests/bench/sustained.sh (the .ready backlog under a bulk load
+#                              at the full WAL rate); all eight by default
 #   TMPDIR                     where the work directory is made (it must be a real disk for
 #                              fsync figures to mean anything)
 # When run as root, setup happens as root and everything else runs as the `postgres` OS user
@@ -370,7 +371,8 @@ inner() {
 if [ "${BENCH_INNER:-0}" = 1 ]; then
   inner
 else
-  # BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain runs just that one; unset, all.
+  # BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain|sustained runs just that one;
+  # unset, all.
   case "${BENCH_ONLY:-}" in ""|archive) outer ;; esac
   case "${BENCH_ONLY:-}" in ""|backup) bash "$(dirname "$SELF")/backup.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|restore) bash "$(dirname "$SELF")/restore.sh" ;; esac
@@ -378,4 +380,5 @@ else
   case "${BENCH_ONLY:-}" in ""|chunk) bash "$(dirname "$SELF")/chunk-size.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|manifest) bash "$(dirname "$SELF")/manifest.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|drain) bash "$(dirname "$SELF")/drain.sh" ;; esac
+  case "${BENCH_ONLY:-}" in ""|sustained) bash "$(dirname "$SELF")/sustained.sh" ;; esac
 fi

@@ -2,11 +2,15 @@
  * test_fdio.c - fd_write_all (src/common/fdio.c): a large buffer written whole at the file
  * offset, or at a given offset with the file offset left where it was; a full disk (/dev/full)
  * and a bad descriptor give their errno and the bytes written. fd_opendir: two streams of one
- * directory read it each from its start; a symbolic link is not followed.
+ * directory read it each from its start; a symbolic link is not followed. fd_replace_file:
+ * the file replaced whole, with its mode, durable or not, no temporary file left, and a
+ * failed replacement (a directory in the way, a name too long) leaves the old file and nothing
+ * else.
  */
 #include "pgpitr/common/fdio.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -96,6 +100,54 @@ START_TEST(directory_streams_have_their_own_position)
 }
 END_TEST
 
+/* The names in dir, sorted and joined by spaces. */
+static void names(const char *dir, char *out, size_t size)
+{
+    struct dirent **list;
+    int n = scandir(dir, &list, NULL, alphasort);
+    ck_assert_int_ge(n, 0);
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (list[i]->d_name[0] != '.' || strlen(list[i]->d_name) > 2)
+            snprintf(out + strlen(out), size - strlen(out), "%s ", list[i]->d_name);
+        free(list[i]);
+    }
+    free(list);
+}
+
+START_TEST(replace_file_is_whole_or_nothing)
+{
+    char dir[64], path[128], got[256];
+    fx_dir_make(dir, sizeof dir, "fdio");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(dfd, 0);
+    ck_assert_int_eq(fd_replace_file(dfd, "state", "old\n", 4, 0600, true), 0);
+    ck_assert_int_eq(fd_replace_file(dfd, "state", "new text\n", 9, 0640, false), 0);
+    snprintf(path, sizeof path, "%s/state", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    fclose(f);
+    got[n] = '\0';
+    ck_assert_str_eq(got, "new text\n");
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0640);
+    /* a directory in the way: the rename fails, the temporary file is removed */
+    ck_assert_int_eq(mkdirat(dfd, "busy", 0700), 0);
+    ck_assert_int_eq(mkdirat(dfd, "busy/inside", 0700), 0);
+    ck_assert_int_ne(fd_replace_file(dfd, "busy", "x", 1, 0600, true), 0);
+    char longname[300];
+    memset(longname, 'n', 280);
+    longname[280] = '\0';
+    ck_assert_int_eq(fd_replace_file(dfd, longname, "x", 1, 0600, true), ENAMETOOLONG);
+    names(dir, got, sizeof got);
+    ck_assert_str_eq(got, "busy state ");
+    close(dfd);
+    fx_dir_remove(dir);
+}
+END_TEST
+
 Suite *suite_fdio(void)
 {
     Suite *s = suite_create("fdio");
@@ -103,6 +155,7 @@ Suite *suite_fdio(void)
     tcase_add_test(tc, writes_whole_buffers_at_the_offset_or_in_place);
     tcase_add_test(tc, a_full_disk_and_a_bad_descriptor_are_errors);
     tcase_add_test(tc, directory_streams_have_their_own_position);
+    tcase_add_test(tc, replace_file_is_whole_or_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

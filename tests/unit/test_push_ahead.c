@@ -21,55 +21,26 @@
 #include <unistd.h>
 
 #include "fx_dir.h"
+#include "fx_pgwal.h"
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/repo/repo_layout.h"
 
-#define SEGSIZE (1u << 20)
-#define SYSID 7300000000000000042ULL
+#define SEGSIZE FX_PGWAL_SEGSIZE
+#define SYSID FX_PGWAL_SYSID
 
 static char dir[64], repo_dir[128], wal[128], status[160], key[PUSH_AHEAD_KEY_LEN + 1];
 static Storage *st;
 static Repo *repo;
 static int dfd = -1;
 
-static void put_le(unsigned char *b, size_t off, uint64_t v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        b[off + i] = (unsigned char)(v >> (8 * i));
-}
-
 static void seg_name(uint64_t segno, char out[PG_WALNAME_SEG_LEN + 1])
 {
-    snprintf(out, PG_WALNAME_SEG_LEN + 1, "%08X%08X%08X", 1u, (unsigned)(segno / 4096),
-             (unsigned)(segno % 4096));
+    fx_pgwal_name(segno, out);
 }
 
-/* Writes segment segno of timeline 1 into pg_wal (content varies with seed) and marks it
- * ready when ready. */
 static void make_segment(uint64_t segno, unsigned seed, bool ready)
 {
-    static unsigned char buf[SEGSIZE];
-    memset(buf, 0, sizeof buf);
-    put_le(buf, 0, 0xD110, 2);
-    put_le(buf, 2, 0x0002, 2);
-    put_le(buf, 4, 1, 4);
-    put_le(buf, 8, segno * SEGSIZE, 8);
-    put_le(buf, 24, SYSID, 8);
-    put_le(buf, 32, SEGSIZE, 4);
-    put_le(buf, 36, 8192, 4);
-    for (size_t i = 64; i < sizeof buf; i += 4096)
-        buf[i] = (unsigned char)(seed + i / 4096);
-    char name[PG_WALNAME_SEG_LEN + 1], path[256];
-    seg_name(segno, name);
-    snprintf(path, sizeof path, "%s/%s", wal, name);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(buf, 1, sizeof buf, f), sizeof buf);
-    ck_assert_int_eq(fclose(f), 0);
-    if (ready) {
-        snprintf(path, sizeof path, "%s.ready", name);
-        fx_dir_put(status, path, "");
-    }
+    fx_pgwal_segment(wal, segno, seed, ready);
 }
 
 static void setup(void)
@@ -318,44 +289,16 @@ START_TEST(a_record_that_does_not_hold_confirms_nothing)
 }
 END_TEST
 
-/* pgpitr archive-push --jobs JOBS pg_wal/<segno>, stderr captured: exit status, and the
- * captured text in log (static). */
+/* pgpitr archive-push --jobs JOBS pg_wal/<segno>: exit status, stderr in log. */
 static int archive_push(uint64_t segno, const char *jobs, const char **log)
 {
-    char name[PG_WALNAME_SEG_LEN + 1], path[256], logfile[128];
-    seg_name(segno, name);
-    snprintf(path, sizeof path, "%s/%s", wal, name);
-    snprintf(logfile, sizeof logfile, "%s/stderr.txt", dir);
-    char *argv[] = {"archive-push", "--jobs", (char *)jobs, path, NULL};
-    CmdGlobal g = {.repo = repo_dir, .log_level = "info"};
-    setenv("PGPITR_CONFIG", "/dev/null", 1);
-    fflush(stderr);
-    int saved = dup(2), fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    dup2(fd, 2);
-    close(fd);
-    PgpErr err = {0};
-    int rc = cmd_archive_push.run(&g, 4, argv, &err);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    static char text[8192];
-    FILE *f = fopen(logfile, "r");
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    *log = text;
-    return rc;
+    const char *args[] = {"--jobs", jobs, NULL};
+    return fx_pgwal_push(dir, repo_dir, wal, segno, args, log);
 }
 
-/* PostgreSQL marks segno done. */
 static void mark_done(uint64_t segno)
 {
-    char name[PG_WALNAME_SEG_LEN + 1], from[192], to[192];
-    seg_name(segno, name);
-    snprintf(from, sizeof from, "%s/%s.ready", status, name);
-    snprintf(to, sizeof to, "%s/%s.done", status, name);
-    ck_assert_int_eq(rename(from, to), 0);
+    fx_pgwal_done(wal, segno);
 }
 
 START_TEST(command_confirms_what_an_earlier_call_pushed_ahead)

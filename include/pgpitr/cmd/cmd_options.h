@@ -33,7 +33,7 @@ typedef enum {
     /* archive-push, backup */
     CMD_OPT_COMPRESS, CMD_OPT_COMPRESS_LEVEL,
     /* archive-push */
-    CMD_OPT_PUSH_JOBS,
+    CMD_OPT_PUSH_JOBS, CMD_OPT_PUSH_ALERT_AFTER, CMD_OPT_PUSH_QUEUE_MAX, CMD_OPT_PUSH_QUEUE_FULL,
     /* archive-get */
     CMD_OPT_SPOOL_PATH, CMD_OPT_SPOOL_SIZE, CMD_OPT_PREFETCH_JOBS,
     /* backup */

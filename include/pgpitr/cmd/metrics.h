@@ -46,6 +46,8 @@ typedef struct MetricsPg {
 typedef struct MetricsReady {
     bool have;
     uint64_t files, bytes;     /* bytes: of the WAL files they stand for (0 when vanished) */
+    bool push_failing;         /* archive-push's state: failing since (push_backlog.h) */
+    int64_t push_failing_since;
 } MetricsReady;
 
 typedef struct MetricsInput {
@@ -65,8 +67,9 @@ int metrics_render(const MetricsInput *in, char **out, PgpErr *err);
 void metrics_label_escape(const char *in, char *out, size_t size);
 
 /* Counts DIR/pg_wal/archive_status/ *.ready and sums the sizes of the WAL files they name
- * (a file archived and removed meanwhile counts 0 bytes). PGP_ERR_CONFIG when the directory
- * cannot be read (not a data directory). */
+ * (a file archived and removed meanwhile counts 0 bytes), and reads since when archive-push
+ * fails (an unreadable state is a warning). PGP_ERR_CONFIG when the directory cannot be read
+ * (not a data directory). */
 int metrics_ready_scan(const char *pgdata, MetricsReady *out, PgpErr *err);
 
 /* pg_stat_archiver through conninfo into *out (out->asked set; up false with a warning when

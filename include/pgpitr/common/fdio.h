@@ -1,13 +1,14 @@
 /*
  * fdio.h - what every file writer and directory walker needs around a file descriptor, in one
  * place (src/common/fdio.c): writing a whole buffer (retry on EINTR, go on after a short
- * write, and a write that wrote nothing counts as a full disk), and a directory stream of a
- * directory reached through a descriptor.
+ * write, and a write that wrote nothing counts as a full disk), a directory stream of a
+ * directory reached through a descriptor, and replacing a small file atomically.
  */
 #ifndef PGPITR_FDIO_H
 #define PGPITR_FDIO_H
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -20,5 +21,12 @@ int fd_write_all(int fd, const void *buf, size_t len, off_t off, size_t *written
  * it has its own read position (a dup of dfd would share dfd's); a symbolic link at name is
  * not followed. NULL, errno set, on failure. closedir frees it. */
 DIR *fd_opendir(int dfd, const char *name);
+
+/* Replaces dfd/name with buf whole: written to ".tmp.<name>.<pid>" beside it, then renamed
+ * over name, so a reader sees the old file or the new one, never a part. durable: the file is
+ * fsynced before the rename and dfd after it. Returns 0 or the errno of the failed step (the
+ * temporary file removed). */
+int fd_replace_file(int dfd, const char *name, const void *buf, size_t len, mode_t mode,
+                    bool durable);
 
 #endif

@@ -67,6 +67,15 @@ typedef struct CatalogWal {
                                            different checksum (archive-get refuses both) */
 } CatalogWal;
 
+/* A segment archive-push dropped on purpose (push_backlog.h: archive-push-queue-full = drop),
+ * from its record archive/dropped/<segment>.json (the name only: the record is not read). */
+typedef struct CatalogDropped {
+    char name[PG_WALNAME_SEG_LEN + 1];
+    uint32_t tli;
+    uint64_t segno;
+    int64_t mtime;                      /* when the record reached the repository */
+} CatalogDropped;
+
 /* A timeline's history as read from its .history file (or assumed: the timeline alone). */
 typedef struct CatalogTimeline {
     uint32_t tli;
@@ -89,6 +98,8 @@ typedef struct Catalog {
     CatalogWal *wal;                    /* segments, partials and .backup files, ascending by
                                            (tli, segno, name) */
     size_t n_wal;
+    CatalogDropped *dropped;            /* ascending (tli, segno) */
+    size_t n_dropped;
     CatalogWal *histories;              /* ascending tli */
     size_t n_histories;
     CatalogTimeline *timelines;         /* every timeline that has segments, a history file,
@@ -102,7 +113,8 @@ enum {
     CATALOG_LOAD_BACKUPS = 1u << 0,     /* list backups and load their manifests' headers
                                            (each manifest is read and checked whole, as a
                                            stream; no backup's entries are kept) */
-    CATALOG_LOAD_WAL = 1u << 1,         /* list archived WAL and read history files */
+    CATALOG_LOAD_WAL = 1u << 1,         /* list archived WAL and dropped segments, read
+                                           history files */
 };
 
 /* Loads what flags ask for. An unbound repository (no repo.json) is an empty catalog.
@@ -127,6 +139,8 @@ void catalog_drop_entries(CatalogBackup *b);
 const CatalogTimeline *catalog_timeline(const Catalog *c, uint32_t tli);
 /* The archived segment (kind SEGMENT) of (tli, segno), NULL if none. Binary search. */
 const CatalogWal *catalog_segment(const Catalog *c, uint32_t tli, uint64_t segno);
+/* The record of segment (tli, segno) dropped by archive-push, NULL if none. */
+const CatalogDropped *catalog_dropped(const Catalog *c, uint32_t tli, uint64_t segno);
 /* The newest complete backup (latest stop time, then highest stop LSN), NULL if none. Time
  * first: after a PITR into the past, a dead timeline's backups can end at higher LSNs. */
 const CatalogBackup *catalog_newest_complete(const Catalog *c);
@@ -135,6 +149,8 @@ const CatalogBackup *catalog_newest_complete(const Catalog *c);
 typedef struct CatalogGap {
     uint32_t tli;
     uint64_t from_segno, to_segno;
+    uint64_t n_dropped;         /* of them, dropped on purpose by archive-push (recorded) */
+    int64_t dropped_at;         /* the first such record's time, 0 when none */
 } CatalogGap;
 
 /* Every gap of every timeline, ascending; *out malloc'd (NULL when none). */

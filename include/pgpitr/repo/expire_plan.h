@@ -82,6 +82,9 @@ typedef struct ExpirePlan {
     bool lease_hold;                    /* a live or unreadable lease lowers the cut-off ... */
     uint64_t lease_segno;               /* ... to this segment (0: unreadable) */
     size_t n_wal_leased;                /* WAL files kept only because of leases */
+    const CatalogDropped **dropped;     /* records of dropped segments below the cut-off
+                                           (archive/dropped/): removed with that WAL */
+    size_t n_dropped;
     uint64_t backup_bytes, incomplete_bytes, object_bytes, wal_bytes;
     /* recoverable window after expire: from the end of the window backup ... */
     const CatalogBackup *window_backup; /* NULL when there is no complete backup */

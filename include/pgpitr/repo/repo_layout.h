@@ -28,6 +28,7 @@
 #include <stdbool.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/pg/walname.h"
 #include "pgpitr/pipe/pipe.h"
 
 #define REPO_PATH_MAX 256
@@ -35,6 +36,9 @@
 #define REPO_LAYOUT_IDENTITY "repo.json"
 #define REPO_LAYOUT_WAL_DIR "archive/wal"
 #define REPO_LAYOUT_HISTORY_DIR "archive/history"
+/* Records of segments archive-push dropped (push_backlog.h): "<segment>.json" each. */
+#define REPO_LAYOUT_DROPPED_DIR "archive/dropped"
+#define REPO_DROPPED_EXT ".json"
 #define REPO_LAYOUT_OBJECTS_DIR "objects"
 /* Never an object: the path a backup's big file is written under (a temp file beside it on
  * posix, nothing on S3) until its content address is known and it is committed there. */
@@ -81,6 +85,11 @@ int repo_backup_file(const char *label, const char *file, char out[REPO_PATH_MAX
  * "backup/<label>/backup_manifest<ext>". */
 int repo_backup_pg_manifest_path(const char *label, PipeCodec codec, char out[REPO_PATH_MAX],
                                  PgpErr *err);
+/* The record of a dropped segment: "archive/dropped/<segment>.json". */
+int repo_dropped_path(const char *segment, char out[REPO_PATH_MAX], PgpErr *err);
+/* Whether entry (a name listed in archive/dropped) is "<segment>.json" of a plain segment
+ * name; the segment's name in seg then. */
+bool repo_dropped_entry(const char *entry, char seg[PG_WALNAME_SEG_LEN + 1]);
 /* The report of drill <id>: "drill/<id>.json". */
 int repo_drill_report_path(const char *id, char out[REPO_PATH_MAX], PgpErr *err);
 
