@@ -459,6 +459,14 @@ const CatalogDropped *catalog_dropped(const Catalog *c, uint32_t tli, uint64_t s
     return NULL;
 }
 
+const char *catalog_segment_word(const Catalog *c, uint32_t tli, uint64_t segno)
+{
+    const CatalogWal *w = catalog_segment(c, tli, segno);
+    if (w == NULL && catalog_dropped(c, tli, segno) != NULL)
+        return "missing: archive-push dropped it (archive-push-queue-full = drop)";
+    return w == NULL ? "missing" : w->conflict ? "ambiguous" : "damaged";
+}
+
 const CatalogBackup *catalog_newest_complete(const Catalog *c)
 {
     const CatalogBackup *best = NULL;

@@ -512,14 +512,6 @@ static const CatalogWal *resume_after(const Catalog *view, const PgTimelineHisto
     return NULL;
 }
 
-static const char *missing_word(Analysis *a, uint32_t tli, uint64_t segno)
-{
-    const CatalogWal *w = catalog_segment(a->c, tli, segno);
-    if (w == NULL && catalog_dropped(a->c, tli, segno) != NULL)
-        return "missing: archive-push dropped it (archive-push-queue-full = drop)";
-    return w == NULL ? "missing" : w->conflict ? "ambiguous" : "damaged";
-}
-
 /* The WAL from b's start to its stop is incomplete along timeline tli. When some other
  * timeline's history still has all of it, the backup restores (along that one) but cannot
  * reach tli; otherwise it cannot be restored at all. */
@@ -533,7 +525,7 @@ static void report_unrestorable(Analysis *a, size_t bi, uint32_t tli, bool elsew
     pg_lsn_format(b->manifest->stop_lsn, stop);
     VerifyProblem *p = add(
         a, true, "wal_missing", fmt(a, "%s", seg),
-        fmt(a, "segment %s is %s", seg, missing_word(a, r->missing_tli, r->missing_segno)),
+        fmt(a, "segment %s is %s", seg, catalog_segment_word(a->c, r->missing_tli, r->missing_segno)),
         elsewhere ? fmt(a, "backup \"%s\" cannot be restored along timeline %u: the WAL between "
                            "its start %s and its stop %s is incomplete on that history",
                         b->label, tli, start, stop)
@@ -556,7 +548,7 @@ static void report_hole(Analysis *a, const Catalog *view, size_t bi, uint32_t tl
     pg_lsn_format(r->latest_lsn, lsn);
     catalog_format_time(r->latest_time, when);
     add(a, true, "wal_missing", fmt(a, "%s", seg),
-        fmt(a, "segment %s is %s", seg, missing_word(a, r->missing_tli, r->missing_segno)),
+        fmt(a, "segment %s is %s", seg, catalog_segment_word(a->c, r->missing_tli, r->missing_segno)),
         fmt(a, "backup \"%s\": points after %s (about %s) on timeline %u are not recoverable; "
                "the archive resumes at %s",
             b->label, lsn, when, tli, res != NULL ? res->name : "(none)"),

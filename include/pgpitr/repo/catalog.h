@@ -141,6 +141,10 @@ const CatalogTimeline *catalog_timeline(const Catalog *c, uint32_t tli);
 const CatalogWal *catalog_segment(const Catalog *c, uint32_t tli, uint64_t segno);
 /* The record of segment (tli, segno) dropped by archive-push, NULL if none. */
 const CatalogDropped *catalog_dropped(const Catalog *c, uint32_t tli, uint64_t segno);
+/* What is wrong with segment (tli, segno) that recovery cannot read: "missing" (with why,
+ * when archive-push dropped it), "ambiguous" (objects of different content claim it) or
+ * "damaged" (it is there: its object failed a check). */
+const char *catalog_segment_word(const Catalog *c, uint32_t tli, uint64_t segno);
 /* The newest complete backup (latest stop time, then highest stop LSN), NULL if none. Time
  * first: after a PITR into the past, a dead timeline's backups can end at higher LSNs. */
 const CatalogBackup *catalog_newest_complete(const Catalog *c);
