@@ -1,11 +1,12 @@
 /*
  * wal_index.c - archived object names and archive listings (wal_index.h), and finding the
- * object of one WAL file (repo_archive_find, repo.h). Finding is one directory listing
- * (O(files in that directory), at most one "XLogId" worth of segments), never a scan of the
- * whole archive.
+ * object of one WAL file (repo_archive_find, repo.h). Finding lists only the names that begin
+ * with "<walname>-" in its archive directory (on S3 one ListObjectsV2 answering with those few
+ * keys; posix reads the directory and filters), never the whole directory nor the archive.
  */
 #include "pgpitr/repo/wal_index.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,9 @@ static int on_entry(void *ud, const char *name, const StorageInfo *info, PgpErr 
     return rc;
 }
 
-static int list(Storage *s, const char *dir, WalIndexFn fn, void *ud, PgpErr *err)
+/* Lists dir, or only its entries beginning with name_prefix (NULL: all). */
+static int list(Storage *s, const char *dir, const char *name_prefix, WalIndexFn fn, void *ud,
+                PgpErr *err)
 {
     ListCtx c = {.dir = dir, .fn = fn, .ud = ud};
     const char *base = strrchr(dir, '/');
@@ -76,7 +79,8 @@ static int list(Storage *s, const char *dir, WalIndexFn fn, void *ud, PgpErr *er
     c.history = strcmp(dir, REPO_LAYOUT_HISTORY_DIR) == 0;
     if (!c.top && !c.history && wal_index_dir_name_valid(base))
         c.dir16 = base;
-    int rc = storage_list(s, dir, on_entry, &c, err);
+    int rc = name_prefix != NULL ? storage_list_prefix(s, dir, name_prefix, on_entry, &c, err)
+                                 : storage_list(s, dir, on_entry, &c, err);
     if (rc != 0 && !c.stopped)
         pgp_err_context(err, c.top ? "cannot list \"%s\"" : "cannot list archive directory \"%s\"",
                         dir);
@@ -85,12 +89,25 @@ static int list(Storage *s, const char *dir, WalIndexFn fn, void *ud, PgpErr *er
 
 int wal_index_list_dirs(Storage *s, WalIndexFn fn, void *ud, PgpErr *err)
 {
-    return list(s, REPO_LAYOUT_WAL_DIR, fn, ud, err);
+    return list(s, REPO_LAYOUT_WAL_DIR, NULL, fn, ud, err);
 }
 
 int wal_index_list_dir(Storage *s, const char *dir, WalIndexFn fn, void *ud, PgpErr *err)
 {
-    return list(s, dir, fn, ud, err);
+    return list(s, dir, NULL, fn, ud, err);
+}
+
+int wal_index_list_wal(Storage *s, const char *walname, WalIndexFn fn, void *ud, PgpErr *err)
+{
+    char dir[REPO_PATH_MAX], prefix[PG_WALNAME_MAX + 2];
+    int rc = repo_archive_dir(walname, dir, err);
+    if (rc != 0)
+        return rc;
+    if (strlen(walname) > PG_WALNAME_MAX)
+        return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "WAL file name \"%.64s\" is too long",
+                        walname);
+    snprintf(prefix, sizeof prefix, "%s-", walname);
+    return list(s, dir, prefix, fn, ud, err);
 }
 
 /* ---- the whole archive ------------------------------------------------------------------ */
@@ -166,7 +183,7 @@ int repo_archive_find(Repo *r, const char *walname, RepoArchiveObject *out, PgpE
     if (rc != 0)
         return rc;
     FindState st = {.walname = walname, .found = out};
-    rc = wal_index_list_dir(repo_storage(r), dir, on_find, &st, err);
+    rc = wal_index_list_wal(repo_storage(r), walname, on_find, &st, err);
     if (rc != 0)
         return rc;
     if (st.matches == 0)

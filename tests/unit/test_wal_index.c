@@ -172,6 +172,98 @@ START_TEST(test_list_callback_error)
 }
 END_TEST
 
+/* ---- a storage seam that counts, like S3 requests: listings and the entries they return ---- */
+
+typedef struct Counted {
+    Storage *inner;
+    int lists, prefix_lists;
+    int entries;                /* entries the inner storage handed out */
+    StorageListFn fn;
+    void *ud;
+} Counted;
+
+static int counted_entry(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+{
+    Counted *c = ud;
+    c->entries++;
+    return c->fn(c->ud, name, info, err);
+}
+static int counted_list(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
+{
+    Counted *c = drv;
+    c->lists++, c->fn = fn, c->ud = ud;
+    return storage_list(c->inner, dir, counted_entry, c, err);
+}
+static int counted_list_prefix(void *drv, const char *dir, const char *prefix,
+                               StorageListFn fn, void *ud, PgpErr *err)
+{
+    Counted *c = drv;
+    c->prefix_lists++, c->fn = fn, c->ud = ud;
+    return storage_list_prefix(c->inner, dir, prefix, counted_entry, c, err);
+}
+static int counted_stat(void *drv, const char *path, StorageInfo *out, PgpErr *err)
+{
+    return storage_stat(((Counted *)drv)->inner, path, out, err);
+}
+static int counted_open_read(void *drv, const char *path, StorageReader **out, PgpErr *err)
+{
+    return storage_open_read(((Counted *)drv)->inner, path, out, err);
+}
+static int counted_open_write(void *drv, const char *path, unsigned flags, StorageWriter **out,
+                              PgpErr *err)
+{
+    return storage_open_write(((Counted *)drv)->inner, path, flags, out, err);
+}
+static int counted_remove(void *drv, const char *path, PgpErr *err)
+{
+    return storage_remove(((Counted *)drv)->inner, path, err);
+}
+static void counted_free(void *drv) { (void)drv; }
+
+static const StorageDriver counted_driver = {
+    .name = "counted", .stat = counted_stat, .list = counted_list,
+    .open_read = counted_open_read, .open_write = counted_open_write, .remove = counted_remove,
+    .free = counted_free, .list_prefix = counted_list_prefix,
+};
+
+/* Finding one segment among many asks only for its own name's prefix: one listing that hands
+ * out that segment's objects, not the 40 others of its directory (on S3: one short
+ * ListObjectsV2 instead of pages of the whole directory). The same/different-content rules
+ * still see every object of that name. */
+START_TEST(test_find_lists_one_name)
+{
+    FxRepo fx;
+    fx_repo_init(&fx, "wal_index_find");
+    for (uint64_t segno = 1; segno <= 40; segno++)
+        fx_put_wal(&fx, 1, segno, NULL, FX_T0, NULL);
+    Counted c = {.inner = fx.st};
+    Storage *st = storage_new(&counted_driver, &c);
+    Repo *repo = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(repo_open(st, &repo, &err), 0);
+    RepoArchiveObject obj;
+    ck_assert_int_eq(repo_archive_find(repo, "000000010000000000000011", &obj, &err), 0);
+    ck_assert_int_eq(c.lists, 0);
+    ck_assert_int_eq(c.prefix_lists, 1);
+    ck_assert_int_eq(c.entries, 1);
+    ck_assert_ptr_nonnull(strstr(obj.path, "/000000010000000000000011-"));
+    ck_assert_int_eq(repo_archive_find(repo, "000000010000000000000001", &obj, &err), 0);
+    ck_assert_int_eq(c.entries, 2);
+    ck_assert_int_eq(repo_archive_find(repo, "000000010000000000000050", &obj, &err),
+                     PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(c.entries, 2);
+
+    /* different content under one name: still a conflict */
+    fx_put_wal(&fx, 1, 0x11, "other", FX_T0, NULL);
+    ck_assert_int_eq(repo_archive_find(repo, "000000010000000000000011", &obj, &err),
+                     PGP_ERR_CONFLICT);
+    ck_assert_int_eq(c.lists, 0);
+    repo_free(repo);
+    storage_free(st);
+    fx_repo_free(&fx);
+}
+END_TEST
+
 START_TEST(test_layout_paths)
 {
     char out[REPO_PATH_MAX];
@@ -226,6 +318,7 @@ Suite *suite_wal_index(void)
     tcase_add_test(tc, test_parse_bad_names);
     tcase_add_test(tc, test_list_archive);
     tcase_add_test(tc, test_list_callback_error);
+    tcase_add_test(tc, test_find_lists_one_name);
     tcase_add_test(tc, test_layout_paths);
     tcase_add_test(tc, test_layout_too_long);
     suite_add_tcase(s, tc);
