@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fx_counted.h"
 #include "fx_repo.h"
 #include "pgpitr/repo/repo_layout.h"
 
@@ -172,60 +173,6 @@ START_TEST(test_list_callback_error)
 }
 END_TEST
 
-/* ---- a storage seam that counts, like S3 requests: listings and the entries they return ---- */
-
-typedef struct Counted {
-    Storage *inner;
-    int lists, prefix_lists;
-    int entries;                /* entries the inner storage handed out */
-    StorageListFn fn;
-    void *ud;
-} Counted;
-
-static int counted_entry(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
-{
-    Counted *c = ud;
-    c->entries++;
-    return c->fn(c->ud, name, info, err);
-}
-static int counted_list(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
-{
-    Counted *c = drv;
-    c->lists++, c->fn = fn, c->ud = ud;
-    return storage_list(c->inner, dir, counted_entry, c, err);
-}
-static int counted_list_prefix(void *drv, const char *dir, const char *prefix,
-                               StorageListFn fn, void *ud, PgpErr *err)
-{
-    Counted *c = drv;
-    c->prefix_lists++, c->fn = fn, c->ud = ud;
-    return storage_list_prefix(c->inner, dir, prefix, counted_entry, c, err);
-}
-static int counted_stat(void *drv, const char *path, StorageInfo *out, PgpErr *err)
-{
-    return storage_stat(((Counted *)drv)->inner, path, out, err);
-}
-static int counted_open_read(void *drv, const char *path, StorageReader **out, PgpErr *err)
-{
-    return storage_open_read(((Counted *)drv)->inner, path, out, err);
-}
-static int counted_open_write(void *drv, const char *path, unsigned flags, StorageWriter **out,
-                              PgpErr *err)
-{
-    return storage_open_write(((Counted *)drv)->inner, path, flags, out, err);
-}
-static int counted_remove(void *drv, const char *path, PgpErr *err)
-{
-    return storage_remove(((Counted *)drv)->inner, path, err);
-}
-static void counted_free(void *drv) { (void)drv; }
-
-static const StorageDriver counted_driver = {
-    .name = "counted", .stat = counted_stat, .list = counted_list,
-    .open_read = counted_open_read, .open_write = counted_open_write, .remove = counted_remove,
-    .free = counted_free, .list_prefix = counted_list_prefix,
-};
-
 /* Finding one segment among many asks only for its own name's prefix: one listing that hands
  * out that segment's objects, not the 40 others of its directory (on S3: one short
  * ListObjectsV2 instead of pages of the whole directory). The same/different-content rules
@@ -236,8 +183,8 @@ START_TEST(test_find_lists_one_name)
     fx_repo_init(&fx, "wal_index_find");
     for (uint64_t segno = 1; segno <= 40; segno++)
         fx_put_wal(&fx, 1, segno, NULL, FX_T0, NULL);
-    Counted c = {.inner = fx.st};
-    Storage *st = storage_new(&counted_driver, &c);
+    FxCounted c = {.inner = fx.st};
+    Storage *st = fx_counted_new(&c);
     Repo *repo = NULL;
     PgpErr err = {0};
     ck_assert_int_eq(repo_open(st, &repo, &err), 0);
