@@ -390,7 +390,8 @@ static int lookup(PushAhead *p, PgpErr *err)
 
 /* Once the pushes are done: the batch flushed (every new object durable and named, one
  * syncfs on posix), then the names looked up again in one listing, and a record written for
- * each segment whose name holds exactly its checksum and nothing else. A concurrent push of
+ * each segment whose name holds exactly its checksum and nothing else (when nothing was stored,
+ * the first lookup said so already). A concurrent push of
  * other content under a name makes both unusable: ours is removed and not recorded, like
  * wal_push_finish's check after storing. */
 static void confirm_all(PushAhead *p)
@@ -404,7 +405,10 @@ static void confirm_all(PushAhead *p)
                 p->res.failed++;
             }
     }
-    if (lookup(p, &err) != 0) {
+    bool stored = false;
+    for (size_t i = 0; i < p->list.n; i++)
+        stored |= p->items[i].pushed && !p->items[i].res.already_archived;
+    if (stored && lookup(p, &err) != 0) {
         log_warn("cannot confirm what was pushed ahead (PostgreSQL's own calls will push it "
                  "again): %s", err.msg);
         return;
