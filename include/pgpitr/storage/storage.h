@@ -139,7 +139,7 @@ int storage_stat(Storage *s, const char *path, StorageInfo *out, PgpErr *err);
 int storage_list(Storage *s, const char *dir, StorageListFn fn, void *ud, PgpErr *err);
 /* Like storage_list, but only the entries whose name begins with prefix (non-empty, no '/'):
  * on S3 one ListObjectsV2 for "dir/prefix" (a few keys instead of the whole directory), on
- * posix the directory read and filtered. For finding one WAL file's objects
+ * posix the directory read, names filtered before any stat. For finding one WAL file's objects
  * ("<walname>-..."), which must not cost a listing of its whole archive directory. */
 int storage_list_prefix(Storage *s, const char *dir, const char *prefix, StorageListFn fn,
                         void *ud, PgpErr *err);
