@@ -286,6 +286,15 @@ int push_ahead_pick(const char *wal_dir, int dfd, const char *after, size_t max,
 
 /* ---- pushing ----------------------------------------------------------------------------- */
 
+/* One segment of the list: what the lookup found, and how its push went. */
+typedef struct Item {
+    int find_rc;                        /* 0: existing holds it; PGP_ERR_NOT_FOUND; else why not */
+    RepoArchiveObject existing;
+    PgpErr find_err;
+    bool pushed;                        /* stored (or already there): to confirm, then record */
+    WalPushResult res;
+} Item;
+
 struct PushAhead {
     Repo *repo;
     int dfd;
@@ -293,36 +302,42 @@ struct PushAhead {
     char key[PUSH_AHEAD_KEY_LEN + 1];
     char wal_dir[PATH_MAX];
     PushAheadList list;
+    size_t threads;
+    Item items[PUSH_AHEAD_LIST_MAX];
+    StorageBatch *batch;                /* the new objects, made durable and named at once */
     pthread_mutex_t mu;
     size_t next;                        /* the next segment of list to push */
     size_t started;                     /* segments taken by a thread */
     PushAheadResult res;
-    pthread_t threads[PUSH_AHEAD_JOBS_MAX];
-    size_t n_threads;
+    pthread_t runner;
+    bool running;
 };
 
-/* Pushes one segment and records it; false when it failed (logged). */
-static bool push_one(PushAhead *p, const char *name, bool *already)
+/* Pushes one segment whose lookup is in it (into the batch); false when it failed (logged). */
+static bool push_one(PushAhead *p, const char *name, Item *it)
 {
     char path[PATH_MAX + PG_WALNAME_SEG_LEN + 2];
     snprintf(path, sizeof path, "%s/%s", p->wal_dir, name);
-    WalPushResult res;
     PgpErr err = {0};
-    int rc = wal_push_file(p->repo, path, &p->opt, &res, &err);
+    WalPushJob *job = NULL;
+    int rc = it->find_rc;
+    if (rc != 0 && rc != PGP_ERR_NOT_FOUND)
+        err = it->find_err;
+    else
+        rc = wal_push_start(path, &p->opt, &job, &err);
     if (rc == 0)
-        rc = record_write(p->dfd, name, &res, p->opt.codec, p->key, &err);
+        rc = wal_push_finish_known(job, p->repo, it->find_rc == 0 ? &it->existing : NULL,
+                                   p->batch, &it->res, &err);
     if (rc != 0) {
         log_warn("pushing \"%s\" ahead failed (PostgreSQL's own call will push it): %s", name,
                  err.msg);
         return false;
     }
-    *already = res.already_archived;
-    log_info("pushed \"%s\" ahead (%" PRIu64 " bytes, %" PRIu64 " stored%s)", name, res.size,
-             res.stored_size, res.already_archived ? ", already archived" : "");
+    it->pushed = true;
     return true;
 }
 
-static void *thread_main(void *arg)
+static void *worker_main(void *arg)
 {
     PushAhead *p = arg;
     for (;;) {
@@ -332,7 +347,7 @@ static void *thread_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (i == SIZE_MAX)
             return NULL;
-        bool already = false, ok = push_one(p, p->list.names[i], &already);
+        bool ok = push_one(p, p->list.names[i], &p->items[i]);
         pthread_mutex_lock(&p->mu);
         if (!ok) {
             /* An unreachable or full repository fails every push alike: start no more, so
@@ -341,12 +356,111 @@ static void *thread_main(void *arg)
             p->next = p->list.n;
             p->res.failed++;
         }
-        else if (already)
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* Looks every segment of the list up at once (one listing of the prefix they share), so that
+ * each push does not list for itself. A failed listing pushes nothing. */
+static int lookup(PushAhead *p, PgpErr *err)
+{
+    const char *names[PUSH_AHEAD_LIST_MAX];
+    RepoArchiveObject found[PUSH_AHEAD_LIST_MAX];
+    int rcs[PUSH_AHEAD_LIST_MAX];
+    PgpErr errs[PUSH_AHEAD_LIST_MAX];
+    for (size_t i = 0; i < p->list.n; i++)
+        names[i] = p->list.names[i];
+    int rc = repo_archive_find_many(p->repo, names, p->list.n, found, rcs, errs, err);
+    for (size_t i = 0; rc == 0 && i < p->list.n; i++) {
+        p->items[i].find_rc = rcs[i];
+        p->items[i].existing = found[i];
+        p->items[i].find_err = errs[i];
+    }
+    return rc;
+}
+
+/* Once the pushes are done: the batch flushed (every new object durable and named, one
+ * syncfs on posix), then the names looked up again in one listing, and a record written for
+ * each segment whose name holds exactly its checksum and nothing else (when nothing was stored,
+ * the first lookup said so already). A concurrent push of
+ * other content under a name makes both unusable: ours is removed and not recorded, like
+ * wal_push_finish's check after storing. */
+static void confirm_all(PushAhead *p)
+{
+    PgpErr err = {0};
+    if (p->batch != NULL && storage_batch_flush(p->batch, &err) != 0) {
+        log_warn("pushing ahead failed (PostgreSQL's own calls will push them): %s", err.msg);
+        for (size_t i = 0; i < p->list.n; i++)
+            if (p->items[i].pushed && !p->items[i].res.already_archived) {
+                p->items[i].pushed = false;
+                p->res.failed++;
+            }
+    }
+    bool stored = false;
+    for (size_t i = 0; i < p->list.n; i++)
+        stored |= p->items[i].pushed && !p->items[i].res.already_archived;
+    if (stored && lookup(p, &err) != 0) {
+        log_warn("cannot confirm what was pushed ahead (PostgreSQL's own calls will push it "
+                 "again): %s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < p->list.n; i++) {
+        Item *it = &p->items[i];
+        const char *name = p->list.names[i];
+        if (!it->pushed)
+            continue;
+        if (it->find_rc != 0 || strcmp(it->existing.sha256_hex, it->res.sha256_hex) != 0) {
+            if (it->find_rc == PGP_ERR_CONFLICT && !it->res.already_archived)
+                storage_remove(repo_storage(p->repo), it->res.object_path, &err);
+            log_warn("pushing \"%s\" ahead failed (PostgreSQL's own call will push it): %s",
+                     name, it->find_rc != 0 ? it->find_err.msg : "another object took its name");
+            p->res.failed++;
+            continue;
+        }
+        if (record_write(p->dfd, name, &it->res, p->opt.codec, p->key, &err) != 0) {
+            log_warn("pushing \"%s\" ahead: %s", name, err.msg);
+            p->res.failed++;
+            continue;
+        }
+        if (it->res.already_archived)
             p->res.already++;
         else
             p->res.pushed++;
-        pthread_mutex_unlock(&p->mu);
+        log_info("pushed \"%s\" ahead (%" PRIu64 " bytes, %" PRIu64 " stored%s)", name,
+                 it->res.size, it->res.stored_size,
+                 it->res.already_archived ? ", already archived" : "");
     }
+}
+
+/* The run: one lookup, the pushes on p->threads threads (this one among them), then
+ * confirm_all. */
+static void *runner_main(void *arg)
+{
+    PushAhead *p = arg;
+    PgpErr err = {0};
+    if (lookup(p, &err) != 0) {
+        log_warn("not pushing ahead: %s", err.msg);
+        return NULL;
+    }
+    StorageBatchLimits lim = {.max_objects = PUSH_AHEAD_LIST_MAX, .max_bytes = UINT64_MAX};
+    if (storage_batch_new(repo_storage(p->repo), REPO_LAYOUT_WAL_DIR, &lim, &p->batch, &err) != 0)
+        log_warn("pushing ahead without a batch (an fsync each): %s", err.msg);
+    pthread_t t[PUSH_AHEAD_JOBS_MAX];
+    size_t n = 0;
+    for (; n + 1 < p->threads && n + 1 < p->list.n; n++) {
+        int prc = pthread_create(&t[n], NULL, worker_main, p);
+        if (prc != 0) {
+            log_warn("cannot start a thread to push ahead: %s", strerror(prc));
+            break;
+        }
+    }
+    worker_main(p);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    confirm_all(p);
+    storage_batch_free(p->batch);
+    p->batch = NULL;
+    return NULL;
 }
 
 int push_ahead_start(Repo *repo, const char *repo_key, const char *wal_dir, int dfd,
@@ -363,15 +477,12 @@ int push_ahead_start(Repo *repo, const char *repo_key, const char *wal_dir, int 
     memcpy(p->key, repo_key, sizeof p->key - 1);
     snprintf(p->wal_dir, sizeof p->wal_dir, "%s", wal_dir);
     pthread_mutex_init(&p->mu, NULL);
-    if (threads > PUSH_AHEAD_JOBS_MAX)
-        threads = PUSH_AHEAD_JOBS_MAX;
-    for (size_t i = 0; i < threads && i < l->n; i++) {
-        int prc = pthread_create(&p->threads[p->n_threads], NULL, thread_main, p);
-        if (prc != 0) {
+    p->threads = threads > PUSH_AHEAD_JOBS_MAX ? PUSH_AHEAD_JOBS_MAX : threads;
+    if (l->n > 0 && p->threads > 0) {
+        int prc = pthread_create(&p->runner, NULL, runner_main, p);
+        if (prc != 0)
             log_warn("cannot start a thread to push ahead: %s", strerror(prc));
-            break;
-        }
-        p->n_threads++;
+        p->running = prc == 0;
     }
     *out = p;
     return 0;
@@ -391,8 +502,8 @@ void push_ahead_join(PushAhead *p, PushAheadResult *res)
     memset(res, 0, sizeof *res);
     if (p == NULL)
         return;
-    for (size_t i = 0; i < p->n_threads; i++)
-        pthread_join(p->threads[i], NULL);
+    if (p->running)
+        pthread_join(p->runner, NULL);
     *res = p->res;
     res->skipped = p->list.n - p->started;
     pthread_mutex_destroy(&p->mu);

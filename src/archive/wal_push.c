@@ -222,7 +222,8 @@ int wal_push_start(const char *src_path, const WalPushOptions *opt, WalPushJob *
 /* Publishes the encoded bytes. The object's directory does not depend on the checksum, so
  * the writer is opened under the plain WAL name (never a final name: those carry a checksum)
  * and committed under its final name. */
-static int store_new_object(Repo *repo, WalPushJob *j, WalPushResult *res, PgpErr *err)
+static int store_new_object(Repo *repo, WalPushJob *j, StorageBatch *batch, WalPushResult *res,
+                            PgpErr *err)
 {
     char provisional[REPO_PATH_MAX];
     int rc = hash_join(j, res->sha256_hex, err);
@@ -234,8 +235,8 @@ static int store_new_object(Repo *repo, WalPushJob *j, WalPushResult *res, PgpEr
         rc = repo_archive_object_path(j->base, res->sha256_hex, j->opt.codec, res->object_path,
                                       err);
     if (rc == 0)
-        rc = object_io_store_encoded(repo_storage(repo), provisional, &j->encoded,
-                                     res->object_path, err);
+        rc = object_io_store_encoded_in(repo_storage(repo), batch, provisional, &j->encoded,
+                                        res->object_path, err);
     res->stored_size = j->encoded.len;
     return rc == PGP_ERR_CONFLICT ? 0 : rc; /* a concurrent push of identical content won */
 }
@@ -281,10 +282,26 @@ int wal_push_finish(WalPushJob *j, Repo *repo, WalPushResult *res, PgpErr *err)
     if (rc == 0) {
         rc = compare_existing(j, &existing, res, err);
     } else if (rc == PGP_ERR_NOT_FOUND) {
-        rc = store_new_object(repo, j, res, err);
+        rc = store_new_object(repo, j, NULL, res, err);
         if (rc == 0)
             rc = recheck_unique(repo, j->base, res, err);
     }
+    if (rc != 0 && rc != PGP_ERR_CONFLICT && rc != PGP_ERR_WRONG_CLUSTER)
+        pgp_err_context(err, "cannot archive \"%s\"", j->base);
+    job_free(j);
+    return rc;
+}
+
+int wal_push_finish_known(WalPushJob *j, Repo *repo, const RepoArchiveObject *existing,
+                          StorageBatch *batch, WalPushResult *res, PgpErr *err)
+{
+    memset(res, 0, sizeof *res);
+    res->size = j->src.size;
+    int rc = j->has_header ? repo_bind(repo, &j->id, err) : 0;
+    if (rc == 0 && existing != NULL)
+        rc = compare_existing(j, existing, res, err);
+    else if (rc == 0)
+        rc = store_new_object(repo, j, batch, res, err);
     if (rc != 0 && rc != PGP_ERR_CONFLICT && rc != PGP_ERR_WRONG_CLUSTER)
         pgp_err_context(err, "cannot archive \"%s\"", j->base);
     job_free(j);

@@ -292,9 +292,16 @@ void object_io_encoded_free(ObjectEncoded *e)
 int object_io_store_encoded(Storage *s, const char *path, const ObjectEncoded *enc,
                             const char *final_path, PgpErr *err)
 {
+    return object_io_store_encoded_in(s, NULL, path, enc, final_path, err);
+}
+
+int object_io_store_encoded_in(Storage *s, StorageBatch *batch, const char *path,
+                               const ObjectEncoded *enc, const char *final_path, PgpErr *err)
+{
     StorageWriter *w = NULL;
-    int rc = storage_open_write(s, path, final_path != NULL ? STORAGE_WRITE_NAME_AT_COMMIT : 0,
-                                &w, err);
+    unsigned flags = final_path != NULL ? STORAGE_WRITE_NAME_AT_COMMIT : 0;
+    int rc = batch != NULL ? storage_batch_open_write(batch, path, flags, &w, err)
+                           : storage_open_write(s, path, flags, &w, err);
     if (rc == 0 && enc->len > 0)
         rc = storage_write(w, enc->data, enc->len, err);
     if (rc != 0) {

@@ -1,11 +1,12 @@
 /*
  * wal_index.c - archived object names and archive listings (wal_index.h), and finding the
- * object of one WAL file (repo_archive_find, repo.h). Finding is one directory listing
- * (O(files in that directory), at most one "XLogId" worth of segments), never a scan of the
- * whole archive.
+ * object of one WAL file (repo_archive_find, repo.h). Finding lists only the names that begin
+ * with "<walname>-" in its archive directory (on S3 one ListObjectsV2 answering with those few
+ * keys; posix reads the directory and filters), never the whole directory nor the archive.
  */
 #include "pgpitr/repo/wal_index.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,9 @@ static int on_entry(void *ud, const char *name, const StorageInfo *info, PgpErr 
     return rc;
 }
 
-static int list(Storage *s, const char *dir, WalIndexFn fn, void *ud, PgpErr *err)
+/* Lists dir, or only its entries beginning with name_prefix (NULL: all). */
+static int list(Storage *s, const char *dir, const char *name_prefix, WalIndexFn fn, void *ud,
+                PgpErr *err)
 {
     ListCtx c = {.dir = dir, .fn = fn, .ud = ud};
     const char *base = strrchr(dir, '/');
@@ -76,7 +79,8 @@ static int list(Storage *s, const char *dir, WalIndexFn fn, void *ud, PgpErr *er
     c.history = strcmp(dir, REPO_LAYOUT_HISTORY_DIR) == 0;
     if (!c.top && !c.history && wal_index_dir_name_valid(base))
         c.dir16 = base;
-    int rc = storage_list(s, dir, on_entry, &c, err);
+    int rc = name_prefix != NULL ? storage_list_prefix(s, dir, name_prefix, on_entry, &c, err)
+                                 : storage_list(s, dir, on_entry, &c, err);
     if (rc != 0 && !c.stopped)
         pgp_err_context(err, c.top ? "cannot list \"%s\"" : "cannot list archive directory \"%s\"",
                         dir);
@@ -85,12 +89,25 @@ static int list(Storage *s, const char *dir, WalIndexFn fn, void *ud, PgpErr *er
 
 int wal_index_list_dirs(Storage *s, WalIndexFn fn, void *ud, PgpErr *err)
 {
-    return list(s, REPO_LAYOUT_WAL_DIR, fn, ud, err);
+    return list(s, REPO_LAYOUT_WAL_DIR, NULL, fn, ud, err);
 }
 
 int wal_index_list_dir(Storage *s, const char *dir, WalIndexFn fn, void *ud, PgpErr *err)
 {
-    return list(s, dir, fn, ud, err);
+    return list(s, dir, NULL, fn, ud, err);
+}
+
+int wal_index_list_wal(Storage *s, const char *walname, WalIndexFn fn, void *ud, PgpErr *err)
+{
+    char dir[REPO_PATH_MAX], prefix[PG_WALNAME_MAX + 2];
+    int rc = repo_archive_dir(walname, dir, err);
+    if (rc != 0)
+        return rc;
+    if (strlen(walname) > PG_WALNAME_MAX)
+        return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "WAL file name \"%.64s\" is too long",
+                        walname);
+    snprintf(prefix, sizeof prefix, "%s-", walname);
+    return list(s, dir, prefix, fn, ud, err);
 }
 
 /* ---- the whole archive ------------------------------------------------------------------ */
@@ -158,6 +175,22 @@ static int on_find(void *ud, const WalIndexEntry *e, PgpErr *err)
     return 0;
 }
 
+/* What a tally of one name's objects means (repo_archive_find's contract). */
+static int find_result(const FindState *st, const char *dir, PgpErr *err)
+{
+    if (st->matches == 0)
+        return PGP_FAIL(err, PGP_ERR_NOT_FOUND, "\"%s\" is not in the archive", st->walname);
+    if (st->matches > 1 && st->other_sha[0] != '\0') {
+        PGP_FAIL(err, PGP_ERR_CONFLICT,
+                 "\"%s\" is archived twice with different content (sha256 %s and %s)",
+                 st->walname, st->found->sha256_hex, st->other_sha);
+        pgp_err_hint(err, "find out which copy is right, then remove the other object from \"%s\"",
+                     dir);
+        return PGP_ERR_CONFLICT;
+    }
+    return 0;
+}
+
 int repo_archive_find(Repo *r, const char *walname, RepoArchiveObject *out, PgpErr *err)
 {
     char dir[REPO_PATH_MAX];
@@ -166,18 +199,74 @@ int repo_archive_find(Repo *r, const char *walname, RepoArchiveObject *out, PgpE
     if (rc != 0)
         return rc;
     FindState st = {.walname = walname, .found = out};
-    rc = wal_index_list_dir(repo_storage(r), dir, on_find, &st, err);
-    if (rc != 0)
-        return rc;
-    if (st.matches == 0)
-        return PGP_FAIL(err, PGP_ERR_NOT_FOUND, "\"%s\" is not in the archive", walname);
-    if (st.matches > 1 && st.other_sha[0] != '\0') {
-        PGP_FAIL(err, PGP_ERR_CONFLICT,
-                 "\"%s\" is archived twice with different content (sha256 %s and %s)", walname,
-                 out->sha256_hex, st.other_sha);
-        pgp_err_hint(err, "find out which copy is right, then remove the other object from \"%s\"",
-                     dir);
-        return PGP_ERR_CONFLICT;
-    }
+    rc = wal_index_list_wal(repo_storage(r), walname, on_find, &st, err);
+    return rc != 0 ? rc : find_result(&st, dir, err);
+}
+
+/* ---- several names with one listing -------------------------------------------------------- */
+
+typedef struct ManyState {
+    const char *const *names;
+    size_t n;
+    FindState *st;
+} ManyState;
+
+static int on_find_many(void *ud, const WalIndexEntry *e, PgpErr *err)
+{
+    ManyState *m = ud;
+    for (size_t i = 0; e->name != NULL && i < m->n; i++)   /* n <= a few dozen */
+        if (strcmp(e->name->wal, m->names[i]) == 0)
+            return on_find(&m->st[i], e, err);
     return 0;
+}
+
+/* The longest prefix all names share, when they share one archive directory (else 0). */
+static size_t shared_prefix(const char *const *names, size_t n, char dir[REPO_PATH_MAX])
+{
+    char other[REPO_PATH_MAX];
+    PgpErr ignore;
+    if (repo_archive_dir(names[0], dir, &ignore) != 0)
+        return 0;
+    size_t len = strlen(names[0]);
+    for (size_t i = 1; i < n; i++) {
+        if (repo_archive_dir(names[i], other, &ignore) != 0 || strcmp(dir, other) != 0)
+            return 0;
+        size_t k = 0;
+        while (k < len && names[0][k] == names[i][k])
+            k++;
+        len = k;
+    }
+    return len;
+}
+
+int repo_archive_find_many(Repo *r, const char *const *names, size_t n, RepoArchiveObject *out,
+                           int *rcs, PgpErr *errs, PgpErr *err)
+{
+    char dir[REPO_PATH_MAX], prefix[PG_WALNAME_MAX + 2];
+    size_t len = n > 1 ? shared_prefix(names, n, dir) : 0;
+    if (n <= 1 || len == 0 || len > PG_WALNAME_MAX) {   /* one name, or several directories */
+        for (size_t i = 0; i < n; i++) {
+            rcs[i] = repo_archive_find(r, names[i], &out[i], &errs[i]);
+            if (rcs[i] != 0 && rcs[i] != PGP_ERR_NOT_FOUND && rcs[i] != PGP_ERR_CONFLICT) {
+                *err = errs[i];
+                return rcs[i];
+            }
+        }
+        return 0;
+    }
+    FindState *st = calloc(n, sizeof *st);
+    if (st == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        st[i] = (FindState){.walname = names[i], .found = &out[i]};
+    }
+    memcpy(prefix, names[0], len);
+    prefix[len] = '\0';
+    ManyState m = {.names = names, .n = n, .st = st};
+    int rc = list(repo_storage(r), dir, prefix, on_find_many, &m, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rcs[i] = find_result(&st[i], dir, &errs[i]);
+    free(st);
+    return rc;
 }

@@ -158,8 +158,10 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(((const ListEntry *)a)->name, ((const ListEntry *)b)->name);
 }
 
-/* Read the entries of dir (already open) into *out, skipping temp files. */
-static int list_collect(DIR *dir, const char *full, ListEntry **out, size_t *n, PgpErr *err)
+/* Read the entries of dir (already open) into *out, skipping temp files and, with a prefix,
+ * the names without it before they cost a stat. */
+static int list_collect(DIR *dir, const char *full, const char *prefix, ListEntry **out,
+                        size_t *n, PgpErr *err)
 {
     size_t cap = 0;
     for (;;) {
@@ -172,7 +174,8 @@ static int list_collect(DIR *dir, const char *full, ListEntry **out, size_t *n, 
         }
         const char *name = de->d_name;
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-            strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+            strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 ||
+            (prefix != NULL && strncmp(name, prefix, strlen(prefix)) != 0))
             continue;
         /* size and mtime need a stat anyway; d_type alone cannot fill StorageInfo. */
         struct stat st;
@@ -191,10 +194,11 @@ static int list_collect(DIR *dir, const char *full, ListEntry **out, size_t *n, 
     }
 }
 
-/* Entries are reported in byte order of their names, like an S3 listing. */
-static int posix_list(void *vd, const char *dirpath, StorageListFn fn, void *ud, PgpErr *err)
+/* Entries are reported in byte order of their names, like an S3 listing; with a prefix, only
+ * those whose names begin with it. */
+static int list_dir(PosixDrv *d, const char *dirpath, const char *prefix, StorageListFn fn,
+                    void *ud, PgpErr *err)
 {
-    PosixDrv *d = vd;
     ListEntry *ents = NULL;
     size_t n = 0;
     DIR *dir = NULL;
@@ -213,7 +217,7 @@ static int posix_list(void *vd, const char *dirpath, StorageListFn fn, void *ud,
         close(fd);
         goto out;
     }
-    rc = list_collect(dir, full, &ents, &n, err);
+    rc = list_collect(dir, full, prefix, &ents, &n, err);
     if (rc != 0)
         goto out;
     closedir(dir);
@@ -230,6 +234,17 @@ out:
     free(ents);
     free(full);
     return rc;
+}
+
+static int posix_list(void *vd, const char *dirpath, StorageListFn fn, void *ud, PgpErr *err)
+{
+    return list_dir(vd, dirpath, NULL, fn, ud, err);
+}
+
+static int posix_list_prefix(void *vd, const char *dirpath, const char *prefix,
+                             StorageListFn fn, void *ud, PgpErr *err)
+{
+    return list_dir(vd, dirpath, prefix, fn, ud, err);
 }
 
 static int posix_remove(void *vd, const char *path, PgpErr *err)
@@ -605,6 +620,7 @@ static const StorageDriver posix_driver = {
     .features = STORAGE_FEATURE_PATH | STORAGE_FEATURE_FSYNC,
     .stat = posix_stat,
     .list = posix_list,
+    .list_prefix = posix_list_prefix,
     .open_read = posix_open_read,
     .open_write = posix_open_write,
     .remove = posix_remove,

@@ -131,19 +131,20 @@ static int list_emit(const S3ListPage *page, size_t skip, bool tree, StorageList
     return 0;
 }
 
-/* The keys below dir + "/": one level (delimit, as storage_list) or all of them. */
-static int list_below(S3Drv *d, const char *dir, bool delimit, StorageListFn fn, void *ud,
-                      PgpErr *err)
+/* The keys below dir + "/" whose names begin with name_prefix (may be ""): one level
+ * (delimit, as storage_list) or all of them. */
+static int list_below(S3Drv *d, const char *dir, const char *name_prefix, bool delimit,
+                      StorageListFn fn, void *ud, PgpErr *err)
 {
     char key[S3_KEY_MAX];
     int rc = s3_key_of(d, dir, key, err);
     size_t kn = strlen(key);
-    if (rc == 0 && kn + 1 >= sizeof key)
+    if (rc == 0 && kn + 1 + strlen(name_prefix) >= sizeof key)
         rc = PGP_FAIL(err, PGP_ERR_INVALID_NAME, "S3 key too long for \"%.64s\"", dir);
     if (rc != 0)
         return rc;
     key[kn] = '/';
-    key[kn + 1] = '\0';
+    memcpy(key + kn + 1, name_prefix, strlen(name_prefix) + 1);
     char *token = NULL;
     do {
         S3ListPage page;
@@ -162,12 +163,18 @@ static int list_below(S3Drv *d, const char *dir, bool delimit, StorageListFn fn,
 
 static int s3_list(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
 {
-    return list_below(drv, dir, true, fn, ud, err);
+    return list_below(drv, dir, "", true, fn, ud, err);
+}
+
+static int s3_list_prefix(void *drv, const char *dir, const char *prefix, StorageListFn fn,
+                          void *ud, PgpErr *err)
+{
+    return list_below(drv, dir, prefix, true, fn, ud, err);
 }
 
 static int s3_list_tree(void *drv, const char *dir, StorageListFn fn, void *ud, PgpErr *err)
 {
-    return list_below(drv, dir, false, fn, ud, err);
+    return list_below(drv, dir, "", false, fn, ud, err);
 }
 
 /* Whether any key lies below key + "/". */
@@ -393,6 +400,7 @@ static const StorageDriver s3_vtable = {
     .free = s3_free,
     .list_uploads = s3_list_uploads,
     .list_tree = s3_list_tree,
+    .list_prefix = s3_list_prefix,
     .abort_upload = s3_abort_upload,
     .remove_objects = s3_remove_objects,
 };

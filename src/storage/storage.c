@@ -129,6 +129,33 @@ int storage_list(Storage *s, const char *dir, StorageListFn fn, void *ud, PgpErr
     return s->vt->list(s->drv, dir, fn, ud, err);
 }
 
+typedef struct PrefixFilter {
+    const char *prefix;
+    size_t len;
+    StorageListFn fn;
+    void *ud;
+} PrefixFilter;
+
+static int on_prefixed(void *ud, const char *name, const StorageInfo *info, PgpErr *err)
+{
+    PrefixFilter *f = ud;
+    return strncmp(name, f->prefix, f->len) == 0 ? f->fn(f->ud, name, info, err) : 0;
+}
+
+int storage_list_prefix(Storage *s, const char *dir, const char *prefix, StorageListFn fn,
+                        void *ud, PgpErr *err)
+{
+    int rc = check_path(dir, err);
+    if (rc != 0)
+        return rc;
+    if (prefix[0] == '\0' || strchr(prefix, '/') != NULL)
+        return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "invalid name prefix \"%s\"", prefix);
+    if (s->vt->list_prefix != NULL)
+        return s->vt->list_prefix(s->drv, dir, prefix, fn, ud, err);
+    PrefixFilter f = {.prefix = prefix, .len = strlen(prefix), .fn = fn, .ud = ud};
+    return s->vt->list(s->drv, dir, on_prefixed, &f, err);
+}
+
 int storage_open_read(Storage *s, const char *path, StorageReader **out, PgpErr *err)
 {
     *out = NULL;

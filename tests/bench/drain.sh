@@ -31,7 +31,8 @@
 #   BENCH_KEEP=1           keep the work directory (path printed)
 #   TMPDIR                 where the work directory is made (needs ~2 x the WAL)
 # When run as root, setup happens as root and everything else runs as the `postgres` OS user.
-# Ports: PostgreSQL 43000-43999, S3 server 46000-46499 (probed). Every process started is
+# Ports: PostgreSQL 43000-43999, S3 server 46000-46499 (probed; BENCH_S3_PORT_LOW/HIGH move
+# the S3 range, for runs beside other benches or tests). Every process started is
 # stopped by pid at exit.
 set -euo pipefail
 export LC_ALL=C
@@ -43,7 +44,7 @@ WITH_S3=${BENCH_DRAIN_S3:-1}
 DELAY_MS=${BENCH_DRAIN_DELAY_MS:-20}
 SEG=16777216
 BUCKET=bench
-S3_PORT_LOW=46000 S3_PORT_HIGH=46499
+S3_PORT_LOW=${BENCH_S3_PORT_LOW:-46000} S3_PORT_HIGH=${BENCH_S3_PORT_HIGH:-46499}
 SOURCE_PORT_LOW=43000 SOURCE_PORT_HIGH=43999
 
 BENCH_LOG=bench-drain
@@ -70,7 +71,8 @@ outer() {
   BENCH_EXTRA_BINS="$(cd "$(dirname "$SELF")/../tools" && pwd)/s3-fault-proxy.js" \
     outer_run pgpitr-bench-drain "pgpitr contestants will be skipped" BENCH_DRAIN_SEGMENTS="$NSEG" \
     BENCH_DRAIN_SCALE="$SCALE" BENCH_DRAIN_S3="$WITH_S3" BENCH_DRAIN_DELAY_MS="$DELAY_MS" \
-    S3_TOOL="$S3_TOOL" S3_TEST_SERVER_CACHE="$cache"
+    S3_TOOL="$S3_TOOL" S3_TEST_SERVER_CACHE="$cache" BENCH_S3_PORT_LOW="$S3_PORT_LOW" \
+    BENCH_S3_PORT_HIGH="$S3_PORT_HIGH"
 }
 
 PGBIN=""; PORT=""; PGPITR=""; SOCK=""

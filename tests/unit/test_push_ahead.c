@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fx_counted.h"
 #include "fx_dir.h"
 #include "fx_pgwal.h"
 #include "pgpitr/cmd/cmd.h"
@@ -212,6 +213,121 @@ START_TEST(a_failure_starts_no_more_pushes)
 }
 END_TEST
 
+/* What a flush of the batch finds: no record yet, no segment named yet (counted in flush_seen). */
+typedef struct FlushSeen {
+    uint64_t from, to;
+    int records, named;
+} FlushSeen;
+
+static void at_flush(void *ud)
+{
+    FlushSeen *f = ud;
+    for (uint64_t s = f->from; s <= f->to; s++) {
+        char name[PG_WALNAME_SEG_LEN + 1];
+        seg_name(s, name);
+        RepoArchiveObject found;
+        PgpErr err = {0};
+        f->records += has_record(s);
+        f->named += repo_archive_find(repo, name, &found, &err) == 0;
+    }
+}
+
+/* Pushing 12 segments ahead on a local repository costs one listing before and one after,
+ * not two per segment, and their objects are made durable together by one batch flush (one
+ * syncfs, posix_batch.c) instead of an fsync each: at that flush nothing is named and nothing
+ * recorded yet; after it every segment is named and recorded. A segment already archived
+ * (same content) is found in the same listing and not stored again. */
+START_TEST(pushes_ahead_with_one_listing_and_one_flush)
+{
+    for (uint64_t s = 1; s <= 12; s++)
+        make_segment(s, 7, true);
+    PushAheadList l = {.n = 0};
+    for (uint64_t s = 1; s <= 12; s++)
+        seg_name(s, l.names[l.n++]);
+    WalPushOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1};
+    WalPushResult res;
+    PgpErr err = {0};
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", wal, l.names[4]);
+    ck_assert_int_eq(wal_push_file(repo, path, &opt, &res, &err), 0);   /* 5 is archived */
+
+    FlushSeen seen = {.from = 1, .to = 12};
+    FxCounted c = {.inner = st, .on_flush = at_flush, .ud = &seen};
+    Storage *cs = fx_counted_new(&c);
+    Repo *crepo = NULL;
+    ck_assert_int_eq(repo_open(cs, &crepo, &err), 0);
+    RepoIdentity id = {.system_identifier = SYSID, .pg_major = 15, .wal_segsize = SEGSIZE};
+    ck_assert_int_eq(repo_bind(crepo, &id, &err), 0);
+    PushAhead *p = NULL;
+    ck_assert_int_eq(push_ahead_start(crepo, key, wal, dfd, &l, 3, &opt, &p, &err), 0);
+    PushAheadResult r;
+    push_ahead_join(p, &r);
+    ck_assert_uint_eq(r.pushed, 11);
+    ck_assert_uint_eq(r.already, 1);
+    ck_assert_int_eq(c.lists, 0);
+    ck_assert_int_eq(c.prefix_lists, 2);
+    ck_assert_int_eq(c.writes, 0);
+    ck_assert_int_eq(c.batch_writes, 11);
+    ck_assert_int_eq(c.flushes, 1);
+    ck_assert_int_eq(seen.records, 0);
+    ck_assert_int_eq(seen.named, 1);                 /* only 5, archived before */
+    for (uint64_t s = 1; s <= 12; s++) {
+        ck_assert(has_record(s));
+        ck_assert(confirm(s, &res));
+        RepoArchiveObject found;
+        ck_assert_int_eq(repo_archive_find(repo, l.names[s - 1], &found, &err), 0);
+        ck_assert_str_eq(found.sha256_hex, res.sha256_hex);
+    }
+    repo_free(crepo);
+    storage_free(cs);
+}
+END_TEST
+
+#define OTHER_SHA "abababababababababababababababababababababababababababababababab"
+
+/* A concurrent push of other content under segment 3's name, landing while ours is staged. */
+static void plant_other(void *ud)
+{
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_put_all(st, "archive/wal/0000000100000000/000000010000000000000003-"
+                                     OTHER_SHA ".zst", 0, "x", 1, &err), 0);
+    (void)ud;
+}
+
+/* Then neither copy of 3 is trustworthy: ours is taken back and not recorded (PostgreSQL's own
+ * call will meet the conflict), the others are recorded as usual. */
+START_TEST(a_concurrent_push_of_other_content_is_not_recorded)
+{
+    for (uint64_t s = 1; s <= 4; s++)
+        make_segment(s, 8, true);
+    PushAheadList l = {.n = 0};
+    for (uint64_t s = 1; s <= 4; s++)
+        seg_name(s, l.names[l.n++]);
+    FxCounted c = {.inner = st, .on_flush = plant_other};
+    Storage *cs = fx_counted_new(&c);
+    Repo *crepo = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(repo_open(cs, &crepo, &err), 0);
+    RepoIdentity id = {.system_identifier = SYSID, .pg_major = 15, .wal_segsize = SEGSIZE};
+    ck_assert_int_eq(repo_bind(crepo, &id, &err), 0);
+    WalPushOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1};
+    PushAhead *p = NULL;
+    ck_assert_int_eq(push_ahead_start(crepo, key, wal, dfd, &l, 2, &opt, &p, &err), 0);
+    PushAheadResult r;
+    push_ahead_join(p, &r);
+    ck_assert_uint_eq(r.pushed, 3);
+    ck_assert_uint_eq(r.failed, 1);
+    ck_assert(!has_record(3));
+    RepoArchiveObject found;
+    ck_assert_int_eq(repo_archive_find(repo, "000000010000000000000003", &found, &err), 0);
+    ck_assert_str_eq(found.sha256_hex, OTHER_SHA);   /* ours removed, theirs left */
+    for (uint64_t s = 1; s <= 4; s++)
+        ck_assert(s == 3 || has_record(s));
+    repo_free(crepo);
+    storage_free(cs);
+}
+END_TEST
+
 static void write_record(uint64_t segno, const char *text)
 {
     char name[PG_WALNAME_SEG_LEN + 1], rel[64];
@@ -354,6 +470,8 @@ Suite *suite_push_ahead(void)
     tcase_add_test(tc, pushed_ahead_segments_are_archived_recorded_and_confirmed_once);
     tcase_add_test(tc, a_record_that_does_not_hold_confirms_nothing);
     tcase_add_test(tc, a_failure_starts_no_more_pushes);
+    tcase_add_test(tc, pushes_ahead_with_one_listing_and_one_flush);
+    tcase_add_test(tc, a_concurrent_push_of_other_content_is_not_recorded);
     tcase_add_test(tc, command_confirms_what_an_earlier_call_pushed_ahead);
     suite_add_tcase(s, tc);
     return s;

@@ -342,6 +342,22 @@ START_TEST(test_list)
     Seen s3 = {0};
     ck_assert_int_eq(storage_list(st, "nope/deeper", collect, &s3, &err), 0);
     ck_assert_int_eq(s3.n, 0);
+
+    /* By name prefix: only the names that begin with it; no temp file, however named. */
+    ck_assert_int_eq(storage_put_all(st, "d/a.txt2", 0, "1", 1, &err), 0);
+    raw_write("d/.tmp.a.txt.otherhost.1.00", "junk");
+    Seen s4 = {0};
+    ck_assert_int_eq(storage_list_prefix(st, "d", "a.txt", collect, &s4, &err), 0);
+    ck_assert_int_eq(s4.n, 2);
+    ck_assert_str_eq(s4.names[0], "a.txt");
+    ck_assert_str_eq(s4.names[1], "a.txt2");
+    Seen s5 = {0};
+    ck_assert_int_eq(storage_list_prefix(st, "d", "zz", collect, &s5, &err), 0);
+    ck_assert_int_eq(storage_list_prefix(st, "nope", "a", collect, &s5, &err), 0);
+    ck_assert_int_eq(s5.n, 0);
+    ck_assert_int_eq(storage_list_prefix(st, "d", "sub/x", collect, &s5, &err),
+                     PGP_ERR_INVALID_NAME);
+    ck_assert_int_eq(storage_list_prefix(st, "d", "", collect, &s5, &err), PGP_ERR_INVALID_NAME);
 }
 END_TEST
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fx_counted.h"
 #include "fx_repo.h"
 #include "pgpitr/repo/repo_layout.h"
 
@@ -172,6 +173,44 @@ START_TEST(test_list_callback_error)
 }
 END_TEST
 
+/* Finding one segment among many asks only for its own name's prefix: one listing that hands
+ * out that segment's objects, not the 40 others of its directory (on S3: one short
+ * ListObjectsV2 instead of pages of the whole directory). The same/different-content rules
+ * still see every object of that name. */
+START_TEST(test_find_lists_one_name)
+{
+    FxRepo fx;
+    fx_repo_init(&fx, "wal_index_find");
+    for (uint64_t segno = 1; segno <= 40; segno++)
+        fx_put_wal(&fx, 1, segno, NULL, FX_T0, NULL);
+    FxCounted c = {.inner = fx.st};
+    Storage *st = fx_counted_new(&c);
+    Repo *repo = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(repo_open(st, &repo, &err), 0);
+    RepoArchiveObject obj;
+    ck_assert_int_eq(repo_archive_find(repo, "000000010000000000000011", &obj, &err), 0);
+    ck_assert_int_eq(c.lists, 0);
+    ck_assert_int_eq(c.prefix_lists, 1);
+    ck_assert_int_eq(c.entries, 1);
+    ck_assert_ptr_nonnull(strstr(obj.path, "/000000010000000000000011-"));
+    ck_assert_int_eq(repo_archive_find(repo, "000000010000000000000001", &obj, &err), 0);
+    ck_assert_int_eq(c.entries, 2);
+    ck_assert_int_eq(repo_archive_find(repo, "000000010000000000000050", &obj, &err),
+                     PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(c.entries, 2);
+
+    /* different content under one name: still a conflict */
+    fx_put_wal(&fx, 1, 0x11, "other", FX_T0, NULL);
+    ck_assert_int_eq(repo_archive_find(repo, "000000010000000000000011", &obj, &err),
+                     PGP_ERR_CONFLICT);
+    ck_assert_int_eq(c.lists, 0);
+    repo_free(repo);
+    storage_free(st);
+    fx_repo_free(&fx);
+}
+END_TEST
+
 START_TEST(test_layout_paths)
 {
     char out[REPO_PATH_MAX];
@@ -226,6 +265,7 @@ Suite *suite_wal_index(void)
     tcase_add_test(tc, test_parse_bad_names);
     tcase_add_test(tc, test_list_archive);
     tcase_add_test(tc, test_list_callback_error);
+    tcase_add_test(tc, test_find_lists_one_name);
     tcase_add_test(tc, test_layout_paths);
     tcase_add_test(tc, test_layout_too_long);
     suite_add_tcase(s, tc);

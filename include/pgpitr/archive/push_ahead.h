@@ -3,12 +3,17 @@
  * ahead"): when PostgreSQL asks to archive segment X, X has no record, and more segments after
  * X are marked ready in pg_wal/archive_status, up to PUSH_AHEAD_QUEUE_PER_JOB x N - 1 of them
  * are pushed too, by N threads in parallel with X, and each one that became durable gets a
- * record. PostgreSQL's later call for such a segment confirms the record and returns at once,
- * without compressing, uploading or pushing anything.
+ * record. They share their round trips: one lookup of all their names before
+ * (repo_archive_find_many), their new objects stored through one StorageBatch (posix: one
+ * syncfs makes them all durable before any is named), and one lookup after the batch's flush,
+ * which must find exactly the pushed checksum under each name (else no record, and an object
+ * of ours beside other content is removed, as wal_push_finish does). PostgreSQL's later
+ * call for such a segment confirms the record and returns at once, without compressing,
+ * uploading or pushing anything.
  *
  * A record is a claim, never trusted blindly. It is the file pg_wal/pgpitr_push/<segment>
  * ("<sha256 hex> <codec> <stored bytes> <unix time> <repository key>\n"), written only after
- * wal_push_file returned 0 (the object durable under its final name, verified). Confirming it
+ * that lookup (the object durable under its final name, verified, alone). Confirming it
  * takes, always:
  *   - the SHA-256 of the file PostgreSQL hands over now equals the record's (so a stale record
  *     of another incarnation of the cluster, or a file that changed, confirms nothing), and
@@ -100,8 +105,9 @@ int push_ahead_pick(const char *wal_dir, int dfd, const char *after, size_t max,
  * taking the next segment of the list, joined by push_ahead_join, which says how it went. A
  * failure is logged and left to PostgreSQL's own call for that segment, and no segment is
  * started after it (a repository that fails one push fails them all: PostgreSQL's call is not
- * held up by the rest); push_ahead_stop starts no more either (the call's own push failed). repo must be bound
- * (repo_is_bound): each thread calls wal_push_file on it. Each record says repo_key. */
+ * held up by the rest); push_ahead_stop starts no more either (the call's own push failed).
+ * repo must be bound (repo_is_bound): the threads (one of them also does the lookups, the
+ * batch's flush and the records) push through it. Each record says repo_key. */
 typedef struct PushAhead PushAhead;
 typedef struct PushAheadResult {
     size_t pushed;      /* stored now */

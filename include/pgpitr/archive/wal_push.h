@@ -18,6 +18,7 @@
 #include "pgpitr/common/err.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/repo.h"
+#include "pgpitr/storage/storage.h"
 
 typedef struct WalPushOptions {
     PipeCodec codec;
@@ -46,5 +47,14 @@ int wal_push_start(const char *src_path, const WalPushOptions *opt, WalPushJob *
                    PgpErr *err);
 int wal_push_finish(WalPushJob *job, Repo *repo, WalPushResult *res, PgpErr *err);
 void wal_push_cancel(WalPushJob *job);
+/* wal_push_finish for a caller that looked the name up itself, for many names in one listing
+ * (push_ahead.c, repo_archive_find_many): existing is what is archived under the name (NULL:
+ * nothing; a conflict there is the caller's to report). Same content is success, different
+ * content PGP_ERR_CONFLICT; nothing archived: the object is stored, through batch when not
+ * NULL (named at the batch's flush). It does NOT look again after storing: until the caller
+ * has flushed the batch and found, with repo_archive_find(_many), exactly this checksum under
+ * the name (no concurrent push of other content beside it), nothing may be acknowledged. */
+int wal_push_finish_known(WalPushJob *job, Repo *repo, const RepoArchiveObject *existing,
+                          StorageBatch *batch, WalPushResult *res, PgpErr *err);
 
 #endif

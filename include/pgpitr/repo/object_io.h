@@ -110,5 +110,10 @@ void object_io_encoded_free(ObjectEncoded *e);
  * replaces: PGP_ERR_CONFLICT; aborted on failure, nothing left). */
 int object_io_store_encoded(Storage *s, const char *path, const ObjectEncoded *enc,
                             const char *final_path, PgpErr *err);
+/* The same through batch (when not NULL; s otherwise): the object is named when the batch is
+ * flushed (storage.h, "Batched commits"), and one already there is kept silently (posix) or
+ * PGP_ERR_CONFLICT (a driver without batches). */
+int object_io_store_encoded_in(Storage *s, StorageBatch *batch, const char *path,
+                               const ObjectEncoded *enc, const char *final_path, PgpErr *err);
 
 #endif

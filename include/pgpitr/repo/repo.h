@@ -62,5 +62,12 @@ typedef struct RepoArchiveObject {
  * whether to print) if none; PGP_ERR_CONFLICT if more than one object claims the name
  * (two different contents: never pick one silently). */
 int repo_archive_find(Repo *r, const char *walname, RepoArchiveObject *out, PgpErr *err);
+/* repo_archive_find of n names at once (archive-push --jobs): one listing of the prefix they
+ * share when they are in one archive directory (on S3 one request for a run of segments),
+ * else one each. rcs[i], errs[i] and out[i] are what repo_archive_find gives for names[i]
+ * (0, PGP_ERR_NOT_FOUND or PGP_ERR_CONFLICT); any other failure (the listing's) is returned,
+ * with err, and rcs is then unspecified. */
+int repo_archive_find_many(Repo *r, const char *const *names, size_t n, RepoArchiveObject *out,
+                           int *rcs, PgpErr *errs, PgpErr *err);
 
 #endif

@@ -56,6 +56,10 @@ typedef int (*WalIndexFn)(void *ud, const WalIndexEntry *e, PgpErr *err);
 int wal_index_list_dirs(Storage *s, WalIndexFn fn, void *ud, PgpErr *err);
 /* Lists one archive directory (a full path: repo_archive_wal_dir, or REPO_LAYOUT_HISTORY_DIR). */
 int wal_index_list_dir(Storage *s, const char *dir, WalIndexFn fn, void *ud, PgpErr *err);
+/* Only the entries of walname's archive directory (or archive/history) whose names begin with
+ * "<walname>-": its archived objects, and foreign entries named alike. One S3 request however
+ * many segments the directory holds. */
+int wal_index_list_wal(Storage *s, const char *walname, WalIndexFn fn, void *ud, PgpErr *err);
 /* The whole archive: archive/wal (its own entries with name NULL, as wal_index_list_dirs),
  * then every archive directory, then archive/history. */
 int wal_index_list_all(Storage *s, WalIndexFn fn, void *ud, PgpErr *err);

@@ -88,6 +88,9 @@ typedef struct StorageDriver {
     int (*batch_flush)(void *batch, PgpErr *err);
     void (*batch_free)(void *batch);
     bool (*batch_holds)(void *batch, const char *path, uint64_t *size);
+    /* Optional (NULL: storage_list_prefix filters storage_list, e.g. posix's readdir). */
+    int (*list_prefix)(void *drv, const char *dir, const char *prefix, StorageListFn fn,
+                       void *ud, PgpErr *err);
 } StorageDriver;
 
 /* Reader/writer vtables, implemented by drivers. */
@@ -134,6 +137,12 @@ int storage_stat(Storage *s, const char *path, StorageInfo *out, PgpErr *err);
 /* Lists the entries directly below dir (files and directories), excluding temp files.
  * A missing dir is an empty listing (returns 0), like an S3 prefix with no keys. */
 int storage_list(Storage *s, const char *dir, StorageListFn fn, void *ud, PgpErr *err);
+/* Like storage_list, but only the entries whose name begins with prefix (non-empty, no '/'):
+ * on S3 one ListObjectsV2 for "dir/prefix" (a few keys instead of the whole directory), on
+ * posix the directory read, names filtered before any stat. For finding one WAL file's objects
+ * ("<walname>-..."), which must not cost a listing of its whole archive directory. */
+int storage_list_prefix(Storage *s, const char *dir, const char *prefix, StorageListFn fn,
+                        void *ud, PgpErr *err);
 /* Lists every object at any depth below dir (no directories, no temp files), names relative
  * to dir ("5e/5eab..."), in byte order of those names: on S3 one listing without delimiter,
  * 1000 keys a request, however many directories they are spread over. fn may stop it early
