@@ -6,7 +6,6 @@
 # PostgreSQL 15 (postgresql-server-dev-15); `make` builds it too when PGXS is there.
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS_MK := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
-ALL_MODULE := $(if $(and $(PGXS_MK),$(filter build,$(B))),$(B)/module/pgpitr.so)
 
 # Installation directories (`make install PREFIX=/usr DESTDIR=/tmp/stage`; docs/install.md).
 PREFIX ?= /usr/local
@@ -37,6 +36,7 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -fPIC -fno-semantic-interpositio
 OPT ?= -O2 -g
 
 B ?= build
+ALL_MODULE := $(if $(and $(PGXS_MK),$(filter build,$(B))),$(B)/module/pgpitr.so)
 SAN_FLAGS :=
 ifeq ($(B),build/asan)
 # float-cast-overflow is not part of "undefined" in GCC: a double out of an integer's range
@@ -97,7 +97,8 @@ $(B)/module/pgpitr.so: $(MODULE_OBJ) $(B)/libpgpitr.a src/module/module_pg.c src
 		src/module/exports.map include/pgpitr/module/module_push.h include/pgpitr/common/log.h
 	@test -n "$(PGXS_MK)" || { echo "make module: no PGXS (install postgresql-server-dev-15: make deps)" >&2; exit 1; }
 	@mkdir -p $(B)/module
-	$(MAKE) -C $(B)/module -f $(abspath src/module/Makefile) VPATH=$(abspath src/module) \
+	@rm -f $@   # PGXS knows nothing of the objects above: link again whenever they changed
+	$(MAKE) -C $(B)/module with_llvm=no -f $(abspath src/module/Makefile) VPATH=$(abspath src/module) \
 	  PG_CONFIG=$(PG_CONFIG) TOP=$(abspath .) \
 	  PGPITR_OBJS="$(abspath $(MODULE_OBJ)) $(abspath $(B)/libpgpitr.a)" PGPITR_LIBS="$(PKG_LIBS)"
 
@@ -183,7 +184,7 @@ $(B)/chunkstat: tests/tools/chunkstat.c
 $(B)/gen-manifest: $(B)/obj/tests/tools/gen-manifest.o $(B)/libpgpitr.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-bench: $(B)/pgpitr $(B)/chunkstat $(B)/gen-manifest
+bench: $(B)/pgpitr $(B)/chunkstat $(B)/gen-manifest $(ALL_MODULE)
 	PGPITR_BIN=$(abspath $(B)/pgpitr) CHUNKSTAT_BIN=$(abspath $(B)/chunkstat) \
 	  GEN_MANIFEST_BIN=$(abspath $(B)/gen-manifest) tests/bench/run.sh
 

@@ -303,6 +303,9 @@ struct PushAhead {
     char wal_dir[PATH_MAX];
     PushAheadList list;
     pthread_mutex_t mu;
+    pthread_cond_t changed;             /* a segment finished, or no more will start */
+    bool taken[PUSH_AHEAD_LIST_MAX];    /* by a thread */
+    bool finished[PUSH_AHEAD_LIST_MAX]; /* pushed and recorded, or failed */
     size_t next;                        /* the next segment of list to push */
     size_t started;                     /* segments taken by a thread */
     PushAheadResult res;
@@ -338,6 +341,8 @@ static void *thread_main(void *arg)
         pthread_mutex_lock(&p->mu);
         size_t i = p->next < p->list.n ? p->next++ : SIZE_MAX;
         p->started += i != SIZE_MAX;
+        if (i != SIZE_MAX)
+            p->taken[i] = true;
         pthread_mutex_unlock(&p->mu);
         if (i == SIZE_MAX)
             return NULL;
@@ -354,6 +359,8 @@ static void *thread_main(void *arg)
             p->res.already++;
         else
             p->res.pushed++;
+        p->finished[i] = true;
+        pthread_cond_broadcast(&p->changed);
         pthread_mutex_unlock(&p->mu);
     }
 }
@@ -372,6 +379,7 @@ int push_ahead_start(Repo *repo, const char *repo_key, const char *wal_dir, int 
     memcpy(p->key, repo_key, sizeof p->key - 1);
     snprintf(p->wal_dir, sizeof p->wal_dir, "%s", wal_dir);
     pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->changed, NULL);
     if (threads > PUSH_AHEAD_JOBS_MAX)
         threads = PUSH_AHEAD_JOBS_MAX;
     for (size_t i = 0; i < threads && i < l->n; i++) {
@@ -392,7 +400,33 @@ void push_ahead_stop(PushAhead *p)
         return;
     pthread_mutex_lock(&p->mu);
     p->next = p->list.n;
+    pthread_cond_broadcast(&p->changed);
     pthread_mutex_unlock(&p->mu);
+}
+
+/* Whether segment i will still be finished by a thread: taken and running, or not taken yet
+ * while more may start (a thread runs, no failure or stop). Under p->mu. */
+static bool pending(const PushAhead *p, size_t i)
+{
+    return !p->finished[i] && (p->taken[i] || (p->next <= i && p->n_threads > 0));
+}
+
+bool push_ahead_wait(PushAhead *p, const char *name)
+{
+    if (p == NULL)
+        return true;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->list.n; i++)
+        if (strcmp(p->list.names[i], name) == 0) {
+            while (pending(p, i))
+                pthread_cond_wait(&p->changed, &p->mu);
+            break;
+        }
+    bool idle = true;
+    for (size_t i = 0; i < p->list.n && idle; i++)
+        idle = !pending(p, i);
+    pthread_mutex_unlock(&p->mu);
+    return idle;
 }
 
 void push_ahead_join(PushAhead *p, PushAheadResult *res)
@@ -404,6 +438,7 @@ void push_ahead_join(PushAhead *p, PushAheadResult *res)
         pthread_join(p->threads[i], NULL);
     *res = p->res;
     res->skipped = p->list.n - p->started;
+    pthread_cond_destroy(&p->changed);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }

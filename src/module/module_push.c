@@ -194,10 +194,15 @@ static int push_blocked(const ModuleSettings *ms, const char *path, PgpErr *err)
     records_open(path);
     const char *slash = strrchr(path, '/');
     const char *name = slash != NULL ? slash + 1 : path;
-    /* PostgreSQL asks in name order: a name at or after the batch's first may be one of it
-     * (or after it), so the batch is finished first and its records are there to confirm. */
-    if (st.run != NULL && strcmp(name, st.batch.names[0]) >= 0)
-        batch_join();
+    /* PostgreSQL asks in name order. A segment of the batch: wait for that one only, then
+     * confirm its record; a name after the batch: the batch is finished first (pushing it
+     * again meanwhile would only race the thread pushing it). A finished batch is joined so
+     * that this call starts the next one. */
+    if (st.run != NULL && strcmp(name, st.batch.names[0]) >= 0) {
+        bool in_batch = strcmp(name, st.batch.names[st.batch.n - 1]) <= 0;
+        if (!in_batch || push_ahead_wait(st.run, name))
+            batch_join();
+    }
     rc = push_path(path, name, err);
     if (rc != 0) {
         /* The repository may be what failed: start no more, and open it again next time. */

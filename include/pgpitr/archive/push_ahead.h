@@ -113,6 +113,12 @@ int push_ahead_start(Repo *repo, const char *repo_key, const char *wal_dir, int 
                      const PushAheadList *l, size_t threads, const WalPushOptions *opt,
                      PushAhead **out, PgpErr *err);
 void push_ahead_stop(PushAhead *p);   /* NULL is fine */
+/* Waits until segment name of p's list (if it is one) is finished: pushed and recorded, or
+ * failed, or never to be started (after a failure or push_ahead_stop); returns whether the
+ * whole batch is so (push_ahead_join then returns at once). For a caller that keeps a batch
+ * running across PostgreSQL's calls (the archive module): the call for a segment waits for
+ * that segment only, then takes its record. NULL p: true. */
+bool push_ahead_wait(PushAhead *p, const char *name);
 void push_ahead_join(PushAhead *p, PushAheadResult *res);
 
 #endif
