@@ -70,7 +70,7 @@ FUZZ_SECONDS ?= 120
 FUZZ_JOBS ?= 2
 FUZZ ?=
 
-.PHONY: all module check check-layout check-prometheus check-unit check-integration check-s3 check-valgrind asan check-asan fuzz fuzz-build bench \
+.PHONY: all module install-module check check-layout check-prometheus check-unit check-integration check-s3 check-valgrind asan check-asan fuzz fuzz-build bench \
         demo install uninstall man deb check-packaging clean deps
 all: $(B)/pgpitr $(B)/man/.stamp $(ALL_MODULE)
 
@@ -224,6 +224,12 @@ install: $(B)/pgpitr $(B)/man/.stamp
 	install -m 0644 contrib/pgpitr.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgpitr.conf
 	install -m 0644 $(B)/man/pgpitr.conf.example $(DESTDIR)$(DOCDIR)/examples/pgpitr.conf.example
 	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+# The archive module into PostgreSQL 15's library directory (`archive_library = 'pgpitr'`),
+# apart from `install` because that directory is PostgreSQL's, not under PREFIX; the Debian
+# package runs it (contrib/debian/rules).
+install-module: $(B)/module/pgpitr.so
+	install -D -m 0755 $(B)/module/pgpitr.so $(DESTDIR)$(shell $(PG_CONFIG) --pkglibdir)/pgpitr.so
 
 # Removes what install put there (the pages and units by the names this tree has).
 uninstall:

@@ -238,10 +238,11 @@ set_module() {
   local old new
   old=$(archiver_pid)
   if [ -n "$1" ]; then
-    psql_q "ALTER SYSTEM SET pgpitr.repo = '$1'" >/dev/null
-    psql_q "ALTER SYSTEM SET pgpitr.config = '$2'" >/dev/null
-    psql_q "ALTER SYSTEM SET pgpitr.jobs = 4" >/dev/null
-    psql_q "ALTER SYSTEM SET archive_library = '$W/bin/pgpitr.so'" >/dev/null
+    # ALTER SYSTEM knows pgpitr.* only in a session that loaded the module
+    "$PGBIN/psql" -X -q -At -h "$SOCK" -p "$PORT" -U "$PSQL_USER" -d postgres -v ON_ERROR_STOP=1 \
+      -c "LOAD '$W/bin/pgpitr.so'" -c "ALTER SYSTEM SET pgpitr.repo = '$1'" \
+      -c "ALTER SYSTEM SET pgpitr.config = '$2'" -c "ALTER SYSTEM SET pgpitr.jobs = 4" \
+      -c "ALTER SYSTEM SET archive_library = '$W/bin/pgpitr.so'" >/dev/null
   else
     psql_q "ALTER SYSTEM RESET archive_library" >/dev/null
   fi
