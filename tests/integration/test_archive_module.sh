@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The archive module (archive_library = '<absolute path of pgpitr.so>', docs/archive-module.md)
-# on a local or S3 repository: PostgreSQL archives through it under pgbench load; with the
-# repository unreachable the callback fails with a WARNING naming pgpitr's error, the archiver
-# (the same process: it must not die) keeps retrying while a backlog of ready segments builds
-# up, and once the repository is back the backlog drains, pushed ahead on 4 threads. Then, with
-# another backlog draining, the postmaster and the archiver are SIGKILLed mid-push; after the
-# restart every segment is pushed (again: the same content is success), every segment marked
-# done is in the repository byte for byte, and a restore of a backup taken before it all
-# replays to the same data as the source.
+# on a local or S3 repository: switched to from archive_command (a reload), PostgreSQL
+# archives through it under pgbench load; with the repository unreachable the callback fails
+# with a WARNING naming pgpitr's error, the archiver (the same process: it must not die) keeps
+# retrying while a backlog of ready segments builds up, and once the repository is back the
+# backlog drains, pushed ahead on 4 threads. Then, with another backlog draining, the
+# postmaster and all its children are SIGKILLed mid-push; after the restart every segment is
+# pushed (again: the same content is success), every segment marked done is in the repository
+# byte for byte, and a restore of a backup taken before it all replays to the same data as the
+# source. Last, back to archive_command with a reload.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -61,14 +62,33 @@ drain() {
     fail "$1 not archived within 120 s: $(psql_c src 'SELECT * FROM pg_stat_archiver')"
 }
 
+# switch_to LIBRARY: archive_library set (or emptied: archive_command again) and reloaded; the
+# archiver restarts with it (waits for the new one)
+switch_to() {
+    local old i
+    old=$(archiver_pid)
+    pg_conf src "archive_library = '$1'"
+    psql_c src "SELECT pg_reload_conf()" >/dev/null
+    for ((i = 0; i < 300; i++)); do
+        [ -n "$(archiver_pid)" ] && [ "$(archiver_pid)" != "$old" ] && return 0
+        sleep 0.1
+    done
+    fail "the archiver did not restart after archive_library = '$1'"
+}
+
 export PGPITR_LOG_LEVEL=info PGPITR_IO_TIMEOUT=5
 pg_init src
 repo_is_s3 "$REPO" || { mkdir_pg "$REPO"; chmod 0700 "$REPO"; }
-pg_conf src "archive_mode = on" "archive_library = '$WORK/pgpitr.so'" "archive_timeout = 0" \
-    "pgpitr.repo = '$REPO'" "pgpitr.jobs = 4"
+# archive_command first, then the module (docs/archive-module.md, "Switching")
+pg_enable_archiving src "$REPO"
+pg_conf src "pgpitr.repo = '$REPO'" "pgpitr.jobs = 4"
 pg_start src
 data=$(cluster_data src)
 slog="$(cluster_dir src)/server.log"
+seg=$(switch_wal src)
+wait_archived src "$seg"
+grep -q "archived \"[^\"]*$seg\"" "$WORK/log/pgpitr.log" || fail "$seg not archived by archive_command"
+switch_to "$WORK/pgpitr.so"
 pgbench_c src -i -q -s 2
 pgbench_c src -c 2 -j 2 -T 3 -n
 wait_archived src "$(switch_wal src)"
@@ -140,6 +160,12 @@ log "$n archived segments compared after the restart"
 assert_gt "$n" 28 "archived segments compared after the restart"
 repo_is_s3 "$REPO" || [ -z "$(repo_debris "$REPO")" ] ||
     fail "debris left in the repository: $(repo_debris "$REPO")"
+log "back to archive_command"
+switch_to ""
+seg=$(switch_wal src)
+wait_archived src "$seg"
+grep -q "archived \"[^\"]*$seg\"" "$WORK/log/pgpitr.log" || fail "$seg not archived by archive_command after the switch back"
+! grep -q "archived \"pg_wal/$seg\"" "$slog" || fail "$seg archived by the module after the switch back"
 pg_stop src
 ! grep -q 'PANIC\|terminated by signal 6\|archiver process .* exited' "$slog" ||
     fail "the archiver died: $(grep -m3 'PANIC\|terminated by signal\|archiver process' "$slog")"
