@@ -2,6 +2,11 @@
 # then the same under ASan/UBSan); `make bench` prints benchmark figures.
 # Sources are found by wildcard so adding a module needs no edit here.
 
+# The archive module (src/module/, docs/archive-module.md) is built with PGXS against
+# PostgreSQL 15 (postgresql-server-dev-15); `make` builds it too when PGXS is there.
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS_MK := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
+
 # Installation directories (`make install PREFIX=/usr DESTDIR=/tmp/stage`; docs/install.md).
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -25,10 +30,13 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) -DPGPITR_VERSION='"$(VERSION)"'
+# -fPIC: the same objects also make the archive module (make module); with
+# -fno-semantic-interposition the code is what -fPIE gives the executable.
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -fPIC -fno-semantic-interposition $(WARN) $(PKG_CFLAGS) -DPGPITR_VERSION='"$(VERSION)"'
 OPT ?= -O2 -g
 
 B ?= build
+ALL_MODULE := $(if $(and $(PGXS_MK),$(filter build,$(B))),$(B)/module/pgpitr.so)
 SAN_FLAGS :=
 ifeq ($(B),build/asan)
 # float-cast-overflow is not part of "undefined" in GCC: a double out of an integer's range
@@ -62,9 +70,9 @@ FUZZ_SECONDS ?= 120
 FUZZ_JOBS ?= 2
 FUZZ ?=
 
-.PHONY: all check check-layout check-prometheus check-unit check-integration check-s3 check-valgrind asan check-asan fuzz fuzz-build bench \
+.PHONY: all module install-module check check-layout check-prometheus check-unit check-integration check-s3 check-valgrind asan check-asan fuzz fuzz-build bench \
         demo install uninstall man deb check-packaging clean deps
-all: $(B)/pgpitr $(B)/man/.stamp
+all: $(B)/pgpitr $(B)/man/.stamp $(ALL_MODULE)
 
 deps:
 	contrib/install-deps.sh
@@ -79,6 +87,20 @@ $(B)/libpgpitr.a: $(LIB_OBJ)
 
 $(B)/pgpitr: $(B)/obj/src/main.o $(B)/libpgpitr.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+# The archive module: module_push.o and libpgpitr.a from this build, module_pg.c by PGXS
+# (src/module/Makefile) in $(B)/module. Not in the sanitizer builds: the server would need
+# their runtimes.
+module: $(B)/module/pgpitr.so
+MODULE_OBJ := $(B)/obj/src/module/module_push.o
+$(B)/module/pgpitr.so: $(MODULE_OBJ) $(B)/libpgpitr.a src/module/module_pg.c src/module/Makefile \
+		src/module/exports.map include/pgpitr/module/module_push.h include/pgpitr/common/log.h
+	@test -n "$(PGXS_MK)" || { echo "make module: no PGXS (install postgresql-server-dev-15: make deps)" >&2; exit 1; }
+	@mkdir -p $(B)/module
+	@rm -f $@   # PGXS knows nothing of the objects above: link again whenever they changed
+	$(MAKE) -C $(B)/module with_llvm=no -f $(abspath src/module/Makefile) VPATH=$(abspath src/module) \
+	  PG_CONFIG=$(PG_CONFIG) TOP=$(abspath .) \
+	  PGPITR_OBJS="$(abspath $(MODULE_OBJ)) $(abspath $(B)/libpgpitr.a)" PGPITR_LIBS="$(PKG_LIBS)"
 
 # The unit runner includes a generated list of suites, one per tests/unit/test_<name>.c.
 $(B)/unit_suites.h: $(UNIT_SRC)
@@ -162,7 +184,7 @@ $(B)/chunkstat: tests/tools/chunkstat.c
 $(B)/gen-manifest: $(B)/obj/tests/tools/gen-manifest.o $(B)/libpgpitr.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-bench: $(B)/pgpitr $(B)/chunkstat $(B)/gen-manifest
+bench: $(B)/pgpitr $(B)/chunkstat $(B)/gen-manifest $(ALL_MODULE)
 	PGPITR_BIN=$(abspath $(B)/pgpitr) CHUNKSTAT_BIN=$(abspath $(B)/chunkstat) \
 	  GEN_MANIFEST_BIN=$(abspath $(B)/gen-manifest) tests/bench/run.sh
 
@@ -202,6 +224,12 @@ install: $(B)/pgpitr $(B)/man/.stamp
 	install -m 0644 contrib/pgpitr.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgpitr.conf
 	install -m 0644 $(B)/man/pgpitr.conf.example $(DESTDIR)$(DOCDIR)/examples/pgpitr.conf.example
 	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+# The archive module into PostgreSQL 15's library directory (`archive_library = 'pgpitr'`),
+# apart from `install` because that directory is PostgreSQL's, not under PREFIX; the Debian
+# package runs it (contrib/debian/rules).
+install-module: $(B)/module/pgpitr.so
+	install -D -m 0755 $(B)/module/pgpitr.so $(DESTDIR)$(shell $(PG_CONFIG) --pkglibdir)/pgpitr.so
 
 # Removes what install put there (the pages and units by the names this tree has).
 uninstall:

@@ -4,11 +4,13 @@
 # Needs root (or passwordless sudo) only when something is actually missing.
 set -euo pipefail
 
+# postgresql-server-dev-15 (PGXS) builds the archive module (make module, src/module/).
 # clang + libclang-rt-14-dev (libFuzzer, sanitizer runtimes) build tests/fuzz; llvm gives
 # llvm-symbolizer, for readable stack traces in fuzz crash reports.
 build_pkgs=(gcc make pkg-config libpq-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev
             libinih-dev libarchive-dev libcurl4-openssl-dev libexpat1-dev libmicrohttpd-dev check valgrind
             libisal-dev
+            postgresql-server-dev-15
             clang libclang-rt-14-dev llvm)
 run_pkgs=(postgresql-15 postgresql-client-15 postgresql-contrib zstd lz4 util-linux procps
           e2fsprogs python3-jsonschema python3-yaml jq nodejs openssl curl time libmicrohttpd12)

@@ -25,6 +25,7 @@ allowed() {
     case $1 in
         main) echo "cmd common" ;;
         cmd) echo "archive backup restore drill serve repo pg pipe storage common" ;;
+        module) echo "cmd archive repo pg pipe storage common" ;;
         archive | backup | restore | serve) echo "repo pg pipe storage common" ;;
         drill) echo "restore repo pg pipe storage common" ;;
         repo) echo "pg pipe storage common" ;;

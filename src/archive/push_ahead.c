@@ -306,6 +306,8 @@ struct PushAhead {
     Item items[PUSH_AHEAD_LIST_MAX];
     StorageBatch *batch;                /* the new objects, made durable and named at once */
     pthread_mutex_t mu;
+    pthread_cond_t changed;             /* the run is over (done) */
+    bool done;                          /* every segment recorded, failed or never started */
     size_t next;                        /* the next segment of list to push */
     size_t started;                     /* segments taken by a thread */
     PushAheadResult res;
@@ -463,6 +465,18 @@ static void *runner_main(void *arg)
     return NULL;
 }
 
+/* runner_main, then the run is over for push_ahead_wait. */
+static void *runner_done(void *arg)
+{
+    PushAhead *p = arg;
+    runner_main(p);
+    pthread_mutex_lock(&p->mu);
+    p->done = true;
+    pthread_cond_broadcast(&p->changed);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
 int push_ahead_start(Repo *repo, const char *repo_key, const char *wal_dir, int dfd,
                      const PushAheadList *l, size_t threads, const WalPushOptions *opt,
                      PushAhead **out, PgpErr *err)
@@ -477,13 +491,15 @@ int push_ahead_start(Repo *repo, const char *repo_key, const char *wal_dir, int 
     memcpy(p->key, repo_key, sizeof p->key - 1);
     snprintf(p->wal_dir, sizeof p->wal_dir, "%s", wal_dir);
     pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->changed, NULL);
     p->threads = threads > PUSH_AHEAD_JOBS_MAX ? PUSH_AHEAD_JOBS_MAX : threads;
     if (l->n > 0 && p->threads > 0) {
-        int prc = pthread_create(&p->runner, NULL, runner_main, p);
+        int prc = pthread_create(&p->runner, NULL, runner_done, p);
         if (prc != 0)
             log_warn("cannot start a thread to push ahead: %s", strerror(prc));
         p->running = prc == 0;
     }
+    p->done = !p->running;
     *out = p;
     return 0;
 }
@@ -497,6 +513,23 @@ void push_ahead_stop(PushAhead *p)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* The segments of a run are named and recorded together, after its one batch flush and
+ * listing (confirm_all): waiting for one of them is waiting for the run. */
+bool push_ahead_wait(PushAhead *p, const char *name)
+{
+    if (p == NULL)
+        return true;
+    bool in_list = false;
+    for (size_t i = 0; i < p->list.n && !in_list; i++)
+        in_list = strcmp(p->list.names[i], name) == 0;
+    pthread_mutex_lock(&p->mu);
+    while (in_list && !p->done)
+        pthread_cond_wait(&p->changed, &p->mu);
+    bool done = p->done;
+    pthread_mutex_unlock(&p->mu);
+    return done;
+}
+
 void push_ahead_join(PushAhead *p, PushAheadResult *res)
 {
     memset(res, 0, sizeof *res);
@@ -506,6 +539,7 @@ void push_ahead_join(PushAhead *p, PushAheadResult *res)
         pthread_join(p->runner, NULL);
     *res = p->res;
     res->skipped = p->list.n - p->started;
+    pthread_cond_destroy(&p->changed);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }

@@ -14,9 +14,11 @@
 #include "pgpitr/common/progress.h"
 
 static LogLevel current_level = LOG_WARN;
+static LogSink sink_fn;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void log_set_level(LogLevel level) { current_level = level; }
+void log_set_sink(LogSink sink) { sink_fn = sink; }
 LogLevel log_get_level(void) { return current_level; }
 bool log_enabled(LogLevel level) { return level <= current_level; }
 
@@ -59,6 +61,10 @@ void log_msg(LogLevel level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line + used, sizeof line - (size_t)used - 1, fmt, ap);
     va_end(ap);
+    if (sink_fn != NULL) {
+        sink_fn(level, line);
+        return;
+    }
     strcat(line, "\n");
     write_line(line);
 }

@@ -5,6 +5,7 @@
 # same server through tests/tools/s3-fault-proxy.js adding BENCH_DRAIN_DELAY_MS (default 20) of
 # latency to every request (over TLS too, with a certificate of its own):
 #   pgpitr archive-push (one segment a call), pgpitr archive-push --jobs 4 (pushing ahead),
+#   the pgpitr archive module (archive_library, pgpitr.jobs = 4: no process per segment),
 #   pgBackRest archive-push with archive-async and process-max 2;
 # and, for the local repository, the floor of issue #15: `zstd -1 -T2` over the same segments.
 # Prints seconds, segments and MiB per second, and the ratios the issue sets targets for. It
@@ -16,13 +17,16 @@
 # are ready. Then, for each contestant in turn, into a repository of its own: every one of
 # those segments marked ready again (.done renamed back to .ready), the contestant's state
 # cleared (pgpitr's push records, pgBackRest's spool), archive_command set to the contestant
-# (ALTER SYSTEM + pg_reload_conf, which also wakes the archiver) and the clock started; it stops
+# (ALTER SYSTEM + pg_reload_conf, which also wakes the archiver; for the module archive_library
+# and its pgpitr.* settings, which makes the archiver restart with it) and the clock started; it stops
 # when the last of the segments is marked done. The archiver is PostgreSQL's: the same
 # directory scans, the same one-call-at-a-time loop as in production. Each contestant's last
 # segment is then fetched back from its repository and compared.
 #
 # Environment:
 #   PGPITR_BIN             pgpitr binary (set by `make bench`); if unset, pgpitr is skipped
+#   PGPITR_MODULE          the archive module (default: module/pgpitr.so beside PGPITR_BIN);
+#                          if absent, the module's columns are skipped
 #   BENCH_DRAIN_SEGMENTS   ready segments to drain (default 200, 3.2 GB of WAL in pg_wal)
 #   BENCH_DRAIN_SCALE      pgbench scale of the source (default 10)
 #   BENCH_DRAIN_S3=0       local repository only
@@ -68,7 +72,11 @@ outer() {
     cache=${S3_TEST_SERVER_CACHE:-$(cd "$(dirname "$SELF")/../.." && pwd)/build/s3-test-server}
     S3_TEST_SERVER_CACHE=$cache "$S3_TOOL" install >&2 || die "cannot install the S3 test server"
   fi
-  BENCH_EXTRA_BINS="$(cd "$(dirname "$SELF")/../tools" && pwd)/s3-fault-proxy.js" \
+  local extra mod=${PGPITR_MODULE:-$(dirname "${PGPITR_BIN:-.}")/module/pgpitr.so}
+  extra="$(cd "$(dirname "$SELF")/../tools" && pwd)/s3-fault-proxy.js"
+  [ -f "$mod" ] && extra="$extra pgpitr.so=$mod"
+  [ -f "$mod" ] || log "no archive module at $mod (make module): its columns will be skipped"
+  BENCH_EXTRA_BINS="$extra" \
     outer_run pgpitr-bench-drain "pgpitr contestants will be skipped" BENCH_DRAIN_SEGMENTS="$NSEG" \
     BENCH_DRAIN_SCALE="$SCALE" BENCH_DRAIN_S3="$WITH_S3" BENCH_DRAIN_DELAY_MS="$DELAY_MS" \
     S3_TOOL="$S3_TOOL" S3_TEST_SERVER_CACHE="$cache" BENCH_S3_PORT_LOW="$S3_PORT_LOW" \
@@ -132,9 +140,15 @@ start_proxy() {
 }
 
 # --- contestants -----------------------------------------------------------------------------
-declare -A LABEL=() CMD=() GET=() SECS=() FAILED=()
+declare -A LABEL=() CMD=() GET=() SECS=() FAILED=() MOD=()
 add() {  # ID LABEL ARCHIVE_COMMAND GET_COMMAND (with %f %p)
   LABEL[$1]=$2; CMD[$1]=$3; GET[$1]=$4; IDS+=("$1")
+}
+# add_mod ID LABEL REPO CONFIG GET_COMMAND: the archive module into REPO, with pgpitr.config
+# CONFIG (may be empty) and pgpitr.jobs = 4; skipped without the module
+add_mod() {
+  [ -f "$W/bin/pgpitr.so" ] || return 0
+  LABEL[$1]=$2; MOD[$1]="$3|$4"; GET[$1]=$5; IDS+=("$1")
 }
 
 write_configs() {
@@ -165,6 +179,8 @@ EOF
     "$p --repo $W/repos/l_p1 archive-get %f %p"
   add l_p4 "local: pgpitr archive-push --jobs 4" "$p --repo $W/repos/l_p4 archive-push --jobs 4 %p" \
     "$p --repo $W/repos/l_p4 archive-get %f %p"
+  add_mod l_pm "local: pgpitr archive module, jobs 4" "$W/repos/l_pm" "" \
+    "$p --repo $W/repos/l_pm archive-get %f %p"
   add l_br "local: pgbackrest async, process-max 2" \
     "pgbackrest --config=$W/pgbr/local.conf --stanza=bench archive-push %p" \
     "pgbackrest --config=$W/pgbr/local.conf --stanza=bench --no-archive-async archive-get %f %p"
@@ -185,6 +201,8 @@ EOF
   add s_p1 "S3 TLS: pgpitr archive-push" "$c/s_p1 archive-push %p" "$c/s_p1 archive-get %f %p"
   add s_p4 "S3 TLS: pgpitr archive-push --jobs 4" "$c/s_p4 archive-push --jobs 4 %p" \
     "$c/s_p4 archive-get %f %p"
+  add_mod s_pm "S3 TLS: pgpitr archive module, jobs 4" "s3://$BUCKET/s_pm" "$W/pgpitr-s3.conf" \
+    "$c/s_pm archive-get %f %p"
   add s_br "S3 TLS: pgbackrest async, process-max 2" \
     "pgbackrest --config=$W/pgbr/s3.conf --stanza=bench archive-push %p" \
     "pgbackrest --config=$W/pgbr/s3.conf --stanza=bench --no-archive-async archive-get %f %p"
@@ -200,6 +218,8 @@ EOF
   add p_p1 "$t: pgpitr archive-push" "$c/p_p1 archive-push %p" "$c/p_p1 archive-get %f %p"
   add p_p4 "$t: pgpitr archive-push --jobs 4" "$c/p_p4 archive-push --jobs 4 %p" \
     "$c/p_p4 archive-get %f %p"
+  add_mod p_pm "$t: pgpitr archive module, jobs 4" "s3://$BUCKET/p_pm" "$W/pgpitr-proxy.conf" \
+    "$c/p_pm archive-get %f %p"
   add p_br "$t: pgbackrest async, process-max 2" \
     "pgbackrest --config=$W/pgbr/proxy.conf --stanza=bench archive-push %p" \
     "pgbackrest --config=$W/pgbr/proxy.conf --stanza=bench --no-archive-async archive-get %f %p"
@@ -210,11 +230,39 @@ set_archive_command() {
   psql_q "SELECT pg_reload_conf()" >/dev/null
 }
 
+archiver_pid() { psql_q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'archiver'"; }
+
+# set_module REPO CONFIG: archive through the module (empty REPO: no module, archive_command
+# rules again). A changed archive_library makes the archiver exit (after the segment it is on,
+# and the module's shutdown waits for its pushes ahead) and the postmaster start a new one:
+# wait for that, so that nothing of the previous contestant still runs.
+set_module() {
+  local old new
+  old=$(archiver_pid)
+  if [ -n "$1" ]; then
+    # ALTER SYSTEM knows pgpitr.* only in a session that loaded the module
+    "$PGBIN/psql" -X -q -At -h "$SOCK" -p "$PORT" -U "$PSQL_USER" -d postgres -v ON_ERROR_STOP=1 \
+      -c "LOAD '$W/bin/pgpitr.so'" -c "ALTER SYSTEM SET pgpitr.repo = '$1'" \
+      -c "ALTER SYSTEM SET pgpitr.config = '$2'" -c "ALTER SYSTEM SET pgpitr.jobs = 4" \
+      -c "ALTER SYSTEM SET archive_library = '$W/bin/pgpitr.so'" >/dev/null
+  else
+    psql_q "ALTER SYSTEM RESET archive_library" >/dev/null
+  fi
+  psql_q "SELECT pg_reload_conf()" >/dev/null
+  for _ in $(seq 1 1200); do
+    new=$(archiver_pid)
+    [ -n "$new" ] && [ "$new" != "$old" ] && return 0
+    sleep 0.05
+  done
+  die "the archiver did not restart after archive_library changed"
+}
+
 # Holds the archiver, waits for the command it may be running and pgBackRest's async process
 # to end, and marks every backlog segment ready again.
 reset_backlog() {
   local n
   set_archive_command ""
+  [ "${MODULE_ON:-0}" = 1 ] && { set_module "" ""; MODULE_ON=0; }
   for _ in $(seq 1 600); do
     pgrep -f "archive-push" -u "$(id -u)" >/dev/null || break
     sleep 0.1
@@ -237,7 +285,12 @@ drain() {  # ID
             { FAILED[$id]="stanza-create failed: $(tail -n 1 "$W/log/$id.stanza")"; return 0; } ;;
   esac
   t0=$EPOCHREALTIME
-  set_archive_command "${CMD[$id]}"
+  if [ -n "${MOD[$id]:-}" ]; then
+    set_module "${MOD[$id]%%|*}" "${MOD[$id]#*|}"
+    MODULE_ON=1
+  else
+    set_archive_command "${CMD[$id]}"
+  fi
   for _ in $(seq 1 36000); do   # 30 min at most
     [ -e "$W/pgdata/pg_wal/archive_status/$last.done" ] && break
     sleep 0.02
@@ -251,6 +304,7 @@ drain() {  # ID
   done
   SECS[$id]=$(awk -v a="${t0/./}" -v b="${t1/./}" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
   set_archive_command ""
+  [ "${MODULE_ON:-0}" = 1 ] && { set_module "" ""; MODULE_ON=0; }
   g=${GET[$id]//%f/$last}
   g=${g//%p/$got}
   rm -f "$got"
@@ -303,11 +357,17 @@ report() {
   ratio "local: pgpitr --jobs 4 / zstd -1 -T2" l_p4 zstd "<= 1.2"
   ratio "S3: pgbackrest async process-max 2 / pgpitr --jobs 4" s_br s_p4 ">= 2"
   ratio "S3 +${DELAY_MS} ms: pgbackrest async process-max 2 / pgpitr --jobs 4" p_br p_p4 ">= 2"
+  ratio "local: pgpitr archive module / zstd -1 -T2" l_pm zstd "<= 1.2"
+  ratio "S3: pgbackrest async process-max 2 / pgpitr archive module" s_br s_pm ">= 2"
+  ratio "S3 +${DELAY_MS} ms: pgbackrest async process-max 2 / pgpitr archive module" p_br p_pm ">= 2"
   echo "for information:"
   ratio "local: pgpitr one a call / pgpitr --jobs 4" l_p1 l_p4
   ratio "local: pgbackrest async process-max 2 / pgpitr --jobs 4" l_br l_p4
   ratio "S3: pgpitr one a call / pgpitr --jobs 4" s_p1 s_p4
   ratio "S3 +${DELAY_MS} ms: pgpitr one a call / pgpitr --jobs 4" p_p1 p_p4
+  ratio "local: pgpitr --jobs 4 / pgpitr archive module" l_p4 l_pm
+  ratio "S3: pgpitr --jobs 4 / pgpitr archive module" s_p4 s_pm
+  ratio "S3 +${DELAY_MS} ms: pgpitr --jobs 4 / pgpitr archive module" p_p4 p_pm
 }
 
 inner() {

@@ -3,7 +3,8 @@
 # `make deb`, runs lintian on it (any error fails; warnings and the rest are printed:
 # docs/install.md says which remain and why), then, as root on this throwaway CI machine,
 # installs it with dpkg -i and checks `pgpitr --version` (the package's version),
-# `man -w pgpitr` and pgpitr-backup(1), `pgpitr check` on an empty repository, the units in /lib/systemd/system (systemd-analyze
+# `man -w pgpitr` and pgpitr-backup(1), `pgpitr check` on an empty repository, the archive
+# module in PostgreSQL 15's library directory, the units in /lib/systemd/system (systemd-analyze
 # verify of the installed ones), the example configuration, the repository directory made by
 # the tmpfiles.d entry when the postgres user exists; then purges it and checks that nothing
 # is left but what was there before. When a pgpitr package is already installed, the install
@@ -90,7 +91,13 @@ if getent passwd postgres >/dev/null; then
     [ "$owner" = "postgres:postgres 750" ] && ok "/var/lib/pgpitr: $owner" ||
         bad "/var/lib/pgpitr: \"$owner\" (expected postgres:postgres 750)"
 fi
-if dpkg --purge pgpitr >/dev/null 2>&1 && [ ! -e /usr/bin/pgpitr ] &&
+# The archive module where archive_library = 'pgpitr' finds it, exporting only its entry
+# points (docs/archive-module.md).
+so=/usr/lib/postgresql/15/lib/pgpitr.so
+syms=$(nm -D --defined-only "$so" 2>&1 | awk '{ print $3 }' | sort | tr '\n' ' ')
+[ "$syms" = "Pg_magic_func _PG_archive_module_init _PG_init " ] &&
+    ok "archive module $so (exports: $syms)" || bad "archive module $so: $syms"
+if dpkg --purge pgpitr >/dev/null 2>&1 && [ ! -e /usr/bin/pgpitr ] && [ ! -e "$so" ] &&
    [ ! -e /lib/systemd/system/pgpitr-backup.service ] && [ ! -e /usr/share/doc/pgpitr ]; then
     ok "dpkg --purge removes it"
 else

@@ -7,7 +7,8 @@
  * another repository, a malformed or forged record; for an old record the object gone or of
  * another size) confirms nothing, so the segment is pushed again; and the command: a call
  * with --jobs 2 pushes the next segments ahead, PostgreSQL's calls for them confirm their
- * records without pushing anything, and the first call without a record pushes ahead again.
+ * records without pushing anything, and the first call without a record pushes ahead again;
+ * waiting for one segment of a running batch (push_ahead_wait, the archive module).
  */
 #include "pgpitr/archive/push_ahead.h"
 
@@ -328,6 +329,43 @@ START_TEST(a_concurrent_push_of_other_content_is_not_recorded)
 }
 END_TEST
 
+/* push_ahead_wait (the archive module's calls): waiting for one segment of a running batch
+ * returns once that one is recorded (with the whole run: one flush); then the batch is idle;
+ * after a failure, waiting for a segment that will never start returns too. */
+START_TEST(waiting_for_one_segment_of_a_running_batch)
+{
+    for (uint64_t s = 1; s <= 4; s++)
+        make_segment(s, 6, true);
+    PushAheadList l = {.n = 0};
+    for (uint64_t s = 1; s <= 4; s++)
+        seg_name(s, l.names[l.n++]);
+    WalPushOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1};
+    PushAhead *p = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(push_ahead_start(repo, key, wal, dfd, &l, 1, &opt, &p, &err), 0);
+    push_ahead_wait(p, l.names[1]);
+    ck_assert(has_record(1));
+    ck_assert(has_record(2));
+    ck_assert(push_ahead_wait(p, l.names[3]));   /* the last one: the batch is idle */
+    ck_assert(has_record(4));
+    ck_assert(push_ahead_wait(p, "000000010000000000000009"));   /* not in it: no wait */
+    PushAheadResult r;
+    push_ahead_join(p, &r);
+    ck_assert_uint_eq(r.pushed, 4);
+
+    make_segment(11, 6, true);
+    PushAheadList f = {.n = 2};
+    seg_name(10, f.names[0]);                /* no file: fails, 11 is never started */
+    seg_name(11, f.names[1]);
+    ck_assert_int_eq(push_ahead_start(repo, key, wal, dfd, &f, 1, &opt, &p, &err), 0);
+    ck_assert(push_ahead_wait(p, f.names[1]));
+    ck_assert(!has_record(11));
+    push_ahead_join(p, &r);
+    ck_assert_uint_eq(r.failed, 1);
+    ck_assert_uint_eq(r.skipped, 1);
+}
+END_TEST
+
 static void write_record(uint64_t segno, const char *text)
 {
     char name[PG_WALNAME_SEG_LEN + 1], rel[64];
@@ -472,6 +510,7 @@ Suite *suite_push_ahead(void)
     tcase_add_test(tc, a_failure_starts_no_more_pushes);
     tcase_add_test(tc, pushes_ahead_with_one_listing_and_one_flush);
     tcase_add_test(tc, a_concurrent_push_of_other_content_is_not_recorded);
+    tcase_add_test(tc, waiting_for_one_segment_of_a_running_batch);
     tcase_add_test(tc, command_confirms_what_an_earlier_call_pushed_ahead);
     suite_add_tcase(s, tc);
     return s;

@@ -119,6 +119,14 @@ int push_ahead_start(Repo *repo, const char *repo_key, const char *wal_dir, int 
                      const PushAheadList *l, size_t threads, const WalPushOptions *opt,
                      PushAhead **out, PgpErr *err);
 void push_ahead_stop(PushAhead *p);   /* NULL is fine */
+/* Waits until segment name of p's list (if it is one) is finished: pushed and recorded, or
+ * failed, or never to be started (after a failure or push_ahead_stop); returns whether the
+ * whole run is so (push_ahead_join then returns at once). The segments of a run are named and
+ * recorded together, after its one batch flush and listing, so waiting for one of them is
+ * waiting for the run. For a caller that keeps a run going across PostgreSQL's calls (the
+ * archive module): the call for a segment of the run waits, then takes its record; a name not
+ * in the list does not wait. NULL p: true. */
+bool push_ahead_wait(PushAhead *p, const char *name);
 void push_ahead_join(PushAhead *p, PushAheadResult *res);
 
 #endif

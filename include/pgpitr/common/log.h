@@ -22,6 +22,12 @@ void log_msg(LogLevel level, const char *fmt, ...) __attribute__((format(printf,
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/* Where lines go instead of stderr (NULL: back to stderr). The archive module (src/module/)
+ * sends its main thread's lines to PostgreSQL's log; the sink is called from any thread that
+ * logs, with the level and the whole line ("pgpitr: warn: ...", no newline). */
+typedef void (*LogSink)(LogLevel level, const char *line);
+void log_set_sink(LogSink sink);
+
 /* Prints "pgpitr: error: <msg>" and, if set, "HINT: <hint>" on stderr. */
 void log_error_report(const PgpErr *err);
 
