@@ -1,6 +1,7 @@
 /*
- * push_backlog.c - archive-push's memory of its failures, the ready backlog, and dropped
- * segments with their durable records (push_backlog.h).
+ * push_backlog.c - archive-push's memory of its failures, the ready backlog, dropped
+ * segments with their durable records, and what a call (archive-push or the archive module)
+ * does about them after its push (push_backlog.h).
  */
 #include "pgpitr/archive/push_backlog.h"
 
@@ -14,12 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pgpitr/archive/push_ahead.h"
 #include "pgpitr/common/fdio.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/proc.h"
+#include "pgpitr/common/timefmt.h"
 #include "pgpitr/pg/walname.h"
 #include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/storage/storage.h"
@@ -232,4 +235,65 @@ int push_backlog_upload_drops(int dfd, Repo *repo, size_t *n, PgpErr *err)
         closedir(d);
     close(ddfd);
     return rc;
+}
+
+/* ---- what a call does after its push ------------------------------------------------------ */
+
+void push_backlog_success(int dfd, Repo *repo)
+{
+    push_backlog_clear(dfd);
+    size_t n = 0;
+    PgpErr e = {0};
+    if (repo != NULL && push_backlog_upload_drops(dfd, repo, &n, &e) != 0)
+        log_warn("cannot record dropped segments in the repository yet: %s", e.msg);
+    else if (n > 0)
+        log_warn("recorded %zu dropped segment%s in the repository (%s/)", n, n == 1 ? "" : "s",
+                 REPO_LAYOUT_DROPPED_DIR);
+}
+
+/* The alert line, once the failures last alert_after. */
+static void alert(const PushFailing *f, int64_t now, uint64_t files, uint64_t bytes, bool drop,
+                  bool drop_set)
+{
+    char since[40];
+    timefmt_iso(f->since, 0, since, sizeof since);
+    log_msg(LOG_ERROR, "ALERT: archiving has failed since %s (%lld s, %llu calls); %llu WAL "
+            "files (%llu MiB) wait in pg_wal%s", since, (long long)(now - f->since),
+            (unsigned long long)f->calls, (unsigned long long)files,
+            (unsigned long long)(bytes >> 20),
+            drop ? "" : drop_set ? " (not dropping: under archive-push-queue-max, or not a "
+                                   "repository failure)"
+                                 : "; PostgreSQL keeps them until archiving succeeds");
+}
+
+int push_backlog_failure(const PushBacklogPolicy *policy, const char *wal_dir, int *dfd,
+                         const char *name, int rc, const PgpErr *err)
+{
+    PgpErr e = {0};
+    if (*dfd < 0 && push_ahead_dir_open(wal_dir, true, dfd, &e) != 0)
+        log_warn("cannot remember since when archiving fails: %s", e.msg);
+    int64_t now = (int64_t)time(NULL);
+    PushFailing f;
+    push_backlog_note_failure(*dfd, now, &f);
+    if (now - f.since < policy->alert_after)
+        return rc;
+    uint64_t files = 0, bytes = 0;
+    if (push_backlog_ready(wal_dir, &files, &bytes, &e) != 0)
+        log_warn("cannot count the ready WAL: %s", e.msg);
+    bool drop = policy->drop && bytes > policy->queue_max && push_backlog_droppable(err, name);
+    alert(&f, now, files, bytes, drop, policy->drop);
+    if (!drop)
+        return rc;
+    PushDrop d = {.name = name, .now = now, .failing = f, .ready_files = files,
+                  .ready_bytes = bytes, .queue_max = policy->queue_max, .error = err->msg};
+    if (*dfd < 0 || push_backlog_record_drop(*dfd, &d, &e) != 0) {
+        log_warn("not dropping \"%s\": %s", name, *dfd < 0 ? "no record directory" : e.msg);
+        return rc;
+    }
+    log_msg(LOG_ERROR, "DROPPED WAL segment \"%s\" without archiving it "
+            "(archive-push-queue-full = drop: %llu MiB ready, over archive-push-queue-max "
+            "%llu MiB): recovery cannot cross it; take a backup once archiving works again. "
+            "The push failed with: %s", name, (unsigned long long)(bytes >> 20),
+            (unsigned long long)(policy->queue_max >> 20), err->msg);
+    return 0;
 }

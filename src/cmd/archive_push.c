@@ -19,12 +19,10 @@
 
 #include "pgpitr/archive/push_ahead.h"
 #include "pgpitr/archive/push_backlog.h"
-#include "pgpitr/archive/spool.h"
 #include "pgpitr/archive/wal_push.h"
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
-#include "pgpitr/common/timefmt.h"
 
 typedef struct Ahead {
     long jobs;
@@ -36,12 +34,7 @@ typedef struct Ahead {
     PushAhead *run;
 } Ahead;
 
-/* What a run of failures leads to (push_backlog.h). */
-typedef struct Backlog {
-    int64_t alert_after;        /* seconds */
-    uint64_t queue_max;         /* bytes; 0: not set */
-    bool drop;                  /* archive-push-queue-full = drop */
-} Backlog;
+
 
 /* Opens the record directory when PATH is a segment in a directory PostgreSQL marks ready
  * files in (its pg_wal), creating it only when pushing ahead; a refused directory is a
@@ -92,81 +85,6 @@ static void ahead_finish(Ahead *h)
     if (ran && r.pushed + r.already + r.failed + r.skipped > 0)
         log_info("pushed ahead: %zu stored, %zu already archived, %zu failed, %zu not started",
                  r.pushed, r.already, r.failed, r.skipped);
-}
-
-static int backlog_settings(const CmdSettings *s, Backlog *b, PgpErr *err)
-{
-    *b = (Backlog){.alert_after = PUSH_BACKLOG_ALERT_DEFAULT};
-    int rc = cmd_opt_duration_setting(s, CMD_OPT_PUSH_ALERT_AFTER, NULL, &b->alert_after, err);
-    const char *max = cmd_opt_setting(s, CMD_OPT_PUSH_QUEUE_MAX, NULL);
-    if (rc == 0 && max != NULL && (rc = spool_parse_size(max, &b->queue_max, err)) != 0)
-        return pgp_err_context(err, "archive-push-queue-max");
-    const char *full = cmd_opt_setting(s, CMD_OPT_PUSH_QUEUE_FULL, NULL);
-    if (rc != 0 || full == NULL || strcmp(full, "fail") == 0)
-        return rc;
-    if (strcmp(full, "drop") != 0)
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "archive-push-queue-full must be fail or drop, "
-                        "not \"%s\"", full);
-    if (b->queue_max == 0)
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "archive-push-queue-full = drop needs "
-                        "archive-push-queue-max (the ready WAL beyond which to drop)");
-    b->drop = true;
-    return 0;
-}
-
-/* A success ends a run of failures and records earlier drops in the repository (when this
- * call opened it). */
-static void backlog_success(Ahead *h, Repo *repo)
-{
-    push_backlog_clear(h->dfd);
-    size_t n = 0;
-    PgpErr e = {0};
-    if (repo != NULL && push_backlog_upload_drops(h->dfd, repo, &n, &e) != 0)
-        log_warn("cannot record dropped segments in the repository yet: %s", e.msg);
-    else if (n > 0)
-        log_warn("recorded %zu dropped segment%s in the repository (%s/)", n, n == 1 ? "" : "s",
-                 REPO_LAYOUT_DROPPED_DIR);
-}
-
-/* A failure of PATH's push (err): counted; once the run of failures lasts alert_after, an
- * alert; and dropped, returning 0, only when b says so and the drop is recorded. */
-static int backlog_failure(const Backlog *b, Ahead *h, int rc, const PgpErr *err)
-{
-    PgpErr e = {0};
-    if (h->dfd < 0 && push_ahead_dir_open(h->wal_dir, true, &h->dfd, &e) != 0)
-        log_warn("cannot remember since when archiving fails: %s", e.msg);
-    int64_t now = (int64_t)time(NULL);
-    PushFailing f;
-    push_backlog_note_failure(h->dfd, now, &f);
-    if (now - f.since < b->alert_after)
-        return rc;
-    uint64_t files = 0, bytes = 0;
-    if (push_backlog_ready(h->wal_dir, &files, &bytes, &e) != 0)
-        log_warn("cannot count the ready WAL: %s", e.msg);
-    char since[40];
-    timefmt_iso(f.since, 0, since, sizeof since);
-    bool drop = b->drop && bytes > b->queue_max && push_backlog_droppable(err, h->name);
-    log_msg(LOG_ERROR, "ALERT: archiving has failed since %s (%lld s, %llu calls); %llu WAL "
-            "files (%llu MiB) wait in pg_wal%s", since, (long long)(now - f.since),
-            (unsigned long long)f.calls, (unsigned long long)files,
-            (unsigned long long)(bytes >> 20),
-            drop ? "" : b->drop ? " (not dropping: under archive-push-queue-max, or not a "
-                                  "repository failure)"
-                                : "; PostgreSQL keeps them until archiving succeeds");
-    if (!drop)
-        return rc;
-    PushDrop d = {.name = h->name, .now = now, .failing = f, .ready_files = files,
-                  .ready_bytes = bytes, .queue_max = b->queue_max, .error = err->msg};
-    if (push_backlog_record_drop(h->dfd, &d, &e) != 0) {
-        log_warn("not dropping \"%s\": %s", h->name, e.msg);
-        return rc;
-    }
-    log_msg(LOG_ERROR, "DROPPED WAL segment \"%s\" without archiving it "
-            "(archive-push-queue-full = drop: %llu MiB ready, over archive-push-queue-max "
-            "%llu MiB): recovery cannot cross it; take a backup once archiving works again. "
-            "The push failed with: %s", h->name, (unsigned long long)(bytes >> 20),
-            (unsigned long long)(b->queue_max >> 20), err->msg);
-    return 0;
 }
 
 /* PATH into the repository: confirmed from its record (a fresh one without opening the
@@ -227,8 +145,8 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     Repo *repo = NULL;
     WalPushOptions opt;
     Ahead h = {.jobs = 1, .dfd = -1};
-    Backlog b;
-    rc = backlog_settings(&s, &b, err);
+    PushBacklogPolicy b;
+    rc = cmd_push_backlog_policy(&s, &b, err);
     if (rc == 0)
         rc = cmd_compression(&s, a.flag[CMD_OPT_COMPRESS], a.flag[CMD_OPT_COMPRESS_LEVEL], &opt.codec,
                          &opt.level, err);
@@ -247,9 +165,9 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     ahead_finish(&h);
     bool dropped = false;
     if (h.in_pg_wal && rc == 0)
-        backlog_success(&h, repo);
+        push_backlog_success(h.dfd, repo);
     else if (h.in_pg_wal) {
-        rc = backlog_failure(&b, &h, rc, err);
+        rc = push_backlog_failure(&b, h.wal_dir, &h.dfd, h.name, rc, err);
         dropped = rc == 0;
     }
     if (h.dfd >= 0)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/archive/spool.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/storage/s3.h"
 #include "settings_s3.h"
@@ -148,5 +149,25 @@ int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *le
     if (text != NULL && (rc = cmd_parse_int(lo->key, text, min, max, &v, err)) != 0)
         return rc;
     *level = (int)v;
+    return 0;
+}
+
+int cmd_push_backlog_policy(const CmdSettings *s, PushBacklogPolicy *b, PgpErr *err)
+{
+    *b = (PushBacklogPolicy){.alert_after = PUSH_BACKLOG_ALERT_DEFAULT};
+    int rc = cmd_opt_duration_setting(s, CMD_OPT_PUSH_ALERT_AFTER, NULL, &b->alert_after, err);
+    const char *max = cmd_opt_setting(s, CMD_OPT_PUSH_QUEUE_MAX, NULL);
+    if (rc == 0 && max != NULL && (rc = spool_parse_size(max, &b->queue_max, err)) != 0)
+        return pgp_err_context(err, "archive-push-queue-max");
+    const char *full = cmd_opt_setting(s, CMD_OPT_PUSH_QUEUE_FULL, NULL);
+    if (rc != 0 || full == NULL || strcmp(full, "fail") == 0)
+        return rc;
+    if (strcmp(full, "drop") != 0)
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "archive-push-queue-full must be fail or drop, "
+                        "not \"%s\"", full);
+    if (b->queue_max == 0)
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "archive-push-queue-full = drop needs "
+                        "archive-push-queue-max (the ready WAL beyond which to drop)");
+    b->drop = true;
     return 0;
 }

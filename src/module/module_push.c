@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pgpitr/archive/push_ahead.h"
+#include "pgpitr/archive/push_backlog.h"
 #include "pgpitr/archive/wal_push.h"
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
@@ -38,6 +39,10 @@ typedef struct State {
 } State;
 
 static State st = {.dfd = -1};
+/* The last settings' archive-push-queue-* policy: kept when the repository then fails to open
+ * (state_close frees the settings), which is when it matters. */
+static PushBacklogPolicy policy;
+static bool have_policy;
 
 static void batch_join(void)
 {
@@ -97,7 +102,10 @@ static int state_open(const ModuleSettings *ms, PgpErr *err)
     if (rc != 0)
         return rc;
     st.loaded = true;
-    rc = cmd_compression(&st.s, NULL, NULL, &st.opt.codec, &st.opt.level, err);
+    rc = cmd_push_backlog_policy(&st.s, &policy, err);
+    have_policy = rc == 0;
+    if (rc == 0)
+        rc = cmd_compression(&st.s, NULL, NULL, &st.opt.codec, &st.opt.level, err);
     if (rc == 0)
         rc = cmd_opt_int_setting(&st.s, CMD_OPT_PUSH_JOBS,
                                  st.jobs_flag[0] != '\0' ? st.jobs_flag : NULL, &st.jobs, err);
@@ -110,28 +118,39 @@ static int state_open(const ModuleSettings *ms, PgpErr *err)
     return rc;
 }
 
+/* path's directory into dir; false when it is too long. */
+static bool dir_of(const char *path, char dir[PATH_MAX])
+{
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    if (dlen >= PATH_MAX)
+        return false;
+    memcpy(dir, slash == NULL ? "." : path, dlen);
+    dir[dlen] = '\0';
+    return true;
+}
+
+static bool has_archive_status(const char *dir)
+{
+    char status[PATH_MAX + 32];
+    struct stat sb;
+    snprintf(status, sizeof status, "%s/archive_status", dir);
+    return stat(status, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 /* The record directory of path's directory, when it is a pg_wal (has archive_status); a
  * refused directory is a warning, as for the CLI. */
 static void records_open(const char *path)
 {
-    const char *slash = strrchr(path, '/');
     char dir[PATH_MAX];
-    size_t dlen = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
-    if (dlen >= sizeof dir)
-        return;
-    memcpy(dir, slash == NULL ? "." : path, dlen);
-    dir[dlen] = '\0';
-    if (strcmp(dir, st.wal_dir) == 0)
+    if (!dir_of(path, dir) || strcmp(dir, st.wal_dir) == 0)
         return;
     batch_join();
     if (st.dfd >= 0)
         close(st.dfd);
     st.dfd = -1;
     snprintf(st.wal_dir, sizeof st.wal_dir, "%s", dir);
-    char status[PATH_MAX + 32];
-    struct stat sb;
-    snprintf(status, sizeof status, "%s/archive_status", dir);
-    if (stat(status, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    if (!has_archive_status(dir))
         return;
     PgpErr err = {0};
     if (push_ahead_dir_open(dir, st.jobs > 1, &st.dfd, &err) != 0)
@@ -185,18 +204,39 @@ static int push_path(const char *path, const char *name, PgpErr *err)
     return rc;
 }
 
+/* What archive-push does after its push (push_backlog.h), for a file of a pg_wal: a success
+ * ends a run of failures and uploads drop records; a failure is counted, alerted on once the
+ * run lasts archive-push-alert-after, and dropped when the settings say so (0 then). */
+static int backlog(const char *path, const char *name, int rc, const PgpErr *err)
+{
+    if (rc == 0) {
+        if (st.dfd >= 0)
+            push_backlog_success(st.dfd, st.repo);
+        return 0;
+    }
+    char dir[PATH_MAX];
+    if (!have_policy || !dir_of(path, dir) || !has_archive_status(dir))
+        return rc;
+    bool own = st.dfd < 0 || strcmp(st.wal_dir, dir) != 0;
+    int dfd = own ? -1 : st.dfd;
+    rc = push_backlog_failure(&policy, dir, &dfd, name, rc, err);
+    if (own && dfd >= 0)
+        close(dfd);
+    return rc;
+}
+
 static int push_blocked(const ModuleSettings *ms, const char *path, PgpErr *err)
 {
+    const char *slash = strrchr(path, '/');
+    const char *name = slash != NULL ? slash + 1 : path;
     if (st.open && !same_settings(ms))
         state_close();
     int rc = st.open ? 0 : state_open(ms, err);
     if (rc != 0) {
         state_close();
-        return rc;
+        return backlog(path, name, rc, err);
     }
     records_open(path);
-    const char *slash = strrchr(path, '/');
-    const char *name = slash != NULL ? slash + 1 : path;
     /* PostgreSQL asks in name order. A segment of the batch: wait for that one only, then
      * confirm its record; a name after the batch: the batch is finished first (pushing it
      * again meanwhile would only race the thread pushing it). A finished batch is joined so
@@ -207,7 +247,9 @@ static int push_blocked(const ModuleSettings *ms, const char *path, PgpErr *err)
             batch_join();
     }
     rc = push_path(path, name, err);
-    if (rc != 0) {
+    int failed = rc;
+    rc = backlog(path, name, rc, err);
+    if (failed != 0) {
         /* The repository may be what failed: start no more, and open it again next time. */
         push_ahead_stop(st.run);
         state_close();

@@ -230,33 +230,6 @@ set_archive_command() {
   psql_q "SELECT pg_reload_conf()" >/dev/null
 }
 
-archiver_pid() { psql_q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'archiver'"; }
-
-# set_module REPO CONFIG: archive through the module (empty REPO: no module, archive_command
-# rules again). A changed archive_library makes the archiver exit (after the segment it is on,
-# and the module's shutdown waits for its pushes ahead) and the postmaster start a new one:
-# wait for that, so that nothing of the previous contestant still runs.
-set_module() {
-  local old new
-  old=$(archiver_pid)
-  if [ -n "$1" ]; then
-    # ALTER SYSTEM knows pgpitr.* only in a session that loaded the module
-    "$PGBIN/psql" -X -q -At -h "$SOCK" -p "$PORT" -U "$PSQL_USER" -d postgres -v ON_ERROR_STOP=1 \
-      -c "LOAD '$W/bin/pgpitr.so'" -c "ALTER SYSTEM SET pgpitr.repo = '$1'" \
-      -c "ALTER SYSTEM SET pgpitr.config = '$2'" -c "ALTER SYSTEM SET pgpitr.jobs = 4" \
-      -c "ALTER SYSTEM SET archive_library = '$W/bin/pgpitr.so'" >/dev/null
-  else
-    psql_q "ALTER SYSTEM RESET archive_library" >/dev/null
-  fi
-  psql_q "SELECT pg_reload_conf()" >/dev/null
-  for _ in $(seq 1 1200); do
-    new=$(archiver_pid)
-    [ -n "$new" ] && [ "$new" != "$old" ] && return 0
-    sleep 0.05
-  done
-  die "the archiver did not restart after archive_library changed"
-}
-
 # Holds the archiver, waits for the command it may be running and pgBackRest's async process
 # to end, and marks every backlog segment ready again.
 reset_backlog() {

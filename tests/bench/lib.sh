@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# tests/bench/lib.sh -- what the `make bench` scripts (run.sh, backup.sh, restore.sh, s3.sh, drain.sh) share:
+# tests/bench/lib.sh -- what the `make bench` scripts (run.sh, backup.sh, restore.sh, s3.sh, drain.sh,
+# sustained.sh) share:
 # logging, locating PostgreSQL, stopping a postmaster by pid, the outer part (dependencies, work
 # directory, privilege drop and re-run of the script as its inner part) and the cleanup traps.
 # Sourced, not run. The sourcing script sets, before sourcing:
@@ -260,4 +261,36 @@ start_s3() {
   done
   tail -n 5 "$W/log/s3-start.log" >&2
   die "cannot start the S3 test server"
+}
+
+# --- the archive module (drain.sh, sustained.sh) -------------------------------------------------
+
+archiver_pid() { psql_q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'archiver'"; }
+
+# set_module REPO CONFIG: archive through the module (empty REPO: no module, archive_command
+# rules again). A changed archive_library makes the archiver exit (after the segment it is on,
+# and the module's shutdown waits for its pushes ahead) and the postmaster start a new one:
+# wait for that, so that nothing of the previous contestant still runs.
+set_module() {
+  local old new i
+  old=$(archiver_pid)
+  if [ -n "$1" ]; then
+    # ALTER SYSTEM knows pgpitr.* only in a session that loaded the module
+    "$PGBIN/psql" -X -q -At -h "$SOCK" -p "$PORT" -U "$PSQL_USER" -d postgres -v ON_ERROR_STOP=1 \
+      -c "LOAD '$W/bin/pgpitr.so'" -c "ALTER SYSTEM SET pgpitr.repo = '$1'" \
+      -c "ALTER SYSTEM SET pgpitr.config = '$2'" -c "ALTER SYSTEM SET pgpitr.jobs = 4" \
+      -c "ALTER SYSTEM SET archive_library = '$W/bin/pgpitr.so'" >/dev/null
+  else
+    psql_q "ALTER SYSTEM RESET archive_library" >/dev/null
+  fi
+  psql_q "SELECT pg_reload_conf()" >/dev/null
+  # The postmaster starts an archiver at most once in 10 s; one refused then is started when
+  # its loop wakes up, which a reload makes happen at once.
+  for i in $(seq 1 1200); do
+    new=$(archiver_pid)
+    [ -n "$new" ] && [ "$new" != "$old" ] && return 0
+    [ $((i % 40)) -eq 0 ] && psql_q "SELECT pg_reload_conf()" >/dev/null
+    sleep 0.05
+  done
+  die "the archiver did not restart after archive_library changed"
 }

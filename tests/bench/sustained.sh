@@ -6,9 +6,10 @@
 # pg_wal/archive_status are counted every 0.25 s. Prints, per contestant: the WAL written per
 # second, the peak and the mean `.ready` backlog, and how long the archiver needed after the
 # load to catch up. Issue #15's target: the peak stays under 8 segments, on local and on S3.
-# Contestants: pgpitr archive-push one segment a call and with --jobs 4, on a local repository
-# and on the S3 test server over TLS; and pgBackRest async (process-max 2) on each, for
-# comparison. It asserts nothing about time.
+# Contestants: pgpitr archive-push one segment a call and with --jobs 4, and the archive
+# module (pgpitr.jobs = 4; PGPITR_MODULE, default module/pgpitr.so beside PGPITR_BIN), on a
+# local repository and on the S3 test server over TLS; and pgBackRest async (process-max 2) on
+# each, for comparison. It asserts nothing about time.
 #
 # Environment:
 #   PGPITR_BIN                pgpitr binary (set by `make bench`)
@@ -49,6 +50,9 @@ outer() {
     cache=${S3_TEST_SERVER_CACHE:-$(cd "$(dirname "$SELF")/../.." && pwd)/build/s3-test-server}
     S3_TEST_SERVER_CACHE=$cache "$S3_TOOL" install >&2 || die "cannot install the S3 test server"
   fi
+  local mod=${PGPITR_MODULE:-$(dirname "${PGPITR_BIN:-.}")/module/pgpitr.so}
+  [ -f "$mod" ] || log "no archive module at $mod (make module): its rows will be skipped"
+  [ -f "$mod" ] && export BENCH_EXTRA_BINS="pgpitr.so=$mod"
   outer_run pgpitr-bench-sustained "pgpitr contestants will be skipped" \
     BENCH_SUSTAINED_SECONDS="$DURATION" BENCH_SUSTAINED_S3="$WITH_S3" S3_TOOL="$S3_TOOL" \
     S3_TEST_SERVER_CACHE="$cache"
@@ -78,9 +82,14 @@ EOF
     >"$W/bulk.sql"
 }
 
-declare -A LABEL=() CMD=() PEAK=() MEAN=() RATE=() CATCHUP=() FAILED=()
+declare -A LABEL=() CMD=() MOD=() PEAK=() MEAN=() RATE=() CATCHUP=() FAILED=()
 IDS=()
 add() { LABEL[$1]=$2; CMD[$1]=$3; IDS+=("$1"); }
+# add_mod ID LABEL REPO CONFIG: the archive module (pgpitr.jobs = 4); skipped without it
+add_mod() {
+  [ -f "$W/bin/pgpitr.so" ] || return 0
+  LABEL[$1]=$2; MOD[$1]="$3|$4"; IDS+=("$1")
+}
 
 write_configs() {
   mkdir -p "$W/repos" "$W/pgbr"
@@ -107,6 +116,7 @@ EOF
   local p=$W/bin/pgpitr
   add l_p1 "local: pgpitr archive-push" "$p --repo $W/repos/l_p1 archive-push %p"
   add l_p4 "local: pgpitr archive-push --jobs 4" "$p --repo $W/repos/l_p4 archive-push --jobs 4 %p"
+  add_mod l_pm "local: pgpitr archive module, jobs 4" "$W/repos/l_pm" ""
   add l_br "local: pgbackrest async, process-max 2" \
     "pgbackrest --config=$W/pgbr/local.conf --stanza=bench archive-push %p"
   [ "$WITH_S3" = 1 ] || return 0
@@ -125,6 +135,7 @@ EOF
   local c="$p --config $W/pgpitr-s3.conf --repo s3://$BUCKET"
   add s_p1 "S3 TLS: pgpitr archive-push" "$c/s_p1 archive-push %p"
   add s_p4 "S3 TLS: pgpitr archive-push --jobs 4" "$c/s_p4 archive-push --jobs 4 %p"
+  add_mod s_pm "S3 TLS: pgpitr archive module, jobs 4" "s3://$BUCKET/s_pm" "$W/pgpitr-s3.conf"
   add s_br "S3 TLS: pgbackrest async, process-max 2" \
     "pgbackrest --config=$W/pgbr/s3.conf --stanza=bench archive-push %p"
 }
@@ -159,7 +170,12 @@ run_one() {  # ID
       { FAILED[$id]="stanza-create failed: $(tail -n 1 "$W/log/$id.stanza")"; return 0; }
   fi
   psql_q "TRUNCATE bulk" >/dev/null
-  set_archive_command "${CMD[$id]}"
+  if [ -n "${MOD[$id]:-}" ]; then
+    set_archive_command ""
+    set_module "${MOD[$id]%%|*}" "${MOD[$id]#*|}"
+  else
+    set_archive_command "${CMD[$id]}"
+  fi
   psql_q "CHECKPOINT" >/dev/null
   psql_q "SELECT pg_switch_wal()" >/dev/null
   catch_up >/dev/null || { FAILED[$id]="the first segment was not archived"; return 0; }
@@ -180,6 +196,7 @@ run_one() {  # ID
   MEAN[$id]=$(awk -v s="$sum" -v n="$samples" 'BEGIN { printf "%.1f", n ? s / n : 0 }')
   CATCHUP[$id]=$(catch_up) || { FAILED[$id]="not caught up 10 minutes after the load"; }
   set_archive_command ""
+  [ -n "${MOD[$id]:-}" ] && set_module "" ""
   log "  ${LABEL[$id]}: ${RATE[$id]} MiB/s of WAL, peak $peak ready, caught up ${CATCHUP[$id]:-?} s after"
 }
 
@@ -199,7 +216,7 @@ report() {
   done
   echo
   echo "target (issue #15): peak .ready under 8 segments"
-  for id in l_p4 s_p4; do
+  for id in l_p4 l_pm s_p4 s_pm; do
     if [ -z "${PEAK[$id]:-}" ] || [ -n "${FAILED[$id]:-}" ]; then continue; fi
     printf '  %-44s peak %s: %s\n' "${LABEL[$id]}" "${PEAK[$id]}" \
       "$([ "${PEAK[$id]}" -lt 8 ] && echo met || echo "NOT met")"

@@ -69,8 +69,11 @@ switch_to() {
     old=$(archiver_pid)
     pg_conf src "archive_library = '$1'"
     psql_c src "SELECT pg_reload_conf()" >/dev/null
-    for ((i = 0; i < 300; i++)); do
+    # The postmaster starts an archiver at most once in 10 s (PGARCH_RESTART_INTERVAL); one
+    # refused then is retried when its loop wakes up, which a reload makes happen at once.
+    for ((i = 0; i < 600; i++)); do
         [ -n "$(archiver_pid)" ] && [ "$(archiver_pid)" != "$old" ] && return 0
+        [ $((i % 20)) -eq 19 ] && psql_c src "SELECT pg_reload_conf()" >/dev/null
         sleep 0.1
     done
     fail "the archiver did not restart after archive_library = '$1'"

@@ -10,6 +10,7 @@
 #    to the limit; once the repository is back the records reach it, and info, check, verify,
 #    metrics and a drill of the backup before the hole all name the hole as dropped; once a
 #    backup after the hole is taken, expire of the one before removes the hole's records.
+# 3. The archive module (when built) does the same with the settings in its pgpitr.config.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/drill_lib.sh
@@ -116,4 +117,36 @@ assert_eq "$((ready - 2))" "$(jq -r '.wal.remove_dropped_records' <<<"$OUT")" "d
 pgp_capture --repo "$REPO" info
 assert_rc 0 "info after expire"
 [[ "$OUT" != *GAP* ]] || fail "a hole is left after expire: $OUT"
+
+MODULE_SO=${PGPITR_MODULE:-$(dirname "$PGPITR_BIN")/module/pgpitr.so}
+if [ ! -f "$MODULE_SO" ]; then
+    log "3. skipped: no archive module at $MODULE_SO (sanitizer builds have none)"
+    pg_stop src
+    exit 0
+fi
+log "3. the archive module, the same settings through pgpitr.config"
+cp "$MODULE_SO" "$WORK/pgpitr.so"
+conf="$WORK/module.conf"
+printf '[global]\narchive-push-alert-after = 1s\narchive-push-queue-max = 32MiB\narchive-push-queue-full = drop\n' >"$conf"
+own "$WORK/pgpitr.so" "$conf"
+pg_conf src "pgpitr.repo = '$REPO'" "pgpitr.config = '$conf'" "archive_library = '$WORK/pgpitr.so'"
+psql_c src "SELECT pg_reload_conf()" >/dev/null
+wait_archived src "$(switch_wal src)"
+slog="$(cluster_dir src)/server.log"
+module_drops() { grep -c 'DROPPED WAL segment' "$slog" || true; }
+module_dropped_at_least() { [ "$(module_drops)" -ge "$1" ]; }
+break_repo
+for _ in 1 2 3 4 5; do last=$(switch_wal src); done
+wake_until module_dropped_at_least 3 ||
+    fail "the module dropped $(module_drops) segments: $(grep -m3 'pgpitr' "$slog" | tail -n 3)"
+sleep 2
+assert_eq 3 "$(module_drops)" "segments the module dropped"
+assert_eq 2 "$(ready_count)" "segments still ready under the module"
+assert_contains "$(cat "$slog")" "ALERT: archiving has failed since" "the module's alert"
+mend_repo
+wake_until drained || fail "the module did not archive the rest once the repository was back"
+wait_archived src "$last"
+assert_contains "$(cat "$slog")" "recorded 3 dropped segments in the repository" "the module's upload"
+pgp_capture --repo "$REPO" info
+assert_contains "$OUT" "3 of them DROPPED by archive-push" "info's hole after the module's drops"
 pg_stop src

@@ -67,6 +67,25 @@ typedef struct PushDrop {
  * so the segment must not be dropped. */
 int push_backlog_record_drop(int dfd, const PushDrop *d, PgpErr *err);
 
+/* What a run of failures leads to: the settings archive-push-alert-after (seconds),
+ * archive-push-queue-max (bytes, 0: not set) and archive-push-queue-full = drop. */
+typedef struct PushBacklogPolicy {
+    int64_t alert_after;
+    uint64_t queue_max;
+    bool drop;
+} PushBacklogPolicy;
+
+/* After a push into wal_dir (a directory with archive_status) succeeded: the run of failures
+ * is over, and the drop records of *dfd go into repo (when not NULL: a call that confirmed a
+ * fresh record did not open it). */
+void push_backlog_success(int dfd, Repo *repo);
+/* After the push of name in wal_dir failed with rc/err: counted (opening *dfd, creating the
+ * directory, when it is -1; the caller closes it); once the run of failures lasts
+ * alert_after, an ALERT line; and, only when policy says so and the drop is recorded, the
+ * segment dropped: returns 0 then, rc otherwise. */
+int push_backlog_failure(const PushBacklogPolicy *policy, const char *wal_dir, int *dfd,
+                         const char *name, int rc, const PgpErr *err);
+
 /* Uploads every drop record of dfd into repo (an object already there counts as uploaded) and
  * removes each local one once durable there; *n gets how many. Stops at the first error. */
 int push_backlog_upload_drops(int dfd, Repo *repo, size_t *n, PgpErr *err);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "pgpitr/common/config.h"
+#include "pgpitr/archive/push_backlog.h"
 #include "pgpitr/common/err.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/repo.h"
@@ -132,6 +133,11 @@ int cmd_lock_repo(const CmdSettings *s, Storage *st, RepoLockKind kind, const ch
  * (compress, compress-level); default zstd level 1. */
 int cmd_compression(const CmdSettings *s, const char *codec_flag, const char *level_flag,
                     PipeCodec *codec, int *level, PgpErr *err);
+
+/* What archive-push does about a run of failures (push_backlog.h): archive-push-alert-after,
+ * archive-push-queue-max, archive-push-queue-full from the environment and the config; `drop`
+ * without queue-max, or another value, is PGP_ERR_CONFIG. */
+int cmd_push_backlog_policy(const CmdSettings *s, PushBacklogPolicy *b, PgpErr *err);
 
 /* Usage error for a command: "CMD: message" + hint to run --help. */
 int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)
