@@ -346,6 +346,25 @@ object_walname() {
     printf '%s\n' "$b" | sed -E 's/-[0-9a-f]{64}(\.zst|\.lz4)?$//'
 }
 
+# accounts_md5 NAME: a checksum of cluster NAME's pgbench_accounts (aid and abalance of every row).
+accounts_md5() {
+    psql_c "$1" "SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts"
+}
+
+# compare_done REPO DATA: every segment PostgreSQL marked done in data directory DATA comes back
+# from REPO byte for byte (archive_get_cmp); how many in n (a global: fail must end the test,
+# not a subshell).
+compare_done() {
+    local done_file name
+    n=0
+    for done_file in "$2"/pg_wal/archive_status/*.done; do
+        name=$(basename "$done_file" .done)
+        if [[ ! "$name" =~ ^[0-9A-F]{24}$ ]] || [ ! -f "$2/pg_wal/$name" ]; then continue; fi
+        archive_get_cmp "$1" "$name" "$2/pg_wal/$name"
+        n=$((n + 1))
+    done
+}
+
 # archive_get_cmp REPO NAME ORIGINAL: fetch NAME and compare it with ORIGINAL byte for byte.
 archive_get_cmp() {
     local repo=$1 name=$2 orig=$3 dest

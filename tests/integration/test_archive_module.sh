@@ -18,19 +18,6 @@ MODULE_SO=${PGPITR_MODULE:-$(dirname "$PGPITR_BIN")/module/pgpitr.so}
 cp "$MODULE_SO" "$WORK/pgpitr.so"
 own "$WORK/pgpitr.so"
 
-accounts_md5() {
-    psql_c "$1" "SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts"
-}
-compare_done() {   # every segment marked done is in the repository byte for byte; n: how many
-    local done_file name
-    n=0
-    for done_file in "$data"/pg_wal/archive_status/*.done; do
-        name=$(basename "$done_file" .done)
-        [[ "$name" =~ ^[0-9A-F]{24}$ ]] && [ -f "$data/pg_wal/$name" ] || continue
-        archive_get_cmp "$REPO" "$name" "$data/pg_wal/$name"
-        n=$((n + 1))
-    done
-}
 archiver_pid() {   # the archiver of cluster src (a child of its postmaster)
     ps -o pid=,args= --ppid "${CLUSTER_PID[src]}" | awk '/archiver/ { print $1; exit }'
 }
@@ -125,7 +112,7 @@ log "drained in $((($(date +%s%N) - t0) / 1000000)) ms"
 assert_eq "$apid" "$(archiver_pid)" "archiver pid after the outage"
 grep -q 'pushed "[0-9A-F]*" ahead' "$slog" || fail "nothing was pushed ahead"
 grep -q 'was pushed ahead (confirmed' "$slog" || fail "no call confirmed a pushed-ahead segment"
-compare_done
+compare_done "$REPO" "$data"
 assert_gt "$n" 12 "archived segments compared"
 
 log "another backlog, SIGKILL of the server while it drains"
@@ -158,7 +145,7 @@ pg_start src
 drain "$last"
 md5_src=$(accounts_md5 src)
 wait_archived src "$(switch_wal src)"
-compare_done
+compare_done "$REPO" "$data"
 log "$n archived segments compared after the restart"
 assert_gt "$n" 28 "archived segments compared after the restart"
 repo_is_s3 "$REPO" || [ -z "$(repo_debris "$REPO")" ] ||

@@ -11,23 +11,6 @@
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-accounts_md5() {
-    psql_c "$1" "SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts"
-}
-
-# compare_done: every segment PostgreSQL marked done comes back from the repository byte for
-# byte (archive_get_cmp); how many in n (not printed: fail must end the test, not a subshell).
-compare_done() {
-    local done_file name
-    n=0
-    for done_file in "$data"/pg_wal/archive_status/*.done; do
-        name=$(basename "$done_file" .done)
-        [[ "$name" =~ ^[0-9A-F]{24}$ ]] && [ -f "$data/pg_wal/$name" ] || continue
-        archive_get_cmp "$REPO" "$name" "$data/pg_wal/$name"
-        n=$((n + 1))
-    done
-}
-
 GATE="$WORK/archiver-held"
 pg_init src
 pg_enable_archiving src "$REPO" --jobs 4
@@ -92,7 +75,7 @@ assert_eq "$confirmed" "$fresh" "confirmations from a fresh record"
 left=$(find "$data/pg_wal/pgpitr_push" -type f | wc -l)
 assert_eq 0 "$left" "records left after PostgreSQL asked for every segment"
 
-compare_done
+compare_done "$REPO" "$data"
 assert_gt "$n" 11 "archived segments compared"
 [ -z "$(repo_debris "$REPO")" ] || fail "debris left in the repository: $(repo_debris "$REPO")"
 
@@ -122,7 +105,7 @@ psql_c src "SELECT pg_reload_conf()" >/dev/null
 wait_archived src "$last" 180
 md5_src=$(accounts_md5 src)
 wait_archived src "$(switch_wal src)"
-compare_done
+compare_done "$REPO" "$data"
 log "$n archived segments compared after the kills"
 assert_gt "$n" 27 "archived segments compared after the kills"
 # A killed push leaves its temp file only when its object was not committed: then the

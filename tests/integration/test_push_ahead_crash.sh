@@ -13,21 +13,7 @@ source "$(dirname "$0")/lib.sh"
 
 TRIALS=${PGPITR_PUSH_CRASH_TRIALS:-6}
 
-accounts_md5() {
-    psql_c "$1" "SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts"
-}
 
-# compare_done: every segment PostgreSQL marked done comes back byte for byte; count in n.
-compare_done() {
-    local done_file name
-    n=0
-    for done_file in "$data"/pg_wal/archive_status/*.done; do
-        name=$(basename "$done_file" .done)
-        if [[ ! "$name" =~ ^[0-9A-F]{24}$ ]] || [ ! -f "$data/pg_wal/$name" ]; then continue; fi
-        archive_get_cmp "$REPO" "$name" "$data/pg_wal/$name"
-        n=$((n + 1))
-    done
-}
 
 # descendants PID: PID and every process below it, parents first.
 descendants() {
@@ -84,7 +70,7 @@ for ((t = 1; t <= TRIALS; t++)); do
         sleep 0.3
     done
     assert_file "$data/pg_wal/archive_status/$last.done" "trial $t: $last archived after the restart"
-    compare_done
+    compare_done "$REPO" "$data"
     [ -z "$(repo_debris "$REPO")" ] || fail "trial $t: debris in the repository: $(repo_debris "$REPO")"
 done
 log "$n archived segments compared after $TRIALS crashes"
