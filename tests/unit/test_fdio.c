@@ -108,8 +108,11 @@ static void names(const char *dir, char *out, size_t size)
     ck_assert_int_ge(n, 0);
     out[0] = '\0';
     for (int i = 0; i < n; i++) {
-        if (list[i]->d_name[0] != '.' || strlen(list[i]->d_name) > 2)
-            snprintf(out + strlen(out), size - strlen(out), "%s ", list[i]->d_name);
+        size_t used = strlen(out);
+        if (list[i]->d_name[0] != '.' || strlen(list[i]->d_name) > 2) {
+            int w = snprintf(out + used, size - used, "%s ", list[i]->d_name);
+            ck_assert(w > 0 && (size_t)w < size - used);
+        }
         free(list[i]);
     }
     free(list);
