@@ -584,7 +584,7 @@ static int run_retried(S3Http *h, S3Conn *c, Attempt *a, PgpErr *err)
         uint64_t rnd = 0;
         if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) < 0)
             rnd = now_ms();
-        uint64_t delay = s3_retry_delay_ms(rs->attempts, rnd), spent = now_ms() - start;
+        uint64_t delay = s3_retry_delay_ms(rs->attempts, h->timeout_s, rnd), spent = now_ms() - start;
         if (!s3_retry_in_budget(h->timeout_s, spent, stalled, stalls, delay))
             return rs->net == S3_NET_OK ? 0 : net_fail(h, a->rq, (CURLcode)code, rs, err);
         log_debug("S3 %s \"%s\": %s %ld, retrying in %llu ms", a->rq->method,

@@ -10,6 +10,7 @@
 
 #define DELAY_BASE_MS 100u
 #define DELAY_CAP_MS 5000u
+#define DELAY_BUDGET_SHARE 8u   /* one wait is at most this share of the timeout */
 
 static bool status_retried(long status)
 {
@@ -40,13 +41,19 @@ bool s3_retry_outcome_unknown(S3Net net, long status)
     }
 }
 
-uint64_t s3_retry_delay_ms(unsigned attempt, uint64_t rnd)
+uint64_t s3_retry_delay_ms(unsigned attempt, unsigned timeout_s, uint64_t rnd)
 {
+    /* a short io-timeout must still allow about ten attempts: 5 s waits fit only a handful */
+    uint64_t limit = (uint64_t)timeout_s * 1000 / DELAY_BUDGET_SHARE;
+    if (limit > DELAY_CAP_MS)
+        limit = DELAY_CAP_MS;
+    if (limit < DELAY_BASE_MS)
+        limit = DELAY_BASE_MS;
     uint64_t cap = DELAY_BASE_MS;
-    for (unsigned i = 1; i < attempt && cap < DELAY_CAP_MS; i++)
+    for (unsigned i = 1; i < attempt && cap < limit; i++)
         cap *= 2;
-    if (cap > DELAY_CAP_MS)
-        cap = DELAY_CAP_MS;
+    if (cap > limit)
+        cap = limit;
     return cap / 2 + rnd % (cap / 2 + 1);
 }
 

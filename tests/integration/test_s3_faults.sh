@@ -17,9 +17,11 @@ SEED=${PGPITR_IT_FAULT_SEED:-$((RANDOM * 32768 + RANDOM))}
 log "fault seed $SEED (replay with PGPITR_IT_FAULT_SEED=$SEED)"
 s3_start
 # 20% of requests faulted, seeded. io-timeout (5 s) bounds a request's retries of the fast
-# faults: with backoff from 100 ms, it takes ~7 faults in a row to fail a request, which
-# over the run's ~6000 requests (backup, restore and drill each ~2 per file of a cluster of
-# ~1000 files) happens in under 1 run in 100; at 2 s it would be 1 run in 3. A stall
+# faults: with backoff from 100 ms capped at an eighth of io-timeout (625 ms), it takes at
+# least 10 faults in a row to fail a request, which over the run's ~3300 requests (backup,
+# restore and drill each ~1 per file of a cluster of ~1000 files) happens in under 1 run in
+# 3,000. (With the backoff capped at 5 s only 6 to 7 attempts fitted in 5 s: about 1 run in
+# 10 failed, a restore's GET giving up on its sixth 503.) A stall
 # outlasts io-timeout (the attempt times out, its outcome unknown) and so costs 5 s where the
 # other faults cost a backoff of 50-100 ms: stalls are drawn 1 fault in 79 (~16 of them, a
 # quarter on writes; test_s3_unknown stalls every publishing request) to keep the test near

@@ -40,21 +40,52 @@ END_TEST
 START_TEST(backoff)
 {
     /* attempt 1: 50..100 ms; doubling; capped at 2500..5000 ms */
-    ck_assert_uint_eq(s3_retry_delay_ms(1, 0), 50);
-    ck_assert_uint_eq(s3_retry_delay_ms(1, 50), 100);
-    ck_assert_uint_eq(s3_retry_delay_ms(1, 51), 50);
-    ck_assert_uint_eq(s3_retry_delay_ms(2, 0), 100);
-    ck_assert_uint_eq(s3_retry_delay_ms(3, 0), 200);
+    ck_assert_uint_eq(s3_retry_delay_ms(1, 60, 0), 50);
+    ck_assert_uint_eq(s3_retry_delay_ms(1, 60, 50), 100);
+    ck_assert_uint_eq(s3_retry_delay_ms(1, 60, 51), 50);
+    ck_assert_uint_eq(s3_retry_delay_ms(2, 60, 0), 100);
+    ck_assert_uint_eq(s3_retry_delay_ms(3, 60, 0), 200);
     for (unsigned a = 1; a < 100; a++)
         for (uint64_t r = 0; r < 7000; r += 997) {
-            uint64_t d = s3_retry_delay_ms(a, r);
+            uint64_t d = s3_retry_delay_ms(a, 60, r);
             ck_assert_uint_le(d, 5000);
             ck_assert_uint_ge(d, 50);
         }
-    ck_assert_uint_eq(s3_retry_delay_ms(40, 0), 2500);
-    ck_assert_uint_eq(s3_retry_delay_ms(UINT32_MAX, UINT64_MAX - 1) <= 5000, 1);
+    ck_assert_uint_eq(s3_retry_delay_ms(40, 60, 0), 2500);
+    ck_assert_uint_eq(s3_retry_delay_ms(UINT32_MAX, 60, UINT64_MAX - 1) <= 5000, 1);
     /* jitter: different random numbers spread the delay */
-    ck_assert_uint_ne(s3_retry_delay_ms(5, 1), s3_retry_delay_ms(5, 400));
+    ck_assert_uint_ne(s3_retry_delay_ms(5, 60, 1), s3_retry_delay_ms(5, 60, 400));
+}
+END_TEST
+
+/* Attempts that fit in a timeout when every wait is the longest its jitter allows and the
+ * attempts themselves take no time. */
+static unsigned attempts_within(unsigned timeout_s)
+{
+    uint64_t spent = 0;
+    unsigned attempts = 1;
+    for (;;) {
+        uint64_t d = s3_retry_delay_ms(attempts, timeout_s, UINT64_MAX - 1);
+        if (!s3_retry_in_budget(timeout_s, spent, 0, 0, d))
+            return attempts;
+        spent += d;
+        attempts++;
+    }
+}
+
+START_TEST(backoff_fits_timeout)
+{
+    /* a short timeout shortens the waits, never below 100 ms */
+    ck_assert_uint_le(s3_retry_delay_ms(40, 5, UINT64_MAX - 1), 625);
+    ck_assert_uint_ge(s3_retry_delay_ms(40, 5, 0), 312);
+    ck_assert_uint_eq(s3_retry_delay_ms(40, 0, 0), 50);
+    ck_assert_uint_le(s3_retry_delay_ms(40, 0, UINT64_MAX - 1), 100);
+    ck_assert_uint_eq(s3_retry_delay_ms(40, 60, 0), 2500);
+    /* about ten attempts whatever the timeout (a 5 s timeout allowed 6 with a 5 s cap) */
+    static const unsigned timeouts[] = {1, 2, 5, 10, 30, 60, 600};
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
+        ck_assert_uint_ge(attempts_within(timeouts[i]), 9);
+    ck_assert_uint_ge(attempts_within(5), 10);
 }
 END_TEST
 
@@ -96,6 +127,7 @@ Suite *suite_s3_retry(void)
     tcase_add_test(tc, statuses);
     tcase_add_test(tc, transport);
     tcase_add_test(tc, backoff);
+    tcase_add_test(tc, backoff_fits_timeout);
     tcase_add_test(tc, budget);
     tcase_add_test(tc, hints);
     suite_add_tcase(s, tc);
