@@ -28,7 +28,6 @@
 #include "pgpitr/storage/storage.h"
 
 #define STATE_MAX 64
-#define DROP_RECORD_MAX 4096
 
 /* ---- the failing state ------------------------------------------------------------------ */
 
@@ -192,14 +191,19 @@ static int upload_one(int ddfd, const char *name, Repo *repo, PgpErr *err)
     int fd = rc == 0 ? openat(ddfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
     if (rc == 0 && fd < 0)
         rc = PGP_FAIL_SYS(err, errno, "cannot open the drop record of \"%s\"", name);
-    text = rc == 0 ? malloc(DROP_RECORD_MAX) : NULL;
+    /* one byte more than a record may hold, so that a longer file is refused, not cut */
+    text = rc == 0 ? malloc(PUSH_BACKLOG_DROP_RECORD_MAX + 1) : NULL;
     if (rc == 0 && text == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    ssize_t n = rc == 0 ? read(fd, text, DROP_RECORD_MAX) : 0;
-    if (rc == 0 && n < 0)
-        rc = PGP_FAIL_SYS(err, errno, "cannot read the drop record of \"%s\"", name);
+    size_t n = 0;
+    int e = rc == 0 ? fd_read_upto(fd, text, PUSH_BACKLOG_DROP_RECORD_MAX + 1, &n) : 0;
+    if (rc == 0 && e != 0)
+        rc = PGP_FAIL_SYS(err, e, "cannot read the drop record of \"%s\"", name);
+    if (rc == 0 && n > PUSH_BACKLOG_DROP_RECORD_MAX)
+        rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the drop record of \"%s\" is over %d bytes: not "
+                      "written by pgpitr", name, PUSH_BACKLOG_DROP_RECORD_MAX);
     if (rc == 0) {
-        rc = storage_put_all(repo_storage(repo), path, 0, text, (size_t)n, err);
+        rc = storage_put_all(repo_storage(repo), path, 0, text, n, err);
         if (rc == PGP_ERR_CONFLICT)   /* uploaded by a call that died before removing it */
             rc = 0;
     }

@@ -31,6 +31,25 @@ int fd_write_all(int fd, const void *buf, size_t len, off_t off, size_t *written
     return rc;
 }
 
+int fd_read_upto(int fd, void *buf, size_t size, size_t *got)
+{
+    char *p = buf;
+    size_t done = 0;
+    int rc = 0;
+    while (done < size) {
+        ssize_t n = read(fd, p + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? errno : 0;
+            break;
+        }
+        done += (size_t)n;
+    }
+    *got = done;
+    return rc;
+}
+
 DIR *fd_opendir(int dfd, const char *name)
 {
     int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -187,6 +187,51 @@ START_TEST(drop_only_when_chosen_over_the_limit_and_recorded)
 }
 END_TEST
 
+START_TEST(an_oversized_drop_record_is_refused_not_cut)
+{
+    /* a record longer than any pgpitr writes: uploading the first 4 KiB would publish a
+     * truncated record; it is refused and kept for the DBA to look at */
+    char drops[256], big[PUSH_BACKLOG_DROP_RECORD_MAX + 2];
+    snprintf(drops, sizeof drops, "%s/%s", state, PUSH_BACKLOG_DROPPED_DIR);
+    ck_assert_int_eq(mkdir(state, 0700), 0);
+    ck_assert_int_eq(mkdir(drops, 0700), 0);
+    memset(big, ' ', sizeof big - 1);
+    big[0] = '{';
+    big[sizeof big - 2] = '}';
+    big[sizeof big - 1] = '\0';
+    fx_dir_put(drops, "000000010000000000000002", big);
+    Storage *st = NULL;
+    Repo *repo = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_posix_new(repo_dir, true, &st, &err), 0);
+    ck_assert_msg(repo_open(st, &repo, &err) == 0, "%s", err.msg);
+    int dfd = -1;
+    ck_assert_int_eq(push_ahead_dir_open(wal, false, &dfd, &err), 0);
+    size_t n = 9;
+    ck_assert_int_eq(push_backlog_upload_drops(dfd, repo, &n, &err), PGP_ERR_CORRUPT);
+    ck_assert_msg(strstr(err.msg, "is over 4096 bytes") != NULL, "%s", err.msg);
+    ck_assert_uint_eq(n, 0);
+    ck_assert(exists(drops, "000000010000000000000002"));
+    char obj[REPO_PATH_MAX];
+    ck_assert_int_eq(repo_dropped_path("000000010000000000000002", obj, NULL), 0);
+    ck_assert(!exists(repo_dir, obj));
+    /* exactly the limit is accepted whole */
+    big[PUSH_BACKLOG_DROP_RECORD_MAX - 1] = '}';
+    big[PUSH_BACKLOG_DROP_RECORD_MAX] = '\0';
+    fx_dir_put(drops, "000000010000000000000002", big);
+    ck_assert_msg(push_backlog_upload_drops(dfd, repo, &n, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(n, 1);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", repo_dir, obj);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, PUSH_BACKLOG_DROP_RECORD_MAX);
+    close(dfd);
+    repo_free(repo);
+    storage_free(st);
+}
+END_TEST
+
 START_TEST(only_repository_trouble_on_plain_segments_may_drop)
 {
     PgpErr e = {.code = PGP_ERR_IO};
@@ -232,6 +277,7 @@ Suite *suite_push_backlog(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, failures_are_counted_and_alerted_after_the_set_time);
     tcase_add_test(tc, drop_only_when_chosen_over_the_limit_and_recorded);
+    tcase_add_test(tc, an_oversized_drop_record_is_refused_not_cut);
     tcase_add_test(tc, only_repository_trouble_on_plain_segments_may_drop);
     tcase_add_test(tc, the_ready_backlog_counts_ready_files_and_their_bytes);
     suite_add_tcase(s, tc);

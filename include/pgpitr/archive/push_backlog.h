@@ -86,6 +86,9 @@ void push_backlog_success(int dfd, Repo *repo);
 int push_backlog_failure(const PushBacklogPolicy *policy, const char *wal_dir, int *dfd,
                          const char *name, int rc, const PgpErr *err);
 
+/* The longest drop record pgpitr writes; a longer file is refused, never uploaded cut. */
+#define PUSH_BACKLOG_DROP_RECORD_MAX 4096
+
 /* Uploads every drop record of dfd into repo (an object already there counts as uploaded) and
  * removes each local one once durable there; *n gets how many. Stops at the first error. */
 int push_backlog_upload_drops(int dfd, Repo *repo, size_t *n, PgpErr *err);

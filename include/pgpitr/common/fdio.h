@@ -1,7 +1,8 @@
 /*
  * fdio.h - what every file writer and directory walker needs around a file descriptor, in one
  * place (src/common/fdio.c): writing a whole buffer (retry on EINTR, go on after a short
- * write, and a write that wrote nothing counts as a full disk), a directory stream of a
+ * write, and a write that wrote nothing counts as a full disk), reading a small file whole,
+ * a directory stream of a
  * directory reached through a descriptor, and replacing a small file atomically.
  */
 #ifndef PGPITR_FDIO_H
@@ -16,6 +17,12 @@
  * (pwrite, the file offset unchanged). Returns 0, or the errno of the failed write (ENOSPC
  * for one that wrote nothing). *written (may be NULL) gets the bytes written either way. */
 int fd_write_all(int fd, const void *buf, size_t len, off_t off, size_t *written);
+
+/* Reads from fd's offset until end of file or until size bytes are in buf, whichever comes
+ * first (retry on EINTR, go on after a short read). Returns 0, or the errno of the failed
+ * read; *got gets the bytes read. A caller that must refuse a larger file passes one byte
+ * more than it accepts and checks *got. */
+int fd_read_upto(int fd, void *buf, size_t size, size_t *got);
 
 /* A directory stream of `name` under dfd ("." for dfd itself) on a descriptor of its own, so
  * it has its own read position (a dup of dfd would share dfd's); a symbolic link at name is
