@@ -5,8 +5,9 @@
 #  2. the output of a real `pgpitr metrics` run (on an empty repository: every family's HELP
 #     and TYPE is written on every run) passes promtool check metrics;
 #  3. every pgpitr_* name the rules, their tests and the dashboard use is a family of that
-#     output: a metric renamed in the code without the rules fails here; and every family of
-#     the output has its row in docs/metrics.md.
+#     output: a metric renamed in the code without the rules fails here; every metric an alert
+#     rule uses is on the dashboard; and every family of the output has its row in
+#     docs/metrics.md.
 # Prints "check-prometheus: N passed, M failed"; exits non-zero when anything failed.
 set -uo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,6 +54,12 @@ for f in "$rules" "$tests" "$dash"; do
         bad "$(basename "$f") uses metrics pgpitr metrics does not write: ${unknown:-none used}"
     fi
 done
+# an alert's metric is on the dashboard: whoever is paged can see what fired and its history
+grep -v '^[[:space:]]*#' "$rules" | grep -oE 'pgpitr_[a-z0-9_]+' | sort -u >"$work/alerted"
+grep -oE 'pgpitr_[a-z0-9_]+' "$dash" | sort -u >"$work/shown"
+unshown=$(comm -23 "$work/alerted" "$work/shown")
+[ -z "$unshown" ] && ok "every metric an alert rule uses has a dashboard panel" ||
+    bad "metrics the alert rules use but the dashboard does not show: $(tr "\n" " " <<<"$unshown")"
 # and every metric written is documented (a row of docs/metrics.md's table)
 undocumented=$(while read -r n; do grep -q "^| \`$n\` |" "$top/docs/metrics.md" || echo "$n"; done <"$work/names")
 [ -z "$undocumented" ] && ok "every metric has a row in docs/metrics.md" ||
