@@ -3,6 +3,12 @@
  */
 #include "fx_pgmanifest.h"
 
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pgpitr/pipe/pipe.h"
+
 const char fx_pg_manifest_sha256[] =
     "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n"
     "\"Files\": [\n"
@@ -39,3 +45,32 @@ const char fx_pg_manifest_crc32c[] =
     "],\n"
     "\"Manifest-Checksum\": "
     "\"9f674cbfe0bdaa1633ef522ab64d349ec8a9ea95a41984c75fefa3f48364e494\"}\n";
+
+char *fx_pg_manifest_many(size_t n, FxPgManifestFile *file, size_t *len)
+{
+    size_t cap = n * 170 + 1024, o = 0;
+    char *t = malloc(cap);
+    ck_assert_ptr_nonnull(t);
+    o += (size_t)snprintf(t, cap, "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n\"Files\": [\n");
+    for (size_t i = 0; i < n; i++) {
+        size_t id = i;
+        uint32_t crc = 0;
+        char hex[PIPE_CRC32C_HEX_LEN + 1];
+        file(i, &id, &crc);
+        pipe_crc32c_hex(crc, hex);
+        o += (size_t)snprintf(t + o, cap - o, "{ \"Path\": \"base/16384/%zu\", \"Size\": 8192, "
+                              "\"Last-Modified\": \"2026-11-22 03:16:09 GMT\", "
+                              "\"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"%s\" }%s\n",
+                              10000 + id, hex, i + 1 < n ? "," : "");
+    }
+    o += (size_t)snprintf(t + o, cap - o, "],\n\"WAL-Ranges\": [\n{ \"Timeline\": 1, "
+                          "\"Start-LSN\": \"0/2000028\", \"End-LSN\": \"0/2000100\" }\n],\n");
+    uint8_t d[PIPE_SHA256_LEN];
+    char hex[PIPE_SHA256_HEX_LEN + 1];
+    ck_assert_int_eq(pipe_sha256_buf(t, o, d, NULL), 0);
+    pipe_hex(d, sizeof d, hex);
+    o += (size_t)snprintf(t + o, cap - o, "\"Manifest-Checksum\": \"%s\"}\n", hex);
+    ck_assert_uint_lt(o, cap);
+    *len = o;
+    return t;
+}

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "fx_pgmanifest.h"
 #include "fx_tool.h"
 #include "pgpitr/backup/backup_finish.h"
 #include "pgpitr/pg/pgmanifest.h"
@@ -51,35 +52,21 @@ static void add_files(BackupManifest *m, size_t n)
     }
 }
 
-/* The backup_manifest PostgreSQL would send for those files, in one buffer; file bad (if < n)
- * with another CRC. */
-static size_t listed_twice = SIZE_MAX;   /* this file of the text names file 0 again */
+/* The backup_manifest PostgreSQL would send for those files: file `bad` (if < n) with another
+ * CRC, and line `listed_twice` naming file 0 again. */
+static size_t bad_file = SIZE_MAX;
+static size_t listed_twice = SIZE_MAX;
+
+static void pg_file(size_t i, size_t *id, uint32_t *crc)
+{
+    *id = i == listed_twice ? 0 : i;
+    *crc = crc_of(*id) ^ (*id == bad_file ? 0x100u : 0);
+}
 
 static char *pg_text(size_t n, size_t bad, size_t *len)
 {
-    size_t cap = n * 170 + 1024, o = 0;
-    char *t = malloc(cap);
-    ck_assert_ptr_nonnull(t);
-    o += (size_t)snprintf(t, cap, "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n\"Files\": [\n");
-    for (size_t i = 0; i < n; i++) {
-        char crc[PIPE_CRC32C_HEX_LEN + 1];
-        size_t k = i == listed_twice ? 0 : i;
-        pipe_crc32c_hex(crc_of(k) ^ (k == bad ? 0x100u : 0), crc);
-        o += (size_t)snprintf(t + o, cap - o, "{ \"Path\": \"base/16384/%zu\", \"Size\": 8192, "
-                              "\"Last-Modified\": \"2026-11-22 03:16:09 GMT\", "
-                              "\"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"%s\" }%s\n",
-                              10000 + k, crc, i + 1 < n ? "," : "");
-    }
-    o += (size_t)snprintf(t + o, cap - o, "],\n\"WAL-Ranges\": [\n{ \"Timeline\": 1, "
-                          "\"Start-LSN\": \"0/2000028\", \"End-LSN\": \"0/2000100\" }\n],\n");
-    uint8_t d[PIPE_SHA256_LEN];
-    char hex[PIPE_SHA256_HEX_LEN + 1];
-    ck_assert_int_eq(pipe_sha256_buf(t, o, d, NULL), 0);
-    pipe_hex(d, sizeof d, hex);
-    o += (size_t)snprintf(t + o, cap - o, "\"Manifest-Checksum\": \"%s\"}\n", hex);
-    ck_assert_uint_lt(o, cap);
-    *len = o;
-    return t;
+    bad_file = bad;
+    return fx_pg_manifest_many(n, pg_file, len);
 }
 
 /* Measured 258 bytes a file: entries packed (~100: 66 + path + 4 of crc32c + 8 of index), the

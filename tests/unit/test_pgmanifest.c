@@ -437,26 +437,10 @@ static long maxrss_kib(void)
 
 /* The backup_manifest of a cluster of n files, as PostgreSQL writes it (CRC32C), made in
  * one buffer: no bigger transient allocation to hide the parse's own peak. */
-static char *big_manifest(size_t n, size_t *len)
+static void big_file(size_t i, size_t *id, uint32_t *crc)
 {
-    size_t cap = n * 170 + 512, o = 0;
-    char *t = malloc(cap);
-    ck_assert_ptr_nonnull(t);
-    o += (size_t)snprintf(t + o, cap - o, "{ " V1 ",\n\"Files\": [\n");
-    for (size_t i = 0; i < n; i++)
-        o += (size_t)snprintf(t + o, cap - o, "{ \"Path\": \"base/16384/%zu\", \"Size\": 8192, "
-                              "\"Last-Modified\": \"2026-11-22 03:16:09 GMT\", "
-                              "\"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"%08zx\" }%s\n",
-                              10000 + i, (i * 2654435761u) % 0xffffffffu, i + 1 < n ? "," : "");
-    o += (size_t)snprintf(t + o, cap - o, "],\n\"WAL-Ranges\": [\n" W_OK "\n],\n");
-    uint8_t d[PIPE_SHA256_LEN];
-    char hex[PIPE_SHA256_HEX_LEN + 1];
-    ck_assert_int_eq(pipe_sha256_buf(t, o, d, NULL), 0);
-    pipe_hex(d, sizeof d, hex);
-    o += (size_t)snprintf(t + o, cap - o, "\"Manifest-Checksum\": \"%s\"}\n", hex);
-    ck_assert_uint_lt(o, cap);
-    *len = o;
-    return t;
+    *id = i;
+    *crc = (uint32_t)(i * 2654435761u);
 }
 
 /* A backup of a cluster of 400,000 files: the parse of its backup_manifest grows the peak RSS
@@ -469,7 +453,7 @@ START_TEST(big_parse_bounded)
 {
     bool meaningful = !fx_under_memory_tool();
     size_t n = meaningful ? 400000 : 3000, len = 0;
-    char *t = big_manifest(n, &len);
+    char *t = fx_pg_manifest_many(n, big_file, &len);
     long before = maxrss_kib();
     PgManifest *m = NULL;
     PgpErr err;
