@@ -556,6 +556,21 @@ wait_archived() {
     fail "archiving of $seg did not complete within ${timeout}s on $name (last archived: '$last')"
 }
 
+# wake_until NAME SECONDS CMD...: until CMD succeeds (checked every 0.2 s), at most SECONDS;
+# reloads cluster NAME every second meanwhile. A reload wakes the postmaster, which starts an
+# archiver it refused within PGARCH_RESTART_INTERVAL (10 s) only when its loop wakes, and
+# wakes an archiver waiting its minute after three failures in a row. Returns 1 on timeout.
+wake_until() {
+    local name=$1 seconds=$2 i
+    shift 2
+    for ((i = 0; i < seconds * 5; i++)); do
+        "$@" && return 0
+        [ $((i % 5)) -eq 4 ] && psql_c "$name" "SELECT pg_reload_conf()" >/dev/null
+        sleep 0.2
+    done
+    return 1
+}
+
 # make_segments DIR COUNT [initdb options...]: copies COUNT complete, real WAL segments of a
 # throwaway cluster (pgbench data) into DIR; prints nothing. The cluster is "seg-<basename DIR>".
 make_segments() {

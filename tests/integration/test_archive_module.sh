@@ -37,32 +37,28 @@ backlog() {   # COUNT: COUNT segments of pgbench WAL; last: the last one
     done
 }
 ready_count() { find "$data/pg_wal/archive_status" -name '*.ready' | wc -l; }
+archived_upto() {   # SEGMENT: pg_stat_archiver has archived it
+    [ "$(psql_c src "SELECT coalesce(last_archived_wal, '') >= '$1' FROM pg_stat_archiver")" = t ]
+}
 # wake the archiver (after three failures in a row it waits a minute) until SEGMENT is archived
 drain() {
-    local i
-    for ((i = 0; i < 600; i++)); do
-        [ "$(psql_c src "SELECT coalesce(last_archived_wal, '') >= '$1' FROM pg_stat_archiver")" = t ] &&
-            return 0
-        [ $((i % 10)) -eq 0 ] && psql_c src "SELECT pg_reload_conf()" >/dev/null
-        sleep 0.2
-    done
-    fail "$1 not archived within 120 s: $(psql_c src 'SELECT * FROM pg_stat_archiver')"
+    wake_until src 120 archived_upto "$1" ||
+        fail "$1 not archived within 120 s: $(psql_c src 'SELECT * FROM pg_stat_archiver')"
 }
 
+archiver_replaced() {   # OLD_PID: an archiver runs, and not that one
+    local now
+    now=$(archiver_pid)
+    [ -n "$now" ] && [ "$now" != "$1" ]
+}
 # switch_to LIBRARY: archive_library set (or emptied: archive_command again) and reloaded; the
 # archiver restarts with it (waits for the new one)
 switch_to() {
-    local old i
+    local old
     old=$(archiver_pid)
     pg_conf src "archive_library = '$1'"
     psql_c src "SELECT pg_reload_conf()" >/dev/null
-    # The postmaster starts an archiver at most once in 10 s (PGARCH_RESTART_INTERVAL); one
-    # refused then is retried when its loop wakes up, which a reload makes happen at once.
-    for ((i = 0; i < 600; i++)); do
-        [ -n "$(archiver_pid)" ] && [ "$(archiver_pid)" != "$old" ] && return 0
-        [ $((i % 20)) -eq 19 ] && psql_c src "SELECT pg_reload_conf()" >/dev/null
-        sleep 0.1
-    done
+    wake_until src 60 archiver_replaced "$old" && return 0
     fail "the archiver did not restart after archive_library = '$1'"
 }
 

@@ -64,11 +64,7 @@ for ((t = 1; t <= TRIALS; t++)); do
     log "trial $t: crashed after ${delay}s ($killed processes, $done_before segments done)"
     pg_start src
     # pg_stat_archiver starts empty after a crash: wait for the segment's .done instead
-    for ((i = 0; i < 600; i++)); do
-        [ -e "$data/pg_wal/archive_status/$last.done" ] && break
-        psql_c src "SELECT pg_reload_conf()" >/dev/null
-        sleep 0.3
-    done
+    wake_until src 180 test -e "$data/pg_wal/archive_status/$last.done" || true
     assert_file "$data/pg_wal/archive_status/$last.done" "trial $t: $last archived after the restart"
     compare_done "$REPO" "$data"
     [ -z "$(repo_debris "$REPO")" ] || fail "trial $t: debris in the repository: $(repo_debris "$REPO")"

@@ -23,17 +23,6 @@ ready_count() { find "$data/pg_wal/archive_status" -name '*.ready' | wc -l; }
 # unprivileged user), an i/o error like a stale mount's.
 break_repo() { chmod 000 "$REPO"; }
 mend_repo() { chmod 700 "$REPO"; }
-# wake_until CMD...: reload (which wakes PostgreSQL's archiver from its minute of waiting
-# after three failures) until CMD succeeds, at most 60 s.
-wake_until() {
-    local i
-    for ((i = 0; i < 120; i++)); do
-        "$@" && return 0
-        psql_c src "SELECT pg_reload_conf()" >/dev/null
-        sleep 0.5
-    done
-    return 1
-}
 alerted() { grep -q 'ALERT: archiving has failed since' "$WORK/log/pgpitr.log"; }
 drained() { [ "$(ready_count)" -eq 0 ]; }
 dropped_at_least() { [ "$(grep -c 'DROPPED WAL segment' "$WORK/log/pgpitr.log")" -ge "$1" ]; }
@@ -53,7 +42,7 @@ log "1. the repository is unreachable, archive-push-queue-full = fail (the defau
 break_repo
 : >"$WORK/log/pgpitr.log"
 for _ in 1 2 3; do last=$(switch_wal src); done
-wake_until alerted || fail "no ALERT line after failing for over 1s: $(tail -n 5 "$WORK/log/pgpitr.log")"
+wake_until src 60 alerted || fail "no ALERT line after failing for over 1s: $(tail -n 5 "$WORK/log/pgpitr.log")"
 assert_contains "$(cat "$WORK/log/pgpitr.log")" "PostgreSQL keeps them until archiving succeeds" "the alert"
 assert_gt "$(ready_count)" 2 "segments PostgreSQL keeps ready"
 ! grep -q DROPPED "$WORK/log/pgpitr.log" || fail "a segment was dropped without drop configured"
@@ -62,7 +51,7 @@ pgp_capture --repo "$REPO" metrics --pgdata "$data"
 failing=$(sed -n 's/^pgpitr_archive_push_failing_seconds \([0-9]*\)$/\1/p' <<<"$OUT")
 assert_gt "${failing:-0}" 0 "pgpitr_archive_push_failing_seconds while failing"
 mend_repo
-wake_until drained || fail "the backlog was not archived once the repository was back"
+wake_until src 60 drained || fail "the backlog was not archived once the repository was back"
 wait_archived src "$last"
 assert_absent "$data/pg_wal/pgpitr_push/failing"
 pgp_capture --repo "$REPO" metrics --pgdata "$data"
@@ -75,7 +64,7 @@ break_repo
 for _ in 1 2 3 4 5; do last=$(switch_wal src); done
 ready=5   # the segments just completed (some may be dropped already)
 # 16 MiB segments: drops go on while more than 32 MiB are ready, so all but two go.
-wake_until dropped_at_least $((ready - 2)) ||
+wake_until src 60 dropped_at_least $((ready - 2)) ||
     fail "not dropped: $(grep -c DROPPED "$WORK/log/pgpitr.log") drops, $(tail -n 5 "$WORK/log/pgpitr.log")"
 sleep 2
 assert_eq $((ready - 2)) "$(grep -c 'DROPPED WAL segment' "$WORK/log/pgpitr.log")" "segments dropped"
@@ -84,7 +73,7 @@ first=$(sed -n 's/.*DROPPED WAL segment "\([0-9A-F]*\)".*/\1/p' "$WORK/log/pgpit
 assert_file "$data/pg_wal/pgpitr_push/dropped/$first"
 assert_contains "$(cat "$data/pg_wal/pgpitr_push/dropped/$first")" '"queue_max": 33554432' "the local drop record"
 mend_repo
-wake_until drained || fail "the rest was not archived once the repository was back"
+wake_until src 60 drained || fail "the rest was not archived once the repository was back"
 wait_archived src "$last"
 assert_contains "$(cat "$WORK/log/pgpitr.log")" "recorded $((ready - 2)) dropped segments in the repository" "the upload"
 [ -z "$(find "$data/pg_wal/pgpitr_push/dropped" -type f)" ] || fail "drop records left in pg_wal"
@@ -137,14 +126,14 @@ module_drops() { grep -c 'DROPPED WAL segment' "$slog" || true; }
 module_dropped_at_least() { [ "$(module_drops)" -ge "$1" ]; }
 break_repo
 for _ in 1 2 3 4 5; do last=$(switch_wal src); done
-wake_until module_dropped_at_least 3 ||
+wake_until src 60 module_dropped_at_least 3 ||
     fail "the module dropped $(module_drops) segments: $(grep -m3 'pgpitr' "$slog" | tail -n 3)"
 sleep 2
 assert_eq 3 "$(module_drops)" "segments the module dropped"
 assert_eq 2 "$(ready_count)" "segments still ready under the module"
 assert_contains "$(cat "$slog")" "ALERT: archiving has failed since" "the module's alert"
 mend_repo
-wake_until drained || fail "the module did not archive the rest once the repository was back"
+wake_until src 60 drained || fail "the module did not archive the rest once the repository was back"
 wait_archived src "$last"
 assert_contains "$(cat "$slog")" "recorded 3 dropped segments in the repository" "the module's upload"
 pgp_capture --repo "$REPO" info
