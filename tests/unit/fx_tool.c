@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static bool under_valgrind(void)
 {
@@ -27,4 +28,11 @@ bool fx_under_memory_tool(void)
 size_t fx_cut_step(size_t under_tool)
 {
     return fx_under_memory_tool() ? under_tool : 1;
+}
+
+long fx_peak_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
 }

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "fx_tool.h"
 #include "pgpitr/repo/manifest.h"
@@ -368,13 +367,6 @@ static int gen_read(void *ud, void *buf, size_t len, size_t *got, PgpErr *err)
     return 0;
 }
 
-static long maxrss_kib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
-
 /* Peak RSS growth in bytes an entry, reading n generated entries (each test runs in its own
  * process, so the peak is this read's). */
 static long grew_per_entry(size_t n, bool keep, BackupManifest **out)
@@ -382,11 +374,11 @@ static long grew_per_entry(size_t n, bool keep, BackupManifest **out)
     GenSrc g = {.n = n};
     ManifestReadOpts o = {.keep_entries = keep};
     PgpErr err;
-    long before = maxrss_kib();
+    long before = fx_peak_rss_kib();
     int rc = manifest_read(gen_read, &g, &o, out, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_uint_eq((*out)->n_listed, n);
-    return (maxrss_kib() - before) * 1024 / (long)n;
+    return (fx_peak_rss_kib() - before) * 1024 / (long)n;
 }
 
 /* Peak RSS means nothing under a sanitizer or valgrind (shadow memory, quarantine, red
@@ -450,11 +442,11 @@ START_TEST(big_packed_bounded)
     ManifestReadOpts o = {.fn = pack_one, .ud = p, .caller_checks_dups = true};
     BackupManifest *m = NULL;
     PgpErr err;
-    long before = maxrss_kib();
+    long before = fx_peak_rss_kib();
     int rc = manifest_read(gen_read, &g, &o, &m, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_int_eq(manifest_pack_check_duplicates(p, &err), 0);
-    long per = (maxrss_kib() - before) * 1024 / (long)n;
+    long per = (fx_peak_rss_kib() - before) * 1024 / (long)n;
     ck_assert_ptr_null(m->entries);
     ck_assert_uint_eq(manifest_pack_count(p), n);
     ManifestUnpacked u;

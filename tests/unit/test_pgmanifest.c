@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "fx_err.h"
 #include "fx_pgmanifest.h"
@@ -428,13 +427,6 @@ START_TEST(json_error_quoted)
 }
 END_TEST
 
-static long maxrss_kib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
-
 /* The backup_manifest of a cluster of n files, as PostgreSQL writes it (CRC32C), made in
  * one buffer: no bigger transient allocation to hide the parse's own peak. */
 static void big_file(size_t i, size_t *id, uint32_t *crc)
@@ -454,12 +446,12 @@ START_TEST(big_parse_bounded)
     bool meaningful = !fx_under_memory_tool();
     size_t n = meaningful ? 400000 : 3000, len = 0;
     char *t = fx_pg_manifest_many(n, big_file, &len);
-    long before = maxrss_kib();
+    long before = fx_peak_rss_kib();
     PgManifest *m = NULL;
     PgpErr err;
     int rc = pg_manifest_parse(t, len, &m, &err);
     ck_assert_msg(rc == 0, "rejected: %s", err.msg);
-    long per = (maxrss_kib() - before) * 1024 / (long)n;
+    long per = (fx_peak_rss_kib() - before) * 1024 / (long)n;
     free(t);
     ck_assert_uint_eq(m->n_files, n);
     ck_assert_str_eq(m->files[0].path, "base/16384/10000");

@@ -11,20 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "fx_tool.h"
 #include "pgpitr/repo/catalog.h"
 #include "pgpitr/repo/manifest_pack.h"
 #include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/repo/verify_check.h"
-
-static long maxrss_kib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
 
 /* Peak RSS means nothing under a sanitizer or valgrind: there the bound is not asserted and
  * fewer files are made (the plan is still checked). */
@@ -63,14 +55,14 @@ START_TEST(plan_of_a_big_backup_bounded)
     c.backups = &b;
     c.n_backups = 1;
 
-    long before = maxrss_kib();
+    long before = fx_peak_rss_kib();
     b.files = manifest_pack_new();
     ck_assert_ptr_nonnull(b.files);
     add_files(b.files, n);
     VerifyPlan plan;
     PgpErr err = {0};
     ck_assert_int_eq(verify_plan_build(&c, NULL, &plan, &err), 0);
-    long per = (maxrss_kib() - before) * 1024 / (long)n;
+    long per = (fx_peak_rss_kib() - before) * 1024 / (long)n;
 
     ck_assert_uint_eq(plan.n_file_objs, n);
     ck_assert_uint_eq(plan.n_objs, n);
