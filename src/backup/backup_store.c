@@ -111,12 +111,27 @@ int backup_store_pending(Storage *s, const BackupStoreOptions *opt, StorageWrite
 
 /* ---- what the files had in common -------------------------------------------------------- */
 
-static bool dedup_push(char (**v)[PIPE_SHA256_HEX_LEN + 1], size_t *n, size_t *cap,
-                       const char *hex)
+/* The first 16 hex digits of a SHA-256 as a number (case and validity were checked where
+ * the digest was made; anything else maps to some number, which only a count would see). */
+static uint64_t digest_prefix(const char *hex)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16 && hex[i] != '\0'; i++) {
+        char c = hex[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 0;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+static bool dedup_push(uint64_t **v, size_t *n, size_t *cap, const char *hex)
 {
     if (GROW(*v, *n, *cap, 1024, NULL, NULL) != 0)
         return false;
-    memcpy((*v)[(*n)++], hex, PIPE_SHA256_HEX_LEN + 1);
+    (*v)[(*n)++] = digest_prefix(hex);
     return true;
 }
 
@@ -133,9 +148,10 @@ void backup_dedup_note(BackupDedup *d, const BackupStoreResult *res)
     }
 }
 
-static int hex_cmp(const void *a, const void *b)
+static int prefix_cmp(const void *a, const void *b)
 {
-    return memcmp(a, b, PIPE_SHA256_HEX_LEN);
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 bool backup_dedup_counts(BackupDedup *d, uint64_t *unchanged, uint64_t *duplicates)
@@ -144,10 +160,10 @@ bool backup_dedup_counts(BackupDedup *d, uint64_t *unchanged, uint64_t *duplicat
     if (d->lost)
         return false;
     if (d->n_written > 1)
-        qsort(d->written, d->n_written, sizeof *d->written, hex_cmp);
+        qsort(d->written, d->n_written, sizeof *d->written, prefix_cmp);
     for (size_t i = 0; i < d->n_reused; i++) {
         if (d->n_written > 0 &&
-            bsearch(d->reused[i], d->written, d->n_written, sizeof *d->written, hex_cmp))
+            bsearch(&d->reused[i], d->written, d->n_written, sizeof *d->written, prefix_cmp))
             (*duplicates)++;
         else
             (*unchanged)++;

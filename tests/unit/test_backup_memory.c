@@ -13,23 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "fx_pgmanifest.h"
 #include "fx_tool.h"
 #include "pgpitr/backup/backup_finish.h"
+#include "pgpitr/backup/backup_store.h"
 #include "pgpitr/pg/pgmanifest.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/manifest_pack.h"
 #include "pgpitr/repo/repo_layout.h"
-
-static long maxrss_kib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
 
 static uint32_t crc_of(size_t i)
 {
@@ -69,25 +62,37 @@ static char *pg_text(size_t n, size_t bad, size_t *len)
     return fx_pg_manifest_many(n, pg_file, len);
 }
 
-/* Measured 258 bytes a file: entries packed (~100: 66 + path + 4 of crc32c + 8 of index), the
+/* Measured 267 bytes a file: entries packed (~100: 66 + path + 4 of crc32c + 8 of index), the
  * received text (~150: PostgreSQL writes a line of JSON a file), the check's index (4 bytes and
- * a bit). Bound 300. Parsing backup_manifest into PgManifestFile records first cost 113 more
+ * a bit), the summary line's dedup counts (8: a 64-bit digest prefix; the hex text it held
+ * before made the whole 323). Bound 300. Parsing backup_manifest into PgManifestFile records first cost 113 more
  * (363); with ManifestEntry lists and a jansson tree of it, as before, about 1,600
  * (230 + 150 + 1216). */
 START_TEST(files_and_pg_manifest_bounded)
 {
     bool meaningful = !fx_under_memory_tool();
     size_t n = meaningful ? 400000 : 3000, len = 0;
-    long before = maxrss_kib();
+    long before = fx_peak_rss_kib();
     BackupManifest *m = manifest_new();
     ck_assert_ptr_nonnull(m);
     PgpErr err = {0};
     ck_assert_int_eq(manifest_use_pack(m, &err), 0);
     add_files(m, n);
+    /* the summary line's counts: every file noted, as the pool's done callback does */
+    BackupDedup dedup = {0};
+    for (size_t i = 0; i < n; i++) {
+        BackupStoreResult res = {.reused = i % 3 != 0};
+        snprintf(res.sha256_hex, sizeof res.sha256_hex, "%064zx", i * 2654435761u);
+        backup_dedup_note(&dedup, &res);
+    }
     char *text = pg_text(n, SIZE_MAX, &len);
     int rc = backup_check_pg_manifest_text(m, text, len, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
-    long per = (maxrss_kib() - before) * 1024 / (long)n;
+    long per = (fx_peak_rss_kib() - before) * 1024 / (long)n;
+    uint64_t unchanged = 0, dups = 0;
+    ck_assert(backup_dedup_counts(&dedup, &unchanged, &dups));
+    ck_assert_uint_eq(unchanged + dups, n - (n + 2) / 3);
+    backup_dedup_free(&dedup);
     ck_assert_ptr_null(m->entries);
     ck_assert_uint_eq(m->n_entries, n);
     ManifestUnpacked u;
