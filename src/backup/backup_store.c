@@ -182,6 +182,16 @@ void backup_dedup_free(BackupDedup *d)
 
 /* ---- the pool ------------------------------------------------------------------------- */
 
+/* What a queued job holds besides its data (its node, its path, the allocator's overhead),
+ * counted in the budget with the data: otherwise files of 0 bytes queue without bound while
+ * the workers are slower than the stream (a cluster of 300,000 empty tables). */
+#define POOL_JOB_COST 256u
+
+static size_t job_cost(size_t data)
+{
+    return data + POOL_JOB_COST;
+}
+
 typedef struct JobNode {
     BackupFileJob job;
     struct JobNode *next;
@@ -307,7 +317,7 @@ static void *worker_main(void *arg)
             run_job(p, &n->job);
         job_release(&n->job);
         pthread_mutex_lock(&p->mu);
-        p->in_flight -= n->job.data_len;
+        p->in_flight -= job_cost(n->job.data_len);
         p->busy--;
         pthread_cond_broadcast(&p->cv);
         free(n);
@@ -382,11 +392,11 @@ int backup_pool_new(Storage *s, const BackupStoreOptions *opt, int workers, size
 int backup_pool_reserve(BackupPool *p, size_t size, PgpErr *err)
 {
     pthread_mutex_lock(&p->mu);
-    while (p->rc == 0 && p->in_flight > 0 && p->in_flight + size > p->budget)
+    while (p->rc == 0 && p->in_flight > 0 && p->in_flight + job_cost(size) > p->budget)
         pthread_cond_wait(&p->cv, &p->mu);
     int rc = p->rc != 0 ? pool_error(p, err) : 0;
     if (rc == 0)
-        p->in_flight += size;
+        p->in_flight += job_cost(size);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
@@ -400,7 +410,7 @@ int backup_pool_alloc(BackupPool *p, size_t size, uint8_t **buf, PgpErr *err)
     *buf = malloc(size > 0 ? size : 1);
     if (*buf == NULL) {
         pthread_mutex_lock(&p->mu);
-        p->in_flight -= size;
+        p->in_flight -= job_cost(size);
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for a %zu-byte file", size);
@@ -412,7 +422,7 @@ void backup_pool_discard(BackupPool *p, uint8_t *buf, size_t size)
 {
     free(buf);
     pthread_mutex_lock(&p->mu);
-    p->in_flight -= size;
+    p->in_flight -= job_cost(size);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -425,7 +435,7 @@ int backup_pool_submit(BackupPool *p, BackupFileJob *job, PgpErr *err)
              : n == NULL ? PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory")
                          : 0;
     if (rc != 0) {
-        p->in_flight -= job->data_len;
+        p->in_flight -= job_cost(job->data_len);
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
         job_release(job);

@@ -10,9 +10,11 @@
  * and no temp file.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fx_repo.h"
 #include "pgpitr/backup/backup_store.h"
@@ -295,6 +297,75 @@ START_TEST(pool_counts_unchanged_and_duplicates)
 }
 END_TEST
 
+/* Files of 0 bytes count in the budget too (each queued job holds its node and path): with the
+ * one worker held in its done callback, a submitter of empty files stops at the budget
+ * instead of queueing all of them. */
+typedef struct Held {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool release;
+    int done;
+    size_t submitted;
+    BackupPool *p;
+} Held;
+
+static int held_done(void *ud, const BackupFileJob *job, const BackupStoreResult *res,
+                     PgpErr *err)
+{
+    (void)job, (void)res, (void)err;
+    Held *h = ud;
+    pthread_mutex_lock(&h->mu);
+    h->done++;
+    while (!h->release)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+    return 0;
+}
+
+static void *submit_empty(void *ud)
+{
+    Held *h = ud;
+    PgpErr err = {0};
+    for (size_t i = 0; i < 500; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "base/1/%zu", 20000 + i);
+        ck_assert_int_eq(submit(h->p, path, "", &err), 0);
+        pthread_mutex_lock(&h->mu);
+        h->submitted++;
+        pthread_mutex_unlock(&h->mu);
+    }
+    return NULL;
+}
+
+START_TEST(pool_budget_counts_empty_files)
+{
+    Held h = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    PgpErr err = {0};
+    ck_assert_int_eq(backup_pool_new(fx.st, &zstd3, 1, 16 * 1024, held_done, &h, &h.p, &err), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, submit_empty, &h), 0);
+    for (int i = 0; i < 100; i++) {   /* until the worker is held and the submitter waits */
+        usleep(20000);
+        pthread_mutex_lock(&h.mu);
+        bool held = h.done == 1;
+        pthread_mutex_unlock(&h.mu);
+        if (held && i >= 10)
+            break;
+    }
+    pthread_mutex_lock(&h.mu);
+    size_t queued = h.submitted;
+    h.release = true;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(backup_pool_finish(h.p, &err), 0);
+    backup_pool_free(h.p);
+    /* 16 KiB at 256 bytes a job: 64 queued, one more held by the worker */
+    ck_assert_msg(queued <= 66, "%zu empty files queued within a 16 KiB budget", queued);
+    ck_assert_uint_eq(h.done, 500);
+}
+END_TEST
+
 /* A worker's failure is the pool's: finish (or the next alloc/submit) returns it with the
  * file's path, and nothing of that file is left in the repository. */
 START_TEST(pool_failure_names_the_file)
@@ -330,6 +401,7 @@ Suite *suite_backup_store(void)
     tcase_add_test(repo, stored_pending);
     tcase_add_test(repo, failed_write_leaves_no_object);
     tcase_add_test(repo, pool_counts_unchanged_and_duplicates);
+    tcase_add_test(repo, pool_budget_counts_empty_files);
     tcase_add_test(repo, pool_failure_names_the_file);
     suite_add_tcase(s, repo);
     return s;

@@ -6,7 +6,8 @@
  * Memory: a file is handed over whole, or (a big one) as a pending storage writer holding its
  * compressed stream, or (a file of CHUNK_FILE_MIN bytes or more, docs/chunking.md) chunk by
  * chunk, each chunk a job of its own (backup_pool_submit_chunked). The pool bounds the bytes
- * in flight (budget); a file larger than the budget is admitted alone.
+ * in flight (budget), each job counted as its data plus a fixed cost for its node and path (so
+ * empty files cannot queue without bound); a file larger than the budget is admitted alone.
  */
 #ifndef PGPITR_BACKUP_STORE_H
 #define PGPITR_BACKUP_STORE_H
