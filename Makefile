@@ -56,7 +56,7 @@ endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(SAN_FLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := -Wl,--as-needed $(SAN_FLAGS) $(LDFLAGS)
 
-LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/pipe/*.c src/pg/*.c src/repo/*.c src/archive/*.c src/backup/*.c src/restore/*.c src/drill/*.c src/serve/*.c src/cmd/*.c))
+LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/crypto/*.c src/pipe/*.c src/pg/*.c src/repo/*.c src/archive/*.c src/backup/*.c src/restore/*.c src/drill/*.c src/serve/*.c src/cmd/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
