@@ -184,9 +184,14 @@ $(B)/chunkstat: tests/tools/chunkstat.c
 $(B)/gen-manifest: $(B)/obj/tests/tools/gen-manifest.o $(B)/libpgpitr.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-bench: $(B)/pgpitr $(B)/chunkstat $(B)/gen-manifest $(ALL_MODULE)
+# The encryption filters' throughput beside SHA-256 and zstd (tests/tools/cryptobench.c).
+$(B)/cryptobench: $(B)/obj/tests/tools/cryptobench.o $(B)/libpgpitr.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+bench: $(B)/pgpitr $(B)/chunkstat $(B)/gen-manifest $(B)/cryptobench $(ALL_MODULE)
 	PGPITR_BIN=$(abspath $(B)/pgpitr) CHUNKSTAT_BIN=$(abspath $(B)/chunkstat) \
-	  GEN_MANIFEST_BIN=$(abspath $(B)/gen-manifest) tests/bench/run.sh
+	  GEN_MANIFEST_BIN=$(abspath $(B)/gen-manifest) CRYPTOBENCH_BIN=$(abspath $(B)/cryptobench) \
+	  tests/bench/run.sh
 
 demo: $(B)/pgpitr
 	PGPITR_BIN=$(abspath $(B)/pgpitr) contrib/demo.sh
