@@ -103,8 +103,8 @@ START_TEST(test_key_file_forms)
     const struct {
         const char *data;
         size_t len;
-    } bad[] = {{"", 0}, {hex64, 31}, {hex64, 33}, {hex64, 63}, {"zz" "02030405060708090a0b0c0d"
-               "0e0f101112131415161718191a1b1c1d1e1f", 64}, {hex64, 66}};
+    } bad[] = {{"", 0}, {hex64, 31}, {hex64, 33}, {hex64, 63}, {"zz" "0102030405060708090a0b0c"
+               "0d0e0f101112131415161718191a1b1c1d1e1f", 64}, {hex64, 66}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         PgpErr err;
         char buf[128] = {0};
