@@ -141,11 +141,18 @@ int pipe_encrypt_new(const CryptoRepoKey *k, const char *name, const CryptoStrea
 
 /* --- decryption --- */
 
+/* "decryption of \"NAME\": ..." with the name quoted (it comes from the repository). */
+static int decrypt_context(CryptFilter *c, PgpErr *err)
+{
+    char q[PGP_QUOTE_BUF];
+    return pgp_err_context(err, "decryption of \"%s\"", pgp_quote(c->name, q));
+}
+
 static int open_emit(CryptFilter *c, const uint8_t *in, size_t len, bool final, PgpErr *err)
 {
     int rc = crypto_opener_open(c->opener, in, len, final, c->out, err);
     if (rc != 0)
-        return pgp_err_context(err, "decryption of \"%s\"", c->name);
+        return decrypt_context(c, err);
     return filter_emit(&c->base, c->out, len - CRYPTO_STREAM_TAG_LEN, err);
 }
 
@@ -162,7 +169,7 @@ static int header_take(CryptFilter *c, const uint8_t *p, size_t len, size_t *use
     if (rc == 0)
         rc = crypt_buffers(c, crypto_opener_chunk_size(c->opener), false, err);
     if (rc != 0)
-        pgp_err_context(err, "decryption of \"%s\"", c->name);
+        decrypt_context(c, err);
     return rc;
 }
 
@@ -199,10 +206,11 @@ static int decrypt_push(PipeFilter *f, const void *buf, size_t len, PgpErr *err)
 static int decrypt_finish(PipeFilter *f, PgpErr *err)
 {
     CryptFilter *c = (CryptFilter *)f;
-    if (c->opener == NULL)
-        return PGP_FAIL(err, PGP_ERR_CORRUPT, "decryption of \"%s\": the object is truncated "
-                        "(%zu of %d header bytes)", c->name, c->header_fill,
-                        CRYPTO_STREAM_HEADER_LEN);
+    if (c->opener == NULL) {
+        PGP_FAIL(err, PGP_ERR_CORRUPT, "the object is truncated (%zu of %d header bytes)",
+                 c->header_fill, CRYPTO_STREAM_HEADER_LEN);
+        return decrypt_context(c, err);
+    }
     int rc = open_emit(c, c->buf, c->fill, true, err);
     c->fill = 0;
     return rc;

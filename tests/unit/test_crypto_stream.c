@@ -382,7 +382,8 @@ START_TEST(test_renamed_or_other_key)
 {
     Victim v = victim(5 * A_CHUNK + 10);
     const char *names[] = {"wal/000000010000000000000002.zst", "wal/00000001000000000000000",
-                           A_NAME "x", "", "WAL/000000010000000000000001.zst"};
+                           A_NAME "x", "", "WAL/000000010000000000000001.zst",
+                           "bad\nname\x01"};    /* quoted in the message: still one line */
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         expect_corrupt_as(&v, v.k, names[i], v.ct.data, v.ct.len, 0);
     CryptoRepoKey *other = NULL;
