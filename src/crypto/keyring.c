@@ -140,16 +140,7 @@ static char *doc_build(const CryptoMaster *m, const uint8_t *salt, const uint8_t
     }
     char *text = doc != NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(doc);
-    if (text == NULL)
-        return NULL;
-    size_t n = strlen(text);
-    char *nl = realloc(text, n + 2);
-    if (nl == NULL) {
-        free(text);
-        return NULL;
-    }
-    memcpy(nl + n, "\n", 2);
-    return nl;
+    return text;
 }
 
 int crypto_repo_key_wrap(const CryptoRepoKey *k, const CryptoMaster *m, char **json,

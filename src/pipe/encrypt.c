@@ -72,17 +72,21 @@ static int seal_emit(CryptFilter *c, const uint8_t *pt, size_t len, bool final, 
     return rc != 0 ? rc : filter_emit(&c->base, c->out, len + CRYPTO_STREAM_TAG_LEN, err);
 }
 
-static int encrypt_push(PipeFilter *f, const void *buf, size_t len, PgpErr *err)
+/* Seals (encryption) or opens (decryption) one chunk and hands the result on. */
+typedef int (*ChunkFn)(CryptFilter *c, const uint8_t *p, size_t len, bool final, PgpErr *err);
+
+/* The buffering both directions share: buf fills up to buf_cap; a full buf goes through fn as
+ * not final only when a byte after it arrives; whole chunks that arrive in one piece go
+ * through fn straight from the caller's buffer. */
+static int crypt_feed(CryptFilter *c, const uint8_t *p, size_t len, ChunkFn fn, PgpErr *err)
 {
-    CryptFilter *c = (CryptFilter *)f;
-    const uint8_t *p = buf;
-    int rc = seal_emit(c, NULL, 0, false, err);
+    int rc = 0;
     while (rc == 0 && len > 0) {
         if (c->fill == c->buf_cap) {            /* a byte follows: not the final chunk */
-            rc = seal_emit(c, c->buf, c->fill, false, err);
+            rc = fn(c, c->buf, c->fill, false, err);
             c->fill = 0;
-        } else if (c->fill == 0 && len > c->buf_cap) {  /* whole chunks straight from p */
-            rc = seal_emit(c, p, c->buf_cap, false, err);
+        } else if (c->fill == 0 && len > c->buf_cap) {
+            rc = fn(c, p, c->buf_cap, false, err);
             p += c->buf_cap;
             len -= c->buf_cap;
         } else {
@@ -94,6 +98,13 @@ static int encrypt_push(PipeFilter *f, const void *buf, size_t len, PgpErr *err)
         }
     }
     return rc;
+}
+
+static int encrypt_push(PipeFilter *f, const void *buf, size_t len, PgpErr *err)
+{
+    CryptFilter *c = (CryptFilter *)f;
+    int rc = seal_emit(c, NULL, 0, false, err);
+    return rc != 0 ? rc : crypt_feed(c, buf, len, seal_emit, err);
 }
 
 static int encrypt_finish(PipeFilter *f, PgpErr *err)
@@ -177,30 +188,15 @@ static int decrypt_push(PipeFilter *f, const void *buf, size_t len, PgpErr *err)
 {
     CryptFilter *c = (CryptFilter *)f;
     const uint8_t *p = buf;
-    int rc = 0;
     if (c->opener == NULL) {
         size_t used = 0;
-        rc = header_take(c, p, len, &used, err);
+        int rc = header_take(c, p, len, &used, err);
+        if (rc != 0)
+            return rc;
         p += used;
         len -= used;
     }
-    while (rc == 0 && len > 0) {
-        if (c->fill == c->buf_cap) {            /* a byte follows: not the final chunk */
-            rc = open_emit(c, c->buf, c->fill, false, err);
-            c->fill = 0;
-        } else if (c->fill == 0 && len > c->buf_cap) {  /* whole chunks straight from p */
-            rc = open_emit(c, p, c->buf_cap, false, err);
-            p += c->buf_cap;
-            len -= c->buf_cap;
-        } else {
-            size_t n = c->buf_cap - c->fill < len ? c->buf_cap - c->fill : len;
-            memcpy(c->buf + c->fill, p, n);
-            c->fill += n;
-            p += n;
-            len -= n;
-        }
-    }
-    return rc;
+    return crypt_feed(c, p, len, open_emit, err);
 }
 
 static int decrypt_finish(PipeFilter *f, PgpErr *err)

@@ -82,7 +82,7 @@ int crypto_repo_key_from_bytes(const uint8_t key[CRYPTO_KEY_LEN], CryptoRepoKey 
                                PgpErr *err);
 void crypto_repo_key_free(CryptoRepoKey *k);
 
-/* The key document (JSON text, malloc'd, ends with a newline) holding k wrapped by m, with a
+/* The key document (JSON text, malloc'd; no final newline) holding k wrapped by m, with a
  * fresh nonce (and for a passphrase a fresh salt). */
 int crypto_repo_key_wrap(const CryptoRepoKey *k, const CryptoMaster *m, char **json,
                          PgpErr *err);
