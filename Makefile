@@ -56,7 +56,7 @@ endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(SAN_FLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := -Wl,--as-needed $(SAN_FLAGS) $(LDFLAGS)
 
-LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/pipe/*.c src/pg/*.c src/repo/*.c src/archive/*.c src/backup/*.c src/restore/*.c src/drill/*.c src/serve/*.c src/cmd/*.c))
+LIB_SRC := $(sort $(wildcard src/common/*.c src/storage/*.c src/crypto/*.c src/pipe/*.c src/pg/*.c src/repo/*.c src/archive/*.c src/backup/*.c src/restore/*.c src/drill/*.c src/serve/*.c src/cmd/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
@@ -184,9 +184,14 @@ $(B)/chunkstat: tests/tools/chunkstat.c
 $(B)/gen-manifest: $(B)/obj/tests/tools/gen-manifest.o $(B)/libpgpitr.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-bench: $(B)/pgpitr $(B)/chunkstat $(B)/gen-manifest $(ALL_MODULE)
+# The encryption filters' throughput beside SHA-256 and zstd (tests/tools/cryptobench.c).
+$(B)/cryptobench: $(B)/obj/tests/tools/cryptobench.o $(B)/libpgpitr.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+bench: $(B)/pgpitr $(B)/chunkstat $(B)/gen-manifest $(B)/cryptobench $(ALL_MODULE)
 	PGPITR_BIN=$(abspath $(B)/pgpitr) CHUNKSTAT_BIN=$(abspath $(B)/chunkstat) \
-	  GEN_MANIFEST_BIN=$(abspath $(B)/gen-manifest) tests/bench/run.sh
+	  GEN_MANIFEST_BIN=$(abspath $(B)/gen-manifest) CRYPTOBENCH_BIN=$(abspath $(B)/cryptobench) \
+	  tests/bench/run.sh
 
 demo: $(B)/pgpitr
 	PGPITR_BIN=$(abspath $(B)/pgpitr) contrib/demo.sh

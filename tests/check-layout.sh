@@ -2,7 +2,8 @@
 # check-layout.sh - the source tree keeps the shape docs/architecture.md describes:
 #   * an #include goes only down the allowed calls:
 #       main -> cmd -> engines (archive, backup, restore, drill) -> repo -> {pg, pipe, storage}
-#       -> common; drill may call restore, pg may use pipe; nothing sideways otherwise
+#       -> common; pipe -> crypto -> common (the encryption filters wrap the crypto core);
+#       drill may call restore, pg may use pipe; nothing sideways otherwise
 #       (archive must not include restore/, repo must not include cmd/ or an engine, pg must
 #       not include repo/ ...);
 #   * no two .c files under src/ share a basename (a name says where a thing is);
@@ -24,13 +25,14 @@ fail() { echo "check-layout: $*"; bad=$((bad + 1)); }
 allowed() {
     case $1 in
         main) echo "cmd common" ;;
-        cmd) echo "archive backup restore drill serve repo pg pipe storage common" ;;
-        module) echo "cmd archive repo pg pipe storage common" ;;
-        archive | backup | restore | serve) echo "repo pg pipe storage common" ;;
-        drill) echo "restore repo pg pipe storage common" ;;
-        repo) echo "pg pipe storage common" ;;
-        pg) echo "pipe common" ;;
-        pipe | storage) echo "common" ;;
+        cmd) echo "archive backup restore drill serve repo pg pipe crypto storage common" ;;
+        module) echo "cmd archive repo pg pipe crypto storage common" ;;
+        archive | backup | restore | serve) echo "repo pg pipe crypto storage common" ;;
+        drill) echo "restore repo pg pipe crypto storage common" ;;
+        repo) echo "pg pipe crypto storage common" ;;
+        pg) echo "pipe crypto common" ;;
+        pipe) echo "crypto common" ;;
+        crypto | storage) echo "common" ;;
         common) echo "" ;;
         *) echo "?" ;;
     esac

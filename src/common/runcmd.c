@@ -73,6 +73,7 @@ static int capture(int fd, size_t max, int64_t deadline, RunCmdResult *r, PgpErr
         r->out_len += keep;
     }
     r->out[r->out_len] = '\0';
+    explicit_bzero(buf, sizeof buf);    /* it may have held a key (a key command's output) */
     return 0;
 }
 

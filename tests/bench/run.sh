@@ -16,7 +16,7 @@
 #   BENCH_PGBENCH_MAX_SECONDS  upper bound on the pgbench run (default 60); segments it does not
 #                              fill come from pgbench -i
 #   BENCH_KEEP=1               keep the work directory (path printed)
-#   BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain|sustained  run only this one,
+#   BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain|sustained|crypto  run only this one,
 #                              tests/bench/backup.sh (base backups), tests/bench/restore.sh
 #                              (restore + replay), tests/bench/manifest.sh (memory on a
 #                              million-file manifest; GEN_MANIFEST_BIN, set by make),
@@ -26,7 +26,9 @@
 #                              tests/bench/drain.sh (PostgreSQL's archiver draining a backlog
 #                              of ready segments, local and S3, with pgBackRest) or
 #                              tests/bench/sustained.sh (the .ready backlog under a bulk load
-#                              at the full WAL rate); all eight by default
+#                              at the full WAL rate) or crypto (the encryption filters' MB/s
+#                              beside SHA-256 and zstd; CRYPTOBENCH_BIN, set by make); all
+#                              nine by default
 #   TMPDIR                     where the work directory is made (it must be a real disk for
 #                              fsync figures to mean anything)
 # When run as root, setup happens as root and everything else runs as the `postgres` OS user
@@ -371,7 +373,7 @@ inner() {
 if [ "${BENCH_INNER:-0}" = 1 ]; then
   inner
 else
-  # BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain|sustained runs just that one;
+  # BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain|sustained|crypto runs just that one;
   # unset, all.
   case "${BENCH_ONLY:-}" in ""|archive) outer ;; esac
   case "${BENCH_ONLY:-}" in ""|backup) bash "$(dirname "$SELF")/backup.sh" ;; esac
@@ -381,4 +383,6 @@ else
   case "${BENCH_ONLY:-}" in ""|manifest) bash "$(dirname "$SELF")/manifest.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|drain) bash "$(dirname "$SELF")/drain.sh" ;; esac
   case "${BENCH_ONLY:-}" in ""|sustained) bash "$(dirname "$SELF")/sustained.sh" ;; esac
+  # the encryption filters beside SHA-256 and zstd (tests/tools/cryptobench.c; ~2 s)
+  case "${BENCH_ONLY:-}" in ""|crypto) "${CRYPTOBENCH_BIN:?CRYPTOBENCH_BIN is set by make bench}" ;; esac
 fi

@@ -30,6 +30,7 @@
     X(NOMEM,           11, "out of memory")                                          \
     X(PG,              12, "postgresql error")                                       \
     X(LOCKED,          13, "locked")                                                 \
+    X(KEY,             14, "encryption key missing or wrong")                        \
     X(INTERNAL,        70, "internal error")
 
 typedef enum {

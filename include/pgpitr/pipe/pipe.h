@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/crypto/stream.h"
 
 #define PIPE_SHA256_LEN 32
 #define PIPE_SHA256_HEX_LEN 64
@@ -67,6 +68,23 @@ int pipe_compress_new(PipeCodec c, int level, int zstd_workers, PipeSink next, P
 /* Decompression; finish() fails with PGP_ERR_CORRUPT on truncated or trailing garbage,
  * push() with PGP_ERR_CORRUPT on malformed frames. */
 int pipe_decompress_new(PipeCodec c, PipeSink next, PipeFilter **out, PgpErr *err);
+
+/* Encryption at rest (docs/encryption.md; src/pipe/encrypt.c over src/crypto/stream.c):
+ * plaintext in, the object's bytes out (header, then chunks of 2^e bytes + a 16-byte tag,
+ * the last flagged final), under a key derived from k and bound to `name`, the object's name
+ * in the repository (copied). Compress first, then encrypt. opts may be NULL (64 KiB chunks,
+ * fresh random salt). Memory: two chunks. */
+int pipe_encrypt_new(const CryptoRepoKey *k, const char *name, const CryptoStreamOpts *opts,
+                     PipeSink next, PipeFilter **out, PgpErr *err);
+/* The object's bytes in, plaintext out, read under `name`. A chunk's plaintext is handed on
+ * only after its tag verified; everything wrong is PGP_ERR_CORRUPT: a bad header (push), a
+ * chunk that fails authentication (altered, dropped, repeated, reordered, from another
+ * object, or the object read under another name or key; at push or finish), an object cut
+ * short (finish), bytes after the final chunk. A consumer may have received the verified
+ * chunks before the failure, so it must discard what it got unless finish returned 0 (as
+ * with every filter: write to a temporary name, commit only after finish). */
+int pipe_decrypt_new(const CryptoRepoKey *k, const char *name, PipeSink next,
+                     PipeFilter **out, PgpErr *err);
 
 /* Pass-through filters with results, valid after finish. */
 int pipe_sha256_new(PipeSink next, PipeFilter **out, PgpErr *err);
