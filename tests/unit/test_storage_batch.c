@@ -341,15 +341,36 @@ END_TEST
 #define SYNC_OBJECTS 300
 static int named_at_syncfs[2];
 
+/* Object i of the test: "objects/<i % 150 in hex>/<i>", its own path as content. */
+static void sync_object(int i, char *rel, size_t size)
+{
+    snprintf(rel, size, "objects/%02x/%d", i % 150, i);
+}
+
 static int count_named(void)
 {
     int n = 0;
     for (int i = 0; i < SYNC_OBJECTS; i++) {
         char rel[64];
-        snprintf(rel, sizeof rel, "objects/%02x/%d", i % 150, i);
+        sync_object(i, rel, sizeof rel);
         n += named(rel);
     }
     return n;
+}
+
+/* A batch holding the SYNC_OBJECTS objects, not flushed; counts reset. */
+static StorageBatch *sync_batch(void)
+{
+    PgpErr err = {0};
+    StorageBatch *b = NULL;
+    ck_assert_int_eq(storage_batch_new(st, "objects", &big, &b, &err), 0);
+    for (int i = 0; i < SYNC_OBJECTS; i++) {
+        char rel[64];
+        sync_object(i, rel, sizeof rel);
+        ck_assert_msg(put(b, rel, 0, rel, &err) == 0, "%s", err.msg);
+    }
+    fx_syncs_reset();
+    return b;
 }
 
 static void record_named(int before)
@@ -361,14 +382,7 @@ static void record_named(int before)
 START_TEST(flush_syncs_the_file_system_twice)
 {
     PgpErr err = {0};
-    StorageBatch *b = NULL;
-    ck_assert_int_eq(storage_batch_new(st, "objects", &big, &b, &err), 0);
-    for (int i = 0; i < SYNC_OBJECTS; i++) {
-        char rel[64];
-        snprintf(rel, sizeof rel, "objects/%02x/%d", i % 150, i);
-        ck_assert_msg(put(b, rel, 0, rel, &err) == 0, "%s", err.msg);
-    }
-    fx_syncs_reset();
+    StorageBatch *b = sync_batch();
     fx_syncs.on_syncfs = record_named;
     ck_assert_msg(storage_batch_flush(b, &err) == 0, "%s", err.msg);
     fx_syncs.on_syncfs = NULL;
@@ -388,14 +402,7 @@ END_TEST
 START_TEST(flush_without_syncfs_fsyncs_each)
 {
     PgpErr err = {0};
-    StorageBatch *b = NULL;
-    ck_assert_int_eq(storage_batch_new(st, "objects", &big, &b, &err), 0);
-    for (int i = 0; i < SYNC_OBJECTS; i++) {
-        char rel[64];
-        snprintf(rel, sizeof rel, "objects/%02x/%d", i % 150, i);
-        ck_assert_msg(put(b, rel, 0, rel, &err) == 0, "%s", err.msg);
-    }
-    fx_syncs_reset();
+    StorageBatch *b = sync_batch();
     fx_syncs.syncfs_enosys = 1;
     fx_syncs.on_syncfs = record_named;
     ck_assert_msg(storage_batch_flush(b, &err) == 0, "%s", err.msg);
