@@ -75,9 +75,10 @@ static int fsync_dir_path(const char *path, PgpErr *err)
 
 /*
  * Create every directory of `path` (mode 0750) below its first `skip` bytes, which are known
- * to exist; fsync the parent of each directory created so its entry survives a crash.
+ * to exist; if `durable`, fsync the parent of each directory created so its entry survives a
+ * crash (a batch's flush instead makes them durable with its syncfs after the renames).
  */
-static int mkdirs(const char *path, size_t skip, PgpErr *err)
+static int mkdirs(const char *path, size_t skip, bool durable, PgpErr *err)
 {
     char *buf = strdup(path);
     if (buf == NULL)
@@ -93,7 +94,9 @@ static int mkdirs(const char *path, size_t skip, PgpErr *err)
         buf[i] = '\0';
         if (mkdir(buf, DIR_MODE) == 0) {
             char *slash = strrchr(buf, '/');
-            if (slash == buf) {
+            if (!durable) {
+                /* the caller makes it durable */
+            } else if (slash == buf) {
                 rc = fsync_dir_path("/", err);
             } else if (slash != NULL) {
                 *slash = '\0';
@@ -491,12 +494,18 @@ static void writer_abort(StorageWriter *base)
 /* Open (creating it and its parents if missing) the directory that will hold the file. */
 int posix_open_parent(PosixDrv *d, char *full, char *slash, int *dfd, PgpErr *err)
 {
+    return posix_open_parent_as(d, full, slash, true, dfd, err);
+}
+
+int posix_open_parent_as(PosixDrv *d, char *full, char *slash, bool durable, int *dfd,
+                         PgpErr *err)
+{
     *slash = '\0';
     const char *dir = slash == full ? "/" : full;
     int rc = 0;
     *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (*dfd < 0 && errno == ENOENT) {
-        rc = mkdirs(dir, strlen(d->root), err);
+        rc = mkdirs(dir, strlen(d->root), durable, err);
         if (rc == 0)
             *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
@@ -670,7 +679,7 @@ int storage_posix_new(const char *root, bool create, Storage **out, PgpErr *err)
     posix_host_for_temp(d->host, sizeof d->host);
     struct stat st;
     if (stat(d->root, &st) < 0 && errno == ENOENT && create) {
-        if ((rc = mkdirs(d->root, 0, err)) != 0)
+        if ((rc = mkdirs(d->root, 0, true, err)) != 0)
             goto out;
     }
     if (stat(d->root, &st) < 0) {

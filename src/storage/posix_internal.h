@@ -48,6 +48,9 @@ int posix_fsync(int fd);        /* fsync, retried on EINTR */
 /* Opens (creating it and its parents durably if missing) the directory of the full path
  * `full`, whose last '/' is `slash`. */
 int posix_open_parent(PosixDrv *d, char *full, char *slash, int *dfd, PgpErr *err);
+/* The same; directories created are made durable only if `durable` (else the caller's job). */
+int posix_open_parent_as(PosixDrv *d, char *full, char *slash, bool durable, int *dfd,
+                         PgpErr *err);
 /* A writer's vtable and defaults (fds -1); the caller fills paths and fds. */
 void posix_writer_init(PosixWriter *w, PosixDrv *d, unsigned flags);
 void posix_writer_free(PosixWriter *w);

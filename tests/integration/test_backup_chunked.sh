@@ -2,7 +2,10 @@
 # Block-level incremental storage (docs/chunking.md): a relation file of 8 MiB or more is
 # stored as 1 MiB chunks plus a chunk list (manifest format 3 entry: chunk_list, chunks), the
 # backup restores to the same data, and after an UPDATE of a small contiguous range a second
-# backup stores a few chunks and a list instead of the whole relation file again.
+# backup stores a few chunks and a list instead of the whole relation file again. A backup
+# SIGKILLed while it writes the chunks of a changed file (locally: staged in its batch, not yet
+# flushed) leaves no backup and nothing a later one trusts: the earlier backup still restores,
+# a new backup leaves no debris, verify finds every backup intact, the new one restores.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -99,4 +102,42 @@ log "relation $relsize B in $chunks chunks (all files); first backup: $((objs1 -
 
 log "restore the second backup (chunks of both backups)"
 restore_check dst2 second "$md5_2"
+
+log "UPDATE a quarter of big, a backup SIGKILLed while it writes the new chunks"
+psql_c src "UPDATE big SET pad = reverse(pad) WHERE id BETWEEN 1 AND 50000"
+psql_c src "CHECKPOINT"
+md5_3=$(big_md5 src)
+bg_pgp killed --repo "$REPO" backup --pg-conn "$(conninfo src)" --label killed --jobs 2 --max-rate 2M
+pid=$BG_PID
+# Locally: chunks staged in the backup's batch (closed, not yet flushed nor named); on S3
+# (objects committed one by one): new objects.
+written() {
+    if repo_is_s3 "$REPO"; then
+        [ "$(object_count)" -gt $((objs2 + 2)) ]
+    else
+        [ "$(find "$REPO/objects" -path '*/.tmp.batch.*/*' -type f 2>/dev/null | wc -l)" -ge 2 ]
+    fi
+}
+for ((i = 0; i < 600; i++)); do
+    written && break
+    pid_alive "$pid" || break
+    sleep 0.05
+done
+written || fail "the backup wrote no chunks before it ended"
+kill -KILL "$pid"
+bg_wait "$pid" killed
+assert_eq 137 "$RC" "exit status of the killed backup"
+assert_repo_absent "$REPO" backup/killed/manifest.json "manifest of the killed backup"
+
+log "restore the second backup after the kill"
+restore_check dst3 second "$md5_2"
+
+log "a new backup after the kill, verify, restore it"
+pgp_capture --repo "$REPO" backup --pg-conn "$(conninfo src)" --label third --jobs 2 --output json
+assert_rc 0 "backup after the killed one"
+assert_repo_absent "$REPO" backup/killed "what the killed backup left, after the next backup"
+[ -z "$(repo_debris "$REPO")" ] || fail "debris left after the next backup: $(repo_debris "$REPO" | head -n 3)"
+pgp_capture --repo "$REPO" verify --output json
+assert_rc 0 "verify after the killed backup and the next one"
+restore_check dst4 third "$md5_3"
 log "ok"

@@ -10,15 +10,19 @@
  *     inside one file) stores every chunk once; a second backup uploads nothing;
  *   - a storage failure names the file and the chunk; a short read fails cleanly;
  *   - the chunks a list names are named (batched commits flushed) before the list is stored;
- *   - a failing flush fails the backup with a one-line error and leaves no temp file.
+ *   - a failing flush fails the backup with a one-line error and leaves no temp file;
+ *   - on posix, what makes a chunked file durable does not grow with its chunks: two syncfs
+ *     a flush, no fsync per chunk or per objects/XX directory (fx_syncs).
  */
 #include <check.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fx_repo.h"
+#include "fx_syncs.h"
 #include "pgpitr/backup/backup_chunks.h"
 #include "pgpitr/backup/backup_store.h"
 #include "pgpitr/repo/chunk_load.h"
@@ -339,6 +343,29 @@ START_TEST(chunks_named_before_the_list)
 }
 END_TEST
 
+/* 32 chunks (some equal: make_file's seeds repeat in the bits it keeps; the others in as many
+ * objects/XX directories, most of them new) and the list: the list's
+ * store flushes the chunks, the pool's finish the list, each flush two syncfs (bytes, then
+ * names); no fsync at all, where each chunk used to cost a directory fsync or two. */
+START_TEST(durability_does_not_grow_with_chunks)
+{
+    size_t size = 32 * MIB;
+    uint8_t *f = make_file(size, NULL);
+    Seen seen;
+    PgpErr err = {0};
+    char objects[512];
+    snprintf(objects, sizeof objects, "%s/objects", fx.root);
+    ck_assert_int_eq(mkdir(objects, 0750), 0);     /* as in a repository used before */
+    fx_syncs_reset();
+    ck_assert_msg(run_backup(fx.st, &f, 1, size, &seen, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(seen.res.chunks, 32);
+    ck_assert_int_eq(fx_syncs.syncfs, 4);
+    ck_assert_int_eq(fx_syncs.fsyncs + fx_syncs.fdatasyncs, 0);
+    ck_assert_int_eq(fx_count_temp(&fx), 0);
+    free(f);
+}
+END_TEST
+
 START_TEST(failures_name_the_chunk)
 {
     size_t size = 8 * MIB;
@@ -379,6 +406,7 @@ Suite *suite_backup_chunks(void)
     tcase_add_test(tc, failures_name_the_chunk);
     tcase_add_test(tc, chunks_named_before_the_list);
     tcase_add_test(tc, failed_flush_fails_the_backup);
+    tcase_add_test(tc, durability_does_not_grow_with_chunks);
     suite_add_tcase(s, tc);
     return s;
 }

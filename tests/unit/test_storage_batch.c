@@ -11,6 +11,9 @@
  *   - a process SIGKILLed with a batch pending leaves only its hidden batch directory, which
  *     the next batch on the same dir removes;
  *   - writers committed from several threads at once (auto-flushing) all end up named;
+ *   - a flush into many new directories costs two syncfs and no fsync (fx_syncs): the first
+ *     before any name, the second once every name (and new directory) is there; without
+ *     syncfs (ENOSYS), an fsync of each file, then of each directory once named;
  *   - a driver without batches commits each writer at once.
  */
 #include "pgpitr/storage/storage.h"
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "fx_dir.h"
+#include "fx_syncs.h"
 
 static char tdir[128];
 static char root[256];
@@ -330,6 +334,88 @@ START_TEST(driver_without_batches_commits_at_once)
 }
 END_TEST
 
+/* 300 objects in 150 directories that do not exist yet, one flush: the bytes are made durable
+ * by one syncfs before anything is named, the names and the new directories by one more after
+ * the last rename; no fsync of a file or directory (the flush used to fsync each directory it
+ * created and each final directory once it was renamed into: 300 fsyncs here). */
+#define SYNC_OBJECTS 300
+static int named_at_syncfs[2];
+
+/* Object i of the test: "objects/<i % 150 in hex>/<i>", its own path as content. */
+static void sync_object(int i, char *rel, size_t size)
+{
+    snprintf(rel, size, "objects/%02x/%d", i % 150, i);
+}
+
+static int count_named(void)
+{
+    int n = 0;
+    for (int i = 0; i < SYNC_OBJECTS; i++) {
+        char rel[64];
+        sync_object(i, rel, sizeof rel);
+        n += named(rel);
+    }
+    return n;
+}
+
+/* A batch holding the SYNC_OBJECTS objects, not flushed; counts reset. */
+static StorageBatch *sync_batch(void)
+{
+    PgpErr err = {0};
+    StorageBatch *b = NULL;
+    ck_assert_int_eq(storage_batch_new(st, "objects", &big, &b, &err), 0);
+    for (int i = 0; i < SYNC_OBJECTS; i++) {
+        char rel[64];
+        sync_object(i, rel, sizeof rel);
+        ck_assert_msg(put(b, rel, 0, rel, &err) == 0, "%s", err.msg);
+    }
+    fx_syncs_reset();
+    return b;
+}
+
+static void record_named(int before)
+{
+    if (before < 2)
+        named_at_syncfs[before] = count_named();
+}
+
+START_TEST(flush_syncs_the_file_system_twice)
+{
+    PgpErr err = {0};
+    StorageBatch *b = sync_batch();
+    fx_syncs.on_syncfs = record_named;
+    ck_assert_msg(storage_batch_flush(b, &err) == 0, "%s", err.msg);
+    fx_syncs.on_syncfs = NULL;
+    ck_assert_int_eq(fx_syncs.syncfs, 2);
+    ck_assert_int_eq(fx_syncs.fsyncs, 0);
+    ck_assert_int_eq(fx_syncs.fdatasyncs, 0);
+    ck_assert_int_eq(named_at_syncfs[0], 0);
+    ck_assert_int_eq(named_at_syncfs[1], SYNC_OBJECTS);
+    assert_content("objects/95/149", "objects/95/149");
+    storage_batch_free(b);
+    ck_assert_int_eq(count_temps(), 0);
+}
+END_TEST
+
+/* A kernel without syncfs: each file fsynced before any name, each new directory and each
+ * final directory fsynced; everything named. */
+START_TEST(flush_without_syncfs_fsyncs_each)
+{
+    PgpErr err = {0};
+    StorageBatch *b = sync_batch();
+    fx_syncs.syncfs_enosys = 1;
+    fx_syncs.on_syncfs = record_named;
+    ck_assert_msg(storage_batch_flush(b, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(fx_syncs.syncfs, 1);               /* tried once, never again */
+    ck_assert_int_eq(named_at_syncfs[0], 0);
+    /* 300 files, 150 new directories (their parent, objects/, each time), 150 directories. */
+    ck_assert_int_eq(fx_syncs.fsyncs, SYNC_OBJECTS + 150 + 150);
+    ck_assert_int_eq(count_named(), SYNC_OBJECTS);
+    storage_batch_free(b);
+    ck_assert_int_eq(count_temps(), 0);
+}
+END_TEST
+
 Suite *suite_storage_batch(void)
 {
     Suite *s = suite_create("storage_batch");
@@ -342,6 +428,8 @@ Suite *suite_storage_batch(void)
     tcase_add_test(tc, killed_leaves_only_temps);
     tcase_add_test(tc, concurrent_writers);
     tcase_add_test(tc, driver_without_batches_commits_at_once);
+    tcase_add_test(tc, flush_syncs_the_file_system_twice);
+    tcase_add_test(tc, flush_without_syncfs_fsyncs_each);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -196,8 +196,8 @@ void storage_writer_abort(StorageWriter *w);      /* NULL is a no-op */
  * commit (or commit_as) only hands it to the batch: its bytes become visible under the final
  * name when the batch is flushed, which makes every handed-over object durable at once and
  * only then names each (posix: one syncfs of the repository's file system, a rename each, one
- * fsync per distinct directory, instead of an fsync, a rename and a directory fsync each:
- * docs/chunking.md). The batch flushes by itself when it holds lim->max_objects objects or
+ * more syncfs for the names and any directory created for them, instead of an fsync, a
+ * rename and a directory fsync each: docs/chunking.md). The batch flushes by itself when it holds lim->max_objects objects or
  * lim->max_bytes bytes; storage_batch_flush flushes the rest, and must return 0 before
  * anything that names those objects (a manifest, a chunk list) is written.
  *
