@@ -5,9 +5,11 @@
  * because PostgreSQL would take exit 1 as "end of WAL" and finish recovery early, silently
  * missing data; a status above 125 makes it stop recovery instead.
  *
- * For a segment, the prefetch spool (spool.h) is looked at first: a hit is one rename, no
- * repository access. On a miss the segment is fetched directly as before; a miss is never
- * "not archived". After either, the prefetcher (prefetch.h) is made sure to run. Prefetching
+ * For a segment, the prefetch spool (spool.h) is looked at first: a hit is one rename and a
+ * SHA-256, and when the spool's identity already says this repository, boot and cluster
+ * (spool_open_cached) the repository is not even opened - on S3 that is a connection and a
+ * request per segment that replay would wait for. On a miss the segment is fetched directly as
+ * before; a miss is never "not archived". After either, the prefetcher (prefetch.h) is made sure to run. Prefetching
  * is an optimization: a spool that cannot be used is a warning, never a failed restore.
  *
  * When the repository does not hold the name, wal_missing.h decides between "not archived"

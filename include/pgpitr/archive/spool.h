@@ -9,8 +9,9 @@
  *                           (spool_file.h); a take checks the file against it again
  *   .fetch.<name>, .<...>   work in progress of the prefetcher (never handed out)
  *   .inflight.<name>        the prefetcher is fetching <name> (archive-get waits for it)
- *   .identity               which repository, cluster and boot the files belong to; also the
- *                           lock that serializes "check identity + publish/take" with a wipe
+ *   .identity               which repository, cluster (and its segment size) and boot the
+ *                           files belong to; also the lock that serializes "check identity +
+ *                           publish/take" with a wipe
  *   .requested              the last segment name PostgreSQL was given (written by archive-get)
  *   .prefetch.lock          flock held by the one running prefetcher
  *
