@@ -3,7 +3,8 @@
 # read the repository's identity has set up the spool of a data directory in archive recovery,
 # archive-get hands PostgreSQL a spooled segment without opening the repository - on S3 no
 # connection and no request on replay's path - still checked against its record (SHA-256) and
-# byte-identical to the archived segment, even while the repository cannot be reached. What
+# byte-identical to the archived segment, even while the repository cannot be reached (it is
+# opened for a hit only when the recovery lease is due, once a minute). What
 # is not spooled still goes to the repository: with the repository unreachable such a segment
 # still stops recovery (exit 255), and the end of the archive is still exit 1. Run by hand as
 # PostgreSQL runs restore_command: in the data directory, into pg_wal/RECOVERYXLOG.
@@ -82,9 +83,18 @@ online
 log "with the repository back: the hit was the archived segment, the rest goes on as before"
 archived "${segs[1]}" "$WORK/tmp/want.1"
 assert_same_file "$WORK/tmp/want.1" "$WORK/tmp/got.1" "${segs[1]} handed out without the repository"
+
+log "a hit opens the repository when the recovery lease is due, and renews it"
+lease=$(repo_find "$REPO" leases 'recovery-*')
+[ -n "$lease" ] || fail "no recovery lease after the first request"
+renewed0=$(repo_read "$REPO" "$lease" | jq -r .renewed)
+as_pg touch -d '-2 minutes' "$DATA/pg_wal/pgpitr_lease"
+sleep 1.1
 get "${segs[2]}"
 assert_rc 0 "archive-get ${segs[2]}"
 assert_contains "$ERR" "from the prefetch spool" "${segs[2]} served from the spool"
+renewed1=$(repo_read "$REPO" "$lease" | jq -r .renewed)
+[ "$renewed1" != "$renewed0" ] || fail "the due lease was not renewed by a hit ($renewed0)"
 archived "${segs[2]}" "$WORK/tmp/want.2"
 assert_same_file "$WORK/tmp/want.2" "$DATA/pg_wal/RECOVERYXLOG" "${segs[2]}"
 
