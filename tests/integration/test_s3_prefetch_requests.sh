@@ -12,14 +12,7 @@ source "$(dirname "$0")/prefetch_lib.sh"
 
 [ "$REPO_KIND" = s3 ] || skip "counts S3 requests: PGPITR_IT_REPO_KIND=s3"
 N=10
-make_segments "$WORK/segs" "$N"
-mapfile -t segs < <(find "$WORK/segs" -maxdepth 1 -type f | sort)
-names=()
-for s in "${segs[@]}"; do
-    pgp_capture --repo "$REPO" archive-push "$s"
-    assert_rc 0 "archive-push $(basename "$s")"
-    names+=("$(basename "$s")")
-done
+archive_segments "$N"
 repo_via_proxy --fault-rate 0
 export PGPITR_PREFETCH_IDLE_TIMEOUT=3
 SEG_BYTES=$(file_size "${segs[0]}")
