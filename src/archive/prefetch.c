@@ -53,9 +53,18 @@
 #include "pgpitr/pg/walname.h"
 
 #define POLL_MS 25              /* sleep between looks at the spool when inotify is missing */
+#define LOOKUP_BATCH 16         /* segments looked up with one listing */
+#define FOUND_MAX 64            /* objects found ahead and not fetched yet */
 #define WATCH_MS 100            /* postmaster and signal files checked this often */
 
 typedef enum { END_NONE, END_IDLE, END_SIGNAL, END_POSTMASTER, END_RECOVERY, END_OWNER } EndReason;
+
+/* An archived object found by a listing before its segment was claimed. */
+typedef struct Found {
+    uint32_t tli;
+    uint64_t segno;
+    RepoArchiveObject obj;
+} Found;
 
 typedef struct Prefetch {
     const SpoolSettings *st;
@@ -70,6 +79,8 @@ typedef struct Prefetch {
     size_t n_ready, cap_ready;
     uint64_t inflight[SPOOL_MAX_JOBS];
     unsigned n_inflight;
+    Found found[FOUND_MAX];     /* looked up ahead (one listing for a run of segments) */
+    unsigned n_found;
     EndReason end;
     pid_t postmaster;           /* 0: not watched */
     bool watch_signals;
@@ -220,6 +231,76 @@ static void publish(Prefetch *p, uint32_t tli, uint64_t segno, const char *work,
     spool_identity_unlock(fd);
 }
 
+/* Under mu: takes the object found ahead for (tli, segno), if any. */
+static bool found_take(Prefetch *p, uint32_t tli, uint64_t segno, RepoArchiveObject *obj)
+{
+    for (unsigned i = 0; i < p->n_found; i++)
+        if (p->found[i].tli == tli && p->found[i].segno == segno) {
+            *obj = p->found[i].obj;
+            p->found[i] = p->found[--p->n_found];
+            return true;
+        }
+    return false;
+}
+
+/* Under mu: remembers an object found ahead; entries PostgreSQL is past or of another timeline
+ * make room first, and when there is none the object is simply looked up again later. */
+static void found_put(Prefetch *p, uint32_t tli, uint64_t segno, const RepoArchiveObject *obj)
+{
+    for (unsigned i = 0; i < p->n_found;) {
+        if (p->found[i].tli != p->tli || p->found[i].segno <= p->base ||
+            (p->found[i].tli == tli && p->found[i].segno == segno))
+            p->found[i] = p->found[--p->n_found];
+        else
+            i++;
+    }
+    if (p->n_found < FOUND_MAX)
+        p->found[p->n_found++] = (Found){tli, segno, *obj};
+}
+
+/* The archived object of segment segno: found ahead, or looked up together with the segments
+ * after it in the same archive directory (one listing on S3 instead of one per segment: a
+ * round trip less for each fetch). What the listing says about the others is remembered only
+ * when they are archived (an object, exactly one): a segment not archived yet is looked up
+ * again when its turn comes, so the end of the archive moves as before. */
+static int find_object(Prefetch *p, Repo *repo, uint32_t tli, uint64_t segno,
+                       RepoArchiveObject *obj, PgpErr *err)
+{
+    pthread_mutex_lock(&p->mu);
+    bool have = found_take(p, tli, segno, obj);
+    pthread_mutex_unlock(&p->mu);
+    if (have)
+        return 0;
+    char names[LOOKUP_BATCH][PG_WALNAME_SEG_LEN + 1];
+    const char *np[LOOKUP_BATCH];
+    size_t n = 0;
+    for (; n < LOOKUP_BATCH && segno + n <= p->last; n++) {
+        pg_walname_format(tli, segno + n, p->st->segsize, names[n]);
+        if (n > 0 && strncmp(names[n], names[0], REPO_LAYOUT_WAL_DIR_LEN) != 0)
+            break;   /* the next archive directory: its own listing, later */
+        np[n] = names[n];
+    }
+    RepoArchiveObject *objs = calloc(n, sizeof *objs);
+    PgpErr *errs = calloc(n, sizeof *errs);
+    int *rcs = calloc(n, sizeof *rcs);
+    int rc = objs && errs && rcs ? repo_archive_find_many(repo, np, n, objs, rcs, errs, err)
+                                 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (rc == 0 && (rc = rcs[0]) != 0)
+        *err = errs[0];
+    if (rc == 0) {
+        *obj = objs[0];
+        pthread_mutex_lock(&p->mu);
+        for (size_t i = 1; i < n; i++)
+            if (rcs[i] == 0)
+                found_put(p, tli, segno + i, &objs[i]);
+        pthread_mutex_unlock(&p->mu);
+    }
+    free(objs);
+    free(errs);
+    free(rcs);
+    return rc;
+}
+
 static void fetch_one(Prefetch *p, Repo *repo, uint32_t tli, uint64_t segno)
 {
     char name[PG_WALNAME_SEG_LEN + 1], work[PG_WALNAME_SEG_LEN + 8], path[PATH_MAX];
@@ -236,7 +317,10 @@ static void fetch_one(Prefetch *p, Repo *repo, uint32_t tli, uint64_t segno)
     PgpErr err;
     pgp_err_clear(&err);
     WalGetResult res;
-    int rc = wal_get_file(repo, name, path, &res, &err);
+    RepoArchiveObject obj;
+    int rc = find_object(p, repo, tli, segno, &obj, &err);
+    if (rc == 0)
+        rc = wal_get_object(repo, &obj, name, path, &res, &err);
     pthread_mutex_lock(&p->mu);
     unclaim(p, segno);
     if (rc == 0) {

@@ -31,6 +31,7 @@
 #include "pgpitr/common/log.h"
 #include "pgpitr/archive/spool_file.h"
 #include "pgpitr/common/hexstr.h"
+#include "pgpitr/pg/pgcontrol.h"
 #include "pgpitr/pg/walname.h"
 #include "pgpitr/common/fdio.h"
 
@@ -136,12 +137,29 @@ bool spool_window_next(const SpoolWindow *w, SpoolHaveFn have, void *ud, uint64_
     return false;
 }
 
-void spool_identity_text(const char *repo, uint64_t sysid, const char *boot_id,
+void spool_identity_text(const char *repo, uint64_t sysid, uint32_t segsize, const char *boot_id,
                          char out[SPOOL_IDENTITY_MAX])
 {
     snprintf(out, SPOOL_IDENTITY_MAX,
-             "pgpitr-spool 1\nrepo %.900s\nsystem-identifier %" PRIu64 "\nboot-id %.64s\n", repo,
-             sysid, boot_id);
+             "pgpitr-spool 2\nrepo %.850s\nsystem-identifier %" PRIu64
+             "\nwal-segment-size %" PRIu32 "\nboot-id %.64s\n",
+             repo, sysid, segsize, boot_id);
+}
+
+bool spool_identity_segsize(const char *text, uint32_t *segsize)
+{
+    static const char key[] = "\nwal-segment-size ";
+    const char *p = strncmp(text, "pgpitr-spool 2\n", 15) == 0 ? strstr(text, key) : NULL;
+    if (p == NULL || !isdigit((unsigned char)p[sizeof key - 1]))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(p + sizeof key - 1, &end, 10);
+    /* what PostgreSQL allows: a power of two from 1 MiB to 1 GiB */
+    if (errno != 0 || *end != '\n' || v < (1u << 20) || v > (1u << 30) || (v & (v - 1)) != 0)
+        return false;
+    *segsize = (uint32_t)v;
+    return true;
 }
 
 bool spool_join(char out[PATH_MAX], const char *dir, const char *name)
@@ -244,7 +262,7 @@ int spool_settings_resolve(const SpoolRequest *r, const RepoIdentity *id, SpoolS
     snprintf(out->repo, sizeof out->repo, "%s", repo);
     char boot[64];
     read_boot_id(boot);
-    spool_identity_text(out->repo, id->system_identifier, boot, out->identity);
+    spool_identity_text(out->repo, id->system_identifier, id->wal_segsize, boot, out->identity);
     *enabled = true;
     return 0;
 }
@@ -398,15 +416,10 @@ static int identity_check(const SpoolSettings *st, int dfd, int fd, PgpErr *err)
     }
 }
 
-int spool_open(const SpoolSettings *st, Spool **out, PgpErr *err)
+/* A Spool of the directory dfd with fd (.identity, locked shared): both owned by *out, or
+ * closed on failure. */
+static int spool_new(const SpoolSettings *st, int dfd, int fd, int rc, Spool **out, PgpErr *err)
 {
-    *out = NULL;
-    int dfd = -1, fd = -1;
-    int rc = spool_dir_open(st->path, true, &dfd, err);
-    if (rc == 0 && (fd = open_identity(dfd, err)) < 0)
-        rc = err ? err->code : PGP_ERR_IO;
-    if (rc == 0)
-        rc = identity_check(st, dfd, fd, err);
     Spool *sp = rc == 0 ? malloc(sizeof *sp) : NULL;
     if (rc == 0 && sp == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -422,6 +435,76 @@ int spool_open(const SpoolSettings *st, Spool **out, PgpErr *err)
     sp->identity_fd = fd;
     *out = sp;
     return 0;
+}
+
+int spool_open(const SpoolSettings *st, Spool **out, PgpErr *err)
+{
+    *out = NULL;
+    int dfd = -1, fd = -1;
+    int rc = spool_dir_open(st->path, true, &dfd, err);
+    if (rc == 0 && (fd = open_identity(dfd, err)) < 0)
+        rc = err ? err->code : PGP_ERR_IO;
+    if (rc == 0)
+        rc = identity_check(st, dfd, fd, err);
+    return spool_new(st, dfd, fd, rc, out, err);
+}
+
+/* .identity of the spool directory dfd, read-only (nothing is created), a regular file of
+ * ours, locked shared, its text in text; -1 if any of that fails. */
+static int identity_read_locked(int dfd, char text[SPOOL_IDENTITY_MAX + 1])
+{
+    int fd = openat(dfd, IDENTITY_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat sb;
+    ssize_t n = -1;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() &&
+        flock_wait(fd, LOCK_SH))
+        n = pread(fd, text, SPOOL_IDENTITY_MAX, 0);
+    if (n <= 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    text[n] = '\0';
+    return fd;
+}
+
+/* The system identifier of the cluster in the current directory when it is a data directory
+ * in archive recovery (pg_control, its CRC checked); false otherwise. */
+static bool recovering_cluster(char cwd[PATH_MAX], uint64_t *sysid)
+{
+    PgControl pc;
+    if (getcwd(cwd, PATH_MAX) == NULL || !exists_in(cwd, "PG_VERSION") ||
+        !(exists_in(cwd, "recovery.signal") || exists_in(cwd, "standby.signal")) ||
+        pg_control_read(cwd, &pc, NULL) != 0)
+        return false;
+    *sysid = pc.system_identifier;
+    return true;
+}
+
+int spool_open_cached(const SpoolRequest *r, SpoolSettings *st, Spool **out, PgpErr *err)
+{
+    *out = NULL;
+    memset(st, 0, sizeof *st);
+    char cwd[PATH_MAX], path[PATH_MAX], text[SPOOL_IDENTITY_MAX + 1];
+    uint64_t sysid;
+    int dfd = -1, fd = -1;
+    if (!recovering_cluster(cwd, &sysid) ||
+        join_path(path, cwd, r->path && r->path[0] ? r->path : SPOOL_DEFAULT_PATH, NULL) != 0 ||
+        spool_dir_open(path, false, &dfd, NULL) != 0)
+        return 0;   /* the usual way says what is wrong, if anything */
+    RepoIdentity id = {.system_identifier = sysid};
+    bool enabled = false;
+    int rc = 0;
+    if ((fd = identity_read_locked(dfd, text)) >= 0 && spool_identity_segsize(text, &id.wal_segsize))
+        rc = spool_settings_resolve(r, &id, st, &enabled, err);
+    /* The identity as this call would write it (this repository, this boot, the cluster being
+     * recovered, the recorded segment size) must be the one on file, byte for byte. */
+    if (rc == 0 && enabled && strcmp(st->identity, text) == 0 && strcmp(st->path, path) == 0)
+        return spool_new(st, dfd, fd, 0, out, err);
+    if (fd >= 0)
+        close(fd);
+    close(dfd);
+    return rc;
 }
 
 void spool_close(Spool *sp)

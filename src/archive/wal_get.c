@@ -89,13 +89,19 @@ static int stream_object(Repo *repo, const RepoArchiveObject *obj, DestFile *d, 
 int wal_get_file(Repo *repo, const char *walname, const char *dest, WalGetResult *res,
                  PgpErr *err)
 {
+    RepoArchiveObject obj;
     memset(res, 0, sizeof *res);
-    int rc = repo_archive_find(repo, walname, &res->object, err);
-    if (rc != 0)
-        return rc;
+    int rc = repo_archive_find(repo, walname, &obj, err);
+    return rc != 0 ? rc : wal_get_object(repo, &obj, walname, dest, res, err);
+}
 
+int wal_get_object(Repo *repo, const RepoArchiveObject *obj, const char *walname,
+                   const char *dest, WalGetResult *res, PgpErr *err)
+{
+    memset(res, 0, sizeof *res);
+    res->object = *obj;
     DestFile d = {.fd = -1};
-    rc = dest_open(&d, dest, err);
+    int rc = dest_open(&d, dest, err);
     if (rc == 0)
         rc = stream_object(repo, &res->object, &d, &res->size, err);
     if (d.fd >= 0 && close(d.fd) != 0 && rc == 0)

@@ -5,9 +5,11 @@
  * because PostgreSQL would take exit 1 as "end of WAL" and finish recovery early, silently
  * missing data; a status above 125 makes it stop recovery instead.
  *
- * For a segment, the prefetch spool (spool.h) is looked at first: a hit is one rename, no
- * repository access. On a miss the segment is fetched directly as before; a miss is never
- * "not archived". After either, the prefetcher (prefetch.h) is made sure to run. Prefetching
+ * For a segment, the prefetch spool (spool.h) is looked at first: a hit is one rename and a
+ * SHA-256, and when the spool's identity already says this repository, boot and cluster
+ * (spool_open_cached) the repository is not even opened - on S3 that is a connection and a
+ * request per segment that replay would wait for. On a miss the segment is fetched directly as
+ * before; a miss is never "not archived". After either, the prefetcher (prefetch.h) is made sure to run. Prefetching
  * is an optimization: a spool that cannot be used is a warning, never a failed restore.
  *
  * When the repository does not hold the name, wal_missing.h decides between "not archived"
@@ -36,6 +38,17 @@ static int open_again(void *ud, Storage **out, PgpErr *err)
     return cmd_open_storage(ud, false, out, err);
 }
 
+static SpoolRequest spool_request(const CmdSettings *s, const SpoolFlags *f)
+{
+    return (SpoolRequest){
+        .path = cmd_opt_setting(s, CMD_OPT_SPOOL_PATH, f->path),
+        .size = cmd_opt_setting(s, CMD_OPT_SPOOL_SIZE, f->size),
+        .jobs = cmd_opt_setting(s, CMD_OPT_PREFETCH_JOBS, f->jobs),
+        .idle_timeout = getenv(cmd_option(CMD_OPT_PREFETCH_IDLE_TIMEOUT)->env),
+        .repo_path = s->repo_path,
+    };
+}
+
 /* The spool for this request, or *sp NULL (prefetching off or unusable). Only settings that
  * do not parse are errors. */
 static int spool_setup(const CmdSettings *s, const SpoolFlags *f, Repo *repo, SpoolSettings *st,
@@ -46,24 +59,58 @@ static int spool_setup(const CmdSettings *s, const SpoolFlags *f, Repo *repo, Sp
     bool enabled = false;
     if (id == NULL)
         return 0;   /* unbound repository: nothing is archived, nothing to prefetch */
-    SpoolRequest r = {
-        .path = cmd_opt_setting(s, CMD_OPT_SPOOL_PATH, f->path),
-        .size = cmd_opt_setting(s, CMD_OPT_SPOOL_SIZE, f->size),
-        .jobs = cmd_opt_setting(s, CMD_OPT_PREFETCH_JOBS, f->jobs),
-        .idle_timeout = getenv(cmd_option(CMD_OPT_PREFETCH_IDLE_TIMEOUT)->env),
-        .repo_path = s->repo_path,
-    };
+    SpoolRequest r = spool_request(s, f);
     int rc = spool_settings_resolve(&r, id, st, &enabled, err);
     if (rc != 0 || !enabled)
         return rc;
-    /* the prefetcher (a fork of this process, s still on its stack) opens its own */
-    st->opener = (StorageOpener){open_again, (void *)s};
     PgpErr serr;
     pgp_err_clear(&serr);
     if (spool_open(st, sp, &serr) != 0)   /* one line: the message and what to do */
         log_warn("prefetch spool not used, fetching directly: %s%s%s", serr.msg,
                  serr.hint[0] != '\0' ? "; HINT: " : "", serr.hint);
     return 0;
+}
+
+/* After a segment was restored and the spool is in use: .requested, then the prefetcher (a
+ * fork of this process, s still on its stack: it opens its own repository). Closes sp. */
+static void spool_done(const CmdSettings *s, SpoolSettings *st, Spool *sp, const char *name)
+{
+    PgpErr nerr;
+    pgp_err_clear(&nerr);
+    if (spool_note_request(sp, name, &nerr) != 0)
+        log_warn("prefetch spool: %s", nerr.msg);
+    spool_close(sp);
+    st->opener = (StorageOpener){open_again, (void *)s};
+    prefetch_ensure(st, name);
+}
+
+/* A hit in the spool an earlier call set up, without opening the repository (on S3 that is a
+ * connection and a request per call, which replay would wait for): spool_open_cached. *done
+ * false: not there (or no such spool), go the usual way. */
+static int get_cached(const CmdSettings *s, const SpoolFlags *f, const char *name,
+                      const char *dest, bool *done, PgpErr *err)
+{
+    *done = false;
+    SpoolSettings *st = malloc(sizeof *st);   /* large (paths): not on the stack */
+    if (st == NULL)
+        return 0;   /* the usual way needs no more memory than this: it reports it */
+    SpoolRequest r = spool_request(s, f);
+    Spool *sp = NULL;
+    bool hit = false;
+    unsigned waited = 0;
+    int rc = spool_open_cached(&r, st, &sp, err);
+    if (rc == 0 && sp != NULL)
+        rc = spool_take(sp, name, dest, &hit, &waited, err);
+    if (rc == 0 && hit) {
+        log_info("restored \"%s\" from the prefetch spool \"%s\" (waited %u ms; repository "
+                 "not opened)", name, st->path, waited);
+        spool_done(s, st, sp, name);
+        sp = NULL;
+        *done = true;
+    }
+    spool_close(sp);
+    free(st);
+    return rc;
 }
 
 /* Spool hit, else a direct fetch; then the prefetcher. */
@@ -88,13 +135,8 @@ static int get_segment(const CmdSettings *s, const SpoolFlags *f, Repo *repo, co
         log_info("restored \"%s\" (%llu bytes) from \"%s\"", name, (unsigned long long)res.size,
                  res.object.path);
     if (rc == 0 && sp != NULL) {
-        PgpErr nerr;
-        pgp_err_clear(&nerr);
-        if (spool_note_request(sp, name, &nerr) != 0)
-            log_warn("prefetch spool: %s", nerr.msg);
-        spool_close(sp);
+        spool_done(s, st, sp, name);
         sp = NULL;
-        prefetch_ensure(st, name);
     }
     spool_close(sp);
     free(st);
@@ -164,13 +206,22 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
         return rc == PGP_ERR_NOT_FOUND ? (int)(err->code = PGP_ERR_CONFIG) : rc;
     Storage *storage = NULL;
     Repo *repo = NULL;
-    rc = cmd_open_repo(&s, false, &storage, &repo, err);
-    bool segment = parsed.kind == PG_WALFILE_SEGMENT;
-    if (rc == 0 && segment)
+    bool segment = parsed.kind == PG_WALFILE_SEGMENT, done = false;
+    if (segment)
+        rc = get_cached(&s, &flags, name, dest, &done, err);
+    if (rc == 0 && done && recovery_lease_due()) {   /* the repository only for the lease */
+        PgpErr lerr;
+        pgp_err_clear(&lerr);
+        if (cmd_open_repo(&s, false, &storage, &repo, &lerr) != 0)
+            recovery_lease_unreachable(lerr.msg);
+    } else if (rc == 0 && !done) {
+        rc = cmd_open_repo(&s, false, &storage, &repo, err);
+    }
+    if (rc == 0 && !done && segment)
         rc = get_segment(&s, &flags, repo, name, dest, err);
-    else if (rc == 0)   /* history, backup, partial files: always straight from the archive */
+    else if (rc == 0 && !done)   /* history, backup, partial files: always from the archive */
         rc = fetch_direct(repo, name, dest, err);
-    if (rc == 0 && segment)   /* keeps expire off the WAL this recovery still needs */
+    if (rc == 0 && segment && repo != NULL)   /* keeps expire off the WAL recovery still needs */
         recovery_lease_renew(cmd_lease_ttl(&s), repo, name);
     if (rc == PGP_ERR_NOT_FOUND && repo != NULL)
         rc = answer_missing(&s, repo, name, dest, err);

@@ -98,6 +98,13 @@ static bool in_archive_recovery(void)
            (stat("recovery.signal", &sb) == 0 || stat("standby.signal", &sb) == 0);
 }
 
+static bool recovery_lease_due_at(int64_t now)
+{
+    return !renewed_recently(now) && in_archive_recovery();
+}
+
+bool recovery_lease_due(void) { return recovery_lease_due_at((int64_t)time(NULL)); }
+
 /* Lowers *segno (and sets *tli) to where backup_label says the base backup started, when the
  * data directory has one: recovery has not consumed it yet, and pg_control may still hold a
  * later checkpoint copied at the end of the backup. */
@@ -195,7 +202,7 @@ void recovery_lease_renew(const char *ttl_text, Repo *repo, const char *walname)
 {
     int64_t now = (int64_t)time(NULL);
     const RepoIdentity *id = repo_identity(repo);
-    if (id == NULL || renewed_recently(now) || !in_archive_recovery())
+    if (id == NULL || !recovery_lease_due_at(now))
         return;
     PgpErr err;
     pgp_err_clear(&err);
@@ -210,6 +217,12 @@ void recovery_lease_renew(const char *ttl_text, Repo *repo, const char *walname)
     /* Also after a failure: the next attempt (and warning) a minute later, not at every
      * segment; the lease as last written keeps protecting meanwhile. */
     touch_stamp(path);
+}
+
+void recovery_lease_unreachable(const char *why)
+{
+    log_warn("cannot renew the recovery lease: %s", why);
+    touch_stamp("");   /* the next attempt a minute later, as after a failed write */
 }
 
 /* ---- the end of recovery -------------------------------------------------------------------- */

@@ -120,25 +120,6 @@ EOF
   log "${#READY[@]} segments ready: ${READY[0]} .. ${READY[-1]}"
 }
 
-# start_proxy: the fault proxy (no faults) in front of the S3 server, adding DELAY_MS to every
-# request, listening with TLS under a certificate of its own (pgBackRest speaks only https).
-start_proxy() {
-  local d=$W/proxy port
-  mkdir -p "$d"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=bench proxy" \
-    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$d/key.pem" -out "$d/cert.pem" \
-    >"$W/log/proxy-cert.log" 2>&1 || die "cannot make the proxy's certificate"
-  node "$W/bin/s3-fault-proxy.js" --upstream "$S3_TEST_ENDPOINT" --upstream-ca "$S3_TEST_CA_FILE" \
-    --fault-rate 0 --delay-ms "$DELAY_MS" --tls-cert "$d/cert.pem" --tls-key "$d/key.pem" \
-    --log "$W/log/proxy.log" >"$d/out" 2>"$W/log/proxy.err" &
-  PROXY_PID=$!
-  for _ in $(seq 1 100); do grep -q '^listening' "$d/out" 2>/dev/null && break; sleep 0.1; done
-  port=$(sed -n 's/^listening //p' "$d/out")
-  [ -n "$port" ] || die "the proxy did not start: $(cat "$W/log/proxy.err")"
-  PROXY_PORT=$port
-  log "latency proxy (+$DELAY_MS ms a request, TLS) at https://127.0.0.1:$port, pid $PROXY_PID"
-}
-
 # --- contestants -----------------------------------------------------------------------------
 declare -A LABEL=() CMD=() GET=() SECS=() FAILED=() MOD=()
 add() {  # ID LABEL ARCHIVE_COMMAND GET_COMMAND (with %f %p)
@@ -185,18 +166,7 @@ EOF
     "pgbackrest --config=$W/pgbr/local.conf --stanza=bench archive-push %p" \
     "pgbackrest --config=$W/pgbr/local.conf --stanza=bench --no-archive-async archive-get %f %p"
   [ "$WITH_S3" = 1 ] || return 0
-  sed -e "s|^repo1-path=.*|repo1-type=s3\nrepo1-path=/pgbackrest\nrepo1-s3-bucket=$BUCKET\nrepo1-s3-endpoint=localhost\nrepo1-s3-port=$S3_TEST_PORT\nrepo1-s3-uri-style=path\nrepo1-s3-region=$S3_TEST_REGION\nrepo1-s3-key=$S3_TEST_ACCESS_KEY\nrepo1-s3-key-secret=$S3_TEST_SECRET_KEY\nrepo1-s3-ca-file=$S3_TEST_CA_FILE|" \
-    -e "s|^spool-path=.*|spool-path=$W/pgbr/spool-s3|" "$W/pgbr/local.conf" >"$W/pgbr/s3.conf"
-  ( umask 077; cat >"$W/pgpitr-s3.conf" <<EOF
-[global]
-s3-endpoint = $S3_TEST_ENDPOINT
-s3-region = $S3_TEST_REGION
-s3-uri-style = path
-s3-key = $S3_TEST_ACCESS_KEY
-s3-key-secret = $S3_TEST_SECRET_KEY
-s3-ca-file = $S3_TEST_CA_FILE
-EOF
-  )
+  write_s3_configs "$W/pgbr/local.conf"
   local c="$p --config $W/pgpitr-s3.conf --repo s3://$BUCKET"
   add s_p1 "S3 TLS: pgpitr archive-push" "$c/s_p1 archive-push %p" "$c/s_p1 archive-get %f %p"
   add s_p4 "S3 TLS: pgpitr archive-push --jobs 4" "$c/s_p4 archive-push --jobs 4 %p" \
@@ -208,11 +178,7 @@ EOF
     "pgbackrest --config=$W/pgbr/s3.conf --stanza=bench --no-archive-async archive-get %f %p"
   [ "$DELAY_MS" -gt 0 ] || return 0
   start_proxy
-  sed -e "s|^repo1-s3-port=.*|repo1-s3-port=$PROXY_PORT|" -e "s|^repo1-s3-ca-file=.*|repo1-s3-ca-file=$W/proxy/cert.pem|" \
-    -e "s|^repo1-path=.*|repo1-path=/pgbackrest-proxy|" -e "s|^spool-path=.*|spool-path=$W/pgbr/spool-p|" \
-    "$W/pgbr/s3.conf" >"$W/pgbr/proxy.conf"
-  sed -e "s|^s3-endpoint = .*|s3-endpoint = https://127.0.0.1:$PROXY_PORT|" \
-    -e "s|^s3-ca-file = .*|s3-ca-file = $W/proxy/cert.pem|" "$W/pgpitr-s3.conf" >"$W/pgpitr-proxy.conf"
+  write_proxy_configs /pgbackrest-proxy
   c="$p --config $W/pgpitr-proxy.conf --repo s3://$BUCKET"
   local t="S3 TLS +${DELAY_MS} ms"
   add p_p1 "$t: pgpitr archive-push" "$c/p_p1 archive-push %p" "$c/p_p1 archive-get %f %p"

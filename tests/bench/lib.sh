@@ -184,7 +184,8 @@ start_source() {
 # make_source PGPITR_REPO_ARGS [vacuum]: the bench's source cluster in $W/pgdata, loaded with
 # pgbench at $SCALE under wal_level minimal, then archiving into pgbackrest's stanza and (when
 # $PGPITR is set) into pgpitr's repository named by PGPITR_REPO_ARGS; "vacuum" freezes the
-# tables first (no anti-wraparound writes during the timed runs). Needs $CONF.
+# tables first (no anti-wraparound writes during the timed runs). Needs $CONF. ARCHIVE_EXTRA, if
+# set, is one more command run (after those, && %p) by archive_command: more repositories.
 make_source() {
   log "initdb + pgbench -i -s $SCALE (wal_level = minimal for the load)"
   "$PGBIN/initdb" -D "$W/pgdata" -U postgres -A trust --no-sync >"$W/log/initdb.log" 2>&1 \
@@ -212,7 +213,7 @@ EOF
 wal_level = replica
 max_wal_senders = 10
 archive_mode = on
-archive_command = '${pgpitr_push}pgbackrest --config=$CONF --stanza=bench archive-push %p'
+archive_command = '${pgpitr_push}pgbackrest --config=$CONF --stanza=bench archive-push %p${ARCHIVE_EXTRA:+ && $ARCHIVE_EXTRA}'
 EOF
   start_source
   sed -i "/^pg1-port=/d; s|^\[bench\]\$|[bench]\npg1-port=$PORT|" "$CONF"
@@ -220,7 +221,7 @@ EOF
   log "data directory (without pg_wal): $((DATA_BYTES / 1048576)) MiB"
 }
 
-# --- the S3 test server (s3.sh, drain.sh) ------------------------------------------------------
+# --- the S3 test server (s3.sh, drain.sh, restore.sh) ------------------------------------------------------
 
 # The s3-test-server script (../shared/tools), or S3_TEST_SERVER.
 s3_tool() {
@@ -261,6 +262,57 @@ start_s3() {
   done
   tail -n 5 "$W/log/s3-start.log" >&2
   die "cannot start the S3 test server"
+}
+
+# start_proxy: tests/tools/s3-fault-proxy.js (copied into $W/bin by the outer part) in front of
+# the S3 server without faults, adding DELAY_MS to every request, listening with TLS under a
+# certificate of its own (pgBackRest speaks only https; the certificate names DNS:localhost,
+# which pgBackRest checks). Sets PROXY_PORT and PROXY_PID; the cert is $W/proxy/cert.pem.
+start_proxy() {
+  local d=$W/proxy port
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=bench proxy" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$d/key.pem" -out "$d/cert.pem" \
+    >"$W/log/proxy-cert.log" 2>&1 || die "cannot make the proxy's certificate"
+  node "$W/bin/s3-fault-proxy.js" --upstream "$S3_TEST_ENDPOINT" --upstream-ca "$S3_TEST_CA_FILE" \
+    --fault-rate 0 --delay-ms "$DELAY_MS" --tls-cert "$d/cert.pem" --tls-key "$d/key.pem" \
+    --log "$W/log/proxy.log" >"$d/out" 2>"$W/log/proxy.err" &
+  PROXY_PID=$!
+  for _ in $(seq 1 100); do grep -q '^listening' "$d/out" 2>/dev/null && break; sleep 0.1; done
+  port=$(sed -n 's/^listening //p' "$d/out")
+  [ -n "$port" ] || die "the proxy did not start: $(cat "$W/log/proxy.err")"
+  PROXY_PORT=$port
+  log "latency proxy (+$DELAY_MS ms a request, TLS) at https://127.0.0.1:$port, pid $PROXY_PID"
+}
+
+# write_s3_configs PGBR_LOCAL_CONF: the S3 test server's settings (start_s3) for both tools:
+# $W/pgbr/s3.conf, PGBR_LOCAL_CONF with an S3 repository at /pgbackrest (endpoint "localhost":
+# pgBackRest checks only DNS names of the certificate) and spool $W/pgbr/spool-s3; and
+# $W/pgpitr-s3.conf (mode 0600: it holds the key), for pgpitr --config ... --repo s3://BUCKET/...
+write_s3_configs() {
+  sed -e "s|^repo1-path=.*|repo1-type=s3\nrepo1-path=/pgbackrest\nrepo1-s3-bucket=$BUCKET\nrepo1-s3-endpoint=localhost\nrepo1-s3-port=$S3_TEST_PORT\nrepo1-s3-uri-style=path\nrepo1-s3-region=$S3_TEST_REGION\nrepo1-s3-key=$S3_TEST_ACCESS_KEY\nrepo1-s3-key-secret=$S3_TEST_SECRET_KEY\nrepo1-s3-ca-file=$S3_TEST_CA_FILE|" \
+    -e "s|^spool-path=.*|spool-path=$W/pgbr/spool-s3|" "$1" >"$W/pgbr/s3.conf"
+  ( umask 077; cat >"$W/pgpitr-s3.conf" <<EOF
+[global]
+s3-endpoint = $S3_TEST_ENDPOINT
+s3-region = $S3_TEST_REGION
+s3-uri-style = path
+s3-key = $S3_TEST_ACCESS_KEY
+s3-key-secret = $S3_TEST_SECRET_KEY
+s3-ca-file = $S3_TEST_CA_FILE
+EOF
+  )
+}
+
+# write_proxy_configs PGBR_REPO_PATH: after write_s3_configs and start_proxy, the same through
+# the proxy: $W/pgbr/proxy.conf (repository PGBR_REPO_PATH, spool $W/pgbr/spool-p) and
+# $W/pgpitr-proxy.conf.
+write_proxy_configs() {
+  sed -e "s|^repo1-s3-port=.*|repo1-s3-port=$PROXY_PORT|" -e "s|^repo1-s3-ca-file=.*|repo1-s3-ca-file=$W/proxy/cert.pem|" \
+    -e "s|^repo1-path=.*|repo1-path=$1|" -e "s|^spool-path=.*|spool-path=$W/pgbr/spool-p|" \
+    "$W/pgbr/s3.conf" >"$W/pgbr/proxy.conf"
+  ( umask 077; sed -e "s|^s3-endpoint = .*|s3-endpoint = https://127.0.0.1:$PROXY_PORT|" \
+    -e "s|^s3-ca-file = .*|s3-ca-file = $W/proxy/cert.pem|" "$W/pgpitr-s3.conf" >"$W/pgpitr-proxy.conf" )
 }
 
 # --- the archive module (drain.sh, sustained.sh) -------------------------------------------------

@@ -62,7 +62,7 @@ stray_pids() {
   local p exe cmd
   for p in /proc/[0-9]*; do
     exe=$(readlink "$p/exe" 2>/dev/null) || continue
-    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
     if [ "$exe" = "$W/bin/pgpitr" ] || { [[ "$exe" == */pgbackrest ]] && [[ "$cmd" == *"$W/pgbr/"* ]]; }; then
       printf '%s\n' "${p#/proc/}"
     fi

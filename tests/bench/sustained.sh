@@ -120,18 +120,7 @@ EOF
   add l_br "local: pgbackrest async, process-max 2" \
     "pgbackrest --config=$W/pgbr/local.conf --stanza=bench archive-push %p"
   [ "$WITH_S3" = 1 ] || return 0
-  sed -e "s|^repo1-path=.*|repo1-type=s3\nrepo1-path=/pgbackrest\nrepo1-s3-bucket=$BUCKET\nrepo1-s3-endpoint=localhost\nrepo1-s3-port=$S3_TEST_PORT\nrepo1-s3-uri-style=path\nrepo1-s3-region=$S3_TEST_REGION\nrepo1-s3-key=$S3_TEST_ACCESS_KEY\nrepo1-s3-key-secret=$S3_TEST_SECRET_KEY\nrepo1-s3-ca-file=$S3_TEST_CA_FILE|" \
-    -e "s|^spool-path=.*|spool-path=$W/pgbr/spool-s3|" "$W/pgbr/local.conf" >"$W/pgbr/s3.conf"
-  ( umask 077; cat >"$W/pgpitr-s3.conf" <<EOF
-[global]
-s3-endpoint = $S3_TEST_ENDPOINT
-s3-region = $S3_TEST_REGION
-s3-uri-style = path
-s3-key = $S3_TEST_ACCESS_KEY
-s3-key-secret = $S3_TEST_SECRET_KEY
-s3-ca-file = $S3_TEST_CA_FILE
-EOF
-  )
+  write_s3_configs "$W/pgbr/local.conf"
   local c="$p --config $W/pgpitr-s3.conf --repo s3://$BUCKET"
   add s_p1 "S3 TLS: pgpitr archive-push" "$c/s_p1 archive-push %p"
   add s_p4 "S3 TLS: pgpitr archive-push --jobs 4" "$c/s_p4 archive-push --jobs 4 %p"

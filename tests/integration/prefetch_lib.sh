@@ -1,7 +1,22 @@
 # shellcheck shell=bash
 # prefetch_lib.sh - helpers shared by the test_prefetch_*.sh tests (sourced after lib.sh):
-# archive-get through a spool, waiting for the prefetcher, counting what the spool holds, and
+# archiving segments to fetch, archive-get through a spool, waiting for the prefetcher,
+# counting what the spool holds, and
 # sampling that count in the background.
+
+# archive_segments COUNT: COUNT real WAL segments (make_segments) pushed into $REPO; sets segs
+# (their files, sorted) and names (their WAL names).
+archive_segments() {
+    local s
+    make_segments "$WORK/segs" "$1"
+    mapfile -t segs < <(find "$WORK/segs" -maxdepth 1 -type f | sort)
+    names=()
+    for s in "${segs[@]}"; do
+        pgp_capture --repo "$REPO" archive-push "$s"
+        assert_rc 0 "archive-push $(basename "$s")"
+        names+=("$(basename "$s")")
+    done
+}
 
 # spool_get SPOOL NAME: archive-get NAME into $WORK/tmp/dest through SPOOL with spool-size
 # BOUND segments of SEG_BYTES (both set by the test, as is REPO); sets RC, OUT, ERR.

@@ -12,14 +12,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/prefetch_lib.sh"
 
 N=8
-make_segments "$WORK/segs" "$N"
-mapfile -t segs < <(find "$WORK/segs" -maxdepth 1 -type f | sort)
-for s in "${segs[@]}"; do
-    pgp_capture --repo "$REPO" archive-push "$s"
-    assert_rc 0 "archive-push $(basename "$s")"
-done
-names=()
-for s in "${segs[@]}"; do names+=("$(basename "$s")"); done
+archive_segments "$N"
 export PGPITR_PREFETCH_IDLE_TIMEOUT=3
 SEG_BYTES=$(file_size "${segs[0]}")
 BOUND=3

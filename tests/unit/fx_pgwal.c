@@ -19,6 +19,18 @@ static void put_le(unsigned char *b, size_t off, uint64_t v, size_t n)
         b[off + i] = (unsigned char)(v >> (8 * i));
 }
 
+void fx_pg_control(uint8_t buf[PG_CONTROL_READ_MAX], uint64_t sysid, uint32_t version,
+                   uint64_t checkpoint, uint64_t redo, uint32_t tli)
+{
+    memset(buf, 0, PG_CONTROL_READ_MAX);
+    put_le(buf, 0, sysid, 8);
+    put_le(buf, 8, version, 4);
+    put_le(buf, 32, checkpoint, 8);   /* checkPoint */
+    put_le(buf, 40, redo, 8);         /* checkPointCopy.redo */
+    put_le(buf, 48, tli, 4);          /* checkPointCopy.ThisTimeLineID */
+    put_le(buf, 288, pg_crc32c(buf, 288), 4);
+}
+
 void fx_pgwal_name(uint64_t segno, char out[PG_WALNAME_SEG_LEN + 1])
 {
     snprintf(out, PG_WALNAME_SEG_LEN + 1, "%08X%08X%08X", 1u, (unsigned)(segno / 4096),

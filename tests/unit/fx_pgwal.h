@@ -1,8 +1,8 @@
 /*
  * fx_pgwal.h - a fabricated pg_wal for the archive-push suites: segments of timeline 1 with
  * valid long page headers (FX_PGWAL_SEGSIZE bytes, content varying with a seed), their .ready
- * marks, and `pgpitr archive-push` run in-process with its stderr captured. Every helper
- * asserts with Check.
+ * marks, `pgpitr archive-push` run in-process with its stderr captured, and a pg_control with
+ * a valid CRC. Every helper asserts with Check.
  */
 #ifndef PGPITR_FX_PGWAL_H
 #define PGPITR_FX_PGWAL_H
@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pgpitr/pg/pgcontrol.h"
 #include "pgpitr/pg/walname.h"
 
 #define FX_PGWAL_SEGSIZE (1u << 20)
@@ -27,5 +28,10 @@ void fx_pgwal_done(const char *wal, uint64_t segno);
  * next call; stored under scratch). Returns the run's status. args is NULL-terminated. */
 int fx_pgwal_push(const char *scratch, const char *repo, const char *wal, uint64_t segno,
                   const char *const *args, const char **log);
+
+/* A pg_control (PostgreSQL 13-16 layout, pg_control_version `version`) of sysid whose latest
+ * checkpoint record is at checkpoint, its REDO point at redo, on timeline tli; CRC-32C set. */
+void fx_pg_control(uint8_t buf[PG_CONTROL_READ_MAX], uint64_t sysid, uint32_t version,
+                   uint64_t checkpoint, uint64_t redo, uint32_t tli);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fx_pgwal.h"
 #include "fx_repo.h"
 #include "pgpitr/pg/pgcontrol.h"
 
@@ -211,21 +212,10 @@ END_TEST
 
 /* ---- pg_control and backup_label ---------------------------------------------------------- */
 
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static void control(uint8_t buf[PG_CONTROL_READ_MAX], uint32_t version)
 {
-    memset(buf, 0, PG_CONTROL_READ_MAX);
-    put_le(buf, FX_SYSID, 8);
-    put_le(buf + 8, version, 4);
-    put_le(buf + 32, UINT64_C(0x0000000A12000060), 8);    /* checkPoint */
-    put_le(buf + 40, UINT64_C(0x0000000A11000028), 8);    /* checkPointCopy.redo */
-    put_le(buf + 48, 3, 4);                               /* ThisTimeLineID */
-    put_le(buf + 288, pg_crc32c(buf, 288), 4);
+    fx_pg_control(buf, FX_SYSID, version, UINT64_C(0x0000000A12000060),
+                  UINT64_C(0x0000000A11000028), 3);
 }
 
 START_TEST(pg_control_parse_checks_version_and_crc)

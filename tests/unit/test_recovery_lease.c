@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fx_pgwal.h"
 #include "fx_repo.h"
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/repo/lease.h"
@@ -38,23 +39,12 @@ static void put_file(const char *name, const void *buf, size_t len)
     fclose(f);
 }
 
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* pg_control of sysid whose latest checkpoint's REDO lies in segment redo_seg of tli. */
 static void put_control(uint64_t sysid, uint32_t tli, uint64_t redo_seg, bool damaged)
 {
     uint8_t buf[PG_CONTROL_READ_MAX];
-    memset(buf, 0, sizeof buf);
-    put_le(buf, sysid, 8);
-    put_le(buf + 8, PG_CONTROL_VERSION_13, 4);
-    put_le(buf + 32, redo_seg * FX_SEGSIZE + 0x60, 8);
-    put_le(buf + 40, redo_seg * FX_SEGSIZE + 0x28, 8);
-    put_le(buf + 48, tli, 4);
-    put_le(buf + 288, pg_crc32c(buf, 288), 4);
+    fx_pg_control(buf, sysid, PG_CONTROL_VERSION_13, redo_seg * FX_SEGSIZE + 0x60,
+                  redo_seg * FX_SEGSIZE + 0x28, tli);
     if (damaged)
         buf[40] ^= 0x10;
     put_file("global/pg_control", buf, sizeof buf);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fx_err.h"
+#include "fx_pgwal.h"
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/archive/spool_file.h"
@@ -338,6 +339,117 @@ START_TEST(settings)
 }
 END_TEST
 
+/* archive-get's hit without the repository: only a spool whose identity this call would write
+ * (repository, boot, the data directory's cluster, recorded segment size) is opened, and
+ * nothing is created, wiped or rewritten on the way. */
+static void put_control(uint64_t sysid)
+{
+    uint8_t buf[PG_CONTROL_READ_MAX];
+    fx_pg_control(buf, sysid, PG_CONTROL_VERSION_13, 0x5000060, 0x5000028, 1);
+    char p[PATH_MAX];
+    ck_assert(spool_join(p, tdir, "global"));
+    mkdir(p, 0700);
+    ck_assert(spool_join(p, tdir, "global/pg_control"));
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, sizeof buf, f), sizeof buf);
+    fclose(f);
+}
+
+static Spool *open_cached(const char *repo_path, SpoolSettings *st)
+{
+    SpoolRequest r = {.repo_path = repo_path};
+    Spool *sp = NULL;
+    PgpErr err;
+    ck_assert_int_eq(spool_open_cached(&r, st, &sp, &err), 0);
+    return sp;
+}
+
+START_TEST(open_cached_needs_the_same_identity)
+{
+    static SpoolSettings st, cached;
+    bool enabled = false;
+    PgpErr err;
+    char ident[PATH_MAX], before[SPOOL_IDENTITY_MAX], after[SPOOL_IDENTITY_MAX];
+    unsetenv("PGPITR_SPOOL_PATH");
+    unsetenv("PGPITR_SPOOL_SIZE");
+    unsetenv("PGPITR_PREFETCH_JOBS");
+    ck_assert_int_eq(chdir(tdir), 0);
+    put_file(tdir, "PG_VERSION", "15\n");
+    put_file(tdir, "recovery.signal", "");
+    char wal[PATH_MAX];
+    ck_assert(spool_join(wal, tdir, "pg_wal"));
+    ck_assert_int_eq(mkdir(wal, 0700), 0);
+    put_control(7345);
+    /* no spool yet: nothing, and nothing made */
+    ck_assert_ptr_null(open_cached(tdir, &cached));
+    ck_assert(!exists(tdir, "pg_wal/pgpitr_spool"));
+    /* the usual way sets it up (identity from repo.json: system 7345, 16 MiB segments) */
+    ck_assert_int_eq(resolve(NULL, NULL, &st, &enabled, &err), 0);
+    ck_assert(enabled);
+    Spool *sp = NULL;
+    ck_assert_int_eq(spool_open(&st, &sp, &err), 0);
+    spool_close(sp);
+    ck_assert_ptr_nonnull(strstr(st.identity, "wal-segment-size 16777216\n"));
+    ck_assert(spool_join(ident, st.path, ".identity"));
+    read_all(ident, before, sizeof before);
+    /* now without the repository: the same spool and settings */
+    sp = open_cached(tdir, &cached);
+    ck_assert_ptr_nonnull(sp);
+    ck_assert_str_eq(cached.identity, st.identity);
+    ck_assert_str_eq(cached.path, st.path);
+    ck_assert_uint_eq(cached.segsize, 16 * MIB);
+    ck_assert_uint_eq(cached.max_segments, st.max_segments);
+    ck_assert_uint_eq(cached.jobs, st.jobs);
+    spool_close(sp);
+    /* another repository, another cluster in pg_control, a damaged pg_control, no
+     * recovery: not opened, and the spool left as it was */
+    ck_assert_ptr_null(open_cached(wal, &cached));
+    put_control(7346);
+    ck_assert_ptr_null(open_cached(tdir, &cached));
+    put_file(tdir, "global/pg_control", "torn");
+    ck_assert_ptr_null(open_cached(tdir, &cached));
+    put_control(7345);
+    unlink("recovery.signal");
+    ck_assert_ptr_null(open_cached(tdir, &cached));
+    put_file(tdir, "standby.signal", "");
+    ck_assert_ptr_nonnull((sp = open_cached(tdir, &cached)));
+    spool_close(sp);
+    read_all(ident, after, sizeof after);
+    ck_assert_str_eq(after, before);
+    /* written before this boot (or by a version without the segment size): not opened */
+    char *boot = strstr(before, "boot-id ");
+    ck_assert_ptr_nonnull(boot);
+    boot[8] = boot[8] == 'x' ? 'y' : 'x';
+    put_file(st.path, ".identity", before);
+    ck_assert_ptr_null(open_cached(tdir, &cached));
+    put_file(st.path, ".identity", "pgpitr-spool 1\nrepo /r\nsystem-identifier 7345\nboot-id x\n");
+    ck_assert_ptr_null(open_cached(tdir, &cached));
+    read_all(ident, after, sizeof after);
+    ck_assert_str_eq(after, "pgpitr-spool 1\nrepo /r\nsystem-identifier 7345\nboot-id x\n");
+}
+END_TEST
+
+START_TEST(identity_segment_size)
+{
+    char t[SPOOL_IDENTITY_MAX];
+    uint32_t seg = 0;
+    spool_identity_text("/r", 1, 16 * MIB, "b", t);
+    ck_assert(spool_identity_segsize(t, &seg));
+    ck_assert_uint_eq(seg, 16 * MIB);
+    spool_identity_text("/r", 1, 1024 * MIB, "b", t);
+    ck_assert(spool_identity_segsize(t, &seg));
+    ck_assert_uint_eq(seg, 1024 * MIB);
+    spool_identity_text("/r", 1, 3 * MIB, "b", t);          /* not a power of two */
+    ck_assert(!spool_identity_segsize(t, &seg));
+    spool_identity_text("/r", 1, 512 * 1024, "b", t);       /* below 1 MiB */
+    ck_assert(!spool_identity_segsize(t, &seg));
+    ck_assert(!spool_identity_segsize("pgpitr-spool 1\nrepo /r\nwal-segment-size 16777216\n", &seg));
+    ck_assert(!spool_identity_segsize("pgpitr-spool 2\nrepo /r\nwal-segment-size 16777216x\n", &seg));
+    ck_assert(!spool_identity_segsize("pgpitr-spool 2\nrepo /r\n", &seg));
+}
+END_TEST
+
 /* ---- the directory ---------------------------------------------------------------------------- */
 
 #define TSEG 4096u   /* the segment size of the directory tests: small files */
@@ -476,10 +588,12 @@ START_TEST(identity_mismatch_wipes)
     close(dfd);
     /* identity text: repository, system identifier and boot id all count */
     char t1[SPOOL_IDENTITY_MAX], t2[SPOOL_IDENTITY_MAX];
-    spool_identity_text("/r", 1, "boot-a", t1);
-    spool_identity_text("/r", 1, "boot-b", t2);
+    spool_identity_text("/r", 1, 16 * MIB, "boot-a", t1);
+    spool_identity_text("/r", 1, 16 * MIB, "boot-b", t2);
     ck_assert_str_ne(t1, t2);
-    spool_identity_text("/r", 2, "boot-a", t2);
+    spool_identity_text("/r", 2, 16 * MIB, "boot-a", t2);
+    ck_assert_str_ne(t1, t2);
+    spool_identity_text("/r", 1, 64 * MIB, "boot-a", t2);
     ck_assert_str_ne(t1, t2);
 }
 END_TEST
@@ -557,6 +671,7 @@ Suite *suite_spool(void)
     tcase_add_test(tc, file_kinds);
     tcase_add_test(tc, obsolete_names);
     tcase_add_test(tc, window);
+    tcase_add_test(tc, identity_segment_size);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("directory");
@@ -566,6 +681,7 @@ Suite *suite_spool(void)
     tcase_add_test(tc, directory_checks);
     tcase_add_test(tc, identity_mismatch_wipes);
     tcase_add_test(tc, take_and_request);
+    tcase_add_test(tc, open_cached_needs_the_same_identity);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,8 +9,9 @@
  *                           (spool_file.h); a take checks the file against it again
  *   .fetch.<name>, .<...>   work in progress of the prefetcher (never handed out)
  *   .inflight.<name>        the prefetcher is fetching <name> (archive-get waits for it)
- *   .identity               which repository, cluster and boot the files belong to; also the
- *                           lock that serializes "check identity + publish/take" with a wipe
+ *   .identity               which repository, cluster (and its segment size) and boot the
+ *                           files belong to; also the lock that serializes "check identity +
+ *                           publish/take" with a wipe
  *   .requested              the last segment name PostgreSQL was given (written by archive-get)
  *   .prefetch.lock          flock held by the one running prefetcher
  *
@@ -120,9 +121,13 @@ typedef struct SpoolWindow {
 typedef bool (*SpoolHaveFn)(void *ud, uint64_t segno);
 bool spool_window_next(const SpoolWindow *w, SpoolHaveFn have, void *ud, uint64_t *segno);
 
-/* "pgpitr-spool 1\nrepo ...\nsystem-identifier ...\nboot-id ...\n" into out. */
-void spool_identity_text(const char *repo, uint64_t sysid, const char *boot_id,
+/* "pgpitr-spool 2\nrepo ...\nsystem-identifier ...\nwal-segment-size ...\nboot-id ...\n"
+ * into out: the repository and what its repo.json said when the spool was set up. */
+void spool_identity_text(const char *repo, uint64_t sysid, uint32_t segsize, const char *boot_id,
                          char out[SPOOL_IDENTITY_MAX]);
+/* The wal-segment-size of an identity text of this version; false when there is none or it
+ * is not a power of two from 1 MiB to 1 GiB. */
+bool spool_identity_segsize(const char *text, uint32_t *segsize);
 
 /* dir + "/" + name into out; false (out empty) if it does not fit. */
 bool spool_join(char out[PATH_MAX], const char *dir, const char *name);
@@ -154,6 +159,17 @@ typedef struct Spool Spool;
  * until spool_close. */
 int spool_open(const SpoolSettings *st, Spool **out, PgpErr *err);
 void spool_close(Spool *sp);   /* NULL is a no-op */
+
+/* archive-get's way to a hit without reading the repository (on S3 a connection and a
+ * request per call, on replay's critical path): when the current directory is a data directory
+ * in archive recovery and the spool (r's path, or the default) already carries the identity this
+ * call would write - r's repository, this boot, the system identifier of the data directory's
+ * pg_control, and the segment size recorded next to them by the call that read repo.json -
+ * *out is that spool, opened as spool_open does, and st is what spool_settings_resolve gives
+ * for that identity. Otherwise *out is NULL and 0 returned: the caller opens the repository and
+ * goes the usual way. Creates, wipes and changes nothing. Only settings that do not parse
+ * are errors (as spool_settings_resolve). */
+int spool_open_cached(const SpoolRequest *r, SpoolSettings *st, Spool **out, PgpErr *err);
 
 /* Moves spool/name to dest after the checks of spool_file_take (owner, type, links, size,
  * SHA-256 against the record): *hit true on success. When the file is not there but the

@@ -23,5 +23,11 @@ typedef struct WalGetResult {
 
 int wal_get_file(Repo *repo, const char *walname, const char *dest, WalGetResult *res,
                  PgpErr *err);
+/* wal_get_file of an object already found (repo_archive_find_many: the prefetcher looks a run of
+ * segments up with one listing). The same checks: the bytes are verified against the SHA-256
+ * in obj's name before dest appears. An object that vanished since it was listed is an error
+ * (not PGP_ERR_NOT_FOUND). */
+int wal_get_object(Repo *repo, const RepoArchiveObject *obj, const char *walname,
+                   const char *dest, WalGetResult *res, PgpErr *err);
 
 #endif

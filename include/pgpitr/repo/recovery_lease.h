@@ -25,6 +25,7 @@
 #ifndef PGPITR_RECOVERY_LEASE_H
 #define PGPITR_RECOVERY_LEASE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
@@ -50,6 +51,13 @@ int recovery_lease_begin(Storage *st, const char *pgdata, uint64_t sysid, uint32
  * current directory is a data directory in archive recovery. ttl_text: as for
  * recovery_lease_ttl. Never fails: warnings only. */
 void recovery_lease_renew(const char *ttl_text, Repo *repo, const char *walname);
+/* Whether recovery_lease_renew would write now (the current directory is a data directory in
+ * archive recovery and the stamp is older than RECOVERY_LEASE_RENEW_S): archive-get opens the
+ * repository for a spool hit only then. One stat() or two. */
+bool recovery_lease_due(void);
+/* archive-get when the lease was due but the repository could not be opened: a warning, and
+ * the next attempt RECOVERY_LEASE_RENEW_S later (not one per segment). */
+void recovery_lease_unreachable(const char *why);
 
 /* The prefetcher, once archive recovery of datadir has ended: removes its lease from the
  * repository at repo_path and the stamp. Warnings only. */
