@@ -111,20 +111,13 @@ int backup_store_pending(Storage *s, const BackupStoreOptions *opt, StorageWrite
 
 /* ---- what the files had in common -------------------------------------------------------- */
 
-/* The first 16 hex digits of a SHA-256 as a number (case and validity were checked where
- * the digest was made; anything else maps to some number, which only a count would see). */
+/* The first 16 hex digits of a SHA-256 as a number (the digest was made and checked here). */
 static uint64_t digest_prefix(const char *hex)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 16 && hex[i] != '\0'; i++) {
-        char c = hex[i];
-        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-                                            : 0;
-        v = v << 4 | d;
-    }
-    return v;
+    char head[17];
+    memcpy(head, hex, 16);   /* sha256_hex: always 64 digits */
+    head[16] = '\0';
+    return strtoull(head, NULL, 16);
 }
 
 static bool dedup_push(uint64_t **v, size_t *n, size_t *cap, const char *hex)
