@@ -292,8 +292,12 @@ start_proxy() {
 write_s3_configs() {
   sed -e "s|^repo1-path=.*|repo1-type=s3\nrepo1-path=/pgbackrest\nrepo1-s3-bucket=$BUCKET\nrepo1-s3-endpoint=localhost\nrepo1-s3-port=$S3_TEST_PORT\nrepo1-s3-uri-style=path\nrepo1-s3-region=$S3_TEST_REGION\nrepo1-s3-key=$S3_TEST_ACCESS_KEY\nrepo1-s3-key-secret=$S3_TEST_SECRET_KEY\nrepo1-s3-ca-file=$S3_TEST_CA_FILE|" \
     -e "s|^spool-path=.*|spool-path=$W/pgbr/spool-s3|" "$1" >"$W/pgbr/s3.conf"
-  ( umask 077; cat >"$W/pgpitr-s3.conf" <<EOF
-[global]
+  ( umask 077; { echo "[global]"; pgpitr_s3_settings; } >"$W/pgpitr-s3.conf" )
+}
+
+# pgpitr_s3_settings: the S3 test server's settings (start_s3) as pgpitr.conf lines.
+pgpitr_s3_settings() {
+  cat <<EOF
 s3-endpoint = $S3_TEST_ENDPOINT
 s3-region = $S3_TEST_REGION
 s3-uri-style = path
@@ -301,7 +305,6 @@ s3-key = $S3_TEST_ACCESS_KEY
 s3-key-secret = $S3_TEST_SECRET_KEY
 s3-ca-file = $S3_TEST_CA_FILE
 EOF
-  )
 }
 
 # write_proxy_configs PGBR_REPO_PATH: after write_s3_configs and start_proxy, the same through

@@ -123,20 +123,11 @@ CHECK_SQL="SELECT (SELECT count(*) FROM pgbench_history) || '/' || (SELECT sum(a
 # given "localhost", which the test server's certificate names too.
 write_configs() {
   PCONF=$W/pgpitr.conf
-  ( umask 077; cat >"$PCONF" <<EOF
-[global]
-repo = s3://$BUCKET/pgpitr
-s3-endpoint = $S3_TEST_ENDPOINT
-s3-region = $S3_TEST_REGION
-s3-uri-style = path
-s3-key = $S3_TEST_ACCESS_KEY
-s3-key-secret = $S3_TEST_SECRET_KEY
-s3-ca-file = $S3_TEST_CA_FILE
-s3-part-size = ${PART_MIB}MiB
-compress = zstd
-compress-level = 1
-EOF
-  )
+  ( umask 077; {
+    printf '[global]\nrepo = s3://%s/pgpitr\n' "$BUCKET"
+    pgpitr_s3_settings
+    printf 's3-part-size = %sMiB\ncompress = zstd\ncompress-level = 1\n' "$PART_MIB"
+  } >"$PCONF" )
   mkdir -p "$W/pgbr/lock" "$W/pgbr/log" "$W/pgbr/spool"
   CONF=$W/pgbr/pgbackrest.conf
   ( umask 077; cat >"$CONF" <<EOF
