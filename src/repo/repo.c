@@ -104,6 +104,8 @@ void repo_free(Repo *r) { free(r); }
 Storage *repo_storage(Repo *r) { return r->storage; }
 bool repo_is_bound(const Repo *r) { return r->bound; }
 const RepoIdentity *repo_identity(const Repo *r) { return r->bound ? &r->id : NULL; }
+/* Encryption is not wired into repo_open yet (issue #16): no repository has a key. */
+const CryptoRepoKey *repo_crypto_key(const Repo *r) { (void)r; return NULL; }
 
 static int compare_identity(const RepoIdentity *have, const RepoIdentity *want, PgpErr *err)
 {

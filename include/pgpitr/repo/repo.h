@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/crypto/keyring.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/storage/storage.h"
@@ -38,6 +39,9 @@ void repo_free(Repo *r);
 Storage *repo_storage(Repo *r);
 bool repo_is_bound(const Repo *r);
 const RepoIdentity *repo_identity(const Repo *r);   /* NULL if unbound */
+/* The repository key of an encrypted repository (docs/encryption.md); NULL when the
+ * repository is not encrypted. Owned by r. */
+const CryptoRepoKey *repo_crypto_key(const Repo *r);
 
 /* Binds an unbound repository to id (writing repo.json durably, never replacing one that a
  * concurrent process wrote first), or checks id against the bound identity:
