@@ -89,7 +89,7 @@ static int check_segment(const PgWalName *name, const char *base, const SourceMa
                         "\"%s\" starts at WAL position %s, which does not belong to that file name",
                         base, lsn);
     }
-    *id = (RepoIdentity){hdr.system_identifier, hdr.pg_major, hdr.segsize};
+    *id = (RepoIdentity){hdr.system_identifier, hdr.pg_major, hdr.segsize, false};
     return 0;
 }
 

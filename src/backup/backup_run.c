@@ -123,7 +123,7 @@ static int check_cluster(PgConn *conn, Repo *repo, const BackupOptions *o, PgSys
         rc = pg_show(conn, "wal_segment_size", &segsize, err);
     if (rc == 0)
         rc = backup_source_check(conn, sys, o->primary_conninfo, src, err);
-    RepoIdentity id = {sys->system_identifier, sys->pg_major, 0};
+    RepoIdentity id = {sys->system_identifier, sys->pg_major, 0, false};
     if (rc == 0)
         rc = parse_segsize(segsize, &id.wal_segsize, err);
     if (rc == 0)

@@ -229,6 +229,19 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_UPLOAD_ABORT_AGE, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_UPLOAD_ABORT_AGE", NULL,
      .min = 0, .max = 30L * 86400, .def = "3600",
      .help = "seconds after which expire aborts an unfinished multipart upload (for tests)"},
+    /* Encryption at rest (docs/encryption.md): chosen when the repository is first used. */
+    {CMD_OPT_ENCRYPTION, NULL, 0, CMD_VAL_ENUM, "none|aes-256-gcm", "", "PGPITR_ENCRYPTION",
+     "encryption", .choices = "none|aes-256-gcm", .own_check = true, .def = "none",
+     .help = "encryption of a new repository (an existing one keeps its own)"},
+    {CMD_OPT_ENCRYPTION_KEY_FILE, NULL, 0, CMD_VAL_STRING, "FILE", "",
+     "PGPITR_ENCRYPTION_KEY_FILE", "encryption-key-file", .def = "not set",
+     .help = "master key: 32 bytes or 64 hex digits, mode 0600 or stricter"},
+    {CMD_OPT_ENCRYPTION_PASSPHRASE_FILE, NULL, 0, CMD_VAL_STRING, "FILE", "",
+     "PGPITR_ENCRYPTION_PASSPHRASE_FILE", "encryption-passphrase-file", .def = "not set",
+     .help = "master key from a passphrase (scrypt), mode 0600 or stricter"},
+    {CMD_OPT_ENCRYPTION_KEY_COMMAND, NULL, 0, CMD_VAL_STRING, "COMMAND", "",
+     "PGPITR_ENCRYPTION_KEY_COMMAND", "encryption-key-command", .def = "not set",
+     .help = "program (split on blanks, no shell) printing the master key"},
 
     /* Operations (docs/configuration.md): set once in the configuration file, read by the
      * commands that judge the setup. No flags yet: the commands using them add theirs. */

@@ -15,6 +15,7 @@
 #include "pgpitr/archive/spool.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/storage/s3.h"
+#include "settings_crypto.h"
 #include "settings_s3.h"
 
 int cmd_settings_load(const CmdGlobal *g, CmdSettings *out, PgpErr *err)
@@ -104,7 +105,10 @@ int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **r
     int rc = cmd_open_storage(s, create, storage, err);
     if (rc != 0)
         return rc;
-    rc = repo_open(*storage, repo, err);
+    RepoCryptoConfig cc;
+    rc = cmd_repo_crypto(s, &cc, err);
+    if (rc == 0)
+        rc = repo_open_crypto(*storage, cc, repo, err);
     if (rc != 0) {
         storage_free(*storage);
         *storage = NULL;

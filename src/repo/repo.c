@@ -1,7 +1,9 @@
 /*
  * repo.c - repo.json: binding a repository to one PostgreSQL cluster. The file is written
  * once with no-replace semantics, so two first pushes racing cannot both win; the loser
- * re-reads and compares.
+ * re-reads and compares. For an encrypted repository also its key document
+ * (keys/repo-key.json, docs/encryption.md), written the same way before repo.json, and the
+ * repository key unwrapped from it when the repository is opened.
  */
 #include "pgpitr/repo/repo.h"
 
@@ -13,16 +15,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "pgpitr/pg/walname.h"
 
 #define REPO_JSON REPO_LAYOUT_IDENTITY
 #define REPO_JSON_MAX (64 * 1024)
+#define REPO_KEY_DOC_MAX (16 * 1024)
+#define REPO_CIPHER "aes-256-gcm"
 
 struct Repo {
     Storage *storage;
     bool bound;
     RepoIdentity id;
+    RepoCryptoConfig crypto;    /* what the configuration asks; owns crypto.master */
+    CryptoRepoKey *key;         /* unwrapped: encrypted and bound (or just bound by us) */
 };
+
+/* repo.json's optional "encryption": absent or "none", or REPO_CIPHER. */
+static int parse_encryption(json_t *root, RepoIdentity *id, PgpErr *err)
+{
+    json_t *e = json_object_get(root, "encryption");
+    const char *v = e != NULL ? json_string_value(e) : "none";
+    if (v != NULL && strcmp(v, "none") == 0) {
+        id->encrypted = false;
+        return 0;
+    }
+    if (v != NULL && strcmp(v, REPO_CIPHER) == 0) {
+        id->encrypted = true;
+        return 0;
+    }
+    return PGP_FAIL(err, PGP_ERR_CORRUPT, "repository file \"%s\" names an unknown encryption",
+                    REPO_JSON);
+}
 
 int repo_identity_parse(const char *text, RepoIdentity *id, PgpErr *err)
 {
@@ -61,6 +86,7 @@ int repo_identity_parse(const char *text, RepoIdentity *id, PgpErr *err)
     }
     id->pg_major = (int)major;
     id->wal_segsize = (uint32_t)segsize;
+    rc = parse_encryption(root, id, err);
 out:
     json_decref(root);
     return rc;
@@ -84,28 +110,97 @@ static int read_identity(Repo *r, PgpErr *err)
     return rc;
 }
 
-int repo_open(Storage *storage, Repo **out, PgpErr *err)
+static int no_master_error(PgpErr *err, const char *what)
+{
+    PGP_FAIL(err, PGP_ERR_KEY, "%s, but no encryption key is configured", what);
+    pgp_err_hint(err, "set encryption-key-file, encryption-passphrase-file or "
+                 "encryption-key-command (docs/encryption.md)");
+    return PGP_ERR_KEY;
+}
+
+/* The repository key from the key document, unwrapped with the configured master key. */
+static int load_key(Repo *r, PgpErr *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = storage_get_all(r->storage, REPO_LAYOUT_KEY_DOC, REPO_KEY_DOC_MAX, &text, &len, err);
+    if (rc == PGP_ERR_NOT_FOUND)
+        return PGP_FAIL(err, PGP_ERR_CORRUPT, "repository is encrypted but its key document "
+                        "\"%s\" is missing", REPO_LAYOUT_KEY_DOC);
+    if (rc != 0)
+        return rc;
+    crypto_repo_key_free(r->key);
+    r->key = NULL;
+    rc = crypto_repo_key_unwrap(text, len, r->crypto.master, &r->key, err);
+    OPENSSL_cleanse(text, len);
+    free(text);
+    return rc != 0 ? pgp_err_context(err, "cannot open the repository key") : 0;
+}
+
+/* A bound repository's encryption against the configuration's. */
+static int match_crypto(Repo *r, PgpErr *err)
+{
+    if (!r->id.encrypted && r->crypto.encrypt) {
+        PGP_FAIL(err, PGP_ERR_CONFIG, "repository is not encrypted, but encryption = %s is "
+                 "configured", REPO_CIPHER);
+        pgp_err_hint(err, "a repository keeps the encryption it was made with: remove the "
+                     "encryption setting, or use a new repository");
+        return PGP_ERR_CONFIG;
+    }
+    if (!r->id.encrypted)
+        return 0;
+    if (r->crypto.master == NULL)
+        return no_master_error(err, "repository is encrypted (" REPO_CIPHER ")");
+    if (!r->crypto.encrypt) {
+        PGP_FAIL(err, PGP_ERR_CONFIG, "repository is encrypted (%s), but encryption is not "
+                 "configured", REPO_CIPHER);
+        pgp_err_hint(err, "set encryption = %s beside the key setting", REPO_CIPHER);
+        return PGP_ERR_CONFIG;
+    }
+    return load_key(r, err);
+}
+
+int repo_open_crypto(Storage *storage, RepoCryptoConfig cc, Repo **out, PgpErr *err)
 {
     *out = NULL;
     Repo *r = calloc(1, sizeof *r);
-    if (r == NULL)
+    if (r == NULL) {
+        crypto_master_free(cc.master);
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    }
     r->storage = storage;
+    r->crypto = cc;
     int rc = read_identity(r, err);
+    if (rc == 0 && r->bound)
+        rc = match_crypto(r, err);
+    else if (rc == 0 && cc.encrypt && cc.master == NULL)
+        rc = no_master_error(err, "encryption = " REPO_CIPHER " is configured");
     if (rc != 0) {
-        free(r);
+        repo_free(r);
         return rc;
     }
     *out = r;
     return 0;
 }
 
-void repo_free(Repo *r) { free(r); }
+int repo_open(Storage *storage, Repo **out, PgpErr *err)
+{
+    return repo_open_crypto(storage, (RepoCryptoConfig){0}, out, err);
+}
+
+void repo_free(Repo *r)
+{
+    if (r == NULL)
+        return;
+    crypto_repo_key_free(r->key);
+    crypto_master_free(r->crypto.master);
+    free(r);
+}
+
 Storage *repo_storage(Repo *r) { return r->storage; }
 bool repo_is_bound(const Repo *r) { return r->bound; }
 const RepoIdentity *repo_identity(const Repo *r) { return r->bound ? &r->id : NULL; }
-/* Encryption is not wired into repo_open yet (issue #16): no repository has a key. */
-const CryptoRepoKey *repo_crypto_key(const Repo *r) { (void)r; return NULL; }
+const CryptoRepoKey *repo_crypto_key(const Repo *r) { return r->key; }
 
 static int compare_identity(const RepoIdentity *have, const RepoIdentity *want, PgpErr *err)
 {
@@ -135,6 +230,12 @@ int repo_identity_to_json(const RepoIdentity *id, char **out, size_t *len, PgpEr
     json_t *root = json_pack("{s:i, s:s, s:i, s:I}", "format", REPO_FORMAT, "system_identifier",
                              sysid, "pg_major", id->pg_major, "wal_segment_size",
                              (json_int_t)id->wal_segsize);
+    /* Only an encrypted repository says so: an unencrypted one's repo.json stays as it was. */
+    if (root != NULL && id->encrypted &&
+        json_object_set_new(root, "encryption", json_string(REPO_CIPHER)) != 0) {
+        json_decref(root);
+        root = NULL;
+    }
     if (root == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -147,27 +248,52 @@ int repo_identity_to_json(const RepoIdentity *id, char **out, size_t *len, PgpEr
     return 0;
 }
 
+/* A fresh repository key, wrapped and written never-replace before repo.json: repo.json
+ * never names an encryption whose key is not in place. A process that loses the race (or
+ * finds the document of one that stopped before writing repo.json) unwraps that document
+ * instead, so every binder ends up with the one key. */
+static int make_key(Repo *r, PgpErr *err)
+{
+    char *json = NULL;
+    crypto_repo_key_free(r->key);
+    r->key = NULL;
+    int rc = crypto_repo_key_generate(&r->key, err);
+    if (rc == 0)
+        rc = crypto_repo_key_wrap(r->key, r->crypto.master, &json, err);
+    if (rc == 0)
+        rc = storage_put_all(r->storage, REPO_LAYOUT_KEY_DOC, 0, json, strlen(json), err);
+    free(json);
+    if (rc == PGP_ERR_CONFLICT)
+        return load_key(r, err);
+    return rc != 0 ? pgp_err_context(err, "cannot write the repository key") : 0;
+}
+
 int repo_bind(Repo *r, const RepoIdentity *id, PgpErr *err)
 {
     if (r->bound)
         return compare_identity(&r->id, id, err);
+    RepoIdentity want = *id;
+    want.encrypted = r->crypto.encrypt;
     char *text = NULL;
     size_t len = 0;
-    int rc = repo_identity_to_json(id, &text, &len, err);
-    if (rc != 0)
-        return rc;
-    rc = storage_put_all(r->storage, REPO_JSON, 0, text, len, err);
+    int rc = want.encrypted ? make_key(r, err) : 0;
+    if (rc == 0)
+        rc = repo_identity_to_json(&want, &text, &len, err);
+    if (rc == 0)
+        rc = storage_put_all(r->storage, REPO_JSON, 0, text, len, err);
     free(text);
     if (rc == PGP_ERR_CONFLICT) {
-        /* Someone bound it first: their identity rules; ours must match it. */
+        /* Someone bound it first: their identity and encryption rule; ours must match. */
         rc = read_identity(r, err);
         if (rc == 0 && !r->bound)
             rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "repository file \"%s\" vanished", REPO_JSON);
-        return rc != 0 ? rc : compare_identity(&r->id, id, err);
+        if (rc == 0)
+            rc = compare_identity(&r->id, id, err);
+        return rc != 0 ? rc : match_crypto(r, err);
     }
     if (rc != 0)
         return pgp_err_context(err, "cannot initialize repository");
-    r->id = *id;
+    r->id = want;
     r->bound = true;
     return 0;
 }

@@ -28,24 +28,47 @@ typedef struct RepoIdentity {
     uint64_t system_identifier;
     int pg_major;
     uint32_t wal_segsize;
+    /* repo.json's "encryption": "aes-256-gcm" (absent: not encrypted). Set by repo_bind from
+     * the repository's RepoCryptoConfig, never compared as part of the identity. */
+    bool encrypted;
 } RepoIdentity;
+
+/* What the configuration asks of encryption (the commands fill it: engines never read
+ * configuration). */
+typedef struct RepoCryptoConfig {
+    bool encrypt;               /* encryption = aes-256-gcm */
+    CryptoMaster *master;       /* NULL: no master key configured */
+} RepoCryptoConfig;
 
 typedef struct Repo Repo;
 
 /* Reads repo.json if present (a repository with none is "unbound"). Does not take
- * ownership of storage. A repo.json that does not parse is PGP_ERR_CORRUPT. */
+ * ownership of storage. A repo.json that does not parse is PGP_ERR_CORRUPT. The same as
+ * repo_open_crypto with no encryption configured. */
 int repo_open(Storage *storage, Repo **out, PgpErr *err);
+/* repo_open, then the encryption of a bound repository matched with cc before anything is
+ * written: an encrypted repository with no master key, or with a master key that does not
+ * unwrap its key document (keys/repo-key.json), is PGP_ERR_KEY; an encrypted repository
+ * without encryption configured, or an unencrypted one with it, PGP_ERR_CONFIG; a key
+ * document missing or damaged, PGP_ERR_CORRUPT. Encryption configured without a master key
+ * is PGP_ERR_KEY even for an unbound repository. Takes ownership of cc.master (freed with
+ * the repository, or here on failure). */
+int repo_open_crypto(Storage *storage, RepoCryptoConfig cc, Repo **out, PgpErr *err);
 void repo_free(Repo *r);
 Storage *repo_storage(Repo *r);
 bool repo_is_bound(const Repo *r);
 const RepoIdentity *repo_identity(const Repo *r);   /* NULL if unbound */
 /* The repository key of an encrypted repository (docs/encryption.md); NULL when the
- * repository is not encrypted. Owned by r. */
+ * repository is not encrypted (or, unbound, not configured to be). Owned by r. */
 const CryptoRepoKey *repo_crypto_key(const Repo *r);
 
 /* Binds an unbound repository to id (writing repo.json durably, never replacing one that a
  * concurrent process wrote first), or checks id against the bound identity:
- * PGP_ERR_WRONG_CLUSTER naming both values when they differ. */
+ * PGP_ERR_WRONG_CLUSTER naming both values when they differ. With encryption configured, a
+ * fresh repository key wrapped by the master key is written first (keys/repo-key.json, never
+ * replacing: a process that loses that race unwraps the winner's document), and repo.json
+ * records the encryption; a concurrent binder whose repo.json won is matched as repo_open_crypto
+ * does. id->encrypted is ignored: the configuration decides. */
 int repo_bind(Repo *r, const RepoIdentity *id, PgpErr *err);
 
 /* repo.json's text, as repo_bind writes it and repo_open reads it (exposed for the fuzz
