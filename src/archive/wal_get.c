@@ -77,9 +77,13 @@ static int stream_object(Repo *repo, const RepoArchiveObject *obj, DestFile *d, 
     if (buf == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     ObjectReadOptions opt = {.codec = obj->codec, .expect_sha256 = obj->sha256_hex,
-                             .hash_thread = true, .buf = buf, .buf_size = GET_CHUNK};
-    ObjectReadResult res;
-    int rc = object_io_read_verify(repo_storage(repo), obj->path, &opt,
+                             .expect_name = true, .hash_thread = true, .buf = buf,
+                             .buf_size = GET_CHUNK};
+    char ad[REPO_PATH_MAX];
+    ObjectReadResult res = {0};
+    int rc = repo_archive_seal(repo, obj, &opt.seal, ad, err);
+    if (rc == 0)
+        rc = object_io_read_verify(repo_storage(repo), obj->path, &opt,
                                    (PipeSink){dest_write, d}, &res, err);
     *size = res.size;
     free(buf);

@@ -61,6 +61,7 @@ typedef struct BackupRun {
     BackupManifest *m;
     BackupSource src;
     const BackupStoreOptions *store;
+    BackupStoreOptions store_opt;   /* the request's, with the repository's key */
     BackupPool *pool;
     Storage *storage;
     uint64_t files, reused_files;
@@ -168,11 +169,12 @@ static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err
     return storage_write(ud, buf, len, err);
 }
 
-/* The filters of a streamed big file: thread -> crc32c -> sha256 -> compress -> size ->
- * storage writer. Both checksums run on the chain's thread, while zstd's own threads
- * compress the pieces before them: the reading thread only reads. */
+/* The filters of a streamed big file: thread -> crc32c -> sha256 -> compress -> [encrypt ->]
+ * size -> storage writer. Both checksums run on the chain's thread, while zstd's own threads
+ * compress the pieces before them: the reading thread only reads. The object's name is
+ * chosen once its digest is known, so it is encrypted under OBJECT_AD_CONTENT (object_io.h). */
 typedef struct BigChain {
-    PipeFilter *thr, *crc, *sha, *comp, *size;
+    PipeFilter *thr, *crc, *sha, *comp, *enc, *size;
 } BigChain;
 
 static int big_chain_build(BigChain *c, const BackupStoreOptions *opt, StorageWriter *w,
@@ -180,9 +182,13 @@ static int big_chain_build(BigChain *c, const BackupStoreOptions *opt, StorageWr
 {
     memset(c, 0, sizeof *c);
     int rc = pipe_size_new((PipeSink){storage_sink_write, w}, &c->size, err);
+    PipeSink out = pipe_filter_sink(c->size);
+    if (rc == 0 && opt->key != NULL)
+        rc = pipe_encrypt_new(opt->key, OBJECT_AD_CONTENT, NULL, out, &c->enc, err);
+    if (c->enc != NULL)
+        out = pipe_filter_sink(c->enc);
     if (rc == 0)
-        rc = pipe_compress_new(opt->codec, opt->level, 2, pipe_filter_sink(c->size), &c->comp,
-                               err);
+        rc = pipe_compress_new(opt->codec, opt->level, 2, out, &c->comp, err);
     if (rc == 0)
         rc = pipe_sha256_new(pipe_filter_sink(c->comp), &c->sha, err);
     if (rc == 0)
@@ -198,6 +204,7 @@ static void big_chain_free(BigChain *c)
     pipe_filter_free(c->crc);
     pipe_filter_free(c->sha);
     pipe_filter_free(c->comp);
+    pipe_filter_free(c->enc);
     pipe_filter_free(c->size);
 }
 
@@ -442,13 +449,15 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
     r->m->start_lsn = start.start_lsn;
     r->m->timeline = start.timeline;
     r->total_size = start.total_size;
-    r->store = &o->store;
+    r->store_opt = o->store;
+    r->store_opt.key = repo_crypto_key(repo);
+    r->store = &r->store_opt;
     for (size_t i = 0; rc == 0 && i < start.n_tablespaces; i++)
         rc = manifest_add_tablespace(r->m, start.tablespaces[i].oid, start.tablespaces[i].location,
                                      err);
     r->storage = repo_storage(repo);
     if (rc == 0)
-        rc = backup_pool_new(r->storage, &o->store, o->jobs, POOL_BUDGET, on_stored, r,
+        rc = backup_pool_new(r->storage, r->store, o->jobs, POOL_BUDGET, on_stored, r,
                              &r->pool, err);
     PgTarHandler h = {.ud = r, .on_entry = on_entry, .on_progress = on_progress};
     if (rc == 0)

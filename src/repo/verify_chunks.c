@@ -220,7 +220,7 @@ static int list_item(void *ud, size_t k, void **local, PgpErr *err)
     const ManifestEntry *e = verify_chunk_ref_entry(v->c, &v->refs[v->list_first[k]], &u);
     ChunkList *l = NULL;
     PgpErr e2 = {0};
-    int rc = chunk_list_load(p->s, e, &l, &e2);
+    int rc = chunk_list_load(p->s, NULL, e, &l, &e2);
     if (rc == PGP_ERR_NOMEM) {
         *err = e2;
         return rc;

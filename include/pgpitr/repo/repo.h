@@ -19,6 +19,7 @@
 #include "pgpitr/common/err.h"
 #include "pgpitr/crypto/keyring.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/repo/object_io.h"
 #include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/storage/storage.h"
 
@@ -94,6 +95,11 @@ int repo_archive_find(Repo *r, const char *walname, RepoArchiveObject *out, PgpE
  * else one each. rcs[i], errs[i] and out[i] are what repo_archive_find gives for names[i]
  * (0, PGP_ERR_NOT_FOUND or PGP_ERR_CONFLICT); any other failure (the listing's) is returned,
  * with err, and rcs is then unspecified. */
+/* How the archived object obj is encrypted (docs/encryption.md): the repository's key and,
+ * as associated data, the archived file's name (the object's name before "-<hex>"), written
+ * into ad. seal->key is NULL in an unencrypted repository. */
+int repo_archive_seal(const Repo *r, const RepoArchiveObject *obj, ObjectSeal *seal,
+                      char ad[REPO_PATH_MAX], PgpErr *err);
 int repo_archive_find_many(Repo *r, const char *const *names, size_t n, RepoArchiveObject *out,
                            int *rcs, PgpErr *errs, PgpErr *err);
 

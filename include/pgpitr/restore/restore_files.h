@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/crypto/keyring.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/manifest_pack.h"
 #include "pgpitr/restore/restore_guard.h"
@@ -25,6 +26,7 @@
 
 typedef struct RestoreFileOptions {
     bool sync;                          /* fsync the file before returning */
+    const CryptoRepoKey *key;           /* an encrypted repository's (repo_crypto_key) */
     atomic_uint_fast64_t *bytes_done;   /* optional: incremented as bytes are written */
 } RestoreFileOptions;
 
@@ -114,6 +116,7 @@ typedef struct RestorePoolOptions {
     const volatile sig_atomic_t *cancel;/* optional: when it becomes non-zero the pool stops
                                            like on an error (PGP_ERR_IO "interrupted") */
     bool delta;                         /* run restore_file_delta instead of restore_file */
+    const CryptoRepoKey *key;           /* an encrypted repository's (repo_crypto_key) */
 } RestorePoolOptions;
 
 typedef struct RestorePoolResult {

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# An encrypted repository end to end (docs/encryption.md): archive-push through
+# archive_command and a backup with encryption = aes-256-gcm and a key file; repo.json records
+# the encryption and keys/repo-key.json holds the wrapped repository key; a marker string
+# inserted into a table appears in no object of the repository (compression off, so that
+# without encryption it would be there in clear); a restore to a restore point (PITR) brings
+# back exactly the rows before it. A missing key, a wrong key and a key file readable by
+# others are exit 14 and write nothing; encryption configured against this repository
+# without it, and the other way round, are refused; a tampered WAL object is fatal to
+# archive-get (exit above 125).
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+KEY="$WORK/master.key"
+OTHER_KEY="$WORK/other.key"
+CONF="$WORK/enc.conf"
+NOKEY_CONF="$WORK/nokey.conf"
+openssl rand -hex 32 >"$KEY"
+openssl rand -hex 32 >"$OTHER_KEY"
+chmod 0600 "$KEY" "$OTHER_KEY"
+own "$KEY" "$OTHER_KEY"
+write_conf() {  # FILE KEYFILE|"" -> an encrypted setup (compression off: see above)
+    {
+        printf '[global]\ncompress = none\n'
+        if [ -n "$2" ]; then
+            printf 'encryption = aes-256-gcm\nencryption-key-file = %s\n' "$2"
+        fi
+    } >"$1"
+    own "$1"
+}
+write_conf "$CONF" "$KEY"
+write_conf "$NOKEY_CONF" ""
+pgpe() { pgp_capture --config "$CONF" --repo "$REPO" "$@"; }
+
+# archive_command through the encrypted configuration (the wrapper of lib.sh passes none).
+wrapper="$(cluster_dir src)/archive.sh"
+mkdir_pg "$(cluster_dir src)"
+{
+    printf '#!/bin/sh\n'
+    printf 'export ASAN_OPTIONS=%q UBSAN_OPTIONS=%q\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS"
+    repo_env_exports
+    # shellcheck disable=SC2016  # $1 is for the wrapper script
+    printf 'exec %q --config %q --repo %q archive-push "$1" 2>>%q\n' "$PGPITR" "$CONF" "$REPO" \
+        "$WORK/log/pgpitr.log"
+} >"$wrapper"
+chmod 0755 "$wrapper"
+own "$wrapper"
+
+pg_init src
+pg_conf src "archive_mode = on" "archive_command = '$wrapper %p'" "archive_timeout = 0"
+pg_start src
+marker="pgpitr-marker-$(openssl rand -hex 8)"
+psql_c src "CREATE TABLE secret(id int, v text)"
+psql_c src "INSERT INTO secret SELECT g, '$marker-before' FROM generate_series(1, 2000) g"
+wait_archived src "$(switch_wal src)"
+assert_contains "$(repo_read "$REPO" repo.json)" '"encryption": "aes-256-gcm"' "repo.json records the encryption"
+assert_contains "$(repo_read "$REPO" keys/repo-key.json)" pgpitr-repository-key "the key document"
+
+log "backup"
+pgpe backup --pg-conn "$(conninfo src)" --label enc1
+assert_rc 0 "pgpitr backup into the encrypted repository"
+psql_c src "INSERT INTO secret SELECT g, '$marker-after' FROM generate_series(2001, 2100) g"
+psql_c src "SELECT pg_create_restore_point('enc_rp')" >/dev/null
+psql_c src "INSERT INTO secret SELECT g, 'too-late' FROM generate_series(3001, 3100) g"
+wait_archived src "$(switch_wal src)"
+
+log "no plaintext in the repository"
+grep -rqs -- "$marker" "$(cluster_data src)/pg_wal" || fail "the marker is not even in pg_wal: the check below proves nothing"
+n=0
+while read -r key; do
+    n=$((n + 1))
+    if repo_read "$REPO" "$key" | grep -aq -- "$marker"; then
+        fail "the marker appears in clear in $key"
+    fi
+done < <(repo_keys "$REPO")
+assert_gt "$n" 10 "objects checked for the marker"
+log "$n objects checked"
+# Every WAL and backup object is in the encrypted format; names are keyed: PG_VERSION's
+# content ("15\n") is stored, but not under its plain SHA-256.
+wal_key=$(repo_keys "$REPO" | grep -m 1 '^archive/wal/')
+obj_key=$(repo_keys "$REPO" | grep -m 1 '^objects/')
+assert_eq PGPITRE "$(repo_read "$REPO" "$wal_key" | head -c 7)" "magic of $wal_key"
+assert_eq PGPITRE "$(repo_read "$REPO" "$obj_key" | head -c 7)" "magic of $obj_key"
+plain=$(cat "$(cluster_data src)/PG_VERSION" | sha256sum | cut -d' ' -f1)
+if repo_keys "$REPO" | grep -q "$plain"; then
+    fail "an object is named by the plain SHA-256 of PG_VERSION"
+fi
+
+log "wrong or missing keys: exit 14, nothing written"
+before=$(repo_listing "$REPO" | md5sum)
+pgp_capture --config "$NOKEY_CONF" --repo "$REPO" info
+assert_rc 14 "info without a key"
+assert_contains "$ERR" "no encryption key is configured" "missing key message"
+write_conf "$WORK/wrong.conf" "$OTHER_KEY"
+pgp_capture --config "$WORK/wrong.conf" --repo "$REPO" backup --pg-conn "$(conninfo src)" --label wrong
+assert_rc 14 "backup with a wrong master key"
+assert_contains "$ERR" "wrong master key" "wrong key message"
+chmod 0644 "$OTHER_KEY"
+pgp_capture --config "$WORK/wrong.conf" --repo "$REPO" info
+assert_rc 14 "a key file readable by others"
+assert_eq "$before" "$(repo_listing "$REPO" | md5sum)" "repository listing after the refused commands"
+# An unencrypted repository stays unencrypted: encryption configured against it is refused.
+PLAIN=$(repo_url plain)
+seg_now=$(psql_c src "SELECT pg_walfile_name(pg_current_wal_lsn())")
+pgp_capture --config "$NOKEY_CONF" --repo "$PLAIN" archive-push "$(cluster_data src)/pg_wal/$seg_now"
+assert_rc 0 "a push into a new unencrypted repository"
+pgp_capture --config "$CONF" --repo "$PLAIN" info
+assert_rc 3 "encryption configured against an unencrypted repository"
+assert_contains "$ERR" "repository is not encrypted" "mismatch message"
+assert_one_line_error "mismatch"
+
+log "restore to the restore point"
+pg_stop src
+mkdir_pg "$WORK/dst"
+free_port >"$WORK/dst/port"
+NEW=$(cluster_data dst)
+pgpe restore --pgdata "$NEW" --target-name enc_rp
+assert_rc 0 "pgpitr restore from the encrypted repository"
+assert_contains "$(cat "$NEW/postgresql.auto.conf")" "--config" "restore_command finds the key through the configuration"
+start_restored dst
+assert_eq 2000 "$(psql_c dst "SELECT count(*) FROM secret WHERE v = '$marker-before'")" "rows from the backup"
+assert_eq 100 "$(psql_c dst "SELECT count(*) FROM secret WHERE v = '$marker-after'")" "rows replayed from encrypted WAL"
+assert_eq 0 "$(psql_c dst "SELECT count(*) FROM secret WHERE v = 'too-late'")" "rows after the restore point"
+pg_stop dst
+
+log "a tampered WAL object"
+seg_key=$(repo_keys "$REPO" | grep '^archive/wal/' | head -n 1)
+seg=$(basename "$seg_key")
+seg=${seg%%-*}
+repo_corrupt "$REPO" "$seg_key"
+pgpe archive-get "$seg" "$WORK/tmp/$seg"
+assert_gt "$RC" 125 "archive-get of a tampered object (exit $RC: $ERR)"
+assert_absent "$WORK/tmp/$seg" "no file from a tampered object"
+log "ok"
