@@ -69,7 +69,8 @@ grep -rqs -- "$marker" "$(cluster_data src)/pg_wal" || fail "the marker is not e
 n=0
 while read -r key; do
     n=$((n + 1))
-    if repo_read "$REPO" "$key" | grep -aq -- "$marker"; then
+    repo_read "$REPO" "$key" >"$WORK/tmp/object"
+    if grep -aq -- "$marker" "$WORK/tmp/object"; then
         fail "the marker appears in clear in $key"
     fi
 done < <(repo_keys "$REPO")
@@ -77,12 +78,16 @@ assert_gt "$n" 10 "objects checked for the marker"
 log "$n objects checked"
 # Every WAL and backup object is in the encrypted format; names are keyed: PG_VERSION's
 # content ("15\n") is stored, but not under its plain SHA-256.
-wal_key=$(repo_keys "$REPO" | grep -m 1 '^archive/wal/')
-obj_key=$(repo_keys "$REPO" | grep -m 1 '^objects/')
-assert_eq PGPITRE "$(repo_read "$REPO" "$wal_key" | head -c 7)" "magic of $wal_key"
-assert_eq PGPITRE "$(repo_read "$REPO" "$obj_key" | head -c 7)" "magic of $obj_key"
-plain=$(cat "$(cluster_data src)/PG_VERSION" | sha256sum | cut -d' ' -f1)
-if repo_keys "$REPO" | grep -q "$plain"; then
+repo_keys "$REPO" >"$WORK/keys"   # (a pipe cut short by grep -m would be SIGPIPE)
+wal_key=$(grep -m 1 '^archive/wal/' "$WORK/keys")
+obj_key=$(grep -m 1 '^objects/' "$WORK/keys")
+for key in "$wal_key" "$obj_key"; do
+    repo_read "$REPO" "$key" >"$WORK/tmp/object"
+    assert_eq PGPITRE "$(head -c 7 "$WORK/tmp/object")" "magic of $key"
+done
+rm -f "$WORK/tmp/object"
+plain=$(sha256sum <"$(cluster_data src)/PG_VERSION" | cut -d' ' -f1)
+if grep -q "$plain" "$WORK/keys"; then
     fail "an object is named by the plain SHA-256 of PG_VERSION"
 fi
 
@@ -124,7 +129,7 @@ assert_eq 0 "$(psql_c dst "SELECT count(*) FROM secret WHERE v = 'too-late'")" "
 pg_stop dst
 
 log "a tampered WAL object"
-seg_key=$(repo_keys "$REPO" | grep '^archive/wal/' | head -n 1)
+seg_key=$wal_key
 seg=$(basename "$seg_key")
 seg=${seg%%-*}
 repo_corrupt "$REPO" "$seg_key"
