@@ -144,16 +144,18 @@ static int encode_join(WalPushJob *j, PgpErr *err)
     return j->encode_rc;
 }
 
-/* The source's digest, as the hex of an object name: keyed in an encrypted repository. */
-static int hash_join(WalPushJob *j, const CryptoRepoKey *key, char hex[PIPE_SHA256_HEX_LEN + 1],
-                     PgpErr *err)
+/* The source's digest into res (may be NULL): its hex, and as the hex of an object name
+ * (keyed in an encrypted repository). */
+static int hash_join(WalPushJob *j, const CryptoRepoKey *key, WalPushResult *res, PgpErr *err)
 {
     uint8_t digest[PIPE_SHA256_LEN];
     PipeHashJob *h = j->hash;
     j->hash = NULL;
     int rc = pipe_sha256_join(h, digest, err);
-    if (rc == 0 && hex != NULL)
-        rc = object_io_name_hex(key, digest, hex, err);
+    if (rc == 0 && res != NULL) {
+        pipe_hex(digest, sizeof digest, res->content_sha256);
+        rc = object_io_name_hex(key, digest, res->sha256_hex, err);
+    }
     return rc;
 }
 
@@ -230,7 +232,7 @@ static int store_new_object(Repo *repo, WalPushJob *j, StorageBatch *batch, WalP
     char provisional[REPO_PATH_MAX];
     /* Bound to the WAL file's name, which archive-get knows before it reads. */
     ObjectSeal seal = {repo_crypto_key(repo), j->base};
-    int rc = hash_join(j, seal.key, res->sha256_hex, err);
+    int rc = hash_join(j, seal.key, res, err);
     if (rc == 0)
         rc = encode_join(j, err);
     if (rc == 0)
@@ -263,7 +265,7 @@ static int compare_existing(WalPushJob *j, Repo *repo, const RepoArchiveObject *
                             WalPushResult *res, PgpErr *err)
 {
     atomic_store(&j->stop, true);   /* the encoded form is not needed */
-    int rc = hash_join(j, repo_crypto_key(repo), res->sha256_hex, err);
+    int rc = hash_join(j, repo_crypto_key(repo), res, err);
     if (rc != 0)
         return rc;
     if (strcmp(existing->sha256_hex, res->sha256_hex) != 0)

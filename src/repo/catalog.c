@@ -390,6 +390,7 @@ int catalog_load(Repo *repo, unsigned flags, Catalog *out, PgpErr *err)
         return 0;
     out->bound = true;
     out->id = *id;
+    out->key = repo_crypto_key(repo);
     int rc = 0;
     if (flags & CATALOG_LOAD_BACKUPS)
         rc = load_backups(repo, out, err);

@@ -164,9 +164,9 @@ static int on_object(void *ud, const char *path, uint64_t size, PgpErr *err)
     return 0;
 }
 
-static int plan_objects(Storage *s, ExpirePlan *p, PgpErr *err)
+static int plan_objects(Storage *s, const Catalog *c, ExpirePlan *p, PgpErr *err)
 {
-    ObjectRefs refs = {0};
+    ObjectRefs refs = {.key = c->key};
     ObjectScan o = {.p = p, .refs = &refs};
     int rc = collect_refs(s, p, &refs, err);
     if (rc == 0)
@@ -274,7 +274,7 @@ int expire_plan_build(Storage *s, const Catalog *c, const RetentionPolicy *pol, 
     if (rc == 0)
         rc = plan_backups(s, c, out, err);
     if (rc == 0)
-        rc = plan_objects(s, out, err);
+        rc = plan_objects(s, c, out, err);
     if (rc == 0)
         rc = plan_leases(s, c, out, err);
     if (rc == 0)

@@ -55,6 +55,24 @@ int object_io_name_hex_of(const CryptoRepoKey *key, const char *sha256_hex,
     return object_io_name_hex(key, digest, out, err);
 }
 
+int object_io_seal_of(const CryptoRepoKey *key, const char *path, ObjectSeal *seal,
+                      char ad[REPO_PATH_MAX], bool *by_name, PgpErr *err)
+{
+    *seal = (ObjectSeal){key, OBJECT_AD_CONTENT};
+    *by_name = strncmp(path, "archive/", 8) == 0;
+    if (!*by_name)
+        return 0;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash + 1;     /* "archive/" has one */
+    const char *dash = strrchr(base, '-');
+    if (dash == NULL || dash == base || (size_t)(dash - base) >= REPO_PATH_MAX)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "\"%s\" is not an archived object's path", path);
+    memcpy(ad, base, (size_t)(dash - base));
+    ad[dash - base] = '\0';
+    seal->ad = ad;
+    return 0;
+}
+
 static int seal_check(const ObjectSeal *seal, PgpErr *err)
 {
     if (seal->key != NULL && seal->ad == NULL)
@@ -151,6 +169,7 @@ static int compare_digest(const ReadChain *c, const ObjectReadOptions *opt,
 {
     uint8_t digest[PIPE_SHA256_LEN];
     pipe_sha256_result(c->sha, digest);
+    pipe_hex(digest, sizeof digest, res->content_sha256);
     bool keyed = opt->expect_name && opt->seal.key != NULL;
     int rc = keyed ? crypto_keyed_name(opt->seal.key, digest, res->sha256_hex, err) : 0;
     if (rc != 0)

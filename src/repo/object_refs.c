@@ -44,7 +44,7 @@ static int add_path(ObjectRefs *r, const char *path, uint64_t stored_size, PgpEr
 static int add_chunked(ObjectRefs *r, Storage *s, const ManifestEntry *e, PgpErr *err)
 {
     ChunkList *l = NULL;
-    int rc = chunk_list_load(s, NULL, e, &l, err);
+    int rc = chunk_list_load(s, r->key, e, &l, err);
     if (rc == 0)
         rc = add_path(r, e->chunk_list, e->stored_size, err);
     for (size_t i = 0; rc == 0 && i < l->n; i++) {

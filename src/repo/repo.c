@@ -301,14 +301,10 @@ int repo_bind(Repo *r, const RepoIdentity *id, PgpErr *err)
 int repo_archive_seal(const Repo *r, const RepoArchiveObject *obj, ObjectSeal *seal,
                       char ad[REPO_PATH_MAX], PgpErr *err)
 {
-    const char *slash = strrchr(obj->path, '/');
-    const char *base = slash != NULL ? slash + 1 : obj->path;
-    const char *dash = strrchr(base, '-');
-    if (dash == NULL || dash == base)
-        return PGP_FAIL(err, PGP_ERR_INTERNAL, "\"%s\" is not an archived object's path",
-                        obj->path);
-    memcpy(ad, base, (size_t)(dash - base));
-    ad[dash - base] = '\0';
-    *seal = (ObjectSeal){r->key, ad};
-    return 0;
+    bool by_name;
+    int rc = object_io_seal_of(r->key, obj->path, seal, ad, &by_name, err);
+    if (rc == 0 && !by_name)
+        rc = PGP_FAIL(err, PGP_ERR_INTERNAL, "\"%s\" is not an archived object's path",
+                      obj->path);
+    return rc;
 }

@@ -40,7 +40,7 @@ mkdir_pg "$(cluster_dir src)"
     printf 'export ASAN_OPTIONS=%q UBSAN_OPTIONS=%q\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS"
     repo_env_exports
     # shellcheck disable=SC2016  # $1 is for the wrapper script
-    printf 'exec %q --config %q --repo %q archive-push "$1" 2>>%q\n' "$PGPITR" "$CONF" "$REPO" \
+    printf 'exec %q --config %q --repo %q archive-push --jobs 2 "$1" 2>>%q\n' "$PGPITR" "$CONF" "$REPO" \
         "$WORK/log/pgpitr.log"
 } >"$wrapper"
 chmod 0755 "$wrapper"
@@ -52,13 +52,17 @@ pg_start src
 marker="pgpitr-marker-$(openssl rand -hex 8)"
 psql_c src "CREATE TABLE secret(id int, v text)"
 psql_c src "INSERT INTO secret SELECT g, '$marker-before' FROM generate_series(1, 2000) g"
+# A table above 8 MiB: stored as chunks and a chunk list (docs/chunking.md).
+psql_c src "CREATE TABLE big AS SELECT g AS id, md5(g::text) || '$marker' AS v FROM generate_series(1, 200000) g"
 wait_archived src "$(switch_wal src)"
 assert_contains "$(repo_read "$REPO" repo.json)" '"encryption": "aes-256-gcm"' "repo.json records the encryption"
 assert_contains "$(repo_read "$REPO" keys/repo-key.json)" pgpitr-repository-key "the key document"
 
 log "backup"
-pgpe backup --pg-conn "$(conninfo src)" --label enc1
+pgpe backup --pg-conn "$(conninfo src)" --label enc1 --output json
 assert_rc 0 "pgpitr backup into the encrypted repository"
+assert_gt "$(jq -r '.chunked_files // 0' <<<"$OUT")" 0 "files stored as chunks"
+big_md5=$(psql_c src "SELECT md5(string_agg(v, ',' ORDER BY id)) FROM big")
 psql_c src "INSERT INTO secret SELECT g, '$marker-after' FROM generate_series(2001, 2100) g"
 psql_c src "SELECT pg_create_restore_point('enc_rp')" >/dev/null
 psql_c src "INSERT INTO secret SELECT g, 'too-late' FROM generate_series(3001, 3100) g"
@@ -114,6 +118,10 @@ assert_rc 3 "encryption configured against an unencrypted repository"
 assert_contains "$ERR" "repository is not encrypted" "mismatch message"
 assert_one_line_error "mismatch"
 
+log "verify"
+pgpe verify --jobs 2
+assert_rc 0 "verify of the encrypted repository ($OUT $ERR)"
+
 log "restore to the restore point"
 pg_stop src
 mkdir_pg "$WORK/dst"
@@ -126,10 +134,26 @@ start_restored dst
 assert_eq 2000 "$(psql_c dst "SELECT count(*) FROM secret WHERE v = '$marker-before'")" "rows from the backup"
 assert_eq 100 "$(psql_c dst "SELECT count(*) FROM secret WHERE v = '$marker-after'")" "rows replayed from encrypted WAL"
 assert_eq 0 "$(psql_c dst "SELECT count(*) FROM secret WHERE v = 'too-late'")" "rows after the restore point"
+assert_eq "$big_md5" "$(psql_c dst "SELECT md5(string_agg(v, ',' ORDER BY id)) FROM big")" "the chunked table"
 pg_stop dst
+if grep -q "prefetch: cannot open repository" "$WORK/log/pgpitr.log"; then
+    fail "the prefetcher could not open the encrypted repository"
+fi
+
+log "a second backup, expire the first: the chunks both share stay"
+pg_start src
+pgpe backup --pg-conn "$(conninfo src)" --label enc2
+assert_rc 0 "second backup"
+pgpe expire --retain-full 1
+assert_rc 0 "expire in the encrypted repository ($ERR)"
+assert_repo_absent "$REPO" backup/enc1 "the expired backup"
+pgpe verify --jobs 2
+assert_rc 0 "verify after expire ($OUT $ERR)"
+pg_stop src
 
 log "a tampered WAL object"
-seg_key=$wal_key
+repo_keys "$REPO" >"$WORK/keys"
+seg_key=$(grep -E '^archive/wal/.*/[0-9A-F]{24}-' "$WORK/keys" | tail -n 1)
 seg=$(basename "$seg_key")
 seg=${seg%%-*}
 repo_corrupt "$REPO" "$seg_key"

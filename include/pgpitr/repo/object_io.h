@@ -42,6 +42,13 @@ typedef struct ObjectSeal {
     const char *ad;
 } ObjectSeal;
 
+/* How the object at path (a repository path) is sealed under key: archived WAL
+ * ("archive/...": bound to the file's name, the object's name before "-<hex>", written into
+ * ad) or content-addressed (OBJECT_AD_CONTENT). *by_name: whether the hex in its name is
+ * object_io_name_hex of its content (archived WAL) rather than recorded elsewhere. */
+int object_io_seal_of(const CryptoRepoKey *key, const char *path, ObjectSeal *seal,
+                      char ad[REPO_PATH_MAX], bool *by_name, PgpErr *err);
+
 /* The hex an object's name carries for content with SHA-256 digest: the digest's hex, or
  * with key (an encrypted repository) its keyed name (crypto_keyed_name). */
 int object_io_name_hex(const CryptoRepoKey *key, const uint8_t digest[PIPE_SHA256_LEN],
@@ -69,7 +76,9 @@ typedef struct ObjectReadOptions {
 typedef struct ObjectReadResult {
     uint64_t stored;            /* bytes read from storage */
     uint64_t size;              /* original bytes handed to the sink */
-    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];   /* of those bytes, when expect_sha256 was set */
+    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];   /* of those bytes, when expect_sha256 was set
+                                                   (keyed with expect_name and a key) */
+    char content_sha256[PIPE_SHA256_HEX_LEN + 1];   /* the plain SHA-256, likewise */
     bool mismatch;              /* read and decoded completely, but the digest differs */
 } ObjectReadResult;
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/crypto/keyring.h"
 #include "pgpitr/storage/storage.h"
 
 typedef struct ObjectRef {
@@ -31,6 +32,9 @@ typedef struct ObjectRefs {
     size_t n, cap_v;
     size_t n_compact;        /* n at the last compaction (the distinct ones) */
     uint64_t stored_bytes;   /* sum of stored_size over the distinct objects */
+    /* An encrypted repository's key, set before adding backups: chunk lists are read and
+     * their chunks named with it (NULL: not encrypted). */
+    const CryptoRepoKey *key;
 } ObjectRefs;
 
 /* Adds every object backup `label`'s manifest references. Errors as manifest_stream
