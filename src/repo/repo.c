@@ -308,3 +308,55 @@ int repo_archive_seal(const Repo *r, const RepoArchiveObject *obj, ObjectSeal *s
                       obj->path);
     return rc;
 }
+
+/* The document on storage must still unwrap, with new_master, to r's key: the same keyed
+ * name of one digest under both proves the same repository key without comparing key bytes
+ * outside keyring.c. */
+static int check_rewrapped(Repo *r, const CryptoMaster *new_master, PgpErr *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    CryptoRepoKey *back = NULL;
+    static const uint8_t probe[32] = {0};
+    char a[CRYPTO_NAME_HEX_LEN + 1], b[CRYPTO_NAME_HEX_LEN + 1];
+    int rc = storage_get_all(r->storage, REPO_LAYOUT_KEY_DOC, REPO_KEY_DOC_MAX, &text, &len, err);
+    if (rc == 0)
+        rc = crypto_repo_key_unwrap(text, len, new_master, &back, err);
+    if (rc == 0)
+        rc = crypto_keyed_name(r->key, probe, a, err);
+    if (rc == 0)
+        rc = crypto_keyed_name(back, probe, b, err);
+    if (rc == 0 && strcmp(a, b) != 0)
+        rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the rewrapped key document holds another key");
+    crypto_repo_key_free(back);
+    free(text);
+    return rc != 0 ? pgp_err_context(err, "the new key document does not read back") : 0;
+}
+
+int repo_key_rotate(Repo *r, CryptoMaster *new_master, PgpErr *err)
+{
+    char *text = NULL, *json = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (!r->bound || !r->id.encrypted || r->key == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_CONFIG, "repository is not encrypted: no key to rotate");
+    if (rc == 0)
+        rc = storage_get_all(r->storage, REPO_LAYOUT_KEY_DOC, REPO_KEY_DOC_MAX, &text, &len, err);
+    if (rc == 0)
+        rc = crypto_repo_key_rewrap(text, len, r->crypto.master, new_master, &json, err);
+    /* Replaced atomically: a reader sees the old document or the new one, never a mix. */
+    if (rc == 0)
+        rc = storage_put_all(r->storage, REPO_LAYOUT_KEY_DOC, STORAGE_WRITE_REPLACE, json,
+                             strlen(json), err);
+    if (rc == 0)
+        rc = check_rewrapped(r, new_master, err);
+    free(text);
+    free(json);
+    if (rc == 0) {   /* r goes on under the new master, as a fresh open would */
+        crypto_master_free(r->crypto.master);
+        r->crypto.master = new_master;
+    } else {
+        crypto_master_free(new_master);
+    }
+    return rc;
+}

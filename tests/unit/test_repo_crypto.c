@@ -11,6 +11,7 @@
 
 #include "fx_dir.h"
 #include "fx_err.h"
+#include "pgpitr/crypto/secmem.h"
 #include "pgpitr/repo/repo.h"
 
 static const RepoIdentity fx_id = {.system_identifier = 7, .pg_major = 15,
@@ -80,6 +81,7 @@ START_TEST(bind_then_open)
     ck_assert_str_eq(first, again);
     ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
     repo_free(r);
+    ck_assert_int_eq(secmem_live(), 0);
     storage_free(st);
     fx_dir_remove(dir);
 }
@@ -119,6 +121,7 @@ START_TEST(refused_before_writing)
     open_with(st, true, NULL, PGP_ERR_KEY, &err);
     StorageInfo info;
     ck_assert_int_eq(storage_stat(st, REPO_LAYOUT_IDENTITY, &info, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(secmem_live(), 0);   /* refused opens free the master key they took */
     storage_free(st);
     fx_dir_remove(dir);
 }
@@ -147,6 +150,46 @@ START_TEST(race)
     repo_free(a);
     repo_free(b);
     repo_free(c);
+    ck_assert_int_eq(secmem_live(), 0);   /* every key and master wiped and unmapped */
+    storage_free(st);
+    fx_dir_remove(dir);
+}
+END_TEST
+
+/* Rotation rewraps the one repository key: the old master key no longer opens the
+ * repository, the new one opens it to the same key; an unencrypted repository has none. */
+START_TEST(rotate)
+{
+    char dir[256];
+    fx_dir_make(dir, sizeof dir, "repo_crypto");
+    Storage *st = store(dir);
+    PgpErr err;
+    Repo *r = open_with(st, true, master(0x42), 0, &err);
+    ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
+    char before[CRYPTO_NAME_HEX_LEN + 1], after[CRYPTO_NAME_HEX_LEN + 1];
+    keyed(r, before);
+    ck_assert_msg(repo_key_rotate(r, master(0x45), &err) == 0, "%s", err.msg);
+    keyed(r, after);
+    ck_assert_str_eq(before, after);
+    /* r goes on under the new master: a second rotation back works */
+    ck_assert_msg(repo_key_rotate(r, master(0x46), &err) == 0, "%s", err.msg);
+    repo_free(r);
+    open_with(st, true, master(0x42), PGP_ERR_KEY, &err);
+    open_with(st, true, master(0x45), PGP_ERR_KEY, &err);
+    r = open_with(st, true, master(0x46), 0, &err);
+    keyed(r, after);
+    ck_assert_str_eq(before, after);
+    repo_free(r);
+    storage_free(st);
+    fx_dir_remove(dir);
+
+    fx_dir_make(dir, sizeof dir, "repo_crypto");
+    st = store(dir);
+    r = open_with(st, false, NULL, 0, &err);
+    ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
+    ck_assert_int_eq(repo_key_rotate(r, master(0x45), &err), PGP_ERR_CONFIG);
+    repo_free(r);
+    ck_assert_int_eq(secmem_live(), 0);
     storage_free(st);
     fx_dir_remove(dir);
 }
@@ -180,6 +223,7 @@ Suite *suite_repo_crypto(void)
     tcase_add_test(tc, bind_then_open);
     tcase_add_test(tc, refused_before_writing);
     tcase_add_test(tc, race);
+    tcase_add_test(tc, rotate);
     tcase_add_test(tc, identity_json);
     suite_add_tcase(s, tc);
     return s;

@@ -63,6 +63,13 @@ const RepoIdentity *repo_identity(const Repo *r);   /* NULL if unbound */
  * repository is not encrypted (or, unbound, not configured to be). Owned by r. */
 const CryptoRepoKey *repo_crypto_key(const Repo *r);
 
+/* Rotation of the master key (docs/encryption.md, "Rotation"): the key document rewrapped
+ * under new_master (taken: freed here) and written in place of the old one (atomically),
+ * then read back and unwrapped with new_master, which must give the same repository key.
+ * The repository must be open with its current master key (bound and encrypted:
+ * PGP_ERR_CONFIG otherwise). From then on only new_master opens it; r keeps working. */
+int repo_key_rotate(Repo *r, CryptoMaster *new_master, PgpErr *err);
+
 /* Binds an unbound repository to id (writing repo.json durably, never replacing one that a
  * concurrent process wrote first), or checks id against the bound identity:
  * PGP_ERR_WRONG_CLUSTER naming both values when they differ. With encryption configured, a
