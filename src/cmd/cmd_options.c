@@ -213,6 +213,12 @@ const CmdOption cmd_options[] = {
      .help = "print the plan, remove nothing"},
     {CMD_OPT_NO_ARCHIVE_TEST, "no-archive-test", 0, CMD_VAL_FLAG, NULL, "check", NULL, NULL,
      .help = "no restore point and WAL switch (archive-test skipped)"},
+    {CMD_OPT_NEW_KEY_FILE, "new-key-file", 0, CMD_VAL_STRING, "FILE", "key", NULL, NULL,
+     .def = "none", .help = "the new master key: a key file"},
+    {CMD_OPT_NEW_PASSPHRASE_FILE, "new-passphrase-file", 0, CMD_VAL_STRING, "FILE", "key",
+     NULL, NULL, .def = "none", .help = "the new master key: a passphrase file"},
+    {CMD_OPT_NEW_KEY_COMMAND, "new-key-command", 0, CMD_VAL_STRING, "COMMAND", "key", NULL,
+     NULL, .def = "none", .help = "the new master key: a command printing it"},
 
     {CMD_OPT_LEASE_TTL, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_LEASE_TTL", "lease-ttl",
      .min = LEASE_TTL_MIN, .max = LEASE_TTL_MAX, .def = "86400",

@@ -45,19 +45,26 @@ int cmd_repo_crypto(const CmdSettings *s, RepoCryptoConfig *out, PgpErr *err)
     else if (enc != NULL && strcmp(enc, "none") != 0)
         return PGP_FAIL(err, PGP_ERR_CONFIG, "encryption must be none or aes-256-gcm, not "
                         "\"%s\"", enc);
-    const char *file = cmd_opt_setting(s, CMD_OPT_ENCRYPTION_KEY_FILE, NULL);
-    const char *pass = cmd_opt_setting(s, CMD_OPT_ENCRYPTION_PASSPHRASE_FILE, NULL);
-    const char *cmd = cmd_opt_setting(s, CMD_OPT_ENCRYPTION_KEY_COMMAND, NULL);
+    return cmd_master_key(cmd_opt_setting(s, CMD_OPT_ENCRYPTION_KEY_FILE, NULL),
+                          cmd_opt_setting(s, CMD_OPT_ENCRYPTION_PASSPHRASE_FILE, NULL),
+                          cmd_opt_setting(s, CMD_OPT_ENCRYPTION_KEY_COMMAND, NULL),
+                          "encryption-key-file, encryption-passphrase-file and "
+                          "encryption-key-command", &out->master, err);
+}
+
+int cmd_master_key(const char *file, const char *pass, const char *cmd, const char *what,
+                   CryptoMaster **out, PgpErr *err)
+{
+    *out = NULL;
     if ((file != NULL) + (pass != NULL) + (cmd != NULL) > 1)
-        return PGP_FAIL(err, PGP_ERR_CONFIG, "set only one of encryption-key-file, "
-                        "encryption-passphrase-file and encryption-key-command");
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "set only one of %s", what);
     if (file != NULL)
-        return crypto_master_from_key_file(file, &out->master, err);
+        return crypto_master_from_key_file(file, out, err);
     if (pass != NULL)
-        return crypto_master_from_passphrase_file(pass, &out->master, err);
+        return crypto_master_from_passphrase_file(pass, out, err);
     if (cmd != NULL) {
         char copy[4096];
-        return key_command(cmd, copy, sizeof copy, &out->master, err);
+        return key_command(cmd, copy, sizeof copy, out, err);
     }
     return 0;
 }

@@ -14,5 +14,9 @@
  * PGP_ERR_CONFIG for another encryption value or more than one key source; the key sources'
  * own PGP_ERR_KEY (unreadable file, loose mode, failing command). */
 int cmd_repo_crypto(const CmdSettings *s, RepoCryptoConfig *out, PgpErr *err);
+/* The master key of whichever of file, passphrase, command is set (*out NULL when none);
+ * PGP_ERR_CONFIG naming what (e.g. "encryption-key-file, ...") when more than one is. */
+int cmd_master_key(const char *file, const char *pass, const char *cmd, const char *what,
+                   CryptoMaster **out, PgpErr *err);
 
 #endif

@@ -6,7 +6,10 @@
 # without encryption it would be there in clear); a restore to a restore point (PITR) brings
 # back exactly the rows before it. A missing key, a wrong key and a key file readable by
 # others are exit 14 and write nothing; encryption configured against this repository
-# without it, and the other way round, are refused; a tampered WAL object is fatal to
+# without it, and the other way round, are refused; a table stored as chunks comes back, verify
+# passes, a second backup and expire of the first keep what both share (archive-push with
+# --jobs 2 throughout); key rotate rewraps the key document without touching an object, after
+# which only the new master key opens the repository; a tampered WAL object is fatal to
 # archive-get (exit above 125).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -150,6 +153,25 @@ assert_repo_absent "$REPO" backup/enc1 "the expired backup"
 pgpe verify --jobs 2
 assert_rc 0 "verify after expire ($OUT $ERR)"
 pg_stop src
+
+log "key rotate"
+NEW_KEY="$WORK/new.key"
+openssl rand -hex 32 >"$NEW_KEY"
+chmod 0600 "$NEW_KEY"
+own "$NEW_KEY"
+doc_before=$(repo_read "$REPO" keys/repo-key.json)
+objects_before=$(repo_listing "$REPO" | grep -v '^keys/' | md5sum)
+pgpe key rotate
+assert_rc 2 "key rotate without a new key"
+pgpe key rotate --new-key-file "$NEW_KEY"
+assert_rc 0 "key rotate ($ERR)"
+assert_ne "$doc_before" "$(repo_read "$REPO" keys/repo-key.json)" "the key document after rotation"
+assert_eq "$objects_before" "$(repo_listing "$REPO" | grep -v '^keys/' | md5sum)" "no object touched by the rotation"
+pgpe info
+assert_rc 14 "the old master key after rotation"
+write_conf "$CONF" "$NEW_KEY"
+pgpe verify --jobs 2
+assert_rc 0 "verify with the new master key ($OUT $ERR)"
 
 log "a tampered WAL object"
 repo_keys "$REPO" >"$WORK/keys"

@@ -66,6 +66,7 @@ extern const CmdDef cmd_metrics;
 extern const CmdDef cmd_notify;
 extern const CmdDef cmd_check;
 extern const CmdDef cmd_serve;
+extern const CmdDef cmd_key;
 
 /* Every command, in the order `pgpitr --help` lists them (cmd_table.c). */
 extern const CmdDef *const cmd_table[];

@@ -58,6 +58,8 @@ typedef enum {
     CMD_OPT_RETAIN_MONTHLY, CMD_OPT_DRY_RUN,
     /* check */
     CMD_OPT_NO_ARCHIVE_TEST,
+    /* key rotate: the new master key (docs/encryption.md) */
+    CMD_OPT_NEW_KEY_FILE, CMD_OPT_NEW_PASSPHRASE_FILE, CMD_OPT_NEW_KEY_COMMAND,
     /* settings without a flag */
     CMD_OPT_LEASE_TTL, CMD_OPT_PREFETCH_IDLE_TIMEOUT,
     /* secrets: never a flag, which `ps` would show */
