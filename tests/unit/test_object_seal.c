@@ -41,34 +41,22 @@ static void teardown(void)
     fx_repo_free(&fx);
 }
 
-typedef struct Mem {
-    uint8_t *buf;
-    size_t len;
-} Mem;
-
-static int mem_write(void *ud, const void *buf, size_t len, PgpErr *err)
-{
-    (void)err;
-    Mem *m = ud;
-    m->buf = realloc(m->buf, m->len + len + 1);
-    ck_assert_ptr_nonnull(m->buf);
-    memcpy(m->buf + m->len, buf, len);
-    m->len += len;
-    return 0;
-}
-
 static int name_fn(void *ud, const char *hex, char out[REPO_PATH_MAX], PgpErr *err)
 {
     (void)ud;
     return repo_object_path(hex, PIPE_CODEC_NONE, out, err);
 }
 
+/* What a read handed on. */
+typedef struct Mem {
+    char *buf;
+    size_t len;
+} Mem;
+
 /* Reads path with opt; returns the code, the bytes read in *m (freed by the caller). */
 static int read_back(const char *path, ObjectReadOptions opt, Mem *m, PgpErr *err)
 {
-    ObjectReadResult res;
-    memset(m, 0, sizeof *m);
-    return object_io_read_verify(fx.st, path, &opt, (PipeSink){mem_write, m}, &res, err);
+    return fx_read_object_with(&fx, path, &opt, &m->buf, &m->len, err);
 }
 
 static bool stored_holds_mark(const char *path)

@@ -54,18 +54,42 @@ static Repo *open_with(Storage *st, bool encrypt, CryptoMaster *m, int want, Pgp
     return r;
 }
 
+/* Each test's repository directory and storage. */
+static char dir[256];
+static Storage *st;
+
+static void setup(void)
+{
+    fx_dir_make(dir, sizeof dir, "repo_crypto");
+    st = store(dir);
+}
+
+static void teardown(void)
+{
+    ck_assert_int_eq(secmem_live(), 0);   /* every key and master wiped and unmapped */
+    storage_free(st);
+    fx_dir_remove(dir);
+}
+
+/* A repository bound with encryption (encrypt: configured) and master key fill. */
+static void bound(bool encrypt, uint8_t fill)
+{
+    PgpErr err;
+    Repo *r = open_with(st, encrypt, encrypt ? master(fill) : NULL, 0, &err);
+    ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
+    ck_assert(repo_identity(r)->encrypted == encrypt);
+    ck_assert(encrypt == (repo_crypto_key(r) != NULL));
+    repo_free(r);
+}
+
 START_TEST(bind_then_open)
 {
-    char dir[256];
-    fx_dir_make(dir, sizeof dir, "repo_crypto");
-    Storage *st = store(dir);
     PgpErr err;
     Repo *r = open_with(st, true, master(0x42), 0, &err);
     ck_assert_ptr_null(repo_crypto_key(r));
     ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
     char first[CRYPTO_NAME_HEX_LEN + 1], again[CRYPTO_NAME_HEX_LEN + 1];
     keyed(r, first);
-    ck_assert(repo_identity(r)->encrypted);
     repo_free(r);
     char *text = NULL;
     size_t len = 0;
@@ -81,49 +105,36 @@ START_TEST(bind_then_open)
     ck_assert_str_eq(first, again);
     ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
     repo_free(r);
-    ck_assert_int_eq(secmem_live(), 0);
-    storage_free(st);
-    fx_dir_remove(dir);
 }
 END_TEST
 
-START_TEST(refused_before_writing)
+START_TEST(encrypted_refuses_before_writing)
 {
-    char dir[256];
-    fx_dir_make(dir, sizeof dir, "repo_crypto");
-    Storage *st = store(dir);
     PgpErr err;
-    Repo *r = open_with(st, true, master(0x42), 0, &err);
-    ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
-    repo_free(r);
+    bound(true, 0x42);
     open_with(st, true, master(0x43), PGP_ERR_KEY, &err);        /* wrong master key */
     ck_assert_ptr_null(strstr(err.msg, "4343"));
     open_with(st, true, NULL, PGP_ERR_KEY, &err);                /* none */
     open_with(st, false, NULL, PGP_ERR_KEY, &err);               /* none, not configured */
     open_with(st, false, master(0x42), PGP_ERR_CONFIG, &err);    /* encryption not set */
     ck_assert_ptr_nonnull(strstr(err.msg, "is encrypted"));
-    storage_free(st);
-    fx_dir_remove(dir);
+}
+END_TEST
 
-    /* An unencrypted repository with encryption configured; and encryption without a key. */
-    fx_dir_make(dir, sizeof dir, "repo_crypto");
-    st = store(dir);
-    r = open_with(st, false, NULL, 0, &err);
-    ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
-    ck_assert_ptr_null(repo_crypto_key(r));
-    repo_free(r);
-    open_with(st, true, master(0x42), PGP_ERR_CONFIG, &err);
-    ck_assert_ptr_nonnull(strstr(err.msg, "not encrypted"));
-    storage_free(st);
-    fx_dir_remove(dir);
-    fx_dir_make(dir, sizeof dir, "repo_crypto");
-    st = store(dir);
+/* An unencrypted repository with encryption configured; encryption without a key, on a new
+ * repository: refused, nothing written. */
+START_TEST(plain_refuses_encryption)
+{
+    PgpErr err;
     open_with(st, true, NULL, PGP_ERR_KEY, &err);
     StorageInfo info;
     ck_assert_int_eq(storage_stat(st, REPO_LAYOUT_IDENTITY, &info, &err), PGP_ERR_NOT_FOUND);
-    ck_assert_int_eq(secmem_live(), 0);   /* refused opens free the master key they took */
-    storage_free(st);
-    fx_dir_remove(dir);
+    bound(false, 0);
+    open_with(st, true, master(0x42), PGP_ERR_CONFIG, &err);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not encrypted"));
+    Repo *r = open_with(st, false, NULL, 0, &err);
+    ck_assert_int_eq(repo_key_rotate(r, master(0x45), &err), PGP_ERR_CONFIG);
+    repo_free(r);
 }
 END_TEST
 
@@ -132,9 +143,6 @@ END_TEST
  * cannot unwrap the winner's document: PGP_ERR_KEY, and repo.json stays the winner's. */
 START_TEST(race)
 {
-    char dir[256];
-    fx_dir_make(dir, sizeof dir, "repo_crypto");
-    Storage *st = store(dir);
     PgpErr err;
     Repo *a = open_with(st, true, master(0x42), 0, &err);
     Repo *b = open_with(st, true, master(0x42), 0, &err);
@@ -150,28 +158,22 @@ START_TEST(race)
     repo_free(a);
     repo_free(b);
     repo_free(c);
-    ck_assert_int_eq(secmem_live(), 0);   /* every key and master wiped and unmapped */
-    storage_free(st);
-    fx_dir_remove(dir);
 }
 END_TEST
 
 /* Rotation rewraps the one repository key: the old master key no longer opens the
- * repository, the new one opens it to the same key; an unencrypted repository has none. */
+ * repository, the new one opens it to the same key. */
 START_TEST(rotate)
 {
-    char dir[256];
-    fx_dir_make(dir, sizeof dir, "repo_crypto");
-    Storage *st = store(dir);
     PgpErr err;
+    bound(true, 0x42);
     Repo *r = open_with(st, true, master(0x42), 0, &err);
-    ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
     char before[CRYPTO_NAME_HEX_LEN + 1], after[CRYPTO_NAME_HEX_LEN + 1];
     keyed(r, before);
     ck_assert_msg(repo_key_rotate(r, master(0x45), &err) == 0, "%s", err.msg);
     keyed(r, after);
     ck_assert_str_eq(before, after);
-    /* r goes on under the new master: a second rotation back works */
+    /* r goes on under the new master: a second rotation works */
     ck_assert_msg(repo_key_rotate(r, master(0x46), &err) == 0, "%s", err.msg);
     repo_free(r);
     open_with(st, true, master(0x42), PGP_ERR_KEY, &err);
@@ -180,18 +182,6 @@ START_TEST(rotate)
     keyed(r, after);
     ck_assert_str_eq(before, after);
     repo_free(r);
-    storage_free(st);
-    fx_dir_remove(dir);
-
-    fx_dir_make(dir, sizeof dir, "repo_crypto");
-    st = store(dir);
-    r = open_with(st, false, NULL, 0, &err);
-    ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
-    ck_assert_int_eq(repo_key_rotate(r, master(0x45), &err), PGP_ERR_CONFIG);
-    repo_free(r);
-    ck_assert_int_eq(secmem_live(), 0);
-    storage_free(st);
-    fx_dir_remove(dir);
 }
 END_TEST
 
@@ -220,8 +210,10 @@ Suite *suite_repo_crypto(void)
     Suite *s = suite_create("repo_crypto");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 30);
+    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, bind_then_open);
-    tcase_add_test(tc, refused_before_writing);
+    tcase_add_test(tc, encrypted_refuses_before_writing);
+    tcase_add_test(tc, plain_refuses_encryption);
     tcase_add_test(tc, race);
     tcase_add_test(tc, rotate);
     tcase_add_test(tc, identity_json);
