@@ -16,6 +16,7 @@
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
+#include "pgpitr/common/sdnotify.h"
 #include "pgpitr/serve/serve_http.h"
 #include "pgpitr/serve/serve_jobs.h"
 #include "pgpitr/serve/serve_tokens.h"
@@ -104,14 +105,27 @@ static void reload_tokens(ServeServer *srv, const char *path)
     serve_server_set_tokens(srv, &t);
 }
 
+/* systemd's view of the service (pgpitr-serve.service is Type=notify); without systemd, or
+ * when it cannot be told, the service runs on. */
+static void notify_systemd(const char *state)
+{
+    int e = sdnotify(state);
+    if (e != 0)
+        log_warn("serve: cannot notify systemd (\"%.*s\"): %s", (int)strcspn(state, "\n"),
+                 state, strerror(e));
+}
+
 static void wait_for_signals(ServeServer *srv, const char *token_file, const sigset_t *set)
 {
     for (;;) {
         int sig = sigwaitinfo(set, NULL);
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
+            notify_systemd("RELOADING=1");
             reload_tokens(srv, token_file);
-        else if (sig == SIGTERM || sig == SIGINT)
+            notify_systemd("READY=1");
+        } else if (sig == SIGTERM || sig == SIGINT) {
             break;
+        }
     }
 }
 
@@ -128,8 +142,13 @@ static int serve_main(const ServeCmd *c, const char *const *base, size_t n_base,
         rc = serve_server_start(&c->o, &api, tokens, &srv, err);
     if (rc == 0) {
         log_info("serve: listening on %s%s", c->o.listen, c->o.tls_cert != NULL ? " (TLS)" : "");
+        char ready[300];
+        snprintf(ready, sizeof ready, "READY=1\nSTATUS=listening on %.200s%s", c->o.listen,
+                 c->o.tls_cert != NULL ? " (TLS)" : "");
+        notify_systemd(ready);
         wait_for_signals(srv, c->token_file, set);
         log_info("serve: stopping");
+        notify_systemd("STOPPING=1");
         serve_server_stop(srv);   /* no new request; the ones under way are answered */
     }
     serve_jobs_shutdown(&jobs);
