@@ -203,7 +203,7 @@ void fx_save_backup_objects(FxRepo *fx, const char *label, uint32_t tli, uint64_
         entry_sha(objects[i], e.sha256);
         ck_assert_int_eq(manifest_add_entry(m, &e, &err), 0);
     }
-    ck_assert_int_eq(manifest_save(fx->st, label, m, &err), 0);
+    ck_assert_int_eq(manifest_save(fx->st, NULL, label, m, &err), 0);
     manifest_free(m);
 }
 
