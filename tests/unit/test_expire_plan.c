@@ -314,7 +314,8 @@ START_TEST(corrupt_manifest_refuses)
     load(&c);
     RetentionPolicy pol = {.full = 1};
     PgpErr err = {0};
-    ck_assert_int_eq(expire_plan_build(fx.st, NULL, &c, &pol, T0 + 86400, &p, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(expire_plan_build(fx.st, NULL, &c, &pol, T0 + 86400, &p, &err),
+                     PGP_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "\"BX\""));
     ck_assert_ptr_nonnull(strstr(err.hint, "verify"));
     ck_assert_uint_eq(p.n_backups + p.n_objects + p.n_wal + p.n_incomplete, 0);

@@ -2,8 +2,8 @@
  * test_meta_routes.c - every writer and reader of metadata routed through meta_io (issue #16),
  * with the vectors' repository key: backup manifests (manifest_save, manifest_load,
  * manifest_load_header, manifest_load_packed, object_refs_add_backup (expire's and backup's
- * reader), restore_select_backup), drill reports (drill_report_store, drill_report_find_newest, serve's
- * /api/v1/drills endpoints) and verify summaries. For each: no plaintext marker in the stored
+ * reader), restore_select_backup), drill reports (drill_report_store,
+ * drill_report_find_newest, serve's /api/v1/drills endpoints) and verify summaries. For each: no plaintext marker in the stored
  * bytes, and it reads back; a manifest or report copied under another name does not.
  */
 #include <check.h>
@@ -47,18 +47,7 @@ static void copy_raw(FxRepo *fx, const char *from, const char *to)
 
 static BackupManifest *sample(const char *label)
 {
-    BackupManifest *m = manifest_new();
-    m->label = strdup(label);
-    m->status = strdup(MANIFEST_STATUS_COMPLETE);
-    m->compress = strdup("zstd");
-    m->system_identifier = FX_SYSID;
-    m->pg_version_num = 150004;
-    m->pg_major = 15;
-    m->timeline = 1;
-    m->start_lsn = 0x3000028;
-    m->stop_lsn = 0x3000100;
-    m->start_time = FX_T0 - 2;
-    m->stop_time = FX_T0;
+    BackupManifest *m = fx_manifest(label, 1, 0x3000028, 0x3000100, FX_T0);
     PgpErr err = {0};
     for (int i = 0; i < N_ENTRIES; i++) {
         char path[64], object[REPO_PATH_MAX];

@@ -489,7 +489,8 @@ START_TEST(test_select_newest)
     ck_assert_str_eq(sel.why, "requested with --backup");
     manifest_free(sel.manifest);
 
-    ck_assert_int_eq(restore_select_backup(st, NULL, "20260104T000000Z", &sel, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(restore_select_backup(st, NULL, "20260104T000000Z", &sel, &err),
+                     PGP_ERR_NOT_FOUND);
     ck_assert_ptr_null(sel.manifest);
     ck_assert_ptr_nonnull(strstr(err.msg, "incomplete"));
     ck_assert_ptr_nonnull(strstr(err.hint, "20260102T000000Z"));
@@ -497,7 +498,8 @@ START_TEST(test_select_newest)
     ck_assert_ptr_nonnull(strstr(err.hint, "20260103T000000Z"));
     ck_assert_ptr_null(strstr(err.hint, "20260104T000000Z"));
 
-    ck_assert_int_eq(restore_select_backup(st, NULL, "20260105T000000Z", &sel, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(restore_select_backup(st, NULL, "20260105T000000Z", &sel, &err),
+                     PGP_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(err.msg, "not complete"));
     ck_assert_int_eq(restore_select_backup(st, NULL, "nope", &sel, &err), PGP_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(err.msg, "does not exist"));
