@@ -24,6 +24,7 @@
 #include "pgpitr/common/proc.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/repo/meta_io.h"
 #include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/storage/storage.h"
 
@@ -210,7 +211,7 @@ static int upload_one(int ddfd, const char *name, Repo *repo, PgpErr *err)
         rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the drop record of \"%s\" is over %d bytes: not "
                       "written by pgpitr", name, PUSH_BACKLOG_DROP_RECORD_MAX);
     if (rc == 0) {
-        rc = storage_put_all(repo_storage(repo), path, 0, text, n, err);
+        rc = meta_put_all(repo_storage(repo), repo_crypto_key(repo), path, 0, text, n, err);
         if (rc == PGP_ERR_CONFLICT)   /* uploaded by a call that died before removing it */
             rc = 0;
     }

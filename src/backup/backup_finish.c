@@ -88,11 +88,12 @@ static int remove_tree(Storage *s, const char *dir, PgpErr *err)
 
 /* Every object path referenced by a complete backup, each manifest streamed in turn (memory
  * grows with the distinct objects, not with every backup's entries). */
-static int referenced_objects(Storage *s, const NameList *labels, ObjectRefs *refs, PgpErr *err)
+static int referenced_objects(Storage *s, const CryptoRepoKey *key, const NameList *labels,
+                              ObjectRefs *refs, PgpErr *err)
 {
     memset(refs, 0, sizeof *refs);
     for (size_t i = 0; i < labels->n; i++) {
-        int rc = object_refs_add_backup(refs, s, labels->names[i], err);
+        int rc = object_refs_add_backup(refs, s, key, labels->names[i], err);
         if (rc != 0 && rc != PGP_ERR_NOT_FOUND)
             return rc;
     }
@@ -152,7 +153,7 @@ int backup_clean_incomplete(Repo *repo, int *removed_backups, int *removed_objec
     }
     if (rc == 0 && *removed_backups > 0) {
         ObjectRefs refs;
-        rc = referenced_objects(s, &labels, &refs, err);
+        rc = referenced_objects(s, repo_crypto_key(repo), &labels, &refs, err);
         if (rc == 0)
             rc = remove_unreferenced(s, &refs, removed_objects, err);
         object_refs_free(&refs);

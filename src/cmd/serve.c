@@ -131,13 +131,14 @@ static void wait_for_signals(ServeServer *srv, const char *token_file, const sig
 
 /* Listens until a signal stops it, then stops the jobs. */
 static int serve_main(const ServeCmd *c, const char *const *base, size_t n_base,
-                      Storage *storage, ServeTokens *tokens, const sigset_t *set, PgpErr *err)
+                      Storage *storage, const CryptoRepoKey *key, ServeTokens *tokens,
+                      const sigset_t *set, PgpErr *err)
 {
     ServeJobs jobs;
     ServeApi api;
     ServeServer *srv = NULL;
     int rc = serve_jobs_init(&jobs, (char *const *)base, n_base, err);
-    serve_api_init(&api, &jobs, storage);
+    serve_api_init(&api, &jobs, storage, key);
     if (rc == 0)
         rc = serve_server_start(&c->o, &api, tokens, &srv, err);
     if (rc == 0) {
@@ -183,7 +184,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     signal(SIGPIPE, SIG_IGN);
     const char *base[BASE_MAX];
     size_t n_base = base_args(g, &s, base);
-    rc = serve_main(&c, base, n_base, storage, &tokens, &set, err);
+    rc = serve_main(&c, base, n_base, storage, repo_crypto_key(repo), &tokens, &set, err);
     free_base(base, n_base);
 out:
     serve_tokens_free(&tokens);

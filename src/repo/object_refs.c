@@ -113,12 +113,13 @@ static int compact(ObjectRefs *r, PgpErr *err)
     return 0;
 }
 
-int object_refs_add_backup(ObjectRefs *r, Storage *s, const char *label, PgpErr *err)
+int object_refs_add_backup(ObjectRefs *r, Storage *s, const CryptoRepoKey *key, const char *label,
+                           PgpErr *err)
 {
     Walk w = {.r = r, .s = s};
     ManifestReadOpts o = {.fn = on_entry, .ud = &w};
     BackupManifest *m = NULL;
-    int rc = manifest_stream(s, label, &o, &m, err);
+    int rc = manifest_stream(s, key, label, &o, &m, err);
     manifest_free(m);
     if (rc == 0)
         rc = compact(r, err);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/crypto/keyring.h"
 #include "pgpitr/storage/storage.h"
 
 typedef struct ObjectRef {
@@ -35,8 +36,10 @@ typedef struct ObjectRefs {
 
 /* Adds every object backup `label`'s manifest references. Errors as manifest_stream
  * (PGP_ERR_NOT_FOUND when it has no manifest, PGP_ERR_CORRUPT, storage errors, NOMEM); on
- * error the set may hold part of that backup's objects. Zero-initialise r first. */
-int object_refs_add_backup(ObjectRefs *r, Storage *s, const char *label, PgpErr *err);
+ * error the set may hold part of that backup's objects. Zero-initialise r first. key: the
+ * repository key the manifest is read with (repo_crypto_key; NULL: unencrypted). */
+int object_refs_add_backup(ObjectRefs *r, Storage *s, const CryptoRepoKey *key, const char *label,
+                           PgpErr *err);
 bool object_refs_has(const ObjectRefs *r, const char *path);
 const char *object_refs_path(const ObjectRefs *r, size_t i);
 void object_refs_free(ObjectRefs *r);     /* a zeroed set is fine; leaves it zeroed */
