@@ -24,6 +24,7 @@
 #include "pgpitr/common/proc.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/repo/meta_io.h"
 #include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/storage/storage.h"
 
@@ -47,7 +48,7 @@ static bool state_parse(const char *text, PushFailing *out)
 /* dfd's state; false when there is none or it does not parse (then a new run starts). */
 static bool state_read(int dfd, PushFailing *out)
 {
-    int fd = openat(dfd, PUSH_BACKLOG_FAILING, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = fd_open_regular(dfd, PUSH_BACKLOG_FAILING, NULL);
     if (fd < 0)
         return false;
     char text[STATE_MAX];
@@ -91,7 +92,10 @@ int push_backlog_read_failing(const char *wal_dir, bool *failing, PushFailing *o
     if ((size_t)snprintf(path, sizeof path, "%s/%s/%s", wal_dir, PUSH_AHEAD_DIR,
                          PUSH_BACKLOG_FAILING) >= sizeof path)
         return PGP_FAIL(err, PGP_ERR_CONFIG, "path \"%s\" is too long", wal_dir);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    bool not_regular;
+    int fd = fd_open_regular(AT_FDCWD, path, &not_regular);
+    if (fd < 0 && not_regular)
+        return PGP_FAIL(err, PGP_ERR_CORRUPT, "\"%s\" is not a regular file", path);
     if (fd < 0)
         return errno == ENOENT ? 0 : PGP_FAIL_SYS(err, errno, "cannot open \"%s\"", path);
     char text[STATE_MAX];
@@ -188,8 +192,12 @@ static int upload_one(int ddfd, const char *name, Repo *repo, PgpErr *err)
 {
     char path[REPO_PATH_MAX], *text = NULL;
     int rc = repo_dropped_path(name, path, err);
-    int fd = rc == 0 ? openat(ddfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    if (rc == 0 && fd < 0)
+    bool not_regular = false;
+    int fd = rc == 0 ? fd_open_regular(ddfd, name, &not_regular) : -1;
+    if (rc == 0 && not_regular)
+        rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the drop record of \"%s\" is not a regular file: "
+                      "not written by pgpitr", name);
+    else if (rc == 0 && fd < 0)
         rc = PGP_FAIL_SYS(err, errno, "cannot open the drop record of \"%s\"", name);
     /* one byte more than a record may hold, so that a longer file is refused, not cut */
     text = rc == 0 ? malloc(PUSH_BACKLOG_DROP_RECORD_MAX + 1) : NULL;
@@ -203,7 +211,7 @@ static int upload_one(int ddfd, const char *name, Repo *repo, PgpErr *err)
         rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the drop record of \"%s\" is over %d bytes: not "
                       "written by pgpitr", name, PUSH_BACKLOG_DROP_RECORD_MAX);
     if (rc == 0) {
-        rc = storage_put_all(repo_storage(repo), path, 0, text, n, err);
+        rc = meta_put_all(repo_storage(repo), repo_crypto_key(repo), path, 0, text, n, err);
         if (rc == PGP_ERR_CONFLICT)   /* uploaded by a call that died before removing it */
             rc = 0;
     }

@@ -92,9 +92,8 @@ static int referenced_objects(Storage *s, const CryptoRepoKey *key, const NameLi
                               ObjectRefs *refs, PgpErr *err)
 {
     memset(refs, 0, sizeof *refs);
-    refs->key = key;
     for (size_t i = 0; i < labels->n; i++) {
-        int rc = object_refs_add_backup(refs, s, labels->names[i], err);
+        int rc = object_refs_add_backup(refs, s, key, labels->names[i], err);
         if (rc != 0 && rc != PGP_ERR_NOT_FOUND)
             return rc;
     }

@@ -532,7 +532,7 @@ static int finish_backup(Repo *repo, RepoLock *lock, const BackupOptions *o, Bac
     if (rc == 0)
         rc = repo_lock_confirm(lock, err);
     if (rc == 0)
-        rc = manifest_save(s, r->m->label, r->m, err);
+        rc = manifest_save(s, repo_crypto_key(repo), r->m->label, r->m, err);
     if (rc == 0) {
         char marker[REPO_PATH_MAX];
         if (repo_backup_file(r->m->label, REPO_LAYOUT_INPROGRESS, marker, NULL) == 0)

@@ -153,7 +153,8 @@ static int run_expire(const CmdSettings *s, const ExpireOptions *o, PgpErr *err)
         rc = PGP_ERR_CONFIG;
     }
     if (rc == 0)
-        rc = expire_plan_build(storage, &c, &o->policy, (int64_t)time(NULL), &plan, err);
+        rc = expire_plan_build(storage, repo_crypto_key(repo), &c, &o->policy, (int64_t)time(NULL),
+                               &plan, err);
     if (rc == 0)
         rc = emit(&plan, &c, o, err);
     if (rc == 0 && !o->dry_run) {

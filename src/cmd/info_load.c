@@ -27,11 +27,11 @@ static int64_t id_time(const char *id)
     return end != NULL ? (int64_t)timegm(&tm) : 0;
 }
 
-int info_find_drill(Storage *s, InfoDrill *out, PgpErr *err)
+int info_find_drill(Storage *s, const CryptoRepoKey *key, InfoDrill *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     DrillReportSummary d;
-    int rc = drill_report_find_newest(s, NULL, &d, err);
+    int rc = drill_report_find_newest(s, key, NULL, &d, err);
     if (rc != 0 || !d.found)
         return rc;
     out->found = true;
@@ -100,10 +100,10 @@ static int load_leases(Storage *s, Info *info, PgpErr *err)
 }
 
 /* What the newest verify found: a warning when it cannot be read, like the locks. */
-static int load_verify(Storage *s, Info *info, PgpErr *err)
+static int load_verify(Storage *s, const CryptoRepoKey *key, Info *info, PgpErr *err)
 {
     PgpErr e = {0};
-    int rc = verify_summary_find_newest(s, &info->verify, &e);
+    int rc = verify_summary_find_newest(s, key, &info->verify, &e);
     if (rc == PGP_ERR_NOMEM)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "%s", e.msg);
     if (rc != 0) {
@@ -126,9 +126,9 @@ int info_load(Repo *repo, const char *repo_path, int64_t now, Info *out, PgpErr 
     if (rc == 0)
         rc = info_analyze(out, err);
     if (rc == 0 && out->cat.bound)
-        rc = info_find_drill(repo_storage(repo), &out->drill, err);
+        rc = info_find_drill(repo_storage(repo), repo_crypto_key(repo), &out->drill, err);
     if (rc == 0 && out->cat.bound)
-        rc = load_verify(repo_storage(repo), out, err);
+        rc = load_verify(repo_storage(repo), repo_crypto_key(repo), out, err);
     return rc;
 }
 

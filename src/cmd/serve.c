@@ -16,6 +16,7 @@
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/log.h"
+#include "pgpitr/common/sdnotify.h"
 #include "pgpitr/serve/serve_http.h"
 #include "pgpitr/serve/serve_jobs.h"
 #include "pgpitr/serve/serve_tokens.h"
@@ -104,32 +105,51 @@ static void reload_tokens(ServeServer *srv, const char *path)
     serve_server_set_tokens(srv, &t);
 }
 
+/* systemd's view of the service (pgpitr-serve.service is Type=notify); without systemd, or
+ * when it cannot be told, the service runs on. */
+static void notify_systemd(const char *state)
+{
+    int e = sdnotify(state);
+    if (e != 0)
+        log_warn("serve: cannot notify systemd (\"%.*s\"): %s", (int)strcspn(state, "\n"),
+                 state, strerror(e));
+}
+
 static void wait_for_signals(ServeServer *srv, const char *token_file, const sigset_t *set)
 {
     for (;;) {
         int sig = sigwaitinfo(set, NULL);
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
+            notify_systemd("RELOADING=1");
             reload_tokens(srv, token_file);
-        else if (sig == SIGTERM || sig == SIGINT)
+            notify_systemd("READY=1");
+        } else if (sig == SIGTERM || sig == SIGINT) {
             break;
+        }
     }
 }
 
 /* Listens until a signal stops it, then stops the jobs. */
 static int serve_main(const ServeCmd *c, const char *const *base, size_t n_base,
-                      Storage *storage, ServeTokens *tokens, const sigset_t *set, PgpErr *err)
+                      Storage *storage, const CryptoRepoKey *key, ServeTokens *tokens,
+                      const sigset_t *set, PgpErr *err)
 {
     ServeJobs jobs;
     ServeApi api;
     ServeServer *srv = NULL;
     int rc = serve_jobs_init(&jobs, (char *const *)base, n_base, err);
-    serve_api_init(&api, &jobs, storage);
+    serve_api_init(&api, &jobs, storage, key);
     if (rc == 0)
         rc = serve_server_start(&c->o, &api, tokens, &srv, err);
     if (rc == 0) {
         log_info("serve: listening on %s%s", c->o.listen, c->o.tls_cert != NULL ? " (TLS)" : "");
+        char ready[300];
+        snprintf(ready, sizeof ready, "READY=1\nSTATUS=listening on %.200s%s", c->o.listen,
+                 c->o.tls_cert != NULL ? " (TLS)" : "");
+        notify_systemd(ready);
         wait_for_signals(srv, c->token_file, set);
         log_info("serve: stopping");
+        notify_systemd("STOPPING=1");
         serve_server_stop(srv);   /* no new request; the ones under way are answered */
     }
     serve_jobs_shutdown(&jobs);
@@ -164,7 +184,7 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     signal(SIGPIPE, SIG_IGN);
     const char *base[BASE_MAX];
     size_t n_base = base_args(g, &s, base);
-    rc = serve_main(&c, base, n_base, storage, &tokens, &set, err);
+    rc = serve_main(&c, base, n_base, storage, repo_crypto_key(repo), &tokens, &set, err);
     free_base(base, n_base);
 out:
     serve_tokens_free(&tokens);

@@ -243,14 +243,14 @@ static void report_uploads(Storage *st)
 
 /* A whole-repository verify leaves its result where info's model and `pgpitr metrics` read
  * it (verify_summary.h); failing to is a warning: the report is what the DBA asked for. */
-static void keep_summary(Storage *st, const VerifyRun *run)
+static void keep_summary(Repo *repo, const VerifyRun *run)
 {
     const VerifyChunks *ch = &run->plan.chunks;
     VerifySummary v = {.finished = (int64_t)time(NULL),
                        .objects = run->pool.objects + ch->n_lists + ch->pool.objects,
                        .errors = run->report.n_errors};
     PgpErr e = {0};
-    if (verify_summary_store(st, &v, &e) != 0)
+    if (verify_summary_store(repo_storage(repo), repo_crypto_key(repo), &v, &e) != 0)
         log_warn("%s", e.msg);
 }
 
@@ -272,7 +272,7 @@ static int run_verify(const CmdSettings *s, const VerifyOptions *o, PgpErr *err)
     if (rc == 0)
         rc = verify_run(repo, &req, &run, err);
     if (rc == 0 && o->label == NULL)
-        keep_summary(st, &run);
+        keep_summary(repo, &run);
     if (rc == 0)
         rc = report(o, &run, err);
     if (rc == 0)

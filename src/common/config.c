@@ -9,6 +9,7 @@
  */
 #include "pgpitr/common/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -74,7 +75,8 @@ static char *read_line(char *buf, int size, void *user)
     buf[n] = '\0';
     if (st->at_line_start) {
         st->line++;
-        st->indented = buf[0] == ' ' || buf[0] == '\t';
+        /* libinih's lskip skips every isspace() byte, so \v, \f and \r indent too */
+        st->indented = buf[0] != '\n' && isspace((unsigned char)buf[0]);
     }
     st->at_line_start = buf[n - 1] == '\n';
     return buf;

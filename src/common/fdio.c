@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int fd_write_all(int fd, const void *buf, size_t len, off_t off, size_t *written)
@@ -48,6 +49,26 @@ int fd_read_upto(int fd, void *buf, size_t size, size_t *got)
     }
     *got = done;
     return rc;
+}
+
+int fd_open_regular(int dfd, const char *name, bool *not_regular)
+{
+    if (not_regular != NULL)
+        *not_regular = false;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int e = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
+    if (e == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+        e = errno;
+    if (e == 0)
+        return fd;
+    if (not_regular != NULL)
+        *not_regular = e == EINVAL;
+    close(fd);
+    errno = e;
+    return -1;
 }
 
 DIR *fd_opendir(int dfd, const char *name)

@@ -55,8 +55,11 @@ static int capture(int fd, size_t max, int64_t deadline, RunCmdResult *r, PgpErr
         }
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int n = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
-        if (n < 0 && errno != EINTR)
-            return PGP_FAIL_SYS(err, errno, "cannot read a child's output");
+        if (n < 0 && errno != EINTR) {
+            int e = errno;
+            explicit_bzero(buf, sizeof buf);
+            return PGP_FAIL_SYS(err, e, "cannot read a child's output");
+        }
         if (n <= 0)
             continue;
         ssize_t got = read(fd, buf, sizeof buf);
@@ -159,6 +162,8 @@ void runcmd_result_free(RunCmdResult *r)
 {
     if (r == NULL)
         return;
+    if (r->out != NULL)   /* it may hold a key: wiped on every path, not only by the caller */
+        explicit_bzero(r->out, r->out_len);
     free(r->out);
     r->out = NULL;
     r->out_len = 0;

@@ -24,6 +24,7 @@
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/pg/walname.h"
+#include "pgpitr/repo/meta_io.h"
 #include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/common/fdio.h"
 
@@ -590,7 +591,8 @@ static void copy_str(char *dst, size_t size, json_t *v)
 }
 
 /* 1: parsed into out; 0: skipped; < 0: -(storage error), in err. */
-static int read_summary(Storage *s, const char *id, DrillReportSummary *out, PgpErr *err)
+static int read_summary(Storage *s, const CryptoRepoKey *key, const char *id,
+                        DrillReportSummary *out, PgpErr *err)
 {
     char path[REPO_PATH_MAX], *text = NULL;
     size_t len = 0;
@@ -598,9 +600,13 @@ static int read_summary(Storage *s, const char *id, DrillReportSummary *out, Pgp
     pgp_err_clear(&e);
     int rc = repo_drill_report_path(id, path, &e);
     if (rc == 0)
-        rc = storage_get_all(s, path, REPORT_MAX_BYTES, &text, &len, &e);
+        rc = meta_get_all(s, key, path, REPORT_MAX_BYTES, &text, &len, &e);
     if (rc == PGP_ERR_NOT_FOUND)        /* removed since the listing */
         return 0;
+    if (rc == PGP_ERR_CORRUPT) {        /* too large, or (encrypted) altered: as unparsable */
+        log_warn("ignoring the drill report \"%s\": %s", path, e.msg);
+        return 0;
+    }
     if (rc != 0) {
         if (err != NULL)
             *err = e;
@@ -642,8 +648,8 @@ bool drill_report_summary_parse(const char *id, const char *text, size_t len,
     return true;
 }
 
-int drill_report_find_newest(Storage *s, const char *before, DrillReportSummary *out,
-                             PgpErr *err)
+int drill_report_find_newest(Storage *s, const CryptoRepoKey *key, const char *before,
+                             DrillReportSummary *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     FindCtx c = {.before = before};
@@ -653,7 +659,7 @@ int drill_report_find_newest(Storage *s, const char *before, DrillReportSummary 
         return rc;
     }
     for (int i = 0; i < c.n; i++) {
-        rc = read_summary(s, c.best[i], out, err);
+        rc = read_summary(s, key, c.best[i], out, err);
         if (rc < 0) {
             pgp_err_context(err, "cannot read the drill report \"%s\"", c.best[i]);
             return -rc;
@@ -664,10 +670,10 @@ int drill_report_find_newest(Storage *s, const char *before, DrillReportSummary 
     return 0;
 }
 
-int drill_report_find_previous(Storage *s, DrillReport *r, PgpErr *err)
+int drill_report_find_previous(Storage *s, const CryptoRepoKey *key, DrillReport *r, PgpErr *err)
 {
     DrillReportSummary prev;
-    int rc = drill_report_find_newest(s, r->id, &prev, err);
+    int rc = drill_report_find_newest(s, key, r->id, &prev, err);
     if (rc != 0 || !prev.found)
         return rc;
     r->has_previous = true;
@@ -678,12 +684,13 @@ int drill_report_find_previous(Storage *s, DrillReport *r, PgpErr *err)
     return 0;
 }
 
-int drill_report_store(Storage *s, const DrillReport *r, const char *json, PgpErr *err)
+int drill_report_store(Storage *s, const CryptoRepoKey *key, const DrillReport *r,
+                       const char *json, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
     int rc = repo_drill_report_path(r->id, path, err);
     if (rc == 0)
-        rc = storage_put_all(s, path, 0, json, strlen(json), err);
+        rc = meta_put_all(s, key, path, 0, json, strlen(json), err);
     if (rc != 0)
         pgp_err_context(err, "cannot keep the drill report in the repository");
     return rc;

@@ -539,11 +539,11 @@ static int publish(Drill *d, PgpErr *err)
 {
     char *json = NULL;
     PgpErr ferr;
-    if (drill_report_find_previous(d->storage, &d->rep, &ferr) != 0)
+    if (drill_report_find_previous(d->storage, repo_crypto_key(d->repo), &d->rep, &ferr) != 0)
         log_warn("%s", ferr.msg);
     int rc = drill_report_to_json(&d->rep, &json, err);
     if (rc == 0)
-        rc = drill_report_store(d->storage, &d->rep, json, err);
+        rc = drill_report_store(d->storage, repo_crypto_key(d->repo), &d->rep, json, err);
     d->stored = rc == 0;
     if (d->o->report != NULL && json != NULL) {
         int frc = drill_report_write_file(d->o->report, json, rc == 0 ? err : &ferr);

@@ -63,12 +63,13 @@ static int on_backup_dir(void *ud, const char *name, const StorageInfo *info, Pg
     return 0;
 }
 
-static int load_manifest(Storage *s, CatalogBackup *b, PgpErr *err)
+static int load_manifest(Repo *repo, CatalogBackup *b, PgpErr *err)
 {
     PgpErr e;
     pgp_err_clear(&e);
     /* The header only: every backup's entries at once would grow with the repository. */
-    int rc = manifest_load_header(s, b->label, &b->manifest, &e);
+    int rc = manifest_load_header(repo_storage(repo), repo_crypto_key(repo), b->label,
+                                  &b->manifest, &e);
     if (rc == 0) {
         b->status = CATALOG_BACKUP_COMPLETE;
         return 0;
@@ -129,7 +130,7 @@ static int load_backups(Repo *repo, Catalog *c, PgpErr *err)
         return pgp_err_context(err, "cannot list \"%s\"", REPO_LAYOUT_BACKUP_DIR);
     for (size_t i = 0; rc == 0 && i < c->n_backups; i++) {
         CatalogBackup *b = &c->backups[i];
-        rc = load_manifest(repo_storage(repo), b, err);
+        rc = load_manifest(repo, b, err);
         if (rc == 0 && b->status != CATALOG_BACKUP_COMPLETE && b->dir_mtime == 0)
             rc = dir_mtime_from_objects(repo_storage(repo), b, err);
     }
@@ -347,7 +348,7 @@ int catalog_load_entries(Repo *repo, CatalogBackup *b, PgpErr *err)
     if (b->manifest->entries != NULL || b->manifest->n_listed == 0)
         return 0;
     BackupManifest *m = NULL;
-    int rc = manifest_load(repo_storage(repo), b->label, &m, err);
+    int rc = manifest_load(repo_storage(repo), repo_crypto_key(repo), b->label, &m, err);
     if (rc != 0)
         return pgp_err_context(err, "cannot read the manifest of backup \"%s\"", b->label);
     manifest_free(b->manifest);
@@ -363,7 +364,8 @@ int catalog_load_files(Repo *repo, CatalogBackup *b, PgpErr *err)
         return 0;
     BackupManifest *m = NULL;
     ManifestPack *files = NULL;
-    int rc = manifest_load_packed(repo_storage(repo), b->label, &m, &files, err);
+    int rc = manifest_load_packed(repo_storage(repo), repo_crypto_key(repo), b->label, &m,
+                                  &files, err);
     if (rc != 0)
         return pgp_err_context(err, "cannot read the manifest of backup \"%s\"", b->label);
     manifest_free(b->manifest);
@@ -390,7 +392,6 @@ int catalog_load(Repo *repo, unsigned flags, Catalog *out, PgpErr *err)
         return 0;
     out->bound = true;
     out->id = *id;
-    out->key = repo_crypto_key(repo);
     int rc = 0;
     if (flags & CATALOG_LOAD_BACKUPS)
         rc = load_backups(repo, out, err);

@@ -127,12 +127,13 @@ static int plan_backups(Storage *s, const Catalog *c, ExpirePlan *p, PgpErr *err
 
 /* The objects kept backups reference, each kept manifest streamed in turn: memory grows with
  * the distinct objects, not with every kept backup's entries at once. */
-static int collect_refs(Storage *s, const ExpirePlan *p, ObjectRefs *r, PgpErr *err)
+static int collect_refs(Storage *s, const CryptoRepoKey *key, const ExpirePlan *p, ObjectRefs *r,
+                        PgpErr *err)
 {
     for (size_t i = 0; i < p->n_backups; i++) {
         if (!p->backups[i].d->keep)
             continue;
-        int rc = object_refs_add_backup(r, s, p->backups[i].b->label, err);
+        int rc = object_refs_add_backup(r, s, key, p->backups[i].b->label, err);
         if (rc != 0)
             return pgp_err_context(err, "cannot list the objects of kept backup \"%s\"",
                                    p->backups[i].b->label);
@@ -164,11 +165,11 @@ static int on_object(void *ud, const char *path, uint64_t size, PgpErr *err)
     return 0;
 }
 
-static int plan_objects(Storage *s, const Catalog *c, ExpirePlan *p, PgpErr *err)
+static int plan_objects(Storage *s, const CryptoRepoKey *key, ExpirePlan *p, PgpErr *err)
 {
-    ObjectRefs refs = {.key = c->key};
+    ObjectRefs refs = {0};
     ObjectScan o = {.p = p, .refs = &refs};
-    int rc = collect_refs(s, p, &refs, err);
+    int rc = collect_refs(s, key, p, &refs, err);
     if (rc == 0)
         rc = object_walk(s, on_object, &o, err);
     object_refs_free(&refs);
@@ -262,8 +263,8 @@ static int plan_wal(const Catalog *c, ExpirePlan *p, PgpErr *err)
 
 /* ---- entry points ----------------------------------------------------------------------- */
 
-int expire_plan_build(Storage *s, const Catalog *c, const RetentionPolicy *pol, int64_t now,
-                      ExpirePlan *out, PgpErr *err)
+int expire_plan_build(Storage *s, const CryptoRepoKey *key, const Catalog *c,
+                      const RetentionPolicy *pol, int64_t now, ExpirePlan *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     out->policy = *pol;
@@ -274,7 +275,7 @@ int expire_plan_build(Storage *s, const Catalog *c, const RetentionPolicy *pol, 
     if (rc == 0)
         rc = plan_backups(s, c, out, err);
     if (rc == 0)
-        rc = plan_objects(s, c, out, err);
+        rc = plan_objects(s, key, out, err);
     if (rc == 0)
         rc = plan_leases(s, c, out, err);
     if (rc == 0)

@@ -22,6 +22,7 @@
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/chunk_list.h"
 #include "pgpitr/repo/manifest_pack.h"
+#include "pgpitr/repo/meta_io.h"
 
 #define TIME_MAX INT64_C(253402300799)  /* 9999-12-31T23:59:59Z */
 
@@ -652,7 +653,7 @@ int manifest_bad_label(const char *label, PgpErr *err)
 
 /* A FILE that writes into a storage writer: the text goes out as it is made, never whole. */
 typedef struct SaveCookie {
-    StorageWriter *w;
+    MetaWriter *w;
     PgpErr *err;
     int rc;
 } SaveCookie;
@@ -661,11 +662,11 @@ static ssize_t save_write(void *c, const char *buf, size_t size)
 {
     SaveCookie *k = c;
     if (k->rc == 0)
-        k->rc = storage_write(k->w, buf, size, k->err);
+        k->rc = meta_write(k->w, buf, size, k->err);
     return k->rc == 0 ? (ssize_t)size : -1;
 }
 
-static int save_stream(StorageWriter *w, const BackupManifest *m, PgpErr *err)
+static int save_stream(MetaWriter *w, const BackupManifest *m, PgpErr *err)
 {
     SaveCookie k = {.w = w, .err = err};
     FILE *f = fopencookie(&k, "w", (cookie_io_functions_t){.write = save_write});
@@ -677,7 +678,8 @@ static int save_stream(StorageWriter *w, const BackupManifest *m, PgpErr *err)
     return k.rc != 0 ? k.rc : ok ? 0 : NOMEM(err);   /* else only jansson's allocations */
 }
 
-int manifest_save(Storage *s, const char *label, const BackupManifest *m, PgpErr *err)
+int manifest_save(Storage *s, const CryptoRepoKey *key, const char *label,
+                  const BackupManifest *m, PgpErr *err)
 {
     if (!manifest_label_valid(label))
         return manifest_bad_label(label, err);
@@ -685,16 +687,16 @@ int manifest_save(Storage *s, const char *label, const BackupManifest *m, PgpErr
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "manifest of backup \"%s\" saved as \"%s\"",
                         m->label != NULL ? m->label : "", label);
     char path[REPO_PATH_MAX];
-    StorageWriter *w = NULL;
+    MetaWriter *w = NULL;
     int rc = manifest_path(label, path, err);
     if (rc == 0)
         rc = manifest_validate(m, err);
     if (rc == 0)
-        rc = storage_open_write(s, path, 0, &w, err);
+        rc = meta_writer_open(s, key, path, 0, &w, err);
     if (rc == 0 && (rc = save_stream(w, m, err)) != 0)
-        storage_writer_abort(w);
+        meta_writer_abort(w);
     else if (rc == 0)
-        rc = storage_writer_commit(w, err);   /* never replaces: PGP_ERR_CONFLICT */
+        rc = meta_writer_commit(w, err);   /* never replaces: PGP_ERR_CONFLICT */
     if (rc != 0)
         pgp_err_context(err, "cannot save backup manifest \"%s\"", path);
     return rc;

@@ -407,8 +407,8 @@ int manifest_pack_check_duplicates(const ManifestPack *p, PgpErr *err)
     return rc;
 }
 
-int manifest_load_packed(Storage *s, const char *label, BackupManifest **m, ManifestPack **files,
-                         PgpErr *err)
+int manifest_load_packed(Storage *s, const CryptoRepoKey *key, const char *label,
+                         BackupManifest **m, ManifestPack **files, PgpErr *err)
 {
     *m = NULL;
     *files = manifest_pack_new();
@@ -418,7 +418,7 @@ int manifest_load_packed(Storage *s, const char *label, BackupManifest **m, Mani
      * reader's hash set (16 bytes a slot, at most 70% full, while the pack grows beside it):
      * the peak of a restore is the entries plus the smaller of the two. */
     ManifestReadOpts o = {.fn = pack_entry, .ud = *files, .caller_checks_dups = true};
-    int rc = manifest_stream(s, label, &o, m, err);
+    int rc = manifest_stream(s, key, label, &o, m, err);
     if (rc == 0 && (rc = manifest_pack_check_duplicates(*files, err)) != 0) {
         char path[REPO_PATH_MAX];
         if (manifest_path(label, path, &(PgpErr){0}) == 0)

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/repo/meta_io.h"
+
 #define LOAD_FLAGS (JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
 /* jansson stops where the bytes end: a failure this close to the end of what the window
  * holds may be the window's cut, not the document's fault, so read more and parse again. A
@@ -381,20 +383,20 @@ int manifest_from_json(const char *text, size_t len, BackupManifest **out, PgpEr
 /* ---- storage ---------------------------------------------------------------------------- */
 
 typedef struct StorageSrc {
-    StorageReader *r;
+    MetaReader *r;
     bool failed;             /* the error came from storage, not from the document */
 } StorageSrc;
 
 static int storage_src_read(void *ud, void *buf, size_t len, size_t *got, PgpErr *err)
 {
     StorageSrc *s = ud;
-    int rc = storage_read(s->r, buf, len, got, err);
+    int rc = meta_read(s->r, buf, len, got, err);
     s->failed = rc != 0;
     return rc;
 }
 
-int manifest_stream(Storage *s, const char *label, const ManifestReadOpts *o,
-                    BackupManifest **out, PgpErr *err)
+int manifest_stream(Storage *s, const CryptoRepoKey *key, const char *label,
+                    const ManifestReadOpts *o, BackupManifest **out, PgpErr *err)
 {
     *out = NULL;
     if (!manifest_label_valid(label))
@@ -402,7 +404,7 @@ int manifest_stream(Storage *s, const char *label, const ManifestReadOpts *o,
     char path[REPO_PATH_MAX];
     TRY(manifest_path(label, path, err));
     StorageSrc src = {0};
-    int rc = storage_open_read(s, path, &src.r, err);
+    int rc = meta_reader_open(s, key, path, &src.r, err);
     if (rc == PGP_ERR_NOT_FOUND)
         return PGP_FAIL(err, PGP_ERR_NOT_FOUND, "backup \"%s\" not found (no \"%s\")", label,
                         path);
@@ -416,7 +418,7 @@ int manifest_stream(Storage *s, const char *label, const ManifestReadOpts *o,
     else
         rc = run(&r, out, err);
     free(r.w.buf);
-    storage_reader_close(src.r);
+    meta_reader_close(src.r);
     if (rc != 0 && src.failed)
         pgp_err_context(err, "cannot read backup manifest \"%s\"", path);
     else if (rc == PGP_ERR_CORRUPT && strstr(err->msg, path) == NULL)
@@ -424,14 +426,16 @@ int manifest_stream(Storage *s, const char *label, const ManifestReadOpts *o,
     return rc;
 }
 
-int manifest_load(Storage *s, const char *label, BackupManifest **out, PgpErr *err)
+int manifest_load(Storage *s, const CryptoRepoKey *key, const char *label,
+                  BackupManifest **out, PgpErr *err)
 {
     ManifestReadOpts o = {.keep_entries = true};
-    return manifest_stream(s, label, &o, out, err);
+    return manifest_stream(s, key, label, &o, out, err);
 }
 
-int manifest_load_header(Storage *s, const char *label, BackupManifest **out, PgpErr *err)
+int manifest_load_header(Storage *s, const CryptoRepoKey *key, const char *label,
+                         BackupManifest **out, PgpErr *err)
 {
     ManifestReadOpts o = {0};
-    return manifest_stream(s, label, &o, out, err);
+    return manifest_stream(s, key, label, &o, out, err);
 }

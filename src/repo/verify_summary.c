@@ -1,7 +1,7 @@
 /*
  * verify_summary.c - the newest whole-repository verify's result in the repository
  * (verify_summary.h): verify/<YYYYmmddTHHMMSSZ>-<8 hex>.json, names that sort by time, each
- * written once (storage_put_all never replaces), the oldest beyond VERIFY_SUMMARY_KEEP
+ * written once (meta_put_all never replaces), the oldest beyond VERIFY_SUMMARY_KEEP
  * removed after a new one is stored.
  */
 #include "pgpitr/repo/verify_summary.h"
@@ -15,6 +15,7 @@
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/timefmt.h"
 #include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/meta_io.h"
 #include "pgpitr/repo/repo_json.h"
 #include "pgpitr/repo/repo_layout.h"
 
@@ -91,7 +92,8 @@ static int list_names(Storage *s, Names *ns, PgpErr *err)
     return rc;
 }
 
-int verify_summary_find_newest(Storage *s, VerifySummary *out, PgpErr *err)
+int verify_summary_find_newest(Storage *s, const CryptoRepoKey *key, VerifySummary *out,
+                               PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     Names ns;
@@ -100,8 +102,10 @@ int verify_summary_find_newest(Storage *s, VerifySummary *out, PgpErr *err)
         char path[REPO_PATH_MAX], *text = NULL;
         size_t len = 0;
         snprintf(path, sizeof path, REPO_LAYOUT_VERIFY_DIR "/%s", ns.v[i]);
-        rc = storage_get_all(s, path, SUMMARY_MAX, &text, &len, err);
-        if (rc == PGP_ERR_NOT_FOUND || rc == PGP_ERR_CORRUPT) {   /* removed or too large */
+        rc = meta_get_all(s, key, path, SUMMARY_MAX, &text, &len, err);
+        if (rc == PGP_ERR_CORRUPT)   /* too large, or (encrypted) altered: say so, go on */
+            log_warn("ignoring \"%s\": %s", path, err->msg);
+        if (rc == PGP_ERR_NOT_FOUND || rc == PGP_ERR_CORRUPT) {   /* removed, or see above */
             pgp_err_clear(err);
             rc = 0;
         } else if (rc == 0 && verify_summary_parse(text, len, out)) {
@@ -134,7 +138,8 @@ static void prune(Storage *s)
     free(ns.v);
 }
 
-int verify_summary_store(Storage *s, const VerifySummary *v, PgpErr *err)
+int verify_summary_store(Storage *s, const CryptoRepoKey *key, const VerifySummary *v,
+                         PgpErr *err)
 {
     char stamp[32], path[REPO_PATH_MAX];
     uint32_t rnd = 0;
@@ -150,7 +155,7 @@ int verify_summary_store(Storage *s, const VerifySummary *v, PgpErr *err)
     json_decref(j);
     if (text == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    int rc = storage_put_all(s, path, 0, text, strlen(text), err);
+    int rc = meta_put_all(s, key, path, 0, text, strlen(text), err);
     free(text);
     if (rc != 0) {
         pgp_err_context(err, "cannot keep the verify summary in the repository");

@@ -569,7 +569,8 @@ static void timeline_facts(RestorePlan *p, Timelines *tl)
 /* Candidates hold manifest headers only (restore_select.c): the chosen backup's entries are
  * read now (with --backup they were, with its header), into a compact pack, so that only one
  * backup's files are ever in memory, at about 90 bytes a file (manifest_pack.h). */
-static int load_chosen(Storage *s, RestorePlan *p, Candidates *c, const Chosen *ch, PgpErr *err)
+static int load_chosen(Storage *s, const CryptoRepoKey *key, RestorePlan *p, Candidates *c,
+                       const Chosen *ch, PgpErr *err)
 {
     BackupManifest *h = c->v[ch->cand], *m = NULL;
     if (c->files != NULL) {
@@ -577,7 +578,7 @@ static int load_chosen(Storage *s, RestorePlan *p, Candidates *c, const Chosen *
         c->files = NULL;
         return 0;
     }
-    int rc = manifest_load_packed(s, h->label, &m, &p->files, err);
+    int rc = manifest_load_packed(s, key, h->label, &m, &p->files, err);
     if (rc != 0)
         return pgp_err_context(err, "cannot read the manifest of backup \"%s\"", h->label);
     manifest_free(h);
@@ -592,7 +593,8 @@ int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, P
     Candidates c;
     Timelines tl = {0};
     Chosen ch = {0};
-    int rc = restore_load_candidates(repo_storage(repo), req->label, &c, err);
+    int rc = restore_load_candidates(repo_storage(repo), repo_crypto_key(repo), req->label, &c,
+                                     err);
     if (rc != 0)
         return rc;
     out->n_complete = c.n;
@@ -603,7 +605,7 @@ int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, P
     if (rc == 0) {
         rc = choose(out, req, &c, &tl, &ch, err);
         if (rc == 0)
-            rc = load_chosen(repo_storage(repo), out, &c, &ch, err);
+            rc = load_chosen(repo_storage(repo), repo_crypto_key(repo), out, &c, &ch, err);
         if (rc == 0)
             rc = check_objects(repo_storage(repo), out->manifest, out->files, &out->n_objects,
                                err);

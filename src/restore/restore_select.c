@@ -82,12 +82,12 @@ static bool is_complete(const BackupManifest *m)
     return m->status != NULL && strcmp(m->status, MANIFEST_STATUS_COMPLETE) == 0;
 }
 
-static int select_label(Storage *s, const char *label, const Labels *l, RestoreSelection *out,
-                        ManifestPack **files, PgpErr *err)
+static int select_label(Storage *s, const CryptoRepoKey *key, const char *label, const Labels *l,
+                        RestoreSelection *out, ManifestPack **files, PgpErr *err)
 {
     BackupManifest *m = NULL;
     /* the entries compactly, beside the header: the one backup restore_plan_make restores */
-    int rc = manifest_load_packed(s, label, &m, files, err);
+    int rc = manifest_load_packed(s, key, label, &m, files, err);
     if (rc == PGP_ERR_NOT_FOUND || (rc == 0 && !is_complete(m))) {
         bool exists = false;
         for (size_t i = 0; i < l->n && !exists; i++)
@@ -138,7 +138,8 @@ void restore_candidates_free(Candidates *c)
 }
 
 /* Every complete backup, newest first; an unreadable manifest is an error. */
-static int load_all(Storage *s, const Labels *l, Candidates *c, PgpErr *err)
+static int load_all(Storage *s, const CryptoRepoKey *key, const Labels *l, Candidates *c,
+                    PgpErr *err)
 {
     c->v = calloc(l->n + 1, sizeof *c->v);
     if (c->v == NULL)
@@ -147,7 +148,7 @@ static int load_all(Storage *s, const Labels *l, Candidates *c, PgpErr *err)
         BackupManifest *m = NULL;
         /* headers only: every backup's entries at once would grow with the repository; the
          * chosen one's are read by restore_plan_make */
-        int rc = manifest_load_header(s, l->v[i], &m, err);
+        int rc = manifest_load_header(s, key, l->v[i], &m, err);
         if (rc == PGP_ERR_NOT_FOUND || (rc == 0 && !is_complete(m))) {
             c->n_incomplete++;
             manifest_free(m);
@@ -170,7 +171,8 @@ static int load_all(Storage *s, const Labels *l, Candidates *c, PgpErr *err)
     return 0;
 }
 
-int restore_load_candidates(Storage *s, const char *label, Candidates *c, PgpErr *err)
+int restore_load_candidates(Storage *s, const CryptoRepoKey *key, const char *label, Candidates *c,
+                            PgpErr *err)
 {
     memset(c, 0, sizeof *c);
     Labels l;
@@ -179,7 +181,7 @@ int restore_load_candidates(Storage *s, const char *label, Candidates *c, PgpErr
         return rc;
     if (label != NULL) {
         RestoreSelection sel = {0};
-        rc = select_label(s, label, &l, &sel, &c->files, err);
+        rc = select_label(s, key, label, &l, &sel, &c->files, err);
         if (rc == 0 && (c->v = calloc(1, sizeof *c->v)) == NULL)
             rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
         if (rc == 0)
@@ -187,7 +189,7 @@ int restore_load_candidates(Storage *s, const char *label, Candidates *c, PgpErr
         else
             manifest_free(sel.manifest);
     } else {
-        rc = load_all(s, &l, c, err);
+        rc = load_all(s, key, &l, c, err);
     }
     labels_free(&l);
     if (rc != 0)
@@ -195,11 +197,12 @@ int restore_load_candidates(Storage *s, const char *label, Candidates *c, PgpErr
     return rc;
 }
 
-int restore_select_backup(Storage *s, const char *label, RestoreSelection *out, PgpErr *err)
+int restore_select_backup(Storage *s, const CryptoRepoKey *key, const char *label,
+                          RestoreSelection *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
     Candidates c;
-    int rc = restore_load_candidates(s, label, &c, err);
+    int rc = restore_load_candidates(s, key, label, &c, err);
     if (rc != 0)
         return rc;
     out->manifest = c.v[0];

@@ -23,7 +23,8 @@ typedef struct Candidates {
 /* label given: that backup alone, with its entries in files (PGP_ERR_NOT_FOUND with a HINT
  * when it is missing or incomplete); NULL: every complete backup, newest first (an unreadable
  * manifest is an error; none is PGP_ERR_NOT_FOUND). *c is empty after a failure. */
-int restore_load_candidates(Storage *s, const char *label, Candidates *c, PgpErr *err);
+int restore_load_candidates(Storage *s, const CryptoRepoKey *key, const char *label, Candidates *c,
+                            PgpErr *err);
 void restore_candidates_free(Candidates *c);
 
 #endif

@@ -10,17 +10,19 @@
 #include <time.h>
 
 #include "pgpitr/common/log.h"
+#include "pgpitr/repo/meta_io.h"
 #include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/serve/serve_http.h"
 
 #define INFO_MAX (64u << 20)
 #define DRILL_REPORT_MAX (16u << 20)
 
-void serve_api_init(ServeApi *a, ServeJobs *jobs, Storage *storage)
+void serve_api_init(ServeApi *a, ServeJobs *jobs, Storage *storage, const CryptoRepoKey *key)
 {
     memset(a, 0, sizeof *a);
     a->jobs = jobs;
     a->storage = storage;
+    a->key = key;
     pthread_mutex_init(&a->storage_mu, NULL);
     pthread_mutex_init(&a->health_mu, NULL);
 }
@@ -239,7 +241,7 @@ static json_t *drill_row(ServeApi *a, const char *id)
     size_t len = 0;
     json_t *j = NULL;
     if (repo_drill_report_path(id, path, NULL) == 0 &&
-        storage_get_all(a->storage, path, DRILL_REPORT_MAX, &text, &len, NULL) == 0)
+        meta_get_all(a->storage, a->key, path, DRILL_REPORT_MAX, &text, &len, NULL) == 0)
         j = json_loadb(text, len, 0, NULL);
     free(text);
     const char *status = json_string_value(json_object_get(j, "status"));
@@ -282,7 +284,7 @@ static void get_drill(ServeApi *a, const char *id, ServeReply *r)
     int rc = repo_drill_report_path(id, path, &err);
     pthread_mutex_lock(&a->storage_mu);
     if (rc == 0)
-        rc = storage_get_all(a->storage, path, DRILL_REPORT_MAX, &text, &len, &err);
+        rc = meta_get_all(a->storage, a->key, path, DRILL_REPORT_MAX, &text, &len, &err);
     pthread_mutex_unlock(&a->storage_mu);
     if (rc == PGP_ERR_NOT_FOUND) {
         serve_reply_error(r, 404, "no drill report \"%s\" in the repository", id);

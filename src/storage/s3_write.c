@@ -19,11 +19,13 @@
 #include "s3_driver.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "pgpitr/storage/s3_url.h"
 #include "pgpitr/storage/s3_xml.h"
@@ -280,14 +282,39 @@ static void upload_abort(S3Writer *w)
     w->upload_id[0] = '\0';
 }
 
+/* An unnamed temporary file in $TMPDIR (else /tmp), as the rest of pgpitr places its
+ * temporary files: tmpfile() would always use /tmp, which may be small or a tmpfs in RAM. */
+static FILE *spill_open(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    if ((size_t)snprintf(path, sizeof path, "%s/pgpitr-s3-spill.XXXXXX", dir) >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    unlink(path);   /* nothing to clean up, whatever happens to this process */
+    FILE *f = fdopen(fd, "w+");
+    if (f == NULL) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
+
 /* The full buffer goes out: to the spill file or as the next part. */
 static int flush_part(S3Writer *w, PgpErr *err)
 {
     int rc = 0;
     if (w->flags & STORAGE_WRITE_NAME_AT_COMMIT) {
-        if (w->spill == NULL && (w->spill = tmpfile()) == NULL)
-            return PGP_FAIL_SYS(err, errno, "cannot create a temporary file for S3 object "
-                                "\"%s\"", w->key);
+        if (w->spill == NULL && (w->spill = spill_open()) == NULL)
+            return PGP_FAIL_SYS(err, errno, "cannot create a temporary file in $TMPDIR for "
+                                "S3 object \"%s\"", w->key);
         if (fwrite(w->buf, 1, w->len, w->spill) != w->len)
             return PGP_FAIL_SYS(err, errno ? errno : ENOSPC, "cannot write the temporary file "
                                 "of S3 object \"%s\"", w->key);

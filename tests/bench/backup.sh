@@ -130,14 +130,7 @@ setup_pgbackrest() {
 [global]
 repo1-path=$W/repo/pgbackrest
 repo1-retention-full=99
-lock-path=$W/pgbr/lock
-log-path=$W/pgbr/log
-spool-path=$W/pgbr/spool
-log-level-console=warn
-log-level-stderr=warn
-log-level-file=off
-compress-type=zst
-compress-level=1
+$(pgbr_common_settings)
 archive-async=n
 start-fast=y
 

@@ -137,14 +137,7 @@ write_configs() {
   cat >"$W/pgbr/local.conf" <<EOF
 [global]
 repo1-path=$W/repos/l_br
-lock-path=$W/pgbr/lock
-log-path=$W/pgbr/log
-spool-path=$W/pgbr/spool
-log-level-console=warn
-log-level-stderr=warn
-log-level-file=off
-compress-type=zst
-compress-level=1
+$(pgbr_common_settings)
 archive-async=y
 process-max=2
 

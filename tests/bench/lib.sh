@@ -285,6 +285,21 @@ start_proxy() {
   log "latency proxy (+$DELAY_MS ms a request, TLS) at https://127.0.0.1:$port, pid $PROXY_PID"
 }
 
+# pgbr_common_settings: the [global] lines every pgBackRest configuration of the benches has
+# (paths under $W/pgbr, quiet logs, zstd level 1 like pgpitr's default).
+pgbr_common_settings() {
+  cat <<EOF
+lock-path=$W/pgbr/lock
+log-path=$W/pgbr/log
+spool-path=$W/pgbr/spool
+log-level-console=warn
+log-level-stderr=warn
+log-level-file=off
+compress-type=zst
+compress-level=1
+EOF
+}
+
 # write_s3_configs PGBR_LOCAL_CONF: the S3 test server's settings (start_s3) for both tools:
 # $W/pgbr/s3.conf, PGBR_LOCAL_CONF with an S3 repository at /pgbackrest (endpoint "localhost":
 # pgBackRest checks only DNS names of the certificate) and spool $W/pgbr/spool-s3; and

@@ -139,14 +139,7 @@ setup_pgbackrest() {
   cat >"$CONF" <<EOF
 [global]
 repo1-path=$W/repo/pgbackrest
-lock-path=$W/pgbr/lock
-log-path=$W/pgbr/log
-spool-path=$W/pgbr/spool
-log-level-console=warn
-log-level-stderr=warn
-log-level-file=off
-compress-type=zst
-compress-level=1
+$(pgbr_common_settings)
 archive-async=n
 
 [bench]

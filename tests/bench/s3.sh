@@ -143,14 +143,7 @@ repo1-s3-key=$S3_TEST_ACCESS_KEY
 repo1-s3-key-secret=$S3_TEST_SECRET_KEY
 repo1-s3-ca-file=$S3_TEST_CA_FILE
 repo1-retention-full=99
-lock-path=$W/pgbr/lock
-log-path=$W/pgbr/log
-spool-path=$W/pgbr/spool
-log-level-console=warn
-log-level-stderr=warn
-log-level-file=off
-compress-type=zst
-compress-level=1
+$(pgbr_common_settings)
 archive-async=n
 start-fast=y
 

@@ -43,9 +43,28 @@ chmod 600 "$TOKENS"
 pgp_capture --repo "$REPO" serve --listen "127.0.0.1:$PORT"
 assert_rc 3 "serve without a token file"
 
-log "start"
-PGPITR_LOCK_WAIT=120 TMPDIR=$WORK/dtmp serve_start srv "$PORT" --config "$CONF" \
+log "start, telling systemd (a notify socket as systemd gives one) once it listens"
+python3 - "$WORK/notify.sock" "$WORK/notify.log" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o666)   # the server runs as the PostgreSQL user
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        log.write(s.recv(4096).decode().replace("\n", " ") + "\n")
+PY
+NOTIFY_PID=$!
+track_pid "$NOTIFY_PID"
+for ((i = 0; i < 100; i++)); do [ -S "$WORK/notify.sock" ] && break; sleep 0.1; done
+# notified STATE: the listener got a datagram starting with STATE within 10 s
+notified() {
+    for ((i = 0; i < 100; i++)); do grep -q "^$1" "$WORK/notify.log" 2>/dev/null && return 0; sleep 0.1; done
+    fail "systemd was not told \"$1\": $(cat "$WORK/notify.log" 2>/dev/null)"
+}
+NOTIFY_SOCKET=$WORK/notify.sock PGPITR_LOCK_WAIT=120 TMPDIR=$WORK/dtmp serve_start srv "$PORT" --config "$CONF" \
     --log-level info --repo "$REPO" serve --listen "127.0.0.1:$PORT" --token-file "$TOKENS"
+
+notified "READY=1 STATUS=listening on 127.0.0.1:$PORT"
 
 log "health, metrics"
 http GET /health
@@ -254,6 +273,8 @@ done
 expect 200 "the new token after SIGHUP"
 http GET /api/v1/drills "$OP"
 expect 401 "a removed token after SIGHUP"
+notified "RELOADING=1"
+notified 'READY=1$'   # ready again after the reload (the first READY came with a STATUS)
 chmod 644 "$TOKENS"
 kill -HUP "$SERVE_PID"
 for ((i = 0; i < 100; i++)); do
@@ -274,6 +295,9 @@ child=$(pgrep -P "$SERVE_PID" || true)
 [ -n "$child" ] || fail "no job child under the server"
 serve_stop srv
 pid_alive "$child" && fail "the job's child outlived the server"
+notified "STOPPING=1"
+kill "$NOTIFY_PID"
+untrack_pid "$NOTIFY_PID"
 kill -CONT "$CLI_PID"
 bg_wait "$CLI_PID" cli2
 assert_rc 0 "the CLI backup"

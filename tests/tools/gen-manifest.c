@@ -74,7 +74,7 @@ static int generate(Storage *s, const char *from, const char *label, size_t file
     char *text = NULL, path[REPO_PATH_MAX];
     size_t len = 0;
     StorageWriter *w = NULL;
-    int rc = manifest_load(s, from, &m, err);
+    int rc = manifest_load(s, NULL, from, &m, err);
     const ManifestEntry *t = rc == 0 ? smallest_file(m) : NULL;
     if (rc == 0 && t == NULL)
         rc = PGP_FAIL(err, PGP_ERR_USAGE, "backup \"%s\" has no file", from);

@@ -185,11 +185,11 @@ static void entry_sha(const char *object, char sha[65])
     sha[64] = '\0';
 }
 
-void fx_save_backup_objects(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
-                            uint64_t stop_lsn, int64_t stop_time, const char *const *objects,
-                            size_t n, const char *pg_manifest)
+BackupManifest *fx_manifest(const char *label, uint32_t tli, uint64_t start_lsn,
+                            uint64_t stop_lsn, int64_t stop_time)
 {
     BackupManifest *m = manifest_new();
+    ck_assert_ptr_nonnull(m);
     m->label = strdup(label);
     m->status = strdup("complete");
     m->compress = strdup("zstd");
@@ -201,6 +201,14 @@ void fx_save_backup_objects(FxRepo *fx, const char *label, uint32_t tli, uint64_
     m->stop_lsn = stop_lsn;
     m->start_time = stop_time - 2;
     m->stop_time = stop_time;
+    return m;
+}
+
+void fx_save_backup_objects(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
+                            uint64_t stop_lsn, int64_t stop_time, const char *const *objects,
+                            size_t n, const char *pg_manifest)
+{
+    BackupManifest *m = fx_manifest(label, tli, start_lsn, stop_lsn, stop_time);
     if (pg_manifest != NULL)
         m->pg_manifest_object = strdup(pg_manifest);
     PgpErr err = {0};
@@ -212,7 +220,7 @@ void fx_save_backup_objects(FxRepo *fx, const char *label, uint32_t tli, uint64_
         entry_sha(objects[i], e.sha256);
         ck_assert_int_eq(manifest_add_entry(m, &e, &err), 0);
     }
-    ck_assert_int_eq(manifest_save(fx->st, label, m, &err), 0);
+    ck_assert_int_eq(manifest_save(fx->st, NULL, label, m, &err), 0);
     manifest_free(m);
 }
 

@@ -46,6 +46,10 @@ void fx_remove_wal(FxRepo *fx, uint32_t tli, uint64_t segno);
 void fx_put_history(FxRepo *fx, uint32_t tli, const char *text);
 /* Same, archived at t (its mtime): production's timeline is judged from archive times. */
 void fx_put_history_at(FxRepo *fx, uint32_t tli, const char *text, int64_t t);
+/* A complete manifest's header (label, timeline, LSNs, stop time; start 2 s before it) of the
+ * fixture's cluster, without entries: manifest_free it. */
+BackupManifest *fx_manifest(const char *label, uint32_t tli, uint64_t start_lsn,
+                            uint64_t stop_lsn, int64_t stop_time);
 /* Saves a complete manifest; object (may be NULL) is one file entry's object path. */
 void fx_save_backup(FxRepo *fx, const char *label, uint32_t tli, uint64_t start_lsn,
                     uint64_t stop_lsn, int64_t stop_time, const char *object);

@@ -98,6 +98,16 @@ START_TEST(indented_continuation)
     snprintf(text, sizeof text, "[global]\n; %0600d\nrepo = /x\n\tlog-level = info\n", 0);
     ck_assert_int_eq(read_text(text, &c, &err), PGP_ERR_CONFIG);
     fx_assert_printable_err(&err, "test.conf:4: indented line");
+    /* Any byte libinih skips as white space indents: a vertical tab hid a continuation that
+     * replaced log-level's value (found by tests/fuzz/fuzz_config). */
+    static const char *const spaces[] = {"\v", "\f", "\r"};
+    for (size_t i = 0; i < sizeof spaces / sizeof spaces[0]; i++) {
+        snprintf(text, sizeof text, "[global]\nlog-level = ; info\n%sg-conn = x\n", spaces[i]);
+        ck_assert_int_eq(read_text(text, &c, &err), PGP_ERR_CONFIG);
+        ck_assert_ptr_null(c);
+        fx_assert_printable_err(&err, "test.conf:3: indented line would continue the value of "
+                                      "\"log-level\"");
+    }
     /* Indentation alone is fine: a first setting, indented comments and blank lines. */
     ck_assert_int_eq(read_text("[global]\n  repo = /x\n\n   ; note\njobs = 4\n", &c, &err), 0);
     ck_assert_str_eq(config_get(c, "repo"), "/x");

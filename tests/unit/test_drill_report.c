@@ -310,9 +310,9 @@ static void store(Storage *s, const char *id, const char *status, double total)
     r.total_s = total;
     char *json = NULL;
     ck_assert_int_eq(drill_report_to_json(&r, &json, NULL), 0);
-    ck_assert_int_eq(drill_report_store(s, &r, json, NULL), 0);
+    ck_assert_int_eq(drill_report_store(s, NULL, &r, json, NULL), 0);
     /* Never replaced. */
-    ck_assert_int_eq(drill_report_store(s, &r, json, NULL), PGP_ERR_CONFLICT);
+    ck_assert_int_eq(drill_report_store(s, NULL, &r, json, NULL), PGP_ERR_CONFLICT);
     free(json);
     drill_report_free(&r);
 }
@@ -324,7 +324,7 @@ START_TEST(previous_in_repository)
     DrillReport r;
     fill(&r);
     snprintf(r.id, sizeof r.id, "20261122T040000Z-0001");
-    ck_assert_int_eq(drill_report_find_previous(s, &r, NULL), 0);   /* no drill/ yet */
+    ck_assert_int_eq(drill_report_find_previous(s, NULL, &r, NULL), 0);   /* no drill/ yet */
     ck_assert(!r.has_previous);
     store(s, "20261025T040000Z-aaaa", "passed", 40.0);
     store(s, "20261101T040000Z-bbbb", "failed", 12.25);
@@ -332,7 +332,7 @@ START_TEST(previous_in_repository)
     ck_assert_int_eq(storage_put_all(s, "drill/20261102T000000Z-dddd.json", 0, "{", 1, NULL), 0);
     ck_assert_int_eq(storage_put_all(s, "drill/notes.txt", 0, "x", 1, NULL), 0);
     /* The newest older one that parses: the broken dddd is skipped with a warning. */
-    ck_assert_int_eq(drill_report_find_previous(s, &r, NULL), 0);
+    ck_assert_int_eq(drill_report_find_previous(s, NULL, &r, NULL), 0);
     ck_assert(r.has_previous);
     ck_assert_str_eq(r.previous_id, "20261101T040000Z-bbbb");
     ck_assert_str_eq(r.previous_status, "failed");
@@ -346,7 +346,7 @@ START_TEST(previous_in_repository)
     json_decref(j);
     /* The one before that passed: 42.5 s now against 40 s then. */
     ck_assert_int_eq(storage_remove(s, "drill/20261101T040000Z-bbbb.json", NULL), 0);
-    ck_assert_int_eq(drill_report_find_previous(s, &r, NULL), 0);
+    ck_assert_int_eq(drill_report_find_previous(s, NULL, &r, NULL), 0);
     ck_assert_str_eq(r.previous_id, "20261025T040000Z-aaaa");
     j = fx_drill_json(&r);
     p = json_object_get(j, "previous");
@@ -378,7 +378,7 @@ START_TEST(tampered_previous_duration)
         DrillReport r;
         fill(&r);                               /* passed, total_s 42.5 */
         snprintf(r.id, sizeof r.id, "20261122T040000Z-0001");
-        ck_assert_int_eq(drill_report_find_previous(s, &r, NULL), 0);
+        ck_assert_int_eq(drill_report_find_previous(s, NULL, &r, NULL), 0);
         ck_assert_str_eq(r.previous_id, id);
         json_t *j = fx_drill_json(&r);                /* first: where the conversion happened */
         ck_assert_msg(!r.previous_has_rto, "total_s %s was taken as a duration", totals[i]);

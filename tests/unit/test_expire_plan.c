@@ -105,7 +105,7 @@ static void load(Catalog *c)
 static void plan_ok(const Catalog *c, RetentionPolicy pol, int64_t now, ExpirePlan *p)
 {
     PgpErr err = {0};
-    int rc = expire_plan_build(fx.st, c, &pol, now, p, &err);
+    int rc = expire_plan_build(fx.st, NULL, c, &pol, now, p, &err);
     ck_assert_msg(rc == 0, "expire_plan_build: %s", err.msg);
 }
 
@@ -314,7 +314,8 @@ START_TEST(corrupt_manifest_refuses)
     load(&c);
     RetentionPolicy pol = {.full = 1};
     PgpErr err = {0};
-    ck_assert_int_eq(expire_plan_build(fx.st, &c, &pol, T0 + 86400, &p, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(expire_plan_build(fx.st, NULL, &c, &pol, T0 + 86400, &p, &err),
+                     PGP_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "\"BX\""));
     ck_assert_ptr_nonnull(strstr(err.hint, "verify"));
     ck_assert_uint_eq(p.n_backups + p.n_objects + p.n_wal + p.n_incomplete, 0);
@@ -330,7 +331,7 @@ START_TEST(no_policy_refuses)
     load(&c);
     RetentionPolicy pol = {0};
     PgpErr err = {0};
-    ck_assert_int_eq(expire_plan_build(fx.st, &c, &pol, T0 + 86400, &p, &err), PGP_ERR_USAGE);
+    ck_assert_int_eq(expire_plan_build(fx.st, NULL, &c, &pol, T0 + 86400, &p, &err), PGP_ERR_USAGE);
     catalog_free(&c);
 }
 END_TEST

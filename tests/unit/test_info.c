@@ -662,11 +662,11 @@ START_TEST(standby_source)
     gap_repo(&fx);
     BackupManifest *m = NULL;
     PgpErr err = {0};
-    ck_assert_int_eq(manifest_load(fx.st, "b", &m, &err), 0);
+    ck_assert_int_eq(manifest_load(fx.st, NULL, "b", &m, &err), 0);
     ck_assert_int_eq(manifest_set_standby_source(m, "/var/run/postgresql/standby-sockets:5433",
                                                  "db1.example.com:5432", &err), 0);
     ck_assert_int_eq(storage_remove(fx.st, "backup/b/manifest.json", &err), 0);
-    ck_assert_int_eq(manifest_save(fx.st, "b", m, &err), 0);
+    ck_assert_int_eq(manifest_save(fx.st, NULL, "b", m, &err), 0);
     manifest_free(m);
     Info info;
     ck_assert_int_eq(info_load(fx.repo, fx.root, FX_T0 + 400, &info, &err), 0);

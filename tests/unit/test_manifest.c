@@ -854,32 +854,32 @@ START_TEST(save_load)
     BackupManifest *m = sample(), *back = NULL;
     PgpErr err;
     pgp_err_clear(&err);
-    ck_assert_int_eq(manifest_save(st, "20261122T030000Z", m, &err), 0);
+    ck_assert_int_eq(manifest_save(st, NULL, "20261122T030000Z", m, &err), 0);
     ck_assert(file_exists("backup/20261122T030000Z/manifest.json"));
-    ck_assert_int_eq(manifest_load(st, "20261122T030000Z", &back, &err), 0);
+    ck_assert_int_eq(manifest_load(st, NULL, "20261122T030000Z", &back, &err), 0);
     assert_manifest_eq(m, back);
     manifest_free(back);
     /* Never replaced. */
-    ck_assert_int_eq(manifest_save(st, "20261122T030000Z", m, &err), PGP_ERR_CONFLICT);
+    ck_assert_int_eq(manifest_save(st, NULL, "20261122T030000Z", m, &err), PGP_ERR_CONFLICT);
     ck_assert_ptr_nonnull(strstr(err.msg, "backup/20261122T030000Z/manifest.json"));
     /* Missing backup. */
     back = (BackupManifest *)&back;
     pgp_err_clear(&err);
-    ck_assert_int_eq(manifest_load(st, "20261122T040000Z", &back, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(manifest_load(st, NULL, "20261122T040000Z", &back, &err), PGP_ERR_NOT_FOUND);
     ck_assert_ptr_null(back);
     ck_assert_ptr_nonnull(strstr(err.msg, "backup \"20261122T040000Z\" not found"));
     /* Bad labels never reach storage. */
-    ck_assert_int_eq(manifest_load(st, "../x", &back, &err), PGP_ERR_INVALID_NAME);
+    ck_assert_int_eq(manifest_load(st, NULL, "../x", &back, &err), PGP_ERR_INVALID_NAME);
     ck_assert_ptr_nonnull(strstr(err.msg, "invalid backup label \"../x\""));
-    ck_assert_int_eq(manifest_load(st, NULL, &back, &err), PGP_ERR_INVALID_NAME);
-    ck_assert_int_eq(manifest_save(st, ".x", m, &err), PGP_ERR_INVALID_NAME);
+    ck_assert_int_eq(manifest_load(st, NULL, NULL, &back, &err), PGP_ERR_INVALID_NAME);
+    ck_assert_int_eq(manifest_save(st, NULL, ".x", m, &err), PGP_ERR_INVALID_NAME);
     /* The label argument must be the manifest's own. */
-    ck_assert_int_eq(manifest_save(st, "20261122T050000Z", m, &err), PGP_ERR_INTERNAL);
+    ck_assert_int_eq(manifest_save(st, NULL, "20261122T050000Z", m, &err), PGP_ERR_INTERNAL);
     ck_assert(!file_exists("backup/20261122T050000Z"));
     /* An invalid manifest is refused before anything is written. */
     set_str(&m->label, "20261122T060000Z");
     set_ent(&m->entries[1].path, "../../etc/passwd");
-    ck_assert_int_eq(manifest_save(st, "20261122T060000Z", m, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(manifest_save(st, NULL, "20261122T060000Z", m, &err), PGP_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "path must be relative"));
     ck_assert(!file_exists("backup/20261122T060000Z"));
     manifest_free(m);
@@ -895,16 +895,16 @@ START_TEST(load_corrupt)
     char *text = to_json(m, &len);
     /* A valid manifest stored under another label is not that backup's manifest. */
     ck_assert_int_eq(storage_put_all(st, "backup/other/manifest.json", 0, text, len, &err), 0);
-    ck_assert_int_eq(manifest_load(st, "other", &back, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(manifest_load(st, NULL, "other", &back, &err), PGP_ERR_CORRUPT);
     ck_assert_ptr_null(back);
     ck_assert_ptr_nonnull(strstr(err.msg, "is the manifest of backup \"20261122T030000Z\""));
     /* Garbage and truncation name the file. */
     ck_assert_int_eq(storage_put_all(st, "backup/junk/manifest.json", 0, "{\"format\": 1,", 13,
                                      &err), 0);
-    ck_assert_int_eq(manifest_load(st, "junk", &back, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(manifest_load(st, NULL, "junk", &back, &err), PGP_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "\"backup/junk/manifest.json\": invalid backup"));
     ck_assert_int_eq(storage_put_all(st, "backup/half/manifest.json", 0, text, len / 2, &err), 0);
-    ck_assert_int_eq(manifest_load(st, "half", &back, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(manifest_load(st, NULL, "half", &back, &err), PGP_ERR_CORRUPT);
     ck_assert_ptr_null(back);
     free(text);
     manifest_free(m);

@@ -288,11 +288,11 @@ START_TEST(test_load_packed)
     f.tablespace = 0;
     ck_assert_int_eq(manifest_add_entry(m, &d, &err), 0);
     ck_assert_int_eq(manifest_add_entry(m, &f, &err), 0);
-    ck_assert_int_eq(manifest_save(st, "B1", m, &err), 0);
+    ck_assert_int_eq(manifest_save(st, NULL, "B1", m, &err), 0);
 
     BackupManifest *h = NULL;
     ManifestPack *p = NULL;
-    ck_assert_int_eq(manifest_load_packed(st, "B1", &h, &p, &err), 0);
+    ck_assert_int_eq(manifest_load_packed(st, NULL, "B1", &h, &p, &err), 0);
     ck_assert_str_eq(h->label, "B1");
     ck_assert_ptr_null(h->entries);
     ck_assert_uint_eq(h->n_listed, 2);
@@ -304,7 +304,7 @@ START_TEST(test_load_packed)
     }
     manifest_free(h);
     manifest_pack_free(p);
-    ck_assert_int_eq(manifest_load_packed(st, "B2", &h, &p, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(manifest_load_packed(st, NULL, "B2", &h, &p, &err), PGP_ERR_NOT_FOUND);
     ck_assert_ptr_null(h);
     ck_assert_ptr_null(p);
 
@@ -322,7 +322,7 @@ START_TEST(test_load_packed)
     at[6] = '1';
     ck_assert_int_eq(storage_put_all(st, "backup/B3/manifest.json", 0, text, len, &err), 0);
     free(text);
-    ck_assert_int_eq(manifest_load_packed(st, "B3", &h, &p, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(manifest_load_packed(st, NULL, "B3", &h, &p, &err), PGP_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "duplicate entry \"base/1\" in tablespace 0"));
     ck_assert_ptr_nonnull(strstr(err.msg, "backup/B3/manifest.json"));
     ck_assert_ptr_null(h);

@@ -319,16 +319,16 @@ START_TEST(verify_summaries)
     fx_repo_init(&fx, "metrics-verify");
     VerifySummary v;
     PgpErr err = {0};
-    ck_assert_int_eq(verify_summary_find_newest(fx.st, &v, &err), 0);   /* none yet */
+    ck_assert_int_eq(verify_summary_find_newest(fx.st, NULL, &v, &err), 0);   /* none yet */
     ck_assert(!v.found);
     for (int i = 0; i < VERIFY_SUMMARY_KEEP + 3; i++) {
         VerifySummary w = {.finished = FX_T0 + i, .objects = 100 + (uint64_t)i,
                            .errors = (uint64_t)i % 2};
-        ck_assert_int_eq(verify_summary_store(fx.st, &w, &err), 0);
+        ck_assert_int_eq(verify_summary_store(fx.st, NULL, &w, &err), 0);
     }
     fx_put_raw(&fx, "verify/29991231T000000Z-00000000.json", "not json");   /* skipped */
     fx_put_raw(&fx, "verify/notes.txt", "x");                               /* not ours */
-    ck_assert_int_eq(verify_summary_find_newest(fx.st, &v, &err), 0);
+    ck_assert_int_eq(verify_summary_find_newest(fx.st, NULL, &v, &err), 0);
     ck_assert(v.found);
     ck_assert_int_eq(v.finished, FX_T0 + VERIFY_SUMMARY_KEEP + 2);
     ck_assert_uint_eq(v.objects, 100 + VERIFY_SUMMARY_KEEP + 2);

@@ -45,7 +45,7 @@ static void save_backup(Storage *s, const char *label, size_t n, size_t objects,
     ck_assert_uint_eq(failed, 0);
     ManifestEntry d = {.path = "base", .type = MANIFEST_DIR, .mode = 0700};
     ck_assert_int_eq(manifest_add_entry(m, &d, &err), 0);
-    ck_assert_msg(manifest_save(s, label, m, &err) == 0, "%s", err.msg);
+    ck_assert_msg(manifest_save(s, NULL, label, m, &err) == 0, "%s", err.msg);
     manifest_free(m);
 }
 
@@ -62,10 +62,10 @@ START_TEST(distinct_across_backups)
     save_backup(s, "a", fx_under_memory_tool() ? 70000 : 200000, 3, 0);
     save_backup(s, "b", 10, 5, 2);          /* o2..o6: o2 shared with a */
     ObjectRefs r = {0};
-    ck_assert_int_eq(object_refs_add_backup(&r, s, "a", &err), 0);
+    ck_assert_int_eq(object_refs_add_backup(&r, s, NULL, "a", &err), 0);
     ck_assert_uint_eq(r.n, 3);
     ck_assert_uint_eq(r.stored_bytes, 100 + 101 + 102);
-    ck_assert_int_eq(object_refs_add_backup(&r, s, "b", &err), 0);
+    ck_assert_int_eq(object_refs_add_backup(&r, s, NULL, "b", &err), 0);
     ck_assert_uint_eq(r.n, 7);
     ck_assert_uint_eq(r.stored_bytes, 100 + 101 + 102 + 103 + 104 + 105 + 106);
     for (size_t k = 0; k < 7; k++) {
@@ -76,7 +76,7 @@ START_TEST(distinct_across_backups)
     ck_assert(!object_refs_has(&r, "objects/07/o7.zst"));
     ck_assert(!object_refs_has(&r, "objects/00/o0.zs"));
     ck_assert_str_eq(object_refs_path(&r, 0), "objects/00/o0.zst");
-    ck_assert_int_eq(object_refs_add_backup(&r, s, "none", &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(object_refs_add_backup(&r, s, NULL, "none", &err), PGP_ERR_NOT_FOUND);
     ck_assert_uint_eq(r.n, 7);
     object_refs_free(&r);
     ck_assert_uint_eq(r.n, 0);
@@ -132,7 +132,7 @@ static void save_chunked(Storage *s, const char *label, uint64_t size, const cha
                        .object = "objects/00/whole", .stored_size = 3};
     snprintf(w.sha256, sizeof w.sha256, "%s", SHA);
     ck_assert_int_eq(manifest_add_entry(m, &w, &err), 0);
-    ck_assert_msg(manifest_save(s, label, m, &err) == 0, "%s", err.msg);
+    ck_assert_msg(manifest_save(s, NULL, label, m, &err) == 0, "%s", err.msg);
     manifest_free(m);
 }
 
@@ -147,7 +147,7 @@ START_TEST(chunked_files_reference_their_list_and_chunks)
     ChunkList *l = put_list(s, size, 0, list, sha);
     save_chunked(s, "c", size, list, sha);
     ObjectRefs r = {0};
-    ck_assert_msg(object_refs_add_backup(&r, s, "c", &err) == 0, "%s", err.msg);
+    ck_assert_msg(object_refs_add_backup(&r, s, NULL, "c", &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(r.n, 1 + 1 + 4);      /* the whole file, the list, 4 chunks */
     ck_assert(object_refs_has(&r, "objects/00/whole"));
     ck_assert(object_refs_has(&r, list));
@@ -163,7 +163,7 @@ START_TEST(chunked_files_reference_their_list_and_chunks)
     char list2[REPO_PATH_MAX], sha2[PIPE_SHA256_HEX_LEN + 1];
     chunk_list_free(put_list(s, size + 1048576, 7, list2, sha2));
     save_chunked(s, "other", size, list2, sha2);
-    ck_assert_int_eq(object_refs_add_backup(&r, s, "other", &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(object_refs_add_backup(&r, s, NULL, "other", &err), PGP_ERR_CORRUPT);
     ck_assert_msg(strstr(err.msg, list2) != NULL && strstr(err.msg, "base/5/16396") != NULL,
                   "%s", err.msg);
     object_refs_free(&r);
@@ -171,7 +171,7 @@ START_TEST(chunked_files_reference_their_list_and_chunks)
     /* a missing list is damage, not an empty set */
     ck_assert_int_eq(storage_remove(s, list, &err), 0);
     pgp_err_clear(&err);
-    ck_assert_int_eq(object_refs_add_backup(&r, s, "c", &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(object_refs_add_backup(&r, s, NULL, "c", &err), PGP_ERR_CORRUPT);
     ck_assert_msg(strstr(err.msg, "missing") != NULL, "%s", err.msg);
     object_refs_free(&r);
     storage_free(s);

@@ -187,6 +187,44 @@ START_TEST(drop_only_when_chosen_over_the_limit_and_recorded)
 }
 END_TEST
 
+/* A FIFO planted under a segment's name in dropped/ (or as the failing state): opening it
+ * waited for a writer, so archive-push hung after a successful push. Now refused at once. */
+START_TEST(a_planted_fifo_is_refused_not_waited_for)
+{
+    char drops[256], fifo[512], failing[512];
+    snprintf(drops, sizeof drops, "%s/%s", state, PUSH_BACKLOG_DROPPED_DIR);
+    ck_assert_int_eq(mkdir(state, 0700), 0);
+    ck_assert_int_eq(mkdir(drops, 0700), 0);
+    snprintf(fifo, sizeof fifo, "%s/000000010000000000000002", drops);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    snprintf(failing, sizeof failing, "%s/%s", state, PUSH_BACKLOG_FAILING);
+    ck_assert_int_eq(mkfifo(failing, 0600), 0);
+    Storage *st = NULL;
+    Repo *repo = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_posix_new(repo_dir, true, &st, &err), 0);
+    ck_assert_msg(repo_open(st, &repo, &err) == 0, "%s", err.msg);
+    int dfd = -1;
+    ck_assert_int_eq(push_ahead_dir_open(wal, false, &dfd, &err), 0);
+    size_t n = 9;
+    ck_assert_int_eq(push_backlog_upload_drops(dfd, repo, &n, &err), PGP_ERR_CORRUPT);
+    ck_assert_msg(strstr(err.msg, "not a regular file") != NULL, "%s", err.msg);
+    ck_assert_uint_eq(n, 0);
+    ck_assert(exists(drops, "000000010000000000000002"));
+    bool is_failing = true;
+    PushFailing f;
+    ck_assert_int_eq(push_backlog_read_failing(wal, &is_failing, &f, &err), PGP_ERR_CORRUPT);
+    ck_assert_msg(strstr(err.msg, "is not a regular file") != NULL, "%s", err.msg);
+    ck_assert(!is_failing);
+    /* a call that fails reads its state first: it starts a new run instead of waiting */
+    push_backlog_note_failure(dfd, 1000, &f);
+    ck_assert_int_eq(f.since, 1000);
+    close(dfd);
+    repo_free(repo);
+    storage_free(st);
+}
+END_TEST
+
 START_TEST(an_oversized_drop_record_is_refused_not_cut)
 {
     /* a record longer than any pgpitr writes: uploading the first 4 KiB would publish a
@@ -278,6 +316,7 @@ Suite *suite_push_backlog(void)
     tcase_add_test(tc, failures_are_counted_and_alerted_after_the_set_time);
     tcase_add_test(tc, drop_only_when_chosen_over_the_limit_and_recorded);
     tcase_add_test(tc, an_oversized_drop_record_is_refused_not_cut);
+    tcase_add_test(tc, a_planted_fifo_is_refused_not_waited_for);
     tcase_add_test(tc, only_repository_trouble_on_plain_segments_may_drop);
     tcase_add_test(tc, the_ready_backlog_counts_ready_files_and_their_bytes);
     suite_add_tcase(s, tc);

@@ -533,7 +533,7 @@ static void save_backup(const ManifestEntry *e)
     add_whole(m, "PG_VERSION", "15\n");
     add_whole(m, "global/pg_control", "control");
     ck_assert_int_eq(manifest_add_entry(m, e, &err), 0);
-    ck_assert_msg(manifest_save(st, "B1", m, &err) == 0, "%s", err.msg);
+    ck_assert_msg(manifest_save(st, NULL, "B1", m, &err) == 0, "%s", err.msg);
     manifest_free(m);
     char path[REPO_PATH_MAX], hex[PIPE_SHA256_HEX_LEN + 1];
     const char *wal = "000000010000000000000005";

@@ -455,7 +455,7 @@ static void save_backup(const char *label, uint64_t stop_lsn, int64_t stop_time,
 {
     BackupManifest *m = new_manifest(label, stop_lsn, stop_time, status);
     PgpErr err = {0};
-    ck_assert_int_eq(manifest_save(st, label, m, &err), 0);
+    ck_assert_int_eq(manifest_save(st, NULL, label, m, &err), 0);
     manifest_free(m);
 }
 
@@ -477,19 +477,20 @@ START_TEST(test_select_newest)
     PgpErr err = {0};
     ck_assert_int_eq(storage_put_all(st, "backup/not a label/x", 0, "x", 1, &err), 0);
     RestoreSelection sel;
-    ck_assert_int_eq(restore_select_backup(st, NULL, &sel, &err), 0);
+    ck_assert_int_eq(restore_select_backup(st, NULL, NULL, &sel, &err), 0);
     ck_assert_str_eq(sel.manifest->label, "20260102T000000Z");
     ck_assert_uint_eq(sel.n_complete, 3);
     ck_assert_uint_eq(sel.n_incomplete, 2);
     ck_assert_ptr_nonnull(strstr(sel.why, "newest of 3 complete backups"));
     manifest_free(sel.manifest);
 
-    ck_assert_int_eq(restore_select_backup(st, "20260103T000000Z", &sel, &err), 0);
+    ck_assert_int_eq(restore_select_backup(st, NULL, "20260103T000000Z", &sel, &err), 0);
     ck_assert_str_eq(sel.manifest->label, "20260103T000000Z");
     ck_assert_str_eq(sel.why, "requested with --backup");
     manifest_free(sel.manifest);
 
-    ck_assert_int_eq(restore_select_backup(st, "20260104T000000Z", &sel, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(restore_select_backup(st, NULL, "20260104T000000Z", &sel, &err),
+                     PGP_ERR_NOT_FOUND);
     ck_assert_ptr_null(sel.manifest);
     ck_assert_ptr_nonnull(strstr(err.msg, "incomplete"));
     ck_assert_ptr_nonnull(strstr(err.hint, "20260102T000000Z"));
@@ -497,9 +498,10 @@ START_TEST(test_select_newest)
     ck_assert_ptr_nonnull(strstr(err.hint, "20260103T000000Z"));
     ck_assert_ptr_null(strstr(err.hint, "20260104T000000Z"));
 
-    ck_assert_int_eq(restore_select_backup(st, "20260105T000000Z", &sel, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(restore_select_backup(st, NULL, "20260105T000000Z", &sel, &err),
+                     PGP_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(err.msg, "not complete"));
-    ck_assert_int_eq(restore_select_backup(st, "nope", &sel, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(restore_select_backup(st, NULL, "nope", &sel, &err), PGP_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(err.msg, "does not exist"));
 }
 END_TEST
@@ -508,18 +510,18 @@ START_TEST(test_select_none_and_corrupt)
 {
     PgpErr err = {0};
     RestoreSelection sel;
-    ck_assert_int_eq(restore_select_backup(st, NULL, &sel, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(restore_select_backup(st, NULL, NULL, &sel, &err), PGP_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(err.hint, "pgpitr backup"));
     make_incomplete("B1");
-    ck_assert_int_eq(restore_select_backup(st, NULL, &sel, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(restore_select_backup(st, NULL, NULL, &sel, &err), PGP_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(err.msg, "1 incomplete"));
-    ck_assert_int_eq(restore_select_backup(st, "B1", &sel, &err), PGP_ERR_NOT_FOUND);
+    ck_assert_int_eq(restore_select_backup(st, NULL, "B1", &sel, &err), PGP_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(err.hint, "pgpitr backup"));
 
     /* An unreadable manifest stops selection instead of falling back to an older backup. */
     save_backup("B0", 0x1000000, 100, "complete");
     ck_assert_int_eq(storage_put_all(st, "backup/B2/manifest.json", 0, "{garbage", 8, &err), 0);
-    ck_assert_int_eq(restore_select_backup(st, NULL, &sel, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(restore_select_backup(st, NULL, NULL, &sel, &err), PGP_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "B2"));
     ck_assert_ptr_null(sel.manifest);
 }
@@ -596,7 +598,7 @@ static void fabricate(bool corrupt)
         for (size_t i = 0; i < m->n_entries; i++)
             if (strcmp(m->entries[i].path, "base/1/1259") == 0)
                 fx_flip_bit(root, m->entries[i].object, 0);
-    ck_assert_int_eq(manifest_save(st, "B1", m, &err), 0);
+    ck_assert_int_eq(manifest_save(st, NULL, "B1", m, &err), 0);
     manifest_free(m);
     put_wal("000000010000000000000005");
 }

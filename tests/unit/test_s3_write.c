@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,11 +67,54 @@ START_TEST(ended_writers_give_their_part_back)
 }
 END_TEST
 
+/* An object named at commit spills its parts beyond the first to a temporary file until its
+ * name is known: in $TMPDIR, like every other temporary file of pgpitr (tmpfile() always used
+ * /tmp). A TMPDIR that does not exist makes the spill fail, naming it; one that does works. */
+START_TEST(spill_goes_to_tmpdir)
+{
+    static unsigned char chunk[CHUNK];
+    memset(chunk, 0x3c, sizeof chunk);
+    char *saved = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    char dir[] = "/tmp/pgpitr-spill-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char missing[64];
+    snprintf(missing, sizeof missing, "%s/missing", dir);
+    Storage *s = open_s3();
+    PgpErr err;
+    const char *tmpdirs[] = {missing, dir};
+    for (int i = 0; i < 2; i++) {
+        setenv("TMPDIR", tmpdirs[i], 1);
+        StorageWriter *w = NULL;
+        ck_assert_msg(storage_open_write(s, "objects/pending", STORAGE_WRITE_NAME_AT_COMMIT, &w,
+                                         &err) == 0, "%s", err.msg);
+        int rc = 0;
+        for (size_t done = 0; rc == 0 && done <= PART; done += CHUNK)
+            rc = storage_write(w, chunk, CHUNK, &err);
+        if (i == 0) {
+            ck_assert_int_ne(rc, 0);
+            ck_assert_msg(strstr(err.msg, "cannot create a temporary file in $TMPDIR") != NULL,
+                          "%s", err.msg);
+        } else {
+            ck_assert_msg(rc == 0, "%s", err.msg);
+        }
+        storage_writer_abort(w);
+    }
+    if (saved != NULL)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+    storage_free(s);
+    ck_assert_int_eq(rmdir(dir), 0);   /* empty: the spill file left no name behind */
+}
+END_TEST
+
 Suite *suite_s3_write(void)
 {
     Suite *s = suite_create("s3_write");
     TCase *tc = tcase_create("memory");
     tcase_add_test(tc, ended_writers_give_their_part_back);
+    tcase_add_test(tc, spill_goes_to_tmpdir);
     suite_add_tcase(s, tc);
     return s;
 }

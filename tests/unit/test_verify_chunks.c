@@ -93,7 +93,7 @@ static void save(const char *label, uint64_t start, const ManifestEntry *const *
     PgpErr err = {0};
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(manifest_add_entry(m, es[i], &err) == 0, "%s", err.msg);
-    ck_assert_msg(manifest_save(fx.st, label, m, &err) == 0, "%s", err.msg);
+    ck_assert_msg(manifest_save(fx.st, NULL, label, m, &err) == 0, "%s", err.msg);
     manifest_free(m);
 }
 

@@ -185,7 +185,7 @@ static void check_expire(Gen *g, const Catalog *c, int round)
     RetentionPolicy pol = {.full = 1 + (unsigned)rnd((uint64_t)g->n_backups)};
     ExpirePlan p;
     PgpErr err = {0};
-    ck_assert_int_eq(expire_plan_build(g->fx.st, c, &pol, T0 + 100000, &p, &err), 0);
+    ck_assert_int_eq(expire_plan_build(g->fx.st, NULL, c, &pol, T0 + 100000, &p, &err), 0);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);

@@ -46,7 +46,7 @@ int info_load_settings(const CmdSettings *s, Info *info, PgpErr *err);
 int info_count_objects(Repo *repo, Info *info, PgpErr *err);
 /* Reads the newest drill/<id>.json that parses (one that does not is skipped with a
  * warning); none: out->found false. Storage errors are returned. */
-int info_find_drill(Storage *s, InfoDrill *out, PgpErr *err);
+int info_find_drill(Storage *s, const CryptoRepoKey *key, InfoDrill *out, PgpErr *err);
 
 /* Sections with headings; every line at most INFO_WIDTH columns. */
 void info_print_text(const Info *info, FILE *out);

@@ -2,8 +2,8 @@
  * fdio.h - what every file writer and directory walker needs around a file descriptor, in one
  * place (src/common/fdio.c): writing a whole buffer (retry on EINTR, go on after a short
  * write, and a write that wrote nothing counts as a full disk), reading a small file whole,
- * a directory stream of a
- * directory reached through a descriptor, and replacing a small file atomically.
+ * opening a file only if it is a regular one, a directory stream of a directory reached
+ * through a descriptor, and replacing a small file atomically.
  */
 #ifndef PGPITR_FDIO_H
 #define PGPITR_FDIO_H
@@ -28,6 +28,12 @@ int fd_read_upto(int fd, void *buf, size_t size, size_t *got);
  * it has its own read position (a dup of dfd would share dfd's); a symbolic link at name is
  * not followed. NULL, errno set, on failure. closedir frees it. */
 DIR *fd_opendir(int dfd, const char *name);
+
+/* Opens dfd/name (dfd AT_FDCWD: a path) for reading if it is a regular file: never follows a
+ * symbolic link, and never waits (a FIFO planted under the name would block open and read
+ * until someone wrote to it). The descriptor is blocking again when returned. -1 with errno
+ * on failure, and *not_regular (may be NULL) set when name is something else (errno EINVAL). */
+int fd_open_regular(int dfd, const char *name, bool *not_regular);
 
 /* Replaces dfd/name with buf whole: written to ".tmp.<name>.<pid>" beside it, then renamed
  * over name, so a reader sees the old file or the new one, never a part. durable: the file is

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/crypto/keyring.h"
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/storage/storage.h"
 #include "pgpitr/repo/info_model.h"
@@ -173,11 +174,13 @@ typedef struct DrillReportSummary {
 /*
  * Finds the newest report in drill/ of the repository (by id; with `before` not NULL only ids
  * that sort before it) whose status is "passed" or "failed", looking at the 10 newest: one that
- * does not parse is skipped with a warning, one removed since the listing is skipped. *out is
- * zeroed first; none found is not an error. Storage errors are returned, with context.
+ * does not parse, or is corrupt (too large; in an encrypted repository altered, cut or copied
+ * from another id), is skipped with a warning, one removed since the listing is skipped. *out
+ * is zeroed first; none found is not an error. Storage errors are returned, with context.
+ * Reports are read and written through meta_io.h with key (repo_crypto_key; NULL: plain).
  */
-int drill_report_find_newest(Storage *s, const char *before, DrillReportSummary *out,
-                             PgpErr *err);
+int drill_report_find_newest(Storage *s, const CryptoRepoKey *key, const char *before,
+                             DrillReportSummary *out, PgpErr *err);
 /* The summary of one report's text (what drill_report_find_newest reads from drill/<id>.json,
  * exposed for the fuzz harness): false, *out untouched, unless it is JSON with a "status" of
  * "passed" or "failed". */
@@ -185,9 +188,10 @@ bool drill_report_summary_parse(const char *id, const char *text, size_t len,
                                 DrillReportSummary *out);
 /* Finds the newest report older than r->id (drill_report_find_newest) and fills
  * r->previous_*; none leaves them as they are. */
-int drill_report_find_previous(Storage *s, DrillReport *r, PgpErr *err);
+int drill_report_find_previous(Storage *s, const CryptoRepoKey *key, DrillReport *r, PgpErr *err);
 /* drill/<id>.json, never replacing one. */
-int drill_report_store(Storage *s, const DrillReport *r, const char *json, PgpErr *err);
+int drill_report_store(Storage *s, const CryptoRepoKey *key, const DrillReport *r,
+                       const char *json, PgpErr *err);
 /* Writes text to path atomically (temp file in the same directory, fsync, rename, fsync
  * of the directory), mode 0640. */
 int drill_report_write_file(const char *path, const char *text, PgpErr *err);

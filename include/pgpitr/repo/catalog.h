@@ -92,9 +92,6 @@ typedef struct CatalogTimeline {
 typedef struct Catalog {
     bool bound;
     RepoIdentity id;                    /* when bound */
-    /* The repository's key when it is encrypted (repo_crypto_key; owned by the Repo, which
-     * must outlive the catalog where it is used): what follows chunk lists needs it. */
-    const CryptoRepoKey *key;
     CatalogBackup *backups;             /* ascending by stop time, then label; incomplete and
                                            corrupt ones (no times) first, by label */
     size_t n_backups;

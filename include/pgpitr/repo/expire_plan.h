@@ -95,12 +95,13 @@ typedef struct ExpirePlan {
 
 /*
  * Plans expiry of catalog c (loaded with backups and WAL) under policy p at time now.
- * Lists objects/, leases/ and the directories of backups it removes (for sizes) through s.
+ * Lists objects/, leases/ and the directories of backups it removes (for sizes) through s;
+ * reads the kept backups' manifests with key (repo_crypto_key; NULL: unencrypted).
  * PGP_ERR_USAGE when no policy is set; PGP_ERR_CORRUPT when a manifest is corrupt;
  * storage errors; NOMEM. out is zeroed first; free with expire_plan_free (c must outlive it).
  */
-int expire_plan_build(Storage *s, const Catalog *c, const RetentionPolicy *p, int64_t now,
-                      ExpirePlan *out, PgpErr *err);
+int expire_plan_build(Storage *s, const CryptoRepoKey *key, const Catalog *c,
+                      const RetentionPolicy *p, int64_t now, ExpirePlan *out, PgpErr *err);
 void expire_plan_free(ExpirePlan *p);   /* NULL and zeroed plans are fine */
 
 uint64_t expire_plan_bytes_freed(const ExpirePlan *p);

@@ -252,20 +252,27 @@ bool manifest_label_valid(const char *label);
  * below). */
 int manifest_path(const char *label, char out[REPO_PATH_MAX], PgpErr *err);
 
+/* The functions below read and write through meta_io.h with key, the repository key
+ * (repo_crypto_key; NULL: unencrypted): in an encrypted repository the manifest is encrypted
+ * under its path, and one altered, cut or copied from another backup is PGP_ERR_CORRUPT. */
+
 /* Writes m (whose label must equal `label`, else PGP_ERR_INTERNAL) durably; never replaces
  * an existing manifest (PGP_ERR_CONFLICT). An invalid label is PGP_ERR_INVALID_NAME. The text
  * streams into the storage writer as it is made (never whole in memory); nothing is visible
  * under the final name before the commit. */
-int manifest_save(Storage *s, const char *label, const BackupManifest *m, PgpErr *err);
+int manifest_save(Storage *s, const CryptoRepoKey *key, const char *label,
+                  const BackupManifest *m, PgpErr *err);
 /* Reads and parses backup/<label>/manifest.json, keeping the entries (compactly):
  * PGP_ERR_NOT_FOUND when there is none, PGP_ERR_INVALID_NAME for an invalid label,
  * PGP_ERR_CORRUPT when it does not parse or names another label. */
-int manifest_load(Storage *s, const char *label, BackupManifest **out, PgpErr *err);
+int manifest_load(Storage *s, const CryptoRepoKey *key, const char *label,
+                  BackupManifest **out, PgpErr *err);
 /* The same checks over the whole document, keeping only the header: entries NULL, n_entries
  * 0, n_listed their number. Memory does not grow with the entries kept (none). */
-int manifest_load_header(Storage *s, const char *label, BackupManifest **out, PgpErr *err);
+int manifest_load_header(Storage *s, const CryptoRepoKey *key, const char *label,
+                         BackupManifest **out, PgpErr *err);
 /* The same, handing every entry to o->fn (o->keep_entries as asked). */
-int manifest_stream(Storage *s, const char *label, const ManifestReadOpts *o,
-                    BackupManifest **out, PgpErr *err);
+int manifest_stream(Storage *s, const CryptoRepoKey *key, const char *label,
+                    const ManifestReadOpts *o, BackupManifest **out, PgpErr *err);
 
 #endif

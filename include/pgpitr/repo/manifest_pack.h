@@ -77,7 +77,7 @@ const ManifestEntry *manifest_entry_at(const BackupManifest *m, size_t i, Manife
 /* manifest_stream of backup <label> with every entry added to a new pack: *m the header
  * (entries not kept, n_listed their number), *files the entries; both NULL on failure. The
  * checks are manifest_load's, the duplicate paths by manifest_pack_check_duplicates. */
-int manifest_load_packed(Storage *s, const char *label, BackupManifest **m, ManifestPack **files,
-                         PgpErr *err);
+int manifest_load_packed(Storage *s, const CryptoRepoKey *key, const char *label,
+                         BackupManifest **m, ManifestPack **files, PgpErr *err);
 
 #endif

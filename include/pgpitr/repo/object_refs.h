@@ -32,15 +32,15 @@ typedef struct ObjectRefs {
     size_t n, cap_v;
     size_t n_compact;        /* n at the last compaction (the distinct ones) */
     uint64_t stored_bytes;   /* sum of stored_size over the distinct objects */
-    /* An encrypted repository's key, set before adding backups: chunk lists are read and
-     * their chunks named with it (NULL: not encrypted). */
-    const CryptoRepoKey *key;
 } ObjectRefs;
 
 /* Adds every object backup `label`'s manifest references. Errors as manifest_stream
  * (PGP_ERR_NOT_FOUND when it has no manifest, PGP_ERR_CORRUPT, storage errors, NOMEM); on
- * error the set may hold part of that backup's objects. Zero-initialise r first. */
-int object_refs_add_backup(ObjectRefs *r, Storage *s, const char *label, PgpErr *err);
+ * error the set may hold part of that backup's objects. Zero-initialise r first. key: the
+ * repository key the manifest and chunk lists are read with, and chunks named with
+ * (repo_crypto_key; NULL: unencrypted). */
+int object_refs_add_backup(ObjectRefs *r, Storage *s, const CryptoRepoKey *key, const char *label,
+                           PgpErr *err);
 bool object_refs_has(const ObjectRefs *r, const char *path);
 const char *object_refs_path(const ObjectRefs *r, size_t i);
 void object_refs_free(ObjectRefs *r);     /* a zeroed set is fine; leaves it zeroed */

@@ -249,8 +249,10 @@ typedef struct RestoreSelection {
  * complete backup with the highest stop LSN, ties broken by stop time; backup/ directories
  * without manifest.json, or whose status is not "complete", are incomplete and skipped;
  * none complete is PGP_ERR_NOT_FOUND with a HINT to run pgpitr backup. A manifest that exists
- * but does not load is an error (never silently fall back to an older backup).
+ * but does not load is an error (never silently fall back to an older backup). Manifests are
+ * read with key (repo_crypto_key; NULL: unencrypted).
  */
-int restore_select_backup(Storage *s, const char *label, RestoreSelection *out, PgpErr *err);
+int restore_select_backup(Storage *s, const CryptoRepoKey *key, const char *label,
+                          RestoreSelection *out, PgpErr *err);
 
 #endif

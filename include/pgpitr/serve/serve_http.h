@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/crypto/keyring.h"
 #include "pgpitr/serve/serve_jobs.h"
 #include "pgpitr/serve/serve_route.h"
 #include "pgpitr/serve/serve_tokens.h"
@@ -42,6 +43,7 @@ typedef struct ServeServer ServeServer;
 typedef struct ServeApi {
     ServeJobs *jobs;
     Storage *storage;                /* the repository, for drill reports */
+    const CryptoRepoKey *key;        /* its key (NULL: unencrypted), to read them */
     pthread_mutex_t storage_mu;      /* one request at a time on it */
     pthread_mutex_t health_mu;       /* guards the cache and health_running */
     json_t *health;                  /* the cached summary, NULL none */
@@ -73,7 +75,7 @@ void serve_reply_error(ServeReply *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* The endpoints (serve_api.c): route r already matched, method allowed, token checked. */
-void serve_api_init(ServeApi *a, ServeJobs *jobs, Storage *storage);
+void serve_api_init(ServeApi *a, ServeJobs *jobs, Storage *storage, const CryptoRepoKey *key);
 void serve_api_free(ServeApi *a);
 void serve_api_handle(ServeApi *a, const ServeRoute *r, bool post, const char *body, size_t len,
                       const char *token, ServeReply *out);
