@@ -398,7 +398,8 @@ static int store_pg_manifest(Storage *s, BackupManifest *m, const BackupStoreOpt
                              const char *text, size_t len, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
-    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level};
+    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level,
+                               .seal = {opt->key, path}};   /* bound to its path */
     ObjectWriteResult w;
     int rc = repo_backup_pg_manifest_path(m->label, opt->codec, path, err);
     if (rc == 0)
@@ -496,9 +497,11 @@ static int finish_backup(Repo *repo, RepoLock *lock, const BackupOptions *o, Bac
     Storage *s = repo_storage(repo);
     progress_begin(&r->prog, r->tty, "backup", "check", "files", 0, 0);
     progress_tick(&r->prog);
+    BackupStoreOptions po = o->store;
+    po.key = repo_crypto_key(repo);
     int rc = backup_check_pg_manifest_text(r->m, pg_text, pg_len, err);
     if (rc == 0)
-        rc = store_pg_manifest(s, r->m, &o->store, pg_text, pg_len, err);
+        rc = store_pg_manifest(s, r->m, &po, pg_text, pg_len, err);
     if (rc != 0)
         return rc;
     progress_set(&r->prog, 0, r->files);

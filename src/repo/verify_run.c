@@ -93,6 +93,7 @@ int verify_run(Repo *repo, const VerifyRequest *req, VerifyRun *out, PgpErr *err
     if (rc != 0)
         return rc;
     out->planned = true;
+    out->plan.key = repo_crypto_key(repo);
     pr.total = out->plan.n_objs;
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
     struct timespec t_all = pr.t0;

@@ -85,8 +85,11 @@ static int stream_object(Storage *s, const char *object, uint64_t size_hint, Des
     if (rc == 0)
         rc = object_codec(object, &codec, err);
     if (rc == 0) {
+        /* a content-addressed file (expect set), or PostgreSQL's backup_manifest: bound to
+         * its path (object_io.h) */
         ObjectReadOptions opt = {.codec = codec, .expect_sha256 = expect, .buf = buf,
-                                 .buf_size = chunk, .seal = {key, OBJECT_AD_CONTENT}};
+                                 .buf_size = chunk,
+                                 .seal = {key, expect != NULL ? OBJECT_AD_CONTENT : object}};
         rc = object_io_read_verify(s, object, &opt, (PipeSink){dest_write, d}, res, err);
         if (rc == PGP_ERR_NOT_FOUND)
             rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the object is missing from the repository");
@@ -180,9 +183,9 @@ int restore_file(Storage *s, const ManifestEntry *e, const char *dest,
 }
 
 int restore_object_plain(Storage *s, const char *object, const char *dest, bool sync,
-                         uint64_t *size, PgpErr *err)
+                         const CryptoRepoKey *key, uint64_t *size, PgpErr *err)
 {
-    RestoreFileOptions opt = {.sync = sync};
+    RestoreFileOptions opt = {.sync = sync, .key = key};
     RestoreFileResult res;
     int rc = restore_to(s, NULL, object, dest, &opt, &res, err);
     if (size != NULL)

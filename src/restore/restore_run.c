@@ -450,7 +450,8 @@ static int write_recovery(Restore *r, PgpErr *err)
     int rc = 0;
     if (r->m->pg_manifest_object != NULL) {
         path = restore_path_join(pgdata, "backup_manifest");
-        rc = path ? restore_object_plain(r->storage, r->m->pg_manifest_object, path, true, NULL, err)
+        rc = path ? restore_object_plain(r->storage, r->m->pg_manifest_object, path, true, r->key,
+                                          NULL, err)
                   : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
         free(path);
         path = NULL;

@@ -83,12 +83,14 @@ while read -r key; do
 done < <(repo_keys "$REPO")
 assert_gt "$n" 10 "objects checked for the marker"
 log "$n objects checked"
-# Every WAL and backup object is in the encrypted format; names are keyed: PG_VERSION's
+# Every WAL and backup object, PostgreSQL's backup_manifest and pgpitr's manifest are in the
+# encrypted format; names are keyed: PG_VERSION's
 # content ("15\n") is stored, but not under its plain SHA-256.
 repo_keys "$REPO" >"$WORK/keys"   # (a pipe cut short by grep -m would be SIGPIPE)
 wal_key=$(grep -m 1 '^archive/wal/' "$WORK/keys")
 obj_key=$(grep -m 1 '^objects/' "$WORK/keys")
-for key in "$wal_key" "$obj_key"; do
+pgm_key=$(grep -m 1 '^backup/enc1/backup_manifest' "$WORK/keys")
+for key in "$wal_key" "$obj_key" "$pgm_key" backup/enc1/manifest.json; do
     repo_read "$REPO" "$key" >"$WORK/tmp/object"
     assert_eq PGPITRE "$(head -c 7 "$WORK/tmp/object")" "magic of $key"
 done

@@ -16,7 +16,9 @@
  * ("000000010000000000000003", "00000002.history"); for content-addressed objects, whose
  * final name is only chosen after hashing, the constant OBJECT_AD_CONTENT, and what binds
  * their content to their name is the keyed name itself (the name's hex is
- * crypto_keyed_name(key, SHA-256 of the content), checked on read).
+ * crypto_keyed_name(key, SHA-256 of the content), checked on read); for PostgreSQL's
+ * backup_manifest, named after its backup, its repository path (as the metadata seam,
+ * meta_io.h, binds manifests).
  */
 #ifndef PGPITR_OBJECT_IO_H
 #define PGPITR_OBJECT_IO_H

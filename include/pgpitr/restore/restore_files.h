@@ -90,7 +90,7 @@ int restore_file_chunks_delta(Storage *s, const ManifestEntry *e, const char *de
  * no checksum to compare (PostgreSQL's backup_manifest: it carries its own). Same creation,
  * sync and removal-on-failure rules as restore_file; mode 0600. */
 int restore_object_plain(Storage *s, const char *object, const char *dest, bool sync,
-                         uint64_t *size, PgpErr *err);
+                         const CryptoRepoKey *key, uint64_t *size, PgpErr *err);
 
 /* One file to write: to base/<its path>, a path joined only when the file is written, so
  * that a restore of a million files does not hold a million destination paths; its entry is
