@@ -232,6 +232,11 @@ static int store_new_object(Repo *repo, WalPushJob *j, StorageBatch *batch, WalP
     char provisional[REPO_PATH_MAX];
     /* Bound to the WAL file's name, which archive-get knows before it reads. */
     ObjectSeal seal = {repo_crypto_key(repo), j->base};
+    /* A .history file pushed into an encrypted repository that no segment has bound yet (so
+     * no key is made): never stored in clear. */
+    if (repo_encrypted(repo) && seal.key == NULL)
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "\"%s\" cannot be the first file of an encrypted "
+                        "repository: archive a WAL segment or take a backup first", j->base);
     int rc = hash_join(j, seal.key, res, err);
     if (rc == 0)
         rc = encode_join(j, err);

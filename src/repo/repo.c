@@ -201,6 +201,7 @@ Storage *repo_storage(Repo *r) { return r->storage; }
 bool repo_is_bound(const Repo *r) { return r->bound; }
 const RepoIdentity *repo_identity(const Repo *r) { return r->bound ? &r->id : NULL; }
 const CryptoRepoKey *repo_crypto_key(const Repo *r) { return r->key; }
+bool repo_encrypted(const Repo *r) { return r->bound ? r->id.encrypted : r->crypto.encrypt; }
 
 static int compare_identity(const RepoIdentity *have, const RepoIdentity *want, PgpErr *err)
 {

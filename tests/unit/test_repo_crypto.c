@@ -6,11 +6,13 @@
  * for the key document uses the winner's key.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fx_dir.h"
 #include "fx_err.h"
+#include "pgpitr/archive/wal_push.h"
 #include "pgpitr/crypto/secmem.h"
 #include "pgpitr/repo/repo.h"
 
@@ -185,6 +187,26 @@ START_TEST(rotate)
 }
 END_TEST
 
+/* A .history file cannot make an encrypted repository (it does not bind it, so no key is
+ * made): refused, and nothing stored in clear. */
+START_TEST(history_first_refused)
+{
+    PgpErr err;
+    char src[300];
+    fx_dir_put(dir, "00000002.history", "1\t0/3000000\tno recovery target specified\n");
+    snprintf(src, sizeof src, "%s/00000002.history", dir);
+    Repo *r = open_with(st, true, master(0x42), 0, &err);
+    ck_assert(repo_encrypted(r));
+    WalPushOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1};
+    WalPushResult res;
+    ck_assert_int_eq(wal_push_file(r, src, &opt, &res, &err), PGP_ERR_CONFIG);
+    fx_assert_printable_err(&err, "first file of an encrypted repository");
+    repo_free(r);
+    StorageInfo info;
+    ck_assert_int_eq(storage_stat(st, REPO_LAYOUT_HISTORY_DIR, &info, &err), PGP_ERR_NOT_FOUND);
+}
+END_TEST
+
 START_TEST(identity_json)
 {
     RepoIdentity id = fx_id, back = {0};
@@ -216,6 +238,7 @@ Suite *suite_repo_crypto(void)
     tcase_add_test(tc, plain_refuses_encryption);
     tcase_add_test(tc, race);
     tcase_add_test(tc, rotate);
+    tcase_add_test(tc, history_first_refused);
     tcase_add_test(tc, identity_json);
     suite_add_tcase(s, tc);
     return s;

@@ -62,6 +62,9 @@ const RepoIdentity *repo_identity(const Repo *r);   /* NULL if unbound */
 /* The repository key of an encrypted repository (docs/encryption.md); NULL when the
  * repository is not encrypted (or, unbound, not configured to be). Owned by r. */
 const CryptoRepoKey *repo_crypto_key(const Repo *r);
+/* Whether the repository is encrypted (bound) or is to be (unbound, encryption configured):
+ * then nothing may be written into it before repo_crypto_key is set, by repo_bind. */
+bool repo_encrypted(const Repo *r);
 
 /* Rotation of the master key (docs/encryption.md, "Rotation"): the key document rewrapped
  * under new_master (taken: freed here) and written in place of the old one (atomically),
