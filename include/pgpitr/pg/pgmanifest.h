@@ -1,7 +1,7 @@
 /*
  * pgmanifest.h - PostgreSQL's own backup_manifest (the JSON file pg_basebackup and
- * BASE_BACKUP ... MANIFEST 'yes' produce), read into memory so a backup can be checked
- * file by file against what the server said it sent.
+ * BASE_BACKUP ... MANIFEST 'yes' produce), parsed (whole, or as it streams in) so a backup can
+ * check file by file what the server said it sent.
  *
  * Accepted: "PostgreSQL-Backup-Manifest-Version" 1 (PostgreSQL 13-16) and 2 (17+, which adds
  * "System-Identifier"). The parse is strict and never trusts the bytes:
