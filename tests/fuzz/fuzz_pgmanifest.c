@@ -172,33 +172,15 @@ static void check_accepted(const PgManifest *m)
     free(text);
 }
 
-/* The bytes a few at a time, as a backup reads them from the stream (pg_manifest_read_each). */
-typedef struct Pieces {
-    const char *buf;
-    size_t len, pos, step;
-} Pieces;
-
-static int pieces_read(void *ud, void *out, size_t len, size_t *got, PgpErr *err)
-{
-    (void)err;
-    Pieces *p = ud;
-    size_t n = p->len - p->pos < p->step ? p->len - p->pos : p->step;
-    n = n < len ? n : len;
-    memcpy(out, p->buf + p->pos, n);
-    p->pos += n;
-    *got = n;
-    return 0;
-}
-
 static void parse_one(const char *buf, size_t len)
 {
     PgManifest *m = NULL, *s = NULL;
     PgpErr err, serr;
     int rc = pg_manifest_parse(buf, len, &m, &err);
-    Pieces p = {buf, len, 0, 1 + len % 13};
-    int src = pg_manifest_read_each(pieces_read, &p, NULL, NULL, &s, &serr);
+    FuzzSrc p = {.data = buf, .size = len, .chunk = 1 + len % 13};   /* as a backup reads it */
+    int src = pg_manifest_read_each(fuzz_src_read, &p, NULL, NULL, &s, &serr);
     FUZZ_ASSERT(rc == src && (rc == 0 || strcmp(err.msg, serr.msg) == 0),
-                "streamed (%zu bytes a read): %d \"%s\", whole: %d \"%s\"", p.step, src,
+                "streamed (%zu bytes a read): %d \"%s\", whole: %d \"%s\"", p.chunk, src,
                 src != 0 ? serr.msg : "", rc, rc != 0 ? err.msg : "");
     if (rc != 0) {
         fuzz_check_err(rc, &err, PGP_ERR_CORRUPT);

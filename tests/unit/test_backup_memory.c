@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fx_pgmanifest.h"
+#include "fx_textsrc.h"
 #include "fx_tool.h"
 #include "pgpitr/backup/backup_finish.h"
 #include "pgpitr/backup/backup_store.h"
@@ -62,28 +63,10 @@ static char *pg_text(size_t n, size_t bad, size_t *len)
     return fx_pg_manifest_many(n, pg_file, len);
 }
 
-/* A text in memory, given to the check as the stream would (a piece at a time). */
-typedef struct TextSrc {
-    const char *t;
-    size_t len, pos;
-} TextSrc;
-
-static int text_read(void *ud, void *buf, size_t len, size_t *got, PgpErr *err)
-{
-    (void)err;
-    TextSrc *s = ud;
-    size_t n = s->len - s->pos < len ? s->len - s->pos : len;
-    n = n < 1000 ? n : 1000;                 /* CopyData-sized pieces */
-    memcpy(buf, s->t + s->pos, n);
-    s->pos += n;
-    *got = n;
-    return 0;
-}
-
 static int check_text(const BackupManifest *m, const char *text, size_t len, PgpErr *err)
 {
-    TextSrc src = {text, len, 0};
-    return backup_check_pg_manifest_stream(m, text_read, &src, err);
+    FxTextSrc src = {.text = text, .len = len, .chunk = 1000};   /* CopyData-sized pieces */
+    return backup_check_pg_manifest_stream(m, fx_text_read, &src, err);
 }
 
 /* Measured 116 bytes a file: entries packed (~100: 66 + path + 4 of crc32c + 8 of index), the

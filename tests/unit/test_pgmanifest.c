@@ -17,6 +17,7 @@
 
 #include "fx_err.h"
 #include "fx_pgmanifest.h"
+#include "fx_textsrc.h"
 #include "fx_tool.h"
 #include "pgpitr/pg/pgmanifest.h"
 #include "pgpitr/pipe/pipe.h"
@@ -52,30 +53,11 @@ static char *make_manifest(const char *head, const char *files, const char *wal)
     return t;
 }
 
-/* The text a few bytes at a time (pg_manifest_read_each, as a backup reads the stream): every
- * value is cut somewhere by the window's reads. */
-typedef struct Trickle {
-    const char *text;
-    size_t len, pos, step;
-} Trickle;
-
-static int trickle_read(void *ud, void *buf, size_t len, size_t *got, PgpErr *err)
-{
-    (void)err;
-    Trickle *t = ud;
-    size_t n = t->len - t->pos < t->step ? t->len - t->pos : t->step;
-    n = n < len ? n : len;
-    memcpy(buf, t->text + t->pos, n);
-    t->pos += n;
-    *got = n;
-    return 0;
-}
-
 /* The streamed parse gives the same result (and message) as the whole one, step bytes a read. */
 static int parse_streamed(const char *text, size_t len, size_t step, PgManifest **m, PgpErr *err)
 {
-    Trickle t = {.text = text, .len = len, .step = step};
-    return pg_manifest_read_each(trickle_read, &t, NULL, NULL, m, err);
+    FxTextSrc t = {.text = text, .len = len, .chunk = step};   /* every value cut somewhere */
+    return pg_manifest_read_each(fx_text_read, &t, NULL, NULL, m, err);
 }
 
 static PgManifest *parse_ok(const char *text)
