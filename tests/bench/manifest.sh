@@ -12,7 +12,7 @@
 # alone (the previous fabricated backup is removed). Then BENCH_MANIFEST_COPIES backups of the
 # first size (labels copyK) show that info's memory does not grow with the number of big
 # backups. With BENCH_MANIFEST_BEFORE=/path/to/an/older/pgpitr the same commands run with
-# that binary too, side by side (the real cluster's backups too, each right after pgpitr's). Last, a real cluster (BENCH_MANIFEST_TABLES > 0): the tiny
+# that binary too, side by side. Last, a real cluster (BENCH_MANIFEST_TABLES > 0): the tiny
 # cluster is backed up without tables, with half that many one-row tables (a file each) and
 # with all of them, and backup's peak RSS is printed with the bytes a file between the last
 # two (the first thousands of small files fill the worker pool's fixed budget).
@@ -90,39 +90,23 @@ start_base() {
 # src/backup/backup_run.c) which a few thousand new files fill: the bytes a file are the
 # slope between the two sizes, both past that.
 real_cluster() {
-  local bin f0 f1 f2
-  local -A k0 k1 k2     # peak RSS (KiB) by binary
+  local conn f0 f1 f2 k0 k1 k2
   start_base
-  for bin in pgpitr pgpitr-before; do
-    [ -x "$W/bin/$bin" ] && real_backup "$bin" real0 && k0[$bin]=$LAST_KIB
-  done
-  f0=$LAST_FILES
+  conn="host=$W port=$PORT user=postgres"
+  f0=$(find "$W/pgdata" -type f | wc -l)
+  measure pgpitr "$f0" "backup (real cluster)" backup --pg-conn "$conn" --label real0
+  k0=$LAST_KIB
   make_tables 0 $((TABLES / 2))
-  for bin in pgpitr pgpitr-before; do
-    [ -x "$W/bin/$bin" ] && real_backup "$bin" "real$((TABLES / 2))" && k1[$bin]=$LAST_KIB
-  done
-  f1=$LAST_FILES
+  f1=$(find "$W/pgdata" -type f | wc -l)
+  measure pgpitr "$f1" "backup (real cluster)" backup --pg-conn "$conn" --label "real$((TABLES / 2))"
+  k1=$LAST_KIB
   make_tables $((TABLES / 2)) "$TABLES"
-  for bin in pgpitr pgpitr-before; do
-    [ -x "$W/bin/$bin" ] && real_backup "$bin" "real$TABLES" && k2[$bin]=$LAST_KIB
-  done
-  f2=$LAST_FILES
-  for bin in "${!k2[@]}"; do
-    log "$bin: backup of a real cluster: $f0 files $((k0[$bin] / 1024)) MiB, $f1 files" \
-      "$((k1[$bin] / 1024)) MiB, $f2 files $((k2[$bin] / 1024)) MiB:" \
-      "$(( (k2[$bin] - k1[$bin]) * 1024 / (f2 - f1) )) B a file between the last two"
-  done
+  f2=$(find "$W/pgdata" -type f | wc -l)
+  measure pgpitr "$f2" "backup (real cluster)" backup --pg-conn "$conn" --label "real$TABLES"
+  k2=$LAST_KIB
+  log "backup of a real cluster: $f0 files $((k0 / 1024)) MiB, $f1 files $((k1 / 1024)) MiB," \
+    "$f2 files $((k2 / 1024)) MiB: $(( (k2 - k1) * 1024 / (f2 - f1) )) B a file between the last two"
   stop_postmaster "$W/pgdata"
-}
-
-# real_backup BIN LABEL: one backup of the running cluster (pgpitr-before's label gets "b"; it
-# runs second, so it finds this size's new files already stored: the order favours it).
-real_backup() {
-  local label=$2
-  [ "$1" = pgpitr ] || label="${2}b"
-  LAST_FILES=$(find "$W/pgdata" -type f | wc -l)
-  measure "$1" "$LAST_FILES" "backup (real cluster)" backup --pg-conn "host=$W port=$PORT user=postgres" \
-    --label "$label"
 }
 
 make_tables() {  # FROM TO: one-row tables fab_FROM .. fab_(TO-1), a thousand a transaction
