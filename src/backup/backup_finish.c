@@ -216,6 +216,7 @@ typedef struct PgCheck {
     uint8_t *seen;              /* a bit a file of idx */
     size_t matched;
     bool failed;                /* the error is the check's, not the document's */
+    char fail_msg[PGP_ERR_MSG_MAX];   /* the check's error (check_one_held) */
 } PgCheck;
 
 static const char *entry_path(const BackupManifest *m, size_t i, uint32_t *ts, bool *file)
@@ -308,6 +309,17 @@ static int check_one(void *ud, const PgManifestFile *f, PgpErr *err)
     return rc;
 }
 
+/* check_one's error is held until the document parsed (pgmanifest.h): the one returned is the
+ * check's only if it is that one, else the document's. */
+static int check_one_held(void *ud, const PgManifestFile *f, PgpErr *err)
+{
+    PgCheck *c = ud;
+    int rc = check_one(ud, f, err);
+    if (rc != 0 && c->failed)
+        snprintf(c->fail_msg, sizeof c->fail_msg, "%s", err->msg);
+    return rc;
+}
+
 /* After every file of backup_manifest (listed of them): each received file was listed. */
 static int check_end(PgCheck *c, size_t listed, PgpErr *err)
 {
@@ -337,14 +349,14 @@ int backup_check_pg_manifest(const BackupManifest *m, const PgManifest *pg, PgpE
     return rc;
 }
 
-int backup_check_pg_manifest_text(const BackupManifest *m, const char *text, size_t len,
-                                  PgpErr *err)
+int backup_check_pg_manifest_stream(const BackupManifest *m, PgManifestReadFn rd, void *rd_ud,
+                                    PgpErr *err)
 {
     PgCheck c;
     PgManifest *pg = NULL;
     int rc = check_begin(&c, m, err);
-    if (rc == 0 && (rc = pg_manifest_parse_each(text, len, check_one, &c, &pg, err)) != 0 &&
-        !c.failed)
+    if (rc == 0 && (rc = pg_manifest_read_each(rd, rd_ud, check_one_held, &c, &pg, err)) ==
+                       PGP_ERR_CORRUPT && strcmp(err->msg, c.fail_msg) != 0)
         pgp_err_context(err, "the server's backup_manifest is invalid");
     if (rc == 0)
         rc = check_end(&c, pg->n_files, err);

@@ -63,6 +63,7 @@ typedef struct BackupRun {
     const BackupStoreOptions *store;
     BackupStoreOptions store_opt;   /* the request's, with the repository's key */
     BackupPool *pool;
+    bool pool_finished;         /* by on_manifest: the stream's end needs no second wait */
     Storage *storage;
     uint64_t files, reused_files;
     uint64_t chunked_files, chunks, new_chunks;   /* files stored as chunks */
@@ -393,21 +394,53 @@ static int mark_in_progress(Storage *s, const char *label, PgpErr *err)
     return rc != 0 ? rc : storage_put_all(s, path, 0, text, (size_t)n, err);
 }
 
-/* Stores PostgreSQL's backup_manifest beside ours, compressed like the files. */
+/* backup_manifest as the stream brings it, each piece also written to the stored copy. */
+typedef struct PgManifestTee {
+    PgTarManifest *src;
+    ObjectWriter *w;
+} PgManifestTee;
+
+static int tee_read(void *ud, void *buf, size_t len, size_t *got, PgpErr *err)
+{
+    PgManifestTee *t = ud;
+    int rc = pg_tar_manifest_read(t->src, buf, len, got, err);
+    return rc == 0 ? object_io_writer_write(t->w, buf, *got, err) : rc;
+}
+
+/* Stores PostgreSQL's backup_manifest beside ours, compressed like the files, as it arrives,
+ * every file checked against it on the way: it is never held whole (~150 bytes a file), and
+ * the stored copy is committed only once every file matched. */
 static int store_pg_manifest(Storage *s, BackupManifest *m, const BackupStoreOptions *opt,
-                             const char *text, size_t len, PgpErr *err)
+                             PgTarManifest *src, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
+    /* bound to its path (object_io.h) */
     ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level,
-                               .seal = {opt->key, path}};   /* bound to its path */
-    ObjectWriteResult w;
+                               .seal = {opt->key, path}};
+    PgManifestTee t = {.src = src};
     int rc = repo_backup_pg_manifest_path(m->label, opt->codec, path, err);
     if (rc == 0)
-        rc = object_io_write(s, path, &wopt, text, len, NULL, NULL, &w, err);
-    if (rc != 0)
+        rc = object_io_writer_open(s, path, &wopt, &t.w, err);
+    if (rc == 0)
+        rc = backup_check_pg_manifest_stream(m, tee_read, &t, err);
+    if (rc != 0) {
+        object_io_writer_abort(t.w);
+        return rc;
+    }
+    if ((rc = object_io_writer_commit(t.w, NULL, err)) != 0)
         return rc;
     m->pg_manifest_object = strdup(path);
     return m->pg_manifest_object ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+}
+
+/* The stream's last part, after every archive: once the pool stored every file (their
+ * checksums are known then), backup_manifest is checked and stored as it arrives. */
+static int on_manifest(void *ud, PgTarManifest *src, PgpErr *err)
+{
+    BackupRun *r = ud;
+    r->pool_finished = true;
+    int rc = backup_pool_finish(r->pool, err);
+    return rc == 0 ? store_pg_manifest(r->storage, r->m, r->store, src, err) : rc;
 }
 
 /* The stream's final line: the files' bytes (what the summary counts), with what came over
@@ -426,7 +459,7 @@ static void stream_done(BackupRun *r)
 }
 
 static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, BackupRun *r,
-                         char **pg_manifest, size_t *pg_manifest_len, PgpErr *err)
+                         PgpErr *err)
 {
     PgBaseBackupOptions bo = {.label = r->m->label, .fast_checkpoint = o->fast_checkpoint,
                               .progress = true, .max_rate_kb = o->max_rate_kb,
@@ -460,10 +493,11 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
     if (rc == 0)
         rc = backup_pool_new(r->storage, r->store, o->jobs, POOL_BUDGET, on_stored, r,
                              &r->pool, err);
-    PgTarHandler h = {.ud = r, .on_entry = on_entry, .on_progress = on_progress};
+    PgTarHandler h = {.ud = r, .on_entry = on_entry, .on_progress = on_progress,
+                      .on_manifest = on_manifest};
     if (rc == 0)
-        rc = pg_basebackup_tar_consume(bs, &h, pg_manifest, pg_manifest_len, err);
-    if (rc == 0)
+        rc = pg_basebackup_tar_consume(bs, &h, NULL, NULL, err);
+    if (rc == 0 && !r->pool_finished)
         rc = backup_pool_finish(r->pool, err);
     uint32_t end_tli = 0;
     if (rc == 0)
@@ -492,18 +526,12 @@ static void wal_done(BackupRun *r, uint32_t segsize)
 }
 
 static int finish_backup(Repo *repo, RepoLock *lock, const BackupOptions *o, BackupRun *r,
-                         const char *pg_text, size_t pg_len, PgpErr *err)
+                         PgpErr *err)
 {
     Storage *s = repo_storage(repo);
+    int rc = 0;
+    /* checked as it arrived, at the stream's end (on_manifest) */
     progress_begin(&r->prog, r->tty, "backup", "check", "files", 0, 0);
-    progress_tick(&r->prog);
-    BackupStoreOptions po = o->store;
-    po.key = repo_crypto_key(repo);
-    int rc = backup_check_pg_manifest_text(r->m, pg_text, pg_len, err);
-    if (rc == 0)
-        rc = store_pg_manifest(s, r->m, &po, pg_text, pg_len, err);
-    if (rc != 0)
-        return rc;
     progress_set(&r->prog, 0, r->files);
     progress_note(&r->prog, "all match the server's backup_manifest");
     progress_end(&r->prog);
@@ -663,8 +691,6 @@ int backup_run(Repo *repo, RepoLock *lock, const BackupOptions *o, PgpErr *err)
 {
     Storage *storage = repo_storage(repo);
     PgConn *conn = NULL;
-    char *pg_text = NULL;
-    size_t pg_len = 0;
     BackupRun r = {.tty = progress_wanted(o->progress, o->json), .started = now_s()};
     int removed_backups = 0, removed_objects = 0;
     PgSystem sys;
@@ -692,14 +718,13 @@ int backup_run(Repo *repo, RepoLock *lock, const BackupOptions *o, PgpErr *err)
     if (rc == 0)
         rc = mark_in_progress(storage, r.m->label, err);
     if (rc == 0)
-        rc = stream_backup(conn, repo, o, &r, &pg_text, &pg_len, err);
+        rc = stream_backup(conn, repo, o, &r, err);
     if (rc == 0)
-        rc = finish_backup(repo, lock, o, &r, pg_text, pg_len, err);
+        rc = finish_backup(repo, lock, o, &r, err);
     if (rc == 0)
         print_summary(o, &r, now_s() - r.started);
     else if (r.m != NULL)
         pgp_err_context(err, "backup \"%s\" failed and is not restorable", r.m->label);
-    free(pg_text);
     backup_dedup_free(&r.dedup);
     manifest_free(r.m);
     pg_conn_close(conn);

@@ -311,37 +311,72 @@ out:
     return rc;
 }
 
+struct PgTarManifest {
+    StreamState *st;
+    PgCopyMsg cur;             /* the CopyData message being read */
+    size_t pos;
+    bool done;                 /* the message after the manifest is in st->next */
+};
+
+int pg_tar_manifest_read(PgTarManifest *r, void *buf, size_t len, size_t *got, PgpErr *err)
+{
+    *got = 0;
+    while (!r->done && r->pos == r->cur.len) {
+        PgCopyMsg m;
+        int rc = r->st->next_msg(r->st->src, &m, err);
+        if (rc != 0)
+            return rc;
+        if (m.kind == PG_COPYMSG_DATA) {
+            r->cur = m;
+            r->pos = 0;
+        } else if (m.kind != PG_COPYMSG_PROGRESS) {
+            r->st->next = m;
+            r->done = true;
+        }
+    }
+    size_t n = r->cur.len - r->pos < len ? r->cur.len - r->pos : len;
+    if (!r->done && n > 0) {
+        memcpy(buf, (const uint8_t *)r->cur.data + r->pos, n);
+        r->pos += n;
+        *got = n;
+    }
+    return 0;
+}
+
+/* The manifest handed to on_manifest as it arrives; what it leaves unread is skipped. */
+static int stream_manifest(StreamState *st, PgpErr *err)
+{
+    PgTarManifest r = {.st = st};
+    int rc = st->h->on_manifest(st->h->ud, &r, err);
+    uint8_t skip[4096];
+    size_t got = 1;
+    while (rc == 0 && got > 0)
+        rc = pg_tar_manifest_read(&r, skip, sizeof skip, &got, err);
+    return rc;
+}
+
+/* Without on_manifest: the manifest collected whole (the fuzz harness, the unit tests). */
 static int collect_manifest(StreamState *st, char **out, size_t *out_len, PgpErr *err)
 {
-    size_t cap = 64 * 1024, len = 0;
+    PgTarManifest r = {.st = st};
+    size_t cap = 64 * 1024, len = 0, got = 0;
     char *buf = malloc(cap);
-    if (buf == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    for (;;) {
-        PgCopyMsg m;
-        int rc = st->next_msg(st->src, &m, err);
-        if (rc != 0) {
-            free(buf);
-            return rc;
+    int rc = buf != NULL ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    do {
+        if (rc == 0 && len + 1 == cap) {
+            char *nb = cap * 2 > MANIFEST_MAX ? NULL : realloc(buf, cap * 2);
+            if (nb == NULL)
+                rc = PGP_FAIL(err, PGP_ERR_PG, "backup manifest is too large");
+            buf = nb != NULL ? nb : buf;
+            cap *= 2;
         }
-        if (m.kind == PG_COPYMSG_PROGRESS)
-            continue;
-        if (m.kind != PG_COPYMSG_DATA) {
-            st->next = m;
-            break;
-        }
-        if (len + m.len + 1 > cap) {
-            while (len + m.len + 1 > cap)
-                cap *= 2;
-            char *nb = cap > MANIFEST_MAX ? NULL : realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                return PGP_FAIL(err, PGP_ERR_PG, "backup manifest is too large");
-            }
-            buf = nb;
-        }
-        memcpy(buf + len, m.data, m.len);
-        len += m.len;
+        if (rc == 0)
+            rc = pg_tar_manifest_read(&r, buf + len, cap - len - 1, &got, err);
+        len += got;
+    } while (rc == 0 && got > 0);
+    if (rc != 0) {
+        free(buf);
+        return rc;
     }
     buf[len] = '\0';
     *out = buf;
@@ -368,12 +403,17 @@ int pg_basebackup_tar_consume(PgBackupStream *s, const PgTarHandler *h, char **m
 int pg_basebackup_tar_consume_from(PgTarNext next_msg, void *src, const PgTarHandler *h,
                                    char **manifest, size_t *manifest_len, PgpErr *err)
 {
-    *manifest = NULL;
-    *manifest_len = 0;
+    char *text = NULL;        /* collected (no on_manifest) */
+    size_t text_len = 0;
+    if (manifest != NULL) {
+        *manifest = NULL;
+        *manifest_len = 0;
+    }
     int rc = pg_libarchive_load(err);
     if (rc != 0)
         return rc;
     StreamState st = {.next_msg = next_msg, .src = src, .h = h};
+    int manifests = 0;
     rc = next_msg(src, &st.next, err);
     while (rc == 0 && st.next.kind != PG_COPYMSG_END) {
         PgCopyMsg m = st.next;
@@ -382,10 +422,14 @@ int pg_basebackup_tar_consume_from(PgTarNext next_msg, void *src, const PgTarHan
             rc = pg_basebackup_tar_tablespace(m.archive_name, &oid, err);
             if (rc == 0)
                 rc = read_archive(&st, oid, pg_basebackup_tar_compressed(m.archive_name), err);
+        } else if (m.kind == PG_COPYMSG_MANIFEST && h->on_manifest != NULL) {
+            rc = manifests++ > 0 ? PGP_FAIL(err, PGP_ERR_PG, "the server sent two backup manifests")
+                                 : stream_manifest(&st, err);
         } else if (m.kind == PG_COPYMSG_MANIFEST) {
-            free(*manifest);
-            *manifest = NULL;
-            rc = collect_manifest(&st, manifest, manifest_len, err);
+            manifests++;
+            free(text);
+            text = NULL;
+            rc = collect_manifest(&st, &text, &text_len, err);
         } else if (m.kind == PG_COPYMSG_PROGRESS) {
             if (h->on_progress)
                 h->on_progress(h->ud, m.progress);
@@ -396,11 +440,13 @@ int pg_basebackup_tar_consume_from(PgTarNext next_msg, void *src, const PgTarHan
     }
     ZSTD_freeDCtx(st.dctx);
     free(st.zout);
-    if (rc == 0 && *manifest == NULL)
+    if (rc == 0 && manifests == 0)
         rc = PGP_FAIL(err, PGP_ERR_PG, "the server sent no backup manifest");
-    if (rc != 0) {
-        free(*manifest);
-        *manifest = NULL;
+    if (rc == 0 && manifest != NULL) {
+        *manifest = text;
+        *manifest_len = text_len;
+    } else {
+        free(text);
     }
     return rc;
 }

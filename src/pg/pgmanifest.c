@@ -10,13 +10,14 @@
  * break, and a field error means the server itself wrote something odd.
  *
  * Memory (issue #14): a cluster of a million files has a manifest of a million "Files"
- * objects, and a jansson tree of it costs about 900 bytes a file. So the top-level object is
- * walked here, each of its values parsed by jansson on its own (json_loadb with
- * JSON_DISABLE_EOF_CHECK reports the bytes it used), and the "Files" array one element at a
- * time: each file is interpreted into its PgManifestFile and its tree freed at once. A field
- * error in a file is held until the whole document has parsed and the checksum matched, to
- * keep the order above. A document whose top level is not an object is parsed whole (it is
- * refused either way).
+ * objects, and a jansson tree of it costs about 900 bytes a file, its text about 150. So the
+ * text is read through a sliding window (common/json_window.h), the top-level object walked
+ * here, each of its values parsed by jansson on its own, and the "Files" array one element at
+ * a time: each file is interpreted into its PgManifestFile (or handed to the caller) and its
+ * tree freed at once. The manifest checksum is hashed as the bytes enter the window, with the
+ * hash state kept at each of the last two newlines, since only the end tells which line is
+ * the last. A field error in a file is held until the whole document has parsed and the
+ * checksum matched, to keep the order above.
  */
 #include "pgpitr/pg/pgmanifest.h"
 
@@ -29,9 +30,14 @@
 #include <strings.h>
 
 #include "pgpitr/common/grow.h"
+#include "pgpitr/common/json_window.h"
 #include "pgpitr/pg/walname.h"
 
 #define BAD(err, ...) PGP_FAIL((err), PGP_ERR_CORRUPT, "invalid backup manifest: " __VA_ARGS__)
+/* The window's syntax errors read like BAD's. */
+#define WIN_PREFIX "invalid backup manifest"
+/* Bytes read at a time; the window widens for a larger value, up to PG_MANIFEST_VALUE_MAX. */
+#define PG_MANIFEST_WINDOW ((size_t)64 * 1024)
 
 
 static const struct {
@@ -95,28 +101,61 @@ static bool hex_lower(const char *s, size_t n, char *out)
     return true;
 }
 
+/* ---- the walk's state, and the manifest checksum as the text goes by --------------------- */
+
+typedef struct Walk {
+    JsonWin w;
+    /* SHA-256 of the text: running, and as it was after the last newline and after the one
+     * before (the checksum's end, once the text has ended: see verify_checksum). */
+    EVP_MD_CTX *sha, *at_nl, *at_prev_nl;
+    size_t newlines;
+    char last;              /* the text's last byte */
+    bool hash_failed;
+    int file_rc;            /* the first field error of a file, held (see the top) */
+    PgpErr file_err;
+    size_t cap_files;
+    PgManifestFileFn fn;    /* files handed to fn instead of kept (pg_manifest_parse_each) */
+    void *ud;
+} Walk;
+
+/* Every byte of the text, in order, as the window reads it. */
+static void hash_seen(void *ud, const char *buf, size_t len)
+{
+    Walk *w = ud;
+    for (const char *p = buf, *e = buf + len; p < e;) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        size_t n = nl != NULL ? (size_t)(nl - p) + 1 : (size_t)(e - p);
+        if (EVP_DigestUpdate(w->sha, p, n) != 1)
+            w->hash_failed = true;
+        if (nl != NULL) {
+            EVP_MD_CTX *t = w->at_prev_nl;
+            w->at_prev_nl = w->at_nl;
+            w->at_nl = t;
+            if (EVP_MD_CTX_copy_ex(w->at_nl, w->sha) != 1)
+                w->hash_failed = true;
+            w->newlines++;
+        }
+        p += n;
+    }
+    if (len > 0)
+        w->last = buf[len - 1];
+}
+
 /*
  * The manifest checksum covers everything before the last line: the file must end with a
  * newline and have at least two lines, and the hash runs up to and including the newline
- * before the final one (the rule of PostgreSQL's pg_verifybackup).
+ * before the final one (the rule of PostgreSQL's pg_verifybackup). The text is never held:
+ * hash_seen kept the hash as it stood after that newline.
  */
-static int verify_checksum(const char *buf, size_t len, const char *expect_hex, PgpErr *err)
+static int verify_checksum(Walk *w, const char *expect_hex, PgpErr *err)
 {
-    if (len == 0 || buf[len - 1] != '\n')
+    if (w->last != '\n')
         return BAD(err, "last line is not terminated by a newline");
-    const char *prev = NULL;
-    for (size_t i = len - 1; i > 0; i--) {
-        if (buf[i - 1] == '\n') {
-            prev = buf + i - 1;
-            break;
-        }
-    }
-    if (prev == NULL)
+    if (w->newlines < 2)
         return BAD(err, "expected at least 2 lines");
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
-    if (EVP_Digest(buf, (size_t)(prev - buf) + 1, digest, &dlen, EVP_sha256(), NULL) != 1 ||
-        dlen != 32)
+    if (w->hash_failed || EVP_DigestFinal_ex(w->at_prev_nl, digest, &dlen) != 1 || dlen != 32)
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "sha-256 of the backup manifest failed");
     char actual[65];
     for (unsigned i = 0; i < 32; i++)
@@ -126,7 +165,6 @@ static int verify_checksum(const char *buf, size_t len, const char *expect_hex, 
                    actual);
     return 0;
 }
-
 /* Every key of obj must be one of allowed (NULL-terminated). */
 static int check_keys(json_t *obj, const char *const *allowed, const char *where, PgpErr *err)
 {
@@ -378,7 +416,7 @@ static int parse_wal_ranges(json_t *arr, PgManifest *m, PgpErr *err)
 }
 
 /* Version, optional system identifier, and the checksum field (verified over buf). */
-static int parse_header(json_t *root, const char *buf, size_t len, PgManifest *m, PgpErr *err)
+static int parse_header(json_t *root, Walk *w, PgManifest *m, PgpErr *err)
 {
     static const char *const keys[] = {"PostgreSQL-Backup-Manifest-Version", "System-Identifier",
                                        "Files", "WAL-Ranges", "Manifest-Checksum", NULL};
@@ -392,7 +430,7 @@ static int parse_header(json_t *root, const char *buf, size_t len, PgManifest *m
         char q[PGP_QUOTE_BUF];
         return BAD(err, "\"Manifest-Checksum\" \"%s\" is not 64 hex digits", pgp_quote(sum, q));
     }
-    rc = verify_checksum(buf, len, m->manifest_checksum, err);
+    rc = verify_checksum(w, m->manifest_checksum, err);
     uint64_t version = 0;
     if (rc == 0)
         rc = req_uint(root, "PostgreSQL-Backup-Manifest-Version", "top level", INT32_MAX,
@@ -414,112 +452,73 @@ static int parse_header(json_t *root, const char *buf, size_t len, PgManifest *m
 
 /* ---- the document, one value at a time -------------------------------------------------- */
 
-#define LOAD_FLAGS (JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
-
-typedef struct Walk {
-    const char *buf;
-    size_t len, pos;
-    int file_rc;            /* the first field error of a file, held (see the top) */
-    PgpErr file_err;
-    size_t cap_files;
-    PgManifestFileFn fn;    /* files handed to fn instead of kept (pg_manifest_parse_each) */
-    void *ud;
-} Walk;
-
-static void skip_ws(Walk *w)
+/* One element of "Files": interpreted into a record kept in m, or handed to fn and freed. */
+static int file_value(Walk *w, PgManifest *m, json_t *v, size_t i, PgpErr *err)
 {
-    while (w->pos < w->len && (w->buf[w->pos] == ' ' || w->buf[w->pos] == '\t' ||
-                               w->buf[w->pos] == '\n' || w->buf[w->pos] == '\r'))
-        w->pos++;
-}
-
-/* Takes c when it is the next byte after whitespace. */
-static bool take(Walk *w, char c)
-{
-    skip_ws(w);
-    if (w->pos < w->len && w->buf[w->pos] == c) {
-        w->pos++;
-        return true;
+    if (w->fn != NULL) {
+        PgManifestFile f = {0};
+        if (w->file_rc == 0 && (w->file_rc = parse_file(v, i, &f, &w->file_err)) == 0)
+            w->file_rc = w->fn(w->ud, &f, &w->file_err);
+        free(f.path);
+        m->n_files++;
+        return 0;
     }
-    return false;
-}
-
-/* A syntax error at byte pos, plus jline - 1 lines (jansson's line inside a value from pos). */
-static int syntax(const Walk *w, size_t pos, int jline, const char *what, PgpErr *err)
-{
-    size_t line = 1;
-    for (const char *p = w->buf; (p = memchr(p, '\n', (size_t)(w->buf + pos - p))) != NULL; p++)
-        line++;
-    line += jline > 1 ? (size_t)jline - 1 : 0;
-    char q[PGP_QUOTE_BUF];   /* jansson's text may hold the offending bytes, raw */
-    return BAD(err, "not valid json at line %zu: %s", line, pgp_quote(what, q));
-}
-
-/* The value at the next non-whitespace byte: *out its tree (the caller's). */
-static int value(Walk *w, json_t **out, PgpErr *err)
-{
-    skip_ws(w);
-    json_error_t je;
-    *out = json_loadb(w->buf + w->pos, w->len - w->pos, LOAD_FLAGS, &je);
-    if (*out == NULL)
-        return syntax(w, w->pos, je.line, je.text, err);
-    w->pos += (size_t)je.position;
+    if (w->file_rc != 0)
+        return 0;
+    if (GROW(m->files, m->n_files, w->cap_files, 1024, NULL, NULL) != 0)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    PgManifestFile *f = &m->files[m->n_files++];   /* free releases its path */
+    memset(f, 0, sizeof *f);
+    w->file_rc = parse_file(v, i, f, &w->file_err);
     return 0;
 }
 
 /* The "Files" array from its '[': each element parsed, interpreted and freed in turn. */
 static int stream_files(Walk *w, PgManifest *m, PgpErr *err)
 {
-    w->pos++;
-    if (take(w, ']'))
-        return 0;
-    for (size_t i = 0;; i++) {
+    int c;
+    json_win_advance(&w->w, 1);
+    int rc = json_win_peek(&w->w, &c, err);
+    for (size_t i = 0; rc == 0 && c != ']'; i++) {
+        if (i > 0 && c != ',')
+            return json_win_expected(&w->w, c, "',' or ']' expected", err);
+        if (i > 0)
+            json_win_advance(&w->w, 1);
         json_t *v = NULL;
-        int rc = value(w, &v, err);
-        if (rc == 0 && w->fn != NULL) {
-            PgManifestFile f = {0};
-            if (w->file_rc == 0 && (w->file_rc = parse_file(v, i, &f, &w->file_err)) == 0)
-                w->file_rc = w->fn(w->ud, &f, &w->file_err);
-            free(f.path);
-            m->n_files++;
-        }
-        if (rc == 0 && w->fn == NULL && w->file_rc == 0 &&
-            GROW(m->files, m->n_files, w->cap_files, 1024, NULL, NULL) != 0)
-            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        if (rc == 0 && w->fn == NULL && w->file_rc == 0) {
-            PgManifestFile *f = &m->files[m->n_files++];   /* free releases its path */
-            memset(f, 0, sizeof *f);
-            w->file_rc = parse_file(v, i, f, &w->file_err);
-        }
+        rc = json_win_value(&w->w, &v, err);
+        if (rc == 0)
+            rc = file_value(w, m, v, i, err);
         json_decref(v);
-        if (rc != 0 || take(w, ']'))
-            return rc;
-        if (!take(w, ','))
-            return syntax(w, w->pos, 0, "',' or ']' expected", err);
+        if (rc == 0)
+            rc = json_win_peek(&w->w, &c, err);
     }
+    if (rc == 0)
+        json_win_advance(&w->w, 1);
+    return rc;
 }
 
 /* One "key": value member into root ("Files": an empty array in its place, the files into m). */
 static int member(Walk *w, json_t *root, PgManifest *m, PgpErr *err)
 {
-    skip_ws(w);
-    size_t at = w->pos;
     json_t *k = NULL, *v = NULL;
-    int rc = value(w, &k, err);
-    if (rc == 0 && !json_is_string(k))
-        rc = syntax(w, at, 0, "string or '}' expected", err);
-    if (rc == 0 && !take(w, ':'))
-        rc = syntax(w, w->pos, 0, "':' expected", err);
-    const char *key = rc == 0 ? json_string_value(k) : "";
+    int c = 0, rc = json_win_value(&w->w, &k, err);
+    const char *key = rc == 0 ? json_string_value(k) : "";   /* a string: it began with '"' */
+    if (rc == 0)
+        rc = json_win_peek(&w->w, &c, err);
+    if (rc == 0 && c != ':')
+        rc = json_win_expected(&w->w, c, "':' expected", err);
+    if (rc == 0)
+        json_win_advance(&w->w, 1);
     if (rc == 0 && json_object_get(root, key) != NULL)
-        rc = syntax(w, at, 0, "duplicate object key", err);
-    if (rc == 0 && strcmp(key, "Files") == 0 && (skip_ws(w), w->pos < w->len) &&
-        w->buf[w->pos] == '[') {
+        rc = json_win_syntax(&w->w, w->w.line, "duplicate object key", err);
+    if (rc == 0)
+        rc = json_win_peek(&w->w, &c, err);
+    if (rc == 0 && strcmp(key, "Files") == 0 && c == '[') {
         rc = stream_files(w, m, err);
         if (rc == 0 && (v = json_array()) == NULL)
             rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     } else if (rc == 0) {
-        rc = value(w, &v, err);
+        rc = json_win_value(&w->w, &v, err);
     }
     if (rc == 0 && json_object_set_new(root, key, v) != 0)   /* takes v either way */
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
@@ -527,23 +526,37 @@ static int member(Walk *w, json_t *root, PgManifest *m, PgpErr *err)
     return rc;
 }
 
-/* The top-level object from its '{' to the end of the text. */
-static int walk_top(Walk *w, json_t *root, PgManifest *m, PgpErr *err)
+/* The top-level object, or the one value that is not (refused by interpret), to the end. */
+static int walk_top(Walk *w, json_t **root, PgManifest *m, PgpErr *err)
 {
-    w->pos++;
-    if (!take(w, '}')) {
-        for (;;) {
-            int rc = member(w, root, m, err);
-            if (rc != 0)
+    int c;
+    int rc = json_win_peek(&w->w, &c, err);
+    if (rc == 0 && c != '{')
+        rc = json_win_value(&w->w, root, err);
+    else if (rc == 0 && (*root = json_object()) == NULL)
+        rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    else if (rc == 0) {
+        json_win_advance(&w->w, 1);
+        rc = json_win_peek(&w->w, &c, err);
+        for (size_t i = 0; rc == 0 && c != '}'; i++) {
+            if (i > 0 && c != ',')
+                return json_win_expected(&w->w, c, "',' or '}' expected", err);
+            if (i > 0 && (json_win_advance(&w->w, 1), rc = json_win_peek(&w->w, &c, err)) != 0)
                 return rc;
-            if (take(w, '}'))
-                break;
-            if (!take(w, ','))
-                return syntax(w, w->pos, 0, "',' or '}' expected", err);
+            if (c != '"')
+                return json_win_expected(&w->w, c, "string or '}' expected", err);
+            rc = member(w, *root, m, err);
+            if (rc == 0)
+                rc = json_win_peek(&w->w, &c, err);
         }
+        if (rc == 0)
+            json_win_advance(&w->w, 1);
     }
-    skip_ws(w);
-    return w->pos == w->len ? 0 : syntax(w, w->pos, 0, "end of file expected", err);
+    if (rc == 0)
+        rc = json_win_peek(&w->w, &c, err);
+    if (rc == 0 && c != EOF)
+        rc = json_win_syntax(&w->w, w->w.line, "end of file expected", err);
+    return rc;
 }
 
 /* The fields, once the document parsed: header and checksum, then the files' held error,
@@ -552,7 +565,7 @@ static int interpret(json_t *root, Walk *w, PgManifest *m, PgpErr *err)
 {
     if (!json_is_object(root))
         return BAD(err, "top level is not an object");
-    int rc = parse_header(root, w->buf, w->len, m, err);
+    int rc = parse_header(root, w, m, err);
     json_t *files = json_object_get(root, "Files");
     json_t *wal = json_object_get(root, "WAL-Ranges");
     if (rc == 0 && files == NULL)
@@ -572,6 +585,47 @@ static int interpret(json_t *root, Walk *w, PgManifest *m, PgpErr *err)
     return rc;
 }
 
+/* The document through w's window (open, hashing already set up): *out on success. */
+static int walk(Walk *w, PgManifest **out, PgpErr *err)
+{
+    *out = NULL;
+    pgp_err_clear(&w->file_err);
+    PgManifest *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    json_t *root = NULL;
+    int rc = walk_top(w, &root, m, err);
+    if (rc == 0)
+        rc = interpret(root, w, m, err);
+    json_decref(root);
+    if (rc != 0) {
+        pg_manifest_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+static int hash_begin(Walk *w, PgpErr *err)
+{
+    w->sha = EVP_MD_CTX_new();
+    w->at_nl = EVP_MD_CTX_new();
+    w->at_prev_nl = EVP_MD_CTX_new();
+    if (w->sha == NULL || w->at_nl == NULL || w->at_prev_nl == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    if (EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL) != 1)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "sha-256 of the backup manifest failed");
+    return 0;
+}
+
+static void walk_free(Walk *w)
+{
+    json_win_free(&w->w);
+    EVP_MD_CTX_free(w->sha);
+    EVP_MD_CTX_free(w->at_nl);
+    EVP_MD_CTX_free(w->at_prev_nl);
+}
+
 int pg_manifest_parse(const char *buf, size_t len, PgManifest **out, PgpErr *err)
 {
     return pg_manifest_parse_each(buf, len, NULL, NULL, out, err);
@@ -581,35 +635,32 @@ int pg_manifest_parse_each(const char *buf, size_t len, PgManifestFileFn fn, voi
                            PgManifest **out, PgpErr *err)
 {
     *out = NULL;
-    Walk w = {.buf = buf, .len = len, .fn = fn, .ud = ud};
-    pgp_err_clear(&w.file_err);
-    PgManifest *m = calloc(1, sizeof *m);
-    if (m == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    json_t *root = NULL;
-    int rc = 0;
-    skip_ws(&w);
-    if (w.pos < len && buf[w.pos] == '{') {
-        if ((root = json_object()) == NULL)
-            rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-        if (rc == 0)
-            rc = walk_top(&w, root, m, err);
-    } else {   /* not an object: parsed whole, for jansson's or our word on what it is */
-        json_error_t je;
-        if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-            char q[PGP_QUOTE_BUF];
-            rc = BAD(err, "not valid json at line %d: %s", je.line, pgp_quote(je.text, q));
-        }
+    Walk w = {.fn = fn, .ud = ud};
+    json_win_text(&w.w, buf, len, WIN_PREFIX);
+    int rc = hash_begin(&w, err);
+    if (rc == 0) {
+        hash_seen(&w, buf, len);
+        rc = walk(&w, out, err);
     }
+    walk_free(&w);
+    return rc;
+}
+
+int pg_manifest_read_each(PgManifestReadFn rd, void *rd_ud, PgManifestFileFn fn, void *ud,
+                          PgManifest **out, PgpErr *err)
+{
+    *out = NULL;
+    Walk w = {.fn = fn, .ud = ud};
+    int rc = json_win_open(&w.w, rd, rd_ud, PG_MANIFEST_WINDOW, PG_MANIFEST_VALUE_MAX,
+                           WIN_PREFIX, err);
+    w.w.seen = hash_seen;
+    w.w.seen_ud = &w;
     if (rc == 0)
-        rc = interpret(root, &w, m, err);
-    json_decref(root);
-    if (rc != 0) {
-        pg_manifest_free(m);
-        return rc;
-    }
-    *out = m;
-    return 0;
+        rc = hash_begin(&w, err);
+    if (rc == 0)
+        rc = walk(&w, out, err);
+    walk_free(&w);
+    return rc;
 }
 
 void pg_manifest_free(PgManifest *m)

@@ -12,6 +12,8 @@
  */
 #include "manifest_impl.h"
 
+#include "pgpitr/common/json_window.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,20 +21,8 @@
 
 #include "pgpitr/repo/meta_io.h"
 
-#define LOAD_FLAGS (JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
-/* jansson stops where the bytes end: a failure this close to the end of what the window
- * holds may be the window's cut, not the document's fault, so read more and parse again. A
- * value that ends exactly at the window's end is parsed again too: a number may go on. */
-#define CUT_SLACK 8
-
-typedef struct Win {
-    ManifestReadFn rd;       /* NULL: the whole text is in buf (manifest_from_json) */
-    void *rd_ud;
-    char *buf;               /* owned when rd != NULL */
-    size_t cap, start, end;  /* unread bytes: buf[start .. end) */
-    bool eof;                /* rd has no more */
-    size_t line;             /* line number at buf[start], from 1 */
-} Win;
+/* The window's syntax errors read like BAD's. */
+#define WIN_PREFIX "invalid backup manifest"
 
 /* Slots of the duplicate-path set: a 96-bit hash of (tablespace, path). */
 typedef struct DupSlot {
@@ -42,7 +32,7 @@ typedef struct DupSlot {
 } DupSlot;
 
 typedef struct Reader {
-    Win w;
+    JsonWin w;
     const ManifestReadOpts *o;
     BackupManifest *m;
     DupSlot *dups;           /* when entries are not kept (kept ones are sorted at the end) */
@@ -50,103 +40,6 @@ typedef struct Reader {
     const char *label;       /* expected label, and the object path for messages: storage */
     const char *path;
 } Reader;
-
-/* ---- the window ------------------------------------------------------------------------- */
-
-static int syntax(size_t line, const char *what, PgpErr *err)
-{
-    char q[PGP_QUOTE_BUF];   /* jansson's text may hold the offending bytes, raw */
-    return BAD(err, "not valid json at line %zu: %s", line, pgp_quote(what, q));
-}
-
-static void advance(Win *w, size_t n)
-{
-    const char *p = w->buf + w->start, *e = p + n;
-    while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-        w->line++;
-        p++;
-    }
-    w->start += n;
-}
-
-/* More bytes after end: moves the unread ones to the front, widens a window that one value
- * fills, reads once. Sets eof when the source has no more. */
-static int fill(Win *w, PgpErr *err)
-{
-    if (w->rd == NULL || w->eof) {
-        w->eof = true;
-        return 0;
-    }
-    if (w->start > 0) {
-        memmove(w->buf, w->buf + w->start, w->end - w->start);
-        w->end -= w->start;
-        w->start = 0;
-    }
-    if (w->end == w->cap) {
-        if (w->cap >= MANIFEST_MAX_BYTES)
-            return BAD(err, "a value at line %zu is larger than %zu bytes", w->line,
-                       MANIFEST_MAX_BYTES);
-        char *n = realloc(w->buf, w->cap * 2);
-        if (n == NULL)
-            return NOMEM(err);
-        w->buf = n;
-        w->cap *= 2;
-    }
-    size_t got = 0;
-    int rc = w->rd(w->rd_ud, w->buf + w->end, w->cap - w->end, &got, err);
-    if (rc != 0)
-        return rc;
-    w->end += got;
-    w->eof = got == 0;
-    return 0;
-}
-
-/* The next byte that is not JSON whitespace, not taken; EOF at the end of the document. */
-static int peek(Win *w, int *c, PgpErr *err)
-{
-    for (;;) {
-        while (w->start < w->end) {
-            char ch = w->buf[w->start];
-            if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
-                *c = (unsigned char)ch;
-                return 0;
-            }
-            advance(w, 1);
-        }
-        if (w->eof) {
-            *c = EOF;
-            return 0;
-        }
-        TRY(fill(w, err));
-    }
-}
-
-static int expected(Win *w, int c, const char *what, PgpErr *err)
-{
-    return syntax(w->line, c == EOF ? "premature end of input" : what, err);
-}
-
-/* One JSON value (any type) from the window, taken. */
-static int value(Win *w, json_t **out, PgpErr *err)
-{
-    *out = NULL;
-    for (;;) {
-        size_t avail = w->end - w->start;
-        json_error_t je;
-        json_t *v = avail > 0 ? json_loadb(w->buf + w->start, avail, LOAD_FLAGS, &je) : NULL;
-        if (v != NULL && (w->eof || (size_t)je.position < avail)) {
-            advance(w, (size_t)je.position);
-            *out = v;
-            return 0;
-        }
-        json_decref(v);
-        if (avail > 0 && v == NULL && (w->eof || (size_t)je.position + CUT_SLACK < avail))
-            return syntax(w->line + (je.line > 1 ? (size_t)je.line - 1 : 0), je.text, err);
-        if (w->eof)
-            return syntax(w->line, "premature end of input", err);
-        TRY(fill(w, err));
-    }
-}
 
 /* ---- duplicate paths without the entries ------------------------------------------------ */
 
@@ -209,7 +102,7 @@ static int dup_add(Reader *r, const ManifestEntry *e, PgpErr *err)
 static int read_entry(Reader *r, size_t i, PgpErr *err)
 {
     json_t *o = NULL;
-    TRY(value(&r->w, &o, err));
+    TRY(json_win_value(&r->w, &o, err));
     ManifestEntry e;
     memset(&e, 0, sizeof e);
     int rc = manifest_parse_entry(o, i, &e, err);
@@ -230,24 +123,24 @@ static int read_entry(Reader *r, size_t i, PgpErr *err)
 static int read_entries(Reader *r, PgpErr *err)
 {
     int c;
-    TRY(peek(&r->w, &c, err));
+    TRY(json_win_peek(&r->w, &c, err));
     if (c != '[') {
         json_t *v = NULL;
-        TRY(value(&r->w, &v, err));    /* a broken value is reported as such */
+        TRY(json_win_value(&r->w, &v, err));    /* a broken value is reported as such */
         json_decref(v);
         return BAD(err, "field \"entries\" must be an array");
     }
-    advance(&r->w, 1);
-    TRY(peek(&r->w, &c, err));
+    json_win_advance(&r->w, 1);
+    TRY(json_win_peek(&r->w, &c, err));
     for (size_t i = 0; c != ']'; i++) {
         if (i > 0 && c != ',')
-            return expected(&r->w, c, "',' or ']' expected", err);
+            return json_win_expected(&r->w, c, "',' or ']' expected", err);
         if (i > 0)
-            advance(&r->w, 1);
+            json_win_advance(&r->w, 1);
         TRY(read_entry(r, i, err));
-        TRY(peek(&r->w, &c, err));
+        TRY(json_win_peek(&r->w, &c, err));
     }
-    advance(&r->w, 1);
+    json_win_advance(&r->w, 1);
     return 0;
 }
 
@@ -268,18 +161,18 @@ static int header_done(Reader *r, json_t *hdr, PgpErr *err)
 static int read_member(Reader *r, json_t *hdr, bool *entries, PgpErr *err)
 {
     json_t *k = NULL, *v = NULL;
-    int c = 0, rc = value(&r->w, &k, err);
+    int c = 0, rc = json_win_value(&r->w, &k, err);
     const char *key = json_string_value(k);       /* a string: it began with '"' */
     char q[PGP_QUOTE_BUF];
     if (rc == 0)
-        rc = peek(&r->w, &c, err);
+        rc = json_win_peek(&r->w, &c, err);
     if (rc == 0 && c != ':')
-        rc = expected(&r->w, c, "':' expected", err);
+        rc = json_win_expected(&r->w, c, "':' expected", err);
     if (rc == 0)
-        advance(&r->w, 1);
+        json_win_advance(&r->w, 1);
     bool is_entries = rc == 0 && strcmp(key, "entries") == 0;
     if (rc == 0 && (json_object_get(hdr, key) != NULL || (is_entries && *entries)))
-        rc = syntax(r->w.line, "duplicate object key", err);
+        rc = json_win_syntax(&r->w, r->w.line, "duplicate object key", err);
     else if (rc == 0 && *entries)
         rc = BAD(err, "top level: field \"%s\" follows \"entries\", which must be the last",
                  pgp_quote(key, q));
@@ -289,7 +182,7 @@ static int read_member(Reader *r, json_t *hdr, bool *entries, PgpErr *err)
         if (rc == 0)
             rc = read_entries(r, err);
     } else if (rc == 0) {
-        rc = value(&r->w, &v, err);
+        rc = json_win_value(&r->w, &v, err);
         if (rc == 0 && json_object_set_new(hdr, key, v) != 0)
             rc = NOMEM(err);
     }
@@ -301,23 +194,23 @@ static int read_members(Reader *r, json_t *hdr, PgpErr *err)
 {
     bool entries = false;
     int c;
-    TRY(peek(&r->w, &c, err));
+    TRY(json_win_peek(&r->w, &c, err));
     for (size_t i = 0; c != '}'; i++) {
         if (i > 0 && c != ',')
-            return expected(&r->w, c, "',' or '}' expected", err);
+            return json_win_expected(&r->w, c, "',' or '}' expected", err);
         if (i > 0) {
-            advance(&r->w, 1);
-            TRY(peek(&r->w, &c, err));
+            json_win_advance(&r->w, 1);
+            TRY(json_win_peek(&r->w, &c, err));
         }
         if (c != '"')
-            return expected(&r->w, c, "string or '}' expected", err);
+            return json_win_expected(&r->w, c, "string or '}' expected", err);
         TRY(read_member(r, hdr, &entries, err));
-        TRY(peek(&r->w, &c, err));
+        TRY(json_win_peek(&r->w, &c, err));
     }
-    advance(&r->w, 1);
-    TRY(peek(&r->w, &c, err));
+    json_win_advance(&r->w, 1);
+    TRY(json_win_peek(&r->w, &c, err));
     if (c != EOF)
-        return syntax(r->w.line, "end of file expected", err);
+        return json_win_syntax(&r->w, r->w.line, "end of file expected", err);
     if (!entries) {
         TRY(header_done(r, hdr, err));
         return BAD(err, "top level: missing field \"entries\"");
@@ -328,14 +221,14 @@ static int read_members(Reader *r, json_t *hdr, PgpErr *err)
 static int read_document(Reader *r, PgpErr *err)
 {
     int c;
-    TRY(peek(&r->w, &c, err));
+    TRY(json_win_peek(&r->w, &c, err));
     if (c != '{') {
         json_t *v = NULL;
-        TRY(value(&r->w, &v, err));
+        TRY(json_win_value(&r->w, &v, err));
         json_decref(v);
         return BAD(err, "top level is not an object");
     }
-    advance(&r->w, 1);
+    json_win_advance(&r->w, 1);
     json_t *hdr = json_object();
     int rc = hdr != NULL ? read_members(r, hdr, err) : NOMEM(err);
     json_decref(hdr);
@@ -362,13 +255,11 @@ int manifest_read(ManifestReadFn rd, void *rd_ud, const ManifestReadOpts *o,
                   BackupManifest **out, PgpErr *err)
 {
     Reader r = {.o = o};
-    r.w = (Win){.rd = rd, .rd_ud = rd_ud, .line = 1};
-    r.w.cap = o->window > 0 ? o->window : MANIFEST_WINDOW;
     *out = NULL;
-    if ((r.w.buf = malloc(r.w.cap)) == NULL)
-        return NOMEM(err);
+    TRY(json_win_open(&r.w, rd, rd_ud, o->window > 0 ? o->window : MANIFEST_WINDOW,
+                      MANIFEST_MAX_BYTES, WIN_PREFIX, err));
     int rc = run(&r, out, err);
-    free(r.w.buf);
+    json_win_free(&r.w);
     return rc;
 }
 
@@ -376,7 +267,7 @@ int manifest_from_json(const char *text, size_t len, BackupManifest **out, PgpEr
 {
     ManifestReadOpts o = {.keep_entries = true};
     Reader r = {.o = &o};
-    r.w = (Win){.buf = (char *)text, .cap = len, .end = len, .eof = true, .line = 1};
+    json_win_text(&r.w, text, len, WIN_PREFIX);
     return run(&r, out, err);
 }
 
@@ -411,13 +302,11 @@ int manifest_stream(Storage *s, const CryptoRepoKey *key, const char *label,
     if (rc != 0)
         return pgp_err_context(err, "cannot read backup manifest \"%s\"", path);
     Reader r = {.o = o, .label = label, .path = path};
-    r.w = (Win){.rd = storage_src_read, .rd_ud = &src, .line = 1};
-    r.w.cap = o->window > 0 ? o->window : MANIFEST_WINDOW;
-    if ((r.w.buf = malloc(r.w.cap)) == NULL)
-        rc = NOMEM(err);
-    else
+    rc = json_win_open(&r.w, storage_src_read, &src, o->window > 0 ? o->window : MANIFEST_WINDOW,
+                       MANIFEST_MAX_BYTES, WIN_PREFIX, err);
+    if (rc == 0)
         rc = run(&r, out, err);
-    free(r.w.buf);
+    json_win_free(&r.w);
     meta_reader_close(src.r);
     if (rc != 0 && src.failed)
         pgp_err_context(err, "cannot read backup manifest \"%s\"", path);

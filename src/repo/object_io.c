@@ -335,6 +335,64 @@ int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
                         : storage_writer_commit(w, err);
 }
 
+/* ---- written piece by piece ------------------------------------------------------------- */
+
+struct ObjectWriter {
+    StorageWriter *w;
+    WriteChain chain;
+};
+
+int object_io_writer_open(Storage *s, const char *path, const ObjectWriteOptions *opt,
+                          ObjectWriter **out, PgpErr *err)
+{
+    *out = NULL;
+    if (opt->verify || opt->batch != NULL)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "a piecewise object writer neither verifies "
+                        "nor batches");
+    ObjectWriter *ow = calloc(1, sizeof *ow);
+    if (ow == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    int rc = storage_open_write(s, path, 0, &ow->w, err);
+    if (rc == 0)
+        rc = write_chain_build(&ow->chain, opt, NULL, 0, (PipeSink){storage_sink_write, ow->w},
+                               err);
+    if (rc != 0) {
+        object_io_writer_abort(ow);
+        return rc;
+    }
+    *out = ow;
+    return 0;
+}
+
+int object_io_writer_write(ObjectWriter *ow, const void *data, size_t len, PgpErr *err)
+{
+    return len > 0 ? pipe_filter_push(ow->chain.compress, data, len, err) : 0;
+}
+
+int object_io_writer_commit(ObjectWriter *ow, uint64_t *stored_size, PgpErr *err)
+{
+    int rc = pipe_filter_finish(ow->chain.compress, err);     /* finishes the whole chain */
+    if (rc == 0 && stored_size != NULL)
+        *stored_size = pipe_size_result(ow->chain.size);
+    write_chain_free(&ow->chain);
+    StorageWriter *w = ow->w;
+    free(ow);
+    if (rc != 0) {
+        storage_writer_abort(w);
+        return rc;
+    }
+    return storage_writer_commit(w, err);   /* frees w, also on error */
+}
+
+void object_io_writer_abort(ObjectWriter *ow)
+{
+    if (ow == NULL)
+        return;
+    write_chain_free(&ow->chain);
+    storage_writer_abort(ow->w);
+    free(ow);
+}
+
 /* ---- encode ahead, store later ----------------------------------------------------------- */
 
 static int encoded_write(void *ud, const void *buf, size_t len, PgpErr *err)

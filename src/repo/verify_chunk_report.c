@@ -188,7 +188,7 @@ static void chunk_problem(VerifyAnalysis *a, const VerifyChunks *v, const Verify
                           size_t h, size_t end)
 {
     char path[REPO_PATH_MAX];
-    const VerifyChunk *ch = &v->chunks[b->chunk];
+    const VerifyChunk *ch = &b->ch;
     if (verify_chunk_path(ch, v->key, path, NULL) != 0)
         snprintf(path, sizeof path, "(unnamed)");
     size_t named = 0, more = 0, len;

@@ -11,12 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/common/extsort.h"
 #include "pgpitr/common/grow.h"
 #include "pgpitr/common/workpool.h"
 #include "pgpitr/repo/chunk_load.h"
 
 #define SCRATCH (1u << 20)
-#define COMPACT_MIN 65536
+/* Distinct chunks held in memory before a sorted run goes to a temporary file (extsort.h):
+ * 262,144 x 40 bytes = 10 MiB, about 260 GiB of relation files at 1 MiB chunks. */
+#define CHUNKS_IN_MEMORY ((size_t)1 << 18)
 
 static int nomem(PgpErr *err)
 {
@@ -112,47 +115,38 @@ static int chunk_cmp(const void *a, const void *b)
     return r != 0 ? r : (x->codec > y->codec) - (x->codec < y->codec);
 }
 
-/* Sorts and keeps each chunk once. */
-static void compact(VerifyChunks *v)
+/* Adds the chunks of l (under the caller's lock) to the set, which keeps each once. */
+static int add_chunks(VerifyChunks *v, const ChunkList *l, PgpErr *err)
 {
-    if (v->n_chunks == 0)
-        return;
-    qsort(v->chunks, v->n_chunks, sizeof *v->chunks, chunk_cmp);
-    size_t k = 0;
-    for (size_t i = 0; i < v->n_chunks; i++)
-        if (k == 0 || chunk_cmp(&v->chunks[k - 1], &v->chunks[i]) != 0)
-            v->chunks[k++] = v->chunks[i];
-    v->n_chunks = v->n_compact = k;
-}
-
-/* Adds the chunks of l (under the caller's lock); compacts once as many came in as the set
- * held, so the array stays at most about twice the distinct chunks. */
-static int add_chunks(VerifyChunks *v, const ChunkList *l)
-{
-    if (GROW_N(v->chunks, v->n_chunks, l->n, v->cap_chunks, 1024, NULL, NULL) != 0)
-        return PGP_ERR_NOMEM;
-    for (size_t i = 0; i < l->n; i++) {
-        VerifyChunk *ch = &v->chunks[v->n_chunks++];
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < l->n; i++) {
+        VerifyChunk ch;
+        memset(&ch, 0, sizeof ch);       /* padding too: the record may go to a file */
+        ch.codec = (uint8_t)l->codec;
+        ch.status = VERIFY_PENDING;
         uint64_t off, len;
         chunk_list_extent(l, i, &off, &len);
-        memcpy(ch->digest, l->digests[i], sizeof ch->digest);
-        ch->len = (uint32_t)len;
-        ch->codec = (uint8_t)l->codec;
-        ch->status = VERIFY_PENDING;
+        memcpy(ch.digest, l->digests[i], sizeof ch.digest);
+        ch.len = (uint32_t)len;
+        rc = extsort_add(v->set, &ch, err);
     }
-    size_t grown = v->n_chunks - v->n_compact;
-    if (grown >= (v->n_compact > COMPACT_MIN ? v->n_compact : COMPACT_MIN))
-        compact(v);
-    return 0;
+    return rc;
 }
 
-static const VerifyChunk *find_chunk(const VerifyChunks *v, const uint8_t *digest,
-                                     PipeCodec codec)
+static int bad_key_cmp(const void *key, const void *b)
+{
+    return chunk_cmp(key, &((const VerifyChunkBad *)b)->ch);
+}
+
+/* The bad chunk with this digest and codec, NULL when it is not bad (bad is sorted by
+ * chunk, which is the set's (digest, codec) order). */
+static const VerifyChunkBad *find_bad(const VerifyChunks *v, const uint8_t *digest,
+                                      PipeCodec codec)
 {
     VerifyChunk key;
     memcpy(key.digest, digest, sizeof key.digest);
     key.codec = (uint8_t)codec;
-    return bsearch(&key, v->chunks, v->n_chunks, sizeof *v->chunks, chunk_cmp);
+    return bsearch(&key, v->bad, v->n_bad, sizeof *v->bad, bad_key_cmp);
 }
 
 int verify_chunk_path(const VerifyChunk *ch, const CryptoRepoKey *key, char out[REPO_PATH_MAX],
@@ -197,13 +191,13 @@ static int find_uses(Lists *p, size_t k, const ChunkList *l)
     VerifyChunks *v = p->v;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < l->n; i++) {
-        const VerifyChunk *ch = find_chunk(v, l->digests[i], l->codec);
-        if (ch == NULL || ch->status == VERIFY_OK || ch->status == VERIFY_PENDING)
+        const VerifyChunkBad *b = find_bad(v, l->digests[i], l->codec);
+        if (b == NULL)
             continue;
         pthread_mutex_lock(&p->mu);
         rc = GROW(v->hits, v->n_hits, v->cap_hits, 16, NULL, NULL);
         if (rc == 0)
-            v->hits[v->n_hits++] = (VerifyChunkHit){(size_t)(ch - v->chunks), k, i};
+            v->hits[v->n_hits++] = (VerifyChunkHit){b->chunk, k, i};
         pthread_mutex_unlock(&p->mu);
     }
     return rc;
@@ -231,14 +225,14 @@ static int list_item(void *ud, size_t k, void **local, PgpErr *err)
     pthread_mutex_lock(&p->mu);
     v->list_reads++;
     if (!p->second && rc != 0)
-        bad = (v->list_error[k] = strdup(e2.msg)) == NULL ? PGP_ERR_NOMEM : 0;
+        bad = (v->list_error[k] = strdup(e2.msg)) == NULL ? nomem(err) : 0;
     else if (!p->second)
-        bad = add_chunks(v, l);
+        bad = add_chunks(v, l, err);     /* memory, or the set's temporary file */
     pthread_mutex_unlock(&p->mu);
-    if (rc == 0 && bad == 0)
-        bad = p->second ? find_uses(p, k, l) : check_other_refs(v, k, l);
+    if (rc == 0 && bad == 0 && (p->second ? find_uses(p, k, l) : check_other_refs(v, k, l)) != 0)
+        bad = nomem(err);
     chunk_list_free(l);
-    return bad != 0 ? nomem(err) : 0;
+    return bad;
 }
 
 static int read_lists(Storage *s, VerifyChunks *v, bool second, const VerifyPoolOptions *opt,
@@ -270,11 +264,13 @@ typedef struct Chunks {
 static int chunk_item(void *ud, size_t i, void **local, PgpErr *err)
 {
     Chunks *p = ud;
-    VerifyChunk *ch = &p->v->chunks[i];
+    VerifyChunk chunk, *ch = &chunk;
     if (*local == NULL && (*local = malloc(SCRATCH)) == NULL)
         return nomem(err);
     char path[REPO_PATH_MAX];
-    int rc = verify_chunk_path(ch, p->opt->key, path, err);
+    int rc = extsort_get(p->v->set, i, ch, err);
+    if (rc == 0)
+        rc = verify_chunk_path(ch, p->opt->key, path, err);
     if (rc != 0)
         return rc;
     char sha[PIPE_SHA256_HEX_LEN + 1];
@@ -293,7 +289,7 @@ static int chunk_item(void *ud, size_t i, void **local, PgpErr *err)
         if (GROW(v->bad, v->n_bad, v->cap_bad, 16, NULL, NULL) != 0)
             rc = nomem(err);
         else
-            v->bad[v->n_bad++] = (VerifyChunkBad){i, o.reason}, o.reason = NULL;
+            v->bad[v->n_bad++] = (VerifyChunkBad){i, o.reason, *ch}, o.reason = NULL;
     }
     pthread_mutex_unlock(&p->mu);
     verify_object_clear(&o);
@@ -355,10 +351,15 @@ int verify_chunks_run(Storage *s, VerifyChunks *v, const VerifyPoolOptions *opt,
     v->ref_error = calloc(v->n_refs, sizeof *v->ref_error);
     if (v->list_error == NULL || v->ref_error == NULL)
         return nomem(err);
-    int rc = read_lists(s, v, false, opt, err);
+    int rc = extsort_new(sizeof(VerifyChunk), chunk_cmp,
+                         v->in_memory > 0 ? v->in_memory : CHUNKS_IN_MEMORY, NULL, &v->set, err);
+    if (rc == 0)
+        rc = read_lists(s, v, false, opt, err);
+    if (rc == 0)
+        rc = extsort_finish(v->set, err);
     if (rc != 0)
         return rc;
-    compact(v);
+    v->n_chunks = extsort_count(v->set);
     rc = read_chunks(s, v, opt, err);
     if (rc == 0 && v->n_bad > 0)
         rc = read_lists(s, v, true, opt, err);
@@ -381,7 +382,7 @@ void verify_chunks_free(VerifyChunks *v)
     free(v->ref_error);
     free(v->refs);
     free(v->list_first);
-    free(v->chunks);
+    extsort_free(v->set);
     free(v->bad);
     free(v->hits);
     memset(v, 0, sizeof *v);

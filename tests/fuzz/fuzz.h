@@ -80,6 +80,26 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
     return s;
 }
 
+/* The input as a byte source (the storage_read contract of the streaming readers), at most
+ * chunk bytes a read, so every value is cut somewhere. */
+typedef struct FuzzSrc {
+    const void *data;
+    size_t size, pos, chunk;
+} FuzzSrc;
+
+static inline int fuzz_src_read(void *ud, void *buf, size_t len, size_t *got, PgpErr *err)
+{
+    (void)err;
+    FuzzSrc *s = ud;
+    size_t n = s->size - s->pos;
+    n = n < len ? n : len;
+    n = n < s->chunk ? n : s->chunk;
+    memcpy(buf, (const char *)s->data + s->pos, n);
+    s->pos += n;
+    *got = n;
+    return 0;
+}
+
 /* Typed values taken from the front of the input; past its end every value is 0. */
 typedef struct FuzzIn {
     const uint8_t *p;

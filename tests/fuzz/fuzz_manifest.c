@@ -51,32 +51,14 @@ static void check_same(const BackupManifest *a, const BackupManifest *b, const c
     }
 }
 
-typedef struct Src {
-    const uint8_t *data;
-    size_t size, pos, chunk;
-} Src;
-
-static int src_read(void *ud, void *buf, size_t len, size_t *got, PgpErr *err)
-{
-    (void)err;
-    Src *s = ud;
-    size_t n = s->size - s->pos;
-    n = n < len ? n : len;
-    n = n < s->chunk ? n : s->chunk;
-    memcpy(buf, s->data + s->pos, n);
-    s->pos += n;
-    *got = n;
-    return 0;
-}
-
 /* The same bytes through the streaming reader: same verdict, same manifest. */
 static void check_stream(const uint8_t *data, size_t size, int rc, const BackupManifest *m)
 {
-    Src src = {.data = data, .size = size, .chunk = 1 + size % 7};
+    FuzzSrc src = {.data = data, .size = size, .chunk = 1 + size % 7};
     ManifestReadOpts o = {.keep_entries = true, .window = 1 + size % 13};
     BackupManifest *s = NULL;
     PgpErr err;
-    int rs = manifest_read(src_read, &src, &o, &s, &err);
+    int rs = manifest_read(fuzz_src_read, &src, &o, &s, &err);
     FUZZ_ASSERT(rs == rc, "manifest_from_json says %d, the stream %d (%s)", rc, rs, err.msg);
     if (rs == 0)
         check_same(m, s, "(streamed)");

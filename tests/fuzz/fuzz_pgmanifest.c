@@ -1,7 +1,8 @@
 /*
  * fuzz_pgmanifest.c - PostgreSQL's backup_manifest (pg_manifest_parse, src/pg/pgmanifest.c):
  * sent by the server at the end of BASE_BACKUP and read back from the repository by verify
- * and restore. Input: the manifest's bytes. Each input is parsed as it is, and once more with
+ * and restore. Input: the manifest's bytes. Each input is parsed as it is (whole, and streamed
+ * a few bytes a read: the same result and message), and once more with
  * its "Manifest-Checksum" line recomputed, so that mutations get past the checksum into the
  * field rules.
  * Properties: an accepted manifest keeps every documented rule (safe, unique, sorted paths;
@@ -173,16 +174,23 @@ static void check_accepted(const PgManifest *m)
 
 static void parse_one(const char *buf, size_t len)
 {
-    PgManifest *m = NULL;
-    PgpErr err;
+    PgManifest *m = NULL, *s = NULL;
+    PgpErr err, serr;
     int rc = pg_manifest_parse(buf, len, &m, &err);
+    FuzzSrc p = {.data = buf, .size = len, .chunk = 1 + len % 13};   /* as a backup reads it */
+    int src = pg_manifest_read_each(fuzz_src_read, &p, NULL, NULL, &s, &serr);
+    FUZZ_ASSERT(rc == src && (rc == 0 || strcmp(err.msg, serr.msg) == 0),
+                "streamed (%zu bytes a read): %d \"%s\", whole: %d \"%s\"", p.chunk, src,
+                src != 0 ? serr.msg : "", rc, rc != 0 ? err.msg : "");
     if (rc != 0) {
         fuzz_check_err(rc, &err, PGP_ERR_CORRUPT);
-        FUZZ_ASSERT(m == NULL, "manifest returned with an error");
+        FUZZ_ASSERT(m == NULL && s == NULL, "manifest returned with an error");
         return;
     }
     check_accepted(m);
+    check_same(m, s);
     pg_manifest_free(m);
+    pg_manifest_free(s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pgpitr/common/err.h"
+
 extern const char fx_pg_manifest_sha256[];
 extern const char fx_pg_manifest_crc32c[];
 
@@ -23,5 +25,20 @@ typedef void FxPgManifestFile(size_t i, size_t *id, uint32_t *crc);
 /* A backup_manifest as PostgreSQL 15 writes it, one line a file: n files of 8192 bytes named
  * by file(), one WAL range, the right Manifest-Checksum. malloc'd, *len bytes. */
 char *fx_pg_manifest_many(size_t n, FxPgManifestFile *file, size_t *len);
+
+/* The same text produced a line at a time as it is read, never held whole (a
+ * PgManifestReadFn: fx_pg_manifest_gen_read with ud the generator). */
+typedef struct FxPgManifestGen {
+    size_t n, i;
+    FxPgManifestFile *file;
+    int phase;                 /* head, files, WAL ranges, checksum line, done */
+    char line[512];
+    size_t line_len, line_pos;
+    uint64_t produced;         /* bytes read so far */
+    void *sha;                 /* EVP_MD_CTX of the lines before the checksum line */
+} FxPgManifestGen;
+void fx_pg_manifest_gen_init(FxPgManifestGen *g, size_t n, FxPgManifestFile *file);
+int fx_pg_manifest_gen_read(void *ud, void *buf, size_t len, size_t *got, PgpErr *err);
+void fx_pg_manifest_gen_free(FxPgManifestGen *g);
 
 #endif

@@ -197,6 +197,75 @@ START_TEST(archives_and_manifest)
 }
 END_TEST
 
+/* backup_manifest handed to on_manifest as it arrives: read `want` bytes a call (at most
+ * `stop_after` in all, the rest left for the consumer to skip), never collected. */
+typedef struct ManifestSeen {
+    char text[256];
+    size_t len, calls, want, stop_after;
+    bool fail;
+} ManifestSeen;
+
+static int on_manifest(void *ud, PgTarManifest *r, PgpErr *err)
+{
+    ManifestSeen *ms = ud;
+    size_t got = 1;
+    while (got > 0 && ms->len < ms->stop_after) {
+        ck_assert_uint_lt(ms->len + ms->want, sizeof ms->text);
+        int rc = pg_tar_manifest_read(r, ms->text + ms->len, ms->want, &got, err);
+        if (rc != 0)
+            return rc;
+        ms->len += got;
+        ms->calls++;
+    }
+    return ms->fail ? PGP_FAIL(err, PGP_ERR_CORRUPT, "manifest refused by its reader") : 0;
+}
+
+static int on_entry_none(void *ud, const PgTarEntry *e, PgTarReader *r, PgpErr *err)
+{
+    (void)ud, (void)r, (void)err;
+    ck_assert_msg(0, "unexpected entry \"%s\"", e->path);
+    return 0;
+}
+
+/* The manifest in pieces: three CopyData messages with a progress message between them. */
+static int consume_streamed(ManifestSeen *ms, bool twice, PgpErr *err)
+{
+    Stream s = {0};
+    add_msg(&s, "m", 1);
+    add_msg(&s, "d{\"a\": ", 7);
+    add_msg(&s, "p\0\0\0\0\0\0\x10\0", 9);
+    add_msg(&s, "d1,\n\"b\"", 7);
+    add_msg(&s, "d: 2}\n", 6);
+    if (twice) {
+        add_msg(&s, "m", 1);
+        add_msg(&s, "d{}\n", 4);
+    }
+    PgTarHandler h = {.ud = ms, .on_entry = on_entry_none, .on_manifest = on_manifest};
+    int rc = pg_basebackup_tar_consume_from(stream_next, &s, &h, NULL, NULL, err);
+    stream_free(&s);
+    return rc;
+}
+
+START_TEST(manifest_streamed)
+{
+    PgpErr err;
+    ManifestSeen ms = {.want = 4, .stop_after = SIZE_MAX};
+    ck_assert_int_eq(consume_streamed(&ms, false, &err), 0);
+    ck_assert_uint_eq(ms.len, 17);
+    ck_assert(memcmp(ms.text, "{\"a\": 1,\n\"b\": 2}\n", 17) == 0);
+    ck_assert_uint_ge(ms.calls, 5);                 /* pieces no larger than asked */
+    ms = (ManifestSeen){.want = 4, .stop_after = 4};   /* the rest is skipped, not an error */
+    ck_assert_int_eq(consume_streamed(&ms, false, &err), 0);
+    ck_assert_uint_eq(ms.len, 4);
+    ms = (ManifestSeen){.want = 64, .stop_after = SIZE_MAX, .fail = true};
+    ck_assert_int_eq(consume_streamed(&ms, false, &err), PGP_ERR_CORRUPT);
+    fx_assert_printable_err(&err, "manifest refused by its reader");
+    ms = (ManifestSeen){.want = 64, .stop_after = SIZE_MAX};
+    ck_assert_int_eq(consume_streamed(&ms, true, &err), PGP_ERR_PG);
+    fx_assert_printable_err(&err, "the server sent two backup manifests");
+}
+END_TEST
+
 /* A tar mode field may hold bits above the permissions, which libarchive passes on: backup
  * must hand over permission bits only, or the manifest it writes at the very end of the
  * backup is refused (found by tests/fuzz/fuzz_basebackup). */
@@ -634,6 +703,7 @@ Suite *suite_basebackup_tar(void)
     tcase_add_test(tc, hostile_headers);
     tcase_add_test(tc, zstd_archives);
     tcase_add_test(tc, zstd_archive_damaged);
+    tcase_add_test(tc, manifest_streamed);
     suite_add_tcase(s, tc);
     return s;
 }

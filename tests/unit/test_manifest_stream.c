@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fx_textsrc.h"
 #include "fx_tool.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/manifest_pack.h"
@@ -22,34 +23,13 @@
 
 /* ---- sources ---------------------------------------------------------------------------- */
 
-/* Bytes of a text, at most `chunk` a read. */
-typedef struct TextSrc {
-    const char *text;
-    size_t len, pos, chunk;
-} TextSrc;
-
-static int text_read(void *ud, void *buf, size_t len, size_t *got, PgpErr *err)
-{
-    (void)err;
-    TextSrc *t = ud;
-    size_t n = t->len - t->pos;
-    if (n > len)
-        n = len;
-    if (n > t->chunk)
-        n = t->chunk;
-    memcpy(buf, t->text + t->pos, n);
-    t->pos += n;
-    *got = n;
-    return 0;
-}
-
 static int read_text(const char *text, size_t len, size_t chunk, size_t window, bool keep,
                      BackupManifest **out, PgpErr *err)
 {
-    TextSrc t = {.text = text, .len = len, .chunk = chunk};
+    FxTextSrc t = {.text = text, .len = len, .chunk = chunk};
     ManifestReadOpts o = {.keep_entries = keep, .window = window};
     pgp_err_clear(err);
-    return manifest_read(text_read, &t, &o, out, err);
+    return manifest_read(fx_text_read, &t, &o, out, err);
 }
 
 /* ---- a small manifest ------------------------------------------------------------------- */
@@ -265,10 +245,10 @@ START_TEST(callback_and_header_only)
     size_t len;
     char *text = to_json(m, &len);
     Seen seen = {0};
-    TextSrc t = {.text = text, .len = len, .chunk = 11};
+    FxTextSrc t = {.text = text, .len = len, .chunk = 11};
     ManifestReadOpts o = {.fn = on_entry, .ud = &seen, .window = 16};
     PgpErr err;
-    ck_assert_int_eq(manifest_read(text_read, &t, &o, &back, &err), 0);
+    ck_assert_int_eq(manifest_read(fx_text_read, &t, &o, &back, &err), 0);
     ck_assert_uint_eq(seen.n, 5);
     for (size_t i = 0; i < 5; i++)
         ck_assert_str_eq(seen.paths[i], m->entries[i].path);
@@ -280,7 +260,7 @@ START_TEST(callback_and_header_only)
     /* the callback's error stops the read and comes back as it is */
     seen = (Seen){.stop_at = 2};
     t.pos = 0;
-    ck_assert_int_eq(manifest_read(text_read, &t, &o, &back, &err), PGP_ERR_CONFLICT);
+    ck_assert_int_eq(manifest_read(fx_text_read, &t, &o, &back, &err), PGP_ERR_CONFLICT);
     ck_assert_ptr_null(back);
     ck_assert_str_eq(err.msg, "stop at 1");
     free(text);

@@ -288,6 +288,62 @@ START_TEST(test_write_failures_leave_nothing)
 }
 END_TEST
 
+/* Written piece by piece (PostgreSQL's backup_manifest as it arrives): reads back whole; an
+ * abort or a failure at any step leaves nothing; it never replaces, and neither verifies nor
+ * batches. */
+START_TEST(test_piecewise_writer)
+{
+    ObjectWriteOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1};
+    ObjectWriter *w = NULL;
+    PgpErr err = {0};
+    ck_assert_int_eq(object_io_writer_open(fx.st, "objects/pieces", &opt, &w, &err), 0);
+    for (size_t off = 0; off < LEN; off += 1000)
+        ck_assert_int_eq(object_io_writer_write(w, data + off, LEN - off < 1000 ? LEN - off : 1000,
+                                                &err), 0);
+    ck_assert(!fx_exists(&fx, "objects/pieces"));        /* nothing before the commit */
+    uint64_t stored = 0;
+    ck_assert_int_eq(object_io_writer_commit(w, &stored, &err), 0);
+    ck_assert_uint_gt(stored, 0);
+    ck_assert_uint_lt(stored, LEN);
+    char hex[PIPE_SHA256_HEX_LEN + 1];
+    expected_sha(hex);
+    Mem m = {0};
+    ObjectReadResult res;
+    ck_assert_int_eq(read_object("objects/pieces", PIPE_CODEC_ZSTD, hex, false, &m, &res, &err), 0);
+    ck_assert_uint_eq(m.len, LEN);
+    ck_assert_uint_eq(res.stored, stored);
+    free(m.buf);
+    ck_assert_int_eq(object_io_writer_open(fx.st, "objects/pieces", &opt, &w, &err), 0);
+    ck_assert_int_eq(object_io_writer_write(w, data, 10, &err), 0);
+    ck_assert_int_eq(object_io_writer_commit(w, NULL, &err), PGP_ERR_CONFLICT);
+    ck_assert_int_eq(object_io_writer_open(fx.st, "objects/aborted", &opt, &w, &err), 0);
+    ck_assert_int_eq(object_io_writer_write(w, data, LEN, &err), 0);
+    object_io_writer_abort(w);
+    object_io_writer_abort(NULL);
+    ck_assert(!fx_exists(&fx, "objects/aborted"));
+    const FxFailStep steps[] = {FX_FAIL_OPEN, FX_FAIL_WRITE, FX_FAIL_COMMIT};
+    for (size_t i = 0; i < 3; i++) {
+        Storage *s = fx_fail_storage(&fx, steps[i]);
+        int rc = object_io_writer_open(s, "objects/failed", &opt, &w, &err);
+        for (size_t off = 0; rc == 0 && off < LEN; off += 65536)
+            rc = object_io_writer_write(w, data + off, LEN - off < 65536 ? LEN - off : 65536, &err);
+        if (rc == 0)
+            rc = object_io_writer_commit(w, NULL, &err);
+        else if (w != NULL)
+            object_io_writer_abort(w);
+        ck_assert_int_ne(rc, 0);
+        ck_assert_ptr_nonnull(strstr(err.msg, "fx: "));
+        ck_assert(!fx_exists(&fx, "objects/failed"));
+        storage_free(s);
+        w = NULL;
+    }
+    ck_assert_int_eq(fx_count_temp(&fx), 0);
+    opt.verify = true;
+    ck_assert_int_eq(object_io_writer_open(fx.st, "objects/v", &opt, &w, &err), PGP_ERR_INTERNAL);
+    ck_assert_ptr_null(w);
+}
+END_TEST
+
 /* Encoded in memory first, stored later under its final name: reads back verified. */
 START_TEST(test_encode_then_store)
 {
@@ -369,6 +425,7 @@ Suite *suite_object_io(void)
     tcase_add_test(tc, test_truncated_and_missing);
     tcase_add_test(tc, test_write_failures_leave_nothing);
     tcase_add_test(tc, test_encode_then_store);
+    tcase_add_test(tc, test_piecewise_writer);
     tcase_add_test(tc, test_encode_stopped);
     tcase_add_test(tc, test_store_encoded_failures_leave_nothing);
     suite_add_tcase(s, tc);

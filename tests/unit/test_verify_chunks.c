@@ -29,6 +29,9 @@
 #define Y_SIZE (2 * MIB)
 
 static FxRepo fx;
+/* The set of distinct chunks spills to a file beyond this many (0: verify's default, all of
+ * the fixture's in memory; the "spilled" cases run every test again with 2). */
+static size_t in_memory;
 static char x_chunk[4][REPO_PATH_MAX], y_chunk[2][REPO_PATH_MAX];
 static ManifestEntry ex, ey;     /* the chunked entries (path, chunk_list malloc'd) */
 
@@ -99,6 +102,7 @@ static void save(const char *label, uint64_t start, const ManifestEntry *const *
 
 static void setup(void)
 {
+    in_memory = 0;
     fx_repo_init(&fx, "vchunks");
     unsigned char *x = malloc(X_SIZE), *y = malloc(Y_SIZE);
     for (size_t i = 0; i < X_SIZE; i++)
@@ -131,6 +135,12 @@ typedef struct Run {
     VerifyReport r;
 } Run;
 
+static void setup_spilled(void)
+{
+    setup();
+    in_memory = 2;
+}
+
 static void run(Run *x, const char *only, int jobs)
 {
     PgpErr err = {0};
@@ -151,7 +161,10 @@ static void run(Run *x, const char *only, int jobs)
         fx_good_wal_header(&p->objs[i], w->tli, w->segno, FX_SYSID);
     }
     VerifyPoolOptions po = {.workers = jobs};
+    p->chunks.in_memory = in_memory;
     rc = verify_chunks_run(fx.st, &p->chunks, &po, &err);
+    ck_assert(in_memory == 0 || p->chunks.n_chunks <= in_memory ||
+              extsort_spilled_runs(p->chunks.set) > 0);
     ck_assert_msg(rc == 0, "verify_chunks_run: %s", err.msg);
     rc = verify_analyze(fx.st, p, &x->r, &err);
     ck_assert_msg(rc == 0, "verify_analyze: %s", err.msg);
@@ -392,11 +405,11 @@ START_TEST(many_files_on_one_chunk_are_counted_past_sixteen)
 }
 END_TEST
 
-Suite *suite_verify_chunks(void)
+/* Every case, with the set of distinct chunks in memory or spilled to a file. */
+static TCase *cases(const char *name, void (*fixture)(void))
 {
-    Suite *s = suite_create("verify_chunks");
-    TCase *tc = tcase_create("verify_chunks");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, fixture, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, intact_chunks_each_read_once);
     tcase_add_test(tc, flipped_bit_in_a_shared_chunk_names_every_file_and_backup);
@@ -405,6 +418,13 @@ Suite *suite_verify_chunks(void)
     tcase_add_test(tc, missing_list_breaks_only_the_backups_using_it);
     tcase_add_test(tc, list_not_describing_an_entry_breaks_that_file);
     tcase_add_test(tc, many_files_on_one_chunk_are_counted_past_sixteen);
-    suite_add_tcase(s, tc);
+    return tc;
+}
+
+Suite *suite_verify_chunks(void)
+{
+    Suite *s = suite_create("verify_chunks");
+    suite_add_tcase(s, cases("verify_chunks", setup));
+    suite_add_tcase(s, cases("spilled", setup_spilled));
     return s;
 }

@@ -23,11 +23,12 @@ int backup_clean_incomplete(Repo *repo, int *removed_backups, int *removed_objec
  * entry's crc32c, or SHA256 against its sha256; any other algorithm is refused), and every
  * file of pg in m: PGP_ERR_CORRUPT naming the first difference. */
 int backup_check_pg_manifest(const BackupManifest *m, const PgManifest *pg, PgpErr *err);
-/* The same from backup_manifest's text as received (len bytes), read one file at a time
- * (pg_manifest_parse_each): a text that does not parse is PGP_ERR_CORRUPT with the context
- * "the server's backup_manifest is invalid". Memory: 4 bytes and a bit a received file. */
-int backup_check_pg_manifest_text(const BackupManifest *m, const char *text, size_t len,
-                                  PgpErr *err);
+/* The same from backup_manifest as it arrives (rd: the BASE_BACKUP stream's manifest part),
+ * read one file at a time (pg_manifest_read_each) and never held: a text that does not parse
+ * is PGP_ERR_CORRUPT with the context "the server's backup_manifest is invalid"; rd's errors
+ * as they are. Memory: 4 bytes and a bit a received file, and the reader's window. */
+int backup_check_pg_manifest_stream(const BackupManifest *m, PgManifestReadFn rd, void *rd_ud,
+                                    PgpErr *err);
 
 /* Waits (polling, at most timeout_s seconds) until every WAL segment from start_lsn to
  * stop_lsn on timeline tli is in the archive. PGP_ERR_NOT_FOUND naming the first missing

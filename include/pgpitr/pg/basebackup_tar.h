@@ -32,15 +32,26 @@ typedef struct PgTarReader PgTarReader;
 /* Reads exactly len bytes of the current file's content (PGP_ERR_PG/CORRUPT on short). */
 int pg_tar_read(PgTarReader *r, void *buf, size_t len, PgpErr *err);
 
+/* The server's backup_manifest, as it arrives after the last archive. */
+typedef struct PgTarManifest PgTarManifest;
+/* Up to len bytes of the manifest into buf, *got = 0 at its end (storage_read's contract). */
+int pg_tar_manifest_read(PgTarManifest *r, void *buf, size_t len, size_t *got, PgpErr *err);
+
 typedef struct PgTarHandler {
     void *ud;
     /* For files the handler must read all `size` bytes with pg_tar_read. */
     int (*on_entry)(void *ud, const PgTarEntry *e, PgTarReader *r, PgpErr *err);
     void (*on_progress)(void *ud, uint64_t bytes_done);
+    /* Optional: the backup_manifest read as it arrives (pg_tar_manifest_read; what is left
+     * unread is skipped), never held; a second manifest is PGP_ERR_PG. Without it the bytes
+     * are collected whole into *manifest. */
+    int (*on_manifest)(void *ud, PgTarManifest *r, PgpErr *err);
 } PgTarHandler;
 
-/* Consumes the whole copy stream: archives -> on_entry; the backup_manifest bytes are
- * collected into *manifest (malloc'd, NUL-terminated, *manifest_len bytes). */
+/* Consumes the whole copy stream: archives -> on_entry; the backup_manifest to on_manifest,
+ * or, without one, collected into *manifest (malloc'd, NUL-terminated, *manifest_len bytes;
+ * both may be NULL, and stay untouched, with on_manifest). PGP_ERR_PG when the stream has no
+ * manifest. */
 int pg_basebackup_tar_consume(PgBackupStream *s, const PgTarHandler *h, char **manifest,
                               size_t *manifest_len, PgpErr *err);
 

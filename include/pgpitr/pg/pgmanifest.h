@@ -1,7 +1,7 @@
 /*
  * pgmanifest.h - PostgreSQL's own backup_manifest (the JSON file pg_basebackup and
- * BASE_BACKUP ... MANIFEST 'yes' produce), read into memory so a backup can be checked
- * file by file against what the server said it sent.
+ * BASE_BACKUP ... MANIFEST 'yes' produce), parsed (whole, or as it streams in) so a backup can
+ * check file by file what the server said it sent.
  *
  * Accepted: "PostgreSQL-Backup-Manifest-Version" 1 (PostgreSQL 13-16) and 2 (17+, which adds
  * "System-Identifier"). The parse is strict and never trusts the bytes:
@@ -82,6 +82,20 @@ typedef int (*PgManifestFileFn)(void *ud, const PgManifestFile *f, PgpErr *err);
  * Memory: nothing a file (a backup of a million files checks them this way). */
 int pg_manifest_parse_each(const char *buf, size_t len, PgManifestFileFn fn, void *ud,
                            PgManifest **out, PgpErr *err);
+
+/* A byte source: up to len bytes into buf, *got = 0 at the end (storage_read's contract). */
+typedef int (*PgManifestReadFn)(void *ud, void *buf, size_t len, size_t *got, PgpErr *err);
+
+/* Largest single JSON value of the document (one file, one top-level field) the streaming
+ * reader accepts: the document itself has no limit, it is never held whole. */
+#define PG_MANIFEST_VALUE_MAX ((size_t)64 << 20)
+
+/* pg_manifest_parse_each over the text as rd gives it (the BASE_BACKUP stream, as it
+ * arrives): the same checks in the same order, the manifest checksum computed as the bytes
+ * go by. rd's own errors are returned as they are, at once. Memory: a 64 KiB window (wider
+ * only for a single larger value), never the text. */
+int pg_manifest_read_each(PgManifestReadFn rd, void *rd_ud, PgManifestFileFn fn, void *ud,
+                          PgManifest **out, PgpErr *err);
 
 /* Binary search by exact path; NULL if absent. */
 const PgManifestFile *pg_manifest_find(const PgManifest *m, const char *path);

@@ -134,6 +134,21 @@ int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
                     const void *data, size_t size, ObjectNameFn name, void *name_ud,
                     ObjectWriteResult *res, PgpErr *err);
 
+/* ---- written piece by piece ------------------------------------------------------------- */
+/* For an object whose bytes arrive in pieces and are never held whole (PostgreSQL's
+ * backup_manifest, as the BASE_BACKUP stream brings it): compress -> size -> a storage
+ * writer at path. Nothing is visible under path before the commit; abort (or a failed
+ * commit) leaves no temp file. Not content-addressed, not verified, not batched: opt->verify
+ * and opt->batch must be unset (PGP_ERR_INTERNAL). */
+typedef struct ObjectWriter ObjectWriter;
+int object_io_writer_open(Storage *s, const char *path, const ObjectWriteOptions *opt,
+                          ObjectWriter **out, PgpErr *err);
+int object_io_writer_write(ObjectWriter *w, const void *data, size_t len, PgpErr *err);
+/* Finishes the stream and commits under path (never replaces: PGP_ERR_CONFLICT); frees w,
+ * also on error. *stored_size (may be NULL): bytes written to storage. */
+int object_io_writer_commit(ObjectWriter *w, uint64_t *stored_size, PgpErr *err);
+void object_io_writer_abort(ObjectWriter *w);      /* NULL is a no-op */
+
 /* ---- encode ahead, store later ----------------------------------------------------------- */
 /* archive-push encodes a segment while the repository is being opened and searched (over the
  * network for S3, that is most of a push), then stores the encoded bytes in one go. */

@@ -8,11 +8,13 @@
  * Owns no report: verify_check.c turns the result into problems (backup_chunk_list,
  * backup_chunk) and says what they break.
  *
- * Memory: the distinct chunks are one compact array of 40 bytes each (no path strings; a path
- * is made from the digest when the chunk is read), compacted (sorted, de-duplicated) while
- * the lists are read so that shared chunks do not pile up; 2 TB of relation files at 1 MiB
- * chunks is about 2.8 million chunks, ~110 MiB. References are not kept per chunk: the
- * second pass over the lists recovers them for the few bad chunks only.
+ * Memory: the distinct chunks are 40-byte records (no path strings; a path is made from the
+ * digest when the chunk is read) in a bounded sorted set (common/extsort.h): up to 262,144 in
+ * memory (10 MiB), beyond that sorted runs in an unlinked temporary file in $TMPDIR (40 bytes
+ * a distinct chunk on disk: 2 TB of relation files at 1 MiB chunks is about 2.8 million
+ * chunks, ~110 MiB of disk instead of ~110-220 MiB of memory), merged and read back by
+ * number. Nothing is kept per chunk in memory: a bad chunk is kept with its report, and the
+ * second pass over the lists recovers the uses of the few bad chunks only.
  */
 #ifndef PGPITR_VERIFY_CHUNKS_H
 #define PGPITR_VERIFY_CHUNKS_H
@@ -22,6 +24,7 @@
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/common/extsort.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/catalog.h"
 #include "pgpitr/repo/repo_layout.h"
@@ -44,13 +47,14 @@ typedef struct VerifyChunk {
 
 /* A chunk that is not ok, and why. */
 typedef struct VerifyChunkBad {
-    size_t chunk;           /* index into VerifyChunks.chunks */
+    size_t chunk;           /* its number in the set of distinct chunks (sorted) */
     char *reason;           /* one line (malloc'd; NULL when none could be allocated) */
+    VerifyChunk ch;         /* the chunk, its status set */
 } VerifyChunkBad;
 
 /* Bad chunk `chunk` is chunk number `index` of list `list`. */
 typedef struct VerifyChunkHit {
-    size_t chunk;           /* index into VerifyChunks.chunks */
+    size_t chunk;           /* its number in the set (VerifyChunkBad.chunk) */
     size_t list;            /* list number (see list_first) */
     size_t index;           /* chunk number in that list (and file) */
 } VerifyChunkHit;
@@ -69,8 +73,10 @@ typedef struct VerifyChunks {
                                its chunks are not checked); NULL when it loaded */
     char **ref_error;       /* per ref: the list loaded (for its first file) but does not
                                describe this entry; NULL otherwise */
-    VerifyChunk *chunks;    /* distinct chunks of the usable lists, sorted (digest, codec) */
-    size_t n_chunks, cap_chunks, n_compact;
+    ExtSort *set;           /* distinct chunks of the usable lists, sorted (digest, codec) */
+    size_t n_chunks;
+    size_t in_memory;       /* set before the run: distinct chunks held in memory before the
+                               set spills to a file; 0: 262,144 (tests use tiny ones) */
     VerifyChunkBad *bad;    /* sorted by chunk */
     size_t n_bad, cap_bad;
     VerifyChunkHit *hits;   /* every use of a bad chunk, sorted by chunk, list, index */
