@@ -219,7 +219,7 @@ static void publish(Prefetch *p, uint32_t tli, uint64_t segno, const char *work,
     }
     PgpErr err;
     pgp_err_clear(&err);
-    if (spool_file_publish(p->dfd, work, name, res->object.sha256_hex, res->size, &err) != 0) {
+    if (spool_file_publish(p->dfd, work, name, res->content_sha256, res->size, &err) != 0) {
         log_warn("prefetch: cannot publish \"%s\" in \"%s\": %s", name, p->st->path, err.msg);
         unlinkat(p->dfd, work, 0);
         p->stop = segno < p->stop ? segno : p->stop;
@@ -353,7 +353,10 @@ static void *worker(void *arg)
     Repo *repo = NULL;
     PgpErr err;
     pgp_err_clear(&err);
-    if (open_storage(p->st, &storage, &err) != 0 || repo_open(storage, &repo, &err) != 0) {
+    const SpoolRepoOpener *ro = &p->st->repo_opener;
+    if (open_storage(p->st, &storage, &err) != 0 ||
+        (ro->open != NULL ? ro->open(ro->ud, storage, &repo, &err)
+                          : repo_open(storage, &repo, &err)) != 0) {
         log_warn("prefetch: cannot open repository \"%s\": %s", p->st->repo, err.msg);
         storage_free(storage);
         return NULL;

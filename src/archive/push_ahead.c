@@ -20,12 +20,12 @@
 
 #include "pgpitr/archive/spool.h"
 #include "pgpitr/common/log.h"
-#include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/common/fdio.h"
+#include "pgpitr/repo/repo_layout.h"
 
 #define READY_SUFFIX ".ready"
 #define TMP_PREFIX ".tmp."   /* fd_replace_file's temporary files */
-#define RECORD_MAX 128
+#define RECORD_MAX 256   /* the longest: two digests, a size, a time, a key */
 
 int push_ahead_dir_open(const char *wal_dir, bool create, int *dfd, PgpErr *err)
 {
@@ -58,7 +58,8 @@ bool push_ahead_has_record(int dfd, const char *name)
 /* ---- records ----------------------------------------------------------------------------- */
 
 typedef struct Record {
-    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];
+    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];   /* the content's */
+    char name_hex[PIPE_SHA256_HEX_LEN + 1];     /* the object name's (keyed when encrypted) */
     PipeCodec codec;
     uint64_t stored_size;
     int64_t time;
@@ -68,7 +69,9 @@ typedef struct Record {
 typedef enum { RECORD_NONE, RECORD_MALFORMED, RECORD_OK } RecordState;
 
 /* Reads and removes dfd/name, which must parse strictly: one line, 64 lowercase hex digits,
- * a codec name, a decimal size, a time, a repository key. */
+ * a codec name, a decimal size, a time, a repository key, and in an encrypted repository the
+ * object name's 64 hex digits (its keyed name: a fresh record is confirmed without opening
+ * the repository, so without its key). */
 static RecordState record_take(int dfd, const char *name, Record *r)
 {
     int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -85,8 +88,15 @@ static RecordState record_take(int dfd, const char *name, Record *r)
     int used = 0;
     if (sscanf(text, "%64[0-9a-f] %15[a-z0-9] %" SCNu64 " %" SCNd64 " %16[0-9a-f]%n",
                r->sha256_hex, codec, &r->stored_size, &r->time, r->key, &used) != 5 ||
-        used != n - 1 || strlen(r->sha256_hex) != PIPE_SHA256_HEX_LEN ||
-        strlen(r->key) != PUSH_AHEAD_KEY_LEN)
+        strlen(r->sha256_hex) != PIPE_SHA256_HEX_LEN || strlen(r->key) != PUSH_AHEAD_KEY_LEN)
+        return RECORD_MALFORMED;
+    memcpy(r->name_hex, r->sha256_hex, sizeof r->name_hex);
+    int more = 0;
+    if (text[used] == ' ' &&
+        (sscanf(text + used, " %64[0-9a-f]%n", r->name_hex, &more) != 1 ||
+         strlen(r->name_hex) != PIPE_SHA256_HEX_LEN))
+        return RECORD_MALFORMED;
+    if (used + more != n - 1)
         return RECORD_MALFORMED;
     PgpErr ignore;
     return pipe_codec_parse(codec, &r->codec, &ignore) == 0 ? RECORD_OK : RECORD_MALFORMED;
@@ -98,8 +108,12 @@ static int record_write(int dfd, const char *name, const WalPushResult *res, Pip
                         const char *key, PgpErr *err)
 {
     char text[RECORD_MAX];
-    int len = snprintf(text, sizeof text, "%s %s %" PRIu64 " %lld %s\n", res->sha256_hex,
-                       pipe_codec_name(codec), res->stored_size, (long long)time(NULL), key);
+    /* The content's plain SHA-256: what push_ahead_take can compute before any key is known;
+     * the name's after it when it differs (an encrypted repository). */
+    bool keyed = strcmp(res->sha256_hex, res->content_sha256) != 0;
+    int len = snprintf(text, sizeof text, "%s %s %" PRIu64 " %lld %s%s%s\n",
+                       res->content_sha256, pipe_codec_name(codec), res->stored_size,
+                       (long long)time(NULL), key, keyed ? " " : "", keyed ? res->sha256_hex : "");
     /* Not durable: a record lost in a crash only costs a push (push_ahead.h). */
     int e = fd_replace_file(dfd, name, text, (size_t)len, 0600, false);
     return e == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot write the push record of \"%s\"", name);
@@ -191,6 +205,7 @@ void push_ahead_take(int dfd, const char *src_path, const char *repo_key, int64_
         return;
     c->codec = r.codec;
     c->stored_size = r.stored_size;
+    memcpy(c->name_hex, r.name_hex, sizeof c->name_hex);
     bool fresh = r.time <= now && now - r.time <= PUSH_AHEAD_FRESH_SECONDS;
     c->state = fresh ? PUSH_CLAIM_FRESH : PUSH_CLAIM_STALE;
 }
@@ -202,7 +217,7 @@ int push_ahead_confirm(const PushClaim *c, Repo *repo, WalPushResult *res, bool 
     memset(res, 0, sizeof *res);
     if (c->state == PUSH_CLAIM_NONE)
         return 0;
-    int rc = repo_archive_object_path(c->name, c->sha256_hex, c->codec, res->object_path, err);
+    int rc = repo_archive_object_path(c->name, c->name_hex, c->codec, res->object_path, err);
     if (rc != 0)
         return rc;
     if (c->state == PUSH_CLAIM_STALE) {
@@ -217,7 +232,8 @@ int push_ahead_confirm(const PushClaim *c, Repo *repo, WalPushResult *res, bool 
         if (rc != 0)
             return rc;
     }
-    memcpy(res->sha256_hex, c->sha256_hex, sizeof res->sha256_hex);
+    memcpy(res->sha256_hex, c->name_hex, sizeof res->sha256_hex);
+    memcpy(res->content_sha256, c->sha256_hex, sizeof res->content_sha256);
     res->size = c->size;
     res->stored_size = c->stored_size;
     res->already_archived = true;

@@ -70,18 +70,23 @@ static int dest_open(DestFile *d, const char *dest, PgpErr *err)
 }
 
 /* The object through object_io into the temp file, hashed on a worker thread. */
-static int stream_object(Repo *repo, const RepoArchiveObject *obj, DestFile *d, uint64_t *size,
+static int stream_object(Repo *repo, const RepoArchiveObject *obj, DestFile *d, WalGetResult *out,
                          PgpErr *err)
 {
     uint8_t *buf = malloc(GET_CHUNK);
     if (buf == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     ObjectReadOptions opt = {.codec = obj->codec, .expect_sha256 = obj->sha256_hex,
-                             .hash_thread = true, .buf = buf, .buf_size = GET_CHUNK};
-    ObjectReadResult res;
-    int rc = object_io_read_verify(repo_storage(repo), obj->path, &opt,
+                             .expect_name = true, .hash_thread = true, .buf = buf,
+                             .buf_size = GET_CHUNK};
+    char ad[REPO_PATH_MAX];
+    ObjectReadResult res = {0};
+    int rc = repo_archive_seal(repo, obj, &opt.seal, ad, err);
+    if (rc == 0)
+        rc = object_io_read_verify(repo_storage(repo), obj->path, &opt,
                                    (PipeSink){dest_write, d}, &res, err);
-    *size = res.size;
+    out->size = res.size;
+    memcpy(out->content_sha256, res.content_sha256, sizeof out->content_sha256);
     free(buf);
     return rc;
 }
@@ -103,7 +108,7 @@ int wal_get_object(Repo *repo, const RepoArchiveObject *obj, const char *walname
     DestFile d = {.fd = -1};
     int rc = dest_open(&d, dest, err);
     if (rc == 0)
-        rc = stream_object(repo, &res->object, &d, &res->size, err);
+        rc = stream_object(repo, &res->object, &d, res, err);
     if (d.fd >= 0 && close(d.fd) != 0 && rc == 0)
         rc = PGP_FAIL_SYS(err, errno, "cannot write \"%s\"", d.tmp);
     if (rc == 0 && rename(d.tmp, dest) != 0)

@@ -89,7 +89,7 @@ static int check_segment(const PgWalName *name, const char *base, const SourceMa
                         "\"%s\" starts at WAL position %s, which does not belong to that file name",
                         base, lsn);
     }
-    *id = (RepoIdentity){hdr.system_identifier, hdr.pg_major, hdr.segsize};
+    *id = (RepoIdentity){hdr.system_identifier, hdr.pg_major, hdr.segsize, false};
     return 0;
 }
 
@@ -144,14 +144,18 @@ static int encode_join(WalPushJob *j, PgpErr *err)
     return j->encode_rc;
 }
 
-static int hash_join(WalPushJob *j, char hex[PIPE_SHA256_HEX_LEN + 1], PgpErr *err)
+/* The source's digest into res (may be NULL): its hex, and as the hex of an object name
+ * (keyed in an encrypted repository). */
+static int hash_join(WalPushJob *j, const CryptoRepoKey *key, WalPushResult *res, PgpErr *err)
 {
     uint8_t digest[PIPE_SHA256_LEN];
     PipeHashJob *h = j->hash;
     j->hash = NULL;
     int rc = pipe_sha256_join(h, digest, err);
-    if (rc == 0 && hex != NULL)
-        pipe_hex(digest, sizeof digest, hex);
+    if (rc == 0 && res != NULL) {
+        pipe_hex(digest, sizeof digest, res->content_sha256);
+        rc = object_io_name_hex(key, digest, res->sha256_hex, err);
+    }
     return rc;
 }
 
@@ -162,7 +166,7 @@ static void job_free(WalPushJob *j)
     atomic_store(&j->stop, true);
     encode_join(j, NULL);
     if (j->hash != NULL)
-        hash_join(j, NULL, NULL);
+        hash_join(j, NULL, NULL, NULL);
     object_io_encoded_free(&j->encoded);
     source_close(&j->src);
     free(j);
@@ -226,7 +230,14 @@ static int store_new_object(Repo *repo, WalPushJob *j, StorageBatch *batch, WalP
                             PgpErr *err)
 {
     char provisional[REPO_PATH_MAX];
-    int rc = hash_join(j, res->sha256_hex, err);
+    /* Bound to the WAL file's name, which archive-get knows before it reads. */
+    ObjectSeal seal = {repo_crypto_key(repo), j->base};
+    /* A .history file pushed into an encrypted repository that no segment has bound yet (so
+     * no key is made): never stored in clear. */
+    if (repo_encrypted(repo) && seal.key == NULL)
+        return PGP_FAIL(err, PGP_ERR_CONFIG, "\"%s\" cannot be the first file of an encrypted "
+                        "repository: archive a WAL segment or take a backup first", j->base);
+    int rc = hash_join(j, seal.key, res, err);
     if (rc == 0)
         rc = encode_join(j, err);
     if (rc == 0)
@@ -236,8 +247,7 @@ static int store_new_object(Repo *repo, WalPushJob *j, StorageBatch *batch, WalP
                                       err);
     if (rc == 0)
         rc = object_io_store_encoded_in(repo_storage(repo), batch, provisional, &j->encoded,
-                                        res->object_path, err);
-    res->stored_size = j->encoded.len;
+                                        res->object_path, &seal, &res->stored_size, err);
     return rc == PGP_ERR_CONFLICT ? 0 : rc; /* a concurrent push of identical content won */
 }
 
@@ -256,11 +266,11 @@ static int recheck_unique(Repo *repo, const char *base, WalPushResult *res, PgpE
 }
 
 /* Already archived: same content is success, different content a conflict. */
-static int compare_existing(WalPushJob *j, const RepoArchiveObject *existing, WalPushResult *res,
-                            PgpErr *err)
+static int compare_existing(WalPushJob *j, Repo *repo, const RepoArchiveObject *existing,
+                            WalPushResult *res, PgpErr *err)
 {
     atomic_store(&j->stop, true);   /* the encoded form is not needed */
-    int rc = hash_join(j, res->sha256_hex, err);
+    int rc = hash_join(j, repo_crypto_key(repo), res, err);
     if (rc != 0)
         return rc;
     if (strcmp(existing->sha256_hex, res->sha256_hex) != 0)
@@ -280,7 +290,7 @@ int wal_push_finish(WalPushJob *j, Repo *repo, WalPushResult *res, PgpErr *err)
     if (rc == 0)
         rc = repo_archive_find(repo, j->base, &existing, err);
     if (rc == 0) {
-        rc = compare_existing(j, &existing, res, err);
+        rc = compare_existing(j, repo, &existing, res, err);
     } else if (rc == PGP_ERR_NOT_FOUND) {
         rc = store_new_object(repo, j, NULL, res, err);
         if (rc == 0)
@@ -299,7 +309,7 @@ int wal_push_finish_known(WalPushJob *j, Repo *repo, const RepoArchiveObject *ex
     res->size = j->src.size;
     int rc = j->has_header ? repo_bind(repo, &j->id, err) : 0;
     if (rc == 0 && existing != NULL)
-        rc = compare_existing(j, existing, res, err);
+        rc = compare_existing(j, repo, existing, res, err);
     else if (rc == 0)
         rc = store_new_object(repo, j, batch, res, err);
     if (rc != 0 && rc != PGP_ERR_CONFLICT && rc != PGP_ERR_WRONG_CLUSTER)

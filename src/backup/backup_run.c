@@ -61,6 +61,7 @@ typedef struct BackupRun {
     BackupManifest *m;
     BackupSource src;
     const BackupStoreOptions *store;
+    BackupStoreOptions store_opt;   /* the request's, with the repository's key */
     BackupPool *pool;
     bool pool_finished;         /* by on_manifest: the stream's end needs no second wait */
     Storage *storage;
@@ -124,7 +125,7 @@ static int check_cluster(PgConn *conn, Repo *repo, const BackupOptions *o, PgSys
         rc = pg_show(conn, "wal_segment_size", &segsize, err);
     if (rc == 0)
         rc = backup_source_check(conn, sys, o->primary_conninfo, src, err);
-    RepoIdentity id = {sys->system_identifier, sys->pg_major, 0};
+    RepoIdentity id = {sys->system_identifier, sys->pg_major, 0, false};
     if (rc == 0)
         rc = parse_segsize(segsize, &id.wal_segsize, err);
     if (rc == 0)
@@ -169,11 +170,12 @@ static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err
     return storage_write(ud, buf, len, err);
 }
 
-/* The filters of a streamed big file: thread -> crc32c -> sha256 -> compress -> size ->
- * storage writer. Both checksums run on the chain's thread, while zstd's own threads
- * compress the pieces before them: the reading thread only reads. */
+/* The filters of a streamed big file: thread -> crc32c -> sha256 -> compress -> [encrypt ->]
+ * size -> storage writer. Both checksums run on the chain's thread, while zstd's own threads
+ * compress the pieces before them: the reading thread only reads. The object's name is
+ * chosen once its digest is known, so it is encrypted under OBJECT_AD_CONTENT (object_io.h). */
 typedef struct BigChain {
-    PipeFilter *thr, *crc, *sha, *comp, *size;
+    PipeFilter *thr, *crc, *sha, *comp, *enc, *size;
 } BigChain;
 
 static int big_chain_build(BigChain *c, const BackupStoreOptions *opt, StorageWriter *w,
@@ -181,9 +183,13 @@ static int big_chain_build(BigChain *c, const BackupStoreOptions *opt, StorageWr
 {
     memset(c, 0, sizeof *c);
     int rc = pipe_size_new((PipeSink){storage_sink_write, w}, &c->size, err);
+    PipeSink out = pipe_filter_sink(c->size);
+    if (rc == 0 && opt->key != NULL)
+        rc = pipe_encrypt_new(opt->key, OBJECT_AD_CONTENT, NULL, out, &c->enc, err);
+    if (c->enc != NULL)
+        out = pipe_filter_sink(c->enc);
     if (rc == 0)
-        rc = pipe_compress_new(opt->codec, opt->level, 2, pipe_filter_sink(c->size), &c->comp,
-                               err);
+        rc = pipe_compress_new(opt->codec, opt->level, 2, out, &c->comp, err);
     if (rc == 0)
         rc = pipe_sha256_new(pipe_filter_sink(c->comp), &c->sha, err);
     if (rc == 0)
@@ -199,6 +205,7 @@ static void big_chain_free(BigChain *c)
     pipe_filter_free(c->crc);
     pipe_filter_free(c->sha);
     pipe_filter_free(c->comp);
+    pipe_filter_free(c->enc);
     pipe_filter_free(c->size);
 }
 
@@ -407,7 +414,9 @@ static int store_pg_manifest(Storage *s, BackupManifest *m, const BackupStoreOpt
                              PgTarManifest *src, PgpErr *err)
 {
     char path[REPO_PATH_MAX];
-    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level};
+    /* bound to its path (object_io.h) */
+    ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level,
+                               .seal = {opt->key, path}};
     PgManifestTee t = {.src = src};
     int rc = repo_backup_pg_manifest_path(m->label, opt->codec, path, err);
     if (rc == 0)
@@ -474,13 +483,15 @@ static int stream_backup(PgConn *conn, Repo *repo, const BackupOptions *o, Backu
     r->m->start_lsn = start.start_lsn;
     r->m->timeline = start.timeline;
     r->total_size = start.total_size;
-    r->store = &o->store;
+    r->store_opt = o->store;
+    r->store_opt.key = repo_crypto_key(repo);
+    r->store = &r->store_opt;
     for (size_t i = 0; rc == 0 && i < start.n_tablespaces; i++)
         rc = manifest_add_tablespace(r->m, start.tablespaces[i].oid, start.tablespaces[i].location,
                                      err);
     r->storage = repo_storage(repo);
     if (rc == 0)
-        rc = backup_pool_new(r->storage, &o->store, o->jobs, POOL_BUDGET, on_stored, r,
+        rc = backup_pool_new(r->storage, r->store, o->jobs, POOL_BUDGET, on_stored, r,
                              &r->pool, err);
     PgTarHandler h = {.ud = r, .on_entry = on_entry, .on_progress = on_progress,
                       .on_manifest = on_manifest};

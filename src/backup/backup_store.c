@@ -48,8 +48,11 @@ static int write_object(Storage *s, const BackupStoreOptions *opt,
 static int find_existing(Storage *s, const BackupStoreOptions *opt, const uint8_t *digest,
                          BackupStoreResult *res, PgpErr *err)
 {
+    char name[PIPE_SHA256_HEX_LEN + 1];
     pipe_hex(digest, PIPE_SHA256_LEN, res->sha256_hex);
-    int rc = repo_object_path(res->sha256_hex, opt->codec, res->object, err);
+    int rc = object_io_name_hex(opt->key, digest, name, err);
+    if (rc == 0)
+        rc = repo_object_path(name, opt->codec, res->object, err);
     if (rc != 0)
         return rc;
     StorageInfo info;
@@ -85,7 +88,7 @@ int backup_store_file(Storage *s, const BackupStoreOptions *opt, const uint8_t *
      * the pool's workers already keep the cores busy with several of them; large files stream
      * through their own multi-threaded compressor instead. */
     ObjectWriteOptions wopt = {.codec = opt->codec, .level = opt->level, .zstd_workers = 0,
-                               .batch = opt->batch};
+                               .batch = opt->batch, .seal = {opt->key, OBJECT_AD_CONTENT}};
     rc = write_object(s, opt, &wopt, data, size, res->object, &res->stored_size, err);
     res->new_stored_size = res->stored_size;
     return rc;

@@ -38,6 +38,11 @@ static int open_again(void *ud, Storage **out, PgpErr *err)
     return cmd_open_storage(ud, false, out, err);
 }
 
+static int open_repo_again(void *ud, Storage *st, Repo **out, PgpErr *err)
+{
+    return cmd_open_repo_on(ud, st, out, err);
+}
+
 static SpoolRequest spool_request(const CmdSettings *s, const SpoolFlags *f)
 {
     return (SpoolRequest){
@@ -81,6 +86,7 @@ static void spool_done(const CmdSettings *s, SpoolSettings *st, Spool *sp, const
         log_warn("prefetch spool: %s", nerr.msg);
     spool_close(sp);
     st->opener = (StorageOpener){open_again, (void *)s};
+    st->repo_opener = (SpoolRepoOpener){open_repo_again, (void *)s};
     prefetch_ensure(st, name);
 }
 

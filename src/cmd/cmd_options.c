@@ -213,6 +213,12 @@ const CmdOption cmd_options[] = {
      .help = "print the plan, remove nothing"},
     {CMD_OPT_NO_ARCHIVE_TEST, "no-archive-test", 0, CMD_VAL_FLAG, NULL, "check", NULL, NULL,
      .help = "no restore point and WAL switch (archive-test skipped)"},
+    {CMD_OPT_NEW_KEY_FILE, "new-key-file", 0, CMD_VAL_STRING, "FILE", "key", NULL, NULL,
+     .def = "none", .help = "the new master key: a key file"},
+    {CMD_OPT_NEW_PASSPHRASE_FILE, "new-passphrase-file", 0, CMD_VAL_STRING, "FILE", "key",
+     NULL, NULL, .def = "none", .help = "the new master key: a passphrase file"},
+    {CMD_OPT_NEW_KEY_COMMAND, "new-key-command", 0, CMD_VAL_STRING, "COMMAND", "key", NULL,
+     NULL, .def = "none", .help = "the new master key: a command printing it"},
 
     {CMD_OPT_LEASE_TTL, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_LEASE_TTL", "lease-ttl",
      .min = LEASE_TTL_MIN, .max = LEASE_TTL_MAX, .def = "86400",
@@ -229,6 +235,19 @@ const CmdOption cmd_options[] = {
     {CMD_OPT_UPLOAD_ABORT_AGE, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_UPLOAD_ABORT_AGE", NULL,
      .min = 0, .max = 30L * 86400, .def = "3600",
      .help = "seconds after which expire aborts an unfinished multipart upload (for tests)"},
+    /* Encryption at rest (docs/encryption.md): chosen when the repository is first used. */
+    {CMD_OPT_ENCRYPTION, NULL, 0, CMD_VAL_ENUM, "none|aes-256-gcm", "", "PGPITR_ENCRYPTION",
+     "encryption", .choices = "none|aes-256-gcm", .own_check = true, .def = "none",
+     .help = "encryption of a new repository (an existing one keeps its own)"},
+    {CMD_OPT_ENCRYPTION_KEY_FILE, NULL, 0, CMD_VAL_STRING, "FILE", "",
+     "PGPITR_ENCRYPTION_KEY_FILE", "encryption-key-file", .def = "not set",
+     .help = "master key: 32 bytes or 64 hex digits, mode 0600 or stricter"},
+    {CMD_OPT_ENCRYPTION_PASSPHRASE_FILE, NULL, 0, CMD_VAL_STRING, "FILE", "",
+     "PGPITR_ENCRYPTION_PASSPHRASE_FILE", "encryption-passphrase-file", .def = "not set",
+     .help = "master key from a passphrase (scrypt), mode 0600 or stricter"},
+    {CMD_OPT_ENCRYPTION_KEY_COMMAND, NULL, 0, CMD_VAL_STRING, "COMMAND", "",
+     "PGPITR_ENCRYPTION_KEY_COMMAND", "encryption-key-command", .def = "not set",
+     .help = "program (split on blanks, no shell) printing the master key"},
 
     /* Operations (docs/configuration.md): set once in the configuration file, read by the
      * commands that judge the setup. No flags yet: the commands using them add theirs. */

@@ -22,6 +22,7 @@ const CmdDef *const cmd_table[] = {
     &cmd_metrics,
     &cmd_notify,
     &cmd_serve,
+    &cmd_key,
 };
 const size_t cmd_table_len = sizeof cmd_table / sizeof cmd_table[0];
 

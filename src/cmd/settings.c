@@ -15,6 +15,7 @@
 #include "pgpitr/archive/spool.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/storage/s3.h"
+#include "settings_crypto.h"
 #include "settings_s3.h"
 
 int cmd_settings_load(const CmdGlobal *g, CmdSettings *out, PgpErr *err)
@@ -104,13 +105,20 @@ int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **r
     int rc = cmd_open_storage(s, create, storage, err);
     if (rc != 0)
         return rc;
-    rc = repo_open(*storage, repo, err);
+    rc = cmd_open_repo_on(s, *storage, repo, err);
     if (rc != 0) {
         storage_free(*storage);
         *storage = NULL;
         return pgp_err_context(err, "cannot open repository \"%s\"", s->repo_path);
     }
     return 0;
+}
+
+int cmd_open_repo_on(const CmdSettings *s, Storage *st, Repo **repo, PgpErr *err)
+{
+    RepoCryptoConfig cc;
+    int rc = cmd_repo_crypto(s, &cc, err);
+    return rc != 0 ? rc : repo_open_crypto(st, cc, repo, err);
 }
 
 int cmd_usage_error(PgpErr *err, const CmdDef *cmd, const char *fmt, ...)

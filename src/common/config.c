@@ -31,6 +31,7 @@ static const char *const known_keys[] = {
     "s3-storage-class", "s3-part-size",
     "rpo-objective", "rto-objective", "backup-max-age", "drill-max-age",
     "notify-command", "notify-timeout",
+    "encryption", "encryption-key-file", "encryption-passphrase-file", "encryption-key-command",
     "serve-listen", "serve-token-file", "serve-tls-cert", "serve-tls-key",
 };
 #define KNOWN_KEY_COUNT (sizeof known_keys / sizeof known_keys[0])

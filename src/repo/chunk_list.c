@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "pgpitr/common/hexstr.h"
+#include "pgpitr/repo/object_io.h"
 
 #define BAD(err, ...) PGP_FAIL((err), PGP_ERR_CORRUPT, "chunk list: " __VA_ARGS__)
 
@@ -104,8 +105,8 @@ int chunk_list_object_path(const ChunkList *l, size_t i, char out[REPO_PATH_MAX]
         out[0] = '\0';
         return PGP_FAIL(err, PGP_ERR_INTERNAL, "chunk %zu of a list of %zu", i, l->n);
     }
-    pipe_hex(l->digests[i], PIPE_SHA256_LEN, hex);
-    return repo_object_path(hex, l->codec, out, err);
+    int rc = object_io_name_hex(l->key, l->digests[i], hex, err);
+    return rc != 0 ? rc : repo_object_path(hex, l->codec, out, err);
 }
 
 bool chunk_list_same_chunk(const ChunkList *prev, size_t i, uint64_t chunk_size, PipeCodec codec,

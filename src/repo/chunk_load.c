@@ -27,7 +27,8 @@ static int text_write(void *ud, const void *data, size_t len, PgpErr *err)
     return 0;
 }
 
-int chunk_list_load(Storage *s, const ManifestEntry *e, ChunkList **out, PgpErr *err)
+int chunk_list_load(Storage *s, const CryptoRepoKey *key, const ManifestEntry *e,
+                    ChunkList **out, PgpErr *err)
 {
     *out = NULL;
     if (!manifest_entry_chunked(e))
@@ -37,7 +38,8 @@ int chunk_list_load(Storage *s, const ManifestEntry *e, ChunkList **out, PgpErr 
         return PGP_FAIL(err, PGP_ERR_CORRUPT, "file \"%s\": chunk list object \"%s\" has an "
                         "unknown compression extension", e->path, e->chunk_list);
     Text t = {0};
-    ObjectReadOptions opt = {.codec = codec, .expect_sha256 = e->sha256};
+    ObjectReadOptions opt = {.codec = codec, .expect_sha256 = e->sha256,
+                             .seal = {key, OBJECT_AD_CONTENT}};
     ObjectReadResult res;
     int rc = object_io_read_verify(s, e->chunk_list, &opt, (PipeSink){text_write, &t}, &res,
                                    err);
@@ -49,6 +51,7 @@ int chunk_list_load(Storage *s, const ManifestEntry *e, ChunkList **out, PgpErr 
         uint64_t chunk_size = (uint64_t)1 << e->chunk_shift;
         rc = chunk_list_check(*out, "the list", e->size, chunk_size,
                               chunk_count(e->size, chunk_size), codec, err);
+        (*out)->key = key;
     }
     free(t.v);
     if (rc != 0) {

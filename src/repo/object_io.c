@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "pgpitr/common/grow.h"
+#include "pgpitr/common/hexstr.h"
 
 #define READ_CHUNK_DEFAULT (64u << 10)
 #define WRITE_CHUNK (1u << 20)
@@ -28,6 +31,54 @@
  * enough that the producer rarely waits (it hands on pieces of up to 1 MiB). A big one only
  * costs fresh pages: the ring is written end to end before it wraps. */
 #define THREAD_QUEUE_BYTES (2u << 20)
+
+/* ---- names ------------------------------------------------------------------------------- */
+
+int object_io_name_hex(const CryptoRepoKey *key, const uint8_t digest[PIPE_SHA256_LEN],
+                       char out[PIPE_SHA256_HEX_LEN + 1], PgpErr *err)
+{
+    if (key != NULL)
+        return crypto_keyed_name(key, digest, out, err);
+    pipe_hex(digest, PIPE_SHA256_LEN, out);
+    return 0;
+}
+
+int object_io_name_hex_of(const CryptoRepoKey *key, const char *sha256_hex,
+                          char out[PIPE_SHA256_HEX_LEN + 1], PgpErr *err)
+{
+    uint8_t digest[PIPE_SHA256_LEN];
+    size_t n = 0;
+    if (!hexstr_exact(sha256_hex, PIPE_SHA256_HEX_LEN, HEX_LOWER) ||
+        OPENSSL_hexstr2buf_ex(digest, sizeof digest, &n, sha256_hex, '\0') != 1 ||
+        n != sizeof digest)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "\"%.70s\" is not a sha256", sha256_hex);
+    return object_io_name_hex(key, digest, out, err);
+}
+
+int object_io_seal_of(const CryptoRepoKey *key, const char *path, ObjectSeal *seal,
+                      char ad[REPO_PATH_MAX], bool *by_name, PgpErr *err)
+{
+    *seal = (ObjectSeal){key, OBJECT_AD_CONTENT};
+    *by_name = strncmp(path, "archive/", 8) == 0;
+    if (!*by_name)
+        return 0;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash + 1;     /* "archive/" has one */
+    const char *dash = strrchr(base, '-');
+    if (dash == NULL || dash == base || (size_t)(dash - base) >= REPO_PATH_MAX)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "\"%s\" is not an archived object's path", path);
+    memcpy(ad, base, (size_t)(dash - base));
+    ad[dash - base] = '\0';
+    seal->ad = ad;
+    return 0;
+}
+
+static int seal_check(const ObjectSeal *seal, PgpErr *err)
+{
+    if (seal->key != NULL && seal->ad == NULL)
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "an encrypted object needs its associated data");
+    return 0;
+}
 
 /* ---- read -------------------------------------------------------------------------------- */
 
@@ -46,10 +97,12 @@ static int count_write(void *ud, const void *buf, size_t len, PgpErr *err)
     return rc;
 }
 
-/* The filters of one read: decompress -> [sha256 ->] sink, or with the hash on a thread,
- * decompress -> tee(thread(sha256), sink). */
+/* The filters of one read: [decrypt ->] decompress -> [sha256 ->] sink, or with the hash on
+ * a thread, [decrypt ->] decompress -> tee(thread(sha256), sink). head is where stored bytes
+ * go in. */
 typedef struct ReadChain {
-    PipeFilter *dec, *sha, *thread, *tee;
+    PipeFilter *decrypt, *dec, *sha, *thread, *tee;
+    PipeFilter *head;
 } ReadChain;
 
 static int read_chain_build(ReadChain *c, const ObjectReadOptions *opt, PipeSink out,
@@ -70,11 +123,20 @@ static int read_chain_build(ReadChain *c, const ObjectReadOptions *opt, PipeSink
         if (rc == 0)
             out = pipe_filter_sink(c->sha);
     }
-    return rc != 0 ? rc : pipe_decompress_new(opt->codec, out, &c->dec, err);
+    if (rc == 0)
+        rc = pipe_decompress_new(opt->codec, out, &c->dec, err);
+    c->head = c->dec;
+    if (rc == 0 && opt->seal.key != NULL)
+        rc = pipe_decrypt_new(opt->seal.key, opt->seal.ad, pipe_filter_sink(c->dec), &c->decrypt,
+                              err);
+    if (c->decrypt != NULL)
+        c->head = c->decrypt;
+    return rc;
 }
 
 static void read_chain_free(ReadChain *c)
 {
+    pipe_filter_free(c->decrypt);
     pipe_filter_free(c->dec);
     pipe_filter_free(c->tee);
     pipe_filter_free(c->thread);   /* stops and joins the worker first if it still runs */
@@ -102,17 +164,23 @@ static int pump(Storage *s, const char *path, PipeFilter *into, void *buf, size_
     return rc;
 }
 
-static int compare_digest(const ReadChain *c, const char *expect, ObjectReadResult *res,
-                          PgpErr *err)
+static int compare_digest(const ReadChain *c, const ObjectReadOptions *opt,
+                          ObjectReadResult *res, PgpErr *err)
 {
     uint8_t digest[PIPE_SHA256_LEN];
     pipe_sha256_result(c->sha, digest);
-    pipe_hex(digest, sizeof digest, res->sha256_hex);
-    if (strcmp(res->sha256_hex, expect) == 0)
+    pipe_hex(digest, sizeof digest, res->content_sha256);
+    bool keyed = opt->expect_name && opt->seal.key != NULL;
+    int rc = keyed ? crypto_keyed_name(opt->seal.key, digest, res->sha256_hex, err) : 0;
+    if (rc != 0)
+        return rc;
+    if (!keyed)
+        pipe_hex(digest, sizeof digest, res->sha256_hex);
+    if (strcmp(res->sha256_hex, opt->expect_sha256) == 0)
         return 0;
     res->mismatch = true;
-    return PGP_FAIL(err, PGP_ERR_CORRUPT, "checksum mismatch: content has sha256 %s, expected %s",
-                    res->sha256_hex, expect);
+    return PGP_FAIL(err, PGP_ERR_CORRUPT, "checksum mismatch: content has %s %s, expected %s",
+                    keyed ? "keyed name" : "sha256", res->sha256_hex, opt->expect_sha256);
 }
 
 int object_io_read_verify(Storage *s, const char *path, const ObjectReadOptions *opt,
@@ -127,14 +195,16 @@ int object_io_read_verify(Storage *s, const char *path, const ObjectReadOptions 
         size = READ_CHUNK_DEFAULT;
         buf = own = malloc(size);
     }
-    int rc = buf != NULL ? 0 : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    memset(&c, 0, sizeof c);
+    int rc = buf != NULL ? seal_check(&opt->seal, err)
+                         : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     if (rc == 0)
         rc = read_chain_build(&c, opt, (PipeSink){count_write, &count}, err);
     if (rc == 0)
-        rc = pump(s, path, c.dec, buf, size, &res->stored, err);
+        rc = pump(s, path, c.head, buf, size, &res->stored, err);
     res->size = count.n;
     if (rc == 0 && opt->expect_sha256 != NULL)
-        rc = compare_digest(&c, opt->expect_sha256, res, err);
+        rc = compare_digest(&c, opt, res, err);
     read_chain_free(&c);
     free(own);
     return rc;
@@ -147,16 +217,18 @@ static int storage_sink_write(void *ud, const void *buf, size_t len, PgpErr *err
     return storage_write(ud, buf, len, err);
 }
 
-/* compress -> size -> storage, or with verify,
- * compress -> size -> tee(storage, thread(decompress -> compare with the source)). */
+/* compress -> [encrypt ->] size -> storage, or with verify,
+ * compress -> tee([encrypt ->] size -> storage, thread(decompress -> compare with the
+ * source)): what is verified is the compressed stream, before encryption. */
 typedef struct WriteChain {
-    PipeFilter *compress, *size, *tee, *thread, *decompress;
+    PipeFilter *compress, *encrypt, *size, *tee, *thread, *decompress;
     PipeCompare *compare;
 } WriteChain;
 
 static void write_chain_free(WriteChain *c)
 {
     pipe_filter_free(c->compress);
+    pipe_filter_free(c->encrypt);
     pipe_filter_free(c->size);
     pipe_filter_free(c->tee);
     pipe_filter_free(c->thread);
@@ -168,8 +240,14 @@ static int write_chain_build(WriteChain *c, const ObjectWriteOptions *opt, const
                              size_t size, PipeSink store, PgpErr *err)
 {
     memset(c, 0, sizeof *c);
-    int rc = 0;
-    if (opt->verify) {
+    int rc = pipe_size_new(store, &c->size, err);
+    if (rc == 0)
+        store = pipe_filter_sink(c->size);
+    if (rc == 0 && opt->seal.key != NULL)
+        rc = pipe_encrypt_new(opt->seal.key, opt->seal.ad, NULL, store, &c->encrypt, err);
+    if (c->encrypt != NULL)
+        store = pipe_filter_sink(c->encrypt);
+    if (rc == 0 && opt->verify) {
         rc = pipe_compare_new(data, size, &c->compare, err);
         if (rc == 0)
             rc = pipe_decompress_new(opt->codec, pipe_compare_sink(c->compare), &c->decompress,
@@ -183,10 +261,8 @@ static int write_chain_build(WriteChain *c, const ObjectWriteOptions *opt, const
             store = pipe_filter_sink(c->tee);
     }
     if (rc == 0)
-        rc = pipe_size_new(store, &c->size, err);
-    if (rc == 0)
-        rc = pipe_compress_new(opt->codec, opt->level, opt->zstd_workers,
-                               pipe_filter_sink(c->size), &c->compress, err);
+        rc = pipe_compress_new(opt->codec, opt->level, opt->zstd_workers, store, &c->compress,
+                               err);
     return rc;
 }
 
@@ -223,7 +299,9 @@ int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
     if (len >= sizeof res->path)
         return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "repository path \"%.64s...\" is too long", path);
     memcpy(res->path, path, len + 1);
-    int rc = name != NULL ? pipe_sha256_async(data, size, &hash, err) : 0;
+    int rc = seal_check(&opt->seal, err);
+    if (rc == 0 && name != NULL)
+        rc = pipe_sha256_async(data, size, &hash, err);
     if (rc == 0)
         rc = opt->batch != NULL
                  ? storage_batch_open_write(opt->batch, path,
@@ -243,8 +321,8 @@ int object_io_write(Storage *s, const char *path, const ObjectWriteOptions *opt,
         int hrc = pipe_sha256_join(hash, digest, rc == 0 ? err : NULL);
         if (rc == 0)
             rc = hrc;
-        if (hrc == 0)
-            pipe_hex(digest, sizeof digest, res->sha256_hex);
+        if (hrc == 0 && rc == 0)
+            rc = object_io_name_hex(opt->seal.key, digest, res->sha256_hex, err);
     }
     if (rc == 0 && name != NULL)
         rc = name(name_ud, res->sha256_hex, res->path, err);
@@ -332,7 +410,9 @@ int object_io_encode(const ObjectWriteOptions *opt, const void *data, size_t siz
 {
     memset(out, 0, sizeof *out);
     WriteChain chain;
-    int rc = write_chain_build(&chain, opt, data, size, (PipeSink){encoded_write, out}, err);
+    ObjectWriteOptions plain = *opt;
+    plain.seal = (ObjectSeal){0};   /* sealed when stored (object_io_store_encoded_in) */
+    int rc = write_chain_build(&chain, &plain, data, size, (PipeSink){encoded_write, out}, err);
     if (rc == 0)
         rc = write_chain_run(&chain, data, size, stop, err);
     write_chain_free(&chain);
@@ -350,18 +430,45 @@ void object_io_encoded_free(ObjectEncoded *e)
 int object_io_store_encoded(Storage *s, const char *path, const ObjectEncoded *enc,
                             const char *final_path, PgpErr *err)
 {
-    return object_io_store_encoded_in(s, NULL, path, enc, final_path, err);
+    return object_io_store_encoded_in(s, NULL, path, enc, final_path, NULL, NULL, err);
+}
+
+/* enc's bytes through the encryption filter into w; *stored gets what reached w. */
+static int store_sealed(StorageWriter *w, const ObjectEncoded *enc, const ObjectSeal *seal,
+                        uint64_t *stored, PgpErr *err)
+{
+    PipeFilter *size = NULL, *encrypt = NULL;
+    int rc = seal_check(seal, err);
+    if (rc == 0)
+        rc = pipe_size_new((PipeSink){storage_sink_write, w}, &size, err);
+    if (rc == 0)
+        rc = pipe_encrypt_new(seal->key, seal->ad, NULL, pipe_filter_sink(size), &encrypt, err);
+    if (rc == 0 && enc->len > 0)
+        rc = pipe_filter_push(encrypt, enc->data, enc->len, err);
+    if (rc == 0)
+        rc = pipe_filter_finish(encrypt, err);
+    if (rc == 0)
+        *stored = pipe_size_result(size);
+    pipe_filter_free(encrypt);
+    pipe_filter_free(size);
+    return rc;
 }
 
 int object_io_store_encoded_in(Storage *s, StorageBatch *batch, const char *path,
-                               const ObjectEncoded *enc, const char *final_path, PgpErr *err)
+                               const ObjectEncoded *enc, const char *final_path,
+                               const ObjectSeal *seal, uint64_t *stored, PgpErr *err)
 {
     StorageWriter *w = NULL;
+    uint64_t n = enc->len;
     unsigned flags = final_path != NULL ? STORAGE_WRITE_NAME_AT_COMMIT : 0;
     int rc = batch != NULL ? storage_batch_open_write(batch, path, flags, &w, err)
                            : storage_open_write(s, path, flags, &w, err);
-    if (rc == 0 && enc->len > 0)
+    if (rc == 0 && seal != NULL && seal->key != NULL)
+        rc = store_sealed(w, enc, seal, &n, err);
+    else if (rc == 0 && enc->len > 0)
         rc = storage_write(w, enc->data, enc->len, err);
+    if (stored != NULL)
+        *stored = n;
     if (rc != 0) {
         storage_writer_abort(w);
         return rc;

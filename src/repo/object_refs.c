@@ -41,10 +41,11 @@ static int add_path(ObjectRefs *r, const char *path, uint64_t stored_size, PgpEr
  * checked) here, so an unreadable list fails the whole set: expire must not plan removals
  * around references it cannot know. The list's stored_size is the entry's (list and chunks);
  * the chunks count 0 there. */
-static int add_chunked(ObjectRefs *r, Storage *s, const ManifestEntry *e, PgpErr *err)
+static int add_chunked(ObjectRefs *r, Storage *s, const CryptoRepoKey *key,
+                       const ManifestEntry *e, PgpErr *err)
 {
     ChunkList *l = NULL;
-    int rc = chunk_list_load(s, e, &l, err);
+    int rc = chunk_list_load(s, key, e, &l, err);
     if (rc == 0)
         rc = add_path(r, e->chunk_list, e->stored_size, err);
     for (size_t i = 0; rc == 0 && i < l->n; i++) {
@@ -60,6 +61,7 @@ static int add_chunked(ObjectRefs *r, Storage *s, const ManifestEntry *e, PgpErr
 typedef struct Walk {
     ObjectRefs *r;
     Storage *s;
+    const CryptoRepoKey *key;   /* reads the chunk lists and names their chunks */
 } Walk;
 
 static int on_entry(void *ud, const BackupManifest *m, const ManifestEntry *e, size_t i,
@@ -69,7 +71,7 @@ static int on_entry(void *ud, const BackupManifest *m, const ManifestEntry *e, s
     (void)i;
     Walk *w = ud;
     if (manifest_entry_chunked(e))
-        return add_chunked(w->r, w->s, e, err);
+        return add_chunked(w->r, w->s, w->key, e, err);
     if (e->object == NULL)
         return 0;
     return add_path(w->r, e->object, e->stored_size, err);
@@ -116,7 +118,7 @@ static int compact(ObjectRefs *r, PgpErr *err)
 int object_refs_add_backup(ObjectRefs *r, Storage *s, const CryptoRepoKey *key, const char *label,
                            PgpErr *err)
 {
-    Walk w = {.r = r, .s = s};
+    Walk w = {.r = r, .s = s, .key = key};
     ManifestReadOpts o = {.fn = on_entry, .ud = &w};
     BackupManifest *m = NULL;
     int rc = manifest_stream(s, key, label, &o, &m, err);

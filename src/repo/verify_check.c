@@ -385,11 +385,12 @@ static int mem_write(void *ud, const void *buf, size_t len, PgpErr *err)
 }
 
 /* PostgreSQL's backup_manifest carries its own SHA-256 (Manifest-Checksum): parsing checks it. */
-static int read_pg_manifest(Storage *s, const char *path, PgpErr *err)
+static int read_pg_manifest(Storage *s, const CryptoRepoKey *key, const char *path, PgpErr *err)
 {
     MemBuf m = {0};
     PgManifest *pm = NULL;
-    ObjectReadOptions opt = {.codec = path_codec(path)};   /* decoded only: see above */
+    /* decoded only: see above; encrypted bound to its path (object_io.h) */
+    ObjectReadOptions opt = {.codec = path_codec(path), .seal = {key, path}};
     ObjectReadResult res;
     int rc = object_io_read_verify(s, path, &opt, (PipeSink){mem_write, &m}, &res, err);
     if (rc == 0)
@@ -409,7 +410,7 @@ static void check_pg_manifests(Analysis *a, Storage *s, PgpErr *err)
         const char *path = b->manifest->pg_manifest_object;
         PgpErr e;
         pgp_err_clear(&e);
-        int rc = read_pg_manifest(s, path, &e);
+        int rc = read_pg_manifest(s, a->plan->key, path, &e);
         if (rc == 0)
             continue;
         if (rc == PGP_ERR_NOMEM) {

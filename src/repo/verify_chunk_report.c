@@ -189,7 +189,7 @@ static void chunk_problem(VerifyAnalysis *a, const VerifyChunks *v, const Verify
 {
     char path[REPO_PATH_MAX];
     const VerifyChunk *ch = &b->ch;
-    if (verify_chunk_path(ch, path, NULL) != 0)
+    if (verify_chunk_path(ch, v->key, path, NULL) != 0)
         snprintf(path, sizeof path, "(unnamed)");
     size_t named = 0, more = 0, len;
     VerifyProblem *p = verify_add(

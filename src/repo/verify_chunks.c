@@ -149,11 +149,12 @@ static const VerifyChunkBad *find_bad(const VerifyChunks *v, const uint8_t *dige
     return bsearch(&key, v->bad, v->n_bad, sizeof *v->bad, bad_key_cmp);
 }
 
-int verify_chunk_path(const VerifyChunk *ch, char out[REPO_PATH_MAX], PgpErr *err)
+int verify_chunk_path(const VerifyChunk *ch, const CryptoRepoKey *key, char out[REPO_PATH_MAX],
+                      PgpErr *err)
 {
     char hex[PIPE_SHA256_HEX_LEN + 1];
-    pipe_hex(ch->digest, sizeof ch->digest, hex);
-    return repo_object_path(hex, (PipeCodec)ch->codec, out, err);
+    int rc = object_io_name_hex(key, ch->digest, hex, err);
+    return rc != 0 ? rc : repo_object_path(hex, (PipeCodec)ch->codec, out, err);
 }
 
 /* ---- reading the lists ------------------------------------------------------------------ */
@@ -161,6 +162,7 @@ int verify_chunk_path(const VerifyChunk *ch, char out[REPO_PATH_MAX], PgpErr *er
 typedef struct Lists {
     VerifyChunks *v;
     Storage *s;
+    const CryptoRepoKey *key;
     bool second;                /* the second pass: find the uses of bad chunks */
     pthread_mutex_t mu;
 } Lists;
@@ -214,7 +216,7 @@ static int list_item(void *ud, size_t k, void **local, PgpErr *err)
     const ManifestEntry *e = verify_chunk_ref_entry(v->c, &v->refs[v->list_first[k]], &u);
     ChunkList *l = NULL;
     PgpErr e2 = {0};
-    int rc = chunk_list_load(p->s, e, &l, &e2);
+    int rc = chunk_list_load(p->s, p->key, e, &l, &e2);
     if (rc == PGP_ERR_NOMEM) {
         *err = e2;
         return rc;
@@ -236,7 +238,7 @@ static int list_item(void *ud, size_t k, void **local, PgpErr *err)
 static int read_lists(Storage *s, VerifyChunks *v, bool second, const VerifyPoolOptions *opt,
                       PgpErr *err)
 {
-    Lists p = {.v = v, .s = s, .second = second};
+    Lists p = {.v = v, .s = s, .key = opt->key, .second = second};
     pthread_mutex_init(&p.mu, NULL);
     WorkpoolOptions w = {.workers = opt->workers, .item = list_item, .ud = &p,
                          .cancel = opt->cancel, .what = "verify"};
@@ -268,13 +270,13 @@ static int chunk_item(void *ud, size_t i, void **local, PgpErr *err)
     char path[REPO_PATH_MAX];
     int rc = extsort_get(p->v->set, i, ch, err);
     if (rc == 0)
-        rc = verify_chunk_path(ch, path, err);
+        rc = verify_chunk_path(ch, p->opt->key, path, err);
     if (rc != 0)
         return rc;
     char sha[PIPE_SHA256_HEX_LEN + 1];
     pipe_hex(ch->digest, sizeof ch->digest, sha);
     VerifyObject o = {.path = path, .sha256 = sha, .codec = (PipeCodec)ch->codec, .size = ch->len};
-    rc = verify_object(p->s, &o, *local, SCRATCH, err);
+    rc = verify_object(p->s, p->opt->key, &o, *local, SCRATCH, err);
     if (rc != 0)
         return rc;
     ch->status = (uint8_t)o.status;
@@ -342,6 +344,7 @@ static int read_chunks(Storage *s, VerifyChunks *v, const VerifyPoolOptions *opt
 int verify_chunks_run(Storage *s, VerifyChunks *v, const VerifyPoolOptions *opt, PgpErr *err)
 {
     v->ran = true;
+    v->key = opt->key;
     if (v->n_lists == 0)
         return 0;
     v->list_error = calloc(v->n_lists, sizeof *v->list_error);

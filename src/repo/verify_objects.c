@@ -121,7 +121,8 @@ const char *verify_object_path(const VerifyObject *o, char buf[REPO_PATH_MAX])
     return p != NULL ? p : "";
 }
 
-int verify_object(Storage *s, VerifyObject *o, void *buf, size_t size, PgpErr *err)
+int verify_object(Storage *s, const CryptoRepoKey *key, VerifyObject *o, void *buf, size_t size,
+                  PgpErr *err)
 {
     o->status = VERIFY_PENDING;
     o->stored_read = o->original = 0;
@@ -139,10 +140,13 @@ int verify_object(Storage *s, VerifyObject *o, void *buf, size_t size, PgpErr *e
     }
     ObjectReadOptions opt = {.codec = o->codec, .expect_sha256 = sha, .buf = buf,
                              .buf_size = size};
-    ObjectReadResult res;
+    ObjectReadResult res = {0};
+    char ad[REPO_PATH_MAX];
     PgpErr e;
     pgp_err_clear(&e);
-    int rc = object_io_read_verify(s, path, &opt, (PipeSink){count_write, &cs}, &res, &e);
+    int rc = object_io_seal_of(key, path, &opt.seal, ad, &opt.expect_name, &e);
+    if (rc == 0)
+        rc = object_io_read_verify(s, path, &opt, (PipeSink){count_write, &cs}, &res, &e);
     o->stored_read = res.stored;
     if (rc == PGP_ERR_NOMEM) {   /* not the object's fault */
         if (err != NULL)
@@ -168,7 +172,7 @@ static int pool_item(void *ud, size_t i, void **local, PgpErr *err)
     Pool *p = ud;
     if (*local == NULL && (*local = malloc(CHUNK)) == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    int rc = verify_object(p->storage, &p->objs[i], *local, CHUNK, err);
+    int rc = verify_object(p->storage, p->opt->key, &p->objs[i], *local, CHUNK, err);
     if (rc == 0)
         atomic_fetch_add(&p->bytes, p->objs[i].stored_read);
     return rc;

@@ -93,10 +93,12 @@ int verify_run(Repo *repo, const VerifyRequest *req, VerifyRun *out, PgpErr *err
     if (rc != 0)
         return rc;
     out->planned = true;
+    out->plan.key = repo_crypto_key(repo);
     pr.total = out->plan.n_objs;
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
     struct timespec t_all = pr.t0;
-    VerifyPoolOptions po = {.workers = req->jobs, .progress = on_progress, .progress_ud = &pr};
+    VerifyPoolOptions po = {.workers = req->jobs, .progress = on_progress, .progress_ud = &pr,
+                            .key = repo_crypto_key(repo)};
     rc = verify_objects_run(repo_storage(repo), out->plan.objs, out->plan.n_objs, &po,
                             &out->pool, err);
     if (rc == 0 && out->plan.chunks.n_lists > 0) {

@@ -368,13 +368,16 @@ static int mem_write(void *ud, const void *buf, size_t len, PgpErr *err)
 }
 
 /* The object into memory; the checksum must equal the one in its name. */
-static int read_verified(Storage *s, const RepoArchiveObject *obj, MemSink *out, PgpErr *err)
+static int read_verified(Repo *repo, const RepoArchiveObject *obj, MemSink *out, PgpErr *err)
 {
-    char buf[4096];
-    ObjectReadOptions opt = {.codec = obj->codec, .expect_sha256 = obj->sha256_hex, .buf = buf,
-                             .buf_size = sizeof buf};
+    char buf[4096], ad[REPO_PATH_MAX];
+    ObjectReadOptions opt = {.codec = obj->codec, .expect_sha256 = obj->sha256_hex,
+                             .expect_name = true, .buf = buf, .buf_size = sizeof buf};
     ObjectReadResult res;
-    return object_io_read_verify(s, obj->path, &opt, (PipeSink){mem_write, out}, &res, err);
+    int rc = repo_archive_seal(repo, obj, &opt.seal, ad, err);
+    return rc != 0 ? rc
+                   : object_io_read_verify(repo_storage(repo), obj->path, &opt,
+                                           (PipeSink){mem_write, out}, &res, err);
 }
 
 int wal_history_read(WalHistoryIndex *ix, uint32_t tli, PgTimelineHistory *out, bool *found,
@@ -393,7 +396,7 @@ int wal_history_read(WalHistoryIndex *ix, uint32_t tli, PgTimelineHistory *out, 
     if (rc != 0)
         return rc;
     MemSink m = {0};
-    rc = read_verified(repo_storage(ix->repo), &obj, &m, err);
+    rc = read_verified(ix->repo, &obj, &m, err);
     if (rc != 0) {
         if (err != NULL && err->code == PGP_ERR_NOT_FOUND)
             err->code = rc = PGP_ERR_CORRUPT; /* vanished while read: not "no history" */

@@ -58,7 +58,7 @@ static int fetch_chunk(Storage *s, const ChunkList *l, size_t i, int fd, void *b
     pipe_hex(l->digests[i], PIPE_SHA256_LEN, hex);
     int rc = chunk_list_object_path(l, i, path, err);
     ObjectReadOptions ro = {.codec = l->codec, .expect_sha256 = hex, .buf = buf,
-                            .buf_size = l->chunk_size};
+                            .buf_size = l->chunk_size, .seal = {l->key, OBJECT_AD_CONTENT}};
     ObjectReadResult got = {0};
     if (rc == 0)
         rc = object_io_read_verify(s, path, &ro, (PipeSink){chunk_write, &c}, &got, err);
@@ -110,10 +110,11 @@ static int write_new(Storage *s, const ManifestEntry *e, const ChunkList *l, voi
 }
 
 /* The entry's list, checked, and a buffer of one chunk. */
-static int load(Storage *s, const ManifestEntry *e, ChunkList **l, void **buf, PgpErr *err)
+static int load(Storage *s, const CryptoRepoKey *key, const ManifestEntry *e, ChunkList **l,
+                void **buf, PgpErr *err)
 {
     *buf = NULL;
-    int rc = chunk_list_load(s, e, l, err);
+    int rc = chunk_list_load(s, key, e, l, err);
     if (rc == 0 && (*buf = malloc((*l)->chunk_size)) == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     return rc;
@@ -127,7 +128,7 @@ int restore_file_chunks(Storage *s, const ManifestEntry *e, const char *dest,
     memset(res, 0, sizeof *res);
     ChunkList *l = NULL;
     void *buf = NULL;
-    int rc = load(s, e, &l, &buf, err);
+    int rc = load(s, opt->key, e, &l, &buf, err);
     if (rc == 0)
         rc = write_new(s, e, l, buf, dest, opt, res, err);
     free(buf);
@@ -269,7 +270,7 @@ int restore_file_chunks_delta(Storage *s, const ManifestEntry *e, const char *de
                .fd = -1};
     memset(res, 0, sizeof *res);
     *kept = false;
-    int rc = load(s, e, &d.l, &d.buf, err);
+    int rc = load(s, d.opt->key, e, &d.l, &d.buf, err);
     if (rc == 0 && (d.need = calloc(d.l->n, sizeof *d.need)) == NULL)
         rc = PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     if (rc == 0)

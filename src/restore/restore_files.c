@@ -73,7 +73,8 @@ static int object_codec(const char *object, PipeCodec *codec, PgpErr *err)
 /* The object through object_io into d, its content checked against expect (NULL: not
  * hashed). res->sha256_hex is the content's digest when expect was set and it was read. */
 static int stream_object(Storage *s, const char *object, uint64_t size_hint, DestSink *d,
-                         const char *expect, ObjectReadResult *res, PgpErr *err)
+                         const char *expect, const CryptoRepoKey *key, ObjectReadResult *res,
+                         PgpErr *err)
 {
     PipeCodec codec;
     size_t chunk = size_hint > CHUNK_MAX ? CHUNK_MAX : size_hint < CHUNK_MIN ? CHUNK_MIN
@@ -84,8 +85,11 @@ static int stream_object(Storage *s, const char *object, uint64_t size_hint, Des
     if (rc == 0)
         rc = object_codec(object, &codec, err);
     if (rc == 0) {
+        /* a content-addressed file (expect set), or PostgreSQL's backup_manifest: bound to
+         * its path (object_io.h) */
         ObjectReadOptions opt = {.codec = codec, .expect_sha256 = expect, .buf = buf,
-                                 .buf_size = chunk};
+                                 .buf_size = chunk,
+                                 .seal = {key, expect != NULL ? OBJECT_AD_CONTENT : object}};
         rc = object_io_read_verify(s, object, &opt, (PipeSink){dest_write, d}, res, err);
         if (rc == PGP_ERR_NOT_FOUND)
             rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "the object is missing from the repository");
@@ -147,7 +151,7 @@ static int restore_to(Storage *s, const ManifestEntry *e, const char *object, co
     }
     if (rc == 0) {
         rc = stream_object(s, object, e != NULL ? e->stored_size : CHUNK_MAX, &d,
-                           e != NULL ? e->sha256 : NULL, &got, err);
+                           e != NULL ? e->sha256 : NULL, opt->key, &got, err);
         res->stored_size = got.stored;
     }
     if (rc == PGP_ERR_CORRUPT && got.mismatch)
@@ -179,9 +183,9 @@ int restore_file(Storage *s, const ManifestEntry *e, const char *dest,
 }
 
 int restore_object_plain(Storage *s, const char *object, const char *dest, bool sync,
-                         uint64_t *size, PgpErr *err)
+                         const CryptoRepoKey *key, uint64_t *size, PgpErr *err)
 {
-    RestoreFileOptions opt = {.sync = sync};
+    RestoreFileOptions opt = {.sync = sync, .key = key};
     RestoreFileResult res;
     int rc = restore_to(s, NULL, object, dest, &opt, &res, err);
     if (size != NULL)
@@ -209,7 +213,8 @@ static int pool_item(void *ud, size_t i, void **local, PgpErr *err)
 {
     Pool *p = ud;
     (void)local;
-    RestoreFileOptions fopt = {.sync = p->opt->sync, .bytes_done = &p->bytes};
+    RestoreFileOptions fopt = {.sync = p->opt->sync, .key = p->opt->key,
+                               .bytes_done = &p->bytes};
     RestoreFileResult res = {0};
     bool kept = false;
     char dest[PATH_MAX];

@@ -52,6 +52,7 @@ typedef struct PlannedDir {
 
 typedef struct Restore {
     Storage *storage;
+    const CryptoRepoKey *key;             /* an encrypted repository's */
     const RestoreRequest *req;
     const RestorePlan *plan;
     const BackupManifest *m;              /* the header */
@@ -387,7 +388,7 @@ static int run_pool(Restore *r, PgpErr *err)
     int jobs = r->req->jobs > 0 ? r->req->jobs : cpus > 0 ? (int)cpus : 1;
     RestorePoolOptions opt = {.workers = jobs, .sync = true, .progress = progress,
                               .progress_ud = r, .interval_ms = 200, .cancel = &restore_cancel,
-                              .delta = r->req->delta};
+                              .delta = r->req->delta, .key = r->key};
     RestorePoolResult res;
     progress_begin(&r->prog, r->tty, "restore", "files", "files", r->total_bytes, r->n_jobs);
     progress_tick(&r->prog);
@@ -449,7 +450,8 @@ static int write_recovery(Restore *r, PgpErr *err)
     int rc = 0;
     if (r->m->pg_manifest_object != NULL) {
         path = restore_path_join(pgdata, "backup_manifest");
-        rc = path ? restore_object_plain(r->storage, r->m->pg_manifest_object, path, true, NULL, err)
+        rc = path ? restore_object_plain(r->storage, r->m->pg_manifest_object, path, true, r->key,
+                                          NULL, err)
                   : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
         free(path);
         path = NULL;
@@ -471,7 +473,7 @@ static int write_recovery(Restore *r, PgpErr *err)
 
 static int write_pg_control(Restore *r, PgpErr *err)
 {
-    RestoreFileOptions opt = {.sync = true};
+    RestoreFileOptions opt = {.sync = true, .key = r->key};
     RestoreFileResult res;
     ManifestUnpacked u;
     manifest_pack_unpack(r->pg_control, &u);
@@ -658,10 +660,11 @@ static int execute(Restore *r, PgpErr *err)
     return rc;
 }
 
-static int restore_backup(Storage *storage, const RestorePlan *plan, const RestoreRequest *req,
+static int restore_backup(Repo *repo, const RestorePlan *plan, const RestoreRequest *req,
                           const RestoreCommandPaths *paths, RestoreReport *rep, PgpErr *err)
 {
-    Restore r = {.storage = storage, .req = req, .plan = plan,
+    Restore r = {.storage = repo_storage(repo), .key = repo_crypto_key(repo), .req = req,
+                 .plan = plan,
                  .m = plan->manifest, .files = plan->files, .tty = want_tty(req)};
     r.started = progress_now();
     int rc = restore_dest_init(&r.dest, req->pgdata, r.m, err);
@@ -754,7 +757,7 @@ int restore_run(Repo *repo, const RestoreRequest *req, RestoreReport *rep, PgpEr
         log_warn("%s", plan.fork_warning);
     if (rc == 0) {
         restore_plan_report(&plan, rep);
-        rc = restore_backup(storage, &plan, req, &paths, rep, err);
+        rc = restore_backup(repo, &plan, req, &paths, rep, err);
         if (rc == 0)
             write_lease(storage, &plan, req, repo_identity(repo)->wal_segsize, ttl_s, rep);
     }

@@ -141,19 +141,28 @@ static int fx_buf_write(void *ud, const void *buf, size_t len, PgpErr *err)
     return 0;
 }
 
-char *fx_read_object(FxRepo *fx, const char *path, PipeCodec codec, const char *expect_sha256,
-                     size_t *len)
+int fx_read_object_with(FxRepo *fx, const char *path, const ObjectReadOptions *opt, char **out,
+                        size_t *len, PgpErr *err)
 {
     FxBuf b = {calloc(1, 1), 0};
     ck_assert_ptr_nonnull(b.p);
-    ObjectReadOptions opt = {.codec = codec, .expect_sha256 = expect_sha256};
     ObjectReadResult res;
-    PgpErr err = {0};
-    int rc = object_io_read_verify(fx->st, path, &opt, (PipeSink){fx_buf_write, &b}, &res, &err);
-    ck_assert_msg(rc == 0, "reading \"%s\": %s", path, err.msg);
+    int rc = object_io_read_verify(fx->st, path, opt, (PipeSink){fx_buf_write, &b}, &res, err);
+    *out = b.p;
     if (len != NULL)
         *len = b.len;
-    return b.p;
+    return rc;
+}
+
+char *fx_read_object(FxRepo *fx, const char *path, PipeCodec codec, const char *expect_sha256,
+                     size_t *len)
+{
+    ObjectReadOptions opt = {.codec = codec, .expect_sha256 = expect_sha256};
+    char *text = NULL;
+    PgpErr err = {0};
+    int rc = fx_read_object_with(fx, path, &opt, &text, len, &err);
+    ck_assert_msg(rc == 0, "reading \"%s\": %s", path, err.msg);
+    return text;
 }
 
 bool fx_exists(FxRepo *fx, const char *path)

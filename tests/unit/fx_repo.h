@@ -69,6 +69,10 @@ void fx_put_raw(FxRepo *fx, const char *path, const char *content);
  * malloc'd and NUL-terminated, *len bytes (len may be NULL). */
 char *fx_read_object(FxRepo *fx, const char *path, PipeCodec codec, const char *expect_sha256,
                      size_t *len);
+/* The same with opt (an encrypted object's seal...), returning the read's code: *out is
+ * what the read handed on (malloc'd, NUL-terminated, also on failure), *len its bytes. */
+int fx_read_object_with(FxRepo *fx, const char *path, const ObjectReadOptions *opt, char **out,
+                        size_t *len, PgpErr *err);
 /* Whether a repository file or directory exists. */
 bool fx_exists(FxRepo *fx, const char *path);
 

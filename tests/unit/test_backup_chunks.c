@@ -141,7 +141,7 @@ static void check_stored(const Seen *seen, const uint8_t *data, size_t size)
     memcpy(e.sha256, seen->res.sha256_hex, sizeof e.sha256);
     ChunkList *l = NULL;
     PgpErr err = {0};
-    ck_assert_msg(chunk_list_load(fx.st, &e, &l, &err) == 0, "%s", err.msg);
+    ck_assert_msg(chunk_list_load(fx.st, NULL, &e, &l, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(l->n, seen->res.chunks);
     uint64_t stored = 0;
     StorageInfo info;

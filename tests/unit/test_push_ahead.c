@@ -440,6 +440,25 @@ START_TEST(a_record_that_does_not_hold_confirms_nothing)
      * checksum differs), nor, when old, through another segment's object */
     write_record(6, text);
     ck_assert(!confirm_at(6, key, now, &res, NULL));
+    /* an encrypted repository's record: the object's keyed name after the key, confirmed
+     * fresh under that name (no key needed); old, it is looked for under that name: not
+     * there in this unencrypted repository */
+    static const char keyed[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    snprintf(text, sizeof text, "%s zstd %llu %lld %s %s\n", found.sha256_hex, sz, t, key, keyed);
+    write_record(5, text);
+    ck_assert(confirm_at(5, key, now, &res, &how));
+    ck_assert_int_eq(how, PUSH_CLAIM_FRESH);
+    ck_assert_str_eq(res.sha256_hex, keyed);
+    ck_assert_str_eq(res.content_sha256, found.sha256_hex);
+    ck_assert_ptr_nonnull(strstr(res.object_path, keyed));
+    write_record(5, text);
+    ck_assert(!confirm_at(5, key, old, &res, &how));
+    ck_assert_int_eq(how, PUSH_CLAIM_STALE);
+    snprintf(text, sizeof text, "%s zstd %llu %lld %s %.63s\n", found.sha256_hex, sz, t, key,
+             keyed);
+    write_record(5, text);
+    ck_assert(!confirm_at(5, key, now, &res, &how));
+    ck_assert_int_eq(how, PUSH_CLAIM_NONE);
 }
 END_TEST
 

@@ -114,7 +114,7 @@ static VerifyStatus check_one(VerifyObject *o)
 {
     static unsigned char buf[64 * 1024];
     PgpErr err = {0};
-    ck_assert_int_eq(verify_object(st, o, buf, sizeof buf, &err), 0);
+    ck_assert_int_eq(verify_object(st, NULL, o, buf, sizeof buf, &err), 0);
     ck_assert_ptr_null(strchr(verify_object_reason(o), '\n'));
     return o->status;
 }

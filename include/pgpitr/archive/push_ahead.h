@@ -71,7 +71,8 @@ typedef struct PushClaim {
     char name[PG_WALNAME_SEG_LEN + 1];
     PipeCodec codec;
     uint64_t size, stored_size;
-    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];
+    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];   /* the file's content */
+    char name_hex[PIPE_SHA256_HEX_LEN + 1];     /* its object name's (keyed when encrypted) */
 } PushClaim;
 
 /* The repository key of a configured repository: location (and S3 endpoint, may be NULL). */

@@ -49,6 +49,13 @@
 #define SPOOL_DEFAULT_IDLE_S 30
 #define SPOOL_IDENTITY_MAX 1024
 
+/* Opens the repository on storage s in the prefetcher (the command's settings: an encrypted
+ * repository needs its key). */
+typedef struct SpoolRepoOpener {
+    int (*open)(void *ud, Storage *s, Repo **out, PgpErr *err);
+    void *ud;
+} SpoolRepoOpener;
+
 typedef struct SpoolSettings {
     char path[PATH_MAX];        /* absolute */
     char repo[PATH_MAX];        /* absolute repository path (the prefetcher chdirs to "/"),
@@ -64,6 +71,7 @@ typedef struct SpoolSettings {
     /* Opens the repository in the prefetcher (set by the command: an S3 repository needs
      * its settings); open NULL: the posix directory `repo`. */
     StorageOpener opener;
+    SpoolRepoOpener repo_opener;    /* open NULL: repo_open (no encryption) */
 } SpoolSettings;
 
 /* Flags of archive-get (each may be NULL). */

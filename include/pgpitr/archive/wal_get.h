@@ -19,6 +19,8 @@
 typedef struct WalGetResult {
     RepoArchiveObject object;
     uint64_t size;            /* bytes written to dest */
+    /* their plain SHA-256 (object.sha256_hex is the name's: keyed when encrypted) */
+    char content_sha256[PIPE_SHA256_HEX_LEN + 1];
 } WalGetResult;
 
 int wal_get_file(Repo *repo, const char *walname, const char *dest, WalGetResult *res,

@@ -26,7 +26,10 @@ typedef struct WalPushOptions {
 } WalPushOptions;
 
 typedef struct WalPushResult {
+    /* The hex of the object's name: the content's SHA-256, or in an encrypted repository its
+     * keyed name (object_io_name_hex). */
     char sha256_hex[PIPE_SHA256_HEX_LEN + 1];
+    char content_sha256[PIPE_SHA256_HEX_LEN + 1];   /* the content's plain SHA-256 */
     char object_path[REPO_PATH_MAX];
     uint64_t size;            /* original bytes */
     uint64_t stored_size;     /* bytes in the repository */

@@ -33,6 +33,10 @@ typedef struct BackupStoreOptions {
      * flushes it in backup_pool_finish: objects stored by a pool are durable and named only
      * once that returned 0. A chunk list is stored after a flush of its chunks. */
     StorageBatch *batch;
+    /* An encrypted repository's key (repo_crypto_key; NULL: not encrypted): objects are
+     * encrypted under OBJECT_AD_CONTENT and named by their keyed name (object_io.h); the
+     * results' sha256_hex stays the content's plain SHA-256 (what manifests record). */
+    const CryptoRepoKey *key;
 } BackupStoreOptions;
 
 typedef struct BackupStoreResult {

@@ -66,6 +66,7 @@ extern const CmdDef cmd_metrics;
 extern const CmdDef cmd_notify;
 extern const CmdDef cmd_check;
 extern const CmdDef cmd_serve;
+extern const CmdDef cmd_key;
 
 /* Every command, in the order `pgpitr --help` lists them (cmd_table.c). */
 extern const CmdDef *const cmd_table[];
@@ -119,6 +120,9 @@ void cmd_restore_env(const CmdSettings *s, struct RestoreEnv *out);
 /* Opens the repository at s->repo_path (PGP_ERR_CONFIG with a hint if unset). With create,
  * a missing directory is created; without, it is PGP_ERR_CONFIG. */
 int cmd_open_repo(const CmdSettings *s, bool create, Storage **storage, Repo **repo, PgpErr *err);
+/* The repository on storage st (already open) with the encryption settings of s
+ * (repo_open_crypto): what cmd_open_repo does after opening the storage. */
+int cmd_open_repo_on(const CmdSettings *s, Storage *st, Repo **repo, PgpErr *err);
 /* Only the storage of s->repo_path (the driver its form names, with the S3 settings). */
 int cmd_open_storage(const CmdSettings *s, bool create, Storage **storage, PgpErr *err);
 

@@ -58,10 +58,15 @@ typedef enum {
     CMD_OPT_RETAIN_MONTHLY, CMD_OPT_DRY_RUN,
     /* check */
     CMD_OPT_NO_ARCHIVE_TEST,
+    /* key rotate: the new master key (docs/encryption.md) */
+    CMD_OPT_NEW_KEY_FILE, CMD_OPT_NEW_PASSPHRASE_FILE, CMD_OPT_NEW_KEY_COMMAND,
     /* settings without a flag */
     CMD_OPT_LEASE_TTL, CMD_OPT_PREFETCH_IDLE_TIMEOUT,
     /* secrets: never a flag, which `ps` would show */
     CMD_OPT_S3_KEY_SECRET, CMD_OPT_S3_TOKEN, CMD_OPT_UPLOAD_ABORT_AGE,
+    /* encryption at rest (docs/encryption.md): settings without a flag */
+    CMD_OPT_ENCRYPTION, CMD_OPT_ENCRYPTION_KEY_FILE, CMD_OPT_ENCRYPTION_PASSPHRASE_FILE,
+    CMD_OPT_ENCRYPTION_KEY_COMMAND,
     /* operations: recovery objectives and the ages check and metrics hold backups and drills
      * to (docs/configuration.md) */
     CMD_OPT_RPO_OBJECTIVE, CMD_OPT_RTO_OBJECTIVE, CMD_OPT_BACKUP_MAX_AGE, CMD_OPT_DRILL_MAX_AGE,

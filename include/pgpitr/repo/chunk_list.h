@@ -30,6 +30,7 @@
 
 #include "pgpitr/common/err.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/crypto/keyring.h"
 #include "pgpitr/repo/repo_layout.h"
 
 #define CHUNK_LIST_FORMAT 1
@@ -53,6 +54,9 @@ typedef struct ChunkList {
     uint64_t size;              /* bytes of the file */
     size_t n;                   /* chunk_count(size, chunk_size) */
     uint8_t (*digests)[PIPE_SHA256_LEN];    /* n digests of the raw chunks, in file order */
+    /* An encrypted repository's key (not owned; set by chunk_list_load): chunk objects are
+     * named by keyed names (chunk_list_object_path) and read with it. */
+    const CryptoRepoKey *key;
 } ChunkList;
 
 /* A power of two from CHUNK_SIZE_MIN to CHUNK_SIZE_MAX. */
@@ -75,7 +79,8 @@ void chunk_list_free(ChunkList *l);     /* NULL is a no-op */
  * one may be shorter). */
 void chunk_list_extent(const ChunkList *l, size_t i, uint64_t *off, uint64_t *len);
 
-/* Object path of chunk i: repo_object_path of its digest and the list's codec. */
+/* Object path of chunk i: repo_object_path of its digest (its keyed name with l->key) and
+ * the list's codec. */
 int chunk_list_object_path(const ChunkList *l, size_t i, char out[REPO_PATH_MAX], PgpErr *err);
 
 /* Whether a backup may reference chunk i of the previous backup's list prev instead of

@@ -19,7 +19,10 @@
 #include "pgpitr/storage/storage.h"
 
 /* e must be a chunked file entry (manifest_entry_chunked; PGP_ERR_INTERNAL otherwise). *out
- * is the list (chunk_list_free), or NULL on error. */
-int chunk_list_load(Storage *s, const ManifestEntry *e, ChunkList **out, PgpErr *err);
+ * is the list (chunk_list_free), or NULL on error. key: an encrypted repository's
+ * (repo_crypto_key; NULL: not encrypted), used to read the list and kept in it (not owned)
+ * to name its chunks. */
+int chunk_list_load(Storage *s, const CryptoRepoKey *key, const ManifestEntry *e,
+                    ChunkList **out, PgpErr *err);
 
 #endif

@@ -9,6 +9,16 @@
  *
  * Every archived WAL file and backup file is written and read through these, so a new
  * storage driver, codec or encryption filter is taught here once.
+ *
+ * Encryption (docs/encryption.md): with a seal key, compress THEN encrypt on write, decrypt
+ * then decompress on read. The associated data bound into each object (ObjectSeal.ad) is a
+ * name the reader knows before reading: for archived WAL the WAL file's name
+ * ("000000010000000000000003", "00000002.history"); for content-addressed objects, whose
+ * final name is only chosen after hashing, the constant OBJECT_AD_CONTENT, and what binds
+ * their content to their name is the keyed name itself (the name's hex is
+ * crypto_keyed_name(key, SHA-256 of the content), checked on read); for PostgreSQL's
+ * backup_manifest, named after its backup, its repository path (as the metadata seam,
+ * meta_io.h, binds manifests).
  */
 #ifndef PGPITR_OBJECT_IO_H
 #define PGPITR_OBJECT_IO_H
@@ -19,9 +29,35 @@
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/crypto/keyring.h"
 #include "pgpitr/pipe/pipe.h"
 #include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/storage/storage.h"
+
+/* The associated data of content-addressed objects (objects/xx/<hex>): see above. */
+#define OBJECT_AD_CONTENT "pgpitr/content-addressed"
+
+/* How an object is encrypted: key NULL, not at all (an unencrypted repository); otherwise
+ * under key, bound to ad (NUL-terminated, required with a key). */
+typedef struct ObjectSeal {
+    const CryptoRepoKey *key;
+    const char *ad;
+} ObjectSeal;
+
+/* How the object at path (a repository path) is sealed under key: archived WAL
+ * ("archive/...": bound to the file's name, the object's name before "-<hex>", written into
+ * ad) or content-addressed (OBJECT_AD_CONTENT). *by_name: whether the hex in its name is
+ * object_io_name_hex of its content (archived WAL) rather than recorded elsewhere. */
+int object_io_seal_of(const CryptoRepoKey *key, const char *path, ObjectSeal *seal,
+                      char ad[REPO_PATH_MAX], bool *by_name, PgpErr *err);
+
+/* The hex an object's name carries for content with SHA-256 digest: the digest's hex, or
+ * with key (an encrypted repository) its keyed name (crypto_keyed_name). */
+int object_io_name_hex(const CryptoRepoKey *key, const uint8_t digest[PIPE_SHA256_LEN],
+                       char out[PIPE_SHA256_HEX_LEN + 1], PgpErr *err);
+/* The same from a digest's hex (64 lowercase digits; PGP_ERR_INTERNAL otherwise). */
+int object_io_name_hex_of(const CryptoRepoKey *key, const char *sha256_hex,
+                          char out[PIPE_SHA256_HEX_LEN + 1], PgpErr *err);
 
 /* ---- read -------------------------------------------------------------------------------- */
 
@@ -30,6 +66,10 @@ typedef struct ObjectReadOptions {
     /* The SHA-256 (lowercase hex) the original bytes must have; NULL: decode only, nothing
      * hashed or compared (PostgreSQL's backup_manifest carries its own checksum). */
     const char *expect_sha256;
+    /* expect_sha256 is the hex of the object's name (object_io_name_hex of the content's
+     * digest: keyed in an encrypted repository), and res->sha256_hex is given in that form. */
+    bool expect_name;
+    ObjectSeal seal;            /* of the stored bytes: decrypted before they are decoded */
     bool hash_thread;           /* hash on a worker thread, overlapping with the sink */
     void *buf;                  /* read buffer of buf_size bytes; NULL: allocated (64 KiB) */
     size_t buf_size;
@@ -38,7 +78,9 @@ typedef struct ObjectReadOptions {
 typedef struct ObjectReadResult {
     uint64_t stored;            /* bytes read from storage */
     uint64_t size;              /* original bytes handed to the sink */
-    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];   /* of those bytes, when expect_sha256 was set */
+    char sha256_hex[PIPE_SHA256_HEX_LEN + 1];   /* of those bytes, when expect_sha256 was set
+                                                   (keyed with expect_name and a key) */
+    char content_sha256[PIPE_SHA256_HEX_LEN + 1];   /* the plain SHA-256, likewise */
     bool mismatch;              /* read and decoded completely, but the digest differs */
 } ObjectReadResult;
 
@@ -65,6 +107,10 @@ typedef struct ObjectWriteOptions {
      * over: it is named (durably) when the batch is flushed (storage.h, "Batched commits"). An
      * object already under the final name is then kept without PGP_ERR_CONFLICT. */
     StorageBatch *batch;
+    /* Encrypted after compression (object_io_write only: object_io_encode leaves its output
+     * unencrypted, object_io_store_encoded_in seals it). With a key, name is given the name
+     * hex (object_io_name_hex) instead of the plain digest, and res->sha256_hex is that. */
+    ObjectSeal seal;
 } ObjectWriteOptions;
 
 /* Chooses the final path from the content's SHA-256 (content-addressed objects). */
@@ -127,8 +173,13 @@ int object_io_store_encoded(Storage *s, const char *path, const ObjectEncoded *e
                             const char *final_path, PgpErr *err);
 /* The same through batch (when not NULL; s otherwise): the object is named when the batch is
  * flushed (storage.h, "Batched commits"), and one already there is kept silently (posix) or
- * PGP_ERR_CONFLICT (a driver without batches). */
+ * PGP_ERR_CONFLICT (a driver without batches). With seal (may be NULL) holding a key, the
+ * encoded bytes are encrypted on their way to storage: encoding ahead needs no key (archive-
+ * push compresses while the repository and its key are still being opened), and encrypting
+ * a compressed segment costs about a millisecond. *stored (may be NULL) gets the bytes
+ * written. */
 int object_io_store_encoded_in(Storage *s, StorageBatch *batch, const char *path,
-                               const ObjectEncoded *enc, const char *final_path, PgpErr *err);
+                               const ObjectEncoded *enc, const char *final_path,
+                               const ObjectSeal *seal, uint64_t *stored, PgpErr *err);
 
 #endif

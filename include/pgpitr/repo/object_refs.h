@@ -37,7 +37,8 @@ typedef struct ObjectRefs {
 /* Adds every object backup `label`'s manifest references. Errors as manifest_stream
  * (PGP_ERR_NOT_FOUND when it has no manifest, PGP_ERR_CORRUPT, storage errors, NOMEM); on
  * error the set may hold part of that backup's objects. Zero-initialise r first. key: the
- * repository key the manifest is read with (repo_crypto_key; NULL: unencrypted). */
+ * repository key the manifest and chunk lists are read with, and chunks named with
+ * (repo_crypto_key; NULL: unencrypted). */
 int object_refs_add_backup(ObjectRefs *r, Storage *s, const CryptoRepoKey *key, const char *label,
                            PgpErr *err);
 bool object_refs_has(const ObjectRefs *r, const char *path);

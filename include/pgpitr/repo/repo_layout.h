@@ -48,6 +48,9 @@
 #define REPO_LAYOUT_VERIFY_DIR "verify"
 #define REPO_LAYOUT_LOCKS_DIR "locks"
 #define REPO_LAYOUT_LEASES_DIR "leases"
+/* An encrypted repository's key document: the repository key wrapped by the master key
+ * (docs/encryption.md), written once, before repo.json. */
+#define REPO_LAYOUT_KEY_DOC "keys/repo-key.json"
 /* Files of backup/<label>/. */
 #define REPO_LAYOUT_MANIFEST "manifest.json"
 #define REPO_LAYOUT_PG_MANIFEST "backup_manifest"

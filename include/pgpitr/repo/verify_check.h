@@ -27,6 +27,7 @@ typedef struct VerifyRef {
 
 typedef struct VerifyPlan {
     const Catalog *c;
+    const CryptoRepoKey *key;   /* an encrypted repository's (set by verify_run) */
     const CatalogBackup *only;  /* --backup: only this backup and its WAL; NULL: everything */
     VerifyObject *objs;         /* backup file objects, then WAL files (segments, partials,
                                    .backup files) */

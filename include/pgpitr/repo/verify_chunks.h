@@ -68,6 +68,7 @@ typedef struct VerifyChunks {
     size_t *list_first;
     /* the run (verify_chunks_run): */
     bool ran;
+    const CryptoRepoKey *key;   /* the run's (VerifyPoolOptions.key): names the chunks */
     char **list_error;      /* per list: why it cannot be used (every file of it is broken,
                                its chunks are not checked); NULL when it loaded */
     char **ref_error;       /* per ref: the list loaded (for its first file) but does not
@@ -102,7 +103,8 @@ const ManifestEntry *verify_chunk_ref_entry(const Catalog *c, const VerifyChunkR
                                             ManifestUnpacked *u);
 
 /* The object path of chunk ch. */
-int verify_chunk_path(const VerifyChunk *ch, char out[REPO_PATH_MAX], PgpErr *err);
+int verify_chunk_path(const VerifyChunk *ch, const CryptoRepoKey *key, char out[REPO_PATH_MAX],
+                      PgpErr *err);
 
 void verify_chunks_free(VerifyChunks *v);   /* zeroed after; a zeroed one is a no-op */
 

@@ -75,7 +75,8 @@ const char *verify_object_path(const VerifyObject *o, char buf[REPO_PATH_MAX]);
 /* Checks one object; thread-safe for distinct objects as long as the storage driver's reads
  * are (posix: every read opens its own file descriptor). buf is scratch of size bytes.
  * Returns non-zero only for NOMEM (the outcome of the object itself is in o->status). */
-int verify_object(Storage *s, VerifyObject *o, void *buf, size_t size, PgpErr *err);
+int verify_object(Storage *s, const CryptoRepoKey *key, VerifyObject *o, void *buf, size_t size,
+                  PgpErr *err);
 
 /* Progress, called on the thread that called verify_objects_run. */
 typedef void (*VerifyProgressFn)(void *ud, uint64_t objects_done, uint64_t bytes_read);
@@ -86,6 +87,7 @@ typedef struct VerifyPoolOptions {
     void *progress_ud;
     unsigned interval_ms;               /* 0 means 1000 */
     const volatile sig_atomic_t *cancel;/* optional: stop taking objects when non-zero */
+    const CryptoRepoKey *key;           /* an encrypted repository's (repo_crypto_key) */
 } VerifyPoolOptions;
 
 typedef struct VerifyPoolResult {

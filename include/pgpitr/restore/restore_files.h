@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "pgpitr/common/err.h"
+#include "pgpitr/crypto/keyring.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/manifest_pack.h"
 #include "pgpitr/restore/restore_guard.h"
@@ -25,6 +26,7 @@
 
 typedef struct RestoreFileOptions {
     bool sync;                          /* fsync the file before returning */
+    const CryptoRepoKey *key;           /* an encrypted repository's (repo_crypto_key) */
     atomic_uint_fast64_t *bytes_done;   /* optional: incremented as bytes are written */
 } RestoreFileOptions;
 
@@ -88,7 +90,7 @@ int restore_file_chunks_delta(Storage *s, const ManifestEntry *e, const char *de
  * no checksum to compare (PostgreSQL's backup_manifest: it carries its own). Same creation,
  * sync and removal-on-failure rules as restore_file; mode 0600. */
 int restore_object_plain(Storage *s, const char *object, const char *dest, bool sync,
-                         uint64_t *size, PgpErr *err);
+                         const CryptoRepoKey *key, uint64_t *size, PgpErr *err);
 
 /* One file to write: to base/<its path>, a path joined only when the file is written, so
  * that a restore of a million files does not hold a million destination paths; its entry is
@@ -114,6 +116,7 @@ typedef struct RestorePoolOptions {
     const volatile sig_atomic_t *cancel;/* optional: when it becomes non-zero the pool stops
                                            like on an error (PGP_ERR_IO "interrupted") */
     bool delta;                         /* run restore_file_delta instead of restore_file */
+    const CryptoRepoKey *key;           /* an encrypted repository's (repo_crypto_key) */
 } RestorePoolOptions;
 
 typedef struct RestorePoolResult {
