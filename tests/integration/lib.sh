@@ -719,4 +719,5 @@ assert_pgbench_consistent() {
 # shellcheck source=repo_lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/repo_lib.sh"
 repo_kind_check "$TEST_FILE"
+repo_encryption_check "$TEST_FILE"
 repo_kind_setup

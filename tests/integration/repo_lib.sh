@@ -12,6 +12,14 @@
 #     # repo-kinds: local -- WHY
 # and is skipped (exit 77, the reason printed) under the other kinds.
 #
+# PGPITR_IT_ENCRYPT=1 makes every repository of the run encrypted (docs/encryption.md): a
+# master key file is made for the test ($WORK/master.key, mode 0600, the PostgreSQL user's)
+# and given to pgpitr through exported PGPITR_ENCRYPTION and PGPITR_ENCRYPTION_KEY_FILE
+# (repo_encryption_env; the wrappers export them too). A test that must see plain objects
+# (it decompresses an object's raw bytes, or checks a name against a plain SHA-256) carries
+#     # repo-encryption: plain -- WHY
+# and is skipped in an encrypted run.
+#
 # The vocabulary: keys are relative to the repository root and '/'-separated
 # ("archive/wal/0000000100000000/NAME-SHA.zst", "backup/b1/manifest.json", "repo.json"), the
 # same for both kinds; listings are in byte order. Local temp files (.tmp.*) are not objects:
@@ -52,6 +60,22 @@ repo_kind_check() {
     skip "runs on repository kinds ${kinds% } only: $why"
 }
 
+REPO_ENCRYPT=${PGPITR_IT_ENCRYPT:-0}
+case $REPO_ENCRYPT in
+    0 | 1) ;;
+    *) fail "PGPITR_IT_ENCRYPT must be 0 or 1, not '$REPO_ENCRYPT'" ;;
+esac
+
+# repo_encryption_check TEST_FILE: exit 77 in an encrypted run when TEST_FILE needs plain
+# objects ("# repo-encryption: plain -- WHY").
+repo_encryption_check() {
+    local why
+    [ "$REPO_ENCRYPT" = 1 ] || return 0
+    grep -q '^# repo-encryption: *plain' "$1" || return 0
+    why=$(sed -n 's/^# repo-encryption: *plain *\(-- *\)\{0,1\}//p' "$1" | head -n 1)
+    skip "needs an unencrypted repository: ${why:-no reason given}"
+}
+
 repo_is_s3() { [[ "$1" == s3://* ]]; }
 
 # repo_url NAME: the URL of a new, empty repository NAME of this run's kind.
@@ -73,12 +97,19 @@ repo_s3_env() {
     [ "$REPO_KIND" = s3-tls ] && printf '%s\n' "PGPITR_S3_CA_FILE=$S3_TEST_CA_FILE"
     return 0
 }
-# repo_env_exports: repo_s3_env as shell export lines, for wrapper scripts.
+# repo_encryption_env: the encryption settings of an encrypted run as NAME=VALUE lines (empty
+# otherwise). The one place that knows their PGPITR_* names.
+repo_encryption_env() {
+    [ "$REPO_ENCRYPT" = 1 ] || return 0
+    printf '%s\n' "PGPITR_ENCRYPTION=aes-256-gcm" "PGPITR_ENCRYPTION_KEY_FILE=$WORK/master.key"
+}
+# repo_env_exports: repo_s3_env and repo_encryption_env as shell export lines, for wrapper
+# scripts.
 repo_env_exports() {
     local kv
     while IFS= read -r kv; do
         [ -n "$kv" ] && printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
-    done < <(repo_s3_env)
+    done < <(repo_s3_env; repo_encryption_env)
     return 0
 }
 
@@ -114,6 +145,12 @@ repo_kind_setup() {
             skip "$PGPITR_BIN has no S3 driver (no s3-endpoint in --help)"
         if [ "$REPO_KIND" = s3-tls ]; then s3_server_start --tls; else s3_server_start; fi
         _repo_export_s3_env
+    fi
+    if [ "$REPO_ENCRYPT" = 1 ]; then
+        ( umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/master.key" )
+        own "$WORK/master.key"
+        local kv
+        while IFS= read -r kv; do export "${kv?}"; done < <(repo_encryption_env)
     fi
     # shellcheck disable=SC2034  # for the tests
     REPO=$(repo_url repo)

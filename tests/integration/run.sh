@@ -10,7 +10,9 @@
 # Environment: PGPITR_IT_TIMEOUT (seconds per test, default 600), PGPITR_IT_JOBS (tests at a
 # time, default 2), PGPITR_IT_EXCLUDE (test names, space-separated, not run), PGPITR_IT_LOGDIR (keep logs there), PGPITR_KEEP_WORK=1 (keep each test's
 # work dir), PGPITR_IT_REPO_KIND=local|s3|s3-tls (the repository every test runs against,
-# default local; see repo_lib.sh: tests marked "# repo-kinds: local" skip under s3 kinds).
+# default local; see repo_lib.sh: tests marked "# repo-kinds: local" skip under s3 kinds),
+# PGPITR_IT_ENCRYPT=1 (every repository encrypted; tests marked "# repo-encryption: plain"
+# skip).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -123,7 +125,9 @@ done
 total_secs=$(($(date +%s) - start_all))
 
 [ "$failed" -eq 0 ] || echo "failed: ${failed_names[*]}"
-echo "integration time: ${total_secs}s (${jobs} at a time, ${PGPITR_IT_REPO_KIND:-local} repository)"
+enc=""
+[ "${PGPITR_IT_ENCRYPT:-0}" = 1 ] && enc="encrypted "
+echo "integration time: ${total_secs}s (${jobs} at a time, ${enc}${PGPITR_IT_REPO_KIND:-local} repository)"
 if [ "$skipped" -gt 0 ]; then
     echo "integration: $passed passed, $failed failed, $skipped skipped"
 else
