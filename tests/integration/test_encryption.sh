@@ -11,6 +11,7 @@
 # --jobs 2 throughout); key rotate rewraps the key document without touching an object, after
 # which only the new master key opens the repository; a tampered WAL object is fatal to
 # archive-get (exit above 125).
+# repo-encryption: plain -- it makes its own encrypted and unencrypted repositories, with keys of its own
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
