@@ -125,6 +125,27 @@ S3_CI_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore
 # chunks shared between backups) and test_s3_object_index; `make check-s3` runs them all.
 S3_CI_EXCLUDE="test_expire_lease"
 S3_TLS_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore test_get_hole test_repo_lib)
+# enc_stage: integration tests again with every repository encrypted (PGPITR_IT_ENCRYPT=1,
+# docs/encryption.md), on a local repository and on S3. A subset: many tests look into the
+# repository's raw objects (jq on manifest.json, names from a plain SHA-256), which an
+# encrypted repository hides by design; test_encryption itself runs in the asan stage.
+ENC_SUBSET=(test_backup_restore test_restore_delta_live test_prefetch_recovery test_get_hole
+            test_drill_time test_expire_during_backup test_pitr_stray_timeline
+            test_backup_manifest_check test_locks)
+ENC_EXCLUDE="test_drill_timelines"
+ENC_S3_SUBSET=(test_backup_restore test_prefetch_recovery)
+enc_stage() {
+    local rc=0
+    stage encrypted env PGPITR_IT_ENCRYPT=1 PGPITR_IT_EXCLUDE="$ENC_EXCLUDE" \
+        PGPITR_BIN="$top/build/pgpitr" \
+        tests/integration/run.sh "${ENC_SUBSET[@]}" || rc=$?
+    count_integration "$logs/encrypted.log" "$rc"
+    build/pgpitr --help 2>&1 | grep -q -- 's3-endpoint' || return 0
+    rc=0; stage encrypted-s3 env PGPITR_IT_ENCRYPT=1 PGPITR_IT_REPO_KIND=s3 \
+        PGPITR_BIN="$top/build/pgpitr" tests/integration/run.sh "${ENC_S3_SUBSET[@]}" || rc=$?
+    count_integration "$logs/encrypted-s3.log" "$rc"
+}
+
 s3_stages() {
     local rc
     if ! build/pgpitr --help 2>&1 | grep -q -- 's3-endpoint'; then
@@ -219,6 +240,7 @@ else
         tests/integration/run.sh "${NATIVE_IT[@]}" || rc=$?
     count_integration "$logs/integration.log" "$rc"
     s3_stages
+    enc_stage
     # the Debian package: built, lintian, installed with dpkg -i, checked, purged (~2 min)
     rc=0; stage deb tests/packaging/check-deb.sh || rc=$?
     count_prefixed deb "$rc"
