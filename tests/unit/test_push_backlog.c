@@ -187,6 +187,31 @@ START_TEST(drop_only_when_chosen_over_the_limit_and_recorded)
 }
 END_TEST
 
+/* The push-ahead state of the fabricated pg_wal and the repository that drop records are
+ * uploaded to, opened as archive-push opens them. */
+typedef struct Drops {
+    Storage *st;
+    Repo *repo;
+    int dfd;
+} Drops;
+
+static Drops drops_open(void)
+{
+    Drops d = {.dfd = -1};
+    PgpErr err = {0};
+    ck_assert_int_eq(storage_posix_new(repo_dir, true, &d.st, &err), 0);
+    ck_assert_msg(repo_open(d.st, &d.repo, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(push_ahead_dir_open(wal, false, &d.dfd, &err), 0);
+    return d;
+}
+
+static void drops_close(Drops *d)
+{
+    close(d->dfd);
+    repo_free(d->repo);
+    storage_free(d->st);
+}
+
 /* A FIFO planted under a segment's name in dropped/ (or as the failing state): opening it
  * waited for a writer, so archive-push hung after a successful push. Now refused at once. */
 START_TEST(a_planted_fifo_is_refused_not_waited_for)
@@ -199,15 +224,10 @@ START_TEST(a_planted_fifo_is_refused_not_waited_for)
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
     snprintf(failing, sizeof failing, "%s/%s", state, PUSH_BACKLOG_FAILING);
     ck_assert_int_eq(mkfifo(failing, 0600), 0);
-    Storage *st = NULL;
-    Repo *repo = NULL;
+    Drops d = drops_open();
     PgpErr err = {0};
-    ck_assert_int_eq(storage_posix_new(repo_dir, true, &st, &err), 0);
-    ck_assert_msg(repo_open(st, &repo, &err) == 0, "%s", err.msg);
-    int dfd = -1;
-    ck_assert_int_eq(push_ahead_dir_open(wal, false, &dfd, &err), 0);
     size_t n = 9;
-    ck_assert_int_eq(push_backlog_upload_drops(dfd, repo, &n, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(push_backlog_upload_drops(d.dfd, d.repo, &n, &err), PGP_ERR_CORRUPT);
     ck_assert_msg(strstr(err.msg, "not a regular file") != NULL, "%s", err.msg);
     ck_assert_uint_eq(n, 0);
     ck_assert(exists(drops, "000000010000000000000002"));
@@ -217,11 +237,9 @@ START_TEST(a_planted_fifo_is_refused_not_waited_for)
     ck_assert_msg(strstr(err.msg, "is not a regular file") != NULL, "%s", err.msg);
     ck_assert(!is_failing);
     /* a call that fails reads its state first: it starts a new run instead of waiting */
-    push_backlog_note_failure(dfd, 1000, &f);
+    push_backlog_note_failure(d.dfd, 1000, &f);
     ck_assert_int_eq(f.since, 1000);
-    close(dfd);
-    repo_free(repo);
-    storage_free(st);
+    drops_close(&d);
 }
 END_TEST
 
@@ -238,15 +256,10 @@ START_TEST(an_oversized_drop_record_is_refused_not_cut)
     big[sizeof big - 2] = '}';
     big[sizeof big - 1] = '\0';
     fx_dir_put(drops, "000000010000000000000002", big);
-    Storage *st = NULL;
-    Repo *repo = NULL;
+    Drops d = drops_open();
     PgpErr err = {0};
-    ck_assert_int_eq(storage_posix_new(repo_dir, true, &st, &err), 0);
-    ck_assert_msg(repo_open(st, &repo, &err) == 0, "%s", err.msg);
-    int dfd = -1;
-    ck_assert_int_eq(push_ahead_dir_open(wal, false, &dfd, &err), 0);
     size_t n = 9;
-    ck_assert_int_eq(push_backlog_upload_drops(dfd, repo, &n, &err), PGP_ERR_CORRUPT);
+    ck_assert_int_eq(push_backlog_upload_drops(d.dfd, d.repo, &n, &err), PGP_ERR_CORRUPT);
     ck_assert_msg(strstr(err.msg, "is over 4096 bytes") != NULL, "%s", err.msg);
     ck_assert_uint_eq(n, 0);
     ck_assert(exists(drops, "000000010000000000000002"));
@@ -257,16 +270,14 @@ START_TEST(an_oversized_drop_record_is_refused_not_cut)
     big[PUSH_BACKLOG_DROP_RECORD_MAX - 1] = '}';
     big[PUSH_BACKLOG_DROP_RECORD_MAX] = '\0';
     fx_dir_put(drops, "000000010000000000000002", big);
-    ck_assert_msg(push_backlog_upload_drops(dfd, repo, &n, &err) == 0, "%s", err.msg);
+    ck_assert_msg(push_backlog_upload_drops(d.dfd, d.repo, &n, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(n, 1);
     char path[512];
     snprintf(path, sizeof path, "%s/%s", repo_dir, obj);
     struct stat sb;
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_int_eq(sb.st_size, PUSH_BACKLOG_DROP_RECORD_MAX);
-    close(dfd);
-    repo_free(repo);
-    storage_free(st);
+    drops_close(&d);
 }
 END_TEST
 
