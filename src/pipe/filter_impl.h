@@ -47,6 +47,12 @@ int pipe_zstd_decompress_new(PipeSink next, PipeFilter **out, PgpErr *err);
 int pipe_lz4_compress_new(int level, PipeSink next, PipeFilter **out, PgpErr *err);
 int pipe_lz4_decompress_new(PipeSink next, PipeFilter **out, PgpErr *err);
 
+/* zstd decompression contexts kept per thread and reused (zstd_dctx.c): take one (NULL: out of
+ * memory), give it back (or NULL) when the filter is freed. */
+struct ZSTD_DCtx_s;
+struct ZSTD_DCtx_s *pipe_zstd_dctx_take(void);
+void pipe_zstd_dctx_give(struct ZSTD_DCtx_s *d);
+
 /* Size of the output buffers of the codecs: big, so a 16 MiB push costs a few sink calls. */
 #define PIPE_CODEC_OUT_BUF (1024 * 1024)
 

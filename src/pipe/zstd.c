@@ -1,7 +1,8 @@
 /*
  * zstd.c - zstd compression and decompression filters on the streaming API
- * (ZSTD_compressStream2 / ZSTD_decompressStream). One context per filter, created once and
- * reused for every push; output goes to the next sink in pieces of at most 1 MiB.
+ * (ZSTD_compressStream2 / ZSTD_decompressStream). One context per filter, reused for every
+ * push (a decompressor's is kept for the thread's next filter: zstd_dctx.c); output goes to
+ * the next sink in pieces of at most 1 MiB.
  *
  * The compressor also hands on what it has at the end of a push once that is at least
  * ZSTD_FLUSH_MIN bytes, instead of waiting for 1 MiB of output: WAL compresses 10-30:1, so a
@@ -36,7 +37,7 @@ static void zstd_destroy(PipeFilter *f)
 {
     ZstdFilter *z = (ZstdFilter *)f;
     ZSTD_freeCCtx(z->cctx);
-    ZSTD_freeDCtx(z->dctx);
+    pipe_zstd_dctx_give(z->dctx);
     free(z->out);
 }
 
@@ -167,7 +168,7 @@ int pipe_zstd_decompress_new(PipeSink next, PipeFilter **out, PgpErr *err)
     if (z == NULL)
         return PGP_ERR_NOMEM;
     z->out_cap = PIPE_CODEC_OUT_BUF;
-    z->dctx = ZSTD_createDCtx();
+    z->dctx = pipe_zstd_dctx_take();
     z->out = malloc(z->out_cap);
     if (z->dctx == NULL || z->out == NULL) {
         pipe_filter_free(&z->base);

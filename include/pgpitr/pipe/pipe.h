@@ -68,6 +68,10 @@ int pipe_compress_new(PipeCodec c, int level, int zstd_workers, PipeSink next, P
 /* Decompression; finish() fails with PGP_ERR_CORRUPT on truncated or trailing garbage,
  * push() with PGP_ERR_CORRUPT on malformed frames. */
 int pipe_decompress_new(PipeCodec c, PipeSink next, PipeFilter **out, PgpErr *err);
+/* zstd decompression contexts made so far by this process. A thread keeps its context for its
+ * next zstd decompressor (src/pipe/zstd_dctx.c), so decoding objects one after another on one
+ * thread makes one; for tests. */
+size_t pipe_zstd_dctx_made(void);
 
 /* Encryption at rest (docs/encryption.md; src/pipe/encrypt.c over src/crypto/stream.c):
  * plaintext in, the object's bytes out (header, then chunks of 2^e bytes + a 16-byte tag,
