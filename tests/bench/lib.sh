@@ -48,6 +48,20 @@ psql_q() {
     -v ON_ERROR_STOP=1 -c "$1"
 }
 
+# children_cpu_ms -> CPU_MS: CPU time (user + sys, ms) of all waited-for children so far, from
+# the `times` builtin (no fork; millisecond resolution).
+# shellcheck disable=SC2034  # CPU_MS is read by the sourcing script
+children_cpu_ms() {
+  local u s total=0 v
+  times >"$W/.times"
+  { read -r _ _; read -r u s; } <"$W/.times"
+  for v in "$u" "$s"; do
+    [[ "$v" =~ ^([0-9]+)m([0-9]+)[.,]([0-9]{3})s$ ]] || { CPU_MS=0; return 0; }
+    total=$(( total + 10#${BASH_REMATCH[1]} * 60000 + 10#${BASH_REMATCH[2]} * 1000 + 10#${BASH_REMATCH[3]} ))
+  done
+  CPU_MS=$total
+}
+
 host_line() {
   echo "host: $(nproc) CPU ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), work dir on $(stat -f -c %T "$W") ($(df --output=source "$W" | tail -n 1))"
 }
@@ -184,7 +198,8 @@ start_source() {
 # make_source PGPITR_REPO_ARGS [vacuum]: the bench's source cluster in $W/pgdata, loaded with
 # pgbench at $SCALE under wal_level minimal, then archiving into pgbackrest's stanza and (when
 # $PGPITR is set) into pgpitr's repository named by PGPITR_REPO_ARGS; "vacuum" freezes the
-# tables first (no anti-wraparound writes during the timed runs). Needs $CONF. ARCHIVE_EXTRA, if
+# tables first (no anti-wraparound writes during the timed runs). $CONF is pgBackRest's
+# configuration; empty: no pgBackRest (tests/bench/encryption.sh). ARCHIVE_EXTRA, if
 # set, is one more command run (after those, && %p) by archive_command: more repositories.
 make_source() {
   log "initdb + pgbench -i -s $SCALE (wal_level = minimal for the load)"
@@ -207,16 +222,21 @@ EOF
     >"$W/log/pgbench-init.log" 2>&1 || { tail -n 20 "$W/log/pgbench-init.log" >&2; die "pgbench -i failed"; }
   [ "${2:-}" = vacuum ] && psql_q "VACUUM (FREEZE, ANALYZE)"
   stop_postmaster "$W/pgdata"
-  local pgpitr_push=""
-  [ -n "$PGPITR" ] && pgpitr_push="$PGPITR $1 archive-push %p && "
+  local cmds=()
+  [ -n "$PGPITR" ] && cmds+=("$PGPITR $1 archive-push %p")
+  [ -n "$CONF" ] && cmds+=("pgbackrest --config=$CONF --stanza=bench archive-push %p")
+  [ -n "${ARCHIVE_EXTRA:-}" ] && cmds+=("$ARCHIVE_EXTRA")
+  [ ${#cmds[@]} -gt 0 ] || die "make_source: nothing to archive into"
+  local archive_command=${cmds[0]} c
+  for c in "${cmds[@]:1}"; do archive_command+=" && $c"; done
   cat >>"$W/pgdata/postgresql.conf" <<EOF
 wal_level = replica
 max_wal_senders = 10
 archive_mode = on
-archive_command = '${pgpitr_push}pgbackrest --config=$CONF --stanza=bench archive-push %p${ARCHIVE_EXTRA:+ && $ARCHIVE_EXTRA}'
+archive_command = '$archive_command'
 EOF
   start_source
-  sed -i "/^pg1-port=/d; s|^\[bench\]\$|[bench]\npg1-port=$PORT|" "$CONF"
+  [ -z "$CONF" ] || sed -i "/^pg1-port=/d; s|^\[bench\]\$|[bench]\npg1-port=$PORT|" "$CONF"
   DATA_BYTES=$(du -sb --exclude=pg_wal "$W/pgdata" | cut -f1)
   log "data directory (without pg_wal): $((DATA_BYTES / 1048576)) MiB"
 }

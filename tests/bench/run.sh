@@ -16,7 +16,8 @@
 #   BENCH_PGBENCH_MAX_SECONDS  upper bound on the pgbench run (default 60); segments it does not
 #                              fill come from pgbench -i
 #   BENCH_KEEP=1               keep the work directory (path printed)
-#   BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain|sustained|crypto  run only this one,
+#   BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain|sustained|crypto|encryption
+#                              run only this one,
 #                              tests/bench/backup.sh (base backups), tests/bench/restore.sh
 #                              (restore + replay), tests/bench/manifest.sh (memory on a
 #                              million-file manifest; GEN_MANIFEST_BIN, set by make),
@@ -27,8 +28,10 @@
 #                              of ready segments, local and S3, with pgBackRest) or
 #                              tests/bench/sustained.sh (the .ready backlog under a bulk load
 #                              at the full WAL rate) or crypto (the encryption filters' MB/s
-#                              beside SHA-256 and zstd; CRYPTOBENCH_BIN, set by make); all
-#                              nine by default
+#                              beside SHA-256 and zstd; CRYPTOBENCH_BIN, set by make) or
+#                              tests/bench/encryption.sh (archive-push, archive-get, backup
+#                              and restore on a plain and an encrypted repository); all ten
+#                              by default
 #   TMPDIR                     where the work directory is made (it must be a real disk for
 #                              fsync figures to mean anything)
 # When run as root, setup happens as root and everything else runs as the `postgres` OS user
@@ -193,18 +196,6 @@ mark_failed() {  # phase id reason outfile
   return 0
 }
 
-# CPU time (user + sys, ms) of all waited-for children so far, from the `times` builtin (no fork).
-children_cpu_ms() {
-  local u s total=0 v
-  times >"$W/out/.times"
-  { read -r _ _; read -r u s; } <"$W/out/.times"
-  for v in "$u" "$s"; do
-    [[ "$v" =~ ^([0-9]+)m([0-9]+)[.,]([0-9]{3})s$ ]] || { CPU_MS=0; return 0; }
-    total=$(( total + 10#${BASH_REMATCH[1]} * 60000 + 10#${BASH_REMATCH[2]} * 1000 + 10#${BASH_REMATCH[3]} ))
-  done
-  CPU_MS=$total
-}
-
 # timed PHASE ID SEGINDEX ARGS... : run ${PHASE}_${ID} ARGS; unless warm-up, record wall-clock
 # microseconds and CPU milliseconds. Only the call itself is inside the timed region.
 timed() {
@@ -361,12 +352,13 @@ inner() {
 }
 
 # `make bench` runs this archive-push/get benchmark, then tests/bench/backup.sh (base backups),
-# tests/bench/restore.sh, tests/bench/s3.sh, tests/bench/chunk-size.sh, tests/bench/manifest.sh
-# and tests/bench/drain.sh.
+# tests/bench/restore.sh, tests/bench/s3.sh, tests/bench/chunk-size.sh, tests/bench/manifest.sh,
+# tests/bench/drain.sh, tests/bench/sustained.sh, cryptobench and tests/bench/encryption.sh.
 if [ "${BENCH_INNER:-0}" = 1 ]; then
   inner
 else
-  # BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain|sustained|crypto runs just that one;
+  # BENCH_ONLY=archive|backup|restore|s3|chunk|manifest|drain|sustained|crypto|encryption runs
+  # just that one;
   # unset, all.
   case "${BENCH_ONLY:-}" in ""|archive) outer ;; esac
   case "${BENCH_ONLY:-}" in ""|backup) bash "$(dirname "$SELF")/backup.sh" ;; esac
@@ -378,4 +370,6 @@ else
   case "${BENCH_ONLY:-}" in ""|sustained) bash "$(dirname "$SELF")/sustained.sh" ;; esac
   # the encryption filters beside SHA-256 and zstd (tests/tools/cryptobench.c; ~2 s)
   case "${BENCH_ONLY:-}" in ""|crypto) "${CRYPTOBENCH_BIN:?CRYPTOBENCH_BIN is set by make bench}" ;; esac
+  # plain vs encrypted repository: push, get, backup, restore (~2.5 min)
+  case "${BENCH_ONLY:-}" in ""|encryption) bash "$(dirname "$SELF")/encryption.sh" ;; esac
 fi
