@@ -329,9 +329,15 @@ flip_bit() {
 repo_objects() { [ -d "$1/archive" ] && find "$1/archive" -type f ! -name '.tmp.*' | sort; return 0; }
 repo_tmpfiles() { [ -d "$1" ] && find "$1" -name '.tmp.*' | sort; return 0; }
 repo_all_files() { [ -d "$1" ] && find "$1" -type f | sort; return 0; }
-# Expected key of a WAL file's object: repo_object_key NAME SHA EXT
+# Expected key of a WAL file's object: repo_object_key NAME SHA EXT [REPO]; in an encrypted
+# run the name carries the keyed name of SHA in REPO (default $REPO), from `pgpitr repo-name`.
 repo_object_key() {
     local name=$1 sha=$2 ext=$3
+    if [ "${REPO_ENCRYPT:-0}" = 1 ]; then
+        sha=$(as_pg "$PGPITR" --repo "${4:-$REPO}" repo-name "$sha") ||
+            fail "repo_object_key: pgpitr repo-name failed"
+        sha=${sha##*/}
+    fi
     case "$name" in
         *.history) printf 'archive/history/%s-%s%s\n' "$name" "$sha" "$ext" ;;
         *) printf 'archive/wal/%s/%s-%s%s\n' "${name:0:16}" "$name" "$sha" "$ext" ;;
