@@ -11,7 +11,9 @@
 # both rotations (WAL archived under three master keys replayed) and from the newest. Not one
 # passphrase or key appears in any log or error output.
 # Every repository here has its own key settings in a configuration file: an encrypted run's
-# exported key settings (PGPITR_IT_ENCRYPT=1) are unset, since pgpitr refuses two key sources.
+# exported key settings (PGPITR_IT_ENCRYPT=1) are unset, since pgpitr refuses two key sources,
+# and objects are read with repo_read_raw (repo.json and the key document are plaintext; an
+# encrypted run's repo_read would decrypt with the run's key).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -88,10 +90,10 @@ psql_c src "CREATE TABLE t(id int, v text)"
 psql_c src "INSERT INTO t SELECT g, 'before' FROM generate_series(1, 1000) g"
 wait_archived src "$(switch_wal src)"
 for n in "${NAMES[@]}"; do
-    assert_contains "$(repo_read "${R[$n]}" repo.json)" '"encryption": "aes-256-gcm"' "repo.json of $n"
+    assert_contains "$(repo_read_raw "${R[$n]}" repo.json)" '"encryption": "aes-256-gcm"' "repo.json of $n"
 done
-assert_contains "$(repo_read "${R[pass]}" keys/repo-key.json)" '"master": "passphrase"' "the passphrase repository's key document"
-assert_contains "$(repo_read "${R[cmd]}" keys/repo-key.json)" '"master": "key"' "the key command repository's key document"
+assert_contains "$(repo_read_raw "${R[pass]}" keys/repo-key.json)" '"master": "passphrase"' "the passphrase repository's key document"
+assert_contains "$(repo_read_raw "${R[cmd]}" keys/repo-key.json)" '"master": "key"' "the key command repository's key document"
 
 log "backups"
 for n in "${NAMES[@]}"; do
@@ -179,7 +181,7 @@ objects_before=$(rot_objects)
 rotate_to() {
     pgc rot "${R[rot]}" key rotate "$2" "$3"
     assert_rc 0 "key rotate $2 ($ERR)"
-    assert_contains "$(repo_read "${R[rot]}" keys/repo-key.json)" "\"master\": \"$1\"" "the key document after key rotate $2"
+    assert_contains "$(repo_read_raw "${R[rot]}" keys/repo-key.json)" "\"master\": \"$1\"" "the key document after key rotate $2"
     assert_eq "$objects_before" "$(repo_listing "${R[rot]}" | grep -v '^keys/' | md5sum)" "no object touched by key rotate $2"
     refused rot "${R[rot]}" "the old master key after key rotate $2" info
     write_conf rot "$4"
