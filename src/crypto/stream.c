@@ -7,6 +7,7 @@
  */
 #include "pgpitr/crypto/stream.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 #define PREFIX_OFF 41
 #define PREFIX_LEN 7
 static const char info_object[] = "pgpitr/v1/object-key";
+_Static_assert(CRYPTO_KEY_LEN <= SECMEM_SCRATCH_LEN, "the object key fits the scratch");
 
 /* What a sealer and an opener share: they differ only in the direction. */
 typedef struct StreamCore {
@@ -60,14 +62,16 @@ static int core_init(StreamCore *c, const CryptoRepoKey *k, const char *name,
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     memcpy(c->ad, header, CRYPTO_STREAM_HEADER_LEN);
     memcpy(c->ad + CRYPTO_STREAM_HEADER_LEN, name, name_len);
-    uint8_t *key = secmem_alloc(CRYPTO_KEY_LEN, err);
+    /* The object key lives only until the cipher context holds its schedule: in this thread's
+     * scratch page, not a mapping of its own (secmem.c says why). */
+    uint8_t *key = secmem_scratch(err);
     if (key == NULL)
         return PGP_ERR_NOMEM;
     int rc = gcm_hkdf(k->key, CRYPTO_KEY_LEN, header + SALT_OFF, SALT_LEN, info_object,
                       sizeof info_object - 1, key, CRYPTO_KEY_LEN, err);
     if (rc == 0)
         rc = gcm_ctx_new(key, encrypt, &c->gcm, err);
-    secmem_free(key, CRYPTO_KEY_LEN);
+    OPENSSL_cleanse(key, CRYPTO_KEY_LEN);
     return rc;
 }
 

@@ -163,6 +163,36 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* Objects sealed and opened one after another on one thread make no key mapping of their own:
+ * the per-object key goes through the thread's scratch page. A mapping per object (mmap,
+ * mlock, madvise, munlock, munmap and a TLB shootdown in a threaded process) was most of what
+ * encryption added to a restore of many small objects. The scratch holds no key afterwards. */
+START_TEST(test_object_keys_use_scratch)
+{
+    CryptoRepoKey *k = fx_crypto_repo_key();
+    const uint8_t pt[] = "one small object";
+    PgpErr err;
+    Buf ct = encrypt(k, "warm-up", 0, NULL, pt, sizeof pt, 0);   /* makes the scratch page */
+    free(ct.data);
+    long maps = secmem_mappings();
+    for (int i = 0; i < 50; i++) {
+        ct = encrypt(k, "base/1/file", 0, NULL, pt, sizeof pt, 0);
+        Buf back = {0};
+        ck_assert_int_eq(decrypt(k, "base/1/file", ct.data, ct.len, 0, &back, &err), 0);
+        ck_assert(back.len == sizeof pt && memcmp(back.data, pt, sizeof pt) == 0);
+        free(back.data);
+        free(ct.data);
+    }
+    ck_assert_int_eq(secmem_mappings() - maps, 0);
+    const uint8_t *scratch = secmem_scratch(&err);
+    ck_assert_ptr_nonnull(scratch);
+    for (size_t i = 0; i < SECMEM_SCRATCH_LEN; i++)
+        ck_assert_uint_eq(scratch[i], 0);
+    crypto_repo_key_free(k);
+    ck_assert_int_eq(secmem_live(), 0);
+}
+END_TEST
+
 /* Two encryptions of the same bytes differ (fresh salt and nonce prefix). */
 START_TEST(test_fresh_randomness)
 {
@@ -559,6 +589,7 @@ Suite *suite_crypto_stream(void)
     tcase_add_test(tc, test_vectors);
     tcase_add_loop_test(tc, test_roundtrip, 0, sizeof rt_sizes / sizeof rt_sizes[0]);
     tcase_add_test(tc, test_fresh_randomness);
+    tcase_add_test(tc, test_object_keys_use_scratch);
     tcase_add_test(tc, test_chain_with_zstd);
     suite_add_tcase(s, tc);
 

@@ -19,7 +19,18 @@ void *secmem_alloc(size_t size, PgpErr *err);
 void secmem_free(void *p, size_t size);
 /* Whether the allocation at p is locked in RAM. */
 bool secmem_locked(const void *p);
-/* Allocations not yet freed (the unit tests check that none leak: mmap is invisible to ASan). */
+/* Allocations not yet freed (the unit tests check that none leak: mmap is invisible to ASan).
+ * Scratch pages (below) are not counted. */
 long secmem_live(void);
+/* Mappings made so far, scratch pages included (tests: objects sealed and opened one after
+ * another on one thread make none of their own). */
+long secmem_mappings(void);
+
+/* This thread's scratch: SECMEM_SCRATCH_LEN bytes of such memory, made on first use and kept
+ * until the thread ends, for a key needed only for a moment (the per-object key of
+ * src/crypto/stream.c). The caller wipes what it put there (OPENSSL_cleanse) before it
+ * returns, and never holds it across a call that may use the scratch too. */
+#define SECMEM_SCRATCH_LEN 64
+void *secmem_scratch(PgpErr *err);
 
 #endif
