@@ -343,8 +343,13 @@ int repo_key_rotate(Repo *r, CryptoMaster *new_master, PgpErr *err)
         rc = PGP_FAIL(err, PGP_ERR_CONFIG, "repository is not encrypted: no key to rotate");
     if (rc == 0)
         rc = storage_get_all(r->storage, REPO_LAYOUT_KEY_DOC, REPO_KEY_DOC_MAX, &text, &len, err);
-    if (rc == 0)
+    if (rc == 0) {
         rc = crypto_repo_key_rewrap(text, len, r->crypto.master, new_master, &json, err);
+        /* it unwrapped when the repository was opened: another rotation came in between */
+        if (rc == PGP_ERR_KEY)
+            pgp_err_context(err, "the key document changed since the repository was opened "
+                            "(rotated meanwhile?)");
+    }
     /* Replaced atomically: a reader sees the old document or the new one, never a mix. */
     if (rc == 0)
         rc = storage_put_all(r->storage, REPO_LAYOUT_KEY_DOC, STORAGE_WRITE_REPLACE, json,
