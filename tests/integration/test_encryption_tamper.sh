@@ -13,7 +13,10 @@
 #   (c) one chunk of the 9 MiB file: verify names the chunk, the file and both backups;
 #   (d) b2's manifest.json: verify says b2's manifest is corrupt (fails authentication) and b2
 #       cannot be restored; b1 stays restorable.
-# Text and --output json, exit 7 each time.
+# Text and --output json, exit 7 each time. Last, a restore with the key settings only in the
+# environment (the key file given by a relative path) writes them into restore_command (the
+# path made absolute, never the key), and the restored server, started without them in its
+# environment, replays every archived segment.
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Only an encrypted repository is of interest here, whatever the run asks for.
 export PGPITR_IT_ENCRYPT=1
@@ -142,4 +145,23 @@ assert_contains "$OUT" "backup b1: restorable" "b1 still restorable"
 assert_eq false "$(restorable manifest b2)" "JSON b2 restorable"
 assert_eq true "$(restorable manifest b1)" "JSON b1 restorable"
 assert_eq b2 "$(jq -r '.problems[] | select(.kind == "manifest") | .backups | join(" ")' "$WORK/manifest.json")" "JSON manifest problem"
+log "restore with the key settings only in the environment (a relative key file path)"
+mkdir_pg "$WORK/r_env"
+free_port >"$WORK/r_env/port"
+NEW=$(cluster_data r_env)
+(cd "$WORK" && PGPITR_ENCRYPTION_KEY_FILE=master.key pgp_capture --repo "$REPO" restore --pgdata "$NEW")
+rc_line=$(sed -n 's/^restore_command = //p' "$NEW/postgresql.auto.conf")
+log "  $rc_line"
+assert_contains "$rc_line" "PGPITR_ENCRYPTION_KEY_FILE=$(realpath "$WORK/master.key") " \
+    "restore_command carries the key file setting, made absolute"
+assert_contains "$rc_line" "'PGPITR_ENCRYPTION=aes-256-gcm " "restore_command carries the encryption setting"
+if grep -qF -- "$(cat "$WORK/master.key")" "$NEW/postgresql.auto.conf"; then
+    fail "the master key itself is in postgresql.auto.conf"
+fi
+# The server runs restore_command without this shell's environment.
+unset PGPITR_ENCRYPTION PGPITR_ENCRYPTION_KEY_FILE
+start_restored r_env
+while IFS= read -r kv; do export "${kv?}"; done < <(repo_encryption_env)
+assert_eq 3000 "$(psql_c r_env "SELECT count(*) FROM t")" "rows replayed through the restore_command"
+pg_stop r_env
 log "ok"
