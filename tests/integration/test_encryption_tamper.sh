@@ -9,7 +9,8 @@
 #   (a) a WAL segment between b1 and b2: verify names the segment, says it fails
 #       authentication, and that b1 can only be recovered up to it; b2 is not touched;
 #   (b) the 3 MB file's object: verify names the object, the file and both backups, which can
-#       no longer be restored; a drill of b1 fails naming the file and the object;
+#       no longer be restored; a drill of b1 fails (exit 7) naming the file, the object and the
+#       backup, and its next step, verify --backup b1 as printed, finds the object;
 #   (c) one chunk of the 9 MiB file: verify names the chunk, the file and both backups;
 #   (d) b2's manifest.json: verify says b2's manifest is corrupt (fails authentication) and b2
 #       cannot be restored; b1 stays restorable.
@@ -120,7 +121,17 @@ assert_eq failed "$(jq -r .status <<<"$OUT")" "drill status"
 reasons=$(jq -r '.reasons[]' <<<"$OUT")
 assert_contains "$reasons" "pgpitr_probe_whole" "the drill's reason names the file"
 assert_contains "$reasons" "fails authentication" "the drill's reason says it fails authentication"
+assert_contains "$reasons" "backup \"b1\" cannot be restored" "the drill's reason says what it breaks"
 assert_contains "$ERR" "pgpitr_probe_whole" "the drill's error names the file"
+assert_eq 7 "$RC" "the drill's exit status (corrupt)"
+TMPDIR="$WORK/dtmp" pgp_capture --repo "$R" drill --backup b1
+printf '%s\n' "$OUT"
+[ "$RC" -ne 0 ] || fail "the drill passed with a tampered object (text output)"
+verify=$(sed -n 's/^ *\(next: *\)\{0,1\}verify: *//p' <<<"$OUT")
+assert_contains "$verify" " verify --backup b1" "next step: verify the backup"
+as_pg_capture bash -c "$verify"
+assert_rc 7 "the printed verify command finds the damage"
+assert_contains "$OUT" "backup file object \"$whole_obj\" is corrupt" "verify names the tampered object"
 
 log "(c) one chunk of the 9 MiB file"
 R=$(fresh r_chunk)
