@@ -70,7 +70,7 @@ FUZZ_SECONDS ?= 120
 FUZZ_JOBS ?= 2
 FUZZ ?=
 
-.PHONY: all module install-module check check-layout check-prometheus check-unit check-integration check-s3 check-valgrind asan check-asan fuzz fuzz-build bench \
+.PHONY: all module install-module check check-layout check-prometheus check-unit check-integration check-s3 check-encrypted check-valgrind asan check-asan fuzz fuzz-build bench \
         demo install uninstall man deb check-packaging clean deps
 all: $(B)/pgpitr $(B)/man/.stamp $(ALL_MODULE)
 
@@ -148,6 +148,12 @@ check-integration: $(B)/pgpitr
 check-s3: $(B)/pgpitr
 	PGPITR_IT_REPO_KIND=s3 PGPITR_BIN=$(abspath $(B)/pgpitr) tests/integration/run.sh
 	PGPITR_IT_REPO_KIND=s3-tls PGPITR_BIN=$(abspath $(B)/pgpitr) tests/integration/run.sh
+
+# the whole integration suite with every repository encrypted (docs/encryption.md), on a
+# local repository and then on S3 (CI runs a subset of it: tests/run-all.sh, enc_stage)
+check-encrypted: $(B)/pgpitr
+	PGPITR_IT_ENCRYPT=1 PGPITR_BIN=$(abspath $(B)/pgpitr) tests/integration/run.sh
+	PGPITR_IT_ENCRYPT=1 PGPITR_IT_REPO_KIND=s3 PGPITR_BIN=$(abspath $(B)/pgpitr) tests/integration/run.sh
 
 check:
 	tests/run-all.sh

@@ -126,14 +126,17 @@ S3_CI_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore
 S3_CI_EXCLUDE="test_expire_lease"
 S3_TLS_SUBSET=(test_archive_roundtrip test_idempotent test_backup_restore test_get_hole test_repo_lib)
 # enc_stage: integration tests again with every repository encrypted (PGPITR_IT_ENCRYPT=1,
-# docs/encryption.md), on a local repository and on S3. A subset: many tests look into the
-# repository's raw objects (jq on manifest.json, names from a plain SHA-256), which an
-# encrypted repository hides by design; test_encryption itself runs in the asan stage.
+# docs/encryption.md), on a local repository and on S3. A subset, for CI's time: the whole
+# suite passes encrypted too (`make check-encrypted`, local then S3); test_encryption itself
+# runs in the asan stage. The subset covers every command's data and metadata path: backup,
+# restore and --delta, recovery with prefetch, holes, drills, expire, manifest checks, locks,
+# verify of damaged objects, conflicting pushes, and the repository tools (test_repo_tools).
 ENC_SUBSET=(test_backup_restore test_restore_delta_live test_prefetch_recovery test_get_hole
             test_drill_time test_expire_during_backup test_pitr_stray_timeline
-            test_backup_manifest_check test_locks)
+            test_backup_manifest_check test_locks test_repo_tools test_idempotent
+            test_corrupt_archive test_verify)
 ENC_EXCLUDE="test_drill_timelines"
-ENC_S3_SUBSET=(test_backup_restore test_prefetch_recovery)
+ENC_S3_SUBSET=(test_backup_restore test_prefetch_recovery test_repo_tools)
 enc_stage() {
     local rc=0
     stage encrypted env PGPITR_IT_ENCRYPT=1 PGPITR_IT_EXCLUDE="$ENC_EXCLUDE" \

@@ -93,12 +93,16 @@ static int check_segment(const PgWalName *name, const char *base, const SourceMa
     return 0;
 }
 
-static int conflict_error(PgpErr *err, const char *base, const char *have, const char *mine)
+/* keyed: an encrypted repository, whose names carry keyed names, not SHA-256s (a DBA
+ * comparing them with sha256sum must not be told they are). */
+static int conflict_error(PgpErr *err, const char *base, bool keyed, const char *have,
+                          const char *mine)
 {
+    const char *what = keyed ? "keyed name" : "sha256";
     PGP_FAIL(err, PGP_ERR_CONFLICT,
-             "\"%s\" is already archived with different content (archived sha256 %s, "
-             "this file sha256 %s)",
-             base, have, mine);
+             "\"%s\" is already archived with different content (archived %s %s, "
+             "this file %s %s)",
+             base, what, have, what, mine);
     pgp_err_hint(err,
                  "this happens after a failover or when two clusters share a repository; compare "
                  "both files, and if the archived one is obsolete remove it from the repository");
@@ -274,7 +278,8 @@ static int compare_existing(WalPushJob *j, Repo *repo, const RepoArchiveObject *
     if (rc != 0)
         return rc;
     if (strcmp(existing->sha256_hex, res->sha256_hex) != 0)
-        return conflict_error(err, j->base, existing->sha256_hex, res->sha256_hex);
+        return conflict_error(err, j->base, repo_crypto_key(repo) != NULL,
+                              existing->sha256_hex, res->sha256_hex);
     res->already_archived = true;
     res->stored_size = existing->stored_size;
     memcpy(res->object_path, existing->path, sizeof res->object_path);

@@ -219,6 +219,12 @@ const CmdOption cmd_options[] = {
      NULL, NULL, .def = "none", .help = "the new master key: a passphrase file"},
     {CMD_OPT_NEW_KEY_COMMAND, "new-key-command", 0, CMD_VAL_STRING, "COMMAND", "key", NULL,
      NULL, .def = "none", .help = "the new master key: a command printing it"},
+    {CMD_OPT_RAW, "raw", 0, CMD_VAL_FLAG, NULL, "repo-get", NULL, NULL,
+     .help = "the bytes as stored (no key needed)"},
+    {CMD_OPT_NO_DECOMPRESS, "no-decompress", 0, CMD_VAL_FLAG, NULL, "repo-get", NULL, NULL,
+     .help = "decrypt but keep the compression"},
+    {CMD_OPT_REPLACE, "replace", 0, CMD_VAL_FLAG, NULL, "repo-put", NULL, NULL,
+     .help = "replace an existing object (default: refuse, exit 8)"},
 
     {CMD_OPT_LEASE_TTL, NULL, 0, CMD_VAL_INT, "S", "", "PGPITR_LEASE_TTL", "lease-ttl",
      .min = LEASE_TTL_MIN, .max = LEASE_TTL_MAX, .def = "86400",

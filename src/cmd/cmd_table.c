@@ -23,6 +23,9 @@ const CmdDef *const cmd_table[] = {
     &cmd_notify,
     &cmd_serve,
     &cmd_key,
+    &cmd_repo_get,
+    &cmd_repo_name,
+    &cmd_repo_put,
 };
 const size_t cmd_table_len = sizeof cmd_table / sizeof cmd_table[0];
 

@@ -125,13 +125,19 @@ static int writer_sink(void *ud, const void *buf, size_t len, PgpErr *err)
 int meta_writer_open(Storage *s, const CryptoRepoKey *key, const char *path, unsigned flags,
                      MetaWriter **out, PgpErr *err)
 {
+    return meta_writer_open_ad(s, key, path, path, flags, out, err);
+}
+
+int meta_writer_open_ad(Storage *s, const CryptoRepoKey *key, const char *ad, const char *path,
+                        unsigned flags, MetaWriter **out, PgpErr *err)
+{
     *out = NULL;
     MetaWriter *w = calloc(1, sizeof *w);
     if (w == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     int rc = storage_open_write(s, path, flags, &w->w, err);
     if (rc == 0 && key != NULL)
-        rc = pipe_encrypt_new(key, path, NULL, (PipeSink){writer_sink, w->w}, &w->enc, err);
+        rc = pipe_encrypt_new(key, ad, NULL, (PipeSink){writer_sink, w->w}, &w->enc, err);
     if (rc != 0) {
         meta_writer_abort(w);
         return rc;

@@ -329,9 +329,24 @@ flip_bit() {
 repo_objects() { [ -d "$1/archive" ] && find "$1/archive" -type f ! -name '.tmp.*' | sort; return 0; }
 repo_tmpfiles() { [ -d "$1" ] && find "$1" -name '.tmp.*' | sort; return 0; }
 repo_all_files() { [ -d "$1" ] && find "$1" -type f | sort; return 0; }
-# Expected key of a WAL file's object: repo_object_key NAME SHA EXT
+# The hex an object's name carries for content with SHA-256 SHA: repo_content_hex SHA [REPO];
+# SHA itself, or in an encrypted run its keyed name in REPO (default $REPO) from repo-name.
+repo_content_hex() {
+    local n
+    if [ "${REPO_ENCRYPT:-0}" != 1 ]; then
+        printf '%s\n' "$1"
+        return 0
+    fi
+    n=$(as_pg "$PGPITR" --repo "${2:-$REPO}" repo-name "$1") ||
+        fail "repo_content_hex: pgpitr repo-name failed"
+    printf '%s\n' "${n##*/}"
+}
+# Expected key of a WAL file's object: repo_object_key NAME SHA EXT [REPO]; in an encrypted
+# run the name carries the keyed name of SHA in REPO (default $REPO), from `pgpitr repo-name`.
 repo_object_key() {
-    local name=$1 sha=$2 ext=$3
+    local name=$1 sha
+    sha=$(repo_content_hex "$2" "${4:-$REPO}")
+    local ext=$3
     case "$name" in
         *.history) printf 'archive/history/%s-%s%s\n' "$name" "$sha" "$ext" ;;
         *) printf 'archive/wal/%s/%s-%s%s\n' "${name:0:16}" "$name" "$sha" "$ext" ;;

@@ -29,9 +29,13 @@
 #   repo_listing REPO [DIR]     "KEY SIZE" lines (repo_bytes REPO [DIR]: their sum)
 #   repo_has REPO KEY           status 0 if the object exists (assert_repo_has REPO KEY WHAT;
 #                               assert_repo_absent REPO KEY WHAT: no KEY, nothing under KEY/)
-#   repo_read REPO KEY          its bytes on stdout (fails the test if missing)
+#   repo_read REPO KEY          its bytes on stdout (fails the test if missing); in an
+#                               encrypted run decrypted by `pgpitr repo-get --no-decompress`
+#   repo_read_raw REPO KEY      the bytes as stored (encrypted in an encrypted run)
 #   backup_refs REPO LABEL      keys of every object a backup references (chunks included)
-#   repo_write REPO KEY         replaces/creates it with stdin's bytes
+#   repo_write REPO KEY         replaces/creates it with stdin's bytes (in an encrypted run
+#                               sealed by `pgpitr repo-put --replace`, as repo_read reads)
+#   repo_write_raw REPO KEY     the same with the bytes stored as they are
 #   repo_rm REPO KEY            removes it (no error if absent)
 #   repo_size REPO KEY          its size in bytes
 #   repo_stamp REPO KEY         changes when it is written again (mtime; Last-Modified + ETag)
@@ -256,10 +260,37 @@ backup_refs() {
             *.lz4) repo_read "$1" "$l" | lz4 -dcq ;;
             *) repo_read "$1" "$l" ;;
         esac | jq -r '({"zstd": ".zst", "lz4": ".lz4", "none": ""}[.codec]) as $e |
-                      .chunks[] | "objects/\(.[0:2])/\(.)\($e)"'
+                      .chunks[] | "\(.) \($e)"' | _repo_content_names "$1"
     done
 }
+# _repo_content_names REPO: "SHA256 EXT" lines on stdin to object keys; in an encrypted run the
+# names are keyed by the repository key, which only `pgpitr repo-name` can apply.
+_repo_content_names() {
+    local sha ext
+    if [ "$REPO_ENCRYPT" != 1 ]; then
+        while read -r sha ext; do printf 'objects/%s/%s%s\n' "${sha:0:2}" "$sha" "$ext"; done
+        return 0
+    fi
+    local t
+    t=$(mktemp "$WORK/tmp/names.XXXXXX")
+    cat >"$t"
+    paste -d '' <(cut -d' ' -f1 "$t" | as_pg "$PGPITR" --repo "$1" repo-name) \
+        <(awk '{ print $2 }' "$t") || fail "_repo_content_names: pgpitr repo-name failed"
+    rm -f "$t"
+}
+# repo_read: in an encrypted run, what the object holds: `pgpitr repo-get --no-decompress`
+# authenticates and decrypts it (still compressed, as repo_read_raw gives it in a plain run).
 repo_read() {
+    if [ "$REPO_ENCRYPT" = 1 ]; then
+        repo_has "$1" "$2" || fail "repo_read: no object $2 in $1"
+        as_pg "$PGPITR" --repo "$1" repo-get --no-decompress "$2" ||
+            fail "repo_read $1 $2: pgpitr repo-get failed"
+        return 0
+    fi
+    repo_read_raw "$@"
+}
+# repo_read_raw: the bytes as stored, encrypted or not.
+repo_read_raw() {
     local st b
     if repo_is_s3 "$1"; then
         b=$(_repo_s3_tmp read)
@@ -272,7 +303,17 @@ repo_read() {
     [ -f "$1/$2" ] || fail "repo_read: no object $2 in $1"
     cat "$1/$2"
 }
+# repo_write: in an encrypted run, stdin sealed as the path's kind is (`pgpitr repo-put
+# --replace`), so that repo_read gives it back; repo_write_raw stores the bytes as they are.
 repo_write() {
+    if [ "$REPO_ENCRYPT" = 1 ]; then
+        as_pg "$PGPITR" --repo "$1" repo-put --replace "$2" ||
+            fail "repo_write $1 $2: pgpitr repo-put failed"
+        return 0
+    fi
+    repo_write_raw "$@"
+}
+repo_write_raw() {
     local st b o
     if repo_is_s3 "$1"; then
         b=$(_repo_s3_tmp write)
@@ -327,10 +368,10 @@ repo_size() {
 }
 repo_corrupt() {
     local repo=$1 key=$2 off=${3:-} f="$WORK/tmp/corrupt.$$"
-    repo_read "$repo" "$key" >"$f"
+    repo_read_raw "$repo" "$key" >"$f"
     [ -n "$off" ] || off=$(($(stat -c %s "$f") / 2))
     flip_bit "$f" "$off"
-    repo_write "$repo" "$key" <"$f"
+    repo_write_raw "$repo" "$key" <"$f"
     rm -f "$f"
 }
 repo_copy() {

@@ -72,7 +72,7 @@ for codec in zstd lz4 none; do
         pgp_capture --repo "$r" archive-push --compress "$codec" "$s"
         assert_rc 0 "archive-push --compress $codec $name"
         assert_eq "" "$ERR" "archive-push --compress $codec stderr"
-        key=$(repo_object_key "$name" "$(sha256_of "$s")" "$ext")
+        key=$(repo_object_key "$name" "$(sha256_of "$s")" "$ext" "$r")
         assert_repo_has "$r" "$key" "$codec object of $name"
         obj="$WORK/tmp/object"
         repo_read "$r" "$key" >"$obj"
@@ -97,7 +97,7 @@ for codec in zstd lz4 none; do
     as_pg cp "${segs[0]}" "$pdir/$pname"
     pgp_capture --repo "$r" archive-push --compress "$codec" "$pdir/$pname"
     assert_rc 0 "archive-push --compress $codec $pname"
-    assert_repo_has "$r" "$(repo_object_key "$pname" "$(sha256_of "$pdir/$pname")" "$ext")" "$codec object of $pname"
+    assert_repo_has "$r" "$(repo_object_key "$pname" "$(sha256_of "$pdir/$pname")" "$ext" "$r")" "$codec object of $pname"
     archive_get_cmp "$r" "$pname" "$pdir/$pname"
     nobj=$(repo_keys "$r" archive | grep -c . || true)
     assert_eq $((${#segs[@]} + 1)) "$nobj" "objects in the $codec repository"

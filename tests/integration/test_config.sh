@@ -34,7 +34,7 @@ write_cfg "$cfgdir/level.conf" "[global]" "compress = zstd" "compress-level = 3"
 
 # pushed_to REPO EXT WHAT: the segment's object is in REPO (with codec extension EXT).
 pushed_to() {
-    assert_repo_has "$1" "$(repo_object_key "$name" "$sha" "$2")" "$3"
+    assert_repo_has "$1" "$(repo_object_key "$name" "$sha" "$2" "$1")" "$3"
 }
 # only_repo REPO WHAT: of all the test's repositories, only REPO has anything in it: locally
 # no file (temp files included) in any other repo-* directory; on S3 no object and no

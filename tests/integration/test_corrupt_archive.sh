@@ -29,7 +29,7 @@ for codec in zstd lz4 none; do
     r=$(repo_url "repo-$codec")
     pgp_capture --repo "$r" archive-push --compress "$codec" "$s"
     assert_rc 0 "archive-push --compress $codec"
-    obj=$(repo_object_key "$name" "$sha" "$ext")
+    obj=$(repo_object_key "$name" "$sha" "$ext" "$r")
     assert_repo_has "$r" "$obj" "$codec object"
     archive_get_cmp "$r" "$name" "$s"
     repo_read "$r" "$obj" >"$WORK/good.obj"
@@ -84,8 +84,8 @@ r=$(repo_url repo-zstd)
 other=${segs[1]}
 pgp_capture --repo "$r" archive-push "$other"
 assert_rc 0 "archive-push of a second segment"
-obj=$(repo_object_key "$name" "$sha" .zst)
-oobj=$(repo_object_key "$(basename "$other")" "$(sha256_of "$other")" .zst)
+obj=$(repo_object_key "$name" "$sha" .zst "$r")
+oobj=$(repo_object_key "$(basename "$other")" "$(sha256_of "$other")" .zst "$r")
 repo_read "$r" "$oobj" | repo_write "$r" "$obj"
 check_fails_fatal "object whose content does not match the checksum in its name"
 

@@ -80,8 +80,8 @@ fi
 
 log "the window right after a backup: its end, not inverted"
 pg_stop src       # nothing archived from now on
-stop_s=$(date -u -d "$(jq -r .stop_time "$REPO/backup/b2/manifest.json")" +%s)
-stop1_s=$(date -u -d "$(jq -r .stop_time "$REPO/backup/b1/manifest.json")" +%s)
+stop_s=$(date -u -d "$(repo_read "$REPO" backup/b2/manifest.json | jq -r .stop_time)" +%s)
+stop1_s=$(date -u -d "$(repo_read "$REPO" backup/b1/manifest.json | jq -r .stop_time)" +%s)
 # every file archived a second before the first backup ended, as happens across a second
 find "$REPO/archive" -type f -exec touch -d "@$((stop1_s - 1))" {} +
 

@@ -38,7 +38,7 @@ for i in 1 2 3; do add_row src "$i" >/dev/null; done
 wait_archived src "$(switch_wal src)"
 backup_of src base1
 # The backup's stop time is recorded in whole seconds: the target must come after it.
-stop=$(date -d "$(jq -r .stop_time "$REPO/backup/base1/manifest.json")" +%s)
+stop=$(date -d "$(repo_read "$REPO" backup/base1/manifest.json | jq -r .stop_time)" +%s)
 while [ "$(psql_c src "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint")" -le "$stop" ]; do
     sleep 0.1
 done
@@ -183,8 +183,8 @@ orig_ts=$(tree_state "$TS")
 
 # The object of the dropped table's file (production has no such file: the restore fetches it)
 # becomes a FIFO that a writer holds open: a restore blocks reading it, mid-restore.
-obj=$(jq -r --arg p "$orders_file" '.entries[] | select(.path == $p and .tablespace == 0) | .object' \
-    "$REPO/backup/base1/manifest.json")
+obj=$(repo_read "$REPO" backup/base1/manifest.json |
+    jq -r --arg p "$orders_file" '.entries[] | select(.path == $p and .tablespace == 0) | .object')
 [ -n "$obj" ] && [ -f "$REPO/$obj" ] || fail "no object for $orders_file in the manifest ($obj)"
 # killed_pitr DIR: the delta PITR with --keep-old DIR, killed (SIGKILL) while it writes files.
 killed_pitr() {

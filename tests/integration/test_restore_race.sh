@@ -30,8 +30,8 @@ wait_archived src "$(switch_wal src)"
 backup_of src base1
 big_path=$(psql_c src "SELECT pg_relation_filepath('big')")
 mid_path=$(psql_c src "SELECT pg_relation_filepath('mid')")
-mid_object=$(jq -r --arg p "$mid_path" '.entries[] | select(.path == $p) | .object' \
-    "$REPO/backup/base1/manifest.json")
+mid_object=$(repo_read "$REPO" backup/base1/manifest.json |
+    jq -r --arg p "$mid_path" '.entries[] | select(.path == $p) | .object')
 [ -f "$REPO/$mid_object" ] || fail "no object for $mid_path in the manifest"
 
 # wait_stdout_blocked PID: until PID is blocked writing to its stdout (a full pipe).

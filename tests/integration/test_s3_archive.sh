@@ -26,7 +26,7 @@ for s in "${segs[0]}" "${segs[1]}"; do
 done
 name0=$(basename "${segs[0]}")
 sha0=$(sha256_of "${segs[0]}")
-key0="r1/archive/wal/${name0:0:16}/$name0-$sha0.zst"
+key0="r1/$(repo_object_key "$name0" "$sha0" .zst)"
 grep -qx "$key0" <<<"$(s3_keys r1/)" || fail "object $key0 not in the bucket: $(s3_keys r1/)"
 grep -q '^r1/repo.json$' <<<"$(s3_keys r1/)" || fail "repo.json not in the bucket: $(s3_keys r1/)"
 for s in "${segs[0]}" "${segs[1]}"; do
@@ -48,8 +48,13 @@ s3_get "$key0" "$WORK/obj.before"
 pgp_capture --repo "$REPO" archive-push "$WORK/other/$name0"
 assert_rc 8 "push of different content under an archived name"
 assert_one_line_error "conflicting push to S3"
-assert_contains "$ERR" "$sha0" "the error names the archived checksum"
-assert_contains "$ERR" "$other_sha" "the error names the new checksum"
+if [ "$REPO_ENCRYPT" = 1 ]; then   # names are keyed: the error must not call them SHA-256s
+    assert_contains "$ERR" "archived keyed name $(repo_content_hex "$sha0")" "the error names the archived keyed name"
+    assert_contains "$ERR" "this file keyed name $(repo_content_hex "$other_sha")" "the error names the new keyed name"
+else
+    assert_contains "$ERR" "archived sha256 $sha0" "the error names the archived checksum"
+    assert_contains "$ERR" "this file sha256 $other_sha" "the error names the new checksum"
+fi
 assert_eq "$before" "$(s3_keys r1/)" "keys after a conflicting push"
 s3_get "$key0" "$WORK/obj.after"
 cmp -s "$WORK/obj.after" "$WORK/obj.before" || fail "the archived object changed"
@@ -59,7 +64,7 @@ archive_get_cmp "$REPO" "$name0" "${segs[0]}"
 pgp_capture --s3-part-size 5MiB --repo s3://$S3_IT_BUCKET/big archive-push --compress none "${segs[2]}"
 assert_rc 0 "archive-push of a 16 MiB segment in 5 MiB parts"
 name2=$(basename "${segs[2]}")
-key2="big/archive/wal/${name2:0:16}/$name2-$(sha256_of "${segs[2]}")"
+key2="big/$(repo_object_key "$name2" "$(sha256_of "${segs[2]}")" "" "s3://$S3_IT_BUCKET/big")"
 grep -qx "$key2" <<<"$(s3_keys big/)" || fail "multipart object $key2 missing: $(s3_keys big/)"
 etag=$(s3_etags big/archive/)
 assert_contains "$etag" "-4" "the object is a 4-part multipart upload (ETag $etag)"

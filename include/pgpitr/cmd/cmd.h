@@ -67,6 +67,9 @@ extern const CmdDef cmd_notify;
 extern const CmdDef cmd_check;
 extern const CmdDef cmd_serve;
 extern const CmdDef cmd_key;
+extern const CmdDef cmd_repo_get;
+extern const CmdDef cmd_repo_name;
+extern const CmdDef cmd_repo_put;
 
 /* Every command, in the order `pgpitr --help` lists them (cmd_table.c). */
 extern const CmdDef *const cmd_table[];

@@ -60,6 +60,7 @@ typedef enum {
     CMD_OPT_NO_ARCHIVE_TEST,
     /* key rotate: the new master key (docs/encryption.md) */
     CMD_OPT_NEW_KEY_FILE, CMD_OPT_NEW_PASSPHRASE_FILE, CMD_OPT_NEW_KEY_COMMAND,
+    CMD_OPT_RAW, CMD_OPT_NO_DECOMPRESS, CMD_OPT_REPLACE,
     /* settings without a flag */
     CMD_OPT_LEASE_TTL, CMD_OPT_PREFETCH_IDLE_TIMEOUT,
     /* secrets: never a flag, which `ps` would show */

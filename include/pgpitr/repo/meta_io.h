@@ -49,6 +49,10 @@ typedef struct MetaWriter MetaWriter;
 /* A writer of the object at path (flags as storage_open_write's). */
 int meta_writer_open(Storage *s, const CryptoRepoKey *key, const char *path, unsigned flags,
                      MetaWriter **out, PgpErr *err);
+/* The same bound to ad instead of the path (ad must outlive the writer): for a writer given
+ * any repository path, which may be another kind's (repo_seal.h; `pgpitr repo-put`). */
+int meta_writer_open_ad(Storage *s, const CryptoRepoKey *key, const char *ad, const char *path,
+                        unsigned flags, MetaWriter **out, PgpErr *err);
 int meta_write(MetaWriter *w, const void *buf, size_t len, PgpErr *err);
 /* Finishes the stream and publishes the object durably; frees w (also on error). */
 int meta_writer_commit(MetaWriter *w, PgpErr *err);
