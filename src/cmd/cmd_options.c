@@ -125,7 +125,7 @@ const CmdOption cmd_options[] = {
      "backup drill info verify expire check",
      NULL, NULL, .choices = "text|json", .def = "text", .help = "output format"},
     {CMD_OPT_LOCK_WAIT, "lock-wait", 0, CMD_VAL_INT, "SECONDS",
-     "backup restore drill expire verify", "PGPITR_LOCK_WAIT", "lock-wait", .min = 0,
+     "backup restore drill expire verify key", "PGPITR_LOCK_WAIT", "lock-wait", .min = 0,
      .max = LOCK_WAIT_MAX, .def = "0", .help = "seconds to wait for a conflicting lock"},
     {CMD_OPT_BACKUP, "backup", 0, CMD_VAL_STRING, "LABEL", "restore drill verify", NULL, NULL,
      .def = "chosen for the target", .help = "the backup"},

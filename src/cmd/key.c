@@ -23,12 +23,21 @@ static int rotate(const CmdSettings *s, const CmdArgs *a, PgpErr *err)
                       "--new-key-file, --new-passphrase-file or --new-key-command");
     Storage *storage = NULL;
     Repo *repo = NULL;
+    RepoLock *lock = NULL;
     if (rc == 0)
         rc = cmd_open_repo(s, false, &storage, &repo, err);
+    /* One rotation at a time: two that read the same document and each wrote their own would
+     * both report success, while the document left is wrapped by only one of the new keys.
+     * repo_key_rotate reads the document again under the lock: a rotation that waited for
+     * another finds it wrapped by a key it was not given and refuses (exit 14). */
+    if (rc == 0)
+        rc = cmd_lock_repo(s, storage, REPO_LOCK_KEY, "key rotate", a->flag[CMD_OPT_LOCK_WAIT],
+                           &lock, err);
     if (rc == 0) {
         rc = repo_key_rotate(repo, next, err);   /* takes next */
         next = NULL;
     }
+    repo_lock_release(lock);
     if (rc == 0)
         printf("the repository key of \"%s\" is now wrapped by the new master key: configure "
                "it in place of the old one\n", s->repo_path);
@@ -72,14 +81,17 @@ const CmdDef cmd_key = {
         "touched. From then on only the new master key opens the repository: configure it\n"
         "in place of the old one right away (commands with the old one fail with exit 14\n"
         "meanwhile; PostgreSQL retries archive_command). Keep the old key until a command\n"
-        "has run with the new one. docs/encryption.md describes the key hierarchy.\n"
+        "has run with the new one. One rotation runs at a time (the key lock, exit 13\n"
+        "for a second). docs/encryption.md describes the key hierarchy.\n"
         "\n"
         "options:\n"
         "  --new-key-file FILE     the new master key: a key file\n"
         "  --new-passphrase-file FILE\n"
         "                          the new master key: a passphrase file\n"
         "  --new-key-command COMMAND\n"
-        "                          the new master key: a command printing it\n",
+        "                          the new master key: a command printing it\n"
+        "  --lock-wait SECONDS     wait that long for another key rotate (or an expire)\n"
+        "                          holding the repository's key lock (default 0: fail)\n",
     .run = run,
     .exit_ok = "the key document now holds the repository key wrapped by the new master key",
 };

@@ -14,6 +14,7 @@
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/restore/restore_settings.h"
 #include "pgpitr/pg/walname.h"
+#include "settings_crypto.h"
 
 typedef struct RestoreCli {
     RestoreRequest req;
@@ -165,10 +166,21 @@ static int run_restore(const CmdSettings *s, RestoreRequest *req, PgpErr *err)
         rc = recovery_lease_ttl(req->env.lease_ttl, &ttl_s, err);
     if (rc == 0)
         rc = cmd_open_repo(s, false, &storage, &repo, err);
+    /* An encrypted repository's key settings given only by the environment would not reach
+     * the restore_command: the server does not run it with restore's environment. */
+    CmdCryptoEnv kenv = {.n = 0};
+    if (rc == 0 && repo_encrypted(repo))
+        rc = cmd_crypto_command_env(&kenv, err);
+    if (rc == 0 && kenv.n > 0) {
+        req->env.command_env = kenv.v;
+        req->env.n_command_env = kenv.n;
+    }
     if (rc == 0)
         rc = cmd_lock_repo(s, storage, REPO_LOCK_READ, "restore", req->lock_wait, &lock, err);
     if (rc == 0)
         rc = restore_run(repo, req, &rep, err);
+    req->env.command_env = NULL;   /* kenv's, gone with this frame */
+    req->env.n_command_env = 0;
     repo_lock_release(lock);
     repo_free(repo);
     storage_free(storage);

@@ -5,6 +5,8 @@
  */
 #include "settings_crypto.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pgpitr/cmd/cmd_options.h"
@@ -65,6 +67,26 @@ int cmd_master_key(const char *file, const char *pass, const char *cmd, const ch
     if (cmd != NULL) {
         char copy[4096];
         return key_command(cmd, copy, sizeof copy, out, err);
+    }
+    return 0;
+}
+
+int cmd_crypto_command_env(CmdCryptoEnv *out, PgpErr *err)
+{
+    static const CmdOptId ids[CMD_CRYPTO_ENV_MAX] = {
+        CMD_OPT_ENCRYPTION, CMD_OPT_ENCRYPTION_KEY_FILE, CMD_OPT_ENCRYPTION_PASSPHRASE_FILE,
+        CMD_OPT_ENCRYPTION_KEY_COMMAND};
+    out->n = 0;
+    for (size_t i = 0; i < CMD_CRYPTO_ENV_MAX; i++) {
+        const char *name = cmd_option(ids[i])->env;
+        const char *v = getenv(name);
+        if (v == NULL || v[0] == '\0')   /* unset or empty: cmd_setting ignores it too */
+            continue;
+        bool file = ids[i] == CMD_OPT_ENCRYPTION_KEY_FILE ||
+                    ids[i] == CMD_OPT_ENCRYPTION_PASSPHRASE_FILE;
+        if (file && realpath(v, out->abs[i]) == NULL)
+            return PGP_FAIL_SYS(err, errno, "cannot resolve the path of %s \"%s\"", name, v);
+        out->v[out->n++] = (RestoreCommandEnv){name, file ? out->abs[i] : v};
     }
     return 0;
 }

@@ -75,6 +75,14 @@ static void print_reach_text(const Catalog *c, const VerifyReport *r, size_t bi)
     (void)c;
 }
 
+/* The backups the report lists: every complete one checked, and every one whose manifest.json
+ * does not load (corrupt), which can never be restored. */
+static bool listed(const VerifyPlan *pl, const CatalogBackup *b)
+{
+    return (b->status == CATALOG_BACKUP_COMPLETE || b->status == CATALOG_BACKUP_CORRUPT) &&
+           (pl->only == NULL || pl->only == b);
+}
+
 static void print_text(const VerifyPlan *pl, const VerifyReport *r, const Totals *t)
 {
     const Catalog *c = pl->c;
@@ -96,9 +104,12 @@ static void print_text(const VerifyPlan *pl, const VerifyReport *r, const Totals
     }
     for (size_t i = 0; i < c->n_backups; i++) {
         const CatalogBackup *b = &c->backups[i];
-        if (b->status != CATALOG_BACKUP_COMPLETE || (pl->only != NULL && pl->only != b))
+        if (!listed(pl, b))
             continue;
-        printf("backup %s: %s\n", b->label, r->restorable[i] ? "restorable" : "NOT restorable");
+        /* a backup whose manifest is corrupt (tampered, in an encrypted repository) is listed
+         * too: its label is all that is known of it, and that it cannot be restored */
+        printf("backup %s: %s%s\n", b->label, r->restorable[i] ? "restorable" : "NOT restorable",
+               b->status == CATALOG_BACKUP_CORRUPT ? " (manifest.json is corrupt)" : "");
         if (r->restorable[i])
             print_reach_text(c, r, i);
     }
@@ -175,8 +186,7 @@ static int print_json(const VerifyPlan *pl, const VerifyReport *r, const Totals 
         json_array_append_new(r->problems[i].error ? problems : notes,
                               problem_json(&r->problems[i]));
     for (size_t i = 0; backups && i < c->n_backups; i++)
-        if (c->backups[i].status == CATALOG_BACKUP_COMPLETE &&
-            (pl->only == NULL || pl->only == &c->backups[i]))
+        if (listed(pl, &c->backups[i]))
             json_array_append_new(backups, backup_json(c, r, i));
     const VerifyPoolResult *cp = &pl->chunks.pool;
     uint64_t read = t->pool.bytes_read + cp->bytes_read;

@@ -193,11 +193,15 @@ static void steps_unrecovered(const DrillNext *n, const char *w, Steps *s)
 {
     if (has(n->hint))
         add(s, NULL, text_dup("%s", n->hint));
-    if (n->tool_error && has(n->label)) {
+    if ((n->tool_error || n->corrupt) && has(n->label)) {
         char *args[] = {"--backup", (char *)n->label};
         char *cmd = pgpitr_cmd(n, "verify", args, 2, NULL);
-        add(s, "verify:", cmd != NULL ? text_dup("%s  # restore_command failed: this finds every "
-                                                 "damaged object the backup needs", cmd) : NULL);
+        add(s, "verify:", cmd == NULL ? NULL
+                          : n->tool_error ? text_dup("%s  # restore_command failed: this finds "
+                                                     "every damaged object the backup needs", cmd)
+                                          : text_dup("%s  # a damaged object: this finds every "
+                                                     "one the backup needs, and the other backups "
+                                                     "sharing them", cmd));
         free(cmd);
     }
     if (w != NULL) {

@@ -61,6 +61,7 @@ typedef struct Drill {
     char pinned_why[256];
     char pinned_tli[16];         /* the timeline it chose, pinned for the restore */
     bool stored;                 /* the report is in the repository */
+    bool restore_corrupt;        /* the restore stopped at a damaged (tampered) object */
 } Drill;
 
 static volatile sig_atomic_t drill_cancel;
@@ -360,7 +361,13 @@ static int restore_phase(Drill *d, PgpErr *err)
         d->rep.restore_files_s = d->rep.backup.seconds;
         d->rep.select_s = secs > d->rep.backup.seconds ? secs - d->rep.backup.seconds : 0;
     } else {
-        pgp_err_context(err, "restore failed");
+        /* what it breaks: the backup, named, since the error names only a file and object */
+        d->restore_corrupt = rc == PGP_ERR_CORRUPT;
+        if (d->pinned_label[0] != '\0')
+            pgp_err_context(err, "restore failed: backup \"%s\" cannot be restored",
+                            d->pinned_label);
+        else
+            pgp_err_context(err, "restore failed");
     }
     ts_map_free(&ts);
     return rc;
@@ -529,8 +536,12 @@ static void next_info(const Drill *d, DrillNext *n, const char *globals[6], char
                      .repo_path = d->env->restore.repo_path, .stored = d->stored,
                      .report_file = d->o->report, .bin_dir = d->srv.bin_dir,
                      .port = d->srv.port, .db = d->srv.maint_db, .db_user = d->o->db_user,
-                     .os_user = pw != NULL ? pw->pw_name : NULL, .label = d->rep.has_backup ? d->rep.backup.label : NULL,
+                     .os_user = pw != NULL ? pw->pw_name : NULL,
+                     .label = d->rep.has_backup           ? d->rep.backup.label
+                              : d->pinned_label[0] != '\0' ? d->pinned_label
+                                                           : NULL,
                      .server_ran = d->rep.has_wal, .tool_error = d->srv.log.last_tool_error[0],
+                     .corrupt = d->restore_corrupt,
                      .hint = d->first_hint};
 }
 

@@ -20,6 +20,7 @@ typedef struct CryptFilter {
     PipeFilter base;
     const CryptoRepoKey *key;
     char *name;
+    char *label;                /* decryption's errors call the object this; NULL: name */
     CryptoSealer *sealer;       /* encryption */
     CryptoOpener *opener;       /* decryption, once the header is complete */
     uint8_t header[CRYPTO_STREAM_HEADER_LEN];
@@ -43,6 +44,7 @@ static void crypt_destroy(PipeFilter *f)
     free(c->buf);
     free(c->out);
     free(c->name);
+    free(c->label);
 }
 
 static int crypt_buffers(CryptFilter *c, size_t chunk, bool encrypt, PgpErr *err)
@@ -156,7 +158,8 @@ int pipe_encrypt_new(const CryptoRepoKey *k, const char *name, const CryptoStrea
 static int decrypt_context(CryptFilter *c, PgpErr *err)
 {
     char q[PGP_QUOTE_BUF];
-    return pgp_err_context(err, "decryption of \"%s\"", pgp_quote(c->name, q));
+    return pgp_err_context(err, "decryption of \"%s\"",
+                           pgp_quote(c->label != NULL ? c->label : c->name, q));
 }
 
 static int open_emit(CryptFilter *c, const uint8_t *in, size_t len, bool final, PgpErr *err)
@@ -224,5 +227,16 @@ int pipe_decrypt_new(const CryptoRepoKey *k, const char *name, PipeSink next,
     if (rc != 0)
         return rc;
     *out = &c->base;
+    return 0;
+}
+
+int pipe_decrypt_set_label(PipeFilter *f, const char *label, PgpErr *err)
+{
+    CryptFilter *c = (CryptFilter *)f;
+    char *copy = strdup(label);
+    if (copy == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    free(c->label);
+    c->label = copy;
     return 0;
 }

@@ -105,8 +105,8 @@ typedef struct ReadChain {
     PipeFilter *head;
 } ReadChain;
 
-static int read_chain_build(ReadChain *c, const ObjectReadOptions *opt, PipeSink out,
-                            PgpErr *err)
+static int read_chain_build(ReadChain *c, const char *path, const ObjectReadOptions *opt,
+                            PipeSink out, PgpErr *err)
 {
     memset(c, 0, sizeof *c);
     int rc = 0;
@@ -129,6 +129,9 @@ static int read_chain_build(ReadChain *c, const ObjectReadOptions *opt, PipeSink
     if (rc == 0 && opt->seal.key != NULL)
         rc = pipe_decrypt_new(opt->seal.key, opt->seal.ad, pipe_filter_sink(c->dec), &c->decrypt,
                               err);
+    /* "decryption of \"pgpitr/content-addressed\"" would name no object: name its path */
+    if (rc == 0 && c->decrypt != NULL && strcmp(opt->seal.ad, OBJECT_AD_CONTENT) == 0)
+        rc = pipe_decrypt_set_label(c->decrypt, path, err);
     if (c->decrypt != NULL)
         c->head = c->decrypt;
     return rc;
@@ -199,7 +202,7 @@ int object_io_read_verify(Storage *s, const char *path, const ObjectReadOptions 
     int rc = buf != NULL ? seal_check(&opt->seal, err)
                          : PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     if (rc == 0)
-        rc = read_chain_build(&c, opt, (PipeSink){count_write, &count}, err);
+        rc = read_chain_build(&c, path, opt, (PipeSink){count_write, &count}, err);
     if (rc == 0)
         rc = pump(s, path, c.head, buf, size, &res->stored, err);
     res->size = count.n;

@@ -249,6 +249,31 @@ int repo_identity_to_json(const RepoIdentity *id, char **out, size_t *len, PgpEr
     return 0;
 }
 
+/* A key document already there while repo.json is not: another first use is binding right
+ * now, or one stopped (crashed, killed) between the two writes. Either way that document is
+ * the repository's key from now on: with the same master key it is simply used. With another
+ * one the plain "wrong master key" would puzzle an operator who believes the repository is
+ * new, so the error says where the document came from and what to do. */
+static int leftover_key(Repo *r, PgpErr *err)
+{
+    int rc = load_key(r, err);
+    if (rc != PGP_ERR_KEY)
+        return rc;
+    /* a binder that won the race meanwhile wrote repo.json too: a plain wrong key then */
+    StorageInfo info;
+    PgpErr ignored;
+    if (storage_stat(r->storage, REPO_JSON, &info, &ignored) != PGP_ERR_NOT_FOUND)
+        return rc;
+    PGP_FAIL(err, PGP_ERR_KEY, "repository has no %s yet, but holds a key document (%s) "
+             "wrapped by another master key: an earlier first use with another key stopped "
+             "before writing %s, or one is running now", REPO_JSON, REPO_LAYOUT_KEY_DOC,
+             REPO_JSON);
+    pgp_err_hint(err, "configure the master key of that first use; if nothing else was ever "
+                 "stored in this repository, removing %s lets this key make a new one",
+                 REPO_LAYOUT_KEY_DOC);
+    return PGP_ERR_KEY;
+}
+
 /* A fresh repository key, wrapped and written never-replace before repo.json: repo.json
  * never names an encryption whose key is not in place. A process that loses the race (or
  * finds the document of one that stopped before writing repo.json) unwraps that document
@@ -265,7 +290,7 @@ static int make_key(Repo *r, PgpErr *err)
         rc = storage_put_all(r->storage, REPO_LAYOUT_KEY_DOC, 0, json, strlen(json), err);
     free(json);
     if (rc == PGP_ERR_CONFLICT)
-        return load_key(r, err);
+        return leftover_key(r, err);
     return rc != 0 ? pgp_err_context(err, "cannot write the repository key") : 0;
 }
 
@@ -343,8 +368,13 @@ int repo_key_rotate(Repo *r, CryptoMaster *new_master, PgpErr *err)
         rc = PGP_FAIL(err, PGP_ERR_CONFIG, "repository is not encrypted: no key to rotate");
     if (rc == 0)
         rc = storage_get_all(r->storage, REPO_LAYOUT_KEY_DOC, REPO_KEY_DOC_MAX, &text, &len, err);
-    if (rc == 0)
+    if (rc == 0) {
         rc = crypto_repo_key_rewrap(text, len, r->crypto.master, new_master, &json, err);
+        /* it unwrapped when the repository was opened: another rotation came in between */
+        if (rc == PGP_ERR_KEY)
+            pgp_err_context(err, "the key document changed since the repository was opened "
+                            "(rotated meanwhile?)");
+    }
     /* Replaced atomically: a reader sees the old document or the new one, never a mix. */
     if (rc == 0)
         rc = storage_put_all(r->storage, REPO_LAYOUT_KEY_DOC, STORAGE_WRITE_REPLACE, json,

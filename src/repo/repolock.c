@@ -80,13 +80,14 @@ const char *repo_lock_kind_name(RepoLockKind kind)
     case REPO_LOCK_BACKUP: return "backup";
     case REPO_LOCK_EXPIRE: return "expire";
     case REPO_LOCK_READ: return "read";
+    case REPO_LOCK_KEY: return "key";
     }
     return "unknown";
 }
 
 static int kind_parse(const char *s)
 {
-    for (int k = REPO_LOCK_BACKUP; k <= REPO_LOCK_READ; k++)
+    for (int k = REPO_LOCK_BACKUP; k <= REPO_LOCK_KEY; k++)
         if (strcmp(s, repo_lock_kind_name((RepoLockKind)k)) == 0)
             return k;
     return -1;
@@ -97,7 +98,8 @@ static bool conflicts(RepoLockKind mine, int theirs)
 {
     if (theirs < 0 || mine == REPO_LOCK_EXPIRE || theirs == REPO_LOCK_EXPIRE)
         return true;
-    return mine == REPO_LOCK_BACKUP && theirs == REPO_LOCK_BACKUP;
+    return (mine == REPO_LOCK_BACKUP && theirs == REPO_LOCK_BACKUP) ||
+           (mine == REPO_LOCK_KEY && theirs == REPO_LOCK_KEY);
 }
 
 /* ---- time ------------------------------------------------------------------------------- */

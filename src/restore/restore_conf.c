@@ -281,12 +281,22 @@ static int restore_command_text(const RestoreRecoveryConf *c, char **cmd, PgpErr
     if (rc == 0 && repo)
         rc = check_path("repository path", c->repo, "rename the repository directory (or the "
                         "directory holding it) to a name without a line break", err);
+    for (size_t i = 0; rc == 0 && i < c->n_env; i++)
+        rc = check_path(c->env[i].name, c->env[i].value, "set it in a configuration file "
+                        "given with --config instead", err);
     if (rc != 0)
         return rc;
     size_t len = 0;
     FILE *f = open_memstream(cmd, &len);
     if (f == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
+    /* PostgreSQL runs restore_command through /bin/sh: assignments before the program are
+     * in its environment only */
+    for (size_t i = 0; i < c->n_env; i++) {
+        fprintf(f, "%s=", c->env[i].name);
+        restore_sh_word(f, c->env[i].value, true);
+        fputc(' ', f);
+    }
     restore_sh_word(f, c->bin, true);
     if (config) {
         fputs(" --config ", f);

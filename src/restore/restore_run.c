@@ -434,6 +434,7 @@ static int recovery_text(Restore *r, const RestoreCommandPaths *paths, PgpErr *e
 {
     const RestoreRequest *req = r->req;
     RestoreRecoveryConf conf = {.bin = paths->bin, .config = paths->config, .repo = paths->repo,
+                                .env = req->env.command_env, .n_env = req->env.n_command_env,
                                 .label = r->m->label, .target = &req->target,
                                 .timeline = r->plan->target_tli, .standby = req->standby,
                                 .archive_mode = req->archive_mode, .settings = req->settings,

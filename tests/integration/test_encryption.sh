@@ -8,8 +8,9 @@
 # others are exit 14 and write nothing; encryption configured against this repository
 # without it, and the other way round, are refused; a table stored as chunks comes back, verify
 # passes, a second backup and expire of the first keep what both share (archive-push with
-# --jobs 2 throughout); key rotate rewraps the key document without touching an object, after
-# which only the new master key opens the repository; a tampered WAL object is fatal to
+# --jobs 2 throughout); key rotate is refused (exit 13, nothing written) while another rotation
+# holds the key lock, then rewraps the key document without touching an object, after which
+# only the new master key opens the repository; a tampered WAL object is fatal to
 # archive-get (exit above 125).
 # repo-encryption: plain -- it makes its own encrypted and unencrypted repositories, with keys of its own
 # shellcheck source=tests/integration/lib.sh
@@ -166,6 +167,23 @@ doc_before=$(repo_read "$REPO" keys/repo-key.json)
 objects_before=$(repo_listing "$REPO" | grep -v '^keys/' | md5sum)
 pgpe key rotate
 assert_rc 2 "key rotate without a new key"
+# One rotation at a time: a live key lock holder (another rotation) refuses this one.
+sleep 600 &
+HOLDER_PID=$!
+track_pid "$HOLDER_PID"
+jq -n --arg host "$(uname -n)" --arg boot "$(cat /proc/sys/kernel/random/boot_id)" \
+    --argjson pid "$HOLDER_PID" --argjson start "$(sed -E 's/^.*\) //' "/proc/$HOLDER_PID/stat" | cut -d' ' -f20)" \
+    --arg since "$(date -u -d '-1 min' +%Y-%m-%dT%H:%M:%SZ)" --arg beat "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    '{kind: "key", command: "key rotate", pid: $pid, host: $host, boot_id: $boot,
+      proc_start: $start, since: $since, heartbeat: $beat}' | repo_write "$REPO" locks/key-test.json
+pgpe key rotate --new-key-file "$NEW_KEY"
+assert_rc 13 "key rotate while another rotation holds the key lock"
+assert_contains "$ERR" "locked by key rotate (pid $HOLDER_PID " "the error names the other rotation"
+assert_eq "$doc_before" "$(repo_read "$REPO" keys/repo-key.json)" "the key document after the refused rotation"
+kill -TERM "$HOLDER_PID"
+wait "$HOLDER_PID" 2>/dev/null || true
+untrack_pid "$HOLDER_PID"
+repo_rm "$REPO" locks/key-test.json
 pgpe key rotate --new-key-file "$NEW_KEY"
 assert_rc 0 "key rotate ($ERR)"
 assert_ne "$doc_before" "$(repo_read "$REPO" keys/repo-key.json)" "the key document after rotation"

@@ -6,6 +6,7 @@
 # with characters that need encoding, exact bytes back, one byte corrupted, removal, debris
 # (a local temp file; an unfinished multipart upload on S3), and, on S3, a wrong secret
 # refused: the server really checks the signatures the helpers make.
+# repo-encryption: plain -- it checks the raw vocabulary on objects it makes up, in a repository pgpitr never opened (test_repo_tools checks the encrypted reads and writes)
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 source "$HERE/lib.sh"

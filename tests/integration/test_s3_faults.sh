@@ -85,7 +85,7 @@ for f in "$WORK"/kept/*; do
     name=$(basename "$f")
     [[ "$name" =~ ^[0-9A-F]{24}$ ]] || continue
     [[ "$name" > "$last" ]] && continue     # given to archive_command, never reported archived
-    grep -q "/$name-$(sha256_of "$f")\." <<<"$keys" || fail "archived segment $name is not in the bucket"
+    grep -q "/$name-$(repo_content_hex "$(sha256_of "$f")")\." <<<"$keys" || fail "archived segment $name is not in the bucket"
     archive_get_cmp "$REPO" "$name" "$f"
     n=$((n + 1))
 done

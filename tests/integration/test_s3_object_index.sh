@@ -68,7 +68,7 @@ log "second backup: $reused2 of $files2 files reused, $heads2 HEAD(s) of objects
 [ "$lists2" -le 257 ] || fail "second backup listed objects/ $lists2 times (256 directories + objects/)"
 
 # the distinct objects a restore of "second" checks
-s3_get ix/backup/second/manifest.json "$WORK/tmp/manifest.json"
+repo_read "$REPO" backup/second/manifest.json >"$WORK/tmp/manifest.json"   # decrypted in an encrypted run
 objects=$(jq -r '.entries[] | select(.object) | .object' "$WORK/tmp/manifest.json" | sort -u | wc -l)
 mkdir_pg "$WORK/dst"
 pgp_capture --repo "$REPO" restore --pgdata "$WORK/dst/data" --jobs 2

@@ -23,6 +23,15 @@ log "one push takes ${push_ms} ms; kill delays 0-${max_delay_ms} ms"
 
 ms_to_s() { printf '%d.%03d\n' $(($1 / 1000)) $(($1 % 1000)); }
 
+# decode_object PATH: zstd's decoding of a local object; in an encrypted run pgpitr's
+# (repo-get authenticates, decrypts and decompresses).
+decode_object() {
+    if [ "$REPO_ENCRYPT" = 1 ]; then
+        as_pg "$PGPITR" --repo "$REPO" repo-get "${1#"$REPO"/}" 2>/dev/null
+    else
+        zstd -q -d -c "$1" 2>/dev/null
+    fi
+}
 # verify_repo: every final-name object decodes to the original, through pgpitr and through
 # an independent decoder; repo.json, when present, is complete.
 verify_repo() {
@@ -36,7 +45,7 @@ verify_repo() {
         w=$(object_walname "$o")
         [ -n "${orig[$w]:-}" ] || fail "$what: unexpected object $o"
         case "$o" in
-            *.zst) zstd -q -d -c "$o" 2>/dev/null | cmp -s - "${orig[$w]}" ||
+            *.zst) decode_object "$o" | cmp -s - "${orig[$w]}" ||
                        fail "$what: $o under a final name does not decode to $w ($(file_size "$o") bytes)" ;;
         esac
         archive_get_cmp "$REPO" "$w" "${orig[$w]}"

@@ -1,7 +1,8 @@
 /*
  * test_drill_next.c - the next step printed after a drill (src/drill/drill_next.c): shell
  * quoting, the commands for a kept server (start, connect, stop, remove), the same drill
- * again with --keep, the failure's own HINT and `pgpitr verify` when recovery stopped, and a
+ * again with --keep, the failure's own HINT and `pgpitr verify` when recovery stopped or the
+ * restore found a damaged object, and a
  * HINT that never holds `rm -rf` nor half a command.
  */
 #include "pgpitr/drill/drill_next.h"
@@ -231,6 +232,29 @@ START_TEST(recovery_stopped)
 }
 END_TEST
 
+/* The restore itself stopped at a damaged object (a flipped bit, a tampered object of an
+ * encrypted repository): no server ran; the next step is verify of that backup, which finds
+ * every damaged object it needs and the other backups sharing them. */
+START_TEST(restore_corrupt)
+{
+    DrillNext n = next_of();
+    n.corrupt = true;
+    n.server_ran = false;
+    n.hint = "everything this restore created was removed";
+    DrillReport r;
+    failed_report(&r, false, NULL);
+    char *text = printed(&n, &r);
+    ck_assert_str_eq(text,
+        "  report:  /var/lib/pgpitr/drill/20261122T040000Z-3fa9.json\n"
+        "  next:    everything this restore created was removed\n"
+        "           verify:  /usr/bin/pgpitr --repo /var/lib/pgpitr verify --backup base1  "
+        "# a damaged object: this finds every one the backup needs, and the other backups "
+        "sharing them\n");
+    free(text);
+    drill_report_free(&r);
+}
+END_TEST
+
 Suite *suite_drill_next(void)
 {
     Suite *s = suite_create("drill_next");
@@ -241,6 +265,7 @@ Suite *suite_drill_next(void)
     tcase_add_test(tc, again_with_keep);
     tcase_add_test(tc, rto_missed);
     tcase_add_test(tc, recovery_stopped);
+    tcase_add_test(tc, restore_corrupt);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -127,6 +127,12 @@ START_TEST(content_named)
     fx_flip_bit(fx.root, res.path, FX_FLIP_MIDDLE);
     ck_assert_int_eq(read_back(res.path, r, &m, &err), PGP_ERR_CORRUPT);
     free(m.buf);
+    /* the error names the object by its path, not by the constant it is read under */
+    char want[REPO_PATH_MAX + 32];
+    snprintf(want, sizeof want, "decryption of \"%s\": chunk ", res.path);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "%s", err.msg);
+    ck_assert_ptr_nonnull(strstr(err.msg, "fails authentication"));
+    ck_assert_ptr_null(strstr(err.msg, OBJECT_AD_CONTENT));
 }
 END_TEST
 

@@ -157,9 +157,51 @@ START_TEST(race)
     ck_assert_str_eq(ka, kb);
     ck_assert_int_eq(repo_bind(c, &fx_id, &err), PGP_ERR_KEY);
     fx_assert_printable_err(&err, NULL);
+    /* repo.json is there by now: a plain wrong key, not an interrupted first use */
+    ck_assert_msg(strstr(err.msg, "wrong master key") != NULL, "%s", err.msg);
     repo_free(a);
     repo_free(b);
     repo_free(c);
+}
+END_TEST
+
+/* A first bind that stopped between its two writes (keys/repo-key.json there, repo.json
+ * not): the next bind with the same master key uses that document's key and completes; one
+ * with another master key is PGP_ERR_KEY saying a key document of an earlier first use is
+ * there without repo.json, with a HINT, and writes nothing. */
+START_TEST(first_bind_interrupted)
+{
+    PgpErr err;
+    bound(true, 0x42);
+    char *doc = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(storage_get_all(st, REPO_LAYOUT_KEY_DOC, 4096, &doc, &len, &err), 0);
+    ck_assert_int_eq(storage_remove(st, REPO_LAYOUT_IDENTITY, &err), 0);   /* the crash */
+    Repo *r = open_with(st, true, master(0x44), 0, &err);
+    ck_assert_int_eq(repo_bind(r, &fx_id, &err), PGP_ERR_KEY);
+    fx_assert_printable_err(&err, NULL);
+    ck_assert_msg(strstr(err.msg, "has no repo.json yet, but holds a key document") != NULL,
+                  "%s", err.msg);
+    ck_assert_ptr_nonnull(strstr(err.hint, "master key of that first use"));
+    repo_free(r);
+    StorageInfo info;
+    ck_assert_int_eq(storage_stat(st, REPO_LAYOUT_IDENTITY, &info, &err), PGP_ERR_NOT_FOUND);
+    char *again = NULL;
+    ck_assert_int_eq(storage_get_all(st, REPO_LAYOUT_KEY_DOC, 4096, &again, &len, &err), 0);
+    ck_assert_str_eq(doc, again);   /* the document is left as it was */
+    free(again);
+    free(doc);
+    /* the master key of the first use completes the bind with that document's key */
+    r = open_with(st, true, master(0x42), 0, &err);
+    ck_assert_int_eq(repo_bind(r, &fx_id, &err), 0);
+    char k1[CRYPTO_NAME_HEX_LEN + 1], k2[CRYPTO_NAME_HEX_LEN + 1];
+    keyed(r, k1);
+    repo_free(r);
+    r = open_with(st, true, master(0x42), 0, &err);
+    ck_assert(repo_is_bound(r));
+    keyed(r, k2);
+    ck_assert_str_eq(k1, k2);
+    repo_free(r);
 }
 END_TEST
 
@@ -234,6 +276,7 @@ Suite *suite_repo_crypto(void)
     tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, bind_then_open);
+    tcase_add_test(tc, first_bind_interrupted);
     tcase_add_test(tc, encrypted_refuses_before_writing);
     tcase_add_test(tc, plain_refuses_encryption);
     tcase_add_test(tc, race);

@@ -160,17 +160,19 @@ static char *end_capture(int saved, const char *file)
 
 START_TEST(conflict_matrix)
 {
-    static const RepoLockKind kinds[] = {REPO_LOCK_BACKUP, REPO_LOCK_EXPIRE, REPO_LOCK_READ};
+    static const RepoLockKind kinds[] = {REPO_LOCK_BACKUP, REPO_LOCK_EXPIRE, REPO_LOCK_READ,
+                                         REPO_LOCK_KEY};
     /* conflict[held][wanted] */
-    static const bool conflict[3][3] = {
-        {true, true, false},    /* BACKUP held: backup, expire wait; readers run */
-        {true, true, true},     /* EXPIRE excludes everything */
-        {false, true, false},   /* READ held: only expire waits */
+    static const bool conflict[4][4] = {
+        {true, true, false, false},    /* BACKUP held: backup, expire wait; readers run */
+        {true, true, true, true},      /* EXPIRE excludes everything */
+        {false, true, false, false},   /* READ held: only expire waits */
+        {false, true, false, true},    /* KEY held: another rotation and expire wait */
     };
     char pid[32];
     snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
-    for (int a = 0; a < 3; a++) {
-        for (int b = 0; b < 3; b++) {
+    for (int a = 0; a < 4; a++) {
+        for (int b = 0; b < 4; b++) {
             PgpErr err;
             RepoLock *first = NULL, *second = NULL;
             ck_assert_int_eq(take(kinds[a], "first-cmd", 0, -1, &first, &err), 0);

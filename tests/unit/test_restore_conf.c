@@ -426,6 +426,54 @@ START_TEST(restore_command_config_and_repo)
 }
 END_TEST
 
+/* Settings restore got from its environment (an encrypted repository's key settings) go
+ * before the program as shell assignments, quoted like the paths ('%' doubled for
+ * PostgreSQL); a line break in one is refused, naming it. Through /bin/sh the value reaches
+ * the program's environment intact. */
+START_TEST(restore_command_env)
+{
+    int rc;
+    PgpErr err;
+    RestoreTargetSpec t = {.kind = RESTORE_TARGET_LATEST};
+    RestoreCommandEnv env[] = {{"PGPITR_ENCRYPTION", "aes-256-gcm"},
+                               {"PGPITR_ENCRYPTION_KEY_COMMAND", "/opt/get key 100% it's"}};
+    RestoreRecoveryConf c = {.target = &t, .config = "/etc/p.conf", .repo = "", .env = env,
+                             .n_env = 2};
+    char *text = conf_full(&c, &rc, &err);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "restore_command = 'PGPITR_ENCRYPTION=aes-256-gcm "
+                               "PGPITR_ENCRYPTION_KEY_COMMAND=''/opt/get key 100%% "
+                               "it''\\\\''''s'' /usr/bin/pgpitr --config /etc/p.conf "
+                               "archive-get %f \"%p\"'\n") != NULL, "%s", text);
+    free(text);
+    /* the program: printenv of the variable, after the config parser's unquoting and '%%' */
+    c.config = NULL;
+    text = conf_full(&c, &rc, &err);
+    char *cmd = guc_value(text, "restore_command");
+    char *at = strstr(cmd, "/usr/bin/pgpitr");
+    ck_assert_ptr_nonnull(at);
+    strcpy(at, "printenv PGPITR_ENCRYPTION_KEY_COMMAND");
+    for (char *r = cmd, *w = cmd;; r++) {
+        if (r[0] == '%' && r[1] == '%')
+            r++;
+        if ((*w++ = *r) == '\0')
+            break;
+    }
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[256] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+    pclose(p);
+    ck_assert_str_eq(line, "/opt/get key 100% it's\n");
+    free(cmd);
+    free(text);
+    env[1].value = "/opt/get\nkey";
+    ck_assert_ptr_null(conf_full(&c, &rc, &err));
+    ck_assert_int_eq(rc, PGP_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "PGPITR_ENCRYPTION_KEY_COMMAND"));
+}
+END_TEST
+
 /* --standby: the backup's primary_conninfo & co. are not emptied, and the standby follows the
  * newest timeline unless one was asked for. */
 START_TEST(recovery_settings_standby)
@@ -582,6 +630,7 @@ Suite *suite_restore_conf(void)
     tcase_add_test(tc, restore_command_quoting);
     tcase_add_test(tc, restore_command_line_breaks);
     tcase_add_test(tc, restore_command_config_and_repo);
+    tcase_add_test(tc, restore_command_env);
     tcase_add_test(tc, recovery_settings_standby);
     tcase_add_test(tc, tablespace_map_text);
     tcase_add_test(tc, delta_clean);

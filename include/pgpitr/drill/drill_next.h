@@ -34,6 +34,7 @@ typedef struct DrillNext {
     const char *label;           /* the backup restored; NULL or "" if none */
     bool server_ran;             /* the drill server was started (its log exists) */
     bool tool_error;             /* restore_command (pgpitr archive-get) reported an error */
+    bool corrupt;                /* the restore stopped at a damaged object of the backup */
     const char *hint;            /* the first error's HINT, NULL or "" if none */
 } DrillNext;
 

@@ -89,6 +89,10 @@ int pipe_encrypt_new(const CryptoRepoKey *k, const char *name, const CryptoStrea
  * with every filter: write to a temporary name, commit only after finish). */
 int pipe_decrypt_new(const CryptoRepoKey *k, const char *name, PipeSink next,
                      PipeFilter **out, PgpErr *err);
+/* What the errors of decryption filter f call the object ("decryption of \"LABEL\": ...")
+ * when the name it is read under does not say which object it is (content-addressed objects
+ * share one constant name): its path in the repository, say. Default: the name. */
+int pipe_decrypt_set_label(PipeFilter *f, const char *label, PgpErr *err);
 
 /* Pass-through filters with results, valid after finish. */
 int pipe_sha256_new(PipeSink next, PipeFilter **out, PgpErr *err);

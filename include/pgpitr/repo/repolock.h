@@ -9,6 +9,10 @@
  *   EXPIRE   taken by expire        excludes everything
  *   READ     verify, restore, drill excludes EXPIRE (readers and one backup run together:
  *                                   a backup only adds objects)
+ *   KEY      key rotate             excludes KEY and EXPIRE: two rotations rewriting the key
+ *                                   document at once could leave it wrapped by a key neither
+ *                                   operator was told about; readers and backups already hold
+ *                                   the unwrapped repository key and are not disturbed
  * archive-push and archive-get never take a lock: they only add or read WAL, and expire never
  * removes WAL a retained backup needs.
  *
@@ -34,6 +38,7 @@ typedef enum {
     REPO_LOCK_BACKUP,
     REPO_LOCK_EXPIRE,
     REPO_LOCK_READ,
+    REPO_LOCK_KEY,
 } RepoLockKind;
 
 typedef struct RepoLock RepoLock;
@@ -69,7 +74,7 @@ int repo_lock_acquire(Storage *s, RepoLockKind kind, const RepoLockOptions *o, R
                       PgpErr *err);
 void repo_lock_release(RepoLock *l);    /* removes the holder object; NULL is a no-op */
 
-const char *repo_lock_kind_name(RepoLockKind kind);  /* "backup", "expire", "read" */
+const char *repo_lock_kind_name(RepoLockKind kind);  /* "backup", "expire", "read", "key" */
 
 #define REPO_LOCK_LABEL_MAX 64
 #define REPO_LOCK_COMMAND_MAX 64

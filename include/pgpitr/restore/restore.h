@@ -62,12 +62,24 @@ typedef struct RestoreTablespaceMap {
 /* What restore takes from the command's settings (the command looks them up: cmd_restore_env):
  * where the repository and the configuration came from, for restore_command
  * (restore_command_paths), pg-bin and lease-ttl as given. */
+/* One environment assignment restore_command carries (NAME='VALUE' before the program). */
+typedef struct RestoreCommandEnv {
+    const char *name;            /* a PGPITR_* variable: letters, digits, '_' */
+    const char *value;           /* quoted by the writer; no line break (PGP_ERR_CONFIG) */
+} RestoreCommandEnv;
+
 typedef struct RestoreEnv {
     const char *config_path;     /* the configuration file that was read; NULL: none */
     const char *repo_path;       /* the repository as given; NULL: unset */
     bool repo_from_config;       /* repo_path came from the configuration file */
     const char *pg_bin;          /* pg-bin (PGPITR_PG_BIN > config); NULL: unset */
     const char *lease_ttl;       /* lease-ttl (recovery_lease_ttl parses it); NULL: unset */
+    /* Settings restore got from its environment that restore_command needs but the server
+     * running it will not have (PostgreSQL's startup process does not inherit the operator's
+     * shell): an encrypted repository's key settings, names of files and commands, never a
+     * key. NULL when n_command_env is 0. */
+    const RestoreCommandEnv *command_env;
+    size_t n_command_env;
 } RestoreEnv;
 
 typedef struct RestoreRequest {

@@ -21,6 +21,8 @@ typedef struct RestoreRecoveryConf {
     const char *bin;                    /* pgpitr binary for restore_command */
     const char *config;                 /* --config FILE of restore_command; NULL or "": none */
     const char *repo;                   /* --repo PATH of restore_command; NULL or "": none */
+    const RestoreCommandEnv *env;       /* NAME='VALUE' before the program; NULL when n_env 0 */
+    size_t n_env;
     const char *label;                  /* backup label, for the comment line */
     const RestoreTargetSpec *target;    /* kind, value, exclusive, action */
     uint32_t timeline;                  /* recovery_target_timeline; 0: not written */
@@ -36,7 +38,7 @@ typedef struct RestoreRecoveryConf {
 /*
  * The settings restore appends to postgresql.auto.conf, malloc'd in *out:
  *   # added by pgpitr restore of backup <label>
- *   restore_command = '<bin> [--config <config>] [--repo <repo>] archive-get %f "%p"'
+ *   restore_command = '[NAME=VALUE ...] <bin> [--config <config>] [--repo <repo>] archive-get %f "%p"'
  *   recovery_target = '' ... recovery_target_xid = ''   (the four not used, emptied)
  *   recovery_target_time = '2026-11-22 03:15:07.25+00'  (UTC, always "+00"), or
  *     recovery_target_lsn = 'X/X' | recovery_target_xid = 'N' | recovery_target_name = '...' |
