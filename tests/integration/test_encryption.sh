@@ -158,6 +158,21 @@ pgpe verify --jobs 2
 assert_rc 0 "verify after expire ($OUT $ERR)"
 pg_stop src
 
+# drill_ok WHAT: a drill of the newest backup to the latest archived WAL passes, and info
+# reads its (encrypted) report back as the latest drill.
+drill_ok() {
+    mkdir_pg "$WORK/dtmp"
+    TMPDIR="$WORK/dtmp" pgpe drill --max-tables 20 --output json
+    assert_rc 0 "drill $1 ($ERR)"
+    local id
+    id=$(jq -r .id <<<"$OUT")
+    assert_eq passed "$(jq -r .status <<<"$OUT")" "drill $1: status"
+    pgpe info --output json
+    assert_eq "$id" "$(jq -r .latest_drill.id <<<"$OUT")" "info's latest drill after the drill $1"
+}
+log "a drill before the rotation"
+drill_ok "before the rotation"
+
 log "key rotate"
 NEW_KEY="$WORK/new.key"
 openssl rand -hex 32 >"$NEW_KEY"
@@ -193,6 +208,8 @@ assert_rc 14 "the old master key after rotation"
 write_conf "$CONF" "$NEW_KEY"
 pgpe verify --jobs 2
 assert_rc 0 "verify with the new master key ($OUT $ERR)"
+log "a drill after the rotation"
+drill_ok "after the rotation"
 
 log "a tampered WAL object"
 repo_keys "$REPO" >"$WORK/keys"
