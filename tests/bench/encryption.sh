@@ -117,22 +117,10 @@ rounds() {
 }
 
 make_wal() {
-  local start_lsn made=0 t0=$SECONDS need last
-  start_lsn=$(psql_q "SELECT pg_current_wal_lsn()")
-  need=$(( (NSEG + 2) * SEG ))
+  local t0=$SECONDS last
   log "pgbench until $((NSEG + 2)) segments of WAL (at most $MAXSEC s)"
-  while :; do
-    "$PGBIN/pgbench" -h "$W/sock" -p "$PORT" -U postgres -n -c 4 -j 2 -T 10 postgres \
-      >>"$W/log/pgbench-run.log" 2>&1 || { tail -n 20 "$W/log/pgbench-run.log" >&2; die "pgbench failed"; }
-    made=$(psql_q "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$start_lsn')::bigint")
-    [ "$made" -ge "$need" ] && break
-    # full-page images again after a checkpoint, as in production (and WAL comes quicker)
-    psql_q "CHECKPOINT"
-    [ $((SECONDS - t0)) -ge "$MAXSEC" ] && break
-  done
-  last=$(psql_q "SELECT pg_walfile_name(pg_switch_wal())")
-  for _ in $(seq 1 3000); do [ -e "$W/pgdata/pg_wal/archive_status/$last.done" ] && break; sleep 0.1; done
-  [ -e "$W/pgdata/pg_wal/archive_status/$last.done" ] || die "segment $last was not archived"
+  pgbench_until_wal $(( (NSEG + 2) * SEG )) "$MAXSEC"
+  last=$WAL_LAST
   # completed segments before the one pg_switch_wal() closed (its zero tail flatters zstd)
   mapfile -t SEGS < <(cd "$W/pgdata/pg_wal/archive_status" && ls -1 \
     | sed -n 's/^\([0-9A-F]\{24\}\)\.done$/\1/p' | sort | awk -v last="$last" '$1 < last' \
@@ -141,7 +129,7 @@ make_wal() {
   [ "${#SEGS[@]}" -eq $((NSEG + 1)) ] || log "only ${#SEGS[@]} segments within $MAXSEC s; measuring those"
   local name
   for name in "${SEGS[@]}"; do cp "$W/pgdata/pg_wal/$name" "$W/segs/$name"; done
-  log "pgbench: $((SECONDS - t0)) s, $((made / 1048576)) MiB of WAL"
+  log "pgbench: $((SECONDS - t0)) s, $((WAL_MADE / 1048576)) MiB of WAL"
 }
 
 # push_get: every segment pushed by both contestants, then fetched back by both; the first

@@ -384,3 +384,27 @@ set_module() {
   done
   die "the archiver did not restart after archive_library changed"
 }
+
+# pgbench_until_wal BYTES MAXSEC: pgbench runs of 10 s against the bench cluster ($W, $PORT)
+# until BYTES of WAL were written or MAXSEC seconds passed, a CHECKPOINT between runs (the next
+# run's first change of every page is a full-page image again, as in production right after
+# checkpoints, and WAL comes quicker); then a WAL switch, waited for in the archive. Sets
+# WAL_MADE (bytes written) and WAL_LAST (the segment the switch closed, archived).
+pgbench_until_wal() {
+  local need=$1 maxsec=$2 start_lsn t0=$SECONDS
+  start_lsn=$(psql_q "SELECT pg_current_wal_lsn()")
+  WAL_MADE=0
+  while :; do
+    "$PGBIN/pgbench" -h "$W/sock" -p "$PORT" -U postgres -n -c 4 -j 2 -T 10 postgres \
+      >>"$W/log/pgbench-run.log" 2>&1 || { tail -n 20 "$W/log/pgbench-run.log" >&2; die "pgbench failed"; }
+    WAL_MADE=$(psql_q "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$start_lsn')::bigint")
+    [ "$WAL_MADE" -ge "$need" ] && break
+    psql_q "CHECKPOINT"
+    [ $((SECONDS - t0)) -ge "$maxsec" ] && { log "stopping pgbench after ${maxsec} s"; break; }
+  done
+  WAL_LAST=$(psql_q "SELECT pg_walfile_name(pg_switch_wal())")
+  for _ in $(seq 1 6000); do [ -e "$W/pgdata/pg_wal/archive_status/$WAL_LAST.done" ] && break; sleep 0.1; done
+  [ -e "$W/pgdata/pg_wal/archive_status/$WAL_LAST.done" ] ||
+    die "segment $WAL_LAST was not archived: $(tail -n 3 "$W/log/source.log" 2>/dev/null)"
+}
+

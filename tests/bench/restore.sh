@@ -176,25 +176,12 @@ make_backups() {
 }
 
 make_wal() {
-  local start_lsn made=0 t0=$SECONDS need last
-  start_lsn=$(psql_q "SELECT pg_current_wal_lsn()")
-  need=$(( (NSEG + 1) * SEG ))
+  local t0=$SECONDS last
   log "pgbench until $NSEG segments of WAL follow the backups"
-  while :; do
-    "$PGBIN/pgbench" -h "$W/sock" -p "$PORT" -U postgres -n -c 4 -j 2 -T 10 postgres \
-      >>"$W/log/pgbench-run.log" 2>&1 || { tail -n 20 "$W/log/pgbench-run.log" >&2; die "pgbench failed"; }
-    made=$(psql_q "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$start_lsn')::bigint")
-    [ "$made" -ge "$need" ] && break
-    # A checkpoint between runs: the next run's first change of every page is a full-page
-    # image again, as in production right after checkpoints (and WAL comes quicker).
-    psql_q "CHECKPOINT"
-    [ $((SECONDS - t0)) -ge "$MAXSEC" ] && { log "stopping pgbench after ${MAXSEC} s"; break; }
-  done
+  pgbench_until_wal $(( (NSEG + 1) * SEG )) "$MAXSEC"
+  last=$WAL_LAST
   EXPECT=$(psql_q "$CHECK_SQL")
-  last=$(psql_q "SELECT pg_walfile_name(pg_switch_wal())")
-  for _ in $(seq 1 6000); do [ -e "$W/pgdata/pg_wal/archive_status/$last.done" ] && break; sleep 0.1; done
-  [ -e "$W/pgdata/pg_wal/archive_status/$last.done" ] || die "segment $last was not archived: $(tail -n 3 "$W/log/source.log")"
-  log "pgbench: $((SECONDS - t0)) s, $((made / 1048576)) MiB of WAL; last archived segment $last"
+  log "pgbench: $((SECONDS - t0)) s, $((WAL_MADE / 1048576)) MiB of WAL; last archived segment $last"
   stop_postmaster "$W/pgdata"
   # The archived WAL, uncompressed, for the cp contestant (the replay limit).
   mkdir -p "$W/walcopy"
