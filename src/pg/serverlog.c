@@ -104,6 +104,16 @@ static void on_restored(PgServerLog *l, const char *rest)
     }
 }
 
+/* A client's connection refused while the server starts, recovers or stops ("the database
+ * system is in recovery mode", "... is starting up", "... is shutting down"): a consequence,
+ * never the cause. The drill's own probes connect while the startup process fails, so such a
+ * line can follow the FATAL that explains the failure and must not replace it. */
+static bool refused_connection(const char *msg)
+{
+    const char *rest;
+    return starts(msg, "the database system is ", &rest);
+}
+
 static void on_log(PgServerLog *l, const char *msg)
 {
     const char *rest;
@@ -155,7 +165,8 @@ void pg_server_log_feed(PgServerLog *l, const char *line, size_t len)
     const char *name = severities[sev];
     if (strncmp(name, "LOG:", 4) == 0)
         on_log(l, msg);
-    else if (strncmp(name, "FATAL:", 6) == 0 || strncmp(name, "PANIC:", 6) == 0)
+    else if ((strncmp(name, "FATAL:", 6) == 0 || strncmp(name, "PANIC:", 6) == 0) &&
+             !refused_connection(msg))
         copy_text(l->last_fatal, sizeof l->last_fatal, msg, strlen(msg));
     else if (strncmp(name, "ERROR:", 6) == 0)
         copy_text(l->last_error, sizeof l->last_error, msg, strlen(msg));

@@ -57,6 +57,21 @@ START_TEST(recovery_lines)
 }
 END_TEST
 
+/* Seen in CI: the drill's connection probe, refused while the startup process failed, logged
+ * its FATAL after the one that says why recovery failed; the reason named the probe's. */
+START_TEST(refused_connection_keeps_the_cause)
+{
+    PgServerLog l;
+    pg_server_log_init(&l);
+    feed(&l, "2026-12-06 00:43:49.922 UTC [23146] FATAL:  recovery ended before configured recovery target was reached");
+    feed(&l, "2026-12-06 00:43:49.937 UTC [23133] LOG:  startup process (PID 23146) exited with exit code 1");
+    feed(&l, "2026-12-06 00:43:49.955 UTC [23182] FATAL:  the database system is in recovery mode");
+    feed(&l, "2026-12-06 00:43:49.956 UTC [23183] FATAL:  the database system is starting up");
+    feed(&l, "2026-12-06 00:43:49.957 UTC [23184] FATAL:  the database system is shutting down");
+    ck_assert_str_eq(l.last_fatal, "recovery ended before configured recovery target was reached");
+}
+END_TEST
+
 START_TEST(errors_and_noise)
 {
     PgServerLog l;
@@ -313,6 +328,7 @@ Suite *suite_drill_serverlog(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, recovery_lines);
     tcase_add_test(tc, errors_and_noise);
+    tcase_add_test(tc, refused_connection_keeps_the_cause);
     tcase_add_test(tc, timestamps);
     tcase_add_test(tc, poll_and_tail);
     tcase_add_test(tc, excerpt_after_recovery);
