@@ -53,13 +53,14 @@ static int put(const CmdSettings *s, const char *path, bool replace, PgpErr *err
     if (rc == 0)
         rc = meta_writer_open_ad(st, seal.key, seal.ad, path, replace ? STORAGE_WRITE_REPLACE : 0,
                                  &w, err);
+    bool opened = rc == 0;   /* errors from here on are about path: say so */
     if (rc == 0)
         rc = copy_in(w, err);
     if (rc == 0)
         rc = meta_writer_commit(w, err);   /* frees w, also on error */
     else
         meta_writer_abort(w);
-    if (rc != 0 && w != NULL)
+    if (rc != 0 && opened)
         pgp_err_context(err, "%s", path);
     repo_free(repo);
     storage_free(st);
