@@ -20,6 +20,7 @@
 #include "pgpitr/archive/wal_push.h"
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
+#include "pgpitr/common/bufpool.h"
 #include "pgpitr/common/log.h"
 
 typedef struct State {
@@ -111,6 +112,9 @@ static int state_open(const ModuleSettings *ms, PgpErr *err)
                                  st.jobs_flag[0] != '\0' ? st.jobs_flag : NULL, &st.jobs, err);
     if (rc != 0)
         return rc;
+    /* Three buffers a push kept between pushes (bufpool.h): the archiver's own push and, with
+     * jobs > 1, that many pushing ahead. */
+    bufpool_set_keep(3 * (st.jobs > 1 ? (size_t)st.jobs + 1 : 1));
     push_ahead_repo_key(st.s.repo_path, cmd_opt_setting(&st.s, CMD_OPT_S3_ENDPOINT, NULL),
                         st.key);
     rc = cmd_open_repo(&st.s, true, &st.storage, &st.repo, err);
@@ -276,5 +280,6 @@ void module_push_shutdown(void)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     state_close();
+    bufpool_release();      /* the segment buffers kept between pushes (wal_push.c) */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

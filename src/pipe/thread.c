@@ -10,6 +10,8 @@
  */
 #include "filter_impl.h"
 
+#include "pgpitr/common/bufpool.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@ typedef struct ThreadFilter {
     pthread_cond_t can_write;   /* producer waits: room in the ring or worker failed */
     unsigned char *ring;
     size_t cap;
+    size_t ring_cap;            /* what bufpool_take gave (>= cap) */
     size_t head;                /* first queued byte */
     size_t count;               /* queued bytes, including those the worker is writing */
     bool done;                  /* producer finished: drain, then exit */
@@ -140,7 +143,7 @@ static void thread_destroy(PipeFilter *f)
     pthread_cond_destroy(&t->can_write);
     pthread_cond_destroy(&t->can_read);
     pthread_mutex_destroy(&t->mu);
-    free(t->ring);
+    bufpool_give(t->ring, t->ring_cap);
 }
 
 static const PipeFilterOps thread_ops = { "thread", thread_push, thread_finish, thread_destroy };
@@ -155,7 +158,9 @@ int pipe_thread_new(PipeSink next, size_t queue_bytes, PipeFilter **out, PgpErr 
     pthread_cond_init(&t->can_read, NULL);
     pthread_cond_init(&t->can_write, NULL);
     t->cap = queue_bytes > 0 ? queue_bytes : THREAD_DEFAULT_QUEUE;
-    t->ring = malloc(t->cap);
+    /* Kept between filters (bufpool.h): a fresh ring is written end to end before it wraps,
+     * so each one page-faulted all of its pages (every segment archive-push verifies). */
+    t->ring = bufpool_take(t->cap, &t->ring_cap);
     if (t->ring == NULL) {
         PGP_FAIL(err, PGP_ERR_NOMEM, "cannot allocate a %zu-byte thread queue", t->cap);
         pipe_filter_free(&t->base);

@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "pgpitr/common/bufpool.h"
 #include "pgpitr/common/grow.h"
 #include "pgpitr/common/hexstr.h"
 
@@ -412,6 +413,13 @@ int object_io_encode(const ObjectWriteOptions *opt, const void *data, size_t siz
                      const atomic_bool *stop, ObjectEncoded *out, PgpErr *err)
 {
     memset(out, 0, sizeof *out);
+    /* Room for a quarter of the source from the start (WAL compresses 4:1 and better), from
+     * the buffers kept between pushes (bufpool.h): a fresh buffer page-faulted every page the
+     * compressed stream was copied into. Less compressible data grows it (GROW_N). */
+    size_t first = size / 4 > ENCODED_FIRST ? size / 4 : ENCODED_FIRST;
+    out->data = bufpool_take(first, &out->cap);
+    if (out->data == NULL)
+        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for an encoded object");
     WriteChain chain;
     ObjectWriteOptions plain = *opt;
     plain.seal = (ObjectSeal){0};   /* sealed when stored (object_io_store_encoded_in) */
@@ -426,7 +434,7 @@ int object_io_encode(const ObjectWriteOptions *opt, const void *data, size_t siz
 
 void object_io_encoded_free(ObjectEncoded *e)
 {
-    free(e->data);
+    bufpool_give(e->data, e->cap);
     memset(e, 0, sizeof *e);
 }
 

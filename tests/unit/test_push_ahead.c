@@ -27,6 +27,7 @@
 #include "fx_pgwal.h"
 #include "fx_tool.h"
 #include "pgpitr/cmd/cmd.h"
+#include "pgpitr/common/bufpool.h"
 #include "pgpitr/repo/repo_layout.h"
 
 #define SEGSIZE FX_PGWAL_SEGSIZE
@@ -216,6 +217,32 @@ START_TEST(confirming_reads_the_file_without_mapping_it)
         ck_assert_msg(faults < (N - 1) * (SEGSIZE / 65536) / 2,
                       "%ld page faults confirming %d records of %u-byte segments", faults, N - 1,
                       (unsigned)SEGSIZE);
+}
+END_TEST
+
+/* Segments pushed one after the other in a process that keeps buffers (bufpool_set_keep: the
+ * archive module's archiver) reuse the buffers of the first push, kept between pushes (bufpool.h): the segment read (not mapped),
+ * its compressed form and the queue in front of the verifying thread. Fresh memory or a fresh
+ * mapping for each costs page faults and, on a VM, more CPU than the copies (issue #15). */
+START_TEST(pushes_in_a_row_reuse_the_buffers_of_the_first)
+{
+    enum { N = 4 };
+    for (uint64_t s = 1; s <= N; s++)
+        make_segment(s, 5, true);
+    bufpool_set_keep(BUFPOOL_KEEP);          /* as the archive module does */
+    size_t made = bufpool_made();
+    WalPushOptions opt = {.codec = PIPE_CODEC_ZSTD, .level = 1};
+    for (uint64_t s = 1; s <= N; s++) {
+        char name[PG_WALNAME_SEG_LEN + 1], path[256];
+        seg_name(s, name);
+        snprintf(path, sizeof path, "%s/%s", wal, name);
+        WalPushResult res;
+        PgpErr err = {0};
+        ck_assert_msg(wal_push_file(repo, path, &opt, &res, &err) == 0, "%s", err.msg);
+        ck_assert(!res.already_archived);
+    }
+    ck_assert_uint_eq(bufpool_made() - made, 3);
+    ck_assert_uint_eq(bufpool_kept(), 3);
 }
 END_TEST
 
@@ -561,6 +588,7 @@ Suite *suite_push_ahead(void)
     tcase_add_test(tc, pushed_ahead_segments_are_archived_recorded_and_confirmed_once);
     tcase_add_test(tc, a_record_that_does_not_hold_confirms_nothing);
     tcase_add_test(tc, confirming_reads_the_file_without_mapping_it);
+    tcase_add_test(tc, pushes_in_a_row_reuse_the_buffers_of_the_first);
     tcase_add_test(tc, a_failure_starts_no_more_pushes);
     tcase_add_test(tc, pushes_ahead_with_one_listing_and_one_flush);
     tcase_add_test(tc, a_concurrent_push_of_other_content_is_not_recorded);
