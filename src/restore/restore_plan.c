@@ -379,7 +379,8 @@ static int check_objects(Storage *s, const CryptoRepoKey *key, int jobs, const B
                             m->label);
         }
     }
-    RestoreChunkCheck cc = {.s = s, .key = key, .ix = ix, .workers = jobs};
+    /* Lists are read on --jobs threads (4 without: reading them is waiting on storage). */
+    RestoreChunkCheck cc = {.s = s, .key = key, .ix = ix, .workers = jobs > 0 ? jobs : 4};
     RestoreChunkCheckResult cr;
     if (rc == 0)
         rc = restore_chunk_check(&cc, m, files, &cr, err);
