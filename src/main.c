@@ -82,7 +82,8 @@ int main(int argc, char **argv)
     }
     const CmdDef *cmd = cmd_find(name);
     if (cmd != NULL) {
-        (void)alloc_keep_buffers();   /* before the first large buffer (alloc_tune.c) */
+        if (cmd->keep_buffers)
+            (void)alloc_keep_buffers();   /* before the first large buffer (alloc_tune.c) */
         /* The command sees its own name as argv[0]. */
         int rc = cmd->run(&g, argc - optind, argv + optind, &err);
         if (rc == 0)

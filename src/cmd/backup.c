@@ -161,6 +161,7 @@ const CmdDef cmd_backup = {
         "                          backup, an expire; env PGPITR_LOCK_WAIT, config lock-wait;\n"
         "                          default 0: fail at once, exit 13)\n",
     .run = run,
+    .keep_buffers = true,
     .exit_ok = "the backup is complete and restorable",
     .exit_not_found =
         "a WAL segment the backup needs did not reach the archive within "

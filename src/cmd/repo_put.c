@@ -11,11 +11,13 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/repo/meta_io.h"
+#include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/repo/repo_seal.h"
 
 #define READ_SIZE (256u << 10)
@@ -67,6 +69,24 @@ static int put(const CmdSettings *s, const char *path, bool replace, PgpErr *err
     return rc;
 }
 
+/* The repository's identity and its key document are pgpitr's own: a wrong repo.json binds
+ * the repository to nothing (or to another cluster), a wrong keys/repo-key.json makes every
+ * encrypted object unreadable for good. A repair tool must not be one typo away from that;
+ * they are written when a cluster is bound and by `pgpitr key rotate`. */
+static int refuse_identity(const char *path, PgpErr *err)
+{
+    const char *slash = strchr(REPO_LAYOUT_KEY_DOC, '/');
+    size_t keys = (size_t)(slash - REPO_LAYOUT_KEY_DOC) + 1;   /* "keys/" */
+    bool key_dir = strncmp(path, REPO_LAYOUT_KEY_DOC, keys) == 0;
+    if (!key_dir && strcmp(path, REPO_LAYOUT_IDENTITY) != 0)
+        return 0;
+    PGP_FAIL(err, PGP_ERR_USAGE, "refusing to write \"%s\": %s", path,
+             key_dir ? "the repository key is written only by pgpitr key rotate"
+                     : "the repository's identity is written only when a cluster is bound");
+    pgp_err_hint(err, "nothing was written");
+    return PGP_ERR_USAGE;
+}
+
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
     CmdParse p = {.cmd = &cmd_repo_put, .positional = true};
@@ -80,6 +100,8 @@ static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
     if (!repo_path_valid(path))
         return PGP_FAIL(err, PGP_ERR_INVALID_NAME, "\"%.200s\" is not a repository path "
                         "(relative, no \".\" or \"..\" or empty component)", path);
+    if ((rc = refuse_identity(path, err)) != 0)
+        return rc;
     CmdSettings s;
     if ((rc = cmd_settings_load(g, &s, err)) != 0)
         return rc;
@@ -98,7 +120,8 @@ const CmdDef cmd_repo_put = {
         "repository), encrypted in an encrypted repository as objects of its kind are,\n"
         "so that `pgpitr repo-get --no-decompress OBJECT` gives stdin back. Nothing is\n"
         "compressed or checked: a wrong content is a corrupt object. For repairs by hand;\n"
-        "`pgpitr verify` afterwards. Nothing is visible until stdin ends.\n"
+        "`pgpitr verify` afterwards. Nothing is visible until stdin ends. repo.json\n"
+        "and keys/ are refused (exit 2): pgpitr alone writes them.\n"
         "\n"
         "options:\n"
         "  --replace               replace an existing object (default: refuse, exit 8)\n",

@@ -9,12 +9,15 @@
 
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
+#include "pgpitr/common/log.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/recovery_lease.h"
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/restore/restore_settings.h"
+#include "pgpitr/storage/storage.h"
 #include "pgpitr/pg/walname.h"
 #include "settings_crypto.h"
+#include "settings_s3.h"
 
 typedef struct RestoreCli {
     RestoreRequest req;
@@ -166,15 +169,26 @@ static int run_restore(const CmdSettings *s, RestoreRequest *req, PgpErr *err)
         rc = recovery_lease_ttl(req->env.lease_ttl, &ttl_s, err);
     if (rc == 0)
         rc = cmd_open_repo(s, false, &storage, &repo, err);
-    /* An encrypted repository's key settings given only by the environment would not reach
-     * the restore_command: the server does not run it with restore's environment. */
+    /* Settings given only by a flag or the environment would not reach the restore_command:
+     * the server does not run it with restore's environment. */
     CmdCryptoEnv kenv = {.n = 0};
+    CmdS3Env s3env = {.n = 0};
+    RestoreCommandEnv cenv[CMD_CRYPTO_ENV_MAX + CMD_S3_ENV_MAX];
     if (rc == 0 && repo_encrypted(repo))
         rc = cmd_crypto_command_env(&kenv, err);
-    if (rc == 0 && kenv.n > 0) {
-        req->env.command_env = kenv.v;
-        req->env.n_command_env = kenv.n;
+    if (rc == 0 && storage_is_s3_url(s->repo_path))
+        rc = cmd_s3_command_env(s, &s3env, err);
+    if (rc == 0) {
+        memcpy(cenv, kenv.v, kenv.n * sizeof cenv[0]);
+        memcpy(cenv + kenv.n, s3env.v, s3env.n * sizeof cenv[0]);
+        req->env.command_env = kenv.n + s3env.n > 0 ? cenv : NULL;
+        req->env.n_command_env = kenv.n + s3env.n;
     }
+    if (rc == 0 && s3env.secret_env != NULL)
+        log_warn("the S3 credentials come from the environment (%s), which PostgreSQL does not "
+                 "pass to restore_command: recovery stops at its first WAL fetch unless the "
+                 "server's environment has them too; put s3-key and s3-key-secret in the "
+                 "configuration file given with --config", s3env.secret_env);
     if (rc == 0)
         rc = cmd_lock_repo(s, storage, REPO_LOCK_READ, "restore", req->lock_wait, &lock, err);
     if (rc == 0)

@@ -1,8 +1,8 @@
 /*
  * verify_check.c - the plan (which objects verify re-reads) and the analysis (what each
  * problem breaks) of `pgpitr verify`; contracts in verify_check.h. Reads no object itself
- * except PostgreSQL's backup_manifest of each checked backup (small, checked against its own
- * Manifest-Checksum); prints nothing.
+ * except PostgreSQL's backup_manifest of each checked backup (streamed and checked against its
+ * own Manifest-Checksum); prints nothing.
  */
 #include "pgpitr/repo/verify_check.h"
 
@@ -16,9 +16,8 @@
 #include "pgpitr/repo/repo_layout.h"
 #include "pgpitr/pg/pgmanifest.h"
 #include "pgpitr/pg/walhdr.h"
+#include "pgpitr/pipe/pull_bridge.h"
 #include "verify_impl.h"
-
-#define PG_MANIFEST_MAX ((size_t)1 << 30)
 
 /* ---- the plan -------------------------------------------------------------------------- */
 
@@ -365,39 +364,45 @@ static void check_file_objects(Analysis *a)
     }
 }
 
-typedef struct MemBuf {
-    char *buf;
-    size_t len;
-} MemBuf;
+/* PostgreSQL's backup_manifest carries its own SHA-256 (Manifest-Checksum), which the reader
+ * checks as the text goes by; its files are not kept (one JSON value at a time in memory, not
+ * the text: about 150 bytes a file of the cluster). */
+typedef struct PgManifestRead {
+    Storage *s;
+    const char *path;
+    ObjectReadOptions opt;
+} PgManifestRead;
 
-static int mem_write(void *ud, const void *buf, size_t len, PgpErr *err)
+static int produce_pg_manifest(void *ud, PipeSink out, PgpErr *err)
 {
-    MemBuf *m = ud;
-    if (len > PG_MANIFEST_MAX - m->len)
-        return PGP_FAIL(err, PGP_ERR_CORRUPT, "larger than %zu bytes", PG_MANIFEST_MAX);
-    char *n = realloc(m->buf, m->len + len + 1);
-    if (n == NULL)
-        return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    memcpy(n + m->len, buf, len);
-    m->buf = n;
-    m->len += len;
+    PgManifestRead *r = ud;
+    ObjectReadResult res;
+    return object_io_read_verify(r->s, r->path, &r->opt, out, &res, err);
+}
+
+static int ignore_file(void *ud, const PgManifestFile *f, PgpErr *err)
+{
+    (void)ud, (void)f, (void)err;
     return 0;
 }
 
-/* PostgreSQL's backup_manifest carries its own SHA-256 (Manifest-Checksum): parsing checks it. */
+static int consume_pg_manifest(void *ud, PullReadFn rd, void *rd_ud, PgpErr *err)
+{
+    (void)ud;
+    PgManifest *pm = NULL;
+    int rc = pg_manifest_read_each(rd, rd_ud, ignore_file, NULL, &pm, err);
+    pg_manifest_free(pm);
+    return rc;
+}
+
+/* The object's own checks (decoding, decryption) come first: a damaged object is reported as
+ * such, not as the parse error its garbage causes. */
 static int read_pg_manifest(Storage *s, const CryptoRepoKey *key, const char *path, PgpErr *err)
 {
-    MemBuf m = {0};
-    PgManifest *pm = NULL;
     /* decoded only: see above; encrypted bound to its path (object_io.h) */
-    ObjectReadOptions opt = {.codec = path_codec(path), .seal = {key, path}};
-    ObjectReadResult res;
-    int rc = object_io_read_verify(s, path, &opt, (PipeSink){mem_write, &m}, &res, err);
-    if (rc == 0)
-        rc = pg_manifest_parse(m.buf != NULL ? m.buf : "", m.len, &pm, err);
-    pg_manifest_free(pm);
-    free(m.buf);
-    return rc;
+    PgManifestRead r = {.s = s, .path = path,
+                        .opt = {.codec = path_codec(path), .seal = {key, path}}};
+    return pull_bridge_run(produce_pg_manifest, &r, consume_pg_manifest, NULL, 0, err);
 }
 
 static void check_pg_manifests(Analysis *a, Storage *s, PgpErr *err)

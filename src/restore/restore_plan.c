@@ -5,7 +5,8 @@
  *
  * Order: load the complete backups (newest first), resolve the target timeline and read its
  * history from the archive, take the newest backup that can reach the target along that
- * history, then validate it: every object it names exists (a stat each, cheap next to the
+ * history, then validate it: every object it names exists, chunks of chunked files included
+ * (through the object index: a stat each on posix, listings on S3; cheap next to the
  * restore), and the WAL from its start segment is archived with no gap along the path.
  * Nothing here falls back silently: a damaged newer backup is an error, not a reason to
  * restore an older one.
@@ -20,6 +21,7 @@
 
 #include "pgpitr/common/grow.h"
 #include "pgpitr/common/log.h"
+#include "pgpitr/restore/restore_chunk_check.h"
 #include "pgpitr/restore/restore_conf.h"
 #include "pgpitr/restore/restore_files.h"
 #include "restore_select_impl.h"
@@ -333,17 +335,16 @@ static int objref_cmp(const void *a, const void *b)
     return strcmp(objref_object(x, bx), objref_object(y, by));
 }
 
-static int check_objects(Storage *s, const BackupManifest *m, const ManifestPack *files,
-                         size_t *checked, PgpErr *err)
+static int check_objects(Storage *s, const CryptoRepoKey *key, int jobs, const BackupManifest *m,
+                         const ManifestPack *files, size_t *checked, PgpErr *err)
 {
     size_t count = manifest_pack_count(files), n = 0;
     ObjRef *refs = calloc(count + 1, sizeof *refs);
     char buf[REPO_PATH_MAX];
     if (refs == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
-    /* A file stored as chunks: its list here; its chunks are checked as they are fetched
-     * (restore_file_chunks), since naming them means reading every list (TODO #14: before
-     * anything is written, as for whole files). */
+    /* A file stored as chunks: its list here, then its chunks (restore_chunk_check.h), once
+     * every list is known to exist. */
     for (size_t i = 0; i < count; i++) {
         const ManifestPackItem *it = manifest_pack_at(files, i);
         if (manifest_pack_item_content(it, buf) != NULL)
@@ -378,6 +379,13 @@ static int check_objects(Storage *s, const BackupManifest *m, const ManifestPack
                             m->label);
         }
     }
+    /* Lists are read on --jobs threads (4 without: reading them is waiting on storage). */
+    RestoreChunkCheck cc = {.s = s, .key = key, .ix = ix, .workers = jobs > 0 ? jobs : 4};
+    RestoreChunkCheckResult cr;
+    if (rc == 0)
+        rc = restore_chunk_check(&cc, m, files, &cr, err);
+    if (rc == 0)
+        *checked += cr.chunks;
     object_index_free(ix);
     free(refs);
     return rc;
@@ -607,8 +615,8 @@ int restore_plan_make(Repo *repo, const RestoreRequest *req, RestorePlan *out, P
         if (rc == 0)
             rc = load_chosen(repo_storage(repo), repo_crypto_key(repo), out, &c, &ch, err);
         if (rc == 0)
-            rc = check_objects(repo_storage(repo), out->manifest, out->files, &out->n_objects,
-                               err);
+            rc = check_objects(repo_storage(repo), repo_crypto_key(repo), req->jobs,
+                               out->manifest, out->files, &out->n_objects, err);
         if (rc == 0)
             rc = check_wal(out, tl.ix, &req->target, false, err);
         if (rc == PGP_ERR_NOT_FOUND || rc == PGP_ERR_USAGE)

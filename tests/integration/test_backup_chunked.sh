@@ -6,6 +6,10 @@
 # SIGKILLed while it writes the chunks of a changed file (locally: staged in its batch, not yet
 # flushed) leaves no backup and nothing a later one trusts: the earlier backup still restores,
 # a new backup leaves no debris, verify finds every backup intact, the new one restores.
+# A chunk object of the last backup removed (issue #14): restore into an empty directory and
+# --delta over a restored copy both refuse before writing anything (exit 7, naming the file,
+# the chunk and its byte range, "nothing was written"): no data directory, the copy's every
+# file as it was; with the chunk back, --delta restores.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -140,4 +144,47 @@ assert_repo_absent "$REPO" backup/killed "what the killed backup left, after the
 pgp_capture --repo "$REPO" verify --output json
 assert_rc 0 "verify after the killed backup and the next one"
 restore_check dst4 third "$md5_3"
+
+log "a chunk of the third backup missing: restore and --delta refuse before writing anything"
+# listing DIR: every entry's type, mode, mtime, and each file's SHA-256
+listing() {
+    as_pg bash -c 'cd "$1" && find . -printf "%p %y %m %T@\n" | LC_ALL=C sort &&
+                   find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum' _ "$1"
+}
+e3=$(entry_of third "$rel")
+list3=$(json .chunk_list "$e3")
+k=3   # a chunk of big's middle: big's own rows, no other file has it
+case $list3 in
+    *.zst) text=$(repo_read "$REPO" "$list3" | zstd -dcq) ;;
+    *.lz4) text=$(repo_read "$REPO" "$list3" | lz4 -dcq) ;;
+    *) text=$(repo_read "$REPO" "$list3") ;;
+esac
+ext=$(jq -r '{"zstd": ".zst", "lz4": ".lz4", "none": ""}[.codec]' <<<"$text")
+sha=$(jq -r ".chunks[$k]" <<<"$text")
+assert_eq 1 "$(jq -r --arg s "$sha" '[.chunks[] | select(. == $s)] | length' <<<"$text")" "uses of chunk $k in $rel"
+victim=$(printf '%s %s\n' "$sha" "$ext" | _repo_content_names "$REPO")
+assert_repo_has "$REPO" "$victim" "chunk $k of $rel"
+repo_read_raw "$REPO" "$victim" >"$WORK/victim"
+repo_rm "$REPO" "$victim"
+range="(chunk $k, bytes $((k * MIB))..$(((k + 1) * MIB - 1)) of \"$rel\", stored as chunks) is missing from the repository"
+mkdir_pg "$WORK/dst5"
+pgp_capture --repo "$REPO" restore --pgdata "$(cluster_data dst5)" --backup third --jobs 2 --target-immediate
+assert_rc 7 "restore of the third backup without chunk $k"
+assert_one_line_error "restore without a chunk"
+assert_contains "$ERR" "backup \"third\" is damaged: object \"$victim\" $range" "the restore's error"
+assert_contains "$ERR" "HINT: nothing was written" "the restore's hint"
+[ ! -e "$(cluster_data dst5)" ] || fail "the refused restore created $(cluster_data dst5): $(ls -A "$(cluster_data dst5)" | head -n 5)"
+# --delta over dst4 whose chunk k of big differs (so --delta would fetch it)
+printf '\377' | as_pg dd of="$(cluster_data dst4)/$rel" bs=1 seek=$((k * MIB + 100)) count=1 conv=notrunc status=none
+listing "$(cluster_data dst4)" >"$WORK/dst4.before"
+pgp_capture --repo "$REPO" restore --pgdata "$(cluster_data dst4)" --backup third --jobs 2 --target-immediate --delta
+assert_rc 7 "--delta restore of the third backup without chunk $k"
+assert_contains "$ERR" "$range" "the --delta restore's error"
+assert_contains "$ERR" "HINT: nothing was written" "the --delta restore's hint"
+listing "$(cluster_data dst4)" >"$WORK/dst4.after"
+diff "$WORK/dst4.before" "$WORK/dst4.after" >"$WORK/dst4.diff" ||
+    fail "the refused --delta changed $(cluster_data dst4): $(head -n 6 "$WORK/dst4.diff")"
+repo_write_raw "$REPO" "$victim" <"$WORK/victim"
+pgp_capture --repo "$REPO" restore --pgdata "$(cluster_data dst4)" --backup third --jobs 2 --target-immediate --delta
+assert_rc 0 "--delta restore once the chunk is back"
 log "ok"

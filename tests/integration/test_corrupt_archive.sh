@@ -93,7 +93,7 @@ check_fails_fatal "object whose content does not match the checksum in its name"
 r2=$(repo_url repo-badjson)
 pgp_capture --repo "$r2" archive-push "$s"
 assert_rc 0 "archive-push into a fresh repository"
-printf '{ this is not json' | repo_write "$r2" repo.json
+printf '{ this is not json' | repo_write_raw "$r2" repo.json   # plain; repo-put refuses it
 rm -f "$dest"
 pgp_capture --repo "$r2" archive-get "$name" "$dest"
 assert_rc 255 "archive-get with a damaged repo.json"

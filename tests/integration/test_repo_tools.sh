@@ -74,6 +74,21 @@ pgp_capture --repo "$REPO" repo-get verify/20260102T030405Z-0000.json
 assert_eq '{"planted": "by repo-put"}' "$OUT" "the refused repo-put left the object untouched"
 repo_rm "$REPO" verify/20260102T030405Z-0000.json
 
+log "repo-put refuses the repository's identity and key document, even with --replace"
+ident=$(repo_read_raw "$REPO" repo.json | sha256sum)
+key=""
+[ "$REPO_ENCRYPT" = 1 ] && key=$(repo_read_raw "$REPO" keys/repo-key.json | sha256sum)
+for p in repo.json keys/repo-key.json keys/planted.json; do
+    as_pg_capture "$PGPITR" --repo "$REPO" repo-put --replace "$p" <<<'{"planted": true}'
+    assert_rc 2 "repo-put --replace $p"
+    assert_one_line_error "repo-put --replace $p"
+    assert_contains "$ERR" "refusing to write" "repo-put $p says why"
+done
+assert_eq "$ident" "$(repo_read_raw "$REPO" repo.json | sha256sum)" "repo.json untouched"
+[ "$REPO_ENCRYPT" = 1 ] &&
+    assert_eq "$key" "$(repo_read_raw "$REPO" keys/repo-key.json | sha256sum)" "the key document untouched"
+assert_repo_absent "$REPO" keys/planted.json "nothing planted under keys/"
+
 log "bad paths"
 for p in ../repo.json /etc/passwd backup//b1 backup/./b1/manifest.json; do
     pgp_capture --repo "$REPO" repo-get "$p"

@@ -266,6 +266,19 @@ static void drop_chunks(const ChunkList *l, unsigned keep)
     }
 }
 
+/* Damages (a flipped last byte: any read fails) the stored objects of every chunk of l whose
+ * bit in keep is clear: they still exist, as restore's plan requires (issue #14). */
+static void damage_chunks(const ChunkList *l, unsigned keep)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        char path[REPO_PATH_MAX];
+        PgpErr err = {0};
+        ck_assert_int_eq(chunk_list_object_path(l, i, path, &err), 0);
+        if (!(keep & (1u << i)))
+            fx_flip_bit(dir, path, -1);
+    }
+}
+
 typedef struct DeltaRun {
     RestoreFileResult res;
     bool kept;
@@ -578,12 +591,13 @@ START_TEST(delta_command_reports_chunks)
         "restored 3 files, 3.0 MiB", "chunks: 4 fetched, 0 already in place, in 1 file(s) "
         "stored as chunks", "archiving:"});
     assert_restored(file, t.data, DSIZE);
-    /* the restored server changed a page of chunk 1; the other chunks' objects go */
+    /* the restored server changed a page of chunk 1; the other chunks' objects are damaged
+     * (the plan checks they exist, a fetch would fail) */
     FILE *f = fopen(file, "r+b");
     ck_assert_int_eq(fseek(f, MIB + 8192, SEEK_SET), 0);
     fputc(t.data[MIB + 8192] ^ 0xff, f);
     fclose(f);
-    drop_chunks(t.l, 1u << 1);
+    damage_chunks(t.l, 1u << 1);
     /* written: chunk 1 and pg_control (removed first); kept: PG_VERSION only */
     run_restore(pgdata, true, (const char *const[]){
         "restored 2 files, 1.0 MiB", "chunks: 1 fetched, 3 already in place",
@@ -594,6 +608,67 @@ START_TEST(delta_command_reports_chunks)
         "restored 1 files, 0.0 MiB", "chunks: 0 fetched, 4 already in place",
         "delta: kept 2 files (3.0 MiB) whose size and SHA-256 matched, rewrote 1,"});
     assert_restored(file, t.data, DSIZE);
+    fx_dir_remove(pg);
+    chunked_close(&t);
+}
+END_TEST
+
+/* pgpitr restore [--delta]: refused (PGP_ERR_CORRUPT) with each of want in the message or
+ * hint. */
+static void run_restore_refused(const char *pgdata, bool delta, const char *const want[3])
+{
+    char *argv[] = {"restore", "--pgdata", (char *)pgdata, "--jobs", "2", "--delta", NULL};
+    CmdGlobal g = {.repo = dir};
+    setenv("PGPITR_CONFIG", "/dev/null", 1);
+    PgpErr err = {0};
+    ck_assert_int_eq(cmd_restore.run(&g, delta ? 6 : 5, argv, &err), PGP_ERR_CORRUPT);
+    char all[PGP_ERR_MSG_MAX + PGP_ERR_HINT_MAX + 4];
+    snprintf(all, sizeof all, "%s / %s", err.msg, err.hint);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(strstr(all, want[i]) != NULL, "\"%s\" not in: %s", want[i], all);
+}
+
+/* Issue #14: a missing chunk is found by the plan, before anything is written: no data
+ * directory created; with --delta, nothing of the existing one touched (pg_control, which a
+ * delta removes before its first write, is still there, the chunked file unchanged). */
+START_TEST(a_missing_chunk_is_refused_before_anything_is_written)
+{
+    Chunked t;
+    chunked_open(&t, DSIZE, NULL);
+    t.e.stored_size = 1;
+    save_backup(&t.e);
+    char pg[64], pgdata[128], file[192], control[192], obj[REPO_PATH_MAX];
+    fx_dir_make(pg, sizeof pg, "rchunks_pg");
+    snprintf(pgdata, sizeof pgdata, "%s/t.data", pg);
+    snprintf(file, sizeof file, "%s/base/5/16396", pgdata);
+    snprintf(control, sizeof control, "%s/global/pg_control", pgdata);
+    PgpErr err = {0};
+    ck_assert_int_eq(chunk_list_object_path(t.l, 2, obj, &err), 0);
+    drop_chunks(t.l, ~(1u << 2));
+    const char *const want[3] = {"backup \"B1\" is damaged: object", "(chunk 2, bytes "
+                                 "2097152..3145727 of \"base/5/16396\", stored as chunks) is "
+                                 "missing from the repository", "nothing was written"};
+    run_restore_refused(pgdata, false, want);
+    ck_assert_msg(access(pgdata, F_OK) != 0, "the restore created %s", pgdata);
+    /* --delta over a restored copy whose chunk 2 changed: the chunk it would fetch */
+    put(t.data + 2 * MIB, MIB, PIPE_CODEC_ZSTD, obj, (char[PIPE_SHA256_HEX_LEN + 1]){0});
+    run_restore(pgdata, false, (const char *const[]){"restored 3 files", "chunks: 4 fetched",
+                                                     "archiving:"});
+    FILE *f = fopen(file, "r+b");
+    ck_assert_int_eq(fseek(f, 2 * MIB + 8192, SEEK_SET), 0);
+    fputc(t.data[2 * MIB + 8192] ^ 0xff, f);
+    fclose(f);
+    struct stat before, after;
+    ck_assert_int_eq(stat(file, &before), 0);
+    drop_chunks(t.l, ~(1u << 2));
+    run_restore_refused(pgdata, true, want);
+    ck_assert_int_eq(access(control, F_OK), 0);
+    ck_assert_int_eq(stat(file, &after), 0);
+    ck_assert_int_eq((long)after.st_mtime, (long)before.st_mtime);
+    f = fopen(file, "rb");
+    ck_assert_int_eq(fseek(f, 2 * MIB + 8192, SEEK_SET), 0);
+    ck_assert_int_eq(fgetc(f), t.data[2 * MIB + 8192] ^ 0xff);   /* as it was */
+    fclose(f);
     fx_dir_remove(pg);
     chunked_close(&t);
 }
@@ -616,6 +691,7 @@ Suite *suite_restore_chunks(void)
     tcase_add_test(tc, delta_never_writes_through_a_link);
     tcase_add_test(tc, delta_pool_counts_chunks);
     tcase_add_test(tc, delta_command_reports_chunks);
+    tcase_add_test(tc, a_missing_chunk_is_refused_before_anything_is_written);
     suite_add_tcase(s, tc);
     return s;
 }

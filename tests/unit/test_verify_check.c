@@ -13,12 +13,15 @@
  *   WAL tli 1: segments 2..7, tli 2: 6..9; history of timeline 2
  */
 #include <check.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fx_pgmanifest.h"
 #include "fx_repo.h"
+#include "fx_tool.h"
 #include "pgpitr/repo/verify_check.h"
 
 #define T0 FX_T0
@@ -451,6 +454,98 @@ START_TEST(postgresql_manifest_sha256_or_crc32c)
 }
 END_TEST
 
+/* Run with B4 whose stored backup_manifest (at path) holds content; the one problem found. */
+static const VerifyProblem *pg_manifest_problem(Run *x, const char *path, const char *content)
+{
+    fx_put_raw(&fx, path, content);
+    fx_save_backup_objects(&fx, "B4", 2, 0x9000028, 0x9000100, T0 + 9000,
+                           (const char *[]){obj[O_SH]}, 1, path);
+    run(x, NULL, NULL);
+    ck_assert_uint_eq(x->r.n_problems, 1);
+    const VerifyProblem *p = &x->r.problems[0];
+    ck_assert_str_eq(p->kind, "pg_manifest");
+    ck_assert_str_eq(broken(p), "B4");
+    ck_assert_str_eq(restorable(x), "B1,B2,B3");
+    return p;
+}
+
+/* One character of a file's path changed: the text still parses, its Manifest-Checksum no
+ * longer matches (checked as the text streams by). */
+START_TEST(tampered_postgresql_manifest_is_damaged)
+{
+    char *text = strdup(fx_pg_manifest_crc32c);
+    char *at = strstr(text, "\"Path\": \"");
+    ck_assert_ptr_nonnull(at);
+    at[9] = at[9] == 'x' ? 'y' : 'x';
+    Run x;
+    const VerifyProblem *p = pg_manifest_problem(&x, "backup/B4/backup_manifest", text);
+    contains(p->message, "is damaged");
+    contains(p->message, "checksum");
+    free(text);
+    done(&x);
+}
+END_TEST
+
+/* A compressed backup_manifest that does not decode is reported with the decoder's reason, not
+ * with the parse error its bytes would give: the object's own checks come first. */
+START_TEST(undecodable_postgresql_manifest_names_the_decoder)
+{
+    Run x;
+    const VerifyProblem *p = pg_manifest_problem(&x, "backup/B4/backup_manifest.zst",
+                                                 "{ \"PostgreSQL-Backup-Manifest-Version\": 1,");
+    contains(p->message, "is damaged");
+    ck_assert_msg(strstr(p->message, "zstd") != NULL || strstr(p->message, "frame") != NULL,
+                  "not the decoder's reason: %s", p->message);
+    done(&x);
+}
+END_TEST
+
+static void many_file(size_t i, size_t *id, uint32_t *crc)
+{
+    *id = i;
+    *crc = (uint32_t)(i * 2654435761u);
+}
+
+/* Issue #14: verify checks a cluster's backup_manifest (about 150 bytes a file) without
+ * holding it: 150,000 files, a 21 MiB text, read through a fixed ring and JSON window. Read
+ * whole and parsed as before, peak RSS grew by 37 MiB here (bound 8 MiB). */
+START_TEST(big_postgresql_manifest_is_streamed)
+{
+    size_t n = fx_under_memory_tool() ? 20000 : 150000;
+    char path[512];
+    snprintf(path, sizeof path, "%s/backup/B4", fx.root);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/backup/B4/backup_manifest", fx.root);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    FxPgManifestGen g;
+    fx_pg_manifest_gen_init(&g, n, many_file);
+    char buf[65536];
+    size_t got;
+    PgpErr err = {0};
+    do {
+        ck_assert_int_eq(fx_pg_manifest_gen_read(&g, buf, sizeof buf, &got, &err), 0);
+        ck_assert_uint_eq(fwrite(buf, 1, got, f), got);
+    } while (got > 0);
+    fx_pg_manifest_gen_free(&g);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_uint_gt(g.produced, 100 * n);
+    fx_save_backup_objects(&fx, "B4", 2, 0x9000028, 0x9000100, T0 + 9000,
+                           (const char *[]){obj[O_SH]}, 1, "backup/B4/backup_manifest");
+    long before = fx_peak_rss_kib();
+    Run x;
+    run(&x, NULL, NULL);
+    long grew_kib = fx_peak_rss_kib() - before;
+    for (size_t i = 0; i < x.r.n_problems; i++)
+        ck_abort_msg("unexpected problem: %s", x.r.problems[i].message);
+    ck_assert_str_eq(restorable(&x), "B1,B2,B3,B4");
+    if (!fx_under_memory_tool())
+        ck_assert_msg(grew_kib < 8 * 1024, "peak RSS grew %ld KiB for a %" PRIu64 "-byte "
+                      "backup_manifest", grew_kib, g.produced);
+    done(&x);
+}
+END_TEST
+
 START_TEST(one_backup_checks_only_what_it_reads)
 {
     fx_remove_wal(&fx, 1, 3);                   /* B1's problem, not B3's */
@@ -484,6 +579,13 @@ Suite *suite_verify_check(void)
     tcase_add_test(tc, missing_postgresql_manifest_breaks_its_backup);
     tcase_add_test(tc, postgresql_manifest_sha256_or_crc32c);
     tcase_add_test(tc, one_backup_checks_only_what_it_reads);
+    tcase_add_test(tc, tampered_postgresql_manifest_is_damaged);
+    tcase_add_test(tc, undecodable_postgresql_manifest_names_the_decoder);
     suite_add_tcase(s, tc);
+    TCase *big = tcase_create("big");   /* writes and reads a 20 MiB backup_manifest */
+    tcase_add_checked_fixture(big, setup, teardown);
+    tcase_set_timeout(big, 60);
+    tcase_add_test(big, big_postgresql_manifest_is_streamed);
+    suite_add_tcase(s, big);
     return s;
 }

@@ -2,7 +2,8 @@
  * restore_plan.h - deciding a restore before anything is written: which backup (the newest
  * complete one that can reach the target along the target timeline's history, or the one
  * asked for), which timeline recovery follows, and whether the target is reachable: the
- * backup is intact (manifest loads, every object it names exists) and the WAL from the
+ * backup is intact (manifest loads, every object it names exists, every chunk of its chunked
+ * files too: restore_chunk_check.h) and the WAL from the
  * backup's start is archived with no gap along the timeline path up to the target.
  *
  * Read-only on the repository. Every refusal names what is wrong and, for WAL, the earliest
@@ -45,7 +46,7 @@ typedef struct RestorePlan {
     bool ends_at_backup;                /* that was not after the backup's end: latest_time is
                                            the backup's stop time */
     size_t n_complete, n_incomplete;    /* backups seen (selection without a label) */
-    size_t n_objects;                   /* distinct objects checked */
+    size_t n_objects;                   /* distinct objects checked, chunks included */
     TlProduction production;            /* production's timeline, judged from archive times
                                            (every mode but current) */
     TlActivityList timelines;           /* what each timeline received (owned; empty for
@@ -77,8 +78,9 @@ typedef struct RestorePlan {
  * With req->label that backup must qualify, else an error saying why.
  *
  * Refusals: PGP_ERR_NOT_FOUND (no complete or no qualifying backup; a WAL segment needed is
- * not archived; the archive's WAL ends before a TIME target), PGP_ERR_CORRUPT (an object of
- * the backup is missing, a history file does not verify), PGP_ERR_CONFLICT (a segment is
+ * not archived; the archive's WAL ends before a TIME target), PGP_ERR_CORRUPT (an object or
+ * a chunk of the backup is missing, a chunk list does not load, a history file does not
+ * verify), PGP_ERR_CONFLICT (a segment is
  * archived twice with different content), PGP_ERR_USAGE (--backup ends after the target or is
  * not on the timeline). For a LATEST target a hole with later WAL behind it is refused (the
  * newest point cannot be reached); for XID and NAME it is a warning (the target may lie before
