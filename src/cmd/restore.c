@@ -184,15 +184,16 @@ static int run_restore(const CmdSettings *s, RestoreRequest *req, PgpErr *err)
         req->env.command_env = kenv.n + s3env.n > 0 ? cenv : NULL;
         req->env.n_command_env = kenv.n + s3env.n;
     }
+    if (rc == 0)
+        rc = cmd_lock_repo(s, storage, REPO_LOCK_READ, "restore", req->lock_wait, &lock, err);
+    if (rc == 0)
+        rc = restore_run(repo, req, &rep, err);
+    /* After the restore wrote restore_command, not before an error of its own */
     if (rc == 0 && s3env.secret_env != NULL)
         log_warn("the S3 credentials come from the environment (%s), which PostgreSQL does not "
                  "pass to restore_command: recovery stops at its first WAL fetch unless the "
                  "server's environment has them too; put s3-key and s3-key-secret in the "
                  "configuration file given with --config", s3env.secret_env);
-    if (rc == 0)
-        rc = cmd_lock_repo(s, storage, REPO_LOCK_READ, "restore", req->lock_wait, &lock, err);
-    if (rc == 0)
-        rc = restore_run(repo, req, &rep, err);
     req->env.command_env = NULL;   /* kenv's, gone with this frame */
     req->env.n_command_env = 0;
     repo_lock_release(lock);
