@@ -8,7 +8,6 @@
 
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
-#include "pgpitr/common/alloc_tune.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/suggest.h"
 
@@ -82,8 +81,6 @@ int main(int argc, char **argv)
     }
     const CmdDef *cmd = cmd_find(name);
     if (cmd != NULL) {
-        if (cmd->keep_buffers)
-            (void)alloc_keep_buffers();   /* before the first large buffer (alloc_tune.c) */
         /* The command sees its own name as argv[0]. */
         int rc = cmd->run(&g, argc - optind, argv + optind, &err);
         if (rc == 0)

@@ -10,6 +10,7 @@
 #include "pgpitr/backup/backup_run.h"
 #include "pgpitr/cmd/cmd.h"
 #include "pgpitr/cmd/cmd_options.h"
+#include "pgpitr/common/alloc_tune.h"
 #include "pgpitr/repo/manifest.h"
 
 /* ---- options ----------------------------------------------------------------------------- */
@@ -107,6 +108,11 @@ static int run_backup(const CmdSettings *s, const BackupOptions *o, PgpErr *err)
 
 static int run(const CmdGlobal *g, int argc, char **argv, PgpErr *err)
 {
+    /* A buffer per chunk and per small file, by the thousand: kept for reuse (alloc_tune.c).
+     * Here and not for every command: elsewhere an array grown by realloc then leaves its old
+     * blocks behind (info's peak RSS on a million-file manifest: 72 MiB instead of 56), and
+     * restore reuses its buffers already (1,800 page faults either way). */
+    (void)alloc_keep_buffers();
     CmdSettings s;
     int rc = cmd_settings_load(g, &s, err);
     if (rc != 0)
@@ -161,7 +167,6 @@ const CmdDef cmd_backup = {
         "                          backup, an expire; env PGPITR_LOCK_WAIT, config lock-wait;\n"
         "                          default 0: fail at once, exit 13)\n",
     .run = run,
-    .keep_buffers = true,
     .exit_ok = "the backup is complete and restorable",
     .exit_not_found =
         "a WAL segment the backup needs did not reach the archive within "

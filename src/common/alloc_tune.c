@@ -12,7 +12,7 @@
  * mark until it exits, which for a command is soon. The cost: an array grown by realloc in the
  * heap leaves its smaller blocks behind where mremap grew it in place (info on a million-file
  * manifest peaked at 71 MiB instead of 55), so only the command that moves data through such
- * buffers (backup: CmdDef.keep_buffers) asks for it; what it holds in flight is bounded by its
+ * buffers (backup, cmd/backup.c) asks for it; what it holds in flight is bounded by its
  * pool's budget either way.
  */
 #include "pgpitr/common/alloc_tune.h"

@@ -52,12 +52,6 @@ typedef struct CmdDef {
     /* run's positive return without an error set is the exit status itself, not a failure:
      * check's 1 (WARNING) and 2 (CRITICAL), its answers rather than errors. */
     bool exit_from_run;
-    /* Moves data through megabyte buffers allocated and freed by the thousand (backup: a
-     * buffer per chunk and per small file): main() keeps freed buffers in the heap for it
-     * (alloc_tune.h). Restore reuses its buffers already (1,800 page faults either way).
-     * Not for the others: a growing array then leaves its old blocks behind (info's peak
-     * RSS on a million-file manifest grew from 55 to 71 MiB). */
-    bool keep_buffers;
 } CmdDef;
 
 extern const CmdDef cmd_archive_push;

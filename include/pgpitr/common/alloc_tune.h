@@ -8,8 +8,8 @@
 
 /* Keeps freed buffers of up to 32 MiB in the process for reuse instead of handing them back
  * to the kernel. Returns false where the allocator does not take the settings (a sanitizer's
- * or valgrind's allocator); nothing else changes then. Called once, early, by main() of the
- * CLI for the commands whose CmdDef says keep_buffers; never in the archive module, which
+ * or valgrind's allocator); nothing else changes then. Called once, early, by the
+ * CLI's backup command before it allocates; never in the archive module, which
  * lives in PostgreSQL's archiver process. */
 bool alloc_keep_buffers(void);
 
