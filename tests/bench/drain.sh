@@ -8,8 +8,10 @@
 #   the pgpitr archive module (archive_library, pgpitr.jobs = 4: no process per segment),
 #   pgBackRest archive-push with archive-async and process-max 2;
 # and, for the local repository, the floor of issue #15: `zstd -1 -T2` over the same segments.
-# Prints seconds, segments and MiB per second, and the ratios the issue sets targets for. It
-# asserts nothing about time.
+# Prints seconds, segments and MiB per second, the CPU time a segment cost (the archiver
+# process's own and its archive_commands', from /proc: steady on a loaded machine, where wall
+# clock is not; pgBackRest's asynchronous process is not the archiver's child and is left out),
+# and the ratios the issue sets targets for. It asserts nothing about time.
 #
 # Design: one throwaway cluster with archive_mode on and an empty archive_command (PostgreSQL
 # keeps every segment ready and archives nothing), wal_keep_size and max_wal_size large enough
@@ -31,6 +33,8 @@
 #   BENCH_DRAIN_SCALE      pgbench scale of the source (default 10)
 #   BENCH_DRAIN_S3=0       local repository only
 #   BENCH_DRAIN_DELAY_MS   latency the proxy adds per request (default 20; 0: no proxy run)
+#   BENCH_DRAIN_IDS        only these contestants (space-separated ids: l_p1 l_p4 l_pm l_br,
+#                          s_* and p_* likewise; default all)
 #   S3_TEST_SERVER, S3_TEST_SERVER_CACHE   as for tests/bench/s3.sh
 #   BENCH_KEEP=1           keep the work directory (path printed)
 #   TMPDIR                 where the work directory is made (needs ~2 x the WAL)
@@ -79,6 +83,7 @@ outer() {
   BENCH_EXTRA_BINS="$extra" \
     outer_run pgpitr-bench-drain "pgpitr contestants will be skipped" BENCH_DRAIN_SEGMENTS="$NSEG" \
     BENCH_DRAIN_SCALE="$SCALE" BENCH_DRAIN_S3="$WITH_S3" BENCH_DRAIN_DELAY_MS="$DELAY_MS" \
+    BENCH_DRAIN_IDS="${BENCH_DRAIN_IDS:-}" \
     S3_TOOL="$S3_TOOL" S3_TEST_SERVER_CACHE="$cache" BENCH_S3_PORT_LOW="$S3_PORT_LOW" \
     BENCH_S3_PORT_HIGH="$S3_PORT_HIGH"
 }
@@ -121,7 +126,7 @@ EOF
 }
 
 # --- contestants -----------------------------------------------------------------------------
-declare -A LABEL=() CMD=() GET=() SECS=() FAILED=() MOD=()
+declare -A LABEL=() CMD=() GET=() SECS=() FAILED=() MOD=() CPU=()
 add() {  # ID LABEL ARCHIVE_COMMAND GET_COMMAND (with %f %p)
   LABEL[$1]=$2; CMD[$1]=$3; GET[$1]=$4; IDS+=("$1")
 }
@@ -184,6 +189,13 @@ EOF
     "pgbackrest --config=$W/pgbr/proxy.conf --stanza=bench --no-archive-async archive-get %f %p"
 }
 
+# archiver_cpu_ms PID: CPU time (ms) of the archiver process PID so far, all its threads, and
+# the archive_commands it waited for (utime, stime, cutime, cstime of /proc/PID/stat).
+archiver_cpu_ms() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15 + $16 + $17) * 1000 / hz }' \
+    "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 set_archive_command() {
   psql_q "ALTER SYSTEM SET archive_command = '$1'" >/dev/null
   psql_q "SELECT pg_reload_conf()" >/dev/null
@@ -216,6 +228,9 @@ drain() {  # ID
     *_br) pgbackrest --config="$conf" --stanza=bench stanza-create >"$W/log/$id.stanza" 2>&1 ||
             { FAILED[$id]="stanza-create failed: $(tail -n 1 "$W/log/$id.stanza")"; return 0; } ;;
   esac
+  local pid0 cpu0 pid1 cpu1
+  pid0=$(archiver_pid)
+  cpu0=$(archiver_cpu_ms "$pid0")
   t0=$EPOCHREALTIME
   if [ -n "${MOD[$id]:-}" ]; then
     set_module "${MOD[$id]%%|*}" "${MOD[$id]#*|}"
@@ -235,6 +250,11 @@ drain() {  # ID
     [ -e "$W/pgdata/pg_wal/archive_status/$f.done" ] || { FAILED[$id]="$f not archived"; return 0; }
   done
   SECS[$id]=$(awk -v a="${t0/./}" -v b="${t1/./}" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
+  pid1=$(archiver_pid)
+  cpu1=$(archiver_cpu_ms "$pid1")
+  # the module's archiver started with it: all its CPU is the drain's
+  [ "$pid1" = "$pid0" ] || cpu0=0
+  case $id in *_br) ;; *) CPU[$id]=$(( (cpu1 - cpu0) / ${#READY[@]} )) ;; esac
   set_archive_command ""
   [ "${MODULE_ON:-0}" = 1 ] && { set_module "" ""; MODULE_ON=0; }
   g=${GET[$id]//%f/$last}
@@ -251,9 +271,13 @@ floor_zstd() {
   local t0 t1 files=()
   for f in "${READY[@]}"; do files+=("$W/pgdata/pg_wal/$f"); done
   cat "${files[@]}" >/dev/null   # in the page cache, as for the contestants
+  children_cpu_ms
+  local c0=$CPU_MS
   t0=$EPOCHREALTIME
   zstd -1 -T2 -q -c "${files[@]}" >/dev/null
   t1=$EPOCHREALTIME
+  children_cpu_ms
+  CPU[zstd]=$(( (CPU_MS - c0) / ${#READY[@]} ))
   SECS[zstd]=$(awk -v a="${t0/./}" -v b="${t1/./}" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
   LABEL[zstd]="local floor: zstd -1 -T2 over the same segments"
   log "  ${LABEL[zstd]}: ${SECS[zstd]} s"
@@ -277,12 +301,12 @@ report() {
   host_line
   echo "tools: $(pgbackrest version); $("$PGPITR" --version 2>/dev/null | head -n 1)"
   echo "load average before: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '\n%-50s %9s %11s %9s\n' "contestant" "seconds" "segments/s" "MiB/s"
+  printf '\n%-50s %9s %11s %9s %13s\n' "contestant" "seconds" "segments/s" "MiB/s" "CPU ms/seg"
   for id in zstd "${IDS[@]}"; do
     if [ -n "${FAILED[$id]:-}" ]; then printf '%-50s %s\n' "${LABEL[$id]}" "FAILED (${FAILED[$id]})"; continue; fi
     [ -n "${SECS[$id]:-}" ] || continue
-    awk -v l="${LABEL[$id]}" -v s="${SECS[$id]}" -v n="${#READY[@]}" -v m="$mib" 'BEGIN {
-      printf "%-50s %9.2f %11.1f %9.0f\n", l, s, n / s, m / s }'
+    awk -v l="${LABEL[$id]}" -v s="${SECS[$id]}" -v n="${#READY[@]}" -v m="$mib" \
+      -v c="${CPU[$id]:--}" 'BEGIN { printf "%-50s %9.2f %11.1f %9.0f %13s\n", l, s, n / s, m / s, c }'
   done
   echo
   echo "targets (issue #15):"
@@ -313,6 +337,13 @@ inner() {
   write_configs
   LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
   floor_zstd
+  if [ -n "${BENCH_DRAIN_IDS:-}" ]; then
+    local keep=() want
+    for id in "${IDS[@]}"; do
+      for want in $BENCH_DRAIN_IDS; do [ "$id" = "$want" ] && keep+=("$id"); done
+    done
+    IDS=("${keep[@]}")
+  fi
   for id in "${IDS[@]}"; do drain "$id"; done
   reset_backlog
   report
