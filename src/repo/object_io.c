@@ -9,7 +9,9 @@
  * buffer while this thread compresses into the storage writer, and a second worker decodes
  * the compressed stream as it is produced and compares it with the source: when the object
  * is committed we know, without reading it back, that it decodes to exactly the bytes whose
- * checksum is in its name.
+ * checksum is in its name. Encoding ahead (object_io_encode, archive-push) has the whole
+ * source in memory and compresses it in one go, then decodes and compares it in the same
+ * thread (encode_in_memory): cheaper, with the same checks.
  */
 #include "pgpitr/repo/object_io.h"
 
