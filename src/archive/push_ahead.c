@@ -20,11 +20,12 @@
 #include "pgpitr/archive/spool.h"
 #include "pgpitr/common/log.h"
 #include "pgpitr/common/fdio.h"
+#include "pgpitr/common/hexstr.h"
 #include "pgpitr/repo/repo_layout.h"
 
 #define READY_SUFFIX ".ready"
 #define TMP_PREFIX ".tmp."   /* fd_replace_file's temporary files */
-#define RECORD_MAX 256   /* the longest: two digests, a size, a time, a key */
+#define RECORD_MAX 512   /* the longest: two digests, a size, a time, a key, an identity */
 
 int push_ahead_dir_open(const char *wal_dir, bool create, int *dfd, PgpErr *err)
 {
@@ -63,14 +64,39 @@ typedef struct Record {
     uint64_t stored_size;
     int64_t time;
     char key[PUSH_AHEAD_KEY_LEN + 1];
+    bool has_ident;                             /* the file's settled identity when hashed */
+    FileIdent ident;
 } Record;
 
 typedef enum { RECORD_NONE, RECORD_MALFORMED, RECORD_OK } RecordState;
 
+/* The optional fields after the repository key, at *p: the object name's 64 hex digits (an
+ * encrypted repository: a fresh record is confirmed without opening the repository, so
+ * without its key), then " file <dev> <ino> <size> <mtime ns> <ctime ns>". */
+static bool record_tail(const char *p, const char *end, Record *r)
+{
+    memcpy(r->name_hex, r->sha256_hex, sizeof r->name_hex);
+    if (p[0] == ' ' && hexstr_is(p + 1, PIPE_SHA256_HEX_LEN, HEX_LOWER) &&
+        (p[1 + PIPE_SHA256_HEX_LEN] == ' ' || p[1 + PIPE_SHA256_HEX_LEN] == '\n')) {
+        memcpy(r->name_hex, p + 1, PIPE_SHA256_HEX_LEN);
+        r->name_hex[PIPE_SHA256_HEX_LEN] = '\0';
+        p += 1 + PIPE_SHA256_HEX_LEN;
+    }
+    r->has_ident = false;
+    if (strncmp(p, " file ", 6) == 0) {
+        int used = 0;
+        FileIdent *id = &r->ident;
+        if (sscanf(p, " file %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNd64 "%n",
+                   &id->dev, &id->ino, &id->size, &id->mtime_ns, &id->ctime_ns, &used) != 5)
+            return false;
+        r->has_ident = true;
+        p += used;
+    }
+    return p == end;
+}
+
 /* Reads and removes dfd/name, which must parse strictly: one line, 64 lowercase hex digits,
- * a codec name, a decimal size, a time, a repository key, and in an encrypted repository the
- * object name's 64 hex digits (its keyed name: a fresh record is confirmed without opening
- * the repository, so without its key). */
+ * a codec name, a decimal size, a time, a repository key, then the optional fields above. */
 static RecordState record_take(int dfd, const char *name, Record *r)
 {
     int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -87,15 +113,8 @@ static RecordState record_take(int dfd, const char *name, Record *r)
     int used = 0;
     if (sscanf(text, "%64[0-9a-f] %15[a-z0-9] %" SCNu64 " %" SCNd64 " %16[0-9a-f]%n",
                r->sha256_hex, codec, &r->stored_size, &r->time, r->key, &used) != 5 ||
-        strlen(r->sha256_hex) != PIPE_SHA256_HEX_LEN || strlen(r->key) != PUSH_AHEAD_KEY_LEN)
-        return RECORD_MALFORMED;
-    memcpy(r->name_hex, r->sha256_hex, sizeof r->name_hex);
-    int more = 0;
-    if (text[used] == ' ' &&
-        (sscanf(text + used, " %64[0-9a-f]%n", r->name_hex, &more) != 1 ||
-         strlen(r->name_hex) != PIPE_SHA256_HEX_LEN))
-        return RECORD_MALFORMED;
-    if (used + more != n - 1)
+        strlen(r->sha256_hex) != PIPE_SHA256_HEX_LEN || strlen(r->key) != PUSH_AHEAD_KEY_LEN ||
+        !record_tail(text + used, text + n - 1, r))
         return RECORD_MALFORMED;
     PgpErr ignore;
     return pipe_codec_parse(codec, &r->codec, &ignore) == 0 ? RECORD_OK : RECORD_MALFORMED;
@@ -106,13 +125,18 @@ static RecordState record_take(int dfd, const char *name, Record *r)
 static int record_write(int dfd, const char *name, const WalPushResult *res, PipeCodec codec,
                         const char *key, PgpErr *err)
 {
-    char text[RECORD_MAX];
+    char text[RECORD_MAX], ident[160] = "";
     /* The content's plain SHA-256: what push_ahead_take can compute before any key is known;
      * the name's after it when it differs (an encrypted repository). */
     bool keyed = strcmp(res->sha256_hex, res->content_sha256) != 0;
-    int len = snprintf(text, sizeof text, "%s %s %" PRIu64 " %lld %s%s%s\n",
+    if (res->source_settled)
+        snprintf(ident, sizeof ident, " file %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64
+                 " %" PRId64, res->source.dev, res->source.ino, res->source.size,
+                 res->source.mtime_ns, res->source.ctime_ns);
+    int len = snprintf(text, sizeof text, "%s %s %" PRIu64 " %lld %s%s%s%s\n",
                        res->content_sha256, pipe_codec_name(codec), res->stored_size,
-                       (long long)time(NULL), key, keyed ? " " : "", keyed ? res->sha256_hex : "");
+                       (long long)time(NULL), key, keyed ? " " : "", keyed ? res->sha256_hex : "",
+                       ident);
     /* Not durable: a record lost in a crash only costs a push (push_ahead.h). */
     int e = fd_replace_file(dfd, name, text, (size_t)len, 0600, false);
     return e == 0 ? 0 : PGP_FAIL_SYS(err, e, "cannot write the push record of \"%s\"", name);
@@ -208,10 +232,21 @@ void push_ahead_take(int dfd, const char *src_path, const char *repo_key, int64_
         log_warn("pushing \"%s\" again: its push record does not parse", name);
     if (state != RECORD_OK)
         return;
-    PgpErr why = {0};
-    if (file_sha256(src_path, c->sha256_hex, &c->size, &why) != 0) {
-        log_warn("pushing \"%s\" again: %s", name, why.msg);
-        return;
+    /* The file PostgreSQL hands over is the one hashed when pushed if its settled identity is
+     * unchanged (file_ident.h): then the record's SHA-256 is its content's, without reading
+     * 16 MiB again. Otherwise (no identity recorded, or another one now) it is hashed. */
+    FileIdent now_id;
+    if (r.has_ident && file_ident_path(src_path, &now_id) == 0 &&
+        file_ident_equal(&now_id, &r.ident)) {
+        memcpy(c->sha256_hex, r.sha256_hex, sizeof c->sha256_hex);
+        c->size = r.ident.size;
+        c->by_identity = true;
+    } else {
+        PgpErr why = {0};
+        if (file_sha256(src_path, c->sha256_hex, &c->size, &why) != 0) {
+            log_warn("pushing \"%s\" again: %s", name, why.msg);
+            return;
+        }
     }
     if (!record_holds(name, &r, c->sha256_hex, repo_key))
         return;

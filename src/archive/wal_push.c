@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -72,7 +73,11 @@ static int source_fill(int fd, const char *path, size_t want, SourceBuf *src, Pg
     return 0;
 }
 
-static int source_open(const char *path, SourceBuf *src, PgpErr *err)
+/* Opens and reads path into src; *ident is its identity before the read, *settled whether
+ * that identity was settled then (file_ident.h): taken before any byte is read, so a write
+ * during or after the read changes it. */
+static int source_open(const char *path, SourceBuf *src, FileIdent *ident, bool *settled,
+                       PgpErr *err)
 {
     *src = (SourceBuf){0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -84,6 +89,10 @@ static int source_open(const char *path, SourceBuf *src, PgpErr *err)
         rc = PGP_FAIL(err, PGP_ERR_INVALID_NAME, "\"%s\" is not a regular file", path);
     if (rc == 0 && st.st_size == 0)
         rc = PGP_FAIL(err, PGP_ERR_CORRUPT, "\"%s\" is empty", path);
+    if (rc == 0) {
+        file_ident_of(&st, ident);
+        *settled = file_ident_settled(ident, file_ident_now_ns());
+    }
     if (rc == 0)
         rc = source_fill(fd, path, (size_t)st.st_size, src, err);
     close(fd);      /* a mapping stays valid without it */
@@ -143,10 +152,13 @@ static int conflict_error(PgpErr *err, const char *base, bool keyed, const char 
 /* ---- the job: encoded ahead, stored once the repository is open ---------------------------- */
 
 struct WalPushJob {
+    char path[PATH_MAX];                /* the file as given */
     char base[REPO_PATH_MAX];           /* the file name: what PostgreSQL archives */
     PgWalName name;
     WalPushOptions opt;
     SourceBuf src;
+    FileIdent ident;                    /* before the read */
+    bool settled;                       /* ident was settled then */
     bool has_header;                    /* a segment or .partial: bound to the repository */
     RepoIdentity id;
     PipeHashJob *hash;                  /* SHA-256 of the source, on its own thread */
@@ -214,7 +226,7 @@ void wal_push_cancel(WalPushJob *job)
 
 static int job_open(WalPushJob *j, const char *src_path, PgpErr *err)
 {
-    int rc = source_open(src_path, &j->src, err);
+    int rc = source_open(src_path, &j->src, &j->ident, &j->settled, err);
     if (rc == 0 && (j->name.kind == PG_WALFILE_SEGMENT || j->name.kind == PG_WALFILE_PARTIAL)) {
         j->has_header = true;
         rc = check_segment(&j->name, j->base, &j->src, &j->id, err);
@@ -241,9 +253,10 @@ int wal_push_start(const char *src_path, const WalPushOptions *opt, WalPushJob *
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory");
     j->opt = *opt;
     atomic_init(&j->stop, false);
-    int rc = strlen(base) < sizeof j->base ? 0
+    int rc = strlen(base) < sizeof j->base && strlen(src_path) < sizeof j->path ? 0
              : PGP_FAIL(err, PGP_ERR_INVALID_NAME, "file name \"%.64s...\" is too long", base);
     if (rc == 0) {
+        memcpy(j->path, src_path, strlen(src_path) + 1);
         memcpy(j->base, base, strlen(base) + 1);
         rc = pg_walname_parse(j->base, &j->name, err);
     }
@@ -316,6 +329,17 @@ static int compare_existing(WalPushJob *j, Repo *repo, const RepoArchiveObject *
     return 0;
 }
 
+/* After a successful push (its SHA-256 known, so every byte hashed was read): the source's
+ * identity into res when it was settled before the read and is the same now. */
+static void note_source(const WalPushJob *j, WalPushResult *res)
+{
+    FileIdent now;
+    if (j->settled && file_ident_path(j->path, &now) == 0 && file_ident_equal(&now, &j->ident)) {
+        res->source = j->ident;
+        res->source_settled = true;
+    }
+}
+
 int wal_push_finish(WalPushJob *j, Repo *repo, WalPushResult *res, PgpErr *err)
 {
     memset(res, 0, sizeof *res);
@@ -331,6 +355,8 @@ int wal_push_finish(WalPushJob *j, Repo *repo, WalPushResult *res, PgpErr *err)
         if (rc == 0)
             rc = recheck_unique(repo, j->base, res, err);
     }
+    if (rc == 0)
+        note_source(j, res);
     if (rc != 0 && rc != PGP_ERR_CONFLICT && rc != PGP_ERR_WRONG_CLUSTER)
         pgp_err_context(err, "cannot archive \"%s\"", j->base);
     job_free(j);
@@ -347,6 +373,8 @@ int wal_push_finish_known(WalPushJob *j, Repo *repo, const RepoArchiveObject *ex
         rc = compare_existing(j, repo, existing, res, err);
     else if (rc == 0)
         rc = store_new_object(repo, j, batch, res, err);
+    if (rc == 0)
+        note_source(j, res);
     if (rc != 0 && rc != PGP_ERR_CONFLICT && rc != PGP_ERR_WRONG_CLUSTER)
         pgp_err_context(err, "cannot archive \"%s\"", j->base);
     job_free(j);

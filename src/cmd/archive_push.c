@@ -119,9 +119,10 @@ static int push(const CmdSettings *s, const char *path, const WalPushOptions *op
     }
     wal_push_cancel(job);
     if (rc == 0 && confirmed)
-        log_info("\"%s\" was pushed ahead by an earlier call (confirmed: sha256 %s%s, object "
+        log_info("\"%s\" was pushed ahead by an earlier call (confirmed: sha256 %s%s%s, object "
                  "\"%s\")", path, res->sha256_hex,
                  claim.state == PUSH_CLAIM_FRESH ? ", a fresh record" : ", in the repository",
+                 claim.by_identity ? ", the file unchanged" : ", the file hashed again",
                  res->object_path);
     return rc;
 }

@@ -189,7 +189,8 @@ static int push_path(const char *path, const char *name, PgpErr *err)
     bool confirmed = false;
     int rc = push_ahead_confirm(&claim, st.repo, &res, &confirmed, err);
     if (rc == 0 && confirmed) {
-        log_info("\"%s\" was pushed ahead (confirmed: sha256 %s)", path, res.sha256_hex);
+        log_info("\"%s\" was pushed ahead (confirmed: sha256 %s, %s)", path, res.sha256_hex,
+                 claim.by_identity ? "the file unchanged" : "the file hashed again");
         /* The batch that pushed it is over (push_blocked): the next one starts now, not
          * when PostgreSQL's next call would have to push its own segment first. */
         batch_start(name);

@@ -17,6 +17,7 @@
 
 #include "pgpitr/common/err.h"
 #include "pgpitr/pipe/pipe.h"
+#include "pgpitr/common/file_ident.h"
 #include "pgpitr/repo/repo.h"
 #include "pgpitr/storage/storage.h"
 
@@ -34,6 +35,11 @@ typedef struct WalPushResult {
     uint64_t size;            /* original bytes */
     uint64_t stored_size;     /* bytes in the repository */
     bool already_archived;
+    /* The source file's identity when it was read (file_ident.h), if it was settled then and
+     * stat gave the same identity once its SHA-256 was known: so the bytes hashed are the
+     * file's content for as long as its identity stays the same (push_ahead.h). */
+    bool source_settled;
+    FileIdent source;
 } WalPushResult;
 
 /* Archives src_path into repo: wal_push_start then wal_push_finish. */
