@@ -4,8 +4,9 @@
  * Why the shape: PostgreSQL waits on archive_command for every segment, so the cost per
  * segment decides whether pg_wal fills the disk under heavy WAL. The source is read once into
  * memory (SourceBuf: a kept buffer or a mapping); wal_push_start hashes it on one worker thread
- * and compresses it into memory on another (object_io_encode, which decodes the compressed
- * stream again on a third and compares it with the buffer), while the caller opens the repository: on S3 that is a TLS handshake and two
+ * and compresses it into memory on another (object_io_encode, which then decodes the
+ * compressed frame again in that thread and compares it with the buffer: src/pipe/mem_codec.c),
+ * while the caller opens the repository: on S3 that is a TLS handshake and two
  * requests, so they cost nothing more than the compression they overlap. wal_push_finish then
  * looks for the name in the archive and stores the encoded bytes in one go (one PUT on S3).
  * So when the object is committed we know, without reading it back, that it decodes to
@@ -34,7 +35,7 @@
 #include "pgpitr/repo/object_io.h"
 
 
-/* The file, in memory that the hashing, compressing and verifying threads share. Where
+/* The file, in memory that the hashing and the compressing (and verifying) threads share. Where
  * buffers are kept between pushes (bufpool_keeping: the archive module), read into a kept
  * one: on a VM the first touch of each page of a fresh 16 MiB file mapping cost more CPU than
  * hashing it, in each thread reading it. A process that pushes once (archive-push one segment

@@ -22,6 +22,7 @@
 #include "pgpitr/cmd/cmd_options.h"
 #include "pgpitr/common/bufpool.h"
 #include "pgpitr/common/log.h"
+#include "pgpitr/pipe/pipe.h"
 
 typedef struct State {
     bool loaded, open;
@@ -112,9 +113,9 @@ static int state_open(const ModuleSettings *ms, PgpErr *err)
                                  st.jobs_flag[0] != '\0' ? st.jobs_flag : NULL, &st.jobs, err);
     if (rc != 0)
         return rc;
-    /* Three buffers a push kept between pushes (bufpool.h): the archiver's own push and, with
+    /* Two buffers a push kept between pushes (bufpool.h): the archiver's own push and, with
      * jobs > 1, that many pushing ahead. */
-    bufpool_set_keep(3 * (st.jobs > 1 ? (size_t)st.jobs + 1 : 1));
+    bufpool_set_keep(2 * (st.jobs > 1 ? (size_t)st.jobs + 1 : 1));
     push_ahead_repo_key(st.s.repo_path, cmd_opt_setting(&st.s, CMD_OPT_S3_ENDPOINT, NULL),
                         st.key);
     rc = cmd_open_repo(&st.s, true, &st.storage, &st.repo, err);
@@ -282,5 +283,6 @@ void module_push_shutdown(void)
     pthread_sigmask(SIG_BLOCK, &all, &old);
     state_close();
     bufpool_release();      /* the segment buffers kept between pushes (wal_push.c) */
+    pipe_mem_release();     /* the codec contexts kept between pushes (mem_codec.c) */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

@@ -9,7 +9,9 @@
  * buffer while this thread compresses into the storage writer, and a second worker decodes
  * the compressed stream as it is produced and compares it with the source: when the object
  * is committed we know, without reading it back, that it decodes to exactly the bytes whose
- * checksum is in its name.
+ * checksum is in its name. Encoding ahead (object_io_encode, archive-push) has the whole
+ * source in memory and compresses it in one go, then decodes and compares it in the same
+ * thread (encode_in_memory): cheaper, with the same checks.
  */
 #include "pgpitr/repo/object_io.h"
 
@@ -409,6 +411,34 @@ static int encoded_write(void *ud, const void *buf, size_t len, PgpErr *err)
     return 0;
 }
 
+/* Tests only (object_io_set_encode_damage): alters the compressed bytes before they are
+ * verified. */
+static void (*encode_damage)(uint8_t *buf, size_t len);
+
+/* The whole source is in memory: compressed in one go and decoded back and compared in this
+ * thread (pipe_mem_*; src/pipe/mem_codec.c says why). The compression is done before the
+ * verification starts, where the streaming chain overlapped them on two threads: the same
+ * CPU less the queue's copies, and a push beside others (pushing ahead) keeps both cores
+ * busy anyway. stop is checked before each. */
+static int encode_in_memory(const ObjectWriteOptions *opt, const void *data, size_t size,
+                            const atomic_bool *stop, ObjectEncoded *out, PgpErr *err)
+{
+    if (stop != NULL && atomic_load(stop))
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "encoding stopped by its caller");
+    int rc = pipe_mem_compress(opt->codec, opt->level, data, size, &out->data, &out->cap,
+                               &out->len, err);
+    if (rc != 0 || !opt->verify)
+        return rc;
+    if (encode_damage != NULL)
+        encode_damage(out->data, out->len);
+    if (stop != NULL && atomic_load(stop))
+        return PGP_FAIL(err, PGP_ERR_INTERNAL, "encoding stopped by its caller");
+    rc = pipe_mem_verify(opt->codec, out->data, out->len, data, size, err);
+    if (rc == PGP_ERR_CORRUPT)
+        pgp_err_context(err, "verification of the compressed object failed");
+    return rc;
+}
+
 int object_io_encode(const ObjectWriteOptions *opt, const void *data, size_t size,
                      const atomic_bool *stop, ObjectEncoded *out, PgpErr *err)
 {
@@ -420,16 +450,26 @@ int object_io_encode(const ObjectWriteOptions *opt, const void *data, size_t siz
     out->data = bufpool_take(first, &out->cap);
     if (out->data == NULL)
         return PGP_FAIL(err, PGP_ERR_NOMEM, "out of memory for an encoded object");
-    WriteChain chain;
-    ObjectWriteOptions plain = *opt;
-    plain.seal = (ObjectSeal){0};   /* sealed when stored (object_io_store_encoded_in) */
-    int rc = write_chain_build(&chain, &plain, data, size, (PipeSink){encoded_write, out}, err);
-    if (rc == 0)
-        rc = write_chain_run(&chain, data, size, stop, err);
-    write_chain_free(&chain);
+    int rc;
+    if (opt->zstd_workers == 0) {
+        rc = encode_in_memory(opt, data, size, stop, out, err);
+    } else {
+        WriteChain chain;
+        ObjectWriteOptions plain = *opt;
+        plain.seal = (ObjectSeal){0};   /* sealed when stored (object_io_store_encoded_in) */
+        rc = write_chain_build(&chain, &plain, data, size, (PipeSink){encoded_write, out}, err);
+        if (rc == 0)
+            rc = write_chain_run(&chain, data, size, stop, err);
+        write_chain_free(&chain);
+    }
     if (rc != 0)
         object_io_encoded_free(out);
     return rc;
+}
+
+void object_io_set_encode_damage(void (*fn)(uint8_t *buf, size_t len))
+{
+    encode_damage = fn;
 }
 
 void object_io_encoded_free(ObjectEncoded *e)

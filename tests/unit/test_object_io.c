@@ -390,6 +390,36 @@ START_TEST(test_encode_stopped)
 }
 END_TEST
 
+static void flip_middle(uint8_t *buf, size_t len)
+{
+    buf[len / 2] ^= 0x08;
+}
+
+/* The compressed stream is verified before it is returned: damaged between compression and
+ * verification (the test seam), it is refused as corrupt and nothing is kept; undamaged, the
+ * next encodings reuse the codec contexts the first made (none made per segment). */
+START_TEST(test_encode_damaged_caught)
+{
+    PipeCodec codec = _i == 0 ? PIPE_CODEC_ZSTD : PIPE_CODEC_LZ4;
+    ObjectWriteOptions opt = {.codec = codec, .level = 1, .verify = true};
+    ObjectEncoded enc;
+    PgpErr err = {0};
+    object_io_set_encode_damage(flip_middle);
+    ck_assert_int_eq(object_io_encode(&opt, data, LEN, NULL, &enc, &err), PGP_ERR_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "verification of the compressed object failed"));
+    ck_assert_ptr_null(enc.data);
+    object_io_set_encode_damage(NULL);
+    ck_assert_int_eq(object_io_encode(&opt, data, LEN, NULL, &enc, &err), 0);
+    object_io_encoded_free(&enc);
+    size_t made = pipe_mem_ctx_made();
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(object_io_encode(&opt, data, LEN, NULL, &enc, &err), 0);
+        object_io_encoded_free(&enc);
+    }
+    ck_assert_uint_eq(pipe_mem_ctx_made(), made);
+}
+END_TEST
+
 /* Storing encoded bytes failing at each step: nothing under either name, no temp file. */
 START_TEST(test_store_encoded_failures_leave_nothing)
 {
@@ -427,6 +457,7 @@ Suite *suite_object_io(void)
     tcase_add_test(tc, test_encode_then_store);
     tcase_add_test(tc, test_piecewise_writer);
     tcase_add_test(tc, test_encode_stopped);
+    tcase_add_loop_test(tc, test_encode_damaged_caught, 0, 2);
     tcase_add_test(tc, test_store_encoded_failures_leave_nothing);
     suite_add_tcase(s, tc);
     return s;

@@ -7,12 +7,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Buffers kept at most, by the archive module: three a push (the segment read, its compressed
- * form, the queue in front of the thread verifying it) for its own push and each pushing ahead.
+/* Buffers kept at most, by the archive module: two a push (the segment read, its compressed
+ * form; the verification runs in the encoding thread since src/pipe/mem_codec.c, with no
+ * queue) for its own push and each pushing ahead.
  * Nothing is kept until bufpool_set_keep is called: a process that pushes once has nothing to
  * reuse, and there a fresh buffer costs more than what it replaces (wal_push.c maps the file
- * instead). BUFPOOL_KEEP: the module's at pgpitr.jobs 4 (3 x 5). */
-#define BUFPOOL_KEEP 15
+ * instead). BUFPOOL_KEEP: the module's at pgpitr.jobs 4 (2 x 5). */
+#define BUFPOOL_KEEP 10
 #define BUFPOOL_KEEP_MAX 51
 /* Smaller buffers are not kept (a .history file's): malloc serves those well. */
 #define BUFPOOL_MIN (1u << 20)
@@ -27,7 +28,7 @@ void *bufpool_take(size_t size, size_t *cap);
 void bufpool_give(void *buf, size_t cap);
 
 /* Keeps at most n buffers from now on (capped at BUFPOOL_KEEP_MAX); kept ones beyond n are
- * freed. The archive module sets 3 x (its pushes at once). */
+ * freed. The archive module sets 2 x (its pushes at once). */
 void bufpool_set_keep(size_t n);
 
 /* Whether buffers are kept (bufpool_set_keep with n > 0). */

@@ -73,6 +73,26 @@ int pipe_decompress_new(PipeCodec c, PipeSink next, PipeFilter **out, PgpErr *er
  * thread makes one; for tests. */
 size_t pipe_zstd_dctx_made(void);
 
+/* In-memory encoding (src/pipe/mem_codec.c), for a source already whole in memory (archive-
+ * push's segment): cheaper than the filters above, same frame formats.
+ * pipe_mem_compress: src into one frame of codec at level, written from the start of *buf
+ * (*cap bytes, from malloc or bufpool_take; realloc'd when too small, so *buf may move);
+ * *len gets the frame's size. PGP_ERR_CODEC or PGP_ERR_NOMEM on failure (*buf stays the
+ * caller's to free).
+ * pipe_mem_verify: decodes the frame enc (len bytes) and compares it with src as it goes:
+ * PGP_ERR_CORRUPT unless it is exactly one sound frame (checksum included) decoding to exactly
+ * the size bytes of src. NONE: enc must equal src.
+ * Both keep their codec contexts for the next call, in any thread (at most a few of each;
+ * src/pipe/ctx_pool.c): pipe_mem_ctx_made counts those made (for tests), pipe_mem_ctx_kept
+ * those kept now, pipe_mem_release frees the kept ones (also done at exit). */
+int pipe_mem_compress(PipeCodec codec, int level, const void *src, size_t size, uint8_t **buf,
+                      size_t *cap, size_t *len, PgpErr *err);
+int pipe_mem_verify(PipeCodec codec, const void *enc, size_t len, const void *src, size_t size,
+                    PgpErr *err);
+size_t pipe_mem_ctx_made(void);
+size_t pipe_mem_ctx_kept(void);
+void pipe_mem_release(void);
+
 /* Encryption at rest (docs/encryption.md; src/pipe/encrypt.c over src/crypto/stream.c):
  * plaintext in, the object's bytes out (header, then chunks of 2^e bytes + a 16-byte tag,
  * the last flagged final), under a key derived from k and bound to `name`, the object's name

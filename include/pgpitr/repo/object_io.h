@@ -159,12 +159,17 @@ typedef struct ObjectEncoded {
 } ObjectEncoded;
 
 /* Compresses the size bytes at data into out (memory, growing as needed) and, with
- * opt->verify, decodes them again on a worker thread and compares them with data, exactly as
- * object_io_write does. stop (may be NULL) is polled between 1 MiB pieces: once it is set the
- * encoding ends early with PGP_ERR_INTERNAL. On any failure out is left empty. */
+ * opt->verify, decodes them again and compares them with data, as object_io_write does: in
+ * this thread, in one go (pipe_mem_compress, pipe_mem_verify), or with opt->zstd_workers > 0
+ * through the streaming chain, verified on a worker thread. stop (may be NULL) is polled
+ * before compressing and before verifying (the streaming chain: between 1 MiB pieces): once
+ * it is set the encoding ends early with PGP_ERR_INTERNAL. On any failure out is left empty. */
 int object_io_encode(const ObjectWriteOptions *opt, const void *data, size_t size,
                      const atomic_bool *stop, ObjectEncoded *out, PgpErr *err);
 void object_io_encoded_free(ObjectEncoded *e);
+/* Tests only: fn (NULL: none) alters the compressed bytes of every object_io_encode in memory
+ * between compression and verification, to show that a damaged encoding is never returned. */
+void object_io_set_encode_damage(void (*fn)(uint8_t *buf, size_t len));
 
 /* Writes enc as one object: a writer opened at path, committed under final_path (in path's
  * directory) or, when it is NULL, under path; same rules as object_io_write's commit (never
